@@ -1,0 +1,42 @@
+# mcp-audit: the README's two commands are `make run` and `make test`; each
+# installs what is missing, builds, then runs.
+BUILD_DIR ?= build
+ASAN_DIR ?= build-asan
+AUDIT_DIR ?= ./var/audit
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+CTEST_FLAGS ?= --output-on-failure -j2
+
+.PHONY: all deps build run test test-unit test-asan bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+build: deps
+	@cmake -S . -B $(BUILD_DIR) -G Ninja $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD_DIR)
+	@ln -sf $(BUILD_DIR)/compile_commands.json compile_commands.json
+
+# The audited MCP server on its embedded defaults (catalog toolkit, records in ./var/audit).
+run: build
+	@./$(BUILD_DIR)/mcp-audit serve --stdio --audit-dir $(AUDIT_DIR)
+
+# Every test: unit, integration and end-to-end with the official MCP clients.
+test: build
+	@scripts/install-deps.sh test
+	@cmake --build $(BUILD_DIR) --target unit_tests stdio_integration_tests
+	@ctest --test-dir $(BUILD_DIR) $(CTEST_FLAGS)
+
+test-unit: build
+	@ctest --test-dir $(BUILD_DIR) -L unit $(CTEST_FLAGS)
+
+# The unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-asan: deps
+	@scripts/install-deps.sh test
+	@cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMCPAUDIT_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_DIR) --target unit_tests
+	@ctest --test-dir $(ASAN_DIR) -L unit $(CTEST_FLAGS)
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) compile_commands.json

@@ -1,0 +1,34 @@
+// The pluggable destination of audit events. The toolkit's recorder calls Log()
+// once for every tool call, whatever its outcome.
+#pragma once
+
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "mcpaudit/audit_event.h"
+#include "mcpaudit/request_context.h"
+#include "mcpaudit/result.h"
+
+namespace mcpaudit {
+
+class AuditLogger {
+ public:
+  virtual ~AuditLogger() = default;
+
+  // Takes one event. Must be thread-safe: calls arrive from every worker.
+  // An error means the event was NOT accepted (the caller decides whether the
+  // call may go on); success means what the logger's mode promises (queued,
+  // or on disk in a durable logger).
+  [[nodiscard]] virtual Status Log(const AuditEvent& event) = 0;
+
+  // Convenience for simple integrations that audit a call themselves: builds a
+  // successful tool_call event from the context and logs it.
+  [[nodiscard]] Status LogToolCall(const RequestContext& ctx, std::string_view tool,
+                                   const nlohmann::json& params, std::string_view user_id);
+};
+
+// Copies who/where/when of a request into an event (user, request, timestamp).
+void FillFromContext(const RequestContext& ctx, AuditEvent& event);
+
+}  // namespace mcpaudit

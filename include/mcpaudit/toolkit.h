@@ -1,0 +1,152 @@
+// A set of MCP tools with input validation, a middleware chain around each call,
+// and an audit record for every call whatever happens to it.
+//
+//   Call → look up tool → validate input (JSON Schema) → Before hooks (in order)
+//        → handler → After hooks (reverse order) → Recorder (one event, always)
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mcpaudit/audit_event.h"
+#include "mcpaudit/audit_logger.h"
+#include "mcpaudit/clock.h"
+#include "mcpaudit/recorder.h"
+#include "mcpaudit/request_context.h"
+#include "mcpaudit/result.h"
+
+namespace mcpaudit {
+
+// MCP tool annotations: hints for clients, never trusted for security.
+struct ToolAnnotations {
+  std::string title;
+  std::optional<bool> read_only_hint;
+  std::optional<bool> destructive_hint;
+  std::optional<bool> idempotent_hint;
+  std::optional<bool> open_world_hint;
+};
+
+struct ToolDefinition {
+  std::string name;
+  std::string title;
+  std::string description;
+  nlohmann::json input_schema = {{"type", "object"}};
+  std::optional<nlohmann::json> output_schema;
+  ToolAnnotations annotations;
+};
+
+// What a handler returns. `content` is the MCP content array; `resources`,
+// `result_count`, `phi` and `sensitivity` go into the audit record only.
+struct ToolResult {
+  nlohmann::json content = nlohmann::json::array();
+  std::optional<nlohmann::json> structured_content;
+  bool is_error = false;
+  std::vector<std::string> resources;
+  std::optional<int64_t> result_count;
+  bool phi = false;
+  std::string sensitivity;
+
+  static ToolResult Text(std::string text);
+};
+
+// A handler may be called from several threads at once. Returning an Error makes
+// a tool execution error (isError result) and a `failure` record; so does throwing.
+using ToolHandler = std::function<Result<ToolResult>(const RequestContext&, const nlohmann::json&)>;
+
+// JSON-RPC error codes used by MCP.
+namespace rpc {
+inline constexpr int kParseError = -32700;
+inline constexpr int kInvalidRequest = -32600;
+inline constexpr int kMethodNotFound = -32601;
+inline constexpr int kInvalidParams = -32602;
+inline constexpr int kInternalError = -32603;
+inline constexpr int kAccessDenied = -32001;  // server-defined: refused by policy
+}  // namespace rpc
+
+// A Before hook's refusal: the call is not run, the client gets a JSON-RPC error
+// with `code` and `message`, and the record says `denied` with `reason`.
+struct Refusal {
+  int code = rpc::kAccessDenied;
+  std::string message;
+  std::string reason;
+};
+
+struct ToolCall {
+  std::string_view tool;
+  const nlohmann::json& arguments;
+};
+
+// The answer to one tools/call: either an MCP result or a JSON-RPC error.
+struct ToolCallResponse {
+  std::optional<nlohmann::json> result;  // set when the client gets a result
+  std::optional<AuditError> rpc_error;   // set when the client gets a JSON-RPC error
+  Outcome outcome = Outcome::kSuccess;
+  bool cancelled = false;                // the client cancelled: send nothing
+};
+
+class Middleware {
+ public:
+  virtual ~Middleware() = default;
+  // Runs before the handler, in registration order. May enrich `ctx` (e.g. the
+  // identity). A refusal stops the chain; the call is recorded as denied.
+  virtual std::optional<Refusal> Before(RequestContext& ctx, const ToolCall& call) {
+    (void)ctx, (void)call;
+    return std::nullopt;
+  }
+  // Runs after the handler (or after a refusal by a later hook), in reverse order.
+  virtual void After(const RequestContext& ctx, const ToolCall& call, ToolCallResponse& response) {
+    (void)ctx, (void)call, (void)response;
+  }
+};
+using MiddlewarePtr = std::shared_ptr<Middleware>;
+
+struct ToolkitOptions {
+  AuditServer server;              // who records: name, version, instance
+  const Clock* clock = nullptr;    // defaults to the system clock
+  RandomSource random;             // defaults to OpenSSL's generator
+};
+
+class Toolkit {
+ public:
+  // `logger` must outlive the toolkit.
+  explicit Toolkit(AuditLogger& logger, ToolkitOptions options = {});
+  ~Toolkit();
+  Toolkit(const Toolkit&) = delete;
+  Toolkit& operator=(const Toolkit&) = delete;
+
+  // Registration happens before serving starts (not thread-safe with Call).
+  // Fails on a duplicate or invalid name, or an input schema that is not a valid
+  // JSON Schema object.
+  [[nodiscard]] Status Register(ToolDefinition definition, ToolHandler handler);
+  void Use(MiddlewarePtr middleware);
+
+  // Runs one call end to end and records it. Thread-safe.
+  ToolCallResponse Call(RequestContext& ctx, std::string_view name,
+                        const nlohmann::json& arguments) const;
+
+  // The tools/list entries, in registration order.
+  nlohmann::json ListTools() const;
+  const Recorder& recorder() const { return recorder_; }
+
+  // How many audit events the logger refused (they are also reported on stderr).
+  uint64_t audit_failures() const;
+
+ private:
+  struct RegisteredTool;
+  std::vector<std::unique_ptr<RegisteredTool>> tools_;
+  std::map<std::string, const RegisteredTool*, std::less<>> by_name_;
+  std::vector<MiddlewarePtr> middleware_;
+  SystemClock system_clock_;
+  Recorder recorder_;
+  mutable std::atomic<uint64_t> audit_failures_{0};
+};
+
+}  // namespace mcpaudit

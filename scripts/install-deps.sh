@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what mcp-audit needs on a Debian machine, skipping what is there.
+#   scripts/install-deps.sh build   compilers, CMake, Ninja and the -dev libraries
+#   scripts/install-deps.sh test    the above, GoogleTest, Node.js and the npm test clients
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+what=${1:-build}
+packages=(cmake ninja-build g++ pkg-config ccache
+  nlohmann-json3-dev libvalijson-dev libssl-dev libsqlite3-dev libspdlog-dev libcli11-dev)
+if [[ $what == test ]]; then
+  packages+=(libgtest-dev libgmock-dev nodejs npm)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  sudo=()
+  [[ $(id -u) == 0 ]] || sudo=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+if [[ $what == test ]]; then
+  # The MCP clients the end-to-end tests drive the server with (pinned in
+  # tests/e2e/package-lock.json), and Node 22 from the npm registry.
+  e2e=tests/e2e
+  if [[ ! -f $e2e/node_modules/.installed || $e2e/package-lock.json -nt $e2e/node_modules/.installed ]]; then
+    echo "install-deps: npm ci in $e2e" >&2
+    (cd "$e2e" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    touch "$e2e/node_modules/.installed"
+  fi
+fi

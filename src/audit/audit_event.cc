@@ -1,0 +1,223 @@
+#include "mcpaudit/audit_event.h"
+
+#include <cctype>
+#include <ctime>
+#include <cstdio>
+
+namespace mcpaudit {
+namespace {
+
+using nlohmann::json;
+using ojson = nlohmann::ordered_json;
+
+void PutIfNotEmpty(ojson& object, const char* key, const std::string& value) {
+  if (!value.empty()) object[key] = value;
+}
+
+std::string GetString(const json& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+ojson UserToJson(const AuditUser& user) {
+  ojson out = ojson::object();
+  PutIfNotEmpty(out, "id", user.id);
+  PutIfNotEmpty(out, "email", user.email);
+  PutIfNotEmpty(out, "tenant_id", user.tenant_id);
+  if (!user.roles.empty()) out["roles"] = user.roles;
+  PutIfNotEmpty(out, "auth_method", user.auth_method);
+  return out;
+}
+
+ojson RequestToJson(const AuditRequest& request) {
+  ojson out = ojson::object();
+  PutIfNotEmpty(out, "id", request.id);
+  PutIfNotEmpty(out, "client_ip", request.client_ip);
+  PutIfNotEmpty(out, "session_id", request.session_id);
+  PutIfNotEmpty(out, "transport", request.transport);
+  PutIfNotEmpty(out, "user_agent", request.user_agent);
+  ojson client = ojson::object();
+  PutIfNotEmpty(client, "name", request.client.name);
+  PutIfNotEmpty(client, "version", request.client.version);
+  if (!client.empty()) out["client"] = std::move(client);
+  return out;
+}
+
+}  // namespace
+
+std::string_view ToString(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kSuccess: return "success";
+    case Outcome::kFailure: return "failure";
+    case Outcome::kDenied: return "denied";
+  }
+  return "failure";
+}
+
+Result<Outcome> ParseOutcome(std::string_view text) {
+  if (text == "success") return Outcome::kSuccess;
+  if (text == "failure") return Outcome::kFailure;
+  if (text == "denied") return Outcome::kDenied;
+  return Fail(ErrorCode::kInvalidArgument,
+              "unknown outcome '" + std::string(text) + "' (expected success, failure or denied)");
+}
+
+std::string FormatTimestamp(std::chrono::system_clock::time_point time) {
+  using namespace std::chrono;
+  const auto ms = floor<milliseconds>(time);
+  const auto secs = floor<seconds>(ms);
+  const std::time_t t = system_clock::to_time_t(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>((ms - secs).count()));
+  return buffer;
+}
+
+Result<std::chrono::system_clock::time_point> ParseTimestamp(std::string_view text) {
+  // Accepts "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SSZ" and "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC).
+  std::tm tm{};
+  int millis = 0;
+  const std::string s(text);
+  int consumed = 0;
+  auto bad = [&] {
+    return Fail(ErrorCode::kInvalidArgument,
+                "invalid time '" + s + "' (expected RFC 3339 UTC, e.g. 2024-01-15T10:30:00Z, or a date)");
+  };
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &consumed) != 3)
+    return bad();
+  if (static_cast<size_t>(consumed) != s.size()) {
+    int more = 0;
+    if (std::sscanf(s.c_str() + consumed, "T%2d:%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
+                    &more) != 3)
+      return bad();
+    consumed += more;
+    if (s[consumed] == '.') {
+      int digits = 0;
+      ++consumed;
+      while (consumed < static_cast<int>(s.size()) && std::isdigit(static_cast<unsigned char>(s[consumed]))) {
+        if (digits < 3) millis = millis * 10 + (s[consumed] - '0');
+        ++digits, ++consumed;
+      }
+      if (digits == 0) return bad();
+      for (; digits < 3; ++digits) millis *= 10;
+    }
+    if (s.substr(consumed) != "Z") return bad();
+  }
+  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+      tm.tm_min > 59 || tm.tm_sec > 60)
+    return bad();
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  const std::time_t t = timegm(&tm);
+  return std::chrono::system_clock::from_time_t(t) + std::chrono::milliseconds(millis);
+}
+
+ojson ToJson(const AuditEvent& event) {
+  ojson out = ojson::object();
+  out["schema"] = event.schema;
+  out["id"] = event.id;
+  out["timestamp"] = FormatTimestamp(event.timestamp);
+  out["event_type"] = event.event_type;
+  PutIfNotEmpty(out, "tool", event.tool);
+  out["outcome"] = ToString(event.outcome);
+  if (event.error) {
+    ojson error = {{"code", event.error->code}, {"message", event.error->message}};
+    PutIfNotEmpty(error, "reason", event.error->reason);
+    out["error"] = std::move(error);
+  }
+  if (ojson user = UserToJson(event.user); !user.empty()) out["user"] = std::move(user);
+  if (ojson request = RequestToJson(event.request); !request.empty()) out["request"] = std::move(request);
+  ojson server = ojson::object();
+  PutIfNotEmpty(server, "name", event.server.name);
+  PutIfNotEmpty(server, "version", event.server.version);
+  PutIfNotEmpty(server, "instance", event.server.instance);
+  if (!server.empty()) out["server"] = std::move(server);
+  if (!event.params.is_null()) out["params"] = ojson(event.params);
+  if (!event.resources.empty()) out["resources"] = event.resources;
+  if (event.response) {
+    ojson response = ojson::object();
+    if (event.response->result_count) response["result_count"] = *event.response->result_count;
+    response["duration_ms"] = event.response->duration_ms;
+    response["is_error"] = event.response->is_error;
+    response["bytes"] = event.response->bytes;
+    out["response"] = std::move(response);
+  }
+  ojson compliance = ojson::object();
+  PutIfNotEmpty(compliance, "sensitivity", event.compliance.sensitivity);
+  if (event.compliance.phi) compliance["phi"] = true;
+  PutIfNotEmpty(compliance, "access_reason", event.compliance.access_reason);
+  if (!compliance.empty()) out["compliance"] = std::move(compliance);
+  if (!event.details.is_null()) out["details"] = ojson(event.details);
+  if (event.integrity) {
+    out["integrity"] = {{"stream", event.integrity->stream},
+                        {"seq", event.integrity->seq},
+                        {"prev", event.integrity->prev},
+                        {"hash", event.integrity->hash}};
+  }
+  return out;
+}
+
+std::string ToJsonLine(const AuditEvent& event) {
+  return ToJson(event).dump(-1, ' ', false, ojson::error_handler_t::replace);
+}
+
+Result<AuditEvent> AuditEventFromJson(const json& in) {
+  if (!in.is_object()) return Fail(ErrorCode::kInvalidArgument, "an audit event must be a JSON object");
+  AuditEvent event;
+  event.schema = GetString(in, "schema");
+  if (event.schema != kAuditSchema)
+    return Fail(ErrorCode::kInvalidArgument, "unknown schema '" + event.schema + "'");
+  event.id = GetString(in, "id");
+  auto time = ParseTimestamp(GetString(in, "timestamp"));
+  if (!time) return std::unexpected(time.error());
+  event.timestamp = *time;
+  event.event_type = GetString(in, "event_type");
+  event.tool = GetString(in, "tool");
+  auto outcome = ParseOutcome(GetString(in, "outcome"));
+  if (!outcome) return std::unexpected(outcome.error());
+  event.outcome = *outcome;
+  if (auto it = in.find("error"); it != in.end() && it->is_object()) {
+    event.error = AuditError{it->value("code", 0), GetString(*it, "message"), GetString(*it, "reason")};
+  }
+  if (auto it = in.find("user"); it != in.end() && it->is_object()) {
+    event.user = {GetString(*it, "id"), GetString(*it, "email"), GetString(*it, "tenant_id"),
+                  it->value("roles", std::vector<std::string>{}), GetString(*it, "auth_method")};
+  }
+  if (auto it = in.find("request"); it != in.end() && it->is_object()) {
+    event.request = {GetString(*it, "id"), GetString(*it, "client_ip"), GetString(*it, "session_id"),
+                     GetString(*it, "transport"), GetString(*it, "user_agent"), {}};
+    if (auto c = it->find("client"); c != it->end() && c->is_object())
+      event.request.client = {GetString(*c, "name"), GetString(*c, "version")};
+  }
+  if (auto it = in.find("server"); it != in.end() && it->is_object())
+    event.server = {GetString(*it, "name"), GetString(*it, "version"), GetString(*it, "instance")};
+  if (auto it = in.find("params"); it != in.end()) event.params = *it;
+  if (auto it = in.find("resources"); it != in.end() && it->is_array()) {
+    for (const auto& r : *it)
+      if (r.is_string()) event.resources.push_back(r.get<std::string>());
+  }
+  if (auto it = in.find("response"); it != in.end() && it->is_object()) {
+    AuditResponse response;
+    if (auto c = it->find("result_count"); c != it->end() && c->is_number_integer())
+      response.result_count = c->get<int64_t>();
+    response.duration_ms = it->value("duration_ms", 0.0);
+    response.is_error = it->value("is_error", false);
+    response.bytes = it->value("bytes", uint64_t{0});
+    event.response = response;
+  }
+  if (auto it = in.find("compliance"); it != in.end() && it->is_object()) {
+    event.compliance = {GetString(*it, "sensitivity"), it->value("phi", false),
+                        GetString(*it, "access_reason")};
+  }
+  if (auto it = in.find("details"); it != in.end()) event.details = *it;
+  if (auto it = in.find("integrity"); it != in.end() && it->is_object()) {
+    event.integrity = AuditIntegrity{GetString(*it, "stream"), it->value("seq", uint64_t{0}),
+                                     GetString(*it, "prev"), GetString(*it, "hash")};
+  }
+  return event;
+}
+
+}  // namespace mcpaudit

@@ -1,0 +1,29 @@
+#include "mcpaudit/audit_logger.h"
+
+#include "mcpaudit/clock.h"
+
+namespace mcpaudit {
+
+void FillFromContext(const RequestContext& ctx, AuditEvent& event) {
+  event.timestamp = ctx.received_at;
+  event.user = {ctx.identity.user_id, ctx.identity.email, ctx.identity.tenant_id,
+                ctx.identity.roles, ctx.identity.auth_method};
+  event.request = {ctx.request_id, ctx.client_ip,  ctx.session_id, ctx.transport,
+                   ctx.user_agent, {ctx.client.name, ctx.client.version}};
+  event.compliance.access_reason = ctx.access_reason;
+}
+
+Status AuditLogger::LogToolCall(const RequestContext& ctx, std::string_view tool,
+                                const nlohmann::json& params, std::string_view user_id) {
+  AuditEvent event;
+  FillFromContext(ctx, event);
+  if (event.timestamp == std::chrono::system_clock::time_point{})
+    event.timestamp = std::chrono::system_clock::now();
+  event.id = NewUuidV7(event.timestamp, SecureRandom());
+  event.tool = std::string(tool);
+  event.params = params;
+  if (!user_id.empty()) event.user.id = std::string(user_id);
+  return Log(event);
+}
+
+}  // namespace mcpaudit

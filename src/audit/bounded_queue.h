@@ -1,0 +1,68 @@
+// A bounded multi-producer queue with an explicit overflow policy, drained in
+// batches by its consumers. Every queue in mcpaudit has a bound and a policy.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <vector>
+
+namespace mcpaudit {
+
+enum class PushResult { kOk, kFull, kClosed };
+
+template <typename T>
+class BoundedQueue {
+ public:
+  explicit BoundedQueue(size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
+
+  // Waits for room when `wait` is true; otherwise answers kFull at once.
+  PushResult Push(T item, bool wait) {
+    std::unique_lock lock(mutex_);
+    if (wait) not_full_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
+    if (closed_) return PushResult::kClosed;
+    if (items_.size() >= capacity_) return PushResult::kFull;
+    items_.push_back(std::move(item));
+    not_empty_.notify_one();
+    return PushResult::kOk;
+  }
+
+  // Moves up to `max` items into `out` (appending), waiting for at least one.
+  // Returns false when the queue is closed and empty: the consumer should stop.
+  bool PopBatch(std::vector<T>& out, size_t max) {
+    std::unique_lock lock(mutex_);
+    not_empty_.wait(lock, [&] { return closed_ || !items_.empty(); });
+    if (items_.empty()) return false;
+    const size_t n = std::min(max, items_.size());
+    for (size_t i = 0; i < n; ++i) {
+      out.push_back(std::move(items_.front()));
+      items_.pop_front();
+    }
+    not_full_.notify_all();
+    return true;
+  }
+
+  // Refuses further pushes; consumers still drain what is queued.
+  void Close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    not_empty_.notify_all();
+    not_full_.notify_all();
+  }
+
+  size_t size() const {
+    std::lock_guard lock(mutex_);
+    return items_.size();
+  }
+
+ private:
+  const size_t capacity_;
+  mutable std::mutex mutex_;
+  std::condition_variable not_empty_;
+  std::condition_variable not_full_;
+  std::deque<T> items_;  // guarded by mutex_
+  bool closed_ = false;  // guarded by mutex_
+};
+
+}  // namespace mcpaudit

@@ -1,0 +1,49 @@
+#include "mcpaudit/clock.h"
+
+#include <openssl/rand.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace mcpaudit {
+
+std::chrono::system_clock::time_point SystemClock::Now() const {
+  return std::chrono::system_clock::now();
+}
+
+std::chrono::steady_clock::time_point SystemClock::Monotonic() const {
+  return std::chrono::steady_clock::now();
+}
+
+RandomSource SecureRandom() {
+  return [](std::span<uint8_t> out) {
+    if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) {
+      // Without randomness no id or salt can be trusted; this is not recoverable.
+      std::fputs("mcp-audit: the OpenSSL random generator failed\n", stderr);
+      std::abort();
+    }
+  };
+}
+
+std::string NewUuidV7(std::chrono::system_clock::time_point now, const RandomSource& random) {
+  std::array<uint8_t, 16> bytes{};
+  random(std::span<uint8_t>(bytes).subspan(6));
+  const uint64_t ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
+  for (int i = 0; i < 6; ++i) bytes[i] = static_cast<uint8_t>(ms >> (8 * (5 - i)));
+  bytes[6] = static_cast<uint8_t>(0x70 | (bytes[6] & 0x0f));  // version 7
+  bytes[8] = static_cast<uint8_t>(0x80 | (bytes[8] & 0x3f));  // RFC 9562 variant
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kHex[bytes[i] >> 4]);
+    out.push_back(kHex[bytes[i] & 0xf]);
+  }
+  return out;
+}
+
+}  // namespace mcpaudit

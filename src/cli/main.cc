@@ -1,0 +1,21 @@
+// mcp-audit: an audited MCP server and the tools to read its audit log.
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"mcp-audit: compliance-grade audit logging for MCP servers"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("mcp-audit ") + MCPAUDIT_VERSION);
+  int exit_code = 0;
+  mcpaudit::cli::AddServeCommand(app, exit_code);
+  mcpaudit::cli::AddQueryCommand(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // Usage errors exit 2, as every mcp-audit command does.
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  return exit_code;
+}

@@ -1,0 +1,176 @@
+// mcp-audit serve: an MCP server whose every tool call is audited.
+#include <pwd.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "audit/ops_log.h"
+#include "catalog/catalog_toolkit.h"
+#include "cli/commands.h"
+#include "mcpaudit/clock.h"
+#include "mcpaudit/file_sink.h"
+#include "mcpaudit/server.h"
+#include "mcpaudit/stdio_transport.h"
+
+namespace mcpaudit::cli {
+namespace {
+
+struct ServeOptions {
+  bool stdio = false;
+  std::string audit_dir = kDefaultAuditDir;
+  std::string toolkit = "catalog";
+  std::string user;
+  size_t max_message_bytes = 4 * 1024 * 1024;
+  std::string log_level = "info";
+};
+
+// Who is calling over stdio: --user, else MCP_AUDIT_USER, else the OS user.
+Identity StdioIdentity(const std::string& flag_user) {
+  Identity identity;
+  if (!flag_user.empty()) {
+    identity.user_id = flag_user;
+    identity.auth_method = "cli_flag";
+  } else if (const char* env = std::getenv("MCP_AUDIT_USER"); env && *env) {
+    identity.user_id = env;
+    identity.auth_method = "env";
+  } else {
+    const passwd* pw = ::getpwuid(::geteuid());
+    identity.user_id = pw ? pw->pw_name : "uid:" + std::to_string(::geteuid());
+    identity.auth_method = "os_user";
+  }
+  return identity;
+}
+
+std::string InstanceName() {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(::getpid());
+}
+
+sigset_t WatchedSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+// Handles SIGINT/SIGTERM (stop) and SIGHUP (reopen the audit file) on a thread
+// of its own, so that no handler runs in the middle of the server's work. The
+// signals must be blocked (BlockWatchedSignals) before any thread starts.
+class SignalWatcher {
+ public:
+  SignalWatcher(std::stop_source stop, FileSink& sink) {
+    thread_ = std::jthread([set = WatchedSignals(), stop, &sink](std::stop_token done) mutable {
+      const timespec tick{0, 200'000'000};
+      while (!done.stop_requested()) {
+        int signal = sigtimedwait(&set, nullptr, &tick);
+        if (signal == SIGHUP) {
+          OpsLog().info("SIGHUP: reopening the audit file");
+          sink.RequestReopen();
+        } else if (signal == SIGINT || signal == SIGTERM) {
+          OpsLog().info("stopping: finishing the calls in flight");
+          stop.request_stop();
+        }
+      }
+    });
+  }
+
+ private:
+  std::jthread thread_;
+};
+
+int Serve(const ServeOptions& options) {
+  // Every thread started from here on inherits the mask: only the watcher takes them.
+  const sigset_t signals = WatchedSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  OpsLog().set_level(spdlog::level::from_str(options.log_level));
+  if (options.toolkit != "catalog") {
+    std::cerr << "mcp-audit serve: unknown toolkit '" << options.toolkit << "' (available: catalog)\n";
+    return 2;
+  }
+  FileSinkOptions sink_options;
+  sink_options.directory = options.audit_dir;
+  auto sink = FileSink::Open(sink_options);
+  if (!sink) {
+    std::cerr << "mcp-audit serve: " << sink.error().message << "\n";
+    return 2;
+  }
+  ToolkitOptions toolkit_options;
+  toolkit_options.server = {"mcp-audit", MCPAUDIT_VERSION, InstanceName()};
+  Toolkit toolkit(**sink, toolkit_options);
+  if (auto registered = RegisterCatalogTools(toolkit); !registered) {
+    std::cerr << "mcp-audit serve: " << registered.error().message << "\n";
+    return 2;
+  }
+  ServerOptions server_options;
+  server_options.title = "mcp-audit (catalog demo)";
+  server_options.version = MCPAUDIT_VERSION;
+  server_options.instructions =
+      "A metadata catalog of datasets, dashboards and glossary terms. Start with catalog_search; "
+      "every tool call is recorded in an audit log.";
+
+  StdioOptions stdio;
+  stdio.max_message_bytes = options.max_message_bytes;
+  stdio.connection.identity = StdioIdentity(options.user);
+  stdio.connection.session_id = NewUuidV7(std::chrono::system_clock::now(), SecureRandom());
+
+  const auto records = std::filesystem::absolute((*sink)->active_path()).lexically_normal();
+  std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": serving MCP over stdio (toolkit: " << options.toolkit
+            << ", " << toolkit.ListTools().size() << " tools)\n"
+            << "  caller:        " << stdio.connection.identity.user_id << " ("
+            << stdio.connection.identity.auth_method << ")\n"
+            << "  audit records: " << records.string() << " (JSON lines, mode 0600)\n"
+            << "  read them:     mcp-audit query --audit-dir " << records.parent_path().string() << "\n"
+            << "  connect:       point an MCP client at this command, e.g.\n"
+            << "                 npx @modelcontextprotocol/inspector "
+            << std::filesystem::read_symlink("/proc/self/exe").string() << " serve --stdio --audit-dir "
+            << records.parent_path().string() << "\n"
+            << "  stop:          end of input (Ctrl-D) or Ctrl-C\n";
+  std::stop_source stop;
+  Status served;
+  {
+    SignalWatcher watcher(stop, **sink);
+    Server server(server_options, toolkit);
+    served = ServeStdio(server, stdio, stop.get_token());
+  }
+  auto flushed = (*sink)->Flush().get();
+  const FileSinkCounters counters = (*sink)->counters();
+  OpsLog().info("stopped: {} audit events written, {} dropped, {} write failures", counters.written,
+                counters.dropped, counters.failed);
+  if (!served) {
+    std::cerr << "mcp-audit serve: " << served.error().message << "\n";
+    return 1;
+  }
+  if (!flushed) {
+    std::cerr << "mcp-audit serve: audit records could not be written: " << flushed.error().message << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app, int& exit_code) {
+  auto options = std::make_shared<ServeOptions>();
+  CLI::App* cmd = app.add_subcommand("serve", "Serve MCP with every tool call audited");
+  cmd->add_flag("--stdio", options->stdio, "Serve one client over stdin/stdout (the default)");
+  cmd->add_option("--audit-dir", options->audit_dir, "Directory of the audit files")->capture_default_str();
+  cmd->add_option("--toolkit", options->toolkit, "The tools to serve: catalog")->capture_default_str();
+  cmd->add_option("--user", options->user,
+                  "The caller's user id on stdio (default: $MCP_AUDIT_USER, else the OS user)");
+  cmd->add_option("--max-message-bytes", options->max_message_bytes,
+                  "Longest accepted JSON-RPC message; longer ones get an error")
+      ->capture_default_str();
+  cmd->add_option("--log-level", options->log_level, "Operational log level on stderr")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  cmd->callback([options, &exit_code] { exit_code = Serve(*options); });
+}
+
+}  // namespace mcpaudit::cli

@@ -1,0 +1,203 @@
+#include "mcpaudit/toolkit.h"
+
+#include "audit/ops_log.h"
+
+#include <exception>
+#include <cctype>
+
+#include "mcp/schema_validator.h"
+
+namespace mcpaudit {
+
+using nlohmann::json;
+
+struct Toolkit::RegisteredTool {
+  ToolDefinition definition;
+  ToolHandler handler;
+  std::unique_ptr<SchemaValidator> validator;
+  json listing;  // the tools/list entry, built once
+};
+
+namespace {
+
+json BuildListing(const ToolDefinition& d) {
+  json tool = {{"name", d.name}, {"inputSchema", d.input_schema}};
+  if (!d.title.empty()) tool["title"] = d.title;
+  if (!d.description.empty()) tool["description"] = d.description;
+  if (d.output_schema) tool["outputSchema"] = *d.output_schema;
+  json annotations = json::object();
+  const ToolAnnotations& a = d.annotations;
+  if (!a.title.empty()) annotations["title"] = a.title;
+  if (a.read_only_hint) annotations["readOnlyHint"] = *a.read_only_hint;
+  if (a.destructive_hint) annotations["destructiveHint"] = *a.destructive_hint;
+  if (a.idempotent_hint) annotations["idempotentHint"] = *a.idempotent_hint;
+  if (a.open_world_hint) annotations["openWorldHint"] = *a.open_world_hint;
+  if (!annotations.empty()) tool["annotations"] = std::move(annotations);
+  return tool;
+}
+
+// MCP 2025-11-25 tool names: 1-128 characters of A-Z a-z 0-9 _ - .
+bool IsValidToolName(std::string_view name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) return false;
+  }
+  return true;
+}
+
+json ToolErrorResult(const std::string& message) {
+  return {{"content", json::array({{{"type", "text"}, {"text", message}}})}, {"isError", true}};
+}
+
+json ResultToJson(const ToolResult& r) {
+  json result = {{"content", r.content}};
+  if (r.structured_content) result["structuredContent"] = *r.structured_content;
+  if (r.is_error) result["isError"] = true;
+  return result;
+}
+
+}  // namespace
+
+ToolResult ToolResult::Text(std::string text) {
+  ToolResult result;
+  result.content = json::array({{{"type", "text"}, {"text", std::move(text)}}});
+  return result;
+}
+
+Toolkit::Toolkit(AuditLogger& logger, ToolkitOptions options)
+    : recorder_(logger, std::move(options.server), options.clock ? *options.clock : system_clock_,
+                options.random ? std::move(options.random) : SecureRandom()) {}
+
+Toolkit::~Toolkit() = default;
+
+Status Toolkit::Register(ToolDefinition definition, ToolHandler handler) {
+  if (!IsValidToolName(definition.name))
+    return Fail(ErrorCode::kInvalidArgument,
+                "invalid tool name '" + definition.name + "' (1-128 characters of A-Z a-z 0-9 _ - .)");
+  if (by_name_.contains(definition.name))
+    return Fail(ErrorCode::kInvalidArgument, "tool '" + definition.name + "' is already registered");
+  if (!handler) return Fail(ErrorCode::kInvalidArgument, "tool '" + definition.name + "' has no handler");
+  if (!definition.input_schema.is_object() || definition.input_schema.value("type", "") != "object")
+    return Fail(ErrorCode::kInvalidArgument,
+                "tool '" + definition.name + "': the input schema must be an object schema ({\"type\": \"object\", ...})");
+  auto validator = SchemaValidator::Compile(definition.input_schema);
+  if (!validator)
+    return Fail(ErrorCode::kInvalidArgument, "tool '" + definition.name + "': " + validator.error().message);
+  auto tool = std::make_unique<RegisteredTool>();
+  tool->listing = BuildListing(definition);
+  tool->definition = std::move(definition);
+  tool->handler = std::move(handler);
+  tool->validator = std::move(*validator);
+  by_name_.emplace(tool->definition.name, tool.get());
+  tools_.push_back(std::move(tool));
+  return {};
+}
+
+void Toolkit::Use(MiddlewarePtr middleware) { middleware_.push_back(std::move(middleware)); }
+
+json Toolkit::ListTools() const {
+  json tools = json::array();
+  for (const auto& tool : tools_) tools.push_back(tool->listing);
+  return tools;
+}
+
+uint64_t Toolkit::audit_failures() const { return audit_failures_.load(std::memory_order_relaxed); }
+
+ToolCallResponse Toolkit::Call(RequestContext& ctx, std::string_view name, const json& arguments) const {
+  const auto started = recorder_.clock().Monotonic();
+  CallRecord record;
+  record.tool = std::string(name);
+  record.params = arguments;
+  ToolCallResponse response;
+  const ToolCall call{name, arguments};
+
+  auto deny = [&](int code, std::string message, std::string reason) {
+    response.outcome = Outcome::kDenied;
+    response.rpc_error = AuditError{code, std::move(message), std::move(reason)};
+  };
+  auto tool_error = [&](Outcome outcome, std::string message, std::string reason) {
+    response.outcome = outcome;
+    response.result = ToolErrorResult(message);
+    record.error = AuditError{0, std::move(message), std::move(reason)};
+  };
+
+  // Every path below ends in exactly one record: the audit wraps the whole chain.
+  size_t before_ran = 0;
+  const RegisteredTool* tool = nullptr;
+  if (auto it = by_name_.find(name); it == by_name_.end()) {
+    deny(rpc::kInvalidParams, "Unknown tool: " + std::string(name), "unknown_tool");
+  } else if (tool = it->second; !arguments.is_object()) {
+    deny(rpc::kInvalidParams, "Invalid params: 'arguments' must be an object", "invalid_arguments");
+  } else if (std::string problems = tool->validator->Validate(arguments); !problems.empty()) {
+    // A validation error is a tool execution error (MCP 2025-11-25), so that the
+    // model can see it and correct its call; the record says it was denied.
+    tool_error(Outcome::kDenied, "Invalid arguments for tool " + tool->definition.name + ":\n" + problems,
+               "invalid_arguments");
+  } else {
+    std::optional<Refusal> refusal;
+    for (; before_ran < middleware_.size() && !refusal; ++before_ran) {
+      try {
+        refusal = middleware_[before_ran]->Before(ctx, call);
+      } catch (const std::exception& e) {
+        refusal = Refusal{rpc::kInternalError, "Internal error", "middleware_error"};
+        OpsLog().error("middleware before tool '{}' threw: {}", name, e.what());
+      }
+    }
+    if (refusal) {
+      deny(refusal->code, std::move(refusal->message), std::move(refusal->reason));
+    } else {
+      Result<ToolResult> result = Fail(ErrorCode::kInternal, "");
+      try {
+        result = tool->handler(ctx, arguments);
+      } catch (const std::exception& e) {
+        OpsLog().error("tool '{}' threw: {}", name, e.what());
+        result = Fail(ErrorCode::kInternal, "Internal error in tool " + tool->definition.name);
+      }
+      if (ctx.cancelled.stop_requested()) {
+        response.cancelled = true;
+        tool_error(Outcome::kFailure, "Cancelled by the client", "cancelled");
+      } else if (!result) {
+        tool_error(Outcome::kFailure, result.error().message, "tool_error");
+      } else {
+        response.outcome = result->is_error ? Outcome::kFailure : Outcome::kSuccess;
+        if (result->is_error) {
+          std::string text;
+          for (const auto& item : result->content)
+            if (item.is_object() && item.value("type", "") == "text" && item["text"].is_string())
+              text += item["text"].get<std::string>();
+          record.error = AuditError{0, text, "tool_reported_error"};
+        }
+        record.resources = std::move(result->resources);
+        record.result_count = result->result_count
+                                  ? result->result_count
+                                  : std::optional<int64_t>(static_cast<int64_t>(result->content.size()));
+        record.phi = result->phi;
+        record.sensitivity = std::move(result->sensitivity);
+        record.is_error = result->is_error;
+        response.result = ResultToJson(*result);
+      }
+    }
+  }
+  for (size_t i = before_ran; i-- > 0;) {
+    try {
+      middleware_[i]->After(ctx, call, response);
+    } catch (const std::exception& e) {
+      OpsLog().error("middleware after tool '{}' threw: {}", name, e.what());
+    }
+  }
+
+  record.outcome = response.outcome;
+  if (response.rpc_error) record.error = response.rpc_error;
+  if (response.result) {
+    record.is_error = response.result->value("isError", false);
+    record.response_bytes = response.result->dump(-1, ' ', false, json::error_handler_t::replace).size();
+  }
+  record.duration = recorder_.clock().Monotonic() - started;
+  if (auto logged = recorder_.Record(ctx, record); !logged) {
+    audit_failures_.fetch_add(1, std::memory_order_relaxed);
+    OpsLog().error("audit record for tool '{}' was not accepted: {}", name, logged.error().message);
+  }
+  return response;
+}
+
+}  // namespace mcpaudit

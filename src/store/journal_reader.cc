@@ -1,0 +1,54 @@
+#include "store/journal_reader.h"
+
+#include <algorithm>
+#include <fstream>
+
+namespace mcpaudit {
+
+namespace fs = std::filesystem;
+
+Result<std::vector<fs::path>> ListAuditFiles(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    return Fail(ErrorCode::kNotFound, "no audit directory at " + dir.string());
+  std::vector<fs::path> rotated;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && name.starts_with("audit-") && name.ends_with(".jsonl"))
+      rotated.push_back(entry.path());
+  }
+  if (ec) return Fail(ErrorCode::kIo, "cannot list " + dir.string() + ": " + ec.message());
+  std::sort(rotated.begin(), rotated.end());
+  if (fs::exists(dir / "audit.jsonl")) rotated.push_back(dir / "audit.jsonl");
+  return rotated;
+}
+
+Status ForEachRecord(const fs::path& dir, const std::function<bool(const AuditEvent&)>& visit,
+                     const std::function<void(const BadLine&)>& on_bad_line) {
+  auto files = ListAuditFiles(dir);
+  if (!files) return std::unexpected(files.error());
+  for (const auto& file : *files) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return Fail(ErrorCode::kIo, "cannot read " + file.string());
+    std::string line;
+    size_t number = 0;
+    while (std::getline(in, line)) {
+      ++number;
+      if (line.empty()) continue;
+      nlohmann::json json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (json.is_discarded()) {
+        on_bad_line({file, number, "not valid JSON"});
+        continue;
+      }
+      auto event = AuditEventFromJson(json);
+      if (!event) {
+        on_bad_line({file, number, event.error().message});
+        continue;
+      }
+      if (!visit(*event)) return {};
+    }
+  }
+  return {};
+}
+
+}  // namespace mcpaudit

@@ -1,0 +1,31 @@
+// Reads audit records back from a directory of JSONL files, oldest first.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "mcpaudit/audit_event.h"
+#include "mcpaudit/result.h"
+
+namespace mcpaudit {
+
+// The audit files of `dir` in the order they were written: rotated files
+// (audit-<time>.jsonl, by name) and then the active audit.jsonl.
+Result<std::vector<std::filesystem::path>> ListAuditFiles(const std::filesystem::path& dir);
+
+struct BadLine {
+  std::filesystem::path file;
+  size_t line_number;
+  std::string reason;
+};
+
+// Calls `visit` for every record in order until it returns false. A line that
+// is not a record is passed to `on_bad_line` and skipped, never silently.
+[[nodiscard]] Status ForEachRecord(const std::filesystem::path& dir,
+                                   const std::function<bool(const AuditEvent&)>& visit,
+                                   const std::function<void(const BadLine&)>& on_bad_line);
+
+}  // namespace mcpaudit

@@ -1,0 +1,145 @@
+#include "store/query.h"
+
+#include <cstdio>
+#include <sstream>
+
+namespace mcpaudit {
+namespace {
+
+class JsonPrinter final : public RecordPrinter {
+ public:
+  explicit JsonPrinter(std::ostream& out) : out_(out) {}
+  void Write(const AuditEvent& event) override { out_ << ToJsonLine(event) << '\n'; }
+
+ private:
+  std::ostream& out_;
+};
+
+// RFC 4180 quoting. Text cells that a spreadsheet would run as a formula
+// (=, +, -, @ first) get a leading apostrophe: an audit export must not
+// execute what a caller put in a parameter.
+std::string CsvText(const std::string& value) {
+  std::string cell = value;
+  if (!cell.empty() && (cell[0] == '=' || cell[0] == '+' || cell[0] == '-' || cell[0] == '@' ||
+                        cell[0] == '\t' || cell[0] == '\r'))
+    cell.insert(cell.begin(), '\'');
+  if (cell.find_first_of(",\"\r\n") == std::string::npos) return cell;
+  std::string quoted = "\"";
+  for (char c : cell) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
+std::string FormatDuration(double ms) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.3f", ms);
+  return buffer;
+}
+
+std::string Join(const std::vector<std::string>& items, const char* separator) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
+}
+
+class CsvPrinter final : public RecordPrinter {
+ public:
+  explicit CsvPrinter(std::ostream& out) : out_(out) {
+    out_ << "id,timestamp,event_type,tool,outcome,user_id,tenant_id,request_id,session_id,transport,"
+            "client_ip,duration_ms,result_count,is_error,bytes,error_reason,error_message,resources,"
+            "phi,sensitivity,access_reason,params\r\n";
+  }
+  void Write(const AuditEvent& e) override {
+    const AuditResponse r = e.response.value_or(AuditResponse{});
+    out_ << CsvText(e.id) << ',' << FormatTimestamp(e.timestamp) << ',' << CsvText(e.event_type) << ','
+         << CsvText(e.tool) << ',' << ToString(e.outcome) << ',' << CsvText(e.user.id) << ','
+         << CsvText(e.user.tenant_id) << ',' << CsvText(e.request.id) << ','
+         << CsvText(e.request.session_id) << ',' << CsvText(e.request.transport) << ','
+         << CsvText(e.request.client_ip) << ',' << (e.response ? FormatDuration(r.duration_ms) : "")
+         << ',' << (r.result_count ? std::to_string(*r.result_count) : "") << ','
+         << (e.response ? (r.is_error ? "true" : "false") : "") << ','
+         << (e.response ? std::to_string(r.bytes) : "") << ','
+         << CsvText(e.error ? e.error->reason : "") << ',' << CsvText(e.error ? e.error->message : "")
+         << ',' << CsvText(Join(e.resources, " ")) << ',' << (e.compliance.phi ? "true" : "false") << ','
+         << CsvText(e.compliance.sensitivity) << ',' << CsvText(e.compliance.access_reason) << ','
+         << CsvText(e.params.is_null() ? "" : e.params.dump(-1, ' ', false,
+                                                            nlohmann::json::error_handler_t::replace))
+         << "\r\n";
+  }
+
+ private:
+  std::ostream& out_;
+};
+
+// A fixed-width table for people; long values are cut with "…" so that every
+// record stays on one line.
+class TablePrinter final : public RecordPrinter {
+ public:
+  explicit TablePrinter(std::ostream& out) : out_(out) {
+    Row({"TIME", "OUTCOME", "TOOL", "USER", "TENANT", "MS", "RESOURCES", "REASON"});
+  }
+  void Write(const AuditEvent& e) override {
+    ++rows_;
+    Row({FormatTimestamp(e.timestamp), std::string(ToString(e.outcome)),
+         e.tool.empty() ? e.event_type : e.tool, e.user.id, e.user.tenant_id,
+         e.response ? FormatDuration(e.response->duration_ms) : "", Join(e.resources, " "),
+         e.error ? e.error->reason : ""});
+  }
+  void End() override { out_ << "(" << rows_ << (rows_ == 1 ? " record" : " records") << ")\n"; }
+
+ private:
+  void Row(const std::vector<std::string>& cells) {
+    static constexpr size_t kWidths[] = {24, 8, 22, 16, 12, 9, 40, 0};
+    std::string line;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      std::string cell = cells[i];
+      for (char& c : cell)
+        if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+      const size_t width = kWidths[i];
+      if (width > 0) {
+        if (cell.size() > width) cell = cell.substr(0, width - 1) + "~";
+        cell.resize(width + 1, ' ');
+      }
+      line += cell;
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out_ << line << '\n';
+  }
+  std::ostream& out_;
+  size_t rows_ = 0;
+};
+
+}  // namespace
+
+bool Matches(const QueryFilter& f, const AuditEvent& e) {
+  if (f.since && e.timestamp < *f.since) return false;
+  if (f.until && e.timestamp >= *f.until) return false;
+  if (!f.user.empty() && e.user.id != f.user) return false;
+  if (!f.tenant.empty() && e.user.tenant_id != f.tenant) return false;
+  if (!f.tool.empty() && e.tool != f.tool) return false;
+  if (f.outcome && e.outcome != *f.outcome) return false;
+  return true;
+}
+
+Result<OutputFormat> ParseOutputFormat(std::string_view text) {
+  if (text == "table") return OutputFormat::kTable;
+  if (text == "json" || text == "jsonl") return OutputFormat::kJson;
+  if (text == "csv") return OutputFormat::kCsv;
+  return Fail(ErrorCode::kInvalidArgument, "unknown format '" + std::string(text) + "' (table, json or csv)");
+}
+
+std::unique_ptr<RecordPrinter> MakeRecordPrinter(OutputFormat format, std::ostream& out) {
+  switch (format) {
+    case OutputFormat::kJson: return std::make_unique<JsonPrinter>(out);
+    case OutputFormat::kCsv: return std::make_unique<CsvPrinter>(out);
+    case OutputFormat::kTable: break;
+  }
+  return std::make_unique<TablePrinter>(out);
+}
+
+}  // namespace mcpaudit

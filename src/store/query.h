@@ -1,0 +1,41 @@
+// Selecting audit records and printing them for a person (table) or a program
+// (JSON lines, CSV).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "mcpaudit/audit_event.h"
+#include "mcpaudit/result.h"
+
+namespace mcpaudit {
+
+struct QueryFilter {
+  std::optional<std::chrono::system_clock::time_point> since;  // inclusive
+  std::optional<std::chrono::system_clock::time_point> until;  // exclusive
+  std::string user;
+  std::string tenant;
+  std::string tool;
+  std::optional<Outcome> outcome;
+  size_t limit = 0;  // 0: no limit
+};
+
+bool Matches(const QueryFilter& filter, const AuditEvent& event);
+
+enum class OutputFormat { kTable, kJson, kCsv };
+Result<OutputFormat> ParseOutputFormat(std::string_view text);
+
+// Streams records to `out` in one format: Write() as they come, then End().
+class RecordPrinter {
+ public:
+  virtual ~RecordPrinter() = default;
+  virtual void Write(const AuditEvent& event) = 0;
+  virtual void End() {}
+};
+std::unique_ptr<RecordPrinter> MakeRecordPrinter(OutputFormat format, std::ostream& out);
+
+}  // namespace mcpaudit

@@ -1,0 +1,133 @@
+#include "mcpaudit/audit_event.h"
+
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "mcpaudit/clock.h"
+#include "support/test_support.h"
+
+namespace mcpaudit {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::system_clock;
+
+AuditEvent SampleEvent() {
+  AuditEvent e;
+  e.id = "0193c1b2-0000-7000-8000-000000000000";
+  e.timestamp = system_clock::time_point(milliseconds(1705314600123));
+  e.tool = "catalog_search";
+  e.outcome = Outcome::kSuccess;
+  e.user = {"user123", "user@example.com", "acme-corp", {"analyst"}, "jwt"};
+  e.request = {"req-abc123", "192.168.1.1", "s-1", "http", "curl/8", {"claude", "1.0"}};
+  e.server = {"mcp-audit", "0.1.0", "host-a"};
+  e.params = {{"query", "customers"}, {"limit", 10}};
+  e.resources = {"urn:li:dataset:(x)"};
+  e.response = AuditResponse{5, 150.5, false, 1834};
+  e.compliance = {"restricted", true, "treatment"};
+  return e;
+}
+
+TEST(TimestampTest, FormatsUtcWithMillisecondsAndZ) {
+  EXPECT_EQ(FormatTimestamp(system_clock::time_point(milliseconds(1705314600123))),
+            "2024-01-15T10:30:00.123Z");
+  EXPECT_EQ(FormatTimestamp(system_clock::time_point(milliseconds(0))), "1970-01-01T00:00:00.000Z");
+}
+
+TEST(TimestampTest, ParsesWhatItFormatsAndPlainDates) {
+  const auto t = system_clock::time_point(milliseconds(1705314600123));
+  EXPECT_EQ(ParseTimestamp(FormatTimestamp(t)).value(), t);
+  EXPECT_EQ(ParseTimestamp("2024-01-15").value(), system_clock::time_point(milliseconds(1705276800000)));
+  EXPECT_EQ(ParseTimestamp("2024-01-15T10:30:00Z").value(),
+            system_clock::time_point(milliseconds(1705314600000)));
+  EXPECT_EQ(ParseTimestamp("2024-01-15T10:30:00.5Z").value(),
+            system_clock::time_point(milliseconds(1705314600500)));
+}
+
+TEST(TimestampTest, RejectsWhatIsNotUtcRfc3339) {
+  for (const char* bad : {"", "yesterday", "2024-13-01", "2024-01-15T10:30:00", "2024-01-15T10:30:00+02:00",
+                          "2024-01-15 10:30:00Z", "2024-01-15T25:00:00Z"}) {
+    auto parsed = ParseTimestamp(bad);
+    ASSERT_FALSE(parsed.has_value()) << bad;
+    EXPECT_NE(parsed.error().message.find("RFC 3339"), std::string::npos);
+  }
+}
+
+TEST(AuditEventTest, SerialisesTheDesignSchemaInOrder) {
+  const std::string line = ToJsonLine(SampleEvent());
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  EXPECT_EQ(line.rfind(R"({"schema":"mcp-audit/1","id":"0193c1b2-0000-7000-8000-000000000000",)"
+                       R"("timestamp":"2024-01-15T10:30:00.123Z","event_type":"tool_call",)"
+                       R"("tool":"catalog_search","outcome":"success",)",
+                       0),
+            0u)
+      << line;
+  const auto json = nlohmann::json::parse(line);
+  EXPECT_EQ(json["user"]["tenant_id"], "acme-corp");
+  EXPECT_EQ(json["user"]["roles"], nlohmann::json::array({"analyst"}));
+  EXPECT_EQ(json["request"]["client_ip"], "192.168.1.1");
+  EXPECT_EQ(json["request"]["client"]["name"], "claude");
+  EXPECT_EQ(json["params"]["limit"], 10);
+  EXPECT_EQ(json["response"]["result_count"], 5);
+  EXPECT_EQ(json["response"]["duration_ms"], 150.5);
+  EXPECT_EQ(json["response"]["bytes"], 1834);
+  EXPECT_EQ(json["compliance"]["phi"], true);
+  EXPECT_EQ(json["compliance"]["access_reason"], "treatment");
+  EXPECT_FALSE(json.contains("error"));
+  EXPECT_FALSE(json.contains("integrity"));
+}
+
+TEST(AuditEventTest, LeavesOutWhatIsUnknown) {
+  AuditEvent e;
+  e.id = "x";
+  e.event_type = "audit_started";
+  const auto json = nlohmann::json::parse(ToJsonLine(e));
+  for (const char* absent : {"tool", "user", "request", "params", "resources", "response", "compliance", "error"})
+    EXPECT_FALSE(json.contains(absent)) << absent;
+}
+
+TEST(AuditEventTest, RoundTripsThroughJson) {
+  AuditEvent e = SampleEvent();
+  e.outcome = Outcome::kDenied;
+  e.error = AuditError{-32001, "no", "rate_limited"};
+  e.integrity = AuditIntegrity{"host-a", 42, "aa", "bb"};
+  auto back = AuditEventFromJson(nlohmann::json::parse(ToJsonLine(e)));
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(ToJsonLine(*back), ToJsonLine(e));
+}
+
+TEST(AuditEventTest, InvalidUtf8InParamsIsReplacedNotLost) {
+  AuditEvent e = SampleEvent();
+  e.params = {{"query", std::string("caf\xc3", 4)}};
+  const std::string line = ToJsonLine(e);
+  const auto json = nlohmann::json::parse(line);  // valid JSON, valid UTF-8
+  EXPECT_EQ(json["params"]["query"], "caf\xEF\xBF\xBD");
+}
+
+TEST(AuditEventTest, RefusesRecordsOfAnotherSchema) {
+  auto json = nlohmann::json::parse(ToJsonLine(SampleEvent()));
+  json["schema"] = "other/2";
+  auto parsed = AuditEventFromJson(json);
+  ASSERT_FALSE(parsed.has_value());
+  EXPECT_NE(parsed.error().message.find("other/2"), std::string::npos);
+}
+
+TEST(UuidV7Test, IsVersion7VariantRfcAndTimeOrdered) {
+  auto random = testing::CountingRandom();
+  const auto t = system_clock::time_point(milliseconds(1705314600123));
+  const std::string a = NewUuidV7(t, random);
+  const std::string b = NewUuidV7(t + milliseconds(1), random);
+  EXPECT_TRUE(std::regex_match(a, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
+      << a;
+  EXPECT_EQ(a.substr(0, 13), "018d0cab-c4bb");  // 1705314600123 ms = 0x018d0cabc4bb
+  EXPECT_LT(a, b);
+}
+
+TEST(UuidV7Test, SecureIdsDiffer) {
+  const auto now = system_clock::now();
+  EXPECT_NE(NewUuidV7(now, SecureRandom()), NewUuidV7(now, SecureRandom()));
+}
+
+}  // namespace
+}  // namespace mcpaudit

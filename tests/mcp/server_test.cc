@@ -1,0 +1,199 @@
+#include "mcpaudit/server.h"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <set>
+
+#include "support/test_support.h"
+
+namespace mcpaudit {
+namespace {
+
+using nlohmann::json;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  ServerTest() : toolkit_(logger_) {
+    ToolDefinition echo;
+    echo.name = "echo";
+    echo.input_schema = {{"type", "object"}, {"properties", {{"text", {{"type", "string"}}}}}};
+    EXPECT_TRUE(toolkit_.Register(echo, [](const RequestContext& ctx, const json& args) -> Result<ToolResult> {
+      return ToolResult::Text(args.value("text", "") + " from " + ctx.identity.user_id);
+    }).has_value());
+    ToolDefinition wait;
+    wait.name = "wait_for_cancel";
+    EXPECT_TRUE(toolkit_.Register(wait, [](const RequestContext& ctx, const json&) -> Result<ToolResult> {
+      std::mutex m;
+      std::condition_variable_any cv;
+      std::unique_lock lock(m);
+      cv.wait(lock, ctx.cancelled, [] { return false; });
+      return ToolResult::Text("cancelled");
+    }).has_value());
+    server_ = std::make_unique<Server>(ServerOptions{.name = "test", .version = "9.9"}, toolkit_);
+    ConnectionInfo info;
+    info.transport = "stdio";
+    info.session_id = "session-1";
+    info.identity.user_id = "alice";
+    connection_ = server_->Connect(info, [this](std::string message) {
+      std::lock_guard lock(mutex_);
+      sent_.push_back(json::parse(message));
+    });
+  }
+  ~ServerTest() override {
+    connection_.reset();
+    server_.reset();
+  }
+
+  // Sends one message and returns every message sent back once the calls in
+  // flight have finished.
+  std::vector<json> Send(const std::string& text) {
+    connection_->Receive(text);
+    connection_->Drain();
+    std::lock_guard lock(mutex_);
+    auto out = std::move(sent_);
+    sent_.clear();
+    return out;
+  }
+  json Request(int id, const std::string& method, const json& params = json::object()) {
+    auto replies = Send(json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}.dump());
+    EXPECT_EQ(replies.size(), 1u) << method;
+    return replies.empty() ? json() : replies[0];
+  }
+  void Initialize(const std::string& version = "2025-06-18") {
+    json reply = Request(0, "initialize",
+                         {{"protocolVersion", version}, {"capabilities", json::object()},
+                          {"clientInfo", {{"name", "test-client"}, {"version", "3.1"}}}});
+    ASSERT_TRUE(reply.contains("result")) << reply;
+    EXPECT_TRUE(Send(R"({"jsonrpc":"2.0","method":"notifications/initialized"})").empty());
+  }
+
+  testing::RecordingLogger logger_;
+  Toolkit toolkit_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<Connection> connection_;
+  std::mutex mutex_;
+  std::vector<json> sent_;
+};
+
+TEST_F(ServerTest, NegotiatesTheProtocolVersion) {
+  json reply = Request(1, "initialize", {{"protocolVersion", "2025-11-25"}, {"capabilities", json::object()},
+                                         {"clientInfo", {{"name", "c"}, {"version", "1"}}}});
+  EXPECT_EQ(reply["result"]["protocolVersion"], "2025-11-25");
+  EXPECT_EQ(reply["result"]["serverInfo"]["name"], "test");
+  EXPECT_EQ(reply["result"]["serverInfo"]["version"], "9.9");
+  EXPECT_TRUE(reply["result"]["capabilities"].contains("tools"));
+}
+
+TEST_F(ServerTest, AnswersAnOlderKnownVersionWithItAndAnUnknownOneWithTheNewest) {
+  Initialize("2025-06-18");
+  // A second connection asks for a version we do not know.
+  std::vector<json> replies;
+  auto other = server_->Connect({}, [&](std::string m) { replies.push_back(json::parse(m)); });
+  other->Receive(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"1999-01-01","capabilities":{},"clientInfo":{"name":"c","version":"1"}}})");
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0]["result"]["protocolVersion"], "2025-11-25");
+}
+
+TEST_F(ServerTest, RefusesRequestsBeforeInitializeButAnswersPing) {
+  EXPECT_EQ(Request(1, "tools/list")["error"]["code"], rpc::kInvalidRequest);
+  EXPECT_EQ(Request(2, "ping")["result"], json::object());
+}
+
+TEST_F(ServerTest, RefusesASecondInitialize) {
+  Initialize();
+  json reply = Request(5, "initialize", {{"protocolVersion", "2025-06-18"}});
+  EXPECT_EQ(reply["error"]["code"], rpc::kInvalidRequest);
+}
+
+TEST_F(ServerTest, InitializeWithoutAVersionIsInvalidParams) {
+  EXPECT_EQ(Request(1, "initialize", {{"capabilities", json::object()}})["error"]["code"], rpc::kInvalidParams);
+}
+
+TEST_F(ServerTest, ListsAndCallsToolsAndRecordsTheCallWithSessionAndClient) {
+  Initialize();
+  json list = Request(1, "tools/list");
+  ASSERT_EQ(list["result"]["tools"].size(), 2u);
+  json call = Request(2, "tools/call", {{"name", "echo"}, {"arguments", {{"text", "hi"}}}});
+  EXPECT_EQ(call["id"], 2);
+  EXPECT_EQ(call["result"]["content"][0]["text"], "hi from alice");
+  auto events = logger_.events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].request.id, "2");
+  EXPECT_EQ(events[0].request.session_id, "session-1");
+  EXPECT_EQ(events[0].request.transport, "stdio");
+  EXPECT_EQ(events[0].request.client.name, "test-client");
+  EXPECT_EQ(events[0].request.client.version, "3.1");
+  EXPECT_EQ(events[0].user.id, "alice");
+}
+
+TEST_F(ServerTest, ACallWithoutArgumentsGetsAnEmptyObject) {
+  Initialize();
+  json call = Request(3, "tools/call", {{"name", "echo"}});
+  EXPECT_EQ(call["result"]["content"][0]["text"], " from alice");
+}
+
+TEST_F(ServerTest, AToolsCallWithoutANameIsInvalidParamsAndStillRecorded) {
+  Initialize();
+  json reply = Request(4, "tools/call", {{"arguments", {{"text", "x"}}}});
+  EXPECT_EQ(reply["error"]["code"], rpc::kInvalidParams);
+  auto events = logger_.events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].outcome, Outcome::kDenied);
+  EXPECT_EQ(events[0].error->reason, "invalid_request");
+}
+
+TEST_F(ServerTest, UnknownMethodsAreMethodNotFound) {
+  Initialize();
+  json reply = Request(6, "resources/list");
+  EXPECT_EQ(reply["error"]["code"], rpc::kMethodNotFound);
+  EXPECT_EQ(reply["id"], 6);
+}
+
+TEST_F(ServerTest, GarbageGetsErrorsAndTheSessionGoesOn) {
+  Initialize();
+  for (const char* garbage : {"not json", "[1,2,3]", "{}", R"({"jsonrpc":"2.0","id":[],"method":"x"})"}) {
+    auto replies = Send(garbage);
+    ASSERT_EQ(replies.size(), 1u) << garbage;
+    EXPECT_TRUE(replies[0].contains("error")) << garbage;
+    EXPECT_EQ(replies[0]["id"], nullptr) << garbage;
+  }
+  EXPECT_EQ(Request(7, "ping")["result"], json::object());
+}
+
+TEST_F(ServerTest, UnknownNotificationsAreIgnoredSilently) {
+  Initialize();
+  EXPECT_TRUE(Send(R"({"jsonrpc":"2.0","method":"notifications/whatever","params":{}})").empty());
+}
+
+TEST_F(ServerTest, CancellationStopsTheCallWithoutAResponseAndRecordsIt) {
+  Initialize();
+  connection_->Receive(R"({"jsonrpc":"2.0","id":"c-1","method":"tools/call","params":{"name":"wait_for_cancel"}})");
+  auto replies = Send(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"c-1","reason":"user"}})");
+  EXPECT_TRUE(replies.empty());  // no response to a cancelled request
+  auto events = logger_.events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].tool, "wait_for_cancel");
+  EXPECT_EQ(events[0].outcome, Outcome::kFailure);
+  EXPECT_EQ(events[0].error->reason, "cancelled");
+  EXPECT_EQ(events[0].request.id, "c-1");
+}
+
+TEST_F(ServerTest, ManyConcurrentCallsEachGetOneResponseAndOneRecord) {
+  Initialize();
+  for (int i = 0; i < 200; ++i)
+    connection_->Receive(json{{"jsonrpc", "2.0"}, {"id", 100 + i}, {"method", "tools/call"},
+                              {"params", {{"name", "echo"}, {"arguments", {{"text", std::to_string(i)}}}}}}
+                             .dump());
+  auto replies = Send(R"({"jsonrpc":"2.0","id":"last","method":"ping"})");
+  ASSERT_EQ(replies.size(), 201u);
+  std::set<int> ids;
+  for (const auto& r : replies)
+    if (r["id"].is_number()) ids.insert(r["id"].get<int>());
+  EXPECT_EQ(ids.size(), 200u);
+  EXPECT_EQ(logger_.events().size(), 200u);
+}
+
+}  // namespace
+}  // namespace mcpaudit

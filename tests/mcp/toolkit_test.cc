@@ -1,0 +1,257 @@
+#include "mcpaudit/toolkit.h"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+#include "support/test_support.h"
+
+namespace mcpaudit {
+namespace {
+
+using nlohmann::json;
+using testing::FakeClock;
+using testing::RecordingLogger;
+
+class ToolkitTest : public ::testing::Test {
+ protected:
+  ToolkitTest() : toolkit_(logger_, {{"test-server", "1.0", "host:1"}, &clock_, testing::CountingRandom()}) {
+    ToolDefinition echo;
+    echo.name = "echo";
+    echo.input_schema = {{"type", "object"},
+                         {"properties", {{"text", {{"type", "string"}}}, {"times", {{"type", "integer"}, {"minimum", 1}}}}},
+                         {"required", {"text"}}};
+    EXPECT_TRUE(toolkit_.Register(echo, [this](const RequestContext&, const json& args) -> Result<ToolResult> {
+      clock_.Advance(std::chrono::milliseconds(150));
+      ToolResult result = ToolResult::Text(args["text"].get<std::string>());
+      result.resources = {"urn:test:" + args["text"].get<std::string>()};
+      return result;
+    }).has_value());
+  }
+
+  RequestContext Context() {
+    RequestContext ctx;
+    ctx.request_id = "req-1";
+    ctx.received_at = clock_.Now();
+    ctx.transport = "stdio";
+    ctx.identity.user_id = "user123";
+    return ctx;
+  }
+
+  Status Register(std::string name, ToolHandler handler) {
+    ToolDefinition d;
+    d.name = std::move(name);
+    return toolkit_.Register(d, std::move(handler));
+  }
+
+  RecordingLogger logger_;
+  FakeClock clock_;
+  Toolkit toolkit_;
+};
+
+// The classic: one call, exactly one event, with tool, user, params, outcome.
+TEST_F(ToolkitTest, OneCallLeavesExactlyOneEvent) {
+  RequestContext ctx = Context();
+  ToolCallResponse response = toolkit_.Call(ctx, "echo", {{"text", "hello"}});
+  ASSERT_TRUE(response.result.has_value());
+  EXPECT_EQ((*response.result)["content"][0]["text"], "hello");
+
+  auto events = logger_.events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].tool, "echo");
+  EXPECT_EQ(events[0].user.id, "user123");
+  EXPECT_EQ(events[0].params, json({{"text", "hello"}}));
+  EXPECT_EQ(events[0].outcome, Outcome::kSuccess);
+  EXPECT_EQ(events[0].resources, std::vector<std::string>{"urn:test:hello"});
+  ASSERT_TRUE(events[0].response.has_value());
+  EXPECT_DOUBLE_EQ(events[0].response->duration_ms, 150.0);
+  EXPECT_EQ(events[0].response->result_count, 1);
+  EXPECT_EQ(events[0].response->bytes, response.result->dump().size());
+  EXPECT_EQ(events[0].server.name, "test-server");
+}
+
+TEST_F(ToolkitTest, UnknownToolIsDeniedWithAJsonRpcErrorAndRecorded) {
+  RequestContext ctx = Context();
+  ToolCallResponse response = toolkit_.Call(ctx, "no_such_tool", json::object());
+  ASSERT_TRUE(response.rpc_error.has_value());
+  EXPECT_EQ(response.rpc_error->code, rpc::kInvalidParams);
+  EXPECT_EQ(response.rpc_error->message, "Unknown tool: no_such_tool");
+  auto events = logger_.events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].outcome, Outcome::kDenied);
+  EXPECT_EQ(events[0].tool, "no_such_tool");
+  EXPECT_EQ(events[0].error->reason, "unknown_tool");
+}
+
+TEST_F(ToolkitTest, InvalidArgumentsAreAToolErrorTheModelCanReadAndADenial) {
+  RequestContext ctx = Context();
+  ToolCallResponse response = toolkit_.Call(ctx, "echo", {{"text", 5}, {"times", 0}});
+  ASSERT_TRUE(response.result.has_value());
+  EXPECT_EQ((*response.result)["isError"], true);
+  const std::string text = (*response.result)["content"][0]["text"];
+  EXPECT_NE(text.find("/text"), std::string::npos) << text;
+  EXPECT_NE(text.find("/times"), std::string::npos) << text;
+  auto events = logger_.events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].outcome, Outcome::kDenied);
+  EXPECT_EQ(events[0].error->reason, "invalid_arguments");
+  EXPECT_EQ(events[0].params["text"], 5);
+}
+
+TEST_F(ToolkitTest, ArgumentsThatAreNotAnObjectAreDenied) {
+  RequestContext ctx = Context();
+  ToolCallResponse response = toolkit_.Call(ctx, "echo", json::array({1}));
+  ASSERT_TRUE(response.rpc_error.has_value());
+  EXPECT_EQ(response.rpc_error->code, rpc::kInvalidParams);
+  EXPECT_EQ(logger_.events().at(0).outcome, Outcome::kDenied);
+}
+
+TEST_F(ToolkitTest, HandlerErrorsThrowsAndIsErrorResultsAreFailures) {
+  ASSERT_TRUE(Register("fails", [](const RequestContext&, const json&) -> Result<ToolResult> {
+    return Fail(ErrorCode::kNotFound, "no such dataset");
+  }).has_value());
+  ASSERT_TRUE(Register("throws", [](const RequestContext&, const json&) -> Result<ToolResult> {
+    throw std::runtime_error("boom with secret detail");
+  }).has_value());
+  ASSERT_TRUE(Register("reports", [](const RequestContext&, const json&) -> Result<ToolResult> {
+    ToolResult r = ToolResult::Text("quota exceeded");
+    r.is_error = true;
+    return r;
+  }).has_value());
+  for (const char* name : {"fails", "throws", "reports"}) {
+    RequestContext ctx = Context();
+    ToolCallResponse response = toolkit_.Call(ctx, name, json::object());
+    ASSERT_TRUE(response.result.has_value()) << name;
+    EXPECT_EQ((*response.result)["isError"], true) << name;
+    EXPECT_EQ(response.outcome, Outcome::kFailure) << name;
+  }
+  auto events = logger_.events();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].error->message, "no such dataset");
+  EXPECT_EQ(events[0].error->reason, "tool_error");
+  // An exception's text stays in the operational log, not in the client's answer.
+  EXPECT_EQ(events[1].error->message, "Internal error in tool throws");
+  EXPECT_EQ(events[2].error->message, "quota exceeded");
+  EXPECT_EQ(events[2].error->reason, "tool_reported_error");
+  for (const auto& e : events) {
+    EXPECT_EQ(e.outcome, Outcome::kFailure);
+    EXPECT_TRUE(e.response->is_error);
+  }
+}
+
+// Records the order in which hooks run, and refuses when told to.
+class TracingMiddleware : public Middleware {
+ public:
+  TracingMiddleware(std::string name, std::vector<std::string>& trace, bool refuse = false)
+      : name_(std::move(name)), trace_(trace), refuse_(refuse) {}
+  std::optional<Refusal> Before(RequestContext& ctx, const ToolCall&) override {
+    trace_.push_back("before:" + name_);
+    ctx.identity.tenant_id = "tenant-from-" + name_;
+    if (refuse_) return Refusal{rpc::kAccessDenied, "Rate limit exceeded", "rate_limited"};
+    return std::nullopt;
+  }
+  void After(const RequestContext&, const ToolCall&, ToolCallResponse& response) override {
+    trace_.push_back("after:" + name_ + (response.rpc_error ? ":denied" : ":ok"));
+  }
+
+ private:
+  std::string name_;
+  std::vector<std::string>& trace_;
+  bool refuse_;
+};
+
+TEST_F(ToolkitTest, MiddlewareRunsBeforeInOrderAndAfterInReverse) {
+  std::vector<std::string> trace;
+  toolkit_.Use(std::make_shared<TracingMiddleware>("auth", trace));
+  toolkit_.Use(std::make_shared<TracingMiddleware>("policy", trace));
+  RequestContext ctx = Context();
+  toolkit_.Call(ctx, "echo", {{"text", "x"}});
+  EXPECT_EQ(trace, (std::vector<std::string>{"before:auth", "before:policy", "after:policy:ok", "after:auth:ok"}));
+  // What a Before hook learned (here: the tenant) is in the record.
+  EXPECT_EQ(logger_.events().at(0).user.tenant_id, "tenant-from-policy");
+}
+
+// The bug of the designs this project grew from: a refused call left no record.
+TEST_F(ToolkitTest, ABeforeHookRefusalIsRecordedAsDeniedAndTheHandlerNeverRuns) {
+  std::vector<std::string> trace;
+  toolkit_.Use(std::make_shared<TracingMiddleware>("auth", trace));
+  toolkit_.Use(std::make_shared<TracingMiddleware>("ratelimit", trace, /*refuse=*/true));
+  toolkit_.Use(std::make_shared<TracingMiddleware>("never", trace));
+  RequestContext ctx = Context();
+  ToolCallResponse response = toolkit_.Call(ctx, "echo", {{"text", "x"}});
+  ASSERT_TRUE(response.rpc_error.has_value());
+  EXPECT_EQ(response.rpc_error->code, rpc::kAccessDenied);
+  EXPECT_EQ(response.rpc_error->message, "Rate limit exceeded");
+  EXPECT_EQ(trace, (std::vector<std::string>{"before:auth", "before:ratelimit", "after:ratelimit:denied",
+                                             "after:auth:denied"}));
+  auto events = logger_.events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].outcome, Outcome::kDenied);
+  EXPECT_EQ(events[0].error->reason, "rate_limited");
+  EXPECT_EQ(events[0].error->code, rpc::kAccessDenied);
+  EXPECT_TRUE(events[0].resources.empty());  // the handler never ran
+}
+
+TEST_F(ToolkitTest, ACancelledCallIsRecordedAsFailureAndNotAnswered) {
+  std::stop_source cancel;
+  ASSERT_TRUE(Register("slow", [&](const RequestContext&, const json&) -> Result<ToolResult> {
+    cancel.request_stop();  // the client's cancellation arrives while the tool runs
+    return ToolResult::Text("late");
+  }).has_value());
+  RequestContext ctx = Context();
+  ctx.cancelled = cancel.get_token();
+  ToolCallResponse response = toolkit_.Call(ctx, "slow", json::object());
+  EXPECT_TRUE(response.cancelled);
+  auto events = logger_.events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].outcome, Outcome::kFailure);
+  EXPECT_EQ(events[0].error->reason, "cancelled");
+}
+
+TEST_F(ToolkitTest, ARefusedAuditRecordIsCounted) {
+  logger_.set_refuse(true);
+  RequestContext ctx = Context();
+  toolkit_.Call(ctx, "echo", {{"text", "x"}});
+  EXPECT_EQ(toolkit_.audit_failures(), 1u);
+}
+
+TEST_F(ToolkitTest, RegistrationRefusesBadToolsWithAReason) {
+  auto handler = [](const RequestContext&, const json&) -> Result<ToolResult> { return ToolResult{}; };
+  auto duplicate = Register("echo", handler);
+  ASSERT_FALSE(duplicate.has_value());
+  EXPECT_NE(duplicate.error().message.find("already registered"), std::string::npos);
+  EXPECT_FALSE(Register("bad name!", handler).has_value());
+  EXPECT_FALSE(Register("", handler).has_value());
+  ToolDefinition not_object;
+  not_object.name = "arr";
+  not_object.input_schema = {{"type", "array"}};
+  EXPECT_FALSE(toolkit_.Register(not_object, handler).has_value());
+  ToolDefinition broken;
+  broken.name = "broken";
+  broken.input_schema = {{"type", "object"}, {"properties", {{"x", {{"type", 12}}}}}};
+  auto invalid = toolkit_.Register(broken, handler);
+  ASSERT_FALSE(invalid.has_value());
+  EXPECT_NE(invalid.error().message.find("broken"), std::string::npos);
+}
+
+TEST_F(ToolkitTest, ListsToolsWithSchemasAndAnnotations) {
+  ToolDefinition d;
+  d.name = "annotated";
+  d.title = "Annotated";
+  d.description = "desc";
+  d.output_schema = json{{"type", "object"}};
+  d.annotations.read_only_hint = true;
+  ASSERT_TRUE(toolkit_.Register(d, [](const RequestContext&, const json&) -> Result<ToolResult> {
+    return ToolResult{};
+  }).has_value());
+  json tools = toolkit_.ListTools();
+  ASSERT_EQ(tools.size(), 2u);
+  EXPECT_EQ(tools[0]["name"], "echo");
+  EXPECT_EQ(tools[0]["inputSchema"]["required"], json::array({"text"}));
+  EXPECT_EQ(tools[1]["title"], "Annotated");
+  EXPECT_EQ(tools[1]["outputSchema"], json({{"type", "object"}}));
+  EXPECT_EQ(tools[1]["annotations"]["readOnlyHint"], true);
+}
+
+}  // namespace
+}  // namespace mcpaudit

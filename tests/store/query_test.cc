@@ -1,0 +1,114 @@
+#include "store/query.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "store/journal_reader.h"
+#include "support/temp_dir.h"
+
+namespace mcpaudit {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::system_clock;
+
+AuditEvent Event(std::string user, std::string tenant, std::string tool, Outcome outcome, int64_t ms) {
+  AuditEvent e;
+  e.id = user + "-" + tool + "-" + std::to_string(ms);
+  e.timestamp = system_clock::time_point(milliseconds(ms));
+  e.user.id = std::move(user);
+  e.user.tenant_id = std::move(tenant);
+  e.tool = std::move(tool);
+  e.outcome = outcome;
+  e.response = AuditResponse{3, 1.25, false, 10};
+  return e;
+}
+
+TEST(QueryTest, FiltersByEveryField) {
+  const AuditEvent e = Event("alice", "acme", "search", Outcome::kDenied, 1000);
+  EXPECT_TRUE(Matches({}, e));
+  EXPECT_TRUE(Matches({.user = "alice"}, e));
+  EXPECT_FALSE(Matches({.user = "bob"}, e));
+  EXPECT_TRUE(Matches({.tenant = "acme"}, e));
+  EXPECT_FALSE(Matches({.tenant = "other"}, e));
+  EXPECT_TRUE(Matches({.tool = "search"}, e));
+  EXPECT_FALSE(Matches({.tool = "get"}, e));
+  EXPECT_TRUE(Matches({.outcome = Outcome::kDenied}, e));
+  EXPECT_FALSE(Matches({.outcome = Outcome::kSuccess}, e));
+  EXPECT_TRUE(Matches({.since = system_clock::time_point(milliseconds(1000))}, e));   // inclusive
+  EXPECT_FALSE(Matches({.since = system_clock::time_point(milliseconds(1001))}, e));
+  EXPECT_FALSE(Matches({.until = system_clock::time_point(milliseconds(1000))}, e));  // exclusive
+  EXPECT_TRUE(Matches({.until = system_clock::time_point(milliseconds(1001))}, e));
+}
+
+TEST(QueryTest, CsvQuotesAndDefusesFormulas) {
+  std::ostringstream out;
+  auto printer = MakeRecordPrinter(OutputFormat::kCsv, out);
+  AuditEvent e = Event("=HYPERLINK(\"http://x\")", "acme, inc", "search", Outcome::kSuccess, 0);
+  e.params = {{"q", "line1\nline2"}};
+  printer->Write(e);
+  printer->End();
+  const std::string csv = out.str();
+  EXPECT_EQ(csv.substr(0, csv.find("\r\n")),
+            "id,timestamp,event_type,tool,outcome,user_id,tenant_id,request_id,session_id,transport,client_ip,"
+            "duration_ms,result_count,is_error,bytes,error_reason,error_message,resources,phi,sensitivity,"
+            "access_reason,params");
+  EXPECT_NE(csv.find(",\"'=HYPERLINK(\"\"http://x\"\")\",\"acme, inc\","), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\"{\"\"q\"\":\"\"line1\\nline2\"\"}\""), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",1.250,3,false,10,"), std::string::npos) << csv;
+}
+
+TEST(QueryTest, TableHasOneLinePerRecordAndACount) {
+  std::ostringstream out;
+  auto printer = MakeRecordPrinter(OutputFormat::kTable, out);
+  AuditEvent e = Event("alice", "acme", "search", Outcome::kFailure, 0);
+  e.error = AuditError{0, "x", "tool_error"};
+  e.resources = {std::string(100, 'r')};
+  printer->Write(e);
+  printer->Write(Event("bob", "", "get", Outcome::kSuccess, 1));
+  printer->End();
+  std::istringstream lines(out.str());
+  std::vector<std::string> rows;
+  for (std::string line; std::getline(lines, line);) rows.push_back(line);
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0].substr(0, 4), "TIME");
+  EXPECT_NE(rows[1].find("failure"), std::string::npos);
+  EXPECT_NE(rows[1].find("tool_error"), std::string::npos);
+  EXPECT_LT(rows[1].size(), 200u);  // long values are cut
+  EXPECT_EQ(rows[3], "(2 records)");
+}
+
+TEST(QueryTest, UnknownFormatIsAnError) {
+  EXPECT_FALSE(ParseOutputFormat("xml").has_value());
+  EXPECT_EQ(ParseOutputFormat("json").value(), OutputFormat::kJson);
+}
+
+TEST(JournalReaderTest, ReportsLinesThatAreNotRecordsAndGoesOn) {
+  testing::TempDir dir;
+  {
+    std::ofstream out(dir.path() / "audit.jsonl");
+    out << ToJsonLine(Event("a", "", "t", Outcome::kSuccess, 1)) << "\n"
+        << "{torn line\n"
+        << R"({"schema":"other"})" << "\n"
+        << ToJsonLine(Event("b", "", "t", Outcome::kSuccess, 2)) << "\n";
+  }
+  std::vector<std::string> users;
+  std::vector<size_t> bad_lines;
+  ASSERT_TRUE(ForEachRecord(
+                  dir.path(), [&](const AuditEvent& e) { users.push_back(e.user.id); return true; },
+                  [&](const BadLine& bad) { bad_lines.push_back(bad.line_number); })
+                  .has_value());
+  EXPECT_EQ(users, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(bad_lines, (std::vector<size_t>{2, 3}));
+}
+
+TEST(JournalReaderTest, AMissingDirectoryIsNotFound) {
+  auto status = ForEachRecord("/nonexistent/audit", [](const AuditEvent&) { return true; }, [](const BadLine&) {});
+  ASSERT_FALSE(status.has_value());
+  EXPECT_EQ(status.error().code, ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace mcpaudit

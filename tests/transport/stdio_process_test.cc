@@ -1,0 +1,246 @@
+// Drives the real `mcp-audit serve --stdio` over pipes, as an MCP client does,
+// and reads the audit records it leaves.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+#include "store/journal_reader.h"
+#include "support/temp_dir.h"
+
+namespace mcpaudit {
+namespace {
+
+using nlohmann::json;
+
+class ServerProcess {
+ public:
+  ServerProcess(const std::filesystem::path& audit_dir, std::vector<std::string> extra_args = {},
+                std::vector<std::string> env = {}) {
+    int in[2], out[2];
+    EXPECT_EQ(::pipe2(in, O_CLOEXEC), 0);
+    EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
+    std::filesystem::path base = audit_dir.parent_path();
+    while (!std::filesystem::is_directory(base)) base = base.parent_path();
+    stderr_path_ = base / "stderr.txt";
+    std::vector<std::string> args = {MCP_AUDIT_BINARY, "serve", "--stdio", "--audit-dir", audit_dir.string()};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(in[0], 0);
+      ::dup2(out[1], 1);
+      int err = ::open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      ::dup2(err, 2);
+      for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(in[0]);
+    ::close(out[1]);
+    to_server_ = in[1];
+    from_server_ = out[0];
+  }
+  ~ServerProcess() {
+    if (to_server_ >= 0) ::close(to_server_);
+    if (pid_ > 0 && !exited_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    ::close(from_server_);
+  }
+
+  void Write(std::string_view bytes) {
+    while (!bytes.empty()) {
+      ssize_t n = ::write(to_server_, bytes.data(), bytes.size());
+      ASSERT_GT(n, 0);
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+  void Send(const json& message) { Write(message.dump() + "\n"); }
+
+  // The next line on stdout, which must be a JSON-RPC message.
+  json Read() {
+    std::string line;
+    while (true) {
+      if (auto nl = buffer_.find('\n'); nl != std::string::npos) {
+        line = buffer_.substr(0, nl);
+        buffer_.erase(0, nl + 1);
+        break;
+      }
+      pollfd pfd{from_server_, POLLIN, 0};
+      if (::poll(&pfd, 1, 20000) <= 0) {
+        ADD_FAILURE() << "no message from the server within 20 s";
+        return nullptr;
+      }
+      char chunk[65536];
+      ssize_t n = ::read(from_server_, chunk, sizeof chunk);
+      if (n <= 0) {
+        ADD_FAILURE() << "the server closed stdout";
+        return nullptr;
+      }
+      buffer_.append(chunk, static_cast<size_t>(n));
+    }
+    json message = json::parse(line, nullptr, false);
+    EXPECT_FALSE(message.is_discarded()) << "stdout carried a non-JSON line: " << line;
+    EXPECT_EQ(message.value("jsonrpc", ""), "2.0") << line;
+    return message;
+  }
+  json Request(int id, const std::string& method, const json& params = json::object()) {
+    Send({{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}});
+    return Read();
+  }
+  void Initialize() {
+    json reply = Request(0, "initialize", {{"protocolVersion", "2025-06-18"}, {"capabilities", json::object()},
+                                           {"clientInfo", {{"name", "pipe-test"}, {"version", "1"}}}});
+    ASSERT_EQ(reply["result"]["protocolVersion"], "2025-06-18") << reply;
+    Send({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
+  }
+
+  // Closes stdin (EOF) and returns the exit status.
+  int CloseAndWait() {
+    ::close(to_server_);
+    to_server_ = -1;
+    return Wait();
+  }
+  int Signal(int sig) {
+    ::kill(pid_, sig);
+    return Wait();
+  }
+  std::string Stderr() const {
+    std::ifstream in(stderr_path_);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  // Whatever stdout still holds after exit: must be nothing but messages.
+  std::string RemainingStdout() {
+    char chunk[4096];
+    ssize_t n;
+    while ((n = ::read(from_server_, chunk, sizeof chunk)) > 0) buffer_.append(chunk, static_cast<size_t>(n));
+    return buffer_;
+  }
+
+ private:
+  int Wait() {
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    exited_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int to_server_ = -1;
+  int from_server_ = -1;
+  std::string buffer_;
+  std::filesystem::path stderr_path_;
+};
+
+std::vector<AuditEvent> Records(const std::filesystem::path& dir) {
+  std::vector<AuditEvent> events;
+  EXPECT_TRUE(ForEachRecord(
+                  dir, [&](const AuditEvent& e) { events.push_back(e); return true; },
+                  [](const BadLine& bad) { ADD_FAILURE() << bad.reason; })
+                  .has_value());
+  return events;
+}
+
+TEST(StdioServerTest, ServesACallAndLeavesItsRecordAfterEof) {
+  testing::TempDir dir;
+  ServerProcess server(dir.path() / "audit", {"--user", "alice"});
+  server.Initialize();
+  json list = server.Request(1, "tools/list");
+  EXPECT_EQ(list["result"]["tools"].size(), 5u);
+  json call = server.Request(2, "tools/call", {{"name", "catalog_list_tags"}, {"arguments", {{"filter", "pii"}}}});
+  EXPECT_EQ(call["result"]["structuredContent"]["tags"][0]["tag"], "pii");
+  EXPECT_EQ(server.CloseAndWait(), 0) << server.Stderr();
+  EXPECT_EQ(server.RemainingStdout(), "");
+  auto events = Records(dir.path() / "audit");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].tool, "catalog_list_tags");
+  EXPECT_EQ(events[0].user.id, "alice");
+  EXPECT_EQ(events[0].user.auth_method, "cli_flag");
+  EXPECT_EQ(events[0].request.client.name, "pipe-test");
+  EXPECT_EQ(events[0].params, json({{"filter", "pii"}}));
+  // The operational log went to stderr and says where the records are.
+  EXPECT_NE(server.Stderr().find((dir.path() / "audit" / "audit.jsonl").string()), std::string::npos);
+}
+
+TEST(StdioServerTest, TheCallerComesFromTheEnvironmentWithoutUserFlag) {
+  testing::TempDir dir;
+  ServerProcess server(dir.path() / "audit", {}, {"MCP_AUDIT_USER=svc-reporting"});
+  server.Initialize();
+  server.Request(1, "tools/call", {{"name", "catalog_list_tags"}, {"arguments", json::object()}});
+  EXPECT_EQ(server.CloseAndWait(), 0);
+  auto events = Records(dir.path() / "audit");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].user.id, "svc-reporting");
+  EXPECT_EQ(events[0].user.auth_method, "env");
+}
+
+TEST(StdioServerTest, MalformedInputGetsJsonRpcErrorsAndTheServerKeepsServing) {
+  testing::TempDir dir;
+  ServerProcess server(dir.path() / "audit");
+  server.Initialize();
+
+  server.Write("{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \n");  // broken JSON
+  json broken = server.Read();
+  EXPECT_EQ(broken["error"]["code"], -32700);
+  EXPECT_EQ(broken["id"], nullptr);
+
+  server.Write("[1, \"two\", {\"three\": 3}, null]\n");  // a batch of garbage
+  EXPECT_EQ(server.Read()["error"]["code"], -32600);
+
+  server.Write("{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"ping\",\"params\":{\"x\":\"\xc3\x28\"}}\n");  // invalid UTF-8
+  EXPECT_EQ(server.Read()["error"]["code"], -32700);
+
+  std::string huge = "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":{\"name\":\"catalog_search\","
+                     "\"arguments\":{\"query\":\"" + std::string(10 << 20, 'a') + "\"}}}\n";  // a 10 MiB line
+  server.Write(huge);
+  json too_big = server.Read();
+  EXPECT_EQ(too_big["error"]["code"], -32600);
+  EXPECT_NE(too_big["error"]["message"].get<std::string>().find("larger than"), std::string::npos);
+
+  server.Write("\n   \n");  // blank lines are not messages
+  json wrong_type = server.Request(7, "tools/call", {{"name", 42}});
+  EXPECT_EQ(wrong_type["error"]["code"], -32602);
+
+  // Still serving, and the calls that did reach tools/call were audited.
+  EXPECT_EQ(server.Request(8, "ping")["result"], json::object());
+  json ok = server.Request(9, "tools/call", {{"name", "catalog_search"}, {"arguments", {{"query", "orders"}}}});
+  EXPECT_GE(ok["result"]["structuredContent"]["total"], 1);
+  EXPECT_EQ(server.CloseAndWait(), 0);
+  auto events = Records(dir.path() / "audit");
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].outcome, Outcome::kDenied);
+  EXPECT_EQ(events[1].outcome, Outcome::kSuccess);
+}
+
+TEST(StdioServerTest, SigtermStopsCleanlyWithRecordsWritten) {
+  testing::TempDir dir;
+  ServerProcess server(dir.path() / "audit");
+  server.Initialize();
+  for (int i = 0; i < 20; ++i)
+    server.Request(10 + i, "tools/call", {{"name", "catalog_get_entity"}, {"arguments", {{"urn", "urn:x:" + std::to_string(i)}}}});
+  EXPECT_EQ(server.Signal(SIGTERM), 0) << server.Stderr();
+  auto events = Records(dir.path() / "audit");
+  ASSERT_EQ(events.size(), 20u);
+  for (const auto& e : events) EXPECT_EQ(e.outcome, Outcome::kFailure);  // no such URNs
+}
+
+TEST(StdioServerTest, AnUnusableAuditDirectoryStopsTheServerWithAClearError) {
+  testing::TempDir dir;
+  std::ofstream(dir.path() / "file") << "x";
+  ServerProcess server(dir.path() / "file" / "audit");
+  EXPECT_EQ(server.CloseAndWait(), 2);
+  EXPECT_NE(server.Stderr().find("cannot create audit directory"), std::string::npos) << server.Stderr();
+}
+
+}  // namespace
+}  // namespace mcpaudit
