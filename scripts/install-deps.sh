@@ -9,7 +9,10 @@ what=${1:-build}
 packages=(cmake ninja-build g++ pkg-config ccache
   nlohmann-json3-dev libvalijson-dev libssl-dev libsqlite3-dev libspdlog-dev libcli11-dev)
 if [[ $what == test ]]; then
-  packages+=(libgtest-dev libgmock-dev nodejs npm)
+  packages+=(libgtest-dev libgmock-dev)
+  # Any Node.js with npm will do to fetch the test clients (they run on the
+  # Node 22 that npm brings); Debian's packages when there is none.
+  command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
 
 missing=()

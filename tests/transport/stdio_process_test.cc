@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <thread>
 
 #include "store/journal_reader.h"
 #include "support/temp_dir.h"
@@ -111,9 +112,9 @@ class ServerProcess {
     to_server_ = -1;
     return Wait();
   }
-  int Signal(int sig) {
+  int Signal(int sig, bool wait = true) {
     ::kill(pid_, sig);
-    return Wait();
+    return wait ? Wait() : 0;
   }
   std::string Stderr() const {
     std::ifstream in(stderr_path_);
@@ -232,6 +233,33 @@ TEST(StdioServerTest, SigtermStopsCleanlyWithRecordsWritten) {
   auto events = Records(dir.path() / "audit");
   ASSERT_EQ(events.size(), 20u);
   for (const auto& e : events) EXPECT_EQ(e.outcome, Outcome::kFailure);  // no such URNs
+}
+
+TEST(StdioServerTest, SighupReopensTheAuditFileAfterLogrotateMovedIt) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  ServerProcess server(audit);
+  server.Initialize();
+  server.Request(1, "tools/call", {{"name", "catalog_list_tags"}, {"arguments", {{"filter", "gold"}}}});
+  // The record is written by the writer thread shortly after the response:
+  // wait for it to reach the file before moving the file away.
+  for (int i = 0; i < 500 && Records(audit).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(Records(audit).size(), 1u);
+  std::filesystem::rename(audit / "audit.jsonl", dir.path() / "audit.jsonl.1");
+  server.Signal(SIGHUP, /*wait=*/false);
+  // The server says on stderr when it has taken the signal; from then on the
+  // next record goes to a new audit.jsonl.
+  for (int i = 0; i < 1000 && server.Stderr().find("SIGHUP") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  server.Request(2, "tools/call", {{"name", "catalog_list_tags"}, {"arguments", {{"filter", "pci"}}}});
+  EXPECT_EQ(server.CloseAndWait(), 0) << server.Stderr();
+  auto events = Records(audit);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].params, json({{"filter", "pci"}}));
+  std::ifstream rotated(dir.path() / "audit.jsonl.1");
+  std::string line;
+  std::getline(rotated, line);
+  EXPECT_NE(line.find("\"filter\":\"gold\""), std::string::npos) << line;
 }
 
 TEST(StdioServerTest, AnUnusableAuditDirectoryStopsTheServerWithAClearError) {

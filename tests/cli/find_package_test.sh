@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs mcpaudit into a scratch prefix, builds examples/custom_server against it
+# with find_package(mcpaudit), and checks that a call to its tool is audited.
+set -euo pipefail
+build_dir=$1
+source_dir=$(cd "$(dirname "$0")/../.." && pwd)
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+
+cmake --install "$build_dir" --prefix "$scratch/prefix" >/dev/null
+cmake -S "$source_dir/examples/custom_server" -B "$scratch/build" -G Ninja \
+  -DCMAKE_PREFIX_PATH="$scratch/prefix" >/dev/null
+cmake --build "$scratch/build" >/dev/null
+
+reply=$(printf '%s\n' \
+  '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"sh","version":"1"}}}' \
+  '{"jsonrpc":"2.0","method":"notifications/initialized"}' \
+  '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"greet","arguments":{"name":"Ada"}}}' |
+  "$scratch/build/custom_server" "$scratch/audit")
+echo "$reply" | grep -q '"text":"Hello, Ada, from example-user"' || { echo "unexpected reply: $reply" >&2; exit 1; }
+record=$(cat "$scratch/audit/audit.jsonl")
+for expected in '"tool":"greet"' '"outcome":"success"' '"user":{"id":"example-user"}' \
+                '"params":{"name":"Ada"}' '"resources":["urn:example:person:Ada"]'; do
+  grep -qF "$expected" <<<"$record" || { echo "record lacks $expected: $record" >&2; exit 1; }
+done
+[[ $(wc -l <"$scratch/audit/audit.jsonl") == 1 ]] || { echo "expected one record" >&2; exit 1; }
+echo "find_package(mcpaudit) build works and audits its call"
