@@ -57,10 +57,7 @@ class Session final : public std::enable_shared_from_this<Session> {
 
  private:
   void OnNotification(const jsonrpc::Message& message) {
-    if (message.method == "notifications/initialized") {
-      std::lock_guard lock(mutex_);
-      initialized_ = true;
-    } else if (message.method == "notifications/cancelled") {
+    if (message.method == "notifications/cancelled") {
       const json& params = message.params;
       if (!params.is_object() || !params.contains("requestId")) return;
       std::lock_guard lock(mutex_);
@@ -68,7 +65,8 @@ class Session final : public std::enable_shared_from_this<Session> {
         it->second.request_stop();
       }
     }
-    // Other notifications need no action; unknown ones are ignored, as JSON-RPC asks.
+    // Other notifications (initialized, progress, ...) need no action here;
+    // unknown ones are ignored, as JSON-RPC asks.
   }
 
   void OnRequest(const jsonrpc::Message& message) {
@@ -197,7 +195,6 @@ class Session final : public std::enable_shared_from_this<Session> {
   std::condition_variable idle_;
   std::string protocol_version_;                      // guarded by mutex_; empty until initialize
   ClientInfo client_;                                 // guarded by mutex_
-  bool initialized_ = false;                          // guarded by mutex_
   std::map<std::string, std::stop_source> in_flight_; // guarded by mutex_; request id → cancel
 };
 
