@@ -12,6 +12,13 @@
 
 namespace mcpaudit {
 
+// What a queued logger does when its queue is full.
+enum class OverflowPolicy {
+  kBlock,  // Log() waits for room (no event is lost)
+  kDrop,   // Log() refuses the event; drops are counted and an `audit_dropped`
+           // event with the count is written when room returns
+};
+
 class AuditLogger {
  public:
   virtual ~AuditLogger() = default;

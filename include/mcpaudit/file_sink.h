@@ -20,12 +20,6 @@
 
 namespace mcpaudit {
 
-enum class OverflowPolicy {
-  kBlock,  // Log() waits for room (no event is lost)
-  kDrop,   // Log() refuses the event; drops are counted and an `audit_dropped`
-           // event with the count is written when room returns
-};
-
 struct FileSinkOptions {
   std::filesystem::path directory;          // created (0700) if missing
   std::string file_name = "audit.jsonl";    // the active file

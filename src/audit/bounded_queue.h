@@ -43,6 +43,22 @@ class BoundedQueue {
     return true;
   }
 
+  // As PopBatch, but gives up after `timeout` with nothing taken. Returns false
+  // only when the queue is closed and empty.
+  template <typename Duration>
+  bool PopBatchFor(std::vector<T>& out, size_t max, Duration timeout) {
+    std::unique_lock lock(mutex_);
+    not_empty_.wait_for(lock, timeout, [&] { return closed_ || !items_.empty(); });
+    if (items_.empty()) return !closed_;
+    const size_t n = std::min(max, items_.size());
+    for (size_t i = 0; i < n; ++i) {
+      out.push_back(std::move(items_.front()));
+      items_.pop_front();
+    }
+    not_full_.notify_all();
+    return true;
+  }
+
   // Refuses further pushes; consumers still drain what is queued.
   void Close() {
     std::lock_guard lock(mutex_);

@@ -12,7 +12,7 @@
 #include "catalog/catalog_toolkit.h"
 #include "cli/commands.h"
 #include "mcpaudit/clock.h"
-#include "mcpaudit/file_sink.h"
+#include "mcpaudit/pipeline.h"
 #include "mcpaudit/server.h"
 #include "mcpaudit/stdio_transport.h"
 
@@ -24,6 +24,8 @@ struct ServeOptions {
   std::string audit_dir = kDefaultAuditDir;
   std::string toolkit = "catalog";
   std::string user;
+  std::string mode = "async";
+  std::string signing_key;
   size_t max_message_bytes = 4 * 1024 * 1024;
   std::string log_level = "info";
 };
@@ -60,19 +62,18 @@ sigset_t WatchedSignals() {
   return set;
 }
 
-// Handles SIGINT/SIGTERM (stop) and SIGHUP (reopen the audit file) on a thread
-// of its own, so that no handler runs in the middle of the server's work. The
-// signals must be blocked (BlockWatchedSignals) before any thread starts.
+// Handles SIGINT/SIGTERM (stop) on a thread of its own, so that no handler
+// runs in the middle of the server's work. The signals must be blocked before
+// any thread starts (see Serve).
 class SignalWatcher {
  public:
-  SignalWatcher(std::stop_source stop, FileSink& sink) {
-    thread_ = std::jthread([set = WatchedSignals(), stop, &sink](std::stop_token done) mutable {
+  explicit SignalWatcher(std::stop_source stop) {
+    thread_ = std::jthread([set = WatchedSignals(), stop](std::stop_token done) mutable {
       const timespec tick{0, 200'000'000};
       while (!done.stop_requested()) {
         int signal = sigtimedwait(&set, nullptr, &tick);
         if (signal == SIGHUP) {
-          OpsLog().info("SIGHUP: reopening the audit file");
-          sink.RequestReopen();
+          OpsLog().info("SIGHUP: nothing to reopen (the journal rotates its own segments)");
         } else if (signal == SIGINT || signal == SIGTERM) {
           OpsLog().info("stopping: finishing the calls in flight");
           stop.request_stop();
@@ -94,16 +95,25 @@ int Serve(const ServeOptions& options) {
     std::cerr << "mcp-audit serve: unknown toolkit '" << options.toolkit << "' (available: catalog)\n";
     return 2;
   }
-  FileSinkOptions sink_options;
-  sink_options.directory = options.audit_dir;
-  auto sink = FileSink::Open(sink_options);
-  if (!sink) {
-    std::cerr << "mcp-audit serve: " << sink.error().message << "\n";
+  auto mode = ParseDeliveryMode(options.mode);
+  if (!mode) {
+    std::cerr << "mcp-audit serve: " << mode.error().message << "\n";
+    return 2;
+  }
+  PipelineOptions pipeline_options;
+  pipeline_options.directory = options.audit_dir;
+  pipeline_options.mode = *mode;
+  pipeline_options.signing_key = options.signing_key;
+  pipeline_options.server = {"mcp-audit", MCPAUDIT_VERSION, InstanceName()};
+  auto pipeline = Pipeline::Open(pipeline_options);
+  if (!pipeline) {
+    std::cerr << "mcp-audit serve: " << pipeline.error().message << "\n";
     return 2;
   }
   ToolkitOptions toolkit_options;
-  toolkit_options.server = {"mcp-audit", MCPAUDIT_VERSION, InstanceName()};
-  Toolkit toolkit(**sink, toolkit_options);
+  toolkit_options.server = pipeline_options.server;
+  toolkit_options.fail_closed = *mode == DeliveryMode::kDurable;
+  Toolkit toolkit(**pipeline, toolkit_options);
   if (auto registered = RegisterCatalogTools(toolkit); !registered) {
     std::cerr << "mcp-audit serve: " << registered.error().message << "\n";
     return 2;
@@ -120,29 +130,32 @@ int Serve(const ServeOptions& options) {
   stdio.connection.identity = StdioIdentity(options.user);
   stdio.connection.session_id = NewUuidV7(std::chrono::system_clock::now(), SecureRandom());
 
-  const auto records = std::filesystem::absolute((*sink)->active_path()).lexically_normal();
+  const auto records = std::filesystem::absolute(options.audit_dir).lexically_normal();
   std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": serving MCP over stdio (toolkit: " << options.toolkit
             << ", " << toolkit.ListTools().size() << " tools)\n"
             << "  caller:        " << stdio.connection.identity.user_id << " ("
             << stdio.connection.identity.auth_method << ")\n"
-            << "  audit records: " << records.string() << " (JSON lines, mode 0600)\n"
-            << "  read them:     mcp-audit query --audit-dir " << records.parent_path().string() << "\n"
+            << "  audit journal: " << records.string() << " (" << options.mode << " mode, "
+            << (options.signing_key.empty() ? "unsigned" : "signed") << " checkpoints, files 0600)\n"
+            << "  read it:       mcp-audit query --audit-dir " << records.string()
+            << "   verify it: mcp-audit verify --audit-dir " << records.string() << "\n"
             << "  connect:       point an MCP client at this command, e.g.\n"
             << "                 npx @modelcontextprotocol/inspector "
             << std::filesystem::read_symlink("/proc/self/exe").string() << " serve --stdio --audit-dir "
-            << records.parent_path().string() << "\n"
+            << records.string() << "\n"
             << "  stop:          end of input (Ctrl-D) or Ctrl-C\n";
   std::stop_source stop;
   Status served;
   {
-    SignalWatcher watcher(stop, **sink);
+    SignalWatcher watcher(stop);
     Server server(server_options, toolkit);
     served = ServeStdio(server, stdio, stop.get_token());
   }
-  auto flushed = (*sink)->Flush().get();
-  const FileSinkCounters counters = (*sink)->counters();
-  OpsLog().info("stopped: {} audit events written, {} dropped, {} write failures", counters.written,
-                counters.dropped, counters.failed);
+  auto flushed = (*pipeline)->Flush();
+  const PipelineCounters counters = (*pipeline)->counters();
+  OpsLog().info("stopped: {} audit records written, {} dropped, {} refused, {} failed writes", counters.written,
+                counters.dropped, counters.refused, counters.failed);
+  pipeline->reset();  // audit_stopped and the final checkpoint
   if (!served) {
     std::cerr << "mcp-audit serve: " << served.error().message << "\n";
     return 1;
@@ -162,6 +175,12 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_flag("--stdio", options->stdio, "Serve one client over stdin/stdout (the default)");
   cmd->add_option("--audit-dir", options->audit_dir, "Directory of the audit files")->capture_default_str();
   cmd->add_option("--toolkit", options->toolkit, "The tools to serve: catalog")->capture_default_str();
+  cmd->add_option("--mode", options->mode,
+                  "async (a call waits for its record to be queued) or durable (to be on disk; fail closed)")
+      ->check(CLI::IsMember({"async", "durable"}))
+      ->capture_default_str();
+  cmd->add_option("--signing-key", options->signing_key,
+                  "Ed25519 private key (PEM, mode 0600) that signs the journal's checkpoints (see keygen)");
   cmd->add_option("--user", options->user,
                   "The caller's user id on stdio (default: $MCP_AUDIT_USER, else the OS user)");
   cmd->add_option("--max-message-bytes", options->max_message_bytes,

@@ -66,7 +66,8 @@ ToolResult ToolResult::Text(std::string text) {
 
 Toolkit::Toolkit(AuditLogger& logger, ToolkitOptions options)
     : recorder_(logger, std::move(options.server), options.clock ? *options.clock : system_clock_,
-                options.random ? std::move(options.random) : SecureRandom()) {}
+                options.random ? std::move(options.random) : SecureRandom()),
+      fail_closed_(options.fail_closed) {}
 
 Toolkit::~Toolkit() = default;
 
@@ -196,6 +197,14 @@ ToolCallResponse Toolkit::Call(RequestContext& ctx, std::string_view name, const
   if (auto logged = recorder_.Record(ctx, record); !logged) {
     audit_failures_.fetch_add(1, std::memory_order_relaxed);
     OpsLog().error("audit record for tool '{}' was not accepted: {}", name, logged.error().message);
+    if (fail_closed_ && !response.cancelled) {
+      // No record, no result: the client must not act on an unaudited call.
+      response.result.reset();
+      response.rpc_error = AuditError{rpc::kInternalError,
+                                      "Audit log unavailable: the call's result is withheld because its audit "
+                                      "record could not be written (" + logged.error().message + ")",
+                                      "audit_unavailable"};
+    }
   }
   return response;
 }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <fstream>
 
+#include "audit/journal_format.h"
+
 namespace mcpaudit {
 
 namespace fs = std::filesystem;
@@ -11,16 +13,20 @@ Result<std::vector<fs::path>> ListAuditFiles(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
     return Fail(ErrorCode::kNotFound, "no audit directory at " + dir.string());
-  std::vector<fs::path> rotated;
+  std::vector<fs::path> segments, rotated;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file() && name.starts_with("audit-") && name.ends_with(".jsonl"))
-      rotated.push_back(entry.path());
+    if (!entry.is_regular_file()) continue;
+    if (journal::IsSegmentName(name)) segments.push_back(entry.path());
+    if (name.starts_with("audit-") && name.ends_with(".jsonl")) rotated.push_back(entry.path());
   }
   if (ec) return Fail(ErrorCode::kIo, "cannot list " + dir.string() + ": " + ec.message());
+  // A journal (segments, named by their first seq) or a FileSink's files.
+  std::sort(segments.begin(), segments.end());
   std::sort(rotated.begin(), rotated.end());
   if (fs::exists(dir / "audit.jsonl")) rotated.push_back(dir / "audit.jsonl");
-  return rotated;
+  segments.insert(segments.end(), rotated.begin(), rotated.end());
+  return segments;
 }
 
 Status ForEachRecord(const fs::path& dir, const std::function<bool(const AuditEvent&)>& visit,

@@ -12,8 +12,9 @@
 
 namespace mcpaudit {
 
-// The audit files of `dir` in the order they were written: rotated files
-// (audit-<time>.jsonl, by name) and then the active audit.jsonl.
+// The audit files of `dir` in the order they were written: the journal's
+// segments (segment-<first seq>.jsonl), then a FileSink's rotated files
+// (audit-<time>-<n>.jsonl) and its active audit.jsonl.
 Result<std::vector<std::filesystem::path>> ListAuditFiles(const std::filesystem::path& dir);
 
 struct BadLine {

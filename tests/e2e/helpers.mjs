@@ -1,5 +1,5 @@
 // Shared by the end-to-end tests: a scratch audit directory and its records.
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -12,11 +12,19 @@ export function scratchDir(t) {
   return dir;
 }
 
-// Every record the server wrote, in order.
-export function readRecords(auditDir) {
-  const file = join(auditDir, 'audit.jsonl');
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l));
+// The journal's segment files, oldest first.
+export function segmentFiles(auditDir) {
+  if (!existsSync(auditDir)) return [];
+  return readdirSync(auditDir).filter((name) => /^segment-\d{20}\.jsonl$/.test(name)).sort()
+    .map((name) => join(auditDir, name));
+}
+
+// Every record in the journal, in order; by default only those of tool calls.
+export function readRecords(auditDir, { all = false } = {}) {
+  return segmentFiles(auditDir)
+    .flatMap((file) => readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0))
+    .map((l) => JSON.parse(l))
+    .filter((record) => all || record.event_type === 'tool_call');
 }
 
 export const PATIENTS = 'urn:li:dataset:(urn:li:dataPlatform:postgres,clinic.public.patients,PROD)';

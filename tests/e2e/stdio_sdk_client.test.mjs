@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { binary, scratchDir, readRecords, PATIENTS, ORDERS } from './helpers.mjs';
+import { binary, scratchDir, readRecords, segmentFiles, PATIENTS, ORDERS } from './helpers.mjs';
 
 async function connect(auditDir, extraArgs = [], env = {}) {
   const transport = new StdioClientTransport({
@@ -95,7 +95,8 @@ test('the SDK client lists and calls every catalog tool, each call audited once'
   // One session for the whole connection; distinct request ids.
   assert.equal(new Set(records.map((r) => r.request.session_id)).size, 1);
   assert.equal(new Set(records.map((r) => r.request.id)).size, records.length);
-  assert.equal(statSync(join(auditDir, 'audit.jsonl')).mode & 0o777, 0o600);
+  for (const file of segmentFiles(auditDir)) assert.equal(statSync(file).mode & 0o777, 0o600);
+  assert.equal(statSync(auditDir).mode & 0o777, 0o700);
 });
 
 test('a tool failure reaches the client as isError and the record as failure', async (t) => {

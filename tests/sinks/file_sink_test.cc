@@ -96,7 +96,9 @@ TEST(FileSinkTest, RotatesBySizeAndKeepsEveryRecordInOrder) {
   ASSERT_TRUE(sink.has_value());
   for (int i = 0; i < 200; ++i) {
     ASSERT_TRUE((*sink)->Log(Event(i)).has_value());
-    if (i % 10 == 9) ASSERT_TRUE((*sink)->Flush().get().has_value());  // batches of 10
+    if (i % 10 == 9) {
+      ASSERT_TRUE((*sink)->Flush().get().has_value());  // batches of 10
+    }
   }
   ASSERT_TRUE((*sink)->Flush().get().has_value());
   auto files = ListAuditFiles(dir.path());

@@ -143,10 +143,15 @@ class ServerProcess {
   std::filesystem::path stderr_path_;
 };
 
-std::vector<AuditEvent> Records(const std::filesystem::path& dir) {
+// The records of tool calls (the journal also holds the pipeline's own events).
+std::vector<AuditEvent> Records(const std::filesystem::path& dir, bool all = false) {
   std::vector<AuditEvent> events;
   EXPECT_TRUE(ForEachRecord(
-                  dir, [&](const AuditEvent& e) { events.push_back(e); return true; },
+                  dir,
+                  [&](const AuditEvent& e) {
+                    if (all || e.event_type == "tool_call") events.push_back(e);
+                    return true;
+                  },
                   [](const BadLine& bad) { ADD_FAILURE() << bad.reason; })
                   .has_value());
   return events;
@@ -170,7 +175,7 @@ TEST(StdioServerTest, ServesACallAndLeavesItsRecordAfterEof) {
   EXPECT_EQ(events[0].request.client.name, "pipe-test");
   EXPECT_EQ(events[0].params, json({{"filter", "pii"}}));
   // The operational log went to stderr and says where the records are.
-  EXPECT_NE(server.Stderr().find((dir.path() / "audit" / "audit.jsonl").string()), std::string::npos);
+  EXPECT_NE(server.Stderr().find("audit journal: " + (dir.path() / "audit").string()), std::string::npos);
 }
 
 TEST(StdioServerTest, TheCallerComesFromTheEnvironmentWithoutUserFlag) {
@@ -235,31 +240,30 @@ TEST(StdioServerTest, SigtermStopsCleanlyWithRecordsWritten) {
   for (const auto& e : events) EXPECT_EQ(e.outcome, Outcome::kFailure);  // no such URNs
 }
 
-TEST(StdioServerTest, SighupReopensTheAuditFileAfterLogrotateMovedIt) {
+TEST(StdioServerTest, TheJournalRecordsStartStopAndAFinalCheckpointAroundTheCalls) {
   testing::TempDir dir;
-  const auto audit = dir.path() / "audit";
-  ServerProcess server(audit);
+  ServerProcess server(dir.path() / "audit", {"--mode", "durable"});
   server.Initialize();
-  server.Request(1, "tools/call", {{"name", "catalog_list_tags"}, {"arguments", {{"filter", "gold"}}}});
-  // The record is written by the writer thread shortly after the response:
-  // wait for it to reach the file before moving the file away.
-  for (int i = 0; i < 500 && Records(audit).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_EQ(Records(audit).size(), 1u);
-  std::filesystem::rename(audit / "audit.jsonl", dir.path() / "audit.jsonl.1");
-  server.Signal(SIGHUP, /*wait=*/false);
-  // The server says on stderr when it has taken the signal; from then on the
-  // next record goes to a new audit.jsonl.
-  for (int i = 0; i < 1000 && server.Stderr().find("SIGHUP") == std::string::npos; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  server.Request(2, "tools/call", {{"name", "catalog_list_tags"}, {"arguments", {{"filter", "pci"}}}});
+  server.Request(1, "tools/call", {{"name", "catalog_list_tags"}, {"arguments", json::object()}});
   EXPECT_EQ(server.CloseAndWait(), 0) << server.Stderr();
-  auto events = Records(audit);
-  ASSERT_EQ(events.size(), 1u);
-  EXPECT_EQ(events[0].params, json({{"filter", "pci"}}));
-  std::ifstream rotated(dir.path() / "audit.jsonl.1");
-  std::string line;
-  std::getline(rotated, line);
-  EXPECT_NE(line.find("\"filter\":\"gold\""), std::string::npos) << line;
+  std::vector<std::string> types;
+  uint64_t expected_seq = 1;
+  for (const auto& e : Records(dir.path() / "audit", /*all=*/true)) {
+    types.push_back(e.event_type);
+    ASSERT_TRUE(e.integrity.has_value());
+    EXPECT_EQ(e.integrity->seq, expected_seq++);
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"audit_started", "tool_call", "audit_stopped", "checkpoint"}));
+}
+
+TEST(StdioServerTest, ASecondServerOnTheSameJournalIsRefused) {
+  testing::TempDir dir;
+  ServerProcess first(dir.path() / "audit");
+  first.Initialize();  // the first server holds the journal
+  ServerProcess second(dir.path() / "audit");
+  EXPECT_EQ(second.CloseAndWait(), 2);
+  EXPECT_NE(second.Stderr().find("another mcp-audit process is writing to"), std::string::npos) << second.Stderr();
+  EXPECT_EQ(first.CloseAndWait(), 0);
 }
 
 TEST(StdioServerTest, AnUnusableAuditDirectoryStopsTheServerWithAClearError) {

@@ -1,0 +1,153 @@
+#include "audit/crypto.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+namespace mcpaudit {
+
+std::string HexEncode(std::span<const uint8_t> bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (uint8_t b : bytes) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 0xf]);
+  }
+  return out;
+}
+
+std::string Sha256Hex(std::initializer_list<std::string_view> parts) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  for (auto part : parts) EVP_DigestUpdate(ctx, part.data(), part.size());
+  uint8_t digest[32];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(ctx, digest, &length);
+  EVP_MD_CTX_free(ctx);
+  return HexEncode(std::span<const uint8_t>(digest, length));
+}
+
+struct SigningKey::Key {
+  EVP_PKEY* pkey = nullptr;
+  bool has_private = false;
+  ~Key() { EVP_PKEY_free(pkey); }
+};
+
+SigningKey::SigningKey(std::unique_ptr<Key> key) : key_(std::move(key)) {}
+SigningKey::~SigningKey() = default;
+SigningKey::SigningKey(SigningKey&&) noexcept = default;
+SigningKey& SigningKey::operator=(SigningKey&&) noexcept = default;
+
+Result<SigningKey> SigningKey::Generate() {
+  auto key = std::make_unique<Key>();
+  EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr);
+  const bool ok = ctx && EVP_PKEY_keygen_init(ctx) == 1 && EVP_PKEY_keygen(ctx, &key->pkey) == 1;
+  EVP_PKEY_CTX_free(ctx);
+  if (!ok) return Fail(ErrorCode::kInternal, "cannot generate an Ed25519 key");
+  key->has_private = true;
+  return SigningKey(std::move(key));
+}
+
+namespace {
+
+Result<EVP_PKEY*> ReadPem(const std::string& path, bool is_private) {
+  FILE* file = std::fopen(path.c_str(), "r");
+  if (!file) return Fail(ErrorCode::kIo, "cannot open " + path + ": " + std::strerror(errno));
+  EVP_PKEY* pkey = is_private ? PEM_read_PrivateKey(file, nullptr, nullptr, nullptr)
+                              : PEM_read_PUBKEY(file, nullptr, nullptr, nullptr);
+  std::fclose(file);
+  if (!pkey)
+    return Fail(ErrorCode::kInvalidArgument,
+                path + " is not a PEM Ed25519 " + (is_private ? "private" : "public") + " key");
+  if (EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519) {
+    EVP_PKEY_free(pkey);
+    return Fail(ErrorCode::kInvalidArgument, path + " holds a key that is not Ed25519");
+  }
+  return pkey;
+}
+
+}  // namespace
+
+Result<SigningKey> SigningKey::LoadPrivate(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return Fail(ErrorCode::kIo, "cannot read " + path + ": " + std::strerror(errno));
+  if ((st.st_mode & 0077) != 0)
+    return Fail(ErrorCode::kInvalidArgument,
+                "the signing key " + path + " can be read by others: chmod 600 it (it must be 0600)");
+  auto pkey = ReadPem(path, true);
+  if (!pkey) return std::unexpected(pkey.error());
+  auto key = std::make_unique<Key>();
+  key->pkey = *pkey;
+  key->has_private = true;
+  return SigningKey(std::move(key));
+}
+
+Result<SigningKey> SigningKey::LoadPublic(const std::string& path) {
+  auto pkey = ReadPem(path, false);
+  if (!pkey) return std::unexpected(pkey.error());
+  auto key = std::make_unique<Key>();
+  key->pkey = *pkey;
+  return SigningKey(std::move(key));
+}
+
+Status SigningKey::Save(const std::string& private_path, const std::string& public_path) const {
+  int fd = ::open(private_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Fail(ErrorCode::kIo, "cannot create " + private_path + ": " + std::strerror(errno));
+  FILE* file = ::fdopen(fd, "w");
+  bool ok = PEM_write_PrivateKey(file, key_->pkey, nullptr, nullptr, 0, nullptr, nullptr) == 1;
+  ok = (std::fclose(file) == 0) && ok;
+  if (!ok) return Fail(ErrorCode::kIo, "cannot write " + private_path);
+  file = std::fopen(public_path.c_str(), "w");
+  if (!file) return Fail(ErrorCode::kIo, "cannot create " + public_path + ": " + std::strerror(errno));
+  ok = PEM_write_PUBKEY(file, key_->pkey) == 1;
+  ok = (std::fclose(file) == 0) && ok;
+  if (!ok) return Fail(ErrorCode::kIo, "cannot write " + public_path);
+  return {};
+}
+
+Result<std::string> SigningKey::Sign(std::string_view message) const {
+  if (!key_->has_private) return Fail(ErrorCode::kInvalidArgument, "a public key cannot sign");
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  uint8_t signature[64];
+  size_t length = sizeof signature;
+  const bool ok = EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, key_->pkey) == 1 &&
+                  EVP_DigestSign(ctx, signature, &length, reinterpret_cast<const uint8_t*>(message.data()),
+                                 message.size()) == 1;
+  EVP_MD_CTX_free(ctx);
+  if (!ok) return Fail(ErrorCode::kInternal, "Ed25519 signing failed");
+  std::vector<unsigned char> encoded(4 * ((length + 2) / 3) + 1);
+  const int n = EVP_EncodeBlock(encoded.data(), signature, static_cast<int>(length));
+  return std::string(reinterpret_cast<char*>(encoded.data()), static_cast<size_t>(n));
+}
+
+bool SigningKey::Verify(std::string_view message, std::string_view signature_base64) const {
+  if (signature_base64.size() != 88) return false;  // 64 bytes in base64
+  uint8_t decoded[66];
+  if (EVP_DecodeBlock(decoded, reinterpret_cast<const unsigned char*>(signature_base64.data()),
+                      static_cast<int>(signature_base64.size())) != 66)
+    return false;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  const bool ok = EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, key_->pkey) == 1 &&
+                  EVP_DigestVerify(ctx, decoded, 64, reinterpret_cast<const uint8_t*>(message.data()),
+                                   message.size()) == 1;
+  EVP_MD_CTX_free(ctx);
+  return ok;
+}
+
+std::string SigningKey::KeyId() const {
+  uint8_t raw[32];
+  size_t length = sizeof raw;
+  EVP_PKEY_get_raw_public_key(key_->pkey, raw, &length);
+  return Sha256Hex({std::string_view(reinterpret_cast<char*>(raw), length)}).substr(0, 16);
+}
+
+}  // namespace mcpaudit

@@ -1,0 +1,219 @@
+#include "audit/journal.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "audit/journal_format.h"
+#include "mcpaudit/audit_event.h"
+
+namespace mcpaudit {
+namespace {
+
+namespace fs = std::filesystem;
+
+Error Errno(const std::string& what, const fs::path& path) {
+  return Error{ErrorCode::kIo, what + " " + path.string() + ": " + std::strerror(errno)};
+}
+
+void SyncDirectory(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+std::vector<fs::path> Segments(const fs::path& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (journal::IsSegmentName(entry.path().filename().string())) out.push_back(entry.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+Journal::Journal(Journal&& other) noexcept { *this = std::move(other); }
+
+Journal& Journal::operator=(Journal&& other) noexcept {
+  if (this != &other) {
+    CloseSegment();
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+    options_ = std::move(other.options_);
+    lock_fd_ = std::exchange(other.lock_fd_, -1);
+    fd_ = std::exchange(other.fd_, -1);
+    segment_path_ = std::move(other.segment_path_);
+    segment_bytes_ = other.segment_bytes_;
+    segment_opened_ = other.segment_opened_;
+    head_ = std::move(other.head_);
+    recovery_ = std::move(other.recovery_);
+  }
+  return *this;
+}
+
+Journal::~Journal() {
+  CloseSegment();
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
+
+Result<Journal> Journal::Open(JournalOptions options, std::string_view stream) {
+  std::error_code ec;
+  if (!fs::exists(options.directory, ec)) {
+    fs::create_directories(options.directory, ec);
+    if (ec)
+      return Fail(ErrorCode::kIo,
+                  "cannot create audit directory " + options.directory.string() + ": " + ec.message());
+    fs::permissions(options.directory, fs::perms::owner_all, ec);
+  }
+  Journal journal;
+  journal.options_ = std::move(options);
+  const fs::path dir = journal.options_.directory;
+  const fs::path lock_path = dir / journal::kLockFile;
+  journal.lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (journal.lock_fd_ < 0) return std::unexpected(Errno("cannot open", lock_path));
+  if (::flock(journal.lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return Fail(ErrorCode::kUnavailable,
+                "another mcp-audit process is writing to " + dir.string() + " (it holds " + lock_path.string() + ")");
+  }
+
+  journal.head_.stream = std::string(stream);
+  journal.head_.hash = std::string(journal::kGenesisHash);
+  std::vector<fs::path> segments = Segments(dir);
+  bool any_record = false;
+  // Find this stream's head: the last valid record of it, newest segment first.
+  for (auto it = segments.rbegin(); it != segments.rend() && !any_record; ++it) {
+    std::ifstream in(*it, std::ios::binary);
+    std::string content((std::istreambuf_iterator<char>(in)), {});
+    const size_t complete = content.rfind('\n') == std::string::npos ? 0 : content.rfind('\n') + 1;
+    if (it == segments.rbegin() && complete < content.size()) {
+      // A torn last line: the process died in the middle of a write. Set the
+      // bytes aside (never silently drop them) and cut the segment back.
+      journal.recovery_.torn_bytes = content.size() - complete;
+      const std::string stamp = std::to_string(
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+              .count());
+      journal.recovery_.set_aside = dir / ("torn-" + stamp + "-" + it->filename().string() + ".part");
+      int out = ::open(journal.recovery_.set_aside.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (out < 0) return std::unexpected(Errno("cannot set aside the torn tail into", journal.recovery_.set_aside));
+      const bool saved = ::write(out, content.data() + complete, content.size() - complete) ==
+                             static_cast<ssize_t>(content.size() - complete) &&
+                         ::fsync(out) == 0;
+      ::close(out);
+      if (!saved) return std::unexpected(Errno("cannot write", journal.recovery_.set_aside));
+      if (::truncate(it->c_str(), static_cast<off_t>(complete)) != 0)
+        return std::unexpected(Errno("cannot cut back", *it));
+      SyncDirectory(dir);
+      content.resize(complete);
+    }
+    // Walk back over complete lines to the last record of this stream.
+    std::vector<std::string_view> lines;
+    for (size_t start = 0; start < content.size();) {
+      const size_t newline = content.find('\n', start);
+      lines.emplace_back(content.data() + start, newline - start);
+      start = newline + 1;
+    }
+    for (auto line_it = lines.rbegin(); line_it != lines.rend(); ++line_it) {
+      auto line = nlohmann::json::parse(*line_it, nullptr, false);
+      if (line.is_discarded() || !line.is_object() || !line.contains("integrity")) continue;
+      const auto& integrity = line["integrity"];
+      if (!integrity.is_object() || integrity.value("stream", "") != stream) continue;
+      journal.head_.seq = integrity.value("seq", uint64_t{0});
+      journal.head_.hash = integrity.value("hash", std::string(journal::kGenesisHash));
+      journal.head_.last_is_checkpoint = line.value("event_type", "") == "checkpoint";
+      any_record = true;
+      break;
+    }
+  }
+  journal.recovery_.clean_stop = !any_record || journal.head_.last_is_checkpoint;
+
+  // Append to the newest segment, or start the first one.
+  if (segments.empty()) {
+    if (auto opened = journal.OpenSegment(journal.head_.seq + 1); !opened) return std::unexpected(opened.error());
+  } else {
+    journal.segment_path_ = segments.back();
+    journal.fd_ = ::open(journal.segment_path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (journal.fd_ < 0) return std::unexpected(Errno("cannot open", journal.segment_path_));
+    ::fchmod(journal.fd_, 0600);
+    struct stat st{};
+    ::fstat(journal.fd_, &st);
+    journal.segment_bytes_ = static_cast<uint64_t>(st.st_size);
+    journal.segment_opened_ = std::chrono::system_clock::from_time_t(st.st_mtime);
+  }
+  return journal;
+}
+
+Status Journal::OpenSegment(uint64_t first_seq) {
+  segment_path_ = options_.directory / journal::SegmentName(first_seq);
+  fd_ = ::open(segment_path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0) return std::unexpected(Errno("cannot create", segment_path_));
+  ::fchmod(fd_, 0600);
+  struct stat st{};
+  ::fstat(fd_, &st);
+  segment_bytes_ = static_cast<uint64_t>(st.st_size);
+  segment_opened_ = std::chrono::system_clock::now();
+  SyncDirectory(options_.directory);  // the new name itself must survive a crash
+  return {};
+}
+
+void Journal::CloseSegment() {
+  if (fd_ >= 0) {
+    ::fdatasync(fd_);
+    ::close(fd_);
+  }
+  fd_ = -1;
+}
+
+Status Journal::RotateIfDue(uint64_t next_seq, size_t incoming_bytes) {
+  const bool too_big = segment_bytes_ > 0 && segment_bytes_ + incoming_bytes > options_.max_segment_bytes;
+  const bool too_old =
+      segment_bytes_ > 0 && std::chrono::system_clock::now() - segment_opened_ > options_.max_segment_age;
+  if (!too_big && !too_old) return {};
+  if (::fdatasync(fd_) != 0) return std::unexpected(Errno("cannot sync", segment_path_));
+  CloseSegment();
+  return OpenSegment(next_seq);
+}
+
+Status Journal::Append(std::string_view lines) {
+  if (fd_ < 0) return Fail(ErrorCode::kIo, "the journal segment is not open");
+  size_t done = 0;
+  while (done < lines.size()) {
+    ssize_t n = ::write(fd_, lines.data() + done, lines.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Error error = Errno("cannot write", segment_path_);
+      if (done > 0 && ::ftruncate(fd_, static_cast<off_t>(segment_bytes_)) != 0) {
+        error.message += " (and cutting back the partial write failed: " + std::string(std::strerror(errno)) + ")";
+      }
+      return std::unexpected(error);
+    }
+    done += static_cast<size_t>(n);
+  }
+  segment_bytes_ += done;
+  return {};
+}
+
+Status Journal::Sync() {
+  if (::fdatasync(fd_) != 0) return std::unexpected(Errno("cannot sync", segment_path_));
+  return {};
+}
+
+Result<uint64_t> Journal::FreeBytes() const {
+  struct statvfs st{};
+  if (::statvfs(options_.directory.c_str(), &st) != 0)
+    return std::unexpected(Errno("cannot stat the filesystem of", options_.directory));
+  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
+}  // namespace mcpaudit

@@ -1,0 +1,77 @@
+// The journal directory on disk: segment files, the writer's lock, recovery of
+// a torn tail, rotation and syncing. Used by the Pipeline's writer thread only
+// (not thread-safe). The format is in journal_format.h.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "mcpaudit/result.h"
+
+namespace mcpaudit {
+
+struct JournalOptions {
+  std::filesystem::path directory;
+  uint64_t max_segment_bytes = 64ull << 20;
+  std::chrono::seconds max_segment_age{24 * 3600};
+};
+
+// Where the chain stood at the end of the journal when it was opened.
+struct ChainHead {
+  std::string stream;
+  uint64_t seq = 0;  // 0: empty journal
+  std::string hash;
+  bool last_is_checkpoint = false;
+};
+
+// What recovery found and did at open.
+struct Recovery {
+  uint64_t torn_bytes = 0;               // bytes after the last complete line
+  std::filesystem::path set_aside;       // where those bytes were moved
+  bool clean_stop = true;                // the journal ended with a checkpoint (or was empty)
+};
+
+class Journal {
+ public:
+  // Takes the directory's lock (failing if another process writes to it),
+  // recovers the last segment and finds the chain head of `stream`.
+  [[nodiscard]] static Result<Journal> Open(JournalOptions options, std::string_view stream);
+  Journal(Journal&&) noexcept;
+  Journal& operator=(Journal&&) noexcept;
+  ~Journal();
+
+  const ChainHead& head() const { return head_; }
+  const Recovery& recovery() const { return recovery_; }
+
+  // Starts a new segment first when the active one is too large or too old.
+  // `next_seq` is the seq of the first record that will go into it.
+  [[nodiscard]] Status RotateIfDue(uint64_t next_seq, size_t incoming_bytes);
+  // Appends whole lines. On failure the segment is cut back to where it was, so
+  // that a partial write never leaves a torn line behind.
+  [[nodiscard]] Status Append(std::string_view lines);
+  // fdatasync of the active segment.
+  [[nodiscard]] Status Sync();
+  // Free bytes on the journal's filesystem.
+  Result<uint64_t> FreeBytes() const;
+  const std::filesystem::path& directory() const { return options_.directory; }
+
+ private:
+  Journal() = default;
+  Status OpenSegment(uint64_t first_seq);
+  void CloseSegment();
+
+  JournalOptions options_;
+  int lock_fd_ = -1;
+  int fd_ = -1;
+  std::filesystem::path segment_path_;
+  uint64_t segment_bytes_ = 0;
+  std::chrono::system_clock::time_point segment_opened_;
+  ChainHead head_;
+  Recovery recovery_;
+};
+
+}  // namespace mcpaudit

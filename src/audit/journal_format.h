@@ -1,0 +1,58 @@
+// The on-disk format of the journal: the contract between the writer (Pipeline,
+// Journal) and every reader (verify, query, tail, erase).
+//
+// A journal directory holds segment files `segment-<first seq, 20 digits>.jsonl`
+// (mode 0600), each a sequence of JSON lines: one AuditEvent per line, in the
+// order of `integrity.seq`. `journal.lock` is held (flock) by the one writer.
+//
+// Chain. Each record carries
+//   "integrity": {"stream": S, "seq": N, "prev": H(N-1), "hash": H(N), "salts": {pointer: salt}}
+// with H(0) = 64 zeros and H(N) = SHA-256(H(N-1) as hex text ‖ C(N)), where C(N)
+// is the RFC 8785 canonical JSON of the record without "integrity" and with each
+// erasable field (the pointers named in "salts") replaced by its commitment
+//   {"$erased": SHA-256(salt as hex text ‖ canonical(value))}.
+// Erasing a field writes that commitment object in place of the value and drops
+// its salt: C(N), and so every hash, stays the same.
+//
+// Checkpoints are records of event_type "checkpoint" whose details name the
+// record they cover and, when a signing key is configured, sign it:
+//   "details": {"covers": {"seq": N, "hash": H(N)}, "key_id": K, "signature": base64 Ed25519}
+// over the text CheckpointMessage(stream, N, H(N)).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mcpaudit/result.h"
+
+namespace mcpaudit::journal {
+
+inline constexpr std::string_view kGenesisHash =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+inline constexpr std::string_view kLockFile = "journal.lock";
+inline constexpr std::string_view kErasedKey = "$erased";
+
+std::string SegmentName(uint64_t first_seq);
+bool IsSegmentName(std::string_view name);
+
+inline std::string CheckpointMessage(std::string_view stream, uint64_t seq, std::string_view hash) {
+  return "mcp-audit/1 checkpoint " + std::string(stream) + " " + std::to_string(seq) + " " + std::string(hash);
+}
+
+// The commitment that replaces an erasable value: {"$erased": "<hex>"}.
+nlohmann::json Commitment(std::string_view salt, const nlohmann::json& value);
+bool IsErased(const nlohmann::json& value);
+
+// C(N) of a record (parsed line or freshly built event), given its salts. Fails
+// when a salt names a pointer that is not valid JSON pointer syntax.
+template <typename Json>
+Result<std::string> CanonicalForHash(const Json& record, const nlohmann::json& salts);
+
+// H(N) from H(N-1) and C(N).
+std::string ChainHash(std::string_view prev, std::string_view canonical);
+
+}  // namespace mcpaudit::journal

@@ -1,0 +1,383 @@
+#include "mcpaudit/pipeline.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "audit/bounded_queue.h"
+#include "audit/crypto.h"
+#include "audit/journal.h"
+#include "audit/journal_format.h"
+#include "audit/ops_log.h"
+#include "mcpaudit/clock.h"
+
+namespace mcpaudit {
+namespace {
+
+using ojson = nlohmann::ordered_json;
+using Steady = std::chrono::steady_clock;
+
+// Where a durable Log() waits for its record to be synced.
+struct Completion {
+  std::atomic<int> state{0};  // 0 waiting, 1 on disk, 2 failed
+  Error error;
+  void Finish(const Status& status) {
+    if (!status) error = status.error();
+    state.store(status ? 1 : 2, std::memory_order_release);
+    state.notify_one();
+  }
+  Status Wait() {
+    state.wait(0, std::memory_order_acquire);
+    if (state.load(std::memory_order_acquire) == 1) return {};
+    return std::unexpected(error);
+  }
+};
+
+// An event made ready for the chain on the caller's thread: everything but
+// seq/prev/hash, which only the writer can know.
+struct Prepared {
+  std::string prefix;     // the record's JSON without its closing brace
+  std::string canonical;  // C(N): what the chain hashes
+  nlohmann::json salts;   // erasable pointer → salt
+  Completion* done = nullptr;
+  bool flush_only = false;  // a barrier: no record, just "sync and tell me"
+};
+
+std::string HostName() {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  return host[0] ? host : "localhost";
+}
+
+}  // namespace
+
+Result<DeliveryMode> ParseDeliveryMode(std::string_view text) {
+  if (text == "async") return DeliveryMode::kAsync;
+  if (text == "durable") return DeliveryMode::kDurable;
+  return Fail(ErrorCode::kInvalidArgument, "unknown mode '" + std::string(text) + "' (async or durable)");
+}
+
+struct Pipeline::State {
+  PipelineOptions options;
+  Journal journal;
+  std::optional<SigningKey> key;
+  RandomSource random = SecureRandom();
+  BoundedQueue<Prepared> queue{options.queue_capacity};
+  std::jthread writer;
+
+  std::atomic<uint64_t> accepted{0}, dropped{0}, refused{0}, written{0}, failed{0}, syncs{0}, checkpoints{0};
+  std::atomic<uint64_t> unreported_drops{0};
+  std::atomic<bool> space_refusing{false};
+
+  // Writer-thread state.
+  uint64_t seq = 0;
+  std::string head;
+  uint64_t since_checkpoint = 0;
+  Steady::time_point last_checkpoint = Steady::now();
+  Steady::time_point last_sync = Steady::now();
+  Steady::time_point last_space_check{};
+  bool space_warned = false;
+  uint64_t failures_unreported = 0;
+  std::string first_failure;
+
+  State(PipelineOptions o, Journal j) : options(std::move(o)), journal(std::move(j)) {
+    seq = journal.head().seq;
+    head = journal.head().hash;
+  }
+
+  Result<Prepared> Prepare(const AuditEvent& event) const {
+    ojson record = ToJson(event);
+    Prepared p;
+    p.salts = nlohmann::json::object();
+    for (const auto& pointer : options.erasable) {
+      if (!record.contains(ojson::json_pointer(pointer))) continue;
+      uint8_t salt[16];
+      random(salt);
+      p.salts[pointer] = HexEncode(salt);
+    }
+    auto canonical = journal::CanonicalForHash(record, p.salts);
+    if (!canonical) return std::unexpected(canonical.error());
+    p.canonical = std::move(*canonical);
+    p.prefix = record.dump(-1, ' ', false, ojson::error_handler_t::replace);
+    p.prefix.pop_back();
+    return p;
+  }
+
+  AuditEvent SystemEvent(std::string type) const {
+    AuditEvent e;
+    e.timestamp = std::chrono::system_clock::now();
+    e.id = NewUuidV7(e.timestamp, random);
+    e.event_type = std::move(type);
+    e.server = options.server;
+    return e;
+  }
+
+  // Gives `p` the next seq and appends its line to `out`.
+  void Seal(const Prepared& p, std::string& out) {
+    ++seq;
+    std::string hash = journal::ChainHash(head, p.canonical);
+    ojson integrity = {{"stream", options.stream}, {"seq", seq}, {"prev", head}, {"hash", hash}};
+    if (!p.salts.empty()) integrity["salts"] = p.salts;
+    out += p.prefix;
+    out += ",\"integrity\":";
+    out += integrity.dump();
+    out += "}\n";
+    head = std::move(hash);
+    ++since_checkpoint;
+  }
+
+  void SealSystemEvent(const AuditEvent& event, std::string& out) {
+    auto prepared = Prepare(event);
+    if (prepared) Seal(*prepared, out);
+  }
+
+  void SealCheckpoint(std::string& out) {
+    AuditEvent e = SystemEvent("checkpoint");
+    e.details = {{"covers", {{"seq", seq}, {"hash", head}}}};
+    if (key) {
+      auto signature = key->Sign(journal::CheckpointMessage(options.stream, seq, head));
+      if (signature) {
+        e.details["key_id"] = key->KeyId();
+        e.details["signature"] = *signature;
+      } else {
+        OpsLog().error("checkpoint not signed: {}", signature.error().message);
+      }
+    }
+    SealSystemEvent(e, out);
+    since_checkpoint = 0;
+    last_checkpoint = Steady::now();
+    checkpoints.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void CheckSpace() {
+    auto now = Steady::now();
+    if (now - last_space_check < std::chrono::seconds(1)) return;
+    last_space_check = now;
+    auto free = journal.FreeBytes();
+    if (!free) return;
+    const bool below_admin = *free < options.admin_space_left_bytes;
+    const bool refuse = below_admin && options.admin_space_left_action == SpaceAction::kRefuse;
+    if (refuse != space_refusing.exchange(refuse)) {
+      if (refuse) {
+        OpsLog().error("audit disk almost full ({} MiB free < admin_space_left {} MiB): refusing events", *free >> 20,
+                       options.admin_space_left_bytes >> 20);
+      } else {
+        OpsLog().warn("audit disk space is back ({} MiB free): accepting events again", *free >> 20);
+      }
+    }
+    const bool low = *free < options.space_left_bytes;
+    if (low && !space_warned) {
+      OpsLog().warn("audit disk space low: {} MiB free < space_left {} MiB", *free >> 20,
+                    options.space_left_bytes >> 20);
+    }
+    space_warned = low;
+  }
+
+  // Writes one batch: the records of `items` plus whatever the pipeline itself
+  // owes the log (drop counts, failure reports, a due checkpoint). On failure
+  // the chain is rolled back, so a retry seals the same records again.
+  Status WriteBatch(const std::vector<Prepared>& items, bool sync, bool final_checkpoint) {
+    const uint64_t seq_before = seq, since_before = since_checkpoint;
+    const std::string head_before = head;
+    std::string out;
+    uint64_t records = 0;
+    if (failures_unreported > 0) {
+      AuditEvent e = SystemEvent("audit_failed");
+      e.outcome = Outcome::kFailure;
+      e.error = AuditError{0, first_failure, "journal_write_failed"};
+      e.details = {{"failed_attempts", failures_unreported}};
+      SealSystemEvent(e, out);
+      ++records;
+    }
+    if (uint64_t drops = unreported_drops.exchange(0); drops > 0) {
+      AuditEvent e = SystemEvent("audit_dropped");
+      e.outcome = Outcome::kFailure;
+      e.error = AuditError{0, std::to_string(drops) + " audit events were dropped: the queue was full", "queue_full"};
+      e.details = {{"dropped", drops}};
+      SealSystemEvent(e, out);
+      ++records;
+      unreported_drops_pending = drops;
+    }
+    for (const auto& item : items) {
+      if (item.flush_only) continue;
+      Seal(item, out);
+      ++records;
+    }
+    const bool checkpoint_due =
+        since_checkpoint > 0 && (final_checkpoint || since_checkpoint >= options.checkpoint_every_records ||
+                                 Steady::now() - last_checkpoint >= options.checkpoint_every);
+    if (checkpoint_due) {
+      SealCheckpoint(out);
+      ++records;
+    }
+    Status status;
+    if (!out.empty()) {
+      status = journal.RotateIfDue(seq_before + 1, out.size());
+      if (status) status = journal.Append(out);
+    }
+    if (status && (sync || !out.empty()) && (sync || Steady::now() - last_sync >= options.flush_interval)) {
+      status = journal.Sync();
+      if (status) {
+        syncs.fetch_add(1, std::memory_order_relaxed);
+        last_sync = Steady::now();
+      }
+    }
+    if (!status) {
+      seq = seq_before;
+      head = head_before;
+      since_checkpoint = since_before;
+      if (checkpoint_due) checkpoints.fetch_sub(1, std::memory_order_relaxed);
+      unreported_drops.fetch_add(unreported_drops_pending, std::memory_order_relaxed);
+      unreported_drops_pending = 0;
+      failed.fetch_add(1, std::memory_order_relaxed);
+      if (failures_unreported++ == 0) first_failure = status.error().message;
+      return status;
+    }
+    unreported_drops_pending = 0;
+    failures_unreported = 0;
+    written.fetch_add(records, std::memory_order_relaxed);
+    return status;
+  }
+  uint64_t unreported_drops_pending = 0;
+
+  void Run() {
+    const bool durable = options.mode == DeliveryMode::kDurable;
+    std::vector<Prepared> batch;
+    bool closed = false;  // the queue is closed and empty: write the final checkpoint and stop
+    int attempts_after_close = 0;
+    while (true) {
+      if (batch.empty()) {
+        if (closed) break;
+        closed = !queue.PopBatchFor(batch, 8192, std::chrono::milliseconds(100));
+      }
+      CheckSpace();
+      const bool barrier = std::any_of(batch.begin(), batch.end(), [](const Prepared& p) { return p.flush_only; });
+      Status status = WriteBatch(batch, durable || barrier || closed, /*final_checkpoint=*/closed);
+      if (status) {
+        for (auto& item : batch)
+          if (item.done) item.done->Finish(status);
+        batch.clear();
+        if (closed) break;
+        continue;
+      }
+      if (failures_unreported % 50 == 1) OpsLog().error("audit journal: {}", status.error().message);
+      if (durable) {
+        // Fail closed: every waiting call learns that its record is not on disk.
+        for (auto& item : batch)
+          if (item.done) item.done->Finish(status);
+        batch.clear();
+      } else {
+        // Async: the calls went on; keep their records and try again. Barriers
+        // (Flush) are answered now: their callers are waiting.
+        std::erase_if(batch, [&](Prepared& p) {
+          if (p.flush_only && p.done) p.done->Finish(status);
+          return p.flush_only;
+        });
+      }
+      if (closed && ++attempts_after_close > 50) {
+        OpsLog().error("audit journal: giving up on {} records at shutdown", batch.size());
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+};
+
+Pipeline::Pipeline(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
+  if (options.directory.empty()) return Fail(ErrorCode::kInvalidArgument, "no audit directory given");
+  if (options.stream.empty()) options.stream = HostName();
+  for (const auto& pointer : options.erasable) {
+    try {
+      nlohmann::json::json_pointer check(pointer);
+    } catch (const std::exception&) {
+      return Fail(ErrorCode::kInvalidArgument, "erasable field '" + pointer + "' is not a JSON pointer (e.g. /user/email)");
+    }
+  }
+  std::optional<SigningKey> key;
+  if (!options.signing_key.empty()) {
+    auto loaded = SigningKey::LoadPrivate(options.signing_key.string());
+    if (!loaded) return std::unexpected(loaded.error());
+    key.emplace(std::move(*loaded));
+  }
+  auto journal = Journal::Open({options.directory, options.max_segment_bytes, options.max_segment_age}, options.stream);
+  if (!journal) return std::unexpected(journal.error());
+  auto state = std::make_unique<State>(std::move(options), std::move(*journal));
+  state->key = std::move(key);
+  const Recovery recovery = state->journal.recovery();
+  State* raw = state.get();
+  state->writer = std::jthread([raw] { raw->Run(); });
+  auto pipeline = std::unique_ptr<Pipeline>(new Pipeline(std::move(state)));
+
+  AuditEvent started = pipeline->state_->SystemEvent("audit_started");
+  started.details = {{"mode", pipeline->state_->options.mode == DeliveryMode::kDurable ? "durable" : "async"},
+                     {"stream", pipeline->state_->options.stream},
+                     {"previous_stop", recovery.clean_stop ? "clean" : "unclean"},
+                     {"signed_checkpoints", pipeline->state_->key.has_value()}};
+  if (pipeline->state_->key) started.details["key_id"] = pipeline->state_->key->KeyId();
+  if (recovery.torn_bytes > 0) {
+    started.details["recovered"] = {{"torn_bytes", recovery.torn_bytes},
+                                    {"set_aside", recovery.set_aside.filename().string()}};
+    OpsLog().warn("audit journal: a torn last record ({} bytes) was set aside in {}", recovery.torn_bytes,
+                  recovery.set_aside.string());
+  }
+  if (auto logged = pipeline->Log(started); !logged) return std::unexpected(logged.error());
+  return pipeline;
+}
+
+Pipeline::~Pipeline() {
+  if (auto logged = Log(state_->SystemEvent("audit_stopped")); !logged)
+    OpsLog().error("audit_stopped not recorded: {}", logged.error().message);
+  state_->queue.Close();
+  if (state_->writer.joinable()) state_->writer.join();
+}
+
+Status Pipeline::Log(const AuditEvent& event) {
+  State& s = *state_;
+  if (s.space_refusing.load(std::memory_order_relaxed)) {
+    s.refused.fetch_add(1, std::memory_order_relaxed);
+    return Fail(ErrorCode::kUnavailable, "the audit disk is almost full (below admin_space_left): event refused");
+  }
+  auto prepared = s.Prepare(event);
+  if (!prepared) return std::unexpected(prepared.error());
+  const bool durable = s.options.mode == DeliveryMode::kDurable;
+  Completion completion;
+  if (durable) prepared->done = &completion;
+  switch (s.queue.Push(std::move(*prepared), s.options.overflow == OverflowPolicy::kBlock)) {
+    case PushResult::kOk:
+      s.accepted.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case PushResult::kFull:
+      s.dropped.fetch_add(1, std::memory_order_relaxed);
+      s.unreported_drops.fetch_add(1, std::memory_order_relaxed);
+      return Fail(ErrorCode::kUnavailable, "audit queue full: event dropped");
+    case PushResult::kClosed:
+      return Fail(ErrorCode::kUnavailable, "the audit pipeline is closed");
+  }
+  if (!durable) return {};
+  Status status = completion.Wait();
+  if (!status) s.refused.fetch_add(1, std::memory_order_relaxed);
+  return status;
+}
+
+Status Pipeline::Flush() {
+  Completion completion;
+  Prepared barrier;
+  barrier.flush_only = true;
+  barrier.done = &completion;
+  if (state_->queue.Push(std::move(barrier), /*wait=*/true) != PushResult::kOk)
+    return Fail(ErrorCode::kUnavailable, "the audit pipeline is closed");
+  return completion.Wait();
+}
+
+DeliveryMode Pipeline::mode() const { return state_->options.mode; }
+
+PipelineCounters Pipeline::counters() const {
+  const State& s = *state_;
+  return {s.accepted.load(), s.dropped.load(), s.refused.load(), s.written.load(),
+          s.failed.load(),   s.syncs.load(),   s.checkpoints.load()};
+}
+
+}  // namespace mcpaudit
