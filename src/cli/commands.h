@@ -8,6 +8,9 @@ namespace mcpaudit::cli {
 
 void AddServeCommand(CLI::App& app, int& exit_code);
 void AddQueryCommand(CLI::App& app, int& exit_code);
+void AddTailCommand(CLI::App& app, int& exit_code);
+void AddVerifyCommand(CLI::App& app, int& exit_code);
+void AddKeygenCommand(CLI::App& app, int& exit_code);
 
 // Where records go when no --audit-dir is given.
 inline constexpr const char* kDefaultAuditDir = "./var/audit";

@@ -10,6 +10,9 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   mcpaudit::cli::AddServeCommand(app, exit_code);
   mcpaudit::cli::AddQueryCommand(app, exit_code);
+  mcpaudit::cli::AddTailCommand(app, exit_code);
+  mcpaudit::cli::AddVerifyCommand(app, exit_code);
+  mcpaudit::cli::AddKeygenCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,182 @@
+#include "store/verifier.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "audit/journal_format.h"
+#include "store/journal_reader.h"
+
+namespace mcpaudit {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct StreamState {
+  uint64_t last_seq = 0;  // the highest seq seen
+  std::string last_hash = std::string(journal::kGenesisHash);
+  std::map<uint64_t, std::pair<fs::path, size_t>> absent;  // seqs skipped so far → where the gap was seen
+  std::set<uint64_t> late;                                   // absent seqs that turned up later
+  std::string last_type;                                     // event_type of the newest record
+  bool closed_by_stop = false;  // the newest checkpoint follows audit_stopped (a clean stop)
+  uint64_t last_checkpoint_seq = 0;
+  uint64_t unsigned_checkpoints = 0;
+};
+
+// True when a writer holds the journal's lock (a server is running on it).
+bool WriterRunning(const fs::path& dir) {
+  int fd = ::open((dir / journal::kLockFile).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0;
+  ::close(fd);
+  return held;
+}
+
+class Verifier {
+ public:
+  Verifier(const SigningKey* key, VerifyReport& report) : key_(key), report_(report) {}
+
+  void Record(const std::string& text, const fs::path& file, size_t line) {
+    json record = json::parse(text, nullptr, false);
+    if (record.is_discarded() || !record.is_object() || !record.contains("integrity") ||
+        !record["integrity"].is_object()) {
+      Problem("?", 0, "modified", "not an audit record of the journal (unreadable JSON or no integrity)", file, line);
+      return;
+    }
+    ++report_.records;
+    const json& integrity = record["integrity"];
+    const std::string stream = integrity.value("stream", "");
+    const uint64_t seq = integrity.value("seq", uint64_t{0});
+    const std::string prev = integrity.value("prev", "");
+    const std::string hash = integrity.value("hash", "");
+    StreamState& state = streams_[stream];
+
+    auto canonical = journal::CanonicalForHash(record, integrity.value("salts", json::object()));
+    if (!canonical || journal::ChainHash(prev, *canonical) != hash) {
+      Problem(stream, seq, "modified", "its content does not match its hash", file, line);
+    }
+
+    if (seq == state.last_seq + 1) {
+      if (prev != state.last_hash)
+        Problem(stream, seq, "inserted",
+                "it does not link to seq " + std::to_string(state.last_seq) + " (prev is not that record's hash)",
+                file, line);
+    } else if (seq > state.last_seq + 1) {
+      for (uint64_t gap = state.last_seq + 1; gap < seq && state.absent.size() < 1'000'000; ++gap)
+        state.absent.emplace(gap, std::make_pair(file, line));
+    } else if (auto it = state.absent.find(seq); it != state.absent.end()) {
+      state.absent.erase(it);
+      Problem(stream, seq, "reordered", "it appears after seq " + std::to_string(state.last_seq), file, line);
+      return;  // the chain continues from the highest seq
+    } else {
+      Problem(stream, seq, "inserted", "seq " + std::to_string(seq) + " appears more than once", file, line);
+    }
+    const std::string type = record.value("event_type", "");
+    if (type == "checkpoint") Checkpoint(stream, state, record, file, line);
+    state.last_seq = std::max(state.last_seq, seq);
+    state.last_hash = hash;
+    state.last_type = type;
+  }
+
+  void Finish(bool writer_running) {
+    report_.streams = streams_.size();
+    for (auto& [stream, state] : streams_) {
+      for (const auto& [seq, where] : state.absent)
+        Problem(stream, seq, "missing", "no record with this seq (deleted?)", where.first, where.second);
+      const bool clean_end = state.last_type == "checkpoint" && state.closed_by_stop;
+      if (!clean_end && !writer_running) {
+        Problem(stream, state.last_seq, "truncated",
+                "the stream ends after its last checkpoint (seq " + std::to_string(state.last_checkpoint_seq) +
+                    ") without audit_stopped and a final checkpoint: records may have been cut off, or the "
+                    "writer crashed and has not restarted",
+                {}, 0);
+      }
+      if (state.unsigned_checkpoints > 0)
+        report_.notes.push_back("stream " + stream + ": " + std::to_string(state.unsigned_checkpoints) +
+                                " checkpoints are unsigned (serve --signing-key signs them)");
+    }
+    if (!key_ && report_.checkpoints > 0)
+      report_.notes.push_back("signatures were not checked: give --pubkey to check them");
+  }
+
+ private:
+  void Checkpoint(const std::string& stream, StreamState& state, const json& record, const fs::path& file,
+                  size_t line) {
+    ++report_.checkpoints;
+    const uint64_t seq = record["integrity"].value("seq", uint64_t{0});
+    state.last_checkpoint_seq = seq;
+    const json details = record.value("details", json::object());
+    const json covers = details.value("covers", json::object());
+    const uint64_t covered_seq = covers.value("seq", uint64_t{0});
+    const std::string covered_hash = covers.value("hash", "");
+    // A checkpoint whose covered record is missing is explained by that verdict.
+    const bool covered_missing = state.absent.contains(covered_seq);
+    state.closed_by_stop = covered_missing || (covered_seq == state.last_seq && state.last_type == "audit_stopped");
+    if (!covered_missing && (covered_seq != state.last_seq || covered_hash != state.last_hash)) {
+      Problem(stream, seq, "modified",
+              "the checkpoint covers seq " + std::to_string(covered_seq) + " with another hash than the chain has",
+              file, line);
+    }
+    if (!details.contains("signature")) {
+      ++state.unsigned_checkpoints;
+      return;
+    }
+    if (!key_) return;
+    if (details.value("key_id", "") != key_->KeyId()) {
+      Problem(stream, seq, "unknown key",
+              "signed by key " + details.value("key_id", std::string("?")) + ", not by the given key " + key_->KeyId(),
+              file, line);
+      return;
+    }
+    if (!key_->Verify(journal::CheckpointMessage(stream, covered_seq, covered_hash), details.value("signature", ""))) {
+      Problem(stream, seq, "bad signature", "the Ed25519 signature does not verify", file, line);
+      return;
+    }
+    ++report_.signed_checkpoints;
+  }
+
+  void Problem(const std::string& stream, uint64_t seq, std::string verdict, std::string detail, const fs::path& file,
+               size_t line) {
+    report_.problems.push_back({stream, seq, std::move(verdict), std::move(detail), file, line});
+  }
+
+  const SigningKey* key_;
+  VerifyReport& report_;
+  std::map<std::string, StreamState> streams_;
+};
+
+}  // namespace
+
+Result<VerifyReport> VerifyJournal(const fs::path& dir, const SigningKey* public_key) {
+  auto files = ListAuditFiles(dir);
+  if (!files) return std::unexpected(files.error());
+  const bool writer_running = WriterRunning(dir);
+  VerifyReport report;
+  Verifier verifier(public_key, report);
+  size_t segments = 0;
+  for (const auto& file : *files) {
+    if (!journal::IsSegmentName(file.filename().string())) continue;
+    ++segments;
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return Fail(ErrorCode::kIo, "cannot read " + file.string());
+    std::string line;
+    size_t number = 0;
+    while (std::getline(in, line)) {
+      ++number;
+      if (!line.empty()) verifier.Record(line, file, number);
+    }
+  }
+  if (segments == 0) return Fail(ErrorCode::kNotFound, "no journal segments in " + dir.string());
+  verifier.Finish(writer_running);
+  if (writer_running) report.notes.push_back("a writer is running on this journal: its newest records may follow");
+  return report;
+}
+
+}  // namespace mcpaudit

@@ -1,0 +1,47 @@
+// mcp-audit verify: proves that a journal is as its writer left it, or says
+// precisely which record is not. Verdicts (one per problem, naming stream and seq):
+//   modified        a record's content does not match its hash, or a checkpoint
+//                   does not match the record it covers
+//   missing         a seq never appears (a record was deleted)
+//   reordered       a record appears after records that follow it in the chain
+//   inserted        a record does not link to its predecessor, or a seq appears twice
+//   truncated       the stream ends after its last checkpoint without the final
+//                   audit_stopped + checkpoint, and no writer holds the journal
+//   bad signature   a checkpoint's Ed25519 signature does not verify
+//   unknown key     a checkpoint was signed by another key than the one given
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "audit/crypto.h"
+#include "mcpaudit/result.h"
+
+namespace mcpaudit {
+
+struct VerifyProblem {
+  std::string stream;
+  uint64_t seq = 0;
+  std::string verdict;
+  std::string detail;
+  std::filesystem::path file;
+  size_t line = 0;
+};
+
+struct VerifyReport {
+  std::vector<VerifyProblem> problems;
+  std::vector<std::string> notes;  // facts worth knowing that are not tampering
+  uint64_t records = 0;
+  uint64_t checkpoints = 0;
+  uint64_t signed_checkpoints = 0;  // whose signature was checked and is valid
+  size_t streams = 0;
+  bool valid() const { return problems.empty(); }
+};
+
+// Reads every segment of the journal in `dir`. `public_key` may be null: then
+// signatures are not checked (and a note says so). Fails only on I/O errors.
+[[nodiscard]] Result<VerifyReport> VerifyJournal(const std::filesystem::path& dir, const SigningKey* public_key);
+
+}  // namespace mcpaudit
