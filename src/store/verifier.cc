@@ -63,11 +63,16 @@ class Verifier {
       Problem(stream, seq, "modified", "its content does not match its hash", file, line);
     }
 
+    // A record that is not part of the chain (bad link, or a seq seen before)
+    // is reported and then passed over: the chain goes on from the last record
+    // that belongs to it, so one forgery gives one verdict.
     if (seq == state.last_seq + 1) {
-      if (prev != state.last_hash)
+      if (prev != state.last_hash) {
         Problem(stream, seq, "inserted",
                 "it does not link to seq " + std::to_string(state.last_seq) + " (prev is not that record's hash)",
                 file, line);
+        return;
+      }
     } else if (seq > state.last_seq + 1) {
       for (uint64_t gap = state.last_seq + 1; gap < seq && state.absent.size() < 1'000'000; ++gap)
         state.absent.emplace(gap, std::make_pair(file, line));
@@ -77,6 +82,7 @@ class Verifier {
       return;  // the chain continues from the highest seq
     } else {
       Problem(stream, seq, "inserted", "seq " + std::to_string(seq) + " appears more than once", file, line);
+      return;
     }
     const std::string type = record.value("event_type", "");
     if (type == "checkpoint") Checkpoint(stream, state, record, file, line);

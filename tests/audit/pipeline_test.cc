@@ -1,0 +1,335 @@
+#include "mcpaudit/pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "audit/crypto.h"
+#include "mcpaudit/clock.h"
+#include "audit/journal_format.h"
+#include "store/verifier.h"
+#include "support/journal_files.h"
+#include "support/small_filesystem.h"
+#include "support/temp_dir.h"
+
+namespace mcpaudit {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::JournalRecords;
+
+AuditEvent ToolEvent(int n) {
+  AuditEvent e;
+  e.timestamp = std::chrono::system_clock::now();
+  e.id = NewUuidV7(e.timestamp, SecureRandom());
+  e.tool = "catalog_search";
+  e.user = {"alice", "alice@example.com", "acme", {}, "jwt"};
+  e.request.client_ip = "10.0.0.7";
+  e.params = {{"query", "q" + std::to_string(n)}};
+  return e;
+}
+
+PipelineOptions Options(const fs::path& dir, DeliveryMode mode = DeliveryMode::kAsync) {
+  PipelineOptions options;
+  options.directory = dir;
+  options.mode = mode;
+  options.stream = "test-stream";
+  options.admin_space_left_bytes = 0;  // tests run on whatever disk there is
+  options.space_left_bytes = 0;
+  return options;
+}
+
+VerifyReport Verify(const fs::path& dir, const SigningKey* key = nullptr) {
+  auto report = VerifyJournal(dir, key);
+  EXPECT_TRUE(report.has_value()) << report.error().message;
+  for (const auto& p : report->problems) ADD_FAILURE() << "seq " << p.seq << ": " << p.verdict << ": " << p.detail;
+  return *report;
+}
+
+std::vector<std::string> Types(const std::vector<json>& records) {
+  std::vector<std::string> out;
+  for (const auto& r : records) out.push_back(r["event_type"]);
+  return out;
+}
+
+TEST(PipelineTest, WritesAHashChainedJournalFramedByStartStopAndACheckpoint) {
+  testing::TempDir dir;
+  {
+    auto pipeline = Pipeline::Open(Options(dir.path()));
+    ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE((*pipeline)->Log(ToolEvent(i)).has_value());
+  }
+  auto records = JournalRecords(dir.path());
+  ASSERT_EQ(records.size(), 103u);
+  EXPECT_EQ(records.front()["event_type"], "audit_started");
+  EXPECT_EQ(records[records.size() - 2]["event_type"], "audit_stopped");
+  EXPECT_EQ(records.back()["event_type"], "checkpoint");
+  std::string prev(journal::kGenesisHash);
+  for (size_t i = 0; i < records.size(); ++i) {
+    const json& integrity = records[i]["integrity"];
+    EXPECT_EQ(integrity["stream"], "test-stream");
+    EXPECT_EQ(integrity["seq"], i + 1);
+    EXPECT_EQ(integrity["prev"], prev);
+    prev = integrity["hash"];
+  }
+  EXPECT_EQ(records.back()["details"]["covers"]["seq"], 102);
+  for (const auto& file : testing::SegmentPaths(dir.path()))
+    EXPECT_EQ(fs::status(file).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  VerifyReport report = Verify(dir.path());
+  EXPECT_EQ(report.records, 103u);
+}
+
+TEST(PipelineTest, ErasableFieldsGetSaltsAndAnErasedValueStillVerifies) {
+  testing::TempDir dir;
+  {
+    auto pipeline = Pipeline::Open(Options(dir.path()));
+    ASSERT_TRUE(pipeline.has_value());
+    ASSERT_TRUE((*pipeline)->Log(ToolEvent(1)).has_value());
+  }
+  const fs::path segment = testing::SegmentPaths(dir.path()).front();
+  auto lines = testing::ReadLines(segment);
+  json record = json::parse(lines[1]);
+  ASSERT_EQ(record["event_type"], "tool_call");
+  const json salts = record["integrity"]["salts"];
+  EXPECT_EQ(salts.size(), 3u);  // /params, /user/email, /request/client_ip
+  // Erase as DESIGN.md §5 says: the value becomes its commitment, the salt goes.
+  for (const char* pointer : {"/params", "/user/email"}) {
+    json::json_pointer p(pointer);
+    record[p] = journal::Commitment(salts[pointer].get<std::string>(), record[p]);
+    record["integrity"]["salts"].erase(pointer);
+  }
+  lines[1] = record.dump();
+  testing::WriteLines(segment, lines);
+  EXPECT_EQ(lines[1].find("alice@example.com"), std::string::npos);
+  EXPECT_EQ(lines[1].find("q1"), std::string::npos);
+  Verify(dir.path());
+}
+
+TEST(PipelineTest, ChecksumsEveryNRecordsAndSignsWithTheKey) {
+  testing::TempDir dir;
+  auto key = SigningKey::Generate();
+  ASSERT_TRUE(key.has_value());
+  ASSERT_TRUE(key->Save((dir.path() / "k.key").string(), (dir.path() / "k.pub").string()).has_value());
+  PipelineOptions options = Options(dir.path() / "journal");
+  options.checkpoint_every_records = 10;
+  options.signing_key = dir.path() / "k.key";
+  {
+    auto pipeline = Pipeline::Open(options);
+    ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
+    for (int i = 0; i < 35; ++i) {
+      ASSERT_TRUE((*pipeline)->Log(ToolEvent(i)).has_value());
+      if (i % 5 == 4) {
+        ASSERT_TRUE((*pipeline)->Flush().has_value());  // batches of 5
+      }
+    }
+  }
+  auto records = JournalRecords(dir.path() / "journal");
+  size_t checkpoints = 0;
+  for (const auto& r : records) {
+    if (r["event_type"] != "checkpoint") continue;
+    ++checkpoints;
+    EXPECT_EQ(r["details"]["key_id"], key->KeyId());
+    EXPECT_TRUE(r["details"].contains("signature"));
+  }
+  EXPECT_EQ(checkpoints, 4u);  // after 10, 20, 30 records and at the stop
+  auto pub = SigningKey::LoadPublic((dir.path() / "k.pub").string());
+  ASSERT_TRUE(pub.has_value());
+  VerifyReport report = Verify(dir.path() / "journal", &*pub);
+  EXPECT_EQ(report.signed_checkpoints, 4u);
+}
+
+TEST(PipelineTest, ASigningKeyReadableByOthersIsRefused) {
+  testing::TempDir dir;
+  auto key = SigningKey::Generate();
+  ASSERT_TRUE(key->Save((dir.path() / "k.key").string(), (dir.path() / "k.pub").string()).has_value());
+  fs::permissions(dir.path() / "k.key", fs::perms::group_read, fs::perm_options::add);
+  PipelineOptions options = Options(dir.path() / "journal");
+  options.signing_key = dir.path() / "k.key";
+  auto pipeline = Pipeline::Open(options);
+  ASSERT_FALSE(pipeline.has_value());
+  EXPECT_NE(pipeline.error().message.find("chmod 600"), std::string::npos) << pipeline.error().message;
+}
+
+TEST(PipelineTest, DurableLogReturnsWithTheRecordInTheFileAndGroupCommits) {
+  testing::TempDir dir;
+  auto pipeline = Pipeline::Open(Options(dir.path(), DeliveryMode::kDurable));
+  ASSERT_TRUE(pipeline.has_value());
+  ASSERT_TRUE((*pipeline)->Log(ToolEvent(7)).has_value());
+  // No flush: a durable Log() returns only when the record is written and synced.
+  auto records = JournalRecords(dir.path());
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1]["params"]["query"], "q7");
+
+  std::vector<std::jthread> callers;
+  for (int t = 0; t < 8; ++t)
+    callers.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) EXPECT_TRUE((*pipeline)->Log(ToolEvent(t * 100 + i)).has_value());
+    });
+  callers.clear();
+  const PipelineCounters counters = (*pipeline)->counters();
+  EXPECT_EQ(counters.accepted, 802u);
+  // Group commit: one sync serves all the calls waiting at that moment.
+  EXPECT_LT(counters.syncs, counters.accepted);
+  EXPECT_EQ(JournalRecords(dir.path()).size(), 802u);
+}
+
+// The full-disk test: durable mode refuses with a clear error, never leaves a
+// torn record, and logs again once space returns.
+TEST(PipelineTest, AFullDiskRefusesDurableEventsAndLoggingResumesWhenSpaceReturns) {
+  testing::SmallFilesystem disk(2 << 20);
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << disk.error();
+  const fs::path journal_dir = disk.path() / "journal";
+  {
+    auto pipeline = Pipeline::Open(Options(journal_dir, DeliveryMode::kDurable));
+    ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
+    ASSERT_TRUE((*pipeline)->Log(ToolEvent(1)).has_value());
+    disk.Fill();
+    AuditEvent big = ToolEvent(2);
+    big.params["blob"] = std::string(64 * 1024, 'b');  // more than the few bytes left
+    auto refused = (*pipeline)->Log(big);
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_NE(refused.error().message.find("No space left on device"), std::string::npos) << refused.error().message;
+    EXPECT_GT((*pipeline)->counters().failed, 0u);
+    disk.Free();
+    ASSERT_TRUE((*pipeline)->Log(ToolEvent(3)).has_value());
+  }
+  std::vector<std::string> queries;
+  for (const auto& r : JournalRecords(journal_dir))
+    if (r["event_type"] == "tool_call") queries.push_back(r["params"]["query"]);
+  EXPECT_EQ(queries, (std::vector<std::string>{"q1", "q3"}));  // the refused call left nothing
+  Verify(journal_dir);
+}
+
+TEST(PipelineTest, AsyncModeKeepsRecordsThroughAFullDiskAndReportsTheFailure) {
+  testing::SmallFilesystem disk(2 << 20);
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << disk.error();
+  const fs::path journal_dir = disk.path() / "journal";
+  {
+    auto pipeline = Pipeline::Open(Options(journal_dir));
+    ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
+    ASSERT_TRUE((*pipeline)->Flush().has_value());
+    disk.Fill();
+    AuditEvent big = ToolEvent(1);
+    big.params["blob"] = std::string(64 * 1024, 'b');
+    EXPECT_TRUE((*pipeline)->Log(big).has_value());  // the call goes on
+    auto flushed = (*pipeline)->Flush();
+    ASSERT_FALSE(flushed.has_value());
+    EXPECT_NE(flushed.error().message.find("No space left on device"), std::string::npos);
+    disk.Free();
+    ASSERT_TRUE((*pipeline)->Flush().has_value());
+  }
+  auto records = JournalRecords(journal_dir);
+  auto types = Types(records);
+  ASSERT_EQ(types, (std::vector<std::string>{"audit_started", "audit_failed", "tool_call", "audit_stopped",
+                                              "checkpoint"}));
+  EXPECT_GT(records[1]["details"]["failed_attempts"], 0);
+  Verify(journal_dir);
+}
+
+TEST(PipelineTest, BelowAdminSpaceLeftEventsAreRefused) {
+  testing::TempDir dir;
+  PipelineOptions options = Options(dir.path(), DeliveryMode::kDurable);
+  options.admin_space_left_bytes = UINT64_MAX;  // no disk has that much free
+  auto pipeline = Pipeline::Open(options);
+  ASSERT_TRUE(pipeline.has_value());  // audit_started went in before the first check
+  Status refused = (*pipeline)->Log(ToolEvent(1));
+  for (int i = 0; i < 100 && refused.has_value(); ++i) refused = (*pipeline)->Log(ToolEvent(i));
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("admin_space_left"), std::string::npos);
+  EXPECT_GT((*pipeline)->counters().refused, 0u);
+}
+
+TEST(PipelineTest, ATornLastLineIsSetAsideAndReportedAtTheNextStart) {
+  testing::TempDir dir;
+  { ASSERT_TRUE(Pipeline::Open(Options(dir.path())).has_value()); }
+  const fs::path segment = testing::SegmentPaths(dir.path()).back();
+  const std::string torn = R"({"schema":"mcp-audit/1","id":"0193)";
+  { std::ofstream(segment, std::ios::app) << torn; }
+  {
+    auto pipeline = Pipeline::Open(Options(dir.path()));
+    ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
+  }
+  auto records = JournalRecords(dir.path());
+  ASSERT_EQ(Types(records), (std::vector<std::string>{"audit_started", "audit_stopped", "checkpoint",
+                                                       "audit_started", "audit_stopped", "checkpoint"}));
+  const json& recovered = records[3]["details"]["recovered"];
+  EXPECT_EQ(recovered["torn_bytes"], torn.size());
+  std::ifstream aside(dir.path() / recovered["set_aside"].get<std::string>());
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(aside), {}), torn);
+  EXPECT_EQ(records[3]["details"]["previous_stop"], "clean");
+  Verify(dir.path());
+}
+
+TEST(PipelineTest, AnUncleanStopIsSaidAtTheNextStartAndTheChainGoesOn) {
+  testing::TempDir dir;
+  { ASSERT_TRUE(Pipeline::Open(Options(dir.path())).has_value()); }
+  // Cut the final audit_stopped and checkpoint, as a crash would have left it.
+  const fs::path segment = testing::SegmentPaths(dir.path()).back();
+  auto lines = testing::ReadLines(segment);
+  lines.resize(1);
+  testing::WriteLines(segment, lines);
+  { ASSERT_TRUE(Pipeline::Open(Options(dir.path())).has_value()); }
+  auto records = JournalRecords(dir.path());
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_EQ(records[1]["details"]["previous_stop"], "unclean");
+  EXPECT_EQ(records[1]["integrity"]["seq"], 2);
+  Verify(dir.path());
+}
+
+TEST(PipelineTest, RotatesSegmentsBySizeNamedByTheirFirstSeq) {
+  testing::TempDir dir;
+  PipelineOptions options = Options(dir.path());
+  options.max_segment_bytes = 4096;
+  {
+    auto pipeline = Pipeline::Open(options);
+    ASSERT_TRUE(pipeline.has_value());
+    for (int i = 0; i < 60; ++i) {
+      ASSERT_TRUE((*pipeline)->Log(ToolEvent(i)).has_value());
+      ASSERT_TRUE((*pipeline)->Flush().has_value());
+    }
+  }
+  auto segments = testing::SegmentPaths(dir.path());
+  ASSERT_GT(segments.size(), 5u);
+  for (const auto& segment : segments) {
+    auto first = json::parse(testing::ReadLines(segment).front());
+    EXPECT_EQ(segment.filename().string(), journal::SegmentName(first["integrity"]["seq"].get<uint64_t>()));
+  }
+  EXPECT_EQ(Verify(dir.path()).records, 63u);
+}
+
+TEST(PipelineTest, DroppedEventsAreCountedAndTheCountIsInTheJournal) {
+  testing::TempDir dir;
+  PipelineOptions options = Options(dir.path());
+  options.queue_capacity = 1;
+  options.overflow = OverflowPolicy::kDrop;
+  uint64_t refused = 0;
+  {
+    auto pipeline = Pipeline::Open(options);
+    ASSERT_TRUE(pipeline.has_value());
+    for (int i = 0; i < 5000; ++i)
+      if (!(*pipeline)->Log(ToolEvent(i)).has_value()) ++refused;
+    ASSERT_GT(refused, 0u);
+    EXPECT_EQ((*pipeline)->counters().dropped, refused);
+  }
+  uint64_t reported = 0, tool_calls = 0;
+  for (const auto& r : JournalRecords(dir.path())) {
+    if (r["event_type"] == "audit_dropped") reported += r["details"]["dropped"].get<uint64_t>();
+    if (r["event_type"] == "tool_call") ++tool_calls;
+  }
+  EXPECT_EQ(reported, refused);
+  EXPECT_EQ(tool_calls + refused, 5000u);
+  Verify(dir.path());
+}
+
+TEST(PipelineTest, ASecondWriterOnTheSameDirectoryIsRefused) {
+  testing::TempDir dir;
+  auto first = Pipeline::Open(Options(dir.path()));
+  ASSERT_TRUE(first.has_value());
+  auto second = Pipeline::Open(Options(dir.path()));
+  ASSERT_FALSE(second.has_value());
+  EXPECT_NE(second.error().message.find("another mcp-audit process"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mcpaudit

@@ -1,0 +1,241 @@
+// The tamper matrix: real journals, changed in each way an attacker could,
+// and the verdict verify gives for each. Clean journals give none.
+#include "store/verifier.h"
+
+#include <gtest/gtest.h>
+
+#include "audit/journal_format.h"
+#include "mcpaudit/clock.h"
+#include "mcpaudit/pipeline.h"
+#include "support/journal_files.h"
+#include "support/temp_dir.h"
+
+namespace mcpaudit {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+class VerifierTest : public ::testing::Test {
+ protected:
+  // A signed journal: audit_started, 20 tool calls (checkpoints after every 5
+  // records), audit_stopped, final checkpoint — in segments of ~4 KiB.
+  VerifierTest() : key_(*SigningKey::Generate()) {
+    EXPECT_TRUE(key_.Save((dir_.path() / "k.key").string(), (dir_.path() / "k.pub").string()).has_value());
+    pub_.emplace(*SigningKey::LoadPublic((dir_.path() / "k.pub").string()));
+    PipelineOptions options;
+    options.directory = journal_;
+    options.stream = "s";
+    options.checkpoint_every_records = 5;
+    options.max_segment_bytes = 4096;
+    options.signing_key = dir_.path() / "k.key";
+    options.admin_space_left_bytes = options.space_left_bytes = 0;
+    auto pipeline = Pipeline::Open(options);
+    EXPECT_TRUE(pipeline.has_value()) << pipeline.error().message;
+    for (int i = 0; i < 20; ++i) {
+      AuditEvent e;
+      e.timestamp = std::chrono::system_clock::now();
+      e.id = NewUuidV7(e.timestamp, SecureRandom());
+      e.tool = "catalog_get_entity";
+      e.user.id = "user" + std::to_string(i % 3);
+      e.user.email = e.user.id + "@example.com";
+      e.params = {{"urn", "urn:li:dataset:" + std::to_string(i)}};
+      EXPECT_TRUE((*pipeline)->Log(e).has_value());
+      EXPECT_TRUE((*pipeline)->Flush().has_value());  // one record per batch: checkpoints land every 5
+    }
+  }
+
+  // All lines of all segments, and a way to put them back in one segment.
+  std::vector<std::string> Lines() {
+    std::vector<std::string> lines;
+    for (const auto& file : testing::SegmentPaths(journal_))
+      for (auto& line : testing::ReadLines(file)) lines.push_back(line);
+    return lines;
+  }
+  void Rewrite(const std::vector<std::string>& lines) {
+    for (const auto& file : testing::SegmentPaths(journal_)) fs::remove(file);
+    testing::WriteLines(journal_ / journal::SegmentName(1), lines);
+  }
+  size_t LineOfSeq(const std::vector<std::string>& lines, uint64_t seq) {
+    for (size_t i = 0; i < lines.size(); ++i)
+      if (json::parse(lines[i])["integrity"]["seq"] == seq) return i;
+    ADD_FAILURE() << "no seq " << seq;
+    return 0;
+  }
+
+  // (verdict, seq) of every problem.
+  std::vector<std::pair<std::string, uint64_t>> Verdicts(const SigningKey* key) {
+    auto report = VerifyJournal(journal_, key);
+    EXPECT_TRUE(report.has_value()) << report.error().message;
+    std::vector<std::pair<std::string, uint64_t>> out;
+    for (const auto& p : report->problems) out.emplace_back(p.verdict, p.seq);
+    return out;
+  }
+  using Verdict = std::vector<std::pair<std::string, uint64_t>>;
+
+  testing::TempDir dir_;
+  fs::path journal_ = dir_.path() / "journal";
+  SigningKey key_;
+  std::optional<SigningKey> pub_;
+};
+
+TEST_F(VerifierTest, ACleanJournalWithRotatedSegmentsIsValid) {
+  EXPECT_GT(testing::SegmentPaths(journal_).size(), 2u);
+  auto report = VerifyJournal(journal_, &*pub_);
+  ASSERT_TRUE(report.has_value());
+  EXPECT_TRUE(report->valid());
+  EXPECT_EQ(report->records, 27u);  // started + 20 + 4 periodic checkpoints + stopped + final
+  EXPECT_EQ(report->signed_checkpoints, 5u);
+}
+
+TEST_F(VerifierTest, ErasedFieldsAreNoFalseAlarm) {
+  auto lines = Lines();
+  for (auto& line : lines) {
+    json record = json::parse(line);
+    json& salts = record["integrity"]["salts"];
+    if (!salts.is_object() || !salts.contains("/user/email")) continue;
+    for (const char* pointer : {"/user/email", "/params"}) {
+      json::json_pointer p(pointer);
+      record[p] = journal::Commitment(salts[pointer].get<std::string>(), record[p]);
+      salts.erase(pointer);
+    }
+    line = record.dump();
+  }
+  Rewrite(lines);
+  EXPECT_EQ(Verdicts(&*pub_), Verdict{});
+}
+
+TEST_F(VerifierTest, AChangedValueIsModified) {
+  auto lines = Lines();
+  const size_t at = LineOfSeq(lines, 7);
+  json record = json::parse(lines[at]);
+  record["user"]["id"] = "someone-else";
+  lines[at] = record.dump();
+  Rewrite(lines);
+  EXPECT_EQ(Verdicts(&*pub_), (Verdict{{"modified", 7}}));
+}
+
+TEST_F(VerifierTest, AnErasureWithAForgedCommitmentIsModified) {
+  auto lines = Lines();
+  const size_t at = LineOfSeq(lines, 9);
+  json record = json::parse(lines[at]);
+  record["params"] = {{std::string(journal::kErasedKey), std::string(64, 'a')}};
+  record["integrity"]["salts"].erase("/params");
+  lines[at] = record.dump();
+  Rewrite(lines);
+  EXPECT_EQ(Verdicts(&*pub_), (Verdict{{"modified", 9}}));
+}
+
+TEST_F(VerifierTest, ADeletedRecordIsMissing) {
+  auto lines = Lines();
+  lines.erase(lines.begin() + static_cast<long>(LineOfSeq(lines, 4)));
+  Rewrite(lines);
+  EXPECT_EQ(Verdicts(&*pub_), (Verdict{{"missing", 4}}));
+}
+
+TEST_F(VerifierTest, SwappedRecordsAreReordered) {
+  auto lines = Lines();
+  std::swap(lines[LineOfSeq(lines, 10)], lines[LineOfSeq(lines, 11)]);
+  Rewrite(lines);
+  EXPECT_EQ(Verdicts(&*pub_), (Verdict{{"reordered", 10}}));
+}
+
+TEST_F(VerifierTest, ADuplicatedRecordIsInserted) {
+  auto lines = Lines();
+  const size_t at = LineOfSeq(lines, 12);
+  lines.insert(lines.begin() + static_cast<long>(at) + 1, lines[at]);
+  Rewrite(lines);
+  EXPECT_EQ(Verdicts(&*pub_), (Verdict{{"inserted", 12}}));
+}
+
+// A record made up from scratch, with a self-consistent hash but no knowledge
+// of the chain head.
+json Forge(const std::string& line, uint64_t seq) {
+  json forged = json::parse(line);
+  forged["user"]["id"] = "intruder";
+  forged["integrity"]["seq"] = seq;
+  forged["integrity"]["prev"] = std::string(journal::kGenesisHash);
+  forged["integrity"]["hash"] = journal::ChainHash(
+      forged["integrity"]["prev"].get<std::string>(), *journal::CanonicalForHash(forged, forged["integrity"]["salts"]));
+  return forged;
+}
+
+TEST_F(VerifierTest, AForgedRecordSlippedIntoTheChainIsInserted) {
+  auto lines = Lines();
+  const size_t at = LineOfSeq(lines, 14);
+  lines.insert(lines.begin() + static_cast<long>(at) + 1, Forge(lines[at], 15).dump());
+  Rewrite(lines);
+  EXPECT_EQ(Verdicts(&*pub_), (Verdict{{"inserted", 15}}));
+}
+
+TEST_F(VerifierTest, AReplacedRecordIsInsertedAndTheOriginalMissing) {
+  auto lines = Lines();
+  const size_t at = LineOfSeq(lines, 14);
+  lines[at] = Forge(lines[at], 14).dump();
+  Rewrite(lines);
+  EXPECT_EQ(Verdicts(&*pub_), (Verdict{{"inserted", 14}, {"missing", 14}}));
+}
+
+TEST_F(VerifierTest, CuttingTheTailIsTruncated) {
+  auto lines = Lines();
+  lines.resize(LineOfSeq(lines, 15) + 1);  // the end of the stream is gone, up to a periodic checkpoint
+  Rewrite(lines);
+  auto verdicts = Verdicts(&*pub_);
+  ASSERT_EQ(verdicts.size(), 1u);
+  EXPECT_EQ(verdicts[0].first, "truncated");
+}
+
+TEST_F(VerifierTest, ARewrittenChainWithRecomputedHashesHasBadSignatures) {
+  // The attacker changes seq 3 and recomputes every hash after it (and the
+  // checkpoints' covers) — but cannot sign.
+  auto lines = Lines();
+  std::string prev;
+  for (auto& line : lines) {
+    json record = json::parse(line);
+    json& integrity = record["integrity"];
+    const uint64_t seq = integrity["seq"];
+    if (seq == 3) record["user"]["id"] = "nobody";
+    if (seq >= 3) {
+      if (record["event_type"] == "checkpoint") record["details"]["covers"]["hash"] = prev;
+      integrity["prev"] = prev;
+      integrity["hash"] = journal::ChainHash(prev, *journal::CanonicalForHash(record, integrity.value("salts", json::object())));
+    }
+    prev = integrity["hash"];
+    line = record.dump();
+  }
+  Rewrite(lines);
+  auto verdicts = Verdicts(&*pub_);
+  ASSERT_FALSE(verdicts.empty());
+  for (const auto& [verdict, seq] : verdicts) {
+    EXPECT_EQ(verdict, "bad signature") << seq;
+    EXPECT_GT(seq, 3u);
+  }
+  EXPECT_EQ(verdicts.size(), 5u);  // every checkpoint after the change
+}
+
+TEST_F(VerifierTest, CheckpointsSignedByAnotherKeyAreUnknownKey) {
+  auto other = SigningKey::Generate();
+  ASSERT_TRUE(other->Save((dir_.path() / "o.key").string(), (dir_.path() / "o.pub").string()).has_value());
+  auto other_pub = SigningKey::LoadPublic((dir_.path() / "o.pub").string());
+  auto verdicts = Verdicts(&*other_pub);
+  ASSERT_EQ(verdicts.size(), 5u);
+  for (const auto& [verdict, seq] : verdicts) EXPECT_EQ(verdict, "unknown key");
+}
+
+TEST_F(VerifierTest, WithoutAPublicKeyItSaysSignaturesWereNotChecked) {
+  auto report = VerifyJournal(journal_, nullptr);
+  ASSERT_TRUE(report.has_value());
+  EXPECT_TRUE(report->valid());
+  ASSERT_EQ(report->notes.size(), 1u);
+  EXPECT_NE(report->notes[0].find("not checked"), std::string::npos);
+}
+
+TEST_F(VerifierTest, AnEmptyDirectoryIsAnErrorNotAVerdict) {
+  testing::TempDir empty;
+  auto report = VerifyJournal(empty.path(), nullptr);
+  ASSERT_FALSE(report.has_value());
+  EXPECT_EQ(report.error().code, ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace mcpaudit
