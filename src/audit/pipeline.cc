@@ -241,6 +241,35 @@ struct Pipeline::State {
   }
   uint64_t unreported_drops_pending = 0;
 
+  // Queues `event` (and in durable mode waits until it is on disk). The
+  // pipeline's own events pass `may_drop = false`: they wait for room.
+  Status Submit(const AuditEvent& event, bool may_drop) {
+    if (space_refusing.load(std::memory_order_relaxed)) {
+      refused.fetch_add(1, std::memory_order_relaxed);
+      return Fail(ErrorCode::kUnavailable, "the audit disk is almost full (below admin_space_left): event refused");
+    }
+    auto prepared = Prepare(event);
+    if (!prepared) return std::unexpected(prepared.error());
+    const bool durable = options.mode == DeliveryMode::kDurable;
+    Completion completion;
+    if (durable) prepared->done = &completion;
+    switch (queue.Push(std::move(*prepared), /*wait=*/!may_drop)) {
+      case PushResult::kOk:
+        accepted.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case PushResult::kFull:
+        dropped.fetch_add(1, std::memory_order_relaxed);
+        unreported_drops.fetch_add(1, std::memory_order_relaxed);
+        return Fail(ErrorCode::kUnavailable, "audit queue full: event dropped");
+      case PushResult::kClosed:
+        return Fail(ErrorCode::kUnavailable, "the audit pipeline is closed");
+    }
+    if (!durable) return {};
+    Status status = completion.Wait();
+    if (!status) refused.fetch_add(1, std::memory_order_relaxed);
+    return status;
+  }
+
   void Run() {
     const bool durable = options.mode == DeliveryMode::kDurable;
     std::vector<Prepared> batch;
@@ -323,43 +352,20 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
     OpsLog().warn("audit journal: a torn last record ({} bytes) was set aside in {}", recovery.torn_bytes,
                   recovery.set_aside.string());
   }
-  if (auto logged = pipeline->Log(started); !logged) return std::unexpected(logged.error());
+  if (auto logged = pipeline->state_->Submit(started, /*may_drop=*/false); !logged)
+    return std::unexpected(logged.error());
   return pipeline;
 }
 
 Pipeline::~Pipeline() {
-  if (auto logged = Log(state_->SystemEvent("audit_stopped")); !logged)
+  if (auto logged = state_->Submit(state_->SystemEvent("audit_stopped"), /*may_drop=*/false); !logged)
     OpsLog().error("audit_stopped not recorded: {}", logged.error().message);
   state_->queue.Close();
   if (state_->writer.joinable()) state_->writer.join();
 }
 
 Status Pipeline::Log(const AuditEvent& event) {
-  State& s = *state_;
-  if (s.space_refusing.load(std::memory_order_relaxed)) {
-    s.refused.fetch_add(1, std::memory_order_relaxed);
-    return Fail(ErrorCode::kUnavailable, "the audit disk is almost full (below admin_space_left): event refused");
-  }
-  auto prepared = s.Prepare(event);
-  if (!prepared) return std::unexpected(prepared.error());
-  const bool durable = s.options.mode == DeliveryMode::kDurable;
-  Completion completion;
-  if (durable) prepared->done = &completion;
-  switch (s.queue.Push(std::move(*prepared), s.options.overflow == OverflowPolicy::kBlock)) {
-    case PushResult::kOk:
-      s.accepted.fetch_add(1, std::memory_order_relaxed);
-      break;
-    case PushResult::kFull:
-      s.dropped.fetch_add(1, std::memory_order_relaxed);
-      s.unreported_drops.fetch_add(1, std::memory_order_relaxed);
-      return Fail(ErrorCode::kUnavailable, "audit queue full: event dropped");
-    case PushResult::kClosed:
-      return Fail(ErrorCode::kUnavailable, "the audit pipeline is closed");
-  }
-  if (!durable) return {};
-  Status status = completion.Wait();
-  if (!status) s.refused.fetch_add(1, std::memory_order_relaxed);
-  return status;
+  return state_->Submit(event, state_->options.overflow == OverflowPolicy::kDrop);
 }
 
 Status Pipeline::Flush() {

@@ -10,9 +10,12 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <random>
+#include <set>
 #include <thread>
 
 #include "store/journal_reader.h"
+#include "store/verifier.h"
 #include "support/temp_dir.h"
 
 namespace mcpaudit {
@@ -272,6 +275,58 @@ TEST(StdioServerTest, AnUnusableAuditDirectoryStopsTheServerWithAClearError) {
   ServerProcess server(dir.path() / "file" / "audit");
   EXPECT_EQ(server.CloseAndWait(), 2);
   EXPECT_NE(server.Stderr().find("cannot create audit directory"), std::string::npos) << server.Stderr();
+}
+
+// The crash test: durable mode under concurrent calls, killed with SIGKILL at
+// random moments and restarted, many times. Every call that got a response
+// must have its record; the chain must verify.
+TEST(CrashTest, KillNineInDurableModeLosesNoAcknowledgedCall) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  const unsigned seed = std::random_device{}();
+  std::mt19937 rng(seed);
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::set<std::string> acknowledged;
+  for (int run = 0; run < 15; ++run) {
+    ServerProcess server(audit, {"--mode", "durable"});
+    server.Initialize();
+    const int kill_after = std::uniform_int_distribution<int>(1, 150)(rng);
+    int sent = 0, received = 0;
+    while (received < kill_after) {
+      for (; sent - received < 16; ++sent) {  // 16 calls in flight
+        server.Send({{"jsonrpc", "2.0"}, {"id", "r" + std::to_string(run) + "-" + std::to_string(sent)},
+                     {"method", "tools/call"},
+                     {"params", {{"name", "catalog_search"}, {"arguments", {{"query", "customer"}, {"limit", 2}}}}}});
+      }
+      json reply = server.Read();
+      ASSERT_TRUE(reply.contains("result")) << reply;
+      acknowledged.insert(reply["id"].get<std::string>());
+      ++received;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<int>(0, 3000)(rng)));
+    EXPECT_EQ(server.Signal(SIGKILL), 128 + SIGKILL);
+  }
+  {
+    ServerProcess last(audit);  // recovers, then stops cleanly
+    last.Initialize();
+    EXPECT_EQ(last.CloseAndWait(), 0) << last.Stderr();
+  }
+  std::set<std::string> recorded;
+  int unclean_restarts = 0;
+  for (const auto& e : Records(audit, /*all=*/true)) {
+    if (e.event_type == "tool_call") recorded.insert(e.request.id);
+    if (e.event_type == "audit_started" && e.details.value("previous_stop", "") == "unclean") ++unclean_restarts;
+  }
+  size_t missing = 0;
+  for (const auto& id : acknowledged) missing += recorded.contains(id) ? 0 : 1;
+  EXPECT_EQ(missing, 0u) << "of " << acknowledged.size() << " acknowledged calls";
+  EXPECT_GE(recorded.size(), acknowledged.size());
+  EXPECT_EQ(unclean_restarts, 15);
+  auto report = VerifyJournal(audit, nullptr);
+  ASSERT_TRUE(report.has_value());
+  for (const auto& p : report->problems) ADD_FAILURE() << "seq " << p.seq << ": " << p.verdict << ": " << p.detail;
+  std::cout << "crash test: " << acknowledged.size() << " calls acknowledged, all " << recorded.size()
+            << " recorded; 15 SIGKILLs; chain valid\n";
 }
 
 }  // namespace
