@@ -38,5 +38,10 @@ test-asan: deps
 	@cmake --build $(ASAN_DIR) --target unit_tests
 	@ctest --test-dir $(ASAN_DIR) -L unit $(CTEST_FLAGS)
 
+# Benchmarks print figures side by side with their baselines; they assert nothing.
+bench: build
+	@cmake --build $(BUILD_DIR) --target journal_bench
+	@./$(BUILD_DIR)/journal_bench
+
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR) compile_commands.json

@@ -1,5 +1,7 @@
 #include "mcpaudit/audit_event.h"
 
+#include "audit/record_writer.h"
+
 #include <cctype>
 #include <ctime>
 #include <cstdio>
@@ -63,17 +65,24 @@ Result<Outcome> ParseOutcome(std::string_view text) {
 }
 
 std::string FormatTimestamp(std::chrono::system_clock::time_point time) {
+  // On the path of every record: civil date arithmetic, no locale, no printf.
   using namespace std::chrono;
   const auto ms = floor<milliseconds>(time);
-  const auto secs = floor<seconds>(ms);
-  const std::time_t t = system_clock::to_time_t(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>((ms - secs).count()));
-  return buffer;
+  const auto day = floor<days>(ms);
+  const year_month_day date(day);
+  const hh_mm_ss clock(ms - day);
+  std::string out = "0000-00-00T00:00:00.000Z";
+  auto put = [&](size_t at, unsigned value, int digits) {
+    for (int i = digits - 1; i >= 0; --i, value /= 10) out[at + i] = static_cast<char>('0' + value % 10);
+  };
+  put(0, static_cast<unsigned>(static_cast<int>(date.year())), 4);
+  put(5, static_cast<unsigned>(date.month()), 2);
+  put(8, static_cast<unsigned>(date.day()), 2);
+  put(11, static_cast<unsigned>(clock.hours().count()), 2);
+  put(14, static_cast<unsigned>(clock.minutes().count()), 2);
+  put(17, static_cast<unsigned>(clock.seconds().count()), 2);
+  put(20, static_cast<unsigned>(clock.subseconds().count()), 3);
+  return out;
 }
 
 Result<std::chrono::system_clock::time_point> ParseTimestamp(std::string_view text) {
@@ -161,7 +170,15 @@ ojson ToJson(const AuditEvent& event) {
 }
 
 std::string ToJsonLine(const AuditEvent& event) {
-  return ToJson(event).dump(-1, ' ', false, ojson::error_handler_t::replace);
+  std::string line;
+  line.reserve(512);
+  AppendRecordPrefix(line, event);
+  if (event.integrity) {
+    line += ",\"integrity\":";
+    line += ToJson(event)["integrity"].dump();
+  }
+  line.push_back('}');
+  return line;
 }
 
 Result<AuditEvent> AuditEventFromJson(const json& in) {

@@ -20,11 +20,17 @@ class BoundedQueue {
   // Waits for room when `wait` is true; otherwise answers kFull at once.
   PushResult Push(T item, bool wait) {
     std::unique_lock lock(mutex_);
-    if (wait) not_full_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
+    if (wait && items_.size() >= capacity_ && !closed_) {
+      ++waiting_producers_;
+      not_full_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
+      --waiting_producers_;
+    }
     if (closed_) return PushResult::kClosed;
     if (items_.size() >= capacity_) return PushResult::kFull;
     items_.push_back(std::move(item));
-    not_empty_.notify_one();
+    // Wake a consumer only when one sleeps: a busy consumer finds the item
+    // itself, and the hot path saves a system call.
+    if (waiting_consumers_ > 0) not_empty_.notify_one();
     return PushResult::kOk;
   }
 
@@ -32,14 +38,13 @@ class BoundedQueue {
   // Returns false when the queue is closed and empty: the consumer should stop.
   bool PopBatch(std::vector<T>& out, size_t max) {
     std::unique_lock lock(mutex_);
-    not_empty_.wait(lock, [&] { return closed_ || !items_.empty(); });
-    if (items_.empty()) return false;
-    const size_t n = std::min(max, items_.size());
-    for (size_t i = 0; i < n; ++i) {
-      out.push_back(std::move(items_.front()));
-      items_.pop_front();
+    if (!closed_ && items_.empty()) {
+      ++waiting_consumers_;
+      not_empty_.wait(lock, [&] { return closed_ || !items_.empty(); });
+      --waiting_consumers_;
     }
-    not_full_.notify_all();
+    if (items_.empty()) return false;
+    TakeLocked(out, max);
     return true;
   }
 
@@ -48,14 +53,13 @@ class BoundedQueue {
   template <typename Duration>
   bool PopBatchFor(std::vector<T>& out, size_t max, Duration timeout) {
     std::unique_lock lock(mutex_);
-    not_empty_.wait_for(lock, timeout, [&] { return closed_ || !items_.empty(); });
-    if (items_.empty()) return !closed_;
-    const size_t n = std::min(max, items_.size());
-    for (size_t i = 0; i < n; ++i) {
-      out.push_back(std::move(items_.front()));
-      items_.pop_front();
+    if (!closed_ && items_.empty()) {
+      ++waiting_consumers_;
+      not_empty_.wait_for(lock, timeout, [&] { return closed_ || !items_.empty(); });
+      --waiting_consumers_;
     }
-    not_full_.notify_all();
+    if (items_.empty()) return !closed_;
+    TakeLocked(out, max);
     return true;
   }
 
@@ -73,12 +77,23 @@ class BoundedQueue {
   }
 
  private:
+  void TakeLocked(std::vector<T>& out, size_t max) {
+    const size_t n = std::min(max, items_.size());
+    for (size_t i = 0; i < n; ++i) {
+      out.push_back(std::move(items_.front()));
+      items_.pop_front();
+    }
+    if (waiting_producers_ > 0) not_full_.notify_all();
+  }
+
   const size_t capacity_;
   mutable std::mutex mutex_;
   std::condition_variable not_empty_;
   std::condition_variable not_full_;
   std::deque<T> items_;  // guarded by mutex_
   bool closed_ = false;  // guarded by mutex_
+  int waiting_consumers_ = 0;  // guarded by mutex_
+  int waiting_producers_ = 0;  // guarded by mutex_
 };
 
 }  // namespace mcpaudit

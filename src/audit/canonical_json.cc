@@ -6,11 +6,17 @@
 #include <cstdio>
 #include <vector>
 
+#include "audit/crypto.h"
+
 namespace mcpaudit {
 namespace {
 
+bool IsAscii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
 // The UTF-16 code units of a UTF-8 string, for RFC 8785's member ordering.
-std::u16string Utf16(const std::string& s) {
+std::u16string Utf16(std::string_view s) {
   std::u16string out;
   for (size_t i = 0; i < s.size();) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
@@ -33,10 +39,137 @@ std::u16string Utf16(const std::string& s) {
   return out;
 }
 
-void AppendString(std::string& out, const std::string& s) {
+bool Utf16Less(std::string_view a, std::string_view b) {
+  if (IsAscii(a) && IsAscii(b)) return a < b;  // the common case: code unit order is byte order
+  return Utf16(a) < Utf16(b);
+}
+
+// Length of the well-formed UTF-8 sequence at s[i], or 0 if ill-formed.
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  size_t len;
+  uint32_t min;
+  if (c < 0x80) return 1;
+  if (c >= 0xc2 && c <= 0xdf) len = 2, min = 0x80;
+  else if (c >= 0xe0 && c <= 0xef) len = 3, min = 0x800;
+  else if (c >= 0xf0 && c <= 0xf4) len = 4, min = 0x10000;
+  else return 0;
+  if (i + len > s.size()) return 0;
+  uint32_t cp = c & (0xff >> (len + 1));
+  for (size_t k = 1; k < len; ++k) {
+    const unsigned char cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (cc & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return len;
+}
+
+// A pointer path being walked, for the salts lookup.
+class Walk {
+ public:
+  Walk(std::string& out, const nlohmann::json& salts) : out_(out), salts_(salts), active_(!salts.empty()) {}
+
+  template <typename Json>
+  void Value(const Json& value) {
+    if (active_ && !path_.empty()) {
+      if (auto it = salts_.find(path_); it != salts_.end() && it->is_string()) {
+        const nlohmann::json plain = value;
+        if (!(plain.is_object() && plain.size() == 1 && plain.contains("$erased"))) {
+          std::string inner;
+          AppendCanonical(inner, plain, nlohmann::json::object());
+          out_ += "{\"$erased\":\"";
+          out_ += Sha256Hex({it->template get_ref<const std::string&>(), inner});
+          out_ += "\"}";
+          return;
+        }
+      }
+    }
+    switch (value.type()) {
+      case nlohmann::json::value_t::null: out_ += "null"; return;
+      case nlohmann::json::value_t::boolean: out_ += value.template get<bool>() ? "true" : "false"; return;
+      case nlohmann::json::value_t::number_integer: out_ += std::to_string(value.template get<int64_t>()); return;
+      case nlohmann::json::value_t::number_unsigned: out_ += std::to_string(value.template get<uint64_t>()); return;
+      case nlohmann::json::value_t::number_float: out_ += CanonicalNumber(value.template get<double>()); return;
+      case nlohmann::json::value_t::string: AppendJsonString(out_, value.template get_ref<const std::string&>()); return;
+      case nlohmann::json::value_t::array: {
+        out_.push_back('[');
+        size_t index = 0;
+        for (const auto& item : value) {
+          if (index > 0) out_.push_back(',');
+          Descend(std::to_string(index++), item);
+        }
+        out_.push_back(']');
+        return;
+      }
+      case nlohmann::json::value_t::object: {
+        std::vector<typename Json::const_iterator> members;
+        members.reserve(value.size());
+        for (auto it = value.begin(); it != value.end(); ++it)
+          if (!(path_.empty() && !skip_.empty() && it.key() == skip_)) members.push_back(it);
+        std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return Utf16Less(a.key(), b.key()); });
+        out_.push_back('{');
+        bool first = true;
+        for (const auto& it : members) {
+          if (!first) out_.push_back(',');
+          first = false;
+          AppendJsonString(out_, it.key());
+          out_.push_back(':');
+          Descend(it.key(), it.value());
+        }
+        out_.push_back('}');
+        return;
+      }
+      case nlohmann::json::value_t::binary:
+      case nlohmann::json::value_t::discarded: out_ += "null"; return;
+    }
+  }
+
+  std::string_view skip_;
+  void SetBase(std::string_view base) { path_ = std::string(base); }
+
+ private:
+  template <typename Json>
+  void Descend(const std::string& key, const Json& value) {
+    if (!active_) return Value(value);
+    const size_t mark = path_.size();
+    path_.push_back('/');
+    for (char c : key) {
+      if (c == '~') path_ += "~0";
+      else if (c == '/') path_ += "~1";
+      else path_.push_back(c);
+    }
+    Value(value);
+    path_.resize(mark);
+  }
+
+  std::string& out_;
+  const nlohmann::json& salts_;
+  bool active_;
+  std::string path_;
+};
+
+}  // namespace
+
+void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
-  for (char ch : s) {
-    const unsigned char c = static_cast<unsigned char>(ch);
+  size_t run = 0;  // start of the bytes that need no escape, appended in one go
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+      ++i;
+      continue;
+    }
+    if (c >= 0x80) {
+      const size_t len = Utf8SequenceLength(s, i);
+      if (len > 0) {
+        i += len;
+        continue;
+      }
+    }
+    out.append(s.data() + run, i - run);
+    ++i;
+    run = i;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -46,61 +179,18 @@ void AppendString(std::string& out, const std::string& s) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (c < 0x20) {
+        if (c >= 0x80) {
+          out += "\xef\xbf\xbd";  // U+FFFD for each ill-formed byte
+        } else {
           char buffer[8];
           std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
           out += buffer;
-        } else {
-          out.push_back(ch);
         }
     }
   }
+  out.append(s.data() + run, s.size() - run);
   out.push_back('"');
 }
-
-template <typename Json>
-void Append(std::string& out, const Json& value) {
-  switch (value.type()) {
-    case nlohmann::json::value_t::null: out += "null"; return;
-    case nlohmann::json::value_t::boolean: out += value.template get<bool>() ? "true" : "false"; return;
-    case nlohmann::json::value_t::number_integer: out += std::to_string(value.template get<int64_t>()); return;
-    case nlohmann::json::value_t::number_unsigned: out += std::to_string(value.template get<uint64_t>()); return;
-    case nlohmann::json::value_t::number_float: out += CanonicalNumber(value.template get<double>()); return;
-    case nlohmann::json::value_t::string: AppendString(out, value.template get_ref<const std::string&>()); return;
-    case nlohmann::json::value_t::array: {
-      out.push_back('[');
-      bool first = true;
-      for (const auto& item : value) {
-        if (!first) out.push_back(',');
-        first = false;
-        Append(out, item);
-      }
-      out.push_back(']');
-      return;
-    }
-    case nlohmann::json::value_t::object: {
-      std::vector<std::pair<std::u16string, typename Json::const_iterator>> members;
-      members.reserve(value.size());
-      for (auto it = value.begin(); it != value.end(); ++it) members.emplace_back(Utf16(it.key()), it);
-      std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-      out.push_back('{');
-      bool first = true;
-      for (const auto& [key, it] : members) {
-        if (!first) out.push_back(',');
-        first = false;
-        AppendString(out, it.key());
-        out.push_back(':');
-        Append(out, it.value());
-      }
-      out.push_back('}');
-      return;
-    }
-    case nlohmann::json::value_t::binary:
-    case nlohmann::json::value_t::discarded: out += "null"; return;
-  }
-}
-
-}  // namespace
 
 std::string CanonicalNumber(double value) {
   if (value == 0 || !std::isfinite(value)) return "0";  // -0 is "0"; JSON has no NaN/Infinity
@@ -130,15 +220,32 @@ std::string CanonicalNumber(double value) {
   return out;
 }
 
+template <typename Json>
+void AppendCanonical(std::string& out, const Json& value, const nlohmann::json& salts, std::string_view skip_top_level) {
+  Walk walk(out, salts);
+  walk.skip_ = skip_top_level;
+  walk.Value(value);
+}
+
+template void AppendCanonical(std::string&, const nlohmann::json&, const nlohmann::json&, std::string_view);
+
+void AppendCanonicalAt(std::string& out, const nlohmann::json& value, const nlohmann::json& salts,
+                       std::string_view base_path) {
+  Walk walk(out, salts);
+  walk.SetBase(base_path);
+  walk.Value(value);
+}
+template void AppendCanonical(std::string&, const nlohmann::ordered_json&, const nlohmann::json&, std::string_view);
+
 std::string CanonicalJson(const nlohmann::json& value) {
   std::string out;
-  Append(out, value);
+  AppendCanonical(out, value, nlohmann::json::object());
   return out;
 }
 
 std::string CanonicalJson(const nlohmann::ordered_json& value) {
   std::string out;
-  Append(out, value);
+  AppendCanonical(out, value, nlohmann::json::object());
   return out;
 }
 

@@ -10,29 +10,31 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 namespace mcpaudit {
 
 std::string HexEncode(std::span<const uint8_t> bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (uint8_t b : bytes) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 0xf]);
+  std::string out(bytes.size() * 2, '0');
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    out[2 * i] = kHex[bytes[i] >> 4];
+    out[2 * i + 1] = kHex[bytes[i] & 0xf];
   }
   return out;
 }
 
 std::string Sha256Hex(std::initializer_list<std::string_view> parts) {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  for (auto part : parts) EVP_DigestUpdate(ctx, part.data(), part.size());
+  // The digest is fetched once and each thread keeps its context: the audit
+  // path hashes several times per record.
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), sha256, nullptr);
+  for (auto part : parts) EVP_DigestUpdate(ctx.get(), part.data(), part.size());
   uint8_t digest[32];
   unsigned int length = 0;
-  EVP_DigestFinal_ex(ctx, digest, &length);
-  EVP_MD_CTX_free(ctx);
+  EVP_DigestFinal_ex(ctx.get(), digest, &length);
   return HexEncode(std::span<const uint8_t>(digest, length));
 }
 

@@ -27,25 +27,10 @@ bool IsErased(const nlohmann::json& value) {
 
 template <typename Json>
 Result<std::string> CanonicalForHash(const Json& record, const nlohmann::json& salts) {
-  Json copy = record;
-  if (copy.is_object()) copy.erase("integrity");
-  if (salts.is_object()) {
-    for (auto it = salts.begin(); it != salts.end(); ++it) {
-      if (!it.value().is_string())
-        return Fail(ErrorCode::kInvalidArgument, "the salt of " + it.key() + " is not a string");
-      typename Json::json_pointer pointer;
-      try {
-        pointer = typename Json::json_pointer(it.key());
-      } catch (const std::exception&) {
-        return Fail(ErrorCode::kInvalidArgument, "'" + it.key() + "' is not a JSON pointer");
-      }
-      if (!copy.contains(pointer)) continue;
-      Json& value = copy[pointer];
-      nlohmann::json plain = value;  // commitments are computed on the plain value
-      if (!IsErased(plain)) value = Json(Commitment(it.value().template get<std::string>(), plain));
-    }
-  }
-  return CanonicalJson(copy);
+  if (!salts.is_object() && !salts.is_null()) return Fail(ErrorCode::kInvalidArgument, "salts must be an object");
+  std::string out;
+  AppendCanonical(out, record, salts.is_object() ? salts : nlohmann::json::object(), "integrity");
+  return out;
 }
 
 template Result<std::string> CanonicalForHash(const nlohmann::json&, const nlohmann::json&);

@@ -6,10 +6,12 @@
 #include <thread>
 
 #include "audit/bounded_queue.h"
+#include "audit/canonical_json.h"
 #include "audit/crypto.h"
 #include "audit/journal.h"
 #include "audit/journal_format.h"
 #include "audit/ops_log.h"
+#include "audit/record_writer.h"
 #include "mcpaudit/clock.h"
 
 namespace mcpaudit {
@@ -40,9 +42,21 @@ struct Prepared {
   std::string prefix;     // the record's JSON without its closing brace
   std::string canonical;  // C(N): what the chain hashes
   nlohmann::json salts;   // erasable pointer → salt
+  std::string salts_json; // the same, rendered for the record
   Completion* done = nullptr;
   bool flush_only = false;  // a barrier: no record, just "sync and tell me"
 };
+
+// The erasable pointers that AppendRecordCanonical commits itself; any other
+// takes the generic (slower) path through a JSON tree.
+bool FastCanonicalKnows(std::string_view pointer) {
+  for (std::string_view known : {"/params", "/details", "/user/email", "/user/id", "/request/client_ip",
+                                  "/request/user_agent", "/error/message", "/compliance/access_reason",
+                                  "/compliance/sensitivity"}) {
+    if (pointer == known) return true;
+  }
+  return pointer.starts_with("/params/") || pointer.starts_with("/details/");
+}
 
 std::string HostName() {
   char host[256] = {};
@@ -63,6 +77,7 @@ struct Pipeline::State {
   Journal journal;
   std::optional<SigningKey> key;
   RandomSource random = SecureRandom();
+  bool fast_canonical = true;  // every erasable pointer is one AppendRecordCanonical knows
   BoundedQueue<Prepared> queue{options.queue_capacity};
   std::jthread writer;
 
@@ -81,27 +96,48 @@ struct Pipeline::State {
   uint64_t failures_unreported = 0;
   std::string first_failure;
 
+  std::string stream_json;  // the stream name as a JSON string
+
   State(PipelineOptions o, Journal j) : options(std::move(o)), journal(std::move(j)) {
     seq = journal.head().seq;
     head = journal.head().hash;
+    AppendJsonString(stream_json, options.stream);
   }
 
   Result<Prepared> Prepare(const AuditEvent& event) const {
-    ojson record = ToJson(event);
     Prepared p;
     p.salts = nlohmann::json::object();
+    uint8_t salt_bytes[16 * 8];
+    size_t used = 0;
+    if (options.erasable.size() <= 8) random(std::span<uint8_t>(salt_bytes, 16 * options.erasable.size()));
     for (const auto& pointer : options.erasable) {
-      if (!record.contains(ojson::json_pointer(pointer))) continue;
-      uint8_t salt[16];
-      random(salt);
-      p.salts[pointer] = HexEncode(salt);
+      if (!HasField(event, pointer)) continue;
+      uint8_t* salt = salt_bytes + used;
+      if (options.erasable.size() > 8) random(std::span<uint8_t>(salt, 16));
+      used = std::min(used + 16, sizeof salt_bytes - 16);
+      p.salts[pointer] = HexEncode(std::span<const uint8_t>(salt, 16));
     }
-    auto canonical = journal::CanonicalForHash(record, p.salts);
-    if (!canonical) return std::unexpected(canonical.error());
-    p.canonical = std::move(*canonical);
-    p.prefix = record.dump(-1, ' ', false, ojson::error_handler_t::replace);
-    p.prefix.pop_back();
+    if (fast_canonical) {
+      AppendRecordCanonical(p.canonical, event, p.salts);
+    } else {
+      auto canonical = journal::CanonicalForHash(ToJson(event), p.salts);
+      if (!canonical) return std::unexpected(canonical.error());
+      p.canonical = std::move(*canonical);
+    }
+    p.prefix.reserve(p.canonical.size() + 64);
+    AppendRecordPrefix(p.prefix, event);
+    if (!p.salts.empty()) p.salts_json = p.salts.dump();
     return p;
+  }
+
+  // Whether the record has a value at `pointer` (it then gets a salt).
+  static bool HasField(const AuditEvent& e, const std::string& pointer) {
+    if (pointer == "/params") return !e.params.is_null();
+    if (pointer == "/user/email") return !e.user.email.empty();
+    if (pointer == "/request/client_ip") return !e.request.client_ip.empty();
+    if (pointer == "/user/id") return !e.user.id.empty();
+    if (pointer == "/request/user_agent") return !e.request.user_agent.empty();
+    return ToJson(e).contains(nlohmann::ordered_json::json_pointer(pointer));
   }
 
   AuditEvent SystemEvent(std::string type) const {
@@ -117,12 +153,21 @@ struct Pipeline::State {
   void Seal(const Prepared& p, std::string& out) {
     ++seq;
     std::string hash = journal::ChainHash(head, p.canonical);
-    ojson integrity = {{"stream", options.stream}, {"seq", seq}, {"prev", head}, {"hash", hash}};
-    if (!p.salts.empty()) integrity["salts"] = p.salts;
     out += p.prefix;
-    out += ",\"integrity\":";
-    out += integrity.dump();
-    out += "}\n";
+    out += ",\"integrity\":{\"stream\":";
+    out += stream_json;
+    out += ",\"seq\":";
+    out += std::to_string(seq);
+    out += ",\"prev\":\"";
+    out += head;
+    out += "\",\"hash\":\"";
+    out += hash;
+    out += '"';
+    if (!p.salts_json.empty()) {
+      out += ",\"salts\":";
+      out += p.salts_json;
+    }
+    out += "}}\n";
     head = std::move(hash);
     ++since_checkpoint;
   }
@@ -279,6 +324,10 @@ struct Pipeline::State {
       if (batch.empty()) {
         if (closed) break;
         closed = !queue.PopBatchFor(batch, 8192, std::chrono::milliseconds(100));
+      } else if (!closed && batch.size() < options.queue_capacity) {
+        // Retrying after a failed write (async): keep taking what arrives, up
+        // to the queue's bound, so that a Flush is answered meanwhile.
+        closed = !queue.PopBatchFor(batch, options.queue_capacity - batch.size(), std::chrono::milliseconds(0));
       }
       CheckSpace();
       const bool barrier = std::any_of(batch.begin(), batch.end(), [](const Prepared& p) { return p.flush_only; });
@@ -335,6 +384,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
   if (!journal) return std::unexpected(journal.error());
   auto state = std::make_unique<State>(std::move(options), std::move(*journal));
   state->key = std::move(key);
+  state->fast_canonical = std::all_of(state->options.erasable.begin(), state->options.erasable.end(),
+                                      [](const std::string& pointer) { return FastCanonicalKnows(pointer); });
   const Recovery recovery = state->journal.recovery();
   State* raw = state.get();
   state->writer = std::jthread([raw] { raw->Run(); });

@@ -1,0 +1,190 @@
+// Journal benchmarks, printed side by side in one run:
+//   (a) events/s into the Pipeline, 1 and 8 producers, async and durable;
+//   (b) the same load through a naive logger (a mutex, serialise, one write()
+//       per event; in durable mode one fdatasync per event too);
+//   (c) the latency a tool call pays for its audit record (p50/p99), audit off
+//       (a logger that discards) vs async vs durable.
+// Usage: journal_bench [scale]   (scale multiplies the event counts; default 1)
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mcpaudit/clock.h"
+#include "mcpaudit/pipeline.h"
+#include "mcpaudit/toolkit.h"
+
+namespace {
+
+using namespace mcpaudit;
+namespace fs = std::filesystem;
+using Steady = std::chrono::steady_clock;
+
+fs::path ScratchDir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("mcp-audit-bench-" + std::to_string(::getpid())) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir.parent_path());
+  return dir;
+}
+
+AuditEvent SampleEvent(int n) {
+  AuditEvent e;
+  e.timestamp = std::chrono::system_clock::now();
+  e.id = "0193c1b2-0000-7000-8000-" + std::to_string(100000000000 + n);
+  e.tool = "catalog_search";
+  e.user = {"user123", "user@example.com", "acme-corp", {"analyst"}, "jwt"};
+  e.request = {"req-" + std::to_string(n), "192.168.1.1", "session-1", "http", "bench/1", {"bench", "1"}};
+  e.server = {"mcp-audit", "bench", "host-a"};
+  e.params = {{"query", "customers"}, {"entity_type", "DATASET"}, {"limit", 10}};
+  e.resources = {"urn:li:dataset:(urn:li:dataPlatform:postgres,crm.public.customers,PROD)"};
+  e.response = AuditResponse{5, 0.15, false, 1834};
+  return e;
+}
+
+// The design of the documents this project grew from.
+class NaiveLogger final : public AuditLogger {
+ public:
+  NaiveLogger(const fs::path& dir, bool sync) : sync_(sync) {
+    fs::create_directories(dir);
+    fd_ = ::open((dir / "audit.jsonl").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  }
+  ~NaiveLogger() override { ::close(fd_); }
+  Status Log(const AuditEvent& event) override {
+    std::lock_guard lock(mutex_);
+    std::string line = ToJsonLine(event) + "\n";
+    if (::write(fd_, line.data(), line.size()) < 0) return Fail(ErrorCode::kIo, "write failed");
+    if (sync_ && ::fdatasync(fd_) != 0) return Fail(ErrorCode::kIo, "sync failed");
+    return {};
+  }
+
+ private:
+  std::mutex mutex_;
+  int fd_;
+  bool sync_;
+};
+
+class DiscardLogger final : public AuditLogger {
+ public:
+  Status Log(const AuditEvent&) override { return {}; }
+};
+
+// Events per second with `threads` producers each logging `per_thread` events;
+// the clock stops when everything is written (durable: synced).
+double Throughput(AuditLogger& logger, int threads, int per_thread, const std::function<void()>& drain) {
+  std::vector<AuditEvent> events;
+  for (int i = 0; i < 64; ++i) events.push_back(SampleEvent(i));
+  const auto start = Steady::now();
+  {
+    std::vector<std::jthread> producers;
+    for (int t = 0; t < threads; ++t)
+      producers.emplace_back([&] {
+        for (int i = 0; i < per_thread; ++i) (void)logger.Log(events[i % events.size()]);
+      });
+  }
+  drain();
+  const double seconds = std::chrono::duration<double>(Steady::now() - start).count();
+  return threads * static_cast<double>(per_thread) / seconds;
+}
+
+PipelineOptions Options(const fs::path& dir, DeliveryMode mode) {
+  PipelineOptions o;
+  o.directory = dir;
+  o.mode = mode;
+  o.stream = "bench";
+  o.space_left_bytes = o.admin_space_left_bytes = 0;
+  return o;
+}
+
+struct Latency {
+  double p50_us, p99_us;
+};
+
+// One tool call at a time through the toolkit: what the caller waits for.
+Latency CallLatency(AuditLogger& logger, int calls) {
+  Toolkit toolkit(logger);
+  (void)toolkit.Register({.name = "noop", .input_schema = {{"type", "object"}}},
+                         [](const RequestContext&, const nlohmann::json&) -> Result<ToolResult> {
+                           return ToolResult::Text("ok");
+                         });
+  const nlohmann::json args = nlohmann::json::object();
+  std::vector<double> samples;
+  samples.reserve(calls);
+  for (int i = 0; i < calls; ++i) {
+    RequestContext ctx;
+    ctx.request_id = std::to_string(i);
+    ctx.identity.user_id = "user123";
+    const auto start = Steady::now();
+    (void)toolkit.Call(ctx, "noop", args);
+    samples.push_back(std::chrono::duration<double, std::micro>(Steady::now() - start).count());
+  }
+  std::sort(samples.begin(), samples.end());
+  return {samples[samples.size() / 2], samples[samples.size() * 99 / 100]};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int scale = argc > 1 ? std::max(1, std::atoi(argv[1])) : 1;
+  std::printf("mcp-audit journal benchmark (%u hardware threads)\n\n", std::thread::hardware_concurrency());
+  std::printf("(a)+(b) events/s into the log, until written (durable: synced)\n");
+  std::printf("%-34s %14s %14s\n", "logger", "1 producer", "8 producers");
+  struct Row {
+    const char* name;
+    DeliveryMode mode;
+    bool naive;
+    int per_thread_1, per_thread_8;
+  };
+  const Row rows[] = {
+      {"pipeline async", DeliveryMode::kAsync, false, 200000 * scale, 50000 * scale},
+      {"naive async (mutex+write)", DeliveryMode::kAsync, true, 200000 * scale, 50000 * scale},
+      {"pipeline durable (group commit)", DeliveryMode::kDurable, false, 5000 * scale, 5000 * scale},
+      {"naive durable (write+fdatasync)", DeliveryMode::kDurable, true, 2000 * scale, 500 * scale},
+  };
+  for (const Row& row : rows) {
+    double rates[2];
+    int index = 0;
+    for (int threads : {1, 8}) {
+      const int per_thread = threads == 1 ? row.per_thread_1 : row.per_thread_8;
+      const fs::path dir = ScratchDir(std::string(row.name) + std::to_string(threads));
+      if (row.naive) {
+        NaiveLogger logger(dir, row.mode == DeliveryMode::kDurable);
+        rates[index++] = Throughput(logger, threads, per_thread, [] {});
+      } else {
+        auto pipeline = Pipeline::Open(Options(dir, row.mode));
+        if (!pipeline) {
+          std::fprintf(stderr, "%s\n", pipeline.error().message.c_str());
+          return 1;
+        }
+        rates[index++] = Throughput(**pipeline, threads, per_thread, [&] { (void)(*pipeline)->Flush(); });
+      }
+      fs::remove_all(dir);
+    }
+    std::printf("%-34s %14.0f %14.0f\n", row.name, rates[0], rates[1]);
+  }
+
+  std::printf("\n(c) tool call latency through the toolkit, one call at a time (microseconds)\n");
+  std::printf("%-34s %10s %10s\n", "audit", "p50", "p99");
+  {
+    DiscardLogger off;
+    Latency l = CallLatency(off, 20000 * scale);
+    std::printf("%-34s %10.2f %10.2f\n", "off (discarding logger)", l.p50_us, l.p99_us);
+  }
+  for (DeliveryMode mode : {DeliveryMode::kAsync, DeliveryMode::kDurable}) {
+    const fs::path dir = ScratchDir(mode == DeliveryMode::kAsync ? "lat-async" : "lat-durable");
+    auto pipeline = Pipeline::Open(Options(dir, mode));
+    Latency l = CallLatency(**pipeline, mode == DeliveryMode::kAsync ? 20000 * scale : 2000 * scale);
+    std::printf("%-34s %10.2f %10.2f\n", mode == DeliveryMode::kAsync ? "pipeline async" : "pipeline durable", l.p50_us,
+                l.p99_us);
+    pipeline->reset();
+    fs::remove_all(dir);
+  }
+  fs::remove_all(ScratchDir("x").parent_path());
+  return 0;
+}
