@@ -91,6 +91,7 @@ struct Pipeline::State {
   uint64_t since_checkpoint = 0;
   Steady::time_point last_checkpoint = Steady::now();
   Steady::time_point last_sync = Steady::now();
+  bool unsynced = false;  // written since the last fdatasync
   Steady::time_point last_space_check{};
   bool space_warned = false;
   uint64_t failures_unreported = 0;
@@ -261,11 +262,13 @@ struct Pipeline::State {
       status = journal.RotateIfDue(seq_before + 1, out.size());
       if (status) status = journal.Append(out);
     }
-    if (status && (sync || !out.empty()) && (sync || Steady::now() - last_sync >= options.flush_interval)) {
+    if (status && !out.empty()) unsynced = true;
+    if (status && unsynced && (sync || Steady::now() - last_sync >= options.flush_interval)) {
       status = journal.Sync();
       if (status) {
         syncs.fetch_add(1, std::memory_order_relaxed);
         last_sync = Steady::now();
+        unsynced = false;
       }
     }
     if (!status) {

@@ -11,6 +11,7 @@
 
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <set>
 #include <thread>
 
@@ -275,6 +276,68 @@ TEST(StdioServerTest, AnUnusableAuditDirectoryStopsTheServerWithAClearError) {
   ServerProcess server(dir.path() / "file" / "audit");
   EXPECT_EQ(server.CloseAndWait(), 2);
   EXPECT_NE(server.Stderr().find("cannot create audit directory"), std::string::npos) << server.Stderr();
+}
+
+// Runs an mcp-audit command; returns its exit code and what it printed (stdout and stderr).
+std::pair<int, std::string> RunCommand(const std::string& args) {
+  const std::string command = std::string(MCP_AUDIT_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  std::string output;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+TEST(AuditorCommandsTest, KeygenServeVerifyTamperAndTail) {
+  testing::TempDir dir;
+  const auto keys = dir.path() / "keys";
+  const auto audit = dir.path() / "audit";
+  auto [keygen_code, keygen_out] = RunCommand("keygen --out " + keys.string());
+  ASSERT_EQ(keygen_code, 0) << keygen_out;
+  EXPECT_EQ(std::filesystem::status(keys / "audit-signing.key").permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  {
+    ServerProcess server(audit, {"--mode", "durable", "--signing-key", (keys / "audit-signing.key").string()});
+    server.Initialize();
+    for (int i = 0; i < 3; ++i)
+      server.Request(i + 1, "tools/call", {{"name", "catalog_list_tags"}, {"arguments", {{"filter", "p"}}}});
+    EXPECT_EQ(server.CloseAndWait(), 0);
+    EXPECT_EQ(server.Stderr().find("BEGIN PRIVATE KEY"), std::string::npos);  // the key is never logged
+  }
+  const std::string pubkey = " --pubkey " + (keys / "audit-signing.pub").string();
+  auto [valid_code, valid_out] = RunCommand("verify --audit-dir " + audit.string() + pubkey);
+  EXPECT_EQ(valid_code, 0) << valid_out;
+  EXPECT_NE(valid_out.find("valid: 6 records in 1 stream(s), 1 checkpoints (1 signed by key"), std::string::npos)
+      << valid_out;
+
+  auto [tail_code, tail_out] = RunCommand("tail -n 2 --audit-dir " + audit.string());
+  EXPECT_EQ(tail_code, 0);
+  std::istringstream tail_lines(tail_out);
+  std::vector<std::string> types;
+  for (std::string line; std::getline(tail_lines, line);) types.push_back(json::parse(line)["event_type"]);
+  EXPECT_EQ(types, (std::vector<std::string>{"audit_stopped", "checkpoint"}));
+
+  // Someone edits the second call's parameters in place.
+  const auto segment = audit / "segment-00000000000000000001.jsonl";
+  std::ifstream in(segment);
+  std::string content((std::istreambuf_iterator<char>(in)), {});
+  in.close();
+  const size_t at = content.find("\"filter\":\"p\"", content.find("\"id\":\"2\""));
+  ASSERT_NE(at, std::string::npos);
+  content.replace(at, 12, "\"filter\":\"q\"");
+  std::ofstream(segment, std::ios::trunc) << content;
+  auto [tampered_code, tampered_out] = RunCommand("verify --audit-dir " + audit.string() + pubkey);
+  EXPECT_EQ(tampered_code, 1) << tampered_out;
+  EXPECT_NE(tampered_out.find("seq 3: modified"), std::string::npos) << tampered_out;
+  EXPECT_NE(tampered_out.find("TAMPERED: 1 problem(s)"), std::string::npos) << tampered_out;
+
+  auto [missing_code, missing_out] = RunCommand("verify --audit-dir " + (dir.path() / "nowhere").string());
+  EXPECT_EQ(missing_code, 2);
+  EXPECT_NE(missing_out.find("no audit directory"), std::string::npos) << missing_out;
+  auto [usage_code, usage_out] = RunCommand("verify --no-such-flag");
+  EXPECT_EQ(usage_code, 2);
 }
 
 // The crash test: durable mode under concurrent calls, killed with SIGKILL at
