@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "audit/audit_files.h"
 #include "audit/journal_format.h"
 #include "mcpaudit/audit_event.h"
 
@@ -21,18 +22,6 @@ namespace mcpaudit {
 namespace {
 
 namespace fs = std::filesystem;
-
-Error Errno(const std::string& what, const fs::path& path) {
-  return Error{ErrorCode::kIo, what + " " + path.string() + ": " + std::strerror(errno)};
-}
-
-void SyncDirectory(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
 
 std::vector<fs::path> Segments(const fs::path& dir) {
   std::vector<fs::path> out;
@@ -69,20 +58,13 @@ Journal::~Journal() {
 }
 
 Result<Journal> Journal::Open(JournalOptions options, std::string_view stream) {
-  std::error_code ec;
-  if (!fs::exists(options.directory, ec)) {
-    fs::create_directories(options.directory, ec);
-    if (ec)
-      return Fail(ErrorCode::kIo,
-                  "cannot create audit directory " + options.directory.string() + ": " + ec.message());
-    fs::permissions(options.directory, fs::perms::owner_all, ec);
-  }
+  if (auto made = EnsureAuditDirectory(options.directory); !made) return std::unexpected(made.error());
   Journal journal;
   journal.options_ = std::move(options);
   const fs::path dir = journal.options_.directory;
   const fs::path lock_path = dir / journal::kLockFile;
   journal.lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (journal.lock_fd_ < 0) return std::unexpected(Errno("cannot open", lock_path));
+  if (journal.lock_fd_ < 0) return std::unexpected(ErrnoError("cannot open", lock_path));
   if (::flock(journal.lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     return Fail(ErrorCode::kUnavailable,
                 "another mcp-audit process is writing to " + dir.string() + " (it holds " + lock_path.string() + ")");
@@ -105,15 +87,16 @@ Result<Journal> Journal::Open(JournalOptions options, std::string_view stream) {
           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
               .count());
       journal.recovery_.set_aside = dir / ("torn-" + stamp + "-" + it->filename().string() + ".part");
-      int out = ::open(journal.recovery_.set_aside.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-      if (out < 0) return std::unexpected(Errno("cannot set aside the torn tail into", journal.recovery_.set_aside));
+      auto set_aside = OpenAuditFile(journal.recovery_.set_aside, O_EXCL);
+      if (!set_aside) return std::unexpected(set_aside.error());
+      const int out = *set_aside;
       const bool saved = ::write(out, content.data() + complete, content.size() - complete) ==
                              static_cast<ssize_t>(content.size() - complete) &&
                          ::fsync(out) == 0;
       ::close(out);
-      if (!saved) return std::unexpected(Errno("cannot write", journal.recovery_.set_aside));
+      if (!saved) return std::unexpected(ErrnoError("cannot write", journal.recovery_.set_aside));
       if (::truncate(it->c_str(), static_cast<off_t>(complete)) != 0)
-        return std::unexpected(Errno("cannot cut back", *it));
+        return std::unexpected(ErrnoError("cannot cut back", *it));
       SyncDirectory(dir);
       content.resize(complete);
     }
@@ -143,9 +126,9 @@ Result<Journal> Journal::Open(JournalOptions options, std::string_view stream) {
     if (auto opened = journal.OpenSegment(journal.head_.seq + 1); !opened) return std::unexpected(opened.error());
   } else {
     journal.segment_path_ = segments.back();
-    journal.fd_ = ::open(journal.segment_path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (journal.fd_ < 0) return std::unexpected(Errno("cannot open", journal.segment_path_));
-    ::fchmod(journal.fd_, 0600);
+    auto fd = OpenAuditFile(journal.segment_path_);
+    if (!fd) return std::unexpected(fd.error());
+    journal.fd_ = *fd;
     struct stat st{};
     ::fstat(journal.fd_, &st);
     journal.segment_bytes_ = static_cast<uint64_t>(st.st_size);
@@ -156,9 +139,9 @@ Result<Journal> Journal::Open(JournalOptions options, std::string_view stream) {
 
 Status Journal::OpenSegment(uint64_t first_seq) {
   segment_path_ = options_.directory / journal::SegmentName(first_seq);
-  fd_ = ::open(segment_path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (fd_ < 0) return std::unexpected(Errno("cannot create", segment_path_));
-  ::fchmod(fd_, 0600);
+  auto fd = OpenAuditFile(segment_path_);
+  if (!fd) return std::unexpected(fd.error());
+  fd_ = *fd;
   struct stat st{};
   ::fstat(fd_, &st);
   segment_bytes_ = static_cast<uint64_t>(st.st_size);
@@ -180,7 +163,7 @@ Status Journal::RotateIfDue(uint64_t next_seq, size_t incoming_bytes) {
   const bool too_old =
       segment_bytes_ > 0 && std::chrono::system_clock::now() - segment_opened_ > options_.max_segment_age;
   if (!too_big && !too_old) return {};
-  if (::fdatasync(fd_) != 0) return std::unexpected(Errno("cannot sync", segment_path_));
+  if (::fdatasync(fd_) != 0) return std::unexpected(ErrnoError("cannot sync", segment_path_));
   CloseSegment();
   return OpenSegment(next_seq);
 }
@@ -192,7 +175,7 @@ Status Journal::Append(std::string_view lines) {
     ssize_t n = ::write(fd_, lines.data() + done, lines.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
-      Error error = Errno("cannot write", segment_path_);
+      Error error = ErrnoError("cannot write", segment_path_);
       if (done > 0 && ::ftruncate(fd_, static_cast<off_t>(segment_bytes_)) != 0) {
         error.message += " (and cutting back the partial write failed: " + std::string(std::strerror(errno)) + ")";
       }
@@ -205,14 +188,14 @@ Status Journal::Append(std::string_view lines) {
 }
 
 Status Journal::Sync() {
-  if (::fdatasync(fd_) != 0) return std::unexpected(Errno("cannot sync", segment_path_));
+  if (::fdatasync(fd_) != 0) return std::unexpected(ErrnoError("cannot sync", segment_path_));
   return {};
 }
 
 Result<uint64_t> Journal::FreeBytes() const {
   struct statvfs st{};
   if (::statvfs(options_.directory.c_str(), &st) != 0)
-    return std::unexpected(Errno("cannot stat the filesystem of", options_.directory));
+    return std::unexpected(ErrnoError("cannot stat the filesystem of", options_.directory));
   return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
 }
 

@@ -13,6 +13,7 @@
 #include <thread>
 #include <variant>
 
+#include "audit/audit_files.h"
 #include "audit/bounded_queue.h"
 #include "mcpaudit/clock.h"
 
@@ -26,30 +27,6 @@ using FlushPromise = std::shared_ptr<std::promise<Status>>;
 using Item = std::variant<std::string, FlushPromise>;
 
 constexpr size_t kMaxBatch = 4096;
-
-Error IoError(const std::string& what, const fs::path& path) {
-  return Error{ErrorCode::kIo, what + " " + path.string() + ": " + std::strerror(errno)};
-}
-
-Result<int> OpenAppend(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return std::unexpected(IoError("cannot open", path));
-  // An existing file keeps its mode on open; audit files are never wider than 0600.
-  if (::fchmod(fd, 0600) != 0) {
-    Error error = IoError("cannot set mode 0600 on", path);
-    ::close(fd);
-    return std::unexpected(error);
-  }
-  return fd;
-}
-
-void SyncDirectory(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
 
 }  // namespace
 
@@ -72,7 +49,7 @@ struct FileSink::State {
   explicit State(FileSinkOptions o) : options(std::move(o)), active(options.directory / options.file_name) {}
 
   Status OpenActive() {
-    auto fd_or = OpenAppend(active);
+    auto fd_or = OpenAuditFile(active);
     if (!fd_or) return std::unexpected(fd_or.error());
     fd = *fd_or;
     struct stat st{};
@@ -102,7 +79,7 @@ struct FileSink::State {
       target = options.directory / (stem + "-" + stamp + suffix + ".jsonl");
     }
     if (::rename(active.c_str(), target.c_str()) != 0) {
-      Error error = IoError("cannot rotate", active);
+      Error error = ErrnoError("cannot rotate", active);
       (void)OpenActive();
       return std::unexpected(error);
     }
@@ -127,7 +104,7 @@ struct FileSink::State {
       ssize_t n = ::write(fd, pending.data() + done, pending.size() - done);
       if (n < 0) {
         if (errno == EINTR) continue;
-        Error error = IoError("cannot write", active);
+        Error error = ErrnoError("cannot write", active);
         pending.erase(0, done);
         file_bytes += done;
         return std::unexpected(error);
@@ -198,15 +175,7 @@ struct FileSink::State {
 FileSink::FileSink(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
 Result<std::unique_ptr<FileSink>> FileSink::Open(FileSinkOptions options) {
-  if (options.directory.empty()) return Fail(ErrorCode::kInvalidArgument, "no audit directory given");
-  std::error_code ec;
-  if (!fs::exists(options.directory, ec)) {
-    fs::create_directories(options.directory, ec);
-    if (ec)
-      return Fail(ErrorCode::kIo,
-                  "cannot create audit directory " + options.directory.string() + ": " + ec.message());
-    fs::permissions(options.directory, fs::perms::owner_all, ec);
-  }
+  if (auto made = EnsureAuditDirectory(options.directory); !made) return std::unexpected(made.error());
   auto state = std::make_unique<State>(std::move(options));
   if (auto opened = state->OpenActive(); !opened) return std::unexpected(opened.error());
   State* raw = state.get();

@@ -1,0 +1,26 @@
+// Audit files on disk, as every writer of them makes them: directories 0700,
+// files 0600 whatever the umask or an older mode, names made durable with a
+// directory fsync, errors that say which file and why.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "mcpaudit/result.h"
+
+namespace mcpaudit {
+
+// Creates `dir` (and its parents) with mode 0700 when it does not exist.
+[[nodiscard]] Status EnsureAuditDirectory(const std::filesystem::path& dir);
+
+// Opens (creating with 0600) a file for appending and narrows an existing
+// file's mode to 0600. `extra_flags` may add O_EXCL and the like.
+[[nodiscard]] Result<int> OpenAuditFile(const std::filesystem::path& path, int extra_flags = 0);
+
+// fsync of a directory, so that a file created or renamed in it survives a crash.
+void SyncDirectory(const std::filesystem::path& dir);
+
+// "<what> <path>: <strerror(errno)>" as an I/O error.
+Error ErrnoError(const std::string& what, const std::filesystem::path& path);
+
+}  // namespace mcpaudit
