@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "audit/bounded_queue.h"
@@ -17,21 +19,26 @@
 namespace mcpaudit {
 namespace {
 
-using ojson = nlohmann::ordered_json;
 using Steady = std::chrono::steady_clock;
 
-// Where a durable Log() waits for its record to be synced.
+// Where a durable Log() waits for its record to be synced. It lives on the
+// waiter's stack: Finish notifies under the lock, so the waiter cannot return
+// (and destroy it) before Finish is done with it.
 struct Completion {
-  std::atomic<int> state{0};  // 0 waiting, 1 on disk, 2 failed
-  Error error;
+  std::mutex mutex;
+  std::condition_variable done;
+  int state = 0;  // guarded by mutex: 0 waiting, 1 on disk, 2 failed
+  Error error;    // guarded by mutex
   void Finish(const Status& status) {
+    std::lock_guard lock(mutex);
     if (!status) error = status.error();
-    state.store(status ? 1 : 2, std::memory_order_release);
-    state.notify_one();
+    state = status ? 1 : 2;
+    done.notify_one();
   }
   Status Wait() {
-    state.wait(0, std::memory_order_acquire);
-    if (state.load(std::memory_order_acquire) == 1) return {};
+    std::unique_lock lock(mutex);
+    done.wait(lock, [&] { return state != 0; });
+    if (state == 1) return {};
     return std::unexpected(error);
   }
 };
