@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 what=${1:-build}
 packages=(cmake ninja-build g++ pkg-config ccache
-  nlohmann-json3-dev libvalijson-dev libssl-dev libsqlite3-dev libspdlog-dev libcli11-dev)
+  nlohmann-json3-dev libvalijson-dev libssl-dev libsqlite3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev)
 if [[ $what == test ]]; then
   packages+=(libgtest-dev libgmock-dev)
   # Any Node.js with npm will do to fetch the test clients (they run on the

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   mcpaudit::cli::AddTailCommand(app, exit_code);
   mcpaudit::cli::AddVerifyCommand(app, exit_code);
   mcpaudit::cli::AddKeygenCommand(app, exit_code);
+  mcpaudit::cli::AddConfigCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -11,6 +11,7 @@
 #include "audit/ops_log.h"
 #include "catalog/catalog_toolkit.h"
 #include "cli/commands.h"
+#include "cli/config.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
 #include "mcpaudit/server.h"
@@ -19,16 +20,35 @@
 namespace mcpaudit::cli {
 namespace {
 
-struct ServeOptions {
+// The flags of `serve`; a flag that was not given leaves the config's value.
+struct ServeFlags {
+  std::string config_file;
   bool stdio = false;
-  std::string audit_dir = kDefaultAuditDir;
-  std::string toolkit = "catalog";
-  std::string user;
-  std::string mode = "async";
-  std::string signing_key;
+  std::string audit_dir, toolkit, user, mode, signing_key;
   size_t max_message_bytes = 4 * 1024 * 1024;
   std::string log_level = "info";
+  CLI::Option *audit_dir_opt, *toolkit_opt, *user_opt, *mode_opt, *signing_key_opt;
 };
+
+// The effective settings: defaults, then the config file, then the flags.
+Result<Config> Settings(const ServeFlags& flags) {
+  Config config;
+  if (!flags.config_file.empty()) {
+    auto loaded = LoadConfig(flags.config_file);
+    if (!loaded) return loaded;
+    config = std::move(*loaded);
+  }
+  if (flags.audit_dir_opt->count()) config.audit.directory = flags.audit_dir;
+  if (flags.toolkit_opt->count()) config.toolkit = flags.toolkit;
+  if (flags.user_opt->count()) config.user = flags.user;
+  if (flags.signing_key_opt->count()) config.audit.signing_key = flags.signing_key;
+  if (flags.mode_opt->count()) {
+    auto mode = ParseDeliveryMode(flags.mode);
+    if (!mode) return std::unexpected(mode.error());
+    config.audit.mode = *mode;
+  }
+  return config;
+}
 
 // Who is calling over stdio: --user, else MCP_AUDIT_USER, else the OS user.
 Identity StdioIdentity(const std::string& flag_user) {
@@ -86,33 +106,32 @@ class SignalWatcher {
   std::jthread thread_;
 };
 
-int Serve(const ServeOptions& options) {
+int Serve(const ServeFlags& flags) {
   // Every thread started from here on inherits the mask: only the watcher takes them.
   const sigset_t signals = WatchedSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  OpsLog().set_level(spdlog::level::from_str(options.log_level));
-  if (options.toolkit != "catalog") {
-    std::cerr << "mcp-audit serve: unknown toolkit '" << options.toolkit << "' (available: catalog)\n";
+  OpsLog().set_level(spdlog::level::from_str(flags.log_level));
+  auto settings = Settings(flags);
+  if (!settings) {
+    std::cerr << "mcp-audit serve: " << settings.error().message << "\n";
     return 2;
   }
-  auto mode = ParseDeliveryMode(options.mode);
-  if (!mode) {
-    std::cerr << "mcp-audit serve: " << mode.error().message << "\n";
+  const Config& config = *settings;
+  if (config.toolkit != "catalog") {
+    std::cerr << "mcp-audit serve: unknown toolkit '" << config.toolkit << "' (available: catalog)\n";
     return 2;
   }
-  PipelineOptions pipeline_options;
-  pipeline_options.directory = options.audit_dir;
-  pipeline_options.mode = *mode;
-  pipeline_options.signing_key = options.signing_key;
+  PipelineOptions pipeline_options = config.audit;
   pipeline_options.server = {"mcp-audit", MCPAUDIT_VERSION, InstanceName()};
   auto pipeline = Pipeline::Open(pipeline_options);
   if (!pipeline) {
     std::cerr << "mcp-audit serve: " << pipeline.error().message << "\n";
     return 2;
   }
+  const bool durable = config.audit.mode == DeliveryMode::kDurable;
   ToolkitOptions toolkit_options;
   toolkit_options.server = pipeline_options.server;
-  toolkit_options.fail_closed = *mode == DeliveryMode::kDurable;
+  toolkit_options.fail_closed = durable;
   Toolkit toolkit(**pipeline, toolkit_options);
   if (auto registered = RegisterCatalogTools(toolkit); !registered) {
     std::cerr << "mcp-audit serve: " << registered.error().message << "\n";
@@ -126,17 +145,17 @@ int Serve(const ServeOptions& options) {
       "every tool call is recorded in an audit log.";
 
   StdioOptions stdio;
-  stdio.max_message_bytes = options.max_message_bytes;
-  stdio.connection.identity = StdioIdentity(options.user);
+  stdio.max_message_bytes = flags.max_message_bytes;
+  stdio.connection.identity = StdioIdentity(config.user);
   stdio.connection.session_id = NewUuidV7(std::chrono::system_clock::now(), SecureRandom());
 
-  const auto records = std::filesystem::absolute(options.audit_dir).lexically_normal();
-  std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": serving MCP over stdio (toolkit: " << options.toolkit
+  const auto records = std::filesystem::absolute(config.audit.directory).lexically_normal();
+  std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": serving MCP over stdio (toolkit: " << config.toolkit
             << ", " << toolkit.ListTools().size() << " tools)\n"
             << "  caller:        " << stdio.connection.identity.user_id << " ("
             << stdio.connection.identity.auth_method << ")\n"
-            << "  audit journal: " << records.string() << " (" << options.mode << " mode, "
-            << (options.signing_key.empty() ? "unsigned" : "signed") << " checkpoints, files 0600)\n"
+            << "  audit journal: " << records.string() << " (" << (durable ? "durable" : "async") << " mode, "
+            << (config.audit.signing_key.empty() ? "unsigned" : "signed") << " checkpoints, files 0600)\n"
             << "  read it:       mcp-audit query --audit-dir " << records.string()
             << "   verify it: mcp-audit verify --audit-dir " << records.string() << "\n"
             << "  connect:       point an MCP client at this command, e.g.\n"
@@ -170,26 +189,28 @@ int Serve(const ServeOptions& options) {
 }  // namespace
 
 void AddServeCommand(CLI::App& app, int& exit_code) {
-  auto options = std::make_shared<ServeOptions>();
+  auto flags = std::make_shared<ServeFlags>();
   CLI::App* cmd = app.add_subcommand("serve", "Serve MCP with every tool call audited");
-  cmd->add_flag("--stdio", options->stdio, "Serve one client over stdin/stdout (the default)");
-  cmd->add_option("--audit-dir", options->audit_dir, "Directory of the audit files")->capture_default_str();
-  cmd->add_option("--toolkit", options->toolkit, "The tools to serve: catalog")->capture_default_str();
-  cmd->add_option("--mode", options->mode,
-                  "async (a call waits for its record to be queued) or durable (to be on disk; fail closed)")
-      ->check(CLI::IsMember({"async", "durable"}))
-      ->capture_default_str();
-  cmd->add_option("--signing-key", options->signing_key,
-                  "Ed25519 private key (PEM, mode 0600) that signs the journal's checkpoints (see keygen)");
-  cmd->add_option("--user", options->user,
-                  "The caller's user id on stdio (default: $MCP_AUDIT_USER, else the OS user)");
-  cmd->add_option("--max-message-bytes", options->max_message_bytes,
+  cmd->add_option("--config", flags->config_file, "Configuration file (TOML; see `mcp-audit config example`)");
+  cmd->add_flag("--stdio", flags->stdio, "Serve one client over stdin/stdout (the default)");
+  flags->audit_dir_opt = cmd->add_option("--audit-dir", flags->audit_dir, "Directory of the journal (default ./var/audit)");
+  flags->toolkit_opt = cmd->add_option("--toolkit", flags->toolkit, "The tools to serve: catalog");
+  flags->mode_opt = cmd->add_option("--mode", flags->mode,
+                                    "async (a call waits for its record to be queued) or durable (to be on disk; "
+                                    "fail closed)")
+                        ->check(CLI::IsMember({"async", "durable"}));
+  flags->signing_key_opt = cmd->add_option(
+      "--signing-key", flags->signing_key,
+      "Ed25519 private key (PEM, mode 0600) that signs the journal's checkpoints (see keygen)");
+  flags->user_opt = cmd->add_option("--user", flags->user,
+                                    "The caller's user id on stdio (default: $MCP_AUDIT_USER, else the OS user)");
+  cmd->add_option("--max-message-bytes", flags->max_message_bytes,
                   "Longest accepted JSON-RPC message; longer ones get an error")
       ->capture_default_str();
-  cmd->add_option("--log-level", options->log_level, "Operational log level on stderr")
+  cmd->add_option("--log-level", flags->log_level, "Operational log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
-  cmd->callback([options, &exit_code] { exit_code = Serve(*options); });
+  cmd->callback([flags, &exit_code] { exit_code = Serve(*flags); });
 }
 
 }  // namespace mcpaudit::cli

@@ -340,6 +340,43 @@ TEST(AuditorCommandsTest, KeygenServeVerifyTamperAndTail) {
   EXPECT_EQ(usage_code, 2);
 }
 
+TEST(ServeConfigTest, TheConfigFileSetsTheJournalAndFlagsOverrideIt) {
+  testing::TempDir dir;
+  const auto config = dir.path() / "mcp-audit.toml";
+  std::ofstream(config) << "[server]\nuser = \"from-config\"\n[audit]\nmode = \"durable\"\nstream = \"stream-x\"\n";
+  {
+    ServerProcess server(dir.path() / "audit", {"--config", config.string()});
+    server.Initialize();
+    server.Request(1, "tools/call", {{"name", "catalog_list_tags"}, {"arguments", json::object()}});
+    EXPECT_EQ(server.CloseAndWait(), 0) << server.Stderr();
+  }
+  {
+    ServerProcess server(dir.path() / "audit", {"--config", config.string(), "--mode", "async", "--user", "flag"});
+    server.Initialize();
+    server.Request(1, "tools/call", {{"name", "catalog_list_tags"}, {"arguments", json::object()}});
+    EXPECT_EQ(server.CloseAndWait(), 0) << server.Stderr();
+  }
+  std::vector<std::string> modes, users;
+  for (const auto& e : Records(dir.path() / "audit", /*all=*/true)) {
+    EXPECT_EQ(e.integrity->stream, "stream-x");
+    if (e.event_type == "audit_started") modes.push_back(e.details["mode"]);
+    if (e.event_type == "tool_call") users.push_back(e.user.id);
+  }
+  EXPECT_EQ(modes, (std::vector<std::string>{"durable", "async"}));
+  EXPECT_EQ(users, (std::vector<std::string>{"from-config", "flag"}));
+}
+
+TEST(ServeConfigTest, ABrokenConfigStopsTheServerWithThePlaceOfTheError) {
+  testing::TempDir dir;
+  const auto config = dir.path() / "mcp-audit.toml";
+  std::ofstream(config) << "[audit]\nmode = \"fast\"\n";
+  ServerProcess server(dir.path() / "audit", {"--config", config.string()});
+  EXPECT_EQ(server.CloseAndWait(), 2);
+  EXPECT_NE(server.Stderr().find("mcp-audit.toml:2:8: audit.mode: unknown value 'fast'"), std::string::npos)
+      << server.Stderr();
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "audit"));  // nothing started
+}
+
 // The crash test: durable mode under concurrent calls, killed with SIGKILL at
 // random moments and restarted, many times. Every call that got a response
 // must have its record; the chain must verify.

@@ -1,0 +1,230 @@
+#include "cli/config.h"
+
+#include <toml++/toml.h>
+
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+#include "cli/commands.h"
+
+namespace mcpaudit::cli {
+namespace {
+
+// Reads typed values out of a table, remembering which keys were known.
+class Reader {
+ public:
+  Reader(const std::string& file, const toml::table& table, std::string prefix)
+      : file_(file), table_(table), prefix_(std::move(prefix)) {}
+
+  template <typename T>
+  Status Get(const char* key, T& out) {
+    known_.insert(key);
+    const toml::node* node = table_.get(key);
+    if (!node) return {};
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (auto v = node->value<std::string>()) {
+        out = *v;
+        return {};
+      }
+      return Wrong(*node, key, "a string");
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (auto v = node->value<bool>()) {
+        out = *v;
+        return {};
+      }
+      return Wrong(*node, key, "true or false");
+    } else {
+      auto v = node->value<int64_t>();
+      if (!v || !node->is_integer() || *v < 0) return Wrong(*node, key, "a whole number, 0 or more");
+      out = static_cast<T>(*v);
+      return {};
+    }
+  }
+
+  Status GetStrings(const char* key, std::vector<std::string>& out) {
+    known_.insert(key);
+    const toml::node* node = table_.get(key);
+    if (!node) return {};
+    const toml::array* array = node->as_array();
+    if (!array) return Wrong(*node, key, "a list of strings");
+    std::vector<std::string> values;
+    for (const auto& item : *array) {
+      auto v = item.value<std::string>();
+      if (!v) return Wrong(item, key, "a list of strings");
+      values.push_back(*v);
+    }
+    out = std::move(values);
+    return {};
+  }
+
+  // One of `choices`, or an error that lists them.
+  Status GetChoice(const char* key, std::string& out, std::initializer_list<const char*> choices) {
+    std::string value = out;
+    if (auto got = Get(key, value); !got) return got;
+    for (const char* choice : choices)
+      if (value == choice) {
+        out = value;
+        return {};
+      }
+    std::string list;
+    for (const char* choice : choices) list += std::string(list.empty() ? "" : ", ") + choice;
+    return Error(*table_.get(key), key, "unknown value '" + value + "' (expected " + list + ")");
+  }
+
+  Result<Reader> Table(const char* key) {
+    known_.insert(key);
+    const toml::node* node = table_.get(key);
+    static const toml::table kEmpty;
+    if (!node) return Reader(file_, kEmpty, prefix_ + key + ".");
+    if (!node->is_table()) return std::unexpected(Wrong(*node, key, "a table").error());
+    return Reader(file_, *node->as_table(), prefix_ + key + ".");
+  }
+
+  // Every key of the table must have been asked for: a typo is an error.
+  Status NoUnknownKeys() const {
+    for (const auto& [key, node] : table_) {
+      if (!known_.contains(std::string(key.str())))
+        return Error(node, std::string(key.str()).c_str(), "unknown key (see `mcp-audit config example`)");
+    }
+    return {};
+  }
+
+  Status Error(const toml::node& node, const char* key, const std::string& what) const {
+    const auto& where = node.source().begin;
+    return Fail(ErrorCode::kInvalidArgument, file_ + ":" + std::to_string(where.line) + ":" +
+                                                 std::to_string(where.column) + ": " + prefix_ + key + ": " + what);
+  }
+
+ private:
+  Status Wrong(const toml::node& node, const char* key, const char* expected) const {
+    return Error(node, key, std::string("must be ") + expected);
+  }
+
+  std::string file_;
+  const toml::table& table_;
+  std::string prefix_;
+  std::set<std::string> known_;
+};
+
+#define MCPAUDIT_TRY(expr)                                        \
+  do {                                                            \
+    if (auto status_ = (expr); !status_) return std::unexpected(status_.error()); \
+  } while (0)
+
+}  // namespace
+
+Config::Config() { audit.directory = kDefaultAuditDir; }
+
+Result<Config> LoadConfig(const std::string& path) {
+  toml::table root;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    return Fail(ErrorCode::kIo, "cannot read the configuration file " + path + ": no such file");
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return Fail(ErrorCode::kInvalidArgument, path + ":" + std::to_string(where.line) + ":" +
+                                                 std::to_string(where.column) + ": " + std::string(e.description()));
+  }
+  Config config;
+  Reader top(path, root, "");
+
+  auto server = top.Table("server");
+  if (!server) return std::unexpected(server.error());
+  MCPAUDIT_TRY(server->GetChoice("toolkit", config.toolkit, {"catalog"}));
+  MCPAUDIT_TRY(server->Get("user", config.user));
+  MCPAUDIT_TRY(server->NoUnknownKeys());
+
+  auto audit = top.Table("audit");
+  if (!audit) return std::unexpected(audit.error());
+  PipelineOptions& a = config.audit;
+  std::string dir = a.directory.string(), mode = "async", overflow = "block", signing_key;
+  uint64_t flush_ms = static_cast<uint64_t>(a.flush_interval.count());
+  MCPAUDIT_TRY(audit->Get("dir", dir));
+  MCPAUDIT_TRY(audit->GetChoice("mode", mode, {"async", "durable"}));
+  MCPAUDIT_TRY(audit->GetChoice("overflow", overflow, {"block", "drop"}));
+  MCPAUDIT_TRY(audit->Get("queue_capacity", a.queue_capacity));
+  MCPAUDIT_TRY(audit->Get("flush_interval_ms", flush_ms));
+  MCPAUDIT_TRY(audit->Get("stream", a.stream));
+  MCPAUDIT_TRY(audit->Get("signing_key", signing_key));
+  MCPAUDIT_TRY(audit->GetStrings("erasable", a.erasable));
+  for (const auto& pointer : a.erasable) {
+    if (!pointer.starts_with("/"))
+      return Fail(ErrorCode::kInvalidArgument,
+                  path + ": audit.erasable: '" + pointer + "' is not a JSON pointer (they start with '/', e.g. /user/email)");
+  }
+  a.directory = dir;
+  a.mode = mode == "durable" ? DeliveryMode::kDurable : DeliveryMode::kAsync;
+  a.overflow = overflow == "drop" ? OverflowPolicy::kDrop : OverflowPolicy::kBlock;
+  a.flush_interval = std::chrono::milliseconds(flush_ms);
+  a.signing_key = signing_key;
+
+  auto segments = audit->Table("segments");
+  if (!segments) return std::unexpected(segments.error());
+  uint64_t max_age_hours = static_cast<uint64_t>(a.max_segment_age.count() / 3600);
+  MCPAUDIT_TRY(segments->Get("max_bytes", a.max_segment_bytes));
+  MCPAUDIT_TRY(segments->Get("max_age_hours", max_age_hours));
+  MCPAUDIT_TRY(segments->NoUnknownKeys());
+  a.max_segment_age = std::chrono::hours(max_age_hours);
+
+  auto checkpoints = audit->Table("checkpoints");
+  if (!checkpoints) return std::unexpected(checkpoints.error());
+  uint64_t every_seconds = static_cast<uint64_t>(a.checkpoint_every.count());
+  MCPAUDIT_TRY(checkpoints->Get("every_records", a.checkpoint_every_records));
+  MCPAUDIT_TRY(checkpoints->Get("every_seconds", every_seconds));
+  MCPAUDIT_TRY(checkpoints->NoUnknownKeys());
+  a.checkpoint_every = std::chrono::seconds(every_seconds);
+
+  auto disk = audit->Table("disk");
+  if (!disk) return std::unexpected(disk.error());
+  uint64_t space_left_mb = a.space_left_bytes >> 20, admin_space_left_mb = a.admin_space_left_bytes >> 20;
+  std::string action = "refuse";
+  MCPAUDIT_TRY(disk->Get("space_left_mb", space_left_mb));
+  MCPAUDIT_TRY(disk->Get("admin_space_left_mb", admin_space_left_mb));
+  MCPAUDIT_TRY(disk->GetChoice("admin_space_left_action", action, {"refuse", "keep_logging"}));
+  MCPAUDIT_TRY(disk->NoUnknownKeys());
+  a.space_left_bytes = space_left_mb << 20;
+  a.admin_space_left_bytes = admin_space_left_mb << 20;
+  a.admin_space_left_action = action == "refuse" ? SpaceAction::kRefuse : SpaceAction::kKeepLogging;
+  MCPAUDIT_TRY(audit->NoUnknownKeys());
+  MCPAUDIT_TRY(top.NoUnknownKeys());
+  return config;
+}
+
+std::string ExampleConfig() {
+  return R"(# mcp-audit configuration (TOML). Flags given to `mcp-audit serve` override it;
+# every value below is the default.
+
+[server]
+toolkit = "catalog"            # the tools to serve
+user = ""                      # the stdio caller; empty: $MCP_AUDIT_USER, else the OS user
+
+[audit]
+dir = "./var/audit"            # the journal (0700; segment files 0600)
+mode = "async"                 # async: a call waits for its record to be queued
+                               # durable: until it is fdatasync'ed; fail closed when it cannot be
+overflow = "block"             # a full queue: block the call, or drop the record (counted in the log)
+queue_capacity = 65536         # records
+flush_interval_ms = 1000       # async: fdatasync at least this often
+stream = ""                    # the chain's name; empty: the host name
+signing_key = ""               # Ed25519 private key (PEM, mode 0600) to sign checkpoints; see keygen
+erasable = ["/user/email", "/request/client_ip", "/params"]   # JSON pointers erasure may remove
+
+[audit.segments]
+max_bytes = 67108864           # start a new segment file past 64 MiB
+max_age_hours = 24             # or after a day
+
+[audit.checkpoints]
+every_records = 1000           # a (signed) checkpoint record after this many records
+every_seconds = 60             # or this often, when there were records
+
+[audit.disk]
+space_left_mb = 512            # below: a warning in the operational log
+admin_space_left_mb = 64       # below: the action
+admin_space_left_action = "refuse"   # refuse (durable calls fail) | keep_logging (until the disk is full)
+)";
+}
+
+}  // namespace mcpaudit::cli

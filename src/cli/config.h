@@ -1,0 +1,27 @@
+// The mcp-audit configuration file (TOML). Flags override the file; the file
+// overrides the defaults. A file with an unknown key, a wrong type or a value
+// out of range is refused with its place named: the server never starts with
+// less auditing than the file asked for.
+#pragma once
+
+#include <string>
+
+#include "mcpaudit/pipeline.h"
+#include "mcpaudit/result.h"
+
+namespace mcpaudit::cli {
+
+struct Config {
+  std::string toolkit = "catalog";
+  std::string user;        // the stdio caller; empty: $MCP_AUDIT_USER, else the OS user
+  PipelineOptions audit;   // directory, mode, queue, segments, checkpoints, key, disk thresholds
+  Config();
+};
+
+// Reads and checks `path`. Errors read "FILE:LINE:COLUMN: KEY: what is wrong".
+[[nodiscard]] Result<Config> LoadConfig(const std::string& path);
+
+// A complete, commented configuration with every default.
+std::string ExampleConfig();
+
+}  // namespace mcpaudit::cli

@@ -1,0 +1,111 @@
+#include "cli/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "support/temp_dir.h"
+
+namespace mcpaudit::cli {
+namespace {
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  Result<Config> Load(const std::string& text) {
+    const auto path = dir_.path() / "mcp-audit.toml";
+    std::ofstream(path, std::ios::trunc) << text;
+    return LoadConfig(path.string());
+  }
+  std::string ErrorOf(const std::string& text) {
+    auto config = Load(text);
+    EXPECT_FALSE(config.has_value()) << text;
+    return config ? "" : config.error().message;
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(ConfigTest, TheExampleIsValidAndStatesTheDefaults) {
+  auto example = Load(ExampleConfig());
+  ASSERT_TRUE(example.has_value()) << example.error().message;
+  const Config defaults;
+  EXPECT_EQ(example->toolkit, defaults.toolkit);
+  EXPECT_EQ(example->audit.directory, defaults.audit.directory);
+  EXPECT_EQ(example->audit.mode, defaults.audit.mode);
+  EXPECT_EQ(example->audit.queue_capacity, defaults.audit.queue_capacity);
+  EXPECT_EQ(example->audit.flush_interval, defaults.audit.flush_interval);
+  EXPECT_EQ(example->audit.erasable, defaults.audit.erasable);
+  EXPECT_EQ(example->audit.max_segment_bytes, defaults.audit.max_segment_bytes);
+  EXPECT_EQ(example->audit.max_segment_age, defaults.audit.max_segment_age);
+  EXPECT_EQ(example->audit.checkpoint_every_records, defaults.audit.checkpoint_every_records);
+  EXPECT_EQ(example->audit.checkpoint_every, defaults.audit.checkpoint_every);
+  EXPECT_EQ(example->audit.space_left_bytes, defaults.audit.space_left_bytes);
+  EXPECT_EQ(example->audit.admin_space_left_bytes, defaults.audit.admin_space_left_bytes);
+  EXPECT_EQ(example->audit.admin_space_left_action, defaults.audit.admin_space_left_action);
+}
+
+TEST_F(ConfigTest, ReadsEverySetting) {
+  auto config = Load(R"(
+[server]
+user = "svc"
+[audit]
+dir = "/srv/audit"
+mode = "durable"
+overflow = "drop"
+queue_capacity = 10
+flush_interval_ms = 250
+stream = "host-b"
+signing_key = "/etc/mcp-audit/key.pem"
+erasable = ["/params"]
+[audit.segments]
+max_bytes = 1024
+max_age_hours = 2
+[audit.checkpoints]
+every_records = 7
+every_seconds = 9
+[audit.disk]
+space_left_mb = 100
+admin_space_left_mb = 10
+admin_space_left_action = "keep_logging"
+)");
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  EXPECT_EQ(config->user, "svc");
+  const PipelineOptions& a = config->audit;
+  EXPECT_EQ(a.directory, "/srv/audit");
+  EXPECT_EQ(a.mode, DeliveryMode::kDurable);
+  EXPECT_EQ(a.overflow, OverflowPolicy::kDrop);
+  EXPECT_EQ(a.queue_capacity, 10u);
+  EXPECT_EQ(a.flush_interval, std::chrono::milliseconds(250));
+  EXPECT_EQ(a.stream, "host-b");
+  EXPECT_EQ(a.signing_key, "/etc/mcp-audit/key.pem");
+  EXPECT_EQ(a.erasable, std::vector<std::string>{"/params"});
+  EXPECT_EQ(a.max_segment_bytes, 1024u);
+  EXPECT_EQ(a.max_segment_age, std::chrono::hours(2));
+  EXPECT_EQ(a.checkpoint_every_records, 7u);
+  EXPECT_EQ(a.checkpoint_every, std::chrono::seconds(9));
+  EXPECT_EQ(a.space_left_bytes, 100ull << 20);
+  EXPECT_EQ(a.admin_space_left_bytes, 10ull << 20);
+  EXPECT_EQ(a.admin_space_left_action, SpaceAction::kKeepLogging);
+}
+
+TEST_F(ConfigTest, SaysWhatIsWrongAndWhere) {
+  EXPECT_NE(ErrorOf("[audit]\nmode = \"fast\"\n").find("mcp-audit.toml:2:8: audit.mode: unknown value 'fast' (expected async, durable)"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[audit]\nmod = \"async\"\n").find(":2:7: audit.mod: unknown key"), std::string::npos);
+  EXPECT_NE(ErrorOf("[audit.disk]\nspace_left_mb = -1\n").find("audit.disk.space_left_mb: must be a whole number"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[audit]\nqueue_capacity = \"big\"\n").find("audit.queue_capacity: must be a whole number"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[audit]\nerasable = [\"user\"]\n").find("'user' is not a JSON pointer"), std::string::npos);
+  EXPECT_NE(ErrorOf("audit = 5\n").find("audit: must be a table"), std::string::npos);
+  EXPECT_NE(ErrorOf("[audit\n").find("mcp-audit.toml:1:"), std::string::npos);
+  EXPECT_NE(ErrorOf("[policy]\n").find("policy: unknown key"), std::string::npos);
+}
+
+TEST_F(ConfigTest, AMissingFileIsAnIoError) {
+  auto config = LoadConfig((dir_.path() / "none.toml").string());
+  ASSERT_FALSE(config.has_value());
+  EXPECT_EQ(config.error().code, ErrorCode::kIo);
+}
+
+}  // namespace
+}  // namespace mcpaudit::cli
