@@ -43,9 +43,12 @@ struct Completion {
   }
 };
 
-// An event made ready for the chain on the caller's thread: everything but
-// seq/prev/hash, which only the writer can know.
+// An event made ready for the chain: everything but seq/prev/hash, which only
+// the writer can know. In async mode the caller only queues a copy of the event
+// (`raw`) and the writer prepares it, so that a call pays as little as possible;
+// in durable mode the callers prepare in parallel while they wait anyway.
 struct Prepared {
+  std::unique_ptr<AuditEvent> raw;  // not prepared yet
   std::string prefix;     // the record's JSON without its closing brace
   std::string canonical;  // C(N): what the chain hashes
   nlohmann::json salts;   // erasable pointer → salt
@@ -230,7 +233,7 @@ struct Pipeline::State {
   // Writes one batch: the records of `items` plus whatever the pipeline itself
   // owes the log (drop counts, failure reports, a due checkpoint). On failure
   // the chain is rolled back, so a retry seals the same records again.
-  Status WriteBatch(const std::vector<Prepared>& items, bool sync, bool final_checkpoint) {
+  Status WriteBatch(std::vector<Prepared>& items, bool sync, bool final_checkpoint) {
     const uint64_t seq_before = seq, since_before = since_checkpoint;
     const std::string head_before = head;
     std::string out;
@@ -252,8 +255,17 @@ struct Pipeline::State {
       ++records;
       unreported_drops_pending = drops;
     }
-    for (const auto& item : items) {
+    for (auto& item : items) {
       if (item.flush_only) continue;
+      if (item.raw) {
+        auto prepared = Prepare(*item.raw);
+        if (!prepared) {
+          OpsLog().error("audit record not written: {}", prepared.error().message);
+          continue;
+        }
+        prepared->done = item.done;
+        item = std::move(*prepared);
+      }
       Seal(item, out);
       ++records;
     }
@@ -303,9 +315,10 @@ struct Pipeline::State {
       refused.fetch_add(1, std::memory_order_relaxed);
       return Fail(ErrorCode::kUnavailable, "the audit disk is almost full (below admin_space_left): event refused");
     }
-    auto prepared = Prepare(event);
-    if (!prepared) return std::unexpected(prepared.error());
     const bool durable = options.mode == DeliveryMode::kDurable;
+    Result<Prepared> prepared = durable ? Prepare(event) : Result<Prepared>(Prepared{});
+    if (!prepared) return std::unexpected(prepared.error());
+    if (!durable) prepared->raw = std::make_unique<AuditEvent>(event);
     Completion completion;
     if (durable) prepared->done = &completion;
     switch (queue.Push(std::move(*prepared), /*wait=*/!may_drop)) {
