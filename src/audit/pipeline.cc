@@ -231,9 +231,15 @@ struct Pipeline::State {
   }
 
   // Writes one batch: the records of `items` plus whatever the pipeline itself
-  // owes the log (drop counts, failure reports, a due checkpoint). On failure
-  // the chain is rolled back, so a retry seals the same records again.
-  Status WriteBatch(std::vector<Prepared>& items, bool sync, bool final_checkpoint) {
+  // owes the log (drop counts, failure reports, a due checkpoint). When the
+  // append fails the chain is rolled back, so a retry seals the same records
+  // again; when only the sync fails the records stay (they are in the file) and
+  // the next batch syncs again.
+  struct BatchResult {
+    Status status;
+    bool appended;  // the records are in the file (only a sync may have failed)
+  };
+  BatchResult WriteBatch(std::vector<Prepared>& items, bool sync, bool final_checkpoint) {
     const uint64_t seq_before = seq, since_before = since_checkpoint;
     const std::string head_before = head;
     std::string out;
@@ -281,30 +287,34 @@ struct Pipeline::State {
       status = journal.RotateIfDue(seq_before + 1, out.size());
       if (status) status = journal.Append(out);
     }
-    if (status && !out.empty()) unsynced = true;
-    if (status && unsynced && (sync || Steady::now() - last_sync >= options.flush_interval)) {
-      status = journal.Sync();
-      if (status) {
-        syncs.fetch_add(1, std::memory_order_relaxed);
-        last_sync = Steady::now();
-        unsynced = false;
-      }
-    }
-    if (!status) {
-      seq = seq_before;
-      head = head_before;
-      since_checkpoint = since_before;
-      if (checkpoint_due) checkpoints.fetch_sub(1, std::memory_order_relaxed);
-      unreported_drops.fetch_add(unreported_drops_pending, std::memory_order_relaxed);
+    if (status) {
+      // The records are in the file: the chain stands, whatever the sync says.
+      written.fetch_add(records, std::memory_order_relaxed);
       unreported_drops_pending = 0;
-      failed.fetch_add(1, std::memory_order_relaxed);
-      if (failures_unreported++ == 0) first_failure = status.error().message;
-      return status;
+      if (!out.empty()) unsynced = true;
+      if (unsynced && (sync || Steady::now() - last_sync >= options.flush_interval)) {
+        if (Status synced = journal.Sync(); synced) {
+          syncs.fetch_add(1, std::memory_order_relaxed);
+          last_sync = Steady::now();
+          unsynced = false;
+        } else {
+          failed.fetch_add(1, std::memory_order_relaxed);
+          if (failures_unreported++ == 0) first_failure = synced.error().message;
+          return {synced, /*appended=*/true};
+        }
+      }
+      failures_unreported = 0;
+      return {status, true};
     }
+    seq = seq_before;
+    head = head_before;
+    since_checkpoint = since_before;
+    if (checkpoint_due) checkpoints.fetch_sub(1, std::memory_order_relaxed);
+    unreported_drops.fetch_add(unreported_drops_pending, std::memory_order_relaxed);
     unreported_drops_pending = 0;
-    failures_unreported = 0;
-    written.fetch_add(records, std::memory_order_relaxed);
-    return status;
+    failed.fetch_add(1, std::memory_order_relaxed);
+    if (failures_unreported++ == 0) first_failure = status.error().message;
+    return {status, false};
   }
   uint64_t unreported_drops_pending = 0;
 
@@ -354,8 +364,9 @@ struct Pipeline::State {
       }
       CheckSpace();
       const bool barrier = std::any_of(batch.begin(), batch.end(), [](const Prepared& p) { return p.flush_only; });
-      Status status = WriteBatch(batch, durable || barrier || closed, /*final_checkpoint=*/closed);
-      if (status) {
+      auto [status, appended] = WriteBatch(batch, durable || barrier || closed, /*final_checkpoint=*/closed);
+      if (status || (appended && !durable)) {
+        // Async: written is what was promised; a failed sync is retried with the next batch.
         for (auto& item : batch)
           if (item.done) item.done->Finish(status);
         batch.clear();
