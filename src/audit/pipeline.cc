@@ -126,8 +126,13 @@ struct Pipeline::State {
       uint8_t* salt = salt_bytes + used;
       if (options.erasable.size() > 8) random(std::span<uint8_t>(salt, 16));
       used = std::min(used + 16, sizeof salt_bytes - 16);
-      p.salts[pointer] = HexEncode(std::span<const uint8_t>(salt, 16));
+      std::string hex = HexEncode(std::span<const uint8_t>(salt, 16));
+      p.salts_json += p.salts_json.empty() ? "{" : ",";
+      AppendJsonString(p.salts_json, pointer);
+      p.salts_json += ":\"" + hex + "\"";
+      p.salts[pointer] = std::move(hex);
     }
+    if (!p.salts_json.empty()) p.salts_json += "}";
     if (fast_canonical) {
       AppendRecordCanonical(p.canonical, event, p.salts);
     } else {
@@ -137,7 +142,6 @@ struct Pipeline::State {
     }
     p.prefix.reserve(p.canonical.size() + 64);
     AppendRecordPrefix(p.prefix, event);
-    if (!p.salts.empty()) p.salts_json = p.salts.dump();
     return p;
   }
 

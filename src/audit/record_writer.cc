@@ -68,7 +68,7 @@ class Canonical {
   template <typename Write>
   bool Erase(std::string_view path, Write write) {
     if (salts_.empty()) return false;
-    auto it = salts_.find(std::string(path));
+    auto it = salts_.find(path);  // transparent lookup: no allocation
     if (it == salts_.end() || !it->is_string()) return false;
     std::string inner;
     write(inner);
