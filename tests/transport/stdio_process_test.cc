@@ -24,18 +24,30 @@ namespace {
 
 using nlohmann::json;
 
+// A child process of mcp-audit with pipes on stdin and stdout, stderr in a file.
 class ServerProcess {
  public:
+  // `mcp-audit serve --stdio --audit-dir DIR` plus `extra_args`.
   ServerProcess(const std::filesystem::path& audit_dir, std::vector<std::string> extra_args = {},
                 std::vector<std::string> env = {}) {
+    std::filesystem::path base = audit_dir.parent_path();
+    while (!std::filesystem::is_directory(base)) base = base.parent_path();
+    std::vector<std::string> args = {"serve", "--stdio", "--audit-dir", audit_dir.string()};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    Start(std::move(args), base / "stderr.txt", env);
+  }
+  // `mcp-audit ARGS...`
+  ServerProcess(std::vector<std::string> args, const std::filesystem::path& stderr_path) {
+    Start(std::move(args), stderr_path, {});
+  }
+
+  void Start(std::vector<std::string> args, const std::filesystem::path& stderr_path,
+             const std::vector<std::string>& env) {
     int in[2], out[2];
     EXPECT_EQ(::pipe2(in, O_CLOEXEC), 0);
     EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
-    std::filesystem::path base = audit_dir.parent_path();
-    while (!std::filesystem::is_directory(base)) base = base.parent_path();
-    stderr_path_ = base / "stderr.txt";
-    std::vector<std::string> args = {MCP_AUDIT_BINARY, "serve", "--stdio", "--audit-dir", audit_dir.string()};
-    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    stderr_path_ = stderr_path;
+    args.insert(args.begin(), MCP_AUDIT_BINARY);
     pid_ = ::fork();
     if (pid_ == 0) {
       ::dup2(in[0], 0);
@@ -72,28 +84,32 @@ class ServerProcess {
   }
   void Send(const json& message) { Write(message.dump() + "\n"); }
 
-  // The next line on stdout, which must be a JSON-RPC message.
-  json Read() {
-    std::string line;
+  // The next line on stdout (waiting up to 20 s).
+  std::string ReadLine() {
     while (true) {
       if (auto nl = buffer_.find('\n'); nl != std::string::npos) {
-        line = buffer_.substr(0, nl);
+        std::string line = buffer_.substr(0, nl);
         buffer_.erase(0, nl + 1);
-        break;
+        return line;
       }
       pollfd pfd{from_server_, POLLIN, 0};
       if (::poll(&pfd, 1, 20000) <= 0) {
-        ADD_FAILURE() << "no message from the server within 20 s";
-        return nullptr;
+        ADD_FAILURE() << "no output from mcp-audit within 20 s";
+        return {};
       }
       char chunk[65536];
       ssize_t n = ::read(from_server_, chunk, sizeof chunk);
       if (n <= 0) {
-        ADD_FAILURE() << "the server closed stdout";
-        return nullptr;
+        ADD_FAILURE() << "mcp-audit closed stdout";
+        return {};
       }
       buffer_.append(chunk, static_cast<size_t>(n));
     }
+  }
+
+  // The next line on stdout, which must be a JSON-RPC message.
+  json Read() {
+    const std::string line = ReadLine();
     json message = json::parse(line, nullptr, false);
     EXPECT_FALSE(message.is_discarded()) << "stdout carried a non-JSON line: " << line;
     EXPECT_EQ(message.value("jsonrpc", ""), "2.0") << line;
@@ -375,6 +391,29 @@ TEST(ServeConfigTest, ABrokenConfigStopsTheServerWithThePlaceOfTheError) {
   EXPECT_NE(server.Stderr().find("mcp-audit.toml:2:8: audit.mode: unknown value 'fast'"), std::string::npos)
       << server.Stderr();
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "audit"));  // nothing started
+}
+
+TEST(AuditorCommandsTest, TailFollowPrintsNewRecordsAsTheyAreWritten) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  ServerProcess server(audit);
+  server.Initialize();  // the journal exists now
+  ServerProcess tail({"tail", "-f", "-n", "1", "--audit-dir", audit.string()}, dir.path() / "tail-stderr.txt");
+  auto read_until = [&](const std::string& text) {
+    std::string line;
+    for (int i = 0; i < 5 && line.find(text) == std::string::npos; ++i) line = tail.ReadLine();
+    return line;
+  };
+  // The first record reaches tail either in its initial lines or by following;
+  // the second is written after tail printed the first: only following shows it.
+  server.Request(1, "tools/call", {{"name", "catalog_list_tags"}, {"arguments", {{"filter", "first"}}}});
+  EXPECT_NE(read_until("first").find("\"filter\":\"first\""), std::string::npos);
+  server.Request(2, "tools/call", {{"name", "catalog_list_tags"}, {"arguments", {{"filter", "second"}}}});
+  const std::string line = read_until("second");
+  EXPECT_NE(line.find("\"filter\":\"second\""), std::string::npos) << line;
+  EXPECT_EQ(json::parse(line)["event_type"], "tool_call");
+  EXPECT_EQ(server.CloseAndWait(), 0);
+  tail.Signal(SIGTERM);
 }
 
 // The crash test: durable mode under concurrent calls, killed with SIGKILL at
