@@ -29,6 +29,12 @@ class AuditLogger {
   // or on disk in a durable logger).
   [[nodiscard]] virtual Status Log(const AuditEvent& event) = 0;
 
+  // Whether a record logged now is expected to be accepted (e.g. the disk is
+  // not below its threshold, the last write did not fail). A fail-closed
+  // toolkit asks before running a tool, so that a call it would have to
+  // refuse afterwards never runs. Thread-safe; cheap.
+  [[nodiscard]] virtual Status Ready() const { return {}; }
+
   // Convenience for simple integrations that audit a call themselves: builds a
   // successful tool_call event from the context and logs it.
   [[nodiscard]] Status LogToolCall(const RequestContext& ctx, std::string_view tool,

@@ -71,6 +71,9 @@ class Pipeline final : public AuditLogger {
   ~Pipeline() override;
 
   [[nodiscard]] Status Log(const AuditEvent& event) override;
+  // Not ready below admin_space_left (action refuse), or in durable mode while
+  // the last write or sync failed.
+  [[nodiscard]] Status Ready() const override;
   // Waits until everything logged before is written and synced.
   [[nodiscard]] Status Flush();
 

@@ -112,8 +112,9 @@ struct ToolkitOptions {
   AuditServer server;              // who records: name, version, instance
   const Clock* clock = nullptr;    // defaults to the system clock
   RandomSource random;             // defaults to OpenSSL's generator
-  // Fail closed: when the logger does not accept a call's record, the client
-  // gets an error instead of the result (durable mode).
+  // Fail closed (durable mode): a call is refused before its tool runs when
+  // the logger is not Ready(), and when the logger does not accept the call's
+  // record afterwards the client gets an error instead of the result.
   bool fail_closed = false;
 };
 
@@ -149,6 +150,7 @@ class Toolkit {
   std::vector<MiddlewarePtr> middleware_;
   SystemClock system_clock_;
   Recorder recorder_;
+  AuditLogger& logger_;
   bool fail_closed_;
   mutable std::atomic<uint64_t> audit_failures_{0};
 };

@@ -94,6 +94,7 @@ struct Pipeline::State {
   std::atomic<uint64_t> accepted{0}, dropped{0}, refused{0}, written{0}, failed{0}, syncs{0}, checkpoints{0};
   std::atomic<uint64_t> unreported_drops{0};
   std::atomic<bool> space_refusing{false};
+  std::atomic<bool> write_failing{false};  // the last write or sync failed
 
   // Writer-thread state.
   uint64_t seq = 0;
@@ -304,10 +305,12 @@ struct Pipeline::State {
         } else {
           failed.fetch_add(1, std::memory_order_relaxed);
           if (failures_unreported++ == 0) first_failure = synced.error().message;
+          write_failing.store(true, std::memory_order_relaxed);
           return {synced, /*appended=*/true};
         }
       }
       failures_unreported = 0;
+      write_failing.store(false, std::memory_order_relaxed);
       return {status, true};
     }
     seq = seq_before;
@@ -318,6 +321,7 @@ struct Pipeline::State {
     unreported_drops_pending = 0;
     failed.fetch_add(1, std::memory_order_relaxed);
     if (failures_unreported++ == 0) first_failure = status.error().message;
+    write_failing.store(true, std::memory_order_relaxed);
     return {status, false};
   }
   uint64_t unreported_drops_pending = 0;
@@ -455,6 +459,15 @@ Pipeline::~Pipeline() {
 
 Status Pipeline::Log(const AuditEvent& event) {
   return state_->Submit(event, state_->options.overflow == OverflowPolicy::kDrop);
+}
+
+Status Pipeline::Ready() const {
+  const State& s = *state_;
+  if (s.space_refusing.load(std::memory_order_relaxed))
+    return Fail(ErrorCode::kUnavailable, "the audit disk is almost full (below admin_space_left)");
+  if (s.options.mode == DeliveryMode::kDurable && s.write_failing.load(std::memory_order_relaxed))
+    return Fail(ErrorCode::kUnavailable, "the audit journal cannot be written at the moment");
+  return {};
 }
 
 Status Pipeline::Flush() {

@@ -67,6 +67,7 @@ ToolResult ToolResult::Text(std::string text) {
 Toolkit::Toolkit(AuditLogger& logger, ToolkitOptions options)
     : recorder_(logger, std::move(options.server), options.clock ? *options.clock : system_clock_,
                 options.random ? std::move(options.random) : SecureRandom()),
+      logger_(logger),
       fail_closed_(options.fail_closed) {}
 
 Toolkit::~Toolkit() = default;
@@ -134,6 +135,11 @@ ToolCallResponse Toolkit::Call(RequestContext& ctx, std::string_view name, const
     // model can see it and correct its call; the record says it was denied.
     tool_error(Outcome::kDenied, "Invalid arguments for tool " + tool->definition.name + ":\n" + problems,
                "invalid_arguments");
+  } else if (Status ready = fail_closed_ ? logger_.Ready() : Status{}; !ready) {
+    deny(rpc::kInternalError,
+         "Audit log unavailable: the call is refused because its record could not be written (" +
+             ready.error().message + ")",
+         "audit_unavailable");
   } else {
     std::optional<Refusal> refusal;
     for (; before_ran < middleware_.size() && !refusal; ++before_ran) {

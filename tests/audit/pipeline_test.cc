@@ -191,8 +191,10 @@ TEST(PipelineTest, AFullDiskRefusesDurableEventsAndLoggingResumesWhenSpaceReturn
     ASSERT_FALSE(refused.has_value());
     EXPECT_NE(refused.error().message.find("No space left on device"), std::string::npos) << refused.error().message;
     EXPECT_GT((*pipeline)->counters().failed, 0u);
+    EXPECT_FALSE((*pipeline)->Ready().has_value());  // a fail-closed toolkit refuses calls up front now
     disk.Free();
     ASSERT_TRUE((*pipeline)->Log(ToolEvent(3)).has_value());
+    EXPECT_TRUE((*pipeline)->Ready().has_value());
   }
   std::vector<std::string> queries;
   for (const auto& r : JournalRecords(journal_dir))

@@ -20,6 +20,15 @@ class RecordingLogger final : public AuditLogger {
     events_.push_back(event);
     return {};
   }
+  Status Ready() const override {
+    std::lock_guard lock(mutex_);
+    if (!ready_) return Fail(ErrorCode::kUnavailable, "not ready in the test");
+    return {};
+  }
+  void set_ready(bool ready) {
+    std::lock_guard lock(mutex_);
+    ready_ = ready;
+  }
   std::vector<AuditEvent> events() const {
     std::lock_guard lock(mutex_);
     return events_;
@@ -33,6 +42,7 @@ class RecordingLogger final : public AuditLogger {
   mutable std::mutex mutex_;
   std::vector<AuditEvent> events_;
   bool refuse_ = false;
+  bool ready_ = true;
 };
 
 // A clock that moves only when told to.
