@@ -248,6 +248,7 @@ struct Pipeline::State {
     const uint64_t seq_before = seq, since_before = since_checkpoint;
     const std::string head_before = head;
     std::string out;
+    out.reserve(items.size() * 1024);
     uint64_t records = 0;
     if (failures_unreported > 0) {
       AuditEvent e = SystemEvent("audit_failed");
