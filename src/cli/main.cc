@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   mcpaudit::cli::AddVerifyCommand(app, exit_code);
   mcpaudit::cli::AddKeygenCommand(app, exit_code);
   mcpaudit::cli::AddConfigCommand(app, exit_code);
+  mcpaudit::cli::AddEraseCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

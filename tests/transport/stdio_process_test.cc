@@ -416,6 +416,63 @@ TEST(AuditorCommandsTest, TailFollowPrintsNewRecordsAsTheyAreWritten) {
   tail.Signal(SIGTERM);
 }
 
+// Every byte of every file in `dir`, for "is it gone from the disk?".
+std::string AllBytes(const std::filesystem::path& dir) {
+  std::string all;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    all.append(std::istreambuf_iterator<char>(in), {});
+  }
+  return all;
+}
+
+TEST(EraseTest, ThePersonsDataIsGoneFromEveryByteAndTheJournalStillVerifies) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  for (const char* user : {"alice", "bob"}) {
+    ServerProcess server(audit, {"--user", user});
+    server.Initialize();
+    server.Request(1, "tools/call",
+                   {{"name", "catalog_search"}, {"arguments", {{"query", std::string(user) + "-private-query"}}}});
+    EXPECT_EQ(server.CloseAndWait(), 0);
+  }
+  {
+    ServerProcess running(audit);
+    running.Initialize();
+    auto [code, out] = RunCommand("erase --user alice --reason ticket-7 --audit-dir " + audit.string());
+    EXPECT_EQ(code, 2);
+    EXPECT_NE(out.find("stop it before erasing"), std::string::npos) << out;
+    EXPECT_EQ(running.CloseAndWait(), 0);
+  }
+  ASSERT_NE(AllBytes(audit).find("alice-private-query"), std::string::npos);
+
+  auto [code, out] = RunCommand("erase --user alice --reason ticket-7 --audit-dir " + audit.string());
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("erased 1 fields in 1 of"), std::string::npos) << out;
+  const std::string bytes = AllBytes(audit);
+  EXPECT_EQ(bytes.find("alice-private-query"), std::string::npos);  // gone from the disk
+  EXPECT_NE(bytes.find("bob-private-query"), std::string::npos);     // nobody else's
+  auto [verify_code, verify_out] = RunCommand("verify --audit-dir " + audit.string());
+  EXPECT_EQ(verify_code, 0) << verify_out;
+
+  auto [by_value, by_value_out] = RunCommand("erase --field-value bob-private-query --reason ticket-8 --audit-dir " +
+                                             audit.string());
+  ASSERT_EQ(by_value, 0) << by_value_out;
+  EXPECT_EQ(AllBytes(audit).find("bob-private-query"), std::string::npos);
+  auto [verify_again, verify_again_out] = RunCommand("verify --audit-dir " + audit.string());
+  EXPECT_EQ(verify_again, 0) << verify_again_out;
+
+  std::vector<AuditEvent> erasures;
+  for (const auto& e : Records(audit, /*all=*/true))
+    if (e.event_type == "erasure") erasures.push_back(e);
+  ASSERT_EQ(erasures.size(), 2u);
+  EXPECT_EQ(erasures[0].details["reason"], "ticket-7");
+  EXPECT_EQ(erasures[0].details["records"], 1);
+  EXPECT_EQ(erasures[0].details["selector"], "user");
+  EXPECT_EQ(erasures[1].details["selector"], "field_value");
+}
+
 // The crash test: durable mode under concurrent calls, killed with SIGKILL at
 // random moments and restarted, many times. Every call that got a response
 // must have its record; the chain must verify.

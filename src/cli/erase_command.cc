@@ -1,0 +1,72 @@
+// mcp-audit erase: the right to erasure (GDPR Art. 17) over the journal.
+#include <iostream>
+
+#include "audit/crypto.h"
+#include "cli/commands.h"
+#include "cli/config.h"
+#include "mcpaudit/clock.h"
+#include "mcpaudit/pipeline.h"
+#include "store/erasure.h"
+
+namespace mcpaudit::cli {
+
+void AddEraseCommand(CLI::App& app, int& exit_code) {
+  struct Options {
+    std::string audit_dir = kDefaultAuditDir;
+    std::string user, field_value, reason, signing_key;
+  };
+  auto options = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand(
+      "erase", "Erase a person's data (the erasable fields of their records); verify stays valid");
+  cmd->add_option("--audit-dir", options->audit_dir, "Directory of the journal")->capture_default_str();
+  auto* user = cmd->add_option("--user", options->user, "Erase the records of this user id");
+  auto* value = cmd->add_option("--field-value", options->field_value,
+                                "Erase the records whose erasable fields hold this value (an e-mail, an IP, ...)");
+  user->excludes(value);
+  cmd->add_option("--reason", options->reason, "Why (e.g. the ticket of the erasure request)")->required();
+  cmd->add_option("--signing-key", options->signing_key, "Key that signs the checkpoint after the erasure event");
+  cmd->callback([options, &exit_code] {
+    auto erased = EraseFromJournal(options->audit_dir, {options->user, options->field_value});
+    if (!erased) {
+      std::cerr << "mcp-audit erase: " << erased.error().message << "\n";
+      exit_code = 2;
+      return;
+    }
+    // The erasure is itself a record, naming the subject only by its hash.
+    PipelineOptions pipeline_options;
+    pipeline_options.directory = options->audit_dir;
+    pipeline_options.mode = DeliveryMode::kDurable;
+    pipeline_options.signing_key = options->signing_key;
+    pipeline_options.space_left_bytes = pipeline_options.admin_space_left_bytes = 0;
+    pipeline_options.server = {"mcp-audit erase", MCPAUDIT_VERSION, ""};
+    auto pipeline = Pipeline::Open(pipeline_options);
+    if (!pipeline) {
+      std::cerr << "mcp-audit erase: the data was erased, but the erasure could not be recorded: "
+                << pipeline.error().message << "\n";
+      exit_code = 1;
+      return;
+    }
+    AuditEvent event;
+    event.timestamp = std::chrono::system_clock::now();
+    event.id = NewUuidV7(event.timestamp, SecureRandom());
+    event.event_type = "erasure";
+    event.server = pipeline_options.server;
+    event.details = {{"selector", options->user.empty() ? "field_value" : "user"},
+                     {"subject_sha256", Sha256Hex({options->user.empty() ? options->field_value : options->user})},
+                     {"reason", options->reason},
+                     {"records", erased->records_erased},
+                     {"fields", erased->fields_erased}};
+    if (auto logged = (*pipeline)->Log(event); !logged) {
+      std::cerr << "mcp-audit erase: the data was erased, but the erasure could not be recorded: "
+                << logged.error().message << "\n";
+      exit_code = 1;
+      return;
+    }
+    std::cout << "erased " << erased->fields_erased << " fields in " << erased->records_erased << " of "
+              << erased->records_scanned << " records (" << erased->segments_rewritten
+              << " segment files rewritten); the erasure is recorded in the journal\n";
+    exit_code = 0;
+  });
+}
+
+}  // namespace mcpaudit::cli
