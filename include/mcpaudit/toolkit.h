@@ -20,6 +20,7 @@
 #include "mcpaudit/audit_logger.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/recorder.h"
+#include "mcpaudit/redaction.h"
 #include "mcpaudit/request_context.h"
 #include "mcpaudit/result.h"
 
@@ -112,6 +113,7 @@ struct ToolkitOptions {
   AuditServer server;              // who records: name, version, instance
   const Clock* clock = nullptr;    // defaults to the system clock
   RandomSource random;             // defaults to OpenSSL's generator
+  RedactionOptions redaction;      // which parameter names are secrets (on by default)
   // Fail closed (durable mode): a call is refused before its tool runs when
   // the logger is not Ready(), and when the logger does not accept the call's
   // record afterwards the client gets an error instead of the result.
@@ -139,6 +141,7 @@ class Toolkit {
   // The tools/list entries, in registration order.
   nlohmann::json ListTools() const;
   const Recorder& recorder() const { return recorder_; }
+  const Redactor& redactor() const { return redactor_; }
 
   // How many audit events the logger refused (they are also reported on stderr).
   uint64_t audit_failures() const;
@@ -152,6 +155,7 @@ class Toolkit {
   Recorder recorder_;
   AuditLogger& logger_;
   bool fail_closed_;
+  Redactor redactor_;
   mutable std::atomic<uint64_t> audit_failures_{0};
 };
 

@@ -1,6 +1,7 @@
 #include "mcpaudit/audit_logger.h"
 
 #include "mcpaudit/clock.h"
+#include "mcpaudit/redaction.h"
 
 namespace mcpaudit {
 
@@ -22,6 +23,7 @@ Status AuditLogger::LogToolCall(const RequestContext& ctx, std::string_view tool
   event.id = NewUuidV7(event.timestamp, SecureRandom());
   event.tool = std::string(tool);
   event.params = params;
+  Redactor().Apply(event.params);  // secrets never reach the log, on this path either
   if (!user_id.empty()) event.user.id = std::string(user_id);
   return Log(event);
 }

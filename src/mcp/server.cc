@@ -146,6 +146,7 @@ class Session final : public std::enable_shared_from_this<Session> {
       CallRecord record;
       record.outcome = Outcome::kDenied;
       record.params = params.is_object() && params.contains("arguments") ? params["arguments"] : json();
+      server_->toolkit.redactor().Apply(record.params);
       record.error = AuditError{rpc::kInvalidParams, text, "invalid_request"};
       if (auto logged = server_->toolkit.recorder().Record(ctx, record); !logged) {
         OpsLog().error("audit record of an invalid tools/call was not accepted: {}", logged.error().message);

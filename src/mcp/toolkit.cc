@@ -15,6 +15,7 @@ struct Toolkit::RegisteredTool {
   ToolDefinition definition;
   ToolHandler handler;
   std::unique_ptr<SchemaValidator> validator;
+  std::vector<nlohmann::json::json_pointer> sensitive;  // from the input schema: masked in records
   json listing;  // the tools/list entry, built once
 };
 
@@ -68,7 +69,8 @@ Toolkit::Toolkit(AuditLogger& logger, ToolkitOptions options)
     : recorder_(logger, std::move(options.server), options.clock ? *options.clock : system_clock_,
                 options.random ? std::move(options.random) : SecureRandom()),
       logger_(logger),
-      fail_closed_(options.fail_closed) {}
+      fail_closed_(options.fail_closed),
+      redactor_(std::move(options.redaction)) {}
 
 Toolkit::~Toolkit() = default;
 
@@ -90,6 +92,7 @@ Status Toolkit::Register(ToolDefinition definition, ToolHandler handler) {
   tool->definition = std::move(definition);
   tool->handler = std::move(handler);
   tool->validator = std::move(*validator);
+  tool->sensitive = SensitiveProperties(tool->definition.input_schema);
   by_name_.emplace(tool->definition.name, tool.get());
   tools_.push_back(std::move(tool));
   return {};
@@ -109,7 +112,6 @@ ToolCallResponse Toolkit::Call(RequestContext& ctx, std::string_view name, const
   const auto started = recorder_.clock().Monotonic();
   CallRecord record;
   record.tool = std::string(name);
-  record.params = arguments;
   ToolCallResponse response;
   const ToolCall call{name, arguments};
 
@@ -193,6 +195,10 @@ ToolCallResponse Toolkit::Call(RequestContext& ctx, std::string_view name, const
     }
   }
 
+  // Secrets never reach the record: names that look secret, and what the
+  // tool's own schema marks sensitive.
+  record.params = arguments;
+  redactor_.Apply(record.params, tool ? tool->sensitive : std::vector<nlohmann::json::json_pointer>{});
   record.outcome = response.outcome;
   if (response.rpc_error) record.error = response.rpc_error;
   if (response.result) {

@@ -210,6 +210,27 @@ TEST(StdioServerTest, TheCallerComesFromTheEnvironmentWithoutUserFlag) {
   EXPECT_EQ(events[0].user.auth_method, "env");
 }
 
+TEST(StdioServerTest, ASecretArgumentNeverReachesTheDisk) {
+  testing::TempDir dir;
+  ServerProcess server(dir.path() / "audit");
+  server.Initialize();
+  json reply = server.Request(1, "tools/call",
+                              {{"name", "catalog_search"},
+                               {"arguments", {{"query", "orders"}, {"api_key", "sk-live-4242"}, {"password", "hunter2"}}}});
+  EXPECT_TRUE(reply.contains("result")) << reply;
+  EXPECT_EQ(server.CloseAndWait(), 0);
+  auto events = Records(dir.path() / "audit");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].params["api_key"], "[REDACTED]");
+  EXPECT_EQ(events[0].params["query"], "orders");
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path() / "audit")) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_EQ(bytes.find("sk-live-4242"), std::string::npos) << entry.path();
+    EXPECT_EQ(bytes.find("hunter2"), std::string::npos) << entry.path();
+  }
+}
+
 TEST(StdioServerTest, MalformedInputGetsJsonRpcErrorsAndTheServerKeepsServing) {
   testing::TempDir dir;
   ServerProcess server(dir.path() / "audit");
