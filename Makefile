@@ -31,12 +31,14 @@ test: build
 test-unit: build
 	@ctest --test-dir $(BUILD_DIR) -L unit $(CTEST_FLAGS)
 
-# The unit tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+# The unit tests under AddressSanitizer and UndefinedBehaviorSanitizer; with
+# ASAN_INTEGRATION=1 also the integration tests against a sanitized mcp-audit
+# (not the find_package test: an installed sanitized library needs the flags too).
 test-asan: deps
 	@scripts/install-deps.sh test
 	@cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMCPAUDIT_SANITIZE=ON >/dev/null
-	@cmake --build $(ASAN_DIR) --target unit_tests
-	@ctest --test-dir $(ASAN_DIR) -L unit $(CTEST_FLAGS)
+	@cmake --build $(ASAN_DIR) --target unit_tests $(if $(ASAN_INTEGRATION),mcp-audit stdio_integration_tests)
+	@ctest --test-dir $(ASAN_DIR) -L $(if $(ASAN_INTEGRATION),'unit|integration' -E find_package,unit) $(CTEST_FLAGS)
 
 # Benchmarks print figures side by side with their baselines; they assert nothing.
 bench: build
