@@ -82,6 +82,9 @@ Result<DeliveryMode> ParseDeliveryMode(std::string_view text) {
   return Fail(ErrorCode::kInvalidArgument, "unknown mode '" + std::string(text) + "' (async or durable)");
 }
 
+// Queued records beyond which async callers prepare their records themselves.
+constexpr size_t kPrepareOnCallerBacklog = 256;
+
 struct Pipeline::State {
   PipelineOptions options;
   Journal journal;
@@ -335,9 +338,13 @@ struct Pipeline::State {
       return Fail(ErrorCode::kUnavailable, "the audit disk is almost full (below admin_space_left): event refused");
     }
     const bool durable = options.mode == DeliveryMode::kDurable;
-    Result<Prepared> prepared = durable ? Prepare(event) : Result<Prepared>(Prepared{});
+    // Async: hand the writer the raw event (the call pays least) unless the
+    // writer is behind; then callers prepare their own records in parallel.
+    const bool writer_behind = queue.size() > kPrepareOnCallerBacklog;
+    const bool prepare_here = durable || writer_behind;
+    Result<Prepared> prepared = prepare_here ? Prepare(event) : Result<Prepared>(Prepared{});
     if (!prepared) return std::unexpected(prepared.error());
-    if (!durable) prepared->raw = std::make_unique<AuditEvent>(event);
+    if (!prepare_here) prepared->raw = std::make_unique<AuditEvent>(event);
     Completion completion;
     if (durable) prepared->done = &completion;
     switch (queue.Push(std::move(*prepared), /*wait=*/!may_drop)) {
