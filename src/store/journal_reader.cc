@@ -29,32 +29,38 @@ Result<std::vector<fs::path>> ListAuditFiles(const fs::path& dir) {
   return segments;
 }
 
-Status ForEachRecord(const fs::path& dir, const std::function<bool(const AuditEvent&)>& visit,
-                     const std::function<void(const BadLine&)>& on_bad_line) {
-  auto files = ListAuditFiles(dir);
-  if (!files) return std::unexpected(files.error());
-  for (const auto& file : *files) {
+Status ForEachLine(const std::vector<fs::path>& files,
+                   const std::function<bool(const fs::path&, size_t, const std::string&)>& visit) {
+  for (const auto& file : files) {
     std::ifstream in(file, std::ios::binary);
     if (!in) return Fail(ErrorCode::kIo, "cannot read " + file.string());
     std::string line;
     size_t number = 0;
     while (std::getline(in, line)) {
       ++number;
-      if (line.empty()) continue;
-      nlohmann::json json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (json.is_discarded()) {
-        on_bad_line({file, number, "not valid JSON"});
-        continue;
-      }
-      auto event = AuditEventFromJson(json);
-      if (!event) {
-        on_bad_line({file, number, event.error().message});
-        continue;
-      }
-      if (!visit(*event)) return {};
+      if (!line.empty() && !visit(file, number, line)) return {};
     }
   }
   return {};
+}
+
+Status ForEachRecord(const fs::path& dir, const std::function<bool(const AuditEvent&)>& visit,
+                     const std::function<void(const BadLine&)>& on_bad_line) {
+  auto files = ListAuditFiles(dir);
+  if (!files) return std::unexpected(files.error());
+  return ForEachLine(*files, [&](const fs::path& file, size_t number, const std::string& line) {
+    nlohmann::json json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (json.is_discarded()) {
+      on_bad_line({file, number, "not valid JSON"});
+      return true;
+    }
+    auto event = AuditEventFromJson(json);
+    if (!event) {
+      on_bad_line({file, number, event.error().message});
+      return true;
+    }
+    return visit(*event);
+  });
 }
 
 }  // namespace mcpaudit

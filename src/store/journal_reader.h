@@ -17,6 +17,11 @@ namespace mcpaudit {
 // (audit-<time>-<n>.jsonl) and its active audit.jsonl.
 Result<std::vector<std::filesystem::path>> ListAuditFiles(const std::filesystem::path& dir);
 
+// Calls `visit(file, line_number, line)` for every non-empty line of `files`,
+// in order, until it returns false.
+[[nodiscard]] Status ForEachLine(const std::vector<std::filesystem::path>& files,
+                                 const std::function<bool(const std::filesystem::path&, size_t, const std::string&)>& visit);
+
 struct BadLine {
   std::filesystem::path file;
   size_t line_number;

@@ -166,20 +166,13 @@ Result<VerifyReport> VerifyJournal(const fs::path& dir, const SigningKey* public
   const bool writer_running = WriterRunning(dir);
   VerifyReport report;
   Verifier verifier(public_key, report);
-  size_t segments = 0;
-  for (const auto& file : *files) {
-    if (!journal::IsSegmentName(file.filename().string())) continue;
-    ++segments;
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return Fail(ErrorCode::kIo, "cannot read " + file.string());
-    std::string line;
-    size_t number = 0;
-    while (std::getline(in, line)) {
-      ++number;
-      if (!line.empty()) verifier.Record(line, file, number);
-    }
-  }
-  if (segments == 0) return Fail(ErrorCode::kNotFound, "no journal segments in " + dir.string());
+  std::erase_if(*files, [](const fs::path& file) { return !journal::IsSegmentName(file.filename().string()); });
+  if (files->empty()) return Fail(ErrorCode::kNotFound, "no journal segments in " + dir.string());
+  auto read = ForEachLine(*files, [&](const fs::path& file, size_t number, const std::string& line) {
+    verifier.Record(line, file, number);
+    return true;
+  });
+  if (!read) return std::unexpected(read.error());
   verifier.Finish(writer_running);
   if (writer_running) report.notes.push_back("a writer is running on this journal: its newest records may follow");
   return report;

@@ -215,49 +215,47 @@ TEST_F(ToolkitTest, ARefusedAuditRecordIsCounted) {
   EXPECT_EQ(toolkit_.audit_failures(), 1u);
 }
 
-TEST(FailClosedToolkitTest, WithholdsTheResultWhenTheRecordIsNotAccepted) {
-  RecordingLogger logger;
-  Toolkit toolkit(logger, {.fail_closed = true});
-  int runs = 0;
-  ASSERT_TRUE(toolkit.Register({.name = "act"}, [&](const RequestContext&, const json&) -> Result<ToolResult> {
-    ++runs;
-    return ToolResult::Text("done");
-  }).has_value());
-  logger.set_refuse(true);
+// A toolkit in fail-closed mode (durable audit) with one tool that counts its runs.
+class FailClosedToolkitTest : public ::testing::Test {
+ protected:
+  FailClosedToolkitTest() : toolkit_(logger_, {.fail_closed = true}) { EXPECT_TRUE(RegisterAct(toolkit_).has_value()); }
+  Status RegisterAct(Toolkit& toolkit) {
+    return toolkit.Register({.name = "act"}, [this](const RequestContext&, const json&) -> Result<ToolResult> {
+      ++runs_;
+      return ToolResult::Text("done");
+    });
+  }
+  RecordingLogger logger_;
+  Toolkit toolkit_;
+  int runs_ = 0;
+};
+
+TEST_F(FailClosedToolkitTest, WithholdsTheResultWhenTheRecordIsNotAccepted) {
+  logger_.set_refuse(true);
   RequestContext ctx;
-  ToolCallResponse response = toolkit.Call(ctx, "act", json::object());
+  ToolCallResponse response = toolkit_.Call(ctx, "act", json::object());
   EXPECT_FALSE(response.result.has_value());
   ASSERT_TRUE(response.rpc_error.has_value());
   EXPECT_EQ(response.rpc_error->reason, "audit_unavailable");
   EXPECT_NE(response.rpc_error->message.find("Audit log unavailable"), std::string::npos);
-  EXPECT_EQ(runs, 1);
+  EXPECT_EQ(runs_, 1);
 }
 
-TEST(FailClosedToolkitTest, RefusesBeforeTheToolRunsWhenTheLoggerIsNotReady) {
-  RecordingLogger logger;
-  Toolkit toolkit(logger, {.fail_closed = true});
-  int runs = 0;
-  ASSERT_TRUE(toolkit.Register({.name = "act"}, [&](const RequestContext&, const json&) -> Result<ToolResult> {
-    ++runs;
-    return ToolResult::Text("done");
-  }).has_value());
-  logger.set_ready(false);
+TEST_F(FailClosedToolkitTest, RefusesBeforeTheToolRunsWhenTheLoggerIsNotReady) {
+  logger_.set_ready(false);
   RequestContext ctx;
-  ToolCallResponse response = toolkit.Call(ctx, "act", json::object());
+  ToolCallResponse response = toolkit_.Call(ctx, "act", json::object());
   ASSERT_TRUE(response.rpc_error.has_value());
   EXPECT_EQ(response.rpc_error->reason, "audit_unavailable");
-  EXPECT_EQ(runs, 0);  // the tool never ran
-  auto events = logger.events();
+  EXPECT_EQ(runs_, 0);  // the tool never ran
+  auto events = logger_.events();
   ASSERT_EQ(events.size(), 1u);  // the attempt is still offered to the log
   EXPECT_EQ(events[0].outcome, Outcome::kDenied);
   // Without fail_closed the same logger state does not stop calls.
-  Toolkit lenient(logger);
-  ASSERT_TRUE(lenient.Register({.name = "act"}, [&](const RequestContext&, const json&) -> Result<ToolResult> {
-    ++runs;
-    return ToolResult::Text("done");
-  }).has_value());
+  Toolkit lenient(logger_);
+  ASSERT_TRUE(RegisterAct(lenient).has_value());
   EXPECT_TRUE(lenient.Call(ctx, "act", json::object()).result.has_value());
-  EXPECT_EQ(runs, 1);
+  EXPECT_EQ(runs_, 1);
 }
 
 TEST_F(ToolkitTest, RegistrationRefusesBadToolsWithAReason) {
