@@ -29,6 +29,7 @@ struct CallRecord {
   std::chrono::nanoseconds duration{0};
   std::string sensitivity;
   bool phi = false;
+  nlohmann::json result_summary;  // level "full" only: recorded as details.result
 };
 
 class Recorder {

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mcpaudit/audit_event.h"
+#include "mcpaudit/audit_policy.h"
 #include "mcpaudit/audit_logger.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/recorder.h"
@@ -114,6 +115,7 @@ struct ToolkitOptions {
   const Clock* clock = nullptr;    // defaults to the system clock
   RandomSource random;             // defaults to OpenSSL's generator
   RedactionOptions redaction;      // which parameter names are secrets (on by default)
+  AuditPolicy policy;              // how much each tool's records keep
   // Fail closed (durable mode): a call is refused before its tool runs when
   // the logger is not Ready(), and when the logger does not accept the call's
   // record afterwards the client gets an error instead of the result.
@@ -156,6 +158,7 @@ class Toolkit {
   AuditLogger& logger_;
   bool fail_closed_;
   Redactor redactor_;
+  AuditPolicy policy_;
   mutable std::atomic<uint64_t> audit_failures_{0};
 };
 

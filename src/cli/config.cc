@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -72,6 +73,23 @@ class Reader {
     return Error(*table_.get(key), key, "unknown value '" + value + "' (expected " + list + ")");
   }
 
+  // The tables of an array of tables ([[key]]); each is read with `read`.
+  Status EachTable(const char* key, const std::function<Status(Reader&)>& read) {
+    known_.insert(key);
+    const toml::node* node = table_.get(key);
+    if (!node) return {};
+    const toml::array* array = node->as_array();
+    if (!array) return Wrong(*node, key, "an array of tables ([[" + prefix_ + key + "]])");
+    for (size_t i = 0; i < array->size(); ++i) {
+      const toml::node& item = *array->get(i);
+      if (!item.is_table()) return Wrong(item, key, "an array of tables");
+      Reader entry(file_, *item.as_table(), prefix_ + key + "[" + std::to_string(i) + "].");
+      if (auto status = read(entry); !status) return status;
+      if (auto status = entry.NoUnknownKeys(); !status) return status;
+    }
+    return {};
+  }
+
   Result<Reader> Table(const char* key) {
     known_.insert(key);
     const toml::node* node = table_.get(key);
@@ -79,6 +97,14 @@ class Reader {
     if (!node) return Reader(file_, kEmpty, prefix_ + key + ".");
     if (!node->is_table()) return std::unexpected(Wrong(*node, key, "a table").error());
     return Reader(file_, *node->as_table(), prefix_ + key + ".");
+  }
+
+  // A required key that is absent.
+  Status Missing(const char* key, const std::string& what) const {
+    const auto& where = table_.source().begin;
+    return Fail(ErrorCode::kInvalidArgument, file_ + ":" + std::to_string(where.line) + ":" +
+                                                 std::to_string(where.column) + ": " + prefix_ + key +
+                                                 ": missing (" + what + ")");
   }
 
   // Every key of the table must have been asked for: a typo is an error.
@@ -97,8 +123,8 @@ class Reader {
   }
 
  private:
-  Status Wrong(const toml::node& node, const char* key, const char* expected) const {
-    return Error(node, key, std::string("must be ") + expected);
+  Status Wrong(const toml::node& node, const char* key, const std::string& expected) const {
+    return Error(node, key, "must be " + expected);
   }
 
   std::string file_;
@@ -189,6 +215,23 @@ Result<Config> LoadConfig(const std::string& path) {
   a.admin_space_left_bytes = admin_space_left_mb << 20;
   a.admin_space_left_action = action == "refuse" ? SpaceAction::kRefuse : SpaceAction::kKeepLogging;
   MCPAUDIT_TRY(audit->NoUnknownKeys());
+
+  auto policy = top.Table("policy");
+  if (!policy) return std::unexpected(policy.error());
+  std::string default_level = "request";
+  MCPAUDIT_TRY(policy->GetChoice("default_level", default_level, {"none", "metadata", "request", "full"}));
+  config.policy.default_level = *ParseAuditLevel(default_level);
+  MCPAUDIT_TRY(policy->EachTable("levels", [&](Reader& rule) -> Status {
+    LevelRule parsed;
+    std::string level = "request";
+    if (auto status = rule.GetStrings("tools", parsed.tools); !status) return status;
+    if (parsed.tools.empty()) return rule.Missing("tools", "a list of tool name patterns, e.g. [\"catalog_*\"]");
+    if (auto status = rule.GetChoice("level", level, {"none", "metadata", "request", "full"}); !status) return status;
+    parsed.level = *ParseAuditLevel(level);
+    config.policy.levels.push_back(std::move(parsed));
+    return {};
+  }));
+  MCPAUDIT_TRY(policy->NoUnknownKeys());
   MCPAUDIT_TRY(top.NoUnknownKeys());
   return config;
 }
@@ -224,6 +267,17 @@ every_seconds = 60             # or this often, when there were records
 space_left_mb = 512            # below: a warning in the operational log
 admin_space_left_mb = 64       # below: the action
 admin_space_left_action = "refuse"   # refuse (durable calls fail) | keep_logging (until the disk is full)
+
+[policy]
+default_level = "request"      # none | metadata | request | full
+# Levels per tool: the first rule whose pattern matches the tool name wins.
+#   none      successful calls leave no record (refusals and failures always do)
+#   metadata  no parameters
+#   request   the parameters, secrets redacted
+#   full      and a summary of the result (details.result, at most 1 KiB)
+# [[policy.levels]]
+# tools = ["catalog_list_tags"]
+# level = "metadata"
 )";
 }
 

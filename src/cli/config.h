@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "mcpaudit/audit_policy.h"
 #include "mcpaudit/pipeline.h"
 #include "mcpaudit/result.h"
 
@@ -15,6 +16,7 @@ struct Config {
   std::string toolkit = "catalog";
   std::string user;        // the stdio caller; empty: $MCP_AUDIT_USER, else the OS user
   PipelineOptions audit;   // directory, mode, queue, segments, checkpoints, key, disk thresholds
+  AuditPolicy policy;      // levels per tool
   Config();
 };
 

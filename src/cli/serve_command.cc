@@ -132,6 +132,7 @@ int Serve(const ServeFlags& flags) {
   ToolkitOptions toolkit_options;
   toolkit_options.server = pipeline_options.server;
   toolkit_options.fail_closed = durable;
+  toolkit_options.policy = config.policy;
   Toolkit toolkit(**pipeline, toolkit_options);
   if (auto registered = RegisterCatalogTools(toolkit); !registered) {
     std::cerr << "mcp-audit serve: " << registered.error().message << "\n";

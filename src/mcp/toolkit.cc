@@ -50,6 +50,24 @@ json ToolErrorResult(const std::string& message) {
   return {{"content", json::array({{{"type", "text"}, {"text", message}}})}, {"isError", true}};
 }
 
+// At most 1 KiB of what the client was told, for records at level "full".
+json ResultSummary(const json& result) {
+  constexpr size_t kMax = 1024;
+  std::string text;
+  if (auto content = result.find("content"); content != result.end() && content->is_array()) {
+    for (const auto& item : *content)
+      if (item.is_object() && item.value("type", "") == "text" && item["text"].is_string())
+        text += item["text"].get<std::string>();
+  }
+  json summary = {{"bytes", text.size()}};
+  if (text.size() > kMax) {
+    text.resize(kMax);
+    summary["truncated"] = true;
+  }
+  summary["text"] = text;
+  return summary;
+}
+
 json ResultToJson(const ToolResult& r) {
   json result = {{"content", r.content}};
   if (r.structured_content) result["structuredContent"] = *r.structured_content;
@@ -70,7 +88,8 @@ Toolkit::Toolkit(AuditLogger& logger, ToolkitOptions options)
                 options.random ? std::move(options.random) : SecureRandom()),
       logger_(logger),
       fail_closed_(options.fail_closed),
-      redactor_(std::move(options.redaction)) {}
+      redactor_(std::move(options.redaction)),
+      policy_(std::move(options.policy)) {}
 
 Toolkit::~Toolkit() = default;
 
@@ -195,11 +214,16 @@ ToolCallResponse Toolkit::Call(RequestContext& ctx, std::string_view name, const
     }
   }
 
-  // Secrets never reach the record: names that look secret, and what the
-  // tool's own schema marks sensitive.
-  record.params = arguments;
-  redactor_.Apply(record.params, tool ? tool->sensitive : std::vector<nlohmann::json::json_pointer>{});
   record.outcome = response.outcome;
+  const AuditLevel level = policy_.LevelFor(name);
+  if (level == AuditLevel::kNone && response.outcome == Outcome::kSuccess) return response;
+  if (level >= AuditLevel::kRequest) {
+    // Secrets never reach the record: names that look secret, and what the
+    // tool's own schema marks sensitive.
+    record.params = arguments;
+    redactor_.Apply(record.params, tool ? tool->sensitive : std::vector<nlohmann::json::json_pointer>{});
+  }
+  if (level == AuditLevel::kFull && response.result) record.result_summary = ResultSummary(*response.result);
   if (response.rpc_error) record.error = response.rpc_error;
   if (response.result) {
     record.is_error = response.result->value("isError", false);

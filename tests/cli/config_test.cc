@@ -98,7 +98,33 @@ TEST_F(ConfigTest, SaysWhatIsWrongAndWhere) {
   EXPECT_NE(ErrorOf("[audit]\nerasable = [\"user\"]\n").find("'user' is not a JSON pointer"), std::string::npos);
   EXPECT_NE(ErrorOf("audit = 5\n").find("audit: must be a table"), std::string::npos);
   EXPECT_NE(ErrorOf("[audit\n").find("mcp-audit.toml:1:"), std::string::npos);
-  EXPECT_NE(ErrorOf("[policy]\n").find("policy: unknown key"), std::string::npos);
+  EXPECT_NE(ErrorOf("[sampling]\n").find("sampling: unknown key"), std::string::npos);
+}
+
+TEST_F(ConfigTest, ReadsLevelRulesInOrder) {
+  auto config = Load(R"(
+[policy]
+default_level = "metadata"
+[[policy.levels]]
+tools = ["catalog_get_*", "catalog_search"]
+level = "full"
+[[policy.levels]]
+tools = ["*"]
+level = "request"
+)");
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  EXPECT_EQ(config->policy.default_level, AuditLevel::kMetadata);
+  ASSERT_EQ(config->policy.levels.size(), 2u);
+  EXPECT_EQ(config->policy.levels[0].tools, (std::vector<std::string>{"catalog_get_*", "catalog_search"}));
+  EXPECT_EQ(config->policy.levels[0].level, AuditLevel::kFull);
+  EXPECT_EQ(config->policy.LevelFor("catalog_list_tags"), AuditLevel::kRequest);
+  EXPECT_NE(ErrorOf("[[policy.levels]]\ntools = [\"x\"]\nlevel = \"loud\"\n")
+                .find(":3:9: policy.levels[0].level: unknown value 'loud' (expected none, metadata, request, full)"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[[policy.levels]]\nlevel = \"none\"\n").find("policy.levels[0].tools: missing"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[[policy.levels]]\ntools = [\"x\"]\nlvl = \"none\"\n").find("policy.levels[0].lvl: unknown key"),
+            std::string::npos);
 }
 
 TEST_F(ConfigTest, AMissingFileIsAnIoError) {

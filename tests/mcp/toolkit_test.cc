@@ -258,6 +258,56 @@ TEST_F(FailClosedToolkitTest, RefusesBeforeTheToolRunsWhenTheLoggerIsNotReady) {
   EXPECT_EQ(runs_, 1);
 }
 
+TEST(AuditPolicyTest, GlobsAndFirstMatchWins) {
+  EXPECT_TRUE(GlobMatch("catalog_*", "catalog_search"));
+  EXPECT_TRUE(GlobMatch("*", "anything"));
+  EXPECT_TRUE(GlobMatch("get_?", "get_x"));
+  EXPECT_FALSE(GlobMatch("get_?", "get_xy"));
+  EXPECT_FALSE(GlobMatch("catalog_*", "xcatalog_search"));
+  AuditPolicy policy{.levels = {{{"catalog_get_*"}, AuditLevel::kFull}, {{"catalog_*"}, AuditLevel::kMetadata}},
+                     .default_level = AuditLevel::kRequest};
+  EXPECT_EQ(policy.LevelFor("catalog_get_entity"), AuditLevel::kFull);
+  EXPECT_EQ(policy.LevelFor("catalog_search"), AuditLevel::kMetadata);
+  EXPECT_EQ(policy.LevelFor("other"), AuditLevel::kRequest);
+  EXPECT_FALSE(ParseAuditLevel("loud").has_value());
+}
+
+TEST(AuditLevelsTest, EachLevelKeepsWhatItSays) {
+  RecordingLogger logger;
+  ToolkitOptions options;
+  options.policy.levels = {{{"quiet"}, AuditLevel::kNone},
+                           {{"meta"}, AuditLevel::kMetadata},
+                           {{"full_*"}, AuditLevel::kFull}};
+  Toolkit toolkit(logger, options);
+  auto handler = [](const RequestContext&, const json& args) -> Result<ToolResult> {
+    if (args.value("fail", false)) return Fail(ErrorCode::kNotFound, "nothing there");
+    ToolResult result = ToolResult::Text(std::string(2000, 'r'));
+    result.resources = {"urn:x"};
+    return result;
+  };
+  for (const char* name : {"quiet", "meta", "full_dump", "plain"})
+    ASSERT_TRUE(toolkit.Register({.name = name}, handler).has_value());
+  RequestContext ctx;
+  const json args = {{"q", "v"}};
+  for (const char* name : {"quiet", "meta", "full_dump", "plain"}) toolkit.Call(ctx, name, args);
+  toolkit.Call(ctx, "quiet", {{"fail", true}});  // a failure is recorded whatever the level
+  auto events = logger.events();
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[0].tool, "meta");
+  EXPECT_TRUE(events[0].params.is_null());
+  EXPECT_EQ(events[0].resources, std::vector<std::string>{"urn:x"});
+  EXPECT_EQ(events[1].tool, "full_dump");
+  EXPECT_EQ(events[1].params, args);
+  EXPECT_EQ(events[1].details["result"]["bytes"], 2000);
+  EXPECT_EQ(events[1].details["result"]["truncated"], true);
+  EXPECT_EQ(events[1].details["result"]["text"].get<std::string>().size(), 1024u);
+  EXPECT_EQ(events[2].tool, "plain");
+  EXPECT_EQ(events[2].params, args);
+  EXPECT_TRUE(events[2].details.is_null());
+  EXPECT_EQ(events[3].tool, "quiet");
+  EXPECT_EQ(events[3].outcome, Outcome::kFailure);
+}
+
 TEST_F(ToolkitTest, RegistrationRefusesBadToolsWithAReason) {
   auto handler = [](const RequestContext&, const json&) -> Result<ToolResult> { return ToolResult{}; };
   auto duplicate = Register("echo", handler);

@@ -1,0 +1,38 @@
+// How much of a tool call the record keeps, per tool (DESIGN.md §6). Rules are
+// tried in order and the first whose pattern matches the tool name wins, as in
+// Kubernetes audit policy.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mcpaudit/result.h"
+
+namespace mcpaudit {
+
+enum class AuditLevel {
+  kNone,      // successful calls leave no record (refusals and failures always do)
+  kMetadata,  // who, what, when, outcome, resources — no parameters
+  kRequest,   // and the (redacted) parameters: the default
+  kFull,      // and a summary of the result (details.result, at most 1 KiB of text)
+};
+Result<AuditLevel> ParseAuditLevel(std::string_view text);
+std::string_view ToString(AuditLevel level);
+
+struct LevelRule {
+  std::vector<std::string> tools;  // glob patterns: "catalog_*", "*"
+  AuditLevel level = AuditLevel::kRequest;
+};
+
+struct AuditPolicy {
+  std::vector<LevelRule> levels;
+  AuditLevel default_level = AuditLevel::kRequest;
+
+  AuditLevel LevelFor(std::string_view tool) const;
+};
+
+// Shell-style glob: '*' any run of characters, '?' one character.
+bool GlobMatch(std::string_view pattern, std::string_view text);
+
+}  // namespace mcpaudit

@@ -1,0 +1,50 @@
+#include "mcpaudit/audit_policy.h"
+
+namespace mcpaudit {
+
+Result<AuditLevel> ParseAuditLevel(std::string_view text) {
+  if (text == "none") return AuditLevel::kNone;
+  if (text == "metadata") return AuditLevel::kMetadata;
+  if (text == "request") return AuditLevel::kRequest;
+  if (text == "full") return AuditLevel::kFull;
+  return Fail(ErrorCode::kInvalidArgument,
+              "unknown level '" + std::string(text) + "' (expected none, metadata, request, full)");
+}
+
+std::string_view ToString(AuditLevel level) {
+  switch (level) {
+    case AuditLevel::kNone: return "none";
+    case AuditLevel::kMetadata: return "metadata";
+    case AuditLevel::kRequest: return "request";
+    case AuditLevel::kFull: return "full";
+  }
+  return "request";
+}
+
+bool GlobMatch(std::string_view pattern, std::string_view text) {
+  size_t p = 0, t = 0, star = std::string_view::npos, resume = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
+      ++p, ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+AuditLevel AuditPolicy::LevelFor(std::string_view tool) const {
+  for (const auto& rule : levels)
+    for (const auto& pattern : rule.tools)
+      if (GlobMatch(pattern, tool)) return rule.level;
+  return default_level;
+}
+
+}  // namespace mcpaudit
