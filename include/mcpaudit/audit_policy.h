@@ -25,11 +25,26 @@ struct LevelRule {
   AuditLevel level = AuditLevel::kRequest;
 };
 
+// Classification (DESIGN.md §6): calls of matching tools, or calls whose
+// results touched matching resource URNs, are marked with a sensitivity and
+// PHI, and may require an access reason (HIPAA): without one the call is
+// refused before it runs (tool rules) or its result withheld (resource rules).
+struct ClassifyRule {
+  std::vector<std::string> tools;      // glob patterns on the tool name
+  std::vector<std::string> resources;  // glob patterns on the resource URNs a result names
+  std::string sensitivity;             // e.g. "restricted"; empty: leave as is
+  bool phi = false;
+  bool require_access_reason = false;
+};
+
 struct AuditPolicy {
   std::vector<LevelRule> levels;
   AuditLevel default_level = AuditLevel::kRequest;
+  std::vector<ClassifyRule> classify;
 
   AuditLevel LevelFor(std::string_view tool) const;
+  bool MatchesTool(const ClassifyRule& rule, std::string_view tool) const;
+  bool MatchesResources(const ClassifyRule& rule, const std::vector<std::string>& resources) const;
 };
 
 // Shell-style glob: '*' any run of characters, '?' one character.

@@ -150,6 +150,9 @@ class Toolkit {
 
  private:
   struct RegisteredTool;
+  const ClassifyRule* ReasonRequiredByTool(std::string_view name) const;
+  void Classify(const RequestContext& ctx, std::string_view name, CallRecord& record,
+                ToolCallResponse& response) const;
   std::vector<std::unique_ptr<RegisteredTool>> tools_;
   std::map<std::string, const RegisteredTool*, std::less<>> by_name_;
   std::vector<MiddlewarePtr> middleware_;

@@ -47,4 +47,17 @@ AuditLevel AuditPolicy::LevelFor(std::string_view tool) const {
   return default_level;
 }
 
+bool AuditPolicy::MatchesTool(const ClassifyRule& rule, std::string_view tool) const {
+  for (const auto& pattern : rule.tools)
+    if (GlobMatch(pattern, tool)) return true;
+  return false;
+}
+
+bool AuditPolicy::MatchesResources(const ClassifyRule& rule, const std::vector<std::string>& resources) const {
+  for (const auto& pattern : rule.resources)
+    for (const auto& resource : resources)
+      if (GlobMatch(pattern, resource)) return true;
+  return false;
+}
+
 }  // namespace mcpaudit

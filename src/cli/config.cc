@@ -231,6 +231,18 @@ Result<Config> LoadConfig(const std::string& path) {
     config.policy.levels.push_back(std::move(parsed));
     return {};
   }));
+  MCPAUDIT_TRY(policy->EachTable("classify", [&](Reader& rule) -> Status {
+    ClassifyRule parsed;
+    if (auto status = rule.GetStrings("tools", parsed.tools); !status) return status;
+    if (auto status = rule.GetStrings("resources", parsed.resources); !status) return status;
+    if (parsed.tools.empty() && parsed.resources.empty())
+      return rule.Missing("tools", "tool name patterns, or resources: URN patterns, or both");
+    if (auto status = rule.Get("sensitivity", parsed.sensitivity); !status) return status;
+    if (auto status = rule.Get("phi", parsed.phi); !status) return status;
+    if (auto status = rule.Get("require_access_reason", parsed.require_access_reason); !status) return status;
+    config.policy.classify.push_back(std::move(parsed));
+    return {};
+  }));
   MCPAUDIT_TRY(policy->NoUnknownKeys());
   MCPAUDIT_TRY(top.NoUnknownKeys());
   return config;
@@ -278,6 +290,15 @@ default_level = "request"      # none | metadata | request | full
 # [[policy.levels]]
 # tools = ["catalog_list_tags"]
 # level = "metadata"
+#
+# Classification: calls of these tools, or whose results touched these resource URNs, are
+# marked; with require_access_reason a call without _meta.access_reason is refused (tool
+# rules: before it runs; resource rules: its result is withheld).
+# [[policy.classify]]
+# resources = ["urn:li:dataset:(urn:li:dataPlatform:postgres,clinic.*"]
+# sensitivity = "restricted"
+# phi = true
+# require_access_reason = true
 )";
 }
 

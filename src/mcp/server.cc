@@ -140,6 +140,12 @@ class Session final : public std::enable_shared_from_this<Session> {
   void CallTool(const jsonrpc::Message& message) {
     const json& params = message.params;
     RequestContext ctx = MakeContext(message.id);
+    // Why the caller accesses the data (HIPAA), given in the request's _meta.
+    if (params.is_object() && params.contains("_meta") && params["_meta"].is_object()) {
+      const json& meta = params["_meta"];
+      if (auto reason = meta.find("access_reason"); reason != meta.end() && reason->is_string())
+        ctx.access_reason = reason->get<std::string>();
+    }
     if (!params.is_object() || !params.contains("name") || !params["name"].is_string()) {
       // Still a tools/call that reached us: it is recorded as denied.
       const std::string text = "Invalid params: 'name' (a string) is required";

@@ -46,6 +46,10 @@ bool IsValidToolName(std::string_view name) {
   return true;
 }
 
+constexpr const char* kAccessReasonMessage =
+    "Access reason required: this call touches protected data; give one in the request's "
+    "_meta.access_reason (e.g. \"treatment\")";
+
 json ToolErrorResult(const std::string& message) {
   return {{"content", json::array({{{"type", "text"}, {"text", message}}})}, {"isError", true}};
 }
@@ -125,6 +129,27 @@ json Toolkit::ListTools() const {
   return tools;
 }
 
+const ClassifyRule* Toolkit::ReasonRequiredByTool(std::string_view name) const {
+  for (const auto& rule : policy_.classify)
+    if (rule.require_access_reason && policy_.MatchesTool(rule, name)) return &rule;
+  return nullptr;
+}
+
+void Toolkit::Classify(const RequestContext& ctx, std::string_view name, CallRecord& record,
+                       ToolCallResponse& response) const {
+  for (const auto& rule : policy_.classify) {
+    if (!policy_.MatchesTool(rule, name) && !policy_.MatchesResources(rule, record.resources)) continue;
+    if (!rule.sensitivity.empty()) record.sensitivity = rule.sensitivity;
+    record.phi = record.phi || rule.phi;
+    if (rule.require_access_reason && ctx.access_reason.empty() && response.result) {
+      // The result touched data that needs a reason: it is not released.
+      response.result.reset();
+      response.outcome = Outcome::kDenied;
+      response.rpc_error = AuditError{rpc::kAccessDenied, kAccessReasonMessage, "access_reason_required"};
+    }
+  }
+}
+
 uint64_t Toolkit::audit_failures() const { return audit_failures_.load(std::memory_order_relaxed); }
 
 ToolCallResponse Toolkit::Call(RequestContext& ctx, std::string_view name, const json& arguments) const {
@@ -156,6 +181,8 @@ ToolCallResponse Toolkit::Call(RequestContext& ctx, std::string_view name, const
     // model can see it and correct its call; the record says it was denied.
     tool_error(Outcome::kDenied, "Invalid arguments for tool " + tool->definition.name + ":\n" + problems,
                "invalid_arguments");
+  } else if (const ClassifyRule* rule = ReasonRequiredByTool(name); rule && ctx.access_reason.empty()) {
+    deny(rpc::kAccessDenied, kAccessReasonMessage, "access_reason_required");
   } else if (Status ready = fail_closed_ ? logger_.Ready() : Status{}; !ready) {
     deny(rpc::kInternalError,
          "Audit log unavailable: the call is refused because its record could not be written (" +
@@ -214,6 +241,7 @@ ToolCallResponse Toolkit::Call(RequestContext& ctx, std::string_view name, const
     }
   }
 
+  Classify(ctx, name, record, response);
   record.outcome = response.outcome;
   const AuditLevel level = policy_.LevelFor(name);
   if (level == AuditLevel::kNone && response.outcome == Outcome::kSuccess) return response;

@@ -127,6 +127,26 @@ level = "request"
             std::string::npos);
 }
 
+TEST_F(ConfigTest, ReadsClassificationRules) {
+  auto config = Load(R"(
+[[policy.classify]]
+resources = ["urn:li:dataset:*clinic*"]
+sensitivity = "restricted"
+phi = true
+require_access_reason = true
+)");
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  ASSERT_EQ(config->policy.classify.size(), 1u);
+  const ClassifyRule& rule = config->policy.classify[0];
+  EXPECT_EQ(rule.resources, std::vector<std::string>{"urn:li:dataset:*clinic*"});
+  EXPECT_EQ(rule.sensitivity, "restricted");
+  EXPECT_TRUE(rule.phi);
+  EXPECT_TRUE(rule.require_access_reason);
+  EXPECT_NE(ErrorOf("[[policy.classify]]\nphi = true\n").find("policy.classify[0].tools: missing"), std::string::npos);
+  EXPECT_NE(ErrorOf("[[policy.classify]]\ntools = [\"x\"]\nphi = \"yes\"\n").find("policy.classify[0].phi: must be true or false"),
+            std::string::npos);
+}
+
 TEST_F(ConfigTest, AMissingFileIsAnIoError) {
   auto config = LoadConfig((dir_.path() / "none.toml").string());
   ASSERT_FALSE(config.has_value());

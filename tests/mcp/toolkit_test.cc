@@ -308,6 +308,73 @@ TEST(AuditLevelsTest, EachLevelKeepsWhatItSays) {
   EXPECT_EQ(events[3].outcome, Outcome::kFailure);
 }
 
+// HIPAA: protected data needs a reason for access, and the record keeps it.
+class AccessReasonTest : public ::testing::Test {
+ protected:
+  AccessReasonTest() : toolkit_(logger_, Options()) {
+    for (const char* name : {"read_chart", "lookup"}) {
+      EXPECT_TRUE(toolkit_.Register({.name = name}, [this](const RequestContext&, const json& args) -> Result<ToolResult> {
+        ++runs_;
+        ToolResult result = ToolResult::Text("data");
+        result.resources = {args.value("urn", "urn:none")};
+        return result;
+      }).has_value());
+    }
+  }
+  static ToolkitOptions Options() {
+    ToolkitOptions options;
+    options.policy.classify = {{.tools = {"read_chart"}, .sensitivity = "restricted", .phi = true,
+                                .require_access_reason = true},
+                               {.resources = {"urn:clinic:*"}, .phi = true, .require_access_reason = true}};
+    return options;
+  }
+  RecordingLogger logger_;
+  Toolkit toolkit_;
+  int runs_ = 0;
+};
+
+TEST_F(AccessReasonTest, AToolThatNeedsAReasonIsRefusedBeforeItRuns) {
+  RequestContext ctx;
+  ToolCallResponse response = toolkit_.Call(ctx, "read_chart", json::object());
+  ASSERT_TRUE(response.rpc_error.has_value());
+  EXPECT_EQ(response.rpc_error->code, rpc::kAccessDenied);
+  EXPECT_NE(response.rpc_error->message.find("_meta.access_reason"), std::string::npos);
+  EXPECT_EQ(runs_, 0);
+  auto events = logger_.events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].outcome, Outcome::kDenied);
+  EXPECT_EQ(events[0].error->reason, "access_reason_required");
+  EXPECT_TRUE(events[0].compliance.phi);
+}
+
+TEST_F(AccessReasonTest, WithAReasonTheCallRunsAndTheRecordSaysWhy) {
+  RequestContext ctx;
+  ctx.access_reason = "treatment";
+  ASSERT_TRUE(toolkit_.Call(ctx, "read_chart", json::object()).result.has_value());
+  auto events = logger_.events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].outcome, Outcome::kSuccess);
+  EXPECT_EQ(events[0].compliance.access_reason, "treatment");
+  EXPECT_EQ(events[0].compliance.sensitivity, "restricted");
+  EXPECT_TRUE(events[0].compliance.phi);
+}
+
+TEST_F(AccessReasonTest, AResultThatTouchedProtectedResourcesIsWithheldWithoutAReason) {
+  RequestContext ctx;
+  ToolCallResponse plain = toolkit_.Call(ctx, "lookup", {{"urn", "urn:shop:orders"}});
+  EXPECT_TRUE(plain.result.has_value());
+  ToolCallResponse clinic = toolkit_.Call(ctx, "lookup", {{"urn", "urn:clinic:patients"}});
+  EXPECT_FALSE(clinic.result.has_value());
+  ASSERT_TRUE(clinic.rpc_error.has_value());
+  EXPECT_EQ(clinic.rpc_error->reason, "access_reason_required");
+  auto events = logger_.events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_FALSE(events[0].compliance.phi);
+  EXPECT_EQ(events[1].outcome, Outcome::kDenied);
+  EXPECT_TRUE(events[1].compliance.phi);
+  EXPECT_EQ(events[1].resources, std::vector<std::string>{"urn:clinic:patients"});
+}
+
 TEST_F(ToolkitTest, RegistrationRefusesBadToolsWithAReason) {
   auto handler = [](const RequestContext&, const json&) -> Result<ToolResult> { return ToolResult{}; };
   auto duplicate = Register("echo", handler);

@@ -403,6 +403,31 @@ TEST(ServeConfigTest, TheConfigFileSetsTheJournalAndFlagsOverrideIt) {
   EXPECT_EQ(users, (std::vector<std::string>{"from-config", "flag"}));
 }
 
+TEST(ServeConfigTest, PhiDataNeedsAnAccessReasonInMeta) {
+  testing::TempDir dir;
+  const auto config = dir.path() / "hipaa.toml";
+  std::ofstream(config) << "[[policy.classify]]\n"
+                           "resources = [\"urn:li:dataset:(urn:li:dataPlatform:postgres,clinic.*\"]\n"
+                           "sensitivity = \"restricted\"\nphi = true\nrequire_access_reason = true\n";
+  const std::string patients = "urn:li:dataset:(urn:li:dataPlatform:postgres,clinic.public.patients,PROD)";
+  ServerProcess server(dir.path() / "audit", {"--config", config.string()});
+  server.Initialize();
+  json refused = server.Request(1, "tools/call", {{"name", "catalog_get_entity"}, {"arguments", {{"urn", patients}}}});
+  EXPECT_EQ(refused["error"]["code"], -32001) << refused;
+  json allowed = server.Request(2, "tools/call", {{"name", "catalog_get_entity"},
+                                                  {"arguments", {{"urn", patients}}},
+                                                  {"_meta", {{"access_reason", "treatment"}}}});
+  EXPECT_EQ(allowed["result"]["structuredContent"]["name"], "patients") << allowed;
+  EXPECT_EQ(server.CloseAndWait(), 0);
+  auto events = Records(dir.path() / "audit");
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].outcome, Outcome::kDenied);
+  EXPECT_EQ(events[0].error->reason, "access_reason_required");
+  EXPECT_EQ(events[1].outcome, Outcome::kSuccess);
+  EXPECT_EQ(events[1].compliance.access_reason, "treatment");
+  EXPECT_TRUE(events[1].compliance.phi);
+}
+
 TEST(ServeConfigTest, ABrokenConfigStopsTheServerWithThePlaceOfTheError) {
   testing::TempDir dir;
   const auto config = dir.path() / "mcp-audit.toml";
