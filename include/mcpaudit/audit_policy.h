@@ -37,10 +37,19 @@ struct ClassifyRule {
   bool require_access_reason = false;
 };
 
+// Sampling of high-volume tools: 1 in `keep_one_in` successful calls is
+// recorded; failures and refusals always are, and `sample_summary` records
+// count what was skipped.
+struct SampleRule {
+  std::vector<std::string> tools;  // glob patterns
+  uint64_t keep_one_in = 1;
+};
+
 struct AuditPolicy {
   std::vector<LevelRule> levels;
   AuditLevel default_level = AuditLevel::kRequest;
   std::vector<ClassifyRule> classify;
+  std::vector<SampleRule> sampling;
 
   AuditLevel LevelFor(std::string_view tool) const;
   bool MatchesTool(const ClassifyRule& rule, std::string_view tool) const;

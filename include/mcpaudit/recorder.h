@@ -29,7 +29,7 @@ struct CallRecord {
   std::chrono::nanoseconds duration{0};
   std::string sensitivity;
   bool phi = false;
-  nlohmann::json result_summary;  // level "full" only: recorded as details.result
+  nlohmann::json details;         // e.g. {"result": …} at level "full", {"skipped": n} in a sample_summary
 };
 
 class Recorder {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -151,6 +152,20 @@ class Toolkit {
  private:
   struct RegisteredTool;
   const ClassifyRule* ReasonRequiredByTool(std::string_view name) const;
+  void EmitSampleSummary(const RequestContext& ctx, std::string_view tool) const;
+
+  // 1-in-N sampling of successful calls, per tool.
+  struct Sampler {
+    struct Count {
+      uint64_t seen = 0;
+      uint64_t skipped = 0;  // since the last sample_summary
+    };
+    std::vector<SampleRule> rules;
+    std::mutex mutex;
+    std::map<std::string, Count, std::less<>> counts;  // guarded by mutex
+    bool Skip(std::string_view tool);
+  };
+  mutable Sampler sampler_;
   void Classify(const RequestContext& ctx, std::string_view name, CallRecord& record,
                 ToolCallResponse& response) const;
   std::vector<std::unique_ptr<RegisteredTool>> tools_;

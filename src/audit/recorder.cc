@@ -28,7 +28,7 @@ AuditEvent Recorder::BuildEvent(const RequestContext& ctx, const CallRecord& cal
   event.response = response;
   event.compliance.sensitivity = call.sensitivity;
   event.compliance.phi = call.phi;
-  if (!call.result_summary.is_null()) event.details = {{"result", call.result_summary}};
+  event.details = call.details;
   return event;
 }
 

@@ -243,6 +243,15 @@ Result<Config> LoadConfig(const std::string& path) {
     config.policy.classify.push_back(std::move(parsed));
     return {};
   }));
+  MCPAUDIT_TRY(policy->EachTable("sampling", [&](Reader& rule) -> Status {
+    SampleRule parsed;
+    if (auto status = rule.GetStrings("tools", parsed.tools); !status) return status;
+    if (parsed.tools.empty()) return rule.Missing("tools", "a list of tool name patterns");
+    if (auto status = rule.Get("keep_one_in", parsed.keep_one_in); !status) return status;
+    if (parsed.keep_one_in == 0) return rule.Missing("keep_one_in", "1 or more");
+    config.policy.sampling.push_back(std::move(parsed));
+    return {};
+  }));
   MCPAUDIT_TRY(policy->NoUnknownKeys());
   MCPAUDIT_TRY(top.NoUnknownKeys());
   return config;
@@ -299,6 +308,12 @@ default_level = "request"      # none | metadata | request | full
 # sensitivity = "restricted"
 # phi = true
 # require_access_reason = true
+#
+# Sampling of high-volume tools: 1 in keep_one_in successful calls is recorded; failures
+# and refusals always are, and sample_summary records count the skipped ones.
+# [[policy.sampling]]
+# tools = ["catalog_search"]
+# keep_one_in = 10
 )";
 }
 

@@ -93,9 +93,20 @@ Toolkit::Toolkit(AuditLogger& logger, ToolkitOptions options)
       logger_(logger),
       fail_closed_(options.fail_closed),
       redactor_(std::move(options.redaction)),
-      policy_(std::move(options.policy)) {}
+      policy_(std::move(options.policy)) {
+  sampler_.rules = policy_.sampling;
+}
 
-Toolkit::~Toolkit() = default;
+Toolkit::~Toolkit() {
+  // What sampling skipped since the last summary is still told.
+  std::vector<std::string> tools;
+  {
+    std::lock_guard lock(sampler_.mutex);
+    for (const auto& [tool, count] : sampler_.counts)
+      if (count.skipped > 0) tools.push_back(tool);
+  }
+  for (const auto& tool : tools) EmitSampleSummary(RequestContext{}, tool);
+}
 
 Status Toolkit::Register(ToolDefinition definition, ToolHandler handler) {
   if (!IsValidToolName(definition.name))
@@ -147,6 +158,37 @@ void Toolkit::Classify(const RequestContext& ctx, std::string_view name, CallRec
       response.outcome = Outcome::kDenied;
       response.rpc_error = AuditError{rpc::kAccessDenied, kAccessReasonMessage, "access_reason_required"};
     }
+  }
+}
+
+bool Toolkit::Sampler::Skip(std::string_view tool) {
+  const SampleRule* rule = nullptr;
+  for (const auto& candidate : rules)
+    for (const auto& pattern : candidate.tools)
+      if (!rule && GlobMatch(pattern, tool)) rule = &candidate;
+  if (!rule || rule->keep_one_in <= 1) return false;
+  std::lock_guard lock(mutex);
+  Count& count = counts[std::string(tool)];
+  if (count.seen++ % rule->keep_one_in == 0) return false;
+  ++count.skipped;
+  return true;
+}
+
+void Toolkit::EmitSampleSummary(const RequestContext& ctx, std::string_view tool) const {
+  uint64_t skipped = 0;
+  {
+    std::lock_guard lock(sampler_.mutex);
+    auto it = sampler_.counts.find(tool);
+    if (it == sampler_.counts.end() || it->second.skipped == 0) return;
+    skipped = std::exchange(it->second.skipped, 0);
+  }
+  CallRecord summary;
+  summary.event_type = "sample_summary";
+  summary.tool = std::string(tool);
+  summary.details = {{"skipped", skipped}};
+  if (auto logged = recorder_.Record(ctx, summary); !logged) {
+    audit_failures_.fetch_add(1, std::memory_order_relaxed);
+    OpsLog().error("sample summary for tool '{}' was not accepted: {}", tool, logged.error().message);
   }
 }
 
@@ -251,7 +293,11 @@ ToolCallResponse Toolkit::Call(RequestContext& ctx, std::string_view name, const
     record.params = arguments;
     redactor_.Apply(record.params, tool ? tool->sensitive : std::vector<nlohmann::json::json_pointer>{});
   }
-  if (level == AuditLevel::kFull && response.result) record.result_summary = ResultSummary(*response.result);
+  if (level == AuditLevel::kFull && response.result) record.details = {{"result", ResultSummary(*response.result)}};
+  // Sampling keeps 1 in N successful calls of high-volume tools; failures and
+  // refusals are always recorded, and the skipped ones are counted in the log.
+  if (response.outcome == Outcome::kSuccess && sampler_.Skip(name)) return response;
+  EmitSampleSummary(ctx, name);
   if (response.rpc_error) record.error = response.rpc_error;
   if (response.result) {
     record.is_error = response.result->value("isError", false);

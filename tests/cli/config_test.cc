@@ -147,6 +147,14 @@ require_access_reason = true
             std::string::npos);
 }
 
+TEST_F(ConfigTest, ReadsSamplingRules) {
+  auto config = Load("[[policy.sampling]]\ntools = [\"catalog_search\"]\nkeep_one_in = 10\n");
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  ASSERT_EQ(config->policy.sampling.size(), 1u);
+  EXPECT_EQ(config->policy.sampling[0].keep_one_in, 10u);
+  EXPECT_NE(ErrorOf("[[policy.sampling]]\ntools = [\"x\"]\nkeep_one_in = 0\n").find("keep_one_in"), std::string::npos);
+}
+
 TEST_F(ConfigTest, AMissingFileIsAnIoError) {
   auto config = LoadConfig((dir_.path() / "none.toml").string());
   ASSERT_FALSE(config.has_value());

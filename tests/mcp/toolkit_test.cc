@@ -308,6 +308,41 @@ TEST(AuditLevelsTest, EachLevelKeepsWhatItSays) {
   EXPECT_EQ(events[3].outcome, Outcome::kFailure);
 }
 
+TEST(SamplingTest, KeepsOneInNSuccessesAllFailuresAndCountsTheRest) {
+  RecordingLogger logger;
+  {
+    ToolkitOptions options;
+    options.policy.sampling = {{.tools = {"hot_*"}, .keep_one_in = 4}};
+    Toolkit toolkit(logger, options);
+    for (const char* name : {"hot_read", "cold"})
+      ASSERT_TRUE(toolkit.Register({.name = name}, [](const RequestContext&, const json& args) -> Result<ToolResult> {
+        if (args.value("fail", false)) return Fail(ErrorCode::kNotFound, "no");
+        return ToolResult::Text("ok");
+      }).has_value());
+    RequestContext ctx;
+    for (int i = 0; i < 10; ++i) toolkit.Call(ctx, "hot_read", json::object());
+    for (int i = 0; i < 2; ++i) toolkit.Call(ctx, "hot_read", {{"fail", true}});
+    for (int i = 0; i < 3; ++i) toolkit.Call(ctx, "cold", json::object());
+  }  // the toolkit's end tells the last skipped count
+  uint64_t kept = 0, failures = 0, cold = 0, skipped = 0;
+  for (const auto& e : logger.events()) {
+    if (e.event_type == "sample_summary") {
+      EXPECT_EQ(e.tool, "hot_read");
+      skipped += e.details["skipped"].get<uint64_t>();
+    } else if (e.tool == "cold") {
+      ++cold;
+    } else if (e.outcome == Outcome::kFailure) {
+      ++failures;
+    } else {
+      ++kept;
+    }
+  }
+  EXPECT_EQ(kept, 3u);      // calls 1, 5 and 9
+  EXPECT_EQ(failures, 2u);  // never sampled out
+  EXPECT_EQ(cold, 3u);      // no rule: every call
+  EXPECT_EQ(skipped, 7u);   // and the log says how many it did not keep
+}
+
 // HIPAA: protected data needs a reason for access, and the record keeps it.
 class AccessReasonTest : public ::testing::Test {
  protected:
