@@ -151,6 +151,11 @@ class Toolkit {
 
  private:
   struct RegisteredTool;
+  void RunHandler(RequestContext& ctx, const RegisteredTool& tool, const nlohmann::json& arguments,
+                  CallRecord& record, ToolCallResponse& response) const;
+  void RecordCall(const RequestContext& ctx, std::string_view name, const RegisteredTool* tool,
+                  const nlohmann::json& arguments, std::chrono::steady_clock::time_point started,
+                  CallRecord& record, ToolCallResponse& response) const;
   const ClassifyRule* ReasonRequiredByTool(std::string_view name) const;
   void EmitSampleSummary(const RequestContext& ctx, std::string_view tool) const;
 

@@ -140,6 +140,82 @@ json Toolkit::ListTools() const {
   return tools;
 }
 
+void Toolkit::RunHandler(RequestContext& ctx, const RegisteredTool& tool, const json& arguments, CallRecord& record,
+                         ToolCallResponse& response) const {
+  Result<ToolResult> result = Fail(ErrorCode::kInternal, "");
+  try {
+    result = tool.handler(ctx, arguments);
+  } catch (const std::exception& e) {
+    OpsLog().error("tool '{}' threw: {}", tool.definition.name, e.what());
+    result = Fail(ErrorCode::kInternal, "Internal error in tool " + tool.definition.name);
+  }
+  auto tool_error = [&](std::string message, std::string reason) {
+    response.outcome = Outcome::kFailure;
+    response.result = ToolErrorResult(message);
+    record.error = AuditError{0, std::move(message), std::move(reason)};
+  };
+  if (ctx.cancelled.stop_requested()) {
+    response.cancelled = true;
+    return tool_error("Cancelled by the client", "cancelled");
+  }
+  if (!result) return tool_error(result.error().message, "tool_error");
+  response.outcome = result->is_error ? Outcome::kFailure : Outcome::kSuccess;
+  if (result->is_error) {
+    std::string text;
+    for (const auto& item : result->content)
+      if (item.is_object() && item.value("type", "") == "text" && item["text"].is_string())
+        text += item["text"].get<std::string>();
+    record.error = AuditError{0, text, "tool_reported_error"};
+  }
+  record.resources = std::move(result->resources);
+  record.result_count = result->result_count ? result->result_count
+                                             : std::optional<int64_t>(static_cast<int64_t>(result->content.size()));
+  record.phi = result->phi;
+  record.sensitivity = std::move(result->sensitivity);
+  record.is_error = result->is_error;
+  response.result = ResultToJson(*result);
+}
+
+// Applies the policy (classification, level, redaction, sampling) and records
+// the call; in fail-closed mode a record that is not accepted withholds the result.
+void Toolkit::RecordCall(const RequestContext& ctx, std::string_view name, const RegisteredTool* tool,
+                         const json& arguments, std::chrono::steady_clock::time_point started, CallRecord& record,
+                         ToolCallResponse& response) const {
+  Classify(ctx, name, record, response);
+  record.outcome = response.outcome;
+  const AuditLevel level = policy_.LevelFor(name);
+  if (level == AuditLevel::kNone && response.outcome == Outcome::kSuccess) return;
+  if (level >= AuditLevel::kRequest) {
+    // Secrets never reach the record: names that look secret, and what the
+    // tool's own schema marks sensitive.
+    record.params = arguments;
+    redactor_.Apply(record.params, tool ? tool->sensitive : std::vector<nlohmann::json::json_pointer>{});
+  }
+  if (level == AuditLevel::kFull && response.result) record.details = {{"result", ResultSummary(*response.result)}};
+  // Sampling keeps 1 in N successful calls of high-volume tools; failures and
+  // refusals are always recorded, and the skipped ones are counted in the log.
+  if (response.outcome == Outcome::kSuccess && sampler_.Skip(name)) return;
+  EmitSampleSummary(ctx, name);
+  if (response.rpc_error) record.error = response.rpc_error;
+  if (response.result) {
+    record.is_error = response.result->value("isError", false);
+    record.response_bytes = response.result->dump(-1, ' ', false, json::error_handler_t::replace).size();
+  }
+  record.duration = recorder_.clock().Monotonic() - started;
+  if (auto logged = recorder_.Record(ctx, record); !logged) {
+    audit_failures_.fetch_add(1, std::memory_order_relaxed);
+    OpsLog().error("audit record for tool '{}' was not accepted: {}", name, logged.error().message);
+    if (fail_closed_ && !response.cancelled) {
+      // No record, no result: the client must not act on an unaudited call.
+      response.result.reset();
+      response.rpc_error = AuditError{rpc::kInternalError,
+                                      "Audit log unavailable: the call's result is withheld because its audit "
+                                      "record could not be written (" + logged.error().message + ")",
+                                      "audit_unavailable"};
+    }
+  }
+}
+
 const ClassifyRule* Toolkit::ReasonRequiredByTool(std::string_view name) const {
   for (const auto& rule : policy_.classify)
     if (rule.require_access_reason && policy_.MatchesTool(rule, name)) return &rule;
@@ -243,36 +319,7 @@ ToolCallResponse Toolkit::Call(RequestContext& ctx, std::string_view name, const
     if (refusal) {
       deny(refusal->code, std::move(refusal->message), std::move(refusal->reason));
     } else {
-      Result<ToolResult> result = Fail(ErrorCode::kInternal, "");
-      try {
-        result = tool->handler(ctx, arguments);
-      } catch (const std::exception& e) {
-        OpsLog().error("tool '{}' threw: {}", name, e.what());
-        result = Fail(ErrorCode::kInternal, "Internal error in tool " + tool->definition.name);
-      }
-      if (ctx.cancelled.stop_requested()) {
-        response.cancelled = true;
-        tool_error(Outcome::kFailure, "Cancelled by the client", "cancelled");
-      } else if (!result) {
-        tool_error(Outcome::kFailure, result.error().message, "tool_error");
-      } else {
-        response.outcome = result->is_error ? Outcome::kFailure : Outcome::kSuccess;
-        if (result->is_error) {
-          std::string text;
-          for (const auto& item : result->content)
-            if (item.is_object() && item.value("type", "") == "text" && item["text"].is_string())
-              text += item["text"].get<std::string>();
-          record.error = AuditError{0, text, "tool_reported_error"};
-        }
-        record.resources = std::move(result->resources);
-        record.result_count = result->result_count
-                                  ? result->result_count
-                                  : std::optional<int64_t>(static_cast<int64_t>(result->content.size()));
-        record.phi = result->phi;
-        record.sensitivity = std::move(result->sensitivity);
-        record.is_error = result->is_error;
-        response.result = ResultToJson(*result);
-      }
+      RunHandler(ctx, *tool, arguments, record, response);
     }
   }
   for (size_t i = before_ran; i-- > 0;) {
@@ -283,39 +330,7 @@ ToolCallResponse Toolkit::Call(RequestContext& ctx, std::string_view name, const
     }
   }
 
-  Classify(ctx, name, record, response);
-  record.outcome = response.outcome;
-  const AuditLevel level = policy_.LevelFor(name);
-  if (level == AuditLevel::kNone && response.outcome == Outcome::kSuccess) return response;
-  if (level >= AuditLevel::kRequest) {
-    // Secrets never reach the record: names that look secret, and what the
-    // tool's own schema marks sensitive.
-    record.params = arguments;
-    redactor_.Apply(record.params, tool ? tool->sensitive : std::vector<nlohmann::json::json_pointer>{});
-  }
-  if (level == AuditLevel::kFull && response.result) record.details = {{"result", ResultSummary(*response.result)}};
-  // Sampling keeps 1 in N successful calls of high-volume tools; failures and
-  // refusals are always recorded, and the skipped ones are counted in the log.
-  if (response.outcome == Outcome::kSuccess && sampler_.Skip(name)) return response;
-  EmitSampleSummary(ctx, name);
-  if (response.rpc_error) record.error = response.rpc_error;
-  if (response.result) {
-    record.is_error = response.result->value("isError", false);
-    record.response_bytes = response.result->dump(-1, ' ', false, json::error_handler_t::replace).size();
-  }
-  record.duration = recorder_.clock().Monotonic() - started;
-  if (auto logged = recorder_.Record(ctx, record); !logged) {
-    audit_failures_.fetch_add(1, std::memory_order_relaxed);
-    OpsLog().error("audit record for tool '{}' was not accepted: {}", name, logged.error().message);
-    if (fail_closed_ && !response.cancelled) {
-      // No record, no result: the client must not act on an unaudited call.
-      response.result.reset();
-      response.rpc_error = AuditError{rpc::kInternalError,
-                                      "Audit log unavailable: the call's result is withheld because its audit "
-                                      "record could not be written (" + logged.error().message + ")",
-                                      "audit_unavailable"};
-    }
-  }
+  RecordCall(ctx, name, tool, arguments, started, record, response);
   return response;
 }
 
