@@ -173,7 +173,7 @@ int Serve(const ServeFlags& flags) {
   }
   auto flushed = (*pipeline)->Flush();
   const PipelineCounters counters = (*pipeline)->counters();
-  OpsLog().info("stopped: {} audit records written, {} dropped, {} refused, {} failed writes", counters.written,
+  OpsLog().info("stopping: {} audit records written, {} dropped, {} refused, {} failed writes", counters.written,
                 counters.dropped, counters.refused, counters.failed);
   pipeline->reset();  // audit_stopped and the final checkpoint
   if (!served) {
