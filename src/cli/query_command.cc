@@ -10,7 +10,7 @@ namespace mcpaudit::cli {
 void AddQueryCommand(CLI::App& app, int& exit_code) {
   struct Options {
     std::string audit_dir = kDefaultAuditDir;
-    std::string since, until, user, tenant, tool, outcome;
+    std::string since, until, user, tenant, tool, outcome, event_type;
     size_t limit = 0;
     std::string format = "table";
   };
@@ -23,6 +23,8 @@ void AddQueryCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--tenant", options->tenant, "Only this tenant");
   cmd->add_option("--tool", options->tool, "Only this tool");
   cmd->add_option("--outcome", options->outcome, "Only this outcome: success, failure or denied");
+  cmd->add_option("--event-type", options->event_type,
+                  "Only this kind of record: tool_call, erasure, checkpoint, audit_started, ...");
   cmd->add_option("--limit", options->limit, "At most this many records (0: all)");
   cmd->add_option("--format", options->format, "table, json (one record per line) or csv")
       ->capture_default_str();
@@ -35,6 +37,7 @@ void AddQueryCommand(CLI::App& app, int& exit_code) {
     filter.user = options->user;
     filter.tenant = options->tenant;
     filter.tool = options->tool;
+    filter.event_type = options->event_type;
     filter.limit = options->limit;
     for (auto [text, target] : {std::pair{&options->since, &filter.since}, {&options->until, &filter.until}}) {
       if (text->empty()) continue;

@@ -122,6 +122,7 @@ bool Matches(const QueryFilter& f, const AuditEvent& e) {
   if (!f.user.empty() && e.user.id != f.user) return false;
   if (!f.tenant.empty() && e.user.tenant_id != f.tenant) return false;
   if (!f.tool.empty() && e.tool != f.tool) return false;
+  if (!f.event_type.empty() && e.event_type != f.event_type) return false;
   if (f.outcome && e.outcome != *f.outcome) return false;
   return true;
 }

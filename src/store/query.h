@@ -20,6 +20,7 @@ struct QueryFilter {
   std::string user;
   std::string tenant;
   std::string tool;
+  std::string event_type;  // e.g. tool_call, erasure, checkpoint
   std::optional<Outcome> outcome;
   size_t limit = 0;  // 0: no limit
 };

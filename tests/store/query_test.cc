@@ -35,6 +35,8 @@ TEST(QueryTest, FiltersByEveryField) {
   EXPECT_FALSE(Matches({.tenant = "other"}, e));
   EXPECT_TRUE(Matches({.tool = "search"}, e));
   EXPECT_FALSE(Matches({.tool = "get"}, e));
+  EXPECT_TRUE(Matches({.event_type = "tool_call"}, e));
+  EXPECT_FALSE(Matches({.event_type = "erasure"}, e));
   EXPECT_TRUE(Matches({.outcome = Outcome::kDenied}, e));
   EXPECT_FALSE(Matches({.outcome = Outcome::kSuccess}, e));
   EXPECT_TRUE(Matches({.since = system_clock::time_point(milliseconds(1000))}, e));   // inclusive
