@@ -91,6 +91,7 @@ struct ToolCall {
 struct ToolCallResponse {
   std::optional<nlohmann::json> result;  // set when the client gets a result
   std::optional<AuditError> rpc_error;   // set when the client gets a JSON-RPC error
+  std::string result_json;               // `result` serialised once (its size is recorded); empty if none
   Outcome outcome = Outcome::kSuccess;
   bool cancelled = false;                // the client cancelled: send nothing
 };

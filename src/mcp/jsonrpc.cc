@@ -73,6 +73,15 @@ std::string Result(const json& id, const json& result) {
   return Dump(json{{"jsonrpc", "2.0"}, {"id", id}, {"result", result}});
 }
 
+std::string RawResult(const json& id, std::string_view result_json) {
+  std::string out = "{\"jsonrpc\":\"2.0\",\"id\":";
+  out += Dump(id);
+  out += ",\"result\":";
+  out += result_json;
+  out += "}";
+  return out;
+}
+
 std::string Error(const json& id, int code, std::string_view message, const json& data) {
   json error = {{"code", code}, {"message", message}};
   if (!data.is_null()) error["data"] = data;

@@ -31,6 +31,8 @@ struct DecodeError {
 std::variant<Message, DecodeError> Decode(std::string_view text);
 
 std::string Result(const nlohmann::json& id, const nlohmann::json& result);
+// The same with the result already serialised (valid JSON text).
+std::string RawResult(const nlohmann::json& id, std::string_view result_json);
 std::string Error(const nlohmann::json& id, int code, std::string_view message,
                   const nlohmann::json& data = nullptr);
 std::string Notification(std::string_view method, const nlohmann::json& params);

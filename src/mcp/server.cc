@@ -176,9 +176,13 @@ class Session final : public std::enable_shared_from_this<Session> {
                  arguments = std::move(arguments)]() mutable {
       ToolCallResponse response = self->server_->toolkit.Call(ctx, name, arguments);
       if (!response.cancelled) {
-        self->send_(response.rpc_error
-                        ? jsonrpc::Error(id, response.rpc_error->code, response.rpc_error->message)
-                        : jsonrpc::Result(id, *response.result));
+        if (response.rpc_error) {
+          self->send_(jsonrpc::Error(id, response.rpc_error->code, response.rpc_error->message));
+        } else if (!response.result_json.empty()) {
+          self->send_(jsonrpc::RawResult(id, response.result_json));  // serialised once, by the toolkit
+        } else {
+          self->send_(jsonrpc::Result(id, *response.result));
+        }
       }
       self->Finished(ctx.request_id);
     };

@@ -199,7 +199,8 @@ void Toolkit::RecordCall(const RequestContext& ctx, std::string_view name, const
   if (response.rpc_error) record.error = response.rpc_error;
   if (response.result) {
     record.is_error = response.result->value("isError", false);
-    record.response_bytes = response.result->dump(-1, ' ', false, json::error_handler_t::replace).size();
+    response.result_json = response.result->dump(-1, ' ', false, json::error_handler_t::replace);
+    record.response_bytes = response.result_json.size();
   }
   record.duration = recorder_.clock().Monotonic() - started;
   if (auto logged = recorder_.Record(ctx, record); !logged) {
@@ -208,6 +209,7 @@ void Toolkit::RecordCall(const RequestContext& ctx, std::string_view name, const
     if (fail_closed_ && !response.cancelled) {
       // No record, no result: the client must not act on an unaudited call.
       response.result.reset();
+      response.result_json.clear();
       response.rpc_error = AuditError{rpc::kInternalError,
                                       "Audit log unavailable: the call's result is withheld because its audit "
                                       "record could not be written (" + logged.error().message + ")",

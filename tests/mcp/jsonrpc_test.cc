@@ -64,6 +64,8 @@ TEST(JsonRpcTest, EncodesResultsAndErrors) {
             nlohmann::json::parse(R"({"jsonrpc":"2.0","id":1,"result":{"a":1}})"));
   EXPECT_EQ(nlohmann::json::parse(Error(nullptr, -32700, "Parse error")),
             nlohmann::json::parse(R"({"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}})"));
+  EXPECT_EQ(nlohmann::json::parse(RawResult("r", R"({"content":[]})")),
+            nlohmann::json::parse(R"({"jsonrpc":"2.0","id":"r","result":{"content":[]}})"));
   EXPECT_EQ(IdToString(12), "12");
   EXPECT_EQ(IdToString("x"), "x");
 }
