@@ -1,5 +1,6 @@
 // mcp-audit tail: the newest records, and with -f the ones that follow.
 #include <deque>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -13,19 +14,21 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Prints the complete lines appended to `file` from `offset` on; returns the new offset.
-std::streamoff PrintNewLines(const fs::path& file, std::streamoff offset, RecordPrinter& printer) {
+// Calls `visit` for each complete record line of `file` from `offset` on and
+// returns the offset after the last complete line: a line still being written
+// is left for the next look.
+std::streamoff ReadNewRecords(const fs::path& file, std::streamoff offset,
+                              const std::function<void(const AuditEvent&)>& visit) {
   std::ifstream in(file, std::ios::binary);
   in.seekg(offset);
   std::string line;
   while (std::getline(in, line)) {
-    if (in.eof()) break;  // no newline yet: a record still being written
+    if (in.eof()) break;  // no newline yet
     offset += static_cast<std::streamoff>(line.size()) + 1;
     auto json = nlohmann::json::parse(line, nullptr, false);
     if (json.is_discarded()) continue;
-    if (auto event = AuditEventFromJson(json)) printer.Write(*event);
+    if (auto event = AuditEventFromJson(json)) visit(*event);
   }
-  std::cout.flush();
   return offset;
 }
 
@@ -51,39 +54,42 @@ void AddTailCommand(CLI::App& app, int& exit_code) {
       exit_code = 2;
       return;
     }
-    std::deque<AuditEvent> newest;
-    auto status = ForEachRecord(
-        options->audit_dir,
-        [&](const AuditEvent& event) {
-          newest.push_back(event);
-          if (newest.size() > options->lines) newest.pop_front();
-          return true;
-        },
-        [](const BadLine& bad) {
-          std::cerr << "mcp-audit tail: " << bad.file.string() << ":" << bad.line_number << ": " << bad.reason << "\n";
-        });
-    if (!status) {
-      std::cerr << "mcp-audit tail: " << status.error().message << "\n";
+    auto files = ListAuditFiles(options->audit_dir);
+    if (!files) {
+      std::cerr << "mcp-audit tail: " << files.error().message << "\n";
       exit_code = 2;
       return;
     }
+    // One pass that also says where following starts: exactly after the last
+    // complete line read, so that no record falls between reading and following.
+    std::deque<AuditEvent> newest;
+    fs::path current;
+    std::streamoff offset = 0;
+    for (const auto& file : *files) {
+      current = file;
+      offset = ReadNewRecords(file, 0, [&](const AuditEvent& event) {
+        newest.push_back(event);
+        if (newest.size() > options->lines) newest.pop_front();
+      });
+    }
     auto printer = MakeRecordPrinter(*format, std::cout);
-    for (const auto& event : newest) printer->Write(event);
+    auto print = [&](const AuditEvent& event) {
+      printer->Write(event);
+      std::cout.flush();
+    };
+    for (const auto& event : newest) print(event);
     std::cout.flush();
     exit_code = 0;
     if (!options->follow) return;
-    // Follow the newest file from its current end; move on when a newer one appears.
-    auto files = ListAuditFiles(options->audit_dir);
-    fs::path current = files && !files->empty() ? files->back() : fs::path();
-    std::streamoff offset = current.empty() ? 0 : static_cast<std::streamoff>(fs::file_size(current));
     while (true) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      if (!current.empty()) offset = PrintNewLines(current, offset, *printer);
+      if (!current.empty()) offset = ReadNewRecords(current, offset, print);
       files = ListAuditFiles(options->audit_dir);
       if (files && !files->empty() && files->back() != current) {
-        if (!current.empty()) offset = PrintNewLines(current, offset, *printer);
+        // A new segment: finish the old one, then start the new one from its beginning.
+        if (!current.empty()) ReadNewRecords(current, offset, print);
         current = files->back();
-        offset = PrintNewLines(current, 0, *printer);
+        offset = ReadNewRecords(current, 0, print);
       }
     }
   });
