@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 #include "mcpaudit/result.h"
 
@@ -16,6 +17,10 @@ namespace mcpaudit {
 // Opens (creating with 0600) a file for appending and narrows an existing
 // file's mode to 0600. `extra_flags` may add O_EXCL and the like.
 [[nodiscard]] Result<int> OpenAuditFile(const std::filesystem::path& path, int extra_flags = 0);
+
+// Writes all of `data`, retrying short writes and EINTR. Returns how many bytes
+// were written: fewer than data.size() means failure, with errno telling why.
+size_t WriteAll(int fd, std::string_view data);
 
 // fsync of a directory, so that a file created or renamed in it survives a crash.
 void SyncDirectory(const std::filesystem::path& dir);

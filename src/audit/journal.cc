@@ -90,9 +90,8 @@ Result<Journal> Journal::Open(JournalOptions options, std::string_view stream) {
       auto set_aside = OpenAuditFile(journal.recovery_.set_aside, O_EXCL);
       if (!set_aside) return std::unexpected(set_aside.error());
       const int out = *set_aside;
-      const bool saved = ::write(out, content.data() + complete, content.size() - complete) ==
-                             static_cast<ssize_t>(content.size() - complete) &&
-                         ::fsync(out) == 0;
+      const std::string_view torn(content.data() + complete, content.size() - complete);
+      const bool saved = WriteAll(out, torn) == torn.size() && ::fsync(out) == 0;
       ::close(out);
       if (!saved) return std::unexpected(ErrnoError("cannot write", journal.recovery_.set_aside));
       if (::truncate(it->c_str(), static_cast<off_t>(complete)) != 0)
@@ -170,18 +169,13 @@ Status Journal::RotateIfDue(uint64_t next_seq, size_t incoming_bytes) {
 
 Status Journal::Append(std::string_view lines) {
   if (fd_ < 0) return Fail(ErrorCode::kIo, "the journal segment is not open");
-  size_t done = 0;
-  while (done < lines.size()) {
-    ssize_t n = ::write(fd_, lines.data() + done, lines.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Error error = ErrnoError("cannot write", segment_path_);
-      if (done > 0 && ::ftruncate(fd_, static_cast<off_t>(segment_bytes_)) != 0) {
-        error.message += " (and cutting back the partial write failed: " + std::string(std::strerror(errno)) + ")";
-      }
-      return std::unexpected(error);
+  const size_t done = WriteAll(fd_, lines);
+  if (done < lines.size()) {
+    Error error = ErrnoError("cannot write", segment_path_);
+    if (done > 0 && ::ftruncate(fd_, static_cast<off_t>(segment_bytes_)) != 0) {
+      error.message += " (and cutting back the partial write failed: " + std::string(std::strerror(errno)) + ")";
     }
-    done += static_cast<size_t>(n);
+    return std::unexpected(error);
   }
   segment_bytes_ += done;
   return {};

@@ -99,19 +99,13 @@ struct FileSink::State {
       if (auto rotated = Rotate(); !rotated) OpsLog().error("audit file: {}", rotated.error().message);
       if (fd < 0) return Fail(ErrorCode::kIo, "audit file is not open");
     }
-    size_t done = 0;
-    while (done < pending.size()) {
-      ssize_t n = ::write(fd, pending.data() + done, pending.size() - done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        Error error = ErrnoError("cannot write", active);
-        pending.erase(0, done);
-        file_bytes += done;
-        return std::unexpected(error);
-      }
-      done += static_cast<size_t>(n);
-    }
+    const size_t done = WriteAll(fd, pending);
     file_bytes += done;
+    if (done < pending.size()) {
+      Error error = ErrnoError("cannot write", active);
+      pending.erase(0, done);  // the rest is retried
+      return std::unexpected(error);
+    }
     pending.clear();
     return {};
   }

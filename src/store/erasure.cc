@@ -57,8 +57,7 @@ Status ReplaceFile(const fs::path& target, const std::string& content) {
   const fs::path temp = target.string() + ".erasing";
   auto fd = OpenAuditFile(temp, O_TRUNC);
   if (!fd) return std::unexpected(fd.error());
-  const bool ok = ::write(*fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
-                  ::fsync(*fd) == 0;
+  const bool ok = WriteAll(*fd, content) == content.size() && ::fsync(*fd) == 0;
   Error error = ok ? Error{} : ErrnoError("cannot write", temp);
   ::close(*fd);
   if (!ok) return std::unexpected(error);
