@@ -35,9 +35,21 @@ struct ConnectionInfo {
   Identity identity;
 };
 
-// Sends one JSON-RPC message (without framing) to the client. Called from
-// several threads; the transport serialises the writes.
-using MessageSender = std::function<void(std::string message)>;
+// One JSON-RPC message (without framing) for the client, and the client request
+// it belongs to: the response to it, or a notification or server request made
+// while serving it. HTTP routes it to that request's stream; stdio ignores it.
+struct OutgoingMessage {
+  std::string text;
+  std::string request_id;    // jsonrpc id as text; empty when it belongs to no request
+  bool is_response = false;  // the final answer to request_id
+  // No text: end the HTTP response that carries request_id's messages now; the
+  // client resumes it with GET and Last-Event-ID (SSE polling). Ignored by stdio.
+  bool close_stream = false;
+};
+
+// Sends one message to the client. Called from several threads; the transport
+// serialises the writes.
+using MessageSender = std::function<void(OutgoingMessage message)>;
 
 // One client's session: protocol state and its calls in flight.
 class Connection {
@@ -48,6 +60,9 @@ class Connection {
   virtual void Receive(std::string_view message) = 0;
   // Waits until every call in flight has been answered (and recorded).
   virtual void Drain() = 0;
+  // Stateless HTTP: each request stands alone, as if `initialize` had
+  // negotiated `protocol_version`.
+  virtual void AssumeInitialized(std::string protocol_version) = 0;
 };
 
 class Server {
@@ -60,6 +75,11 @@ class Server {
 
   // Starts a session. Every Connection must be destroyed before the Server.
   std::unique_ptr<Connection> Connect(ConnectionInfo info, MessageSender send);
+
+  // Records a refused authentication (`auth_failure`, outcome denied) with what
+  // the transport knows of the caller. `error` is the RFC 6750 code; neither
+  // argument may contain the credential.
+  void RecordAuthFailure(const ConnectionInfo& info, std::string_view error, std::string_view description);
 
   struct Impl;  // internal: the protocol engine shared with the connections
 

@@ -163,6 +163,30 @@ Result<Config> LoadConfig(const std::string& path) {
   MCPAUDIT_TRY(server->Get("user", config.user));
   MCPAUDIT_TRY(server->NoUnknownKeys());
 
+  auto http = top.Table("http");
+  if (!http) return std::unexpected(http.error());
+  HttpOptions& h = config.http;
+  uint64_t request_timeout = h.request_timeout.count(), idle_timeout = h.idle_timeout.count(),
+           session_timeout = h.session_timeout.count();
+  MCPAUDIT_TRY(http->Get("listen", config.listen));
+  MCPAUDIT_TRY(http->Get("path", h.path));
+  MCPAUDIT_TRY(http->Get("stateless", h.stateless));
+  MCPAUDIT_TRY(http->GetStrings("allowed_hosts", h.allowed_hosts));
+  MCPAUDIT_TRY(http->GetStrings("allowed_origins", h.allowed_origins));
+  MCPAUDIT_TRY(http->Get("max_body_bytes", h.max_body_bytes));
+  MCPAUDIT_TRY(http->Get("request_timeout_seconds", request_timeout));
+  MCPAUDIT_TRY(http->Get("idle_timeout_seconds", idle_timeout));
+  MCPAUDIT_TRY(http->Get("session_timeout_seconds", session_timeout));
+  MCPAUDIT_TRY(http->GetStrings("trusted_proxies", h.trusted_proxies));
+  MCPAUDIT_TRY(http->Get("resource_url", h.resource_url));
+  MCPAUDIT_TRY(http->GetStrings("authorization_servers", h.authorization_servers));
+  MCPAUDIT_TRY(http->NoUnknownKeys());
+  if (!h.path.starts_with("/"))
+    return Fail(ErrorCode::kInvalidArgument, path + ": http.path: '" + h.path + "' must start with '/'");
+  h.request_timeout = std::chrono::seconds(request_timeout);
+  h.idle_timeout = std::chrono::seconds(idle_timeout);
+  h.session_timeout = std::chrono::seconds(session_timeout);
+
   auto audit = top.Table("audit");
   if (!audit) return std::unexpected(audit.error());
   PipelineOptions& a = config.audit;
@@ -264,6 +288,20 @@ std::string ExampleConfig() {
 [server]
 toolkit = "catalog"            # the tools to serve
 user = ""                      # the stdio caller; empty: $MCP_AUDIT_USER, else the OS user
+
+[http]
+listen = ""                    # HOST:PORT to serve Streamable HTTP on (like --http); empty: stdio
+path = "/mcp"                  # the MCP endpoint
+stateless = false              # true: no sessions; every POST stands alone (no GET stream)
+allowed_hosts = []             # Host names served; empty: localhost names when bound to loopback
+allowed_origins = []           # browser Origins served; empty: those whose host is an allowed Host
+max_body_bytes = 4194304       # a larger request body gets 413
+request_timeout_seconds = 30   # to receive one request
+idle_timeout_seconds = 120     # an idle keep-alive connection is closed
+session_timeout_seconds = 3600 # a session without requests ends
+trusted_proxies = []           # peers whose X-Forwarded-For names the client, e.g. ["10.0.0.5"]
+resource_url = ""              # this endpoint's public URL (OAuth metadata); empty: from listen
+authorization_servers = []     # OAuth authorization servers that issue tokens for it
 
 [audit]
 dir = "./var/audit"            # the journal (0700; segment files 0600)

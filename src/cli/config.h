@@ -7,6 +7,7 @@
 #include <string>
 
 #include "mcpaudit/audit_policy.h"
+#include "mcpaudit/http_transport.h"
 #include "mcpaudit/pipeline.h"
 #include "mcpaudit/result.h"
 
@@ -15,6 +16,8 @@ namespace mcpaudit::cli {
 struct Config {
   std::string toolkit = "catalog";
   std::string user;        // the stdio caller; empty: $MCP_AUDIT_USER, else the OS user
+  std::string listen;      // HOST:PORT to serve Streamable HTTP on; empty: stdio
+  HttpOptions http;        // path, Host/Origin allow-lists, limits, timeouts, proxies
   PipelineOptions audit;   // directory, mode, queue, segments, checkpoints, key, disk thresholds
   AuditPolicy policy;      // levels per tool
   Config();

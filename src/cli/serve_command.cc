@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -15,6 +16,7 @@
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
 #include "mcpaudit/server.h"
+#include "mcpaudit/http_transport.h"
 #include "mcpaudit/stdio_transport.h"
 
 namespace mcpaudit::cli {
@@ -24,10 +26,11 @@ namespace {
 struct ServeFlags {
   std::string config_file;
   bool stdio = false;
+  std::string http;
   std::string audit_dir, toolkit, user, mode, signing_key;
   size_t max_message_bytes = 4 * 1024 * 1024;
   std::string log_level = "info";
-  CLI::Option *audit_dir_opt, *toolkit_opt, *user_opt, *mode_opt, *signing_key_opt;
+  CLI::Option *http_opt, *audit_dir_opt, *toolkit_opt, *user_opt, *mode_opt, *signing_key_opt;
 };
 
 // The effective settings: defaults, then the config file, then the flags.
@@ -38,6 +41,8 @@ Result<Config> Settings(const ServeFlags& flags) {
     if (!loaded) return loaded;
     config = std::move(*loaded);
   }
+  if (flags.http_opt->count()) config.listen = flags.http;
+  if (flags.stdio) config.listen.clear();
   if (flags.audit_dir_opt->count()) config.audit.directory = flags.audit_dir;
   if (flags.toolkit_opt->count()) config.toolkit = flags.toolkit;
   if (flags.user_opt->count()) config.user = flags.user;
@@ -106,6 +111,75 @@ class SignalWatcher {
   std::jthread thread_;
 };
 
+
+Status ServeOverStdio(Server& server, const Config& config, const ServeFlags& flags, const Toolkit& toolkit,
+                      const std::string& journal_line, const std::filesystem::path& records,
+                      std::stop_source stop) {
+  StdioOptions stdio;
+  stdio.max_message_bytes = flags.max_message_bytes;
+  stdio.connection.identity = StdioIdentity(config.user);
+  stdio.connection.session_id = NewUuidV7(std::chrono::system_clock::now(), SecureRandom());
+  std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": serving MCP over stdio (toolkit: " << config.toolkit
+            << ", " << toolkit.ListTools().size() << " tools)\n"
+            << "  caller:        " << stdio.connection.identity.user_id << " ("
+            << stdio.connection.identity.auth_method << ")\n"
+            << journal_line
+            << "  connect:       point an MCP client at this command, e.g.\n"
+            << "                 npx @modelcontextprotocol/inspector "
+            << std::filesystem::read_symlink("/proc/self/exe").string() << " serve --stdio --audit-dir "
+            << records.string() << "\n"
+            << "  stop:          end of input (Ctrl-D) or Ctrl-C\n";
+  return ServeStdio(server, stdio, stop.get_token());
+}
+
+// "HOST:PORT" or "[V6]:PORT".
+Status ParseListen(const std::string& listen, HttpOptions& http) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) {
+    return Fail(ErrorCode::kInvalidArgument, "--http: '" + listen + "' is not HOST:PORT (e.g. 127.0.0.1:8080)");
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
+  unsigned port = 0;
+  auto [end, error] = std::from_chars(listen.data() + colon + 1, listen.data() + listen.size(), port);
+  if (error != std::errc() || end != listen.data() + listen.size() || port > 65535) {
+    return Fail(ErrorCode::kInvalidArgument, "--http: '" + listen.substr(colon + 1) + "' is not a port number");
+  }
+  http.host = host;
+  http.port = static_cast<uint16_t>(port);
+  return {};
+}
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
+Status ServeOverHttp(Server& server, const Config& config, const Toolkit& toolkit, const std::string& journal_line,
+                     std::stop_source stop) {
+  HttpOptions http = config.http;
+  if (auto parsed = ParseListen(config.listen, http); !parsed) return parsed;
+  if (http.host == "localhost") http.host = "127.0.0.1";
+  if (!IsLoopback(http.host) && !http.authenticator) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "refusing to serve " + config.listen +
+                    " without authentication: anyone who can reach that address could call the tools. "
+                    "Configure [auth] (API keys or JWT) in the config file, or bind to loopback "
+                    "(--http 127.0.0.1:PORT) for development");
+  }
+  http.on_listening = [&](const std::string& url) {
+    std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": serving MCP over Streamable HTTP (toolkit: "
+              << config.toolkit << ", " << toolkit.ListTools().size() << " tools)\n"
+              << "  endpoint:      " << url << (http.stateless ? " (stateless)" : "") << "\n"
+              << "  callers:       " << (http.authenticator ? "authenticated" : "not authenticated (loopback only)")
+              << "\n"
+              << journal_line
+              << "  connect:       npx @modelcontextprotocol/inspector --transport http --server-url " << url
+              << "\n"
+              << "  stop:          Ctrl-C (calls in flight finish first)\n";
+  };
+  return ServeHttp(server, http, stop.get_token());
+}
+
 int Serve(const ServeFlags& flags) {
   // Every thread started from here on inherits the mask: only the watcher takes them.
   const sigset_t signals = WatchedSignals();
@@ -145,31 +219,22 @@ int Serve(const ServeFlags& flags) {
       "A metadata catalog of datasets, dashboards and glossary terms. Start with catalog_search; "
       "every tool call is recorded in an audit log.";
 
-  StdioOptions stdio;
-  stdio.max_message_bytes = flags.max_message_bytes;
-  stdio.connection.identity = StdioIdentity(config.user);
-  stdio.connection.session_id = NewUuidV7(std::chrono::system_clock::now(), SecureRandom());
-
   const auto records = std::filesystem::absolute(config.audit.directory).lexically_normal();
-  std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": serving MCP over stdio (toolkit: " << config.toolkit
-            << ", " << toolkit.ListTools().size() << " tools)\n"
-            << "  caller:        " << stdio.connection.identity.user_id << " ("
-            << stdio.connection.identity.auth_method << ")\n"
-            << "  audit journal: " << records.string() << " (" << (durable ? "durable" : "async") << " mode, "
-            << (config.audit.signing_key.empty() ? "unsigned" : "signed") << " checkpoints, files 0600)\n"
-            << "  read it:       mcp-audit query --audit-dir " << records.string()
-            << "   verify it: mcp-audit verify --audit-dir " << records.string() << "\n"
-            << "  connect:       point an MCP client at this command, e.g.\n"
-            << "                 npx @modelcontextprotocol/inspector "
-            << std::filesystem::read_symlink("/proc/self/exe").string() << " serve --stdio --audit-dir "
-            << records.string() << "\n"
-            << "  stop:          end of input (Ctrl-D) or Ctrl-C\n";
+  const std::string journal_line =
+      "  audit journal: " + records.string() + " (" + (durable ? "durable" : "async") + " mode, " +
+      (config.audit.signing_key.empty() ? "unsigned" : "signed") + " checkpoints, files 0600)\n" +
+      "  read it:       mcp-audit query --audit-dir " + records.string() +
+      "   verify it: mcp-audit verify --audit-dir " + records.string() + "\n";
   std::stop_source stop;
   Status served;
   {
     SignalWatcher watcher(stop);
     Server server(server_options, toolkit);
-    served = ServeStdio(server, stdio, stop.get_token());
+    if (config.listen.empty()) {
+      served = ServeOverStdio(server, config, flags, toolkit, journal_line, records, stop);
+    } else {
+      served = ServeOverHttp(server, config, toolkit, journal_line, stop);
+    }
   }
   auto flushed = (*pipeline)->Flush();
   const PipelineCounters counters = (*pipeline)->counters();
@@ -194,6 +259,9 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("serve", "Serve MCP with every tool call audited");
   cmd->add_option("--config", flags->config_file, "Configuration file (TOML; see `mcp-audit config example`)");
   cmd->add_flag("--stdio", flags->stdio, "Serve one client over stdin/stdout (the default)");
+  flags->http_opt = cmd->add_option("--http", flags->http,
+                                    "Serve Streamable HTTP on HOST:PORT, e.g. 127.0.0.1:8080 (endpoint /mcp)");
+  cmd->get_option("--stdio")->excludes(flags->http_opt);
   flags->audit_dir_opt = cmd->add_option("--audit-dir", flags->audit_dir, "Directory of the journal (default ./var/audit)");
   flags->toolkit_opt = cmd->add_option("--toolkit", flags->toolkit, "The tools to serve: catalog");
   flags->mode_opt = cmd->add_option("--mode", flags->mode,

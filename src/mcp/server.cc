@@ -33,7 +33,7 @@ class Session final : public std::enable_shared_from_this<Session> {
   void Receive(std::string_view text) {
     auto decoded = jsonrpc::Decode(text);
     if (auto* error = std::get_if<jsonrpc::DecodeError>(&decoded)) {
-      send_(jsonrpc::Error(error->id, error->code, error->message));
+      Answer(error->id, jsonrpc::Error(error->id, error->code, error->message));
       return;
     }
     auto& message = std::get<jsonrpc::Message>(decoded);
@@ -55,7 +55,17 @@ class Session final : public std::enable_shared_from_this<Session> {
     idle_.wait(lock, [&] { return in_flight_.empty(); });
   }
 
+  void AssumeInitialized(std::string protocol_version) {
+    std::lock_guard lock(mutex_);
+    protocol_version_ = std::move(protocol_version);
+  }
+
  private:
+  // Sends the response to request `id` (null when the request could not be read).
+  void Answer(const json& id, std::string text) const {
+    send_(OutgoingMessage{std::move(text), jsonrpc::IdToString(id), !id.is_null()});
+  }
+
   void OnNotification(const jsonrpc::Message& message) {
     if (message.method == "notifications/cancelled") {
       const json& params = message.params;
@@ -73,26 +83,26 @@ class Session final : public std::enable_shared_from_this<Session> {
     const json& id = message.id;
     const std::string& method = message.method;
     if (method == "initialize") return Initialize(message);
-    if (method == "ping") return send_(jsonrpc::Result(id, json::object()));
+    if (method == "ping") return Answer(id, jsonrpc::Result(id, json::object()));
     {
       std::lock_guard lock(mutex_);
       if (protocol_version_.empty()) {
-        return send_(jsonrpc::Error(id, rpc::kInvalidRequest,
+        return Answer(id, jsonrpc::Error(id, rpc::kInvalidRequest,
                                     "Server not initialized: send 'initialize' first"));
       }
     }
     if (method == "tools/list") {
-      return send_(jsonrpc::Result(id, {{"tools", server_->toolkit.ListTools()}}));
+      return Answer(id, jsonrpc::Result(id, {{"tools", server_->toolkit.ListTools()}}));
     }
     if (method == "tools/call") return CallTool(message);
-    send_(jsonrpc::Error(id, rpc::kMethodNotFound, "Method not found: " + method));
+    Answer(id, jsonrpc::Error(id, rpc::kMethodNotFound, "Method not found: " + method));
   }
 
   void Initialize(const jsonrpc::Message& message) {
     const json& params = message.params;
     if (!params.is_object() || !params.contains("protocolVersion") ||
         !params["protocolVersion"].is_string()) {
-      return send_(jsonrpc::Error(message.id, rpc::kInvalidParams,
+      return Answer(message.id, jsonrpc::Error(message.id, rpc::kInvalidParams,
                                   "Invalid params: 'protocolVersion' (a string) is required"));
     }
     const std::string requested = params["protocolVersion"].get<std::string>();
@@ -103,7 +113,7 @@ class Session final : public std::enable_shared_from_this<Session> {
     {
       std::lock_guard lock(mutex_);
       if (!protocol_version_.empty()) {
-        return send_(jsonrpc::Error(message.id, rpc::kInvalidRequest,
+        return Answer(message.id, jsonrpc::Error(message.id, rpc::kInvalidRequest,
                                     "Invalid Request: the session is already initialized"));
       }
       protocol_version_ = version;
@@ -119,7 +129,7 @@ class Session final : public std::enable_shared_from_this<Session> {
                    {"capabilities", {{"tools", {{"listChanged", false}}}}},
                    {"serverInfo", std::move(server_info)}};
     if (!options.instructions.empty()) result["instructions"] = options.instructions;
-    send_(jsonrpc::Result(message.id, result));
+    Answer(message.id, jsonrpc::Result(message.id, result));
   }
 
   RequestContext MakeContext(const json& id) {
@@ -157,7 +167,7 @@ class Session final : public std::enable_shared_from_this<Session> {
       if (auto logged = server_->toolkit.recorder().Record(ctx, record); !logged) {
         OpsLog().error("audit record of an invalid tools/call was not accepted: {}", logged.error().message);
       }
-      return send_(jsonrpc::Error(message.id, rpc::kInvalidParams, text));
+      return Answer(message.id, jsonrpc::Error(message.id, rpc::kInvalidParams, text));
     }
     std::string name = params["name"].get<std::string>();
     json arguments = params.contains("arguments") ? params["arguments"] : json::object();
@@ -166,7 +176,7 @@ class Session final : public std::enable_shared_from_this<Session> {
     {
       std::lock_guard lock(mutex_);
       if (!in_flight_.emplace(ctx.request_id, cancel).second) {
-        return send_(jsonrpc::Error(message.id, rpc::kInvalidRequest,
+        return Answer(message.id, jsonrpc::Error(message.id, rpc::kInvalidRequest,
                                     "Invalid Request: id " + ctx.request_id + " is already in use"));
       }
     }
@@ -177,18 +187,18 @@ class Session final : public std::enable_shared_from_this<Session> {
       ToolCallResponse response = self->server_->toolkit.Call(ctx, name, arguments);
       if (!response.cancelled) {
         if (response.rpc_error) {
-          self->send_(jsonrpc::Error(id, response.rpc_error->code, response.rpc_error->message));
+          self->Answer(id, jsonrpc::Error(id, response.rpc_error->code, response.rpc_error->message));
         } else if (!response.result_json.empty()) {
-          self->send_(jsonrpc::RawResult(id, response.result_json));  // serialised once, by the toolkit
+          self->Answer(id, jsonrpc::RawResult(id, response.result_json));  // serialised once, by the toolkit
         } else {
-          self->send_(jsonrpc::Result(id, *response.result));
+          self->Answer(id, jsonrpc::Result(id, *response.result));
         }
       }
       self->Finished(ctx.request_id);
     };
     if (!server_->pool.Submit(std::move(task))) {
       Finished(jsonrpc::IdToString(message.id));
-      send_(jsonrpc::Error(message.id, rpc::kInternalError, "Server is shutting down"));
+      Answer(message.id, jsonrpc::Error(message.id, rpc::kInternalError, "Server is shutting down"));
     }
   }
 
@@ -215,6 +225,7 @@ class SessionConnection final : public Connection {
   ~SessionConnection() override { session_->Drain(); }
   void Receive(std::string_view message) override { session_->Receive(message); }
   void Drain() override { session_->Drain(); }
+  void AssumeInitialized(std::string version) override { session_->AssumeInitialized(std::move(version)); }
 
  private:
   std::shared_ptr<Session> session_;
@@ -226,6 +237,23 @@ Server::Server(ServerOptions options, const Toolkit& toolkit)
     : impl_(std::make_unique<Impl>(std::move(options), toolkit)) {}
 
 Server::~Server() = default;
+
+void Server::RecordAuthFailure(const ConnectionInfo& info, std::string_view error, std::string_view description) {
+  const Recorder& recorder = impl_->toolkit.recorder();
+  RequestContext ctx;
+  ctx.received_at = recorder.clock().Now();
+  ctx.transport = info.transport;
+  ctx.session_id = info.session_id;
+  ctx.client_ip = info.client_ip;
+  ctx.user_agent = info.user_agent;
+  CallRecord record;
+  record.event_type = "auth_failure";
+  record.outcome = Outcome::kDenied;
+  record.error = AuditError{401, std::string(description), std::string(error)};
+  if (auto logged = recorder.Record(ctx, record); !logged) {
+    OpsLog().error("audit record of a refused authentication was not accepted: {}", logged.error().message);
+  }
+}
 
 std::unique_ptr<Connection> Server::Connect(ConnectionInfo info, MessageSender send) {
   return std::make_unique<SessionConnection>(

@@ -37,8 +37,10 @@ Status ServeStdio(Server& server, StdioOptions options, std::stop_token stop) {
   const int out_fd = options.output_fd;
   auto write_mutex = std::make_shared<std::mutex>();
   auto output_broken = std::make_shared<std::atomic<bool>>(false);
-  MessageSender send = [out_fd, write_mutex, output_broken](std::string message) {
+  MessageSender send = [out_fd, write_mutex, output_broken](OutgoingMessage outgoing) {
+    if (outgoing.close_stream) return;  // there is only one stream, and it stays
     // MCP stdio framing: one message per line; messages never contain a raw newline.
+    std::string message = std::move(outgoing.text);
     message.push_back('\n');
     std::lock_guard lock(*write_mutex);
     if (!WriteAll(out_fd, message) && !output_broken->exchange(true)) {
@@ -53,9 +55,9 @@ Status ServeStdio(Server& server, StdioOptions options, std::stop_token stop) {
   Status status;
   auto finish_line = [&] {
     if (oversized) {
-      send(jsonrpc::Error(nullptr, rpc::kInvalidRequest,
-                          "Invalid Request: message larger than " +
-                              std::to_string(options.max_message_bytes) + " bytes"));
+      send({jsonrpc::Error(nullptr, rpc::kInvalidRequest,
+                           "Invalid Request: message larger than " +
+                               std::to_string(options.max_message_bytes) + " bytes")});
     } else if (!line.empty() && line.find_first_not_of(" \t\r") != std::string::npos) {
       connection->Receive(line);
     }

@@ -36,9 +36,10 @@ class ServerTest : public ::testing::Test {
     info.transport = "stdio";
     info.session_id = "session-1";
     info.identity.user_id = "alice";
-    connection_ = server_->Connect(info, [this](std::string message) {
+    connection_ = server_->Connect(info, [this](OutgoingMessage message) {
       std::lock_guard lock(mutex_);
-      sent_.push_back(json::parse(message));
+      sent_.push_back(json::parse(message.text));
+      routes_.push_back({message.request_id, message.is_response});
     });
   }
   ~ServerTest() override {
@@ -75,7 +76,21 @@ class ServerTest : public ::testing::Test {
   std::unique_ptr<Connection> connection_;
   std::mutex mutex_;
   std::vector<json> sent_;
+  std::vector<std::pair<std::string, bool>> routes_;  // request id, is the response
 };
+
+TEST_F(ServerTest, SaysWhichRequestEachMessageAnswers) {
+  Initialize();
+  Request(7, "tools/list");
+  Request(8, "tools/call", {{"name", "echo"}, {"arguments", {{"text", "hi"}}}});
+  Send(R"({"jsonrpc":"2.0","id":"x-1","method":"no/such"})");
+  Send("{not json");
+  std::lock_guard lock(mutex_);
+  // The transport routes a response to the request it answers (HTTP: that POST's stream).
+  const std::vector<std::pair<std::string, bool>> expected = {
+      {"0", true}, {"7", true}, {"8", true}, {"x-1", true}, {"", false}};
+  EXPECT_EQ(routes_, expected);
+}
 
 TEST_F(ServerTest, NegotiatesTheProtocolVersion) {
   json reply = Request(1, "initialize", {{"protocolVersion", "2025-11-25"}, {"capabilities", json::object()},
@@ -90,7 +105,7 @@ TEST_F(ServerTest, AnswersAnOlderKnownVersionWithItAndAnUnknownOneWithTheNewest)
   Initialize("2025-06-18");
   // A second connection asks for a version we do not know.
   std::vector<json> replies;
-  auto other = server_->Connect({}, [&](std::string m) { replies.push_back(json::parse(m)); });
+  auto other = server_->Connect({}, [&](OutgoingMessage m) { replies.push_back(json::parse(m.text)); });
   other->Receive(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"1999-01-01","capabilities":{},"clientInfo":{"name":"c","version":"1"}}})");
   ASSERT_EQ(replies.size(), 1u);
   EXPECT_EQ(replies[0]["result"]["protocolVersion"], "2025-11-25");

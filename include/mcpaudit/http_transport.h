@@ -1,0 +1,61 @@
+// MCP Streamable HTTP (protocol revisions 2025-03-26 to 2025-11-25): one endpoint
+// that takes POST (client messages), GET (a stream of server messages) and
+// DELETE (end of session), with sessions, JSON or SSE responses, resumable
+// streams, Host/Origin checks against DNS rebinding, and authentication.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "mcpaudit/auth.h"
+#include "mcpaudit/result.h"
+#include "mcpaudit/server.h"
+
+namespace mcpaudit {
+
+struct HttpOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0: any free port (on_listening says which)
+  std::string path = "/mcp";
+  bool stateless = false;  // no sessions: every POST stands alone, GET and DELETE are refused
+
+  // Host header names (without port) that are served. Empty: the loopback names
+  // (localhost, 127.0.0.1, [::1]) when bound to loopback; no check otherwise.
+  std::vector<std::string> allowed_hosts;
+  // Origins (scheme://host[:port]) whose browser requests are served. Empty:
+  // any origin whose host is an allowed Host name. Requests without an Origin
+  // header (not from a browser) pass.
+  std::vector<std::string> allowed_origins;
+
+  size_t max_body_bytes = 4 * 1024 * 1024;           // a larger body gets 413
+  std::chrono::seconds request_timeout{30};           // to receive one request, headers and body
+  std::chrono::seconds idle_timeout{120};             // a keep-alive connection without a request is closed
+  std::chrono::seconds session_timeout{3600};         // a session without requests ends
+  std::chrono::milliseconds sse_retry{1000};          // reconnection delay advised to SSE clients
+  std::chrono::seconds shutdown_grace{10};            // to finish answering the calls in flight
+
+  // Null: requests are not authenticated and callers get `anonymous` as identity.
+  std::shared_ptr<const Authenticator> authenticator;
+  Identity anonymous = {"anonymous", "", "", {}, "none"};
+  // Peers whose X-Forwarded-For header names the client (reverse proxies).
+  std::vector<std::string> trusted_proxies;
+  // RFC 9728 protected-resource metadata, served when an authenticator is set.
+  std::string resource_url;  // this endpoint's public URL; default http://host:port/path
+  std::vector<std::string> authorization_servers;
+
+  // Called once the socket listens, with the endpoint's URL.
+  std::function<void(const std::string& url)> on_listening;
+};
+
+// Serves until `stop` is requested, then stops accepting, lets the calls in
+// flight finish (their responses and audit records included, for at most
+// shutdown_grace) and returns. Fails if the address cannot be bound.
+[[nodiscard]] Status ServeHttp(Server& server, HttpOptions options, std::stop_token stop = {});
+
+}  // namespace mcpaudit

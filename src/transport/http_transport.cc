@@ -1,0 +1,869 @@
+// Streamable HTTP on Boost.Beast: one I/O thread runs every connection as a
+// C++20 coroutine (thousands of idle SSE streams cost memory, not threads);
+// tool calls run on the Server's workers and their messages come back to the
+// I/O thread, which routes each to the stream of the request it belongs to.
+#include "mcpaudit/http_transport.h"
+
+#include <algorithm>
+#include <charconv>
+#include <condition_variable>
+#include <future>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include "audit/crypto.h"
+#include "audit/ops_log.h"
+#include "mcp/jsonrpc.h"
+#include "mcpaudit/clock.h"
+#include "mcpaudit/toolkit.h"
+
+namespace mcpaudit {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using nlohmann::json;
+using HttpRequest = http::request<http::string_body>;
+using HttpResponse = http::response<http::string_body>;
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kMaxHeaderBytes = 16 * 1024;
+constexpr size_t kReplayEvents = 256;           // sent events kept per stream for Last-Event-ID
+constexpr auto kKeepAliveComment = std::chrono::seconds(15);
+constexpr auto kWriteTimeout = std::chrono::seconds(30);
+
+std::string_view Sv(beast::string_view text) { return {text.data(), text.size()}; }
+
+template <typename Name>
+std::string_view Field(const HttpRequest& request, Name name) {
+  return Sv(request[name]);
+}
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  std::ranges::transform(out, out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+// "localhost:8080" → "localhost", "[::1]:8080" → "[::1]".
+std::string HostName(std::string_view host) {
+  if (host.starts_with('[')) return Lower(host.substr(0, host.find(']') + 1));
+  return Lower(host.substr(0, host.find(':')));
+}
+
+bool AcceptsType(std::string_view accept, std::string_view type) {
+  const std::string value = Lower(accept);
+  return value.find(type) != std::string::npos || value.find("*/*") != std::string::npos;
+}
+
+// One message for an SSE stream, numbered within it.
+struct SseEvent {
+  uint64_t seq;
+  std::string data;
+};
+
+// Where the messages of some requests go: the reply to one POST (JSON or SSE),
+// or the session's GET stream. Lives on the I/O thread only.
+class Stream {
+ public:
+  Stream(asio::any_io_executor executor, uint64_t id, bool standalone)
+      : id(id), standalone(standalone), signal_(executor, Clock::time_point::max()) {}
+
+  const uint64_t id;
+  const bool standalone;              // the GET stream: never finished by responses
+  std::deque<SseEvent> pending;       // not yet written
+  std::deque<SseEvent> sent;          // written, kept for a client that resumes
+  std::set<std::string> awaiting;     // requests whose responses belong here
+  bool attached = false;              // an HTTP response is writing this stream
+  bool close_requested = false;       // end the HTTP response; the client resumes with GET
+  bool ended = false;                 // the session or the server ended
+
+  void Push(std::string data) {
+    pending.push_back({next_seq_++, std::move(data)});
+    Wake();
+  }
+  void Wake() { signal_.cancel(); }
+  bool Finished() const { return ended || (!standalone && awaiting.empty() && pending.empty()); }
+  // Puts the sent events after `seq` back in front of the pending ones.
+  void ReplayAfter(uint64_t seq) {
+    while (!sent.empty() && sent.back().seq > seq) {
+      pending.push_front(std::move(sent.back()));
+      sent.pop_back();
+    }
+  }
+  void MarkSent(SseEvent event) {
+    sent.push_back(std::move(event));
+    if (sent.size() > kReplayEvents) sent.pop_front();
+  }
+  // Returns after Wake() or after `limit`.
+  asio::awaitable<void> Wait(Clock::duration limit) {
+    signal_.expires_after(limit);
+    beast::error_code ec;
+    co_await signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+
+ private:
+  uint64_t next_seq_ = 1;  // 0 is the priming event
+  asio::steady_timer signal_;
+};
+
+// One MCP session as HTTP sees it. Lives on the I/O thread only; its
+// Connection's messages are posted there.
+struct Session {
+  std::string key;  // in the transport's map: the id, or a private name in stateless mode
+  std::string id;   // Mcp-Session-Id; empty in stateless mode
+  std::string user_id;
+  std::unique_ptr<Connection> connection;
+  std::string protocol_version;  // as negotiated by initialize
+  std::map<std::string, std::shared_ptr<Stream>> by_request;
+  std::map<uint64_t, std::shared_ptr<Stream>> streams;
+  std::shared_ptr<Stream> standalone;
+  uint64_t next_stream = 1;
+  Clock::time_point last_active = Clock::now();
+
+  std::shared_ptr<Stream> NewStream(asio::any_io_executor executor, bool is_standalone) {
+    auto stream = std::make_shared<Stream>(executor, next_stream++, is_standalone);
+    streams.emplace(stream->id, stream);
+    return stream;
+  }
+  void Forget(const Stream& stream) {
+    for (const auto& request : stream.awaiting) by_request.erase(request);
+    if (standalone.get() == &stream) standalone.reset();
+    streams.erase(stream.id);
+  }
+  bool Busy() const {
+    return !by_request.empty() || std::ranges::any_of(streams, [](auto& s) { return s.second->attached; });
+  }
+  void End() {
+    for (auto& [id, stream] : streams) {
+      stream->ended = true;
+      stream->Wake();
+    }
+  }
+};
+
+// Connections whose calls in flight must finish before they are destroyed; that
+// may take a while, so it happens here and not on the I/O thread.
+class Reaper {
+ public:
+  Reaper() : thread_([this](std::stop_token stop) { Run(stop); }) {}
+  ~Reaper() {
+    thread_.request_stop();
+    wake_.notify_all();
+  }
+  void Add(std::unique_ptr<Connection> connection) {
+    if (!connection) return;
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(connection));
+    wake_.notify_one();
+  }
+
+ private:
+  void Run(std::stop_token stop) {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [&] { return stop.stop_requested() || !queue_.empty(); });
+      if (queue_.empty()) return;
+      auto connection = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      connection.reset();  // drains its calls
+      lock.lock();
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::unique_ptr<Connection>> queue_;
+  std::jthread thread_;  // last: stopped first
+};
+
+struct Peer {
+  std::string ip;       // the socket's peer
+  std::string client;   // the client, through trusted proxies
+};
+
+class HttpTransport {
+ public:
+  HttpTransport(Server& server, HttpOptions options)
+      : server_(server), options_(std::move(options)), acceptor_(io_), sweep_(io_), random_(SecureRandom()) {}
+
+  Status Listen() {
+    beast::error_code ec;
+    auto address = asio::ip::make_address(options_.host, ec);
+    if (ec) return Fail(ErrorCode::kInvalidArgument, "--http: '" + options_.host + "' is not an IP address");
+    tcp::endpoint endpoint(address, options_.port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Fail(ErrorCode::kIo, "cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+                                      ": " + ec.message());
+    }
+    loopback_ = address.is_loopback();
+    if (options_.allowed_hosts.empty() && loopback_) options_.allowed_hosts = {"localhost", "127.0.0.1", "[::1]"};
+    for (auto& host : options_.allowed_hosts) host = Lower(host);
+    for (auto& origin : options_.allowed_origins) origin = Lower(origin);
+    const uint16_t port = acceptor_.local_endpoint().port();
+    const std::string host = address.is_v6() ? "[" + options_.host + "]" : options_.host;
+    url_ = "http://" + host + ":" + std::to_string(port) + options_.path;
+    if (options_.resource_url.empty()) options_.resource_url = url_;
+    return {};
+  }
+
+  const std::string& url() const { return url_; }
+
+  // Runs the I/O thread until `stop`; then shuts down gracefully.
+  void Run(std::stop_token stop) {
+    asio::co_spawn(io_, Accept(), asio::detached);
+    asio::co_spawn(io_, SweepIdleSessions(), asio::detached);
+    std::jthread io_thread([this] { io_.run(); });
+    {
+      std::mutex mutex;
+      std::condition_variable stopped;
+      std::stop_callback wake(stop, [&] {
+        std::lock_guard lock(mutex);
+        stopped.notify_all();
+      });
+      std::unique_lock lock(mutex);
+      stopped.wait(lock, [&] { return stop.stop_requested(); });
+    }
+    // 1. No new connections or calls; take the connections of every session.
+    std::vector<std::unique_ptr<Connection>> connections;
+    RunOnIo([&] {
+      stopping_ = true;
+      beast::error_code ec;
+      acceptor_.close(ec);
+      sweep_.cancel();
+      for (auto& [id, session] : sessions_) connections.push_back(std::move(session->connection));
+    });
+    // 2. The calls in flight finish; their responses are still written.
+    const auto deadline = Clock::now() + options_.shutdown_grace;
+    for (auto& connection : connections) connection->Drain();
+    // 3. Streams end once written; open connections close.
+    RunOnIo([&] {
+      for (auto& [id, session] : sessions_) session->End();
+    });
+    while (Clock::now() < deadline) {
+      bool idle = false;
+      RunOnIo([&] { idle = std::ranges::none_of(sessions_, [](auto& s) { return s.second->Busy(); }); });
+      if (idle) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    RunOnIo([&] {
+      for (auto* socket : open_) {
+        beast::error_code ec;
+        socket->socket().shutdown(tcp::socket::shutdown_both, ec);
+        socket->close();
+      }
+    });
+    io_.stop();
+    io_thread.join();
+    connections.clear();
+  }
+
+ private:
+  // Runs `work` on the I/O thread and waits for it.
+  void RunOnIo(const std::function<void()>& work) {
+    std::promise<void> done;
+    asio::post(io_, [&] {
+      work();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+
+  asio::awaitable<void> Accept() {
+    for (;;) {
+      beast::error_code ec;
+      tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (stopping_ || ec == asio::error::operation_aborted) co_return;
+        OpsLog().warn("http: accept failed: {}", ec.message());
+        continue;
+      }
+      asio::co_spawn(io_, ServeConnection(std::move(socket)), asio::detached);
+    }
+  }
+
+  // Ends sessions that saw no request for session_timeout.
+  asio::awaitable<void> SweepIdleSessions() {
+    for (;;) {
+      sweep_.expires_after(std::min<Clock::duration>(options_.session_timeout, std::chrono::seconds(60)));
+      beast::error_code ec;
+      co_await sweep_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (stopping_) co_return;
+      const auto now = Clock::now();
+      std::vector<std::string> idle;
+      for (auto& [id, session] : sessions_) {
+        if (now - session->last_active > options_.session_timeout && !session->Busy()) idle.push_back(id);
+      }
+      for (auto& id : idle) {
+        OpsLog().info("http: session {} ended after {} s without requests", id, options_.session_timeout.count());
+        EndSession(id);
+      }
+    }
+  }
+
+  void EndSession(const std::string& id) {
+    auto it = sessions_.find(id);
+    if (it == sessions_.end()) return;
+    it->second->End();
+    reaper_.Add(std::move(it->second->connection));
+    sessions_.erase(it);
+  }
+
+  asio::awaitable<void> ServeConnection(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    open_.insert(&stream);
+    beast::error_code ec;
+    const auto remote = stream.socket().remote_endpoint(ec);
+    const std::string peer_ip = ec ? std::string() : remote.address().to_string();
+    beast::flat_buffer buffer;
+    bool first = true;
+    while (!stopping_) {
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(options_.max_body_bytes);
+      parser.header_limit(kMaxHeaderBytes);
+      stream.expires_after(first ? options_.request_timeout : options_.idle_timeout);
+      first = false;
+      co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == http::error::body_limit) {
+        co_await Write(stream, Refuse(parser.get(), http::status::payload_too_large,
+                                      "Request body larger than " + std::to_string(options_.max_body_bytes) +
+                                          " bytes"));
+        break;
+      }
+      if (ec == http::error::header_limit) {
+        co_await Write(stream, Refuse(parser.get(), http::status::request_header_fields_too_large,
+                                      "Request headers too large"));
+        break;
+      }
+      if (ec) break;  // closed, timed out or not HTTP
+      stream.expires_never();
+      HttpRequest request = parser.release();
+      const bool keep_alive = co_await Handle(stream, request, peer_ip);
+      if (!keep_alive || !request.keep_alive()) break;
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    open_.erase(&stream);
+  }
+
+  // A response with a JSON-RPC error body (id null), as the MCP SDKs send.
+  HttpResponse Refuse(const HttpRequest& request, http::status status, std::string_view message,
+                      int code = rpc::kInvalidRequest) {
+    HttpResponse response(status, request.version());
+    response.set(http::field::content_type, "application/json");
+    response.body() = jsonrpc::Error(nullptr, code, message);
+    response.keep_alive(request.keep_alive());
+    AddCors(request, response);
+    response.prepare_payload();
+    return response;
+  }
+
+  HttpResponse Json(const HttpRequest& request, http::status status, std::string body) {
+    HttpResponse response(status, request.version());
+    response.set(http::field::content_type, "application/json");
+    response.body() = std::move(body);
+    response.keep_alive(request.keep_alive());
+    AddCors(request, response);
+    response.prepare_payload();
+    return response;
+  }
+
+  asio::awaitable<bool> Write(beast::tcp_stream& stream, HttpResponse response) {
+    beast::error_code ec;
+    stream.expires_after(kWriteTimeout);
+    co_await http::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
+    stream.expires_never();
+    co_return !ec && response.keep_alive();
+  }
+
+  // Browsers may call from an allowed origin: let them read our headers.
+  void AddCors(const HttpRequest& request, HttpResponse& response) const {
+    auto origin = request.find(http::field::origin);
+    if (origin == request.end()) return;
+    response.set(http::field::access_control_allow_origin, origin->value());
+    response.set(http::field::access_control_expose_headers, "Mcp-Session-Id, WWW-Authenticate");
+    response.set(http::field::vary, "Origin");
+  }
+
+  bool HostAllowed(const HttpRequest& request) const {
+    if (options_.allowed_hosts.empty()) return true;
+    auto host = request.find(http::field::host);
+    if (host == request.end()) return false;
+    return std::ranges::find(options_.allowed_hosts, HostName(Sv(host->value()))) != options_.allowed_hosts.end();
+  }
+
+  bool OriginAllowed(const HttpRequest& request) const {
+    auto header = request.find(http::field::origin);
+    if (header == request.end()) return true;  // not a browser
+    const std::string origin = Lower(Sv(header->value()));
+    if (!options_.allowed_origins.empty()) {
+      return std::ranges::find(options_.allowed_origins, origin) != options_.allowed_origins.end();
+    }
+    const size_t scheme = origin.find("://");
+    if (scheme == std::string::npos) return false;  // "null" and the like
+    if (options_.allowed_hosts.empty()) return true;
+    return std::ranges::find(options_.allowed_hosts, HostName(std::string_view(origin).substr(scheme + 3))) !=
+           options_.allowed_hosts.end();
+  }
+
+  std::string ClientIp(const HttpRequest& request, const std::string& peer_ip) const {
+    if (std::ranges::find(options_.trusted_proxies, peer_ip) == options_.trusted_proxies.end()) return peer_ip;
+    auto forwarded = request.find("X-Forwarded-For");
+    if (forwarded == request.end()) return peer_ip;
+    // The nearest address not of a trusted proxy, reading from the right.
+    std::string_view list = Sv(forwarded->value());
+    while (!list.empty()) {
+      const size_t comma = list.rfind(',');
+      std::string_view item = comma == std::string_view::npos ? list : list.substr(comma + 1);
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(0, comma);
+      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+      if (item.empty()) continue;
+      if (std::ranges::find(options_.trusted_proxies, item) == options_.trusted_proxies.end()) {
+        return std::string(item);
+      }
+    }
+    return peer_ip;
+  }
+
+  std::string ResourceMetadataUrl() const {
+    // RFC 9728 §3.1: the well-known path goes between the host and the resource's path.
+    const std::string& resource = options_.resource_url;
+    const size_t authority = resource.find("://");
+    const size_t path = resource.find('/', authority == std::string::npos ? 0 : authority + 3);
+    if (path == std::string::npos) return resource + "/.well-known/oauth-protected-resource";
+    return resource.substr(0, path) + "/.well-known/oauth-protected-resource" + resource.substr(path);
+  }
+
+  // Handles one request; returns whether the connection can serve another.
+  asio::awaitable<bool> Handle(beast::tcp_stream& stream, HttpRequest& request, const std::string& peer_ip) {
+    std::string_view target = Sv(request.target());
+    target = target.substr(0, target.find('?'));
+    if (!HostAllowed(request)) {
+      co_return co_await Write(stream, Refuse(request, http::status::forbidden,
+                                              "Forbidden: Host header not allowed (DNS rebinding protection)"));
+    }
+    if (!OriginAllowed(request)) {
+      co_return co_await Write(stream, Refuse(request, http::status::forbidden, "Forbidden: Origin not allowed"));
+    }
+    if (target.starts_with("/.well-known/oauth-protected-resource") && options_.authenticator &&
+        request.method() == http::verb::get) {
+      json metadata = {{"resource", options_.resource_url},
+                       {"authorization_servers", options_.authorization_servers},
+                       {"bearer_methods_supported", {"header"}}};
+      co_return co_await Write(stream, Json(request, http::status::ok, metadata.dump()));
+    }
+    if (target != options_.path) {
+      co_return co_await Write(stream, Refuse(request, http::status::not_found, "Not Found: the MCP endpoint is " +
+                                                                                     options_.path));
+    }
+    if (request.method() == http::verb::options) co_return co_await Write(stream, Preflight(request));
+    if (stopping_) {
+      co_return co_await Write(stream, Refuse(request, http::status::service_unavailable,
+                                              "Service Unavailable: the server is shutting down"));
+    }
+    // Who is calling.
+    Identity identity = options_.anonymous;
+    const std::string client_ip = ClientIp(request, peer_ip);
+    if (options_.authenticator) {
+      Credentials credentials{Field(request, http::field::authorization), Field(request, "X-API-Key")};
+      auto authenticated = options_.authenticator->Authenticate(credentials);
+      if (!authenticated) co_return co_await Write(stream, Unauthorized(request, authenticated.error(), client_ip));
+      identity = std::move(*authenticated);
+    }
+    switch (request.method()) {
+      case http::verb::post: co_return co_await Post(stream, request, client_ip, identity);
+      case http::verb::get: co_return co_await Get(stream, request, identity);
+      case http::verb::delete_: co_return co_await Delete(stream, request, identity);
+      default: {
+        HttpResponse response = Refuse(request, http::status::method_not_allowed, "Method Not Allowed");
+        response.set(http::field::allow, options_.stateless ? "POST" : "GET, POST, DELETE");
+        co_return co_await Write(stream, std::move(response));
+      }
+    }
+  }
+
+  HttpResponse Preflight(const HttpRequest& request) {
+    HttpResponse response(http::status::no_content, request.version());
+    AddCors(request, response);
+    response.set(http::field::access_control_allow_methods, "GET, POST, DELETE, OPTIONS");
+    response.set(http::field::access_control_allow_headers,
+                 "Content-Type, Accept, Authorization, X-API-Key, Mcp-Session-Id, MCP-Protocol-Version, "
+                 "Last-Event-ID");
+    response.set(http::field::access_control_max_age, "600");
+    response.keep_alive(request.keep_alive());
+    response.prepare_payload();
+    return response;
+  }
+
+  HttpResponse Unauthorized(const HttpRequest& request, const AuthFailure& failure, const std::string& client_ip) {
+    ConnectionInfo info;
+    info.transport = "http";
+    info.client_ip = client_ip;
+    info.user_agent = Field(request, http::field::user_agent);
+    info.session_id = Field(request, "Mcp-Session-Id");
+    server_.RecordAuthFailure(info, failure.error, failure.description);
+    HttpResponse response = Refuse(request, http::status::unauthorized, "Unauthorized: " + failure.description);
+    std::string challenge = "Bearer error=\"" + failure.error + "\", error_description=\"" + failure.description +
+                            "\", resource_metadata=\"" + ResourceMetadataUrl() + "\"";
+    response.set(http::field::www_authenticate, challenge);
+    return response;
+  }
+
+  // The session named by the request's Mcp-Session-Id, or the response that refuses it.
+  std::variant<Session*, HttpResponse> FindSession(const HttpRequest& request, const Identity& identity) {
+    auto header = request.find("Mcp-Session-Id");
+    if (header == request.end()) {
+      return Refuse(request, http::status::bad_request, "Bad Request: Mcp-Session-Id header is required");
+    }
+    auto it = sessions_.find(std::string(Sv(header->value())));
+    // A session belongs to the user who opened it: to anyone else it does not exist.
+    if (it == sessions_.end() || it->second->user_id != identity.user_id) {
+      return Refuse(request, http::status::not_found, "Not Found: unknown or ended session", -32001);
+    }
+    it->second->last_active = Clock::now();
+    return it->second.get();
+  }
+
+  std::optional<HttpResponse> CheckProtocolVersion(const HttpRequest& request) {
+    auto header = request.find("MCP-Protocol-Version");
+    if (header == request.end()) return std::nullopt;  // 2025-03-26 clients do not send it
+    for (std::string_view known : kProtocolVersions) {
+      if (known == Sv(header->value())) return std::nullopt;
+    }
+    return Refuse(request, http::status::bad_request,
+                  "Bad Request: unsupported MCP-Protocol-Version '" + std::string(Sv(header->value())) + "'");
+  }
+
+  MessageSender SenderFor(std::weak_ptr<Session> session) {
+    return [this, session](OutgoingMessage message) {
+      asio::post(io_, [this, session, message = std::move(message)]() mutable {
+        if (auto alive = session.lock()) Deliver(*alive, std::move(message));
+      });
+    };
+  }
+
+  // On the I/O thread: the message goes to the stream of its request, else to the GET stream.
+  void Deliver(Session& session, OutgoingMessage message) {
+    std::shared_ptr<Stream> target;
+    if (!message.request_id.empty()) {
+      if (auto it = session.by_request.find(message.request_id); it != session.by_request.end()) {
+        target = it->second;
+        if (message.is_response) {
+          target->awaiting.erase(message.request_id);
+          session.by_request.erase(it);
+        }
+      }
+    }
+    if (!target) target = session.standalone;
+    if (!target) {
+      OpsLog().debug("http: session {}: no stream open for a server message; not delivered", session.id);
+      return;
+    }
+    if (session.protocol_version.empty() && message.is_response) {
+      // The response to initialize: it says which revision this session speaks.
+      json response = json::parse(message.text, nullptr, false);
+      if (response.is_object() && response.contains("result") && response["result"].is_object()) {
+        session.protocol_version = response["result"].value("protocolVersion", "");
+      }
+    }
+    if (message.close_stream) {  // end the HTTP response now; the client resumes with GET
+      target->close_requested = true;
+      target->Wake();
+      return;
+    }
+    target->Push(std::move(message.text));
+  }
+
+  std::shared_ptr<Session> NewSession(const HttpRequest& request, const std::string& client_ip,
+                                      const Identity& identity, bool registered) {
+    auto session = std::make_shared<Session>();
+    if (registered) {
+      std::array<uint8_t, 16> bytes;
+      random_(bytes);
+      session->id = HexEncode(bytes);
+      session->key = session->id;
+    } else {
+      session->key = "~" + std::to_string(++stateless_count_);  // '~' never starts a session id
+    }
+    session->user_id = identity.user_id;
+    ConnectionInfo info;
+    info.transport = "http";
+    info.session_id = session->id;
+    info.client_ip = client_ip;
+    info.user_agent = Field(request, http::field::user_agent);
+    info.identity = identity;
+    session->connection = server_.Connect(std::move(info), SenderFor(session));
+    sessions_.emplace(session->key, session);
+    return session;
+  }
+
+  asio::awaitable<bool> Post(beast::tcp_stream& stream, HttpRequest& request, const std::string& client_ip,
+                             const Identity& identity) {
+    if (!AcceptsType(Field(request, http::field::accept), "application/json") ||
+        !AcceptsType(Field(request, http::field::accept), "text/event-stream")) {
+      co_return co_await Write(stream, Refuse(request, http::status::not_acceptable,
+                                              "Not Acceptable: Accept must list application/json and "
+                                              "text/event-stream"));
+    }
+    if (Lower(Field(request, http::field::content_type)).find("application/json") == std::string::npos) {
+      co_return co_await Write(stream, Refuse(request, http::status::unsupported_media_type,
+                                              "Unsupported Media Type: Content-Type must be application/json"));
+    }
+    if (auto refused = CheckProtocolVersion(request)) co_return co_await Write(stream, std::move(*refused));
+    auto decoded = jsonrpc::Decode(request.body());
+    if (auto* error = std::get_if<jsonrpc::DecodeError>(&decoded)) {
+      co_return co_await Write(stream, Json(request, http::status::bad_request,
+                                            jsonrpc::Error(error->id, error->code, error->message)));
+    }
+    const auto& message = std::get<jsonrpc::Message>(decoded);
+    const bool is_initialize =
+        message.kind == jsonrpc::Message::Kind::kRequest && message.method == "initialize";
+
+    std::shared_ptr<Session> session;
+    if (options_.stateless) {
+      session = NewSession(request, client_ip, identity, false);
+      if (!is_initialize) {
+        // Nothing remembers an initialize: the session starts as if it had one.
+        auto header = request.find("MCP-Protocol-Version");
+        session->protocol_version = header == request.end() ? std::string(std::end(kProtocolVersions)[-1])
+                                                            : std::string(Sv(header->value()));
+        session->connection->AssumeInitialized(session->protocol_version);
+      }
+    } else if (is_initialize) {
+      if (request.find("Mcp-Session-Id") != request.end()) {
+        co_return co_await Write(stream, Refuse(request, http::status::bad_request,
+                                                "Bad Request: initialize opens a new session; send it without "
+                                                "Mcp-Session-Id"));
+      }
+      session = NewSession(request, client_ip, identity, true);
+    } else {
+      auto found = FindSession(request, identity);
+      if (auto* refused = std::get_if<HttpResponse>(&found)) co_return co_await Write(stream, std::move(*refused));
+      session = sessions_.at(std::get<Session*>(found)->id);
+    }
+
+    if (message.kind != jsonrpc::Message::Kind::kRequest) {
+      session->connection->Receive(request.body());
+      if (options_.stateless) EndSession(session->key);
+      HttpResponse accepted(http::status::accepted, request.version());
+      accepted.keep_alive(request.keep_alive());
+      AddCors(request, accepted);
+      accepted.prepare_payload();
+      co_return co_await Write(stream, std::move(accepted));
+    }
+    const std::string request_id = jsonrpc::IdToString(message.id);
+    if (session->by_request.contains(request_id)) {
+      co_return co_await Write(stream, Json(request, http::status::conflict,
+                                            jsonrpc::Error(message.id, rpc::kInvalidRequest,
+                                                           "Invalid Request: id " + request_id +
+                                                               " is already in use in this session")));
+    }
+    auto reply = session->NewStream(io_.get_executor(), false);
+    reply->awaiting.insert(request_id);
+    session->by_request.emplace(request_id, reply);
+    session->connection->Receive(request.body());
+    const bool keep_alive = co_await Reply(stream, request, *session, reply, true);
+    if (options_.stateless) EndSession(session->key);
+    co_return keep_alive;
+  }
+
+  asio::awaitable<bool> Get(beast::tcp_stream& stream, HttpRequest& request, const Identity& identity) {
+    if (options_.stateless) {
+      HttpResponse response = Refuse(request, http::status::method_not_allowed,
+                                     "Method Not Allowed: this server is stateless; it has no stream to GET");
+      response.set(http::field::allow, "POST");
+      co_return co_await Write(stream, std::move(response));
+    }
+    if (!AcceptsType(Field(request, http::field::accept), "text/event-stream")) {
+      co_return co_await Write(stream, Refuse(request, http::status::not_acceptable,
+                                              "Not Acceptable: Accept must list text/event-stream"));
+    }
+    if (auto refused = CheckProtocolVersion(request)) co_return co_await Write(stream, std::move(*refused));
+    auto found = FindSession(request, identity);
+    if (auto* refused = std::get_if<HttpResponse>(&found)) co_return co_await Write(stream, std::move(*refused));
+    std::shared_ptr<Session> session = sessions_.at(std::get<Session*>(found)->id);
+
+    std::shared_ptr<Stream> target;
+    if (auto last = request.find("Last-Event-ID"); last != request.end()) {
+      // "<stream>_<seq>": resume that stream after that event.
+      const std::string value(Sv(last->value()));
+      if (auto position = ParseEventId(value)) {
+        if (auto it = session->streams.find(position->first); it != session->streams.end()) {
+          target = it->second;
+          target->ReplayAfter(position->second);
+        }
+      }
+      if (!target) {
+        co_return co_await Write(stream, Refuse(request, http::status::not_found,
+                                                "Not Found: no stream to resume after event '" + value + "'"));
+      }
+      if (target->attached) {
+        co_return co_await Write(stream, Refuse(request, http::status::conflict,
+                                                "Conflict: that stream is already being read"));
+      }
+    } else {
+      if (session->standalone && session->standalone->attached) {
+        co_return co_await Write(stream, Refuse(request, http::status::conflict,
+                                                "Conflict: this session already has a GET stream open"));
+      }
+      if (!session->standalone) session->standalone = session->NewStream(io_.get_executor(), true);
+      target = session->standalone;
+    }
+    co_return co_await Reply(stream, request, *session, target, false);
+  }
+
+  asio::awaitable<bool> Delete(beast::tcp_stream& stream, HttpRequest& request, const Identity& identity) {
+    if (options_.stateless) {
+      HttpResponse response = Refuse(request, http::status::method_not_allowed,
+                                     "Method Not Allowed: this server is stateless; there is no session to end");
+      response.set(http::field::allow, "POST");
+      co_return co_await Write(stream, std::move(response));
+    }
+    auto found = FindSession(request, identity);
+    if (auto* refused = std::get_if<HttpResponse>(&found)) co_return co_await Write(stream, std::move(*refused));
+    EndSession(std::get<Session*>(found)->key);
+    HttpResponse response(http::status::ok, request.version());
+    response.keep_alive(request.keep_alive());
+    AddCors(request, response);
+    response.prepare_payload();
+    co_return co_await Write(stream, std::move(response));
+  }
+
+  // "<stream>_<seq>", as EventText writes it.
+  static std::optional<std::pair<uint64_t, uint64_t>> ParseEventId(std::string_view text) {
+    const size_t sep = text.find('_');
+    if (sep == std::string_view::npos) return std::nullopt;
+    uint64_t stream = 0, seq = 0;
+    auto [end1, error1] = std::from_chars(text.data(), text.data() + sep, stream);
+    auto [end2, error2] = std::from_chars(text.data() + sep + 1, text.data() + text.size(), seq);
+    if (error1 != std::errc() || error2 != std::errc() || end1 != text.data() + sep ||
+        end2 != text.data() + text.size()) {
+      return std::nullopt;
+    }
+    return std::pair{stream, seq};
+  }
+
+  static std::string EventText(uint64_t stream, const SseEvent& event) {
+    std::string text = "id: " + std::to_string(stream) + "_" + std::to_string(event.seq) + "\nevent: message\n";
+    text += "data: ";
+    text += event.data;  // one line: JSON text never holds a raw newline
+    text += "\n\n";
+    return text;
+  }
+
+  // Answers a request with the messages of `reply`: a single JSON response when
+  // its first message is the response itself (and `json_allowed`), else an SSE
+  // stream that ends once every awaited response has been written.
+  asio::awaitable<bool> Reply(beast::tcp_stream& stream, const HttpRequest& request, Session& session,
+                              std::shared_ptr<Stream> reply, bool json_allowed) {
+    reply->attached = true;
+    auto detach = [&] {
+      reply->attached = false;
+      if (reply->Finished()) session.Forget(*reply);
+    };
+    if (json_allowed) {
+      while (reply->pending.empty() && !reply->close_requested && !reply->ended) {
+        co_await reply->Wait(std::chrono::hours(24));
+      }
+      if (reply->awaiting.empty() && reply->pending.size() == 1) {
+        HttpResponse response = Json(request, http::status::ok, std::move(reply->pending.front().data));
+        reply->pending.clear();
+        if (!session.id.empty()) response.set("Mcp-Session-Id", session.id);
+        detach();
+        co_return co_await Write(stream, std::move(response));
+      }
+    }
+    http::response<http::empty_body> head(http::status::ok, request.version());
+    head.set(http::field::content_type, "text/event-stream");
+    head.set(http::field::cache_control, "no-cache");
+    if (!session.id.empty()) head.set("Mcp-Session-Id", session.id);
+    if (auto origin = request.find(http::field::origin); origin != request.end()) {
+      head.set(http::field::access_control_allow_origin, origin->value());
+      head.set(http::field::access_control_expose_headers, "Mcp-Session-Id");
+    }
+    head.keep_alive(request.keep_alive());
+    head.chunked(true);
+    http::response_serializer<http::empty_body> serializer(head);
+    beast::error_code ec;
+    stream.expires_after(kWriteTimeout);
+    co_await http::async_write_header(stream, serializer, asio::redirect_error(asio::use_awaitable, ec));
+    auto write_chunk = [&](const std::string& text) -> asio::awaitable<bool> {
+      stream.expires_after(kWriteTimeout);
+      co_await asio::async_write(stream, http::make_chunk(asio::buffer(text)),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      co_return !ec;
+    };
+    // Priming event (2025-11-25): an id to resume from, before anything else.
+    if (!ec && session.protocol_version >= "2025-11-25" && !session.id.empty()) {
+      co_await write_chunk("id: " + std::to_string(reply->id) + "_0\nretry: " +
+                           std::to_string(options_.sse_retry.count()) + "\ndata: \n\n");
+    }
+    while (!ec) {
+      while (!reply->pending.empty() && !ec) {
+        SseEvent event = std::move(reply->pending.front());
+        reply->pending.pop_front();
+        if (co_await write_chunk(EventText(reply->id, event))) {
+          reply->MarkSent(std::move(event));
+        } else {
+          reply->pending.push_front(std::move(event));  // kept for a resuming client
+        }
+      }
+      if (ec) break;
+      if (reply->Finished() || reply->close_requested) {
+        reply->close_requested = false;
+        stream.expires_after(kWriteTimeout);
+        co_await asio::async_write(stream, http::make_chunk_last(), asio::redirect_error(asio::use_awaitable, ec));
+        break;
+      }
+      stream.expires_never();
+      co_await reply->Wait(kKeepAliveComment);
+      if (reply->pending.empty() && !reply->Finished() && !reply->close_requested) {
+        co_await write_chunk(": keep-alive\n\n");  // finds clients that went away
+      }
+    }
+    stream.expires_never();
+    detach();
+    co_return !ec && request.keep_alive();
+  }
+
+  Server& server_;
+  HttpOptions options_;
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  asio::steady_timer sweep_;
+  RandomSource random_;
+  std::string url_;
+  bool loopback_ = false;
+  bool stopping_ = false;                                 // I/O thread only
+  uint64_t stateless_count_ = 0;                          // I/O thread only
+  std::map<std::string, std::shared_ptr<Session>> sessions_;  // I/O thread only
+  std::set<beast::tcp_stream*> open_;                     // I/O thread only
+  Reaper reaper_;  // after the sessions: joined before they go
+};
+
+}  // namespace
+
+Status ServeHttp(Server& server, HttpOptions options, std::stop_token stop) {
+  auto on_listening = options.on_listening;
+  HttpTransport transport(server, std::move(options));
+  if (auto listening = transport.Listen(); !listening) return listening;
+  if (on_listening) on_listening(transport.url());
+  transport.Run(stop);
+  return {};
+}
+
+}  // namespace mcpaudit
