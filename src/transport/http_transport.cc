@@ -42,6 +42,16 @@ constexpr size_t kReplayEvents = 256;           // sent events kept per stream f
 constexpr auto kKeepAliveComment = std::chrono::seconds(15);
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
 
+// Completion of a coroutine: an exception that escaped it is a bug, reported.
+void ReportEscaped(std::exception_ptr error) {
+  if (!error) return;
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    OpsLog().error("http: internal error: {}", e.what());
+  }
+}
+
 std::string_view Sv(beast::string_view text) { return {text.data(), text.size()}; }
 
 template <typename Name>
@@ -225,8 +235,9 @@ class HttpTransport {
 
   // Runs the I/O thread until `stop`; then shuts down gracefully.
   void Run(std::stop_token stop) {
-    asio::co_spawn(io_, Accept(), asio::detached);
-    asio::co_spawn(io_, SweepIdleSessions(), asio::detached);
+    asio::co_spawn(io_, Accept(), ReportEscaped);
+    asio::co_spawn(io_, SweepIdleSessions(), ReportEscaped);
+    auto keep_running = asio::make_work_guard(io_);  // through shutdown, when nothing else waits
     std::jthread io_thread([this] { io_.run(); });
     {
       std::mutex mutex;
@@ -292,7 +303,7 @@ class HttpTransport {
         OpsLog().warn("http: accept failed: {}", ec.message());
         continue;
       }
-      asio::co_spawn(io_, ServeConnection(std::move(socket)), asio::detached);
+      asio::co_spawn(io_, ServeConnection(std::move(socket)), ReportEscaped);
     }
   }
 

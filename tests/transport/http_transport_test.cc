@@ -1,0 +1,310 @@
+// Streamable HTTP as a client meets it: what each request gets back (status,
+// headers, body), and what each call leaves in the audit log.
+#include "mcpaudit/http_transport.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "support/http_client.h"
+#include "support/test_support.h"
+
+namespace mcpaudit {
+namespace {
+
+using nlohmann::json;
+using testing::HttpClient;
+using testing::HttpReply;
+using testing::McpPostHeaders;
+
+std::string InitializeBody(const std::string& version = "2025-11-25") {
+  return json{{"jsonrpc", "2.0"},
+              {"id", 1},
+              {"method", "initialize"},
+              {"params",
+               {{"protocolVersion", version},
+                {"capabilities", json::object()},
+                {"clientInfo", {{"name", "http-test"}, {"version", "1.0"}}}}}}
+      .dump();
+}
+
+std::string CallBody(int id, const std::string& tool, const json& arguments = json::object()) {
+  return json{{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"},
+              {"params", {{"name", tool}, {"arguments", arguments}}}}
+      .dump();
+}
+
+// An authenticator for the transport's side of authentication: one valid key.
+class OneKeyAuthenticator final : public Authenticator {
+ public:
+  std::expected<Identity, AuthFailure> Authenticate(const Credentials& credentials) const override {
+    if (credentials.api_key.empty() && credentials.authorization.empty()) {
+      return std::unexpected(AuthFailure{"invalid_request", "no credentials: send an API key or a bearer token"});
+    }
+    if (credentials.api_key != "good-key") return std::unexpected(AuthFailure{"invalid_token", "unknown API key"});
+    return Identity{"carol", "carol@example.com", "acme", {"analyst"}, "api_key"};
+  }
+};
+
+class HttpTransportTest : public ::testing::Test {
+ protected:
+  HttpTransportTest() : toolkit_(logger_) {
+    ToolDefinition echo;
+    echo.name = "echo";
+    echo.input_schema = {{"type", "object"}, {"properties", {{"text", {{"type", "string"}}}}}};
+    EXPECT_TRUE(toolkit_.Register(echo, [](const RequestContext& ctx, const json& args) -> Result<ToolResult> {
+      return ToolResult::Text(args.value("text", "") + " from " + ctx.identity.user_id);
+    }).has_value());
+    ToolDefinition slow;
+    slow.name = "slow";
+    EXPECT_TRUE(toolkit_.Register(slow, [this](const RequestContext&, const json&) -> Result<ToolResult> {
+      slow_started_.set_value();
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      return ToolResult::Text("done");
+    }).has_value());
+  }
+  ~HttpTransportTest() override { Stop(); }
+
+  void Start(HttpOptions options = {}) {
+    options.port = 0;
+    std::promise<std::string> url;
+    options.on_listening = [&](const std::string& u) { url.set_value(u); };
+    server_ = std::make_unique<Server>(ServerOptions{.name = "test", .version = "1.0"}, toolkit_);
+    thread_ = std::jthread([this, options] {
+      served_ = ServeHttp(*server_, options, stop_.get_token());
+    });
+    const std::string endpoint = url.get_future().get();
+    port_ = static_cast<unsigned short>(std::stoi(endpoint.substr(endpoint.rfind(':') + 1)));
+    client_ = std::make_unique<HttpClient>("127.0.0.1", port_);
+  }
+  void Stop() {
+    stop_.request_stop();
+    if (thread_.joinable()) thread_.join();
+    server_.reset();
+  }
+
+  // Opens a session and returns its id.
+  std::string OpenSession() {
+    HttpReply reply = client_->Post(InitializeBody(), McpPostHeaders());
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    const std::string session = reply.header("mcp-session-id");
+    EXPECT_EQ(client_->Post(R"({"jsonrpc":"2.0","method":"notifications/initialized"})", McpPostHeaders(session))
+                  .status,
+              202);
+    return session;
+  }
+
+  std::vector<AuditEvent> Events(const std::string& type) const {
+    std::vector<AuditEvent> out;
+    for (auto& event : logger_.events())
+      if (event.event_type == type) out.push_back(event);
+    return out;
+  }
+
+  testing::RecordingLogger logger_;
+  Toolkit toolkit_;
+  std::promise<void> slow_started_;
+  std::unique_ptr<Server> server_;
+  std::stop_source stop_;
+  std::jthread thread_;
+  Status served_;
+  unsigned short port_ = 0;
+  std::unique_ptr<HttpClient> client_;
+};
+
+TEST_F(HttpTransportTest, ASessionCallsAToolAndTheRecordSaysWhoWhereAndHow) {
+  Start();
+  HttpReply init = client_->Post(InitializeBody(), McpPostHeaders());
+  ASSERT_EQ(init.status, 200);
+  EXPECT_EQ(init.header("content-type"), "application/json");
+  const std::string session = init.header("mcp-session-id");
+  // 128 random bits, as visible ASCII (hex).
+  EXPECT_EQ(session.size(), 32u);
+  EXPECT_EQ(session.find_first_not_of("0123456789abcdef"), std::string::npos);
+  EXPECT_EQ(json::parse(init.body)["result"]["protocolVersion"], "2025-11-25");
+
+  HttpReply call = client_->Post(CallBody(2, "echo", {{"text", "hi"}}), McpPostHeaders(session));
+  ASSERT_EQ(call.status, 200) << call.body;
+  EXPECT_EQ(json::parse(call.body)["result"]["content"][0]["text"], "hi from anonymous");
+
+  auto calls = Events("tool_call");
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].request.transport, "http");
+  EXPECT_EQ(calls[0].request.session_id, session);
+  EXPECT_EQ(calls[0].request.client_ip, "127.0.0.1");
+  EXPECT_EQ(calls[0].request.id, "2");
+  EXPECT_EQ(calls[0].request.client.name, "http-test");
+  EXPECT_EQ(calls[0].user.id, "anonymous");
+}
+
+TEST_F(HttpTransportTest, RequestsOutsideASessionAreRefusedWithTheStatusTheSpecificationNames) {
+  Start();
+  HttpReply missing = client_->Post(CallBody(2, "echo"), McpPostHeaders());
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_NE(missing.body.find("Mcp-Session-Id header is required"), std::string::npos);
+  HttpReply unknown = client_->Post(CallBody(2, "echo"), McpPostHeaders("0123456789abcdef0123456789abcdef"));
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_NE(unknown.body.find("unknown or ended session"), std::string::npos);
+  EXPECT_TRUE(Events("tool_call").empty());  // never reached a tool
+}
+
+TEST_F(HttpTransportTest, DeleteEndsTheSession) {
+  Start();
+  const std::string session = OpenSession();
+  EXPECT_EQ(client_->Send("DELETE", "/mcp", "", {{"Mcp-Session-Id", session}}).status, 200);
+  EXPECT_EQ(client_->Post(CallBody(2, "echo"), McpPostHeaders(session)).status, 404);
+  EXPECT_EQ(client_->Send("DELETE", "/mcp", "", {{"Mcp-Session-Id", session}}).status, 404);
+}
+
+TEST_F(HttpTransportTest, ForeignHostOrOriginIsRefusedAgainstDnsRebinding) {
+  Start();
+  auto headers = McpPostHeaders();
+  headers.emplace_back("Host", "evil.example.com");
+  HttpReply host = client_->Post(InitializeBody(), headers);
+  EXPECT_EQ(host.status, 403);
+  EXPECT_NE(host.body.find("Host header not allowed"), std::string::npos);
+
+  headers = McpPostHeaders();
+  headers.emplace_back("Origin", "http://evil.example.com");
+  HttpReply origin = client_->Post(InitializeBody(), headers);
+  EXPECT_EQ(origin.status, 403);
+  EXPECT_NE(origin.body.find("Origin not allowed"), std::string::npos);
+
+  headers = McpPostHeaders();
+  headers.emplace_back("Host", "localhost:" + std::to_string(port_));
+  headers.emplace_back("Origin", "http://localhost:6274");
+  HttpReply local = client_->Post(InitializeBody(), headers);
+  EXPECT_EQ(local.status, 200) << local.body;
+  EXPECT_EQ(local.header("access-control-allow-origin"), "http://localhost:6274");
+}
+
+TEST_F(HttpTransportTest, BadRequestsGetAClearStatusAndJsonRpcError) {
+  HttpOptions options;
+  options.max_body_bytes = 1024;
+  Start(options);
+  HttpReply big = client_->Post(CallBody(2, "echo", {{"text", std::string(4096, 'x')}}), McpPostHeaders());
+  EXPECT_EQ(big.status, 413);
+  EXPECT_NE(big.body.find("larger than 1024 bytes"), std::string::npos);
+
+  HttpReply accept = client_->Post(InitializeBody(), {{"Content-Type", "application/json"},
+                                                      {"Accept", "application/json"}});
+  EXPECT_EQ(accept.status, 406);
+  HttpReply type = client_->Post(InitializeBody(), {{"Content-Type", "text/plain"},
+                                                    {"Accept", "application/json, text/event-stream"}});
+  EXPECT_EQ(type.status, 415);
+
+  auto versioned = McpPostHeaders();
+  versioned.emplace_back("MCP-Protocol-Version", "1999-01-01");
+  HttpReply version = client_->Post(InitializeBody(), versioned);
+  EXPECT_EQ(version.status, 400);
+  EXPECT_NE(version.body.find("unsupported MCP-Protocol-Version '1999-01-01'"), std::string::npos);
+
+  HttpReply malformed = client_->Post("{not json", McpPostHeaders());
+  EXPECT_EQ(malformed.status, 400);
+  EXPECT_EQ(json::parse(malformed.body)["error"]["code"], -32700);
+
+  EXPECT_EQ(client_->Send("PUT", "/mcp", "", {}).status, 405);
+  EXPECT_EQ(client_->Send("GET", "/elsewhere", "", {}).status, 404);
+
+  // The server still serves after all of that.
+  EXPECT_EQ(client_->Post(InitializeBody(), McpPostHeaders()).status, 200);
+}
+
+TEST_F(HttpTransportTest, GetOpensOneServerStreamPerSessionThatStartsWithAPrimingEvent) {
+  Start();
+  const std::string session = OpenSession();
+  std::future<HttpReply> first = std::async(std::launch::async, [&] {
+    return client_->Send("GET", "/mcp", "", {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session}},
+                         std::chrono::milliseconds(800));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  HttpReply second =
+      client_->Send("GET", "/mcp", "", {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session}});
+  EXPECT_EQ(second.status, 409);
+  HttpReply stream = first.get();
+  EXPECT_EQ(stream.status, 200);
+  EXPECT_EQ(stream.header("content-type"), "text/event-stream");
+  EXPECT_NE(stream.body.find("id: "), std::string::npos);
+  EXPECT_NE(stream.body.find("retry: 1000"), std::string::npos);
+}
+
+TEST_F(HttpTransportTest, StatelessModeAnswersEachPostOnItsOwn) {
+  HttpOptions options;
+  options.stateless = true;
+  Start(options);
+  HttpReply call = client_->Post(CallBody(5, "echo", {{"text", "solo"}}), McpPostHeaders());
+  ASSERT_EQ(call.status, 200) << call.body;
+  EXPECT_EQ(call.header("mcp-session-id"), "");
+  EXPECT_EQ(json::parse(call.body)["result"]["content"][0]["text"], "solo from anonymous");
+  EXPECT_EQ(client_->Send("GET", "/mcp", "", {{"Accept", "text/event-stream"}}).status, 405);
+  ASSERT_EQ(Events("tool_call").size(), 1u);
+  EXPECT_EQ(Events("tool_call")[0].request.session_id, "");
+}
+
+TEST_F(HttpTransportTest, ShutdownAnswersTheCallsInFlightFirst) {
+  Start();
+  const std::string session = OpenSession();
+  std::future<HttpReply> call = std::async(std::launch::async, [&] {
+    return client_->Post(CallBody(9, "slow"), McpPostHeaders(session));
+  });
+  slow_started_.get_future().wait();
+  Stop();  // while the call runs
+  HttpReply reply = call.get();
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(json::parse(reply.body)["result"]["content"][0]["text"], "done");
+  EXPECT_EQ(Events("tool_call").size(), 1u);
+  EXPECT_TRUE(served_.has_value());
+}
+
+TEST_F(HttpTransportTest, RefusedAuthenticationIs401WithTheMetadataUrlAndAnAuditEvent) {
+  HttpOptions options;
+  options.authenticator = std::make_shared<OneKeyAuthenticator>();
+  options.authorization_servers = {"https://auth.example.com"};
+  Start(options);
+  HttpReply none = client_->Post(InitializeBody(), McpPostHeaders());
+  EXPECT_EQ(none.status, 401);
+  const std::string challenge = none.header("www-authenticate");
+  EXPECT_NE(challenge.find("Bearer error=\"invalid_request\""), std::string::npos) << challenge;
+  const std::string metadata_url =
+      "http://127.0.0.1:" + std::to_string(port_) + "/.well-known/oauth-protected-resource/mcp";
+  EXPECT_NE(challenge.find("resource_metadata=\"" + metadata_url + "\""), std::string::npos) << challenge;
+
+  auto headers = McpPostHeaders();
+  headers.emplace_back("X-API-Key", "wrong-key-123");
+  HttpReply wrong = client_->Post(InitializeBody(), headers);
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_NE(wrong.body.find("unknown API key"), std::string::npos);
+
+  auto failures = Events("auth_failure");
+  ASSERT_EQ(failures.size(), 2u);
+  EXPECT_EQ(failures[1].outcome, Outcome::kDenied);
+  EXPECT_EQ(failures[1].error->reason, "invalid_token");
+  EXPECT_EQ(failures[1].request.client_ip, "127.0.0.1");
+  EXPECT_EQ(ToJsonLine(failures[1]).find("wrong-key-123"), std::string::npos);  // never the credential
+
+  // RFC 9728 metadata for clients to find the authorization server.
+  HttpReply metadata = client_->Send("GET", "/.well-known/oauth-protected-resource/mcp", "", {});
+  ASSERT_EQ(metadata.status, 200);
+  json document = json::parse(metadata.body);
+  EXPECT_EQ(document["resource"], "http://127.0.0.1:" + std::to_string(port_) + "/mcp");
+  EXPECT_EQ(document["authorization_servers"][0], "https://auth.example.com");
+
+  // The right key: the identity reaches the record.
+  headers = McpPostHeaders();
+  headers.emplace_back("X-API-Key", "good-key");
+  HttpReply init = client_->Post(InitializeBody(), headers);
+  ASSERT_EQ(init.status, 200);
+  auto session_headers = McpPostHeaders(init.header("mcp-session-id"));
+  session_headers.emplace_back("X-API-Key", "good-key");
+  HttpReply call = client_->Post(CallBody(3, "echo", {{"text", "hello"}}), session_headers);
+  EXPECT_EQ(json::parse(call.body)["result"]["content"][0]["text"], "hello from carol");
+  auto calls = Events("tool_call");
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].user.id, "carol");
+  EXPECT_EQ(calls[0].user.tenant_id, "acme");
+  EXPECT_EQ(calls[0].user.auth_method, "api_key");
+}
+
+}  // namespace
+}  // namespace mcpaudit
