@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 what=${1:-build}
 packages=(cmake ninja-build g++ pkg-config ccache
-  nlohmann-json3-dev libvalijson-dev libssl-dev libsqlite3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev)
+  nlohmann-json3-dev libvalijson-dev libssl-dev libsqlite3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
+  libboost-dev libcurl4-openssl-dev libjwt-dev)
 if [[ $what == test ]]; then
   packages+=(libgtest-dev libgmock-dev)
   # Any Node.js with npm will do to fetch the test clients (they run on the

@@ -1,0 +1,390 @@
+// JWT bearer tokens, verified with libjwt. The algorithm is never taken on the
+// token's word: it must be one the operator accepts and it must match the kind
+// of key that verifies it (an RSA public key is never used as an HMAC secret;
+// "none" is never accepted).
+#include <curl/curl.h>
+#include <jwt.h>
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "audit/ops_log.h"
+#include "mcpaudit/authenticators.h"
+
+namespace mcpaudit {
+namespace {
+
+using nlohmann::json;
+
+enum class KeyKind { kHmac, kRsa, kEcP256 };
+
+Result<KeyKind> KindOf(std::string_view alg) {
+  if (alg == "HS256") return KeyKind::kHmac;
+  if (alg == "RS256") return KeyKind::kRsa;
+  if (alg == "ES256") return KeyKind::kEcP256;
+  return Fail(ErrorCode::kInvalidArgument, "algorithm '" + std::string(alg) +
+                                               "' is not supported (use HS256, RS256 or ES256)");
+}
+
+// A key that can verify tokens: PEM text for RSA/EC, raw bytes for HMAC.
+struct VerifyKey {
+  KeyKind kind;
+  std::string kid;  // empty when unnamed
+  std::string material;
+};
+
+std::optional<std::string> Base64UrlDecode(std::string_view text) {
+  std::string b64(text);
+  for (auto& c : b64) c = c == '-' ? '+' : c == '_' ? '/' : c;
+  while (b64.size() % 4) b64.push_back('=');
+  std::string out(b64.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(b64.data()), static_cast<int>(b64.size()));
+  if (n < 0) return std::nullopt;
+  size_t pad = 0;
+  for (size_t i = b64.size(); i > 0 && b64[i - 1] == '='; --i) ++pad;
+  out.resize(static_cast<size_t>(n) - pad);
+  return out;
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Fail(ErrorCode::kIo, "cannot read " + path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::string PemOf(EVP_PKEY* key) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PUBKEY(bio, key);
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio, &data);
+  std::string pem(data, static_cast<size_t>(size));
+  BIO_free(bio);
+  return pem;
+}
+
+// The kind of a PEM public key, checked to be RSA or EC P-256.
+Result<KeyKind> PemKind(const std::string& pem, const std::string& where) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  EVP_PKEY* key = PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  if (!key) return Fail(ErrorCode::kInvalidArgument, where + ": not a PEM public key");
+  Result<KeyKind> kind = Fail(ErrorCode::kInvalidArgument, where + ": only RSA and EC P-256 keys are supported");
+  if (EVP_PKEY_is_a(key, "RSA")) {
+    kind = KeyKind::kRsa;
+  } else if (EVP_PKEY_is_a(key, "EC")) {
+    char group[64] = {};
+    size_t length = 0;
+    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &length) &&
+        std::string_view(group) == "prime256v1") {
+      kind = KeyKind::kEcP256;
+    }
+  }
+  EVP_PKEY_free(key);
+  return kind;
+}
+
+// One JSON Web Key (RFC 7517) as a verify key; nullopt for keys of other kinds.
+std::optional<VerifyKey> FromJwk(const json& jwk) {
+  if (!jwk.is_object()) return std::nullopt;
+  const std::string kty = jwk.value("kty", "");
+  const std::string use = jwk.value("use", "sig");
+  if (use != "sig") return std::nullopt;
+  OSSL_PARAM_BLD* build = OSSL_PARAM_BLD_new();
+  const char* type = nullptr;
+  KeyKind kind;
+  std::vector<BIGNUM*> numbers;
+  std::string point;
+  auto big = [&](const std::string& field) -> BIGNUM* {
+    auto bytes = Base64UrlDecode(jwk.value(field, ""));
+    if (!bytes || bytes->empty()) return nullptr;
+    BIGNUM* n = BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes->data()), static_cast<int>(bytes->size()),
+                          nullptr);
+    numbers.push_back(n);
+    return n;
+  };
+  bool ok = false;
+  if (kty == "RSA") {
+    type = "RSA";
+    kind = KeyKind::kRsa;
+    BIGNUM* n = big("n");
+    BIGNUM* e = big("e");
+    ok = n && e && OSSL_PARAM_BLD_push_BN(build, OSSL_PKEY_PARAM_RSA_N, n) &&
+         OSSL_PARAM_BLD_push_BN(build, OSSL_PKEY_PARAM_RSA_E, e);
+  } else if (kty == "EC" && jwk.value("crv", "") == "P-256") {
+    type = "EC";
+    kind = KeyKind::kEcP256;
+    auto x = Base64UrlDecode(jwk.value("x", ""));
+    auto y = Base64UrlDecode(jwk.value("y", ""));
+    if (x && y && x->size() == 32 && y->size() == 32) {
+      point = std::string(1, '\x04') + *x + *y;  // uncompressed point
+      ok = OSSL_PARAM_BLD_push_utf8_string(build, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) &&
+           OSSL_PARAM_BLD_push_octet_string(build, OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
+    }
+  }
+  std::optional<VerifyKey> out;
+  if (ok) {
+    OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(build);
+    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr);
+    EVP_PKEY* key = nullptr;
+    if (params && ctx && EVP_PKEY_fromdata_init(ctx) > 0 &&
+        EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) > 0) {
+      out = VerifyKey{kind, jwk.value("kid", ""), PemOf(key)};
+    }
+    EVP_PKEY_free(key);
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+  }
+  for (BIGNUM* n : numbers) BN_free(n);
+  OSSL_PARAM_BLD_free(build);
+  return out;
+}
+
+Result<std::vector<VerifyKey>> ParseJwks(const std::string& text, const std::string& where) {
+  json document = json::parse(text, nullptr, false);
+  if (!document.is_object() || !document.contains("keys") || !document["keys"].is_array()) {
+    return Fail(ErrorCode::kInvalidArgument, where + ": not a JSON Web Key Set ({\"keys\": [...]})");
+  }
+  std::vector<VerifyKey> keys;
+  for (const auto& jwk : document["keys"]) {
+    if (auto key = FromJwk(jwk)) keys.push_back(std::move(*key));
+  }
+  if (keys.empty()) return Fail(ErrorCode::kInvalidArgument, where + ": no RSA or EC P-256 signing key in it");
+  return keys;
+}
+
+size_t AppendBody(char* data, size_t size, size_t count, void* out) {
+  auto* body = static_cast<std::string*>(out);
+  if (body->size() > 1024 * 1024) return 0;  // no key set is that large
+  body->append(data, size * count);
+  return size * count;
+}
+
+Result<std::string> Fetch(const std::string& url) {
+  CURL* curl = curl_easy_init();
+  if (!curl) return Fail(ErrorCode::kInternal, "libcurl could not start");
+  std::string body;
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https,http");
+  const CURLcode code = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(curl);
+  if (code != CURLE_OK) return Fail(ErrorCode::kIo, "JWKS " + url + ": " + curl_easy_strerror(code));
+  if (status != 200) return Fail(ErrorCode::kIo, "JWKS " + url + ": HTTP " + std::to_string(status));
+  return body;
+}
+
+AuthFailure Invalid(std::string description) { return AuthFailure{"invalid_token", std::move(description)}; }
+
+class JwtAuthenticator final : public Authenticator {
+ public:
+  JwtAuthenticator(JwtOptions options, std::vector<VerifyKey> keys)
+      : options_(std::move(options)), keys_(std::move(keys)) {}
+
+  std::expected<Identity, AuthFailure> Authenticate(const Credentials& credentials) const override {
+    std::string_view value = credentials.authorization;
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    if (value.size() < 8 || (value.substr(0, 7) != "Bearer " && value.substr(0, 7) != "bearer ")) {
+      return std::unexpected(AuthFailure{"invalid_request", "no credentials: send a bearer token"});
+    }
+    const std::string token(value.substr(7));
+    const size_t dot = token.find('.');
+    if (dot == std::string::npos || std::ranges::count(token, '.') != 2) {
+      return std::unexpected(Invalid("malformed token"));
+    }
+    auto header_text = Base64UrlDecode(std::string_view(token).substr(0, dot));
+    json header = header_text ? json::parse(*header_text, nullptr, false) : json();
+    if (!header.is_object() || !header.contains("alg") || !header["alg"].is_string()) {
+      return std::unexpected(Invalid("malformed token header"));
+    }
+    const std::string alg = header["alg"].get<std::string>();
+    if (std::ranges::find(options_.algorithms, alg) == options_.algorithms.end()) {
+      return std::unexpected(Invalid("algorithm '" + alg + "' is not accepted"));
+    }
+    const KeyKind kind = *KindOf(alg);  // accepted algorithms were checked at start
+    const std::string kid = header.contains("kid") && header["kid"].is_string() ? header["kid"].get<std::string>()
+                                                                                : std::string();
+    auto key = FindKey(kind, kid);
+    if (!key) return std::unexpected(Invalid(kid.empty() ? "no key for algorithm " + alg
+                                                         : "unknown key id '" + kid + "'"));
+    jwt_t* jwt = nullptr;
+    if (jwt_decode(&jwt, token.c_str(), reinterpret_cast<const unsigned char*>(key->material.data()),
+                   static_cast<int>(key->material.size())) != 0 ||
+        !jwt) {
+      return std::unexpected(Invalid("signature does not verify"));
+    }
+    const bool same_alg = jwt_get_alg(jwt) == jwt_str_alg(alg.c_str());
+    char* grants = jwt_get_grants_json(jwt, nullptr);
+    json claims = grants ? json::parse(grants, nullptr, false) : json();
+    std::free(grants);
+    jwt_free(jwt);
+    if (!same_alg || !claims.is_object()) return std::unexpected(Invalid("signature does not verify"));
+    return CheckClaims(claims);
+  }
+
+ private:
+  std::expected<Identity, AuthFailure> CheckClaims(const json& claims) const {
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    const int64_t leeway = options_.leeway.count();
+    if (auto exp = claims.find("exp"); exp != claims.end()) {
+      if (!exp->is_number()) return std::unexpected(Invalid("exp is not a number"));
+      if (now > exp->get<int64_t>() + leeway) return std::unexpected(Invalid("token expired"));
+    } else if (options_.require_exp) {
+      return std::unexpected(Invalid("token has no expiry (exp)"));
+    }
+    if (auto nbf = claims.find("nbf"); nbf != claims.end()) {
+      if (!nbf->is_number()) return std::unexpected(Invalid("nbf is not a number"));
+      if (now + leeway < nbf->get<int64_t>()) return std::unexpected(Invalid("token not valid yet (nbf)"));
+    }
+    if (!options_.issuer.empty() && claims.value("iss", json()) != options_.issuer) {
+      return std::unexpected(Invalid("wrong issuer"));
+    }
+    if (!options_.audience.empty()) {
+      const json aud = claims.value("aud", json());
+      bool match = false;
+      for (const auto& accepted : options_.audience) {
+        if ((aud.is_string() && aud == accepted) ||
+            (aud.is_array() && std::ranges::find(aud, json(accepted)) != aud.end())) {
+          match = true;
+        }
+      }
+      if (!match) return std::unexpected(Invalid("wrong audience"));
+    }
+    Identity identity;
+    identity.auth_method = "jwt";
+    auto text = [&](const std::string& claim) {
+      auto it = claims.find(claim);
+      return it != claims.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    identity.user_id = text(options_.user_claim);
+    if (identity.user_id.empty()) {
+      return std::unexpected(Invalid("token names no user (claim '" + options_.user_claim + "')"));
+    }
+    identity.email = text(options_.email_claim);
+    identity.tenant_id = text(options_.tenant_claim);
+    if (auto roles = claims.find(options_.roles_claim); roles != claims.end()) {
+      if (roles->is_array()) {
+        for (const auto& role : *roles)
+          if (role.is_string()) identity.roles.push_back(role.get<std::string>());
+      } else if (roles->is_string()) {
+        std::istringstream words(roles->get<std::string>());
+        for (std::string role; words >> role;) identity.roles.push_back(role);
+      }
+    }
+    return identity;
+  }
+
+  std::optional<VerifyKey> FindKey(KeyKind kind, const std::string& kid) const {
+    auto pick = [&](const std::vector<VerifyKey>& keys) -> std::optional<VerifyKey> {
+      std::optional<VerifyKey> only;
+      size_t candidates = 0;
+      for (const auto& key : keys) {
+        if (key.kind != kind) continue;
+        if (!kid.empty() && key.kid == kid) return key;
+        ++candidates;
+        only = key;
+      }
+      // Without a kid, a single key of the right kind is unambiguous.
+      if (kid.empty() && candidates == 1) return only;
+      return std::nullopt;
+    };
+    if (auto key = pick(keys_)) return key;
+    if (options_.jwks_url.empty()) return std::nullopt;
+    std::lock_guard lock(jwks_mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    const bool stale = now - fetched_at_ > options_.jwks_cache;
+    // An unknown kid may be a rotated key: fetch again, at most every 10 seconds.
+    if (stale || (now - fetched_at_ > std::chrono::seconds(10) && !pick(remote_keys_))) {
+      fetched_at_ = now;
+      auto text = Fetch(options_.jwks_url);
+      auto parsed = text ? ParseJwks(*text, options_.jwks_url) : std::unexpected(text.error());
+      if (parsed) {
+        remote_keys_ = std::move(*parsed);
+      } else {
+        OpsLog().warn("auth: {} (keeping the {} keys fetched before)", parsed.error().message, remote_keys_.size());
+      }
+    }
+    return pick(remote_keys_);
+  }
+
+  JwtOptions options_;
+  std::vector<VerifyKey> keys_;  // from files
+  mutable std::mutex jwks_mutex_;
+  mutable std::vector<VerifyKey> remote_keys_;  // guarded by jwks_mutex_
+  mutable std::chrono::steady_clock::time_point fetched_at_{};
+};
+
+}  // namespace
+
+Result<std::shared_ptr<const Authenticator>> MakeJwtAuthenticator(JwtOptions options) {
+  std::set<KeyKind> kinds;
+  for (const auto& alg : options.algorithms) {
+    auto kind = KindOf(alg);
+    if (!kind) return std::unexpected(kind.error());
+    kinds.insert(*kind);
+  }
+  if (kinds.empty()) return Fail(ErrorCode::kInvalidArgument, "jwt: no algorithm is accepted");
+  std::vector<VerifyKey> keys;
+  if (!options.public_key_file.empty()) {
+    auto pem = ReadFile(options.public_key_file);
+    if (!pem) return std::unexpected(pem.error());
+    auto kind = PemKind(*pem, options.public_key_file);
+    if (!kind) return std::unexpected(kind.error());
+    keys.push_back({*kind, "", *pem});
+  }
+  if (!options.secret_file.empty()) {
+    struct stat st{};
+    if (::stat(options.secret_file.c_str(), &st) != 0) {
+      return Fail(ErrorCode::kIo, "cannot read the JWT secret " + options.secret_file);
+    }
+    if (st.st_mode & 077) {
+      return Fail(ErrorCode::kInvalidArgument, "the JWT secret " + options.secret_file +
+                                                   " is readable by others: chmod 600 it");
+    }
+    auto secret = ReadFile(options.secret_file);
+    if (!secret) return std::unexpected(secret.error());
+    while (!secret->empty() && (secret->back() == '\n' || secret->back() == '\r')) secret->pop_back();
+    if (secret->size() < 32) {
+      return Fail(ErrorCode::kInvalidArgument, "the JWT secret " + options.secret_file +
+                                                   " is shorter than 32 bytes: HS256 needs at least 256 bits");
+    }
+    keys.push_back({KeyKind::kHmac, "", *secret});
+  }
+  if (!options.jwks_file.empty()) {
+    auto text = ReadFile(options.jwks_file);
+    if (!text) return std::unexpected(text.error());
+    auto parsed = ParseJwks(*text, options.jwks_file);
+    if (!parsed) return std::unexpected(parsed.error());
+    keys.insert(keys.end(), parsed->begin(), parsed->end());
+  }
+  if (keys.empty() && options.jwks_url.empty()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "jwt: no key to verify tokens with (set public_key_file, secret_file, jwks_file or jwks_url)");
+  }
+  if (kinds.contains(KeyKind::kHmac) && std::ranges::none_of(keys, [](auto& k) { return k.kind == KeyKind::kHmac; })) {
+    return Fail(ErrorCode::kInvalidArgument, "jwt: HS256 is accepted but no secret_file is set");
+  }
+  return std::make_shared<const JwtAuthenticator>(std::move(options), std::move(keys));
+}
+
+}  // namespace mcpaudit
