@@ -3,6 +3,7 @@
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
 AUDIT_DIR ?= ./var/audit
+LISTEN ?= 127.0.0.1:8080
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 CTEST_FLAGS ?= --output-on-failure -j2
 
@@ -18,9 +19,10 @@ build: deps
 	@cmake --build $(BUILD_DIR)
 	@ln -sf $(BUILD_DIR)/compile_commands.json compile_commands.json
 
-# The audited MCP server on its embedded defaults (catalog toolkit, records in ./var/audit).
+# The audited MCP server on its embedded defaults: Streamable HTTP on 127.0.0.1:8080 with a
+# one-time API key it prints, the catalog toolkit, records in ./var/audit.
 run: build
-	@./$(BUILD_DIR)/mcp-audit serve --stdio --audit-dir $(AUDIT_DIR)
+	@./$(BUILD_DIR)/mcp-audit serve --http $(LISTEN) --dev-api-key --audit-dir $(AUDIT_DIR)
 
 # Every test: unit, integration and end-to-end with the official MCP clients.
 test: build

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "mcpaudit/authenticators.h"
 
 namespace mcpaudit::cli {
 namespace {
@@ -187,6 +188,56 @@ Result<Config> LoadConfig(const std::string& path) {
   h.idle_timeout = std::chrono::seconds(idle_timeout);
   h.session_timeout = std::chrono::seconds(session_timeout);
 
+  auto auth = top.Table("auth");
+  if (!auth) return std::unexpected(auth.error());
+  std::vector<ApiKeyEntry> api_keys;
+  MCPAUDIT_TRY(auth->EachTable("api_keys", [&](Reader& entry) -> Status {
+    ApiKeyEntry key;
+    if (auto status = entry.Get("sha256", key.sha256); !status) return status;
+    if (key.sha256.empty()) return entry.Missing("sha256", "the key's SHA-256; `mcp-audit apikey` makes one");
+    if (auto status = entry.Get("user_id", key.identity.user_id); !status) return status;
+    if (key.identity.user_id.empty()) return entry.Missing("user_id", "who calls with this key");
+    if (auto status = entry.Get("email", key.identity.email); !status) return status;
+    if (auto status = entry.Get("tenant_id", key.identity.tenant_id); !status) return status;
+    if (auto status = entry.GetStrings("roles", key.identity.roles); !status) return status;
+    api_keys.push_back(std::move(key));
+    return {};
+  }));
+  auto jwt = auth->Table("jwt");
+  if (!jwt) return std::unexpected(jwt.error());
+  JwtOptions j;
+  uint64_t leeway = j.leeway.count(), jwks_cache = j.jwks_cache.count();
+  MCPAUDIT_TRY(jwt->GetStrings("algorithms", j.algorithms));
+  MCPAUDIT_TRY(jwt->Get("public_key_file", j.public_key_file));
+  MCPAUDIT_TRY(jwt->Get("secret_file", j.secret_file));
+  MCPAUDIT_TRY(jwt->Get("jwks_file", j.jwks_file));
+  MCPAUDIT_TRY(jwt->Get("jwks_url", j.jwks_url));
+  MCPAUDIT_TRY(jwt->Get("jwks_cache_seconds", jwks_cache));
+  MCPAUDIT_TRY(jwt->Get("issuer", j.issuer));
+  MCPAUDIT_TRY(jwt->GetStrings("audience", j.audience));
+  MCPAUDIT_TRY(jwt->Get("leeway_seconds", leeway));
+  MCPAUDIT_TRY(jwt->Get("require_exp", j.require_exp));
+  MCPAUDIT_TRY(jwt->Get("user_claim", j.user_claim));
+  MCPAUDIT_TRY(jwt->Get("email_claim", j.email_claim));
+  MCPAUDIT_TRY(jwt->Get("tenant_claim", j.tenant_claim));
+  MCPAUDIT_TRY(jwt->Get("roles_claim", j.roles_claim));
+  MCPAUDIT_TRY(jwt->NoUnknownKeys());
+  MCPAUDIT_TRY(auth->NoUnknownKeys());
+  j.leeway = std::chrono::seconds(leeway);
+  j.jwks_cache = std::chrono::seconds(jwks_cache);
+  std::shared_ptr<const Authenticator> key_auth, jwt_auth;
+  if (!api_keys.empty()) {
+    auto made = MakeApiKeyAuthenticator(std::move(api_keys));
+    if (!made) return Fail(ErrorCode::kInvalidArgument, path + ": auth.api_keys: " + made.error().message);
+    key_auth = *made;
+  }
+  if (!j.public_key_file.empty() || !j.secret_file.empty() || !j.jwks_file.empty() || !j.jwks_url.empty()) {
+    auto made = MakeJwtAuthenticator(std::move(j));
+    if (!made) return Fail(ErrorCode::kInvalidArgument, path + ": auth.jwt: " + made.error().message);
+    jwt_auth = *made;
+  }
+  h.authenticator = ChainAuthenticators(key_auth, jwt_auth);
+
   auto audit = top.Table("audit");
   if (!audit) return std::unexpected(audit.error());
   PipelineOptions& a = config.audit;
@@ -302,6 +353,33 @@ session_timeout_seconds = 3600 # a session without requests ends
 trusted_proxies = []           # peers whose X-Forwarded-For names the client, e.g. ["10.0.0.5"]
 resource_url = ""              # this endpoint's public URL (OAuth metadata); empty: from listen
 authorization_servers = []     # OAuth authorization servers that issue tokens for it
+
+[auth]
+# Who may call over HTTP. Without any key or token source, HTTP serves loopback only.
+# API keys: the config holds the SHA-256 of each key, never the key
+# (`mcp-audit apikey --user alice` makes a key and prints its entry).
+# [[auth.api_keys]]
+# sha256 = "<64 hex digits, as printed by mcp-audit apikey>"
+# user_id = "alice"
+# email = "alice@example.com"
+# tenant_id = "acme"
+# roles = ["analyst"]
+
+[auth.jwt]
+algorithms = ["RS256", "ES256"]   # accepted "alg" values (HS256 needs secret_file); never "none"
+public_key_file = ""           # PEM public key (RS256/ES256)
+secret_file = ""               # shared secret for HS256 (mode 0600, 32 bytes or more)
+jwks_file = ""                 # a JSON Web Key Set on disk
+jwks_url = ""                  # or fetched over HTTPS and cached
+jwks_cache_seconds = 300
+issuer = ""                    # required "iss", when set
+audience = []                  # "aud" must name one of these, when set
+leeway_seconds = 60            # clock skew allowed for exp and nbf
+require_exp = true
+user_claim = "sub"             # the claims that name the caller
+email_claim = "email"
+tenant_claim = "tenant_id"
+roles_claim = "roles"
 
 [audit]
 dir = "./var/audit"            # the journal (0700; segment files 0600)

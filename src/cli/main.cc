@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   mcpaudit::cli::AddKeygenCommand(app, exit_code);
   mcpaudit::cli::AddConfigCommand(app, exit_code);
   mcpaudit::cli::AddEraseCommand(app, exit_code);
+  mcpaudit::cli::AddApiKeyCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -16,6 +16,7 @@
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
 #include "mcpaudit/server.h"
+#include "mcpaudit/authenticators.h"
 #include "mcpaudit/http_transport.h"
 #include "mcpaudit/stdio_transport.h"
 
@@ -26,6 +27,7 @@ namespace {
 struct ServeFlags {
   std::string config_file;
   bool stdio = false;
+  bool dev_api_key = false;
   std::string http;
   std::string audit_dir, toolkit, user, mode, signing_key;
   size_t max_message_bytes = 4 * 1024 * 1024;
@@ -154,10 +156,20 @@ bool IsLoopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.starts_with("127.");
 }
 
-Status ServeOverHttp(Server& server, const Config& config, const Toolkit& toolkit, const std::string& journal_line,
-                     std::stop_source stop) {
+// The HTTP settings, checked before anything starts: the address, and who may call.
+Result<HttpOptions> PrepareHttp(const Config& config, const ServeFlags& flags, std::string& dev_key) {
   HttpOptions http = config.http;
-  if (auto parsed = ParseListen(config.listen, http); !parsed) return parsed;
+  if (auto parsed = ParseListen(config.listen, http); !parsed) return std::unexpected(parsed.error());
+  if (flags.dev_api_key) {
+    if (http.authenticator) {
+      return Fail(ErrorCode::kInvalidArgument, "--dev-api-key: the config already sets [auth]; use its keys");
+    }
+    NewApiKey key = GenerateApiKey();
+    auto made = MakeApiKeyAuthenticator({{key.sha256, StdioIdentity(config.user)}});
+    if (!made) return std::unexpected(made.error());
+    http.authenticator = ChainAuthenticators(*made, nullptr);
+    dev_key = key.key;
+  }
   if (http.host == "localhost") http.host = "127.0.0.1";
   if (!IsLoopback(http.host) && !http.authenticator) {
     return Fail(ErrorCode::kInvalidArgument,
@@ -166,15 +178,25 @@ Status ServeOverHttp(Server& server, const Config& config, const Toolkit& toolki
                     "Configure [auth] (API keys or JWT) in the config file, or bind to loopback "
                     "(--http 127.0.0.1:PORT) for development");
   }
+  return http;
+}
+
+Status ServeOverHttp(Server& server, HttpOptions http, const Config& config, const std::string& dev_key,
+                     const Toolkit& toolkit, const std::string& journal_line, std::stop_source stop) {
   http.on_listening = [&](const std::string& url) {
     std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": serving MCP over Streamable HTTP (toolkit: "
               << config.toolkit << ", " << toolkit.ListTools().size() << " tools)\n"
               << "  endpoint:      " << url << (http.stateless ? " (stateless)" : "") << "\n"
-              << "  callers:       " << (http.authenticator ? "authenticated" : "not authenticated (loopback only)")
-              << "\n"
-              << journal_line
-              << "  connect:       npx @modelcontextprotocol/inspector --transport http --server-url " << url
-              << "\n"
+              << "  callers:       "
+              << (!dev_key.empty()        ? "with the development API key below (X-API-Key header)"
+                  : http.authenticator    ? "authenticated ([auth] in the config)"
+                                          : "not authenticated (loopback only)")
+              << "\n";
+    if (!dev_key.empty()) std::cerr << "  dev API key:   " << dev_key << "   (valid for this run only)\n";
+    std::cerr << journal_line
+              << "  connect:       npx @modelcontextprotocol/inspector --cli " << url
+              << " --transport http --method tools/list"
+              << (dev_key.empty() ? "" : " --header \"X-API-Key: " + dev_key + "\"") << "\n"
               << "  stop:          Ctrl-C (calls in flight finish first)\n";
   };
   return ServeHttp(server, http, stop.get_token());
@@ -193,6 +215,13 @@ int Serve(const ServeFlags& flags) {
   const Config& config = *settings;
   if (config.toolkit != "catalog") {
     std::cerr << "mcp-audit serve: unknown toolkit '" << config.toolkit << "' (available: catalog)\n";
+    return 2;
+  }
+  std::string dev_key;
+  Result<HttpOptions> http = HttpOptions{};
+  if (!config.listen.empty()) http = PrepareHttp(config, flags, dev_key);
+  if (!http) {
+    std::cerr << "mcp-audit serve: " << http.error().message << "\n";
     return 2;
   }
   PipelineOptions pipeline_options = config.audit;
@@ -233,7 +262,7 @@ int Serve(const ServeFlags& flags) {
     if (config.listen.empty()) {
       served = ServeOverStdio(server, config, flags, toolkit, journal_line, records, stop);
     } else {
-      served = ServeOverHttp(server, config, toolkit, journal_line, stop);
+      served = ServeOverHttp(server, *http, config, dev_key, toolkit, journal_line, stop);
     }
   }
   auto flushed = (*pipeline)->Flush();
@@ -262,6 +291,8 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   flags->http_opt = cmd->add_option("--http", flags->http,
                                     "Serve Streamable HTTP on HOST:PORT, e.g. 127.0.0.1:8080 (endpoint /mcp)");
   cmd->get_option("--stdio")->excludes(flags->http_opt);
+  cmd->add_flag("--dev-api-key", flags->dev_api_key,
+                "HTTP: make a one-time API key for this run, print it, and require it (development)");
   flags->audit_dir_opt = cmd->add_option("--audit-dir", flags->audit_dir, "Directory of the journal (default ./var/audit)");
   flags->toolkit_opt = cmd->add_option("--toolkit", flags->toolkit, "The tools to serve: catalog");
   flags->mode_opt = cmd->add_option("--mode", flags->mode,

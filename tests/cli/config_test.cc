@@ -155,6 +155,42 @@ TEST_F(ConfigTest, ReadsSamplingRules) {
   EXPECT_NE(ErrorOf("[[policy.sampling]]\ntools = [\"x\"]\nkeep_one_in = 0\n").find("keep_one_in"), std::string::npos);
 }
 
+TEST_F(ConfigTest, ReadsHttpAndAuth) {
+  auto config = Load(R"(
+[http]
+listen = "0.0.0.0:9000"
+allowed_hosts = ["mcp.example.com"]
+trusted_proxies = ["10.0.0.5"]
+session_timeout_seconds = 600
+
+[[auth.api_keys]]
+sha256 = "c0d6bbb96d2d690245546f145fe91e1c61bdc3f732b1a5ffd7a20bbd7f7a8327"
+user_id = "alice"
+tenant_id = "acme"
+)");
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  EXPECT_EQ(config->listen, "0.0.0.0:9000");
+  EXPECT_EQ(config->http.allowed_hosts, std::vector<std::string>{"mcp.example.com"});
+  EXPECT_EQ(config->http.trusted_proxies, std::vector<std::string>{"10.0.0.5"});
+  EXPECT_EQ(config->http.session_timeout, std::chrono::seconds(600));
+  ASSERT_NE(config->http.authenticator, nullptr);
+  EXPECT_EQ(config->http.authenticator->Authenticate({"", "not-the-key"}).error().description, "unknown API key");
+}
+
+TEST_F(ConfigTest, BadAuthSaysWhatIsWrong) {
+  EXPECT_NE(ErrorOf("[[auth.api_keys]]\nuser_id = \"a\"\n").find("auth.api_keys[0].sha256: missing"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[[auth.api_keys]]\nsha256 = \"abc\"\nuser_id = \"a\"\n").find("64 hex digits"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[auth.jwt]\njwks_file = \"/nonexistent/jwks.json\"\n").find("auth.jwt: cannot read"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[auth.jwt]\nalgorithms = [\"none\"]\njwks_url = \"https://idp.example.com/jwks\"\n")
+                .find("'none' is not supported"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[auth.jwt]\nissuer_url = \"x\"\n").find("auth.jwt.issuer_url: unknown key"),
+            std::string::npos);
+}
+
 TEST_F(ConfigTest, AMissingFileIsAnIoError) {
   auto config = LoadConfig((dir_.path() / "none.toml").string());
   ASSERT_FALSE(config.has_value());

@@ -439,6 +439,15 @@ TEST(ServeConfigTest, ABrokenConfigStopsTheServerWithThePlaceOfTheError) {
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "audit"));  // nothing started
 }
 
+TEST(ServeConfigTest, HttpOnAPublicAddressWithoutAuthenticationDoesNotStart) {
+  testing::TempDir dir;
+  auto [code, output] = RunCommand("serve --http 0.0.0.0:0 --audit-dir " + (dir.path() / "audit").string());
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(output.find("refusing to serve 0.0.0.0:0 without authentication"), std::string::npos) << output;
+  EXPECT_NE(output.find("Configure [auth]"), std::string::npos) << output;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "audit"));  // nothing started
+}
+
 TEST(AuditorCommandsTest, TailFollowPrintsNewRecordsAsTheyAreWritten) {
   testing::TempDir dir;
   const auto audit = dir.path() / "audit";
