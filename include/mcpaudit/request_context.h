@@ -4,11 +4,41 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "mcpaudit/result.h"
+
 namespace mcpaudit {
+
+// The way back to the client while a request is served: notifications tied to
+// the request (progress, log messages), requests to the client (sampling,
+// elicitation) and, over HTTP, the end of the request's stream. Thread-safe.
+class ClientChannel {
+ public:
+  virtual ~ClientChannel() = default;
+  // The capabilities the client declared in `initialize` (e.g. "sampling").
+  virtual nlohmann::json capabilities() const = 0;
+  // notifications/progress for the request's progress token (nothing when it has none).
+  virtual void Progress(double progress, std::optional<double> total = std::nullopt,
+                        std::string_view message = {}) = 0;
+  // notifications/message, when `level` is at or above what the client asked
+  // for with logging/setLevel (RFC 5424 names: debug, info, notice, warning, error, …).
+  virtual void Log(std::string_view level, const nlohmann::json& data, std::string_view logger = {}) = 0;
+  // Sends a request to the client and waits for its result; an error if the
+  // client answers with one, does not answer within `timeout`, or goes away.
+  virtual Result<nlohmann::json> Request(std::string_view method, const nlohmann::json& params,
+                                         std::chrono::milliseconds timeout = std::chrono::seconds(60)) = 0;
+  // Streamable HTTP: ends the HTTP response that carries this request's
+  // messages; the client resumes it with GET and Last-Event-ID. No-op on stdio.
+  virtual void CloseStream() = 0;
+};
 
 // Who the caller is. auth_method says how that was established
 // ("os_user", "cli_flag", "env", "api_key", "jwt", ...).
@@ -38,6 +68,7 @@ struct RequestContext {
   Identity identity;
   std::string access_reason;   // why the caller accesses the data (HIPAA), if given
   std::stop_token cancelled;   // requested when the client cancels the call
+  std::shared_ptr<ClientChannel> channel;  // back to the client; set by the server while it serves
 };
 
 }  // namespace mcpaudit

@@ -60,6 +60,38 @@ struct ToolResult {
   static ToolResult Text(std::string text);
 };
 
+// A resource (resources/list) or a family of them (resources/templates/list,
+// RFC 6570 level-1 templates such as "file:///{path}").
+struct ResourceDefinition {
+  std::string uri;  // or the template
+  std::string name;
+  std::string title;
+  std::string description;
+  std::string mime_type;
+};
+// Reads one resource: the `contents` array of the MCP result. `variables` holds
+// what the template's {names} matched (empty for a plain resource).
+using ResourceHandler = std::function<Result<nlohmann::json>(
+    const RequestContext&, const std::string& uri, const std::map<std::string, std::string>& variables)>;
+
+struct PromptArgument {
+  std::string name;
+  std::string description;
+  bool required = false;
+};
+struct PromptDefinition {
+  std::string name;
+  std::string title;
+  std::string description;
+  std::vector<PromptArgument> arguments;
+};
+// Builds a prompt: the MCP result ({"messages": [...], "description"?}).
+using PromptHandler = std::function<Result<nlohmann::json>(const RequestContext&, const nlohmann::json& arguments)>;
+// Suggests values for an argument of a prompt or resource template
+// (completion/complete); `ref` is the request's ref object.
+using CompletionHandler = std::function<std::vector<std::string>(
+    const nlohmann::json& ref, const std::string& argument, const std::string& value)>;
+
 // A handler may be called from several threads at once. Returning an Error makes
 // a tool execution error (isError result) and a `failure` record; so does throwing.
 using ToolHandler = std::function<Result<ToolResult>(const RequestContext&, const nlohmann::json&)>;
@@ -138,12 +170,30 @@ class Toolkit {
   [[nodiscard]] Status Register(ToolDefinition definition, ToolHandler handler);
   void Use(MiddlewarePtr middleware);
 
+  // Resources, templates, prompts and completions, served and recorded like
+  // tools (events resource_read and prompt_get). Registration as above.
+  [[nodiscard]] Status RegisterResource(ResourceDefinition definition, ResourceHandler handler);
+  [[nodiscard]] Status RegisterResourceTemplate(ResourceDefinition definition, ResourceHandler handler);
+  [[nodiscard]] Status RegisterPrompt(PromptDefinition definition, PromptHandler handler);
+  void SetCompletion(CompletionHandler handler);
+
   // Runs one call end to end and records it. Thread-safe.
   ToolCallResponse Call(RequestContext& ctx, std::string_view name,
                         const nlohmann::json& arguments) const;
+  // resources/read and prompts/get, end to end and recorded. Thread-safe.
+  ToolCallResponse ReadResource(RequestContext& ctx, const std::string& uri) const;
+  ToolCallResponse GetPrompt(RequestContext& ctx, const std::string& name, const nlohmann::json& arguments) const;
+  // completion/complete: the result object.
+  nlohmann::json Complete(const nlohmann::json& ref, const std::string& argument, const std::string& value) const;
 
   // The tools/list entries, in registration order.
   nlohmann::json ListTools() const;
+  nlohmann::json ListResources() const;
+  nlohmann::json ListResourceTemplates() const;
+  nlohmann::json ListPrompts() const;
+  bool has_resources() const { return !resources_.empty() || !templates_.empty(); }
+  bool has_prompts() const { return !prompts_.empty(); }
+  bool has_completion() const { return static_cast<bool>(completion_); }
   const Recorder& recorder() const { return recorder_; }
   const Redactor& redactor() const { return redactor_; }
 
@@ -174,6 +224,21 @@ class Toolkit {
   mutable Sampler sampler_;
   void Classify(const RequestContext& ctx, std::string_view name, CallRecord& record,
                 ToolCallResponse& response) const;
+  struct RegisteredResource {
+    ResourceDefinition definition;
+    ResourceHandler handler;
+  };
+  struct RegisteredPrompt {
+    PromptDefinition definition;
+    PromptHandler handler;
+  };
+  // Records a resource read or prompt get; fail closed as for tools.
+  void RecordContent(const RequestContext& ctx, CallRecord& record, std::chrono::steady_clock::time_point started,
+                     ToolCallResponse& response) const;
+  std::vector<RegisteredResource> resources_;
+  std::vector<RegisteredResource> templates_;
+  std::vector<RegisteredPrompt> prompts_;
+  CompletionHandler completion_;
   std::vector<std::unique_ptr<RegisteredTool>> tools_;
   std::map<std::string, const RegisteredTool*, std::less<>> by_name_;
   std::vector<MiddlewarePtr> middleware_;

@@ -160,7 +160,7 @@ Result<Config> LoadConfig(const std::string& path) {
 
   auto server = top.Table("server");
   if (!server) return std::unexpected(server.error());
-  MCPAUDIT_TRY(server->GetChoice("toolkit", config.toolkit, {"catalog"}));
+  MCPAUDIT_TRY(server->GetChoice("toolkit", config.toolkit, {"catalog", "conformance"}));
   MCPAUDIT_TRY(server->Get("user", config.user));
   MCPAUDIT_TRY(server->NoUnknownKeys());
 

@@ -11,6 +11,7 @@
 
 #include "audit/ops_log.h"
 #include "catalog/catalog_toolkit.h"
+#include "conformance/conformance_toolkit.h"
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "mcpaudit/clock.h"
@@ -213,8 +214,8 @@ int Serve(const ServeFlags& flags) {
     return 2;
   }
   const Config& config = *settings;
-  if (config.toolkit != "catalog") {
-    std::cerr << "mcp-audit serve: unknown toolkit '" << config.toolkit << "' (available: catalog)\n";
+  if (config.toolkit != "catalog" && config.toolkit != "conformance") {
+    std::cerr << "mcp-audit serve: unknown toolkit '" << config.toolkit << "' (available: catalog, conformance)\n";
     return 2;
   }
   std::string dev_key;
@@ -237,16 +238,21 @@ int Serve(const ServeFlags& flags) {
   toolkit_options.fail_closed = durable;
   toolkit_options.policy = config.policy;
   Toolkit toolkit(**pipeline, toolkit_options);
-  if (auto registered = RegisterCatalogTools(toolkit); !registered) {
+  const bool catalog = config.toolkit == "catalog";
+  if (auto registered = catalog ? RegisterCatalogTools(toolkit) : RegisterConformanceToolkit(toolkit); !registered) {
     std::cerr << "mcp-audit serve: " << registered.error().message << "\n";
     return 2;
   }
   ServerOptions server_options;
-  server_options.title = "mcp-audit (catalog demo)";
   server_options.version = MCPAUDIT_VERSION;
-  server_options.instructions =
-      "A metadata catalog of datasets, dashboards and glossary terms. Start with catalog_search; "
-      "every tool call is recorded in an audit log.";
+  if (catalog) {
+    server_options.title = "mcp-audit (catalog demo)";
+    server_options.instructions =
+        "A metadata catalog of datasets, dashboards and glossary terms. Start with catalog_search; "
+        "every tool call is recorded in an audit log.";
+  } else {
+    server_options.title = "mcp-audit (conformance fixtures)";
+  }
 
   const auto records = std::filesystem::absolute(config.audit.directory).lexically_normal();
   const std::string journal_line =
@@ -294,7 +300,7 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_flag("--dev-api-key", flags->dev_api_key,
                 "HTTP: make a one-time API key for this run, print it, and require it (development)");
   flags->audit_dir_opt = cmd->add_option("--audit-dir", flags->audit_dir, "Directory of the journal (default ./var/audit)");
-  flags->toolkit_opt = cmd->add_option("--toolkit", flags->toolkit, "The tools to serve: catalog");
+  flags->toolkit_opt = cmd->add_option("--toolkit", flags->toolkit, "The tools to serve: catalog, or conformance (the MCP conformance suite's fixtures)");
   flags->mode_opt = cmd->add_option("--mode", flags->mode,
                                     "async (a call waits for its record to be queued) or durable (to be on disk; "
                                     "fail closed)")

