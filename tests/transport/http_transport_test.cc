@@ -63,6 +63,19 @@ class HttpTransportTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
       return ToolResult::Text("done");
     }).has_value());
+    ToolDefinition progress;
+    progress.name = "progress";
+    EXPECT_TRUE(toolkit_.Register(progress, [](const RequestContext& ctx, const json&) -> Result<ToolResult> {
+      ctx.channel->Progress(50, 100);
+      return ToolResult::Text("done with progress");
+    }).has_value());
+    ToolDefinition reconnect;
+    reconnect.name = "reconnect";
+    EXPECT_TRUE(toolkit_.Register(reconnect, [](const RequestContext& ctx, const json&) -> Result<ToolResult> {
+      ctx.channel->CloseStream();
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      return ToolResult::Text("answered after the stream closed");
+    }).has_value());
   }
   ~HttpTransportTest() override { Stop(); }
 
@@ -227,6 +240,43 @@ TEST_F(HttpTransportTest, GetOpensOneServerStreamPerSessionThatStartsWithAPrimin
   EXPECT_EQ(stream.header("content-type"), "text/event-stream");
   EXPECT_NE(stream.body.find("id: "), std::string::npos);
   EXPECT_NE(stream.body.find("retry: 1000"), std::string::npos);
+}
+
+TEST_F(HttpTransportTest, NotificationsDuringACallTurnTheReplyIntoAnSseStream) {
+  Start();
+  const std::string session = OpenSession();
+  HttpReply reply = client_->Post(
+      R"({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"progress","_meta":{"progressToken":"t"}}})",
+      McpPostHeaders(session));
+  ASSERT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.header("content-type"), "text/event-stream");
+  auto messages = testing::SseData(reply.body);
+  ASSERT_EQ(messages.size(), 2u) << reply.body;
+  EXPECT_EQ(json::parse(messages[0])["method"], "notifications/progress");
+  EXPECT_EQ(json::parse(messages[1])["result"]["content"][0]["text"], "done with progress");
+}
+
+TEST_F(HttpTransportTest, AStreamClosedByTheServerIsResumedWithLastEventId) {
+  Start();
+  const std::string session = OpenSession();
+  HttpReply closed = client_->Post(R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"reconnect"}})",
+                                   McpPostHeaders(session));
+  ASSERT_EQ(closed.status, 200);
+  EXPECT_TRUE(testing::SseData(closed.body).empty()) << closed.body;  // only the priming event
+  const size_t id_at = closed.body.find("id: ");
+  ASSERT_NE(id_at, std::string::npos);
+  const std::string last_event = closed.body.substr(id_at + 4, closed.body.find('\n', id_at) - id_at - 4);
+  HttpReply resumed = client_->Send("GET", "/mcp", "",
+                                    {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session},
+                                     {"Last-Event-ID", last_event}});
+  ASSERT_EQ(resumed.status, 200);
+  auto messages = testing::SseData(resumed.body);
+  ASSERT_EQ(messages.size(), 1u) << resumed.body;
+  EXPECT_EQ(json::parse(messages[0])["result"]["content"][0]["text"], "answered after the stream closed");
+  EXPECT_EQ(client_->Send("GET", "/mcp", "", {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session},
+                                              {"Last-Event-ID", "999_1"}})
+                .status,
+            404);
 }
 
 TEST_F(HttpTransportTest, StatelessModeAnswersEachPostOnItsOwn) {
