@@ -238,6 +238,23 @@ Result<Config> LoadConfig(const std::string& path) {
   }
   h.authenticator = ChainAuthenticators(key_auth, jwt_auth);
 
+  MCPAUDIT_TRY(top.EachTable("rate_limits", [&](Reader& rule) -> Status {
+    RateLimitRule parsed;
+    std::string per = "user";
+    uint64_t per_minute = 600, burst = 20;
+    if (auto status = rule.GetStrings("tools", parsed.tools); !status) return status;
+    if (auto status = rule.GetChoice("per", per, {"user", "tenant"}); !status) return status;
+    if (auto status = rule.Get("per_minute", per_minute); !status) return status;
+    if (auto status = rule.Get("burst", burst); !status) return status;
+    if (per_minute == 0) return rule.Missing("per_minute", "1 or more calls a minute");
+    if (burst == 0) return rule.Missing("burst", "1 or more calls at once");
+    parsed.per = per == "tenant" ? RateLimitRule::Per::kTenant : RateLimitRule::Per::kUser;
+    parsed.per_second = static_cast<double>(per_minute) / 60.0;
+    parsed.burst = static_cast<double>(burst);
+    config.rate_limits.push_back(std::move(parsed));
+    return {};
+  }));
+
   auto audit = top.Table("audit");
   if (!audit) return std::unexpected(audit.error());
   PipelineOptions& a = config.audit;
@@ -380,6 +397,15 @@ user_claim = "sub"             # the claims that name the caller
 email_claim = "email"
 tenant_claim = "tenant_id"
 roles_claim = "roles"
+
+# Rate limits: a token bucket per user (or tenant) for the tools a rule names; the first
+# matching rule applies. A call over the limit is refused before it runs (JSON-RPC error
+# -32029 saying when to retry) and recorded as denied / rate_limited.
+# [[rate_limits]]
+# tools = ["catalog_*"]
+# per = "user"                 # user | tenant
+# per_minute = 600
+# burst = 20
 
 [audit]
 dir = "./var/audit"            # the journal (0700; segment files 0600)

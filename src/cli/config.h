@@ -9,6 +9,7 @@
 #include "mcpaudit/audit_policy.h"
 #include "mcpaudit/http_transport.h"
 #include "mcpaudit/pipeline.h"
+#include "mcpaudit/rate_limit.h"
 #include "mcpaudit/result.h"
 
 namespace mcpaudit::cli {
@@ -20,6 +21,7 @@ struct Config {
   HttpOptions http;        // path, Host/Origin allow-lists, limits, timeouts, proxies
   PipelineOptions audit;   // directory, mode, queue, segments, checkpoints, key, disk thresholds
   AuditPolicy policy;      // levels per tool
+  std::vector<RateLimitRule> rate_limits;  // token buckets per user or tenant, per tool class
   Config();
 };
 

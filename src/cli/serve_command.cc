@@ -238,6 +238,7 @@ int Serve(const ServeFlags& flags) {
   toolkit_options.fail_closed = durable;
   toolkit_options.policy = config.policy;
   Toolkit toolkit(**pipeline, toolkit_options);
+  if (!config.rate_limits.empty()) toolkit.Use(std::make_shared<RateLimiter>(config.rate_limits));
   const bool catalog = config.toolkit == "catalog";
   if (auto registered = catalog ? RegisterCatalogTools(toolkit) : RegisterConformanceToolkit(toolkit); !registered) {
     std::cerr << "mcp-audit serve: " << registered.error().message << "\n";

@@ -1,0 +1,45 @@
+// Rate limiting per user or per tenant, per class of tools: a token bucket for
+// each (rule, user or tenant). A call over the limit is refused before its tool
+// runs: the client gets a JSON-RPC error saying when to retry, the record says
+// `denied` with reason `rate_limited`.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "mcpaudit/clock.h"
+#include "mcpaudit/toolkit.h"
+
+namespace mcpaudit {
+
+inline constexpr int kRateLimitedCode = -32029;  // server-defined JSON-RPC error
+
+struct RateLimitRule {
+  std::vector<std::string> tools = {"*"};  // glob patterns; the first matching rule applies
+  enum class Per { kUser, kTenant } per = Per::kUser;
+  double per_second = 10;  // tokens added each second
+  double burst = 20;       // the bucket's size
+};
+
+class RateLimiter final : public Middleware {
+ public:
+  // `clock` must outlive the limiter; null: the system clock.
+  explicit RateLimiter(std::vector<RateLimitRule> rules, const Clock* clock = nullptr);
+  std::optional<Refusal> Before(RequestContext& ctx, const ToolCall& call) override;
+
+ private:
+  struct Bucket {
+    double tokens;
+    std::chrono::steady_clock::time_point updated;
+  };
+  std::vector<RateLimitRule> rules_;
+  SystemClock system_clock_;
+  const Clock& clock_;
+  std::mutex mutex_;
+  std::map<std::string, Bucket> buckets_;  // guarded by mutex_; "rule index / per / name"
+};
+
+}  // namespace mcpaudit

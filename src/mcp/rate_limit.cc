@@ -1,0 +1,40 @@
+#include "mcpaudit/rate_limit.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace mcpaudit {
+
+RateLimiter::RateLimiter(std::vector<RateLimitRule> rules, const Clock* clock)
+    : rules_(std::move(rules)), clock_(clock ? *clock : system_clock_) {}
+
+std::optional<Refusal> RateLimiter::Before(RequestContext& ctx, const ToolCall& call) {
+  size_t index = 0;
+  const RateLimitRule* rule = nullptr;
+  for (; index < rules_.size() && !rule; ++index) {
+    for (const auto& pattern : rules_[index].tools)
+      if (GlobMatch(pattern, call.tool)) rule = &rules_[index];
+  }
+  if (!rule) return std::nullopt;
+  const bool per_tenant = rule->per == RateLimitRule::Per::kTenant;
+  const std::string& who = per_tenant ? ctx.identity.tenant_id : ctx.identity.user_id;
+  const std::string key = std::to_string(index) + (per_tenant ? "/tenant/" : "/user/") + who;
+  const auto now = clock_.Monotonic();
+  std::lock_guard lock(mutex_);
+  auto [it, fresh] = buckets_.try_emplace(key, Bucket{rule->burst, now});
+  Bucket& bucket = it->second;
+  const double elapsed = std::chrono::duration<double>(now - bucket.updated).count();
+  bucket.tokens = std::min(rule->burst, bucket.tokens + elapsed * rule->per_second);
+  bucket.updated = now;
+  if (bucket.tokens >= 1) {
+    bucket.tokens -= 1;
+    return std::nullopt;
+  }
+  const auto wait_ms = static_cast<long>(std::ceil((1 - bucket.tokens) / rule->per_second * 1000));
+  return Refusal{kRateLimitedCode,
+                 "Rate limit exceeded for " + std::string(per_tenant ? "tenant '" : "user '") + who + "' on '" +
+                     std::string(call.tool) + "': retry in " + std::to_string(wait_ms) + " ms",
+                 "rate_limited"};
+}
+
+}  // namespace mcpaudit
