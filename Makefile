@@ -44,8 +44,10 @@ test-asan: deps
 
 # Benchmarks print figures side by side with their baselines; they assert nothing.
 bench: build
+	@scripts/install-deps.sh bench
 	@cmake --build $(BUILD_DIR) --target journal_bench
 	@./$(BUILD_DIR)/journal_bench
+	@bench/http_bench.sh $(BUILD_DIR)/mcp-audit
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR) compile_commands.json

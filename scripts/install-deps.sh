@@ -2,6 +2,7 @@
 # Installs what mcp-audit needs on a Debian machine, skipping what is there.
 #   scripts/install-deps.sh build   compilers, CMake, Ninja and the -dev libraries
 #   scripts/install-deps.sh test    the above, GoogleTest, Node.js and the npm test clients
+#   scripts/install-deps.sh bench   the test set and wrk (the HTTP benchmark)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,8 +10,9 @@ what=${1:-build}
 packages=(cmake ninja-build g++ pkg-config ccache
   nlohmann-json3-dev libvalijson-dev libssl-dev libsqlite3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   libboost-dev libcurl4-openssl-dev libjwt-dev)
-if [[ $what == test ]]; then
+if [[ $what == test || $what == bench ]]; then
   packages+=(libgtest-dev libgmock-dev)
+  [[ $what == bench ]] && packages+=(wrk curl)
   # Any Node.js with npm will do to fetch the test clients (they run on the
   # Node 22 that npm brings); Debian's packages when there is none.
   command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
@@ -29,7 +31,7 @@ if ((${#missing[@]})); then
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-if [[ $what == test ]]; then
+if [[ $what == test || $what == bench ]]; then
   # The MCP clients the end-to-end tests drive the server with (pinned in
   # tests/e2e/package-lock.json), and Node 22 from the npm registry.
   e2e=tests/e2e
