@@ -8,7 +8,14 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
+#include <thread>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -226,6 +233,68 @@ TEST_F(JwtTest, BadOptionsSayWhatIsWrong) {
                                std::filesystem::perm_options::add);
   open_secret.secret_file = Path("open-secret");
   EXPECT_NE(MakeJwtAuthenticator(open_secret).error().message.find("chmod 600"), std::string::npos);
+}
+
+// Serves one fixed body to every HTTP request on a loopback port; counts them.
+class JwksServer {
+ public:
+  explicit JwksServer(std::string body) : body_(std::move(body)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    ::listen(fd_, 8);
+    socklen_t length = sizeof address;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    thread_ = std::jthread([this] {
+      for (;;) {
+        int client = ::accept(fd_, nullptr, nullptr);
+        if (client < 0) return;
+        char buffer[4096];
+        (void)::recv(client, buffer, sizeof buffer, 0);
+        ++hits_;
+        const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                                     std::to_string(body_.size()) + "\r\nConnection: close\r\n\r\n" + body_;
+        (void)::send(client, response.data(), response.size(), 0);
+        ::close(client);
+      }
+    });
+  }
+  ~JwksServer() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/jwks.json"; }
+  int hits() const { return hits_; }
+
+ private:
+  std::string body_;
+  int fd_ = -1;
+  unsigned short port_ = 0;
+  std::atomic<int> hits_{0};
+  std::jthread thread_;
+};
+
+TEST_F(JwtTest, FetchesTheKeySetFromAUrlOnceAndCachesIt) {
+  JwksServer jwks(json{{"keys", {rsa_.jwk, ec_.jwk}}}.dump());
+  JwtOptions options = Options();
+  options.jwks_url = jwks.url();
+  auto auth = Make(options);
+  EXPECT_TRUE(Check(*auth, Sign(JWT_ALG_ES256, ec_.private_pem, GoodClaims(), "ec-1")).has_value());
+  EXPECT_TRUE(Check(*auth, Sign(JWT_ALG_RS256, rsa_.private_pem, GoodClaims(), "rsa-1")).has_value());
+  EXPECT_EQ(jwks.hits(), 1);  // cached for jwks_cache_seconds
+  // An unknown kid does not make every request fetch again.
+  EXPECT_EQ(Refusal(*auth, Sign(JWT_ALG_RS256, rsa_.private_pem, GoodClaims(), "new-key")), "unknown key id 'new-key'");
+  EXPECT_EQ(jwks.hits(), 1);
+}
+
+TEST_F(JwtTest, AKeySetUrlThatIsDownRefusesTokensAndSaysSo) {
+  JwtOptions options = Options();
+  options.jwks_url = "http://127.0.0.1:9/jwks.json";  // discard port: nothing answers
+  auto auth = Make(options);
+  EXPECT_EQ(Refusal(*auth, Sign(JWT_ALG_RS256, rsa_.private_pem, GoodClaims(), "rsa-1")), "unknown key id 'rsa-1'");
 }
 
 TEST(ApiKeyTest, KnowsAKeyOnlyByItsHash) {

@@ -127,6 +127,11 @@ audience = ["mcp-audit"]
   });
   assert.notEqual(lineage.isError, true);
   await client.close();
+  // The Inspector CLI with the same bearer token.
+  const { stdout } = await run(inspector, ['--cli', server.url, '--transport', 'http',
+    '--header', `Authorization: Bearer ${token}`, '--method', 'tools/call', '--tool-name', 'catalog_get_schema',
+    '--tool-arg', `urn=${PATIENTS}`], { timeout: 60_000 });
+  assert.ok(JSON.parse(stdout).structuredContent);
 
   // What a client with a bad token meets: 401, and no session.
   const expired = signJwt(privateKey, { ...claims, exp: now() - 3600 });
@@ -146,7 +151,10 @@ audience = ["mcp-audit"]
   await server.stop();
 
   const all = readRecords(server.auditDir, { all: true });
-  const call = all.find((r) => r.event_type === 'tool_call');
+  const calls = all.filter((r) => r.event_type === 'tool_call');
+  assert.deepEqual(calls.map((r) => [r.tool, r.user.id, r.request.client.name]),
+    [['catalog_get_lineage', 'dana', 'sdk-http-e2e'], ['catalog_get_schema', 'dana', 'inspector-cli']]);
+  const call = calls[0];
   assert.equal(call.user.id, 'dana');
   assert.equal(call.user.email, 'dana@example.com');
   assert.equal(call.user.tenant_id, 'initech');
