@@ -4,6 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -277,6 +284,95 @@ TEST_F(HttpTransportTest, AStreamClosedByTheServerIsResumedWithLastEventId) {
                                               {"Last-Event-ID", "999_1"}})
                 .status,
             404);
+}
+
+TEST_F(HttpTransportTest, TheClientAddressComesFromXForwardedForOnlyThroughATrustedProxy) {
+  HttpOptions options;
+  options.trusted_proxies = {"127.0.0.1"};
+  Start(options);
+  auto headers = McpPostHeaders();
+  headers.emplace_back("X-Forwarded-For", "203.0.113.7, 198.51.100.2, 127.0.0.1");
+  HttpReply init = client_->Post(InitializeBody(), headers);
+  auto call_headers = McpPostHeaders(init.header("mcp-session-id"));
+  call_headers.emplace_back("X-Forwarded-For", "203.0.113.7, 198.51.100.2");
+  client_->Post(CallBody(2, "echo"), call_headers);
+  Stop();
+  // The nearest address that is not a trusted proxy; the one before it could be forged.
+  ASSERT_EQ(Events("tool_call").size(), 1u);
+  EXPECT_EQ(Events("tool_call")[0].request.client_ip, "198.51.100.2");
+}
+
+TEST_F(HttpTransportTest, AnUntrustedPeerCannotClaimAnotherAddress) {
+  Start();
+  auto headers = McpPostHeaders();
+  headers.emplace_back("X-Forwarded-For", "203.0.113.7");
+  HttpReply init = client_->Post(InitializeBody(), headers);
+  client_->Post(CallBody(2, "echo"), McpPostHeaders(init.header("mcp-session-id")));
+  ASSERT_EQ(Events("tool_call").size(), 1u);
+  EXPECT_EQ(Events("tool_call")[0].request.client_ip, "127.0.0.1");
+}
+
+TEST_F(HttpTransportTest, AConnectionThatSendsNothingIsClosedAfterTheRequestTimeout) {
+  HttpOptions options;
+  options.request_timeout = std::chrono::seconds(1);
+  Start(options);
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port_);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::send(fd, "POST /mcp HTTP/1.1\r\nHost: 127", 29, 0), 29);  // and then nothing
+  const auto started = std::chrono::steady_clock::now();
+  char buffer[64];
+  const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);  // the server closes: 0
+  const auto waited = std::chrono::steady_clock::now() - started;
+  ::close(fd);
+  EXPECT_EQ(n, 0);
+  EXPECT_GE(waited, std::chrono::milliseconds(800));
+  EXPECT_LT(waited, std::chrono::seconds(5));
+}
+
+// Threads of this process, from /proc.
+int ThreadCount() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with("Threads:")) return std::stoi(line.substr(8));
+  return -1;
+}
+
+TEST_F(HttpTransportTest, ThousandsOfIdleSseStreamsNeedNoThreadOfTheirOwn) {
+  // Each stream holds two descriptors in this process (client and server side).
+  rlimit files{};
+  ::getrlimit(RLIMIT_NOFILE, &files);
+  files.rlim_cur = files.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &files);
+  const int streams = static_cast<int>(std::min<rlim_t>(2000, (files.rlim_cur - 200) / 2));
+  ASSERT_GE(streams, 400) << "too few file descriptors allowed here";
+  Start();
+  const int threads_before = ThreadCount();
+  std::vector<int> sockets;
+  for (int i = 0; i < streams; ++i) {
+    const std::string session = client_->Post(InitializeBody(), McpPostHeaders()).header("mcp-session-id");
+    ASSERT_FALSE(session.empty()) << i;
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port_);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0) << i;
+    const std::string request = "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+                                "Mcp-Session-Id: " + session + "\r\n\r\n";
+    ASSERT_EQ(::send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+    sockets.push_back(fd);
+  }
+  // Every stream is open: each has its response head.
+  char buffer[512];
+  const ssize_t n = ::recv(sockets.back(), buffer, sizeof buffer, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_TRUE(std::string_view(buffer, static_cast<size_t>(n)).starts_with("HTTP/1.1 200"));
+  EXPECT_EQ(ThreadCount(), threads_before);  // the same threads serve them all
+  for (int fd : sockets) ::close(fd);
 }
 
 TEST_F(HttpTransportTest, StatelessModeAnswersEachPostOnItsOwn) {
