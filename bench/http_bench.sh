@@ -54,7 +54,7 @@ measure() {
 serve_mcp_audit() {  # $1: name, $2...: serve flags
   local name=$1
   shift
-  "$binary" serve --toolkit conformance --http 127.0.0.1:18555 --audit-dir "$work/audit-$name" "$@" \
+  "$binary" serve --toolkit conformance --http 127.0.0.1:18555 --audit-dir "$work/audit-${name//[ ,-]/_}" "$@" \
     2>"$work/$name.log" &
   pid=$!
   wait_port 18555
@@ -70,7 +70,9 @@ printf 'default_level = "none"\n' >"$work/off.toml"
 sed -i '1i [policy]' "$work/off.toml"
 serve_mcp_audit "audit off" --config "$work/off.toml"
 serve_mcp_audit "async" --mode async
+serve_mcp_audit "async, --workers 1" --mode async --workers 1
 serve_mcp_audit "durable" --mode durable
+serve_mcp_audit "durable, --workers 16" --mode durable --workers 16
 
 # The SDK comes from the test clients' node_modules (tests/e2e, pinned).
 ln -s "$e2e/node_modules" "$work/node_modules"

@@ -32,6 +32,7 @@ struct ServeFlags {
   std::string http;
   std::string audit_dir, toolkit, user, mode, signing_key;
   size_t max_message_bytes = 4 * 1024 * 1024;
+  size_t workers = 4;
   std::string log_level = "info";
   CLI::Option *http_opt, *audit_dir_opt, *toolkit_opt, *user_opt, *mode_opt, *signing_key_opt;
 };
@@ -246,6 +247,7 @@ int Serve(const ServeFlags& flags) {
   }
   ServerOptions server_options;
   server_options.version = MCPAUDIT_VERSION;
+  server_options.workers = flags.workers;
   if (catalog) {
     server_options.title = "mcp-audit (catalog demo)";
     server_options.instructions =
@@ -313,6 +315,9 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
                                     "The caller's user id on stdio (default: $MCP_AUDIT_USER, else the OS user)");
   cmd->add_option("--max-message-bytes", flags->max_message_bytes,
                   "Longest accepted JSON-RPC message; longer ones get an error")
+      ->capture_default_str();
+  cmd->add_option("--workers", flags->workers, "Threads that run tool calls")
+      ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_option("--log-level", flags->log_level, "Operational log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
