@@ -463,9 +463,14 @@ void Server::RecordAuthFailure(const ConnectionInfo& info, std::string_view erro
   record.event_type = "auth_failure";
   record.outcome = Outcome::kDenied;
   record.error = AuditError{401, std::string(description), std::string(error)};
-  if (auto logged = recorder.Record(ctx, record); !logged) {
-    OpsLog().error("audit record of a refused authentication was not accepted: {}", logged.error().message);
-  }
+  auto log = [&recorder, ctx = std::move(ctx), record = std::move(record)] {
+    if (auto logged = recorder.Record(ctx, record); !logged) {
+      OpsLog().error("audit record of a refused authentication was not accepted: {}", logged.error().message);
+    }
+  };
+  // On a worker: in durable mode recording waits for the disk, and the
+  // transport's thread must not.
+  if (!impl_->pool.Submit(log)) log();
 }
 
 std::unique_ptr<Connection> Server::Connect(ConnectionInfo info, MessageSender send) {

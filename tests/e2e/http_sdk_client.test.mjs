@@ -161,8 +161,8 @@ audience = ["mcp-audit"]
   assert.deepEqual(call.user.roles, ['clinician']);
   assert.equal(call.user.auth_method, 'jwt');
   const failures = all.filter((r) => r.event_type === 'auth_failure');
-  assert.deepEqual(failures.map((r) => r.error.message),
-    ['token expired', 'signature does not verify', 'wrong audience']);
+  assert.deepEqual(failures.map((r) => r.error.message).sort(),
+    ['signature does not verify', 'token expired', 'wrong audience']);
   for (const failure of failures) {
     assert.equal(failure.outcome, 'denied');
     assert.equal(failure.request.client_ip, '127.0.0.1');

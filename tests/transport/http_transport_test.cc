@@ -12,6 +12,7 @@
 
 #include <fstream>
 #include <future>
+#include <set>
 #include <thread>
 
 #include "support/http_client.h"
@@ -422,13 +423,6 @@ TEST_F(HttpTransportTest, RefusedAuthenticationIs401WithTheMetadataUrlAndAnAudit
   EXPECT_EQ(wrong.status, 401);
   EXPECT_NE(wrong.body.find("unknown API key"), std::string::npos);
 
-  auto failures = Events("auth_failure");
-  ASSERT_EQ(failures.size(), 2u);
-  EXPECT_EQ(failures[1].outcome, Outcome::kDenied);
-  EXPECT_EQ(failures[1].error->reason, "invalid_token");
-  EXPECT_EQ(failures[1].request.client_ip, "127.0.0.1");
-  EXPECT_EQ(ToJsonLine(failures[1]).find("wrong-key-123"), std::string::npos);  // never the credential
-
   // RFC 9728 metadata for clients to find the authorization server.
   HttpReply metadata = client_->Send("GET", "/.well-known/oauth-protected-resource/mcp", "", {});
   ASSERT_EQ(metadata.status, 200);
@@ -450,6 +444,18 @@ TEST_F(HttpTransportTest, RefusedAuthenticationIs401WithTheMetadataUrlAndAnAudit
   EXPECT_EQ(calls[0].user.id, "carol");
   EXPECT_EQ(calls[0].user.tenant_id, "acme");
   EXPECT_EQ(calls[0].user.auth_method, "api_key");
+
+  Stop();  // refused authentications are recorded off the I/O thread: all of them by now
+  auto failures = Events("auth_failure");
+  ASSERT_EQ(failures.size(), 2u);
+  std::set<std::string> reasons;
+  for (const auto& failure : failures) {
+    reasons.insert(failure.error->reason);
+    EXPECT_EQ(failure.outcome, Outcome::kDenied);
+    EXPECT_EQ(failure.request.client_ip, "127.0.0.1");
+    EXPECT_EQ(ToJsonLine(failure).find("wrong-key-123"), std::string::npos);  // never the credential
+  }
+  EXPECT_EQ(reasons, (std::set<std::string>{"invalid_request", "invalid_token"}));
 }
 
 }  // namespace
