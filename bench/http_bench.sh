@@ -72,7 +72,7 @@ serve_mcp_audit "audit off" --config "$work/off.toml"
 serve_mcp_audit "async" --mode async
 serve_mcp_audit "async, --workers 1" --mode async --workers 1
 serve_mcp_audit "durable" --mode durable
-serve_mcp_audit "durable, --workers 16" --mode durable --workers 16
+serve_mcp_audit "durable, --workers 4" --mode durable --workers 4
 
 # The SDK comes from the test clients' node_modules (tests/e2e, pinned).
 ln -s "$e2e/node_modules" "$work/node_modules"

@@ -32,7 +32,7 @@ struct ServeFlags {
   std::string http;
   std::string audit_dir, toolkit, user, mode, signing_key;
   size_t max_message_bytes = 4 * 1024 * 1024;
-  size_t workers = 4;
+  size_t workers = 0;  // 0: 4 in async mode, 16 in durable mode
   std::string log_level = "info";
   CLI::Option *http_opt, *audit_dir_opt, *toolkit_opt, *user_opt, *mode_opt, *signing_key_opt;
 };
@@ -247,7 +247,9 @@ int Serve(const ServeFlags& flags) {
   }
   ServerOptions server_options;
   server_options.version = MCPAUDIT_VERSION;
-  server_options.workers = flags.workers;
+  // Durable calls spend their time waiting for the disk: more of them in flight
+  // share each fdatasync (group commit).
+  server_options.workers = flags.workers ? flags.workers : durable ? 16 : 4;
   if (catalog) {
     server_options.title = "mcp-audit (catalog demo)";
     server_options.instructions =
@@ -316,9 +318,9 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--max-message-bytes", flags->max_message_bytes,
                   "Longest accepted JSON-RPC message; longer ones get an error")
       ->capture_default_str();
-  cmd->add_option("--workers", flags->workers, "Threads that run tool calls")
-      ->check(CLI::Range(1, 256))
-      ->capture_default_str();
+  cmd->add_option("--workers", flags->workers,
+                  "Threads that run tool calls (default 4; 16 in durable mode, where calls wait for the disk)")
+      ->check(CLI::Range(1, 256));
   cmd->add_option("--log-level", flags->log_level, "Operational log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
