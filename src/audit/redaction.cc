@@ -1,6 +1,12 @@
 #include "mcpaudit/redaction.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <cctype>
+#include <set>
+
+#include "audit/crypto.h"
 
 namespace mcpaudit {
 namespace {
@@ -35,8 +41,68 @@ void CollectSensitive(const nlohmann::json& schema, const nlohmann::json::json_p
 
 }  // namespace
 
-Redactor::Redactor(RedactionOptions options) {
+Redactor::Redactor(RedactionOptions options)
+    : mode_(options.mode),
+      hmac_key_(std::move(options.hmac_key)),
+      pointers_(std::move(options.pointers)),
+      max_value_bytes_(options.max_value_bytes) {
   for (const auto& pattern : options.key_patterns) patterns_.push_back(Normalise(pattern));
+}
+
+Status CheckRedaction(const RedactionOptions& options) {
+  bool hmac = options.mode == RedactionMode::kHmac;
+  for (const auto& rule : options.pointers) {
+    hmac = hmac || rule.mode == RedactionMode::kHmac;
+    if (rule.mode == RedactionMode::kTruncate && options.max_value_bytes == 0) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "pointer " + rule.pointer.to_string() + ": truncate needs max_value_bytes (1 or more)");
+    }
+  }
+  if (options.mode == RedactionMode::kTruncate) {
+    return Fail(ErrorCode::kInvalidArgument, "mode: truncate shortens values; secrets need mask, drop or hmac");
+  }
+  if (hmac && options.hmac_key.size() < 32) {
+    return Fail(ErrorCode::kInvalidArgument,
+                options.hmac_key.empty() ? "hmac needs a key: set hmac_key_file (32 bytes or more, mode 0600)"
+                                         : "the HMAC key is shorter than 32 bytes");
+  }
+  return {};
+}
+
+Result<RedactionMode> ParseRedactionMode(std::string_view text) {
+  if (text == "mask") return RedactionMode::kMask;
+  if (text == "drop") return RedactionMode::kDrop;
+  if (text == "hmac") return RedactionMode::kHmac;
+  if (text == "truncate") return RedactionMode::kTruncate;
+  return Fail(ErrorCode::kInvalidArgument,
+              "unknown redaction mode '" + std::string(text) + "' (expected mask, drop, hmac, truncate)");
+}
+
+void Redactor::Replace(nlohmann::json& value, RedactionMode mode) const {
+  switch (mode) {
+    case RedactionMode::kMask:
+    case RedactionMode::kDrop:  // a value that cannot be left out (array item, root) is masked
+      value = kRedacted;
+      return;
+    case RedactionMode::kHmac: {
+      const std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+      unsigned char mac[EVP_MAX_MD_SIZE];
+      unsigned int length = 0;
+      HMAC(EVP_sha256(), hmac_key_.data(), static_cast<int>(hmac_key_.size()),
+           reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac, &length);
+      value = "hmac-sha256:" + HexEncode(std::span<const uint8_t>(mac, length));
+      return;
+    }
+    case RedactionMode::kTruncate: {
+      if (!value.is_string()) return;
+      const std::string& text = value.get_ref<const std::string&>();
+      if (max_value_bytes_ == 0 || text.size() <= max_value_bytes_) return;
+      size_t cut = max_value_bytes_;
+      while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // whole UTF-8 characters
+      value = {{"truncated_from", text.size()}, {"value", text.substr(0, cut)}};
+      return;
+    }
+  }
 }
 
 bool Redactor::IsSecretKey(std::string_view key) const {
@@ -47,18 +113,48 @@ bool Redactor::IsSecretKey(std::string_view key) const {
 }
 
 void Redactor::Apply(nlohmann::json& value, const std::vector<nlohmann::json::json_pointer>& sensitive) const {
-  for (const auto& pointer : sensitive)
-    if (value.contains(pointer)) value[pointer] = kRedacted;
+  // Rules by pointer first (the operator named them), then what the schema
+  // marks, then secret-looking keys and the size limit everywhere else.
+  auto apply_at = [&](const nlohmann::json::json_pointer& pointer, RedactionMode mode) {
+    if (pointer.empty() || !value.contains(pointer)) return;
+    nlohmann::json& parent = value[pointer.parent_pointer()];
+    if (mode == RedactionMode::kDrop && parent.is_object()) {
+      parent.erase(pointer.back());
+    } else {
+      Replace(value[pointer], mode);
+    }
+  };
+  std::set<std::string> handled;
+  for (const auto& rule : pointers_) {
+    apply_at(rule.pointer, rule.mode);
+    handled.insert(rule.pointer.to_string());
+  }
+  for (const auto& pointer : sensitive) {
+    if (handled.insert(pointer.to_string()).second) apply_at(pointer, mode_);
+  }
+  Walk(value, "", handled);
+}
+
+void Redactor::Walk(nlohmann::json& value, const std::string& path, const std::set<std::string>& handled) const {
+  if (!path.empty() && handled.contains(path)) return;  // already what a rule made it
   if (value.is_object()) {
-    for (auto it = value.begin(); it != value.end(); ++it) {
-      if (IsSecretKey(it.key())) {
-        it.value() = kRedacted;
+    for (auto it = value.begin(); it != value.end();) {
+      const std::string child = (nlohmann::json::json_pointer(path) / it.key()).to_string();
+      if (IsSecretKey(it.key()) && !handled.contains(child)) {
+        if (mode_ == RedactionMode::kDrop) {
+          it = value.erase(it);
+          continue;
+        }
+        Replace(it.value(), mode_);
       } else {
-        Apply(it.value());
+        Walk(it.value(), child, handled);
       }
+      ++it;
     }
   } else if (value.is_array()) {
-    for (auto& item : value) Apply(item);
+    for (size_t i = 0; i < value.size(); ++i) Walk(value[i], path + "/" + std::to_string(i), handled);
+  } else if (value.is_string() && max_value_bytes_ > 0) {
+    Replace(value, RedactionMode::kTruncate);
   }
 }
 

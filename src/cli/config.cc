@@ -2,7 +2,10 @@
 
 #include <toml++/toml.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <set>
 #include <sstream>
@@ -101,6 +104,8 @@ class Reader {
   }
 
   // A required key that is absent.
+  const toml::node* Node(const char* key) const { return table_.get(key); }
+
   Status Missing(const char* key, const std::string& what) const {
     const auto& where = table_.source().begin;
     return Fail(ErrorCode::kInvalidArgument, file_ + ":" + std::to_string(where.line) + ":" +
@@ -344,6 +349,47 @@ Result<Config> LoadConfig(const std::string& path) {
     config.policy.sampling.push_back(std::move(parsed));
     return {};
   }));
+  auto redaction = policy->Table("redaction");
+  if (!redaction) return std::unexpected(redaction.error());
+  RedactionOptions& r = config.redaction;
+  std::string secret_mode = "mask", hmac_key_file;
+  MCPAUDIT_TRY(redaction->GetChoice("mode", secret_mode, {"mask", "drop", "hmac"}));
+  MCPAUDIT_TRY(redaction->Get("hmac_key_file", hmac_key_file));
+  MCPAUDIT_TRY(redaction->GetStrings("key_patterns", r.key_patterns));
+  MCPAUDIT_TRY(redaction->Get("max_value_bytes", r.max_value_bytes));
+  r.mode = *ParseRedactionMode(secret_mode);
+  MCPAUDIT_TRY(redaction->EachTable("pointers", [&](Reader& rule) -> Status {
+    std::string pointer, rule_mode = "mask";
+    if (auto status = rule.Get("pointer", pointer); !status) return status;
+    if (pointer.empty()) return rule.Missing("pointer", "a JSON pointer into the parameters, e.g. /patient/ssn");
+    if (auto status = rule.GetChoice("mode", rule_mode, {"mask", "drop", "hmac", "truncate"}); !status) return status;
+    PointerRule parsed;
+    try {
+      parsed.pointer = nlohmann::json::json_pointer(pointer);
+    } catch (const nlohmann::json::exception&) {
+      return rule.Error(*rule.Node("pointer"), "pointer",
+                        "'" + pointer + "' is not a JSON pointer (RFC 6901: \"/a/b\", with ~0 for ~ and ~1 for /)");
+    }
+    parsed.mode = *ParseRedactionMode(rule_mode);
+    r.pointers.push_back(std::move(parsed));
+    return {};
+  }));
+  MCPAUDIT_TRY(redaction->NoUnknownKeys());
+  if (!hmac_key_file.empty()) {
+    struct stat st{};
+    if (::stat(hmac_key_file.c_str(), &st) != 0) {
+      return Fail(ErrorCode::kInvalidArgument, path + ": policy.redaction.hmac_key_file: cannot read " + hmac_key_file);
+    }
+    if (st.st_mode & 077) {
+      return Fail(ErrorCode::kInvalidArgument, path + ": policy.redaction.hmac_key_file: " + hmac_key_file +
+                                                   " is readable by others: chmod 600 it");
+    }
+    std::ifstream in(hmac_key_file, std::ios::binary);
+    r.hmac_key.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  if (auto checked = CheckRedaction(r); !checked) {
+    return Fail(ErrorCode::kInvalidArgument, path + ": policy.redaction: " + checked.error().message);
+  }
   MCPAUDIT_TRY(policy->NoUnknownKeys());
   MCPAUDIT_TRY(top.NoUnknownKeys());
   return config;
@@ -450,6 +496,18 @@ default_level = "request"      # none | metadata | request | full
 # sensitivity = "restricted"
 # phi = true
 # require_access_reason = true
+#
+# Redaction, before anything is written. Secret-looking keys (key_patterns, at any depth) and
+# parameters a tool's schema marks sensitive become: mask ("[REDACTED]"), drop (left out) or
+# hmac ("hmac-sha256:<hex>" with the key in hmac_key_file: equal values still correlate; the
+# key is never stored with the records).
+# [policy.redaction]
+# mode = "mask"
+# hmac_key_file = ""           # 32 bytes or more, mode 0600
+# max_value_bytes = 0          # 0: no limit; longer strings: {"truncated_from": N, "value": "<prefix>"}
+# [[policy.redaction.pointers]]   # values named by JSON pointer into the parameters
+# pointer = "/patient/ssn"
+# mode = "hmac"                # mask | drop | hmac | truncate
 #
 # Sampling of high-volume tools: 1 in keep_one_in successful calls is recorded; failures
 # and refusals always are, and sample_summary records count the skipped ones.

@@ -10,6 +10,7 @@
 #include "mcpaudit/http_transport.h"
 #include "mcpaudit/pipeline.h"
 #include "mcpaudit/rate_limit.h"
+#include "mcpaudit/redaction.h"
 #include "mcpaudit/result.h"
 
 namespace mcpaudit::cli {
@@ -21,6 +22,7 @@ struct Config {
   HttpOptions http;        // path, Host/Origin allow-lists, limits, timeouts, proxies
   PipelineOptions audit;   // directory, mode, queue, segments, checkpoints, key, disk thresholds
   AuditPolicy policy;      // levels per tool
+  RedactionOptions redaction;  // what secrets become, pointer rules, the size limit
   std::vector<RateLimitRule> rate_limits;  // token buckets per user or tenant, per tool class
   Config();
 };

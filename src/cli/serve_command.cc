@@ -238,6 +238,7 @@ int Serve(const ServeFlags& flags) {
   toolkit_options.server = pipeline_options.server;
   toolkit_options.fail_closed = durable;
   toolkit_options.policy = config.policy;
+  toolkit_options.redaction = config.redaction;
   Toolkit toolkit(**pipeline, toolkit_options);
   if (!config.rate_limits.empty()) toolkit.Use(std::make_shared<RateLimiter>(config.rate_limits));
   const bool catalog = config.toolkit == "catalog";

@@ -57,7 +57,8 @@ Status ServeStdio(Server& server, StdioOptions options, std::stop_token stop) {
     if (oversized) {
       send({jsonrpc::Error(nullptr, rpc::kInvalidRequest,
                            "Invalid Request: message larger than " +
-                               std::to_string(options.max_message_bytes) + " bytes")});
+                               std::to_string(options.max_message_bytes) + " bytes"),
+            "", false, false});
     } else if (!line.empty() && line.find_first_not_of(" \t\r") != std::string::npos) {
       connection->Receive(line);
     }

@@ -76,3 +76,74 @@ TEST(RedactionTest, TheToolGetsTheRealValueAndTheRecordTheMask) {
 
 }  // namespace
 }  // namespace mcpaudit
+
+namespace mcpaudit {
+namespace {
+
+const std::string kKey(40, 'k');
+
+TEST(RedactionModesTest, DropLeavesSecretsOut) {
+  json params = {{"user", "bob"}, {"password", "hunter2"}, {"nested", {{"api_key", "abc"}, {"keep", 1}}}};
+  Redactor({.mode = RedactionMode::kDrop}).Apply(params);
+  EXPECT_EQ(params, (json{{"user", "bob"}, {"nested", {{"keep", 1}}}}));
+}
+
+TEST(RedactionModesTest, HmacKeepsEqualValuesEqualWithoutTheValue) {
+  Redactor redactor({.mode = RedactionMode::kHmac, .hmac_key = kKey});
+  json first = {{"token", "s3cr3t"}}, second = {{"token", "s3cr3t"}}, other = {{"token", "else"}};
+  redactor.Apply(first);
+  redactor.Apply(second);
+  redactor.Apply(other);
+  const std::string mac = first["token"];
+  EXPECT_TRUE(mac.starts_with("hmac-sha256:"));
+  EXPECT_EQ(mac.size(), 12u + 64u);
+  EXPECT_EQ(first, second);  // the same caller's token correlates across records
+  EXPECT_NE(first, other);
+  EXPECT_EQ(mac.find("s3cr3t"), std::string::npos);
+  // Another deployment's key gives another value: the records alone do not reveal it.
+  json elsewhere = {{"token", "s3cr3t"}};
+  Redactor({.mode = RedactionMode::kHmac, .hmac_key = std::string(40, 'z')}).Apply(elsewhere);
+  EXPECT_NE(elsewhere, first);
+  // A value that merely looks like a digest is still treated as the secret it is.
+  json forged = {{"password", "hmac-sha256:not-really"}};
+  redactor.Apply(forged);
+  EXPECT_NE(forged["password"], "hmac-sha256:not-really");
+}
+
+TEST(RedactionModesTest, PointerRulesNameValuesAnywhere) {
+  RedactionOptions options{.hmac_key = kKey,
+                           .pointers = {{json::json_pointer("/patient/ssn"), RedactionMode::kHmac},
+                                        {json::json_pointer("/patient/notes"), RedactionMode::kDrop},
+                                        {json::json_pointer("/query"), RedactionMode::kMask}},
+                           .max_value_bytes = 0};
+  json params = {{"patient", {{"ssn", "123-45-6789"}, {"notes", "private"}, {"name", "Ann"}}}, {"query", "x"}};
+  Redactor(options).Apply(params);
+  EXPECT_TRUE(params["patient"]["ssn"].get<std::string>().starts_with("hmac-sha256:"));
+  EXPECT_FALSE(params["patient"].contains("notes"));
+  EXPECT_EQ(params["patient"]["name"], "Ann");
+  EXPECT_EQ(params["query"], kRedacted);
+}
+
+TEST(RedactionModesTest, LongValuesAreTruncatedWithTheirSizeRecorded) {
+  json params = {{"text", std::string(5000, 'a')}, {"short", "ok"}, {"list", {std::string(300, 'b')}}};
+  Redactor({.max_value_bytes = 256}).Apply(params);
+  EXPECT_EQ(params["text"], (json{{"truncated_from", 5000}, {"value", std::string(256, 'a')}}));
+  EXPECT_EQ(params["short"], "ok");
+  EXPECT_EQ(params["list"][0]["truncated_from"], 300);
+  // Never in the middle of a UTF-8 character.
+  json accents = {{"text", "\xC3\xA9\xC3\xA9\xC3\xA9"}};  // three two-byte characters
+  Redactor({.max_value_bytes = 3}).Apply(accents);
+  EXPECT_EQ(accents["text"]["value"], "\xC3\xA9");
+}
+
+TEST(RedactionModesTest, BadOptionsAreRefused) {
+  EXPECT_NE(CheckRedaction({.mode = RedactionMode::kHmac}).error().message.find("hmac needs a key"),
+            std::string::npos);
+  EXPECT_NE(CheckRedaction({.mode = RedactionMode::kHmac, .hmac_key = "short"}).error().message.find("shorter"),
+            std::string::npos);
+  EXPECT_FALSE(CheckRedaction({.pointers = {{json::json_pointer("/a"), RedactionMode::kTruncate}}}).has_value());
+  EXPECT_TRUE(CheckRedaction({}).has_value());
+}
+
+}  // namespace
+}  // namespace mcpaudit

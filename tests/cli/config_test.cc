@@ -191,6 +191,33 @@ TEST_F(ConfigTest, BadAuthSaysWhatIsWrong) {
             std::string::npos);
 }
 
+TEST_F(ConfigTest, ReadsRedactionAndSaysWhatIsWrongWithIt) {
+  const auto key = dir_.path() / "hmac.key";
+  std::ofstream(key) << std::string(40, 'k');
+  std::filesystem::permissions(key, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::replace);
+  auto config = Load("[policy.redaction]\nmode = \"hmac\"\nhmac_key_file = \"" + key.string() +
+                     "\"\nmax_value_bytes = 1024\n[[policy.redaction.pointers]]\npointer = \"/patient/ssn\"\n"
+                     "mode = \"drop\"\n");
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  EXPECT_EQ(config->redaction.mode, RedactionMode::kHmac);
+  EXPECT_EQ(config->redaction.hmac_key, std::string(40, 'k'));
+  EXPECT_EQ(config->redaction.max_value_bytes, 1024u);
+  ASSERT_EQ(config->redaction.pointers.size(), 1u);
+  EXPECT_EQ(config->redaction.pointers[0].pointer.to_string(), "/patient/ssn");
+
+  EXPECT_NE(ErrorOf("[policy.redaction]\nmode = \"hmac\"\n").find("policy.redaction: hmac needs a key"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[[policy.redaction.pointers]]\npointer = \"patient/ssn\"\n")
+                .find(":2:11: policy.redaction.pointers[0].pointer: 'patient/ssn' is not a JSON pointer"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[policy.redaction]\nmode = \"blur\"\n").find("unknown value 'blur'"), std::string::npos);
+  std::filesystem::permissions(key, std::filesystem::perms::others_read, std::filesystem::perm_options::add);
+  EXPECT_NE(ErrorOf("[policy.redaction]\nmode = \"hmac\"\nhmac_key_file = \"" + key.string() + "\"\n")
+                .find("chmod 600"),
+            std::string::npos);
+}
+
 TEST_F(ConfigTest, AMissingFileIsAnIoError) {
   auto config = LoadConfig((dir_.path() / "none.toml").string());
   ASSERT_FALSE(config.has_value());
