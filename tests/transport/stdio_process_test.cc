@@ -428,6 +428,40 @@ TEST(ServeConfigTest, PhiDataNeedsAnAccessReasonInMeta) {
   EXPECT_TRUE(events[1].compliance.phi);
 }
 
+TEST(ServeConfigTest, RedactionFromTheConfigShapesWhatTheJournalKeeps) {
+  testing::TempDir dir;
+  const auto key = dir.path() / "hmac.key";
+  std::ofstream(key) << "an HMAC key of this deployment, 32 bytes or more";
+  std::filesystem::permissions(key, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::replace);
+  const auto config = dir.path() / "pci.toml";
+  std::ofstream(config) << "[policy.redaction]\nmode = \"hmac\"\nhmac_key_file = \"" << key.string()
+                        << "\"\nmax_value_bytes = 16\n"
+                           "[[policy.redaction.pointers]]\npointer = \"/card/number\"\nmode = \"drop\"\n";
+  ServerProcess server(dir.path() / "audit", {"--config", config.string()});
+  server.Initialize();
+  // The tool takes the query (extra arguments pass through its schema); the record keeps them redacted.
+  const json arguments = {{"query", "a query longer than sixteen bytes"},
+                          {"api_token", "tok-123"},
+                          {"card", {{"number", "4111111111111111"}, {"brand", "visa"}}}};
+  json answered = server.Request(1, "tools/call", {{"name", "catalog_search"}, {"arguments", arguments}});
+  ASSERT_TRUE(answered.contains("result")) << answered;
+  EXPECT_EQ(server.CloseAndWait(), 0);
+  auto events = Records(dir.path() / "audit");
+  ASSERT_EQ(events.size(), 1u);
+  const json& params = events[0].params;
+  EXPECT_EQ(params["query"], (json{{"truncated_from", 33}, {"value", "a query longer t"}}));
+  EXPECT_TRUE(params["api_token"].get<std::string>().starts_with("hmac-sha256:"));
+  EXPECT_EQ(params["card"], (json{{"brand", "visa"}}));
+  for (const auto& file : std::filesystem::directory_iterator(dir.path() / "audit")) {
+    std::ifstream in(file.path());
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(bytes.find("tok-123"), std::string::npos) << file.path();
+    EXPECT_EQ(bytes.find("4111111111111111"), std::string::npos) << file.path();
+    EXPECT_EQ(bytes.find("an HMAC key"), std::string::npos) << file.path();
+  }
+}
+
 TEST(ServeConfigTest, ABrokenConfigStopsTheServerWithThePlaceOfTheError) {
   testing::TempDir dir;
   const auto config = dir.path() / "mcp-audit.toml";
