@@ -592,6 +592,8 @@ class HttpTransport {
       }
     }
     if (message.close_stream) {  // end the HTTP response now; the client resumes with GET
+      // Only 2025-11-25 clients get an event id to resume from (the priming event).
+      if (session.protocol_version < "2025-11-25" || session.id.empty()) return;
       target->close_requested = true;
       target->Wake();
       return;
