@@ -35,6 +35,11 @@ struct ConnectionInfo {
   Identity identity;
 };
 
+// What a transport knows about one received message beyond its text.
+struct MessageContext {
+  std::string access_reason;  // HTTP: the X-Access-Reason header (HIPAA); _meta.access_reason wins
+};
+
 // One JSON-RPC message (without framing) for the client, and the client request
 // it belongs to: the response to it, or a notification or server request made
 // while serving it. HTTP routes it to that request's stream; stdio ignores it.
@@ -57,7 +62,9 @@ class Connection {
   virtual ~Connection() = default;
   // Handles one received message text. Responses go through the sender, now or
   // later (tool calls run on the server's workers). One reader thread at a time.
-  virtual void Receive(std::string_view message) = 0;
+  virtual void Receive(std::string_view message) { Receive(message, MessageContext{}); }
+  // The same, with what the transport knows of this one message.
+  virtual void Receive(std::string_view message, const MessageContext& context) = 0;
   // Waits until every call in flight has been answered (and recorded).
   virtual void Drain() = 0;
   // Stateless HTTP: each request stands alone, as if `initialize` had

@@ -51,7 +51,12 @@ class Session final : public std::enable_shared_from_this<Session> {
   Session(Server::Impl* server, ConnectionInfo info, MessageSender send)
       : server_(std::move(server)), info_(std::move(info)), send_(std::move(send)) {}
 
-  void Receive(std::string_view text) {
+  void Receive(std::string_view text, const MessageContext& context) {
+    receiving_ = &context;  // for MakeContext, while this message is handled
+    struct Done {
+      const MessageContext*& current;
+      ~Done() { current = nullptr; }
+    } done{receiving_};
     auto decoded = jsonrpc::Decode(text);
     if (auto* error = std::get_if<jsonrpc::DecodeError>(&decoded)) {
       Answer(error->id, jsonrpc::Error(error->id, error->code, error->message));
@@ -211,6 +216,7 @@ class Session final : public std::enable_shared_from_this<Session> {
     ctx.client_ip = info_.client_ip;
     ctx.user_agent = info_.user_agent;
     ctx.identity = info_.identity;
+    if (receiving_) ctx.access_reason = receiving_->access_reason;
     std::lock_guard lock(mutex_);
     ctx.protocol_version = protocol_version_;
     ctx.client = client_;
@@ -386,6 +392,7 @@ class Session final : public std::enable_shared_from_this<Session> {
   Server::Impl* const server_;  // outlives every connection (Server's contract)
   const ConnectionInfo info_;
   const MessageSender send_;
+  const MessageContext* receiving_ = nullptr;  // the message being received (one reader at a time)
 
   std::mutex mutex_;
   std::condition_variable idle_;
@@ -436,7 +443,9 @@ class SessionConnection final : public Connection {
  public:
   explicit SessionConnection(std::shared_ptr<Session> session) : session_(std::move(session)) {}
   ~SessionConnection() override { session_->Drain(); }
-  void Receive(std::string_view message) override { session_->Receive(message); }
+  void Receive(std::string_view message, const MessageContext& context) override {
+    session_->Receive(message, context);
+  }
   void Drain() override { session_->Drain(); }
   void AssumeInitialized(std::string version) override { session_->AssumeInitialized(std::move(version)); }
 

@@ -512,8 +512,8 @@ class HttpTransport {
     AddCors(request, response);
     response.set(http::field::access_control_allow_methods, "GET, POST, DELETE, OPTIONS");
     response.set(http::field::access_control_allow_headers,
-                 "Content-Type, Accept, Authorization, X-API-Key, Mcp-Session-Id, MCP-Protocol-Version, "
-                 "Last-Event-ID");
+                 "Content-Type, Accept, Authorization, X-API-Key, X-Access-Reason, Mcp-Session-Id, "
+                 "MCP-Protocol-Version, Last-Event-ID");
     response.set(http::field::access_control_max_age, "600");
     response.keep_alive(request.keep_alive());
     response.prepare_payload();
@@ -557,6 +557,10 @@ class HttpTransport {
     }
     return Refuse(request, http::status::bad_request,
                   "Bad Request: unsupported MCP-Protocol-Version '" + std::string(Sv(header->value())) + "'");
+  }
+
+  static MessageContext MessageContextOf(const HttpRequest& request) {
+    return MessageContext{std::string(Field(request, "X-Access-Reason"))};
   }
 
   MessageSender SenderFor(std::weak_ptr<Session> session) {
@@ -670,7 +674,7 @@ class HttpTransport {
     }
 
     if (message.kind != jsonrpc::Message::Kind::kRequest) {
-      session->connection->Receive(request.body());
+      session->connection->Receive(request.body(), MessageContextOf(request));
       if (options_.stateless) EndSession(session->key);
       HttpResponse accepted(http::status::accepted, request.version());
       accepted.keep_alive(request.keep_alive());
@@ -688,7 +692,7 @@ class HttpTransport {
     auto reply = session->NewStream(io_.get_executor(), false);
     reply->awaiting.insert(request_id);
     session->by_request.emplace(request_id, reply);
-    session->connection->Receive(request.body());
+    session->connection->Receive(request.body(), MessageContextOf(request));
     const bool keep_alive = co_await Reply(stream, request, *session, reply, true);
     if (options_.stateless) EndSession(session->key);
     co_return keep_alive;

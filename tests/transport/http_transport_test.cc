@@ -77,6 +77,11 @@ class HttpTransportTest : public ::testing::Test {
       ctx.channel->Progress(50, 100);
       return ToolResult::Text("done with progress");
     }).has_value());
+    ToolDefinition reason;
+    reason.name = "reason";
+    EXPECT_TRUE(toolkit_.Register(reason, [](const RequestContext& ctx, const json&) -> Result<ToolResult> {
+      return ToolResult::Text("reason: " + ctx.access_reason);
+    }).has_value());
     ToolDefinition reconnect;
     reconnect.name = "reconnect";
     EXPECT_TRUE(toolkit_.Register(reconnect, [](const RequestContext& ctx, const json&) -> Result<ToolResult> {
@@ -374,6 +379,22 @@ TEST_F(HttpTransportTest, ThousandsOfIdleSseStreamsNeedNoThreadOfTheirOwn) {
   EXPECT_TRUE(std::string_view(buffer, static_cast<size_t>(n)).starts_with("HTTP/1.1 200"));
   EXPECT_EQ(ThreadCount(), threads_before);  // the same threads serve them all
   for (int fd : sockets) ::close(fd);
+}
+
+TEST_F(HttpTransportTest, TheAccessReasonMayComeFromAHeader) {
+  Start();
+  const std::string session = OpenSession();
+  auto headers = McpPostHeaders(session);
+  headers.emplace_back("X-Access-Reason", "treatment");
+  HttpReply from_header = client_->Post(CallBody(2, "reason"), headers);
+  EXPECT_EQ(json::parse(from_header.body)["result"]["content"][0]["text"], "reason: treatment");
+  HttpReply from_meta = client_->Post(
+      R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"reason","_meta":{"access_reason":"billing"}}})",
+      headers);
+  EXPECT_EQ(json::parse(from_meta.body)["result"]["content"][0]["text"], "reason: billing");  // _meta wins
+  auto calls = Events("tool_call");
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0].compliance.access_reason, "treatment");
 }
 
 TEST_F(HttpTransportTest, StatelessModeAnswersEachPostOnItsOwn) {
