@@ -320,6 +320,7 @@ class Session final : public std::enable_shared_from_this<Session> {
     std::future<Result<json>> answer;
     {
       std::lock_guard lock(mutex_);
+      if (closing_) return Fail(ErrorCode::kUnavailable, "the session ended");
       id = "mcp-audit-" + std::to_string(++next_request_);
       answer = awaiting_client_[id].get_future();
     }
@@ -332,6 +333,17 @@ class Session final : public std::enable_shared_from_this<Session> {
                                                std::to_string(timeout.count()) + " ms");
     }
     return answer.get();
+  }
+
+  // The connection is going away: requests to the client will not be answered.
+  void AbandonClientRequests() {
+    std::map<std::string, std::promise<Result<json>>> waiting;
+    {
+      std::lock_guard lock(mutex_);
+      closing_ = true;
+      waiting.swap(awaiting_client_);
+    }
+    for (auto& [id, promise] : waiting) promise.set_value(Fail(ErrorCode::kUnavailable, "the session ended"));
   }
 
   // RFC 5424 severities as MCP names them, lowest first.
@@ -403,6 +415,7 @@ class Session final : public std::enable_shared_from_this<Session> {
   std::string log_level_ = "info";                    // guarded by mutex_; set by logging/setLevel
   std::set<std::string> subscriptions_;               // guarded by mutex_; resources/subscribe
   uint64_t next_request_ = 0;                         // guarded by mutex_
+  bool closing_ = false;                              // guarded by mutex_
   std::map<std::string, std::promise<Result<json>>> awaiting_client_;  // guarded by mutex_
 };
 
@@ -442,7 +455,10 @@ json RequestChannel::capabilities() const {
 class SessionConnection final : public Connection {
  public:
   explicit SessionConnection(std::shared_ptr<Session> session) : session_(std::move(session)) {}
-  ~SessionConnection() override { session_->Drain(); }
+  ~SessionConnection() override {
+    session_->AbandonClientRequests();  // a tool waiting for the client's answer gets an error now
+    session_->Drain();
+  }
   void Receive(std::string_view message, const MessageContext& context) override {
     session_->Receive(message, context);
   }

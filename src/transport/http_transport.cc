@@ -258,9 +258,10 @@ class HttpTransport {
       sweep_.cancel();
       for (auto& [id, session] : sessions_) connections.push_back(std::move(session->connection));
     });
-    // 2. The calls in flight finish; their responses are still written.
+    // 2. The calls in flight finish (a tool waiting for the client's answer is
+    // told the session ended); their responses are still written.
     const auto deadline = Clock::now() + options_.shutdown_grace;
-    for (auto& connection : connections) connection->Drain();
+    connections.clear();
     // 3. Streams end once written; open connections close.
     RunOnIo([&] {
       for (auto& [id, session] : sessions_) session->End();
@@ -280,7 +281,6 @@ class HttpTransport {
     });
     io_.stop();
     io_thread.join();
-    connections.clear();
   }
 
  private:

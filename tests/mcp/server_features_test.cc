@@ -128,6 +128,18 @@ TEST_F(ServerFeaturesTest, AToolReportsProgressLogsAndAsksTheClientOnItsRequests
   EXPECT_EQ(logs, 1);  // the debug message is below the session's level
 }
 
+TEST_F(ServerFeaturesTest, WhenTheSessionEndsAToolWaitingForTheClientIsToldAtOnce) {
+  connection_->Receive(R"({"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"work"}})");
+  WaitFor([](const json& m) { return m.value("method", "") == "sampling/createMessage"; });
+  const auto started = std::chrono::steady_clock::now();
+  connection_.reset();  // the client went away without answering
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));  // not the 5 s timeout
+  auto events = logger_.events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].outcome, Outcome::kFailure);
+  EXPECT_EQ(events[0].error->message, "the session ended");
+}
+
 TEST_F(ServerFeaturesTest, ResourcesAndTemplatesAreReadAndRecorded) {
   EXPECT_EQ(Request(1, "resources/list", json::object())["result"]["resources"][0]["uri"], "memo://one");
   EXPECT_EQ(Request(2, "resources/templates/list", json::object())["result"]["resourceTemplates"][0]["uriTemplate"],
