@@ -377,7 +377,9 @@ TEST_F(HttpTransportTest, ThousandsOfIdleSseStreamsNeedNoThreadOfTheirOwn) {
   const ssize_t n = ::recv(sockets.back(), buffer, sizeof buffer, 0);
   ASSERT_GT(n, 0);
   EXPECT_TRUE(std::string_view(buffer, static_cast<size_t>(n)).starts_with("HTTP/1.1 200"));
-  EXPECT_EQ(ThreadCount(), threads_before);  // the same threads serve them all
+  // The same threads serve them all (a sanitizer runtime may add a helper thread of its own;
+  // a thread per stream would be thousands).
+  EXPECT_LE(ThreadCount(), threads_before + 2);
   for (int fd : sockets) ::close(fd);
 }
 
