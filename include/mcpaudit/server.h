@@ -45,7 +45,7 @@ struct MessageContext {
 // while serving it. HTTP routes it to that request's stream; stdio ignores it.
 struct OutgoingMessage {
   std::string text;
-  std::string request_id;    // jsonrpc id as text; empty when it belongs to no request
+  std::string request_id;    // the request's id as JSON text (1 and "1" differ); empty if none
   bool is_response = false;  // the final answer to request_id
   // No text: end the HTTP response that carries request_id's messages now; the
   // client resumes it with GET and Last-Event-ID (SSE polling). Ignored by stdio.

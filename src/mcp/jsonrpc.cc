@@ -98,4 +98,6 @@ std::string IdToString(const json& id) {
   return id.dump();
 }
 
+std::string IdKey(const json& id) { return id.is_null() ? std::string() : id.dump(); }
+
 }  // namespace mcpaudit::jsonrpc

@@ -37,7 +37,9 @@ std::string Error(const nlohmann::json& id, int code, std::string_view message,
                   const nlohmann::json& data = nullptr);
 std::string Notification(std::string_view method, const nlohmann::json& params);
 
-// The id as text for records and maps: strings as they are, numbers in decimal.
+// The id as text for records: strings as they are, numbers in decimal.
 std::string IdToString(const nlohmann::json& id);
+// The id as a key that tells 1 from "1" (its JSON text): for tracking requests in flight.
+std::string IdKey(const nlohmann::json& id);
 
 }  // namespace mcpaudit::jsonrpc

@@ -89,7 +89,7 @@ class Session final : public std::enable_shared_from_this<Session> {
  private:
   // Sends the response to request `id` (null when the request could not be read).
   void Answer(const json& id, std::string text) const {
-    send_(OutgoingMessage{std::move(text), jsonrpc::IdToString(id), !id.is_null()});
+    send_(OutgoingMessage{std::move(text), jsonrpc::IdKey(id), !id.is_null()});
   }
 
   void OnNotification(const jsonrpc::Message& message) {
@@ -97,7 +97,7 @@ class Session final : public std::enable_shared_from_this<Session> {
       const json& params = message.params;
       if (!params.is_object() || !params.contains("requestId")) return;
       std::lock_guard lock(mutex_);
-      if (auto it = in_flight_.find(jsonrpc::IdToString(params["requestId"])); it != in_flight_.end()) {
+      if (auto it = in_flight_.find(jsonrpc::IdKey(params["requestId"])); it != in_flight_.end()) {
         it->second.request_stop();
       }
     }
@@ -269,15 +269,16 @@ class Session final : public std::enable_shared_from_this<Session> {
       if (auto token = meta.find("progressToken"); token != meta.end()) progress_token = *token;
     }
     std::stop_source cancel;
+    const std::string key = jsonrpc::IdKey(message.id);
     {
       std::lock_guard lock(mutex_);
-      if (!in_flight_.emplace(ctx.request_id, cancel).second) {
+      if (!in_flight_.emplace(key, cancel).second) {
         return Answer(message.id, jsonrpc::Error(message.id, rpc::kInvalidRequest,
                                                  "Invalid Request: id " + ctx.request_id + " is already in use"));
       }
     }
     ctx.cancelled = cancel.get_token();
-    ctx.channel = std::make_shared<RequestChannel>(weak_from_this(), ctx.request_id, std::move(progress_token));
+    ctx.channel = std::make_shared<RequestChannel>(weak_from_this(), key, std::move(progress_token));
     auto self = shared_from_this();
     auto task = [self, ctx = std::move(ctx), id = message.id, work = std::move(work)]() mutable {
       ToolCallResponse response = work(self->server_->toolkit, ctx);
@@ -290,10 +291,10 @@ class Session final : public std::enable_shared_from_this<Session> {
           self->Answer(id, jsonrpc::Result(id, *response.result));
         }
       }
-      self->Finished(ctx.request_id);
+      self->Finished(jsonrpc::IdKey(id));
     };
     if (!server_->pool.Submit(std::move(task))) {
-      Finished(jsonrpc::IdToString(message.id));
+      Finished(key);
       Answer(message.id, jsonrpc::Error(message.id, rpc::kInternalError, "Server is shutting down"));
     }
   }
@@ -373,7 +374,7 @@ class Session final : public std::enable_shared_from_this<Session> {
 
   // A client's answer to one of our requests (sampling, elicitation, ...).
   void OnResponse(std::string_view text, const jsonrpc::Message& message) {
-    const std::string id = jsonrpc::IdToString(message.id);
+    const std::string id = jsonrpc::IdToString(message.id);  // ours are strings
     std::promise<Result<json>> waiting;
     {
       std::lock_guard lock(mutex_);

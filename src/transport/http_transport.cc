@@ -682,7 +682,7 @@ class HttpTransport {
       accepted.prepare_payload();
       co_return co_await Write(stream, std::move(accepted));
     }
-    const std::string request_id = jsonrpc::IdToString(message.id);
+    const std::string request_id = jsonrpc::IdKey(message.id);
     if (session->by_request.contains(request_id)) {
       co_return co_await Write(stream, Json(request, http::status::conflict,
                                             jsonrpc::Error(message.id, rpc::kInvalidRequest,

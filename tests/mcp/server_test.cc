@@ -79,6 +79,19 @@ class ServerTest : public ::testing::Test {
   std::vector<std::pair<std::string, bool>> routes_;  // request id, is the response
 };
 
+TEST_F(ServerTest, TheIdsOneAndQuotedOneAreTwoRequests) {
+  Initialize();
+  // Both in flight at once: neither is "already in use", and each is cancelled by its own id.
+  connection_->Receive(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"wait_for_cancel"}})");
+  connection_->Receive(R"({"jsonrpc":"2.0","id":"1","method":"tools/call","params":{"name":"wait_for_cancel"}})");
+  connection_->Receive(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}})");
+  auto replies = Send(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"1"}})");
+  EXPECT_TRUE(replies.empty()) << replies[0];
+  auto events = logger_.events();
+  ASSERT_EQ(events.size(), 2u);
+  for (const auto& event : events) EXPECT_EQ(event.error->reason, "cancelled");
+}
+
 TEST_F(ServerTest, SaysWhichRequestEachMessageAnswers) {
   Initialize();
   Request(7, "tools/list");
@@ -88,7 +101,7 @@ TEST_F(ServerTest, SaysWhichRequestEachMessageAnswers) {
   std::lock_guard lock(mutex_);
   // The transport routes a response to the request it answers (HTTP: that POST's stream).
   const std::vector<std::pair<std::string, bool>> expected = {
-      {"0", true}, {"7", true}, {"8", true}, {"x-1", true}, {"", false}};
+      {"0", true}, {"7", true}, {"8", true}, {"\"x-1\"", true}, {"", false}};
   EXPECT_EQ(routes_, expected);
 }
 
