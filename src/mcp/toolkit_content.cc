@@ -128,6 +128,18 @@ void Toolkit::RecordContent(const RequestContext& ctx, CallRecord& record,
     if (!policy_.MatchesResources(rule, record.resources) && !policy_.MatchesTool(rule, record.tool)) continue;
     if (!rule.sensitivity.empty()) record.sensitivity = rule.sensitivity;
     record.phi = record.phi || rule.phi;
+    if (rule.require_access_reason && ctx.access_reason.empty() && response.result) {
+      // Protected data is not released without a reason (HIPAA), as for tools.
+      response.result.reset();
+      response.result_json.clear();
+      response.outcome = record.outcome = Outcome::kDenied;
+      response.rpc_error = record.error =
+          AuditError{rpc::kAccessDenied,
+                     "Access reason required: this read touches protected data; give one in the request's "
+                     "_meta.access_reason (or the X-Access-Reason header)",
+                     "access_reason_required"};
+      record.response_bytes = 0;
+    }
   }
   record.duration = recorder_.clock().Monotonic() - started;
   if (auto logged = recorder_.Record(ctx, record); !logged) {

@@ -157,6 +157,32 @@ TEST_F(ServerFeaturesTest, ResourcesAndTemplatesAreReadAndRecorded) {
   EXPECT_EQ(events[1].error->reason, "unknown_resource");
 }
 
+TEST(ResourcePolicyTest, AProtectedResourceIsNotReadWithoutAnAccessReason) {
+  testing::RecordingLogger logger;
+  AuditPolicy policy;
+  policy.classify.push_back({.resources = {"chart://*"}, .sensitivity = "restricted", .phi = true,
+                             .require_access_reason = true});
+  Toolkit toolkit(logger, {.policy = policy});
+  ASSERT_TRUE(toolkit.RegisterResourceTemplate({"chart://{patient}", "chart", "", "A patient chart", "text/plain"},
+                                               [](auto&, const std::string& uri, auto&) -> Result<json> {
+                                                 return json::array({{{"uri", uri}, {"text", "allergies: none"}}});
+                                               }).has_value());
+  RequestContext without;
+  ToolCallResponse refused = toolkit.ReadResource(without, "chart://p-17");
+  ASSERT_TRUE(refused.rpc_error);
+  EXPECT_EQ(refused.rpc_error->code, rpc::kAccessDenied);
+  EXPECT_FALSE(refused.result);
+  RequestContext with;
+  with.access_reason = "treatment";
+  EXPECT_EQ((*toolkit.ReadResource(with, "chart://p-17").result)["contents"][0]["text"], "allergies: none");
+  auto events = logger.events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].outcome, Outcome::kDenied);
+  EXPECT_EQ(events[0].error->reason, "access_reason_required");
+  EXPECT_TRUE(events[0].compliance.phi);
+  EXPECT_EQ(events[1].compliance.access_reason, "treatment");
+}
+
 TEST_F(ServerFeaturesTest, PromptsAreBuiltAndRecordedWithTheirArguments) {
   EXPECT_EQ(Request(1, "prompts/list", json::object())["result"]["prompts"][0]["arguments"][0]["required"], true);
   json got = Request(2, "prompts/get", {{"name", "greet"}, {"arguments", {{"name", "ana"}}}});
