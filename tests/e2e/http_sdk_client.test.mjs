@@ -148,6 +148,16 @@ audience = ["mcp-audit"]
   assert.equal(refused.status, 401);
   assert.match(refused.headers.get('www-authenticate'), /error="invalid_token", error_description="wrong audience"/);
   assert.match(refused.headers.get('www-authenticate'), /resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp"/);
+  // A token without a signature ("alg": "none") is refused like any other bad token.
+  const unsigned = `${base64url(JSON.stringify({ alg: 'none', typ: 'JWT' }))}.${base64url(JSON.stringify(claims))}.`;
+  const none = await fetch(server.url, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${unsigned}`, 'Content-Type': 'application/json',
+      Accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+  });
+  assert.equal(none.status, 401);
+  assert.equal((await none.json()).error.message, "Unauthorized: algorithm 'none' is not accepted");
   await server.stop();
 
   const all = readRecords(server.auditDir, { all: true });
@@ -162,13 +172,13 @@ audience = ["mcp-audit"]
   assert.equal(call.user.auth_method, 'jwt');
   const failures = all.filter((r) => r.event_type === 'auth_failure');
   assert.deepEqual(failures.map((r) => r.error.message).sort(),
-    ['signature does not verify', 'token expired', 'wrong audience']);
+    ["algorithm 'none' is not accepted", 'signature does not verify', 'token expired', 'wrong audience']);
   for (const failure of failures) {
     assert.equal(failure.outcome, 'denied');
     assert.equal(failure.request.client_ip, '127.0.0.1');
   }
   const journal = segmentFiles(server.auditDir).map((f) => readFileSync(f, 'utf8')).join('');
-  for (const secret of [token, expired, foreign, wrongAudience]) assert.ok(!journal.includes(secret));
+  for (const secret of [token, expired, foreign, wrongAudience, unsigned]) assert.ok(!journal.includes(secret));
 });
 
 test('the Inspector CLI calls a tool over HTTP with an API key header', async (t) => {

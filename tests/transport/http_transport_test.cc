@@ -15,6 +15,7 @@
 #include <set>
 #include <thread>
 
+#include "mcpaudit/rate_limit.h"
 #include "support/http_client.h"
 #include "support/test_support.h"
 
@@ -82,6 +83,13 @@ class HttpTransportTest : public ::testing::Test {
     EXPECT_TRUE(toolkit_.Register(reason, [](const RequestContext& ctx, const json&) -> Result<ToolResult> {
       return ToolResult::Text("reason: " + ctx.access_reason);
     }).has_value());
+    ToolDefinition limited;
+    limited.name = "limited";
+    EXPECT_TRUE(toolkit_.Register(limited, [](const RequestContext&, const json&) -> Result<ToolResult> {
+      return ToolResult::Text("within the limit");
+    }).has_value());
+    toolkit_.Use(std::make_shared<RateLimiter>(std::vector<RateLimitRule>{
+        {.tools = {"limited"}, .per = RateLimitRule::Per::kUser, .per_second = 0.01, .burst = 1}}));
     ToolDefinition reconnect;
     reconnect.name = "reconnect";
     EXPECT_TRUE(toolkit_.Register(reconnect, [](const RequestContext& ctx, const json&) -> Result<ToolResult> {
@@ -397,6 +405,24 @@ TEST_F(HttpTransportTest, TheAccessReasonMayComeFromAHeader) {
   auto calls = Events("tool_call");
   ASSERT_EQ(calls.size(), 2u);
   EXPECT_EQ(calls[0].compliance.access_reason, "treatment");
+}
+
+TEST_F(HttpTransportTest, ACallOverTheRateLimitGetsAnErrorThatSaysWhenToRetry) {
+  Start();
+  const std::string session = OpenSession();
+  HttpReply first = client_->Post(CallBody(2, "limited"), McpPostHeaders(session));
+  EXPECT_EQ(json::parse(first.body)["result"]["content"][0]["text"], "within the limit");
+  HttpReply second = client_->Post(CallBody(3, "limited"), McpPostHeaders(session));
+  EXPECT_EQ(second.status, 200);  // a JSON-RPC error, not an HTTP one: the session goes on
+  json error = json::parse(second.body)["error"];
+  EXPECT_EQ(error["code"], kRateLimitedCode);
+  EXPECT_TRUE(error["message"].get<std::string>().starts_with(
+      "Rate limit exceeded for user 'anonymous' on 'limited': retry in "))
+      << error;
+  auto calls = Events("tool_call");
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[1].outcome, Outcome::kDenied);
+  EXPECT_EQ(calls[1].error->reason, "rate_limited");
 }
 
 TEST_F(HttpTransportTest, StatelessModeAnswersEachPostOnItsOwn) {
