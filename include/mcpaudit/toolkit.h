@@ -232,9 +232,13 @@ class Toolkit {
     PromptDefinition definition;
     PromptHandler handler;
   };
-  // Records a resource read or prompt get; fail closed as for tools.
+  // Records a resource read or prompt get: classified, and fail closed, as tools are.
   void RecordContent(const RequestContext& ctx, CallRecord& record, std::chrono::steady_clock::time_point started,
                      ToolCallResponse& response) const;
+  // The end of every record: response size, duration, the logger's verdict
+  // (fail closed: no record, no result).
+  void Finish(const RequestContext& ctx, CallRecord& record, std::chrono::steady_clock::time_point started,
+              ToolCallResponse& response) const;
   std::vector<RegisteredResource> resources_;
   std::vector<RegisteredResource> templates_;
   std::vector<RegisteredPrompt> prompts_;

@@ -48,7 +48,7 @@ bool IsValidToolName(std::string_view name) {
 
 constexpr const char* kAccessReasonMessage =
     "Access reason required: this call touches protected data; give one in the request's "
-    "_meta.access_reason (e.g. \"treatment\")";
+    "_meta.access_reason (e.g. \"treatment\") or, over HTTP, the X-Access-Reason header";
 
 json ToolErrorResult(const std::string& message) {
   return {{"content", json::array({{{"type", "text"}, {"text", message}}})}, {"isError", true}};
@@ -196,6 +196,11 @@ void Toolkit::RecordCall(const RequestContext& ctx, std::string_view name, const
   // refusals are always recorded, and the skipped ones are counted in the log.
   if (response.outcome == Outcome::kSuccess && sampler_.Skip(name)) return;
   EmitSampleSummary(ctx, name);
+  Finish(ctx, record, started, response);
+}
+
+void Toolkit::Finish(const RequestContext& ctx, CallRecord& record, std::chrono::steady_clock::time_point started,
+                     ToolCallResponse& response) const {
   if (response.rpc_error) record.error = response.rpc_error;
   if (response.result) {
     record.is_error = response.result->value("isError", false);
@@ -205,7 +210,8 @@ void Toolkit::RecordCall(const RequestContext& ctx, std::string_view name, const
   record.duration = recorder_.clock().Monotonic() - started;
   if (auto logged = recorder_.Record(ctx, record); !logged) {
     audit_failures_.fetch_add(1, std::memory_order_relaxed);
-    OpsLog().error("audit record for tool '{}' was not accepted: {}", name, logged.error().message);
+    OpsLog().error("audit record ({} {}) was not accepted: {}", record.event_type, record.tool,
+                   logged.error().message);
     if (fail_closed_ && !response.cancelled) {
       // No record, no result: the client must not act on an unaudited call.
       response.result.reset();

@@ -118,43 +118,9 @@ json Toolkit::Complete(const json& ref, const std::string& argument, const std::
 
 void Toolkit::RecordContent(const RequestContext& ctx, CallRecord& record,
                             std::chrono::steady_clock::time_point started, ToolCallResponse& response) const {
+  Classify(ctx, record.tool, record, response);  // may withhold protected data read without a reason
   record.outcome = response.outcome;
-  if (response.rpc_error) record.error = response.rpc_error;
-  if (response.result) {
-    response.result_json = response.result->dump(-1, ' ', false, json::error_handler_t::replace);
-    record.response_bytes = response.result_json.size();
-  }
-  for (const auto& rule : policy_.classify) {
-    if (!policy_.MatchesResources(rule, record.resources) && !policy_.MatchesTool(rule, record.tool)) continue;
-    if (!rule.sensitivity.empty()) record.sensitivity = rule.sensitivity;
-    record.phi = record.phi || rule.phi;
-    if (rule.require_access_reason && ctx.access_reason.empty() && response.result) {
-      // Protected data is not released without a reason (HIPAA), as for tools.
-      response.result.reset();
-      response.result_json.clear();
-      response.outcome = record.outcome = Outcome::kDenied;
-      response.rpc_error = record.error =
-          AuditError{rpc::kAccessDenied,
-                     "Access reason required: this read touches protected data; give one in the request's "
-                     "_meta.access_reason (or the X-Access-Reason header)",
-                     "access_reason_required"};
-      record.response_bytes = 0;
-    }
-  }
-  record.duration = recorder_.clock().Monotonic() - started;
-  if (auto logged = recorder_.Record(ctx, record); !logged) {
-    audit_failures_.fetch_add(1, std::memory_order_relaxed);
-    OpsLog().error("audit record of a {} was not accepted: {}", record.event_type, logged.error().message);
-    if (fail_closed_) {
-      response.result.reset();
-      response.result_json.clear();
-      response.outcome = Outcome::kFailure;
-      response.rpc_error = AuditError{rpc::kInternalError,
-                                      "Audit log unavailable: the result is withheld because its audit record "
-                                      "could not be written (" + logged.error().message + ")",
-                                      "audit_unavailable"};
-    }
-  }
+  Finish(ctx, record, started, response);
 }
 
 ToolCallResponse Toolkit::ReadResource(RequestContext& ctx, const std::string& uri) const {
