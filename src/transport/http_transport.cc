@@ -373,19 +373,26 @@ class HttpTransport {
   // A response with a JSON-RPC error body (id null), as the MCP SDKs send.
   HttpResponse Refuse(const HttpRequest& request, http::status status, std::string_view message,
                       int code = rpc::kInvalidRequest) {
-    HttpResponse response(status, request.version());
-    response.set(http::field::content_type, "application/json");
-    response.body() = jsonrpc::Error(nullptr, code, message);
-    response.keep_alive(request.keep_alive());
-    AddCors(request, response);
-    response.prepare_payload();
+    return Json(request, status, jsonrpc::Error(nullptr, code, message));
+  }
+
+  // 405, naming the methods this endpoint takes.
+  HttpResponse NotAllowed(const HttpRequest& request, std::string_view message) {
+    HttpResponse response = Refuse(request, http::status::method_not_allowed, message);
+    response.set(http::field::allow, options_.stateless ? "POST" : "GET, POST, DELETE");
     return response;
   }
 
   HttpResponse Json(const HttpRequest& request, http::status status, std::string body) {
-    HttpResponse response(status, request.version());
+    HttpResponse response = Empty(request, status);
     response.set(http::field::content_type, "application/json");
     response.body() = std::move(body);
+    response.prepare_payload();
+    return response;
+  }
+
+  HttpResponse Empty(const HttpRequest& request, http::status status) {
+    HttpResponse response(status, request.version());
     response.keep_alive(request.keep_alive());
     AddCors(request, response);
     response.prepare_payload();
@@ -401,7 +408,8 @@ class HttpTransport {
   }
 
   // Browsers may call from an allowed origin: let them read our headers.
-  void AddCors(const HttpRequest& request, HttpResponse& response) const {
+  template <typename Response>
+  static void AddCors(const HttpRequest& request, Response& response) {
     auto origin = request.find(http::field::origin);
     if (origin == request.end()) return;
     response.set(http::field::access_control_allow_origin, origin->value());
@@ -499,24 +507,18 @@ class HttpTransport {
       case http::verb::post: co_return co_await Post(stream, request, client_ip, identity);
       case http::verb::get: co_return co_await Get(stream, request, identity);
       case http::verb::delete_: co_return co_await Delete(stream, request, identity);
-      default: {
-        HttpResponse response = Refuse(request, http::status::method_not_allowed, "Method Not Allowed");
-        response.set(http::field::allow, options_.stateless ? "POST" : "GET, POST, DELETE");
-        co_return co_await Write(stream, std::move(response));
-      }
+      default:
+        co_return co_await Write(stream, NotAllowed(request, "Method Not Allowed"));
     }
   }
 
   HttpResponse Preflight(const HttpRequest& request) {
-    HttpResponse response(http::status::no_content, request.version());
-    AddCors(request, response);
+    HttpResponse response = Empty(request, http::status::no_content);
     response.set(http::field::access_control_allow_methods, "GET, POST, DELETE, OPTIONS");
     response.set(http::field::access_control_allow_headers,
                  "Content-Type, Accept, Authorization, X-API-Key, X-Access-Reason, Mcp-Session-Id, "
                  "MCP-Protocol-Version, Last-Event-ID");
     response.set(http::field::access_control_max_age, "600");
-    response.keep_alive(request.keep_alive());
-    response.prepare_payload();
     return response;
   }
 
@@ -676,11 +678,7 @@ class HttpTransport {
     if (message.kind != jsonrpc::Message::Kind::kRequest) {
       session->connection->Receive(request.body(), MessageContextOf(request));
       if (options_.stateless) EndSession(session->key);
-      HttpResponse accepted(http::status::accepted, request.version());
-      accepted.keep_alive(request.keep_alive());
-      AddCors(request, accepted);
-      accepted.prepare_payload();
-      co_return co_await Write(stream, std::move(accepted));
+      co_return co_await Write(stream, Empty(request, http::status::accepted));
     }
     const std::string request_id = jsonrpc::IdKey(message.id);
     if (session->by_request.contains(request_id)) {
@@ -700,10 +698,8 @@ class HttpTransport {
 
   asio::awaitable<bool> Get(beast::tcp_stream& stream, HttpRequest& request, const Identity& identity) {
     if (options_.stateless) {
-      HttpResponse response = Refuse(request, http::status::method_not_allowed,
-                                     "Method Not Allowed: this server is stateless; it has no stream to GET");
-      response.set(http::field::allow, "POST");
-      co_return co_await Write(stream, std::move(response));
+      co_return co_await Write(stream,
+                               NotAllowed(request, "Method Not Allowed: this server is stateless; it has no stream to GET"));
     }
     if (!AcceptsType(Field(request, http::field::accept), "text/event-stream")) {
       co_return co_await Write(stream, Refuse(request, http::status::not_acceptable,
@@ -745,19 +741,13 @@ class HttpTransport {
 
   asio::awaitable<bool> Delete(beast::tcp_stream& stream, HttpRequest& request, const Identity& identity) {
     if (options_.stateless) {
-      HttpResponse response = Refuse(request, http::status::method_not_allowed,
-                                     "Method Not Allowed: this server is stateless; there is no session to end");
-      response.set(http::field::allow, "POST");
-      co_return co_await Write(stream, std::move(response));
+      co_return co_await Write(
+          stream, NotAllowed(request, "Method Not Allowed: this server is stateless; there is no session to end"));
     }
     auto found = FindSession(request, identity);
     if (auto* refused = std::get_if<HttpResponse>(&found)) co_return co_await Write(stream, std::move(*refused));
     EndSession(std::get<Session*>(found)->key);
-    HttpResponse response(http::status::ok, request.version());
-    response.keep_alive(request.keep_alive());
-    AddCors(request, response);
-    response.prepare_payload();
-    co_return co_await Write(stream, std::move(response));
+    co_return co_await Write(stream, Empty(request, http::status::ok));
   }
 
   // "<stream>_<seq>", as EventText writes it.
@@ -808,10 +798,7 @@ class HttpTransport {
     head.set(http::field::content_type, "text/event-stream");
     head.set(http::field::cache_control, "no-cache");
     if (!session.id.empty()) head.set("Mcp-Session-Id", session.id);
-    if (auto origin = request.find(http::field::origin); origin != request.end()) {
-      head.set(http::field::access_control_allow_origin, origin->value());
-      head.set(http::field::access_control_expose_headers, "Mcp-Session-Id");
-    }
+    AddCors(request, head);
     head.keep_alive(request.keep_alive());
     head.chunked(true);
     http::response_serializer<http::empty_body> serializer(head);
