@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 namespace mcpaudit {
 
@@ -51,6 +52,22 @@ void SyncDirectory(const fs::path& dir) {
     ::fsync(fd);
     ::close(fd);
   }
+}
+
+Status CheckOwnerOnly(const fs::path& path, std::string_view what) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return std::unexpected(ErrnoError("cannot read " + std::string(what), path));
+  if ((st.st_mode & 0077) != 0) {
+    return Fail(ErrorCode::kInvalidArgument, std::string(what) + " " + path.string() +
+                                                 " can be read by others: chmod 600 it (it must be 0600)");
+  }
+  return {};
+}
+
+Result<std::string> ReadWholeFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::unexpected(ErrnoError("cannot read", path));
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 Error ErrnoError(const std::string& what, const fs::path& path) {

@@ -25,6 +25,13 @@ size_t WriteAll(int fd, std::string_view data);
 // fsync of a directory, so that a file created or renamed in it survives a crash.
 void SyncDirectory(const std::filesystem::path& dir);
 
+// A file that holds a secret (a private key, an HMAC key, a shared secret)
+// must be readable by its owner only: an error naming `what` and the fix if not.
+[[nodiscard]] Status CheckOwnerOnly(const std::filesystem::path& path, std::string_view what);
+
+// The whole content of a file.
+[[nodiscard]] Result<std::string> ReadWholeFile(const std::filesystem::path& path);
+
 // "<what> <path>: <strerror(errno)>" as an I/O error.
 Error ErrnoError(const std::string& what, const std::filesystem::path& path);
 

@@ -1,5 +1,7 @@
 #include "audit/crypto.h"
 
+#include "audit/audit_files.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -80,11 +82,9 @@ Result<EVP_PKEY*> ReadPem(const std::string& path, bool is_private) {
 }  // namespace
 
 Result<SigningKey> SigningKey::LoadPrivate(const std::string& path) {
-  struct stat st{};
-  if (::stat(path.c_str(), &st) != 0) return Fail(ErrorCode::kIo, "cannot read " + path + ": " + std::strerror(errno));
-  if ((st.st_mode & 0077) != 0)
-    return Fail(ErrorCode::kInvalidArgument,
-                "the signing key " + path + " can be read by others: chmod 600 it (it must be 0600)");
+  if (auto owner_only = CheckOwnerOnly(path, "the signing key"); !owner_only) {
+    return std::unexpected(owner_only.error());
+  }
   auto pkey = ReadPem(path, true);
   if (!pkey) return std::unexpected(pkey.error());
   auto key = std::make_unique<Key>();

@@ -9,16 +9,15 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
-#include <sys/stat.h>
 
 #include <algorithm>
-#include <fstream>
 #include <mutex>
 #include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "audit/audit_files.h"
 #include "audit/ops_log.h"
 #include "mcpaudit/authenticators.h"
 
@@ -56,14 +55,6 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
   for (size_t i = b64.size(); i > 0 && b64[i - 1] == '='; --i) ++pad;
   out.resize(static_cast<size_t>(n) - pad);
   return out;
-}
-
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Fail(ErrorCode::kIo, "cannot read " + path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
 }
 
 std::string PemOf(EVP_PKEY* key) {
@@ -346,22 +337,17 @@ Result<std::shared_ptr<const Authenticator>> MakeJwtAuthenticator(JwtOptions opt
   if (kinds.empty()) return Fail(ErrorCode::kInvalidArgument, "jwt: no algorithm is accepted");
   std::vector<VerifyKey> keys;
   if (!options.public_key_file.empty()) {
-    auto pem = ReadFile(options.public_key_file);
+    auto pem = ReadWholeFile(options.public_key_file);
     if (!pem) return std::unexpected(pem.error());
     auto kind = PemKind(*pem, options.public_key_file);
     if (!kind) return std::unexpected(kind.error());
     keys.push_back({*kind, "", *pem});
   }
   if (!options.secret_file.empty()) {
-    struct stat st{};
-    if (::stat(options.secret_file.c_str(), &st) != 0) {
-      return Fail(ErrorCode::kIo, "cannot read the JWT secret " + options.secret_file);
+    if (auto owner_only = CheckOwnerOnly(options.secret_file, "the JWT secret"); !owner_only) {
+      return std::unexpected(owner_only.error());
     }
-    if (st.st_mode & 077) {
-      return Fail(ErrorCode::kInvalidArgument, "the JWT secret " + options.secret_file +
-                                                   " is readable by others: chmod 600 it");
-    }
-    auto secret = ReadFile(options.secret_file);
+    auto secret = ReadWholeFile(options.secret_file);
     if (!secret) return std::unexpected(secret.error());
     while (!secret->empty() && (secret->back() == '\n' || secret->back() == '\r')) secret->pop_back();
     if (secret->size() < 32) {
@@ -371,7 +357,7 @@ Result<std::shared_ptr<const Authenticator>> MakeJwtAuthenticator(JwtOptions opt
     keys.push_back({KeyKind::kHmac, "", *secret});
   }
   if (!options.jwks_file.empty()) {
-    auto text = ReadFile(options.jwks_file);
+    auto text = ReadWholeFile(options.jwks_file);
     if (!text) return std::unexpected(text.error());
     auto parsed = ParseJwks(*text, options.jwks_file);
     if (!parsed) return std::unexpected(parsed.error());

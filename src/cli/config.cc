@@ -2,14 +2,12 @@
 
 #include <toml++/toml.h>
 
-#include <sys/stat.h>
-
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <set>
 #include <sstream>
 
+#include "audit/audit_files.h"
 #include "cli/commands.h"
 #include "mcpaudit/authenticators.h"
 
@@ -376,16 +374,12 @@ Result<Config> LoadConfig(const std::string& path) {
   }));
   MCPAUDIT_TRY(redaction->NoUnknownKeys());
   if (!hmac_key_file.empty()) {
-    struct stat st{};
-    if (::stat(hmac_key_file.c_str(), &st) != 0) {
-      return Fail(ErrorCode::kInvalidArgument, path + ": policy.redaction.hmac_key_file: cannot read " + hmac_key_file);
+    auto owner_only = CheckOwnerOnly(hmac_key_file, "the HMAC key");
+    auto key = owner_only ? ReadWholeFile(hmac_key_file) : std::unexpected(owner_only.error());
+    if (!key) {
+      return Fail(ErrorCode::kInvalidArgument, path + ": policy.redaction.hmac_key_file: " + key.error().message);
     }
-    if (st.st_mode & 077) {
-      return Fail(ErrorCode::kInvalidArgument, path + ": policy.redaction.hmac_key_file: " + hmac_key_file +
-                                                   " is readable by others: chmod 600 it");
-    }
-    std::ifstream in(hmac_key_file, std::ios::binary);
-    r.hmac_key.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    r.hmac_key = std::move(*key);
   }
   if (auto checked = CheckRedaction(r); !checked) {
     return Fail(ErrorCode::kInvalidArgument, path + ": policy.redaction: " + checked.error().message);
