@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -11,6 +12,9 @@
 namespace mcpaudit {
 
 std::string HexEncode(std::span<const uint8_t> bytes);
+// RFC 4648 §5 base64url without padding, and back (nullopt for text that is not base64).
+std::string Base64UrlEncode(std::string_view bytes);
+std::optional<std::string> Base64UrlDecode(std::string_view text);
 // SHA-256 of the concatenation of the parts, as 64 lowercase hex digits.
 std::string Sha256Hex(std::initializer_list<std::string_view> parts);
 

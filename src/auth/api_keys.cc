@@ -9,27 +9,12 @@
 #include <map>
 
 #include "audit/crypto.h"
+#include "auth/credentials.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/authenticators.h"
 
 namespace mcpaudit {
 namespace {
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
-// The value of "Authorization: Bearer <value>", or empty.
-std::string_view BearerValue(std::string_view authorization) {
-  authorization = Trim(authorization);
-  if (authorization.size() < 7) return {};
-  std::string scheme(authorization.substr(0, 7));
-  std::ranges::transform(scheme, scheme.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (scheme != "bearer ") return {};
-  return Trim(authorization.substr(7));
-}
 
 bool LooksLikeJwt(std::string_view token) { return std::ranges::count(token, '.') == 2; }
 
@@ -80,16 +65,6 @@ class ChainAuthenticator final : public Authenticator {
   std::shared_ptr<const Authenticator> jwt_;
 };
 
-std::string Base64Url(std::span<const uint8_t> bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(),
-                                static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(n));
-  for (auto& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  return out;
-}
-
 }  // namespace
 
 Result<std::shared_ptr<const Authenticator>> MakeApiKeyAuthenticator(std::vector<ApiKeyEntry> keys) {
@@ -122,7 +97,7 @@ NewApiKey GenerateApiKey() {
   std::array<uint8_t, 32> bytes;
   SecureRandom()(bytes);
   NewApiKey out;
-  out.key = "mcpa_" + Base64Url(bytes);
+  out.key = "mcpa_" + Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   out.sha256 = Sha256Hex({out.key});
   OPENSSL_cleanse(bytes.data(), bytes.size());
   return out;

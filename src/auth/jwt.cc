@@ -18,6 +18,8 @@
 #include <nlohmann/json.hpp>
 
 #include "audit/audit_files.h"
+#include "audit/crypto.h"
+#include "auth/credentials.h"
 #include "audit/ops_log.h"
 #include "mcpaudit/authenticators.h"
 
@@ -42,20 +44,6 @@ struct VerifyKey {
   std::string kid;  // empty when unnamed
   std::string material;
 };
-
-std::optional<std::string> Base64UrlDecode(std::string_view text) {
-  std::string b64(text);
-  for (auto& c : b64) c = c == '-' ? '+' : c == '_' ? '/' : c;
-  while (b64.size() % 4) b64.push_back('=');
-  std::string out(b64.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(b64.data()), static_cast<int>(b64.size()));
-  if (n < 0) return std::nullopt;
-  size_t pad = 0;
-  for (size_t i = b64.size(); i > 0 && b64[i - 1] == '='; --i) ++pad;
-  out.resize(static_cast<size_t>(n) - pad);
-  return out;
-}
 
 std::string PemOf(EVP_PKEY* key) {
   BIO* bio = BIO_new(BIO_s_mem());
@@ -191,12 +179,8 @@ class JwtAuthenticator final : public Authenticator {
       : options_(std::move(options)), keys_(std::move(keys)) {}
 
   std::expected<Identity, AuthFailure> Authenticate(const Credentials& credentials) const override {
-    std::string_view value = credentials.authorization;
-    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    if (value.size() < 8 || (value.substr(0, 7) != "Bearer " && value.substr(0, 7) != "bearer ")) {
-      return std::unexpected(AuthFailure{"invalid_request", "no credentials: send a bearer token"});
-    }
-    const std::string token(value.substr(7));
+    const std::string token(BearerValue(credentials.authorization));
+    if (token.empty()) return std::unexpected(AuthFailure{"invalid_request", "no credentials: send a bearer token"});
     const size_t dot = token.find('.');
     if (dot == std::string::npos || std::ranges::count(token, '.') != 2) {
       return std::unexpected(Invalid("malformed token"));

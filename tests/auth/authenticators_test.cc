@@ -27,16 +27,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Base64Url(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(n));
-  for (auto& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  return out;
-}
-
 // A key pair made for the test, with its PEM texts and its JWK.
 struct TestKey {
   std::string private_pem, public_pem;
@@ -66,7 +56,7 @@ TestKey MakeKey(const char* type, const std::string& kid) {
     std::string bytes(static_cast<size_t>(BN_num_bytes(n)), '\0');
     BN_bn2bin(n, reinterpret_cast<unsigned char*>(bytes.data()));
     BN_free(n);
-    return Base64Url(bytes);
+    return Base64UrlEncode(bytes);
   };
   if (std::string_view(type) == "RSA") {
     out.jwk = {{"kty", "RSA"}, {"kid", kid}, {"use", "sig"}, {"n", bn(OSSL_PKEY_PARAM_RSA_N)},
@@ -76,8 +66,8 @@ TestKey MakeKey(const char* type, const std::string& kid) {
     size_t length = 0;
     EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point, &length);
     std::string_view p(reinterpret_cast<const char*>(point), length);
-    out.jwk = {{"kty", "EC"}, {"kid", kid}, {"crv", "P-256"}, {"x", Base64Url(p.substr(1, 32))},
-               {"y", Base64Url(p.substr(33, 32))}};
+    out.jwk = {{"kty", "EC"}, {"kid", kid}, {"crv", "P-256"}, {"x", Base64UrlEncode(p.substr(1, 32))},
+               {"y", Base64UrlEncode(p.substr(33, 32))}};
   }
   EVP_PKEY_free(key);
   return out;
@@ -198,7 +188,7 @@ TEST_F(JwtTest, RefusesAlgNoneAndAlgorithmConfusion) {
   auto auth = Make(options);
   // alg none: no signature at all.
   const std::string unsigned_token =
-      Base64Url(R"({"alg":"none","typ":"JWT"})") + "." + Base64Url(GoodClaims().dump()) + ".";
+      Base64UrlEncode(R"({"alg":"none","typ":"JWT"})") + "." + Base64UrlEncode(GoodClaims().dump()) + ".";
   EXPECT_EQ(Refusal(*auth, unsigned_token), "algorithm 'none' is not accepted");
   // HS256 "signed" with the RSA public key, hoping it is used as the HMAC secret.
   const std::string confused = Sign(JWT_ALG_HS256, rsa_.public_pem, GoodClaims());
@@ -214,7 +204,7 @@ TEST_F(JwtTest, RefusesAlgNoneAndAlgorithmConfusion) {
   json admin = GoodClaims();
   admin["sub"] = "root";
   const size_t first = token.find('.'), second = token.rfind('.');
-  token = token.substr(0, first + 1) + Base64Url(admin.dump()) + token.substr(second);
+  token = token.substr(0, first + 1) + Base64UrlEncode(admin.dump()) + token.substr(second);
   EXPECT_EQ(Refusal(*auth, token), "signature does not verify");
   EXPECT_EQ(Refusal(*auth, "not-a-token"), "malformed token");
 }
