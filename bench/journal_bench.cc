@@ -4,7 +4,8 @@
 //       per event; in durable mode one fdatasync per event too);
 //   (c) the latency a tool call pays for its audit record (p50/p99), audit off
 //       (a logger that discards) vs async vs durable.
-// Usage: journal_bench [scale]   (scale multiplies the event counts; default 1)
+// Usage: journal_bench [scale] [only]   (scale multiplies the event counts,
+// default 1; `only` runs just the rows whose name contains it)
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -98,6 +99,7 @@ PipelineOptions Options(const fs::path& dir, DeliveryMode mode) {
   o.directory = dir;
   o.mode = mode;
   o.stream = "bench";
+  o.queue_capacity = 4096;
   o.space_left_bytes = o.admin_space_left_bytes = 0;
   return o;
 }
@@ -132,6 +134,7 @@ Latency CallLatency(AuditLogger& logger, int calls) {
 
 int main(int argc, char** argv) {
   const int scale = argc > 1 ? std::max(1, std::atoi(argv[1])) : 1;
+  const std::string only = argc > 2 ? argv[2] : "";
   std::printf("mcp-audit journal benchmark (%u hardware threads)\n\n", std::thread::hardware_concurrency());
   std::printf("(a)+(b) events/s into the log, until written (durable: synced)\n");
   std::printf("%-34s %14s %14s\n", "logger", "1 producer", "8 producers");
@@ -148,6 +151,7 @@ int main(int argc, char** argv) {
       {"naive durable (write+fdatasync)", DeliveryMode::kDurable, true, 2000 * scale, 500 * scale},
   };
   for (const Row& row : rows) {
+    if (!std::string(row.name).contains(only)) continue;
     double rates[2];
     int index = 0;
     for (int threads : {1, 8}) {

@@ -1,9 +1,11 @@
 #include "audit/canonical_json.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <type_traits>
 #include <vector>
 
 #include "audit/crypto.h"
@@ -103,19 +105,29 @@ class Walk {
         return;
       }
       case nlohmann::json::value_t::object: {
-        std::vector<typename Json::const_iterator> members;
-        members.reserve(value.size());
-        for (auto it = value.begin(); it != value.end(); ++it)
-          if (!(path_.empty() && !skip_.empty() && it.key() == skip_)) members.push_back(it);
-        std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return Utf16Less(a.key(), b.key()); });
         out_.push_back('{');
         bool first = true;
-        for (const auto& it : members) {
+        auto member = [&](const auto& it) {
+          if (path_.empty() && !skip_.empty() && it.key() == skip_) return;
           if (!first) out_.push_back(',');
           first = false;
           AppendJsonString(out_, it.key());
           out_.push_back(':');
           Descend(it.key(), it.value());
+        };
+        // A std::map-backed object with ASCII keys is already in RFC 8785 order
+        // (UTF-16 code unit order is byte order there): no sorting needed.
+        constexpr bool kSorted = std::is_same_v<Json, nlohmann::json>;
+        if (kSorted && std::all_of(value.items().begin(), value.items().end(),
+                                   [](const auto& item) { return IsAscii(item.key()); })) {
+          for (auto it = value.begin(); it != value.end(); ++it) member(it);
+        } else {
+          std::vector<typename Json::const_iterator> members;
+          members.reserve(value.size());
+          for (auto it = value.begin(); it != value.end(); ++it) members.push_back(it);
+          std::sort(members.begin(), members.end(),
+                    [](const auto& a, const auto& b) { return Utf16Less(a.key(), b.key()); });
+          for (const auto& it : members) member(it);
         }
         out_.push_back('}');
         return;
@@ -151,12 +163,23 @@ class Walk {
 
 }  // namespace
 
+// Bytes that a JSON string cannot hold as they are: control characters, '"',
+// '\\', and every non-ASCII byte (its UTF-8 sequence must be checked).
+constexpr auto kNeedsCare = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) table[c] = c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
+  return table;
+}();
+
 void AppendJsonString(std::string& out, std::string_view s) {
+  size_t plain = 0;
+  while (plain < s.size() && !kNeedsCare[static_cast<unsigned char>(s[plain])]) ++plain;
+  if (plain == s.size()) return AppendParts(out, {"\"", s, "\""});  // the common case
   out.push_back('"');
   size_t run = 0;  // start of the bytes that need no escape, appended in one go
-  for (size_t i = 0; i < s.size();) {
+  for (size_t i = plain; i < s.size();) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+    if (!kNeedsCare[c]) {
       ++i;
       continue;
     }

@@ -3,6 +3,8 @@
 // units, no white space, ECMAScript number formatting, minimal string escapes.
 #pragma once
 
+#include <cstring>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -17,6 +19,23 @@ std::string CanonicalJson(const nlohmann::ordered_json& value);
 
 // ECMAScript Number.prototype.toString for a finite double (RFC 8785 §3.2.2.3).
 std::string CanonicalNumber(double value);
+
+// Appends the parts with one size change: the record writers build records out
+// of many short pieces, and a call per piece would cost more than the bytes.
+inline void AppendParts(std::string& out, std::initializer_list<std::string_view> parts) {
+  size_t total = 0;
+  for (auto part : parts) total += part.size();
+  const size_t old = out.size();
+  if (out.capacity() < old + total) out.reserve(std::max(2 * out.capacity(), old + total));
+  out.resize_and_overwrite(old + total, [&](char* data, size_t size) {
+    char* p = data + old;
+    for (auto part : parts) {
+      std::memcpy(p, part.data(), part.size());
+      p += part.size();
+    }
+    return size;
+  });
+}
 
 // A JSON string literal with RFC 8785's escapes (which are also what records
 // use). Ill-formed UTF-8 is replaced by U+FFFD, as the record writer does, so

@@ -1,10 +1,13 @@
 #include "mcpaudit/clock.h"
 
 #include <openssl/rand.h>
+#include <pthread.h>
 
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 
 namespace mcpaudit {
@@ -17,13 +20,55 @@ std::chrono::steady_clock::time_point SystemClock::Monotonic() const {
   return std::chrono::steady_clock::now();
 }
 
-RandomSource SecureRandom() {
-  return [](std::span<uint8_t> out) {
-    if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) {
-      // Without randomness no id or salt can be trusted; this is not recoverable.
-      std::fputs("mcp-audit: the OpenSSL random generator failed\n", stderr);
-      std::abort();
+namespace {
+
+void FillFromOpenSsl(std::span<uint8_t> out) {
+  if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) {
+    // Without randomness no id or salt can be trusted; this is not recoverable.
+    std::fputs("mcp-audit: the OpenSSL random generator failed\n", stderr);
+    std::abort();
+  }
+}
+
+// Bumped in a forked child, so that it never hands out its parent's buffered bytes.
+std::atomic<uint64_t> fork_generation{0};
+
+// Every record takes a few dozen random bytes (its id, the salts of its erasable
+// fields); one RAND_bytes call per record costs more than the rest of the record.
+// Each thread draws 4 KiB at a time from the OpenSSL generator and hands them out
+// once each, wiping what it handed out.
+class RandomPool {
+ public:
+  void Take(std::span<uint8_t> out) {
+    if (out.size() > sizeof bytes_ / 8) return FillFromOpenSsl(out);
+    const uint64_t generation = fork_generation.load(std::memory_order_relaxed);
+    if (used_ + out.size() > sizeof bytes_ || generation != generation_) {
+      FillFromOpenSsl(bytes_);
+      used_ = 0;
+      generation_ = generation;
     }
+    std::memcpy(out.data(), bytes_.data() + used_, out.size());
+    std::memset(bytes_.data() + used_, 0, out.size());
+    used_ += out.size();
+  }
+
+ private:
+  std::array<uint8_t, 4096> bytes_{};
+  size_t used_ = sizeof bytes_;
+  uint64_t generation_ = 0;
+};
+
+}  // namespace
+
+RandomSource SecureRandom() {
+  static const bool registered = [] {
+    ::pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1, std::memory_order_relaxed); });
+    return true;
+  }();
+  (void)registered;
+  return [](std::span<uint8_t> out) {
+    thread_local RandomPool pool;
+    pool.Take(out);
   };
 }
 

@@ -49,12 +49,19 @@ struct Completion {
 // in durable mode the callers prepare in parallel while they wait anyway.
 struct Prepared {
   std::unique_ptr<AuditEvent> raw;  // not prepared yet
-  std::string prefix;     // the record's JSON without its closing brace
-  std::string canonical;  // C(N): what the chain hashes
-  nlohmann::json salts;   // erasable pointer → salt
-  std::string salts_json; // the same, rendered for the record
+  // One allocation (the writer frees what a caller allocated, and each free
+  // across threads costs a lock): the record's JSON without its closing brace,
+  // then C(N), what the chain hashes, then the salts of the erasable fields as
+  // a JSON object (or nothing).
+  std::string text;
+  uint32_t prefix_size = 0;
+  uint32_t canonical_size = 0;
   Completion* done = nullptr;
   bool flush_only = false;  // a barrier: no record, just "sync and tell me"
+
+  std::string_view prefix() const { return std::string_view(text).substr(0, prefix_size); }
+  std::string_view canonical() const { return std::string_view(text).substr(prefix_size, canonical_size); }
+  std::string_view salts_json() const { return std::string_view(text).substr(prefix_size + canonical_size); }
 };
 
 // The erasable pointers that AppendRecordCanonical commits itself; any other
@@ -120,8 +127,12 @@ struct Pipeline::State {
   }
 
   Result<Prepared> Prepare(const AuditEvent& event) const {
-    Prepared p;
-    p.salts = nlohmann::json::object();
+    // Scratch space reused by each thread: only the finished record allocates.
+    thread_local std::string canonical, prefix, salts_json;
+    canonical.clear();
+    prefix.clear();
+    salts_json.clear();
+    nlohmann::json salts = nlohmann::json::object();
     uint8_t salt_bytes[16 * 8];
     size_t used = 0;
     if (options.erasable.size() <= 8) random(std::span<uint8_t>(salt_bytes, 16 * options.erasable.size()));
@@ -131,21 +142,25 @@ struct Pipeline::State {
       if (options.erasable.size() > 8) random(std::span<uint8_t>(salt, 16));
       used = std::min(used + 16, sizeof salt_bytes - 16);
       std::string hex = HexEncode(std::span<const uint8_t>(salt, 16));
-      p.salts_json += p.salts_json.empty() ? "{" : ",";
-      AppendJsonString(p.salts_json, pointer);
-      p.salts_json += ":\"" + hex + "\"";
-      p.salts[pointer] = std::move(hex);
+      salts_json += salts_json.empty() ? "{" : ",";
+      AppendJsonString(salts_json, pointer);
+      AppendParts(salts_json, {":\"", hex, "\""});
+      salts[pointer] = std::move(hex);
     }
-    if (!p.salts_json.empty()) p.salts_json += "}";
+    if (!salts_json.empty()) salts_json += "}";
     if (fast_canonical) {
-      AppendRecordCanonical(p.canonical, event, p.salts);
+      AppendRecordCanonical(canonical, event, salts);
     } else {
-      auto canonical = journal::CanonicalForHash(ToJson(event), p.salts);
-      if (!canonical) return std::unexpected(canonical.error());
-      p.canonical = std::move(*canonical);
+      auto generic = journal::CanonicalForHash(ToJson(event), salts);
+      if (!generic) return std::unexpected(generic.error());
+      canonical = std::move(*generic);
     }
-    p.prefix.reserve(p.canonical.size() + 64);
-    AppendRecordPrefix(p.prefix, event);
+    AppendRecordPrefix(prefix, event);
+    Prepared p;
+    p.text.reserve(prefix.size() + canonical.size() + salts_json.size());
+    AppendParts(p.text, {prefix, canonical, salts_json});
+    p.prefix_size = static_cast<uint32_t>(prefix.size());
+    p.canonical_size = static_cast<uint32_t>(canonical.size());
     return p;
   }
 
@@ -171,8 +186,8 @@ struct Pipeline::State {
   // Gives `p` the next seq and appends its line to `out`.
   void Seal(const Prepared& p, std::string& out) {
     ++seq;
-    std::string hash = journal::ChainHash(head, p.canonical);
-    out += p.prefix;
+    std::string hash = journal::ChainHash(head, p.canonical());
+    out += p.prefix();
     out += ",\"integrity\":{\"stream\":";
     out += stream_json;
     out += ",\"seq\":";
@@ -182,9 +197,9 @@ struct Pipeline::State {
     out += "\",\"hash\":\"";
     out += hash;
     out += '"';
-    if (!p.salts_json.empty()) {
+    if (!p.salts_json().empty()) {
       out += ",\"salts\":";
-      out += p.salts_json;
+      out += p.salts_json();
     }
     out += "}}\n";
     head = std::move(hash);

@@ -12,11 +12,8 @@ class Members {
  public:
   explicit Members(std::string& out) : out_(out) { out_.push_back('{'); }
   std::string& Key(std::string_view key) {
-    if (!first_) out_.push_back(',');
+    AppendParts(out_, {first_ ? "\"" : ",\"", key, "\":"});
     first_ = false;
-    out_.push_back('"');
-    out_.append(key);
-    out_ += "\":";
     return out_;
   }
   void Close() { out_.push_back('}'); }
