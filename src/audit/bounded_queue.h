@@ -2,9 +2,10 @@
 // batches by its consumers. Every queue in mcpaudit has a bound and a policy.
 #pragma once
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstddef>
-#include <deque>
+#include <iterator>
 #include <mutex>
 #include <vector>
 
@@ -17,8 +18,11 @@ class BoundedQueue {
  public:
   explicit BoundedQueue(size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
 
-  // Waits for room when `wait` is true; otherwise answers kFull at once.
-  PushResult Push(T item, bool wait) {
+  // Waits for room when `wait` is true; otherwise answers kFull at once. A
+  // sleeping consumer is woken once more than `wake_above` items are queued: a
+  // consumer that polls on its own can be left asleep while a few items gather
+  // (waking it costs the pushing thread a system call).
+  PushResult Push(T item, bool wait, size_t wake_above = 0) {
     std::unique_lock lock(mutex_);
     if (wait && items_.size() >= capacity_ && !closed_) {
       ++waiting_producers_;
@@ -30,7 +34,7 @@ class BoundedQueue {
     items_.push_back(std::move(item));
     // Wake a consumer only when one sleeps: a busy consumer finds the item
     // itself, and the hot path saves a system call.
-    if (waiting_consumers_ > 0) not_empty_.notify_one();
+    if (waiting_consumers_ > 0 && items_.size() > wake_above) not_empty_.notify_one();
     return PushResult::kOk;
   }
 
@@ -79,9 +83,12 @@ class BoundedQueue {
  private:
   void TakeLocked(std::vector<T>& out, size_t max) {
     const size_t n = std::min(max, items_.size());
-    for (size_t i = 0; i < n; ++i) {
-      out.push_back(std::move(items_.front()));
-      items_.pop_front();
+    if (out.empty() && n == items_.size()) {
+      // The common case, in constant time: producers wait for this lock.
+      out.swap(items_);
+    } else {
+      std::move(items_.begin(), items_.begin() + n, std::back_inserter(out));
+      items_.erase(items_.begin(), items_.begin() + n);
     }
     if (waiting_producers_ > 0) not_full_.notify_all();
   }
@@ -90,7 +97,7 @@ class BoundedQueue {
   mutable std::mutex mutex_;
   std::condition_variable not_empty_;
   std::condition_variable not_full_;
-  std::deque<T> items_;  // guarded by mutex_
+  std::vector<T> items_;  // guarded by mutex_; swapped with the consumer's batch
   bool closed_ = false;  // guarded by mutex_
   int waiting_consumers_ = 0;  // guarded by mutex_
   int waiting_producers_ = 0;  // guarded by mutex_

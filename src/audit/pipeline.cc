@@ -64,6 +64,44 @@ struct Prepared {
   std::string_view salts_json() const { return std::string_view(text).substr(prefix_size + canonical_size); }
 };
 
+// Copies of the events handed to the writer unprepared, kept for reuse:
+// assigning into a used copy reuses its strings' memory, where a fresh copy
+// allocates in the caller and is freed in the writer, the pattern that makes
+// the allocator take its locks on every call.
+class EventRecycler {
+ public:
+  std::unique_ptr<AuditEvent> Copy(const AuditEvent& event) {
+    std::unique_ptr<AuditEvent> copy;
+    {
+      std::lock_guard lock(mutex_);
+      if (!spare_.empty()) {
+        copy = std::move(spare_.back());
+        spare_.pop_back();
+      }
+    }
+    if (!copy) return std::make_unique<AuditEvent>(event);
+    *copy = event;
+    return copy;
+  }
+
+  // Takes back the copies in `used` (emptying it), up to a bound.
+  void Return(std::vector<std::unique_ptr<AuditEvent>>& used) {
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& event : used) {
+        if (spare_.size() >= kMaxSpare) break;
+        spare_.push_back(std::move(event));
+      }
+    }
+    used.clear();
+  }
+
+ private:
+  static constexpr size_t kMaxSpare = 1024;
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<AuditEvent>> spare_;  // guarded by mutex_
+};
+
 // The erasable pointers that AppendRecordCanonical commits itself; any other
 // takes the generic (slower) path through a JSON tree.
 bool FastCanonicalKnows(std::string_view pointer) {
@@ -89,8 +127,12 @@ Result<DeliveryMode> ParseDeliveryMode(std::string_view text) {
   return Fail(ErrorCode::kInvalidArgument, "unknown mode '" + std::string(text) + "' (async or durable)");
 }
 
-// Queued records beyond which async callers prepare their records themselves.
+// Queued records beyond which async callers prepare their records themselves
+// (and wake the writer).
 constexpr size_t kPrepareOnCallerBacklog = 256;
+// How often the async writer looks for records when nobody woke it: the most a
+// record waits in memory before it is written (its sync follows flush_interval).
+constexpr auto kAsyncPoll = std::chrono::milliseconds(5);
 
 struct Pipeline::State {
   PipelineOptions options;
@@ -265,8 +307,10 @@ struct Pipeline::State {
   BatchResult WriteBatch(std::vector<Prepared>& items, bool sync, bool final_checkpoint) {
     const uint64_t seq_before = seq, since_before = since_checkpoint;
     const std::string head_before = head;
-    std::string out;
-    out.reserve(items.size() * 1024);
+    // Kept across batches: a fresh buffer this size would be mapped and unmapped
+    // each time, and each unmap interrupts every core (TLB shootdown).
+    std::string& out = batch_text;
+    out.clear();
     uint64_t records = 0;
     if (failures_unreported > 0) {
       AuditEvent e = SystemEvent("audit_failed");
@@ -294,11 +338,13 @@ struct Pipeline::State {
           continue;
         }
         prepared->done = item.done;
+        used_events.push_back(std::move(item.raw));
         item = std::move(*prepared);
       }
       Seal(item, out);
       ++records;
     }
+    recycler.Return(used_events);
     const bool checkpoint_due =
         since_checkpoint > 0 && (final_checkpoint || since_checkpoint >= options.checkpoint_every_records ||
                                  Steady::now() - last_checkpoint >= options.checkpoint_every);
@@ -344,6 +390,9 @@ struct Pipeline::State {
     return {status, false};
   }
   uint64_t unreported_drops_pending = 0;
+  std::string batch_text;  // writer thread: the lines of the batch being written
+  std::vector<std::unique_ptr<AuditEvent>> used_events;  // writer thread: prepared raw events
+  EventRecycler recycler;
 
   // Queues `event` (and in durable mode waits until it is on disk). The
   // pipeline's own events pass `may_drop = false`: they wait for room.
@@ -359,10 +408,12 @@ struct Pipeline::State {
     const bool prepare_here = durable || writer_behind;
     Result<Prepared> prepared = prepare_here ? Prepare(event) : Result<Prepared>(Prepared{});
     if (!prepared) return std::unexpected(prepared.error());
-    if (!prepare_here) prepared->raw = std::make_unique<AuditEvent>(event);
+    if (!prepare_here) prepared->raw = recycler.Copy(event);
     Completion completion;
     if (durable) prepared->done = &completion;
-    switch (queue.Push(std::move(*prepared), /*wait=*/!may_drop)) {
+    // Async: the writer polls every kAsyncPoll, so a call need not wake it
+    // (a system call) unless records pile up.
+    switch (queue.Push(std::move(*prepared), /*wait=*/!may_drop, durable ? 0 : kPrepareOnCallerBacklog)) {
       case PushResult::kOk:
         accepted.fetch_add(1, std::memory_order_relaxed);
         break;
@@ -387,7 +438,7 @@ struct Pipeline::State {
     while (true) {
       if (batch.empty()) {
         if (closed) break;
-        closed = !queue.PopBatchFor(batch, 8192, std::chrono::milliseconds(100));
+        closed = !queue.PopBatchFor(batch, 8192, durable ? std::chrono::milliseconds(100) : kAsyncPoll);
       } else if (!closed && batch.size() < options.queue_capacity) {
         // Retrying after a failed write (async): keep taking what arrives, up
         // to the queue's bound, so that a Flush is answered meanwhile.
