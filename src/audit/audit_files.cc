@@ -74,4 +74,17 @@ Error ErrnoError(const std::string& what, const fs::path& path) {
   return Error{ErrorCode::kIo, what + " " + path.string() + ": " + std::strerror(errno)};
 }
 
+Status ReplaceFileDurably(const std::filesystem::path& target, std::string_view content) {
+  const std::filesystem::path temp = target.string() + ".new";
+  auto fd = OpenAuditFile(temp, O_TRUNC);
+  if (!fd) return std::unexpected(fd.error());
+  const bool ok = WriteAll(*fd, content) == content.size() && ::fsync(*fd) == 0;
+  Error error = ok ? Error{} : ErrnoError("cannot write", temp);
+  ::close(*fd);
+  if (!ok) return std::unexpected(error);
+  if (::rename(temp.c_str(), target.c_str()) != 0) return std::unexpected(ErrnoError("cannot replace", target));
+  SyncDirectory(target.parent_path());
+  return {};
+}
+
 }  // namespace mcpaudit

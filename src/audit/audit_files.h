@@ -25,6 +25,10 @@ size_t WriteAll(int fd, std::string_view data);
 // fsync of a directory, so that a file created or renamed in it survives a crash.
 void SyncDirectory(const std::filesystem::path& dir);
 
+// Writes `content` (0600) to a temporary file beside `target`, syncs it and
+// renames it over `target`: a reader sees the old content or the new, never a mix.
+[[nodiscard]] Status ReplaceFileDurably(const std::filesystem::path& target, std::string_view content);
+
 // A file that holds a secret (a private key, an HMAC key, a shared secret)
 // must be readable by its owner only: an error naming `what` and the fix if not.
 [[nodiscard]] Status CheckOwnerOnly(const std::filesystem::path& path, std::string_view what);

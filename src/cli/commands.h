@@ -14,6 +14,7 @@ void AddKeygenCommand(CLI::App& app, int& exit_code);
 void AddConfigCommand(CLI::App& app, int& exit_code);
 void AddEraseCommand(CLI::App& app, int& exit_code);
 void AddApiKeyCommand(CLI::App& app, int& exit_code);
+void AddStatusCommand(CLI::App& app, int& exit_code);
 
 // Where records go when no --audit-dir is given.
 inline constexpr const char* kDefaultAuditDir = "./var/audit";

@@ -258,6 +258,22 @@ Result<Config> LoadConfig(const std::string& path) {
     return {};
   }));
 
+  MCPAUDIT_TRY(top.EachTable("sinks", [&](Reader& sink) -> Status {
+    SinkConfig parsed;
+    if (auto status = sink.Get("name", parsed.name); !status) return status;
+    if (auto status = sink.Get("url", parsed.url); !status) return status;
+    if (auto status = sink.Get("password_env", parsed.password_env); !status) return status;
+    if (auto status = sink.Get("password_file", parsed.password_file); !status) return status;
+    if (parsed.url.empty()) return sink.Missing("url", "where to ship records, e.g. sqlite:///var/audit/audit.db");
+    if (parsed.name.empty()) parsed.name = parsed.url.substr(0, parsed.url.find("://"));
+    for (const auto& other : config.sinks) {
+      if (other.name == parsed.name)
+        return sink.Missing("name", "a name no other sink has (two sinks named '" + parsed.name + "')");
+    }
+    config.sinks.push_back(std::move(parsed));
+    return {};
+  }));
+
   auto audit = top.Table("audit");
   if (!audit) return std::unexpected(audit.error());
   PipelineOptions& a = config.audit;
@@ -389,6 +405,11 @@ Result<Config> LoadConfig(const std::string& path) {
   return config;
 }
 
+std::vector<SinkConfig> SinksOrDefault(const Config& config) {
+  if (!config.sinks.empty()) return config.sinks;
+  return {{"sqlite", "sqlite://" + (config.audit.directory / "audit.db").string(), "", ""}};
+}
+
 std::string ExampleConfig() {
   return R"(# mcp-audit configuration (TOML). Flags given to `mcp-audit serve` override it;
 # every value below is the default.
@@ -446,6 +467,13 @@ roles_claim = "roles"
 # per = "user"                 # user | tenant
 # per_minute = 600
 # burst = 20
+
+# Sinks: where records are shipped from the journal (each from its own cursor; a sink that is
+# down only builds a backlog, see `mcp-audit status`). With none, records go to SQLite at
+# <audit dir>/audit.db. Passwords come from password_env or password_file, never the URL.
+# [[sinks]]
+# name = "sqlite"
+# url = "sqlite:///var/lib/mcp-audit/audit.db"
 
 [audit]
 dir = "./var/audit"            # the journal (0700; segment files 0600)

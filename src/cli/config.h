@@ -12,6 +12,7 @@
 #include "mcpaudit/rate_limit.h"
 #include "mcpaudit/redaction.h"
 #include "mcpaudit/result.h"
+#include "mcpaudit/sink.h"
 
 namespace mcpaudit::cli {
 
@@ -24,11 +25,16 @@ struct Config {
   AuditPolicy policy;      // levels per tool
   RedactionOptions redaction;  // what secrets become, pointer rules, the size limit
   std::vector<RateLimitRule> rate_limits;  // token buckets per user or tenant, per tool class
+  // Where the journal is shipped; none configured: SQLite at <audit dir>/audit.db.
+  std::vector<SinkConfig> sinks;
   Config();
 };
 
 // Reads and checks `path`. Errors read "FILE:LINE:COLUMN: KEY: what is wrong".
 [[nodiscard]] Result<Config> LoadConfig(const std::string& path);
+
+// The configured sinks, or the default store when there are none.
+std::vector<SinkConfig> SinksOrDefault(const Config& config);
 
 // A complete, commented configuration with every default.
 std::string ExampleConfig();

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   mcpaudit::cli::AddConfigCommand(app, exit_code);
   mcpaudit::cli::AddEraseCommand(app, exit_code);
   mcpaudit::cli::AddApiKeyCommand(app, exit_code);
+  mcpaudit::cli::AddStatusCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -10,12 +10,14 @@
 #include <thread>
 
 #include "audit/ops_log.h"
+#include "audit/shipper.h"
 #include "catalog/catalog_toolkit.h"
 #include "conformance/conformance_toolkit.h"
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
+#include "mcpaudit/sink.h"
 #include "mcpaudit/server.h"
 #include "mcpaudit/authenticators.h"
 #include "mcpaudit/http_transport.h"
@@ -233,6 +235,24 @@ int Serve(const ServeFlags& flags) {
     std::cerr << "mcp-audit serve: " << pipeline.error().message << "\n";
     return 2;
   }
+  // Each sink is fed from the journal by its own shipper (stopped after the
+  // pipeline, so that they ship the final records too).
+  std::vector<std::unique_ptr<Shipper>> shippers;
+  std::string stores_line;
+  for (const SinkConfig& sink_config : SinksOrDefault(config)) {
+    auto sink = OpenSink(sink_config);
+    if (!sink) {
+      std::cerr << "mcp-audit serve: " << sink.error().message << "\n";
+      return 2;
+    }
+    auto shipper = Shipper::Start({.journal_dir = config.audit.directory, .name = sink_config.name}, std::move(*sink));
+    if (!shipper) {
+      std::cerr << "mcp-audit serve: " << shipper.error().message << "\n";
+      return 2;
+    }
+    shippers.push_back(std::move(*shipper));
+    stores_line += "  shipped to:    " + sink_config.name + " " + RedactUrl(sink_config.url) + "\n";
+  }
   const bool durable = config.audit.mode == DeliveryMode::kDurable;
   ToolkitOptions toolkit_options;
   toolkit_options.server = pipeline_options.server;
@@ -265,7 +285,7 @@ int Serve(const ServeFlags& flags) {
       "  audit journal: " + records.string() + " (" + (durable ? "durable" : "async") + " mode, " +
       (config.audit.signing_key.empty() ? "unsigned" : "signed") + " checkpoints, files 0600)\n" +
       "  read it:       mcp-audit query --audit-dir " + records.string() +
-      "   verify it: mcp-audit verify --audit-dir " + records.string() + "\n";
+      "   verify it: mcp-audit verify --audit-dir " + records.string() + "\n" + stores_line;
   std::stop_source stop;
   Status served;
   {
@@ -282,6 +302,7 @@ int Serve(const ServeFlags& flags) {
   OpsLog().info("stopping: {} audit records written, {} dropped, {} refused, {} failed writes", counters.written,
                 counters.dropped, counters.refused, counters.failed);
   pipeline->reset();  // audit_stopped and the final checkpoint
+  shippers.clear();   // each ships what is left while its sink takes it
   if (!served) {
     std::cerr << "mcp-audit serve: " << served.error().message << "\n";
     return 1;

@@ -11,11 +11,14 @@ namespace mcpaudit::cli {
 void AddVerifyCommand(CLI::App& app, int& exit_code) {
   struct Options {
     std::string audit_dir = kDefaultAuditDir;
+    std::string store;
     std::string pubkey;
   };
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("verify", "Prove that the audit journal was not changed, or say where it was");
-  cmd->add_option("--audit-dir", options->audit_dir, "Directory of the journal")->capture_default_str();
+  auto* dir = cmd->add_option("--audit-dir", options->audit_dir, "Directory of the journal")->capture_default_str();
+  cmd->add_option("--store", options->store, "Verify the copy in a database a sink fills (sqlite:///path/audit.db)")
+      ->excludes(dir);
   cmd->add_option("--pubkey", options->pubkey, "Ed25519 public key (PEM) that must have signed the checkpoints");
   cmd->callback([options, &exit_code] {
     std::optional<SigningKey> key;
@@ -28,7 +31,8 @@ void AddVerifyCommand(CLI::App& app, int& exit_code) {
       }
       key.emplace(std::move(*loaded));
     }
-    auto report = VerifyJournal(options->audit_dir, key ? &*key : nullptr);
+    auto report = options->store.empty() ? VerifyJournal(options->audit_dir, key ? &*key : nullptr)
+                                         : VerifyStore(options->store, key ? &*key : nullptr);
     if (!report) {
       std::cerr << "mcp-audit verify: " << report.error().message << "\n";
       exit_code = 2;

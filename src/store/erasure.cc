@@ -52,20 +52,6 @@ int EraseRecord(json& record, const ErasureRequest& request) {
   return erased;
 }
 
-// Writes `content` to a temporary file beside `target`, syncs it, renames it over.
-Status ReplaceFile(const fs::path& target, const std::string& content) {
-  const fs::path temp = target.string() + ".erasing";
-  auto fd = OpenAuditFile(temp, O_TRUNC);
-  if (!fd) return std::unexpected(fd.error());
-  const bool ok = WriteAll(*fd, content) == content.size() && ::fsync(*fd) == 0;
-  Error error = ok ? Error{} : ErrnoError("cannot write", temp);
-  ::close(*fd);
-  if (!ok) return std::unexpected(error);
-  if (::rename(temp.c_str(), target.c_str()) != 0) return std::unexpected(ErrnoError("cannot replace", target));
-  SyncDirectory(target.parent_path());
-  return {};
-}
-
 }  // namespace
 
 Result<ErasureResult> EraseFromJournal(const fs::path& dir, const ErasureRequest& request) {
@@ -104,7 +90,7 @@ Result<ErasureResult> EraseFromJournal(const fs::path& dir, const ErasureRequest
       content += '\n';
     }
     if (!changed) continue;
-    status = ReplaceFile(file, content);
+    status = ReplaceFileDurably(file, content);
     if (!status) break;
     ++result.segments_rewritten;
   }

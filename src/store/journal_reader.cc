@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "audit/journal_format.h"
+#include "store/record_store.h"
 
 namespace mcpaudit {
 
@@ -44,19 +45,39 @@ Status ForEachLine(const std::vector<fs::path>& files,
   return {};
 }
 
+namespace {
+
+// One line to a record, or why it is not one.
+Result<AuditEvent> ParseRecordLine(const std::string& line) {
+  nlohmann::json json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) return Fail(ErrorCode::kInvalidArgument, "not valid JSON");
+  return AuditEventFromJson(json);
+}
+
+}  // namespace
+
 Status ForEachRecord(const fs::path& dir, const std::function<bool(const AuditEvent&)>& visit,
                      const std::function<void(const BadLine&)>& on_bad_line) {
   auto files = ListAuditFiles(dir);
   if (!files) return std::unexpected(files.error());
   return ForEachLine(*files, [&](const fs::path& file, size_t number, const std::string& line) {
-    nlohmann::json json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (json.is_discarded()) {
-      on_bad_line({file, number, "not valid JSON"});
-      return true;
-    }
-    auto event = AuditEventFromJson(json);
+    auto event = ParseRecordLine(line);
     if (!event) {
       on_bad_line({file, number, event.error().message});
+      return true;
+    }
+    return visit(*event);
+  });
+}
+
+Status ForEachRecordIn(const fs::path& dir, const std::string& store_url,
+                       const std::function<bool(const AuditEvent&)>& visit,
+                       const std::function<void(const BadLine&)>& on_bad_line) {
+  if (store_url.empty()) return ForEachRecord(dir, visit, on_bad_line);
+  return ForEachStoredLine(store_url, [&](size_t row, const std::string& line) {
+    auto event = ParseRecordLine(line);
+    if (!event) {
+      on_bad_line({store_url, row, event.error().message});
       return true;
     }
     return visit(*event);

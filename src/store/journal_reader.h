@@ -34,4 +34,10 @@ struct BadLine {
                                    const std::function<bool(const AuditEvent&)>& visit,
                                    const std::function<void(const BadLine&)>& on_bad_line);
 
+// The same for the records of a database (`store_url`, see record_store.h)
+// when it is not empty, else for the journal in `dir`.
+[[nodiscard]] Status ForEachRecordIn(const std::filesystem::path& dir, const std::string& store_url,
+                                     const std::function<bool(const AuditEvent&)>& visit,
+                                     const std::function<void(const BadLine&)>& on_bad_line);
+
 }  // namespace mcpaudit

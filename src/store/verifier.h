@@ -44,4 +44,9 @@ struct VerifyReport {
 // signatures are not checked (and a note says so). Fails only on I/O errors.
 [[nodiscard]] Result<VerifyReport> VerifyJournal(const std::filesystem::path& dir, const SigningKey* public_key);
 
+// The same for the copy a sink keeps in a database (`--store URL`). Its newest
+// records may still be on their way from the journal, so an end after the last
+// checkpoint is a note there, not a verdict.
+[[nodiscard]] Result<VerifyReport> VerifyStore(const std::string& url, const SigningKey* public_key);
+
 }  // namespace mcpaudit

@@ -1,0 +1,51 @@
+// A Sink is a destination that records are shipped to from the journal: a
+// database, a SIEM, a collector. It takes a batch and answers only when the
+// destination has confirmed all of it (or failed); it knows nothing of the
+// journal, cursors or retries, which are the Shipper's.
+//
+// Delivery is at least once: after a failure the same batch (or a part of it)
+// comes again, so a sink must store each record once, keyed on the event id.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "mcpaudit/audit_event.h"
+#include "mcpaudit/result.h"
+
+namespace mcpaudit {
+
+// One journal record: the line as the journal holds it (JSON with its
+// `integrity` member, so that a copy can be verified) and the same, parsed.
+struct SinkRecord {
+  std::string line;
+  AuditEvent event;
+};
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  // Stores every record of `batch` (oldest first). Success means the
+  // destination has them durably; on failure none is assumed stored.
+  [[nodiscard]] virtual Status Store(std::span<const SinkRecord> batch) = 0;
+};
+
+// Where a sink sends records and how it authenticates.
+struct SinkConfig {
+  std::string name;  // names its cursor and its lines in `mcp-audit status`
+  std::string url;   // sqlite:///path, postgres://user@host/db, mysql://…
+  // The password, read from this environment variable or file, never from the
+  // URL or the command line (both end up in shell histories and process lists).
+  std::string password_env;
+  std::string password_file;
+};
+
+// `url` fit to print: a password in it becomes "***".
+std::string RedactUrl(std::string_view url);
+
+// Opens the sink for `config.url` by its scheme (sqlite, postgres, mysql).
+[[nodiscard]] Result<std::unique_ptr<Sink>> OpenSink(const SinkConfig& config);
+
+}  // namespace mcpaudit

@@ -1,0 +1,288 @@
+#include "audit/shipper.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "audit/audit_files.h"
+#include "audit/journal_format.h"
+#include "audit/ops_log.h"
+
+namespace mcpaudit {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Cursor {
+  std::string segment;     // file name; empty: nothing shipped yet
+  uint64_t lines = 0;      // complete lines of `segment` already shipped
+  uint64_t offset = 0;     // byte offset after them (0 with lines > 0: not known yet)
+};
+
+fs::path CursorDir(const fs::path& journal_dir) { return journal_dir / "shippers"; }
+fs::path CursorPath(const fs::path& journal_dir, const std::string& name) {
+  return CursorDir(journal_dir) / (name + ".cursor");
+}
+
+Result<Cursor> LoadCursor(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return Cursor{};
+  auto text = ReadWholeFile(path);
+  if (!text) return std::unexpected(text.error());
+  auto json = nlohmann::json::parse(*text, nullptr, false);
+  if (!json.is_object() || !json.contains("segment") || !json["segment"].is_string() || !json.contains("lines") ||
+      !json["lines"].is_number_unsigned())
+    return Fail(ErrorCode::kInvalidArgument, path.string() + ": not a shipper cursor (delete it to ship everything again)");
+  return Cursor{json["segment"].get<std::string>(), json["lines"].get<uint64_t>(), 0};
+}
+
+// The journal's segments, oldest first.
+std::vector<std::string> Segments(const fs::path& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (journal::IsSegmentName(name)) names.push_back(std::move(name));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Reads up to `max` complete lines of `file` from `cursor`, appending them to
+// `lines`; returns the bytes they took (lines end with '\n', which is dropped).
+Result<uint64_t> ReadLines(const fs::path& file, Cursor& cursor, size_t max, std::vector<std::string>& lines) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return Fail(ErrorCode::kIo, "cannot read " + file.string());
+  if (cursor.offset == 0 && cursor.lines > 0) {
+    // Resuming from a persisted cursor: count the shipped lines to find the byte.
+    std::string skipped;
+    uint64_t counted = 0;
+    while (counted < cursor.lines && std::getline(in, skipped)) {
+      if (in.eof()) break;  // an unterminated tail is not a line yet
+      ++counted;
+      cursor.offset += skipped.size() + 1;
+    }
+    if (counted < cursor.lines) {
+      return Fail(ErrorCode::kInvalidArgument, file.string() + " has " + std::to_string(counted) +
+                                                   " lines but the cursor says " + std::to_string(cursor.lines) +
+                                                   " were shipped");
+    }
+    in.clear();
+  }
+  in.seekg(static_cast<std::streamoff>(cursor.offset));
+  uint64_t bytes = 0;
+  std::string line;
+  while (lines.size() < max && std::getline(in, line)) {
+    if (in.eof()) break;  // no '\n' yet: the writer is in the middle of it
+    bytes += line.size() + 1;
+    lines.push_back(std::move(line));
+  }
+  return bytes;
+}
+
+}  // namespace
+
+struct Shipper::State {
+  ShipperOptions options;
+  std::unique_ptr<Sink> sink;
+  fs::path cursor_path;
+
+  std::mutex ship_mutex;  // one pass at a time (the thread, or ShipAll)
+  Cursor cursor;          // guarded by ship_mutex
+
+  mutable std::mutex mutex;
+  std::condition_variable wake;
+  bool stopping = false;     // guarded by mutex
+  ShipperCounters counters;  // guarded by mutex
+  std::jthread thread;
+
+  Status SaveCursor() {
+    nlohmann::json json = {{"segment", cursor.segment}, {"lines", cursor.lines}};
+    return ReplaceFileDurably(cursor_path, json.dump() + "\n");
+  }
+
+  // One batch (or a move to the next segment). Sets `more` when there may be
+  // more to ship right away.
+  Status ShipBatch(bool& more) {
+    more = false;
+    const std::vector<std::string> segments = Segments(options.journal_dir);
+    if (segments.empty()) return {};
+    if (cursor.segment.empty() || !std::binary_search(segments.begin(), segments.end(), cursor.segment)) {
+      // First run, or the segment was removed (retention): go on from the next one there is.
+      auto next = std::upper_bound(segments.begin(), segments.end(), cursor.segment);
+      if (next == segments.end()) return {};
+      if (!cursor.segment.empty())
+        OpsLog().warn("shipper {}: segment {} is gone; going on with {}", options.name, cursor.segment, *next);
+      cursor = {*next, 0, 0};
+    }
+    std::vector<std::string> lines;
+    auto bytes = ReadLines(options.journal_dir / cursor.segment, cursor, options.batch_records, lines);
+    if (!bytes) return std::unexpected(bytes.error());
+    if (lines.empty()) {
+      // Read to its end: if the writer has moved on to a newer segment, this one is complete.
+      auto newer = std::upper_bound(segments.begin(), segments.end(), cursor.segment);
+      if (newer == segments.end()) return {};
+      cursor = {*newer, 0, 0};
+      more = true;
+      return SaveCursor();
+    }
+    std::vector<SinkRecord> batch;
+    batch.reserve(lines.size());
+    uint64_t unreadable = 0;
+    for (auto& line : lines) {
+      auto json = nlohmann::json::parse(line, nullptr, false);
+      auto event = json.is_discarded() ? Result<AuditEvent>(Fail(ErrorCode::kInvalidArgument, "not JSON"))
+                                       : AuditEventFromJson(json);
+      if (!event) {
+        ++unreadable;
+        OpsLog().error("shipper {}: {} line {} is not a record ({}); passed over", options.name, cursor.segment,
+                       cursor.lines + (&line - lines.data()) + 1, event.error().message);
+        continue;
+      }
+      batch.push_back({std::move(line), std::move(*event)});
+    }
+    if (!batch.empty()) {
+      if (Status stored = sink->Store(batch); !stored) return stored;
+    }
+    cursor.lines += lines.size();
+    cursor.offset += *bytes;
+    if (Status saved = SaveCursor(); !saved) return saved;
+    {
+      std::lock_guard lock(mutex);
+      counters.shipped += batch.size();
+      counters.unreadable += unreadable;
+      ++counters.batches;
+    }
+    more = true;
+    return {};
+  }
+
+  // Ships until nothing is left or a batch fails.
+  Status ShipAvailable() {
+    std::lock_guard lock(ship_mutex);
+    bool more = true;
+    while (more) {
+      Status status = ShipBatch(more);
+      if (!status) {
+        // Read again from the persisted cursor: nothing after it is confirmed.
+        cursor.offset = 0;
+        return status;
+      }
+    }
+    return {};
+  }
+
+  void Note(const Status& status) {
+    std::lock_guard lock(mutex);
+    if (status) {
+      if (counters.failing)
+        OpsLog().warn("shipper {}: the sink is back; shipping the backlog", options.name);
+      counters.failing = false;
+      return;
+    }
+    if (!counters.failing || counters.failures % 20 == 0)
+      OpsLog().error("shipper {}: {} (records wait in the journal; retrying)", options.name, status.error().message);
+    ++counters.failures;
+    counters.failing = true;
+    counters.last_error = status.error().message;
+  }
+
+  void Run() {
+    std::mt19937_64 jitter(std::random_device{}());
+    auto backoff = options.min_backoff;
+    while (true) {
+      Status status = ShipAvailable();
+      Note(status);
+      std::chrono::milliseconds pause = options.poll_interval;
+      if (status) {
+        backoff = options.min_backoff;
+      } else {
+        // Exponential backoff with full jitter: a sink that comes back is not hit by every shipper at once.
+        pause = std::chrono::milliseconds(
+            std::uniform_int_distribution<int64_t>(backoff.count() / 2, backoff.count())(jitter));
+        backoff = std::min(backoff * 2, options.max_backoff);
+      }
+      std::unique_lock lock(mutex);
+      if (wake.wait_for(lock, pause, [&] { return stopping; })) break;
+    }
+    // Stopping: ship what the journal holds, as long as the sink takes it.
+    const auto deadline = std::chrono::steady_clock::now() + options.drain_timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      Status status = ShipAvailable();
+      Note(status);
+      if (status) break;
+      std::this_thread::sleep_for(options.min_backoff);
+    }
+  }
+};
+
+Shipper::Shipper(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+Result<std::unique_ptr<Shipper>> Shipper::Start(ShipperOptions options, std::unique_ptr<Sink> sink) {
+  if (options.name.empty() || options.name.find_first_of("/\\") != std::string::npos || options.name[0] == '.')
+    return Fail(ErrorCode::kInvalidArgument, "a sink name must be a plain word (it names its cursor file): '" +
+                                                 options.name + "'");
+  if (Status s = EnsureAuditDirectory(CursorDir(options.journal_dir)); !s) return std::unexpected(s.error());
+  auto state = std::make_unique<State>();
+  state->cursor_path = CursorPath(options.journal_dir, options.name);
+  auto cursor = LoadCursor(state->cursor_path);
+  if (!cursor) return std::unexpected(cursor.error());
+  state->cursor = *cursor;
+  state->options = std::move(options);
+  state->sink = std::move(sink);
+  State* raw = state.get();
+  state->thread = std::jthread([raw] { raw->Run(); });
+  return std::unique_ptr<Shipper>(new Shipper(std::move(state)));
+}
+
+Shipper::~Shipper() {
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->stopping = true;
+  }
+  state_->wake.notify_all();
+  if (state_->thread.joinable()) state_->thread.join();
+}
+
+Status Shipper::ShipAll() {
+  Status status = state_->ShipAvailable();
+  state_->Note(status);
+  return status;
+}
+
+ShipperCounters Shipper::counters() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->counters;
+}
+
+Result<std::vector<ShipperBacklog>> ReadShipperBacklogs(const fs::path& journal_dir) {
+  std::vector<ShipperBacklog> backlogs;
+  std::error_code ec;
+  const fs::path dir = CursorDir(journal_dir);
+  if (!fs::is_directory(dir, ec)) return backlogs;
+  const std::vector<std::string> segments = Segments(journal_dir);
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() != ".cursor") continue;
+    auto cursor = LoadCursor(entry.path());
+    if (!cursor) return std::unexpected(cursor.error());
+    ShipperBacklog backlog{entry.path().stem().string(), cursor->segment, cursor->lines, 0};
+    for (const auto& segment : segments) {
+      if (segment < cursor->segment) continue;
+      Cursor from = segment == cursor->segment ? *cursor : Cursor{segment, 0, 0};
+      std::vector<std::string> lines;
+      auto read = ReadLines(journal_dir / segment, from, SIZE_MAX, lines);
+      if (!read) return std::unexpected(read.error());
+      backlog.records_behind += lines.size();
+    }
+    backlogs.push_back(std::move(backlog));
+  }
+  std::sort(backlogs.begin(), backlogs.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return backlogs;
+}
+
+}  // namespace mcpaudit

@@ -1,0 +1,72 @@
+// Shipper: feeds one Sink from the journal. It reads the journal's segments
+// from its own cursor, sends batches, and moves the cursor (persisted, synced)
+// only after the sink confirmed the batch. A sink that is down only builds a
+// backlog: the shipper retries with exponential backoff and jitter and loses
+// nothing; a record may be sent twice after a crash (sinks store it once).
+//
+// The cursor is <journal>/shippers/<name>.cursor: the segment being read and
+// how many of its lines are shipped. Lines, not bytes: erasure rewrites lines
+// in place but never adds or removes one.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mcpaudit/result.h"
+#include "mcpaudit/sink.h"
+
+namespace mcpaudit {
+
+struct ShipperOptions {
+  std::filesystem::path journal_dir;
+  std::string name;  // of the sink: names the cursor file
+  size_t batch_records = 2000;
+  std::chrono::milliseconds poll_interval{200};  // how often to look for new records
+  std::chrono::milliseconds min_backoff{100};    // after a failed batch; doubles up to max_backoff
+  std::chrono::milliseconds max_backoff{30000};
+  std::chrono::milliseconds drain_timeout{5000};  // at stop, how long to keep shipping what is left
+};
+
+struct ShipperCounters {
+  uint64_t shipped = 0;     // records the sink confirmed
+  uint64_t batches = 0;
+  uint64_t failures = 0;    // failed attempts
+  uint64_t unreadable = 0;  // journal lines that are not records (reported, passed over)
+  bool failing = false;     // the last attempt failed
+  std::string last_error;
+};
+
+class Shipper {
+ public:
+  // Starts the shipping thread.
+  [[nodiscard]] static Result<std::unique_ptr<Shipper>> Start(ShipperOptions options, std::unique_ptr<Sink> sink);
+  // Ships what the journal holds (for up to drain_timeout), then stops.
+  ~Shipper();
+
+  // Ships everything in the journal now, on the caller's thread; fails with the
+  // sink's error if a batch fails. For tests and `mcp-audit ship`.
+  [[nodiscard]] Status ShipAll();
+  ShipperCounters counters() const;
+
+  struct State;
+
+ private:
+  explicit Shipper(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+// How far behind a shipper is, read from its cursor and the journal on disk:
+// works whether or not a server is running.
+struct ShipperBacklog {
+  std::string name;
+  std::string segment;  // the segment the cursor is in
+  uint64_t shipped_lines = 0;   // of that segment
+  uint64_t records_behind = 0;  // complete lines after the cursor
+};
+[[nodiscard]] Result<std::vector<ShipperBacklog>> ReadShipperBacklogs(const std::filesystem::path& journal_dir);
+
+}  // namespace mcpaudit

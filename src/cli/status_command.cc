@@ -1,0 +1,31 @@
+// mcp-audit status: how far each sink is behind the journal, read from the
+// shippers' cursors on disk (a server need not be running).
+#include <iostream>
+
+#include "audit/shipper.h"
+#include "cli/commands.h"
+
+namespace mcpaudit::cli {
+
+void AddStatusCommand(CLI::App& app, int& exit_code) {
+  auto audit_dir = std::make_shared<std::string>(kDefaultAuditDir);
+  CLI::App* cmd = app.add_subcommand("status", "Show how many records each sink has still to receive");
+  cmd->add_option("--audit-dir", *audit_dir, "Directory of the journal")->capture_default_str();
+  cmd->callback([audit_dir, &exit_code] {
+    auto backlogs = ReadShipperBacklogs(*audit_dir);
+    if (!backlogs) {
+      std::cerr << "mcp-audit status: " << backlogs.error().message << "\n";
+      exit_code = 2;
+      return;
+    }
+    if (backlogs->empty()) std::cout << "no sink has shipped from " << *audit_dir << " yet\n";
+    for (const auto& b : *backlogs) {
+      std::cout << "sink " << b.name << ": " << b.records_behind << " records to ship";
+      if (!b.segment.empty()) std::cout << " (cursor: " << b.segment << " line " << b.shipped_lines << ")";
+      std::cout << "\n";
+    }
+    exit_code = 0;
+  });
+}
+
+}  // namespace mcpaudit::cli

@@ -1,0 +1,178 @@
+#include "sinks/sqlite_sink.h"
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include "audit/audit_files.h"
+
+namespace mcpaudit {
+namespace {
+
+// Versioned migrations, applied in order, each in its own transaction and
+// recorded in schema_migrations. Never edit one that has shipped: add another.
+struct Migration {
+  int version;
+  const char* sql;
+};
+constexpr Migration kMigrations[] = {
+    {1,
+     "CREATE TABLE audit_events ("
+     "  id TEXT PRIMARY KEY,"
+     "  stream TEXT NOT NULL,"
+     "  seq INTEGER NOT NULL,"
+     "  timestamp TEXT NOT NULL,"
+     "  event_type TEXT NOT NULL,"
+     "  tool TEXT,"
+     "  outcome TEXT NOT NULL,"
+     "  user_id TEXT,"
+     "  tenant_id TEXT,"
+     "  request_id TEXT,"
+     "  client_ip TEXT,"
+     "  duration_ms REAL,"
+     "  record TEXT NOT NULL"
+     ");"
+     "CREATE INDEX audit_events_stream_seq ON audit_events(stream, seq);"
+     "CREATE INDEX audit_events_timestamp ON audit_events(timestamp);"
+     "CREATE INDEX audit_events_user ON audit_events(user_id, timestamp);"
+     "CREATE INDEX audit_events_tenant ON audit_events(tenant_id, timestamp);"
+     "CREATE INDEX audit_events_tool ON audit_events(tool, timestamp);"},
+};
+
+class SqliteSink final : public Sink {
+ public:
+  SqliteSink(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  ~SqliteSink() override {
+    sqlite3_finalize(insert_);
+    sqlite3_close(db_);
+  }
+
+  Status Init() {
+    for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000"}) {
+      if (Status s = Exec(pragma); !s) return s;
+    }
+    if (Status s = Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                        "applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))");
+        !s)
+      return s;
+    int current = 0;
+    if (Status s = QueryInt("SELECT coalesce(max(version), 0) FROM schema_migrations", current); !s) return s;
+    for (const Migration& m : kMigrations) {
+      if (m.version <= current) continue;
+      Status applied = Exec("BEGIN IMMEDIATE");
+      if (applied) applied = Exec(m.sql);
+      if (applied) applied = Exec("INSERT INTO schema_migrations(version) VALUES (" + std::to_string(m.version) + ")");
+      if (applied) applied = Exec("COMMIT");
+      if (!applied) {
+        (void)Exec("ROLLBACK");
+        return Fail(ErrorCode::kIo, "migration " + std::to_string(m.version) + " of " + path_ +
+                                        " failed: " + applied.error().message);
+      }
+    }
+    const char* sql =
+        "INSERT INTO audit_events(id, stream, seq, timestamp, event_type, tool, outcome, user_id, tenant_id,"
+        " request_id, client_ip, duration_ms, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        " ON CONFLICT(id) DO NOTHING";
+    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &insert_, nullptr) != SQLITE_OK)
+      return Error("cannot prepare the insert");
+    return {};
+  }
+
+  Status Store(std::span<const SinkRecord> batch) override {
+    if (Status s = Exec("BEGIN IMMEDIATE"); !s) return s;
+    for (const SinkRecord& record : batch) {
+      if (Status s = Insert(record); !s) {
+        (void)Exec("ROLLBACK");
+        return s;
+      }
+    }
+    if (Status s = Exec("COMMIT"); !s) {
+      (void)Exec("ROLLBACK");
+      return s;
+    }
+    return {};
+  }
+
+ private:
+  Status Insert(const SinkRecord& record) {
+    const AuditEvent& e = record.event;
+    sqlite3_reset(insert_);
+    sqlite3_clear_bindings(insert_);
+    int column = 0;
+    auto text = [&](std::string_view value, bool null_when_empty = true) {
+      ++column;
+      if (value.empty() && null_when_empty) return sqlite3_bind_null(insert_, column);
+      return sqlite3_bind_text(insert_, column, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+    };
+    const std::string timestamp = FormatTimestamp(e.timestamp);
+    text(e.id, false);
+    text(e.integrity ? std::string_view(e.integrity->stream) : std::string_view(), false);
+    sqlite3_bind_int64(insert_, ++column, e.integrity ? static_cast<sqlite3_int64>(e.integrity->seq) : 0);
+    text(timestamp, false);
+    text(e.event_type, false);
+    text(e.tool);
+    text(ToString(e.outcome), false);
+    text(e.user.id);
+    text(e.user.tenant_id);
+    text(e.request.id);
+    text(e.request.client_ip);
+    if (e.response) sqlite3_bind_double(insert_, ++column, e.response->duration_ms);
+    else sqlite3_bind_null(insert_, ++column);
+    text(record.line, false);
+    if (sqlite3_step(insert_) != SQLITE_DONE) return Error("cannot insert record " + e.id);
+    return {};
+  }
+
+  Status Exec(const std::string& sql) {
+    char* message = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) == SQLITE_OK) return {};
+    std::string text = message ? message : sqlite3_errmsg(db_);
+    sqlite3_free(message);
+    return Fail(ErrorCode::kIo, path_ + ": " + text);
+  }
+
+  Status QueryInt(const char* sql, int& out) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr) != SQLITE_OK) return Error("cannot query");
+    const bool row = sqlite3_step(stmt) == SQLITE_ROW;
+    if (row) out = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    return row ? Status{} : Error("cannot query");
+  }
+
+  Status Error(const std::string& what) {
+    return Fail(ErrorCode::kIo, path_ + ": " + what + ": " + sqlite3_errmsg(db_));
+  }
+
+  sqlite3* db_;
+  std::string path_;
+  sqlite3_stmt* insert_ = nullptr;
+};
+
+}  // namespace
+
+std::optional<std::filesystem::path> SqlitePathFromUrl(std::string_view url) {
+  constexpr std::string_view kScheme = "sqlite://";
+  if (!url.starts_with(kScheme) || url.size() == kScheme.size()) return std::nullopt;
+  return std::filesystem::path(url.substr(kScheme.size()));
+}
+
+Result<std::unique_ptr<Sink>> OpenSqliteSink(const std::filesystem::path& path) {
+  if (path.has_parent_path()) {
+    if (Status s = EnsureAuditDirectory(path.parent_path()); !s) return std::unexpected(s.error());
+  }
+  // Created 0600 before SQLite opens it (SQLite gives its -wal and -shm files the same mode).
+  auto fd = OpenAuditFile(path);
+  if (!fd) return std::unexpected(fd.error());
+  ::close(*fd);
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return Fail(ErrorCode::kIo, "cannot open " + path.string() + ": " + message);
+  }
+  auto sink = std::make_unique<SqliteSink>(db, path.string());
+  if (Status s = sink->Init(); !s) return std::unexpected(s.error());
+  return sink;
+}
+
+}  // namespace mcpaudit

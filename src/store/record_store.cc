@@ -1,0 +1,40 @@
+#include "store/record_store.h"
+
+#include <sqlite3.h>
+
+#include "sinks/sqlite_sink.h"
+
+namespace mcpaudit {
+
+Status ForEachStoredLine(const std::string& url, const std::function<bool(size_t, const std::string&)>& visit) {
+  auto path = SqlitePathFromUrl(url);
+  if (!path) return Fail(ErrorCode::kInvalidArgument, "'" + url + "' is not a store URL this version reads (sqlite:///path)");
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path->c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return Fail(ErrorCode::kNotFound, "cannot open " + path->string() + ": " + message);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  const std::string sql = std::string("SELECT record FROM ") + kAuditTable + " ORDER BY stream, seq";
+  sqlite3_stmt* stmt = nullptr;
+  Status status;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+    status = Fail(ErrorCode::kIo, path->string() + " holds no audit records: " + sqlite3_errmsg(db));
+  } else {
+    size_t row = 0;
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+      const std::string line(text ? text : "", static_cast<size_t>(sqlite3_column_bytes(stmt, 0)));
+      if (!visit(++row, line)) break;
+    }
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+      status = Fail(ErrorCode::kIo, "cannot read " + path->string() + ": " + sqlite3_errmsg(db));
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return status;
+}
+
+}  // namespace mcpaudit

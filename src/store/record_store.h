@@ -1,0 +1,19 @@
+// Records read back from a database that a sink filled (`--store URL`), in
+// chain order (by stream, then seq), one row at a time: constant memory
+// however many rows there are.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+
+#include "mcpaudit/result.h"
+
+namespace mcpaudit {
+
+// Calls `visit(row_number, line)` with each stored record as the journal held
+// it, until it returns false.
+[[nodiscard]] Status ForEachStoredLine(const std::string& url,
+                                       const std::function<bool(size_t, const std::string&)>& visit);
+
+}  // namespace mcpaudit
