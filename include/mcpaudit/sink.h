@@ -30,6 +30,13 @@ class Sink {
   // Stores every record of `batch` (oldest first). Success means the
   // destination has them durably; on failure none is assumed stored.
   [[nodiscard]] virtual Status Store(std::span<const SinkRecord> batch) = 0;
+  // Overwrites the stored records that have these ids with these versions (and
+  // adds those it lacks), leaving no trace of the old ones: how an erasure in
+  // the journal reaches a store. A sink that cannot overwrite (a SIEM) says so.
+  [[nodiscard]] virtual Status Replace(std::span<const SinkRecord> records) {
+    (void)records;
+    return Fail(ErrorCode::kUnavailable, "this sink cannot erase records it has stored");
+  }
 };
 
 // Where a sink sends records and how it authenticates.

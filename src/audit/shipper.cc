@@ -235,6 +235,11 @@ Result<std::unique_ptr<Shipper>> Shipper::Start(ShipperOptions options, std::uni
   state->cursor = *cursor;
   state->options = std::move(options);
   state->sink = std::move(sink);
+  // A cursor from the start, so that `mcp-audit status` shows the backlog of a
+  // sink that has never been reachable.
+  if (!fs::exists(state->cursor_path)) {
+    if (Status saved = state->SaveCursor(); !saved) return std::unexpected(saved.error());
+  }
   State* raw = state.get();
   state->thread = std::jthread([raw] { raw->Run(); });
   return std::unique_ptr<Shipper>(new Shipper(std::move(state)));

@@ -1,4 +1,5 @@
 // mcp-audit erase: the right to erasure (GDPR Art. 17) over the journal.
+#include <filesystem>
 #include <iostream>
 
 #include "audit/crypto.h"
@@ -6,16 +7,43 @@
 #include "cli/config.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
+#include "mcpaudit/sink.h"
 #include "store/erasure.h"
 
 namespace mcpaudit::cli {
 
+namespace {
+
+struct EraseOptions {
+  std::string audit_dir = kDefaultAuditDir;
+  std::string user, field_value, reason, signing_key;
+  std::vector<std::string> stores;
+};
+
+// Overwrites the erased records in every store the journal is shipped to.
+Status EraseFromStores(const EraseOptions& options, const ErasureResult& erased) {
+  std::vector<std::string> stores = options.stores;
+  const auto default_store = std::filesystem::path(options.audit_dir) / "audit.db";
+  if (stores.empty() && std::filesystem::exists(default_store)) stores.push_back("sqlite://" + default_store.string());
+  std::vector<SinkRecord> records;
+  for (const auto& line : erased.erased_lines) {
+    auto event = AuditEventFromJson(nlohmann::json::parse(line, nullptr, false));
+    if (event) records.push_back({line, std::move(*event)});
+  }
+  for (const auto& url : stores) {
+    auto sink = OpenSink({"erase", url, "", ""});
+    if (!sink) return Fail(ErrorCode::kIo, "store " + RedactUrl(url) + " was not: " + sink.error().message);
+    if (Status replaced = (*sink)->Replace(records); !replaced)
+      return Fail(ErrorCode::kIo, "store " + RedactUrl(url) + " was not: " + replaced.error().message);
+    std::cout << "erased " << records.size() << " records in the store " << RedactUrl(url) << "\n";
+  }
+  return {};
+}
+
+}  // namespace
+
 void AddEraseCommand(CLI::App& app, int& exit_code) {
-  struct Options {
-    std::string audit_dir = kDefaultAuditDir;
-    std::string user, field_value, reason, signing_key;
-  };
-  auto options = std::make_shared<Options>();
+  auto options = std::make_shared<EraseOptions>();
   CLI::App* cmd = app.add_subcommand(
       "erase", "Erase a person's data (the erasable fields of their records); verify stays valid");
   cmd->add_option("--audit-dir", options->audit_dir, "Directory of the journal")->capture_default_str();
@@ -25,11 +53,19 @@ void AddEraseCommand(CLI::App& app, int& exit_code) {
   user->excludes(value);
   cmd->add_option("--reason", options->reason, "Why (e.g. the ticket of the erasure request)")->required();
   cmd->add_option("--signing-key", options->signing_key, "Key that signs the checkpoint after the erasure event");
+  cmd->add_option("--store", options->stores,
+                  "A database a sink fills, to erase there too (default: <audit-dir>/audit.db when it exists)");
   cmd->callback([options, &exit_code] {
     auto erased = EraseFromJournal(options->audit_dir, {options->user, options->field_value});
     if (!erased) {
       std::cerr << "mcp-audit erase: " << erased.error().message << "\n";
       exit_code = 2;
+      return;
+    }
+    if (auto stores = EraseFromStores(*options, *erased); !stores) {
+      std::cerr << "mcp-audit erase: the journal was erased, but " << stores.error().message
+                << "; run the same erase again once the store is reachable\n";
+      exit_code = 1;
       return;
     }
     // The erasure is itself a record, naming the subject only by its hash.

@@ -43,11 +43,14 @@ class SqliteSink final : public Sink {
   SqliteSink(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   ~SqliteSink() override {
     sqlite3_finalize(insert_);
+    sqlite3_finalize(replace_);
     sqlite3_close(db_);
   }
 
   Status Init() {
-    for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000"}) {
+    // secure_delete: the space of an overwritten (erased) record is zeroed, not left readable.
+    for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000",
+                               "PRAGMA secure_delete=ON"}) {
       if (Status s = Exec(pragma); !s) return s;
     }
     if (Status s = Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
@@ -68,19 +71,36 @@ class SqliteSink final : public Sink {
                                         " failed: " + applied.error().message);
       }
     }
-    const char* sql =
+    const std::string insert =
         "INSERT INTO audit_events(id, stream, seq, timestamp, event_type, tool, outcome, user_id, tenant_id,"
-        " request_id, client_ip, duration_ms, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-        " ON CONFLICT(id) DO NOTHING";
-    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &insert_, nullptr) != SQLITE_OK)
+        " request_id, client_ip, duration_ms, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) ";
+    const std::string replace =
+        "DO UPDATE SET stream=excluded.stream, seq=excluded.seq, timestamp=excluded.timestamp,"
+        " event_type=excluded.event_type, tool=excluded.tool, outcome=excluded.outcome, user_id=excluded.user_id,"
+        " tenant_id=excluded.tenant_id, request_id=excluded.request_id, client_ip=excluded.client_ip,"
+        " duration_ms=excluded.duration_ms, record=excluded.record";
+    if (sqlite3_prepare_v3(db_, (insert + "DO NOTHING").c_str(), -1, SQLITE_PREPARE_PERSISTENT, &insert_, nullptr) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v3(db_, (insert + replace).c_str(), -1, SQLITE_PREPARE_PERSISTENT, &replace_, nullptr) !=
+            SQLITE_OK)
       return Error("cannot prepare the insert");
     return {};
   }
 
-  Status Store(std::span<const SinkRecord> batch) override {
+  Status Store(std::span<const SinkRecord> batch) override { return Write(insert_, batch); }
+
+  Status Replace(std::span<const SinkRecord> records) override {
+    if (Status s = Write(replace_, records); !s) return s;
+    // The old versions may still sit in the write-ahead log: fold it into the
+    // database (whose freed space secure_delete zeroed) and empty it.
+    return Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+
+ private:
+  Status Write(sqlite3_stmt* statement, std::span<const SinkRecord> batch) {
     if (Status s = Exec("BEGIN IMMEDIATE"); !s) return s;
     for (const SinkRecord& record : batch) {
-      if (Status s = Insert(record); !s) {
+      if (Status s = Insert(statement, record); !s) {
         (void)Exec("ROLLBACK");
         return s;
       }
@@ -92,21 +112,20 @@ class SqliteSink final : public Sink {
     return {};
   }
 
- private:
-  Status Insert(const SinkRecord& record) {
+  Status Insert(sqlite3_stmt* statement, const SinkRecord& record) {
     const AuditEvent& e = record.event;
-    sqlite3_reset(insert_);
-    sqlite3_clear_bindings(insert_);
+    sqlite3_reset(statement);
+    sqlite3_clear_bindings(statement);
     int column = 0;
     auto text = [&](std::string_view value, bool null_when_empty = true) {
       ++column;
-      if (value.empty() && null_when_empty) return sqlite3_bind_null(insert_, column);
-      return sqlite3_bind_text(insert_, column, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+      if (value.empty() && null_when_empty) return sqlite3_bind_null(statement, column);
+      return sqlite3_bind_text(statement, column, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
     };
     const std::string timestamp = FormatTimestamp(e.timestamp);
     text(e.id, false);
     text(e.integrity ? std::string_view(e.integrity->stream) : std::string_view(), false);
-    sqlite3_bind_int64(insert_, ++column, e.integrity ? static_cast<sqlite3_int64>(e.integrity->seq) : 0);
+    sqlite3_bind_int64(statement, ++column, e.integrity ? static_cast<sqlite3_int64>(e.integrity->seq) : 0);
     text(timestamp, false);
     text(e.event_type, false);
     text(e.tool);
@@ -115,10 +134,10 @@ class SqliteSink final : public Sink {
     text(e.user.tenant_id);
     text(e.request.id);
     text(e.request.client_ip);
-    if (e.response) sqlite3_bind_double(insert_, ++column, e.response->duration_ms);
-    else sqlite3_bind_null(insert_, ++column);
+    if (e.response) sqlite3_bind_double(statement, ++column, e.response->duration_ms);
+    else sqlite3_bind_null(statement, ++column);
     text(record.line, false);
-    if (sqlite3_step(insert_) != SQLITE_DONE) return Error("cannot insert record " + e.id);
+    if (sqlite3_step(statement) != SQLITE_DONE) return Error("cannot insert record " + e.id);
     return {};
   }
 
@@ -145,7 +164,8 @@ class SqliteSink final : public Sink {
 
   sqlite3* db_;
   std::string path_;
-  sqlite3_stmt* insert_ = nullptr;
+  sqlite3_stmt* insert_ = nullptr;   // a record already stored stays as it is
+  sqlite3_stmt* replace_ = nullptr;  // a record already stored is overwritten
 };
 
 }  // namespace

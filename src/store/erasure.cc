@@ -84,6 +84,7 @@ Result<ErasureResult> EraseFromJournal(const fs::path& dir, const ErasureRequest
         line = record.dump(-1, ' ', false, json::error_handler_t::replace);
         ++result.records_erased;
         result.fields_erased += static_cast<uint64_t>(erased);
+        result.erased_lines.push_back(line);
         changed = true;
       }
       content += line;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "mcpaudit/result.h"
 
@@ -21,6 +22,7 @@ struct ErasureResult {
   uint64_t records_erased = 0;
   uint64_t fields_erased = 0;
   uint64_t segments_rewritten = 0;
+  std::vector<std::string> erased_lines;  // the erased records as they now are
 };
 
 // Rewrites the segments of the journal in `dir` (each to a temporary file,

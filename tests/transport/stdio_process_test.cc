@@ -177,6 +177,17 @@ std::vector<AuditEvent> Records(const std::filesystem::path& dir, bool all = fal
   return events;
 }
 
+// Every byte of every file under `dir` (the journal, the store, the cursors).
+std::string AllBytes(const std::filesystem::path& dir) {
+  std::string all;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    all.append(std::istreambuf_iterator<char>(in), {});
+  }
+  return all;
+}
+
 TEST(StdioServerTest, ServesACallAndLeavesItsRecordAfterEof) {
   testing::TempDir dir;
   ServerProcess server(dir.path() / "audit", {"--user", "alice"});
@@ -223,12 +234,10 @@ TEST(StdioServerTest, ASecretArgumentNeverReachesTheDisk) {
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].params["api_key"], "[REDACTED]");
   EXPECT_EQ(events[0].params["query"], "orders");
-  for (const auto& entry : std::filesystem::directory_iterator(dir.path() / "audit")) {
-    std::ifstream in(entry.path(), std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(in)), {});
-    EXPECT_EQ(bytes.find("sk-live-4242"), std::string::npos) << entry.path();
-    EXPECT_EQ(bytes.find("hunter2"), std::string::npos) << entry.path();
-  }
+  // Every file: the journal, the SQLite store it is shipped to, the cursors.
+  const std::string bytes = AllBytes(dir.path() / "audit");
+  EXPECT_EQ(bytes.find("sk-live-4242"), std::string::npos);
+  EXPECT_EQ(bytes.find("hunter2"), std::string::npos);
 }
 
 TEST(StdioServerTest, MalformedInputGetsJsonRpcErrorsAndTheServerKeepsServing) {
@@ -453,13 +462,10 @@ TEST(ServeConfigTest, RedactionFromTheConfigShapesWhatTheJournalKeeps) {
   EXPECT_EQ(params["query"], (json{{"truncated_from", 33}, {"value", "a query longer t"}}));
   EXPECT_TRUE(params["api_token"].get<std::string>().starts_with("hmac-sha256:"));
   EXPECT_EQ(params["card"], (json{{"brand", "visa"}}));
-  for (const auto& file : std::filesystem::directory_iterator(dir.path() / "audit")) {
-    std::ifstream in(file.path());
-    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    EXPECT_EQ(bytes.find("tok-123"), std::string::npos) << file.path();
-    EXPECT_EQ(bytes.find("4111111111111111"), std::string::npos) << file.path();
-    EXPECT_EQ(bytes.find("an HMAC key"), std::string::npos) << file.path();
-  }
+  const std::string bytes = AllBytes(dir.path() / "audit");
+  EXPECT_EQ(bytes.find("tok-123"), std::string::npos);
+  EXPECT_EQ(bytes.find("4111111111111111"), std::string::npos);
+  EXPECT_EQ(bytes.find("an HMAC key"), std::string::npos);
 }
 
 TEST(ServeConfigTest, ABrokenConfigStopsTheServerWithThePlaceOfTheError) {
@@ -506,14 +512,29 @@ TEST(AuditorCommandsTest, TailFollowPrintsNewRecordsAsTheyAreWritten) {
 }
 
 // Every byte of every file in `dir`, for "is it gone from the disk?".
-std::string AllBytes(const std::filesystem::path& dir) {
-  std::string all;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    all.append(std::istreambuf_iterator<char>(in), {});
+TEST(StoreTest, ServeShipsTheJournalToSqliteWhereQueryVerifyAndStatusReadIt) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  {
+    ServerProcess server(audit, {"--user", "carol"});
+    server.Initialize();
+    server.Request(1, "tools/call", {{"name", "catalog_search"}, {"arguments", {{"query", "orders"}}}});
+    EXPECT_EQ(server.CloseAndWait(), 0);
   }
-  return all;
+  const std::string store = "sqlite://" + (audit / "audit.db").string();
+  auto [query_code, query_out] = RunCommand("query --format json --tool catalog_search --store " + store);
+  ASSERT_EQ(query_code, 0) << query_out;
+  EXPECT_NE(query_out.find("\"orders\""), std::string::npos) << query_out;
+  EXPECT_NE(query_out.find("\"carol\""), std::string::npos) << query_out;
+  auto [verify_code, verify_out] = RunCommand("verify --store " + store);
+  EXPECT_EQ(verify_code, 0) << verify_out;
+  EXPECT_NE(verify_out.find("valid: 4 records"), std::string::npos) << verify_out;  // started, call, stopped, checkpoint
+  auto [status_code, status_out] = RunCommand("status --audit-dir " + audit.string());
+  EXPECT_EQ(status_code, 0) << status_out;
+  EXPECT_NE(status_out.find("sink sqlite: 0 records to ship"), std::string::npos) << status_out;
+  auto [bad_code, bad_out] = RunCommand("query --store ftp://nowhere");
+  EXPECT_EQ(bad_code, 2) << bad_out;
+  EXPECT_NE(bad_out.find("not a store URL"), std::string::npos) << bad_out;
 }
 
 TEST(EraseTest, ThePersonsDataIsGoneFromEveryByteAndTheJournalStillVerifies) {
@@ -539,11 +560,14 @@ TEST(EraseTest, ThePersonsDataIsGoneFromEveryByteAndTheJournalStillVerifies) {
   auto [code, out] = RunCommand("erase --user alice --reason ticket-7 --audit-dir " + audit.string());
   ASSERT_EQ(code, 0) << out;
   EXPECT_NE(out.find("erased 1 fields in 1 of"), std::string::npos) << out;
-  const std::string bytes = AllBytes(audit);
+  EXPECT_NE(out.find("erased 1 records in the store sqlite://"), std::string::npos) << out;
+  const std::string bytes = AllBytes(audit);  // the journal and the SQLite store it was shipped to
   EXPECT_EQ(bytes.find("alice-private-query"), std::string::npos);  // gone from the disk
   EXPECT_NE(bytes.find("bob-private-query"), std::string::npos);     // nobody else's
   auto [verify_code, verify_out] = RunCommand("verify --audit-dir " + audit.string());
   EXPECT_EQ(verify_code, 0) << verify_out;
+  auto [store_code, store_out] = RunCommand("verify --store sqlite://" + (audit / "audit.db").string());
+  EXPECT_EQ(store_code, 0) << store_out;  // the store's copy still verifies after the erasure
 
   auto [by_value, by_value_out] = RunCommand("erase --field-value bob-private-query --reason ticket-8 --audit-dir " +
                                              audit.string());

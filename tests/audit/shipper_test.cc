@@ -1,0 +1,128 @@
+#include "audit/shipper.h"
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <set>
+
+#include "mcpaudit/clock.h"
+#include "mcpaudit/pipeline.h"
+#include "support/temp_dir.h"
+
+namespace mcpaudit {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A test double for a destination: keeps what it is sent in memory, and fails
+// every batch while `down` is set (a database that is stopped).
+class InMemorySinkDouble final : public Sink {
+ public:
+  struct Shared {
+    std::mutex mutex;
+    std::vector<std::string> ids;  // in the order stored, with repeats
+    bool down = false;
+  };
+  explicit InMemorySinkDouble(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+  Status Store(std::span<const SinkRecord> batch) override {
+    std::lock_guard lock(shared_->mutex);
+    if (shared_->down) return Fail(ErrorCode::kUnavailable, "connection refused");
+    for (const auto& record : batch) shared_->ids.push_back(record.event.id);
+    return {};
+  }
+
+ private:
+  std::shared_ptr<Shared> shared_;
+};
+
+std::vector<std::string> LogEvents(const fs::path& dir, int count) {
+  PipelineOptions options;
+  options.directory = dir;
+  options.stream = "s1";
+  options.max_segment_bytes = 4096;  // several segments
+  options.space_left_bytes = options.admin_space_left_bytes = 0;
+  auto pipeline = Pipeline::Open(options);
+  EXPECT_TRUE(pipeline.has_value()) << pipeline.error().message;
+  std::vector<std::string> ids;
+  for (int i = 0; i < count; ++i) {
+    AuditEvent e;
+    e.timestamp = std::chrono::system_clock::now();
+    e.id = NewUuidV7(e.timestamp, SecureRandom());
+    e.tool = "catalog_search";
+    e.params = {{"query", "q" + std::to_string(i)}};
+    EXPECT_TRUE((*pipeline)->Log(e).has_value());
+    ids.push_back(e.id);
+  }
+  return ids;
+}
+
+ShipperOptions Options(const fs::path& dir) {
+  ShipperOptions options;
+  options.journal_dir = dir;
+  options.name = "test";
+  options.batch_records = 7;
+  options.poll_interval = std::chrono::hours(1);  // the tests ship with ShipAll
+  options.drain_timeout = std::chrono::milliseconds(0);
+  return options;
+}
+
+TEST(ShipperTest, ASinkThatIsDownLosesNothingAndGetsEachRecordOnceWhenItIsBack) {
+  testing::TempDir dir;
+  const std::vector<std::string> logged = LogEvents(dir.path(), 60);
+  auto shared = std::make_shared<InMemorySinkDouble::Shared>();
+  shared->down = true;
+  {
+    auto shipper = Shipper::Start(Options(dir.path()), std::make_unique<InMemorySinkDouble>(shared));
+    ASSERT_TRUE(shipper.has_value()) << shipper.error().message;
+    auto failed = (*shipper)->ShipAll();
+    ASSERT_FALSE(failed.has_value());
+    EXPECT_NE(failed.error().message.find("connection refused"), std::string::npos);
+    EXPECT_TRUE((*shipper)->counters().failing);
+    auto backlog = ReadShipperBacklogs(dir.path());
+    ASSERT_TRUE(backlog.has_value());
+    ASSERT_EQ(backlog->size(), 1u);
+    EXPECT_GE((*backlog)[0].records_behind, 60u);  // plus audit_started, audit_stopped, checkpoints
+
+    { std::lock_guard lock(shared->mutex); shared->down = false; }
+    ASSERT_TRUE((*shipper)->ShipAll().has_value());
+    EXPECT_FALSE((*shipper)->counters().failing);
+  }
+  std::set<std::string> stored(shared->ids.begin(), shared->ids.end());
+  EXPECT_EQ(stored.size(), shared->ids.size()) << "a record was stored twice";
+  for (const auto& id : logged) EXPECT_TRUE(stored.contains(id)) << id;
+  auto backlog = ReadShipperBacklogs(dir.path());
+  ASSERT_TRUE(backlog.has_value());
+  EXPECT_EQ((*backlog)[0].records_behind, 0u);
+}
+
+TEST(ShipperTest, ARestartedShipperGoesOnFromItsCursor) {
+  testing::TempDir dir;
+  LogEvents(dir.path(), 20);
+  auto shared = std::make_shared<InMemorySinkDouble::Shared>();
+  {
+    auto shipper = Shipper::Start(Options(dir.path()), std::make_unique<InMemorySinkDouble>(shared));
+    ASSERT_TRUE(shipper.has_value());
+    ASSERT_TRUE((*shipper)->ShipAll().has_value());
+  }
+  const size_t first = shared->ids.size();
+  const std::vector<std::string> later = LogEvents(dir.path(), 10);
+  auto shipper = Shipper::Start(Options(dir.path()), std::make_unique<InMemorySinkDouble>(shared));
+  ASSERT_TRUE(shipper.has_value());
+  ASSERT_TRUE((*shipper)->ShipAll().has_value());
+  std::set<std::string> stored(shared->ids.begin(), shared->ids.end());
+  EXPECT_EQ(stored.size(), shared->ids.size()) << "records before the restart were sent again";
+  EXPECT_GT(shared->ids.size(), first + later.size() - 1);
+  for (const auto& id : later) EXPECT_TRUE(stored.contains(id)) << id;
+}
+
+TEST(ShipperTest, ASinkNameThatIsNotAPlainWordIsRefused) {
+  testing::TempDir dir;
+  auto options = Options(dir.path());
+  options.name = "../escape";
+  auto shipper = Shipper::Start(options, std::make_unique<InMemorySinkDouble>(std::make_shared<InMemorySinkDouble::Shared>()));
+  ASSERT_FALSE(shipper.has_value());
+  EXPECT_NE(shipper.error().message.find("plain word"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mcpaudit

@@ -1,0 +1,119 @@
+#include "sinks/sqlite_sink.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "store/record_store.h"
+#include "support/temp_dir.h"
+
+namespace mcpaudit {
+namespace {
+
+SinkRecord Record(const std::string& id, nlohmann::json params, uint64_t seq) {
+  SinkRecord r;
+  r.event.id = id;
+  r.event.timestamp = std::chrono::system_clock::now();
+  r.event.tool = "catalog_search";
+  r.event.user.id = "alice";
+  r.event.params = std::move(params);
+  r.event.integrity = AuditIntegrity{"s1", seq, "", ""};
+  r.line = ToJsonLine(r.event);
+  return r;
+}
+
+std::vector<std::string> StoredLines(const std::filesystem::path& db) {
+  std::vector<std::string> lines;
+  auto read = ForEachStoredLine("sqlite://" + db.string(), [&](size_t, const std::string& line) {
+    lines.push_back(line);
+    return true;
+  });
+  EXPECT_TRUE(read.has_value()) << read.error().message;
+  return lines;
+}
+
+TEST(SqliteSinkTest, StoresEachRecordOnceHoweverOftenABatchIsSent) {
+  testing::TempDir dir;
+  const auto db = dir.path() / "audit.db";
+  auto sink = OpenSqliteSink(db);
+  ASSERT_TRUE(sink.has_value()) << sink.error().message;
+  std::vector<SinkRecord> batch = {Record("id-1", {{"q", "a"}}, 1), Record("id-2", {{"q", "b"}}, 2)};
+  ASSERT_TRUE((*sink)->Store(batch).has_value());
+  ASSERT_TRUE((*sink)->Store(batch).has_value());  // a retry after a lost confirmation
+  auto lines = StoredLines(db);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], batch[0].line);
+  EXPECT_EQ(lines[1], batch[1].line);
+  struct stat st{};
+  ASSERT_EQ(::stat(db.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST(SqliteSinkTest, HostileValuesAreStoredVerbatimAndNeverBreakTheBatch) {
+  testing::TempDir dir;
+  const auto db = dir.path() / "audit.db";
+  auto sink = OpenSqliteSink(db);
+  ASSERT_TRUE(sink.has_value());
+  std::vector<SinkRecord> batch = {
+      Record("id-sql", {{"q", "'); DROP TABLE audit_events;--"}}, 1),
+      Record("id-nul", {{"q", std::string("a\0b", 3)}}, 2),
+      Record("id-utf8", {{"q", "\xF0\x9F\x94\x92 lock"}}, 3),
+      Record("id-big", {{"q", std::string(1 << 20, 'x')}}, 4),
+  };
+  ASSERT_TRUE((*sink)->Store(batch).has_value());
+  auto lines = StoredLines(db);
+  ASSERT_EQ(lines.size(), 4u);
+  for (size_t i = 0; i < batch.size(); ++i) EXPECT_EQ(lines[i], batch[i].line) << batch[i].event.id;
+}
+
+TEST(SqliteSinkTest, MigrationsRunOnceAndAreRecorded) {
+  testing::TempDir dir;
+  const auto db = dir.path() / "audit.db";
+  ASSERT_TRUE(OpenSqliteSink(db).has_value());
+  auto again = OpenSqliteSink(db);  // an existing database is not migrated twice
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  sqlite3* handle = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(handle, "SELECT count(*), max(version) FROM schema_migrations", -1, &stmt, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 1);
+  EXPECT_EQ(sqlite3_column_int(stmt, 1), 1);
+  sqlite3_finalize(stmt);
+  sqlite3_close(handle);
+}
+
+TEST(SqliteSinkTest, ReplaceOverwritesARecordAndLeavesNoCopyOfTheOldOne) {
+  testing::TempDir dir;
+  const auto db = dir.path() / "audit.db";
+  auto sink = OpenSqliteSink(db);
+  ASSERT_TRUE(sink.has_value());
+  ASSERT_TRUE((*sink)->Store(std::vector{Record("id-1", {{"q", "secret-value-42"}}, 1)}).has_value());
+  ASSERT_TRUE((*sink)->Replace(std::vector{Record("id-1", {{"q", "[erased]"}}, 1)}).has_value());
+  auto lines = StoredLines(db);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("[erased]"), std::string::npos);
+  std::string bytes;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    bytes.append(std::istreambuf_iterator<char>(in), {});
+  }
+  EXPECT_EQ(bytes.find("secret-value-42"), std::string::npos);
+}
+
+TEST(SqliteSinkTest, UrlsNameTheirFile) {
+  EXPECT_EQ(SqlitePathFromUrl("sqlite:///var/audit/audit.db"), std::filesystem::path("/var/audit/audit.db"));
+  EXPECT_EQ(SqlitePathFromUrl("sqlite://audit.db"), std::filesystem::path("audit.db"));
+  EXPECT_FALSE(SqlitePathFromUrl("postgres://db/audit").has_value());
+  EXPECT_EQ(RedactUrl("postgres://audit:hunter2@db:5432/audit"), "postgres://audit:***@db:5432/audit");
+  EXPECT_EQ(RedactUrl("postgres://audit@db/audit"), "postgres://audit@db/audit");
+  auto unknown = OpenSink({"x", "ftp://nowhere", "", ""});
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_NE(unknown.error().message.find("not a store URL"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mcpaudit
