@@ -16,12 +16,7 @@ using nlohmann::json;
 class ServerTest : public ::testing::Test {
  protected:
   ServerTest() : toolkit_(logger_) {
-    ToolDefinition echo;
-    echo.name = "echo";
-    echo.input_schema = {{"type", "object"}, {"properties", {{"text", {{"type", "string"}}}}}};
-    EXPECT_TRUE(toolkit_.Register(echo, [](const RequestContext& ctx, const json& args) -> Result<ToolResult> {
-      return ToolResult::Text(args.value("text", "") + " from " + ctx.identity.user_id);
-    }).has_value());
+    testing::RegisterEchoTool(toolkit_);
     ToolDefinition wait;
     wait.name = "wait_for_cancel";
     EXPECT_TRUE(toolkit_.Register(wait, [](const RequestContext& ctx, const json&) -> Result<ToolResult> {

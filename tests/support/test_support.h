@@ -2,12 +2,15 @@
 // the clock. They make tests exact: no sleeps, no races.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <mutex>
 #include <vector>
 
 #include "mcpaudit/audit_logger.h"
 #include "mcpaudit/clock.h"
+#include "mcpaudit/toolkit.h"
 
 namespace mcpaudit::testing {
 
@@ -65,6 +68,16 @@ inline RandomSource CountingRandom() {
   return [counter = uint8_t{0}](std::span<uint8_t> out) mutable {
     for (auto& b : out) b = counter++;
   };
+}
+
+// Registers the tool `echo`: answers "<text> from <caller's user id>".
+inline void RegisterEchoTool(Toolkit& toolkit) {
+  ToolDefinition echo;
+  echo.name = "echo";
+  echo.input_schema = {{"type", "object"}, {"properties", {{"text", {{"type", "string"}}}}}};
+  EXPECT_TRUE(toolkit.Register(echo, [](const RequestContext& ctx, const nlohmann::json& args) -> Result<ToolResult> {
+    return ToolResult::Text(args.value("text", "") + " from " + ctx.identity.user_id);
+  }).has_value());
 }
 
 }  // namespace mcpaudit::testing

@@ -59,12 +59,7 @@ class OneKeyAuthenticator final : public Authenticator {
 class HttpTransportTest : public ::testing::Test {
  protected:
   HttpTransportTest() : toolkit_(logger_) {
-    ToolDefinition echo;
-    echo.name = "echo";
-    echo.input_schema = {{"type", "object"}, {"properties", {{"text", {{"type", "string"}}}}}};
-    EXPECT_TRUE(toolkit_.Register(echo, [](const RequestContext& ctx, const json& args) -> Result<ToolResult> {
-      return ToolResult::Text(args.value("text", "") + " from " + ctx.identity.user_id);
-    }).has_value());
+    testing::RegisterEchoTool(toolkit_);
     ToolDefinition slow;
     slow.name = "slow";
     EXPECT_TRUE(toolkit_.Register(slow, [this](const RequestContext&, const json&) -> Result<ToolResult> {
