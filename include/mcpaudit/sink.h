@@ -52,7 +52,9 @@ struct SinkConfig {
 // `url` fit to print: a password in it becomes "***".
 std::string RedactUrl(std::string_view url);
 
-// Opens the sink for `config.url` by its scheme (sqlite, postgres, mysql).
+// Opens the sink for `config.url` by its scheme (sqlite, postgres, mysql). A
+// database server is connected to by the first batch (a server may start while
+// its database is down); the URL and the password source are checked now.
 [[nodiscard]] Result<std::unique_ptr<Sink>> OpenSink(const SinkConfig& config);
 
 }  // namespace mcpaudit

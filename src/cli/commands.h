@@ -3,6 +3,9 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
+
+#include "mcpaudit/sink.h"
 
 namespace mcpaudit::cli {
 
@@ -15,6 +18,17 @@ void AddConfigCommand(CLI::App& app, int& exit_code);
 void AddEraseCommand(CLI::App& app, int& exit_code);
 void AddApiKeyCommand(CLI::App& app, int& exit_code);
 void AddStatusCommand(CLI::App& app, int& exit_code);
+
+// --store URL and where its password comes from, for the commands that read a
+// database a sink fills (the password never on the command line).
+struct StoreFlags {
+  std::string url;
+  std::string password_env;
+  std::string password_file;
+  SinkConfig Config() const { return {"store", url, password_env, password_file}; }
+};
+// Adds --store (described by `what`), --store-password-env and --store-password-file; returns --store.
+CLI::Option* AddStoreFlags(CLI::App* cmd, StoreFlags& flags, const std::string& what);
 
 // Where records go when no --audit-dir is given.
 inline constexpr const char* kDefaultAuditDir = "./var/audit";

@@ -17,21 +17,36 @@ namespace {
 struct EraseOptions {
   std::string audit_dir = kDefaultAuditDir;
   std::string user, field_value, reason, signing_key;
-  std::vector<std::string> stores;
+  std::string config_path;
+  StoreFlags store;
 };
 
-// Overwrites the erased records in every store the journal is shipped to.
-Status EraseFromStores(const EraseOptions& options, const ErasureResult& erased) {
-  std::vector<std::string> stores = options.stores;
+// The stores the journal is shipped to: the sinks of --config, the --store
+// given, or else <audit-dir>/audit.db when it exists.
+Result<std::vector<SinkConfig>> StoresToErase(const EraseOptions& options) {
+  std::vector<SinkConfig> stores;
+  if (!options.config_path.empty()) {
+    auto config = LoadConfig(options.config_path);
+    if (!config) return std::unexpected(config.error());
+    stores = SinksOrDefault(*config);
+  }
+  if (!options.store.url.empty()) stores.push_back(options.store.Config());
   const auto default_store = std::filesystem::path(options.audit_dir) / "audit.db";
-  if (stores.empty() && std::filesystem::exists(default_store)) stores.push_back("sqlite://" + default_store.string());
+  if (stores.empty() && std::filesystem::exists(default_store))
+    stores.push_back({"default", "sqlite://" + default_store.string(), "", ""});
+  return stores;
+}
+
+// Overwrites the erased records in every store the journal is shipped to.
+Status EraseFromStores(const std::vector<SinkConfig>& stores, const ErasureResult& erased) {
   std::vector<SinkRecord> records;
   for (const auto& line : erased.erased_lines) {
     auto event = AuditEventFromJson(nlohmann::json::parse(line, nullptr, false));
     if (event) records.push_back({line, std::move(*event)});
   }
-  for (const auto& url : stores) {
-    auto sink = OpenSink({"erase", url, "", ""});
+  for (const SinkConfig& store : stores) {
+    const std::string& url = store.url;
+    auto sink = OpenSink(store);
     if (!sink) return Fail(ErrorCode::kIo, "store " + RedactUrl(url) + " was not: " + sink.error().message);
     if (Status replaced = (*sink)->Replace(records); !replaced)
       return Fail(ErrorCode::kIo, "store " + RedactUrl(url) + " was not: " + replaced.error().message);
@@ -53,17 +68,25 @@ void AddEraseCommand(CLI::App& app, int& exit_code) {
   user->excludes(value);
   cmd->add_option("--reason", options->reason, "Why (e.g. the ticket of the erasure request)")->required();
   cmd->add_option("--signing-key", options->signing_key, "Key that signs the checkpoint after the erasure event");
-  cmd->add_option("--store", options->stores,
-                  "A database a sink fills, to erase there too (default: <audit-dir>/audit.db when it exists)");
+  cmd->add_option("--config", options->config_path,
+                  "Erase in every store this configuration ships to, too (its [[sinks]])");
+  AddStoreFlags(cmd, options->store,
+                "A database a sink fills, to erase there too (default: <audit-dir>/audit.db when it exists)");
   cmd->callback([options, &exit_code] {
+    auto stores = StoresToErase(*options);
+    if (!stores) {
+      std::cerr << "mcp-audit erase: " << stores.error().message << "\n";
+      exit_code = 2;
+      return;
+    }
     auto erased = EraseFromJournal(options->audit_dir, {options->user, options->field_value});
     if (!erased) {
       std::cerr << "mcp-audit erase: " << erased.error().message << "\n";
       exit_code = 2;
       return;
     }
-    if (auto stores = EraseFromStores(*options, *erased); !stores) {
-      std::cerr << "mcp-audit erase: the journal was erased, but " << stores.error().message
+    if (auto replaced = EraseFromStores(*stores, *erased); !replaced) {
+      std::cerr << "mcp-audit erase: the journal was erased, but " << replaced.error().message
                 << "; run the same erase again once the store is reachable\n";
       exit_code = 1;
       return;

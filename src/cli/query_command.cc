@@ -10,7 +10,7 @@ namespace mcpaudit::cli {
 void AddQueryCommand(CLI::App& app, int& exit_code) {
   struct Options {
     std::string audit_dir = kDefaultAuditDir;
-    std::string store;
+    StoreFlags store;
     std::string since, until, user, tenant, tool, outcome, event_type;
     size_t limit = 0;
     std::string format = "table";
@@ -18,8 +18,7 @@ void AddQueryCommand(CLI::App& app, int& exit_code) {
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("query", "Print the audit records that match the filters, oldest first");
   auto* dir = cmd->add_option("--audit-dir", options->audit_dir, "Directory of the audit files")->capture_default_str();
-  cmd->add_option("--store", options->store, "Read a database a sink fills instead (sqlite:///path/audit.db)")
-      ->excludes(dir);
+  AddStoreFlags(cmd, options->store, "Read a database a sink fills instead")->excludes(dir);
   cmd->add_option("--since", options->since, "Only records at or after this time (RFC 3339 UTC, or a date)");
   cmd->add_option("--until", options->until, "Only records before this time");
   cmd->add_option("--user", options->user, "Only this user id");
@@ -59,7 +58,7 @@ void AddQueryCommand(CLI::App& app, int& exit_code) {
     auto printer = MakeRecordPrinter(*format, std::cout);
     size_t printed = 0, bad = 0;
     auto status = ForEachRecordIn(
-        options->audit_dir, options->store,
+        options->audit_dir, options->store.Config(),
         [&](const AuditEvent& event) {
           if (!Matches(filter, event)) return true;
           printer->Write(event);

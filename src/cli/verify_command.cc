@@ -11,14 +11,13 @@ namespace mcpaudit::cli {
 void AddVerifyCommand(CLI::App& app, int& exit_code) {
   struct Options {
     std::string audit_dir = kDefaultAuditDir;
-    std::string store;
+    StoreFlags store;
     std::string pubkey;
   };
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("verify", "Prove that the audit journal was not changed, or say where it was");
   auto* dir = cmd->add_option("--audit-dir", options->audit_dir, "Directory of the journal")->capture_default_str();
-  cmd->add_option("--store", options->store, "Verify the copy in a database a sink fills (sqlite:///path/audit.db)")
-      ->excludes(dir);
+  AddStoreFlags(cmd, options->store, "Verify the copy in a database a sink fills")->excludes(dir);
   cmd->add_option("--pubkey", options->pubkey, "Ed25519 public key (PEM) that must have signed the checkpoints");
   cmd->callback([options, &exit_code] {
     std::optional<SigningKey> key;
@@ -31,8 +30,8 @@ void AddVerifyCommand(CLI::App& app, int& exit_code) {
       }
       key.emplace(std::move(*loaded));
     }
-    auto report = options->store.empty() ? VerifyJournal(options->audit_dir, key ? &*key : nullptr)
-                                         : VerifyStore(options->store, key ? &*key : nullptr);
+    auto report = options->store.url.empty() ? VerifyJournal(options->audit_dir, key ? &*key : nullptr)
+                                             : VerifyStore(options->store.Config(), key ? &*key : nullptr);
     if (!report) {
       std::cerr << "mcp-audit verify: " << report.error().message << "\n";
       exit_code = 2;

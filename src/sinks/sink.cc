@@ -1,6 +1,8 @@
 // The sinks by URL scheme: a new sink is one file pair and one line here.
 #include "mcpaudit/sink.h"
 
+#include "sinks/mysql_sink.h"
+#include "sinks/postgres_sink.h"
 #include "sinks/sqlite_sink.h"
 
 namespace mcpaudit {
@@ -20,12 +22,11 @@ std::string RedactUrl(std::string_view url) {
 Result<std::unique_ptr<Sink>> OpenSink(const SinkConfig& config) {
   const std::string& url = config.url;
   if (auto path = SqlitePathFromUrl(url)) return OpenSqliteSink(*path);
-  const std::string scheme = url.substr(0, url.find("://"));
-  if (scheme == "postgres" || scheme == "postgresql" || scheme == "mysql")
-    return Fail(ErrorCode::kInvalidArgument, "sink " + config.name + ": " + scheme +
-                                                 ":// stores are not available in this version (sqlite:// is)");
+  if (IsPostgresUrl(url)) return OpenPostgresSink(config);
+  if (IsMysqlUrl(url)) return OpenMysqlSink(config);
   return Fail(ErrorCode::kInvalidArgument,
-              "sink " + config.name + ": '" + url + "' is not a store URL (sqlite:///path/to/audit.db)");
+              "sink " + config.name + ": '" + RedactUrl(url) +
+                  "' is not a store URL (sqlite:///path/audit.db, postgres://user@host/db, mysql://user@host/db)");
 }
 
 }  // namespace mcpaudit

@@ -4,16 +4,11 @@
 #include <unistd.h>
 
 #include "audit/audit_files.h"
+#include "sinks/sql_columns.h"
 
 namespace mcpaudit {
 namespace {
 
-// Versioned migrations, applied in order, each in its own transaction and
-// recorded in schema_migrations. Never edit one that has shipped: add another.
-struct Migration {
-  int version;
-  const char* sql;
-};
 constexpr Migration kMigrations[] = {
     {1,
      "CREATE TABLE audit_events ("
@@ -113,7 +108,7 @@ class SqliteSink final : public Sink {
   }
 
   Status Insert(sqlite3_stmt* statement, const SinkRecord& record) {
-    const AuditEvent& e = record.event;
+    const RecordColumns c = ColumnsOf(record);
     sqlite3_reset(statement);
     sqlite3_clear_bindings(statement);
     int column = 0;
@@ -122,22 +117,21 @@ class SqliteSink final : public Sink {
       if (value.empty() && null_when_empty) return sqlite3_bind_null(statement, column);
       return sqlite3_bind_text(statement, column, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
     };
-    const std::string timestamp = FormatTimestamp(e.timestamp);
-    text(e.id, false);
-    text(e.integrity ? std::string_view(e.integrity->stream) : std::string_view(), false);
-    sqlite3_bind_int64(statement, ++column, e.integrity ? static_cast<sqlite3_int64>(e.integrity->seq) : 0);
-    text(timestamp, false);
-    text(e.event_type, false);
-    text(e.tool);
-    text(ToString(e.outcome), false);
-    text(e.user.id);
-    text(e.user.tenant_id);
-    text(e.request.id);
-    text(e.request.client_ip);
-    if (e.response) sqlite3_bind_double(statement, ++column, e.response->duration_ms);
+    text(c.id, false);
+    text(c.stream, false);
+    sqlite3_bind_int64(statement, ++column, static_cast<sqlite3_int64>(c.seq));
+    text(c.timestamp, false);
+    text(c.event_type, false);
+    text(c.tool);
+    text(c.outcome, false);
+    text(c.user_id);
+    text(c.tenant_id);
+    text(c.request_id);
+    text(c.client_ip);
+    if (c.duration_ms) sqlite3_bind_double(statement, ++column, *c.duration_ms);
     else sqlite3_bind_null(statement, ++column);
     text(record.line, false);
-    if (sqlite3_step(statement) != SQLITE_DONE) return Error("cannot insert record " + e.id);
+    if (sqlite3_step(statement) != SQLITE_DONE) return Error("cannot insert record " + std::string(c.id));
     return {};
   }
 

@@ -70,14 +70,14 @@ Status ForEachRecord(const fs::path& dir, const std::function<bool(const AuditEv
   });
 }
 
-Status ForEachRecordIn(const fs::path& dir, const std::string& store_url,
+Status ForEachRecordIn(const fs::path& dir, const SinkConfig& store,
                        const std::function<bool(const AuditEvent&)>& visit,
                        const std::function<void(const BadLine&)>& on_bad_line) {
-  if (store_url.empty()) return ForEachRecord(dir, visit, on_bad_line);
-  return ForEachStoredLine(store_url, [&](size_t row, const std::string& line) {
+  if (store.url.empty()) return ForEachRecord(dir, visit, on_bad_line);
+  return ForEachStoredLine(store, [&](size_t row, const std::string& line) {
     auto event = ParseRecordLine(line);
     if (!event) {
-      on_bad_line({store_url, row, event.error().message});
+      on_bad_line({RedactUrl(store.url), row, event.error().message});
       return true;
     }
     return visit(*event);

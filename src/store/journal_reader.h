@@ -9,6 +9,7 @@
 
 #include "mcpaudit/audit_event.h"
 #include "mcpaudit/result.h"
+#include "mcpaudit/sink.h"
 
 namespace mcpaudit {
 
@@ -34,9 +35,9 @@ struct BadLine {
                                    const std::function<bool(const AuditEvent&)>& visit,
                                    const std::function<void(const BadLine&)>& on_bad_line);
 
-// The same for the records of a database (`store_url`, see record_store.h)
-// when it is not empty, else for the journal in `dir`.
-[[nodiscard]] Status ForEachRecordIn(const std::filesystem::path& dir, const std::string& store_url,
+// The same for the records of a database (`store`, see record_store.h) when
+// its URL is not empty, else for the journal in `dir`.
+[[nodiscard]] Status ForEachRecordIn(const std::filesystem::path& dir, const SinkConfig& store,
                                      const std::function<bool(const AuditEvent&)>& visit,
                                      const std::function<void(const BadLine&)>& on_bad_line);
 

@@ -2,25 +2,26 @@
 
 #include <sqlite3.h>
 
+#include "sinks/mysql_sink.h"
+#include "sinks/postgres_sink.h"
 #include "sinks/sqlite_sink.h"
 
 namespace mcpaudit {
+namespace {
 
-Status ForEachStoredLine(const std::string& url, const std::function<bool(size_t, const std::string&)>& visit) {
-  auto path = SqlitePathFromUrl(url);
-  if (!path) return Fail(ErrorCode::kInvalidArgument, "'" + url + "' is not a store URL this version reads (sqlite:///path)");
+Status ForEachSqliteLine(const std::filesystem::path& path, const std::function<bool(size_t, const std::string&)>& visit) {
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path->c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
     std::string message = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
-    return Fail(ErrorCode::kNotFound, "cannot open " + path->string() + ": " + message);
+    return Fail(ErrorCode::kNotFound, "cannot open " + path.string() + ": " + message);
   }
   sqlite3_busy_timeout(db, 5000);
   const std::string sql = std::string("SELECT record FROM ") + kAuditTable + " ORDER BY stream, seq";
   sqlite3_stmt* stmt = nullptr;
   Status status;
   if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-    status = Fail(ErrorCode::kIo, path->string() + " holds no audit records: " + sqlite3_errmsg(db));
+    status = Fail(ErrorCode::kIo, path.string() + " holds no audit records: " + sqlite3_errmsg(db));
   } else {
     size_t row = 0;
     int step;
@@ -30,11 +31,21 @@ Status ForEachStoredLine(const std::string& url, const std::function<bool(size_t
       if (!visit(++row, line)) break;
     }
     if (step != SQLITE_ROW && step != SQLITE_DONE)
-      status = Fail(ErrorCode::kIo, "cannot read " + path->string() + ": " + sqlite3_errmsg(db));
+      status = Fail(ErrorCode::kIo, "cannot read " + path.string() + ": " + sqlite3_errmsg(db));
   }
   sqlite3_finalize(stmt);
   sqlite3_close(db);
   return status;
+}
+
+}  // namespace
+
+Status ForEachStoredLine(const SinkConfig& store, const std::function<bool(size_t, const std::string&)>& visit) {
+  if (auto path = SqlitePathFromUrl(store.url)) return ForEachSqliteLine(*path, visit);
+  if (IsPostgresUrl(store.url)) return ReadPostgresRecords(store, visit);
+  if (IsMysqlUrl(store.url)) return ReadMysqlRecords(store, visit);
+  return Fail(ErrorCode::kInvalidArgument, "'" + RedactUrl(store.url) +
+                                               "' is not a store URL (sqlite:///path, postgres://…, mysql://…)");
 }
 
 }  // namespace mcpaudit

@@ -8,12 +8,14 @@
 #include <string>
 
 #include "mcpaudit/result.h"
+#include "mcpaudit/sink.h"
 
 namespace mcpaudit {
 
 // Calls `visit(row_number, line)` with each stored record as the journal held
-// it, until it returns false.
-[[nodiscard]] Status ForEachStoredLine(const std::string& url,
+// it, until it returns false. `store` is read with the scheme of its URL:
+// sqlite://, postgres:// or mysql://.
+[[nodiscard]] Status ForEachStoredLine(const SinkConfig& store,
                                        const std::function<bool(size_t, const std::string&)>& visit);
 
 }  // namespace mcpaudit

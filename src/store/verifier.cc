@@ -179,11 +179,12 @@ Result<VerifyReport> VerifyJournal(const fs::path& dir, const SigningKey* public
   return report;
 }
 
-Result<VerifyReport> VerifyStore(const std::string& url, const SigningKey* public_key) {
+Result<VerifyReport> VerifyStore(const SinkConfig& store, const SigningKey* public_key) {
   VerifyReport report;
   Verifier verifier(public_key, report);
+  const std::string url = RedactUrl(store.url);
   const fs::path where = url;
-  auto read = ForEachStoredLine(url, [&](size_t row, const std::string& line) {
+  auto read = ForEachStoredLine(store, [&](size_t row, const std::string& line) {
     verifier.Record(line, where, row);
     return true;
   });

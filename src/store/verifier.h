@@ -18,6 +18,7 @@
 
 #include "audit/crypto.h"
 #include "mcpaudit/result.h"
+#include "mcpaudit/sink.h"
 
 namespace mcpaudit {
 
@@ -47,6 +48,6 @@ struct VerifyReport {
 // The same for the copy a sink keeps in a database (`--store URL`). Its newest
 // records may still be on their way from the journal, so an end after the last
 // checkpoint is a note there, not a verdict.
-[[nodiscard]] Result<VerifyReport> VerifyStore(const std::string& url, const SigningKey* public_key);
+[[nodiscard]] Result<VerifyReport> VerifyStore(const SinkConfig& store, const SigningKey* public_key);
 
 }  // namespace mcpaudit

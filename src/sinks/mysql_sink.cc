@@ -1,0 +1,319 @@
+#include "sinks/mysql_sink.h"
+
+#include <mysql.h>
+
+#include <charconv>
+#include <vector>
+
+#include "sinks/sql_columns.h"
+
+namespace mcpaudit {
+namespace {
+
+// Statements are separated by ";" (MySQL runs DDL one statement at a time).
+constexpr Migration kMigrations[] = {
+    {1,
+     "CREATE TABLE audit_log ("
+     "  id VARCHAR(64) NOT NULL PRIMARY KEY,"
+     "  `timestamp` DATETIME(3) NOT NULL,"
+     "  tool VARCHAR(255) NULL,"
+     "  user_id VARCHAR(255) NULL,"
+     "  params JSON NULL,"
+     "  request_id VARCHAR(255) NULL,"
+     "  client_ip VARCHAR(64) NULL,"
+     "  tenant_id VARCHAR(255) NULL,"
+     "  event_type VARCHAR(64) NOT NULL,"
+     "  outcome VARCHAR(16) NOT NULL,"
+     "  duration_ms DOUBLE NULL,"
+     "  resources JSON NULL,"
+     "  compliance JSON NULL,"
+     "  stream VARCHAR(64) NOT NULL,"
+     "  seq BIGINT UNSIGNED NOT NULL,"
+     "  integrity JSON NOT NULL,"
+     "  record LONGTEXT NOT NULL,"
+     "  INDEX idx_timestamp (`timestamp`),"
+     "  INDEX idx_user (user_id, `timestamp`),"
+     "  INDEX idx_tenant (tenant_id, `timestamp`),"
+     "  INDEX idx_tool (tool, `timestamp`),"
+     "  INDEX idx_stream_seq (stream, seq)"
+     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"},
+};
+
+// The widths of the VARCHAR columns, in characters: longer values are cut in
+// their column copy (the record keeps them whole).
+constexpr size_t kNameWidth = 255;
+constexpr size_t kIpWidth = 64;
+
+constexpr const char* kColumns =
+    "id, `timestamp`, tool, user_id, params, request_id, client_ip, tenant_id, event_type, outcome, duration_ms,"
+    " resources, compliance, stream, seq, integrity, record";
+constexpr const char* kReplaceColumns[] = {"`timestamp`", "tool",      "user_id",    "params",      "request_id",
+                                           "client_ip",   "tenant_id", "event_type", "outcome",     "duration_ms",
+                                           "resources",   "compliance", "stream",    "seq",         "integrity",
+                                           "record"};
+
+// Statements are cut at this size, well under the servers' max_allowed_packet (16 MiB and up).
+constexpr size_t kMaxStatement = 4 << 20;
+
+struct MysqlUrl {
+  std::string user, host, database, socket;
+  unsigned port = 3306;
+};
+
+Result<MysqlUrl> ParseMysqlUrl(const SinkConfig& config) {
+  auto bad = [&](const std::string& why) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "sink " + config.name + ": " + RedactUrl(config.url) + ": " + why +
+                    " (mysql://user@host:port/database[?socket=/path])");
+  };
+  std::string_view url = config.url;
+  url.remove_prefix(url.find("://") + 3);
+  std::string_view query;
+  if (const size_t q = url.find('?'); q != std::string_view::npos) query = url.substr(q + 1), url = url.substr(0, q);
+  const size_t slash = url.find('/');
+  if (slash == std::string_view::npos || slash + 1 == url.size()) return bad("no database");
+  MysqlUrl out;
+  out.database = url.substr(slash + 1);
+  std::string_view authority = url.substr(0, slash);
+  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    out.user = authority.substr(0, at);
+    authority.remove_prefix(at + 1);
+  }
+  if (out.user.empty()) return bad("no user");
+  std::string_view host = authority;
+  const size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos && authority.find(']', colon) == std::string_view::npos) {
+    host = authority.substr(0, colon);
+    const std::string_view port = authority.substr(colon + 1);
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), out.port);
+    if (ec != std::errc() || end != port.data() + port.size() || out.port == 0 || out.port > 65535)
+      return bad("bad port");
+  }
+  if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
+  out.host = host.empty() ? "localhost" : host;
+  while (!query.empty()) {
+    const size_t amp = std::min(query.find('&'), query.size());
+    const std::string_view pair = query.substr(0, amp);
+    if (pair.starts_with("socket=")) out.socket = pair.substr(7);
+    else return bad("unknown option '" + std::string(pair) + "'");
+    query.remove_prefix(std::min(amp + 1, query.size()));
+  }
+  return out;
+}
+
+struct MysqlCloser {
+  void operator()(MYSQL* mysql) const { mysql_close(mysql); }
+};
+using Connection = std::unique_ptr<MYSQL, MysqlCloser>;
+
+Result<Connection> Connect(const SinkConfig& config) {
+  auto url = ParseMysqlUrl(config);
+  if (!url) return std::unexpected(url.error());
+  auto password = ReadSinkPassword(config);
+  if (!password) return std::unexpected(password.error());
+  Connection conn(mysql_init(nullptr));
+  if (!conn) return Fail(ErrorCode::kUnavailable, "cannot connect to " + RedactUrl(config.url) + ": out of memory");
+  MYSQL* m = conn.get();
+  mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");  // 4-byte UTF-8 stored as it is
+  const unsigned connect_timeout = 10, io_timeout = 60;
+  mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
+  mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
+  mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
+  if (url->socket.empty() && !IsLoopbackHost(url->host)) {
+    const my_bool on = 1;
+    mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &on);
+    mysql_options(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
+  }
+  if (!mysql_real_connect(m, url->host.c_str(), url->user.c_str(), password->empty() ? nullptr : password->c_str(),
+                          url->database.c_str(), url->port, url->socket.empty() ? nullptr : url->socket.c_str(), 0))
+    return Fail(ErrorCode::kUnavailable, "cannot connect to " + RedactUrl(config.url) + ": " + mysql_error(m));
+  // UTC, and strict: a value that does not fit fails the batch instead of being changed silently.
+  for (const char* sql : {"SET time_zone = '+00:00'", "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'"}) {
+    if (mysql_query(m, sql) != 0)
+      return Fail(ErrorCode::kUnavailable, RedactUrl(config.url) + ": " + mysql_error(m));
+  }
+  return conn;
+}
+
+class MysqlSink final : public Sink {
+ public:
+  explicit MysqlSink(SinkConfig config) : config_(std::move(config)) {}
+
+  Status Store(std::span<const SinkRecord> batch) override { return Write(batch, false); }
+  Status Replace(std::span<const SinkRecord> records) override { return Write(records, true); }
+
+ private:
+  Status Write(std::span<const SinkRecord> batch, bool replace) {
+    if (batch.empty()) return {};
+    if (Status s = EnsureConnected(); !s) return s;
+    Status written = WriteBatch(batch, replace);
+    if (!written && (mysql_query(conn_.get(), "ROLLBACK") != 0)) conn_.reset();  // reconnect on the next batch
+    return written;
+  }
+
+  Status WriteBatch(std::span<const SinkRecord> batch, bool replace) {
+    if (Status s = Exec("START TRANSACTION"); !s) return s;
+    std::string tail = " ON DUPLICATE KEY UPDATE ";
+    if (replace) {
+      for (const char* column : kReplaceColumns) tail += std::string(column) + " = VALUES(" + column + "),";
+      tail.pop_back();
+    } else {
+      tail += "id = id";
+    }
+    const std::string head = std::string("INSERT INTO ") + kMysqlAuditTable + " (" + kColumns + ") VALUES ";
+    statement_.clear();
+    for (const SinkRecord& record : batch) {
+      statement_ += statement_.empty() ? head : ",";
+      AppendRow(record);
+      if (statement_.size() >= kMaxStatement) {
+        if (Status s = Exec(statement_ + tail); !s) return s;
+        statement_.clear();
+      }
+    }
+    if (!statement_.empty()) {
+      if (Status s = Exec(statement_ + tail); !s) return s;
+    }
+    return Exec("COMMIT");
+  }
+
+  void AppendRow(const SinkRecord& record) {
+    const RecordColumns c = ColumnsOf(record);
+    const AuditEvent& e = record.event;
+    statement_ += '(';
+    auto text = [&](std::string_view value, bool null_when_empty = true) {
+      if (value.empty() && null_when_empty) {
+        statement_ += "NULL,";
+        return;
+      }
+      statement_ += '\'';
+      const size_t at = statement_.size();
+      statement_.resize(at + value.size() * 2 + 1);
+      const unsigned long n = mysql_real_escape_string(conn_.get(), statement_.data() + at, value.data(), value.size());
+      statement_.resize(at + n);
+      statement_ += "',";
+    };
+    text(c.id, false);
+    // DATETIME wants "2026-11-27 10:30:00.000": the RFC 3339 form without T and Z.
+    std::string when = c.timestamp;
+    when[10] = ' ';
+    when.pop_back();
+    text(when, false);
+    text(TruncateUtf8(c.tool, kNameWidth));
+    text(TruncateUtf8(c.user_id, kNameWidth));
+    text(e.params.is_null() ? "" : e.params.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    text(TruncateUtf8(c.request_id, kNameWidth));
+    text(TruncateUtf8(c.client_ip, kIpWidth));
+    text(TruncateUtf8(c.tenant_id, kNameWidth));
+    text(TruncateUtf8(c.event_type, 64), false);
+    text(c.outcome, false);
+    if (c.duration_ms) {
+      char number[32];
+      statement_.append(number, std::to_chars(number, number + sizeof number, *c.duration_ms).ptr);
+      statement_ += ',';
+    } else {
+      statement_ += "NULL,";
+    }
+    text(e.resources.empty() ? "" : nlohmann::json(e.resources).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    const nlohmann::ordered_json json = ToJson(e);
+    text(json.contains("compliance") ? json["compliance"].dump() : "");
+    text(TruncateUtf8(c.stream, 64), false);
+    statement_ += std::to_string(c.seq);
+    statement_ += ',';
+    text(json.contains("integrity") ? json["integrity"].dump() : "{}", false);
+    text(record.line, false);
+    statement_.back() = ')';
+  }
+
+  Status EnsureConnected() {
+    if (conn_) return {};
+    auto conn = Connect(config_);
+    if (!conn) return std::unexpected(conn.error());
+    conn_ = std::move(*conn);
+    if (Status s = Migrate(); !s) {
+      conn_.reset();
+      return s;
+    }
+    return {};
+  }
+
+  // Two servers starting at once migrate once: GET_LOCK serialises them.
+  Status Migrate() {
+    if (Status s = Exec("DO GET_LOCK('mcp-audit-migrations', 60)"); !s) return s;
+    Status migrated = ApplyMigrations();
+    (void)Exec("DO RELEASE_LOCK('mcp-audit-migrations')");
+    return migrated;
+  }
+
+  Status ApplyMigrations() {
+    if (Status s = Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INT PRIMARY KEY,"
+                        " applied_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)) ENGINE=InnoDB");
+        !s)
+      return s;
+    if (Status s = Exec("SELECT coalesce(max(version), 0) FROM schema_migrations"); !s) return s;
+    int version = 0;
+    if (MYSQL_RES* result = mysql_store_result(conn_.get())) {
+      if (MYSQL_ROW row = mysql_fetch_row(result); row && row[0]) version = std::atoi(row[0]);
+      mysql_free_result(result);
+    }
+    for (const Migration& m : kMigrations) {
+      if (m.version <= version) continue;
+      // DDL commits on its own in MySQL: each statement is applied, then the version recorded.
+      std::string_view sql = m.sql;
+      while (!sql.empty()) {
+        const size_t end = std::min(sql.find(';'), sql.size());
+        if (Status s = Exec(std::string(sql.substr(0, end))); !s)
+          return Fail(ErrorCode::kIo, "migration " + std::to_string(m.version) + " of " + RedactUrl(config_.url) +
+                                          " failed: " + s.error().message);
+        sql.remove_prefix(std::min(end + 1, sql.size()));
+      }
+      if (Status s = Exec("INSERT INTO schema_migrations (version) VALUES (" + std::to_string(m.version) + ")"); !s)
+        return s;
+    }
+    return {};
+  }
+
+  Status Exec(const std::string& sql) {
+    if (mysql_real_query(conn_.get(), sql.data(), sql.size()) == 0) return {};
+    const unsigned code = mysql_errno(conn_.get());
+    // 2000-2999 are the client's own errors: the connection is gone or never was.
+    return Fail(code >= 2000 && code < 3000 ? ErrorCode::kUnavailable : ErrorCode::kIo,
+                RedactUrl(config_.url) + ": " + mysql_error(conn_.get()));
+  }
+
+  SinkConfig config_;
+  Connection conn_;
+  std::string statement_;  // the INSERT being built, reused
+};
+
+}  // namespace
+
+bool IsMysqlUrl(std::string_view url) { return url.starts_with("mysql://") || url.starts_with("mariadb://"); }
+
+Result<std::unique_ptr<Sink>> OpenMysqlSink(const SinkConfig& config) {
+  if (auto url = ParseMysqlUrl(config); !url) return std::unexpected(url.error());
+  if (auto password = ReadSinkPassword(config); !password) return std::unexpected(password.error());
+  return std::make_unique<MysqlSink>(config);
+}
+
+Status ReadMysqlRecords(const SinkConfig& config, const std::function<bool(size_t, const std::string&)>& visit) {
+  auto conn = Connect(config);
+  if (!conn) return std::unexpected(conn.error());
+  MYSQL* m = conn->get();
+  const std::string sql = std::string("SELECT record FROM ") + kMysqlAuditTable + " ORDER BY stream, seq";
+  if (mysql_query(m, sql.c_str()) != 0)
+    return Fail(ErrorCode::kIo, RedactUrl(config.url) + " holds no audit records: " + mysql_error(m));
+  MYSQL_RES* result = mysql_use_result(m);  // rows streamed, not held in memory
+  if (result == nullptr) return Fail(ErrorCode::kIo, RedactUrl(config.url) + ": " + mysql_error(m));
+  size_t row = 0;
+  while (MYSQL_ROW values = mysql_fetch_row(result)) {
+    const unsigned long* lengths = mysql_fetch_lengths(result);
+    if (!visit(++row, std::string(values[0], lengths[0]))) break;
+  }
+  const bool failed = mysql_errno(m) != 0;
+  std::string message = failed ? mysql_error(m) : "";
+  mysql_free_result(result);
+  if (failed) return Fail(ErrorCode::kIo, "cannot read " + RedactUrl(config.url) + ": " + message);
+  return {};
+}
+
+}  // namespace mcpaudit

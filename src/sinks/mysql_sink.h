@@ -1,0 +1,34 @@
+// MysqlSink (MariaDB Connector/C; works with MySQL too): records go into
+// `audit_log` — id, timestamp, tool, user_id, params (JSON), request_id,
+// client_ip, tenant_id, with their indexes — extended with the rest of the
+// event: type, outcome, duration, resources, compliance, the integrity fields
+// and the record as the journal holds it (so that `verify --store` works).
+// A batch is one transaction of multi-row INSERTs; a record whose id is stored
+// already is left as it is.
+//
+// URL: mysql://user@host[:port]/database[?socket=/path/to/mysqld.sock]. The
+// connection is made on the first batch and again after it broke. Hosts other
+// than loopback must speak TLS with a certificate the system trusts.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "mcpaudit/sink.h"
+
+namespace mcpaudit {
+
+inline constexpr const char* kMysqlAuditTable = "audit_log";
+
+bool IsMysqlUrl(std::string_view url);  // mysql:// or mariadb://
+
+[[nodiscard]] Result<std::unique_ptr<Sink>> OpenMysqlSink(const SinkConfig& config);
+
+// Calls `visit(row, record line)` for each stored record in chain order, one
+// row at a time (streamed from the server), until it returns false.
+[[nodiscard]] Status ReadMysqlRecords(const SinkConfig& config,
+                                      const std::function<bool(size_t, const std::string&)>& visit);
+
+}  // namespace mcpaudit

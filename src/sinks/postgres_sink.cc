@@ -1,0 +1,355 @@
+#include "sinks/postgres_sink.h"
+
+#include <libpq-fe.h>
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <set>
+#include <vector>
+
+#include "sinks/sql_columns.h"
+#include "sinks/sqlite_sink.h"
+
+namespace mcpaudit {
+namespace {
+
+constexpr Migration kMigrations[] = {
+    {1,
+     "CREATE TABLE audit_events ("
+     "  id text NOT NULL,"
+     "  stream text NOT NULL,"
+     "  seq bigint NOT NULL,"
+     "  \"timestamp\" timestamptz NOT NULL,"
+     "  event_type text NOT NULL,"
+     "  tool text,"
+     "  outcome text NOT NULL,"
+     "  user_id text,"
+     "  tenant_id text,"
+     "  request_id text,"
+     "  client_ip text,"
+     "  duration_ms double precision,"
+     "  record text NOT NULL,"
+     "  PRIMARY KEY (id, \"timestamp\")"
+     ") PARTITION BY RANGE (\"timestamp\");"
+     "CREATE INDEX audit_events_stream_seq ON audit_events (stream, seq);"
+     "CREATE INDEX audit_events_timestamp ON audit_events (\"timestamp\");"
+     "CREATE INDEX audit_events_user ON audit_events (user_id, \"timestamp\");"
+     "CREATE INDEX audit_events_tenant ON audit_events (tenant_id, \"timestamp\");"
+     "CREATE INDEX audit_events_tool ON audit_events (tool, \"timestamp\");"},
+};
+
+// Taken while migrating, so that two servers starting at once migrate once.
+constexpr const char* kMigrationLock = "SELECT pg_advisory_lock(7216380117)";
+constexpr const char* kMigrationUnlock = "SELECT pg_advisory_unlock(7216380117)";
+
+constexpr const char* kColumns =
+    "id, stream, seq, \"timestamp\", event_type, tool, outcome, user_id, tenant_id, request_id, client_ip,"
+    " duration_ms, record";
+
+struct ConnectionCloser {
+  void operator()(PGconn* conn) const { PQfinish(conn); }
+};
+using Connection = std::unique_ptr<PGconn, ConnectionCloser>;
+struct ResultClearer {
+  void operator()(PGresult* result) const { PQclear(result); }
+};
+using QueryResult = std::unique_ptr<PGresult, ResultClearer>;
+
+std::string LastError(PGconn* conn) {
+  std::string message = PQerrorMessage(conn);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  return message;
+}
+
+Result<Connection> Connect(const SinkConfig& config) {
+  auto password = ReadSinkPassword(config);
+  if (!password) return std::unexpected(password.error());
+  // What the URL asks for: the host decides whether TLS must be verified.
+  char* parse_error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(config.url.c_str(), &parse_error);
+  if (options == nullptr) {
+    std::string message = parse_error ? parse_error : "out of memory";
+    PQfreemem(parse_error);
+    return Fail(ErrorCode::kInvalidArgument, "sink " + config.name + ": " + RedactUrl(config.url) + ": " + message);
+  }
+  bool loopback = true, sslmode_given = false;
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    if (std::string_view(o->keyword) == "host") {
+      // A host list: every host must be loopback for TLS to be optional.
+      std::string_view hosts = o->val;
+      for (size_t start = 0; start <= hosts.size();) {
+        const size_t comma = std::min(hosts.find(',', start), hosts.size());
+        loopback = loopback && IsLoopbackHost(hosts.substr(start, comma - start));
+        start = comma + 1;
+      }
+    }
+    if (std::string_view(o->keyword) == "sslmode") sslmode_given = true;
+  }
+  PQconninfoFree(options);
+  // Later keywords override earlier ones, and the URL (dbname, expanded) overrides the defaults before it.
+  std::vector<const char*> keys, values;
+  if (!loopback && !sslmode_given) keys.push_back("sslmode"), values.push_back("verify-full");
+  keys.push_back("connect_timeout"), values.push_back("10");
+  keys.push_back("dbname"), values.push_back(config.url.c_str());
+  keys.push_back("application_name"), values.push_back("mcp-audit");
+  keys.push_back("client_encoding"), values.push_back("UTF8");
+  if (!password->empty()) keys.push_back("password"), values.push_back(password->c_str());
+  keys.push_back(nullptr), values.push_back(nullptr);
+  Connection conn(PQconnectdbParams(keys.data(), values.data(), 1));
+  if (!conn) return Fail(ErrorCode::kUnavailable, "cannot connect to " + RedactUrl(config.url) + ": out of memory");
+  if (PQstatus(conn.get()) != CONNECTION_OK)
+    return Fail(ErrorCode::kUnavailable, "cannot connect to " + RedactUrl(config.url) + ": " + LastError(conn.get()));
+  return conn;
+}
+
+// Appends `value` as one field of COPY's text format: backslash, tab and line
+// breaks escaped. NUL cannot be stored in PostgreSQL text; the column copies
+// drop it (the record keeps it, escaped as JSON does).
+void AppendCopyField(std::string& out, std::string_view value) {
+  size_t start = 0;
+  for (size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    if (c != '\\' && c != '\t' && c != '\n' && c != '\r' && c != '\0') continue;
+    out.append(value.substr(start, i - start));
+    start = i + 1;
+    if (c == '\\') out += "\\\\";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\n') out += "\\n";
+    else if (c == '\r') out += "\\r";
+  }
+  out.append(value.substr(start));
+}
+
+void AppendCopyRow(std::string& out, const SinkRecord& record) {
+  const RecordColumns c = ColumnsOf(record);
+  auto field = [&](std::string_view value, bool null_when_empty = true) {
+    if (value.empty() && null_when_empty) out += "\\N";
+    else AppendCopyField(out, value);
+    out += '\t';
+  };
+  field(c.id, false);
+  field(c.stream, false);
+  out += std::to_string(c.seq);
+  out += '\t';
+  field(c.timestamp, false);
+  field(c.event_type, false);
+  field(c.tool);
+  field(c.outcome, false);
+  field(c.user_id);
+  field(c.tenant_id);
+  field(c.request_id);
+  field(c.client_ip);
+  if (c.duration_ms) {
+    char number[32];
+    const auto end = std::to_chars(number, number + sizeof number, *c.duration_ms).ptr;
+    out.append(number, end);
+    out += '\t';
+  } else {
+    out += "\\N\t";
+  }
+  AppendCopyField(out, record.line);
+  out += '\n';
+}
+
+// The month partition (UTC) a record falls in.
+std::chrono::year_month MonthOf(const AuditEvent& event) {
+  const std::chrono::year_month_day day(std::chrono::floor<std::chrono::days>(event.timestamp));
+  return day.year() / day.month();
+}
+
+class PostgresSink final : public Sink {
+ public:
+  explicit PostgresSink(SinkConfig config) : config_(std::move(config)) {}
+
+  Status Store(std::span<const SinkRecord> batch) override { return Write(batch, false); }
+
+  Status Replace(std::span<const SinkRecord> records) override {
+    if (Status s = Write(records, true); !s) return s;
+    // The old versions are dead rows now: vacuum makes their space reusable
+    // (PostgreSQL cannot zero it; VACUUM FULL rewrites the table for that).
+    return Exec("VACUUM audit_events");
+  }
+
+ private:
+  Status Write(std::span<const SinkRecord> batch, bool replace) {
+    if (batch.empty()) return {};
+    if (Status s = EnsureConnected(); !s) return s;
+    Status written = WriteBatch(batch, replace);
+    if (!written) {
+      partitions_.clear();  // a partition may have been dropped (retention): look again
+      if (PQstatus(conn_.get()) == CONNECTION_OK) (void)Exec("ROLLBACK");
+      else conn_.reset();  // reconnect on the next batch
+    }
+    return written;
+  }
+
+  Status WriteBatch(std::span<const SinkRecord> batch, bool replace) {
+    if (Status s = EnsurePartitions(batch); !s) return s;
+    if (Status s = Exec("BEGIN"); !s) return s;
+    if (Status s = Copy(batch); !s) return s;
+    std::string insert = std::string("INSERT INTO audit_events (") + kColumns + ") SELECT " + kColumns +
+                         " FROM audit_events_incoming ON CONFLICT (id, \"timestamp\") ";
+    if (replace) {
+      insert += "DO UPDATE SET stream = EXCLUDED.stream, seq = EXCLUDED.seq, event_type = EXCLUDED.event_type,"
+                " tool = EXCLUDED.tool, outcome = EXCLUDED.outcome, user_id = EXCLUDED.user_id,"
+                " tenant_id = EXCLUDED.tenant_id, request_id = EXCLUDED.request_id,"
+                " client_ip = EXCLUDED.client_ip, duration_ms = EXCLUDED.duration_ms, record = EXCLUDED.record";
+    } else {
+      insert += "DO NOTHING";
+    }
+    if (Status s = Exec(insert); !s) return s;
+    return Exec("COMMIT");
+  }
+
+  Status Copy(std::span<const SinkRecord> batch) {
+    const std::string copy = std::string("COPY audit_events_incoming (") + kColumns + ") FROM STDIN";
+    QueryResult started(PQexec(conn_.get(), copy.c_str()));
+    if (PQresultStatus(started.get()) != PGRES_COPY_IN) return Error("cannot start COPY");
+    constexpr size_t kChunk = 1 << 20;
+    buffer_.clear();
+    for (const SinkRecord& record : batch) {
+      AppendCopyRow(buffer_, record);
+      if (buffer_.size() >= kChunk) {
+        if (PQputCopyData(conn_.get(), buffer_.data(), static_cast<int>(buffer_.size())) != 1)
+          return Error("COPY failed");
+        buffer_.clear();
+      }
+    }
+    if (!buffer_.empty() && PQputCopyData(conn_.get(), buffer_.data(), static_cast<int>(buffer_.size())) != 1)
+      return Error("COPY failed");
+    if (PQputCopyEnd(conn_.get(), nullptr) != 1) return Error("COPY failed");
+    QueryResult finished(PQgetResult(conn_.get()));
+    const bool ok = PQresultStatus(finished.get()) == PGRES_COMMAND_OK;
+    std::string message = ok ? "" : PQresultErrorMessage(finished.get());
+    while (QueryResult rest{PQgetResult(conn_.get())}) {
+    }
+    if (!ok) return Fail(ErrorCode::kIo, RedactUrl(config_.url) + ": COPY failed: " + message);
+    return {};
+  }
+
+  Status EnsureConnected() {
+    if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK) return {};
+    auto conn = Connect(config_);
+    if (!conn) return std::unexpected(conn.error());
+    conn_ = std::move(*conn);
+    if (Status s = Migrate(); !s) {
+      conn_.reset();
+      return s;
+    }
+    return Exec(std::string("CREATE TEMPORARY TABLE audit_events_incoming (LIKE audit_events) ON COMMIT DELETE ROWS"));
+  }
+
+  Status Migrate() {
+    if (Status s = Exec(kMigrationLock); !s) return s;
+    Status migrated = ApplyMigrations();
+    (void)Exec(kMigrationUnlock);
+    return migrated;
+  }
+
+  Status ApplyMigrations() {
+    if (Status s = Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY,"
+                        " applied_at timestamptz NOT NULL DEFAULT now())");
+        !s)
+      return s;
+    QueryResult current(PQexec(conn_.get(), "SELECT coalesce(max(version), 0) FROM schema_migrations"));
+    if (PQresultStatus(current.get()) != PGRES_TUPLES_OK) return Error("cannot read schema_migrations");
+    const int version = std::atoi(PQgetvalue(current.get(), 0, 0));
+    for (const Migration& m : kMigrations) {
+      if (m.version <= version) continue;
+      Status applied = Exec("BEGIN");
+      if (applied) applied = Exec(m.sql);
+      if (applied) applied = Exec("INSERT INTO schema_migrations (version) VALUES (" + std::to_string(m.version) + ")");
+      if (applied) applied = Exec("COMMIT");
+      if (!applied) {
+        (void)Exec("ROLLBACK");
+        return Fail(ErrorCode::kIo, "migration " + std::to_string(m.version) + " of " + RedactUrl(config_.url) +
+                                        " failed: " + applied.error().message);
+      }
+    }
+    return {};
+  }
+
+  // Creates the month partitions the batch needs that this connection has not seen yet.
+  Status EnsurePartitions(std::span<const SinkRecord> batch) {
+    using std::chrono::months;
+    std::set<std::chrono::year_month> needed;
+    for (const SinkRecord& record : batch) {
+      if (const auto month = MonthOf(record.event); !partitions_.contains(month)) needed.insert(month);
+    }
+    for (const std::chrono::year_month month : needed) {
+      const std::chrono::year_month next = month + months(1);
+      const int year = static_cast<int>(month.year()), number = static_cast<int>(unsigned(month.month()));
+      char sql[320];
+      std::snprintf(sql, sizeof sql,
+                    "CREATE TABLE IF NOT EXISTS audit_events_y%04dm%02d PARTITION OF audit_events FOR VALUES FROM "
+                    "('%04d-%02d-01 00:00:00+00') TO ('%04d-%02d-01 00:00:00+00')",
+                    year, number, year, number, static_cast<int>(next.year()), static_cast<int>(unsigned(next.month())));
+      if (Status s = Exec(sql); !s) return s;
+      partitions_.insert(month);
+    }
+    return {};
+  }
+
+  Status Exec(const std::string& sql) {
+    QueryResult result(PQexec(conn_.get(), sql.c_str()));
+    const ExecStatusType status = PQresultStatus(result.get());
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return {};
+    std::string message = result ? PQresultErrorMessage(result.get()) : LastError(conn_.get());
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    return Fail(PQstatus(conn_.get()) == CONNECTION_OK ? ErrorCode::kIo : ErrorCode::kUnavailable,
+                RedactUrl(config_.url) + ": " + message);
+  }
+
+  Status Error(const std::string& what) {
+    return Fail(PQstatus(conn_.get()) == CONNECTION_OK ? ErrorCode::kIo : ErrorCode::kUnavailable,
+                RedactUrl(config_.url) + ": " + what + ": " + LastError(conn_.get()));
+  }
+
+  SinkConfig config_;
+  Connection conn_;
+  std::set<std::chrono::year_month> partitions_;  // months known to exist
+  std::string buffer_;                // COPY data, reused
+};
+
+}  // namespace
+
+bool IsPostgresUrl(std::string_view url) { return url.starts_with("postgres://") || url.starts_with("postgresql://"); }
+
+Result<std::unique_ptr<Sink>> OpenPostgresSink(const SinkConfig& config) {
+  // Checked now (a wrong password source is a configuration error); the
+  // connection itself is made by the first batch.
+  if (auto password = ReadSinkPassword(config); !password) return std::unexpected(password.error());
+  return std::make_unique<PostgresSink>(config);
+}
+
+Status ReadPostgresRecords(const SinkConfig& config, const std::function<bool(size_t, const std::string&)>& visit) {
+  auto conn = Connect(config);
+  if (!conn) return std::unexpected(conn.error());
+  PGconn* c = conn->get();
+  const std::string sql = std::string("SELECT record FROM ") + kAuditTable + " ORDER BY stream, seq";
+  if (PQsendQuery(c, sql.c_str()) != 1 || PQsetSingleRowMode(c) != 1)
+    return Fail(ErrorCode::kIo, RedactUrl(config.url) + ": " + LastError(c));
+  Status status;
+  size_t row = 0;
+  bool more = true;
+  while (QueryResult result{PQgetResult(c)}) {
+    const ExecStatusType state = PQresultStatus(result.get());
+    if (state == PGRES_SINGLE_TUPLE) {
+      if (more) {
+        const std::string line(PQgetvalue(result.get(), 0, 0), static_cast<size_t>(PQgetlength(result.get(), 0, 0)));
+        more = visit(++row, line);
+        if (!more) PQrequestCancel(c);
+      }
+    } else if (state != PGRES_TUPLES_OK && more && status) {
+      std::string message = PQresultErrorMessage(result.get());
+      while (!message.empty() && message.back() == '\n') message.pop_back();
+      status = Fail(ErrorCode::kIo, RedactUrl(config.url) + " holds no audit records: " + message);
+    }
+  }
+  return status;
+}
+
+}  // namespace mcpaudit

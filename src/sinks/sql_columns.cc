@@ -1,0 +1,65 @@
+#include "sinks/sql_columns.h"
+
+#include <cstdlib>
+
+#include "audit/audit_files.h"
+
+namespace mcpaudit {
+
+RecordColumns ColumnsOf(const SinkRecord& record) {
+  const AuditEvent& e = record.event;
+  RecordColumns c;
+  c.id = e.id;
+  if (e.integrity) {
+    c.stream = e.integrity->stream;
+    c.seq = e.integrity->seq;
+  }
+  c.timestamp = FormatTimestamp(e.timestamp);
+  c.event_type = e.event_type;
+  c.tool = e.tool;
+  c.outcome = ToString(e.outcome);
+  c.user_id = e.user.id;
+  c.tenant_id = e.user.tenant_id;
+  c.request_id = e.request.id;
+  c.client_ip = e.request.client_ip;
+  if (e.response) c.duration_ms = e.response->duration_ms;
+  return c;
+}
+
+Result<std::string> ReadSinkPassword(const SinkConfig& config) {
+  if (RedactUrl(config.url) != config.url)
+    return Fail(ErrorCode::kInvalidArgument, "sink " + config.name +
+                                                 ": the URL holds a password; put it in password_env or "
+                                                 "password_file instead (URLs end up in logs and shell histories)");
+  std::string password;
+  if (!config.password_env.empty()) {
+    const char* value = std::getenv(config.password_env.c_str());
+    if (value == nullptr)
+      return Fail(ErrorCode::kInvalidArgument,
+                  "sink " + config.name + ": the environment variable " + config.password_env + " is not set");
+    password = value;
+  } else if (!config.password_file.empty()) {
+    auto text = ReadWholeFile(config.password_file);
+    if (!text) return Fail(ErrorCode::kInvalidArgument, "sink " + config.name + ": " + text.error().message);
+    password = std::move(*text);
+  }
+  while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
+  return password;
+}
+
+bool IsLoopbackHost(std::string_view host) {
+  if (host.empty() || host.starts_with('/')) return true;
+  if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
+std::string_view TruncateUtf8(std::string_view text, size_t max_chars) {
+  size_t chars = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    // A character starts at every byte that is not a continuation byte (10xxxxxx).
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80 && chars++ == max_chars) return text.substr(0, i);
+  }
+  return text;
+}
+
+}  // namespace mcpaudit

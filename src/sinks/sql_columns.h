@@ -1,0 +1,52 @@
+// What the SQL sinks share: the columns stored beside each record (the fields
+// people filter on), the password of a connection, and the loopback test that
+// decides whether TLS is required.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "mcpaudit/sink.h"
+
+namespace mcpaudit {
+
+// A versioned schema migration: applied in order, each in its own transaction
+// and recorded in schema_migrations. Never edit one that has shipped: add another.
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+// The filterable fields of one record. Views into the record, except timestamp.
+struct RecordColumns {
+  std::string_view id;
+  std::string_view stream;
+  uint64_t seq = 0;
+  std::string timestamp;  // RFC 3339, UTC
+  std::string_view event_type;
+  std::string_view tool;
+  std::string_view outcome;
+  std::string_view user_id;
+  std::string_view tenant_id;
+  std::string_view request_id;
+  std::string_view client_ip;
+  std::optional<double> duration_ms;
+};
+RecordColumns ColumnsOf(const SinkRecord& record);
+
+// The password of `config`: from its environment variable or file (one line,
+// the line break dropped); empty when it names neither. Fails when the named
+// source is missing, and when the URL itself holds a password.
+[[nodiscard]] Result<std::string> ReadSinkPassword(const SinkConfig& config);
+
+// True for localhost, 127.0.0.0/8, ::1 and Unix sockets (an empty host or a
+// path): the hosts a connection may reach without TLS.
+bool IsLoopbackHost(std::string_view host);
+
+// The longest prefix of `text` with at most `max_chars` UTF-8 characters (a
+// column copy that must fit its column; the record keeps the whole value).
+std::string_view TruncateUtf8(std::string_view text, size_t max_chars);
+
+}  // namespace mcpaudit
