@@ -102,6 +102,8 @@ Result<Connection> Connect(const SinkConfig& config) {
   if (!conn) return Fail(ErrorCode::kUnavailable, "cannot connect to " + RedactUrl(config.url) + ": out of memory");
   if (PQstatus(conn.get()) != CONNECTION_OK)
     return Fail(ErrorCode::kUnavailable, "cannot connect to " + RedactUrl(config.url) + ": " + LastError(conn.get()));
+  // The server's notices ("relation already exists, skipping") are not for the operator.
+  PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
   return conn;
 }
 

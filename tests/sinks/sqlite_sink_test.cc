@@ -26,7 +26,7 @@ SinkRecord Record(const std::string& id, nlohmann::json params, uint64_t seq) {
 
 std::vector<std::string> StoredLines(const std::filesystem::path& db) {
   std::vector<std::string> lines;
-  auto read = ForEachStoredLine("sqlite://" + db.string(), [&](size_t, const std::string& line) {
+  auto read = ForEachStoredLine({"test", "sqlite://" + db.string(), "", ""}, [&](size_t, const std::string& line) {
     lines.push_back(line);
     return true;
   });

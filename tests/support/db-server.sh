@@ -3,12 +3,13 @@
 #   db-server.sh start postgres|mariadb DIR PORT   create (first time) and start; prints its URL
 #   db-server.sh stop  postgres|mariadb DIR        stop it (the data stays for the next start)
 #   db-server.sh destroy postgres|mariadb DIR      stop it and delete DIR
+#   db-server.sh sql postgres|mariadb DIR PORT DB SQL   run SQL in database DB (as the user "audit")
 # The server listens on 127.0.0.1:PORT only and asks for a password (in DIR/password);
 # the user is "audit", the database "audit". Run as root, the server runs as the
 # postgres or mysql user that Debian's packages create (neither runs as root).
 set -euo pipefail
 
-action=$1 kind=$2 dir=$3 port=${4:-}
+action=$1 kind=$2 dir=$3 port=${4:-} database=${5:-audit} sql=${6:-}
 
 as_service_user() {
   if [[ $(id -u) == 0 ]]; then runuser -u "$service_user" -- "$@"; else "$@"; fi
@@ -102,9 +103,19 @@ stop() {
   return 0
 }
 
+run_sql() {
+  case $kind in
+    postgres) PGPASSWORD=$(cat "$dir/password") "$bin/psql" -h 127.0.0.1 -p "$port" -U audit -d "$database" \
+      -v ON_ERROR_STOP=1 -qtA -F $'\t' -c "$sql" ;;
+    mariadb) mariadb --no-defaults -h 127.0.0.1 -P "$port" -u audit -p"$(cat "$dir/password")" -N -B \
+      -e "$sql" "$database" ;;
+  esac
+}
+
 case $action in
   start) start ;;
+  sql) run_sql ;;
   stop) stop ;;
   destroy) stop; rm -rf "$dir" ;;
-  *) echo "db-server: unknown action '$action' (start, stop, destroy)" >&2; exit 2 ;;
+  *) echo "db-server: unknown action '$action' (start, stop, destroy, sql)" >&2; exit 2 ;;
 esac

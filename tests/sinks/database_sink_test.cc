@@ -1,0 +1,330 @@
+// The PostgreSQL and MariaDB sinks against real servers on loopback (each test
+// program starts its own: tests/support/db-server.sh), fed from a real journal
+// by the Shipper, read back the way `--store` reads them.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "audit/shipper.h"
+#include "mcpaudit/clock.h"
+#include "mcpaudit/pipeline.h"
+#include "sinks/mysql_sink.h"
+#include "sinks/postgres_sink.h"
+#include "store/erasure.h"
+#include "store/journal_reader.h"
+#include "store/record_store.h"
+#include "store/verifier.h"
+#include "support/database_server.h"
+#include "support/temp_dir.h"
+
+namespace mcpaudit {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::DatabaseServer;
+using namespace std::chrono_literals;
+
+std::string TableOf(DatabaseServer::Kind kind) {
+  return kind == DatabaseServer::Kind::kPostgres ? "audit_events" : kMysqlAuditTable;
+}
+
+// A journal being written, as `serve` writes it.
+std::unique_ptr<Pipeline> OpenJournal(const fs::path& dir) {
+  PipelineOptions options;
+  options.directory = dir;
+  options.stream = "s1";
+  options.max_segment_bytes = 64 * 1024;  // several segments
+  options.space_left_bytes = options.admin_space_left_bytes = 0;
+  auto pipeline = Pipeline::Open(options);
+  EXPECT_TRUE(pipeline.has_value()) << pipeline.error().message;
+  return pipeline ? std::move(*pipeline) : nullptr;
+}
+
+std::string LogCall(Pipeline& pipeline, nlohmann::json params, const std::string& user = "alice") {
+  AuditEvent e;
+  e.timestamp = std::chrono::system_clock::now();
+  e.id = NewUuidV7(e.timestamp, SecureRandom());
+  e.tool = "catalog_search";
+  e.user.id = user;
+  e.user.email = user + "@example.com";
+  e.user.tenant_id = "acme";
+  e.params = std::move(params);
+  EXPECT_TRUE(pipeline.Log(e).has_value());
+  return e.id;
+}
+
+std::vector<std::string> JournalLines(const fs::path& dir) {
+  std::vector<std::string> lines;
+  auto files = ListAuditFiles(dir);
+  EXPECT_TRUE(files.has_value());
+  auto read = ForEachLine(*files, [&](const fs::path&, size_t, const std::string& line) {
+    lines.push_back(line);
+    return true;
+  });
+  EXPECT_TRUE(read.has_value());
+  return lines;
+}
+
+std::vector<std::string> StoredLines(const SinkConfig& store) {
+  std::vector<std::string> lines;
+  auto read = ForEachStoredLine(store, [&](size_t, const std::string& line) {
+    lines.push_back(line);
+    return true;
+  });
+  EXPECT_TRUE(read.has_value()) << read.error().message;
+  return lines;
+}
+
+std::vector<std::string> IdsOf(const std::vector<std::string>& lines) {
+  std::vector<std::string> ids;
+  for (const auto& line : lines) ids.push_back(nlohmann::json::parse(line).at("id").get<std::string>());
+  return ids;
+}
+
+ShipperOptions Shipping(const fs::path& dir) {
+  ShipperOptions options;
+  options.journal_dir = dir;
+  options.name = "db";
+  options.batch_records = 100;
+  options.poll_interval = 20ms;
+  options.min_backoff = 20ms;
+  options.max_backoff = 300ms;
+  options.drain_timeout = 0ms;
+  return options;
+}
+
+// Waits until the store holds `count` records (or 60 s pass).
+size_t WaitForStored(const SinkConfig& store, size_t count) {
+  size_t stored = 0;
+  for (auto deadline = std::chrono::steady_clock::now() + 60s; std::chrono::steady_clock::now() < deadline;) {
+    stored = 0;
+    auto read = ForEachStoredLine(store, [&](size_t, const std::string&) { return ++stored, true; });
+    if (read && stored >= count) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  return stored;
+}
+
+class DatabaseSinkTest : public ::testing::TestWithParam<DatabaseServer::Kind> {
+ protected:
+  void SetUp() override { server().UseNewDatabase(); }
+  DatabaseServer& server() { return DatabaseServer::Get(GetParam()); }
+  std::unique_ptr<Sink> OpenStore() {
+    auto sink = OpenSink(server().Config());
+    EXPECT_TRUE(sink.has_value()) << sink.error().message;
+    return sink ? std::move(*sink) : nullptr;
+  }
+  testing::TempDir dir_;
+};
+
+TEST_P(DatabaseSinkTest, ShipsTheJournalOnceInChainOrderAndVerifyPassesOnTheCopy) {
+  {
+    auto journal = OpenJournal(dir_.path());
+    for (int i = 0; i < 1500; ++i) LogCall(*journal, {{"query", "q" + std::to_string(i)}});
+  }
+  const std::vector<std::string> journal = JournalLines(dir_.path());
+  {
+    auto shipper = Shipper::Start(Shipping(dir_.path()), OpenStore());
+    ASSERT_TRUE(shipper.has_value());
+    ASSERT_TRUE((*shipper)->ShipAll().has_value());
+  }
+  EXPECT_EQ(StoredLines(server().Config()), journal);  // byte for byte, in order
+
+  // A shipper that lost its cursor sends everything again: nothing is stored twice.
+  fs::remove_all(dir_.path() / "shippers");
+  {
+    auto shipper = Shipper::Start(Shipping(dir_.path()), OpenStore());
+    ASSERT_TRUE(shipper.has_value());
+    ASSERT_TRUE((*shipper)->ShipAll().has_value());
+  }
+  EXPECT_EQ(StoredLines(server().Config()).size(), journal.size());
+
+  auto report = VerifyStore(server().Config(), nullptr);
+  ASSERT_TRUE(report.has_value()) << report.error().message;
+  EXPECT_TRUE(report->valid());
+  EXPECT_EQ(report->records, journal.size());
+}
+
+TEST_P(DatabaseSinkTest, HostileValuesAreStoredVerbatimAndNeverBreakTheBatch) {
+  {
+    auto journal = OpenJournal(dir_.path());
+    LogCall(*journal, {{"q", "'); DROP TABLE audit_log;--"}});
+    LogCall(*journal, {{"q", "'); DROP TABLE audit_events;--"}});
+    LogCall(*journal, {{"q", std::string("nul\0byte", 8)}, {"tab", "a\tb\nc\\d"}});
+    LogCall(*journal, {{"q", "emoji \xF0\x9F\x98\x80 and \xF0\x9D\x84\x9E"}});
+    LogCall(*journal, {{"q", std::string(1 << 20, 'x')}});
+    LogCall(*journal, {{"q", "long user"}}, std::string(300, 'u') + "\xF0\x9F\x98\x80");
+    LogCall(*journal, {{"q", "user with NUL"}}, std::string("mallory\0x", 9));
+  }
+  const std::vector<std::string> journal = JournalLines(dir_.path());
+  auto shipper = Shipper::Start(Shipping(dir_.path()), OpenStore());
+  ASSERT_TRUE(shipper.has_value());
+  auto shipped = (*shipper)->ShipAll();
+  ASSERT_TRUE(shipped.has_value()) << shipped.error().message;
+  EXPECT_EQ(StoredLines(server().Config()), journal);
+  EXPECT_EQ(server().Sql("SELECT count(*) FROM " + TableOf(GetParam())), std::to_string(journal.size()));
+  // The user column holds what fits, cut at a character; the record all of it.
+  EXPECT_EQ(server().Sql("SELECT count(*) FROM " + TableOf(GetParam()) + " WHERE user_id LIKE 'uuuu%'"), "1");
+  auto report = VerifyStore(server().Config(), nullptr);
+  ASSERT_TRUE(report.has_value());
+  EXPECT_TRUE(report->valid());
+}
+
+TEST_P(DatabaseSinkTest, DatabaseStoppedMidStreamLosesNothingAndStoresNothingTwice) {
+  auto journal = OpenJournal(dir_.path());
+  auto shipper = Shipper::Start(Shipping(dir_.path()), OpenStore());
+  ASSERT_TRUE(shipper.has_value());
+  std::set<std::string> logged;
+  for (int i = 0; i < 300; ++i) logged.insert(LogCall(*journal, {{"i", i}}));
+  ASSERT_GE(WaitForStored(server().Config(), 300), 300u);
+
+  server().Stop();
+  for (int i = 0; i < 300; ++i) logged.insert(LogCall(*journal, {{"i", i}}));  // calls go on
+  for (auto until = std::chrono::steady_clock::now() + 20s;
+       !(*shipper)->counters().failing && std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE((*shipper)->counters().failing) << "the shipper noticed the database is down";
+  EXPECT_FALSE((*shipper)->counters().last_error.empty());
+
+  server().Start();
+  for (int i = 0; i < 300; ++i) logged.insert(LogCall(*journal, {{"i", i}}));
+  journal.reset();  // its audit_stopped and checkpoint records are shipped too
+  const std::vector<std::string> lines = JournalLines(dir_.path());
+  ASSERT_GE(WaitForStored(server().Config(), lines.size()), lines.size());
+  std::this_thread::sleep_for(200ms);  // a duplicate would show up now
+
+  const std::vector<std::string> stored = IdsOf(StoredLines(server().Config()));
+  const std::set<std::string> unique(stored.begin(), stored.end());
+  EXPECT_EQ(stored.size(), lines.size()) << "no record twice";
+  EXPECT_EQ(unique.size(), lines.size());
+  for (const auto& id : logged) EXPECT_TRUE(unique.contains(id)) << id << " was lost";
+  EXPECT_FALSE((*shipper)->counters().failing);
+}
+
+// A database that answers slowly: the table is locked by another session for
+// two seconds while calls go on; the shipper waits, then ships every record once.
+TEST_P(DatabaseSinkTest, SlowDatabaseDelaysShippingButLosesAndDuplicatesNothing) {
+  auto journal = OpenJournal(dir_.path());
+  auto shipper = Shipper::Start(Shipping(dir_.path()), OpenStore());
+  ASSERT_TRUE(shipper.has_value());
+  LogCall(*journal, {{"warm", true}});
+  ASSERT_GE(WaitForStored(server().Config(), 2), 2u);  // the table exists
+
+  const std::string table = TableOf(GetParam());
+  const std::string lock = GetParam() == DatabaseServer::Kind::kPostgres
+                               ? "BEGIN; LOCK TABLE " + table + " IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT;"
+                               : "LOCK TABLES " + table + " WRITE; SELECT SLEEP(2); UNLOCK TABLES;";
+  std::atomic<bool> locked_done = false;
+  std::thread locker([&] {
+    server().Sql(lock);
+    locked_done = true;
+  });
+  std::this_thread::sleep_for(300ms);
+  for (int i = 0; i < 500; ++i) LogCall(*journal, {{"i", i}});
+  locker.join();
+  EXPECT_TRUE(locked_done);
+  journal.reset();
+  const std::vector<std::string> lines = JournalLines(dir_.path());
+  ASSERT_GE(WaitForStored(server().Config(), lines.size()), lines.size());
+  std::this_thread::sleep_for(200ms);
+  const std::vector<std::string> stored = IdsOf(StoredLines(server().Config()));
+  EXPECT_EQ(stored, IdsOf(lines));
+}
+
+TEST_P(DatabaseSinkTest, ErasureOverwritesTheStoredRecordsAndVerifyStaysValid) {
+  {
+    auto journal = OpenJournal(dir_.path());
+    for (int i = 0; i < 20; ++i) LogCall(*journal, {{"q", "bob's order " + std::to_string(i)}}, i % 2 ? "bob" : "carol");
+  }
+  {
+    auto shipper = Shipper::Start(Shipping(dir_.path()), OpenStore());
+    ASSERT_TRUE(shipper.has_value());
+    ASSERT_TRUE((*shipper)->ShipAll().has_value());
+  }
+  auto erased = EraseFromJournal(dir_.path(), {.user = "bob"});
+  ASSERT_TRUE(erased.has_value()) << erased.error().message;
+  ASSERT_EQ(erased->records_erased, 10u);
+  std::vector<SinkRecord> records;
+  for (const auto& line : erased->erased_lines)
+    records.push_back({line, *AuditEventFromJson(nlohmann::json::parse(line))});
+  auto replaced = OpenStore()->Replace(records);
+  ASSERT_TRUE(replaced.has_value()) << replaced.error().message;
+
+  const std::vector<std::string> stored = StoredLines(server().Config());
+  EXPECT_EQ(stored, JournalLines(dir_.path()));
+  for (const auto& line : stored) EXPECT_EQ(line.find("bob@example.com"), std::string::npos) << line;
+  const std::string table = TableOf(GetParam());
+  EXPECT_EQ(server().Sql("SELECT count(*) FROM " + table + " WHERE record LIKE '%bob@example.com%'"), "0");
+  auto report = VerifyStore(server().Config(), nullptr);
+  ASSERT_TRUE(report.has_value());
+  EXPECT_TRUE(report->valid());
+}
+
+TEST_P(DatabaseSinkTest, AWrongPasswordFailsTheBatchAndIsNeverShown) {
+  ::setenv("MCPAUDIT_TEST_WRONG_PASSWORD", "not-the-password-4711", 1);
+  SinkConfig config = server().Config();
+  config.password_file.clear();
+  config.password_env = "MCPAUDIT_TEST_WRONG_PASSWORD";
+  auto sink = OpenSink(config);
+  ASSERT_TRUE(sink.has_value()) << "a server may start while its database refuses it";
+  {
+    auto journal = OpenJournal(dir_.path());
+  }
+  auto shipper = Shipper::Start(Shipping(dir_.path()), std::move(*sink));
+  ASSERT_TRUE(shipper.has_value());
+  auto shipped = (*shipper)->ShipAll();
+  ASSERT_FALSE(shipped.has_value());
+  EXPECT_EQ(shipped.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(shipped.error().message.find("cannot connect"), std::string::npos) << shipped.error().message;
+  EXPECT_EQ(shipped.error().message.find("4711"), std::string::npos) << shipped.error().message;
+
+  // A password in the URL is refused before anything connects.
+  SinkConfig in_url = server().Config();
+  in_url.url.insert(in_url.url.find('@'), ":" + server().Password());
+  auto refused = OpenSink(in_url);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("password_env or password_file"), std::string::npos);
+  EXPECT_EQ(refused.error().message.find(server().Password()), std::string::npos);
+}
+
+TEST_P(DatabaseSinkTest, TheSchemaIsMigratedOnceByTheSink) {
+  SinkRecord record;
+  record.event.id = "id-1";
+  record.event.timestamp = std::chrono::system_clock::now();
+  record.event.integrity = AuditIntegrity{"s1", 1, "", ""};
+  record.line = ToJsonLine(record.event);
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(OpenStore()->Store({&record, 1}).has_value());
+  EXPECT_EQ(server().Sql("SELECT count(*), max(version) FROM schema_migrations"), "1\t1");
+}
+
+INSTANTIATE_TEST_SUITE_P(RealServers, DatabaseSinkTest,
+                         ::testing::Values(DatabaseServer::Kind::kPostgres, DatabaseServer::Kind::kMariadb),
+                         [](const auto& info) {
+                           return info.param == DatabaseServer::Kind::kPostgres ? "PostgreSQL" : "MariaDB";
+                         });
+
+TEST(PostgresSinkTest, RecordsGoIntoOnePartitionPerMonth) {
+  DatabaseServer& server = DatabaseServer::Get(DatabaseServer::Kind::kPostgres);
+  server.UseNewDatabase();
+  auto sink = OpenSink(server.Config());
+  ASSERT_TRUE(sink.has_value());
+  std::vector<SinkRecord> batch;
+  for (const char* when : {"2026-01-31T23:59:59.999Z", "2026-02-01T00:00:00.000Z", "2026-12-15T12:00:00.000Z"}) {
+    SinkRecord r;
+    r.event.id = std::string("id-") + when;
+    r.event.timestamp = *ParseTimestamp(when);
+    r.event.integrity = AuditIntegrity{"s1", batch.size() + 1, "", ""};
+    r.line = ToJsonLine(r.event);
+    batch.push_back(std::move(r));
+  }
+  ASSERT_TRUE((*sink)->Store(batch).has_value());
+  EXPECT_EQ(server.Sql("SELECT string_agg(c.relname || '=' || (SELECT count(*) FROM audit_events e WHERE e.tableoid = "
+                       "c.oid), ',' ORDER BY c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                       "WHERE i.inhparent = 'audit_events'::regclass"),
+            "audit_events_y2026m01=1,audit_events_y2026m02=1,audit_events_y2026m12=1");
+}
+
+}  // namespace
+}  // namespace mcpaudit
