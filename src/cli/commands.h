@@ -3,9 +3,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <string>
 
 #include "mcpaudit/sink.h"
+#include "store/query.h"
 
 namespace mcpaudit::cli {
 
@@ -18,6 +20,7 @@ void AddConfigCommand(CLI::App& app, int& exit_code);
 void AddEraseCommand(CLI::App& app, int& exit_code);
 void AddApiKeyCommand(CLI::App& app, int& exit_code);
 void AddStatusCommand(CLI::App& app, int& exit_code);
+void AddExportCommand(CLI::App& app, int& exit_code);
 
 // --store URL and where its password comes from, for the commands that read a
 // database a sink fills (the password never on the command line).
@@ -29,6 +32,28 @@ struct StoreFlags {
 };
 // Adds --store (described by `what`), --store-password-env and --store-password-file; returns --store.
 CLI::Option* AddStoreFlags(CLI::App* cmd, StoreFlags& flags, const std::string& what);
+
+// The record filters of `query` and `export`: --since, --until, --user, --tenant,
+// --tool, --outcome, --event-type, --limit.
+struct FilterFlags {
+  std::string since, until, user, tenant, tool, outcome, event_type;
+  size_t limit = 0;
+  Result<QueryFilter> Filter() const;
+};
+void AddFilterFlags(CLI::App* cmd, FilterFlags& flags);
+
+// "12,345 records read" on stderr while a long read runs, when stderr is a
+// terminal that the results do not go to; erased when done.
+class ProgressLine {
+ public:
+  explicit ProgressLine(bool results_on_terminal);
+  ~ProgressLine();
+  void Update(size_t read, size_t selected);
+
+ private:
+  bool enabled_;
+  std::chrono::steady_clock::time_point next_;
+};
 
 // Where records go when no --audit-dir is given.
 inline constexpr const char* kDefaultAuditDir = "./var/audit";

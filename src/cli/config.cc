@@ -470,10 +470,15 @@ roles_claim = "roles"
 
 # Sinks: where records are shipped from the journal (each from its own cursor; a sink that is
 # down only builds a backlog, see `mcp-audit status`). With none, records go to SQLite at
-# <audit dir>/audit.db. Passwords come from password_env or password_file, never the URL.
+# <audit dir>/audit.db. Passwords come from password_env or password_file, never the URL;
+# hosts other than loopback need verified TLS.
 # [[sinks]]
 # name = "sqlite"
 # url = "sqlite:///var/lib/mcp-audit/audit.db"
+# [[sinks]]
+# name = "warehouse"
+# url = "postgres://audit@db.example.com:5432/compliance"   # or mysql://audit@db:3306/compliance
+# password_env = "MCP_AUDIT_DB_PASSWORD"                     # or password_file = "/run/secrets/db"
 
 [audit]
 dir = "./var/audit"            # the journal (0700; segment files 0600)

@@ -1,3 +1,8 @@
+// The flags and the progress line the commands that read records share.
+#include <unistd.h>
+
+#include <cstdio>
+
 #include "cli/commands.h"
 
 namespace mcpaudit::cli {
@@ -11,6 +16,58 @@ CLI::Option* AddStoreFlags(CLI::App* cmd, StoreFlags& flags, const std::string& 
   cmd->add_option("--store-password-file", flags.password_file, "File that holds the store's password")
       ->needs(store);
   return store;
+}
+
+void AddFilterFlags(CLI::App* cmd, FilterFlags& flags) {
+  cmd->add_option("--since", flags.since, "Only records at or after this time (RFC 3339 UTC, or a date)");
+  cmd->add_option("--until", flags.until, "Only records before this time");
+  cmd->add_option("--user", flags.user, "Only this user id");
+  cmd->add_option("--tenant", flags.tenant, "Only this tenant");
+  cmd->add_option("--tool", flags.tool, "Only this tool");
+  cmd->add_option("--outcome", flags.outcome, "Only this outcome: success, failure or denied");
+  cmd->add_option("--event-type", flags.event_type,
+                  "Only this kind of record: tool_call, erasure, checkpoint, audit_started, ...");
+  cmd->add_option("--limit", flags.limit, "At most this many records (0: all)");
+}
+
+Result<QueryFilter> FilterFlags::Filter() const {
+  QueryFilter filter;
+  filter.user = user;
+  filter.tenant = tenant;
+  filter.tool = tool;
+  filter.event_type = event_type;
+  filter.limit = limit;
+  for (auto [text, target] : {std::pair{&since, &filter.since}, {&until, &filter.until}}) {
+    if (text->empty()) continue;
+    auto time = ParseTimestamp(*text);
+    if (!time) return std::unexpected(time.error());
+    *target = *time;
+  }
+  if (!outcome.empty()) {
+    auto parsed = ParseOutcome(outcome);
+    if (!parsed) return std::unexpected(parsed.error());
+    filter.outcome = *parsed;
+  }
+  return filter;
+}
+
+ProgressLine::ProgressLine(bool results_on_terminal)
+    : enabled_(::isatty(STDERR_FILENO) && !results_on_terminal),
+      next_(std::chrono::steady_clock::now() + std::chrono::milliseconds(300)) {}
+
+ProgressLine::~ProgressLine() {
+  if (enabled_) std::fputs("\r\033[K", stderr);
+}
+
+void ProgressLine::Update(size_t read, size_t selected) {
+  if (!enabled_) return;
+  // Called for every record: look at the clock only every 1024 of them.
+  if (read % 1024 != 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_) return;
+  next_ = now + std::chrono::milliseconds(200);
+  std::fprintf(stderr, "\r\033[K%zu records read, %zu selected", read, selected);
+  std::fflush(stderr);
 }
 
 }  // namespace mcpaudit::cli

@@ -37,21 +37,49 @@ std::streamoff ReadNewRecords(const fs::path& file, std::streamoff offset,
 void AddTailCommand(CLI::App& app, int& exit_code) {
   struct Options {
     std::string audit_dir = kDefaultAuditDir;
+    StoreFlags store;
     size_t lines = 10;
     bool follow = false;
     std::string format = "json";
   };
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("tail", "Print the newest audit records; -f keeps printing new ones");
-  cmd->add_option("--audit-dir", options->audit_dir, "Directory of the journal")->capture_default_str();
+  auto* dir = cmd->add_option("--audit-dir", options->audit_dir, "Directory of the journal")->capture_default_str();
+  auto* store = AddStoreFlags(cmd, options->store, "Read a database a sink fills instead")->excludes(dir);
   cmd->add_option("-n,--lines", options->lines, "How many of the newest records")->capture_default_str();
-  cmd->add_flag("-f,--follow", options->follow, "Wait for new records and print them as they come");
+  cmd->add_flag("-f,--follow", options->follow, "Wait for new records in the journal and print them as they come")
+      ->excludes(store);
   cmd->add_option("--format", options->format, "json (one record per line), table or csv")->capture_default_str();
   cmd->callback([options, &exit_code] {
     auto format = ParseOutputFormat(options->format);
     if (!format) {
       std::cerr << "mcp-audit tail: " << format.error().message << "\n";
       exit_code = 2;
+      return;
+    }
+    if (!options->store.url.empty()) {
+      // A store is read in chain order; the newest N of it are kept while reading.
+      std::deque<AuditEvent> newest;
+      auto read = ForEachRecordIn(
+          "", options->store.Config(),
+          [&](const AuditEvent& event) {
+            newest.push_back(event);
+            if (newest.size() > options->lines) newest.pop_front();
+            return true;
+          },
+          [](const BadLine& line) {
+            std::cerr << "mcp-audit tail: " << line.file.string() << ":" << line.line_number
+                      << ": not an audit record (" << line.reason << ")\n";
+          });
+      if (!read) {
+        std::cerr << "mcp-audit tail: " << read.error().message << "\n";
+        exit_code = 2;
+        return;
+      }
+      auto printer = MakeRecordPrinter(*format, std::cout);
+      for (const auto& event : newest) printer->Write(event);
+      printer->End();
+      exit_code = 0;
       return;
     }
     auto files = ListAuditFiles(options->audit_dir);

@@ -44,7 +44,7 @@ class SqliteSink final : public Sink {
 
   Status Init() {
     // secure_delete: the space of an overwritten (erased) record is zeroed, not left readable.
-    for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000",
+    for (const char* pragma : {"PRAGMA page_size=8192", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000", "PRAGMA cache_size=-16384", "PRAGMA wal_autocheckpoint=8192",
                                "PRAGMA secure_delete=ON"}) {
       if (Status s = Exec(pragma); !s) return s;
     }

@@ -56,32 +56,36 @@ Result<AuditEvent> ParseRecordLine(const std::string& line) {
 
 }  // namespace
 
-Status ForEachRecord(const fs::path& dir, const std::function<bool(const AuditEvent&)>& visit,
-                     const std::function<void(const BadLine&)>& on_bad_line) {
-  auto files = ListAuditFiles(dir);
-  if (!files) return std::unexpected(files.error());
-  return ForEachLine(*files, [&](const fs::path& file, size_t number, const std::string& line) {
+Status ForEachRecordLineIn(const fs::path& dir, const SinkConfig& store,
+                           const std::function<bool(const AuditEvent&, const std::string&)>& visit,
+                           const std::function<void(const BadLine&)>& on_bad_line) {
+  auto record = [&](const fs::path& where, size_t number, const std::string& line) {
     auto event = ParseRecordLine(line);
     if (!event) {
-      on_bad_line({file, number, event.error().message});
+      on_bad_line({where, number, event.error().message});
       return true;
     }
-    return visit(*event);
-  });
+    return visit(*event, line);
+  };
+  if (!store.url.empty()) {
+    const fs::path where = RedactUrl(store.url);
+    return ForEachStoredLine(store, [&](size_t row, const std::string& line) { return record(where, row, line); });
+  }
+  auto files = ListAuditFiles(dir);
+  if (!files) return std::unexpected(files.error());
+  return ForEachLine(*files, record);
 }
 
 Status ForEachRecordIn(const fs::path& dir, const SinkConfig& store,
                        const std::function<bool(const AuditEvent&)>& visit,
                        const std::function<void(const BadLine&)>& on_bad_line) {
-  if (store.url.empty()) return ForEachRecord(dir, visit, on_bad_line);
-  return ForEachStoredLine(store, [&](size_t row, const std::string& line) {
-    auto event = ParseRecordLine(line);
-    if (!event) {
-      on_bad_line({RedactUrl(store.url), row, event.error().message});
-      return true;
-    }
-    return visit(*event);
-  });
+  return ForEachRecordLineIn(
+      dir, store, [&](const AuditEvent& event, const std::string&) { return visit(event); }, on_bad_line);
+}
+
+Status ForEachRecord(const fs::path& dir, const std::function<bool(const AuditEvent&)>& visit,
+                     const std::function<void(const BadLine&)>& on_bad_line) {
+  return ForEachRecordIn(dir, SinkConfig{}, visit, on_bad_line);
 }
 
 }  // namespace mcpaudit

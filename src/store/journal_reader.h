@@ -41,4 +41,9 @@ struct BadLine {
                                      const std::function<bool(const AuditEvent&)>& visit,
                                      const std::function<void(const BadLine&)>& on_bad_line);
 
+// The same, with each record's line as it is stored (what `export` writes).
+[[nodiscard]] Status ForEachRecordLineIn(const std::filesystem::path& dir, const SinkConfig& store,
+                                         const std::function<bool(const AuditEvent&, const std::string&)>& visit,
+                                         const std::function<void(const BadLine&)>& on_bad_line);
+
 }  // namespace mcpaudit

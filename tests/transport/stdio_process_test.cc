@@ -17,6 +17,7 @@
 
 #include "store/journal_reader.h"
 #include "store/verifier.h"
+#include "support/database_server.h"
 #include "support/temp_dir.h"
 
 namespace mcpaudit {
@@ -177,13 +178,16 @@ std::vector<AuditEvent> Records(const std::filesystem::path& dir, bool all = fal
   return events;
 }
 
+std::string ReadFile(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
 // Every byte of every file under `dir` (the journal, the store, the cursors).
 std::string AllBytes(const std::filesystem::path& dir) {
   std::string all;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    all.append(std::istreambuf_iterator<char>(in), {});
+    if (entry.is_regular_file()) all += ReadFile(entry.path());
   }
   return all;
 }
@@ -535,6 +539,99 @@ TEST(StoreTest, ServeShipsTheJournalToSqliteWhereQueryVerifyAndStatusReadIt) {
   auto [bad_code, bad_out] = RunCommand("query --store ftp://nowhere");
   EXPECT_EQ(bad_code, 2) << bad_out;
   EXPECT_NE(bad_out.find("not a store URL"), std::string::npos) << bad_out;
+}
+
+TEST(ExportTest, ExportWritesTheSelectedRecordsAsStoredOrAsCsvIntoANewPrivateFile) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  {
+    ServerProcess server(audit, {"--user", "carol"});
+    server.Initialize();
+    server.Request(1, "tools/call", {{"name", "catalog_search"}, {"arguments", {{"query", "orders"}}}});
+    server.Request(2, "tools/call", {{"name", "no_such_tool"}, {"arguments", json::object()}});
+    EXPECT_EQ(server.CloseAndWait(), 0);
+  }
+  const auto all = dir.path() / "all.jsonl";
+  auto [code, out] = RunCommand("export --audit-dir " + audit.string() + " -o " + all.string());
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("exported 5 of 5 records"), std::string::npos) << out;
+  std::string journal;
+  const auto files = ListAuditFiles(audit);
+  ASSERT_TRUE(files.has_value());
+  for (const auto& file : *files) journal += ReadFile(file);
+  EXPECT_EQ(ReadFile(all), journal) << "the records as the journal holds them, hashes included";
+  EXPECT_EQ(std::filesystem::status(all).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+
+  auto [again, again_out] = RunCommand("export --audit-dir " + audit.string() + " -o " + all.string());
+  EXPECT_EQ(again, 2) << again_out;
+  EXPECT_NE(again_out.find("File exists"), std::string::npos) << again_out;
+  EXPECT_EQ(ReadFile(all), journal) << "an earlier export is never overwritten";
+
+  const auto denied = dir.path() / "denied.csv";
+  auto [csv, csv_out] =
+      RunCommand("export --format csv --outcome denied --audit-dir " + audit.string() + " -o " + denied.string());
+  ASSERT_EQ(csv, 0) << csv_out;
+  const std::string table = ReadFile(denied);
+  EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 2) << table;  // the header and the one denied call
+  EXPECT_NE(table.find("no_such_tool"), std::string::npos) << table;
+}
+
+// serve ships to PostgreSQL and MariaDB (real servers on loopback, passwords
+// from files); query, export, tail, verify and erase work against each store.
+TEST(StoreTest, ServeShipsToPostgresqlAndMariadbWhereEveryReadCommandAndEraseWork) {
+  using testing::DatabaseServer;
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  DatabaseServer& postgres = DatabaseServer::Get(DatabaseServer::Kind::kPostgres);
+  DatabaseServer& mariadb = DatabaseServer::Get(DatabaseServer::Kind::kMariadb);
+  const auto config = dir.path() / "mcp-audit.toml";
+  {
+    std::ofstream out(config);
+    for (const SinkConfig& sink : {postgres.Config("pg"), mariadb.Config("maria")})
+      out << "[[sinks]]\nname = \"" << sink.name << "\"\nurl = \"" << sink.url << "\"\npassword_file = \""
+          << sink.password_file << "\"\n";
+  }
+  {
+    ServerProcess server(audit, {"--config", config.string(), "--user", "dana"});
+    server.Initialize();
+    server.Request(1, "tools/call", {{"name", "catalog_search"}, {"arguments", {{"query", "dana's payroll"}}}});
+    EXPECT_EQ(server.CloseAndWait(), 0);
+  }
+  for (const DatabaseServer* db : {&postgres, &mariadb}) {
+    const SinkConfig sink = db->Config();
+    const std::string store = "--store " + sink.url + " --store-password-file " + sink.password_file;
+    auto [query_code, query_out] = RunCommand("query --format json --tool catalog_search " + store);
+    ASSERT_EQ(query_code, 0) << query_out;
+    EXPECT_NE(query_out.find("dana's payroll"), std::string::npos) << query_out;
+    auto [tail_code, tail_out] = RunCommand("tail -n 1 " + store);
+    EXPECT_EQ(tail_code, 0) << tail_out;
+    EXPECT_NE(tail_out.find("\"checkpoint\""), std::string::npos) << tail_out;
+    const auto exported = dir.path() / ("export-" + std::to_string(db == &postgres) + ".jsonl");
+    auto [export_code, export_out] = RunCommand("export -o " + exported.string() + " " + store);
+    EXPECT_EQ(export_code, 0) << export_out;
+    EXPECT_NE(export_out.find("exported 4 of 4 records"), std::string::npos) << export_out;
+    auto [verify_code, verify_out] = RunCommand("verify " + store);
+    EXPECT_EQ(verify_code, 0) << verify_out;
+    EXPECT_NE(verify_out.find("valid: 4 records"), std::string::npos) << verify_out;
+    auto [no_password, no_password_out] = RunCommand("query --store " + sink.url);
+    EXPECT_EQ(no_password, 2) << no_password_out;
+    EXPECT_NE(no_password_out.find("cannot connect"), std::string::npos) << no_password_out;
+  }
+
+  auto [erase_code, erase_out] =
+      RunCommand("erase --user dana --reason ticket-9 --audit-dir " + audit.string() + " --config " + config.string());
+  ASSERT_EQ(erase_code, 0) << erase_out;
+  EXPECT_NE(erase_out.find("erased 1 records in the store postgres://"), std::string::npos) << erase_out;
+  EXPECT_NE(erase_out.find("erased 1 records in the store mysql://"), std::string::npos) << erase_out;
+  EXPECT_EQ(postgres.Sql("SELECT count(*) FROM audit_events WHERE record LIKE '%payroll%'"), "0");
+  EXPECT_EQ(mariadb.Sql("SELECT count(*) FROM audit_log WHERE record LIKE '%payroll%' OR params LIKE '%payroll%'"), "0");
+  for (const DatabaseServer* db : {&postgres, &mariadb}) {
+    const SinkConfig sink = db->Config();
+    auto [verify_code, verify_out] =
+        RunCommand("verify --store " + sink.url + " --store-password-file " + sink.password_file);
+    EXPECT_EQ(verify_code, 0) << verify_out;
+  }
 }
 
 TEST(EraseTest, ThePersonsDataIsGoneFromEveryByteAndTheJournalStillVerifies) {
