@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 what=${1:-build}
 packages=(cmake ninja-build g++ pkg-config ccache
   nlohmann-json3-dev libvalijson-dev libssl-dev libsqlite3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
-  libboost-dev libcurl4-openssl-dev libjwt-dev libpq-dev libmariadb-dev)
+  libboost-dev libcurl4-openssl-dev libjwt-dev libpq-dev libmariadb-dev zlib1g-dev)
 if [[ $what == test || $what == bench ]]; then
   # The database servers the store tests start on loopback (tests/support/db-server.sh).
   packages+=(libgtest-dev libgmock-dev postgresql mariadb-server)

@@ -7,10 +7,15 @@
 // comes again, so a sink must store each record once, keyed on the event id.
 #pragma once
 
+#include <chrono>
+#include <filesystem>
+#include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mcpaudit/audit_event.h"
 #include "mcpaudit/result.h"
@@ -37,17 +42,39 @@ class Sink {
     (void)records;
     return Fail(ErrorCode::kUnavailable, "this sink cannot erase records it has stored");
   }
+  // After a failed Store: how long the destination asked to be left alone
+  // (an HTTP Retry-After), if it did. The shipper waits at least that long.
+  virtual std::optional<std::chrono::milliseconds> RetryAfter() const { return std::nullopt; }
 };
 
 // Where a sink sends records and how it authenticates.
 struct SinkConfig {
   std::string name;  // names its cursor and its lines in `mcp-audit status`
-  std::string url;   // sqlite:///path, postgres://user@host/db, mysql://…
-  // The password, read from this environment variable or file, never from the
-  // URL or the command line (both end up in shell histories and process lists).
+  std::string url;   // sqlite:///path, postgres://user@host/db, mysql://…, https://…
+  // The password, token or API key, read from this environment variable or
+  // file, never from the URL or the command line (both end up in shell
+  // histories and process lists).
   std::string password_env;
   std::string password_file;
+  // What the destination is: sqlite, postgres, mysql (these three may be left
+  // to the URL's scheme), splunk, datadog, elastic, otlp, webhook.
+  std::string type;
+  std::string ca_file;  // TLS: trust this CA bundle instead of the system's
+  bool gzip = true;     // compress request bodies (HTTP sinks)
+  // Per type: index, source, sourcetype (splunk), service, tags (datadog),
+  // index (elastic), service (otlp), ack = "true" (splunk).
+  std::map<std::string, std::string> options;
+  // Routing: only records of these tenants / event types (empty: all).
+  // Checkpoints go to every sink: a copy of the chain head off the machine.
+  std::vector<std::string> tenants;
+  std::vector<std::string> event_types;
+  // Where batches the destination refuses for good (HTTP 4xx) are set aside,
+  // one record per line; empty: such a batch fails like any other.
+  std::filesystem::path dead_letter;
 };
+
+// The type of `config`: its `type`, or else the scheme of its URL.
+std::string SinkType(const SinkConfig& config);
 
 // `url` fit to print: a password in it becomes "***".
 std::string RedactUrl(std::string_view url);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 
 #include <cerrno>
@@ -51,6 +52,14 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
   return out;
 }
 
+
+std::string HmacSha256Hex(std::string_view key, std::string_view message) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
+       message.size(), mac, &length);
+  return HexEncode(std::span<const uint8_t>(mac, length));
+}
 
 std::string Sha256Hex(std::initializer_list<std::string_view> parts) {
   // The digest is fetched once and each thread keeps its context: the audit

@@ -17,6 +17,8 @@ std::string Base64UrlEncode(std::string_view bytes);
 std::optional<std::string> Base64UrlDecode(std::string_view text);
 // SHA-256 of the concatenation of the parts, as 64 lowercase hex digits.
 std::string Sha256Hex(std::initializer_list<std::string_view> parts);
+// HMAC-SHA256 of `message` under `key`, as 64 lowercase hex digits.
+std::string HmacSha256Hex(std::string_view key, std::string_view message);
 
 // An Ed25519 key: the private key signs checkpoints, the public key verifies them.
 class SigningKey {

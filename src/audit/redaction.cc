@@ -1,8 +1,5 @@
 #include "mcpaudit/redaction.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <cctype>
 #include <set>
 
@@ -86,11 +83,7 @@ void Redactor::Replace(nlohmann::json& value, RedactionMode mode) const {
       return;
     case RedactionMode::kHmac: {
       const std::string text = value.is_string() ? value.get<std::string>() : value.dump();
-      unsigned char mac[EVP_MAX_MD_SIZE];
-      unsigned int length = 0;
-      HMAC(EVP_sha256(), hmac_key_.data(), static_cast<int>(hmac_key_.size()),
-           reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac, &length);
-      value = "hmac-sha256:" + HexEncode(std::span<const uint8_t>(mac, length));
+      value = "hmac-sha256:" + HmacSha256Hex(hmac_key_, text);
       return;
     }
     case RedactionMode::kTruncate: {

@@ -25,6 +25,14 @@ struct Cursor {
 };
 
 fs::path CursorDir(const fs::path& journal_dir) { return journal_dir / "shippers"; }
+}  // namespace
+
+fs::path DeadLetterPath(const fs::path& journal_dir, const std::string& name) {
+  return journal_dir / "shippers" / (name + ".dead-letter.jsonl");
+}
+
+namespace {
+
 fs::path CursorPath(const fs::path& journal_dir, const std::string& name) {
   return CursorDir(journal_dir) / (name + ".cursor");
 }
@@ -206,6 +214,8 @@ struct Shipper::State {
         pause = std::chrono::milliseconds(
             std::uniform_int_distribution<int64_t>(backoff.count() / 2, backoff.count())(jitter));
         backoff = std::min(backoff * 2, options.max_backoff);
+        // The destination said when to come back (HTTP 429/503 Retry-After): not before.
+        if (auto asked = sink->RetryAfter(); asked && *asked > pause) pause = *asked;
       }
       std::unique_lock lock(mutex);
       if (wake.wait_for(lock, pause, [&] { return stopping; })) break;
@@ -275,7 +285,7 @@ Result<std::vector<ShipperBacklog>> ReadShipperBacklogs(const fs::path& journal_
     if (entry.path().extension() != ".cursor") continue;
     auto cursor = LoadCursor(entry.path());
     if (!cursor) return std::unexpected(cursor.error());
-    ShipperBacklog backlog{entry.path().stem().string(), cursor->segment, cursor->lines, 0};
+    ShipperBacklog backlog{entry.path().stem().string(), cursor->segment, cursor->lines, 0, 0};
     for (const auto& segment : segments) {
       if (segment < cursor->segment) continue;
       Cursor from = segment == cursor->segment ? *cursor : Cursor{segment, 0, 0};
@@ -284,6 +294,8 @@ Result<std::vector<ShipperBacklog>> ReadShipperBacklogs(const fs::path& journal_
       if (!read) return std::unexpected(read.error());
       backlog.records_behind += lines.size();
     }
+    if (auto refused = ReadWholeFile(DeadLetterPath(journal_dir, backlog.name)))
+      backlog.set_aside = static_cast<uint64_t>(std::count(refused->begin(), refused->end(), '\n'));
     backlogs.push_back(std::move(backlog));
   }
   std::sort(backlogs.begin(), backlogs.end(), [](const auto& a, const auto& b) { return a.name < b.name; });

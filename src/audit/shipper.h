@@ -66,7 +66,11 @@ struct ShipperBacklog {
   std::string segment;  // the segment the cursor is in
   uint64_t shipped_lines = 0;   // of that segment
   uint64_t records_behind = 0;  // complete lines after the cursor
+  uint64_t set_aside = 0;       // records the destination refused, in its dead-letter file
 };
+// Where the sink `name` sets aside the records its destination refused for good.
+std::filesystem::path DeadLetterPath(const std::filesystem::path& journal_dir, const std::string& name);
+
 [[nodiscard]] Result<std::vector<ShipperBacklog>> ReadShipperBacklogs(const std::filesystem::path& journal_dir);
 
 }  // namespace mcpaudit

@@ -28,7 +28,14 @@ struct StoreFlags {
   std::string url;
   std::string password_env;
   std::string password_file;
-  SinkConfig Config() const { return {"store", url, password_env, password_file}; }
+  SinkConfig Config() const {
+    SinkConfig config;
+    config.name = "store";
+    config.url = url;
+    config.password_env = password_env;
+    config.password_file = password_file;
+    return config;
+  }
 };
 // Adds --store (described by `what`), --store-password-env and --store-password-file; returns --store.
 CLI::Option* AddStoreFlags(CLI::App* cmd, StoreFlags& flags, const std::string& what);

@@ -264,8 +264,27 @@ Result<Config> LoadConfig(const std::string& path) {
     if (auto status = sink.Get("url", parsed.url); !status) return status;
     if (auto status = sink.Get("password_env", parsed.password_env); !status) return status;
     if (auto status = sink.Get("password_file", parsed.password_file); !status) return status;
-    if (parsed.url.empty()) return sink.Missing("url", "where to ship records, e.g. sqlite:///var/audit/audit.db");
-    if (parsed.name.empty()) parsed.name = parsed.url.substr(0, parsed.url.find("://"));
+    if (auto status = sink.GetChoice("type", parsed.type, {"", "sqlite", "postgres", "mysql", "splunk", "datadog",
+                                                           "elastic", "otlp", "webhook"});
+        !status)
+      return status;
+    if (auto status = sink.Get("ca_file", parsed.ca_file); !status) return status;
+    if (auto status = sink.Get("gzip", parsed.gzip); !status) return status;
+    if (auto status = sink.GetStrings("tenants", parsed.tenants); !status) return status;
+    if (auto status = sink.GetStrings("event_types", parsed.event_types); !status) return status;
+    for (const char* key : {"index", "source", "sourcetype", "service", "tags", "host"}) {
+      std::string value;
+      if (auto status = sink.Get(key, value); !status) return status;
+      if (!value.empty()) parsed.options[key] = value;
+    }
+    bool ack = false;
+    if (auto status = sink.Get("ack", ack); !status) return status;
+    if (ack) parsed.options["ack"] = "true";
+    if (parsed.url.empty() && parsed.type != "datadog")
+      return sink.Missing("url", "where to ship records, e.g. sqlite:///var/audit/audit.db");
+    if (parsed.type.empty() && SinkType(parsed).empty())
+      return sink.Missing("type", "splunk, datadog, elastic, otlp or webhook for '" + RedactUrl(parsed.url) + "'");
+    if (parsed.name.empty()) parsed.name = parsed.type.empty() ? parsed.url.substr(0, parsed.url.find("://")) : parsed.type;
     for (const auto& other : config.sinks) {
       if (other.name == parsed.name)
         return sink.Missing("name", "a name no other sink has (two sinks named '" + parsed.name + "')");
@@ -407,7 +426,10 @@ Result<Config> LoadConfig(const std::string& path) {
 
 std::vector<SinkConfig> SinksOrDefault(const Config& config) {
   if (!config.sinks.empty()) return config.sinks;
-  return {{"sqlite", "sqlite://" + (config.audit.directory / "audit.db").string(), "", ""}};
+  SinkConfig sqlite;
+  sqlite.name = "sqlite";
+  sqlite.url = "sqlite://" + (config.audit.directory / "audit.db").string();
+  return {sqlite};
 }
 
 std::string ExampleConfig() {

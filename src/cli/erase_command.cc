@@ -32,8 +32,12 @@ Result<std::vector<SinkConfig>> StoresToErase(const EraseOptions& options) {
   }
   if (!options.store.url.empty()) stores.push_back(options.store.Config());
   const auto default_store = std::filesystem::path(options.audit_dir) / "audit.db";
-  if (stores.empty() && std::filesystem::exists(default_store))
-    stores.push_back({"default", "sqlite://" + default_store.string(), "", ""});
+  if (stores.empty() && std::filesystem::exists(default_store)) {
+    SinkConfig store;
+    store.name = "default";
+    store.url = "sqlite://" + default_store.string();
+    stores.push_back(std::move(store));
+  }
   return stores;
 }
 

@@ -239,7 +239,8 @@ int Serve(const ServeFlags& flags) {
   // pipeline, so that they ship the final records too).
   std::vector<std::unique_ptr<Shipper>> shippers;
   std::string stores_line;
-  for (const SinkConfig& sink_config : SinksOrDefault(config)) {
+  for (SinkConfig sink_config : SinksOrDefault(config)) {
+    if (sink_config.dead_letter.empty()) sink_config.dead_letter = DeadLetterPath(config.audit.directory, sink_config.name);
     auto sink = OpenSink(sink_config);
     if (!sink) {
       std::cerr << "mcp-audit serve: " << sink.error().message << "\n";

@@ -23,6 +23,9 @@ void AddStatusCommand(CLI::App& app, int& exit_code) {
       std::cout << "sink " << b.name << ": " << b.records_behind << " records to ship";
       if (!b.segment.empty()) std::cout << " (cursor: " << b.segment << " line " << b.shipped_lines << ")";
       std::cout << "\n";
+      if (b.set_aside > 0)
+        std::cout << "sink " << b.name << ": " << b.set_aside << " records refused by the destination, set aside in "
+                  << DeadLetterPath(*audit_dir, b.name).string() << "\n";
     }
     exit_code = 0;
   });
