@@ -61,6 +61,7 @@ struct SinkConfig {
   std::string type;
   std::string ca_file;  // TLS: trust this CA bundle instead of the system's
   bool gzip = true;     // compress request bodies (HTTP sinks)
+  std::chrono::milliseconds timeout{30000};  // for one request's answer (HTTP sinks)
   // Per type: index, source, sourcetype (splunk), service, tags (datadog),
   // index (elastic), service (otlp), ack = "true" (splunk).
   std::map<std::string, std::string> options;

@@ -270,6 +270,10 @@ Result<Config> LoadConfig(const std::string& path) {
       return status;
     if (auto status = sink.Get("ca_file", parsed.ca_file); !status) return status;
     if (auto status = sink.Get("gzip", parsed.gzip); !status) return status;
+    uint64_t timeout_seconds = 30;
+    if (auto status = sink.Get("timeout_seconds", timeout_seconds); !status) return status;
+    if (timeout_seconds == 0) return sink.Missing("timeout_seconds", "1 or more seconds");
+    parsed.timeout = std::chrono::seconds(timeout_seconds);
     if (auto status = sink.GetStrings("tenants", parsed.tenants); !status) return status;
     if (auto status = sink.GetStrings("event_types", parsed.event_types); !status) return status;
     for (const char* key : {"index", "source", "sourcetype", "service", "tags", "host"}) {

@@ -94,7 +94,8 @@ Result<std::string> ReadSinkSecret(const SinkConfig& config, bool required) {
   return secret;
 }
 
-HttpConnection::HttpConnection(const SinkConfig& config) : curl_(curl_easy_init()), ca_file_(config.ca_file) {}
+HttpConnection::HttpConnection(const SinkConfig& config)
+    : curl_(curl_easy_init()), ca_file_(config.ca_file), timeout_(config.timeout) {}
 
 HttpConnection::~HttpConnection() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
@@ -124,7 +125,7 @@ HttpResponse HttpConnection::Post(const std::string& url, const std::vector<std:
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, ReadRetryAfter);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response.retry_after);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "mcp-audit");
   // TLS: verified always (curl's default, said again so no one turns it off by accident).

@@ -44,6 +44,7 @@ class HttpConnection {
  private:
   void* curl_;
   std::string ca_file_;
+  std::chrono::milliseconds timeout_;
 };
 
 // The body as gzip (RFC 1952).

@@ -17,6 +17,7 @@
 #include "store/record_store.h"
 #include "store/verifier.h"
 #include "support/database_server.h"
+#include "support/shipping.h"
 #include "support/temp_dir.h"
 
 namespace mcpaudit {
@@ -24,47 +25,14 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::DatabaseServer;
+using testing::FastShipping;
+using testing::JournalLines;
+using testing::LogCall;
+using testing::OpenJournal;
 using namespace std::chrono_literals;
 
 std::string TableOf(DatabaseServer::Kind kind) {
   return kind == DatabaseServer::Kind::kPostgres ? "audit_events" : kMysqlAuditTable;
-}
-
-// A journal being written, as `serve` writes it.
-std::unique_ptr<Pipeline> OpenJournal(const fs::path& dir) {
-  PipelineOptions options;
-  options.directory = dir;
-  options.stream = "s1";
-  options.max_segment_bytes = 64 * 1024;  // several segments
-  options.space_left_bytes = options.admin_space_left_bytes = 0;
-  auto pipeline = Pipeline::Open(options);
-  EXPECT_TRUE(pipeline.has_value()) << pipeline.error().message;
-  return pipeline ? std::move(*pipeline) : nullptr;
-}
-
-std::string LogCall(Pipeline& pipeline, nlohmann::json params, const std::string& user = "alice") {
-  AuditEvent e;
-  e.timestamp = std::chrono::system_clock::now();
-  e.id = NewUuidV7(e.timestamp, SecureRandom());
-  e.tool = "catalog_search";
-  e.user.id = user;
-  e.user.email = user + "@example.com";
-  e.user.tenant_id = "acme";
-  e.params = std::move(params);
-  EXPECT_TRUE(pipeline.Log(e).has_value());
-  return e.id;
-}
-
-std::vector<std::string> JournalLines(const fs::path& dir) {
-  std::vector<std::string> lines;
-  auto files = ListAuditFiles(dir);
-  EXPECT_TRUE(files.has_value());
-  auto read = ForEachLine(*files, [&](const fs::path&, size_t, const std::string& line) {
-    lines.push_back(line);
-    return true;
-  });
-  EXPECT_TRUE(read.has_value());
-  return lines;
 }
 
 std::vector<std::string> StoredLines(const SinkConfig& store) {
@@ -81,18 +49,6 @@ std::vector<std::string> IdsOf(const std::vector<std::string>& lines) {
   std::vector<std::string> ids;
   for (const auto& line : lines) ids.push_back(nlohmann::json::parse(line).at("id").get<std::string>());
   return ids;
-}
-
-ShipperOptions Shipping(const fs::path& dir) {
-  ShipperOptions options;
-  options.journal_dir = dir;
-  options.name = "db";
-  options.batch_records = 100;
-  options.poll_interval = 20ms;
-  options.min_backoff = 20ms;
-  options.max_backoff = 300ms;
-  options.drain_timeout = 0ms;
-  return options;
 }
 
 // Waits until the store holds `count` records (or 60 s pass).
@@ -126,7 +82,7 @@ TEST_P(DatabaseSinkTest, ShipsTheJournalOnceInChainOrderAndVerifyPassesOnTheCopy
   }
   const std::vector<std::string> journal = JournalLines(dir_.path());
   {
-    auto shipper = Shipper::Start(Shipping(dir_.path()), OpenStore());
+    auto shipper = Shipper::Start(FastShipping(dir_.path()), OpenStore());
     ASSERT_TRUE(shipper.has_value());
     ASSERT_TRUE((*shipper)->ShipAll().has_value());
   }
@@ -135,7 +91,7 @@ TEST_P(DatabaseSinkTest, ShipsTheJournalOnceInChainOrderAndVerifyPassesOnTheCopy
   // A shipper that lost its cursor sends everything again: nothing is stored twice.
   fs::remove_all(dir_.path() / "shippers");
   {
-    auto shipper = Shipper::Start(Shipping(dir_.path()), OpenStore());
+    auto shipper = Shipper::Start(FastShipping(dir_.path()), OpenStore());
     ASSERT_TRUE(shipper.has_value());
     ASSERT_TRUE((*shipper)->ShipAll().has_value());
   }
@@ -159,7 +115,7 @@ TEST_P(DatabaseSinkTest, HostileValuesAreStoredVerbatimAndNeverBreakTheBatch) {
     LogCall(*journal, {{"q", "user with NUL"}}, std::string("mallory\0x", 9));
   }
   const std::vector<std::string> journal = JournalLines(dir_.path());
-  auto shipper = Shipper::Start(Shipping(dir_.path()), OpenStore());
+  auto shipper = Shipper::Start(FastShipping(dir_.path()), OpenStore());
   ASSERT_TRUE(shipper.has_value());
   auto shipped = (*shipper)->ShipAll();
   ASSERT_TRUE(shipped.has_value()) << shipped.error().message;
@@ -174,7 +130,7 @@ TEST_P(DatabaseSinkTest, HostileValuesAreStoredVerbatimAndNeverBreakTheBatch) {
 
 TEST_P(DatabaseSinkTest, DatabaseStoppedMidStreamLosesNothingAndStoresNothingTwice) {
   auto journal = OpenJournal(dir_.path());
-  auto shipper = Shipper::Start(Shipping(dir_.path()), OpenStore());
+  auto shipper = Shipper::Start(FastShipping(dir_.path()), OpenStore());
   ASSERT_TRUE(shipper.has_value());
   std::set<std::string> logged;
   for (int i = 0; i < 300; ++i) logged.insert(LogCall(*journal, {{"i", i}}));
@@ -207,7 +163,7 @@ TEST_P(DatabaseSinkTest, DatabaseStoppedMidStreamLosesNothingAndStoresNothingTwi
 // two seconds while calls go on; the shipper waits, then ships every record once.
 TEST_P(DatabaseSinkTest, SlowDatabaseDelaysShippingButLosesAndDuplicatesNothing) {
   auto journal = OpenJournal(dir_.path());
-  auto shipper = Shipper::Start(Shipping(dir_.path()), OpenStore());
+  auto shipper = Shipper::Start(FastShipping(dir_.path()), OpenStore());
   ASSERT_TRUE(shipper.has_value());
   LogCall(*journal, {{"warm", true}});
   ASSERT_GE(WaitForStored(server().Config(), 2), 2u);  // the table exists
@@ -239,7 +195,7 @@ TEST_P(DatabaseSinkTest, ErasureOverwritesTheStoredRecordsAndVerifyStaysValid) {
     for (int i = 0; i < 20; ++i) LogCall(*journal, {{"q", "bob's order " + std::to_string(i)}}, i % 2 ? "bob" : "carol");
   }
   {
-    auto shipper = Shipper::Start(Shipping(dir_.path()), OpenStore());
+    auto shipper = Shipper::Start(FastShipping(dir_.path()), OpenStore());
     ASSERT_TRUE(shipper.has_value());
     ASSERT_TRUE((*shipper)->ShipAll().has_value());
   }
@@ -272,7 +228,7 @@ TEST_P(DatabaseSinkTest, AWrongPasswordFailsTheBatchAndIsNeverShown) {
   {
     auto journal = OpenJournal(dir_.path());
   }
-  auto shipper = Shipper::Start(Shipping(dir_.path()), std::move(*sink));
+  auto shipper = Shipper::Start(FastShipping(dir_.path()), std::move(*sink));
   ASSERT_TRUE(shipper.has_value());
   auto shipped = (*shipper)->ShipAll();
   ASSERT_FALSE(shipped.has_value());
