@@ -57,13 +57,13 @@ struct SinkConfig {
   std::string password_env;
   std::string password_file;
   // What the destination is: sqlite, postgres, mysql (these three may be left
-  // to the URL's scheme), splunk, datadog, elastic, otlp, webhook.
+  // to the URL's scheme), splunk, datadog, elastic, otlp, webhook, syslog.
   std::string type;
   std::string ca_file;  // TLS: trust this CA bundle instead of the system's
   bool gzip = true;     // compress request bodies (HTTP sinks)
   std::chrono::milliseconds timeout{30000};  // for one request's answer (HTTP sinks)
   // Per type: index, source, sourcetype (splunk), service, tags (datadog),
-  // index (elastic), service (otlp), ack = "true" (splunk).
+  // index (elastic), service (otlp), ack = "true" (splunk), facility (syslog).
   std::map<std::string, std::string> options;
   // Routing: only records of these tenants / event types (empty: all).
   // Checkpoints go to every sink: a copy of the chain head off the machine.

@@ -265,7 +265,7 @@ Result<Config> LoadConfig(const std::string& path) {
     if (auto status = sink.Get("password_env", parsed.password_env); !status) return status;
     if (auto status = sink.Get("password_file", parsed.password_file); !status) return status;
     if (auto status = sink.GetChoice("type", parsed.type, {"", "sqlite", "postgres", "mysql", "splunk", "datadog",
-                                                           "elastic", "otlp", "webhook"});
+                                                           "elastic", "otlp", "webhook", "syslog"});
         !status)
       return status;
     if (auto status = sink.Get("ca_file", parsed.ca_file); !status) return status;
@@ -276,7 +276,7 @@ Result<Config> LoadConfig(const std::string& path) {
     parsed.timeout = std::chrono::seconds(timeout_seconds);
     if (auto status = sink.GetStrings("tenants", parsed.tenants); !status) return status;
     if (auto status = sink.GetStrings("event_types", parsed.event_types); !status) return status;
-    for (const char* key : {"index", "source", "sourcetype", "service", "tags", "host"}) {
+    for (const char* key : {"index", "source", "sourcetype", "service", "tags", "host", "facility"}) {
       std::string value;
       if (auto status = sink.Get(key, value); !status) return status;
       if (!value.empty()) parsed.options[key] = value;
@@ -287,7 +287,7 @@ Result<Config> LoadConfig(const std::string& path) {
     if (parsed.url.empty() && parsed.type != "datadog")
       return sink.Missing("url", "where to ship records, e.g. sqlite:///var/audit/audit.db");
     if (parsed.type.empty() && SinkType(parsed).empty())
-      return sink.Missing("type", "splunk, datadog, elastic, otlp or webhook for '" + RedactUrl(parsed.url) + "'");
+      return sink.Missing("type", "splunk, datadog, elastic, otlp, webhook or syslog for '" + RedactUrl(parsed.url) + "'");
     if (parsed.name.empty()) parsed.name = parsed.type.empty() ? parsed.url.substr(0, parsed.url.find("://")) : parsed.type;
     for (const auto& other : config.sinks) {
       if (other.name == parsed.name)

@@ -7,6 +7,8 @@
 //   otlp     OpenTelemetry OTLP/HTTP logs, JSON encoding (/v1/logs), GenAI/MCP
 //            semantic-convention attributes;
 //   webhook  JSON batches to any URL, signed: HMAC-SHA256 over timestamp and body.
+// And, not over HTTP but beside them:
+//   syslog   RFC 5424 over udp://, tcp:// (octet counting) or tls:// (syslog_sink.cc).
 #pragma once
 
 #include <memory>
@@ -20,5 +22,6 @@ namespace mcpaudit {
 [[nodiscard]] Result<std::unique_ptr<Sink>> OpenElasticSink(const SinkConfig& config);
 [[nodiscard]] Result<std::unique_ptr<Sink>> OpenOtlpSink(const SinkConfig& config);
 [[nodiscard]] Result<std::unique_ptr<Sink>> OpenWebhookSink(const SinkConfig& config);
+[[nodiscard]] Result<std::unique_ptr<Sink>> OpenSyslogSink(const SinkConfig& config);
 
 }  // namespace mcpaudit

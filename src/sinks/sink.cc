@@ -75,10 +75,11 @@ Result<std::unique_ptr<Sink>> OpenByType(const SinkConfig& config) {
   if (type == "elastic") return OpenElasticSink(config);
   if (type == "otlp") return OpenOtlpSink(config);
   if (type == "webhook") return OpenWebhookSink(config);
+  if (type == "syslog") return OpenSyslogSink(config);
   if (!type.empty())
     return Fail(ErrorCode::kInvalidArgument,
                 "sink " + config.name + ": unknown type '" + type +
-                    "' (sqlite, postgres, mysql, splunk, datadog, elastic, otlp, webhook)");
+                    "' (sqlite, postgres, mysql, splunk, datadog, elastic, otlp, webhook, syslog)");
   return Fail(ErrorCode::kInvalidArgument,
               "sink " + config.name + ": '" + RedactUrl(config.url) +
                   "' is not a store URL (sqlite:///path/audit.db, postgres://user@host/db, mysql://user@host/db); "
