@@ -27,7 +27,7 @@ run: build
 # Every test: unit, integration and end-to-end with the official MCP clients.
 test: build
 	@scripts/install-deps.sh test
-	@cmake --build $(BUILD_DIR) --target unit_tests stdio_integration_tests http_integration_tests db_integration_tests http_sink_integration_tests
+	@cmake --build $(BUILD_DIR) --target unit_tests stdio_integration_tests http_integration_tests db_integration_tests siem_sink_integration_tests
 	@ctest --test-dir $(BUILD_DIR) $(CTEST_FLAGS)
 
 test-unit: build
@@ -39,7 +39,7 @@ test-unit: build
 test-asan: deps
 	@scripts/install-deps.sh test
 	@cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMCPAUDIT_SANITIZE=ON >/dev/null
-	@cmake --build $(ASAN_DIR) --target unit_tests $(if $(ASAN_INTEGRATION),mcp-audit stdio_integration_tests http_integration_tests db_integration_tests http_sink_integration_tests)
+	@cmake --build $(ASAN_DIR) --target unit_tests $(if $(ASAN_INTEGRATION),mcp-audit stdio_integration_tests http_integration_tests db_integration_tests siem_sink_integration_tests)
 	@ctest --test-dir $(ASAN_DIR) -L $(if $(ASAN_INTEGRATION),'unit|integration' -E find_package,unit) $(CTEST_FLAGS)
 
 # Benchmarks print figures side by side with their baselines; they assert nothing.

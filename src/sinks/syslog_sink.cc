@@ -130,7 +130,17 @@ class SyslogSink final : public Sink {
     return m;
   }
 
+  // A collector that restarted closed our connection; writing to it now would
+  // "succeed" into the void. Looked at before each batch: a closed peer reads as EOF.
+  bool PeerClosed() const {
+    if (fd_ < 0 || endpoint_.transport == "udp") return false;
+    char byte;
+    const ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+  }
+
   Status EnsureConnected() {
+    if (PeerClosed()) Close();
     if (fd_ >= 0) return {};
     addrinfo hints{};
     hints.ai_socktype = endpoint_.transport == "udp" ? SOCK_DGRAM : SOCK_STREAM;

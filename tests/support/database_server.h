@@ -3,8 +3,6 @@
 // and destroyed when the program ends. The tests may stop and restart it.
 #pragma once
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -16,6 +14,8 @@
 #include <string>
 
 #include "mcpaudit/sink.h"
+#include "support/free_port.h"
+#include "support/shell.h"
 
 namespace mcpaudit::testing {
 
@@ -60,18 +60,6 @@ class DatabaseServer {
     url_ = Run("start");
   }
 
-  static int FreePort() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    ::close(fd);
-    return ntohs(address.sin_port);
-  }
-
   std::string ReadPassword() const {
     std::string password;
     if (FILE* f = std::fopen((dir_ / "password").c_str(), "r")) {
@@ -83,26 +71,11 @@ class DatabaseServer {
     return password;
   }
 
-  static std::string Quote(const std::string& text) {
-    std::string quoted = "'";
-    for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return quoted + "'";
-  }
-
   std::string Run(const std::string& action, const std::string& sql = "") const {
-    const std::string command = std::string(MCPAUDIT_DB_SERVER_SCRIPT) + " " + action + " " +
-                                (kind_ == Kind::kPostgres ? "postgres" : "mariadb") + " " + Quote(dir_.string()) +
-                                " " + std::to_string(port_) + " " + database_ + " " + Quote(sql);
-    std::string output;
-    FILE* pipe = ::popen(command.c_str(), "r");
-    if (pipe == nullptr) throw std::runtime_error("cannot run " + command);
-    char buffer[4096];
-    size_t n;
-    while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
-    const int status = ::pclose(pipe);
-    if (status != 0 && action != "destroy") throw std::runtime_error(command + " failed: " + output);
-    while (!output.empty() && output.back() == '\n') output.pop_back();
-    return output;
+    return RunShell(std::string(MCPAUDIT_DB_SERVER_SCRIPT) + " " + action + " " +
+                        (kind_ == Kind::kPostgres ? "postgres" : "mariadb") + " " + ShellQuote(dir_.string()) + " " +
+                        std::to_string(port_) + " " + database_ + " " + ShellQuote(sql),
+                    action == "destroy");
   }
 
   Kind kind_;
