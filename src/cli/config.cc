@@ -285,7 +285,7 @@ Result<Config> LoadConfig(const std::string& path) {
     if (auto status = sink.Get("ack", ack); !status) return status;
     if (ack) parsed.options["ack"] = "true";
     if (parsed.url.empty() && parsed.type != "datadog")
-      return sink.Missing("url", "where to ship records, e.g. sqlite:///var/audit/audit.db");
+      return sink.Missing("url", "where to ship records: sqlite:///path, postgres://…, https://…, udp://host:port");
     if (parsed.type.empty() && SinkType(parsed).empty())
       return sink.Missing("type", "splunk, datadog, elastic, otlp, webhook or syslog for '" + RedactUrl(parsed.url) + "'");
     if (parsed.name.empty()) parsed.name = parsed.type.empty() ? parsed.url.substr(0, parsed.url.find("://")) : parsed.type;
@@ -505,6 +505,19 @@ roles_claim = "roles"
 # name = "warehouse"
 # url = "postgres://audit@db.example.com:5432/compliance"   # or mysql://audit@db:3306/compliance
 # password_env = "MCP_AUDIT_DB_PASSWORD"                     # or password_file = "/run/secrets/db"
+# SIEMs and collectors name their type: splunk, datadog, elastic, otlp, webhook or syslog.
+# [[sinks]]
+# name = "splunk"
+# type = "splunk"
+# url = "https://splunk.example.com:8088"
+# password_env = "SPLUNK_HEC_TOKEN"   # the token, API key or (webhook) HMAC key
+# index = "mcp_audit"                 # splunk, elastic; also source, sourcetype, ack = true (splunk),
+#                                     # service, tags (datadog, otlp), facility (syslog), host
+# tenants = []                        # only these tenants' records; empty: all (checkpoints: always)
+# event_types = []                    # only these event types; empty: all
+# ca_file = ""                        # TLS: trust this CA bundle instead of the system's
+# gzip = true
+# timeout_seconds = 30
 
 [audit]
 dir = "./var/audit"            # the journal (0700; segment files 0600)

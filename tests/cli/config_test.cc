@@ -218,6 +218,52 @@ TEST_F(ConfigTest, ReadsRedactionAndSaysWhatIsWrongWithIt) {
             std::string::npos);
 }
 
+TEST_F(ConfigTest, ReadsSinksOfEveryKindAndSaysWhatIsWrongWithThem) {
+  auto config = Load(R"(
+[[sinks]]
+name = "warehouse"
+url = "postgres://audit@db.example.com/compliance"
+password_env = "DB_PASSWORD"
+[[sinks]]
+name = "splunk"
+type = "splunk"
+url = "https://splunk.example.com:8088"
+password_file = "/run/secrets/hec"
+index = "mcp_audit"
+ack = true
+tenants = ["acme", "globex"]
+event_types = ["tool_call"]
+ca_file = "/etc/ssl/private-ca.pem"
+gzip = false
+timeout_seconds = 5
+[[sinks]]
+type = "syslog"
+url = "tls://logs.example.com:6514"
+facility = "authpriv"
+)");
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  ASSERT_EQ(config->sinks.size(), 3u);
+  EXPECT_EQ(SinkType(config->sinks[0]), "postgres");
+  EXPECT_EQ(config->sinks[0].password_env, "DB_PASSWORD");
+  const SinkConfig& splunk = config->sinks[1];
+  EXPECT_EQ(SinkType(splunk), "splunk");
+  EXPECT_EQ(splunk.options.at("index"), "mcp_audit");
+  EXPECT_EQ(splunk.options.at("ack"), "true");
+  EXPECT_EQ(splunk.tenants, (std::vector<std::string>{"acme", "globex"}));
+  EXPECT_EQ(splunk.event_types, (std::vector<std::string>{"tool_call"}));
+  EXPECT_EQ(splunk.ca_file, "/etc/ssl/private-ca.pem");
+  EXPECT_FALSE(splunk.gzip);
+  EXPECT_EQ(splunk.timeout, std::chrono::seconds(5));
+  EXPECT_EQ(config->sinks[2].name, "syslog") << "named after its type when unnamed";
+  EXPECT_EQ(config->sinks[2].options.at("facility"), "authpriv");
+
+  EXPECT_NE(ErrorOf("[[sinks]]\ntype = \"kafka\"\nurl = \"x\"\n").find("sinks[0].type: unknown value 'kafka'"), std::string::npos);
+  EXPECT_NE(ErrorOf("[[sinks]]\nurl = \"https://splunk:8088\"\n").find("splunk, datadog, elastic"), std::string::npos);
+  EXPECT_NE(ErrorOf("[[sinks]]\ntype = \"webhook\"\n").find("sinks[0].url: missing"), std::string::npos);
+  EXPECT_NE(ErrorOf("[[sinks]]\nurl = \"sqlite:///a.db\"\n[[sinks]]\nurl = \"sqlite:///b.db\"\n").find("two sinks named"),
+            std::string::npos);
+}
+
 TEST_F(ConfigTest, AMissingFileIsAnIoError) {
   auto config = LoadConfig((dir_.path() / "none.toml").string());
   ASSERT_FALSE(config.has_value());
