@@ -1,10 +1,13 @@
-// Store benchmarks, printed side by side in one run: events/s written into
+// Sink benchmarks, printed side by side in one run: events/s written into
 // SQLite, PostgreSQL and MariaDB
 //   (a) by the sink, in batches of 2000 (what the Shipper sends);
 //   (b) by the Shipper from a journal on disk (read, parse, send, move the cursor);
-//   (c) by a naive writer that inserts one row per event in autocommit.
+//   (c) by a naive writer that inserts one row per event in autocommit;
+// events/s into each HTTP sink against a local receiver that answers at once
+// (tests/support/http_receiver.h), and the shipper's memory while its
+// destination is down and the backlog grows (it stays on disk).
 // Usage: store_bench [scale] [only] (`only`: just the rows of kind batched,
-// shipper or naive). PostgreSQL and MariaDB are measured when
+// shipper, naive, http or backlog). PostgreSQL and MariaDB are measured when
 // MCPAUDIT_BENCH_POSTGRES_URL / MCPAUDIT_BENCH_MYSQL_URL (with *_PASSWORD_FILE)
 // are set, which bench/store_bench.sh does after starting both on loopback.
 #include <libpq-fe.h>
@@ -16,6 +19,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -27,6 +32,7 @@
 #include "sinks/postgres_sink.h"
 #include "sinks/sql_columns.h"
 #include "sinks/sqlite_sink.h"
+#include "support/http_receiver.h"
 
 namespace {
 
@@ -81,16 +87,17 @@ void Failed(const char* store, const char* how, const std::string& why) {
 }
 
 // (a) the sink, batch after batch.
-void BatchedSink(const char* store, const SinkConfig& config, size_t count) {
+void BatchedSink(const char* store, const SinkConfig& config, size_t count,
+                 const char* how = "sink, batches of 2000 (one transaction each)") {
   auto sink = OpenSink(config);
-  if (!sink) return Failed(store, "sink, batches of 2000", sink.error().message);
+  if (!sink) return Failed(store, how, sink.error().message);
   const auto records = SampleRecords(std::string(store) + "-batched", count);
   const auto start = Steady::now();
   for (size_t at = 0; at < records.size(); at += kBatch) {
     const size_t n = std::min(kBatch, records.size() - at);
     if (auto s = (*sink)->Store({records.data() + at, n}); !s) return Failed(store, "sink", s.error().message);
   }
-  Row(store, "sink, batches of 2000 (one transaction each)", count, Steady::now() - start);
+  Row(store, how, count, Steady::now() - start);
 }
 
 // (b) the shipper, from a journal written beforehand.
@@ -216,6 +223,67 @@ void NaiveMysql(const SinkConfig& config, size_t count) {
   mysql_close(m);
 }
 
+// Resident memory of this process, in KiB.
+long ResidentKib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("VmRSS:")) return std::atol(line.c_str() + 6);
+  }
+  return 0;
+}
+
+void HttpSinks(size_t count) {
+  testing::HttpReceiver receiver;
+  ::setenv("MCPAUDIT_BENCH_SECRET", "bench-secret", 1);
+  for (const char* type : {"webhook", "splunk", "datadog", "elastic", "otlp"}) {
+    SinkConfig config;
+    config.name = type;
+    config.type = type;
+    config.url = receiver.url();
+    config.password_env = "MCPAUDIT_BENCH_SECRET";
+    char how[64];
+    std::snprintf(how, sizeof how, "sink, batches of 2000, gzip");
+    BatchedSink(type, config, count, how);
+  }
+}
+
+// The shipper while its destination refuses connections: the backlog is the
+// journal on disk, so memory stays flat however many records wait.
+void BacklogMemory(size_t count) {
+  const fs::path journal = ScratchDir("backlog");
+  SinkConfig config;
+  config.name = "down";
+  config.type = "webhook";
+  config.url = "http://127.0.0.1:1/";
+  ::setenv("MCPAUDIT_BENCH_SECRET", "bench-secret", 1);
+  config.password_env = "MCPAUDIT_BENCH_SECRET";
+  auto sink = OpenSink(config);
+  PipelineOptions options;
+  options.directory = journal;
+  options.space_left_bytes = options.admin_space_left_bytes = 0;
+  auto pipeline = Pipeline::Open(options);
+  if (!sink || !pipeline) return Failed("webhook", "backlog", "cannot open");
+  auto shipper = Shipper::Start({.journal_dir = journal, .name = "down", .poll_interval = std::chrono::milliseconds(50),
+                                 .max_backoff = std::chrono::milliseconds(200), .drain_timeout = {}},
+                                std::move(*sink));
+  // Memory after each half: the pipeline's buffers grow once, the backlog must not.
+  long resident[2] = {0, 0};
+  for (int half = 0; half < 2; ++half) {
+    for (size_t i = 0; i < count / 2; ++i) {
+      AuditEvent e = SampleEvent("backlog", i);
+      e.id = NewUuidV7(e.timestamp, SecureRandom());
+      e.integrity.reset();
+      (void)(*pipeline)->Log(e);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    resident[half] = ResidentKib();
+  }
+  auto backlog = ReadShipperBacklogs(journal);
+  std::printf("%-10s %-44s %9zu waiting; RSS %ld MiB at half, %ld MiB at all\n", "webhook",
+              "shipper, destination down", backlog && !backlog->empty() ? size_t(backlog->front().records_behind) : 0,
+              resident[0] / 1024, resident[1] / 1024);
+}
+
 std::optional<SinkConfig> FromEnvironment(const char* name, const char* url_env, const char* password_env) {
   const char* url = std::getenv(url_env);
   if (url == nullptr || *url == '\0') return std::nullopt;
@@ -242,16 +310,18 @@ int main(int argc, char** argv) {
     if (wanted("batched")) BatchedSink("postgres", *postgres, n(200000));
     if (wanted("shipper")) Shipping("postgres", *postgres, n(100000));
     if (wanted("naive")) NaivePostgres(*postgres, 2000);
-  } else {
+  } else if (wanted("batched") || wanted("shipper") || wanted("naive")) {
     std::printf("postgres   (not measured: MCPAUDIT_BENCH_POSTGRES_URL is not set; bench/store_bench.sh sets it)\n");
   }
   if (auto mysql = FromEnvironment("mariadb", "MCPAUDIT_BENCH_MYSQL_URL", "MCPAUDIT_BENCH_MYSQL_PASSWORD_FILE")) {
     if (wanted("batched")) BatchedSink("mariadb", *mysql, n(100000));
     if (wanted("shipper")) Shipping("mariadb", *mysql, n(50000));
     if (wanted("naive")) NaiveMysql(*mysql, 2000);
-  } else {
+  } else if (wanted("batched") || wanted("shipper") || wanted("naive")) {
     std::printf("mariadb    (not measured: MCPAUDIT_BENCH_MYSQL_URL is not set; bench/store_bench.sh sets it)\n");
   }
+  if (wanted("http")) HttpSinks(n(100000));
+  if (wanted("backlog")) BacklogMemory(n(200000));
   fs::remove_all(sqlite_dir.parent_path());
   return 0;
 }
