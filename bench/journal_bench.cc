@@ -21,6 +21,7 @@
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
 #include "mcpaudit/toolkit.h"
+#include "sample_event.h"
 
 namespace {
 
@@ -35,19 +36,7 @@ fs::path ScratchDir(const std::string& name) {
   return dir;
 }
 
-AuditEvent SampleEvent(int n) {
-  AuditEvent e;
-  e.timestamp = std::chrono::system_clock::now();
-  e.id = "0193c1b2-0000-7000-8000-" + std::to_string(100000000000 + n);
-  e.tool = "catalog_search";
-  e.user = {"user123", "user@example.com", "acme-corp", {"analyst"}, "jwt"};
-  e.request = {"req-" + std::to_string(n), "192.168.1.1", "session-1", "http", "bench/1", {"bench", "1"}};
-  e.server = {"mcp-audit", "bench", "host-a"};
-  e.params = {{"query", "customers"}, {"entity_type", "DATASET"}, {"limit", 10}};
-  e.resources = {"urn:li:dataset:(urn:li:dataPlatform:postgres,crm.public.customers,PROD)"};
-  e.response = AuditResponse{5, 0.15, false, 1834};
-  return e;
-}
+using bench::SampleEvent;
 
 // The design of the documents this project grew from.
 class NaiveLogger final : public AuditLogger {

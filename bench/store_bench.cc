@@ -28,6 +28,7 @@
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
 #include "mcpaudit/sink.h"
+#include "sample_event.h"
 #include "sinks/mysql_sink.h"
 #include "sinks/postgres_sink.h"
 #include "sinks/sql_columns.h"
@@ -49,17 +50,9 @@ fs::path ScratchDir(const std::string& name) {
   return dir;
 }
 
+// A call whose id starts with `prefix` and whose chain position is its number.
 AuditEvent SampleEvent(const std::string& prefix, size_t n) {
-  AuditEvent e;
-  e.timestamp = std::chrono::system_clock::now();
-  e.id = prefix + "-0193c1b2-0000-7000-8000-" + std::to_string(100000000000 + n);
-  e.tool = "catalog_search";
-  e.user = {"user123", "user@example.com", "acme-corp", {"analyst"}, "jwt"};
-  e.request = {"req-" + std::to_string(n), "192.168.1.1", "session-1", "http", "bench/1", {"bench", "1"}};
-  e.server = {"mcp-audit", "bench", "host-a"};
-  e.params = {{"query", "customers"}, {"entity_type", "DATASET"}, {"limit", 10}};
-  e.resources = {"urn:li:dataset:(urn:li:dataPlatform:postgres,crm.public.customers,PROD)"};
-  e.response = AuditResponse{5, 0.15, false, 1834};
+  AuditEvent e = bench::SampleEvent(n, prefix + "-");
   e.integrity = AuditIntegrity{prefix, n + 1, std::string(64, '0'), std::string(64, 'f')};
   return e;
 }
