@@ -28,7 +28,16 @@ Result<std::vector<SinkConfig>> StoresToErase(const EraseOptions& options) {
   if (!options.config_path.empty()) {
     auto config = LoadConfig(options.config_path);
     if (!config) return std::unexpected(config.error());
-    stores = SinksOrDefault(*config);
+    for (SinkConfig& sink : SinksOrDefault(*config)) {
+      const std::string type = SinkType(sink);
+      if (type == "sqlite" || type == "postgres" || type == "mysql") {
+        stores.push_back(std::move(sink));
+      } else {
+        // A SIEM keeps what it was sent; only its own tools can delete there.
+        std::cout << "note: sink " << sink.name << " (" << type
+                  << ") cannot be erased from here: what it received stays there until erased in " << type << "\n";
+      }
+    }
   }
   if (!options.store.url.empty()) stores.push_back(options.store.Config());
   const auto default_store = std::filesystem::path(options.audit_dir) / "audit.db";
