@@ -293,6 +293,8 @@ int main(int argc, char** argv) {
   auto n = [&](size_t base) { return std::max<size_t>(kBatch, static_cast<size_t>(base * scale)); };
   std::printf("%-10s %-44s %9s %10s %18s\n", "store", "how", "events", "time", "rate");
 
+  // First, while this process is small: memory while a destination is down.
+  if (wanted("backlog")) BacklogMemory(n(200000));
   const fs::path sqlite_dir = ScratchDir("sqlite");
   const SinkConfig sqlite{"sqlite", "sqlite://" + (sqlite_dir / "audit.db").string(), "", ""};
   if (wanted("batched")) BatchedSink("sqlite", sqlite, n(300000));
@@ -314,7 +316,6 @@ int main(int argc, char** argv) {
     std::printf("mariadb    (not measured: MCPAUDIT_BENCH_MYSQL_URL is not set; bench/store_bench.sh sets it)\n");
   }
   if (wanted("http")) HttpSinks(n(100000));
-  if (wanted("backlog")) BacklogMemory(n(200000));
   fs::remove_all(sqlite_dir.parent_path());
   return 0;
 }

@@ -191,7 +191,17 @@ class PostgresSink final : public Sink {
   Status WriteBatch(std::span<const SinkRecord> batch, bool replace) {
     if (Status s = EnsurePartitions(batch); !s) return s;
     if (Status s = Exec("BEGIN"); !s) return s;
-    if (Status s = Copy(batch); !s) return s;
+    if (!replace) {
+      // The common case, no record of the batch stored yet: COPY straight into
+      // the table. A record sent before (a retry) makes it fail on the primary
+      // key; then the batch goes the careful way below.
+      if (Status s = Exec("SAVEPOINT direct"); !s) return s;
+      std::string sqlstate;
+      if (Copy(batch, "audit_events", &sqlstate)) return Exec("COMMIT");
+      if (sqlstate != "23505") return Error("COPY failed");
+      if (Status s = Exec("ROLLBACK TO SAVEPOINT direct"); !s) return s;
+    }
+    if (Status s = Copy(batch, "audit_events_incoming"); !s) return s;
     std::string insert = std::string("INSERT INTO audit_events (") + kColumns + ") SELECT " + kColumns +
                          " FROM audit_events_incoming ON CONFLICT (id, \"timestamp\") ";
     if (replace) {
@@ -206,8 +216,9 @@ class PostgresSink final : public Sink {
     return Exec("COMMIT");
   }
 
-  Status Copy(std::span<const SinkRecord> batch) {
-    const std::string copy = std::string("COPY audit_events_incoming (") + kColumns + ") FROM STDIN";
+  // COPY of the batch into `table`; on failure `sqlstate` (when given) says why.
+  Status Copy(std::span<const SinkRecord> batch, const std::string& table, std::string* sqlstate = nullptr) {
+    const std::string copy = "COPY " + table + " (" + kColumns + ") FROM STDIN";
     QueryResult started(PQexec(conn_.get(), copy.c_str()));
     if (PQresultStatus(started.get()) != PGRES_COPY_IN) return Error("cannot start COPY");
     constexpr size_t kChunk = 1 << 20;
@@ -226,6 +237,10 @@ class PostgresSink final : public Sink {
     QueryResult finished(PQgetResult(conn_.get()));
     const bool ok = PQresultStatus(finished.get()) == PGRES_COMMAND_OK;
     std::string message = ok ? "" : PQresultErrorMessage(finished.get());
+    if (!ok && sqlstate != nullptr) {
+      const char* state = PQresultErrorField(finished.get(), PG_DIAG_SQLSTATE);
+      *sqlstate = state ? state : "";
+    }
     while (QueryResult rest{PQgetResult(conn_.get())}) {
     }
     if (!ok) return Fail(ErrorCode::kIo, RedactUrl(config_.url) + ": COPY failed: " + message);
