@@ -11,8 +11,9 @@ packages=(cmake ninja-build g++ pkg-config ccache
   nlohmann-json3-dev libvalijson-dev libssl-dev libsqlite3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   libboost-dev libcurl4-openssl-dev libjwt-dev libpq-dev libmariadb-dev zlib1g-dev)
 if [[ $what == test || $what == bench ]]; then
-  # The servers the sink tests start on loopback (tests/support/db-server.sh, rsyslog-server.sh).
-  packages+=(libgtest-dev libgmock-dev postgresql mariadb-server rsyslog rsyslog-gnutls openssl)
+  # The servers the sink tests start on loopback (tests/support/db-server.sh, rsyslog-server.sh,
+  # tls-proxy.sh).
+  packages+=(libgtest-dev libgmock-dev postgresql mariadb-server rsyslog rsyslog-gnutls openssl stunnel4)
   [[ $what == bench ]] && packages+=(wrk curl)
   # Any Node.js with npm will do to fetch the test clients (they run on the
   # Node 22 that npm brings); Debian's packages when there is none.

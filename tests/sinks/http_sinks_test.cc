@@ -11,7 +11,9 @@
 #include "audit/crypto.h"
 #include "audit/shipper.h"
 #include "mcpaudit/sink.h"
+#include "support/free_port.h"
 #include "support/http_receiver.h"
+#include "support/shell.h"
 #include "support/shipping.h"
 #include "support/temp_dir.h"
 
@@ -432,6 +434,47 @@ TEST_F(HttpSinkTest, TheSecretNeverAppearsInErrors) {
   auto refused = OpenSink(missing);
   ASSERT_FALSE(refused.has_value());
   EXPECT_NE(refused.error().message.find("MCPAUDIT_TEST_NO_SUCH_VARIABLE"), std::string::npos);
+}
+
+// A real TLS server (stunnel, tests/support/tls-proxy.sh) in front of the receiver.
+class TlsProxy {
+ public:
+  explicit TlsProxy(unsigned short backend) : port_(testing::FreePort()) {
+    testing::RunShell(Script() + " start " + testing::ShellQuote(dir_.path().string()) + " " + std::to_string(port_) +
+                      " " + std::to_string(backend));
+  }
+  ~TlsProxy() { testing::RunShell(Script() + " stop " + testing::ShellQuote(dir_.path().string()), true); }
+  std::string url() const { return "https://localhost:" + std::to_string(port_); }
+  std::string ca_file() const { return (dir_.path() / "ca.pem").string(); }
+
+ private:
+  static std::string Script() { return MCPAUDIT_TLS_PROXY_SCRIPT; }
+  testing::TempDir dir_;
+  int port_;
+};
+
+TEST_F(HttpSinkTest, HttpsIsVerifiedAgainstTheSystemsCasOrTheConfiguredOne) {
+  const auto journal = Journal(5);
+  TlsProxy proxy(receiver_.port());
+  SinkConfig untrusted = Config("webhook");
+  untrusted.name = "untrusted";
+  untrusted.url = proxy.url() + "/hook";  // the system's CAs did not sign its certificate
+  auto refused = StartShipper(untrusted)->ShipAll();
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("certificate"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(receiver_.count(), 0u) << "nothing is sent to a server that could not prove who it is";
+
+  SinkConfig trusted = untrusted;
+  trusted.name = "trusted";
+  trusted.ca_file = proxy.ca_file();
+  auto shipped = StartShipper(trusted)->ShipAll();
+  ASSERT_TRUE(shipped.has_value()) << shipped.error().message;
+  std::vector<std::string> lines;
+  for (const auto& request : receiver_.requests()) {
+    EXPECT_EQ(request.target, "/hook");
+    for (const auto& record : WebhookRecords(request.body)) lines.push_back(record.dump());
+  }
+  EXPECT_EQ(IdsOfLines(lines), IdsOfLines(journal));
 }
 
 TEST_F(HttpSinkTest, RoutingSendsOnlyTheChosenTenantsAndEveryCheckpoint) {

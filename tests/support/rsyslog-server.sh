@@ -16,14 +16,7 @@ case $action in
   start)
     udp=$3 tcp=$4 tls=$5
     mkdir -p "$dir"
-    if [[ ! -f $dir/cert.pem ]]; then
-      openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=mcp-audit test CA" \
-        -keyout "$dir/ca-key.pem" -out "$dir/ca.pem" 2>/dev/null
-      openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$dir/key.pem" -out "$dir/cert.csr" 2>/dev/null
-      printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$dir/san.ext"
-      openssl x509 -req -in "$dir/cert.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" -CAcreateserial -days 2 \
-        -extfile "$dir/san.ext" -out "$dir/cert.pem" 2>/dev/null
-    fi
+    "$(dirname "$0")/make-test-ca.sh" "$dir"
     cat > "$dir/rsyslog.conf" <<CONF
 global(workDirectory="$dir" maxMessageSize="2m"
        defaultNetstreamDriverCAFile="$dir/ca.pem" defaultNetstreamDriverCertFile="$dir/cert.pem"
