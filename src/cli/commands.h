@@ -21,6 +21,7 @@ void AddEraseCommand(CLI::App& app, int& exit_code);
 void AddApiKeyCommand(CLI::App& app, int& exit_code);
 void AddStatusCommand(CLI::App& app, int& exit_code);
 void AddExportCommand(CLI::App& app, int& exit_code);
+void AddProxyCommand(CLI::App& app, int& exit_code);
 
 // --store URL and where its password comes from, for the commands that read a
 // database a sink fills (the password never on the command line).

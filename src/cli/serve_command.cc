@@ -22,6 +22,7 @@
 #include "mcpaudit/authenticators.h"
 #include "mcpaudit/http_transport.h"
 #include "mcpaudit/stdio_transport.h"
+#include "proxy/stdio_proxy.h"
 
 namespace mcpaudit::cli {
 namespace {
@@ -36,8 +37,11 @@ struct ServeFlags {
   size_t max_message_bytes = 4 * 1024 * 1024;
   size_t workers = 0;  // 0: 4 in async mode, 16 in durable mode
   std::string log_level = "info";
-  CLI::Option *http_opt, *audit_dir_opt, *toolkit_opt, *user_opt, *mode_opt, *signing_key_opt;
+  std::vector<std::string> upstream;  // proxy: the MCP server to put the audit in front of
+  CLI::Option *http_opt = nullptr, *audit_dir_opt = nullptr, *toolkit_opt = nullptr, *user_opt = nullptr,
+              *mode_opt = nullptr, *signing_key_opt = nullptr;
 };
+
 
 // The effective settings: defaults, then the config file, then the flags.
 Result<Config> Settings(const ServeFlags& flags) {
@@ -47,10 +51,10 @@ Result<Config> Settings(const ServeFlags& flags) {
     if (!loaded) return loaded;
     config = std::move(*loaded);
   }
-  if (flags.http_opt->count()) config.listen = flags.http;
+  if (flags.http_opt && flags.http_opt->count()) config.listen = flags.http;
   if (flags.stdio) config.listen.clear();
   if (flags.audit_dir_opt->count()) config.audit.directory = flags.audit_dir;
-  if (flags.toolkit_opt->count()) config.toolkit = flags.toolkit;
+  if (flags.toolkit_opt && flags.toolkit_opt->count()) config.toolkit = flags.toolkit;
   if (flags.user_opt->count()) config.user = flags.user;
   if (flags.signing_key_opt->count()) config.audit.signing_key = flags.signing_key;
   if (flags.mode_opt->count()) {
@@ -206,6 +210,24 @@ Status ServeOverHttp(Server& server, HttpOptions http, const Config& config, con
   return ServeHttp(server, http, stop.get_token());
 }
 
+// `proxy`: relays between the client on stdio and the upstream, recording each call.
+int RunProxy(const ServeFlags& flags, const Config& config, Pipeline& pipeline, const AuditServer& server,
+             const std::string& journal_line, std::stop_source stop) {
+  static const SystemClock clock;
+  Recorder recorder(pipeline, server, clock, SecureRandom());
+  StdioProxyOptions options;
+  options.command = flags.upstream;
+  options.identity = StdioIdentity(config.user);
+  options.fail_closed = config.audit.mode == DeliveryMode::kDurable;
+  options.redaction = config.redaction;
+  std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": auditing the MCP server `" << flags.upstream.front()
+            << "` over stdio\n"
+            << "  caller:        " << options.identity.user_id << " (" << options.identity.auth_method << ")\n"
+            << journal_line << "  stop:          end of input (Ctrl-D) or Ctrl-C\n";
+  SignalWatcher watcher(stop);
+  return StdioProxy(options, recorder).Run(STDIN_FILENO, STDOUT_FILENO, stop.get_token());
+}
+
 int Serve(const ServeFlags& flags) {
   // Every thread started from here on inherits the mask: only the watcher takes them.
   const sigset_t signals = WatchedSignals();
@@ -289,7 +311,10 @@ int Serve(const ServeFlags& flags) {
       "   verify it: mcp-audit verify --audit-dir " + records.string() + "\n" + stores_line;
   std::stop_source stop;
   Status served;
-  {
+  int proxied = 0;
+  if (!flags.upstream.empty()) {
+    proxied = RunProxy(flags, config, **pipeline, pipeline_options.server, journal_line, stop);
+  } else {
     SignalWatcher watcher(stop);
     Server server(server_options, toolkit);
     if (config.listen.empty()) {
@@ -312,7 +337,7 @@ int Serve(const ServeFlags& flags) {
     std::cerr << "mcp-audit serve: audit records could not be written: " << flushed.error().message << "\n";
     return 1;
   }
-  return 0;
+  return proxied;
 }
 
 }  // namespace
@@ -348,6 +373,28 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
   cmd->callback([flags, &exit_code] { exit_code = Serve(*flags); });
+}
+
+void AddProxyCommand(CLI::App& app, int& exit_code) {
+  auto flags = std::make_shared<ServeFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "proxy", "Audit an MCP server that speaks stdio: `mcp-audit proxy [options] -- COMMAND [ARGS...]`");
+  cmd->add_option("--config", flags->config_file, "Configuration file (TOML; see `mcp-audit config example`)");
+  flags->audit_dir_opt = cmd->add_option("--audit-dir", flags->audit_dir, "Directory of the journal (default ./var/audit)");
+  flags->mode_opt = cmd->add_option("--mode", flags->mode, "async or durable (no answer without its record on disk)")
+                        ->check(CLI::IsMember({"async", "durable"}));
+  flags->signing_key_opt =
+      cmd->add_option("--signing-key", flags->signing_key, "Ed25519 private key that signs the checkpoints");
+  flags->user_opt = cmd->add_option("--user", flags->user,
+                                    "The caller's user id (default: $MCP_AUDIT_USER, else the OS user)");
+  cmd->add_option("--log-level", flags->log_level, "Operational log level on stderr")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  cmd->add_option("command", flags->upstream, "The MCP server to start and audit, after --")->required();
+  cmd->callback([flags, &exit_code] {
+    flags->stdio = true;
+    exit_code = Serve(*flags);
+  });
 }
 
 }  // namespace mcpaudit::cli

@@ -634,6 +634,90 @@ TEST(StoreTest, ServeShipsToPostgresqlAndMariadbWhereEveryReadCommandAndEraseWor
   }
 }
 
+// mcp-audit proxy in front of an MCP server it did not write: here the
+// conformance fixtures served by `mcp-audit serve --stdio`, a separate process
+// with its own journal, so that the two can be compared.
+std::vector<std::string> ProxyArgs(const std::filesystem::path& dir, std::vector<std::string> upstream) {
+  std::vector<std::string> args = {"proxy", "--audit-dir", (dir / "audit").string(), "--user", "dana", "--"};
+  args.insert(args.end(), upstream.begin(), upstream.end());
+  return args;
+}
+
+TEST(ProxyTest, RelaysEveryMessageUnchangedAndRecordsEachCallWithItsOutcome) {
+  testing::TempDir dir;
+  const std::vector<std::string> upstream = {MCP_AUDIT_BINARY, "serve", "--toolkit", "conformance", "--stdio",
+                                             "--audit-dir", (dir.path() / "upstream").string()};
+  // The same server called directly (its own journal: one server per journal).
+  ServerProcess direct({"serve", "--toolkit", "conformance", "--stdio", "--audit-dir", (dir.path() / "direct").string()},
+                       dir.path() / "direct.txt");
+  ServerProcess proxy(ProxyArgs(dir.path(), upstream), dir.path() / "proxy.txt");
+  direct.Initialize();
+  proxy.Initialize();
+  EXPECT_EQ(proxy.Request(1, "tools/list")["result"], direct.Request(1, "tools/list")["result"]);
+  const json text = {{"name", "test_simple_text"}, {"arguments", {{"password", "hunter2"}}}};
+  EXPECT_EQ(proxy.Request(2, "tools/call", text), direct.Request(2, "tools/call", text));
+  const json failing = {{"name", "test_error_handling"}, {"arguments", json::object()}};
+  EXPECT_EQ(proxy.Request(3, "tools/call", failing)["result"]["isError"], true);
+  EXPECT_EQ(proxy.Request(4, "tools/call", {{"name", "no_such_tool"}, {"arguments", json::object()}})["error"]["code"],
+            -32602);
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+  EXPECT_EQ(direct.CloseAndWait(), 0);
+
+  std::vector<AuditEvent> calls;
+  ASSERT_TRUE(ForEachRecord(
+                  dir.path() / "audit",
+                  [&](const AuditEvent& e) {
+                    if (e.event_type == "tool_call") calls.push_back(e);
+                    return true;
+                  },
+                  [](const BadLine& line) { ADD_FAILURE() << line.reason; })
+                  .has_value());
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_EQ(calls[0].tool, "test_simple_text");
+  EXPECT_EQ(calls[0].outcome, Outcome::kSuccess);
+  EXPECT_EQ(calls[0].user.id, "dana");
+  EXPECT_EQ(calls[0].request.id, "2");
+  EXPECT_EQ(calls[0].request.client.name, "pipe-test");
+  EXPECT_NE(calls[0].params.dump().find("password"), std::string::npos);
+  EXPECT_EQ(calls[0].params.dump().find("hunter2"), std::string::npos) << "secrets redacted before the record is written";
+  EXPECT_EQ(calls[1].outcome, Outcome::kFailure);
+  EXPECT_EQ(calls[1].error->reason, "tool_error");
+  EXPECT_EQ(calls[2].outcome, Outcome::kDenied);
+  EXPECT_EQ(calls[2].error->code, -32602);
+  EXPECT_EQ(AllBytes(dir.path() / "audit").find("hunter2"), std::string::npos);
+  auto [verify_code, verify_out] = RunCommand("verify --audit-dir " + (dir.path() / "audit").string());
+  EXPECT_EQ(verify_code, 0) << verify_out;
+}
+
+TEST(ProxyTest, AnUpstreamThatDiesFailsItsPendingCallAndIsRecorded) {
+  testing::TempDir dir;
+  // An "MCP server" that reads one message and dies without answering.
+  ServerProcess proxy(ProxyArgs(dir.path(), {"/bin/sh", "-c", "head -n 1 >/dev/null; exit 3"}),
+                      dir.path() / "proxy.txt");
+  const json answer = proxy.Request(7, "tools/call", {{"name", "anything"}, {"arguments", json::object()}});
+  EXPECT_EQ(answer["id"], 7);
+  EXPECT_EQ(answer["error"]["code"], -32603) << answer;
+  EXPECT_NE(answer["error"]["message"].get<std::string>().find("ended"), std::string::npos) << answer;
+  EXPECT_EQ(proxy.CloseAndWait(), 1);
+  EXPECT_NE(proxy.Stderr().find("exit code 3"), std::string::npos) << proxy.Stderr();
+  std::vector<AuditEvent> events;
+  ASSERT_TRUE(ForEachRecord(
+                  dir.path() / "audit",
+                  [&](const AuditEvent& e) {
+                    events.push_back(e);
+                    return true;
+                  },
+                  [](const BadLine&) {})
+                  .has_value());
+  auto find = [&](const std::string& type) {
+    return std::find_if(events.begin(), events.end(), [&](const auto& e) { return e.event_type == type; });
+  };
+  ASSERT_NE(find("tool_call"), events.end());
+  EXPECT_EQ(find("tool_call")->outcome, Outcome::kFailure);
+  ASSERT_NE(find("upstream_exited"), events.end());
+  EXPECT_EQ(find("upstream_exited")->details["exit_code"], 3);
+}
+
 TEST(EraseTest, ThePersonsDataIsGoneFromEveryByteAndTheJournalStillVerifies) {
   testing::TempDir dir;
   const auto audit = dir.path() / "audit";
