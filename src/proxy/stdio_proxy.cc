@@ -71,10 +71,20 @@ bool WriteLine(int fd, std::string line) {
 // A call on its way to the upstream.
 struct PendingCall {
   RequestContext ctx;
-  std::string tool;
+  std::string event_type;  // tool_call, resource_read, prompt_get
+  std::string tool;        // the tool or prompt
   json params;
+  std::vector<std::string> resources;
   Steady::time_point started;
 };
+
+// The audited methods and how their records are named.
+const char* EventTypeOf(const std::string& method) {
+  if (method == "tools/call") return "tool_call";
+  if (method == "resources/read") return "resource_read";
+  if (method == "prompts/get") return "prompt_get";
+  return nullptr;
+}
 
 std::string IdText(const json& id) { return id.is_string() ? id.get<std::string>() : id.dump(); }
 
@@ -85,8 +95,10 @@ json ErrorResponse(const json& id, int code, const std::string& message) {
 // What the upstream's answer says about the call.
 CallRecord FromAnswer(const PendingCall& call, const json& answer, size_t bytes) {
   CallRecord record;
+  record.event_type = call.event_type;
   record.tool = call.tool;
   record.params = call.params;
+  record.resources = call.resources;
   record.duration = Steady::now() - call.started;
   record.response_bytes = bytes;
   if (const auto error = answer.find("error"); error != answer.end() && error->is_object()) {
@@ -111,8 +123,10 @@ CallRecord FromAnswer(const PendingCall& call, const json& answer, size_t bytes)
       text = (*content)[0].value("text", "");
     record.error = AuditError{0, text.substr(0, 500), "tool_error"};
   }
-  if (const auto content = result.find("content"); content != result.end() && content->is_array())
-    record.result_count = static_cast<int64_t>(content->size());
+  for (const char* list : {"content", "contents", "messages"}) {
+    if (const auto items = result.find(list); items != result.end() && items->is_array())
+      record.result_count = static_cast<int64_t>(items->size());
+  }
   return record;
 }
 
@@ -211,8 +225,9 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
         if (const auto info = params.find("clientInfo"); info != params.end() && info->is_object())
           client = {info->value("name", ""), info->value("version", "")};
       }
-      if (method == "tools/call" && message.contains("id")) {
+      if (const char* event_type = EventTypeOf(method); event_type && message.contains("id")) {
         PendingCall call;
+        call.event_type = event_type;
         call.started = Steady::now();
         call.ctx.request_id = IdText(message["id"]);
         call.ctx.received_at = std::chrono::system_clock::now();
@@ -222,9 +237,15 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
         call.ctx.client = client;
         call.ctx.identity = options_.identity;
         const json params = message.value("params", json::object());
-        call.tool = params.is_object() ? params.value("name", "") : "";
-        call.params = params.is_object() ? params.value("arguments", json::object()) : json::object();
-        redactor_.Apply(call.params);
+        if (method == "resources/read") {
+          const std::string uri = params.is_object() ? params.value("uri", "") : "";
+          call.params = {{"uri", uri}};
+          call.resources = {uri};
+        } else {
+          call.tool = params.is_object() ? params.value("name", "") : "";
+          call.params = params.is_object() ? params.value("arguments", json::object()) : json::object();
+          redactor_.Apply(call.params);
+        }
         pending[message["id"].dump()] = std::move(call);
       }
     }

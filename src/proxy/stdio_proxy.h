@@ -1,8 +1,8 @@
 // StdioProxy: puts the audit in front of an MCP server that speaks stdio,
 // whoever wrote it. The upstream runs as a child process; every JSON-RPC line
 // is relayed unchanged in both directions (requests, responses, notifications,
-// the server's own requests), and each tools/call is recorded when its answer
-// comes back: outcome and duration from the upstream's response, parameters
+// the server's own requests), and each tools/call, resources/read and
+// prompts/get is recorded when its answer comes back: outcome and duration from the upstream's response, parameters
 // redacted as the policy says. The child's stderr goes to the operational log.
 //
 // In durable mode an answer is passed on only once its record is on disk; when

@@ -660,14 +660,19 @@ TEST(ProxyTest, RelaysEveryMessageUnchangedAndRecordsEachCallWithItsOutcome) {
   EXPECT_EQ(proxy.Request(3, "tools/call", failing)["result"]["isError"], true);
   EXPECT_EQ(proxy.Request(4, "tools/call", {{"name", "no_such_tool"}, {"arguments", json::object()}})["error"]["code"],
             -32602);
+  const json resource = {{"uri", "test://static-text"}};
+  EXPECT_EQ(proxy.Request(5, "resources/read", resource), direct.Request(5, "resources/read", resource));
+  const json prompt = {{"name", "test_simple_prompt"}};
+  EXPECT_EQ(proxy.Request(6, "prompts/get", prompt), direct.Request(6, "prompts/get", prompt));
   EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
   EXPECT_EQ(direct.CloseAndWait(), 0);
 
-  std::vector<AuditEvent> calls;
+  std::vector<AuditEvent> calls, reads;
   ASSERT_TRUE(ForEachRecord(
                   dir.path() / "audit",
                   [&](const AuditEvent& e) {
                     if (e.event_type == "tool_call") calls.push_back(e);
+                    if (e.event_type == "resource_read" || e.event_type == "prompt_get") reads.push_back(e);
                     return true;
                   },
                   [](const BadLine& line) { ADD_FAILURE() << line.reason; })
@@ -684,6 +689,12 @@ TEST(ProxyTest, RelaysEveryMessageUnchangedAndRecordsEachCallWithItsOutcome) {
   EXPECT_EQ(calls[1].error->reason, "tool_error");
   EXPECT_EQ(calls[2].outcome, Outcome::kDenied);
   EXPECT_EQ(calls[2].error->code, -32602);
+  EXPECT_EQ(calls[2].error->reason, "unknown_tool");
+  ASSERT_EQ(reads.size(), 2u);
+  EXPECT_EQ(reads[0].event_type, "resource_read");
+  EXPECT_EQ(reads[0].resources, std::vector<std::string>{"test://static-text"});
+  EXPECT_EQ(reads[1].event_type, "prompt_get");
+  EXPECT_EQ(reads[1].tool, "test_simple_prompt");
   EXPECT_EQ(AllBytes(dir.path() / "audit").find("hunter2"), std::string::npos);
   auto [verify_code, verify_out] = RunCommand("verify --audit-dir " + (dir.path() / "audit").string());
   EXPECT_EQ(verify_code, 0) << verify_out;
