@@ -38,6 +38,7 @@ struct ServeFlags {
   size_t workers = 0;  // 0: 4 in async mode, 16 in durable mode
   std::string log_level = "info";
   std::vector<std::string> upstream;  // proxy: the MCP server to put the audit in front of
+  unsigned call_timeout_seconds = 300;  // proxy: how long a call may wait for the upstream
   CLI::Option *http_opt = nullptr, *audit_dir_opt = nullptr, *toolkit_opt = nullptr, *user_opt = nullptr,
               *mode_opt = nullptr, *signing_key_opt = nullptr;
 };
@@ -220,6 +221,7 @@ int RunProxy(const ServeFlags& flags, const Config& config, Pipeline& pipeline, 
   options.identity = StdioIdentity(config.user);
   options.fail_closed = config.audit.mode == DeliveryMode::kDurable;
   options.redaction = config.redaction;
+  options.call_timeout = std::chrono::seconds(flags.call_timeout_seconds);
   std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": auditing the MCP server `" << flags.upstream.front()
             << "` over stdio\n"
             << "  caller:        " << options.identity.user_id << " (" << options.identity.auth_method << ")\n"
@@ -389,6 +391,10 @@ void AddProxyCommand(CLI::App& app, int& exit_code) {
                                     "The caller's user id (default: $MCP_AUDIT_USER, else the OS user)");
   cmd->add_option("--log-level", flags->log_level, "Operational log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--call-timeout-seconds", flags->call_timeout_seconds,
+                  "A call the server has not answered by then gets an error (and is recorded as a failure)")
+      ->check(CLI::Range(1u, 86400u))
       ->capture_default_str();
   cmd->add_option("command", flags->upstream, "The MCP server to start and audit, after --")->required();
   cmd->callback([flags, &exit_code] {

@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "audit/audit_files.h"
@@ -162,8 +163,16 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
   }
   ::signal(SIGPIPE, SIG_IGN);  // a dead upstream shows as a failed write, not a dead proxy
 
-  std::mutex mutex;  // guards pending, client, and writes to the client
+  std::mutex mutex;  // guards pending, timed_out, client, and writes to the client
   std::map<std::string, PendingCall> pending;
+  std::set<std::string> timed_out;  // ids answered with a timeout error: their late answers are dropped
+  // The upstream's input: written by the client loop and the watchdog, one whole line at a time.
+  std::mutex upstream_mutex;
+  int upstream_in = to_child[1];
+  auto send_upstream = [&](const std::string& line) {
+    std::lock_guard lock(upstream_mutex);
+    return upstream_in >= 0 && WriteLine(upstream_in, line);
+  };
   ClientInfo client;
   std::string protocol_version;
   const std::string session = NewUuidV7(std::chrono::system_clock::now(), SecureRandom());
@@ -193,6 +202,10 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
       const json message = json::parse(line, nullptr, false);
       std::lock_guard lock(mutex);
       if (message.is_object() && message.contains("id") && !message.contains("method")) {
+        if (timed_out.erase(message["id"].dump()) > 0) {
+          OpsLog().warn("proxy: the upstream answered call {} after its timeout; dropped", IdText(message["id"]));
+          continue;
+        }
         if (auto it = pending.find(message["id"].dump()); it != pending.end()) {
           line = answer_call(it->second, message["id"], message, std::move(line));
           pending.erase(it);
@@ -209,6 +222,35 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
       (void)WriteLine(client_out, failed.dump());
     }
     pending.clear();
+  });
+
+  // Calls the upstream leaves unanswered too long: an error for the client, a
+  // cancellation for the upstream.
+  std::atomic<bool> finished = false;
+  std::thread watchdog([&] {
+    while (!finished) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      std::lock_guard lock(mutex);
+      for (auto it = pending.begin(); it != pending.end();) {
+        if (Steady::now() - it->second.started < options_.call_timeout) {
+          ++it;
+          continue;
+        }
+        const json id = json::parse(it->first);
+        char seconds[32];
+        std::snprintf(seconds, sizeof seconds, "%g", options_.call_timeout.count() / 1000.0);
+        const json failed = ErrorResponse(
+            id, -32603, std::string("the MCP server behind this proxy did not answer within ") + seconds + " s");
+        (void)answer_call(it->second, id, failed, failed.dump());
+        (void)WriteLine(client_out, failed.dump());
+        const json cancel = {{"jsonrpc", "2.0"},
+                             {"method", "notifications/cancelled"},
+                             {"params", {{"requestId", id}, {"reason", "timed out in mcp-audit proxy"}}}};
+        (void)send_upstream(cancel.dump());
+        timed_out.insert(it->first);
+        it = pending.erase(it);
+      }
+    }
   });
 
   // Client to upstream.
@@ -249,7 +291,7 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
         pending[message["id"].dump()] = std::move(call);
       }
     }
-    if (!upstream_gone && !WriteLine(to_child[1], line)) upstream_gone = true;
+    if (!upstream_gone && !send_upstream(line)) upstream_gone = true;
     if (upstream_gone && message.is_object() && message.contains("id") && message.contains("method")) {
       // Too late for the upstream: the answers thread may already have failed the others.
       std::lock_guard lock(mutex);
@@ -261,7 +303,11 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
       (void)WriteLine(client_out, failed.dump());
     }
   }
-  ::close(to_child[1]);  // end of input: the upstream should finish and exit
+  {
+    std::lock_guard lock(upstream_mutex);
+    ::close(upstream_in);  // end of input: the upstream should finish and exit
+    upstream_in = -1;
+  }
 
   // Give it a few seconds, then ask it to stop, then make it.
   int status = 0;
@@ -283,6 +329,8 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
   }
   answers.join();
   errors.join();
+  finished = true;
+  watchdog.join();
   ::close(from_child[0]);
   ::close(child_err[0]);
   const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;

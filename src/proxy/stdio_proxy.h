@@ -8,9 +8,11 @@
 // In durable mode an answer is passed on only once its record is on disk; when
 // the record cannot be written the client gets an error instead (fail closed).
 // When the upstream dies, every call still waiting gets a JSON-RPC error and a
-// `failure` record, and so does the upstream's end itself (`upstream_exited`).
+// `failure` record, and so does the upstream's end itself (`upstream_exited`);
+// so does a call the upstream leaves unanswered past the call timeout.
 #pragma once
 
+#include <chrono>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -26,6 +28,9 @@ struct StdioProxyOptions {
   Identity identity;                 // the caller (stdio has one)
   bool fail_closed = false;          // durable mode: no answer without its record
   RedactionOptions redaction;
+  // A call the upstream has not answered by then gets an error (and the
+  // upstream a notifications/cancelled); its late answer is dropped.
+  std::chrono::milliseconds call_timeout{std::chrono::minutes(5)};
 };
 
 class StdioProxy {

@@ -729,6 +729,32 @@ TEST(ProxyTest, AnUpstreamThatDiesFailsItsPendingCallAndIsRecorded) {
   EXPECT_EQ(find("upstream_exited")->details["exit_code"], 3);
 }
 
+TEST(ProxyTest, AHungUpstreamGivesTheCallerATimeoutErrorAndAFailureRecord) {
+  testing::TempDir dir;
+  // An "MCP server" that takes every message and never answers.
+  std::vector<std::string> args = ProxyArgs(dir.path(), {"/bin/sh", "-c", "cat > /dev/null"});
+  args.insert(args.begin() + 1, {"--call-timeout-seconds", "1"});
+  ServerProcess proxy(args, dir.path() / "proxy.txt");
+  const auto started = std::chrono::steady_clock::now();
+  const json answer = proxy.Request(9, "tools/call", {{"name", "slow_tool"}, {"arguments", json::object()}});
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(900));
+  EXPECT_EQ(answer["id"], 9);
+  EXPECT_EQ(answer["error"]["code"], -32603) << answer;
+  EXPECT_NE(answer["error"]["message"].get<std::string>().find("did not answer within"), std::string::npos) << answer;
+  proxy.CloseAndWait();
+  bool recorded = false;
+  ASSERT_TRUE(ForEachRecord(
+                  dir.path() / "audit",
+                  [&](const AuditEvent& e) {
+                    if (e.event_type == "tool_call" && e.tool == "slow_tool" && e.outcome == Outcome::kFailure)
+                      recorded = true;
+                    return true;
+                  },
+                  [](const BadLine&) {})
+                  .has_value());
+  EXPECT_TRUE(recorded);
+}
+
 TEST(EraseTest, ThePersonsDataIsGoneFromEveryByteAndTheJournalStillVerifies) {
   testing::TempDir dir;
   const auto audit = dir.path() / "audit";
