@@ -144,6 +144,10 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
   }
   const pid_t child = ::fork();
   if (child == 0) {
+    // The server's own signals: none blocked (the proxy blocks SIGINT/SIGTERM for its watcher).
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::dup2(to_child[0], 0);
     ::dup2(from_child[1], 1);
     ::dup2(child_err[1], 2);
