@@ -222,6 +222,7 @@ int RunProxy(const ServeFlags& flags, const Config& config, Pipeline& pipeline, 
   options.fail_closed = config.audit.mode == DeliveryMode::kDurable;
   options.redaction = config.redaction;
   options.call_timeout = std::chrono::seconds(flags.call_timeout_seconds);
+  if (!config.rate_limits.empty()) options.middleware.push_back(std::make_shared<RateLimiter>(config.rate_limits));
   std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": auditing the MCP server `" << flags.upstream.front()
             << "` over stdio\n"
             << "  caller:        " << options.identity.user_id << " (" << options.identity.auth_method << ")\n"

@@ -290,6 +290,29 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
         } else {
           call.tool = params.is_object() ? params.value("name", "") : "";
           call.params = params.is_object() ? params.value("arguments", json::object()) : json::object();
+          if (method == "tools/call") {
+            // The policy first: a refused call is answered here and never forwarded.
+            const json arguments = call.params;
+            std::optional<Refusal> refusal;
+            for (const auto& hook : options_.middleware) {
+              if ((refusal = hook->Before(call.ctx, {call.tool, arguments}))) break;
+            }
+            if (refusal) {
+              redactor_.Apply(call.params);
+              CallRecord record;
+              record.tool = call.tool;
+              record.params = call.params;
+              record.outcome = Outcome::kDenied;
+              record.error = AuditError{refusal->code, refusal->message, refusal->reason};
+              record.duration = Steady::now() - call.started;
+              const json refused = ErrorResponse(message["id"], refusal->code, refusal->message);
+              if (Status recorded = recorder_.Record(call.ctx, record); !recorded)
+                OpsLog().error("proxy: the record of a refused call could not be written: {}",
+                               recorded.error().message);
+              (void)WriteLine(client_out, refused.dump());
+              continue;
+            }
+          }
           redactor_.Apply(call.params);
         }
         pending[message["id"].dump()] = std::move(call);

@@ -20,6 +20,7 @@
 #include "mcpaudit/recorder.h"
 #include "mcpaudit/redaction.h"
 #include "mcpaudit/request_context.h"
+#include "mcpaudit/toolkit.h"
 
 namespace mcpaudit {
 
@@ -31,6 +32,9 @@ struct StdioProxyOptions {
   // A call the upstream has not answered by then gets an error (and the
   // upstream a notifications/cancelled); its late answer is dropped.
   std::chrono::milliseconds call_timeout{std::chrono::minutes(5)};
+  // Run before a tools/call is forwarded (rate limits, …): a refusal answers
+  // the client, is recorded as denied, and never reaches the upstream.
+  std::vector<MiddlewarePtr> middleware;
 };
 
 class StdioProxy {

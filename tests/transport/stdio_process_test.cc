@@ -15,6 +15,7 @@
 #include <set>
 #include <thread>
 
+#include "mcpaudit/rate_limit.h"
 #include "store/journal_reader.h"
 #include "store/verifier.h"
 #include "support/database_server.h"
@@ -727,6 +728,39 @@ TEST(ProxyTest, AnUpstreamThatDiesFailsItsPendingCallAndIsRecorded) {
   EXPECT_EQ(find("tool_call")->outcome, Outcome::kFailure);
   ASSERT_NE(find("upstream_exited"), events.end());
   EXPECT_EQ(find("upstream_exited")->details["exit_code"], 3);
+}
+
+TEST(ProxyTest, ARateLimitedCallIsRefusedByTheProxyAndNeverReachesTheUpstream) {
+  testing::TempDir dir;
+  const auto config = dir.path() / "mcp-audit.toml";
+  std::ofstream(config) << "[[rate_limits]]\ntools = [\"*\"]\nper_minute = 1\nburst = 1\n";
+  std::vector<std::string> args = ProxyArgs(dir.path(), {MCP_AUDIT_BINARY, "serve", "--toolkit", "conformance",
+                                                         "--stdio", "--audit-dir", (dir.path() / "upstream").string()});
+  args.insert(args.begin() + 1, {"--config", config.string()});
+  ServerProcess proxy(args, dir.path() / "proxy.txt");
+  proxy.Initialize();
+  const json call = {{"name", "test_simple_text"}, {"arguments", json::object()}};
+  EXPECT_TRUE(proxy.Request(1, "tools/call", call).contains("result"));
+  const json refused = proxy.Request(2, "tools/call", call);
+  EXPECT_EQ(refused["error"]["code"], kRateLimitedCode) << refused;
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+  auto tool_calls = [](const std::filesystem::path& journal) {
+    std::vector<AuditEvent> calls;
+    EXPECT_TRUE(ForEachRecord(
+                    journal,
+                    [&](const AuditEvent& e) {
+                      if (e.event_type == "tool_call") calls.push_back(e);
+                      return true;
+                    },
+                    [](const BadLine&) {})
+                    .has_value());
+    return calls;
+  };
+  const auto recorded = tool_calls(dir.path() / "audit");
+  ASSERT_EQ(recorded.size(), 2u);
+  EXPECT_EQ(recorded[1].outcome, Outcome::kDenied);
+  EXPECT_EQ(recorded[1].error->reason, "rate_limited");
+  EXPECT_EQ(tool_calls(dir.path() / "upstream").size(), 1u) << "the refused call never reached the server";
 }
 
 TEST(ProxyTest, AHungUpstreamGivesTheCallerATimeoutErrorAndAFailureRecord) {
