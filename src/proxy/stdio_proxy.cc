@@ -167,9 +167,10 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
   }
   ::signal(SIGPIPE, SIG_IGN);  // a dead upstream shows as a failed write, not a dead proxy
 
-  std::mutex mutex;  // guards pending, timed_out, client, and writes to the client
+  std::mutex mutex;  // guards pending, abandoned, client, and writes to the client
   std::map<std::string, PendingCall> pending;
-  std::set<std::string> timed_out;  // ids answered with a timeout error: their late answers are dropped
+  // Ids the client no longer waits for (timed out, or cancelled by the client): late answers are dropped.
+  std::set<std::string> abandoned;
   // The upstream's input: written by the client loop and the watchdog, one whole line at a time.
   std::mutex upstream_mutex;
   int upstream_in = to_child[1];
@@ -206,8 +207,8 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
       const json message = json::parse(line, nullptr, false);
       std::lock_guard lock(mutex);
       if (message.is_object() && message.contains("id") && !message.contains("method")) {
-        if (timed_out.erase(message["id"].dump()) > 0) {
-          OpsLog().warn("proxy: the upstream answered call {} after its timeout; dropped", IdText(message["id"]));
+        if (abandoned.erase(message["id"].dump()) > 0) {
+          OpsLog().warn("proxy: the upstream answered call {} after it was abandoned; dropped", IdText(message["id"]));
           continue;
         }
         if (auto it = pending.find(message["id"].dump()); it != pending.end()) {
@@ -234,7 +235,8 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
   std::thread watchdog([&] {
     while (!finished) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      std::lock_guard lock(mutex);
+      std::vector<std::string> cancellations;  // sent after the lock: the upstream's pipe may be full
+      std::unique_lock lock(mutex);
       for (auto it = pending.begin(); it != pending.end();) {
         if (Steady::now() - it->second.started < options_.call_timeout) {
           ++it;
@@ -250,10 +252,12 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
         const json cancel = {{"jsonrpc", "2.0"},
                              {"method", "notifications/cancelled"},
                              {"params", {{"requestId", id}, {"reason", "timed out in mcp-audit proxy"}}}};
-        (void)send_upstream(cancel.dump());
-        timed_out.insert(it->first);
+        cancellations.push_back(cancel.dump());
+        abandoned.insert(it->first);
         it = pending.erase(it);
       }
+      lock.unlock();
+      for (const auto& cancel : cancellations) (void)send_upstream(cancel);
     }
   });
 
@@ -265,6 +269,19 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
     if (message.is_object() && message.contains("method")) {
       const std::string method = message.value("method", "");
       std::lock_guard lock(mutex);
+      if (method == "notifications/cancelled" && message.contains("params") && message["params"].is_object()) {
+        // The client gave up on a call: recorded as such; the upstream may still answer, dropped then.
+        const json id = message["params"].value("requestId", json());
+        if (auto it = pending.find(id.dump()); it != pending.end()) {
+          CallRecord record = FromAnswer(it->second, json::object(), 0);
+          record.outcome = Outcome::kFailure;
+          record.error = AuditError{0, "cancelled by the client", "cancelled"};
+          if (Status recorded = recorder_.Record(it->second.ctx, record); !recorded)
+            OpsLog().error("proxy: the record of a cancelled call could not be written: {}", recorded.error().message);
+          abandoned.insert(it->first);
+          pending.erase(it);
+        }
+      }
       if (method == "initialize" && message.contains("params") && message["params"].is_object()) {
         const json& params = message["params"];
         protocol_version = params.value("protocolVersion", "");

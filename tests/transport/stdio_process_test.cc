@@ -789,6 +789,30 @@ TEST(ProxyTest, AHungUpstreamGivesTheCallerATimeoutErrorAndAFailureRecord) {
   EXPECT_TRUE(recorded);
 }
 
+TEST(ProxyTest, ACallTheClientCancelsIsRecordedAsCancelled) {
+  testing::TempDir dir;
+  ServerProcess proxy(ProxyArgs(dir.path(), {"/bin/sh", "-c", "cat > /dev/null"}), dir.path() / "proxy.txt");
+  proxy.Send({{"jsonrpc", "2.0"}, {"id", 3}, {"method", "tools/call"},
+              {"params", {{"name", "long_report"}, {"arguments", json::object()}}}});
+  proxy.Send({{"jsonrpc", "2.0"}, {"method", "notifications/cancelled"}, {"params", {{"requestId", 3}}}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+  EXPECT_EQ(proxy.RemainingStdout(), "") << "a cancelled call gets no answer";
+  std::vector<AuditEvent> calls;
+  ASSERT_TRUE(ForEachRecord(
+                  dir.path() / "audit",
+                  [&](const AuditEvent& e) {
+                    if (e.event_type == "tool_call") calls.push_back(e);
+                    return true;
+                  },
+                  [](const BadLine&) {})
+                  .has_value());
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].tool, "long_report");
+  EXPECT_EQ(calls[0].outcome, Outcome::kFailure);
+  EXPECT_EQ(calls[0].error->reason, "cancelled");
+}
+
 TEST(EraseTest, ThePersonsDataIsGoneFromEveryByteAndTheJournalStillVerifies) {
   testing::TempDir dir;
   const auto audit = dir.path() / "audit";
