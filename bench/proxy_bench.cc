@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "support/child_process.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -25,24 +27,10 @@ using Steady = std::chrono::steady_clock;
 class Child {
  public:
   explicit Child(std::vector<std::string> args) {
-    int in[2], out[2];
-    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) std::exit(1);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(in[0], 0);
-      ::dup2(out[1], 1);
-      const int null = ::open("/dev/null", O_WRONLY);
-      ::dup2(null, 2);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(in[0]);
-    ::close(out[1]);
-    to_ = in[1];
-    from_ = out[0];
+    const mcpaudit::testing::ChildPipes child = mcpaudit::testing::SpawnWithPipes(std::move(args), "/dev/null");
+    pid_ = child.pid;
+    to_ = child.to_child;
+    from_ = child.from_child;
   }
   ~Child() {
     ::close(to_);

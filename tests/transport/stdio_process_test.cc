@@ -18,6 +18,7 @@
 #include "mcpaudit/rate_limit.h"
 #include "store/journal_reader.h"
 #include "store/verifier.h"
+#include "support/child_process.h"
 #include "support/database_server.h"
 #include "support/temp_dir.h"
 
@@ -45,28 +46,12 @@ class ServerProcess {
 
   void Start(std::vector<std::string> args, const std::filesystem::path& stderr_path,
              const std::vector<std::string>& env) {
-    int in[2], out[2];
-    EXPECT_EQ(::pipe2(in, O_CLOEXEC), 0);
-    EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
     stderr_path_ = stderr_path;
     args.insert(args.begin(), MCP_AUDIT_BINARY);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(in[0], 0);
-      ::dup2(out[1], 1);
-      int err = ::open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      ::dup2(err, 2);
-      for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(in[0]);
-    ::close(out[1]);
-    to_server_ = in[1];
-    from_server_ = out[0];
+    const testing::ChildPipes child = testing::SpawnWithPipes(std::move(args), stderr_path_.string(), env);
+    pid_ = child.pid;
+    to_server_ = child.to_child;
+    from_server_ = child.from_child;
   }
   ~ServerProcess() {
     if (to_server_ >= 0) ::close(to_server_);
