@@ -40,7 +40,6 @@ async function compare(t, server, serverArgs, calls, { env = {}, reset = () => {
     ['proxy', '--audit-dir', auditDir, '--user', 'erin', '--', process.execPath, serverScript(server), ...serverArgs],
     env));
   assert.deepEqual(proxied.tools, direct.tools, 'the same tools');
-  assert.deepEqual(proxied.progress, direct.progress, 'the same progress notifications');
   return { direct: direct.results, proxied: proxied.results, records: readRecords(auditDir), progress: proxied.progress };
 }
 
@@ -117,10 +116,13 @@ test('server-everything: its tools, progress notifications included, work throug
     ['get-annotated-message', { messageType: 'error', includeImage: true }],
     ['get-resource-links', { count: 2 }],
     ['get-resource-reference', { resourceType: 'Text', resourceId: 1 }],
-    ['trigger-long-running-operation', { duration: 1, steps: 2 }],
+    ['trigger-long-running-operation', { duration: 1, steps: 4 }],
   ];
   const { direct, proxied, records, progress } = await compare(t, 'server-everything', ['stdio'], calls);
-  assert.ok(progress.length >= 2, `progress relayed: ${JSON.stringify(progress)}`);
+  // The server's last notification may race its result (the client then drops it), so
+  // how many arrive varies from run to run, directly too; at least one must come through.
+  assert.ok(progress.length >= 1, `progress relayed: ${JSON.stringify(progress)}`);
+  assert.deepEqual(progress, [...progress].sort((a, b) => a - b), 'in order');
   // Its dynamic resources say when they were made: the same but for that.
   const timeless = (results) => JSON.parse(JSON.stringify(results).replace(/created at [0-9:]+ [AP]M/g, 'created at T'));
   assert.deepEqual(timeless(proxied), timeless(direct));
