@@ -25,7 +25,19 @@ using testing::ShellQuote;
 
 class Rsyslog {
  public:
-  Rsyslog() : udp_(FreePort()), tcp_(FreePort()), tls_(FreePort()) { Start(); }
+  Rsyslog() {
+    // Ports free when asked for may be taken by another test program before rsyslog binds them.
+    for (int attempt = 1;; ++attempt) {
+      udp_ = FreePort(), tcp_ = FreePort(), tls_ = FreePort();
+      try {
+        Start();
+        return;
+      } catch (const std::exception&) {
+        Stop();
+        if (attempt == 3) throw;
+      }
+    }
+  }
   ~Rsyslog() { Stop(); }
   void Start() {
     RunShell(Script() + " start " + ShellQuote(dir_.path().string()) + " " + std::to_string(udp_) + " " +
@@ -50,7 +62,7 @@ class Rsyslog {
  private:
   static std::string Script() { return MCPAUDIT_RSYSLOG_SCRIPT; }
   testing::TempDir dir_;
-  int udp_, tcp_, tls_;
+  int udp_ = 0, tcp_ = 0, tls_ = 0;
 };
 
 struct Parsed {

@@ -56,8 +56,18 @@ class DatabaseServer {
   explicit DatabaseServer(Kind kind) : kind_(kind) {
     std::string pattern = (std::filesystem::temp_directory_path() / "mcpaudit-db-XXXXXX").string();
     dir_ = ::mkdtemp(pattern.data());
-    port_ = FreePort();
-    url_ = Run("start");
+    // The port was free when asked for; another test program may take it
+    // before the server binds it: then another port.
+    for (int attempt = 1;; ++attempt) {
+      port_ = FreePort();
+      try {
+        url_ = Run("start");
+        return;
+      } catch (const std::exception&) {
+        Run("stop");
+        if (attempt == 3) throw;
+      }
+    }
   }
 
   std::string ReadPassword() const {
@@ -75,7 +85,7 @@ class DatabaseServer {
     return RunShell(std::string(MCPAUDIT_DB_SERVER_SCRIPT) + " " + action + " " +
                         (kind_ == Kind::kPostgres ? "postgres" : "mariadb") + " " + ShellQuote(dir_.string()) + " " +
                         std::to_string(port_) + " " + database_ + " " + ShellQuote(sql),
-                    action == "destroy");
+                    action == "destroy" || action == "stop");
   }
 
   Kind kind_;
