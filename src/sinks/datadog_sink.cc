@@ -5,6 +5,9 @@
 namespace mcpaudit {
 namespace {
 
+// What Datadog keeps whole of one entry (it takes 1 MB; the rest of the entry needs room).
+constexpr size_t kMaxRecordBytes = 900 * 1000;
+
 class DatadogSink final : public HttpSink {
  public:
   DatadogSink(SinkConfig config, std::string key)
@@ -26,7 +29,21 @@ class DatadogSink final : public HttpSink {
     if (const std::string tags = Option("tags"); !tags.empty()) item += ",\"ddtags\":" + JsonString(tags);
     item += ",\"status\":\"" + std::string(status) + "\"";
     item += ",\"message\":" + JsonString(message);
-    item += ",\"audit\":" + record.line + "}";
+    if (record.line.size() <= kMaxRecordBytes) {
+      item += ",\"audit\":" + record.line + "}";
+      return item;
+    }
+    // Datadog cuts an entry over 1 MB wherever it falls, which leaves broken
+    // JSON: send the record without its largest parts instead, and say so
+    // (the journal and the other sinks keep all of it).
+    auto reduced = nlohmann::json::parse(record.line, nullptr, false);
+    if (reduced.is_object()) {
+      for (const char* part : {"params", "details"}) {
+        if (reduced.contains(part)) reduced[part] = {{"$omitted_bytes", reduced[part].dump().size()}};
+      }
+    }
+    item += ",\"truncated\":true,\"audit\":" +
+            reduced.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "}";
     return item;
   }
 

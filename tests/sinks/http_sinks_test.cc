@@ -174,6 +174,26 @@ TEST_F(HttpSinkTest, DatadogBatchesStayWithinTheIntakeLimitsAndCarryTheApiKeyAnd
   EXPECT_EQ(IdsOfLines(lines), IdsOfLines(journal));
 }
 
+TEST_F(HttpSinkTest, DatadogGetsARecordTooLargeForOneEntryWithoutItsLargestPartsAndSaysSo) {
+  {
+    auto journal = OpenJournal(dir_.path());
+    LogCall(*journal, {{"blob", std::string(1200 * 1000, 'x')}});
+  }
+  ASSERT_TRUE(StartShipper(Config("datadog"))->ShipAll().has_value());
+  bool seen = false;
+  for (const auto& request : receiver_.requests()) {
+    for (const auto& entry : nlohmann::json::parse(request.body)) {
+      EXPECT_LT(entry.dump().size(), 1000u * 1000) << "every entry within Datadog's 1 MB";
+      if (entry.value("truncated", false)) {
+        seen = true;
+        EXPECT_EQ(entry["audit"]["tool"], "catalog_search");
+        EXPECT_GT(entry["audit"]["params"]["$omitted_bytes"].get<size_t>(), 1200u * 1000);
+      }
+    }
+  }
+  EXPECT_TRUE(seen);
+}
+
 // Elasticsearch bulk answers per item: a retryable item is sent again alone,
 // a refused one is set aside, a conflict (already stored) counts as stored.
 TEST_F(HttpSinkTest, ElasticBulkRetriesOnlyTheFailedItemsAndSetsAsideTheRefusedOnes) {
