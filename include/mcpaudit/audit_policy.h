@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "mcpaudit/result.h"
 
 namespace mcpaudit {
@@ -55,6 +57,10 @@ struct AuditPolicy {
   bool MatchesTool(const ClassifyRule& rule, std::string_view tool) const;
   bool MatchesResources(const ClassifyRule& rule, const std::vector<std::string>& resources) const;
 };
+
+// What a record at level "full" keeps of a tools/call result: at most 1 KiB of
+// its text content, with the full size.
+nlohmann::json ResultSummary(const nlohmann::json& result);
 
 // Shell-style glob: '*' any run of characters, '?' one character.
 bool GlobMatch(std::string_view pattern, std::string_view text);

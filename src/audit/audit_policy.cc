@@ -21,6 +21,23 @@ std::string_view ToString(AuditLevel level) {
   return "request";
 }
 
+nlohmann::json ResultSummary(const nlohmann::json& result) {
+  constexpr size_t kMax = 1024;
+  std::string text;
+  if (auto content = result.find("content"); content != result.end() && content->is_array()) {
+    for (const auto& item : *content)
+      if (item.is_object() && item.value("type", "") == "text" && item["text"].is_string())
+        text += item["text"].get<std::string>();
+  }
+  nlohmann::json summary = {{"bytes", text.size()}};
+  if (text.size() > kMax) {
+    text.resize(kMax);
+    summary["truncated"] = true;
+  }
+  summary["text"] = text;
+  return summary;
+}
+
 bool GlobMatch(std::string_view pattern, std::string_view text) {
   size_t p = 0, t = 0, star = std::string_view::npos, resume = 0;
   while (t < text.size()) {

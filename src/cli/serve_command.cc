@@ -221,6 +221,7 @@ int RunProxy(const ServeFlags& flags, const Config& config, Pipeline& pipeline, 
   options.identity = StdioIdentity(config.user);
   options.fail_closed = config.audit.mode == DeliveryMode::kDurable;
   options.redaction = config.redaction;
+  options.policy = config.policy;
   options.call_timeout = std::chrono::seconds(flags.call_timeout_seconds);
   if (!config.rate_limits.empty()) options.middleware.push_back(std::make_shared<RateLimiter>(config.rate_limits));
   std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": auditing the MCP server `" << flags.upstream.front()

@@ -54,24 +54,6 @@ json ToolErrorResult(const std::string& message) {
   return {{"content", json::array({{{"type", "text"}, {"text", message}}})}, {"isError", true}};
 }
 
-// At most 1 KiB of what the client was told, for records at level "full".
-json ResultSummary(const json& result) {
-  constexpr size_t kMax = 1024;
-  std::string text;
-  if (auto content = result.find("content"); content != result.end() && content->is_array()) {
-    for (const auto& item : *content)
-      if (item.is_object() && item.value("type", "") == "text" && item["text"].is_string())
-        text += item["text"].get<std::string>();
-  }
-  json summary = {{"bytes", text.size()}};
-  if (text.size() > kMax) {
-    text.resize(kMax);
-    summary["truncated"] = true;
-  }
-  summary["text"] = text;
-  return summary;
-}
-
 json ResultToJson(const ToolResult& r) {
   json result = {{"content", r.content}};
   if (r.structured_content) result["structuredContent"] = *r.structured_content;

@@ -186,6 +186,14 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
   // closed, no record) an error in its place.
   auto answer_call = [&](PendingCall& call, const json& id, const json& answer, std::string line) {
     CallRecord record = FromAnswer(call, answer, line.size());
+    if (call.event_type == "tool_call") {
+      // The policy's level for the tool: none (successes unrecorded), metadata (no
+      // parameters), request (redacted parameters), full (and a summary of the result).
+      const AuditLevel level = options_.policy.LevelFor(call.tool);
+      if (level == AuditLevel::kNone && record.outcome == Outcome::kSuccess) return line;
+      if (level < AuditLevel::kRequest) record.params = nullptr;
+      if (level == AuditLevel::kFull && answer.contains("result")) record.details = {{"result", ResultSummary(answer["result"])}};
+    }
     if (Status recorded = recorder_.Record(call.ctx, record); !recorded) {
       OpsLog().error("proxy: the record of call {} could not be written: {}", IdText(id), recorded.error().message);
       if (options_.fail_closed)

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "mcpaudit/audit_policy.h"
 #include "mcpaudit/recorder.h"
 #include "mcpaudit/redaction.h"
 #include "mcpaudit/request_context.h"
@@ -29,6 +30,7 @@ struct StdioProxyOptions {
   Identity identity;                 // the caller (stdio has one)
   bool fail_closed = false;          // durable mode: no answer without its record
   RedactionOptions redaction;
+  AuditPolicy policy;  // its levels: how much of each tools/call the record keeps
   // A call the upstream has not answered by then gets an error (and the
   // upstream a notifications/cancelled); its late answer is dropped.
   std::chrono::milliseconds call_timeout{std::chrono::minutes(5)};

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <set>
@@ -746,6 +747,38 @@ TEST(ProxyTest, ARateLimitedCallIsRefusedByTheProxyAndNeverReachesTheUpstream) {
   EXPECT_EQ(recorded[1].outcome, Outcome::kDenied);
   EXPECT_EQ(recorded[1].error->reason, "rate_limited");
   EXPECT_EQ(tool_calls(dir.path() / "upstream").size(), 1u) << "the refused call never reached the server";
+}
+
+TEST(ProxyTest, ThePolicysLevelsDecideHowMuchOfEachCallTheRecordKeeps) {
+  testing::TempDir dir;
+  const auto config = dir.path() / "mcp-audit.toml";
+  std::ofstream(config) << "[[policy.levels]]\ntools = [\"test_simple_text\"]\nlevel = \"full\"\n"
+                           "[[policy.levels]]\ntools = [\"test_tool_with_logging\"]\nlevel = \"none\"\n"
+                           "[[policy.levels]]\ntools = [\"test_error_handling\"]\nlevel = \"metadata\"\n";
+  std::vector<std::string> args = ProxyArgs(dir.path(), {MCP_AUDIT_BINARY, "serve", "--toolkit", "conformance",
+                                                         "--stdio", "--audit-dir", (dir.path() / "upstream").string()});
+  args.insert(args.begin() + 1, {"--config", config.string()});
+  ServerProcess proxy(args, dir.path() / "proxy.txt");
+  proxy.Initialize();
+  for (const char* tool : {"test_simple_text", "test_tool_with_logging", "test_error_handling"})
+    proxy.Request(1, "tools/call", {{"name", tool}, {"arguments", {{"note", "kept?"}}}});
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+  std::map<std::string, AuditEvent> recorded;
+  ASSERT_TRUE(ForEachRecord(
+                  dir.path() / "audit",
+                  [&](const AuditEvent& e) {
+                    if (e.event_type == "tool_call") recorded[e.tool] = e;
+                    return true;
+                  },
+                  [](const BadLine&) {})
+                  .has_value());
+  ASSERT_TRUE(recorded.contains("test_simple_text"));
+  EXPECT_EQ(recorded["test_simple_text"].params["note"], "kept?");
+  EXPECT_NE(recorded["test_simple_text"].details["result"]["text"].get<std::string>().find("simple text"),
+            std::string::npos);
+  EXPECT_FALSE(recorded.contains("test_tool_with_logging")) << "level none: a success leaves no record";
+  ASSERT_TRUE(recorded.contains("test_error_handling")) << "level none or metadata: failures are always recorded";
+  EXPECT_TRUE(recorded["test_error_handling"].params.is_null()) << "metadata: no parameters";
 }
 
 TEST(ProxyTest, AHungUpstreamGivesTheCallerATimeoutErrorAndAFailureRecord) {
