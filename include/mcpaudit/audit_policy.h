@@ -31,6 +31,11 @@ struct LevelRule {
 // results touched matching resource URNs, are marked with a sensitivity and
 // PHI, and may require an access reason (HIPAA): without one the call is
 // refused before it runs (tool rules) or its result withheld (resource rules).
+// What a caller is told when a call needs an access reason it did not give.
+inline constexpr const char* kAccessReasonMessage =
+    "Access reason required: this call touches protected data; give one in the request's "
+    "_meta.access_reason (e.g. \"treatment\") or, over HTTP, the X-Access-Reason header";
+
 struct ClassifyRule {
   std::vector<std::string> tools;      // glob patterns on the tool name
   std::vector<std::string> resources;  // glob patterns on the resource URNs a result names

@@ -46,9 +46,6 @@ bool IsValidToolName(std::string_view name) {
   return true;
 }
 
-constexpr const char* kAccessReasonMessage =
-    "Access reason required: this call touches protected data; give one in the request's "
-    "_meta.access_reason (e.g. \"treatment\") or, over HTTP, the X-Access-Reason header";
 
 json ToolErrorResult(const std::string& message) {
   return {{"content", json::array({{{"type", "text"}, {"text", message}}})}, {"isError", true}};

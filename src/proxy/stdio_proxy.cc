@@ -76,6 +76,8 @@ struct PendingCall {
   std::string tool;        // the tool or prompt
   json params;
   std::vector<std::string> resources;
+  std::string sensitivity;  // from the policy's classification
+  bool phi = false;
   Steady::time_point started;
 };
 
@@ -100,6 +102,8 @@ CallRecord FromAnswer(const PendingCall& call, const json& answer, size_t bytes)
   record.tool = call.tool;
   record.params = call.params;
   record.resources = call.resources;
+  record.sensitivity = call.sensitivity;
+  record.phi = call.phi;
   record.duration = Steady::now() - call.started;
   record.response_bytes = bytes;
   if (const auto error = answer.find("error"); error != answer.end() && error->is_object()) {
@@ -319,14 +323,26 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
             // The policy first: a refused call is answered here and never forwarded.
             const json arguments = call.params;
             std::optional<Refusal> refusal;
+            if (const auto meta = params.find("_meta"); meta != params.end() && meta->is_object())
+              call.ctx.access_reason = meta->value("access_reason", "");
+            for (const auto& rule : options_.policy.classify) {
+              if (!options_.policy.MatchesTool(rule, call.tool)) continue;
+              if (!rule.sensitivity.empty()) call.sensitivity = rule.sensitivity;
+              call.phi = call.phi || rule.phi;
+              if (rule.require_access_reason && call.ctx.access_reason.empty())
+                refusal = Refusal{rpc::kAccessDenied, kAccessReasonMessage, "access_reason_required"};
+            }
             for (const auto& hook : options_.middleware) {
-              if ((refusal = hook->Before(call.ctx, {call.tool, arguments}))) break;
+              if (refusal) break;
+              refusal = hook->Before(call.ctx, {call.tool, arguments});
             }
             if (refusal) {
               redactor_.Apply(call.params);
               CallRecord record;
               record.tool = call.tool;
               record.params = call.params;
+              record.sensitivity = call.sensitivity;
+              record.phi = call.phi;
               record.outcome = Outcome::kDenied;
               record.error = AuditError{refusal->code, refusal->message, refusal->reason};
               record.duration = Steady::now() - call.started;

@@ -781,6 +781,41 @@ TEST(ProxyTest, ThePolicysLevelsDecideHowMuchOfEachCallTheRecordKeeps) {
   EXPECT_TRUE(recorded["test_error_handling"].params.is_null()) << "metadata: no parameters";
 }
 
+TEST(ProxyTest, APhiToolCalledWithoutAnAccessReasonIsRefusedBeforeItIsForwarded) {
+  testing::TempDir dir;
+  const auto config = dir.path() / "mcp-audit.toml";
+  std::ofstream(config) << "[[policy.classify]]\ntools = [\"test_simple_text\"]\nsensitivity = \"restricted\"\n"
+                           "phi = true\nrequire_access_reason = true\n";
+  std::vector<std::string> args = ProxyArgs(dir.path(), {MCP_AUDIT_BINARY, "serve", "--toolkit", "conformance",
+                                                         "--stdio", "--audit-dir", (dir.path() / "upstream").string()});
+  args.insert(args.begin() + 1, {"--config", config.string()});
+  ServerProcess proxy(args, dir.path() / "proxy.txt");
+  proxy.Initialize();
+  const json refused = proxy.Request(1, "tools/call", {{"name", "test_simple_text"}, {"arguments", json::object()}});
+  EXPECT_EQ(refused["error"]["code"], rpc::kAccessDenied) << refused;
+  const json allowed = proxy.Request(2, "tools/call", {{"name", "test_simple_text"},
+                                                       {"arguments", json::object()},
+                                                       {"_meta", {{"access_reason", "treatment"}}}});
+  EXPECT_TRUE(allowed.contains("result")) << allowed;
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+  std::vector<AuditEvent> calls;
+  ASSERT_TRUE(ForEachRecord(
+                  dir.path() / "audit",
+                  [&](const AuditEvent& e) {
+                    if (e.event_type == "tool_call") calls.push_back(e);
+                    return true;
+                  },
+                  [](const BadLine&) {})
+                  .has_value());
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0].outcome, Outcome::kDenied);
+  EXPECT_EQ(calls[0].error->reason, "access_reason_required");
+  EXPECT_TRUE(calls[0].compliance.phi);
+  EXPECT_EQ(calls[1].outcome, Outcome::kSuccess);
+  EXPECT_EQ(calls[1].compliance.access_reason, "treatment");
+  EXPECT_EQ(calls[1].compliance.sensitivity, "restricted");
+}
+
 TEST(ProxyTest, AHungUpstreamGivesTheCallerATimeoutErrorAndAFailureRecord) {
   testing::TempDir dir;
   // An "MCP server" that takes every message and never answers.
