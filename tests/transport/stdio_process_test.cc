@@ -655,15 +655,10 @@ TEST(ProxyTest, RelaysEveryMessageUnchangedAndRecordsEachCallWithItsOutcome) {
   EXPECT_EQ(direct.CloseAndWait(), 0);
 
   std::vector<AuditEvent> calls, reads;
-  ASSERT_TRUE(ForEachRecord(
-                  dir.path() / "audit",
-                  [&](const AuditEvent& e) {
-                    if (e.event_type == "tool_call") calls.push_back(e);
-                    if (e.event_type == "resource_read" || e.event_type == "prompt_get") reads.push_back(e);
-                    return true;
-                  },
-                  [](const BadLine& line) { ADD_FAILURE() << line.reason; })
-                  .has_value());
+  for (const auto& e : Records(dir.path() / "audit", /*all=*/true)) {
+    if (e.event_type == "tool_call") calls.push_back(e);
+    if (e.event_type == "resource_read" || e.event_type == "prompt_get") reads.push_back(e);
+  }
   ASSERT_EQ(calls.size(), 3u);
   EXPECT_EQ(calls[0].tool, "test_simple_text");
   EXPECT_EQ(calls[0].outcome, Outcome::kSuccess);
@@ -698,15 +693,7 @@ TEST(ProxyTest, AnUpstreamThatDiesFailsItsPendingCallAndIsRecorded) {
   EXPECT_NE(answer["error"]["message"].get<std::string>().find("ended"), std::string::npos) << answer;
   EXPECT_EQ(proxy.CloseAndWait(), 1);
   EXPECT_NE(proxy.Stderr().find("exit code 3"), std::string::npos) << proxy.Stderr();
-  std::vector<AuditEvent> events;
-  ASSERT_TRUE(ForEachRecord(
-                  dir.path() / "audit",
-                  [&](const AuditEvent& e) {
-                    events.push_back(e);
-                    return true;
-                  },
-                  [](const BadLine&) {})
-                  .has_value());
+  const std::vector<AuditEvent> events = Records(dir.path() / "audit", /*all=*/true);
   auto find = [&](const std::string& type) {
     return std::find_if(events.begin(), events.end(), [&](const auto& e) { return e.event_type == type; });
   };
@@ -730,23 +717,11 @@ TEST(ProxyTest, ARateLimitedCallIsRefusedByTheProxyAndNeverReachesTheUpstream) {
   const json refused = proxy.Request(2, "tools/call", call);
   EXPECT_EQ(refused["error"]["code"], kRateLimitedCode) << refused;
   EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
-  auto tool_calls = [](const std::filesystem::path& journal) {
-    std::vector<AuditEvent> calls;
-    EXPECT_TRUE(ForEachRecord(
-                    journal,
-                    [&](const AuditEvent& e) {
-                      if (e.event_type == "tool_call") calls.push_back(e);
-                      return true;
-                    },
-                    [](const BadLine&) {})
-                    .has_value());
-    return calls;
-  };
-  const auto recorded = tool_calls(dir.path() / "audit");
+  const auto recorded = Records(dir.path() / "audit");
   ASSERT_EQ(recorded.size(), 2u);
   EXPECT_EQ(recorded[1].outcome, Outcome::kDenied);
   EXPECT_EQ(recorded[1].error->reason, "rate_limited");
-  EXPECT_EQ(tool_calls(dir.path() / "upstream").size(), 1u) << "the refused call never reached the server";
+  EXPECT_EQ(Records(dir.path() / "upstream").size(), 1u) << "the refused call never reached the server";
 }
 
 TEST(ProxyTest, ThePolicysLevelsDecideHowMuchOfEachCallTheRecordKeeps) {
@@ -764,14 +739,7 @@ TEST(ProxyTest, ThePolicysLevelsDecideHowMuchOfEachCallTheRecordKeeps) {
     proxy.Request(1, "tools/call", {{"name", tool}, {"arguments", {{"note", "kept?"}}}});
   EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
   std::map<std::string, AuditEvent> recorded;
-  ASSERT_TRUE(ForEachRecord(
-                  dir.path() / "audit",
-                  [&](const AuditEvent& e) {
-                    if (e.event_type == "tool_call") recorded[e.tool] = e;
-                    return true;
-                  },
-                  [](const BadLine&) {})
-                  .has_value());
+  for (const auto& e : Records(dir.path() / "audit")) recorded[e.tool] = e;
   ASSERT_TRUE(recorded.contains("test_simple_text"));
   EXPECT_EQ(recorded["test_simple_text"].params["note"], "kept?");
   EXPECT_NE(recorded["test_simple_text"].details["result"]["text"].get<std::string>().find("simple text"),
@@ -798,15 +766,7 @@ TEST(ProxyTest, APhiToolCalledWithoutAnAccessReasonIsRefusedBeforeItIsForwarded)
                                                        {"_meta", {{"access_reason", "treatment"}}}});
   EXPECT_TRUE(allowed.contains("result")) << allowed;
   EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
-  std::vector<AuditEvent> calls;
-  ASSERT_TRUE(ForEachRecord(
-                  dir.path() / "audit",
-                  [&](const AuditEvent& e) {
-                    if (e.event_type == "tool_call") calls.push_back(e);
-                    return true;
-                  },
-                  [](const BadLine&) {})
-                  .has_value());
+  const std::vector<AuditEvent> calls = Records(dir.path() / "audit");
   ASSERT_EQ(calls.size(), 2u);
   EXPECT_EQ(calls[0].outcome, Outcome::kDenied);
   EXPECT_EQ(calls[0].error->reason, "access_reason_required");
@@ -829,17 +789,10 @@ TEST(ProxyTest, AHungUpstreamGivesTheCallerATimeoutErrorAndAFailureRecord) {
   EXPECT_EQ(answer["error"]["code"], -32603) << answer;
   EXPECT_NE(answer["error"]["message"].get<std::string>().find("did not answer within"), std::string::npos) << answer;
   proxy.CloseAndWait();
-  bool recorded = false;
-  ASSERT_TRUE(ForEachRecord(
-                  dir.path() / "audit",
-                  [&](const AuditEvent& e) {
-                    if (e.event_type == "tool_call" && e.tool == "slow_tool" && e.outcome == Outcome::kFailure)
-                      recorded = true;
-                    return true;
-                  },
-                  [](const BadLine&) {})
-                  .has_value());
-  EXPECT_TRUE(recorded);
+  const auto calls = Records(dir.path() / "audit");
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].tool, "slow_tool");
+  EXPECT_EQ(calls[0].outcome, Outcome::kFailure);
 }
 
 TEST(ProxyTest, ACallTheClientCancelsIsRecordedAsCancelled) {
@@ -851,15 +804,7 @@ TEST(ProxyTest, ACallTheClientCancelsIsRecordedAsCancelled) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
   EXPECT_EQ(proxy.RemainingStdout(), "") << "a cancelled call gets no answer";
-  std::vector<AuditEvent> calls;
-  ASSERT_TRUE(ForEachRecord(
-                  dir.path() / "audit",
-                  [&](const AuditEvent& e) {
-                    if (e.event_type == "tool_call") calls.push_back(e);
-                    return true;
-                  },
-                  [](const BadLine&) {})
-                  .has_value());
+  const std::vector<AuditEvent> calls = Records(dir.path() / "audit");
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_EQ(calls[0].tool, "long_report");
   EXPECT_EQ(calls[0].outcome, Outcome::kFailure);
