@@ -234,10 +234,27 @@ void HttpSinks(size_t count) {
     config.type = type;
     config.url = receiver.url();
     config.password_env = "MCPAUDIT_BENCH_SECRET";
-    char how[64];
-    std::snprintf(how, sizeof how, "sink, batches of 2000, gzip");
-    BatchedSink(type, config, count, how);
+    BatchedSink(type, config, count, "sink, batches of 2000, gzip");
   }
+  // Syslog over TCP to a collector that reads and discards (a stand-in for
+  // rsyslog, whose own speed is not what is measured here).
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  std::thread collector([&] {
+    boost::asio::ip::tcp::socket socket(io);
+    boost::system::error_code ec;
+    acceptor.accept(socket, ec);
+    char buffer[1 << 16];
+    while (!ec) socket.read_some(boost::asio::buffer(buffer), ec);
+  });
+  {
+    SinkConfig config;
+    config.name = "syslog";
+    config.type = "syslog";
+    config.url = "tcp://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port());
+    BatchedSink("syslog", config, count, "sink, batches of 2000, tcp");
+  }  // the sink closes its connection: the collector sees the end
+  collector.join();
 }
 
 // The shipper while its destination refuses connections: the backlog is the
