@@ -101,6 +101,9 @@ Result<std::chrono::system_clock::time_point> ParseTimestamp(std::string_view te
 // The record as JSON, keys in schema order. Empty strings, empty lists and
 // absent parts are left out.
 nlohmann::ordered_json ToJson(const AuditEvent& event);
+// The record's `compliance` (an empty object when nothing is set) and `integrity` members.
+nlohmann::ordered_json ToJson(const AuditCompliance& compliance);
+nlohmann::ordered_json ToJson(const AuditIntegrity& integrity);
 // One JSON line without the newline. Invalid UTF-8 in any value is replaced by
 // U+FFFD rather than losing the record.
 std::string ToJsonLine(const AuditEvent& event);

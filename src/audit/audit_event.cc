@@ -154,19 +154,22 @@ ojson ToJson(const AuditEvent& event) {
     response["bytes"] = event.response->bytes;
     out["response"] = std::move(response);
   }
-  ojson compliance = ojson::object();
-  PutIfNotEmpty(compliance, "sensitivity", event.compliance.sensitivity);
-  if (event.compliance.phi) compliance["phi"] = true;
-  PutIfNotEmpty(compliance, "access_reason", event.compliance.access_reason);
-  if (!compliance.empty()) out["compliance"] = std::move(compliance);
+  if (ojson compliance = ToJson(event.compliance); !compliance.empty()) out["compliance"] = std::move(compliance);
   if (!event.details.is_null()) out["details"] = ojson(event.details);
-  if (event.integrity) {
-    out["integrity"] = {{"stream", event.integrity->stream},
-                        {"seq", event.integrity->seq},
-                        {"prev", event.integrity->prev},
-                        {"hash", event.integrity->hash}};
-  }
+  if (event.integrity) out["integrity"] = ToJson(*event.integrity);
   return out;
+}
+
+ojson ToJson(const AuditCompliance& compliance) {
+  ojson out = ojson::object();
+  PutIfNotEmpty(out, "sensitivity", compliance.sensitivity);
+  if (compliance.phi) out["phi"] = true;
+  PutIfNotEmpty(out, "access_reason", compliance.access_reason);
+  return out;
+}
+
+ojson ToJson(const AuditIntegrity& integrity) {
+  return {{"stream", integrity.stream}, {"seq", integrity.seq}, {"prev", integrity.prev}, {"hash", integrity.hash}};
 }
 
 std::string ToJsonLine(const AuditEvent& event) {
@@ -175,7 +178,7 @@ std::string ToJsonLine(const AuditEvent& event) {
   AppendRecordPrefix(line, event);
   if (event.integrity) {
     line += ",\"integrity\":";
-    line += ToJson(event)["integrity"].dump();
+    line += ToJson(*event.integrity).dump();
   }
   line.push_back('}');
   return line;

@@ -39,7 +39,10 @@ class RoutedSink final : public Sink {
   RoutedSink(std::unique_ptr<Sink> sink, std::vector<std::string> tenants, std::vector<std::string> event_types)
       : sink_(std::move(sink)), tenants_(std::move(tenants)), event_types_(std::move(event_types)) {}
 
-  Status Store(std::span<const SinkRecord> batch) override { return sink_->Store(Routed(batch)); }
+  Status Store(std::span<const SinkRecord> batch) override {
+    if (std::all_of(batch.begin(), batch.end(), [&](const auto& r) { return Passes(r); })) return sink_->Store(batch);
+    return sink_->Store(Routed(batch));
+  }
   Status Replace(std::span<const SinkRecord> records) override { return sink_->Replace(Routed(records)); }
   std::optional<std::chrono::milliseconds> RetryAfter() const override { return sink_->RetryAfter(); }
 
@@ -47,12 +50,15 @@ class RoutedSink final : public Sink {
   static bool Listed(const std::vector<std::string>& list, const std::string& value) {
     return list.empty() || std::find(list.begin(), list.end(), value) != list.end();
   }
+  bool Passes(const SinkRecord& record) const {
+    const AuditEvent& e = record.event;
+    return e.event_type == "checkpoint" || (Listed(tenants_, e.user.tenant_id) && Listed(event_types_, e.event_type));
+  }
+  // The records that pass, copied (only when some do not: see Store).
   std::vector<SinkRecord> Routed(std::span<const SinkRecord> batch) const {
     std::vector<SinkRecord> routed;
     for (const SinkRecord& record : batch) {
-      const AuditEvent& e = record.event;
-      if (e.event_type == "checkpoint" || (Listed(tenants_, e.user.tenant_id) && Listed(event_types_, e.event_type)))
-        routed.push_back(record);
+      if (Passes(record)) routed.push_back(record);
     }
     return routed;
   }

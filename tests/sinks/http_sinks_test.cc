@@ -32,7 +32,7 @@ using testing::ReceiverReply;
 
 constexpr const char* kSecret = "s3cr3t-token-0042";
 
-class HttpSinkTest : public ::testing::Test {
+class HttpSinkAgainstStandInReceiverTest : public ::testing::Test {
  protected:
   void SetUp() override { ::setenv("MCPAUDIT_TEST_SINK_SECRET", kSecret, 1); }
 
@@ -92,7 +92,7 @@ std::vector<nlohmann::json> HecEvents(const ReceivedRequest& request) {
   return events;
 }
 
-TEST_F(HttpSinkTest, SplunkHecGetsEveryRecordAsAnEventWithItsFieldsAndToken) {
+TEST_F(HttpSinkAgainstStandInReceiverTest, SplunkHecGetsEveryRecordAsAnEventWithItsFieldsAndToken) {
   const auto journal = Journal(30);
   SinkConfig config = Config("splunk");
   config.options = {{"index", "mcp_audit"}, {"sourcetype", "mcp:audit"}, {"host", "app-7"}};
@@ -122,7 +122,7 @@ TEST_F(HttpSinkTest, SplunkHecGetsEveryRecordAsAnEventWithItsFieldsAndToken) {
   EXPECT_EQ(IdsOfLines(lines), IdsOfLines(journal));
 }
 
-TEST_F(HttpSinkTest, SplunkWithAcknowledgementWaitsUntilTheIndexersConfirm) {
+TEST_F(HttpSinkAgainstStandInReceiverTest, SplunkWithAcknowledgementWaitsUntilTheIndexersConfirm) {
   Journal(5);
   std::atomic<int> ack_polls = 0;
   receiver_.SetHandler([&](const ReceivedRequest& request) {
@@ -142,7 +142,7 @@ TEST_F(HttpSinkTest, SplunkWithAcknowledgementWaitsUntilTheIndexersConfirm) {
   EXPECT_GE(ack_polls.load(), 2);
 }
 
-TEST_F(HttpSinkTest, DatadogBatchesStayWithinTheIntakeLimitsAndCarryTheApiKeyAndTags) {
+TEST_F(HttpSinkAgainstStandInReceiverTest, DatadogBatchesStayWithinTheIntakeLimitsAndCarryTheApiKeyAndTags) {
   const auto journal = Journal(2500);
   SinkConfig config = Config("datadog");
   config.options = {{"service", "catalog-mcp"}, {"tags", "env:prod,team:data"}};
@@ -174,7 +174,7 @@ TEST_F(HttpSinkTest, DatadogBatchesStayWithinTheIntakeLimitsAndCarryTheApiKeyAnd
   EXPECT_EQ(IdsOfLines(lines), IdsOfLines(journal));
 }
 
-TEST_F(HttpSinkTest, DatadogGetsARecordTooLargeForOneEntryWithoutItsLargestPartsAndSaysSo) {
+TEST_F(HttpSinkAgainstStandInReceiverTest, DatadogGetsARecordTooLargeForOneEntryWithoutItsLargestPartsAndSaysSo) {
   {
     auto journal = OpenJournal(dir_.path());
     LogCall(*journal, {{"blob", std::string(1200 * 1000, 'x')}});
@@ -196,7 +196,7 @@ TEST_F(HttpSinkTest, DatadogGetsARecordTooLargeForOneEntryWithoutItsLargestParts
 
 // Elasticsearch bulk answers per item: a retryable item is sent again alone,
 // a refused one is set aside, a conflict (already stored) counts as stored.
-TEST_F(HttpSinkTest, ElasticBulkRetriesOnlyTheFailedItemsAndSetsAsideTheRefusedOnes) {
+TEST_F(HttpSinkAgainstStandInReceiverTest, ElasticBulkRetriesOnlyTheFailedItemsAndSetsAsideTheRefusedOnes) {
   const auto journal = Journal(8);
   const auto ids = IdsOfLines(journal);
   const std::string busy = ids[3], broken = ids[5], existing = ids[6];
@@ -244,7 +244,7 @@ TEST_F(HttpSinkTest, ElasticBulkRetriesOnlyTheFailedItemsAndSetsAsideTheRefusedO
   EXPECT_EQ(backlogs->front().records_behind, 0u);
 }
 
-TEST_F(HttpSinkTest, ElasticDocumentsUseTheElasticCommonSchema) {
+TEST_F(HttpSinkAgainstStandInReceiverTest, ElasticDocumentsUseTheElasticCommonSchema) {
   {
     auto journal = OpenJournal(dir_.path());
     AuditEvent e;
@@ -276,7 +276,7 @@ TEST_F(HttpSinkTest, ElasticDocumentsUseTheElasticCommonSchema) {
   EXPECT_EQ(denied["mcp_audit"]["tool"], "delete_dataset");
 }
 
-TEST_F(HttpSinkTest, OtlpLogsCarryTheSemanticConventionAttributes) {
+TEST_F(HttpSinkAgainstStandInReceiverTest, OtlpLogsCarryTheSemanticConventionAttributes) {
   const auto journal = Journal(3);
   SinkConfig config = Config("otlp");
   config.options["service"] = "catalog-mcp";
@@ -304,7 +304,7 @@ TEST_F(HttpSinkTest, OtlpLogsCarryTheSemanticConventionAttributes) {
                                       std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count()));
 }
 
-TEST_F(HttpSinkTest, WebhookBatchesAreSignedSoTheReceiverCanAuthenticateThem) {
+TEST_F(HttpSinkAgainstStandInReceiverTest, WebhookBatchesAreSignedSoTheReceiverCanAuthenticateThem) {
   const auto journal = Journal(10);
   SinkConfig config = Config("webhook");
   config.url = receiver_.url() + "/hooks/audit";
@@ -327,7 +327,7 @@ TEST_F(HttpSinkTest, WebhookBatchesAreSignedSoTheReceiverCanAuthenticateThem) {
 }
 
 // The receiver fails in every way it can; nothing is lost, nothing doubled.
-TEST_F(HttpSinkTest, ServerErrorsResetsAndSlowAnswersAreRetriedUntilEverythingArrivesOnce) {
+TEST_F(HttpSinkAgainstStandInReceiverTest, ServerErrorsResetsAndSlowAnswersAreRetriedUntilEverythingArrivesOnce) {
   const auto journal = Journal(40);
   std::atomic<int> calls = 0;
   std::mutex mutex;
@@ -365,7 +365,7 @@ TEST_F(HttpSinkTest, ServerErrorsResetsAndSlowAnswersAreRetriedUntilEverythingAr
   EXPECT_EQ(IdsOfLines(lines), IdsOfLines(journal)) << "every record once, in order";
 }
 
-TEST_F(HttpSinkTest, TooManyRequestsWithRetryAfterIsHonoured) {
+TEST_F(HttpSinkAgainstStandInReceiverTest, TooManyRequestsWithRetryAfterIsHonoured) {
   Journal(5);
   std::atomic<int> calls = 0;
   std::vector<std::chrono::steady_clock::time_point> times;
@@ -385,7 +385,7 @@ TEST_F(HttpSinkTest, TooManyRequestsWithRetryAfterIsHonoured) {
   EXPECT_GE(times[1] - times[0], 950ms) << "the second attempt waited for Retry-After";
 }
 
-TEST_F(HttpSinkTest, ARefusedBatchIsSetAsideAndTheRecordsAfterItStillFlow) {
+TEST_F(HttpSinkAgainstStandInReceiverTest, ARefusedBatchIsSetAsideAndTheRecordsAfterItStillFlow) {
   const auto journal = Journal(5);
   std::atomic<int> calls = 0;
   receiver_.SetHandler([&](const ReceivedRequest&) {
@@ -404,7 +404,7 @@ TEST_F(HttpSinkTest, ARefusedBatchIsSetAsideAndTheRecordsAfterItStillFlow) {
   EXPECT_NE(receiver_.requests().back().body.find("\"after\":true"), std::string::npos);
 }
 
-TEST_F(HttpSinkTest, AReceiverDownForAWhileLosesNothingAndTheBacklogDrainsWhenItIsBack) {
+TEST_F(HttpSinkAgainstStandInReceiverTest, AReceiverDownForAWhileLosesNothingAndTheBacklogDrainsWhenItIsBack) {
   auto journal = OpenJournal(dir_.path());
   for (int i = 0; i < 50; ++i) LogCall(*journal, {{"i", i}});
   SinkConfig config = Config("webhook");
@@ -436,7 +436,7 @@ TEST_F(HttpSinkTest, AReceiverDownForAWhileLosesNothingAndTheBacklogDrainsWhenIt
   EXPECT_EQ(IdsOfLines(received), IdsOfLines(lines));
 }
 
-TEST_F(HttpSinkTest, TheSecretNeverAppearsInErrors) {
+TEST_F(HttpSinkAgainstStandInReceiverTest, TheSecretNeverAppearsInErrors) {
   Journal(3);
   receiver_.SetHandler([&](const ReceivedRequest& request) {
     // A receiver that echoes the credentials it got in its error (some do).
@@ -473,7 +473,7 @@ class TlsProxy {
   int port_;
 };
 
-TEST_F(HttpSinkTest, HttpsIsVerifiedAgainstTheSystemsCasOrTheConfiguredOne) {
+TEST_F(HttpSinkAgainstStandInReceiverTest, HttpsIsVerifiedAgainstTheSystemsCasOrTheConfiguredOne) {
   const auto journal = Journal(5);
   TlsProxy proxy(receiver_.port());
   SinkConfig untrusted = Config("webhook");
@@ -497,7 +497,7 @@ TEST_F(HttpSinkTest, HttpsIsVerifiedAgainstTheSystemsCasOrTheConfiguredOne) {
   EXPECT_EQ(IdsOfLines(lines), IdsOfLines(journal));
 }
 
-TEST_F(HttpSinkTest, RoutingSendsOnlyTheChosenTenantsAndEveryCheckpoint) {
+TEST_F(HttpSinkAgainstStandInReceiverTest, RoutingSendsOnlyTheChosenTenantsAndEveryCheckpoint) {
   {
     auto journal = OpenJournal(dir_.path());
     LogCall(*journal, {{"q", 1}}, "alice", "acme");
