@@ -42,6 +42,13 @@ class Sink {
     (void)records;
     return Fail(ErrorCode::kUnavailable, "this sink cannot erase records it has stored");
   }
+  // Deletes the stored records of `stream` up to and including `through_seq`:
+  // how retention reaches a store once the journal dropped those records.
+  [[nodiscard]] virtual Status Forget(std::string_view stream, uint64_t through_seq) {
+    (void)stream;
+    (void)through_seq;
+    return Fail(ErrorCode::kUnavailable, "this sink cannot delete records it has stored");
+  }
   // After a failed Store: how long the destination asked to be left alone
   // (an HTTP Retry-After), if it did. The shipper waits at least that long.
   virtual std::optional<std::chrono::milliseconds> RetryAfter() const { return std::nullopt; }

@@ -43,6 +43,14 @@ inline std::string CheckpointMessage(std::string_view stream, uint64_t seq, std:
   return "mcp-audit/1 checkpoint " + std::string(stream) + " " + std::to_string(seq) + " " + std::string(hash);
 }
 
+// Retention drops a stream's oldest records; its `retention` record declares
+// where the stream now begins and signs this text (as a checkpoint does):
+//   "details": {"cuts": [{"stream": S, "seq": N, "hash": H(N)}], "key_id": K, "signatures": [base64 …]}
+// The first remaining record of S is N+1 and its prev is H(N): the new genesis.
+inline std::string RetentionMessage(std::string_view stream, uint64_t seq, std::string_view hash) {
+  return "mcp-audit/1 retention " + std::string(stream) + " " + std::to_string(seq) + " " + std::string(hash);
+}
+
 // The commitment that replaces an erasable value: {"$erased": "<hex>"}.
 nlohmann::json Commitment(std::string_view salt, const nlohmann::json& value);
 bool IsErased(const nlohmann::json& value);

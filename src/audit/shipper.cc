@@ -301,6 +301,12 @@ ShipperCounters Shipper::counters() const {
   return state_->counters;
 }
 
+Result<ShipperPosition> ReadShipperPosition(const fs::path& journal_dir, const std::string& name) {
+  auto cursor = LoadCursor(CursorPath(journal_dir, name));
+  if (!cursor) return std::unexpected(cursor.error());
+  return ShipperPosition{cursor->segment, cursor->lines};
+}
+
 Result<std::vector<ShipperBacklog>> ReadShipperBacklogs(const fs::path& journal_dir) {
   std::vector<ShipperBacklog> backlogs;
   std::error_code ec;

@@ -71,6 +71,15 @@ struct ShipperBacklog {
 // Where the sink `name` sets aside the records its destination refused for good.
 std::filesystem::path DeadLetterPath(const std::filesystem::path& journal_dir, const std::string& name);
 
+// Where the shipper `name` stands: the segment it reads and how many of its
+// lines it shipped (empty segment: nothing shipped yet).
+struct ShipperPosition {
+  std::string segment;
+  uint64_t lines = 0;
+};
+[[nodiscard]] Result<ShipperPosition> ReadShipperPosition(const std::filesystem::path& journal_dir,
+                                                          const std::string& name);
+
 [[nodiscard]] Result<std::vector<ShipperBacklog>> ReadShipperBacklogs(const std::filesystem::path& journal_dir);
 
 }  // namespace mcpaudit

@@ -8,8 +8,15 @@
 
 #include "mcpaudit/sink.h"
 #include "store/query.h"
+#include "store/retention.h"
+
+namespace mcpaudit {
+class Pipeline;
+}
 
 namespace mcpaudit::cli {
+
+struct Config;
 
 void AddServeCommand(CLI::App& app, int& exit_code);
 void AddQueryCommand(CLI::App& app, int& exit_code);
@@ -22,6 +29,12 @@ void AddApiKeyCommand(CLI::App& app, int& exit_code);
 void AddStatusCommand(CLI::App& app, int& exit_code);
 void AddExportCommand(CLI::App& app, int& exit_code);
 void AddProxyCommand(CLI::App& app, int& exit_code);
+void AddRetentionCommand(CLI::App& app, int& exit_code);
+
+// One retention run over the journal of `config` and the SQL stores it ships
+// to. `running`: the server's own pipeline, when the server runs it (it holds
+// the journal); null: no server runs, the command records the run itself.
+[[nodiscard]] Result<RetentionPlan> RunRetention(const Config& config, Pipeline* running, bool dry_run);
 
 // --store URL and where its password comes from, for the commands that read a
 // database a sink fills (the password never on the command line).

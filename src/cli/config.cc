@@ -424,6 +424,37 @@ Result<Config> LoadConfig(const std::string& path) {
     return Fail(ErrorCode::kInvalidArgument, path + ": policy.redaction: " + checked.error().message);
   }
   MCPAUDIT_TRY(policy->NoUnknownKeys());
+
+  auto retention = top.Table("retention");
+  if (!retention) return std::unexpected(retention.error());
+  // Ages in days; 0 (or absent): never. Anonymising after deleting would be a policy that does not mean what it says.
+  auto ages = [](Reader& table, std::optional<std::chrono::days>& keep,
+                 std::optional<std::chrono::days>& anonymize_after) -> Status {
+    uint64_t keep_days = 0, anonymize_days = 0;
+    if (auto status = table.Get("keep_days", keep_days); !status) return status;
+    if (auto status = table.Get("anonymize_after_days", anonymize_days); !status) return status;
+    if (keep_days > 0 && anonymize_days >= keep_days)
+      return table.Error(*table.Node("anonymize_after_days"), "anonymize_after_days",
+                         std::to_string(anonymize_days) + " is not less than keep_days (" + std::to_string(keep_days) +
+                             "): records would be deleted before they are anonymised");
+    if (keep_days > 0) keep = std::chrono::days(keep_days);
+    if (anonymize_days > 0) anonymize_after = std::chrono::days(anonymize_days);
+    return {};
+  };
+  RetentionPolicy& rp = config.retention;
+  MCPAUDIT_TRY(ages(*retention, rp.keep, rp.anonymize_after));
+  uint64_t run_every_hours = static_cast<uint64_t>(rp.run_every.count());
+  MCPAUDIT_TRY(retention->Get("run_every_hours", run_every_hours));
+  rp.run_every = std::chrono::hours(run_every_hours);
+  MCPAUDIT_TRY(retention->EachTable("tenants", [&](Reader& rule) -> Status {
+    RetentionRule parsed;
+    if (auto status = rule.Get("tenant", parsed.tenant); !status) return status;
+    if (parsed.tenant.empty()) return rule.Missing("tenant", "a tenant id or pattern, e.g. \"shop-*\"");
+    if (auto status = ages(rule, parsed.keep, parsed.anonymize_after); !status) return status;
+    rp.tenants.push_back(std::move(parsed));
+    return {};
+  }));
+  MCPAUDIT_TRY(retention->NoUnknownKeys());
   MCPAUDIT_TRY(top.NoUnknownKeys());
   return config;
 }
@@ -580,6 +611,20 @@ default_level = "request"      # none | metadata | request | full
 # [[policy.sampling]]
 # tools = ["catalog_search"]
 # keep_one_in = 10
+
+# Retention: records older than keep_days are deleted, whole journal segments at a time from
+# the oldest, once every sink has shipped them (and from the SQL stores); records older than
+# anonymize_after_days lose their erasable fields. A signed `retention` record says what was
+# done, and `verify` stays valid. 0: never. The server applies it every run_every_hours;
+# `mcp-audit retention --config FILE` applies it while no server runs.
+[retention]
+keep_days = 0                  # records of tenants no rule names, and the audit system's own
+anonymize_after_days = 0
+run_every_hours = 24           # 0: only `mcp-audit retention`
+# [[retention.tenants]]        # the first rule whose pattern matches user.tenant_id wins
+# tenant = "shop-*"
+# keep_days = 365              # PCI DSS 10.5.1: at least 12 months
+# anonymize_after_days = 90
 )";
 }
 

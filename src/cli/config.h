@@ -13,6 +13,7 @@
 #include "mcpaudit/redaction.h"
 #include "mcpaudit/result.h"
 #include "mcpaudit/sink.h"
+#include "store/retention.h"
 
 namespace mcpaudit::cli {
 
@@ -27,6 +28,7 @@ struct Config {
   std::vector<RateLimitRule> rate_limits;  // token buckets per user or tenant, per tool class
   // Where the journal is shipped; none configured: SQLite at <audit dir>/audit.db.
   std::vector<SinkConfig> sinks;
+  RetentionPolicy retention;  // deletion and anonymisation by age, per tenant
   Config();
 };
 

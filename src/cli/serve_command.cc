@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "audit/ops_log.h"
@@ -280,6 +282,26 @@ int Serve(const ServeFlags& flags) {
     shippers.push_back(std::move(*shipper));
     stores_line += "  shipped to:    " + sink_config.name + " " + RedactUrl(sink_config.url) + "\n";
   }
+  // Retention, when configured: now, then every run_every_hours.
+  std::jthread retention;
+  if (!config.retention.empty() && config.retention.run_every.count() > 0) {
+    retention = std::jthread([&config, &pipeline](std::stop_token stop) {
+      std::mutex mutex;
+      std::condition_variable_any wake;
+      do {
+        auto plan = RunRetention(config, pipeline->get(), false);
+        if (!plan) {
+          OpsLog().error("retention: {}", plan.error().message);
+        } else {
+          OpsLog().info("retention: deleted {} records ({} segments), anonymised {}, {} expired kept",
+                        plan->records_to_delete, plan->segments_to_delete.size(), plan->records_anonymised,
+                        plan->expired_kept);
+        }
+        std::unique_lock lock(mutex);
+        wake.wait_for(lock, stop, config.retention.run_every, [] { return false; });
+      } while (!stop.stop_requested());
+    });
+  }
   const bool durable = config.audit.mode == DeliveryMode::kDurable;
   ToolkitOptions toolkit_options;
   toolkit_options.server = pipeline_options.server;
@@ -327,6 +349,7 @@ int Serve(const ServeFlags& flags) {
       served = ServeOverHttp(server, *http, config, dev_key, toolkit, journal_line, stop);
     }
   }
+  retention = {};  // stops and joins it: it logs through the pipeline
   auto flushed = (*pipeline)->Flush();
   const PipelineCounters counters = (*pipeline)->counters();
   OpsLog().info("stopping: {} audit records written, {} dropped, {} refused, {} failed writes", counters.written,

@@ -142,6 +142,14 @@ class MysqlSink final : public Sink {
   Status Store(std::span<const SinkRecord> batch) override { return Write(batch, false); }
   Status Replace(std::span<const SinkRecord> records) override { return Write(records, true); }
 
+  Status Forget(std::string_view stream, uint64_t through_seq) override {
+    if (Status s = EnsureConnected(); !s) return s;
+    std::string quoted(stream.size() * 2 + 1, '\0');
+    quoted.resize(mysql_real_escape_string(conn_.get(), quoted.data(), stream.data(), stream.size()));
+    return Exec(std::string("DELETE FROM ") + kMysqlAuditTable + " WHERE stream = '" + quoted +
+                "' AND seq <= " + std::to_string(through_seq));
+  }
+
  private:
   Status Write(std::span<const SinkRecord> batch, bool replace) {
     if (batch.empty()) return {};

@@ -175,6 +175,18 @@ class PostgresSink final : public Sink {
     return Exec("VACUUM audit_events");
   }
 
+  Status Forget(std::string_view stream, uint64_t through_seq) override {
+    if (Status s = EnsureConnected(); !s) return s;
+    std::unique_ptr<char, decltype(&PQfreemem)> literal(PQescapeLiteral(conn_.get(), stream.data(), stream.size()),
+                                                         &PQfreemem);
+    if (!literal) return Error("cannot quote the stream name");
+    if (Status s = Exec("DELETE FROM audit_events WHERE stream = " + std::string(literal.get()) +
+                        " AND seq <= " + std::to_string(through_seq));
+        !s)
+      return s;
+    return Exec("VACUUM audit_events");
+  }
+
  private:
   Status Write(std::span<const SinkRecord> batch, bool replace) {
     if (batch.empty()) return {};

@@ -44,6 +44,7 @@ class RoutedSink final : public Sink {
     return sink_->Store(Routed(batch));
   }
   Status Replace(std::span<const SinkRecord> records) override { return sink_->Replace(Routed(records)); }
+  Status Forget(std::string_view stream, uint64_t through_seq) override { return sink_->Forget(stream, through_seq); }
   std::optional<std::chrono::milliseconds> RetryAfter() const override { return sink_->RetryAfter(); }
 
  private:
@@ -52,7 +53,7 @@ class RoutedSink final : public Sink {
   }
   bool Passes(const SinkRecord& record) const {
     const AuditEvent& e = record.event;
-    return e.event_type == "checkpoint" || (Listed(tenants_, e.user.tenant_id) && Listed(event_types_, e.event_type));
+    return e.event_type == "checkpoint" || e.event_type == "retention" || (Listed(tenants_, e.user.tenant_id) && Listed(event_types_, e.event_type));
   }
   // The records that pass, copied (only when some do not: see Store).
   std::vector<SinkRecord> Routed(std::span<const SinkRecord> batch) const {

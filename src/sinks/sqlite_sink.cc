@@ -91,6 +91,19 @@ class SqliteSink final : public Sink {
     return Exec("PRAGMA wal_checkpoint(TRUNCATE)");
   }
 
+  Status Forget(std::string_view stream, uint64_t through_seq) override {
+    sqlite3_stmt* statement = nullptr;
+    if (sqlite3_prepare_v2(db_, "DELETE FROM audit_events WHERE stream = ? AND seq <= ?", -1, &statement, nullptr) !=
+        SQLITE_OK)
+      return Error("cannot prepare the delete");
+    sqlite3_bind_text(statement, 1, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
+    sqlite3_bind_int64(statement, 2, static_cast<sqlite3_int64>(through_seq));
+    const int stepped = sqlite3_step(statement);
+    sqlite3_finalize(statement);
+    if (stepped != SQLITE_DONE) return Error("cannot delete the expired records");
+    return Exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+
  private:
   Status Write(sqlite3_stmt* statement, std::span<const SinkRecord> batch) {
     if (Status s = Exec("BEGIN IMMEDIATE"); !s) return s;

@@ -40,7 +40,14 @@ int EraseRecord(json& record, const ErasureRequest& request) {
       matches = record.contains(pointer) && Holds(record[pointer], request.field_value);
     }
   }
-  if (!matches) return 0;
+  return matches ? EraseFields(record) : 0;
+}
+
+}  // namespace
+
+int EraseFields(json& record) {
+  if (!record.contains("integrity") || !record["integrity"].contains("salts")) return 0;
+  json& salts = record["integrity"]["salts"];
   int erased = 0;
   for (auto it = salts.begin(); it != salts.end(); ++it) {
     const json::json_pointer pointer(it.key());
@@ -52,7 +59,21 @@ int EraseRecord(json& record, const ErasureRequest& request) {
   return erased;
 }
 
-}  // namespace
+JournalLock::~JournalLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<JournalLock> JournalLock::Take(const fs::path& dir, std::string_view doing) {
+  const fs::path lock_path = dir / journal::kLockFile;
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return std::unexpected(ErrnoError("cannot open", lock_path));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return Fail(ErrorCode::kUnavailable, "a server is writing to " + dir.string() + ": stop it before " +
+                                             std::string(doing) + " (it holds " + lock_path.string() + ")");
+  }
+  return JournalLock(fd);
+}
 
 Result<ErasureResult> EraseFromJournal(const fs::path& dir, const ErasureRequest& request) {
   if (request.user.empty() == request.field_value.empty())
@@ -61,14 +82,8 @@ Result<ErasureResult> EraseFromJournal(const fs::path& dir, const ErasureRequest
   if (!files) return std::unexpected(files.error());
   // Hold the writer's lock while rewriting: a running server appends to the
   // files this replaces.
-  const fs::path lock_path = dir / journal::kLockFile;
-  const int lock = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock < 0) return std::unexpected(ErrnoError("cannot open", lock_path));
-  if (::flock(lock, LOCK_EX | LOCK_NB) != 0) {
-    ::close(lock);
-    return Fail(ErrorCode::kUnavailable,
-                "a server is writing to " + dir.string() + ": stop it before erasing (it holds " + lock_path.string() + ")");
-  }
+  auto lock = JournalLock::Take(dir, "erasing");
+  if (!lock) return std::unexpected(lock.error());
   ErasureResult result;
   Status status;
   for (const auto& file : *files) {
@@ -95,7 +110,6 @@ Result<ErasureResult> EraseFromJournal(const fs::path& dir, const ErasureRequest
     if (!status) break;
     ++result.segments_rewritten;
   }
-  ::close(lock);
   if (!status) return std::unexpected(status.error());
   return result;
 }

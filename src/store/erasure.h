@@ -6,7 +6,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "mcpaudit/result.h"
 
@@ -23,6 +27,25 @@ struct ErasureResult {
   uint64_t fields_erased = 0;
   uint64_t segments_rewritten = 0;
   std::vector<std::string> erased_lines;  // the erased records as they now are
+};
+
+// Replaces every erasable field of a parsed journal record (those its salts
+// name) by its commitment and drops the salts; returns how many it erased.
+int EraseFields(nlohmann::json& record);
+
+// The journal writer's lock (journal.lock), held by a command that rewrites
+// segments so that no server appends to them meanwhile.
+class JournalLock {
+ public:
+  // Fails, saying to stop the server, when a writer holds the journal.
+  [[nodiscard]] static Result<JournalLock> Take(const std::filesystem::path& dir, std::string_view doing);
+  JournalLock(JournalLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  JournalLock& operator=(JournalLock&&) = delete;
+  ~JournalLock();
+
+ private:
+  explicit JournalLock(int fd) : fd_(fd) {}
+  int fd_;
 };
 
 // Rewrites the segments of the journal in `dir` (each to a temporary file,

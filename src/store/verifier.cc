@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -29,6 +30,21 @@ struct StreamState {
   bool closed_by_stop = false;  // the newest checkpoint follows audit_stopped (a clean stop)
   uint64_t last_checkpoint_seq = 0;
   uint64_t unsigned_checkpoints = 0;
+  bool seen = false;
+  // The stream begins after seq `begins_after` (retention deleted its start),
+  // whose hash the first record names as prev; a retention record must declare it.
+  uint64_t begins_after = 0;
+  std::string begins_after_hash;
+  fs::path first_file;
+  size_t first_line = 0;
+};
+
+// A retention record's declaration that a stream begins after (seq, hash).
+struct Declaration {
+  bool signed_by_key = false;  // with the given key, and the signature verifies
+  bool signature_bad = false;  // signed, but not verifiable with the given key
+  uint64_t at_seq = 0;         // where the declaration is
+  std::string at_stream;
 };
 
 // True when a writer holds the journal's lock (a server is running on it).
@@ -58,6 +74,15 @@ class Verifier {
     const std::string prev = integrity.value("prev", "");
     const std::string hash = integrity.value("hash", "");
     StreamState& state = streams_[stream];
+    if (!state.seen) {
+      state.seen = true;
+      if (seq > 1) {  // the beginning is gone: retention must have declared it
+        state.begins_after = state.last_seq = seq - 1;
+        state.begins_after_hash = state.last_hash = prev;
+        state.first_file = file;
+        state.first_line = line;
+      }
+    }
 
     auto canonical = journal::CanonicalForHash(record, integrity.value("salts", json::object()));
     if (!canonical || journal::ChainHash(prev, *canonical) != hash) {
@@ -87,6 +112,7 @@ class Verifier {
     }
     const std::string type = record.value("event_type", "");
     if (type == "checkpoint") Checkpoint(stream, state, record, file, line);
+    if (type == "retention") Retention(stream, seq, record);
     state.last_seq = std::max(state.last_seq, seq);
     state.last_hash = hash;
     state.last_type = type;
@@ -95,6 +121,7 @@ class Verifier {
   void Finish(bool writer_running) {
     report_.streams = streams_.size();
     for (auto& [stream, state] : streams_) {
+      if (state.begins_after > 0) BeginsAfter(stream, state);
       for (const auto& [seq, where] : state.absent)
         Problem(stream, seq, "missing", "no record with this seq (deleted?)", where.first, where.second);
       const bool clean_end = state.last_type == "checkpoint" && state.closed_by_stop;
@@ -114,6 +141,51 @@ class Verifier {
   }
 
  private:
+  // Collects the cuts a retention record declares; checked at the end, since
+  // the record comes after the stream's first remaining records.
+  void Retention(const std::string& stream, uint64_t seq, const json& record) {
+    const json details = record.value("details", json::object());
+    const json cuts = details.value("cuts", json::array());
+    const json signatures = details.value("signatures", json::array());
+    for (size_t i = 0; i < cuts.size(); ++i) {
+      const json& cut = cuts[i];
+      if (!cut.is_object()) continue;
+      Declaration declaration{false, false, seq, stream};
+      const std::string cut_stream = cut.value("stream", ""), hash = cut.value("hash", "");
+      const uint64_t cut_seq = cut.value("seq", uint64_t{0});
+      if (key_ && i < signatures.size() && signatures[i].is_string()) {
+        const bool ours = details.value("key_id", "") == key_->KeyId();
+        declaration.signed_by_key =
+            ours && key_->Verify(journal::RetentionMessage(cut_stream, cut_seq, hash), signatures[i].get<std::string>());
+        declaration.signature_bad = !declaration.signed_by_key;
+      }
+      declarations_[{cut_stream, cut_seq, hash}] = declaration;
+    }
+  }
+
+  void BeginsAfter(const std::string& stream, const StreamState& state) {
+    const std::string range = state.begins_after == 1 ? "seq 1" : "seq 1-" + std::to_string(state.begins_after);
+    auto it = declarations_.find({stream, state.begins_after, state.begins_after_hash});
+    if (it == declarations_.end()) {
+      Problem(stream, 1, "missing",
+              range + " are gone and no retention record declares it (the stream begins at seq " +
+                  std::to_string(state.begins_after + 1) + ")",
+              state.first_file, state.first_line);
+      return;
+    }
+    const Declaration& d = it->second;
+    if (key_ && !d.signed_by_key) {
+      Problem(stream, 1, d.signature_bad ? "bad signature" : "missing",
+              range + " are gone; the retention record (" + d.at_stream + " seq " + std::to_string(d.at_seq) +
+                  ") that declares it is " + (d.signature_bad ? "not signed by the given key" : "unsigned"),
+              state.first_file, state.first_line);
+      return;
+    }
+    report_.notes.push_back("stream " + stream + ": " + range + " were deleted by retention (declared by " +
+                            d.at_stream + " seq " + std::to_string(d.at_seq) +
+                            (d.signed_by_key ? ", signed)" : ")"));
+  }
+
   void Checkpoint(const std::string& stream, StreamState& state, const json& record, const fs::path& file,
                   size_t line) {
     ++report_.checkpoints;
@@ -157,6 +229,7 @@ class Verifier {
   const SigningKey* key_;
   VerifyReport& report_;
   std::map<std::string, StreamState> streams_;
+  std::map<std::tuple<std::string, uint64_t, std::string>, Declaration> declarations_;
 };
 
 }  // namespace

@@ -1,0 +1,198 @@
+#include "store/retention.h"
+
+#include <fstream>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "audit/audit_files.h"
+#include "audit/journal_format.h"
+#include "audit/shipper.h"
+#include "mcpaudit/audit_policy.h"
+#include "mcpaudit/clock.h"
+#include "store/erasure.h"
+
+namespace mcpaudit {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using std::chrono::days;
+using std::chrono::system_clock;
+
+struct Ages {
+  std::optional<days> keep, anonymize_after;
+  bool follows = false;  // no age of its own: neither holds its segment nor expires it
+};
+
+// A tenant's rule, else the defaults. A record without a tenant (the audit
+// system's own) with no default age goes with the records around it.
+Ages AgesFor(const RetentionPolicy& policy, const std::string& tenant) {
+  if (!tenant.empty()) {
+    for (const RetentionRule& rule : policy.tenants)
+      if (GlobMatch(rule.tenant, tenant)) return {rule.keep, rule.anonymize_after};
+  }
+  return {policy.keep, policy.anonymize_after, tenant.empty() && !policy.keep};
+}
+
+// Whether every sink has shipped all `lines` lines of `segment`.
+Result<bool> Shipped(const fs::path& dir, const std::vector<std::string>& sinks, const std::string& segment,
+                     uint64_t lines, std::vector<std::string>& waiting) {
+  bool all = true;
+  for (const std::string& sink : sinks) {
+    auto position = ReadShipperPosition(dir, sink);
+    if (!position) return std::unexpected(position.error());
+    const bool passed = position->segment > segment || (position->segment == segment && position->lines >= lines);
+    if (!passed) {
+      waiting.push_back(sink);
+      all = false;
+    }
+  }
+  return all;
+}
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
+}  // namespace
+
+Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions& options) {
+  std::vector<std::string> segments;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (journal::IsSegmentName(name)) segments.push_back(std::move(name));
+  }
+  if (ec) return Fail(ErrorCode::kIo, "cannot read " + dir.string() + ": " + ec.message());
+  std::sort(segments.begin(), segments.end());
+
+  std::optional<JournalLock> lock;
+  if (!options.writer_is_caller && !options.dry_run) {
+    auto taken = JournalLock::Take(dir, "applying retention (a running server applies it itself)");
+    if (!taken) return std::unexpected(taken.error());
+    lock.emplace(std::move(*taken));
+  }
+
+  RetentionPlan plan;
+  std::map<std::string, RetentionCut> cuts;
+  bool deleting = true;  // still in the prefix of deletable segments
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const std::string& segment = segments[i];
+    const bool newest = i + 1 == segments.size();
+    std::ifstream in(dir / segment, std::ios::binary);
+    if (!in) return Fail(ErrorCode::kIo, "cannot read " + (dir / segment).string());
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(std::move(line));
+
+    uint64_t expired = 0, kept = 0;
+    std::map<std::string, RetentionCut> last;  // per stream, the segment's last record
+    std::vector<size_t> to_anonymise;
+    for (size_t n = 0; n < lines.size(); ++n) {
+      json record = json::parse(lines[n], nullptr, false);
+      if (!record.is_object() || !record.contains("integrity")) continue;  // verify reports it; it goes with its segment
+      const json& integrity = record["integrity"];
+      const std::string stream = integrity.value("stream", "");
+      last[stream] = {stream, integrity.value("seq", uint64_t{0}), integrity.value("hash", "")};
+      auto time = ParseTimestamp(record.value("timestamp", ""));
+      if (!time) {
+        ++kept;  // an age cannot be told: it stays
+        continue;
+      }
+      const std::string tenant = record.contains("user") && record["user"].is_object()
+                                     ? record["user"].value("tenant_id", "")
+                                     : std::string();
+      const Ages ages = AgesFor(options.policy, tenant);
+      if (ages.keep && *time + *ages.keep <= options.now) ++expired;
+      else if (!ages.follows) ++kept;
+      if (ages.anonymize_after && *time + *ages.anonymize_after <= options.now && integrity.contains("salts"))
+        to_anonymise.push_back(n);
+    }
+
+    std::vector<std::string> waiting;
+    auto shipped = Shipped(dir, options.sinks, segment, lines.size(), waiting);
+    if (!shipped) return std::unexpected(shipped.error());
+    const bool all_expired = expired > 0 && kept == 0;
+    if (deleting && all_expired && *shipped && !newest) {
+      plan.segments_to_delete.push_back(segment);
+      plan.records_to_delete += lines.size();
+      for (auto& [stream, cut] : last) cuts[stream] = std::move(cut);
+      continue;
+    }
+    deleting = false;
+    if (expired > 0) {
+      plan.expired_kept += expired;
+      if (!*shipped) {
+        plan.held.push_back(segment + ": " + std::to_string(expired) + " expired records wait for sink(s) " +
+                            JoinNames(waiting) + " to ship them");
+      } else if (newest) {
+        plan.held.push_back(segment + ": " + std::to_string(expired) +
+                            " expired records are in the newest segment (deleted once it rotates)");
+      } else if (all_expired) {
+        plan.held.push_back(segment + ": expired, but an older segment must stay (a chain loses only its beginning)");
+      } else {
+        plan.held.push_back(segment + ": " + std::to_string(expired) + " expired records share it with " +
+                            std::to_string(kept) + " records still kept");
+      }
+    }
+    // A running server rewrites only what its shippers have read: they keep
+    // byte offsets into the segment they are in.
+    if (to_anonymise.empty() || (options.writer_is_caller && (!*shipped || newest))) continue;
+    for (size_t n : to_anonymise) {
+      json record = json::parse(lines[n]);
+      const int erased = EraseFields(record);
+      if (erased == 0) continue;
+      lines[n] = record.dump(-1, ' ', false, json::error_handler_t::replace);
+      plan.anonymised_lines.push_back(lines[n]);
+      ++plan.records_anonymised;
+      plan.fields_anonymised += static_cast<uint64_t>(erased);
+    }
+    if (options.dry_run) continue;
+    std::string content;
+    for (const auto& line : lines) content += line + '\n';
+    if (Status replaced = ReplaceFileDurably(dir / segment, content); !replaced)
+      return std::unexpected(replaced.error());
+  }
+  for (auto& [stream, cut] : cuts) plan.cuts.push_back(std::move(cut));
+  return plan;
+}
+
+Result<AuditEvent> RetentionEvent(const RetentionPlan& plan, const SigningKey* key, system_clock::time_point now) {
+  AuditEvent event;
+  event.timestamp = now;
+  event.id = NewUuidV7(now, SecureRandom());
+  event.event_type = "retention";
+  json cuts = json::array(), signatures = json::array();
+  for (const RetentionCut& cut : plan.cuts) {
+    cuts.push_back({{"stream", cut.stream}, {"seq", cut.seq}, {"hash", cut.hash}});
+    if (!key) continue;
+    auto signature = key->Sign(journal::RetentionMessage(cut.stream, cut.seq, cut.hash));
+    if (!signature) return std::unexpected(signature.error());
+    signatures.push_back(*signature);
+  }
+  event.details = {{"cuts", cuts},
+                   {"segments_deleted", plan.segments_to_delete.size()},
+                   {"records_deleted", plan.records_to_delete},
+                   {"records_anonymised", plan.records_anonymised},
+                   {"fields_anonymised", plan.fields_anonymised},
+                   {"expired_kept", plan.expired_kept}};
+  if (key) {
+    event.details["key_id"] = key->KeyId();
+    event.details["signatures"] = std::move(signatures);
+  }
+  return event;
+}
+
+Status DeleteExpiredSegments(const fs::path& dir, const RetentionPlan& plan) {
+  for (const std::string& segment : plan.segments_to_delete) {
+    std::error_code ec;
+    fs::remove(dir / segment, ec);
+    if (ec) return Fail(ErrorCode::kIo, "cannot delete " + (dir / segment).string() + ": " + ec.message());
+  }
+  if (!plan.segments_to_delete.empty()) SyncDirectory(dir);
+  return {};
+}
+
+}  // namespace mcpaudit
