@@ -155,6 +155,30 @@ TEST_F(ConfigTest, ReadsSamplingRules) {
   EXPECT_NE(ErrorOf("[[policy.sampling]]\ntools = [\"x\"]\nkeep_one_in = 0\n").find("keep_one_in"), std::string::npos);
 }
 
+TEST_F(ConfigTest, ReadsRetentionPerTenantAndSaysWhatIsWrongWithIt) {
+  auto config = Load(
+      "[retention]\nkeep_days = 2190\nrun_every_hours = 6\n"
+      "[[retention.tenants]]\ntenant = \"shop-*\"\nkeep_days = 365\nanonymize_after_days = 90\n");
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  EXPECT_EQ(config->retention.keep, std::chrono::days(2190));
+  EXPECT_FALSE(config->retention.anonymize_after.has_value());
+  EXPECT_EQ(config->retention.run_every, std::chrono::hours(6));
+  ASSERT_EQ(config->retention.tenants.size(), 1u);
+  EXPECT_EQ(config->retention.tenants[0].tenant, "shop-*");
+  EXPECT_EQ(config->retention.tenants[0].keep, std::chrono::days(365));
+  EXPECT_EQ(config->retention.tenants[0].anonymize_after, std::chrono::days(90));
+  EXPECT_TRUE(Load("").value().retention.empty());
+
+  EXPECT_NE(ErrorOf("[retention]\nkeep_days = 30\nanonymize_after_days = 30\n")
+                .find("retention.anonymize_after_days: 30 is not less than keep_days (30)"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[[retention.tenants]]\nkeep_days = 30\n").find("retention.tenants[0].tenant: missing"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[retention]\nkeep_months = 12\n").find("retention.keep_months: unknown key"), std::string::npos);
+  EXPECT_NE(ErrorOf("[retention]\nkeep_days = \"1y\"\n").find("retention.keep_days: must be a whole number"),
+            std::string::npos);
+}
+
 TEST_F(ConfigTest, ReadsHttpAndAuth) {
   auto config = Load(R"(
 [http]

@@ -15,6 +15,7 @@
 #include "store/erasure.h"
 #include "store/journal_reader.h"
 #include "store/record_store.h"
+#include "store/retention.h"
 #include "store/verifier.h"
 #include "support/database_server.h"
 #include "support/shipping.h"
@@ -216,6 +217,44 @@ TEST_P(DatabaseSinkTest, ErasureOverwritesTheStoredRecordsAndVerifyStaysValid) {
   auto report = VerifyStore(server().Config(), nullptr);
   ASSERT_TRUE(report.has_value());
   EXPECT_TRUE(report->valid());
+}
+
+TEST_P(DatabaseSinkTest, RetentionDeletesTheStreamsBeginningAndVerifyAcceptsTheDeclaration) {
+  {
+    auto journal = OpenJournal(dir_.path());
+    for (int i = 0; i < 20; ++i) LogCall(*journal, {{"q", "order " + std::to_string(i)}});
+  }
+  const nlohmann::json last_deleted = nlohmann::json::parse(JournalLines(dir_.path())[9])["integrity"];
+  RetentionPlan plan;
+  plan.cuts = {{last_deleted["stream"], last_deleted["seq"], last_deleted["hash"]}};
+  {
+    auto journal = OpenJournal(dir_.path());
+    auto declaration = RetentionEvent(plan, nullptr, std::chrono::system_clock::now());
+    ASSERT_TRUE(declaration.has_value());
+    ASSERT_TRUE(journal->Log(*declaration).has_value());
+  }
+  {
+    auto shipper = Shipper::Start(FastShipping(dir_.path()), OpenStore());
+    ASSERT_TRUE(shipper.has_value());
+    ASSERT_TRUE((*shipper)->ShipAll().has_value());
+  }
+  const size_t shipped = StoredLines(server().Config()).size();
+  auto store = OpenStore();
+  // A stream name is data, never SQL.
+  ASSERT_TRUE(store->Forget("x' OR '1'='1", 1000).has_value());
+  EXPECT_EQ(StoredLines(server().Config()).size(), shipped);
+  auto forgot = store->Forget(last_deleted["stream"].get<std::string>(), 10);
+  ASSERT_TRUE(forgot.has_value()) << forgot.error().message;
+
+  const std::vector<std::string> stored = StoredLines(server().Config());
+  ASSERT_EQ(stored.size(), shipped - 10);
+  EXPECT_EQ(nlohmann::json::parse(stored.front())["integrity"]["seq"], 11);
+  auto report = VerifyStore(server().Config(), nullptr);
+  ASSERT_TRUE(report.has_value());
+  EXPECT_TRUE(report->valid()) << (report->problems.empty() ? "" : report->problems[0].detail);
+  bool noted = false;
+  for (const auto& note : report->notes) noted |= note.find("seq 1-10 were deleted by retention") != std::string::npos;
+  EXPECT_TRUE(noted);
 }
 
 TEST_P(DatabaseSinkTest, AWrongPasswordFailsTheBatchAndIsNeverShown) {

@@ -16,6 +16,8 @@
 #include <set>
 #include <thread>
 
+#include "mcpaudit/clock.h"
+#include "mcpaudit/pipeline.h"
 #include "mcpaudit/rate_limit.h"
 #include "store/journal_reader.h"
 #include "store/verifier.h"
@@ -858,6 +860,135 @@ TEST(EraseTest, ThePersonsDataIsGoneFromEveryByteAndTheJournalStillVerifies) {
   EXPECT_EQ(erasures[0].details["records"], 1);
   EXPECT_EQ(erasures[0].details["selector"], "user");
   EXPECT_EQ(erasures[1].details["selector"], "field_value");
+}
+
+// A journal with 30 calls of tenant shop from 400 days ago and 5 from today,
+// in small segments with signed checkpoints (keys made with keygen in `keys`),
+// shipped to the default store by a server run.
+void WriteAgedJournal(const std::filesystem::path& audit, const std::filesystem::path& keys) {
+  auto [keygen_code, keygen_out] = RunCommand("keygen --out " + keys.string());
+  ASSERT_EQ(keygen_code, 0) << keygen_out;
+  PipelineOptions options;
+  options.directory = audit;
+  options.max_segment_bytes = 4096;
+  options.signing_key = keys / "audit-signing.key";
+  options.admin_space_left_bytes = options.space_left_bytes = 0;
+  {
+    auto pipeline = Pipeline::Open(options);
+    ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
+    const auto now = std::chrono::system_clock::now();
+    for (int i = 0; i < 35; ++i) {
+      AuditEvent e;
+      e.timestamp = i < 30 ? now - std::chrono::days(400) : now;
+      e.id = NewUuidV7(e.timestamp, SecureRandom());
+      e.tool = "catalog_search";
+      e.user = {.id = "buyer" + std::to_string(i), .email = "buyer" + std::to_string(i) + "@shop.example",
+                .tenant_id = "shop"};
+      e.params = {{"query", "order " + std::to_string(i)}};
+      ASSERT_TRUE((*pipeline)->Log(e).has_value());
+      ASSERT_TRUE((*pipeline)->Flush().has_value());
+    }
+  }
+  ServerProcess ship(audit);  // its shipper fills <audit>/audit.db
+  ship.Initialize();
+  ASSERT_EQ(ship.CloseAndWait(), 0) << ship.Stderr();
+}
+
+std::filesystem::path RetentionConfig(const std::filesystem::path& dir, const std::filesystem::path& audit,
+                                      const std::filesystem::path& keys) {
+  const auto config = dir / "retention.toml";
+  std::ofstream(config) << "[audit]\ndir = \"" << audit.string() << "\"\nsigning_key = \""
+                        << (keys / "audit-signing.key").string() << "\"\n"
+                        << "[retention]\nrun_every_hours = 24\n"
+                        << "[[retention.tenants]]\ntenant = \"shop\"\nkeep_days = 365\n";
+  return config;
+}
+
+// How many records of the store are older than `age`.
+size_t StoredOlderThan(const std::filesystem::path& audit, std::chrono::days age) {
+  size_t old = 0;
+  SinkConfig store{.name = "store", .url = "sqlite://" + (audit / "audit.db").string()};
+  EXPECT_TRUE(ForEachRecordIn({}, store, [&](const AuditEvent& e) {
+                old += e.timestamp < std::chrono::system_clock::now() - age;
+                return true;
+              }, [](const BadLine&) {}).has_value());
+  return old;
+}
+
+TEST(RetentionCommandTest, DeletesExpiredRecordsFromTheJournalAndTheStoreAndBothStillVerify) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit", keys = dir.path() / "keys";
+  WriteAgedJournal(audit, keys);
+  const auto config = RetentionConfig(dir.path(), audit, keys);
+  ASSERT_GT(StoredOlderThan(audit, std::chrono::days(365)), 0u);
+  const std::string journal_before = AllBytes(audit);
+
+  auto [dry_code, dry_out] = RunCommand("retention --dry-run --config " + config.string());
+  ASSERT_EQ(dry_code, 0) << dry_out;
+  EXPECT_NE(dry_out.find("would delete "), std::string::npos) << dry_out;
+  EXPECT_EQ(AllBytes(audit), journal_before) << "a dry run changes nothing";
+
+  {
+    ServerProcess running(audit);
+    running.Initialize();
+    auto [busy_code, busy_out] = RunCommand("retention --config " + config.string());
+    EXPECT_EQ(busy_code, 2) << busy_out;
+    EXPECT_NE(busy_out.find("a running server applies it itself"), std::string::npos) << busy_out;
+    EXPECT_EQ(running.CloseAndWait(), 0);
+  }
+
+  auto [code, out] = RunCommand("retention --config " + config.string());
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("deleted "), std::string::npos) << out;
+  EXPECT_NE(out.find("now begins after seq"), std::string::npos) << out;
+  // Expired calls that share a segment with today's stay (a chain loses only its beginning); the
+  // store keeps exactly what the journal keeps.
+  size_t kept_old = 0, retention_runs = 0;
+  for (const auto& e : Records(audit, /*all=*/true)) {
+    kept_old += e.timestamp < std::chrono::system_clock::now() - std::chrono::days(365);
+    retention_runs += e.event_type == "retention";
+  }
+  EXPECT_EQ(retention_runs, 1u);
+  EXPECT_LT(kept_old, 30u);
+  EXPECT_EQ(StoredOlderThan(audit, std::chrono::days(365)), kept_old);
+
+  const std::string pubkey = " --pubkey " + (keys / "audit-signing.pub").string();
+  auto [verify_code, verify_out] = RunCommand("verify --audit-dir " + audit.string() + pubkey);
+  EXPECT_EQ(verify_code, 0) << verify_out;
+  EXPECT_NE(verify_out.find("were deleted by retention"), std::string::npos) << verify_out;
+  auto [store_code, store_out] = RunCommand("verify --store sqlite://" + (audit / "audit.db").string() + pubkey);
+  EXPECT_EQ(store_code, 0) << store_out;
+  EXPECT_NE(store_out.find("were deleted by retention"), std::string::npos) << store_out;
+}
+
+TEST(RetentionCommandTest, TheServerAppliesTheRetentionPolicyItself) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit", keys = dir.path() / "keys";
+  WriteAgedJournal(audit, keys);
+  const auto config = RetentionConfig(dir.path(), audit, keys);
+  ServerProcess server(audit, {"--config", config.string()});
+  server.Initialize();
+  bool ran = false;
+  for (int i = 0; i < 100 && !ran; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (const auto& e : Records(audit, /*all=*/true)) ran |= e.event_type == "retention";
+  }
+  EXPECT_TRUE(ran) << server.Stderr();
+  EXPECT_EQ(server.CloseAndWait(), 0) << server.Stderr();
+  EXPECT_NE(server.Stderr().find("retention: deleted"), std::string::npos) << server.Stderr();
+  auto [verify_code, verify_out] =
+      RunCommand("verify --audit-dir " + audit.string() + " --pubkey " + (keys / "audit-signing.pub").string());
+  EXPECT_EQ(verify_code, 0) << verify_out;
+  EXPECT_LT(StoredOlderThan(audit, std::chrono::days(365)), 30u);
+}
+
+TEST(RetentionCommandTest, WithoutAPolicyItSaysWhatToConfigure) {
+  testing::TempDir dir;
+  const auto config = dir.path() / "empty.toml";
+  std::ofstream(config) << "[audit]\ndir = \"" << (dir.path() / "audit").string() << "\"\n";
+  auto [code, out] = RunCommand("retention --config " + config.string());
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(out.find("has no retention policy"), std::string::npos) << out;
 }
 
 // The crash test: durable mode under concurrent calls, killed with SIGKILL at
