@@ -30,6 +30,7 @@ void AddStatusCommand(CLI::App& app, int& exit_code);
 void AddExportCommand(CLI::App& app, int& exit_code);
 void AddProxyCommand(CLI::App& app, int& exit_code);
 void AddRetentionCommand(CLI::App& app, int& exit_code);
+void AddReportCommand(CLI::App& app, int& exit_code);
 
 // One retention run over the journal of `config` and the SQL stores it ships
 // to. `running`: the server's own pipeline, when the server runs it (it holds
@@ -75,6 +76,10 @@ class ProgressLine {
   bool enabled_;
   std::chrono::steady_clock::time_point next_;
 };
+
+// Creates `path` for records or a report on them (personal data): mode 0600,
+// and never over an existing file (an earlier export is evidence).
+[[nodiscard]] Status CreatePrivateFile(const std::string& path);
 
 // Where records go when no --audit-dir is given.
 inline constexpr const char* kDefaultAuditDir = "./var/audit";

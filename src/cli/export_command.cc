@@ -1,10 +1,7 @@
 // mcp-audit export: the selected records into a file for an auditor — as the
 // journal holds them (JSON lines with their integrity fields), or as CSV.
-#include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <iostream>
 
@@ -43,9 +40,7 @@ void AddExportCommand(CLI::App& app, int& exit_code) {
     if (!filter) return fail(filter.error().message);
     // The export holds personal data: only its owner may read it, and an
     // existing file (an earlier export, evidence) is never replaced.
-    const int fd = ::open(options->output.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) return fail("cannot create " + options->output + ": " + std::strerror(errno));
-    ::close(fd);
+    if (Status created = CreatePrivateFile(options->output); !created) return fail(created.error().message);
     std::ofstream out(options->output, std::ios::binary | std::ios::trunc);
     auto printer = options->format == "csv" ? MakeRecordPrinter(OutputFormat::kCsv, out) : nullptr;
     size_t read = 0, written = 0, bad = 0;

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   mcpaudit::cli::AddExportCommand(app, exit_code);
   mcpaudit::cli::AddProxyCommand(app, exit_code);
   mcpaudit::cli::AddRetentionCommand(app, exit_code);
+  mcpaudit::cli::AddReportCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

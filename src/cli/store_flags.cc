@@ -1,11 +1,21 @@
 // The flags and the progress line the commands that read records share.
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "cli/commands.h"
 
 namespace mcpaudit::cli {
+
+Status CreatePrivateFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Fail(ErrorCode::kIo, "cannot create " + path + ": " + std::strerror(errno));
+  ::close(fd);
+  return {};
+}
 
 CLI::Option* AddStoreFlags(CLI::App* cmd, StoreFlags& flags, const std::string& what) {
   CLI::Option* store = cmd->add_option(

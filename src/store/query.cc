@@ -15,37 +15,12 @@ class JsonPrinter final : public RecordPrinter {
   std::ostream& out_;
 };
 
-// RFC 4180 quoting. Text cells that a spreadsheet would run as a formula
-// (=, +, -, @ first) get a leading apostrophe: an audit export must not
-// execute what a caller put in a parameter.
-std::string CsvText(const std::string& value) {
-  std::string cell = value;
-  if (!cell.empty() && (cell[0] == '=' || cell[0] == '+' || cell[0] == '-' || cell[0] == '@' ||
-                        cell[0] == '\t' || cell[0] == '\r'))
-    cell.insert(cell.begin(), '\'');
-  if (cell.find_first_of(",\"\r\n") == std::string::npos) return cell;
-  std::string quoted = "\"";
-  for (char c : cell) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  return quoted + "\"";
-}
-
 std::string FormatDuration(double ms) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.3f", ms);
   return buffer;
 }
 
-std::string Join(const std::vector<std::string>& items, const char* separator) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += separator;
-    out += item;
-  }
-  return out;
-}
 
 class CsvPrinter final : public RecordPrinter {
  public:
@@ -115,6 +90,32 @@ class TablePrinter final : public RecordPrinter {
 };
 
 }  // namespace
+
+// RFC 4180 quoting. Text cells that a spreadsheet would run as a formula
+// (=, +, -, @ first) get a leading apostrophe: an audit export must not
+// execute what a caller put in a parameter.
+std::string CsvText(const std::string& value) {
+  std::string cell = value;
+  if (!cell.empty() && (cell[0] == '=' || cell[0] == '+' || cell[0] == '-' || cell[0] == '@' ||
+                        cell[0] == '\t' || cell[0] == '\r'))
+    cell.insert(cell.begin(), '\'');
+  if (cell.find_first_of(",\"\r\n") == std::string::npos) return cell;
+  std::string quoted = "\"";
+  for (char c : cell) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
+std::string Join(const std::vector<std::string>& items, const char* separator) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
+}
 
 bool Matches(const QueryFilter& f, const AuditEvent& e) {
   if (f.since && e.timestamp < *f.since) return false;

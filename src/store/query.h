@@ -8,6 +8,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "mcpaudit/audit_event.h"
 #include "mcpaudit/result.h"
@@ -26,6 +27,12 @@ struct QueryFilter {
 };
 
 bool Matches(const QueryFilter& filter, const AuditEvent& event);
+
+// RFC 4180 quoting. Text cells that a spreadsheet would run as a formula
+// (=, +, -, @ first) get a leading apostrophe: an audit export must not
+// execute what a caller put in a parameter.
+std::string CsvText(const std::string& value);
+std::string Join(const std::vector<std::string>& items, const char* separator);
 
 enum class OutputFormat { kTable, kJson, kCsv };
 Result<OutputFormat> ParseOutputFormat(std::string_view text);
