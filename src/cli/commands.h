@@ -77,6 +77,14 @@ class ProgressLine {
   std::chrono::steady_clock::time_point next_;
 };
 
+// Records that `command` reads the audit log (an audit_read event, see
+// store/audit_reads.h) in the journal `audit_dir`, with what it asked for in
+// `request`. A read that cannot be recorded goes on, with a warning saying why.
+void RecordRead(const std::string& command, const std::string& audit_dir, const StoreFlags& store,
+                nlohmann::json request);
+// The filters given, as recorded with a read.
+nlohmann::json FiltersJson(const FilterFlags& flags);
+
 // Creates `path` for records or a report on them (personal data): mode 0600,
 // and never over an existing file (an earlier export is evidence).
 [[nodiscard]] Status CreatePrivateFile(const std::string& path);

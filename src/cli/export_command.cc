@@ -22,8 +22,8 @@ void AddExportCommand(CLI::App& app, int& exit_code) {
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
       "export", "Write the records that match the filters to a file: as stored (with their hashes) or as CSV");
-  auto* dir = cmd->add_option("--audit-dir", options->audit_dir, "Directory of the journal")->capture_default_str();
-  AddStoreFlags(cmd, options->store, "Export from a database a sink fills instead")->excludes(dir);
+  cmd->add_option("--audit-dir", options->audit_dir, "Directory of the journal (with --store: the journal that records this read)")->capture_default_str();
+  AddStoreFlags(cmd, options->store, "Export from a database a sink fills instead");
   AddFilterFlags(cmd, options->filters);
   cmd->add_option("--format", options->format,
                   "jsonl (the records as stored, integrity fields included) or csv")
@@ -41,6 +41,8 @@ void AddExportCommand(CLI::App& app, int& exit_code) {
     // The export holds personal data: only its owner may read it, and an
     // existing file (an earlier export, evidence) is never replaced.
     if (Status created = CreatePrivateFile(options->output); !created) return fail(created.error().message);
+    RecordRead("export", options->audit_dir, options->store,
+               {{"filters", FiltersJson(options->filters)}, {"format", options->format}, {"output", options->output}});
     std::ofstream out(options->output, std::ios::binary | std::ios::trunc);
     auto printer = options->format == "csv" ? MakeRecordPrinter(OutputFormat::kCsv, out) : nullptr;
     size_t read = 0, written = 0, bad = 0;

@@ -18,8 +18,8 @@ void AddQueryCommand(CLI::App& app, int& exit_code) {
   };
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("query", "Print the audit records that match the filters, oldest first");
-  auto* dir = cmd->add_option("--audit-dir", options->audit_dir, "Directory of the audit files")->capture_default_str();
-  AddStoreFlags(cmd, options->store, "Read a database a sink fills instead")->excludes(dir);
+  cmd->add_option("--audit-dir", options->audit_dir, "Directory of the journal (with --store: the journal that records this read)")->capture_default_str();
+  AddStoreFlags(cmd, options->store, "Read a database a sink fills instead");
   AddFilterFlags(cmd, options->filters);
   cmd->add_option("--format", options->format, "table, json (one record per line) or csv")
       ->capture_default_str();
@@ -34,6 +34,7 @@ void AddQueryCommand(CLI::App& app, int& exit_code) {
     auto format = ParseOutputFormat(options->format);
     if (!format) return fail(format.error().message);
 
+    RecordRead("query", options->audit_dir, options->store, {{"filters", FiltersJson(options->filters)}});
     auto printer = MakeRecordPrinter(*format, std::cout);
     size_t read = 0, printed = 0, bad = 0;
     ProgressLine progress(::isatty(STDOUT_FILENO));

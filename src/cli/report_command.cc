@@ -19,17 +19,22 @@ void AddReportCommand(CLI::App& app, int& exit_code) {
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
       "report", "Evidence for an auditor: access-review, phi-access or failures, over a period");
-  cmd->add_option("--kind", options->kind,
-                  "access-review (who used which tools on which resources), phi-access (PHI accesses with "
-                  "their reasons) or failures (denials, failures, refused authentications)")
+  cmd->add_option(
+         "--kind", options->kind,
+         "access-review (who used which tools on which resources), phi-access (PHI accesses with "
+         "their reasons) or failures (denials, failures, refused authentications)")
       ->required();
-  auto* dir = cmd->add_option("--audit-dir", options->audit_dir, "Directory of the journal")->capture_default_str();
-  AddStoreFlags(cmd, options->store, "Report on a database a sink fills instead")->excludes(dir);
-  cmd->add_option("--since", options->since, "Records at or after this time (RFC 3339 UTC, or a date)");
+  cmd->add_option("--audit-dir", options->audit_dir,
+                  "Directory of the journal (with --store: the journal that records this read)")
+      ->capture_default_str();
+  AddStoreFlags(cmd, options->store, "Report on a database a sink fills instead");
+  cmd->add_option("--since", options->since,
+                  "Records at or after this time (RFC 3339 UTC, or a date)");
   cmd->add_option("--until", options->until, "Records before this time");
   cmd->add_option("--tenant", options->tenant, "Only this tenant");
   cmd->add_option("--format", options->format, "csv, json or html")->capture_default_str();
-  cmd->add_option("-o,--output", options->output, "Write to this file (created 0600; never overwritten)");
+  cmd->add_option("-o,--output", options->output,
+                  "Write to this file (created 0600; never overwritten)");
   cmd->callback([options, &exit_code] {
     auto fail = [&](const std::string& message, int code = 2) {
       std::cerr << "mcp-audit report: " << message << "\n";
@@ -46,14 +51,22 @@ void AddReportCommand(CLI::App& app, int& exit_code) {
     auto filter = flags.Filter();
     if (!filter) return fail(filter.error().message);
 
+    RecordRead(
+        "report", options->audit_dir, options->store,
+        {{"kind", options->kind}, {"filters", FiltersJson(flags)}, {"format", options->format}});
     std::ofstream file;
     if (!options->output.empty()) {
-      if (Status created = CreatePrivateFile(options->output); !created) return fail(created.error().message);
+      if (Status created = CreatePrivateFile(options->output); !created)
+        return fail(created.error().message);
       file.open(options->output, std::ios::binary | std::ios::trunc);
     }
     std::ostream& out = options->output.empty() ? std::cout : file;
-    ReportHeader header{*kind, filter->since, filter->until, options->tenant,
-                        options->store.url.empty() ? "journal " + options->audit_dir : RedactUrl(options->store.url),
+    ReportHeader header{*kind,
+                        filter->since,
+                        filter->until,
+                        options->tenant,
+                        options->store.url.empty() ? "journal " + options->audit_dir
+                                                   : RedactUrl(options->store.url),
                         std::chrono::system_clock::now()};
     Report report(header, MakeReportWriter(*format, out));
     size_t read = 0, bad = 0;

@@ -18,7 +18,8 @@ std::vector<SinkConfig> SqlStores(const Config& config) {
   std::vector<SinkConfig> stores;
   for (SinkConfig& sink : SinksOrDefault(config)) {
     const std::string type = SinkType(sink);
-    if (type == "sqlite" || type == "postgres" || type == "mysql") stores.push_back(std::move(sink));
+    if (type == "sqlite" || type == "postgres" || type == "mysql")
+      stores.push_back(std::move(sink));
   }
   return stores;
 }
@@ -37,11 +38,13 @@ Result<std::optional<SigningKey>> LoadSigningKey(const Config& config) {
 }
 
 // Applies `action` to every SQL store; the first failure names the store.
-Status ForEachStore(const std::vector<SinkConfig>& stores, const std::function<Status(Sink&)>& action) {
+Status ForEachStore(const std::vector<SinkConfig>& stores,
+                    const std::function<Status(Sink&)>& action) {
   for (const SinkConfig& store : stores) {
     auto sink = OpenSink(store);
     Status done = sink ? action(**sink) : Status(std::unexpected(sink.error()));
-    if (!done) return Fail(ErrorCode::kIo, "store " + RedactUrl(store.url) + ": " + done.error().message);
+    if (!done)
+      return Fail(ErrorCode::kIo, "store " + RedactUrl(store.url) + ": " + done.error().message);
   }
   return {};
 }
@@ -71,8 +74,8 @@ void PrintPlan(const RetentionPlan& plan, bool dry_run) {
   for (const RetentionCut& cut : plan.cuts)
     std::cout << "; stream " << cut.stream << " now begins after seq " << cut.seq;
   std::cout << "\n"
-            << (dry_run ? "would anonymise " : "anonymised ") << plan.records_anonymised << " records ("
-            << plan.fields_anonymised << " fields)\n";
+            << (dry_run ? "would anonymise " : "anonymised ") << plan.records_anonymised
+            << " records (" << plan.fields_anonymised << " fields)\n";
   for (const std::string& held : plan.held) std::cout << "kept: " << held << "\n";
 }
 
@@ -87,7 +90,8 @@ Result<RetentionPlan> RunRetention(const Config& config, Pipeline* running, bool
   if (!plan || dry_run) return plan;
   const std::vector<SinkConfig> stores = SqlStores(config);
   // The anonymised versions reach the stores before anything is declared.
-  if (Status anonymised = AnonymiseInStores(stores, *plan); !anonymised) return std::unexpected(anonymised.error());
+  if (Status anonymised = AnonymiseInStores(stores, *plan); !anonymised)
+    return std::unexpected(anonymised.error());
   auto event = RetentionEvent(*plan, *key ? &**key : nullptr, now);
   if (!event) return std::unexpected(event.error());
   if (running) {
@@ -109,13 +113,16 @@ Result<RetentionPlan> RunRetention(const Config& config, Pipeline* running, bool
     for (const SinkConfig& store : stores) {
       auto sink = OpenSink(store);
       if (!sink) return std::unexpected(sink.error());
-      auto shipper = Shipper::Start({.journal_dir = config.audit.directory, .name = store.name}, std::move(*sink));
+      auto shipper = Shipper::Start({.journal_dir = config.audit.directory, .name = store.name},
+                                    std::move(*sink));
       if (!shipper) return std::unexpected(shipper.error());
       if (Status shipped = (*shipper)->ShipAll(); !shipped)
-        return Fail(ErrorCode::kIo, "store " + RedactUrl(store.url) + ": " + shipped.error().message);
+        return Fail(ErrorCode::kIo,
+                    "store " + RedactUrl(store.url) + ": " + shipped.error().message);
     }
   }
-  if (Status forgot = ForgetInStores(stores, *plan); !forgot) return std::unexpected(forgot.error());
+  if (Status forgot = ForgetInStores(stores, *plan); !forgot)
+    return std::unexpected(forgot.error());
   if (Status deleted = DeleteExpiredSegments(config.audit.directory, *plan); !deleted)
     return std::unexpected(deleted.error());
   return plan;
@@ -127,13 +134,18 @@ void AddRetentionCommand(CLI::App& app, int& exit_code) {
     bool dry_run = false;
   };
   auto options = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand(
-      "retention", "Delete and anonymise records by age, as the configuration's [retention] says; verify stays valid");
-  cmd->add_option("--config", options->config_path, "The configuration with the [retention] policy")->required();
-  cmd->add_option("--audit-dir", options->audit_dir, "Directory of the journal (default: the configuration's)");
-  cmd->add_option("--signing-key", options->signing_key,
-                  "Key that signs the retention record (default: the configuration's audit.signing_key)");
-  cmd->add_flag("--dry-run", options->dry_run, "Say what would be deleted and anonymised; change nothing");
+  CLI::App* cmd = app.add_subcommand("retention",
+                                     "Delete and anonymise records by age, as the configuration's "
+                                     "[retention] says; verify stays valid");
+  cmd->add_option("--config", options->config_path, "The configuration with the [retention] policy")
+      ->required();
+  cmd->add_option("--audit-dir", options->audit_dir,
+                  "Directory of the journal (default: the configuration's)");
+  cmd->add_option(
+      "--signing-key", options->signing_key,
+      "Key that signs the retention record (default: the configuration's audit.signing_key)");
+  cmd->add_flag("--dry-run", options->dry_run,
+                "Say what would be deleted and anonymised; change nothing");
   cmd->callback([options, &exit_code] {
     auto config = LoadConfig(options->config_path);
     if (!config) {
@@ -157,7 +169,8 @@ void AddRetentionCommand(CLI::App& app, int& exit_code) {
       return;
     }
     PrintPlan(*plan, options->dry_run);
-    if (!options->dry_run) std::cout << "the run is recorded in the journal (event_type retention)\n";
+    if (!options->dry_run)
+      std::cout << "the run is recorded in the journal (event_type retention)\n";
     exit_code = 0;
   });
 }

@@ -25,6 +25,7 @@
 #include "mcpaudit/http_transport.h"
 #include "mcpaudit/stdio_transport.h"
 #include "proxy/stdio_proxy.h"
+#include "store/audit_reads.h"
 
 namespace mcpaudit::cli {
 namespace {
@@ -282,6 +283,9 @@ int Serve(const ServeFlags& flags) {
     shippers.push_back(std::move(*shipper));
     stores_line += "  shipped to:    " + sink_config.name + " " + RedactUrl(sink_config.url) + "\n";
   }
+  // Reads of the audit log by the CLI while the server holds the journal.
+  auto reads = AuditReadListener::Start(config.audit.directory, **pipeline, pipeline_options.server);
+  if (!reads) OpsLog().warn("reads of the audit log by mcp-audit commands cannot be recorded: {}", reads.error().message);
   // Retention, when configured: now, then every run_every_hours.
   std::jthread retention;
   if (!config.retention.empty() && config.retention.run_every.count() > 0) {
@@ -350,6 +354,7 @@ int Serve(const ServeFlags& flags) {
     }
   }
   retention = {};  // stops and joins it: it logs through the pipeline
+  if (reads) reads->reset();
   auto flushed = (*pipeline)->Flush();
   const PipelineCounters counters = (*pipeline)->counters();
   OpsLog().info("stopping: {} audit records written, {} dropped, {} refused, {} failed writes", counters.written,

@@ -6,9 +6,36 @@
 #include <cstdio>
 #include <cstring>
 
+#include <iostream>
+
 #include "cli/commands.h"
+#include "store/audit_reads.h"
 
 namespace mcpaudit::cli {
+
+void RecordRead(const std::string& command, const std::string& audit_dir, const StoreFlags& store,
+                nlohmann::json request) {
+  std::error_code ec;
+  if (store.url.empty() && !std::filesystem::is_directory(audit_dir, ec)) return;  // the read fails and says why
+  const std::string source = store.url.empty() ? "journal " + audit_dir : RedactUrl(store.url);
+  AuditEvent event = AuditReadEvent(command, source, request);
+  event.server = {"mcp-audit " + command, MCPAUDIT_VERSION, ""};
+  if (Status recorded = RecordAuditRead(audit_dir, event); !recorded) {
+    std::cerr << "mcp-audit " << command << ": warning: this read of the audit log is not recorded: "
+              << recorded.error().message << (store.url.empty() ? "" : " (--audit-dir names the journal that records it)")
+              << "\n";
+  }
+}
+
+nlohmann::json FiltersJson(const FilterFlags& flags) {
+  nlohmann::json filters = nlohmann::json::object();
+  for (const auto& [name, value] : {std::pair{"since", &flags.since}, {"until", &flags.until}, {"user", &flags.user},
+                                    {"tenant", &flags.tenant}, {"tool", &flags.tool}, {"outcome", &flags.outcome},
+                                    {"event_type", &flags.event_type}})
+    if (!value->empty()) filters[name] = *value;
+  if (flags.limit > 0) filters["limit"] = flags.limit;
+  return filters;
+}
 
 Status CreatePrivateFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

@@ -44,8 +44,8 @@ void AddTailCommand(CLI::App& app, int& exit_code) {
   };
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("tail", "Print the newest audit records; -f keeps printing new ones");
-  auto* dir = cmd->add_option("--audit-dir", options->audit_dir, "Directory of the journal")->capture_default_str();
-  auto* store = AddStoreFlags(cmd, options->store, "Read a database a sink fills instead")->excludes(dir);
+  cmd->add_option("--audit-dir", options->audit_dir, "Directory of the journal (with --store: the journal that records this read)")->capture_default_str();
+  auto* store = AddStoreFlags(cmd, options->store, "Read a database a sink fills instead");
   cmd->add_option("-n,--lines", options->lines, "How many of the newest records")->capture_default_str();
   cmd->add_flag("-f,--follow", options->follow, "Wait for new records in the journal and print them as they come")
       ->excludes(store);
@@ -57,6 +57,8 @@ void AddTailCommand(CLI::App& app, int& exit_code) {
       exit_code = 2;
       return;
     }
+    RecordRead("tail", options->audit_dir, options->store,
+               {{"lines", options->lines}, {"follow", options->follow}});
     if (!options->store.url.empty()) {
       // A store is read in chain order; the newest N of it are kept while reading.
       std::deque<AuditEvent> newest;

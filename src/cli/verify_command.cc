@@ -16,8 +16,8 @@ void AddVerifyCommand(CLI::App& app, int& exit_code) {
   };
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("verify", "Prove that the audit journal was not changed, or say where it was");
-  auto* dir = cmd->add_option("--audit-dir", options->audit_dir, "Directory of the journal")->capture_default_str();
-  AddStoreFlags(cmd, options->store, "Verify the copy in a database a sink fills")->excludes(dir);
+  cmd->add_option("--audit-dir", options->audit_dir, "Directory of the journal (with --store: the journal that records this read)")->capture_default_str();
+  AddStoreFlags(cmd, options->store, "Verify the copy in a database a sink fills");
   cmd->add_option("--pubkey", options->pubkey, "Ed25519 public key (PEM) that must have signed the checkpoints");
   cmd->callback([options, &exit_code] {
     std::optional<SigningKey> key;
@@ -37,6 +37,10 @@ void AddVerifyCommand(CLI::App& app, int& exit_code) {
       exit_code = 2;
       return;
     }
+    // Recorded after the verdict: the record must not change what is verified.
+    RecordRead("verify", options->audit_dir, options->store,
+               {{"pubkey", options->pubkey.empty() ? nlohmann::json(nullptr) : nlohmann::json(options->pubkey)},
+                {"valid", report->valid()}, {"problems", report->problems.size()}});
     for (const auto& p : report->problems) {
       std::cout << "stream " << p.stream << " seq " << p.seq << ": " << p.verdict << ": " << p.detail;
       if (!p.file.empty()) std::cout << " (" << p.file.filename().string() << ":" << p.line << ")";

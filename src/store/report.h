@@ -9,14 +9,13 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
 #include <set>
 #include <string>
 #include <tuple>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "mcpaudit/audit_event.h"
 #include "mcpaudit/result.h"
@@ -65,7 +64,8 @@ class Report {
   };
   ReportHeader header_;
   std::unique_ptr<ReportWriter> writer_;
-  std::map<std::tuple<std::string, std::string, std::string>, Access> access_;  // user, tenant, tool
+  std::map<std::tuple<std::string, std::string, std::string>, Access>
+      access_;  // user, tenant, tool
   uint64_t rows_ = 0;
   std::map<std::string, uint64_t> counts_;  // totals by outcome or reason
 };

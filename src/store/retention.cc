@@ -2,7 +2,6 @@
 
 #include <fstream>
 #include <map>
-
 #include <nlohmann/json.hpp>
 
 #include "audit/audit_files.h"
@@ -36,13 +35,15 @@ Ages AgesFor(const RetentionPolicy& policy, const std::string& tenant) {
 }
 
 // Whether every sink has shipped all `lines` lines of `segment`.
-Result<bool> Shipped(const fs::path& dir, const std::vector<std::string>& sinks, const std::string& segment,
-                     uint64_t lines, std::vector<std::string>& waiting) {
+Result<bool> Shipped(const fs::path& dir, const std::vector<std::string>& sinks,
+                     const std::string& segment, uint64_t lines,
+                     std::vector<std::string>& waiting) {
   bool all = true;
   for (const std::string& sink : sinks) {
     auto position = ReadShipperPosition(dir, sink);
     if (!position) return std::unexpected(position.error());
-    const bool passed = position->segment > segment || (position->segment == segment && position->lines >= lines);
+    const bool passed =
+        position->segment > segment || (position->segment == segment && position->lines >= lines);
     if (!passed) {
       waiting.push_back(sink);
       all = false;
@@ -92,7 +93,8 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
     std::vector<size_t> to_anonymise;
     for (size_t n = 0; n < lines.size(); ++n) {
       json record = json::parse(lines[n], nullptr, false);
-      if (!record.is_object() || !record.contains("integrity")) continue;  // verify reports it; it goes with its segment
+      if (!record.is_object() || !record.contains("integrity"))
+        continue;  // verify reports it; it goes with its segment
       const json& integrity = record["integrity"];
       const std::string stream = integrity.value("stream", "");
       last[stream] = {stream, integrity.value("seq", uint64_t{0}), integrity.value("hash", "")};
@@ -105,9 +107,12 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
                                      ? record["user"].value("tenant_id", "")
                                      : std::string();
       const Ages ages = AgesFor(options.policy, tenant);
-      if (ages.keep && *time + *ages.keep <= options.now) ++expired;
-      else if (!ages.follows) ++kept;
-      if (ages.anonymize_after && *time + *ages.anonymize_after <= options.now && integrity.contains("salts"))
+      if (ages.keep && *time + *ages.keep <= options.now)
+        ++expired;
+      else if (!ages.follows)
+        ++kept;
+      if (ages.anonymize_after && *time + *ages.anonymize_after <= options.now &&
+          integrity.contains("salts"))
         to_anonymise.push_back(n);
     }
 
@@ -125,16 +130,20 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
     if (expired > 0) {
       plan.expired_kept += expired;
       if (!*shipped) {
-        plan.held.push_back(segment + ": " + std::to_string(expired) + " expired records wait for sink(s) " +
-                            JoinNames(waiting) + " to ship them");
+        plan.held.push_back(segment + ": " + std::to_string(expired) +
+                            " expired records wait for sink(s) " + JoinNames(waiting) +
+                            " to ship them");
       } else if (newest) {
         plan.held.push_back(segment + ": " + std::to_string(expired) +
                             " expired records are in the newest segment (deleted once it rotates)");
       } else if (all_expired) {
-        plan.held.push_back(segment + ": expired, but an older segment must stay (a chain loses only its beginning)");
+        plan.held.push_back(
+            segment +
+            ": expired, but an older segment must stay (a chain loses only its beginning)");
       } else {
-        plan.held.push_back(segment + ": " + std::to_string(expired) + " expired records share it with " +
-                            std::to_string(kept) + " records still kept");
+        plan.held.push_back(segment + ": " + std::to_string(expired) +
+                            " expired records share it with " + std::to_string(kept) +
+                            " records still kept");
       }
     }
     // A running server rewrites only what its shippers have read: they keep
@@ -159,7 +168,8 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
   return plan;
 }
 
-Result<AuditEvent> RetentionEvent(const RetentionPlan& plan, const SigningKey* key, system_clock::time_point now) {
+Result<AuditEvent> RetentionEvent(const RetentionPlan& plan, const SigningKey* key,
+                                  system_clock::time_point now) {
   AuditEvent event;
   event.timestamp = now;
   event.id = NewUuidV7(now, SecureRandom());
@@ -189,7 +199,9 @@ Status DeleteExpiredSegments(const fs::path& dir, const RetentionPlan& plan) {
   for (const std::string& segment : plan.segments_to_delete) {
     std::error_code ec;
     fs::remove(dir / segment, ec);
-    if (ec) return Fail(ErrorCode::kIo, "cannot delete " + (dir / segment).string() + ": " + ec.message());
+    if (ec)
+      return Fail(ErrorCode::kIo,
+                  "cannot delete " + (dir / segment).string() + ": " + ec.message());
   }
   if (!plan.segments_to_delete.empty()) SyncDirectory(dir);
   return {};

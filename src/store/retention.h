@@ -26,7 +26,7 @@
 namespace mcpaudit {
 
 struct RetentionRule {
-  std::string tenant;  // glob on user.tenant_id
+  std::string tenant;                                // glob on user.tenant_id
   std::optional<std::chrono::days> keep;             // delete after; none: keep forever
   std::optional<std::chrono::days> anonymize_after;  // erase the erasable fields after
 };
@@ -44,7 +44,8 @@ struct RetentionPolicy {
 struct RetentionOptions {
   RetentionPolicy policy;
   std::chrono::system_clock::time_point now;
-  std::vector<std::string> sinks;  // the shippers (sink names) whose cursors must have passed a segment
+  std::vector<std::string>
+      sinks;  // the shippers (sink names) whose cursors must have passed a segment
   bool dry_run = false;
   // A server running retention on the journal it writes (it holds the lock):
   // then only segments every sink has passed are touched.
@@ -65,8 +66,8 @@ struct RetentionPlan {
   uint64_t records_anonymised = 0;
   uint64_t fields_anonymised = 0;
   std::vector<std::string> anonymised_lines;  // the anonymised records as they now are
-  uint64_t expired_kept = 0;       // expired records that stay for now
-  std::vector<std::string> held;   // why expired segments stay (a sink behind, younger records)
+  uint64_t expired_kept = 0;                  // expired records that stay for now
+  std::vector<std::string> held;  // why expired segments stay (a sink behind, younger records)
   bool empty() const { return segments_to_delete.empty() && records_anonymised == 0; }
 };
 
@@ -74,13 +75,15 @@ struct RetentionPlan {
 // and says which segments are to be deleted. Deletion is a second step, after
 // the retention record is on disk: a crash in between leaves a declaration of
 // a cut not yet made, never a cut without its declaration.
-[[nodiscard]] Result<RetentionPlan> PlanRetention(const std::filesystem::path& dir, const RetentionOptions& options);
+[[nodiscard]] Result<RetentionPlan> PlanRetention(const std::filesystem::path& dir,
+                                                  const RetentionOptions& options);
 
 // The `retention` record of a plan: what was given up, and the signed cuts.
 [[nodiscard]] Result<AuditEvent> RetentionEvent(const RetentionPlan& plan, const SigningKey* key,
                                                 std::chrono::system_clock::time_point now);
 
 // Deletes the plan's segments (and makes that durable).
-[[nodiscard]] Status DeleteExpiredSegments(const std::filesystem::path& dir, const RetentionPlan& plan);
+[[nodiscard]] Status DeleteExpiredSegments(const std::filesystem::path& dir,
+                                           const RetentionPlan& plan);
 
 }  // namespace mcpaudit

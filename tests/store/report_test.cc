@@ -20,16 +20,19 @@ AuditEvent Call(const std::string& user, const std::string& tool, Outcome outcom
   e.event_type = "tool_call";
   e.tool = tool;
   e.outcome = outcome;
-  e.user = {.id = user, .email = user + "@clinic.example", .tenant_id = "clinic", .roles = {"nurse"}};
+  e.user = {
+      .id = user, .email = user + "@clinic.example", .tenant_id = "clinic", .roles = {"nurse"}};
   e.request.id = "req-" + std::to_string(minute);
   e.request.client_ip = "10.0.0.7";
-  if (outcome != Outcome::kSuccess) e.error = AuditError{-32001, "refused", "access_reason_required"};
+  if (outcome != Outcome::kSuccess)
+    e.error = AuditError{-32001, "refused", "access_reason_required"};
   return e;
 }
 
 std::string Render(ReportKind kind, ReportFormat format, const std::vector<AuditEvent>& events) {
   std::ostringstream out;
-  Report report({kind, std::nullopt, std::nullopt, "clinic", "journal test", std::chrono::system_clock::now()},
+  Report report({kind, std::nullopt, std::nullopt, "clinic", "journal test",
+                 std::chrono::system_clock::now()},
                 MakeReportWriter(format, out));
   for (const auto& e : events) report.Add(e);
   report.Finish();
@@ -62,7 +65,8 @@ TEST(ReportTest, AccessReviewHasOneRowPerUserTenantAndToolWithOutcomesAndResourc
   EXPECT_EQ(report["report"], "access-review");
   EXPECT_EQ(report["tenant"], "clinic");
   const json& rows = report["rows"];
-  ASSERT_EQ(rows.size(), 3u) << report.dump(2);  // ann/patient_lookup, bob/catalog_search, bob/patient_lookup
+  ASSERT_EQ(rows.size(), 3u) << report.dump(
+      2);  // ann/patient_lookup, bob/catalog_search, bob/patient_lookup
   const json& ann = rows[0];
   EXPECT_EQ(ann["user_id"], "ann");
   EXPECT_EQ(ann["tool"], "patient_lookup");
@@ -70,7 +74,8 @@ TEST(ReportTest, AccessReviewHasOneRowPerUserTenantAndToolWithOutcomesAndResourc
   EXPECT_EQ(ann["succeeded"], 2);
   EXPECT_EQ(ann["first_use"], "2026-03-01T10:01:00.000Z");
   EXPECT_EQ(ann["last_use"], "2026-03-01T10:05:00.000Z");
-  EXPECT_EQ(ann["resources"], json({"urn:ehr:patient:1", "urn:ehr:patient:2", "urn:ehr:patient:3"}));
+  EXPECT_EQ(ann["resources"],
+            json({"urn:ehr:patient:1", "urn:ehr:patient:2", "urn:ehr:patient:3"}));
   EXPECT_EQ(ann["roles"], json({"nurse"}));
   EXPECT_EQ(rows[2]["denied"], 1);
   EXPECT_EQ(report["totals"]["users"], 2);
@@ -81,11 +86,14 @@ TEST(ReportTest, PhiAccessListsEveryAccessWithItsReasonAndCountsThoseWithout) {
   std::istringstream lines(csv);
   std::vector<std::string> rows;
   for (std::string line; std::getline(lines, line);) rows.push_back(line);
-  ASSERT_EQ(rows.size(), 4u) << csv;  // header + three PHI accesses; the search and the auth failure are not
-  EXPECT_EQ(rows[0].rfind("timestamp,user_id,tenant_id,event_type,tool,resources,access_reason", 0), 0u);
+  ASSERT_EQ(rows.size(), 4u)
+      << csv;  // header + three PHI accesses; the search and the auth failure are not
+  EXPECT_EQ(rows[0].rfind("timestamp,user_id,tenant_id,event_type,tool,resources,access_reason", 0),
+            0u);
   EXPECT_NE(rows[1].find(",treatment,restricted,success,req-1,"), std::string::npos) << rows[1];
   EXPECT_NE(rows[3].find(",,restricted,denied,"), std::string::npos) << rows[3];
-  const json totals = json::parse(Render(ReportKind::kPhiAccess, ReportFormat::kJson, Day()))["totals"];
+  const json totals =
+      json::parse(Render(ReportKind::kPhiAccess, ReportFormat::kJson, Day()))["totals"];
   EXPECT_EQ(totals["rows"], 3);
   EXPECT_EQ(totals["without_reason"], 1);
 }
@@ -103,7 +111,8 @@ TEST(ReportTest, FailuresListDenialsFailuresAndRefusedAuthentications) {
 }
 
 TEST(ReportTest, WhatACallerControlsCannotRunInABrowserOrASpreadsheet) {
-  AuditEvent hostile = Call("=HYPERLINK(\"http://x\")", "<script>alert(1)</script>", Outcome::kDenied, 1);
+  AuditEvent hostile =
+      Call("=HYPERLINK(\"http://x\")", "<script>alert(1)</script>", Outcome::kDenied, 1);
   hostile.error->message = "<img src=x onerror=alert(1)>";
   const std::string html = Render(ReportKind::kFailures, ReportFormat::kHtml, {hostile});
   EXPECT_EQ(html.find("<script>"), std::string::npos);
@@ -118,11 +127,13 @@ TEST(ReportTest, AnEmptyPeriodIsAValidReportWithNoRows) {
   const json report = json::parse(Render(ReportKind::kPhiAccess, ReportFormat::kJson, {}));
   EXPECT_TRUE(report["rows"].empty());
   EXPECT_EQ(report["totals"]["rows"], 0);
-  EXPECT_NE(Render(ReportKind::kAccessReview, ReportFormat::kHtml, {}).find("</html>"), std::string::npos);
+  EXPECT_NE(Render(ReportKind::kAccessReview, ReportFormat::kHtml, {}).find("</html>"),
+            std::string::npos);
 }
 
 TEST(ReportTest, UnknownKindsAndFormatsSayWhatThereIs) {
-  EXPECT_NE(ParseReportKind("sox").error().message.find("access-review, phi-access or failures"), std::string::npos);
+  EXPECT_NE(ParseReportKind("sox").error().message.find("access-review, phi-access or failures"),
+            std::string::npos);
   EXPECT_NE(ParseReportFormat("pdf").error().message.find("csv, json or html"), std::string::npos);
 }
 

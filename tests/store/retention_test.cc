@@ -24,7 +24,8 @@ class RetentionTest : public ::testing::Test {
   // 20 calls of tenant shop and then 10 of tenant clinic, 400 days old, then
   // 10 of shop from today; segments of ~4 KiB, signed checkpoints.
   RetentionTest() : key_(*SigningKey::Generate()) {
-    EXPECT_TRUE(key_.Save((dir_.path() / "k.key").string(), (dir_.path() / "k.pub").string()).has_value());
+    EXPECT_TRUE(
+        key_.Save((dir_.path() / "k.key").string(), (dir_.path() / "k.pub").string()).has_value());
     pub_.emplace(*SigningKey::LoadPublic((dir_.path() / "k.pub").string()));
     const auto now = std::chrono::system_clock::now();
     auto pipeline = Open();
@@ -57,7 +58,8 @@ class RetentionTest : public ::testing::Test {
   }
 
   RetentionPlan Plan(bool dry_run = false, std::vector<std::string> sinks = {}) {
-    auto plan = PlanRetention(journal_, {policy_, std::chrono::system_clock::now(), std::move(sinks), dry_run, false});
+    auto plan = PlanRetention(
+        journal_, {policy_, std::chrono::system_clock::now(), std::move(sinks), dry_run, false});
     EXPECT_TRUE(plan.has_value()) << plan.error().message;
     return plan ? *plan : RetentionPlan{};
   }
@@ -80,7 +82,8 @@ class RetentionTest : public ::testing::Test {
 
   static std::string Summary(const VerifyReport& report) {
     std::string out;
-    for (const auto& p : report.problems) out += p.verdict + " seq " + std::to_string(p.seq) + ": " + p.detail + "\n";
+    for (const auto& p : report.problems)
+      out += p.verdict + " seq " + std::to_string(p.seq) + ": " + p.detail + "\n";
     for (const auto& n : report.notes) out += "note: " + n + "\n";
     return out;
   }
@@ -100,7 +103,8 @@ TEST_F(RetentionTest, DeletesTheExpiredBeginningAnonymisesTheRestAndVerifyStaysV
   EXPECT_GT(plan.records_anonymised, 0u);
   RecordAndDelete(plan, &key_);
 
-  for (const auto& segment : plan.segments_to_delete) EXPECT_FALSE(fs::exists(journal_ / segment)) << segment;
+  for (const auto& segment : plan.segments_to_delete)
+    EXPECT_FALSE(fs::exists(journal_ / segment)) << segment;
   const auto records = testing::JournalRecords(journal_);
   EXPECT_EQ(records.front()["integrity"]["seq"], plan.cuts[0].seq + 1);
   const auto cutoff = std::chrono::system_clock::now() - days(365);
@@ -131,7 +135,8 @@ TEST_F(RetentionTest, DeletesTheExpiredBeginningAnonymisesTheRestAndVerifyStaysV
 
   const VerifyReport report = Verify(&*pub_);
   EXPECT_TRUE(report.valid()) << Summary(report);
-  EXPECT_NE(Summary(report).find("were deleted by retention"), std::string::npos) << Summary(report);
+  EXPECT_NE(Summary(report).find("were deleted by retention"), std::string::npos)
+      << Summary(report);
 
   // Running again finds nothing more to delete (the clinic records hold the rest).
   const RetentionPlan again = Plan();
@@ -183,17 +188,20 @@ TEST_F(RetentionTest, NothingLeavesBeforeEverySinkShippedIt) {
 
 TEST_F(RetentionTest, DryRunChangesNoByte) {
   std::vector<std::vector<std::string>> before;
-  for (const auto& file : testing::SegmentPaths(journal_)) before.push_back(testing::ReadLines(file));
+  for (const auto& file : testing::SegmentPaths(journal_))
+    before.push_back(testing::ReadLines(file));
   const RetentionPlan plan = Plan(/*dry_run=*/true);
   EXPECT_FALSE(plan.segments_to_delete.empty());
   EXPECT_GT(plan.records_anonymised, 0u);
   std::vector<std::vector<std::string>> after;
-  for (const auto& file : testing::SegmentPaths(journal_)) after.push_back(testing::ReadLines(file));
+  for (const auto& file : testing::SegmentPaths(journal_))
+    after.push_back(testing::ReadLines(file));
   EXPECT_EQ(before, after);
 }
 
 TEST_F(RetentionTest, WithoutAnAgeForATenantItsRecordsStay) {
-  policy_.tenants = {{"clinic", days(6 * 365), std::nullopt}};  // shop: no rule, no default: kept forever
+  policy_.tenants = {
+      {"clinic", days(6 * 365), std::nullopt}};  // shop: no rule, no default: kept forever
   const RetentionPlan plan = Plan();
   EXPECT_TRUE(plan.segments_to_delete.empty());
   EXPECT_EQ(plan.records_anonymised, 0u);

@@ -19,6 +19,7 @@
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
 #include "mcpaudit/rate_limit.h"
+#include "store/audit_reads.h"
 #include "store/journal_reader.h"
 #include "store/verifier.h"
 #include "support/child_process.h"
@@ -543,7 +544,9 @@ TEST(ExportTest, ExportWritesTheSelectedRecordsAsStoredOrAsCsvIntoANewPrivateFil
   const auto all = dir.path() / "all.jsonl";
   auto [code, out] = RunCommand("export --audit-dir " + audit.string() + " -o " + all.string());
   ASSERT_EQ(code, 0) << out;
-  EXPECT_NE(out.find("exported 5 of 5 records"), std::string::npos) << out;
+  // Five records of the server's run, and four of the export's own: audit_started, the audit_read
+  // that records this export (before it reads), audit_stopped, a checkpoint.
+  EXPECT_NE(out.find("exported 9 of 9 records"), std::string::npos) << out;
   std::string journal;
   const auto files = ListAuditFiles(audit);
   ASSERT_TRUE(files.has_value());
@@ -860,6 +863,85 @@ TEST(EraseTest, ThePersonsDataIsGoneFromEveryByteAndTheJournalStillVerifies) {
   EXPECT_EQ(erasures[0].details["records"], 1);
   EXPECT_EQ(erasures[0].details["selector"], "user");
   EXPECT_EQ(erasures[1].details["selector"], "field_value");
+}
+
+// Every read of the audit log by a command is an audit_read record: made by
+// the command itself when no server runs, by the server when one holds the journal.
+TEST(AuditReadTest, EveryReadOfTheAuditLogIsItselfRecorded) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  {
+    ServerProcess server(audit, {"--user", "carol"});
+    server.Initialize();
+    server.Request(1, "tools/call", {{"name", "catalog_search"}, {"arguments", {{"query", "orders"}}}});
+    EXPECT_EQ(server.CloseAndWait(), 0);
+  }
+  ::setenv("MCP_AUDIT_USER", "auditor-ann", 1);
+  const std::string at = " --audit-dir " + audit.string();
+  for (const std::string& command : std::vector<std::string>{"query --tool catalog_search", "tail -n 1", "report --kind failures",
+                                    "export -o " + (dir.path() / "x.jsonl").string(), "verify"}) {
+    auto [code, out] = RunCommand(command + at);
+    EXPECT_EQ(code, 0) << command << ": " << out;
+    EXPECT_EQ(out.find("not recorded"), std::string::npos) << out;
+  }
+  {
+    ServerProcess running(audit);
+    running.Initialize();
+    auto [code, out] = RunCommand("query --user carol" + at);
+    EXPECT_EQ(code, 0) << out;
+    EXPECT_EQ(out.find("not recorded"), std::string::npos) << out;
+    auto [store_code, store_out] = RunCommand("query --store sqlite://" + (audit / "audit.db").string() + at);
+    EXPECT_EQ(store_code, 0) << store_out;
+    EXPECT_EQ(running.CloseAndWait(), 0);
+  }
+  auto [nowhere_code, nowhere_out] =
+      RunCommand("query --store sqlite://" + (audit / "audit.db").string() + " --audit-dir " + dir.path().string());
+  EXPECT_EQ(nowhere_code, 0) << nowhere_out;
+  EXPECT_NE(nowhere_out.find("warning: this read of the audit log is not recorded: there is no audit journal in"),
+            std::string::npos)
+      << nowhere_out;
+  ::unsetenv("MCP_AUDIT_USER");
+
+  std::vector<AuditEvent> reads;
+  for (const auto& e : Records(audit, /*all=*/true))
+    if (e.event_type == "audit_read") reads.push_back(e);
+  ASSERT_EQ(reads.size(), 7u);
+  const std::vector<std::string> commands = {"query", "tail", "report", "export", "verify", "query", "query"};
+  for (size_t i = 0; i < reads.size(); ++i) {
+    EXPECT_EQ(reads[i].details["command"], commands[i]);
+    EXPECT_EQ(reads[i].user.id, "auditor-ann");
+    EXPECT_EQ(reads[i].request.transport, "cli");
+  }
+  EXPECT_EQ(reads[0].details["request"]["filters"]["tool"], "catalog_search");
+  EXPECT_EQ(reads[4].details["request"]["valid"], true);  // verify records its verdict
+  // Through the running server, which names the reading process as the kernel knows it.
+  EXPECT_EQ(reads[5].server.name, "mcp-audit");
+  EXPECT_EQ(reads[5].details["request"]["filters"]["user"], "carol");
+  EXPECT_EQ(reads[5].details["peer"]["uid"], ::geteuid());
+  EXPECT_EQ(reads[6].details["source"].get<std::string>().rfind("sqlite://", 0), 0u);
+  auto [verify_code, verify_out] = RunCommand("verify" + at);
+  EXPECT_EQ(verify_code, 0) << verify_out;
+}
+
+TEST(AuditReadTest, TheServerAcceptsOnlyReadsOnItsSocket) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  ServerProcess running(audit);
+  running.Initialize();
+  const auto socket_path = audit / "control.sock";
+  EXPECT_EQ(std::filesystem::status(socket_path).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  AuditEvent forged;
+  forged.event_type = "tool_call";
+  forged.tool = "catalog_search";
+  forged.user.id = "someone-else";
+  auto recorded = RecordAuditRead(audit, forged);
+  ASSERT_FALSE(recorded.has_value());
+  EXPECT_NE(recorded.error().message.find("only audit_read events are accepted"), std::string::npos)
+      << recorded.error().message;
+  EXPECT_EQ(running.CloseAndWait(), 0);
+  EXPECT_FALSE(std::filesystem::exists(socket_path)) << "removed when the server stops";
+  for (const auto& e : Records(audit, /*all=*/true)) EXPECT_NE(e.user.id, "someone-else");
 }
 
 // A journal with 30 calls of tenant shop from 400 days ago and 5 from today,

@@ -1,0 +1,209 @@
+#include "store/audit_reads.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "audit/audit_files.h"
+#include "audit/journal_format.h"
+#include "audit/ops_log.h"
+#include "mcpaudit/clock.h"
+#include "mcpaudit/pipeline.h"
+
+namespace mcpaudit {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr size_t kMaxLine = 64 * 1024;
+constexpr int kIoTimeoutMs = 5000;
+
+Result<sockaddr_un> SocketAddress(const fs::path& dir) {
+  const std::string path = (dir / kControlSocketName).string();
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof address.sun_path)
+    return Fail(ErrorCode::kInvalidArgument, "the path " + path + " is too long for a Unix socket");
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  return address;
+}
+
+// Reads one line (without '\n') within the timeout.
+Result<std::string> ReadLine(int fd) {
+  std::string line;
+  char buffer[4096];
+  while (line.find('\n') == std::string::npos) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, kIoTimeoutMs) <= 0) return Fail(ErrorCode::kUnavailable, "no answer in time");
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n <= 0) return Fail(ErrorCode::kUnavailable, "the connection closed");
+    line.append(buffer, static_cast<size_t>(n));
+    if (line.size() > kMaxLine) return Fail(ErrorCode::kInvalidArgument, "line too long");
+  }
+  line.resize(line.find('\n'));
+  return line;
+}
+
+bool HasJournal(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (journal::IsSegmentName(entry.path().filename().string())) return true;
+  return false;
+}
+
+// Through the server that holds the journal; kNotFound when none listens.
+Status SendToServer(const fs::path& dir, const AuditEvent& event) {
+  auto address = SocketAddress(dir);
+  if (!address) return std::unexpected(address.error());
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Fail(ErrorCode::kIo, std::string("socket: ") + std::strerror(errno));
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&*address), sizeof *address) != 0) {
+    ::close(fd);
+    return Fail(ErrorCode::kNotFound,
+                "no server listens on " + (dir / kControlSocketName).string());
+  }
+  const std::string line = ToJsonLine(event) + "\n";
+  Result<std::string> answer = WriteAll(fd, line) == line.size()
+                                   ? ReadLine(fd)
+                                   : Fail(ErrorCode::kIo, "cannot send to the server");
+  ::close(fd);
+  if (!answer) return std::unexpected(answer.error());
+  if (*answer != "ok")
+    return Fail(ErrorCode::kUnavailable, "the server did not record it: " + *answer);
+  return {};
+}
+
+}  // namespace
+
+AuditEvent AuditReadEvent(const std::string& command, const std::string& source,
+                          const json& request) {
+  AuditEvent event;
+  event.timestamp = std::chrono::system_clock::now();
+  event.id = NewUuidV7(event.timestamp, SecureRandom());
+  event.event_type = "audit_read";
+  event.tool = command;
+  if (const char* env = std::getenv("MCP_AUDIT_USER"); env && *env) {
+    event.user.id = env;
+    event.user.auth_method = "env";
+  } else {
+    const passwd* pw = ::getpwuid(::geteuid());
+    event.user.id = pw ? pw->pw_name : "uid:" + std::to_string(::geteuid());
+    event.user.auth_method = "os_user";
+  }
+  event.request.transport = "cli";
+  event.details = {{"command", command}, {"source", source}, {"request", request}};
+  return event;
+}
+
+Status RecordAuditRead(const fs::path& dir, const AuditEvent& event) {
+  Status sent = SendToServer(dir, event);
+  if (sent || sent.error().code != ErrorCode::kNotFound) return sent;
+  if (!HasJournal(dir))
+    return Fail(ErrorCode::kNotFound, "there is no audit journal in " + dir.string());
+  PipelineOptions options;
+  options.directory = dir;
+  options.mode = DeliveryMode::kDurable;
+  options.space_left_bytes = options.admin_space_left_bytes = 0;
+  options.server = event.server;
+  auto pipeline = Pipeline::Open(options);
+  if (!pipeline) return std::unexpected(pipeline.error());
+  return (*pipeline)->Log(event);
+}
+
+struct AuditReadListener::State {
+  fs::path path;
+  int listen_fd = -1;
+  int wake[2] = {-1, -1};  // a byte on wake[1] stops the thread
+  AuditLogger* logger = nullptr;
+  AuditServer server;
+  std::thread thread;
+
+  void Serve() {
+    for (;;) {
+      pollfd fds[2] = {{listen_fd, POLLIN, 0}, {wake[0], POLLIN, 0}};
+      if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
+      if (fds[1].revents) return;
+      if (!(fds[0].revents & POLLIN)) continue;
+      const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) continue;
+      const std::string answer = Handle(fd);
+      (void)WriteAll(fd, answer + "\n");
+      ::close(fd);
+    }
+  }
+
+  std::string Handle(int fd) {
+    ucred peer{};
+    socklen_t size = sizeof peer;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0) return "error: unknown peer";
+    auto line = ReadLine(fd);
+    if (!line) return "error: " + line.error().message;
+    auto event = AuditEventFromJson(json::parse(*line, nullptr, false));
+    if (!event) return "error: not an audit event";
+    // Only reads come this way: nothing else may be written in the server's name.
+    if (event->event_type != "audit_read") return "error: only audit_read events are accepted";
+    event->timestamp = std::chrono::system_clock::now();
+    event->id = NewUuidV7(event->timestamp, SecureRandom());
+    event->server = server;
+    event->outcome = Outcome::kSuccess;
+    event->error.reset();
+    event->details["peer"] = {{"uid", peer.uid}, {"pid", peer.pid}};
+    if (Status logged = logger->Log(*event); !logged) return "error: " + logged.error().message;
+    return "ok";
+  }
+
+  ~State() {
+    if (thread.joinable()) {
+      (void)!::write(wake[1], "x", 1);
+      thread.join();
+    }
+    if (listen_fd >= 0) {
+      ::close(listen_fd);
+      std::error_code ec;
+      fs::remove(path, ec);
+    }
+    for (int fd : wake)
+      if (fd >= 0) ::close(fd);
+  }
+};
+
+AuditReadListener::AuditReadListener(std::unique_ptr<State> state) : state_(std::move(state)) {}
+AuditReadListener::~AuditReadListener() = default;
+
+Result<std::unique_ptr<AuditReadListener>> AuditReadListener::Start(const fs::path& dir,
+                                                                    AuditLogger& logger,
+                                                                    AuditServer server) {
+  auto address = SocketAddress(dir);
+  if (!address) return std::unexpected(address.error());
+  auto state = std::make_unique<State>();
+  state->path = dir / kControlSocketName;
+  state->logger = &logger;
+  state->server = std::move(server);
+  // The caller holds the journal lock: a socket left here is a dead server's.
+  std::error_code ec;
+  fs::remove(state->path, ec);
+  state->listen_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (state->listen_fd < 0)
+    return std::unexpected(ErrnoError("cannot create a socket for", state->path));
+  // Bound inside the 0700 journal directory, then narrowed to its owner.
+  if (::bind(state->listen_fd, reinterpret_cast<const sockaddr*>(&*address), sizeof *address) !=
+          0 ||
+      ::chmod(state->path.c_str(), 0600) != 0 || ::listen(state->listen_fd, 16) != 0)
+    return std::unexpected(ErrnoError("cannot listen on", state->path));
+  if (::pipe2(state->wake, O_CLOEXEC) != 0)
+    return std::unexpected(ErrnoError("cannot make a pipe for", state->path));
+  State* raw = state.get();
+  state->thread = std::thread([raw] { raw->Serve(); });
+  return std::unique_ptr<AuditReadListener>(new AuditReadListener(std::move(state)));
+}
+
+}  // namespace mcpaudit
