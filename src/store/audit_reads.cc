@@ -109,15 +109,50 @@ Status RecordAuditRead(const fs::path& dir, const AuditEvent& event) {
   if (sent || sent.error().code != ErrorCode::kNotFound) return sent;
   if (!HasJournal(dir))
     return Fail(ErrorCode::kNotFound, "there is no audit journal in " + dir.string());
-  PipelineOptions options;
-  options.directory = dir;
-  options.mode = DeliveryMode::kDurable;
-  options.space_left_bytes = options.admin_space_left_bytes = 0;
-  options.server = event.server;
-  auto pipeline = Pipeline::Open(options);
-  if (!pipeline) return std::unexpected(pipeline.error());
-  return (*pipeline)->Log(event);
+  // No server: the read waits, synced, for the next server to put it in the chain.
+  const fs::path pending = dir / kPendingReadsName;
+  auto fd = OpenAuditFile(pending);
+  if (!fd) return std::unexpected(fd.error());
+  AuditEvent own = event;
+  own.details["peer"] = {{"uid", ::geteuid()}, {"pid", ::getpid()}};
+  const std::string line = ToJsonLine(own) + "\n";
+  const bool written = WriteAll(*fd, line) == line.size() && ::fdatasync(*fd) == 0;
+  const Error error = ErrnoError("cannot write", pending);
+  ::close(*fd);
+  if (!written) return std::unexpected(error);
+  return {};
 }
+
+namespace {
+
+// Logs the reads recorded while no server ran, then empties their file. A
+// crash in between logs them again on the next start (same ids: at least once).
+Status LogPendingReads(const fs::path& dir, Pipeline& pipeline) {
+  const fs::path pending = dir / kPendingReadsName;
+  std::error_code ec;
+  if (!fs::exists(pending, ec)) return {};
+  auto text = ReadWholeFile(pending);
+  if (!text) return std::unexpected(text.error());
+  size_t start = 0, logged = 0;
+  for (size_t end; (end = text->find('\n', start)) != std::string::npos; start = end + 1) {
+    auto event =
+        AuditEventFromJson(json::parse(std::string_view(*text).substr(start, end - start), nullptr, false));
+    if (!event || event->event_type != "audit_read") {
+      OpsLog().error("{}: a line that is not an audit_read event was passed over", pending.string());
+      continue;
+    }
+    if (Status s = pipeline.Log(*event); !s) return s;
+    ++logged;
+  }
+  if (Status flushed = pipeline.Flush(); !flushed) return flushed;
+  fs::remove(pending, ec);
+  if (ec) return Fail(ErrorCode::kIo, "cannot remove " + pending.string() + ": " + ec.message());
+  SyncDirectory(dir);
+  if (logged > 0) OpsLog().info("{} reads of the audit log made while no server ran are now recorded", logged);
+  return {};
+}
+
+}  // namespace
 
 struct AuditReadListener::State {
   fs::path path;
@@ -179,9 +214,9 @@ struct AuditReadListener::State {
 AuditReadListener::AuditReadListener(std::unique_ptr<State> state) : state_(std::move(state)) {}
 AuditReadListener::~AuditReadListener() = default;
 
-Result<std::unique_ptr<AuditReadListener>> AuditReadListener::Start(const fs::path& dir,
-                                                                    AuditLogger& logger,
+Result<std::unique_ptr<AuditReadListener>> AuditReadListener::Start(const fs::path& dir, Pipeline& logger,
                                                                     AuditServer server) {
+  if (Status pending = LogPendingReads(dir, logger); !pending) return std::unexpected(pending.error());
   auto address = SocketAddress(dir);
   if (!address) return std::unexpected(address.error());
   auto state = std::make_unique<State>();

@@ -23,6 +23,7 @@
 #include "store/journal_reader.h"
 #include "store/verifier.h"
 #include "support/child_process.h"
+#include "support/cli_process.h"
 #include "support/database_server.h"
 #include "support/temp_dir.h"
 
@@ -31,156 +32,11 @@ namespace {
 
 using nlohmann::json;
 
-// A child process of mcp-audit with pipes on stdin and stdout, stderr in a file.
-class ServerProcess {
- public:
-  // `mcp-audit serve --stdio --audit-dir DIR` plus `extra_args`.
-  ServerProcess(const std::filesystem::path& audit_dir, std::vector<std::string> extra_args = {},
-                std::vector<std::string> env = {}) {
-    std::filesystem::path base = audit_dir.parent_path();
-    while (!std::filesystem::is_directory(base)) base = base.parent_path();
-    std::vector<std::string> args = {"serve", "--stdio", "--audit-dir", audit_dir.string()};
-    args.insert(args.end(), extra_args.begin(), extra_args.end());
-    Start(std::move(args), base / "stderr.txt", env);
-  }
-  // `mcp-audit ARGS...`
-  ServerProcess(std::vector<std::string> args, const std::filesystem::path& stderr_path) {
-    Start(std::move(args), stderr_path, {});
-  }
-
-  void Start(std::vector<std::string> args, const std::filesystem::path& stderr_path,
-             const std::vector<std::string>& env) {
-    stderr_path_ = stderr_path;
-    args.insert(args.begin(), MCP_AUDIT_BINARY);
-    const testing::ChildPipes child = testing::SpawnWithPipes(std::move(args), stderr_path_.string(), env);
-    pid_ = child.pid;
-    to_server_ = child.to_child;
-    from_server_ = child.from_child;
-  }
-  ~ServerProcess() {
-    if (to_server_ >= 0) ::close(to_server_);
-    if (pid_ > 0 && !exited_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    ::close(from_server_);
-  }
-
-  void Write(std::string_view bytes) {
-    while (!bytes.empty()) {
-      ssize_t n = ::write(to_server_, bytes.data(), bytes.size());
-      ASSERT_GT(n, 0);
-      bytes.remove_prefix(static_cast<size_t>(n));
-    }
-  }
-  void Send(const json& message) { Write(message.dump() + "\n"); }
-
-  // The next line on stdout (waiting up to 20 s).
-  std::string ReadLine() {
-    while (true) {
-      if (auto nl = buffer_.find('\n'); nl != std::string::npos) {
-        std::string line = buffer_.substr(0, nl);
-        buffer_.erase(0, nl + 1);
-        return line;
-      }
-      pollfd pfd{from_server_, POLLIN, 0};
-      if (::poll(&pfd, 1, 20000) <= 0) {
-        ADD_FAILURE() << "no output from mcp-audit within 20 s";
-        return {};
-      }
-      char chunk[65536];
-      ssize_t n = ::read(from_server_, chunk, sizeof chunk);
-      if (n <= 0) {
-        ADD_FAILURE() << "mcp-audit closed stdout";
-        return {};
-      }
-      buffer_.append(chunk, static_cast<size_t>(n));
-    }
-  }
-
-  // The next line on stdout, which must be a JSON-RPC message.
-  json Read() {
-    const std::string line = ReadLine();
-    json message = json::parse(line, nullptr, false);
-    EXPECT_FALSE(message.is_discarded()) << "stdout carried a non-JSON line: " << line;
-    EXPECT_EQ(message.value("jsonrpc", ""), "2.0") << line;
-    return message;
-  }
-  json Request(int id, const std::string& method, const json& params = json::object()) {
-    Send({{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}});
-    return Read();
-  }
-  void Initialize() {
-    json reply = Request(0, "initialize", {{"protocolVersion", "2025-06-18"}, {"capabilities", json::object()},
-                                           {"clientInfo", {{"name", "pipe-test"}, {"version", "1"}}}});
-    ASSERT_EQ(reply["result"]["protocolVersion"], "2025-06-18") << reply;
-    Send({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
-  }
-
-  // Closes stdin (EOF) and returns the exit status.
-  int CloseAndWait() {
-    ::close(to_server_);
-    to_server_ = -1;
-    return Wait();
-  }
-  int Signal(int sig, bool wait = true) {
-    ::kill(pid_, sig);
-    return wait ? Wait() : 0;
-  }
-  std::string Stderr() const {
-    std::ifstream in(stderr_path_);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
-  // Whatever stdout still holds after exit: must be nothing but messages.
-  std::string RemainingStdout() {
-    char chunk[4096];
-    ssize_t n;
-    while ((n = ::read(from_server_, chunk, sizeof chunk)) > 0) buffer_.append(chunk, static_cast<size_t>(n));
-    return buffer_;
-  }
-
- private:
-  int Wait() {
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    exited_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  int to_server_ = -1;
-  int from_server_ = -1;
-  std::string buffer_;
-  std::filesystem::path stderr_path_;
-};
-
-// The records of tool calls (the journal also holds the pipeline's own events).
-std::vector<AuditEvent> Records(const std::filesystem::path& dir, bool all = false) {
-  std::vector<AuditEvent> events;
-  EXPECT_TRUE(ForEachRecord(
-                  dir,
-                  [&](const AuditEvent& e) {
-                    if (all || e.event_type == "tool_call") events.push_back(e);
-                    return true;
-                  },
-                  [](const BadLine& bad) { ADD_FAILURE() << bad.reason; })
-                  .has_value());
-  return events;
-}
-
-std::string ReadFile(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-// Every byte of every file under `dir` (the journal, the store, the cursors).
-std::string AllBytes(const std::filesystem::path& dir) {
-  std::string all;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (entry.is_regular_file()) all += ReadFile(entry.path());
-  }
-  return all;
-}
+using testing::AllBytes;
+using testing::ReadFile;
+using testing::Records;
+using testing::RunCommand;
+using testing::ServerProcess;
 
 TEST(StdioServerTest, ServesACallAndLeavesItsRecordAfterEof) {
   testing::TempDir dir;
@@ -316,18 +172,6 @@ TEST(StdioServerTest, AnUnusableAuditDirectoryStopsTheServerWithAClearError) {
   ServerProcess server(dir.path() / "file" / "audit");
   EXPECT_EQ(server.CloseAndWait(), 2);
   EXPECT_NE(server.Stderr().find("cannot create audit directory"), std::string::npos) << server.Stderr();
-}
-
-// Runs an mcp-audit command; returns its exit code and what it printed (stdout and stderr).
-std::pair<int, std::string> RunCommand(const std::string& args) {
-  const std::string command = std::string(MCP_AUDIT_BINARY) + " " + args + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  std::string output;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
 TEST(AuditorCommandsTest, KeygenServeVerifyTamperAndTail) {
@@ -544,9 +388,7 @@ TEST(ExportTest, ExportWritesTheSelectedRecordsAsStoredOrAsCsvIntoANewPrivateFil
   const auto all = dir.path() / "all.jsonl";
   auto [code, out] = RunCommand("export --audit-dir " + audit.string() + " -o " + all.string());
   ASSERT_EQ(code, 0) << out;
-  // Five records of the server's run, and four of the export's own: audit_started, the audit_read
-  // that records this export (before it reads), audit_stopped, a checkpoint.
-  EXPECT_NE(out.find("exported 9 of 9 records"), std::string::npos) << out;
+  EXPECT_NE(out.find("exported 5 of 5 records"), std::string::npos) << out;
   std::string journal;
   const auto files = ListAuditFiles(audit);
   ASSERT_TRUE(files.has_value());
@@ -865,8 +707,9 @@ TEST(EraseTest, ThePersonsDataIsGoneFromEveryByteAndTheJournalStillVerifies) {
   EXPECT_EQ(erasures[1].details["selector"], "field_value");
 }
 
-// Every read of the audit log by a command is an audit_read record: made by
-// the command itself when no server runs, by the server when one holds the journal.
+// Every read of the audit log by a command is an audit_read record: logged by
+// the server that holds the journal, or, when none runs, kept (synced, 0600)
+// until the next server starts and logs it first.
 TEST(AuditReadTest, EveryReadOfTheAuditLogIsItselfRecorded) {
   testing::TempDir dir;
   const auto audit = dir.path() / "audit";
@@ -884,9 +727,15 @@ TEST(AuditReadTest, EveryReadOfTheAuditLogIsItselfRecorded) {
     EXPECT_EQ(code, 0) << command << ": " << out;
     EXPECT_EQ(out.find("not recorded"), std::string::npos) << out;
   }
+  const auto pending = audit / "pending-reads.jsonl";
+  ASSERT_TRUE(std::filesystem::exists(pending));
+  EXPECT_EQ(std::filesystem::status(pending).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_TRUE(Records(audit, /*all=*/true).back().event_type != "audit_read") << "not in the chain yet";
   {
     ServerProcess running(audit);
     running.Initialize();
+    EXPECT_FALSE(std::filesystem::exists(pending)) << "logged at the start";
     auto [code, out] = RunCommand("query --user carol" + at);
     EXPECT_EQ(code, 0) << out;
     EXPECT_EQ(out.find("not recorded"), std::string::npos) << out;

@@ -1,0 +1,189 @@
+// The real `mcp-audit` binary as tests drive it: a server over pipes, a
+// command with its output, and the records it leaves behind.
+#pragma once
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "store/journal_reader.h"
+#include "support/child_process.h"
+
+namespace mcpaudit::testing {
+
+using nlohmann::json;
+
+// A child process of mcp-audit with pipes on stdin and stdout, stderr in a file.
+class ServerProcess {
+ public:
+  // `mcp-audit serve --stdio --audit-dir DIR` plus `extra_args`.
+  ServerProcess(const std::filesystem::path& audit_dir, std::vector<std::string> extra_args = {},
+                std::vector<std::string> env = {}) {
+    std::filesystem::path base = audit_dir.parent_path();
+    while (!std::filesystem::is_directory(base)) base = base.parent_path();
+    std::vector<std::string> args = {"serve", "--stdio", "--audit-dir", audit_dir.string()};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    Start(std::move(args), base / "stderr.txt", env);
+  }
+  // `mcp-audit ARGS...`
+  ServerProcess(std::vector<std::string> args, const std::filesystem::path& stderr_path) {
+    Start(std::move(args), stderr_path, {});
+  }
+
+  void Start(std::vector<std::string> args, const std::filesystem::path& stderr_path,
+             const std::vector<std::string>& env) {
+    stderr_path_ = stderr_path;
+    args.insert(args.begin(), MCP_AUDIT_BINARY);
+    const ChildPipes child = SpawnWithPipes(std::move(args), stderr_path_.string(), env);
+    pid_ = child.pid;
+    to_server_ = child.to_child;
+    from_server_ = child.from_child;
+  }
+  ~ServerProcess() {
+    if (to_server_ >= 0) ::close(to_server_);
+    if (pid_ > 0 && !exited_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    ::close(from_server_);
+  }
+
+  void Write(std::string_view bytes) {
+    while (!bytes.empty()) {
+      ssize_t n = ::write(to_server_, bytes.data(), bytes.size());
+      ASSERT_GT(n, 0);
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+  void Send(const json& message) { Write(message.dump() + "\n"); }
+
+  // The next line on stdout (waiting up to 20 s).
+  std::string ReadLine() {
+    while (true) {
+      if (auto nl = buffer_.find('\n'); nl != std::string::npos) {
+        std::string line = buffer_.substr(0, nl);
+        buffer_.erase(0, nl + 1);
+        return line;
+      }
+      pollfd pfd{from_server_, POLLIN, 0};
+      if (::poll(&pfd, 1, 20000) <= 0) {
+        ADD_FAILURE() << "no output from mcp-audit within 20 s";
+        return {};
+      }
+      char chunk[65536];
+      ssize_t n = ::read(from_server_, chunk, sizeof chunk);
+      if (n <= 0) {
+        ADD_FAILURE() << "mcp-audit closed stdout";
+        return {};
+      }
+      buffer_.append(chunk, static_cast<size_t>(n));
+    }
+  }
+
+  // The next line on stdout, which must be a JSON-RPC message.
+  json Read() {
+    const std::string line = ReadLine();
+    json message = json::parse(line, nullptr, false);
+    EXPECT_FALSE(message.is_discarded()) << "stdout carried a non-JSON line: " << line;
+    EXPECT_EQ(message.value("jsonrpc", ""), "2.0") << line;
+    return message;
+  }
+  json Request(int id, const std::string& method, const json& params = json::object()) {
+    Send({{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}});
+    return Read();
+  }
+  void Initialize() {
+    json reply = Request(0, "initialize", {{"protocolVersion", "2025-06-18"}, {"capabilities", json::object()},
+                                           {"clientInfo", {{"name", "pipe-test"}, {"version", "1"}}}});
+    ASSERT_EQ(reply["result"]["protocolVersion"], "2025-06-18") << reply;
+    Send({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
+  }
+
+  // Closes stdin (EOF) and returns the exit status.
+  int CloseAndWait() {
+    ::close(to_server_);
+    to_server_ = -1;
+    return Wait();
+  }
+  int Signal(int sig, bool wait = true) {
+    ::kill(pid_, sig);
+    return wait ? Wait() : 0;
+  }
+  std::string Stderr() const {
+    std::ifstream in(stderr_path_);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  // Whatever stdout still holds after exit: must be nothing but messages.
+  std::string RemainingStdout() {
+    char chunk[4096];
+    ssize_t n;
+    while ((n = ::read(from_server_, chunk, sizeof chunk)) > 0) buffer_.append(chunk, static_cast<size_t>(n));
+    return buffer_;
+  }
+
+ private:
+  int Wait() {
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    exited_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int to_server_ = -1;
+  int from_server_ = -1;
+  std::string buffer_;
+  std::filesystem::path stderr_path_;
+};
+
+// The records of tool calls (the journal also holds the pipeline's own events).
+inline std::vector<AuditEvent> Records(const std::filesystem::path& dir, bool all = false) {
+  std::vector<AuditEvent> events;
+  EXPECT_TRUE(ForEachRecord(
+                  dir,
+                  [&](const AuditEvent& e) {
+                    if (all || e.event_type == "tool_call") events.push_back(e);
+                    return true;
+                  },
+                  [](const BadLine& bad) { ADD_FAILURE() << bad.reason; })
+                  .has_value());
+  return events;
+}
+
+inline std::string ReadFile(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// Every byte of every file under `dir` (the journal, the store, the cursors).
+inline std::string AllBytes(const std::filesystem::path& dir) {
+  std::string all;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file()) all += ReadFile(entry.path());
+  }
+  return all;
+}
+
+// Runs an mcp-audit command; returns its exit code and what it printed (stdout and stderr).
+inline std::pair<int, std::string> RunCommand(const std::string& args) {
+  const std::string command = std::string(MCP_AUDIT_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  std::string output;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+}  // namespace mcpaudit::testing
