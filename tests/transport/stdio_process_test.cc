@@ -317,6 +317,33 @@ TEST(ServeConfigTest, ABrokenConfigStopsTheServerWithThePlaceOfTheError) {
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "audit"));  // nothing started
 }
 
+// A policy that cannot be applied as written: `config check` names the place,
+// and the server does not start rather than log less than asked.
+TEST(ServeConfigTest, ABrokenPolicyIsNamedByConfigCheckAndStopsTheServer) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[[policy.levels]]\ntools = [\"catalog_*\"]\nlevel = \"verbose\"\n",
+       "mcp-audit.toml:3:9: policy.levels[0].level: unknown value 'verbose' (expected none, metadata, request, full)"},
+      {"[[policy.redaction.pointers]]\npointer = \"patient/ssn\"\n",
+       "mcp-audit.toml:2:11: policy.redaction.pointers[0].pointer: 'patient/ssn' is not a JSON pointer"},
+      {"[policy.redaction]\nmode = \"hmac\"\n",
+       "mcp-audit.toml: policy.redaction: hmac needs a key: set hmac_key_file (32 bytes or more, mode 0600)"},
+      {"[policy.redaction]\nmode = \"hmac\"\nhmac_key_file = \"/nonexistent/hmac.key\"\n",
+       "mcp-audit.toml: policy.redaction.hmac_key_file: cannot read the HMAC key /nonexistent/hmac.key"},
+  };
+  for (const auto& [text, error] : cases) {
+    testing::TempDir dir;
+    const auto config = dir.path() / "mcp-audit.toml";
+    std::ofstream(config) << text;
+    auto [check, check_out] = RunCommand("config check " + config.string());
+    EXPECT_EQ(check, 1) << text;
+    EXPECT_NE(check_out.find(error), std::string::npos) << text << " gave: " << check_out;
+    ServerProcess server(dir.path() / "audit", {"--config", config.string()});
+    EXPECT_EQ(server.CloseAndWait(), 2) << text;
+    EXPECT_NE(server.Stderr().find(error), std::string::npos) << server.Stderr();
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / "audit")) << "nothing started for: " << text;
+  }
+}
+
 TEST(ServeConfigTest, HttpOnAPublicAddressWithoutAuthenticationDoesNotStart) {
   testing::TempDir dir;
   auto [code, output] = RunCommand("serve --http 0.0.0.0:0 --audit-dir " + (dir.path() / "audit").string());
