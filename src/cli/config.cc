@@ -446,6 +446,9 @@ Result<Config> LoadConfig(const std::string& path) {
   uint64_t run_every_hours = static_cast<uint64_t>(rp.run_every.count());
   MCPAUDIT_TRY(retention->Get("run_every_hours", run_every_hours));
   rp.run_every = std::chrono::hours(run_every_hours);
+  uint64_t max_journal_mb = 0;
+  MCPAUDIT_TRY(retention->Get("max_journal_mb", max_journal_mb));
+  rp.max_journal_bytes = max_journal_mb << 20;
   MCPAUDIT_TRY(retention->EachTable("tenants", [&](Reader& rule) -> Status {
     RetentionRule parsed;
     if (auto status = rule.Get("tenant", parsed.tenant); !status) return status;
@@ -621,6 +624,9 @@ default_level = "request"      # none | metadata | request | full
 keep_days = 0                  # records of tenants no rule names, and the audit system's own
 anonymize_after_days = 0
 run_every_hours = 24           # 0: only `mcp-audit retention`
+max_journal_mb = 0             # a disk budget for the journal (0: none): above it the server deletes
+                               # the oldest segments even before every sink has them, and records
+                               # how many records each sink will never receive
 # [[retention.tenants]]        # the first rule whose pattern matches user.tenant_id wins
 # tenant = "shop-*"
 # keep_days = 365              # PCI DSS 10.5.1: at least 12 months

@@ -77,6 +77,12 @@ void PrintPlan(const RetentionPlan& plan, bool dry_run) {
             << (dry_run ? "would anonymise " : "anonymised ") << plan.records_anonymised
             << " records (" << plan.fields_anonymised << " fields)\n";
   for (const std::string& held : plan.held) std::cout << "kept: " << held << "\n";
+  if (plan.segments_forced > 0) {
+    std::cout << "over the disk budget: " << plan.segments_forced << " segments " << (dry_run ? "would go" : "went")
+              << " before their time or before every sink had them;";
+    for (const auto& [sink, count] : plan.given_up) std::cout << " " << sink << " loses " << count << " records;";
+    std::cout << "\n";
+  }
 }
 
 }  // namespace

@@ -286,23 +286,34 @@ int Serve(const ServeFlags& flags) {
   // Reads of the audit log by the CLI while the server holds the journal.
   auto reads = AuditReadListener::Start(config.audit.directory, **pipeline, pipeline_options.server);
   if (!reads) OpsLog().warn("reads of the audit log by mcp-audit commands cannot be recorded: {}", reads.error().message);
-  // Retention, when configured: now, then every run_every_hours.
+  // Retention, when configured: now, then every run_every_hours, and as soon
+  // as the journal outgrows its disk budget (looked at every minute).
   std::jthread retention;
-  if (!config.retention.empty() && config.retention.run_every.count() > 0) {
-    retention = std::jthread([&config, &pipeline](std::stop_token stop) {
+  const RetentionPolicy& rp = config.retention;
+  if (!rp.empty() && (rp.run_every.count() > 0 || rp.max_journal_bytes > 0)) {
+    retention = std::jthread([&config, &rp, &pipeline](std::stop_token stop) {
       std::mutex mutex;
       std::condition_variable_any wake;
-      do {
-        auto plan = RunRetention(config, pipeline->get(), false);
-        if (!plan) {
-          OpsLog().error("retention: {}", plan.error().message);
-        } else {
-          OpsLog().info("retention: deleted {} records ({} segments), anonymised {}, {} expired kept",
-                        plan->records_to_delete, plan->segments_to_delete.size(), plan->records_anonymised,
-                        plan->expired_kept);
+      std::optional<std::chrono::steady_clock::time_point> last_run;
+      do {  // the first look happens even when the server stops at once
+        const bool due =
+            rp.run_every.count() > 0 && (!last_run || std::chrono::steady_clock::now() - *last_run >= rp.run_every);
+        if (due || (rp.max_journal_bytes > 0 && JournalBytes(config.audit.directory) > rp.max_journal_bytes)) {
+          last_run = std::chrono::steady_clock::now();
+          auto plan = RunRetention(config, pipeline->get(), false);
+          if (!plan) {
+            OpsLog().error("retention: {}", plan.error().message);
+          } else {
+            OpsLog().info("retention: deleted {} records ({} segments), anonymised {}, {} expired kept",
+                          plan->records_to_delete, plan->segments_to_delete.size(), plan->records_anonymised,
+                          plan->expired_kept);
+            for (const auto& [sink, count] : plan->given_up)
+              OpsLog().error("retention: the journal was over its disk budget: sink {} will never receive {} records",
+                             sink, count);
+          }
         }
         std::unique_lock lock(mutex);
-        wake.wait_for(lock, stop, config.retention.run_every, [] { return false; });
+        wake.wait_for(lock, stop, std::chrono::minutes(1), [] { return false; });
       } while (!stop.stop_requested());
     });
   }

@@ -34,27 +34,24 @@ Ages AgesFor(const RetentionPolicy& policy, const std::string& tenant) {
   return {policy.keep, policy.anonymize_after, tenant.empty() && !policy.keep};
 }
 
-// Whether every sink has shipped all `lines` lines of `segment`.
-Result<bool> Shipped(const fs::path& dir, const std::vector<std::string>& sinks,
-                     const std::string& segment, uint64_t lines,
-                     std::vector<std::string>& waiting) {
-  bool all = true;
+// How many of the `lines` lines of `segment` each sink has still to ship
+// (only the sinks that have some).
+Result<std::map<std::string, uint64_t>> Unshipped(const fs::path& dir, const std::vector<std::string>& sinks,
+                                                  const std::string& segment, uint64_t lines) {
+  std::map<std::string, uint64_t> behind;
   for (const std::string& sink : sinks) {
     auto position = ReadShipperPosition(dir, sink);
     if (!position) return std::unexpected(position.error());
-    const bool passed =
-        position->segment > segment || (position->segment == segment && position->lines >= lines);
-    if (!passed) {
-      waiting.push_back(sink);
-      all = false;
-    }
+    if (position->segment > segment) continue;
+    const uint64_t shipped = position->segment == segment ? std::min(position->lines, lines) : 0;
+    if (shipped < lines) behind[sink] = lines - shipped;
   }
-  return all;
+  return behind;
 }
 
-std::string JoinNames(const std::vector<std::string>& names) {
+std::string JoinNames(const std::map<std::string, uint64_t>& sinks) {
   std::string out;
-  for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
+  for (const auto& [name, count] : sinks) out += (out.empty() ? "" : ", ") + name;
   return out;
 }
 
@@ -69,6 +66,12 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
   }
   if (ec) return Fail(ErrorCode::kIo, "cannot read " + dir.string() + ": " + ec.message());
   std::sort(segments.begin(), segments.end());
+  std::vector<uint64_t> sizes;
+  uint64_t journal_bytes = 0;
+  for (const auto& segment : segments) {
+    sizes.push_back(fs::file_size(dir / segment, ec));
+    journal_bytes += sizes.back();
+  }
 
   std::optional<JournalLock> lock;
   if (!options.writer_is_caller && !options.dry_run) {
@@ -116,22 +119,30 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
         to_anonymise.push_back(n);
     }
 
-    std::vector<std::string> waiting;
-    auto shipped = Shipped(dir, options.sinks, segment, lines.size(), waiting);
-    if (!shipped) return std::unexpected(shipped.error());
+    auto waiting = Unshipped(dir, options.sinks, segment, lines.size());
+    if (!waiting) return std::unexpected(waiting.error());
+    const bool shipped = waiting->empty();
     const bool all_expired = expired > 0 && kept == 0;
-    if (deleting && all_expired && *shipped && !newest) {
+    // Over the disk budget, the oldest segments go whatever they hold: what
+    // the sinks had not received is counted as given up.
+    const bool over_budget = options.policy.max_journal_bytes > 0 && journal_bytes > options.policy.max_journal_bytes;
+    if (deleting && !newest && ((all_expired && shipped) || over_budget)) {
+      if (!(all_expired && shipped)) {
+        ++plan.segments_forced;
+        for (const auto& [sink, count] : *waiting) plan.given_up[sink] += count;
+      }
       plan.segments_to_delete.push_back(segment);
       plan.records_to_delete += lines.size();
+      journal_bytes -= sizes[i];
       for (auto& [stream, cut] : last) cuts[stream] = std::move(cut);
       continue;
     }
     deleting = false;
     if (expired > 0) {
       plan.expired_kept += expired;
-      if (!*shipped) {
+      if (!shipped) {
         plan.held.push_back(segment + ": " + std::to_string(expired) +
-                            " expired records wait for sink(s) " + JoinNames(waiting) +
+                            " expired records wait for sink(s) " + JoinNames(*waiting) +
                             " to ship them");
       } else if (newest) {
         plan.held.push_back(segment + ": " + std::to_string(expired) +
@@ -148,7 +159,7 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
     }
     // A running server rewrites only what its shippers have read: they keep
     // byte offsets into the segment they are in.
-    if (to_anonymise.empty() || (options.writer_is_caller && (!*shipped || newest))) continue;
+    if (to_anonymise.empty() || (options.writer_is_caller && (!shipped || newest))) continue;
     for (size_t n : to_anonymise) {
       json record = json::parse(lines[n]);
       const int erased = EraseFields(record);
@@ -188,11 +199,26 @@ Result<AuditEvent> RetentionEvent(const RetentionPlan& plan, const SigningKey* k
                    {"records_anonymised", plan.records_anonymised},
                    {"fields_anonymised", plan.fields_anonymised},
                    {"expired_kept", plan.expired_kept}};
+  if (plan.segments_forced > 0) {
+    // A gap the sinks will never fill: say exactly what each one lost.
+    event.details["disk_budget"] = {{"segments_forced", plan.segments_forced}, {"records_given_up", plan.given_up}};
+  }
   if (key) {
     event.details["key_id"] = key->KeyId();
     event.details["signatures"] = std::move(signatures);
   }
   return event;
+}
+
+uint64_t JournalBytes(const fs::path& dir) {
+  uint64_t bytes = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (!journal::IsSegmentName(entry.path().filename().string())) continue;
+    const uint64_t size = entry.file_size(ec);
+    if (!ec) bytes += size;
+  }
+  return bytes;
 }
 
 Status DeleteExpiredSegments(const fs::path& dir, const RetentionPlan& plan) {

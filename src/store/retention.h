@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,7 +39,11 @@ struct RetentionPolicy {
   std::optional<std::chrono::days> anonymize_after;
   std::vector<RetentionRule> tenants;  // the first rule whose pattern matches wins
   std::chrono::hours run_every{24};    // inside the server; 0: only `mcp-audit retention` runs it
-  bool empty() const { return !keep && !anonymize_after && tenants.empty(); }
+  // A disk budget for the journal (0: none). Above it the oldest segments are
+  // deleted even unexpired or unshipped (never the newest), and the retention
+  // record says how many records each sink will never receive.
+  uint64_t max_journal_bytes = 0;
+  bool empty() const { return !keep && !anonymize_after && tenants.empty() && max_journal_bytes == 0; }
 };
 
 struct RetentionOptions {
@@ -66,6 +71,8 @@ struct RetentionPlan {
   uint64_t records_anonymised = 0;
   uint64_t fields_anonymised = 0;
   std::vector<std::string> anonymised_lines;  // the anonymised records as they now are
+  uint64_t segments_forced = 0;  // deleted by the disk budget before their time or their shipping
+  std::map<std::string, uint64_t> given_up;  // per sink: records it had not received from those
   uint64_t expired_kept = 0;                  // expired records that stay for now
   std::vector<std::string> held;  // why expired segments stay (a sink behind, younger records)
   bool empty() const { return segments_to_delete.empty() && records_anonymised == 0; }
@@ -81,6 +88,9 @@ struct RetentionPlan {
 // The `retention` record of a plan: what was given up, and the signed cuts.
 [[nodiscard]] Result<AuditEvent> RetentionEvent(const RetentionPlan& plan, const SigningKey* key,
                                                 std::chrono::system_clock::time_point now);
+
+// The bytes the journal's segments take.
+uint64_t JournalBytes(const std::filesystem::path& dir);
 
 // Deletes the plan's segments (and makes that durable).
 [[nodiscard]] Status DeleteExpiredSegments(const std::filesystem::path& dir,

@@ -186,6 +186,25 @@ TEST_F(RetentionTest, NothingLeavesBeforeEverySinkShippedIt) {
   EXPECT_NE(plan.held[0].find("wait for sink(s) warehouse"), std::string::npos) << plan.held[0];
 }
 
+TEST_F(RetentionTest, OverTheDiskBudgetTheOldestSegmentsGoAndTheRecordSaysWhatEachSinkLost) {
+  policy_ = {};
+  policy_.max_journal_bytes = 8192;  // about two of its segments
+  const uint64_t before = JournalBytes(journal_);
+  ASSERT_GT(before, policy_.max_journal_bytes);
+  const RetentionPlan plan = Plan(false, {"warehouse"});  // a sink that has shipped nothing
+  ASSERT_FALSE(plan.segments_to_delete.empty());
+  EXPECT_EQ(plan.segments_forced, plan.segments_to_delete.size());
+  EXPECT_EQ(plan.given_up.at("warehouse"), plan.records_to_delete);
+  RecordAndDelete(plan, &key_);
+  EXPECT_LT(JournalBytes(journal_), before);
+  const auto records = testing::JournalRecords(journal_);
+  const json& run = *std::find_if(records.begin(), records.end(),
+                                  [](const json& r) { return r["event_type"] == "retention"; });
+  EXPECT_EQ(run["details"]["disk_budget"]["records_given_up"]["warehouse"], plan.records_to_delete);
+  const VerifyReport report = Verify(&*pub_);
+  EXPECT_TRUE(report.valid()) << Summary(report);
+}
+
 TEST_F(RetentionTest, DryRunChangesNoByte) {
   std::vector<std::vector<std::string>> before;
   for (const auto& file : testing::SegmentPaths(journal_))

@@ -25,6 +25,7 @@
 #include "support/child_process.h"
 #include "support/cli_process.h"
 #include "support/database_server.h"
+#include "support/journal_files.h"
 #include "support/temp_dir.h"
 
 namespace mcpaudit {
@@ -938,6 +939,52 @@ TEST(RetentionCommandTest, TheServerAppliesTheRetentionPolicyItself) {
       RunCommand("verify --audit-dir " + audit.string() + " --pubkey " + (keys / "audit-signing.pub").string());
   EXPECT_EQ(verify_code, 0) << verify_out;
   EXPECT_LT(StoredOlderThan(audit, std::chrono::days(365)), 30u);
+}
+
+// A sink that stays down while the journal outgrows its disk budget: the
+// server gives up the oldest segments, says what the sink lost, and the chain
+// still verifies.
+TEST(RetentionCommandTest, OverItsDiskBudgetTheServerGivesUpWhatADownSinkDidNotGet) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  const auto config = dir.path() / "budget.toml";
+  ::setenv("MCPAUDIT_TEST_WEBHOOK_SECRET", "a-shared-secret", 1);
+  std::ofstream(config) << "[audit.segments]\nmax_bytes = 65536\n"
+                        << "[[sinks]]\nname = \"down\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:1/audit\"\n"
+                        << "password_env = \"MCPAUDIT_TEST_WEBHOOK_SECRET\"\n"
+                        << "[retention]\nmax_journal_mb = 1\nrun_every_hours = 0\n";
+  {
+    ServerProcess server(audit, {"--config", config.string(), "--user", "loader"});
+    server.Initialize();
+    for (int batch = 0; batch < 40; ++batch) {  // 50 calls in flight at a time: the pipes stay unfilled
+      for (int i = 1; i <= 50; ++i)
+        server.Send({{"jsonrpc", "2.0"}, {"id", batch * 50 + i}, {"method", "tools/call"},
+                     {"params", {{"name", "catalog_search"}, {"arguments", {{"query", "q" + std::to_string(i)}}}}}});
+      for (int i = 1; i <= 50; ++i) server.ReadLine();
+    }
+    EXPECT_EQ(server.CloseAndWait(), 0) << server.Stderr();
+  }
+  size_t bytes = 0;
+  for (const auto& file : testing::SegmentPaths(audit)) bytes += std::filesystem::file_size(file);
+  ASSERT_GT(bytes, 1u << 20) << "the journal must be over its budget for this test";
+  ::unsetenv("MCPAUDIT_TEST_WEBHOOK_SECRET");
+  {
+    ::setenv("MCPAUDIT_TEST_WEBHOOK_SECRET", "a-shared-secret", 1);
+    ServerProcess server(audit, {"--config", config.string()});  // retention runs at the start
+    server.Initialize();
+    EXPECT_EQ(server.CloseAndWait(), 0);
+    ::unsetenv("MCPAUDIT_TEST_WEBHOOK_SECRET");
+    EXPECT_NE(server.Stderr().find("sink down will never receive"), std::string::npos) << server.Stderr();
+  }
+  bytes = 0;
+  for (const auto& file : testing::SegmentPaths(audit)) bytes += std::filesystem::file_size(file);
+  EXPECT_LE(bytes, (1u << 20) + 65536 * 2);
+  const std::vector<AuditEvent> all = Records(audit, /*all=*/true);
+  auto run = std::find_if(all.begin(), all.end(), [](const AuditEvent& e) { return e.event_type == "retention"; });
+  ASSERT_NE(run, all.end());
+  EXPECT_GT(run->details["disk_budget"]["records_given_up"]["down"].get<uint64_t>(), 0u);
+  auto [verify_code, verify_out] = RunCommand("verify --audit-dir " + audit.string());
+  EXPECT_EQ(verify_code, 0) << verify_out;
 }
 
 TEST(RetentionCommandTest, WithoutAPolicyItSaysWhatToConfigure) {
