@@ -52,11 +52,25 @@ struct SampleRule {
   uint64_t keep_one_in = 1;
 };
 
+// Which tools a caller's roles may call (least privilege). Once any rule is
+// configured, a call is allowed only when a rule for one of the caller's roles
+// allows the tool and no rule for them denies it; others are refused before
+// they run (or reach the upstream) and recorded as denied / tool_not_allowed.
+struct AccessRule {
+  std::vector<std::string> roles;  // glob patterns on the caller's roles; "*": every caller
+  std::vector<std::string> allow;  // tool name patterns
+  std::vector<std::string> deny;   // tool name patterns; deny wins
+};
+
 struct AuditPolicy {
   std::vector<LevelRule> levels;
   AuditLevel default_level = AuditLevel::kRequest;
   std::vector<ClassifyRule> classify;
   std::vector<SampleRule> sampling;
+  std::vector<AccessRule> access;
+
+  // Whether a caller with `roles` may call `tool` (always, without access rules).
+  bool Permits(const std::vector<std::string>& roles, std::string_view tool) const;
 
   AuditLevel LevelFor(std::string_view tool) const;
   bool MatchesTool(const ClassifyRule& rule, std::string_view tool) const;
@@ -66,6 +80,10 @@ struct AuditPolicy {
 // What a record at level "full" keeps of a tools/call result: at most 1 KiB of
 // its text content, with the full size.
 nlohmann::json ResultSummary(const nlohmann::json& result);
+
+// The refusal of a tool the caller's roles may not call.
+inline constexpr const char* kToolNotAllowedReason = "tool_not_allowed";
+std::string ToolNotAllowedMessage(std::string_view tool);
 
 // Shell-style glob: '*' any run of characters, '?' one character.
 bool GlobMatch(std::string_view pattern, std::string_view text);

@@ -56,6 +56,6 @@ struct HttpOptions {
 // Serves until `stop` is requested, then stops accepting, lets the calls in
 // flight finish (their responses and audit records included, for at most
 // shutdown_grace) and returns. Fails if the address cannot be bound.
-[[nodiscard]] Status ServeHttp(Server& server, HttpOptions options, std::stop_token stop = {});
+[[nodiscard]] Status ServeHttp(SessionHost& host, HttpOptions options, std::stop_token stop = {});
 
 }  // namespace mcpaudit

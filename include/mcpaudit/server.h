@@ -72,21 +72,35 @@ class Connection {
   virtual void AssumeInitialized(std::string protocol_version) = 0;
 };
 
-class Server {
+// What a transport serves: client sessions. The Server answers them itself;
+// the proxy relays each to an MCP server of its own (src/proxy).
+class SessionHost {
  public:
-  // `toolkit` must outlive the server.
-  Server(ServerOptions options, const Toolkit& toolkit);
-  ~Server();  // stops and joins the workers after the calls already queued
-  Server(const Server&) = delete;
-  Server& operator=(const Server&) = delete;
-
-  // Starts a session. Every Connection must be destroyed before the Server.
-  std::unique_ptr<Connection> Connect(ConnectionInfo info, MessageSender send);
-
+  virtual ~SessionHost() = default;
+  // Starts a session. Every Connection must be destroyed before its host.
+  virtual std::unique_ptr<Connection> Connect(ConnectionInfo info, MessageSender send) = 0;
   // Records a refused authentication (`auth_failure`, outcome denied) with what
   // the transport knows of the caller. `error` is the RFC 6750 code; neither
   // argument may contain the credential.
-  void RecordAuthFailure(const ConnectionInfo& info, std::string_view error, std::string_view description);
+  virtual void RecordAuthFailure(const ConnectionInfo& info, std::string_view error,
+                                 std::string_view description) = 0;
+};
+
+// Records a refused authentication through `recorder` (what
+// SessionHost::RecordAuthFailure does, on the caller's thread).
+void RecordAuthFailureWith(const Recorder& recorder, const ConnectionInfo& info, std::string_view error,
+                           std::string_view description);
+
+class Server final : public SessionHost {
+ public:
+  // `toolkit` must outlive the server.
+  Server(ServerOptions options, const Toolkit& toolkit);
+  ~Server() override;  // stops and joins the workers after the calls already queued
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  std::unique_ptr<Connection> Connect(ConnectionInfo info, MessageSender send) override;
+  void RecordAuthFailure(const ConnectionInfo& info, std::string_view error, std::string_view description) override;
 
   struct Impl;  // internal: the protocol engine shared with the connections
 

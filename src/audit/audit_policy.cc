@@ -1,5 +1,7 @@
 #include "mcpaudit/audit_policy.h"
 
+#include <algorithm>
+
 namespace mcpaudit {
 
 Result<AuditLevel> ParseAuditLevel(std::string_view text) {
@@ -36,6 +38,28 @@ nlohmann::json ResultSummary(const nlohmann::json& result) {
   }
   summary["text"] = text;
   return summary;
+}
+
+bool AuditPolicy::Permits(const std::vector<std::string>& roles, std::string_view tool) const {
+  if (access.empty()) return true;
+  auto any = [](const std::vector<std::string>& patterns, std::string_view text) {
+    return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) { return GlobMatch(p, text); });
+  };
+  bool allowed = false;
+  for (const AccessRule& rule : access) {
+    // "*" names every caller, one without roles too.
+    const bool applies = std::find(rule.roles.begin(), rule.roles.end(), "*") != rule.roles.end() ||
+                         std::any_of(roles.begin(), roles.end(), [&](const std::string& role) { return any(rule.roles, role); });
+    if (!applies) continue;
+    if (any(rule.deny, tool)) return false;
+    allowed = allowed || any(rule.allow, tool);
+  }
+  return allowed;
+}
+
+std::string ToolNotAllowedMessage(std::string_view tool) {
+  return "Forbidden: the caller's roles do not allow the tool " + std::string(tool) +
+         " ([[policy.access]] in the configuration)";
 }
 
 bool GlobMatch(std::string_view pattern, std::string_view text) {

@@ -386,6 +386,17 @@ Result<Config> LoadConfig(const std::string& path) {
     config.policy.sampling.push_back(std::move(parsed));
     return {};
   }));
+  MCPAUDIT_TRY(policy->EachTable("access", [&](Reader& rule) -> Status {
+    AccessRule parsed;
+    if (auto status = rule.GetStrings("roles", parsed.roles); !status) return status;
+    if (parsed.roles.empty()) return rule.Missing("roles", "role patterns, e.g. [\"analyst\"], or [\"*\"] for every caller");
+    if (auto status = rule.GetStrings("allow", parsed.allow); !status) return status;
+    if (auto status = rule.GetStrings("deny", parsed.deny); !status) return status;
+    if (parsed.allow.empty() && parsed.deny.empty())
+      return rule.Missing("allow", "tool name patterns to allow, or deny = [...], or both");
+    config.policy.access.push_back(std::move(parsed));
+    return {};
+  }));
   auto redaction = policy->Table("redaction");
   if (!redaction) return std::unexpected(redaction.error());
   RedactionOptions& r = config.redaction;
@@ -608,6 +619,14 @@ default_level = "request"      # none | metadata | request | full
 # [[policy.redaction.pointers]]   # values named by JSON pointer into the parameters
 # pointer = "/patient/ssn"
 # mode = "hmac"                # mask | drop | hmac | truncate
+#
+# Tool access per role (least privilege): once any rule exists, a tool call is allowed only
+# when a rule for one of the caller's roles allows the tool and none denies it; a refused call
+# never runs (in proxy mode: never reaches the upstream) and is recorded as denied.
+# [[policy.access]]
+# roles = ["analyst"]          # patterns on the caller's roles; "*": every caller
+# allow = ["catalog_*"]
+# deny = ["catalog_get_schema"]
 #
 # Sampling of high-volume tools: 1 in keep_one_in successful calls is recorded; failures
 # and refusals always are, and sample_summary records count the skipped ones.

@@ -24,6 +24,7 @@
 #include "mcpaudit/authenticators.h"
 #include "mcpaudit/http_transport.h"
 #include "mcpaudit/stdio_transport.h"
+#include "proxy/proxy_host.h"
 #include "proxy/stdio_proxy.h"
 #include "store/audit_reads.h"
 
@@ -214,25 +215,53 @@ Status ServeOverHttp(Server& server, HttpOptions http, const Config& config, con
   return ServeHttp(server, http, stop.get_token());
 }
 
-// `proxy`: relays between the client on stdio and the upstream, recording each call.
-int RunProxy(const ServeFlags& flags, const Config& config, Pipeline& pipeline, const AuditServer& server,
-             const std::string& journal_line, std::stop_source stop) {
+// `proxy`: relays between the clients (on stdio, or each HTTP session) and
+// the upstream (one child per session), recording each call.
+int RunProxy(const ServeFlags& flags, const Config& config, const HttpOptions& http, const std::string& dev_key,
+             Pipeline& pipeline, const AuditServer& server, const std::string& journal_line, std::stop_source stop) {
   static const SystemClock clock;
   Recorder recorder(pipeline, server, clock, SecureRandom());
-  StdioProxyOptions options;
+  ProxyOptions options;
   options.command = flags.upstream;
-  options.identity = StdioIdentity(config.user);
   options.fail_closed = config.audit.mode == DeliveryMode::kDurable;
   options.redaction = config.redaction;
   options.policy = config.policy;
   options.call_timeout = std::chrono::seconds(flags.call_timeout_seconds);
   if (!config.rate_limits.empty()) options.middleware.push_back(std::make_shared<RateLimiter>(config.rate_limits));
-  std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": auditing the MCP server `" << flags.upstream.front()
-            << "` over stdio\n"
-            << "  caller:        " << options.identity.user_id << " (" << options.identity.auth_method << ")\n"
-            << journal_line << "  stop:          end of input (Ctrl-D) or Ctrl-C\n";
   SignalWatcher watcher(stop);
-  return StdioProxy(options, recorder).Run(STDIN_FILENO, STDOUT_FILENO, stop.get_token());
+  if (config.listen.empty()) {
+    const Identity identity = StdioIdentity(config.user);
+    std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": auditing the MCP server `" << flags.upstream.front()
+              << "` over stdio\n"
+              << "  caller:        " << identity.user_id << " (" << identity.auth_method << ")\n"
+              << journal_line << "  stop:          end of input (Ctrl-D) or Ctrl-C\n";
+    options.max_restarts = 0;  // one client, one upstream: when it ends, so does the session
+    return StdioProxy(options, recorder, identity).Run(STDIN_FILENO, STDOUT_FILENO, stop.get_token());
+  }
+  if (http.stateless) {
+    std::cerr << "mcp-audit proxy: stateless HTTP is not available in proxy mode: each session keeps its own "
+                 "upstream; remove http.stateless\n";
+    return 2;
+  }
+  ProxyHost host(options, recorder);
+  HttpOptions served = http;
+  served.on_listening = [&](const std::string& url) {
+    std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": auditing the MCP server `" << flags.upstream.front()
+              << "` for clients over Streamable HTTP (one upstream process per session)\n"
+              << "  endpoint:      " << url << "\n"
+              << "  callers:       "
+              << (!dev_key.empty()        ? "with the development API key below (X-API-Key header)"
+                  : http.authenticator    ? "authenticated ([auth] in the config)"
+                                          : "not authenticated (loopback only)")
+              << "\n";
+    if (!dev_key.empty()) std::cerr << "  dev API key:   " << dev_key << "   (valid for this run only)\n";
+    std::cerr << journal_line << "  stop:          Ctrl-C (calls in flight finish first)\n";
+  };
+  if (Status status = ServeHttp(host, served, stop.get_token()); !status) {
+    std::cerr << "mcp-audit proxy: " << status.error().message << "\n";
+    return 1;
+  }
+  return 0;
 }
 
 int Serve(const ServeFlags& flags) {
@@ -354,7 +383,7 @@ int Serve(const ServeFlags& flags) {
   Status served;
   int proxied = 0;
   if (!flags.upstream.empty()) {
-    proxied = RunProxy(flags, config, **pipeline, pipeline_options.server, journal_line, stop);
+    proxied = RunProxy(flags, config, *http, dev_key, **pipeline, pipeline_options.server, journal_line, stop);
   } else {
     SignalWatcher watcher(stop);
     Server server(server_options, toolkit);
@@ -423,6 +452,11 @@ void AddProxyCommand(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "proxy", "Audit an MCP server that speaks stdio: `mcp-audit proxy [options] -- COMMAND [ARGS...]`");
   cmd->add_option("--config", flags->config_file, "Configuration file (TOML; see `mcp-audit config example`)");
+  flags->http_opt = cmd->add_option("--http", flags->http,
+                                    "Serve clients over Streamable HTTP on HOST:PORT (one upstream process per "
+                                    "session; [auth] and [http] of the config apply) instead of stdio");
+  cmd->add_flag("--dev-api-key", flags->dev_api_key,
+                "HTTP: make a one-time API key for this run, print it, and require it (development)");
   flags->audit_dir_opt = cmd->add_option("--audit-dir", flags->audit_dir, "Directory of the journal (default ./var/audit)");
   flags->mode_opt = cmd->add_option("--mode", flags->mode, "async or durable (no answer without its record on disk)")
                         ->check(CLI::IsMember({"async", "durable"}));
@@ -439,7 +473,7 @@ void AddProxyCommand(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_option("command", flags->upstream, "The MCP server to start and audit, after --")->required();
   cmd->callback([flags, &exit_code] {
-    flags->stdio = true;
+    flags->stdio = flags->http.empty();
     exit_code = Serve(*flags);
   });
 }

@@ -477,8 +477,8 @@ Server::Server(ServerOptions options, const Toolkit& toolkit)
 
 Server::~Server() = default;
 
-void Server::RecordAuthFailure(const ConnectionInfo& info, std::string_view error, std::string_view description) {
-  const Recorder& recorder = impl_->toolkit.recorder();
+void RecordAuthFailureWith(const Recorder& recorder, const ConnectionInfo& info, std::string_view error,
+                           std::string_view description) {
   RequestContext ctx;
   ctx.received_at = recorder.clock().Now();
   ctx.transport = info.transport;
@@ -489,11 +489,14 @@ void Server::RecordAuthFailure(const ConnectionInfo& info, std::string_view erro
   record.event_type = "auth_failure";
   record.outcome = Outcome::kDenied;
   record.error = AuditError{401, std::string(description), std::string(error)};
-  auto log = [&recorder, ctx = std::move(ctx), record = std::move(record)] {
-    if (auto logged = recorder.Record(ctx, record); !logged) {
-      OpsLog().error("audit record of a refused authentication was not accepted: {}", logged.error().message);
-    }
-  };
+  if (auto logged = recorder.Record(ctx, record); !logged) {
+    OpsLog().error("audit record of a refused authentication was not accepted: {}", logged.error().message);
+  }
+}
+
+void Server::RecordAuthFailure(const ConnectionInfo& info, std::string_view error, std::string_view description) {
+  auto log = [&recorder = impl_->toolkit.recorder(), info, error = std::string(error),
+              description = std::string(description)] { RecordAuthFailureWith(recorder, info, error, description); };
   // On a worker: in durable mode recording waits for the disk, and the
   // transport's thread must not.
   if (!impl_->pool.Submit(log)) log();

@@ -286,6 +286,8 @@ ToolCallResponse Toolkit::Call(RequestContext& ctx, std::string_view name, const
     // model can see it and correct its call; the record says it was denied.
     tool_error(Outcome::kDenied, "Invalid arguments for tool " + tool->definition.name + ":\n" + problems,
                "invalid_arguments");
+  } else if (!policy_.Permits(ctx.identity.roles, name)) {
+    deny(rpc::kAccessDenied, ToolNotAllowedMessage(name), kToolNotAllowedReason);
   } else if (const ClassifyRule* rule = ReasonRequiredByTool(name); rule && ctx.access_reason.empty()) {
     deny(rpc::kAccessDenied, kAccessReasonMessage, "access_reason_required");
   } else if (Status ready = fail_closed_ ? logger_.Ready() : Status{}; !ready) {

@@ -204,7 +204,7 @@ struct Peer {
 
 class HttpTransport {
  public:
-  HttpTransport(Server& server, HttpOptions options)
+  HttpTransport(SessionHost& server, HttpOptions options)
       : server_(server), options_(std::move(options)), acceptor_(io_), sweep_(io_), random_(SecureRandom()) {}
 
   Status Listen() {
@@ -844,7 +844,7 @@ class HttpTransport {
     co_return !ec && request.keep_alive();
   }
 
-  Server& server_;
+  SessionHost& server_;
   HttpOptions options_;
   asio::io_context io_;
   tcp::acceptor acceptor_;
@@ -861,7 +861,7 @@ class HttpTransport {
 
 }  // namespace
 
-Status ServeHttp(Server& server, HttpOptions options, std::stop_token stop) {
+Status ServeHttp(SessionHost& server, HttpOptions options, std::stop_token stop) {
   auto on_listening = options.on_listening;
   HttpTransport transport(server, std::move(options));
   if (auto listening = transport.Listen(); !listening) return listening;

@@ -1,0 +1,25 @@
+// The proxy behind the Streamable HTTP transport: each client session gets its
+// own upstream (an UpstreamSession with its own child process), started when
+// the session's initialize arrives and ended with the session.
+#pragma once
+
+#include "mcpaudit/server.h"
+#include "proxy/upstream_session.h"
+
+namespace mcpaudit {
+
+class ProxyHost final : public SessionHost {
+ public:
+  // `recorder` must outlive the host.
+  ProxyHost(ProxyOptions options, const Recorder& recorder);
+
+  std::unique_ptr<Connection> Connect(ConnectionInfo info, MessageSender send) override;
+  void RecordAuthFailure(const ConnectionInfo& info, std::string_view error, std::string_view description) override;
+
+ private:
+  ProxyOptions options_;
+  const Recorder& recorder_;
+  Redactor redactor_;
+};
+
+}  // namespace mcpaudit

@@ -1,0 +1,597 @@
+#include "proxy/upstream_session.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "audit/audit_files.h"
+#include "audit/ops_log.h"
+#include "mcpaudit/clock.h"
+#include "proxy/line_reader.h"
+
+namespace mcpaudit {
+namespace {
+
+using nlohmann::json;
+using Steady = std::chrono::steady_clock;
+
+bool WriteLine(int fd, std::string line) {
+  line += '\n';
+  return WriteAll(fd, line) == line.size();
+}
+
+// A call on its way to the upstream.
+struct PendingCall {
+  RequestContext ctx;
+  std::string event_type;  // tool_call, resource_read, prompt_get
+  std::string tool;        // the tool or prompt
+  json params;
+  std::vector<std::string> resources;
+  std::string sensitivity;  // from the policy's classification
+  bool phi = false;
+  Steady::time_point started;
+};
+
+// The audited methods and how their records are named.
+const char* EventTypeOf(const std::string& method) {
+  if (method == "tools/call") return "tool_call";
+  if (method == "resources/read") return "resource_read";
+  if (method == "prompts/get") return "prompt_get";
+  return nullptr;
+}
+
+std::string IdText(const json& id) { return id.is_string() ? id.get<std::string>() : id.dump(); }
+
+json ErrorResponse(const json& id, int code, const std::string& message) {
+  return {{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", message}}}};
+}
+
+// What the upstream's answer says about the call.
+CallRecord FromAnswer(const PendingCall& call, const json& answer, size_t bytes) {
+  CallRecord record;
+  record.event_type = call.event_type;
+  record.tool = call.tool;
+  record.params = call.params;
+  record.resources = call.resources;
+  record.sensitivity = call.sensitivity;
+  record.phi = call.phi;
+  record.duration = Steady::now() - call.started;
+  record.response_bytes = bytes;
+  if (const auto error = answer.find("error"); error != answer.end() && error->is_object()) {
+    const int code = error->value("code", 0);
+    // An unknown tool or arguments the tool refuses never ran: a denial, as in serve.
+    const bool refused = code == -32602 || code == -32601;
+    record.outcome = refused ? Outcome::kDenied : Outcome::kFailure;
+    const std::string message = error->value("message", "");
+    const char* reason = !refused                              ? "upstream_error"
+                         : message.starts_with("Unknown tool") ? "unknown_tool"
+                                                               : "invalid_arguments";
+    record.error = AuditError{code, message, reason};
+    return record;
+  }
+  const json result = answer.value("result", json::object());
+  record.is_error = result.is_object() && result.value("isError", false);
+  if (record.is_error) {
+    record.outcome = Outcome::kFailure;
+    std::string text;
+    if (const auto content = result.find("content"); content != result.end() && content->is_array() &&
+                                                      !content->empty() && (*content)[0].is_object())
+      text = (*content)[0].value("text", "");
+    record.error = AuditError{0, text.substr(0, 500), "tool_error"};
+  }
+  for (const char* list : {"content", "contents", "messages"}) {
+    if (const auto items = result.find(list); items != result.end() && items->is_array())
+      record.result_count = static_cast<int64_t>(items->size());
+  }
+  // The resources the result names (resource links and embedded resources):
+  // what the call touched, for the record and for classification.
+  if (const auto content = result.find("content"); content != result.end() && content->is_array()) {
+    for (const auto& item : *content) {
+      if (!item.is_object()) continue;
+      std::string uri = item.value("uri", "");
+      if (const auto resource = item.find("resource"); uri.empty() && resource != item.end() && resource->is_object())
+        uri = resource->value("uri", "");
+      if (!uri.empty() && std::find(record.resources.begin(), record.resources.end(), uri) == record.resources.end())
+        record.resources.push_back(uri);
+    }
+  }
+  return record;
+}
+
+constexpr const char* kRestartId = "mcp-audit-restart";  // the id of a replayed initialize
+
+}  // namespace
+
+struct UpstreamSession::State {
+  const ProxyOptions& options;
+  const Recorder& recorder;
+  const Redactor& redactor;
+  ConnectionInfo info;
+  MessageSender send;
+
+  std::mutex mutex;  // guards everything below but the child's pipes
+  std::condition_variable changed;
+  std::map<std::string, PendingCall> pending;  // audited calls, by id key
+  std::set<std::string> abandoned;             // ids whose late answers are dropped
+  std::vector<std::string> open_requests;      // client requests not answered yet, oldest first
+  std::map<std::string, std::string> progress_tokens;  // token key -> the request that set it
+  ClientInfo client;
+  std::string protocol_version;
+  std::string initialize_line;  // replayed when the upstream is started again
+  size_t restarts = 0;
+  bool gone = false;        // the current upstream has ended (or never started)
+  bool reader_done = true;  // the current upstream's answers thread has finished
+  bool finished = false;
+  int exit_status = 0;
+
+  std::mutex upstream_mutex;  // the upstream's input: one whole line at a time
+  int upstream_in = -1;
+  pid_t child = -1;
+  std::thread answers, errors, watchdog;
+  std::atomic<bool> stopping = false;
+
+  State(const ProxyOptions& o, const Recorder& r, const Redactor& d, ConnectionInfo i, MessageSender s)
+      : options(o), recorder(r), redactor(d), info(std::move(i)), send(std::move(s)) {}
+
+  RequestContext Context() const {
+    RequestContext ctx;
+    ctx.transport = info.transport;
+    ctx.session_id = info.session_id;
+    ctx.client_ip = info.client_ip;
+    ctx.user_agent = info.user_agent;
+    ctx.identity = info.identity;
+    ctx.client = client;
+    ctx.protocol_version = protocol_version;
+    ctx.received_at = std::chrono::system_clock::now();
+    return ctx;
+  }
+
+  void Record(const RequestContext& ctx, const CallRecord& record, const char* what) {
+    if (Status recorded = recorder.Record(ctx, record); !recorded)
+      OpsLog().error("proxy: the record of {} could not be written: {}", what, recorded.error().message);
+  }
+
+  bool SendUpstream(const std::string& line) {
+    std::lock_guard lock(upstream_mutex);
+    return upstream_in >= 0 && WriteLine(upstream_in, line);
+  }
+
+  // To the client. A response closes its request; anything else goes with
+  // the request it belongs to (progress by its token, else the newest open
+  // request), or, with none open, to the session's own stream.
+  void ToClient(std::string text, const json& message) {  // mutex held
+    OutgoingMessage out;
+    out.text = std::move(text);
+    if (message.is_object() && message.contains("id") && !message.contains("method")) {
+      out.request_id = message["id"].dump();
+      out.is_response = true;
+      std::erase(open_requests, out.request_id);
+      for (auto it = progress_tokens.begin(); it != progress_tokens.end();)
+        it = it->second == out.request_id ? progress_tokens.erase(it) : std::next(it);
+      changed.notify_all();
+    } else if (message.is_object()) {
+      const json params = message.value("params", json::object());
+      if (params.is_object() && params.contains("progressToken")) {
+        if (auto it = progress_tokens.find(params["progressToken"].dump()); it != progress_tokens.end())
+          out.request_id = it->second;
+      }
+      if (out.request_id.empty() && !open_requests.empty()) out.request_id = open_requests.back();
+    }
+    send(std::move(out));
+  }
+
+  // Records the call and decides what the client sees: the answer, or (fail
+  // closed, no record) an error in its place. Mutex held.
+  std::string AnswerCall(PendingCall& call, const json& id, const json& answer, std::string line) {
+    CallRecord record = FromAnswer(call, answer, line.size());
+    for (const auto& rule : options.policy.classify) {  // classification by the resources the result names
+      if (!options.policy.MatchesResources(rule, record.resources)) continue;
+      if (!rule.sensitivity.empty()) record.sensitivity = rule.sensitivity;
+      record.phi = record.phi || rule.phi;
+    }
+    if (call.event_type == "tool_call") {
+      // The policy's level for the tool: none (successes unrecorded), metadata (no
+      // parameters), request (redacted parameters), full (and a summary of the result).
+      const AuditLevel level = options.policy.LevelFor(call.tool);
+      if (level == AuditLevel::kNone && record.outcome == Outcome::kSuccess) return line;
+      if (level < AuditLevel::kRequest) record.params = nullptr;
+      if (level == AuditLevel::kFull && answer.contains("result"))
+        record.details = {{"result", ResultSummary(answer["result"])}};
+    }
+    if (Status recorded = recorder.Record(call.ctx, record); !recorded) {
+      OpsLog().error("proxy: the record of call {} could not be written: {}", IdText(id), recorded.error().message);
+      if (options.fail_closed)
+        line = ErrorResponse(id, -32603, "the audit record of this call could not be written; its result is withheld")
+                   .dump();
+    }
+    return line;
+  }
+
+  // Fails a call with `message` (recorded) and tells the client. Mutex held.
+  void FailCall(const std::string& key, PendingCall& call, const std::string& message) {
+    const json id = json::parse(key);
+    const json failed = ErrorResponse(id, -32603, message);
+    ToClient(AnswerCall(call, id, failed, failed.dump()), failed);
+  }
+
+  void Spawn() {
+    int to_child[2], from_child[2], child_err[2];
+    if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(from_child, O_CLOEXEC) != 0 ||
+        ::pipe2(child_err, O_CLOEXEC) != 0) {
+      OpsLog().error("proxy: cannot make pipes: {}", std::strerror(errno));
+      gone = true;
+      return;
+    }
+    std::vector<std::string> command = options.command;
+    child = ::fork();
+    if (child == 0) {
+      // The server's own signals: none blocked (the proxy blocks SIGINT/SIGTERM for its watcher).
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      ::dup2(to_child[0], 0);
+      ::dup2(from_child[1], 1);
+      ::dup2(child_err[1], 2);
+      std::vector<char*> argv;
+      for (auto& arg : command) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      ::execvp(argv[0], argv.data());
+      std::fprintf(stderr, "cannot start %s: %s\n", argv[0], std::strerror(errno));
+      ::_exit(127);
+    }
+    ::close(to_child[0]);
+    ::close(from_child[1]);
+    ::close(child_err[1]);
+    if (child < 0) {
+      OpsLog().error("proxy: cannot start the upstream: {}", std::strerror(errno));
+      for (int fd : {to_child[1], from_child[0], child_err[0]}) ::close(fd);
+      gone = true;
+      return;
+    }
+    {
+      std::lock_guard lock(upstream_mutex);
+      upstream_in = to_child[1];
+    }
+    gone = false;
+    reader_done = false;
+    const int out_fd = from_child[0], err_fd = child_err[0];
+    errors = std::thread([err_fd] {
+      LineReader reader(err_fd);
+      for (std::string line; reader.Next(line);) OpsLog().info("upstream: {}", line);
+      ::close(err_fd);
+    });
+    answers = std::thread([this, out_fd, pid = child] { Answers(out_fd, pid); });
+  }
+
+  // Upstream to client, until the upstream closes its output; then the calls
+  // it left unanswered fail, and its end is reaped (and recorded when unclean).
+  void Answers(int fd, pid_t pid) {
+    LineReader reader(fd);
+    for (std::string line; reader.Next(line);) {
+      json message = json::parse(line, nullptr, false);
+      std::lock_guard lock(mutex);
+      if (message.is_object() && message.contains("id") && !message.contains("method")) {
+        if (message["id"] == kRestartId) continue;  // the answer to a replayed initialize
+        if (abandoned.erase(message["id"].dump()) > 0) {
+          OpsLog().warn("proxy: the upstream answered call {} after it was abandoned; dropped", IdText(message["id"]));
+          continue;
+        }
+        if (auto it = pending.find(message["id"].dump()); it != pending.end()) {
+          line = AnswerCall(it->second, message["id"], message, std::move(line));
+          pending.erase(it);
+        }
+      }
+      ToClient(std::move(line), message);
+    }
+    ::close(fd);
+    {
+      std::lock_guard lock(mutex);
+      for (auto& [key, call] : pending) FailCall(key, call, "the MCP server behind this proxy ended before it answered");
+      pending.clear();
+      // Other requests it will not answer either.
+      for (const std::string& key : std::vector<std::string>(open_requests)) {
+        const json failed = ErrorResponse(json::parse(key), -32603, "the MCP server behind this proxy has ended");
+        ToClient(failed.dump(), failed);
+      }
+      gone = true;
+    }
+    const int status = Reap(pid);
+    std::lock_guard lock(mutex);
+    exit_status = status;
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !(stopping && WIFSIGNALED(status))) {
+      // The upstream's own end is part of the trail.
+      CallRecord record;
+      record.event_type = "upstream_exited";
+      record.outcome = Outcome::kFailure;
+      record.details = {{"command", options.command.front()},
+                        {"exit_code", WIFEXITED(status) ? WEXITSTATUS(status) : -1},
+                        {"signal", WIFSIGNALED(status) ? WTERMSIG(status) : 0}};
+      Record(Context(), record, "the upstream's end");
+      OpsLog().error("proxy: the upstream {} ended ({})", options.command.front(),
+                     WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
+                                       : "signal " + std::to_string(WTERMSIG(status)));
+    }
+    reader_done = true;
+    changed.notify_all();
+  }
+
+  // Waits for the child to exit: a few seconds, then asks it to stop, then makes it.
+  static int Reap(pid_t pid) {
+    int status = 0;
+    auto wait_for = [&](int steps) {
+      for (int i = 0; i < steps; ++i) {
+        if (::waitpid(pid, &status, WNOHANG) == pid) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      return false;
+    };
+    if (wait_for(100)) return status;
+    ::kill(pid, SIGTERM);
+    if (wait_for(40)) return status;
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    return status;
+  }
+
+  void CloseUpstreamInput() {
+    std::lock_guard lock(upstream_mutex);
+    if (upstream_in >= 0) ::close(upstream_in);
+    upstream_in = -1;
+  }
+
+  // Ends the current upstream (closing its input; after 5 s of waiting, signals)
+  // and joins its threads.
+  void EndUpstream() {
+    CloseUpstreamInput();
+    {
+      std::unique_lock lock(mutex);
+      if (!changed.wait_for(lock, std::chrono::seconds(5), [&] { return reader_done; })) {
+        stopping = true;  // its end by our signal is not a failure of its own
+        ::kill(child, SIGTERM);
+        if (!changed.wait_for(lock, std::chrono::seconds(2), [&] { return reader_done; })) ::kill(child, SIGKILL);
+      }
+    }
+    if (answers.joinable()) answers.join();
+    if (errors.joinable()) errors.join();
+  }
+
+  // A new upstream for a session whose upstream died: the session's
+  // initialize replayed, its answer swallowed. Mutex not held.
+  bool Restart() {
+    EndUpstream();
+    stopping = false;
+    Spawn();
+    std::unique_lock lock(mutex);
+    if (gone) return false;
+    ++restarts;
+    if (!initialize_line.empty()) {
+      json initialize = json::parse(initialize_line, nullptr, false);
+      initialize["id"] = kRestartId;
+      lock.unlock();
+      (void)SendUpstream(initialize.dump());
+      (void)SendUpstream(json{{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}}.dump());
+      lock.lock();
+    }
+    CallRecord record;
+    record.event_type = "upstream_restarted";
+    record.details = {{"command", options.command.front()}, {"restarts", restarts}};
+    Record(Context(), record, "the upstream's restart");
+    OpsLog().warn("proxy: session {}: the upstream {} started again ({} of {})", info.session_id,
+                  options.command.front(), restarts, options.max_restarts);
+    return true;
+  }
+
+  // Calls the upstream leaves unanswered too long: an error for the client, a
+  // cancellation for the upstream.
+  void Watchdog() {
+    while (true) {
+      std::vector<std::string> cancellations;  // sent after the lock: the upstream's pipe may be full
+      {
+        std::unique_lock lock(mutex);
+        changed.wait_for(lock, std::chrono::milliseconds(100), [&] { return finished; });
+        if (finished) return;
+        for (auto it = pending.begin(); it != pending.end();) {
+          if (Steady::now() - it->second.started < options.call_timeout) {
+            ++it;
+            continue;
+          }
+          char seconds[32];
+          std::snprintf(seconds, sizeof seconds, "%g", options.call_timeout.count() / 1000.0);
+          FailCall(it->first, it->second,
+                   std::string("the MCP server behind this proxy did not answer within ") + seconds + " s");
+          const json cancel = {{"jsonrpc", "2.0"},
+                               {"method", "notifications/cancelled"},
+                               {"params", {{"requestId", json::parse(it->first)}, {"reason", "timed out in mcp-audit proxy"}}}};
+          cancellations.push_back(cancel.dump());
+          abandoned.insert(it->first);
+          it = pending.erase(it);
+        }
+      }
+      for (const auto& cancel : cancellations) (void)SendUpstream(cancel);
+    }
+  }
+
+  // Answers a request here: refused by the policy, or the upstream is gone. Mutex held.
+  void Refuse(const json& id, const Refusal& refusal, PendingCall* call) {
+    if (call) {
+      CallRecord record;
+      record.event_type = call->event_type;
+      record.tool = call->tool;
+      record.params = call->params;
+      record.sensitivity = call->sensitivity;
+      record.phi = call->phi;
+      record.outcome = Outcome::kDenied;
+      record.error = AuditError{refusal.code, refusal.message, refusal.reason};
+      record.duration = Steady::now() - call->started;
+      Record(call->ctx, record, "a refused call");
+    }
+    const json refused = ErrorResponse(id, refusal.code, refusal.message);
+    ToClient(refused.dump(), refused);
+  }
+
+  // The policy, before a tools/call is forwarded. Mutex held.
+  std::optional<Refusal> Check(PendingCall& call, const json& params) {
+    if (!options.policy.Permits(call.ctx.identity.roles, call.tool))
+      return Refusal{rpc::kAccessDenied, ToolNotAllowedMessage(call.tool), kToolNotAllowedReason};
+    std::optional<Refusal> refusal;
+    for (const auto& rule : options.policy.classify) {
+      if (!options.policy.MatchesTool(rule, call.tool)) continue;
+      if (!rule.sensitivity.empty()) call.sensitivity = rule.sensitivity;
+      call.phi = call.phi || rule.phi;
+      if (rule.require_access_reason && call.ctx.access_reason.empty())
+        refusal = Refusal{rpc::kAccessDenied, kAccessReasonMessage, "access_reason_required"};
+    }
+    const json arguments = params.value("arguments", json::object());
+    for (const auto& hook : options.middleware) {
+      if (refusal) break;
+      refusal = hook->Before(call.ctx, {call.tool, arguments});
+    }
+    return refusal;
+  }
+
+  void Receive(std::string_view text, const MessageContext& context) {
+    json message = json::parse(text, nullptr, false);
+    // The upstream reads one message per line.
+    std::string line = text.find('\n') == std::string_view::npos || message.is_discarded()
+                           ? std::string(text)
+                           : message.dump(-1, ' ', false, json::error_handler_t::replace);
+    const bool is_request = message.is_object() && message.contains("method") && message.contains("id");
+    std::unique_lock lock(mutex);
+    if (is_request && gone && !finished && restarts < options.max_restarts && child > 0) {
+      lock.unlock();
+      (void)Restart();
+      lock.lock();
+    }
+    if (message.is_object() && message.contains("method")) {
+      const std::string method = message.value("method", "");
+      const json params = message.value("params", json::object());
+      if (method == "notifications/cancelled" && params.is_object()) {
+        // The client gave up on a call: recorded as such; the upstream may still answer, dropped then.
+        const json id = params.value("requestId", json());
+        if (auto it = pending.find(id.dump()); it != pending.end()) {
+          CallRecord record = FromAnswer(it->second, json::object(), 0);
+          record.outcome = Outcome::kFailure;
+          record.error = AuditError{0, "cancelled by the client", "cancelled"};
+          Record(it->second.ctx, record, "a cancelled call");
+          abandoned.insert(it->first);
+          pending.erase(it);
+        }
+        std::erase(open_requests, id.dump());
+        changed.notify_all();
+      }
+      if (method == "initialize" && params.is_object()) {
+        protocol_version = params.value("protocolVersion", "");
+        if (const auto client_info = params.find("clientInfo"); client_info != params.end() && client_info->is_object())
+          client = {client_info->value("name", ""), client_info->value("version", "")};
+        initialize_line = line;
+      }
+      if (is_request) {
+        const std::string key = message["id"].dump();
+        open_requests.push_back(key);
+        if (params.is_object() && params.contains("_meta") && params["_meta"].is_object() &&
+            params["_meta"].contains("progressToken"))
+          progress_tokens[params["_meta"]["progressToken"].dump()] = key;
+        if (const char* event_type = EventTypeOf(method)) {
+          PendingCall call;
+          call.event_type = event_type;
+          call.started = Steady::now();
+          call.ctx = Context();
+          call.ctx.request_id = IdText(message["id"]);
+          call.ctx.access_reason = context.access_reason;
+          if (params.is_object() && params.contains("_meta") && params["_meta"].is_object() &&
+              !params["_meta"].value("access_reason", "").empty())
+            call.ctx.access_reason = params["_meta"].value("access_reason", "");
+          if (method == "resources/read") {
+            const std::string uri = params.is_object() ? params.value("uri", "") : "";
+            call.params = {{"uri", uri}};
+            call.resources = {uri};
+          } else {
+            call.tool = params.is_object() ? params.value("name", "") : "";
+            call.params = params.is_object() ? params.value("arguments", json::object()) : json::object();
+          }
+          std::optional<Refusal> refusal;
+          if (method == "tools/call") refusal = Check(call, params);
+          redactor.Apply(call.params);
+          if (refusal) {
+            Refuse(message["id"], *refusal, &call);
+            return;
+          }
+          pending[key] = std::move(call);
+        }
+      }
+    }
+    const bool upstream_gone = gone;
+    lock.unlock();
+    if (!upstream_gone && SendUpstream(line)) return;
+    if (!is_request) return;
+    // Too late for the upstream: the answers thread may already have failed the others.
+    lock.lock();
+    const json id = message["id"];
+    if (auto it = pending.find(id.dump()); it != pending.end()) {
+      FailCall(it->first, it->second, "the MCP server behind this proxy has ended");
+      pending.erase(it);
+    } else if (std::find(open_requests.begin(), open_requests.end(), id.dump()) != open_requests.end()) {
+      const json failed = ErrorResponse(id, -32603, "the MCP server behind this proxy has ended");
+      ToClient(failed.dump(), failed);
+    }
+  }
+};
+
+UpstreamSession::UpstreamSession(const ProxyOptions& options, const Recorder& recorder, const Redactor& redactor,
+                                 ConnectionInfo info, MessageSender send)
+    : state_(std::make_unique<State>(options, recorder, redactor, std::move(info), std::move(send))) {
+  ::signal(SIGPIPE, SIG_IGN);  // a dead upstream shows as a failed write, not a dead proxy
+  state_->Spawn();
+  state_->watchdog = std::thread([state = state_.get()] { state->Watchdog(); });
+}
+
+UpstreamSession::~UpstreamSession() { (void)Finish(); }
+
+void UpstreamSession::Receive(std::string_view message, const MessageContext& context) {
+  state_->Receive(message, context);
+}
+
+void UpstreamSession::Drain() {
+  std::unique_lock lock(state_->mutex);
+  state_->changed.wait_for(lock, state_->options.call_timeout + std::chrono::seconds(1),
+                           [&] { return state_->open_requests.empty() || state_->gone; });
+}
+
+void UpstreamSession::AssumeInitialized(std::string protocol_version) {
+  std::lock_guard lock(state_->mutex);
+  state_->protocol_version = std::move(protocol_version);
+}
+
+bool UpstreamSession::upstream_gone() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->gone;
+}
+
+int UpstreamSession::Finish() {
+  {
+    std::lock_guard lock(state_->mutex);
+    if (state_->finished) return WIFEXITED(state_->exit_status) && WEXITSTATUS(state_->exit_status) == 0 ? 0 : 1;
+  }
+  state_->EndUpstream();
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->finished = true;
+    state_->changed.notify_all();
+  }
+  if (state_->watchdog.joinable()) state_->watchdog.join();
+  std::lock_guard lock(state_->mutex);
+  if (state_->child < 0) return 1;
+  return WIFEXITED(state_->exit_status) && WEXITSTATUS(state_->exit_status) == 0 ? 0 : 1;
+}
+
+}  // namespace mcpaudit

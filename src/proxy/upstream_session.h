@@ -1,0 +1,76 @@
+// One client session relayed to its own upstream MCP server, a child process
+// speaking stdio (so sessions are isolated from each other, and ids need no
+// remapping). Every JSON-RPC message is relayed unchanged in both directions
+// (requests, responses, notifications, the server's own requests), and each
+// tools/call, resources/read and prompts/get is recorded when its answer comes
+// back: outcome and duration from the upstream's response, parameters redacted
+// as the policy says. The child's stderr goes to the operational log.
+//
+// Before a tools/call is forwarded, the policy applies: the caller's roles must
+// allow the tool, a PHI tool needs an access reason, the middleware (rate
+// limits) must let it pass. A refused call is answered and recorded here and
+// never reaches the upstream.
+//
+// In durable mode an answer is passed on only once its record is on disk; when
+// the record cannot be written the client gets an error instead (fail closed).
+// When the upstream dies, every call still waiting gets a JSON-RPC error and a
+// `failure` record, and so does the upstream's end itself (`upstream_exited`);
+// so does a call the upstream leaves unanswered past the call timeout. The next
+// request of the session starts the upstream again (replaying the session's
+// initialize), recorded as `upstream_restarted`.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mcpaudit/audit_policy.h"
+#include "mcpaudit/recorder.h"
+#include "mcpaudit/redaction.h"
+#include "mcpaudit/server.h"
+#include "mcpaudit/toolkit.h"
+
+namespace mcpaudit {
+
+struct ProxyOptions {
+  std::vector<std::string> command;  // the upstream: program and arguments
+  bool fail_closed = false;          // durable mode: no answer without its record
+  RedactionOptions redaction;
+  AuditPolicy policy;  // levels, classification, tool access per role
+  // A call the upstream has not answered by then gets an error (and the
+  // upstream a notifications/cancelled); its late answer is dropped.
+  std::chrono::milliseconds call_timeout{std::chrono::minutes(5)};
+  // Run before a tools/call is forwarded (rate limits, …).
+  std::vector<MiddlewarePtr> middleware;
+  size_t max_restarts = 3;  // per session; then its requests get errors
+};
+
+class UpstreamSession final : public Connection {
+ public:
+  // Starts the upstream for the session `info`; every message for the client
+  // goes to `send`. `recorder` and `redactor` must outlive the session.
+  UpstreamSession(const ProxyOptions& options, const Recorder& recorder, const Redactor& redactor,
+                  ConnectionInfo info, MessageSender send);
+  // Finish(), if not done.
+  ~UpstreamSession() override;
+
+  // One message from the client.
+  void Receive(std::string_view message, const MessageContext& context) override;
+  // Waits until every call in flight has been answered (or given up).
+  void Drain() override;
+  void AssumeInitialized(std::string protocol_version) override;
+
+  // Ends the upstream's input, waits for it to exit (then stops it), relays
+  // what it still answered. 0 when it exited cleanly, 1 otherwise.
+  int Finish();
+  // The upstream could not start, or died: nothing more will be relayed.
+  bool upstream_gone() const;
+
+  struct State;
+
+ private:
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace mcpaudit
