@@ -1,12 +1,15 @@
 // `mcp-audit proxy` in front of MCP servers that nobody here wrote (pinned in
-// package.json), driven by the official TypeScript SDK client over stdio: every
-// tool answers through the proxy as it does directly, and each call has its record.
+// package.json), driven by the official TypeScript SDK client over stdio and
+// over Streamable HTTP (one upstream process per session): every tool answers
+// through the proxy as it does directly, and each call has its record.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { spawn } from 'node:child_process';
 import { binary, scratchDir, readRecords } from './helpers.mjs';
 
 const serverScript = (name) => resolve(`node_modules/@modelcontextprotocol/${name}/dist/index.js`);
@@ -18,10 +21,41 @@ async function connect(command, args, env) {
   return client;
 }
 
+// `mcp-audit proxy --http` with a one-time API key (for the caller erin) in
+// front of `command`; resolves once it listens. close() stops it (records flushed).
+async function connectOverHttp(auditDir, command, env) {
+  const child = spawn(binary, ['proxy', '--http', '127.0.0.1:0', '--dev-api-key', '--audit-dir', auditDir,
+    '--user', 'erin', '--', ...command], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  let stderr = '';
+  const [url, key] = await new Promise((resolve, reject) => {
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      const url = stderr.match(/endpoint: +(http:\/\/\S+)/);
+      const key = stderr.match(/dev API key: +(\S+)/);
+      if (url && key && /stop:/.test(stderr)) resolve([url[1], key[1]]);
+    });
+    child.on('exit', (code) => reject(new Error(`mcp-audit proxy exited with ${code}: ${stderr}`)));
+  });
+  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'X-API-Key': key } } });
+  const client = new Client({ name: 'proxy-e2e-http', version: '1.0.0' });
+  await client.connect(transport);
+  const close = client.close.bind(client);
+  client.close = async () => {
+    await transport.terminateSession();
+    await close();
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, stderr);
+  };
+  return client;
+}
+
 // Runs `calls` against the server started directly, then (after `reset`)
-// through the proxy, and returns both lists of results and the proxy's records.
+// through the proxy over stdio and over HTTP, and returns the results and the
+// records of each.
 async function compare(t, server, serverArgs, calls, { env = {}, reset = () => {} } = {}) {
-  const auditDir = join(scratchDir(t), 'audit');
+  const dir = scratchDir(t);
+  const auditDir = join(dir, 'audit'), httpAuditDir = join(dir, 'audit-http');
   const run = async (client) => {
     const results = [];
     const progress = [];  // notifications/progress the server sent on the way
@@ -39,15 +73,24 @@ async function compare(t, server, serverArgs, calls, { env = {}, reset = () => {
   const proxied = await run(await connect(binary,
     ['proxy', '--audit-dir', auditDir, '--user', 'erin', '--', process.execPath, serverScript(server), ...serverArgs],
     env));
+  reset();
+  const overHttp = await run(await connectOverHttp(httpAuditDir,
+    [process.execPath, serverScript(server), ...serverArgs], env));
   assert.deepEqual(proxied.tools, direct.tools, 'the same tools');
-  return { direct: direct.results, proxied: proxied.results, records: readRecords(auditDir), progress: proxied.progress };
+  assert.deepEqual(overHttp.tools, direct.tools, 'the same tools over HTTP');
+  return {
+    direct: direct.results, proxied: proxied.results, records: readRecords(auditDir), progress: proxied.progress,
+    overHttp: overHttp.results, httpRecords: readRecords(httpAuditDir), httpProgress: overHttp.progress,
+  };
 }
 
-function assertRecorded(records, calls, results) {
+function assertRecorded(records, calls, results, transport = 'stdio') {
   assert.equal(records.length, calls.length, 'one record per call');
   records.forEach((record, i) => {
     assert.equal(record.tool, calls[i][0]);
     assert.equal(record.user.id, 'erin');
+    assert.equal(record.request.transport, transport);
+    if (transport === 'http') assert.equal(record.request.client_ip, '127.0.0.1');
     assert.equal(record.outcome, results[i].isError ? 'failure' : 'success', `${calls[i][0]}`);
     assert.ok(record.response.duration_ms >= 0);
   });
@@ -78,13 +121,16 @@ test('server-filesystem: every tool answers through the proxy as it does directl
     ['get_file_info', { path: join(root, 'b.md') }],
     ['read_text_file', { path: '/etc/passwd' }],  // outside the allowed directory: a tool error
   ];
-  const { direct, proxied, records } = await compare(t, 'server-filesystem', [root], calls, { reset });
+  const { direct, proxied, records, overHttp, httpRecords } = await compare(t, 'server-filesystem', [root], calls,
+    { reset });
   calls.forEach(([name], i) => {
-    if (name === 'get_file_info') return;  // its times differ between the two runs
+    if (name === 'get_file_info') return;  // its times differ between the runs
     assert.deepEqual(proxied[i], direct[i], name);
+    assert.deepEqual(overHttp[i], direct[i], `${name} over HTTP`);
   });
   assert.equal(proxied.at(-1).isError, true);
   assertRecorded(records, calls, proxied);
+  assertRecorded(httpRecords, calls, overHttp, 'http');
 });
 
 test('server-memory: every tool answers through the proxy as it does directly', async (t) => {
@@ -101,10 +147,12 @@ test('server-memory: every tool answers through the proxy as it does directly', 
     ['delete_relations', { relations: [{ from: 'Ada', to: 'Engine', relationType: 'programs' }] }],
     ['delete_entities', { entityNames: ['Engine'] }],
   ];
-  const { direct, proxied, records } = await compare(t, 'server-memory', [], calls,
+  const { direct, proxied, records, overHttp, httpRecords } = await compare(t, 'server-memory', [], calls,
     { env: { MEMORY_FILE_PATH: file }, reset: () => rmSync(file, { force: true }) });
   assert.deepEqual(proxied, direct);
+  assert.deepEqual(overHttp, direct);
   assertRecorded(records, calls, proxied);
+  assertRecorded(httpRecords, calls, overHttp, 'http');
 });
 
 test('server-everything: its tools, progress notifications included, work through the proxy', async (t) => {
@@ -118,14 +166,19 @@ test('server-everything: its tools, progress notifications included, work throug
     ['get-resource-reference', { resourceType: 'Text', resourceId: 1 }],
     ['trigger-long-running-operation', { duration: 1, steps: 4 }],
   ];
-  const { direct, proxied, records, progress } = await compare(t, 'server-everything', ['stdio'], calls);
+  const { direct, proxied, records, progress, overHttp, httpRecords, httpProgress } =
+    await compare(t, 'server-everything', ['stdio'], calls);
   // The server's last notification may race its result (the client then drops it), so
   // how many arrive varies from run to run, directly too; at least one must come through.
-  assert.ok(progress.length >= 1, `progress relayed: ${JSON.stringify(progress)}`);
-  assert.deepEqual(progress, [...progress].sort((a, b) => a - b), 'in order');
+  for (const relayed of [progress, httpProgress]) {
+    assert.ok(relayed.length >= 1, `progress relayed: ${JSON.stringify(relayed)}`);
+    assert.deepEqual(relayed, [...relayed].sort((a, b) => a - b), 'in order');
+  }
   // Its dynamic resources say when they were made: the same but for that.
   const timeless = (results) => JSON.parse(JSON.stringify(results).replace(/created at [0-9:]+ [AP]M/g, 'created at T'));
   assert.deepEqual(timeless(proxied), timeless(direct));
+  assert.deepEqual(timeless(overHttp), timeless(direct));
   assert.match(JSON.stringify(proxied[1]), /42/);
   assertRecorded(records, calls, proxied);
+  assertRecorded(httpRecords, calls, overHttp, 'http');
 });
