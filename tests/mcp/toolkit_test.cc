@@ -272,6 +272,49 @@ TEST(AuditPolicyTest, GlobsAndFirstMatchWins) {
   EXPECT_FALSE(ParseAuditLevel("loud").has_value());
 }
 
+TEST(AuditPolicyTest, ToolAccessPerRoleAllowsOnlyWhatARuleForTheCallerAllows) {
+  AuditPolicy open;
+  EXPECT_TRUE(open.Permits({}, "anything")) << "no access rules: no restriction";
+  AuditPolicy policy{.access = {{.roles = {"analyst", "admin"}, .allow = {"catalog_*"}, .deny = {"catalog_get_schema"}},
+                                {.roles = {"admin"}, .allow = {"admin_*"}},
+                                {.roles = {"*"}, .allow = {"ping_tool"}}}};
+  EXPECT_TRUE(policy.Permits({"analyst"}, "catalog_search"));
+  EXPECT_FALSE(policy.Permits({"analyst"}, "catalog_get_schema")) << "deny wins";
+  EXPECT_FALSE(policy.Permits({"admin"}, "catalog_get_schema")) << "deny wins for every role the rule names";
+  EXPECT_FALSE(policy.Permits({"analyst"}, "admin_reset")) << "no rule for analysts allows it";
+  EXPECT_TRUE(policy.Permits({"viewer", "admin"}, "admin_reset")) << "any of the caller's roles";
+  EXPECT_TRUE(policy.Permits({}, "ping_tool")) << "\"*\" names callers without roles too";
+  EXPECT_FALSE(policy.Permits({}, "catalog_search")) << "default deny once rules exist";
+}
+
+TEST(AuditPolicyTest, AToolTheCallersRolesDoNotAllowIsRefusedBeforeItRunsAndRecorded) {
+  RecordingLogger logger;
+  ToolkitOptions options;
+  options.policy.access = {{.roles = {"analyst"}, .allow = {"read_*"}}};
+  Toolkit toolkit(logger, options);
+  int runs = 0;
+  auto handler = [&runs](const RequestContext&, const json&) -> Result<ToolResult> {
+    ++runs;
+    return ToolResult::Text("done");
+  };
+  for (const char* name : {"read_report", "delete_report"})
+    ASSERT_TRUE(toolkit.Register({.name = name}, handler).has_value());
+  RequestContext analyst;
+  analyst.identity.user_id = "ann";
+  analyst.identity.roles = {"analyst"};
+  EXPECT_TRUE(toolkit.Call(analyst, "read_report", json::object()).result.has_value());
+  const auto refused = toolkit.Call(analyst, "delete_report", {{"id", 7}});
+  ASSERT_TRUE(refused.rpc_error.has_value());
+  EXPECT_EQ(refused.rpc_error->code, rpc::kAccessDenied);
+  EXPECT_NE(refused.rpc_error->message.find("do not allow the tool delete_report"), std::string::npos);
+  EXPECT_EQ(runs, 1) << "the refused call never ran";
+  auto events = logger.events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].outcome, Outcome::kDenied);
+  EXPECT_EQ(events[1].error->reason, "tool_not_allowed");
+  EXPECT_EQ(events[1].params["id"], 7);
+}
+
 TEST(AuditLevelsTest, EachLevelKeepsWhatItSays) {
   RecordingLogger logger;
   ToolkitOptions options;

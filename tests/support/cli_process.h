@@ -119,6 +119,7 @@ class ServerProcess {
     ::kill(pid_, sig);
     return wait ? Wait() : 0;
   }
+  pid_t pid() const { return pid_; }
   std::string Stderr() const {
     std::ifstream in(stderr_path_);
     return std::string(std::istreambuf_iterator<char>(in), {});

@@ -25,6 +25,7 @@
 #include "support/child_process.h"
 #include "support/cli_process.h"
 #include "support/database_server.h"
+#include "support/http_client.h"
 #include "support/journal_files.h"
 #include "support/temp_dir.h"
 
@@ -597,6 +598,123 @@ TEST(ProxyTest, ARateLimitedCallIsRefusedByTheProxyAndNeverReachesTheUpstream) {
   EXPECT_EQ(recorded[1].outcome, Outcome::kDenied);
   EXPECT_EQ(recorded[1].error->reason, "rate_limited");
   EXPECT_EQ(Records(dir.path() / "upstream").size(), 1u) << "the refused call never reached the server";
+}
+
+// The child processes of `pid` (the upstreams of a proxy's sessions).
+std::vector<pid_t> ChildrenOf(pid_t pid) {
+  std::vector<pid_t> children;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::ifstream in(task.path() / "children");
+    for (pid_t child; in >> child;) children.push_back(child);
+  }
+  return children;
+}
+
+// `mcp-audit proxy --http` for clients with API keys (roles from the config),
+// each session with its own upstream process and journal.
+TEST(ProxyHttpTest, EachSessionHasItsOwnUpstreamAndTheRolesDecideWhichToolsReachIt) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  auto [key_code, key_out] = RunCommand("apikey --user ann --role analyst");
+  ASSERT_EQ(key_code, 0) << key_out;
+  std::string key, entry;  // the key (stdout's first line) and its [[auth.api_keys]] entry
+  std::istringstream lines(key_out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("mcpa_", 0) == 0) key = line;
+    for (const char* start : {"[[auth.api_keys]]", "sha256 = ", "user_id = ", "roles = "})
+      if (line.rfind(start, 0) == 0) entry += line + "\n";
+  }
+  const auto config = dir.path() / "mcp-audit.toml";
+  std::ofstream(config) << entry << "[[policy.access]]\nroles = [\"analyst\"]\nallow = [\"test_simple_text\"]\n";
+  ServerProcess proxy({"proxy", "--http", "127.0.0.1:0", "--config", config.string(), "--audit-dir", audit.string(),
+                       "--", "/bin/sh", "-c",
+                       "exec \"$0\" serve --toolkit conformance --stdio --mode durable --audit-dir \"$(mktemp -d \"$1/upstream-XXXXXX\")\"",
+                       MCP_AUDIT_BINARY, dir.path().string()},
+                      dir.path() / "proxy.txt");
+  unsigned short port = 0;
+  for (int i = 0; i < 100 && port == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const std::string err = proxy.Stderr();
+    if (auto at = err.find("endpoint:      http://127.0.0.1:"); at != std::string::npos)
+      port = static_cast<unsigned short>(std::stoi(err.substr(at + 32)));
+  }
+  ASSERT_NE(port, 0) << proxy.Stderr();
+  const testing::HttpClient http("127.0.0.1", port);
+  auto post = [&](const std::string& session, const json& message) {
+    testing::Headers headers = testing::McpPostHeaders(session);
+    headers.emplace_back("X-API-Key", key);
+    headers.emplace_back("MCP-Protocol-Version", "2025-06-18");
+    return http.Post(message.dump(), headers);
+  };
+  auto body_of = [](const testing::HttpReply& reply) {  // JSON, or the last SSE data line
+    const auto data = reply.body.rfind("data: ");
+    return json::parse(data == std::string::npos ? reply.body : reply.body.substr(data + 6), nullptr, false);
+  };
+  std::vector<std::string> sessions;
+  for (int s = 0; s < 2; ++s) {
+    const auto init = post("", {{"jsonrpc", "2.0"}, {"id", 0}, {"method", "initialize"},
+                                {"params", {{"protocolVersion", "2025-06-18"}, {"capabilities", json::object()},
+                                            {"clientInfo", {{"name", "http-proxy-test"}, {"version", "1"}}}}}});
+    ASSERT_EQ(init.status, 200) << init.body;
+    sessions.push_back(init.header("mcp-session-id"));
+    EXPECT_EQ(post(sessions.back(), {{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}}).status, 202);
+  }
+  for (const auto& session : sessions) {
+    const json allowed = body_of(post(session, {{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tools/call"},
+                                                {"params", {{"name", "test_simple_text"}, {"arguments", json::object()}}}}));
+    EXPECT_TRUE(allowed.contains("result")) << allowed;
+    const json refused = body_of(post(session, {{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/call"},
+                                                {"params", {{"name", "test_error_handling"}, {"arguments", json::object()}}}}));
+    EXPECT_EQ(refused["error"]["code"], -32001) << refused;
+  }
+  // Without a key: 401, and a record of the refusal.
+  EXPECT_EQ(http.Post("{}", testing::McpPostHeaders()).status, 401);
+
+  // One session's upstream dies: its next request starts it again.
+  const std::vector<pid_t> upstreams = ChildrenOf(proxy.pid());
+  ASSERT_EQ(upstreams.size(), 2u) << "one upstream process per session";
+  ::kill(upstreams[0], SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  size_t answered = 0;
+  for (const auto& session : sessions) {
+    const json again = body_of(post(session, {{"jsonrpc", "2.0"}, {"id", 3}, {"method", "tools/call"},
+                                              {"params", {{"name", "test_simple_text"}, {"arguments", json::object()}}}}));
+    answered += again.contains("result");
+  }
+  EXPECT_EQ(answered, 2u) << proxy.Stderr();
+  EXPECT_EQ(proxy.Signal(SIGTERM), 0) << proxy.Stderr();
+
+  std::map<std::string, int> kinds;
+  std::set<std::string> record_sessions;
+  for (const auto& e : Records(audit, /*all=*/true)) {
+    ++kinds[e.event_type + "/" + std::string(ToString(e.outcome))];
+    if (e.event_type == "tool_call") {
+      EXPECT_EQ(e.user.id, "ann");
+      EXPECT_EQ(e.request.transport, "http");
+      EXPECT_EQ(e.request.client_ip, "127.0.0.1");
+      record_sessions.insert(e.request.session_id);
+    }
+  }
+  EXPECT_EQ(kinds["tool_call/success"], 4);
+  EXPECT_EQ(kinds["tool_call/denied"], 2);
+  EXPECT_EQ(kinds["auth_failure/denied"], 1);
+  EXPECT_EQ(kinds["upstream_exited/failure"], 1);
+  EXPECT_EQ(kinds["upstream_restarted/success"], 1);
+  EXPECT_EQ(record_sessions, std::set<std::string>(sessions.begin(), sessions.end()));
+  // The refused calls never reached an upstream: each journal there holds only allowed calls.
+  size_t upstream_calls = 0, upstream_journals = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    if (entry.path().filename().string().rfind("upstream-", 0) != 0) continue;
+    ++upstream_journals;
+    for (const auto& e : Records(entry.path())) {
+      EXPECT_EQ(e.tool, "test_simple_text");
+      ++upstream_calls;
+    }
+  }
+  EXPECT_EQ(upstream_journals, 3u) << "two sessions, and the upstream started again";
+  EXPECT_EQ(upstream_calls, 4u);
+  auto [verify_code, verify_out] = RunCommand("verify --audit-dir " + audit.string());
+  EXPECT_EQ(verify_code, 0) << verify_out;
 }
 
 TEST(ProxyTest, ThePolicysLevelsDecideHowMuchOfEachCallTheRecordKeeps) {
