@@ -3,6 +3,8 @@
 // Kubernetes audit policy.
 #pragma once
 
+#include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,6 +82,28 @@ struct AuditPolicy {
 // What a record at level "full" keeps of a tools/call result: at most 1 KiB of
 // its text content, with the full size.
 nlohmann::json ResultSummary(const nlohmann::json& result);
+
+// 1-in-N sampling of successful calls, per tool: which to leave out of the
+// log, and how many were left out since the last `sample_summary`. Thread-safe.
+class CallSampler {
+ public:
+  explicit CallSampler(std::vector<SampleRule> rules = {}) : rules_(std::move(rules)) {}
+  // For a successful call of `tool`: true when it is left out (and counted).
+  bool Skip(std::string_view tool);
+  // How many calls of `tool` were left out since the last time this was asked.
+  uint64_t TakeSkipped(std::string_view tool);
+  // The tools with calls left out that no summary has told yet.
+  std::vector<std::string> ToolsWithSkipped() const;
+
+ private:
+  struct Count {
+    uint64_t seen = 0;
+    uint64_t skipped = 0;  // since the last sample_summary
+  };
+  std::vector<SampleRule> rules_;
+  mutable std::mutex mutex_;
+  std::map<std::string, Count, std::less<>> counts_;  // guarded by mutex_
+};
 
 // The refusal of a tool the caller's roles may not call.
 inline constexpr const char* kToolNotAllowedReason = "tool_not_allowed";

@@ -210,18 +210,6 @@ class Toolkit {
   const ClassifyRule* ReasonRequiredByTool(std::string_view name) const;
   void EmitSampleSummary(const RequestContext& ctx, std::string_view tool) const;
 
-  // 1-in-N sampling of successful calls, per tool.
-  struct Sampler {
-    struct Count {
-      uint64_t seen = 0;
-      uint64_t skipped = 0;  // since the last sample_summary
-    };
-    std::vector<SampleRule> rules;
-    std::mutex mutex;
-    std::map<std::string, Count, std::less<>> counts;  // guarded by mutex
-    bool Skip(std::string_view tool);
-  };
-  mutable Sampler sampler_;
   void Classify(const RequestContext& ctx, std::string_view name, CallRecord& record,
                 ToolCallResponse& response) const;
   struct RegisteredResource {
@@ -252,6 +240,7 @@ class Toolkit {
   bool fail_closed_;
   Redactor redactor_;
   AuditPolicy policy_;
+  mutable CallSampler sampler_;  // 1-in-N sampling of successful calls, per tool
   mutable std::atomic<uint64_t> audit_failures_{0};
 };
 

@@ -57,6 +57,33 @@ bool AuditPolicy::Permits(const std::vector<std::string>& roles, std::string_vie
   return allowed;
 }
 
+bool CallSampler::Skip(std::string_view tool) {
+  const SampleRule* rule = nullptr;
+  for (const auto& candidate : rules_)
+    for (const auto& pattern : candidate.tools)
+      if (!rule && GlobMatch(pattern, tool)) rule = &candidate;
+  if (!rule || rule->keep_one_in <= 1) return false;
+  std::lock_guard lock(mutex_);
+  Count& count = counts_[std::string(tool)];
+  if (count.seen++ % rule->keep_one_in == 0) return false;
+  ++count.skipped;
+  return true;
+}
+
+uint64_t CallSampler::TakeSkipped(std::string_view tool) {
+  std::lock_guard lock(mutex_);
+  auto it = counts_.find(tool);
+  return it == counts_.end() ? 0 : std::exchange(it->second.skipped, 0);
+}
+
+std::vector<std::string> CallSampler::ToolsWithSkipped() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> tools;
+  for (const auto& [tool, count] : counts_)
+    if (count.skipped > 0) tools.push_back(tool);
+  return tools;
+}
+
 std::string ToolNotAllowedMessage(std::string_view tool) {
   return "Forbidden: the caller's roles do not allow the tool " + std::string(tool) +
          " ([[policy.access]] in the configuration)";

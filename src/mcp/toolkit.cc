@@ -72,19 +72,12 @@ Toolkit::Toolkit(AuditLogger& logger, ToolkitOptions options)
       logger_(logger),
       fail_closed_(options.fail_closed),
       redactor_(std::move(options.redaction)),
-      policy_(std::move(options.policy)) {
-  sampler_.rules = policy_.sampling;
-}
+      policy_(std::move(options.policy)),
+      sampler_(policy_.sampling) {}
 
 Toolkit::~Toolkit() {
   // What sampling skipped since the last summary is still told.
-  std::vector<std::string> tools;
-  {
-    std::lock_guard lock(sampler_.mutex);
-    for (const auto& [tool, count] : sampler_.counts)
-      if (count.skipped > 0) tools.push_back(tool);
-  }
-  for (const auto& tool : tools) EmitSampleSummary(RequestContext{}, tool);
+  for (const auto& tool : sampler_.ToolsWithSkipped()) EmitSampleSummary(RequestContext{}, tool);
 }
 
 Status Toolkit::Register(ToolDefinition definition, ToolHandler handler) {
@@ -224,27 +217,9 @@ void Toolkit::Classify(const RequestContext& ctx, std::string_view name, CallRec
   }
 }
 
-bool Toolkit::Sampler::Skip(std::string_view tool) {
-  const SampleRule* rule = nullptr;
-  for (const auto& candidate : rules)
-    for (const auto& pattern : candidate.tools)
-      if (!rule && GlobMatch(pattern, tool)) rule = &candidate;
-  if (!rule || rule->keep_one_in <= 1) return false;
-  std::lock_guard lock(mutex);
-  Count& count = counts[std::string(tool)];
-  if (count.seen++ % rule->keep_one_in == 0) return false;
-  ++count.skipped;
-  return true;
-}
-
 void Toolkit::EmitSampleSummary(const RequestContext& ctx, std::string_view tool) const {
-  uint64_t skipped = 0;
-  {
-    std::lock_guard lock(sampler_.mutex);
-    auto it = sampler_.counts.find(tool);
-    if (it == sampler_.counts.end() || it->second.skipped == 0) return;
-    skipped = std::exchange(it->second.skipped, 0);
-  }
+  const uint64_t skipped = sampler_.TakeSkipped(tool);
+  if (skipped == 0) return;
   CallRecord summary;
   summary.event_type = "sample_summary";
   summary.tool = std::string(tool);

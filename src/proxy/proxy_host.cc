@@ -2,15 +2,14 @@
 
 namespace mcpaudit {
 
-ProxyHost::ProxyHost(ProxyOptions options, const Recorder& recorder)
-    : options_(std::move(options)), recorder_(recorder), redactor_(options_.redaction) {}
+ProxyHost::ProxyHost(ProxyOptions options, const Recorder& recorder) : shared_(std::move(options), recorder) {}
 
 std::unique_ptr<Connection> ProxyHost::Connect(ConnectionInfo info, MessageSender send) {
-  return std::make_unique<UpstreamSession>(options_, recorder_, redactor_, std::move(info), std::move(send));
+  return std::make_unique<UpstreamSession>(shared_, std::move(info), std::move(send));
 }
 
 void ProxyHost::RecordAuthFailure(const ConnectionInfo& info, std::string_view error, std::string_view description) {
-  RecordAuthFailureWith(recorder_, info, error, description);
+  RecordAuthFailureWith(shared_.recorder, info, error, description);
 }
 
 }  // namespace mcpaudit

@@ -17,9 +17,7 @@ class ProxyHost final : public SessionHost {
   void RecordAuthFailure(const ConnectionInfo& info, std::string_view error, std::string_view description) override;
 
  private:
-  ProxyOptions options_;
-  const Recorder& recorder_;
-  Redactor redactor_;
+  ProxyShared shared_;
 };
 
 }  // namespace mcpaudit

@@ -10,7 +10,7 @@
 namespace mcpaudit {
 
 StdioProxy::StdioProxy(ProxyOptions options, const Recorder& recorder, Identity identity)
-    : options_(std::move(options)), recorder_(recorder), redactor_(options_.redaction), identity_(std::move(identity)) {}
+    : shared_(std::move(options), recorder), identity_(std::move(identity)) {}
 
 int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
   ConnectionInfo info;
@@ -19,7 +19,7 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
   info.identity = identity_;
   std::mutex out_mutex;
   bool client_gone = false;
-  UpstreamSession session(options_, recorder_, redactor_, std::move(info), [&](OutgoingMessage message) {
+  UpstreamSession session(shared_, std::move(info), [&](OutgoingMessage message) {
     if (message.text.empty()) return;  // nothing to write (a stream to close: HTTP only)
     std::lock_guard lock(out_mutex);
     message.text += '\n';

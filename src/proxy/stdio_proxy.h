@@ -22,9 +22,7 @@ class StdioProxy {
   int Run(int client_in, int client_out, std::stop_token stop = {});
 
  private:
-  ProxyOptions options_;
-  const Recorder& recorder_;
-  Redactor redactor_;
+  ProxyShared shared_;
   Identity identity_;
 };
 

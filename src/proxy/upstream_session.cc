@@ -109,10 +109,36 @@ CallRecord FromAnswer(const PendingCall& call, const json& answer, size_t bytes)
 }
 
 constexpr const char* kRestartId = "mcp-audit-restart";  // the id of a replayed initialize
+constexpr const char* kToolsListId = "mcp-audit-tools";   // the proxy's own tools/list
 
 }  // namespace
 
+ProxyShared::ProxyShared(ProxyOptions o, const Recorder& r)
+    : options(std::move(o)), recorder(r), redactor(options.redaction), sampler_(options.policy.sampling) {}
+
+ProxyShared::~ProxyShared() {
+  for (const auto& tool : sampler_.ToolsWithSkipped()) EmitSampleSummary(RequestContext{}, tool);
+}
+
+Status ProxyShared::RecordSampled(const RequestContext& ctx, const CallRecord& record) {
+  if (record.event_type == "tool_call" && record.outcome == Outcome::kSuccess && sampler_.Skip(record.tool)) return {};
+  if (record.event_type == "tool_call") EmitSampleSummary(ctx, record.tool);
+  return recorder.Record(ctx, record);
+}
+
+void ProxyShared::EmitSampleSummary(const RequestContext& ctx, const std::string& tool) {
+  const uint64_t skipped = sampler_.TakeSkipped(tool);
+  if (skipped == 0) return;
+  CallRecord summary;
+  summary.event_type = "sample_summary";
+  summary.tool = tool;
+  summary.details = {{"skipped", skipped}};
+  if (Status recorded = recorder.Record(ctx, summary); !recorded)
+    OpsLog().error("proxy: the sample summary for {} could not be written: {}", tool, recorded.error().message);
+}
+
 struct UpstreamSession::State {
+  ProxyShared& shared;
   const ProxyOptions& options;
   const Recorder& recorder;
   const Redactor& redactor;
@@ -140,8 +166,50 @@ struct UpstreamSession::State {
   std::thread answers, errors, watchdog;
   std::atomic<bool> stopping = false;
 
-  State(const ProxyOptions& o, const Recorder& r, const Redactor& d, ConnectionInfo i, MessageSender s)
-      : options(o), recorder(r), redactor(d), info(std::move(i)), send(std::move(s)) {}
+  // What each tool's input schema marks sensitive, from the upstream's tools/list.
+  std::map<std::string, std::vector<json::json_pointer>> sensitive;
+  std::set<std::string> tools_list_requests;  // the client's tools/list requests, by id key
+  std::vector<std::string> outbox;            // the proxy's own messages for the upstream
+
+  State(ProxyShared& s, ConnectionInfo i, MessageSender sender)
+      : shared(s),
+        options(s.options),
+        recorder(s.recorder),
+        redactor(s.redactor),
+        info(std::move(i)),
+        send(std::move(sender)) {}
+
+  // Learns the tools' sensitive parameters from a tools/list result. Mutex held.
+  void LearnTools(const json& result) {
+    if (!result.is_object() || !result.contains("tools") || !result["tools"].is_array()) return;
+    for (const auto& tool : result["tools"]) {
+      if (!tool.is_object() || !tool.contains("name") || !tool["name"].is_string()) continue;
+      sensitive[tool["name"].get<std::string>()] = SensitiveProperties(tool.value("inputSchema", json::object()));
+    }
+  }
+
+  // The proxy's own tools/list (a page of it), answered to the proxy only.
+  static std::string ToolsRequest(const std::string& cursor = {}) {
+    json request = {{"jsonrpc", "2.0"}, {"id", kToolsListId}, {"method", "tools/list"}};
+    if (!cursor.empty()) request["params"] = {{"cursor", cursor}};
+    return request.dump();
+  }
+  // The same, sent by the watchdog. Mutex held.
+  void QueueToolsRequest(const std::string& cursor = {}) {
+    outbox.push_back(ToolsRequest(cursor));
+    changed.notify_all();
+  }
+
+  // The parameters as the record keeps them: secrets and what the tool's
+  // schema marks sensitive redacted. Mutex held.
+  json Redacted(const PendingCall& call) const {
+    json params = call.params;
+    auto it = sensitive.find(call.tool);
+    redactor.Apply(params, it == sensitive.end() || call.event_type != "tool_call"
+                               ? std::vector<json::json_pointer>{}
+                               : it->second);
+    return params;
+  }
 
   RequestContext Context() const {
     RequestContext ctx;
@@ -194,6 +262,7 @@ struct UpstreamSession::State {
   // closed, no record) an error in its place. Mutex held.
   std::string AnswerCall(PendingCall& call, const json& id, const json& answer, std::string line) {
     CallRecord record = FromAnswer(call, answer, line.size());
+    record.params = Redacted(call);
     for (const auto& rule : options.policy.classify) {  // classification by the resources the result names
       if (!options.policy.MatchesResources(rule, record.resources)) continue;
       if (!rule.sensitivity.empty()) record.sensitivity = rule.sensitivity;
@@ -208,7 +277,7 @@ struct UpstreamSession::State {
       if (level == AuditLevel::kFull && answer.contains("result"))
         record.details = {{"result", ResultSummary(answer["result"])}};
     }
-    if (Status recorded = recorder.Record(call.ctx, record); !recorded) {
+    if (Status recorded = shared.RecordSampled(call.ctx, record); !recorded) {
       OpsLog().error("proxy: the record of call {} could not be written: {}", IdText(id), recorded.error().message);
       if (options.fail_closed)
         line = ErrorResponse(id, -32603, "the audit record of this call could not be written; its result is withheld")
@@ -282,6 +351,14 @@ struct UpstreamSession::State {
       std::lock_guard lock(mutex);
       if (message.is_object() && message.contains("id") && !message.contains("method")) {
         if (message["id"] == kRestartId) continue;  // the answer to a replayed initialize
+        if (message["id"] == kToolsListId) {  // the proxy's own tools/list: learnt, not relayed
+          const json result = message.value("result", json::object());
+          LearnTools(result);
+          // The next page goes out from the watchdog: this thread must never wait on the upstream's input.
+          if (result.is_object() && !result.value("nextCursor", "").empty()) QueueToolsRequest(result.value("nextCursor", ""));
+          continue;
+        }
+        if (tools_list_requests.erase(message["id"].dump()) > 0) LearnTools(message.value("result", json::object()));
         if (abandoned.erase(message["id"].dump()) > 0) {
           OpsLog().warn("proxy: the upstream answered call {} after it was abandoned; dropped", IdText(message["id"]));
           continue;
@@ -291,6 +368,7 @@ struct UpstreamSession::State {
           pending.erase(it);
         }
       }
+      if (message.is_object() && message.value("method", "") == "notifications/tools/list_changed") QueueToolsRequest();
       ToClient(std::move(line), message);
     }
     ::close(fd);
@@ -380,6 +458,7 @@ struct UpstreamSession::State {
       lock.unlock();
       (void)SendUpstream(initialize.dump());
       (void)SendUpstream(json{{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}}.dump());
+      (void)SendUpstream(ToolsRequest());
       lock.lock();
     }
     CallRecord record;
@@ -395,11 +474,12 @@ struct UpstreamSession::State {
   // cancellation for the upstream.
   void Watchdog() {
     while (true) {
-      std::vector<std::string> cancellations;  // sent after the lock: the upstream's pipe may be full
+      std::vector<std::string> outgoing;  // sent after the lock: the upstream's pipe may be full
       {
         std::unique_lock lock(mutex);
-        changed.wait_for(lock, std::chrono::milliseconds(100), [&] { return finished; });
+        changed.wait_for(lock, std::chrono::milliseconds(100), [&] { return finished || !outbox.empty(); });
         if (finished) return;
+        outgoing.swap(outbox);
         for (auto it = pending.begin(); it != pending.end();) {
           if (Steady::now() - it->second.started < options.call_timeout) {
             ++it;
@@ -412,12 +492,12 @@ struct UpstreamSession::State {
           const json cancel = {{"jsonrpc", "2.0"},
                                {"method", "notifications/cancelled"},
                                {"params", {{"requestId", json::parse(it->first)}, {"reason", "timed out in mcp-audit proxy"}}}};
-          cancellations.push_back(cancel.dump());
+          outgoing.push_back(cancel.dump());
           abandoned.insert(it->first);
           it = pending.erase(it);
         }
       }
-      for (const auto& cancel : cancellations) (void)SendUpstream(cancel);
+      for (const auto& message : outgoing) (void)SendUpstream(message);
     }
   }
 
@@ -427,7 +507,7 @@ struct UpstreamSession::State {
       CallRecord record;
       record.event_type = call->event_type;
       record.tool = call->tool;
-      record.params = call->params;
+      record.params = Redacted(*call);
       record.sensitivity = call->sensitivity;
       record.phi = call->phi;
       record.outcome = Outcome::kDenied;
@@ -480,6 +560,7 @@ struct UpstreamSession::State {
         const json id = params.value("requestId", json());
         if (auto it = pending.find(id.dump()); it != pending.end()) {
           CallRecord record = FromAnswer(it->second, json::object(), 0);
+          record.params = Redacted(it->second);
           record.outcome = Outcome::kFailure;
           record.error = AuditError{0, "cancelled by the client", "cancelled"};
           Record(it->second.ctx, record, "a cancelled call");
@@ -498,6 +579,7 @@ struct UpstreamSession::State {
       if (is_request) {
         const std::string key = message["id"].dump();
         open_requests.push_back(key);
+        if (method == "tools/list") tools_list_requests.insert(key);
         if (params.is_object() && params.contains("_meta") && params["_meta"].is_object() &&
             params["_meta"].contains("progressToken"))
           progress_tokens[params["_meta"]["progressToken"].dump()] = key;
@@ -521,7 +603,6 @@ struct UpstreamSession::State {
           }
           std::optional<Refusal> refusal;
           if (method == "tools/call") refusal = Check(call, params);
-          redactor.Apply(call.params);
           if (refusal) {
             Refuse(message["id"], *refusal, &call);
             return;
@@ -531,8 +612,12 @@ struct UpstreamSession::State {
       }
     }
     const bool upstream_gone = gone;
+    const bool initialized = message.is_object() && message.value("method", "") == "notifications/initialized";
     lock.unlock();
-    if (!upstream_gone && SendUpstream(line)) return;
+    if (!upstream_gone && SendUpstream(line)) {
+      if (initialized) (void)SendUpstream(ToolsRequest());  // learn which parameters are sensitive
+      return;
+    }
     if (!is_request) return;
     // Too late for the upstream: the answers thread may already have failed the others.
     lock.lock();
@@ -547,9 +632,8 @@ struct UpstreamSession::State {
   }
 };
 
-UpstreamSession::UpstreamSession(const ProxyOptions& options, const Recorder& recorder, const Redactor& redactor,
-                                 ConnectionInfo info, MessageSender send)
-    : state_(std::make_unique<State>(options, recorder, redactor, std::move(info), std::move(send))) {
+UpstreamSession::UpstreamSession(ProxyShared& shared, ConnectionInfo info, MessageSender send)
+    : state_(std::make_unique<State>(shared, std::move(info), std::move(send))) {
   ::signal(SIGPIPE, SIG_IGN);  // a dead upstream shows as a failed write, not a dead proxy
   state_->Spawn();
   state_->watchdog = std::thread([state = state_.get()] { state->Watchdog(); });

@@ -18,6 +18,10 @@
 // so does a call the upstream leaves unanswered past the call timeout. The next
 // request of the session starts the upstream again (replaying the session's
 // initialize), recorded as `upstream_restarted`.
+//
+// The proxy asks the upstream for its tools/list when a session starts (and
+// when the list changes), so that the parameters a tool's input schema marks
+// sensitive are redacted as in serve (schema-driven redaction).
 #pragma once
 
 #include <chrono>
@@ -46,12 +50,31 @@ struct ProxyOptions {
   size_t max_restarts = 3;  // per session; then its requests get errors
 };
 
+// What the sessions of one proxy share: its settings, where the records go,
+// and the policy's state (the sampling counts, told in sample_summary records).
+class ProxyShared {
+ public:
+  ProxyShared(ProxyOptions options, const Recorder& recorder);
+  ~ProxyShared();  // tells what sampling left out since the last summary
+
+  // Records a tool call's `record` unless sampling leaves it out (successes
+  // only); a kept one is preceded by the summary of those left out before it.
+  [[nodiscard]] Status RecordSampled(const RequestContext& ctx, const CallRecord& record);
+
+  const ProxyOptions options;
+  const Recorder& recorder;
+  const Redactor redactor;
+
+ private:
+  void EmitSampleSummary(const RequestContext& ctx, const std::string& tool);
+  CallSampler sampler_;
+};
+
 class UpstreamSession final : public Connection {
  public:
   // Starts the upstream for the session `info`; every message for the client
-  // goes to `send`. `recorder` and `redactor` must outlive the session.
-  UpstreamSession(const ProxyOptions& options, const Recorder& recorder, const Redactor& redactor,
-                  ConnectionInfo info, MessageSender send);
+  // goes to `send`. `shared` must outlive the session.
+  UpstreamSession(ProxyShared& shared, ConnectionInfo info, MessageSender send);
   // Finish(), if not done.
   ~UpstreamSession() override;
 

@@ -717,6 +717,57 @@ TEST(ProxyHttpTest, EachSessionHasItsOwnUpstreamAndTheRolesDecideWhichToolsReach
   EXPECT_EQ(verify_code, 0) << verify_out;
 }
 
+// An upstream in a few lines of shell: one tool, `probe`, whose input schema
+// marks `pin` writeOnly (a secret, as a tool author declares it).
+std::filesystem::path WriteProbeServer(const std::filesystem::path& dir) {
+  const auto script = dir / "probe-server.sh";
+  std::ofstream(script) << R"SH(#!/bin/sh
+while IFS= read -r line; do
+  id=$(printf '%s' "$line" | sed -n 's/^{"id":\([^,}]*\).*/\1/p')
+  case "$line" in
+    *'"method":"initialize"'*)
+      echo "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{\"tools\":{}},\"serverInfo\":{\"name\":\"probe\",\"version\":\"1\"}}}" ;;
+    *'"method":"tools/list"'*)
+      echo "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"tools\":[{\"name\":\"probe\",\"inputSchema\":{\"type\":\"object\",\"properties\":{\"user\":{\"type\":\"string\"},\"pin\":{\"type\":\"string\",\"writeOnly\":true}}}}]}}" ;;
+    *'"method":"tools/call"'*)
+      echo "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"probed\"}]}}" ;;
+  esac
+done
+)SH";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  return script;
+}
+
+TEST(ProxyTest, ParametersTheUpstreamsSchemaMarksSensitiveAreRedactedAndSamplingCountsWhatItLeavesOut) {
+  testing::TempDir dir;
+  const auto config = dir.path() / "mcp-audit.toml";
+  std::ofstream(config) << "[[policy.sampling]]\ntools = [\"probe\"]\nkeep_one_in = 3\n";
+  std::vector<std::string> args = ProxyArgs(dir.path(), {WriteProbeServer(dir.path()).string()});
+  args.insert(args.begin() + 1, {"--config", config.string()});
+  ServerProcess proxy(args, dir.path() / "proxy.txt");
+  proxy.Initialize();
+  for (int i = 1; i <= 7; ++i) {
+    const json answer =
+        proxy.Request(i, "tools/call", {{"name", "probe"}, {"arguments", {{"user", "ann"}, {"pin", "4711-secret"}}}});
+    EXPECT_EQ(answer["result"]["content"][0]["text"], "probed") << answer;
+  }
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+  std::vector<AuditEvent> calls, summaries;
+  for (const auto& e : Records(dir.path() / "audit", /*all=*/true)) {
+    if (e.event_type == "tool_call") calls.push_back(e);
+    if (e.event_type == "sample_summary") summaries.push_back(e);
+  }
+  ASSERT_EQ(calls.size(), 3u) << "1 in 3 successful calls is kept";
+  ASSERT_EQ(summaries.size(), 2u);
+  EXPECT_EQ(summaries[0].details["skipped"], 2);
+  EXPECT_EQ(summaries[1].details["skipped"], 2);
+  for (const auto& call : calls) {
+    EXPECT_EQ(call.params["user"], "ann");
+    EXPECT_EQ(call.params["pin"], "[REDACTED]") << "the upstream's schema marks it writeOnly";
+  }
+  EXPECT_EQ(AllBytes(dir.path() / "audit").find("4711-secret"), std::string::npos);
+}
+
 TEST(ProxyTest, ThePolicysLevelsDecideHowMuchOfEachCallTheRecordKeeps) {
   testing::TempDir dir;
   const auto config = dir.path() / "mcp-audit.toml";
