@@ -194,19 +194,24 @@ Result<HttpOptions> PrepareHttp(const Config& config, const ServeFlags& flags, s
   return http;
 }
 
+// Who may call an HTTP endpoint, as the start-up banner says it.
+std::string CallersLines(const HttpOptions& http, const std::string& dev_key) {
+  std::string lines = std::string("  callers:       ") +
+                      (!dev_key.empty()     ? "with the development API key below (X-API-Key header)"
+                       : http.authenticator ? "authenticated ([auth] in the config)"
+                                            : "not authenticated (loopback only)") +
+                      "\n";
+  if (!dev_key.empty()) lines += "  dev API key:   " + dev_key + "   (valid for this run only)\n";
+  return lines;
+}
+
 Status ServeOverHttp(Server& server, HttpOptions http, const Config& config, const std::string& dev_key,
                      const Toolkit& toolkit, const std::string& journal_line, std::stop_source stop) {
   http.on_listening = [&](const std::string& url) {
     std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": serving MCP over Streamable HTTP (toolkit: "
               << config.toolkit << ", " << toolkit.ListTools().size() << " tools)\n"
               << "  endpoint:      " << url << (http.stateless ? " (stateless)" : "") << "\n"
-              << "  callers:       "
-              << (!dev_key.empty()        ? "with the development API key below (X-API-Key header)"
-                  : http.authenticator    ? "authenticated ([auth] in the config)"
-                                          : "not authenticated (loopback only)")
-              << "\n";
-    if (!dev_key.empty()) std::cerr << "  dev API key:   " << dev_key << "   (valid for this run only)\n";
-    std::cerr << journal_line
+              << CallersLines(http, dev_key) << journal_line
               << "  connect:       npx @modelcontextprotocol/inspector --cli " << url
               << " --transport http --method tools/list"
               << (dev_key.empty() ? "" : " --header \"X-API-Key: " + dev_key + "\"") << "\n"
@@ -249,19 +254,47 @@ int RunProxy(const ServeFlags& flags, const Config& config, const HttpOptions& h
     std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": auditing the MCP server `" << flags.upstream.front()
               << "` for clients over Streamable HTTP (one upstream process per session)\n"
               << "  endpoint:      " << url << "\n"
-              << "  callers:       "
-              << (!dev_key.empty()        ? "with the development API key below (X-API-Key header)"
-                  : http.authenticator    ? "authenticated ([auth] in the config)"
-                                          : "not authenticated (loopback only)")
-              << "\n";
-    if (!dev_key.empty()) std::cerr << "  dev API key:   " << dev_key << "   (valid for this run only)\n";
-    std::cerr << journal_line << "  stop:          Ctrl-C (calls in flight finish first)\n";
+              << CallersLines(http, dev_key) << journal_line
+              << "  stop:          Ctrl-C (calls in flight finish first)\n";
   };
   if (Status status = ServeHttp(host, served, stop.get_token()); !status) {
     std::cerr << "mcp-audit proxy: " << status.error().message << "\n";
     return 1;
   }
   return 0;
+}
+
+// Retention inside the server, when configured: now, then every
+// run_every_hours, and as soon as the journal outgrows its disk budget (looked
+// at every minute). Destroying the thread stops it.
+std::jthread StartRetention(const Config& config, Pipeline& pipeline) {
+  const RetentionPolicy& rp = config.retention;
+  if (rp.empty() || (rp.run_every.count() == 0 && rp.max_journal_bytes == 0)) return {};
+  return std::jthread([&config, &rp, &pipeline](std::stop_token stop) {
+    std::mutex mutex;
+    std::condition_variable_any wake;
+    std::optional<std::chrono::steady_clock::time_point> last_run;
+    do {  // the first look happens even when the server stops at once
+      const bool due =
+          rp.run_every.count() > 0 && (!last_run || std::chrono::steady_clock::now() - *last_run >= rp.run_every);
+      if (due || (rp.max_journal_bytes > 0 && JournalBytes(config.audit.directory) > rp.max_journal_bytes)) {
+        last_run = std::chrono::steady_clock::now();
+        auto plan = RunRetention(config, &pipeline, false);
+        if (!plan) {
+          OpsLog().error("retention: {}", plan.error().message);
+        } else {
+          OpsLog().info("retention: deleted {} records ({} segments), anonymised {}, {} expired kept",
+                        plan->records_to_delete, plan->segments_to_delete.size(), plan->records_anonymised,
+                        plan->expired_kept);
+          for (const auto& [sink, count] : plan->given_up)
+            OpsLog().error("retention: the journal was over its disk budget: sink {} will never receive {} records",
+                           sink, count);
+        }
+      }
+      std::unique_lock lock(mutex);
+      wake.wait_for(lock, stop, std::chrono::minutes(1), [] { return false; });
+    } while (!stop.stop_requested());
+  });
 }
 
 int Serve(const ServeFlags& flags) {
@@ -315,37 +348,7 @@ int Serve(const ServeFlags& flags) {
   // Reads of the audit log by the CLI while the server holds the journal.
   auto reads = AuditReadListener::Start(config.audit.directory, **pipeline, pipeline_options.server);
   if (!reads) OpsLog().warn("reads of the audit log by mcp-audit commands cannot be recorded: {}", reads.error().message);
-  // Retention, when configured: now, then every run_every_hours, and as soon
-  // as the journal outgrows its disk budget (looked at every minute).
-  std::jthread retention;
-  const RetentionPolicy& rp = config.retention;
-  if (!rp.empty() && (rp.run_every.count() > 0 || rp.max_journal_bytes > 0)) {
-    retention = std::jthread([&config, &rp, &pipeline](std::stop_token stop) {
-      std::mutex mutex;
-      std::condition_variable_any wake;
-      std::optional<std::chrono::steady_clock::time_point> last_run;
-      do {  // the first look happens even when the server stops at once
-        const bool due =
-            rp.run_every.count() > 0 && (!last_run || std::chrono::steady_clock::now() - *last_run >= rp.run_every);
-        if (due || (rp.max_journal_bytes > 0 && JournalBytes(config.audit.directory) > rp.max_journal_bytes)) {
-          last_run = std::chrono::steady_clock::now();
-          auto plan = RunRetention(config, pipeline->get(), false);
-          if (!plan) {
-            OpsLog().error("retention: {}", plan.error().message);
-          } else {
-            OpsLog().info("retention: deleted {} records ({} segments), anonymised {}, {} expired kept",
-                          plan->records_to_delete, plan->segments_to_delete.size(), plan->records_anonymised,
-                          plan->expired_kept);
-            for (const auto& [sink, count] : plan->given_up)
-              OpsLog().error("retention: the journal was over its disk budget: sink {} will never receive {} records",
-                             sink, count);
-          }
-        }
-        std::unique_lock lock(mutex);
-        wake.wait_for(lock, stop, std::chrono::minutes(1), [] { return false; });
-      } while (!stop.stop_requested());
-    });
-  }
+  std::jthread retention = StartRetention(config, **pipeline);
   const bool durable = config.audit.mode == DeliveryMode::kDurable;
   ToolkitOptions toolkit_options;
   toolkit_options.server = pipeline_options.server;

@@ -298,12 +298,13 @@ struct UpstreamSession::State {
     if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(from_child, O_CLOEXEC) != 0 ||
         ::pipe2(child_err, O_CLOEXEC) != 0) {
       OpsLog().error("proxy: cannot make pipes: {}", std::strerror(errno));
+      std::lock_guard lock(mutex);
       gone = true;
       return;
     }
     std::vector<std::string> command = options.command;
-    child = ::fork();
-    if (child == 0) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
       // The server's own signals: none blocked (the proxy blocks SIGINT/SIGTERM for its watcher).
       sigset_t none;
       sigemptyset(&none);
@@ -321,25 +322,32 @@ struct UpstreamSession::State {
     ::close(to_child[0]);
     ::close(from_child[1]);
     ::close(child_err[1]);
-    if (child < 0) {
+    {
+      std::lock_guard lock(mutex);
+      child = pid;
+      if (pid < 0) gone = true;
+    }
+    if (pid < 0) {
       OpsLog().error("proxy: cannot start the upstream: {}", std::strerror(errno));
       for (int fd : {to_child[1], from_child[0], child_err[0]}) ::close(fd);
-      gone = true;
       return;
     }
     {
       std::lock_guard lock(upstream_mutex);
       upstream_in = to_child[1];
     }
-    gone = false;
-    reader_done = false;
+    {
+      std::lock_guard lock(mutex);
+      gone = false;
+      reader_done = false;
+    }
     const int out_fd = from_child[0], err_fd = child_err[0];
     errors = std::thread([err_fd] {
       LineReader reader(err_fd);
       for (std::string line; reader.Next(line);) OpsLog().info("upstream: {}", line);
       ::close(err_fd);
     });
-    answers = std::thread([this, out_fd, pid = child] { Answers(out_fd, pid); });
+    answers = std::thread([this, out_fd, pid] { Answers(out_fd, pid); });
   }
 
   // Upstream to client, until the upstream closes its output; then the calls
@@ -433,7 +441,7 @@ struct UpstreamSession::State {
     CloseUpstreamInput();
     {
       std::unique_lock lock(mutex);
-      if (!changed.wait_for(lock, std::chrono::seconds(5), [&] { return reader_done; })) {
+      if (!changed.wait_for(lock, std::chrono::seconds(5), [&] { return reader_done; }) && child > 0) {
         stopping = true;  // its end by our signal is not a failure of its own
         ::kill(child, SIGTERM);
         if (!changed.wait_for(lock, std::chrono::seconds(2), [&] { return reader_done; })) ::kill(child, SIGKILL);

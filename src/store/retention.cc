@@ -69,7 +69,8 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
   std::vector<uint64_t> sizes;
   uint64_t journal_bytes = 0;
   for (const auto& segment : segments) {
-    sizes.push_back(fs::file_size(dir / segment, ec));
+    const uintmax_t size = fs::file_size(dir / segment, ec);
+    sizes.push_back(ec ? 0 : size);  // gone meanwhile: it takes no space
     journal_bytes += sizes.back();
   }
 

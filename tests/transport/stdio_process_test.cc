@@ -40,6 +40,14 @@ using testing::Records;
 using testing::RunCommand;
 using testing::ServerProcess;
 
+// A server run in which `user` makes one catalog search.
+void OneSearchBy(const std::filesystem::path& audit, const std::string& user) {
+  ServerProcess server(audit, {"--user", user});
+  server.Initialize();
+  server.Request(1, "tools/call", {{"name", "catalog_search"}, {"arguments", {{"query", "orders"}}}});
+  EXPECT_EQ(server.CloseAndWait(), 0);
+}
+
 TEST(StdioServerTest, ServesACallAndLeavesItsRecordAfterEof) {
   testing::TempDir dir;
   ServerProcess server(dir.path() / "audit", {"--user", "alice"});
@@ -360,7 +368,8 @@ TEST(AuditorCommandsTest, TailFollowPrintsNewRecordsAsTheyAreWritten) {
   const auto audit = dir.path() / "audit";
   ServerProcess server(audit);
   server.Initialize();  // the journal exists now
-  ServerProcess tail({"tail", "-f", "-n", "1", "--audit-dir", audit.string()}, dir.path() / "tail-stderr.txt");
+  // -n 2: the tail's own audit_read record may be the newest when it starts.
+  ServerProcess tail({"tail", "-f", "-n", "2", "--audit-dir", audit.string()}, dir.path() / "tail-stderr.txt");
   auto read_until = [&](const std::string& text) {
     std::string line;
     for (int i = 0; i < 5 && line.find(text) == std::string::npos; ++i) line = tail.ReadLine();
@@ -378,16 +387,10 @@ TEST(AuditorCommandsTest, TailFollowPrintsNewRecordsAsTheyAreWritten) {
   tail.Signal(SIGTERM);
 }
 
-// Every byte of every file in `dir`, for "is it gone from the disk?".
 TEST(StoreTest, ServeShipsTheJournalToSqliteWhereQueryVerifyAndStatusReadIt) {
   testing::TempDir dir;
   const auto audit = dir.path() / "audit";
-  {
-    ServerProcess server(audit, {"--user", "carol"});
-    server.Initialize();
-    server.Request(1, "tools/call", {{"name", "catalog_search"}, {"arguments", {{"query", "orders"}}}});
-    EXPECT_EQ(server.CloseAndWait(), 0);
-  }
+  OneSearchBy(audit, "carol");
   const std::string store = "sqlite://" + (audit / "audit.db").string();
   auto [query_code, query_out] = RunCommand("query --format json --tool catalog_search --store " + store);
   ASSERT_EQ(query_code, 0) << query_out;
@@ -910,12 +913,7 @@ TEST(EraseTest, ThePersonsDataIsGoneFromEveryByteAndTheJournalStillVerifies) {
 TEST(AuditReadTest, EveryReadOfTheAuditLogIsItselfRecorded) {
   testing::TempDir dir;
   const auto audit = dir.path() / "audit";
-  {
-    ServerProcess server(audit, {"--user", "carol"});
-    server.Initialize();
-    server.Request(1, "tools/call", {{"name", "catalog_search"}, {"arguments", {{"query", "orders"}}}});
-    EXPECT_EQ(server.CloseAndWait(), 0);
-  }
+  OneSearchBy(audit, "carol");
   ::setenv("MCP_AUDIT_USER", "auditor-ann", 1);
   const std::string at = " --audit-dir " + audit.string();
   for (const std::string& command : std::vector<std::string>{"query --tool catalog_search", "tail -n 1", "report --kind failures",
