@@ -188,6 +188,9 @@ class Toolkit {
 
   // The tools/list entries, in registration order.
   nlohmann::json ListTools() const;
+  // Those a caller with `roles` may call ([[policy.access]]): a tool the
+  // policy refuses is not offered either.
+  nlohmann::json ListTools(const std::vector<std::string>& roles) const;
   nlohmann::json ListResources() const;
   nlohmann::json ListResourceTemplates() const;
   nlohmann::json ListPrompts() const;

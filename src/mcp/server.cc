@@ -119,7 +119,8 @@ class Session final : public std::enable_shared_from_this<Session> {
     }
     const Toolkit& toolkit = server_->toolkit;
     const json& params = message.params;
-    if (method == "tools/list") return Answer(id, jsonrpc::Result(id, {{"tools", toolkit.ListTools()}}));
+    if (method == "tools/list")
+      return Answer(id, jsonrpc::Result(id, {{"tools", toolkit.ListTools(info_.identity.roles)}}));
     if (method == "tools/call") return CallTool(message);
     if (method == "logging/setLevel") return SetLogLevel(message);
     if (toolkit.has_resources()) {

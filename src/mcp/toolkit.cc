@@ -112,6 +112,13 @@ json Toolkit::ListTools() const {
   return tools;
 }
 
+json Toolkit::ListTools(const std::vector<std::string>& roles) const {
+  json tools = json::array();
+  for (const auto& tool : tools_)
+    if (policy_.Permits(roles, tool->definition.name)) tools.push_back(tool->listing);
+  return tools;
+}
+
 void Toolkit::RunHandler(RequestContext& ctx, const RegisteredTool& tool, const json& arguments, CallRecord& record,
                          ToolCallResponse& response) const {
   Result<ToolResult> result = Fail(ErrorCode::kInternal, "");

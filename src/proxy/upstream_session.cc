@@ -366,7 +366,23 @@ struct UpstreamSession::State {
           if (result.is_object() && !result.value("nextCursor", "").empty()) QueueToolsRequest(result.value("nextCursor", ""));
           continue;
         }
-        if (tools_list_requests.erase(message["id"].dump()) > 0) LearnTools(message.value("result", json::object()));
+        if (tools_list_requests.erase(message["id"].dump()) > 0) {
+          LearnTools(message.value("result", json::object()));
+          // A tool the caller's roles may not call is not offered either.
+          if (!options.policy.access.empty() && message.contains("result") && message["result"].is_object() &&
+              message["result"].contains("tools") && message["result"]["tools"].is_array()) {
+            json& tools = message["result"]["tools"];
+            const size_t before = tools.size();
+            json permitted = json::array();
+            for (auto& tool : tools)
+              if (tool.is_object() && options.policy.Permits(info.identity.roles, tool.value("name", "")))
+                permitted.push_back(std::move(tool));
+            if (permitted.size() != before) {
+              tools = std::move(permitted);
+              line = message.dump(-1, ' ', false, json::error_handler_t::replace);
+            }
+          }
+        }
         if (abandoned.erase(message["id"].dump()) > 0) {
           OpsLog().warn("proxy: the upstream answered call {} after it was abandoned; dropped", IdText(message["id"]));
           continue;

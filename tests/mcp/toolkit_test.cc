@@ -308,6 +308,11 @@ TEST(AuditPolicyTest, AToolTheCallersRolesDoNotAllowIsRefusedBeforeItRunsAndReco
   EXPECT_EQ(refused.rpc_error->code, rpc::kAccessDenied);
   EXPECT_NE(refused.rpc_error->message.find("do not allow the tool delete_report"), std::string::npos);
   EXPECT_EQ(runs, 1) << "the refused call never ran";
+  // Nor is it offered: tools/list shows a caller what its roles may call.
+  ASSERT_EQ(toolkit.ListTools({"analyst"}).size(), 1u);
+  EXPECT_EQ(toolkit.ListTools({"analyst"})[0]["name"], "read_report");
+  EXPECT_TRUE(toolkit.ListTools({"guest"}).empty());
+  EXPECT_EQ(toolkit.ListTools().size(), 2u);
   auto events = logger.events();
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[1].outcome, Outcome::kDenied);

@@ -662,6 +662,10 @@ TEST(ProxyHttpTest, EachSessionHasItsOwnUpstreamAndTheRolesDecideWhichToolsReach
     sessions.push_back(init.header("mcp-session-id"));
     EXPECT_EQ(post(sessions.back(), {{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}}).status, 202);
   }
+  // The upstream's tools/list, as the caller's roles see it.
+  const json listed = body_of(post(sessions[0], {{"jsonrpc", "2.0"}, {"id", 9}, {"method", "tools/list"}}));
+  ASSERT_EQ(listed["result"]["tools"].size(), 1u) << listed;
+  EXPECT_EQ(listed["result"]["tools"][0]["name"], "test_simple_text");
   for (const auto& session : sessions) {
     const json allowed = body_of(post(session, {{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tools/call"},
                                                 {"params", {{"name", "test_simple_text"}, {"arguments", json::object()}}}}));
