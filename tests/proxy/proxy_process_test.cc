@@ -1,0 +1,395 @@
+// Drives the real `mcp-audit proxy` in front of MCP servers it did not write
+// (the conformance fixtures served by `mcp-audit serve --stdio` as a separate
+// process with its own journal, or a few lines of shell), over stdio and over
+// Streamable HTTP, and reads the records it leaves.
+#include <signal.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "mcpaudit/rate_limit.h"
+#include "support/cli_process.h"
+#include "support/http_client.h"
+#include "support/temp_dir.h"
+
+namespace mcpaudit {
+namespace {
+
+using nlohmann::json;
+using testing::AllBytes;
+using testing::Records;
+using testing::RunCommand;
+using testing::ServerProcess;
+
+// mcp-audit proxy in front of an MCP server it did not write: here the
+// conformance fixtures served by `mcp-audit serve --stdio`, a separate process
+// with its own journal, so that the two can be compared.
+std::vector<std::string> ProxyArgs(const std::filesystem::path& dir, std::vector<std::string> upstream) {
+  std::vector<std::string> args = {"proxy", "--audit-dir", (dir / "audit").string(), "--user", "dana", "--"};
+  args.insert(args.end(), upstream.begin(), upstream.end());
+  return args;
+}
+
+TEST(ProxyTest, RelaysEveryMessageUnchangedAndRecordsEachCallWithItsOutcome) {
+  testing::TempDir dir;
+  const std::vector<std::string> upstream = {MCP_AUDIT_BINARY, "serve", "--toolkit", "conformance", "--stdio",
+                                             "--audit-dir", (dir.path() / "upstream").string()};
+  // The same server called directly (its own journal: one server per journal).
+  ServerProcess direct({"serve", "--toolkit", "conformance", "--stdio", "--audit-dir", (dir.path() / "direct").string()},
+                       dir.path() / "direct.txt");
+  ServerProcess proxy(ProxyArgs(dir.path(), upstream), dir.path() / "proxy.txt");
+  direct.Initialize();
+  proxy.Initialize();
+  EXPECT_EQ(proxy.Request(1, "tools/list")["result"], direct.Request(1, "tools/list")["result"]);
+  const json text = {{"name", "test_simple_text"}, {"arguments", {{"password", "hunter2"}}}};
+  EXPECT_EQ(proxy.Request(2, "tools/call", text), direct.Request(2, "tools/call", text));
+  const json failing = {{"name", "test_error_handling"}, {"arguments", json::object()}};
+  EXPECT_EQ(proxy.Request(3, "tools/call", failing)["result"]["isError"], true);
+  EXPECT_EQ(proxy.Request(4, "tools/call", {{"name", "no_such_tool"}, {"arguments", json::object()}})["error"]["code"],
+            -32602);
+  const json resource = {{"uri", "test://static-text"}};
+  EXPECT_EQ(proxy.Request(5, "resources/read", resource), direct.Request(5, "resources/read", resource));
+  const json prompt = {{"name", "test_simple_prompt"}};
+  EXPECT_EQ(proxy.Request(6, "prompts/get", prompt), direct.Request(6, "prompts/get", prompt));
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+  EXPECT_EQ(direct.CloseAndWait(), 0);
+
+  std::vector<AuditEvent> calls, reads;
+  for (const auto& e : Records(dir.path() / "audit", /*all=*/true)) {
+    if (e.event_type == "tool_call") calls.push_back(e);
+    if (e.event_type == "resource_read" || e.event_type == "prompt_get") reads.push_back(e);
+  }
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_EQ(calls[0].tool, "test_simple_text");
+  EXPECT_EQ(calls[0].outcome, Outcome::kSuccess);
+  EXPECT_EQ(calls[0].user.id, "dana");
+  EXPECT_EQ(calls[0].request.id, "2");
+  EXPECT_EQ(calls[0].request.client.name, "pipe-test");
+  EXPECT_NE(calls[0].params.dump().find("password"), std::string::npos);
+  EXPECT_EQ(calls[0].params.dump().find("hunter2"), std::string::npos) << "secrets redacted before the record is written";
+  EXPECT_EQ(calls[1].outcome, Outcome::kFailure);
+  EXPECT_EQ(calls[1].error->reason, "tool_error");
+  EXPECT_EQ(calls[2].outcome, Outcome::kDenied);
+  EXPECT_EQ(calls[2].error->code, -32602);
+  EXPECT_EQ(calls[2].error->reason, "unknown_tool");
+  ASSERT_EQ(reads.size(), 2u);
+  EXPECT_EQ(reads[0].event_type, "resource_read");
+  EXPECT_EQ(reads[0].resources, std::vector<std::string>{"test://static-text"});
+  EXPECT_EQ(reads[1].event_type, "prompt_get");
+  EXPECT_EQ(reads[1].tool, "test_simple_prompt");
+  EXPECT_EQ(AllBytes(dir.path() / "audit").find("hunter2"), std::string::npos);
+  auto [verify_code, verify_out] = RunCommand("verify --audit-dir " + (dir.path() / "audit").string());
+  EXPECT_EQ(verify_code, 0) << verify_out;
+}
+
+TEST(ProxyTest, AnUpstreamThatDiesFailsItsPendingCallAndIsRecorded) {
+  testing::TempDir dir;
+  // An "MCP server" that reads one message and dies without answering.
+  ServerProcess proxy(ProxyArgs(dir.path(), {"/bin/sh", "-c", "head -n 1 >/dev/null; exit 3"}),
+                      dir.path() / "proxy.txt");
+  const json answer = proxy.Request(7, "tools/call", {{"name", "anything"}, {"arguments", json::object()}});
+  EXPECT_EQ(answer["id"], 7);
+  EXPECT_EQ(answer["error"]["code"], -32603) << answer;
+  EXPECT_NE(answer["error"]["message"].get<std::string>().find("ended"), std::string::npos) << answer;
+  EXPECT_EQ(proxy.CloseAndWait(), 1);
+  EXPECT_NE(proxy.Stderr().find("exit code 3"), std::string::npos) << proxy.Stderr();
+  const std::vector<AuditEvent> events = Records(dir.path() / "audit", /*all=*/true);
+  auto find = [&](const std::string& type) {
+    return std::find_if(events.begin(), events.end(), [&](const auto& e) { return e.event_type == type; });
+  };
+  ASSERT_NE(find("tool_call"), events.end());
+  EXPECT_EQ(find("tool_call")->outcome, Outcome::kFailure);
+  ASSERT_NE(find("upstream_exited"), events.end());
+  EXPECT_EQ(find("upstream_exited")->details["exit_code"], 3);
+}
+
+TEST(ProxyTest, ARateLimitedCallIsRefusedByTheProxyAndNeverReachesTheUpstream) {
+  testing::TempDir dir;
+  const auto config = dir.path() / "mcp-audit.toml";
+  std::ofstream(config) << "[[rate_limits]]\ntools = [\"*\"]\nper_minute = 1\nburst = 1\n";
+  std::vector<std::string> args = ProxyArgs(dir.path(), {MCP_AUDIT_BINARY, "serve", "--toolkit", "conformance",
+                                                         "--stdio", "--audit-dir", (dir.path() / "upstream").string()});
+  args.insert(args.begin() + 1, {"--config", config.string()});
+  ServerProcess proxy(args, dir.path() / "proxy.txt");
+  proxy.Initialize();
+  const json call = {{"name", "test_simple_text"}, {"arguments", json::object()}};
+  EXPECT_TRUE(proxy.Request(1, "tools/call", call).contains("result"));
+  const json refused = proxy.Request(2, "tools/call", call);
+  EXPECT_EQ(refused["error"]["code"], kRateLimitedCode) << refused;
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+  const auto recorded = Records(dir.path() / "audit");
+  ASSERT_EQ(recorded.size(), 2u);
+  EXPECT_EQ(recorded[1].outcome, Outcome::kDenied);
+  EXPECT_EQ(recorded[1].error->reason, "rate_limited");
+  EXPECT_EQ(Records(dir.path() / "upstream").size(), 1u) << "the refused call never reached the server";
+}
+
+// The child processes of `pid` (the upstreams of a proxy's sessions).
+std::vector<pid_t> ChildrenOf(pid_t pid) {
+  std::vector<pid_t> children;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::ifstream in(task.path() / "children");
+    for (pid_t child; in >> child;) children.push_back(child);
+  }
+  return children;
+}
+
+// `mcp-audit proxy --http` for clients with API keys (roles from the config),
+// each session with its own upstream process and journal.
+TEST(ProxyHttpTest, EachSessionHasItsOwnUpstreamAndTheRolesDecideWhichToolsReachIt) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  auto [key_code, key_out] = RunCommand("apikey --user ann --role analyst");
+  ASSERT_EQ(key_code, 0) << key_out;
+  std::string key, entry;  // the key (stdout's first line) and its [[auth.api_keys]] entry
+  std::istringstream lines(key_out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("mcpa_", 0) == 0) key = line;
+    for (const char* start : {"[[auth.api_keys]]", "sha256 = ", "user_id = ", "roles = "})
+      if (line.rfind(start, 0) == 0) entry += line + "\n";
+  }
+  const auto config = dir.path() / "mcp-audit.toml";
+  std::ofstream(config) << entry << "[[policy.access]]\nroles = [\"analyst\"]\nallow = [\"test_simple_text\"]\n";
+  ServerProcess proxy({"proxy", "--http", "127.0.0.1:0", "--config", config.string(), "--audit-dir", audit.string(),
+                       "--", "/bin/sh", "-c",
+                       "exec \"$0\" serve --toolkit conformance --stdio --mode durable --audit-dir \"$(mktemp -d \"$1/upstream-XXXXXX\")\"",
+                       MCP_AUDIT_BINARY, dir.path().string()},
+                      dir.path() / "proxy.txt");
+  unsigned short port = 0;
+  for (int i = 0; i < 100 && port == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const std::string err = proxy.Stderr();
+    if (auto at = err.find("endpoint:      http://127.0.0.1:"); at != std::string::npos)
+      port = static_cast<unsigned short>(std::stoi(err.substr(at + 32)));
+  }
+  ASSERT_NE(port, 0) << proxy.Stderr();
+  const testing::HttpClient http("127.0.0.1", port);
+  auto post = [&](const std::string& session, const json& message) {
+    testing::Headers headers = testing::McpPostHeaders(session);
+    headers.emplace_back("X-API-Key", key);
+    headers.emplace_back("MCP-Protocol-Version", "2025-06-18");
+    return http.Post(message.dump(), headers);
+  };
+  auto body_of = [](const testing::HttpReply& reply) {  // JSON, or the last SSE data line
+    const auto data = reply.body.rfind("data: ");
+    return json::parse(data == std::string::npos ? reply.body : reply.body.substr(data + 6), nullptr, false);
+  };
+  std::vector<std::string> sessions;
+  for (int s = 0; s < 2; ++s) {
+    const auto init = post("", {{"jsonrpc", "2.0"}, {"id", 0}, {"method", "initialize"},
+                                {"params", {{"protocolVersion", "2025-06-18"}, {"capabilities", json::object()},
+                                            {"clientInfo", {{"name", "http-proxy-test"}, {"version", "1"}}}}}});
+    ASSERT_EQ(init.status, 200) << init.body;
+    sessions.push_back(init.header("mcp-session-id"));
+    EXPECT_EQ(post(sessions.back(), {{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}}).status, 202);
+  }
+  // The upstream's tools/list, as the caller's roles see it.
+  const json listed = body_of(post(sessions[0], {{"jsonrpc", "2.0"}, {"id", 9}, {"method", "tools/list"}}));
+  ASSERT_EQ(listed["result"]["tools"].size(), 1u) << listed;
+  EXPECT_EQ(listed["result"]["tools"][0]["name"], "test_simple_text");
+  for (const auto& session : sessions) {
+    const json allowed = body_of(post(session, {{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tools/call"},
+                                                {"params", {{"name", "test_simple_text"}, {"arguments", json::object()}}}}));
+    EXPECT_TRUE(allowed.contains("result")) << allowed;
+    const json refused = body_of(post(session, {{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/call"},
+                                                {"params", {{"name", "test_error_handling"}, {"arguments", json::object()}}}}));
+    EXPECT_EQ(refused["error"]["code"], -32001) << refused;
+  }
+  // Without a key: 401, and a record of the refusal.
+  EXPECT_EQ(http.Post("{}", testing::McpPostHeaders()).status, 401);
+
+  // One session's upstream dies: its next request starts it again.
+  const std::vector<pid_t> upstreams = ChildrenOf(proxy.pid());
+  ASSERT_EQ(upstreams.size(), 2u) << "one upstream process per session";
+  ::kill(upstreams[0], SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  size_t answered = 0;
+  for (const auto& session : sessions) {
+    const json again = body_of(post(session, {{"jsonrpc", "2.0"}, {"id", 3}, {"method", "tools/call"},
+                                              {"params", {{"name", "test_simple_text"}, {"arguments", json::object()}}}}));
+    answered += again.contains("result");
+  }
+  EXPECT_EQ(answered, 2u) << proxy.Stderr();
+  EXPECT_EQ(proxy.Signal(SIGTERM), 0) << proxy.Stderr();
+
+  std::map<std::string, int> kinds;
+  std::set<std::string> record_sessions;
+  for (const auto& e : Records(audit, /*all=*/true)) {
+    ++kinds[e.event_type + "/" + std::string(ToString(e.outcome))];
+    if (e.event_type == "tool_call") {
+      EXPECT_EQ(e.user.id, "ann");
+      EXPECT_EQ(e.request.transport, "http");
+      EXPECT_EQ(e.request.client_ip, "127.0.0.1");
+      record_sessions.insert(e.request.session_id);
+    }
+  }
+  EXPECT_EQ(kinds["tool_call/success"], 4);
+  EXPECT_EQ(kinds["tool_call/denied"], 2);
+  EXPECT_EQ(kinds["auth_failure/denied"], 1);
+  EXPECT_EQ(kinds["upstream_exited/failure"], 1);
+  EXPECT_EQ(kinds["upstream_restarted/success"], 1);
+  EXPECT_EQ(record_sessions, std::set<std::string>(sessions.begin(), sessions.end()));
+  // The refused calls never reached an upstream: each journal there holds only allowed calls.
+  size_t upstream_calls = 0, upstream_journals = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    if (entry.path().filename().string().rfind("upstream-", 0) != 0) continue;
+    ++upstream_journals;
+    for (const auto& e : Records(entry.path())) {
+      EXPECT_EQ(e.tool, "test_simple_text");
+      ++upstream_calls;
+    }
+  }
+  EXPECT_EQ(upstream_journals, 3u) << "two sessions, and the upstream started again";
+  EXPECT_EQ(upstream_calls, 4u);
+  auto [verify_code, verify_out] = RunCommand("verify --audit-dir " + audit.string());
+  EXPECT_EQ(verify_code, 0) << verify_out;
+}
+
+// An upstream in a few lines of shell: one tool, `probe`, whose input schema
+// marks `pin` writeOnly (a secret, as a tool author declares it).
+std::filesystem::path WriteProbeServer(const std::filesystem::path& dir) {
+  const auto script = dir / "probe-server.sh";
+  std::ofstream(script) << R"SH(#!/bin/sh
+while IFS= read -r line; do
+  id=$(printf '%s' "$line" | sed -n 's/^{"id":\([^,}]*\).*/\1/p')
+  case "$line" in
+    *'"method":"initialize"'*)
+      echo "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{\"tools\":{}},\"serverInfo\":{\"name\":\"probe\",\"version\":\"1\"}}}" ;;
+    *'"method":"tools/list"'*)
+      echo "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"tools\":[{\"name\":\"probe\",\"inputSchema\":{\"type\":\"object\",\"properties\":{\"user\":{\"type\":\"string\"},\"pin\":{\"type\":\"string\",\"writeOnly\":true}}}}]}}" ;;
+    *'"method":"tools/call"'*)
+      echo "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"probed\"}]}}" ;;
+  esac
+done
+)SH";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  return script;
+}
+
+TEST(ProxyTest, ParametersTheUpstreamsSchemaMarksSensitiveAreRedactedAndSamplingCountsWhatItLeavesOut) {
+  testing::TempDir dir;
+  const auto config = dir.path() / "mcp-audit.toml";
+  std::ofstream(config) << "[[policy.sampling]]\ntools = [\"probe\"]\nkeep_one_in = 3\n";
+  std::vector<std::string> args = ProxyArgs(dir.path(), {WriteProbeServer(dir.path()).string()});
+  args.insert(args.begin() + 1, {"--config", config.string()});
+  ServerProcess proxy(args, dir.path() / "proxy.txt");
+  proxy.Initialize();
+  for (int i = 1; i <= 7; ++i) {
+    const json answer =
+        proxy.Request(i, "tools/call", {{"name", "probe"}, {"arguments", {{"user", "ann"}, {"pin", "4711-secret"}}}});
+    EXPECT_EQ(answer["result"]["content"][0]["text"], "probed") << answer;
+  }
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+  std::vector<AuditEvent> calls, summaries;
+  for (const auto& e : Records(dir.path() / "audit", /*all=*/true)) {
+    if (e.event_type == "tool_call") calls.push_back(e);
+    if (e.event_type == "sample_summary") summaries.push_back(e);
+  }
+  ASSERT_EQ(calls.size(), 3u) << "1 in 3 successful calls is kept";
+  ASSERT_EQ(summaries.size(), 2u);
+  EXPECT_EQ(summaries[0].details["skipped"], 2);
+  EXPECT_EQ(summaries[1].details["skipped"], 2);
+  for (const auto& call : calls) {
+    EXPECT_EQ(call.params["user"], "ann");
+    EXPECT_EQ(call.params["pin"], "[REDACTED]") << "the upstream's schema marks it writeOnly";
+  }
+  EXPECT_EQ(AllBytes(dir.path() / "audit").find("4711-secret"), std::string::npos);
+}
+
+TEST(ProxyTest, ThePolicysLevelsDecideHowMuchOfEachCallTheRecordKeeps) {
+  testing::TempDir dir;
+  const auto config = dir.path() / "mcp-audit.toml";
+  std::ofstream(config) << "[[policy.levels]]\ntools = [\"test_simple_text\"]\nlevel = \"full\"\n"
+                           "[[policy.levels]]\ntools = [\"test_tool_with_logging\"]\nlevel = \"none\"\n"
+                           "[[policy.levels]]\ntools = [\"test_error_handling\"]\nlevel = \"metadata\"\n";
+  std::vector<std::string> args = ProxyArgs(dir.path(), {MCP_AUDIT_BINARY, "serve", "--toolkit", "conformance",
+                                                         "--stdio", "--audit-dir", (dir.path() / "upstream").string()});
+  args.insert(args.begin() + 1, {"--config", config.string()});
+  ServerProcess proxy(args, dir.path() / "proxy.txt");
+  proxy.Initialize();
+  for (const char* tool : {"test_simple_text", "test_tool_with_logging", "test_error_handling"})
+    proxy.Request(1, "tools/call", {{"name", tool}, {"arguments", {{"note", "kept?"}}}});
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+  std::map<std::string, AuditEvent> recorded;
+  for (const auto& e : Records(dir.path() / "audit")) recorded[e.tool] = e;
+  ASSERT_TRUE(recorded.contains("test_simple_text"));
+  EXPECT_EQ(recorded["test_simple_text"].params["note"], "kept?");
+  EXPECT_NE(recorded["test_simple_text"].details["result"]["text"].get<std::string>().find("simple text"),
+            std::string::npos);
+  EXPECT_FALSE(recorded.contains("test_tool_with_logging")) << "level none: a success leaves no record";
+  ASSERT_TRUE(recorded.contains("test_error_handling")) << "level none or metadata: failures are always recorded";
+  EXPECT_TRUE(recorded["test_error_handling"].params.is_null()) << "metadata: no parameters";
+}
+
+TEST(ProxyTest, APhiToolCalledWithoutAnAccessReasonIsRefusedBeforeItIsForwarded) {
+  testing::TempDir dir;
+  const auto config = dir.path() / "mcp-audit.toml";
+  std::ofstream(config) << "[[policy.classify]]\ntools = [\"test_simple_text\"]\nsensitivity = \"restricted\"\n"
+                           "phi = true\nrequire_access_reason = true\n";
+  std::vector<std::string> args = ProxyArgs(dir.path(), {MCP_AUDIT_BINARY, "serve", "--toolkit", "conformance",
+                                                         "--stdio", "--audit-dir", (dir.path() / "upstream").string()});
+  args.insert(args.begin() + 1, {"--config", config.string()});
+  ServerProcess proxy(args, dir.path() / "proxy.txt");
+  proxy.Initialize();
+  const json refused = proxy.Request(1, "tools/call", {{"name", "test_simple_text"}, {"arguments", json::object()}});
+  EXPECT_EQ(refused["error"]["code"], rpc::kAccessDenied) << refused;
+  const json allowed = proxy.Request(2, "tools/call", {{"name", "test_simple_text"},
+                                                       {"arguments", json::object()},
+                                                       {"_meta", {{"access_reason", "treatment"}}}});
+  EXPECT_TRUE(allowed.contains("result")) << allowed;
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+  const std::vector<AuditEvent> calls = Records(dir.path() / "audit");
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0].outcome, Outcome::kDenied);
+  EXPECT_EQ(calls[0].error->reason, "access_reason_required");
+  EXPECT_TRUE(calls[0].compliance.phi);
+  EXPECT_EQ(calls[1].outcome, Outcome::kSuccess);
+  EXPECT_EQ(calls[1].compliance.access_reason, "treatment");
+  EXPECT_EQ(calls[1].compliance.sensitivity, "restricted");
+}
+
+TEST(ProxyTest, AHungUpstreamGivesTheCallerATimeoutErrorAndAFailureRecord) {
+  testing::TempDir dir;
+  // An "MCP server" that takes every message and never answers.
+  std::vector<std::string> args = ProxyArgs(dir.path(), {"/bin/sh", "-c", "cat > /dev/null"});
+  args.insert(args.begin() + 1, {"--call-timeout-seconds", "1"});
+  ServerProcess proxy(args, dir.path() / "proxy.txt");
+  const auto started = std::chrono::steady_clock::now();
+  const json answer = proxy.Request(9, "tools/call", {{"name", "slow_tool"}, {"arguments", json::object()}});
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(900));
+  EXPECT_EQ(answer["id"], 9);
+  EXPECT_EQ(answer["error"]["code"], -32603) << answer;
+  EXPECT_NE(answer["error"]["message"].get<std::string>().find("did not answer within"), std::string::npos) << answer;
+  proxy.CloseAndWait();
+  const auto calls = Records(dir.path() / "audit");
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].tool, "slow_tool");
+  EXPECT_EQ(calls[0].outcome, Outcome::kFailure);
+}
+
+TEST(ProxyTest, ACallTheClientCancelsIsRecordedAsCancelled) {
+  testing::TempDir dir;
+  ServerProcess proxy(ProxyArgs(dir.path(), {"/bin/sh", "-c", "cat > /dev/null"}), dir.path() / "proxy.txt");
+  proxy.Send({{"jsonrpc", "2.0"}, {"id", 3}, {"method", "tools/call"},
+              {"params", {{"name", "long_report"}, {"arguments", json::object()}}}});
+  proxy.Send({{"jsonrpc", "2.0"}, {"method", "notifications/cancelled"}, {"params", {{"requestId", 3}}}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+  EXPECT_EQ(proxy.RemainingStdout(), "") << "a cancelled call gets no answer";
+  const std::vector<AuditEvent> calls = Records(dir.path() / "audit");
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].tool, "long_report");
+  EXPECT_EQ(calls[0].outcome, Outcome::kFailure);
+  EXPECT_EQ(calls[0].error->reason, "cancelled");
+}
+
+}  // namespace
+}  // namespace mcpaudit
