@@ -9,7 +9,9 @@ std::unique_ptr<Connection> ProxyHost::Connect(ConnectionInfo info, MessageSende
 }
 
 void ProxyHost::RecordAuthFailure(const ConnectionInfo& info, std::string_view error, std::string_view description) {
-  RecordAuthFailureWith(shared_.recorder, info, error, description);
+  auto record = [&recorder = shared_.recorder, info, error = std::string(error),
+                 description = std::string(description)] { RecordAuthFailureWith(recorder, info, error, description); };
+  if (!auth_records_.Submit(record)) record();
 }
 
 }  // namespace mcpaudit

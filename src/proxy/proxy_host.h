@@ -3,6 +3,7 @@
 // the session's initialize arrives and ended with the session.
 #pragma once
 
+#include "mcp/worker_pool.h"
 #include "mcpaudit/server.h"
 #include "proxy/upstream_session.h"
 
@@ -18,6 +19,9 @@ class ProxyHost final : public SessionHost {
 
  private:
   ProxyShared shared_;
+  // Refused authentications are recorded here, not on the transport's I/O
+  // thread: in durable mode a record waits for the disk.
+  WorkerPool auth_records_{1, 1024};
 };
 
 }  // namespace mcpaudit
