@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "mcpaudit/sink.h"
@@ -84,6 +85,17 @@ void RecordRead(const std::string& command, const std::string& audit_dir, const 
                 nlohmann::json request);
 // The filters given, as recorded with a read.
 nlohmann::json FiltersJson(const FilterFlags& flags);
+
+// The sinks that are SQL stores (SQLite, PostgreSQL, MySQL/MariaDB): where
+// erasure and retention reach; a SIEM keeps what it was sent.
+bool IsSqlStore(const SinkConfig& sink);
+// Applies `action` to every store, opened in turn; the first failure names the store.
+[[nodiscard]] Status ForEachStore(const std::vector<SinkConfig>& stores,
+                                  const std::function<Status(const SinkConfig&, Sink&)>& action);
+// Overwrites in every store the records whose new versions (journal lines) are
+// `lines`: how an erasure or an anonymisation reaches the stores.
+[[nodiscard]] Status ReplaceInStores(const std::vector<SinkConfig>& stores, const std::vector<std::string>& lines,
+                                     const std::function<void(const SinkConfig&, size_t)>& replaced = {});
 
 // Creates `path` for records or a report on them (personal data): mode 0600,
 // and never over an existing file (an earlier export is evidence).

@@ -29,11 +29,11 @@ Result<std::vector<SinkConfig>> StoresToErase(const EraseOptions& options) {
     auto config = LoadConfig(options.config_path);
     if (!config) return std::unexpected(config.error());
     for (SinkConfig& sink : SinksOrDefault(*config)) {
-      const std::string type = SinkType(sink);
-      if (type == "sqlite" || type == "postgres" || type == "mysql") {
+      if (IsSqlStore(sink)) {
         stores.push_back(std::move(sink));
       } else {
         // A SIEM keeps what it was sent; only its own tools can delete there.
+        const std::string type = SinkType(sink);
         std::cout << "note: sink " << sink.name << " (" << type
                   << ") cannot be erased from here: what it received stays there until erased in " << type << "\n";
       }
@@ -48,24 +48,6 @@ Result<std::vector<SinkConfig>> StoresToErase(const EraseOptions& options) {
     stores.push_back(std::move(store));
   }
   return stores;
-}
-
-// Overwrites the erased records in every store the journal is shipped to.
-Status EraseFromStores(const std::vector<SinkConfig>& stores, const ErasureResult& erased) {
-  std::vector<SinkRecord> records;
-  for (const auto& line : erased.erased_lines) {
-    auto event = AuditEventFromJson(nlohmann::json::parse(line, nullptr, false));
-    if (event) records.push_back({line, std::move(*event)});
-  }
-  for (const SinkConfig& store : stores) {
-    const std::string& url = store.url;
-    auto sink = OpenSink(store);
-    if (!sink) return Fail(ErrorCode::kIo, "store " + RedactUrl(url) + " was not: " + sink.error().message);
-    if (Status replaced = (*sink)->Replace(records); !replaced)
-      return Fail(ErrorCode::kIo, "store " + RedactUrl(url) + " was not: " + replaced.error().message);
-    std::cout << "erased " << records.size() << " records in the store " << RedactUrl(url) << "\n";
-  }
-  return {};
 }
 
 }  // namespace
@@ -98,7 +80,9 @@ void AddEraseCommand(CLI::App& app, int& exit_code) {
       exit_code = 2;
       return;
     }
-    if (auto replaced = EraseFromStores(*stores, *erased); !replaced) {
+    if (auto replaced = ReplaceInStores(*stores, erased->erased_lines, [](const SinkConfig& store, size_t records) {
+          std::cout << "erased " << records << " records in the store " << RedactUrl(store.url) << "\n";
+        }); !replaced) {
       std::cerr << "mcp-audit erase: the journal was erased, but " << replaced.error().message
                 << "; run the same erase again once the store is reachable\n";
       exit_code = 1;

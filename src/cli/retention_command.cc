@@ -15,12 +15,8 @@ namespace mcpaudit::cli {
 namespace {
 
 std::vector<SinkConfig> SqlStores(const Config& config) {
-  std::vector<SinkConfig> stores;
-  for (SinkConfig& sink : SinksOrDefault(config)) {
-    const std::string type = SinkType(sink);
-    if (type == "sqlite" || type == "postgres" || type == "mysql")
-      stores.push_back(std::move(sink));
-  }
+  std::vector<SinkConfig> stores = SinksOrDefault(config);
+  std::erase_if(stores, [](const SinkConfig& sink) { return !IsSqlStore(sink); });
   return stores;
 }
 
@@ -37,34 +33,12 @@ Result<std::optional<SigningKey>> LoadSigningKey(const Config& config) {
   return std::optional<SigningKey>(std::move(*key));
 }
 
-// Applies `action` to every SQL store; the first failure names the store.
-Status ForEachStore(const std::vector<SinkConfig>& stores,
-                    const std::function<Status(Sink&)>& action) {
-  for (const SinkConfig& store : stores) {
-    auto sink = OpenSink(store);
-    Status done = sink ? action(**sink) : Status(std::unexpected(sink.error()));
-    if (!done)
-      return Fail(ErrorCode::kIo, "store " + RedactUrl(store.url) + ": " + done.error().message);
-  }
-  return {};
-}
-
 Status ForgetInStores(const std::vector<SinkConfig>& stores, const RetentionPlan& plan) {
-  return ForEachStore(stores, [&](Sink& sink) -> Status {
+  return ForEachStore(stores, [&](const SinkConfig&, Sink& sink) -> Status {
     for (const RetentionCut& cut : plan.cuts)
       if (Status forgot = sink.Forget(cut.stream, cut.seq); !forgot) return forgot;
     return {};
   });
-}
-
-Status AnonymiseInStores(const std::vector<SinkConfig>& stores, const RetentionPlan& plan) {
-  if (plan.anonymised_lines.empty()) return {};
-  std::vector<SinkRecord> records;
-  for (const auto& line : plan.anonymised_lines) {
-    auto event = AuditEventFromJson(nlohmann::json::parse(line, nullptr, false));
-    if (event) records.push_back({line, std::move(*event)});
-  }
-  return ForEachStore(stores, [&](Sink& sink) { return sink.Replace(records); });
 }
 
 void PrintPlan(const RetentionPlan& plan, bool dry_run) {
@@ -96,7 +70,8 @@ Result<RetentionPlan> RunRetention(const Config& config, Pipeline* running, bool
   if (!plan || dry_run) return plan;
   const std::vector<SinkConfig> stores = SqlStores(config);
   // The anonymised versions reach the stores before anything is declared.
-  if (Status anonymised = AnonymiseInStores(stores, *plan); !anonymised)
+  if (Status anonymised = plan->anonymised_lines.empty() ? Status{} : ReplaceInStores(stores, plan->anonymised_lines);
+      !anonymised)
     return std::unexpected(anonymised.error());
   auto event = RetentionEvent(*plan, *key ? &**key : nullptr, now);
   if (!event) return std::unexpected(event.error());

@@ -37,6 +37,35 @@ nlohmann::json FiltersJson(const FilterFlags& flags) {
   return filters;
 }
 
+bool IsSqlStore(const SinkConfig& sink) {
+  const std::string type = SinkType(sink);
+  return type == "sqlite" || type == "postgres" || type == "mysql";
+}
+
+Status ForEachStore(const std::vector<SinkConfig>& stores,
+                    const std::function<Status(const SinkConfig&, Sink&)>& action) {
+  for (const SinkConfig& store : stores) {
+    auto sink = OpenSink(store);
+    Status done = sink ? action(store, **sink) : Status(std::unexpected(sink.error()));
+    if (!done) return Fail(ErrorCode::kIo, "store " + RedactUrl(store.url) + ": " + done.error().message);
+  }
+  return {};
+}
+
+Status ReplaceInStores(const std::vector<SinkConfig>& stores, const std::vector<std::string>& lines,
+                       const std::function<void(const SinkConfig&, size_t)>& replaced) {
+  std::vector<SinkRecord> records;
+  for (const auto& line : lines) {
+    auto event = AuditEventFromJson(nlohmann::json::parse(line, nullptr, false));
+    if (event) records.push_back({line, std::move(*event)});
+  }
+  return ForEachStore(stores, [&](const SinkConfig& store, Sink& sink) -> Status {
+    if (Status done = sink.Replace(records); !done) return done;
+    if (replaced) replaced(store, records.size());
+    return {};
+  });
+}
+
 Status CreatePrivateFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return Fail(ErrorCode::kIo, "cannot create " + path + ": " + std::strerror(errno));

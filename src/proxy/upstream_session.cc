@@ -56,16 +56,22 @@ json ErrorResponse(const json& id, int code, const std::string& message) {
   return {{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", message}}}};
 }
 
-// What the upstream's answer says about the call.
-CallRecord FromAnswer(const PendingCall& call, const json& answer, size_t bytes) {
+// The record of a call as far as the proxy knows it before any answer (its
+// parameters are set by the caller, redacted).
+CallRecord RecordOf(const PendingCall& call) {
   CallRecord record;
   record.event_type = call.event_type;
   record.tool = call.tool;
-  record.params = call.params;
   record.resources = call.resources;
   record.sensitivity = call.sensitivity;
   record.phi = call.phi;
   record.duration = Steady::now() - call.started;
+  return record;
+}
+
+// What the upstream's answer says about the call.
+CallRecord FromAnswer(const PendingCall& call, const json& answer, size_t bytes) {
+  CallRecord record = RecordOf(call);
   record.response_bytes = bytes;
   if (const auto error = answer.find("error"); error != answer.end() && error->is_object()) {
     const int code = error->value("code", 0);
@@ -528,15 +534,10 @@ struct UpstreamSession::State {
   // Answers a request here: refused by the policy, or the upstream is gone. Mutex held.
   void Refuse(const json& id, const Refusal& refusal, PendingCall* call) {
     if (call) {
-      CallRecord record;
-      record.event_type = call->event_type;
-      record.tool = call->tool;
+      CallRecord record = RecordOf(*call);
       record.params = Redacted(*call);
-      record.sensitivity = call->sensitivity;
-      record.phi = call->phi;
       record.outcome = Outcome::kDenied;
       record.error = AuditError{refusal.code, refusal.message, refusal.reason};
-      record.duration = Steady::now() - call->started;
       Record(call->ctx, record, "a refused call");
     }
     const json refused = ErrorResponse(id, refusal.code, refusal.message);
@@ -583,7 +584,7 @@ struct UpstreamSession::State {
         // The client gave up on a call: recorded as such; the upstream may still answer, dropped then.
         const json id = params.value("requestId", json());
         if (auto it = pending.find(id.dump()); it != pending.end()) {
-          CallRecord record = FromAnswer(it->second, json::object(), 0);
+          CallRecord record = RecordOf(it->second);
           record.params = Redacted(it->second);
           record.outcome = Outcome::kFailure;
           record.error = AuditError{0, "cancelled by the client", "cancelled"};

@@ -94,7 +94,7 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
 
     uint64_t expired = 0, kept = 0;
     std::map<std::string, RetentionCut> last;  // per stream, the segment's last record
-    std::vector<size_t> to_anonymise;
+    std::vector<std::pair<size_t, json>> to_anonymise;  // line number, parsed record
     for (size_t n = 0; n < lines.size(); ++n) {
       json record = json::parse(lines[n], nullptr, false);
       if (!record.is_object() || !record.contains("integrity"))
@@ -117,7 +117,7 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
         ++kept;
       if (ages.anonymize_after && *time + *ages.anonymize_after <= options.now &&
           integrity.contains("salts"))
-        to_anonymise.push_back(n);
+        to_anonymise.emplace_back(n, std::move(record));
     }
 
     auto waiting = Unshipped(dir, options.sinks, segment, lines.size());
@@ -161,8 +161,7 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
     // A running server rewrites only what its shippers have read: they keep
     // byte offsets into the segment they are in.
     if (to_anonymise.empty() || (options.writer_is_caller && (!shipped || newest))) continue;
-    for (size_t n : to_anonymise) {
-      json record = json::parse(lines[n]);
+    for (auto& [n, record] : to_anonymise) {
       const int erased = EraseFields(record);
       if (erased == 0) continue;
       lines[n] = record.dump(-1, ' ', false, json::error_handler_t::replace);

@@ -32,16 +32,23 @@ using testing::ServerProcess;
 // mcp-audit proxy in front of an MCP server it did not write: here the
 // conformance fixtures served by `mcp-audit serve --stdio`, a separate process
 // with its own journal, so that the two can be compared.
-std::vector<std::string> ProxyArgs(const std::filesystem::path& dir, std::vector<std::string> upstream) {
-  std::vector<std::string> args = {"proxy", "--audit-dir", (dir / "audit").string(), "--user", "dana", "--"};
+std::vector<std::string> ProxyArgs(const std::filesystem::path& dir, std::vector<std::string> upstream,
+                                   std::vector<std::string> proxy_options = {}) {
+  std::vector<std::string> args = {"proxy", "--audit-dir", (dir / "audit").string(), "--user", "dana"};
+  args.insert(args.end(), proxy_options.begin(), proxy_options.end());
+  args.push_back("--");
   args.insert(args.end(), upstream.begin(), upstream.end());
   return args;
 }
 
+// The conformance fixtures over stdio, with a journal of their own in <dir>/upstream.
+std::vector<std::string> FixtureUpstream(const std::filesystem::path& dir) {
+  return {MCP_AUDIT_BINARY, "serve", "--toolkit", "conformance", "--stdio", "--audit-dir", (dir / "upstream").string()};
+}
+
 TEST(ProxyTest, RelaysEveryMessageUnchangedAndRecordsEachCallWithItsOutcome) {
   testing::TempDir dir;
-  const std::vector<std::string> upstream = {MCP_AUDIT_BINARY, "serve", "--toolkit", "conformance", "--stdio",
-                                             "--audit-dir", (dir.path() / "upstream").string()};
+  const std::vector<std::string> upstream = FixtureUpstream(dir.path());
   // The same server called directly (its own journal: one server per journal).
   ServerProcess direct({"serve", "--toolkit", "conformance", "--stdio", "--audit-dir", (dir.path() / "direct").string()},
                        dir.path() / "direct.txt");
@@ -115,9 +122,7 @@ TEST(ProxyTest, ARateLimitedCallIsRefusedByTheProxyAndNeverReachesTheUpstream) {
   testing::TempDir dir;
   const auto config = dir.path() / "mcp-audit.toml";
   std::ofstream(config) << "[[rate_limits]]\ntools = [\"*\"]\nper_minute = 1\nburst = 1\n";
-  std::vector<std::string> args = ProxyArgs(dir.path(), {MCP_AUDIT_BINARY, "serve", "--toolkit", "conformance",
-                                                         "--stdio", "--audit-dir", (dir.path() / "upstream").string()});
-  args.insert(args.begin() + 1, {"--config", config.string()});
+  const auto args = ProxyArgs(dir.path(), FixtureUpstream(dir.path()), {"--config", config.string()});
   ServerProcess proxy(args, dir.path() / "proxy.txt");
   proxy.Initialize();
   const json call = {{"name", "test_simple_text"}, {"arguments", json::object()}};
@@ -278,8 +283,7 @@ TEST(ProxyTest, ParametersTheUpstreamsSchemaMarksSensitiveAreRedactedAndSampling
   testing::TempDir dir;
   const auto config = dir.path() / "mcp-audit.toml";
   std::ofstream(config) << "[[policy.sampling]]\ntools = [\"probe\"]\nkeep_one_in = 3\n";
-  std::vector<std::string> args = ProxyArgs(dir.path(), {WriteProbeServer(dir.path()).string()});
-  args.insert(args.begin() + 1, {"--config", config.string()});
+  const auto args = ProxyArgs(dir.path(), {WriteProbeServer(dir.path()).string()}, {"--config", config.string()});
   ServerProcess proxy(args, dir.path() / "proxy.txt");
   proxy.Initialize();
   for (int i = 1; i <= 7; ++i) {
@@ -310,9 +314,7 @@ TEST(ProxyTest, ThePolicysLevelsDecideHowMuchOfEachCallTheRecordKeeps) {
   std::ofstream(config) << "[[policy.levels]]\ntools = [\"test_simple_text\"]\nlevel = \"full\"\n"
                            "[[policy.levels]]\ntools = [\"test_tool_with_logging\"]\nlevel = \"none\"\n"
                            "[[policy.levels]]\ntools = [\"test_error_handling\"]\nlevel = \"metadata\"\n";
-  std::vector<std::string> args = ProxyArgs(dir.path(), {MCP_AUDIT_BINARY, "serve", "--toolkit", "conformance",
-                                                         "--stdio", "--audit-dir", (dir.path() / "upstream").string()});
-  args.insert(args.begin() + 1, {"--config", config.string()});
+  const auto args = ProxyArgs(dir.path(), FixtureUpstream(dir.path()), {"--config", config.string()});
   ServerProcess proxy(args, dir.path() / "proxy.txt");
   proxy.Initialize();
   for (const char* tool : {"test_simple_text", "test_tool_with_logging", "test_error_handling"})
@@ -334,9 +336,7 @@ TEST(ProxyTest, APhiToolCalledWithoutAnAccessReasonIsRefusedBeforeItIsForwarded)
   const auto config = dir.path() / "mcp-audit.toml";
   std::ofstream(config) << "[[policy.classify]]\ntools = [\"test_simple_text\"]\nsensitivity = \"restricted\"\n"
                            "phi = true\nrequire_access_reason = true\n";
-  std::vector<std::string> args = ProxyArgs(dir.path(), {MCP_AUDIT_BINARY, "serve", "--toolkit", "conformance",
-                                                         "--stdio", "--audit-dir", (dir.path() / "upstream").string()});
-  args.insert(args.begin() + 1, {"--config", config.string()});
+  const auto args = ProxyArgs(dir.path(), FixtureUpstream(dir.path()), {"--config", config.string()});
   ServerProcess proxy(args, dir.path() / "proxy.txt");
   proxy.Initialize();
   const json refused = proxy.Request(1, "tools/call", {{"name", "test_simple_text"}, {"arguments", json::object()}});
@@ -359,8 +359,7 @@ TEST(ProxyTest, APhiToolCalledWithoutAnAccessReasonIsRefusedBeforeItIsForwarded)
 TEST(ProxyTest, AHungUpstreamGivesTheCallerATimeoutErrorAndAFailureRecord) {
   testing::TempDir dir;
   // An "MCP server" that takes every message and never answers.
-  std::vector<std::string> args = ProxyArgs(dir.path(), {"/bin/sh", "-c", "cat > /dev/null"});
-  args.insert(args.begin() + 1, {"--call-timeout-seconds", "1"});
+  const auto args = ProxyArgs(dir.path(), {"/bin/sh", "-c", "cat > /dev/null"}, {"--call-timeout-seconds", "1"});
   ServerProcess proxy(args, dir.path() / "proxy.txt");
   const auto started = std::chrono::steady_clock::now();
   const json answer = proxy.Request(9, "tools/call", {{"name", "slow_tool"}, {"arguments", json::object()}});

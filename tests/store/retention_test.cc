@@ -24,9 +24,7 @@ class RetentionTest : public ::testing::Test {
   // 20 calls of tenant shop and then 10 of tenant clinic, 400 days old, then
   // 10 of shop from today; segments of ~4 KiB, signed checkpoints.
   RetentionTest() : key_(*SigningKey::Generate()) {
-    EXPECT_TRUE(
-        key_.Save((dir_.path() / "k.key").string(), (dir_.path() / "k.pub").string()).has_value());
-    pub_.emplace(*SigningKey::LoadPublic((dir_.path() / "k.pub").string()));
+    pub_.emplace(testing::SaveTestKeys(key_, dir_.path()));
     const auto now = std::chrono::system_clock::now();
     auto pipeline = Open();
     for (int i = 0; i < 40; ++i) {
@@ -45,14 +43,7 @@ class RetentionTest : public ::testing::Test {
   }
 
   std::unique_ptr<Pipeline> Open() {
-    PipelineOptions options;
-    options.directory = journal_;
-    options.stream = "s";
-    options.checkpoint_every_records = 5;
-    options.max_segment_bytes = 4096;
-    options.signing_key = dir_.path() / "k.key";
-    options.admin_space_left_bytes = options.space_left_bytes = 0;
-    auto pipeline = Pipeline::Open(options);
+    auto pipeline = Pipeline::Open(testing::SmallSignedJournal(journal_, dir_.path()));
     EXPECT_TRUE(pipeline.has_value()) << pipeline.error().message;
     return pipeline ? std::move(*pipeline) : nullptr;
   }

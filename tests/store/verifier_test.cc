@@ -21,16 +21,8 @@ class VerifierTest : public ::testing::Test {
   // A signed journal: audit_started, 20 tool calls (checkpoints after every 5
   // records), audit_stopped, final checkpoint — in segments of ~4 KiB.
   VerifierTest() : key_(*SigningKey::Generate()) {
-    EXPECT_TRUE(key_.Save((dir_.path() / "k.key").string(), (dir_.path() / "k.pub").string()).has_value());
-    pub_.emplace(*SigningKey::LoadPublic((dir_.path() / "k.pub").string()));
-    PipelineOptions options;
-    options.directory = journal_;
-    options.stream = "s";
-    options.checkpoint_every_records = 5;
-    options.max_segment_bytes = 4096;
-    options.signing_key = dir_.path() / "k.key";
-    options.admin_space_left_bytes = options.space_left_bytes = 0;
-    auto pipeline = Pipeline::Open(options);
+    pub_.emplace(testing::SaveTestKeys(key_, dir_.path()));
+    auto pipeline = Pipeline::Open(testing::SmallSignedJournal(journal_, dir_.path()));
     EXPECT_TRUE(pipeline.has_value()) << pipeline.error().message;
     for (int i = 0; i < 20; ++i) {
       AuditEvent e;

@@ -7,11 +7,33 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "audit/crypto.h"
 #include "audit/journal_format.h"
+#include "mcpaudit/pipeline.h"
 
 namespace mcpaudit::testing {
+
+// A key pair saved as <dir>/k.key (0600) and <dir>/k.pub; returns the public half.
+inline SigningKey SaveTestKeys(const SigningKey& key, const std::filesystem::path& dir) {
+  EXPECT_TRUE(key.Save((dir / "k.key").string(), (dir / "k.pub").string()).has_value());
+  return *SigningKey::LoadPublic((dir / "k.pub").string());
+}
+
+// A journal of stream "s" in small segments (~4 KiB) with a checkpoint every 5
+// records, signed with <key_dir>/k.key, without disk-space thresholds.
+inline PipelineOptions SmallSignedJournal(const std::filesystem::path& journal, const std::filesystem::path& key_dir) {
+  PipelineOptions options;
+  options.directory = journal;
+  options.stream = "s";
+  options.checkpoint_every_records = 5;
+  options.max_segment_bytes = 4096;
+  options.signing_key = key_dir / "k.key";
+  options.admin_space_left_bytes = options.space_left_bytes = 0;
+  return options;
+}
 
 inline std::vector<std::filesystem::path> SegmentPaths(const std::filesystem::path& dir) {
   std::vector<std::filesystem::path> out;
