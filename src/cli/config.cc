@@ -1,5 +1,6 @@
 #include "cli/config.h"
 
+#include <curl/curl.h>
 #include <toml++/toml.h>
 
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include "audit/audit_files.h"
 #include "cli/commands.h"
 #include "mcpaudit/authenticators.h"
+#include "sinks/sql_columns.h"
 
 namespace mcpaudit::cli {
 namespace {
@@ -469,8 +471,89 @@ Result<Config> LoadConfig(const std::string& path) {
     return {};
   }));
   MCPAUDIT_TRY(retention->NoUnknownKeys());
+
+  auto upstream = top.Table("upstream");
+  if (!upstream) return std::unexpected(upstream.error());
+  UpstreamConfig& u = config.upstream;
+  uint64_t connect_timeout = u.connect_timeout.count();
+  MCPAUDIT_TRY(upstream->Get("url", u.url));
+  MCPAUDIT_TRY(upstream->Get("bearer_token_env", u.bearer_token_env));
+  MCPAUDIT_TRY(upstream->Get("bearer_token_file", u.bearer_token_file));
+  MCPAUDIT_TRY(upstream->GetStrings("headers", u.headers));
+  MCPAUDIT_TRY(upstream->GetStrings("header_env", u.header_env));
+  MCPAUDIT_TRY(upstream->Get("ca_file", u.ca_file));
+  MCPAUDIT_TRY(upstream->Get("connect_timeout_seconds", connect_timeout));
+  if (connect_timeout == 0) MCPAUDIT_TRY(upstream->Missing("connect_timeout_seconds", "1 or more seconds"));
+  u.connect_timeout = std::chrono::seconds(connect_timeout);
+  for (const char* key : {"headers", "header_env"}) {
+    std::vector<std::string> lines;
+    MCPAUDIT_TRY(upstream->GetStrings(key, lines));
+    for (const auto& line : lines) {
+      const size_t colon = line.find(':');
+      if (colon == 0 || colon == std::string::npos || line.find_first_of("\r\n") != std::string::npos)
+        MCPAUDIT_TRY(upstream->Error(*upstream->Node(key), key,
+                                     "'" + line.substr(0, colon) + "…' is not \"Name: value\" on one line"));
+    }
+  }
+  MCPAUDIT_TRY(upstream->NoUnknownKeys());
   MCPAUDIT_TRY(top.NoUnknownKeys());
   return config;
+}
+
+Result<HttpUpstream> ResolveUpstream(const UpstreamConfig& u) {
+  HttpUpstream resolved;
+  resolved.url = u.url;
+  resolved.ca_file = u.ca_file;
+  resolved.connect_timeout = u.connect_timeout;
+  CURLU* parsed = curl_url();
+  char *scheme = nullptr, *host = nullptr;
+  const bool valid = parsed && curl_url_set(parsed, CURLUPART_URL, u.url.c_str(), 0) == CURLUE_OK &&
+                     curl_url_get(parsed, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+                     curl_url_get(parsed, CURLUPART_HOST, &host, 0) == CURLUE_OK;
+  const std::string scheme_text = scheme ? scheme : "", host_text = host ? host : "";
+  curl_free(scheme);
+  curl_free(host);
+  curl_url_cleanup(parsed);
+  if (!valid || (scheme_text != "http" && scheme_text != "https"))
+    return Fail(ErrorCode::kInvalidArgument, "the upstream URL '" + RedactUrl(u.url) +
+                                                 "' is not an http:// or https:// URL (e.g. https://mcp.example.com/mcp)");
+  if (RedactUrl(u.url) != u.url)
+    return Fail(ErrorCode::kInvalidArgument, "the upstream URL holds a password; put the credentials in "
+                                             "[upstream] bearer_token_env, bearer_token_file or header_env instead");
+  if (scheme_text == "http" && !IsLoopbackHost(host_text))
+    return Fail(ErrorCode::kInvalidArgument, "the upstream " + u.url + " is not on this machine: use https:// "
+                                             "(the proxy's credentials and the calls must not cross the network in clear)");
+  std::string token;
+  if (!u.bearer_token_env.empty()) {
+    const char* value = std::getenv(u.bearer_token_env.c_str());
+    if (value == nullptr)
+      return Fail(ErrorCode::kInvalidArgument,
+                  "upstream.bearer_token_env: the environment variable " + u.bearer_token_env + " is not set");
+    token = value;
+  } else if (!u.bearer_token_file.empty()) {
+    auto owner_only = CheckOwnerOnly(u.bearer_token_file, "the upstream's bearer token");
+    auto text = owner_only ? ReadWholeFile(u.bearer_token_file) : std::unexpected(owner_only.error());
+    if (!text) return Fail(ErrorCode::kInvalidArgument, "upstream.bearer_token_file: " + text.error().message);
+    token = std::move(*text);
+  } else if (const char* value = std::getenv(kUpstreamTokenEnv)) {
+    token = value;
+  }
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  if (token.find_first_of("\r\n") != std::string::npos)
+    return Fail(ErrorCode::kInvalidArgument, "the upstream's bearer token holds a line break");
+  if (!token.empty()) resolved.headers.push_back("Authorization: Bearer " + token);
+  for (const auto& line : u.header_env) {
+    const size_t colon = line.find(':');
+    std::string variable = line.substr(colon + 1);
+    std::erase(variable, ' ');
+    const char* value = std::getenv(variable.c_str());
+    if (value == nullptr || std::string_view(value).find_first_of("\r\n") != std::string_view::npos)
+      return Fail(ErrorCode::kInvalidArgument, "upstream.header_env: the environment variable " + variable +
+                                                   (value ? " holds a line break" : " is not set"));
+    resolved.headers.push_back(line.substr(0, colon) + ": " + value);
+  }
+  resolved.headers.insert(resolved.headers.end(), u.headers.begin(), u.headers.end());
+  return resolved;
 }
 
 std::vector<SinkConfig> SinksOrDefault(const Config& config) {
@@ -650,6 +733,19 @@ max_journal_mb = 0             # a disk budget for the journal (0: none): above 
 # tenant = "shop-*"
 # keep_days = 365              # PCI DSS 10.5.1: at least 12 months
 # anonymize_after_days = 90
+
+# `mcp-audit proxy` in front of a Streamable HTTP server (instead of `-- COMMAND`); --upstream-url
+# overrides url. Each client session gets its own session with it. https://, or http:// to this
+# machine only; TLS is verified. Credentials come from the environment or a file (mode 0600);
+# with neither bearer_token_env nor bearer_token_file set, $MCP_AUDIT_UPSTREAM_TOKEN is used if set.
+[upstream]
+url = ""
+bearer_token_env = ""          # Authorization: Bearer <the value of this environment variable>
+bearer_token_file = ""         # or <the content of this file>
+headers = []                   # sent as they are, e.g. ["X-Team: payments"]
+header_env = []                # values from the environment, e.g. ["X-API-Key: UPSTREAM_API_KEY"]
+ca_file = ""                   # trust this CA bundle instead of the system's
+connect_timeout_seconds = 10
 )";
 }
 

@@ -13,9 +13,25 @@
 #include "mcpaudit/redaction.h"
 #include "mcpaudit/result.h"
 #include "mcpaudit/sink.h"
+#include "proxy/upstream_link.h"
 #include "store/retention.h"
 
 namespace mcpaudit::cli {
+
+// The Streamable HTTP server `mcp-audit proxy` audits ([upstream]; --upstream-url
+// overrides the URL). Credentials come from the environment or a file.
+struct UpstreamConfig {
+  std::string url;
+  std::string bearer_token_env;   // Authorization: Bearer <this variable's value>
+  std::string bearer_token_file;  // or <this file's content>
+  std::vector<std::string> headers;     // "Name: value", sent as they are
+  std::vector<std::string> header_env;  // "Name: VARIABLE", the value from the environment
+  std::string ca_file;
+  std::chrono::seconds connect_timeout{10};
+};
+
+// Without bearer_token_env or bearer_token_file, the token (if any) is read from here.
+inline constexpr const char* kUpstreamTokenEnv = "MCP_AUDIT_UPSTREAM_TOKEN";
 
 struct Config {
   std::string toolkit = "catalog";
@@ -29,11 +45,16 @@ struct Config {
   // Where the journal is shipped; none configured: SQLite at <audit dir>/audit.db.
   std::vector<SinkConfig> sinks;
   RetentionPolicy retention;  // deletion and anonymisation by age, per tenant
+  UpstreamConfig upstream;    // proxy: a Streamable HTTP upstream
   Config();
 };
 
 // Reads and checks `path`. Errors read "FILE:LINE:COLUMN: KEY: what is wrong".
 [[nodiscard]] Result<Config> LoadConfig(const std::string& path);
+
+// The upstream as the proxy reaches it: the URL checked (https, or http to a
+// loopback host), the credentials read. Errors name what to fix.
+[[nodiscard]] Result<HttpUpstream> ResolveUpstream(const UpstreamConfig& upstream);
 
 // The configured sinks, or the default store when there are none.
 std::vector<SinkConfig> SinksOrDefault(const Config& config);

@@ -41,10 +41,12 @@ struct ServeFlags {
   size_t max_message_bytes = 4 * 1024 * 1024;
   size_t workers = 0;  // 0: 4 in async mode, 16 in durable mode
   std::string log_level = "info";
-  std::vector<std::string> upstream;  // proxy: the MCP server to put the audit in front of
+  bool proxy = false;                 // `mcp-audit proxy`
+  std::vector<std::string> upstream;  // proxy: the MCP server to start and put the audit in front of,
+  std::string upstream_url;           // or the Streamable HTTP server to reach
   unsigned call_timeout_seconds = 300;  // proxy: how long a call may wait for the upstream
   CLI::Option *http_opt = nullptr, *audit_dir_opt = nullptr, *toolkit_opt = nullptr, *user_opt = nullptr,
-              *mode_opt = nullptr, *signing_key_opt = nullptr;
+              *mode_opt = nullptr, *signing_key_opt = nullptr, *upstream_url_opt = nullptr;
 };
 
 
@@ -62,6 +64,7 @@ Result<Config> Settings(const ServeFlags& flags) {
   if (flags.toolkit_opt && flags.toolkit_opt->count()) config.toolkit = flags.toolkit;
   if (flags.user_opt->count()) config.user = flags.user;
   if (flags.signing_key_opt->count()) config.audit.signing_key = flags.signing_key;
+  if (flags.upstream_url_opt && flags.upstream_url_opt->count()) config.upstream.url = flags.upstream_url;
   if (flags.mode_opt->count()) {
     auto mode = ParseDeliveryMode(flags.mode);
     if (!mode) return std::unexpected(mode.error());
@@ -222,12 +225,16 @@ Status ServeOverHttp(Server& server, HttpOptions http, const Config& config, con
 
 // `proxy`: relays between the clients (on stdio, or each HTTP session) and
 // the upstream (one child per session), recording each call.
-int RunProxy(const ServeFlags& flags, const Config& config, const HttpOptions& http, const std::string& dev_key,
-             Pipeline& pipeline, const AuditServer& server, const std::string& journal_line, std::stop_source stop) {
+int RunProxy(const ServeFlags& flags, const Config& config, HttpUpstream upstream, const HttpOptions& http,
+             const std::string& dev_key, Pipeline& pipeline, const AuditServer& server,
+             const std::string& journal_line, std::stop_source stop) {
   static const SystemClock clock;
   Recorder recorder(pipeline, server, clock, SecureRandom());
   ProxyOptions options;
   options.command = flags.upstream;
+  options.http = std::move(upstream);
+  const bool over_http = !options.http.url.empty();
+  const std::string upstream_name = over_http ? options.http.url : flags.upstream.front();
   options.fail_closed = config.audit.mode == DeliveryMode::kDurable;
   options.redaction = config.redaction;
   options.policy = config.policy;
@@ -236,11 +243,13 @@ int RunProxy(const ServeFlags& flags, const Config& config, const HttpOptions& h
   SignalWatcher watcher(stop);
   if (config.listen.empty()) {
     const Identity identity = StdioIdentity(config.user);
-    std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": auditing the MCP server `" << flags.upstream.front()
+    std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": auditing the MCP server `" << upstream_name
               << "` over stdio\n"
               << "  caller:        " << identity.user_id << " (" << identity.auth_method << ")\n"
               << journal_line << "  stop:          end of input (Ctrl-D) or Ctrl-C\n";
-    options.max_restarts = 0;  // one client, one upstream: when it ends, so does the session
+    // One client, one upstream process: when it ends, so does the session. An
+    // HTTP server that forgot the session (a restart) gets a new one.
+    if (!over_http) options.max_restarts = 0;
     return StdioProxy(options, recorder, identity).Run(STDIN_FILENO, STDOUT_FILENO, stop.get_token());
   }
   if (http.stateless) {
@@ -251,8 +260,9 @@ int RunProxy(const ServeFlags& flags, const Config& config, const HttpOptions& h
   ProxyHost host(options, recorder);
   HttpOptions served = http;
   served.on_listening = [&](const std::string& url) {
-    std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": auditing the MCP server `" << flags.upstream.front()
-              << "` for clients over Streamable HTTP (one upstream process per session)\n"
+    std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": auditing the MCP server `" << upstream_name
+              << "` for clients over Streamable HTTP ("
+              << (over_http ? "one upstream session" : "one upstream process") << " per session)\n"
               << "  endpoint:      " << url << "\n"
               << CallersLines(http, dev_key) << journal_line
               << "  stop:          Ctrl-C (calls in flight finish first)\n";
@@ -311,6 +321,22 @@ int Serve(const ServeFlags& flags) {
   if (config.toolkit != "catalog" && config.toolkit != "conformance") {
     std::cerr << "mcp-audit serve: unknown toolkit '" << config.toolkit << "' (available: catalog, conformance)\n";
     return 2;
+  }
+  HttpUpstream upstream;
+  if (flags.proxy) {
+    if (flags.upstream.empty() == config.upstream.url.empty()) {
+      std::cerr << "mcp-audit proxy: name the MCP server to audit: `-- COMMAND [ARGS...]` for one that speaks "
+                   "stdio, or --upstream-url URL (or [upstream] url) for a Streamable HTTP server; not both\n";
+      return 2;
+    }
+    if (!config.upstream.url.empty()) {
+      auto resolved = ResolveUpstream(config.upstream);
+      if (!resolved) {
+        std::cerr << "mcp-audit proxy: " << resolved.error().message << "\n";
+        return 2;
+      }
+      upstream = std::move(*resolved);
+    }
   }
   std::string dev_key;
   Result<HttpOptions> http = HttpOptions{};
@@ -385,8 +411,9 @@ int Serve(const ServeFlags& flags) {
   std::stop_source stop;
   Status served;
   int proxied = 0;
-  if (!flags.upstream.empty()) {
-    proxied = RunProxy(flags, config, *http, dev_key, **pipeline, pipeline_options.server, journal_line, stop);
+  if (flags.proxy) {
+    proxied = RunProxy(flags, config, std::move(upstream), *http, dev_key, **pipeline, pipeline_options.server,
+                       journal_line, stop);
   } else {
     SignalWatcher watcher(stop);
     Server server(server_options, toolkit);
@@ -453,11 +480,13 @@ void AddServeCommand(CLI::App& app, int& exit_code) {
 void AddProxyCommand(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<ServeFlags>();
   CLI::App* cmd = app.add_subcommand(
-      "proxy", "Audit an MCP server that speaks stdio: `mcp-audit proxy [options] -- COMMAND [ARGS...]`");
+      "proxy",
+      "Audit an MCP server: `mcp-audit proxy [options] -- COMMAND [ARGS...]` (stdio) or "
+      "`mcp-audit proxy --upstream-url URL` (Streamable HTTP)");
   cmd->add_option("--config", flags->config_file, "Configuration file (TOML; see `mcp-audit config example`)");
   flags->http_opt = cmd->add_option("--http", flags->http,
-                                    "Serve clients over Streamable HTTP on HOST:PORT (one upstream process per "
-                                    "session; [auth] and [http] of the config apply) instead of stdio");
+                                    "Serve clients over Streamable HTTP on HOST:PORT (one upstream process or "
+                                    "session per session; [auth] and [http] of the config apply) instead of stdio");
   cmd->add_flag("--dev-api-key", flags->dev_api_key,
                 "HTTP: make a one-time API key for this run, print it, and require it (development)");
   flags->audit_dir_opt = cmd->add_option("--audit-dir", flags->audit_dir, "Directory of the journal (default ./var/audit)");
@@ -474,8 +503,13 @@ void AddProxyCommand(CLI::App& app, int& exit_code) {
                   "A call the server has not answered by then gets an error (and is recorded as a failure)")
       ->check(CLI::Range(1u, 86400u))
       ->capture_default_str();
-  cmd->add_option("command", flags->upstream, "The MCP server to start and audit, after --")->required();
+  flags->upstream_url_opt = cmd->add_option(
+      "--upstream-url", flags->upstream_url,
+      "The Streamable HTTP server to audit, e.g. https://mcp.example.com/mcp (credentials: [upstream] in the "
+      "config, or $MCP_AUDIT_UPSTREAM_TOKEN as a bearer token)");
+  cmd->add_option("command", flags->upstream, "The MCP server to start and audit (stdio), after --");
   cmd->callback([flags, &exit_code] {
+    flags->proxy = true;
     flags->stdio = flags->http.empty();
     exit_code = Serve(*flags);
   });

@@ -25,11 +25,6 @@ namespace {
 using nlohmann::json;
 using Steady = std::chrono::steady_clock;
 
-bool WriteLine(int fd, std::string line) {
-  line += '\n';
-  return WriteAll(fd, line) == line.size();
-}
-
 // A call on its way to the upstream.
 struct PendingCall {
   RequestContext ctx;
@@ -151,7 +146,7 @@ struct UpstreamSession::State {
   ConnectionInfo info;
   MessageSender send;
 
-  std::mutex mutex;  // guards everything below but the child's pipes
+  std::mutex mutex;  // guards everything below but the link
   std::condition_variable changed;
   std::map<std::string, PendingCall> pending;  // audited calls, by id key
   std::set<std::string> abandoned;             // ids whose late answers are dropped
@@ -162,15 +157,13 @@ struct UpstreamSession::State {
   std::string initialize_line;  // replayed when the upstream is started again
   size_t restarts = 0;
   bool gone = false;        // the current upstream has ended (or never started)
-  bool reader_done = true;  // the current upstream's answers thread has finished
+  bool reader_done = true;  // the current upstream has told its end
   bool finished = false;
-  int exit_status = 0;
 
-  std::mutex upstream_mutex;  // the upstream's input: one whole line at a time
-  int upstream_in = -1;
-  pid_t child = -1;
-  std::thread answers, errors, watchdog;
-  std::atomic<bool> stopping = false;
+  std::unique_ptr<UpstreamLink> link;  // the child process, or the HTTP server
+  bool started = false;                // the upstream started at least once
+  bool clean_end = true;               // it did not end by itself
+  std::thread watchdog;
 
   // What each tool's input schema marks sensitive, from the upstream's tools/list.
   std::map<std::string, std::vector<json::json_pointer>> sensitive;
@@ -183,7 +176,8 @@ struct UpstreamSession::State {
         recorder(s.recorder),
         redactor(s.redactor),
         info(std::move(i)),
-        send(std::move(sender)) {}
+        send(std::move(sender)),
+        link(options.http.url.empty() ? MakeChildLink(options.command) : MakeHttpLink(options.http)) {}
 
   // Learns the tools' sensitive parameters from a tools/list result. Mutex held.
   void LearnTools(const json& result) {
@@ -235,15 +229,13 @@ struct UpstreamSession::State {
       OpsLog().error("proxy: the record of {} could not be written: {}", what, recorded.error().message);
   }
 
-  bool SendUpstream(const std::string& line) {
-    std::lock_guard lock(upstream_mutex);
-    return upstream_in >= 0 && WriteLine(upstream_in, line);
-  }
+  bool SendUpstream(const std::string& line) { return link->Send(line); }
 
   // To the client. A response closes its request; anything else goes with
-  // the request it belongs to (progress by its token, else the newest open
-  // request), or, with none open, to the session's own stream.
-  void ToClient(std::string text, const json& message) {  // mutex held
+  // the request it belongs to (progress by its token, else the request whose
+  // stream it came on, else the newest open request), or, with none open or
+  // when it came on the upstream's own stream, to the session's own stream.
+  void ToClient(std::string text, const json& message, const std::optional<std::string>& related = {}) {  // mutex held
     OutgoingMessage out;
     out.text = std::move(text);
     if (message.is_object() && message.contains("id") && !message.contains("method")) {
@@ -259,7 +251,9 @@ struct UpstreamSession::State {
         if (auto it = progress_tokens.find(params["progressToken"].dump()); it != progress_tokens.end())
           out.request_id = it->second;
       }
-      if (out.request_id.empty() && !open_requests.empty()) out.request_id = open_requests.back();
+      if (out.request_id.empty() && related && std::ranges::find(open_requests, *related) != open_requests.end())
+        out.request_id = *related;
+      if (out.request_id.empty() && !related && !open_requests.empty()) out.request_id = open_requests.back();
     }
     send(std::move(out));
   }
@@ -299,188 +293,101 @@ struct UpstreamSession::State {
     ToClient(AnswerCall(call, id, failed, failed.dump()), failed);
   }
 
-  void Spawn() {
-    int to_child[2], from_child[2], child_err[2];
-    if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(from_child, O_CLOEXEC) != 0 ||
-        ::pipe2(child_err, O_CLOEXEC) != 0) {
-      OpsLog().error("proxy: cannot make pipes: {}", std::strerror(errno));
-      std::lock_guard lock(mutex);
-      gone = true;
-      return;
-    }
-    std::vector<std::string> command = options.command;
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      // The server's own signals: none blocked (the proxy blocks SIGINT/SIGTERM for its watcher).
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      ::dup2(to_child[0], 0);
-      ::dup2(from_child[1], 1);
-      ::dup2(child_err[1], 2);
-      std::vector<char*> argv;
-      for (auto& arg : command) argv.push_back(arg.data());
-      argv.push_back(nullptr);
-      ::execvp(argv[0], argv.data());
-      std::fprintf(stderr, "cannot start %s: %s\n", argv[0], std::strerror(errno));
-      ::_exit(127);
-    }
-    ::close(to_child[0]);
-    ::close(from_child[1]);
-    ::close(child_err[1]);
-    {
-      std::lock_guard lock(mutex);
-      child = pid;
-      if (pid < 0) gone = true;
-    }
-    if (pid < 0) {
-      OpsLog().error("proxy: cannot start the upstream: {}", std::strerror(errno));
-      for (int fd : {to_child[1], from_child[0], child_err[0]}) ::close(fd);
-      return;
-    }
-    {
-      std::lock_guard lock(upstream_mutex);
-      upstream_in = to_child[1];
-    }
+  // Starts the upstream (again). Mutex not held.
+  bool StartLink() {
     {
       std::lock_guard lock(mutex);
       gone = false;
       reader_done = false;
     }
-    const int out_fd = from_child[0], err_fd = child_err[0];
-    errors = std::thread([err_fd] {
-      LineReader reader(err_fd);
-      for (std::string line; reader.Next(line);) OpsLog().info("upstream: {}", line);
-      ::close(err_fd);
-    });
-    answers = std::thread([this, out_fd, pid] { Answers(out_fd, pid); });
+    const bool started_now = link->Start(
+        {[this](std::string line, std::optional<std::string> related) { FromUpstream(std::move(line), related); },
+         [this](UpstreamEnd end) { UpstreamEnded(std::move(end)); }});
+    std::lock_guard lock(mutex);
+    if (!started_now) {
+      gone = true;
+      reader_done = true;
+      changed.notify_all();
+    }
+    started = started || started_now;
+    return started_now;
   }
 
-  // Upstream to client, until the upstream closes its output; then the calls
-  // it left unanswered fail, and its end is reaped (and recorded when unclean).
-  void Answers(int fd, pid_t pid) {
-    LineReader reader(fd);
-    for (std::string line; reader.Next(line);) {
-      json message = json::parse(line, nullptr, false);
-      std::lock_guard lock(mutex);
-      if (message.is_object() && message.contains("id") && !message.contains("method")) {
-        if (message["id"] == kRestartId) continue;  // the answer to a replayed initialize
-        if (message["id"] == kToolsListId) {  // the proxy's own tools/list: learnt, not relayed
-          const json result = message.value("result", json::object());
-          LearnTools(result);
-          // The next page goes out from the watchdog: this thread must never wait on the upstream's input.
-          if (result.is_object() && !result.value("nextCursor", "").empty()) QueueToolsRequest(result.value("nextCursor", ""));
-          continue;
-        }
-        if (tools_list_requests.erase(message["id"].dump()) > 0) {
-          LearnTools(message.value("result", json::object()));
-          // A tool the caller's roles may not call is not offered either.
-          if (!options.policy.access.empty() && message.contains("result") && message["result"].is_object() &&
-              message["result"].contains("tools") && message["result"]["tools"].is_array()) {
-            json& tools = message["result"]["tools"];
-            const size_t before = tools.size();
-            json permitted = json::array();
-            for (auto& tool : tools)
-              if (tool.is_object() && options.policy.Permits(info.identity.roles, tool.value("name", "")))
-                permitted.push_back(std::move(tool));
-            if (permitted.size() != before) {
-              tools = std::move(permitted);
-              line = message.dump(-1, ' ', false, json::error_handler_t::replace);
-            }
+  // One message from the upstream, on its way to the client.
+  void FromUpstream(std::string line, const std::optional<std::string>& related) {
+    json message = json::parse(line, nullptr, false);
+    std::lock_guard lock(mutex);
+    if (message.is_object() && message.contains("id") && !message.contains("method")) {
+      if (message["id"] == kRestartId) return;  // the answer to a replayed initialize
+      if (message["id"] == kToolsListId) {  // the proxy's own tools/list: learnt, not relayed
+        const json result = message.value("result", json::object());
+        LearnTools(result);
+        // The next page goes out from the watchdog: this thread must never wait on the upstream's input.
+        if (result.is_object() && !result.value("nextCursor", "").empty()) QueueToolsRequest(result.value("nextCursor", ""));
+        return;
+      }
+      if (tools_list_requests.erase(message["id"].dump()) > 0) {
+        LearnTools(message.value("result", json::object()));
+        // A tool the caller's roles may not call is not offered either.
+        if (!options.policy.access.empty() && message.contains("result") && message["result"].is_object() &&
+            message["result"].contains("tools") && message["result"]["tools"].is_array()) {
+          json& tools = message["result"]["tools"];
+          const size_t before = tools.size();
+          json permitted = json::array();
+          for (auto& tool : tools)
+            if (tool.is_object() && options.policy.Permits(info.identity.roles, tool.value("name", "")))
+              permitted.push_back(std::move(tool));
+          if (permitted.size() != before) {
+            tools = std::move(permitted);
+            line = message.dump(-1, ' ', false, json::error_handler_t::replace);
           }
         }
-        if (abandoned.erase(message["id"].dump()) > 0) {
-          OpsLog().warn("proxy: the upstream answered call {} after it was abandoned; dropped", IdText(message["id"]));
-          continue;
-        }
-        if (auto it = pending.find(message["id"].dump()); it != pending.end()) {
-          line = AnswerCall(it->second, message["id"], message, std::move(line));
-          pending.erase(it);
-        }
       }
-      if (message.is_object() && message.value("method", "") == "notifications/tools/list_changed") QueueToolsRequest();
-      ToClient(std::move(line), message);
-    }
-    ::close(fd);
-    {
-      std::lock_guard lock(mutex);
-      for (auto& [key, call] : pending) FailCall(key, call, "the MCP server behind this proxy ended before it answered");
-      pending.clear();
-      // Other requests it will not answer either.
-      for (const std::string& key : std::vector<std::string>(open_requests)) {
-        const json failed = ErrorResponse(json::parse(key), -32603, "the MCP server behind this proxy has ended");
-        ToClient(failed.dump(), failed);
+      if (abandoned.erase(message["id"].dump()) > 0) {
+        OpsLog().warn("proxy: the upstream answered call {} after it was abandoned; dropped", IdText(message["id"]));
+        return;
       }
-      gone = true;
+      if (auto it = pending.find(message["id"].dump()); it != pending.end()) {
+        line = AnswerCall(it->second, message["id"], message, std::move(line));
+        pending.erase(it);
+      }
     }
-    const int status = Reap(pid);
+    if (message.is_object() && message.value("method", "") == "notifications/tools/list_changed") QueueToolsRequest();
+    ToClient(std::move(line), message, related);
+  }
+
+  // The upstream has ended: the calls it left unanswered fail, and its end is
+  // recorded when it was not asked to end.
+  void UpstreamEnded(UpstreamEnd end) {
     std::lock_guard lock(mutex);
-    exit_status = status;
-    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !(stopping && WIFSIGNALED(status))) {
+    for (auto& [key, call] : pending) FailCall(key, call, "the MCP server behind this proxy ended before it answered");
+    pending.clear();
+    // Other requests it will not answer either.
+    for (const std::string& key : std::vector<std::string>(open_requests)) {
+      const json failed = ErrorResponse(json::parse(key), -32603, "the MCP server behind this proxy has ended");
+      ToClient(failed.dump(), failed);
+    }
+    gone = true;
+    clean_end = !end.failure;
+    if (end.failure) {
       // The upstream's own end is part of the trail.
       CallRecord record;
       record.event_type = "upstream_exited";
       record.outcome = Outcome::kFailure;
-      record.details = {{"command", options.command.front()},
-                        {"exit_code", WIFEXITED(status) ? WEXITSTATUS(status) : -1},
-                        {"signal", WIFSIGNALED(status) ? WTERMSIG(status) : 0}};
+      record.details = std::move(end.details);
       Record(Context(), record, "the upstream's end");
-      OpsLog().error("proxy: the upstream {} ended ({})", options.command.front(),
-                     WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
-                                       : "signal " + std::to_string(WTERMSIG(status)));
+      OpsLog().error("proxy: {}", end.description);
     }
     reader_done = true;
     changed.notify_all();
   }
 
-  // Waits for the child to exit: a few seconds, then asks it to stop, then makes it.
-  static int Reap(pid_t pid) {
-    int status = 0;
-    auto wait_for = [&](int steps) {
-      for (int i = 0; i < steps; ++i) {
-        if (::waitpid(pid, &status, WNOHANG) == pid) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      return false;
-    };
-    if (wait_for(100)) return status;
-    ::kill(pid, SIGTERM);
-    if (wait_for(40)) return status;
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-    return status;
-  }
-
-  void CloseUpstreamInput() {
-    std::lock_guard lock(upstream_mutex);
-    if (upstream_in >= 0) ::close(upstream_in);
-    upstream_in = -1;
-  }
-
-  // Ends the current upstream (closing its input; after 5 s of waiting, signals)
-  // and joins its threads.
-  void EndUpstream() {
-    CloseUpstreamInput();
-    {
-      std::unique_lock lock(mutex);
-      if (!changed.wait_for(lock, std::chrono::seconds(5), [&] { return reader_done; }) && child > 0) {
-        stopping = true;  // its end by our signal is not a failure of its own
-        ::kill(child, SIGTERM);
-        if (!changed.wait_for(lock, std::chrono::seconds(2), [&] { return reader_done; })) ::kill(child, SIGKILL);
-      }
-    }
-    if (answers.joinable()) answers.join();
-    if (errors.joinable()) errors.join();
-  }
-
   // A new upstream for a session whose upstream died: the session's
   // initialize replayed, its answer swallowed. Mutex not held.
   bool Restart() {
-    EndUpstream();
-    stopping = false;
-    Spawn();
+    link->Stop();
+    if (!StartLink()) return false;
     std::unique_lock lock(mutex);
-    if (gone) return false;
     ++restarts;
     if (!initialize_line.empty()) {
       json initialize = json::parse(initialize_line, nullptr, false);
@@ -493,10 +400,10 @@ struct UpstreamSession::State {
     }
     CallRecord record;
     record.event_type = "upstream_restarted";
-    record.details = {{"command", options.command.front()}, {"restarts", restarts}};
+    record.details = {{"upstream", link->name()}, {"restarts", restarts}};
     Record(Context(), record, "the upstream's restart");
-    OpsLog().warn("proxy: session {}: the upstream {} started again ({} of {})", info.session_id,
-                  options.command.front(), restarts, options.max_restarts);
+    OpsLog().warn("proxy: session {}: the upstream {} started again ({} of {})", info.session_id, link->name(),
+                  restarts, options.max_restarts);
     return true;
   }
 
@@ -572,7 +479,7 @@ struct UpstreamSession::State {
                            : message.dump(-1, ' ', false, json::error_handler_t::replace);
     const bool is_request = message.is_object() && message.contains("method") && message.contains("id");
     std::unique_lock lock(mutex);
-    if (is_request && gone && !finished && restarts < options.max_restarts && child > 0) {
+    if (is_request && gone && !finished && restarts < options.max_restarts && started) {
       lock.unlock();
       (void)Restart();
       lock.lock();
@@ -660,7 +567,7 @@ struct UpstreamSession::State {
 UpstreamSession::UpstreamSession(ProxyShared& shared, ConnectionInfo info, MessageSender send)
     : state_(std::make_unique<State>(shared, std::move(info), std::move(send))) {
   ::signal(SIGPIPE, SIG_IGN);  // a dead upstream shows as a failed write, not a dead proxy
-  state_->Spawn();
+  (void)state_->StartLink();
   state_->watchdog = std::thread([state = state_.get()] { state->Watchdog(); });
 }
 
@@ -689,9 +596,9 @@ bool UpstreamSession::upstream_gone() const {
 int UpstreamSession::Finish() {
   {
     std::lock_guard lock(state_->mutex);
-    if (state_->finished) return WIFEXITED(state_->exit_status) && WEXITSTATUS(state_->exit_status) == 0 ? 0 : 1;
+    if (state_->finished) return state_->started && state_->clean_end ? 0 : 1;
   }
-  state_->EndUpstream();
+  state_->link->Stop();
   {
     std::lock_guard lock(state_->mutex);
     state_->finished = true;
@@ -699,8 +606,7 @@ int UpstreamSession::Finish() {
   }
   if (state_->watchdog.joinable()) state_->watchdog.join();
   std::lock_guard lock(state_->mutex);
-  if (state_->child < 0) return 1;
-  return WIFEXITED(state_->exit_status) && WEXITSTATUS(state_->exit_status) == 0 ? 0 : 1;
+  return state_->started && state_->clean_end ? 0 : 1;
 }
 
 }  // namespace mcpaudit

@@ -1,6 +1,6 @@
-// One client session relayed to its own upstream MCP server, a child process
-// speaking stdio (so sessions are isolated from each other, and ids need no
-// remapping). Every JSON-RPC message is relayed unchanged in both directions
+// One client session relayed to its own upstream MCP server: a child process
+// speaking stdio, or its own session with a Streamable HTTP server (so sessions
+// are isolated from each other, and ids need no remapping). Every JSON-RPC message is relayed unchanged in both directions
 // (requests, responses, notifications, the server's own requests), and each
 // tools/call, resources/read and prompts/get is recorded when its answer comes
 // back: outcome and duration from the upstream's response, parameters redacted
@@ -34,11 +34,13 @@
 #include "mcpaudit/redaction.h"
 #include "mcpaudit/server.h"
 #include "mcpaudit/toolkit.h"
+#include "proxy/upstream_link.h"
 
 namespace mcpaudit {
 
 struct ProxyOptions {
-  std::vector<std::string> command;  // the upstream: program and arguments
+  std::vector<std::string> command;  // the upstream: program and arguments,
+  HttpUpstream http;                 // or a Streamable HTTP server (when http.url is set)
   bool fail_closed = false;          // durable mode: no answer without its record
   RedactionOptions redaction;
   AuditPolicy policy;  // levels, classification, tool access per role

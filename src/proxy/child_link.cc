@@ -1,0 +1,169 @@
+// The upstream as a child process on pipes: one JSON-RPC message per line on
+// its stdin and stdout, its stderr to the operational log.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "audit/audit_files.h"
+#include "audit/ops_log.h"
+#include "proxy/line_reader.h"
+#include "proxy/upstream_link.h"
+
+namespace mcpaudit {
+namespace {
+
+class ChildLink final : public UpstreamLink {
+ public:
+  explicit ChildLink(std::vector<std::string> command) : command_(std::move(command)), name_(command_.front()) {}
+  ~ChildLink() override { Stop(); }
+
+  bool Start(Events events) override {
+    events_ = std::move(events);
+    int to_child[2], from_child[2], child_err[2];
+    if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(from_child, O_CLOEXEC) != 0 ||
+        ::pipe2(child_err, O_CLOEXEC) != 0) {
+      OpsLog().error("proxy: cannot make pipes: {}", std::strerror(errno));
+      return false;
+    }
+    std::vector<std::string> command = command_;
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      // The server's own signals: none blocked (the proxy blocks SIGINT/SIGTERM for its watcher).
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      ::dup2(to_child[0], 0);
+      ::dup2(from_child[1], 1);
+      ::dup2(child_err[1], 2);
+      std::vector<char*> argv;
+      for (auto& arg : command) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      ::execvp(argv[0], argv.data());
+      std::fprintf(stderr, "cannot start %s: %s\n", argv[0], std::strerror(errno));
+      ::_exit(127);
+    }
+    ::close(to_child[0]);
+    ::close(from_child[1]);
+    ::close(child_err[1]);
+    if (pid < 0) {
+      OpsLog().error("proxy: cannot start the upstream: {}", std::strerror(errno));
+      for (int fd : {to_child[1], from_child[0], child_err[0]}) ::close(fd);
+      return false;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      child_ = pid;
+      running_ = true;
+      stopping_ = false;
+    }
+    {
+      std::lock_guard lock(input_mutex_);
+      input_ = to_child[1];
+    }
+    const int out_fd = from_child[0], err_fd = child_err[0];
+    errors_ = std::thread([err_fd] {
+      LineReader reader(err_fd);
+      for (std::string line; reader.Next(line);) OpsLog().info("upstream: {}", line);
+      ::close(err_fd);
+    });
+    answers_ = std::thread([this, out_fd, pid] { Answers(out_fd, pid); });
+    return true;
+  }
+
+  bool Send(const std::string& message) override {
+    std::lock_guard lock(input_mutex_);  // one whole line at a time
+    if (input_ < 0) return false;
+    std::string line = message + '\n';
+    return WriteAll(input_, line) == line.size();
+  }
+
+  void Stop() override {
+    CloseInput();
+    {
+      std::unique_lock lock(mutex_);
+      if (!ended_.wait_for(lock, std::chrono::seconds(5), [&] { return !running_; }) && child_ > 0) {
+        stopping_ = true;  // its end by our signal is not a failure of its own
+        ::kill(child_, SIGTERM);
+        if (!ended_.wait_for(lock, std::chrono::seconds(2), [&] { return !running_; })) ::kill(child_, SIGKILL);
+      }
+    }
+    if (answers_.joinable()) answers_.join();
+    if (errors_.joinable()) errors_.join();
+  }
+
+  const std::string& name() const override { return name_; }
+
+ private:
+  // Upstream to session, until the child closes its output; then its end.
+  void Answers(int fd, pid_t pid) {
+    LineReader reader(fd);
+    for (std::string line; reader.Next(line);) events_.message(std::move(line), std::nullopt);
+    ::close(fd);
+    CloseInput();  // writes to it fail from now on (the session sees the upstream gone)
+    const int status = Reap(pid);
+    UpstreamEnd end;
+    end.failure = !(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !(stopping_ && WIFSIGNALED(status));
+    end.details = {{"command", name_},
+                   {"exit_code", WIFEXITED(status) ? WEXITSTATUS(status) : -1},
+                   {"signal", WIFSIGNALED(status) ? WTERMSIG(status) : 0}};
+    end.description = "the upstream " + name_ + " ended (" +
+                      (WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
+                                         : "signal " + std::to_string(WTERMSIG(status))) +
+                      ")";
+    events_.ended(std::move(end));
+    std::lock_guard lock(mutex_);
+    running_ = false;
+    ended_.notify_all();
+  }
+
+  // Waits for the child to exit: a few seconds, then asks it to stop, then makes it.
+  static int Reap(pid_t pid) {
+    int status = 0;
+    auto wait_for = [&](int steps) {
+      for (int i = 0; i < steps; ++i) {
+        if (::waitpid(pid, &status, WNOHANG) == pid) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      return false;
+    };
+    if (wait_for(100)) return status;
+    ::kill(pid, SIGTERM);
+    if (wait_for(40)) return status;
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    return status;
+  }
+
+  void CloseInput() {
+    std::lock_guard lock(input_mutex_);
+    if (input_ >= 0) ::close(input_);
+    input_ = -1;
+  }
+
+  const std::vector<std::string> command_;
+  const std::string name_;
+  Events events_;
+  std::mutex input_mutex_;  // the child's input
+  int input_ = -1;
+  std::mutex mutex_;
+  std::condition_variable ended_;
+  pid_t child_ = -1;
+  bool running_ = false;  // the answers thread has not reported the end yet
+  std::atomic<bool> stopping_ = false;
+  std::thread answers_, errors_;
+};
+
+}  // namespace
+
+std::unique_ptr<UpstreamLink> MakeChildLink(std::vector<std::string> command) {
+  return std::make_unique<ChildLink>(std::move(command));
+}
+
+}  // namespace mcpaudit
