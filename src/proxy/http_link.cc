@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -87,6 +88,8 @@ class HttpLink final : public UpstreamLink {
     protocol_version_.clear();
     want_get_ = false;
     get_ = nullptr;
+    opening_ = nullptr;
+    waiting_.clear();
     get_last_event_id_.clear();
     get_failures_ = 0;
     {
@@ -133,7 +136,8 @@ class HttpLink final : public UpstreamLink {
         outgoing.swap(queue_);
         stopping = stopping_;
       }
-      for (auto& message : outgoing) Post(std::move(message));
+      for (auto& message : outgoing) waiting_.push_back(std::move(message));
+      PostWaiting();
       if (stopping) {
         // Answers still on their way get a few seconds; the GET stream none.
         if (!stop_by) stop_by = Steady::now() + kEndGrace;
@@ -153,6 +157,7 @@ class HttpLink final : public UpstreamLink {
         if (lost) break;
       }
       if (lost) break;
+      PostWaiting();
       int wait_ms = 1000;
       if (want_get_ && !get_) wait_ms = std::clamp<int>(ToMs(next_get_ - Steady::now()), 0, 1000);
       curl_multi_poll(multi_, nullptr, 0, wait_ms, nullptr);
@@ -226,7 +231,19 @@ class HttpLink final : public UpstreamLink {
     auto it = transfers_.find(easy);
     if (it == transfers_.end()) return;
     if (it->second.get() == get_) get_ = nullptr;
+    if (it->second.get() == opening_) opening_ = nullptr;
     transfers_.erase(it);
+  }
+
+  // The messages that wait their turn. The session's opening is in order:
+  // nothing goes out while initialize (whose answer names the session) or
+  // notifications/initialized is on its way.
+  void PostWaiting() {
+    while (!waiting_.empty() && opening_ == nullptr) {
+      std::string message = std::move(waiting_.front());
+      waiting_.pop_front();
+      Post(std::move(message));
+    }
   }
 
   // One message to the upstream.
@@ -250,6 +267,7 @@ class HttpLink final : public UpstreamLink {
     curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
     curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->body.data());
     curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->body.size()));
+    if (t->method == "initialize" || t->method == "notifications/initialized") opening_ = t;
     Add(t);
   }
 
@@ -368,8 +386,12 @@ class HttpLink final : public UpstreamLink {
       GetEnded(t, status);
     } else if (status == 200 && !t.sse) {
       const json answer = json::parse(t.data, nullptr, false);
-      for (const json& message : answer.is_array() ? answer : json::array({answer})) {
-        if (message.is_object()) Deliver(t, message.dump(-1, ' ', false, json::error_handler_t::replace));
+      if (std::string line = Trimmed(t.data); answer.is_object() && line.find_first_of("\r\n") == std::string::npos) {
+        Deliver(t, std::move(line));  // one line as it came
+      } else {
+        for (const json& message : answer.is_array() ? answer : json::array({answer})) {
+          if (message.is_object()) Deliver(t, message.dump(-1, ' ', false, json::error_handler_t::replace));
+        }
       }
       if (t.request && !t.answered) failure = "answered with something that is not its JSON-RPC response";
     } else if (status == 200 && t.sse) {
@@ -445,6 +467,8 @@ class HttpLink final : public UpstreamLink {
 
   // The thread's own.
   std::map<CURL*, std::unique_ptr<Transfer>> transfers_;
+  std::deque<std::string> waiting_;  // messages not posted yet, in order
+  Transfer* opening_ = nullptr;       // initialize or notifications/initialized on its way
   std::string session_id_, protocol_version_;
   bool want_get_ = false;
   Transfer* get_ = nullptr;

