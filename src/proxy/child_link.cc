@@ -113,7 +113,7 @@ class ChildLink final : public UpstreamLink {
     end.details = {{"command", name_},
                    {"exit_code", WIFEXITED(status) ? WEXITSTATUS(status) : -1},
                    {"signal", WIFSIGNALED(status) ? WTERMSIG(status) : 0}};
-    end.description = "the upstream " + name_ + " ended (" +
+    end.description = name_ + " ended (" +
                       (WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
                                          : "signal " + std::to_string(WTERMSIG(status))) +
                       ")";

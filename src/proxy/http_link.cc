@@ -376,8 +376,9 @@ class HttpLink final : public UpstreamLink {
         failure = "could not be reached: " + std::string(t.curl_error[0] ? t.curl_error : curl_easy_strerror(code));
       }
     } else if (status == 404 && !session_id_.empty() && t.method != "initialize") {
-      lost = UpstreamEnd{true, {{"http_status", 404}}, "the upstream " + upstream_.url + " ended the session (HTTP 404)"};
-      failure = "ended the session (HTTP 404); the next request starts a new one";
+      // The session's calls fail when the link has ended: the session knows then that
+      // the next request must start a new one.
+      lost = UpstreamEnd{true, {{"http_status", 404}}, upstream_.url + " ended the session (HTTP 404)"};
     } else if (t.kind == Transfer::Kind::kGet && t.request) {
       // A resumed POST stream that ended.
       if (!t.answered && status == 200 && !t.stream.last_event_id().empty() && t.resumes < kMaxResumes) Resume(t);

@@ -28,7 +28,7 @@ struct HttpUpstream {
 struct UpstreamEnd {
   bool failure = false;  // it ended by itself (not when asked to): recorded as upstream_exited
   nlohmann::json details;  // for the record: the command and exit code, or the URL and HTTP status
-  std::string description;  // for the log
+  std::string description;  // for the log and the client: "<upstream> ended (exit code 3)"
 };
 
 class UpstreamLink {

@@ -360,11 +360,13 @@ struct UpstreamSession::State {
   // recorded when it was not asked to end.
   void UpstreamEnded(UpstreamEnd end) {
     std::lock_guard lock(mutex);
-    for (auto& [key, call] : pending) FailCall(key, call, "the MCP server behind this proxy ended before it answered");
+    const std::string why = end.failure ? ": " + end.description : "";
+    for (auto& [key, call] : pending)
+      FailCall(key, call, "the MCP server behind this proxy ended before it answered" + why);
     pending.clear();
     // Other requests it will not answer either.
     for (const std::string& key : std::vector<std::string>(open_requests)) {
-      const json failed = ErrorResponse(json::parse(key), -32603, "the MCP server behind this proxy has ended");
+      const json failed = ErrorResponse(json::parse(key), -32603, "the MCP server behind this proxy has ended" + why);
       ToClient(failed.dump(), failed);
     }
     gone = true;
@@ -376,7 +378,7 @@ struct UpstreamSession::State {
       record.outcome = Outcome::kFailure;
       record.details = std::move(end.details);
       Record(Context(), record, "the upstream's end");
-      OpsLog().error("proxy: {}", end.description);
+      OpsLog().error("proxy: the upstream {}", end.description);
     }
     reader_done = true;
     changed.notify_all();

@@ -17,8 +17,10 @@
 
 #include "mcpaudit/rate_limit.h"
 #include "support/cli_process.h"
+#include "support/free_port.h"
 #include "support/http_client.h"
 #include "support/temp_dir.h"
+#include "support/tls_proxy.h"
 
 namespace mcpaudit {
 namespace {
@@ -137,6 +139,20 @@ TEST(ProxyTest, ARateLimitedCallIsRefusedByTheProxyAndNeverReachesTheUpstream) {
   EXPECT_EQ(Records(dir.path() / "upstream").size(), 1u) << "the refused call never reached the server";
 }
 
+// A new API key from `mcp-audit apikey OPTIONS`, and its [[auth.api_keys]] entry.
+std::pair<std::string, std::string> NewApiKey(const std::string& options) {
+  auto [code, out] = RunCommand("apikey " + options);
+  EXPECT_EQ(code, 0) << out;
+  std::string key, entry;  // the key (stdout's first line) and its entry
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("mcpa_", 0) == 0) key = line;
+    for (const char* start : {"[[auth.api_keys]]", "sha256 = ", "user_id = ", "roles = "})
+      if (line.rfind(start, 0) == 0) entry += line + "\n";
+  }
+  return {key, entry};
+}
+
 // The child processes of `pid` (the upstreams of a proxy's sessions).
 std::vector<pid_t> ChildrenOf(pid_t pid) {
   std::vector<pid_t> children;
@@ -152,15 +168,7 @@ std::vector<pid_t> ChildrenOf(pid_t pid) {
 TEST(ProxyHttpTest, EachSessionHasItsOwnUpstreamAndTheRolesDecideWhichToolsReachIt) {
   testing::TempDir dir;
   const auto audit = dir.path() / "audit";
-  auto [key_code, key_out] = RunCommand("apikey --user ann --role analyst");
-  ASSERT_EQ(key_code, 0) << key_out;
-  std::string key, entry;  // the key (stdout's first line) and its [[auth.api_keys]] entry
-  std::istringstream lines(key_out);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind("mcpa_", 0) == 0) key = line;
-    for (const char* start : {"[[auth.api_keys]]", "sha256 = ", "user_id = ", "roles = "})
-      if (line.rfind(start, 0) == 0) entry += line + "\n";
-  }
+  const auto [key, entry] = NewApiKey("--user ann --role analyst");
   const auto config = dir.path() / "mcp-audit.toml";
   std::ofstream(config) << entry << "[[policy.access]]\nroles = [\"analyst\"]\nallow = [\"test_simple_text\"]\n";
   ServerProcess proxy({"proxy", "--http", "127.0.0.1:0", "--config", config.string(), "--audit-dir", audit.string(),
@@ -388,6 +396,225 @@ TEST(ProxyTest, ACallTheClientCancelsIsRecordedAsCancelled) {
   EXPECT_EQ(calls[0].tool, "long_report");
   EXPECT_EQ(calls[0].outcome, Outcome::kFailure);
   EXPECT_EQ(calls[0].error->reason, "cancelled");
+}
+
+// `mcp-audit serve --toolkit conformance --http 127.0.0.1:PORT` with the API
+// key of the service account "proxy-svc": an MCP server that speaks Streamable
+// HTTP, with a journal of its own in <dir>/upstream.
+class HttpFixtureUpstream {
+ public:
+  explicit HttpFixtureUpstream(const std::filesystem::path& dir, unsigned short port = testing::FreePort())
+      : dir_(dir), port_(port) {
+    std::tie(key_, entry_) = NewApiKey("--user proxy-svc --role service");
+    Start();
+  }
+  void Start() {
+    const auto config = dir_ / "upstream.toml";
+    std::ofstream(config) << entry_;
+    server_.emplace(std::vector<std::string>{"serve", "--toolkit", "conformance", "--http",
+                                             "127.0.0.1:" + std::to_string(port_), "--config", config.string(),
+                                             "--audit-dir", (dir_ / "upstream").string()},
+                    dir_ / ("upstream-" + std::to_string(++starts_) + ".txt"));
+    for (int i = 0; i < 200 && server_->Stderr().find("stop:") == std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    ASSERT_NE(server_->Stderr().find("stop:"), std::string::npos) << server_->Stderr();
+  }
+  int Stop() { return server_->Signal(SIGTERM); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/mcp"; }
+  unsigned short port() const { return port_; }
+  const std::string& key() const { return key_; }
+
+ private:
+  std::filesystem::path dir_;
+  unsigned short port_;
+  std::string key_, entry_;
+  int starts_ = 0;
+  std::optional<ServerProcess> server_;
+};
+
+// `mcp-audit proxy` over stdio in front of `url`, with `token` for it in $MCP_AUDIT_UPSTREAM_TOKEN.
+ServerProcess ProxyToUrl(const std::filesystem::path& dir, const std::string& url, const std::string& token,
+                         std::vector<std::string> options = {}) {
+  std::vector<std::string> args = {"proxy", "--audit-dir", (dir / "audit").string(), "--user", "dana",
+                                   "--upstream-url", url};
+  args.insert(args.end(), options.begin(), options.end());
+  return ServerProcess(args, dir / "proxy.txt", {"MCP_AUDIT_UPSTREAM_TOKEN=" + token});
+}
+
+std::string ErrorMessage(const json& answer) { return answer["error"].value("message", ""); }
+
+TEST(ProxyToHttpTest, CallsReachTheServerWithTheProxysTokenAndAreRecordedOnBothSides) {
+  testing::TempDir dir;
+  HttpFixtureUpstream upstream(dir.path());
+  ServerProcess direct({"serve", "--toolkit", "conformance", "--stdio", "--audit-dir", (dir.path() / "direct").string()},
+                       dir.path() / "direct.txt");
+  ServerProcess proxy = ProxyToUrl(dir.path(), upstream.url(), upstream.key());
+  direct.Initialize();
+  proxy.Initialize();
+  EXPECT_EQ(proxy.Request(1, "tools/list")["result"], direct.Request(1, "tools/list")["result"]);
+  const json text = {{"name", "test_simple_text"}, {"arguments", {{"password", "hunter2"}}}};
+  EXPECT_EQ(proxy.Request(2, "tools/call", text), direct.Request(2, "tools/call", text));
+  // Progress travels on the call's SSE stream, ahead of its answer.
+  proxy.Send({{"jsonrpc", "2.0"}, {"id", 3}, {"method", "tools/call"},
+              {"params", {{"name", "test_tool_with_progress"}, {"arguments", json::object()},
+                          {"_meta", {{"progressToken", "p-3"}}}}}});
+  json message = proxy.Read();
+  EXPECT_EQ(message["method"], "notifications/progress") << message;
+  EXPECT_EQ(message["params"]["progressToken"], "p-3");
+  while (message.contains("method")) message = proxy.Read();
+  EXPECT_EQ(message["id"], 3);
+  EXPECT_EQ(message["result"]["content"][0]["text"], "Tool with progress executed successfully");
+  EXPECT_EQ(proxy.Request(4, "tools/call", {{"name", "test_error_handling"}, {"arguments", json::object()}})["result"]
+                ["isError"],
+            true);
+  const json resource = {{"uri", "test://static-text"}};
+  EXPECT_EQ(proxy.Request(5, "resources/read", resource), direct.Request(5, "resources/read", resource));
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+  EXPECT_EQ(direct.CloseAndWait(), 0);
+  EXPECT_EQ(upstream.Stop(), 0);
+
+  std::vector<AuditEvent> calls;
+  for (const auto& e : Records(dir.path() / "audit", /*all=*/true))
+    if (e.event_type == "tool_call" || e.event_type == "resource_read") calls.push_back(e);
+  ASSERT_EQ(calls.size(), 4u);
+  EXPECT_EQ(calls[0].tool, "test_simple_text");
+  EXPECT_EQ(calls[0].user.id, "dana") << "the proxy's record names its own caller";
+  EXPECT_EQ(calls[0].outcome, Outcome::kSuccess);
+  EXPECT_EQ(calls[0].params.dump().find("hunter2"), std::string::npos);
+  EXPECT_EQ(calls[1].tool, "test_tool_with_progress");
+  EXPECT_EQ(calls[1].outcome, Outcome::kSuccess);
+  EXPECT_EQ(calls[2].outcome, Outcome::kFailure);
+  EXPECT_EQ(calls[3].event_type, "resource_read");
+  const auto served = Records(dir.path() / "upstream");
+  ASSERT_EQ(served.size(), 3u) << "the server saw the calls, from the proxy's service account";
+  EXPECT_EQ(served[0].user.id, "proxy-svc");
+  EXPECT_EQ(served[0].user.auth_method, "api_key");
+  for (const auto& where : {dir.path() / "audit", dir.path() / "upstream"})
+    EXPECT_EQ(AllBytes(where).find(upstream.key()), std::string::npos) << "the token is written nowhere";
+  EXPECT_EQ(proxy.Stderr().find(upstream.key()), std::string::npos);
+}
+
+TEST(ProxyToHttpTest, ASamplingRequestFromTheServerReachesTheClientAndItsAnswerGoesBack) {
+  testing::TempDir dir;
+  HttpFixtureUpstream upstream(dir.path());
+  ServerProcess proxy = ProxyToUrl(dir.path(), upstream.url(), upstream.key());
+  const json init = proxy.Request(0, "initialize", {{"protocolVersion", "2025-06-18"},
+                                                     {"capabilities", {{"sampling", json::object()}}},
+                                                     {"clientInfo", {{"name", "pipe-test"}, {"version", "1"}}}});
+  ASSERT_TRUE(init.contains("result")) << init;
+  proxy.Send({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
+  proxy.Send({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tools/call"},
+              {"params", {{"name", "test_sampling"}, {"arguments", {{"prompt", "Say hi"}}}}}});
+  const json asked = proxy.Read();
+  ASSERT_EQ(asked["method"], "sampling/createMessage") << asked;
+  proxy.Send({{"jsonrpc", "2.0"}, {"id", asked["id"]},
+              {"result", {{"role", "assistant"}, {"model", "test"}, {"content", {{"type", "text"}, {"text", "hi"}}}}}});
+  const json answer = proxy.Read();
+  EXPECT_EQ(answer["id"], 1);
+  EXPECT_EQ(answer["result"]["content"][0]["text"], "LLM response: hi") << answer;
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+}
+
+TEST(ProxyToHttpTest, RefusedCredentialsAndAnUnreachableServerAreClearErrorsAndFailureRecords) {
+  testing::TempDir dir;
+  HttpFixtureUpstream upstream(dir.path());
+  {
+    ServerProcess proxy = ProxyToUrl(dir.path() / "wrong", upstream.url(), "mcpa_1_not-a-key");
+    const json init = proxy.Request(0, "initialize", {{"protocolVersion", "2025-06-18"},
+                                                       {"capabilities", json::object()},
+                                                       {"clientInfo", {{"name", "pipe-test"}, {"version", "1"}}}});
+    EXPECT_NE(ErrorMessage(init).find("refused the proxy's credentials (HTTP 401)"), std::string::npos) << init;
+    const json call = proxy.Request(1, "tools/call", {{"name", "test_simple_text"}, {"arguments", json::object()}});
+    EXPECT_NE(ErrorMessage(call).find("HTTP 401"), std::string::npos) << call;
+    proxy.CloseAndWait();
+    const auto calls = Records(dir.path() / "wrong" / "audit");
+    ASSERT_EQ(calls.size(), 1u);
+    EXPECT_EQ(calls[0].outcome, Outcome::kFailure);
+    EXPECT_EQ(calls[0].error->reason, "upstream_error");
+    std::vector<std::string> refusals;
+    for (const auto& e : Records(dir.path() / "upstream", /*all=*/true))
+      if (e.event_type == "auth_failure") refusals.push_back(e.error->reason);
+    EXPECT_EQ(refusals.size(), 2u) << "the server recorded each refusal";
+  }
+  {
+    const std::string nowhere = "http://127.0.0.1:" + std::to_string(testing::FreePort()) + "/mcp";
+    ServerProcess proxy = ProxyToUrl(dir.path() / "down", nowhere, "");
+    const json call = proxy.Request(1, "tools/call", {{"name", "test_simple_text"}, {"arguments", json::object()}});
+    EXPECT_NE(ErrorMessage(call).find("could not be reached"), std::string::npos) << call;
+    EXPECT_NE(ErrorMessage(call).find(nowhere), std::string::npos) << "the message names the server: " << call;
+    proxy.CloseAndWait();
+    const auto calls = Records(dir.path() / "down" / "audit");
+    ASSERT_EQ(calls.size(), 1u);
+    EXPECT_EQ(calls[0].outcome, Outcome::kFailure);
+  }
+}
+
+TEST(ProxyToHttpTest, AServerThatForgetsTheSessionIsJoinedAgainAndBothEventsAreRecorded) {
+  testing::TempDir dir;
+  HttpFixtureUpstream upstream(dir.path());
+  ServerProcess proxy = ProxyToUrl(dir.path(), upstream.url(), upstream.key());
+  proxy.Initialize();
+  const json call = {{"name", "test_simple_text"}, {"arguments", json::object()}};
+  EXPECT_TRUE(proxy.Request(1, "tools/call", call).contains("result"));
+  ASSERT_EQ(upstream.Stop(), 0);
+  upstream.Start();  // the same address, no memory of the session
+  const json lost = proxy.Request(2, "tools/call", call);
+  EXPECT_NE(ErrorMessage(lost).find("ended the session (HTTP 404)"), std::string::npos) << lost;
+  const json again = proxy.Request(3, "tools/call", call);
+  EXPECT_TRUE(again.contains("result")) << again;
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+  std::vector<std::string> kinds;
+  for (const auto& e : Records(dir.path() / "audit", /*all=*/true)) {
+    if (e.event_type == "upstream_exited") EXPECT_EQ(e.details["http_status"], 404) << e.details;
+    if (e.event_type == "upstream_exited") EXPECT_EQ(e.details["url"], upstream.url());
+    if (e.event_type == "tool_call" || e.event_type.starts_with("upstream_"))
+      kinds.push_back(e.event_type + ":" + std::string(ToString(e.outcome)));
+  }
+  EXPECT_EQ(kinds, (std::vector<std::string>{"tool_call:success", "tool_call:failure", "upstream_exited:failure",
+                                             "upstream_restarted:success", "tool_call:success"}));
+}
+
+TEST(ProxyToHttpTest, AnHttpsServerIsReachedOnlyWhenItsCertificateIsTrusted) {
+  testing::TempDir dir;
+  HttpFixtureUpstream upstream(dir.path());
+  testing::TlsProxy tls(upstream.port());
+  {
+    ServerProcess proxy = ProxyToUrl(dir.path() / "untrusted", tls.url() + "/mcp", upstream.key());
+    const json call = proxy.Request(1, "tools/call", {{"name", "test_simple_text"}, {"arguments", json::object()}});
+    EXPECT_NE(ErrorMessage(call).find("certificate"), std::string::npos) << call;
+    proxy.CloseAndWait();
+  }
+  const auto config = dir.path() / "proxy.toml";
+  std::ofstream(config) << "[upstream]\nurl = \"" << tls.url() << "/mcp\"\nca_file = \"" << tls.ca_file() << "\"\n"
+                        << "bearer_token_env = \"UPSTREAM_KEY\"\n";
+  ServerProcess proxy({"proxy", "--audit-dir", (dir.path() / "audit").string(), "--config", config.string()},
+                      dir.path() / "proxy.txt", {"UPSTREAM_KEY=" + upstream.key()});
+  proxy.Initialize();
+  const json answer = proxy.Request(1, "tools/call", {{"name", "test_simple_text"}, {"arguments", json::object()}});
+  EXPECT_TRUE(answer.contains("result")) << answer;
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+}
+
+TEST(ProxyToHttpTest, AnUpstreamThatCannotBeReachedSafelyIsRefusedBeforeAnythingStarts) {
+  testing::TempDir dir;
+  const std::string audit = (dir.path() / "audit").string();
+  const auto config = dir.path() / "proxy.toml";
+  std::ofstream(config) << "[upstream]\nbearer_token_env = \"MCPAUDIT_TEST_NO_SUCH_TOKEN\"\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--upstream-url http://mcp.example.com/mcp", "use https://"},
+      {"--upstream-url ftp://127.0.0.1/mcp", "is not an http:// or https:// URL"},
+      {"--upstream-url https://user:secret@mcp.example.com/mcp", "holds a password"},
+      {"--upstream-url http://127.0.0.1:1/mcp -- /bin/cat", "not both"},
+      {"", "name the MCP server to audit"},
+      {"--config " + config.string() + " --upstream-url http://127.0.0.1:1/mcp", "MCPAUDIT_TEST_NO_SUCH_TOKEN is not set"},
+  };
+  for (const auto& [options, expected] : cases) {
+    auto [code, out] = RunCommand("proxy --audit-dir " + audit + " " + options + " </dev/null");
+    EXPECT_EQ(code, 2) << options << ": " << out;
+    EXPECT_NE(out.find(expected), std::string::npos) << options << ": " << out;
+    EXPECT_EQ(out.find("secret"), std::string::npos) << "a password in the URL is not repeated: " << out;
+  }
+  EXPECT_FALSE(std::filesystem::exists(audit)) << "nothing was started";
 }
 
 }  // namespace

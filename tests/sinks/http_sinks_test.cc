@@ -16,6 +16,7 @@
 #include "support/shell.h"
 #include "support/shipping.h"
 #include "support/temp_dir.h"
+#include "support/tls_proxy.h"
 
 namespace mcpaudit {
 namespace {
@@ -456,26 +457,9 @@ TEST_F(HttpSinkAgainstStandInReceiverTest, TheSecretNeverAppearsInErrors) {
   EXPECT_NE(refused.error().message.find("MCPAUDIT_TEST_NO_SUCH_VARIABLE"), std::string::npos);
 }
 
-// A real TLS server (stunnel, tests/support/tls-proxy.sh) in front of the receiver.
-class TlsProxy {
- public:
-  explicit TlsProxy(unsigned short backend) : port_(testing::FreePort()) {
-    testing::RunShell(Script() + " start " + testing::ShellQuote(dir_.path().string()) + " " + std::to_string(port_) +
-                      " " + std::to_string(backend));
-  }
-  ~TlsProxy() { testing::RunShell(Script() + " stop " + testing::ShellQuote(dir_.path().string()), true); }
-  std::string url() const { return "https://localhost:" + std::to_string(port_); }
-  std::string ca_file() const { return (dir_.path() / "ca.pem").string(); }
-
- private:
-  static std::string Script() { return MCPAUDIT_TLS_PROXY_SCRIPT; }
-  testing::TempDir dir_;
-  int port_;
-};
-
 TEST_F(HttpSinkAgainstStandInReceiverTest, HttpsIsVerifiedAgainstTheSystemsCasOrTheConfiguredOne) {
   const auto journal = Journal(5);
-  TlsProxy proxy(receiver_.port());
+  testing::TlsProxy proxy(receiver_.port());
   SinkConfig untrusted = Config("webhook");
   untrusted.name = "untrusted";
   untrusted.url = proxy.url() + "/hook";  // the system's CAs did not sign its certificate

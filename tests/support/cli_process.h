@@ -35,9 +35,10 @@ class ServerProcess {
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     Start(std::move(args), base / "stderr.txt", env);
   }
-  // `mcp-audit ARGS...`
-  ServerProcess(std::vector<std::string> args, const std::filesystem::path& stderr_path) {
-    Start(std::move(args), stderr_path, {});
+  // `mcp-audit ARGS...`, with `env` ("NAME=value") added to the environment.
+  ServerProcess(std::vector<std::string> args, const std::filesystem::path& stderr_path,
+                const std::vector<std::string>& env = {}) {
+    Start(std::move(args), stderr_path, env);
   }
 
   void Start(std::vector<std::string> args, const std::filesystem::path& stderr_path,
