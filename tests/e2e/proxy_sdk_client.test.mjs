@@ -1,6 +1,7 @@
 // `mcp-audit proxy` in front of MCP servers that nobody here wrote (pinned in
 // package.json), driven by the official TypeScript SDK client over stdio and
-// over Streamable HTTP (one upstream process per session): every tool answers
+// over Streamable HTTP (one upstream process per session), and in front of one
+// that itself speaks Streamable HTTP (--upstream-url): every tool answers
 // through the proxy as it does directly, and each call has its record.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { binary, scratchDir, readRecords } from './helpers.mjs';
 
 const serverScript = (name) => resolve(`node_modules/@modelcontextprotocol/${name}/dist/index.js`);
@@ -181,4 +183,62 @@ test('server-everything: its tools, progress notifications included, work throug
   assert.match(JSON.stringify(proxied[1]), /42/);
   assertRecorded(records, calls, proxied);
   assertRecorded(httpRecords, calls, overHttp, 'http');
+});
+
+// A port nothing listens on now.
+async function freePort() {
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+test('server-everything over Streamable HTTP: the proxy reaches it with --upstream-url', async (t) => {
+  const port = await freePort();
+  const server = spawn(process.execPath, [serverScript('server-everything'), 'streamableHttp'],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PORT: String(port) } });
+  t.after(() => server.kill('SIGTERM'));
+  let serverLog = '';
+  await new Promise((resolve, reject) => {
+    server.stderr.on('data', (chunk) => {
+      serverLog += chunk;
+      if (/listening on port/.test(serverLog)) resolve();
+    });
+    server.on('exit', (code) => reject(new Error(`server-everything exited with ${code}: ${serverLog}`)));
+  });
+  const url = `http://127.0.0.1:${port}/mcp`;
+  const calls = [
+    ['echo', { message: 'hello through the proxy' }],
+    ['get-sum', { a: 2, b: 40 }],
+    ['get-tiny-image', {}],
+    ['get-structured-content', { location: 'New York' }],
+    ['get-resource-links', { count: 2 }],
+    ['trigger-long-running-operation', { duration: 1, steps: 4 }],
+  ];
+  const run = async (client) => {
+    const results = [];
+    const progress = [];
+    for (const [name, args] of calls) {
+      results.push(await client.callTool({ name, arguments: args }, undefined,
+        { onprogress: (p) => progress.push(p.progress) }));
+    }
+    const { tools } = await client.listTools();
+    await client.close();
+    return { results, tools, progress };
+  };
+  const directTransport = new StreamableHTTPClientTransport(new URL(url));
+  const directClient = new Client({ name: 'direct-http', version: '1.0.0' });
+  await directClient.connect(directTransport);
+  const direct = await run(directClient);
+  const auditDir = join(scratchDir(t), 'audit');
+  const proxied = await run(await connect(binary,
+    ['proxy', '--audit-dir', auditDir, '--user', 'erin', '--upstream-url', url], {}));
+  assert.deepEqual(proxied.tools, direct.tools, 'the same tools');
+  const timeless = (results) => JSON.parse(JSON.stringify(results).replace(/created at [0-9:]+ [AP]M/g, 'created at T'));
+  assert.deepEqual(timeless(proxied.results), timeless(direct.results));
+  assert.ok(proxied.progress.length >= 1, `progress relayed from the server's SSE stream: ${proxied.progress}`);
+  assertRecorded(readRecords(auditDir), calls, proxied.results);
+  const ends = readRecords(auditDir, { all: true }).filter((r) => r.event_type.startsWith('upstream_'));
+  assert.deepEqual(ends, [], 'the session with the server ended as asked');
 });
