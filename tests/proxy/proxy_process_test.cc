@@ -515,6 +515,25 @@ TEST(ProxyToHttpTest, ASamplingRequestFromTheServerReachesTheClientAndItsAnswerG
   EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
 }
 
+TEST(ProxyToHttpTest, AStreamTheServerClosesMidCallIsResumedWithLastEventId) {
+  testing::TempDir dir;
+  HttpFixtureUpstream upstream(dir.path());
+  ServerProcess proxy = ProxyToUrl(dir.path(), upstream.url(), upstream.key());
+  const json init = proxy.Request(0, "initialize", {{"protocolVersion", "2025-11-25"},
+                                                     {"capabilities", json::object()},
+                                                     {"clientInfo", {{"name", "pipe-test"}, {"version", "1"}}}});
+  ASSERT_EQ(init["result"]["protocolVersion"], "2025-11-25") << init;
+  proxy.Send({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
+  // The tool closes its SSE stream after the server's priming event, and answers later.
+  const json answer = proxy.Request(1, "tools/call", {{"name", "test_reconnection"}, {"arguments", json::object()}});
+  ASSERT_TRUE(answer.is_object() && answer.contains("result")) << answer;
+  EXPECT_EQ(answer["result"]["content"][0]["text"], "Reconnection test completed") << answer;
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+  const auto calls = Records(dir.path() / "audit");
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].outcome, Outcome::kSuccess);
+}
+
 TEST(ProxyToHttpTest, RefusedCredentialsAndAnUnreachableServerAreClearErrorsAndFailureRecords) {
   testing::TempDir dir;
   HttpFixtureUpstream upstream(dir.path());
