@@ -283,8 +283,9 @@ class HttpLink final : public UpstreamLink {
                       : NewTransfer(Transfer::Kind::kGet, {"Accept: text/event-stream", "Last-Event-ID: " + last_event_id});
     if (t == nullptr) return nullptr;
     curl_easy_setopt(t->easy, CURLOPT_HTTPGET, 1L);
-    Add(t);
-    return transfers_.contains(t->easy) ? t : nullptr;
+    CURL* easy = t->easy;
+    Add(t);  // on failure, `t` is gone
+    return transfers_.contains(easy) ? t : nullptr;
   }
 
   static size_t OnHeader(char* data, size_t size, size_t count, void* user) {
@@ -371,9 +372,10 @@ class HttpLink final : public UpstreamLink {
       if (t.too_large) {
         failure = "answered with a message larger than " + std::to_string(upstream_.max_message_bytes) + " bytes";
       } else if (t.request && !t.answered && t.sse && !t.stream.last_event_id().empty() && t.resumes < kMaxResumes) {
-        Resume(t);  // the stream broke: ask for the rest of it
+        if (!Resume(t)) failure = "broke its stream before it answered";  // else: the rest is asked for
       } else {
         failure = "could not be reached: " + std::string(t.curl_error[0] ? t.curl_error : curl_easy_strerror(code));
+        if (t.kind == Transfer::Kind::kGet && !t.request) GetEnded(t, 0);  // opened again, later
       }
     } else if (status == 404 && !session_id_.empty() && t.method != "initialize") {
       // The session's calls fail when the link has ended: the session knows then that
@@ -381,8 +383,9 @@ class HttpLink final : public UpstreamLink {
       lost = UpstreamEnd{true, {{"http_status", 404}}, upstream_.url + " ended the session (HTTP 404)"};
     } else if (t.kind == Transfer::Kind::kGet && t.request) {
       // A resumed POST stream that ended.
-      if (!t.answered && status == 200 && !t.stream.last_event_id().empty() && t.resumes < kMaxResumes) Resume(t);
-      else if (!t.answered) failure = "ended its stream before it answered";
+      const bool resumed =
+          !t.answered && status == 200 && !t.stream.last_event_id().empty() && t.resumes < kMaxResumes && Resume(t);
+      if (!t.answered && !resumed) failure = "ended its stream before it answered";
     } else if (t.kind == Transfer::Kind::kGet) {
       GetEnded(t, status);
     } else if (status == 200 && !t.sse) {
@@ -396,8 +399,9 @@ class HttpLink final : public UpstreamLink {
       }
       if (t.request && !t.answered) failure = "answered with something that is not its JSON-RPC response";
     } else if (status == 200 && t.sse) {
-      if (t.request && !t.answered && !t.stream.last_event_id().empty() && t.resumes < kMaxResumes) Resume(t);
-      else if (t.request && !t.answered) failure = "ended its stream before it answered";
+      const bool resumed =
+          t.request && !t.answered && !t.stream.last_event_id().empty() && t.resumes < kMaxResumes && Resume(t);
+      if (t.request && !t.answered && !resumed) failure = "ended its stream before it answered";
     } else if (status == 202 || status == 204) {
       if (t.request) failure = "accepted the request but sent no answer";
       if (t.method == "notifications/initialized") {
@@ -424,12 +428,14 @@ class HttpLink final : public UpstreamLink {
 
   // A POST stream (or a resumption of it) broke before its response: a GET
   // with Last-Event-ID asks the server for the rest.
-  void Resume(const Transfer& broken) {
+  // False when the GET could not be started.
+  bool Resume(const Transfer& broken) {
     Transfer* t = OpenGet(broken.stream.last_event_id());
-    if (t == nullptr) return;
+    if (t == nullptr) return false;
     t->request = broken.request;
     t->method = broken.method;
     t->resumes = broken.resumes + 1;
+    return true;
   }
 
   // The GET stream ended: reopened later, or never when the server has none.
@@ -443,7 +449,8 @@ class HttpLink final : public UpstreamLink {
     get_failures_ = clean ? 0 : std::min(get_failures_ + 1, 5);
     auto delay = t.stream.retry().value_or(std::chrono::milliseconds(1000)) * (1 << get_failures_);
     next_get_ = Steady::now() + std::min<Steady::duration>(delay, std::chrono::seconds(30));
-    if (!clean) OpsLog().warn("proxy: the GET stream of {} failed (HTTP {}); opening it again later", upstream_.url, status);
+    if (!clean && status != 0)  // (no answer at all was logged as such)
+      OpsLog().warn("proxy: the GET stream of {} failed (HTTP {}); opening it again later", upstream_.url, status);
   }
 
   // The end of the session, told to the server (it may not support it: 405).
