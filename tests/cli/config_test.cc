@@ -179,6 +179,55 @@ TEST_F(ConfigTest, ReadsRetentionPerTenantAndSaysWhatIsWrongWithIt) {
             std::string::npos);
 }
 
+TEST_F(ConfigTest, ReadsTheUpstreamAndResolvesItsCredentials) {
+  const auto token = dir_.path() / "upstream-token";
+  std::ofstream(token) << "file-token\n";
+  std::filesystem::permissions(token, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::replace);
+  ::setenv("MCPAUDIT_TEST_UPSTREAM_KEY", "env-key", 1);
+  auto config = Load("[upstream]\nurl = \"https://mcp.example.com/mcp\"\nbearer_token_file = \"" + token.string() +
+                     "\"\nheaders = [\"X-Team: payments\"]\nheader_env = [\"X-API-Key: MCPAUDIT_TEST_UPSTREAM_KEY\"]\n"
+                     "ca_file = \"/etc/ca.pem\"\nconnect_timeout_seconds = 3\n");
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  auto resolved = ResolveUpstream(config->upstream);
+  ASSERT_TRUE(resolved.has_value()) << resolved.error().message;
+  EXPECT_EQ(resolved->url, "https://mcp.example.com/mcp");
+  EXPECT_EQ(resolved->headers, (std::vector<std::string>{"Authorization: Bearer file-token",
+                                                         "X-API-Key: env-key", "X-Team: payments"}));
+  EXPECT_EQ(resolved->ca_file, "/etc/ca.pem");
+  EXPECT_EQ(resolved->connect_timeout, std::chrono::seconds(3));
+
+  // Without a configured source, $MCP_AUDIT_UPSTREAM_TOKEN; without that, no credentials.
+  UpstreamConfig plain{.url = "http://127.0.0.1:9000/mcp"};
+  ::setenv(kUpstreamTokenEnv, "from-env", 1);
+  EXPECT_EQ(ResolveUpstream(plain).value().headers, std::vector<std::string>{"Authorization: Bearer from-env"});
+  ::unsetenv(kUpstreamTokenEnv);
+  EXPECT_TRUE(ResolveUpstream(plain).value().headers.empty());
+
+  auto refusal = [](UpstreamConfig u) {
+    auto resolved = ResolveUpstream(u);
+    EXPECT_FALSE(resolved.has_value()) << u.url;
+    return resolved ? "" : resolved.error().message;
+  };
+  EXPECT_NE(refusal({.url = "http://mcp.example.com/mcp"}).find("use https://"), std::string::npos);
+  EXPECT_NE(refusal({.url = "mcp.example.com"}).find("not an http:// or https:// URL"), std::string::npos);
+  EXPECT_NE(refusal({.url = "https://u:pw@mcp.example.com/mcp"}).find("holds a password"), std::string::npos);
+  EXPECT_NE(refusal({.url = "https://mcp.example.com/mcp", .bearer_token_env = "MCPAUDIT_TEST_UNSET"})
+                .find("MCPAUDIT_TEST_UNSET is not set"),
+            std::string::npos);
+  std::filesystem::permissions(token, std::filesystem::perms::others_read, std::filesystem::perm_options::add);
+  EXPECT_NE(refusal({.url = "https://mcp.example.com/mcp", .bearer_token_file = token.string()}).find("chmod 600"),
+            std::string::npos)
+      << "a token file others can read is refused";
+
+  EXPECT_NE(ErrorOf("[upstream]\nheaders = [\"X-Team payments\"]\n").find("upstream.headers: 'X-Team payments"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[upstream]\nheaders = [\"X-A: 1\\r\\nX-B: 2\"]\n").find("on one line"), std::string::npos);
+  EXPECT_NE(ErrorOf("[upstream]\nconnect_timeout_seconds = 0\n").find("upstream.connect_timeout_seconds"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[upstream]\ntoken = \"x\"\n").find("upstream.token: unknown key"), std::string::npos);
+}
+
 TEST_F(ConfigTest, ReadsHttpAndAuth) {
   auto config = Load(R"(
 [http]
