@@ -1,6 +1,7 @@
 // The proxy behind the Streamable HTTP transport: each client session gets its
-// own upstream (an UpstreamSession with its own child process), started when
-// the session's initialize arrives and ended with the session.
+// own upstream (an UpstreamSession with its own child process, or its own
+// session with an HTTP upstream), started when the session's initialize
+// arrives and ended with the session.
 #pragma once
 
 #include "mcp/worker_pool.h"

@@ -1,6 +1,6 @@
-// StdioProxy: puts the audit in front of an MCP server that speaks stdio,
-// whoever wrote it, for one client on the proxy's own stdin and stdout (a
-// desktop client that starts `mcp-audit proxy -- CMD`). The relaying, the
+// StdioProxy: puts the audit in front of an MCP server, whoever wrote it, for
+// one client on the proxy's own stdin and stdout (a desktop client that starts
+// `mcp-audit proxy -- CMD` or `mcp-audit proxy --upstream-url URL`). The relaying, the
 // policy and the records are the UpstreamSession's.
 #pragma once
 
