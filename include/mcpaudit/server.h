@@ -70,7 +70,15 @@ class Connection {
   // Stateless HTTP: each request stands alone, as if `initialize` had
   // negotiated `protocol_version`.
   virtual void AssumeInitialized(std::string protocol_version) = 0;
+  // The transport is about to end the session, and why (kEndClosed, …): the
+  // `session_end` record says it. Unset: kEndClosed.
+  virtual void Ending(std::string_view reason) = 0;
 };
+
+// Why a session ended, as its `session_end` record says.
+inline constexpr std::string_view kEndClosed = "closed";      // the client ended it (DELETE, end of input)
+inline constexpr std::string_view kEndExpired = "expired";    // no request for the session timeout
+inline constexpr std::string_view kEndShutdown = "shutdown";  // the server stopped
 
 // What a transport serves: client sessions. The Server answers them itself;
 // the proxy relays each to an MCP server of its own (src/proxy).

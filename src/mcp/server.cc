@@ -205,8 +205,63 @@ class Session final : public std::enable_shared_from_this<Session> {
                    {"capabilities", std::move(capabilities)},
                    {"serverInfo", std::move(server_info)}};
     if (!options.instructions.empty()) result["instructions"] = options.instructions;
-    Answer(message.id, jsonrpc::Result(message.id, result));
+    // The session's start is recorded before the client learns it has one (so
+    // before any of its calls), on a worker: in durable mode that waits for the disk.
+    const std::string key = jsonrpc::IdKey(message.id);
+    {
+      std::lock_guard lock(mutex_);
+      in_flight_.emplace(key, std::stop_source());  // Drain() waits for it too
+    }
+    auto answer = [self = shared_from_this(), id = message.id, key, ctx = MakeContext(message.id),
+                   answer = jsonrpc::Result(message.id, result)]() mutable {
+      self->RecordSessionStart(std::move(ctx));
+      self->Answer(id, std::move(answer));
+      self->Finished(key);
+    };
+    if (!server_->pool.Submit(answer)) answer();
   }
+
+  void RecordSessionStart(RequestContext ctx) {
+    CallRecord record;
+    record.event_type = "session_start";
+    json capabilities = json::array();
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& [name, value] : client_capabilities_.items()) capabilities.push_back(name);
+      started_ = std::chrono::steady_clock::now();
+    }
+    record.details = {{"protocol_version", ctx.protocol_version}, {"client_capabilities", std::move(capabilities)}};
+    if (auto logged = server_->toolkit.recorder().Record(ctx, record); !logged)
+      OpsLog().error("audit record of a session's start was not accepted: {}", logged.error().message);
+  }
+
+ public:
+  // The session's end, when its start was recorded: why, and how long it lasted.
+  void RecordSessionEnd() {
+    std::optional<std::chrono::steady_clock::time_point> started;
+    std::string reason;
+    {
+      std::lock_guard lock(mutex_);
+      started = started_;
+      reason = end_reason_;
+    }
+    if (!started) return;
+    RequestContext ctx = MakeContext(json());
+    ctx.request_id.clear();
+    CallRecord record;
+    record.event_type = "session_end";
+    record.duration = std::chrono::steady_clock::now() - *started;
+    record.details = {{"reason", reason}};
+    if (auto logged = server_->toolkit.recorder().Record(ctx, record); !logged)
+      OpsLog().error("audit record of a session's end was not accepted: {}", logged.error().message);
+  }
+
+  void SetEndReason(std::string_view reason) {
+    std::lock_guard lock(mutex_);
+    end_reason_ = reason;
+  }
+
+ private:
 
   RequestContext MakeContext(const json& id) {
     RequestContext ctx;
@@ -418,6 +473,8 @@ class Session final : public std::enable_shared_from_this<Session> {
   std::set<std::string> subscriptions_;               // guarded by mutex_; resources/subscribe
   uint64_t next_request_ = 0;                         // guarded by mutex_
   bool closing_ = false;                              // guarded by mutex_
+  std::optional<std::chrono::steady_clock::time_point> started_;  // guarded by mutex_; set once recorded
+  std::string end_reason_{kEndClosed};                // guarded by mutex_
   std::map<std::string, std::promise<Result<json>>> awaiting_client_;  // guarded by mutex_
 };
 
@@ -460,12 +517,14 @@ class SessionConnection final : public Connection {
   ~SessionConnection() override {
     session_->AbandonClientRequests();  // a tool waiting for the client's answer gets an error now
     session_->Drain();
+    session_->RecordSessionEnd();
   }
   void Receive(std::string_view message, const MessageContext& context) override {
     session_->Receive(message, context);
   }
   void Drain() override { session_->Drain(); }
   void AssumeInitialized(std::string version) override { session_->AssumeInitialized(std::move(version)); }
+  void Ending(std::string_view reason) override { session_->SetEndReason(reason); }
 
  private:
   std::shared_ptr<Session> session_;

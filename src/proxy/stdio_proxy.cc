@@ -30,6 +30,7 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
   });
   LineReader reader(client_in, stop);
   for (std::string line; reader.Next(line);) session.Receive(line, MessageContext{});
+  if (stop.stop_requested()) session.Ending(kEndShutdown);
   return session.Finish();
 }
 

@@ -155,6 +155,9 @@ struct UpstreamSession::State {
   ClientInfo client;
   std::string protocol_version;
   std::string initialize_line;  // replayed when the upstream is started again
+  std::string initialize_key;   // the client's initialize (its id key)
+  std::optional<Steady::time_point> session_started;  // when its session_start was recorded
+  std::string end_reason{kEndClosed};
   size_t restarts = 0;
   bool gone = false;        // the current upstream has ended (or never started)
   bool reader_done = true;  // the current upstream has told its end
@@ -326,6 +329,8 @@ struct UpstreamSession::State {
         if (result.is_object() && !result.value("nextCursor", "").empty()) QueueToolsRequest(result.value("nextCursor", ""));
         return;
       }
+      if (message["id"].dump() == initialize_key && message.contains("result") && message["result"].is_object())
+        RecordSessionStart(message["result"]);
       if (tools_list_requests.erase(message["id"].dump()) > 0) {
         LearnTools(message.value("result", json::object()));
         // A tool the caller's roles may not call is not offered either.
@@ -354,6 +359,34 @@ struct UpstreamSession::State {
     }
     if (message.is_object() && message.value("method", "") == "notifications/tools/list_changed") QueueToolsRequest();
     ToClient(std::move(line), message, related);
+  }
+
+  // The session is established (the upstream answered its initialize): recorded
+  // with the server behind the proxy, before the client hears of it. Mutex held.
+  void RecordSessionStart(const json& result) {
+    protocol_version = result.value("protocolVersion", protocol_version);
+    json server = json::object();
+    if (const auto server_info = result.find("serverInfo"); server_info != result.end() && server_info->is_object())
+      server = {{"name", server_info->value("name", "")}, {"version", server_info->value("version", "")}};
+    CallRecord record;
+    record.event_type = "session_start";
+    record.details = {{"protocol_version", protocol_version},
+                      {"upstream", {{"address", link->name()}, {"server", std::move(server)}}}};
+    RequestContext ctx = Context();
+    ctx.request_id = IdText(json::parse(initialize_key));
+    Record(ctx, record, "the session's start");
+    session_started = Steady::now();
+  }
+
+  // The session's end, when its start was recorded. Mutex held.
+  void RecordSessionEnd() {
+    if (!session_started) return;
+    CallRecord record;
+    record.event_type = "session_end";
+    record.duration = Steady::now() - *session_started;
+    record.details = {{"reason", end_reason}};
+    Record(Context(), record, "the session's end");
+    session_started.reset();
   }
 
   // The upstream has ended: the calls it left unanswered fail, and its end is
@@ -509,6 +542,7 @@ struct UpstreamSession::State {
         if (const auto client_info = params.find("clientInfo"); client_info != params.end() && client_info->is_object())
           client = {client_info->value("name", ""), client_info->value("version", "")};
         initialize_line = line;
+        if (is_request) initialize_key = message["id"].dump();
       }
       if (is_request) {
         const std::string key = message["id"].dump();
@@ -585,6 +619,11 @@ void UpstreamSession::Drain() {
                            [&] { return state_->open_requests.empty() || state_->gone; });
 }
 
+void UpstreamSession::Ending(std::string_view reason) {
+  std::lock_guard lock(state_->mutex);
+  state_->end_reason = reason;
+}
+
 void UpstreamSession::AssumeInitialized(std::string protocol_version) {
   std::lock_guard lock(state_->mutex);
   state_->protocol_version = std::move(protocol_version);
@@ -608,6 +647,7 @@ int UpstreamSession::Finish() {
   }
   if (state_->watchdog.joinable()) state_->watchdog.join();
   std::lock_guard lock(state_->mutex);
+  state_->RecordSessionEnd();
   return state_->started && state_->clean_end ? 0 : 1;
 }
 

@@ -85,6 +85,7 @@ class UpstreamSession final : public Connection {
   // Waits until every call in flight has been answered (or given up).
   void Drain() override;
   void AssumeInitialized(std::string protocol_version) override;
+  void Ending(std::string_view reason) override;
 
   // Ends the upstream's input, waits for it to exit (then stops it), relays
   // what it still answered. 0 when it exited cleanly, 1 otherwise.

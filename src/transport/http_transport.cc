@@ -256,7 +256,10 @@ class HttpTransport {
       beast::error_code ec;
       acceptor_.close(ec);
       sweep_.cancel();
-      for (auto& [id, session] : sessions_) connections.push_back(std::move(session->connection));
+      for (auto& [id, session] : sessions_) {
+        session->connection->Ending(kEndShutdown);
+        connections.push_back(std::move(session->connection));
+      }
     });
     // 2. The calls in flight finish (a tool waiting for the client's answer is
     // told the session ended); their responses are still written.
@@ -321,14 +324,15 @@ class HttpTransport {
       }
       for (auto& id : idle) {
         OpsLog().info("http: session {} ended after {} s without requests", id, options_.session_timeout.count());
-        EndSession(id);
+        EndSession(id, kEndExpired);
       }
     }
   }
 
-  void EndSession(const std::string& id) {
+  void EndSession(const std::string& id, std::string_view reason = kEndClosed) {
     auto it = sessions_.find(id);
     if (it == sessions_.end()) return;
+    it->second->connection->Ending(reason);
     it->second->End();
     reaper_.Add(std::move(it->second->connection));
     sessions_.erase(it);

@@ -100,6 +100,7 @@ Status ServeStdio(Server& server, StdioOptions options, std::stop_token stop) {
     }
   }
   if (!line.empty() || oversized) finish_line();  // a last message without its newline
+  if (stop.stop_requested()) connection->Ending(kEndShutdown);
   connection->Drain();
   return status;
 }

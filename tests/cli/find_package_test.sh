@@ -18,10 +18,12 @@ reply=$(printf '%s\n' \
   '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"greet","arguments":{"name":"Ada"}}}' |
   "$scratch/build/custom_server" "$scratch/audit")
 echo "$reply" | grep -q '"text":"Hello, Ada, from example-user"' || { echo "unexpected reply: $reply" >&2; exit 1; }
-record=$(cat "$scratch/audit/audit.jsonl")
+record=$(grep '"event_type":"tool_call"' "$scratch/audit/audit.jsonl")
 for expected in '"tool":"greet"' '"outcome":"success"' '"user":{"id":"example-user"}' \
                 '"params":{"name":"Ada"}' '"resources":["urn:example:person:Ada"]'; do
   grep -qF "$expected" <<<"$record" || { echo "record lacks $expected: $record" >&2; exit 1; }
 done
-[[ $(wc -l <"$scratch/audit/audit.jsonl") == 1 ]] || { echo "expected one record" >&2; exit 1; }
+# The session's start, the call, the session's end.
+types=$(grep -o '"event_type":"[a-z_]*"' "$scratch/audit/audit.jsonl" | cut -d'"' -f4 | tr '\n' ' ')
+[[ $types == "session_start tool_call session_end " ]] || { echo "unexpected records: $types" >&2; exit 1; }
 echo "find_package(mcpaudit) build works and audits its call"

@@ -134,7 +134,7 @@ TEST_F(ServerFeaturesTest, WhenTheSessionEndsAToolWaitingForTheClientIsToldAtOnc
   const auto started = std::chrono::steady_clock::now();
   connection_.reset();  // the client went away without answering
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));  // not the 5 s timeout
-  auto events = logger_.events();
+  auto events = logger_.calls();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].outcome, Outcome::kFailure);
   EXPECT_EQ(events[0].error->message, "the session ended");
@@ -147,7 +147,7 @@ TEST_F(ServerFeaturesTest, ResourcesAndTemplatesAreReadAndRecorded) {
   EXPECT_EQ(Request(3, "resources/read", {{"uri", "memo://by-id/17"}})["result"]["contents"][0]["text"], "memo 17");
   json missing = Request(4, "resources/read", {{"uri", "memo://nowhere"}});
   EXPECT_EQ(missing["error"]["code"], -32002);
-  auto events = logger_.events();
+  auto events = logger_.calls();
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].event_type, "resource_read");
   EXPECT_EQ(events[0].tool, "by-id");
@@ -189,7 +189,7 @@ TEST_F(ServerFeaturesTest, PromptsAreBuiltAndRecordedWithTheirArguments) {
   EXPECT_EQ(got["result"]["messages"][0]["content"]["text"], "hello ana");
   json refused = Request(3, "prompts/get", {{"name", "greet"}});
   EXPECT_EQ(refused["error"]["code"], -32602);
-  auto events = logger_.events();
+  auto events = logger_.calls();
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].event_type, "prompt_get");
   EXPECT_EQ(events[0].tool, "greet");

@@ -82,7 +82,7 @@ TEST_F(ServerTest, TheIdsOneAndQuotedOneAreTwoRequests) {
   connection_->Receive(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}})");
   auto replies = Send(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"1"}})");
   EXPECT_TRUE(replies.empty()) << replies[0];
-  auto events = logger_.events();
+  auto events = logger_.calls();
   ASSERT_EQ(events.size(), 2u);
   for (const auto& event : events) EXPECT_EQ(event.error->reason, "cancelled");
 }
@@ -115,8 +115,34 @@ TEST_F(ServerTest, AnswersAnOlderKnownVersionWithItAndAnUnknownOneWithTheNewest)
   std::vector<json> replies;
   auto other = server_->Connect({}, [&](OutgoingMessage m) { replies.push_back(json::parse(m.text)); });
   other->Receive(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"1999-01-01","capabilities":{},"clientInfo":{"name":"c","version":"1"}}})");
+  other->Drain();
   ASSERT_EQ(replies.size(), 1u);
   EXPECT_EQ(replies[0]["result"]["protocolVersion"], "2025-11-25");
+}
+
+TEST_F(ServerTest, ASessionsStartAndEndAreRecordedAroundItsCalls) {
+  Initialize();
+  Request(1, "tools/call", {{"name", "echo"}, {"arguments", {{"text", "hi"}}}});
+  connection_->Ending(kEndExpired);
+  connection_.reset();
+  const auto events = logger_.events();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].event_type, "session_start");
+  EXPECT_EQ(events[0].user.id, "alice");
+  EXPECT_EQ(events[0].request.session_id, "session-1");
+  EXPECT_EQ(events[0].request.client.name, "test-client");
+  EXPECT_EQ(events[0].request.id, "0") << "the initialize request";
+  EXPECT_EQ(events[0].details["protocol_version"], "2025-06-18");
+  EXPECT_EQ(events[1].event_type, "tool_call");
+  EXPECT_EQ(events[2].event_type, "session_end");
+  EXPECT_EQ(events[2].details["reason"], "expired");
+  EXPECT_EQ(events[2].request.session_id, "session-1");
+}
+
+TEST_F(ServerTest, ASessionThatNeverStartedHasNoEnd) {
+  Request(1, "ping");
+  connection_.reset();
+  EXPECT_TRUE(logger_.events().empty());
 }
 
 TEST_F(ServerTest, RefusesRequestsBeforeInitializeButAnswersPing) {
@@ -141,7 +167,7 @@ TEST_F(ServerTest, ListsAndCallsToolsAndRecordsTheCallWithSessionAndClient) {
   json call = Request(2, "tools/call", {{"name", "echo"}, {"arguments", {{"text", "hi"}}}});
   EXPECT_EQ(call["id"], 2);
   EXPECT_EQ(call["result"]["content"][0]["text"], "hi from alice");
-  auto events = logger_.events();
+  auto events = logger_.calls();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].request.id, "2");
   EXPECT_EQ(events[0].request.session_id, "session-1");
@@ -161,7 +187,7 @@ TEST_F(ServerTest, AToolsCallWithoutANameIsInvalidParamsAndStillRecorded) {
   Initialize();
   json reply = Request(4, "tools/call", {{"arguments", {{"text", "x"}}}});
   EXPECT_EQ(reply["error"]["code"], rpc::kInvalidParams);
-  auto events = logger_.events();
+  auto events = logger_.calls();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].outcome, Outcome::kDenied);
   EXPECT_EQ(events[0].error->reason, "invalid_request");
@@ -195,7 +221,7 @@ TEST_F(ServerTest, CancellationStopsTheCallWithoutAResponseAndRecordsIt) {
   connection_->Receive(R"({"jsonrpc":"2.0","id":"c-1","method":"tools/call","params":{"name":"wait_for_cancel"}})");
   auto replies = Send(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"c-1","reason":"user"}})");
   EXPECT_TRUE(replies.empty());  // no response to a cancelled request
-  auto events = logger_.events();
+  auto events = logger_.calls();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].tool, "wait_for_cancel");
   EXPECT_EQ(events[0].outcome, Outcome::kFailure);
@@ -215,7 +241,7 @@ TEST_F(ServerTest, ManyConcurrentCallsEachGetOneResponseAndOneRecord) {
   for (const auto& r : replies)
     if (r["id"].is_number()) ids.insert(r["id"].get<int>());
   EXPECT_EQ(ids.size(), 200u);
-  EXPECT_EQ(logger_.events().size(), 200u);
+  EXPECT_EQ(logger_.calls().size(), 200u);
 }
 
 }  // namespace

@@ -91,6 +91,18 @@ TEST(ProxyTest, RelaysEveryMessageUnchangedAndRecordsEachCallWithItsOutcome) {
   EXPECT_EQ(calls[2].error->reason, "unknown_tool");
   ASSERT_EQ(reads.size(), 2u);
   EXPECT_EQ(reads[0].event_type, "resource_read");
+  // The session's records name the server behind the proxy.
+  std::vector<AuditEvent> sessions;
+  for (const auto& e : Records(dir.path() / "audit", /*all=*/true))
+    if (e.event_type.starts_with("session_")) sessions.push_back(e);
+  ASSERT_EQ(sessions.size(), 2u);
+  EXPECT_EQ(sessions[0].event_type, "session_start");
+  EXPECT_EQ(sessions[0].user.id, "dana");
+  EXPECT_EQ(sessions[0].details["upstream"]["address"], MCP_AUDIT_BINARY);
+  EXPECT_EQ(sessions[0].details["upstream"]["server"]["name"], "mcp-audit") << sessions[0].details;
+  EXPECT_EQ(sessions[0].details["protocol_version"], "2025-06-18");
+  EXPECT_EQ(sessions[1].event_type, "session_end");
+  EXPECT_EQ(sessions[1].details["reason"], "closed");
   EXPECT_EQ(reads[0].resources, std::vector<std::string>{"test://static-text"});
   EXPECT_EQ(reads[1].event_type, "prompt_get");
   EXPECT_EQ(reads[1].tool, "test_simple_prompt");
@@ -485,6 +497,8 @@ TEST(ProxyToHttpTest, CallsReachTheServerWithTheProxysTokenAndAreRecordedOnBothS
   EXPECT_EQ(calls[1].outcome, Outcome::kSuccess);
   EXPECT_EQ(calls[2].outcome, Outcome::kFailure);
   EXPECT_EQ(calls[3].event_type, "resource_read");
+  for (const auto& e : Records(dir.path() / "audit", /*all=*/true))
+    if (e.event_type == "session_start") EXPECT_EQ(e.details["upstream"]["address"], upstream.url());
   const auto served = Records(dir.path() / "upstream");
   ASSERT_EQ(served.size(), 3u) << "the server saw the calls, from the proxy's service account";
   EXPECT_EQ(served[0].user.id, "proxy-svc");

@@ -36,6 +36,12 @@ class RecordingLogger final : public AuditLogger {
     std::lock_guard lock(mutex_);
     return events_;
   }
+  // The events but the sessions' starts and ends.
+  std::vector<AuditEvent> calls() const {
+    std::vector<AuditEvent> calls = events();
+    std::erase_if(calls, [](const AuditEvent& e) { return e.event_type.starts_with("session_"); });
+    return calls;
+  }
   void set_refuse(bool refuse) {
     std::lock_guard lock(mutex_);
     refuse_ = refuse;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
@@ -184,6 +186,28 @@ TEST_F(HttpTransportTest, DeleteEndsTheSession) {
   EXPECT_EQ(client_->Send("DELETE", "/mcp", "", {{"Mcp-Session-Id", session}}).status, 200);
   EXPECT_EQ(client_->Post(CallBody(2, "echo"), McpPostHeaders(session)).status, 404);
   EXPECT_EQ(client_->Send("DELETE", "/mcp", "", {{"Mcp-Session-Id", session}}).status, 404);
+}
+
+TEST_F(HttpTransportTest, EachSessionsEndIsRecordedWithWhyItEnded) {
+  HttpOptions options;
+  options.session_timeout = std::chrono::seconds(1);
+  Start(options);
+  const std::string deleted = OpenSession(), idle = OpenSession(), open = OpenSession();
+  ASSERT_EQ(client_->Send("DELETE", "/mcp", "", {{"Mcp-Session-Id", deleted}}).status, 200);
+  for (int i = 0; i < 30; ++i) {  // the idle one expires; the open one is kept busy meanwhile
+    EXPECT_EQ(client_->Post(CallBody(10 + i, "echo", {{"text", "x"}}), McpPostHeaders(open)).status, 200);
+    if (Events("session_end").size() == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  Stop();
+  std::map<std::string, std::string> reasons;  // session id → reason
+  for (const auto& end : Events("session_end")) reasons[end.request.session_id] = end.details.value("reason", "");
+  EXPECT_EQ(reasons, (std::map<std::string, std::string>{{deleted, "closed"}, {idle, "expired"}, {open, "shutdown"}}));
+  const auto starts = Events("session_start");
+  ASSERT_EQ(starts.size(), 3u);
+  EXPECT_EQ(starts[0].request.transport, "http");
+  EXPECT_EQ(starts[0].request.client_ip, "127.0.0.1");
+  EXPECT_EQ(starts[0].request.client.name, "http-test");
 }
 
 TEST_F(HttpTransportTest, ForeignHostOrOriginIsRefusedAgainstDnsRebinding) {

@@ -150,18 +150,40 @@ TEST(StdioServerTest, SigtermStopsCleanlyWithRecordsWritten) {
 
 TEST(StdioServerTest, TheJournalRecordsStartStopAndAFinalCheckpointAroundTheCalls) {
   testing::TempDir dir;
-  ServerProcess server(dir.path() / "audit", {"--mode", "durable"});
+  ServerProcess server(dir.path() / "audit", {"--mode", "durable", "--user", "ann"});
   server.Initialize();
   server.Request(1, "tools/call", {{"name", "catalog_list_tags"}, {"arguments", json::object()}});
   EXPECT_EQ(server.CloseAndWait(), 0) << server.Stderr();
   std::vector<std::string> types;
   uint64_t expected_seq = 1;
-  for (const auto& e : Records(dir.path() / "audit", /*all=*/true)) {
+  const auto events = Records(dir.path() / "audit", /*all=*/true);
+  for (const auto& e : events) {
     types.push_back(e.event_type);
     ASSERT_TRUE(e.integrity.has_value());
     EXPECT_EQ(e.integrity->seq, expected_seq++);
   }
-  EXPECT_EQ(types, (std::vector<std::string>{"audit_started", "tool_call", "audit_stopped", "checkpoint"}));
+  EXPECT_EQ(types, (std::vector<std::string>{"audit_started", "session_start", "tool_call", "session_end",
+                                             "audit_stopped", "checkpoint"}));
+  // The session's start and end: who, with which client, how it ended.
+  const AuditEvent& start = events[1];
+  EXPECT_EQ(start.user.id, "ann");
+  EXPECT_EQ(start.request.client.name, "pipe-test");
+  EXPECT_EQ(start.request.session_id, events[2].request.session_id);
+  EXPECT_EQ(start.details["protocol_version"], "2025-06-18");
+  const AuditEvent& end = events[3];
+  EXPECT_EQ(end.details["reason"], "closed") << "the client closed its input";
+  EXPECT_EQ(end.request.session_id, start.request.session_id);
+}
+
+TEST(StdioServerTest, ASessionEndedByTheServersStopSaysSo) {
+  testing::TempDir dir;
+  ServerProcess server(dir.path() / "audit");
+  server.Initialize();
+  EXPECT_EQ(server.Signal(SIGTERM), 0) << server.Stderr();
+  std::vector<std::string> reasons;
+  for (const auto& e : Records(dir.path() / "audit", /*all=*/true))
+    if (e.event_type == "session_end") reasons.push_back(e.details.value("reason", ""));
+  EXPECT_EQ(reasons, std::vector<std::string>{"shutdown"});
 }
 
 TEST(StdioServerTest, ASecondServerOnTheSameJournalIsRefused) {
@@ -201,7 +223,7 @@ TEST(AuditorCommandsTest, KeygenServeVerifyTamperAndTail) {
   const std::string pubkey = " --pubkey " + (keys / "audit-signing.pub").string();
   auto [valid_code, valid_out] = RunCommand("verify --audit-dir " + audit.string() + pubkey);
   EXPECT_EQ(valid_code, 0) << valid_out;
-  EXPECT_NE(valid_out.find("valid: 6 records in 1 stream(s), 1 checkpoints (1 signed by key"), std::string::npos)
+  EXPECT_NE(valid_out.find("valid: 8 records in 1 stream(s), 1 checkpoints (1 signed by key"), std::string::npos)
       << valid_out;
 
   auto [tail_code, tail_out] = RunCommand("tail -n 2 --audit-dir " + audit.string());
@@ -222,7 +244,7 @@ TEST(AuditorCommandsTest, KeygenServeVerifyTamperAndTail) {
   std::ofstream(segment, std::ios::trunc) << content;
   auto [tampered_code, tampered_out] = RunCommand("verify --audit-dir " + audit.string() + pubkey);
   EXPECT_EQ(tampered_code, 1) << tampered_out;
-  EXPECT_NE(tampered_out.find("seq 3: modified"), std::string::npos) << tampered_out;
+  EXPECT_NE(tampered_out.find("seq 4: modified"), std::string::npos) << tampered_out;
   EXPECT_NE(tampered_out.find("TAMPERED: 1 problem(s)"), std::string::npos) << tampered_out;
 
   auto [missing_code, missing_out] = RunCommand("verify --audit-dir " + (dir.path() / "nowhere").string());
@@ -396,7 +418,8 @@ TEST(StoreTest, ServeShipsTheJournalToSqliteWhereQueryVerifyAndStatusReadIt) {
   EXPECT_NE(query_out.find("\"carol\""), std::string::npos) << query_out;
   auto [verify_code, verify_out] = RunCommand("verify --store " + store);
   EXPECT_EQ(verify_code, 0) << verify_out;
-  EXPECT_NE(verify_out.find("valid: 4 records"), std::string::npos) << verify_out;  // started, call, stopped, checkpoint
+  // started, session start, call, session end, stopped, checkpoint
+  EXPECT_NE(verify_out.find("valid: 6 records"), std::string::npos) << verify_out;
   auto [status_code, status_out] = RunCommand("status --audit-dir " + audit.string());
   EXPECT_EQ(status_code, 0) << status_out;
   EXPECT_NE(status_out.find("sink sqlite: 0 records to ship"), std::string::npos) << status_out;
@@ -418,7 +441,7 @@ TEST(ExportTest, ExportWritesTheSelectedRecordsAsStoredOrAsCsvIntoANewPrivateFil
   const auto all = dir.path() / "all.jsonl";
   auto [code, out] = RunCommand("export --audit-dir " + audit.string() + " -o " + all.string());
   ASSERT_EQ(code, 0) << out;
-  EXPECT_NE(out.find("exported 5 of 5 records"), std::string::npos) << out;
+  EXPECT_NE(out.find("exported 7 of 7 records"), std::string::npos) << out;
   std::string journal;
   const auto files = ListAuditFiles(audit);
   ASSERT_TRUE(files.has_value());
@@ -474,10 +497,10 @@ TEST(StoreTest, ServeShipsToPostgresqlAndMariadbWhereEveryReadCommandAndEraseWor
     const auto exported = dir.path() / ("export-" + std::to_string(db == &postgres) + ".jsonl");
     auto [export_code, export_out] = RunCommand("export -o " + exported.string() + " " + store);
     EXPECT_EQ(export_code, 0) << export_out;
-    EXPECT_NE(export_out.find("exported 4 of 4 records"), std::string::npos) << export_out;
+    EXPECT_NE(export_out.find("exported 6 of 6 records"), std::string::npos) << export_out;
     auto [verify_code, verify_out] = RunCommand("verify " + store);
     EXPECT_EQ(verify_code, 0) << verify_out;
-    EXPECT_NE(verify_out.find("valid: 4 records"), std::string::npos) << verify_out;
+    EXPECT_NE(verify_out.find("valid: 6 records"), std::string::npos) << verify_out;
     auto [no_password, no_password_out] = RunCommand("query --store " + sink.url);
     EXPECT_EQ(no_password, 2) << no_password_out;
     EXPECT_NE(no_password_out.find("cannot connect"), std::string::npos) << no_password_out;
