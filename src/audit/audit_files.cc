@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <cstdlib>
 #include <fstream>
 
 namespace mcpaudit {
@@ -68,6 +69,25 @@ Result<std::string> ReadWholeFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::unexpected(ErrnoError("cannot read", path));
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+Result<std::string> ReadSecret(const std::string& env, const fs::path& file, std::string_view what, bool owner_only) {
+  std::string secret;
+  if (!env.empty()) {
+    const char* value = std::getenv(env.c_str());
+    if (value == nullptr)
+      return Fail(ErrorCode::kInvalidArgument, std::string(what) + ": the environment variable " + env + " is not set");
+    secret = value;
+  } else if (!file.empty()) {
+    auto text = ReadWholeFile(file);
+    if (owner_only) {
+      if (Status checked = CheckOwnerOnly(file, "the secret file"); !checked) text = std::unexpected(checked.error());
+    }
+    if (!text) return Fail(ErrorCode::kInvalidArgument, std::string(what) + ": " + text.error().message);
+    secret = std::move(*text);
+  }
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  return secret;
 }
 
 Error ErrnoError(const std::string& what, const fs::path& path) {

@@ -36,6 +36,12 @@ void SyncDirectory(const std::filesystem::path& dir);
 // The whole content of a file.
 [[nodiscard]] Result<std::string> ReadWholeFile(const std::filesystem::path& path);
 
+// A secret (a password, a token) from the environment variable `env`, else
+// from `file` (0600 when `owner_only`); its last line break dropped; empty when
+// neither is named. Errors begin with `what` ("sink warehouse: …").
+[[nodiscard]] Result<std::string> ReadSecret(const std::string& env, const std::filesystem::path& file,
+                                             std::string_view what, bool owner_only);
+
 // "<what> <path>: <strerror(errno)>" as an I/O error.
 Error ErrnoError(const std::string& what, const std::filesystem::path& path);
 

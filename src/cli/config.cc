@@ -523,22 +523,11 @@ Result<HttpUpstream> ResolveUpstream(const UpstreamConfig& u) {
   if (scheme_text == "http" && !IsLoopbackHost(host_text))
     return Fail(ErrorCode::kInvalidArgument, "the upstream " + u.url + " is not on this machine: use https:// "
                                              "(the proxy's credentials and the calls must not cross the network in clear)");
-  std::string token;
-  if (!u.bearer_token_env.empty()) {
-    const char* value = std::getenv(u.bearer_token_env.c_str());
-    if (value == nullptr)
-      return Fail(ErrorCode::kInvalidArgument,
-                  "upstream.bearer_token_env: the environment variable " + u.bearer_token_env + " is not set");
-    token = value;
-  } else if (!u.bearer_token_file.empty()) {
-    auto owner_only = CheckOwnerOnly(u.bearer_token_file, "the upstream's bearer token");
-    auto text = owner_only ? ReadWholeFile(u.bearer_token_file) : std::unexpected(owner_only.error());
-    if (!text) return Fail(ErrorCode::kInvalidArgument, "upstream.bearer_token_file: " + text.error().message);
-    token = std::move(*text);
-  } else if (const char* value = std::getenv(kUpstreamTokenEnv)) {
-    token = value;
-  }
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  const bool configured = !u.bearer_token_env.empty() || !u.bearer_token_file.empty();
+  auto read = ReadSecret(configured ? u.bearer_token_env : std::getenv(kUpstreamTokenEnv) ? kUpstreamTokenEnv : "",
+                         u.bearer_token_file, "the upstream's bearer token", /*owner_only=*/true);
+  if (!read) return std::unexpected(read.error());
+  const std::string token = std::move(*read);
   if (token.find_first_of("\r\n") != std::string::npos)
     return Fail(ErrorCode::kInvalidArgument, "the upstream's bearer token holds a line break");
   if (!token.empty()) resolved.headers.push_back("Authorization: Bearer " + token);

@@ -31,20 +31,7 @@ Result<std::string> ReadSinkPassword(const SinkConfig& config) {
     return Fail(ErrorCode::kInvalidArgument, "sink " + config.name +
                                                  ": the URL holds a password; put it in password_env or "
                                                  "password_file instead (URLs end up in logs and shell histories)");
-  std::string password;
-  if (!config.password_env.empty()) {
-    const char* value = std::getenv(config.password_env.c_str());
-    if (value == nullptr)
-      return Fail(ErrorCode::kInvalidArgument,
-                  "sink " + config.name + ": the environment variable " + config.password_env + " is not set");
-    password = value;
-  } else if (!config.password_file.empty()) {
-    auto text = ReadWholeFile(config.password_file);
-    if (!text) return Fail(ErrorCode::kInvalidArgument, "sink " + config.name + ": " + text.error().message);
-    password = std::move(*text);
-  }
-  while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
-  return password;
+  return ReadSecret(config.password_env, config.password_file, "sink " + config.name, /*owner_only=*/false);
 }
 
 bool IsLoopbackHost(std::string_view host) {

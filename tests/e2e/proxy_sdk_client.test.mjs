@@ -52,23 +52,27 @@ async function connectOverHttp(auditDir, command, env) {
   return client;
 }
 
+// Makes `calls` ([tool, arguments] pairs) with `client`, then lists its tools and
+// closes it: the results, the tools, and the progress the server sent on the way.
+async function runCalls(client, calls) {
+  const results = [];
+  const progress = [];
+  for (const [name, args] of calls) {
+    results.push(await client.callTool({ name, arguments: args }, undefined,
+      { onprogress: (p) => progress.push(p.progress) }));
+  }
+  const { tools } = await client.listTools();
+  await client.close();
+  return { results, tools, progress };
+}
+
 // Runs `calls` against the server started directly, then (after `reset`)
 // through the proxy over stdio and over HTTP, and returns the results and the
 // records of each.
 async function compare(t, server, serverArgs, calls, { env = {}, reset = () => {} } = {}) {
   const dir = scratchDir(t);
   const auditDir = join(dir, 'audit'), httpAuditDir = join(dir, 'audit-http');
-  const run = async (client) => {
-    const results = [];
-    const progress = [];  // notifications/progress the server sent on the way
-    for (const [name, args] of calls) {
-      results.push(await client.callTool({ name, arguments: args }, undefined,
-        { onprogress: (p) => progress.push(p.progress) }));
-    }
-    const { tools } = await client.listTools();
-    await client.close();
-    return { results, tools, progress };
-  };
+  const run = (client) => runCalls(client, calls);
   reset();
   const direct = await run(await connect(process.execPath, [serverScript(server), ...serverArgs], env));
   reset();
@@ -216,17 +220,7 @@ test('server-everything over Streamable HTTP: the proxy reaches it with --upstre
     ['get-resource-links', { count: 2 }],
     ['trigger-long-running-operation', { duration: 1, steps: 4 }],
   ];
-  const run = async (client) => {
-    const results = [];
-    const progress = [];
-    for (const [name, args] of calls) {
-      results.push(await client.callTool({ name, arguments: args }, undefined,
-        { onprogress: (p) => progress.push(p.progress) }));
-    }
-    const { tools } = await client.listTools();
-    await client.close();
-    return { results, tools, progress };
-  };
+  const run = (client) => runCalls(client, calls);
   const directTransport = new StreamableHTTPClientTransport(new URL(url));
   const directClient = new Client({ name: 'direct-http', version: '1.0.0' });
   await directClient.connect(directTransport);
