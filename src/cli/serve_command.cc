@@ -239,6 +239,10 @@ int RunProxy(const ServeFlags& flags, const Config& config, HttpUpstream upstrea
   options.redaction = config.redaction;
   options.policy = config.policy;
   options.call_timeout = std::chrono::seconds(flags.call_timeout_seconds);
+  options.max_message_bytes = flags.max_message_bytes;
+  // Answers (tool results, resources) may be larger than what clients send.
+  options.max_upstream_message_bytes = std::max(options.max_upstream_message_bytes, flags.max_message_bytes);
+  options.http.max_message_bytes = options.max_upstream_message_bytes;
   if (!config.rate_limits.empty()) options.middleware.push_back(std::make_shared<RateLimiter>(config.rate_limits));
   SignalWatcher watcher(stop);
   if (config.listen.empty()) {
@@ -489,7 +493,13 @@ void AddProxyCommand(CLI::App& app, int& exit_code) {
                                     "session per session; [auth] and [http] of the config apply) instead of stdio");
   cmd->add_flag("--dev-api-key", flags->dev_api_key,
                 "HTTP: make a one-time API key for this run, print it, and require it (development)");
+  cmd->add_flag("--stdio", flags->stdio, "Serve one client over stdin/stdout (the default)");
+  cmd->get_option("--stdio")->excludes(flags->http_opt);
   flags->audit_dir_opt = cmd->add_option("--audit-dir", flags->audit_dir, "Directory of the journal (default ./var/audit)");
+  cmd->add_option("--max-message-bytes", flags->max_message_bytes,
+                  "Longest accepted client message on stdio; longer ones get an error (the upstream's answers "
+                  "may be 16 MiB, or this if larger)")
+      ->capture_default_str();
   flags->mode_opt = cmd->add_option("--mode", flags->mode, "async or durable (no answer without its record on disk)")
                         ->check(CLI::IsMember({"async", "durable"}));
   flags->signing_key_opt =
@@ -510,7 +520,6 @@ void AddProxyCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("command", flags->upstream, "The MCP server to start and audit (stdio), after --");
   cmd->callback([flags, &exit_code] {
     flags->proxy = true;
-    flags->stdio = flags->http.empty();
     exit_code = Serve(*flags);
   });
 }

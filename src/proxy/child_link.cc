@@ -21,7 +21,8 @@ namespace {
 
 class ChildLink final : public UpstreamLink {
  public:
-  explicit ChildLink(std::vector<std::string> command) : command_(std::move(command)), name_(command_.front()) {}
+  ChildLink(std::vector<std::string> command, size_t max_message_bytes)
+      : command_(std::move(command)), name_(command_.front()), max_message_bytes_(max_message_bytes) {}
   ~ChildLink() override { Stop(); }
 
   bool Start(Events events) override {
@@ -103,8 +104,15 @@ class ChildLink final : public UpstreamLink {
  private:
   // Upstream to session, until the child closes its output; then its end.
   void Answers(int fd, pid_t pid) {
-    LineReader reader(fd);
-    for (std::string line; reader.Next(line);) events_.message(std::move(line), std::nullopt);
+    LineReader reader(fd, {}, max_message_bytes_);
+    for (std::string line; reader.Next(line);) {
+      if (reader.oversized()) {
+        OpsLog().error("proxy: the upstream {} sent a message larger than {} bytes; dropped", name_,
+                       max_message_bytes_);
+        continue;
+      }
+      events_.message(std::move(line), std::nullopt);
+    }
     ::close(fd);
     CloseInput();  // writes to it fail from now on (the session sees the upstream gone)
     const int status = Reap(pid);
@@ -149,6 +157,7 @@ class ChildLink final : public UpstreamLink {
 
   const std::vector<std::string> command_;
   const std::string name_;
+  const size_t max_message_bytes_;
   Events events_;
   std::mutex input_mutex_;  // the child's input
   int input_ = -1;
@@ -162,8 +171,8 @@ class ChildLink final : public UpstreamLink {
 
 }  // namespace
 
-std::unique_ptr<UpstreamLink> MakeChildLink(std::vector<std::string> command) {
-  return std::make_unique<ChildLink>(std::move(command));
+std::unique_ptr<UpstreamLink> MakeChildLink(std::vector<std::string> command, size_t max_message_bytes) {
+  return std::make_unique<ChildLink>(std::move(command), max_message_bytes);
 }
 
 }  // namespace mcpaudit

@@ -28,8 +28,18 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
       OpsLog().warn("proxy: the client is gone");
     }
   });
-  LineReader reader(client_in, stop);
-  for (std::string line; reader.Next(line);) session.Receive(line, MessageContext{});
+  const size_t max_bytes = shared_.options.max_message_bytes;
+  LineReader reader(client_in, stop, max_bytes);
+  for (std::string line; reader.Next(line);) {
+    if (reader.oversized()) {  // answered here, as serve does; it never reaches the upstream
+      std::lock_guard lock(out_mutex);
+      const std::string refused = R"({"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Invalid Request: )"
+                                  R"(message larger than )" + std::to_string(max_bytes) + R"( bytes"}})" "\n";
+      if (!client_gone) (void)WriteAll(client_out, refused);
+      continue;
+    }
+    session.Receive(line, MessageContext{});
+  }
   if (stop.stop_requested()) session.Ending(kEndShutdown);
   return session.Finish();
 }

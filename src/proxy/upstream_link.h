@@ -57,8 +57,9 @@ class UpstreamLink {
 };
 
 // The upstream `command` (program and arguments), started as a child process;
-// its stderr goes to the operational log.
-std::unique_ptr<UpstreamLink> MakeChildLink(std::vector<std::string> command);
+// its stderr goes to the operational log. A line it writes longer than
+// `max_message_bytes` is dropped (and logged).
+std::unique_ptr<UpstreamLink> MakeChildLink(std::vector<std::string> command, size_t max_message_bytes);
 
 // The Streamable HTTP server `upstream`: every message is POSTed (JSON or SSE
 // answers), a GET stream carries what the server sends on its own, the session

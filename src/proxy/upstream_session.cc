@@ -180,7 +180,8 @@ struct UpstreamSession::State {
         redactor(s.redactor),
         info(std::move(i)),
         send(std::move(sender)),
-        link(options.http.url.empty() ? MakeChildLink(options.command) : MakeHttpLink(options.http)) {}
+        link(options.http.url.empty() ? MakeChildLink(options.command, options.max_upstream_message_bytes)
+                                      : MakeHttpLink(options.http)) {}
 
   // Learns the tools' sensitive parameters from a tools/list result. Mutex held.
   void LearnTools(const json& result) {

@@ -50,6 +50,8 @@ struct ProxyOptions {
   // Run before a tools/call is forwarded (rate limits, …).
   std::vector<MiddlewarePtr> middleware;
   size_t max_restarts = 3;  // per session; then its requests get errors
+  size_t max_message_bytes = 4 * 1024 * 1024;            // a longer client message is refused
+  size_t max_upstream_message_bytes = 16 * 1024 * 1024;  // a longer one from the upstream is dropped
 };
 
 // What the sessions of one proxy share: its settings, where the records go,

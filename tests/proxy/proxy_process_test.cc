@@ -48,6 +48,8 @@ std::vector<std::string> FixtureUpstream(const std::filesystem::path& dir) {
   return {MCP_AUDIT_BINARY, "serve", "--toolkit", "conformance", "--stdio", "--audit-dir", (dir / "upstream").string()};
 }
 
+std::string ErrorText(const json& answer) { return answer["error"].value("message", ""); }
+
 TEST(ProxyTest, RelaysEveryMessageUnchangedAndRecordsEachCallWithItsOutcome) {
   testing::TempDir dir;
   const std::vector<std::string> upstream = FixtureUpstream(dir.path());
@@ -130,6 +132,37 @@ TEST(ProxyTest, AnUpstreamThatDiesFailsItsPendingCallAndIsRecorded) {
   EXPECT_EQ(find("tool_call")->outcome, Outcome::kFailure);
   ASSERT_NE(find("upstream_exited"), events.end());
   EXPECT_EQ(find("upstream_exited")->details["exit_code"], 3);
+}
+
+TEST(ProxyTest, OversizedMessagesEitherWayAreRefusedWithoutHoldingThem) {
+  testing::TempDir dir;
+  // An "MCP server" that answers its first message with a 17 MB line, then with a real answer.
+  const std::string server =
+      "read line; head -c 17000000 /dev/zero | tr '\\0' a; echo; "
+      "echo '{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"ok\":true}}'; cat > /dev/null";
+  ServerProcess proxy(ProxyArgs(dir.path(), {"/bin/sh", "-c", server}, {"--max-message-bytes", "1000"}),
+                      dir.path() / "proxy.txt");
+  proxy.Write(std::string(5000, ' ') + "\n");  // longer than the client's limit
+  const json refused = proxy.Read();
+  EXPECT_EQ(refused["error"]["code"], -32600) << refused;
+  EXPECT_NE(ErrorText(refused).find("larger than 1000 bytes"), std::string::npos) << refused;
+  const json answer = proxy.Request(1, "ping");
+  EXPECT_EQ(answer["result"]["ok"], true) << "the oversized answer was dropped, the next one relayed: " << answer;
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+  EXPECT_NE(proxy.Stderr().find("sent a message larger than 16777216 bytes; dropped"), std::string::npos)
+      << proxy.Stderr();
+}
+
+TEST(ProxyTest, TheConfigsListenAddressServesHttpWithoutTheFlag) {
+  testing::TempDir dir;
+  const auto config = dir.path() / "mcp-audit.toml";
+  std::ofstream(config) << "[http]\nlisten = \"127.0.0.1:0\"\n";
+  ServerProcess proxy(ProxyArgs(dir.path(), FixtureUpstream(dir.path()), {"--config", config.string()}),
+                      dir.path() / "proxy.txt");
+  for (int i = 0; i < 100 && proxy.Stderr().find("endpoint:") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_NE(proxy.Stderr().find("endpoint:      http://127.0.0.1:"), std::string::npos) << proxy.Stderr();
+  EXPECT_EQ(proxy.Signal(SIGTERM), 0) << proxy.Stderr();
 }
 
 TEST(ProxyTest, ARateLimitedCallIsRefusedByTheProxyAndNeverReachesTheUpstream) {
@@ -453,8 +486,6 @@ ServerProcess ProxyToUrl(const std::filesystem::path& dir, const std::string& ur
   return ServerProcess(args, dir / "proxy.txt", {"MCP_AUDIT_UPSTREAM_TOKEN=" + token});
 }
 
-std::string ErrorMessage(const json& answer) { return answer["error"].value("message", ""); }
-
 TEST(ProxyToHttpTest, CallsReachTheServerWithTheProxysTokenAndAreRecordedOnBothSides) {
   testing::TempDir dir;
   HttpFixtureUpstream upstream(dir.path());
@@ -556,9 +587,9 @@ TEST(ProxyToHttpTest, RefusedCredentialsAndAnUnreachableServerAreClearErrorsAndF
     const json init = proxy.Request(0, "initialize", {{"protocolVersion", "2025-06-18"},
                                                        {"capabilities", json::object()},
                                                        {"clientInfo", {{"name", "pipe-test"}, {"version", "1"}}}});
-    EXPECT_NE(ErrorMessage(init).find("refused the proxy's credentials (HTTP 401)"), std::string::npos) << init;
+    EXPECT_NE(ErrorText(init).find("refused the proxy's credentials (HTTP 401)"), std::string::npos) << init;
     const json call = proxy.Request(1, "tools/call", {{"name", "test_simple_text"}, {"arguments", json::object()}});
-    EXPECT_NE(ErrorMessage(call).find("HTTP 401"), std::string::npos) << call;
+    EXPECT_NE(ErrorText(call).find("HTTP 401"), std::string::npos) << call;
     proxy.CloseAndWait();
     const auto calls = Records(dir.path() / "wrong" / "audit");
     ASSERT_EQ(calls.size(), 1u);
@@ -573,8 +604,8 @@ TEST(ProxyToHttpTest, RefusedCredentialsAndAnUnreachableServerAreClearErrorsAndF
     const std::string nowhere = "http://127.0.0.1:" + std::to_string(testing::FreePort()) + "/mcp";
     ServerProcess proxy = ProxyToUrl(dir.path() / "down", nowhere, "");
     const json call = proxy.Request(1, "tools/call", {{"name", "test_simple_text"}, {"arguments", json::object()}});
-    EXPECT_NE(ErrorMessage(call).find("could not be reached"), std::string::npos) << call;
-    EXPECT_NE(ErrorMessage(call).find(nowhere), std::string::npos) << "the message names the server: " << call;
+    EXPECT_NE(ErrorText(call).find("could not be reached"), std::string::npos) << call;
+    EXPECT_NE(ErrorText(call).find(nowhere), std::string::npos) << "the message names the server: " << call;
     proxy.CloseAndWait();
     const auto calls = Records(dir.path() / "down" / "audit");
     ASSERT_EQ(calls.size(), 1u);
@@ -595,7 +626,7 @@ TEST(ProxyToHttpTest, AServerThatForgetsTheSessionIsJoinedAgainAndBothEventsAreR
   // first from its GET stream reopened; either way the next call opens a new session.
   json answer = proxy.Request(2, "tools/call", call);
   if (answer.contains("error")) {
-    EXPECT_NE(ErrorMessage(answer).find("ended the session (HTTP 404)"), std::string::npos) << answer;
+    EXPECT_NE(ErrorText(answer).find("ended the session (HTTP 404)"), std::string::npos) << answer;
     answer = proxy.Request(3, "tools/call", call);
   }
   EXPECT_TRUE(answer.contains("result")) << answer;
@@ -620,7 +651,7 @@ TEST(ProxyToHttpTest, AnHttpsServerIsReachedOnlyWhenItsCertificateIsTrusted) {
   {
     ServerProcess proxy = ProxyToUrl(dir.path() / "untrusted", tls.url() + "/mcp", upstream.key());
     const json call = proxy.Request(1, "tools/call", {{"name", "test_simple_text"}, {"arguments", json::object()}});
-    EXPECT_NE(ErrorMessage(call).find("certificate"), std::string::npos) << call;
+    EXPECT_NE(ErrorText(call).find("certificate"), std::string::npos) << call;
     proxy.CloseAndWait();
   }
   const auto config = dir.path() / "proxy.toml";
