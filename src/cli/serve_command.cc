@@ -224,7 +224,8 @@ Status ServeOverHttp(Server& server, HttpOptions http, const Config& config, con
 }
 
 // `proxy`: relays between the clients (on stdio, or each HTTP session) and
-// the upstream (one child per session), recording each call.
+// the upstream (a child process or an HTTP session of its own per client
+// session), recording each call.
 int RunProxy(const ServeFlags& flags, const Config& config, HttpUpstream upstream, const HttpOptions& http,
              const std::string& dev_key, Pipeline& pipeline, const AuditServer& server,
              const std::string& journal_line, std::stop_source stop) {

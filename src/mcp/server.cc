@@ -262,7 +262,6 @@ class Session final : public std::enable_shared_from_this<Session> {
   }
 
  private:
-
   RequestContext MakeContext(const json& id) {
     RequestContext ctx;
     ctx.request_id = jsonrpc::IdToString(id);

@@ -1,23 +1,16 @@
 #include "proxy/upstream_session.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <atomic>
+#include <algorithm>
 #include <condition_variable>
-#include <cstring>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
 
-#include "audit/audit_files.h"
 #include "audit/ops_log.h"
-#include "mcpaudit/clock.h"
-#include "proxy/line_reader.h"
 
 namespace mcpaudit {
 namespace {
