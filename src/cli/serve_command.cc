@@ -244,6 +244,8 @@ int RunProxy(const ServeFlags& flags, const Config& config, HttpUpstream upstrea
   // Answers (tool results, resources) may be larger than what clients send.
   options.max_upstream_message_bytes = std::max(options.max_upstream_message_bytes, flags.max_message_bytes);
   options.http.max_message_bytes = options.max_upstream_message_bytes;
+  // Past the call timeout the call has failed; its request is kept a little longer for a late answer.
+  options.http.request_timeout = options.call_timeout + std::chrono::seconds(30);
   if (!config.rate_limits.empty()) options.middleware.push_back(std::make_shared<RateLimiter>(config.rate_limits));
   SignalWatcher watcher(stop);
   if (config.listen.empty()) {

@@ -267,6 +267,8 @@ class HttpLink final : public UpstreamLink {
     curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
     curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->body.data());
     curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->body.size()));
+    if (upstream_.request_timeout.count() > 0)
+      curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, static_cast<long>(upstream_.request_timeout.count()));
     if (t->method == "initialize" || t->method == "notifications/initialized") opening_ = t;
     Add(t);
   }

@@ -22,6 +22,8 @@ struct HttpUpstream {
   std::string ca_file;               // TLS: this CA bundle instead of the system's
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
   size_t max_message_bytes = 16 * 1024 * 1024;  // a longer answer is refused
+  // A POST not answered by then is given up (its call has long failed); 0: never.
+  std::chrono::milliseconds request_timeout{0};
 };
 
 // How an upstream ended.
