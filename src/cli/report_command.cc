@@ -69,13 +69,17 @@ void AddReportCommand(CLI::App& app, int& exit_code) {
                                                    : RedactUrl(options->store.url),
                         std::chrono::system_clock::now()};
     Report report(header, MakeReportWriter(*format, out));
-    size_t read = 0, bad = 0;
+    size_t read = 0, selected = 0, bad = 0;
     ProgressLine progress(options->output.empty() && ::isatty(STDOUT_FILENO));
     auto status = ForEachRecordIn(
         options->audit_dir, options->store.Config(),
         [&](const AuditEvent& event) {
-          progress.Update(++read, read);
-          if (Matches(*filter, event)) report.Add(event);
+          ++read;
+          if (Matches(*filter, event)) {
+            report.Add(event);
+            ++selected;
+          }
+          progress.Update(read, selected);
           return true;
         },
         [&](const BadLine& line) {

@@ -528,8 +528,11 @@ TEST(ProxyToHttpTest, CallsReachTheServerWithTheProxysTokenAndAreRecordedOnBothS
   EXPECT_EQ(calls[1].outcome, Outcome::kSuccess);
   EXPECT_EQ(calls[2].outcome, Outcome::kFailure);
   EXPECT_EQ(calls[3].event_type, "resource_read");
-  for (const auto& e : Records(dir.path() / "audit", /*all=*/true))
-    if (e.event_type == "session_start") EXPECT_EQ(e.details["upstream"]["address"], upstream.url());
+  for (const auto& e : Records(dir.path() / "audit", /*all=*/true)) {
+    if (e.event_type == "session_start") {
+      EXPECT_EQ(e.details["upstream"]["address"], upstream.url());
+    }
+  }
   const auto served = Records(dir.path() / "upstream");
   ASSERT_EQ(served.size(), 3u) << "the server saw the calls, from the proxy's service account";
   EXPECT_EQ(served[0].user.id, "proxy-svc");
@@ -635,8 +638,10 @@ TEST(ProxyToHttpTest, AServerThatForgetsTheSessionIsJoinedAgainAndBothEventsAreR
   for (const auto& e : Records(dir.path() / "audit", /*all=*/true)) {
     if (!e.event_type.starts_with("upstream_")) continue;
     ends.push_back(e.event_type + ":" + std::string(ToString(e.outcome)));
-    if (e.event_type == "upstream_exited") EXPECT_EQ(e.details["http_status"], 404) << e.details;
-    if (e.event_type == "upstream_exited") EXPECT_EQ(e.details["url"], upstream.url());
+    if (e.event_type == "upstream_exited") {
+      EXPECT_EQ(e.details["http_status"], 404) << e.details;
+      EXPECT_EQ(e.details["url"], upstream.url());
+    }
   }
   EXPECT_EQ(ends, (std::vector<std::string>{"upstream_exited:failure", "upstream_restarted:success"}));
   const auto calls = Records(dir.path() / "audit");
