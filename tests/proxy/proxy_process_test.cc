@@ -19,6 +19,7 @@
 #include "support/cli_process.h"
 #include "support/free_port.h"
 #include "support/http_client.h"
+#include "support/http_receiver.h"
 #include "support/temp_dir.h"
 #include "support/tls_proxy.h"
 
@@ -614,6 +615,67 @@ TEST(ProxyToHttpTest, RefusedCredentialsAndAnUnreachableServerAreClearErrorsAndF
     ASSERT_EQ(calls.size(), 1u);
     EXPECT_EQ(calls[0].outcome, Outcome::kFailure);
   }
+}
+
+// A stand-in for a server that misbehaves in the ways HTTP allows (the real
+// servers above never do): each call gets an error that says what went wrong.
+TEST(ProxyToHttpTest, EachWayAServerCanAnswerBadlyIsAClearErrorForThatCallAlone) {
+  testing::TempDir dir;
+  testing::HttpReceiver server;
+  server.SetHandler([](const testing::ReceivedRequest& request) {
+    testing::ReceiverReply reply;
+    if (request.method != "POST") return reply;  // GET stream, DELETE: 200, nothing more
+    const json message = json::parse(request.body);
+    const std::string method = message.value("method", "");
+    const std::string tool = method == "tools/call" ? message["params"].value("name", "") : "";
+    if (method == "initialize") {
+      reply.body = json{{"jsonrpc", "2.0"}, {"id", message["id"]},
+                        {"result", {{"protocolVersion", "2025-06-18"}, {"capabilities", json::object()},
+                                    {"serverInfo", {{"name", "stand-in"}, {"version", "0"}}}}}}.dump();
+      reply.headers = {{"Mcp-Session-Id", "s-42"}};
+    } else if (!message.contains("id") || tool == "silent") {
+      reply.status = 202;
+      reply.body.clear();
+    } else if (tool == "broken") {
+      reply.status = 500;
+      reply.body = R"({"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"database offline"}})";
+    } else if (tool == "confused") {
+      reply.body = "<html>oops</html>";
+      reply.headers = {{"Content-Type", "text/html"}};
+    } else {
+      reply.body = json{{"jsonrpc", "2.0"}, {"id", message["id"]}, {"result", {{"content", json::array()}}}}.dump();
+    }
+    return reply;
+  });
+  ServerProcess proxy = ProxyToUrl(dir.path(), server.url() + "/mcp", "t0ken");
+  proxy.Initialize();
+  auto call = [&](int id, const std::string& tool) {
+    return proxy.Request(id, "tools/call", {{"name", tool}, {"arguments", json::object()}});
+  };
+  EXPECT_TRUE(call(1, "fine").contains("result"));
+  EXPECT_NE(ErrorText(call(2, "broken")).find("answered HTTP 500: database offline"), std::string::npos);
+  EXPECT_NE(ErrorText(call(3, "confused")).find("not its JSON-RPC response"), std::string::npos);
+  EXPECT_NE(ErrorText(call(4, "silent")).find("accepted the request but sent no answer"), std::string::npos);
+  EXPECT_TRUE(call(5, "fine").contains("result")) << "the session goes on";
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+
+  std::vector<std::string> outcomes;
+  for (const auto& e : Records(dir.path() / "audit")) outcomes.push_back(e.tool + ":" + std::string(ToString(e.outcome)));
+  EXPECT_EQ(outcomes, (std::vector<std::string>{"fine:success", "broken:failure", "confused:failure",
+                                                "silent:failure", "fine:success"}));
+  // What the proxy sent: its credentials, the session and version once known, and the session's end.
+  const auto requests = server.requests();
+  ASSERT_FALSE(requests.empty());
+  EXPECT_EQ(requests[0].header("authorization"), "Bearer t0ken");
+  EXPECT_EQ(requests[0].header("mcp-session-id"), "") << "initialize opens the session";
+  EXPECT_EQ(requests[0].header("accept"), "application/json, text/event-stream");
+  bool deleted = false;
+  for (const auto& request : std::vector<testing::ReceivedRequest>(requests.begin() + 1, requests.end())) {
+    EXPECT_EQ(request.header("mcp-session-id"), "s-42") << request.method << " " << request.body;
+    EXPECT_EQ(request.header("mcp-protocol-version"), "2025-06-18") << request.method;
+    deleted = deleted || request.method == "DELETE";
+  }
+  EXPECT_TRUE(deleted) << "the session is ended at the server too";
 }
 
 TEST(ProxyToHttpTest, AServerThatForgetsTheSessionIsJoinedAgainAndBothEventsAreRecorded) {
