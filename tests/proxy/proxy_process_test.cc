@@ -678,6 +678,52 @@ TEST(ProxyToHttpTest, EachWayAServerCanAnswerBadlyIsAClearErrorForThatCallAlone)
   EXPECT_TRUE(deleted) << "the session is ended at the server too";
 }
 
+TEST(ProxyToHttpTest, TheClientsCredentialsAreNeverPassedOnOnlyTheProxysOwn) {
+  testing::TempDir dir;
+  testing::HttpReceiver server;
+  server.SetHandler([](const testing::ReceivedRequest& request) {
+    testing::ReceiverReply reply;
+    const json message = json::parse(request.body, nullptr, false);
+    if (!message.is_object() || !message.contains("id")) {
+      reply.status = request.method == "POST" ? 202 : 405;
+      reply.body.clear();
+      return reply;
+    }
+    reply.body = json{{"jsonrpc", "2.0"}, {"id", message["id"]},
+                      {"result", {{"protocolVersion", "2025-06-18"}, {"capabilities", json::object()},
+                                  {"serverInfo", {{"name", "stand-in"}, {"version", "0"}}}}}}.dump();
+    reply.headers = {{"Mcp-Session-Id", "s-7"}};
+    return reply;
+  });
+  ServerProcess proxy({"proxy", "--http", "127.0.0.1:0", "--dev-api-key", "--audit-dir",
+                       (dir.path() / "audit").string(), "--upstream-url", server.url() + "/mcp"},
+                      dir.path() / "proxy.txt", {"MCP_AUDIT_UPSTREAM_TOKEN=proxy-token"});
+  std::string err;
+  for (int i = 0; i < 100 && err.find("stop:") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    err = proxy.Stderr();
+  }
+  const auto port_at = err.find("endpoint:      http://127.0.0.1:");
+  const auto key_at = err.find("dev API key:   ");
+  ASSERT_TRUE(port_at != std::string::npos && key_at != std::string::npos) << err;
+  const std::string key = err.substr(key_at + 15, err.find(' ', key_at + 15) - key_at - 15);
+  const testing::HttpClient http("127.0.0.1", static_cast<unsigned short>(std::stoi(err.substr(port_at + 32))));
+  testing::Headers headers = testing::McpPostHeaders();
+  headers.emplace_back("X-API-Key", key);
+  const auto init = http.Post(json{{"jsonrpc", "2.0"}, {"id", 0}, {"method", "initialize"},
+                                   {"params", {{"protocolVersion", "2025-06-18"}, {"capabilities", json::object()},
+                                               {"clientInfo", {{"name", "t"}, {"version", "1"}}}}}}.dump(),
+                              headers);
+  EXPECT_EQ(init.status, 200) << init.body;
+  EXPECT_EQ(proxy.Signal(SIGTERM), 0) << proxy.Stderr();
+  const auto requests = server.requests();
+  ASSERT_FALSE(requests.empty());
+  for (const auto& request : requests) {
+    EXPECT_EQ(request.header("x-api-key"), "") << "no token passthrough";
+    EXPECT_EQ(request.header("authorization"), "Bearer proxy-token");
+  }
+}
+
 TEST(ProxyToHttpTest, AServerThatForgetsTheSessionIsJoinedAgainAndBothEventsAreRecorded) {
   testing::TempDir dir;
   HttpFixtureUpstream upstream(dir.path());
