@@ -90,6 +90,7 @@ class HttpLink final : public UpstreamLink {
     get_ = nullptr;
     opening_ = nullptr;
     waiting_.clear();
+    resumptions_.clear();
     get_last_event_id_.clear();
     get_failures_ = 0;
     {
@@ -147,6 +148,7 @@ class HttpLink final : public UpstreamLink {
         if (!posts_left || Steady::now() >= *stop_by) break;
       } else {
         MaybeOpenGet();
+        ResumeDue();
       }
       int running = 0;
       curl_multi_perform(multi_, &running);
@@ -159,7 +161,8 @@ class HttpLink final : public UpstreamLink {
       if (lost) break;
       PostWaiting();
       int wait_ms = 1000;
-      if (want_get_ && !get_) wait_ms = std::clamp<int>(ToMs(next_get_ - Steady::now()), 0, 1000);
+      if (want_get_ && !get_) wait_ms = std::clamp<int>(ToMs(next_get_ - Steady::now()), 0, wait_ms);
+      for (const auto& r : resumptions_) wait_ms = std::clamp<int>(ToMs(r.due - Steady::now()), 0, wait_ms);
       curl_multi_poll(multi_, nullptr, 0, wait_ms, nullptr);
     }
     {
@@ -374,7 +377,7 @@ class HttpLink final : public UpstreamLink {
       if (t.too_large) {
         failure = "answered with a message larger than " + std::to_string(upstream_.max_message_bytes) + " bytes";
       } else if (t.request && !t.answered && t.sse && !t.stream.last_event_id().empty() && t.resumes < kMaxResumes) {
-        if (!Resume(t)) failure = "broke its stream before it answered";  // else: the rest is asked for
+        Resume(t);  // the stream broke: the rest is asked for
       } else {
         failure = "could not be reached: " + std::string(t.curl_error[0] ? t.curl_error : curl_easy_strerror(code));
         if (t.kind == Transfer::Kind::kGet && !t.request) GetEnded(t, 0);  // opened again, later
@@ -385,9 +388,8 @@ class HttpLink final : public UpstreamLink {
       lost = UpstreamEnd{true, {{"http_status", 404}}, upstream_.url + " ended the session (HTTP 404)"};
     } else if (t.kind == Transfer::Kind::kGet && t.request) {
       // A resumed POST stream that ended.
-      const bool resumed =
-          !t.answered && status == 200 && !t.stream.last_event_id().empty() && t.resumes < kMaxResumes && Resume(t);
-      if (!t.answered && !resumed) failure = "ended its stream before it answered";
+      if (!t.answered && status == 200 && !t.stream.last_event_id().empty() && t.resumes < kMaxResumes) Resume(t);
+      else if (!t.answered) failure = "ended its stream before it answered";
     } else if (t.kind == Transfer::Kind::kGet) {
       GetEnded(t, status);
     } else if (status == 200 && !t.sse) {
@@ -401,9 +403,8 @@ class HttpLink final : public UpstreamLink {
       }
       if (t.request && !t.answered) failure = "answered with something that is not its JSON-RPC response";
     } else if (status == 200 && t.sse) {
-      const bool resumed =
-          t.request && !t.answered && !t.stream.last_event_id().empty() && t.resumes < kMaxResumes && Resume(t);
-      if (t.request && !t.answered && !resumed) failure = "ended its stream before it answered";
+      if (t.request && !t.answered && !t.stream.last_event_id().empty() && t.resumes < kMaxResumes) Resume(t);
+      else if (t.request && !t.answered) failure = "ended its stream before it answered";
     } else if (status == 202 || status == 204) {
       if (t.request) failure = "accepted the request but sent no answer";
       if (t.method == "notifications/initialized") {
@@ -429,15 +430,34 @@ class HttpLink final : public UpstreamLink {
   }
 
   // A POST stream (or a resumption of it) broke before its response: a GET
-  // with Last-Event-ID asks the server for the rest.
-  // False when the GET could not be started.
-  bool Resume(const Transfer& broken) {
-    Transfer* t = OpenGet(broken.stream.last_event_id());
-    if (t == nullptr) return false;
-    t->request = broken.request;
-    t->method = broken.method;
-    t->resumes = broken.resumes + 1;
-    return true;
+  // with Last-Event-ID asks the server for the rest, after the delay its
+  // `retry:` field asked for (the stream was closed on purpose: SSE polling).
+  void Resume(const Transfer& broken) {
+    const auto delay = broken.stream.retry().value_or(std::chrono::milliseconds(broken.resumes == 0 ? 0 : 1000));
+    resumptions_.push_back({Steady::now() + std::min<Steady::duration>(delay, std::chrono::seconds(30)),
+                            *broken.request, broken.method, broken.stream.last_event_id(), broken.resumes + 1});
+  }
+
+  // The resumptions that are due now.
+  void ResumeDue() {
+    const auto now = Steady::now();
+    for (auto it = resumptions_.begin(); it != resumptions_.end();) {
+      if (it->due > now) {
+        ++it;
+        continue;
+      }
+      const Resumption due = std::move(*it);
+      it = resumptions_.erase(it);
+      Transfer* t = OpenGet(due.last_event_id);
+      if (t == nullptr) {
+        Answer(due.request, "broke its stream before it answered", {});
+        continue;
+      }
+      t->request = due.request;
+      t->method = due.method;
+      t->resumes = due.attempt;
+      t->stream.set_last_event_id(due.last_event_id);
+    }
   }
 
   // The GET stream ended: reopened later, or never when the server has none.
@@ -476,6 +496,12 @@ class HttpLink final : public UpstreamLink {
   CURLM* multi_ = nullptr;
 
   // The thread's own.
+  struct Resumption {
+    Steady::time_point due;
+    std::string request, method, last_event_id;
+    int attempt;
+  };
+  std::vector<Resumption> resumptions_;  // broken POST streams to ask for again
   std::map<CURL*, std::unique_ptr<Transfer>> transfers_;
   std::deque<std::string> waiting_;  // messages not posted yet, in order
   Transfer* opening_ = nullptr;       // initialize or notifications/initialized on its way

@@ -34,8 +34,10 @@ class SseReader {
   }
 
   void set_max_bytes(size_t max_bytes) { max_bytes_ = max_bytes; }
-  // The last "id:" seen (what Last-Event-ID sends back when resuming).
+  // The last "id:" seen (what Last-Event-ID sends back when resuming); a
+  // stream that resumes another starts from that one's.
   const std::string& last_event_id() const { return last_event_id_; }
+  void set_last_event_id(std::string id) { last_event_id_ = std::move(id); }
   // The last "retry:" seen.
   std::optional<std::chrono::milliseconds> retry() const { return retry_; }
 
