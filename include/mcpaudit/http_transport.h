@@ -49,9 +49,15 @@ struct HttpOptions {
   std::string resource_url;  // this endpoint's public URL; default http://host:port/path
   std::vector<std::string> authorization_servers;
 
+  // Set: GET /metrics answers with what it returns (Prometheus text format),
+  // to callers the MCP endpoint would accept. Called on the I/O thread: keep it quick.
+  std::function<std::string()> metrics;
+
   // Called once the socket listens, with the endpoint's URL.
   std::function<void(const std::string& url)> on_listening;
 };
+
+inline constexpr const char* kMetricsPath = "/metrics";
 
 // Serves until `stop` is requested, then stops accepting, lets the calls in
 // flight finish (their responses and audit records included, for at most

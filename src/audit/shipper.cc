@@ -202,6 +202,7 @@ struct Shipper::State {
     bool more = true;
     while (more) {
       Status status = ShipBatch(more);
+      Publish();
       if (!status) {
         // Read again from the persisted cursor: nothing after it is confirmed.
         cursor.offset = 0;
@@ -209,6 +210,14 @@ struct Shipper::State {
       }
     }
     return {};
+  }
+
+  // Where the shipper is, for counters() (the cursor itself is the shipping thread's).
+  void Publish() {
+    std::lock_guard lock(mutex);
+    counters.segment = cursor.segment;
+    counters.offset = cursor.offset;
+    counters.position_known = cursor.lines == 0 || cursor.offset > 0;
   }
 
   void Note(const Status& status) {
@@ -299,6 +308,18 @@ Status Shipper::ShipAll() {
 ShipperCounters Shipper::counters() const {
   std::lock_guard lock(state_->mutex);
   return state_->counters;
+}
+
+uint64_t JournalBytesAfter(const fs::path& journal_dir, const std::string& segment, uint64_t offset) {
+  uint64_t bytes = 0;
+  for (const std::string& name : Segments(journal_dir)) {
+    if (name < segment) continue;
+    std::error_code ec;
+    const uint64_t size = fs::file_size(journal_dir / name, ec);
+    if (ec) continue;
+    bytes += name == segment ? size - std::min(size, offset) : size;
+  }
+  return bytes;
 }
 
 Result<ShipperPosition> ReadShipperPosition(const fs::path& journal_dir, const std::string& name) {

@@ -38,6 +38,11 @@ struct ShipperCounters {
   uint64_t unreadable = 0;  // journal lines that are not records (reported, passed over)
   bool failing = false;     // the last attempt failed
   std::string last_error;
+  // Where it is: the segment and the byte offset after what it has shipped
+  // (not known until it has read its segment once after a restart).
+  std::string segment;
+  uint64_t offset = 0;
+  bool position_known = false;
 };
 
 class Shipper {
@@ -81,5 +86,9 @@ struct ShipperPosition {
                                                           const std::string& name);
 
 [[nodiscard]] Result<std::vector<ShipperBacklog>> ReadShipperBacklogs(const std::filesystem::path& journal_dir);
+
+// The bytes of the journal after `offset` in `segment` (empty: all of it):
+// what a shipper there has still to read. A few stat calls, no reading.
+uint64_t JournalBytesAfter(const std::filesystem::path& journal_dir, const std::string& segment, uint64_t offset);
 
 }  // namespace mcpaudit

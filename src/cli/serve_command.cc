@@ -15,6 +15,7 @@
 #include "audit/shipper.h"
 #include "catalog/catalog_toolkit.h"
 #include "conformance/conformance_toolkit.h"
+#include "audit/metrics.h"
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "mcpaudit/clock.h"
@@ -362,6 +363,7 @@ int Serve(const ServeFlags& flags) {
   // Each sink is fed from the journal by its own shipper (stopped after the
   // pipeline, so that they ship the final records too).
   std::vector<std::unique_ptr<Shipper>> shippers;
+  std::vector<std::string> sink_names;  // beside shippers
   std::string stores_line;
   for (SinkConfig sink_config : SinksOrDefault(config)) {
     if (sink_config.dead_letter.empty()) sink_config.dead_letter = DeadLetterPath(config.audit.directory, sink_config.name);
@@ -376,6 +378,7 @@ int Serve(const ServeFlags& flags) {
       return 2;
     }
     shippers.push_back(std::move(*shipper));
+    sink_names.push_back(sink_config.name);
     stores_line += "  shipped to:    " + sink_config.name + " " + RedactUrl(sink_config.url) + "\n";
   }
   // Reads of the audit log by the CLI while the server holds the journal.
@@ -415,6 +418,16 @@ int Serve(const ServeFlags& flags) {
       (config.audit.signing_key.empty() ? "unsigned" : "signed") + " checkpoints, files 0600)\n" +
       "  read it:       mcp-audit query --audit-dir " + records.string() +
       "   verify it: mcp-audit verify --audit-dir " + records.string() + "\n" + stores_line;
+  // GET /metrics on the HTTP listener: the pipeline's and the shippers' counters.
+  http->metrics = [&pipeline = **pipeline, &shippers, &sink_names, dir = config.audit.directory] {
+    std::vector<SinkMetrics> sinks;
+    for (size_t i = 0; i < shippers.size(); ++i) {
+      SinkMetrics sink{sink_names[i], shippers[i]->counters(), std::nullopt};
+      if (sink.counters.position_known) sink.backlog_bytes = JournalBytesAfter(dir, sink.counters.segment, sink.counters.offset);
+      sinks.push_back(std::move(sink));
+    }
+    return PrometheusText(pipeline.counters(), sinks);
+  };
   std::stop_source stop;
   Status served;
   int proxied = 0;

@@ -489,6 +489,16 @@ class HttpTransport {
                        {"bearer_methods_supported", {"header"}}};
       co_return co_await Write(stream, Json(request, http::status::ok, metadata.dump()));
     }
+    const std::string client_ip = ClientIp(request, peer_ip);
+    if (target == kMetricsPath && options_.metrics) {  // for callers the MCP endpoint would accept
+      if (request.method() != http::verb::get) co_return co_await Write(stream, NotAllowed(request, "Method Not Allowed"));
+      if (auto refused = Authenticate(request, client_ip); !refused) co_return co_await Write(stream, std::move(refused.error()));
+      HttpResponse response = Empty(request, http::status::ok);
+      response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      response.body() = options_.metrics();
+      response.prepare_payload();
+      co_return co_await Write(stream, std::move(response));
+    }
     if (target != options_.path) {
       co_return co_await Write(stream, Refuse(request, http::status::not_found, "Not Found: the MCP endpoint is " +
                                                                                      options_.path));
@@ -498,15 +508,9 @@ class HttpTransport {
       co_return co_await Write(stream, Refuse(request, http::status::service_unavailable,
                                               "Service Unavailable: the server is shutting down"));
     }
-    // Who is calling.
-    Identity identity = options_.anonymous;
-    const std::string client_ip = ClientIp(request, peer_ip);
-    if (options_.authenticator) {
-      Credentials credentials{Field(request, http::field::authorization), Field(request, "X-API-Key")};
-      auto authenticated = options_.authenticator->Authenticate(credentials);
-      if (!authenticated) co_return co_await Write(stream, Unauthorized(request, authenticated.error(), client_ip));
-      identity = std::move(*authenticated);
-    }
+    auto authenticated = Authenticate(request, client_ip);
+    if (!authenticated) co_return co_await Write(stream, std::move(authenticated.error()));
+    const Identity identity = std::move(*authenticated);
     switch (request.method()) {
       case http::verb::post: co_return co_await Post(stream, request, client_ip, identity);
       case http::verb::get: co_return co_await Get(stream, request, identity);
@@ -514,6 +518,15 @@ class HttpTransport {
       default:
         co_return co_await Write(stream, NotAllowed(request, "Method Not Allowed"));
     }
+  }
+
+  // Who is calling, or the 401 that refuses them (recorded as auth_failure).
+  std::expected<Identity, HttpResponse> Authenticate(const HttpRequest& request, const std::string& client_ip) {
+    if (!options_.authenticator) return options_.anonymous;
+    Credentials credentials{Field(request, http::field::authorization), Field(request, "X-API-Key")};
+    auto authenticated = options_.authenticator->Authenticate(credentials);
+    if (!authenticated) return std::unexpected(Unauthorized(request, authenticated.error(), client_ip));
+    return std::move(*authenticated);
   }
 
   HttpResponse Preflight(const HttpRequest& request) {

@@ -23,6 +23,8 @@
 #include "store/verifier.h"
 #include "support/child_process.h"
 #include "support/cli_process.h"
+#include "support/http_client.h"
+#include "support/free_port.h"
 #include "support/database_server.h"
 #include "support/journal_files.h"
 #include "support/temp_dir.h"
@@ -405,6 +407,49 @@ TEST(AuditorCommandsTest, TailFollowPrintsNewRecordsAsTheyAreWritten) {
   EXPECT_EQ(json::parse(line)["event_type"], "tool_call");
   EXPECT_EQ(server.CloseAndWait(), 0);
   tail.Signal(SIGTERM);
+}
+
+// GET /metrics of `mcp-audit serve --http`: a sink that is down shows as down,
+// with its backlog, while the other goes on; only callers with a key see it.
+TEST(MetricsTest, ASinkThatIsDownShowsItsBacklogInMetrics) {
+  testing::TempDir dir;
+  const auto config = dir.path() / "mcp-audit.toml";
+  std::ofstream(config) << "[[sinks]]\nname = \"local\"\nurl = \"sqlite://" << (dir.path() / "local.db").string()
+                        << "\"\n[[sinks]]\nname = \"warehouse\"\nurl = \"postgres://audit@127.0.0.1:"
+                        << testing::FreePort() << "/audit\"\n";
+  ServerProcess server({"serve", "--http", "127.0.0.1:0", "--dev-api-key", "--config", config.string(),
+                        "--audit-dir", (dir.path() / "audit").string()},
+                       dir.path() / "serve.txt");
+  std::string err;
+  for (int i = 0; i < 100 && err.find("stop:") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    err = server.Stderr();
+  }
+  const auto port_at = err.find("endpoint:      http://127.0.0.1:"), key_at = err.find("dev API key:   ");
+  ASSERT_TRUE(port_at != std::string::npos && key_at != std::string::npos) << err;
+  const std::string key = err.substr(key_at + 15, err.find(' ', key_at + 15) - key_at - 15);
+  const testing::HttpClient http("127.0.0.1", static_cast<unsigned short>(std::stoi(err.substr(port_at + 32))));
+  EXPECT_EQ(http.Send("GET", "/metrics", "", {}).status, 401) << "not without a key";
+  auto metric = [](const std::string& text, const std::string& line_start) -> long long {
+    const auto at = text.find("\n" + line_start + " ");
+    return at == std::string::npos ? -1 : std::stoll(text.substr(at + line_start.size() + 2));
+  };
+  std::string text;
+  for (int i = 0; i < 100; ++i) {  // until each shipper has tried once
+    text = http.Send("GET", "/metrics", "", {{"X-API-Key", key}}).body;
+    if (metric(text, "mcpaudit_sink_failures_total{sink=\"warehouse\"}") > 0 &&
+        metric(text, "mcpaudit_sink_backlog_bytes{sink=\"local\"}") == 0)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(metric(text, "mcpaudit_sink_up{sink=\"local\"}"), 1) << text;
+  EXPECT_EQ(metric(text, "mcpaudit_sink_backlog_bytes{sink=\"local\"}"), 0) << text;
+  EXPECT_EQ(metric(text, "mcpaudit_sink_up{sink=\"warehouse\"}"), 0) << text;
+  EXPECT_GE(metric(text, "mcpaudit_sink_failures_total{sink=\"warehouse\"}"), 1) << text;
+  EXPECT_GT(metric(text, "mcpaudit_records_written_total"), 0) << text;
+  // The warehouse never got the journal's first record; its backlog is at least that.
+  EXPECT_GT(metric(text, "mcpaudit_sink_backlog_bytes{sink=\"warehouse\"}"), 0) << text;
+  EXPECT_EQ(server.Signal(SIGTERM), 0) << server.Stderr();
 }
 
 TEST(StoreTest, ServeShipsTheJournalToSqliteWhereQueryVerifyAndStatusReadIt) {
