@@ -160,9 +160,7 @@ TEST(ProxyTest, TheConfigsListenAddressServesHttpWithoutTheFlag) {
   std::ofstream(config) << "[http]\nlisten = \"127.0.0.1:0\"\n";
   ServerProcess proxy(ProxyArgs(dir.path(), FixtureUpstream(dir.path()), {"--config", config.string()}),
                       dir.path() / "proxy.txt");
-  for (int i = 0; i < 100 && proxy.Stderr().find("endpoint:") == std::string::npos; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_NE(proxy.Stderr().find("endpoint:      http://127.0.0.1:"), std::string::npos) << proxy.Stderr();
+  EXPECT_NE(testing::WaitForEndpoint(proxy).port, 0) << proxy.Stderr();
   EXPECT_EQ(proxy.Signal(SIGTERM), 0) << proxy.Stderr();
 }
 
@@ -222,13 +220,7 @@ TEST(ProxyHttpTest, EachSessionHasItsOwnUpstreamAndTheRolesDecideWhichToolsReach
                        "exec \"$0\" serve --toolkit conformance --stdio --mode durable --audit-dir \"$(mktemp -d \"$1/upstream-XXXXXX\")\"",
                        MCP_AUDIT_BINARY, dir.path().string()},
                       dir.path() / "proxy.txt");
-  unsigned short port = 0;
-  for (int i = 0; i < 100 && port == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    const std::string err = proxy.Stderr();
-    if (auto at = err.find("endpoint:      http://127.0.0.1:"); at != std::string::npos)
-      port = static_cast<unsigned short>(std::stoi(err.substr(at + 32)));
-  }
+  const unsigned short port = testing::WaitForEndpoint(proxy).port;
   ASSERT_NE(port, 0) << proxy.Stderr();
   const testing::HttpClient http("127.0.0.1", port);
   auto post = [&](const std::string& session, const json& message) {
@@ -698,16 +690,9 @@ TEST(ProxyToHttpTest, TheClientsCredentialsAreNeverPassedOnOnlyTheProxysOwn) {
   ServerProcess proxy({"proxy", "--http", "127.0.0.1:0", "--dev-api-key", "--audit-dir",
                        (dir.path() / "audit").string(), "--upstream-url", server.url() + "/mcp"},
                       dir.path() / "proxy.txt", {"MCP_AUDIT_UPSTREAM_TOKEN=proxy-token"});
-  std::string err;
-  for (int i = 0; i < 100 && err.find("stop:") == std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    err = proxy.Stderr();
-  }
-  const auto port_at = err.find("endpoint:      http://127.0.0.1:");
-  const auto key_at = err.find("dev API key:   ");
-  ASSERT_TRUE(port_at != std::string::npos && key_at != std::string::npos) << err;
-  const std::string key = err.substr(key_at + 15, err.find(' ', key_at + 15) - key_at - 15);
-  const testing::HttpClient http("127.0.0.1", static_cast<unsigned short>(std::stoi(err.substr(port_at + 32))));
+  const auto [port, key] = testing::WaitForEndpoint(proxy);
+  ASSERT_TRUE(port != 0 && !key.empty()) << proxy.Stderr();
+  const testing::HttpClient http("127.0.0.1", port);
   testing::Headers headers = testing::McpPostHeaders();
   headers.emplace_back("X-API-Key", key);
   const auto init = http.Post(json{{"jsonrpc", "2.0"}, {"id", 0}, {"method", "initialize"},

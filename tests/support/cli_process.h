@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -147,6 +148,27 @@ class ServerProcess {
   std::string buffer_;
   std::filesystem::path stderr_path_;
 };
+
+// What `serve --http` or `proxy --http` printed once it listens (waiting up
+// to 5 s): its loopback port (0 if it did not say) and its dev API key (if any).
+struct PrintedEndpoint {
+  unsigned short port = 0;
+  std::string dev_key;
+};
+inline PrintedEndpoint WaitForEndpoint(const ServerProcess& server) {
+  std::string err;
+  for (int i = 0; i < 100 && err.find("stop:") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    err = server.Stderr();
+  }
+  PrintedEndpoint printed;
+  constexpr std::string_view kEndpoint = "endpoint:      http://127.0.0.1:", kKey = "dev API key:   ";
+  if (const auto at = err.find(kEndpoint); at != std::string::npos)
+    printed.port = static_cast<unsigned short>(std::stoi(err.substr(at + kEndpoint.size())));
+  if (const auto at = err.find(kKey); at != std::string::npos)
+    printed.dev_key = err.substr(at + kKey.size(), err.find(' ', at + kKey.size()) - at - kKey.size());
+  return printed;
+}
 
 // The records of tool calls (the journal also holds the pipeline's own events).
 inline std::vector<AuditEvent> Records(const std::filesystem::path& dir, bool all = false) {

@@ -420,15 +420,9 @@ TEST(MetricsTest, ASinkThatIsDownShowsItsBacklogInMetrics) {
   ServerProcess server({"serve", "--http", "127.0.0.1:0", "--dev-api-key", "--config", config.string(),
                         "--audit-dir", (dir.path() / "audit").string()},
                        dir.path() / "serve.txt");
-  std::string err;
-  for (int i = 0; i < 100 && err.find("stop:") == std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    err = server.Stderr();
-  }
-  const auto port_at = err.find("endpoint:      http://127.0.0.1:"), key_at = err.find("dev API key:   ");
-  ASSERT_TRUE(port_at != std::string::npos && key_at != std::string::npos) << err;
-  const std::string key = err.substr(key_at + 15, err.find(' ', key_at + 15) - key_at - 15);
-  const testing::HttpClient http("127.0.0.1", static_cast<unsigned short>(std::stoi(err.substr(port_at + 32))));
+  const auto [port, key] = testing::WaitForEndpoint(server);
+  ASSERT_TRUE(port != 0 && !key.empty()) << server.Stderr();
+  const testing::HttpClient http("127.0.0.1", port);
   EXPECT_EQ(http.Send("GET", "/metrics", "", {}).status, 401) << "not without a key";
   auto metric = [](const std::string& text, const std::string& line_start) -> long long {
     const auto at = text.find("\n" + line_start + " ");
