@@ -423,7 +423,8 @@ int Serve(const ServeFlags& flags) {
     std::vector<SinkMetrics> sinks;
     for (size_t i = 0; i < shippers.size(); ++i) {
       SinkMetrics sink{sink_names[i], shippers[i]->counters(), std::nullopt};
-      if (sink.counters.position_known) sink.backlog_bytes = JournalBytesAfter(dir, sink.counters.segment, sink.counters.offset);
+      if (sink.counters.position_known)
+        sink.backlog_bytes = JournalBytesAfter(dir, sink.counters.segment, sink.counters.offset);
       sinks.push_back(std::move(sink));
     }
     return PrometheusText(pipeline.counters(), sinks);

@@ -283,9 +283,9 @@ class HttpLink final : public UpstreamLink {
   }
 
   Transfer* OpenGet(const std::string& last_event_id) {
-    Transfer* t = last_event_id.empty()
-                      ? NewTransfer(Transfer::Kind::kGet, {"Accept: text/event-stream"})
-                      : NewTransfer(Transfer::Kind::kGet, {"Accept: text/event-stream", "Last-Event-ID: " + last_event_id});
+    Transfer* t = last_event_id.empty() ? NewTransfer(Transfer::Kind::kGet, {"Accept: text/event-stream"})
+                                        : NewTransfer(Transfer::Kind::kGet, {"Accept: text/event-stream",
+                                                                             "Last-Event-ID: " + last_event_id});
     if (t == nullptr) return nullptr;
     curl_easy_setopt(t->easy, CURLOPT_HTTPGET, 1L);
     CURL* easy = t->easy;

@@ -320,7 +320,8 @@ struct UpstreamSession::State {
         const json result = message.value("result", json::object());
         LearnTools(result);
         // The next page goes out from the watchdog: this thread must never wait on the upstream's input.
-        if (result.is_object() && !result.value("nextCursor", "").empty()) QueueToolsRequest(result.value("nextCursor", ""));
+        if (result.is_object() && !result.value("nextCursor", "").empty())
+          QueueToolsRequest(result.value("nextCursor", ""));
         return;
       }
       if (message["id"].dump() == initialize_key && message.contains("result") && message["result"].is_object())

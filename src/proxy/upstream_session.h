@@ -1,10 +1,11 @@
 // One client session relayed to its own upstream MCP server: a child process
 // speaking stdio, or its own session with a Streamable HTTP server (so sessions
-// are isolated from each other, and ids need no remapping). Every JSON-RPC message is relayed unchanged in both directions
-// (requests, responses, notifications, the server's own requests), and each
-// tools/call, resources/read and prompts/get is recorded when its answer comes
-// back: outcome and duration from the upstream's response, parameters redacted
-// as the policy says. The child's stderr goes to the operational log.
+// are isolated from each other, and ids need no remapping). Every JSON-RPC
+// message is relayed unchanged in both directions (requests, responses,
+// notifications, the server's own requests), and each tools/call,
+// resources/read and prompts/get is recorded when its answer comes back:
+// outcome and duration from the upstream's response, parameters redacted as
+// the policy says. A child's stderr goes to the operational log.
 //
 // Before a tools/call is forwarded, the policy applies: the caller's roles must
 // allow the tool, a PHI tool needs an access reason, the middleware (rate

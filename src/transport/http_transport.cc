@@ -491,8 +491,10 @@ class HttpTransport {
     }
     const std::string client_ip = ClientIp(request, peer_ip);
     if (target == kMetricsPath && options_.metrics) {  // for callers the MCP endpoint would accept
-      if (request.method() != http::verb::get) co_return co_await Write(stream, NotAllowed(request, "Method Not Allowed"));
-      if (auto refused = Authenticate(request, client_ip); !refused) co_return co_await Write(stream, std::move(refused.error()));
+      if (request.method() != http::verb::get)
+        co_return co_await Write(stream, NotAllowed(request, "Method Not Allowed"));
+      if (auto refused = Authenticate(request, client_ip); !refused)
+        co_return co_await Write(stream, std::move(refused.error()));
       HttpResponse response = Empty(request, http::status::ok);
       response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
       response.body() = options_.metrics();
