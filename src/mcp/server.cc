@@ -208,17 +208,31 @@ class Session final : public std::enable_shared_from_this<Session> {
     // The session's start is recorded before the client learns it has one (so
     // before any of its calls), on a worker: in durable mode that waits for the disk.
     const std::string key = jsonrpc::IdKey(message.id);
+    auto recorded = std::make_shared<std::promise<void>>();
     {
       std::lock_guard lock(mutex_);
       in_flight_.emplace(key, std::stop_source());  // Drain() waits for it too
+      session_recorded_ = recorded->get_future().share();
     }
     auto answer = [self = shared_from_this(), id = message.id, key, ctx = MakeContext(message.id),
-                   answer = jsonrpc::Result(message.id, result)]() mutable {
+                   answer = jsonrpc::Result(message.id, result), recorded]() mutable {
       self->RecordSessionStart(std::move(ctx));
+      recorded->set_value();
       self->Answer(id, std::move(answer));
       self->Finished(key);
     };
     if (!server_->pool.Submit(answer)) answer();
+  }
+
+  // A client may send its calls without waiting for initialize's answer: their
+  // records still come after the session's start.
+  void WaitForSessionStart() {
+    std::shared_future<void> recorded;
+    {
+      std::lock_guard lock(mutex_);
+      recorded = session_recorded_;
+    }
+    if (recorded.valid()) recorded.wait();
   }
 
   void RecordSessionStart(RequestContext ctx) {
@@ -295,6 +309,7 @@ class Session final : public std::enable_shared_from_this<Session> {
       record.params = params.is_object() && params.contains("arguments") ? params["arguments"] : json();
       server_->toolkit.redactor().Apply(record.params);
       record.error = AuditError{rpc::kInvalidParams, text, "invalid_request"};
+      WaitForSessionStart();
       if (auto logged = server_->toolkit.recorder().Record(ctx, record); !logged) {
         OpsLog().error("audit record of an invalid tools/call was not accepted: {}", logged.error().message);
       }
@@ -336,6 +351,7 @@ class Session final : public std::enable_shared_from_this<Session> {
     ctx.channel = std::make_shared<RequestChannel>(weak_from_this(), key, std::move(progress_token));
     auto self = shared_from_this();
     auto task = [self, ctx = std::move(ctx), id = message.id, work = std::move(work)]() mutable {
+      self->WaitForSessionStart();
       ToolCallResponse response = work(self->server_->toolkit, ctx);
       if (!response.cancelled) {
         if (response.rpc_error) {
@@ -474,6 +490,7 @@ class Session final : public std::enable_shared_from_this<Session> {
   bool closing_ = false;                              // guarded by mutex_
   std::optional<std::chrono::steady_clock::time_point> started_;  // guarded by mutex_; set once recorded
   std::string end_reason_{kEndClosed};                // guarded by mutex_
+  std::shared_future<void> session_recorded_;         // guarded by mutex_; ready once session_start is
   std::map<std::string, std::promise<Result<json>>> awaiting_client_;  // guarded by mutex_
 };
 

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "support/test_support.h"
 
@@ -137,6 +138,41 @@ TEST_F(ServerTest, ASessionsStartAndEndAreRecordedAroundItsCalls) {
   EXPECT_EQ(events[2].event_type, "session_end");
   EXPECT_EQ(events[2].details["reason"], "expired");
   EXPECT_EQ(events[2].request.session_id, "session-1");
+}
+
+// A logger that is slow to take a session's start, as a disk may be.
+class SlowSessionStartLogger final : public AuditLogger {
+ public:
+  Status Log(const AuditEvent& event) override {
+    if (event.event_type == "session_start") std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::lock_guard lock(mutex_);
+    types_.push_back(event.event_type);
+    return {};
+  }
+  Status Ready() const override { return {}; }
+  std::vector<std::string> types() const {
+    std::lock_guard lock(mutex_);
+    return types_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> types_;
+};
+
+TEST(ServerSessionTest, CallsSentBeforeInitializeIsAnsweredAreRecordedAfterTheSessionsStart) {
+  SlowSessionStartLogger logger;
+  Toolkit toolkit(logger);
+  testing::RegisterEchoTool(toolkit);
+  Server server(ServerOptions{.name = "test", .version = "1", .workers = 4}, toolkit);
+  auto connection = server.Connect({}, [](OutgoingMessage) {});
+  // A client that does not wait (as a shell pipe does).
+  connection->Receive(R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}})");
+  connection->Receive(R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
+  connection->Receive(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}})");
+  connection->Drain();
+  connection.reset();
+  EXPECT_EQ(logger.types(), (std::vector<std::string>{"session_start", "tool_call", "session_end"}));
 }
 
 TEST_F(ServerTest, ASessionThatNeverStartedHasNoEnd) {
