@@ -94,6 +94,10 @@ class SessionHost {
                                  std::string_view description) = 0;
 };
 
+// The context of a request on the connection `info`: who calls, from where,
+// over which transport, in which session; received at `received_at`.
+RequestContext ContextOf(const ConnectionInfo& info, std::chrono::system_clock::time_point received_at);
+
 // Records a refused authentication through `recorder` (what
 // SessionHost::RecordAuthFailure does, on the caller's thread).
 void RecordAuthFailureWith(const Recorder& recorder, const ConnectionInfo& info, std::string_view error,

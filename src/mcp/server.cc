@@ -277,14 +277,8 @@ class Session final : public std::enable_shared_from_this<Session> {
 
  private:
   RequestContext MakeContext(const json& id) {
-    RequestContext ctx;
+    RequestContext ctx = ContextOf(info_, server_->toolkit.recorder().clock().Now());
     ctx.request_id = jsonrpc::IdToString(id);
-    ctx.received_at = server_->toolkit.recorder().clock().Now();
-    ctx.transport = info_.transport;
-    ctx.session_id = info_.session_id;
-    ctx.client_ip = info_.client_ip;
-    ctx.user_agent = info_.user_agent;
-    ctx.identity = info_.identity;
     if (receiving_) ctx.access_reason = receiving_->access_reason;
     std::lock_guard lock(mutex_);
     ctx.protocol_version = protocol_version_;
@@ -553,14 +547,20 @@ Server::Server(ServerOptions options, const Toolkit& toolkit)
 
 Server::~Server() = default;
 
-void RecordAuthFailureWith(const Recorder& recorder, const ConnectionInfo& info, std::string_view error,
-                           std::string_view description) {
+RequestContext ContextOf(const ConnectionInfo& info, std::chrono::system_clock::time_point received_at) {
   RequestContext ctx;
-  ctx.received_at = recorder.clock().Now();
+  ctx.received_at = received_at;
   ctx.transport = info.transport;
   ctx.session_id = info.session_id;
   ctx.client_ip = info.client_ip;
   ctx.user_agent = info.user_agent;
+  ctx.identity = info.identity;
+  return ctx;
+}
+
+void RecordAuthFailureWith(const Recorder& recorder, const ConnectionInfo& info, std::string_view error,
+                           std::string_view description) {
+  const RequestContext ctx = ContextOf(info, recorder.clock().Now());
   CallRecord record;
   record.event_type = "auth_failure";
   record.outcome = Outcome::kDenied;

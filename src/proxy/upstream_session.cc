@@ -209,15 +209,9 @@ struct UpstreamSession::State {
   }
 
   RequestContext Context() const {
-    RequestContext ctx;
-    ctx.transport = info.transport;
-    ctx.session_id = info.session_id;
-    ctx.client_ip = info.client_ip;
-    ctx.user_agent = info.user_agent;
-    ctx.identity = info.identity;
+    RequestContext ctx = ContextOf(info, recorder.clock().Now());
     ctx.client = client;
     ctx.protocol_version = protocol_version;
-    ctx.received_at = std::chrono::system_clock::now();
     return ctx;
   }
 
