@@ -34,9 +34,18 @@ struct HttpOptions {
   std::vector<std::string> allowed_origins;
 
   size_t max_body_bytes = 4 * 1024 * 1024;           // a larger body gets 413
+  size_t max_json_depth = 64;                         // a message nested deeper gets 400 (-32600)
   std::chrono::seconds request_timeout{30};           // to receive one request, headers and body
   std::chrono::seconds idle_timeout{120};             // a keep-alive connection without a request is closed
   std::chrono::seconds session_timeout{3600};         // a session without requests ends
+  // What callers can make the server hold. A user (anonymous callers: an
+  // address) who opens more sessions than `max_sessions_per_user` loses their
+  // least recently used idle one; past
+  // `max_sessions` in all, initialize gets 503. Past `max_connections`, new
+  // connections wait in the kernel's backlog.
+  size_t max_sessions = 10000;
+  size_t max_sessions_per_user = 256;
+  size_t max_connections = 4096;
   std::chrono::milliseconds sse_retry{1000};          // reconnection delay advised to SSE clients
   std::chrono::seconds shutdown_grace{10};            // to finish answering the calls in flight
 

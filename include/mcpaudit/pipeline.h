@@ -33,6 +33,19 @@ enum class SpaceAction {
   kKeepLogging,  // warn and go on until the disk is full
 };
 
+// What outside the journal knows of a stream's head: the newest record a store
+// holds, where a shipper's cursor stands. A journal behind it lost records.
+struct JournalAnchor {
+  std::string source;  // e.g. "store sqlite:///var/lib/mcp-audit/audit.db"
+  std::string stream;
+  uint64_t seq = 0;    // the highest seq it has of the stream
+  std::string hash;    // that record's hash, when known
+};
+
+// The highest seq a stream may reach: far beyond any real stream (2^62 is
+// 146,000 years at a million records a second), so a larger one was edited in.
+inline constexpr uint64_t kMaxSeq = uint64_t{1} << 62;
+
 struct PipelineOptions {
   std::filesystem::path directory;
   DeliveryMode mode = DeliveryMode::kAsync;
@@ -50,7 +63,16 @@ struct PipelineOptions {
   uint64_t admin_space_left_bytes = 64ull << 20;  // below: admin_space_left_action
   SpaceAction admin_space_left_action = SpaceAction::kRefuse;
   AuditServer server;  // names the writer in its own events (audit_started, checkpoint, ...)
+  // Compared with the journal's head at open: an anchor ahead of it (or at its
+  // seq with another hash) means the journal lost its newest records. Then
+  // `audit_started` says previous_stop "truncated", an `integrity_alarm` record
+  // names the missing seqs, and the chain goes on after the anchor's seq, so
+  // that the gap stays visible to `verify` and no seq is used twice.
+  std::vector<JournalAnchor> anchors;
 };
+
+// The stream a pipeline writes when PipelineOptions::stream is empty: the host name.
+std::string DefaultStream();
 
 struct PipelineCounters {
   uint64_t accepted = 0;    // events taken into the queue
@@ -65,7 +87,8 @@ struct PipelineCounters {
 class Pipeline final : public AuditLogger {
  public:
   // Opens the journal (taking its lock, recovering a torn tail), loads the
-  // signing key, starts the writer and logs `audit_started`.
+  // signing key, compares the journal's head with the anchors, starts the
+  // writer and logs `audit_started`. Fails on a head seq beyond kMaxSeq.
   [[nodiscard]] static Result<std::unique_ptr<Pipeline>> Open(PipelineOptions options);
   // Logs `audit_stopped`, writes everything queued and a final checkpoint, syncs.
   ~Pipeline() override;

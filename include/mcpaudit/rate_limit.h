@@ -34,12 +34,17 @@ class RateLimiter final : public Middleware {
   struct Bucket {
     double tokens;
     std::chrono::steady_clock::time_point updated;
+    const RateLimitRule* rule;
   };
   std::vector<RateLimitRule> rules_;
   SystemClock system_clock_;
   const Clock& clock_;
   std::mutex mutex_;
-  std::map<std::string, Bucket> buckets_;  // guarded by mutex_; "rule index / per / name"
+  // Guarded by mutex_; "rule index / per / name". A bucket that has filled up
+  // again is the same as none, and is dropped by the next sweep: the map holds
+  // only the callers of the last few refill periods.
+  std::map<std::string, Bucket> buckets_;
+  std::chrono::steady_clock::time_point swept_{};  // guarded by mutex_
 };
 
 }  // namespace mcpaudit

@@ -54,7 +54,8 @@ class Redactor {
 
  private:
   void Replace(nlohmann::json& value, RedactionMode mode) const;
-  void Walk(nlohmann::json& value, const std::string& path, const std::set<std::string>& handled) const;
+  void Walk(nlohmann::json& value, const std::string& path, const std::set<std::string>& handled,
+            size_t depth = 1) const;
   std::vector<std::string> patterns_;  // normalised
   RedactionMode mode_;
   std::string hmac_key_;

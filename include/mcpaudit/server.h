@@ -3,6 +3,7 @@
 // (stdio, HTTP) own the bytes; the Server owns the protocol.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -17,6 +18,16 @@ namespace mcpaudit {
 // Protocol revisions this server speaks, newest first.
 inline constexpr std::string_view kProtocolVersions[] = {"2025-11-25", "2025-06-18", "2025-03-26"};
 
+// How refusals are recorded without letting a flood of them flood the log:
+// per caller and reason, the first `per_caller` of an interval are recorded
+// one by one, the rest counted in one `refusal_summary` record per interval.
+struct RefusalLimits {
+  size_t per_caller = 20;
+  std::chrono::milliseconds interval{60000};
+  size_t max_callers = 4096;  // distinct (caller, reason) counted; beyond, one count for all
+  size_t queue = 1024;        // records waiting to be written; beyond, only counted
+};
+
 struct ServerOptions {
   std::string name = "mcp-audit";
   std::string title;
@@ -24,6 +35,8 @@ struct ServerOptions {
   std::string instructions;
   size_t workers = 4;            // threads that run tool calls
   size_t max_queued_calls = 256; // further calls wait for a place (back-pressure)
+  size_t max_json_depth = 64;    // a message nested deeper is refused (-32600) and recorded (too_deep)
+  RefusalLimits refusals;
 };
 
 // What the transport knows about a connection before any message arrives.
@@ -79,6 +92,20 @@ class Connection {
 inline constexpr std::string_view kEndClosed = "closed";      // the client ended it (DELETE, end of input)
 inline constexpr std::string_view kEndExpired = "expired";    // no request for the session timeout
 inline constexpr std::string_view kEndShutdown = "shutdown";  // the server stopped
+inline constexpr std::string_view kEndEvicted = "evicted";    // its user opened too many sessions
+
+// A request refused before it reached a tool, resource or prompt, as its
+// record says (outcome denied).
+struct RefusedRequest {
+  std::string event_type = "request_refused";  // auth_failure; tool_call, resource_read, prompt_get by method
+  std::string method;      // the JSON-RPC method, when it could be read
+  std::string tool;        // tools/call, prompts/get: the name, when it could be read
+  std::string request_id;  // the JSON-RPC id as text, when it could be read
+  int code = 0;            // the JSON-RPC error code answered (or the HTTP status when there was none)
+  std::string message;     // what the caller was told; never a credential
+  std::string reason;      // invalid_token, parse_error, too_deep, payload_too_large, unknown_session, ...
+  int http_status = 0;     // the HTTP status answered; 0 on stdio
+};
 
 // What a transport serves: client sessions. The Server answers them itself;
 // the proxy relays each to an MCP server of its own (src/proxy).
@@ -87,21 +114,16 @@ class SessionHost {
   virtual ~SessionHost() = default;
   // Starts a session. Every Connection must be destroyed before its host.
   virtual std::unique_ptr<Connection> Connect(ConnectionInfo info, MessageSender send) = 0;
-  // Records a refused authentication (`auth_failure`, outcome denied) with what
-  // the transport knows of the caller. `error` is the RFC 6750 code; neither
-  // argument may contain the credential.
-  virtual void RecordAuthFailure(const ConnectionInfo& info, std::string_view error,
-                                 std::string_view description) = 0;
+  // Records a request refused before any session took it (a refused
+  // authentication, an unreadable or oversized message, an unknown session)
+  // with what the transport knows of the caller. Quick and never waits for the
+  // disk: callable on an I/O thread. Floods are summarised (RefusalLimits).
+  virtual void RecordRefusal(const ConnectionInfo& info, const RefusedRequest& refusal) = 0;
 };
 
 // The context of a request on the connection `info`: who calls, from where,
 // over which transport, in which session; received at `received_at`.
 RequestContext ContextOf(const ConnectionInfo& info, std::chrono::system_clock::time_point received_at);
-
-// Records a refused authentication through `recorder` (what
-// SessionHost::RecordAuthFailure does, on the caller's thread).
-void RecordAuthFailureWith(const Recorder& recorder, const ConnectionInfo& info, std::string_view error,
-                           std::string_view description);
 
 class Server final : public SessionHost {
  public:
@@ -112,7 +134,7 @@ class Server final : public SessionHost {
   Server& operator=(const Server&) = delete;
 
   std::unique_ptr<Connection> Connect(ConnectionInfo info, MessageSender send) override;
-  void RecordAuthFailure(const ConnectionInfo& info, std::string_view error, std::string_view description) override;
+  void RecordRefusal(const ConnectionInfo& info, const RefusedRequest& refusal) override;
 
   struct Impl;  // internal: the protocol engine shared with the connections
 

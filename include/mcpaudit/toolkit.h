@@ -198,6 +198,8 @@ class Toolkit {
   bool has_prompts() const { return !prompts_.empty(); }
   bool has_completion() const { return static_cast<bool>(completion_); }
   const Recorder& recorder() const { return recorder_; }
+  // Durable mode: no call is answered without its record (ToolkitOptions::fail_closed).
+  bool fail_closed() const { return fail_closed_; }
   const Redactor& redactor() const { return redactor_; }
 
   // How many audit events the logger refused (they are also reported on stderr).

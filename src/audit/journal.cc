@@ -1,4 +1,5 @@
 #include "audit/journal.h"
+#include "audit/bounded_json.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -107,7 +108,7 @@ Result<Journal> Journal::Open(JournalOptions options, std::string_view stream) {
       start = newline + 1;
     }
     for (auto line_it = lines.rbegin(); line_it != lines.rend(); ++line_it) {
-      auto line = nlohmann::json::parse(*line_it, nullptr, false);
+      auto line = ParseWithin(*line_it, kMaxRecordDepth);
       if (line.is_discarded() || !line.is_object() || !line.contains("integrity")) continue;
       const auto& integrity = line["integrity"];
       if (!integrity.is_object() || integrity.value("stream", "") != stream) continue;

@@ -478,11 +478,13 @@ struct Pipeline::State {
   }
 };
 
+std::string DefaultStream() { return HostName(); }
+
 Pipeline::Pipeline(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
 Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
   if (options.directory.empty()) return Fail(ErrorCode::kInvalidArgument, "no audit directory given");
-  if (options.stream.empty()) options.stream = HostName();
+  if (options.stream.empty()) options.stream = DefaultStream();
   for (const auto& pointer : options.erasable) {
     try {
       nlohmann::json::json_pointer check(pointer);
@@ -498,7 +500,26 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
   }
   auto journal = Journal::Open({options.directory, options.max_segment_bytes, options.max_segment_age}, options.stream);
   if (!journal) return std::unexpected(journal.error());
+  const ChainHead journal_head = journal->head();
+  if (journal_head.seq > kMaxSeq) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "the journal in " + options.directory.string() + " ends with seq " + std::to_string(journal_head.seq) +
+                    " of stream " + options.stream + ": beyond any real stream, so its last record was edited; "
+                    "run mcp-audit verify, and move the journal aside to start a new one");
+  }
+  // The anchors the journal is behind: it lost its newest records.
+  nlohmann::json behind = nlohmann::json::array();
+  uint64_t resume_after = journal_head.seq;
+  for (const JournalAnchor& anchor : options.anchors) {
+    if (anchor.stream != options.stream || anchor.seq > kMaxSeq) continue;
+    const bool ahead = anchor.seq > journal_head.seq;
+    const bool rewritten = anchor.seq == journal_head.seq && !anchor.hash.empty() && anchor.hash != journal_head.hash;
+    if (!ahead && !rewritten) continue;
+    behind.push_back({{"source", anchor.source}, {"seq", anchor.seq}, {"hash", anchor.hash}});
+    resume_after = std::max(resume_after, anchor.seq);
+  }
   auto state = std::make_unique<State>(std::move(options), std::move(*journal));
+  state->seq = resume_after;
   state->key = std::move(key);
   state->fast_canonical = std::all_of(state->options.erasable.begin(), state->options.erasable.end(),
                                       [](const std::string& pointer) { return FastCanonicalKnows(pointer); });
@@ -510,7 +531,9 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
   AuditEvent started = pipeline->state_->SystemEvent("audit_started");
   started.details = {{"mode", pipeline->state_->options.mode == DeliveryMode::kDurable ? "durable" : "async"},
                      {"stream", pipeline->state_->options.stream},
-                     {"previous_stop", recovery.clean_stop ? "clean" : "unclean"},
+                     {"previous_stop", !behind.empty()      ? "truncated"
+                                       : recovery.clean_stop ? "clean"
+                                                             : "unclean"},
                      {"signed_checkpoints", pipeline->state_->key.has_value()}};
   if (pipeline->state_->key) started.details["key_id"] = pipeline->state_->key->KeyId();
   if (recovery.torn_bytes > 0) {
@@ -521,6 +544,27 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
   }
   if (auto logged = pipeline->state_->Submit(started, /*may_drop=*/false); !logged)
     return std::unexpected(logged.error());
+  if (!behind.empty()) {
+    const uint64_t first = journal_head.seq + 1;
+    const std::string missing = resume_after < first    ? ""
+                                : first == resume_after ? std::to_string(first)
+                                                        : std::to_string(first) + "-" + std::to_string(resume_after);
+    const std::string what = missing.empty()
+                                 ? "seq " + std::to_string(journal_head.seq) + " differs from the copy outside it"
+                                 : "seq " + missing + " are missing";
+    OpsLog().error("audit journal: stream {} ends at seq {}, but {} knows seq {}: {}", pipeline->state_->options.stream,
+                   journal_head.seq, behind[0]["source"].get<std::string>(), behind[0]["seq"].get<uint64_t>(), what);
+    AuditEvent alarm = pipeline->state_->SystemEvent("integrity_alarm");
+    alarm.outcome = Outcome::kFailure;
+    alarm.error = AuditError{0, "the journal is behind what was recorded outside it: " + what,
+                             missing.empty() ? "journal_rewritten" : "journal_behind_anchor"};
+    alarm.details = {{"stream", pipeline->state_->options.stream},
+                     {"journal_head", {{"seq", journal_head.seq}, {"hash", journal_head.hash}}},
+                     {"missing", missing},
+                     {"anchors", std::move(behind)}};
+    if (auto logged = pipeline->state_->Submit(alarm, /*may_drop=*/false); !logged)
+      return std::unexpected(logged.error());
+  }
   return pipeline;
 }
 
@@ -537,8 +581,13 @@ Status Pipeline::Log(const AuditEvent& event) {
 
 Status Pipeline::Ready() const {
   const State& s = *state_;
-  if (s.space_refusing.load(std::memory_order_relaxed))
-    return Fail(ErrorCode::kUnavailable, "the audit disk is almost full (below admin_space_left)");
+  bool below_admin = s.space_refusing.load(std::memory_order_relaxed);
+  if (s.options.mode == DeliveryMode::kDurable && s.options.admin_space_left_action == SpaceAction::kRefuse) {
+    // Asked before a tool runs: the writer's last look at the disk may be from
+    // before it filled, and a durable call must not run if its record cannot be kept.
+    if (auto free = s.journal.FreeBytes(); free && *free < s.options.admin_space_left_bytes) below_admin = true;
+  }
+  if (below_admin) return Fail(ErrorCode::kUnavailable, "the audit disk is almost full (below admin_space_left)");
   if (s.options.mode == DeliveryMode::kDurable && s.write_failing.load(std::memory_order_relaxed))
     return Fail(ErrorCode::kUnavailable, "the audit journal cannot be written at the moment");
   return {};

@@ -1,5 +1,7 @@
 #include "mcpaudit/redaction.h"
 
+#include "audit/bounded_json.h"
+
 #include <cctype>
 #include <set>
 
@@ -128,8 +130,15 @@ void Redactor::Apply(nlohmann::json& value, const std::vector<nlohmann::json::js
   Walk(value, "", handled);
 }
 
-void Redactor::Walk(nlohmann::json& value, const std::string& path, const std::set<std::string>& handled) const {
+void Redactor::Walk(nlohmann::json& value, const std::string& path, const std::set<std::string>& handled,
+                    size_t depth) const {
   if (!path.empty() && handled.contains(path)) return;  // already what a rule made it
+  if (depth > kMaxRecordDepth) {
+    // Only a value built in code can get here (parsed ones are bounded): it is
+    // not walked, nor recorded.
+    value = "[nested too deep]";
+    return;
+  }
   if (value.is_object()) {
     for (auto it = value.begin(); it != value.end();) {
       const std::string child = (nlohmann::json::json_pointer(path) / it.key()).to_string();
@@ -140,12 +149,12 @@ void Redactor::Walk(nlohmann::json& value, const std::string& path, const std::s
         }
         Replace(it.value(), mode_);
       } else {
-        Walk(it.value(), child, handled);
+        Walk(it.value(), child, handled, depth + 1);
       }
       ++it;
     }
   } else if (value.is_array()) {
-    for (size_t i = 0; i < value.size(); ++i) Walk(value[i], path + "/" + std::to_string(i), handled);
+    for (size_t i = 0; i < value.size(); ++i) Walk(value[i], path + "/" + std::to_string(i), handled, depth + 1);
   } else if (value.is_string() && max_value_bytes_ > 0) {
     Replace(value, RedactionMode::kTruncate);
   }

@@ -1,6 +1,8 @@
 #include "audit/shipper.h"
+#include "audit/bounded_json.h"
 
 #include <algorithm>
+#include <charconv>
 #include <condition_variable>
 #include <fstream>
 #include <future>
@@ -28,7 +30,7 @@ struct Cursor {
 fs::path CursorDir(const fs::path& journal_dir) { return journal_dir / "shippers"; }
 
 Result<AuditEvent> ParseLine(const std::string& line) {
-  auto json = nlohmann::json::parse(line, nullptr, false);
+  auto json = ParseWithin(line, kMaxRecordDepth);
   if (json.is_discarded()) return Fail(ErrorCode::kInvalidArgument, "not JSON");
   return AuditEventFromJson(json);
 }
@@ -70,7 +72,7 @@ Result<Cursor> LoadCursor(const fs::path& path) {
   if (!fs::exists(path, ec)) return Cursor{};
   auto text = ReadWholeFile(path);
   if (!text) return std::unexpected(text.error());
-  auto json = nlohmann::json::parse(*text, nullptr, false);
+  auto json = ParseWithin(*text, kMaxRecordDepth);
   if (!json.is_object() || !json.contains("segment") || !json["segment"].is_string() || !json.contains("lines") ||
       !json["lines"].is_number_unsigned())
     return Fail(ErrorCode::kInvalidArgument, path.string() + ": not a shipper cursor (delete it to ship everything again)");
@@ -344,7 +346,7 @@ Result<std::vector<ShipperBacklog>> ReadShipperBacklogs(const fs::path& journal_
       Cursor from = segment == cursor->segment ? *cursor : Cursor{segment, 0, 0};
       std::vector<std::string> lines;
       auto read = ReadLines(journal_dir / segment, from, SIZE_MAX, lines);
-      if (!read) return std::unexpected(read.error());
+      if (!read) break;  // the cursor is past the segment's end: nothing behind it (CursorsAhead says more)
       backlog.records_behind += lines.size();
     }
     if (auto refused = ReadWholeFile(DeadLetterPath(journal_dir, backlog.name)))
@@ -353,6 +355,67 @@ Result<std::vector<ShipperBacklog>> ReadShipperBacklogs(const fs::path& journal_
   }
   std::sort(backlogs.begin(), backlogs.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   return backlogs;
+}
+
+namespace {
+
+// The complete lines of a segment (an unterminated tail is not one yet).
+uint64_t CompleteLines(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  uint64_t lines = 0;
+  char buffer[1 << 16];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0)
+    lines += static_cast<uint64_t>(std::count(buffer, buffer + in.gcount(), '\n'));
+  return lines;
+}
+
+// The first seq of a segment, from its name (segment-<first seq>.jsonl).
+uint64_t FirstSeqOf(const std::string& segment) {
+  uint64_t seq = 0;
+  std::from_chars(segment.data() + 8, segment.data() + segment.size() - 6, seq);
+  return seq;
+}
+
+}  // namespace
+
+Result<std::vector<CursorAhead>> CursorsAhead(const fs::path& journal_dir, const std::string& stream) {
+  std::vector<CursorAhead> ahead;
+  std::error_code ec;
+  const fs::path dir = CursorDir(journal_dir);
+  if (!fs::is_directory(dir, ec)) return ahead;
+  const std::vector<std::string> segments = Segments(journal_dir);
+  const std::string last = segments.empty() ? std::string() : segments.back();
+  const uint64_t last_lines = last.empty() ? 0 : CompleteLines(journal_dir / last);
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() != ".cursor") continue;
+    auto cursor = LoadCursor(entry.path());
+    if (!cursor) return std::unexpected(cursor.error());
+    if (cursor->segment.empty() || cursor->lines == 0) continue;
+    // Retention removes the oldest segments only: a cursor in one that is gone
+    // with a newer one still there was passed by retention, not by loss.
+    const bool segment_gone = !std::binary_search(segments.begin(), segments.end(), cursor->segment) &&
+                              (last.empty() || cursor->segment > last);
+    const bool lines_gone = cursor->segment == last && cursor->lines > last_lines;
+    if (!segment_gone && !lines_gone) continue;
+    CursorAhead found;
+    found.name = entry.path().stem().string();
+    found.anchor = {"the cursor of shipper " + found.name, stream, FirstSeqOf(cursor->segment) + cursor->lines - 1, ""};
+    found.segment = last;
+    found.lines = last_lines;
+    ahead.push_back(std::move(found));
+  }
+  return ahead;
+}
+
+Status MoveCursorsBack(const fs::path& journal_dir, const std::vector<CursorAhead>& ahead) {
+  for (const CursorAhead& cursor : ahead) {
+    OpsLog().warn("shipper {}: its cursor was ahead of the journal; it goes on from {} line {}", cursor.name,
+                  cursor.segment, cursor.lines);
+    const nlohmann::json json = {{"segment", cursor.segment}, {"lines", cursor.lines}};
+    if (Status saved = ReplaceFileDurably(CursorPath(journal_dir, cursor.name), json.dump() + "\n"); !saved)
+      return saved;
+  }
+  return {};
 }
 
 }  // namespace mcpaudit

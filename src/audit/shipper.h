@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "mcpaudit/pipeline.h"
 #include "mcpaudit/result.h"
 #include "mcpaudit/sink.h"
 
@@ -86,6 +87,23 @@ struct ShipperPosition {
                                                           const std::string& name);
 
 [[nodiscard]] Result<std::vector<ShipperBacklog>> ReadShipperBacklogs(const std::filesystem::path& journal_dir);
+
+// A shipper whose cursor is ahead of the journal: it shipped lines that are no
+// longer there (the journal was cut back, or its newest segments deleted).
+struct CursorAhead {
+  std::string name;       // the shipper's
+  JournalAnchor anchor;   // the last seq it shipped, as its cursor and the segment's name tell
+  std::string segment;    // where the journal now ends, and how many complete lines it has there:
+  uint64_t lines = 0;     // where the cursor must go on from to ship what is written next
+};
+// The cursors of the journal in `journal_dir` that are ahead of it. `stream`
+// is the journal's: the stream of the seqs its segment names count. Read only.
+[[nodiscard]] Result<std::vector<CursorAhead>> CursorsAhead(const std::filesystem::path& journal_dir,
+                                                            const std::string& stream);
+// Moves each of those cursors back to where the journal ends: what is written
+// next is shipped. Call while holding the journal (after Pipeline::Open) and
+// before the shippers start.
+[[nodiscard]] Status MoveCursorsBack(const std::filesystem::path& journal_dir, const std::vector<CursorAhead>& ahead);
 
 // The bytes of the journal after `offset` in `segment` (empty: all of it):
 // what a shipper there has still to read. A few stat calls, no reading.

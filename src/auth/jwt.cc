@@ -11,6 +11,10 @@
 #include <openssl/pem.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <optional>
+#include <stop_token>
+#include <thread>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -18,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "audit/audit_files.h"
+#include "audit/bounded_json.h"
 #include "audit/crypto.h"
 #include "auth/credentials.h"
 #include "audit/ops_log.h"
@@ -27,6 +32,9 @@ namespace mcpaudit {
 namespace {
 
 using nlohmann::json;
+
+// Tokens and key sets come from outside: their JSON never nests deeper than this.
+constexpr size_t kJwtDepth = 32;
 
 enum class KeyKind { kHmac, kRsa, kEcP256 };
 
@@ -133,7 +141,7 @@ std::optional<VerifyKey> FromJwk(const json& jwk) {
 }
 
 Result<std::vector<VerifyKey>> ParseJwks(const std::string& text, const std::string& where) {
-  json document = json::parse(text, nullptr, false);
+  json document = ParseWithin(text, kJwtDepth);
   if (!document.is_object() || !document.contains("keys") || !document["keys"].is_array()) {
     return Fail(ErrorCode::kInvalidArgument, where + ": not a JSON Web Key Set ({\"keys\": [...]})");
   }
@@ -152,7 +160,12 @@ size_t AppendBody(char* data, size_t size, size_t count, void* out) {
   return size * count;
 }
 
-Result<std::string> Fetch(const std::string& url) {
+// Aborts a transfer once its stop is requested (libcurl's progress callback).
+int StopRequested(void* stop, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<std::stop_token*>(stop)->stop_requested() ? 1 : 0;
+}
+
+Result<std::string> Fetch(const std::string& url, std::stop_token stop = {}) {
   CURL* curl = curl_easy_init();
   if (!curl) return Fail(ErrorCode::kInternal, "libcurl could not start");
   std::string body;
@@ -162,6 +175,9 @@ Result<std::string> Fetch(const std::string& url) {
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https,http");
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, StopRequested);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &stop);
   const CURLcode code = curl_easy_perform(curl);
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -173,10 +189,79 @@ Result<std::string> Fetch(const std::string& url) {
 
 AuthFailure Invalid(std::string description) { return AuthFailure{"invalid_token", std::move(description)}; }
 
+// The keys published at a JWKS URL, fetched on a thread of its own: a caller
+// (the HTTP I/O thread) never waits for the network. Fetched at start, again
+// when the cache ages, and when a token names a key id not seen yet (a rotated
+// key) — at most one fetch in flight and one every 10 seconds, so unknown key
+// ids sent on purpose cost nothing.
+class JwksCache {
+ public:
+  JwksCache(std::string url, std::chrono::seconds max_age) : url_(std::move(url)), max_age_(max_age) {
+    Refresh({});  // the first set before any token is checked
+    thread_ = std::jthread([this](std::stop_token stop) { Run(stop); });
+  }
+
+  std::vector<VerifyKey> keys() const {
+    std::lock_guard lock(mutex_);
+    return keys_;
+  }
+
+  // A token named a key the set does not have: fetch again soon.
+  void Missed() {
+    std::lock_guard lock(mutex_);
+    wanted_ = true;
+    wake_.notify_all();
+  }
+
+ private:
+  static constexpr std::chrono::seconds kMinInterval{10};
+
+  void Run(std::stop_token stop) {
+    std::unique_lock lock(mutex_);
+    while (!stop.stop_requested()) {
+      const std::chrono::steady_clock::duration wait = wanted_ ? kMinInterval : std::max<std::chrono::seconds>(max_age_, kMinInterval);
+      if (std::chrono::steady_clock::now() < fetched_at_ + wait) {
+        wake_.wait_until(lock, stop, fetched_at_ + wait, [&, was = wanted_] { return wanted_ != was; });
+        continue;
+      }
+      wanted_ = false;
+      lock.unlock();
+      Refresh(stop);
+      lock.lock();
+    }
+  }
+
+  void Refresh(std::stop_token stop) {
+    {
+      std::lock_guard lock(mutex_);
+      fetched_at_ = std::chrono::steady_clock::now();
+    }
+    auto text = Fetch(url_, stop);
+    auto parsed = text ? ParseJwks(*text, url_) : std::unexpected(text.error());
+    std::lock_guard lock(mutex_);
+    if (parsed) {
+      keys_ = std::move(*parsed);
+    } else {
+      OpsLog().warn("auth: {} (keeping the {} keys fetched before)", parsed.error().message, keys_.size());
+    }
+  }
+
+  const std::string url_;
+  const std::chrono::seconds max_age_;
+  mutable std::mutex mutex_;
+  std::condition_variable_any wake_;
+  std::vector<VerifyKey> keys_;                       // guarded by mutex_
+  std::chrono::steady_clock::time_point fetched_at_;  // guarded by mutex_; the last attempt
+  bool wanted_ = false;                               // guarded by mutex_; a token missed a key
+  std::jthread thread_;                               // last: stopped and joined first
+};
+
 class JwtAuthenticator final : public Authenticator {
  public:
   JwtAuthenticator(JwtOptions options, std::vector<VerifyKey> keys)
-      : options_(std::move(options)), keys_(std::move(keys)) {}
+      : options_(std::move(options)), keys_(std::move(keys)) {
+    if (!options_.jwks_url.empty()) jwks_.emplace(options_.jwks_url, options_.jwks_cache);
+  }
 
   std::expected<Identity, AuthFailure> Authenticate(const Credentials& credentials) const override {
     const std::string token(BearerValue(credentials.authorization));
@@ -186,7 +271,7 @@ class JwtAuthenticator final : public Authenticator {
       return std::unexpected(Invalid("malformed token"));
     }
     auto header_text = Base64UrlDecode(std::string_view(token).substr(0, dot));
-    json header = header_text ? json::parse(*header_text, nullptr, false) : json();
+    json header = header_text ? ParseWithin(*header_text, kJwtDepth) : json();
     if (!header.is_object() || !header.contains("alg") || !header["alg"].is_string()) {
       return std::unexpected(Invalid("malformed token header"));
     }
@@ -208,10 +293,14 @@ class JwtAuthenticator final : public Authenticator {
     }
     const bool same_alg = jwt_get_alg(jwt) == jwt_str_alg(alg.c_str());
     char* grants = jwt_get_grants_json(jwt, nullptr);
-    json claims = grants ? json::parse(grants, nullptr, false) : json();
+    json claims = grants ? ParseWithin(grants, kJwtDepth) : json();
     std::free(grants);
     jwt_free(jwt);
-    if (!same_alg || !claims.is_object()) return std::unexpected(Invalid("signature does not verify"));
+    if (!same_alg) return std::unexpected(Invalid("signature does not verify"));
+    if (!claims.is_object()) {
+      return std::unexpected(Invalid("the claims are not a JSON object nested at most " + std::to_string(kJwtDepth) +
+                                     " levels"));
+    }
     return CheckClaims(claims);
   }
 
@@ -223,13 +312,16 @@ class JwtAuthenticator final : public Authenticator {
     const int64_t leeway = options_.leeway.count();
     if (auto exp = claims.find("exp"); exp != claims.end()) {
       if (!exp->is_number()) return std::unexpected(Invalid("exp is not a number"));
-      if (now > exp->get<int64_t>() + leeway) return std::unexpected(Invalid("token expired"));
+      // Compared as doubles: a claim of any magnitude is read without overflow.
+      if (static_cast<double>(now) > exp->get<double>() + static_cast<double>(leeway))
+        return std::unexpected(Invalid("token expired"));
     } else if (options_.require_exp) {
       return std::unexpected(Invalid("token has no expiry (exp)"));
     }
     if (auto nbf = claims.find("nbf"); nbf != claims.end()) {
       if (!nbf->is_number()) return std::unexpected(Invalid("nbf is not a number"));
-      if (now + leeway < nbf->get<int64_t>()) return std::unexpected(Invalid("token not valid yet (nbf)"));
+      if (static_cast<double>(now + leeway) < nbf->get<double>())
+        return std::unexpected(Invalid("token not valid yet (nbf)"));
     }
     if (!options_.issuer.empty() && claims.value("iss", json()) != options_.issuer) {
       return std::unexpected(Invalid("wrong issuer"));
@@ -284,29 +376,15 @@ class JwtAuthenticator final : public Authenticator {
       return std::nullopt;
     };
     if (auto key = pick(keys_)) return key;
-    if (options_.jwks_url.empty()) return std::nullopt;
-    std::lock_guard lock(jwks_mutex_);
-    const auto now = std::chrono::steady_clock::now();
-    const bool stale = now - fetched_at_ > options_.jwks_cache;
-    // An unknown kid may be a rotated key: fetch again, at most every 10 seconds.
-    if (stale || (now - fetched_at_ > std::chrono::seconds(10) && !pick(remote_keys_))) {
-      fetched_at_ = now;
-      auto text = Fetch(options_.jwks_url);
-      auto parsed = text ? ParseJwks(*text, options_.jwks_url) : std::unexpected(text.error());
-      if (parsed) {
-        remote_keys_ = std::move(*parsed);
-      } else {
-        OpsLog().warn("auth: {} (keeping the {} keys fetched before)", parsed.error().message, remote_keys_.size());
-      }
-    }
-    return pick(remote_keys_);
+    if (!jwks_) return std::nullopt;
+    if (auto key = pick(jwks_->keys())) return key;
+    jwks_->Missed();  // perhaps a rotated key: the next tokens may find it
+    return std::nullopt;
   }
 
   JwtOptions options_;
   std::vector<VerifyKey> keys_;  // from files
-  mutable std::mutex jwks_mutex_;
-  mutable std::vector<VerifyKey> remote_keys_;  // guarded by jwks_mutex_
-  mutable std::chrono::steady_clock::time_point fetched_at_{};
+  mutable std::optional<JwksCache> jwks_;  // from jwks_url
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "cli/config.h"
 
+#include "audit/bounded_json.h"
+
 #include <curl/curl.h>
 #include <toml++/toml.h>
 
@@ -167,7 +169,12 @@ Result<Config> LoadConfig(const std::string& path) {
   if (!server) return std::unexpected(server.error());
   MCPAUDIT_TRY(server->GetChoice("toolkit", config.toolkit, {"catalog", "conformance"}));
   MCPAUDIT_TRY(server->Get("user", config.user));
+  MCPAUDIT_TRY(server->Get("max_json_depth", config.max_json_depth));
   MCPAUDIT_TRY(server->NoUnknownKeys());
+  if (config.max_json_depth < 4 || config.max_json_depth > kMaxMessageDepth) {
+    return Fail(ErrorCode::kInvalidArgument, path + ": server.max_json_depth: must be between 4 and " +
+                                                 std::to_string(kMaxMessageDepth));
+  }
 
   auto http = top.Table("http");
   if (!http) return std::unexpected(http.error());
@@ -180,6 +187,9 @@ Result<Config> LoadConfig(const std::string& path) {
   MCPAUDIT_TRY(http->GetStrings("allowed_hosts", h.allowed_hosts));
   MCPAUDIT_TRY(http->GetStrings("allowed_origins", h.allowed_origins));
   MCPAUDIT_TRY(http->Get("max_body_bytes", h.max_body_bytes));
+  MCPAUDIT_TRY(http->Get("max_sessions", h.max_sessions));
+  MCPAUDIT_TRY(http->Get("max_sessions_per_user", h.max_sessions_per_user));
+  MCPAUDIT_TRY(http->Get("max_connections", h.max_connections));
   MCPAUDIT_TRY(http->Get("request_timeout_seconds", request_timeout));
   MCPAUDIT_TRY(http->Get("idle_timeout_seconds", idle_timeout));
   MCPAUDIT_TRY(http->Get("session_timeout_seconds", session_timeout));
@@ -560,6 +570,7 @@ std::string ExampleConfig() {
 [server]
 toolkit = "catalog"            # the tools to serve
 user = ""                      # the stdio caller; empty: $MCP_AUDIT_USER, else the OS user
+max_json_depth = 64            # a message nested deeper is refused (-32600) and recorded as denied (too_deep)
 
 [http]
 listen = ""                    # HOST:PORT to serve Streamable HTTP on (like --http); empty: stdio
@@ -568,6 +579,9 @@ stateless = false              # true: no sessions; every POST stands alone (no 
 allowed_hosts = []             # Host names served; empty: localhost names when bound to loopback
 allowed_origins = []           # browser Origins served; empty: those whose host is an allowed Host
 max_body_bytes = 4194304       # a larger request body gets 413
+max_sessions = 10000           # in all; past it, initialize gets 503
+max_sessions_per_user = 256    # past it, the user's least recently used idle session ends
+max_connections = 4096         # past it, new connections wait in the kernel's backlog
 request_timeout_seconds = 30   # to receive one request
 idle_timeout_seconds = 120     # an idle keep-alive connection is closed
 session_timeout_seconds = 3600 # a session without requests ends

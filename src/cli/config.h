@@ -37,6 +37,7 @@ struct Config {
   std::string toolkit = "catalog";
   std::string user;        // the stdio caller; empty: $MCP_AUDIT_USER, else the OS user
   std::string listen;      // HOST:PORT to serve Streamable HTTP on; empty: stdio
+  size_t max_json_depth = 64;  // messages nested deeper are refused, over stdio and HTTP, in serve and proxy
   HttpOptions http;        // path, Host/Origin allow-lists, limits, timeouts, proxies
   PipelineOptions audit;   // directory, mode, queue, segments, checkpoints, key, disk thresholds
   AuditPolicy policy;      // levels per tool

@@ -1,9 +1,14 @@
 // mcp-audit: an audited MCP server and the tools to read its audit log.
+#include <csignal>
+
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
+  // A peer that went away (a client, a control socket, an upstream) shows as a
+  // failed write, never as a dead process.
+  ::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"mcp-audit: compliance-grade audit logging for MCP servers"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("mcp-audit ") + MCPAUDIT_VERSION);

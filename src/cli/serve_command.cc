@@ -27,7 +27,9 @@
 #include "mcpaudit/stdio_transport.h"
 #include "proxy/proxy_host.h"
 #include "proxy/stdio_proxy.h"
+#include "sinks/sqlite_sink.h"
 #include "store/audit_reads.h"
+#include "store/record_store.h"
 
 namespace mcpaudit::cli {
 namespace {
@@ -72,6 +74,31 @@ Result<Config> Settings(const ServeFlags& flags) {
     config.audit.mode = *mode;
   }
   return config;
+}
+
+// What outside the journal knows of its head: the newest records of the SQLite
+// stores it fills, and its shippers' cursors (those ahead of it in `ahead`).
+std::vector<JournalAnchor> JournalAnchors(const Config& config, const std::string& stream,
+                                          std::vector<CursorAhead>& ahead) {
+  std::vector<JournalAnchor> anchors;
+  for (const SinkConfig& sink : SinksOrDefault(config)) {
+    const auto path = SqlitePathFromUrl(sink.url);
+    std::error_code ec;
+    if (!path || !std::filesystem::exists(*path, ec)) continue;
+    auto heads = StoreHeads(sink);
+    if (!heads) {
+      OpsLog().warn("the head of the journal cannot be compared with {}: {}", RedactUrl(sink.url), heads.error().message);
+      continue;
+    }
+    anchors.insert(anchors.end(), heads->begin(), heads->end());
+  }
+  if (auto cursors = CursorsAhead(config.audit.directory, stream); cursors) {
+    ahead = std::move(*cursors);
+    for (const CursorAhead& cursor : ahead) anchors.push_back(cursor.anchor);
+  } else {
+    OpsLog().warn("the head of the journal cannot be compared with its shippers' cursors: {}", cursors.error().message);
+  }
+  return anchors;
 }
 
 // Who is calling over stdio: --user, else MCP_AUDIT_USER, else the OS user.
@@ -176,6 +203,7 @@ bool IsLoopback(const std::string& host) {
 // The HTTP settings, checked before anything starts: the address, and who may call.
 Result<HttpOptions> PrepareHttp(const Config& config, const ServeFlags& flags, std::string& dev_key) {
   HttpOptions http = config.http;
+  http.max_json_depth = config.max_json_depth;
   if (auto parsed = ParseListen(config.listen, http); !parsed) return std::unexpected(parsed.error());
   if (flags.dev_api_key) {
     if (http.authenticator) {
@@ -242,6 +270,7 @@ int RunProxy(const ServeFlags& flags, const Config& config, HttpUpstream upstrea
   options.policy = config.policy;
   options.call_timeout = std::chrono::seconds(flags.call_timeout_seconds);
   options.max_message_bytes = flags.max_message_bytes;
+  options.max_json_depth = config.max_json_depth;
   // Answers (tool results, resources) may be larger than what clients send.
   options.max_upstream_message_bytes = std::max(options.max_upstream_message_bytes, flags.max_message_bytes);
   options.http.max_message_bytes = options.max_upstream_message_bytes;
@@ -355,11 +384,17 @@ int Serve(const ServeFlags& flags) {
   }
   PipelineOptions pipeline_options = config.audit;
   pipeline_options.server = {"mcp-audit", MCPAUDIT_VERSION, InstanceName()};
+  if (pipeline_options.stream.empty()) pipeline_options.stream = DefaultStream();
+  std::vector<CursorAhead> cursors_ahead;
+  pipeline_options.anchors = JournalAnchors(config, pipeline_options.stream, cursors_ahead);
   auto pipeline = Pipeline::Open(pipeline_options);
   if (!pipeline) {
     std::cerr << "mcp-audit serve: " << pipeline.error().message << "\n";
     return 2;
   }
+  // Shippers that shipped records the journal lost go on from where it now ends.
+  if (Status moved = MoveCursorsBack(config.audit.directory, cursors_ahead); !moved)
+    OpsLog().error("{}", moved.error().message);
   // Each sink is fed from the journal by its own shipper (stopped after the
   // pipeline, so that they ship the final records too).
   std::vector<std::unique_ptr<Shipper>> shippers;
@@ -403,6 +438,7 @@ int Serve(const ServeFlags& flags) {
   // Durable calls spend their time waiting for the disk: more of them in flight
   // share each fdatasync (group commit).
   server_options.workers = flags.workers ? flags.workers : durable ? 16 : 4;
+  server_options.max_json_depth = config.max_json_depth;
   if (catalog) {
     server_options.title = "mcp-audit (catalog demo)";
     server_options.instructions =

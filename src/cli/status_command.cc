@@ -1,6 +1,7 @@
 // mcp-audit status: how far each sink is behind the journal, read from the
 // shippers' cursors on disk (a server need not be running).
 #include <iostream>
+#include <map>
 
 #include "audit/shipper.h"
 #include "cli/commands.h"
@@ -19,10 +20,17 @@ void AddStatusCommand(CLI::App& app, int& exit_code) {
       return;
     }
     if (backlogs->empty()) std::cout << "no sink has shipped from " << *audit_dir << " yet\n";
+    // A cursor past the journal's end: the journal lost records that sink already has.
+    std::map<std::string, uint64_t> ahead;
+    if (auto cursors = CursorsAhead(*audit_dir, DefaultStream()))
+      for (const auto& cursor : *cursors) ahead[cursor.name] = cursor.anchor.seq;
     for (const auto& b : *backlogs) {
       std::cout << "sink " << b.name << ": " << b.records_behind << " records to ship";
       if (!b.segment.empty()) std::cout << " (cursor: " << b.segment << " line " << b.shipped_lines << ")";
       std::cout << "\n";
+      if (auto it = ahead.find(b.name); it != ahead.end())
+        std::cout << "sink " << b.name << ": ALARM: it shipped records up to seq " << it->second
+                  << " that the journal no longer holds (run mcp-audit verify)\n";
       if (b.set_aside > 0)
         std::cout << "sink " << b.name << ": " << b.set_aside << " records refused by the destination, set aside in "
                   << DeadLetterPath(*audit_dir, b.name).string() << "\n";

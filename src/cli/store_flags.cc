@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "audit/bounded_json.h"
 #include "store/audit_reads.h"
 
 namespace mcpaudit::cli {
@@ -56,7 +57,7 @@ Status ReplaceInStores(const std::vector<SinkConfig>& stores, const std::vector<
                        const std::function<void(const SinkConfig&, size_t)>& replaced) {
   std::vector<SinkRecord> records;
   for (const auto& line : lines) {
-    auto event = AuditEventFromJson(nlohmann::json::parse(line, nullptr, false));
+    auto event = AuditEventFromJson(ParseWithin(line, kMaxRecordDepth));
     if (event) records.push_back({line, std::move(*event)});
   }
   return ForEachStore(stores, [&](const SinkConfig& store, Sink& sink) -> Status {

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "audit/bounded_json.h"
 #include "store/journal_reader.h"
 #include "store/query.h"
 
@@ -25,7 +26,7 @@ std::streamoff ReadNewRecords(const fs::path& file, std::streamoff offset,
   while (std::getline(in, line)) {
     if (in.eof()) break;  // no newline yet
     offset += static_cast<std::streamoff>(line.size()) + 1;
-    auto json = nlohmann::json::parse(line, nullptr, false);
+    auto json = ParseWithin(line, kMaxRecordDepth);
     if (json.is_discarded()) continue;
     if (auto event = AuditEventFromJson(json)) visit(*event);
   }

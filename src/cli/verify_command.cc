@@ -4,9 +4,32 @@
 #include <optional>
 
 #include "cli/commands.h"
+#include "audit/shipper.h"
+#include "store/record_store.h"
 #include "store/verifier.h"
 
 namespace mcpaudit::cli {
+
+namespace {
+
+// What the journal's own directory holds outside it: the default store and
+// the shippers' cursors.
+std::vector<JournalAnchor> LocalAnchors(const std::filesystem::path& dir, const VerifyReport& report) {
+  std::vector<JournalAnchor> anchors;
+  std::error_code ec;
+  if (std::filesystem::exists(dir / "audit.db", ec)) {
+    SinkConfig store;
+    store.url = "sqlite://" + (dir / "audit.db").string();
+    if (auto heads = StoreHeads(store)) anchors = std::move(*heads);
+  }
+  const std::string stream = report.heads.size() == 1 ? report.heads.begin()->first : DefaultStream();
+  if (auto ahead = CursorsAhead(dir, stream)) {
+    for (const CursorAhead& cursor : *ahead) anchors.push_back(cursor.anchor);
+  }
+  return anchors;
+}
+
+}  // namespace
 
 void AddVerifyCommand(CLI::App& app, int& exit_code) {
   struct Options {
@@ -37,6 +60,8 @@ void AddVerifyCommand(CLI::App& app, int& exit_code) {
       exit_code = 2;
       return;
     }
+    // A journal is never trusted alone: it must reach what its store and its shippers have seen.
+    if (options->store.url.empty()) CompareWithAnchors(*report, LocalAnchors(options->audit_dir, *report));
     // Recorded after the verdict: the record must not change what is verified.
     RecordRead("verify", options->audit_dir, options->store,
                {{"pubkey", options->pubkey.empty() ? nlohmann::json(nullptr) : nlohmann::json(options->pubkey)},

@@ -14,34 +14,28 @@ bool IsValidId(const json& id) { return id.is_string() || id.is_number_integer()
 
 }  // namespace
 
-std::variant<Message, DecodeError> Decode(std::string_view text) {
-  json value;
-  try {
-    value = json::parse(text);
-  } catch (const json::parse_error& e) {
-    // nlohmann also refuses ill-formed UTF-8 here, as JSON requires.
-    std::string what = e.what();
-    if (auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
-    return DecodeError{rpc::kParseError, "Parse error: " + what, nullptr};
+std::variant<Message, DecodeError> Decode(std::string_view text, size_t max_depth) {
+  BoundedJson parsed = ParseBounded(text, max_depth);
+  if (parsed.fault == JsonFault::kSyntax) {
+    // nlohmann also refuses ill-formed UTF-8 and lone surrogates here, as JSON requires.
+    return DecodeError{rpc::kParseError, "Parse error: " + parsed.message, nullptr, "parse_error", {}};
   }
-  if (value.is_array())
-    return DecodeError{rpc::kInvalidRequest,
-                       "Invalid Request: JSON-RPC batches are not supported (MCP 2025-06-18 and later)",
-                       nullptr};
-  if (!value.is_object())
-    return DecodeError{rpc::kInvalidRequest, "Invalid Request: a message must be a JSON object", nullptr};
+  json& value = parsed.value;
+  auto invalid = [](std::string message, json id = nullptr) {
+    return DecodeError{rpc::kInvalidRequest, "Invalid Request: " + std::move(message), std::move(id),
+                       "invalid_request", {}};
+  };
+  if (value.is_array()) return invalid("JSON-RPC batches are not supported (MCP 2025-06-18 and later)");
+  if (!value.is_object()) return invalid("a message must be a JSON object");
 
   json id = nullptr;
   const bool has_id = value.contains("id");
   if (has_id) {
     id = value["id"];
-    if (!IsValidId(id))
-      return DecodeError{rpc::kInvalidRequest, "Invalid Request: 'id' must be a string or an integer",
-                         nullptr};
+    if (!IsValidId(id)) return invalid("'id' must be a string or an integer");
   }
   auto version = value.find("jsonrpc");
-  if (version == value.end() || *version != "2.0")
-    return DecodeError{rpc::kInvalidRequest, "Invalid Request: 'jsonrpc' must be \"2.0\"", id};
+  if (version == value.end() || *version != "2.0") return invalid("'jsonrpc' must be \"2.0\"", id);
 
   Message message;
   auto method = value.find("method");
@@ -49,24 +43,51 @@ std::variant<Message, DecodeError> Decode(std::string_view text) {
     if (has_id && (value.contains("result") || value.contains("error"))) {
       message.kind = Message::Kind::kResponse;
       message.id = std::move(id);
-      message.params = value.contains("result") ? value["result"] : value["error"];
-      return message;
+      message.params = value.contains("result") ? std::move(value["result"]) : std::move(value["error"]);
+      if (parsed.fault == JsonFault::kNone) return message;
+    } else {
+      return invalid("'method' is missing", id);
     }
-    return DecodeError{rpc::kInvalidRequest, "Invalid Request: 'method' is missing", id};
-  }
-  if (!method->is_string())
-    return DecodeError{rpc::kInvalidRequest, "Invalid Request: 'method' must be a string", id};
-  message.method = method->get<std::string>();
-  message.kind = has_id ? Message::Kind::kRequest : Message::Kind::kNotification;
-  message.id = std::move(id);
-  if (auto params = value.find("params"); params != value.end()) {
-    if (!params->is_object() && !params->is_null()) {
-      return DecodeError{rpc::kInvalidParams, "Invalid params: 'params' must be an object",
-                         message.id};
+  } else if (!method->is_string()) {
+    return invalid("'method' must be a string", id);
+  } else {
+    message.method = method->get<std::string>();
+    message.kind = has_id ? Message::Kind::kRequest : Message::Kind::kNotification;
+    message.id = std::move(id);
+    if (auto params = value.find("params"); params != value.end()) {
+      if (!params->is_object() && !params->is_null()) {
+        return DecodeError{rpc::kInvalidParams, "Invalid params: 'params' must be an object", message.id,
+                           "invalid_request", message.method};
+      }
+      message.params = std::move(*params);
     }
-    message.params = std::move(*params);
+    if (parsed.fault == JsonFault::kNone) return message;
   }
-  return message;
+  // Readable, but over the budget: refused with what could be read of it.
+  return DecodeError{rpc::kInvalidRequest, "Invalid Request: " + parsed.message, std::move(message.id),
+                     std::string(FaultReason(parsed.fault)), std::move(message.method), std::move(message.params)};
+}
+
+const char* AuditedEventType(std::string_view method) {
+  if (method == "tools/call") return "tool_call";
+  if (method == "resources/read") return "resource_read";
+  if (method == "prompts/get") return "prompt_get";
+  return nullptr;
+}
+
+RefusedRequest RefusalOf(const DecodeError& error) {
+  RefusedRequest refusal;
+  if (const char* type = AuditedEventType(error.method)) refusal.event_type = type;
+  refusal.method = error.method;
+  if (error.params.is_object()) {
+    if (auto name = error.params.find("name"); name != error.params.end() && name->is_string())
+      refusal.tool = name->get<std::string>();
+  }
+  refusal.request_id = IdToString(error.id);
+  refusal.code = error.code;
+  refusal.message = error.message.substr(0, 300);
+  refusal.reason = error.reason;
+  return refusal;
 }
 
 std::string Result(const json& id, const json& result) {

@@ -8,6 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "audit/bounded_json.h"
+#include "mcpaudit/server.h"
+
 namespace mcpaudit::jsonrpc {
 
 // A decoded message: a request (id and method), a notification (method only)
@@ -19,16 +22,28 @@ struct Message {
   nlohmann::json params;  // object, or null when absent
 };
 
-// The error to answer a message that cannot be decoded.
+// The error to answer a message that cannot be decoded, and what could be read
+// of it for the refusal's record.
 struct DecodeError {
   int code;
   std::string message;
-  nlohmann::json id;  // the id, when it could be read; else null
+  nlohmann::json id;    // the id, when it could be read; else null
+  std::string reason;   // for the record: parse_error, invalid_request, too_deep, number_out_of_range
+  std::string method;   // when it could be read
+  nlohmann::json params = nullptr;  // what could be read of them (the faulty parts null)
 };
 
-// Decodes one message text. Batches (JSON arrays) are not part of MCP since
-// 2025-06-18 and are refused as invalid requests.
-std::variant<Message, DecodeError> Decode(std::string_view text);
+// Decodes one message text, nesting at most `max_depth` levels; a number a
+// double cannot hold is refused too. Batches (JSON arrays) are not part of MCP
+// since 2025-06-18 and are refused as invalid requests.
+std::variant<Message, DecodeError> Decode(std::string_view text, size_t max_depth = kDefaultMessageDepth);
+
+// The event type of the records of `method`'s requests (tools/call: tool_call,
+// resources/read: resource_read, prompts/get: prompt_get); null for the others.
+const char* AuditedEventType(std::string_view method);
+
+// How the refusal of a message that could not be decoded is recorded.
+RefusedRequest RefusalOf(const DecodeError& error);
 
 std::string Result(const nlohmann::json& id, const nlohmann::json& result);
 // The same with the result already serialised (valid JSON text).

@@ -21,7 +21,15 @@ std::optional<Refusal> RateLimiter::Before(RequestContext& ctx, const ToolCall& 
   const std::string key = std::to_string(index) + (per_tenant ? "/tenant/" : "/user/") + who;
   const auto now = clock_.Monotonic();
   std::lock_guard lock(mutex_);
-  auto [it, fresh] = buckets_.try_emplace(key, Bucket{rule->burst, now});
+  if (now - swept_ > std::chrono::seconds(10)) {
+    swept_ = now;
+    std::erase_if(buckets_, [&](const auto& entry) {
+      const Bucket& idle = entry.second;
+      const double refilled = std::chrono::duration<double>(now - idle.updated).count() * idle.rule->per_second;
+      return idle.tokens + refilled >= idle.rule->burst;
+    });
+  }
+  auto [it, fresh] = buckets_.try_emplace(key, Bucket{rule->burst, now, rule});
   Bucket& bucket = it->second;
   const double elapsed = std::chrono::duration<double>(now - bucket.updated).count();
   bucket.tokens = std::min(rule->burst, bucket.tokens + elapsed * rule->per_second);

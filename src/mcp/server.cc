@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 
+#include "audit/refusal_recorder.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/worker_pool.h"
 
@@ -17,9 +18,13 @@ using nlohmann::json;
 
 struct Server::Impl {
   Impl(ServerOptions o, const Toolkit& t)
-      : options(std::move(o)), toolkit(t), pool(options.workers, options.max_queued_calls) {}
+      : options(std::move(o)),
+        toolkit(t),
+        refusals(t.recorder(), options.refusals),
+        pool(options.workers, options.max_queued_calls) {}
   ServerOptions options;
   const Toolkit& toolkit;
+  RefusalRecorder refusals;
   WorkerPool pool;  // last: joined first, while the members above still live
 };
 
@@ -57,11 +62,8 @@ class Session final : public std::enable_shared_from_this<Session> {
       const MessageContext*& current;
       ~Done() { current = nullptr; }
     } done{receiving_};
-    auto decoded = jsonrpc::Decode(text);
-    if (auto* error = std::get_if<jsonrpc::DecodeError>(&decoded)) {
-      Answer(error->id, jsonrpc::Error(error->id, error->code, error->message));
-      return;
-    }
+    auto decoded = jsonrpc::Decode(text, server_->options.max_json_depth);
+    if (auto* error = std::get_if<jsonrpc::DecodeError>(&decoded)) return Refuse(*error);
     auto& message = std::get<jsonrpc::Message>(decoded);
     switch (message.kind) {
       case jsonrpc::Message::Kind::kResponse:
@@ -87,6 +89,18 @@ class Session final : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  // Answers a message that could not be decoded, and records the refusal.
+  void Refuse(const jsonrpc::DecodeError& error) {
+    Answer(error.id, jsonrpc::Error(error.id, error.code, error.message));
+    const RefusedRequest refusal = jsonrpc::RefusalOf(error);
+    json arguments;  // a tool call's, as far as they could be read
+    if (refusal.event_type == "tool_call" && error.params.is_object() && error.params.contains("arguments")) {
+      arguments = error.params["arguments"];
+      server_->toolkit.redactor().Apply(arguments);
+    }
+    server_->refusals.Record(MakeContext(error.id), refusal, std::move(arguments));
+  }
+
   // Sends the response to request `id` (null when the request could not be read).
   void Answer(const json& id, std::string text) const {
     send_(OutgoingMessage{std::move(text), jsonrpc::IdKey(id), !id.is_null()});
@@ -216,7 +230,17 @@ class Session final : public std::enable_shared_from_this<Session> {
     }
     auto answer = [self = shared_from_this(), id = message.id, key, ctx = MakeContext(message.id),
                    answer = jsonrpc::Result(message.id, result), recorded]() mutable {
-      self->RecordSessionStart(std::move(ctx));
+      if (!self->RecordSessionStart(std::move(ctx)) && self->server_->toolkit.fail_closed()) {
+        // Durable mode: no session without its record. The client may try again.
+        {
+          std::lock_guard lock(self->mutex_);
+          self->protocol_version_.clear();
+          self->started_.reset();
+        }
+        answer = jsonrpc::Error(id, rpc::kInternalError,
+                                "the audit record of this session could not be written; the session is refused "
+                                "(audit_unavailable)");
+      }
       recorded->set_value();
       self->Answer(id, std::move(answer));
       self->Finished(key);
@@ -235,7 +259,8 @@ class Session final : public std::enable_shared_from_this<Session> {
     if (recorded.valid()) recorded.wait();
   }
 
-  void RecordSessionStart(RequestContext ctx) {
+  // Whether the record was accepted.
+  bool RecordSessionStart(RequestContext ctx) {
     CallRecord record;
     record.event_type = "session_start";
     json capabilities = json::array();
@@ -245,8 +270,11 @@ class Session final : public std::enable_shared_from_this<Session> {
       started_ = std::chrono::steady_clock::now();
     }
     record.details = {{"protocol_version", ctx.protocol_version}, {"client_capabilities", std::move(capabilities)}};
-    if (auto logged = server_->toolkit.recorder().Record(ctx, record); !logged)
+    if (auto logged = server_->toolkit.recorder().Record(ctx, record); !logged) {
       OpsLog().error("audit record of a session's start was not accepted: {}", logged.error().message);
+      return false;
+    }
+    return true;
   }
 
  public:
@@ -451,7 +479,7 @@ class Session final : public std::enable_shared_from_this<Session> {
       waiting = std::move(it->second);
       awaiting_client_.erase(it);
     }
-    json response = json::parse(text, nullptr, false);
+    json response = ParseWithin(text, server_->options.max_json_depth);
     if (response.is_object() && response.contains("result")) {
       waiting.set_value(response["result"]);
     } else {
@@ -558,24 +586,8 @@ RequestContext ContextOf(const ConnectionInfo& info, std::chrono::system_clock::
   return ctx;
 }
 
-void RecordAuthFailureWith(const Recorder& recorder, const ConnectionInfo& info, std::string_view error,
-                           std::string_view description) {
-  const RequestContext ctx = ContextOf(info, recorder.clock().Now());
-  CallRecord record;
-  record.event_type = "auth_failure";
-  record.outcome = Outcome::kDenied;
-  record.error = AuditError{401, std::string(description), std::string(error)};
-  if (auto logged = recorder.Record(ctx, record); !logged) {
-    OpsLog().error("audit record of a refused authentication was not accepted: {}", logged.error().message);
-  }
-}
-
-void Server::RecordAuthFailure(const ConnectionInfo& info, std::string_view error, std::string_view description) {
-  auto log = [&recorder = impl_->toolkit.recorder(), info, error = std::string(error),
-              description = std::string(description)] { RecordAuthFailureWith(recorder, info, error, description); };
-  // On a worker: in durable mode recording waits for the disk, and the
-  // transport's thread must not.
-  if (!impl_->pool.Submit(log)) log();
+void Server::RecordRefusal(const ConnectionInfo& info, const RefusedRequest& refusal) {
+  impl_->refusals.Record(info, refusal);
 }
 
 std::unique_ptr<Connection> Server::Connect(ConnectionInfo info, MessageSender send) {

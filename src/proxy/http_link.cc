@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "audit/ops_log.h"
+#include "audit/bounded_json.h"
 #include "proxy/sse_reader.h"
 #include "proxy/upstream_link.h"
 
@@ -251,7 +252,7 @@ class HttpLink final : public UpstreamLink {
 
   // One message to the upstream.
   void Post(std::string message) {
-    const json parsed = json::parse(message, nullptr, false);
+    const json parsed = ParseWithin(message, kMaxMessageDepth);
     std::optional<std::string> request;
     std::string method;
     if (parsed.is_object()) {
@@ -337,7 +338,7 @@ class HttpLink final : public UpstreamLink {
 
   // A message from the upstream, on its way to the session.
   void Deliver(Transfer& t, std::string text) {
-    const json message = json::parse(text, nullptr, false);
+    const json message = ParseWithin(text, kMaxMessageDepth);
     if (message.is_object() && message.contains("id") && !message.contains("method") && t.request &&
         message["id"].dump() == *t.request) {
       t.answered = true;
@@ -354,12 +355,12 @@ class HttpLink final : public UpstreamLink {
   void Answer(const std::string& request, const std::string& what, const std::string& body) {
     std::string message = "the MCP server behind this proxy (" + upstream_.url + ") " + what;
     // The server's own word, when its error body is JSON-RPC.
-    const json parsed = json::parse(body, nullptr, false);
+    const json parsed = ParseWithin(body, kMaxMessageDepth);
     if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object() &&
         parsed["error"].contains("message") && parsed["error"]["message"].is_string())
       message += ": " + parsed["error"]["message"].get<std::string>();
     const json error = {{"jsonrpc", "2.0"},
-                        {"id", json::parse(request, nullptr, false)},
+                        {"id", ParseWithin(request, kMaxMessageDepth)},
                         {"error", {{"code", -32603}, {"message", message}}}};
     events_.message(error.dump(), request);
   }
@@ -393,7 +394,7 @@ class HttpLink final : public UpstreamLink {
     } else if (t.kind == Transfer::Kind::kGet) {
       GetEnded(t, status);
     } else if (status == 200 && !t.sse) {
-      const json answer = json::parse(t.data, nullptr, false);
+      const json answer = ParseWithin(t.data, kMaxMessageDepth);
       if (std::string line = Trimmed(t.data); answer.is_object() && line.find_first_of("\r\n") == std::string::npos) {
         Deliver(t, std::move(line));  // one line as it came
       } else {

@@ -8,10 +8,8 @@ std::unique_ptr<Connection> ProxyHost::Connect(ConnectionInfo info, MessageSende
   return std::make_unique<UpstreamSession>(shared_, std::move(info), std::move(send));
 }
 
-void ProxyHost::RecordAuthFailure(const ConnectionInfo& info, std::string_view error, std::string_view description) {
-  auto record = [&recorder = shared_.recorder, info, error = std::string(error),
-                 description = std::string(description)] { RecordAuthFailureWith(recorder, info, error, description); };
-  if (!auth_records_.Submit(record)) record();
+void ProxyHost::RecordRefusal(const ConnectionInfo& info, const RefusedRequest& refusal) {
+  shared_.refusals.Record(info, refusal);
 }
 
 }  // namespace mcpaudit

@@ -4,7 +4,6 @@
 // arrives and ended with the session.
 #pragma once
 
-#include "mcp/worker_pool.h"
 #include "mcpaudit/server.h"
 #include "proxy/upstream_session.h"
 
@@ -16,13 +15,10 @@ class ProxyHost final : public SessionHost {
   ProxyHost(ProxyOptions options, const Recorder& recorder);
 
   std::unique_ptr<Connection> Connect(ConnectionInfo info, MessageSender send) override;
-  void RecordAuthFailure(const ConnectionInfo& info, std::string_view error, std::string_view description) override;
+  void RecordRefusal(const ConnectionInfo& info, const RefusedRequest& refusal) override;
 
  private:
   ProxyShared shared_;
-  // Refused authentications are recorded here, not on the transport's I/O
-  // thread: in durable mode a record waits for the disk.
-  WorkerPool auth_records_{1, 1024};
 };
 
 }  // namespace mcpaudit

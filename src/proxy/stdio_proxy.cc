@@ -4,6 +4,7 @@
 
 #include "audit/audit_files.h"
 #include "audit/ops_log.h"
+#include "mcp/jsonrpc.h"
 #include "mcpaudit/clock.h"
 #include "proxy/line_reader.h"
 
@@ -19,7 +20,7 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
   info.identity = identity_;
   std::mutex out_mutex;
   bool client_gone = false;
-  UpstreamSession session(shared_, std::move(info), [&](OutgoingMessage message) {
+  UpstreamSession session(shared_, info, [&](OutgoingMessage message) {
     if (message.text.empty()) return;  // nothing to write (a stream to close: HTTP only)
     std::lock_guard lock(out_mutex);
     message.text += '\n';
@@ -31,10 +32,14 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
   const size_t max_bytes = shared_.options.max_message_bytes;
   LineReader reader(client_in, stop, max_bytes);
   for (std::string line; reader.Next(line);) {
-    if (reader.oversized()) {  // answered here, as serve does; it never reaches the upstream
+    if (reader.oversized()) {  // answered and recorded here, as serve does; it never reaches the upstream
+      RefusedRequest refusal;
+      refusal.code = -32600;
+      refusal.message = "Invalid Request: message larger than " + std::to_string(max_bytes) + " bytes";
+      refusal.reason = "message_too_large";
+      shared_.refusals.Record(info, refusal);
       std::lock_guard lock(out_mutex);
-      const std::string refused = R"({"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Invalid Request: )"
-                                  R"(message larger than )" + std::to_string(max_bytes) + R"( bytes"}})" "\n";
+      const std::string refused = jsonrpc::Error(nullptr, refusal.code, refusal.message) + "\n";
       if (!client_gone) (void)WriteAll(client_out, refused);
       continue;
     }

@@ -10,7 +10,9 @@
 #include <set>
 #include <thread>
 
+#include "audit/bounded_json.h"
 #include "audit/ops_log.h"
+#include "mcp/jsonrpc.h"
 
 namespace mcpaudit {
 namespace {
@@ -29,14 +31,6 @@ struct PendingCall {
   bool phi = false;
   Steady::time_point started;
 };
-
-// The audited methods and how their records are named.
-const char* EventTypeOf(const std::string& method) {
-  if (method == "tools/call") return "tool_call";
-  if (method == "resources/read") return "resource_read";
-  if (method == "prompts/get") return "prompt_get";
-  return nullptr;
-}
 
 std::string IdText(const json& id) { return id.is_string() ? id.get<std::string>() : id.dump(); }
 
@@ -108,7 +102,11 @@ constexpr const char* kToolsListId = "mcp-audit-tools";   // the proxy's own too
 }  // namespace
 
 ProxyShared::ProxyShared(ProxyOptions o, const Recorder& r)
-    : options(std::move(o)), recorder(r), redactor(options.redaction), sampler_(options.policy.sampling) {}
+    : options(std::move(o)),
+      recorder(r),
+      redactor(options.redaction),
+      refusals(r, options.refusals),
+      sampler_(options.policy.sampling) {}
 
 ProxyShared::~ProxyShared() {
   for (const auto& tool : sampler_.ToolsWithSkipped()) EmitSampleSummary(RequestContext{}, tool);
@@ -306,8 +304,20 @@ struct UpstreamSession::State {
 
   // One message from the upstream, on its way to the client.
   void FromUpstream(std::string line, const std::optional<std::string>& related) {
-    json message = json::parse(line, nullptr, false);
+    BoundedJson parsed = ParseBounded(line, options.max_json_depth);
     std::lock_guard lock(mutex);
+    if (parsed.fault == JsonFault::kTooDeep || parsed.fault == JsonFault::kNumberOutOfRange) {
+      // Not relayed: the client's parser may not survive it either. A call it answers fails.
+      OpsLog().warn("proxy: a message from the upstream was dropped: {}", parsed.message);
+      if (parsed.value.is_object() && parsed.value.contains("id") && !parsed.value.contains("method")) {
+        if (auto it = pending.find(parsed.value["id"].dump()); it != pending.end()) {
+          FailCall(it->first, it->second, "the MCP server's answer was refused by mcp-audit proxy: " + parsed.message);
+          pending.erase(it);
+        }
+      }
+      return;
+    }
+    json message = std::move(parsed.value);
     if (message.is_object() && message.contains("id") && !message.contains("method")) {
       if (message["id"] == kRestartId) return;  // the answer to a replayed initialize
       if (message["id"] == kToolsListId) {  // the proxy's own tools/list: learnt, not relayed
@@ -318,8 +328,14 @@ struct UpstreamSession::State {
           QueueToolsRequest(result.value("nextCursor", ""));
         return;
       }
-      if (message["id"].dump() == initialize_key && message.contains("result") && message["result"].is_object())
-        RecordSessionStart(message["result"]);
+      if (message["id"].dump() == initialize_key && message.contains("result") && message["result"].is_object() &&
+          !RecordSessionStart(message["result"]) && options.fail_closed) {
+        // Durable mode: no session without its record.
+        line = jsonrpc::Error(message["id"], -32603,
+                              "the audit record of this session could not be written; the session is refused "
+                              "(audit_unavailable)");
+        message = json::parse(line);
+      }
       if (tools_list_requests.erase(message["id"].dump()) > 0) {
         LearnTools(message.value("result", json::object()));
         // A tool the caller's roles may not call is not offered either.
@@ -351,8 +367,9 @@ struct UpstreamSession::State {
   }
 
   // The session is established (the upstream answered its initialize): recorded
-  // with the server behind the proxy, before the client hears of it. Mutex held.
-  void RecordSessionStart(const json& result) {
+  // with the server behind the proxy, before the client hears of it. Whether
+  // the record was accepted. Mutex held.
+  bool RecordSessionStart(const json& result) {
     protocol_version = result.value("protocolVersion", protocol_version);
     json server = json::object();
     if (const auto server_info = result.find("serverInfo"); server_info != result.end() && server_info->is_object())
@@ -363,8 +380,12 @@ struct UpstreamSession::State {
                       {"upstream", {{"address", link->name()}, {"server", std::move(server)}}}};
     RequestContext ctx = Context();
     ctx.request_id = IdText(json::parse(initialize_key));
-    Record(ctx, record, "the session's start");
+    if (Status recorded = recorder.Record(ctx, record); !recorded) {
+      OpsLog().error("proxy: the record of the session's start could not be written: {}", recorded.error().message);
+      return false;
+    }
     session_started = Steady::now();
+    return true;
   }
 
   // The session's end, when its start was recorded. Mutex held.
@@ -495,8 +516,29 @@ struct UpstreamSession::State {
     return refusal;
   }
 
+  // A client message that is not JSON, or over the budget: answered and
+  // recorded here, never sent on.
+  void RefuseUnreadable(std::string_view text) {
+    auto decoded = jsonrpc::Decode(text, options.max_json_depth);
+    const auto* error = std::get_if<jsonrpc::DecodeError>(&decoded);
+    if (!error) return;
+    const RefusedRequest refusal = jsonrpc::RefusalOf(*error);
+    json arguments;  // a tool call's, as far as they could be read
+    if (refusal.event_type == "tool_call" && error->params.is_object() && error->params.contains("arguments")) {
+      arguments = error->params["arguments"];
+      redactor.Apply(arguments);
+    }
+    shared.refusals.Record(Context(), refusal, std::move(arguments));
+    // The parser's message may quote the ill-formed bytes: serialised with replacements.
+    const json refused = ErrorResponse(error->id, error->code, error->message);
+    std::lock_guard lock(mutex);
+    ToClient(jsonrpc::Error(error->id, error->code, error->message), refused);
+  }
+
   void Receive(std::string_view text, const MessageContext& context) {
-    json message = json::parse(text, nullptr, false);
+    BoundedJson parsed = ParseBounded(text, options.max_json_depth);
+    if (parsed.fault != JsonFault::kNone) return RefuseUnreadable(text);
+    json message = std::move(parsed.value);
     // The upstream reads one message per line.
     std::string line = text.find('\n') == std::string_view::npos || message.is_discarded()
                            ? std::string(text)
@@ -540,7 +582,7 @@ struct UpstreamSession::State {
         if (params.is_object() && params.contains("_meta") && params["_meta"].is_object() &&
             params["_meta"].contains("progressToken"))
           progress_tokens[params["_meta"]["progressToken"].dump()] = key;
-        if (const char* event_type = EventTypeOf(method)) {
+        if (const char* event_type = jsonrpc::AuditedEventType(method)) {
           PendingCall call;
           call.event_type = event_type;
           call.started = Steady::now();

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/refusal_recorder.h"
 #include "mcpaudit/audit_policy.h"
 #include "mcpaudit/recorder.h"
 #include "mcpaudit/redaction.h"
@@ -53,6 +54,8 @@ struct ProxyOptions {
   size_t max_restarts = 3;  // per session; then its requests get errors
   size_t max_message_bytes = 4 * 1024 * 1024;            // a longer client message is refused
   size_t max_upstream_message_bytes = 16 * 1024 * 1024;  // a longer one from the upstream is dropped
+  size_t max_json_depth = 64;  // a message nested deeper is refused (client) or dropped (upstream)
+  RefusalLimits refusals;
 };
 
 // What the sessions of one proxy share: its settings, where the records go,
@@ -69,6 +72,7 @@ class ProxyShared {
   const ProxyOptions options;
   const Recorder& recorder;
   const Redactor redactor;
+  RefusalRecorder refusals;  // requests refused before a session took them, and unreadable messages
 
  private:
   void EmitSampleSummary(const RequestContext& ctx, const std::string& tool);

@@ -1,5 +1,6 @@
 // Datadog Logs intake (v2): a JSON array of log entries, the record under "audit".
 #include "sinks/http_sink.h"
+#include "audit/bounded_json.h"
 #include "sinks/http_sinks.h"
 
 namespace mcpaudit {
@@ -36,7 +37,7 @@ class DatadogSink final : public HttpSink {
     // Datadog cuts an entry over 1 MB wherever it falls, which leaves broken
     // JSON: send the record without its largest parts instead, and say so
     // (the journal and the other sinks keep all of it).
-    auto reduced = nlohmann::json::parse(record.line, nullptr, false);
+    auto reduced = ParseWithin(record.line, kMaxRecordDepth);
     if (reduced.is_object()) {
       for (const char* part : {"params", "details"}) {
         if (reduced.contains(part)) reduced[part] = {{"$omitted_bytes", reduced[part].dump().size()}};

@@ -2,6 +2,7 @@
 // record's, so that a record sent again is refused as a conflict (stored once).
 // Documents carry Elastic Common Schema fields and the record under "mcp_audit".
 #include "sinks/http_sink.h"
+#include "audit/bounded_json.h"
 #include "sinks/http_sinks.h"
 
 namespace mcpaudit {
@@ -59,7 +60,7 @@ class ElasticSink final : public HttpSink {
   // Per item: 201 created and 409 (already there) are stored; 429 and 5xx are
   // sent again; anything else (a mapping error) is refused for good.
   Result<ItemVerdicts> CheckItems(const HttpResponse& response, size_t items) const override {
-    const auto answer = nlohmann::json::parse(response.body, nullptr, false);
+    const auto answer = ParseWithin(response.body, kDefaultMessageDepth);
     if (!answer.is_object()) return Fail(ErrorCode::kUnavailable, "the bulk answer is not JSON");
     ItemVerdicts verdicts;
     if (!answer.value("errors", false)) return verdicts;

@@ -2,6 +2,7 @@
 #include <thread>
 
 #include "mcpaudit/clock.h"
+#include "audit/bounded_json.h"
 #include "sinks/http_sink.h"
 #include "sinks/http_sinks.h"
 
@@ -43,7 +44,7 @@ class SplunkSink final : public HttpSink {
   // so: ask with the ackId until it is true (up to a minute).
   Status Confirm(const HttpResponse& response) override {
     if (!Acknowledged()) return {};
-    const auto answer = nlohmann::json::parse(response.body, nullptr, false);
+    const auto answer = ParseWithin(response.body, kDefaultMessageDepth);
     if (!answer.is_object() || !answer.contains("ackId"))
       return Fail(ErrorCode::kUnavailable, "HEC acknowledgement is on but the answer has no ackId: " + response.body);
     const std::string id = answer["ackId"].dump();
@@ -51,7 +52,7 @@ class SplunkSink final : public HttpSink {
     for (auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
          std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(std::chrono::milliseconds(200))) {
       const HttpResponse ack = PostTo(WithPath(config().url, "/services/collector/ack"), Headers(body), body);
-      const auto acks = nlohmann::json::parse(ack.body, nullptr, false);
+      const auto acks = ParseWithin(ack.body, kDefaultMessageDepth);
       if (ack.status == 200 && acks.is_object() && acks.contains("acks") && acks["acks"].value(id, false)) return {};
       if (ack.status != 200 && ack.status != 0)
         return Fail(ErrorCode::kUnavailable, "HEC acknowledgement failed: HTTP " + std::to_string(ack.status));

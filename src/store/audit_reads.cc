@@ -1,4 +1,5 @@
 #include "store/audit_reads.h"
+#include "audit/bounded_json.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -136,7 +137,7 @@ Status LogPendingReads(const fs::path& dir, Pipeline& pipeline) {
   size_t start = 0, logged = 0;
   for (size_t end; (end = text->find('\n', start)) != std::string::npos; start = end + 1) {
     auto event =
-        AuditEventFromJson(json::parse(std::string_view(*text).substr(start, end - start), nullptr, false));
+        AuditEventFromJson(ParseWithin(std::string_view(*text).substr(start, end - start), kMaxRecordDepth));
     if (!event || event->event_type != "audit_read") {
       OpsLog().error("{}: a line that is not an audit_read event was passed over", pending.string());
       continue;
@@ -169,9 +170,17 @@ struct AuditReadListener::State {
       if (fds[1].revents) return;
       if (!(fds[0].revents & POLLIN)) continue;
       const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) continue;
-      const std::string answer = Handle(fd);
-      (void)WriteAll(fd, answer + "\n");
+      if (fd < 0) {
+        // Out of descriptors (EMFILE) the socket stays readable: wait instead of spinning.
+        if (errno != EINTR && errno != EAGAIN) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      const timeval limit{2, 0};  // a client that sends nothing does not hold the thread
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+      const std::string answer = Handle(fd) + "\n";
+      // MSG_NOSIGNAL: a client that went away is no reason for SIGPIPE.
+      (void)::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
       ::close(fd);
     }
   }
@@ -182,7 +191,7 @@ struct AuditReadListener::State {
     if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0) return "error: unknown peer";
     auto line = ReadLine(fd);
     if (!line) return "error: " + line.error().message;
-    auto event = AuditEventFromJson(json::parse(*line, nullptr, false));
+    auto event = AuditEventFromJson(ParseWithin(*line, kMaxRecordDepth));
     if (!event) return "error: not an audit event";
     // Only reads come this way: nothing else may be written in the server's name.
     if (event->event_type != "audit_read") return "error: only audit_read events are accepted";

@@ -1,4 +1,5 @@
 #include "store/erasure.h"
+#include "audit/bounded_json.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -93,7 +94,7 @@ Result<ErasureResult> EraseFromJournal(const fs::path& dir, const ErasureRequest
     bool changed = false;
     while (std::getline(in, line)) {
       ++result.records_scanned;
-      json record = json::parse(line, nullptr, false);
+      json record = ParseWithin(line, kMaxRecordDepth);
       int erased = record.is_object() && record.contains("integrity") ? EraseRecord(record, request) : 0;
       if (erased > 0) {
         line = record.dump(-1, ' ', false, json::error_handler_t::replace);

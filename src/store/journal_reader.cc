@@ -1,4 +1,5 @@
 #include "store/journal_reader.h"
+#include "audit/bounded_json.h"
 
 #include <algorithm>
 #include <fstream>
@@ -49,7 +50,7 @@ namespace {
 
 // One line to a record, or why it is not one.
 Result<AuditEvent> ParseRecordLine(const std::string& line) {
-  nlohmann::json json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json json = ParseWithin(line, kMaxRecordDepth);
   if (json.is_discarded()) return Fail(ErrorCode::kInvalidArgument, "not valid JSON");
   return AuditEventFromJson(json);
 }

@@ -6,7 +6,9 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <vector>
 
+#include "mcpaudit/pipeline.h"
 #include "mcpaudit/result.h"
 #include "mcpaudit/sink.h"
 
@@ -17,5 +19,10 @@ namespace mcpaudit {
 // sqlite://, postgres:// or mysql://.
 [[nodiscard]] Status ForEachStoredLine(const SinkConfig& store,
                                        const std::function<bool(size_t, const std::string&)>& visit);
+
+// The newest record of each stream a store holds (its seq and hash): what the
+// journal that fills the store must at least reach. SQLite stores only (an
+// indexed query); other stores answer an empty list.
+[[nodiscard]] Result<std::vector<JournalAnchor>> StoreHeads(const SinkConfig& store);
 
 }  // namespace mcpaudit

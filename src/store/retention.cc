@@ -1,4 +1,5 @@
 #include "store/retention.h"
+#include "audit/bounded_json.h"
 
 #include <fstream>
 #include <map>
@@ -96,7 +97,7 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
     std::map<std::string, RetentionCut> last;  // per stream, the segment's last record
     std::vector<std::pair<size_t, json>> to_anonymise;  // line number, parsed record
     for (size_t n = 0; n < lines.size(); ++n) {
-      json record = json::parse(lines[n], nullptr, false);
+      json record = ParseWithin(lines[n], kMaxRecordDepth);
       if (!record.is_object() || !record.contains("integrity"))
         continue;  // verify reports it; it goes with its segment
       const json& integrity = record["integrity"];

@@ -1,4 +1,5 @@
 #include "store/verifier.h"
+#include "audit/bounded_json.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -61,7 +62,7 @@ class Verifier {
   Verifier(const SigningKey* key, VerifyReport& report) : key_(key), report_(report) {}
 
   void Record(const std::string& text, const fs::path& file, size_t line) {
-    json record = json::parse(text, nullptr, false);
+    json record = ParseWithin(text, kMaxRecordDepth);
     if (record.is_discarded() || !record.is_object() || !record.contains("integrity") ||
         !record["integrity"].is_object()) {
       Problem("?", 0, "modified", "not an audit record of the journal (unreadable JSON or no integrity)", file, line);
@@ -121,6 +122,7 @@ class Verifier {
   void Finish(bool writer_running) {
     report_.streams = streams_.size();
     for (auto& [stream, state] : streams_) {
+      report_.heads[stream] = {state.last_seq, state.last_hash};
       if (state.begins_after > 0) BeginsAfter(stream, state);
       for (const auto& [seq, where] : state.absent)
         Problem(stream, seq, "missing", "no record with this seq (deleted?)", where.first, where.second);
@@ -266,6 +268,27 @@ Result<VerifyReport> VerifyStore(const SinkConfig& store, const SigningKey* publ
   verifier.Finish(/*writer_running=*/true);
   report.notes.push_back("records after the last checkpoint in the store may still be on their way from the journal");
   return report;
+}
+
+void CompareWithAnchors(VerifyReport& report, const std::vector<JournalAnchor>& anchors) {
+  for (const JournalAnchor& anchor : anchors) {
+    const auto it = report.heads.find(anchor.stream);
+    const uint64_t head = it == report.heads.end() ? 0 : it->second.seq;
+    if (anchor.seq > head) {
+      const std::string range =
+          head + 1 == anchor.seq ? std::to_string(anchor.seq) : std::to_string(head + 1) + "-" + std::to_string(anchor.seq);
+      report.problems.push_back({anchor.stream, head + 1, "missing",
+                                 "seq " + range + " are in the " + anchor.source +
+                                     " but not in the journal, which ends at seq " + std::to_string(head) +
+                                     ": its newest records were deleted",
+                                 {}, 0});
+    } else if (anchor.seq == head && !anchor.hash.empty() && anchor.hash != it->second.hash) {
+      report.problems.push_back({anchor.stream, head, "modified",
+                                 "the " + anchor.source + " has another record with this seq: the journal's end was "
+                                 "rewritten",
+                                 {}, 0});
+    }
+  }
 }
 
 }  // namespace mcpaudit

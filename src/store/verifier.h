@@ -12,11 +12,13 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "audit/crypto.h"
+#include "mcpaudit/pipeline.h"
 #include "mcpaudit/result.h"
 #include "mcpaudit/sink.h"
 
@@ -32,6 +34,11 @@ struct VerifyProblem {
 };
 
 struct VerifyReport {
+  struct Head {
+    uint64_t seq = 0;
+    std::string hash;
+  };
+  std::map<std::string, Head> heads;  // where each stream ends
   std::vector<VerifyProblem> problems;
   std::vector<std::string> notes;  // facts worth knowing that are not tampering
   uint64_t records = 0;
@@ -49,5 +56,10 @@ struct VerifyReport {
 // records may still be on their way from the journal, so an end after the last
 // checkpoint is a note there, not a verdict.
 [[nodiscard]] Result<VerifyReport> VerifyStore(const SinkConfig& store, const SigningKey* public_key);
+
+// Adds a problem for each anchor the journal of `report` is behind: a stream
+// that ends before the anchor's seq (its newest records are gone), or has
+// another record at that seq (it was rewritten).
+void CompareWithAnchors(VerifyReport& report, const std::vector<JournalAnchor>& anchors);
 
 }  // namespace mcpaudit

@@ -3,6 +3,7 @@
 // tool calls run on the Server's workers and their messages come back to the
 // I/O thread, which routes each to the stream of the request it belongs to.
 #include "mcpaudit/http_transport.h"
+#include "audit/bounded_json.h"
 
 #include <algorithm>
 #include <charconv>
@@ -133,6 +134,7 @@ struct Session {
   std::string key;  // in the transport's map: the id, or a private name in stateless mode
   std::string id;   // Mcp-Session-Id; empty in stateless mode
   std::string user_id;
+  std::string owner;  // whose sessions it counts among: the user, or an anonymous caller's address
   std::unique_ptr<Connection> connection;
   std::string protocol_version;  // as negotiated by initialize
   std::map<std::string, std::shared_ptr<Stream>> by_request;
@@ -298,12 +300,31 @@ class HttpTransport {
   }
 
   asio::awaitable<void> Accept() {
+    asio::steady_timer pause(io_);
+    uint64_t failures = 0;  // accept failures since the last warning
+    auto last_warning = Clock::time_point();
     for (;;) {
       beast::error_code ec;
+      if (open_.size() >= options_.max_connections) {
+        // Full: the next connections wait in the kernel's backlog until one closes.
+        pause.expires_after(std::chrono::milliseconds(20));
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        if (stopping_) co_return;
+        continue;
+      }
       tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (stopping_ || ec == asio::error::operation_aborted) co_return;
-        OpsLog().warn("http: accept failed: {}", ec.message());
+        // Out of descriptors (EMFILE) the listening socket stays ready: back off
+        // instead of spinning, and say so once in a while, not on every attempt.
+        ++failures;
+        if (Clock::now() - last_warning > std::chrono::seconds(10)) {
+          OpsLog().warn("http: accept failed {} time(s) since the last warning: {}", failures, ec.message());
+          failures = 0;
+          last_warning = Clock::now();
+        }
+        pause.expires_after(std::chrono::milliseconds(100));
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         continue;
       }
       asio::co_spawn(io_, ServeConnection(std::move(socket)), ReportEscaped);
@@ -354,14 +375,15 @@ class HttpTransport {
       first = false;
       co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
       if (ec == http::error::body_limit) {
-        co_await Write(stream, Refuse(parser.get(), http::status::payload_too_large,
-                                      "Request body larger than " + std::to_string(options_.max_body_bytes) +
-                                          " bytes"));
+        co_await Write(stream, Refused(parser.get(), peer_ip, nullptr, http::status::payload_too_large,
+                                       "Request body larger than " + std::to_string(options_.max_body_bytes) +
+                                           " bytes",
+                                       "payload_too_large"));
         break;
       }
       if (ec == http::error::header_limit) {
-        co_await Write(stream, Refuse(parser.get(), http::status::request_header_fields_too_large,
-                                      "Request headers too large"));
+        co_await Write(stream, Refused(parser.get(), peer_ip, nullptr, http::status::request_header_fields_too_large,
+                                       "Request headers too large", "headers_too_large"));
         break;
       }
       if (ec) break;  // closed, timed out or not HTTP
@@ -378,6 +400,30 @@ class HttpTransport {
   HttpResponse Refuse(const HttpRequest& request, http::status status, std::string_view message,
                       int code = rpc::kInvalidRequest) {
     return Json(request, status, jsonrpc::Error(nullptr, code, message));
+  }
+
+  // The same, recorded as a refused request of the caller (`identity`, when
+  // authenticated) with `reason`.
+  HttpResponse Refused(const HttpRequest& request, const std::string& peer_ip, const Identity* identity,
+                       http::status status, std::string_view message, std::string_view reason) {
+    RefusedRequest refusal;
+    refusal.code = static_cast<int>(status);
+    refusal.http_status = static_cast<int>(status);
+    refusal.message = message;
+    refusal.reason = reason;
+    server_.RecordRefusal(CallerOf(request, ClientIp(request, peer_ip), identity), refusal);
+    return Refuse(request, status, message, status == http::status::not_found ? -32001 : rpc::kInvalidRequest);
+  }
+
+  // What is known of the caller of `request` before (or after) authentication.
+  ConnectionInfo CallerOf(const HttpRequest& request, const std::string& client_ip, const Identity* identity) const {
+    ConnectionInfo info;
+    info.transport = "http";
+    info.client_ip = client_ip;
+    info.user_agent = Field(request, http::field::user_agent).substr(0, 256);
+    info.session_id = Field(request, "Mcp-Session-Id").substr(0, 128);
+    if (identity) info.identity = *identity;
+    return info;
   }
 
   // 405, naming the methods this endpoint takes.
@@ -476,11 +522,13 @@ class HttpTransport {
     std::string_view target = Sv(request.target());
     target = target.substr(0, target.find('?'));
     if (!HostAllowed(request)) {
-      co_return co_await Write(stream, Refuse(request, http::status::forbidden,
-                                              "Forbidden: Host header not allowed (DNS rebinding protection)"));
+      co_return co_await Write(stream, Refused(request, peer_ip, nullptr, http::status::forbidden,
+                                               "Forbidden: Host header not allowed (DNS rebinding protection)",
+                                               "host_not_allowed"));
     }
     if (!OriginAllowed(request)) {
-      co_return co_await Write(stream, Refuse(request, http::status::forbidden, "Forbidden: Origin not allowed"));
+      co_return co_await Write(stream, Refused(request, peer_ip, nullptr, http::status::forbidden,
+                                               "Forbidden: Origin not allowed", "origin_not_allowed"));
     }
     if (target.starts_with("/.well-known/oauth-protected-resource") && options_.authenticator &&
         request.method() == http::verb::get) {
@@ -515,8 +563,8 @@ class HttpTransport {
     const Identity identity = std::move(*authenticated);
     switch (request.method()) {
       case http::verb::post: co_return co_await Post(stream, request, client_ip, identity);
-      case http::verb::get: co_return co_await Get(stream, request, identity);
-      case http::verb::delete_: co_return co_await Delete(stream, request, identity);
+      case http::verb::get: co_return co_await Get(stream, request, client_ip, identity);
+      case http::verb::delete_: co_return co_await Delete(stream, request, client_ip, identity);
       default:
         co_return co_await Write(stream, NotAllowed(request, "Method Not Allowed"));
     }
@@ -542,12 +590,13 @@ class HttpTransport {
   }
 
   HttpResponse Unauthorized(const HttpRequest& request, const AuthFailure& failure, const std::string& client_ip) {
-    ConnectionInfo info;
-    info.transport = "http";
-    info.client_ip = client_ip;
-    info.user_agent = Field(request, http::field::user_agent);
-    info.session_id = Field(request, "Mcp-Session-Id");
-    server_.RecordAuthFailure(info, failure.error, failure.description);
+    RefusedRequest refusal;
+    refusal.event_type = "auth_failure";
+    refusal.code = 401;
+    refusal.http_status = 401;
+    refusal.message = failure.description;
+    refusal.reason = failure.error;
+    server_.RecordRefusal(CallerOf(request, client_ip, nullptr), refusal);
     HttpResponse response = Refuse(request, http::status::unauthorized, "Unauthorized: " + failure.description);
     std::string challenge = "Bearer error=\"" + failure.error + "\", error_description=\"" + failure.description +
                             "\", resource_metadata=\"" + ResourceMetadataUrl() + "\"";
@@ -556,15 +605,19 @@ class HttpTransport {
   }
 
   // The session named by the request's Mcp-Session-Id, or the response that refuses it.
-  std::variant<Session*, HttpResponse> FindSession(const HttpRequest& request, const Identity& identity) {
+  std::variant<Session*, HttpResponse> FindSession(const HttpRequest& request, const std::string& client_ip,
+                                                   const Identity& identity) {
     auto header = request.find("Mcp-Session-Id");
     if (header == request.end()) {
-      return Refuse(request, http::status::bad_request, "Bad Request: Mcp-Session-Id header is required");
+      return Refused(request, client_ip, &identity, http::status::bad_request,
+                     "Bad Request: Mcp-Session-Id header is required", "missing_session_id");
     }
     auto it = sessions_.find(std::string(Sv(header->value())));
-    // A session belongs to the user who opened it: to anyone else it does not exist.
+    // A session belongs to the user who opened it: to anyone else it does not
+    // exist (and someone else's session id in the record shows who tried).
     if (it == sessions_.end() || it->second->user_id != identity.user_id) {
-      return Refuse(request, http::status::not_found, "Not Found: unknown or ended session", -32001);
+      return Refused(request, client_ip, &identity, http::status::not_found, "Not Found: unknown or ended session",
+                     it == sessions_.end() ? "unknown_session" : "session_of_another_user");
     }
     it->second->last_active = Clock::now();
     return it->second.get();
@@ -611,7 +664,7 @@ class HttpTransport {
     }
     if (session.protocol_version.empty() && message.is_response) {
       // The response to initialize: it says which revision this session speaks.
-      json response = json::parse(message.text, nullptr, false);
+      json response = ParseWithin(message.text, kMaxMessageDepth);
       if (response.is_object() && response.contains("result") && response["result"].is_object()) {
         session.protocol_version = response["result"].value("protocolVersion", "");
       }
@@ -626,6 +679,41 @@ class HttpTransport {
     target->Push(std::move(message.text));
   }
 
+  // Before a session opens: the user's least recently used idle session ends
+  // when they hold too many; with too many in all, the refusal.
+  std::optional<HttpResponse> MakeRoomForSession(const HttpRequest& request, const std::string& client_ip,
+                                                 const Identity& identity) {
+    size_t owned = 0;
+    Session* oldest = nullptr;
+    const std::string owner = OwnerOf(identity, client_ip);
+    for (auto& [key, session] : sessions_) {
+      if (session->owner != owner || session->id.empty()) continue;
+      ++owned;
+      if (!session->Busy() && (!oldest || session->last_active < oldest->last_active)) oldest = session.get();
+    }
+    if (owned >= options_.max_sessions_per_user) {
+      if (!oldest) {
+        return Refused(request, client_ip, &identity, http::status::too_many_requests,
+                       "Too Many Requests: " + std::to_string(owned) + " sessions of this caller are busy",
+                       "too_many_sessions");
+      }
+      OpsLog().info("http: session {} of {} ended to make room for a new one", oldest->id, owner);
+      EndSession(oldest->key, kEndEvicted);
+    }
+    if (sessions_.size() >= options_.max_sessions) {
+      HttpResponse refused = Refused(request, client_ip, &identity, http::status::service_unavailable,
+                                     "Service Unavailable: too many sessions open; retry later", "too_many_sessions");
+      refused.set(http::field::retry_after, "60");
+      return refused;
+    }
+    return std::nullopt;
+  }
+
+  // Anonymous callers share one name: their sessions are counted per address.
+  static std::string OwnerOf(const Identity& identity, const std::string& client_ip) {
+    return identity.auth_method == "none" ? "address " + client_ip : "user " + identity.user_id;
+  }
+
   std::shared_ptr<Session> NewSession(const HttpRequest& request, const std::string& client_ip,
                                       const Identity& identity, bool registered) {
     auto session = std::make_shared<Session>();
@@ -638,6 +726,7 @@ class HttpTransport {
       session->key = "~" + std::to_string(++stateless_count_);  // '~' never starts a session id
     }
     session->user_id = identity.user_id;
+    session->owner = OwnerOf(identity, client_ip);
     ConnectionInfo info;
     info.transport = "http";
     info.session_id = session->id;
@@ -662,8 +751,11 @@ class HttpTransport {
                                               "Unsupported Media Type: Content-Type must be application/json"));
     }
     if (auto refused = CheckProtocolVersion(request)) co_return co_await Write(stream, std::move(*refused));
-    auto decoded = jsonrpc::Decode(request.body());
+    auto decoded = jsonrpc::Decode(request.body(), options_.max_json_depth);
     if (auto* error = std::get_if<jsonrpc::DecodeError>(&decoded)) {
+      RefusedRequest refusal = jsonrpc::RefusalOf(*error);
+      refusal.http_status = 400;
+      server_.RecordRefusal(CallerOf(request, client_ip, &identity), refusal);
       co_return co_await Write(stream, Json(request, http::status::bad_request,
                                             jsonrpc::Error(error->id, error->code, error->message)));
     }
@@ -687,9 +779,12 @@ class HttpTransport {
                                                 "Bad Request: initialize opens a new session; send it without "
                                                 "Mcp-Session-Id"));
       }
+      if (auto refused = MakeRoomForSession(request, client_ip, identity)) {
+        co_return co_await Write(stream, std::move(*refused));
+      }
       session = NewSession(request, client_ip, identity, true);
     } else {
-      auto found = FindSession(request, identity);
+      auto found = FindSession(request, client_ip, identity);
       if (auto* refused = std::get_if<HttpResponse>(&found)) co_return co_await Write(stream, std::move(*refused));
       session = sessions_.at(std::get<Session*>(found)->id);
     }
@@ -715,7 +810,8 @@ class HttpTransport {
     co_return keep_alive;
   }
 
-  asio::awaitable<bool> Get(beast::tcp_stream& stream, HttpRequest& request, const Identity& identity) {
+  asio::awaitable<bool> Get(beast::tcp_stream& stream, HttpRequest& request, const std::string& client_ip,
+                            const Identity& identity) {
     if (options_.stateless) {
       co_return co_await Write(stream,
                                NotAllowed(request, "Method Not Allowed: this server is stateless; it has no stream to GET"));
@@ -725,7 +821,7 @@ class HttpTransport {
                                               "Not Acceptable: Accept must list text/event-stream"));
     }
     if (auto refused = CheckProtocolVersion(request)) co_return co_await Write(stream, std::move(*refused));
-    auto found = FindSession(request, identity);
+    auto found = FindSession(request, client_ip, identity);
     if (auto* refused = std::get_if<HttpResponse>(&found)) co_return co_await Write(stream, std::move(*refused));
     std::shared_ptr<Session> session = sessions_.at(std::get<Session*>(found)->id);
 
@@ -758,12 +854,13 @@ class HttpTransport {
     co_return co_await Reply(stream, request, *session, target, false);
   }
 
-  asio::awaitable<bool> Delete(beast::tcp_stream& stream, HttpRequest& request, const Identity& identity) {
+  asio::awaitable<bool> Delete(beast::tcp_stream& stream, HttpRequest& request, const std::string& client_ip,
+                               const Identity& identity) {
     if (options_.stateless) {
       co_return co_await Write(
           stream, NotAllowed(request, "Method Not Allowed: this server is stateless; there is no session to end"));
     }
-    auto found = FindSession(request, identity);
+    auto found = FindSession(request, client_ip, identity);
     if (auto* refused = std::get_if<HttpResponse>(&found)) co_return co_await Write(stream, std::move(*refused));
     EndSession(std::get<Session*>(found)->key);
     co_return co_await Write(stream, Empty(request, http::status::ok));

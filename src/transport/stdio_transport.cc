@@ -55,10 +55,12 @@ Status ServeStdio(Server& server, StdioOptions options, std::stop_token stop) {
   Status status;
   auto finish_line = [&] {
     if (oversized) {
-      send({jsonrpc::Error(nullptr, rpc::kInvalidRequest,
-                           "Invalid Request: message larger than " +
-                               std::to_string(options.max_message_bytes) + " bytes"),
-            "", false, false});
+      RefusedRequest refusal;
+      refusal.code = rpc::kInvalidRequest;
+      refusal.message = "Invalid Request: message larger than " + std::to_string(options.max_message_bytes) + " bytes";
+      refusal.reason = "message_too_large";
+      server.RecordRefusal(options.connection, refusal);
+      send({jsonrpc::Error(nullptr, refusal.code, refusal.message), "", false, false});
     } else if (!line.empty() && line.find_first_not_of(" \t\r") != std::string::npos) {
       connection->Receive(line);
     }

@@ -242,6 +242,19 @@ TEST(PipelineTest, BelowAdminSpaceLeftEventsAreRefused) {
   EXPECT_GT((*pipeline)->counters().refused, 0u);
 }
 
+TEST(PipelineTest, ADurablePipelineIsNotReadyTheMomentTheDiskIsBelowAdminSpaceLeft) {
+  testing::TempDir dir;
+  PipelineOptions options = Options(dir.path(), DeliveryMode::kDurable);
+  options.admin_space_left_bytes = UINT64_MAX;  // no disk has that much free
+  auto pipeline = Pipeline::Open(options);
+  ASSERT_TRUE(pipeline.has_value());
+  // Asked before a tool runs, before the writer has looked at the disk again:
+  // the call is refused before it runs, not its result withheld after.
+  const Status ready = (*pipeline)->Ready();
+  ASSERT_FALSE(ready.has_value());
+  EXPECT_NE(ready.error().message.find("admin_space_left"), std::string::npos);
+}
+
 TEST(PipelineTest, ATornLastLineIsSetAsideAndReportedAtTheNextStart) {
   testing::TempDir dir;
   { ASSERT_TRUE(Pipeline::Open(Options(dir.path())).has_value()); }

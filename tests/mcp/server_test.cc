@@ -175,6 +175,38 @@ TEST(ServerSessionTest, CallsSentBeforeInitializeIsAnsweredAreRecordedAfterTheSe
   EXPECT_EQ(logger.types(), (std::vector<std::string>{"session_start", "tool_call", "session_end"}));
 }
 
+TEST(ServerSessionTest, InDurableModeNoSessionStartsWithoutItsRecord) {
+  testing::RecordingLogger logger;
+  ToolkitOptions options;
+  options.fail_closed = true;
+  Toolkit toolkit(logger, options);
+  Server server(ServerOptions{.name = "test", .version = "1"}, toolkit);
+  std::vector<json> sent;
+  std::mutex mutex;
+  auto connection = server.Connect({}, [&](OutgoingMessage message) {
+    std::lock_guard lock(mutex);
+    sent.push_back(json::parse(message.text));
+  });
+  const std::string initialize =
+      R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}})";
+  logger.set_refuse(true);  // the journal cannot take the record
+  connection->Receive(initialize);
+  connection->Drain();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0]["error"]["code"], rpc::kInternalError) << sent[0];
+  EXPECT_NE(sent[0]["error"]["message"].get<std::string>().find("audit_unavailable"), std::string::npos);
+  // Not initialized: calls are refused; once the journal takes records again, the client can start over.
+  connection->Receive(R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})");
+  logger.set_refuse(false);
+  connection->Receive(initialize);
+  connection->Drain();
+  ASSERT_EQ(sent.size(), 3u);
+  EXPECT_EQ(sent[1]["error"]["code"], rpc::kInvalidRequest);
+  EXPECT_TRUE(sent[2].contains("result")) << sent[2];
+  connection.reset();
+  EXPECT_EQ(logger.events().front().event_type, "session_start");
+}
+
 TEST_F(ServerTest, ASessionThatNeverStartedHasNoEnd) {
   Request(1, "ping");
   connection_.reset();

@@ -382,7 +382,9 @@ TEST_F(HttpTransportTest, ThousandsOfIdleSseStreamsNeedNoThreadOfTheirOwn) {
   ::setrlimit(RLIMIT_NOFILE, &files);
   const int streams = static_cast<int>(std::min<rlim_t>(2000, (files.rlim_cur - 200) / 2));
   ASSERT_GE(streams, 400) << "too few file descriptors allowed here";
-  Start();
+  HttpOptions options;
+  options.max_sessions_per_user = streams;  // one caller holds them all
+  Start(options);
   const int threads_before = ThreadCount();
   std::vector<int> sockets;
   for (int i = 0; i < streams; ++i) {
