@@ -2,12 +2,14 @@
 # installs what is missing, builds, then runs.
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
 AUDIT_DIR ?= ./var/audit
 LISTEN ?= 127.0.0.1:8080
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 CTEST_FLAGS ?= --output-on-failure -j2
 
-.PHONY: all deps build run test test-unit test-asan bench clean
+.PHONY: all deps build run test test-unit test-asan fuzz fuzz-build bench clean
 
 all: build
 
@@ -24,11 +26,24 @@ build: deps
 run: build
 	@./$(BUILD_DIR)/mcp-audit serve --http $(LISTEN) --dev-api-key --audit-dir $(AUDIT_DIR)
 
-# Every test: unit, integration and end-to-end with the official MCP clients.
-test: build
+# Every test: unit, integration and end-to-end with the official MCP clients;
+# then each fuzz target over its corpus and for a few seconds of new inputs.
+test: build fuzz-build
 	@scripts/install-deps.sh test
 	@cmake --build $(BUILD_DIR) --target unit_tests stdio_integration_tests http_integration_tests db_integration_tests siem_sink_integration_tests
 	@ctest --test-dir $(BUILD_DIR) $(CTEST_FLAGS)
+	@tests/fuzz/run-fuzz.sh $(FUZZ_DIR) 10
+
+# The libFuzzer targets (Debian's clang 16, ASan + UBSan) for everything that
+# parses outside input; `make fuzz` runs each for FUZZ_SECONDS and adds what
+# it finds interesting to tests/fuzz/corpus.
+fuzz-build: deps
+	@scripts/install-deps.sh fuzz
+	@CXX=clang++-16 CC=clang-16 cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Fuzz -DCMAKE_CXX_FLAGS_FUZZ="-O1 -gline-tables-only" -DMCPAUDIT_FUZZ=ON -DMCPAUDIT_BUILD_TESTS=OFF >/dev/null
+	@cmake --build $(FUZZ_DIR)
+
+fuzz: fuzz-build
+	@tests/fuzz/run-fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS) grow
 
 test-unit: build
 	@ctest --test-dir $(BUILD_DIR) -L unit $(CTEST_FLAGS)
@@ -53,4 +68,4 @@ bench: build
 	@bench/http_bench.sh $(BUILD_DIR)/mcp-audit
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR) compile_commands.json
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR) compile_commands.json

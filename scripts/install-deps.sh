@@ -3,6 +3,7 @@
 #   scripts/install-deps.sh build   compilers, CMake, Ninja and the -dev libraries
 #   scripts/install-deps.sh test    the above, GoogleTest, Node.js and the npm test clients
 #   scripts/install-deps.sh bench   the test set and wrk (the HTTP benchmark)
+#   scripts/install-deps.sh fuzz    the build set and clang 16 with libFuzzer
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,11 +11,13 @@ what=${1:-build}
 packages=(cmake ninja-build g++ pkg-config ccache
   nlohmann-json3-dev libvalijson-dev libssl-dev libsqlite3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   libboost-dev libcurl4-openssl-dev libjwt-dev libpq-dev libmariadb-dev zlib1g-dev)
+[[ $what == fuzz ]] && packages+=(clang-16 libclang-rt-16-dev)
 if [[ $what == test || $what == bench ]]; then
   # The servers the sink tests start on loopback (tests/support/db-server.sh, rsyslog-server.sh,
   # tls-proxy.sh).
   packages+=(libgtest-dev libgmock-dev postgresql mariadb-server rsyslog rsyslog-gnutls openssl stunnel4)
   [[ $what == bench ]] && packages+=(wrk curl)
+  packages+=(clang-16 libclang-rt-16-dev)
   # Any Node.js with npm will do to fetch the test clients (they run on the
   # Node 22 that npm brings); Debian's packages when there is none.
   command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)

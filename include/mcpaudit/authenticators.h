@@ -26,6 +26,9 @@ struct JwtOptions {
   std::string jwks_file;        // JSON Web Key Set on disk
   std::string jwks_url;         // or fetched (TLS verified) and cached
   std::chrono::seconds jwks_cache{300};
+  // A token naming a key id the set lacks (a rotated key) makes the set be
+  // fetched again, in the background, at most this often.
+  std::chrono::milliseconds jwks_refetch_after{10000};
   std::string issuer;                  // required "iss" when set
   std::vector<std::string> audience;   // "aud" must name one of these when set
   std::chrono::seconds leeway{60};     // clock skew allowed for exp and nbf

@@ -29,6 +29,8 @@ class RateLimiter final : public Middleware {
   // `clock` must outlive the limiter; null: the system clock.
   explicit RateLimiter(std::vector<RateLimitRule> rules, const Clock* clock = nullptr);
   std::optional<Refusal> Before(RequestContext& ctx, const ToolCall& call) override;
+  // How many callers' buckets it holds now (those that filled up again are dropped).
+  size_t buckets() const;
 
  private:
   struct Bucket {
@@ -39,7 +41,7 @@ class RateLimiter final : public Middleware {
   std::vector<RateLimitRule> rules_;
   SystemClock system_clock_;
   const Clock& clock_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   // Guarded by mutex_; "rule index / per / name". A bucket that has filled up
   // again is the same as none, and is dropped by the next sweep: the map holds
   // only the callers of the last few refill periods.

@@ -184,8 +184,10 @@ std::string ToJsonLine(const AuditEvent& event) {
   return line;
 }
 
-Result<AuditEvent> AuditEventFromJson(const json& in) {
-  if (!in.is_object()) return Fail(ErrorCode::kInvalidArgument, "an audit event must be a JSON object");
+namespace {
+
+// Throws nlohmann's type_error on a member of the wrong type.
+Result<AuditEvent> ReadEvent(const json& in) {
   AuditEvent event;
   event.schema = GetString(in, "schema");
   if (event.schema != kAuditSchema)
@@ -238,6 +240,20 @@ Result<AuditEvent> AuditEventFromJson(const json& in) {
                                      GetString(*it, "prev"), GetString(*it, "hash")};
   }
   return event;
+}
+
+}  // namespace
+
+Result<AuditEvent> AuditEventFromJson(const json& in) {
+  if (!in.is_object()) return Fail(ErrorCode::kInvalidArgument, "an audit event must be a JSON object");
+  // A record comes from a file that anyone with access to it may have edited:
+  // a member of the wrong type makes it unreadable, never a crash.
+  try {
+    return ReadEvent(in);
+  } catch (const json::exception& e) {
+    return Fail(ErrorCode::kInvalidArgument, std::string("not an audit record: a member has the wrong type (") +
+                                                 e.what() + ")");
+  }
 }
 
 }  // namespace mcpaudit

@@ -24,7 +24,8 @@ Status EnsureAuditDirectory(const fs::path& dir) {
 }
 
 Result<int> OpenAuditFile(const fs::path& path, int extra_flags) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | extra_flags, 0600);
+  // O_NOFOLLOW: a link put in place of an audit file never redirects the records.
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | extra_flags, 0600);
   if (fd < 0) return std::unexpected(ErrnoError("cannot open", path));
   if (::fchmod(fd, 0600) != 0) {
     Error error = ErrnoError("cannot set mode 0600 on", path);

@@ -215,6 +215,22 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
+std::string WellFormedUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const size_t length = Utf8SequenceLength(text, i);
+    if (length == 0) {
+      out += "\xef\xbf\xbd";
+      ++i;
+    } else {
+      out.append(text.substr(i, length));
+      i += length;
+    }
+  }
+  return out;
+}
+
 std::string CanonicalNumber(double value) {
   if (value == 0 || !std::isfinite(value)) return "0";  // -0 is "0"; JSON has no NaN/Infinity
   // The shortest digits that round-trip, then ECMAScript's layout rules.

@@ -42,6 +42,9 @@ inline void AppendParts(std::string& out, std::initializer_list<std::string_view
 // that a record and its canonical form always agree.
 void AppendJsonString(std::string& out, std::string_view text);
 
+// `text` with each byte that is not part of well-formed UTF-8 replaced by U+FFFD.
+std::string WellFormedUtf8(std::string_view text);
+
 // Canonical JSON of `value` with the erasable fields replaced by commitments:
 // every JSON pointer named in `salts` (pointer → salt) whose value is not
 // already a commitment becomes {"$erased": SHA-256(salt ‖ canonical(value))}.

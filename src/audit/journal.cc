@@ -1,5 +1,4 @@
 #include "audit/journal.h"
-#include "audit/bounded_json.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -16,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "audit/audit_files.h"
+#include "audit/bounded_json.h"
 #include "audit/journal_format.h"
 #include "mcpaudit/audit_event.h"
 
@@ -28,7 +28,7 @@ std::vector<fs::path> Segments(const fs::path& dir) {
   std::vector<fs::path> out;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec))
-    if (journal::IsSegmentName(entry.path().filename().string())) out.push_back(entry.path());
+    if (journal::IsSegmentFile(entry)) out.push_back(entry.path());
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -13,6 +13,11 @@ std::string SegmentName(uint64_t first_seq) {
   return name;
 }
 
+bool IsSegmentFile(const std::filesystem::directory_entry& entry) {
+  std::error_code ec;
+  return IsSegmentName(entry.path().filename().string()) && entry.is_regular_file(ec) && !entry.is_symlink(ec);
+}
+
 bool IsSegmentName(std::string_view name) {
   return name.size() == 8 + 20 + 6 && name.starts_with("segment-") && name.ends_with(".jsonl");
 }

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +39,8 @@ inline constexpr std::string_view kErasedKey = "$erased";
 
 std::string SegmentName(uint64_t first_seq);
 bool IsSegmentName(std::string_view name);
+// A segment of the journal: a regular file (not a link, not a directory) with a segment's name.
+bool IsSegmentFile(const std::filesystem::directory_entry& entry);
 
 inline std::string CheckpointMessage(std::string_view stream, uint64_t seq, std::string_view hash) {
   return "mcp-audit/1 checkpoint " + std::string(stream) + " " + std::to_string(seq) + " " + std::string(hash);

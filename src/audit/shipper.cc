@@ -1,5 +1,4 @@
 #include "audit/shipper.h"
-#include "audit/bounded_json.h"
 
 #include <algorithm>
 #include <charconv>
@@ -7,12 +6,14 @@
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "audit/audit_files.h"
+#include "audit/bounded_json.h"
 #include "audit/journal_format.h"
 #include "audit/ops_log.h"
 
@@ -74,7 +75,8 @@ Result<Cursor> LoadCursor(const fs::path& path) {
   if (!text) return std::unexpected(text.error());
   auto json = ParseWithin(*text, kMaxRecordDepth);
   if (!json.is_object() || !json.contains("segment") || !json["segment"].is_string() || !json.contains("lines") ||
-      !json["lines"].is_number_unsigned())
+      !json["lines"].is_number_unsigned() ||
+      !(json["segment"] == "" || journal::IsSegmentName(json["segment"].get<std::string>())))
     return Fail(ErrorCode::kInvalidArgument, path.string() + ": not a shipper cursor (delete it to ship everything again)");
   return Cursor{json["segment"].get<std::string>(), json["lines"].get<uint64_t>(), 0};
 }
@@ -85,7 +87,7 @@ std::vector<std::string> Segments(const fs::path& dir) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     std::string name = entry.path().filename().string();
-    if (journal::IsSegmentName(name)) names.push_back(std::move(name));
+    if (journal::IsSegmentFile(entry)) names.push_back(std::move(name));
   }
   std::sort(names.begin(), names.end());
   return names;
@@ -278,7 +280,11 @@ Result<std::unique_ptr<Shipper>> Shipper::Start(ShipperOptions options, std::uni
   auto state = std::make_unique<State>();
   state->cursor_path = CursorPath(options.journal_dir, options.name);
   auto cursor = LoadCursor(state->cursor_path);
-  if (!cursor) return std::unexpected(cursor.error());
+  if (!cursor) {
+    // Someone broke the cursor: ship everything again (the sinks store each record once).
+    OpsLog().error("shipper {}: {}; shipping the whole journal again", options.name, cursor.error().message);
+    cursor = Cursor{};
+  }
   state->cursor = *cursor;
   state->options = std::move(options);
   state->sink = std::move(sink);
@@ -372,8 +378,30 @@ uint64_t CompleteLines(const fs::path& file) {
 // The first seq of a segment, from its name (segment-<first seq>.jsonl).
 uint64_t FirstSeqOf(const std::string& segment) {
   uint64_t seq = 0;
-  std::from_chars(segment.data() + 8, segment.data() + segment.size() - 6, seq);
+  if (journal::IsSegmentName(segment)) std::from_chars(segment.data() + 8, segment.data() + segment.size() - 6, seq);
   return seq;
+}
+
+// The seq of the newest record of the journal (its newest segment that holds
+// one, read from the end); 0 when there is none.
+uint64_t NewestSeq(const fs::path& journal_dir, const std::vector<std::string>& segments) {
+  for (auto segment = segments.rbegin(); segment != segments.rend(); ++segment) {
+    auto text = ReadWholeFile(journal_dir / *segment);
+    if (!text) continue;
+    std::vector<std::string_view> lines;
+    for (std::string_view rest(*text); !rest.empty();) {
+      const size_t end = rest.find('\n');
+      lines.push_back(rest.substr(0, end));
+      rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 1);
+    }
+    for (auto line = lines.rbegin(); line != lines.rend(); ++line) {
+      const nlohmann::json record = ParseWithin(*line, kMaxRecordDepth);
+      if (record.is_object() && record.contains("integrity") && record["integrity"].is_object() &&
+          record["integrity"].contains("seq") && record["integrity"]["seq"].is_number_unsigned())
+        return record["integrity"]["seq"].get<uint64_t>();
+    }
+  }
+  return 0;
 }
 
 }  // namespace
@@ -386,22 +414,26 @@ Result<std::vector<CursorAhead>> CursorsAhead(const fs::path& journal_dir, const
   const std::vector<std::string> segments = Segments(journal_dir);
   const std::string last = segments.empty() ? std::string() : segments.back();
   const uint64_t last_lines = last.empty() ? 0 : CompleteLines(journal_dir / last);
+  std::optional<uint64_t> newest;  // read once, when a cursor needs it
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     if (entry.path().extension() != ".cursor") continue;
     auto cursor = LoadCursor(entry.path());
-    if (!cursor) return std::unexpected(cursor.error());
-    if (cursor->segment.empty() || cursor->lines == 0) continue;
+    if (!cursor || cursor->segment.empty() || cursor->lines == 0) continue;  // nothing shipped it can vouch for
+    // What the cursor says was shipped: the seqs its segment's name counts.
+    const uint64_t shipped = FirstSeqOf(cursor->segment) + cursor->lines - 1;
     // Retention removes the oldest segments only: a cursor in one that is gone
     // with a newer one still there was passed by retention, not by loss.
-    const bool segment_gone = !std::binary_search(segments.begin(), segments.end(), cursor->segment) &&
-                              (last.empty() || cursor->segment > last);
-    const bool lines_gone = cursor->segment == last && cursor->lines > last_lines;
-    if (!segment_gone && !lines_gone) continue;
+    if (!last.empty() && cursor->segment < last &&
+        !std::binary_search(segments.begin(), segments.end(), cursor->segment))
+      continue;
+    if (!newest) newest = NewestSeq(journal_dir, segments);
+    // Lines replaced by others (blank, garbage) count as lines but hold no records: compare seqs.
+    if (shipped <= *newest && (cursor->segment != last || cursor->lines <= last_lines)) continue;
     CursorAhead found;
     found.name = entry.path().stem().string();
-    found.anchor = {"the cursor of shipper " + found.name, stream, FirstSeqOf(cursor->segment) + cursor->lines - 1, ""};
+    found.anchor = {"the cursor of shipper " + found.name, stream, shipped, ""};
     found.segment = last;
-    found.lines = last_lines;
+    found.lines = cursor->segment == last ? std::min(cursor->lines, last_lines) : last_lines;
     ahead.push_back(std::move(found));
   }
   return ahead;

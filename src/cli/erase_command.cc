@@ -17,6 +17,7 @@ namespace {
 struct EraseOptions {
   std::string audit_dir = kDefaultAuditDir;
   std::string user, field_value, reason, signing_key;
+  bool dry_run = false;
   std::string config_path;
   StoreFlags store;
 };
@@ -62,22 +63,44 @@ void AddEraseCommand(CLI::App& app, int& exit_code) {
                                 "Erase the records whose erasable fields hold this value (an e-mail, an IP, ...)");
   user->excludes(value);
   cmd->add_option("--reason", options->reason, "Why (e.g. the ticket of the erasure request)")->required();
+  cmd->add_flag("--dry-run", options->dry_run, "Only list what would be erased (and where else the value appears)");
   cmd->add_option("--signing-key", options->signing_key, "Key that signs the checkpoint after the erasure event");
   cmd->add_option("--config", options->config_path,
                   "Erase in every store this configuration ships to, too (its [[sinks]])");
   AddStoreFlags(cmd, options->store,
                 "A database a sink fills, to erase there too (default: <audit-dir>/audit.db when it exists)");
   cmd->callback([options, &exit_code] {
+    if (options->reason.find_first_not_of(" \t\r\n") == std::string::npos) {
+      std::cerr << "mcp-audit erase: --reason: say why (e.g. the ticket of the erasure request); it is recorded\n";
+      exit_code = 2;
+      return;
+    }
     auto stores = StoresToErase(*options);
     if (!stores) {
       std::cerr << "mcp-audit erase: " << stores.error().message << "\n";
       exit_code = 2;
       return;
     }
-    auto erased = EraseFromJournal(options->audit_dir, {options->user, options->field_value});
+    auto erased = EraseFromJournal(options->audit_dir, {options->user, options->field_value, options->dry_run});
     if (!erased) {
       std::cerr << "mcp-audit erase: " << erased.error().message << "\n";
       exit_code = 2;
+      return;
+    }
+    for (const auto& place : erased->erased)
+      std::cout << (options->dry_run ? "would erase " : "erased ") << place.pointer << " of record " << place.id
+                << " (seq " << place.seq << ")\n";
+    if (erased->elsewhere_count > 0) {
+      // Outside the erasable fields a value is part of what the chain hashes: it cannot go without breaking it.
+      std::cout << "the value also appears outside the erasable fields in " << erased->elsewhere_count
+                << " place(s), where it cannot be erased:\n";
+      for (const auto& place : erased->elsewhere)
+        std::cout << "  " << place.pointer << " of record " << place.id << " (seq " << place.seq << ")\n";
+    }
+    if (options->dry_run) {
+      std::cout << "dry run: " << erased->fields_erased << " fields in " << erased->records_erased << " of "
+                << erased->records_scanned << " records would be erased; nothing was changed\n";
+      exit_code = 0;
       return;
     }
     if (auto replaced = ReplaceInStores(*stores, erased->erased_lines, [](const SinkConfig& store, size_t records) {

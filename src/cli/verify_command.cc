@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "audit/shipper.h"
+#include "store/query.h"
 #include "store/record_store.h"
 #include "store/verifier.h"
 
@@ -67,7 +68,8 @@ void AddVerifyCommand(CLI::App& app, int& exit_code) {
                {{"pubkey", options->pubkey.empty() ? nlohmann::json(nullptr) : nlohmann::json(options->pubkey)},
                 {"valid", report->valid()}, {"problems", report->problems.size()}});
     for (const auto& p : report->problems) {
-      std::cout << "stream " << p.stream << " seq " << p.seq << ": " << p.verdict << ": " << p.detail;
+      std::cout << "stream " << Printable(p.stream) << " seq " << p.seq << ": " << p.verdict << ": "
+                << Printable(p.detail);
       if (!p.file.empty()) std::cout << " (" << p.file.filename().string() << ":" << p.line << ")";
       std::cout << "\n";
     }

@@ -1,5 +1,7 @@
 #include "mcp/jsonrpc.h"
 
+#include <climits>
+
 #include "mcpaudit/toolkit.h"
 
 namespace mcpaudit::jsonrpc {
@@ -15,12 +17,29 @@ bool IsValidId(const json& id) { return id.is_string() || id.is_number_integer()
 }  // namespace
 
 std::variant<Message, DecodeError> Decode(std::string_view text, size_t max_depth) {
+  // JSON text never holds a raw NUL; a parser that stops at one would read less than was sent.
+  if (text.find('\0') != std::string_view::npos)
+    return DecodeError{rpc::kParseError, "Parse error: a NUL byte in the message", nullptr, "parse_error", {}};
   BoundedJson parsed = ParseBounded(text, max_depth);
   if (parsed.fault == JsonFault::kSyntax) {
     // nlohmann also refuses ill-formed UTF-8 and lone surrogates here, as JSON requires.
     return DecodeError{rpc::kParseError, "Parse error: " + parsed.message, nullptr, "parse_error", {}};
   }
   json& value = parsed.value;
+  if (parsed.fault != JsonFault::kNone) {
+    // Readable, but over the budget: refused with what could be read of it (so
+    // that the answer names the request, and the record the tool).
+    DecodeError error{rpc::kInvalidRequest, "Invalid Request: " + parsed.message, nullptr,
+                      std::string(FaultReason(parsed.fault)), {}};
+    if (value.is_object()) {
+      if (auto id = value.find("id"); id != value.end() && IsValidId(*id)) error.id = *id;
+      error.method = StringMember(value, "method");
+      if (auto params = value.find("params"); params != value.end() && params->is_object()) error.params = *params;
+      error.is_response = !value.contains("method") && value.contains("id") &&
+                          (value.contains("result") || value.contains("error"));
+    }
+    return error;
+  }
   auto invalid = [](std::string message, json id = nullptr) {
     return DecodeError{rpc::kInvalidRequest, "Invalid Request: " + std::move(message), std::move(id),
                        "invalid_request", {}};
@@ -40,32 +59,25 @@ std::variant<Message, DecodeError> Decode(std::string_view text, size_t max_dept
   Message message;
   auto method = value.find("method");
   if (method == value.end()) {
-    if (has_id && (value.contains("result") || value.contains("error"))) {
-      message.kind = Message::Kind::kResponse;
-      message.id = std::move(id);
-      message.params = value.contains("result") ? std::move(value["result"]) : std::move(value["error"]);
-      if (parsed.fault == JsonFault::kNone) return message;
-    } else {
+    if (!has_id || (!value.contains("result") && !value.contains("error")))
       return invalid("'method' is missing", id);
-    }
-  } else if (!method->is_string()) {
-    return invalid("'method' must be a string", id);
-  } else {
-    message.method = method->get<std::string>();
-    message.kind = has_id ? Message::Kind::kRequest : Message::Kind::kNotification;
+    message.kind = Message::Kind::kResponse;
     message.id = std::move(id);
-    if (auto params = value.find("params"); params != value.end()) {
-      if (!params->is_object() && !params->is_null()) {
-        return DecodeError{rpc::kInvalidParams, "Invalid params: 'params' must be an object", message.id,
-                           "invalid_request", message.method};
-      }
-      message.params = std::move(*params);
-    }
-    if (parsed.fault == JsonFault::kNone) return message;
+    message.params = value.contains("result") ? std::move(value["result"]) : std::move(value["error"]);
+    return message;
   }
-  // Readable, but over the budget: refused with what could be read of it.
-  return DecodeError{rpc::kInvalidRequest, "Invalid Request: " + parsed.message, std::move(message.id),
-                     std::string(FaultReason(parsed.fault)), std::move(message.method), std::move(message.params)};
+  if (!method->is_string()) return invalid("'method' must be a string", id);
+  message.method = method->get<std::string>();
+  message.kind = has_id ? Message::Kind::kRequest : Message::Kind::kNotification;
+  message.id = std::move(id);
+  if (auto params = value.find("params"); params != value.end()) {
+    if (!params->is_object() && !params->is_null()) {
+      return DecodeError{rpc::kInvalidParams, "Invalid params: 'params' must be an object", message.id,
+                         "invalid_request", message.method};
+    }
+    message.params = std::move(*params);
+  }
+  return message;
 }
 
 const char* AuditedEventType(std::string_view method) {
@@ -111,6 +123,30 @@ std::string Error(const json& id, int code, std::string_view message, const json
 
 std::string Notification(std::string_view method, const json& params) {
   return Dump(json{{"jsonrpc", "2.0"}, {"method", method}, {"params", params}});
+}
+
+std::string StringMember(const json& object, std::string_view key) {
+  if (!object.is_object()) return {};
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+int IntMember(const json& object, std::string_view key, int fallback) {
+  if (!object.is_object()) return fallback;
+  const auto it = object.find(key);
+  if (it == object.end() || !it->is_number_integer()) return fallback;
+  if (it->is_number_unsigned()) {
+    const auto value = it->get<uint64_t>();
+    return value <= static_cast<uint64_t>(INT_MAX) ? static_cast<int>(value) : fallback;
+  }
+  const auto value = it->get<int64_t>();
+  return value >= INT_MIN && value <= INT_MAX ? static_cast<int>(value) : fallback;
+}
+
+bool TrueMember(const json& object, std::string_view key) {
+  if (!object.is_object()) return false;
+  const auto it = object.find(key);
+  return it != object.end() && it->is_boolean() && it->get<bool>();
 }
 
 std::string IdToString(const json& id) {

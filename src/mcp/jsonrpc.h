@@ -31,6 +31,7 @@ struct DecodeError {
   std::string reason;   // for the record: parse_error, invalid_request, too_deep, number_out_of_range
   std::string method;   // when it could be read
   nlohmann::json params = nullptr;  // what could be read of them (the faulty parts null)
+  bool is_response = false;  // it was the client's answer to a request: recorded, never answered
 };
 
 // Decodes one message text, nesting at most `max_depth` levels; a number a
@@ -51,6 +52,14 @@ std::string RawResult(const nlohmann::json& id, std::string_view result_json);
 std::string Error(const nlohmann::json& id, int code, std::string_view message,
                   const nlohmann::json& data = nullptr);
 std::string Notification(std::string_view method, const nlohmann::json& params);
+
+// The member `key` of `object` when it is a string; else "" (absent, another
+// type, or `object` not an object). For reading messages whose types a hostile
+// peer chooses: json::value() throws on a member of another type.
+std::string StringMember(const nlohmann::json& object, std::string_view key);
+// The same for an integer that an int holds (else `fallback`), and for `true`.
+int IntMember(const nlohmann::json& object, std::string_view key, int fallback = 0);
+bool TrueMember(const nlohmann::json& object, std::string_view key);
 
 // The id as text for records: strings as they are, numbers in decimal.
 std::string IdToString(const nlohmann::json& id);

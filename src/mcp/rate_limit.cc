@@ -45,4 +45,9 @@ std::optional<Refusal> RateLimiter::Before(RequestContext& ctx, const ToolCall& 
                  "rate_limited"};
 }
 
+size_t RateLimiter::buckets() const {
+  std::lock_guard lock(mutex_);
+  return buckets_.size();
+}
+
 }  // namespace mcpaudit

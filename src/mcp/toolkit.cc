@@ -1,5 +1,7 @@
 #include "mcpaudit/toolkit.h"
 
+#include "mcp/tool_outcome.h"
+
 #include "audit/ops_log.h"
 
 #include <exception>
@@ -137,15 +139,9 @@ void Toolkit::RunHandler(RequestContext& ctx, const RegisteredTool& tool, const 
     response.cancelled = true;
     return tool_error("Cancelled by the client", "cancelled");
   }
-  if (!result) return tool_error(result.error().message, "tool_error");
+  if (!result) return tool_error(result.error().message, std::string(kToolErrorReason));
   response.outcome = result->is_error ? Outcome::kFailure : Outcome::kSuccess;
-  if (result->is_error) {
-    std::string text;
-    for (const auto& item : result->content)
-      if (item.is_object() && item.value("type", "") == "text" && item["text"].is_string())
-        text += item["text"].get<std::string>();
-    record.error = AuditError{0, text, "tool_reported_error"};
-  }
+  if (result->is_error) record.error = ToolReportedError(result->content);
   record.resources = std::move(result->resources);
   record.result_count = result->result_count ? result->result_count
                                              : std::optional<int64_t>(static_cast<int64_t>(result->content.size()));

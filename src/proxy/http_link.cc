@@ -18,8 +18,9 @@
 #include <mutex>
 #include <thread>
 
-#include "audit/ops_log.h"
 #include "audit/bounded_json.h"
+#include "audit/ops_log.h"
+#include "mcp/jsonrpc.h"
 #include "proxy/sse_reader.h"
 #include "proxy/upstream_link.h"
 
@@ -256,7 +257,7 @@ class HttpLink final : public UpstreamLink {
     std::optional<std::string> request;
     std::string method;
     if (parsed.is_object()) {
-      method = parsed.value("method", "");
+      method = jsonrpc::StringMember(parsed, "method");
       if (parsed.contains("method") && parsed.contains("id")) request = parsed["id"].dump();
     }
     Transfer* t = NewTransfer(Transfer::Kind::kPost,
@@ -344,7 +345,7 @@ class HttpLink final : public UpstreamLink {
       t.answered = true;
       if (t.method == "initialize") {
         const json result = message.value("result", json::object());
-        if (result.is_object()) protocol_version_ = result.value("protocolVersion", "");
+        if (result.is_object()) protocol_version_ = jsonrpc::StringMember(result, "protocolVersion");
         if (!t.session_id.empty()) session_id_ = t.session_id;
       }
     }

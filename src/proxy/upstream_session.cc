@@ -11,8 +11,10 @@
 #include <thread>
 
 #include "audit/bounded_json.h"
+#include "audit/canonical_json.h"
 #include "audit/ops_log.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/tool_outcome.h"
 
 namespace mcpaudit {
 namespace {
@@ -56,11 +58,11 @@ CallRecord FromAnswer(const PendingCall& call, const json& answer, size_t bytes)
   CallRecord record = RecordOf(call);
   record.response_bytes = bytes;
   if (const auto error = answer.find("error"); error != answer.end() && error->is_object()) {
-    const int code = error->value("code", 0);
+    const int code = jsonrpc::IntMember(*error, "code");
     // An unknown tool or arguments the tool refuses never ran: a denial, as in serve.
     const bool refused = code == -32602 || code == -32601;
     record.outcome = refused ? Outcome::kDenied : Outcome::kFailure;
-    const std::string message = error->value("message", "");
+    const std::string message = jsonrpc::StringMember(*error, "message");
     const char* reason = !refused                              ? "upstream_error"
                          : message.starts_with("Unknown tool") ? "unknown_tool"
                                                                : "invalid_arguments";
@@ -68,14 +70,10 @@ CallRecord FromAnswer(const PendingCall& call, const json& answer, size_t bytes)
     return record;
   }
   const json result = answer.value("result", json::object());
-  record.is_error = result.is_object() && result.value("isError", false);
+  record.is_error = jsonrpc::TrueMember(result, "isError");
   if (record.is_error) {
     record.outcome = Outcome::kFailure;
-    std::string text;
-    if (const auto content = result.find("content"); content != result.end() && content->is_array() &&
-                                                      !content->empty() && (*content)[0].is_object())
-      text = (*content)[0].value("text", "");
-    record.error = AuditError{0, text.substr(0, 500), "tool_error"};
+    record.error = ToolReportedError(result.value("content", json::array()));
   }
   for (const char* list : {"content", "contents", "messages"}) {
     if (const auto items = result.find(list); items != result.end() && items->is_array())
@@ -86,9 +84,9 @@ CallRecord FromAnswer(const PendingCall& call, const json& answer, size_t bytes)
   if (const auto content = result.find("content"); content != result.end() && content->is_array()) {
     for (const auto& item : *content) {
       if (!item.is_object()) continue;
-      std::string uri = item.value("uri", "");
+      std::string uri = jsonrpc::StringMember(item, "uri");
       if (const auto resource = item.find("resource"); uri.empty() && resource != item.end() && resource->is_object())
-        uri = resource->value("uri", "");
+        uri = jsonrpc::StringMember(*resource, "uri");
       if (!uri.empty() && std::find(record.resources.begin(), record.resources.end(), uri) == record.resources.end())
         record.resources.push_back(uri);
     }
@@ -304,7 +302,30 @@ struct UpstreamSession::State {
 
   // One message from the upstream, on its way to the client.
   void FromUpstream(std::string line, const std::optional<std::string>& related) {
+    try {
+      Relay(std::move(line), related);
+    } catch (const std::exception& e) {
+      // A member of a type the code did not expect: the message is dropped (a call it answers times out, recorded).
+      OpsLog().warn("proxy: a message from the upstream was dropped: {}", e.what());
+    }
+  }
+
+  void Relay(std::string line, const std::optional<std::string>& related) {
     BoundedJson parsed = ParseBounded(line, options.max_json_depth);
+    if (parsed.fault == JsonFault::kSyntax) {
+      // A tool's text with bytes that are not UTF-8: relayed (and recorded) with U+FFFD in their place.
+      std::string repaired = WellFormedUtf8(line);
+      if (repaired != line) {
+        OpsLog().warn("proxy: the upstream sent ill-formed UTF-8; replaced by U+FFFD");
+        parsed = ParseBounded(repaired, options.max_json_depth);
+        line = std::move(repaired);
+      }
+    }
+    if (parsed.fault == JsonFault::kSyntax) {
+      // Not JSON-RPC: nothing to relay (a call it was meant to answer times out, and that is recorded).
+      OpsLog().warn("proxy: a line from the upstream that is not JSON was dropped: {}", parsed.message);
+      return;
+    }
     std::lock_guard lock(mutex);
     if (parsed.fault == JsonFault::kTooDeep || parsed.fault == JsonFault::kNumberOutOfRange) {
       // Not relayed: the client's parser may not survive it either. A call it answers fails.
@@ -324,8 +345,8 @@ struct UpstreamSession::State {
         const json result = message.value("result", json::object());
         LearnTools(result);
         // The next page goes out from the watchdog: this thread must never wait on the upstream's input.
-        if (result.is_object() && !result.value("nextCursor", "").empty())
-          QueueToolsRequest(result.value("nextCursor", ""));
+        if (result.is_object() && !jsonrpc::StringMember(result, "nextCursor").empty())
+          QueueToolsRequest(jsonrpc::StringMember(result, "nextCursor"));
         return;
       }
       if (message["id"].dump() == initialize_key && message.contains("result") && message["result"].is_object() &&
@@ -345,7 +366,7 @@ struct UpstreamSession::State {
           const size_t before = tools.size();
           json permitted = json::array();
           for (auto& tool : tools)
-            if (tool.is_object() && options.policy.Permits(info.identity.roles, tool.value("name", "")))
+            if (tool.is_object() && options.policy.Permits(info.identity.roles, jsonrpc::StringMember(tool, "name")))
               permitted.push_back(std::move(tool));
           if (permitted.size() != before) {
             tools = std::move(permitted);
@@ -362,7 +383,7 @@ struct UpstreamSession::State {
         pending.erase(it);
       }
     }
-    if (message.is_object() && message.value("method", "") == "notifications/tools/list_changed") QueueToolsRequest();
+    if (message.is_object() && jsonrpc::StringMember(message, "method") == "notifications/tools/list_changed") QueueToolsRequest();
     ToClient(std::move(line), message, related);
   }
 
@@ -370,10 +391,12 @@ struct UpstreamSession::State {
   // with the server behind the proxy, before the client hears of it. Whether
   // the record was accepted. Mutex held.
   bool RecordSessionStart(const json& result) {
-    protocol_version = result.value("protocolVersion", protocol_version);
+    if (const std::string version = jsonrpc::StringMember(result, "protocolVersion"); !version.empty())
+      protocol_version = version;
     json server = json::object();
     if (const auto server_info = result.find("serverInfo"); server_info != result.end() && server_info->is_object())
-      server = {{"name", server_info->value("name", "")}, {"version", server_info->value("version", "")}};
+      server = {{"name", jsonrpc::StringMember(*server_info, "name")},
+                {"version", jsonrpc::StringMember(*server_info, "version")}};
     CallRecord record;
     record.event_type = "session_start";
     record.details = {{"protocol_version", protocol_version},
@@ -516,33 +539,46 @@ struct UpstreamSession::State {
     return refusal;
   }
 
-  // A client message that is not JSON, or over the budget: answered and
-  // recorded here, never sent on.
-  void RefuseUnreadable(std::string_view text) {
+  // A client message that is not JSON, or over the budget, or (`why`) that
+  // holds a member of a type the proxy cannot read: answered and recorded
+  // here, never sent on.
+  void RefuseUnreadable(std::string_view text, std::string_view why = {}) {
     auto decoded = jsonrpc::Decode(text, options.max_json_depth);
+    if (auto* message = std::get_if<jsonrpc::Message>(&decoded)) {
+      if (why.empty() || message->kind != jsonrpc::Message::Kind::kRequest) return;
+      const std::string key = message->id.dump();
+      {
+        std::lock_guard lock(mutex);
+        std::erase(open_requests, key);
+        pending.erase(key);
+        tools_list_requests.erase(key);
+        changed.notify_all();
+      }
+      decoded = jsonrpc::DecodeError{rpc::kInvalidParams, "Invalid params: a member has the wrong type", message->id,
+                                     "invalid_request", message->method, message->params};
+    }
     const auto* error = std::get_if<jsonrpc::DecodeError>(&decoded);
-    if (!error) return;
     const RefusedRequest refusal = jsonrpc::RefusalOf(*error);
     json arguments;  // a tool call's, as far as they could be read
     if (refusal.event_type == "tool_call" && error->params.is_object() && error->params.contains("arguments")) {
       arguments = error->params["arguments"];
       redactor.Apply(arguments);
     }
-    shared.refusals.Record(Context(), refusal, std::move(arguments));
     // The parser's message may quote the ill-formed bytes: serialised with replacements.
     const json refused = ErrorResponse(error->id, error->code, error->message);
     std::lock_guard lock(mutex);
-    ToClient(jsonrpc::Error(error->id, error->code, error->message), refused);
+    shared.refusals.Record(Context(), refusal, std::move(arguments));  // never waits
+    if (!error->is_response) ToClient(jsonrpc::Error(error->id, error->code, error->message), refused);
   }
 
   void Receive(std::string_view text, const MessageContext& context) {
     BoundedJson parsed = ParseBounded(text, options.max_json_depth);
     if (parsed.fault != JsonFault::kNone) return RefuseUnreadable(text);
     json message = std::move(parsed.value);
-    // The upstream reads one message per line.
-    std::string line = text.find('\n') == std::string_view::npos || message.is_discarded()
-                           ? std::string(text)
-                           : message.dump(-1, ' ', false, json::error_handler_t::replace);
+    // What goes on is the message as the policy read it (one line, each key
+    // once), never the bytes: an upstream that reads a duplicate key otherwise
+    // could run another tool than the one checked and recorded.
+    std::string line = message.dump(-1, ' ', false, json::error_handler_t::replace);
     const bool is_request = message.is_object() && message.contains("method") && message.contains("id");
     std::unique_lock lock(mutex);
     if (is_request && gone && !finished && restarts < options.max_restarts && started) {
@@ -551,7 +587,7 @@ struct UpstreamSession::State {
       lock.lock();
     }
     if (message.is_object() && message.contains("method")) {
-      const std::string method = message.value("method", "");
+      const std::string method = jsonrpc::StringMember(message, "method");
       const json params = message.value("params", json::object());
       if (method == "notifications/cancelled" && params.is_object()) {
         // The client gave up on a call: recorded as such; the upstream may still answer, dropped then.
@@ -569,14 +605,24 @@ struct UpstreamSession::State {
         changed.notify_all();
       }
       if (method == "initialize" && params.is_object()) {
-        protocol_version = params.value("protocolVersion", "");
+        protocol_version = jsonrpc::StringMember(params, "protocolVersion");
         if (const auto client_info = params.find("clientInfo"); client_info != params.end() && client_info->is_object())
-          client = {client_info->value("name", ""), client_info->value("version", "")};
+          client = {jsonrpc::StringMember(*client_info, "name"), jsonrpc::StringMember(*client_info, "version")};
         initialize_line = line;
         if (is_request) initialize_key = message["id"].dump();
       }
       if (is_request) {
         const std::string key = message["id"].dump();
+        if (std::ranges::find(open_requests, key) != open_requests.end()) {
+          // Two requests with one id: the second would be answered and recorded as the first.
+          const RefusedRequest refusal =
+              jsonrpc::RefusalOf({rpc::kInvalidRequest, "Invalid Request: id " + key + " is already in use",
+                                  message["id"], "duplicate_id", method, params});
+          shared.refusals.Record(Context(), refusal);  // never waits
+          const json refused = ErrorResponse(message["id"], refusal.code, refusal.message);
+          ToClient(refused.dump(), refused);
+          return;
+        }
         open_requests.push_back(key);
         if (method == "tools/list") tools_list_requests.insert(key);
         if (params.is_object() && params.contains("_meta") && params["_meta"].is_object() &&
@@ -590,14 +636,14 @@ struct UpstreamSession::State {
           call.ctx.request_id = IdText(message["id"]);
           call.ctx.access_reason = context.access_reason;
           if (params.is_object() && params.contains("_meta") && params["_meta"].is_object() &&
-              !params["_meta"].value("access_reason", "").empty())
-            call.ctx.access_reason = params["_meta"].value("access_reason", "");
+              !jsonrpc::StringMember(params["_meta"], "access_reason").empty())
+            call.ctx.access_reason = jsonrpc::StringMember(params["_meta"], "access_reason");
           if (method == "resources/read") {
-            const std::string uri = params.is_object() ? params.value("uri", "") : "";
+            const std::string uri = params.is_object() ? jsonrpc::StringMember(params, "uri") : "";
             call.params = {{"uri", uri}};
             call.resources = {uri};
           } else {
-            call.tool = params.is_object() ? params.value("name", "") : "";
+            call.tool = params.is_object() ? jsonrpc::StringMember(params, "name") : "";
             call.params = params.is_object() ? params.value("arguments", json::object()) : json::object();
           }
           std::optional<Refusal> refusal;
@@ -611,7 +657,7 @@ struct UpstreamSession::State {
       }
     }
     const bool upstream_gone = gone;
-    const bool initialized = message.is_object() && message.value("method", "") == "notifications/initialized";
+    const bool initialized = message.is_object() && jsonrpc::StringMember(message, "method") == "notifications/initialized";
     lock.unlock();
     if (!upstream_gone && SendUpstream(line)) {
       if (initialized) (void)SendUpstream(ToolsRequest());  // learn which parameters are sensitive
@@ -641,7 +687,13 @@ UpstreamSession::UpstreamSession(ProxyShared& shared, ConnectionInfo info, Messa
 UpstreamSession::~UpstreamSession() { (void)Finish(); }
 
 void UpstreamSession::Receive(std::string_view message, const MessageContext& context) {
-  state_->Receive(message, context);
+  try {
+    state_->Receive(message, context);
+  } catch (const std::exception& e) {
+    // A member of a type the code did not expect: refused, the session goes on.
+    OpsLog().warn("proxy: a message from the client was refused: {}", e.what());
+    state_->RefuseUnreadable(message, e.what());
+  }
 }
 
 void UpstreamSession::Drain() {

@@ -1,5 +1,4 @@
 #include "store/audit_reads.h"
-#include "audit/bounded_json.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -14,6 +13,7 @@
 #include <thread>
 
 #include "audit/audit_files.h"
+#include "audit/bounded_json.h"
 #include "audit/journal_format.h"
 #include "audit/ops_log.h"
 #include "mcpaudit/clock.h"

@@ -1,15 +1,16 @@
 #include "store/erasure.h"
-#include "audit/bounded_json.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "audit/audit_files.h"
+#include "audit/bounded_json.h"
 #include "audit/journal_format.h"
 #include "store/journal_reader.h"
 
@@ -19,9 +20,10 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// Whether `value` is, or contains (as a string anywhere inside), `text`.
+// Whether `value` holds `text` in one of its strings (anywhere inside them: a
+// name usually appears within a longer parameter, "patient Zebulon-…").
 bool Holds(const json& value, const std::string& text) {
-  if (value.is_string()) return value.get_ref<const std::string&>() == text;
+  if (value.is_string()) return value.get_ref<const std::string&>().find(text) != std::string::npos;
   if (value.is_object() || value.is_array()) {
     for (const auto& item : value)
       if (Holds(item, text)) return true;
@@ -29,19 +31,63 @@ bool Holds(const json& value, const std::string& text) {
   return false;
 }
 
-// Erases the record's erasable fields when it matches; returns how many.
-int EraseRecord(json& record, const ErasureRequest& request) {
+// The places outside the erasable fields (`skip`) where a string holds `text`.
+void FindElsewhere(const json& value, const std::string& text, const std::string& pointer,
+                   const json& skip, std::vector<std::string>& out) {
+  if (skip.contains(pointer)) return;
+  if (value.is_string()) {
+    if (value.get_ref<const std::string&>().find(text) != std::string::npos) out.push_back(pointer);
+  } else if (value.is_object()) {
+    for (auto it = value.begin(); it != value.end(); ++it)
+      FindElsewhere(it.value(), text, (json::json_pointer(pointer) / it.key()).to_string(), skip, out);
+  } else if (value.is_array()) {
+    for (size_t i = 0; i < value.size(); ++i)
+      FindElsewhere(value[i], text, pointer + "/" + std::to_string(i), skip, out);
+  }
+}
+
+// Erases the field at `pointer` (one the salts name) by its commitment.
+void EraseField(json& record, json& salts, const std::string& pointer) {
+  const json::json_pointer at(pointer);
+  if (record.contains(at) && !journal::IsErased(record[at]) && salts[pointer].is_string())
+    record[at] = journal::Commitment(salts[pointer].get<std::string>(), record[at]);
+  salts.erase(pointer);
+}
+
+// Erases the matching fields of the record; returns the pointers erased.
+std::vector<std::string> EraseRecord(json& record, const ErasureRequest& request, ErasureResult& result) {
   json& integrity = record["integrity"];
-  if (!integrity.contains("salts") || !integrity["salts"].is_object()) return 0;
+  if (!integrity.contains("salts") || !integrity["salts"].is_object()) return {};
   json& salts = integrity["salts"];
-  bool matches = !request.user.empty() && record.contains("user") && record["user"].value("id", "") == request.user;
-  if (!matches && !request.field_value.empty()) {
-    for (auto it = salts.begin(); it != salts.end() && !matches; ++it) {
+  std::vector<std::string> pointers;
+  if (!request.user.empty()) {
+    if (!record.contains("user") || !record["user"].is_object() || record["user"].value("id", "") != request.user)
+      return {};
+    for (auto it = salts.begin(); it != salts.end(); ++it) {
+      if (record.contains(json::json_pointer(it.key())) && !journal::IsErased(record[json::json_pointer(it.key())]))
+        pointers.push_back(it.key());
+    }
+  } else {
+    for (auto it = salts.begin(); it != salts.end(); ++it) {
       const json::json_pointer pointer(it.key());
-      matches = record.contains(pointer) && Holds(record[pointer], request.field_value);
+      if (record.contains(pointer) && Holds(record[pointer], request.field_value)) pointers.push_back(it.key());
+    }
+    std::vector<std::string> elsewhere;
+    FindElsewhere(record, request.field_value, "", salts, elsewhere);
+    for (const auto& pointer : elsewhere) {
+      if (pointer.starts_with("/integrity")) continue;
+      if (result.elsewhere.size() < 100)
+        result.elsewhere.push_back({record.value("id", ""), integrity.value("seq", uint64_t{0}), pointer});
+      ++result.elsewhere_count;
     }
   }
-  return matches ? EraseFields(record) : 0;
+  for (const auto& pointer : pointers) {
+    if (request.user.empty() && result.erased.size() < 10000)
+      result.erased.push_back({record.value("id", ""), integrity.value("seq", uint64_t{0}), pointer});
+    if (!request.dry_run) EraseField(record, salts, pointer);
+  }
+  if (!request.dry_run && salts.empty()) integrity.erase("salts");
+  return pointers;
 }
 
 }  // namespace
@@ -79,12 +125,19 @@ Result<JournalLock> JournalLock::Take(const fs::path& dir, std::string_view doin
 Result<ErasureResult> EraseFromJournal(const fs::path& dir, const ErasureRequest& request) {
   if (request.user.empty() == request.field_value.empty())
     return Fail(ErrorCode::kInvalidArgument, "say what to erase: a user id or a field value (one of them)");
+  if (!request.field_value.empty() && request.field_value.size() < 3)
+    return Fail(ErrorCode::kInvalidArgument, "--field-value: give at least 3 characters (it also matches inside "
+                                             "longer strings; see what it matches with --dry-run)");
   auto files = ListAuditFiles(dir);
   if (!files) return std::unexpected(files.error());
   // Hold the writer's lock while rewriting: a running server appends to the
   // files this replaces.
-  auto lock = JournalLock::Take(dir, "erasing");
-  if (!lock) return std::unexpected(lock.error());
+  std::optional<JournalLock> lock;
+  if (!request.dry_run) {
+    auto taken = JournalLock::Take(dir, "erasing");
+    if (!taken) return std::unexpected(taken.error());
+    lock.emplace(std::move(*taken));
+  }
   ErasureResult result;
   Status status;
   for (const auto& file : *files) {
@@ -95,13 +148,17 @@ Result<ErasureResult> EraseFromJournal(const fs::path& dir, const ErasureRequest
     while (std::getline(in, line)) {
       ++result.records_scanned;
       json record = ParseWithin(line, kMaxRecordDepth);
-      int erased = record.is_object() && record.contains("integrity") ? EraseRecord(record, request) : 0;
+      const size_t erased = record.is_object() && record.contains("integrity") && record["integrity"].is_object()
+                                ? EraseRecord(record, request, result).size()
+                                : 0;
       if (erased > 0) {
-        line = record.dump(-1, ' ', false, json::error_handler_t::replace);
         ++result.records_erased;
-        result.fields_erased += static_cast<uint64_t>(erased);
-        result.erased_lines.push_back(line);
-        changed = true;
+        result.fields_erased += erased;
+        if (!request.dry_run) {
+          line = record.dump(-1, ' ', false, json::error_handler_t::replace);
+          result.erased_lines.push_back(line);
+          changed = true;
+        }
       }
       content += line;
       content += '\n';

@@ -17,8 +17,16 @@
 namespace mcpaudit {
 
 struct ErasureRequest {
-  std::string user;         // records of this user id, or
-  std::string field_value;  // records whose erasable fields hold this text
+  std::string user;         // every erasable field of this user's records, or
+  std::string field_value;  // the erasable fields that hold this text (as a string, or inside a longer one)
+  bool dry_run = false;     // only say what would be erased
+};
+
+// A place the value was found: the record (id, seq) and the field (JSON pointer).
+struct ErasurePlace {
+  std::string id;
+  uint64_t seq = 0;
+  std::string pointer;
 };
 
 struct ErasureResult {
@@ -26,7 +34,12 @@ struct ErasureResult {
   uint64_t records_erased = 0;
   uint64_t fields_erased = 0;
   uint64_t segments_rewritten = 0;
-  std::vector<std::string> erased_lines;  // the erased records as they now are
+  std::vector<std::string> erased_lines;  // the erased records as they now are (dry run: none)
+  std::vector<ErasurePlace> erased;       // field_value: each field erased (or that would be)
+  // field_value: where it also appears outside the erasable fields, where it
+  // cannot be erased without breaking the chain (at most 100 listed).
+  std::vector<ErasurePlace> elsewhere;
+  uint64_t elsewhere_count = 0;
 };
 
 // Replaces every erasable field of a parsed journal record (those its salts
@@ -50,7 +63,7 @@ class JournalLock {
 
 // Rewrites the segments of the journal in `dir` (each to a temporary file,
 // synced, then renamed over the old one). Fails when a server holds the
-// journal: the caller must stop it first.
+// journal: the caller must stop it first. A dry run changes nothing.
 [[nodiscard]] Result<ErasureResult> EraseFromJournal(const std::filesystem::path& dir, const ErasureRequest& request);
 
 }  // namespace mcpaudit

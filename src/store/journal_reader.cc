@@ -1,9 +1,9 @@
 #include "store/journal_reader.h"
-#include "audit/bounded_json.h"
 
 #include <algorithm>
 #include <fstream>
 
+#include "audit/bounded_json.h"
 #include "audit/journal_format.h"
 #include "store/record_store.h"
 
@@ -19,7 +19,7 @@ Result<std::vector<fs::path>> ListAuditFiles(const fs::path& dir) {
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
     if (!entry.is_regular_file()) continue;
-    if (journal::IsSegmentName(name)) segments.push_back(entry.path());
+    if (journal::IsSegmentFile(entry)) segments.push_back(entry.path());
     if (name.starts_with("audit-") && name.ends_with(".jsonl")) rotated.push_back(entry.path());
   }
   if (ec) return Fail(ErrorCode::kIo, "cannot list " + dir.string() + ": " + ec.message());
@@ -32,7 +32,7 @@ Result<std::vector<fs::path>> ListAuditFiles(const fs::path& dir) {
 }
 
 Status ForEachLine(const std::vector<fs::path>& files,
-                   const std::function<bool(const fs::path&, size_t, const std::string&)>& visit) {
+                   const std::function<bool(const fs::path&, size_t, const std::string&)>& visit, bool empty_too) {
   for (const auto& file : files) {
     std::ifstream in(file, std::ios::binary);
     if (!in) return Fail(ErrorCode::kIo, "cannot read " + file.string());
@@ -40,7 +40,7 @@ Status ForEachLine(const std::vector<fs::path>& files,
     size_t number = 0;
     while (std::getline(in, line)) {
       ++number;
-      if (!line.empty() && !visit(file, number, line)) return {};
+      if ((empty_too || !line.empty()) && !visit(file, number, line)) return {};
     }
   }
   return {};

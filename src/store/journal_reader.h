@@ -18,10 +18,12 @@ namespace mcpaudit {
 // (audit-<time>-<n>.jsonl) and its active audit.jsonl.
 Result<std::vector<std::filesystem::path>> ListAuditFiles(const std::filesystem::path& dir);
 
-// Calls `visit(file, line_number, line)` for every non-empty line of `files`,
-// in order, until it returns false.
+// Calls `visit(file, line_number, line)` for every line of `files` (but empty
+// ones, unless `empty_too`: the writer never writes one), in order, until it
+// returns false.
 [[nodiscard]] Status ForEachLine(const std::vector<std::filesystem::path>& files,
-                                 const std::function<bool(const std::filesystem::path&, size_t, const std::string&)>& visit);
+                                 const std::function<bool(const std::filesystem::path&, size_t, const std::string&)>& visit,
+                                 bool empty_too = false);
 
 struct BadLine {
   std::filesystem::path file;

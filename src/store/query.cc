@@ -72,9 +72,7 @@ class TablePrinter final : public RecordPrinter {
     static constexpr size_t kWidths[] = {24, 8, 22, 16, 12, 9, 40, 0};
     std::string line;
     for (size_t i = 0; i < cells.size(); ++i) {
-      std::string cell = cells[i];
-      for (char& c : cell)
-        if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+      std::string cell = Printable(cells[i]);
       const size_t width = kWidths[i];
       if (width > 0) {
         if (cell.size() > width) cell = cell.substr(0, width - 1) + "~";
@@ -95,7 +93,7 @@ class TablePrinter final : public RecordPrinter {
 // (=, +, -, @ first) get a leading apostrophe: an audit export must not
 // execute what a caller put in a parameter.
 std::string CsvText(const std::string& value) {
-  std::string cell = value;
+  std::string cell = Printable(value);  // opened in a terminal as often as in a spreadsheet
   if (!cell.empty() && (cell[0] == '=' || cell[0] == '+' || cell[0] == '-' || cell[0] == '@' ||
                         cell[0] == '\t' || cell[0] == '\r'))
     cell.insert(cell.begin(), '\'');
@@ -133,6 +131,32 @@ Result<OutputFormat> ParseOutputFormat(std::string_view text) {
   if (text == "json" || text == "jsonl") return OutputFormat::kJson;
   if (text == "csv") return OutputFormat::kCsv;
   return Fail(ErrorCode::kInvalidArgument, "unknown format '" + std::string(text) + "' (table, json or csv)");
+}
+
+std::string Printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      out.push_back(c < 0x20 || c == 0x7f ? (c == '\n' || c == '\r' || c == '\t' ? ' ' : '?') : static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    // A well-formed UTF-8 sequence, not a C1 control (U+0080-U+009F), is kept whole.
+    const size_t length = c > 0xf4 ? 0 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+    bool ok = length > 0 && i + length <= text.size();
+    for (size_t k = 1; ok && k < length; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
+    if (ok && c == 0xc2 && static_cast<unsigned char>(text[i + 1]) < 0xa0) ok = false;
+    if (ok) {
+      out.append(text.substr(i, length));
+      i += length;
+    } else {
+      out.push_back('?');
+      ++i;
+    }
+  }
+  return out;
 }
 
 std::unique_ptr<RecordPrinter> MakeRecordPrinter(OutputFormat format, std::ostream& out) {

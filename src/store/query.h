@@ -46,4 +46,9 @@ class RecordPrinter {
 };
 std::unique_ptr<RecordPrinter> MakeRecordPrinter(OutputFormat format, std::ostream& out);
 
+// `text` safe to print on a terminal: control characters (C0, DEL, C1: ESC and
+// BEL among them) and ill-formed UTF-8 become '?', so that a recorded string
+// can never drive the reader's terminal.
+std::string Printable(std::string_view text);
+
 }  // namespace mcpaudit

@@ -1,11 +1,11 @@
 #include "store/retention.h"
-#include "audit/bounded_json.h"
 
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "audit/audit_files.h"
+#include "audit/bounded_json.h"
 #include "audit/journal_format.h"
 #include "audit/shipper.h"
 #include "mcpaudit/audit_policy.h"
@@ -63,7 +63,7 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     std::string name = entry.path().filename().string();
-    if (journal::IsSegmentName(name)) segments.push_back(std::move(name));
+    if (journal::IsSegmentFile(entry)) segments.push_back(std::move(name));
   }
   if (ec) return Fail(ErrorCode::kIo, "cannot read " + dir.string() + ": " + ec.message());
   std::sort(segments.begin(), segments.end());
@@ -215,7 +215,7 @@ uint64_t JournalBytes(const fs::path& dir) {
   uint64_t bytes = 0;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (!journal::IsSegmentName(entry.path().filename().string())) continue;
+    if (!journal::IsSegmentFile(entry)) continue;
     const uint64_t size = entry.file_size(ec);
     if (!ec) bytes += size;
   }

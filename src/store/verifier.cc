@@ -1,5 +1,4 @@
 #include "store/verifier.h"
-#include "audit/bounded_json.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -12,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "audit/bounded_json.h"
 #include "audit/journal_format.h"
 #include "store/journal_reader.h"
 #include "store/record_store.h"
@@ -22,10 +22,48 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+// Seqs not seen (yet), as ranges: a jump of any size costs one entry.
+class Gaps {
+ public:
+  // first..last are missing; the gap was seen at `file`:`line`.
+  void Add(uint64_t first, uint64_t last, const fs::path& file, size_t line) { ranges_[first] = {last, file, line}; }
+  bool Contains(uint64_t seq) { return Find(seq) != ranges_.end(); }
+  // Takes `seq` out of the gaps (it turned up late); false when it was not missing.
+  bool Take(uint64_t seq) {
+    auto it = Find(seq);
+    if (it == ranges_.end()) return false;
+    const uint64_t first = it->first;
+    const Range range = it->second;
+    ranges_.erase(it);
+    if (first < seq) ranges_[first] = {seq - 1, range.file, range.line};
+    if (seq < range.last) ranges_[seq + 1] = {range.last, range.file, range.line};
+    return true;
+  }
+  // Calls `visit(first, last, file, line)` for each gap, lowest first.
+  template <typename Visit>
+  void ForEach(Visit&& visit) const {
+    for (const auto& [first, range] : ranges_) visit(first, range.last, range.file, range.line);
+  }
+
+ private:
+  struct Range {
+    uint64_t last;
+    fs::path file;
+    size_t line;
+  };
+  std::map<uint64_t, Range>::iterator Find(uint64_t seq) {
+    auto it = ranges_.upper_bound(seq);
+    if (it == ranges_.begin()) return ranges_.end();
+    --it;
+    return seq <= it->second.last ? it : ranges_.end();
+  }
+  std::map<uint64_t, Range> ranges_;  // first seq → the rest
+};
+
 struct StreamState {
   uint64_t last_seq = 0;  // the highest seq seen
   std::string last_hash = std::string(journal::kGenesisHash);
-  std::map<uint64_t, std::pair<fs::path, size_t>> absent;  // seqs skipped so far → where the gap was seen
+  Gaps absent;  // seqs skipped so far, with where each gap was seen
   std::set<uint64_t> late;                                   // absent seqs that turned up later
   std::string last_type;                                     // event_type of the newest record
   bool closed_by_stop = false;  // the newest checkpoint follows audit_stopped (a clean stop)
@@ -62,6 +100,16 @@ class Verifier {
   Verifier(const SigningKey* key, VerifyReport& report) : key_(key), report_(report) {}
 
   void Record(const std::string& text, const fs::path& file, size_t line) {
+    try {
+      Read(text, file, line);
+    } catch (const json::exception& e) {
+      // A member of a type the writer never writes: the line was edited.
+      Problem("?", 0, "modified", std::string("a member has the wrong type (") + e.what() + ")", file, line);
+    }
+  }
+
+ private:
+  void Read(const std::string& text, const fs::path& file, size_t line) {
     json record = ParseWithin(text, kMaxRecordDepth);
     if (record.is_discarded() || !record.is_object() || !record.contains("integrity") ||
         !record["integrity"].is_object()) {
@@ -101,10 +149,8 @@ class Verifier {
         return;
       }
     } else if (seq > state.last_seq + 1) {
-      for (uint64_t gap = state.last_seq + 1; gap < seq && state.absent.size() < 1'000'000; ++gap)
-        state.absent.emplace(gap, std::make_pair(file, line));
-    } else if (auto it = state.absent.find(seq); it != state.absent.end()) {
-      state.absent.erase(it);
+      state.absent.Add(state.last_seq + 1, seq - 1, file, line);
+    } else if (state.absent.Take(seq)) {
       Problem(stream, seq, "reordered", "it appears after seq " + std::to_string(state.last_seq), file, line);
       return;  // the chain continues from the highest seq
     } else {
@@ -119,13 +165,19 @@ class Verifier {
     state.last_type = type;
   }
 
+ public:
   void Finish(bool writer_running) {
     report_.streams = streams_.size();
     for (auto& [stream, state] : streams_) {
       report_.heads[stream] = {state.last_seq, state.last_hash};
       if (state.begins_after > 0) BeginsAfter(stream, state);
-      for (const auto& [seq, where] : state.absent)
-        Problem(stream, seq, "missing", "no record with this seq (deleted?)", where.first, where.second);
+      state.absent.ForEach([&](uint64_t first, uint64_t last, const fs::path& file, size_t line) {
+        Problem(stream, first, "missing",
+                first == last ? "no record with this seq (deleted?)"
+                              : "seq " + std::to_string(first) + "-" + std::to_string(last) +
+                                    ": no records with these seqs (deleted?)",
+                file, line);
+      });
       const bool clean_end = state.last_type == "checkpoint" && state.closed_by_stop;
       if (!clean_end && !writer_running) {
         Problem(stream, state.last_seq, "truncated",
@@ -198,7 +250,7 @@ class Verifier {
     const uint64_t covered_seq = covers.value("seq", uint64_t{0});
     const std::string covered_hash = covers.value("hash", "");
     // A checkpoint whose covered record is missing is explained by that verdict.
-    const bool covered_missing = state.absent.contains(covered_seq);
+    const bool covered_missing = state.absent.Contains(covered_seq);
     state.closed_by_stop = covered_missing || (covered_seq == state.last_seq && state.last_type == "audit_stopped");
     if (!covered_missing && (covered_seq != state.last_seq || covered_hash != state.last_hash)) {
       Problem(stream, seq, "modified",
@@ -244,10 +296,14 @@ Result<VerifyReport> VerifyJournal(const fs::path& dir, const SigningKey* public
   Verifier verifier(public_key, report);
   std::erase_if(*files, [](const fs::path& file) { return !journal::IsSegmentName(file.filename().string()); });
   if (files->empty()) return Fail(ErrorCode::kNotFound, "no journal segments in " + dir.string());
-  auto read = ForEachLine(*files, [&](const fs::path& file, size_t number, const std::string& line) {
-    verifier.Record(line, file, number);
-    return true;
-  });
+  // Empty lines too: the writer never writes one, so one stands where a record was.
+  auto read = ForEachLine(
+      *files,
+      [&](const fs::path& file, size_t number, const std::string& line) {
+        verifier.Record(line, file, number);
+        return true;
+      },
+      /*empty_too=*/true);
   if (!read) return std::unexpected(read.error());
   verifier.Finish(writer_running);
   if (writer_running) report.notes.push_back("a writer is running on this journal: its newest records may follow");

@@ -3,7 +3,8 @@
 // tool calls run on the Server's workers and their messages come back to the
 // I/O thread, which routes each to the stream of the request it belongs to.
 #include "mcpaudit/http_transport.h"
-#include "audit/bounded_json.h"
+
+#include <malloc.h>
 
 #include <algorithm>
 #include <charconv>
@@ -20,6 +21,7 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "audit/bounded_json.h"
 #include "audit/crypto.h"
 #include "audit/ops_log.h"
 #include "mcp/jsonrpc.h"
@@ -39,6 +41,7 @@ using HttpResponse = http::response<http::string_body>;
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kMaxHeaderBytes = 16 * 1024;
+constexpr size_t kLargeBodyBytes = 1 << 20;
 constexpr size_t kReplayEvents = 256;           // sent events kept per stream for Last-Event-ID
 constexpr auto kKeepAliveComment = std::chrono::seconds(15);
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
@@ -389,8 +392,13 @@ class HttpTransport {
       if (ec) break;  // closed, timed out or not HTTP
       stream.expires_never();
       HttpRequest request = parser.release();
-      const bool keep_alive = co_await Handle(stream, request, peer_ip);
-      if (!keep_alive || !request.keep_alive()) break;
+      const bool keep_alive = co_await Handle(stream, request, peer_ip) && request.keep_alive();
+      if (request.body().size() > kLargeBodyBytes) {
+        // The memory of a huge message (its text and its JSON) goes back to the system.
+        request = {};
+        ::malloc_trim(0);
+      }
+      if (!keep_alive) break;
     }
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     open_.erase(&stream);

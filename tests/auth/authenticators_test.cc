@@ -6,6 +6,7 @@
 #include <jwt.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 
 #include <arpa/inet.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <mutex>
 #include <chrono>
 #include <thread>
 #include <fstream>
@@ -245,8 +247,16 @@ class JwksServer {
         char buffer[4096];
         (void)::recv(client, buffer, sizeof buffer, 0);
         ++hits_;
+        std::string body;
+        std::chrono::milliseconds delay;
+        {
+          std::lock_guard lock(mutex_);
+          body = body_;
+          delay = delay_;
+        }
+        std::this_thread::sleep_for(delay);
         const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
-                                     std::to_string(body_.size()) + "\r\nConnection: close\r\n\r\n" + body_;
+                                     std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
         (void)::send(client, response.data(), response.size(), 0);
         ::close(client);
       }
@@ -258,9 +268,17 @@ class JwksServer {
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/jwks.json"; }
   int hits() const { return hits_; }
+  // What later requests get, and how long each waits for it.
+  void Change(std::string body, std::chrono::milliseconds delay) {
+    std::lock_guard lock(mutex_);
+    body_ = std::move(body);
+    delay_ = delay;
+  }
 
  private:
-  std::string body_;
+  std::mutex mutex_;
+  std::string body_;  // guarded by mutex_
+  std::chrono::milliseconds delay_{0};  // guarded by mutex_
   int fd_ = -1;
   unsigned short port_ = 0;
   std::atomic<int> hits_{0};
@@ -278,6 +296,58 @@ TEST_F(JwtTest, FetchesTheKeySetFromAUrlOnceAndCachesIt) {
   // An unknown kid does not make every request fetch again.
   EXPECT_EQ(Refusal(*auth, Sign(JWT_ALG_RS256, rsa_.private_pem, GoodClaims(), "new-key")), "unknown key id 'new-key'");
   EXPECT_EQ(jwks.hits(), 1);
+}
+
+TEST_F(JwtTest, AnUnknownKeyIdNeverMakesTheCallerWaitAndARotatedKeyIsFoundSoonAfter) {
+  JwksServer jwks(json{{"keys", {rsa_.jwk}}}.dump());
+  JwtOptions options = Options();
+  options.jwks_url = jwks.url();
+  options.jwks_refetch_after = std::chrono::milliseconds(100);
+  auto auth = Make(options);
+  // The identity provider rotates to a new key, and is slow to serve the new set.
+  jwks.Change(json{{"keys", {rsa_.jwk, ec_.jwk}}}.dump(), std::chrono::milliseconds(1500));
+  const std::string token = Sign(JWT_ALG_ES256, ec_.private_pem, GoodClaims(), "ec-1");
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(Refusal(*auth, token), "unknown key id 'ec-1'");
+  // The caller (the HTTP I/O thread) did not wait for the fetch.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(500));
+  for (int i = 0; i < 100 && !Check(*auth, token).has_value(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(Check(*auth, token).has_value()) << "the rotated key was fetched in the background";
+  EXPECT_EQ(jwks.hits(), 2);  // one fetch for all those tokens
+}
+
+TEST_F(JwtTest, ValidTokensWithOddClaimsAreAcceptedAndUnreadableOnesSaySo) {
+  JwtOptions options = Options();
+  options.algorithms = {"HS256"};
+  options.secret_file = Path("secret");
+  auto auth = Make(options);
+  // Signed here by hand (libjwt cannot write these claims).
+  auto hs256 = [](const std::string& claims) {
+    const std::string input = Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})") + "." + Base64UrlEncode(claims);
+    const std::string secret(40, 's');
+    unsigned char mac[32];
+    unsigned int length = 0;
+    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+         reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &length);
+    return input + "." + Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(mac), length));
+  };
+  json claims = GoodClaims();
+  claims["exp"] = static_cast<double>(Now() + 600) + 0.5;  // a fraction of a second
+  std::string odd = claims.dump();
+  odd.insert(odd.size() - 1, R"(,"session_counter":123456789012345678901234567890,"note":"a\u0000b","x":{"y":[[]]})");
+  const auto accepted = Check(*auth, hs256(odd));
+  ASSERT_TRUE(accepted.has_value()) << accepted.error().description;
+  EXPECT_EQ(accepted->user_id, "dana");
+  // An expiry no clock reaches, and one in the past written as a huge negative number.
+  claims["exp"] = 1e300;
+  EXPECT_TRUE(Check(*auth, hs256(claims.dump())).has_value());
+  claims["exp"] = -1e300;
+  EXPECT_EQ(Refusal(*auth, hs256(claims.dump())), "token expired");
+  // Claims that are not an object, or nested beyond reason: named as such, not as a bad signature.
+  EXPECT_EQ(Refusal(*auth, hs256("[1]")), "the claims are not a JSON object nested at most 32 levels");
+  EXPECT_EQ(Refusal(*auth, hs256(R"({"sub":"dana","x":)" + std::string(40, '[') + std::string(40, ']') + "}")),
+            "the claims are not a JSON object nested at most 32 levels");
 }
 
 TEST_F(JwtTest, AKeySetUrlThatIsDownRefusesTokensAndSaysSo) {

@@ -59,5 +59,32 @@ TEST_F(RateLimitTest, ATenantRuleIsSharedByTheTenantsUsers) {
   EXPECT_FALSE(Call("cy", "globex", "export").rpc_error);
 }
 
+TEST(RateLimiterTest, CallersWhoseBucketsFilledUpAgainAreForgotten) {
+  testing::FakeClock clock;
+  RateLimiter limiter({{.tools = {"*"}, .per = RateLimitRule::Per::kUser, .per_second = 0.1, .burst = 2}}, &clock);
+  const json arguments = json::object();
+  // A caller can name itself anything: ten thousand names, one call each.
+  for (int i = 0; i < 10000; ++i) {
+    RequestContext ctx;
+    ctx.identity.user_id = "user-" + std::to_string(i);
+    EXPECT_FALSE(limiter.Before(ctx, {"search", arguments}).has_value());
+  }
+  EXPECT_EQ(limiter.buckets(), 10000u);
+  // Once their buckets are full again they weigh nothing: the next sweep drops them.
+  clock.Advance(std::chrono::seconds(11));
+  RequestContext ana;
+  ana.identity.user_id = "ana";
+  EXPECT_FALSE(limiter.Before(ana, {"search", arguments}).has_value());
+  EXPECT_EQ(limiter.buckets(), 1u);
+  // A caller still over its limit keeps its bucket: forgetting it would lift the limit.
+  EXPECT_FALSE(limiter.Before(ana, {"search", arguments}).has_value());
+  EXPECT_TRUE(limiter.Before(ana, {"search", arguments}).has_value());
+  clock.Advance(std::chrono::milliseconds(10500));
+  RequestContext other;
+  other.identity.user_id = "bo";
+  (void)limiter.Before(other, {"search", arguments});
+  EXPECT_EQ(limiter.buckets(), 2u);
+}
+
 }  // namespace
 }  // namespace mcpaudit

@@ -132,7 +132,7 @@ TEST_F(ToolkitTest, HandlerErrorsThrowsAndIsErrorResultsAreFailures) {
   // An exception's text stays in the operational log, not in the client's answer.
   EXPECT_EQ(events[1].error->message, "Internal error in tool throws");
   EXPECT_EQ(events[2].error->message, "quota exceeded");
-  EXPECT_EQ(events[2].error->reason, "tool_reported_error");
+  EXPECT_EQ(events[2].error->reason, "tool_error");  // as the proxy records the same answer
   for (const auto& e : events) {
     EXPECT_EQ(e.outcome, Outcome::kFailure);
     EXPECT_TRUE(e.response->is_error);

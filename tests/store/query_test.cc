@@ -82,6 +82,21 @@ TEST(QueryTest, TableHasOneLinePerRecordAndACount) {
   EXPECT_EQ(rows[3], "(2 records)");
 }
 
+TEST(QueryTest, RecordedStringsCannotDriveTheReadersTerminal) {
+  std::ostringstream out;
+  auto printer = MakeRecordPrinter(OutputFormat::kTable, out);
+  // A caller chose its user name: an escape sequence that would clear the
+  // screen and ring the bell, a C1 CSI, an ill-formed byte, and honest UTF-8.
+  printer->Write(Event("\x1b[2J\x07" "eve\xc2\x9b" "31m\xff", "", "t\x1b]0;pwned\x07", Outcome::kDenied, 0));
+  printer->Write(Event("zoë", "", "t", Outcome::kDenied, 1));
+  const std::string text = out.str();
+  for (char c : text) EXPECT_TRUE(c == '\n' || static_cast<unsigned char>(c) >= 0x20) << int(c);
+  EXPECT_EQ(text.find("\xc2\x9b"), std::string::npos);
+  EXPECT_NE(text.find("?[2J?eve??31m?"), std::string::npos) << text;
+  EXPECT_NE(text.find("zoë"), std::string::npos);
+  EXPECT_EQ(Printable("tab\there"), "tab here");
+}
+
 TEST(QueryTest, UnknownFormatIsAnError) {
   EXPECT_FALSE(ParseOutputFormat("xml").has_value());
   EXPECT_EQ(ParseOutputFormat("json").value(), OutputFormat::kJson);

@@ -7,6 +7,7 @@
 #include <map>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -46,17 +47,24 @@ std::string CallBody(int id, const std::string& tool, const json& arguments = js
       .dump();
 }
 
-// An authenticator for the transport's side of authentication: one valid key.
+// An authenticator for the transport's side of authentication: one valid key
+// (carol's), and another user's.
 class OneKeyAuthenticator final : public Authenticator {
  public:
   std::expected<Identity, AuthFailure> Authenticate(const Credentials& credentials) const override {
     if (credentials.api_key.empty() && credentials.authorization.empty()) {
       return std::unexpected(AuthFailure{"invalid_request", "no credentials: send an API key or a bearer token"});
     }
+    if (credentials.api_key == "mallory-key") return Identity{"mallory", "", "evil", {}, "api_key"};
     if (credentials.api_key != "good-key") return std::unexpected(AuthFailure{"invalid_token", "unknown API key"});
     return Identity{"carol", "carol@example.com", "acme", {"analyst"}, "api_key"};
   }
 };
+
+testing::Headers WithKey(testing::Headers headers, const std::string& key) {
+  headers.emplace_back("X-API-Key", key);
+  return headers;
+}
 
 class HttpTransportTest : public ::testing::Test {
  protected:
@@ -113,6 +121,7 @@ class HttpTransportTest : public ::testing::Test {
     stop_.request_stop();
     if (thread_.joinable()) thread_.join();
     server_.reset();
+    stop_ = std::stop_source();  // Start may serve again
   }
 
   // Opens a session and returns its id.
@@ -526,6 +535,134 @@ TEST_F(HttpTransportTest, RefusedAuthenticationIs401WithTheMetadataUrlAndAnAudit
     EXPECT_EQ(ToJsonLine(failure).find("wrong-key-123"), std::string::npos);  // never the credential
   }
   EXPECT_EQ(reasons, (std::set<std::string>{"invalid_request", "invalid_token"}));
+}
+
+TEST_F(HttpTransportTest, EveryRefusalOfAnIdentifiableCallerIsRecorded) {
+  HttpOptions options;
+  options.authenticator = std::make_shared<OneKeyAuthenticator>();
+  options.max_body_bytes = 2000;
+  Start(options);
+  const HttpReply init = client_->Post(InitializeBody(), WithKey(McpPostHeaders(), "good-key"));
+  ASSERT_EQ(init.status, 200);
+  const std::string carols = init.header("mcp-session-id");
+
+  // Another user who learnt carol's session id: to them it does not exist, and the attempt is on record.
+  const HttpReply stolen = client_->Post(CallBody(2, "echo", {{"text", "x"}}), WithKey(McpPostHeaders(carols), "mallory-key"));
+  EXPECT_EQ(stolen.status, 404);
+  EXPECT_EQ(client_->Post(CallBody(3, "echo"), WithKey(McpPostHeaders("feedc0de"), "mallory-key")).status, 404);
+  // A body over the limit (refused before authentication: the record has the address).
+  EXPECT_EQ(client_->Post(CallBody(4, "echo", {{"text", std::string(5000, 'a')}}),
+                          WithKey(McpPostHeaders(carols), "good-key")).status,
+            413);
+  // Not JSON, and JSON over the budget: 400 with the JSON-RPC error, and a record of the caller.
+  const HttpReply garbled = client_->Post("{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"ping\",\"x\":\"\xff\"}",
+                                          WithKey(McpPostHeaders(carols), "mallory-key"));
+  EXPECT_EQ(garbled.status, 400);
+  EXPECT_EQ(json::parse(garbled.body)["error"]["code"], -32700);
+  const HttpReply deep = client_->Post(CallBody(6, "echo", json::parse(std::string(100, '[') + std::string(100, ']'))),
+                                       WithKey(McpPostHeaders(carols), "good-key"));
+  EXPECT_EQ(deep.status, 400);
+  EXPECT_EQ(json::parse(deep.body)["id"], 6);
+  // A browser page from another site.
+  auto foreign = WithKey(McpPostHeaders(carols), "good-key");
+  foreign.emplace_back("Origin", "https://evil.example");
+  EXPECT_EQ(client_->Post(CallBody(7, "echo"), foreign).status, 403);
+
+  Stop();  // refusals are recorded off the I/O thread: all of them by now
+  std::map<std::string, AuditEvent> by_reason;
+  for (const auto& event : logger_.events())
+    if (event.outcome == Outcome::kDenied && event.error) by_reason.emplace(event.error->reason, event);
+  ASSERT_TRUE(by_reason.contains("session_of_another_user"));
+  EXPECT_EQ(by_reason["session_of_another_user"].user.id, "mallory");
+  EXPECT_EQ(by_reason["session_of_another_user"].request.session_id, carols);  // whose session was tried
+  EXPECT_EQ(by_reason["session_of_another_user"].details["http_status"], 404);
+  ASSERT_TRUE(by_reason.contains("unknown_session"));
+  ASSERT_TRUE(by_reason.contains("payload_too_large"));
+  EXPECT_EQ(by_reason["payload_too_large"].request.client_ip, "127.0.0.1");
+  ASSERT_TRUE(by_reason.contains("parse_error"));
+  EXPECT_EQ(by_reason["parse_error"].user.id, "mallory");
+  ASSERT_TRUE(by_reason.contains("too_deep"));
+  EXPECT_EQ(by_reason["too_deep"].event_type, "tool_call");
+  EXPECT_EQ(by_reason["too_deep"].tool, "echo");
+  EXPECT_TRUE(by_reason.contains("origin_not_allowed"));
+}
+
+TEST_F(HttpTransportTest, AFloodOfRefusalsIsSummarisedNotWrittenOneByOne) {
+  Start();
+  for (int i = 0; i < 100; ++i)
+    EXPECT_EQ(client_->Post("not json", McpPostHeaders()).status, 400) << i;
+  Stop();
+  size_t one_by_one = 0;
+  uint64_t summarised = 0;
+  for (const auto& event : logger_.events()) {
+    if (event.event_type == "request_refused") ++one_by_one;
+    if (event.event_type == "refusal_summary") summarised += event.details["not_recorded"].get<uint64_t>();
+  }
+  EXPECT_EQ(one_by_one, 20u);
+  EXPECT_EQ(summarised, 80u);
+}
+
+TEST_F(HttpTransportTest, ACallerWithTooManySessionsLosesItsLeastRecentlyUsedIdleOne) {
+  HttpOptions options;
+  options.max_sessions_per_user = 3;
+  options.max_sessions = 5;
+  Start(options);
+  std::vector<std::string> sessions;
+  for (int i = 0; i < 4; ++i) sessions.push_back(OpenSession());
+  // The first session ended to make room: its id is unknown now; the others serve.
+  EXPECT_EQ(client_->Post(CallBody(2, "echo", {{"text", "a"}}), McpPostHeaders(sessions[0])).status, 404);
+  EXPECT_EQ(client_->Post(CallBody(2, "echo", {{"text", "b"}}), McpPostHeaders(sessions[3])).status, 200);
+  // Past max_sessions in all (other addresses would count each on their own): 503 with a time to retry.
+  HttpOptions few;
+  few.max_sessions = 1;
+  Stop();
+  Start(few);
+  (void)OpenSession();
+  const HttpReply full = client_->Post(InitializeBody(), McpPostHeaders());
+  EXPECT_EQ(full.status, 503);
+  EXPECT_EQ(full.header("retry-after"), "60");
+  Stop();
+  bool evicted = false;
+  for (const auto& event : logger_.events())
+    evicted = evicted || (event.event_type == "session_end" && event.details.value("reason", "") == "evicted");
+  EXPECT_TRUE(evicted);
+}
+
+TEST_F(HttpTransportTest, OutOfFileDescriptorsTheServerWaitsInsteadOfSpinningAndRecovers) {
+  Start();
+  rlimit saved{};
+  ::getrlimit(RLIMIT_NOFILE, &saved);
+  // Leave the process a few descriptors more than it holds now, then take them all with connections.
+  int open_now = 0;
+  for (int fd = 0; fd < 4096; ++fd) open_now += ::fcntl(fd, F_GETFD) != -1;
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(open_now + 40);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> sockets;
+  for (;;) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) break;
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port_);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    (void)::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    sockets.push_back(fd);
+  }
+  // Connections wait in the backlog that accept cannot take: the server must not spin on them.
+  rusage before{}, after{};
+  ::getrusage(RUSAGE_SELF, &before);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  ::getrusage(RUSAGE_SELF, &after);
+  auto cpu = [](const rusage& r) {
+    return std::chrono::seconds(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+           std::chrono::microseconds(r.ru_utime.tv_usec + r.ru_stime.tv_usec);
+  };
+  for (int fd : sockets) ::close(fd);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_LT(cpu(after) - cpu(before), std::chrono::milliseconds(300)) << "the accept loop spun";
+  // Descriptors are back: so is the service.
+  EXPECT_FALSE(OpenSession().empty());
 }
 
 }  // namespace

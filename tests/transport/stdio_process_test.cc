@@ -3,12 +3,15 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <random>
@@ -609,6 +612,43 @@ TEST(EraseTest, ThePersonsDataIsGoneFromEveryByteAndTheJournalStillVerifies) {
   EXPECT_EQ(erasures[1].details["selector"], "field_value");
 }
 
+TEST(EraseTest, AValueInsideALongerStringIsShownByADryRunThenErasedWhereverItCanBe) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  {
+    ServerProcess server(audit, {"--user", "nurse-Zebulon-desk"});  // the name is also in a user id
+    server.Initialize();
+    server.Request(1, "tools/call", {{"name", "catalog_search"}, {"arguments", {{"query", "patient Zebulon-Okafor"}}}});
+    server.Request(2, "tools/call", {{"name", "catalog_search"}, {"arguments", {{"query", "orders"}}}});
+    EXPECT_EQ(server.CloseAndWait(), 0);
+  }
+  const auto calls = Records(audit);
+  ASSERT_EQ(calls.size(), 2u);
+
+  auto [no_reason, no_reason_out] = RunCommand("erase --field-value Zebulon --reason ' ' --audit-dir " + audit.string());
+  EXPECT_EQ(no_reason, 2);
+  EXPECT_NE(no_reason_out.find("--reason: say why"), std::string::npos) << no_reason_out;
+  auto [too_short, too_short_out] = RunCommand("erase --field-value Ze --reason t-1 --audit-dir " + audit.string());
+  EXPECT_EQ(too_short, 2) << too_short_out;
+
+  auto [dry, dry_out] = RunCommand("erase --field-value Zebulon --dry-run --reason t-1 --audit-dir " + audit.string());
+  ASSERT_EQ(dry, 0) << dry_out;
+  EXPECT_NE(dry_out.find("would erase /params of record " + calls[0].id), std::string::npos) << dry_out;
+  EXPECT_EQ(dry_out.find("would erase /params of record " + calls[1].id), std::string::npos)
+      << "only the field that holds it";
+  EXPECT_NE(dry_out.find("/user/id of record " + calls[0].id), std::string::npos) << dry_out;
+  EXPECT_NE(AllBytes(audit).find("patient Zebulon-Okafor"), std::string::npos) << "a dry run changes nothing";
+
+  auto [code, out] = RunCommand("erase --field-value Zebulon --reason t-1 --audit-dir " + audit.string());
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("erased 1 fields in 1 of"), std::string::npos) << out;
+  EXPECT_NE(out.find("where it cannot be erased"), std::string::npos) << out;
+  EXPECT_EQ(AllBytes(audit).find("patient Zebulon-Okafor"), std::string::npos);
+  EXPECT_EQ(Records(audit)[1].params, json({{"query", "orders"}}));  // another record's parameters stay
+  auto [verify, verify_out] = RunCommand("verify --audit-dir " + audit.string());
+  EXPECT_EQ(verify, 0) << verify_out;
+}
+
 // Every read of the audit log by a command is an audit_read record: logged by
 // the server that holds the journal, or, when none runs, kept (synced, 0600)
 // until the next server starts and logs it first.
@@ -667,6 +707,38 @@ TEST(AuditReadTest, EveryReadOfTheAuditLogIsItselfRecorded) {
   EXPECT_EQ(reads[6].details["source"].get<std::string>().rfind("sqlite://", 0), 0u);
   auto [verify_code, verify_out] = RunCommand("verify" + at);
   EXPECT_EQ(verify_code, 0) << verify_out;
+}
+
+TEST(AuditReadTest, AClientThatHangsUpOnTheControlSocketDoesNotStopTheServer) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  ServerProcess running(audit);
+  running.Initialize();
+  const std::string path = (audit / "control.sock").string();
+  for (int i = 0; i < 20; ++i) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0) << i;
+    // A request, then gone before the answer (the server's write meets a closed socket: SIGPIPE).
+    const std::string line = std::string(100000, ' ') + "\n";
+    (void)::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
+    ::close(fd);
+  }
+  // And one that connects and says nothing: it does not hold the socket for good.
+  const int silent = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+  ASSERT_EQ(::connect(silent, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  EXPECT_TRUE(running.Request(1, "tools/call", {{"name", "catalog_list_tags"}, {"arguments", json::object()}})
+                  .contains("result"));
+  AuditEvent read;
+  read.event_type = "audit_read";
+  EXPECT_TRUE(RecordAuditRead(audit, read).has_value()) << "the socket serves the next reader";
+  ::close(silent);
+  EXPECT_EQ(running.CloseAndWait(), 0) << running.Stderr();
 }
 
 TEST(AuditReadTest, TheServerAcceptsOnlyReadsOnItsSocket) {
