@@ -115,12 +115,17 @@ Result<std::chrono::system_clock::time_point> ParseTimestamp(std::string_view te
     }
     if (s.substr(consumed) != "Z") return bad();
   }
-  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-      tm.tm_min > 59 || tm.tm_sec > 60)
+  // Years 1-9999, as RFC 3339 writes them (and below, what a time_point holds).
+  if (tm.tm_year < 1 || tm.tm_year > 9999 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+      tm.tm_mday > 31 || tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 ||
+      tm.tm_sec > 60)
     return bad();
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   const std::time_t t = timegm(&tm);
+  // A system_clock time_point counts nanoseconds in 64 bits: years 1678 to 2261.
+  constexpr std::time_t kLimit = 9'000'000'000;
+  if (t < -kLimit || t > kLimit) return bad();
   return std::chrono::system_clock::from_time_t(t) + std::chrono::milliseconds(millis);
 }
 

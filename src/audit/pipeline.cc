@@ -10,6 +10,7 @@
 #include "audit/bounded_queue.h"
 #include "audit/canonical_json.h"
 #include "audit/crypto.h"
+#include "audit/free_memory.h"
 #include "audit/journal.h"
 #include "audit/journal_format.h"
 #include "audit/ops_log.h"
@@ -90,6 +91,9 @@ class EventRecycler {
       std::lock_guard lock(mutex_);
       for (auto& event : used) {
         if (spare_.size() >= kMaxSpare) break;
+        // A spare keeps its strings' buffers, not a caller's parameters (which may be huge).
+        event->params = nullptr;
+        event->details = nullptr;
         spare_.push_back(std::move(event));
       }
     }
@@ -451,7 +455,10 @@ struct Pipeline::State {
         // Async: written is what was promised; a failed sync is retried with the next batch.
         for (auto& item : batch)
           if (item.done) item.done->Finish(status);
+        const bool huge = std::any_of(batch.begin(), batch.end(),
+                                      [](const Prepared& p) { return p.prefix().size() > kLargeMessageBytes; });
         batch.clear();
+        if (huge) ReleaseFreeMemory();
         if (closed) break;
         continue;
       }

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "audit/audit_files.h"
+#include "audit/free_memory.h"
 #include "audit/bounded_json.h"
 #include "audit/journal_format.h"
 #include "audit/ops_log.h"
@@ -148,7 +149,7 @@ struct Shipper::State {
 
   // One batch (or a move to the next segment). Sets `more` when there may be
   // more to ship right away.
-  Status ShipBatch(bool& more) {
+  Status ShipBatch(bool& more, bool& huge) {
     more = false;
     const std::vector<std::string> segments = Segments(options.journal_dir);
     if (segments.empty()) return {};
@@ -171,6 +172,7 @@ struct Shipper::State {
       more = true;
       return SaveCursor();
     }
+    huge = std::any_of(lines.begin(), lines.end(), [](const std::string& l) { return l.size() > kLargeMessageBytes; });
     std::vector<SinkRecord> batch;
     batch.reserve(lines.size());
     uint64_t unreadable = 0;
@@ -205,7 +207,9 @@ struct Shipper::State {
     std::lock_guard lock(ship_mutex);
     bool more = true;
     while (more) {
-      Status status = ShipBatch(more);
+      bool huge = false;  // the batch held a huge record: its memory goes back once the batch is gone
+      Status status = ShipBatch(more, huge);
+      if (huge) ReleaseFreeMemory();
       Publish();
       if (!status) {
         // Read again from the persisted cursor: nothing after it is confirmed.

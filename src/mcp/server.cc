@@ -2,14 +2,13 @@
 
 #include "audit/ops_log.h"
 
-#include <malloc.h>
-
 #include <condition_variable>
 #include <future>
 #include <map>
 #include <mutex>
 #include <set>
 
+#include "audit/free_memory.h"
 #include "audit/refusal_recorder.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/worker_pool.h"
@@ -33,13 +32,6 @@ struct Server::Impl {
 namespace {
 
 class Session;
-
-// A message this large leaves the allocator holding memory that the next
-// messages will not reuse soon (a 3 MB message of 200,000 keys is ~400 MB of
-// nodes): given back to the system once the message is done with.
-constexpr size_t kLargeMessageBytes = 1 << 20;
-
-void ReleaseFreeMemory() { ::malloc_trim(0); }
 
 // The way back to the client for one request being served.
 class RequestChannel final : public ClientChannel {

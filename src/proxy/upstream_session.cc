@@ -12,6 +12,7 @@
 
 #include "audit/bounded_json.h"
 #include "audit/canonical_json.h"
+#include "audit/free_memory.h"
 #include "audit/ops_log.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/tool_outcome.h"
@@ -302,6 +303,13 @@ struct UpstreamSession::State {
 
   // One message from the upstream, on its way to the client.
   void FromUpstream(std::string line, const std::optional<std::string>& related) {
+    const bool large = line.size() > kLargeMessageBytes;
+    struct Release {  // after a huge answer, once it is relayed
+      bool large;
+      ~Release() {
+        if (large) ReleaseFreeMemory();
+      }
+    } release{large};
     try {
       Relay(std::move(line), related);
     } catch (const std::exception& e) {
@@ -694,6 +702,8 @@ void UpstreamSession::Receive(std::string_view message, const MessageContext& co
     OpsLog().warn("proxy: a message from the client was refused: {}", e.what());
     state_->RefuseUnreadable(message, e.what());
   }
+  // The memory of a huge message (its text and its JSON) goes back to the system.
+  if (message.size() > kLargeMessageBytes) ReleaseFreeMemory();
 }
 
 void UpstreamSession::Drain() {

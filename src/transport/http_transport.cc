@@ -4,8 +4,6 @@
 // I/O thread, which routes each to the stream of the request it belongs to.
 #include "mcpaudit/http_transport.h"
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <charconv>
 #include <condition_variable>
@@ -23,6 +21,7 @@
 
 #include "audit/bounded_json.h"
 #include "audit/crypto.h"
+#include "audit/free_memory.h"
 #include "audit/ops_log.h"
 #include "mcp/jsonrpc.h"
 #include "mcpaudit/clock.h"
@@ -41,7 +40,6 @@ using HttpResponse = http::response<http::string_body>;
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kMaxHeaderBytes = 16 * 1024;
-constexpr size_t kLargeBodyBytes = 1 << 20;
 constexpr size_t kReplayEvents = 256;           // sent events kept per stream for Last-Event-ID
 constexpr auto kKeepAliveComment = std::chrono::seconds(15);
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
@@ -393,10 +391,9 @@ class HttpTransport {
       stream.expires_never();
       HttpRequest request = parser.release();
       const bool keep_alive = co_await Handle(stream, request, peer_ip) && request.keep_alive();
-      if (request.body().size() > kLargeBodyBytes) {
-        // The memory of a huge message (its text and its JSON) goes back to the system.
+      if (request.body().size() > kLargeMessageBytes) {
         request = {};
-        ::malloc_trim(0);
+        ReleaseFreeMemory();
       }
       if (!keep_alive) break;
     }

@@ -104,6 +104,56 @@ TEST(JournalAnchorTest, DeletedNewestSegmentsAreNoticedLikeDeletedLines) {
   EXPECT_TRUE(std::ranges::any_of(records, [](const AuditEvent& e) { return e.event_type == "integrity_alarm"; }));
 }
 
+TEST(JournalAnchorTest, RecordsReplacedByBlankLinesAreNoticedWithoutTheStore) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  Serve(audit, 3);
+  const auto segment = testing::SegmentPaths(audit).back();
+  auto lines = testing::ReadLines(segment);
+  const uint64_t last = SeqOf(lines.back());
+  lines[lines.size() - 1] = lines[lines.size() - 2] = "";  // as many lines as the shipper counted
+  testing::WriteLines(segment, lines);
+  std::filesystem::remove(audit / "audit.db");  // and the store beside it
+  const auto [status, out] = RunCommand("verify --audit-dir " + audit.string());
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("modified"), std::string::npos) << out;
+  Serve(audit, 1);
+  const auto records = Records(audit, true);
+  const auto alarm = std::ranges::find_if(records, [](const AuditEvent& e) { return e.event_type == "integrity_alarm"; });
+  ASSERT_NE(alarm, records.end()) << "the shipper's cursor says seq " << last << " was shipped";
+  EXPECT_EQ(alarm->details["missing"], std::to_string(last - 1) + "-" + std::to_string(last));
+}
+
+TEST(JournalAnchorTest, OneSeqEditedFarAheadIsOneVerdictNotAMillion) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  Serve(audit, 2);
+  const auto segment = testing::SegmentPaths(audit).back();
+  auto lines = testing::ReadLines(segment);
+  json record = json::parse(lines[1]);
+  record["integrity"]["seq"] = uint64_t{1} << 60;
+  lines[1] = record.dump();
+  testing::WriteLines(segment, lines);
+  const auto [status, out] = RunCommand("verify --audit-dir " + audit.string());
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_LT(std::ranges::count(out, '\n'), 20) << out;
+}
+
+TEST(JournalAnchorTest, ALinkOrADirectoryWithASegmentsNameIsNeverWrittenThrough) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  Serve(audit, 1);
+  const auto victim = dir.path() / "victim.txt";
+  std::ofstream(victim) << "precious\n";
+  std::filesystem::create_symlink(victim, audit / "segment-99999999999999999998.jsonl");
+  std::filesystem::create_directory(audit / "segment-99999999999999999999.jsonl");
+  Serve(audit, 1);
+  EXPECT_EQ(testing::ReadFile(victim), "precious\n");
+  const auto [status, out] = RunCommand("verify --audit-dir " + audit.string());
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_EQ(Records(audit).size(), 2u);
+}
+
 TEST(JournalAnchorTest, ASeqEditedBeyondAnyRealStreamStopsTheServer) {
   testing::TempDir dir;
   const auto audit = dir.path() / "audit";

@@ -28,6 +28,7 @@ namespace {
 
 using nlohmann::json;
 using testing::AllBytes;
+using testing::ReadFile;
 using testing::Records;
 using testing::RunCommand;
 using testing::ServerProcess;
@@ -323,6 +324,69 @@ done
 )SH";
   std::filesystem::permissions(script, std::filesystem::perms::owner_all);
   return script;
+}
+
+// An upstream that keeps every line it receives in <dir>/received.txt, never
+// answers a call of the tool `hang`, and answers `odd` with members of the
+// wrong type.
+std::filesystem::path WriteRecordingServer(const std::filesystem::path& dir) {
+  const auto script = dir / "recording-server.sh";
+  std::ofstream(script) << "#!/bin/sh\nreceived='" << (dir / "received.txt").string() << "'\n" << R"SH(
+while IFS= read -r line; do
+  printf '%s\n' "$line" >> "$received"
+  id=$(printf '%s' "$line" | sed -n 's/^{"id":\([^,}]*\).*/\1/p')
+  case "$line" in
+    *'"method":"initialize"'*)
+      echo "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{\"tools\":{}},\"serverInfo\":{\"name\":\"rec\",\"version\":\"1\"}}}" ;;
+    *'"name":"hang"'*) ;;
+    *'"name":"odd"'*)
+      echo "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"isError\":\"yes\",\"content\":[{\"type\":5,\"uri\":[]}]}}" ;;
+    *'"method":"tools/call"'*)
+      echo "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"done\"}]}}" ;;
+  esac
+done
+)SH";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  return script;
+}
+
+TEST(ProxyTest, ASecondRequestWithTheIdOfOneInFlightIsRefusedAndRecorded) {
+  testing::TempDir dir;
+  ServerProcess proxy(ProxyArgs(dir.path(), {WriteRecordingServer(dir.path()).string()}), dir.path() / "proxy.txt");
+  proxy.Initialize();
+  proxy.Send({{"jsonrpc", "2.0"}, {"id", 5}, {"method", "tools/call"}, {"params", {{"name", "hang"}}}});
+  // Answered and recorded as the first call otherwise: a tool run without its own record.
+  const json second = proxy.Request(5, "tools/call", {{"name", "read_records"}, {"arguments", json::object()}});
+  EXPECT_EQ(second["error"]["code"], -32600) << second;
+  EXPECT_NE(ErrorText(second).find("already in use"), std::string::npos) << second;
+  EXPECT_EQ(proxy.Request(6, "tools/call", {{"name", "other"}})["result"]["content"][0]["text"], "done");
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+  const std::string received = ReadFile(dir.path() / "received.txt");
+  EXPECT_EQ(received.find("read_records"), std::string::npos) << "never reached the upstream";
+  bool refused = false;
+  for (const auto& e : Records(dir.path() / "audit"))
+    refused = refused || (e.tool == "read_records" && e.outcome == Outcome::kDenied && e.error->reason == "duplicate_id");
+  EXPECT_TRUE(refused);
+}
+
+TEST(ProxyTest, TheUpstreamGetsTheMessageAsThePolicyReadItAndOddAnswersDoNotStopTheProxy) {
+  testing::TempDir dir;
+  ServerProcess proxy(ProxyArgs(dir.path(), {WriteRecordingServer(dir.path()).string()}), dir.path() / "proxy.txt");
+  proxy.Initialize();
+  // Two "name" keys: a parser that keeps the first would run another tool than the one recorded.
+  proxy.Write(R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"read_secret","name":"harmless"}})"
+              "\n");
+  EXPECT_EQ(proxy.Read()["result"]["content"][0]["text"], "done");
+  // Members of types the proxy does not expect, in the answer.
+  EXPECT_TRUE(proxy.Request(8, "tools/call", {{"name", "odd"}}).contains("result"));
+  EXPECT_EQ(proxy.Request(9, "tools/call", {{"name", "other"}})["result"]["content"][0]["text"], "done");
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+  const std::string received = ReadFile(dir.path() / "received.txt");
+  EXPECT_EQ(received.find("read_secret"), std::string::npos) << received;
+  EXPECT_NE(received.find(R"("name":"harmless")"), std::string::npos) << received;
+  std::vector<std::string> tools;
+  for (const auto& e : Records(dir.path() / "audit")) tools.push_back(e.tool);
+  EXPECT_EQ(tools, (std::vector<std::string>{"harmless", "odd", "other"}));
 }
 
 TEST(ProxyTest, ParametersTheUpstreamsSchemaMarksSensitiveAreRedactedAndSamplingCountsWhatItLeavesOut) {

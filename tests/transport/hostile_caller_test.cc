@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+#include <iostream>
 #include <optional>
 #include <thread>
 
@@ -84,6 +86,13 @@ class Client {
     return json::parse(body, nullptr, false);
   }
   int last_status() const { return last_status_; }
+  // The front end's resident memory (VmRSS), in KiB.
+  long ResidentKiB() const {
+    std::ifstream status("/proc/" + std::to_string(process_->pid()) + "/status");
+    for (std::string line; std::getline(status, line);)
+      if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
+    return -1;
+  }
 
   // Stops the front end as a user would (end of input, or SIGTERM); its exit status.
   int Stop() { return http_ ? process_->Signal(SIGTERM) : process_->CloseAndWait(); }
@@ -162,6 +171,49 @@ TEST_P(HostileCallerTest, UnreadableMessagesAreRefusedRecordedAndTheServerStaysU
   EXPECT_NE(query_out.find("too_deep"), std::string::npos);
   const auto [tail_status, tail_out] = RunCommand("tail --audit-dir " + client.audit().string());
   EXPECT_EQ(tail_status, 0) << tail_out;
+}
+
+TEST_P(HostileCallerTest, MembersOfTheWrongTypeAreRefusedAndTheSessionGoesOn) {
+  testing::TempDir dir;
+  Client client(GetParam(), dir.path());
+  for (const char* message :
+       {R"({"jsonrpc":"2.0","id":11,"method":5})", R"({"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":5}})",
+        R"({"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"name":"catalog_search","arguments":{"query":"x"},"_meta":{"access_reason":7,"progressToken":[]}}})",
+        R"({"jsonrpc":"2.0","id":14,"method":"resources/read","params":{"uri":[]}})",
+        R"({"jsonrpc":"2.0","id":15,"method":"completion/complete","params":{"ref":{},"argument":{"name":5,"value":[]}}})",
+        R"({"jsonrpc":"2.0","id":16,"method":"tools/call","params":[]})"}) {
+    const json answer = client.Send(message);
+    EXPECT_TRUE(answer.is_object()) << message << "\n" << client.Stderr();
+    if (answer.is_object()) {
+      EXPECT_EQ(answer["id"], json::parse(message)["id"]) << answer;
+    }
+  }
+  // The same session serves on, the same ids too.
+  const json ok = client.Send(ToolCall(12, R"({"query":"orders"})"));
+  EXPECT_TRUE(ok.contains("result")) << ok;
+  EXPECT_EQ(client.Stop(), 0) << client.Stderr();
+  const auto [status, out] = RunCommand("verify --audit-dir " + client.audit().string());
+  EXPECT_EQ(status, 0) << out;
+}
+
+TEST_P(HostileCallerTest, MemoryTakenByHugeMessagesIsGivenBack) {
+  testing::TempDir dir;
+  Client client(GetParam(), dir.path());
+  // 200,000 keys in 3 MB: some 400 MB of JSON nodes while it is read.
+  std::string arguments = "{";
+  for (int i = 0; i < 200000; ++i) arguments += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":1";
+  arguments += "}";
+  for (int i = 0; i < 3; ++i) (void)client.Send(ToolCall(100 + i, arguments));
+  // Recorded and shipped meanwhile, by other threads: each gives back what it took.
+  long rss = client.ResidentKiB();
+  for (int i = 0; i < 50 && rss > 100 * 1024; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    rss = client.ResidentKiB();
+  }
+  std::cerr << Name(GetParam()) << ": " << rss << " KiB resident after three huge messages\n";
+  // Kept: 350 MB and more, for good.
+  EXPECT_LT(rss, 100 * 1024) << "KiB resident after three huge messages";
+  EXPECT_EQ(client.Stop(), 0) << client.Stderr();
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryFrontEnd, HostileCallerTest,

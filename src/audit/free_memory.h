@@ -1,0 +1,19 @@
+// Giving memory back after a huge message. A message of 3 MB with 200,000
+// keys becomes some 400 MB of JSON nodes while it is read, copied into its
+// record and shipped; once freed, the allocator keeps those pages for reuse
+// that seldom comes. Each thread that handled such a message (the reader, the
+// journal's writer, a shipper) gives them back to the system once done with it.
+#pragma once
+
+#include <cstddef>
+
+namespace mcpaudit {
+
+// A message or record above this size is huge.
+inline constexpr size_t kLargeMessageBytes = 1 << 20;
+
+// Returns the free memory of every allocator arena to the system (malloc_trim).
+// Costs about a millisecond: call it after huge messages only.
+void ReleaseFreeMemory();
+
+}  // namespace mcpaudit
