@@ -76,8 +76,10 @@ Result<Config> Settings(const ServeFlags& flags) {
   return config;
 }
 
-// What outside the journal knows of its head: the newest records of the SQLite
-// stores it fills, and its shippers' cursors (those ahead of it in `ahead`).
+// What outside the journal knows of its head: the newest records of the
+// SQLite stores it fills, and its shippers' cursors (those ahead of it in
+// `ahead`). Not a PostgreSQL or MariaDB store: several journals may ship into
+// one, and a stream name given twice would read as a truncation there.
 std::vector<JournalAnchor> JournalAnchors(const Config& config, const std::string& stream,
                                           std::vector<CursorAhead>& ahead) {
   std::vector<JournalAnchor> anchors;

@@ -304,11 +304,12 @@ Result<std::unique_ptr<Sink>> OpenMysqlSink(const SinkConfig& config) {
   return std::make_unique<MysqlSink>(config);
 }
 
-Status ReadMysqlRecords(const SinkConfig& config, const std::function<bool(size_t, const std::string&)>& visit) {
+Status ReadMysqlRecords(const SinkConfig& config, const std::function<bool(size_t, const std::string&)>& visit,
+                    StoredRecords which) {
   auto conn = Connect(config);
   if (!conn) return std::unexpected(conn.error());
   MYSQL* m = conn->get();
-  const std::string sql = std::string("SELECT record FROM ") + kMysqlAuditTable + " ORDER BY stream, seq";
+  const std::string sql = SelectRecords(kMysqlAuditTable, which);
   if (mysql_query(m, sql.c_str()) != 0)
     return Fail(ErrorCode::kIo, RedactUrl(config.url) + " holds no audit records: " + mysql_error(m));
   MYSQL_RES* result = mysql_use_result(m);  // rows streamed, not held in memory

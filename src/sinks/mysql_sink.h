@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "mcpaudit/sink.h"
+#include "sinks/sql_columns.h"
 
 namespace mcpaudit {
 
@@ -28,7 +29,9 @@ bool IsMysqlUrl(std::string_view url);  // mysql:// or mariadb://
 
 // Calls `visit(row, record line)` for each stored record in chain order, one
 // row at a time (streamed from the server), until it returns false.
+// `which`: all of them, or the newest of each stream.
 [[nodiscard]] Status ReadMysqlRecords(const SinkConfig& config,
-                                      const std::function<bool(size_t, const std::string&)>& visit);
+                                      const std::function<bool(size_t, const std::string&)>& visit,
+    StoredRecords which = StoredRecords::kAll);
 
 }  // namespace mcpaudit

@@ -354,11 +354,12 @@ Result<std::unique_ptr<Sink>> OpenPostgresSink(const SinkConfig& config) {
   return std::make_unique<PostgresSink>(config);
 }
 
-Status ReadPostgresRecords(const SinkConfig& config, const std::function<bool(size_t, const std::string&)>& visit) {
+Status ReadPostgresRecords(const SinkConfig& config, const std::function<bool(size_t, const std::string&)>& visit,
+                    StoredRecords which) {
   auto conn = Connect(config);
   if (!conn) return std::unexpected(conn.error());
   PGconn* c = conn->get();
-  const std::string sql = std::string("SELECT record FROM ") + kAuditTable + " ORDER BY stream, seq";
+  const std::string sql = SelectRecords(kAuditTable, which);
   if (PQsendQuery(c, sql.c_str()) != 1 || PQsetSingleRowMode(c) != 1)
     return Fail(ErrorCode::kIo, RedactUrl(config.url) + ": " + LastError(c));
   Status status;

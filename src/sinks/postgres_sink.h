@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "mcpaudit/sink.h"
+#include "sinks/sql_columns.h"
 
 namespace mcpaudit {
 
@@ -24,7 +25,9 @@ bool IsPostgresUrl(std::string_view url);  // postgres:// or postgresql://
 
 // Calls `visit(row, record line)` for each stored record in chain order (by
 // stream, then seq), one row at a time, until it returns false.
+// `which`: all of them, or the newest of each stream.
 [[nodiscard]] Status ReadPostgresRecords(const SinkConfig& config,
-                                         const std::function<bool(size_t, const std::string&)>& visit);
+                                         const std::function<bool(size_t, const std::string&)>& visit,
+    StoredRecords which = StoredRecords::kAll);
 
 }  // namespace mcpaudit

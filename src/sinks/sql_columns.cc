@@ -6,6 +6,12 @@
 
 namespace mcpaudit {
 
+std::string SelectRecords(std::string_view table, StoredRecords which) {
+  const std::string t(table);
+  if (which == StoredRecords::kAll) return "SELECT record FROM " + t + " ORDER BY stream, seq";
+  return "SELECT record FROM " + t + " AS a WHERE seq = (SELECT max(seq) FROM " + t + " AS b WHERE b.stream = a.stream)";
+}
+
 RecordColumns ColumnsOf(const SinkRecord& record) {
   const AuditEvent& e = record.event;
   RecordColumns c;

@@ -36,6 +36,15 @@ struct RecordColumns {
 };
 RecordColumns ColumnsOf(const SinkRecord& record);
 
+// Which stored records a reader asks a SQL store for.
+enum class StoredRecords {
+  kAll,                 // every record, in chain order (by stream, then seq)
+  kNewestOfEachStream,  // the head of each stream: what its journal must at least reach
+};
+// The SELECT of the record texts of `table` that `which` names (one index seek
+// per stream for kNewestOfEachStream).
+std::string SelectRecords(std::string_view table, StoredRecords which);
+
 // The password of `config`: from its environment variable or file (one line,
 // the line break dropped); empty when it names neither. Fails when the named
 // source is missing, and when the URL itself holds a password.

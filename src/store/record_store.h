@@ -11,6 +11,7 @@
 #include "mcpaudit/pipeline.h"
 #include "mcpaudit/result.h"
 #include "mcpaudit/sink.h"
+#include "sinks/sql_columns.h"
 
 namespace mcpaudit {
 
@@ -18,11 +19,11 @@ namespace mcpaudit {
 // it, until it returns false. `store` is read with the scheme of its URL:
 // sqlite://, postgres:// or mysql://.
 [[nodiscard]] Status ForEachStoredLine(const SinkConfig& store,
-                                       const std::function<bool(size_t, const std::string&)>& visit);
+                                       const std::function<bool(size_t, const std::string&)>& visit,
+                                       StoredRecords which = StoredRecords::kAll);
 
 // The newest record of each stream a store holds (its seq and hash): what the
-// journal that fills the store must at least reach. SQLite stores only (an
-// indexed query); other stores answer an empty list.
+// journal that fills the store must at least reach.
 [[nodiscard]] Result<std::vector<JournalAnchor>> StoreHeads(const SinkConfig& store);
 
 }  // namespace mcpaudit
