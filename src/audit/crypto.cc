@@ -1,5 +1,8 @@
 #include "audit/crypto.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include "audit/audit_files.h"
 
 #include <fcntl.h>
@@ -39,6 +42,12 @@ std::string Base64UrlEncode(std::string_view bytes) {
 }
 
 std::optional<std::string> Base64UrlDecode(std::string_view text) {
+  // Unpadded base64url only (RFC 4648 §5, as JOSE writes it): anything else,
+  // '=' included, is not decoded.
+  const bool alphabet = std::ranges::all_of(text, [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+  if (!alphabet || text.size() % 4 == 1) return std::nullopt;
   std::string b64(text);
   for (auto& c : b64) c = c == '-' ? '+' : c == '_' ? '/' : c;
   while (b64.size() % 4) b64.push_back('=');
@@ -46,8 +55,8 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
   const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                                 reinterpret_cast<const unsigned char*>(b64.data()), static_cast<int>(b64.size()));
   if (n < 0) return std::nullopt;
-  size_t pad = 0;
-  for (size_t i = b64.size(); i > 0 && b64[i - 1] == '='; --i) ++pad;
+  const size_t pad = b64.size() - text.size();  // at most 2: a length of 4k+1 was refused
+  if (static_cast<size_t>(n) < pad) return std::nullopt;
   out.resize(static_cast<size_t>(n) - pad);
   return out;
 }

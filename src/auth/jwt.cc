@@ -92,6 +92,9 @@ Result<KeyKind> PemKind(const std::string& pem, const std::string& where) {
 // One JSON Web Key (RFC 7517) as a verify key; nullopt for keys of other kinds.
 std::optional<VerifyKey> FromJwk(const json& jwk) {
   if (!jwk.is_object()) return std::nullopt;
+  // A key set comes from outside: a member of another type is not a key this reads.
+  for (const char* member : {"kty", "use", "crv", "kid", "n", "e", "x", "y"})
+    if (jwk.contains(member) && !jwk[member].is_string()) return std::nullopt;
   const std::string kty = jwk.value("kty", "");
   const std::string use = jwk.value("use", "sig");
   if (use != "sig") return std::nullopt;

@@ -209,6 +209,9 @@ TEST_F(JwtTest, RefusesAlgNoneAndAlgorithmConfusion) {
   token = token.substr(0, first + 1) + Base64UrlEncode(admin.dump()) + token.substr(second);
   EXPECT_EQ(Refusal(*auth, token), "signature does not verify");
   EXPECT_EQ(Refusal(*auth, "not-a-token"), "malformed token");
+  // Padding and characters base64url does not have (found by fuzzing: "=" crashed the decoder).
+  for (const char* odd : {"=.=.", "=.=.=", "a.b.c", "eyJ=.e30.x", "..", "A.A.A"})
+    EXPECT_EQ(Refusal(*auth, odd), "malformed token header") << odd;
 }
 
 TEST_F(JwtTest, BadOptionsSayWhatIsWrong) {
