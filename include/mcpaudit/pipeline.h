@@ -42,8 +42,8 @@ struct JournalAnchor {
   std::string hash;    // that record's hash, when known
 };
 
-// The highest seq a stream may reach: far beyond any real stream (2^62 is
-// 146,000 years at a million records a second), so a larger one was edited in.
+// Beyond any seq a stream reaches (2^62 is 146,000 years at a million records
+// a second): a seq this large or larger was edited in.
 inline constexpr uint64_t kMaxSeq = uint64_t{1} << 62;
 
 struct PipelineOptions {

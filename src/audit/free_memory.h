@@ -12,8 +12,8 @@ namespace mcpaudit {
 // A message or record above this size is huge.
 inline constexpr size_t kLargeMessageBytes = 1 << 20;
 
-// Returns the free memory of every allocator arena to the system (malloc_trim).
-// Costs about a millisecond: call it after huge messages only.
+// Returns the free memory of every allocator arena to the system (malloc_trim),
+// at most ten times a second. Costs about a millisecond: after huge messages only.
 void ReleaseFreeMemory();
 
 }  // namespace mcpaudit

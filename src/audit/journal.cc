@@ -111,10 +111,14 @@ Result<Journal> Journal::Open(JournalOptions options, std::string_view stream) {
       auto line = ParseWithin(*line_it, kMaxRecordDepth);
       if (line.is_discarded() || !line.is_object() || !line.contains("integrity")) continue;
       const auto& integrity = line["integrity"];
-      if (!integrity.is_object() || integrity.value("stream", "") != stream) continue;
-      journal.head_.seq = integrity.value("seq", uint64_t{0});
-      journal.head_.hash = integrity.value("hash", std::string(journal::kGenesisHash));
-      journal.head_.last_is_checkpoint = line.value("event_type", "") == "checkpoint";
+      // Read with their types checked: anyone with access to the file may have edited it.
+      if (!integrity.is_object() || !integrity.contains("stream") || integrity["stream"] != stream ||
+          !integrity.contains("seq") || !integrity["seq"].is_number_unsigned() || !integrity.contains("hash") ||
+          !integrity["hash"].is_string())
+        continue;
+      journal.head_.seq = integrity["seq"].get<uint64_t>();
+      journal.head_.hash = integrity["hash"].get<std::string>();
+      journal.head_.last_is_checkpoint = line.contains("event_type") && line["event_type"] == "checkpoint";
       any_record = true;
       break;
     }

@@ -508,7 +508,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
   auto journal = Journal::Open({options.directory, options.max_segment_bytes, options.max_segment_age}, options.stream);
   if (!journal) return std::unexpected(journal.error());
   const ChainHead journal_head = journal->head();
-  if (journal_head.seq > kMaxSeq) {
+  if (journal_head.seq >= kMaxSeq) {
     return Fail(ErrorCode::kInvalidArgument,
                 "the journal in " + options.directory.string() + " ends with seq " + std::to_string(journal_head.seq) +
                     " of stream " + options.stream + ": beyond any real stream, so its last record was edited; "
@@ -518,12 +518,13 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
   nlohmann::json behind = nlohmann::json::array();
   uint64_t resume_after = journal_head.seq;
   for (const JournalAnchor& anchor : options.anchors) {
-    if (anchor.stream != options.stream || anchor.seq > kMaxSeq) continue;
+    if (anchor.stream != options.stream) continue;
     const bool ahead = anchor.seq > journal_head.seq;
     const bool rewritten = anchor.seq == journal_head.seq && !anchor.hash.empty() && anchor.hash != journal_head.hash;
     if (!ahead && !rewritten) continue;
     behind.push_back({{"source", anchor.source}, {"seq", anchor.seq}, {"hash", anchor.hash}});
-    resume_after = std::max(resume_after, anchor.seq);
+    // An anchor edited to an impossible seq is an alarm, but moves the numbering nowhere.
+    if (anchor.seq < kMaxSeq) resume_after = std::max(resume_after, anchor.seq);
   }
   auto state = std::make_unique<State>(std::move(options), std::move(*journal));
   state->seq = resume_after;
@@ -556,9 +557,11 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
     const std::string missing = resume_after < first    ? ""
                                 : first == resume_after ? std::to_string(first)
                                                         : std::to_string(first) + "-" + std::to_string(resume_after);
-    const std::string what = missing.empty()
-                                 ? "seq " + std::to_string(journal_head.seq) + " differs from the copy outside it"
-                                 : "seq " + missing + " are missing";
+    const std::string what = !missing.empty() ? "seq " + missing + " are missing"
+                             : behind[0]["seq"].get<uint64_t>() >= kMaxSeq
+                                 ? "an anchor names seq " + std::to_string(behind[0]["seq"].get<uint64_t>()) +
+                                       ", beyond any real stream: it was edited"
+                                 : "seq " + std::to_string(journal_head.seq) + " differs from the copy outside it";
     OpsLog().error("audit journal: stream {} ends at seq {}, but {} knows seq {}: {}", pipeline->state_->options.stream,
                    journal_head.seq, behind[0]["source"].get<std::string>(), behind[0]["seq"].get<uint64_t>(), what);
     AuditEvent alarm = pipeline->state_->SystemEvent("integrity_alarm");

@@ -422,17 +422,22 @@ Result<std::vector<CursorAhead>> CursorsAhead(const fs::path& journal_dir, const
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     if (entry.path().extension() != ".cursor") continue;
     auto cursor = LoadCursor(entry.path());
-    if (!cursor || cursor->segment.empty() || cursor->lines == 0) continue;  // nothing shipped it can vouch for
-    // What the cursor says was shipped: the seqs its segment's name counts.
-    const uint64_t shipped = FirstSeqOf(cursor->segment) + cursor->lines - 1;
+    if (!cursor || cursor->segment.empty()) continue;  // nothing shipped it can vouch for
+    const bool present = std::binary_search(segments.begin(), segments.end(), cursor->segment);
     // Retention removes the oldest segments only: a cursor in one that is gone
     // with a newer one still there was passed by retention, not by loss.
-    if (!last.empty() && cursor->segment < last &&
-        !std::binary_search(segments.begin(), segments.end(), cursor->segment))
-      continue;
+    if (!present && !last.empty() && cursor->segment < last) continue;
+    // What the cursor says was shipped: the seqs its segment's name counts
+    // (checked: a hostile cursor must not wrap around).
+    const uint64_t first = FirstSeqOf(cursor->segment);
+    const uint64_t shipped = cursor->lines == 0 ? (first > 0 ? first - 1 : 0)
+                             : cursor->lines > kMaxSeq || first > kMaxSeq ? kMaxSeq
+                                                                          : first + cursor->lines - 1;
+    const uint64_t lines_there = !present ? 0 : cursor->segment == last ? last_lines
+                                                                        : CompleteLines(journal_dir / cursor->segment);
     if (!newest) newest = NewestSeq(journal_dir, segments);
-    // Lines replaced by others (blank, garbage) count as lines but hold no records: compare seqs.
-    if (shipped <= *newest && (cursor->segment != last || cursor->lines <= last_lines)) continue;
+    // Lines replaced by others (blank, garbage) count as lines but hold no records: compare seqs too.
+    if (present && cursor->lines <= lines_there && shipped <= *newest) continue;
     CursorAhead found;
     found.name = entry.path().stem().string();
     found.anchor = {"the cursor of shipper " + found.name, stream, shipped, ""};

@@ -23,7 +23,8 @@ std::vector<JournalAnchor> LocalAnchors(const std::filesystem::path& dir, const 
     store.url = "sqlite://" + (dir / "audit.db").string();
     if (auto heads = StoreHeads(store)) anchors = std::move(*heads);
   }
-  const std::string stream = report.heads.size() == 1 ? report.heads.begin()->first : DefaultStream();
+  // The shippers' cursors count the seqs of the stream the journal writes now.
+  const std::string stream = report.newest_stream.empty() ? DefaultStream() : report.newest_stream;
   if (auto ahead = CursorsAhead(dir, stream)) {
     for (const CursorAhead& cursor : *ahead) anchors.push_back(cursor.anchor);
   }

@@ -582,6 +582,8 @@ struct UpstreamSession::State {
   void Receive(std::string_view text, const MessageContext& context) {
     BoundedJson parsed = ParseBounded(text, options.max_json_depth);
     if (parsed.fault != JsonFault::kNone) return RefuseUnreadable(text);
+    // One JSON-RPC object per message: a batch would pass the policy unchecked.
+    if (!parsed.value.is_object()) return RefuseUnreadable(text, "not a single JSON-RPC message");
     json message = std::move(parsed.value);
     // What goes on is the message as the policy read it (one line, each key
     // once), never the bytes: an upstream that reads a duplicate key otherwise

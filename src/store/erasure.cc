@@ -70,7 +70,8 @@ std::vector<std::string> EraseRecord(json& record, const ErasureRequest& request
   } else {
     for (auto it = salts.begin(); it != salts.end(); ++it) {
       const json::json_pointer pointer(it.key());
-      if (record.contains(pointer) && Holds(record[pointer], request.field_value)) pointers.push_back(it.key());
+      if (record.contains(pointer) && !journal::IsErased(record[pointer]) && Holds(record[pointer], request.field_value))
+        pointers.push_back(it.key());
     }
     std::vector<std::string> elsewhere;
     FindElsewhere(record, request.field_value, "", salts, elsewhere);
@@ -148,9 +149,15 @@ Result<ErasureResult> EraseFromJournal(const fs::path& dir, const ErasureRequest
     while (std::getline(in, line)) {
       ++result.records_scanned;
       json record = ParseWithin(line, kMaxRecordDepth);
-      const size_t erased = record.is_object() && record.contains("integrity") && record["integrity"].is_object()
-                                ? EraseRecord(record, request, result).size()
-                                : 0;
+      size_t erased = 0;
+      try {
+        if (record.is_object() && record.contains("integrity") && record["integrity"].is_object())
+          erased = EraseRecord(record, request, result).size();
+      } catch (const json::exception&) {
+        // A member of the wrong type: an edited line (verify names it), left as it is.
+        record = ParseWithin(line, kMaxRecordDepth);
+        erased = 0;
+      }
       if (erased > 0) {
         ++result.records_erased;
         result.fields_erased += erased;

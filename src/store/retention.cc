@@ -8,6 +8,7 @@
 #include "audit/bounded_json.h"
 #include "audit/journal_format.h"
 #include "audit/shipper.h"
+#include "mcp/jsonrpc.h"
 #include "mcpaudit/audit_policy.h"
 #include "mcpaudit/clock.h"
 #include "store/erasure.h"
@@ -98,26 +99,28 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
     std::vector<std::pair<size_t, json>> to_anonymise;  // line number, parsed record
     for (size_t n = 0; n < lines.size(); ++n) {
       json record = ParseWithin(lines[n], kMaxRecordDepth);
-      if (!record.is_object() || !record.contains("integrity"))
+      if (!record.is_object() || !record.contains("integrity") || !record["integrity"].is_object())
         continue;  // verify reports it; it goes with its segment
       const json& integrity = record["integrity"];
-      const std::string stream = integrity.value("stream", "");
-      last[stream] = {stream, integrity.value("seq", uint64_t{0}), integrity.value("hash", "")};
-      auto time = ParseTimestamp(record.value("timestamp", ""));
+      const std::string stream = jsonrpc::StringMember(integrity, "stream");
+      const uint64_t seq = integrity.contains("seq") && integrity["seq"].is_number_unsigned()
+                               ? integrity["seq"].get<uint64_t>()
+                               : 0;
+      last[stream] = {stream, seq, jsonrpc::StringMember(integrity, "hash")};
+      auto time = ParseTimestamp(jsonrpc::StringMember(record, "timestamp"));
       if (!time) {
         ++kept;  // an age cannot be told: it stays
         continue;
       }
-      const std::string tenant = record.contains("user") && record["user"].is_object()
-                                     ? record["user"].value("tenant_id", "")
-                                     : std::string();
+      const std::string tenant =
+          record.contains("user") ? jsonrpc::StringMember(record["user"], "tenant_id") : std::string();
       const Ages ages = AgesFor(options.policy, tenant);
       if (ages.keep && *time + *ages.keep <= options.now)
         ++expired;
       else if (!ages.follows)
         ++kept;
       if (ages.anonymize_after && *time + *ages.anonymize_after <= options.now &&
-          integrity.contains("salts"))
+          integrity.contains("salts") && integrity["salts"].is_object())
         to_anonymise.emplace_back(n, std::move(record));
     }
 

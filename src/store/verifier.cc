@@ -119,6 +119,7 @@ class Verifier {
     ++report_.records;
     const json& integrity = record["integrity"];
     const std::string stream = integrity.value("stream", "");
+    report_.newest_stream = stream;
     const uint64_t seq = integrity.value("seq", uint64_t{0});
     const std::string prev = integrity.value("prev", "");
     const std::string hash = integrity.value("hash", "");
@@ -338,7 +339,8 @@ void CompareWithAnchors(VerifyReport& report, const std::vector<JournalAnchor>& 
                                      " but not in the journal, which ends at seq " + std::to_string(head) +
                                      ": its newest records were deleted",
                                  {}, 0});
-    } else if (anchor.seq == head && !anchor.hash.empty() && anchor.hash != it->second.hash) {
+    } else if (it != report.heads.end() && anchor.seq == head && !anchor.hash.empty() &&
+               anchor.hash != it->second.hash) {
       report.problems.push_back({anchor.stream, head, "modified",
                                  "the " + anchor.source + " has another record with this seq: the journal's end was "
                                  "rewritten",

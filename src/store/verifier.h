@@ -39,6 +39,7 @@ struct VerifyReport {
     std::string hash;
   };
   std::map<std::string, Head> heads;  // where each stream ends
+  std::string newest_stream;          // the stream of the last record read
   std::vector<VerifyProblem> problems;
   std::vector<std::string> notes;  // facts worth knowing that are not tampering
   uint64_t records = 0;

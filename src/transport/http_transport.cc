@@ -603,7 +603,12 @@ class HttpTransport {
     refusal.reason = failure.error;
     server_.RecordRefusal(CallerOf(request, client_ip, nullptr), refusal);
     HttpResponse response = Refuse(request, http::status::unauthorized, "Unauthorized: " + failure.description);
-    std::string challenge = "Bearer error=\"" + failure.error + "\", error_description=\"" + failure.description +
+    // The description may quote what the caller sent (a key id): only what a
+    // quoted-string holds safely goes into the header (RFC 6750 §3).
+    std::string description;
+    for (char c : failure.description)
+      description.push_back(c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? c : '?');
+    std::string challenge = "Bearer error=\"" + failure.error + "\", error_description=\"" + description +
                             "\", resource_metadata=\"" + ResourceMetadataUrl() + "\"";
     response.set(http::field::www_authenticate, challenge);
     return response;

@@ -183,10 +183,11 @@ TEST_P(HostileCallerTest, MembersOfTheWrongTypeAreRefusedAndTheSessionGoesOn) {
         R"({"jsonrpc":"2.0","id":15,"method":"completion/complete","params":{"ref":{},"argument":{"name":5,"value":[]}}})",
         R"({"jsonrpc":"2.0","id":16,"method":"tools/call","params":[]})"}) {
     const json answer = client.Send(message);
-    EXPECT_TRUE(answer.is_object()) << message << "\n" << client.Stderr();
-    if (answer.is_object()) {
-      EXPECT_EQ(answer["id"], json::parse(message)["id"]) << answer;
-    }
+    ASSERT_TRUE(answer.is_object()) << message << "\n" << client.Stderr();
+    EXPECT_EQ(answer["id"], json::parse(message)["id"]) << answer;
+    // An access reason of the wrong type is no reason: that call runs (the catalog needs none).
+    const bool runs = answer["id"] == 13;
+    EXPECT_EQ(answer.contains("error"), !runs) << answer;
   }
   // The same session serves on, the same ids too.
   const json ok = client.Send(ToolCall(12, R"({"query":"orders"})"));
@@ -197,6 +198,9 @@ TEST_P(HostileCallerTest, MembersOfTheWrongTypeAreRefusedAndTheSessionGoesOn) {
 }
 
 TEST_P(HostileCallerTest, MemoryTakenByHugeMessagesIsGivenBack) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer keeps freed memory in quarantine by design";
+#endif
   testing::TempDir dir;
   Client client(GetParam(), dir.path());
   // 200,000 keys in 3 MB: some 400 MB of JSON nodes while it is read.
