@@ -7,9 +7,12 @@
 
 namespace mcpaudit {
 
-void ReleaseFreeMemory() {
-  // At most ten times a second, whoever asks: it takes every arena's lock, and a
-  // caller sending huge bodies back to back must not stall everyone with it.
+void ReleaseFreeMemory(bool often_at_most) {
+  if (!often_at_most) {
+    ::malloc_trim(0);
+    return;
+  }
+  // It takes every arena's lock: ten times a second at most, for all such callers.
   static std::atomic<int64_t> last{0};
   const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now().time_since_epoch())

@@ -60,14 +60,11 @@ class Session final : public std::enable_shared_from_this<Session> {
   void Receive(std::string_view text, const MessageContext& context) {
     receiving_ = &context;  // for MakeContext, while this message is handled
     receiving_large_ = text.size() > kLargeMessageBytes;
+    const ReleaseFreeMemoryAfter release(receiving_large_, /*often_at_most=*/true);  // may be an I/O thread
     struct Done {
       const MessageContext*& current;
-      bool large;
-      ~Done() {
-        current = nullptr;
-        if (large) ReleaseFreeMemory();
-      }
-    } done{receiving_, receiving_large_};
+      ~Done() { current = nullptr; }
+    } done{receiving_};
     auto decoded = jsonrpc::Decode(text, server_->options.max_json_depth);
     if (auto* error = std::get_if<jsonrpc::DecodeError>(&decoded)) return Refuse(*error);
     auto& message = std::get<jsonrpc::Message>(decoded);
@@ -390,12 +387,7 @@ class Session final : public std::enable_shared_from_this<Session> {
     auto self = shared_from_this();
     auto task = [self, ctx = std::move(ctx), id = message.id, work = std::move(work),
                  large = receiving_large_]() mutable {
-      struct Release {  // after a huge message, once its copies are gone
-        bool large;
-        ~Release() {
-          if (large) ReleaseFreeMemory();
-        }
-      } release{large};
+      const ReleaseFreeMemoryAfter release(large);  // after a huge message, once its call is done
       self->WaitForSessionStart();
       ToolCallResponse response = work(self->server_->toolkit, ctx);
       if (!response.cancelled) {

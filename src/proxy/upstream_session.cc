@@ -303,13 +303,7 @@ struct UpstreamSession::State {
 
   // One message from the upstream, on its way to the client.
   void FromUpstream(std::string line, const std::optional<std::string>& related) {
-    const bool large = line.size() > kLargeMessageBytes;
-    struct Release {  // after a huge answer, once it is relayed
-      bool large;
-      ~Release() {
-        if (large) ReleaseFreeMemory();
-      }
-    } release{large};
+    const ReleaseFreeMemoryAfter release(line.size() > kLargeMessageBytes);  // once a huge answer is relayed
     try {
       Relay(std::move(line), related);
     } catch (const std::exception& e) {
@@ -705,7 +699,7 @@ void UpstreamSession::Receive(std::string_view message, const MessageContext& co
     state_->RefuseUnreadable(message, e.what());
   }
   // The memory of a huge message (its text and its JSON) goes back to the system.
-  if (message.size() > kLargeMessageBytes) ReleaseFreeMemory();
+  if (message.size() > kLargeMessageBytes) ReleaseFreeMemory(/*often_at_most=*/true);  // may be an I/O thread
 }
 
 void UpstreamSession::Drain() {

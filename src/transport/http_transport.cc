@@ -393,7 +393,7 @@ class HttpTransport {
       const bool keep_alive = co_await Handle(stream, request, peer_ip) && request.keep_alive();
       if (request.body().size() > kLargeMessageBytes) {
         request = {};
-        ReleaseFreeMemory();
+        ReleaseFreeMemory(/*often_at_most=*/true);  // the I/O thread
       }
       if (!keep_alive) break;
     }

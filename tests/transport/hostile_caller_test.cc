@@ -210,13 +210,13 @@ TEST_P(HostileCallerTest, MemoryTakenByHugeMessagesIsGivenBack) {
   for (int i = 0; i < 3; ++i) (void)client.Send(ToolCall(100 + i, arguments));
   // Recorded and shipped meanwhile, by other threads: each gives back what it took.
   long rss = client.ResidentKiB();
-  for (int i = 0; i < 50 && rss > 100 * 1024; ++i) {
+  for (int i = 0; i < 50 && rss > 150 * 1024; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     rss = client.ResidentKiB();
   }
   std::cerr << Name(GetParam()) << ": " << rss << " KiB resident after three huge messages\n";
   // Kept: 350 MB and more, for good.
-  EXPECT_LT(rss, 100 * 1024) << "KiB resident after three huge messages";
+  EXPECT_LT(rss, 150 * 1024) << "KiB resident after three huge messages";
   EXPECT_EQ(client.Stop(), 0) << client.Stderr();
 }
 
