@@ -4,8 +4,9 @@
 
 namespace mcpaudit {
 
-RefusalRecorder::RefusalRecorder(const Recorder& recorder, RefusalLimits limits)
+RefusalRecorder::RefusalRecorder(const Recorder& recorder, const Redactor& redactor, RefusalLimits limits)
     : recorder_(recorder),
+      redactor_(redactor),
       limits_(limits),
       since_(recorder.clock().Now()),
       queue_(limits.queue),
@@ -26,7 +27,6 @@ void RefusalRecorder::Record(const RequestContext& ctx, CallRecord record) {
     // Callers choose their names and addresses: past the bound, one count for all of them.
     if (counts_.size() >= limits_.max_callers) key = Key{"*", "*", "*"};
     it = counts_.try_emplace(key).first;
-    it->second.tenant = ctx.identity.tenant_id;
   }
   Count& count = it->second;
   if (count.recorded < limits_.per_caller &&
@@ -46,6 +46,7 @@ void RefusalRecorder::Record(RequestContext ctx, const RefusedRequest& refusal, 
   CallRecord record;
   record.event_type = refusal.event_type;
   record.tool = refusal.tool;
+  if (!params.is_null()) redactor_.Apply(params);
   record.params = std::move(params);
   record.error = AuditError{refusal.code, refusal.message, refusal.reason};
   if (!refusal.method.empty() || refusal.http_status != 0) {

@@ -16,6 +16,7 @@
 
 #include "audit/bounded_queue.h"
 #include "mcpaudit/recorder.h"
+#include "mcpaudit/redaction.h"
 #include "mcpaudit/request_context.h"
 #include "mcpaudit/server.h"
 
@@ -23,8 +24,8 @@ namespace mcpaudit {
 
 class RefusalRecorder {
  public:
-  // `recorder` must outlive this.
-  RefusalRecorder(const Recorder& recorder, RefusalLimits limits = {});
+  // `recorder` and `redactor` (for the parameters a refusal could read) must outlive this.
+  RefusalRecorder(const Recorder& recorder, const Redactor& redactor, RefusalLimits limits = {});
   ~RefusalRecorder();  // writes what is queued and the last summary, then joins
   RefusalRecorder(const RefusalRecorder&) = delete;
   RefusalRecorder& operator=(const RefusalRecorder&) = delete;
@@ -33,7 +34,7 @@ class RefusalRecorder {
   // for the interval's summary. Thread-safe; never waits for the disk.
   void Record(const RequestContext& ctx, CallRecord record);
   // The same for `refusal`, with the parameters as far as they could be read
-  // (already redacted), of the caller of `ctx` or of `info`.
+  // (redacted here), of the caller of `ctx` or of `info`.
   void Record(RequestContext ctx, const RefusedRequest& refusal, nlohmann::json params = nullptr);
   void Record(const ConnectionInfo& info, const RefusedRequest& refusal);
 
@@ -42,7 +43,6 @@ class RefusalRecorder {
   struct Count {
     uint64_t recorded = 0;
     uint64_t suppressed = 0;
-    std::string tenant;
   };
   struct Item {
     RequestContext ctx;
@@ -53,6 +53,7 @@ class RefusalRecorder {
   void Summarize();  // writes the summary of the interval that ends, on the writer thread
 
   const Recorder& recorder_;
+  const Redactor& redactor_;
   const RefusalLimits limits_;
   std::mutex mutex_;
   std::map<Key, Count> counts_;  // guarded by mutex_; this interval's, bounded by max_callers + 1

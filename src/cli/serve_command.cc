@@ -27,7 +27,6 @@
 #include "mcpaudit/stdio_transport.h"
 #include "proxy/proxy_host.h"
 #include "proxy/stdio_proxy.h"
-#include "sinks/sqlite_sink.h"
 #include "store/audit_reads.h"
 #include "store/record_store.h"
 
@@ -74,33 +73,6 @@ Result<Config> Settings(const ServeFlags& flags) {
     config.audit.mode = *mode;
   }
   return config;
-}
-
-// What outside the journal knows of its head: the newest records of the
-// SQLite stores it fills, and its shippers' cursors (those ahead of it in
-// `ahead`). Not a PostgreSQL or MariaDB store: several journals may ship into
-// one, and a stream name given twice would read as a truncation there.
-std::vector<JournalAnchor> JournalAnchors(const Config& config, const std::string& stream,
-                                          std::vector<CursorAhead>& ahead) {
-  std::vector<JournalAnchor> anchors;
-  for (const SinkConfig& sink : SinksOrDefault(config)) {
-    const auto path = SqlitePathFromUrl(sink.url);
-    std::error_code ec;
-    if (!path || !std::filesystem::exists(*path, ec)) continue;
-    auto heads = StoreHeads(sink);
-    if (!heads) {
-      OpsLog().warn("the head of the journal cannot be compared with {}: {}", RedactUrl(sink.url), heads.error().message);
-      continue;
-    }
-    anchors.insert(anchors.end(), heads->begin(), heads->end());
-  }
-  if (auto cursors = CursorsAhead(config.audit.directory, stream); cursors) {
-    ahead = std::move(*cursors);
-    for (const CursorAhead& cursor : ahead) anchors.push_back(cursor.anchor);
-  } else {
-    OpsLog().warn("the head of the journal cannot be compared with its shippers' cursors: {}", cursors.error().message);
-  }
-  return anchors;
 }
 
 // Who is calling over stdio: --user, else MCP_AUDIT_USER, else the OS user.
@@ -388,7 +360,8 @@ int Serve(const ServeFlags& flags) {
   pipeline_options.server = {"mcp-audit", MCPAUDIT_VERSION, InstanceName()};
   if (pipeline_options.stream.empty()) pipeline_options.stream = DefaultStream();
   std::vector<CursorAhead> cursors_ahead;
-  pipeline_options.anchors = JournalAnchors(config, pipeline_options.stream, cursors_ahead);
+  pipeline_options.anchors =
+      JournalAnchors(config.audit.directory, SinksOrDefault(config), pipeline_options.stream, cursors_ahead);
   auto pipeline = Pipeline::Open(pipeline_options);
   if (!pipeline) {
     std::cerr << "mcp-audit serve: " << pipeline.error().message << "\n";

@@ -4,7 +4,6 @@
 #include <optional>
 
 #include "cli/commands.h"
-#include "audit/shipper.h"
 #include "store/query.h"
 #include "store/record_store.h"
 #include "store/verifier.h"
@@ -14,21 +13,13 @@ namespace mcpaudit::cli {
 namespace {
 
 // What the journal's own directory holds outside it: the default store and
-// the shippers' cursors.
+// the shippers' cursors (which count the seqs of the stream written last).
 std::vector<JournalAnchor> LocalAnchors(const std::filesystem::path& dir, const VerifyReport& report) {
-  std::vector<JournalAnchor> anchors;
-  std::error_code ec;
-  if (std::filesystem::exists(dir / "audit.db", ec)) {
-    SinkConfig store;
-    store.url = "sqlite://" + (dir / "audit.db").string();
-    if (auto heads = StoreHeads(store)) anchors = std::move(*heads);
-  }
-  // The shippers' cursors count the seqs of the stream the journal writes now.
-  const std::string stream = report.newest_stream.empty() ? DefaultStream() : report.newest_stream;
-  if (auto ahead = CursorsAhead(dir, stream)) {
-    for (const CursorAhead& cursor : *ahead) anchors.push_back(cursor.anchor);
-  }
-  return anchors;
+  SinkConfig store;
+  store.url = "sqlite://" + (dir / "audit.db").string();
+  std::vector<CursorAhead> ahead;
+  return JournalAnchors(dir, {store}, report.newest_stream.empty() ? DefaultStream() : report.newest_stream,
+                        ahead);
 }
 
 }  // namespace

@@ -102,6 +102,12 @@ RefusedRequest RefusalOf(const DecodeError& error) {
   return refusal;
 }
 
+json ArgumentsOf(const DecodeError& error) {
+  if (error.method != "tools/call" || !error.params.is_object()) return nullptr;
+  const auto arguments = error.params.find("arguments");
+  return arguments == error.params.end() ? json(nullptr) : *arguments;
+}
+
 std::string Result(const json& id, const json& result) {
   return Dump(json{{"jsonrpc", "2.0"}, {"id", id}, {"result", result}});
 }

@@ -45,6 +45,8 @@ const char* AuditedEventType(std::string_view method);
 
 // How the refusal of a message that could not be decoded is recorded.
 RefusedRequest RefusalOf(const DecodeError& error);
+// A refused tools/call's arguments as far as they could be read; null for anything else.
+nlohmann::json ArgumentsOf(const DecodeError& error);
 
 std::string Result(const nlohmann::json& id, const nlohmann::json& result);
 // The same with the result already serialised (valid JSON text).

@@ -21,7 +21,7 @@ struct Server::Impl {
   Impl(ServerOptions o, const Toolkit& t)
       : options(std::move(o)),
         toolkit(t),
-        refusals(t.recorder(), options.refusals),
+        refusals(t.recorder(), t.redactor(), options.refusals),
         pool(options.workers, options.max_queued_calls) {}
   ServerOptions options;
   const Toolkit& toolkit;
@@ -105,13 +105,7 @@ class Session final : public std::enable_shared_from_this<Session> {
   // Answers a message that could not be decoded, and records the refusal.
   void Refuse(const jsonrpc::DecodeError& error) {
     if (!error.is_response) Answer(error.id, jsonrpc::Error(error.id, error.code, error.message));
-    const RefusedRequest refusal = jsonrpc::RefusalOf(error);
-    json arguments;  // a tool call's, as far as they could be read
-    if (refusal.event_type == "tool_call" && error.params.is_object() && error.params.contains("arguments")) {
-      arguments = error.params["arguments"];
-      server_->toolkit.redactor().Apply(arguments);
-    }
-    server_->refusals.Record(MakeContext(error.id), refusal, std::move(arguments));
+    server_->refusals.Record(MakeContext(error.id), jsonrpc::RefusalOf(error), jsonrpc::ArgumentsOf(error));
   }
 
   // Sends the response to request `id` (null when the request could not be read).

@@ -104,7 +104,7 @@ ProxyShared::ProxyShared(ProxyOptions o, const Recorder& r)
     : options(std::move(o)),
       recorder(r),
       redactor(options.redaction),
-      refusals(r, options.refusals),
+      refusals(r, redactor, options.refusals),
       sampler_(options.policy.sampling) {}
 
 ProxyShared::~ProxyShared() {
@@ -560,16 +560,10 @@ struct UpstreamSession::State {
                                      "invalid_request", message->method, message->params};
     }
     const auto* error = std::get_if<jsonrpc::DecodeError>(&decoded);
-    const RefusedRequest refusal = jsonrpc::RefusalOf(*error);
-    json arguments;  // a tool call's, as far as they could be read
-    if (refusal.event_type == "tool_call" && error->params.is_object() && error->params.contains("arguments")) {
-      arguments = error->params["arguments"];
-      redactor.Apply(arguments);
-    }
     // The parser's message may quote the ill-formed bytes: serialised with replacements.
     const json refused = ErrorResponse(error->id, error->code, error->message);
     std::lock_guard lock(mutex);
-    shared.refusals.Record(Context(), refusal, std::move(arguments));  // never waits
+    shared.refusals.Record(Context(), jsonrpc::RefusalOf(*error), jsonrpc::ArgumentsOf(*error));  // never waits
     if (!error->is_response) ToClient(jsonrpc::Error(error->id, error->code, error->message), refused);
   }
 

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include "audit/bounded_json.h"
+#include "audit/ops_log.h"
 #include "sinks/mysql_sink.h"
 #include "sinks/postgres_sink.h"
 #include "sinks/sqlite_sink.h"
@@ -69,6 +70,31 @@ Result<std::vector<JournalAnchor>> StoreHeads(const SinkConfig& store) {
       StoredRecords::kNewestOfEachStream);
   if (!read) return std::unexpected(read.error());
   return heads;
+}
+
+std::vector<JournalAnchor> JournalAnchors(const std::filesystem::path& journal_dir,
+                                          const std::vector<SinkConfig>& stores, const std::string& stream,
+                                          std::vector<CursorAhead>& ahead) {
+  std::vector<JournalAnchor> anchors;
+  for (const SinkConfig& store : stores) {
+    const auto path = SqlitePathFromUrl(store.url);
+    std::error_code ec;
+    if (!path || !std::filesystem::exists(*path, ec)) continue;
+    auto heads = StoreHeads(store);
+    if (!heads) {
+      OpsLog().warn("the head of the journal cannot be compared with {}: {}", RedactUrl(store.url),
+                    heads.error().message);
+      continue;
+    }
+    anchors.insert(anchors.end(), heads->begin(), heads->end());
+  }
+  if (auto cursors = CursorsAhead(journal_dir, stream)) {
+    ahead = std::move(*cursors);
+    for (const CursorAhead& cursor : ahead) anchors.push_back(cursor.anchor);
+  } else {
+    OpsLog().warn("the head of the journal cannot be compared with its shippers' cursors: {}", cursors.error().message);
+  }
+  return anchors;
 }
 
 Status ForEachStoredLine(const SinkConfig& store, const std::function<bool(size_t, const std::string&)>& visit,

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "audit/shipper.h"
 #include "mcpaudit/pipeline.h"
 #include "mcpaudit/result.h"
 #include "mcpaudit/sink.h"
@@ -25,5 +27,15 @@ namespace mcpaudit {
 // The newest record of each stream a store holds (its seq and hash): what the
 // journal that fills the store must at least reach.
 [[nodiscard]] Result<std::vector<JournalAnchor>> StoreHeads(const SinkConfig& store);
+
+// What outside the journal in `journal_dir` knows of the head of `stream`: the
+// newest records of those `stores` that are SQLite files that exist (not a
+// PostgreSQL or MariaDB store: several journals may ship into one, and a
+// stream name given twice would read as a truncation there), and the cursors
+// of its shippers; those ahead of the journal go to `ahead`. What cannot be
+// read is logged and passed over.
+std::vector<JournalAnchor> JournalAnchors(const std::filesystem::path& journal_dir,
+                                          const std::vector<SinkConfig>& stores, const std::string& stream,
+                                          std::vector<CursorAhead>& ahead);
 
 }  // namespace mcpaudit

@@ -29,8 +29,9 @@ TEST(RefusalRecorderTest, AFloodIsRecordedUpToItsBoundAndCountedInOneSummary) {
   testing::RecordingLogger logger;
   testing::FakeClock clock;
   Recorder recorder(logger, {"srv", "1", "host-a:1"}, clock, testing::CountingRandom());
+  const Redactor redactor(RedactionOptions{});
   {
-    RefusalRecorder refusals(recorder, {.per_caller = 3, .interval = std::chrono::hours(1)});
+    RefusalRecorder refusals(recorder, redactor, {.per_caller = 3, .interval = std::chrono::hours(1)});
     for (int i = 0; i < 10; ++i) refusals.Record(Caller("mallory"), ParseError());
     for (int i = 0; i < 2; ++i) refusals.Record(Caller("eve"), ParseError());
   }  // the summary of the interval is written when the recorder stops
@@ -60,8 +61,9 @@ TEST(RefusalRecorderTest, CallersBeyondTheBoundShareOneCount) {
   testing::RecordingLogger logger;
   testing::FakeClock clock;
   Recorder recorder(logger, {"srv", "1", "host-a:1"}, clock, testing::CountingRandom());
+  const Redactor redactor(RedactionOptions{});
   {
-    RefusalRecorder refusals(recorder, {.per_caller = 1, .interval = std::chrono::hours(1), .max_callers = 2});
+    RefusalRecorder refusals(recorder, redactor, {.per_caller = 1, .interval = std::chrono::hours(1), .max_callers = 2});
     for (int i = 0; i < 1000; ++i) refusals.Record(Caller("user-" + std::to_string(i)), ParseError());
   }
   const auto events = logger.events();
@@ -77,8 +79,9 @@ TEST(RefusalRecorderTest, NoSummaryWhenNothingWasLeftOut) {
   testing::RecordingLogger logger;
   testing::FakeClock clock;
   Recorder recorder(logger, {"srv", "1", "host-a:1"}, clock, testing::CountingRandom());
+  const Redactor redactor(RedactionOptions{});
   {
-    RefusalRecorder refusals(recorder);
+    RefusalRecorder refusals(recorder, redactor);
     refusals.Record(Caller("mallory"), ParseError());
   }
   ASSERT_EQ(logger.events().size(), 1u);
