@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "audit/audit_files.h"
 #include "audit/bounded_json.h"
@@ -156,42 +157,109 @@ Status LogPendingReads(const fs::path& dir, Pipeline& pipeline) {
 }  // namespace
 
 struct AuditReadListener::State {
+  // A client has this long to send its line; a silent one never delays the others.
+  static constexpr auto kClientDeadline = std::chrono::seconds(2);
+  static constexpr size_t kMaxClients = 32;
+
+  struct Client {
+    int fd = -1;
+    ucred peer{};
+    std::string received;
+    std::chrono::steady_clock::time_point deadline;
+  };
+
   fs::path path;
   int listen_fd = -1;
   int wake[2] = {-1, -1};  // a byte on wake[1] stops the thread
   AuditLogger* logger = nullptr;
   AuditServer server;
+  std::vector<Client> clients;
   std::thread thread;
 
   void Serve() {
+    std::vector<pollfd> fds;
     for (;;) {
-      pollfd fds[2] = {{listen_fd, POLLIN, 0}, {wake[0], POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
-      if (fds[1].revents) return;
-      if (!(fds[0].revents & POLLIN)) continue;
-      const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) {
-        // Out of descriptors (EMFILE) the socket stays readable: wait instead of spinning.
-        if (errno != EINTR && errno != EAGAIN) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        continue;
-      }
-      const timeval limit{2, 0};  // a client that sends nothing does not hold the thread
-      ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-      const std::string answer = Handle(fd) + "\n";
-      // MSG_NOSIGNAL: a client that went away is no reason for SIGPIPE.
-      (void)::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
-      ::close(fd);
+      fds.assign({{wake[0], POLLIN, 0}, {clients.size() < kMaxClients ? listen_fd : -1, POLLIN, 0}});
+      for (const Client& c : clients) fds.push_back({c.fd, POLLIN, 0});
+      if (::poll(fds.data(), fds.size(), clients.empty() ? -1 : MillisecondsToNextDeadline()) < 0 &&
+          errno != EINTR)
+        return;
+      if (fds[0].revents) return;
+      // Clients first (by index, before accepting changes the list), newest last.
+      for (size_t i = clients.size(); i-- > 0;)
+        if (fds[i + 2].revents) ReadFrom(i);
+      DropLateClients();
+      if (fds[1].revents & POLLIN) Accept();
     }
   }
 
-  std::string Handle(int fd) {
-    ucred peer{};
-    socklen_t size = sizeof peer;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0) return "error: unknown peer";
-    auto line = ReadLine(fd);
-    if (!line) return "error: " + line.error().message;
-    auto event = AuditEventFromJson(ParseWithin(*line, kMaxRecordDepth));
+  int MillisecondsToNextDeadline() const {
+    auto next = clients.front().deadline;
+    for (const Client& c : clients) next = std::min(next, c.deadline);
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(next - std::chrono::steady_clock::now());
+    return static_cast<int>(std::max<int64_t>(left.count(), 0));
+  }
+
+  void Accept() {
+    const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) {
+      // Out of descriptors (EMFILE) the socket stays readable: wait instead of spinning.
+      if (errno != EINTR && errno != EAGAIN) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      return;
+    }
+    Client client;
+    client.fd = fd;
+    client.deadline = std::chrono::steady_clock::now() + kClientDeadline;
+    socklen_t size = sizeof client.peer;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &client.peer, &size) != 0) {
+      Finish(client, "error: unknown peer");
+      return;
+    }
+    clients.push_back(std::move(client));
+  }
+
+  void ReadFrom(size_t i) {
+    Client& client = clients[i];
+    char buffer[4096];
+    const ssize_t n = ::read(client.fd, buffer, sizeof buffer);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    std::string answer;
+    if (n <= 0) {
+      answer = "error: the connection closed";
+    } else {
+      client.received.append(buffer, static_cast<size_t>(n));
+      const size_t end = client.received.find('\n');
+      if (end != std::string::npos)
+        answer = Handle(client.peer, std::string_view(client.received).substr(0, end));
+      else if (client.received.size() > kMaxLine)
+        answer = "error: line too long";
+      else
+        return;
+    }
+    Finish(client, answer);
+    clients.erase(clients.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+
+  void DropLateClients() {
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(clients, [&](Client& c) {
+      if (c.deadline > now) return false;
+      Finish(c, "error: no request in time");
+      return true;
+    });
+  }
+
+  // The answer is one short line into an empty socket buffer: it never blocks.
+  // MSG_NOSIGNAL: a client that went away is no reason for SIGPIPE.
+  static void Finish(Client& client, const std::string& answer) {
+    const std::string line = answer + "\n";
+    (void)::send(client.fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ::close(client.fd);
+    client.fd = -1;
+  }
+
+  std::string Handle(const ucred& peer, std::string_view line) {
+    auto event = AuditEventFromJson(ParseWithin(line, kMaxRecordDepth));
     if (!event) return "error: not an audit event";
     // Only reads come this way: nothing else may be written in the server's name.
     if (event->event_type != "audit_read") return "error: only audit_read events are accepted";
@@ -215,6 +283,7 @@ struct AuditReadListener::State {
       std::error_code ec;
       fs::remove(path, ec);
     }
+    for (Client& c : clients) ::close(c.fd);
     for (int fd : wake)
       if (fd >= 0) ::close(fd);
   }
