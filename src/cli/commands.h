@@ -8,7 +8,9 @@
 #include <string>
 
 #include "mcpaudit/sink.h"
+#include "store/journal_reader.h"
 #include "store/query.h"
+#include "store/store_query.h"
 #include "store/retention.h"
 
 namespace mcpaudit {
@@ -59,11 +61,25 @@ CLI::Option* AddStoreFlags(CLI::App* cmd, StoreFlags& flags, const std::string& 
 // The record filters of `query` and `export`: --since, --until, --user, --tenant,
 // --tool, --outcome, --event-type, --limit.
 struct FilterFlags {
-  std::string since, until, user, tenant, tool, outcome, event_type;
+  std::string since, until, user, tenant, tool, outcome, event_type, session, request_id, client_ip, resource, text;
+  bool phi_only = false;
   size_t limit = 0;
   Result<QueryFilter> Filter() const;
 };
 void AddFilterFlags(CLI::App* cmd, FilterFlags& flags);
+
+// Where a read command reads: the --store given; else <audit-dir>/audit.db
+// when the server's SQLite sink has shipped it every record (its indexes answer
+// a filter without reading the journal); else the journal (an empty URL).
+StoreFlags ReadSource(const std::string& audit_dir, const StoreFlags& store);
+
+// Calls `visit(event, line)` for each record `selection` selects, from the
+// store `source` names, or from the journal in `audit_dir` when its URL is
+// empty (oldest first only; the filter is applied to every record there).
+[[nodiscard]] Status ForEachSelectedRecord(const std::string& audit_dir, const StoreFlags& source,
+                                           const Selection& selection,
+                                           const std::function<bool(const AuditEvent&, const std::string&)>& visit,
+                                           const std::function<void(const BadLine&)>& on_bad_line);
 
 // "12,345 records read" on stderr while a long read runs, when stderr is a
 // terminal that the results do not go to; erased when done.

@@ -41,22 +41,22 @@ void AddExportCommand(CLI::App& app, int& exit_code) {
     // The export holds personal data: only its owner may read it, and an
     // existing file (an earlier export, evidence) is never replaced.
     if (Status created = CreatePrivateFile(options->output); !created) return fail(created.error().message);
-    RecordRead("export", options->audit_dir, options->store,
+    const StoreFlags source = ReadSource(options->audit_dir, options->store);
+    RecordRead("export", options->audit_dir, source,
                {{"filters", FiltersJson(options->filters)}, {"format", options->format}, {"output", options->output}});
     std::ofstream out(options->output, std::ios::binary | std::ios::trunc);
     auto printer = options->format == "csv" ? MakeRecordPrinter(OutputFormat::kCsv, out) : nullptr;
-    size_t read = 0, written = 0, bad = 0;
+    size_t written = 0, bad = 0;
     {
       ProgressLine progress(false);
-      auto status = ForEachRecordLineIn(
-          options->audit_dir, options->store.Config(),
+      auto status = ForEachSelectedRecord(
+          options->audit_dir, source, {.filter = *filter, .newest_first = false, .after = std::nullopt},
           [&](const AuditEvent& event, const std::string& line) {
-            progress.Update(++read, written);
-            if (!Matches(*filter, event)) return true;
             if (printer) printer->Write(event);
             else out << line << '\n';
             ++written;
-            return filter->limit == 0 || written < filter->limit;
+            progress.Update(written, written);
+            return true;
           },
           [&](const BadLine& line) {
             ++bad;
@@ -76,7 +76,7 @@ void AddExportCommand(CLI::App& app, int& exit_code) {
       return fail("cannot write " + options->output + " (nothing exported)");
     }
     out.close();
-    std::cerr << "exported " << written << " of " << read << " records to " << options->output << "\n";
+    std::cerr << "exported " << written << " records to " << options->output << "\n";
     exit_code = bad == 0 ? 0 : 1;
   });
 }

@@ -15,14 +15,16 @@ void AddQueryCommand(CLI::App& app, int& exit_code) {
     StoreFlags store;
     FilterFlags filters;
     std::string format = "table";
+    bool newest_first = false;
   };
   auto options = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("query", "Print the audit records that match the filters, oldest first");
+  CLI::App* cmd = app.add_subcommand("query", "Print the audit records that match the filters, oldest first (from <audit-dir>/audit.db when it holds every record)");
   cmd->add_option("--audit-dir", options->audit_dir, "Directory of the journal (with --store: the journal that records this read)")->capture_default_str();
   AddStoreFlags(cmd, options->store, "Read a database a sink fills instead");
   AddFilterFlags(cmd, options->filters);
   cmd->add_option("--format", options->format, "table, json (one record per line) or csv")
       ->capture_default_str();
+  cmd->add_flag("--newest-first", options->newest_first, "Newest records first (from a store: the journal is read oldest first)");
   cmd->callback([options, &exit_code] {
     auto fail = [&](const std::string& message) {
       std::cerr << "mcp-audit query: " << message << "\n";
@@ -34,21 +36,20 @@ void AddQueryCommand(CLI::App& app, int& exit_code) {
     auto format = ParseOutputFormat(options->format);
     if (!format) return fail(format.error().message);
 
-    RecordRead("query", options->audit_dir, options->store, {{"filters", FiltersJson(options->filters)}});
+    const StoreFlags source = ReadSource(options->audit_dir, options->store);
+    RecordRead("query", options->audit_dir, source, {{"filters", FiltersJson(options->filters)}});
     auto printer = MakeRecordPrinter(*format, std::cout);
-    size_t read = 0, printed = 0, bad = 0;
+    size_t printed = 0;
     ProgressLine progress(::isatty(STDOUT_FILENO));
-    auto status = ForEachRecordIn(
-        options->audit_dir, options->store.Config(),
-        [&](const AuditEvent& event) {
-          progress.Update(++read, printed);
-          if (!Matches(filter, event)) return true;
+    auto status = ForEachSelectedRecord(
+        options->audit_dir, source, {.filter = filter, .newest_first = options->newest_first, .after = std::nullopt},
+        [&](const AuditEvent& event, const std::string&) {
           printer->Write(event);
           ++printed;
-          return filter.limit == 0 || printed < filter.limit;
+          progress.Update(printed, printed);
+          return true;
         },
         [&](const BadLine& line) {
-          ++bad;
           std::cerr << "mcp-audit query: " << line.file.string() << ":" << line.line_number
                     << ": not an audit record (" << line.reason << ")\n";
         });

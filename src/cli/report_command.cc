@@ -50,9 +50,9 @@ void AddReportCommand(CLI::App& app, int& exit_code) {
     flags.tenant = options->tenant;
     auto filter = flags.Filter();
     if (!filter) return fail(filter.error().message);
-
+    const StoreFlags source = ReadSource(options->audit_dir, options->store);
     RecordRead(
-        "report", options->audit_dir, options->store,
+        "report", options->audit_dir, source,
         {{"kind", options->kind}, {"filters", FiltersJson(flags)}, {"format", options->format}});
     std::ofstream file;
     if (!options->output.empty()) {
@@ -65,21 +65,17 @@ void AddReportCommand(CLI::App& app, int& exit_code) {
                         filter->since,
                         filter->until,
                         options->tenant,
-                        options->store.url.empty() ? "journal " + options->audit_dir
-                                                   : RedactUrl(options->store.url),
+                        source.url.empty() ? "journal " + options->audit_dir : RedactUrl(source.url),
                         std::chrono::system_clock::now()};
     Report report(header, MakeReportWriter(*format, out));
-    size_t read = 0, selected = 0, bad = 0;
+    size_t selected = 0, bad = 0;
     ProgressLine progress(options->output.empty() && ::isatty(STDOUT_FILENO));
-    auto status = ForEachRecordIn(
-        options->audit_dir, options->store.Config(),
-        [&](const AuditEvent& event) {
-          ++read;
-          if (Matches(*filter, event)) {
-            report.Add(event);
-            ++selected;
-          }
-          progress.Update(read, selected);
+    auto status = ForEachSelectedRecord(
+        options->audit_dir, source, {.filter = *filter, .newest_first = false, .after = std::nullopt},
+        [&](const AuditEvent& event, const std::string&) {
+          report.Add(event);
+          ++selected;
+          progress.Update(selected, selected);
           return true;
         },
         [&](const BadLine& line) {

@@ -10,6 +10,8 @@
 
 #include "cli/commands.h"
 #include "audit/bounded_json.h"
+#include "audit/shipper.h"
+#include "sinks/sqlite_sink.h"
 #include "store/audit_reads.h"
 
 namespace mcpaudit::cli {
@@ -30,10 +32,13 @@ void RecordRead(const std::string& command, const std::string& audit_dir, const 
 
 nlohmann::json FiltersJson(const FilterFlags& flags) {
   nlohmann::json filters = nlohmann::json::object();
-  for (const auto& [name, value] : {std::pair{"since", &flags.since}, {"until", &flags.until}, {"user", &flags.user},
-                                    {"tenant", &flags.tenant}, {"tool", &flags.tool}, {"outcome", &flags.outcome},
-                                    {"event_type", &flags.event_type}})
+  for (const auto& [name, value] :
+       {std::pair{"since", &flags.since}, {"until", &flags.until}, {"user", &flags.user}, {"tenant", &flags.tenant},
+        {"tool", &flags.tool}, {"outcome", &flags.outcome}, {"event_type", &flags.event_type},
+        {"session", &flags.session}, {"request_id", &flags.request_id}, {"client_ip", &flags.client_ip},
+        {"resource", &flags.resource}, {"q", &flags.text}})
     if (!value->empty()) filters[name] = *value;
+  if (flags.phi_only) filters["phi"] = true;
   if (flags.limit > 0) filters["limit"] = flags.limit;
   return filters;
 }
@@ -94,7 +99,52 @@ void AddFilterFlags(CLI::App* cmd, FilterFlags& flags) {
   cmd->add_option("--outcome", flags.outcome, "Only this outcome: success, failure or denied");
   cmd->add_option("--event-type", flags.event_type,
                   "Only this kind of record: tool_call, erasure, checkpoint, audit_started, ...");
+  cmd->add_option("--session", flags.session, "Only this MCP session id");
+  cmd->add_option("--request-id", flags.request_id, "Only this JSON-RPC request id");
+  cmd->add_option("--client-ip", flags.client_ip, "Only calls from this address");
+  cmd->add_option("--resource", flags.resource, "Only records that name this resource (a URN)");
+  cmd->add_flag("--phi", flags.phi_only, "Only records of data classified PHI");
+  cmd->add_option("-q,--text", flags.text, "Only records with this text in the tool, the error reason or message");
   cmd->add_option("--limit", flags.limit, "At most this many records (0: all)");
+}
+
+StoreFlags ReadSource(const std::string& audit_dir, const StoreFlags& store) {
+  if (!store.url.empty()) return store;
+  const std::filesystem::path local = std::filesystem::path(audit_dir) / "audit.db";
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(local, ec)) return {};
+  auto backlogs = ReadShipperBacklogs(audit_dir);
+  if (!backlogs) return {};
+  for (const ShipperBacklog& b : *backlogs)
+    if (b.name == "sqlite" && b.records_behind == 0 && b.set_aside == 0) {
+      StoreFlags caught_up;
+      caught_up.url = "sqlite://" + local.string();
+      return caught_up;
+    }
+  return {};
+}
+
+Status ForEachSelectedRecord(const std::string& audit_dir, const StoreFlags& source, const Selection& selection,
+                             const std::function<bool(const AuditEvent&, const std::string&)>& visit,
+                             const std::function<void(const BadLine&)>& on_bad_line) {
+  if (!source.url.empty()) {
+    const std::filesystem::path where = RedactUrl(source.url);
+    auto page = SelectStoredRecords(source.Config(), selection, visit, [&](size_t row, const std::string& reason) {
+      on_bad_line({where, row, reason});
+    });
+    if (!page) return std::unexpected(page.error());
+    return {};
+  }
+  size_t selected = 0;
+  const QueryFilter& filter = selection.filter;
+  return ForEachRecordLineIn(
+      audit_dir, {},
+      [&](const AuditEvent& event, const std::string& line) {
+        if (!Matches(filter, event)) return true;
+        if (!visit(event, line)) return false;
+        return filter.limit == 0 || ++selected < filter.limit;
+      },
+      on_bad_line);
 }
 
 Result<QueryFilter> FilterFlags::Filter() const {
@@ -104,6 +154,12 @@ Result<QueryFilter> FilterFlags::Filter() const {
   filter.tool = tool;
   filter.event_type = event_type;
   filter.limit = limit;
+  filter.session = session;
+  filter.request_id = request_id;
+  filter.client_ip = client_ip;
+  filter.resource = resource;
+  filter.phi_only = phi_only;
+  filter.text = text;
   for (auto [text, target] : {std::pair{&since, &filter.since}, {&until, &filter.until}}) {
     if (text->empty()) continue;
     auto time = ParseTimestamp(*text);

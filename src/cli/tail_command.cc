@@ -58,16 +58,18 @@ void AddTailCommand(CLI::App& app, int& exit_code) {
       exit_code = 2;
       return;
     }
-    RecordRead("tail", options->audit_dir, options->store,
+    RecordRead("tail", options->audit_dir, options->follow ? options->store : ReadSource(options->audit_dir, options->store),
                {{"lines", options->lines}, {"follow", options->follow}});
-    if (!options->store.url.empty()) {
-      // A store is read in chain order; the newest N of it are kept while reading.
+    const StoreFlags source = options->follow ? StoreFlags{} : ReadSource(options->audit_dir, options->store);
+    if (!source.url.empty()) {
+      // The store gives the newest first, from its index: printed oldest first, as the journal's are.
       std::deque<AuditEvent> newest;
-      auto read = ForEachRecordIn(
-          "", options->store.Config(),
-          [&](const AuditEvent& event) {
-            newest.push_back(event);
-            if (newest.size() > options->lines) newest.pop_front();
+      QueryFilter filter;
+      filter.limit = options->lines;
+      auto read = ForEachSelectedRecord(
+          options->audit_dir, source, {.filter = filter, .newest_first = true, .after = std::nullopt},
+          [&](const AuditEvent& event, const std::string&) {
+            newest.push_front(event);
             return true;
           },
           [](const BadLine& line) {

@@ -30,8 +30,6 @@ bool IsMysqlUrl(std::string_view url);  // mysql:// or mariadb://
 // Calls `visit(row, record line)` for each stored record in chain order, one
 // row at a time (streamed from the server), until it returns false.
 // `which`: all of them, or the newest of each stream.
-[[nodiscard]] Status ReadMysqlRecords(const SinkConfig& config,
-                                      const std::function<bool(size_t, const std::string&)>& visit,
-    StoredRecords which = StoredRecords::kAll);
+[[nodiscard]] Status RunMysqlQuery(const SinkConfig& config, const SqlText& query, const RowVisitor& visit);
 
 }  // namespace mcpaudit

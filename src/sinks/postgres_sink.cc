@@ -38,6 +38,23 @@ constexpr Migration kMigrations[] = {
      "CREATE INDEX audit_events_user ON audit_events (user_id, \"timestamp\");"
      "CREATE INDEX audit_events_tenant ON audit_events (tenant_id, \"timestamp\");"
      "CREATE INDEX audit_events_tool ON audit_events (tool, \"timestamp\");"},
+    // The columns the console filters on, and indexes that end in (timestamp, id):
+    // the order of a page, so that a filtered page is a walk of one index. The
+    // backfill reads records jsonb can hold (not those with a \u0000 escape).
+    {2,
+     "ALTER TABLE audit_events ADD COLUMN session_id text, ADD COLUMN phi boolean NOT NULL DEFAULT false,"
+     "  ADD COLUMN error_reason text;"
+     "UPDATE audit_events SET session_id = record::jsonb #>> '{request,session_id}',"
+     "  phi = coalesce((record::jsonb #>> '{compliance,phi}')::boolean, false),"
+     "  error_reason = record::jsonb #>> '{error,reason}' WHERE strpos(record, '\\u0000') = 0;"
+     "DROP INDEX audit_events_timestamp, audit_events_user, audit_events_tenant, audit_events_tool;"
+     "CREATE INDEX audit_events_time ON audit_events (\"timestamp\", id);"
+     "CREATE INDEX audit_events_user ON audit_events (user_id, \"timestamp\", id);"
+     "CREATE INDEX audit_events_tenant ON audit_events (tenant_id, \"timestamp\", id);"
+     "CREATE INDEX audit_events_tool ON audit_events (tool, \"timestamp\", id);"
+     "CREATE INDEX audit_events_session ON audit_events (session_id, \"timestamp\", id);"
+     "CREATE INDEX audit_events_kind ON audit_events (event_type, \"timestamp\", id);"
+     "CREATE INDEX audit_events_outcome ON audit_events (outcome, \"timestamp\", id);"},
 };
 
 // Taken while migrating, so that two servers starting at once migrate once.
@@ -46,7 +63,7 @@ constexpr const char* kMigrationUnlock = "SELECT pg_advisory_unlock(7216380117)"
 
 constexpr const char* kColumns =
     "id, stream, seq, \"timestamp\", event_type, tool, outcome, user_id, tenant_id, request_id, client_ip,"
-    " duration_ms, record";
+    " duration_ms, record, session_id, phi, error_reason";
 
 struct ConnectionCloser {
   void operator()(PGconn* conn) const { PQfinish(conn); }
@@ -153,6 +170,11 @@ void AppendCopyRow(std::string& out, const SinkRecord& record) {
     out += "\\N\t";
   }
   AppendCopyField(out, record.line);
+  out += '\t';
+  field(c.session_id);
+  out += c.phi ? "t\t" : "f\t";
+  if (c.error_reason.empty()) out += "\\N";
+  else AppendCopyField(out, c.error_reason);
   out += '\n';
 }
 
@@ -220,7 +242,8 @@ class PostgresSink final : public Sink {
       insert += "DO UPDATE SET stream = EXCLUDED.stream, seq = EXCLUDED.seq, event_type = EXCLUDED.event_type,"
                 " tool = EXCLUDED.tool, outcome = EXCLUDED.outcome, user_id = EXCLUDED.user_id,"
                 " tenant_id = EXCLUDED.tenant_id, request_id = EXCLUDED.request_id,"
-                " client_ip = EXCLUDED.client_ip, duration_ms = EXCLUDED.duration_ms, record = EXCLUDED.record";
+                " client_ip = EXCLUDED.client_ip, duration_ms = EXCLUDED.duration_ms, record = EXCLUDED.record,"
+                " session_id = EXCLUDED.session_id, phi = EXCLUDED.phi, error_reason = EXCLUDED.error_reason";
     } else {
       insert += "DO NOTHING";
     }
@@ -354,29 +377,39 @@ Result<std::unique_ptr<Sink>> OpenPostgresSink(const SinkConfig& config) {
   return std::make_unique<PostgresSink>(config);
 }
 
-Status ReadPostgresRecords(const SinkConfig& config, const std::function<bool(size_t, const std::string&)>& visit,
-                    StoredRecords which) {
+Status RunPostgresQuery(const SinkConfig& config, const SqlText& query, const RowVisitor& visit) {
   auto conn = Connect(config);
   if (!conn) return std::unexpected(conn.error());
   PGconn* c = conn->get();
-  const std::string sql = SelectRecords(kAuditTable, which);
-  if (PQsendQuery(c, sql.c_str()) != 1 || PQsetSingleRowMode(c) != 1)
+  // The placeholders as PostgreSQL numbers them; the values go apart from the text.
+  std::string sql;
+  int number = 0;
+  for (char ch : query.sql) {
+    if (ch == '?') sql += "$" + std::to_string(++number);
+    else sql += ch;
+  }
+  std::vector<const char*> values;
+  for (const std::string& param : query.params) values.push_back(param.c_str());
+  if (PQsendQueryParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
+                        0) != 1 ||
+      PQsetSingleRowMode(c) != 1)
     return Fail(ErrorCode::kIo, RedactUrl(config.url) + ": " + LastError(c));
   Status status;
-  size_t row = 0;
   bool more = true;
+  std::vector<std::string_view> columns;
   while (QueryResult result{PQgetResult(c)}) {
     const ExecStatusType state = PQresultStatus(result.get());
     if (state == PGRES_SINGLE_TUPLE) {
-      if (more) {
-        const std::string line(PQgetvalue(result.get(), 0, 0), static_cast<size_t>(PQgetlength(result.get(), 0, 0)));
-        more = visit(++row, line);
-        if (!more) PQrequestCancel(c);
-      }
+      if (!more) continue;
+      columns.clear();
+      for (int i = 0; i < PQnfields(result.get()); ++i)
+        columns.emplace_back(PQgetvalue(result.get(), 0, i), static_cast<size_t>(PQgetlength(result.get(), 0, i)));
+      more = visit(columns);
+      if (!more) PQrequestCancel(c);
     } else if (state != PGRES_TUPLES_OK && more && status) {
       std::string message = PQresultErrorMessage(result.get());
       while (!message.empty() && message.back() == '\n') message.pop_back();
-      status = Fail(ErrorCode::kIo, RedactUrl(config.url) + " holds no audit records: " + message);
+      status = Fail(ErrorCode::kIo, RedactUrl(config.url) + ": " + message);
     }
   }
   return status;

@@ -26,8 +26,6 @@ bool IsPostgresUrl(std::string_view url);  // postgres:// or postgresql://
 // Calls `visit(row, record line)` for each stored record in chain order (by
 // stream, then seq), one row at a time, until it returns false.
 // `which`: all of them, or the newest of each stream.
-[[nodiscard]] Status ReadPostgresRecords(const SinkConfig& config,
-                                         const std::function<bool(size_t, const std::string&)>& visit,
-    StoredRecords which = StoredRecords::kAll);
+[[nodiscard]] Status RunPostgresQuery(const SinkConfig& config, const SqlText& query, const RowVisitor& visit);
 
 }  // namespace mcpaudit

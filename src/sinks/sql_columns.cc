@@ -29,6 +29,9 @@ RecordColumns ColumnsOf(const SinkRecord& record) {
   c.request_id = e.request.id;
   c.client_ip = e.request.client_ip;
   if (e.response) c.duration_ms = e.response->duration_ms;
+  c.session_id = e.request.session_id;
+  c.phi = e.compliance.phi;
+  if (e.error) c.error_reason = e.error->reason;
   return c;
 }
 

@@ -4,6 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +36,9 @@ struct RecordColumns {
   std::string_view request_id;
   std::string_view client_ip;
   std::optional<double> duration_ms;
+  std::string_view session_id;
+  bool phi = false;
+  std::string_view error_reason;
 };
 RecordColumns ColumnsOf(const SinkRecord& record);
 
@@ -44,6 +50,14 @@ enum class StoredRecords {
 // The SELECT of the record texts of `table` that `which` names (one index seek
 // per stream for kNewestOfEachStream).
 std::string SelectRecords(std::string_view table, StoredRecords which);
+
+// One statement with `?` placeholders and their values, in order.
+struct SqlText {
+  std::string sql;
+  std::vector<std::string> params;
+};
+// Receives the text of each column of a row (NULL as empty); false stops the read.
+using RowVisitor = std::function<bool(std::span<const std::string_view>)>;
 
 // The password of `config`: from its environment variable or file (one line,
 // the line break dropped); empty when it names neither. Fails when the named

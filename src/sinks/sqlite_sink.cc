@@ -31,6 +31,26 @@ constexpr Migration kMigrations[] = {
      "CREATE INDEX audit_events_user ON audit_events(user_id, timestamp);"
      "CREATE INDEX audit_events_tenant ON audit_events(tenant_id, timestamp);"
      "CREATE INDEX audit_events_tool ON audit_events(tool, timestamp);"},
+    // The columns the console filters on, and indexes that end in (timestamp, id):
+    // the order of a page, so that a filtered page is a walk of one index.
+    {2,
+     "ALTER TABLE audit_events ADD COLUMN session_id TEXT;"
+     "ALTER TABLE audit_events ADD COLUMN phi INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE audit_events ADD COLUMN error_reason TEXT;"
+     "UPDATE audit_events SET session_id = json_extract(record, '$.request.session_id'),"
+     "  phi = coalesce(json_extract(record, '$.compliance.phi'), 0),"
+     "  error_reason = json_extract(record, '$.error.reason') WHERE json_valid(record);"
+     "DROP INDEX audit_events_timestamp;"
+     "DROP INDEX audit_events_user;"
+     "DROP INDEX audit_events_tenant;"
+     "DROP INDEX audit_events_tool;"
+     "CREATE INDEX audit_events_time ON audit_events(timestamp, id);"
+     "CREATE INDEX audit_events_user ON audit_events(user_id, timestamp, id);"
+     "CREATE INDEX audit_events_tenant ON audit_events(tenant_id, timestamp, id);"
+     "CREATE INDEX audit_events_tool ON audit_events(tool, timestamp, id);"
+     "CREATE INDEX audit_events_session ON audit_events(session_id, timestamp, id);"
+     "CREATE INDEX audit_events_kind ON audit_events(event_type, timestamp, id);"
+     "CREATE INDEX audit_events_outcome ON audit_events(outcome, timestamp, id);"},
 };
 
 class SqliteSink final : public Sink {
@@ -68,12 +88,14 @@ class SqliteSink final : public Sink {
     }
     const std::string insert =
         "INSERT INTO audit_events(id, stream, seq, timestamp, event_type, tool, outcome, user_id, tenant_id,"
-        " request_id, client_ip, duration_ms, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) ";
+        " request_id, client_ip, duration_ms, record, session_id, phi, error_reason)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) ";
     const std::string replace =
         "DO UPDATE SET stream=excluded.stream, seq=excluded.seq, timestamp=excluded.timestamp,"
         " event_type=excluded.event_type, tool=excluded.tool, outcome=excluded.outcome, user_id=excluded.user_id,"
         " tenant_id=excluded.tenant_id, request_id=excluded.request_id, client_ip=excluded.client_ip,"
-        " duration_ms=excluded.duration_ms, record=excluded.record";
+        " duration_ms=excluded.duration_ms, record=excluded.record, session_id=excluded.session_id,"
+        " phi=excluded.phi, error_reason=excluded.error_reason";
     if (sqlite3_prepare_v3(db_, (insert + "DO NOTHING").c_str(), -1, SQLITE_PREPARE_PERSISTENT, &insert_, nullptr) !=
             SQLITE_OK ||
         sqlite3_prepare_v3(db_, (insert + replace).c_str(), -1, SQLITE_PREPARE_PERSISTENT, &replace_, nullptr) !=
@@ -144,6 +166,9 @@ class SqliteSink final : public Sink {
     if (c.duration_ms) sqlite3_bind_double(statement, ++column, *c.duration_ms);
     else sqlite3_bind_null(statement, ++column);
     text(record.line, false);
+    text(c.session_id);
+    sqlite3_bind_int(statement, ++column, c.phi ? 1 : 0);
+    text(c.error_reason);
     if (sqlite3_step(statement) != SQLITE_DONE) return Error("cannot insert record " + std::string(c.id));
     return {};
   }
@@ -200,6 +225,40 @@ Result<std::unique_ptr<Sink>> OpenSqliteSink(const std::filesystem::path& path) 
   auto sink = std::make_unique<SqliteSink>(db, path.string());
   if (Status s = sink->Init(); !s) return std::unexpected(s.error());
   return sink;
+}
+
+Status RunSqliteQuery(const std::filesystem::path& path, const SqlText& query, const RowVisitor& visit) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return Fail(ErrorCode::kNotFound, "cannot open " + path.string() + ": " + message);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_stmt* stmt = nullptr;
+  Status status;
+  if (sqlite3_prepare_v2(db, query.sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+    status = Fail(ErrorCode::kIo, path.string() + " holds no audit records: " + sqlite3_errmsg(db));
+  } else {
+    for (size_t i = 0; i < query.params.size(); ++i)
+      sqlite3_bind_text(stmt, static_cast<int>(i + 1), query.params[i].data(),
+                        static_cast<int>(query.params[i].size()), SQLITE_STATIC);
+    std::vector<std::string_view> columns;
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+      columns.clear();
+      for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
+        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
+        columns.emplace_back(text ? text : "", static_cast<size_t>(sqlite3_column_bytes(stmt, i)));
+      }
+      if (!visit(columns)) break;
+    }
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+      status = Fail(ErrorCode::kIo, "cannot read " + path.string() + ": " + sqlite3_errmsg(db));
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return status;
 }
 
 }  // namespace mcpaudit

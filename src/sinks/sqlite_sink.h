@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "mcpaudit/sink.h"
+#include "sinks/sql_columns.h"
 
 namespace mcpaudit {
 
@@ -23,5 +24,8 @@ std::optional<std::filesystem::path> SqlitePathFromUrl(std::string_view url);
 
 // Opens (creating and migrating) the database at `path`.
 [[nodiscard]] Result<std::unique_ptr<Sink>> OpenSqliteSink(const std::filesystem::path& path);
+
+// Runs `query` on the SQLite store at `path`, opened read only.
+[[nodiscard]] Status RunSqliteQuery(const std::filesystem::path& path, const SqlText& query, const RowVisitor& visit);
 
 }  // namespace mcpaudit

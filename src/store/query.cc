@@ -1,5 +1,6 @@
 #include "store/query.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
@@ -87,6 +88,13 @@ class TablePrinter final : public RecordPrinter {
   size_t rows_ = 0;
 };
 
+// ASCII letters compared without case, as SQL's LIKE does.
+bool ContainsIgnoringCase(std::string_view text, std::string_view part) {
+  const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  return std::search(text.begin(), text.end(), part.begin(), part.end(),
+                     [&](char a, char b) { return lower(a) == lower(b); }) != text.end();
+}
+
 }  // namespace
 
 // RFC 4180 quoting. Text cells that a spreadsheet would run as a formula
@@ -123,6 +131,15 @@ bool Matches(const QueryFilter& f, const AuditEvent& e) {
   if (!f.tool.empty() && e.tool != f.tool) return false;
   if (!f.event_type.empty() && e.event_type != f.event_type) return false;
   if (f.outcome && e.outcome != *f.outcome) return false;
+  if (!f.session.empty() && e.request.session_id != f.session) return false;
+  if (!f.request_id.empty() && e.request.id != f.request_id) return false;
+  if (!f.client_ip.empty() && e.request.client_ip != f.client_ip) return false;
+  if (!f.resource.empty() && std::find(e.resources.begin(), e.resources.end(), f.resource) == e.resources.end())
+    return false;
+  if (f.phi_only && !e.compliance.phi) return false;
+  if (!f.text.empty() && !ContainsIgnoringCase(e.tool, f.text) &&
+      !(e.error && (ContainsIgnoringCase(e.error->reason, f.text) || ContainsIgnoringCase(e.error->message, f.text))))
+    return false;
   return true;
 }
 

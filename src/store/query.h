@@ -24,6 +24,12 @@ struct QueryFilter {
   std::string event_type;  // e.g. tool_call, erasure, checkpoint
   std::optional<Outcome> outcome;
   size_t limit = 0;  // 0: no limit
+  std::string session;     // request.session_id
+  std::string request_id;  // request.id
+  std::string client_ip;
+  std::string resource;  // one of the record's resources (a URN)
+  bool phi_only = false;
+  std::string text;  // in the tool, the error reason or the error message (any case)
 };
 
 bool Matches(const QueryFilter& filter, const AuditEvent& event);

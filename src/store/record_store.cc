@@ -1,7 +1,5 @@
 #include "store/record_store.h"
 
-#include <sqlite3.h>
-
 #include "audit/bounded_json.h"
 #include "audit/ops_log.h"
 #include "sinks/mysql_sink.h"
@@ -10,44 +8,6 @@
 
 namespace mcpaudit {
 namespace {
-
-// The SQLite store at `path`, read only; the caller closes it (sqlite3_close).
-Result<sqlite3*> OpenReadOnly(const std::filesystem::path& path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    std::string message = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return Fail(ErrorCode::kNotFound, "cannot open " + path.string() + ": " + message);
-  }
-  sqlite3_busy_timeout(db, 5000);
-  return db;
-}
-
-Status ForEachSqliteLine(const std::filesystem::path& path, const std::function<bool(size_t, const std::string&)>& visit,
-                         StoredRecords which) {
-  auto opened = OpenReadOnly(path);
-  if (!opened) return std::unexpected(opened.error());
-  sqlite3* db = *opened;
-  const std::string sql = SelectRecords(kAuditTable, which);
-  sqlite3_stmt* stmt = nullptr;
-  Status status;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-    status = Fail(ErrorCode::kIo, path.string() + " holds no audit records: " + sqlite3_errmsg(db));
-  } else {
-    size_t row = 0;
-    int step;
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-      const std::string line(text ? text : "", static_cast<size_t>(sqlite3_column_bytes(stmt, 0)));
-      if (!visit(++row, line)) break;
-    }
-    if (step != SQLITE_ROW && step != SQLITE_DONE)
-      status = Fail(ErrorCode::kIo, "cannot read " + path.string() + ": " + sqlite3_errmsg(db));
-  }
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  return status;
-}
 
 }  // namespace
 
@@ -97,13 +57,23 @@ std::vector<JournalAnchor> JournalAnchors(const std::filesystem::path& journal_d
   return anchors;
 }
 
-Status ForEachStoredLine(const SinkConfig& store, const std::function<bool(size_t, const std::string&)>& visit,
-                         StoredRecords which) {
-  if (auto path = SqlitePathFromUrl(store.url)) return ForEachSqliteLine(*path, visit, which);
-  if (IsPostgresUrl(store.url)) return ReadPostgresRecords(store, visit, which);
-  if (IsMysqlUrl(store.url)) return ReadMysqlRecords(store, visit, which);
+Status RunStoreQuery(const SinkConfig& store, const SqlText& query, const RowVisitor& visit) {
+  if (auto path = SqlitePathFromUrl(store.url)) return RunSqliteQuery(*path, query, visit);
+  if (IsPostgresUrl(store.url)) return RunPostgresQuery(store, query, visit);
+  if (IsMysqlUrl(store.url)) return RunMysqlQuery(store, query, visit);
   return Fail(ErrorCode::kInvalidArgument, "'" + RedactUrl(store.url) +
                                                "' is not a store URL (sqlite:///path, postgres://…, mysql://…)");
+}
+
+Status ForEachStoredLine(const SinkConfig& store, const std::function<bool(size_t, const std::string&)>& visit,
+                         StoredRecords which) {
+  const char* table = IsMysqlUrl(store.url) ? kMysqlAuditTable : kAuditTable;
+  size_t row = 0;
+  std::string line;
+  return RunStoreQuery(store, {SelectRecords(table, which), {}}, [&](std::span<const std::string_view> columns) {
+    line.assign(columns[0]);
+    return visit(++row, line);
+  });
 }
 
 }  // namespace mcpaudit

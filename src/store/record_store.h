@@ -24,6 +24,11 @@ namespace mcpaudit {
                                        const std::function<bool(size_t, const std::string&)>& visit,
                                        StoredRecords which = StoredRecords::kAll);
 
+// Runs `query` on `store` (sqlite://, postgres:// or mysql://) and calls
+// `visit` with the text of each row's columns (NULL as empty) until it
+// returns false. Rows are streamed: constant memory however many there are.
+[[nodiscard]] Status RunStoreQuery(const SinkConfig& store, const SqlText& query, const RowVisitor& visit);
+
 // The newest record of each stream a store holds (its seq and hash): what the
 // journal that fills the store must at least reach.
 [[nodiscard]] Result<std::vector<JournalAnchor>> StoreHeads(const SinkConfig& store);

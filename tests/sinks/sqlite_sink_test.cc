@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "store/record_store.h"
+#include "store/store_query.h"
 #include "support/temp_dir.h"
 
 namespace mcpaudit {
@@ -80,10 +81,55 @@ TEST(SqliteSinkTest, MigrationsRunOnceAndAreRecorded) {
   ASSERT_EQ(sqlite3_prepare_v2(handle, "SELECT count(*), max(version) FROM schema_migrations", -1, &stmt, nullptr),
             SQLITE_OK);
   ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(stmt, 0), 1);
-  EXPECT_EQ(sqlite3_column_int(stmt, 1), 1);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 2);
+  EXPECT_EQ(sqlite3_column_int(stmt, 1), 2);
   sqlite3_finalize(stmt);
   sqlite3_close(handle);
+}
+
+TEST(SqliteSinkTest, AStoreOfTheFirstSchemaGainsTheConsoleColumnsFilledFromItsRecords) {
+  testing::TempDir dir;
+  const auto db = dir.path() / "audit.db";
+  AuditEvent e;
+  e.id = "0193a2b4-1c2d-7e3f-8a4b-5c6d7e8f9a0b";
+  e.timestamp = std::chrono::system_clock::now();
+  e.outcome = Outcome::kDenied;
+  e.error = AuditError{-32001, "no reason given", "access_reason_required"};
+  e.request.session_id = "session-from-before";
+  e.compliance.phi = true;
+  e.integrity = AuditIntegrity{"s1", 1, "", ""};
+  {
+    sqlite3* handle = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &handle), SQLITE_OK);
+    const std::string v1 =
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT 'x');"
+        "INSERT INTO schema_migrations(version) VALUES (1);"
+        "CREATE TABLE audit_events (id TEXT PRIMARY KEY, stream TEXT NOT NULL, seq INTEGER NOT NULL,"
+        " timestamp TEXT NOT NULL, event_type TEXT NOT NULL, tool TEXT, outcome TEXT NOT NULL, user_id TEXT,"
+        " tenant_id TEXT, request_id TEXT, client_ip TEXT, duration_ms REAL, record TEXT NOT NULL);"
+        "CREATE INDEX audit_events_stream_seq ON audit_events(stream, seq);"
+        "CREATE INDEX audit_events_timestamp ON audit_events(timestamp);"
+        "CREATE INDEX audit_events_user ON audit_events(user_id, timestamp);"
+        "CREATE INDEX audit_events_tenant ON audit_events(tenant_id, timestamp);"
+        "CREATE INDEX audit_events_tool ON audit_events(tool, timestamp);"
+        "INSERT INTO audit_events VALUES ('" + e.id + "', 's1', 1, '" + FormatTimestamp(e.timestamp) +
+        "', 'tool_call', NULL, 'denied', NULL, NULL, NULL, NULL, NULL, '" + ToJsonLine(e) + "');"
+        "INSERT INTO audit_events VALUES ('x', 's1', 2, '" + FormatTimestamp(e.timestamp) +
+        "', 'tool_call', NULL, 'denied', NULL, NULL, NULL, NULL, NULL, 'not json');";
+    ASSERT_EQ(sqlite3_exec(handle, v1.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(handle);
+    sqlite3_close(handle);
+  }
+  auto sink = OpenSqliteSink(db);  // migrates: a record that is not JSON does not stop it
+  ASSERT_TRUE(sink.has_value()) << sink.error().message;
+  const SinkConfig store{"db", "sqlite://" + db.string(), "", ""};
+  QueryFilter filter;
+  filter.session = "session-from-before";
+  filter.phi_only = true;
+  auto stats = CountStoredRecords(store, filter, Bucket::kDay);
+  ASSERT_TRUE(stats.has_value()) << stats.error().message;
+  EXPECT_EQ(stats->totals.denied, 1u);
+  ASSERT_EQ(stats->denials_by_reason.size(), 1u);
+  EXPECT_EQ(stats->denials_by_reason[0].first, "access_reason_required");
 }
 
 TEST(SqliteSinkTest, ReplaceOverwritesARecordAndLeavesNoCopyOfTheOldOne) {

@@ -1,0 +1,283 @@
+#include "store/store_query.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "audit/bounded_json.h"
+#include "sinks/mysql_sink.h"
+#include "sinks/postgres_sink.h"
+#include "sinks/sqlite_sink.h"
+
+namespace mcpaudit {
+namespace {
+
+// How each database names and compares what the queries need.
+struct Dialect {
+  const char* table;
+  const char* time;       // the timestamp column
+  const char* time_text;  // it as stored text: RFC 3339, milliseconds, Z
+  const char* phi;        // true when the record is PHI
+  const char* like;       // case-insensitive LIKE with '\' escaping; %s is the column
+};
+
+const Dialect& DialectOf(SqlFlavour flavour) {
+  static const Dialect kSqlite{kAuditTable, "timestamp", "timestamp", "phi = 1", "%s LIKE ? ESCAPE '\\'"};
+  static const Dialect kPostgres{kAuditTable, "\"timestamp\"",
+                                 "to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+                                 "phi", "%s ILIKE ?"};
+  static const Dialect kMysql{kMysqlAuditTable, "`timestamp`",
+                              "CONCAT(DATE_FORMAT(`timestamp`, '%Y-%m-%dT%H:%i:%s.'), "
+                              "LPAD(MICROSECOND(`timestamp`) DIV 1000, 3, '0'), 'Z')",
+                              "phi = 1", "LOWER(%s) LIKE LOWER(?)"};
+  switch (flavour) {
+    case SqlFlavour::kPostgres: return kPostgres;
+    case SqlFlavour::kMysql: return kMysql;
+    case SqlFlavour::kSqlite: break;
+  }
+  return kSqlite;
+}
+
+// A time as the database compares it: RFC 3339, or DATETIME's "2026-11-27 10:30:00.000".
+std::string TimeParam(SqlFlavour flavour, std::string text) {
+  if (flavour == SqlFlavour::kMysql && text.size() == 24) {
+    text[10] = ' ';
+    text.pop_back();
+  }
+  return text;
+}
+
+// `text` inside a LIKE pattern: its own %, _ and \ escaped, any text around it.
+std::string ContainsPattern(std::string_view text) {
+  std::string pattern = "%";
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') pattern += '\\';
+    pattern += c;
+  }
+  return pattern + "%";
+}
+
+std::string Like(const Dialect& d, const std::string& column) {
+  std::string out = d.like;
+  out.replace(out.find("%s"), 2, column);
+  return out;
+}
+
+// " WHERE …" for the filter (empty when it selects everything).
+std::string Where(SqlFlavour flavour, const QueryFilter& f, std::vector<std::string>& params) {
+  const Dialect& d = DialectOf(flavour);
+  std::vector<std::string> terms;
+  auto equal = [&](const char* column, const std::string& value) {
+    if (value.empty()) return;
+    terms.push_back(std::string(column) + " = ?");
+    params.push_back(value);
+  };
+  if (f.since) {
+    terms.push_back(std::string(d.time) + " >= ?");
+    params.push_back(TimeParam(flavour, FormatTimestamp(*f.since)));
+  }
+  if (f.until) {
+    terms.push_back(std::string(d.time) + " < ?");
+    params.push_back(TimeParam(flavour, FormatTimestamp(*f.until)));
+  }
+  equal("user_id", f.user);
+  equal("tenant_id", f.tenant);
+  equal("tool", f.tool);
+  equal("event_type", f.event_type);
+  if (f.outcome) equal("outcome", std::string(ToString(*f.outcome)));
+  equal("session_id", f.session);
+  equal("request_id", f.request_id);
+  equal("client_ip", f.client_ip);
+  if (f.phi_only) terms.push_back(d.phi);
+  // Narrowed here, confirmed on each record (Matches): the record text holds the URN as a JSON string.
+  if (!f.resource.empty()) {
+    terms.push_back(Like(d, "record"));
+    params.push_back(ContainsPattern(nlohmann::json(f.resource).dump(-1, ' ', false,
+                                                                      nlohmann::json::error_handler_t::replace)));
+  }
+  if (!f.text.empty()) {
+    terms.push_back("(" + Like(d, "tool") + " OR " + Like(d, "error_reason") + " OR " + Like(d, "record") + ")");
+    for (int i = 0; i < 3; ++i) params.push_back(ContainsPattern(f.text));
+  }
+  std::string where;
+  for (const std::string& term : terms) where += (where.empty() ? " WHERE " : " AND ") + term;
+  return where;
+}
+
+bool IsCursorIdChar(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_' ||
+         c == '.' || c == ':';
+}
+
+}  // namespace
+
+Result<SqlFlavour> FlavourOf(const SinkConfig& store) {
+  if (SqlitePathFromUrl(store.url)) return SqlFlavour::kSqlite;
+  if (IsPostgresUrl(store.url)) return SqlFlavour::kPostgres;
+  if (IsMysqlUrl(store.url)) return SqlFlavour::kMysql;
+  return Fail(ErrorCode::kInvalidArgument, "'" + RedactUrl(store.url) +
+                                               "' is not a store URL (sqlite:///path, postgres://…, mysql://…)");
+}
+
+std::string EncodeCursor(const RecordPosition& position) { return position.timestamp + "~" + position.id; }
+
+Result<RecordPosition> DecodeCursor(std::string_view cursor) {
+  const size_t tilde = cursor.find('~');
+  const auto bad = [] { return Fail(ErrorCode::kInvalidArgument, "not a cursor this server gave out"); };
+  if (tilde == std::string_view::npos) return bad();
+  RecordPosition position{std::string(cursor.substr(0, tilde)), std::string(cursor.substr(tilde + 1))};
+  auto time = ParseTimestamp(position.timestamp);
+  if (!time || FormatTimestamp(*time) != position.timestamp) return bad();
+  if (position.id.empty() || position.id.size() > 128 ||
+      !std::all_of(position.id.begin(), position.id.end(), IsCursorIdChar))
+    return bad();
+  return position;
+}
+
+SqlText SelectSql(SqlFlavour flavour, const Selection& selection, size_t limit) {
+  const Dialect& d = DialectOf(flavour);
+  SqlText query;
+  std::string where = Where(flavour, selection.filter, query.params);
+  const char* direction = selection.newest_first ? " DESC" : "";
+  if (selection.after) {
+    const char* beyond = selection.newest_first ? " < ?" : " > ?";
+    where += (where.empty() ? " WHERE (" : " AND (") + std::string(d.time) + beyond + " OR (" + d.time + " = ? AND id" +
+             beyond + "))";
+    const std::string time = TimeParam(flavour, selection.after->timestamp);
+    query.params.insert(query.params.end(), {time, time, selection.after->id});
+  }
+  query.sql = "SELECT id, " + std::string(d.time_text) + ", record FROM " + d.table + where + " ORDER BY " + d.time +
+              direction + ", id" + direction;
+  if (limit > 0) query.sql += " LIMIT " + std::to_string(limit);
+  return query;
+}
+
+Result<SelectedPage> SelectStoredRecords(const SinkConfig& store, const Selection& selection,
+                                         const std::function<bool(const AuditEvent&, const std::string&)>& visit,
+                                         const std::function<void(size_t, const std::string&)>& on_bad_row) {
+  auto flavour = FlavourOf(store);
+  if (!flavour) return std::unexpected(flavour.error());
+  const size_t wanted = selection.filter.limit;
+  // With a limit, one record more than asked says whether another page follows.
+  // Filters SQL only narrows read in chunks until enough records matched.
+  const bool exact = selection.filter.resource.empty() && selection.filter.text.empty();
+  const size_t chunk = wanted == 0 ? 0 : exact ? wanted + 1 : std::max<size_t>(wanted + 1, 500);
+  SelectedPage page;
+  Selection next = selection;
+  size_t rows = 0;
+  bool stopped = false;
+  for (;;) {
+    size_t rows_of_chunk = 0;
+    std::string line;
+    Status read = RunStoreQuery(store, SelectSql(*flavour, next, chunk), [&](std::span<const std::string_view> row) {
+      ++rows;
+      ++rows_of_chunk;
+      RecordPosition position{std::string(row[1]), std::string(row[0])};
+      line.assign(row[2]);
+      auto event = AuditEventFromJson(ParseWithin(line, kMaxRecordDepth));
+      if (!event) {
+        on_bad_row(rows, event.error().message);
+      } else if (Matches(selection.filter, *event)) {
+        if (wanted > 0 && page.records == wanted) {
+          stopped = true;  // the first record of the next page
+          return false;
+        }
+        ++page.records;
+        page.next = position;
+        if (!visit(*event, line)) {
+          stopped = true;
+          return false;
+        }
+      }
+      next.after = std::move(position);
+      return true;
+    });
+    if (!read) return std::unexpected(read.error());
+    if (stopped) break;
+    if (chunk == 0 || rows_of_chunk < chunk) {
+      page.next.reset();  // the store has no more
+      break;
+    }
+  }
+  return page;
+}
+
+Result<Bucket> ParseBucket(std::string_view text) {
+  if (text == "minute") return Bucket::kMinute;
+  if (text == "hour") return Bucket::kHour;
+  if (text == "day") return Bucket::kDay;
+  return Fail(ErrorCode::kInvalidArgument, "bucket must be minute, hour or day, not '" + std::string(text) + "'");
+}
+
+namespace {
+
+// The text that starts each bucket's records, and what makes it a whole RFC 3339 time.
+std::pair<std::string, std::string> BucketExpression(SqlFlavour flavour, Bucket bucket) {
+  const size_t length = bucket == Bucket::kMinute ? 16 : bucket == Bucket::kHour ? 13 : 10;
+  const std::string rest = std::string("0000-00-00T00:00:00.000Z").substr(length);
+  switch (flavour) {
+    case SqlFlavour::kPostgres: {
+      const char* format = bucket == Bucket::kMinute ? "YYYY-MM-DD\"T\"HH24:MI"
+                           : bucket == Bucket::kHour ? "YYYY-MM-DD\"T\"HH24"
+                                                     : "YYYY-MM-DD";
+      return {"to_char(\"timestamp\" AT TIME ZONE 'UTC', '" + std::string(format) + "')", rest};
+    }
+    case SqlFlavour::kMysql: {
+      const char* format = bucket == Bucket::kMinute ? "%Y-%m-%dT%H:%i" : bucket == Bucket::kHour ? "%Y-%m-%dT%H" : "%Y-%m-%d";
+      return {"DATE_FORMAT(`timestamp`, '" + std::string(format) + "')", rest};
+    }
+    case SqlFlavour::kSqlite: break;
+  }
+  return {"substr(timestamp, 1, " + std::to_string(length) + ")", rest};
+}
+
+uint64_t CountOf(std::string_view text) {
+  uint64_t n = 0;
+  std::from_chars(text.data(), text.data() + text.size(), n);
+  return n;
+}
+
+void AddTo(OutcomeCounts& counts, std::string_view outcome, uint64_t n) {
+  if (outcome == "success") counts.success += n;
+  else if (outcome == "failure") counts.failure += n;
+  else if (outcome == "denied") counts.denied += n;
+}
+
+}  // namespace
+
+Result<StoreStats> CountStoredRecords(const SinkConfig& store, const QueryFilter& filter, Bucket bucket,
+                                      size_t top) {
+  if (!filter.text.empty() || !filter.resource.empty())
+    return Fail(ErrorCode::kInvalidArgument, "counts cannot be narrowed by a text search or a resource");
+  auto flavour = FlavourOf(store);
+  if (!flavour) return std::unexpected(flavour.error());
+  const Dialect& d = DialectOf(*flavour);
+  StoreStats stats;
+  SqlText query;
+  const std::string where = Where(*flavour, filter, query.params);
+  const auto [expression, rest] = BucketExpression(*flavour, bucket);
+  query.sql = "SELECT " + expression + ", outcome, count(*) FROM " + d.table + where + " GROUP BY 1, 2 ORDER BY 1";
+  Status read = RunStoreQuery(store, query, [&](std::span<const std::string_view> row) {
+    std::string start = std::string(row[0]) + rest;
+    if (stats.buckets.empty() || stats.buckets.back().first != start) stats.buckets.push_back({start, {}});
+    AddTo(stats.buckets.back().second, row[1], CountOf(row[2]));
+    AddTo(stats.totals, row[1], CountOf(row[2]));
+    return true;
+  });
+  if (!read) return std::unexpected(read.error());
+  const auto top_of = [&](const char* column, const char* also,
+                          std::vector<std::pair<std::string, uint64_t>>& out) -> Status {
+    SqlText q{.sql = "", .params = query.params};
+    q.sql = "SELECT " + std::string(column) + ", count(*) FROM " + d.table + where + (where.empty() ? " WHERE " : " AND ") +
+            column + " IS NOT NULL" + also + " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT " + std::to_string(top);
+    return RunStoreQuery(store, q, [&](std::span<const std::string_view> row) {
+      out.emplace_back(std::string(row[0]), CountOf(row[1]));
+      return true;
+    });
+  };
+  for (Status s : {top_of("tool", "", stats.top_tools), top_of("user_id", "", stats.top_users),
+                   top_of("error_reason", " AND outcome = 'denied'", stats.denials_by_reason)})
+    if (!s) return std::unexpected(s.error());
+  return stats;
+}
+
+}  // namespace mcpaudit

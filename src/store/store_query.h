@@ -1,0 +1,76 @@
+// Reads of a SQL store (SQLite, PostgreSQL, MariaDB/MySQL) that the database
+// answers on its indexes: the filters become a WHERE clause, pages follow a
+// keyset cursor (valid while records arrive), counts are GROUP BYs. What SQL
+// can only narrow (a resource, a text search) is confirmed on each record.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mcpaudit/audit_event.h"
+#include "mcpaudit/result.h"
+#include "mcpaudit/sink.h"
+#include "sinks/sql_columns.h"
+#include "store/record_store.h"
+#include "store/query.h"
+
+namespace mcpaudit {
+
+enum class SqlFlavour { kSqlite, kPostgres, kMysql };
+Result<SqlFlavour> FlavourOf(const SinkConfig& store);
+
+// Where a page ends: the last record's time and id. Its text form is the
+// cursor a caller hands back for the next page.
+struct RecordPosition {
+  std::string timestamp;  // RFC 3339 as stored (milliseconds, Z)
+  std::string id;
+};
+std::string EncodeCursor(const RecordPosition& position);
+Result<RecordPosition> DecodeCursor(std::string_view cursor);
+
+struct Selection {
+  QueryFilter filter;  // its limit: the page size (0: every record)
+  bool newest_first = true;
+  std::optional<RecordPosition> after;  // the records after this one, in the chosen order
+};
+
+// The SELECT of one page (at most `limit` rows; 0: no LIMIT) of the record texts `selection` names.
+SqlText SelectSql(SqlFlavour flavour, const Selection& selection, size_t limit);
+
+struct SelectedPage {
+  size_t records = 0;
+  std::optional<RecordPosition> next;  // set when more records may follow
+};
+// Calls `visit(event, line)` for each selected record in order (at most
+// filter.limit), then says where the next page starts. Lines that are not
+// records go to `on_bad_row` (their row number in this read).
+[[nodiscard]] Result<SelectedPage> SelectStoredRecords(
+    const SinkConfig& store, const Selection& selection,
+    const std::function<bool(const AuditEvent&, const std::string&)>& visit,
+    const std::function<void(size_t row, const std::string& reason)>& on_bad_row);
+
+enum class Bucket { kMinute, kHour, kDay };
+Result<Bucket> ParseBucket(std::string_view text);
+
+struct OutcomeCounts {
+  uint64_t success = 0, failure = 0, denied = 0;
+  uint64_t Total() const { return success + failure + denied; }
+};
+struct StoreStats {
+  std::vector<std::pair<std::string, OutcomeCounts>> buckets;  // start (RFC 3339), oldest first
+  std::vector<std::pair<std::string, uint64_t>> top_tools, top_users, denials_by_reason;
+  OutcomeCounts totals;
+};
+// Counts of the records the filter selects (its text and resource filters are
+// not exact in SQL: they are refused here), per bucket and outcome, and the
+// most frequent tools, users and reasons for a denial (at most `top` each).
+[[nodiscard]] Result<StoreStats> CountStoredRecords(const SinkConfig& store, const QueryFilter& filter, Bucket bucket,
+                                                    size_t top = 10);
+
+}  // namespace mcpaudit
