@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 
 namespace mcpaudit {
@@ -77,6 +78,36 @@ std::string NewUuidV7(std::chrono::system_clock::time_point now, const RandomSou
   random(std::span<uint8_t>(bytes).subspan(6));
   const uint64_t ms = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
+  // Its 74 random bits (rand_a, then rand_b: what the version and variant leave).
+  auto bits_of = [](const std::array<uint8_t, 16>& b) {
+    unsigned __int128 v = b[6] & 0x0f;
+    v = (v << 8) | b[7];
+    v = (v << 6) | (b[8] & 0x3f);
+    for (int i = 9; i < 16; ++i) v = (v << 8) | b[i];
+    return v;
+  };
+  // Within one millisecond, ids of this process go up (RFC 9562 6.2, monotonic
+  // random): the previous id's bits plus a random step, so ids sort the way
+  // their records were made.
+  {
+    static std::mutex mutex;
+    static uint64_t last_ms = 0;
+    static unsigned __int128 last_bits = 0;
+    constexpr unsigned __int128 kLimit = static_cast<unsigned __int128>(1) << 74;
+    std::lock_guard lock(mutex);
+    unsigned __int128 value = bits_of(bytes);
+    if (ms == last_ms) {
+      const unsigned __int128 step = 1 + (value & 0xffffffff);
+      if (last_bits + step < kLimit) value = last_bits + step;
+    }
+    last_ms = ms;
+    last_bits = value;
+    for (int i = 15; i >= 9; --i, value >>= 8) bytes[i] = static_cast<uint8_t>(value);
+    bytes[8] = static_cast<uint8_t>(value & 0x3f);
+    value >>= 6;
+    bytes[7] = static_cast<uint8_t>(value);
+    bytes[6] = static_cast<uint8_t>((value >> 8) & 0x0f);
+  }
   for (int i = 0; i < 6; ++i) bytes[i] = static_cast<uint8_t>(ms >> (8 * (5 - i)));
   bytes[6] = static_cast<uint8_t>(0x70 | (bytes[6] & 0x0f));  // version 7
   bytes[8] = static_cast<uint8_t>(0x80 | (bytes[8] & 0x3f));  // RFC 9562 variant

@@ -201,6 +201,20 @@ Result<SelectedPage> SelectStoredRecords(const SinkConfig& store, const Selectio
   return page;
 }
 
+Result<std::optional<std::string>> FindStoredRecord(const SinkConfig& store, std::string_view id) {
+  auto flavour = FlavourOf(store);
+  if (!flavour) return std::unexpected(flavour.error());
+  std::optional<std::string> found;
+  Status read = RunStoreQuery(store, {"SELECT record FROM " + std::string(DialectOf(*flavour).table) + " WHERE id = ?",
+                                      {std::string(id)}},
+                              [&](std::span<const std::string_view> row) {
+                                found.emplace(row[0]);
+                                return false;
+                              });
+  if (!read) return std::unexpected(read.error());
+  return found;
+}
+
 Result<Bucket> ParseBucket(std::string_view text) {
   if (text == "minute") return Bucket::kMinute;
   if (text == "hour") return Bucket::kHour;

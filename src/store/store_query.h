@@ -55,6 +55,9 @@ struct SelectedPage {
     const std::function<bool(const AuditEvent&, const std::string&)>& visit,
     const std::function<void(size_t row, const std::string& reason)>& on_bad_row);
 
+// The stored text of the record with `id`; nullopt when the store has none.
+[[nodiscard]] Result<std::optional<std::string>> FindStoredRecord(const SinkConfig& store, std::string_view id);
+
 enum class Bucket { kMinute, kHour, kDay };
 Result<Bucket> ParseBucket(std::string_view text);
 

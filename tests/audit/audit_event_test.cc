@@ -124,6 +124,17 @@ TEST(UuidV7Test, IsVersion7VariantRfcAndTimeOrdered) {
   EXPECT_LT(a, b);
 }
 
+TEST(UuidV7Test, IdsMadeInOneMillisecondGoUpInTheOrderTheyWereMade) {
+  const auto now = system_clock::now();
+  std::string previous = NewUuidV7(now, SecureRandom());
+  for (int i = 0; i < 10000; ++i) {
+    std::string next = NewUuidV7(now, SecureRandom());
+    ASSERT_LT(previous, next) << i;
+    EXPECT_EQ(next.substr(0, 13), previous.substr(0, 13));  // the same millisecond
+    previous = std::move(next);
+  }
+}
+
 TEST(UuidV7Test, SecureIdsDiffer) {
   const auto now = system_clock::now();
   EXPECT_NE(NewUuidV7(now, SecureRandom()), NewUuidV7(now, SecureRandom()));
