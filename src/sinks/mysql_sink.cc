@@ -50,6 +50,56 @@ constexpr Migration kMigrations[] = {
      "  ADD INDEX idx_tenant (tenant_id, `timestamp`, id), ADD INDEX idx_tool (tool, `timestamp`, id),"
      "  ADD INDEX idx_session (session_id, `timestamp`, id), ADD INDEX idx_kind (event_type, `timestamp`, id),"
      "  ADD INDEX idx_outcome (outcome, `timestamp`, id)"},
+    // Counts the console reads instead of the records (see store/store_query.h):
+    // per hour by tenant, tool, kind, outcome and reason; per day by tenant,
+    // user and outcome (names cut at 191 characters: the key must fit InnoDB's
+    // 3072 bytes). Triggers, one statement each, keep them equal to the records
+    // through every insert, erasure (update) and retention (delete); a count of
+    // 0 is deleted after an erasure, so that no erased user id stays behind.
+    {3,
+     "CREATE TABLE audit_rollup (hour CHAR(13) NOT NULL, tenant_id VARCHAR(191) NOT NULL,"
+     " tool VARCHAR(191) NOT NULL, event_type VARCHAR(64) NOT NULL, outcome VARCHAR(16) NOT NULL,"
+     " error_reason VARCHAR(191) NOT NULL, n BIGINT NOT NULL,"
+     " PRIMARY KEY (hour, tenant_id, tool, event_type, outcome, error_reason))"
+     " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;"
+     "CREATE TABLE audit_rollup_users (day CHAR(10) NOT NULL, tenant_id VARCHAR(191) NOT NULL,"
+     " user_id VARCHAR(191) NOT NULL, outcome VARCHAR(16) NOT NULL, n BIGINT NOT NULL,"
+     " PRIMARY KEY (day, tenant_id, user_id, outcome)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;"
+     "CREATE TRIGGER audit_rollup_add AFTER INSERT ON audit_log FOR EACH ROW"
+     " INSERT INTO audit_rollup VALUES (DATE_FORMAT(NEW.`timestamp`, '%Y-%m-%dT%H'), LEFT(COALESCE(NEW.tenant_id, ''), 191), LEFT(COALESCE(NEW.tool, ''), 191), NEW.event_type, NEW.outcome, LEFT(COALESCE(NEW.error_reason, ''), 191), 1) ON DUPLICATE KEY UPDATE n = n + 1;"
+     "CREATE TRIGGER audit_rollup_users_add AFTER INSERT ON audit_log FOR EACH ROW"
+     " INSERT INTO audit_rollup_users VALUES (DATE_FORMAT(NEW.`timestamp`, '%Y-%m-%d'),"
+     " LEFT(COALESCE(NEW.tenant_id, ''), 191), LEFT(COALESCE(NEW.user_id, ''), 191), NEW.outcome, 1)"
+     " ON DUPLICATE KEY UPDATE n = n + 1;"
+     "CREATE TRIGGER audit_rollup_remove AFTER DELETE ON audit_log FOR EACH ROW"
+     " UPDATE audit_rollup SET n = n - 1 WHERE hour = DATE_FORMAT(OLD.`timestamp`, '%Y-%m-%dT%H')"
+     " AND tenant_id = LEFT(COALESCE(OLD.tenant_id, ''), 191) AND tool = LEFT(COALESCE(OLD.tool, ''), 191)"
+     " AND event_type = OLD.event_type AND outcome = OLD.outcome"
+     " AND error_reason = LEFT(COALESCE(OLD.error_reason, ''), 191);"
+     "CREATE TRIGGER audit_rollup_users_remove AFTER DELETE ON audit_log FOR EACH ROW"
+     " UPDATE audit_rollup_users SET n = n - 1 WHERE day = DATE_FORMAT(OLD.`timestamp`, '%Y-%m-%d')"
+     " AND tenant_id = LEFT(COALESCE(OLD.tenant_id, ''), 191) AND user_id = LEFT(COALESCE(OLD.user_id, ''), 191)"
+     " AND outcome = OLD.outcome;"
+     "CREATE TRIGGER audit_rollup_change_old AFTER UPDATE ON audit_log FOR EACH ROW"
+     " UPDATE audit_rollup SET n = n - 1 WHERE hour = DATE_FORMAT(OLD.`timestamp`, '%Y-%m-%dT%H')"
+     " AND tenant_id = LEFT(COALESCE(OLD.tenant_id, ''), 191) AND tool = LEFT(COALESCE(OLD.tool, ''), 191)"
+     " AND event_type = OLD.event_type AND outcome = OLD.outcome"
+     " AND error_reason = LEFT(COALESCE(OLD.error_reason, ''), 191);"
+     "CREATE TRIGGER audit_rollup_change_new AFTER UPDATE ON audit_log FOR EACH ROW"
+     " INSERT INTO audit_rollup VALUES (DATE_FORMAT(NEW.`timestamp`, '%Y-%m-%dT%H'), LEFT(COALESCE(NEW.tenant_id, ''), 191), LEFT(COALESCE(NEW.tool, ''), 191), NEW.event_type, NEW.outcome, LEFT(COALESCE(NEW.error_reason, ''), 191), 1) ON DUPLICATE KEY UPDATE n = n + 1;"
+     "CREATE TRIGGER audit_rollup_users_change_old AFTER UPDATE ON audit_log FOR EACH ROW"
+     " UPDATE audit_rollup_users SET n = n - 1 WHERE day = DATE_FORMAT(OLD.`timestamp`, '%Y-%m-%d')"
+     " AND tenant_id = LEFT(COALESCE(OLD.tenant_id, ''), 191) AND user_id = LEFT(COALESCE(OLD.user_id, ''), 191)"
+     " AND outcome = OLD.outcome;"
+     "CREATE TRIGGER audit_rollup_users_change_new AFTER UPDATE ON audit_log FOR EACH ROW"
+     " INSERT INTO audit_rollup_users VALUES (DATE_FORMAT(NEW.`timestamp`, '%Y-%m-%d'),"
+     " LEFT(COALESCE(NEW.tenant_id, ''), 191), LEFT(COALESCE(NEW.user_id, ''), 191), NEW.outcome, 1)"
+     " ON DUPLICATE KEY UPDATE n = n + 1;"
+     "INSERT INTO audit_rollup SELECT DATE_FORMAT(`timestamp`, '%Y-%m-%dT%H'), LEFT(COALESCE(tenant_id, ''), 191),"
+     " LEFT(COALESCE(tool, ''), 191), event_type, outcome, LEFT(COALESCE(error_reason, ''), 191), COUNT(*)"
+     " FROM audit_log GROUP BY 1, 2, 3, 4, 5, 6;"
+     "INSERT INTO audit_rollup_users SELECT DATE_FORMAT(`timestamp`, '%Y-%m-%d'), LEFT(COALESCE(tenant_id, ''), 191),"
+     " LEFT(COALESCE(user_id, ''), 191), outcome, COUNT(*) FROM audit_log GROUP BY 1, 2, 3, 4"},
 };
 
 // The widths of the VARCHAR columns, in characters: longer values are cut in
@@ -153,17 +203,29 @@ class MysqlSink final : public Sink {
   explicit MysqlSink(SinkConfig config) : config_(std::move(config)) {}
 
   Status Store(std::span<const SinkRecord> batch) override { return Write(batch, false); }
-  Status Replace(std::span<const SinkRecord> records) override { return Write(records, true); }
+  Status Replace(std::span<const SinkRecord> records) override {
+    if (Status s = Write(records, true); !s) return s;
+    return DropEmptyCounts();
+  }
 
   Status Forget(std::string_view stream, uint64_t through_seq) override {
     if (Status s = EnsureConnected(); !s) return s;
     std::string quoted(stream.size() * 2 + 1, '\0');
     quoted.resize(mysql_real_escape_string(conn_.get(), quoted.data(), stream.data(), stream.size()));
-    return Exec(std::string("DELETE FROM ") + kMysqlAuditTable + " WHERE stream = '" + quoted +
-                "' AND seq <= " + std::to_string(through_seq));
+    if (Status s = Exec(std::string("DELETE FROM ") + kMysqlAuditTable + " WHERE stream = '" + quoted +
+                        "' AND seq <= " + std::to_string(through_seq));
+        !s)
+      return s;
+    return DropEmptyCounts();
   }
 
  private:
+  // After an erasure or a retention run: counts that fell to 0 go, with the values in their key.
+  Status DropEmptyCounts() {
+    if (Status s = Exec("DELETE FROM audit_rollup WHERE n <= 0"); !s) return s;
+    return Exec("DELETE FROM audit_rollup_users WHERE n <= 0");
+  }
+
   Status Write(std::span<const SinkRecord> batch, bool replace) {
     if (batch.empty()) return {};
     if (Status s = EnsureConnected(); !s) return s;

@@ -55,7 +55,44 @@ constexpr Migration kMigrations[] = {
      "CREATE INDEX audit_events_session ON audit_events (session_id, \"timestamp\", id);"
      "CREATE INDEX audit_events_kind ON audit_events (event_type, \"timestamp\", id);"
      "CREATE INDEX audit_events_outcome ON audit_events (outcome, \"timestamp\", id);"},
+    // Counts the console reads instead of the records (see store/store_query.h):
+    // per hour by tenant, tool, kind, outcome and reason; per day by tenant,
+    // user and outcome. A trigger keeps them equal to the records through every
+    // insert (COPY included), erasure (update) and retention (delete); a count
+    // of 0 is deleted after an erasure, so that no erased user id stays behind.
+    {3,
+     "CREATE TABLE audit_rollup (hour text NOT NULL, tenant_id text NOT NULL, tool text NOT NULL,"
+     " event_type text NOT NULL, outcome text NOT NULL, error_reason text NOT NULL, n bigint NOT NULL,"
+     " PRIMARY KEY (hour, tenant_id, tool, event_type, outcome, error_reason));"
+     "CREATE TABLE audit_rollup_users (day text NOT NULL, tenant_id text NOT NULL, user_id text NOT NULL,"
+     " outcome text NOT NULL, n bigint NOT NULL, PRIMARY KEY (day, tenant_id, user_id, outcome));"
+     "CREATE FUNCTION audit_rollup_count(at timestamptz, tenant text, tool_name text, kind text, result text,"
+     " reason text, who text, d integer) RETURNS void LANGUAGE plpgsql AS $$ BEGIN"
+     " INSERT INTO audit_rollup VALUES (to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24'), coalesce(tenant, ''),"
+     "  coalesce(tool_name, ''), kind, result, coalesce(reason, ''), d)"
+     "  ON CONFLICT (hour, tenant_id, tool, event_type, outcome, error_reason) DO UPDATE SET n = audit_rollup.n + d;"
+     " INSERT INTO audit_rollup_users VALUES (to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), coalesce(tenant, ''),"
+     "  coalesce(who, ''), result, d)"
+     "  ON CONFLICT (day, tenant_id, user_id, outcome) DO UPDATE SET n = audit_rollup_users.n + d;"
+     " END $$;"
+     "CREATE FUNCTION audit_rollup_follow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+     " IF TG_OP <> 'INSERT' THEN PERFORM audit_rollup_count(OLD.\"timestamp\", OLD.tenant_id, OLD.tool,"
+     "  OLD.event_type, OLD.outcome, OLD.error_reason, OLD.user_id, -1); END IF;"
+     " IF TG_OP <> 'DELETE' THEN PERFORM audit_rollup_count(NEW.\"timestamp\", NEW.tenant_id, NEW.tool,"
+     "  NEW.event_type, NEW.outcome, NEW.error_reason, NEW.user_id, 1); END IF;"
+     " RETURN NULL; END $$;"
+     "CREATE TRIGGER audit_rollup AFTER INSERT OR UPDATE OR DELETE ON audit_events"
+     " FOR EACH ROW EXECUTE FUNCTION audit_rollup_follow();"
+     "INSERT INTO audit_rollup SELECT to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24'),"
+     " coalesce(tenant_id, ''), coalesce(tool, ''), event_type, outcome, coalesce(error_reason, ''), count(*)"
+     " FROM audit_events GROUP BY 1, 2, 3, 4, 5, 6;"
+     "INSERT INTO audit_rollup_users SELECT to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD'),"
+     " coalesce(tenant_id, ''), coalesce(user_id, ''), outcome, count(*) FROM audit_events GROUP BY 1, 2, 3, 4;"},
 };
+
+// After an erasure or a retention run: counts that fell to 0 go, with the values in their key.
+constexpr const char* kDropEmptyCounts =
+    "DELETE FROM audit_rollup WHERE n <= 0; DELETE FROM audit_rollup_users WHERE n <= 0";
 
 // Taken while migrating, so that two servers starting at once migrate once.
 constexpr const char* kMigrationLock = "SELECT pg_advisory_lock(7216380117)";
@@ -192,6 +229,7 @@ class PostgresSink final : public Sink {
 
   Status Replace(std::span<const SinkRecord> records) override {
     if (Status s = Write(records, true); !s) return s;
+    if (Status s = Exec(kDropEmptyCounts); !s) return s;
     // The old versions are dead rows now: vacuum makes their space reusable
     // (PostgreSQL cannot zero it; VACUUM FULL rewrites the table for that).
     return Exec("VACUUM audit_events");
@@ -206,6 +244,7 @@ class PostgresSink final : public Sink {
                         " AND seq <= " + std::to_string(through_seq));
         !s)
       return s;
+    if (Status s = Exec(kDropEmptyCounts); !s) return s;
     return Exec("VACUUM audit_events");
   }
 

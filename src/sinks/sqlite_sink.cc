@@ -51,7 +51,52 @@ constexpr Migration kMigrations[] = {
      "CREATE INDEX audit_events_session ON audit_events(session_id, timestamp, id);"
      "CREATE INDEX audit_events_kind ON audit_events(event_type, timestamp, id);"
      "CREATE INDEX audit_events_outcome ON audit_events(outcome, timestamp, id);"},
+    // Counts the console reads instead of the records (see store/store_query.h):
+    // per hour by tenant, tool, kind, outcome and reason; per day by tenant,
+    // user and outcome. Triggers keep them equal to the records through every
+    // insert, erasure (update) and retention (delete); a count of 0 is deleted
+    // after an erasure, so that no erased user id stays behind.
+    {3,
+     "CREATE TABLE audit_rollup (hour TEXT NOT NULL, tenant_id TEXT NOT NULL, tool TEXT NOT NULL,"
+     " event_type TEXT NOT NULL, outcome TEXT NOT NULL, error_reason TEXT NOT NULL, n INTEGER NOT NULL,"
+     " PRIMARY KEY (hour, tenant_id, tool, event_type, outcome, error_reason)) WITHOUT ROWID;"
+     "CREATE TABLE audit_rollup_users (day TEXT NOT NULL, tenant_id TEXT NOT NULL, user_id TEXT NOT NULL,"
+     " outcome TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (day, tenant_id, user_id, outcome)) WITHOUT ROWID;"
+     "CREATE TRIGGER audit_rollup_add AFTER INSERT ON audit_events BEGIN"
+     " INSERT INTO audit_rollup VALUES (substr(new.timestamp, 1, 13), coalesce(new.tenant_id, ''),"
+     "  coalesce(new.tool, ''), new.event_type, new.outcome, coalesce(new.error_reason, ''), 1)"
+     "  ON CONFLICT DO UPDATE SET n = n + 1;"
+     " INSERT INTO audit_rollup_users VALUES (substr(new.timestamp, 1, 10), coalesce(new.tenant_id, ''),"
+     "  coalesce(new.user_id, ''), new.outcome, 1) ON CONFLICT DO UPDATE SET n = n + 1;"
+     "END;"
+     "CREATE TRIGGER audit_rollup_remove AFTER DELETE ON audit_events BEGIN"
+     " UPDATE audit_rollup SET n = n - 1 WHERE hour = substr(old.timestamp, 1, 13)"
+     "  AND tenant_id = coalesce(old.tenant_id, '') AND tool = coalesce(old.tool, '')"
+     "  AND event_type = old.event_type AND outcome = old.outcome AND error_reason = coalesce(old.error_reason, '');"
+     " UPDATE audit_rollup_users SET n = n - 1 WHERE day = substr(old.timestamp, 1, 10)"
+     "  AND tenant_id = coalesce(old.tenant_id, '') AND user_id = coalesce(old.user_id, '') AND outcome = old.outcome;"
+     "END;"
+     "CREATE TRIGGER audit_rollup_change AFTER UPDATE ON audit_events BEGIN"
+     " UPDATE audit_rollup SET n = n - 1 WHERE hour = substr(old.timestamp, 1, 13)"
+     "  AND tenant_id = coalesce(old.tenant_id, '') AND tool = coalesce(old.tool, '')"
+     "  AND event_type = old.event_type AND outcome = old.outcome AND error_reason = coalesce(old.error_reason, '');"
+     " UPDATE audit_rollup_users SET n = n - 1 WHERE day = substr(old.timestamp, 1, 10)"
+     "  AND tenant_id = coalesce(old.tenant_id, '') AND user_id = coalesce(old.user_id, '') AND outcome = old.outcome;"
+     " INSERT INTO audit_rollup VALUES (substr(new.timestamp, 1, 13), coalesce(new.tenant_id, ''),"
+     "  coalesce(new.tool, ''), new.event_type, new.outcome, coalesce(new.error_reason, ''), 1)"
+     "  ON CONFLICT DO UPDATE SET n = n + 1;"
+     " INSERT INTO audit_rollup_users VALUES (substr(new.timestamp, 1, 10), coalesce(new.tenant_id, ''),"
+     "  coalesce(new.user_id, ''), new.outcome, 1) ON CONFLICT DO UPDATE SET n = n + 1;"
+     "END;"
+     "INSERT INTO audit_rollup SELECT substr(timestamp, 1, 13), coalesce(tenant_id, ''), coalesce(tool, ''),"
+     " event_type, outcome, coalesce(error_reason, ''), count(*) FROM audit_events GROUP BY 1, 2, 3, 4, 5, 6;"
+     "INSERT INTO audit_rollup_users SELECT substr(timestamp, 1, 10), coalesce(tenant_id, ''),"
+     " coalesce(user_id, ''), outcome, count(*) FROM audit_events GROUP BY 1, 2, 3, 4;"},
 };
+
+// After an erasure or a retention run: counts that fell to 0 go, with the values in their key.
+constexpr const char* kDropEmptyCounts =
+    "DELETE FROM audit_rollup WHERE n <= 0; DELETE FROM audit_rollup_users WHERE n <= 0";
 
 class SqliteSink final : public Sink {
  public:
@@ -108,6 +153,7 @@ class SqliteSink final : public Sink {
 
   Status Replace(std::span<const SinkRecord> records) override {
     if (Status s = Write(replace_, records); !s) return s;
+    if (Status s = Exec(kDropEmptyCounts); !s) return s;
     // The old versions may still sit in the write-ahead log: fold it into the
     // database (whose freed space secure_delete zeroed) and empty it.
     return Exec("PRAGMA wal_checkpoint(TRUNCATE)");
@@ -123,6 +169,7 @@ class SqliteSink final : public Sink {
     const int stepped = sqlite3_step(statement);
     sqlite3_finalize(statement);
     if (stepped != SQLITE_DONE) return Error("cannot delete the expired records");
+    if (Status s = Exec(kDropEmptyCounts); !s) return s;
     return Exec("PRAGMA wal_checkpoint(TRUNCATE)");
   }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 
 #include "audit/bounded_json.h"
 #include "sinks/mysql_sink.h"
@@ -258,39 +259,161 @@ void AddTo(OutcomeCounts& counts, std::string_view outcome, uint64_t n) {
 
 }  // namespace
 
+namespace {
+
+using Clock = std::chrono::system_clock;
+
+// The counts of one question as they are gathered, from rollups and records.
+struct Tally {
+  std::map<std::string, OutcomeCounts> buckets;
+  std::map<std::string, uint64_t> tools, users, reasons;
+  OutcomeCounts totals;
+
+  void Add(const std::string& bucket, std::string_view outcome, std::string_view tool, std::string_view reason,
+           uint64_t n) {
+    AddTo(buckets[bucket], outcome, n);
+    AddTo(totals, outcome, n);
+    if (!tool.empty()) tools[std::string(tool)] += n;
+    if (outcome == "denied" && !reason.empty()) reasons[std::string(reason)] += n;
+  }
+};
+
+std::vector<std::pair<std::string, uint64_t>> Top(const std::map<std::string, uint64_t>& counts, size_t top) {
+  std::vector<std::pair<std::string, uint64_t>> out(counts.begin(), counts.end());
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  if (out.size() > top) out.resize(top);
+  return out;
+}
+
+// What `filter` counts in [since, until) of `table`: the time column, and the
+// other filters the rollup keeps (tenant, tool, kind, outcome).
+struct Counting {
+  const SinkConfig& store;
+  SqlFlavour flavour;
+  const QueryFilter& filter;
+  Bucket bucket;
+  Tally& tally;
+
+  Status Records(std::optional<Clock::time_point> since, std::optional<Clock::time_point> until, bool events,
+                 bool users) {
+    QueryFilter part = filter;
+    part.since = since;
+    part.until = until;
+    const Dialect& d = DialectOf(flavour);
+    SqlText query;
+    const std::string where = Where(flavour, part, query.params);
+    const auto [expression, rest] = BucketExpression(flavour, bucket);
+    if (events) {
+      query.sql = "SELECT " + expression + ", outcome, tool, error_reason, count(*) FROM " + d.table + where +
+                  " GROUP BY 1, 2, 3, 4";
+      if (Status s = RunStoreQuery(store, query, [&, rest = rest](std::span<const std::string_view> row) {
+            tally.Add(std::string(row[0]) + rest, row[1], row[2], row[3], CountOf(row[4]));
+            return true;
+          });
+          !s)
+        return s;
+    }
+    if (!users) return {};
+    query.sql = "SELECT user_id, count(*) FROM " + std::string(d.table) + where + " GROUP BY 1";
+    return RunStoreQuery(store, query, [&](std::span<const std::string_view> row) {
+      if (!row[0].empty()) tally.users[std::string(row[0])] += CountOf(row[1]);
+      return true;
+    });
+  }
+
+  // `column` >= `from` and < `to` (texts as the rollup keys them), and the filters it keeps.
+  std::string RollupWhere(const char* column, const std::string& from, const std::string& to, bool per_user,
+                          std::vector<std::string>& params) const {
+    std::string where = std::string(" WHERE ") + column + " >= ? AND " + column + " < ?";
+    params = {from, to};
+    auto equal = [&](const char* name, const std::string& value) {
+      if (value.empty()) return;
+      where += std::string(" AND ") + name + " = ?";
+      params.push_back(value);
+    };
+    equal("tenant_id", filter.tenant);
+    if (filter.outcome) equal("outcome", std::string(ToString(*filter.outcome)));
+    if (!per_user) {
+      equal("tool", filter.tool);
+      equal("event_type", filter.event_type);
+    }
+    return where;
+  }
+
+  Status Hours(const std::string& from, const std::string& to) {
+    const size_t length = bucket == Bucket::kHour ? 13 : 10;
+    const std::string rest = std::string("0000-00-00T00:00:00.000Z").substr(length);
+    SqlText query;
+    query.sql = "SELECT substr(hour, 1, " + std::to_string(length) + "), outcome, tool, error_reason, sum(n) FROM " +
+                "audit_rollup" + RollupWhere("hour", from, to, false, query.params) + " GROUP BY 1, 2, 3, 4";
+    return RunStoreQuery(store, query, [&](std::span<const std::string_view> row) {
+      tally.Add(std::string(row[0]) + rest, row[1], row[2], row[3], CountOf(row[4]));
+      return true;
+    });
+  }
+
+  Status Days(const std::string& from, const std::string& to) {
+    SqlText query;
+    query.sql = "SELECT user_id, sum(n) FROM audit_rollup_users" + RollupWhere("day", from, to, true, query.params) +
+                " GROUP BY 1";
+    return RunStoreQuery(store, query, [&](std::span<const std::string_view> row) {
+      if (!row[0].empty()) tally.users[std::string(row[0])] += CountOf(row[1]);
+      return true;
+    });
+  }
+};
+
+template <typename Unit>
+Clock::time_point CeilTo(Clock::time_point t) {
+  const auto floor = std::chrono::floor<Unit>(t);
+  return floor == t ? floor : floor + Unit(1);
+}
+
+}  // namespace
+
 Result<StoreStats> CountStoredRecords(const SinkConfig& store, const QueryFilter& filter, Bucket bucket,
                                       size_t top) {
   if (!filter.text.empty() || !filter.resource.empty())
     return Fail(ErrorCode::kInvalidArgument, "counts cannot be narrowed by a text search or a resource");
   auto flavour = FlavourOf(store);
   if (!flavour) return std::unexpected(flavour.error());
-  const Dialect& d = DialectOf(*flavour);
+  Tally tally;
+  Counting counting{store, *flavour, filter, bucket, tally};
+  // The rollups keep whole hours (and whole days per user) by tenant, tool,
+  // kind and outcome: they answer the whole hours and days of the range, the
+  // records its ragged ends. Other filters, and minutes, need the records.
+  const bool rollups_answer = filter.user.empty() && filter.session.empty() && filter.request_id.empty() &&
+                              filter.client_ip.empty() && !filter.phi_only && bucket != Bucket::kMinute;
+  if (!rollups_answer) {
+    if (Status s = counting.Records(filter.since, filter.until, true, true); !s) return std::unexpected(s.error());
+  } else {
+    constexpr Clock::time_point kFirst{};  // 1970: before any record
+    const Clock::time_point kLast = Clock::now() + std::chrono::days(3650);
+    const auto text = [](Clock::time_point t, size_t length) { return FormatTimestamp(t).substr(0, length); };
+    const auto hour_from = filter.since ? CeilTo<std::chrono::hours>(*filter.since) : kFirst;
+    const auto hour_to = std::max<Clock::time_point>(hour_from, filter.until ? std::chrono::floor<std::chrono::hours>(*filter.until)
+                                                          : std::chrono::floor<std::chrono::hours>(kLast));
+    const auto day_from = filter.since ? CeilTo<std::chrono::days>(*filter.since) : kFirst;
+    const auto day_to = std::max<Clock::time_point>(day_from, filter.until ? std::chrono::floor<std::chrono::days>(*filter.until)
+                                                        : std::chrono::floor<std::chrono::days>(kLast));
+    const bool users_by_day = filter.tool.empty() && filter.event_type.empty();
+    for (Status s : {counting.Hours(text(hour_from, 13), text(hour_to, 13)),
+                     hour_from == hour_to ? counting.Records(filter.since, filter.until, true, false)
+                                          : counting.Records(filter.since, hour_from, true, false),
+                     hour_from == hour_to ? Status{} : counting.Records(hour_to, filter.until, true, false),
+                     users_by_day ? counting.Days(text(day_from, 10), text(day_to, 10)) : Status{},
+                     !users_by_day || day_from == day_to ? counting.Records(filter.since, filter.until, false, true)
+                                                         : counting.Records(filter.since, day_from, false, true),
+                     users_by_day && day_from != day_to ? counting.Records(day_to, filter.until, false, true)
+                                                        : Status{}})
+      if (!s) return std::unexpected(s.error());
+  }
   StoreStats stats;
-  SqlText query;
-  const std::string where = Where(*flavour, filter, query.params);
-  const auto [expression, rest] = BucketExpression(*flavour, bucket);
-  query.sql = "SELECT " + expression + ", outcome, count(*) FROM " + d.table + where + " GROUP BY 1, 2 ORDER BY 1";
-  Status read = RunStoreQuery(store, query, [&](std::span<const std::string_view> row) {
-    std::string start = std::string(row[0]) + rest;
-    if (stats.buckets.empty() || stats.buckets.back().first != start) stats.buckets.push_back({start, {}});
-    AddTo(stats.buckets.back().second, row[1], CountOf(row[2]));
-    AddTo(stats.totals, row[1], CountOf(row[2]));
-    return true;
-  });
-  if (!read) return std::unexpected(read.error());
-  const auto top_of = [&](const char* column, const char* also,
-                          std::vector<std::pair<std::string, uint64_t>>& out) -> Status {
-    SqlText q{.sql = "", .params = query.params};
-    q.sql = "SELECT " + std::string(column) + ", count(*) FROM " + d.table + where + (where.empty() ? " WHERE " : " AND ") +
-            column + " IS NOT NULL" + also + " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT " + std::to_string(top);
-    return RunStoreQuery(store, q, [&](std::span<const std::string_view> row) {
-      out.emplace_back(std::string(row[0]), CountOf(row[1]));
-      return true;
-    });
-  };
-  for (Status s : {top_of("tool", "", stats.top_tools), top_of("user_id", "", stats.top_users),
-                   top_of("error_reason", " AND outcome = 'denied'", stats.denials_by_reason)})
-    if (!s) return std::unexpected(s.error());
+  stats.buckets.assign(tally.buckets.begin(), tally.buckets.end());
+  stats.totals = tally.totals;
+  stats.top_tools = Top(tally.tools, top);
+  stats.top_users = Top(tally.users, top);
+  stats.denials_by_reason = Top(tally.reasons, top);
   return stats;
 }
 

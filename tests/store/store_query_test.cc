@@ -277,6 +277,55 @@ TEST_P(StoreQueryTest, CountsPerBucketAndTheTopToolsUsersAndDenialsAreThoseOfThe
   EXPECT_FALSE(CountStoredRecords(store_, filter, Bucket::kDay).has_value());
 }
 
+// The counts come from rollups the store keeps beside the records: they follow
+// an erasure (an erased user id leaves them too) and a retention run.
+TEST_P(StoreQueryTest, TheCountsFollowErasureAndRetentionAndKeepNoErasedUserId) {
+  const auto start = std::chrono::system_clock::now() - 30h;
+  LogVariedRecords(150, start);
+  ShipAll();
+  std::vector<SinkRecord> erased;
+  ASSERT_TRUE(ForEachStoredLine(store_, [&](size_t, const std::string& line) {
+                auto event = AuditEventFromJson(nlohmann::json::parse(line));
+                if (event && event->user.id == "user-3") {
+                  event->user.id = "[erased]";
+                  erased.push_back({ToJsonLine(*event), *event});
+                }
+                return true;
+              }).has_value());
+  ASSERT_FALSE(erased.empty());
+  auto sink = OpenSink(store_);
+  ASSERT_TRUE(sink.has_value());
+  ASSERT_TRUE((*sink)->Replace(erased).has_value());
+  ASSERT_TRUE((*sink)->Forget("s1", 40).has_value());
+  sink->reset();
+
+  QueryFilter filter;
+  filter.since = start + 90min;  // ragged ends: from the records, the whole hours and days from the rollups
+  filter.until = std::chrono::system_clock::now() - 20min;
+  auto from_rollups = CountStoredRecords(store_, filter, Bucket::kHour, 1000);
+  auto from_records = CountStoredRecords(store_, filter, Bucket::kMinute, 1000);  // minutes: the records only
+  ASSERT_TRUE(from_rollups && from_records);
+  EXPECT_EQ(from_rollups->totals.Total(), from_records->totals.Total());
+  EXPECT_EQ(from_rollups->totals.denied, from_records->totals.denied);
+  EXPECT_EQ(from_rollups->top_tools, from_records->top_tools);
+  EXPECT_EQ(from_rollups->top_users, from_records->top_users);
+  EXPECT_EQ(from_rollups->denials_by_reason, from_records->denials_by_reason);
+  bool erased_counted = false;
+  for (const auto& [user, n] : from_rollups->top_users) {
+    EXPECT_NE(user, "user-3");
+    erased_counted |= user == "[erased]";
+  }
+  EXPECT_TRUE(erased_counted);
+  size_t kept = 0;
+  ASSERT_TRUE(RunStoreQuery(store_, {"SELECT count(*) FROM audit_rollup_users WHERE user_id = ?", {"user-3"}},
+                            [&](std::span<const std::string_view> row) {
+                              kept = std::stoul(std::string(row[0]));
+                              return true;
+                            })
+                  .has_value());
+  EXPECT_EQ(kept, 0u) << "an erased user id stays in the counts";
+}
+
 TEST_P(StoreQueryTest, ACursorNotGivenOutByTheServerIsRefused) {
   for (const char* cursor : {"", "~", "nonsense", "2026-01-01T00:00:00.000Z~", "2026-13-01T00:00:00.000Z~abc",
                              "2026-01-01T00:00:00Z~abc", "2026-01-01T00:00:00.000Z~a'b"})
