@@ -19,6 +19,20 @@
 
 namespace mcpaudit {
 
+// A request to the read API, and its answer.
+struct ReadApiRequest {
+  std::string method;  // GET, POST, ...
+  std::string target;  // path and query, as sent
+  Identity identity;
+  std::string client_ip;
+};
+struct ReadApiResponse {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+inline constexpr const char* kReadApiPrefix = "/api/v1/";
+
 struct HttpOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0: any free port (on_listening says which)
@@ -61,6 +75,11 @@ struct HttpOptions {
   // Set: GET /metrics answers with what it returns (Prometheus text format),
   // to callers the MCP endpoint would accept. Called on the I/O thread: keep it quick.
   std::function<std::string()> metrics;
+
+  // Set: requests under /api/v1/ (the auditor's read API) go to it, from
+  // callers the MCP endpoint would accept. It runs on a thread of its own,
+  // never on the I/O thread: it may take as long as a database does.
+  std::function<ReadApiResponse(const ReadApiRequest&)> read_api;
 
   // Called once the socket listens, with the endpoint's URL.
   std::function<void(const std::string& url)> on_listening;

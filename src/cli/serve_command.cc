@@ -17,6 +17,7 @@
 #include "conformance/conformance_toolkit.h"
 #include "audit/metrics.h"
 #include "cli/commands.h"
+#include "console/read_api.h"
 #include "cli/config.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
@@ -184,7 +185,9 @@ Result<HttpOptions> PrepareHttp(const Config& config, const ServeFlags& flags, s
       return Fail(ErrorCode::kInvalidArgument, "--dev-api-key: the config already sets [auth]; use its keys");
     }
     NewApiKey key = GenerateApiKey();
-    auto made = MakeApiKeyAuthenticator({{key.sha256, StdioIdentity(config.user)}});
+    Identity developer = StdioIdentity(config.user);
+    developer.roles.push_back("auditor");  // the development key may read the audit log too
+    auto made = MakeApiKeyAuthenticator({{key.sha256, developer}});
     if (!made) return std::unexpected(made.error());
     http.authenticator = ChainAuthenticators(*made, nullptr);
     dev_key = key.key;
@@ -221,6 +224,9 @@ Status ServeOverHttp(Server& server, HttpOptions http, const Config& config, con
               << "  connect:       npx @modelcontextprotocol/inspector --cli " << url
               << " --transport http --method tools/list"
               << (dev_key.empty() ? "" : " --header \"X-API-Key: " + dev_key + "\"") << "\n"
+              << (http.read_api ? "  read API:      " + url.substr(0, url.size() - http.path.size()) +
+                                      "/api/v1/events (callers with the auditor role)\n"
+                                : "")
               << "  stop:          Ctrl-C (calls in flight finish first)\n";
   };
   return ServeHttp(server, http, stop.get_token());
@@ -440,6 +446,17 @@ int Serve(const ServeFlags& flags) {
     }
     return PrometheusText(pipeline.counters(), sinks);
   };
+  // The auditor's read API on the same listener, from the first SQL store the server ships to.
+  ReadApiOptions read_api;
+  read_api.logger = pipeline->get();
+  read_api.server = pipeline_options.server;
+  for (const SinkConfig& sink : SinksOrDefault(config))
+    if (IsSqlStore(sink)) {
+      read_api.store = sink;
+      break;
+    }
+  if (!read_api.store.url.empty())
+    http->read_api = [&read_api](const ReadApiRequest& request) { return AnswerReadApi(read_api, request); };
   std::stop_source stop;
   Status served;
   int proxied = 0;

@@ -554,6 +554,23 @@ class HttpTransport {
       response.prepare_payload();
       co_return co_await Write(stream, std::move(response));
     }
+    if (target.starts_with(kReadApiPrefix) && options_.read_api) {
+      if (request.method() == http::verb::options) co_return co_await Write(stream, Preflight(request));
+      auto caller = Authenticate(request, client_ip);
+      if (!caller) co_return co_await Write(stream, std::move(caller.error()));
+      ReadApiRequest read{std::string(request.method_string()), std::string(request.target()), std::move(*caller),
+                          client_ip};
+      // Off the I/O thread: a read waits for its database.
+      ReadApiResponse answer = co_await asio::co_spawn(
+          read_pool_, [this, &read]() -> asio::awaitable<ReadApiResponse> { co_return options_.read_api(read); },
+          asio::use_awaitable);
+      HttpResponse response = Empty(request, static_cast<http::status>(answer.status));
+      response.set(http::field::content_type, answer.content_type);
+      response.set(http::field::cache_control, "no-store");
+      response.body() = std::move(answer.body);
+      response.prepare_payload();
+      co_return co_await Write(stream, std::move(response));
+    }
     if (target != options_.path) {
       co_return co_await Write(stream, Refuse(request, http::status::not_found, "Not Found: the MCP endpoint is " +
                                                                                      options_.path));
@@ -983,6 +1000,7 @@ class HttpTransport {
   std::map<std::string, std::shared_ptr<Session>> sessions_;  // I/O thread only
   std::set<beast::tcp_stream*> open_;                     // I/O thread only
   Reaper reaper_;  // after the sessions: joined before they go
+  asio::thread_pool read_pool_{2};  // the read API's requests
 };
 
 }  // namespace

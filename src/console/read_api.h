@@ -1,0 +1,34 @@
+// The auditor's read API (/api/v1/, JSON), answered from a SQL store on its
+// indexes (store/store_query.h):
+//   GET /api/v1/events?since&until&user&tenant&tool&outcome&event_type&session
+//                      &request_id&client_ip&resource&phi&q&limit&cursor&order
+//       -> {"events": [records as stored], "next_cursor": "…" | null}
+//   GET /api/v1/events/{id}
+//       -> {"event": …, "integrity": {stream, seq, prev, hash, "checkpoint": the
+//           first checkpoint record after it in its stream, or null}}; 404 if unknown
+//   GET /api/v1/stats?since&until&bucket=minute|hour|day&…filters
+//       -> {"buckets": [{start, success, failure, denied}], "top_tools": […],
+//           "top_users": […], "denials_by_reason": […], "totals": {…}}
+// Only callers with the auditor role may read (others get 403); a parameter
+// that is unknown or wrong gets 400 naming it. Every request, allowed or not,
+// is an audit_read record (caller, endpoint, filters).
+#pragma once
+
+#include <string>
+
+#include "mcpaudit/audit_logger.h"
+#include "mcpaudit/http_transport.h"
+#include "mcpaudit/sink.h"
+
+namespace mcpaudit {
+
+struct ReadApiOptions {
+  SinkConfig store;                    // where the records are read
+  std::string auditor_role = "auditor";  // the role a caller needs
+  AuditLogger* logger = nullptr;       // where each request's audit_read record goes
+  AuditServer server;                  // names this server in those records
+};
+
+ReadApiResponse AnswerReadApi(const ReadApiOptions& options, const ReadApiRequest& request);
+
+}  // namespace mcpaudit

@@ -1,0 +1,192 @@
+// The auditor's read API (/api/v1/) of `mcp-audit serve --http`, as a program
+// calls it: who may read, every filter and the cursor, a record with its
+// integrity, the counts, what a wrong parameter gets, and the audit_read record
+// each request leaves.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "support/cli_process.h"
+#include "support/http_client.h"
+#include "support/temp_dir.h"
+
+namespace mcpaudit {
+namespace {
+
+using nlohmann::json;
+using testing::RunCommand;
+using testing::ServerProcess;
+
+struct Key {
+  std::string key;
+  std::string entry;  // its [[auth.api_keys]] table
+};
+
+// A key made by `mcp-audit apikey`, as an operator makes one.
+Key MakeKey(const std::string& user, const std::string& role) {
+  auto [code, out] = RunCommand("apikey --user " + user + " --role " + role);
+  EXPECT_EQ(code, 0) << out;
+  Key key;
+  const auto at = out.find("mcpa_");
+  key.key = out.substr(at, out.find('\n', at) - at);
+  key.entry = out.substr(out.find("[[auth.api_keys]]"));
+  return key;
+}
+
+void SearchBy(const std::filesystem::path& audit, const std::string& user, const std::string& query) {
+  ServerProcess server(audit, {"--user", user});
+  server.Initialize();
+  server.Request(1, "tools/call", {{"name", "catalog_search"}, {"arguments", {{"query", query}}}});
+  EXPECT_EQ(server.CloseAndWait(), 0);
+}
+
+class ReadApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SearchBy(audit_, "carol", "orders");
+    SearchBy(audit_, "dave", "payroll");
+    auditor_ = MakeKey("ann", "auditor");
+    analyst_ = MakeKey("bob", "analyst");
+    const auto config = dir_.path() / "mcp-audit.toml";
+    std::ofstream(config) << auditor_.entry << "\n" << analyst_.entry << "\n";
+    server_ = std::make_unique<ServerProcess>(
+        std::vector<std::string>{"serve", "--http", "127.0.0.1:0", "--config", config.string(), "--audit-dir",
+                                 audit_.string()},
+        dir_.path() / "serve.txt");
+    const auto endpoint = testing::WaitForEndpoint(*server_);
+    ASSERT_NE(endpoint.port, 0) << server_->Stderr();
+    http_ = std::make_unique<testing::HttpClient>("127.0.0.1", endpoint.port);
+    // The server ships the journal to its store as it starts: wait until both calls are there.
+    for (int i = 0; i < 100 && Get("/api/v1/events?event_type=tool_call")["events"].size() < 2; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+
+  testing::HttpReply Send(const std::string& target, const Key* key, const std::string& method = "GET") {
+    testing::Headers headers;
+    if (key) headers.emplace_back("X-API-Key", key->key);
+    return http_->Send(method, target, "", headers);
+  }
+
+  json Get(const std::string& target) {
+    auto reply = Send(target, &auditor_);
+    EXPECT_EQ(reply.status, 200) << target << ": " << reply.body;
+    EXPECT_EQ(reply.header("content-type"), "application/json");
+    return json::parse(reply.body, nullptr, false);
+  }
+
+  // A 400 that names `parameter`.
+  void ExpectBadParameter(const std::string& target, const std::string& parameter) {
+    auto reply = Send(target, &auditor_);
+    EXPECT_EQ(reply.status, 400) << target;
+    const json body = json::parse(reply.body, nullptr, false);
+    EXPECT_EQ(body.value("parameter", ""), parameter) << target << ": " << reply.body;
+    EXPECT_FALSE(body.value("error", "").empty()) << reply.body;
+  }
+
+  testing::TempDir dir_;
+  std::filesystem::path audit_ = dir_.path() / "audit";
+  Key auditor_, analyst_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<testing::HttpClient> http_;
+};
+
+TEST_F(ReadApiTest, OnlyAuditorsReadAndEveryRequestIsRecorded) {
+  EXPECT_EQ(Send("/api/v1/events", nullptr).status, 401);
+  auto refused = Send("/api/v1/events?user=carol", &analyst_);
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_NE(json::parse(refused.body)["error"].get<std::string>().find("auditor"), std::string::npos);
+  EXPECT_EQ(Send("/api/v1/events", &auditor_, "POST").status, 405);
+  EXPECT_EQ(Send("/api/v1/nothing", &auditor_).status, 404);
+  Get("/api/v1/events?user=carol&tool=catalog_search");
+  ASSERT_EQ(server_->Signal(SIGTERM), 0) << server_->Stderr();
+
+  std::vector<AuditEvent> reads;
+  for (const auto& e : testing::Records(audit_, /*all=*/true))
+    if (e.event_type == "audit_read" && e.request.transport == "http") reads.push_back(e);
+  ASSERT_GE(reads.size(), 2u);
+  const AuditEvent& denied = reads[reads.size() - 2];
+  EXPECT_EQ(denied.user.id, "bob");
+  EXPECT_EQ(denied.outcome, Outcome::kDenied);
+  ASSERT_TRUE(denied.error.has_value());
+  EXPECT_EQ(denied.error->reason, "auditor_role_required");
+  const AuditEvent& read = reads.back();
+  EXPECT_EQ(read.user.id, "ann");
+  EXPECT_EQ(read.outcome, Outcome::kSuccess);
+  EXPECT_EQ(read.details["endpoint"], "events");
+  EXPECT_EQ(read.details["request"]["filters"], json({{"user", "carol"}, {"tool", "catalog_search"}}));
+  EXPECT_EQ(read.request.client_ip, "127.0.0.1");
+}
+
+TEST_F(ReadApiTest, EventsAreFilteredAndPagedNewestFirstWithACursor) {
+  const json carol = Get("/api/v1/events?user=carol&event_type=tool_call");
+  ASSERT_EQ(carol["events"].size(), 1u) << carol;
+  EXPECT_EQ(carol["events"][0]["params"]["query"], "orders");
+  EXPECT_TRUE(carol["next_cursor"].is_null());
+  EXPECT_EQ(Get("/api/v1/events?q=CATALOG&outcome=success&event_type=tool_call")["events"].size(), 2u);
+  EXPECT_EQ(Get("/api/v1/events?tool=no_such_tool")["events"].size(), 0u);
+
+  // One record per page, newest first, following the cursor to the end.
+  std::vector<std::string> ids;
+  std::string target = "/api/v1/events?event_type=tool_call&limit=1";
+  for (int page = 0; page < 5; ++page) {
+    const json body = Get(target);
+    for (const auto& e : body["events"]) ids.push_back(e["id"]);
+    if (body["next_cursor"].is_null()) break;
+    target = "/api/v1/events?event_type=tool_call&limit=1&cursor=" + body["next_cursor"].get<std::string>();
+  }
+  ASSERT_EQ(ids.size(), 2u);
+  const json all = Get("/api/v1/events?event_type=tool_call&order=oldest");
+  EXPECT_EQ(all["events"][0]["id"], ids[1]);  // oldest first: the other way round
+  EXPECT_EQ(all["events"][0]["user"]["id"], "carol");
+
+  ExpectBadParameter("/api/v1/events?limit=0", "limit");
+  ExpectBadParameter("/api/v1/events?limit=abc", "limit");
+  ExpectBadParameter("/api/v1/events?limit=100000", "limit");
+  ExpectBadParameter("/api/v1/events?colour=blue", "colour");
+  ExpectBadParameter("/api/v1/events?cursor=not-one-of-ours", "cursor");
+  ExpectBadParameter("/api/v1/events?since=yesterday", "since");
+  ExpectBadParameter("/api/v1/events?outcome=maybe", "outcome");
+  ExpectBadParameter("/api/v1/events?phi=yes", "phi");
+  ExpectBadParameter("/api/v1/events?user=a&user=b", "user");
+  ExpectBadParameter("/api/v1/events?order=random", "order");
+  EXPECT_EQ(Send("/api/v1/events?user=%zz", &auditor_).status, 400);
+}
+
+TEST_F(ReadApiTest, ARecordComesWithItsPlaceInTheChainAndTheCheckpointThatCoversIt) {
+  const json carol = Get("/api/v1/events?user=carol&event_type=tool_call");
+  ASSERT_EQ(carol["events"].size(), 1u);
+  const std::string id = carol["events"][0]["id"];
+  const json one = Get("/api/v1/events/" + id);
+  EXPECT_EQ(one["event"], carol["events"][0]);
+  EXPECT_EQ(one["integrity"]["seq"], carol["events"][0]["integrity"]["seq"]);
+  EXPECT_EQ(one["integrity"]["hash"].get<std::string>().size(), 64u);
+  // The first server that wrote it sealed a checkpoint after it when it stopped.
+  ASSERT_TRUE(one["integrity"]["checkpoint"].is_object()) << one;
+  EXPECT_EQ(one["integrity"]["checkpoint"]["event_type"], "checkpoint");
+  EXPECT_GT(one["integrity"]["checkpoint"]["details"]["covers"]["seq"].get<uint64_t>(),
+            one["integrity"]["seq"].get<uint64_t>() - 1);
+  auto unknown = Send("/api/v1/events/0193a2b4-1c2d-7e3f-8a4b-5c6d7e8f9a0b", &auditor_);
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_NE(json::parse(unknown.body)["error"].get<std::string>().find("no record"), std::string::npos);
+}
+
+TEST_F(ReadApiTest, StatsCountTheRecordsPerBucketWithTheTopToolsAndUsers) {
+  const json stats = Get("/api/v1/stats?bucket=day&event_type=tool_call");
+  ASSERT_EQ(stats["buckets"].size(), 1u) << stats;
+  EXPECT_EQ(stats["buckets"][0]["success"], 2);
+  EXPECT_EQ(stats["totals"]["total"], 2);
+  EXPECT_EQ(stats["top_tools"][0], json({{"tool", "catalog_search"}, {"count", 2}}));
+  ASSERT_EQ(stats["top_users"].size(), 2u);
+  std::set<std::string> users;
+  for (const auto& u : stats["top_users"]) users.insert(u["user"].get<std::string>());
+  EXPECT_EQ(users, (std::set<std::string>{"carol", "dave"}));
+  EXPECT_EQ(Get("/api/v1/stats?user=dave&event_type=tool_call")["totals"]["total"], 1);
+  ExpectBadParameter("/api/v1/stats?bucket=week", "bucket");
+  ExpectBadParameter("/api/v1/stats?q=x", "q");
+  ExpectBadParameter("/api/v1/stats?limit=5", "limit");
+}
+
+}  // namespace
+}  // namespace mcpaudit
