@@ -37,6 +37,7 @@ struct HttpOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0: any free port (on_listening says which)
   std::string path = "/mcp";
+  bool serve_mcp = true;   // false: the MCP endpoint is not served (a listener for the read API alone)
   bool stateless = false;  // no sessions: every POST stands alone, GET and DELETE are refused
 
   // Host header names (without port) that are served. Empty: the loopback names

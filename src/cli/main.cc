@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   mcpaudit::cli::AddStatusCommand(app, exit_code);
   mcpaudit::cli::AddExportCommand(app, exit_code);
   mcpaudit::cli::AddProxyCommand(app, exit_code);
+  mcpaudit::cli::AddConsoleCommand(app, exit_code);
   mcpaudit::cli::AddRetentionCommand(app, exit_code);
   mcpaudit::cli::AddReportCommand(app, exit_code);
   try {

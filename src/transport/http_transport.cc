@@ -571,6 +571,10 @@ class HttpTransport {
       response.prepare_payload();
       co_return co_await Write(stream, std::move(response));
     }
+    if (!options_.serve_mcp) {
+      co_return co_await Write(stream, Refuse(request, http::status::not_found, "Not Found: this listener serves " +
+                                                                                     std::string(kReadApiPrefix)));
+    }
     if (target != options_.path) {
       co_return co_await Write(stream, Refuse(request, http::status::not_found, "Not Found: the MCP endpoint is " +
                                                                                      options_.path));

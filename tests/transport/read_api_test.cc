@@ -9,6 +9,8 @@
 #include <thread>
 
 #include "support/cli_process.h"
+#include "support/database_server.h"
+#include "support/journal_files.h"
 #include "support/http_client.h"
 #include "support/temp_dir.h"
 
@@ -186,6 +188,57 @@ TEST_F(ReadApiTest, StatsCountTheRecordsPerBucketWithTheTopToolsAndUsers) {
   ExpectBadParameter("/api/v1/stats?bucket=week", "bucket");
   ExpectBadParameter("/api/v1/stats?q=x", "q");
   ExpectBadParameter("/api/v1/stats?limit=5", "limit");
+}
+
+// `mcp-audit console`: the same API for an auditor's machine, reading a shared
+// PostgreSQL that a server ships to; its reads go to the local journal.
+TEST(ConsoleTest, AnAuditorReadsASharedPostgresqlThroughTheConsoleAndTheReadsAreRecorded) {
+  using testing::DatabaseServer;
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  DatabaseServer& postgres = DatabaseServer::Get(DatabaseServer::Kind::kPostgres);
+  postgres.UseNewDatabase();
+  const SinkConfig pg = postgres.Config("pg");
+  const auto server_config = dir.path() / "server.toml";
+  std::ofstream(server_config) << "[[sinks]]\nname = \"pg\"\nurl = \"" << pg.url << "\"\npassword_file = \""
+                               << pg.password_file << "\"\n";
+  {
+    ServerProcess server(audit, {"--config", server_config.string(), "--user", "erin"});
+    server.Initialize();
+    server.Request(1, "tools/call", {{"name", "catalog_search"}, {"arguments", {{"query", "ledger"}}}});
+    EXPECT_EQ(server.CloseAndWait(), 0);
+  }
+  const Key auditor = MakeKey("ann", "auditor");
+  const auto console_config = dir.path() / "console.toml";
+  std::ofstream(console_config) << auditor.entry << "\n";
+  ServerProcess console({"console", "--http", "127.0.0.1:0", "--config", console_config.string(), "--store", pg.url,
+                         "--store-password-file", pg.password_file, "--audit-dir", audit.string()},
+                        dir.path() / "console.txt");
+  const auto endpoint = testing::WaitForEndpoint(console);
+  ASSERT_NE(endpoint.port, 0) << console.Stderr();
+  const testing::HttpClient http("127.0.0.1", endpoint.port);
+  const testing::Headers key = {{"X-API-Key", auditor.key}};
+  auto events = http.Send("GET", "/api/v1/events?user=erin&event_type=tool_call", "", key);
+  ASSERT_EQ(events.status, 200) << events.body;
+  const json body = json::parse(events.body);
+  ASSERT_EQ(body["events"].size(), 1u) << body;
+  EXPECT_EQ(body["events"][0]["params"]["query"], "ledger");
+  auto stats = http.Send("GET", "/api/v1/stats?bucket=hour&user=erin", "", key);
+  ASSERT_EQ(stats.status, 200) << stats.body;
+  EXPECT_GE(json::parse(stats.body)["totals"]["total"].get<int>(), 1);
+  EXPECT_EQ(http.Send("GET", "/mcp", "", key).status, 404) << "the console serves no MCP";
+  EXPECT_EQ(http.Send("GET", "/api/v1/events", "", {{"X-API-Key", "mcpa_wrong"}}).status, 401);
+  EXPECT_EQ(console.Signal(SIGTERM), 0) << console.Stderr();
+
+  // No server holds the journal: the reads wait for the next one, in order.
+  std::vector<json> reads;
+  for (const auto& line : testing::ReadLines(audit / "pending-reads.jsonl")) reads.push_back(json::parse(line));
+  ASSERT_EQ(reads.size(), 3u);
+  EXPECT_EQ(reads[0]["details"]["endpoint"], "events");
+  EXPECT_EQ(reads[0]["user"]["id"], "ann");
+  EXPECT_EQ(reads[0]["details"]["source"].get<std::string>().rfind("postgres", 0), 0u) << reads[0];
+  EXPECT_EQ(reads[1]["details"]["endpoint"], "stats");
+  EXPECT_EQ(reads[2]["outcome"], "denied");  // the wrong key
 }
 
 }  // namespace
