@@ -10,6 +10,9 @@
 #include "store/store_query.h"
 
 namespace mcpaudit {
+
+extern const char* const kReadApiOpenApi;  // src/console/openapi.json, compiled in
+
 namespace {
 
 using nlohmann::json;
@@ -261,9 +264,12 @@ ReadApiResponse AnswerReadApi(const ReadApiOptions& options, const ReadApiReques
   path = path.substr(0, path.find('?'));
   path.remove_prefix(std::min(path.size(), std::string_view(kReadApiPrefix).size()));
   const std::string endpoint = path.starts_with("events/") ? "events/{id}" : std::string(path);
-  const bool known = endpoint == "events" || endpoint == "events/{id}" || endpoint == "stats";
+  const bool known =
+      endpoint == "events" || endpoint == "events/{id}" || endpoint == "stats" || endpoint == "openapi.json";
   if (!known) return Problem(404, "no such endpoint: " + std::string(kReadApiPrefix) + std::string(path));
   if (request.method != "GET") return Problem(405, "only GET is served here");
+  // The description of the API, for any caller the listener accepts: it holds no record.
+  if (endpoint == "openapi.json") return {200, "application/json", kReadApiOpenApi};
   const auto& roles = request.identity.roles;
   if (std::find(roles.begin(), roles.end(), options.auditor_role) == roles.end()) {
     (void)RecordRead(options, request, endpoint, json::object(), Outcome::kDenied, "auditor_role_required");

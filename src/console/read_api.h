@@ -9,6 +9,7 @@
 //   GET /api/v1/stats?since&until&bucket=minute|hour|day&…filters
 //       -> {"buckets": [{start, success, failure, denied}], "top_tools": […],
 //           "top_users": […], "denials_by_reason": […], "totals": {…}}
+//   GET /api/v1/openapi.json -> the OpenAPI 3.1 description (src/console/openapi.json)
 // Only callers with the auditor role may read (others get 403); a parameter
 // that is unknown or wrong gets 400 naming it. Every request, allowed or not,
 // is an audit_read record (caller, endpoint, filters).

@@ -1,0 +1,62 @@
+// The read API's OpenAPI document, as `mcp-audit serve --http` serves it: a
+// valid OpenAPI 3.1 description (checked by an outside validator) of every
+// endpoint the server answers, and answers that have the documented shape.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { binary, scratchDir } from './helpers.mjs';
+
+async function startServer(t, dir) {
+  const child = spawn(binary, ['serve', '--http', '127.0.0.1:0', '--dev-api-key', '--audit-dir', `${dir}/audit`],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  const printed = await new Promise((resolve, reject) => {
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      const url = stderr.match(/endpoint: +(http:\/\/\S+)\/mcp/);
+      const key = stderr.match(/dev API key: +(\S+)/);
+      if (url && key && stderr.includes('stop:')) resolve({ base: url[1], key: key[1] });
+    });
+    child.on('exit', (code) => reject(new Error(`mcp-audit exited with ${code}: ${stderr}`)));
+  });
+  t.after(async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  });
+  return printed;
+}
+
+test('the read API describes itself in valid OpenAPI 3.1 and answers as described', async (t) => {
+  const { base, key } = await startServer(t, scratchDir(t));
+  const get = (path) => fetch(base + path, { headers: { 'X-API-Key': key } });
+
+  const reply = await get('/api/v1/openapi.json');
+  assert.equal(reply.status, 200);
+  const document = await reply.json();
+  const validator = new Validator();
+  const result = await validator.validate(document);
+  assert.equal(result.valid, true, JSON.stringify(result.errors, null, 2));
+  assert.equal(validator.version, '3.1');
+
+  // Every documented path is served (the dev key has the auditor role); nothing undocumented is.
+  for (const path of Object.keys(document.paths)) {
+    const concrete = path.replace('{id}', 'no-such-record');
+    const answer = await get(concrete);
+    assert.ok(path.includes('{id}') ? answer.status === 404 : answer.status === 200, `${concrete}: ${answer.status}`);
+  }
+  assert.equal((await get('/api/v1/undocumented')).status, 404);
+
+  // The answers carry what their schemas require.
+  const required = (schema) => schema.content['application/json'].schema.required;
+  const events = await (await get('/api/v1/events?limit=5')).json();
+  for (const name of required(document.paths['/api/v1/events'].get.responses['200'])) assert.ok(name in events, name);
+  assert.ok(events.events.length >= 1, 'the server records its own start');
+  const stats = await (await get('/api/v1/stats?bucket=day')).json();
+  for (const name of required(document.paths['/api/v1/stats'].get.responses['200'])) assert.ok(name in stats, name);
+  const bad = await (await get('/api/v1/events?limit=0')).json();
+  for (const name of document.components.schemas.Error.required) assert.ok(name in bad, name);
+  assert.equal(bad.parameter, 'limit');
+});
