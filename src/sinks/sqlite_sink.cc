@@ -109,7 +109,10 @@ class SqliteSink final : public Sink {
 
   Status Init() {
     // secure_delete: the space of an overwritten (erased) record is zeroed, not left readable.
+    // temp_store=MEMORY: the statement journal that each insert needs once the
+    // rollup triggers exist stays in memory (on disk it tripled the cost of a batch).
     for (const char* pragma : {"PRAGMA page_size=8192", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000", "PRAGMA cache_size=-16384", "PRAGMA wal_autocheckpoint=8192",
+                               "PRAGMA temp_store=MEMORY",
                                "PRAGMA secure_delete=ON"}) {
       if (Status s = Exec(pragma); !s) return s;
     }
