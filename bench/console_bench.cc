@@ -106,7 +106,7 @@ void Fail(const std::string& what) {
 size_t Page(const SinkConfig& store, const QueryFilter& filter) {
   size_t n = 0;
   auto page = SelectStoredRecords(
-      store, {.filter = filter, .newest_first = true, .after = std::nullopt},
+      store, {.filter = filter, .newest_first = true, .after = std::nullopt, .max_rows = 0},
       [&](const AuditEvent&, const std::string&) { return ++n, true; }, [](size_t, const std::string&) {});
   if (!page) Fail(page.error().message);
   return n;

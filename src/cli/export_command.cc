@@ -50,7 +50,7 @@ void AddExportCommand(CLI::App& app, int& exit_code) {
     {
       ProgressLine progress(false);
       auto status = ForEachSelectedRecord(
-          options->audit_dir, source, {.filter = *filter, .newest_first = false, .after = std::nullopt},
+          options->audit_dir, source, {.filter = *filter, .newest_first = false, .after = std::nullopt, .max_rows = 0},
           [&](const AuditEvent& event, const std::string& line) {
             if (printer) printer->Write(event);
             else out << line << '\n';

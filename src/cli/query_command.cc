@@ -42,7 +42,7 @@ void AddQueryCommand(CLI::App& app, int& exit_code) {
     size_t printed = 0;
     ProgressLine progress(::isatty(STDOUT_FILENO));
     auto status = ForEachSelectedRecord(
-        options->audit_dir, source, {.filter = filter, .newest_first = options->newest_first, .after = std::nullopt},
+        options->audit_dir, source, {.filter = filter, .newest_first = options->newest_first, .after = std::nullopt, .max_rows = 0},
         [&](const AuditEvent& event, const std::string&) {
           printer->Write(event);
           ++printed;

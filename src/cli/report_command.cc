@@ -71,7 +71,7 @@ void AddReportCommand(CLI::App& app, int& exit_code) {
     size_t selected = 0, bad = 0;
     ProgressLine progress(options->output.empty() && ::isatty(STDOUT_FILENO));
     auto status = ForEachSelectedRecord(
-        options->audit_dir, source, {.filter = *filter, .newest_first = false, .after = std::nullopt},
+        options->audit_dir, source, {.filter = *filter, .newest_first = false, .after = std::nullopt, .max_rows = 0},
         [&](const AuditEvent& event, const std::string&) {
           report.Add(event);
           ++selected;

@@ -16,6 +16,7 @@
 #include "catalog/catalog_toolkit.h"
 #include "conformance/conformance_toolkit.h"
 #include "audit/metrics.h"
+#include "audit/bounded_queue.h"
 #include "cli/commands.h"
 #include "console/read_api.h"
 #include "cli/config.h"
@@ -29,6 +30,7 @@
 #include "proxy/proxy_host.h"
 #include "proxy/stdio_proxy.h"
 #include "store/audit_reads.h"
+#include "store/journal_reader.h"
 #include "store/record_store.h"
 
 namespace mcpaudit::cli {
@@ -508,10 +510,25 @@ class AuditReadRecorder final : public AuditLogger {
 };
 
 // The console serves no MCP sessions; what it refuses (a wrong key, a bad
-// Host) is recorded as a refused read.
+// Host) is recorded as a refused read, on a thread of its own: the I/O thread
+// never waits for the journal. Past 1024 waiting, refusals are counted instead.
 class ConsoleHost final : public SessionHost {
  public:
-  explicit ConsoleHost(const ReadApiOptions& api) : api_(api) {}
+  explicit ConsoleHost(const ReadApiOptions& api)
+      : api_(api), thread_([this] {
+          std::vector<AuditEvent> batch;
+          while (queue_.PopBatch(batch, 64)) {
+            for (const AuditEvent& e : batch)
+              if (Status logged = api_.logger->Log(e); !logged)
+                OpsLog().error("a refused read is not recorded: {}", logged.error().message);
+            batch.clear();
+          }
+        }) {}
+  ~ConsoleHost() override {
+    queue_.Close();
+    thread_.join();
+    if (dropped_ > 0) OpsLog().warn("{} refused reads were only counted: too many at once", dropped_.load());
+  }
   std::unique_ptr<Connection> Connect(ConnectionInfo, MessageSender) override { return nullptr; }
   void RecordRefusal(const ConnectionInfo& info, const RefusedRequest& refusal) override {
     AuditEvent e = AuditReadEvent("api", RedactUrl(api_.store.url), nlohmann::json::object());
@@ -522,11 +539,14 @@ class ConsoleHost final : public SessionHost {
     e.request.client_ip = info.client_ip;
     e.request.transport = "http";
     e.server = api_.server;
-    (void)api_.logger->Log(e);
+    if (queue_.Push(std::move(e), /*wait=*/false) != PushResult::kOk) ++dropped_;
   }
 
  private:
   const ReadApiOptions& api_;
+  BoundedQueue<AuditEvent> queue_{1024};
+  std::atomic<uint64_t> dropped_{0};
+  std::thread thread_;  // last: started once the queue exists
 };
 
 int RunConsole(const std::string& listen, const std::string& audit_dir, const StoreFlags& store_flags,
@@ -551,6 +571,12 @@ int RunConsole(const std::string& listen, const std::string& audit_dir, const St
         api.store = sink;
         break;
       }
+  // Each read is recorded there, or not answered: a directory without a journal would refuse them all.
+  if (auto files = ListAuditFiles(config.audit.directory); !files || files->empty()) {
+    std::cerr << "mcp-audit console: no audit journal in " << config.audit.directory.string()
+              << " to record the reads in: point --audit-dir at a journal (`mcp-audit serve` makes one)\n";
+    return 2;
+  }
   AuditReadRecorder recorder(config.audit.directory);
   api.logger = &recorder;
   api.server = {"mcp-audit console", MCPAUDIT_VERSION, ""};

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 
 #include <iostream>
 
@@ -137,6 +138,26 @@ Status ForEachSelectedRecord(const std::string& audit_dir, const StoreFlags& sou
   }
   size_t selected = 0;
   const QueryFilter& filter = selection.filter;
+  if (selection.newest_first) {
+    // The journal is read oldest first: the newest `limit` are kept on the way, then given newest first.
+    if (filter.limit == 0)
+      return Fail(ErrorCode::kInvalidArgument,
+                  "newest first from the journal needs --limit (or a store that has caught up: --store)");
+    std::deque<std::pair<AuditEvent, std::string>> newest;
+    Status read = ForEachRecordLineIn(
+        audit_dir, {},
+        [&](const AuditEvent& event, const std::string& line) {
+          if (!Matches(filter, event)) return true;
+          newest.emplace_back(event, line);
+          if (newest.size() > filter.limit) newest.pop_front();
+          return true;
+        },
+        on_bad_line);
+    if (!read) return read;
+    for (auto it = newest.rbegin(); it != newest.rend(); ++it)
+      if (!visit(it->first, it->second)) break;
+    return {};
+  }
   return ForEachRecordLineIn(
       audit_dir, {},
       [&](const AuditEvent& event, const std::string& line) {

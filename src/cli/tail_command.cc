@@ -58,16 +58,21 @@ void AddTailCommand(CLI::App& app, int& exit_code) {
       exit_code = 2;
       return;
     }
-    RecordRead("tail", options->audit_dir, options->follow ? options->store : ReadSource(options->audit_dir, options->store),
+    const StoreFlags source = options->follow ? options->store : ReadSource(options->audit_dir, options->store);
+    RecordRead("tail", options->audit_dir, source,
                {{"lines", options->lines}, {"follow", options->follow}});
-    const StoreFlags source = options->follow ? StoreFlags{} : ReadSource(options->audit_dir, options->store);
+    if (!source.url.empty() && options->lines == 0) {  // no record asked for (a limit of 0 would mean all)
+      MakeRecordPrinter(*format, std::cout)->End();
+      exit_code = 0;
+      return;
+    }
     if (!source.url.empty()) {
       // The store gives the newest first, from its index: printed oldest first, as the journal's are.
       std::deque<AuditEvent> newest;
       QueryFilter filter;
       filter.limit = options->lines;
       auto read = ForEachSelectedRecord(
-          options->audit_dir, source, {.filter = filter, .newest_first = true, .after = std::nullopt},
+          options->audit_dir, source, {.filter = filter, .newest_first = true, .after = std::nullopt, .max_rows = 0},
           [&](const AuditEvent& event, const std::string&) {
             newest.push_front(event);
             return true;

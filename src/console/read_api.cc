@@ -5,6 +5,7 @@
 #include <map>
 
 #include "audit/bounded_json.h"
+#include "audit/canonical_json.h"
 #include "mcpaudit/clock.h"
 #include "store/record_store.h"
 #include "store/store_query.h"
@@ -20,6 +21,9 @@ using nlohmann::json;
 constexpr size_t kDefaultPage = 50;
 constexpr size_t kMaxPage = 1000;
 constexpr size_t kMaxParameter = 1024;
+constexpr size_t kMaxPageBytes = 8 << 20;   // a page ends early past this (its cursor goes on)
+constexpr size_t kMaxRowsRead = 200000;     // rows one page may read for a filter SQL only narrows
+constexpr int64_t kMaxBuckets = 50000;      // of one stats answer
 
 ReadApiResponse JsonAnswer(unsigned status, const json& body) {
   return {status, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace)};
@@ -82,6 +86,8 @@ std::expected<Query, ReadApiResponse> ParseTarget(std::string_view target, const
       return std::unexpected(Problem(400, "unknown parameter '" + *name + "'", *name));
     if (value->size() > kMaxParameter)
       return std::unexpected(Problem(400, "the value of '" + *name + "' is too long", *name));
+    if (value->find('\0') != std::string::npos || WellFormedUtf8(*value) != *value)
+      return std::unexpected(Problem(400, "the value of '" + *name + "' is not UTF-8 text", *name));
     if (!query.parameters.emplace(*name, *value).second)
       return std::unexpected(Problem(400, "'" + *name + "' is given twice", *name));
   }
@@ -139,24 +145,32 @@ json FiltersJson(const std::map<std::string, std::string>& parameters) {
   return filters;
 }
 
-// Records the request as an audit_read event; a read that cannot be recorded is not answered.
+// Records the request as an audit_read event with what it was answered.
 bool RecordRead(const ReadApiOptions& options, const ReadApiRequest& request, const std::string& endpoint,
-                const json& filters, Outcome outcome, const std::string& refusal = "") {
+                const json& filters, const ReadApiResponse& answer) {
   if (options.logger == nullptr) return true;
   AuditEvent e;
   e.timestamp = std::chrono::system_clock::now();
   e.id = NewUuidV7(e.timestamp, SecureRandom());
   e.event_type = "audit_read";
   e.tool = endpoint;
-  e.outcome = outcome;
-  if (!refusal.empty()) e.error = AuditError{403, "the auditor role is required", refusal};
+  e.outcome = answer.status < 400 ? Outcome::kSuccess : answer.status < 500 ? Outcome::kDenied : Outcome::kFailure;
+  if (answer.status >= 400) {
+    const json body = json::parse(answer.body, nullptr, false);
+    const std::string message = body.is_object() ? body.value("error", "") : "";
+    static const std::map<unsigned, std::string> kReasons = {{400, "bad_parameter"}, {403, "auditor_role_required"},
+                                                             {404, "not_found"}, {405, "method_not_allowed"}};
+    const auto reason = kReasons.find(answer.status);
+    e.error = AuditError{static_cast<int>(answer.status), message,
+                         reason != kReasons.end() ? reason->second : "unavailable"};
+  }
   e.user = {request.identity.user_id, request.identity.email, request.identity.tenant_id, request.identity.roles,
             request.identity.auth_method};
   e.request.client_ip = request.client_ip;
   e.request.transport = "http";
   e.server = options.server;
   e.details = {{"command", "api"}, {"endpoint", endpoint}, {"source", RedactUrl(options.store.url)},
-               {"request", {{"filters", filters}}}};
+               {"request", {{"filters", filters}}}, {"status", answer.status}};
   return options.logger->Log(e).has_value();
 }
 
@@ -173,7 +187,7 @@ ReadApiResponse Events(const ReadApiOptions& options, const Query& query) {
       return Problem(400, "limit must be a number from 1 to " + std::to_string(kMaxPage), "limit");
   }
   filter->limit = limit;
-  Selection selection{.filter = *filter, .newest_first = true, .after = std::nullopt};
+  Selection selection{.filter = *filter, .newest_first = true, .after = std::nullopt, .max_rows = 0};
   if (auto it = query.parameters.find("order"); it != query.parameters.end()) {
     if (it->second != "newest" && it->second != "oldest") return Problem(400, "order must be newest or oldest", "order");
     selection.newest_first = it->second == "newest";
@@ -183,17 +197,23 @@ ReadApiResponse Events(const ReadApiOptions& options, const Query& query) {
     if (!position) return Problem(400, "cursor: " + position.error().message, "cursor");
     selection.after = *position;
   }
-  json events = json::array();
+  selection.max_rows = kMaxRowsRead;
+  // The records go into the answer as stored (each already read as JSON once).
+  std::string body = "{\"events\":[";
+  size_t records = 0, unreadable = 0;
   auto page = SelectStoredRecords(
       options.store, selection,
       [&](const AuditEvent&, const std::string& line) {
-        events.push_back(RecordJson(line));
-        return true;
+        if (records++ > 0) body += ',';
+        body += line;
+        return body.size() < kMaxPageBytes;
       },
-      [](size_t, const std::string&) {});
+      [&](size_t, const std::string&) { ++unreadable; });
   if (!page) return Problem(503, "the store cannot be read: " + page.error().message);
-  return JsonAnswer(200, {{"events", std::move(events)},
-                          {"next_cursor", page->next ? json(EncodeCursor(*page->next)) : json(nullptr)}});
+  body += "],\"next_cursor\":";
+  body += page->next ? json(EncodeCursor(*page->next)).dump() : "null";
+  body += ",\"unreadable\":" + std::to_string(unreadable) + "}";
+  return {200, "application/json", std::move(body)};
 }
 
 ReadApiResponse OneEvent(const ReadApiOptions& options, const std::string& id) {
@@ -201,7 +221,9 @@ ReadApiResponse OneEvent(const ReadApiOptions& options, const std::string& id) {
   if (!found) return Problem(503, "the store cannot be read: " + found.error().message);
   if (!*found) return Problem(404, "no record with id '" + id + "'");
   json event = RecordJson(**found);
-  json integrity = event.contains("integrity") ? event["integrity"] : json::object();
+  if (!event.is_object()) return Problem(500, "the stored record '" + id + "' is not readable JSON");
+  json integrity =
+      event.contains("integrity") && event["integrity"].is_object() ? event["integrity"] : json::object();
   integrity["checkpoint"] = nullptr;
   if (integrity.contains("stream") && integrity["stream"].is_string() && integrity.contains("seq") &&
       integrity["seq"].is_number_unsigned()) {
@@ -242,6 +264,17 @@ ReadApiResponse Stats(const ReadApiOptions& options, const Query& query) {
   }
   if (!filter->text.empty() || !filter->resource.empty())
     return Problem(400, "stats cannot be narrowed by q or resource", filter->text.empty() ? "resource" : "q");
+  // One answer holds every bucket of its range: no range may hold too many.
+  const auto width = bucket == Bucket::kMinute ? std::chrono::minutes(1)
+                     : bucket == Bucket::kHour ? std::chrono::minutes(60)
+                                               : std::chrono::minutes(24 * 60);
+  // Without since: the last day of minutes, the last 30 days of hours, every day.
+  const auto until = filter->until.value_or(std::chrono::system_clock::now());
+  if (!filter->since && bucket != Bucket::kDay)
+    filter->since = until - (bucket == Bucket::kMinute ? std::chrono::hours(24) : std::chrono::hours(24 * 30));
+  const auto since = filter->since.value_or(std::chrono::system_clock::time_point{});
+  if (until > since && (until - since) / width > kMaxBuckets)
+    return Problem(400, "the range holds more than " + std::to_string(kMaxBuckets) + " buckets; narrow it", "bucket");
   auto stats = CountStoredRecords(options.store, *filter, bucket);
   if (!stats) return Problem(503, "the store cannot be read: " + stats.error().message);
   json buckets = json::array();
@@ -263,33 +296,34 @@ ReadApiResponse AnswerReadApi(const ReadApiOptions& options, const ReadApiReques
   std::string_view path = request.target;
   path = path.substr(0, path.find('?'));
   path.remove_prefix(std::min(path.size(), std::string_view(kReadApiPrefix).size()));
-  const std::string endpoint = path.starts_with("events/") ? "events/{id}" : std::string(path);
-  const bool known =
-      endpoint == "events" || endpoint == "events/{id}" || endpoint == "stats" || endpoint == "openapi.json";
-  if (!known) return Problem(404, "no such endpoint: " + std::string(kReadApiPrefix) + std::string(path));
-  if (request.method != "GET") return Problem(405, "only GET is served here");
   // The description of the API, for any caller the listener accepts: it holds no record.
-  if (endpoint == "openapi.json") return {200, "application/json", kReadApiOpenApi};
-  const auto& roles = request.identity.roles;
-  if (std::find(roles.begin(), roles.end(), options.auditor_role) == roles.end()) {
-    (void)RecordRead(options, request, endpoint, json::object(), Outcome::kDenied, "auditor_role_required");
-    return Problem(403, "forbidden: reading the audit log needs the '" + options.auditor_role + "' role");
-  }
-  auto query = ParseTarget(request.target, endpoint == "events"  ? With(kFilterNames, {"limit", "cursor", "order"})
-                                           : endpoint == "stats" ? With(kFilterNames, {"bucket"})
-                                                                 : std::vector<std::string>{});
-  if (!query) return query.error();
-  json filters = FiltersJson(query->parameters);
-  if (endpoint == "events/{id}") {
+  if (path == "openapi.json" && request.method == "GET") return {200, "application/json", kReadApiOpenApi};
+  const std::string endpoint = path.starts_with("events/") ? "events/{id}" : std::string(path.substr(0, 64));
+  json filters = json::object();
+  const auto answer = [&]() -> ReadApiResponse {
+    if (endpoint != "events" && endpoint != "events/{id}" && endpoint != "stats")
+      return Problem(404, "no such endpoint: " + std::string(kReadApiPrefix) + endpoint);
+    if (request.method != "GET") return Problem(405, "only GET is served here");
+    const auto& roles = request.identity.roles;
+    if (std::find(roles.begin(), roles.end(), options.auditor_role) == roles.end())
+      return Problem(403, "forbidden: reading the audit log needs the '" + options.auditor_role + "' role");
+    auto query = ParseTarget(request.target, endpoint == "events"  ? With(kFilterNames, {"limit", "cursor", "order"})
+                                             : endpoint == "stats" ? With(kFilterNames, {"bucket"})
+                                                                   : std::vector<std::string>{});
+    if (!query) return query.error();
+    filters = FiltersJson(query->parameters);
+    if (endpoint == "events") return Events(options, *query);
+    if (endpoint == "stats") return Stats(options, *query);
     auto id = Unescape(path.substr(std::string_view("events/").size()));
-    if (!id || id->empty() || id->size() > kMaxParameter) return Problem(400, "not a record id", "id");
+    if (!id || id->empty() || id->size() > kMaxParameter || WellFormedUtf8(*id) != *id)
+      return Problem(400, "not a record id", "id");
     filters["id"] = *id;
-  }
-  if (!RecordRead(options, request, endpoint, filters, Outcome::kSuccess))
+    return OneEvent(options, *id);
+  }();
+  // Every request is recorded with its answer; a read that cannot be recorded is not answered.
+  if (!RecordRead(options, request, endpoint, filters, answer))
     return Problem(503, "this read cannot be recorded in the audit log, so it is not answered");
-  if (endpoint == "events") return Events(options, *query);
-  if (endpoint == "stats") return Stats(options, *query);
-  return OneEvent(options, filters["id"].get<std::string>());
+  return answer;
 }
 
 }  // namespace mcpaudit

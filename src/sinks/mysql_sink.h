@@ -27,9 +27,9 @@ bool IsMysqlUrl(std::string_view url);  // mysql:// or mariadb://
 
 [[nodiscard]] Result<std::unique_ptr<Sink>> OpenMysqlSink(const SinkConfig& config);
 
-// Calls `visit(row, record line)` for each stored record in chain order, one
-// row at a time (streamed from the server), until it returns false.
-// `which`: all of them, or the newest of each stream.
+// Runs `query` (see store/record_store.h RunStoreQuery): each `?` in its SQL
+// takes the next value, inlined, quoted and escaped for the connection's character set;
+// the SQL itself must hold no other '?'. Rows are streamed.
 [[nodiscard]] Status RunMysqlQuery(const SinkConfig& config, const SqlText& query, const RowVisitor& visit);
 
 }  // namespace mcpaudit

@@ -23,9 +23,9 @@ bool IsPostgresUrl(std::string_view url);  // postgres:// or postgresql://
 
 [[nodiscard]] Result<std::unique_ptr<Sink>> OpenPostgresSink(const SinkConfig& config);
 
-// Calls `visit(row, record line)` for each stored record in chain order (by
-// stream, then seq), one row at a time, until it returns false.
-// `which`: all of them, or the newest of each stream.
+// Runs `query` (see store/record_store.h RunStoreQuery): each `?` in its SQL
+// takes the next value, sent apart from the text ($1, $2, ...);
+// the SQL itself must hold no other '?'. Rows are streamed.
 [[nodiscard]] Status RunPostgresQuery(const SinkConfig& config, const SqlText& query, const RowVisitor& visit);
 
 }  // namespace mcpaudit

@@ -265,9 +265,7 @@ struct AuditReadListener::State {
     if (event->event_type != "audit_read") return "error: only audit_read events are accepted";
     event->timestamp = std::chrono::system_clock::now();
     event->id = NewUuidV7(event->timestamp, SecureRandom());
-    event->server = server;
-    event->outcome = Outcome::kSuccess;
-    event->error.reset();
+    event->server = server;  // the outcome and error stay: a refused read is recorded as refused
     event->details["peer"] = {{"uid", peer.uid}, {"pid", peer.pid}};
     if (Status logged = logger->Log(*event); !logged) return "error: " + logged.error().message;
     return "ok";

@@ -96,8 +96,12 @@ std::string Where(SqlFlavour flavour, const QueryFilter& f, std::vector<std::str
                                                                       nlohmann::json::error_handler_t::replace)));
   }
   if (!f.text.empty()) {
+    // In the record the text is JSON-escaped (a quote as \", a line break as \n).
+    const std::string escaped = nlohmann::json(f.text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     terms.push_back("(" + Like(d, "tool") + " OR " + Like(d, "error_reason") + " OR " + Like(d, "record") + ")");
-    for (int i = 0; i < 3; ++i) params.push_back(ContainsPattern(f.text));
+    params.push_back(ContainsPattern(f.text));
+    params.push_back(ContainsPattern(f.text));
+    params.push_back(ContainsPattern(std::string_view(escaped).substr(1, escaped.size() - 2)));
   }
   std::string where;
   for (const std::string& term : terms) where += (where.empty() ? " WHERE " : " AND ") + term;
@@ -140,11 +144,13 @@ SqlText SelectSql(SqlFlavour flavour, const Selection& selection, size_t limit) 
   std::string where = Where(flavour, selection.filter, query.params);
   const char* direction = selection.newest_first ? " DESC" : "";
   if (selection.after) {
+    // The first term bounds the index range (an OR alone makes every engine scan from the start).
     const char* beyond = selection.newest_first ? " < ?" : " > ?";
-    where += (where.empty() ? " WHERE (" : " AND (") + std::string(d.time) + beyond + " OR (" + d.time + " = ? AND id" +
-             beyond + "))";
+    const char* up_to = selection.newest_first ? " <= ?" : " >= ?";
+    where += (where.empty() ? " WHERE " : " AND ") + std::string(d.time) + up_to + " AND (" + d.time + beyond +
+             " OR (" + d.time + " = ? AND id" + beyond + "))";
     const std::string time = TimeParam(flavour, selection.after->timestamp);
-    query.params.insert(query.params.end(), {time, time, selection.after->id});
+    query.params.insert(query.params.end(), {time, time, time, selection.after->id});
   }
   query.sql = "SELECT id, " + std::string(d.time_text) + ", record FROM " + d.table + where + " ORDER BY " + d.time +
               direction + ", id" + direction;
@@ -161,7 +167,7 @@ Result<SelectedPage> SelectStoredRecords(const SinkConfig& store, const Selectio
   // With a limit, one record more than asked says whether another page follows.
   // Filters SQL only narrows read in chunks until enough records matched.
   const bool exact = selection.filter.resource.empty() && selection.filter.text.empty();
-  const size_t chunk = wanted == 0 ? 0 : exact ? wanted + 1 : std::max<size_t>(wanted + 1, 500);
+  const size_t chunk = wanted == 0 ? 0 : exact ? wanted + 1 : std::max<size_t>(wanted + 1, 5000);
   SelectedPage page;
   Selection next = selection;
   size_t rows = 0;
@@ -188,6 +194,11 @@ Result<SelectedPage> SelectStoredRecords(const SinkConfig& store, const Selectio
           stopped = true;
           return false;
         }
+      }
+      if (selection.max_rows > 0 && rows >= selection.max_rows) {
+        page.next = std::move(position);  // read enough: the caller goes on from here
+        stopped = true;
+        return false;
       }
       next.after = std::move(position);
       return true;

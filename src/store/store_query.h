@@ -38,6 +38,10 @@ struct Selection {
   QueryFilter filter;  // its limit: the page size (0: every record)
   bool newest_first = true;
   std::optional<RecordPosition> after;  // the records after this one, in the chosen order
+  // Rows read at most (0: no bound). A filter SQL only narrows (a text search)
+  // may read many rows for few records: past this the page ends, its cursor
+  // after the last row read.
+  size_t max_rows = 0;
 };
 
 // The SELECT of one page (at most `limit` rows; 0: no LIMIT) of the record texts `selection` names.

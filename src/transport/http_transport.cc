@@ -560,9 +560,17 @@ class HttpTransport {
       if (!caller) co_return co_await Write(stream, std::move(caller.error()));
       ReadApiRequest read{std::string(request.method_string()), std::string(request.target()), std::move(*caller),
                           client_ip};
-      // Off the I/O thread: a read waits for its database.
+      // Off the I/O thread: a read waits for its database. Nothing it throws crosses back.
       ReadApiResponse answer = co_await asio::co_spawn(
-          read_pool_, [this, &read]() -> asio::awaitable<ReadApiResponse> { co_return options_.read_api(read); },
+          read_pool_,
+          [this, &read]() -> asio::awaitable<ReadApiResponse> {
+            try {
+              co_return options_.read_api(read);
+            } catch (const std::exception& e) {
+              OpsLog().error("read API {}: {}", read.target, e.what());
+              co_return ReadApiResponse{500, "application/json", R"({"error":"internal error"})"};
+            }
+          },
           asio::use_awaitable);
       HttpResponse response = Empty(request, static_cast<http::status>(answer.status));
       response.set(http::field::content_type, answer.content_type);
