@@ -9,6 +9,20 @@
 namespace mcpaudit {
 namespace {
 
+// What the rollup triggers do for one row: count `new` in, count `old` out.
+#define MCPAUDIT_ROLLUP_COUNT_NEW \
+  " INSERT INTO audit_rollup VALUES (substr(new.timestamp, 1, 13), coalesce(new.tenant_id, '')," \
+  "  coalesce(new.tool, ''), new.event_type, new.outcome, coalesce(new.error_reason, ''), 1)" \
+  "  ON CONFLICT DO UPDATE SET n = n + 1;" \
+  " INSERT INTO audit_rollup_users VALUES (substr(new.timestamp, 1, 10), coalesce(new.tenant_id, '')," \
+  "  coalesce(new.user_id, ''), new.outcome, 1) ON CONFLICT DO UPDATE SET n = n + 1;"
+#define MCPAUDIT_ROLLUP_UNCOUNT_OLD \
+  " UPDATE audit_rollup SET n = n - 1 WHERE hour = substr(old.timestamp, 1, 13)" \
+  "  AND tenant_id = coalesce(old.tenant_id, '') AND tool = coalesce(old.tool, '')" \
+  "  AND event_type = old.event_type AND outcome = old.outcome AND error_reason = coalesce(old.error_reason, '');" \
+  " UPDATE audit_rollup_users SET n = n - 1 WHERE day = substr(old.timestamp, 1, 10)" \
+  "  AND tenant_id = coalesce(old.tenant_id, '') AND user_id = coalesce(old.user_id, '') AND outcome = old.outcome;"
+
 constexpr Migration kMigrations[] = {
     {1,
      "CREATE TABLE audit_events ("
@@ -63,36 +77,23 @@ constexpr Migration kMigrations[] = {
      "CREATE TABLE audit_rollup_users (day TEXT NOT NULL, tenant_id TEXT NOT NULL, user_id TEXT NOT NULL,"
      " outcome TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (day, tenant_id, user_id, outcome)) WITHOUT ROWID;"
      "CREATE TRIGGER audit_rollup_add AFTER INSERT ON audit_events BEGIN"
-     " INSERT INTO audit_rollup VALUES (substr(new.timestamp, 1, 13), coalesce(new.tenant_id, ''),"
-     "  coalesce(new.tool, ''), new.event_type, new.outcome, coalesce(new.error_reason, ''), 1)"
-     "  ON CONFLICT DO UPDATE SET n = n + 1;"
-     " INSERT INTO audit_rollup_users VALUES (substr(new.timestamp, 1, 10), coalesce(new.tenant_id, ''),"
-     "  coalesce(new.user_id, ''), new.outcome, 1) ON CONFLICT DO UPDATE SET n = n + 1;"
+     MCPAUDIT_ROLLUP_COUNT_NEW
      "END;"
      "CREATE TRIGGER audit_rollup_remove AFTER DELETE ON audit_events BEGIN"
-     " UPDATE audit_rollup SET n = n - 1 WHERE hour = substr(old.timestamp, 1, 13)"
-     "  AND tenant_id = coalesce(old.tenant_id, '') AND tool = coalesce(old.tool, '')"
-     "  AND event_type = old.event_type AND outcome = old.outcome AND error_reason = coalesce(old.error_reason, '');"
-     " UPDATE audit_rollup_users SET n = n - 1 WHERE day = substr(old.timestamp, 1, 10)"
-     "  AND tenant_id = coalesce(old.tenant_id, '') AND user_id = coalesce(old.user_id, '') AND outcome = old.outcome;"
+     MCPAUDIT_ROLLUP_UNCOUNT_OLD
      "END;"
      "CREATE TRIGGER audit_rollup_change AFTER UPDATE ON audit_events BEGIN"
-     " UPDATE audit_rollup SET n = n - 1 WHERE hour = substr(old.timestamp, 1, 13)"
-     "  AND tenant_id = coalesce(old.tenant_id, '') AND tool = coalesce(old.tool, '')"
-     "  AND event_type = old.event_type AND outcome = old.outcome AND error_reason = coalesce(old.error_reason, '');"
-     " UPDATE audit_rollup_users SET n = n - 1 WHERE day = substr(old.timestamp, 1, 10)"
-     "  AND tenant_id = coalesce(old.tenant_id, '') AND user_id = coalesce(old.user_id, '') AND outcome = old.outcome;"
-     " INSERT INTO audit_rollup VALUES (substr(new.timestamp, 1, 13), coalesce(new.tenant_id, ''),"
-     "  coalesce(new.tool, ''), new.event_type, new.outcome, coalesce(new.error_reason, ''), 1)"
-     "  ON CONFLICT DO UPDATE SET n = n + 1;"
-     " INSERT INTO audit_rollup_users VALUES (substr(new.timestamp, 1, 10), coalesce(new.tenant_id, ''),"
-     "  coalesce(new.user_id, ''), new.outcome, 1) ON CONFLICT DO UPDATE SET n = n + 1;"
+     MCPAUDIT_ROLLUP_UNCOUNT_OLD
+     MCPAUDIT_ROLLUP_COUNT_NEW
      "END;"
      "INSERT INTO audit_rollup SELECT substr(timestamp, 1, 13), coalesce(tenant_id, ''), coalesce(tool, ''),"
      " event_type, outcome, coalesce(error_reason, ''), count(*) FROM audit_events GROUP BY 1, 2, 3, 4, 5, 6;"
      "INSERT INTO audit_rollup_users SELECT substr(timestamp, 1, 10), coalesce(tenant_id, ''),"
      " coalesce(user_id, ''), outcome, count(*) FROM audit_events GROUP BY 1, 2, 3, 4;"},
 };
+
+#undef MCPAUDIT_ROLLUP_COUNT_NEW
+#undef MCPAUDIT_ROLLUP_UNCOUNT_OLD
 
 // After an erasure or a retention run: counts that fell to 0 go, with the values in their key.
 constexpr const char* kDropEmptyCounts =
