@@ -11,8 +11,10 @@
 //           "top_users": […], "denials_by_reason": […], "totals": {…}}
 //   GET /api/v1/openapi.json -> the OpenAPI 3.1 description (src/console/openapi.json)
 // Only callers with the auditor role may read (others get 403); a parameter
-// that is unknown or wrong gets 400 naming it. Every request, allowed or not,
-// is an audit_read record (caller, endpoint, filters).
+// that is unknown or wrong gets 400 naming it. Every request but the one for
+// openapi.json (which holds no record), answered or refused, is an audit_read
+// record with its answer (caller, endpoint, filters, status); a read that
+// cannot be recorded is not answered (503).
 #pragma once
 
 #include <string>
