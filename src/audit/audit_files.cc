@@ -67,9 +67,16 @@ Status CheckOwnerOnly(const fs::path& path, std::string_view what) {
 }
 
 Result<std::string> ReadWholeFile(const fs::path& path) {
+  // A directory opens as a stream and throws on the first read: refused here.
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return Fail(ErrorCode::kInvalidArgument, path.string() + " is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::unexpected(ErrnoError("cannot read", path));
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  try {
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (const std::ios_base::failure& e) {
+    return Fail(ErrorCode::kIo, "cannot read " + path.string() + ": " + e.what());
+  }
 }
 
 Result<std::string> ReadSecret(const std::string& env, const fs::path& file, std::string_view what, bool owner_only) {
