@@ -9,8 +9,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "mcpaudit/auth.h"
@@ -19,17 +22,22 @@
 
 namespace mcpaudit {
 
-// A request to the read API, and its answer.
+// A request to the read API or the console, and its answer.
 struct ReadApiRequest {
   std::string method;  // GET, POST, ...
   std::string target;  // path and query, as sent
-  Identity identity;
+  Identity identity;   // the read API's caller (the console's pages are served unauthenticated)
   std::string client_ip;
+  std::string content_type;  // of the body
+  std::string body;          // of a POST (at most max_body_bytes)
+  std::string cookie;        // the Cookie header
+  bool secure = false;       // over HTTPS, as the client sees it
 };
 struct ReadApiResponse {
   unsigned status = 200;
   std::string content_type = "application/json";
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // more header fields (Set-Cookie, Location, …)
 };
 inline constexpr const char* kReadApiPrefix = "/api/v1/";
 
@@ -81,6 +89,12 @@ struct HttpOptions {
   // callers the MCP endpoint would accept. It runs on a thread of its own,
   // never on the I/O thread: it may take as long as a database does.
   std::function<ReadApiResponse(const ReadApiRequest&)> read_api;
+  // Set: a read API request that sends no credential but a Cookie header is
+  // from the caller this returns (a console session); nullopt gets 401.
+  std::function<std::optional<Identity>(std::string_view cookie_header)> session_caller;
+  // Set: requests under /console (the web dashboard: pages, sign-in) go to it,
+  // unauthenticated, on the read API's threads.
+  std::function<ReadApiResponse(const ReadApiRequest&)> console;
 
   // Called once the socket listens, with the endpoint's URL.
   std::function<void(const std::string& url)> on_listening;

@@ -18,8 +18,9 @@
 #include "audit/metrics.h"
 #include "audit/bounded_queue.h"
 #include "cli/commands.h"
-#include "console/read_api.h"
+#include "console/console_site.h"
 #include "cli/config.h"
+#include "cli/serving.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
 #include "mcpaudit/sink.h"
@@ -101,40 +102,6 @@ std::string InstanceName() {
   return std::string(host) + ":" + std::to_string(::getpid());
 }
 
-sigset_t WatchedSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  return set;
-}
-
-// Handles SIGINT/SIGTERM (stop) on a thread of its own, so that no handler
-// runs in the middle of the server's work. The signals must be blocked before
-// any thread starts (see Serve).
-class SignalWatcher {
- public:
-  explicit SignalWatcher(std::stop_source stop) {
-    thread_ = std::jthread([set = WatchedSignals(), stop](std::stop_token done) mutable {
-      const timespec tick{0, 200'000'000};
-      while (!done.stop_requested()) {
-        int signal = sigtimedwait(&set, nullptr, &tick);
-        if (signal == SIGHUP) {
-          OpsLog().info("SIGHUP: nothing to reopen (the journal rotates its own segments)");
-        } else if (signal == SIGINT || signal == SIGTERM) {
-          OpsLog().info("stopping: finishing the calls in flight");
-          stop.request_stop();
-        }
-      }
-    });
-  }
-
- private:
-  std::jthread thread_;
-};
-
-
 Status ServeOverStdio(Server& server, const Config& config, const ServeFlags& flags, const Toolkit& toolkit,
                       const std::string& journal_line, const std::filesystem::path& records,
                       std::stop_source stop) {
@@ -153,28 +120,6 @@ Status ServeOverStdio(Server& server, const Config& config, const ServeFlags& fl
             << records.string() << "\n"
             << "  stop:          end of input (Ctrl-D) or Ctrl-C\n";
   return ServeStdio(server, stdio, stop.get_token());
-}
-
-// "HOST:PORT" or "[V6]:PORT".
-Status ParseListen(const std::string& listen, HttpOptions& http) {
-  const size_t colon = listen.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) {
-    return Fail(ErrorCode::kInvalidArgument, "--http: '" + listen + "' is not HOST:PORT (e.g. 127.0.0.1:8080)");
-  }
-  std::string host = listen.substr(0, colon);
-  if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
-  unsigned port = 0;
-  auto [end, error] = std::from_chars(listen.data() + colon + 1, listen.data() + listen.size(), port);
-  if (error != std::errc() || end != listen.data() + listen.size() || port > 65535) {
-    return Fail(ErrorCode::kInvalidArgument, "--http: '" + listen.substr(colon + 1) + "' is not a port number");
-  }
-  http.host = host;
-  http.port = static_cast<uint16_t>(port);
-  return {};
-}
-
-bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.starts_with("127.");
 }
 
 // The HTTP settings, checked before anything starts: the address, and who may call.
@@ -226,9 +171,7 @@ Status ServeOverHttp(Server& server, HttpOptions http, const Config& config, con
               << "  connect:       npx @modelcontextprotocol/inspector --cli " << url
               << " --transport http --method tools/list"
               << (dev_key.empty() ? "" : " --header \"X-API-Key: " + dev_key + "\"") << "\n"
-              << (http.read_api ? "  read API:      " + url.substr(0, url.size() - http.path.size()) +
-                                      "/api/v1/events (callers with the auditor role)\n"
-                                : "")
+              << (http.read_api ? ConsoleBannerLines(url.substr(0, url.size() - http.path.size())) : "")
               << "  stop:          Ctrl-C (calls in flight finish first)\n";
   };
   return ServeHttp(server, http, stop.get_token());
@@ -284,6 +227,7 @@ int RunProxy(const ServeFlags& flags, const Config& config, HttpUpstream upstrea
               << (over_http ? "one upstream session" : "one upstream process") << " per session)\n"
               << "  endpoint:      " << url << "\n"
               << CallersLines(http, dev_key) << journal_line
+              << (http.read_api ? ConsoleBannerLines(url.substr(0, url.size() - http.path.size())) : "")
               << "  stop:          Ctrl-C (calls in flight finish first)\n";
   };
   if (Status status = ServeHttp(host, served, stop.get_token()); !status) {
@@ -448,7 +392,7 @@ int Serve(const ServeFlags& flags) {
     }
     return PrometheusText(pipeline.counters(), sinks);
   };
-  // The auditor's read API on the same listener, from the first SQL store the server ships to.
+  // The auditor's console on the same listener, reading the first SQL store the server ships to.
   ReadApiOptions read_api;
   read_api.logger = pipeline->get();
   read_api.server = pipeline_options.server;
@@ -457,8 +401,16 @@ int Serve(const ServeFlags& flags) {
       read_api.store = sink;
       break;
     }
-  if (!read_api.store.url.empty())
-    http->read_api = [&read_api](const ReadApiRequest& request) { return AnswerReadApi(read_api, request); };
+  std::unique_ptr<ConsoleSite> console;
+  if (!read_api.store.url.empty()) {
+    auto site = ConsoleSite::Create(read_api, config.audit.directory, config.audit.signing_key);
+    if (!site) {
+      std::cerr << "mcp-audit serve: " << site.error().message << "\n";
+      return 2;
+    }
+    console = std::move(*site);
+    console->Mount(*http);
+  }
   std::stop_source stop;
   Status served;
   int proxied = 0;
@@ -494,147 +446,6 @@ int Serve(const ServeFlags& flags) {
 }
 
 }  // namespace
-
-namespace {
-
-// Each read through the console goes to the journal of its audit directory:
-// handed to the server that holds it, or kept for the next one (audit_reads.h).
-class AuditReadRecorder final : public AuditLogger {
- public:
-  explicit AuditReadRecorder(std::filesystem::path dir) : dir_(std::move(dir)) {}
-  Status Log(const AuditEvent& event) override { return RecordAuditRead(dir_, event); }
-  Status Ready() const override { return {}; }
-
- private:
-  std::filesystem::path dir_;
-};
-
-// The console serves no MCP sessions; what it refuses (a wrong key, a bad
-// Host) is recorded as a refused read, on a thread of its own: the I/O thread
-// never waits for the journal. Past 1024 waiting, refusals are counted instead.
-class ConsoleHost final : public SessionHost {
- public:
-  explicit ConsoleHost(const ReadApiOptions& api)
-      : api_(api), thread_([this] {
-          std::vector<AuditEvent> batch;
-          while (queue_.PopBatch(batch, 64)) {
-            for (const AuditEvent& e : batch)
-              if (Status logged = api_.logger->Log(e); !logged)
-                OpsLog().error("a refused read is not recorded: {}", logged.error().message);
-            batch.clear();
-          }
-        }) {}
-  ~ConsoleHost() override {
-    queue_.Close();
-    thread_.join();
-    if (dropped_ > 0) OpsLog().warn("{} refused reads were only counted: too many at once", dropped_.load());
-  }
-  std::unique_ptr<Connection> Connect(ConnectionInfo, MessageSender) override { return nullptr; }
-  void RecordRefusal(const ConnectionInfo& info, const RefusedRequest& refusal) override {
-    AuditEvent e = AuditReadEvent("api", RedactUrl(api_.store.url), nlohmann::json::object());
-    e.outcome = Outcome::kDenied;
-    e.error = AuditError{refusal.http_status ? refusal.http_status : refusal.code, refusal.message, refusal.reason};
-    e.user = {info.identity.user_id, info.identity.email, info.identity.tenant_id, info.identity.roles,
-              info.identity.auth_method};
-    e.request.client_ip = info.client_ip;
-    e.request.transport = "http";
-    e.server = api_.server;
-    if (queue_.Push(std::move(e), /*wait=*/false) != PushResult::kOk) ++dropped_;
-  }
-
- private:
-  const ReadApiOptions& api_;
-  BoundedQueue<AuditEvent> queue_{1024};
-  std::atomic<uint64_t> dropped_{0};
-  std::thread thread_;  // last: started once the queue exists
-};
-
-int RunConsole(const std::string& listen, const std::string& audit_dir, const StoreFlags& store_flags,
-               const std::string& config_file) {
-  const sigset_t signals = WatchedSignals();
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  Config config;
-  if (!config_file.empty()) {
-    auto loaded = LoadConfig(config_file);
-    if (!loaded) {
-      std::cerr << "mcp-audit console: " << loaded.error().message << "\n";
-      return 2;
-    }
-    config = std::move(*loaded);
-  }
-  if (!audit_dir.empty()) config.audit.directory = audit_dir;
-  ReadApiOptions api;
-  api.store = store_flags.Config();
-  if (api.store.url.empty())
-    for (const SinkConfig& sink : SinksOrDefault(config))
-      if (IsSqlStore(sink)) {
-        api.store = sink;
-        break;
-      }
-  // Each read is recorded there, or not answered: a directory without a journal would refuse them all.
-  if (auto files = ListAuditFiles(config.audit.directory); !files || files->empty()) {
-    std::cerr << "mcp-audit console: no audit journal in " << config.audit.directory.string()
-              << " to record the reads in: point --audit-dir at a journal (`mcp-audit serve` makes one)\n";
-    return 2;
-  }
-  AuditReadRecorder recorder(config.audit.directory);
-  api.logger = &recorder;
-  api.server = {"mcp-audit console", MCPAUDIT_VERSION, ""};
-  HttpOptions http = config.http;
-  http.serve_mcp = false;
-  if (Status parsed = ParseListen(listen, http); !parsed) {
-    std::cerr << "mcp-audit console: " << parsed.error().message << "\n";
-    return 2;
-  }
-  if (http.host == "localhost") http.host = "127.0.0.1";
-  if (!IsLoopback(http.host) && !http.authenticator) {
-    std::cerr << "mcp-audit console: refusing to serve " << listen
-              << " without authentication: configure [auth] in the config file, or bind to loopback\n";
-    return 2;
-  }
-  if (!http.authenticator) {
-    std::cerr << "mcp-audit console: no callers could read: configure [auth] with a key or token of the auditor "
-                 "role (`mcp-audit apikey --user ann --role auditor`)\n";
-    return 2;
-  }
-  http.read_api = [&api](const ReadApiRequest& request) { return AnswerReadApi(api, request); };
-  http.on_listening = [&](const std::string& url) {
-    std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": the auditor's console\n"
-              << "  endpoint:      " << url.substr(0, url.size() - http.path.size()) << kReadApiPrefix
-              << " (callers with the auditor role)\n"
-              << "  store:         " << RedactUrl(api.store.url) << "\n"
-              << "  reads go to:   the journal in " << config.audit.directory.string() << "\n"
-              << "  stop:          Ctrl-C\n";
-  };
-  ConsoleHost host(api);
-  std::stop_source stop;
-  SignalWatcher watcher(stop);
-  if (Status served = ServeHttp(host, http, stop.get_token()); !served) {
-    std::cerr << "mcp-audit console: " << served.error().message << "\n";
-    return 1;
-  }
-  return 0;
-}
-
-}  // namespace
-
-void AddConsoleCommand(CLI::App& app, int& exit_code) {
-  struct Options {
-    std::string listen, audit_dir, config;
-    StoreFlags store;
-  };
-  auto options = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand(
-      "console", "Serve the auditor's read API (/api/v1/) from a store, e.g. a shared PostgreSQL");
-  cmd->add_option("--http", options->listen, "HOST:PORT to listen on")->required();
-  cmd->add_option("--audit-dir", options->audit_dir,
-                  "The journal each read is recorded in (default: the config's, else ./var/audit)");
-  AddStoreFlags(cmd, options->store, "The store to read (default: the config's first SQL sink, else <audit-dir>/audit.db)");
-  cmd->add_option("--config", options->config, "Configuration file: [auth] says who may call, [[sinks]] the stores");
-  cmd->callback([options, &exit_code] {
-    exit_code = RunConsole(options->listen, options->audit_dir, options->store, options->config);
-  });
-}
 
 void AddServeCommand(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<ServeFlags>();

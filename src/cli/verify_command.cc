@@ -10,20 +10,6 @@
 
 namespace mcpaudit::cli {
 
-namespace {
-
-// What the journal's own directory holds outside it: the default store and
-// the shippers' cursors (which count the seqs of the stream written last).
-std::vector<JournalAnchor> LocalAnchors(const std::filesystem::path& dir, const VerifyReport& report) {
-  SinkConfig store;
-  store.url = "sqlite://" + (dir / "audit.db").string();
-  std::vector<CursorAhead> ahead;
-  return JournalAnchors(dir, {store}, report.newest_stream.empty() ? DefaultStream() : report.newest_stream,
-                        ahead);
-}
-
-}  // namespace
-
 void AddVerifyCommand(CLI::App& app, int& exit_code) {
   struct Options {
     std::string audit_dir = kDefaultAuditDir;
@@ -46,15 +32,14 @@ void AddVerifyCommand(CLI::App& app, int& exit_code) {
       }
       key.emplace(std::move(*loaded));
     }
-    auto report = options->store.url.empty() ? VerifyJournal(options->audit_dir, key ? &*key : nullptr)
+    // A journal is never trusted alone: it must reach what its store and its shippers have seen.
+    auto report = options->store.url.empty() ? VerifyLocalJournal(options->audit_dir, key ? &*key : nullptr)
                                              : VerifyStore(options->store.Config(), key ? &*key : nullptr);
     if (!report) {
       std::cerr << "mcp-audit verify: " << report.error().message << "\n";
       exit_code = 2;
       return;
     }
-    // A journal is never trusted alone: it must reach what its store and its shippers have seen.
-    if (options->store.url.empty()) CompareWithAnchors(*report, LocalAnchors(options->audit_dir, *report));
     // Recorded after the verdict: the record must not change what is verified.
     RecordRead("verify", options->audit_dir, options->store,
                {{"pubkey", options->pubkey.empty() ? nlohmann::json(nullptr) : nlohmann::json(options->pubkey)},

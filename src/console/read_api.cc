@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <sstream>
 
 #include "audit/bounded_json.h"
 #include "audit/canonical_json.h"
 #include "mcpaudit/clock.h"
 #include "store/record_store.h"
+#include "store/report.h"
 #include "store/store_query.h"
 
 namespace mcpaudit {
@@ -26,7 +28,7 @@ constexpr size_t kMaxRowsRead = 200000;     // rows one page may read for a filt
 constexpr int64_t kMaxBuckets = 50000;      // of one stats answer
 
 ReadApiResponse JsonAnswer(unsigned status, const json& body) {
-  return {status, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace)};
+  return {status, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace), {}};
 }
 
 ReadApiResponse Problem(unsigned status, const std::string& message, const std::string& parameter = "") {
@@ -42,8 +44,9 @@ int HexValue(char c) {
   return -1;
 }
 
-// application/x-www-form-urlencoded: %XX and '+'; nullopt when malformed.
-std::optional<std::string> Unescape(std::string_view text) {
+}  // namespace
+
+std::optional<std::string> UrlDecode(std::string_view text) {
   std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '+') {
@@ -60,6 +63,23 @@ std::optional<std::string> Unescape(std::string_view text) {
   }
   return out;
 }
+
+AuditEvent ReadApiEvent(const ReadApiOptions& options, const Identity& caller, const std::string& client_ip,
+                        const std::string& endpoint) {
+  AuditEvent e;
+  e.timestamp = std::chrono::system_clock::now();
+  e.id = NewUuidV7(e.timestamp, SecureRandom());
+  e.event_type = "audit_read";
+  e.tool = endpoint;
+  e.user = {caller.user_id, caller.email, caller.tenant_id, caller.roles, caller.auth_method};
+  e.request.client_ip = client_ip;
+  e.request.transport = "http";
+  e.server = options.server;
+  e.details = {{"command", "api"}, {"endpoint", endpoint}, {"source", RedactUrl(options.store.url)}};
+  return e;
+}
+
+namespace {
 
 struct Query {
   std::string path;
@@ -79,8 +99,8 @@ std::expected<Query, ReadApiResponse> ParseTarget(std::string_view target, const
     rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
     if (pair.empty()) continue;
     const size_t eq = pair.find('=');
-    auto name = Unescape(pair.substr(0, eq));
-    auto value = Unescape(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    auto name = UrlDecode(pair.substr(0, eq));
+    auto value = UrlDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
     if (!name || !value) return std::unexpected(Problem(400, "a parameter is not URL-encoded correctly"));
     if (std::find(allowed.begin(), allowed.end(), *name) == allowed.end())
       return std::unexpected(Problem(400, "unknown parameter '" + *name + "'", *name));
@@ -149,11 +169,7 @@ json FiltersJson(const std::map<std::string, std::string>& parameters) {
 bool RecordRead(const ReadApiOptions& options, const ReadApiRequest& request, const std::string& endpoint,
                 const json& filters, const ReadApiResponse& answer) {
   if (options.logger == nullptr) return true;
-  AuditEvent e;
-  e.timestamp = std::chrono::system_clock::now();
-  e.id = NewUuidV7(e.timestamp, SecureRandom());
-  e.event_type = "audit_read";
-  e.tool = endpoint;
+  AuditEvent e = ReadApiEvent(options, request.identity, request.client_ip, endpoint);
   e.outcome = answer.status < 400 ? Outcome::kSuccess : answer.status < 500 ? Outcome::kDenied : Outcome::kFailure;
   if (answer.status >= 400) {
     const json body = json::parse(answer.body, nullptr, false);
@@ -164,13 +180,8 @@ bool RecordRead(const ReadApiOptions& options, const ReadApiRequest& request, co
     e.error = AuditError{static_cast<int>(answer.status), message,
                          reason != kReasons.end() ? reason->second : "unavailable"};
   }
-  e.user = {request.identity.user_id, request.identity.email, request.identity.tenant_id, request.identity.roles,
-            request.identity.auth_method};
-  e.request.client_ip = request.client_ip;
-  e.request.transport = "http";
-  e.server = options.server;
-  e.details = {{"command", "api"}, {"endpoint", endpoint}, {"source", RedactUrl(options.store.url)},
-               {"request", {{"filters", filters}}}, {"status", answer.status}};
+  e.details["request"] = {{"filters", filters}};
+  e.details["status"] = answer.status;
   return options.logger->Log(e).has_value();
 }
 
@@ -213,7 +224,7 @@ ReadApiResponse Events(const ReadApiOptions& options, const Query& query) {
   body += "],\"next_cursor\":";
   body += page->next ? json(EncodeCursor(*page->next)).dump() : "null";
   body += ",\"unreadable\":" + std::to_string(unreadable) + "}";
-  return {200, "application/json", std::move(body)};
+  return {200, "application/json", std::move(body), {}};
 }
 
 ReadApiResponse OneEvent(const ReadApiOptions& options, const std::string& id) {
@@ -227,18 +238,10 @@ ReadApiResponse OneEvent(const ReadApiOptions& options, const std::string& id) {
   integrity["checkpoint"] = nullptr;
   if (integrity.contains("stream") && integrity["stream"].is_string() && integrity.contains("seq") &&
       integrity["seq"].is_number_unsigned()) {
-    auto flavour = FlavourOf(options.store);
-    const char* table = flavour && *flavour == SqlFlavour::kMysql ? "audit_log" : "audit_events";
-    Status read = RunStoreQuery(
-        options.store,
-        {std::string("SELECT record FROM ") + table +
-             " WHERE stream = ? AND seq > ? AND event_type = 'checkpoint' ORDER BY seq LIMIT 1",
-         {integrity["stream"].get<std::string>(), std::to_string(integrity["seq"].get<uint64_t>())}},
-        [&](std::span<const std::string_view> row) {
-          integrity["checkpoint"] = RecordJson(std::string(row[0]));
-          return false;
-        });
-    if (!read) return Problem(503, "the store cannot be read: " + read.error().message);
+    auto checkpoint =
+        FindCheckpointAfter(options.store, integrity["stream"].get<std::string>(), integrity["seq"].get<uint64_t>());
+    if (!checkpoint) return Problem(503, "the store cannot be read: " + checkpoint.error().message);
+    if (*checkpoint) integrity["checkpoint"] = RecordJson(**checkpoint);
   }
   return JsonAnswer(200, {{"event", std::move(event)}, {"integrity", std::move(integrity)}});
 }
@@ -290,6 +293,127 @@ ReadApiResponse Stats(const ReadApiOptions& options, const Query& query) {
                           {"totals", CountsJson(stats->totals)}});
 }
 
+
+// What a checkpoint record says of the chain it seals, in the API's words.
+json CheckpointJson(const json& record) {
+  if (!record.is_object()) return nullptr;
+  const json details = record.value("details", json::object());
+  const json covers = details.is_object() ? details.value("covers", json::object()) : json::object();
+  return {{"id", record.value("id", "")},
+          {"timestamp", record.value("timestamp", "")},
+          {"covers_seq", covers.is_object() ? covers.value("seq", json(nullptr)) : json(nullptr)},
+          {"covers_hash", covers.is_object() ? covers.value("hash", json(nullptr)) : json(nullptr)},
+          {"key_id", details.is_object() ? details.value("key_id", json(nullptr)) : json(nullptr)},
+          {"signed", details.is_object() && details.contains("signature")}};
+}
+
+ReadApiResponse Integrity(const ReadApiOptions& options) {
+  auto heads = StoredStreamHeads(options.store);
+  if (!heads) return Problem(503, "the store cannot be read: " + heads.error().message);
+  json streams = json::array();
+  for (const StoredStreamHead& head : *heads) {
+    const json record = RecordJson(head.head);
+    const json chain = record.is_object() ? record.value("integrity", json::object()) : json::object();
+    streams.push_back({{"stream", head.stream},
+                       {"head", {{"seq", chain.is_object() ? chain.value("seq", json(nullptr)) : json(nullptr)},
+                                 {"hash", chain.is_object() ? chain.value("hash", json(nullptr)) : json(nullptr)},
+                                 {"timestamp", record.is_object() ? record.value("timestamp", "") : ""}}},
+                       {"checkpoint", head.checkpoint ? CheckpointJson(RecordJson(*head.checkpoint)) : json(nullptr)}});
+  }
+  json last = nullptr;
+  if (options.verify != nullptr)
+    if (auto finished = options.verify->LastFinished()) last = std::move(*finished);
+  return JsonAnswer(200, {{"streams", std::move(streams)},
+                          {"last_verify", std::move(last)},
+                          {"verify_available", options.verify != nullptr}});
+}
+
+ReadApiResponse StartVerify(const ReadApiOptions& options, const ReadApiRequest& request) {
+  if (options.verify == nullptr) return Problem(503, "this server has no journal to verify");
+  const auto started = options.verify->Start(request.identity.user_id);
+  return JsonAnswer(202, {{"job", started.id},
+                          {"started", started.started},
+                          {"status", std::string(kReadApiPrefix) + "integrity/verify/" + started.id}});
+}
+
+ReadApiResponse VerifyJob(const ReadApiOptions& options, const std::string& id) {
+  auto job = options.verify ? options.verify->Find(id) : std::nullopt;
+  if (!job) return Problem(404, "no verify job '" + id + "'");
+  return JsonAnswer(200, *job);
+}
+
+constexpr size_t kMaxReportBytes = 32 << 20;
+
+// A stream that stops taking characters past a bound (the report then says it is too long).
+class BoundedStringBuf final : public std::stringbuf {
+ public:
+  explicit BoundedStringBuf(size_t bound) : bound_(bound) {}
+  bool overflowed() const { return overflowed_; }
+
+ protected:
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    if (written_ + static_cast<size_t>(n) > bound_) {
+      overflowed_ = true;
+      return 0;
+    }
+    written_ += static_cast<size_t>(n);
+    return std::stringbuf::xsputn(s, n);
+  }
+  int_type overflow(int_type c) override {
+    if (written_ + 1 > bound_) {
+      overflowed_ = true;
+      return traits_type::eof();
+    }
+    ++written_;
+    return std::stringbuf::overflow(c);
+  }
+
+ private:
+  size_t bound_, written_ = 0;
+  bool overflowed_ = false;
+};
+
+ReadApiResponse ReportAnswer(const ReadApiOptions& options, const std::string& name, const Query& query) {
+  auto kind = ParseReportKind(name);
+  if (!kind) return Problem(404, "no such report: " + name + " (access-review, phi-access or failures)");
+  ReportFormat format = ReportFormat::kJson;
+  if (auto it = query.parameters.find("format"); it != query.parameters.end()) {
+    auto parsed = ParseReportFormat(it->second);
+    if (!parsed) return Problem(400, parsed.error().message, "format");
+    format = *parsed;
+  }
+  auto filter = FilterOf(query.parameters);
+  if (!filter) return filter.error();
+  BoundedStringBuf buffer(kMaxReportBytes);
+  std::ostream out(&buffer);
+  Report report({*kind, filter->since, filter->until, filter->tenant, RedactUrl(options.store.url),
+                 std::chrono::system_clock::now()},
+                MakeReportWriter(format, out));
+  auto read = SelectStoredRecords(
+      options.store, {.filter = *filter, .newest_first = false, .after = std::nullopt, .max_rows = 0},
+      [&](const AuditEvent& event, const std::string&) {
+        report.Add(event);
+        return !buffer.overflowed();
+      },
+      [](size_t, const std::string&) {});
+  if (!read) return Problem(503, "the store cannot be read: " + read.error().message);
+  if (!buffer.overflowed()) report.Finish();
+  if (buffer.overflowed())
+    return Problem(400, "the report is longer than " + std::to_string(kMaxReportBytes >> 20) +
+                            " MiB: narrow the period", "since");
+  static const std::map<ReportFormat, std::pair<const char*, const char*>> kTypes = {
+      {ReportFormat::kJson, {"application/json", "json"}},
+      {ReportFormat::kCsv, {"text/csv; charset=utf-8", "csv"}},
+      {ReportFormat::kHtml, {"text/html; charset=utf-8", "html"}}};
+  const auto& [type, extension] = kTypes.at(format);
+  ReadApiResponse answer{200, type, std::move(buffer).str(), {}};
+  answer.headers.emplace_back("Content-Disposition",
+                              "attachment; filename=\"" + name + "." + extension + "\"");
+  if (format == ReportFormat::kHtml)  // the report's own page: its styles, no script
+    answer.headers.emplace_back("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
+  return answer;
+}
+
 }  // namespace
 
 ReadApiResponse AnswerReadApi(const ReadApiOptions& options, const ReadApiRequest& request) {
@@ -297,28 +421,60 @@ ReadApiResponse AnswerReadApi(const ReadApiOptions& options, const ReadApiReques
   path = path.substr(0, path.find('?'));
   path.remove_prefix(std::min(path.size(), std::string_view(kReadApiPrefix).size()));
   // The description of the API, for any caller the listener accepts: it holds no record.
-  if (path == "openapi.json" && request.method == "GET") return {200, "application/json", kReadApiOpenApi};
-  const std::string endpoint = path.starts_with("events/") ? "events/{id}" : std::string(path.substr(0, 64));
+  if (path == "openapi.json" && request.method == "GET") return {200, "application/json", kReadApiOpenApi, {}};
+  // The endpoint as the records name it; for one whose path ends in a name, that name.
+  struct Named {
+    std::string_view prefix;
+    const char* endpoint;
+    const char* parameter;
+  };
+  static constexpr Named kNamed[] = {{"events/", "events/{id}", "id"},
+                                     {"integrity/verify/", "integrity/verify/{job}", "job"},
+                                     {"reports/", "reports/{kind}", "kind"}};
+  std::string endpoint(path.substr(0, 64));
+  const Named* named = nullptr;
+  for (const Named& n : kNamed)
+    if (path.starts_with(n.prefix) && path.size() > n.prefix.size()) {
+      named = &n;
+      endpoint = n.endpoint;
+    }
+  static const std::map<std::string, std::vector<std::string>> kParameters = {
+      {"events", With(kFilterNames, {"limit", "cursor", "order"})},
+      {"events/{id}", {}},
+      {"stats", With(kFilterNames, {"bucket"})},
+      {"integrity", {}},
+      {"integrity/verify", {}},
+      {"integrity/verify/{job}", {}},
+      {"reports/{kind}", {"since", "until", "tenant", "format"}}};
   json filters = json::object();
   const auto answer = [&]() -> ReadApiResponse {
-    if (endpoint != "events" && endpoint != "events/{id}" && endpoint != "stats")
+    const auto parameters = kParameters.find(endpoint);
+    if (parameters == kParameters.end())
       return Problem(404, "no such endpoint: " + std::string(kReadApiPrefix) + endpoint);
-    if (request.method != "GET") return Problem(405, "only GET is served here");
+    const char* method = endpoint == "integrity/verify" ? "POST" : "GET";
+    if (request.method != method) return Problem(405, std::string("only ") + method + " is served here");
     const auto& roles = request.identity.roles;
     if (std::find(roles.begin(), roles.end(), options.auditor_role) == roles.end())
       return Problem(403, "forbidden: reading the audit log needs the '" + options.auditor_role + "' role");
-    auto query = ParseTarget(request.target, endpoint == "events"  ? With(kFilterNames, {"limit", "cursor", "order"})
-                                             : endpoint == "stats" ? With(kFilterNames, {"bucket"})
-                                                                   : std::vector<std::string>{});
+    auto query = ParseTarget(request.target, parameters->second);
     if (!query) return query.error();
     filters = FiltersJson(query->parameters);
+    std::string name;
+    if (named != nullptr) {
+      auto unescaped = UrlDecode(path.substr(named->prefix.size()));
+      if (!unescaped || unescaped->size() > kMaxParameter || WellFormedUtf8(*unescaped) != *unescaped ||
+          unescaped->find('\0') != std::string::npos)
+        return Problem(400, "not a name: the last part of the path", "path");
+      name = std::move(*unescaped);
+      filters[named->parameter] = name;
+    }
     if (endpoint == "events") return Events(options, *query);
+    if (endpoint == "events/{id}") return OneEvent(options, name);
     if (endpoint == "stats") return Stats(options, *query);
-    auto id = Unescape(path.substr(std::string_view("events/").size()));
-    if (!id || id->empty() || id->size() > kMaxParameter || WellFormedUtf8(*id) != *id)
-      return Problem(400, "not a record id", "id");
-    filters["id"] = *id;
-    return OneEvent(options, *id);
+    if (endpoint == "integrity") return Integrity(options);
+    if (endpoint == "integrity/verify") return StartVerify(options, request);
+    if (endpoint == "integrity/verify/{job}") return VerifyJob(options, name);
+    return ReportAnswer(options, name, *query);
   }();
   // Every request is recorded with its answer; a read that cannot be recorded is not answered.
   if (!RecordRead(options, request, endpoint, filters, answer))

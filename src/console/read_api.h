@@ -9,6 +9,12 @@
 //   GET /api/v1/stats?since&until&bucket=minute|hour|day&…filters
 //       -> {"buckets": [{start, success, failure, denied}], "top_tools": […],
 //           "top_users": […], "denials_by_reason": […], "totals": {…}}
+//   GET /api/v1/integrity -> per stream: its head (seq, hash) and its newest
+//       checkpoint (what it covers, key id, signed or not); the last verify's verdict
+//   POST /api/v1/integrity/verify -> 202 {job, started}: a verify run (one at a time)
+//   GET /api/v1/integrity/verify/{job} -> its progress, then its verdict and problems
+//   GET /api/v1/reports/{access-review|phi-access|failures}?since&until&tenant
+//       &format=json|csv|html -> the report (store/report.h), as a download
 //   GET /api/v1/openapi.json -> the OpenAPI 3.1 description (src/console/openapi.json)
 // Only callers with the auditor role may read (others get 403); a parameter
 // that is unknown or wrong gets 400 naming it. Every request but the one for
@@ -17,8 +23,11 @@
 // cannot be recorded is not answered (503).
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 
+#include "console/verify_jobs.h"
 #include "mcpaudit/audit_logger.h"
 #include "mcpaudit/http_transport.h"
 #include "mcpaudit/sink.h"
@@ -30,7 +39,16 @@ struct ReadApiOptions {
   std::string auditor_role = "auditor";  // the role a caller needs
   AuditLogger* logger = nullptr;       // where each request's audit_read record goes
   AuditServer server;                  // names this server in those records
+  VerifyJobs* verify = nullptr;        // runs verify for POST integrity/verify; null: none here
 };
+
+// The audit_read record of a request by `caller` to `endpoint` (its outcome
+// and error left for the caller to set).
+AuditEvent ReadApiEvent(const ReadApiOptions& options, const Identity& caller, const std::string& client_ip,
+                        const std::string& endpoint);
+
+// application/x-www-form-urlencoded decoding (%XX and '+'); nullopt when malformed.
+std::optional<std::string> UrlDecode(std::string_view text);
 
 ReadApiResponse AnswerReadApi(const ReadApiOptions& options, const ReadApiRequest& request);
 

@@ -213,18 +213,66 @@ Result<SelectedPage> SelectStoredRecords(const SinkConfig& store, const Selectio
   return page;
 }
 
+namespace {
+
+// The first column of the first row `sql` (with `?` placeholders) selects.
+Result<std::optional<std::string>> FirstValue(const SinkConfig& store, std::string sql,
+                                              std::vector<std::string> params) {
+  std::optional<std::string> found;
+  Status read = RunStoreQuery(store, {std::move(sql), std::move(params)}, [&](std::span<const std::string_view> row) {
+    found.emplace(row[0]);
+    return false;
+  });
+  if (!read) return std::unexpected(read.error());
+  return found;
+}
+
+}  // namespace
+
 Result<std::optional<std::string>> FindStoredRecord(const SinkConfig& store, std::string_view id) {
   auto flavour = FlavourOf(store);
   if (!flavour) return std::unexpected(flavour.error());
-  std::optional<std::string> found;
-  Status read = RunStoreQuery(store, {"SELECT record FROM " + std::string(DialectOf(*flavour).table) + " WHERE id = ?",
-                                      {std::string(id)}},
-                              [&](std::span<const std::string_view> row) {
-                                found.emplace(row[0]);
-                                return false;
-                              });
-  if (!read) return std::unexpected(read.error());
-  return found;
+  return FirstValue(store, "SELECT record FROM " + std::string(DialectOf(*flavour).table) + " WHERE id = ?",
+                    {std::string(id)});
+}
+
+Result<std::optional<std::string>> FindCheckpointAfter(const SinkConfig& store, std::string_view stream,
+                                                       uint64_t seq) {
+  auto flavour = FlavourOf(store);
+  if (!flavour) return std::unexpected(flavour.error());
+  return FirstValue(store,
+                    "SELECT record FROM " + std::string(DialectOf(*flavour).table) +
+                        " WHERE stream = ? AND seq > ? AND event_type = 'checkpoint' ORDER BY seq LIMIT 1",
+                    {std::string(stream), std::to_string(seq)});
+}
+
+Result<std::vector<StoredStreamHead>> StoredStreamHeads(const SinkConfig& store, size_t max_streams) {
+  auto flavour = FlavourOf(store);
+  if (!flavour) return std::unexpected(flavour.error());
+  const std::string table = DialectOf(*flavour).table;
+  std::vector<StoredStreamHead> heads;
+  // A loose scan of the (stream, seq) index: the next stream name, then that stream's end.
+  std::string stream;
+  while (heads.size() < max_streams) {
+    auto next = FirstValue(store, "SELECT stream FROM " + table + " WHERE stream > ? ORDER BY stream LIMIT 1",
+                           {stream});
+    if (!next) return std::unexpected(next.error());
+    if (!*next) break;
+    stream = std::move(**next);
+    StoredStreamHead head{stream, {}, std::nullopt};
+    auto newest = FirstValue(store, "SELECT record FROM " + table + " WHERE stream = ? ORDER BY seq DESC LIMIT 1",
+                             {stream});
+    if (!newest) return std::unexpected(newest.error());
+    if (!*newest) continue;
+    head.head = std::move(**newest);
+    auto checkpoint = FirstValue(
+        store, "SELECT record FROM " + table + " WHERE stream = ? AND event_type = 'checkpoint' ORDER BY seq DESC LIMIT 1",
+        {stream});
+    if (!checkpoint) return std::unexpected(checkpoint.error());
+    head.checkpoint = std::move(*checkpoint);
+    heads.push_back(std::move(head));
+  }
+  return heads;
 }
 
 Result<Bucket> ParseBucket(std::string_view text) {

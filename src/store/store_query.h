@@ -62,6 +62,22 @@ struct SelectedPage {
 // The stored text of the record with `id`; nullopt when the store has none.
 [[nodiscard]] Result<std::optional<std::string>> FindStoredRecord(const SinkConfig& store, std::string_view id);
 
+// The stored text of the first checkpoint of `stream` after `seq`: the one
+// that covers that record (nullopt: none yet).
+[[nodiscard]] Result<std::optional<std::string>> FindCheckpointAfter(const SinkConfig& store,
+                                                                     std::string_view stream, uint64_t seq);
+
+// Where a stream of the store ends: its newest record and its newest checkpoint.
+struct StoredStreamHead {
+  std::string stream;
+  std::string head;                       // the record text
+  std::optional<std::string> checkpoint;  // the record text; nullopt: none yet
+};
+// Each stream's head (at most `max_streams`, by name), found on the
+// (stream, seq) index: a few lookups per stream, whatever the store holds.
+[[nodiscard]] Result<std::vector<StoredStreamHead>> StoredStreamHeads(const SinkConfig& store,
+                                                                     size_t max_streams = 100);
+
 enum class Bucket { kMinute, kHour, kDay };
 Result<Bucket> ParseBucket(std::string_view text);
 

@@ -287,9 +287,16 @@ class Verifier {
   std::map<std::tuple<std::string, uint64_t, std::string>, Declaration> declarations_;
 };
 
+// Whether to read on.
+bool Tell(const VerifyProgress& progress, uint64_t records) {
+  return !progress || records % 10000 != 0 || progress(records);
+}
+
+Error StoppedEarly() { return {ErrorCode::kUnavailable, "the verify was stopped before its end"}; }
+
 }  // namespace
 
-Result<VerifyReport> VerifyJournal(const fs::path& dir, const SigningKey* public_key) {
+Result<VerifyReport> VerifyJournal(const fs::path& dir, const SigningKey* public_key, const VerifyProgress& progress) {
   auto files = ListAuditFiles(dir);
   if (!files) return std::unexpected(files.error());
   const bool writer_running = WriterRunning(dir);
@@ -298,29 +305,51 @@ Result<VerifyReport> VerifyJournal(const fs::path& dir, const SigningKey* public
   std::erase_if(*files, [](const fs::path& file) { return !journal::IsSegmentName(file.filename().string()); });
   if (files->empty()) return Fail(ErrorCode::kNotFound, "no journal segments in " + dir.string());
   // Empty lines too: the writer never writes one, so one stands where a record was.
+  bool stopped = false;
   auto read = ForEachLine(
       *files,
       [&](const fs::path& file, size_t number, const std::string& line) {
         verifier.Record(line, file, number);
-        return true;
+        if (Tell(progress, report.records)) return true;
+        stopped = true;
+        return false;
       },
       /*empty_too=*/true);
   if (!read) return std::unexpected(read.error());
+  if (stopped) return std::unexpected(StoppedEarly());
   verifier.Finish(writer_running);
   if (writer_running) report.notes.push_back("a writer is running on this journal: its newest records may follow");
   return report;
 }
 
-Result<VerifyReport> VerifyStore(const SinkConfig& store, const SigningKey* public_key) {
+Result<VerifyReport> VerifyLocalJournal(const fs::path& dir, const SigningKey* public_key,
+                                        const VerifyProgress& progress) {
+  auto report = VerifyJournal(dir, public_key, progress);
+  if (!report) return report;
+  SinkConfig store;
+  store.url = "sqlite://" + (dir / "audit.db").string();
+  std::vector<CursorAhead> ahead;
+  CompareWithAnchors(*report, JournalAnchors(dir, {store},
+                                             report->newest_stream.empty() ? DefaultStream() : report->newest_stream,
+                                             ahead));
+  return report;
+}
+
+Result<VerifyReport> VerifyStore(const SinkConfig& store, const SigningKey* public_key,
+                                 const VerifyProgress& progress) {
   VerifyReport report;
   Verifier verifier(public_key, report);
   const std::string url = RedactUrl(store.url);
   const fs::path where = url;
+  bool stopped = false;
   auto read = ForEachStoredLine(store, [&](size_t row, const std::string& line) {
     verifier.Record(line, where, row);
-    return true;
+    if (Tell(progress, report.records)) return true;
+    stopped = true;
+    return false;
   });
   if (!read) return std::unexpected(read.error());
+  if (stopped) return std::unexpected(StoppedEarly());
   if (report.records == 0) return Fail(ErrorCode::kNotFound, "no audit records in " + url);
   verifier.Finish(/*writer_running=*/true);
   report.notes.push_back("records after the last checkpoint in the store may still be on their way from the journal");

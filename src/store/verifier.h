@@ -12,8 +12,9 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -49,14 +50,26 @@ struct VerifyReport {
   bool valid() const { return problems.empty(); }
 };
 
+// Told how many records have been read so far, every 10,000 records; its
+// false stops the reading (the verify then fails: it saw only a part).
+using VerifyProgress = std::function<bool(uint64_t records)>;
+
 // Reads every segment of the journal in `dir`. `public_key` may be null: then
 // signatures are not checked (and a note says so). Fails only on I/O errors.
-[[nodiscard]] Result<VerifyReport> VerifyJournal(const std::filesystem::path& dir, const SigningKey* public_key);
+[[nodiscard]] Result<VerifyReport> VerifyJournal(const std::filesystem::path& dir, const SigningKey* public_key,
+                                                 const VerifyProgress& progress = {});
+
+// VerifyJournal, then the journal held against what its own directory keeps
+// outside it (the default store <dir>/audit.db and the shippers' cursors): a
+// journal is never trusted alone.
+[[nodiscard]] Result<VerifyReport> VerifyLocalJournal(const std::filesystem::path& dir, const SigningKey* public_key,
+                                                      const VerifyProgress& progress = {});
 
 // The same for the copy a sink keeps in a database (`--store URL`). Its newest
 // records may still be on their way from the journal, so an end after the last
 // checkpoint is a note there, not a verdict.
-[[nodiscard]] Result<VerifyReport> VerifyStore(const SinkConfig& store, const SigningKey* public_key);
+[[nodiscard]] Result<VerifyReport> VerifyStore(const SinkConfig& store, const SigningKey* public_key,
+                                               const VerifyProgress& progress = {});
 
 // Adds a problem for each anchor the journal of `report` is behind: a stream
 // that ends before the anchor's seq (its newest records are gone), or has

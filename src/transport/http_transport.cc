@@ -556,28 +556,15 @@ class HttpTransport {
     }
     if (target.starts_with(kReadApiPrefix) && options_.read_api) {
       if (request.method() == http::verb::options) co_return co_await Write(stream, Preflight(request));
-      auto caller = Authenticate(request, client_ip);
+      auto caller = ReadApiCaller(request, client_ip);
       if (!caller) co_return co_await Write(stream, std::move(caller.error()));
-      ReadApiRequest read{std::string(request.method_string()), std::string(request.target()), std::move(*caller),
-                          client_ip};
-      // Off the I/O thread: a read waits for its database. Nothing it throws crosses back.
-      ReadApiResponse answer = co_await asio::co_spawn(
-          read_pool_,
-          [this, &read]() -> asio::awaitable<ReadApiResponse> {
-            try {
-              co_return options_.read_api(read);
-            } catch (const std::exception& e) {
-              OpsLog().error("read API {}: {}", read.target, e.what());
-              co_return ReadApiResponse{500, "application/json", R"({"error":"internal error"})"};
-            }
-          },
-          asio::use_awaitable);
-      HttpResponse response = Empty(request, static_cast<http::status>(answer.status));
-      response.set(http::field::content_type, answer.content_type);
-      response.set(http::field::cache_control, "no-store");
-      response.body() = std::move(answer.body);
-      response.prepare_payload();
-      co_return co_await Write(stream, std::move(response));
+      const ReadApiRequest read = ReadRequestOf(request, client_ip, std::move(*caller));
+      co_return co_await Write(stream, co_await OffTheIoThread(request, options_.read_api, read));
+    }
+    if ((target == "/console" || target.starts_with("/console/")) && options_.console) {
+      // The pages hold no record; the sign-in checks its credential itself.
+      const ReadApiRequest read = ReadRequestOf(request, client_ip, Identity{});
+      co_return co_await Write(stream, co_await OffTheIoThread(request, options_.console, read));
     }
     if (!options_.serve_mcp) {
       co_return co_await Write(stream, Refuse(request, http::status::not_found, "Not Found: this listener serves " +
@@ -602,6 +589,55 @@ class HttpTransport {
       default:
         co_return co_await Write(stream, NotAllowed(request, "Method Not Allowed"));
     }
+  }
+
+  ReadApiRequest ReadRequestOf(const HttpRequest& request, const std::string& client_ip, Identity caller) const {
+    return {std::string(request.method_string()), std::string(request.target()), std::move(caller), client_ip,
+            std::string(Field(request, http::field::content_type)), request.body(),
+            std::string(Field(request, http::field::cookie)), ForwardedOverHttps(request)};
+  }
+
+  // Whether a trusted reverse proxy says the client reached it over HTTPS.
+  bool ForwardedOverHttps(const HttpRequest& request) const {
+    return !options_.trusted_proxies.empty() && Lower(Field(request, "X-Forwarded-Proto")) == "https";
+  }
+
+  // Runs `handler` on the read pool (a read waits for its database) and makes
+  // its answer the response; nothing it throws crosses back. (The request is
+  // passed by reference: GCC 12 destroys a coroutine's by-value class parameter twice.)
+  asio::awaitable<HttpResponse> OffTheIoThread(const HttpRequest& request,
+                                               const std::function<ReadApiResponse(const ReadApiRequest&)>& handler,
+                                               const ReadApiRequest& read) {
+    ReadApiResponse answer = co_await asio::co_spawn(
+        read_pool_,
+        [&handler, &read]() -> asio::awaitable<ReadApiResponse> {
+          try {
+            co_return handler(read);
+          } catch (const std::exception& e) {
+            OpsLog().error("{}: {}", read.target, e.what());
+            co_return ReadApiResponse{500, "application/json", R"({"error":"internal error"})", {}};
+          }
+        },
+        asio::use_awaitable);
+    HttpResponse response = Empty(request, static_cast<http::status>(answer.status));
+    response.set(http::field::content_type, answer.content_type);
+    response.set(http::field::cache_control, "no-store");
+    for (const auto& [name, value] : answer.headers) response.insert(name, value);
+    response.body() = std::move(answer.body);
+    response.prepare_payload();
+    co_return response;
+  }
+
+  // The read API's caller: by the credential sent, else by the console's
+  // session cookie; or the 401 that refuses them (recorded as auth_failure).
+  std::expected<Identity, HttpResponse> ReadApiCaller(const HttpRequest& request, const std::string& client_ip) {
+    const bool credential_sent =
+        request.find(http::field::authorization) != request.end() || request.find("X-API-Key") != request.end();
+    if (credential_sent || !options_.session_caller || request.find(http::field::cookie) == request.end())
+      return Authenticate(request, client_ip);
+    if (auto caller = options_.session_caller(Field(request, http::field::cookie))) return std::move(*caller);
+    return std::unexpected(
+        Unauthorized(request, {"invalid_token", "the console session has ended: sign in again"}, client_ip));
   }
 
   // Who is calling, or the 401 that refuses them (recorded as auth_failure).

@@ -1,0 +1,34 @@
+// What the commands that serve share: signals, and the address to listen on.
+#pragma once
+
+#include <signal.h>
+
+#include <stop_token>
+#include <string>
+#include <thread>
+
+#include "mcpaudit/http_transport.h"
+#include "mcpaudit/result.h"
+
+namespace mcpaudit::cli {
+
+// SIGINT, SIGTERM and SIGHUP: blocked in every thread, taken by a SignalWatcher.
+sigset_t WatchedSignals();
+
+// Handles SIGINT/SIGTERM (stop) on a thread of its own, so that no handler
+// runs in the middle of the server's work. The signals must be blocked before
+// any thread starts (pthread_sigmask with WatchedSignals()).
+class SignalWatcher {
+ public:
+  explicit SignalWatcher(std::stop_source stop);
+
+ private:
+  std::jthread thread_;
+};
+
+// "HOST:PORT" or "[V6]:PORT" into http.host and http.port.
+[[nodiscard]] Status ParseListen(const std::string& listen, HttpOptions& http);
+
+bool IsLoopback(const std::string& host);
+
+}  // namespace mcpaudit::cli

@@ -1,0 +1,41 @@
+#include "console/console_site.h"
+
+namespace mcpaudit {
+
+Result<std::unique_ptr<ConsoleSite>> ConsoleSite::Create(ReadApiOptions api, const std::filesystem::path& journal,
+                                                         const std::string& signing_key) {
+  std::unique_ptr<ConsoleSite> site(new ConsoleSite());
+  site->api_ = std::move(api);
+  if (!signing_key.empty()) {
+    auto key = SigningKey::LoadPrivate(signing_key);
+    if (!key) key = SigningKey::LoadPublic(signing_key);
+    if (!key) return std::unexpected(key.error());
+    site->key_.emplace(std::move(*key));
+  }
+  const SigningKey* key = site->key_ ? &*site->key_ : nullptr;
+  if (journal.empty()) {
+    site->verify_ = std::make_unique<VerifyJobs>(
+        [store = site->api_.store, key](const VerifyProgress& progress) { return VerifyStore(store, key, progress); },
+        "store " + RedactUrl(site->api_.store.url));
+  } else {
+    site->verify_ = std::make_unique<VerifyJobs>(
+        [journal, key](const VerifyProgress& progress) { return VerifyLocalJournal(journal, key, progress); },
+        "journal " + journal.string());
+  }
+  site->api_.verify = site->verify_.get();
+  return site;
+}
+
+void ConsoleSite::Mount(HttpOptions& http) {
+  web_ = std::make_unique<WebConsole>(WebConsoleOptions{.authenticator = http.authenticator}, api_);
+  http.read_api = [this](const ReadApiRequest& request) { return AnswerReadApi(api_, request); };
+  http.console = [this](const ReadApiRequest& request) { return web_->Answer(request); };
+  http.session_caller = [this](std::string_view cookie) { return web_->SessionCaller(cookie); };
+}
+
+std::string ConsoleBannerLines(const std::string& base_url) {
+  return "  console:       " + base_url + kConsolePrefix + " (sign in with a key or token of the auditor role)\n" +
+         "  read API:      " + base_url + kReadApiPrefix + "events (callers with the auditor role)\n";
+}
+
+}  // namespace mcpaudit

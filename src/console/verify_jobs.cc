@@ -1,0 +1,121 @@
+#include "console/verify_jobs.h"
+
+#include "mcpaudit/audit_event.h"
+#include "mcpaudit/clock.h"
+
+namespace mcpaudit {
+
+namespace {
+constexpr size_t kJobsKept = 16;
+constexpr size_t kProblemsShown = 100;  // of one run; the count says how many in all
+}  // namespace
+
+struct VerifyJobs::Job {
+  std::string id;
+  std::string requested_by;
+  std::string started_at;
+  std::atomic<uint64_t> records{0};
+  // Set once, when the run ends (under the jobs' mutex).
+  bool finished = false;
+  std::string finished_at;
+  std::optional<Result<VerifyReport>> outcome;
+};
+
+VerifyJobs::VerifyJobs(Run run, std::string what) : run_(std::move(run)), what_(std::move(what)) {}
+
+VerifyJobs::~VerifyJobs() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+VerifyJobs::Started VerifyJobs::Start(const std::string& requested_by) {
+  std::lock_guard lock(mutex_);
+  if (!jobs_.empty() && !jobs_.back()->finished) return {jobs_.back()->id, false};
+  auto job = std::make_shared<Job>();
+  const auto now = std::chrono::system_clock::now();
+  job->id = NewUuidV7(now, SecureRandom());
+  job->requested_by = requested_by;
+  job->started_at = FormatTimestamp(now);
+  jobs_.push_back(job);
+  if (jobs_.size() > kJobsKept) jobs_.pop_front();
+  if (thread_.joinable()) thread_.join();  // the last run has ended: its thread is done
+  thread_ = std::jthread([this, job] { Execute(job); });
+  return {job->id, true};
+}
+
+void VerifyJobs::Execute(const std::shared_ptr<Job>& job) {
+  auto outcome = run_([&](uint64_t records) {
+    job->records = records;
+    return !stopping_.load();
+  });
+  std::lock_guard lock(mutex_);
+  if (outcome) job->records = outcome->records;
+  job->outcome = std::move(outcome);
+  job->finished_at = FormatTimestamp(std::chrono::system_clock::now());
+  job->finished = true;
+}
+
+namespace {
+
+nlohmann::json ProblemsJson(const VerifyReport& report) {
+  nlohmann::json problems = nlohmann::json::array();
+  for (const VerifyProblem& p : report.problems) {
+    if (problems.size() == kProblemsShown) break;
+    nlohmann::json problem = {{"stream", p.stream}, {"seq", p.seq}, {"verdict", p.verdict}, {"detail", p.detail}};
+    if (!p.file.empty()) {
+      problem["file"] = p.file.filename().string();
+      problem["line"] = p.line;
+    }
+    problems.push_back(std::move(problem));
+  }
+  return problems;
+}
+
+}  // namespace
+
+std::optional<nlohmann::json> VerifyJobs::Find(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& job : jobs_) {
+    if (job->id != id) continue;
+    nlohmann::json out = {{"id", job->id},
+                          {"what", what_},
+                          {"requested_by", job->requested_by},
+                          {"started_at", job->started_at},
+                          {"finished_at", nullptr},
+                          {"records", job->records.load()},
+                          {"state", "running"},
+                          {"problem_count", 0},
+                          {"problems", nlohmann::json::array()},
+                          {"notes", nlohmann::json::array()},
+                          {"error", nullptr}};
+    if (!job->finished) return out;
+    out["finished_at"] = job->finished_at;
+    const auto& outcome = *job->outcome;
+    if (!outcome) {
+      out["state"] = "failed";
+      out["error"] = outcome.error().message;
+      return out;
+    }
+    out["state"] = outcome->valid() ? "valid" : "tampered";
+    out["problem_count"] = outcome->problems.size();
+    out["problems"] = ProblemsJson(*outcome);
+    out["notes"] = outcome->notes;
+    out["checkpoints"] = outcome->checkpoints;
+    out["signed_checkpoints"] = outcome->signed_checkpoints;
+    return out;
+  }
+  return std::nullopt;
+}
+
+std::optional<nlohmann::json> VerifyJobs::LastFinished() const {
+  std::string id;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = jobs_.rbegin(); it != jobs_.rend() && id.empty(); ++it)
+      if ((*it)->finished) id = (*it)->id;
+  }
+  if (id.empty()) return std::nullopt;
+  return Find(id);
+}
+
+}  // namespace mcpaudit

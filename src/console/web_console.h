@@ -1,0 +1,69 @@
+// The auditor's web dashboard, served at /console/: its pages (web/, compiled
+// in), and its sign-in. A credential (an API key or a bearer token) posted as
+// the form field `credential` to /console/login becomes a session cookie
+// (HttpOnly, SameSite=Strict, Secure over HTTPS) that the read API accepts in
+// place of the credential, until it expires or /console/logout ends it. The
+// credential is checked again on every request: a key revoked or a token
+// expired ends its sessions. Sign-ins are recorded (auth_failure when refused).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <span>
+#include <string_view>
+
+#include "console/read_api.h"
+#include "mcpaudit/auth.h"
+
+namespace mcpaudit {
+
+inline constexpr const char* kConsolePrefix = "/console/";
+inline constexpr const char* kConsoleCookie = "mcpaudit_console";
+
+struct WebConsoleOptions {
+  std::shared_ptr<const Authenticator> authenticator;  // null: nobody can sign in
+  std::chrono::seconds session_lifetime{8 * 3600};
+  size_t max_sessions = 10000;  // past this, the session that would expire first ends
+};
+
+class WebConsole {
+ public:
+  // `api` names the auditor role and where sign-ins are recorded.
+  WebConsole(WebConsoleOptions options, const ReadApiOptions& api);
+
+  // A request under /console (pages, sign-in, sign-out).
+  ReadApiResponse Answer(const ReadApiRequest& request);
+
+  // The caller the session in `cookie_header` stands for; nullopt when it
+  // names none, or one that has ended.
+  std::optional<Identity> SessionCaller(std::string_view cookie_header);
+
+ private:
+  struct Session {
+    std::string credential;
+    std::chrono::steady_clock::time_point expires;
+  };
+  ReadApiResponse SignIn(const ReadApiRequest& request);
+  ReadApiResponse SignOut(const ReadApiRequest& request);
+  std::expected<Identity, AuthFailure> Check(const std::string& credential) const;
+  std::optional<std::string> SessionCredential(std::string_view cookie_header);
+
+  WebConsoleOptions options_;
+  const ReadApiOptions& api_;
+  std::mutex mutex_;
+  std::map<std::string, Session> sessions_;  // by cookie value
+};
+
+// The compiled-in files of web/: content type and bytes, by name ("index.html").
+struct ConsoleFile {
+  const char* name;
+  const char* content_type;
+  std::string_view bytes;
+};
+std::span<const ConsoleFile> ConsoleFiles();
+
+}  // namespace mcpaudit
