@@ -122,8 +122,10 @@ int RunConsole(const std::string& listen, const std::string& audit_dir, const St
   }
   (*site)->Mount(http);
   http.on_listening = [&](const std::string& url) {
+    const std::string base = url.substr(0, url.size() - http.path.size());
     std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": the auditor's console\n"
-              << ConsoleBannerLines(url.substr(0, url.size() - http.path.size()))
+              << "  endpoint:      " << base << "/\n"
+              << ConsoleBannerLines(base)
               << "  store:         " << RedactUrl(api.store.url) << "\n"
               << "  reads go to:   the journal in " << config.audit.directory.string() << "\n"
               << "  stop:          Ctrl-C\n";

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -198,6 +199,136 @@ TEST_F(ReadApiTest, StatsCountTheRecordsPerBucketWithTheTopToolsAndUsers) {
   EXPECT_EQ(minutes["totals"]["total"], 2) << minutes;
 }
 
+// A verify run started through the API, followed to its end.
+json RunVerify(const std::function<testing::HttpReply(const std::string&, const std::string&)>& send) {
+  auto started = send("/api/v1/integrity/verify", "POST");
+  EXPECT_EQ(started.status, 202) << started.body;
+  const std::string job = json::parse(started.body, nullptr, false).value("job", "");
+  for (int i = 0; i < 200; ++i) {
+    auto reply = send("/api/v1/integrity/verify/" + job, "GET");
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    json state = json::parse(reply.body, nullptr, false);
+    if (state.value("state", "") != "running") return state;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ADD_FAILURE() << "the verify run did not end";
+  return nullptr;
+}
+
+TEST_F(ReadApiTest, IntegrityShowsEachChainHeadAndAVerifyRunTurnsTamperedWhenAJournalLineIsAltered) {
+  const json integrity = Get("/api/v1/integrity");
+  ASSERT_EQ(integrity["streams"].size(), 1u) << integrity;
+  const json& stream = integrity["streams"][0];
+  EXPECT_GE(stream["head"]["seq"].get<uint64_t>(), 4u);
+  EXPECT_EQ(stream["head"]["hash"].get<std::string>().size(), 64u);
+  ASSERT_TRUE(stream["checkpoint"].is_object()) << stream;  // the servers that wrote the calls sealed them
+  EXPECT_EQ(stream["checkpoint"]["signed"], false);
+  EXPECT_TRUE(integrity["last_verify"].is_null());
+  EXPECT_EQ(integrity["verify_available"], true);
+  EXPECT_EQ(Send("/api/v1/integrity/verify", &auditor_).status, 405) << "a verify run is started by POST";
+  EXPECT_EQ(Send("/api/v1/integrity/verify", &analyst_, "POST").status, 403);
+  EXPECT_EQ(Send("/api/v1/integrity/verify/no-such-job", &auditor_).status, 404);
+
+  auto send = [&](const std::string& target, const std::string& method) { return Send(target, &auditor_, method); };
+  const json valid = RunVerify(send);
+  EXPECT_EQ(valid["state"], "valid") << valid;
+  EXPECT_GE(valid["records"].get<uint64_t>(), 4u);
+  EXPECT_EQ(valid["requested_by"], "ann");
+
+  // Someone who can edit the journal changes what carol searched for.
+  const auto segment = testing::SegmentPaths(audit_).front();
+  auto lines = testing::ReadLines(segment);
+  bool altered = false;
+  for (auto& line : lines)
+    if (const size_t at = line.find("\"orders\""); at != std::string::npos && !altered) {
+      line.replace(at, 8, "\"ORDERS\"");
+      altered = true;
+    }
+  ASSERT_TRUE(altered);
+  testing::WriteLines(segment, lines);
+  const json tampered = RunVerify(send);
+  EXPECT_EQ(tampered["state"], "tampered") << tampered;
+  ASSERT_GE(tampered["problems"].size(), 1u);
+  EXPECT_EQ(tampered["problems"][0]["verdict"], "modified") << tampered;
+  EXPECT_EQ(Get("/api/v1/integrity")["last_verify"]["state"], "tampered");
+}
+
+TEST_F(ReadApiTest, ReportsAreDownloadsInCsvHtmlAndJson) {
+  auto csv = Send("/api/v1/reports/access-review?format=csv", &auditor_);
+  ASSERT_EQ(csv.status, 200) << csv.body;
+  EXPECT_EQ(csv.header("content-type"), "text/csv; charset=utf-8");
+  EXPECT_EQ(csv.header("content-disposition"), "attachment; filename=\"access-review.csv\"");
+  EXPECT_NE(csv.body.find("carol"), std::string::npos) << csv.body;
+  EXPECT_NE(csv.body.find("dave"), std::string::npos) << csv.body;
+  auto html = Send("/api/v1/reports/failures?format=html&since=2000-01-01", &auditor_);
+  ASSERT_EQ(html.status, 200);
+  EXPECT_EQ(html.header("content-type"), "text/html; charset=utf-8");
+  EXPECT_EQ(html.body.find("<script"), std::string::npos);
+  const json phi = json::parse(Send("/api/v1/reports/phi-access", &auditor_).body, nullptr, false);
+  EXPECT_TRUE(phi.is_object()) << "JSON by default";
+  EXPECT_EQ(Send("/api/v1/reports/everything", &auditor_).status, 404);
+  ExpectBadParameter("/api/v1/reports/failures?format=pdf", "format");
+  ExpectBadParameter("/api/v1/reports/failures?user=carol", "user");
+  EXPECT_EQ(Send("/api/v1/reports/failures", &analyst_).status, 403);
+}
+
+// The web console: its pages for anyone the listener serves, the audit log for
+// a signed-in auditor only.
+TEST_F(ReadApiTest, TheConsoleSignsAnAuditorInWithASessionCookieAndNobodyElse) {
+  auto page = http_->Send("GET", "/console/", "", {});
+  ASSERT_EQ(page.status, 200);
+  EXPECT_EQ(page.header("content-type"), "text/html; charset=utf-8");
+  EXPECT_NE(page.header("content-security-policy").find("script-src 'self'"), std::string::npos);
+  EXPECT_EQ(page.body.find("<script>"), std::string::npos) << "no inline script";
+  EXPECT_NE(page.body.find("name=\"credential\""), std::string::npos);
+  EXPECT_EQ(http_->Send("GET", "/console/console.js", "", {}).header("content-type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(http_->Send("GET", "/console/../../etc/passwd", "", {}).status, 404);
+  EXPECT_EQ(http_->Send("GET", "/console/login", "", {}).status, 405);
+
+  auto sign_in = [&](const std::string& credential) {
+    return http_->Send("POST", "/console/login", "credential=" + credential,
+                       {{"Content-Type", "application/x-www-form-urlencoded"}});
+  };
+  auto wrong = sign_in("mcpa_wrong");
+  EXPECT_EQ(wrong.status, 303);
+  EXPECT_EQ(wrong.header("location"), "/console/?login=failed");
+  EXPECT_EQ(wrong.header("set-cookie"), "");
+  auto analyst = sign_in(analyst_.key);
+  EXPECT_EQ(analyst.header("location"), "/console/?login=forbidden");
+  EXPECT_EQ(analyst.header("set-cookie"), "");
+
+  auto auditor = sign_in(auditor_.key);
+  EXPECT_EQ(auditor.status, 303);
+  EXPECT_EQ(auditor.header("location"), "/console/");
+  const std::string cookie_header = auditor.header("set-cookie");
+  EXPECT_NE(cookie_header.find("HttpOnly"), std::string::npos) << cookie_header;
+  EXPECT_NE(cookie_header.find("SameSite=Strict"), std::string::npos) << cookie_header;
+  EXPECT_NE(cookie_header.find("Max-Age="), std::string::npos) << cookie_header;
+  const std::string cookie = cookie_header.substr(0, cookie_header.find(';'));
+  EXPECT_EQ(cookie.find(auditor_.key), std::string::npos) << "the cookie is not the credential";
+  auto read = http_->Send("GET", "/api/v1/events?user=carol", "", {{"Cookie", cookie}});
+  EXPECT_EQ(read.status, 200) << read.body;
+  EXPECT_EQ(http_->Send("GET", "/api/v1/events", "", {{"Cookie", "mcpaudit_console=guessed"}}).status, 401);
+  EXPECT_EQ(http_->Send("GET", "/mcp", "", {{"Cookie", cookie}}).status, 401) << "a cookie is no MCP credential";
+
+  auto out = http_->Send("POST", "/console/logout", "", {{"Cookie", cookie}});
+  EXPECT_EQ(out.status, 303);
+  EXPECT_NE(out.header("set-cookie").find("Max-Age=0"), std::string::npos);
+  EXPECT_EQ(http_->Send("GET", "/api/v1/events", "", {{"Cookie", cookie}}).status, 401) << "signed out";
+  ASSERT_EQ(server_->Signal(SIGTERM), 0) << server_->Stderr();
+
+  // The sign-ins are in the log: the wrong credential as an auth_failure, the analyst as denied.
+  std::vector<AuditEvent> sign_ins;
+  for (const auto& e : testing::Records(audit_, /*all=*/true))
+    if (e.tool == "console/login") sign_ins.push_back(e);
+  ASSERT_EQ(sign_ins.size(), 3u);
+  EXPECT_EQ(sign_ins[0].event_type, "auth_failure");
+  EXPECT_EQ(sign_ins[1].user.id, "bob");
+  EXPECT_EQ(sign_ins[1].outcome, Outcome::kDenied);
+  EXPECT_EQ(sign_ins[2].user.id, "ann");
+  EXPECT_EQ(sign_ins[2].outcome, Outcome::kSuccess);
+}
+
 // `mcp-audit console`: the same API for an auditor's machine, reading a shared
 // PostgreSQL that a server ships to; its reads go to the local journal.
 TEST(ConsoleTest, AnAuditorReadsASharedPostgresqlThroughTheConsoleAndTheReadsAreRecorded) {
@@ -234,6 +365,20 @@ TEST(ConsoleTest, AnAuditorReadsASharedPostgresqlThroughTheConsoleAndTheReadsAre
   auto stats = http.Send("GET", "/api/v1/stats?bucket=hour&user=erin", "", key);
   ASSERT_EQ(stats.status, 200) << stats.body;
   EXPECT_GE(json::parse(stats.body)["totals"]["total"].get<int>(), 1);
+  auto integrity = http.Send("GET", "/api/v1/integrity", "", key);
+  ASSERT_EQ(integrity.status, 200) << integrity.body;
+  EXPECT_EQ(json::parse(integrity.body)["streams"].size(), 1u) << integrity.body;
+  auto started = http.Send("POST", "/api/v1/integrity/verify", "", key);
+  ASSERT_EQ(started.status, 202) << started.body;
+  json verdict = json::object();
+  for (int i = 0; i < 200 && verdict.value("state", "running") == "running"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    verdict = json::parse(
+        http.Send("GET", "/api/v1/integrity/verify/" + json::parse(started.body)["job"].get<std::string>(), "", key)
+            .body);
+  }
+  EXPECT_EQ(verdict["state"], "valid") << verdict;  // the store itself: it holds the records
+  EXPECT_NE(verdict["what"].get<std::string>().find("postgres"), std::string::npos) << verdict;
   EXPECT_EQ(http.Send("GET", "/mcp", "", key).status, 404) << "the console serves no MCP";
   EXPECT_EQ(http.Send("GET", "/api/v1/events", "", {{"X-API-Key", "mcpa_wrong"}}).status, 401);
   EXPECT_EQ(console.Signal(SIGTERM), 0) << console.Stderr();
@@ -241,12 +386,14 @@ TEST(ConsoleTest, AnAuditorReadsASharedPostgresqlThroughTheConsoleAndTheReadsAre
   // No server holds the journal: the reads wait for the next one, in order.
   std::vector<json> reads;
   for (const auto& line : testing::ReadLines(audit / "pending-reads.jsonl")) reads.push_back(json::parse(line));
-  ASSERT_EQ(reads.size(), 3u);
+  ASSERT_GE(reads.size(), 6u);
   EXPECT_EQ(reads[0]["details"]["endpoint"], "events");
   EXPECT_EQ(reads[0]["user"]["id"], "ann");
   EXPECT_EQ(reads[0]["details"]["source"].get<std::string>().rfind("postgres", 0), 0u) << reads[0];
   EXPECT_EQ(reads[1]["details"]["endpoint"], "stats");
-  EXPECT_EQ(reads[2]["outcome"], "denied");  // the wrong key
+  EXPECT_EQ(reads[2]["details"]["endpoint"], "integrity");
+  EXPECT_EQ(reads[3]["details"]["endpoint"], "integrity/verify");
+  EXPECT_EQ(reads.back()["outcome"], "denied");  // the wrong key
 }
 
 }  // namespace
