@@ -17,6 +17,8 @@ if [[ $what == test || $what == bench ]]; then
   # tls-proxy.sh).
   packages+=(libgtest-dev libgmock-dev postgresql mariadb-server rsyslog rsyslog-gnutls openssl stunnel4)
   [[ $what == bench ]] && packages+=(wrk curl)
+  # The browser the console's tests drive (puppeteer-core, tests/e2e).
+  packages+=(chromium)
   packages+=(clang-16 libclang-rt-16-dev)
   # Any Node.js with npm will do to fetch the test clients (they run on the
   # Node 22 that npm brings); Debian's packages when there is none.

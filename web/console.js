@@ -102,12 +102,13 @@ async function overview() {
   const since = new Date(Date.now() - 24 * 3600 * 1000);
   since.setUTCMinutes(0, 0, 0);
   const sinceText = since.toISOString();
-  const [stats, problems, phi] = await Promise.all([
-    api(`stats?bucket=hour&since=${encodeURIComponent(sinceText)}`),
+  // One read first: signed out, that is the only refused request.
+  const stats = await api(`stats?bucket=hour&event_type=tool_call&since=${encodeURIComponent(sinceText)}`);
+  const [problems, phi] = await Promise.all([
     Promise.all([api('events?outcome=denied&limit=10'), api('events?outcome=failure&limit=10')]),
     api('events?phi=true&limit=200'),
   ]);
-  $('#overview-range').textContent = `since ${shortTime(sinceText)} UTC`;
+  $('#overview-range').textContent = `since ${shortTime(sinceText).slice(0, 16)} UTC`;
   const totals = $('#totals');
   totals.replaceChildren();
   for (const [name, value] of [['calls', stats.totals.total], ['success', stats.totals.success],
@@ -122,8 +123,8 @@ async function overview() {
   fillRanked($('#denials'), stats.denials_by_reason, 'reason');
   const recent = [...problems[0].events, ...problems[1].events]
     .sort((a, b) => (a.timestamp < b.timestamp ? 1 : -1)).slice(0, 10);
-  $('#problems tbody').replaceChildren(...recent.map((e) => row([shortTime(e.timestamp), e.tool, e.user?.id,
-    outcomeCell(e.outcome), e.error?.reason ?? e.error?.message])));
+  $('#problems tbody').replaceChildren(...recent.map((e) => row([shortTime(e.timestamp), e.event_type, e.tool,
+    e.user?.id, outcomeCell(e.outcome), e.error?.reason ?? e.error?.message])));
   const unexplained = phi.events.filter((e) => !e.compliance?.access_reason);
   $('#phi-unexplained tbody').replaceChildren(...unexplained.map((e) => row([shortTime(e.timestamp), e.tool,
     e.user?.id, (e.resources || []).join(' ')])));
@@ -147,11 +148,12 @@ function drawChart(container, buckets, since) {
   svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
   svg.setAttribute('role', 'img');
   const hours = 25;
-  const byStart = new Map(buckets.map((b) => [b.start, b]));
+  const byStart = new Map(buckets.map((b) => [Date.parse(b.start), b]));
   const slots = [];
   for (let i = 0; i < hours; i++) {
-    const start = new Date(since.getTime() + i * 3600 * 1000).toISOString().replace('.000Z', 'Z');
-    slots.push({ start, ...(byStart.get(start) || { success: 0, failure: 0, denied: 0, total: 0 }) });
+    const start = since.getTime() + i * 3600 * 1000;
+    slots.push({ start: new Date(start).toISOString(),
+      ...(byStart.get(start) || { success: 0, failure: 0, denied: 0, total: 0 }) });
   }
   const max = Math.max(1, ...slots.map((s) => s.success + s.failure + s.denied));
   svg.setAttribute('aria-label', `calls per hour, at most ${max} in an hour`);
@@ -164,10 +166,10 @@ function drawChart(container, buckets, since) {
     svg.append(node);
     return node;
   };
-  for (const fraction of [0, 0.5, 1]) {
-    const y = top + plot * (1 - fraction);
+  for (const tick of new Set([0, Math.round(max / 2), max])) {
+    const y = top + plot * (1 - tick / max);
     add('line', { x1: left, x2: width, y1: y, y2: y, class: 'grid' });
-    add('text', { x: left - 6, y: y + 4, 'text-anchor': 'end', class: 'axis' }, Math.round(max * fraction));
+    add('text', { x: left - 6, y: y + 4, 'text-anchor': 'end', class: 'axis' }, tick);
   }
   slots.forEach((slot, i) => {
     let y = top + plot;
