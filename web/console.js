@@ -10,13 +10,25 @@ const FILTERS = ['since', 'until', 'user', 'tenant', 'tool', 'outcome', 'event_t
 class SignedOut extends Error {}
 class Forbidden extends Error {}
 
+// The answer's JSON, or its text as the error when it is not JSON.
+async function bodyOf(reply) {
+  if ((reply.headers.get('content-type') || '').startsWith('application/json')) return reply.json();
+  return { error: (await reply.text()).slice(0, 300) || `HTTP ${reply.status}` };
+}
+
 async function api(path, init = {}) {
   const reply = await fetch(API + path, { credentials: 'same-origin', ...init });
   if (reply.status === 401) throw new SignedOut();
-  if (reply.status === 403) throw new Forbidden((await reply.json()).error);
-  const body = await reply.json();
+  const body = await bodyOf(reply);
+  if (reply.status === 403) throw new Forbidden(body.error);
   if (!reply.ok) throw new Error(body.error || `HTTP ${reply.status}`);
   return body;
+}
+
+// Whether the browser holds a session (asked of the console, not of the log: no record, no refusal).
+async function signedIn() {
+  const reply = await fetch('/console/session', { credentials: 'same-origin' });
+  return reply.ok && (await reply.json()).signed_in;
 }
 
 function element(tag, text, className) {
@@ -76,6 +88,7 @@ function currentRoute() {
 
 async function show() {
   const { page, params } = currentRoute();
+  if (!(await signedIn())) return showSignIn();
   $('#signin').hidden = true;
   for (const name of PAGES) $(`#page-${name}`).hidden = name !== page;
   for (const link of document.querySelectorAll('#nav a')) {
@@ -192,7 +205,7 @@ function drawChart(container, buckets, since) {
 // Events: filters in the URL, newest first, more as the list is scrolled.
 let eventsQuery = null;   // the filters shown
 let nextCursor = null;
-let loading = false;
+let loading = null;       // the filters of the page being read, if one is
 
 async function events(params) {
   const form = $('#filters');
@@ -207,9 +220,9 @@ async function events(params) {
 }
 
 async function loadEvents() {
-  if (loading) return;
-  loading = true;
+  if (loading === eventsQuery) return;  // that page is on its way
   const asked = eventsQuery;
+  loading = asked;
   try {
     const query = new URLSearchParams(asked);
     query.set('limit', '100');
@@ -230,7 +243,7 @@ async function loadEvents() {
     $('#events-status').textContent = shown === 0 ? 'No records match these filters.'
       : `${shown} record${shown === 1 ? '' : 's'}${nextCursor ? ', newest first; more below' : ''}`;
   } finally {
-    loading = false;
+    if (loading === asked) loading = null;
   }
 }
 
@@ -321,11 +334,12 @@ async function verifyNow() {
   $('#verdict').hidden = true;
   try {
     const started = await api('integrity/verify', { method: 'POST' });
-    for (;;) {
+    // Each look is a read of the log (and recorded): soon at first, then less often.
+    for (let wait = 250; ; wait = Math.min(wait * 2, 4000)) {
       const job = await api(`integrity/verify/${encodeURIComponent(started.job)}`);
       showVerdict(job);
       if (job.state !== 'running') break;
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      await new Promise((resolve) => setTimeout(resolve, wait));
     }
   } catch (error) {
     $('#verify').disabled = false;
@@ -334,17 +348,43 @@ async function verifyNow() {
   }
 }
 
-// Reports: links the browser downloads with the session cookie.
-function reports() {
+// Reports: downloaded with the session cookie; a refusal is shown, not saved as the report.
+function reportUrl(format) {
   const form = $('#report-form');
   const query = new URLSearchParams();
   for (const name of ['since', 'until', 'tenant']) {
     const value = form.elements[name].value.trim();
     if (value) query.set(name, value);
   }
-  for (const format of ['csv', 'html', 'json']) {
-    query.set('format', format);
-    $(`#report-${format}`).href = `${API}reports/${form.elements.kind.value}?${query}`;
+  query.set('format', format);
+  return `${API}reports/${form.elements.kind.value}?${query}`;
+}
+
+function reports() {
+  const since = $('#report-form').elements.since;
+  if (!since.value) since.value = new Date(Date.now() - 30 * 24 * 3600 * 1000).toISOString().slice(0, 10);
+  $('#report-status').textContent = '';
+}
+
+async function download(format) {
+  const status = $('#report-status');
+  status.textContent = 'Preparing the report…';
+  try {
+    const reply = await fetch(reportUrl(format), { credentials: 'same-origin' });
+    if (reply.status === 401) return showSignIn();
+    if (!reply.ok) {
+      status.textContent = `The report was refused: ${(await bodyOf(reply)).error}`;
+      return;
+    }
+    const name = `${$('#report-form').elements.kind.value}.${format}`;
+    const link = element('a');
+    link.href = URL.createObjectURL(await reply.blob());
+    link.download = name;
+    link.click();
+    URL.revokeObjectURL(link.href);
+    status.textContent = `Downloaded ${name}.`;
+  } catch (error) {
+    status.textContent = `The report could not be read: ${error.message}`;
   }
 }
 
@@ -384,7 +424,8 @@ document.addEventListener('DOMContentLoaded', () => {
   $('#drawer-close').addEventListener('click', closeDrawer);
   document.addEventListener('keydown', (event) => { if (event.key === 'Escape' && !$('#drawer').hidden) closeDrawer(); });
   $('#verify').addEventListener('click', verifyNow);
-  $('#report-form').addEventListener('input', reports);
+  for (const format of ['csv', 'html', 'json'])
+    $(`#report-${format}`).addEventListener('click', () => download(format));
   new IntersectionObserver((entries) => {
     if (entries.some((e) => e.isIntersecting) && nextCursor && !$('#page-events').hidden)
       loadEvents().catch((error) => notice(error.message));

@@ -38,8 +38,14 @@ struct ReadApiResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // more header fields (Set-Cookie, Location, …)
+  // Set: the body is streamed (chunked) after `body`, one call at a time on
+  // the read API's threads: each call returns the next piece, "" when there is
+  // none yet (asked again a second later), nullopt at the end. What it throws
+  // cuts the transfer short (no last chunk): the client sees it incomplete.
+  std::function<std::optional<std::string>()> next_chunk;
 };
 inline constexpr const char* kReadApiPrefix = "/api/v1/";
+inline constexpr const char* kConsoleCookie = "mcpaudit_console";  // the console's session
 
 struct HttpOptions {
   std::string host = "127.0.0.1";
@@ -89,8 +95,12 @@ struct HttpOptions {
   // callers the MCP endpoint would accept. It runs on a thread of its own,
   // never on the I/O thread: it may take as long as a database does.
   std::function<ReadApiResponse(const ReadApiRequest&)> read_api;
-  // Set: a read API request that sends no credential but a Cookie header is
-  // from the caller this returns (a console session); nullopt gets 401.
+  // Set: a read API request that sends no credential but the console's
+  // session cookie (kConsoleCookie) is from the caller this returns; nullopt
+  // gets 401. Called on the I/O thread: keep it quick. A request so
+  // authenticated that changes anything (not GET), and any POST under
+  // /console/, must come from a page of this very origin (Origin, or
+  // Sec-Fetch-Site: same-origin), or it gets 403.
   std::function<std::optional<Identity>(std::string_view cookie_header)> session_caller;
   // Set: requests under /console (the web dashboard: pages, sign-in) go to it,
   // unauthenticated, on the read API's threads.

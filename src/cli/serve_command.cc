@@ -427,6 +427,7 @@ int Serve(const ServeFlags& flags) {
     }
   }
   retention = {};  // stops and joins it: it logs through the pipeline
+  console.reset();  // stops a verify run, which records its verdict through the pipeline
   if (reads) reads->reset();
   auto flushed = (*pipeline)->Flush();
   const PipelineCounters counters = (*pipeline)->counters();

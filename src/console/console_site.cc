@@ -1,5 +1,7 @@
 #include "console/console_site.h"
 
+#include "audit/ops_log.h"
+
 namespace mcpaudit {
 
 Result<std::unique_ptr<ConsoleSite>> ConsoleSite::Create(ReadApiOptions api, const std::filesystem::path& journal,
@@ -13,14 +15,27 @@ Result<std::unique_ptr<ConsoleSite>> ConsoleSite::Create(ReadApiOptions api, con
     site->key_.emplace(std::move(*key));
   }
   const SigningKey* key = site->key_ ? &*site->key_ : nullptr;
+  // Each verdict is in the log, as the verify command's is.
+  auto record = [api = &site->api_](const nlohmann::json& job) {
+    if (api->logger == nullptr) return;
+    Identity requester;
+    requester.user_id = job.value("requested_by", "");
+    AuditEvent e = ReadApiEvent(*api, requester, "", "integrity/verify");
+    e.outcome = job.value("state", "") == "failed" ? Outcome::kFailure : Outcome::kSuccess;
+    e.details["verdict"] = {{"job", job.value("id", "")},     {"state", job.value("state", "")},
+                            {"what", job.value("what", "")},  {"records", job.value("records", 0)},
+                            {"problems", job.value("problem_count", 0)}};
+    if (Status logged = api->logger->Log(e); !logged)
+      OpsLog().error("a verify verdict is not recorded: {}", logged.error().message);
+  };
   if (journal.empty()) {
     site->verify_ = std::make_unique<VerifyJobs>(
         [store = site->api_.store, key](const VerifyProgress& progress) { return VerifyStore(store, key, progress); },
-        "store " + RedactUrl(site->api_.store.url));
+        "store " + RedactUrl(site->api_.store.url), record);
   } else {
     site->verify_ = std::make_unique<VerifyJobs>(
         [journal, key](const VerifyProgress& progress) { return VerifyLocalJournal(journal, key, progress); },
-        "journal " + journal.string());
+        "journal " + journal.string(), record);
   }
   site->api_.verify = site->verify_.get();
   return site;

@@ -1,6 +1,7 @@
 #include "console/read_api.h"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <map>
 #include <sstream>
@@ -9,6 +10,7 @@
 #include "audit/canonical_json.h"
 #include "mcpaudit/clock.h"
 #include "store/record_store.h"
+#include "store/query.h"
 #include "store/report.h"
 #include "store/store_query.h"
 
@@ -28,7 +30,7 @@ constexpr size_t kMaxRowsRead = 200000;     // rows one page may read for a filt
 constexpr int64_t kMaxBuckets = 50000;      // of one stats answer
 
 ReadApiResponse JsonAnswer(unsigned status, const json& body) {
-  return {status, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace), {}};
+  return {status, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace), {}, {}};
 }
 
 ReadApiResponse Problem(unsigned status, const std::string& message, const std::string& parameter = "") {
@@ -224,7 +226,7 @@ ReadApiResponse Events(const ReadApiOptions& options, const Query& query) {
   body += "],\"next_cursor\":";
   body += page->next ? json(EncodeCursor(*page->next)).dump() : "null";
   body += ",\"unreadable\":" + std::to_string(unreadable) + "}";
-  return {200, "application/json", std::move(body), {}};
+  return {200, "application/json", std::move(body), {}, {}};
 }
 
 ReadApiResponse OneEvent(const ReadApiOptions& options, const std::string& id) {
@@ -276,7 +278,9 @@ ReadApiResponse Stats(const ReadApiOptions& options, const Query& query) {
   if (!filter->since && bucket != Bucket::kDay)
     filter->since = until - (bucket == Bucket::kMinute ? std::chrono::hours(24) : std::chrono::hours(24 * 30));
   const auto since = filter->since.value_or(std::chrono::system_clock::time_point{});
-  if (until > since && (until - since) / width > kMaxBuckets)
+  // In seconds: nanoseconds overflow past 292 years (a range an attacker may ask for).
+  const auto span = std::chrono::floor<std::chrono::seconds>(until) - std::chrono::floor<std::chrono::seconds>(since);
+  if (span.count() > 0 && span / width > kMaxBuckets)
     return Problem(400, "the range holds more than " + std::to_string(kMaxBuckets) + " buckets; narrow it", "bucket");
   auto stats = CountStoredRecords(options.store, *filter, bucket);
   if (!stats) return Problem(503, "the store cannot be read: " + stats.error().message);
@@ -406,11 +410,120 @@ ReadApiResponse ReportAnswer(const ReadApiOptions& options, const std::string& n
       {ReportFormat::kCsv, {"text/csv; charset=utf-8", "csv"}},
       {ReportFormat::kHtml, {"text/html; charset=utf-8", "html"}}};
   const auto& [type, extension] = kTypes.at(format);
-  ReadApiResponse answer{200, type, std::move(buffer).str(), {}};
+  ReadApiResponse answer{200, type, std::move(buffer).str(), {}, {}};
   answer.headers.emplace_back("Content-Disposition",
                               "attachment; filename=\"" + name + "." + extension + "\"");
   if (format == ReportFormat::kHtml)  // the report's own page: its styles, no script
     answer.headers.emplace_back("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
+  return answer;
+}
+
+constexpr size_t kExportPage = 1000;  // records per chunk of an export
+constexpr size_t kTailPage = 500;     // records per poll of a tail
+
+// GET export: every selected record, oldest first, read a page at a time as
+// the client takes them (its memory does not grow with the export).
+ReadApiResponse Export(const ReadApiOptions& options, const Query& query) {
+  auto filter = FilterOf(query.parameters);
+  if (!filter) return filter.error();
+  std::string format = "jsonl";
+  if (auto it = query.parameters.find("format"); it != query.parameters.end()) format = it->second;
+  if (format != "jsonl" && format != "csv") return Problem(400, "format must be jsonl or csv", "format");
+  struct State {
+    Selection selection;
+    std::ostringstream out;
+    std::unique_ptr<RecordPrinter> printer;  // csv; null: the records as stored
+    bool done = false;
+  };
+  auto state = std::make_shared<State>();
+  filter->limit = kExportPage;
+  state->selection = {.filter = *filter, .newest_first = false, .after = std::nullopt, .max_rows = kMaxRowsRead};
+  if (format == "csv") state->printer = MakeRecordPrinter(OutputFormat::kCsv, state->out);
+  ReadApiResponse answer{200, format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson", "", {}, {}};
+  answer.headers.emplace_back("Content-Disposition", "attachment; filename=\"audit-export." + format + "\"");
+  answer.next_chunk = [store = options.store, state]() -> std::optional<std::string> {
+    if (state->done) return std::nullopt;
+    auto page = SelectStoredRecords(
+        store, state->selection,
+        [&](const AuditEvent& event, const std::string& line) {
+          if (state->printer) {
+            state->printer->Write(event);
+          } else {
+            state->out << line << '\n';
+          }
+          return true;
+        },
+        [](size_t, const std::string&) {});
+    // Cut short rather than end as if complete: the client sees the transfer fail.
+    if (!page) throw std::runtime_error("export: the store cannot be read: " + page.error().message);
+    state->selection.after = page->next;
+    if (!page->next) {
+      state->done = true;
+      if (state->printer) state->printer->End();
+    }
+    std::string chunk = std::move(state->out).str();
+    state->out.str({});
+    return chunk;
+  };
+  return answer;
+}
+
+// GET tail: the records that arrive from now on (or after `cursor`), as server-sent events.
+ReadApiResponse Tail(const ReadApiOptions& options, const Query& query) {
+  auto filter = FilterOf(query.parameters);
+  if (!filter) return filter.error();
+  struct State {
+    Selection selection;
+    std::shared_ptr<std::atomic<size_t>> open;
+    ~State() { open->fetch_sub(1); }
+  };
+  if (options.open_tails->fetch_add(1) >= options.max_tails) {
+    options.open_tails->fetch_sub(1);
+    return Problem(503, "too many tails are open: " + std::to_string(options.max_tails) + " at most");
+  }
+  auto state = std::make_shared<State>();
+  state->open = options.open_tails;
+  filter->limit = kTailPage;
+  state->selection = {.filter = *filter, .newest_first = false, .after = std::nullopt, .max_rows = kMaxRowsRead};
+  if (auto it = query.parameters.find("cursor"); it != query.parameters.end()) {
+    auto position = DecodeCursor(it->second);
+    if (!position) return Problem(400, "cursor: " + position.error().message, "cursor");
+    state->selection.after = *position;
+  } else {
+    // From now: after the newest record the filter selects.
+    Selection newest = state->selection;
+    newest.newest_first = true;
+    newest.filter.limit = 1;
+    auto page = SelectStoredRecords(
+        options.store, newest,
+        [&](const AuditEvent& event, const std::string&) {
+          state->selection.after = RecordPosition{FormatTimestamp(event.timestamp), event.id};
+          return true;
+        },
+        [](size_t, const std::string&) {});
+    if (!page) return Problem(503, "the store cannot be read: " + page.error().message);
+  }
+  ReadApiResponse answer{200, "text/event-stream", ": tail of the audit log\n\n", {}, {}};
+  answer.next_chunk = [store = options.store, state]() -> std::optional<std::string> {
+    std::string events;
+    std::optional<RecordPosition> last;
+    auto page = SelectStoredRecords(
+        store, state->selection,
+        [&](const AuditEvent& event, const std::string& line) {
+          last = RecordPosition{FormatTimestamp(event.timestamp), event.id};
+          events += "id: " + EncodeCursor(*last) + "\ndata: " + line + "\n\n";
+          return true;
+        },
+        [](size_t, const std::string&) {});
+    if (!page) throw std::runtime_error("tail: the store cannot be read: " + page.error().message);
+    // Past the rows read (a full page), else past the last record sent.
+    if (page->next) {
+      state->selection.after = page->next;
+    } else if (last) {
+      state->selection.after = last;
+    }
+    return events;
+  };
   return answer;
 }
 
@@ -421,7 +534,7 @@ ReadApiResponse AnswerReadApi(const ReadApiOptions& options, const ReadApiReques
   path = path.substr(0, path.find('?'));
   path.remove_prefix(std::min(path.size(), std::string_view(kReadApiPrefix).size()));
   // The description of the API, for any caller the listener accepts: it holds no record.
-  if (path == "openapi.json" && request.method == "GET") return {200, "application/json", kReadApiOpenApi, {}};
+  if (path == "openapi.json" && request.method == "GET") return {200, "application/json", kReadApiOpenApi, {}, {}};
   // The endpoint as the records name it; for one whose path ends in a name, that name.
   struct Named {
     std::string_view prefix;
@@ -445,7 +558,9 @@ ReadApiResponse AnswerReadApi(const ReadApiOptions& options, const ReadApiReques
       {"integrity", {}},
       {"integrity/verify", {}},
       {"integrity/verify/{job}", {}},
-      {"reports/{kind}", {"since", "until", "tenant", "format"}}};
+      {"reports/{kind}", {"since", "until", "tenant", "format"}},
+      {"export", With(kFilterNames, {"format"})},
+      {"tail", With(kFilterNames, {"cursor"})}};
   json filters = json::object();
   const auto answer = [&]() -> ReadApiResponse {
     const auto parameters = kParameters.find(endpoint);
@@ -474,6 +589,8 @@ ReadApiResponse AnswerReadApi(const ReadApiOptions& options, const ReadApiReques
     if (endpoint == "integrity") return Integrity(options);
     if (endpoint == "integrity/verify") return StartVerify(options, request);
     if (endpoint == "integrity/verify/{job}") return VerifyJob(options, name);
+    if (endpoint == "export") return Export(options, *query);
+    if (endpoint == "tail") return Tail(options, *query);
     return ReportAnswer(options, name, *query);
   }();
   // Every request is recorded with its answer; a read that cannot be recorded is not answered.

@@ -15,6 +15,10 @@
 //   GET /api/v1/integrity/verify/{job} -> its progress, then its verdict and problems
 //   GET /api/v1/reports/{access-review|phi-access|failures}?since&until&tenant
 //       &format=json|csv|html -> the report (store/report.h), as a download
+//   GET /api/v1/export?…filters&format=jsonl|csv -> every selected record, oldest
+//       first, streamed a page at a time (a transfer cut short if the store fails)
+//   GET /api/v1/tail?…filters&cursor -> server-sent events: each record that
+//       arrives from now on (or after `cursor`), its id the cursor to resume from
 //   GET /api/v1/openapi.json -> the OpenAPI 3.1 description (src/console/openapi.json)
 // Only callers with the auditor role may read (others get 403); a parameter
 // that is unknown or wrong gets 400 naming it. Every request but the one for
@@ -23,6 +27,8 @@
 // cannot be recorded is not answered (503).
 #pragma once
 
+#include <atomic>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +46,8 @@ struct ReadApiOptions {
   AuditLogger* logger = nullptr;       // where each request's audit_read record goes
   AuditServer server;                  // names this server in those records
   VerifyJobs* verify = nullptr;        // runs verify for POST integrity/verify; null: none here
+  size_t max_tails = 16;               // tails open at once (each polls the store every second)
+  std::shared_ptr<std::atomic<size_t>> open_tails = std::make_shared<std::atomic<size_t>>(0);
 };
 
 // The audit_read record of a request by `caller` to `endpoint` (its outcome

@@ -18,10 +18,12 @@ struct VerifyJobs::Job {
   // Set once, when the run ends (under the jobs' mutex).
   bool finished = false;
   std::string finished_at;
-  std::optional<Result<VerifyReport>> outcome;
+  std::optional<Result<VerifyReport>> outcome;  // its problems: the first kProblemsShown
+  size_t problem_count = 0;                      // in all
 };
 
-VerifyJobs::VerifyJobs(Run run, std::string what) : run_(std::move(run)), what_(std::move(what)) {}
+VerifyJobs::VerifyJobs(Run run, std::string what, std::function<void(const nlohmann::json&)> on_finished)
+    : run_(std::move(run)), what_(std::move(what)), on_finished_(std::move(on_finished)) {}
 
 VerifyJobs::~VerifyJobs() {
   stopping_ = true;
@@ -44,15 +46,31 @@ VerifyJobs::Started VerifyJobs::Start(const std::string& requested_by) {
 }
 
 void VerifyJobs::Execute(const std::shared_ptr<Job>& job) {
-  auto outcome = run_([&](uint64_t records) {
-    job->records = records;
-    return !stopping_.load();
-  });
-  std::lock_guard lock(mutex_);
-  if (outcome) job->records = outcome->records;
-  job->outcome = std::move(outcome);
-  job->finished_at = FormatTimestamp(std::chrono::system_clock::now());
-  job->finished = true;
+  Result<VerifyReport> outcome = Fail(ErrorCode::kInternal, "the verify run ended without a verdict");
+  try {
+    outcome = run_([&](uint64_t records) {
+      job->records = records;
+      return !stopping_.load();
+    });
+  } catch (const std::exception& e) {  // nothing crosses the thread
+    outcome = Fail(ErrorCode::kInternal, std::string("the verify run failed: ") + e.what());
+  }
+  if (outcome && outcome->problems.size() > kProblemsShown) {
+    job->problem_count = outcome->problems.size();
+    outcome->problems.resize(kProblemsShown);  // what is shown is all that is kept
+  } else if (outcome) {
+    job->problem_count = outcome->problems.size();
+  }
+  nlohmann::json verdict;
+  {
+    std::lock_guard lock(mutex_);
+    if (outcome) job->records = outcome->records;
+    job->outcome = std::move(outcome);
+    job->finished_at = FormatTimestamp(std::chrono::system_clock::now());
+    job->finished = true;
+    verdict = JobJson(*job);
+  }
+  if (on_finished_) on_finished_(verdict);
 }
 
 namespace {
@@ -73,49 +91,47 @@ nlohmann::json ProblemsJson(const VerifyReport& report) {
 
 }  // namespace
 
-std::optional<nlohmann::json> VerifyJobs::Find(const std::string& id) const {
-  std::lock_guard lock(mutex_);
-  for (const auto& job : jobs_) {
-    if (job->id != id) continue;
-    nlohmann::json out = {{"id", job->id},
-                          {"what", what_},
-                          {"requested_by", job->requested_by},
-                          {"started_at", job->started_at},
-                          {"finished_at", nullptr},
-                          {"records", job->records.load()},
-                          {"state", "running"},
-                          {"problem_count", 0},
-                          {"problems", nlohmann::json::array()},
-                          {"notes", nlohmann::json::array()},
-                          {"error", nullptr}};
-    if (!job->finished) return out;
-    out["finished_at"] = job->finished_at;
-    const auto& outcome = *job->outcome;
-    if (!outcome) {
-      out["state"] = "failed";
-      out["error"] = outcome.error().message;
-      return out;
-    }
-    out["state"] = outcome->valid() ? "valid" : "tampered";
-    out["problem_count"] = outcome->problems.size();
-    out["problems"] = ProblemsJson(*outcome);
-    out["notes"] = outcome->notes;
-    out["checkpoints"] = outcome->checkpoints;
-    out["signed_checkpoints"] = outcome->signed_checkpoints;
+nlohmann::json VerifyJobs::JobJson(const Job& job) const {
+  nlohmann::json out = {{"id", job.id},
+                        {"what", what_},
+                        {"requested_by", job.requested_by},
+                        {"started_at", job.started_at},
+                        {"finished_at", nullptr},
+                        {"records", job.records.load()},
+                        {"state", "running"},
+                        {"problem_count", 0},
+                        {"problems", nlohmann::json::array()},
+                        {"notes", nlohmann::json::array()},
+                        {"error", nullptr}};
+  if (!job.finished) return out;
+  out["finished_at"] = job.finished_at;
+  const auto& outcome = *job.outcome;
+  if (!outcome) {
+    out["state"] = "failed";
+    out["error"] = outcome.error().message;
     return out;
   }
+  out["state"] = outcome->valid() ? "valid" : "tampered";
+  out["problem_count"] = job.problem_count;
+  out["problems"] = ProblemsJson(*outcome);
+  out["notes"] = outcome->notes;
+  out["checkpoints"] = outcome->checkpoints;
+  out["signed_checkpoints"] = outcome->signed_checkpoints;
+  return out;
+}
+
+std::optional<nlohmann::json> VerifyJobs::Find(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& job : jobs_)
+    if (job->id == id) return JobJson(*job);
   return std::nullopt;
 }
 
 std::optional<nlohmann::json> VerifyJobs::LastFinished() const {
-  std::string id;
-  {
-    std::lock_guard lock(mutex_);
-    for (auto it = jobs_.rbegin(); it != jobs_.rend() && id.empty(); ++it)
-      if ((*it)->finished) id = (*it)->id;
-  }
-  if (id.empty()) return std::nullopt;
-  return Find(id);
+  std::lock_guard lock(mutex_);
+  for (auto it = jobs_.rbegin(); it != jobs_.rend(); ++it)
+    if ((*it)->finished) return JobJson(**it);
+  return std::nullopt;
 }
 
 }  // namespace mcpaudit

@@ -21,8 +21,9 @@ namespace mcpaudit {
 class VerifyJobs {
  public:
   using Run = std::function<Result<VerifyReport>(const VerifyProgress&)>;
-  // `what` names what is verified ("journal /var/audit", a store's URL).
-  VerifyJobs(Run run, std::string what);
+  // `what` names what is verified ("journal /var/audit", a store's URL);
+  // `on_finished` is told each run's verdict (as Find shows it), on the run's thread.
+  VerifyJobs(Run run, std::string what, std::function<void(const nlohmann::json&)> on_finished = {});
   ~VerifyJobs();  // stops a run in progress and waits for it
   VerifyJobs(const VerifyJobs&) = delete;
   VerifyJobs& operator=(const VerifyJobs&) = delete;
@@ -33,6 +34,7 @@ class VerifyJobs {
     std::string id;
     bool started = false;
   };
+  // Thread-safe, as are Find and LastFinished.
   Started Start(const std::string& requested_by);
 
   // A run as the API shows it: {id, state: running|valid|tampered|failed,
@@ -44,11 +46,13 @@ class VerifyJobs {
  private:
   struct Job;
   void Execute(const std::shared_ptr<Job>& job);
+  nlohmann::json JobJson(const Job& job) const;  // under mutex_
 
   Run run_;
   std::string what_;
+  std::function<void(const nlohmann::json&)> on_finished_;
   mutable std::mutex mutex_;
-  std::deque<std::shared_ptr<Job>> jobs_;  // newest last
+  std::deque<std::shared_ptr<Job>> jobs_;  // newest last; guarded by mutex_
   std::atomic<bool> stopping_{false};
   std::jthread thread_;  // of the run in progress, or of the last one
 };

@@ -1,8 +1,11 @@
 #include "console/web_console.h"
 
 #include <algorithm>
+#include <ranges>
+#include <nlohmann/json.hpp>
 
 #include "audit/crypto.h"
+#include "audit/ops_log.h"
 #include "mcpaudit/clock.h"
 
 namespace mcpaudit {
@@ -21,7 +24,7 @@ const std::pair<std::string, std::string> kPageHeaders[] = {
 };
 
 ReadApiResponse Page(unsigned status, std::string content_type, std::string body) {
-  ReadApiResponse answer{status, std::move(content_type), std::move(body), {}};
+  ReadApiResponse answer{status, std::move(content_type), std::move(body), {}, {}};
   answer.headers.assign(std::begin(kPageHeaders), std::end(kPageHeaders));
   return answer;
 }
@@ -69,24 +72,39 @@ std::string NewSessionId() {
   return Base64UrlEncode(bytes);
 }
 
+// When a bearer token's "exp" says it ends (its signature was checked by the authenticator).
+std::optional<std::chrono::system_clock::time_point> TokenExpiry(std::string_view credential) {
+  const size_t first = credential.find('.'), second = credential.find('.', first + 1);
+  if (first == std::string_view::npos || second == std::string_view::npos) return std::nullopt;
+  auto payload = Base64UrlDecode(credential.substr(first + 1, second - first - 1));
+  if (!payload) return std::nullopt;
+  const auto claims = nlohmann::json::parse(*payload, nullptr, false);
+  if (!claims.is_object() || !claims.contains("exp") || !claims["exp"].is_number()) return std::nullopt;
+  return std::chrono::system_clock::time_point(std::chrono::seconds(claims["exp"].get<int64_t>()));
+}
+
+constexpr size_t kMaxCredential = 16384;
+
+bool LooksLikeToken(std::string_view credential) { return std::ranges::count(credential, '.') == 2; }
+
 }  // namespace
 
 WebConsole::WebConsole(WebConsoleOptions options, const ReadApiOptions& api) : options_(std::move(options)), api_(api) {}
 
-std::expected<Identity, AuthFailure> WebConsole::Check(const std::string& credential) const {
+std::expected<Identity, AuthFailure> WebConsole::Authenticate(const std::string& credential) const {
   if (!options_.authenticator) return std::unexpected(AuthFailure{"invalid_request", "this server authenticates nobody"});
-  // An API key, else a bearer token.
-  auto caller = options_.authenticator->Authenticate({.authorization = {}, .api_key = credential});
-  if (caller) return caller;
-  const std::string bearer = "Bearer " + credential;
-  auto as_token = options_.authenticator->Authenticate({.authorization = bearer, .api_key = {}});
-  return as_token ? as_token : caller;
+  if (LooksLikeToken(credential)) {
+    const std::string bearer = "Bearer " + credential;
+    return options_.authenticator->Authenticate({.authorization = bearer, .api_key = {}});
+  }
+  return options_.authenticator->Authenticate({.authorization = {}, .api_key = credential});
 }
 
 ReadApiResponse WebConsole::SignIn(const ReadApiRequest& request) {
   auto credential = FormField(request.body, "credential");
-  if (!credential || credential->empty() || credential->size() > 16384) return BackToConsole("?login=failed");
-  auto caller = Check(*credential);
+  std::expected<Identity, AuthFailure> caller =
+      std::unexpected(AuthFailure{"invalid_request", "the form has no credential (field 'credential', at most 16 KiB)"});
+  if (credential && !credential->empty() && credential->size() <= kMaxCredential) caller = Authenticate(*credential);
   const bool auditor = caller && std::ranges::find(caller->roles, api_.auditor_role) != caller->roles.end();
   AuditEvent e = ReadApiEvent(api_, caller ? *caller : Identity{}, request.client_ip, "console/login");
   if (!caller) {
@@ -101,50 +119,65 @@ ReadApiResponse WebConsole::SignIn(const ReadApiRequest& request) {
   if (api_.logger != nullptr && !api_.logger->Log(e)) return BackToConsole("?login=unavailable");
   if (!caller) return BackToConsole("?login=failed");
   if (!auditor) return BackToConsole("?login=forbidden");
+  // The session ends with its lifetime, or with the token, whichever comes first.
+  auto lifetime = options_.session_lifetime;
+  if (auto expiry = TokenExpiry(*credential)) {
+    lifetime = std::min(lifetime, std::chrono::duration_cast<std::chrono::seconds>(
+                                      *expiry - std::chrono::system_clock::now()));
+  }
+  if (lifetime <= std::chrono::seconds(0)) return BackToConsole("?login=failed");
   const std::string id = NewSessionId();
   {
     std::lock_guard lock(mutex_);
     const auto now = std::chrono::steady_clock::now();
     std::erase_if(sessions_, [&](const auto& entry) { return entry.second.expires <= now; });
-    if (sessions_.size() >= options_.max_sessions) {
-      sessions_.erase(std::ranges::min_element(sessions_, {}, [](const auto& entry) { return entry.second.expires; }));
-    }
-    sessions_[id] = {std::move(*credential), now + options_.session_lifetime};
+    // Past a bound (for the caller, or in all), the session that would end first ends now.
+    const auto ends_first = [&](auto&& sessions) {
+      return std::ranges::min_element(sessions, {}, [](const auto& entry) { return entry.second.expires; });
+    };
+    auto own = sessions_ | std::views::filter([&](const auto& entry) {
+                 return entry.second.caller.user_id == caller->user_id;
+               });
+    if (std::ranges::distance(own) >= static_cast<std::ptrdiff_t>(options_.max_sessions_per_user))
+      sessions_.erase(ends_first(own).base());
+    if (sessions_.size() >= options_.max_sessions) sessions_.erase(ends_first(sessions_));
+    sessions_[Sha256Hex({id})] = {std::move(*caller), now + lifetime};
   }
   ReadApiResponse answer = BackToConsole("");
-  answer.headers.emplace_back("Set-Cookie", CookieHeader(id, options_.session_lifetime, request.secure));
+  answer.headers.emplace_back("Set-Cookie", CookieHeader(id, lifetime, request.secure));
   return answer;
 }
 
 ReadApiResponse WebConsole::SignOut(const ReadApiRequest& request) {
+  std::optional<Identity> caller;
   {
     std::lock_guard lock(mutex_);
-    sessions_.erase(std::string(CookieValue(request.cookie)));
+    if (auto it = sessions_.find(Sha256Hex({CookieValue(request.cookie)})); it != sessions_.end()) {
+      caller = std::move(it->second.caller);
+      sessions_.erase(it);
+    }
+  }
+  if (caller && api_.logger != nullptr) {
+    AuditEvent e = ReadApiEvent(api_, *caller, request.client_ip, "console/logout");
+    if (Status logged = api_.logger->Log(e); !logged)
+      OpsLog().error("a console sign-out is not recorded: {}", logged.error().message);
   }
   ReadApiResponse answer = BackToConsole("?login=out");
   answer.headers.emplace_back("Set-Cookie", CookieHeader("", std::chrono::seconds(0), request.secure));
   return answer;
 }
 
-std::optional<std::string> WebConsole::SessionCredential(std::string_view cookie_header) {
+std::optional<Identity> WebConsole::SessionCaller(std::string_view cookie_header) {
   const std::string_view value = CookieValue(cookie_header);
   if (value.empty()) return std::nullopt;
   std::lock_guard lock(mutex_);
-  auto it = sessions_.find(std::string(value));
+  auto it = sessions_.find(Sha256Hex({value}));
   if (it == sessions_.end()) return std::nullopt;
   if (it->second.expires <= std::chrono::steady_clock::now()) {
     sessions_.erase(it);
     return std::nullopt;
   }
-  return it->second.credential;
-}
-
-std::optional<Identity> WebConsole::SessionCaller(std::string_view cookie_header) {
-  auto credential = SessionCredential(cookie_header);
-  if (!credential) return std::nullopt;
-  auto caller = Check(*credential);
-  if (!caller) return std::nullopt;
-  return std::move(*caller);
+  return it->second.caller;
 }
 
 ReadApiResponse WebConsole::Answer(const ReadApiRequest& request) {
@@ -152,6 +185,12 @@ ReadApiResponse WebConsole::Answer(const ReadApiRequest& request) {
   path = path.substr(0, path.find('?'));
   if (path == "/console") return BackToConsole("");
   path.remove_prefix(std::min(path.size(), std::string_view(kConsolePrefix).size()));
+  if (path == "session" && request.method == "GET") {  // for the page: signed in or not (nothing of the log)
+    const auto caller = SessionCaller(request.cookie);
+    return Page(200, "application/json",
+                nlohmann::json{{"signed_in", caller.has_value()}, {"user", caller ? caller->user_id : ""}}.dump(
+                    -1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
   if (path == "login" || path == "logout") {
     if (request.method != "POST") return Page(405, "text/plain; charset=utf-8", "Method Not Allowed: POST a form here");
     return path == "login" ? SignIn(request) : SignOut(request);

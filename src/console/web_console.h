@@ -2,9 +2,11 @@
 // in), and its sign-in. A credential (an API key or a bearer token) posted as
 // the form field `credential` to /console/login becomes a session cookie
 // (HttpOnly, SameSite=Strict, Secure over HTTPS) that the read API accepts in
-// place of the credential, until it expires or /console/logout ends it. The
-// credential is checked again on every request: a key revoked or a token
-// expired ends its sessions. Sign-ins are recorded (auth_failure when refused).
+// place of the credential, until it expires (after session_lifetime, or when
+// the token does) or /console/logout ends it. The server keeps the caller's
+// identity under a hash of the cookie, never the credential. Sign-ins are
+// recorded (auth_failure when refused). GET /console/session says whether the
+// browser's cookie names a session, without touching the log.
 #pragma once
 
 #include <chrono>
@@ -22,12 +24,13 @@
 namespace mcpaudit {
 
 inline constexpr const char* kConsolePrefix = "/console/";
-inline constexpr const char* kConsoleCookie = "mcpaudit_console";
 
 struct WebConsoleOptions {
   std::shared_ptr<const Authenticator> authenticator;  // null: nobody can sign in
   std::chrono::seconds session_lifetime{8 * 3600};
-  size_t max_sessions = 10000;  // past this, the session that would expire first ends
+  // Past these (in all, or for one user), the session that would expire first ends.
+  size_t max_sessions = 10000;
+  size_t max_sessions_per_user = 16;
 };
 
 class WebConsole {
@@ -35,27 +38,26 @@ class WebConsole {
   // `api` names the auditor role and where sign-ins are recorded.
   WebConsole(WebConsoleOptions options, const ReadApiOptions& api);
 
-  // A request under /console (pages, sign-in, sign-out).
+  // A request under /console (pages, sign-in, sign-out). Thread-safe.
   ReadApiResponse Answer(const ReadApiRequest& request);
 
   // The caller the session in `cookie_header` stands for; nullopt when it
-  // names none, or one that has ended.
+  // names none, or one that has ended. Thread-safe, quick (a map lookup).
   std::optional<Identity> SessionCaller(std::string_view cookie_header);
 
  private:
   struct Session {
-    std::string credential;
+    Identity caller;
     std::chrono::steady_clock::time_point expires;
   };
   ReadApiResponse SignIn(const ReadApiRequest& request);
   ReadApiResponse SignOut(const ReadApiRequest& request);
-  std::expected<Identity, AuthFailure> Check(const std::string& credential) const;
-  std::optional<std::string> SessionCredential(std::string_view cookie_header);
+  std::expected<Identity, AuthFailure> Authenticate(const std::string& credential) const;
 
   WebConsoleOptions options_;
   const ReadApiOptions& api_;
   std::mutex mutex_;
-  std::map<std::string, Session> sessions_;  // by cookie value
+  std::map<std::string, Session> sessions_;  // by SHA-256 of the cookie value; guarded by mutex_
 };
 
 // The compiled-in files of web/: content type and bytes, by name ("index.html").

@@ -288,7 +288,7 @@ class Verifier {
 };
 
 // Whether to read on.
-bool Tell(const VerifyProgress& progress, uint64_t records) {
+bool KeepReading(const VerifyProgress& progress, uint64_t records) {
   return !progress || records % 10000 != 0 || progress(records);
 }
 
@@ -310,7 +310,7 @@ Result<VerifyReport> VerifyJournal(const fs::path& dir, const SigningKey* public
       *files,
       [&](const fs::path& file, size_t number, const std::string& line) {
         verifier.Record(line, file, number);
-        if (Tell(progress, report.records)) return true;
+        if (KeepReading(progress, report.records)) return true;
         stopped = true;
         return false;
       },
@@ -344,7 +344,7 @@ Result<VerifyReport> VerifyStore(const SinkConfig& store, const SigningKey* publ
   bool stopped = false;
   auto read = ForEachStoredLine(store, [&](size_t row, const std::string& line) {
     verifier.Record(line, where, row);
-    if (Tell(progress, report.records)) return true;
+    if (KeepReading(progress, report.records)) return true;
     stopped = true;
     return false;
   });

@@ -556,15 +556,22 @@ class HttpTransport {
     }
     if (target.starts_with(kReadApiPrefix) && options_.read_api) {
       if (request.method() == http::verb::options) co_return co_await Write(stream, Preflight(request));
-      auto caller = ReadApiCaller(request, client_ip);
+      auto caller = ReadApiCaller(request, client_ip, peer_ip);
       if (!caller) co_return co_await Write(stream, std::move(caller.error()));
-      const ReadApiRequest read = ReadRequestOf(request, client_ip, std::move(*caller));
-      co_return co_await Write(stream, co_await OffTheIoThread(request, options_.read_api, read));
+      const ReadApiRequest read = ReadRequestOf(request, client_ip, peer_ip, std::move(*caller));
+      ReadApiResponse answer = co_await OffTheIoThread(options_.read_api, read);
+      co_return co_await Answer(stream, request, answer);
     }
     if ((target == "/console" || target.starts_with("/console/")) && options_.console) {
       // The pages hold no record; the sign-in checks its credential itself.
-      const ReadApiRequest read = ReadRequestOf(request, client_ip, Identity{});
-      co_return co_await Write(stream, co_await OffTheIoThread(request, options_.console, read));
+      if (request.method() != http::verb::get && !FromThisOrigin(request, peer_ip)) {
+        co_return co_await Write(stream, Refused(request, peer_ip, nullptr, http::status::forbidden,
+                                                 "Forbidden: the console's forms are sent from its own pages",
+                                                 "origin_not_allowed"));
+      }
+      const ReadApiRequest read = ReadRequestOf(request, client_ip, peer_ip, Identity{});
+      ReadApiResponse answer = co_await OffTheIoThread(options_.console, read);
+      co_return co_await Answer(stream, request, answer);
     }
     if (!options_.serve_mcp) {
       co_return co_await Write(stream, Refuse(request, http::status::not_found, "Not Found: this listener serves " +
@@ -591,53 +598,134 @@ class HttpTransport {
     }
   }
 
-  ReadApiRequest ReadRequestOf(const HttpRequest& request, const std::string& client_ip, Identity caller) const {
+  ReadApiRequest ReadRequestOf(const HttpRequest& request, const std::string& client_ip, const std::string& peer_ip,
+                               Identity caller) const {
     return {std::string(request.method_string()), std::string(request.target()), std::move(caller), client_ip,
             std::string(Field(request, http::field::content_type)), request.body(),
-            std::string(Field(request, http::field::cookie)), ForwardedOverHttps(request)};
+            std::string(Field(request, http::field::cookie)), ForwardedOverHttps(request, peer_ip)};
   }
 
   // Whether a trusted reverse proxy says the client reached it over HTTPS.
-  bool ForwardedOverHttps(const HttpRequest& request) const {
-    return !options_.trusted_proxies.empty() && Lower(Field(request, "X-Forwarded-Proto")) == "https";
+  bool ForwardedOverHttps(const HttpRequest& request, const std::string& peer_ip) const {
+    return std::ranges::find(options_.trusted_proxies, peer_ip) != options_.trusted_proxies.end() &&
+           Lower(Field(request, "X-Forwarded-Proto")) == "https";
   }
 
-  // Runs `handler` on the read pool (a read waits for its database) and makes
-  // its answer the response; nothing it throws crosses back. (The request is
-  // passed by reference: GCC 12 destroys a coroutine's by-value class parameter twice.)
-  asio::awaitable<HttpResponse> OffTheIoThread(const HttpRequest& request,
-                                               const std::function<ReadApiResponse(const ReadApiRequest&)>& handler,
-                                               const ReadApiRequest& read) {
-    ReadApiResponse answer = co_await asio::co_spawn(
+  // Whether a browser sent this from a page of this very origin: its Origin is
+  // exactly scheme://Host of the request (scheme, host and port), or it sends
+  // no Origin and says Sec-Fetch-Site: same-origin. Other ports of the same
+  // host are other origins (SameSite cookies do not tell them apart).
+  bool FromThisOrigin(const HttpRequest& request, const std::string& peer_ip) const {
+    const std::string_view host = Field(request, http::field::host);
+    auto origin = request.find(http::field::origin);
+    if (origin == request.end()) return Lower(Field(request, "Sec-Fetch-Site")) == "same-origin";
+    const std::string scheme = ForwardedOverHttps(request, peer_ip) ? "https://" : "http://";
+    return !host.empty() && Lower(Sv(origin->value())) == Lower(scheme + std::string(host));
+  }
+
+  // Runs `call` on the read pool (a read waits for its database); nothing it
+  // throws crosses back: `on_throw` is the answer then. (Coroutines here take
+  // class parameters by reference: GCC 12 destroys a by-value one twice.)
+  template <typename T>
+  asio::awaitable<T> OnReadPool(const std::string& what, const std::function<T()>& call, const T& on_throw) {
+    co_return co_await asio::co_spawn(
         read_pool_,
-        [&handler, &read]() -> asio::awaitable<ReadApiResponse> {
+        [&]() -> asio::awaitable<T> {
           try {
-            co_return handler(read);
+            co_return call();
           } catch (const std::exception& e) {
-            OpsLog().error("{}: {}", read.target, e.what());
-            co_return ReadApiResponse{500, "application/json", R"({"error":"internal error"})", {}};
+            OpsLog().error("{}: {}", what, e.what());
+            co_return on_throw;
           }
         },
         asio::use_awaitable);
-    HttpResponse response = Empty(request, static_cast<http::status>(answer.status));
-    response.set(http::field::content_type, answer.content_type);
-    response.set(http::field::cache_control, "no-store");
-    for (const auto& [name, value] : answer.headers) response.insert(name, value);
-    response.body() = std::move(answer.body);
-    response.prepare_payload();
-    co_return response;
+  }
+
+  // `handler`'s answer to `read`, from the read pool.
+  asio::awaitable<ReadApiResponse> OffTheIoThread(const std::function<ReadApiResponse(const ReadApiRequest&)>& handler,
+                                                  const ReadApiRequest& read) {
+    const std::function<ReadApiResponse()> call = [&] { return handler(read); };
+    const ReadApiResponse internal_error{500, "application/json", R"({"error":"internal error"})", {}, {}};
+    co_return co_await OnReadPool(read.target, call, internal_error);
+  }
+
+  // Writes `answer`: whole, or its body streamed chunk by chunk (then the connection closes).
+  asio::awaitable<bool> Answer(beast::tcp_stream& stream, const HttpRequest& request, ReadApiResponse& answer) {
+    if (!answer.next_chunk) {
+      HttpResponse response = Empty(request, static_cast<http::status>(answer.status));
+      response.set(http::field::content_type, answer.content_type);
+      response.set(http::field::cache_control, "no-store");
+      for (const auto& [name, value] : answer.headers) response.insert(name, value);
+      response.body() = std::move(answer.body);
+      response.prepare_payload();
+      co_return co_await Write(stream, std::move(response));
+    }
+    http::response<http::empty_body> head(static_cast<http::status>(answer.status), request.version());
+    head.set(http::field::content_type, answer.content_type);
+    head.set(http::field::cache_control, "no-store");
+    for (const auto& [name, value] : answer.headers) head.insert(name, value);
+    AddCors(request, head);
+    head.keep_alive(false);
+    head.chunked(true);
+    http::response_serializer<http::empty_body> serializer(head);
+    beast::error_code ec;
+    stream.expires_after(kWriteTimeout);
+    co_await http::async_write_header(stream, serializer, asio::redirect_error(asio::use_awaitable, ec));
+    std::string chunk = std::move(answer.body);
+    auto quiet_since = std::chrono::steady_clock::now();
+    bool cut = false;
+    while (!ec && !stopping_) {
+      if (!chunk.empty()) {
+        stream.expires_after(kWriteTimeout);
+        co_await asio::async_write(stream, http::make_chunk(asio::buffer(chunk)),
+                                   asio::redirect_error(asio::use_awaitable, ec));
+        quiet_since = std::chrono::steady_clock::now();
+        if (ec) break;
+      }
+      using Next = std::optional<std::optional<std::string>>;  // nullopt: it threw
+      const std::function<Next()> call = [&] { return Next(answer.next_chunk()); };
+      const Next threw;
+      const std::string what(request.target());
+      Next next = co_await OnReadPool(what, call, threw);
+      if (!next) cut = true;  // it threw
+      if (!next || !*next) break;
+      chunk = std::move(**next);
+      if (!chunk.empty()) continue;
+      // Nothing yet: ask again in a second; now and then a comment finds a client that went away.
+      asio::steady_timer pause(stream.get_executor(), std::chrono::seconds(1));
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      ec = {};
+      if (std::chrono::steady_clock::now() - quiet_since >= kKeepAliveComment &&
+          answer.content_type.starts_with("text/event-stream"))
+        chunk = ": keep-alive\n\n";
+    }
+    if (!ec && !cut) {
+      stream.expires_after(kWriteTimeout);
+      co_await asio::async_write(stream, http::make_chunk_last(), asio::redirect_error(asio::use_awaitable, ec));
+    }
+    stream.expires_never();
+    co_return false;
   }
 
   // The read API's caller: by the credential sent, else by the console's
   // session cookie; or the 401 that refuses them (recorded as auth_failure).
-  std::expected<Identity, HttpResponse> ReadApiCaller(const HttpRequest& request, const std::string& client_ip) {
+  std::expected<Identity, HttpResponse> ReadApiCaller(const HttpRequest& request, const std::string& client_ip,
+                                                      const std::string& peer_ip) {
     const bool credential_sent =
         request.find(http::field::authorization) != request.end() || request.find("X-API-Key") != request.end();
-    if (credential_sent || !options_.session_caller || request.find(http::field::cookie) == request.end())
+    const std::string_view cookie = Field(request, http::field::cookie);
+    if (credential_sent || !options_.session_caller || cookie.find(std::string(kConsoleCookie) + "=") == cookie.npos)
       return Authenticate(request, client_ip);
-    if (auto caller = options_.session_caller(Field(request, http::field::cookie))) return std::move(*caller);
-    return std::unexpected(
-        Unauthorized(request, {"invalid_token", "the console session has ended: sign in again"}, client_ip));
+    auto caller = options_.session_caller(cookie);
+    if (!caller)
+      return std::unexpected(
+          Unauthorized(request, {"invalid_token", "the console session has ended: sign in again"}, client_ip));
+    if (request.method() != http::verb::get && !FromThisOrigin(request, peer_ip))
+      return std::unexpected(Refused(request, peer_ip, &*caller, http::status::forbidden,
+                                     "Forbidden: a console session changes nothing from another origin",
+                                     "origin_not_allowed"));
+    caller->auth_method = "console_session/" + caller->auth_method;  // the records tell it from the credential's own use
+    return std::move(*caller);
   }
 
   // Who is calling, or the 401 that refuses them (recorded as auth_failure).

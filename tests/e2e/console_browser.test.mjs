@@ -88,16 +88,19 @@ test('an auditor signs in, filters, opens a record and sees tampering turn the i
   await callTool(server.mcp, dave.key, 'catalog_search', { query: 'payroll' });
   await assert.rejects(callTool(server.mcp, dave.key, 'catalog_get_schema',
     { urn: 'urn:li:dataset:(urn:li:dataPlatform:postgres,hr.public.salaries,PROD)' }), /do not allow/);
+  // A hostile caller's markup, in a tool name and in parameters: the console must show it as text.
+  const markup = '<img src=x onerror="window.pwned=1">';
+  await callTool(server.mcp, carol.key, 'catalog_search', { query: markup }).catch(() => {});
+  await callTool(server.mcp, carol.key, markup, { query: markup }).catch(() => {});
 
   const browser = await launch(t);
   const page = await browser.newPage();
   await page.setViewport({ width: 1280, height: 900 });
   const failures = [];
   page.on('pageerror', (error) => failures.push(error.message));
-  // Errors of the page's own (a script error, a CSP violation); not the 401s before signing in.
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) failures.push(message.text());
-  });
+  // Errors of the page's own: a script error, a CSP violation, a request refused or failed.
+  page.on('console', (message) => { if (message.type() === 'error') failures.push(message.text()); });
+  page.on('response', (response) => { if (response.status() >= 400) failures.push(`${response.status()} ${response.url()}`); });
 
   // Not signed in: the sign-in form, nothing of the log.
   await page.goto(server.console);
@@ -118,7 +121,7 @@ test('an auditor signs in, filters, opens a record and sees tampering turn the i
   const firstLoad = Date.now() - started;
   console.log(`console first load (overview with its figures): ${firstLoad} ms (target: 1000 ms)`);
   const calls = await page.$eval('#totals .card.calls b', (b) => Number(b.textContent));
-  assert.ok(calls >= 3, `the overview counts the calls: ${calls}`);
+  assert.ok(calls >= 5, `the overview counts the calls: ${calls}`);
   assert.match(await page.$eval('#top-users', (list) => list.textContent), /dave/);
   assert.match(await page.$eval('#problems tbody', (body) => body.textContent), /catalog_get_schema/);
   await shot(page, '02-overview');
@@ -126,6 +129,16 @@ test('an auditor signs in, filters, opens a record and sees tampering turn the i
   // Events, filtered by user and outcome through the form: the filters land in the URL.
   await page.click('#nav a[data-page=events]');
   await page.waitForSelector('table#events tr[data-event-id]');
+  assert.match(await page.$eval('table#events', (table) => table.textContent), /<img src=x/, 'markup shown as text');
+  for (const row of await page.$$('table#events tr[data-event-id]')) {
+    if (!(await row.evaluate((tr) => tr.textContent.includes('<img')))) continue;
+    await row.click();
+    await page.waitForSelector('#drawer:not([hidden])');
+    assert.match(await page.$eval('#drawer-record', (pre) => pre.textContent), /onerror/);
+    await page.keyboard.press('Escape');
+  }
+  assert.equal(await page.$$eval('main img, aside img', (images) => images.length), 0, 'no element made of a record');
+  assert.equal(await page.evaluate(() => window.pwned), undefined, 'no script of a record ran');
   await page.type('#filters input[name=user]', 'dave');
   await page.select('#filters select[name=outcome]', 'denied');
   await page.click('#filters button[type=submit]');

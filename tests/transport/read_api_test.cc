@@ -7,6 +7,7 @@
 #include <fstream>
 #include <functional>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "support/cli_process.h"
@@ -60,6 +61,7 @@ class ReadApiTest : public ::testing::Test {
         dir_.path() / "serve.txt");
     const auto endpoint = testing::WaitForEndpoint(*server_);
     ASSERT_NE(endpoint.port, 0) << server_->Stderr();
+    port_ = endpoint.port;
     http_ = std::make_unique<testing::HttpClient>("127.0.0.1", endpoint.port);
     // The server ships the journal to its store as it starts: wait until both calls are there.
     for (int i = 0; i < 100 && Get("/api/v1/events?event_type=tool_call")["events"].size() < 2; ++i)
@@ -92,6 +94,7 @@ class ReadApiTest : public ::testing::Test {
   std::filesystem::path audit_ = dir_.path() / "audit";
   Key auditor_, analyst_;
   std::unique_ptr<ServerProcess> server_;
+  unsigned short port_ = 0;
   std::unique_ptr<testing::HttpClient> http_;
 };
 
@@ -272,6 +275,72 @@ TEST_F(ReadApiTest, ReportsAreDownloadsInCsvHtmlAndJson) {
   EXPECT_EQ(Send("/api/v1/reports/failures", &analyst_).status, 403);
 }
 
+TEST_F(ReadApiTest, AnExportStreamsEveryRecordOldestFirstPageAfterPage) {
+  // More records than one page of the export holds: each read leaves one.
+  for (int i = 0; i < 1100; ++i) ASSERT_EQ(Send("/api/v1/events?limit=1&tool=none", &auditor_).status, 200);
+  // The store follows the journal: wait until it holds them all.
+  for (int i = 0; i < 100; ++i) {
+    if (Get("/api/v1/stats?bucket=day&event_type=audit_read&tool=events")["totals"]["total"] >= 1100) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto jsonl = Send("/api/v1/export?event_type=audit_read&tool=events", &auditor_);
+  ASSERT_EQ(jsonl.status, 200) << jsonl.body;
+  EXPECT_EQ(jsonl.header("content-type"), "application/x-ndjson");
+  EXPECT_EQ(jsonl.header("transfer-encoding"), "chunked");
+  EXPECT_EQ(jsonl.header("content-disposition"), "attachment; filename=\"audit-export.jsonl\"");
+  std::set<std::string> ids;
+  std::string previous;
+  size_t lines = 0;
+  std::istringstream in(jsonl.body);
+  for (std::string line; std::getline(in, line); ++lines) {
+    const json record = json::parse(line);
+    EXPECT_TRUE(ids.insert(record["id"].get<std::string>()).second) << "twice: " << record["id"];
+    EXPECT_LE(previous, record["timestamp"].get<std::string>());
+    previous = record["timestamp"];
+  }
+  EXPECT_GE(lines, 1100u);
+
+  auto csv = Send("/api/v1/export?event_type=tool_call&format=csv", &auditor_);
+  ASSERT_EQ(csv.status, 200);
+  EXPECT_EQ(csv.header("content-type"), "text/csv; charset=utf-8");
+  EXPECT_EQ(std::ranges::count(csv.body, '\n'), 3) << csv.body;  // the header, carol's call, dave's
+  EXPECT_LT(csv.body.find("carol"), csv.body.find("dave")) << "oldest first";
+  ExpectBadParameter("/api/v1/export?format=xml", "format");
+  ExpectBadParameter("/api/v1/export?limit=5", "limit");
+}
+
+TEST_F(ReadApiTest, ATailSendsTheRecordsThatArriveAsServerSentEventsAndResumesAfterACursor) {
+  testing::HttpReply tail;
+  std::thread reader([&] {
+    tail = http_->Send("GET", "/api/v1/tail?event_type=audit_read&tool=stats", "", {{"X-API-Key", auditor_.key}},
+                       std::chrono::seconds(4));
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  Get("/api/v1/stats?bucket=day");
+  Get("/api/v1/stats?bucket=hour");
+  reader.join();
+  EXPECT_EQ(tail.status, 200);
+  EXPECT_EQ(tail.header("content-type"), "text/event-stream");
+  std::vector<json> events;
+  std::vector<std::string> ids;
+  std::istringstream in(tail.body);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("data: ")) events.push_back(json::parse(line.substr(6)));
+    if (line.starts_with("id: ")) ids.push_back(line.substr(4));
+  }
+  ASSERT_EQ(events.size(), 2u) << tail.body;  // only what arrived after it opened
+  EXPECT_EQ(events[0]["details"]["request"]["filters"]["bucket"], "day");
+  EXPECT_EQ(events[1]["details"]["request"]["filters"]["bucket"], "hour");
+  ASSERT_EQ(ids.size(), 2u);
+
+  // A client that lost the stream resumes after the last id it saw.
+  auto resumed = http_->Send("GET", "/api/v1/tail?event_type=audit_read&tool=stats&cursor=" + ids[0], "",
+                             {{"X-API-Key", auditor_.key}}, std::chrono::seconds(2));
+  EXPECT_EQ(testing::SseData(resumed.body).size(), 1u) << resumed.body;
+  EXPECT_NE(resumed.body.find(events[1]["id"].get<std::string>()), std::string::npos);
+  ExpectBadParameter("/api/v1/tail?cursor=nonsense", "cursor");
+}
+
 // The web console: its pages for anyone the listener serves, the audit log for
 // a signed-in auditor only.
 TEST_F(ReadApiTest, TheConsoleSignsAnAuditorInWithASessionCookieAndNobodyElse) {
@@ -282,22 +351,28 @@ TEST_F(ReadApiTest, TheConsoleSignsAnAuditorInWithASessionCookieAndNobodyElse) {
   EXPECT_EQ(page.body.find("<script>"), std::string::npos) << "no inline script";
   EXPECT_NE(page.body.find("name=\"credential\""), std::string::npos);
   EXPECT_EQ(http_->Send("GET", "/console/console.js", "", {}).header("content-type"), "text/javascript; charset=utf-8");
-  EXPECT_EQ(http_->Send("GET", "/console/../../etc/passwd", "", {}).status, 404);
+  EXPECT_EQ(http_->Send("GET", "/console/%2e%2e/%2e%2e/etc/passwd", "", {}).status, 404);
   EXPECT_EQ(http_->Send("GET", "/console/login", "", {}).status, 405);
 
-  auto sign_in = [&](const std::string& credential) {
+  // The forms are posted from the console's own pages: this origin, scheme, host and port.
+  const std::string origin = "http://127.0.0.1:" + std::to_string(port_);
+  auto sign_in = [&](const std::string& credential, const std::string& from) {
     return http_->Send("POST", "/console/login", "credential=" + credential,
-                       {{"Content-Type", "application/x-www-form-urlencoded"}});
+                       {{"Content-Type", "application/x-www-form-urlencoded"}, {"Origin", from}});
   };
-  auto wrong = sign_in("mcpa_wrong");
+  EXPECT_EQ(sign_in(auditor_.key, "http://127.0.0.1:1").status, 403) << "another port is another origin";
+  EXPECT_EQ(sign_in(auditor_.key, "http://evil.example").status, 403);
+  auto empty = sign_in("", origin);
+  EXPECT_EQ(empty.header("location"), "/console/?login=failed");
+  auto wrong = sign_in("mcpa_wrong", origin);
   EXPECT_EQ(wrong.status, 303);
   EXPECT_EQ(wrong.header("location"), "/console/?login=failed");
   EXPECT_EQ(wrong.header("set-cookie"), "");
-  auto analyst = sign_in(analyst_.key);
+  auto analyst = sign_in(analyst_.key, origin);
   EXPECT_EQ(analyst.header("location"), "/console/?login=forbidden");
   EXPECT_EQ(analyst.header("set-cookie"), "");
 
-  auto auditor = sign_in(auditor_.key);
+  auto auditor = sign_in(auditor_.key, origin);
   EXPECT_EQ(auditor.status, 303);
   EXPECT_EQ(auditor.header("location"), "/console/");
   const std::string cookie_header = auditor.header("set-cookie");
@@ -305,28 +380,45 @@ TEST_F(ReadApiTest, TheConsoleSignsAnAuditorInWithASessionCookieAndNobodyElse) {
   EXPECT_NE(cookie_header.find("SameSite=Strict"), std::string::npos) << cookie_header;
   EXPECT_NE(cookie_header.find("Max-Age="), std::string::npos) << cookie_header;
   const std::string cookie = cookie_header.substr(0, cookie_header.find(';'));
-  EXPECT_EQ(cookie.find(auditor_.key), std::string::npos) << "the cookie is not the credential";
   auto read = http_->Send("GET", "/api/v1/events?user=carol", "", {{"Cookie", cookie}});
   EXPECT_EQ(read.status, 200) << read.body;
+  EXPECT_EQ(json::parse(http_->Send("GET", "/console/session", "", {{"Cookie", cookie}}).body)["user"], "ann");
+  // What changes anything, the session does only from this origin.
+  EXPECT_EQ(http_->Send("POST", "/api/v1/integrity/verify", "", {{"Cookie", cookie}, {"Origin", "http://127.0.0.1:1"}})
+                .status,
+            403);
+  EXPECT_EQ(http_->Send("POST", "/api/v1/integrity/verify", "", {{"Cookie", cookie}}).status, 403) << "no Origin";
+  EXPECT_EQ(http_->Send("POST", "/api/v1/integrity/verify", "", {{"Cookie", cookie}, {"Origin", origin}}).status, 202);
+  // Another application's cookie on this host is no session, and no refusal either.
+  EXPECT_EQ(http_->Send("GET", "/api/v1/events", "", {{"Cookie", "theme=dark"}}).status, 401);
   EXPECT_EQ(http_->Send("GET", "/api/v1/events", "", {{"Cookie", "mcpaudit_console=guessed"}}).status, 401);
   EXPECT_EQ(http_->Send("GET", "/mcp", "", {{"Cookie", cookie}}).status, 401) << "a cookie is no MCP credential";
 
-  auto out = http_->Send("POST", "/console/logout", "", {{"Cookie", cookie}});
+  auto out = http_->Send("POST", "/console/logout", "", {{"Cookie", cookie}, {"Origin", origin}});
   EXPECT_EQ(out.status, 303);
   EXPECT_NE(out.header("set-cookie").find("Max-Age=0"), std::string::npos);
   EXPECT_EQ(http_->Send("GET", "/api/v1/events", "", {{"Cookie", cookie}}).status, 401) << "signed out";
   ASSERT_EQ(server_->Signal(SIGTERM), 0) << server_->Stderr();
 
-  // The sign-ins are in the log: the wrong credential as an auth_failure, the analyst as denied.
+  // The sign-ins and the sign-out are in the log: no credential and the wrong one as
+  // auth_failure, the analyst as denied; the reads by session say so.
   std::vector<AuditEvent> sign_ins;
-  for (const auto& e : testing::Records(audit_, /*all=*/true))
-    if (e.tool == "console/login") sign_ins.push_back(e);
-  ASSERT_EQ(sign_ins.size(), 3u);
+  std::string read_by;
+  for (const auto& e : testing::Records(audit_, /*all=*/true)) {
+    if (e.tool == "console/login" || e.tool == "console/logout") sign_ins.push_back(e);
+    if (e.tool == "events" && e.user.id == "ann" && e.outcome == Outcome::kSuccess) read_by = e.user.auth_method;
+  }
+  ASSERT_EQ(sign_ins.size(), 5u);
   EXPECT_EQ(sign_ins[0].event_type, "auth_failure");
-  EXPECT_EQ(sign_ins[1].user.id, "bob");
-  EXPECT_EQ(sign_ins[1].outcome, Outcome::kDenied);
-  EXPECT_EQ(sign_ins[2].user.id, "ann");
-  EXPECT_EQ(sign_ins[2].outcome, Outcome::kSuccess);
+  EXPECT_EQ(sign_ins[0].error->reason, "invalid_request");
+  EXPECT_EQ(sign_ins[1].event_type, "auth_failure");
+  EXPECT_EQ(sign_ins[2].user.id, "bob");
+  EXPECT_EQ(sign_ins[2].outcome, Outcome::kDenied);
+  EXPECT_EQ(sign_ins[3].user.id, "ann");
+  EXPECT_EQ(sign_ins[3].outcome, Outcome::kSuccess);
+  EXPECT_EQ(sign_ins[4].tool, "console/logout");
+  EXPECT_EQ(sign_ins[4].user.id, "ann");
+  EXPECT_EQ(read_by, "console_session/api_key");
 }
 
 // `mcp-audit console`: the same API for an auditor's machine, reading a shared
@@ -368,15 +460,8 @@ TEST(ConsoleTest, AnAuditorReadsASharedPostgresqlThroughTheConsoleAndTheReadsAre
   auto integrity = http.Send("GET", "/api/v1/integrity", "", key);
   ASSERT_EQ(integrity.status, 200) << integrity.body;
   EXPECT_EQ(json::parse(integrity.body)["streams"].size(), 1u) << integrity.body;
-  auto started = http.Send("POST", "/api/v1/integrity/verify", "", key);
-  ASSERT_EQ(started.status, 202) << started.body;
-  json verdict = json::object();
-  for (int i = 0; i < 200 && verdict.value("state", "running") == "running"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    verdict = json::parse(
-        http.Send("GET", "/api/v1/integrity/verify/" + json::parse(started.body)["job"].get<std::string>(), "", key)
-            .body);
-  }
+  const json verdict =
+      RunVerify([&](const std::string& target, const std::string& method) { return http.Send(method, target, "", key); });
   EXPECT_EQ(verdict["state"], "valid") << verdict;  // the store itself: it holds the records
   EXPECT_NE(verdict["what"].get<std::string>().find("postgres"), std::string::npos) << verdict;
   EXPECT_EQ(http.Send("GET", "/mcp", "", key).status, 404) << "the console serves no MCP";
@@ -386,14 +471,24 @@ TEST(ConsoleTest, AnAuditorReadsASharedPostgresqlThroughTheConsoleAndTheReadsAre
   // No server holds the journal: the reads wait for the next one, in order.
   std::vector<json> reads;
   for (const auto& line : testing::ReadLines(audit / "pending-reads.jsonl")) reads.push_back(json::parse(line));
-  ASSERT_GE(reads.size(), 6u);
-  EXPECT_EQ(reads[0]["details"]["endpoint"], "events");
+  std::vector<std::string> endpoints;
+  for (const auto& read : reads) endpoints.push_back(read["tool"]);
+  // The polls of the verify run, as many as it took; its verdict, recorded when it ended, among them.
+  const auto polls = std::ranges::count(endpoints, "integrity/verify/{job}");
+  EXPECT_GE(polls, 1);
+  std::erase(endpoints, "integrity/verify/{job}");
+  EXPECT_EQ(endpoints, (std::vector<std::string>{"events", "stats", "integrity", "integrity/verify",
+                                                 "integrity/verify", "api"}));
   EXPECT_EQ(reads[0]["user"]["id"], "ann");
   EXPECT_EQ(reads[0]["details"]["source"].get<std::string>().rfind("postgres", 0), 0u) << reads[0];
-  EXPECT_EQ(reads[1]["details"]["endpoint"], "stats");
-  EXPECT_EQ(reads[2]["details"]["endpoint"], "integrity");
-  EXPECT_EQ(reads[3]["details"]["endpoint"], "integrity/verify");
   EXPECT_EQ(reads.back()["outcome"], "denied");  // the wrong key
+  size_t verdicts = 0;
+  for (const auto& read : reads) {
+    if (!read["details"].contains("verdict")) continue;
+    ++verdicts;
+    EXPECT_EQ(read["details"]["verdict"]["state"], "valid") << read;
+  }
+  EXPECT_EQ(verdicts, 1u);
 }
 
 }  // namespace
