@@ -103,7 +103,8 @@ struct HttpOptions {
   // Sec-Fetch-Site: same-origin), or it gets 403.
   std::function<std::optional<Identity>(std::string_view cookie_header)> session_caller;
   // Set: requests under /console (the web dashboard: pages, sign-in) go to it,
-  // unauthenticated, on the read API's threads.
+  // unauthenticated: a GET on the I/O thread (keep it quick), a POST on the
+  // read API's threads.
   std::function<ReadApiResponse(const ReadApiRequest&)> console;
 
   // Called once the socket listens, with the endpoint's URL.

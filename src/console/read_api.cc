@@ -347,6 +347,7 @@ ReadApiResponse VerifyJob(const ReadApiOptions& options, const std::string& id) 
 }
 
 constexpr size_t kMaxReportBytes = 32 << 20;
+constexpr size_t kMaxReportRows = 2'000'000;  // records one report reads (its tallies grow with them)
 
 // A stream that stops taking characters past a bound (the report then says it is too long).
 class BoundedStringBuf final : public std::stringbuf {
@@ -394,17 +395,20 @@ ReadApiResponse ReportAnswer(const ReadApiOptions& options, const std::string& n
                  std::chrono::system_clock::now()},
                 MakeReportWriter(format, out));
   auto read = SelectStoredRecords(
-      options.store, {.filter = *filter, .newest_first = false, .after = std::nullopt, .max_rows = 0},
+      options.store, {.filter = *filter, .newest_first = false, .after = std::nullopt, .max_rows = kMaxReportRows},
       [&](const AuditEvent& event, const std::string&) {
         report.Add(event);
         return !buffer.overflowed();
       },
       [](size_t, const std::string&) {});
   if (!read) return Problem(503, "the store cannot be read: " + read.error().message);
-  if (!buffer.overflowed()) report.Finish();
+  if (!buffer.overflowed() && !read->next) report.Finish();
   if (buffer.overflowed())
     return Problem(400, "the report is longer than " + std::to_string(kMaxReportBytes >> 20) +
-                            " MiB: narrow the period", "since");
+                            " MiB: narrow the period (or use mcp-audit report)", "since");
+  if (read->next)  // the period holds more records than one answer reads
+    return Problem(400, "the period holds more than " + std::to_string(kMaxReportRows) +
+                            " records: narrow it (or use mcp-audit report)", "since");
   static const std::map<ReportFormat, std::pair<const char*, const char*>> kTypes = {
       {ReportFormat::kJson, {"application/json", "json"}},
       {ReportFormat::kCsv, {"text/csv; charset=utf-8", "csv"}},

@@ -570,7 +570,13 @@ class HttpTransport {
                                                  "origin_not_allowed"));
       }
       const ReadApiRequest read = ReadRequestOf(request, client_ip, peer_ip, Identity{});
-      ReadApiResponse answer = co_await OffTheIoThread(options_.console, read);
+      // A page is compiled in and answered at once; a form is recorded, off the I/O thread.
+      ReadApiResponse answer;
+      if (request.method() == http::verb::get) {
+        answer = options_.console(read);
+      } else {
+        answer = co_await OffTheIoThread(options_.console, read);
+      }
       co_return co_await Answer(stream, request, answer);
     }
     if (!options_.serve_mcp) {
