@@ -100,6 +100,10 @@ constexpr Migration kMigrations[] = {
      " FROM audit_log GROUP BY 1, 2, 3, 4, 5, 6;"
      "INSERT INTO audit_rollup_users SELECT DATE_FORMAT(`timestamp`, '%Y-%m-%d'), LEFT(COALESCE(tenant_id, ''), 191),"
      " LEFT(COALESCE(user_id, ''), 191), outcome, COUNT(*) FROM audit_log GROUP BY 1, 2, 3, 4"},
+    // A tool's denials (or failures): both filters on one index, the question
+    // an auditor asks of a tool that is rarely refused (one filter alone walked
+    // every record of the other).
+    {4, "ALTER TABLE audit_log ADD INDEX idx_tool_outcome (tool, outcome, `timestamp`, id)"},
 };
 
 // The widths of the VARCHAR columns, in characters: longer values are cut in
