@@ -4,48 +4,25 @@
 // without the auditor role. Screenshots are kept in $MCP_AUDIT_ARTIFACTS/console.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import puppeteer from 'puppeteer-core';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { binary, scratchDir, segmentFiles } from './helpers.mjs';
+import { scratchDir, segmentFiles, startMcpAudit, makeApiKey } from './helpers.mjs';
 
 const artifacts = join(process.env.MCP_AUDIT_ARTIFACTS || tmpdir(), 'console');
 mkdirSync(artifacts, { recursive: true });
-
-function makeApiKey(user, role) {
-  const out = execFileSync(binary, ['apikey', '--user', user, '--role', role],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  const [key, ...entry] = out.split('\n');
-  return { key, entry: entry.join('\n') };
-}
 
 async function startServer(t, dir, configText) {
   const configFile = join(dir, 'mcp-audit.toml');
   writeFileSync(configFile, configText);
   const auditDir = join(dir, 'audit');
-  const child = spawn(binary, ['serve', '--http', '127.0.0.1:0', '--config', configFile, '--audit-dir', auditDir],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  const printed = await new Promise((resolve, reject) => {
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-      const mcp = stderr.match(/endpoint: +(http:\/\/\S+)/);
-      const console = stderr.match(/console: +(http:\/\/\S+)/);
-      if (mcp && console) resolve({ mcp: mcp[1], console: console[1] });
-    });
-    child.on('exit', (code) => reject(new Error(`mcp-audit exited with ${code}: ${stderr}`)));
-  });
-  t.after(async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.on('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  });
-  return { ...printed, auditDir };
+  const server = await startMcpAudit(t,
+    ['serve', '--http', '127.0.0.1:0', '--config', configFile, '--audit-dir', auditDir],
+    [/endpoint: +(http:\/\/\S+)/, /console: +(http:\/\/\S+)/]);
+  return { mcp: server.found[0], console: server.found[1], auditDir };
 }
 
 async function callTool(url, key, name, args) {

@@ -3,14 +3,14 @@
 // every call must be audited with who, from where, in which session.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { binary, scratchDir, readRecords, segmentFiles, PATIENTS } from './helpers.mjs';
+import { scratchDir, readRecords, segmentFiles, startMcpAudit, makeApiKey, PATIENTS } from './helpers.mjs';
 
 const run = promisify(execFile);
 const inspector = join(import.meta.dirname, 'node_modules', '.bin', 'mcp-inspector');
@@ -20,25 +20,9 @@ async function startServer(t, dir, configText) {
   const configFile = join(dir, 'mcp-audit.toml');
   writeFileSync(configFile, configText);
   const auditDir = join(dir, 'audit');
-  const child = spawn(binary, ['serve', '--http', '127.0.0.1:0', '--config', configFile, '--audit-dir', auditDir],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  const url = await new Promise((resolve, reject) => {
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-      const match = stderr.match(/endpoint: +(http:\/\/\S+)/);
-      if (match) resolve(match[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`mcp-audit exited with ${code}: ${stderr}`)));
-  });
-  const stop = async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.on('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  };
-  t.after(stop);
-  return { url, auditDir, stop, stderr: () => stderr };
+  const server = await startMcpAudit(t,
+    ['serve', '--http', '127.0.0.1:0', '--config', configFile, '--audit-dir', auditDir], [/endpoint: +(http:\/\/\S+)/]);
+  return { url: server.found[0], auditDir, stop: server.stop, stderr: server.stderr };
 }
 
 async function connect(url, headers) {
@@ -46,13 +30,6 @@ async function connect(url, headers) {
   const client = new Client({ name: 'sdk-http-e2e', version: '2.0.0' });
   await client.connect(transport);
   return { client, transport };
-}
-
-function makeApiKey(user, tenant, role) {
-  const out = execFileSync(binary, ['apikey', '--user', user, '--tenant', tenant, '--role', role],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  const [key, ...entry] = out.split('\n');
-  return { key, entry: entry.join('\n') };
 }
 
 function base64url(data) {
@@ -71,7 +48,7 @@ const now = () => Math.floor(Date.now() / 1000);
 test('with an API key: the SDK client calls tools and each record names the caller, session and address',
   async (t) => {
     const dir = scratchDir(t);
-    const alice = makeApiKey('alice', 'acme', 'analyst');
+    const alice = makeApiKey('alice', 'analyst', 'acme');
     const server = await startServer(t, dir, alice.entry);
     const { client, transport } = await connect(server.url, { 'X-API-Key': alice.key });
     const { tools } = await client.listTools();
@@ -183,7 +160,7 @@ audience = ["mcp-audit"]
 
 test('the Inspector CLI calls a tool over HTTP with an API key header', async (t) => {
   const dir = scratchDir(t);
-  const ivan = makeApiKey('ivan', 'acme', 'ops');
+  const ivan = makeApiKey('ivan', 'ops', 'acme');
   const server = await startServer(t, dir, ivan.entry);
   const { stdout } = await run(inspector, ['--cli', server.url, '--transport', 'http',
     '--header', `X-API-Key: ${ivan.key}`, '--method', 'tools/call', '--tool-name', 'catalog_list_tags',

@@ -3,30 +3,14 @@
 // endpoint the server answers, and answers that have the documented shape.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { binary, scratchDir } from './helpers.mjs';
+import { scratchDir, startMcpAudit } from './helpers.mjs';
 
 async function startServer(t, dir) {
-  const child = spawn(binary, ['serve', '--http', '127.0.0.1:0', '--dev-api-key', '--audit-dir', `${dir}/audit`],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  const printed = await new Promise((resolve, reject) => {
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-      const url = stderr.match(/endpoint: +(http:\/\/\S+)\/mcp/);
-      const key = stderr.match(/dev API key: +(\S+)/);
-      if (url && key && stderr.includes('stop:')) resolve({ base: url[1], key: key[1] });
-    });
-    child.on('exit', (code) => reject(new Error(`mcp-audit exited with ${code}: ${stderr}`)));
-  });
-  t.after(async () => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.on('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  });
-  return printed;
+  const server = await startMcpAudit(t,
+    ['serve', '--http', '127.0.0.1:0', '--dev-api-key', '--audit-dir', `${dir}/audit`],
+    [/endpoint: +(http:\/\/\S+)\/mcp/, /dev API key: +(\S+)/, /(stop):/]);
+  return { base: server.found[0], key: server.found[1] };
 }
 
 test('the read API describes itself in valid OpenAPI 3.1 and answers as described', async (t) => {
