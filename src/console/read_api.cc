@@ -297,18 +297,24 @@ ReadApiResponse Stats(const ReadApiOptions& options, const Query& query) {
                           {"totals", CountsJson(stats->totals)}});
 }
 
+// The member `name` of `value` when it is an object that has it; else null.
+json Member(const json& value, const char* name) {
+  if (!value.is_object()) return nullptr;
+  auto it = value.find(name);
+  return it == value.end() ? json(nullptr) : *it;
+}
 
 // What a checkpoint record says of the chain it seals, in the API's words.
 json CheckpointJson(const json& record) {
   if (!record.is_object()) return nullptr;
-  const json details = record.value("details", json::object());
-  const json covers = details.is_object() ? details.value("covers", json::object()) : json::object();
-  return {{"id", record.value("id", "")},
-          {"timestamp", record.value("timestamp", "")},
-          {"covers_seq", covers.is_object() ? covers.value("seq", json(nullptr)) : json(nullptr)},
-          {"covers_hash", covers.is_object() ? covers.value("hash", json(nullptr)) : json(nullptr)},
-          {"key_id", details.is_object() ? details.value("key_id", json(nullptr)) : json(nullptr)},
-          {"signed", details.is_object() && details.contains("signature")}};
+  const json details = Member(record, "details");
+  const json covers = Member(details, "covers");
+  return {{"id", Member(record, "id")},
+          {"timestamp", Member(record, "timestamp")},
+          {"covers_seq", Member(covers, "seq")},
+          {"covers_hash", Member(covers, "hash")},
+          {"key_id", Member(details, "key_id")},
+          {"signed", !Member(details, "signature").is_null()}};
 }
 
 ReadApiResponse Integrity(const ReadApiOptions& options) {
@@ -317,11 +323,11 @@ ReadApiResponse Integrity(const ReadApiOptions& options) {
   json streams = json::array();
   for (const StoredStreamHead& head : *heads) {
     const json record = RecordJson(head.head);
-    const json chain = record.is_object() ? record.value("integrity", json::object()) : json::object();
+    const json chain = Member(record, "integrity");
     streams.push_back({{"stream", head.stream},
-                       {"head", {{"seq", chain.is_object() ? chain.value("seq", json(nullptr)) : json(nullptr)},
-                                 {"hash", chain.is_object() ? chain.value("hash", json(nullptr)) : json(nullptr)},
-                                 {"timestamp", record.is_object() ? record.value("timestamp", "") : ""}}},
+                       {"head", {{"seq", Member(chain, "seq")},
+                                 {"hash", Member(chain, "hash")},
+                                 {"timestamp", Member(record, "timestamp")}}},
                        {"checkpoint", head.checkpoint ? CheckpointJson(RecordJson(*head.checkpoint)) : json(nullptr)}});
   }
   json last = nullptr;
