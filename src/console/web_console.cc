@@ -4,6 +4,7 @@
 #include <ranges>
 #include <nlohmann/json.hpp>
 
+#include "audit/bounded_json.h"
 #include "audit/crypto.h"
 #include "audit/ops_log.h"
 #include "mcpaudit/clock.h"
@@ -72,15 +73,20 @@ std::string NewSessionId() {
   return Base64UrlEncode(bytes);
 }
 
-// When a bearer token's "exp" says it ends (its signature was checked by the authenticator).
-std::optional<std::chrono::system_clock::time_point> TokenExpiry(std::string_view credential) {
+// How long a bearer token has left by its "exp" (its signature was checked by
+// the authenticator); nullopt: no such claim, or longer than `bound`.
+std::optional<std::chrono::seconds> TokenLeft(std::string_view credential, std::chrono::seconds bound) {
   const size_t first = credential.find('.'), second = credential.find('.', first + 1);
   if (first == std::string_view::npos || second == std::string_view::npos) return std::nullopt;
   auto payload = Base64UrlDecode(credential.substr(first + 1, second - first - 1));
   if (!payload) return std::nullopt;
-  const auto claims = nlohmann::json::parse(*payload, nullptr, false);
-  if (!claims.is_object() || !claims.contains("exp") || !claims["exp"].is_number()) return std::nullopt;
-  return std::chrono::system_clock::time_point(std::chrono::seconds(claims["exp"].get<int64_t>()));
+  const auto claims = ParseWithin(*payload, 8);
+  if (!claims.is_object() || !claims.contains("exp") || !claims["exp"].is_number_integer()) return std::nullopt;
+  // In seconds since the epoch: an absurd exp cannot overflow a clock's nanoseconds.
+  const int64_t now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()).time_since_epoch().count();
+  const int64_t exp = claims["exp"].get<int64_t>();
+  if (exp - now >= bound.count()) return std::nullopt;
+  return std::chrono::seconds(exp - now);
 }
 
 constexpr size_t kMaxCredential = 16384;
@@ -120,32 +126,31 @@ ReadApiResponse WebConsole::SignIn(const ReadApiRequest& request) {
   if (!caller) return BackToConsole("?login=failed");
   if (!auditor) return BackToConsole("?login=forbidden");
   // The session ends with its lifetime, or with the token, whichever comes first.
-  auto lifetime = options_.session_lifetime;
-  if (auto expiry = TokenExpiry(*credential)) {
-    lifetime = std::min(lifetime, std::chrono::duration_cast<std::chrono::seconds>(
-                                      *expiry - std::chrono::system_clock::now()));
-  }
+  const auto lifetime = TokenLeft(*credential, options_.session_lifetime).value_or(options_.session_lifetime);
   if (lifetime <= std::chrono::seconds(0)) return BackToConsole("?login=failed");
-  const std::string id = NewSessionId();
-  {
-    std::lock_guard lock(mutex_);
-    const auto now = std::chrono::steady_clock::now();
-    std::erase_if(sessions_, [&](const auto& entry) { return entry.second.expires <= now; });
-    // Past a bound (for the caller, or in all), the session that would end first ends now.
-    const auto ends_first = [&](auto&& sessions) {
-      return std::ranges::min_element(sessions, {}, [](const auto& entry) { return entry.second.expires; });
-    };
-    auto own = sessions_ | std::views::filter([&](const auto& entry) {
-                 return entry.second.caller.user_id == caller->user_id;
-               });
-    if (std::ranges::distance(own) >= static_cast<std::ptrdiff_t>(options_.max_sessions_per_user))
-      sessions_.erase(ends_first(own).base());
-    if (sessions_.size() >= options_.max_sessions) sessions_.erase(ends_first(sessions_));
-    sessions_[Sha256Hex({id})] = {std::move(*caller), now + lifetime};
-  }
+  const std::string id = Open(std::move(*caller), lifetime);
   ReadApiResponse answer = BackToConsole("");
   answer.headers.emplace_back("Set-Cookie", CookieHeader(id, lifetime, request.secure));
   return answer;
+}
+
+std::string WebConsole::Open(Identity caller, std::chrono::seconds lifetime) {
+  const std::string id = NewSessionId();
+  std::lock_guard lock(mutex_);
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(sessions_, [&](const auto& entry) { return entry.second.expires <= now; });
+  // Past a bound (for the caller, or in all), the session that would end first ends now.
+  const auto ends_first = [](auto&& sessions) {
+    return std::ranges::min_element(sessions, {}, [](const auto& entry) { return entry.second.expires; });
+  };
+  auto own = sessions_ | std::views::filter([&](const auto& entry) {
+               return entry.second.caller.user_id == caller.user_id;
+             });
+  if (std::ranges::distance(own) >= static_cast<std::ptrdiff_t>(options_.max_sessions_per_user))
+    sessions_.erase(ends_first(own).base());
+  if (sessions_.size() >= options_.max_sessions) sessions_.erase(ends_first(sessions_));
+  sessions_[Sha256Hex({id})] = {std::move(caller), now + lifetime};
+  return id;
 }
 
 ReadApiResponse WebConsole::SignOut(const ReadApiRequest& request) {

@@ -51,6 +51,7 @@ class WebConsole {
     std::chrono::steady_clock::time_point expires;
   };
   ReadApiResponse SignIn(const ReadApiRequest& request);
+  std::string Open(Identity caller, std::chrono::seconds lifetime);  // a new session; its cookie value
   ReadApiResponse SignOut(const ReadApiRequest& request);
   std::expected<Identity, AuthFailure> Authenticate(const std::string& credential) const;
 
