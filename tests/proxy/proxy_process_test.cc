@@ -270,6 +270,10 @@ TEST(ProxyHttpTest, EachSessionHasItsOwnUpstreamAndTheRolesDecideWhichToolsReach
     answered += again.contains("result");
   }
   EXPECT_EQ(answered, 2u) << proxy.Stderr();
+  // The auditor's console is on the proxy's listener too: its pages for anyone, the log for auditors only.
+  EXPECT_EQ(http.Send("GET", "/console/", "", {}).status, 200);
+  EXPECT_EQ(http.Send("GET", "/api/v1/events", "", {{"X-API-Key", key}}).status, 403) << "an analyst reads nothing";
+  EXPECT_NE(proxy.Stderr().find("/console/"), std::string::npos) << "the banner says where the console is";
   EXPECT_EQ(proxy.Signal(SIGTERM), 0) << proxy.Stderr();
 
   std::map<std::string, int> kinds;
