@@ -111,6 +111,9 @@ int RunConsole(const std::string& listen, const std::string& audit_dir, const St
                  "role (`mcp-audit apikey --user ann --role auditor`)\n";
     return 2;
   }
+  if (!IsLoopback(http.host) && http.trusted_proxies.empty())
+    std::cerr << "mcp-audit console: warning: keys, tokens and session cookies cross the network unencrypted on "
+                 "http://" << listen << ": serve it behind an HTTPS reverse proxy ([http] trusted_proxies)\n";
   // A store named apart from the journal is verified itself; else the journal, held against its own store.
   const bool own_store = store_flags.url.empty() && api.store.url == "sqlite://" +
                                                         (config.audit.directory / "audit.db").string();
