@@ -464,6 +464,15 @@ TEST(ConsoleTest, AnAuditorReadsASharedPostgresqlThroughTheConsoleAndTheReadsAre
       RunVerify([&](const std::string& target, const std::string& method) { return http.Send(method, target, "", key); });
   EXPECT_EQ(verdict["state"], "valid") << verdict;  // the store itself: it holds the records
   EXPECT_NE(verdict["what"].get<std::string>().find("postgres"), std::string::npos) << verdict;
+  auto report = http.Send("GET", "/api/v1/reports/access-review?format=csv", "", key);
+  ASSERT_EQ(report.status, 200) << report.body;
+  EXPECT_NE(report.body.find("erin"), std::string::npos) << report.body;
+  auto exported = http.Send("GET", "/api/v1/export?user=erin&event_type=tool_call", "", key);
+  ASSERT_EQ(exported.status, 200) << exported.body;
+  EXPECT_EQ(std::ranges::count(exported.body, '\n'), 1) << exported.body;
+  auto tail = http.Send("GET", "/api/v1/tail?user=nobody", "", key, std::chrono::milliseconds(1500));
+  EXPECT_EQ(tail.status, 200);
+  EXPECT_EQ(tail.header("content-type"), "text/event-stream");
   EXPECT_EQ(http.Send("GET", "/mcp", "", key).status, 404) << "the console serves no MCP";
   EXPECT_EQ(http.Send("GET", "/api/v1/events", "", {{"X-API-Key", "mcpa_wrong"}}).status, 401);
   EXPECT_EQ(console.Signal(SIGTERM), 0) << console.Stderr();
@@ -478,7 +487,7 @@ TEST(ConsoleTest, AnAuditorReadsASharedPostgresqlThroughTheConsoleAndTheReadsAre
   EXPECT_GE(polls, 1);
   std::erase(endpoints, "integrity/verify/{job}");
   EXPECT_EQ(endpoints, (std::vector<std::string>{"events", "stats", "integrity", "integrity/verify",
-                                                 "integrity/verify", "api"}));
+                                                 "integrity/verify", "reports/{kind}", "export", "tail", "api"}));
   EXPECT_EQ(reads[0]["user"]["id"], "ann");
   EXPECT_EQ(reads[0]["details"]["source"].get<std::string>().rfind("postgres", 0), 0u) << reads[0];
   EXPECT_EQ(reads.back()["outcome"], "denied");  // the wrong key
