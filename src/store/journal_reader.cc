@@ -55,40 +55,11 @@ Result<AuditEvent> ParseRecordLine(const std::string& line) {
   return AuditEventFromJson(json);
 }
 
-// The time of the first record of `segment`; nullopt when its first line is none.
-std::optional<std::chrono::system_clock::time_point> FirstRecordTime(const fs::path& segment) {
-  std::ifstream in(segment, std::ios::binary);
-  std::string line;
-  if (!std::getline(in, line)) return std::nullopt;
-  auto event = ParseRecordLine(line);
-  if (!event) return std::nullopt;
-  return event->timestamp;
-}
-
 }  // namespace
-
-std::vector<fs::path> FilesWithin(const std::vector<fs::path>& files, const TimeRange& range) {
-  if (!range.since && !range.until) return files;
-  std::vector<std::optional<std::chrono::system_clock::time_point>> first(files.size());
-  for (size_t i = 0; i < files.size(); ++i)
-    if (journal::IsSegmentName(files[i].filename().string())) first[i] = FirstRecordTime(files[i]);
-  std::vector<fs::path> within;
-  for (size_t i = 0; i < files.size(); ++i) {
-    const bool segment = journal::IsSegmentName(files[i].filename().string());
-    const bool next_is_segment = i + 1 < files.size() && journal::IsSegmentName(files[i + 1].filename().string());
-    // Every record before the next segment's first: all before `since`.
-    const bool before = segment && range.since && next_is_segment && first[i + 1] &&
-                        *first[i + 1] + kSegmentClockMargin <= *range.since;
-    // From its first record on: all at or after `until`.
-    const bool after = segment && range.until && first[i] && *first[i] - kSegmentClockMargin >= *range.until;
-    if (!before && !after) within.push_back(files[i]);
-  }
-  return within;
-}
 
 Status ForEachRecordLineIn(const fs::path& dir, const SinkConfig& store,
                            const std::function<bool(const AuditEvent&, const std::string&)>& visit,
-                           const std::function<void(const BadLine&)>& on_bad_line, const TimeRange& range) {
+                           const std::function<void(const BadLine&)>& on_bad_line) {
   auto record = [&](const fs::path& where, size_t number, const std::string& line) {
     auto event = ParseRecordLine(line);
     if (!event) {
@@ -103,7 +74,7 @@ Status ForEachRecordLineIn(const fs::path& dir, const SinkConfig& store,
   }
   auto files = ListAuditFiles(dir);
   if (!files) return std::unexpected(files.error());
-  return ForEachLine(FilesWithin(*files, range), record);
+  return ForEachLine(*files, record);
 }
 
 Status ForEachRecordIn(const fs::path& dir, const SinkConfig& store,

@@ -1,11 +1,9 @@
 // Reads audit records back from a directory of JSONL files, oldest first.
 #pragma once
 
-#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <functional>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,24 +43,9 @@ struct BadLine {
                                      const std::function<bool(const AuditEvent&)>& visit,
                                      const std::function<void(const BadLine&)>& on_bad_line);
 
-// A time range [since, until) of records; either end may be open.
-struct TimeRange {
-  std::optional<std::chrono::system_clock::time_point> since, until;
-};
-
-// The journal segments of `files` that may hold records of `range`, and every
-// other file. A writer appends in time order, so a segment holds records from
-// its first one's time up to the next segment's first; kSegmentClockMargin on
-// either side covers a clock stepped back. A segment whose first line is no
-// record is kept (it is read, and its lines reported).
-inline constexpr std::chrono::minutes kSegmentClockMargin{10};
-std::vector<std::filesystem::path> FilesWithin(const std::vector<std::filesystem::path>& files, const TimeRange& range);
-
 // The same, with each record's line as it is stored (what `export` writes).
-// From the journal, only the segments that may hold records of `range` are read.
 [[nodiscard]] Status ForEachRecordLineIn(const std::filesystem::path& dir, const SinkConfig& store,
                                          const std::function<bool(const AuditEvent&, const std::string&)>& visit,
-                                         const std::function<void(const BadLine&)>& on_bad_line,
-                                         const TimeRange& range = {});
+                                         const std::function<void(const BadLine&)>& on_bad_line);
 
 }  // namespace mcpaudit

@@ -121,46 +121,6 @@ TEST(JournalReaderTest, ReportsLinesThatAreNotRecordsAndGoesOn) {
   EXPECT_EQ(bad_lines, (std::vector<size_t>{2, 3}));
 }
 
-// Three segments of a day each: a read of a time range opens only the segments
-// that may hold it (the first one's unreadable line shows whether it was read).
-TEST(JournalReaderTest, AReadOfATimeRangeSkipsTheSegmentsOutsideIt) {
-  testing::TempDir dir;
-  constexpr int64_t kDay = 86'400'000;
-  for (int day = 1; day <= 3; ++day) {
-    std::ofstream out(dir.path() / ("segment-0000000000000000000" + std::to_string(day) + ".jsonl"));
-    out << ToJsonLine(Event("u" + std::to_string(day), "", "t", Outcome::kSuccess, day * kDay)) << "\n";
-    if (day == 1) out << "{torn line\n";
-    out << ToJsonLine(Event("v" + std::to_string(day), "", "t", Outcome::kSuccess, day * kDay + 3'600'000)) << "\n";
-  }
-  auto read = [&](TimeRange range) {
-    std::vector<std::string> users;
-    size_t bad = 0;
-    EXPECT_TRUE(ForEachRecordLineIn(
-                    dir.path(), {},
-                    [&](const AuditEvent& e, const std::string&) {
-                      users.push_back(e.user.id);
-                      return true;
-                    },
-                    [&](const BadLine&) { ++bad; }, range)
-                    .has_value());
-    return std::pair{users, bad};
-  };
-  const auto at = [](int64_t ms) { return system_clock::time_point(milliseconds(ms)); };
-  EXPECT_EQ(read({}), (std::pair{std::vector<std::string>{"u1", "v1", "u2", "v2", "u3", "v3"}, size_t{1}}));
-  // The segments are read whole: the caller's filter picks the records. A clock
-  // may have stepped back: within the margin of a segment's first record, the
-  // segment before it is read too.
-  const int64_t margin = std::chrono::duration_cast<milliseconds>(kSegmentClockMargin).count();
-  // From the second day (past the margin): the first segment is not opened (its bad line is not seen).
-  EXPECT_EQ(read({at(2 * kDay + margin), std::nullopt}),
-            (std::pair{std::vector<std::string>{"u2", "v2", "u3", "v3"}, size_t{0}}));
-  EXPECT_EQ(read({at(2 * kDay + margin - 1), std::nullopt}).second, 1u);
-  // Before the second day: the third segment is not read, nor the second one before its margin.
-  EXPECT_EQ(read({std::nullopt, at(2 * kDay)}),
-            (std::pair{std::vector<std::string>{"u1", "v1", "u2", "v2"}, size_t{1}}));
-  EXPECT_EQ(read({std::nullopt, at(2 * kDay - margin)}), (std::pair{std::vector<std::string>{"u1", "v1"}, size_t{1}}));
-}
-
 TEST(JournalReaderTest, AMissingDirectoryIsNotFound) {
   auto status = ForEachRecord("/nonexistent/audit", [](const AuditEvent&) { return true; }, [](const BadLine&) {});
   ASSERT_FALSE(status.has_value());
