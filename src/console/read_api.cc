@@ -4,6 +4,7 @@
 #include <atomic>
 #include <charconv>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "audit/bounded_json.h"
@@ -429,7 +430,6 @@ ReadApiResponse ReportAnswer(const ReadApiOptions& options, const std::string& n
 }
 
 constexpr size_t kExportPage = 1000;  // records per chunk of an export
-constexpr size_t kTailPage = 500;     // records per poll of a tail
 
 // GET export: every selected record, oldest first, read a page at a time as
 // the client takes them (its memory does not grow with the export).
@@ -461,7 +461,7 @@ ReadApiResponse Export(const ReadApiOptions& options, const Query& query) {
           } else {
             state->out << line << '\n';
           }
-          return true;
+          return state->out.tellp() < static_cast<std::streamoff>(kMaxPageBytes);  // a chunk ends past this
         },
         [](size_t, const std::string&) {});
     // Cut short rather than end as if complete: the client sees the transfer fail.
@@ -478,61 +478,104 @@ ReadApiResponse Export(const ReadApiOptions& options, const Query& query) {
   return answer;
 }
 
+// A record reaches the store after its time: a call's record bears its arrival
+// and is written when the call ends. A tail reads again this far behind the
+// newest record it sent, and sends what it has not sent yet.
+constexpr auto kTailLookback = std::chrono::seconds(30);
+
+// What a tail has sent within its lookback, and where its next read starts.
+struct TailState {
+  Selection selection;                               // its `after`: the start of the next read
+  std::set<std::pair<std::string, std::string>> sent;  // (timestamp, id) within the lookback
+  std::shared_ptr<std::atomic<size_t>> open;
+  ~TailState() { open->fetch_sub(1); }
+
+  // The records after selection.after not sent yet, as events; then the read moves to the lookback.
+  Result<std::string> Poll(const SinkConfig& store) {
+    std::string events;
+    auto page = SelectStoredRecords(
+        store, selection,
+        [&](const AuditEvent& event, const std::string& line) {
+          std::pair<std::string, std::string> at{FormatTimestamp(event.timestamp), event.id};
+          if (!sent.insert(at).second) return true;
+          events += "id: " + EncodeCursor({at.first, at.second}) + "\ndata: " + line + "\n\n";
+          return events.size() < kMaxPageBytes;  // the rest in the next chunk
+        },
+        [](size_t, const std::string&) {});
+    if (!page) return std::unexpected(page.error());
+    // Too much at once (a page cut at max_rows): go on from there. Else read again from the lookback.
+    std::string from = page->next ? page->next->timestamp : sent.empty() ? "" : sent.rbegin()->first;
+    if (auto newest = ParseTimestamp(from)) from = FormatTimestamp(*newest - kTailLookback);
+    if (page->next) {
+      selection.after = page->next;
+    } else if (!from.empty()) {
+      selection.after = RecordPosition{from, ""};
+    }
+    sent.erase(sent.begin(), sent.lower_bound({from, ""}));
+    return events;
+  }
+
+  // Starts after `upto`, with what the lookback before it holds taken as sent
+  // (the client has it, or it was there before the tail opened).
+  Status StartAfter(const SinkConfig& store, const RecordPosition& upto) {
+    const std::pair<std::string, std::string> last{upto.timestamp, upto.id};
+    auto at = ParseTimestamp(upto.timestamp);
+    selection.after = RecordPosition{at ? FormatTimestamp(*at - kTailLookback) : upto.timestamp, ""};
+    auto page = SelectStoredRecords(
+        store, selection,
+        [&](const AuditEvent& event, const std::string&) {
+          std::pair<std::string, std::string> position{FormatTimestamp(event.timestamp), event.id};
+          if (position > last) return false;
+          sent.insert(std::move(position));
+          return true;
+        },
+        [](size_t, const std::string&) {});
+    selection.after = upto;
+    if (!page) return std::unexpected(page.error());
+    return {};
+  }
+};
+
 // GET tail: the records that arrive from now on (or after `cursor`), as server-sent events.
 ReadApiResponse Tail(const ReadApiOptions& options, const Query& query) {
   auto filter = FilterOf(query.parameters);
   if (!filter) return filter.error();
-  struct State {
-    Selection selection;
-    std::shared_ptr<std::atomic<size_t>> open;
-    ~State() { open->fetch_sub(1); }
-  };
   if (options.open_tails->fetch_add(1) >= options.max_tails) {
     options.open_tails->fetch_sub(1);
     return Problem(503, "too many tails are open: " + std::to_string(options.max_tails) + " at most");
   }
-  auto state = std::make_shared<State>();
+  auto state = std::make_shared<TailState>();
   state->open = options.open_tails;
-  filter->limit = kTailPage;
+  filter->limit = 0;  // each read: every record of the lookback and after (at most max_rows rows)
   state->selection = {.filter = *filter, .newest_first = false, .after = std::nullopt, .max_rows = kMaxRowsRead};
+  std::optional<RecordPosition> start;
   if (auto it = query.parameters.find("cursor"); it != query.parameters.end()) {
     auto position = DecodeCursor(it->second);
     if (!position) return Problem(400, "cursor: " + position.error().message, "cursor");
-    state->selection.after = *position;
+    start = *position;
   } else {
-    // From now: after the newest record the filter selects.
-    Selection newest = state->selection;
-    newest.newest_first = true;
+    // From now: after the newest record of the store, whatever the filter (a
+    // filter that selects nothing yet must not start at the first record).
+    Selection newest{.filter = {}, .newest_first = true, .after = std::nullopt, .max_rows = 0};
     newest.filter.limit = 1;
     auto page = SelectStoredRecords(
         options.store, newest,
         [&](const AuditEvent& event, const std::string&) {
-          state->selection.after = RecordPosition{FormatTimestamp(event.timestamp), event.id};
+          start = RecordPosition{FormatTimestamp(event.timestamp), event.id};
           return true;
         },
         [](size_t, const std::string&) {});
     if (!page) return Problem(503, "the store cannot be read: " + page.error().message);
   }
+  if (start)
+    if (Status started = state->StartAfter(options.store, *start); !started)
+      return Problem(503, "the store cannot be read: " + started.error().message);
   ReadApiResponse answer{200, "text/event-stream", ": tail of the audit log\n\n", {}, {}};
   answer.next_chunk = [store = options.store, state]() -> std::optional<std::string> {
-    std::string events;
-    std::optional<RecordPosition> last;
-    auto page = SelectStoredRecords(
-        store, state->selection,
-        [&](const AuditEvent& event, const std::string& line) {
-          last = RecordPosition{FormatTimestamp(event.timestamp), event.id};
-          events += "id: " + EncodeCursor(*last) + "\ndata: " + line + "\n\n";
-          return true;
-        },
-        [](size_t, const std::string&) {});
-    if (!page) throw std::runtime_error("tail: the store cannot be read: " + page.error().message);
-    // Past the rows read (a full page), else past the last record sent.
-    if (page->next) {
-      state->selection.after = page->next;
-    } else if (last) {
-      state->selection.after = last;
-    }
-    return events;
+    auto events = state->Poll(store);
+    // Cut short rather than go quiet: the client sees the stream end and may resume.
+    if (!events) throw std::runtime_error("tail: the store cannot be read: " + events.error().message);
+    return std::move(*events);
   };
   return answer;
 }

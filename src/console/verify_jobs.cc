@@ -31,8 +31,10 @@ VerifyJobs::~VerifyJobs() {
 }
 
 VerifyJobs::Started VerifyJobs::Start(const std::string& requested_by) {
+  std::jthread ended;  // the last run's thread, joined once the lock is let go
   std::lock_guard lock(mutex_);
   if (!jobs_.empty() && !jobs_.back()->finished) return {jobs_.back()->id, false};
+  ended = std::move(thread_);
   auto job = std::make_shared<Job>();
   const auto now = std::chrono::system_clock::now();
   job->id = NewUuidV7(now, SecureRandom());
@@ -40,7 +42,6 @@ VerifyJobs::Started VerifyJobs::Start(const std::string& requested_by) {
   job->started_at = FormatTimestamp(now);
   jobs_.push_back(job);
   if (jobs_.size() > kJobsKept) jobs_.pop_front();
-  if (thread_.joinable()) thread_.join();  // the last run has ended: its thread is done
   thread_ = std::jthread([this, job] { Execute(job); });
   return {job->id, true};
 }

@@ -82,6 +82,7 @@ std::optional<std::chrono::seconds> TokenLeft(std::string_view credential, std::
   if (!payload) return std::nullopt;
   const auto claims = ParseWithin(*payload, 8);
   if (!claims.is_object() || !claims.contains("exp") || !claims["exp"].is_number_integer()) return std::nullopt;
+  if (claims["exp"].is_number_unsigned() && claims["exp"].get<uint64_t>() > INT64_MAX) return std::nullopt;
   // In seconds since the epoch: an absurd exp cannot overflow a clock's nanoseconds.
   const int64_t now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()).time_since_epoch().count();
   const int64_t exp = claims["exp"].get<int64_t>();
@@ -111,6 +112,11 @@ ReadApiResponse WebConsole::SignIn(const ReadApiRequest& request) {
   std::expected<Identity, AuthFailure> caller =
       std::unexpected(AuthFailure{"invalid_request", "the form has no credential (field 'credential', at most 16 KiB)"});
   if (credential && !credential->empty() && credential->size() <= kMaxCredential) caller = Authenticate(*credential);
+  // The session would end with its lifetime, or with the token, whichever comes first.
+  const auto lifetime = caller ? TokenLeft(*credential, options_.session_lifetime).value_or(options_.session_lifetime)
+                               : std::chrono::seconds(0);
+  if (caller && lifetime <= std::chrono::seconds(0))
+    caller = std::unexpected(AuthFailure{"invalid_token", "the token has expired"});
   const bool auditor = caller && std::ranges::find(caller->roles, api_.auditor_role) != caller->roles.end();
   AuditEvent e = ReadApiEvent(api_, caller ? *caller : Identity{}, request.client_ip, "console/login");
   if (!caller) {
@@ -125,9 +131,6 @@ ReadApiResponse WebConsole::SignIn(const ReadApiRequest& request) {
   if (api_.logger != nullptr && !api_.logger->Log(e)) return BackToConsole("?login=unavailable");
   if (!caller) return BackToConsole("?login=failed");
   if (!auditor) return BackToConsole("?login=forbidden");
-  // The session ends with its lifetime, or with the token, whichever comes first.
-  const auto lifetime = TokenLeft(*credential, options_.session_lifetime).value_or(options_.session_lifetime);
-  if (lifetime <= std::chrono::seconds(0)) return BackToConsole("?login=failed");
   const std::string id = Open(std::move(*caller), lifetime);
   ReadApiResponse answer = BackToConsole("");
   answer.headers.emplace_back("Set-Cookie", CookieHeader(id, lifetime, request.secure));

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "audit/audit_files.h"
+#include "audit/ops_log.h"
 #include "sinks/sql_columns.h"
 
 namespace mcpaudit {
@@ -164,7 +165,11 @@ class SqliteSink final : public Sink {
   Status Store(std::span<const SinkRecord> batch) override {
     if (Status s = Write(insert_, batch); !s) return s;
     rows_ += batch.size();
-    return rows_ >= analyzed_at_ * 2 + 10000 ? Analyze() : Status{};
+    // The batch is stored: statistics that cannot be taken now are taken at the next doubling.
+    if (rows_ >= analyzed_at_ * 2 + 10000)
+      if (Status analyzed = Analyze(); !analyzed)
+        OpsLog().warn("{}: the planner's statistics are not refreshed: {}", path_, analyzed.error().message);
+    return {};
   }
 
   Status Replace(std::span<const SinkRecord> records) override {

@@ -679,8 +679,8 @@ class HttpTransport {
     co_await http::async_write_header(stream, serializer, asio::redirect_error(asio::use_awaitable, ec));
     std::string chunk = std::move(answer.body);
     auto quiet_since = std::chrono::steady_clock::now();
-    bool cut = false;
-    while (!ec && !stopping_) {
+    bool ended = false;  // the body is whole: only then does the last chunk say so
+    while (!ec) {
       if (!chunk.empty()) {
         stream.expires_after(kWriteTimeout);
         co_await asio::async_write(stream, http::make_chunk(asio::buffer(chunk)),
@@ -688,16 +688,20 @@ class HttpTransport {
         quiet_since = std::chrono::steady_clock::now();
         if (ec) break;
       }
+      if (stopping_) break;  // cut short: the client sees the transfer incomplete
       using Next = std::optional<std::optional<std::string>>;  // nullopt: it threw
       const std::function<Next()> call = [&] { return Next(answer.next_chunk()); };
       const Next threw;
       const std::string what(request.target());
       Next next = co_await OnReadPool(what, call, threw);
-      if (!next) cut = true;  // it threw
-      if (!next || !*next) break;
+      if (!next) break;  // it threw: cut short
+      if (!*next) {
+        ended = true;
+        break;
+      }
       chunk = std::move(**next);
       if (!chunk.empty()) continue;
-      // Nothing yet: ask again in a second; now and then a comment finds a client that went away.
+      // Nothing yet (a tail): ask again in a second; now and then a comment finds a client that went away.
       asio::steady_timer pause(stream.get_executor(), std::chrono::seconds(1));
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       ec = {};
@@ -705,7 +709,7 @@ class HttpTransport {
           answer.content_type.starts_with("text/event-stream"))
         chunk = ": keep-alive\n\n";
     }
-    if (!ec && !cut) {
+    if (!ec && ended) {
       stream.expires_after(kWriteTimeout);
       co_await asio::async_write(stream, http::make_chunk_last(), asio::redirect_error(asio::use_awaitable, ec));
     }
