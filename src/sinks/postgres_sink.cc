@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <set>
 #include <vector>
 
@@ -420,10 +422,54 @@ Result<std::unique_ptr<Sink>> OpenPostgresSink(const SinkConfig& config) {
   return std::make_unique<PostgresSink>(config);
 }
 
-Status RunPostgresQuery(const SinkConfig& config, const SqlText& query, const RowVisitor& visit) {
-  auto conn = Connect(config);
-  if (!conn) return std::unexpected(conn.error());
-  PGconn* c = conn->get();
+namespace {
+
+// Connections the reads keep between queries, by store: a read (a page of the
+// console, a count) takes one instead of paying for a connection and its
+// authentication each time (tens of milliseconds). At most 4 idle per store.
+class ReadConnections {
+ public:
+  // An idle connection to `config`'s store, or a new one; `reused` says which.
+  Result<Connection> Take(const SinkConfig& config, bool& reused) {
+    {
+      std::lock_guard lock(mutex_);
+      auto& idle = idle_[Key(config)];
+      while (!idle.empty()) {
+        Connection conn = std::move(idle.back());
+        idle.pop_back();
+        if (PQstatus(conn.get()) == CONNECTION_OK) {
+          reused = true;
+          return conn;
+        }
+      }
+    }
+    reused = false;
+    return Connect(config);
+  }
+
+  // Keeps `conn` for the next read, when it is healthy and between transactions.
+  void Give(const SinkConfig& config, Connection conn) {
+    if (PQstatus(conn.get()) != CONNECTION_OK || PQtransactionStatus(conn.get()) != PQTRANS_IDLE) return;
+    std::lock_guard lock(mutex_);
+    auto& idle = idle_[Key(config)];
+    if (idle.size() < 4) idle.push_back(std::move(conn));
+  }
+
+ private:
+  static std::string Key(const SinkConfig& config) {
+    return config.url + '\n' + config.password_env + '\n' + config.password_file;
+  }
+  std::mutex mutex_;
+  std::map<std::string, std::vector<Connection>> idle_;  // guarded by mutex_
+};
+
+ReadConnections& Reads() {
+  static ReadConnections reads;
+  return reads;
+}
+
+// Runs `query` on `c`; `visited` counts the rows handed to `visit`.
+Status RunOn(PGconn* c, const SinkConfig& config, const SqlText& query, const RowVisitor& visit, size_t& visited) {
   // The placeholders as PostgreSQL numbers them; the values go apart from the text.
   std::string sql;
   int number = 0;
@@ -439,22 +485,44 @@ Status RunPostgresQuery(const SinkConfig& config, const SqlText& query, const Ro
     return Fail(ErrorCode::kIo, RedactUrl(config.url) + ": " + LastError(c));
   Status status;
   bool more = true;
+  size_t skipped = 0;  // rows after the visitor stopped
   std::vector<std::string_view> columns;
   while (QueryResult result{PQgetResult(c)}) {
     const ExecStatusType state = PQresultStatus(result.get());
     if (state == PGRES_SINGLE_TUPLE) {
+      // A page's query ends by itself a row later: a cancel (a connection of its
+      // own to the server) only for a long query the visitor left early.
+      if (!more && ++skipped == 1000) PQrequestCancel(c);
       if (!more) continue;
       columns.clear();
       for (int i = 0; i < PQnfields(result.get()); ++i)
         columns.emplace_back(PQgetvalue(result.get(), 0, i), static_cast<size_t>(PQgetlength(result.get(), 0, i)));
+      ++visited;
       more = visit(columns);
-      if (!more) PQrequestCancel(c);
     } else if (state != PGRES_TUPLES_OK && more && status) {
       std::string message = PQresultErrorMessage(result.get());
       while (!message.empty() && message.back() == '\n') message.pop_back();
       status = Fail(ErrorCode::kIo, RedactUrl(config.url) + ": " + message);
     }
   }
+  return status;
+}
+
+}  // namespace
+
+Status RunPostgresQuery(const SinkConfig& config, const SqlText& query, const RowVisitor& visit) {
+  bool reused = false;
+  auto conn = Reads().Take(config, reused);
+  if (!conn) return std::unexpected(conn.error());
+  size_t visited = 0;
+  Status status = RunOn(conn->get(), config, query, visit, visited);
+  // A kept connection the server closed meanwhile (a restart): once more on a new one.
+  if (!status && reused && visited == 0 && PQstatus(conn->get()) != CONNECTION_OK) {
+    conn = Connect(config);
+    if (!conn) return std::unexpected(conn.error());
+    status = RunOn(conn->get(), config, query, visit, visited);
+  }
+  if (status) Reads().Give(config, std::move(*conn));
   return status;
 }
 
