@@ -8,7 +8,8 @@
 // Usage: console_bench [scale]; bench/store_bench.sh build/console_bench starts
 // PostgreSQL on loopback and sets MCPAUDIT_BENCH_POSTGRES_URL. With
 // MCPAUDIT_BENCH_SQLITE_STORE=<path of a store it filled before>, it measures
-// that store's reads again (without the full scan) and generates nothing.
+// that store's reads again (without the full scan) and generates nothing; with
+// MCPAUDIT_BENCH_ONLY=postgres, it measures PostgreSQL alone.
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <random>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "audit/bounded_json.h"
@@ -221,7 +223,10 @@ int main(int argc, char** argv) {
     fs::remove_all(dir);
     return 0;
   }
-  Measure(sqlite, std::max<size_t>(kBatch, static_cast<size_t>(10'000'000 * scale)));
+  // MCPAUDIT_BENCH_ONLY=postgres: the PostgreSQL half alone (the SQLite fill takes the longest).
+  const char* only = std::getenv("MCPAUDIT_BENCH_ONLY");
+  if (only == nullptr || std::string_view(only) != "postgres")
+    Measure(sqlite, std::max<size_t>(kBatch, static_cast<size_t>(10'000'000 * scale)));
   if (const char* url = std::getenv("MCPAUDIT_BENCH_POSTGRES_URL"); url && *url) {
     const char* password = std::getenv("MCPAUDIT_BENCH_POSTGRES_PASSWORD_FILE");
     SinkConfig postgres;
