@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "mcpaudit/sink.h"
 #include "support/cli_process.h"
 #include "support/database_server.h"
 #include "support/journal_files.h"
@@ -339,6 +340,36 @@ TEST_F(ReadApiTest, ATailSendsTheRecordsThatArriveAsServerSentEventsAndResumesAf
   EXPECT_EQ(testing::SseData(resumed.body).size(), 1u) << resumed.body;
   EXPECT_NE(resumed.body.find(events[1]["id"].get<std::string>()), std::string::npos);
   ExpectBadParameter("/api/v1/tail?cursor=nonsense", "cursor");
+}
+
+// A call's record bears its arrival time but reaches the store when the call
+// ends: after records that are newer. A tail that already sent those still sends it.
+TEST_F(ReadApiTest, ATailSendsARecordThatReachesTheStoreAfterNewerOnes) {
+  testing::HttpReply tail;
+  std::thread reader([&] {
+    tail = http_->Send("GET", "/api/v1/tail?tool=slow_call", "", {{"X-API-Key", auditor_.key}},
+                       std::chrono::seconds(5));
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  auto store = OpenSink({.name = "late", .url = "sqlite://" + (audit_ / "audit.db").string()});
+  ASSERT_TRUE(store.has_value()) << store.error().message;
+  auto deliver = [&](const std::string& id, std::chrono::system_clock::time_point at, uint64_t seq) {
+    AuditEvent e;
+    e.id = id;
+    e.timestamp = at;
+    e.tool = "slow_call";
+    e.integrity = AuditIntegrity{"late-stream", seq, std::string(64, '0'), std::string(64, 'a')};
+    const SinkRecord record{ToJsonLine(e), e};
+    ASSERT_TRUE((*store)->Store({&record, 1}).has_value());
+  };
+  const auto now = std::chrono::system_clock::now();
+  deliver("quick", now, 1);  // a short call, stored at once
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  deliver("slow", now - std::chrono::seconds(10), 2);  // a call that began 10 s earlier ends now
+  reader.join();
+  std::vector<std::string> ids;
+  for (const auto& data : testing::SseData(tail.body)) ids.push_back(json::parse(data)["id"]);
+  EXPECT_EQ(ids, (std::vector<std::string>{"quick", "slow"})) << tail.body;
 }
 
 // The web console: its pages for anyone the listener serves, the audit log for
