@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "audit/crypto.h"
 #include "mcpaudit/sink.h"
 #include "support/cli_process.h"
 #include "support/database_server.h"
@@ -450,6 +451,49 @@ TEST_F(ReadApiTest, TheConsoleSignsAnAuditorInWithASessionCookieAndNobodyElse) {
   EXPECT_EQ(sign_ins[4].tool, "console/logout");
   EXPECT_EQ(sign_ins[4].user.id, "ann");
   EXPECT_EQ(read_by, "console_session/api_key");
+}
+
+// An HS256 token for `claims`, signed with `secret`.
+std::string Hs256Token(const std::string& secret, const json& claims) {
+  const std::string signing_input =
+      Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})") + "." + Base64UrlEncode(claims.dump());
+  const std::string hex = HmacSha256Hex(secret, signing_input);
+  std::string mac;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) mac.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  return signing_input + "." + Base64UrlEncode(mac);
+}
+
+// A session opened with a bearer token ends when the token does, not 8 hours later.
+TEST(ConsoleSessionTest, ASessionSignedInWithATokenEndsWhenTheTokenExpires) {
+  testing::TempDir dir;
+  const auto secret_file = dir.path() / "jwt.secret";
+  const std::string secret(40, 'k');
+  std::ofstream(secret_file) << secret;
+  std::filesystem::permissions(secret_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  const auto config = dir.path() / "mcp-audit.toml";
+  std::ofstream(config) << "[auth.jwt]\nalgorithms = [\"HS256\"]\nsecret_file = \"" << secret_file.string()
+                        << "\"\nleeway_seconds = 0\n";
+  ServerProcess server({"serve", "--http", "127.0.0.1:0", "--config", config.string(), "--audit-dir",
+                        (dir.path() / "audit").string()},
+                       dir.path() / "serve.txt");
+  const auto endpoint = testing::WaitForEndpoint(server);
+  ASSERT_NE(endpoint.port, 0) << server.Stderr();
+  const testing::HttpClient http("127.0.0.1", endpoint.port);
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::string token = Hs256Token(secret, {{"sub", "ann"}, {"roles", {"auditor"}}, {"exp", now + 3}});
+  auto signed_in = http.Send("POST", "/console/login", "credential=" + token,
+                             {{"Content-Type", "application/x-www-form-urlencoded"},
+                              {"Origin", "http://127.0.0.1:" + std::to_string(endpoint.port)}});
+  ASSERT_EQ(signed_in.header("location"), "/console/") << signed_in.body << server.Stderr();
+  const std::string set_cookie = signed_in.header("set-cookie");
+  const auto max_age = std::stoi(set_cookie.substr(set_cookie.find("Max-Age=") + 8));
+  EXPECT_GE(max_age, 1);
+  EXPECT_LE(max_age, 3) << "the cookie lives as long as the token";
+  const std::string cookie = set_cookie.substr(0, set_cookie.find(';'));
+  EXPECT_EQ(http.Send("GET", "/api/v1/events?limit=1", "", {{"Cookie", cookie}}).status, 200);
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  EXPECT_EQ(http.Send("GET", "/api/v1/events?limit=1", "", {{"Cookie", cookie}}).status, 401) << "the token expired";
 }
 
 // `mcp-audit console`: the same API for an auditor's machine, reading a shared
