@@ -618,11 +618,14 @@ class HttpTransport {
   }
 
   // Whether a browser sent this from a page of this very origin: its Origin is
-  // exactly scheme://Host of the request (scheme, host and port), or it sends
+  // exactly scheme://Host of the request (scheme, host and port; behind a
+  // trusted proxy, the host it was asked for: X-Forwarded-Host), or it sends
   // no Origin and says Sec-Fetch-Site: same-origin. Other ports of the same
   // host are other origins (SameSite cookies do not tell them apart).
   bool FromThisOrigin(const HttpRequest& request, const std::string& peer_ip) const {
-    const std::string_view host = Field(request, http::field::host);
+    const bool proxied = std::ranges::find(options_.trusted_proxies, peer_ip) != options_.trusted_proxies.end();
+    const std::string_view forwarded_host = proxied ? Field(request, "X-Forwarded-Host") : std::string_view();
+    const std::string_view host = forwarded_host.empty() ? Field(request, http::field::host) : forwarded_host;
     auto origin = request.find(http::field::origin);
     if (origin == request.end()) return Lower(Field(request, "Sec-Fetch-Site")) == "same-origin";
     const std::string scheme = ForwardedOverHttps(request, peer_ip) ? "https://" : "http://";

@@ -496,6 +496,35 @@ TEST(ConsoleSessionTest, ASessionSignedInWithATokenEndsWhenTheTokenExpires) {
   EXPECT_EQ(http.Send("GET", "/api/v1/events?limit=1", "", {{"Cookie", cookie}}).status, 401) << "the token expired";
 }
 
+// Behind a TLS-terminating reverse proxy the server trusts: the console's forms
+// come from the public origin, and the session cookie is Secure.
+TEST(ConsoleSessionTest, BehindATrustedHttpsProxyTheSignInIsFromThePublicOriginAndTheCookieIsSecure) {
+  testing::TempDir dir;
+  auto [code, out] = RunCommand("apikey --user ann --role auditor");
+  ASSERT_EQ(code, 0) << out;
+  const std::string key = out.substr(out.find("mcpa_"), out.find('\n', out.find("mcpa_")) - out.find("mcpa_"));
+  const auto config = dir.path() / "mcp-audit.toml";
+  std::ofstream(config) << "[http]\ntrusted_proxies = [\"127.0.0.1\"]\n"
+                        << "allowed_origins = [\"https://audit.example.com\", \"http://audit.example.com\"]\n\n"
+                        << out.substr(out.find("[[auth.api_keys]]"));
+  ServerProcess server({"serve", "--http", "127.0.0.1:0", "--config", config.string(), "--audit-dir",
+                        (dir.path() / "audit").string()},
+                       dir.path() / "serve.txt");
+  const auto endpoint = testing::WaitForEndpoint(server);
+  ASSERT_NE(endpoint.port, 0) << server.Stderr();
+  const testing::HttpClient http("127.0.0.1", endpoint.port);
+  auto sign_in = [&](const std::string& origin) {
+    return http.Send("POST", "/console/login", "credential=" + key,
+                     {{"Content-Type", "application/x-www-form-urlencoded"}, {"Origin", origin},
+                      {"X-Forwarded-Host", "audit.example.com"}, {"X-Forwarded-Proto", "https"}});
+  };
+  auto public_origin = sign_in("https://audit.example.com");
+  EXPECT_EQ(public_origin.header("location"), "/console/") << public_origin.body;
+  EXPECT_NE(public_origin.header("set-cookie").find("; Secure"), std::string::npos) << public_origin.header("set-cookie");
+  EXPECT_EQ(sign_in("http://audit.example.com").status, 403) << "the scheme is part of the origin";
+  EXPECT_EQ(sign_in("https://evil.example").status, 403);
+}
+
 // `mcp-audit console`: the same API for an auditor's machine, reading a shared
 // PostgreSQL that a server ships to; its reads go to the local journal.
 TEST(ConsoleTest, AnAuditorReadsASharedPostgresqlThroughTheConsoleAndTheReadsAreRecorded) {
