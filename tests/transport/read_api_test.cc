@@ -83,6 +83,16 @@ class ReadApiTest : public ::testing::Test {
     return json::parse(reply.body, nullptr, false);
   }
 
+  // Listens to a tail of `query` for `duration` on a thread of its own, open
+  // once this returns: join the thread, then read `into`.
+  std::thread ListenToTail(const std::string& query, std::chrono::seconds duration, testing::HttpReply& into) {
+    std::thread reader([this, query, duration, &into] {
+      into = http_->Send("GET", "/api/v1/tail?" + query, "", {{"X-API-Key", auditor_.key}}, duration);
+    });
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    return reader;
+  }
+
   // A 400 that names `parameter`.
   void ExpectBadParameter(const std::string& target, const std::string& parameter) {
     auto reply = Send(target, &auditor_);
@@ -313,11 +323,7 @@ TEST_F(ReadApiTest, AnExportStreamsEveryRecordOldestFirstPageAfterPage) {
 
 TEST_F(ReadApiTest, ATailSendsTheRecordsThatArriveAsServerSentEventsAndResumesAfterACursor) {
   testing::HttpReply tail;
-  std::thread reader([&] {
-    tail = http_->Send("GET", "/api/v1/tail?event_type=audit_read&tool=stats", "", {{"X-API-Key", auditor_.key}},
-                       std::chrono::seconds(4));
-  });
-  std::this_thread::sleep_for(std::chrono::seconds(1));
+  std::thread reader = ListenToTail("event_type=audit_read&tool=stats", std::chrono::seconds(4), tail);
   Get("/api/v1/stats?bucket=day");
   Get("/api/v1/stats?bucket=hour");
   reader.join();
@@ -347,11 +353,7 @@ TEST_F(ReadApiTest, ATailSendsTheRecordsThatArriveAsServerSentEventsAndResumesAf
 // ends: after records that are newer. A tail that already sent those still sends it.
 TEST_F(ReadApiTest, ATailSendsARecordThatReachesTheStoreAfterNewerOnes) {
   testing::HttpReply tail;
-  std::thread reader([&] {
-    tail = http_->Send("GET", "/api/v1/tail?tool=slow_call", "", {{"X-API-Key", auditor_.key}},
-                       std::chrono::seconds(5));
-  });
-  std::this_thread::sleep_for(std::chrono::seconds(1));
+  std::thread reader = ListenToTail("tool=slow_call", std::chrono::seconds(5), tail);
   auto store = OpenSink({.name = "late", .url = "sqlite://" + (audit_ / "audit.db").string()});
   ASSERT_TRUE(store.has_value()) << store.error().message;
   auto deliver = [&](const std::string& id, std::chrono::system_clock::time_point at, uint64_t seq) {
@@ -453,6 +455,14 @@ TEST_F(ReadApiTest, TheConsoleSignsAnAuditorInWithASessionCookieAndNobodyElse) {
   EXPECT_EQ(read_by, "console_session/api_key");
 }
 
+// `mcp-audit serve --http` on a free port with `config`, its journal in `dir`.
+std::unique_ptr<ServerProcess> ServeHttpWith(const std::filesystem::path& dir, const std::filesystem::path& config) {
+  return std::make_unique<ServerProcess>(std::vector<std::string>{"serve", "--http", "127.0.0.1:0", "--config",
+                                                                  config.string(), "--audit-dir",
+                                                                  (dir / "audit").string()},
+                                         dir / "serve.txt");
+}
+
 // An HS256 token for `claims`, signed with `secret`.
 std::string Hs256Token(const std::string& secret, const json& claims) {
   const std::string signing_input =
@@ -473,11 +483,9 @@ TEST(ConsoleSessionTest, ASessionSignedInWithATokenEndsWhenTheTokenExpires) {
   const auto config = dir.path() / "mcp-audit.toml";
   std::ofstream(config) << "[auth.jwt]\nalgorithms = [\"HS256\"]\nsecret_file = \"" << secret_file.string()
                         << "\"\nleeway_seconds = 0\n";
-  ServerProcess server({"serve", "--http", "127.0.0.1:0", "--config", config.string(), "--audit-dir",
-                        (dir.path() / "audit").string()},
-                       dir.path() / "serve.txt");
-  const auto endpoint = testing::WaitForEndpoint(server);
-  ASSERT_NE(endpoint.port, 0) << server.Stderr();
+  auto server = ServeHttpWith(dir.path(), config);
+  const auto endpoint = testing::WaitForEndpoint(*server);
+  ASSERT_NE(endpoint.port, 0) << server->Stderr();
   const testing::HttpClient http("127.0.0.1", endpoint.port);
   const int64_t now =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -485,7 +493,7 @@ TEST(ConsoleSessionTest, ASessionSignedInWithATokenEndsWhenTheTokenExpires) {
   auto signed_in = http.Send("POST", "/console/login", "credential=" + token,
                              {{"Content-Type", "application/x-www-form-urlencoded"},
                               {"Origin", "http://127.0.0.1:" + std::to_string(endpoint.port)}});
-  ASSERT_EQ(signed_in.header("location"), "/console/") << signed_in.body << server.Stderr();
+  ASSERT_EQ(signed_in.header("location"), "/console/") << signed_in.body << server->Stderr();
   const std::string set_cookie = signed_in.header("set-cookie");
   const auto max_age = std::stoi(set_cookie.substr(set_cookie.find("Max-Age=") + 8));
   EXPECT_GE(max_age, 1);
@@ -500,21 +508,17 @@ TEST(ConsoleSessionTest, ASessionSignedInWithATokenEndsWhenTheTokenExpires) {
 // come from the public origin, and the session cookie is Secure.
 TEST(ConsoleSessionTest, BehindATrustedHttpsProxyTheSignInIsFromThePublicOriginAndTheCookieIsSecure) {
   testing::TempDir dir;
-  auto [code, out] = RunCommand("apikey --user ann --role auditor");
-  ASSERT_EQ(code, 0) << out;
-  const std::string key = out.substr(out.find("mcpa_"), out.find('\n', out.find("mcpa_")) - out.find("mcpa_"));
+  const Key auditor = MakeKey("ann", "auditor");
   const auto config = dir.path() / "mcp-audit.toml";
   std::ofstream(config) << "[http]\ntrusted_proxies = [\"127.0.0.1\"]\n"
                         << "allowed_origins = [\"https://audit.example.com\", \"http://audit.example.com\"]\n\n"
-                        << out.substr(out.find("[[auth.api_keys]]"));
-  ServerProcess server({"serve", "--http", "127.0.0.1:0", "--config", config.string(), "--audit-dir",
-                        (dir.path() / "audit").string()},
-                       dir.path() / "serve.txt");
-  const auto endpoint = testing::WaitForEndpoint(server);
-  ASSERT_NE(endpoint.port, 0) << server.Stderr();
+                        << auditor.entry;
+  auto server = ServeHttpWith(dir.path(), config);
+  const auto endpoint = testing::WaitForEndpoint(*server);
+  ASSERT_NE(endpoint.port, 0) << server->Stderr();
   const testing::HttpClient http("127.0.0.1", endpoint.port);
   auto sign_in = [&](const std::string& origin) {
-    return http.Send("POST", "/console/login", "credential=" + key,
+    return http.Send("POST", "/console/login", "credential=" + auditor.key,
                      {{"Content-Type", "application/x-www-form-urlencoded"}, {"Origin", origin},
                       {"X-Forwarded-Host", "audit.example.com"}, {"X-Forwarded-Proto", "https"}});
   };
