@@ -28,7 +28,6 @@ struct ReadApiRequest {
   std::string target;  // path and query, as sent
   Identity identity;   // the read API's caller (the console's pages are served unauthenticated)
   std::string client_ip;
-  std::string content_type;  // of the body
   std::string body;          // of a POST (at most max_body_bytes)
   std::string cookie;        // the Cookie header
   bool secure = false;       // over HTTPS, as the client sees it

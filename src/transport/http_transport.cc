@@ -607,7 +607,7 @@ class HttpTransport {
   ReadApiRequest ReadRequestOf(const HttpRequest& request, const std::string& client_ip, const std::string& peer_ip,
                                Identity caller) const {
     return {std::string(request.method_string()), std::string(request.target()), std::move(caller), client_ip,
-            std::string(Field(request, http::field::content_type)), request.body(),
+            request.body(),
             std::string(Field(request, http::field::cookie)), ForwardedOverHttps(request, peer_ip)};
   }
 
