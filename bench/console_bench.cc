@@ -4,12 +4,13 @@
 // counts — beside the full scan every read was before (all records in chain
 // order, each parsed and matched in C++, as `query --store` did).
 // A generated store of 10 million records in SQLite and 1 million in
-// PostgreSQL (times `scale`), spread over 90 days.
+// PostgreSQL (times `scale`), spread over 90 days; and a journal of 1 million
+// read by time, beside the read of all its segments.
 // Usage: console_bench [scale]; bench/store_bench.sh build/console_bench starts
 // PostgreSQL on loopback and sets MCPAUDIT_BENCH_POSTGRES_URL. With
 // MCPAUDIT_BENCH_SQLITE_STORE=<path of a store it filled before>, it measures
 // that store's reads again (without the full scan) and generates nothing; with
-// MCPAUDIT_BENCH_ONLY=postgres, it measures PostgreSQL alone.
+// MCPAUDIT_BENCH_ONLY=postgres (or journal), it measures that alone.
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,9 +25,12 @@
 #include <vector>
 
 #include "audit/bounded_json.h"
+#include "audit/journal_format.h"
 #include "mcpaudit/clock.h"
+#include "mcpaudit/pipeline.h"
 #include "mcpaudit/sink.h"
 #include "sample_event.h"
+#include "store/journal_reader.h"
 #include "store/record_store.h"
 #include "store/store_query.h"
 
@@ -208,6 +212,68 @@ void Measure(const SinkConfig& store, size_t count, bool existing = false) {
       "<= 500 ms");
 }
 
+// The journal read without a store (`query --audit-dir`): a week of one user
+// read through the segments whose time bounds meet the week, beside the read
+// of every segment. `count` calls over 90 days, in 64 MiB segments. The
+// writer stamps its checkpoints now (it writes the 90 days in seconds), so
+// every segment's bounds reach today: the week asked is the first one.
+void MeasureJournal(const fs::path& dir, size_t count) {
+  PipelineOptions options;
+  options.directory = dir;
+  options.stream = "bench";
+  options.admin_space_left_bytes = options.space_left_bytes = 0;
+  const auto now = system_clock::now();
+  const auto span = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::days(90));
+  const auto start = Steady::now();
+  {
+    auto pipeline = Pipeline::Open(options);
+    if (!pipeline) Fail(pipeline.error().message);
+    for (size_t i = 0; i < count; ++i) {
+      AuditEvent e = bench::SampleEvent(i);
+      e.timestamp = now - span + span * static_cast<int64_t>(i) / static_cast<int64_t>(count);
+      e.user.id = "user-" + std::to_string((i * 7919) % kUsers);
+      if (auto logged = (*pipeline)->Log(e); !logged) Fail(logged.error().message);
+    }
+  }
+  size_t segments = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) segments += journal::IsSegmentFile(entry);
+  std::printf("journal   %zu records written in %.0f s, %zu segments\n", count,
+              std::chrono::duration<double>(Steady::now() - start).count(), segments);
+  const TimeWindow week{now - span, now - span + std::chrono::days(7)};
+  auto read = [&](const TimeWindow& window) {
+    size_t matched = 0;
+    const auto begin = Steady::now();
+    auto status = ForEachRecordLineIn(
+        dir, {},
+        [&](const AuditEvent& e, const std::string&) {
+          matched += e.user.id == "user-17" && e.timestamp >= *week.since && e.timestamp < *week.until;
+          return true;
+        },
+        [](const BadLine&) {}, window);
+    if (!status) Fail(status.error().message);
+    if (matched == 0) Fail("no record of user-17 in the week");
+    return Milliseconds(Steady::now() - begin);
+  };
+  const double all = read({}), skipping = read(week);
+  std::printf("%-9s %-36s %10zu %9.0f %9s %12.0f %9.1fx   %s\n", "journal", "a user's week (segments by time)", count,
+              skipping, "", all, all / skipping, "reads only the week's segments");
+}
+
+// The PostgreSQL that bench/store_bench.sh started (MCPAUDIT_BENCH_POSTGRES_URL).
+void MeasurePostgres(double scale) {
+  const char* url = std::getenv("MCPAUDIT_BENCH_POSTGRES_URL");
+  if (url == nullptr || *url == 0) {
+    std::printf("postgres  (not measured: MCPAUDIT_BENCH_POSTGRES_URL is not set; bench/store_bench.sh sets it)\n");
+    return;
+  }
+  const char* password = std::getenv("MCPAUDIT_BENCH_POSTGRES_PASSWORD_FILE");
+  SinkConfig postgres;
+  postgres.name = "postgres";
+  postgres.url = url;
+  postgres.password_file = password ? password : "";
+  Measure(postgres, std::max<size_t>(kBatch, static_cast<size_t>(1'000'000 * scale)));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -223,19 +289,13 @@ int main(int argc, char** argv) {
     fs::remove_all(dir);
     return 0;
   }
-  // MCPAUDIT_BENCH_ONLY=postgres: the PostgreSQL half alone (the SQLite fill takes the longest).
-  const char* only = std::getenv("MCPAUDIT_BENCH_ONLY");
-  if (only == nullptr || std::string_view(only) != "postgres")
-    Measure(sqlite, std::max<size_t>(kBatch, static_cast<size_t>(10'000'000 * scale)));
-  if (const char* url = std::getenv("MCPAUDIT_BENCH_POSTGRES_URL"); url && *url) {
-    const char* password = std::getenv("MCPAUDIT_BENCH_POSTGRES_PASSWORD_FILE");
-    SinkConfig postgres;
-    postgres.name = "postgres";
-    postgres.url = url;
-    postgres.password_file = password ? password : "";
-    Measure(postgres, std::max<size_t>(kBatch, static_cast<size_t>(1'000'000 * scale)));
-  } else {
-    std::printf("postgres  (not measured: MCPAUDIT_BENCH_POSTGRES_URL is not set; bench/store_bench.sh sets it)\n");
+  // MCPAUDIT_BENCH_ONLY=postgres or journal: that one alone (the SQLite fill takes the longest).
+  const std::string_view only = std::getenv("MCPAUDIT_BENCH_ONLY") ? std::getenv("MCPAUDIT_BENCH_ONLY") : "";
+  if (only.empty() || only == "journal") {
+    MeasureJournal(dir / "journal", std::max<size_t>(kBatch, static_cast<size_t>(1'000'000 * scale)));
+    fs::remove_all(dir / "journal");
   }
+  if (only.empty()) Measure(sqlite, std::max<size_t>(kBatch, static_cast<size_t>(10'000'000 * scale)));
+  if (only.empty() || only == "postgres") MeasurePostgres(scale);
   fs::remove_all(dir);
 }

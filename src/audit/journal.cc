@@ -47,6 +47,8 @@ Journal& Journal::operator=(Journal&& other) noexcept {
     segment_path_ = std::move(other.segment_path_);
     segment_bytes_ = other.segment_bytes_;
     segment_opened_ = other.segment_opened_;
+    span_known_ = other.span_known_;
+    span_ = other.span_;
     head_ = std::move(other.head_);
     recovery_ = std::move(other.recovery_);
   }
@@ -99,6 +101,14 @@ Result<Journal> Journal::Open(JournalOptions options, std::string_view stream) {
         return std::unexpected(ErrnoError("cannot cut back", *it));
       SyncDirectory(dir);
       content.resize(complete);
+    }
+    if (it == segments.rbegin() && !content.empty()) {
+      // The active segment's time bounds: those its last line, a checkpoint, declares.
+      const size_t last = content.rfind('\n', content.size() - 2);
+      const std::string_view line(content.data() + (last == std::string::npos ? 0 : last + 1),
+                                  content.size() - 1 - (last == std::string::npos ? 0 : last + 1));
+      journal.span_ = journal::DeclaredSpan(ParseWithin(line, kMaxRecordDepth));
+      journal.span_known_ = journal.span_.has_value();
     }
     // Walk back over complete lines to the last record of this stream.
     std::vector<std::string_view> lines;
@@ -162,17 +172,22 @@ void Journal::CloseSegment() {
   fd_ = -1;
 }
 
-Status Journal::RotateIfDue(uint64_t next_seq, size_t incoming_bytes) {
-  const bool too_big = segment_bytes_ > 0 && segment_bytes_ + incoming_bytes > options_.max_segment_bytes;
-  const bool too_old =
-      segment_bytes_ > 0 && std::chrono::system_clock::now() - segment_opened_ > options_.max_segment_age;
-  if (!too_big && !too_old) return {};
-  if (::fdatasync(fd_) != 0) return std::unexpected(ErrnoError("cannot sync", segment_path_));
-  CloseSegment();
-  return OpenSegment(next_seq);
+bool Journal::RotationDue() const {
+  if (segment_bytes_ == 0) return false;
+  return segment_bytes_ >= options_.max_segment_bytes || !span_known_ ||
+         std::chrono::system_clock::now() - segment_opened_ > options_.max_segment_age;
 }
 
-Status Journal::Append(std::string_view lines) {
+Status Journal::Rotate(uint64_t next_seq) {
+  if (fd_ >= 0 && ::fdatasync(fd_) != 0) return std::unexpected(ErrnoError("cannot sync", segment_path_));
+  CloseSegment();
+  if (Status opened = OpenSegment(next_seq); !opened) return opened;
+  span_known_ = segment_bytes_ == 0;
+  span_.reset();
+  return {};
+}
+
+Status Journal::Append(std::string_view lines, const std::optional<journal::TimeSpan>& span) {
   if (fd_ < 0) return Fail(ErrorCode::kIo, "the journal segment is not open");
   const size_t done = WriteAll(fd_, lines);
   if (done < lines.size()) {
@@ -183,6 +198,7 @@ Status Journal::Append(std::string_view lines) {
     return std::unexpected(error);
   }
   segment_bytes_ += done;
+  journal::Widen(span_, span);
   return {};
 }
 

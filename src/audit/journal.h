@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "audit/journal_format.h"
 #include "mcpaudit/result.h"
 
 namespace mcpaudit {
@@ -47,12 +48,19 @@ class Journal {
   const ChainHead& head() const { return head_; }
   const Recovery& recovery() const { return recovery_; }
 
-  // Starts a new segment first when the active one is too large or too old.
-  // `next_seq` is the seq of the first record that will go into it.
-  [[nodiscard]] Status RotateIfDue(uint64_t next_seq, size_t incoming_bytes);
-  // Appends whole lines. On failure the segment is cut back to where it was, so
-  // that a partial write never leaves a torn line behind.
-  [[nodiscard]] Status Append(std::string_view lines);
+  // Whether the active segment is to be closed: it is full, old, or holds
+  // records whose time bounds the writer does not know (it crashed).
+  bool RotationDue() const;
+  // Closes the active segment (synced) and starts a new one; `next_seq` is
+  // the seq of the first record that will go into it.
+  [[nodiscard]] Status Rotate(uint64_t next_seq);
+  // When the records of the active segment were stamped (none yet: nullopt),
+  // if known: a checkpoint declares them (journal_format.h).
+  bool span_known() const { return span_known_; }
+  const std::optional<journal::TimeSpan>& span() const { return span_; }
+  // Appends whole lines, stamped within `span`. On failure the segment is cut
+  // back to where it was, so that a partial write never leaves a torn line behind.
+  [[nodiscard]] Status Append(std::string_view lines, const std::optional<journal::TimeSpan>& span);
   // fdatasync of the active segment.
   [[nodiscard]] Status Sync();
   // Free bytes on the journal's filesystem. Thread-safe (unlike the rest).
@@ -70,6 +78,8 @@ class Journal {
   std::filesystem::path segment_path_;
   uint64_t segment_bytes_ = 0;
   std::chrono::system_clock::time_point segment_opened_;
+  bool span_known_ = true;
+  std::optional<journal::TimeSpan> span_;
   ChainHead head_;
   Recovery recovery_;
 };

@@ -4,6 +4,7 @@
 
 #include "audit/canonical_json.h"
 #include "audit/crypto.h"
+#include "mcpaudit/audit_event.h"
 
 namespace mcpaudit::journal {
 
@@ -40,6 +41,45 @@ Result<std::string> CanonicalForHash(const Json& record, const nlohmann::json& s
 
 template Result<std::string> CanonicalForHash(const nlohmann::json&, const nlohmann::json&);
 template Result<std::string> CanonicalForHash(const nlohmann::ordered_json&, const nlohmann::json&);
+
+void Widen(std::optional<TimeSpan>& span, std::chrono::system_clock::time_point time) {
+  if (span) {
+    span->Widen(time);
+  } else {
+    span = TimeSpan{time, time};
+  }
+}
+
+void Widen(std::optional<TimeSpan>& span, const std::optional<TimeSpan>& other) {
+  if (!other) return;
+  Widen(span, other->earliest);
+  span->Widen(other->latest);
+}
+
+nlohmann::json SpanJson(const TimeSpan& span) {
+  return {{"earliest", FormatTimestamp(span.earliest)}, {"latest", FormatTimestamp(span.latest)}};
+}
+
+template <typename Json>
+std::optional<TimeSpan> DeclaredSpan(const Json& record) {
+  if (!record.is_object()) return std::nullopt;
+  auto type = record.find("event_type");
+  auto details = record.find("details");
+  if (type == record.end() || *type != "checkpoint" || details == record.end() || !details->is_object())
+    return std::nullopt;
+  auto segment = details->find("segment");
+  if (segment == details->end() || !segment->is_object()) return std::nullopt;
+  auto earliest = segment->find("earliest"), latest = segment->find("latest");
+  if (earliest == segment->end() || latest == segment->end() || !earliest->is_string() || !latest->is_string())
+    return std::nullopt;
+  auto from = ParseTimestamp(earliest->template get_ref<const std::string&>());
+  auto to = ParseTimestamp(latest->template get_ref<const std::string&>());
+  if (!from || !to || *to < *from) return std::nullopt;
+  return TimeSpan{*from, *to};
+}
+
+template std::optional<TimeSpan> DeclaredSpan(const nlohmann::json&);
+template std::optional<TimeSpan> DeclaredSpan(const nlohmann::ordered_json&);
 
 std::string ChainHash(std::string_view prev, std::string_view canonical) { return Sha256Hex({prev, canonical}); }
 

@@ -18,10 +18,22 @@
 // record they cover and, when a signing key is configured, sign it:
 //   "details": {"covers": {"seq": N, "hash": H(N)}, "key_id": K, "signature": base64 Ed25519}
 // over the text CheckpointMessage(stream, N, H(N)).
+//
+// Time bounds. A checkpoint also says when the records of its segment so far
+// (itself included) were stamped: "details": {…, "segment": {"earliest": T, "latest": T}}
+// (record timestamps). The writer closes each segment it rotates with such a
+// checkpoint, so a reader that looks only at a segment's last line knows whether
+// the segment can hold a record of a time range (records are not in time order:
+// a call is stamped when it arrives and written when it ends). A writer that
+// does not know the bounds of its segment (after a crash) leaves them out and
+// starts a new segment. verify checks every bound it finds against the records.
 #pragma once
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +57,32 @@ bool IsSegmentFile(const std::filesystem::directory_entry& entry);
 inline std::string CheckpointMessage(std::string_view stream, uint64_t seq, std::string_view hash) {
   return "mcp-audit/1 checkpoint " + std::string(stream) + " " + std::to_string(seq) + " " + std::string(hash);
 }
+
+// When the records of a segment were stamped: the least and greatest timestamp.
+struct TimeSpan {
+  std::chrono::system_clock::time_point earliest, latest;
+  void Widen(std::chrono::system_clock::time_point time) {
+    earliest = std::min(earliest, time);
+    latest = std::max(latest, time);
+  }
+  void Widen(const TimeSpan& other) {
+    Widen(other.earliest);
+    Widen(other.latest);
+  }
+  // Whether a record of [since, until) may lie within.
+  bool Meets(std::optional<std::chrono::system_clock::time_point> since,
+             std::optional<std::chrono::system_clock::time_point> until) const {
+    return (!since || latest >= *since) && (!until || earliest < *until);
+  }
+};
+// `span` widened by `time` or `other` (when there is no span yet, it becomes theirs).
+void Widen(std::optional<TimeSpan>& span, std::chrono::system_clock::time_point time);
+void Widen(std::optional<TimeSpan>& span, const std::optional<TimeSpan>& other);
+nlohmann::json SpanJson(const TimeSpan& span);
+// The bounds a record declares for its segment: those of a checkpoint whose
+// details.segment is well formed, else none.
+template <typename Json>
+std::optional<TimeSpan> DeclaredSpan(const Json& record);
 
 // Retention drops a stream's oldest records; its `retention` record declares
 // where the stream now begins and signs this text (as a checkpoint does):

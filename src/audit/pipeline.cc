@@ -55,6 +55,7 @@ struct Prepared {
   // then C(N), what the chain hashes, then the salts of the erasable fields as
   // a JSON object (or nothing).
   std::string text;
+  std::chrono::system_clock::time_point time;  // the record's timestamp
   uint32_t prefix_size = 0;
   uint32_t canonical_size = 0;
   Completion* done = nullptr;
@@ -205,6 +206,7 @@ struct Pipeline::State {
     Prepared p;
     p.text.reserve(prefix.size() + canonical.size() + salts_json.size());
     AppendParts(p.text, {prefix, canonical, salts_json});
+    p.time = event.timestamp;
     p.prefix_size = static_cast<uint32_t>(prefix.size());
     p.canonical_size = static_cast<uint32_t>(canonical.size());
     return p;
@@ -250,6 +252,7 @@ struct Pipeline::State {
     out += "}}\n";
     head = std::move(hash);
     ++since_checkpoint;
+    journal::Widen(batch_span, p.time);
   }
 
   void SealSystemEvent(const AuditEvent& event, std::string& out) {
@@ -260,6 +263,13 @@ struct Pipeline::State {
   void SealCheckpoint(std::string& out) {
     AuditEvent e = SystemEvent("checkpoint");
     e.details = {{"covers", {{"seq", seq}, {"hash", head}}}};
+    if (journal.span_known()) {
+      // The bounds of the segment up to this checkpoint, itself included.
+      std::optional<journal::TimeSpan> span = journal.span();
+      journal::Widen(span, batch_span);
+      journal::Widen(span, e.timestamp);
+      e.details["segment"] = journal::SpanJson(*span);
+    }
     if (key) {
       auto signature = key->Sign(journal::CheckpointMessage(options.stream, seq, head));
       if (signature) {
@@ -309,12 +319,16 @@ struct Pipeline::State {
     bool appended;  // the records are in the file (only a sync may have failed)
   };
   BatchResult WriteBatch(std::vector<Prepared>& items, bool sync, bool final_checkpoint) {
+    if (journal.RotationDue()) {
+      if (Status closed = CloseSegment(); !closed) return Failed(closed, /*appended=*/false);
+    }
     const uint64_t seq_before = seq, since_before = since_checkpoint;
     const std::string head_before = head;
     // Kept across batches: a fresh buffer this size would be mapped and unmapped
     // each time, and each unmap interrupts every core (TLB shootdown).
     std::string& out = batch_text;
     out.clear();
+    batch_span.reset();
     uint64_t records = 0;
     if (failures_unreported > 0) {
       AuditEvent e = SystemEvent("audit_failed");
@@ -357,10 +371,7 @@ struct Pipeline::State {
       ++records;
     }
     Status status;
-    if (!out.empty()) {
-      status = journal.RotateIfDue(seq_before + 1, out.size());
-      if (status) status = journal.Append(out);
-    }
+    if (!out.empty()) status = journal.Append(out, batch_span);
     if (status) {
       // The records are in the file: the chain stands, whatever the sync says.
       written.fetch_add(records, std::memory_order_relaxed);
@@ -372,10 +383,7 @@ struct Pipeline::State {
           last_sync = Steady::now();
           unsynced = false;
         } else {
-          failed.fetch_add(1, std::memory_order_relaxed);
-          if (failures_unreported++ == 0) first_failure = synced.error().message;
-          write_failing.store(true, std::memory_order_relaxed);
-          return {synced, /*appended=*/true};
+          return Failed(synced, /*appended=*/true);
         }
       }
       failures_unreported = 0;
@@ -388,12 +396,39 @@ struct Pipeline::State {
     if (checkpoint_due) checkpoints.fetch_sub(1, std::memory_order_relaxed);
     unreported_drops.fetch_add(unreported_drops_pending, std::memory_order_relaxed);
     unreported_drops_pending = 0;
+    return Failed(status, /*appended=*/false);
+  }
+
+  BatchResult Failed(Status status, bool appended) {
     failed.fetch_add(1, std::memory_order_relaxed);
     if (failures_unreported++ == 0) first_failure = status.error().message;
     write_failing.store(true, std::memory_order_relaxed);
-    return {status, false};
+    return {std::move(status), appended};
+  }
+
+  // Ends the active segment with a checkpoint that declares its time bounds
+  // (unless its last record is one, or the bounds are not known), then starts
+  // the next segment.
+  Status CloseSegment() {
+    if (journal.span_known() && since_checkpoint > 0) {
+      const uint64_t seq_before = seq, since_before = since_checkpoint;
+      const std::string head_before = head;
+      std::string seal;
+      batch_span.reset();
+      SealCheckpoint(seal);
+      if (Status appended = journal.Append(seal, batch_span); !appended) {
+        seq = seq_before;
+        head = head_before;
+        since_checkpoint = since_before;
+        checkpoints.fetch_sub(1, std::memory_order_relaxed);
+        return appended;
+      }
+      written.fetch_add(1, std::memory_order_relaxed);
+    }
+    return journal.Rotate(seq + 1);
   }
   uint64_t unreported_drops_pending = 0;
+  std::optional<journal::TimeSpan> batch_span;  // writer thread: when the records of batch_text were stamped
   std::string batch_text;  // writer thread: the lines of the batch being written
   std::vector<std::unique_ptr<AuditEvent>> used_events;  // writer thread: prepared raw events
   EventRecycler recycler;

@@ -152,7 +152,7 @@ Status ForEachSelectedRecord(const std::string& audit_dir, const StoreFlags& sou
           if (newest.size() > filter.limit) newest.pop_front();
           return true;
         },
-        on_bad_line);
+        on_bad_line, {filter.since, filter.until});
     if (!read) return read;
     for (auto it = newest.rbegin(); it != newest.rend(); ++it)
       if (!visit(it->first, it->second)) break;
@@ -165,7 +165,7 @@ Status ForEachSelectedRecord(const std::string& audit_dir, const StoreFlags& sou
         if (!visit(event, line)) return false;
         return filter.limit == 0 || ++selected < filter.limit;
       },
-      on_bad_line);
+      on_bad_line, {filter.since, filter.until});
 }
 
 Result<QueryFilter> FilterFlags::Filter() const {

@@ -46,6 +46,26 @@ Status ForEachLine(const std::vector<fs::path>& files,
   return {};
 }
 
+bool SegmentMayHold(const fs::path& file, const TimeWindow& window) {
+  if (!window.since && !window.until) return true;
+  if (!journal::IsSegmentName(file.filename().string())) return true;
+  // A checkpoint's line is well under this; a longer last line is read whole.
+  constexpr std::streamoff kTail = 8192;
+  std::ifstream in(file, std::ios::binary | std::ios::ate);
+  const std::streamoff size = in ? static_cast<std::streamoff>(in.tellg()) : 0;
+  if (size < 2) return true;
+  const std::streamoff from = std::max<std::streamoff>(0, size - kTail);
+  std::string tail(static_cast<size_t>(size - from), '\0');
+  in.seekg(from);
+  if (!in.read(tail.data(), static_cast<std::streamsize>(tail.size())) || tail.back() != '\n') return true;
+  const size_t start = tail.rfind('\n', tail.size() - 2);
+  if (start == std::string::npos && from > 0) return true;
+  const size_t begin = start == std::string::npos ? 0 : start + 1;
+  auto span = journal::DeclaredSpan(ParseWithin(std::string_view(tail).substr(begin, tail.size() - 1 - begin),
+                                                kMaxRecordDepth));
+  return !span || span->Meets(window.since, window.until);
+}
+
 namespace {
 
 // One line to a record, or why it is not one.
@@ -59,7 +79,7 @@ Result<AuditEvent> ParseRecordLine(const std::string& line) {
 
 Status ForEachRecordLineIn(const fs::path& dir, const SinkConfig& store,
                            const std::function<bool(const AuditEvent&, const std::string&)>& visit,
-                           const std::function<void(const BadLine&)>& on_bad_line) {
+                           const std::function<void(const BadLine&)>& on_bad_line, const TimeWindow& window) {
   auto record = [&](const fs::path& where, size_t number, const std::string& line) {
     auto event = ParseRecordLine(line);
     if (!event) {
@@ -74,6 +94,7 @@ Status ForEachRecordLineIn(const fs::path& dir, const SinkConfig& store,
   }
   auto files = ListAuditFiles(dir);
   if (!files) return std::unexpected(files.error());
+  std::erase_if(*files, [&](const fs::path& file) { return !SegmentMayHold(file, window); });
   return ForEachLine(*files, record);
 }
 

@@ -1,9 +1,11 @@
 // Reads audit records back from a directory of JSONL files, oldest first.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,9 +45,22 @@ struct BadLine {
                                      const std::function<bool(const AuditEvent&)>& visit,
                                      const std::function<void(const BadLine&)>& on_bad_line);
 
+// A period of record timestamps: [since, until), open where not given.
+struct TimeWindow {
+  std::optional<std::chrono::system_clock::time_point> since, until;
+};
+
+// Whether the journal segment `file` may hold a record of `window`: false only
+// when its last line is a checkpoint whose time bounds lie outside it
+// (journal_format.h; verify checks those bounds against the records).
+bool SegmentMayHold(const std::filesystem::path& file, const TimeWindow& window);
+
 // The same, with each record's line as it is stored (what `export` writes).
+// Records outside `window` may still be visited (the caller filters), but the
+// journal's segments that cannot hold one are not read.
 [[nodiscard]] Status ForEachRecordLineIn(const std::filesystem::path& dir, const SinkConfig& store,
                                          const std::function<bool(const AuditEvent&, const std::string&)>& visit,
-                                         const std::function<void(const BadLine&)>& on_bad_line);
+                                         const std::function<void(const BadLine&)>& on_bad_line,
+                                         const TimeWindow& window = {});
 
 }  // namespace mcpaudit

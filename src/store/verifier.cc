@@ -97,7 +97,10 @@ bool WriterRunning(const fs::path& dir) {
 
 class Verifier {
  public:
-  Verifier(const SigningKey* key, VerifyReport& report) : key_(key), report_(report) {}
+  // `segments`: the records come from journal segments, one file each, whose
+  // checkpoints' time bounds are checked (a store's rows have no segments).
+  Verifier(const SigningKey* key, VerifyReport& report, bool segments)
+      : key_(key), report_(report), segments_(segments) {}
 
   void Record(const std::string& text, const fs::path& file, size_t line) {
     try {
@@ -117,6 +120,7 @@ class Verifier {
       return;
     }
     ++report_.records;
+    if (segments_) Stamped(record, file, line);
     const json& integrity = record["integrity"];
     const std::string stream = integrity.value("stream", "");
     report_.newest_stream = stream;
@@ -196,6 +200,35 @@ class Verifier {
   }
 
  private:
+  // Keeps the time bounds of the segment's records so far, and holds a
+  // checkpoint's declared bounds against them: a reader skips the segment on
+  // the word of its last checkpoint.
+  void Stamped(const json& record, const fs::path& file, size_t line) {
+    if (file != span_file_) {
+      span_file_ = file;
+      file_span_.reset();
+    }
+    if (auto stamp = record.find("timestamp"); stamp != record.end() && stamp->is_string())
+      if (auto time = ParseTimestamp(stamp->get_ref<const std::string&>())) journal::Widen(file_span_, *time);
+    auto details = record.find("details");
+    if (record.value("event_type", "") != "checkpoint" || details == record.end() || !details->is_object() ||
+        !details->contains("segment"))
+      return;
+    const json& integrity = record["integrity"];
+    const std::string stream = integrity.value("stream", "?");
+    const uint64_t seq = integrity.value("seq", uint64_t{0});
+    auto declared = journal::DeclaredSpan(record);
+    if (!declared) {
+      Problem(stream, seq, "modified", "its segment's time bounds are not two timestamps in order", file, line);
+    } else if (file_span_ && !(declared->earliest <= file_span_->earliest && file_span_->latest <= declared->latest)) {
+      Problem(stream, seq, "modified",
+              "it says the records of its segment were stamped from " + FormatTimestamp(declared->earliest) + " to " +
+                  FormatTimestamp(declared->latest) + ", but they span " + FormatTimestamp(file_span_->earliest) +
+                  " to " + FormatTimestamp(file_span_->latest) + ": a query by time would pass over some",
+              file, line);
+    }
+  }
+
   // Collects the cuts a retention record declares; checked at the end, since
   // the record comes after the stream's first remaining records.
   void Retention(const std::string& stream, uint64_t seq, const json& record) {
@@ -283,6 +316,9 @@ class Verifier {
 
   const SigningKey* key_;
   VerifyReport& report_;
+  const bool segments_;
+  fs::path span_file_;  // the segment being read, and when its records so far were stamped
+  std::optional<journal::TimeSpan> file_span_;
   std::map<std::string, StreamState> streams_;
   std::map<std::tuple<std::string, uint64_t, std::string>, Declaration> declarations_;
 };
@@ -301,7 +337,7 @@ Result<VerifyReport> VerifyJournal(const fs::path& dir, const SigningKey* public
   if (!files) return std::unexpected(files.error());
   const bool writer_running = WriterRunning(dir);
   VerifyReport report;
-  Verifier verifier(public_key, report);
+  Verifier verifier(public_key, report, /*segments=*/true);
   std::erase_if(*files, [](const fs::path& file) { return !journal::IsSegmentName(file.filename().string()); });
   if (files->empty()) return Fail(ErrorCode::kNotFound, "no journal segments in " + dir.string());
   // Empty lines too: the writer never writes one, so one stands where a record was.
@@ -338,7 +374,7 @@ Result<VerifyReport> VerifyLocalJournal(const fs::path& dir, const SigningKey* p
 Result<VerifyReport> VerifyStore(const SinkConfig& store, const SigningKey* public_key,
                                  const VerifyProgress& progress) {
   VerifyReport report;
-  Verifier verifier(public_key, report);
+  Verifier verifier(public_key, report, /*segments=*/false);
   const std::string url = RedactUrl(store.url);
   const fs::path where = url;
   bool stopped = false;

@@ -307,10 +307,21 @@ TEST(PipelineTest, RotatesSegmentsBySizeNamedByTheirFirstSeq) {
   auto segments = testing::SegmentPaths(dir.path());
   ASSERT_GT(segments.size(), 5u);
   for (const auto& segment : segments) {
-    auto first = json::parse(testing::ReadLines(segment).front());
+    const auto lines = testing::ReadLines(segment);
+    auto first = json::parse(lines.front());
     EXPECT_EQ(segment.filename().string(), journal::SegmentName(first["integrity"]["seq"].get<uint64_t>()));
+    // Each segment ends with a checkpoint that says when its records were stamped.
+    auto last = json::parse(lines.back());
+    EXPECT_EQ(last["event_type"], "checkpoint") << segment;
+    auto span = journal::DeclaredSpan(last);
+    ASSERT_TRUE(span.has_value()) << last.dump();
+    for (const auto& line : lines) {
+      auto time = ParseTimestamp(json::parse(line)["timestamp"].get<std::string>());
+      EXPECT_TRUE(span->earliest <= *time && *time <= span->latest) << line;
+    }
   }
-  EXPECT_EQ(Verify(dir.path()).records, 63u);
+  // started, 60 calls, stopped, the final checkpoint and one closing each other segment.
+  EXPECT_EQ(Verify(dir.path()).records, 63u + segments.size() - 1);
 }
 
 TEST(PipelineTest, DroppedEventsAreCountedAndTheCountIsInTheJournal) {

@@ -3,9 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
+#include "audit/journal_format.h"
+#include "mcpaudit/pipeline.h"
 #include "store/journal_reader.h"
+#include "store/verifier.h"
+#include "support/journal_files.h"
 #include "support/temp_dir.h"
 
 namespace mcpaudit {
@@ -119,6 +124,117 @@ TEST(JournalReaderTest, ReportsLinesThatAreNotRecordsAndGoesOn) {
                   .has_value());
   EXPECT_EQ(users, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(bad_lines, (std::vector<size_t>{2, 3}));
+}
+
+// A journal in segments of ~4 KiB, without disk-space thresholds.
+PipelineOptions SmallSegments(const std::filesystem::path& dir) {
+  PipelineOptions options;
+  options.directory = dir;
+  options.stream = "s";
+  options.max_segment_bytes = 4096;
+  options.admin_space_left_bytes = options.space_left_bytes = 0;
+  return options;
+}
+
+system_clock::time_point Year(int year) {
+  return std::chrono::sys_days(std::chrono::year(year) / 1 / 1);
+}
+
+// Logs `count` tool calls by `user` stamped at `time`, one batch each.
+void LogCalls(Pipeline& pipeline, const std::string& user, system_clock::time_point time, int count) {
+  for (int i = 0; i < count; ++i) {
+    AuditEvent e = Event(user, "", "search", Outcome::kSuccess, 0);
+    e.id = user + "-" + std::to_string(i);
+    e.timestamp = time;
+    ASSERT_TRUE(pipeline.Log(e).has_value());
+    ASSERT_TRUE(pipeline.Flush().has_value());
+  }
+}
+
+// The users of the records a read with `window` visits, and the bad lines it met.
+std::pair<std::multiset<std::string>, size_t> Read(const std::filesystem::path& dir, const TimeWindow& window) {
+  std::multiset<std::string> users;
+  size_t bad = 0;
+  EXPECT_TRUE(ForEachRecordLineIn(
+                  dir, {},
+                  [&](const AuditEvent& e, const std::string&) {
+                    if ((!window.since || e.timestamp >= *window.since) && (!window.until || e.timestamp < *window.until))
+                      users.insert(e.user.id);
+                    return true;
+                  },
+                  [&](const BadLine&) { ++bad; }, window)
+                  .has_value());
+  return {users, bad};
+}
+
+TEST(JournalReaderTest, ReadsByTimeOnlyTheSegmentsThatMayHoldSuchRecords) {
+  testing::TempDir dir;
+  {
+    auto pipeline = Pipeline::Open(SmallSegments(dir.path()));
+    ASSERT_TRUE(pipeline.has_value());
+    LogCalls(**pipeline, "past", Year(2020), 30);
+    LogCalls(**pipeline, "future", Year(2040), 30);
+  }
+  ASSERT_TRUE(VerifyJournal(dir.path(), nullptr)->valid());
+  auto segments = testing::SegmentPaths(dir.path());
+  ASSERT_GT(segments.size(), 4u);
+  // A line of the oldest segment made unreadable: only a read of that segment meets it.
+  auto lines = testing::ReadLines(segments.front());
+  lines[2] = "{not a record";
+  testing::WriteLines(segments.front(), lines);
+
+  auto [all, bad_in_all] = Read(dir.path(), {});
+  EXPECT_EQ(all.count("past"), 29u);
+  EXPECT_EQ(all.count("future"), 30u);
+  EXPECT_EQ(bad_in_all, 1u);
+
+  auto [later, bad_in_later] = Read(dir.path(), {Year(2030), std::nullopt});
+  EXPECT_EQ(later.count("future"), 30u);
+  EXPECT_EQ(later.count("past"), 0u);
+  EXPECT_EQ(bad_in_later, 0u) << "the oldest segment was read";
+
+  auto [earlier, bad_in_earlier] = Read(dir.path(), {std::nullopt, Year(2021)});
+  EXPECT_EQ(earlier.count("past"), 29u);
+  EXPECT_EQ(earlier.count("future"), 0u);
+  EXPECT_EQ(bad_in_earlier, 1u);
+  EXPECT_FALSE(SegmentMayHold(segments.back(), {std::nullopt, Year(2021)}));
+}
+
+TEST(JournalReaderTest, ASegmentLeftByACrashIsAlwaysRead) {
+  testing::TempDir dir;
+  {
+    auto pipeline = Pipeline::Open(SmallSegments(dir.path()));
+    ASSERT_TRUE(pipeline.has_value());
+    LogCalls(**pipeline, "future", Year(2040), 1);
+  }
+  // The crash: the stop's records (audit_stopped and the final checkpoint) never written.
+  auto segments = testing::SegmentPaths(dir.path());
+  ASSERT_EQ(segments.size(), 1u);
+  auto lines = testing::ReadLines(segments.front());
+  lines.resize(lines.size() - 2);
+  testing::WriteLines(segments.front(), lines);
+  {
+    // The writer cannot know when that segment's records were stamped: it starts another.
+    auto pipeline = Pipeline::Open(SmallSegments(dir.path()));
+    ASSERT_TRUE(pipeline.has_value());
+    LogCalls(**pipeline, "past", Year(2020), 1);
+  }
+  EXPECT_EQ(testing::SegmentPaths(dir.path()).size(), 2u);
+  EXPECT_EQ(Read(dir.path(), {Year(2030), std::nullopt}).first, std::multiset<std::string>{"future"});
+  EXPECT_EQ(Read(dir.path(), {std::nullopt, Year(2021)}).first, std::multiset<std::string>{"past"});
+}
+
+TEST(JournalReaderTest, AfterACleanStopTheWriterGoesOnInTheSameSegmentAndItsBounds) {
+  testing::TempDir dir;
+  for (auto [user, year] : {std::pair{"future", 2040}, {"past", 2020}}) {
+    auto pipeline = Pipeline::Open(SmallSegments(dir.path()));
+    ASSERT_TRUE(pipeline.has_value());
+    LogCalls(**pipeline, user, Year(year), 1);
+  }
+  ASSERT_EQ(testing::SegmentPaths(dir.path()).size(), 1u);
+  EXPECT_TRUE(VerifyJournal(dir.path(), nullptr)->valid());
+  EXPECT_EQ(Read(dir.path(), {Year(2030), std::nullopt}).first, std::multiset<std::string>{"future"});
+  EXPECT_EQ(Read(dir.path(), {std::nullopt, Year(2021)}).first, std::multiset<std::string>{"past"});
 }
 
 TEST(JournalReaderTest, AMissingDirectoryIsNotFound) {

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <map>
+
 #include "audit/journal_format.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
@@ -37,22 +40,55 @@ class VerifierTest : public ::testing::Test {
     }
   }
 
-  // All lines of all segments, and a way to put them back in one segment.
+  // All lines of all segments, and a way to put them back: each record in the
+  // segment it was in (a line that is no record stays with the line before),
+  // so that each segment's closing checkpoint still declares its time bounds.
   std::vector<std::string> Lines() {
     std::vector<std::string> lines;
     for (const auto& file : testing::SegmentPaths(journal_))
-      for (auto& line : testing::ReadLines(file)) lines.push_back(line);
+      for (auto& line : testing::ReadLines(file)) {
+        json record = json::parse(line, nullptr, false);
+        if (!record.is_discarded()) home_[record["integrity"]["seq"].get<uint64_t>()] = file;
+        lines.push_back(line);
+      }
     return lines;
   }
   void Rewrite(const std::vector<std::string>& lines) {
-    for (const auto& file : testing::SegmentPaths(journal_)) fs::remove(file);
-    testing::WriteLines(journal_ / journal::SegmentName(1), lines);
+    std::map<fs::path, std::vector<std::string>> segments;
+    fs::path file = testing::SegmentPaths(journal_).front();
+    for (const auto& line : lines) {
+      json record = json::parse(line, nullptr, false);
+      if (!record.is_discarded() && record.contains("integrity") && home_.contains(record["integrity"].value("seq", 0u)))
+        file = home_[record["integrity"]["seq"].get<uint64_t>()];
+      segments[file].push_back(line);
+    }
+    for (const auto& path : testing::SegmentPaths(journal_)) fs::remove(path);
+    for (const auto& [path, content] : segments) testing::WriteLines(path, content);
   }
   size_t LineOfSeq(const std::vector<std::string>& lines, uint64_t seq) {
     for (size_t i = 0; i < lines.size(); ++i)
       if (json::parse(lines[i])["integrity"]["seq"] == seq) return i;
     ADD_FAILURE() << "no seq " << seq;
     return 0;
+  }
+
+  // `change` made to the record `seq`, and the hashes after it recomputed (the
+  // checkpoints' covers too), as by an attacker without the signing key.
+  void Rechain(std::vector<std::string>& lines, uint64_t seq, const std::function<void(json&)>& change) {
+    std::string prev;
+    for (auto& line : lines) {
+      json record = json::parse(line);
+      json& integrity = record["integrity"];
+      if (integrity["seq"] == seq) change(record);
+      if (integrity["seq"] >= seq) {
+        if (record["event_type"] == "checkpoint") record["details"]["covers"]["hash"] = prev;
+        integrity["prev"] = prev;
+        integrity["hash"] =
+            journal::ChainHash(prev, *journal::CanonicalForHash(record, integrity.value("salts", json::object())));
+      }
+      prev = integrity["hash"];
+      line = record.dump();
+    }
   }
 
   // (verdict, seq) of every problem.
@@ -69,6 +105,7 @@ class VerifierTest : public ::testing::Test {
   fs::path journal_ = dir_.path() / "journal";
   SigningKey key_;
   std::optional<SigningKey> pub_;
+  std::map<uint64_t, fs::path> home_;  // the segment each seq was written to
 };
 
 TEST_F(VerifierTest, ACleanJournalWithRotatedSegmentsIsValid) {
@@ -76,8 +113,9 @@ TEST_F(VerifierTest, ACleanJournalWithRotatedSegmentsIsValid) {
   auto report = VerifyJournal(journal_, &*pub_);
   ASSERT_TRUE(report.has_value());
   EXPECT_TRUE(report->valid());
-  EXPECT_EQ(report->records, 27u);  // started + 20 + 4 periodic checkpoints + stopped + final
-  EXPECT_EQ(report->signed_checkpoints, 5u);
+  // started + 20 + 4 periodic checkpoints + 2 closing segments + stopped + final
+  EXPECT_EQ(report->records, 29u);
+  EXPECT_EQ(report->signed_checkpoints, 7u);
 }
 
 TEST_F(VerifierTest, ErasedFieldsAreNoFalseAlarm) {
@@ -109,13 +147,13 @@ TEST_F(VerifierTest, AChangedValueIsModified) {
 
 TEST_F(VerifierTest, AnErasureWithAForgedCommitmentIsModified) {
   auto lines = Lines();
-  const size_t at = LineOfSeq(lines, 9);
+  const size_t at = LineOfSeq(lines, 10);
   json record = json::parse(lines[at]);
   record["params"] = {{std::string(journal::kErasedKey), std::string(64, 'a')}};
   record["integrity"]["salts"].erase("/params");
   lines[at] = record.dump();
   Rewrite(lines);
-  EXPECT_EQ(Verdicts(&*pub_), (Verdict{{"modified", 9}}));
+  EXPECT_EQ(Verdicts(&*pub_), (Verdict{{"modified", 10}}));
 }
 
 TEST_F(VerifierTest, ADeletedRecordIsMissing) {
@@ -181,20 +219,7 @@ TEST_F(VerifierTest, ARewrittenChainWithRecomputedHashesHasBadSignatures) {
   // The attacker changes seq 3 and recomputes every hash after it (and the
   // checkpoints' covers) — but cannot sign.
   auto lines = Lines();
-  std::string prev;
-  for (auto& line : lines) {
-    json record = json::parse(line);
-    json& integrity = record["integrity"];
-    const uint64_t seq = integrity["seq"];
-    if (seq == 3) record["user"]["id"] = "nobody";
-    if (seq >= 3) {
-      if (record["event_type"] == "checkpoint") record["details"]["covers"]["hash"] = prev;
-      integrity["prev"] = prev;
-      integrity["hash"] = journal::ChainHash(prev, *journal::CanonicalForHash(record, integrity.value("salts", json::object())));
-    }
-    prev = integrity["hash"];
-    line = record.dump();
-  }
+  Rechain(lines, 3, [](json& record) { record["user"]["id"] = "nobody"; });
   Rewrite(lines);
   auto verdicts = Verdicts(&*pub_);
   ASSERT_FALSE(verdicts.empty());
@@ -202,7 +227,23 @@ TEST_F(VerifierTest, ARewrittenChainWithRecomputedHashesHasBadSignatures) {
     EXPECT_EQ(verdict, "bad signature") << seq;
     EXPECT_GT(seq, 3u);
   }
-  EXPECT_EQ(verdicts.size(), 5u);  // every checkpoint after the change
+  EXPECT_EQ(verdicts.size(), 7u);  // every checkpoint after the change
+}
+
+TEST_F(VerifierTest, TimeBoundsThatLeaveOutRecordsOfTheirSegmentAreModified) {
+  // The checkpoint closing the first segment made to say its records are of
+  // 2099: a query by time would pass over them. Without the key, only the
+  // bounds give it away.
+  auto lines = Lines();
+  const auto first_segment = testing::ReadLines(testing::SegmentPaths(journal_).front());
+  const uint64_t seal = json::parse(first_segment.back())["integrity"]["seq"];
+  Rechain(lines, seal, [](json& record) {
+    record["details"]["segment"] = {{"earliest", "2099-01-01T00:00:00.000Z"}, {"latest", "2099-01-01T00:00:00.000Z"}};
+  });
+  Rewrite(lines);
+  EXPECT_EQ(Verdicts(nullptr), (Verdict{{"modified", seal}}));
+  auto report = VerifyJournal(journal_, nullptr);
+  EXPECT_NE(report->problems.front().detail.find("a query by time would pass over some"), std::string::npos);
 }
 
 TEST_F(VerifierTest, CheckpointsSignedByAnotherKeyAreUnknownKey) {
@@ -210,7 +251,7 @@ TEST_F(VerifierTest, CheckpointsSignedByAnotherKeyAreUnknownKey) {
   ASSERT_TRUE(other->Save((dir_.path() / "o.key").string(), (dir_.path() / "o.pub").string()).has_value());
   auto other_pub = SigningKey::LoadPublic((dir_.path() / "o.pub").string());
   auto verdicts = Verdicts(&*other_pub);
-  ASSERT_EQ(verdicts.size(), 5u);
+  ASSERT_EQ(verdicts.size(), 7u);
   for (const auto& [verdict, seq] : verdicts) EXPECT_EQ(verdict, "unknown key");
 }
 
