@@ -17,12 +17,14 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <memory>
 #include <optional>
 #include <stop_token>
-#include <thread>
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <thread>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -51,42 +53,33 @@ Result<KeyKind> KindOf(std::string_view alg) {
                                                "' is not supported (use HS256, RS256 or ES256)");
 }
 
-// A key that can verify tokens: PEM text for RSA/EC, raw bytes for HMAC.
+// An OpenSSL public key, parsed once and shared by every thread that verifies
+// with it (read only).
+using PublicKey = std::shared_ptr<EVP_PKEY>;
+PublicKey Own(EVP_PKEY* key) { return PublicKey(key, EVP_PKEY_free); }
+
+// A key that can verify tokens: a public key for RSA/EC, a secret for HMAC.
 struct VerifyKey {
   KeyKind kind;
   std::string kid;  // empty when unnamed
-  std::string material;
+  std::string secret;
+  PublicKey public_key;
 };
 
-std::string PemOf(EVP_PKEY* key) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PUBKEY(bio, key);
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(bio, &data);
-  std::string pem(data, static_cast<size_t>(size));
-  BIO_free(bio);
-  return pem;
-}
-
-// The kind of a PEM public key, checked to be RSA or EC P-256.
-Result<KeyKind> PemKind(const std::string& pem, const std::string& where) {
+// A PEM public key, checked to be RSA or EC P-256.
+Result<VerifyKey> PemKey(const std::string& pem, const std::string& where) {
   BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  EVP_PKEY* key = PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr);
+  PublicKey key = Own(PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr));
   BIO_free(bio);
   if (!key) return Fail(ErrorCode::kInvalidArgument, where + ": not a PEM public key");
-  Result<KeyKind> kind = Fail(ErrorCode::kInvalidArgument, where + ": only RSA and EC P-256 keys are supported");
-  if (EVP_PKEY_is_a(key, "RSA")) {
-    kind = KeyKind::kRsa;
-  } else if (EVP_PKEY_is_a(key, "EC")) {
-    char group[64] = {};
-    size_t length = 0;
-    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &length) &&
-        std::string_view(group) == "prime256v1") {
-      kind = KeyKind::kEcP256;
-    }
-  }
-  EVP_PKEY_free(key);
-  return kind;
+  if (EVP_PKEY_is_a(key.get(), "RSA")) return VerifyKey{KeyKind::kRsa, "", "", key};
+  char group[64] = {};
+  size_t length = 0;
+  if (EVP_PKEY_is_a(key.get(), "EC") &&
+      EVP_PKEY_get_utf8_string_param(key.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &length) &&
+      std::string_view(group) == "prime256v1")
+    return VerifyKey{KeyKind::kEcP256, "", "", key};
+  return Fail(ErrorCode::kInvalidArgument, where + ": only RSA and EC P-256 keys are supported");
 }
 
 // One JSON Web Key (RFC 7517) as a verify key; nullopt for keys of other kinds.
@@ -137,9 +130,10 @@ std::optional<VerifyKey> FromJwk(const json& jwk) {
     EVP_PKEY* key = nullptr;
     if (params && ctx && EVP_PKEY_fromdata_init(ctx) > 0 &&
         EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) > 0) {
-      out = VerifyKey{kind, jwk.value("kid", ""), PemOf(key)};
+      out = VerifyKey{kind, jwk.value("kid", ""), "", Own(key)};
+    } else {
+      EVP_PKEY_free(key);
     }
-    EVP_PKEY_free(key);
     EVP_PKEY_CTX_free(ctx);
     OSSL_PARAM_free(params);
   }
@@ -204,7 +198,7 @@ bool SignatureVerifies(const VerifyKey& key, std::string_view input, std::string
   if (key.kind == KeyKind::kHmac) {
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
-    if (!HMAC(EVP_sha256(), key.material.data(), static_cast<int>(key.material.size()), data, input.size(), mac,
+    if (!HMAC(EVP_sha256(), key.secret.data(), static_cast<int>(key.secret.size()), data, input.size(), mac,
               &length))
       return false;
     return length == signature.size() && CRYPTO_memcmp(mac, signature.data(), length) == 0;
@@ -223,16 +217,12 @@ bool SignatureVerifies(const VerifyKey& key, std::string_view input, std::string
     if (der.empty()) return false;
     signature = der;
   }
-  BIO* bio = BIO_new_mem_buf(key.material.data(), static_cast<int>(key.material.size()));
-  EVP_PKEY* pkey = PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  if (!pkey) return false;
+  if (!key.public_key) return false;
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  const bool ok = ctx && EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, pkey) == 1 &&
+  const bool ok = ctx && EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key.public_key.get()) == 1 &&
                   EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
                                    data, input.size()) == 1;
   EVP_MD_CTX_free(ctx);
-  EVP_PKEY_free(pkey);
   return ok;
 }
 
@@ -305,6 +295,32 @@ class JwksCache {
   std::jthread thread_;                               // last: stopped and joined first
 };
 
+// The claims of tokens whose signature verified, by the token's SHA-256: a
+// client sends the same token with every request, and its signature (an RSA or
+// ECDSA verification, the PEM key parsed again) need not be checked again while
+// it is held. Its claims are: expiry and not-before are times. At most
+// kMaxVerifiedTokens; when full it starts again from empty.
+class VerifiedTokens {
+ public:
+  static constexpr size_t kMaxVerifiedTokens = 4096;
+
+  std::optional<json> Find(const std::string& digest) {
+    std::lock_guard lock(mutex_);
+    auto it = claims_.find(digest);
+    if (it == claims_.end()) return std::nullopt;
+    return it->second;
+  }
+  void Add(std::string digest, json claims) {
+    std::lock_guard lock(mutex_);
+    if (claims_.size() >= kMaxVerifiedTokens) claims_.clear();
+    claims_.emplace(std::move(digest), std::move(claims));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<std::string, json> claims_;
+};
+
 class JwtAuthenticator final : public Authenticator {
  public:
   JwtAuthenticator(JwtOptions options, std::vector<VerifyKey> keys)
@@ -315,6 +331,8 @@ class JwtAuthenticator final : public Authenticator {
   std::expected<Identity, AuthFailure> Authenticate(const Credentials& credentials) const override {
     const std::string token(BearerValue(credentials.authorization));
     if (token.empty()) return std::unexpected(AuthFailure{"invalid_request", "no credentials: send a bearer token"});
+    const std::string digest = Sha256Hex({token});
+    if (auto claims = verified_.Find(digest)) return CheckClaims(*claims);
     const size_t dot = token.find('.');
     if (dot == std::string::npos || std::ranges::count(token, '.') != 2) {
       return std::unexpected(Invalid("malformed token"));
@@ -344,7 +362,9 @@ class JwtAuthenticator final : public Authenticator {
       return std::unexpected(Invalid("the claims are not a JSON object nested at most " + std::to_string(kJwtDepth) +
                                      " levels"));
     }
-    return CheckClaims(claims);
+    auto identity = CheckClaims(claims);
+    verified_.Add(digest, claims);  // also when refused for now: a token not valid yet becomes valid
+    return identity;
   }
 
  private:
@@ -428,6 +448,7 @@ class JwtAuthenticator final : public Authenticator {
   JwtOptions options_;
   std::vector<VerifyKey> keys_;  // from files
   mutable std::optional<JwksCache> jwks_;  // from jwks_url
+  mutable VerifiedTokens verified_;
 };
 
 }  // namespace
@@ -444,9 +465,9 @@ Result<std::shared_ptr<const Authenticator>> MakeJwtAuthenticator(JwtOptions opt
   if (!options.public_key_file.empty()) {
     auto pem = ReadWholeFile(options.public_key_file);
     if (!pem) return std::unexpected(pem.error());
-    auto kind = PemKind(*pem, options.public_key_file);
-    if (!kind) return std::unexpected(kind.error());
-    keys.push_back({*kind, "", *pem});
+    auto key = PemKey(*pem, options.public_key_file);
+    if (!key) return std::unexpected(key.error());
+    keys.push_back(std::move(*key));
   }
   if (!options.secret_file.empty()) {
     if (auto owner_only = CheckOwnerOnly(options.secret_file, "the JWT secret"); !owner_only) {
@@ -459,7 +480,7 @@ Result<std::shared_ptr<const Authenticator>> MakeJwtAuthenticator(JwtOptions opt
       return Fail(ErrorCode::kInvalidArgument, "the JWT secret " + options.secret_file +
                                                    " is shorter than 32 bytes: HS256 needs at least 256 bits");
     }
-    keys.push_back({KeyKind::kHmac, "", *secret});
+    keys.push_back({KeyKind::kHmac, "", *secret, nullptr});
   }
   if (!options.jwks_file.empty()) {
     auto text = ReadWholeFile(options.jwks_file);

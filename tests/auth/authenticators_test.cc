@@ -184,6 +184,23 @@ TEST_F(JwtTest, RefusesExpiredEarlyWrongIssuerWrongAudienceAndNoUser) {
   EXPECT_EQ(Refusal(*auth, with("sub", nullptr)), "token names no user (claim 'sub')");
 }
 
+TEST_F(JwtTest, ATokenSeenBeforeStillExpiresAndAnotherSignatureOnItsClaimsIsRefused) {
+  JwtOptions options = Options();
+  options.public_key_file = Path("rsa.pem");
+  options.leeway = std::chrono::seconds(0);
+  auto auth = Make(options);
+  json claims = GoodClaims();
+  claims["exp"] = Now() + 1;
+  const std::string token = Sign(JWT_ALG_RS256, rsa_.private_pem, claims);
+  ASSERT_TRUE(Check(*auth, token).has_value());
+  // The same header and claims under a signature that is not the key's.
+  const std::string forged = token.substr(0, token.rfind('.') + 1) + std::string(342, 'A');
+  EXPECT_EQ(Refusal(*auth, forged), "signature does not verify");
+  ASSERT_TRUE(Check(*auth, token).has_value());
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  EXPECT_EQ(Refusal(*auth, token), "token expired");
+}
+
 TEST_F(JwtTest, RefusesAlgNoneAndAlgorithmConfusion) {
   JwtOptions options = Options();
   options.public_key_file = Path("rsa.pem");

@@ -1,5 +1,6 @@
 // Any bytes as a journal segment, as a hostile operator could leave one: what
-// verify, the readers (query, export, tail) and the anchors make of it.
+// verify, the readers (query, export, tail; by time: the segment's declared
+// time bounds) and the anchors make of it.
 #include <cstddef>
 #include <cstdint>
 #include <fstream>
@@ -22,5 +23,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)ForEachRecord(
       dir, [](const AuditEvent& event) { return !ToJsonLine(event).empty(); }, [](const BadLine&) {});
   (void)CursorsAhead(dir, "s");
+  (void)SegmentMayHold(dir / "segment-00000000000000000001.jsonl", {std::chrono::system_clock::now(), std::nullopt});
   return 0;
 }
