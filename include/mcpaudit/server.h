@@ -119,6 +119,9 @@ class SessionHost {
   // with what the transport knows of the caller. Quick and never waits for the
   // disk: callable on an I/O thread. Floods are summarised (RefusalLimits).
   virtual void RecordRefusal(const ConnectionInfo& info, const RefusedRequest& refusal) = 0;
+  // Whether a request received now would wait for a worker (all are busy and
+  // their queue is full): a transport that must not wait answers "busy".
+  virtual bool Saturated() const { return false; }
 };
 
 // The context of a request on the connection `info`: who calls, from where,
@@ -135,6 +138,7 @@ class Server final : public SessionHost {
 
   std::unique_ptr<Connection> Connect(ConnectionInfo info, MessageSender send) override;
   void RecordRefusal(const ConnectionInfo& info, const RefusedRequest& refusal) override;
+  bool Saturated() const override;
 
   struct Impl;  // internal: the protocol engine shared with the connections
 

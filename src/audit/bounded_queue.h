@@ -75,6 +75,7 @@ class BoundedQueue {
     not_full_.notify_all();
   }
 
+  size_t capacity() const { return capacity_; }
   size_t size() const {
     std::lock_guard lock(mutex_);
     return items_.size();

@@ -87,19 +87,33 @@ const char* AuditedEventType(std::string_view method) {
   return nullptr;
 }
 
-RefusedRequest RefusalOf(const DecodeError& error) {
+namespace {
+
+// A refused request's method, tool and id, as far as they could be read.
+RefusedRequest Refusal(const std::string& method, const json& params, const json& id, int code,
+                       std::string_view text, std::string reason) {
   RefusedRequest refusal;
-  if (const char* type = AuditedEventType(error.method)) refusal.event_type = type;
-  refusal.method = error.method;
-  if (error.params.is_object()) {
-    if (auto name = error.params.find("name"); name != error.params.end() && name->is_string())
+  if (const char* type = AuditedEventType(method)) refusal.event_type = type;
+  refusal.method = method;
+  if (params.is_object()) {
+    if (auto name = params.find("name"); name != params.end() && name->is_string())
       refusal.tool = name->get<std::string>();
   }
-  refusal.request_id = IdToString(error.id);
-  refusal.code = error.code;
-  refusal.message = error.message.substr(0, 300);
-  refusal.reason = error.reason;
+  refusal.request_id = IdToString(id);
+  refusal.code = code;
+  refusal.message = std::string(text.substr(0, 300));
+  refusal.reason = std::move(reason);
   return refusal;
+}
+
+}  // namespace
+
+RefusedRequest RefusalOf(const DecodeError& error) {
+  return Refusal(error.method, error.params, error.id, error.code, error.message, error.reason);
+}
+
+RefusedRequest RefusalOf(const Message& message, int code, std::string_view text, std::string reason) {
+  return Refusal(message.method, message.params, message.id, code, text, std::move(reason));
 }
 
 json ArgumentsOf(const DecodeError& error) {

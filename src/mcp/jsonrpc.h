@@ -45,6 +45,8 @@ const char* AuditedEventType(std::string_view method);
 
 // How the refusal of a message that could not be decoded is recorded.
 RefusedRequest RefusalOf(const DecodeError& error);
+// The refusal of a request that was read, answered with `code` and `text`.
+RefusedRequest RefusalOf(const Message& message, int code, std::string_view text, std::string reason);
 // A refused tools/call's arguments as far as they could be read; null for anything else.
 nlohmann::json ArgumentsOf(const DecodeError& error);
 

@@ -600,6 +600,8 @@ void Server::RecordRefusal(const ConnectionInfo& info, const RefusedRequest& ref
   impl_->refusals.Record(info, refusal);
 }
 
+bool Server::Saturated() const { return impl_->pool.Full(); }
+
 std::unique_ptr<Connection> Server::Connect(ConnectionInfo info, MessageSender send) {
   return std::make_unique<SessionConnection>(
       std::make_shared<Session>(impl_.get(), std::move(info), std::move(send)));

@@ -17,6 +17,9 @@ class WorkerPool {
 
   // False when the pool is shutting down (the task was not taken).
   bool Submit(std::function<void()> task);
+  // Whether a task submitted now would wait: every thread is busy and the
+  // queue is full.
+  bool Full() const { return queue_.size() >= queue_.capacity(); }
 
  private:
   BoundedQueue<std::function<void()>> queue_;

@@ -420,6 +420,21 @@ class HttpTransport {
     return Refuse(request, status, message, status == http::status::not_found ? -32001 : rpc::kInvalidRequest);
   }
 
+  // A request that would wait for a worker: the I/O thread answers it at once
+  // (it never waits, so other clients are not held up), and the caller may
+  // try again in a second. Recorded (floods summarised).
+  HttpResponse Busy(const HttpRequest& request, const std::string& client_ip, const Identity& identity,
+                    const jsonrpc::Message& message) {
+    constexpr std::string_view kText = "Service Unavailable: every worker is busy; retry after 1 s";
+    RefusedRequest refusal = jsonrpc::RefusalOf(message, rpc::kServerBusy, kText, "server_busy");
+    refusal.http_status = 503;
+    server_.RecordRefusal(CallerOf(request, client_ip, &identity), refusal);
+    HttpResponse busy =
+        Json(request, http::status::service_unavailable, jsonrpc::Error(message.id, rpc::kServerBusy, kText));
+    busy.set(http::field::retry_after, "1");
+    return busy;
+  }
+
   // What is known of the caller of `request` before (or after) authentication.
   ConnectionInfo CallerOf(const HttpRequest& request, const std::string& client_ip, const Identity* identity) const {
     ConnectionInfo info;
@@ -936,6 +951,8 @@ class HttpTransport {
                                             jsonrpc::Error(error->id, error->code, error->message)));
     }
     const auto& message = std::get<jsonrpc::Message>(decoded);
+    if (message.kind == jsonrpc::Message::Kind::kRequest && server_.Saturated())
+      co_return co_await Write(stream, Busy(request, client_ip, identity, message));
     const bool is_initialize =
         message.kind == jsonrpc::Message::Kind::kRequest && message.method == "initialize";
 

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include <map>
 
 #include <arpa/inet.h>
@@ -105,11 +107,11 @@ class HttpTransportTest : public ::testing::Test {
   }
   ~HttpTransportTest() override { Stop(); }
 
-  void Start(HttpOptions options = {}) {
+  void Start(HttpOptions options = {}, ServerOptions server = {.name = "test", .version = "1.0"}) {
     options.port = 0;
     std::promise<std::string> url;
     options.on_listening = [&](const std::string& u) { url.set_value(u); };
-    server_ = std::make_unique<Server>(ServerOptions{.name = "test", .version = "1.0"}, toolkit_);
+    server_ = std::make_unique<Server>(std::move(server), toolkit_);
     thread_ = std::jthread([this, options] {
       served_ = ServeHttp(*server_, options, stop_.get_token());
     });
@@ -481,6 +483,60 @@ TEST_F(HttpTransportTest, ShutdownAnswersTheCallsInFlightFirst) {
   EXPECT_EQ(json::parse(reply.body)["result"]["content"][0]["text"], "done");
   EXPECT_EQ(Events("tool_call").size(), 1u);
   EXPECT_TRUE(served_.has_value());
+}
+
+TEST_F(HttpTransportTest, WithEveryWorkerBusyACallIs503AtOnceAndOtherClientsAreNotHeldUp) {
+  std::promise<void> started;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> first{true};
+  ToolDefinition gated;
+  gated.name = "gated";
+  ASSERT_TRUE(toolkit_.Register(gated, [&](const RequestContext&, const json&) -> Result<ToolResult> {
+    if (first.exchange(false)) started.set_value();
+    released.wait();
+    return ToolResult::Text("released");
+  }).has_value());
+  Start({}, {.name = "test", .version = "1.0", .workers = 1, .max_queued_calls = 1});
+  const std::string session = OpenSession();
+  auto call = [&](int id) {
+    return std::async(std::launch::async, [this, session, id] {
+      return client_->Post(CallBody(id, "gated"), McpPostHeaders(session));
+    });
+  };
+  auto running = call(1);
+  started.get_future().wait();
+  // The one worker runs call 1; of calls 2 and 3, one takes the queue's one place.
+  std::vector<std::future<HttpReply>> calls;
+  calls.push_back(call(2));
+  calls.push_back(call(3));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  int answered = -1;
+  while (answered < 0 && std::chrono::steady_clock::now() < deadline)
+    for (int i = 0; i < 2 && answered < 0; ++i)
+      if (calls[i].wait_for(std::chrono::milliseconds(10)) == std::future_status::ready) answered = i;
+  ASSERT_GE(answered, 0) << "no call was answered while every worker was busy";
+  const HttpReply busy = calls[answered].get();
+  EXPECT_EQ(busy.status, 503) << busy.body;
+  EXPECT_EQ(busy.header("retry-after"), "1");
+  EXPECT_EQ(json::parse(busy.body)["error"]["code"], rpc::kServerBusy);
+  EXPECT_EQ(json::parse(busy.body)["id"], answered + 2);
+  // Another client is answered meanwhile (the I/O thread never waits for a worker).
+  EXPECT_EQ(client_->Send("GET", "/mcp", "", {{"Accept", "text/event-stream"}}, std::chrono::seconds(2)).status, 400);
+
+  release.set_value();
+  EXPECT_EQ(json::parse(running.get().body)["result"]["content"][0]["text"], "released");
+  const HttpReply queued = calls[1 - answered].get();
+  EXPECT_EQ(queued.status, 200);
+  EXPECT_EQ(json::parse(queued.body)["result"]["content"][0]["text"], "released");
+  Stop();
+  std::vector<AuditEvent> refused;
+  for (const auto& event : Events("tool_call"))
+    if (event.error && event.error->reason == "server_busy") refused.push_back(event);
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0].tool, "gated");
+  EXPECT_EQ(refused[0].request.id, std::to_string(answered + 2));
+  EXPECT_EQ(refused[0].details["http_status"], 503);
 }
 
 TEST_F(HttpTransportTest, RefusedAuthenticationIs401WithTheMetadataUrlAndAnAuditEvent) {
