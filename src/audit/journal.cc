@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -76,9 +77,10 @@ Result<Journal> Journal::Open(JournalOptions options, std::string_view stream) {
   journal.head_.stream = std::string(stream);
   journal.head_.hash = std::string(journal::kGenesisHash);
   std::vector<fs::path> segments = Segments(dir);
-  bool any_record = false;
-  // Find this stream's head: the last valid record of it, newest segment first.
-  for (auto it = segments.rbegin(); it != segments.rend() && !any_record; ++it) {
+  bool any_record = false, done = false;
+  // Find this stream's head: the last valid record of it, newest segment first;
+  // when it is a checkpoint, also the record before it.
+  for (auto it = segments.rbegin(); it != segments.rend() && !done; ++it) {
     std::ifstream in(*it, std::ios::binary);
     std::string content((std::istreambuf_iterator<char>(in)), {});
     const size_t complete = content.rfind('\n') == std::string::npos ? 0 : content.rfind('\n') + 1;
@@ -104,10 +106,7 @@ Result<Journal> Journal::Open(JournalOptions options, std::string_view stream) {
     }
     if (it == segments.rbegin() && !content.empty()) {
       // The active segment's time bounds: those its last line, a checkpoint, declares.
-      const size_t last = content.rfind('\n', content.size() - 2);
-      const std::string_view line(content.data() + (last == std::string::npos ? 0 : last + 1),
-                                  content.size() - 1 - (last == std::string::npos ? 0 : last + 1));
-      journal.span_ = journal::DeclaredSpan(ParseWithin(line, kMaxRecordDepth));
+      journal.span_ = journal::DeclaredSpan(ParseWithin(journal::LastLine(content), kMaxRecordDepth));
       journal.span_known_ = journal.span_.has_value();
     }
     // Walk back over complete lines to the last record of this stream.
@@ -117,23 +116,33 @@ Result<Journal> Journal::Open(JournalOptions options, std::string_view stream) {
       lines.emplace_back(content.data() + start, newline - start);
       start = newline + 1;
     }
-    for (auto line_it = lines.rbegin(); line_it != lines.rend(); ++line_it) {
-      auto line = ParseWithin(*line_it, kMaxRecordDepth);
-      if (line.is_discarded() || !line.is_object() || !line.contains("integrity")) continue;
+    // Read with their types checked: anyone with access to the file may have edited it.
+    auto of_stream = [&](const nlohmann::json& line) {
+      if (line.is_discarded() || !line.is_object() || !line.contains("integrity")) return false;
       const auto& integrity = line["integrity"];
-      // Read with their types checked: anyone with access to the file may have edited it.
-      if (!integrity.is_object() || !integrity.contains("stream") || integrity["stream"] != stream ||
-          !integrity.contains("seq") || !integrity["seq"].is_number_unsigned() || !integrity.contains("hash") ||
-          !integrity["hash"].is_string())
+      return integrity.is_object() && integrity.contains("stream") && integrity["stream"] == stream &&
+             integrity.contains("seq") && integrity["seq"].is_number_unsigned() && integrity.contains("hash") &&
+             integrity["hash"].is_string();
+    };
+    auto type_of = [](const nlohmann::json& line) {
+      auto type = line.find("event_type");
+      return type != line.end() && type->is_string() ? type->get<std::string>() : std::string();
+    };
+    for (auto line_it = lines.rbegin(); line_it != lines.rend() && !done; ++line_it) {
+      auto line = ParseWithin(*line_it, kMaxRecordDepth);
+      if (!of_stream(line)) continue;
+      if (any_record) {  // a clean stop: audit_stopped, then the final checkpoint
+        journal.head_.stopped = type_of(line) == "audit_stopped";
+        done = true;
         continue;
-      journal.head_.seq = integrity["seq"].get<uint64_t>();
-      journal.head_.hash = integrity["hash"].get<std::string>();
-      journal.head_.last_is_checkpoint = line.contains("event_type") && line["event_type"] == "checkpoint";
+      }
+      journal.head_.seq = line["integrity"]["seq"].get<uint64_t>();
+      journal.head_.hash = line["integrity"]["hash"].get<std::string>();
       any_record = true;
-      break;
+      done = type_of(line) != "checkpoint";
     }
   }
-  journal.recovery_.clean_stop = !any_record || journal.head_.last_is_checkpoint;
+  journal.recovery_.clean_stop = !any_record || journal.head_.stopped;
 
   // Append to the newest segment, or start the first one.
   if (segments.empty()) {
@@ -172,19 +181,34 @@ void Journal::CloseSegment() {
   fd_ = -1;
 }
 
-bool Journal::RotationDue() const {
+bool Journal::RotationDue(size_t incoming_bytes) const {
   if (segment_bytes_ == 0) return false;
-  return segment_bytes_ >= options_.max_segment_bytes || !span_known_ ||
+  return segment_bytes_ + incoming_bytes > options_.max_segment_bytes || !span_known_ ||
          std::chrono::system_clock::now() - segment_opened_ > options_.max_segment_age;
 }
 
 Status Journal::Rotate(uint64_t next_seq) {
   if (fd_ >= 0 && ::fdatasync(fd_) != 0) return std::unexpected(ErrnoError("cannot sync", segment_path_));
+  // Named by the first seq, but always after the active segment and never an
+  // existing file (another stream of the directory may have used that seq).
+  uint64_t first = next_seq;
+  if (auto active = ActiveFirstSeq(); active && first <= *active) first = *active + 1;
+  std::error_code ec;
+  while (fs::exists(options_.directory / journal::SegmentName(first), ec)) ++first;
   CloseSegment();
-  if (Status opened = OpenSegment(next_seq); !opened) return opened;
-  span_known_ = segment_bytes_ == 0;
+  if (Status opened = OpenSegment(first); !opened) return opened;
+  span_known_ = true;
   span_.reset();
   return {};
+}
+
+std::optional<uint64_t> Journal::ActiveFirstSeq() const {
+  const std::string name = segment_path_.filename().string();
+  if (!journal::IsSegmentName(name)) return std::nullopt;
+  uint64_t seq = 0;
+  const auto digits = std::string_view(name).substr(8, 20);
+  if (std::from_chars(digits.data(), digits.data() + digits.size(), seq).ec != std::errc()) return std::nullopt;
+  return seq;
 }
 
 Status Journal::Append(std::string_view lines, const std::optional<journal::TimeSpan>& span) {
@@ -194,6 +218,8 @@ Status Journal::Append(std::string_view lines, const std::optional<journal::Time
     Error error = ErrnoError("cannot write", segment_path_);
     if (done > 0 && ::ftruncate(fd_, static_cast<off_t>(segment_bytes_)) != 0) {
       error.message += " (and cutting back the partial write failed: " + std::string(std::strerror(errno)) + ")";
+      // Lines of unknown times stay in the segment: declare no bounds for it.
+      span_known_ = false;
     }
     return std::unexpected(error);
   }

@@ -26,14 +26,14 @@ struct ChainHead {
   std::string stream;
   uint64_t seq = 0;  // 0: empty journal
   std::string hash;
-  bool last_is_checkpoint = false;
+  bool stopped = false;  // it ends with audit_stopped and the final checkpoint (a clean stop)
 };
 
 // What recovery found and did at open.
 struct Recovery {
   uint64_t torn_bytes = 0;               // bytes after the last complete line
   std::filesystem::path set_aside;       // where those bytes were moved
-  bool clean_stop = true;                // the journal ended with a checkpoint (or was empty)
+  bool clean_stop = true;                // the stream ended with a clean stop (or had no record)
 };
 
 class Journal {
@@ -48,9 +48,10 @@ class Journal {
   const ChainHead& head() const { return head_; }
   const Recovery& recovery() const { return recovery_; }
 
-  // Whether the active segment is to be closed: it is full, old, or holds
-  // records whose time bounds the writer does not know (it crashed).
-  bool RotationDue() const;
+  // Whether the active segment is to be closed before `incoming_bytes` more:
+  // it would be full, it is old, or it holds records whose time bounds the
+  // writer does not know (it crashed).
+  bool RotationDue(size_t incoming_bytes) const;
   // Closes the active segment (synced) and starts a new one; `next_seq` is
   // the seq of the first record that will go into it.
   [[nodiscard]] Status Rotate(uint64_t next_seq);
@@ -71,6 +72,7 @@ class Journal {
   Journal() = default;
   Status OpenSegment(uint64_t first_seq);
   void CloseSegment();
+  std::optional<uint64_t> ActiveFirstSeq() const;  // from the active segment's name
 
   JournalOptions options_;
   int lock_fd_ = -1;
@@ -78,6 +80,8 @@ class Journal {
   std::filesystem::path segment_path_;
   uint64_t segment_bytes_ = 0;
   std::chrono::system_clock::time_point segment_opened_;
+  // When the active segment's records were stamped (nullopt: it has none), and
+  // whether that is known: not for a segment a crash left, which is then closed.
   bool span_known_ = true;
   std::optional<journal::TimeSpan> span_;
   ChainHead head_;

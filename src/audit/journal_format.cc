@@ -42,6 +42,13 @@ Result<std::string> CanonicalForHash(const Json& record, const nlohmann::json& s
 template Result<std::string> CanonicalForHash(const nlohmann::json&, const nlohmann::json&);
 template Result<std::string> CanonicalForHash(const nlohmann::ordered_json&, const nlohmann::json&);
 
+std::string_view LastLine(std::string_view text) {
+  if (text.empty() || text.back() != '\n') return {};
+  text.remove_suffix(1);
+  const size_t newline = text.rfind('\n');
+  return newline == std::string_view::npos ? text : text.substr(newline + 1);
+}
+
 void Widen(std::optional<TimeSpan>& span, std::chrono::system_clock::time_point time) {
   if (span) {
     span->Widen(time);

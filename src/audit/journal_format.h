@@ -26,7 +26,8 @@
 // the segment can hold a record of a time range (records are not in time order:
 // a call is stamped when it arrives and written when it ends). A writer that
 // does not know the bounds of its segment (after a crash) leaves them out and
-// starts a new segment. verify checks every bound it finds against the records.
+// starts a new segment. verify checks every bound it finds against the records
+// (no signature covers a checkpoint's own details: only that check does).
 #pragma once
 
 #include <algorithm>
@@ -65,16 +66,16 @@ struct TimeSpan {
     earliest = std::min(earliest, time);
     latest = std::max(latest, time);
   }
-  void Widen(const TimeSpan& other) {
-    Widen(other.earliest);
-    Widen(other.latest);
-  }
   // Whether a record of [since, until) may lie within.
   bool Meets(std::optional<std::chrono::system_clock::time_point> since,
              std::optional<std::chrono::system_clock::time_point> until) const {
     return (!since || latest >= *since) && (!until || earliest < *until);
   }
 };
+// The last complete line of `text` (without its newline); empty when `text`
+// does not end with one.
+std::string_view LastLine(std::string_view text);
+
 // `span` widened by `time` or `other` (when there is no span yet, it becomes theirs).
 void Widen(std::optional<TimeSpan>& span, std::chrono::system_clock::time_point time);
 void Widen(std::optional<TimeSpan>& span, const std::optional<TimeSpan>& other);

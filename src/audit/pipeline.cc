@@ -64,6 +64,12 @@ struct Prepared {
   std::string_view prefix() const { return std::string_view(text).substr(0, prefix_size); }
   std::string_view canonical() const { return std::string_view(text).substr(prefix_size, canonical_size); }
   std::string_view salts_json() const { return std::string_view(text).substr(prefix_size + canonical_size); }
+  // About the bytes of its journal line (a raw event's: a typical record's).
+  size_t LineBytes() const {
+    if (flush_only) return 0;
+    if (raw) return 1024;
+    return prefix_size + salts_json().size() + 256;  // 256: the integrity member
+  }
 };
 
 // Copies of the events handed to the writer unprepared, kept for reuse:
@@ -319,11 +325,12 @@ struct Pipeline::State {
     bool appended;  // the records are in the file (only a sync may have failed)
   };
   BatchResult WriteBatch(std::vector<Prepared>& items, bool sync, bool final_checkpoint) {
-    if (journal.RotationDue()) {
-      if (Status closed = CloseSegment(); !closed) return Failed(closed, /*appended=*/false);
+    size_t incoming = 0;
+    for (const auto& item : items) incoming += item.LineBytes();
+    if (incoming > 0 && journal.RotationDue(incoming)) {
+      if (Status rotated = SealAndRotate(); !rotated) return Failed(rotated, /*appended=*/false);
     }
-    const uint64_t seq_before = seq, since_before = since_checkpoint;
-    const std::string head_before = head;
+    const ChainMark before = Mark();
     // Kept across batches: a fresh buffer this size would be mapped and unmapped
     // each time, and each unmap interrupts every core (TLB shootdown).
     std::string& out = batch_text;
@@ -390,9 +397,7 @@ struct Pipeline::State {
       write_failing.store(false, std::memory_order_relaxed);
       return {status, true};
     }
-    seq = seq_before;
-    head = head_before;
-    since_checkpoint = since_before;
+    Restore(before);
     if (checkpoint_due) checkpoints.fetch_sub(1, std::memory_order_relaxed);
     unreported_drops.fetch_add(unreported_drops_pending, std::memory_order_relaxed);
     unreported_drops_pending = 0;
@@ -406,20 +411,31 @@ struct Pipeline::State {
     return {std::move(status), appended};
   }
 
+  // Where the chain stands, to go back to when a write fails.
+  struct ChainMark {
+    uint64_t seq, since_checkpoint;
+    std::string head;
+    Steady::time_point last_checkpoint;
+  };
+  ChainMark Mark() const { return {seq, since_checkpoint, head, last_checkpoint}; }
+  void Restore(const ChainMark& mark) {
+    seq = mark.seq;
+    since_checkpoint = mark.since_checkpoint;
+    head = mark.head;
+    last_checkpoint = mark.last_checkpoint;
+  }
+
   // Ends the active segment with a checkpoint that declares its time bounds
   // (unless its last record is one, or the bounds are not known), then starts
   // the next segment.
-  Status CloseSegment() {
+  Status SealAndRotate() {
     if (journal.span_known() && since_checkpoint > 0) {
-      const uint64_t seq_before = seq, since_before = since_checkpoint;
-      const std::string head_before = head;
+      const ChainMark before = Mark();
       std::string seal;
       batch_span.reset();
       SealCheckpoint(seal);
       if (Status appended = journal.Append(seal, batch_span); !appended) {
-        seq = seq_before;
-        head = head_before;
-        since_checkpoint = since_before;
+        Restore(before);
         checkpoints.fetch_sub(1, std::memory_order_relaxed);
         return appended;
       }

@@ -49,20 +49,18 @@ Status ForEachLine(const std::vector<fs::path>& files,
 bool SegmentMayHold(const fs::path& file, const TimeWindow& window) {
   if (!window.since && !window.until) return true;
   if (!journal::IsSegmentName(file.filename().string())) return true;
-  // A checkpoint's line is well under this; a longer last line is read whole.
+  // A checkpoint's line is well under this: a segment whose last line is
+  // longer (or not whole) is read.
   constexpr std::streamoff kTail = 8192;
   std::ifstream in(file, std::ios::binary | std::ios::ate);
   const std::streamoff size = in ? static_cast<std::streamoff>(in.tellg()) : 0;
-  if (size < 2) return true;
   const std::streamoff from = std::max<std::streamoff>(0, size - kTail);
   std::string tail(static_cast<size_t>(size - from), '\0');
   in.seekg(from);
-  if (!in.read(tail.data(), static_cast<std::streamsize>(tail.size())) || tail.back() != '\n') return true;
-  const size_t start = tail.rfind('\n', tail.size() - 2);
-  if (start == std::string::npos && from > 0) return true;
-  const size_t begin = start == std::string::npos ? 0 : start + 1;
-  auto span = journal::DeclaredSpan(ParseWithin(std::string_view(tail).substr(begin, tail.size() - 1 - begin),
-                                                kMaxRecordDepth));
+  if (tail.empty() || !in.read(tail.data(), static_cast<std::streamsize>(tail.size()))) return true;
+  const std::string_view line = journal::LastLine(tail);
+  if (line.empty() || (from > 0 && line.size() + 1 == tail.size())) return true;  // perhaps cut by the window
+  auto span = journal::DeclaredSpan(ParseWithin(line, kMaxRecordDepth));
   return !span || span->Meets(window.since, window.until);
 }
 

@@ -120,7 +120,7 @@ class Verifier {
       return;
     }
     ++report_.records;
-    if (segments_) Stamped(record, file, line);
+    if (segments_) CheckSegmentBounds(record, file, line);
     const json& integrity = record["integrity"];
     const std::string stream = integrity.value("stream", "");
     report_.newest_stream = stream;
@@ -203,7 +203,7 @@ class Verifier {
   // Keeps the time bounds of the segment's records so far, and holds a
   // checkpoint's declared bounds against them: a reader skips the segment on
   // the word of its last checkpoint.
-  void Stamped(const json& record, const fs::path& file, size_t line) {
+  void CheckSegmentBounds(const json& record, const fs::path& file, size_t line) {
     if (file != span_file_) {
       span_file_ = file;
       file_span_.reset();

@@ -203,6 +203,40 @@ TEST(PipelineTest, AFullDiskRefusesDurableEventsAndLoggingResumesWhenSpaceReturn
   Verify(journal_dir);
 }
 
+TEST(PipelineTest, AFullDiskWhileASegmentIsClosedLosesNothingAndSealsItOnce) {
+  testing::SmallFilesystem disk(2 << 20);
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << disk.error();
+  const fs::path journal_dir = disk.path() / "journal";
+  PipelineOptions options = Options(journal_dir, DeliveryMode::kDurable);
+  options.max_segment_bytes = 1;  // every write closes the segment before it
+  {
+    auto pipeline = Pipeline::Open(options);
+    ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
+    ASSERT_TRUE((*pipeline)->Log(ToolEvent(1)).has_value());
+    disk.Fill();
+    AuditEvent big = ToolEvent(2);
+    big.params["blob"] = std::string(64 * 1024, 'b');
+    ASSERT_FALSE((*pipeline)->Log(big).has_value());  // its segment's seal, the next segment or the record: no room
+    disk.Free();
+    ASSERT_TRUE((*pipeline)->Log(ToolEvent(3)).has_value());
+  }
+  std::vector<std::string> queries;
+  for (const auto& r : JournalRecords(journal_dir))
+    if (r["event_type"] == "tool_call") queries.push_back(r["params"]["query"]);
+  EXPECT_EQ(queries, (std::vector<std::string>{"q1", "q3"}));
+  const auto segments = testing::SegmentPaths(journal_dir);
+  for (const auto& segment : segments) {
+    const auto lines = testing::ReadLines(segment);
+    if (lines.empty()) continue;
+    EXPECT_TRUE(journal::DeclaredSpan(json::parse(lines.back())).has_value()) << segment << ": " << lines.back();
+    for (size_t i = 1; i < lines.size(); ++i)
+      EXPECT_FALSE(json::parse(lines[i - 1])["event_type"] == "checkpoint" &&
+                   json::parse(lines[i])["event_type"] == "checkpoint")
+          << segment << ": sealed twice";
+  }
+  Verify(journal_dir);
+}
+
 TEST(PipelineTest, AsyncModeKeepsRecordsThroughAFullDiskAndReportsTheFailure) {
   testing::SmallFilesystem disk(2 << 20);
   if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << disk.error();
@@ -292,6 +326,26 @@ TEST(PipelineTest, AnUncleanStopIsSaidAtTheNextStartAndTheChainGoesOn) {
   Verify(dir.path());
 }
 
+TEST(PipelineTest, ACrashRightAfterACheckpointIsNoCleanStop) {
+  testing::TempDir dir;
+  PipelineOptions options = Options(dir.path());
+  options.checkpoint_every_records = 2;
+  {
+    auto pipeline = Pipeline::Open(options);
+    ASSERT_TRUE(pipeline.has_value());
+    ASSERT_TRUE((*pipeline)->Log(ToolEvent(1)).has_value());
+    ASSERT_TRUE((*pipeline)->Flush().has_value());
+  }
+  // The journal cut after the periodic checkpoint (audit_started, the call, checkpoint).
+  const fs::path segment = testing::SegmentPaths(dir.path()).back();
+  auto lines = testing::ReadLines(segment);
+  ASSERT_EQ(json::parse(lines[2])["event_type"], "checkpoint");
+  lines.resize(3);
+  testing::WriteLines(segment, lines);
+  { ASSERT_TRUE(Pipeline::Open(options).has_value()); }
+  EXPECT_EQ(JournalRecords(dir.path())[3]["details"]["previous_stop"], "unclean");
+}
+
 TEST(PipelineTest, RotatesSegmentsBySizeNamedByTheirFirstSeq) {
   testing::TempDir dir;
   PipelineOptions options = Options(dir.path());
@@ -300,7 +354,9 @@ TEST(PipelineTest, RotatesSegmentsBySizeNamedByTheirFirstSeq) {
     auto pipeline = Pipeline::Open(options);
     ASSERT_TRUE(pipeline.has_value());
     for (int i = 0; i < 60; ++i) {
-      ASSERT_TRUE((*pipeline)->Log(ToolEvent(i)).has_value());
+      AuditEvent event = ToolEvent(i);
+      event.timestamp -= std::chrono::hours(60 - i);  // an hour apart: bounds that leave one out show
+      ASSERT_TRUE((*pipeline)->Log(event).has_value());
       ASSERT_TRUE((*pipeline)->Flush().has_value());
     }
   }
@@ -317,8 +373,11 @@ TEST(PipelineTest, RotatesSegmentsBySizeNamedByTheirFirstSeq) {
     ASSERT_TRUE(span.has_value()) << last.dump();
     for (const auto& line : lines) {
       auto time = ParseTimestamp(json::parse(line)["timestamp"].get<std::string>());
+      ASSERT_TRUE(time.has_value()) << line;
       EXPECT_TRUE(span->earliest <= *time && *time <= span->latest) << line;
     }
+    // Closed once full (by about one record more than the limit at most).
+    if (segment != segments.back()) EXPECT_LE(fs::file_size(segment), options.max_segment_bytes + 1024) << segment;
   }
   // started, 60 calls, stopped, the final checkpoint and one closing each other segment.
   EXPECT_EQ(Verify(dir.path()).records, 63u + segments.size() - 1);
