@@ -24,7 +24,7 @@
 #include <string_view>
 #include <vector>
 
-#include "audit/bounded_json.h"
+#include "base/bounded_json.h"
 #include "audit/journal_format.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"

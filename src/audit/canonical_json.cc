@@ -8,7 +8,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "audit/crypto.h"
+#include "base/crypto.h"
 
 namespace mcpaudit {
 namespace {

@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "audit/canonical_json.h"
-#include "audit/crypto.h"
+#include "base/crypto.h"
 #include "mcpaudit/audit_event.h"
 
 namespace mcpaudit::journal {

@@ -7,13 +7,13 @@
 #include <mutex>
 #include <thread>
 
-#include "audit/bounded_queue.h"
+#include "base/bounded_queue.h"
 #include "audit/canonical_json.h"
-#include "audit/crypto.h"
-#include "audit/free_memory.h"
+#include "base/crypto.h"
+#include "base/free_memory.h"
 #include "audit/journal.h"
 #include "audit/journal_format.h"
-#include "audit/ops_log.h"
+#include "base/ops_log.h"
 #include "audit/record_writer.h"
 #include "mcpaudit/clock.h"
 

@@ -1,7 +1,7 @@
 #include "audit/record_writer.h"
 
 #include "audit/canonical_json.h"
-#include "audit/crypto.h"
+#include "base/crypto.h"
 #include "audit/journal_format.h"
 
 namespace mcpaudit {

@@ -1,11 +1,11 @@
 #include "mcpaudit/redaction.h"
 
-#include "audit/bounded_json.h"
+#include "base/bounded_json.h"
 
 #include <cctype>
 #include <set>
 
-#include "audit/crypto.h"
+#include "base/crypto.h"
 
 namespace mcpaudit {
 namespace {

@@ -1,6 +1,6 @@
 #include "audit/refusal_recorder.h"
 
-#include "audit/ops_log.h"
+#include "base/ops_log.h"
 
 namespace mcpaudit {
 

@@ -14,7 +14,7 @@
 #include <thread>
 #include <tuple>
 
-#include "audit/bounded_queue.h"
+#include "base/bounded_queue.h"
 #include "mcpaudit/recorder.h"
 #include "mcpaudit/redaction.h"
 #include "mcpaudit/request_context.h"

@@ -12,11 +12,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "audit/audit_files.h"
-#include "audit/free_memory.h"
-#include "audit/bounded_json.h"
+#include "base/audit_files.h"
+#include "base/free_memory.h"
+#include "base/bounded_json.h"
 #include "audit/journal_format.h"
-#include "audit/ops_log.h"
+#include "base/ops_log.h"
 
 namespace mcpaudit {
 namespace {

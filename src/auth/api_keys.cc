@@ -8,7 +8,7 @@
 #include <array>
 #include <map>
 
-#include "audit/crypto.h"
+#include "base/crypto.h"
 #include "auth/credentials.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/authenticators.h"

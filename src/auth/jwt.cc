@@ -28,11 +28,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "audit/audit_files.h"
-#include "audit/bounded_json.h"
-#include "audit/crypto.h"
+#include "base/audit_files.h"
+#include "base/bounded_json.h"
+#include "base/crypto.h"
 #include "auth/credentials.h"
-#include "audit/ops_log.h"
+#include "base/ops_log.h"
 #include "mcpaudit/authenticators.h"
 
 namespace mcpaudit {

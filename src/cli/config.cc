@@ -1,6 +1,6 @@
 #include "cli/config.h"
 
-#include "audit/bounded_json.h"
+#include "base/bounded_json.h"
 
 #include <curl/curl.h>
 #include <toml++/toml.h>
@@ -10,7 +10,7 @@
 #include <set>
 #include <sstream>
 
-#include "audit/audit_files.h"
+#include "base/audit_files.h"
 #include "cli/commands.h"
 #include "mcpaudit/authenticators.h"
 #include "sinks/sql_columns.h"

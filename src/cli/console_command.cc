@@ -3,8 +3,8 @@
 // servers ship to); each read is recorded in a local journal.
 #include <iostream>
 
-#include "audit/bounded_queue.h"
-#include "audit/ops_log.h"
+#include "base/bounded_queue.h"
+#include "base/ops_log.h"
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/serving.h"

@@ -2,7 +2,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "audit/crypto.h"
+#include "base/crypto.h"
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "mcpaudit/clock.h"

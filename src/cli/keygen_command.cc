@@ -2,7 +2,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "audit/crypto.h"
+#include "base/crypto.h"
 #include "cli/commands.h"
 
 namespace mcpaudit::cli {

@@ -11,12 +11,12 @@
 #include <mutex>
 #include <thread>
 
-#include "audit/ops_log.h"
+#include "base/ops_log.h"
 #include "audit/shipper.h"
 #include "catalog/catalog_toolkit.h"
 #include "conformance/conformance_toolkit.h"
 #include "audit/metrics.h"
-#include "audit/bounded_queue.h"
+#include "base/bounded_queue.h"
 #include "cli/commands.h"
 #include "console/console_site.h"
 #include "cli/config.h"

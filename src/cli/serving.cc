@@ -3,7 +3,7 @@
 
 #include <charconv>
 
-#include "audit/ops_log.h"
+#include "base/ops_log.h"
 
 namespace mcpaudit::cli {
 

@@ -10,7 +10,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "audit/bounded_json.h"
+#include "base/bounded_json.h"
 #include "audit/shipper.h"
 #include "sinks/sqlite_sink.h"
 #include "store/audit_reads.h"

@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "cli/commands.h"
-#include "audit/bounded_json.h"
+#include "base/bounded_json.h"
 #include "store/journal_reader.h"
 #include "store/query.h"
 

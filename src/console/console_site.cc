@@ -1,6 +1,6 @@
 #include "console/console_site.h"
 
-#include "audit/ops_log.h"
+#include "base/ops_log.h"
 
 namespace mcpaudit {
 

@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "audit/crypto.h"
+#include "base/crypto.h"
 #include "console/read_api.h"
 #include "console/verify_jobs.h"
 #include "console/web_console.h"

@@ -7,7 +7,7 @@
 #include <set>
 #include <sstream>
 
-#include "audit/bounded_json.h"
+#include "base/bounded_json.h"
 #include "audit/canonical_json.h"
 #include "mcpaudit/clock.h"
 #include "store/record_store.h"

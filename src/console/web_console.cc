@@ -4,9 +4,9 @@
 #include <ranges>
 #include <nlohmann/json.hpp>
 
-#include "audit/bounded_json.h"
-#include "audit/crypto.h"
-#include "audit/ops_log.h"
+#include "base/bounded_json.h"
+#include "base/crypto.h"
+#include "base/ops_log.h"
 #include "mcpaudit/clock.h"
 
 namespace mcpaudit {

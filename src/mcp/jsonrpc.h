@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "audit/bounded_json.h"
+#include "base/bounded_json.h"
 #include "mcpaudit/server.h"
 
 namespace mcpaudit::jsonrpc {

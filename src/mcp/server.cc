@@ -1,6 +1,6 @@
 #include "mcpaudit/server.h"
 
-#include "audit/ops_log.h"
+#include "base/ops_log.h"
 
 #include <condition_variable>
 #include <future>
@@ -8,7 +8,7 @@
 #include <mutex>
 #include <set>
 
-#include "audit/free_memory.h"
+#include "base/free_memory.h"
 #include "audit/refusal_recorder.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/worker_pool.h"

@@ -2,7 +2,7 @@
 
 #include "mcp/tool_outcome.h"
 
-#include "audit/ops_log.h"
+#include "base/ops_log.h"
 
 #include <exception>
 #include <cctype>

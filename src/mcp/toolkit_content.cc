@@ -1,6 +1,6 @@
 // Resources, resource templates, prompts and completions: served like tools,
 // and each read or get leaves its audit record (resource_read, prompt_get).
-#include "audit/ops_log.h"
+#include "base/ops_log.h"
 #include "mcpaudit/toolkit.h"
 
 namespace mcpaudit {

@@ -6,7 +6,7 @@
 #include <thread>
 #include <vector>
 
-#include "audit/bounded_queue.h"
+#include "base/bounded_queue.h"
 
 namespace mcpaudit {
 

@@ -11,8 +11,8 @@
 #include <mutex>
 #include <thread>
 
-#include "audit/audit_files.h"
-#include "audit/ops_log.h"
+#include "base/audit_files.h"
+#include "base/ops_log.h"
 #include "proxy/line_reader.h"
 #include "proxy/upstream_link.h"
 

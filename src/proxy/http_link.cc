@@ -18,8 +18,8 @@
 #include <mutex>
 #include <thread>
 
-#include "audit/bounded_json.h"
-#include "audit/ops_log.h"
+#include "base/bounded_json.h"
+#include "base/ops_log.h"
 #include "mcp/jsonrpc.h"
 #include "proxy/sse_reader.h"
 #include "proxy/upstream_link.h"

@@ -2,8 +2,8 @@
 
 #include <mutex>
 
-#include "audit/audit_files.h"
-#include "audit/ops_log.h"
+#include "base/audit_files.h"
+#include "base/ops_log.h"
 #include "mcp/jsonrpc.h"
 #include "mcpaudit/clock.h"
 #include "proxy/line_reader.h"

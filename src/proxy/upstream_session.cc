@@ -10,10 +10,10 @@
 #include <set>
 #include <thread>
 
-#include "audit/bounded_json.h"
+#include "base/bounded_json.h"
 #include "audit/canonical_json.h"
-#include "audit/free_memory.h"
-#include "audit/ops_log.h"
+#include "base/free_memory.h"
+#include "base/ops_log.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/tool_outcome.h"
 

@@ -4,7 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "audit/ops_log.h"
+#include "base/ops_log.h"
 
 #include <atomic>
 #include <cerrno>
@@ -13,8 +13,8 @@
 #include <thread>
 #include <variant>
 
-#include "audit/audit_files.h"
-#include "audit/bounded_queue.h"
+#include "base/audit_files.h"
+#include "base/bounded_queue.h"
 #include "mcpaudit/clock.h"
 
 namespace mcpaudit {

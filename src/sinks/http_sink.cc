@@ -8,8 +8,8 @@
 #include <charconv>
 #include <thread>
 
-#include "audit/audit_files.h"
-#include "audit/ops_log.h"
+#include "base/audit_files.h"
+#include "base/ops_log.h"
 #include "sinks/sql_columns.h"
 
 namespace mcpaudit {

@@ -2,7 +2,7 @@
 #include <thread>
 
 #include "mcpaudit/clock.h"
-#include "audit/bounded_json.h"
+#include "base/bounded_json.h"
 #include "sinks/http_sink.h"
 #include "sinks/http_sinks.h"
 

@@ -2,7 +2,7 @@
 
 #include <cstdlib>
 
-#include "audit/audit_files.h"
+#include "base/audit_files.h"
 
 namespace mcpaudit {
 

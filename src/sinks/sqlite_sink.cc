@@ -3,8 +3,8 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
-#include "audit/audit_files.h"
-#include "audit/ops_log.h"
+#include "base/audit_files.h"
+#include "base/ops_log.h"
 #include "sinks/sql_columns.h"
 
 namespace mcpaudit {

@@ -3,7 +3,7 @@
 //   X-MCP-Audit-Timestamp: <unix seconds>
 //   X-MCP-Audit-Signature: sha256=<hex HMAC-SHA256(key, timestamp + "." + body)>
 // (the body as sent before any gzip). The key is the sink's secret.
-#include "audit/crypto.h"
+#include "base/crypto.h"
 #include "sinks/http_sink.h"
 #include "sinks/http_sinks.h"
 

@@ -13,10 +13,10 @@
 #include <thread>
 #include <vector>
 
-#include "audit/audit_files.h"
-#include "audit/bounded_json.h"
+#include "base/audit_files.h"
+#include "base/bounded_json.h"
 #include "audit/journal_format.h"
-#include "audit/ops_log.h"
+#include "base/ops_log.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
 

@@ -9,8 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "audit/audit_files.h"
-#include "audit/bounded_json.h"
+#include "base/audit_files.h"
+#include "base/bounded_json.h"
 #include "audit/journal_format.h"
 #include "store/journal_reader.h"
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <fstream>
 
-#include "audit/bounded_json.h"
+#include "base/bounded_json.h"
 #include "audit/journal_format.h"
 #include "store/record_store.h"
 

@@ -1,7 +1,7 @@
 #include "store/record_store.h"
 
-#include "audit/bounded_json.h"
-#include "audit/ops_log.h"
+#include "base/bounded_json.h"
+#include "base/ops_log.h"
 #include "sinks/mysql_sink.h"
 #include "sinks/postgres_sink.h"
 #include "sinks/sqlite_sink.h"

@@ -4,8 +4,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "audit/audit_files.h"
-#include "audit/bounded_json.h"
+#include "base/audit_files.h"
+#include "base/bounded_json.h"
 #include "audit/journal_format.h"
 #include "audit/shipper.h"
 #include "mcp/jsonrpc.h"

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "audit/crypto.h"
+#include "base/crypto.h"
 #include "mcpaudit/audit_event.h"
 #include "mcpaudit/result.h"
 

@@ -4,7 +4,7 @@
 #include <charconv>
 #include <map>
 
-#include "audit/bounded_json.h"
+#include "base/bounded_json.h"
 #include "sinks/mysql_sink.h"
 #include "sinks/postgres_sink.h"
 #include "sinks/sqlite_sink.h"

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "audit/bounded_json.h"
+#include "base/bounded_json.h"
 #include "audit/journal_format.h"
 #include "store/journal_reader.h"
 #include "store/record_store.h"

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "audit/crypto.h"
+#include "base/crypto.h"
 #include "mcpaudit/pipeline.h"
 #include "mcpaudit/result.h"
 #include "mcpaudit/sink.h"

@@ -19,10 +19,10 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
-#include "audit/bounded_json.h"
-#include "audit/crypto.h"
-#include "audit/free_memory.h"
-#include "audit/ops_log.h"
+#include "base/bounded_json.h"
+#include "base/crypto.h"
+#include "base/free_memory.h"
+#include "base/ops_log.h"
 #include "mcp/jsonrpc.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/toolkit.h"

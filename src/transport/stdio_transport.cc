@@ -3,7 +3,7 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include "audit/ops_log.h"
+#include "base/ops_log.h"
 
 #include <cerrno>
 #include <atomic>

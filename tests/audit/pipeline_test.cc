@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "audit/crypto.h"
+#include "base/crypto.h"
 #include "mcpaudit/clock.h"
 #include "audit/journal_format.h"
 #include "store/verifier.h"

@@ -21,7 +21,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "audit/crypto.h"
+#include "base/crypto.h"
 #include "support/temp_dir.h"
 
 namespace mcpaudit {

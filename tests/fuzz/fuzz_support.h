@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <string>
 
-#include "audit/bounded_json.h"
+#include "base/bounded_json.h"
 #include "audit/canonical_json.h"
 #include "mcpaudit/audit_event.h"
 #include "mcpaudit/audit_logger.h"

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <fstream>
 
-#include "audit/crypto.h"
+#include "base/crypto.h"
 #include "fuzz_support.h"
 #include "mcpaudit/authenticators.h"
 

@@ -8,7 +8,7 @@
 #include <set>
 #include <thread>
 
-#include "audit/crypto.h"
+#include "base/crypto.h"
 #include "audit/shipper.h"
 #include "mcpaudit/sink.h"
 #include "support/free_port.h"

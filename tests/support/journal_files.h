@@ -10,7 +10,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "audit/crypto.h"
+#include "base/crypto.h"
 #include "audit/journal_format.h"
 #include "mcpaudit/pipeline.h"
 

@@ -10,7 +10,7 @@
 #include <sstream>
 #include <thread>
 
-#include "audit/crypto.h"
+#include "base/crypto.h"
 #include "mcpaudit/sink.h"
 #include "support/cli_process.h"
 #include "support/database_server.h"

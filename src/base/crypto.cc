@@ -1,9 +1,9 @@
-#include "audit/crypto.h"
+#include "base/crypto.h"
 
 #include <algorithm>
 #include <cctype>
 
-#include "audit/audit_files.h"
+#include "base/audit_files.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "audit/free_memory.h"
+#include "base/free_memory.h"
 
 #include <malloc.h>
 

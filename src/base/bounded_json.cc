@@ -1,4 +1,4 @@
-#include "audit/bounded_json.h"
+#include "base/bounded_json.h"
 
 #include <cmath>
 #include <optional>

@@ -1,4 +1,4 @@
-#include "audit/audit_files.h"
+#include "base/audit_files.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
