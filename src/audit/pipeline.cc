@@ -9,6 +9,7 @@
 
 #include "base/bounded_queue.h"
 #include "audit/canonical_json.h"
+#include "audit/chain.h"
 #include "base/crypto.h"
 #include "base/free_memory.h"
 #include "audit/journal.h"
@@ -148,7 +149,7 @@ constexpr auto kAsyncPoll = std::chrono::milliseconds(5);
 struct Pipeline::State {
   PipelineOptions options;
   Journal journal;
-  std::optional<SigningKey> key;
+  Chain chain;
   RandomSource random = SecureRandom();
   bool fast_canonical = true;  // every erasable pointer is one AppendRecordCanonical knows
   BoundedQueue<Prepared> queue{options.queue_capacity};
@@ -160,10 +161,6 @@ struct Pipeline::State {
   std::atomic<bool> write_failing{false};  // the last write or sync failed
 
   // Writer-thread state.
-  uint64_t seq = 0;
-  std::string head;
-  uint64_t since_checkpoint = 0;
-  Steady::time_point last_checkpoint = Steady::now();
   Steady::time_point last_sync = Steady::now();
   bool unsynced = false;  // written since the last fdatasync
   Steady::time_point last_space_check{};
@@ -171,13 +168,10 @@ struct Pipeline::State {
   uint64_t failures_unreported = 0;
   std::string first_failure;
 
-  std::string stream_json;  // the stream name as a JSON string
-
-  State(PipelineOptions o, Journal j) : options(std::move(o)), journal(std::move(j)) {
-    seq = journal.head().seq;
-    head = journal.head().hash;
-    AppendJsonString(stream_json, options.stream);
-  }
+  State(PipelineOptions o, Journal j, std::optional<SigningKey> key)
+      : options(std::move(o)),
+        journal(std::move(j)),
+        chain(options.stream, journal.head().seq, journal.head().hash, std::move(key)) {}
 
   Result<Prepared> Prepare(const AuditEvent& event) const {
     // Scratch space reused by each thread: only the finished record allocates.
@@ -239,25 +233,7 @@ struct Pipeline::State {
 
   // Gives `p` the next seq and appends its line to `out`.
   void Seal(const Prepared& p, std::string& out) {
-    ++seq;
-    std::string hash = journal::ChainHash(head, p.canonical());
-    out += p.prefix();
-    out += ",\"integrity\":{\"stream\":";
-    out += stream_json;
-    out += ",\"seq\":";
-    out += std::to_string(seq);
-    out += ",\"prev\":\"";
-    out += head;
-    out += "\",\"hash\":\"";
-    out += hash;
-    out += '"';
-    if (!p.salts_json().empty()) {
-      out += ",\"salts\":";
-      out += p.salts_json();
-    }
-    out += "}}\n";
-    head = std::move(hash);
-    ++since_checkpoint;
+    chain.Append(p.prefix(), p.canonical(), p.salts_json(), out);
     journal::Widen(batch_span, p.time);
   }
 
@@ -268,7 +244,7 @@ struct Pipeline::State {
 
   void SealCheckpoint(std::string& out) {
     AuditEvent e = SystemEvent("checkpoint");
-    e.details = {{"covers", {{"seq", seq}, {"hash", head}}}};
+    e.details = chain.CheckpointDetails();
     if (journal.span_known()) {
       // The bounds of the segment up to this checkpoint, itself included.
       std::optional<journal::TimeSpan> span = journal.span();
@@ -276,18 +252,8 @@ struct Pipeline::State {
       journal::Widen(span, e.timestamp);
       e.details["segment"] = journal::SpanJson(*span);
     }
-    if (key) {
-      auto signature = key->Sign(journal::CheckpointMessage(options.stream, seq, head));
-      if (signature) {
-        e.details["key_id"] = key->KeyId();
-        e.details["signature"] = *signature;
-      } else {
-        OpsLog().error("checkpoint not signed: {}", signature.error().message);
-      }
-    }
     SealSystemEvent(e, out);
-    since_checkpoint = 0;
-    last_checkpoint = Steady::now();
+    chain.Checkpointed();
     checkpoints.fetch_add(1, std::memory_order_relaxed);
   }
 
@@ -330,7 +296,7 @@ struct Pipeline::State {
     if (incoming > 0 && journal.RotationDue(incoming)) {
       if (Status rotated = SealAndRotate(); !rotated) return Failed(rotated, /*appended=*/false);
     }
-    const ChainMark before = Mark();
+    const Chain::Mark before = chain.Where();
     // Kept across batches: a fresh buffer this size would be mapped and unmapped
     // each time, and each unmap interrupts every core (TLB shootdown).
     std::string& out = batch_text;
@@ -371,8 +337,9 @@ struct Pipeline::State {
     }
     recycler.Return(used_events);
     const bool checkpoint_due =
-        since_checkpoint > 0 && (final_checkpoint || since_checkpoint >= options.checkpoint_every_records ||
-                                 Steady::now() - last_checkpoint >= options.checkpoint_every);
+        chain.since_checkpoint() > 0 &&
+        (final_checkpoint || chain.since_checkpoint() >= options.checkpoint_every_records ||
+         Steady::now() - chain.last_checkpoint() >= options.checkpoint_every);
     if (checkpoint_due) {
       SealCheckpoint(out);
       ++records;
@@ -397,7 +364,7 @@ struct Pipeline::State {
       write_failing.store(false, std::memory_order_relaxed);
       return {status, true};
     }
-    Restore(before);
+    chain.Restore(before);
     if (checkpoint_due) checkpoints.fetch_sub(1, std::memory_order_relaxed);
     unreported_drops.fetch_add(unreported_drops_pending, std::memory_order_relaxed);
     unreported_drops_pending = 0;
@@ -411,37 +378,23 @@ struct Pipeline::State {
     return {std::move(status), appended};
   }
 
-  // Where the chain stands, to go back to when a write fails.
-  struct ChainMark {
-    uint64_t seq, since_checkpoint;
-    std::string head;
-    Steady::time_point last_checkpoint;
-  };
-  ChainMark Mark() const { return {seq, since_checkpoint, head, last_checkpoint}; }
-  void Restore(const ChainMark& mark) {
-    seq = mark.seq;
-    since_checkpoint = mark.since_checkpoint;
-    head = mark.head;
-    last_checkpoint = mark.last_checkpoint;
-  }
-
   // Ends the active segment with a checkpoint that declares its time bounds
   // (unless its last record is one, or the bounds are not known), then starts
   // the next segment.
   Status SealAndRotate() {
-    if (journal.span_known() && since_checkpoint > 0) {
-      const ChainMark before = Mark();
+    if (journal.span_known() && chain.since_checkpoint() > 0) {
+      const Chain::Mark before = chain.Where();
       std::string seal;
       batch_span.reset();
       SealCheckpoint(seal);
       if (Status appended = journal.Append(seal, batch_span); !appended) {
-        Restore(before);
+        chain.Restore(before);
         checkpoints.fetch_sub(1, std::memory_order_relaxed);
         return appended;
       }
       written.fetch_add(1, std::memory_order_relaxed);
     }
-    return journal.Rotate(seq + 1);
+    return journal.Rotate(chain.seq() + 1);
   }
   uint64_t unreported_drops_pending = 0;
   std::optional<journal::TimeSpan> batch_span;  // writer thread: when the records of batch_text were stamped
@@ -577,9 +530,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
     // An anchor edited to an impossible seq is an alarm, but moves the numbering nowhere.
     if (anchor.seq < kMaxSeq) resume_after = std::max(resume_after, anchor.seq);
   }
-  auto state = std::make_unique<State>(std::move(options), std::move(*journal));
-  state->seq = resume_after;
-  state->key = std::move(key);
+  auto state = std::make_unique<State>(std::move(options), std::move(*journal), std::move(key));
+  state->chain.SkipTo(resume_after);
   state->fast_canonical = std::all_of(state->options.erasable.begin(), state->options.erasable.end(),
                                       [](const std::string& pointer) { return FastCanonicalKnows(pointer); });
   const Recovery recovery = state->journal.recovery();
@@ -593,8 +545,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
                      {"previous_stop", !behind.empty()      ? "truncated"
                                        : recovery.clean_stop ? "clean"
                                                              : "unclean"},
-                     {"signed_checkpoints", pipeline->state_->key.has_value()}};
-  if (pipeline->state_->key) started.details["key_id"] = pipeline->state_->key->KeyId();
+                     {"signed_checkpoints", pipeline->state_->chain.key() != nullptr}};
+  if (const SigningKey* key = pipeline->state_->chain.key()) started.details["key_id"] = key->KeyId();
   if (recovery.torn_bytes > 0) {
     started.details["recovered"] = {{"torn_bytes", recovery.torn_bytes},
                                     {"set_aside", recovery.set_aside.filename().string()}};

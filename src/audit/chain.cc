@@ -1,0 +1,62 @@
+#include "audit/chain.h"
+
+#include "audit/canonical_json.h"
+#include "audit/journal_format.h"
+#include "base/ops_log.h"
+
+namespace mcpaudit {
+
+Chain::Chain(std::string stream, uint64_t seq, std::string head, std::optional<SigningKey> key)
+    : stream_(std::move(stream)), seq_(seq), head_(std::move(head)), key_(std::move(key)) {
+  AppendJsonString(stream_json_, stream_);
+}
+
+void Chain::Append(std::string_view prefix, std::string_view canonical, std::string_view salts_json,
+                   std::string& out) {
+  ++seq_;
+  std::string hash = journal::ChainHash(head_, canonical);
+  out += prefix;
+  out += ",\"integrity\":{\"stream\":";
+  out += stream_json_;
+  out += ",\"seq\":";
+  out += std::to_string(seq_);
+  out += ",\"prev\":\"";
+  out += head_;
+  out += "\",\"hash\":\"";
+  out += hash;
+  out += '"';
+  if (!salts_json.empty()) {
+    out += ",\"salts\":";
+    out += salts_json;
+  }
+  out += "}}\n";
+  head_ = std::move(hash);
+  ++since_checkpoint_;
+}
+
+nlohmann::json Chain::CheckpointDetails() const {
+  nlohmann::json details = {{"covers", {{"seq", seq_}, {"hash", head_}}}};
+  if (!key_) return details;
+  auto signature = key_->Sign(journal::CheckpointMessage(stream_, seq_, head_));
+  if (!signature) {
+    OpsLog().error("checkpoint not signed: {}", signature.error().message);
+    return details;
+  }
+  details["key_id"] = key_->KeyId();
+  details["signature"] = *signature;
+  return details;
+}
+
+void Chain::Checkpointed() {
+  since_checkpoint_ = 0;
+  last_checkpoint_ = std::chrono::steady_clock::now();
+}
+
+void Chain::Restore(const Mark& mark) {
+  seq_ = mark.seq;
+  since_checkpoint_ = mark.since_checkpoint;
+  head_ = mark.head;
+  last_checkpoint_ = mark.last_checkpoint;
+}
+
+}  // namespace mcpaudit
