@@ -119,9 +119,11 @@ class SessionHost {
   // with what the transport knows of the caller. Quick and never waits for the
   // disk: callable on an I/O thread. Floods are summarised (RefusalLimits).
   virtual void RecordRefusal(const ConnectionInfo& info, const RefusedRequest& refusal) = 0;
-  // Whether a request received now would wait for a worker (all are busy and
-  // their queue is full): a transport that must not wait answers "busy".
-  virtual bool Saturated() const { return false; }
+  // Whether a request of `method` received now would wait for a worker (all
+  // are busy and their queue is full): a transport that must not wait answers
+  // "busy" instead. Exact only for the one thread that hands this host its
+  // requests (the HTTP I/O thread): nothing else fills the queue meanwhile.
+  virtual bool WouldWait(std::string_view method) const { return false; }
 };
 
 // The context of a request on the connection `info`: who calls, from where,
@@ -138,7 +140,7 @@ class Server final : public SessionHost {
 
   std::unique_ptr<Connection> Connect(ConnectionInfo info, MessageSender send) override;
   void RecordRefusal(const ConnectionInfo& info, const RefusedRequest& refusal) override;
-  bool Saturated() const override;
+  bool WouldWait(std::string_view method) const override;
 
   struct Impl;  // internal: the protocol engine shared with the connections
 

@@ -104,7 +104,7 @@ inline constexpr int kMethodNotFound = -32601;
 inline constexpr int kInvalidParams = -32602;
 inline constexpr int kInternalError = -32603;
 inline constexpr int kAccessDenied = -32001;  // server-defined: refused by policy
-inline constexpr int kServerBusy = -32005;    // server-defined: every worker is busy; try again later
+inline constexpr int kServerBusy = -31001;    // server-defined: every worker is busy; try again later
 }  // namespace rpc
 
 // A Before hook's refusal: the call is not run, the client gets a JSON-RPC error

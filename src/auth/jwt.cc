@@ -295,30 +295,45 @@ class JwksCache {
   std::jthread thread_;                               // last: stopped and joined first
 };
 
-// The claims of tokens whose signature verified, by the token's SHA-256: a
-// client sends the same token with every request, and its signature (an RSA or
-// ECDSA verification, the PEM key parsed again) need not be checked again while
-// it is held. Its claims are: expiry and not-before are times. At most
-// kMaxVerifiedTokens; when full it starts again from empty.
-class VerifiedTokens {
- public:
-  static constexpr size_t kMaxVerifiedTokens = 4096;
+// When a token may be used: its exp and nbf claims, in seconds.
+struct TokenTimes {
+  std::optional<double> exp, nbf;
+};
 
-  std::optional<json> Find(const std::string& digest) {
+// Tokens accepted before, by the token's SHA-256: a client sends the same
+// token with every request, and its signature (an RSA or ECDSA verification)
+// need not be checked again while it is held. A hit counts only while the key
+// that verified it is still the one its header names (a key rotated out of the
+// key set takes its tokens with it), and its times are checked each time. At
+// most kMaxTokens: when full, the expired go, and if that is not enough, all.
+class AcceptedTokens {
+ public:
+  static constexpr size_t kMaxTokens = 4096;
+  struct Entry {
+    Identity identity;
+    TokenTimes times;
+    KeyKind kind;
+    std::string kid;
+    PublicKey key;  // null for an HMAC secret (from a file: it never changes)
+  };
+
+  std::optional<Entry> Find(const std::string& digest) {
     std::lock_guard lock(mutex_);
-    auto it = claims_.find(digest);
-    if (it == claims_.end()) return std::nullopt;
+    auto it = entries_.find(digest);
+    if (it == entries_.end()) return std::nullopt;
     return it->second;
   }
-  void Add(std::string digest, json claims) {
+  void Add(std::string digest, Entry entry, double now) {
     std::lock_guard lock(mutex_);
-    if (claims_.size() >= kMaxVerifiedTokens) claims_.clear();
-    claims_.emplace(std::move(digest), std::move(claims));
+    if (entries_.size() >= kMaxTokens)
+      std::erase_if(entries_, [&](const auto& item) { return item.second.times.exp && *item.second.times.exp < now; });
+    if (entries_.size() >= kMaxTokens) entries_.clear();
+    entries_.insert_or_assign(std::move(digest), std::move(entry));
   }
 
  private:
   std::mutex mutex_;
-  std::unordered_map<std::string, json> claims_;
+  std::unordered_map<std::string, Entry> entries_;  // guarded by mutex_
 };
 
 class JwtAuthenticator final : public Authenticator {
@@ -332,7 +347,13 @@ class JwtAuthenticator final : public Authenticator {
     const std::string token(BearerValue(credentials.authorization));
     if (token.empty()) return std::unexpected(AuthFailure{"invalid_request", "no credentials: send a bearer token"});
     const std::string digest = Sha256Hex({token});
-    if (auto claims = verified_.Find(digest)) return CheckClaims(*claims);
+    if (auto seen = accepted_.Find(digest)) {
+      auto key = FindKey(seen->kind, seen->kid);
+      if (key && key->public_key == seen->key) {
+        if (auto late = CheckTimes(seen->times)) return std::unexpected(*late);
+        return seen->identity;
+      }
+    }
     const size_t dot = token.find('.');
     if (dot == std::string::npos || std::ranges::count(token, '.') != 2) {
       return std::unexpected(Invalid("malformed token"));
@@ -362,30 +383,46 @@ class JwtAuthenticator final : public Authenticator {
       return std::unexpected(Invalid("the claims are not a JSON object nested at most " + std::to_string(kJwtDepth) +
                                      " levels"));
     }
+    auto times = TimesOf(claims);
+    if (!times) return std::unexpected(times.error());
+    if (auto late = CheckTimes(*times)) return std::unexpected(*late);
     auto identity = CheckClaims(claims);
-    verified_.Add(digest, claims);  // also when refused for now: a token not valid yet becomes valid
+    if (identity) accepted_.Add(digest, {*identity, *times, kind, kid, key->public_key}, Now());
     return identity;
   }
 
  private:
-  std::expected<Identity, AuthFailure> CheckClaims(const json& claims) const {
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
-    const int64_t leeway = options_.leeway.count();
+  // Seconds since the epoch, as a double: claims of any magnitude compare without overflow.
+  static double Now() {
+    return static_cast<double>(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  }
+
+  std::expected<TokenTimes, AuthFailure> TimesOf(const json& claims) const {
+    TokenTimes times;
     if (auto exp = claims.find("exp"); exp != claims.end()) {
       if (!exp->is_number()) return std::unexpected(Invalid("exp is not a number"));
-      // Compared as doubles: a claim of any magnitude is read without overflow.
-      if (static_cast<double>(now) > exp->get<double>() + static_cast<double>(leeway))
-        return std::unexpected(Invalid("token expired"));
+      times.exp = exp->get<double>();
     } else if (options_.require_exp) {
       return std::unexpected(Invalid("token has no expiry (exp)"));
     }
     if (auto nbf = claims.find("nbf"); nbf != claims.end()) {
       if (!nbf->is_number()) return std::unexpected(Invalid("nbf is not a number"));
-      if (static_cast<double>(now + leeway) < nbf->get<double>())
-        return std::unexpected(Invalid("token not valid yet (nbf)"));
+      times.nbf = nbf->get<double>();
     }
+    return times;
+  }
+
+  // Why a token cannot be used now (expired, not yet valid), if it cannot.
+  std::optional<AuthFailure> CheckTimes(const TokenTimes& times) const {
+    const double now = Now(), leeway = static_cast<double>(options_.leeway.count());
+    if (times.exp && now > *times.exp + leeway) return Invalid("token expired");
+    if (times.nbf && now + leeway < *times.nbf) return Invalid("token not valid yet (nbf)");
+    return std::nullopt;
+  }
+
+  // The caller a token's claims name, when the issuer and audience are the accepted ones.
+  std::expected<Identity, AuthFailure> CheckClaims(const json& claims) const {
     if (!options_.issuer.empty() && claims.value("iss", json()) != options_.issuer) {
       return std::unexpected(Invalid("wrong issuer"));
     }
@@ -448,7 +485,7 @@ class JwtAuthenticator final : public Authenticator {
   JwtOptions options_;
   std::vector<VerifyKey> keys_;  // from files
   mutable std::optional<JwksCache> jwks_;  // from jwks_url
-  mutable VerifiedTokens verified_;
+  mutable AcceptedTokens accepted_;
 };
 
 }  // namespace

@@ -600,7 +600,12 @@ void Server::RecordRefusal(const ConnectionInfo& info, const RefusedRequest& ref
   impl_->refusals.Record(info, refusal);
 }
 
-bool Server::Saturated() const { return impl_->pool.Full(); }
+bool Server::WouldWait(std::string_view method) const {
+  // The requests a worker answers (RunOnPool, Initialize); the others are answered at once.
+  const bool on_a_worker =
+      method == "initialize" || method == "tools/call" || method == "resources/read" || method == "prompts/get";
+  return on_a_worker && impl_->pool.Full();
+}
 
 std::unique_ptr<Connection> Server::Connect(ConnectionInfo info, MessageSender send) {
   return std::make_unique<SessionConnection>(

@@ -1,5 +1,6 @@
 // A fixed set of threads running submitted tasks. The queue is bounded: Submit
-// waits for a place, which slows a client that sends faster than tools finish.
+// waits for a place, which slows a client that sends faster than tools finish
+// (the HTTP transport asks Full() first and answers "busy" instead).
 #pragma once
 
 #include <functional>

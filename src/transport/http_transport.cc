@@ -951,13 +951,15 @@ class HttpTransport {
                                             jsonrpc::Error(error->id, error->code, error->message)));
     }
     const auto& message = std::get<jsonrpc::Message>(decoded);
-    if (message.kind == jsonrpc::Message::Kind::kRequest && server_.Saturated())
-      co_return co_await Write(stream, Busy(request, client_ip, identity, message));
+    const bool would_wait = message.kind == jsonrpc::Message::Kind::kRequest && server_.WouldWait(message.method);
     const bool is_initialize =
         message.kind == jsonrpc::Message::Kind::kRequest && message.method == "initialize";
 
     std::shared_ptr<Session> session;
+    // A request that would wait is answered "busy" once its session is known
+    // (or before one is made for it).
     if (options_.stateless) {
+      if (would_wait) co_return co_await Write(stream, Busy(request, client_ip, identity, message));
       session = NewSession(request, client_ip, identity, false);
       if (!is_initialize) {
         // Nothing remembers an initialize: the session starts as if it had one.
@@ -972,6 +974,7 @@ class HttpTransport {
                                                 "Bad Request: initialize opens a new session; send it without "
                                                 "Mcp-Session-Id"));
       }
+      if (would_wait) co_return co_await Write(stream, Busy(request, client_ip, identity, message));
       if (auto refused = MakeRoomForSession(request, client_ip, identity)) {
         co_return co_await Write(stream, std::move(*refused));
       }
@@ -980,6 +983,7 @@ class HttpTransport {
       auto found = FindSession(request, client_ip, identity);
       if (auto* refused = std::get_if<HttpResponse>(&found)) co_return co_await Write(stream, std::move(*refused));
       session = sessions_.at(std::get<Session*>(found)->id);
+      if (would_wait) co_return co_await Write(stream, Busy(request, client_ip, identity, message));
     }
 
     if (message.kind != jsonrpc::Message::Kind::kRequest) {

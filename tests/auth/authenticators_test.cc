@@ -318,6 +318,28 @@ TEST_F(JwtTest, FetchesTheKeySetFromAUrlOnceAndCachesIt) {
   EXPECT_EQ(jwks.hits(), 1);
 }
 
+TEST_F(JwtTest, ATokenAcceptedBeforeIsRefusedOnceItsKeyLeavesTheKeySet) {
+  JwksServer jwks(json{{"keys", {rsa_.jwk, ec_.jwk}}}.dump());
+  JwtOptions options = Options();
+  options.jwks_url = jwks.url();
+  options.jwks_cache = std::chrono::seconds(1);
+  options.jwks_refetch_after = std::chrono::milliseconds(100);
+  auto auth = Make(options);
+  const std::string token = Sign(JWT_ALG_ES256, ec_.private_pem, GoodClaims(), "ec-1");
+  for (int i = 0; i < 100 && !Check(*auth, token).has_value(); ++i)  // the key set is fetched in the background
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(Check(*auth, token).has_value());
+  // The identity provider withdraws the key (say, it leaked).
+  jwks.Change(json{{"keys", {rsa_.jwk}}}.dump(), std::chrono::milliseconds(0));
+  bool refused = false;
+  for (int i = 0; i < 100 && !refused; ++i) {
+    refused = !Check(*auth, token).has_value();
+    if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(refused) << "a token of a withdrawn key is still accepted";
+  EXPECT_EQ(Refusal(*auth, token), "unknown key id 'ec-1'");
+}
+
 TEST_F(JwtTest, AnUnknownKeyIdNeverMakesTheCallerWaitAndARotatedKeyIsFoundSoonAfter) {
   JwksServer jwks(json{{"keys", {rsa_.jwk}}}.dump());
   JwtOptions options = Options();

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-
 #include <map>
 
 #include <arpa/inet.h>
@@ -521,8 +520,13 @@ TEST_F(HttpTransportTest, WithEveryWorkerBusyACallIs503AtOnceAndOtherClientsAreN
   EXPECT_EQ(busy.header("retry-after"), "1");
   EXPECT_EQ(json::parse(busy.body)["error"]["code"], rpc::kServerBusy);
   EXPECT_EQ(json::parse(busy.body)["id"], answered + 2);
-  // Another client is answered meanwhile (the I/O thread never waits for a worker).
+  // What needs no worker is answered meanwhile, in this session and others.
+  const HttpReply ping = client_->Post(R"({"jsonrpc":"2.0","id":7,"method":"ping"})", McpPostHeaders(session));
+  EXPECT_EQ(ping.status, 200) << ping.body;
+  EXPECT_EQ(client_->Post(R"({"jsonrpc":"2.0","id":8,"method":"tools/list"})", McpPostHeaders(session)).status, 200);
   EXPECT_EQ(client_->Send("GET", "/mcp", "", {{"Accept", "text/event-stream"}}, std::chrono::seconds(2)).status, 400);
+  // A call in a session that does not exist is still 404, not "busy".
+  EXPECT_EQ(client_->Post(CallBody(9, "gated"), McpPostHeaders("feedc0de")).status, 404);
 
   release.set_value();
   EXPECT_EQ(json::parse(running.get().body)["result"]["content"][0]["text"], "released");
