@@ -24,8 +24,8 @@
 #include <string_view>
 #include <vector>
 
-#include "base/bounded_json.h"
 #include "audit/journal_format.h"
+#include "base/bounded_json.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
 #include "mcpaudit/sink.h"

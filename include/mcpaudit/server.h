@@ -123,7 +123,7 @@ class SessionHost {
   // are busy and their queue is full): a transport that must not wait answers
   // "busy" instead. Exact only for the one thread that hands this host its
   // requests (the HTTP I/O thread): nothing else fills the queue meanwhile.
-  virtual bool WouldWait(std::string_view method) const { return false; }
+  virtual bool WouldWait(std::string_view /*method*/) const { return false; }
 };
 
 // The context of a request on the connection `info`: who calls, from where,

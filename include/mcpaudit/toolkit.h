@@ -18,8 +18,8 @@
 #include <nlohmann/json.hpp>
 
 #include "mcpaudit/audit_event.h"
-#include "mcpaudit/audit_policy.h"
 #include "mcpaudit/audit_logger.h"
+#include "mcpaudit/audit_policy.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/recorder.h"
 #include "mcpaudit/redaction.h"

@@ -1,9 +1,11 @@
 // The hash chain of one stream as its one writer extends it (the format is in
 // journal_format.h): the seq and hash of its head, the records since the last
 // checkpoint, and what a checkpoint of the head says and signs. Owned by the
-// pipeline's writer thread (not thread-safe).
+// pipeline's writer thread (not thread-safe); only key(), which never changes,
+// may be read elsewhere.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -24,7 +26,8 @@ class Chain {
   // Appends to `out` the journal line of a record, with the next seq: its
   // JSON without the closing brace (`prefix`), its canonical form C(N) and
   // the salts of its erasable fields as a JSON object (or empty).
-  void Append(std::string_view prefix, std::string_view canonical, std::string_view salts_json, std::string& out);
+  void Append(std::string_view prefix, std::string_view canonical, std::string_view salts_json,
+              std::string& out);
 
   // What a checkpoint of the head declares: what it covers and, with a key,
   // the key id and signature.
@@ -39,11 +42,13 @@ class Chain {
     std::chrono::steady_clock::time_point last_checkpoint;
   };
   Mark Where() const { return {seq_, since_checkpoint_, head_, last_checkpoint_}; }
+  // Back to `mark`: what was appended since is not in the journal.
   void Restore(const Mark& mark);
 
-  // Numbers the next record after `seq` (the journal lost records an anchor
-  // outside it still knows: their seqs are not used again).
-  void SkipTo(uint64_t seq) { seq_ = seq; }
+  // Numbers the next record after `seq`, never lower than the head's (the
+  // journal lost records an anchor outside it still knows: their seqs are not
+  // used again).
+  void SkipTo(uint64_t seq) { seq_ = std::max(seq_, seq); }
 
   uint64_t seq() const { return seq_; }
   const std::string& head() const { return head_; }

@@ -15,9 +15,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "audit/journal_format.h"
 #include "base/audit_files.h"
 #include "base/bounded_json.h"
-#include "audit/journal_format.h"
 #include "mcpaudit/audit_event.h"
 
 namespace mcpaudit {

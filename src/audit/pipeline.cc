@@ -7,15 +7,15 @@
 #include <mutex>
 #include <thread>
 
-#include "base/bounded_queue.h"
 #include "audit/canonical_json.h"
 #include "audit/chain.h"
-#include "base/crypto.h"
-#include "base/free_memory.h"
 #include "audit/journal.h"
 #include "audit/journal_format.h"
-#include "base/ops_log.h"
 #include "audit/record_writer.h"
+#include "base/bounded_queue.h"
+#include "base/crypto.h"
+#include "base/free_memory.h"
+#include "base/ops_log.h"
 #include "mcpaudit/clock.h"
 
 namespace mcpaudit {

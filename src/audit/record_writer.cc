@@ -1,8 +1,8 @@
 #include "audit/record_writer.h"
 
 #include "audit/canonical_json.h"
-#include "base/crypto.h"
 #include "audit/journal_format.h"
+#include "base/crypto.h"
 
 namespace mcpaudit {
 namespace {

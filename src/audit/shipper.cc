@@ -12,10 +12,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "base/audit_files.h"
-#include "base/free_memory.h"
-#include "base/bounded_json.h"
 #include "audit/journal_format.h"
+#include "base/audit_files.h"
+#include "base/bounded_json.h"
+#include "base/free_memory.h"
 #include "base/ops_log.h"
 
 namespace mcpaudit {

@@ -8,10 +8,10 @@
 #include <array>
 #include <map>
 
-#include "base/crypto.h"
 #include "auth/credentials.h"
-#include "mcpaudit/clock.h"
+#include "base/crypto.h"
 #include "mcpaudit/authenticators.h"
+#include "mcpaudit/clock.h"
 
 namespace mcpaudit {
 namespace {

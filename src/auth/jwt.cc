@@ -28,10 +28,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "auth/credentials.h"
 #include "base/audit_files.h"
 #include "base/bounded_json.h"
 #include "base/crypto.h"
-#include "auth/credentials.h"
 #include "base/ops_log.h"
 #include "mcpaudit/authenticators.h"
 

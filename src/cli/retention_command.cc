@@ -3,8 +3,8 @@
 // ships to; the server runs the same every retention.run_every_hours.
 #include <iostream>
 
-#include "base/ops_log.h"
 #include "audit/shipper.h"
+#include "base/ops_log.h"
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "mcpaudit/pipeline.h"

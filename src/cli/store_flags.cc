@@ -9,9 +9,9 @@
 
 #include <iostream>
 
-#include "cli/commands.h"
-#include "base/bounded_json.h"
 #include "audit/shipper.h"
+#include "base/bounded_json.h"
+#include "cli/commands.h"
 #include "sinks/sqlite_sink.h"
 #include "store/audit_reads.h"
 

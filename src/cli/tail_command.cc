@@ -5,8 +5,8 @@
 #include <iostream>
 #include <thread>
 
-#include "cli/commands.h"
 #include "base/bounded_json.h"
+#include "cli/commands.h"
 #include "store/journal_reader.h"
 #include "store/query.h"
 

@@ -7,11 +7,11 @@
 #include <set>
 #include <sstream>
 
-#include "base/bounded_json.h"
 #include "audit/canonical_json.h"
+#include "base/bounded_json.h"
 #include "mcpaudit/clock.h"
-#include "store/record_store.h"
 #include "store/query.h"
+#include "store/record_store.h"
 #include "store/report.h"
 #include "store/store_query.h"
 

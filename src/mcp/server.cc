@@ -8,8 +8,8 @@
 #include <mutex>
 #include <set>
 
-#include "base/free_memory.h"
 #include "audit/refusal_recorder.h"
+#include "base/free_memory.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/worker_pool.h"
 
@@ -331,7 +331,8 @@ class Session final : public std::enable_shared_from_this<Session> {
         ctx.access_reason = reason->get<std::string>();
     }
     if (!params.is_object() || !params.contains("name") || !params["name"].is_string()) {
-      // Still a tools/call that reached us: it is recorded as denied.
+      // Still a tools/call that reached us: it is recorded as denied (as a
+      // refusal: this may be the HTTP I/O thread, which never waits for the disk).
       const std::string text = "Invalid params: 'name' (a string) is required";
       CallRecord record;
       record.outcome = Outcome::kDenied;
@@ -339,9 +340,7 @@ class Session final : public std::enable_shared_from_this<Session> {
       server_->toolkit.redactor().Apply(record.params);
       record.error = AuditError{rpc::kInvalidParams, text, "invalid_request"};
       WaitForSessionStart();
-      if (auto logged = server_->toolkit.recorder().Record(ctx, record); !logged) {
-        OpsLog().error("audit record of an invalid tools/call was not accepted: {}", logged.error().message);
-      }
+      server_->refusals.Record(ctx, std::move(record));
       return Answer(message.id, jsonrpc::Error(message.id, rpc::kInvalidParams, text));
     }
     std::string name = params["name"].get<std::string>();

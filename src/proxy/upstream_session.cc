@@ -10,8 +10,8 @@
 #include <set>
 #include <thread>
 
-#include "base/bounded_json.h"
 #include "audit/canonical_json.h"
+#include "base/bounded_json.h"
 #include "base/free_memory.h"
 #include "base/ops_log.h"
 #include "mcp/jsonrpc.h"

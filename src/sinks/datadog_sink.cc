@@ -1,6 +1,6 @@
 // Datadog Logs intake (v2): a JSON array of log entries, the record under "audit".
-#include "sinks/http_sink.h"
 #include "base/bounded_json.h"
+#include "sinks/http_sink.h"
 #include "sinks/http_sinks.h"
 
 namespace mcpaudit {

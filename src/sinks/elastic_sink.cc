@@ -1,8 +1,8 @@
 // Elasticsearch / OpenSearch bulk API: one `create` per record, its id the
 // record's, so that a record sent again is refused as a conflict (stored once).
 // Documents carry Elastic Common Schema fields and the record under "mcp_audit".
-#include "sinks/http_sink.h"
 #include "base/bounded_json.h"
+#include "sinks/http_sink.h"
 #include "sinks/http_sinks.h"
 
 namespace mcpaudit {

@@ -1,8 +1,8 @@
 // Splunk HTTP Event Collector: one JSON event object per record, concatenated.
 #include <thread>
 
-#include "mcpaudit/clock.h"
 #include "base/bounded_json.h"
+#include "mcpaudit/clock.h"
 #include "sinks/http_sink.h"
 #include "sinks/http_sinks.h"
 

@@ -13,9 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "audit/journal_format.h"
 #include "base/audit_files.h"
 #include "base/bounded_json.h"
-#include "audit/journal_format.h"
 #include "base/ops_log.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"

@@ -9,9 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "audit/journal_format.h"
 #include "base/audit_files.h"
 #include "base/bounded_json.h"
-#include "audit/journal_format.h"
 #include "store/journal_reader.h"
 
 namespace mcpaudit {

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <fstream>
 
-#include "base/bounded_json.h"
 #include "audit/journal_format.h"
+#include "base/bounded_json.h"
 #include "store/record_store.h"
 
 namespace mcpaudit {

@@ -4,10 +4,10 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "base/audit_files.h"
-#include "base/bounded_json.h"
 #include "audit/journal_format.h"
 #include "audit/shipper.h"
+#include "base/audit_files.h"
+#include "base/bounded_json.h"
 #include "mcp/jsonrpc.h"
 #include "mcpaudit/audit_policy.h"
 #include "mcpaudit/clock.h"

@@ -11,8 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "base/bounded_json.h"
 #include "audit/journal_format.h"
+#include "base/bounded_json.h"
 #include "store/journal_reader.h"
 #include "store/record_store.h"
 

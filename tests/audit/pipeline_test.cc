@@ -4,9 +4,9 @@
 
 #include <thread>
 
+#include "audit/journal_format.h"
 #include "base/crypto.h"
 #include "mcpaudit/clock.h"
-#include "audit/journal_format.h"
 #include "store/verifier.h"
 #include "support/journal_files.h"
 #include "support/small_filesystem.h"

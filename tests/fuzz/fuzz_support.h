@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <string>
 
-#include "base/bounded_json.h"
 #include "audit/canonical_json.h"
+#include "base/bounded_json.h"
 #include "mcpaudit/audit_event.h"
 #include "mcpaudit/audit_logger.h"
 

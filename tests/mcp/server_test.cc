@@ -255,6 +255,8 @@ TEST_F(ServerTest, AToolsCallWithoutANameIsInvalidParamsAndStillRecorded) {
   Initialize();
   json reply = Request(4, "tools/call", {{"arguments", {{"text", "x"}}}});
   EXPECT_EQ(reply["error"]["code"], rpc::kInvalidParams);
+  connection_.reset();
+  server_.reset();  // recorded as a refusal, off the caller's thread (never waiting for the disk): by now
   auto events = logger_.calls();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].outcome, Outcome::kDenied);

@@ -8,8 +8,8 @@
 #include <set>
 #include <thread>
 
-#include "base/crypto.h"
 #include "audit/shipper.h"
+#include "base/crypto.h"
 #include "mcpaudit/sink.h"
 #include "support/free_port.h"
 #include "support/http_receiver.h"

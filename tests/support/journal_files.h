@@ -10,8 +10,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "base/crypto.h"
 #include "audit/journal_format.h"
+#include "base/crypto.h"
 #include "mcpaudit/pipeline.h"
 
 namespace mcpaudit::testing {

@@ -14,8 +14,8 @@
 #include "mcpaudit/sink.h"
 #include "support/cli_process.h"
 #include "support/database_server.h"
-#include "support/journal_files.h"
 #include "support/http_client.h"
+#include "support/journal_files.h"
 #include "support/temp_dir.h"
 
 namespace mcpaudit {
