@@ -85,7 +85,38 @@ std::string FormatTimestamp(std::chrono::system_clock::time_point time) {
   return out;
 }
 
+namespace {
+
+// The form FormatTimestamp writes ("2024-01-15T10:30:00.123Z", a real date and
+// time of day), read without sscanf: verify reads one per record. nullopt for
+// anything else.
+std::optional<std::chrono::system_clock::time_point> ParseWrittenTimestamp(std::string_view s) {
+  using namespace std::chrono;
+  constexpr std::string_view kShape = "dddd-dd-ddTdd:dd:dd.dddZ";
+  if (s.size() != kShape.size()) return std::nullopt;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const bool digit = s[i] >= '0' && s[i] <= '9';
+    if (kShape[i] == 'd' ? !digit : s[i] != kShape[i]) return std::nullopt;
+  }
+  auto number = [&](size_t at, size_t digits) {
+    int value = 0;
+    for (size_t i = at; i < at + digits; ++i) value = value * 10 + (s[i] - '0');
+    return value;
+  };
+  const year_month_day date{year(number(0, 4)), month(static_cast<unsigned>(number(5, 2))),
+                            day(static_cast<unsigned>(number(8, 2)))};
+  const int hour = number(11, 2), minute = number(14, 2), second = number(17, 2);
+  if (!date.ok() || hour > 23 || minute > 59 || second > 59) return std::nullopt;
+  const sys_seconds time = sys_days(date) + hours(hour) + minutes(minute) + seconds(second);
+  // What ParseTimestamp holds (its limit below) and the rest it leaves to the general path.
+  if (std::chrono::abs(time.time_since_epoch()) > seconds(9'000'000'000)) return std::nullopt;
+  return time + milliseconds(number(20, 3));
+}
+
+}  // namespace
+
 Result<std::chrono::system_clock::time_point> ParseTimestamp(std::string_view text) {
+  if (auto written = ParseWrittenTimestamp(text)) return *written;
   // Accepts "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SSZ" and "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC).
   std::tm tm{};
   int millis = 0;

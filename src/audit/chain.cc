@@ -11,12 +11,13 @@ Chain::Chain(std::string stream, uint64_t seq, std::string head, std::optional<S
   AppendJsonString(stream_json_, stream_);
 }
 
-void Chain::Append(std::string_view prefix, std::string_view canonical, std::string_view salts_json,
-                   std::string& out) {
+void Chain::Append(std::string_view record, const Sha256Digest& leaf, std::string_view salts_json, std::string& out) {
   ++seq_;
-  std::string hash = journal::ChainHash(head_, canonical);
-  out += prefix;
-  out += ",\"integrity\":{\"stream\":";
+  std::string hash = journal::ChainHash(head_, leaf);
+  out += record;
+  out += ",\"integrity\":{\"v\":";
+  out += std::to_string(journal::kFormat);
+  out += ",\"stream\":";
   out += stream_json_;
   out += ",\"seq\":";
   out += std::to_string(seq_);

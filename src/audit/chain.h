@@ -24,10 +24,10 @@ class Chain {
   Chain(std::string stream, uint64_t seq, std::string head, std::optional<SigningKey> key);
 
   // Appends to `out` the journal line of a record, with the next seq: its
-  // JSON without the closing brace (`prefix`), its canonical form C(N) and
-  // the salts of its erasable fields as a JSON object (or empty).
-  void Append(std::string_view prefix, std::string_view canonical, std::string_view salts_json,
-              std::string& out);
+  // canonical JSON with the values in plain but without the closing brace
+  // (`record`), its leaf hash L(N) and the salts of its erasable fields as a
+  // JSON object (or empty).
+  void Append(std::string_view record, const Sha256Digest& leaf, std::string_view salts_json, std::string& out);
 
   // What a checkpoint of the head declares: what it covers and, with a key,
   // the key id and signature.

@@ -1,9 +1,11 @@
 #include "audit/journal_format.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "audit/canonical_json.h"
 #include "base/crypto.h"
+#include "base/json_text.h"
 #include "mcpaudit/audit_event.h"
 
 namespace mcpaudit::journal {
@@ -88,6 +90,64 @@ std::optional<TimeSpan> DeclaredSpan(const Json& record) {
 template std::optional<TimeSpan> DeclaredSpan(const nlohmann::json&);
 template std::optional<TimeSpan> DeclaredSpan(const nlohmann::ordered_json&);
 
-std::string ChainHash(std::string_view prev, std::string_view canonical) { return Sha256Hex({prev, canonical}); }
+std::string RecordLine(const nlohmann::json& record) {
+  const auto integrity = record.find("integrity");
+  if (integrity == record.end() || !integrity->is_object() || integrity->value("v", 0) != kFormat)
+    return record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string line;
+  AppendCanonical(line, record, nlohmann::json::object(), "integrity");
+  line.pop_back();  // the closing brace: integrity comes last
+  line += line.size() > 1 ? ",\"integrity\":" : "\"integrity\":";
+  line += integrity->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  line += '}';
+  return line;
+}
+
+Sha256Digest LeafHash(std::string_view canonical) {
+  return Sha256().Update(std::string_view("\0", 1)).Update(canonical).Digest();
+}
+
+std::optional<Sha256Digest> RecordLeaf(std::string_view record, const nlohmann::json& salts) {
+  std::vector<SaltedValue> values;
+  values.reserve(salts.size());
+  for (const auto& [pointer, salt] : salts.items()) {
+    // CanonicalForHash passes over these too (the root is never committed).
+    if (!salt.is_string() || pointer.empty()) continue;
+    auto value = json_text::ValueAt(record, pointer);
+    if (!value || value->starts_with("{\"$erased\"")) return std::nullopt;
+    values.push_back({*value, salt.get_ref<const std::string&>()});
+  }
+  return LeafWithCommitments(record, values);
+}
+
+Sha256Digest LeafWithCommitments(std::string_view record, std::span<SaltedValue> values) {
+  std::sort(values.begin(), values.end(),
+            [](const SaltedValue& a, const SaltedValue& b) { return a.value.data() < b.value.data(); });
+  Sha256 leaf;
+  leaf.Update(std::string_view("\0", 1));
+  const char* done = record.data();  // what is hashed so far
+  for (const SaltedValue& salted : values) {
+    if (salted.value.data() < done) continue;  // inside a value committed already
+    leaf.Update(std::string_view(done, static_cast<size_t>(salted.value.data() - done)));
+    leaf.Update("{\"$erased\":\"").Update(Sha256Hex({salted.salt, salted.value})).Update("\"}");
+    done = salted.value.data() + salted.value.size();
+  }
+  leaf.Update(std::string_view(done, static_cast<size_t>(record.data() + record.size() - done)));
+  return leaf.Digest();
+}
+
+std::string ChainHash(std::string_view prev, const Sha256Digest& leaf) {
+  uint8_t prev_bytes[32];
+  const bool digest = prev.size() == 64 && HexDecodeTo(prev, prev_bytes);
+  Sha256 hash;
+  if (digest) {
+    hash.Update(prev_bytes);
+  } else {
+    hash.Update(prev);
+  }
+  return HexEncode(hash.Update(leaf).Digest());
+}
+
+std::string ChainHashV1(std::string_view prev, std::string_view canonical) { return Sha256Hex({prev, canonical}); }
 
 }  // namespace mcpaudit::journal

@@ -6,13 +6,25 @@
 // order of `integrity.seq`. `journal.lock` is held (flock) by the one writer.
 //
 // Chain. Each record carries
-//   "integrity": {"stream": S, "seq": N, "prev": H(N-1), "hash": H(N), "salts": {pointer: salt}}
-// with H(0) = 64 zeros and H(N) = SHA-256(H(N-1) as hex text ‖ C(N)), where C(N)
-// is the RFC 8785 canonical JSON of the record without "integrity" and with each
-// erasable field (the pointers named in "salts") replaced by its commitment
+//   "integrity": {"v": 2, "stream": S, "seq": N, "prev": H(N-1), "hash": H(N), "salts": {pointer: salt}}
+// with H(0) = 64 zeros and H(N) = SHA-256(H(N-1) ‖ L(N)) over the 32 bytes of
+// each (hex in the record), where L(N) = SHA-256(0x00 ‖ C(N)) is the record's
+// RFC 6962 leaf hash and C(N) is the RFC 8785 canonical JSON of the record
+// without "integrity" and with each erasable field (the pointers named in
+// "salts") replaced by its commitment
 //   {"$erased": SHA-256(salt as hex text ‖ canonical(value))}.
 // Erasing a field writes that commitment object in place of the value and drops
 // its salt: C(N), and so every hash, stays the same.
+//
+// The writer writes each record as its canonical JSON with the values in plain
+// (the members in RFC 8785 order) and "integrity" appended last, so that a
+// reader gets C(N) from the line's bytes by replacing the salted values'
+// bytes with their commitments, without parsing the record (RecordLeaf).
+// Producers compute L(N) in parallel; the one writer only links the chain.
+//
+// Records without "v" are of the first format (journals written before it):
+// H(N) = SHA-256(H(N-1) as hex text ‖ C(N)), members in schema order. They stay
+// verifiable; a stream may go on from one format to the next.
 //
 // Checkpoints are records of event_type "checkpoint" whose details name the
 // record they cover and, when a signing key is configured, sign it:
@@ -35,12 +47,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "base/crypto.h"
 #include "mcpaudit/result.h"
 
 namespace mcpaudit::journal {
@@ -102,7 +116,35 @@ bool IsErased(const nlohmann::json& value);
 template <typename Json>
 Result<std::string> CanonicalForHash(const Json& record, const nlohmann::json& salts);
 
-// H(N) from H(N-1) and C(N).
-std::string ChainHash(std::string_view prev, std::string_view canonical);
+// The format the writer writes ("v" in "integrity").
+inline constexpr int kFormat = 2;
+
+// The journal line of a parsed record, after a tool changed it (erasure): in
+// the writer's layout for a record of this format, so that readers still hash
+// its bytes as they are; as nlohmann writes it for the first format.
+std::string RecordLine(const nlohmann::json& record);
+
+// L(N) = SHA-256(0x00 ‖ C(N)).
+Sha256Digest LeafHash(std::string_view canonical);
+// L(N) from `record`, the record's canonical JSON with its values in plain
+// (what the writer writes before "integrity"), and `salts` ({pointer: salt}):
+// each salted value's bytes are replaced by their commitment. nullopt when a
+// salted value is not found where its pointer says, or is already erased:
+// then only CanonicalForHash over the parsed record can tell.
+std::optional<Sha256Digest> RecordLeaf(std::string_view record, const nlohmann::json& salts);
+// A value of `record` (bytes within it) and the salt of its commitment.
+struct SaltedValue {
+  std::string_view value;
+  std::string_view salt;
+};
+// L(N) from `record` (as above) with each of `values` replaced by its
+// commitment; a value inside another is committed with the outer one.
+Sha256Digest LeafWithCommitments(std::string_view record, std::span<SaltedValue> values);
+
+// H(N) from H(N-1) and L(N) (format 2), as hex. A prev that is not 64 hex
+// digits (an edited record's) is hashed as the text it is.
+std::string ChainHash(std::string_view prev, const Sha256Digest& leaf);
+// H(N) from H(N-1) and C(N) (format 1).
+std::string ChainHashV1(std::string_view prev, std::string_view canonical);
 
 }  // namespace mcpaudit::journal

@@ -15,6 +15,7 @@
 #include "base/bounded_queue.h"
 #include "base/crypto.h"
 #include "base/free_memory.h"
+#include "base/json_text.h"
 #include "base/ops_log.h"
 #include "mcpaudit/clock.h"
 
@@ -46,84 +47,28 @@ struct Completion {
 };
 
 // An event made ready for the chain: everything but seq/prev/hash, which only
-// the writer can know. In async mode the caller only queues a copy of the event
-// (`raw`) and the writer prepares it, so that a call pays as little as possible;
-// in durable mode the callers prepare in parallel while they wait anyway.
+// the writer can know. Callers prepare their own records (in parallel, on
+// every core); the one writer only links them and writes.
 struct Prepared {
-  std::unique_ptr<AuditEvent> raw;  // not prepared yet
   // One allocation (the writer frees what a caller allocated, and each free
-  // across threads costs a lock): the record's JSON without its closing brace,
-  // then C(N), what the chain hashes, then the salts of the erasable fields as
-  // a JSON object (or nothing).
+  // across threads costs a lock): the record's canonical JSON with its values
+  // in plain, without its closing brace, then the salts of its erasable fields
+  // as a JSON object (or nothing).
   std::string text;
+  Sha256Digest leaf{};  // L(N)
   std::chrono::system_clock::time_point time;  // the record's timestamp
-  uint32_t prefix_size = 0;
-  uint32_t canonical_size = 0;
+  uint32_t record_size = 0;
   Completion* done = nullptr;
   bool flush_only = false;  // a barrier: no record, just "sync and tell me"
 
-  std::string_view prefix() const { return std::string_view(text).substr(0, prefix_size); }
-  std::string_view canonical() const { return std::string_view(text).substr(prefix_size, canonical_size); }
-  std::string_view salts_json() const { return std::string_view(text).substr(prefix_size + canonical_size); }
-  // About the bytes of its journal line (a raw event's: a typical record's).
+  std::string_view record() const { return std::string_view(text).substr(0, record_size); }
+  std::string_view salts_json() const { return std::string_view(text).substr(record_size); }
+  // About the bytes of its journal line.
   size_t LineBytes() const {
     if (flush_only) return 0;
-    if (raw) return 1024;
-    return prefix_size + salts_json().size() + 256;  // 256: the integrity member
+    return text.size() + 256;  // 256: the integrity member
   }
 };
-
-// Copies of the events handed to the writer unprepared, kept for reuse:
-// assigning into a used copy reuses its strings' memory, where a fresh copy
-// allocates in the caller and is freed in the writer, the pattern that makes
-// the allocator take its locks on every call.
-class EventRecycler {
- public:
-  std::unique_ptr<AuditEvent> Copy(const AuditEvent& event) {
-    std::unique_ptr<AuditEvent> copy;
-    {
-      std::lock_guard lock(mutex_);
-      if (!spare_.empty()) {
-        copy = std::move(spare_.back());
-        spare_.pop_back();
-      }
-    }
-    if (!copy) return std::make_unique<AuditEvent>(event);
-    *copy = event;
-    return copy;
-  }
-
-  // Takes back the copies in `used` (emptying it), up to a bound.
-  void Return(std::vector<std::unique_ptr<AuditEvent>>& used) {
-    {
-      std::lock_guard lock(mutex_);
-      for (auto& event : used) {
-        if (spare_.size() >= kMaxSpare) break;
-        // A spare keeps its strings' buffers, not a caller's parameters (which may be huge).
-        event->params = nullptr;
-        event->details = nullptr;
-        spare_.push_back(std::move(event));
-      }
-    }
-    used.clear();
-  }
-
- private:
-  static constexpr size_t kMaxSpare = 1024;
-  std::mutex mutex_;
-  std::vector<std::unique_ptr<AuditEvent>> spare_;  // guarded by mutex_
-};
-
-// The erasable pointers that AppendRecordCanonical commits itself; any other
-// takes the generic (slower) path through a JSON tree.
-bool FastCanonicalKnows(std::string_view pointer) {
-  for (std::string_view known : {"/params", "/details", "/user/email", "/user/id", "/request/client_ip",
-                                  "/request/user_agent", "/error/message", "/compliance/access_reason",
-                                  "/compliance/sensitivity"}) {
-    if (pointer == known) return true;
-  }
-  return pointer.starts_with("/params/") || pointer.starts_with("/details/");
-}
 
 std::string HostName() {
   char host[256] = {};
@@ -139,9 +84,8 @@ Result<DeliveryMode> ParseDeliveryMode(std::string_view text) {
   return Fail(ErrorCode::kInvalidArgument, "unknown mode '" + std::string(text) + "' (async or durable)");
 }
 
-// Queued records beyond which async callers prepare their records themselves
-// (and wake the writer).
-constexpr size_t kPrepareOnCallerBacklog = 256;
+// Queued records beyond which an async caller wakes the writer.
+constexpr size_t kWakeWriterBacklog = 256;
 // How often the async writer looks for records when nobody woke it: the most a
 // record waits in memory before it is written (its sync follows flush_interval).
 constexpr auto kAsyncPoll = std::chrono::milliseconds(5);
@@ -151,7 +95,6 @@ struct Pipeline::State {
   Journal journal;
   Chain chain;
   RandomSource random = SecureRandom();
-  bool fast_canonical = true;  // every erasable pointer is one AppendRecordCanonical knows
   BoundedQueue<Prepared> queue{options.queue_capacity};
   std::jthread writer;
 
@@ -173,53 +116,45 @@ struct Pipeline::State {
         journal(std::move(j)),
         chain(options.stream, journal.head().seq, journal.head().hash, std::move(key)) {}
 
-  Result<Prepared> Prepare(const AuditEvent& event) const {
+  Prepared Prepare(const AuditEvent& event) const {
     // Scratch space reused by each thread: only the finished record allocates.
-    thread_local std::string canonical, prefix, salts_json;
-    canonical.clear();
-    prefix.clear();
+    thread_local std::string record, salts_json;
+    thread_local std::vector<journal::SaltedValue> salted;
+    record.clear();
     salts_json.clear();
-    nlohmann::json salts = nlohmann::json::object();
-    uint8_t salt_bytes[16 * 8];
-    size_t used = 0;
-    if (options.erasable.size() <= 8) random(std::span<uint8_t>(salt_bytes, 16 * options.erasable.size()));
+    salted.clear();
+    AppendRecordCanonical(record, event, nlohmann::json::object());
+    // The salts: 16 random bytes, as hex, for each erasable value the record has.
+    thread_local std::vector<std::array<char, 32>> salts;
+    salts.resize(options.erasable.size());  // never reallocated below: `salted` points into it
+    const json_text::Object fields(record);
     for (const auto& pointer : options.erasable) {
-      if (!HasField(event, pointer)) continue;
-      uint8_t* salt = salt_bytes + used;
-      if (options.erasable.size() > 8) random(std::span<uint8_t>(salt, 16));
-      used = std::min(used + 16, sizeof salt_bytes - 16);
-      std::string hex = HexEncode(std::span<const uint8_t>(salt, 16));
+      auto value = fields.ValueAt(pointer);
+      if (!value) continue;
+      uint8_t bytes[16];
+      random(bytes);
+      std::array<char, 32>& hex = salts[salted.size()];
+      HexEncodeTo(bytes, hex.data());
+      const std::string_view salt(hex.data(), hex.size());
       salts_json += salts_json.empty() ? "{" : ",";
       AppendJsonString(salts_json, pointer);
-      AppendParts(salts_json, {":\"", hex, "\""});
-      salts[pointer] = std::move(hex);
+      AppendParts(salts_json, {":\"", salt, "\""});
+      salted.push_back({*value, salt});
     }
     if (!salts_json.empty()) salts_json += "}";
-    if (fast_canonical) {
-      AppendRecordCanonical(canonical, event, salts);
-    } else {
-      auto generic = journal::CanonicalForHash(ToJson(event), salts);
-      if (!generic) return std::unexpected(generic.error());
-      canonical = std::move(*generic);
-    }
-    AppendRecordPrefix(prefix, event);
-    Prepared p;
-    p.text.reserve(prefix.size() + canonical.size() + salts_json.size());
-    AppendParts(p.text, {prefix, canonical, salts_json});
-    p.time = event.timestamp;
-    p.prefix_size = static_cast<uint32_t>(prefix.size());
-    p.canonical_size = static_cast<uint32_t>(canonical.size());
-    return p;
+    return Finish(event, record, salts_json, journal::LeafWithCommitments(record, salted));
   }
 
-  // Whether the record has a value at `pointer` (it then gets a salt).
-  static bool HasField(const AuditEvent& e, const std::string& pointer) {
-    if (pointer == "/params") return !e.params.is_null();
-    if (pointer == "/user/email") return !e.user.email.empty();
-    if (pointer == "/request/client_ip") return !e.request.client_ip.empty();
-    if (pointer == "/user/id") return !e.user.id.empty();
-    if (pointer == "/request/user_agent") return !e.request.user_agent.empty();
-    return ToJson(e).contains(nlohmann::ordered_json::json_pointer(pointer));
+  static Prepared Finish(const AuditEvent& event, std::string_view record, std::string_view salts_json,
+                         const Sha256Digest& leaf) {
+    Prepared p;
+    record.remove_suffix(1);  // the closing brace: integrity comes first
+    p.text.reserve(record.size() + salts_json.size());
+    AppendParts(p.text, {record, salts_json});
+    p.leaf = leaf;
+    p.time = event.timestamp;
+    p.record_size = static_cast<uint32_t>(record.size());
+    return p;
   }
 
   AuditEvent SystemEvent(std::string type) const {
@@ -233,14 +168,11 @@ struct Pipeline::State {
 
   // Gives `p` the next seq and appends its line to `out`.
   void Seal(const Prepared& p, std::string& out) {
-    chain.Append(p.prefix(), p.canonical(), p.salts_json(), out);
+    chain.Append(p.record(), p.leaf, p.salts_json(), out);
     journal::Widen(batch_span, p.time);
   }
 
-  void SealSystemEvent(const AuditEvent& event, std::string& out) {
-    auto prepared = Prepare(event);
-    if (prepared) Seal(*prepared, out);
-  }
+  void SealSystemEvent(const AuditEvent& event, std::string& out) { Seal(Prepare(event), out); }
 
   void SealCheckpoint(std::string& out) {
     AuditEvent e = SystemEvent("checkpoint");
@@ -322,20 +254,9 @@ struct Pipeline::State {
     }
     for (auto& item : items) {
       if (item.flush_only) continue;
-      if (item.raw) {
-        auto prepared = Prepare(*item.raw);
-        if (!prepared) {
-          OpsLog().error("audit record not written: {}", prepared.error().message);
-          continue;
-        }
-        prepared->done = item.done;
-        used_events.push_back(std::move(item.raw));
-        item = std::move(*prepared);
-      }
       Seal(item, out);
       ++records;
     }
-    recycler.Return(used_events);
     const bool checkpoint_due =
         chain.since_checkpoint() > 0 &&
         (final_checkpoint || chain.since_checkpoint() >= options.checkpoint_every_records ||
@@ -399,8 +320,6 @@ struct Pipeline::State {
   uint64_t unreported_drops_pending = 0;
   std::optional<journal::TimeSpan> batch_span;  // writer thread: when the records of batch_text were stamped
   std::string batch_text;  // writer thread: the lines of the batch being written
-  std::vector<std::unique_ptr<AuditEvent>> used_events;  // writer thread: prepared raw events
-  EventRecycler recycler;
 
   // Queues `event` (and in durable mode waits until it is on disk). The
   // pipeline's own events pass `may_drop = false`: they wait for room.
@@ -410,18 +329,12 @@ struct Pipeline::State {
       return Fail(ErrorCode::kUnavailable, "the audit disk is almost full (below admin_space_left): event refused");
     }
     const bool durable = options.mode == DeliveryMode::kDurable;
-    // Async: hand the writer the raw event (the call pays least) unless the
-    // writer is behind; then callers prepare their own records in parallel.
-    const bool writer_behind = queue.size() > kPrepareOnCallerBacklog;
-    const bool prepare_here = durable || writer_behind;
-    Result<Prepared> prepared = prepare_here ? Prepare(event) : Result<Prepared>(Prepared{});
-    if (!prepared) return std::unexpected(prepared.error());
-    if (!prepare_here) prepared->raw = recycler.Copy(event);
+    Prepared prepared = Prepare(event);
     Completion completion;
-    if (durable) prepared->done = &completion;
+    if (durable) prepared.done = &completion;
     // Async: the writer polls every kAsyncPoll, so a call need not wake it
     // (a system call) unless records pile up.
-    switch (queue.Push(std::move(*prepared), /*wait=*/!may_drop, durable ? 0 : kPrepareOnCallerBacklog)) {
+    switch (queue.Push(std::move(prepared), /*wait=*/!may_drop, durable ? 0 : kWakeWriterBacklog)) {
       case PushResult::kOk:
         accepted.fetch_add(1, std::memory_order_relaxed);
         break;
@@ -460,7 +373,7 @@ struct Pipeline::State {
         for (auto& item : batch)
           if (item.done) item.done->Finish(status);
         const bool huge = std::any_of(batch.begin(), batch.end(),
-                                      [](const Prepared& p) { return p.prefix().size() > kLargeMessageBytes; });
+                                      [](const Prepared& p) { return p.text.size() > kLargeMessageBytes; });
         batch.clear();
         if (huge) ReleaseFreeMemory();
         if (closed) break;
@@ -532,8 +445,6 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
   }
   auto state = std::make_unique<State>(std::move(options), std::move(*journal), std::move(key));
   state->chain.SkipTo(resume_after);
-  state->fast_canonical = std::all_of(state->options.erasable.begin(), state->options.erasable.end(),
-                                      [](const std::string& pointer) { return FastCanonicalKnows(pointer); });
   const Recovery recovery = state->journal.recovery();
   State* raw = state.get();
   state->writer = std::jthread([raw] { raw->Run(); });

@@ -21,14 +21,34 @@
 
 namespace mcpaudit {
 
-std::string HexEncode(std::span<const uint8_t> bytes) {
+void HexEncodeTo(std::span<const uint8_t> bytes, char* out) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(bytes.size() * 2, '0');
   for (size_t i = 0; i < bytes.size(); ++i) {
     out[2 * i] = kHex[bytes[i] >> 4];
     out[2 * i + 1] = kHex[bytes[i] & 0xf];
   }
+}
+
+std::string HexEncode(std::span<const uint8_t> bytes) {
+  std::string out(bytes.size() * 2, '0');
+  HexEncodeTo(bytes, out.data());
   return out;
+}
+
+bool HexDecodeTo(std::string_view hex, uint8_t* out) {
+  if (hex.size() % 2 != 0) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < hex.size() / 2; ++i) {
+    const int high = nibble(hex[2 * i]), low = nibble(hex[2 * i + 1]);
+    if (high < 0 || low < 0) return false;
+    out[i] = static_cast<uint8_t>(high << 4 | low);
+  }
+  return true;
 }
 
 std::string Base64UrlEncode(std::string_view bytes) {
@@ -70,16 +90,45 @@ std::string HmacSha256Hex(std::string_view key, std::string_view message) {
   return HexEncode(std::span<const uint8_t>(mac, length));
 }
 
-std::string Sha256Hex(std::initializer_list<std::string_view> parts) {
-  // The digest is fetched once and each thread keeps its context: the audit
-  // path hashes several times per record.
+namespace {
+
+using Context = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
+
+// The digest is fetched once and each thread keeps its contexts: the audit
+// path hashes several times per record. Two per thread: Sha256Hex may be
+// called while a Sha256 is being fed.
+EVP_MD_CTX* Begin(Context& ctx) {
   static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), sha256, nullptr);
-  for (auto part : parts) EVP_DigestUpdate(ctx.get(), part.data(), part.size());
+  return ctx.get();
+}
+thread_local Context one_shot(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+thread_local Context in_pieces(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+// The context of the message being hashed on this thread by Sha256.
+thread_local EVP_MD_CTX* sha256_in_progress = nullptr;
+
+}  // namespace
+
+Sha256::Sha256() { sha256_in_progress = Begin(in_pieces); }
+
+Sha256& Sha256::Update(std::string_view bytes) {
+  EVP_DigestUpdate(sha256_in_progress, bytes.data(), bytes.size());
+  return *this;
+}
+
+Sha256Digest Sha256::Digest() {
+  Sha256Digest digest;
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(sha256_in_progress, digest.data(), &length);
+  return digest;
+}
+
+std::string Sha256Hex(std::initializer_list<std::string_view> parts) {
+  EVP_MD_CTX* ctx = Begin(one_shot);
+  for (auto part : parts) EVP_DigestUpdate(ctx, part.data(), part.size());
   uint8_t digest[32];
   unsigned int length = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &length);
+  EVP_DigestFinal_ex(ctx, digest, &length);
   return HexEncode(std::span<const uint8_t>(digest, length));
 }
 

@@ -1,6 +1,8 @@
 // The few cryptographic primitives the audit chain needs, on OpenSSL 3.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
@@ -12,11 +14,28 @@
 namespace mcpaudit {
 
 std::string HexEncode(std::span<const uint8_t> bytes);
+// Writes the 2 × bytes.size() hex digits of `bytes` to `out`.
+void HexEncodeTo(std::span<const uint8_t> bytes, char* out);
+// Writes the hex.size() / 2 bytes of `hex` (hex digits, either case) to `out`;
+// false when `hex` is not an even number of hex digits.
+bool HexDecodeTo(std::string_view hex, uint8_t* out);
 // RFC 4648 §5 base64url without padding, and back (nullopt for text that is not base64).
 std::string Base64UrlEncode(std::string_view bytes);
 std::optional<std::string> Base64UrlDecode(std::string_view text);
 // SHA-256 of the concatenation of the parts, as 64 lowercase hex digits.
 std::string Sha256Hex(std::initializer_list<std::string_view> parts);
+using Sha256Digest = std::array<uint8_t, 32>;
+// SHA-256 of data given in pieces. Each thread has its own context: hash one
+// message at a time per thread (Begin, Update..., Digest).
+class Sha256 {
+ public:
+  Sha256();
+  Sha256& Update(std::string_view bytes);
+  Sha256& Update(std::span<const uint8_t> bytes) {
+    return Update(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  }
+  Sha256Digest Digest();
+};
 // HMAC-SHA256 of `message` under `key`, as 64 lowercase hex digits.
 std::string HmacSha256Hex(std::string_view key, std::string_view message);
 

@@ -162,7 +162,7 @@ Result<ErasureResult> EraseFromJournal(const fs::path& dir, const ErasureRequest
         ++result.records_erased;
         result.fields_erased += erased;
         if (!request.dry_run) {
-          line = record.dump(-1, ' ', false, json::error_handler_t::replace);
+          line = journal::RecordLine(record);
           result.erased_lines.push_back(line);
           changed = true;
         }

@@ -168,7 +168,7 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
     for (auto& [n, record] : to_anonymise) {
       const int erased = EraseFields(record);
       if (erased == 0) continue;
-      lines[n] = record.dump(-1, ' ', false, json::error_handler_t::replace);
+      lines[n] = journal::RecordLine(record);
       plan.anonymised_lines.push_back(lines[n]);
       ++plan.records_anonymised;
       plan.fields_anonymised += static_cast<uint64_t>(erased);

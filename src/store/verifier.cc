@@ -4,15 +4,20 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <charconv>
+#include <chrono>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
+#include <thread>
 #include <tuple>
 
 #include <nlohmann/json.hpp>
 
 #include "audit/journal_format.h"
 #include "base/bounded_json.h"
+#include "base/json_text.h"
 #include "store/journal_reader.h"
 #include "store/record_store.h"
 
@@ -95,6 +100,122 @@ bool WriterRunning(const fs::path& dir) {
   return held;
 }
 
+// What one line says, worked out on any thread: the checks that need the
+// records before it (Verifier::Apply) take only this.
+struct Examined {
+  std::string unreadable;  // why the line is not a record of the journal, or empty
+  std::string stream, prev, hash, type;
+  uint64_t seq = 0;
+  bool content_ok = false;  // the record's content matches its hash
+  std::optional<std::chrono::system_clock::time_point> timestamp;
+  std::optional<json> record;  // checkpoints and retention records: their details are checked
+};
+
+// The record of `text` when it is one whose details verify checks.
+std::optional<json> KeptRecord(const std::string& type, std::string_view text) {
+  if (type != "checkpoint" && type != "retention") return std::nullopt;
+  return ParseWithin(text, kMaxRecordDepth);
+}
+
+// A line as the writer writes it (journal_format.h): the record's canonical
+// JSON, then "integrity" last. Its hash is checked on the bytes as they are,
+// without parsing the record; false when the line is not such a line or does
+// not match (then ExamineParsed decides).
+bool ExamineWritten(std::string_view text, Examined& out) {
+  constexpr std::string_view kIntegrity = ",\"integrity\":{";
+  const size_t at = text.rfind(kIntegrity);
+  if (at == std::string_view::npos || !text.ends_with("}}")) return false;
+  const json_text::Object integrity(text.substr(at + kIntegrity.size() - 1, text.size() - at - kIntegrity.size()));
+  const auto& members = integrity.members();
+  for (size_t i = 0; i < members.size(); ++i)  // other readers take the last of two: leave it to the parser
+    for (size_t j = i + 1; j < members.size(); ++j)
+      if (members[i].first == members[j].first) return false;
+  const auto v = integrity.Get("v"), stream = integrity.Get("stream"), seq = integrity.Get("seq"),
+             prev = integrity.Get("prev"), hash = integrity.Get("hash"), salts_text = integrity.Get("salts");
+  if (!integrity.valid() || v != std::to_string(journal::kFormat) || !stream || !seq || !prev || !hash) return false;
+  const auto plain_stream = json_text::PlainString(*stream), plain_prev = json_text::PlainString(*prev),
+             plain_hash = json_text::PlainString(*hash);
+  uint64_t seq_number = 0;
+  const auto [seq_end, seq_error] = std::from_chars(seq->data(), seq->data() + seq->size(), seq_number);
+  if (!plain_stream || !plain_prev || !plain_hash || seq_error != std::errc() || seq_end != seq->data() + seq->size())
+    return false;
+
+  thread_local std::string record;
+  record.assign(text.substr(0, at));
+  record.push_back('}');
+  const json_text::Object fields(record);
+  if (!fields.valid()) return false;
+  thread_local std::vector<journal::SaltedValue> salted;
+  salted.clear();
+  if (salts_text) {
+    const json_text::Object salts(*salts_text);
+    if (!salts.valid()) return false;
+    for (const auto& [pointer, salt] : salts.members()) {
+      const auto plain_salt = json_text::PlainString(salt);
+      if (!plain_salt || pointer.find('\\') != std::string_view::npos) return false;
+      if (pointer.empty()) continue;  // the root is never committed
+      const auto value = fields.ValueAt(pointer);
+      if (!value || value->starts_with("{\"$erased\"")) return false;
+      salted.push_back({*value, *plain_salt});
+    }
+  }
+  const auto type = fields.Get("event_type"), stamp = fields.Get("timestamp");
+  const auto plain_type = type ? json_text::PlainString(*type) : std::nullopt;
+  const auto plain_stamp = stamp ? json_text::PlainString(*stamp) : std::nullopt;
+  if (!plain_type || !plain_stamp) return false;
+  if (journal::ChainHash(*plain_prev, journal::LeafWithCommitments(record, salted)) != *plain_hash) return false;
+  out.stream = *plain_stream;
+  out.seq = seq_number;
+  out.prev = *plain_prev;
+  out.hash = *plain_hash;
+  out.content_ok = true;
+  out.type = *plain_type;
+  if (auto time = ParseTimestamp(*plain_stamp)) out.timestamp = *time;
+  out.record = KeptRecord(out.type, text);
+  return true;
+}
+
+// Any line: parsed, then C(N) computed from the parsed record.
+void ExamineParsed(std::string_view text, Examined& out) {
+  json record = ParseWithin(text, kMaxRecordDepth);
+  if (record.is_discarded() || !record.is_object() || !record.contains("integrity") ||
+      !record["integrity"].is_object()) {
+    out.unreadable = "not an audit record of the journal (unreadable JSON or no integrity)";
+    return;
+  }
+  const json& integrity = record["integrity"];
+  out.stream = integrity.value("stream", "");
+  out.seq = integrity.value("seq", uint64_t{0});
+  out.prev = integrity.value("prev", "");
+  out.hash = integrity.value("hash", "");
+  auto canonical = journal::CanonicalForHash(record, integrity.value("salts", json::object()));
+  const auto v = integrity.find("v");  // absent: the first format
+  if (canonical && v == integrity.end()) {
+    out.content_ok = journal::ChainHashV1(out.prev, *canonical) == out.hash;
+  } else if (canonical && *v == journal::kFormat) {
+    out.content_ok = journal::ChainHash(out.prev, journal::LeafHash(*canonical)) == out.hash;
+  }
+  out.type = record.value("event_type", "");
+  if (auto stamp = record.find("timestamp"); stamp != record.end() && stamp->is_string())
+    if (auto time = ParseTimestamp(stamp->get_ref<const std::string&>())) out.timestamp = *time;
+  if (out.type == "checkpoint" || out.type == "retention") out.record = std::move(record);
+}
+
+Examined Examine(std::string_view text) {
+  Examined out;
+  try {
+    if (!ExamineWritten(text, out)) {
+      out = Examined();
+      ExamineParsed(text, out);
+    }
+  } catch (const json::exception& e) {
+    // A member of a type the writer never writes: the line was edited.
+    out = Examined();
+    out.unreadable = std::string("a member has the wrong type (") + e.what() + ")";
+  }
+  return out;
+}
+
 class Verifier {
  public:
   // `segments`: the records come from journal segments, one file each, whose
@@ -102,72 +223,62 @@ class Verifier {
   Verifier(const SigningKey* key, VerifyReport& report, bool segments)
       : key_(key), report_(report), segments_(segments) {}
 
-  void Record(const std::string& text, const fs::path& file, size_t line) {
+  void Apply(const Examined& line, const fs::path& file, size_t number) {
     try {
-      Read(text, file, line);
+      Read(line, file, number);
     } catch (const json::exception& e) {
-      // A member of a type the writer never writes: the line was edited.
-      Problem("?", 0, "modified", std::string("a member has the wrong type (") + e.what() + ")", file, line);
+      Problem(line.stream.empty() ? "?" : line.stream, line.seq, "modified",
+              std::string("a member has the wrong type (") + e.what() + ")", file, number);
     }
   }
 
  private:
-  void Read(const std::string& text, const fs::path& file, size_t line) {
-    json record = ParseWithin(text, kMaxRecordDepth);
-    if (record.is_discarded() || !record.is_object() || !record.contains("integrity") ||
-        !record["integrity"].is_object()) {
-      Problem("?", 0, "modified", "not an audit record of the journal (unreadable JSON or no integrity)", file, line);
+  void Read(const Examined& line, const fs::path& file, size_t number) {
+    if (!line.unreadable.empty()) {
+      Problem("?", 0, "modified", line.unreadable, file, number);
       return;
     }
     ++report_.records;
-    if (segments_) CheckSegmentBounds(record, file, line);
-    const json& integrity = record["integrity"];
-    const std::string stream = integrity.value("stream", "");
+    const std::string& stream = line.stream;
+    const uint64_t seq = line.seq;
+    if (segments_) CheckSegmentBounds(line, file, number);
     report_.newest_stream = stream;
-    const uint64_t seq = integrity.value("seq", uint64_t{0});
-    const std::string prev = integrity.value("prev", "");
-    const std::string hash = integrity.value("hash", "");
     StreamState& state = streams_[stream];
     if (!state.seen) {
       state.seen = true;
       if (seq > 1) {  // the beginning is gone: retention must have declared it
         state.begins_after = state.last_seq = seq - 1;
-        state.begins_after_hash = state.last_hash = prev;
+        state.begins_after_hash = state.last_hash = line.prev;
         state.first_file = file;
-        state.first_line = line;
+        state.first_line = number;
       }
     }
-
-    auto canonical = journal::CanonicalForHash(record, integrity.value("salts", json::object()));
-    if (!canonical || journal::ChainHash(prev, *canonical) != hash) {
-      Problem(stream, seq, "modified", "its content does not match its hash", file, line);
-    }
+    if (!line.content_ok) Problem(stream, seq, "modified", "its content does not match its hash", file, number);
 
     // A record that is not part of the chain (bad link, or a seq seen before)
     // is reported and then passed over: the chain goes on from the last record
     // that belongs to it, so one forgery gives one verdict.
     if (seq == state.last_seq + 1) {
-      if (prev != state.last_hash) {
+      if (line.prev != state.last_hash) {
         Problem(stream, seq, "inserted",
                 "it does not link to seq " + std::to_string(state.last_seq) + " (prev is not that record's hash)",
-                file, line);
+                file, number);
         return;
       }
     } else if (seq > state.last_seq + 1) {
-      state.absent.Add(state.last_seq + 1, seq - 1, file, line);
+      state.absent.Add(state.last_seq + 1, seq - 1, file, number);
     } else if (state.absent.Take(seq)) {
-      Problem(stream, seq, "reordered", "it appears after seq " + std::to_string(state.last_seq), file, line);
+      Problem(stream, seq, "reordered", "it appears after seq " + std::to_string(state.last_seq), file, number);
       return;  // the chain continues from the highest seq
     } else {
-      Problem(stream, seq, "inserted", "seq " + std::to_string(seq) + " appears more than once", file, line);
+      Problem(stream, seq, "inserted", "seq " + std::to_string(seq) + " appears more than once", file, number);
       return;
     }
-    const std::string type = record.value("event_type", "");
-    if (type == "checkpoint") Checkpoint(stream, state, record, file, line);
-    if (type == "retention") Retention(stream, seq, record);
+    if (line.type == "checkpoint" && line.record) Checkpoint(stream, state, *line.record, file, number);
+    if (line.type == "retention" && line.record) Retention(stream, seq, *line.record);
     state.last_seq = std::max(state.last_seq, seq);
-    state.last_hash = hash;
-    state.last_type = type;
+    state.last_hash = line.hash;
+    state.last_type = line.type;
   }
 
  public:
@@ -203,29 +314,25 @@ class Verifier {
   // Keeps the time bounds of the segment's records so far, and holds a
   // checkpoint's declared bounds against them: a reader skips the segment on
   // the word of its last checkpoint.
-  void CheckSegmentBounds(const json& record, const fs::path& file, size_t line) {
+  void CheckSegmentBounds(const Examined& line, const fs::path& file, size_t number) {
     if (file != span_file_) {
       span_file_ = file;
       file_span_.reset();
     }
-    if (auto stamp = record.find("timestamp"); stamp != record.end() && stamp->is_string())
-      if (auto time = ParseTimestamp(stamp->get_ref<const std::string&>())) journal::Widen(file_span_, *time);
-    auto details = record.find("details");
-    if (record.value("event_type", "") != "checkpoint" || details == record.end() || !details->is_object() ||
-        !details->contains("segment"))
-      return;
-    const json& integrity = record["integrity"];
-    const std::string stream = integrity.value("stream", "?");
-    const uint64_t seq = integrity.value("seq", uint64_t{0});
-    auto declared = journal::DeclaredSpan(record);
+    if (line.timestamp) journal::Widen(file_span_, *line.timestamp);
+    if (line.type != "checkpoint" || !line.record) return;
+    auto details = line.record->find("details");
+    if (details == line.record->end() || !details->is_object() || !details->contains("segment")) return;
+    auto declared = journal::DeclaredSpan(*line.record);
     if (!declared) {
-      Problem(stream, seq, "modified", "its segment's time bounds are not two timestamps in order", file, line);
+      Problem(line.stream, line.seq, "modified", "its segment's time bounds are not two timestamps in order", file,
+              number);
     } else if (file_span_ && !(declared->earliest <= file_span_->earliest && file_span_->latest <= declared->latest)) {
-      Problem(stream, seq, "modified",
+      Problem(line.stream, line.seq, "modified",
               "it says the records of its segment were stamped from " + FormatTimestamp(declared->earliest) + " to " +
                   FormatTimestamp(declared->latest) + ", but they span " + FormatTimestamp(file_span_->earliest) +
                   " to " + FormatTimestamp(file_span_->latest) + ": a query by time would pass over some",
-              file, line);
+              file, number);
     }
   }
 
@@ -328,6 +435,62 @@ bool KeepReading(const VerifyProgress& progress, uint64_t records) {
   return !progress || records % 10000 != 0 || progress(records);
 }
 
+// Lines are examined in batches on two threads (hashing is most of the work),
+// then applied to the verifier in their order.
+class Batches {
+ public:
+  Batches(Verifier& verifier, VerifyReport& report, const VerifyProgress& progress)
+      : verifier_(verifier), report_(report), progress_(progress) {}
+
+  // False when the progress callback said stop.
+  bool Add(const fs::path& file, size_t number, const std::string& text) {
+    if (files_.empty() || files_.back() != file) files_.push_back(file);
+    lines_.push_back({text_.size(), text.size(), files_.size() - 1, number});
+    text_ += text;
+    return (lines_.size() < kLines && text_.size() < kBytes) || Flush();
+  }
+
+  // Examines and applies the lines added since the last time.
+  bool Flush() {
+    std::vector<Examined> examined(lines_.size());
+    auto examine = [&](size_t from, size_t to) {
+      for (size_t i = from; i < to; ++i)
+        examined[i] = Examine(std::string_view(text_).substr(lines_[i].offset, lines_[i].size));
+    };
+    const size_t half = lines_.size() / 2;
+    if (lines_.size() >= 64) {
+      std::jthread helper(examine, half, lines_.size());
+      examine(0, half);
+    } else {
+      examine(0, lines_.size());
+    }
+    bool go_on = true;
+    for (size_t i = 0; i < lines_.size() && go_on; ++i) {
+      verifier_.Apply(examined[i], files_[lines_[i].file], lines_[i].number);
+      go_on = KeepReading(progress_, report_.records);
+    }
+    lines_.clear();
+    text_.clear();
+    if (!files_.empty()) files_.erase(files_.begin(), files_.end() - 1);
+    return go_on;
+  }
+
+ private:
+  static constexpr size_t kLines = 8192;
+  static constexpr size_t kBytes = 16 << 20;
+  struct Line {
+    size_t offset, size;  // in text_
+    size_t file;          // index in files_
+    size_t number;
+  };
+  Verifier& verifier_;
+  VerifyReport& report_;
+  const VerifyProgress& progress_;
+  std::vector<fs::path> files_;
+  std::vector<Line> lines_;
+  std::string text_;  // the lines, one after the other
+};
+
 Error StoppedEarly() { return {ErrorCode::kUnavailable, "the verify was stopped before its end"}; }
 
 }  // namespace
@@ -341,18 +504,17 @@ Result<VerifyReport> VerifyJournal(const fs::path& dir, const SigningKey* public
   std::erase_if(*files, [](const fs::path& file) { return !journal::IsSegmentName(file.filename().string()); });
   if (files->empty()) return Fail(ErrorCode::kNotFound, "no journal segments in " + dir.string());
   // Empty lines too: the writer never writes one, so one stands where a record was.
+  Batches batches(verifier, report, progress);
   bool stopped = false;
   auto read = ForEachLine(
       *files,
       [&](const fs::path& file, size_t number, const std::string& line) {
-        verifier.Record(line, file, number);
-        if (KeepReading(progress, report.records)) return true;
-        stopped = true;
-        return false;
+        stopped = !batches.Add(file, number, line);
+        return !stopped;
       },
       /*empty_too=*/true);
   if (!read) return std::unexpected(read.error());
-  if (stopped) return std::unexpected(StoppedEarly());
+  if (stopped || !batches.Flush()) return std::unexpected(StoppedEarly());
   verifier.Finish(writer_running);
   if (writer_running) report.notes.push_back("a writer is running on this journal: its newest records may follow");
   return report;
@@ -377,15 +539,14 @@ Result<VerifyReport> VerifyStore(const SinkConfig& store, const SigningKey* publ
   Verifier verifier(public_key, report, /*segments=*/false);
   const std::string url = RedactUrl(store.url);
   const fs::path where = url;
+  Batches batches(verifier, report, progress);
   bool stopped = false;
   auto read = ForEachStoredLine(store, [&](size_t row, const std::string& line) {
-    verifier.Record(line, where, row);
-    if (KeepReading(progress, report.records)) return true;
-    stopped = true;
-    return false;
+    stopped = !batches.Add(where, row, line);
+    return !stopped;
   });
   if (!read) return std::unexpected(read.error());
-  if (stopped) return std::unexpected(StoppedEarly());
+  if (stopped || !batches.Flush()) return std::unexpected(StoppedEarly());
   if (report.records == 0) return Fail(ErrorCode::kNotFound, "no audit records in " + url);
   verifier.Finish(/*writer_running=*/true);
   report.notes.push_back("records after the last checkpoint in the store may still be on their way from the journal");

@@ -21,20 +21,21 @@ using std::chrono::days;
 
 class RetentionTest : public ::testing::Test {
  protected:
-  // 20 calls of tenant shop and then 10 of tenant clinic, 400 days old, then
-  // 10 of shop from today; segments of ~4 KiB, signed checkpoints.
+  // 20 calls of tenant shop and then 10 of tenant clinic with one of shop
+  // among them (a segment holds both), 400 days old, then 10 of shop from
+  // today; segments of ~4 KiB, signed checkpoints.
   RetentionTest() : key_(*SigningKey::Generate()) {
     pub_.emplace(testing::SaveTestKeys(key_, dir_.path()));
     const auto now = std::chrono::system_clock::now();
     auto pipeline = Open();
-    for (int i = 0; i < 40; ++i) {
+    for (int i = 0; i < 41; ++i) {
       AuditEvent e;
-      e.timestamp = i < 30 ? now - days(400) : now;
+      e.timestamp = i < 31 ? now - days(400) : now;
       e.id = NewUuidV7(e.timestamp, SecureRandom());
       e.tool = "catalog_get_entity";
       e.user.id = "user" + std::to_string(i);
       e.user.email = e.user.id + "@example.com";
-      e.user.tenant_id = i >= 20 && i < 30 ? "clinic" : "shop";
+      e.user.tenant_id = i >= 20 && i <= 30 && i != 25 ? "clinic" : "shop";
       e.params = {{"urn", "urn:li:dataset:" + std::to_string(i)}};
       EXPECT_TRUE(pipeline->Log(e).has_value());
       EXPECT_TRUE(pipeline->Flush().has_value());

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 
+#include "audit/canonical_json.h"
 #include "audit/journal_format.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
@@ -83,8 +84,8 @@ class VerifierTest : public ::testing::Test {
       if (integrity["seq"] >= seq) {
         if (record["event_type"] == "checkpoint") record["details"]["covers"]["hash"] = prev;
         integrity["prev"] = prev;
-        integrity["hash"] =
-            journal::ChainHash(prev, *journal::CanonicalForHash(record, integrity.value("salts", json::object())));
+        integrity["hash"] = journal::ChainHash(
+            prev, journal::LeafHash(*journal::CanonicalForHash(record, integrity.value("salts", json::object()))));
       }
       prev = integrity["hash"];
       line = record.dump();
@@ -148,6 +149,86 @@ TEST_F(VerifierTest, ErasedFieldsAreNoFalseAlarm) {
   EXPECT_EQ(Verdicts(&*pub_), Verdict{});
 }
 
+TEST_F(VerifierTest, TheWriterLaysOutEachRecordSoThatItsBytesAreHashedAsTheyAre) {
+  for (const auto& line : Lines()) {
+    const json record = json::parse(line);
+    // The record's canonical form (values in plain), then integrity: C(N) is
+    // those bytes with the salted values replaced by their commitments.
+    const size_t at = line.rfind(",\"integrity\":{");
+    ASSERT_NE(at, std::string::npos);
+    json plain = record;
+    plain.erase("integrity");
+    EXPECT_EQ(line.substr(0, at) + "}", CanonicalJson(plain));
+    EXPECT_EQ(record["integrity"]["v"], journal::kFormat);
+    EXPECT_EQ(journal::RecordLeaf(line.substr(0, at) + "}", record["integrity"].value("salts", json::object())),
+              journal::LeafHash(*journal::CanonicalForHash(record, record["integrity"].value("salts", json::object()))));
+  }
+}
+
+TEST_F(VerifierTest, ABytePatchedAnywhereInALineIsModified) {
+  const auto original = Lines();
+  const size_t at = LineOfSeq(original, 7);
+  const json record = json::parse(original[at]);
+  const std::string salt = record["integrity"]["salts"]["/user/email"];
+  // In an erasable value, in a plain one, in the timestamp, in a salt.
+  for (const std::string& part : {std::string("@example.com"), std::string("catalog_get_entity"),
+                                  record["timestamp"].get<std::string>(), salt}) {
+    auto lines = original;
+    const size_t where = lines[at].find(part);
+    ASSERT_NE(where, std::string::npos) << part;
+    lines[at][where + part.size() - 1] = lines[at][where + part.size() - 1] == '1' ? '2' : '1';
+    Rewrite(lines);
+    EXPECT_EQ(Verdicts(&*pub_), (Verdict{{"modified", 7}})) << part;
+  }
+}
+
+TEST_F(VerifierTest, AJournalOfTheFirstFormatStaysValidAndGoesOnInTheSecond) {
+  // The journal as the first format wrote it: no "v", H(N) over the hex of
+  // H(N-1) and C(N) itself, checkpoints signed over those hashes.
+  auto lines = Lines();
+  std::string prev(journal::kGenesisHash);
+  for (auto& line : lines) {
+    json record = json::parse(line);
+    json& integrity = record["integrity"];
+    integrity.erase("v");
+    if (record["event_type"] == "checkpoint") {
+      json& details = record["details"];
+      details["covers"]["hash"] = prev;
+      details["signature"] = *key_.Sign(journal::CheckpointMessage("s", details["covers"]["seq"], prev));
+    }
+    integrity["prev"] = prev;
+    integrity["hash"] = prev =
+        journal::ChainHashV1(prev, *journal::CanonicalForHash(record, integrity.value("salts", json::object())));
+    line = record.dump();
+  }
+  Rewrite(lines);
+  EXPECT_EQ(Verdicts(&*pub_), Verdict{});
+
+  // A writer of today goes on from its head.
+  {
+    auto pipeline = Pipeline::Open(testing::SmallSignedJournal(journal_, dir_.path()));
+    ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
+    AuditEvent e;
+    e.timestamp = std::chrono::system_clock::now();
+    e.id = NewUuidV7(e.timestamp, SecureRandom());
+    e.tool = "catalog_get_entity";
+    ASSERT_TRUE((*pipeline)->Log(e).has_value());
+  }
+  size_t first = 0, second = 0;
+  for (const auto& line : Lines()) (json::parse(line)["integrity"].contains("v") ? second : first) += 1;
+  EXPECT_EQ(first, lines.size());
+  EXPECT_GE(second, 3u);  // audit_started, the call, audit_stopped, checkpoints
+  EXPECT_EQ(Verdicts(&*pub_), Verdict{});
+  // An edit in the older part is still seen.
+  lines = Lines();
+  const size_t at = LineOfSeq(lines, 7);
+  json record = json::parse(lines[at]);
+  record["user"]["id"] = "someone-else";
+  lines[at] = record.dump();
+  Rewrite(lines);
+  EXPECT_EQ(Verdicts(&*pub_), (Verdict{{"modified", 7}}));
+}
+
 TEST_F(VerifierTest, AChangedValueIsModified) {
   auto lines = Lines();
   const size_t at = LineOfSeq(lines, 7);
@@ -199,8 +280,9 @@ json Forge(const std::string& line, uint64_t seq) {
   forged["user"]["id"] = "intruder";
   forged["integrity"]["seq"] = seq;
   forged["integrity"]["prev"] = std::string(journal::kGenesisHash);
-  forged["integrity"]["hash"] = journal::ChainHash(
-      forged["integrity"]["prev"].get<std::string>(), *journal::CanonicalForHash(forged, forged["integrity"]["salts"]));
+  forged["integrity"]["hash"] =
+      journal::ChainHash(forged["integrity"]["prev"].get<std::string>(),
+                         journal::LeafHash(*journal::CanonicalForHash(forged, forged["integrity"]["salts"])));
   return forged;
 }
 
