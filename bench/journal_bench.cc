@@ -10,10 +10,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <semaphore>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,7 +32,8 @@ namespace fs = std::filesystem;
 using Steady = std::chrono::steady_clock;
 
 fs::path ScratchDir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("mcp-audit-bench-" + std::to_string(::getpid())) / name;
+  fs::path dir =
+      fs::temp_directory_path() / ("mcp-audit-bench-" + std::to_string(::getpid())) / name;
   fs::remove_all(dir);
   fs::create_directories(dir.parent_path());
   return dir;
@@ -67,7 +70,8 @@ class DiscardLogger final : public AuditLogger {
 
 // Events per second with `threads` producers each logging `per_thread` events;
 // the clock stops when everything is written (durable: synced).
-double Throughput(AuditLogger& logger, int threads, int per_thread, const std::function<void()>& drain) {
+double Throughput(AuditLogger& logger, int threads, int per_thread,
+                  const std::function<void()>& drain) {
   std::vector<AuditEvent> events;
   for (int i = 0; i < 64; ++i) events.push_back(SampleEvent(i));
   const auto start = Steady::now();
@@ -81,6 +85,29 @@ double Throughput(AuditLogger& logger, int threads, int per_thread, const std::f
   drain();
   const double seconds = std::chrono::duration<double>(Steady::now() - start).count();
   return threads * static_cast<double>(per_thread) / seconds;
+}
+
+constexpr int kInFlight = 256;
+
+// Events/s with up to kInFlight records waiting for their sync at any time,
+// all submitted from this thread; the clock stops when the last is on disk.
+double InFlight(AuditLogger& logger, int events) {
+  std::vector<AuditEvent> samples;
+  for (int i = 0; i < 64; ++i) samples.push_back(SampleEvent(i));
+  std::counting_semaphore<kInFlight> room(kInFlight);
+  std::atomic<int> failed{0};
+  const auto start = Steady::now();
+  for (int i = 0; i < events; ++i) {
+    room.acquire();
+    logger.LogThen(samples[i % samples.size()], [&](const Status& status) {
+      if (!status) failed.fetch_add(1);
+      room.release();
+    });
+  }
+  for (int i = 0; i < kInFlight; ++i) room.acquire();  // the last ones are on disk
+  const double seconds = std::chrono::duration<double>(Steady::now() - start).count();
+  if (failed > 0) std::fprintf(stderr, "%d records failed\n", failed.load());
+  return events / seconds;
 }
 
 PipelineOptions Options(const fs::path& dir, DeliveryMode mode) {
@@ -124,7 +151,8 @@ Latency CallLatency(AuditLogger& logger, int calls) {
 int main(int argc, char** argv) {
   const int scale = argc > 1 ? std::max(1, std::atoi(argv[1])) : 1;
   const std::string only = argc > 2 ? argv[2] : "";
-  std::printf("mcp-audit journal benchmark (%u hardware threads)\n\n", std::thread::hardware_concurrency());
+  std::printf("mcp-audit journal benchmark (%u hardware threads)\n\n",
+              std::thread::hardware_concurrency());
   std::printf("(a)+(b) events/s into the log, until written (durable: synced)\n");
   // 64 producers: what group commit does for a server with many calls in flight.
   std::printf("%-34s %13s %13s %13s\n", "logger", "1 producer", "8 producers", "64 producers");
@@ -165,6 +193,30 @@ int main(int argc, char** argv) {
     std::printf("\n");
   }
 
+  // (d) Durable with many calls in flight, the way a server keeps them: one
+  // thread submits and is told when each record is on disk (LogThen).
+  if (std::string("durable in flight").contains(only) || only.empty()) {
+    std::printf(
+        "\n(d) durable, %d calls in flight (LogThen, one submitting thread) vs async, 8 "
+        "producers\n",
+        kInFlight);
+    const fs::path async_dir = ScratchDir("inflight-async");
+    double async_rate = 0;
+    {
+      auto pipeline = Pipeline::Open(Options(async_dir, DeliveryMode::kAsync));
+      async_rate =
+          Throughput(**pipeline, 8, 400000 * scale / 8, [&] { (void)(*pipeline)->Flush(); });
+    }
+    const fs::path dir = ScratchDir("inflight-durable");
+    auto pipeline = Pipeline::Open(Options(dir, DeliveryMode::kDurable));
+    const double rate = InFlight(**pipeline, 200000 * scale);
+    std::printf("%-34s %13.0f\n%-34s %13.0f   (%.0f %% of async)\n", "pipeline async, 8 producers",
+                async_rate, "pipeline durable, in flight", rate, 100 * rate / async_rate);
+    pipeline->reset();
+    fs::remove_all(dir);
+    fs::remove_all(async_dir);
+  }
+
   std::printf("\n(c) tool call latency through the toolkit, one call at a time (microseconds)\n");
   std::printf("%-34s %10s %10s\n", "audit", "p50", "p99");
   {
@@ -175,8 +227,10 @@ int main(int argc, char** argv) {
   for (DeliveryMode mode : {DeliveryMode::kAsync, DeliveryMode::kDurable}) {
     const fs::path dir = ScratchDir(mode == DeliveryMode::kAsync ? "lat-async" : "lat-durable");
     auto pipeline = Pipeline::Open(Options(dir, mode));
-    Latency l = CallLatency(**pipeline, mode == DeliveryMode::kAsync ? 20000 * scale : 2000 * scale);
-    std::printf("%-34s %10.2f %10.2f\n", mode == DeliveryMode::kAsync ? "pipeline async" : "pipeline durable", l.p50_us,
+    Latency l =
+        CallLatency(**pipeline, mode == DeliveryMode::kAsync ? 20000 * scale : 2000 * scale);
+    std::printf("%-34s %10.2f %10.2f\n",
+                mode == DeliveryMode::kAsync ? "pipeline async" : "pipeline durable", l.p50_us,
                 l.p99_us);
     pipeline->reset();
     fs::remove_all(dir);

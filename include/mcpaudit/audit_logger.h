@@ -2,9 +2,9 @@
 // once for every tool call, whatever its outcome.
 #pragma once
 
-#include <string_view>
-
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "mcpaudit/audit_event.h"
 #include "mcpaudit/request_context.h"
@@ -28,6 +28,14 @@ class AuditLogger {
   // call may go on); success means what the logger's mode promises (queued,
   // or on disk in a durable logger).
   [[nodiscard]] virtual Status Log(const AuditEvent& event) = 0;
+
+  // As Log, without waiting: `done` is called once with what Log would have
+  // returned: at once by a logger that does not wait anyway, or later, on the
+  // logger's own thread, by a durable logger once the record is on disk (or
+  // cannot be). `done` must be quick and must not log. A server keeps many
+  // durable calls in flight this way without a thread parked on each.
+  using Done = std::function<void(const Status&)>;
+  virtual void LogThen(const AuditEvent& event, Done done) { done(Log(event)); }
 
   // Whether a record logged now is expected to be accepted (e.g. the disk is
   // not below its threshold, the last write did not fail). A fail-closed

@@ -38,8 +38,8 @@ enum class SpaceAction {
 struct JournalAnchor {
   std::string source;  // e.g. "store sqlite:///var/lib/mcp-audit/audit.db"
   std::string stream;
-  uint64_t seq = 0;    // the highest seq it has of the stream
-  std::string hash;    // that record's hash, when known
+  uint64_t seq = 0;  // the highest seq it has of the stream
+  std::string hash;  // that record's hash, when known
 };
 
 // Beyond any seq a stream reaches (2^62 is 146,000 years at a million records
@@ -75,11 +75,12 @@ struct PipelineOptions {
 std::string DefaultStream();
 
 struct PipelineCounters {
-  uint64_t accepted = 0;    // events taken into the queue
-  uint64_t dropped = 0;     // refused: queue full (kDrop)
-  uint64_t refused = 0;     // refused: disk space below admin_space_left, or after a write failure (durable)
-  uint64_t written = 0;     // records appended to the journal (including the pipeline's own)
-  uint64_t failed = 0;      // failed write or sync attempts
+  uint64_t accepted = 0;  // events taken into the queue
+  uint64_t dropped = 0;   // refused: queue full (kDrop)
+  uint64_t refused =
+      0;  // refused: disk space below admin_space_left, or after a write failure (durable)
+  uint64_t written = 0;  // records appended to the journal (including the pipeline's own)
+  uint64_t failed = 0;   // failed write or sync attempts
   uint64_t syncs = 0;
   uint64_t checkpoints = 0;
 };
@@ -94,6 +95,9 @@ class Pipeline final : public AuditLogger {
   ~Pipeline() override;
 
   [[nodiscard]] Status Log(const AuditEvent& event) override;
+  // Durable: `done` runs on the writer thread after the sync (group commit
+  // for every call in flight). Async: at once.
+  void LogThen(const AuditEvent& event, Done done) override;
   // Not ready below admin_space_left (action refuse), or in durable mode while
   // the last write or sync failed.
   [[nodiscard]] Status Ready() const override;

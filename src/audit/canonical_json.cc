@@ -14,7 +14,8 @@ namespace mcpaudit {
 namespace {
 
 bool IsAscii(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
 // The UTF-16 code units of a UTF-8 string, for RFC 8785's member ordering.
@@ -24,11 +25,16 @@ std::u16string Utf16(std::string_view s) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
     uint32_t cp;
     size_t len;
-    if (c < 0x80) cp = c, len = 1;
-    else if ((c >> 5) == 6) cp = c & 0x1f, len = 2;
-    else if ((c >> 4) == 14) cp = c & 0x0f, len = 3;
-    else cp = c & 0x07, len = 4;
-    for (size_t k = 1; k < len && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
+    if (c < 0x80)
+      cp = c, len = 1;
+    else if ((c >> 5) == 6)
+      cp = c & 0x1f, len = 2;
+    else if ((c >> 4) == 14)
+      cp = c & 0x0f, len = 3;
+    else
+      cp = c & 0x07, len = 4;
+    for (size_t k = 1; k < len && i + k < s.size(); ++k)
+      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
     i += len;
     if (cp >= 0x10000) {
       cp -= 0x10000;
@@ -52,10 +58,14 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   size_t len;
   uint32_t min;
   if (c < 0x80) return 1;
-  if (c >= 0xc2 && c <= 0xdf) len = 2, min = 0x80;
-  else if (c >= 0xe0 && c <= 0xef) len = 3, min = 0x800;
-  else if (c >= 0xf0 && c <= 0xf4) len = 4, min = 0x10000;
-  else return 0;
+  if (c >= 0xc2 && c <= 0xdf)
+    len = 2, min = 0x80;
+  else if (c >= 0xe0 && c <= 0xef)
+    len = 3, min = 0x800;
+  else if (c >= 0xf0 && c <= 0xf4)
+    len = 4, min = 0x10000;
+  else
+    return 0;
   if (i + len > s.size()) return 0;
   uint32_t cp = c & (0xff >> (len + 1));
   for (size_t k = 1; k < len; ++k) {
@@ -70,30 +80,40 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
 // A pointer path being walked, for the salts lookup.
 class Walk {
  public:
-  Walk(std::string& out, const nlohmann::json& salts) : out_(out), salts_(salts), active_(!salts.empty()) {}
+  Walk(std::string& out, const nlohmann::json& salts)
+      : out_(out), salts_(salts), active_(!salts.empty()) {}
 
   template <typename Json>
   void Value(const Json& value) {
     if (active_ && !path_.empty()) {
       if (auto it = salts_.find(path_); it != salts_.end() && it->is_string()) {
-        const nlohmann::json plain = value;
-        if (!(plain.is_object() && plain.size() == 1 && plain.contains("$erased"))) {
-          std::string inner;
-          AppendCanonical(inner, plain, nlohmann::json::object());
-          out_ += "{\"$erased\":\"";
-          out_ += Sha256Hex({it->template get_ref<const std::string&>(), inner});
-          out_ += "\"}";
-          return;
-        }
+        std::string inner;
+        AppendCanonical(inner, value, nlohmann::json::object());
+        out_ += "{\"$erased\":\"";
+        out_ += Sha256Hex({it->template get_ref<const std::string&>(), inner});
+        out_ += "\"}";
+        return;
       }
     }
     switch (value.type()) {
-      case nlohmann::json::value_t::null: out_ += "null"; return;
-      case nlohmann::json::value_t::boolean: out_ += value.template get<bool>() ? "true" : "false"; return;
-      case nlohmann::json::value_t::number_integer: out_ += std::to_string(value.template get<int64_t>()); return;
-      case nlohmann::json::value_t::number_unsigned: out_ += std::to_string(value.template get<uint64_t>()); return;
-      case nlohmann::json::value_t::number_float: out_ += CanonicalNumber(value.template get<double>()); return;
-      case nlohmann::json::value_t::string: AppendJsonString(out_, value.template get_ref<const std::string&>()); return;
+      case nlohmann::json::value_t::null:
+        out_ += "null";
+        return;
+      case nlohmann::json::value_t::boolean:
+        out_ += value.template get<bool>() ? "true" : "false";
+        return;
+      case nlohmann::json::value_t::number_integer:
+        out_ += std::to_string(value.template get<int64_t>());
+        return;
+      case nlohmann::json::value_t::number_unsigned:
+        out_ += std::to_string(value.template get<uint64_t>());
+        return;
+      case nlohmann::json::value_t::number_float:
+        out_ += CanonicalNumber(value.template get<double>());
+        return;
+      case nlohmann::json::value_t::string:
+        AppendJsonString(out_, value.template get_ref<const std::string&>());
+        return;
       case nlohmann::json::value_t::array: {
         out_.push_back('[');
         size_t index = 0;
@@ -133,7 +153,9 @@ class Walk {
         return;
       }
       case nlohmann::json::value_t::binary:
-      case nlohmann::json::value_t::discarded: out_ += "null"; return;
+      case nlohmann::json::value_t::discarded:
+        out_ += "null";
+        return;
     }
   }
 
@@ -147,9 +169,12 @@ class Walk {
     const size_t mark = path_.size();
     path_.push_back('/');
     for (char c : key) {
-      if (c == '~') path_ += "~0";
-      else if (c == '/') path_ += "~1";
-      else path_.push_back(c);
+      if (c == '~')
+        path_ += "~0";
+      else if (c == '/')
+        path_ += "~1";
+      else
+        path_.push_back(c);
     }
     Value(value);
     path_.resize(mark);
@@ -194,13 +219,27 @@ void AppendJsonString(std::string& out, std::string_view s) {
     ++i;
     run = i;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c >= 0x80) {
           out += "\xef\xbf\xbd";  // U+FFFD for each ill-formed byte
@@ -235,7 +274,8 @@ std::string CanonicalNumber(double value) {
   if (value == 0 || !std::isfinite(value)) return "0";  // -0 is "0"; JSON has no NaN/Infinity
   // The shortest digits that round-trip, then ECMAScript's layout rules.
   char buffer[64];
-  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, std::fabs(value), std::chars_format::scientific);
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, std::fabs(value),
+                                 std::chars_format::scientific);
   (void)ec;
   std::string sci(buffer, end);  // d.ddde±xx
   const size_t e = sci.find('e');
@@ -260,13 +300,15 @@ std::string CanonicalNumber(double value) {
 }
 
 template <typename Json>
-void AppendCanonical(std::string& out, const Json& value, const nlohmann::json& salts, std::string_view skip_top_level) {
+void AppendCanonical(std::string& out, const Json& value, const nlohmann::json& salts,
+                     std::string_view skip_top_level) {
   Walk walk(out, salts);
   walk.skip_ = skip_top_level;
   walk.Value(value);
 }
 
-template void AppendCanonical(std::string&, const nlohmann::json&, const nlohmann::json&, std::string_view);
+template void AppendCanonical(std::string&, const nlohmann::json&, const nlohmann::json&,
+                              std::string_view);
 
 void AppendCanonicalAt(std::string& out, const nlohmann::json& value, const nlohmann::json& salts,
                        std::string_view base_path) {
@@ -274,7 +316,8 @@ void AppendCanonicalAt(std::string& out, const nlohmann::json& value, const nloh
   walk.SetBase(base_path);
   walk.Value(value);
 }
-template void AppendCanonical(std::string&, const nlohmann::ordered_json&, const nlohmann::json&, std::string_view);
+template void AppendCanonical(std::string&, const nlohmann::ordered_json&, const nlohmann::json&,
+                              std::string_view);
 
 std::string CanonicalJson(const nlohmann::json& value) {
   std::string out;

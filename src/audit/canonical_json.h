@@ -5,10 +5,9 @@
 
 #include <cstring>
 #include <initializer_list>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace mcpaudit {
 
@@ -46,8 +45,9 @@ void AppendJsonString(std::string& out, std::string_view text);
 std::string WellFormedUtf8(std::string_view text);
 
 // Canonical JSON of `value` with the erasable fields replaced by commitments:
-// every JSON pointer named in `salts` (pointer → salt) whose value is not
-// already a commitment becomes {"$erased": SHA-256(salt ‖ canonical(value))}.
+// the value at every JSON pointer named in `salts` (pointer → salt), whatever
+// it looks like, becomes {"$erased": SHA-256(salt ‖ canonical(value))}.
+// (Erasure drops a field's salt when it writes the commitment.)
 // `skip_top_level` names one top-level member to leave out ("integrity").
 template <typename Json>
 void AppendCanonical(std::string& out, const Json& value, const nlohmann::json& salts,

@@ -11,26 +11,14 @@ Chain::Chain(std::string stream, uint64_t seq, std::string head, std::optional<S
   AppendJsonString(stream_json_, stream_);
 }
 
-void Chain::Append(std::string_view record, const Sha256Digest& leaf, std::string_view salts_json, std::string& out) {
+void Chain::Append(std::string_view record, const Sha256Digest& leaf, std::string_view salts_json,
+                   std::string& out) {
   ++seq_;
   std::string hash = journal::ChainHash(head_, leaf);
   out += record;
-  out += ",\"integrity\":{\"v\":";
-  out += std::to_string(journal::kFormat);
-  out += ",\"stream\":";
-  out += stream_json_;
-  out += ",\"seq\":";
-  out += std::to_string(seq_);
-  out += ",\"prev\":\"";
-  out += head_;
-  out += "\",\"hash\":\"";
-  out += hash;
-  out += '"';
-  if (!salts_json.empty()) {
-    out += ",\"salts\":";
-    out += salts_json;
-  }
-  out += "}}\n";
+  out += ",\"integrity\":";
+  journal::AppendIntegrity(out, stream_json_, seq_, head_, hash, salts_json);
+  out += "}\n";
   head_ = std::move(hash);
   ++since_checkpoint_;
 }

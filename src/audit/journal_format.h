@@ -6,7 +6,8 @@
 // order of `integrity.seq`. `journal.lock` is held (flock) by the one writer.
 //
 // Chain. Each record carries
-//   "integrity": {"v": 2, "stream": S, "seq": N, "prev": H(N-1), "hash": H(N), "salts": {pointer: salt}}
+//   "integrity": {"v": 2, "stream": S, "seq": N, "prev": H(N-1), "hash": H(N), "salts": {pointer:
+//   salt}}
 // with H(0) = 64 zeros and H(N) = SHA-256(H(N-1) ‖ L(N)) over the 32 bytes of
 // each (hex in the record), where L(N) = SHA-256(0x00 ‖ C(N)) is the record's
 // RFC 6962 leaf hash and C(N) is the RFC 8785 canonical JSON of the record
@@ -46,13 +47,12 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "base/crypto.h"
 #include "mcpaudit/result.h"
@@ -70,7 +70,8 @@ bool IsSegmentName(std::string_view name);
 bool IsSegmentFile(const std::filesystem::directory_entry& entry);
 
 inline std::string CheckpointMessage(std::string_view stream, uint64_t seq, std::string_view hash) {
-  return "mcp-audit/1 checkpoint " + std::string(stream) + " " + std::to_string(seq) + " " + std::string(hash);
+  return "mcp-audit/1 checkpoint " + std::string(stream) + " " + std::to_string(seq) + " " +
+         std::string(hash);
 }
 
 // When the records of a segment were stamped: the least and greatest timestamp.
@@ -101,11 +102,17 @@ std::optional<TimeSpan> DeclaredSpan(const Json& record);
 
 // Retention drops a stream's oldest records; its `retention` record declares
 // where the stream now begins and signs this text (as a checkpoint does):
-//   "details": {"cuts": [{"stream": S, "seq": N, "hash": H(N)}], "key_id": K, "signatures": [base64 …]}
+//   "details": {"cuts": [{"stream": S, "seq": N, "hash": H(N)}], "key_id": K, "signatures": [base64
+//   …]}
 // The first remaining record of S is N+1 and its prev is H(N): the new genesis.
 inline std::string RetentionMessage(std::string_view stream, uint64_t seq, std::string_view hash) {
-  return "mcp-audit/1 retention " + std::string(stream) + " " + std::to_string(seq) + " " + std::string(hash);
+  return "mcp-audit/1 retention " + std::string(stream) + " " + std::to_string(seq) + " " +
+         std::string(hash);
 }
+
+// A salt: 16 random bytes as 32 lowercase hex digits.
+inline constexpr size_t kSaltDigits = 32;
+bool IsSalt(std::string_view text);
 
 // The commitment that replaces an erasable value: {"$erased": "<hex>"}.
 nlohmann::json Commitment(std::string_view salt, const nlohmann::json& value);
@@ -119,6 +126,13 @@ Result<std::string> CanonicalForHash(const Json& record, const nlohmann::json& s
 // The format the writer writes ("v" in "integrity").
 inline constexpr int kFormat = 2;
 
+// Appends the integrity object as the writer lays it out (and verify expects
+// it, to hash a line's bytes as they are):
+//   {"v":2,"stream":S,"seq":N,"prev":"<hex>","hash":"<hex>"[,"salts":{…}]}
+// `stream_json` is the stream as a JSON string, `salts_json` an object or empty.
+void AppendIntegrity(std::string& out, std::string_view stream_json, uint64_t seq,
+                     std::string_view prev, std::string_view hash, std::string_view salts_json);
+
 // The journal line of a parsed record, after a tool changed it (erasure): in
 // the writer's layout for a record of this format, so that readers still hash
 // its bytes as they are; as nlohmann writes it for the first format.
@@ -129,8 +143,8 @@ Sha256Digest LeafHash(std::string_view canonical);
 // L(N) from `record`, the record's canonical JSON with its values in plain
 // (what the writer writes before "integrity"), and `salts` ({pointer: salt}):
 // each salted value's bytes are replaced by their commitment. nullopt when a
-// salted value is not found where its pointer says, or is already erased:
-// then only CanonicalForHash over the parsed record can tell.
+// salt is not a salt (IsSalt). A pointer that names no value in `record`
+// commits nothing (as in CanonicalForHash).
 std::optional<Sha256Digest> RecordLeaf(std::string_view record, const nlohmann::json& salts);
 // A value of `record` (bytes within it) and the salt of its commitment.
 struct SaltedValue {
@@ -139,6 +153,7 @@ struct SaltedValue {
 };
 // L(N) from `record` (as above) with each of `values` replaced by its
 // commitment; a value inside another is committed with the outer one.
+// Sorts `values` by where they lie in `record`.
 Sha256Digest LeafWithCommitments(std::string_view record, std::span<SaltedValue> values);
 
 // H(N) from H(N-1) and L(N) (format 2), as hex. A prev that is not 64 hex

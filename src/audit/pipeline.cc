@@ -55,11 +55,19 @@ struct Prepared {
   // in plain, without its closing brace, then the salts of its erasable fields
   // as a JSON object (or nothing).
   std::string text;
-  Sha256Digest leaf{};  // L(N)
+  Sha256Digest leaf{};                         // L(N)
   std::chrono::system_clock::time_point time;  // the record's timestamp
   uint32_t record_size = 0;
-  Completion* done = nullptr;
+  Completion* done = nullptr;  // a durable Log waits on it
+  AuditLogger::Done then;      // or a durable LogThen is told
+
   bool flush_only = false;  // a barrier: no record, just "sync and tell me"
+
+  // Tells the caller how its record fared.
+  void Finish(const Status& status) {
+    if (done) done->Finish(status);
+    if (then) then(status);
+  }
 
   std::string_view record() const { return std::string_view(text).substr(0, record_size); }
   std::string_view salts_json() const { return std::string_view(text).substr(record_size); }
@@ -81,7 +89,8 @@ std::string HostName() {
 Result<DeliveryMode> ParseDeliveryMode(std::string_view text) {
   if (text == "async") return DeliveryMode::kAsync;
   if (text == "durable") return DeliveryMode::kDurable;
-  return Fail(ErrorCode::kInvalidArgument, "unknown mode '" + std::string(text) + "' (async or durable)");
+  return Fail(ErrorCode::kInvalidArgument,
+              "unknown mode '" + std::string(text) + "' (async or durable)");
 }
 
 // Queued records beyond which an async caller wakes the writer.
@@ -98,7 +107,8 @@ struct Pipeline::State {
   BoundedQueue<Prepared> queue{options.queue_capacity};
   std::jthread writer;
 
-  std::atomic<uint64_t> accepted{0}, dropped{0}, refused{0}, written{0}, failed{0}, syncs{0}, checkpoints{0};
+  std::atomic<uint64_t> accepted{0}, dropped{0}, refused{0}, written{0}, failed{0}, syncs{0},
+      checkpoints{0};
   std::atomic<uint64_t> unreported_drops{0};
   std::atomic<bool> space_refusing{false};
   std::atomic<bool> write_failing{false};  // the last write or sync failed
@@ -145,10 +155,10 @@ struct Pipeline::State {
     return Finish(event, record, salts_json, journal::LeafWithCommitments(record, salted));
   }
 
-  static Prepared Finish(const AuditEvent& event, std::string_view record, std::string_view salts_json,
-                         const Sha256Digest& leaf) {
+  static Prepared Finish(const AuditEvent& event, std::string_view record,
+                         std::string_view salts_json, const Sha256Digest& leaf) {
     Prepared p;
-    record.remove_suffix(1);  // the closing brace: integrity comes first
+    record.remove_suffix(1);  // the closing brace: the writer appends integrity, then closes
     p.text.reserve(record.size() + salts_json.size());
     AppendParts(p.text, {record, salts_json});
     p.leaf = leaf;
@@ -199,10 +209,12 @@ struct Pipeline::State {
     const bool refuse = below_admin && options.admin_space_left_action == SpaceAction::kRefuse;
     if (refuse != space_refusing.exchange(refuse)) {
       if (refuse) {
-        OpsLog().error("audit disk almost full ({} MiB free < admin_space_left {} MiB): refusing events", *free >> 20,
-                       options.admin_space_left_bytes >> 20);
+        OpsLog().error(
+            "audit disk almost full ({} MiB free < admin_space_left {} MiB): refusing events",
+            *free >> 20, options.admin_space_left_bytes >> 20);
       } else {
-        OpsLog().warn("audit disk space is back ({} MiB free): accepting events again", *free >> 20);
+        OpsLog().warn("audit disk space is back ({} MiB free): accepting events again",
+                      *free >> 20);
       }
     }
     const bool low = *free < options.space_left_bytes;
@@ -246,7 +258,9 @@ struct Pipeline::State {
     if (uint64_t drops = unreported_drops.exchange(0); drops > 0) {
       AuditEvent e = SystemEvent("audit_dropped");
       e.outcome = Outcome::kFailure;
-      e.error = AuditError{0, std::to_string(drops) + " audit events were dropped: the queue was full", "queue_full"};
+      e.error =
+          AuditError{0, std::to_string(drops) + " audit events were dropped: the queue was full",
+                     "queue_full"};
       e.details = {{"dropped", drops}};
       SealSystemEvent(e, out);
       ++records;
@@ -318,20 +332,46 @@ struct Pipeline::State {
     return journal.Rotate(chain.seq() + 1);
   }
   uint64_t unreported_drops_pending = 0;
-  std::optional<journal::TimeSpan> batch_span;  // writer thread: when the records of batch_text were stamped
+  std::optional<journal::TimeSpan>
+      batch_span;          // writer thread: when the records of batch_text were stamped
   std::string batch_text;  // writer thread: the lines of the batch being written
 
   // Queues `event` (and in durable mode waits until it is on disk). The
   // pipeline's own events pass `may_drop = false`: they wait for room.
   Status Submit(const AuditEvent& event, bool may_drop) {
+    if (options.mode != DeliveryMode::kDurable) return Queue(event, may_drop, {});
+    Completion completion;
+    Status queued = Queue(event, may_drop, [&](Prepared& p) { p.done = &completion; });
+    if (!queued) return queued;
+    Status status = completion.Wait();
+    if (!status) refused.fetch_add(1, std::memory_order_relaxed);
+    return status;
+  }
+
+  // Durable: `then` is told when the record is on disk (or is not).
+  void SubmitThen(const AuditEvent& event, bool may_drop, AuditLogger::Done then) {
+    if (options.mode != DeliveryMode::kDurable) return then(Queue(event, may_drop, {}));
+    auto told = std::make_shared<AuditLogger::Done>(
+        std::move(then));  // once: by the writer, or here on refusal
+    Status queued = Queue(event, may_drop, [&](Prepared& p) {
+      p.then = [this, told](const Status& status) {
+        if (!status) refused.fetch_add(1, std::memory_order_relaxed);
+        (*told)(status);
+      };
+    });
+    if (!queued) (*told)(queued);
+  }
+
+  // Prepares `event` and queues it; `tell` says whom the writer tells.
+  Status Queue(const AuditEvent& event, bool may_drop, const std::function<void(Prepared&)>& tell) {
     if (space_refusing.load(std::memory_order_relaxed)) {
       refused.fetch_add(1, std::memory_order_relaxed);
-      return Fail(ErrorCode::kUnavailable, "the audit disk is almost full (below admin_space_left): event refused");
+      return Fail(ErrorCode::kUnavailable,
+                  "the audit disk is almost full (below admin_space_left): event refused");
     }
     const bool durable = options.mode == DeliveryMode::kDurable;
     Prepared prepared = Prepare(event);
-    Completion completion;
-    if (durable) prepared.done = &completion;
+    if (tell) tell(prepared);
     // Async: the writer polls every kAsyncPoll, so a call need not wake it
     // (a system call) unless records pile up.
     switch (queue.Push(std::move(prepared), /*wait=*/!may_drop, durable ? 0 : kWakeWriterBacklog)) {
@@ -345,10 +385,7 @@ struct Pipeline::State {
       case PushResult::kClosed:
         return Fail(ErrorCode::kUnavailable, "the audit pipeline is closed");
     }
-    if (!durable) return {};
-    Status status = completion.Wait();
-    if (!status) refused.fetch_add(1, std::memory_order_relaxed);
-    return status;
+    return {};
   }
 
   void Run() {
@@ -359,37 +396,41 @@ struct Pipeline::State {
     while (true) {
       if (batch.empty()) {
         if (closed) break;
-        closed = !queue.PopBatchFor(batch, 8192, durable ? std::chrono::milliseconds(100) : kAsyncPoll);
+        closed =
+            !queue.PopBatchFor(batch, 8192, durable ? std::chrono::milliseconds(100) : kAsyncPoll);
       } else if (!closed && batch.size() < options.queue_capacity) {
         // Retrying after a failed write (async): keep taking what arrives, up
         // to the queue's bound, so that a Flush is answered meanwhile.
-        closed = !queue.PopBatchFor(batch, options.queue_capacity - batch.size(), std::chrono::milliseconds(0));
+        closed = !queue.PopBatchFor(batch, options.queue_capacity - batch.size(),
+                                    std::chrono::milliseconds(0));
       }
       CheckSpace();
-      const bool barrier = std::any_of(batch.begin(), batch.end(), [](const Prepared& p) { return p.flush_only; });
-      auto [status, appended] = WriteBatch(batch, durable || barrier || closed, /*final_checkpoint=*/closed);
+      const bool barrier =
+          std::any_of(batch.begin(), batch.end(), [](const Prepared& p) { return p.flush_only; });
+      auto [status, appended] =
+          WriteBatch(batch, durable || barrier || closed, /*final_checkpoint=*/closed);
       if (status || (appended && !durable)) {
         // Async: written is what was promised; a failed sync is retried with the next batch.
-        for (auto& item : batch)
-          if (item.done) item.done->Finish(status);
-        const bool huge = std::any_of(batch.begin(), batch.end(),
-                                      [](const Prepared& p) { return p.text.size() > kLargeMessageBytes; });
+        for (auto& item : batch) item.Finish(status);
+        const bool huge = std::any_of(batch.begin(), batch.end(), [](const Prepared& p) {
+          return p.text.size() > kLargeMessageBytes;
+        });
         batch.clear();
         if (huge) ReleaseFreeMemory();
         if (closed) break;
         continue;
       }
-      if (failures_unreported % 50 == 1) OpsLog().error("audit journal: {}", status.error().message);
+      if (failures_unreported % 50 == 1)
+        OpsLog().error("audit journal: {}", status.error().message);
       if (durable) {
         // Fail closed: every waiting call learns that its record is not on disk.
-        for (auto& item : batch)
-          if (item.done) item.done->Finish(status);
+        for (auto& item : batch) item.Finish(status);
         batch.clear();
       } else {
         // Async: the calls went on; keep their records and try again. Barriers
         // (Flush) are answered now: their callers are waiting.
         std::erase_if(batch, [&](Prepared& p) {
-          if (p.flush_only && p.done) p.done->Finish(status);
+          if (p.flush_only) p.Finish(status);
           return p.flush_only;
         });
       }
@@ -407,13 +448,19 @@ std::string DefaultStream() { return HostName(); }
 Pipeline::Pipeline(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
 Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
-  if (options.directory.empty()) return Fail(ErrorCode::kInvalidArgument, "no audit directory given");
+  if (options.directory.empty())
+    return Fail(ErrorCode::kInvalidArgument, "no audit directory given");
   if (options.stream.empty()) options.stream = DefaultStream();
+  // Each pointer once: a record's salts are an object.
+  std::sort(options.erasable.begin(), options.erasable.end());
+  options.erasable.erase(std::unique(options.erasable.begin(), options.erasable.end()),
+                         options.erasable.end());
   for (const auto& pointer : options.erasable) {
     try {
       nlohmann::json::json_pointer check(pointer);
     } catch (const std::exception&) {
-      return Fail(ErrorCode::kInvalidArgument, "erasable field '" + pointer + "' is not a JSON pointer (e.g. /user/email)");
+      return Fail(ErrorCode::kInvalidArgument,
+                  "erasable field '" + pointer + "' is not a JSON pointer (e.g. /user/email)");
     }
   }
   std::optional<SigningKey> key;
@@ -422,13 +469,15 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
     if (!loaded) return std::unexpected(loaded.error());
     key.emplace(std::move(*loaded));
   }
-  auto journal = Journal::Open({options.directory, options.max_segment_bytes, options.max_segment_age}, options.stream);
+  auto journal = Journal::Open(
+      {options.directory, options.max_segment_bytes, options.max_segment_age}, options.stream);
   if (!journal) return std::unexpected(journal.error());
   const ChainHead journal_head = journal->head();
   if (journal_head.seq >= kMaxSeq) {
     return Fail(ErrorCode::kInvalidArgument,
-                "the journal in " + options.directory.string() + " ends with seq " + std::to_string(journal_head.seq) +
-                    " of stream " + options.stream + ": beyond any real stream, so its last record was edited; "
+                "the journal in " + options.directory.string() + " ends with seq " +
+                    std::to_string(journal_head.seq) + " of stream " + options.stream +
+                    ": beyond any real stream, so its last record was edited; "
                     "run mcp-audit verify, and move the journal aside to start a new one");
   }
   // The anchors the journal is behind: it lost its newest records.
@@ -437,7 +486,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
   for (const JournalAnchor& anchor : options.anchors) {
     if (anchor.stream != options.stream) continue;
     const bool ahead = anchor.seq > journal_head.seq;
-    const bool rewritten = anchor.seq == journal_head.seq && !anchor.hash.empty() && anchor.hash != journal_head.hash;
+    const bool rewritten =
+        anchor.seq == journal_head.seq && !anchor.hash.empty() && anchor.hash != journal_head.hash;
     if (!ahead && !rewritten) continue;
     behind.push_back({{"source", anchor.source}, {"seq", anchor.seq}, {"hash", anchor.hash}});
     // An anchor edited to an impossible seq is an alarm, but moves the numbering nowhere.
@@ -451,33 +501,38 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
   auto pipeline = std::unique_ptr<Pipeline>(new Pipeline(std::move(state)));
 
   AuditEvent started = pipeline->state_->SystemEvent("audit_started");
-  started.details = {{"mode", pipeline->state_->options.mode == DeliveryMode::kDurable ? "durable" : "async"},
-                     {"stream", pipeline->state_->options.stream},
-                     {"previous_stop", !behind.empty()      ? "truncated"
-                                       : recovery.clean_stop ? "clean"
-                                                             : "unclean"},
-                     {"signed_checkpoints", pipeline->state_->chain.key() != nullptr}};
-  if (const SigningKey* key = pipeline->state_->chain.key()) started.details["key_id"] = key->KeyId();
+  started.details = {
+      {"mode", pipeline->state_->options.mode == DeliveryMode::kDurable ? "durable" : "async"},
+      {"stream", pipeline->state_->options.stream},
+      {"previous_stop", !behind.empty()       ? "truncated"
+                        : recovery.clean_stop ? "clean"
+                                              : "unclean"},
+      {"signed_checkpoints", pipeline->state_->chain.key() != nullptr}};
+  if (const SigningKey* key = pipeline->state_->chain.key())
+    started.details["key_id"] = key->KeyId();
   if (recovery.torn_bytes > 0) {
     started.details["recovered"] = {{"torn_bytes", recovery.torn_bytes},
                                     {"set_aside", recovery.set_aside.filename().string()}};
-    OpsLog().warn("audit journal: a torn last record ({} bytes) was set aside in {}", recovery.torn_bytes,
-                  recovery.set_aside.string());
+    OpsLog().warn("audit journal: a torn last record ({} bytes) was set aside in {}",
+                  recovery.torn_bytes, recovery.set_aside.string());
   }
   if (auto logged = pipeline->state_->Submit(started, /*may_drop=*/false); !logged)
     return std::unexpected(logged.error());
   if (!behind.empty()) {
     const uint64_t first = journal_head.seq + 1;
-    const std::string missing = resume_after < first    ? ""
-                                : first == resume_after ? std::to_string(first)
-                                                        : std::to_string(first) + "-" + std::to_string(resume_after);
-    const std::string what = !missing.empty() ? "seq " + missing + " are missing"
-                             : behind[0]["seq"].get<uint64_t>() >= kMaxSeq
-                                 ? "an anchor names seq " + std::to_string(behind[0]["seq"].get<uint64_t>()) +
-                                       ", beyond any real stream: it was edited"
-                                 : "seq " + std::to_string(journal_head.seq) + " differs from the copy outside it";
-    OpsLog().error("audit journal: stream {} ends at seq {}, but {} knows seq {}: {}", pipeline->state_->options.stream,
-                   journal_head.seq, behind[0]["source"].get<std::string>(), behind[0]["seq"].get<uint64_t>(), what);
+    const std::string missing = resume_after < first ? ""
+                                : first == resume_after
+                                    ? std::to_string(first)
+                                    : std::to_string(first) + "-" + std::to_string(resume_after);
+    const std::string what =
+        !missing.empty() ? "seq " + missing + " are missing"
+        : behind[0]["seq"].get<uint64_t>() >= kMaxSeq
+            ? "an anchor names seq " + std::to_string(behind[0]["seq"].get<uint64_t>()) +
+                  ", beyond any real stream: it was edited"
+            : "seq " + std::to_string(journal_head.seq) + " differs from the copy outside it";
+    OpsLog().error("audit journal: stream {} ends at seq {}, but {} knows seq {}: {}",
+                   pipeline->state_->options.stream, journal_head.seq,
+                   behind[0]["source"].get<std::string>(), behind[0]["seq"].get<uint64_t>(), what);
     AuditEvent alarm = pipeline->state_->SystemEvent("integrity_alarm");
     alarm.outcome = Outcome::kFailure;
     alarm.error = AuditError{0, "the journal is behind what was recorded outside it: " + what,
@@ -493,7 +548,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
 }
 
 Pipeline::~Pipeline() {
-  if (auto logged = state_->Submit(state_->SystemEvent("audit_stopped"), /*may_drop=*/false); !logged)
+  if (auto logged = state_->Submit(state_->SystemEvent("audit_stopped"), /*may_drop=*/false);
+      !logged)
     OpsLog().error("audit_stopped not recorded: {}", logged.error().message);
   state_->queue.Close();
   if (state_->writer.joinable()) state_->writer.join();
@@ -503,15 +559,22 @@ Status Pipeline::Log(const AuditEvent& event) {
   return state_->Submit(event, state_->options.overflow == OverflowPolicy::kDrop);
 }
 
+void Pipeline::LogThen(const AuditEvent& event, Done done) {
+  state_->SubmitThen(event, state_->options.overflow == OverflowPolicy::kDrop, std::move(done));
+}
+
 Status Pipeline::Ready() const {
   const State& s = *state_;
   bool below_admin = s.space_refusing.load(std::memory_order_relaxed);
-  if (s.options.mode == DeliveryMode::kDurable && s.options.admin_space_left_action == SpaceAction::kRefuse) {
+  if (s.options.mode == DeliveryMode::kDurable &&
+      s.options.admin_space_left_action == SpaceAction::kRefuse) {
     // Asked before a tool runs: the writer's last look at the disk may be from
     // before it filled, and a durable call must not run if its record cannot be kept.
-    if (auto free = s.journal.FreeBytes(); free && *free < s.options.admin_space_left_bytes) below_admin = true;
+    if (auto free = s.journal.FreeBytes(); free && *free < s.options.admin_space_left_bytes)
+      below_admin = true;
   }
-  if (below_admin) return Fail(ErrorCode::kUnavailable, "the audit disk is almost full (below admin_space_left)");
+  if (below_admin)
+    return Fail(ErrorCode::kUnavailable, "the audit disk is almost full (below admin_space_left)");
   if (s.options.mode == DeliveryMode::kDurable && s.write_failing.load(std::memory_order_relaxed))
     return Fail(ErrorCode::kUnavailable, "the audit journal cannot be written at the moment");
   return {};
@@ -531,7 +594,7 @@ DeliveryMode Pipeline::mode() const { return state_->options.mode; }
 
 PipelineCounters Pipeline::counters() const {
   const State& s = *state_;
-  return {s.accepted.load(), s.dropped.load(), s.refused.load(), s.written.load(),
+  return {s.accepted.load(), s.dropped.load(), s.refused.load(),    s.written.load(),
           s.failed.load(),   s.syncs.load(),   s.checkpoints.load()};
 }
 

@@ -1,23 +1,21 @@
 #include "base/crypto.h"
 
-#include <algorithm>
-#include <cctype>
-
-#include "base/audit_files.h"
-
 #include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <vector>
+
+#include "base/audit_files.h"
 
 namespace mcpaudit {
 
@@ -54,7 +52,8 @@ bool HexDecodeTo(std::string_view hex, uint8_t* out) {
 std::string Base64UrlEncode(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
   const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
   out.resize(static_cast<size_t>(n));
   for (auto& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
   while (!out.empty() && out.back() == '=') out.pop_back();
@@ -73,7 +72,8 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
   while (b64.size() % 4) b64.push_back('=');
   std::string out(b64.size() / 4 * 3, '\0');
   const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(b64.data()), static_cast<int>(b64.size()));
+                                reinterpret_cast<const unsigned char*>(b64.data()),
+                                static_cast<int>(b64.size()));
   if (n < 0) return std::nullopt;
   const size_t pad = b64.size() - text.size();  // at most 2: a length of 4k+1 was refused
   if (static_cast<size_t>(n) < pad) return std::nullopt;
@@ -81,12 +81,11 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
   return out;
 }
 
-
 std::string HmacSha256Hex(std::string_view key, std::string_view message) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
-       message.size(), mac, &length);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &length);
   return HexEncode(std::span<const uint8_t>(mac, length));
 }
 
@@ -103,23 +102,37 @@ EVP_MD_CTX* Begin(Context& ctx) {
   return ctx.get();
 }
 thread_local Context one_shot(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-thread_local Context in_pieces(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-// The context of the message being hashed on this thread by Sha256.
-thread_local EVP_MD_CTX* sha256_in_progress = nullptr;
+// Contexts for Sha256 objects, kept by each thread for the next one.
+thread_local std::vector<Context> spare_contexts;
 
 }  // namespace
 
-Sha256::Sha256() { sha256_in_progress = Begin(in_pieces); }
+Sha256::Sha256() {
+  Context ctx(nullptr, EVP_MD_CTX_free);
+  if (spare_contexts.empty()) {
+    ctx.reset(EVP_MD_CTX_new());
+  } else {
+    ctx = std::move(spare_contexts.back());
+    spare_contexts.pop_back();
+  }
+  Begin(ctx);
+  ctx_ = ctx.release();
+}
+
+Sha256::~Sha256() { spare_contexts.emplace_back(ctx_, EVP_MD_CTX_free); }
 
 Sha256& Sha256::Update(std::string_view bytes) {
-  EVP_DigestUpdate(sha256_in_progress, bytes.data(), bytes.size());
+  EVP_DigestUpdate(ctx_, bytes.data(), bytes.size());
   return *this;
 }
 
 Sha256Digest Sha256::Digest() {
-  Sha256Digest digest;
+  // Zeros if OpenSSL fails (out of memory): a hash no record has, which
+  // verify reports, rather than a crash of the writer.
+  Sha256Digest digest{};
   unsigned int length = 0;
-  EVP_DigestFinal_ex(sha256_in_progress, digest.data(), &length);
+  if (EVP_DigestFinal_ex(ctx_, digest.data(), &length) != 1 || length != digest.size())
+    digest.fill(0);
   return digest;
 }
 
@@ -195,13 +208,15 @@ Result<SigningKey> SigningKey::LoadPublic(const std::string& path) {
 
 Status SigningKey::Save(const std::string& private_path, const std::string& public_path) const {
   int fd = ::open(private_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return Fail(ErrorCode::kIo, "cannot create " + private_path + ": " + std::strerror(errno));
+  if (fd < 0)
+    return Fail(ErrorCode::kIo, "cannot create " + private_path + ": " + std::strerror(errno));
   FILE* file = ::fdopen(fd, "w");
   bool ok = PEM_write_PrivateKey(file, key_->pkey, nullptr, nullptr, 0, nullptr, nullptr) == 1;
   ok = (std::fclose(file) == 0) && ok;
   if (!ok) return Fail(ErrorCode::kIo, "cannot write " + private_path);
   file = std::fopen(public_path.c_str(), "w");
-  if (!file) return Fail(ErrorCode::kIo, "cannot create " + public_path + ": " + std::strerror(errno));
+  if (!file)
+    return Fail(ErrorCode::kIo, "cannot create " + public_path + ": " + std::strerror(errno));
   ok = PEM_write_PUBKEY(file, key_->pkey) == 1;
   ok = (std::fclose(file) == 0) && ok;
   if (!ok) return Fail(ErrorCode::kIo, "cannot write " + public_path);
@@ -213,9 +228,10 @@ Result<std::string> SigningKey::Sign(std::string_view message) const {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   uint8_t signature[64];
   size_t length = sizeof signature;
-  const bool ok = EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, key_->pkey) == 1 &&
-                  EVP_DigestSign(ctx, signature, &length, reinterpret_cast<const uint8_t*>(message.data()),
-                                 message.size()) == 1;
+  const bool ok =
+      EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, key_->pkey) == 1 &&
+      EVP_DigestSign(ctx, signature, &length, reinterpret_cast<const uint8_t*>(message.data()),
+                     message.size()) == 1;
   EVP_MD_CTX_free(ctx);
   if (!ok) return Fail(ErrorCode::kInternal, "Ed25519 signing failed");
   std::vector<unsigned char> encoded(4 * ((length + 2) / 3) + 1);
@@ -230,9 +246,10 @@ bool SigningKey::Verify(std::string_view message, std::string_view signature_bas
                       static_cast<int>(signature_base64.size())) != 66)
     return false;
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  const bool ok = EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, key_->pkey) == 1 &&
-                  EVP_DigestVerify(ctx, decoded, 64, reinterpret_cast<const uint8_t*>(message.data()),
-                                   message.size()) == 1;
+  const bool ok =
+      EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, key_->pkey) == 1 &&
+      EVP_DigestVerify(ctx, decoded, 64, reinterpret_cast<const uint8_t*>(message.data()),
+                       message.size()) == 1;
   EVP_MD_CTX_free(ctx);
   return ok;
 }

@@ -11,6 +11,8 @@
 
 #include "mcpaudit/result.h"
 
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX
+
 namespace mcpaudit {
 
 std::string HexEncode(std::span<const uint8_t> bytes);
@@ -25,16 +27,22 @@ std::optional<std::string> Base64UrlDecode(std::string_view text);
 // SHA-256 of the concatenation of the parts, as 64 lowercase hex digits.
 std::string Sha256Hex(std::initializer_list<std::string_view> parts);
 using Sha256Digest = std::array<uint8_t, 32>;
-// SHA-256 of data given in pieces. Each thread has its own context: hash one
-// message at a time per thread (Begin, Update..., Digest).
+// SHA-256 of data given in pieces, on the thread that made it.
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
   Sha256& Update(std::string_view bytes);
   Sha256& Update(std::span<const uint8_t> bytes) {
     return Update(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   }
+  // The digest of what was given (once).
   Sha256Digest Digest();
+
+ private:
+  ::evp_md_ctx_st* ctx_;  // one of this thread's, given back when done
 };
 // HMAC-SHA256 of `message` under `key`, as 64 lowercase hex digits.
 std::string HmacSha256Hex(std::string_view key, std::string_view message);

@@ -1,9 +1,8 @@
 #include "base/json_text.h"
 
 #include <cstring>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace mcpaudit::json_text {
 namespace {
@@ -11,7 +10,9 @@ namespace {
 constexpr size_t kNone = std::string_view::npos;
 
 size_t SkipSpace(std::string_view text, size_t at) {
-  while (at < text.size() && (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' || text[at] == '\r')) ++at;
+  while (at < text.size() &&
+         (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' || text[at] == '\r'))
+    ++at;
   return at;
 }
 
@@ -35,8 +36,8 @@ size_t SkipValue(std::string_view text, size_t at) {
   if (text[at] == '"') return SkipString(text, at);
   if (text[at] != '{' && text[at] != '[') {
     size_t end = at;
-    while (end < text.size() && text[end] != ',' && text[end] != '}' && text[end] != ']' && text[end] != ' ' &&
-           text[end] != '\n' && text[end] != '\t' && text[end] != '\r')
+    while (end < text.size() && text[end] != ',' && text[end] != '}' && text[end] != ']' &&
+           text[end] != ' ' && text[end] != '\n' && text[end] != '\t' && text[end] != '\r')
       ++end;
     return end > at ? end : kNone;
   }
@@ -49,12 +50,15 @@ size_t SkipValue(std::string_view text, size_t at) {
         --i;
         break;
       case '{':
-      case '[': ++depth; break;
+      case '[':
+        ++depth;
+        break;
       case '}':
       case ']':
         if (--depth == 0) return i + 1;
         break;
-      default: break;
+      default:
+        break;
     }
   }
   return kNone;
@@ -64,7 +68,8 @@ size_t SkipValue(std::string_view text, size_t at) {
 std::string Token(std::string_view escaped) {
   std::string token;
   for (size_t i = 0; i < escaped.size(); ++i) {
-    if (escaped[i] == '~' && i + 1 < escaped.size() && (escaped[i + 1] == '0' || escaped[i + 1] == '1')) {
+    if (escaped[i] == '~' && i + 1 < escaped.size() &&
+        (escaped[i + 1] == '0' || escaped[i + 1] == '1')) {
       token.push_back(escaped[i + 1] == '0' ? '~' : '/');
       ++i;
     } else {
@@ -93,7 +98,8 @@ size_t MemberValue(std::string_view text, size_t at, std::string_view key) {
     i = SkipSpace(text, key_end);
     if (i >= text.size() || text[i] != ':') return kNone;
     i = SkipSpace(text, i + 1);
-    if (name == key || (name.find('\\') != std::string_view::npos && Unescaped(text.substr(key_start, key_end - key_start)) == key))
+    if (name == key || (name.find('\\') != std::string_view::npos &&
+                        Unescaped(text.substr(key_start, key_end - key_start)) == key))
       return i;
     i = SkipValue(text, i);
     if (i == kNone) return kNone;
@@ -106,7 +112,8 @@ size_t MemberValue(std::string_view text, size_t at, std::string_view key) {
 
 // The start of element `index` of the array that starts at `at`, or kNone.
 size_t ElementValue(std::string_view text, size_t at, std::string_view index) {
-  if (index.empty() || index.size() > 9 || index.find_first_not_of("0123456789") != std::string_view::npos ||
+  if (index.empty() || index.size() > 9 ||
+      index.find_first_not_of("0123456789") != std::string_view::npos ||
       (index.size() > 1 && index[0] == '0'))
     return kNone;
   size_t wanted = std::stoul(std::string(index));
@@ -153,6 +160,7 @@ Object::Object(std::string_view text) {
   members_.reserve(16);
   if (i < text.size() && text[i] == '}') {
     valid_ = true;
+    end_ = i + 1;
     return;
   }
   while (i < text.size() && text[i] == '"') {
@@ -168,6 +176,7 @@ Object::Object(std::string_view text) {
     i = SkipSpace(text, end);
     if (i < text.size() && text[i] == '}') {
       valid_ = true;
+      end_ = i + 1;
       return;
     }
     if (i >= text.size() || text[i] != ',') return;
@@ -197,7 +206,8 @@ std::optional<std::string_view> Object::ValueAt(std::string_view pointer) const 
 std::optional<std::string_view> PlainString(std::string_view value) {
   if (value.size() < 2 || value.front() != '"' || value.back() != '"') return std::nullopt;
   const std::string_view inside = value.substr(1, value.size() - 2);
-  if (inside.find_first_of("\\\"") != std::string_view::npos) return std::nullopt;
+  for (char c : inside)
+    if (c == '\\' || c == '"' || static_cast<unsigned char>(c) < 0x20) return std::nullopt;
   return inside;
 }
 

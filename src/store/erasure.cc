@@ -5,9 +5,8 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "audit/journal_format.h"
 #include "base/audit_files.h"
@@ -39,7 +38,8 @@ void FindElsewhere(const json& value, const std::string& text, const std::string
     if (value.get_ref<const std::string&>().find(text) != std::string::npos) out.push_back(pointer);
   } else if (value.is_object()) {
     for (auto it = value.begin(); it != value.end(); ++it)
-      FindElsewhere(it.value(), text, (json::json_pointer(pointer) / it.key()).to_string(), skip, out);
+      FindElsewhere(it.value(), text, (json::json_pointer(pointer) / it.key()).to_string(), skip,
+                    out);
   } else if (value.is_array()) {
     for (size_t i = 0; i < value.size(); ++i)
       FindElsewhere(value[i], text, pointer + "/" + std::to_string(i), skip, out);
@@ -49,28 +49,33 @@ void FindElsewhere(const json& value, const std::string& text, const std::string
 // Erases the field at `pointer` (one the salts name) by its commitment.
 void EraseField(json& record, json& salts, const std::string& pointer) {
   const json::json_pointer at(pointer);
-  if (record.contains(at) && !journal::IsErased(record[at]) && salts[pointer].is_string())
+  // A salted value is committed whatever it looks like (C(N) commits it so).
+  if (record.contains(at) && salts[pointer].is_string())
     record[at] = journal::Commitment(salts[pointer].get<std::string>(), record[at]);
   salts.erase(pointer);
 }
 
 // Erases the matching fields of the record; returns the pointers erased.
-std::vector<std::string> EraseRecord(json& record, const ErasureRequest& request, ErasureResult& result) {
+std::vector<std::string> EraseRecord(json& record, const ErasureRequest& request,
+                                     ErasureResult& result) {
   json& integrity = record["integrity"];
   if (!integrity.contains("salts") || !integrity["salts"].is_object()) return {};
   json& salts = integrity["salts"];
   std::vector<std::string> pointers;
   if (!request.user.empty()) {
-    if (!record.contains("user") || !record["user"].is_object() || record["user"].value("id", "") != request.user)
+    if (!record.contains("user") || !record["user"].is_object() ||
+        record["user"].value("id", "") != request.user)
       return {};
     for (auto it = salts.begin(); it != salts.end(); ++it) {
-      if (record.contains(json::json_pointer(it.key())) && !journal::IsErased(record[json::json_pointer(it.key())]))
+      if (record.contains(json::json_pointer(it.key())) &&
+          !journal::IsErased(record[json::json_pointer(it.key())]))
         pointers.push_back(it.key());
     }
   } else {
     for (auto it = salts.begin(); it != salts.end(); ++it) {
       const json::json_pointer pointer(it.key());
-      if (record.contains(pointer) && !journal::IsErased(record[pointer]) && Holds(record[pointer], request.field_value))
+      if (record.contains(pointer) && !journal::IsErased(record[pointer]) &&
+          Holds(record[pointer], request.field_value))
         pointers.push_back(it.key());
     }
     std::vector<std::string> elsewhere;
@@ -78,13 +83,15 @@ std::vector<std::string> EraseRecord(json& record, const ErasureRequest& request
     for (const auto& pointer : elsewhere) {
       if (pointer.starts_with("/integrity")) continue;
       if (result.elsewhere.size() < 100)
-        result.elsewhere.push_back({record.value("id", ""), integrity.value("seq", uint64_t{0}), pointer});
+        result.elsewhere.push_back(
+            {record.value("id", ""), integrity.value("seq", uint64_t{0}), pointer});
       ++result.elsewhere_count;
     }
   }
   for (const auto& pointer : pointers) {
     if (request.user.empty() && result.erased.size() < 10000)
-      result.erased.push_back({record.value("id", ""), integrity.value("seq", uint64_t{0}), pointer});
+      result.erased.push_back(
+          {record.value("id", ""), integrity.value("seq", uint64_t{0}), pointer});
     if (!request.dry_run) EraseField(record, salts, pointer);
   }
   if (!request.dry_run && salts.empty()) integrity.erase("salts");
@@ -99,7 +106,7 @@ int EraseFields(json& record) {
   int erased = 0;
   for (auto it = salts.begin(); it != salts.end(); ++it) {
     const json::json_pointer pointer(it.key());
-    if (!record.contains(pointer) || journal::IsErased(record[pointer]) || !it.value().is_string()) continue;
+    if (!record.contains(pointer) || !it.value().is_string()) continue;
     record[pointer] = journal::Commitment(it.value().get<std::string>(), record[pointer]);
     ++erased;
   }
@@ -117,18 +124,21 @@ Result<JournalLock> JournalLock::Take(const fs::path& dir, std::string_view doin
   if (fd < 0) return std::unexpected(ErrnoError("cannot open", lock_path));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
-    return Fail(ErrorCode::kUnavailable, "a server is writing to " + dir.string() + ": stop it before " +
-                                             std::string(doing) + " (it holds " + lock_path.string() + ")");
+    return Fail(ErrorCode::kUnavailable, "a server is writing to " + dir.string() +
+                                             ": stop it before " + std::string(doing) +
+                                             " (it holds " + lock_path.string() + ")");
   }
   return JournalLock(fd);
 }
 
 Result<ErasureResult> EraseFromJournal(const fs::path& dir, const ErasureRequest& request) {
   if (request.user.empty() == request.field_value.empty())
-    return Fail(ErrorCode::kInvalidArgument, "say what to erase: a user id or a field value (one of them)");
+    return Fail(ErrorCode::kInvalidArgument,
+                "say what to erase: a user id or a field value (one of them)");
   if (!request.field_value.empty() && request.field_value.size() < 3)
-    return Fail(ErrorCode::kInvalidArgument, "--field-value: give at least 3 characters (it also matches inside "
-                                             "longer strings; see what it matches with --dry-run)");
+    return Fail(ErrorCode::kInvalidArgument,
+                "--field-value: give at least 3 characters (it also matches inside "
+                "longer strings; see what it matches with --dry-run)");
   auto files = ListAuditFiles(dir);
   if (!files) return std::unexpected(files.error());
   // Hold the writer's lock while rewriting: a running server appends to the

@@ -8,12 +8,11 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <thread>
 #include <tuple>
-
-#include <nlohmann/json.hpp>
 
 #include "audit/journal_format.h"
 #include "base/bounded_json.h"
@@ -31,7 +30,9 @@ using nlohmann::json;
 class Gaps {
  public:
   // first..last are missing; the gap was seen at `file`:`line`.
-  void Add(uint64_t first, uint64_t last, const fs::path& file, size_t line) { ranges_[first] = {last, file, line}; }
+  void Add(uint64_t first, uint64_t last, const fs::path& file, size_t line) {
+    ranges_[first] = {last, file, line};
+  }
   bool Contains(uint64_t seq) { return Find(seq) != ranges_.end(); }
   // Takes `seq` out of the gaps (it turned up late); false when it was not missing.
   bool Take(uint64_t seq) {
@@ -68,9 +69,9 @@ class Gaps {
 struct StreamState {
   uint64_t last_seq = 0;  // the highest seq seen
   std::string last_hash = std::string(journal::kGenesisHash);
-  Gaps absent;  // seqs skipped so far, with where each gap was seen
-  std::set<uint64_t> late;                                   // absent seqs that turned up later
-  std::string last_type;                                     // event_type of the newest record
+  Gaps absent;                  // seqs skipped so far, with where each gap was seen
+  std::set<uint64_t> late;      // absent seqs that turned up later
+  std::string last_type;        // event_type of the newest record
   bool closed_by_stop = false;  // the newest checkpoint follows audit_stopped (a clean stop)
   uint64_t last_checkpoint_seq = 0;
   uint64_t unsigned_checkpoints = 0;
@@ -121,23 +122,51 @@ std::optional<json> KeptRecord(const std::string& type, std::string_view text) {
 // JSON, then "integrity" last. Its hash is checked on the bytes as they are,
 // without parsing the record; false when the line is not such a line or does
 // not match (then ExamineParsed decides).
+// The value of the member `key` at `index` of `members`, when it is there.
+std::optional<std::string_view> MemberAt(const json_text::Object& object, size_t index,
+                                         std::string_view key) {
+  const auto& members = object.members();
+  if (index >= members.size() || members[index].first != key) return std::nullopt;
+  return members[index].second;
+}
+
+bool IsLowerHex(std::string_view text, size_t digits) {
+  return text.size() == digits && std::all_of(text.begin(), text.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// More salts than a record is configured with is a line for ExamineParsed.
+constexpr size_t kMaxSalts = 64;
+
 bool ExamineWritten(std::string_view text, Examined& out) {
+  // Integrity exactly as the writer lays it out (journal::AppendIntegrity),
+  // and nothing after it: no hash covers integrity, so anything a parser
+  // could read otherwise (an escaped or repeated key, a member after it)
+  // is left to ExamineParsed, which reads it as every other reader does.
   constexpr std::string_view kIntegrity = ",\"integrity\":{";
   const size_t at = text.rfind(kIntegrity);
   if (at == std::string_view::npos || !text.ends_with("}}")) return false;
-  const json_text::Object integrity(text.substr(at + kIntegrity.size() - 1, text.size() - at - kIntegrity.size()));
-  const auto& members = integrity.members();
-  for (size_t i = 0; i < members.size(); ++i)  // other readers take the last of two: leave it to the parser
-    for (size_t j = i + 1; j < members.size(); ++j)
-      if (members[i].first == members[j].first) return false;
-  const auto v = integrity.Get("v"), stream = integrity.Get("stream"), seq = integrity.Get("seq"),
-             prev = integrity.Get("prev"), hash = integrity.Get("hash"), salts_text = integrity.Get("salts");
-  if (!integrity.valid() || v != std::to_string(journal::kFormat) || !stream || !seq || !prev || !hash) return false;
-  const auto plain_stream = json_text::PlainString(*stream), plain_prev = json_text::PlainString(*prev),
-             plain_hash = json_text::PlainString(*hash);
+  const std::string_view integrity_text =
+      text.substr(at + kIntegrity.size() - 1, text.size() - at - kIntegrity.size());
+  const json_text::Object integrity(integrity_text);
+  if (!integrity.valid() || integrity.end() != integrity_text.size()) return false;
+  const size_t members = integrity.members().size();
+  const auto v = MemberAt(integrity, 0, "v"), stream = MemberAt(integrity, 1, "stream"),
+             seq = MemberAt(integrity, 2, "seq"), prev = MemberAt(integrity, 3, "prev"),
+             hash = MemberAt(integrity, 4, "hash"), salts_text = MemberAt(integrity, 5, "salts");
+  if (members != (salts_text ? 6u : 5u) || v != std::to_string(journal::kFormat) || !stream ||
+      !seq || !prev || !hash)
+    return false;
+  const auto plain_stream = json_text::PlainString(*stream),
+             plain_prev = json_text::PlainString(*prev), plain_hash = json_text::PlainString(*hash);
   uint64_t seq_number = 0;
-  const auto [seq_end, seq_error] = std::from_chars(seq->data(), seq->data() + seq->size(), seq_number);
-  if (!plain_stream || !plain_prev || !plain_hash || seq_error != std::errc() || seq_end != seq->data() + seq->size())
+  const auto [seq_end, seq_error] =
+      std::from_chars(seq->data(), seq->data() + seq->size(), seq_number);
+  if (!plain_stream || !plain_prev || !plain_hash || !IsLowerHex(*plain_prev, 64) ||
+      !IsLowerHex(*plain_hash, 64) || seq_error != std::errc() ||
+      seq_end != seq->data() + seq->size() || (seq->size() > 1 && (*seq)[0] == '0') ||
+      std::any_of(plain_stream->begin(), plain_stream->end(), [](char c) { return c & 0x80; }))
     return false;
 
   thread_local std::string record;
@@ -149,21 +178,27 @@ bool ExamineWritten(std::string_view text, Examined& out) {
   salted.clear();
   if (salts_text) {
     const json_text::Object salts(*salts_text);
-    if (!salts.valid()) return false;
-    for (const auto& [pointer, salt] : salts.members()) {
+    if (!salts.valid() || salts.end() != salts_text->size() || salts.members().size() > kMaxSalts)
+      return false;
+    for (size_t i = 0; i < salts.members().size(); ++i) {
+      const auto& [pointer, salt] = salts.members()[i];
       const auto plain_salt = json_text::PlainString(salt);
-      if (!plain_salt || pointer.find('\\') != std::string_view::npos) return false;
-      if (pointer.empty()) continue;  // the root is never committed
-      const auto value = fields.ValueAt(pointer);
-      if (!value || value->starts_with("{\"$erased\"")) return false;
-      salted.push_back({*value, *plain_salt});
+      if (!plain_salt || !journal::IsSalt(*plain_salt) ||
+          pointer.find('\\') != std::string_view::npos)
+        return false;
+      for (size_t j = 0; j < i; ++j)
+        if (salts.members()[j].first == pointer) return false;
+      // A pointer to nothing (or to the root) commits nothing, in CanonicalForHash too.
+      if (const auto value = pointer.empty() ? std::nullopt : fields.ValueAt(pointer))
+        salted.push_back({*value, *plain_salt});
     }
   }
   const auto type = fields.Get("event_type"), stamp = fields.Get("timestamp");
   const auto plain_type = type ? json_text::PlainString(*type) : std::nullopt;
   const auto plain_stamp = stamp ? json_text::PlainString(*stamp) : std::nullopt;
   if (!plain_type || !plain_stamp) return false;
-  if (journal::ChainHash(*plain_prev, journal::LeafWithCommitments(record, salted)) != *plain_hash) return false;
+  if (journal::ChainHash(*plain_prev, journal::LeafWithCommitments(record, salted)) != *plain_hash)
+    return false;
   out.stream = *plain_stream;
   out.seq = seq_number;
   out.prev = *plain_prev;
@@ -212,6 +247,9 @@ Examined Examine(std::string_view text) {
     // A member of a type the writer never writes: the line was edited.
     out = Examined();
     out.unreadable = std::string("a member has the wrong type (") + e.what() + ")";
+  } catch (const std::exception& e) {  // e.g. no memory for a huge line
+    out = Examined();
+    out.unreadable = std::string("the line cannot be read (") + e.what() + ")";
   }
   return out;
 }
@@ -253,7 +291,8 @@ class Verifier {
         state.first_line = number;
       }
     }
-    if (!line.content_ok) Problem(stream, seq, "modified", "its content does not match its hash", file, number);
+    if (!line.content_ok)
+      Problem(stream, seq, "modified", "its content does not match its hash", file, number);
 
     // A record that is not part of the chain (bad link, or a seq seen before)
     // is reported and then passed over: the chain goes on from the last record
@@ -261,20 +300,24 @@ class Verifier {
     if (seq == state.last_seq + 1) {
       if (line.prev != state.last_hash) {
         Problem(stream, seq, "inserted",
-                "it does not link to seq " + std::to_string(state.last_seq) + " (prev is not that record's hash)",
+                "it does not link to seq " + std::to_string(state.last_seq) +
+                    " (prev is not that record's hash)",
                 file, number);
         return;
       }
     } else if (seq > state.last_seq + 1) {
       state.absent.Add(state.last_seq + 1, seq - 1, file, number);
     } else if (state.absent.Take(seq)) {
-      Problem(stream, seq, "reordered", "it appears after seq " + std::to_string(state.last_seq), file, number);
+      Problem(stream, seq, "reordered", "it appears after seq " + std::to_string(state.last_seq),
+              file, number);
       return;  // the chain continues from the highest seq
     } else {
-      Problem(stream, seq, "inserted", "seq " + std::to_string(seq) + " appears more than once", file, number);
+      Problem(stream, seq, "inserted", "seq " + std::to_string(seq) + " appears more than once",
+              file, number);
       return;
     }
-    if (line.type == "checkpoint" && line.record) Checkpoint(stream, state, *line.record, file, number);
+    if (line.type == "checkpoint" && line.record)
+      Checkpoint(stream, state, *line.record, file, number);
     if (line.type == "retention" && line.record) Retention(stream, seq, *line.record);
     state.last_seq = std::max(state.last_seq, seq);
     state.last_hash = line.hash;
@@ -297,13 +340,16 @@ class Verifier {
       const bool clean_end = state.last_type == "checkpoint" && state.closed_by_stop;
       if (!clean_end && !writer_running) {
         Problem(stream, state.last_seq, "truncated",
-                "the stream ends after its last checkpoint (seq " + std::to_string(state.last_checkpoint_seq) +
-                    ") without audit_stopped and a final checkpoint: records may have been cut off, or the "
+                "the stream ends after its last checkpoint (seq " +
+                    std::to_string(state.last_checkpoint_seq) +
+                    ") without audit_stopped and a final checkpoint: records may have been cut "
+                    "off, or the "
                     "writer crashed and has not restarted",
                 {}, 0);
       }
       if (state.unsigned_checkpoints > 0)
-        report_.notes.push_back("stream " + stream + ": " + std::to_string(state.unsigned_checkpoints) +
+        report_.notes.push_back("stream " + stream + ": " +
+                                std::to_string(state.unsigned_checkpoints) +
                                 " checkpoints are unsigned (serve --signing-key signs them)");
     }
     if (!key_ && report_.checkpoints > 0)
@@ -322,16 +368,19 @@ class Verifier {
     if (line.timestamp) journal::Widen(file_span_, *line.timestamp);
     if (line.type != "checkpoint" || !line.record) return;
     auto details = line.record->find("details");
-    if (details == line.record->end() || !details->is_object() || !details->contains("segment")) return;
+    if (details == line.record->end() || !details->is_object() || !details->contains("segment"))
+      return;
     auto declared = journal::DeclaredSpan(*line.record);
     if (!declared) {
-      Problem(line.stream, line.seq, "modified", "its segment's time bounds are not two timestamps in order", file,
-              number);
-    } else if (file_span_ && !(declared->earliest <= file_span_->earliest && file_span_->latest <= declared->latest)) {
       Problem(line.stream, line.seq, "modified",
-              "it says the records of its segment were stamped from " + FormatTimestamp(declared->earliest) + " to " +
-                  FormatTimestamp(declared->latest) + ", but they span " + FormatTimestamp(file_span_->earliest) +
-                  " to " + FormatTimestamp(file_span_->latest) + ": a query by time would pass over some",
+              "its segment's time bounds are not two timestamps in order", file, number);
+    } else if (file_span_ && !(declared->earliest <= file_span_->earliest &&
+                               file_span_->latest <= declared->latest)) {
+      Problem(line.stream, line.seq, "modified",
+              "it says the records of its segment were stamped from " +
+                  FormatTimestamp(declared->earliest) + " to " + FormatTimestamp(declared->latest) +
+                  ", but they span " + FormatTimestamp(file_span_->earliest) + " to " +
+                  FormatTimestamp(file_span_->latest) + ": a query by time would pass over some",
               file, number);
     }
   }
@@ -351,7 +400,8 @@ class Verifier {
       if (key_ && i < signatures.size() && signatures[i].is_string()) {
         const bool ours = details.value("key_id", "") == key_->KeyId();
         declaration.signed_by_key =
-            ours && key_->Verify(journal::RetentionMessage(cut_stream, cut_seq, hash), signatures[i].get<std::string>());
+            ours && key_->Verify(journal::RetentionMessage(cut_stream, cut_seq, hash),
+                                 signatures[i].get<std::string>());
         declaration.signature_bad = !declaration.signed_by_key;
       }
       declarations_[{cut_stream, cut_seq, hash}] = declaration;
@@ -359,7 +409,8 @@ class Verifier {
   }
 
   void BeginsAfter(const std::string& stream, const StreamState& state) {
-    const std::string range = state.begins_after == 1 ? "seq 1" : "seq 1-" + std::to_string(state.begins_after);
+    const std::string range =
+        state.begins_after == 1 ? "seq 1" : "seq 1-" + std::to_string(state.begins_after);
     auto it = declarations_.find({stream, state.begins_after, state.begins_after_hash});
     if (it == declarations_.end()) {
       Problem(stream, 1, "missing",
@@ -371,18 +422,19 @@ class Verifier {
     const Declaration& d = it->second;
     if (key_ && !d.signed_by_key) {
       Problem(stream, 1, d.signature_bad ? "bad signature" : "missing",
-              range + " are gone; the retention record (" + d.at_stream + " seq " + std::to_string(d.at_seq) +
-                  ") that declares it is " + (d.signature_bad ? "not signed by the given key" : "unsigned"),
+              range + " are gone; the retention record (" + d.at_stream + " seq " +
+                  std::to_string(d.at_seq) + ") that declares it is " +
+                  (d.signature_bad ? "not signed by the given key" : "unsigned"),
               state.first_file, state.first_line);
       return;
     }
-    report_.notes.push_back("stream " + stream + ": " + range + " were deleted by retention (declared by " +
-                            d.at_stream + " seq " + std::to_string(d.at_seq) +
-                            (d.signed_by_key ? ", signed)" : ")"));
+    report_.notes.push_back("stream " + stream + ": " + range +
+                            " were deleted by retention (declared by " + d.at_stream + " seq " +
+                            std::to_string(d.at_seq) + (d.signed_by_key ? ", signed)" : ")"));
   }
 
-  void Checkpoint(const std::string& stream, StreamState& state, const json& record, const fs::path& file,
-                  size_t line) {
+  void Checkpoint(const std::string& stream, StreamState& state, const json& record,
+                  const fs::path& file, size_t line) {
     ++report_.checkpoints;
     const uint64_t seq = record["integrity"].value("seq", uint64_t{0});
     state.last_checkpoint_seq = seq;
@@ -392,10 +444,12 @@ class Verifier {
     const std::string covered_hash = covers.value("hash", "");
     // A checkpoint whose covered record is missing is explained by that verdict.
     const bool covered_missing = state.absent.Contains(covered_seq);
-    state.closed_by_stop = covered_missing || (covered_seq == state.last_seq && state.last_type == "audit_stopped");
+    state.closed_by_stop =
+        covered_missing || (covered_seq == state.last_seq && state.last_type == "audit_stopped");
     if (!covered_missing && (covered_seq != state.last_seq || covered_hash != state.last_hash)) {
       Problem(stream, seq, "modified",
-              "the checkpoint covers seq " + std::to_string(covered_seq) + " with another hash than the chain has",
+              "the checkpoint covers seq " + std::to_string(covered_seq) +
+                  " with another hash than the chain has",
               file, line);
     }
     if (!details.contains("signature")) {
@@ -405,19 +459,21 @@ class Verifier {
     if (!key_) return;
     if (details.value("key_id", "") != key_->KeyId()) {
       Problem(stream, seq, "unknown key",
-              "signed by key " + details.value("key_id", std::string("?")) + ", not by the given key " + key_->KeyId(),
+              "signed by key " + details.value("key_id", std::string("?")) +
+                  ", not by the given key " + key_->KeyId(),
               file, line);
       return;
     }
-    if (!key_->Verify(journal::CheckpointMessage(stream, covered_seq, covered_hash), details.value("signature", ""))) {
+    if (!key_->Verify(journal::CheckpointMessage(stream, covered_seq, covered_hash),
+                      details.value("signature", ""))) {
       Problem(stream, seq, "bad signature", "the Ed25519 signature does not verify", file, line);
       return;
     }
     ++report_.signed_checkpoints;
   }
 
-  void Problem(const std::string& stream, uint64_t seq, std::string verdict, std::string detail, const fs::path& file,
-               size_t line) {
+  void Problem(const std::string& stream, uint64_t seq, std::string verdict, std::string detail,
+               const fs::path& file, size_t line) {
     report_.problems.push_back({stream, seq, std::move(verdict), std::move(detail), file, line});
   }
 
@@ -495,13 +551,16 @@ Error StoppedEarly() { return {ErrorCode::kUnavailable, "the verify was stopped 
 
 }  // namespace
 
-Result<VerifyReport> VerifyJournal(const fs::path& dir, const SigningKey* public_key, const VerifyProgress& progress) {
+Result<VerifyReport> VerifyJournal(const fs::path& dir, const SigningKey* public_key,
+                                   const VerifyProgress& progress) {
   auto files = ListAuditFiles(dir);
   if (!files) return std::unexpected(files.error());
   const bool writer_running = WriterRunning(dir);
   VerifyReport report;
   Verifier verifier(public_key, report, /*segments=*/true);
-  std::erase_if(*files, [](const fs::path& file) { return !journal::IsSegmentName(file.filename().string()); });
+  std::erase_if(*files, [](const fs::path& file) {
+    return !journal::IsSegmentName(file.filename().string());
+  });
   if (files->empty()) return Fail(ErrorCode::kNotFound, "no journal segments in " + dir.string());
   // Empty lines too: the writer never writes one, so one stands where a record was.
   Batches batches(verifier, report, progress);
@@ -516,7 +575,8 @@ Result<VerifyReport> VerifyJournal(const fs::path& dir, const SigningKey* public
   if (!read) return std::unexpected(read.error());
   if (stopped || !batches.Flush()) return std::unexpected(StoppedEarly());
   verifier.Finish(writer_running);
-  if (writer_running) report.notes.push_back("a writer is running on this journal: its newest records may follow");
+  if (writer_running)
+    report.notes.push_back("a writer is running on this journal: its newest records may follow");
   return report;
 }
 
@@ -527,9 +587,10 @@ Result<VerifyReport> VerifyLocalJournal(const fs::path& dir, const SigningKey* p
   SinkConfig store;
   store.url = "sqlite://" + (dir / "audit.db").string();
   std::vector<CursorAhead> ahead;
-  CompareWithAnchors(*report, JournalAnchors(dir, {store},
-                                             report->newest_stream.empty() ? DefaultStream() : report->newest_stream,
-                                             ahead));
+  CompareWithAnchors(
+      *report, JournalAnchors(
+                   dir, {store},
+                   report->newest_stream.empty() ? DefaultStream() : report->newest_stream, ahead));
   return report;
 }
 
@@ -549,7 +610,8 @@ Result<VerifyReport> VerifyStore(const SinkConfig& store, const SigningKey* publ
   if (stopped || !batches.Flush()) return std::unexpected(StoppedEarly());
   if (report.records == 0) return Fail(ErrorCode::kNotFound, "no audit records in " + url);
   verifier.Finish(/*writer_running=*/true);
-  report.notes.push_back("records after the last checkpoint in the store may still be on their way from the journal");
+  report.notes.push_back(
+      "records after the last checkpoint in the store may still be on their way from the journal");
   return report;
 }
 
@@ -558,19 +620,27 @@ void CompareWithAnchors(VerifyReport& report, const std::vector<JournalAnchor>& 
     const auto it = report.heads.find(anchor.stream);
     const uint64_t head = it == report.heads.end() ? 0 : it->second.seq;
     if (anchor.seq > head) {
-      const std::string range =
-          head + 1 == anchor.seq ? std::to_string(anchor.seq) : std::to_string(head + 1) + "-" + std::to_string(anchor.seq);
-      report.problems.push_back({anchor.stream, head + 1, "missing",
+      const std::string range = head + 1 == anchor.seq
+                                    ? std::to_string(anchor.seq)
+                                    : std::to_string(head + 1) + "-" + std::to_string(anchor.seq);
+      report.problems.push_back({anchor.stream,
+                                 head + 1,
+                                 "missing",
                                  "seq " + range + " are in the " + anchor.source +
-                                     " but not in the journal, which ends at seq " + std::to_string(head) +
-                                     ": its newest records were deleted",
-                                 {}, 0});
+                                     " but not in the journal, which ends at seq " +
+                                     std::to_string(head) + ": its newest records were deleted",
+                                 {},
+                                 0});
     } else if (it != report.heads.end() && anchor.seq == head && !anchor.hash.empty() &&
                anchor.hash != it->second.hash) {
-      report.problems.push_back({anchor.stream, head, "modified",
-                                 "the " + anchor.source + " has another record with this seq: the journal's end was "
-                                 "rewritten",
-                                 {}, 0});
+      report.problems.push_back({anchor.stream,
+                                 head,
+                                 "modified",
+                                 "the " + anchor.source +
+                                     " has another record with this seq: the journal's end was "
+                                     "rewritten",
+                                 {},
+                                 0});
     }
   }
 }

@@ -53,7 +53,7 @@ TEST(RecordWriterTest, TheLineIsTheSchemaJson) {
     EXPECT_EQ(line.rfind("{\"schema\":\"mcp-audit/1\",\"id\":", 0), 0u);
     if (i < 2) {  // well-formed text: the same values as the JSON tree
       EXPECT_EQ(parsed, json::parse(ToJson(events[i]).dump())) << line;
-    } else {      // ill-formed UTF-8 became U+FFFD, byte by byte
+    } else {  // ill-formed UTF-8 became U+FFFD, byte by byte
       EXPECT_EQ(parsed["user"]["email"], "\xef\xbf\xbd\xef\xbf\xbd");
       EXPECT_EQ(parsed["params"]["ctl"], "a\x01\x1f");
     }
@@ -63,9 +63,15 @@ TEST(RecordWriterTest, TheLineIsTheSchemaJson) {
 TEST(RecordWriterTest, TheCanonicalFormIsWhatTheVerifierComputes) {
   const std::vector<json> salt_sets = {
       json::object(),
-      {{"/params", "aa"}, {"/user/email", "bb"}, {"/request/client_ip", "cc"}},
-      {{"/params/nested", "dd"}, {"/user/id", "ee"}, {"/details", "ff"}, {"/error/message", "11"},
-       {"/compliance/access_reason", "22"}, {"/request/user_agent", "33"}},
+      {{"/params", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
+       {"/user/email", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"},
+       {"/request/client_ip", "cccccccccccccccccccccccccccccccc"}},
+      {{"/params/nested", "dddddddddddddddddddddddddddddddd"},
+       {"/user/id", "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"},
+       {"/details", "ffffffffffffffffffffffffffffffff"},
+       {"/error/message", "11111111111111111111111111111111"},
+       {"/compliance/access_reason", "22222222222222222222222222222222"},
+       {"/request/user_agent", "33333333333333333333333333333333"}},
   };
   for (const AuditEvent& e : Events()) {
     std::string line;
@@ -78,6 +84,11 @@ TEST(RecordWriterTest, TheCanonicalFormIsWhatTheVerifierComputes) {
       auto generic = journal::CanonicalForHash(parsed, salts);
       ASSERT_TRUE(generic.has_value());
       EXPECT_EQ(fast, *generic) << "salts " << salts.dump();
+      // The leaf the writer hashes from its plain text is the one any RFC 8785 verifier computes.
+      std::string plain;
+      AppendRecordCanonical(plain, e, json::object());
+      EXPECT_EQ(journal::RecordLeaf(plain, salts), journal::LeafHash(*generic))
+          << "salts " << salts.dump();
     }
   }
 }

@@ -37,7 +37,8 @@ class VerifierTest : public ::testing::Test {
       e.user.email = e.user.id + "@example.com";
       e.params = {{"urn", "urn:li:dataset:" + std::to_string(i)}};
       EXPECT_TRUE((*pipeline)->Log(e).has_value());
-      EXPECT_TRUE((*pipeline)->Flush().has_value());  // one record per batch: checkpoints land every 5
+      EXPECT_TRUE(
+          (*pipeline)->Flush().has_value());  // one record per batch: checkpoints land every 5
     }
   }
 
@@ -59,7 +60,8 @@ class VerifierTest : public ::testing::Test {
     fs::path file = testing::SegmentPaths(journal_).front();
     for (const auto& line : lines) {
       json record = json::parse(line, nullptr, false);
-      if (!record.is_discarded() && record.contains("integrity") && home_.contains(record["integrity"].value("seq", 0u)))
+      if (!record.is_discarded() && record.contains("integrity") &&
+          home_.contains(record["integrity"].value("seq", 0u)))
         file = home_[record["integrity"]["seq"].get<uint64_t>()];
       segments[file].push_back(line);
     }
@@ -75,7 +77,8 @@ class VerifierTest : public ::testing::Test {
 
   // `change` made to the record `seq`, and the hashes after it recomputed (the
   // checkpoints' covers too), as by an attacker without the signing key.
-  void Rechain(std::vector<std::string>& lines, uint64_t seq, const std::function<void(json&)>& change) {
+  void Rechain(std::vector<std::string>& lines, uint64_t seq,
+               const std::function<void(json&)>& change) {
     std::string prev;
     for (auto& line : lines) {
       json record = json::parse(line);
@@ -84,8 +87,9 @@ class VerifierTest : public ::testing::Test {
       if (integrity["seq"] >= seq) {
         if (record["event_type"] == "checkpoint") record["details"]["covers"]["hash"] = prev;
         integrity["prev"] = prev;
-        integrity["hash"] = journal::ChainHash(
-            prev, journal::LeafHash(*journal::CanonicalForHash(record, integrity.value("salts", json::object()))));
+        integrity["hash"] =
+            journal::ChainHash(prev, journal::LeafHash(*journal::CanonicalForHash(
+                                         record, integrity.value("salts", json::object()))));
       }
       prev = integrity["hash"];
       line = record.dump();
@@ -160,8 +164,10 @@ TEST_F(VerifierTest, TheWriterLaysOutEachRecordSoThatItsBytesAreHashedAsTheyAre)
     plain.erase("integrity");
     EXPECT_EQ(line.substr(0, at) + "}", CanonicalJson(plain));
     EXPECT_EQ(record["integrity"]["v"], journal::kFormat);
-    EXPECT_EQ(journal::RecordLeaf(line.substr(0, at) + "}", record["integrity"].value("salts", json::object())),
-              journal::LeafHash(*journal::CanonicalForHash(record, record["integrity"].value("salts", json::object()))));
+    EXPECT_EQ(journal::RecordLeaf(line.substr(0, at) + "}",
+                                  record["integrity"].value("salts", json::object())),
+              journal::LeafHash(*journal::CanonicalForHash(
+                  record, record["integrity"].value("salts", json::object()))));
   }
 }
 
@@ -182,6 +188,77 @@ TEST_F(VerifierTest, ABytePatchedAnywhereInALineIsModified) {
   }
 }
 
+TEST_F(VerifierTest, MembersAddedAfterIntegrityOrEscapedTwiceInItAreNotValid) {
+  const auto original = Lines();
+  const size_t at = LineOfSeq(original, 7);
+  // verify reads such a line as every parser does: another user, another
+  // integrity (its seq 999 is then the record that does not match).
+  auto lines = original;
+  lines[at].insert(lines[at].size() - 1, R"(,"user":{"id":"intruder"})");
+  Rewrite(lines);
+  EXPECT_EQ(Verdicts(&*pub_), (Verdict{{"modified", 7}}));
+  for (const std::string& key : {"integrity", "\\u0069ntegrity"}) {
+    lines = original;
+    lines[at].insert(lines[at].size() - 1,
+                     ",\"" + key + R"(":{"stream":"s","seq":999,"prev":"p","hash":"h"})");
+    Rewrite(lines);
+    EXPECT_EQ(Verdicts(&*pub_).front(), std::make_pair(std::string("modified"), uint64_t{999}))
+        << key;
+  }
+  lines = original;
+  lines[at].insert(lines[at].size() - 2, R"(,"s\u0065q":70)");
+  Rewrite(lines);
+  // Read as seq 70, as every parser reads it: the records after it come out of order.
+  EXPECT_EQ(Verdicts(&*pub_).front(), std::make_pair(std::string("reordered"), uint64_t{8}));
+}
+
+// A journal of one stream with `erasable`, holding one call with `params`.
+fs::path JournalWith(const fs::path& dir, std::vector<std::string> erasable, const json& params) {
+  PipelineOptions options;
+  options.directory = dir;
+  options.stream = "s";
+  options.erasable = std::move(erasable);
+  options.admin_space_left_bytes = options.space_left_bytes = 0;
+  auto pipeline = Pipeline::Open(options);
+  EXPECT_TRUE(pipeline.has_value()) << pipeline.error().message;
+  AuditEvent e;
+  e.timestamp = std::chrono::system_clock::now();
+  e.id = NewUuidV7(e.timestamp, SecureRandom());
+  e.tool = "pay";
+  e.params = params;
+  EXPECT_TRUE((*pipeline)->Log(e).has_value());
+  return testing::SegmentPaths(dir).front();
+}
+
+TEST(VerifierFormatTest, ABytesMovedBetweenASaltAndItsValueIsModified) {
+  testing::TempDir dir;
+  const fs::path segment = JournalWith(dir.path(), {"/params/amount"}, {{"amount", -5}});
+  auto lines = testing::ReadLines(segment);
+  std::string& call = lines[1];
+  const size_t amount = call.find(R"("amount":-5)");
+  const size_t salt_end = call.find(R"("}})", call.find(R"("/params/amount":")"));
+  ASSERT_NE(amount, std::string::npos);
+  ASSERT_NE(salt_end, std::string::npos);
+  // SHA-256(salt ‖ "-5") = SHA-256(salt + "-" ‖ "5"): the same commitment for another amount.
+  call.insert(salt_end, "-");
+  call.erase(amount + 9, 1);
+  testing::WriteLines(segment, lines);
+  auto report = VerifyJournal(dir.path(), nullptr);
+  ASSERT_TRUE(report.has_value());
+  ASSERT_EQ(report->problems.size(), 1u);
+  EXPECT_EQ(report->problems[0].verdict, "modified");
+  EXPECT_EQ(report->problems[0].seq, 2u);
+}
+
+TEST(VerifierFormatTest, ACallWhoseArgumentsLookErasedIsValid) {
+  testing::TempDir dir;
+  JournalWith(dir.path(), {"/params", "/params/inner"},
+              {{"$erased", "x"}, {"inner", {{"$erased", "y"}}}});
+  auto report = VerifyJournal(dir.path(), nullptr);
+  ASSERT_TRUE(report.has_value());
+  EXPECT_TRUE(report->valid()) << report->problems[0].detail;
+}
+
 TEST_F(VerifierTest, AJournalOfTheFirstFormatStaysValidAndGoesOnInTheSecond) {
   // The journal as the first format wrote it: no "v", H(N) over the hex of
   // H(N-1) and C(N) itself, checkpoints signed over those hashes.
@@ -194,11 +271,12 @@ TEST_F(VerifierTest, AJournalOfTheFirstFormatStaysValidAndGoesOnInTheSecond) {
     if (record["event_type"] == "checkpoint") {
       json& details = record["details"];
       details["covers"]["hash"] = prev;
-      details["signature"] = *key_.Sign(journal::CheckpointMessage("s", details["covers"]["seq"], prev));
+      details["signature"] =
+          *key_.Sign(journal::CheckpointMessage("s", details["covers"]["seq"], prev));
     }
     integrity["prev"] = prev;
-    integrity["hash"] = prev =
-        journal::ChainHashV1(prev, *journal::CanonicalForHash(record, integrity.value("salts", json::object())));
+    integrity["hash"] = prev = journal::ChainHashV1(
+        prev, *journal::CanonicalForHash(record, integrity.value("salts", json::object())));
     line = record.dump();
   }
   Rewrite(lines);
@@ -215,7 +293,8 @@ TEST_F(VerifierTest, AJournalOfTheFirstFormatStaysValidAndGoesOnInTheSecond) {
     ASSERT_TRUE((*pipeline)->Log(e).has_value());
   }
   size_t first = 0, second = 0;
-  for (const auto& line : Lines()) (json::parse(line)["integrity"].contains("v") ? second : first) += 1;
+  for (const auto& line : Lines())
+    (json::parse(line)["integrity"].contains("v") ? second : first) += 1;
   EXPECT_EQ(first, lines.size());
   EXPECT_GE(second, 3u);  // audit_started, the call, audit_stopped, checkpoints
   EXPECT_EQ(Verdicts(&*pub_), Verdict{});
@@ -280,9 +359,9 @@ json Forge(const std::string& line, uint64_t seq) {
   forged["user"]["id"] = "intruder";
   forged["integrity"]["seq"] = seq;
   forged["integrity"]["prev"] = std::string(journal::kGenesisHash);
-  forged["integrity"]["hash"] =
-      journal::ChainHash(forged["integrity"]["prev"].get<std::string>(),
-                         journal::LeafHash(*journal::CanonicalForHash(forged, forged["integrity"]["salts"])));
+  forged["integrity"]["hash"] = journal::ChainHash(
+      forged["integrity"]["prev"].get<std::string>(),
+      journal::LeafHash(*journal::CanonicalForHash(forged, forged["integrity"]["salts"])));
   return forged;
 }
 
@@ -304,7 +383,8 @@ TEST_F(VerifierTest, AReplacedRecordIsInsertedAndTheOriginalMissing) {
 
 TEST_F(VerifierTest, CuttingTheTailIsTruncated) {
   auto lines = Lines();
-  lines.resize(LineOfSeq(lines, 15) + 1);  // the end of the stream is gone, up to a periodic checkpoint
+  lines.resize(LineOfSeq(lines, 15) +
+               1);  // the end of the stream is gone, up to a periodic checkpoint
   Rewrite(lines);
   auto verdicts = Verdicts(&*pub_);
   ASSERT_EQ(verdicts.size(), 1u);
@@ -335,12 +415,14 @@ TEST_F(VerifierTest, TimeBoundsThatLeaveOutRecordsOfTheirSegmentAreModified) {
   ASSERT_EQ(json::parse(first_segment.back())["event_type"], "checkpoint");
   const uint64_t seal = json::parse(first_segment.back())["integrity"]["seq"];
   Rechain(lines, seal, [](json& record) {
-    record["details"]["segment"] = {{"earliest", "2099-01-01T00:00:00.000Z"}, {"latest", "2099-01-01T00:00:00.000Z"}};
+    record["details"]["segment"] = {{"earliest", "2099-01-01T00:00:00.000Z"},
+                                    {"latest", "2099-01-01T00:00:00.000Z"}};
   });
   Rewrite(lines);
   EXPECT_EQ(Verdicts(nullptr), (Verdict{{"modified", seal}}));
   auto report = VerifyJournal(journal_, nullptr);
-  EXPECT_NE(report->problems.front().detail.find("a query by time would pass over some"), std::string::npos);
+  EXPECT_NE(report->problems.front().detail.find("a query by time would pass over some"),
+            std::string::npos);
 }
 
 TEST_F(VerifierTest, TimeBoundsThatAreNotTwoTimesInOrderAreModified) {
@@ -348,7 +430,8 @@ TEST_F(VerifierTest, TimeBoundsThatAreNotTwoTimesInOrderAreModified) {
   const auto first_segment = testing::ReadLines(testing::SegmentPaths(journal_).front());
   const uint64_t seal = json::parse(first_segment.back())["integrity"]["seq"];
   Rechain(lines, seal, [](json& record) {
-    record["details"]["segment"] = {{"earliest", "2099-01-01T00:00:00.000Z"}, {"latest", "2000-01-01"}};
+    record["details"]["segment"] = {{"earliest", "2099-01-01T00:00:00.000Z"},
+                                    {"latest", "2000-01-01"}};
   });
   Rewrite(lines);
   EXPECT_EQ(Verdicts(nullptr), (Verdict{{"modified", seal}}));
@@ -356,7 +439,8 @@ TEST_F(VerifierTest, TimeBoundsThatAreNotTwoTimesInOrderAreModified) {
 
 TEST_F(VerifierTest, CheckpointsSignedByAnotherKeyAreUnknownKey) {
   auto other = SigningKey::Generate();
-  ASSERT_TRUE(other->Save((dir_.path() / "o.key").string(), (dir_.path() / "o.pub").string()).has_value());
+  ASSERT_TRUE(
+      other->Save((dir_.path() / "o.key").string(), (dir_.path() / "o.pub").string()).has_value());
   auto other_pub = SigningKey::LoadPublic((dir_.path() / "o.pub").string());
   auto verdicts = Verdicts(&*other_pub);
   ASSERT_EQ(verdicts.size(), Checkpoints());
