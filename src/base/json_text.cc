@@ -64,6 +64,16 @@ size_t SkipValue(std::string_view text, size_t at) {
   return kNone;
 }
 
+// The start of the item after the value that starts at `at` in an object or
+// array (past its comma), or kNone when no comma follows.
+size_t NextItem(std::string_view text, size_t at) {
+  const size_t end = SkipValue(text, at);
+  if (end == kNone) return kNone;
+  const size_t i = SkipSpace(text, end);
+  if (i >= text.size() || text[i] != ',') return kNone;
+  return SkipSpace(text, i + 1);
+}
+
 // One reference token of a pointer, unescaped (~1 is '/', ~0 is '~').
 std::string Token(std::string_view escaped) {
   std::string token;
@@ -101,11 +111,7 @@ size_t MemberValue(std::string_view text, size_t at, std::string_view key) {
     if (name == key || (name.find('\\') != std::string_view::npos &&
                         Unescaped(text.substr(key_start, key_end - key_start)) == key))
       return i;
-    i = SkipValue(text, i);
-    if (i == kNone) return kNone;
-    i = SkipSpace(text, i);
-    if (i >= text.size() || text[i] != ',') return kNone;
-    i = SkipSpace(text, i + 1);
+    i = NextItem(text, i);
   }
   return kNone;
 }
@@ -121,11 +127,7 @@ size_t ElementValue(std::string_view text, size_t at, std::string_view index) {
   if (i < text.size() && text[i] == ']') return kNone;
   while (i < text.size()) {
     if (wanted-- == 0) return i;
-    i = SkipValue(text, i);
-    if (i == kNone) return kNone;
-    i = SkipSpace(text, i);
-    if (i >= text.size() || text[i] != ',') return kNone;
-    i = SkipSpace(text, i + 1);
+    i = NextItem(text, i);
   }
   return kNone;
 }

@@ -75,6 +75,16 @@ class VerifierTest : public ::testing::Test {
     return 0;
   }
 
+  // The user of record `seq` changed, nothing else.
+  void ChangeUserOf(uint64_t seq) {
+    auto lines = Lines();
+    const size_t at = LineOfSeq(lines, seq);
+    json record = json::parse(lines[at]);
+    record["user"]["id"] = "someone-else";
+    lines[at] = record.dump();
+    Rewrite(lines);
+  }
+
   // `change` made to the record `seq`, and the hashes after it recomputed (the
   // checkpoints' covers too), as by an attacker without the signing key.
   void Rechain(std::vector<std::string>& lines, uint64_t seq,
@@ -299,22 +309,12 @@ TEST_F(VerifierTest, AJournalOfTheFirstFormatStaysValidAndGoesOnInTheSecond) {
   EXPECT_GE(second, 3u);  // audit_started, the call, audit_stopped, checkpoints
   EXPECT_EQ(Verdicts(&*pub_), Verdict{});
   // An edit in the older part is still seen.
-  lines = Lines();
-  const size_t at = LineOfSeq(lines, 7);
-  json record = json::parse(lines[at]);
-  record["user"]["id"] = "someone-else";
-  lines[at] = record.dump();
-  Rewrite(lines);
+  ChangeUserOf(7);
   EXPECT_EQ(Verdicts(&*pub_), (Verdict{{"modified", 7}}));
 }
 
 TEST_F(VerifierTest, AChangedValueIsModified) {
-  auto lines = Lines();
-  const size_t at = LineOfSeq(lines, 7);
-  json record = json::parse(lines[at]);
-  record["user"]["id"] = "someone-else";
-  lines[at] = record.dump();
-  Rewrite(lines);
+  ChangeUserOf(7);
   EXPECT_EQ(Verdicts(&*pub_), (Verdict{{"modified", 7}}));
 }
 
