@@ -36,11 +36,7 @@ bool IsErased(const nlohmann::json& value) {
          value[std::string(kErasedKey)].is_string();
 }
 
-bool IsSalt(std::string_view text) {
-  return text.size() == kSaltDigits && std::all_of(text.begin(), text.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
+bool IsSalt(std::string_view text) { return IsLowerHex(text, kSaltDigits); }
 
 template <typename Json>
 Result<std::string> CanonicalForHash(const Json& record, const nlohmann::json& salts) {

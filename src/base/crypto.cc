@@ -33,16 +33,37 @@ std::string HexEncode(std::span<const uint8_t> bytes) {
   return out;
 }
 
+namespace {
+
+// The value of each byte as a hex digit; -1 for a byte that is none, -2 for
+// an uppercase one (a digit, but not as this project writes them).
+constexpr auto kHexValue = [] {
+  std::array<int8_t, 256> table{};
+  table.fill(-1);
+  for (int c = '0'; c <= '9'; ++c) table[c] = static_cast<int8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) table[c] = static_cast<int8_t>(c - 'a' + 10);
+  for (int c = 'A'; c <= 'F'; ++c) table[c] = -2;
+  return table;
+}();
+
+int HexValue(char c) {
+  const int value = kHexValue[static_cast<unsigned char>(c)];
+  return value == -2 ? (c - 'A' + 10) : value;
+}
+
+}  // namespace
+
+bool IsLowerHex(std::string_view text, size_t digits) {
+  if (text.size() != digits) return false;
+  for (char c : text)
+    if (kHexValue[static_cast<unsigned char>(c)] < 0) return false;
+  return true;
+}
+
 bool HexDecodeTo(std::string_view hex, uint8_t* out) {
   if (hex.size() % 2 != 0) return false;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
   for (size_t i = 0; i < hex.size() / 2; ++i) {
-    const int high = nibble(hex[2 * i]), low = nibble(hex[2 * i + 1]);
+    const int high = HexValue(hex[2 * i]), low = HexValue(hex[2 * i + 1]);
     if (high < 0 || low < 0) return false;
     out[i] = static_cast<uint8_t>(high << 4 | low);
   }

@@ -18,6 +18,8 @@ namespace mcpaudit {
 std::string HexEncode(std::span<const uint8_t> bytes);
 // Writes the 2 × bytes.size() hex digits of `bytes` to `out`.
 void HexEncodeTo(std::span<const uint8_t> bytes, char* out);
+// Whether `text` is `digits` lowercase hex digits (as HexEncode writes them).
+bool IsLowerHex(std::string_view text, size_t digits);
 // Writes the hex.size() / 2 bytes of `hex` (hex digits, either case) to `out`;
 // false when `hex` is not an even number of hex digits.
 bool HexDecodeTo(std::string_view hex, uint8_t* out);

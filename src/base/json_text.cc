@@ -1,5 +1,6 @@
 #include "base/json_text.h"
 
+#include <array>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -208,8 +209,13 @@ std::optional<std::string_view> Object::ValueAt(std::string_view pointer) const 
 std::optional<std::string_view> PlainString(std::string_view value) {
   if (value.size() < 2 || value.front() != '"' || value.back() != '"') return std::nullopt;
   const std::string_view inside = value.substr(1, value.size() - 2);
+  static constexpr auto kPlain = [] {
+    std::array<bool, 256> table{};
+    for (int c = 0x20; c < 256; ++c) table[c] = c != '\\' && c != '"';
+    return table;
+  }();
   for (char c : inside)
-    if (c == '\\' || c == '"' || static_cast<unsigned char>(c) < 0x20) return std::nullopt;
+    if (!kPlain[static_cast<unsigned char>(c)]) return std::nullopt;
   return inside;
 }
 

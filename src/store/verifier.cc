@@ -130,11 +130,6 @@ std::optional<std::string_view> MemberAt(const json_text::Object& object, size_t
   return members[index].second;
 }
 
-bool IsLowerHex(std::string_view text, size_t digits) {
-  return text.size() == digits && std::all_of(text.begin(), text.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
 
 // More salts than a record is configured with is a line for ExamineParsed.
 constexpr size_t kMaxSalts = 64;
