@@ -60,14 +60,14 @@ test-asan: deps
 # Benchmarks print figures side by side with their baselines; they assert nothing.
 bench: build
 	@scripts/install-deps.sh bench
-	@cmake --build $(BUILD_DIR) --target journal_bench policy_bench store_bench proxy_bench console_bench verify_bench
+	@cmake --build $(BUILD_DIR) --target journal_bench policy_bench store_bench proxy_bench console_bench verify_bench bare_http_server
 	@./$(BUILD_DIR)/journal_bench
 	@./$(BUILD_DIR)/verify_bench
 	@./$(BUILD_DIR)/policy_bench
 	@bench/store_bench.sh $(BUILD_DIR)/store_bench
 	@bench/store_bench.sh $(BUILD_DIR)/console_bench
 	@./$(BUILD_DIR)/proxy_bench $(BUILD_DIR)/mcp-audit
-	@bench/http_bench.sh $(BUILD_DIR)/mcp-audit
+	@bench/http_bench.sh $(BUILD_DIR)/mcp-audit $(BUILD_DIR)/bare_http_server
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR) compile_commands.json

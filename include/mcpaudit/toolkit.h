@@ -181,6 +181,15 @@ class Toolkit {
   // Runs one call end to end and records it. Thread-safe.
   ToolCallResponse Call(RequestContext& ctx, std::string_view name,
                         const nlohmann::json& arguments) const;
+  // What a caller is told once the logger has answered for a call's record.
+  using Answer = std::function<void(ToolCallResponse)>;
+  // The same without waiting for the record: the tool runs now, and `answer`
+  // is called once the logger has taken the record (AuditLogger::LogThen; a
+  // durable logger calls it on its writer thread after the sync, so it must be
+  // quick and must not wait for anything held around a Log). The toolkit must
+  // outlive the call to `answer`. Thread-safe.
+  void CallThen(RequestContext& ctx, std::string_view name, const nlohmann::json& arguments,
+                Answer answer) const;
   // resources/read and prompts/get, end to end and recorded. Thread-safe.
   ToolCallResponse ReadResource(RequestContext& ctx, const std::string& uri) const;
   ToolCallResponse GetPrompt(RequestContext& ctx, const std::string& name, const nlohmann::json& arguments) const;
@@ -210,9 +219,12 @@ class Toolkit {
   struct RegisteredTool;
   void RunHandler(RequestContext& ctx, const RegisteredTool& tool, const nlohmann::json& arguments,
                   CallRecord& record, ToolCallResponse& response) const;
-  void RecordCall(const RequestContext& ctx, std::string_view name, const RegisteredTool* tool,
-                  const nlohmann::json& arguments, std::chrono::steady_clock::time_point started,
-                  CallRecord& record, ToolCallResponse& response) const;
+  // Runs the call up to its record; false when the policy keeps none.
+  bool Run(RequestContext& ctx, std::string_view name, const nlohmann::json& arguments, CallRecord& record,
+           ToolCallResponse& response) const;
+  bool PrepareRecord(const RequestContext& ctx, std::string_view name, const RegisteredTool* tool,
+                     const nlohmann::json& arguments, std::chrono::steady_clock::time_point started,
+                     CallRecord& record, ToolCallResponse& response) const;
   const ClassifyRule* ReasonRequiredByTool(std::string_view name) const;
   void EmitSampleSummary(const RequestContext& ctx, std::string_view tool) const;
 
@@ -229,9 +241,12 @@ class Toolkit {
   // Records a resource read or prompt get: classified, and fail closed, as tools are.
   void RecordContent(const RequestContext& ctx, CallRecord& record, std::chrono::steady_clock::time_point started,
                      ToolCallResponse& response) const;
-  // The end of every record: response size, duration, the logger's verdict
-  // (fail closed: no record, no result).
+  // The end of every record: response size, duration (CloseRecord), the logger's
+  // verdict (Settle: fail closed, no record, no result).
   void Finish(const RequestContext& ctx, CallRecord& record, std::chrono::steady_clock::time_point started,
+              ToolCallResponse& response) const;
+  void CloseRecord(CallRecord& record, std::chrono::steady_clock::time_point started, ToolCallResponse& response) const;
+  void Settle(const Status& logged, std::string_view event_type, std::string_view tool,
               ToolCallResponse& response) const;
   std::vector<RegisteredResource> resources_;
   std::vector<RegisteredResource> templates_;

@@ -198,7 +198,10 @@ struct Shipper::State {
       counters.unreadable += unreadable;
       ++counters.batches;
     }
-    more = true;
+    // A short batch read all there is for now: the next waits for the poll
+    // interval (a sink commit per few records would cost the server a core),
+    // unless the writer has moved on to a newer segment.
+    more = lines.size() == options.batch_records || cursor.segment != segments.back();
     return {};
   }
 

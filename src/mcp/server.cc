@@ -155,7 +155,9 @@ class Session final : public std::enable_shared_from_this<Session> {
         }
         const std::string uri = params["uri"].get<std::string>();
         if (method == "resources/read") {
-          return RunOnPool(message, [uri](const Toolkit& t, RequestContext& ctx) { return t.ReadResource(ctx, uri); });
+          return RunOnPool(message, [uri](const Toolkit& t, RequestContext& ctx, const Toolkit::Answer& answer) {
+            answer(t.ReadResource(ctx, uri));
+          });
         }
         {
           std::lock_guard lock(mutex_);
@@ -172,8 +174,9 @@ class Session final : public std::enable_shared_from_this<Session> {
         }
         const std::string name = params["name"].get<std::string>();
         json arguments = params.value("arguments", json::object());
-        return RunOnPool(message, [name, arguments](const Toolkit& t, RequestContext& ctx) {
-          return t.GetPrompt(ctx, name, arguments);
+        return RunOnPool(message, [name, arguments](const Toolkit& t, RequestContext& ctx,
+                                                    const Toolkit::Answer& answer) {
+          answer(t.GetPrompt(ctx, name, arguments));
         });
       }
     }
@@ -345,13 +348,16 @@ class Session final : public std::enable_shared_from_this<Session> {
     }
     std::string name = params["name"].get<std::string>();
     json arguments = params.contains("arguments") ? params["arguments"] : json::object();
-    RunOnPool(message, [name = std::move(name), arguments = std::move(arguments)](const Toolkit& toolkit,
-                                                                                 RequestContext& ctx) {
-      return toolkit.Call(ctx, name, arguments);
+    RunOnPool(message, [name = std::move(name), arguments = std::move(arguments)](
+                           const Toolkit& toolkit, RequestContext& ctx, const Toolkit::Answer& answer) {
+      toolkit.CallThen(ctx, name, arguments, answer);
     });
   }
 
-  using Work = std::function<ToolCallResponse(const Toolkit&, RequestContext&)>;
+  // Serves a request and hands its response to `answer`, now or later: a tool
+  // call's answer waits for its record, which in durable mode is on the
+  // logger's writer thread after the sync, while the worker goes on.
+  using Work = std::function<void(const Toolkit&, RequestContext&, const Toolkit::Answer& answer)>;
 
   // Runs a request that may take a while (a tool, a resource read, a prompt) on
   // the workers, with its context and a channel back to the client.
@@ -382,17 +388,18 @@ class Session final : public std::enable_shared_from_this<Session> {
                  large = receiving_large_]() mutable {
       const ReleaseFreeMemoryAfter release(large);  // after a huge message, once its call is done
       self->WaitForSessionStart();
-      ToolCallResponse response = work(self->server_->toolkit, ctx);
-      if (!response.cancelled) {
-        if (response.rpc_error) {
-          self->Answer(id, jsonrpc::Error(id, response.rpc_error->code, response.rpc_error->message));
-        } else if (!response.result_json.empty()) {
-          self->Answer(id, jsonrpc::RawResult(id, response.result_json));  // serialised once, by the toolkit
-        } else {
-          self->Answer(id, jsonrpc::Result(id, *response.result));
+      work(self->server_->toolkit, ctx, [self, id](ToolCallResponse response) {
+        if (!response.cancelled) {
+          if (response.rpc_error) {
+            self->Answer(id, jsonrpc::Error(id, response.rpc_error->code, response.rpc_error->message));
+          } else if (!response.result_json.empty()) {
+            self->Answer(id, jsonrpc::RawResult(id, response.result_json));  // serialised once, by the toolkit
+          } else {
+            self->Answer(id, jsonrpc::Result(id, *response.result));
+          }
         }
-      }
-      self->Finished(jsonrpc::IdKey(id));
+        self->Finished(jsonrpc::IdKey(id));
+      });
     };
     if (!server_->pool.Submit(std::move(task))) {
       Finished(key);

@@ -151,15 +151,15 @@ void Toolkit::RunHandler(RequestContext& ctx, const RegisteredTool& tool, const 
   response.result = ResultToJson(*result);
 }
 
-// Applies the policy (classification, level, redaction, sampling) and records
-// the call; in fail-closed mode a record that is not accepted withholds the result.
-void Toolkit::RecordCall(const RequestContext& ctx, std::string_view name, const RegisteredTool* tool,
-                         const json& arguments, std::chrono::steady_clock::time_point started, CallRecord& record,
-                         ToolCallResponse& response) const {
+// Applies the policy (classification, level, redaction, sampling) to the
+// call's record; false when the policy keeps no record of it.
+bool Toolkit::PrepareRecord(const RequestContext& ctx, std::string_view name, const RegisteredTool* tool,
+                            const json& arguments, std::chrono::steady_clock::time_point started,
+                            CallRecord& record, ToolCallResponse& response) const {
   Classify(ctx, name, record, response);
   record.outcome = response.outcome;
   const AuditLevel level = policy_.LevelFor(name);
-  if (level == AuditLevel::kNone && response.outcome == Outcome::kSuccess) return;
+  if (level == AuditLevel::kNone && response.outcome == Outcome::kSuccess) return false;
   if (level >= AuditLevel::kRequest) {
     // Secrets never reach the record: names that look secret, and what the
     // tool's own schema marks sensitive.
@@ -169,13 +169,14 @@ void Toolkit::RecordCall(const RequestContext& ctx, std::string_view name, const
   if (level == AuditLevel::kFull && response.result) record.details = {{"result", ResultSummary(*response.result)}};
   // Sampling keeps 1 in N successful calls of high-volume tools; failures and
   // refusals are always recorded, and the skipped ones are counted in the log.
-  if (response.outcome == Outcome::kSuccess && sampler_.Skip(name)) return;
+  if (response.outcome == Outcome::kSuccess && sampler_.Skip(name)) return false;
   EmitSampleSummary(ctx, name);
-  Finish(ctx, record, started, response);
+  CloseRecord(record, started, response);
+  return true;
 }
 
-void Toolkit::Finish(const RequestContext& ctx, CallRecord& record, std::chrono::steady_clock::time_point started,
-                     ToolCallResponse& response) const {
+void Toolkit::CloseRecord(CallRecord& record, std::chrono::steady_clock::time_point started,
+                       ToolCallResponse& response) const {
   if (response.rpc_error) record.error = response.rpc_error;
   if (response.result) {
     record.is_error = response.result->value("isError", false);
@@ -183,10 +184,19 @@ void Toolkit::Finish(const RequestContext& ctx, CallRecord& record, std::chrono:
     record.response_bytes = response.result_json.size();
   }
   record.duration = recorder_.clock().Monotonic() - started;
-  if (auto logged = recorder_.Record(ctx, record); !logged) {
+}
+
+void Toolkit::Finish(const RequestContext& ctx, CallRecord& record, std::chrono::steady_clock::time_point started,
+                     ToolCallResponse& response) const {
+  CloseRecord(record, started, response);
+  Settle(recorder_.Record(ctx, record), record.event_type, record.tool, response);
+}
+
+void Toolkit::Settle(const Status& logged, std::string_view event_type, std::string_view tool,
+                     ToolCallResponse& response) const {
+  if (!logged) {
     audit_failures_.fetch_add(1, std::memory_order_relaxed);
-    OpsLog().error("audit record ({} {}) was not accepted: {}", record.event_type, record.tool,
-                   logged.error().message);
+    OpsLog().error("audit record ({} {}) was not accepted: {}", event_type, tool, logged.error().message);
     if (fail_closed_ && !response.cancelled) {
       // No record, no result: the client must not act on an unaudited call.
       response.result.reset();
@@ -236,10 +246,31 @@ void Toolkit::EmitSampleSummary(const RequestContext& ctx, std::string_view tool
 uint64_t Toolkit::audit_failures() const { return audit_failures_.load(std::memory_order_relaxed); }
 
 ToolCallResponse Toolkit::Call(RequestContext& ctx, std::string_view name, const json& arguments) const {
-  const auto started = recorder_.clock().Monotonic();
   CallRecord record;
-  record.tool = std::string(name);
   ToolCallResponse response;
+  if (Run(ctx, name, arguments, record, response))
+    Settle(recorder_.Record(ctx, record), record.event_type, record.tool, response);
+  return response;
+}
+
+void Toolkit::CallThen(RequestContext& ctx, std::string_view name, const json& arguments, Answer answer) const {
+  CallRecord record;
+  ToolCallResponse response;
+  if (!Run(ctx, name, arguments, record, response)) return answer(std::move(response));
+  // The record is made now, from the caller's context; the answer waits for the logger.
+  const AuditEvent event = recorder_.BuildEvent(ctx, record);
+  logger_.LogThen(event,
+                  [this, type = std::move(record.event_type), tool = std::move(record.tool),
+                   response = std::move(response), answer = std::move(answer)](const Status& logged) mutable {
+                    Settle(logged, type, tool, response);
+                    answer(std::move(response));
+                  });
+}
+
+bool Toolkit::Run(RequestContext& ctx, std::string_view name, const json& arguments, CallRecord& record,
+                  ToolCallResponse& response) const {
+  const auto started = recorder_.clock().Monotonic();
+  record.tool = std::string(name);
   const ToolCall call{name, arguments};
 
   auto deny = [&](int code, std::string message, std::string reason) {
@@ -297,8 +328,7 @@ ToolCallResponse Toolkit::Call(RequestContext& ctx, std::string_view name, const
     }
   }
 
-  RecordCall(ctx, name, tool, arguments, started, record, response);
-  return response;
+  return PrepareRecord(ctx, name, tool, arguments, started, record, response);
 }
 
 }  // namespace mcpaudit

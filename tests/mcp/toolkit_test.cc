@@ -241,6 +241,75 @@ TEST_F(FailClosedToolkitTest, WithholdsTheResultWhenTheRecordIsNotAccepted) {
   EXPECT_EQ(runs_, 1);
 }
 
+// A logger that answers for a record only when the test says (as a durable
+// pipeline does after its sync, on another thread).
+class HeldLogger final : public AuditLogger {
+ public:
+  Status Log(const AuditEvent& event) override {
+    events.push_back(event);
+    return {};
+  }
+  void LogThen(const AuditEvent& event, Done done) override {
+    events.push_back(event);
+    held.push_back(std::move(done));
+  }
+  std::vector<AuditEvent> events;
+  std::vector<Done> held;
+};
+
+TEST(CallThenTest, TheAnswerWaitsForTheLoggerAndNoRecordWithholdsTheResult) {
+  HeldLogger logger;
+  Toolkit toolkit(logger, {.fail_closed = true});
+  int runs = 0;
+  ASSERT_TRUE(toolkit
+                  .Register({.name = "act"},
+                            [&](const RequestContext&, const json&) -> Result<ToolResult> {
+                              ++runs;
+                              return ToolResult::Text("done");
+                            })
+                  .has_value());
+  std::vector<ToolCallResponse> answers;
+  RequestContext ctx;
+  toolkit.CallThen(ctx, "act", json::object(), [&](ToolCallResponse r) { answers.push_back(std::move(r)); });
+  toolkit.CallThen(ctx, "act", json::object(), [&](ToolCallResponse r) { answers.push_back(std::move(r)); });
+  EXPECT_EQ(runs, 2);  // the tools ran; their records are made ...
+  ASSERT_EQ(logger.events.size(), 2u);
+  EXPECT_EQ(logger.events[0].outcome, Outcome::kSuccess);
+  EXPECT_TRUE(answers.empty());  // ... and nobody is answered before the logger has them
+  ASSERT_EQ(logger.held.size(), 2u);
+  logger.held[0](Status{});
+  ASSERT_EQ(answers.size(), 1u);
+  ASSERT_TRUE(answers[0].result.has_value());
+  EXPECT_NE(answers[0].result_json.find("done"), std::string::npos);
+  logger.held[1](Fail(ErrorCode::kIo, "disk gone"));
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_FALSE(answers[1].result.has_value());
+  EXPECT_TRUE(answers[1].result_json.empty());
+  ASSERT_TRUE(answers[1].rpc_error.has_value());
+  EXPECT_EQ(answers[1].rpc_error->reason, "audit_unavailable");
+  EXPECT_NE(answers[1].rpc_error->message.find("disk gone"), std::string::npos);
+  EXPECT_EQ(toolkit.audit_failures(), 1u);
+}
+
+TEST(CallThenTest, ACallThePolicyKeepsNoRecordOfIsAnsweredAtOnce) {
+  HeldLogger logger;
+  AuditPolicy policy;
+  policy.default_level = AuditLevel::kNone;
+  Toolkit toolkit(logger, {.policy = policy, .fail_closed = true});
+  ASSERT_TRUE(toolkit
+                  .Register({.name = "act"},
+                            [](const RequestContext&, const json&) -> Result<ToolResult> {
+                              return ToolResult::Text("done");
+                            })
+                  .has_value());
+  std::optional<ToolCallResponse> answer;
+  RequestContext ctx;
+  toolkit.CallThen(ctx, "act", json::object(), [&](ToolCallResponse r) { answer = std::move(r); });
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_TRUE(answer->result.has_value());
+  EXPECT_TRUE(logger.events.empty());
+}
+
 TEST_F(FailClosedToolkitTest, RefusesBeforeTheToolRunsWhenTheLoggerIsNotReady) {
   logger_.set_ready(false);
   RequestContext ctx;
