@@ -39,6 +39,8 @@ class Recorder {
 
   // Logs the event for `call`. Returns the logger's verdict.
   [[nodiscard]] Status Record(const RequestContext& ctx, const CallRecord& call) const;
+  // The same without waiting: `done` gets the verdict (AuditLogger::LogThen).
+  void RecordThen(const RequestContext& ctx, const CallRecord& call, AuditLogger::Done done) const;
 
   AuditEvent BuildEvent(const RequestContext& ctx, const CallRecord& call) const;
   const Clock& clock() const { return clock_; }

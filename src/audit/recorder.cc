@@ -36,4 +36,8 @@ Status Recorder::Record(const RequestContext& ctx, const CallRecord& call) const
   return logger_.Log(BuildEvent(ctx, call));
 }
 
+void Recorder::RecordThen(const RequestContext& ctx, const CallRecord& call, AuditLogger::Done done) const {
+  logger_.LogThen(BuildEvent(ctx, call), std::move(done));
+}
+
 }  // namespace mcpaudit

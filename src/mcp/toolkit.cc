@@ -258,13 +258,12 @@ void Toolkit::CallThen(RequestContext& ctx, std::string_view name, const json& a
   ToolCallResponse response;
   if (!Run(ctx, name, arguments, record, response)) return answer(std::move(response));
   // The record is made now, from the caller's context; the answer waits for the logger.
-  const AuditEvent event = recorder_.BuildEvent(ctx, record);
-  logger_.LogThen(event,
-                  [this, type = std::move(record.event_type), tool = std::move(record.tool),
-                   response = std::move(response), answer = std::move(answer)](const Status& logged) mutable {
-                    Settle(logged, type, tool, response);
-                    answer(std::move(response));
-                  });
+  recorder_.RecordThen(ctx, record,
+                       [this, type = record.event_type, tool = record.tool, response = std::move(response),
+                        answer = std::move(answer)](const Status& logged) mutable {
+                         Settle(logged, type, tool, response);
+                         answer(std::move(response));
+                       });
 }
 
 bool Toolkit::Run(RequestContext& ctx, std::string_view name, const json& arguments, CallRecord& record,

@@ -111,10 +111,11 @@ ProxyShared::~ProxyShared() {
   for (const auto& tool : sampler_.ToolsWithSkipped()) EmitSampleSummary(RequestContext{}, tool);
 }
 
-Status ProxyShared::RecordSampled(const RequestContext& ctx, const CallRecord& record) {
-  if (record.event_type == "tool_call" && record.outcome == Outcome::kSuccess && sampler_.Skip(record.tool)) return {};
+void ProxyShared::RecordSampled(const RequestContext& ctx, const CallRecord& record, AuditLogger::Done done) {
+  if (record.event_type == "tool_call" && record.outcome == Outcome::kSuccess && sampler_.Skip(record.tool))
+    return done(Status{});
   if (record.event_type == "tool_call") EmitSampleSummary(ctx, record.tool);
-  return recorder.Record(ctx, record);
+  recorder.RecordThen(ctx, record, std::move(done));
 }
 
 void ProxyShared::EmitSampleSummary(const RequestContext& ctx, const std::string& tool) {
@@ -162,6 +163,13 @@ struct UpstreamSession::State {
   std::map<std::string, std::vector<json::json_pointer>> sensitive;
   std::set<std::string> tools_list_requests;  // the client's tools/list requests, by id key
   std::vector<std::string> outbox;            // the proxy's own messages for the upstream
+
+  // Answers waiting for their records: in durable mode the logger's writer
+  // sends them after its sync. A lock of their own: the writer must never
+  // wait for `mutex`, which is held while records are queued.
+  std::mutex answers_mutex;
+  std::condition_variable answers_sent;
+  size_t answers_waiting = 0;  // guarded by answers_mutex
 
   State(ProxyShared& s, ConnectionInfo i, MessageSender sender)
       : shared(s),
@@ -224,6 +232,11 @@ struct UpstreamSession::State {
   // stream it came on, else the newest open request), or, with none open or
   // when it came on the upstream's own stream, to the session's own stream.
   void ToClient(std::string text, const json& message, const std::optional<std::string>& related = {}) {  // mutex held
+    send(Route(std::move(text), message, related));
+  }
+
+  // `text` addressed as ToClient says. Mutex held.
+  OutgoingMessage Route(std::string text, const json& message, const std::optional<std::string>& related) {
     OutgoingMessage out;
     out.text = std::move(text);
     if (message.is_object() && message.contains("id") && !message.contains("method")) {
@@ -243,12 +256,13 @@ struct UpstreamSession::State {
         out.request_id = *related;
       if (out.request_id.empty() && !related && !open_requests.empty()) out.request_id = open_requests.back();
     }
-    send(std::move(out));
+    return out;
   }
 
-  // Records the call and decides what the client sees: the answer, or (fail
-  // closed, no record) an error in its place. Mutex held.
-  std::string AnswerCall(PendingCall& call, const json& id, const json& answer, std::string line) {
+  // Records the call and sends the client the answer once the record is
+  // taken, or (fail closed, no record) an error in its place. Mutex held.
+  void AnswerCall(PendingCall& call, const json& id, const json& answer, std::string line,
+                  const std::optional<std::string>& related = {}) {
     CallRecord record = FromAnswer(call, answer, line.size());
     record.params = Redacted(call);
     for (const auto& rule : options.policy.classify) {  // classification by the resources the result names
@@ -260,25 +274,44 @@ struct UpstreamSession::State {
       // The policy's level for the tool: none (successes unrecorded), metadata (no
       // parameters), request (redacted parameters), full (and a summary of the result).
       const AuditLevel level = options.policy.LevelFor(call.tool);
-      if (level == AuditLevel::kNone && record.outcome == Outcome::kSuccess) return line;
+      if (level == AuditLevel::kNone && record.outcome == Outcome::kSuccess)
+        return send(Route(std::move(line), answer, related));
       if (level < AuditLevel::kRequest) record.params = nullptr;
       if (level == AuditLevel::kFull && answer.contains("result"))
         record.details = {{"result", ResultSummary(answer["result"])}};
     }
-    if (Status recorded = shared.RecordSampled(call.ctx, record); !recorded) {
-      OpsLog().error("proxy: the record of call {} could not be written: {}", IdText(id), recorded.error().message);
-      if (options.fail_closed)
-        line = ErrorResponse(id, -32603, "the audit record of this call could not be written; its result is withheld")
-                   .dump();
+    {
+      std::lock_guard lock(answers_mutex);
+      ++answers_waiting;
     }
-    return line;
+    shared.RecordSampled(call.ctx, record,
+                         [this, id, out = Route(std::move(line), answer, related)](const Status& recorded) mutable {
+                           if (!recorded) {
+                             OpsLog().error("proxy: the record of call {} could not be written: {}", IdText(id),
+                                            recorded.error().message);
+                             if (options.fail_closed)
+                               out.text = ErrorResponse(id, -32603,
+                                                        "the audit record of this call could not be written; "
+                                                        "its result is withheld")
+                                              .dump();
+                           }
+                           send(std::move(out));
+                           std::lock_guard lock(answers_mutex);  // `this` lives until the count is seen
+                           if (--answers_waiting == 0) answers_sent.notify_all();
+                         });
+  }
+
+  // Waits until every answer waiting for its record has been sent.
+  void WaitForAnswers() {
+    std::unique_lock lock(answers_mutex);
+    answers_sent.wait(lock, [&] { return answers_waiting == 0; });
   }
 
   // Fails a call with `message` (recorded) and tells the client. Mutex held.
   void FailCall(const std::string& key, PendingCall& call, const std::string& message) {
     const json id = json::parse(key);
     const json failed = ErrorResponse(id, -32603, message);
-    ToClient(AnswerCall(call, id, failed, failed.dump()), failed);
+    AnswerCall(call, id, failed, failed.dump());
   }
 
   // Starts the upstream (again). Mutex not held.
@@ -381,8 +414,9 @@ struct UpstreamSession::State {
         return;
       }
       if (auto it = pending.find(message["id"].dump()); it != pending.end()) {
-        line = AnswerCall(it->second, message["id"], message, std::move(line));
+        AnswerCall(it->second, message["id"], message, std::move(line), related);
         pending.erase(it);
+        return;
       }
     }
     if (message.is_object() && jsonrpc::StringMember(message, "method") == "notifications/tools/list_changed") QueueToolsRequest();
@@ -700,6 +734,8 @@ void UpstreamSession::Drain() {
   std::unique_lock lock(state_->mutex);
   state_->changed.wait_for(lock, state_->options.call_timeout + std::chrono::seconds(1),
                            [&] { return state_->open_requests.empty() || state_->gone; });
+  lock.unlock();
+  state_->WaitForAnswers();
 }
 
 void UpstreamSession::Ending(std::string_view reason) {
@@ -729,6 +765,7 @@ int UpstreamSession::Finish() {
     state_->changed.notify_all();
   }
   if (state_->watchdog.joinable()) state_->watchdog.join();
+  state_->WaitForAnswers();  // they use the session's sender
   std::lock_guard lock(state_->mutex);
   state_->RecordSessionEnd();
   return state_->started && state_->clean_end ? 0 : 1;

@@ -67,7 +67,9 @@ class ProxyShared {
 
   // Records a tool call's `record` unless sampling leaves it out (successes
   // only); a kept one is preceded by the summary of those left out before it.
-  [[nodiscard]] Status RecordSampled(const RequestContext& ctx, const CallRecord& record);
+  // `done` gets the logger's verdict (at once when sampling leaves the record
+  // out); in durable mode on the logger's writer thread (AuditLogger::LogThen).
+  void RecordSampled(const RequestContext& ctx, const CallRecord& record, AuditLogger::Done done);
 
   const ProxyOptions options;
   const Recorder& recorder;

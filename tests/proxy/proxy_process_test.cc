@@ -20,6 +20,7 @@
 #include "support/free_port.h"
 #include "support/http_client.h"
 #include "support/http_receiver.h"
+#include "support/small_filesystem.h"
 #include "support/temp_dir.h"
 #include "support/tls_proxy.h"
 
@@ -134,6 +135,39 @@ TEST(ProxyTest, AnUpstreamThatDiesFailsItsPendingCallAndIsRecorded) {
   EXPECT_EQ(find("tool_call")->outcome, Outcome::kFailure);
   ASSERT_NE(find("upstream_exited"), events.end());
   EXPECT_EQ(find("upstream_exited")->details["exit_code"], 3);
+}
+
+// Durable mode: the proxy answers a call only once its record is on disk
+// (the answer waits for the sync while the proxy goes on reading); when the
+// record cannot be written (a full disk) the client gets an error in place of
+// the result, and calls go on once there is room again.
+TEST(ProxyTest, InDurableModeAnAnswerWhoseRecordCannotBeWrittenIsWithheld) {
+  testing::SmallFilesystem disk(4 << 20);
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << disk.error();
+  testing::TempDir dir;
+  const std::filesystem::path config = dir.path() / "proxy.toml";
+  std::ofstream(config) << "[audit.disk]\nspace_left_mb = 0\nadmin_space_left_mb = 0\n";
+  // The proxy's journal on the small disk; the upstream's elsewhere.
+  ServerProcess proxy(ProxyArgs(disk.path(), FixtureUpstream(dir.path()),
+                                {"--mode", "durable", "--config", config.string()}),
+                      dir.path() / "proxy.txt");
+  proxy.Initialize();
+  const json call = {{"name", "test_simple_text"}, {"arguments", json::object()}};
+  EXPECT_TRUE(proxy.Request(2, "tools/call", call).contains("result"));
+  disk.Fill();
+  // A record bigger than what the journal's last page may still hold.
+  const json big = {{"name", "test_simple_text"}, {"arguments", {{"note", std::string(64 * 1024, 'n')}}}};
+  const json withheld = proxy.Request(3, "tools/call", big);
+  EXPECT_FALSE(withheld.contains("result")) << withheld;
+  EXPECT_EQ(withheld["error"]["code"], -32603) << withheld;
+  EXPECT_NE(ErrorText(withheld).find("its result is withheld"), std::string::npos) << withheld;
+  disk.Free();
+  EXPECT_TRUE(proxy.Request(4, "tools/call", call).contains("result"));
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+  std::vector<std::string> recorded;
+  for (const auto& e : Records(disk.path() / "audit", /*all=*/true))
+    if (e.event_type == "tool_call") recorded.push_back(e.request.id);
+  EXPECT_EQ(recorded, (std::vector<std::string>{"2", "4"}));  // the withheld call left nothing
 }
 
 TEST(ProxyTest, OversizedMessagesEitherWayAreRefusedWithoutHoldingThem) {
