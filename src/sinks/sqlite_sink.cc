@@ -3,6 +3,9 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <map>
+#include <tuple>
+
 #include "base/audit_files.h"
 #include "base/ops_log.h"
 #include "sinks/sql_columns.h"
@@ -95,10 +98,66 @@ constexpr Migration kMigrations[] = {
     // an auditor asks of a tool that is rarely refused (one filter alone walked
     // every record of the other).
     {4, "CREATE INDEX audit_events_tool_outcome ON audit_events(tool, outcome, timestamp, id);"},
+    // Inserted records are counted by the sink, once per key and batch
+    // (RollupCounts): a trigger per row cost each insert a statement journal
+    // and two upserts. Erasure (update) and retention (delete) keep theirs.
+    {5, "DROP TRIGGER audit_rollup_add;"},
 };
 
 #undef MCPAUDIT_ROLLUP_COUNT_NEW
 #undef MCPAUDIT_ROLLUP_UNCOUNT_OLD
+
+// The rollup counts of the records one transaction inserts, added per key at
+// its end (migration 5): the same keys the triggers count an update by.
+class RollupCounts {
+ public:
+  void Add(const RecordColumns& c) {
+    const std::string_view timestamp = c.timestamp;
+    ++hours_[{std::string(timestamp.substr(0, 13)), std::string(c.tenant_id), std::string(c.tool),
+              std::string(c.event_type), std::string(c.outcome), std::string(c.error_reason)}];
+    ++days_[{std::string(timestamp.substr(0, 10)), std::string(c.tenant_id), std::string(c.user_id),
+             std::string(c.outcome)}];
+  }
+
+  // Adds the counts to the tables, inside the caller's transaction.
+  bool Apply(sqlite3* db) const {
+    return Upsert(db,
+                  "INSERT INTO audit_rollup VALUES (?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+                  hours_) &&
+           Upsert(db, "INSERT INTO audit_rollup_users VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+                  days_);
+  }
+
+ private:
+  template <typename Key>
+  static bool Upsert(sqlite3* db, const char* sql, const std::map<Key, int64_t>& counts) {
+    if (counts.empty()) return true;
+    sqlite3_stmt* statement = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &statement, nullptr) != SQLITE_OK) return false;
+    bool ok = true;
+    for (const auto& [key, n] : counts) {
+      sqlite3_reset(statement);
+      int column = 0;
+      std::apply(
+          [&](const auto&... part) {
+            (sqlite3_bind_text(statement, ++column, part.data(), static_cast<int>(part.size()), SQLITE_STATIC), ...);
+          },
+          key);
+      sqlite3_bind_int64(statement, ++column, n);
+      if (sqlite3_step(statement) != SQLITE_DONE) {
+        ok = false;
+        break;
+      }
+    }
+    sqlite3_finalize(statement);
+    return ok;
+  }
+
+  using Hour = std::tuple<std::string, std::string, std::string, std::string, std::string, std::string>;
+  using Day = std::tuple<std::string, std::string, std::string, std::string>;
+  std::map<Hour, int64_t> hours_;
+  std::map<Day, int64_t> days_;
+};
 
 // After an erasure or a retention run: counts that fell to 0 go, with the values in their key.
 constexpr const char* kDropEmptyCounts =
@@ -110,6 +169,7 @@ class SqliteSink final : public Sink {
   ~SqliteSink() override {
     sqlite3_finalize(insert_);
     sqlite3_finalize(replace_);
+    sqlite3_finalize(exists_);
     sqlite3_close(db_);
   }
 
@@ -157,7 +217,9 @@ class SqliteSink final : public Sink {
     if (sqlite3_prepare_v3(db_, (insert + "DO NOTHING").c_str(), -1, SQLITE_PREPARE_PERSISTENT, &insert_, nullptr) !=
             SQLITE_OK ||
         sqlite3_prepare_v3(db_, (insert + replace).c_str(), -1, SQLITE_PREPARE_PERSISTENT, &replace_, nullptr) !=
-            SQLITE_OK)
+            SQLITE_OK ||
+        sqlite3_prepare_v3(db_, "SELECT 1 FROM audit_events WHERE id = ?", -1, SQLITE_PREPARE_PERSISTENT, &exists_,
+                           nullptr) != SQLITE_OK)
       return Error("cannot prepare the insert");
     return {};
   }
@@ -205,11 +267,17 @@ class SqliteSink final : public Sink {
 
   Status Write(sqlite3_stmt* statement, std::span<const SinkRecord> batch) {
     if (Status s = Exec("BEGIN IMMEDIATE"); !s) return s;
+    RollupCounts inserted;
     for (const SinkRecord& record : batch) {
-      if (Status s = Insert(statement, record); !s) {
+      if (Status s = Insert(statement, record, inserted); !s) {
         (void)Exec("ROLLBACK");
         return s;
       }
+    }
+    if (!inserted.Apply(db_)) {
+      Status failed = Error("cannot count the records in the rollups");
+      (void)Exec("ROLLBACK");
+      return failed;
     }
     if (Status s = Exec("COMMIT"); !s) {
       (void)Exec("ROLLBACK");
@@ -218,8 +286,17 @@ class SqliteSink final : public Sink {
     return {};
   }
 
-  Status Insert(sqlite3_stmt* statement, const SinkRecord& record) {
+  // Inserts (or, with replace_, rewrites) one record; a new row is counted in
+  // `inserted` (a rewritten one by the update trigger).
+  Status Insert(sqlite3_stmt* statement, const SinkRecord& record, RollupCounts& inserted) {
     const RecordColumns c = ColumnsOf(record);
+    bool existed = false;
+    if (statement == replace_) {
+      sqlite3_reset(exists_);
+      sqlite3_bind_text(exists_, 1, c.id.data(), static_cast<int>(c.id.size()), SQLITE_STATIC);
+      existed = sqlite3_step(exists_) == SQLITE_ROW;
+      sqlite3_reset(exists_);  // no read left open in the transaction
+    }
     sqlite3_reset(statement);
     sqlite3_clear_bindings(statement);
     int column = 0;
@@ -246,6 +323,8 @@ class SqliteSink final : public Sink {
     sqlite3_bind_int(statement, ++column, c.phi ? 1 : 0);
     text(c.error_reason);
     if (sqlite3_step(statement) != SQLITE_DONE) return Error("cannot insert record " + std::string(c.id));
+    // DO NOTHING on a record already stored changes nothing.
+    if (!existed && sqlite3_changes(db_) > 0) inserted.Add(c);
     return {};
   }
 
@@ -276,6 +355,7 @@ class SqliteSink final : public Sink {
   uint64_t analyzed_at_ = 0;  // rows_ at the last ANALYZE
   sqlite3_stmt* insert_ = nullptr;   // a record already stored stays as it is
   sqlite3_stmt* replace_ = nullptr;  // a record already stored is overwritten
+  sqlite3_stmt* exists_ = nullptr;   // whether a record is stored (replace_ does not say)
 };
 
 }  // namespace

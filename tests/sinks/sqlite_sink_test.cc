@@ -81,8 +81,8 @@ TEST(SqliteSinkTest, MigrationsRunOnceAndAreRecorded) {
   ASSERT_EQ(sqlite3_prepare_v2(handle, "SELECT count(*), max(version) FROM schema_migrations", -1, &stmt, nullptr),
             SQLITE_OK);
   ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(stmt, 0), 4);
-  EXPECT_EQ(sqlite3_column_int(stmt, 1), 4);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 5);
+  EXPECT_EQ(sqlite3_column_int(stmt, 1), 5);
   sqlite3_finalize(stmt);
   sqlite3_close(handle);
 }
