@@ -2,6 +2,8 @@
 // I/O thread that reads each request (keep-alive) and answers every POST with
 // the same JSON-RPC result, as fast as this machine serves HTTP at all.
 //   bare_http_server PORT
+// Boost 1.74's coroutines need <utility> included before them.
+// clang-format off
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +13,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+// clang-format on
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -27,7 +30,8 @@ asio::awaitable<void> Serve(tcp::socket socket) {
   beast::error_code ec;
   while (true) {
     http::request<http::string_body> request;
-    co_await http::async_read(socket, buffer, request, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_read(socket, buffer, request,
+                              asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
     http::response<http::string_body> response(http::status::ok, request.version());
     response.set(http::field::content_type, "application/json");
@@ -54,8 +58,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   asio::io_context io(1);
-  tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"),
-                              static_cast<uint16_t>(std::atoi(argv[1]))});
+  tcp::acceptor acceptor(
+      io, {asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(std::atoi(argv[1]))});
   asio::co_spawn(io, Accept(acceptor), asio::detached);
   asio::signal_set stop(io, SIGINT, SIGTERM);
   stop.async_wait([&](const beast::error_code&, int) { io.stop(); });

@@ -3,10 +3,9 @@
 #pragma once
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "mcpaudit/audit_event.h"
 #include "mcpaudit/audit_logger.h"
@@ -29,7 +28,7 @@ struct CallRecord {
   std::chrono::nanoseconds duration{0};
   std::string sensitivity;
   bool phi = false;
-  nlohmann::json details;         // e.g. {"result": …} at level "full", {"skipped": n} in a sample_summary
+  nlohmann::json details;  // e.g. {"result": …} at level "full", {"skipped": n} in a sample_summary
 };
 
 class Recorder {

@@ -8,14 +8,13 @@
 #include <atomic>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "mcpaudit/audit_event.h"
 #include "mcpaudit/audit_logger.h"
@@ -71,8 +70,9 @@ struct ResourceDefinition {
 };
 // Reads one resource: the `contents` array of the MCP result. `variables` holds
 // what the template's {names} matched (empty for a plain resource).
-using ResourceHandler = std::function<Result<nlohmann::json>(
-    const RequestContext&, const std::string& uri, const std::map<std::string, std::string>& variables)>;
+using ResourceHandler =
+    std::function<Result<nlohmann::json>(const RequestContext&, const std::string& uri,
+                                         const std::map<std::string, std::string>& variables)>;
 
 struct PromptArgument {
   std::string name;
@@ -86,7 +86,8 @@ struct PromptDefinition {
   std::vector<PromptArgument> arguments;
 };
 // Builds a prompt: the MCP result ({"messages": [...], "description"?}).
-using PromptHandler = std::function<Result<nlohmann::json>(const RequestContext&, const nlohmann::json& arguments)>;
+using PromptHandler =
+    std::function<Result<nlohmann::json>(const RequestContext&, const nlohmann::json& arguments)>;
 // Suggests values for an argument of a prompt or resource template
 // (completion/complete); `ref` is the request's ref object.
 using CompletionHandler = std::function<std::vector<std::string>(
@@ -104,7 +105,7 @@ inline constexpr int kMethodNotFound = -32601;
 inline constexpr int kInvalidParams = -32602;
 inline constexpr int kInternalError = -32603;
 inline constexpr int kAccessDenied = -32001;  // server-defined: refused by policy
-inline constexpr int kServerBusy = -31001;    // server-defined: every worker is busy; try again later
+inline constexpr int kServerBusy = -31001;  // server-defined: every worker is busy; try again later
 }  // namespace rpc
 
 // A Before hook's refusal: the call is not run, the client gets a JSON-RPC error
@@ -124,9 +125,9 @@ struct ToolCall {
 struct ToolCallResponse {
   std::optional<nlohmann::json> result;  // set when the client gets a result
   std::optional<AuditError> rpc_error;   // set when the client gets a JSON-RPC error
-  std::string result_json;               // `result` serialised once (its size is recorded); empty if none
+  std::string result_json;  // `result` serialised once (its size is recorded); empty if none
   Outcome outcome = Outcome::kSuccess;
-  bool cancelled = false;                // the client cancelled: send nothing
+  bool cancelled = false;  // the client cancelled: send nothing
 };
 
 class Middleware {
@@ -146,11 +147,11 @@ class Middleware {
 using MiddlewarePtr = std::shared_ptr<Middleware>;
 
 struct ToolkitOptions {
-  AuditServer server;              // who records: name, version, instance
-  const Clock* clock = nullptr;    // defaults to the system clock
-  RandomSource random;             // defaults to OpenSSL's generator
-  RedactionOptions redaction;      // which parameter names are secrets (on by default)
-  AuditPolicy policy;              // how much each tool's records keep
+  AuditServer server;            // who records: name, version, instance
+  const Clock* clock = nullptr;  // defaults to the system clock
+  RandomSource random;           // defaults to OpenSSL's generator
+  RedactionOptions redaction;    // which parameter names are secrets (on by default)
+  AuditPolicy policy;            // how much each tool's records keep
   // Fail closed (durable mode): a call is refused before its tool runs when
   // the logger is not Ready(), and when the logger does not accept the call's
   // record afterwards the client gets an error instead of the result.
@@ -174,7 +175,8 @@ class Toolkit {
   // Resources, templates, prompts and completions, served and recorded like
   // tools (events resource_read and prompt_get). Registration as above.
   [[nodiscard]] Status RegisterResource(ResourceDefinition definition, ResourceHandler handler);
-  [[nodiscard]] Status RegisterResourceTemplate(ResourceDefinition definition, ResourceHandler handler);
+  [[nodiscard]] Status RegisterResourceTemplate(ResourceDefinition definition,
+                                                ResourceHandler handler);
   [[nodiscard]] Status RegisterPrompt(PromptDefinition definition, PromptHandler handler);
   void SetCompletion(CompletionHandler handler);
 
@@ -192,9 +194,11 @@ class Toolkit {
                 Answer answer) const;
   // resources/read and prompts/get, end to end and recorded. Thread-safe.
   ToolCallResponse ReadResource(RequestContext& ctx, const std::string& uri) const;
-  ToolCallResponse GetPrompt(RequestContext& ctx, const std::string& name, const nlohmann::json& arguments) const;
+  ToolCallResponse GetPrompt(RequestContext& ctx, const std::string& name,
+                             const nlohmann::json& arguments) const;
   // completion/complete: the result object.
-  nlohmann::json Complete(const nlohmann::json& ref, const std::string& argument, const std::string& value) const;
+  nlohmann::json Complete(const nlohmann::json& ref, const std::string& argument,
+                          const std::string& value) const;
 
   // The tools/list entries, in registration order.
   nlohmann::json ListTools() const;
@@ -220,8 +224,8 @@ class Toolkit {
   void RunHandler(RequestContext& ctx, const RegisteredTool& tool, const nlohmann::json& arguments,
                   CallRecord& record, ToolCallResponse& response) const;
   // Runs the call up to its record; false when the policy keeps none.
-  bool Run(RequestContext& ctx, std::string_view name, const nlohmann::json& arguments, CallRecord& record,
-           ToolCallResponse& response) const;
+  bool Run(RequestContext& ctx, std::string_view name, const nlohmann::json& arguments,
+           CallRecord& record, ToolCallResponse& response) const;
   bool PrepareRecord(const RequestContext& ctx, std::string_view name, const RegisteredTool* tool,
                      const nlohmann::json& arguments, std::chrono::steady_clock::time_point started,
                      CallRecord& record, ToolCallResponse& response) const;
@@ -239,13 +243,15 @@ class Toolkit {
     PromptHandler handler;
   };
   // Records a resource read or prompt get: classified, and fail closed, as tools are.
-  void RecordContent(const RequestContext& ctx, CallRecord& record, std::chrono::steady_clock::time_point started,
+  void RecordContent(const RequestContext& ctx, CallRecord& record,
+                     std::chrono::steady_clock::time_point started,
                      ToolCallResponse& response) const;
   // The end of every record: response size, duration (CloseRecord), the logger's
   // verdict (Settle: fail closed, no record, no result).
-  void Finish(const RequestContext& ctx, CallRecord& record, std::chrono::steady_clock::time_point started,
-              ToolCallResponse& response) const;
-  void CloseRecord(CallRecord& record, std::chrono::steady_clock::time_point started, ToolCallResponse& response) const;
+  void Finish(const RequestContext& ctx, CallRecord& record,
+              std::chrono::steady_clock::time_point started, ToolCallResponse& response) const;
+  void CloseRecord(CallRecord& record, std::chrono::steady_clock::time_point started,
+                   ToolCallResponse& response) const;
   void Settle(const Status& logged, std::string_view event_type, std::string_view tool,
               ToolCallResponse& response) const;
   std::vector<RegisteredResource> resources_;

@@ -21,7 +21,8 @@ AuditEvent Recorder::BuildEvent(const RequestContext& ctx, const CallRecord& cal
   response.result_count = call.result_count;
   // Microsecond resolution is enough to see where time goes and keeps lines short.
   response.duration_ms =
-      static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(call.duration).count()) /
+      static_cast<double>(
+          std::chrono::duration_cast<std::chrono::microseconds>(call.duration).count()) /
       1000.0;
   response.is_error = call.is_error;
   response.bytes = call.response_bytes;
@@ -36,7 +37,8 @@ Status Recorder::Record(const RequestContext& ctx, const CallRecord& call) const
   return logger_.Log(BuildEvent(ctx, call));
 }
 
-void Recorder::RecordThen(const RequestContext& ctx, const CallRecord& call, AuditLogger::Done done) const {
+void Recorder::RecordThen(const RequestContext& ctx, const CallRecord& call,
+                          AuditLogger::Done done) const {
   logger_.LogThen(BuildEvent(ctx, call), std::move(done));
 }
 

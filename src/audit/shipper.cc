@@ -6,11 +6,10 @@
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "audit/journal_format.h"
 #include "base/audit_files.h"
@@ -24,9 +23,9 @@ namespace {
 namespace fs = std::filesystem;
 
 struct Cursor {
-  std::string segment;     // file name; empty: nothing shipped yet
-  uint64_t lines = 0;      // complete lines of `segment` already shipped
-  uint64_t offset = 0;     // byte offset after them (0 with lines > 0: not known yet)
+  std::string segment;  // file name; empty: nothing shipped yet
+  uint64_t lines = 0;   // complete lines of `segment` already shipped
+  uint64_t offset = 0;  // byte offset after them (0 with lines > 0: not known yet)
 };
 
 fs::path CursorDir(const fs::path& journal_dir) { return journal_dir / "shippers"; }
@@ -52,7 +51,8 @@ std::vector<Result<AuditEvent>> ParseLines(const std::vector<std::string>& lines
   }
   std::vector<std::future<void>> helpers;
   for (size_t from = chunk; from < lines.size(); from += chunk)
-    helpers.push_back(std::async(std::launch::async, parse, from, std::min(from + chunk, lines.size())));
+    helpers.push_back(
+        std::async(std::launch::async, parse, from, std::min(from + chunk, lines.size())));
   parse(0, chunk);
   for (auto& helper : helpers) helper.get();
   return events;
@@ -75,10 +75,11 @@ Result<Cursor> LoadCursor(const fs::path& path) {
   auto text = ReadWholeFile(path);
   if (!text) return std::unexpected(text.error());
   auto json = ParseWithin(*text, kMaxRecordDepth);
-  if (!json.is_object() || !json.contains("segment") || !json["segment"].is_string() || !json.contains("lines") ||
-      !json["lines"].is_number_unsigned() ||
+  if (!json.is_object() || !json.contains("segment") || !json["segment"].is_string() ||
+      !json.contains("lines") || !json["lines"].is_number_unsigned() ||
       !(json["segment"] == "" || journal::IsSegmentName(json["segment"].get<std::string>())))
-    return Fail(ErrorCode::kInvalidArgument, path.string() + ": not a shipper cursor (delete it to ship everything again)");
+    return Fail(ErrorCode::kInvalidArgument,
+                path.string() + ": not a shipper cursor (delete it to ship everything again)");
   return Cursor{json["segment"].get<std::string>(), json["lines"].get<uint64_t>(), 0};
 }
 
@@ -96,7 +97,8 @@ std::vector<std::string> Segments(const fs::path& dir) {
 
 // Reads up to `max` complete lines of `file` from `cursor`, appending them to
 // `lines`; returns the bytes they took (lines end with '\n', which is dropped).
-Result<uint64_t> ReadLines(const fs::path& file, Cursor& cursor, size_t max, std::vector<std::string>& lines) {
+Result<uint64_t> ReadLines(const fs::path& file, Cursor& cursor, size_t max,
+                           std::vector<std::string>& lines) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return Fail(ErrorCode::kIo, "cannot read " + file.string());
   if (cursor.offset == 0 && cursor.lines > 0) {
@@ -110,8 +112,8 @@ Result<uint64_t> ReadLines(const fs::path& file, Cursor& cursor, size_t max, std
     }
     if (counted < cursor.lines) {
       return Fail(ErrorCode::kInvalidArgument, file.string() + " has " + std::to_string(counted) +
-                                                   " lines but the cursor says " + std::to_string(cursor.lines) +
-                                                   " were shipped");
+                                                   " lines but the cursor says " +
+                                                   std::to_string(cursor.lines) + " were shipped");
     }
     in.clear();
   }
@@ -153,16 +155,19 @@ struct Shipper::State {
     more = false;
     const std::vector<std::string> segments = Segments(options.journal_dir);
     if (segments.empty()) return {};
-    if (cursor.segment.empty() || !std::binary_search(segments.begin(), segments.end(), cursor.segment)) {
+    if (cursor.segment.empty() ||
+        !std::binary_search(segments.begin(), segments.end(), cursor.segment)) {
       // First run, or the segment was removed (retention): go on from the next one there is.
       auto next = std::upper_bound(segments.begin(), segments.end(), cursor.segment);
       if (next == segments.end()) return {};
       if (!cursor.segment.empty())
-        OpsLog().warn("shipper {}: segment {} is gone; going on with {}", options.name, cursor.segment, *next);
+        OpsLog().warn("shipper {}: segment {} is gone; going on with {}", options.name,
+                      cursor.segment, *next);
       cursor = {*next, 0, 0};
     }
     std::vector<std::string> lines;
-    auto bytes = ReadLines(options.journal_dir / cursor.segment, cursor, options.batch_records, lines);
+    auto bytes =
+        ReadLines(options.journal_dir / cursor.segment, cursor, options.batch_records, lines);
     if (!bytes) return std::unexpected(bytes.error());
     if (lines.empty()) {
       // Read to its end: if the writer has moved on to a newer segment, this one is complete.
@@ -172,7 +177,8 @@ struct Shipper::State {
       more = true;
       return SaveCursor();
     }
-    huge = std::any_of(lines.begin(), lines.end(), [](const std::string& l) { return l.size() > kLargeMessageBytes; });
+    huge = std::any_of(lines.begin(), lines.end(),
+                       [](const std::string& l) { return l.size() > kLargeMessageBytes; });
     std::vector<SinkRecord> batch;
     batch.reserve(lines.size());
     uint64_t unreadable = 0;
@@ -180,8 +186,8 @@ struct Shipper::State {
     for (size_t i = 0; i < lines.size(); ++i) {
       if (!events[i]) {
         ++unreadable;
-        OpsLog().error("shipper {}: {} line {} is not a record ({}); passed over", options.name, cursor.segment,
-                       cursor.lines + i + 1, events[i].error().message);
+        OpsLog().error("shipper {}: {} line {} is not a record ({}); passed over", options.name,
+                       cursor.segment, cursor.lines + i + 1, events[i].error().message);
         continue;
       }
       batch.push_back({std::move(lines[i]), std::move(*events[i])});
@@ -210,7 +216,8 @@ struct Shipper::State {
     std::lock_guard lock(ship_mutex);
     bool more = true;
     while (more) {
-      bool huge = false;  // the batch held a huge record: its memory goes back once the batch is gone
+      bool huge =
+          false;  // the batch held a huge record: its memory goes back once the batch is gone
       Status status = ShipBatch(more, huge);
       if (huge) ReleaseFreeMemory();
       Publish();
@@ -240,7 +247,8 @@ struct Shipper::State {
       return;
     }
     if (!counters.failing || counters.failures % 20 == 0)
-      OpsLog().error("shipper {}: {} (records wait in the journal; retrying)", options.name, status.error().message);
+      OpsLog().error("shipper {}: {} (records wait in the journal; retrying)", options.name,
+                     status.error().message);
     ++counters.failures;
     counters.failing = true;
     counters.last_error = status.error().message;
@@ -256,7 +264,8 @@ struct Shipper::State {
       if (status) {
         backoff = options.min_backoff;
       } else {
-        // Exponential backoff with full jitter: a sink that comes back is not hit by every shipper at once.
+        // Exponential backoff with full jitter: a sink that comes back is not hit by every shipper
+        // at once.
         pause = std::chrono::milliseconds(
             std::uniform_int_distribution<int64_t>(backoff.count() / 2, backoff.count())(jitter));
         backoff = std::min(backoff * 2, options.max_backoff);
@@ -279,17 +288,22 @@ struct Shipper::State {
 
 Shipper::Shipper(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
-Result<std::unique_ptr<Shipper>> Shipper::Start(ShipperOptions options, std::unique_ptr<Sink> sink) {
-  if (options.name.empty() || options.name.find_first_of("/\\") != std::string::npos || options.name[0] == '.')
-    return Fail(ErrorCode::kInvalidArgument, "a sink name must be a plain word (it names its cursor file): '" +
-                                                 options.name + "'");
-  if (Status s = EnsureAuditDirectory(CursorDir(options.journal_dir)); !s) return std::unexpected(s.error());
+Result<std::unique_ptr<Shipper>> Shipper::Start(ShipperOptions options,
+                                                std::unique_ptr<Sink> sink) {
+  if (options.name.empty() || options.name.find_first_of("/\\") != std::string::npos ||
+      options.name[0] == '.')
+    return Fail(
+        ErrorCode::kInvalidArgument,
+        "a sink name must be a plain word (it names its cursor file): '" + options.name + "'");
+  if (Status s = EnsureAuditDirectory(CursorDir(options.journal_dir)); !s)
+    return std::unexpected(s.error());
   auto state = std::make_unique<State>();
   state->cursor_path = CursorPath(options.journal_dir, options.name);
   auto cursor = LoadCursor(state->cursor_path);
   if (!cursor) {
     // Someone broke the cursor: ship everything again (the sinks store each record once).
-    OpsLog().error("shipper {}: {}; shipping the whole journal again", options.name, cursor.error().message);
+    OpsLog().error("shipper {}: {}; shipping the whole journal again", options.name,
+                   cursor.error().message);
     cursor = Cursor{};
   }
   state->cursor = *cursor;
@@ -325,7 +339,8 @@ ShipperCounters Shipper::counters() const {
   return state_->counters;
 }
 
-uint64_t JournalBytesAfter(const fs::path& journal_dir, const std::string& segment, uint64_t offset) {
+uint64_t JournalBytesAfter(const fs::path& journal_dir, const std::string& segment,
+                           uint64_t offset) {
   uint64_t bytes = 0;
   for (const std::string& name : Segments(journal_dir)) {
     if (name < segment) continue;
@@ -359,14 +374,16 @@ Result<std::vector<ShipperBacklog>> ReadShipperBacklogs(const fs::path& journal_
       Cursor from = segment == cursor->segment ? *cursor : Cursor{segment, 0, 0};
       std::vector<std::string> lines;
       auto read = ReadLines(journal_dir / segment, from, SIZE_MAX, lines);
-      if (!read) break;  // the cursor is past the segment's end: nothing behind it (CursorsAhead says more)
+      if (!read)
+        break;  // the cursor is past the segment's end: nothing behind it (CursorsAhead says more)
       backlog.records_behind += lines.size();
     }
     if (auto refused = ReadWholeFile(DeadLetterPath(journal_dir, backlog.name)))
       backlog.set_aside = static_cast<uint64_t>(std::count(refused->begin(), refused->end(), '\n'));
     backlogs.push_back(std::move(backlog));
   }
-  std::sort(backlogs.begin(), backlogs.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  std::sort(backlogs.begin(), backlogs.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
   return backlogs;
 }
 
@@ -385,7 +402,8 @@ uint64_t CompleteLines(const fs::path& file) {
 // The first seq of a segment, from its name (segment-<first seq>.jsonl).
 uint64_t FirstSeqOf(const std::string& segment) {
   uint64_t seq = 0;
-  if (journal::IsSegmentName(segment)) std::from_chars(segment.data() + 8, segment.data() + segment.size() - 6, seq);
+  if (journal::IsSegmentName(segment))
+    std::from_chars(segment.data() + 8, segment.data() + segment.size() - 6, seq);
   return seq;
 }
 
@@ -413,7 +431,8 @@ uint64_t NewestSeq(const fs::path& journal_dir, const std::vector<std::string>& 
 
 }  // namespace
 
-Result<std::vector<CursorAhead>> CursorsAhead(const fs::path& journal_dir, const std::string& stream) {
+Result<std::vector<CursorAhead>> CursorsAhead(const fs::path& journal_dir,
+                                              const std::string& stream) {
   std::vector<CursorAhead> ahead;
   std::error_code ec;
   const fs::path dir = CursorDir(journal_dir);
@@ -434,12 +453,16 @@ Result<std::vector<CursorAhead>> CursorsAhead(const fs::path& journal_dir, const
     // (checked: a hostile cursor must not wrap around).
     const uint64_t first = FirstSeqOf(cursor->segment);
     const uint64_t shipped = cursor->lines == 0 ? (first > 0 ? first - 1 : 0)
-                             : cursor->lines > kMaxSeq || first > kMaxSeq ? kMaxSeq
-                                                                          : first + cursor->lines - 1;
-    const uint64_t lines_there = !present ? 0 : cursor->segment == last ? last_lines
-                                                                        : CompleteLines(journal_dir / cursor->segment);
+                             : cursor->lines > kMaxSeq || first > kMaxSeq
+                                 ? kMaxSeq
+                                 : first + cursor->lines - 1;
+    const uint64_t lines_there = !present ? 0
+                                 : cursor->segment == last
+                                     ? last_lines
+                                     : CompleteLines(journal_dir / cursor->segment);
     if (!newest) newest = NewestSeq(journal_dir, segments);
-    // Lines replaced by others (blank, garbage) count as lines but hold no records: compare seqs too.
+    // Lines replaced by others (blank, garbage) count as lines but hold no records: compare seqs
+    // too.
     if (present && cursor->lines <= lines_there && shipped <= *newest) continue;
     CursorAhead found;
     found.name = entry.path().stem().string();
@@ -453,10 +476,11 @@ Result<std::vector<CursorAhead>> CursorsAhead(const fs::path& journal_dir, const
 
 Status MoveCursorsBack(const fs::path& journal_dir, const std::vector<CursorAhead>& ahead) {
   for (const CursorAhead& cursor : ahead) {
-    OpsLog().warn("shipper {}: its cursor was ahead of the journal; it goes on from {} line {}", cursor.name,
-                  cursor.segment, cursor.lines);
+    OpsLog().warn("shipper {}: its cursor was ahead of the journal; it goes on from {} line {}",
+                  cursor.name, cursor.segment, cursor.lines);
     const nlohmann::json json = {{"segment", cursor.segment}, {"lines", cursor.lines}};
-    if (Status saved = ReplaceFileDurably(CursorPath(journal_dir, cursor.name), json.dump() + "\n"); !saved)
+    if (Status saved = ReplaceFileDurably(CursorPath(journal_dir, cursor.name), json.dump() + "\n");
+        !saved)
       return saved;
   }
   return {};

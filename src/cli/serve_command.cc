@@ -4,10 +4,10 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -45,16 +45,17 @@ struct ServeFlags {
   std::string http;
   std::string audit_dir, toolkit, user, mode, signing_key;
   size_t max_message_bytes = 4 * 1024 * 1024;
-  size_t workers = 0;  // 0: 4 in async mode, 16 in durable mode
+  size_t workers = 4;
   std::string log_level = "info";
-  bool proxy = false;                 // `mcp-audit proxy`
-  std::vector<std::string> upstream;  // proxy: the MCP server to start and put the audit in front of,
-  std::string upstream_url;           // or the Streamable HTTP server to reach
+  bool proxy = false;  // `mcp-audit proxy`
+  std::vector<std::string>
+      upstream;              // proxy: the MCP server to start and put the audit in front of,
+  std::string upstream_url;  // or the Streamable HTTP server to reach
   unsigned call_timeout_seconds = 300;  // proxy: how long a call may wait for the upstream
-  CLI::Option *http_opt = nullptr, *audit_dir_opt = nullptr, *toolkit_opt = nullptr, *user_opt = nullptr,
-              *mode_opt = nullptr, *signing_key_opt = nullptr, *upstream_url_opt = nullptr;
+  CLI::Option *http_opt = nullptr, *audit_dir_opt = nullptr, *toolkit_opt = nullptr,
+              *user_opt = nullptr, *mode_opt = nullptr, *signing_key_opt = nullptr,
+              *upstream_url_opt = nullptr;
 };
-
 
 // The effective settings: defaults, then the config file, then the flags.
 Result<Config> Settings(const ServeFlags& flags) {
@@ -70,7 +71,8 @@ Result<Config> Settings(const ServeFlags& flags) {
   if (flags.toolkit_opt && flags.toolkit_opt->count()) config.toolkit = flags.toolkit;
   if (flags.user_opt->count()) config.user = flags.user;
   if (flags.signing_key_opt->count()) config.audit.signing_key = flags.signing_key;
-  if (flags.upstream_url_opt && flags.upstream_url_opt->count()) config.upstream.url = flags.upstream_url;
+  if (flags.upstream_url_opt && flags.upstream_url_opt->count())
+    config.upstream.url = flags.upstream_url;
   if (flags.mode_opt->count()) {
     auto mode = ParseDeliveryMode(flags.mode);
     if (!mode) return std::unexpected(mode.error());
@@ -102,34 +104,37 @@ std::string InstanceName() {
   return std::string(host) + ":" + std::to_string(::getpid());
 }
 
-Status ServeOverStdio(Server& server, const Config& config, const ServeFlags& flags, const Toolkit& toolkit,
-                      const std::string& journal_line, const std::filesystem::path& records,
-                      std::stop_source stop) {
+Status ServeOverStdio(Server& server, const Config& config, const ServeFlags& flags,
+                      const Toolkit& toolkit, const std::string& journal_line,
+                      const std::filesystem::path& records, std::stop_source stop) {
   StdioOptions stdio;
   stdio.max_message_bytes = flags.max_message_bytes;
   stdio.connection.identity = StdioIdentity(config.user);
   stdio.connection.session_id = NewUuidV7(std::chrono::system_clock::now(), SecureRandom());
-  std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": serving MCP over stdio (toolkit: " << config.toolkit
-            << ", " << toolkit.ListTools().size() << " tools)\n"
+  std::cerr << "mcp-audit " << MCPAUDIT_VERSION
+            << ": serving MCP over stdio (toolkit: " << config.toolkit << ", "
+            << toolkit.ListTools().size() << " tools)\n"
             << "  caller:        " << stdio.connection.identity.user_id << " ("
             << stdio.connection.identity.auth_method << ")\n"
-            << journal_line
-            << "  connect:       point an MCP client at this command, e.g.\n"
+            << journal_line << "  connect:       point an MCP client at this command, e.g.\n"
             << "                 npx @modelcontextprotocol/inspector "
-            << std::filesystem::read_symlink("/proc/self/exe").string() << " serve --stdio --audit-dir "
-            << records.string() << "\n"
+            << std::filesystem::read_symlink("/proc/self/exe").string()
+            << " serve --stdio --audit-dir " << records.string() << "\n"
             << "  stop:          end of input (Ctrl-D) or Ctrl-C\n";
   return ServeStdio(server, stdio, stop.get_token());
 }
 
 // The HTTP settings, checked before anything starts: the address, and who may call.
-Result<HttpOptions> PrepareHttp(const Config& config, const ServeFlags& flags, std::string& dev_key) {
+Result<HttpOptions> PrepareHttp(const Config& config, const ServeFlags& flags,
+                                std::string& dev_key) {
   HttpOptions http = config.http;
   http.max_json_depth = config.max_json_depth;
-  if (auto parsed = ParseListen(config.listen, http); !parsed) return std::unexpected(parsed.error());
+  if (auto parsed = ParseListen(config.listen, http); !parsed)
+    return std::unexpected(parsed.error());
   if (flags.dev_api_key) {
     if (http.authenticator) {
-      return Fail(ErrorCode::kInvalidArgument, "--dev-api-key: the config already sets [auth]; use its keys");
+      return Fail(ErrorCode::kInvalidArgument,
+                  "--dev-api-key: the config already sets [auth]; use its keys");
     }
     NewApiKey key = GenerateApiKey();
     Identity developer = StdioIdentity(config.user);
@@ -141,11 +146,12 @@ Result<HttpOptions> PrepareHttp(const Config& config, const ServeFlags& flags, s
   }
   if (http.host == "localhost") http.host = "127.0.0.1";
   if (!IsLoopback(http.host) && !http.authenticator) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "refusing to serve " + config.listen +
-                    " without authentication: anyone who can reach that address could call the tools. "
-                    "Configure [auth] (API keys or JWT) in the config file, or bind to loopback "
-                    "(--http 127.0.0.1:PORT) for development");
+    return Fail(
+        ErrorCode::kInvalidArgument,
+        "refusing to serve " + config.listen +
+            " without authentication: anyone who can reach that address could call the tools. "
+            "Configure [auth] (API keys or JWT) in the config file, or bind to loopback "
+            "(--http 127.0.0.1:PORT) for development");
   }
   return http;
 }
@@ -153,7 +159,7 @@ Result<HttpOptions> PrepareHttp(const Config& config, const ServeFlags& flags, s
 // Who may call an HTTP endpoint, as the start-up banner says it.
 std::string CallersLines(const HttpOptions& http, const std::string& dev_key) {
   std::string lines = std::string("  callers:       ") +
-                      (!dev_key.empty()     ? "with the development API key below (X-API-Key header)"
+                      (!dev_key.empty() ? "with the development API key below (X-API-Key header)"
                        : http.authenticator ? "authenticated ([auth] in the config)"
                                             : "not authenticated (loopback only)") +
                       "\n";
@@ -161,17 +167,20 @@ std::string CallersLines(const HttpOptions& http, const std::string& dev_key) {
   return lines;
 }
 
-Status ServeOverHttp(Server& server, HttpOptions http, const Config& config, const std::string& dev_key,
-                     const Toolkit& toolkit, const std::string& journal_line, std::stop_source stop) {
+Status ServeOverHttp(Server& server, HttpOptions http, const Config& config,
+                     const std::string& dev_key, const Toolkit& toolkit,
+                     const std::string& journal_line, std::stop_source stop) {
   http.on_listening = [&](const std::string& url) {
-    std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": serving MCP over Streamable HTTP (toolkit: "
-              << config.toolkit << ", " << toolkit.ListTools().size() << " tools)\n"
+    std::cerr << "mcp-audit " << MCPAUDIT_VERSION
+              << ": serving MCP over Streamable HTTP (toolkit: " << config.toolkit << ", "
+              << toolkit.ListTools().size() << " tools)\n"
               << "  endpoint:      " << url << (http.stateless ? " (stateless)" : "") << "\n"
               << CallersLines(http, dev_key) << journal_line
               << "  connect:       npx @modelcontextprotocol/inspector --cli " << url
               << " --transport http --method tools/list"
               << (dev_key.empty() ? "" : " --header \"X-API-Key: " + dev_key + "\"") << "\n"
-              << (http.read_api ? ConsoleBannerLines(url.substr(0, url.size() - http.path.size())) : "")
+              << (http.read_api ? ConsoleBannerLines(url.substr(0, url.size() - http.path.size()))
+                                : "")
               << "  stop:          Ctrl-C (calls in flight finish first)\n";
   };
   return ServeHttp(server, http, stop.get_token());
@@ -180,9 +189,9 @@ Status ServeOverHttp(Server& server, HttpOptions http, const Config& config, con
 // `proxy`: relays between the clients (on stdio, or each HTTP session) and
 // the upstream (a child process or an HTTP session of its own per client
 // session), recording each call.
-int RunProxy(const ServeFlags& flags, const Config& config, HttpUpstream upstream, const HttpOptions& http,
-             const std::string& dev_key, Pipeline& pipeline, const AuditServer& server,
-             const std::string& journal_line, std::stop_source stop) {
+int RunProxy(const ServeFlags& flags, const Config& config, HttpUpstream upstream,
+             const HttpOptions& http, const std::string& dev_key, Pipeline& pipeline,
+             const AuditServer& server, const std::string& journal_line, std::stop_source stop) {
   static const SystemClock clock;
   Recorder recorder(pipeline, server, clock, SecureRandom());
   ProxyOptions options;
@@ -197,11 +206,14 @@ int RunProxy(const ServeFlags& flags, const Config& config, HttpUpstream upstrea
   options.max_message_bytes = flags.max_message_bytes;
   options.max_json_depth = config.max_json_depth;
   // Answers (tool results, resources) may be larger than what clients send.
-  options.max_upstream_message_bytes = std::max(options.max_upstream_message_bytes, flags.max_message_bytes);
+  options.max_upstream_message_bytes =
+      std::max(options.max_upstream_message_bytes, flags.max_message_bytes);
   options.http.max_message_bytes = options.max_upstream_message_bytes;
-  // Past the call timeout the call has failed; its request is kept a little longer for a late answer.
+  // Past the call timeout the call has failed; its request is kept a little longer for a late
+  // answer.
   options.http.request_timeout = options.call_timeout + std::chrono::seconds(30);
-  if (!config.rate_limits.empty()) options.middleware.push_back(std::make_shared<RateLimiter>(config.rate_limits));
+  if (!config.rate_limits.empty())
+    options.middleware.push_back(std::make_shared<RateLimiter>(config.rate_limits));
   SignalWatcher watcher(stop);
   if (config.listen.empty()) {
     const Identity identity = StdioIdentity(config.user);
@@ -212,10 +224,12 @@ int RunProxy(const ServeFlags& flags, const Config& config, HttpUpstream upstrea
     // One client, one upstream process: when it ends, so does the session. An
     // HTTP server that forgot the session (a restart) gets a new one.
     if (!over_http) options.max_restarts = 0;
-    return StdioProxy(options, recorder, identity).Run(STDIN_FILENO, STDOUT_FILENO, stop.get_token());
+    return StdioProxy(options, recorder, identity)
+        .Run(STDIN_FILENO, STDOUT_FILENO, stop.get_token());
   }
   if (http.stateless) {
-    std::cerr << "mcp-audit proxy: stateless HTTP is not available in proxy mode: each session keeps its own "
+    std::cerr << "mcp-audit proxy: stateless HTTP is not available in proxy mode: each session "
+                 "keeps its own "
                  "upstream; remove http.stateless\n";
     return 2;
   }
@@ -227,7 +241,8 @@ int RunProxy(const ServeFlags& flags, const Config& config, HttpUpstream upstrea
               << (over_http ? "one upstream session" : "one upstream process") << " per session)\n"
               << "  endpoint:      " << url << "\n"
               << CallersLines(http, dev_key) << journal_line
-              << (http.read_api ? ConsoleBannerLines(url.substr(0, url.size() - http.path.size())) : "")
+              << (http.read_api ? ConsoleBannerLines(url.substr(0, url.size() - http.path.size()))
+                                : "")
               << "  stop:          Ctrl-C (calls in flight finish first)\n";
   };
   if (Status status = ServeHttp(host, served, stop.get_token()); !status) {
@@ -248,20 +263,24 @@ std::jthread StartRetention(const Config& config, Pipeline& pipeline) {
     std::condition_variable_any wake;
     std::optional<std::chrono::steady_clock::time_point> last_run;
     do {  // the first look happens even when the server stops at once
-      const bool due =
-          rp.run_every.count() > 0 && (!last_run || std::chrono::steady_clock::now() - *last_run >= rp.run_every);
-      if (due || (rp.max_journal_bytes > 0 && JournalBytes(config.audit.directory) > rp.max_journal_bytes)) {
+      const bool due = rp.run_every.count() > 0 &&
+                       (!last_run || std::chrono::steady_clock::now() - *last_run >= rp.run_every);
+      if (due || (rp.max_journal_bytes > 0 &&
+                  JournalBytes(config.audit.directory) > rp.max_journal_bytes)) {
         last_run = std::chrono::steady_clock::now();
         auto plan = RunRetention(config, &pipeline, false);
         if (!plan) {
           OpsLog().error("retention: {}", plan.error().message);
         } else {
-          OpsLog().info("retention: deleted {} records ({} segments), anonymised {}, {} expired kept",
-                        plan->records_to_delete, plan->segments_to_delete.size(), plan->records_anonymised,
-                        plan->expired_kept);
+          OpsLog().info(
+              "retention: deleted {} records ({} segments), anonymised {}, {} expired kept",
+              plan->records_to_delete, plan->segments_to_delete.size(), plan->records_anonymised,
+              plan->expired_kept);
           for (const auto& [sink, count] : plan->given_up)
-            OpsLog().error("retention: the journal was over its disk budget: sink {} will never receive {} records",
-                           sink, count);
+            OpsLog().error(
+                "retention: the journal was over its disk budget: sink {} will never receive {} "
+                "records",
+                sink, count);
         }
       }
       std::unique_lock lock(mutex);
@@ -282,14 +301,17 @@ int Serve(const ServeFlags& flags) {
   }
   const Config& config = *settings;
   if (config.toolkit != "catalog" && config.toolkit != "conformance") {
-    std::cerr << "mcp-audit serve: unknown toolkit '" << config.toolkit << "' (available: catalog, conformance)\n";
+    std::cerr << "mcp-audit serve: unknown toolkit '" << config.toolkit
+              << "' (available: catalog, conformance)\n";
     return 2;
   }
   HttpUpstream upstream;
   if (flags.proxy) {
     if (flags.upstream.empty() == config.upstream.url.empty()) {
-      std::cerr << "mcp-audit proxy: name the MCP server to audit: `-- COMMAND [ARGS...]` for one that speaks "
-                   "stdio, or --upstream-url URL (or [upstream] url) for a Streamable HTTP server; not both\n";
+      std::cerr << "mcp-audit proxy: name the MCP server to audit: `-- COMMAND [ARGS...]` for one "
+                   "that speaks "
+                   "stdio, or --upstream-url URL (or [upstream] url) for a Streamable HTTP server; "
+                   "not both\n";
       return 2;
     }
     if (!config.upstream.url.empty()) {
@@ -312,8 +334,8 @@ int Serve(const ServeFlags& flags) {
   pipeline_options.server = {"mcp-audit", MCPAUDIT_VERSION, InstanceName()};
   if (pipeline_options.stream.empty()) pipeline_options.stream = DefaultStream();
   std::vector<CursorAhead> cursors_ahead;
-  pipeline_options.anchors =
-      JournalAnchors(config.audit.directory, SinksOrDefault(config), pipeline_options.stream, cursors_ahead);
+  pipeline_options.anchors = JournalAnchors(config.audit.directory, SinksOrDefault(config),
+                                            pipeline_options.stream, cursors_ahead);
   auto pipeline = Pipeline::Open(pipeline_options);
   if (!pipeline) {
     std::cerr << "mcp-audit serve: " << pipeline.error().message << "\n";
@@ -328,13 +350,15 @@ int Serve(const ServeFlags& flags) {
   std::vector<std::string> sink_names;  // beside shippers
   std::string stores_line;
   for (SinkConfig sink_config : SinksOrDefault(config)) {
-    if (sink_config.dead_letter.empty()) sink_config.dead_letter = DeadLetterPath(config.audit.directory, sink_config.name);
+    if (sink_config.dead_letter.empty())
+      sink_config.dead_letter = DeadLetterPath(config.audit.directory, sink_config.name);
     auto sink = OpenSink(sink_config);
     if (!sink) {
       std::cerr << "mcp-audit serve: " << sink.error().message << "\n";
       return 2;
     }
-    auto shipper = Shipper::Start({.journal_dir = config.audit.directory, .name = sink_config.name}, std::move(*sink));
+    auto shipper = Shipper::Start({.journal_dir = config.audit.directory, .name = sink_config.name},
+                                  std::move(*sink));
     if (!shipper) {
       std::cerr << "mcp-audit serve: " << shipper.error().message << "\n";
       return 2;
@@ -344,8 +368,11 @@ int Serve(const ServeFlags& flags) {
     stores_line += "  shipped to:    " + sink_config.name + " " + RedactUrl(sink_config.url) + "\n";
   }
   // Reads of the audit log by the CLI while the server holds the journal.
-  auto reads = AuditReadListener::Start(config.audit.directory, **pipeline, pipeline_options.server);
-  if (!reads) OpsLog().warn("reads of the audit log by mcp-audit commands cannot be recorded: {}", reads.error().message);
+  auto reads =
+      AuditReadListener::Start(config.audit.directory, **pipeline, pipeline_options.server);
+  if (!reads)
+    OpsLog().warn("reads of the audit log by mcp-audit commands cannot be recorded: {}",
+                  reads.error().message);
   std::jthread retention = StartRetention(config, **pipeline);
   const bool durable = config.audit.mode == DeliveryMode::kDurable;
   ToolkitOptions toolkit_options;
@@ -356,15 +383,17 @@ int Serve(const ServeFlags& flags) {
   Toolkit toolkit(**pipeline, toolkit_options);
   if (!config.rate_limits.empty()) toolkit.Use(std::make_shared<RateLimiter>(config.rate_limits));
   const bool catalog = config.toolkit == "catalog";
-  if (auto registered = catalog ? RegisterCatalogTools(toolkit) : RegisterConformanceToolkit(toolkit); !registered) {
+  if (auto registered =
+          catalog ? RegisterCatalogTools(toolkit) : RegisterConformanceToolkit(toolkit);
+      !registered) {
     std::cerr << "mcp-audit serve: " << registered.error().message << "\n";
     return 2;
   }
   ServerOptions server_options;
   server_options.version = MCPAUDIT_VERSION;
-  // Durable calls spend their time waiting for the disk: more of them in flight
-  // share each fdatasync (group commit).
-  server_options.workers = flags.workers ? flags.workers : durable ? 16 : 4;
+  // Durable calls do not wait for the disk on a worker (Toolkit::CallThen): the
+  // same few workers serve both modes.
+  server_options.workers = flags.workers;
   server_options.max_json_depth = config.max_json_depth;
   if (catalog) {
     server_options.title = "mcp-audit (catalog demo)";
@@ -415,8 +444,8 @@ int Serve(const ServeFlags& flags) {
   Status served;
   int proxied = 0;
   if (flags.proxy) {
-    proxied = RunProxy(flags, config, std::move(upstream), *http, dev_key, **pipeline, pipeline_options.server,
-                       journal_line, stop);
+    proxied = RunProxy(flags, config, std::move(upstream), *http, dev_key, **pipeline,
+                       pipeline_options.server, journal_line, stop);
   } else {
     SignalWatcher watcher(stop);
     Server server(server_options, toolkit);
@@ -426,13 +455,13 @@ int Serve(const ServeFlags& flags) {
       served = ServeOverHttp(server, *http, config, dev_key, toolkit, journal_line, stop);
     }
   }
-  retention = {};  // stops and joins it: it logs through the pipeline
+  retention = {};   // stops and joins it: it logs through the pipeline
   console.reset();  // stops a verify run, which records its verdict through the pipeline
   if (reads) reads->reset();
   auto flushed = (*pipeline)->Flush();
   const PipelineCounters counters = (*pipeline)->counters();
-  OpsLog().info("stopping: {} audit records written, {} dropped, {} refused, {} failed writes", counters.written,
-                counters.dropped, counters.refused, counters.failed);
+  OpsLog().info("stopping: {} audit records written, {} dropped, {} refused, {} failed writes",
+                counters.written, counters.dropped, counters.refused, counters.failed);
   pipeline->reset();  // audit_stopped and the final checkpoint
   shippers.clear();   // each ships what is left while its sink takes it
   if (!served) {
@@ -440,7 +469,8 @@ int Serve(const ServeFlags& flags) {
     return 1;
   }
   if (!flushed) {
-    std::cerr << "mcp-audit serve: audit records could not be written: " << flushed.error().message << "\n";
+    std::cerr << "mcp-audit serve: audit records could not be written: " << flushed.error().message
+              << "\n";
     return 1;
   }
   return proxied;
@@ -451,30 +481,38 @@ int Serve(const ServeFlags& flags) {
 void AddServeCommand(CLI::App& app, int& exit_code) {
   auto flags = std::make_shared<ServeFlags>();
   CLI::App* cmd = app.add_subcommand("serve", "Serve MCP with every tool call audited");
-  cmd->add_option("--config", flags->config_file, "Configuration file (TOML; see `mcp-audit config example`)");
+  cmd->add_option("--config", flags->config_file,
+                  "Configuration file (TOML; see `mcp-audit config example`)");
   cmd->add_flag("--stdio", flags->stdio, "Serve one client over stdin/stdout (the default)");
-  flags->http_opt = cmd->add_option("--http", flags->http,
-                                    "Serve Streamable HTTP on HOST:PORT, e.g. 127.0.0.1:8080 (endpoint /mcp)");
+  flags->http_opt =
+      cmd->add_option("--http", flags->http,
+                      "Serve Streamable HTTP on HOST:PORT, e.g. 127.0.0.1:8080 (endpoint /mcp)");
   cmd->get_option("--stdio")->excludes(flags->http_opt);
-  cmd->add_flag("--dev-api-key", flags->dev_api_key,
-                "HTTP: make a one-time API key for this run, print it, and require it (development)");
-  flags->audit_dir_opt = cmd->add_option("--audit-dir", flags->audit_dir, "Directory of the journal (default ./var/audit)");
-  flags->toolkit_opt = cmd->add_option("--toolkit", flags->toolkit, "The tools to serve: catalog, or conformance (the MCP conformance suite's fixtures)");
-  flags->mode_opt = cmd->add_option("--mode", flags->mode,
-                                    "async (a call waits for its record to be queued) or durable (to be on disk; "
-                                    "fail closed)")
-                        ->check(CLI::IsMember({"async", "durable"}));
+  cmd->add_flag(
+      "--dev-api-key", flags->dev_api_key,
+      "HTTP: make a one-time API key for this run, print it, and require it (development)");
+  flags->audit_dir_opt = cmd->add_option("--audit-dir", flags->audit_dir,
+                                         "Directory of the journal (default ./var/audit)");
+  flags->toolkit_opt = cmd->add_option(
+      "--toolkit", flags->toolkit,
+      "The tools to serve: catalog, or conformance (the MCP conformance suite's fixtures)");
+  flags->mode_opt =
+      cmd->add_option("--mode", flags->mode,
+                      "async (a call waits for its record to be queued) or durable (to be on disk; "
+                      "fail closed)")
+          ->check(CLI::IsMember({"async", "durable"}));
   flags->signing_key_opt = cmd->add_option(
       "--signing-key", flags->signing_key,
       "Ed25519 private key (PEM, mode 0600) that signs the journal's checkpoints (see keygen)");
-  flags->user_opt = cmd->add_option("--user", flags->user,
-                                    "The caller's user id on stdio (default: $MCP_AUDIT_USER, else the OS user)");
+  flags->user_opt =
+      cmd->add_option("--user", flags->user,
+                      "The caller's user id on stdio (default: $MCP_AUDIT_USER, else the OS user)");
   cmd->add_option("--max-message-bytes", flags->max_message_bytes,
                   "Longest accepted JSON-RPC message; longer ones get an error")
       ->capture_default_str();
-  cmd->add_option("--workers", flags->workers,
-                  "Threads that run tool calls (default 4; 16 in durable mode, where calls wait for the disk)")
-      ->check(CLI::Range(1, 256));
+  cmd->add_option("--workers", flags->workers, "Threads that run tool calls")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   cmd->add_option("--log-level", flags->log_level, "Operational log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
@@ -487,37 +525,46 @@ void AddProxyCommand(CLI::App& app, int& exit_code) {
       "proxy",
       "Audit an MCP server: `mcp-audit proxy [options] -- COMMAND [ARGS...]` (stdio) or "
       "`mcp-audit proxy --upstream-url URL` (Streamable HTTP)");
-  cmd->add_option("--config", flags->config_file, "Configuration file (TOML; see `mcp-audit config example`)");
-  flags->http_opt = cmd->add_option("--http", flags->http,
-                                    "Serve clients over Streamable HTTP on HOST:PORT (one upstream process or "
-                                    "session per session; [auth] and [http] of the config apply) instead of stdio");
-  cmd->add_flag("--dev-api-key", flags->dev_api_key,
-                "HTTP: make a one-time API key for this run, print it, and require it (development)");
+  cmd->add_option("--config", flags->config_file,
+                  "Configuration file (TOML; see `mcp-audit config example`)");
+  flags->http_opt = cmd->add_option(
+      "--http", flags->http,
+      "Serve clients over Streamable HTTP on HOST:PORT (one upstream process or "
+      "session per session; [auth] and [http] of the config apply) instead of stdio");
+  cmd->add_flag(
+      "--dev-api-key", flags->dev_api_key,
+      "HTTP: make a one-time API key for this run, print it, and require it (development)");
   cmd->add_flag("--stdio", flags->stdio, "Serve one client over stdin/stdout (the default)");
   cmd->get_option("--stdio")->excludes(flags->http_opt);
-  flags->audit_dir_opt = cmd->add_option("--audit-dir", flags->audit_dir, "Directory of the journal (default ./var/audit)");
+  flags->audit_dir_opt = cmd->add_option("--audit-dir", flags->audit_dir,
+                                         "Directory of the journal (default ./var/audit)");
   cmd->add_option("--max-message-bytes", flags->max_message_bytes,
-                  "Longest accepted client message on stdio; longer ones get an error (the upstream's answers "
+                  "Longest accepted client message on stdio; longer ones get an error (the "
+                  "upstream's answers "
                   "may be 16 MiB, or this if larger)")
       ->capture_default_str();
-  flags->mode_opt = cmd->add_option("--mode", flags->mode, "async or durable (no answer without its record on disk)")
+  flags->mode_opt = cmd->add_option("--mode", flags->mode,
+                                    "async or durable (no answer without its record on disk)")
                         ->check(CLI::IsMember({"async", "durable"}));
-  flags->signing_key_opt =
-      cmd->add_option("--signing-key", flags->signing_key, "Ed25519 private key that signs the checkpoints");
-  flags->user_opt = cmd->add_option("--user", flags->user,
-                                    "The caller's user id (default: $MCP_AUDIT_USER, else the OS user)");
+  flags->signing_key_opt = cmd->add_option("--signing-key", flags->signing_key,
+                                           "Ed25519 private key that signs the checkpoints");
+  flags->user_opt = cmd->add_option(
+      "--user", flags->user, "The caller's user id (default: $MCP_AUDIT_USER, else the OS user)");
   cmd->add_option("--log-level", flags->log_level, "Operational log level on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
-  cmd->add_option("--call-timeout-seconds", flags->call_timeout_seconds,
-                  "A call the server has not answered by then gets an error (and is recorded as a failure)")
+  cmd->add_option(
+         "--call-timeout-seconds", flags->call_timeout_seconds,
+         "A call the server has not answered by then gets an error (and is recorded as a failure)")
       ->check(CLI::Range(1u, 86400u))
       ->capture_default_str();
-  flags->upstream_url_opt = cmd->add_option(
-      "--upstream-url", flags->upstream_url,
-      "The Streamable HTTP server to audit, e.g. https://mcp.example.com/mcp (credentials: [upstream] in the "
-      "config, or $MCP_AUDIT_UPSTREAM_TOKEN as a bearer token)");
-  cmd->add_option("command", flags->upstream, "The MCP server to start and audit (stdio), after --");
+  flags->upstream_url_opt =
+      cmd->add_option("--upstream-url", flags->upstream_url,
+                      "The Streamable HTTP server to audit, e.g. https://mcp.example.com/mcp "
+                      "(credentials: [upstream] in the "
+                      "config, or $MCP_AUDIT_UPSTREAM_TOKEN as a bearer token)");
+  cmd->add_option("command", flags->upstream,
+                  "The MCP server to start and audit (stdio), after --");
   cmd->callback([flags, &exit_code] {
     flags->proxy = true;
     exit_code = Serve(*flags);

@@ -1,7 +1,6 @@
 #include "mcpaudit/server.h"
 
-#include "base/ops_log.h"
-
+#include <atomic>
 #include <condition_variable>
 #include <future>
 #include <map>
@@ -10,6 +9,7 @@
 
 #include "audit/refusal_recorder.h"
 #include "base/free_memory.h"
+#include "base/ops_log.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/worker_pool.h"
 
@@ -26,6 +26,10 @@ struct Server::Impl {
   ServerOptions options;
   const Toolkit& toolkit;
   RefusalRecorder refusals;
+  // Calls whose tools have run and whose answers wait for their records (in
+  // durable mode, for the sync): beyond kMaxAnswersWaiting the server is busy.
+  static constexpr size_t kMaxAnswersWaiting = 1024;
+  std::atomic<size_t> answers_waiting{0};
   WorkerPool pool;  // last: joined first, while the members above still live
 };
 
@@ -37,11 +41,14 @@ class Session;
 class RequestChannel final : public ClientChannel {
  public:
   RequestChannel(std::weak_ptr<Session> session, std::string request_id, json progress_token)
-      : session_(std::move(session)), request_id_(std::move(request_id)), token_(std::move(progress_token)) {}
+      : session_(std::move(session)),
+        request_id_(std::move(request_id)),
+        token_(std::move(progress_token)) {}
   json capabilities() const override;
   void Progress(double progress, std::optional<double> total, std::string_view message) override;
   void Log(std::string_view level, const json& data, std::string_view logger) override;
-  Result<json> Request(std::string_view method, const json& params, std::chrono::milliseconds timeout) override;
+  Result<json> Request(std::string_view method, const json& params,
+                       std::chrono::milliseconds timeout) override;
   void CloseStream() override;
 
  private:
@@ -60,7 +67,8 @@ class Session final : public std::enable_shared_from_this<Session> {
   void Receive(std::string_view text, const MessageContext& context) {
     receiving_ = &context;  // for MakeContext, while this message is handled
     receiving_large_ = text.size() > kLargeMessageBytes;
-    const ReleaseFreeMemoryAfter release(receiving_large_, /*often_at_most=*/true);  // may be an I/O thread
+    const ReleaseFreeMemoryAfter release(receiving_large_,
+                                         /*often_at_most=*/true);  // may be an I/O thread
     struct Done {
       const MessageContext*& current;
       ~Done() { current = nullptr; }
@@ -85,8 +93,9 @@ class Session final : public std::enable_shared_from_this<Session> {
       // the session goes on.
       OpsLog().warn("a message of session {} was refused: {}", info_.session_id, e.what());
       if (message.kind != jsonrpc::Message::Kind::kRequest) return;
-      jsonrpc::DecodeError error{rpc::kInvalidParams, "Invalid params: a member has the wrong type", message.id,
-                                 "invalid_request", message.method, message.params};
+      jsonrpc::DecodeError error{rpc::kInvalidParams, "Invalid params: a member has the wrong type",
+                                 message.id,          "invalid_request",
+                                 message.method,      message.params};
       Refuse(error);
     }
   }
@@ -105,7 +114,8 @@ class Session final : public std::enable_shared_from_this<Session> {
   // Answers a message that could not be decoded, and records the refusal.
   void Refuse(const jsonrpc::DecodeError& error) {
     if (!error.is_response) Answer(error.id, jsonrpc::Error(error.id, error.code, error.message));
-    server_->refusals.Record(MakeContext(error.id), jsonrpc::RefusalOf(error), jsonrpc::ArgumentsOf(error));
+    server_->refusals.Record(MakeContext(error.id), jsonrpc::RefusalOf(error),
+                             jsonrpc::ArgumentsOf(error));
   }
 
   // Sends the response to request `id` (null when the request could not be read).
@@ -135,7 +145,7 @@ class Session final : public std::enable_shared_from_this<Session> {
       std::lock_guard lock(mutex_);
       if (protocol_version_.empty()) {
         return Answer(id, jsonrpc::Error(id, rpc::kInvalidRequest,
-                                    "Server not initialized: send 'initialize' first"));
+                                         "Server not initialized: send 'initialize' first"));
       }
     }
     const Toolkit& toolkit = server_->toolkit;
@@ -145,32 +155,42 @@ class Session final : public std::enable_shared_from_this<Session> {
     if (method == "tools/call") return CallTool(message);
     if (method == "logging/setLevel") return SetLogLevel(message);
     if (toolkit.has_resources()) {
-      if (method == "resources/list") return Answer(id, jsonrpc::Result(id, {{"resources", toolkit.ListResources()}}));
+      if (method == "resources/list")
+        return Answer(id, jsonrpc::Result(id, {{"resources", toolkit.ListResources()}}));
       if (method == "resources/templates/list") {
-        return Answer(id, jsonrpc::Result(id, {{"resourceTemplates", toolkit.ListResourceTemplates()}}));
+        return Answer(
+            id, jsonrpc::Result(id, {{"resourceTemplates", toolkit.ListResourceTemplates()}}));
       }
-      if (method == "resources/read" || method == "resources/subscribe" || method == "resources/unsubscribe") {
+      if (method == "resources/read" || method == "resources/subscribe" ||
+          method == "resources/unsubscribe") {
         if (!params.is_object() || !params.contains("uri") || !params["uri"].is_string()) {
-          return Answer(id, jsonrpc::Error(id, rpc::kInvalidParams, "Invalid params: 'uri' (a string) is required"));
+          return Answer(id, jsonrpc::Error(id, rpc::kInvalidParams,
+                                           "Invalid params: 'uri' (a string) is required"));
         }
         const std::string uri = params["uri"].get<std::string>();
         if (method == "resources/read") {
-          return RunOnPool(message, [uri](const Toolkit& t, RequestContext& ctx, const Toolkit::Answer& answer) {
-            answer(t.ReadResource(ctx, uri));
-          });
+          return RunOnPool(
+              message, [uri](const Toolkit& t, RequestContext& ctx, const Toolkit::Answer& answer) {
+                answer(t.ReadResource(ctx, uri));
+              });
         }
         {
           std::lock_guard lock(mutex_);
-          if (method == "resources/subscribe") subscriptions_.insert(uri); else subscriptions_.erase(uri);
+          if (method == "resources/subscribe")
+            subscriptions_.insert(uri);
+          else
+            subscriptions_.erase(uri);
         }
         return Answer(id, jsonrpc::Result(id, json::object()));
       }
     }
     if (toolkit.has_prompts()) {
-      if (method == "prompts/list") return Answer(id, jsonrpc::Result(id, {{"prompts", toolkit.ListPrompts()}}));
+      if (method == "prompts/list")
+        return Answer(id, jsonrpc::Result(id, {{"prompts", toolkit.ListPrompts()}}));
       if (method == "prompts/get") {
         if (!params.is_object() || !params.contains("name") || !params["name"].is_string()) {
-          return Answer(id, jsonrpc::Error(id, rpc::kInvalidParams, "Invalid params: 'name' (a string) is required"));
+          return Answer(id, jsonrpc::Error(id, rpc::kInvalidParams,
+                                           "Invalid params: 'name' (a string) is required"));
         }
         const std::string name = params["name"].get<std::string>();
         json arguments = params.value("arguments", json::object());
@@ -183,11 +203,14 @@ class Session final : public std::enable_shared_from_this<Session> {
     if (toolkit.has_completion() && method == "completion/complete") {
       if (!params.is_object() || !params.contains("ref") || !params.contains("argument") ||
           !params["argument"].is_object()) {
-        return Answer(id, jsonrpc::Error(id, rpc::kInvalidParams, "Invalid params: 'ref' and 'argument' are required"));
+        return Answer(id, jsonrpc::Error(id, rpc::kInvalidParams,
+                                         "Invalid params: 'ref' and 'argument' are required"));
       }
       const json& argument = params["argument"];
-      return Answer(id, jsonrpc::Result(id, toolkit.Complete(params["ref"], jsonrpc::StringMember(argument, "name"),
-                                                             jsonrpc::StringMember(argument, "value"))));
+      return Answer(id,
+                    jsonrpc::Result(
+                        id, toolkit.Complete(params["ref"], jsonrpc::StringMember(argument, "name"),
+                                             jsonrpc::StringMember(argument, "value"))));
     }
     Answer(id, jsonrpc::Error(id, rpc::kMethodNotFound, "Method not found: " + method));
   }
@@ -196,8 +219,9 @@ class Session final : public std::enable_shared_from_this<Session> {
     const json& params = message.params;
     if (!params.is_object() || !params.contains("protocolVersion") ||
         !params["protocolVersion"].is_string()) {
-      return Answer(message.id, jsonrpc::Error(message.id, rpc::kInvalidParams,
-                                  "Invalid params: 'protocolVersion' (a string) is required"));
+      return Answer(message.id,
+                    jsonrpc::Error(message.id, rpc::kInvalidParams,
+                                   "Invalid params: 'protocolVersion' (a string) is required"));
     }
     const std::string requested = params["protocolVersion"].get<std::string>();
     std::string version(kProtocolVersions[0]);  // the newest, when we do not know the requested one
@@ -207,22 +231,25 @@ class Session final : public std::enable_shared_from_this<Session> {
     {
       std::lock_guard lock(mutex_);
       if (!protocol_version_.empty()) {
-        return Answer(message.id, jsonrpc::Error(message.id, rpc::kInvalidRequest,
-                                    "Invalid Request: the session is already initialized"));
+        return Answer(message.id,
+                      jsonrpc::Error(message.id, rpc::kInvalidRequest,
+                                     "Invalid Request: the session is already initialized"));
       }
       protocol_version_ = version;
       if (auto it = params.find("clientInfo"); it != params.end() && it->is_object()) {
         client_.name = jsonrpc::StringMember(*it, "name");
         client_.version = jsonrpc::StringMember(*it, "version");
       }
-      if (auto it = params.find("capabilities"); it != params.end() && it->is_object()) client_capabilities_ = *it;
+      if (auto it = params.find("capabilities"); it != params.end() && it->is_object())
+        client_capabilities_ = *it;
     }
     const ServerOptions& options = server_->options;
     json server_info = {{"name", options.name}, {"version", options.version}};
     if (!options.title.empty()) server_info["title"] = options.title;
     const Toolkit& toolkit = server_->toolkit;
     json capabilities = {{"tools", {{"listChanged", false}}}, {"logging", json::object()}};
-    if (toolkit.has_resources()) capabilities["resources"] = {{"subscribe", true}, {"listChanged", false}};
+    if (toolkit.has_resources())
+      capabilities["resources"] = {{"subscribe", true}, {"listChanged", false}};
     if (toolkit.has_prompts()) capabilities["prompts"] = {{"listChanged", false}};
     if (toolkit.has_completion()) capabilities["completions"] = json::object();
     json result = {{"protocolVersion", version},
@@ -247,9 +274,10 @@ class Session final : public std::enable_shared_from_this<Session> {
           self->protocol_version_.clear();
           self->started_.reset();
         }
-        answer = jsonrpc::Error(id, rpc::kInternalError,
-                                "the audit record of this session could not be written; the session is refused "
-                                "(audit_unavailable)");
+        answer = jsonrpc::Error(
+            id, rpc::kInternalError,
+            "the audit record of this session could not be written; the session is refused "
+            "(audit_unavailable)");
       }
       recorded->set_value();
       self->Answer(id, std::move(answer));
@@ -279,9 +307,11 @@ class Session final : public std::enable_shared_from_this<Session> {
       for (const auto& [name, value] : client_capabilities_.items()) capabilities.push_back(name);
       started_ = std::chrono::steady_clock::now();
     }
-    record.details = {{"protocol_version", ctx.protocol_version}, {"client_capabilities", std::move(capabilities)}};
+    record.details = {{"protocol_version", ctx.protocol_version},
+                      {"client_capabilities", std::move(capabilities)}};
     if (auto logged = server_->toolkit.recorder().Record(ctx, record); !logged) {
-      OpsLog().error("audit record of a session's start was not accepted: {}", logged.error().message);
+      OpsLog().error("audit record of a session's start was not accepted: {}",
+                     logged.error().message);
       return false;
     }
     return true;
@@ -305,7 +335,8 @@ class Session final : public std::enable_shared_from_this<Session> {
     record.duration = std::chrono::steady_clock::now() - *started;
     record.details = {{"reason", reason}};
     if (auto logged = server_->toolkit.recorder().Record(ctx, record); !logged)
-      OpsLog().error("audit record of a session's end was not accepted: {}", logged.error().message);
+      OpsLog().error("audit record of a session's end was not accepted: {}",
+                     logged.error().message);
   }
 
   void SetEndReason(std::string_view reason) {
@@ -339,7 +370,8 @@ class Session final : public std::enable_shared_from_this<Session> {
       const std::string text = "Invalid params: 'name' (a string) is required";
       CallRecord record;
       record.outcome = Outcome::kDenied;
-      record.params = params.is_object() && params.contains("arguments") ? params["arguments"] : json();
+      record.params =
+          params.is_object() && params.contains("arguments") ? params["arguments"] : json();
       server_->toolkit.redactor().Apply(record.params);
       record.error = AuditError{rpc::kInvalidParams, text, "invalid_request"};
       WaitForSessionStart();
@@ -348,10 +380,11 @@ class Session final : public std::enable_shared_from_this<Session> {
     }
     std::string name = params["name"].get<std::string>();
     json arguments = params.contains("arguments") ? params["arguments"] : json::object();
-    RunOnPool(message, [name = std::move(name), arguments = std::move(arguments)](
-                           const Toolkit& toolkit, RequestContext& ctx, const Toolkit::Answer& answer) {
-      toolkit.CallThen(ctx, name, arguments, answer);
-    });
+    RunOnPool(message,
+              [name = std::move(name), arguments = std::move(arguments)](
+                  const Toolkit& toolkit, RequestContext& ctx, const Toolkit::Answer& answer) {
+                toolkit.CallThen(ctx, name, arguments, answer);
+              });
   }
 
   // Serves a request and hands its response to `answer`, now or later: a tool
@@ -364,8 +397,8 @@ class Session final : public std::enable_shared_from_this<Session> {
   void RunOnPool(const jsonrpc::Message& message, Work work) {
     RequestContext ctx = MakeContext(message.id);
     json progress_token;
-    if (const json& params = message.params; params.is_object() && params.contains("_meta") &&
-                                             params["_meta"].is_object()) {
+    if (const json& params = message.params;
+        params.is_object() && params.contains("_meta") && params["_meta"].is_object()) {
       const json& meta = params["_meta"];
       // Why the caller accesses the data (HIPAA).
       if (auto reason = meta.find("access_reason"); reason != meta.end() && reason->is_string())
@@ -378,22 +411,28 @@ class Session final : public std::enable_shared_from_this<Session> {
       std::lock_guard lock(mutex_);
       if (!in_flight_.emplace(key, cancel).second) {
         return Answer(message.id, jsonrpc::Error(message.id, rpc::kInvalidRequest,
-                                                 "Invalid Request: id " + ctx.request_id + " is already in use"));
+                                                 "Invalid Request: id " + ctx.request_id +
+                                                     " is already in use"));
       }
     }
     ctx.cancelled = cancel.get_token();
-    ctx.channel = std::make_shared<RequestChannel>(weak_from_this(), key, std::move(progress_token));
+    ctx.channel =
+        std::make_shared<RequestChannel>(weak_from_this(), key, std::move(progress_token));
     auto self = shared_from_this();
     auto task = [self, ctx = std::move(ctx), id = message.id, work = std::move(work),
                  large = receiving_large_]() mutable {
-      const ReleaseFreeMemoryAfter release(large);  // after a huge message, once its call is done
+      const ReleaseFreeMemoryAfter release(large);  // after a huge message, once its call has run
       self->WaitForSessionStart();
+      self->server_->answers_waiting.fetch_add(1, std::memory_order_relaxed);
       work(self->server_->toolkit, ctx, [self, id](ToolCallResponse response) {
+        self->server_->answers_waiting.fetch_sub(1, std::memory_order_relaxed);
         if (!response.cancelled) {
           if (response.rpc_error) {
-            self->Answer(id, jsonrpc::Error(id, response.rpc_error->code, response.rpc_error->message));
+            self->Answer(id,
+                         jsonrpc::Error(id, response.rpc_error->code, response.rpc_error->message));
           } else if (!response.result_json.empty()) {
-            self->Answer(id, jsonrpc::RawResult(id, response.result_json));  // serialised once, by the toolkit
+            self->Answer(id, jsonrpc::RawResult(
+                                 id, response.result_json));  // serialised once, by the toolkit
           } else {
             self->Answer(id, jsonrpc::Result(id, *response.result));
           }
@@ -403,13 +442,15 @@ class Session final : public std::enable_shared_from_this<Session> {
     };
     if (!server_->pool.Submit(std::move(task))) {
       Finished(key);
-      Answer(message.id, jsonrpc::Error(message.id, rpc::kInternalError, "Server is shutting down"));
+      Answer(message.id,
+             jsonrpc::Error(message.id, rpc::kInternalError, "Server is shutting down"));
     }
   }
 
  public:
   // For the request channels: messages that belong to one client request.
-  void SendRelated(std::string text, const std::string& request_id, bool close_stream = false) const {
+  void SendRelated(std::string text, const std::string& request_id,
+                   bool close_stream = false) const {
     send_(OutgoingMessage{std::move(text), request_id, false, close_stream});
   }
 
@@ -423,8 +464,8 @@ class Session final : public std::enable_shared_from_this<Session> {
     return LogRank(level) >= LogRank(log_level_);
   }
 
-  Result<json> RequestClient(std::string_view method, const json& params, const std::string& related,
-                             std::chrono::milliseconds timeout) {
+  Result<json> RequestClient(std::string_view method, const json& params,
+                             const std::string& related, std::chrono::milliseconds timeout) {
     std::string id;
     std::future<Result<json>> answer;
     {
@@ -433,13 +474,15 @@ class Session final : public std::enable_shared_from_this<Session> {
       id = "mcp-audit-" + std::to_string(++next_request_);
       answer = awaiting_client_[id].get_future();
     }
-    SendRelated(json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}.dump(), related);
+    SendRelated(json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}.dump(),
+                related);
     const bool answered = answer.wait_for(timeout) == std::future_status::ready;
     std::lock_guard lock(mutex_);
     if (!answered) {
       awaiting_client_.erase(id);
-      return Fail(ErrorCode::kUnavailable, "the client did not answer " + std::string(method) + " within " +
-                                               std::to_string(timeout.count()) + " ms");
+      return Fail(ErrorCode::kUnavailable, "the client did not answer " + std::string(method) +
+                                               " within " + std::to_string(timeout.count()) +
+                                               " ms");
     }
     return answer.get();
   }
@@ -452,7 +495,8 @@ class Session final : public std::enable_shared_from_this<Session> {
       closing_ = true;
       waiting.swap(awaiting_client_);
     }
-    for (auto& [id, promise] : waiting) promise.set_value(Fail(ErrorCode::kUnavailable, "the session ended"));
+    for (auto& [id, promise] : waiting)
+      promise.set_value(Fail(ErrorCode::kUnavailable, "the session ended"));
   }
 
   // RFC 5424 severities as MCP names them, lowest first.
@@ -469,9 +513,10 @@ class Session final : public std::enable_shared_from_this<Session> {
     const json& params = message.params;
     if (!params.is_object() || !params.contains("level") || !params["level"].is_string() ||
         LogRank(params["level"].get<std::string>()) < 0) {
-      return Answer(message.id, jsonrpc::Error(message.id, rpc::kInvalidParams,
-                                               "Invalid params: 'level' must be one of debug, info, notice, "
-                                               "warning, error, critical, alert, emergency"));
+      return Answer(message.id,
+                    jsonrpc::Error(message.id, rpc::kInvalidParams,
+                                   "Invalid params: 'level' must be one of debug, info, notice, "
+                                   "warning, error, critical, alert, emergency"));
     }
     {
       std::lock_guard lock(mutex_);
@@ -498,9 +543,10 @@ class Session final : public std::enable_shared_from_this<Session> {
     if (response.is_object() && response.contains("result")) {
       waiting.set_value(response["result"]);
     } else {
-      const json error = response.is_object() ? response.value("error", json::object()) : json::object();
-      waiting.set_value(Fail(ErrorCode::kUnavailable,
-                             "the client answered with an error: " + jsonrpc::StringMember(error, "message")));
+      const json error =
+          response.is_object() ? response.value("error", json::object()) : json::object();
+      waiting.set_value(Fail(ErrorCode::kUnavailable, "the client answered with an error: " +
+                                                          jsonrpc::StringMember(error, "message")));
     }
   }
 
@@ -518,21 +564,23 @@ class Session final : public std::enable_shared_from_this<Session> {
 
   std::mutex mutex_;
   std::condition_variable idle_;
-  std::string protocol_version_;                      // guarded by mutex_; empty until initialize
-  ClientInfo client_;                                 // guarded by mutex_
-  std::map<std::string, std::stop_source> in_flight_; // guarded by mutex_; request id → cancel
-  json client_capabilities_ = json::object();         // guarded by mutex_
-  std::string log_level_ = "info";                    // guarded by mutex_; set by logging/setLevel
-  std::set<std::string> subscriptions_;               // guarded by mutex_; resources/subscribe
-  uint64_t next_request_ = 0;                         // guarded by mutex_
-  bool closing_ = false;                              // guarded by mutex_
-  std::optional<std::chrono::steady_clock::time_point> started_;  // guarded by mutex_; set once recorded
-  std::string end_reason_{kEndClosed};                // guarded by mutex_
-  std::shared_future<void> session_recorded_;         // guarded by mutex_; ready once session_start is
+  std::string protocol_version_;                       // guarded by mutex_; empty until initialize
+  ClientInfo client_;                                  // guarded by mutex_
+  std::map<std::string, std::stop_source> in_flight_;  // guarded by mutex_; request id → cancel
+  json client_capabilities_ = json::object();          // guarded by mutex_
+  std::string log_level_ = "info";                     // guarded by mutex_; set by logging/setLevel
+  std::set<std::string> subscriptions_;                // guarded by mutex_; resources/subscribe
+  uint64_t next_request_ = 0;                          // guarded by mutex_
+  bool closing_ = false;                               // guarded by mutex_
+  std::optional<std::chrono::steady_clock::time_point>
+      started_;                                // guarded by mutex_; set once recorded
+  std::string end_reason_{kEndClosed};         // guarded by mutex_
+  std::shared_future<void> session_recorded_;  // guarded by mutex_; ready once session_start is
   std::map<std::string, std::promise<Result<json>>> awaiting_client_;  // guarded by mutex_
 };
 
-void RequestChannel::Progress(double progress, std::optional<double> total, std::string_view message) {
+void RequestChannel::Progress(double progress, std::optional<double> total,
+                              std::string_view message) {
   auto session = session_.lock();
   if (!session || token_.is_null()) return;
   json params = {{"progressToken", token_}, {"progress", progress}};
@@ -577,7 +625,9 @@ class SessionConnection final : public Connection {
     session_->Receive(message, context);
   }
   void Drain() override { session_->Drain(); }
-  void AssumeInitialized(std::string version) override { session_->AssumeInitialized(std::move(version)); }
+  void AssumeInitialized(std::string version) override {
+    session_->AssumeInitialized(std::move(version));
+  }
   void Ending(std::string_view reason) override { session_->SetEndReason(reason); }
 
  private:
@@ -591,7 +641,8 @@ Server::Server(ServerOptions options, const Toolkit& toolkit)
 
 Server::~Server() = default;
 
-RequestContext ContextOf(const ConnectionInfo& info, std::chrono::system_clock::time_point received_at) {
+RequestContext ContextOf(const ConnectionInfo& info,
+                         std::chrono::system_clock::time_point received_at) {
   RequestContext ctx;
   ctx.received_at = received_at;
   ctx.transport = info.transport;
@@ -608,9 +659,11 @@ void Server::RecordRefusal(const ConnectionInfo& info, const RefusedRequest& ref
 
 bool Server::WouldWait(std::string_view method) const {
   // The requests a worker answers (RunOnPool, Initialize); the others are answered at once.
-  const bool on_a_worker =
-      method == "initialize" || method == "tools/call" || method == "resources/read" || method == "prompts/get";
-  return on_a_worker && impl_->pool.Full();
+  const bool on_a_worker = method == "initialize" || method == "tools/call" ||
+                           method == "resources/read" || method == "prompts/get";
+  return on_a_worker &&
+         (impl_->pool.Full() ||
+          impl_->answers_waiting.load(std::memory_order_relaxed) >= Impl::kMaxAnswersWaiting);
 }
 
 std::unique_ptr<Connection> Server::Connect(ConnectionInfo info, MessageSender send) {

@@ -1,13 +1,11 @@
 #include "mcpaudit/toolkit.h"
 
-#include "mcp/tool_outcome.h"
+#include <cctype>
+#include <exception>
 
 #include "base/ops_log.h"
-
-#include <exception>
-#include <cctype>
-
 #include "mcp/schema_validator.h"
+#include "mcp/tool_outcome.h"
 
 namespace mcpaudit {
 
@@ -18,7 +16,7 @@ struct Toolkit::RegisteredTool {
   ToolHandler handler;
   std::unique_ptr<SchemaValidator> validator;
   std::vector<nlohmann::json::json_pointer> sensitive;  // from the input schema: masked in records
-  json listing;  // the tools/list entry, built once
+  json listing;                                         // the tools/list entry, built once
 };
 
 namespace {
@@ -43,11 +41,11 @@ json BuildListing(const ToolDefinition& d) {
 bool IsValidToolName(std::string_view name) {
   if (name.empty() || name.size() > 128) return false;
   for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) return false;
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'))
+      return false;
   }
   return true;
 }
-
 
 json ToolErrorResult(const std::string& message) {
   return {{"content", json::array({{{"type", "text"}, {"text", message}}})}, {"isError", true}};
@@ -84,17 +82,21 @@ Toolkit::~Toolkit() {
 
 Status Toolkit::Register(ToolDefinition definition, ToolHandler handler) {
   if (!IsValidToolName(definition.name))
-    return Fail(ErrorCode::kInvalidArgument,
-                "invalid tool name '" + definition.name + "' (1-128 characters of A-Z a-z 0-9 _ - .)");
+    return Fail(ErrorCode::kInvalidArgument, "invalid tool name '" + definition.name +
+                                                 "' (1-128 characters of A-Z a-z 0-9 _ - .)");
   if (by_name_.contains(definition.name))
-    return Fail(ErrorCode::kInvalidArgument, "tool '" + definition.name + "' is already registered");
-  if (!handler) return Fail(ErrorCode::kInvalidArgument, "tool '" + definition.name + "' has no handler");
+    return Fail(ErrorCode::kInvalidArgument,
+                "tool '" + definition.name + "' is already registered");
+  if (!handler)
+    return Fail(ErrorCode::kInvalidArgument, "tool '" + definition.name + "' has no handler");
   if (!definition.input_schema.is_object() || definition.input_schema.value("type", "") != "object")
     return Fail(ErrorCode::kInvalidArgument,
-                "tool '" + definition.name + "': the input schema must be an object schema ({\"type\": \"object\", ...})");
+                "tool '" + definition.name +
+                    "': the input schema must be an object schema ({\"type\": \"object\", ...})");
   auto validator = SchemaValidator::Compile(definition.input_schema);
   if (!validator)
-    return Fail(ErrorCode::kInvalidArgument, "tool '" + definition.name + "': " + validator.error().message);
+    return Fail(ErrorCode::kInvalidArgument,
+                "tool '" + definition.name + "': " + validator.error().message);
   auto tool = std::make_unique<RegisteredTool>();
   tool->listing = BuildListing(definition);
   tool->definition = std::move(definition);
@@ -121,8 +123,8 @@ json Toolkit::ListTools(const std::vector<std::string>& roles) const {
   return tools;
 }
 
-void Toolkit::RunHandler(RequestContext& ctx, const RegisteredTool& tool, const json& arguments, CallRecord& record,
-                         ToolCallResponse& response) const {
+void Toolkit::RunHandler(RequestContext& ctx, const RegisteredTool& tool, const json& arguments,
+                         CallRecord& record, ToolCallResponse& response) const {
   Result<ToolResult> result = Fail(ErrorCode::kInternal, "");
   try {
     result = tool.handler(ctx, arguments);
@@ -143,8 +145,9 @@ void Toolkit::RunHandler(RequestContext& ctx, const RegisteredTool& tool, const 
   response.outcome = result->is_error ? Outcome::kFailure : Outcome::kSuccess;
   if (result->is_error) record.error = ToolReportedError(result->content);
   record.resources = std::move(result->resources);
-  record.result_count = result->result_count ? result->result_count
-                                             : std::optional<int64_t>(static_cast<int64_t>(result->content.size()));
+  record.result_count = result->result_count
+                            ? result->result_count
+                            : std::optional<int64_t>(static_cast<int64_t>(result->content.size()));
   record.phi = result->phi;
   record.sensitivity = std::move(result->sensitivity);
   record.is_error = result->is_error;
@@ -153,9 +156,10 @@ void Toolkit::RunHandler(RequestContext& ctx, const RegisteredTool& tool, const 
 
 // Applies the policy (classification, level, redaction, sampling) to the
 // call's record; false when the policy keeps no record of it.
-bool Toolkit::PrepareRecord(const RequestContext& ctx, std::string_view name, const RegisteredTool* tool,
-                            const json& arguments, std::chrono::steady_clock::time_point started,
-                            CallRecord& record, ToolCallResponse& response) const {
+bool Toolkit::PrepareRecord(const RequestContext& ctx, std::string_view name,
+                            const RegisteredTool* tool, const json& arguments,
+                            std::chrono::steady_clock::time_point started, CallRecord& record,
+                            ToolCallResponse& response) const {
   Classify(ctx, name, record, response);
   record.outcome = response.outcome;
   const AuditLevel level = policy_.LevelFor(name);
@@ -164,9 +168,11 @@ bool Toolkit::PrepareRecord(const RequestContext& ctx, std::string_view name, co
     // Secrets never reach the record: names that look secret, and what the
     // tool's own schema marks sensitive.
     record.params = arguments;
-    redactor_.Apply(record.params, tool ? tool->sensitive : std::vector<nlohmann::json::json_pointer>{});
+    redactor_.Apply(record.params,
+                    tool ? tool->sensitive : std::vector<nlohmann::json::json_pointer>{});
   }
-  if (level == AuditLevel::kFull && response.result) record.details = {{"result", ResultSummary(*response.result)}};
+  if (level == AuditLevel::kFull && response.result)
+    record.details = {{"result", ResultSummary(*response.result)}};
   // Sampling keeps 1 in N successful calls of high-volume tools; failures and
   // refusals are always recorded, and the skipped ones are counted in the log.
   if (response.outcome == Outcome::kSuccess && sampler_.Skip(name)) return false;
@@ -176,7 +182,7 @@ bool Toolkit::PrepareRecord(const RequestContext& ctx, std::string_view name, co
 }
 
 void Toolkit::CloseRecord(CallRecord& record, std::chrono::steady_clock::time_point started,
-                       ToolCallResponse& response) const {
+                          ToolCallResponse& response) const {
   if (response.rpc_error) record.error = response.rpc_error;
   if (response.result) {
     record.is_error = response.result->value("isError", false);
@@ -186,7 +192,8 @@ void Toolkit::CloseRecord(CallRecord& record, std::chrono::steady_clock::time_po
   record.duration = recorder_.clock().Monotonic() - started;
 }
 
-void Toolkit::Finish(const RequestContext& ctx, CallRecord& record, std::chrono::steady_clock::time_point started,
+void Toolkit::Finish(const RequestContext& ctx, CallRecord& record,
+                     std::chrono::steady_clock::time_point started,
                      ToolCallResponse& response) const {
   CloseRecord(record, started, response);
   Settle(recorder_.Record(ctx, record), record.event_type, record.tool, response);
@@ -196,15 +203,18 @@ void Toolkit::Settle(const Status& logged, std::string_view event_type, std::str
                      ToolCallResponse& response) const {
   if (!logged) {
     audit_failures_.fetch_add(1, std::memory_order_relaxed);
-    OpsLog().error("audit record ({} {}) was not accepted: {}", event_type, tool, logged.error().message);
+    OpsLog().error("audit record ({} {}) was not accepted: {}", event_type, tool,
+                   logged.error().message);
     if (fail_closed_ && !response.cancelled) {
       // No record, no result: the client must not act on an unaudited call.
       response.result.reset();
       response.result_json.clear();
-      response.rpc_error = AuditError{rpc::kInternalError,
-                                      "Audit log unavailable: the call's result is withheld because its audit "
-                                      "record could not be written (" + logged.error().message + ")",
-                                      "audit_unavailable"};
+      response.rpc_error =
+          AuditError{rpc::kInternalError,
+                     "Audit log unavailable: the call's result is withheld because its audit "
+                     "record could not be written (" +
+                         logged.error().message + ")",
+                     "audit_unavailable"};
     }
   }
 }
@@ -218,14 +228,16 @@ const ClassifyRule* Toolkit::ReasonRequiredByTool(std::string_view name) const {
 void Toolkit::Classify(const RequestContext& ctx, std::string_view name, CallRecord& record,
                        ToolCallResponse& response) const {
   for (const auto& rule : policy_.classify) {
-    if (!policy_.MatchesTool(rule, name) && !policy_.MatchesResources(rule, record.resources)) continue;
+    if (!policy_.MatchesTool(rule, name) && !policy_.MatchesResources(rule, record.resources))
+      continue;
     if (!rule.sensitivity.empty()) record.sensitivity = rule.sensitivity;
     record.phi = record.phi || rule.phi;
     if (rule.require_access_reason && ctx.access_reason.empty() && response.result) {
       // The result touched data that needs a reason: it is not released.
       response.result.reset();
       response.outcome = Outcome::kDenied;
-      response.rpc_error = AuditError{rpc::kAccessDenied, kAccessReasonMessage, "access_reason_required"};
+      response.rpc_error =
+          AuditError{rpc::kAccessDenied, kAccessReasonMessage, "access_reason_required"};
     }
   }
 }
@@ -239,13 +251,15 @@ void Toolkit::EmitSampleSummary(const RequestContext& ctx, std::string_view tool
   summary.details = {{"skipped", skipped}};
   if (auto logged = recorder_.Record(ctx, summary); !logged) {
     audit_failures_.fetch_add(1, std::memory_order_relaxed);
-    OpsLog().error("sample summary for tool '{}' was not accepted: {}", tool, logged.error().message);
+    OpsLog().error("sample summary for tool '{}' was not accepted: {}", tool,
+                   logged.error().message);
   }
 }
 
 uint64_t Toolkit::audit_failures() const { return audit_failures_.load(std::memory_order_relaxed); }
 
-ToolCallResponse Toolkit::Call(RequestContext& ctx, std::string_view name, const json& arguments) const {
+ToolCallResponse Toolkit::Call(RequestContext& ctx, std::string_view name,
+                               const json& arguments) const {
   CallRecord record;
   ToolCallResponse response;
   if (Run(ctx, name, arguments, record, response))
@@ -253,21 +267,23 @@ ToolCallResponse Toolkit::Call(RequestContext& ctx, std::string_view name, const
   return response;
 }
 
-void Toolkit::CallThen(RequestContext& ctx, std::string_view name, const json& arguments, Answer answer) const {
+void Toolkit::CallThen(RequestContext& ctx, std::string_view name, const json& arguments,
+                       Answer answer) const {
   CallRecord record;
   ToolCallResponse response;
   if (!Run(ctx, name, arguments, record, response)) return answer(std::move(response));
   // The record is made now, from the caller's context; the answer waits for the logger.
-  recorder_.RecordThen(ctx, record,
-                       [this, type = record.event_type, tool = record.tool, response = std::move(response),
-                        answer = std::move(answer)](const Status& logged) mutable {
-                         Settle(logged, type, tool, response);
-                         answer(std::move(response));
-                       });
+  recorder_.RecordThen(
+      ctx, record,
+      [this, type = record.event_type, tool = record.tool, response = std::move(response),
+       answer = std::move(answer)](const Status& logged) mutable {
+        Settle(logged, type, tool, response);
+        answer(std::move(response));
+      });
 }
 
-bool Toolkit::Run(RequestContext& ctx, std::string_view name, const json& arguments, CallRecord& record,
-                  ToolCallResponse& response) const {
+bool Toolkit::Run(RequestContext& ctx, std::string_view name, const json& arguments,
+                  CallRecord& record, ToolCallResponse& response) const {
   const auto started = recorder_.clock().Monotonic();
   record.tool = std::string(name);
   const ToolCall call{name, arguments};
@@ -292,11 +308,13 @@ bool Toolkit::Run(RequestContext& ctx, std::string_view name, const json& argume
   } else if (std::string problems = tool->validator->Validate(arguments); !problems.empty()) {
     // A validation error is a tool execution error (MCP 2025-11-25), so that the
     // model can see it and correct its call; the record says it was denied.
-    tool_error(Outcome::kDenied, "Invalid arguments for tool " + tool->definition.name + ":\n" + problems,
+    tool_error(Outcome::kDenied,
+               "Invalid arguments for tool " + tool->definition.name + ":\n" + problems,
                "invalid_arguments");
   } else if (!policy_.Permits(ctx.identity.roles, name)) {
     deny(rpc::kAccessDenied, ToolNotAllowedMessage(name), kToolNotAllowedReason);
-  } else if (const ClassifyRule* rule = ReasonRequiredByTool(name); rule && ctx.access_reason.empty()) {
+  } else if (const ClassifyRule* rule = ReasonRequiredByTool(name);
+             rule && ctx.access_reason.empty()) {
     deny(rpc::kAccessDenied, kAccessReasonMessage, "access_reason_required");
   } else if (Status ready = fail_closed_ ? logger_.Ready() : Status{}; !ready) {
     deny(rpc::kInternalError,

@@ -86,9 +86,11 @@ CallRecord FromAnswer(const PendingCall& call, const json& answer, size_t bytes)
     for (const auto& item : *content) {
       if (!item.is_object()) continue;
       std::string uri = jsonrpc::StringMember(item, "uri");
-      if (const auto resource = item.find("resource"); uri.empty() && resource != item.end() && resource->is_object())
+      if (const auto resource = item.find("resource");
+          uri.empty() && resource != item.end() && resource->is_object())
         uri = jsonrpc::StringMember(*resource, "uri");
-      if (!uri.empty() && std::find(record.resources.begin(), record.resources.end(), uri) == record.resources.end())
+      if (!uri.empty() && std::find(record.resources.begin(), record.resources.end(), uri) ==
+                              record.resources.end())
         record.resources.push_back(uri);
     }
   }
@@ -96,7 +98,7 @@ CallRecord FromAnswer(const PendingCall& call, const json& answer, size_t bytes)
 }
 
 constexpr const char* kRestartId = "mcp-audit-restart";  // the id of a replayed initialize
-constexpr const char* kToolsListId = "mcp-audit-tools";   // the proxy's own tools/list
+constexpr const char* kToolsListId = "mcp-audit-tools";  // the proxy's own tools/list
 
 }  // namespace
 
@@ -111,8 +113,10 @@ ProxyShared::~ProxyShared() {
   for (const auto& tool : sampler_.ToolsWithSkipped()) EmitSampleSummary(RequestContext{}, tool);
 }
 
-void ProxyShared::RecordSampled(const RequestContext& ctx, const CallRecord& record, AuditLogger::Done done) {
-  if (record.event_type == "tool_call" && record.outcome == Outcome::kSuccess && sampler_.Skip(record.tool))
+void ProxyShared::RecordSampled(const RequestContext& ctx, const CallRecord& record,
+                                AuditLogger::Done done) {
+  if (record.event_type == "tool_call" && record.outcome == Outcome::kSuccess &&
+      sampler_.Skip(record.tool))
     return done(Status{});
   if (record.event_type == "tool_call") EmitSampleSummary(ctx, record.tool);
   recorder.RecordThen(ctx, record, std::move(done));
@@ -126,7 +130,8 @@ void ProxyShared::EmitSampleSummary(const RequestContext& ctx, const std::string
   summary.tool = tool;
   summary.details = {{"skipped", skipped}};
   if (Status recorded = recorder.Record(ctx, summary); !recorded)
-    OpsLog().error("proxy: the sample summary for {} could not be written: {}", tool, recorded.error().message);
+    OpsLog().error("proxy: the sample summary for {} could not be written: {}", tool,
+                   recorded.error().message);
 }
 
 struct UpstreamSession::State {
@@ -145,8 +150,8 @@ struct UpstreamSession::State {
   std::map<std::string, std::string> progress_tokens;  // token key -> the request that set it
   ClientInfo client;
   std::string protocol_version;
-  std::string initialize_line;  // replayed when the upstream is started again
-  std::string initialize_key;   // the client's initialize (its id key)
+  std::string initialize_line;                        // replayed when the upstream is started again
+  std::string initialize_key;                         // the client's initialize (its id key)
   std::optional<Steady::time_point> session_started;  // when its session_start was recorded
   std::string end_reason{kEndClosed};
   size_t restarts = 0;
@@ -167,8 +172,9 @@ struct UpstreamSession::State {
   // Answers waiting for their records: in durable mode the logger's writer
   // sends them after its sync. A lock of their own: the writer must never
   // wait for `mutex`, which is held while records are queued.
+  static constexpr size_t kMaxAnswersWaiting = 1024;
   std::mutex answers_mutex;
-  std::condition_variable answers_sent;
+  std::condition_variable answers_changed;
   size_t answers_waiting = 0;  // guarded by answers_mutex
 
   State(ProxyShared& s, ConnectionInfo i, MessageSender sender)
@@ -178,15 +184,17 @@ struct UpstreamSession::State {
         redactor(s.redactor),
         info(std::move(i)),
         send(std::move(sender)),
-        link(options.http.url.empty() ? MakeChildLink(options.command, options.max_upstream_message_bytes)
-                                      : MakeHttpLink(options.http)) {}
+        link(options.http.url.empty()
+                 ? MakeChildLink(options.command, options.max_upstream_message_bytes)
+                 : MakeHttpLink(options.http)) {}
 
   // Learns the tools' sensitive parameters from a tools/list result. Mutex held.
   void LearnTools(const json& result) {
     if (!result.is_object() || !result.contains("tools") || !result["tools"].is_array()) return;
     for (const auto& tool : result["tools"]) {
       if (!tool.is_object() || !tool.contains("name") || !tool["name"].is_string()) continue;
-      sensitive[tool["name"].get<std::string>()] = SensitiveProperties(tool.value("inputSchema", json::object()));
+      sensitive[tool["name"].get<std::string>()] =
+          SensitiveProperties(tool.value("inputSchema", json::object()));
     }
   }
 
@@ -222,7 +230,8 @@ struct UpstreamSession::State {
 
   void Record(const RequestContext& ctx, const CallRecord& record, const char* what) {
     if (Status recorded = recorder.Record(ctx, record); !recorded)
-      OpsLog().error("proxy: the record of {} could not be written: {}", what, recorded.error().message);
+      OpsLog().error("proxy: the record of {} could not be written: {}", what,
+                     recorded.error().message);
   }
 
   bool SendUpstream(const std::string& line) { return link->Send(line); }
@@ -231,12 +240,14 @@ struct UpstreamSession::State {
   // the request it belongs to (progress by its token, else the request whose
   // stream it came on, else the newest open request), or, with none open or
   // when it came on the upstream's own stream, to the session's own stream.
-  void ToClient(std::string text, const json& message, const std::optional<std::string>& related = {}) {  // mutex held
+  void ToClient(std::string text, const json& message,
+                const std::optional<std::string>& related = {}) {  // mutex held
     send(Route(std::move(text), message, related));
   }
 
   // `text` addressed as ToClient says. Mutex held.
-  OutgoingMessage Route(std::string text, const json& message, const std::optional<std::string>& related) {
+  OutgoingMessage Route(std::string text, const json& message,
+                        const std::optional<std::string>& related) {
     OutgoingMessage out;
     out.text = std::move(text);
     if (message.is_object() && message.contains("id") && !message.contains("method")) {
@@ -249,12 +260,15 @@ struct UpstreamSession::State {
     } else if (message.is_object()) {
       const json params = message.value("params", json::object());
       if (params.is_object() && params.contains("progressToken")) {
-        if (auto it = progress_tokens.find(params["progressToken"].dump()); it != progress_tokens.end())
+        if (auto it = progress_tokens.find(params["progressToken"].dump());
+            it != progress_tokens.end())
           out.request_id = it->second;
       }
-      if (out.request_id.empty() && related && std::ranges::find(open_requests, *related) != open_requests.end())
+      if (out.request_id.empty() && related &&
+          std::ranges::find(open_requests, *related) != open_requests.end())
         out.request_id = *related;
-      if (out.request_id.empty() && !related && !open_requests.empty()) out.request_id = open_requests.back();
+      if (out.request_id.empty() && !related && !open_requests.empty())
+        out.request_id = open_requests.back();
     }
     return out;
   }
@@ -265,7 +279,8 @@ struct UpstreamSession::State {
                   const std::optional<std::string>& related = {}) {
     CallRecord record = FromAnswer(call, answer, line.size());
     record.params = Redacted(call);
-    for (const auto& rule : options.policy.classify) {  // classification by the resources the result names
+    for (const auto& rule :
+         options.policy.classify) {  // classification by the resources the result names
       if (!options.policy.MatchesResources(rule, record.resources)) continue;
       if (!rule.sensitivity.empty()) record.sensitivity = rule.sensitivity;
       record.phi = record.phi || rule.phi;
@@ -280,31 +295,44 @@ struct UpstreamSession::State {
       if (level == AuditLevel::kFull && answer.contains("result"))
         record.details = {{"result", ResultSummary(answer["result"])}};
     }
-    {
-      std::lock_guard lock(answers_mutex);
-      ++answers_waiting;
-    }
+    std::shared_ptr<void> waiting =
+        AnswerWaiting();  // counted before Route closes the request (Drain)
+    OutgoingMessage out = Route(std::move(line), answer, related);
     shared.RecordSampled(call.ctx, record,
-                         [this, id, out = Route(std::move(line), answer, related)](const Status& recorded) mutable {
+                         [this, id, waiting = std::move(waiting),
+                          out = std::move(out)](const Status& recorded) mutable {
                            if (!recorded) {
-                             OpsLog().error("proxy: the record of call {} could not be written: {}", IdText(id),
-                                            recorded.error().message);
+                             OpsLog().error("proxy: the record of call {} could not be written: {}",
+                                            IdText(id), recorded.error().message);
                              if (options.fail_closed)
-                               out.text = ErrorResponse(id, -32603,
-                                                        "the audit record of this call could not be written; "
-                                                        "its result is withheld")
+                               out.text = ErrorResponse(
+                                              id, -32603,
+                                              "the audit record of this call could not be written; "
+                                              "its result is withheld")
                                               .dump();
                            }
                            send(std::move(out));
-                           std::lock_guard lock(answers_mutex);  // `this` lives until the count is seen
-                           if (--answers_waiting == 0) answers_sent.notify_all();
                          });
+  }
+
+  // Counts an answer as waiting for its record while the token lives (its
+  // callback: sent, or dropped on the way by an exception). Waits while
+  // kMaxAnswersWaiting are: the writer sends them without this session's lock.
+  std::shared_ptr<void> AnswerWaiting() {
+    std::unique_lock lock(answers_mutex);
+    answers_changed.wait(lock, [&] { return answers_waiting < kMaxAnswersWaiting; });
+    ++answers_waiting;
+    return std::shared_ptr<void>(nullptr, [this](void*) {
+      std::lock_guard lock(answers_mutex);  // `this` lives until the count is seen
+      --answers_waiting;
+      answers_changed.notify_all();
+    });
   }
 
   // Waits until every answer waiting for its record has been sent.
   void WaitForAnswers() {
     std::unique_lock lock(answers_mutex);
-    answers_sent.wait(lock, [&] { return answers_waiting == 0; });
+    answers_changed.wait(lock, [&] { return answers_waiting == 0; });
   }
 
   // Fails a call with `message` (recorded) and tells the client. Mutex held.
@@ -321,9 +349,11 @@ struct UpstreamSession::State {
       gone = false;
       reader_done = false;
     }
-    const bool started_now = link->Start(
-        {[this](std::string line, std::optional<std::string> related) { FromUpstream(std::move(line), related); },
-         [this](UpstreamEnd end) { UpstreamEnded(std::move(end)); }});
+    const bool started_now =
+        link->Start({[this](std::string line, std::optional<std::string> related) {
+                       FromUpstream(std::move(line), related);
+                     },
+                     [this](UpstreamEnd end) { UpstreamEnded(std::move(end)); }});
     std::lock_guard lock(mutex);
     if (!started_now) {
       gone = true;
@@ -336,11 +366,13 @@ struct UpstreamSession::State {
 
   // One message from the upstream, on its way to the client.
   void FromUpstream(std::string line, const std::optional<std::string>& related) {
-    const ReleaseFreeMemoryAfter release(line.size() > kLargeMessageBytes);  // once a huge answer is relayed
+    const ReleaseFreeMemoryAfter release(line.size() >
+                                         kLargeMessageBytes);  // once a huge answer is relayed
     try {
       Relay(std::move(line), related);
     } catch (const std::exception& e) {
-      // A member of a type the code did not expect: the message is dropped (a call it answers times out, recorded).
+      // A member of a type the code did not expect: the message is dropped (a call it answers times
+      // out, recorded).
       OpsLog().warn("proxy: a message from the upstream was dropped: {}", e.what());
     }
   }
@@ -348,7 +380,8 @@ struct UpstreamSession::State {
   void Relay(std::string line, const std::optional<std::string>& related) {
     BoundedJson parsed = ParseBounded(line, options.max_json_depth);
     if (parsed.fault == JsonFault::kSyntax) {
-      // A tool's text with bytes that are not UTF-8: relayed (and recorded) with U+FFFD in their place.
+      // A tool's text with bytes that are not UTF-8: relayed (and recorded) with U+FFFD in their
+      // place.
       std::string repaired = WellFormedUtf8(line);
       if (repaired != line) {
         OpsLog().warn("proxy: the upstream sent ill-formed UTF-8; replaced by U+FFFD");
@@ -357,17 +390,21 @@ struct UpstreamSession::State {
       }
     }
     if (parsed.fault == JsonFault::kSyntax) {
-      // Not JSON-RPC: nothing to relay (a call it was meant to answer times out, and that is recorded).
-      OpsLog().warn("proxy: a line from the upstream that is not JSON was dropped: {}", parsed.message);
+      // Not JSON-RPC: nothing to relay (a call it was meant to answer times out, and that is
+      // recorded).
+      OpsLog().warn("proxy: a line from the upstream that is not JSON was dropped: {}",
+                    parsed.message);
       return;
     }
     std::lock_guard lock(mutex);
     if (parsed.fault == JsonFault::kTooDeep || parsed.fault == JsonFault::kNumberOutOfRange) {
       // Not relayed: the client's parser may not survive it either. A call it answers fails.
       OpsLog().warn("proxy: a message from the upstream was dropped: {}", parsed.message);
-      if (parsed.value.is_object() && parsed.value.contains("id") && !parsed.value.contains("method")) {
+      if (parsed.value.is_object() && parsed.value.contains("id") &&
+          !parsed.value.contains("method")) {
         if (auto it = pending.find(parsed.value["id"].dump()); it != pending.end()) {
-          FailCall(it->first, it->second, "the MCP server's answer was refused by mcp-audit proxy: " + parsed.message);
+          FailCall(it->first, it->second,
+                   "the MCP server's answer was refused by mcp-audit proxy: " + parsed.message);
           pending.erase(it);
         }
       }
@@ -376,32 +413,49 @@ struct UpstreamSession::State {
     json message = std::move(parsed.value);
     if (message.is_object() && message.contains("id") && !message.contains("method")) {
       if (message["id"] == kRestartId) return;  // the answer to a replayed initialize
-      if (message["id"] == kToolsListId) {  // the proxy's own tools/list: learnt, not relayed
+      if (message["id"] == kToolsListId) {      // the proxy's own tools/list: learnt, not relayed
         const json result = message.value("result", json::object());
         LearnTools(result);
-        // The next page goes out from the watchdog: this thread must never wait on the upstream's input.
+        // The next page goes out from the watchdog: this thread must never wait on the upstream's
+        // input.
         if (result.is_object() && !jsonrpc::StringMember(result, "nextCursor").empty())
           QueueToolsRequest(jsonrpc::StringMember(result, "nextCursor"));
         return;
       }
-      if (message["id"].dump() == initialize_key && message.contains("result") && message["result"].is_object() &&
-          !RecordSessionStart(message["result"]) && options.fail_closed) {
+      if (abandoned.erase(message["id"].dump()) > 0) {
+        OpsLog().warn("proxy: the upstream answered call {} after it was abandoned; dropped",
+                      IdText(message["id"]));
+        return;
+      }
+      if (std::ranges::find(open_requests, message["id"].dump()) == open_requests.end()) {
+        // A second answer to one request, or an answer to none: never relayed
+        // (the first may still wait for its record; this one has none).
+        OpsLog().warn("proxy: the upstream answered {}, which no open request has; dropped",
+                      IdText(message["id"]));
+        return;
+      }
+      if (message["id"].dump() == initialize_key && message.contains("result") &&
+          message["result"].is_object() && !RecordSessionStart(message["result"]) &&
+          options.fail_closed) {
         // Durable mode: no session without its record.
-        line = jsonrpc::Error(message["id"], -32603,
-                              "the audit record of this session could not be written; the session is refused "
-                              "(audit_unavailable)");
+        line = jsonrpc::Error(
+            message["id"], -32603,
+            "the audit record of this session could not be written; the session is refused "
+            "(audit_unavailable)");
         message = json::parse(line);
       }
       if (tools_list_requests.erase(message["id"].dump()) > 0) {
         LearnTools(message.value("result", json::object()));
         // A tool the caller's roles may not call is not offered either.
-        if (!options.policy.access.empty() && message.contains("result") && message["result"].is_object() &&
-            message["result"].contains("tools") && message["result"]["tools"].is_array()) {
+        if (!options.policy.access.empty() && message.contains("result") &&
+            message["result"].is_object() && message["result"].contains("tools") &&
+            message["result"]["tools"].is_array()) {
           json& tools = message["result"]["tools"];
           const size_t before = tools.size();
           json permitted = json::array();
           for (auto& tool : tools)
-            if (tool.is_object() && options.policy.Permits(info.identity.roles, jsonrpc::StringMember(tool, "name")))
+            if (tool.is_object() &&
+                options.policy.Permits(info.identity.roles, jsonrpc::StringMember(tool, "name")))
               permitted.push_back(std::move(tool));
           if (permitted.size() != before) {
             tools = std::move(permitted);
@@ -409,17 +463,15 @@ struct UpstreamSession::State {
           }
         }
       }
-      if (abandoned.erase(message["id"].dump()) > 0) {
-        OpsLog().warn("proxy: the upstream answered call {} after it was abandoned; dropped", IdText(message["id"]));
-        return;
-      }
       if (auto it = pending.find(message["id"].dump()); it != pending.end()) {
         AnswerCall(it->second, message["id"], message, std::move(line), related);
         pending.erase(it);
         return;
       }
     }
-    if (message.is_object() && jsonrpc::StringMember(message, "method") == "notifications/tools/list_changed") QueueToolsRequest();
+    if (message.is_object() &&
+        jsonrpc::StringMember(message, "method") == "notifications/tools/list_changed")
+      QueueToolsRequest();
     ToClient(std::move(line), message, related);
   }
 
@@ -427,10 +479,12 @@ struct UpstreamSession::State {
   // with the server behind the proxy, before the client hears of it. Whether
   // the record was accepted. Mutex held.
   bool RecordSessionStart(const json& result) {
-    if (const std::string version = jsonrpc::StringMember(result, "protocolVersion"); !version.empty())
+    if (const std::string version = jsonrpc::StringMember(result, "protocolVersion");
+        !version.empty())
       protocol_version = version;
     json server = json::object();
-    if (const auto server_info = result.find("serverInfo"); server_info != result.end() && server_info->is_object())
+    if (const auto server_info = result.find("serverInfo");
+        server_info != result.end() && server_info->is_object())
       server = {{"name", jsonrpc::StringMember(*server_info, "name")},
                 {"version", jsonrpc::StringMember(*server_info, "version")}};
     CallRecord record;
@@ -440,7 +494,8 @@ struct UpstreamSession::State {
     RequestContext ctx = Context();
     ctx.request_id = IdText(json::parse(initialize_key));
     if (Status recorded = recorder.Record(ctx, record); !recorded) {
-      OpsLog().error("proxy: the record of the session's start could not be written: {}", recorded.error().message);
+      OpsLog().error("proxy: the record of the session's start could not be written: {}",
+                     recorded.error().message);
       return false;
     }
     session_started = Steady::now();
@@ -468,7 +523,8 @@ struct UpstreamSession::State {
     pending.clear();
     // Other requests it will not answer either.
     for (const std::string& key : std::vector<std::string>(open_requests)) {
-      const json failed = ErrorResponse(json::parse(key), -32603, "the MCP server behind this proxy has ended" + why);
+      const json failed = ErrorResponse(json::parse(key), -32603,
+                                        "the MCP server behind this proxy has ended" + why);
       ToClient(failed.dump(), failed);
     }
     gone = true;
@@ -506,8 +562,8 @@ struct UpstreamSession::State {
     record.event_type = "upstream_restarted";
     record.details = {{"upstream", link->name()}, {"restarts", restarts}};
     Record(Context(), record, "the upstream's restart");
-    OpsLog().warn("proxy: session {}: the upstream {} started again ({} of {})", info.session_id, link->name(),
-                  restarts, options.max_restarts);
+    OpsLog().warn("proxy: session {}: the upstream {} started again ({} of {})", info.session_id,
+                  link->name(), restarts, options.max_restarts);
     return true;
   }
 
@@ -518,7 +574,8 @@ struct UpstreamSession::State {
       std::vector<std::string> outgoing;  // sent after the lock: the upstream's pipe may be full
       {
         std::unique_lock lock(mutex);
-        changed.wait_for(lock, std::chrono::milliseconds(100), [&] { return finished || !outbox.empty(); });
+        changed.wait_for(lock, std::chrono::milliseconds(100),
+                         [&] { return finished || !outbox.empty(); });
         if (finished) return;
         outgoing.swap(outbox);
         for (auto it = pending.begin(); it != pending.end();) {
@@ -529,10 +586,13 @@ struct UpstreamSession::State {
           char seconds[32];
           std::snprintf(seconds, sizeof seconds, "%g", options.call_timeout.count() / 1000.0);
           FailCall(it->first, it->second,
-                   std::string("the MCP server behind this proxy did not answer within ") + seconds + " s");
+                   std::string("the MCP server behind this proxy did not answer within ") +
+                       seconds + " s");
           const json cancel = {{"jsonrpc", "2.0"},
                                {"method", "notifications/cancelled"},
-                               {"params", {{"requestId", json::parse(it->first)}, {"reason", "timed out in mcp-audit proxy"}}}};
+                               {"params",
+                                {{"requestId", json::parse(it->first)},
+                                 {"reason", "timed out in mcp-audit proxy"}}}};
           outgoing.push_back(cancel.dump());
           abandoned.insert(it->first);
           it = pending.erase(it);
@@ -590,15 +650,19 @@ struct UpstreamSession::State {
         tools_list_requests.erase(key);
         changed.notify_all();
       }
-      decoded = jsonrpc::DecodeError{rpc::kInvalidParams, "Invalid params: a member has the wrong type", message->id,
-                                     "invalid_request", message->method, message->params};
+      decoded =
+          jsonrpc::DecodeError{rpc::kInvalidParams, "Invalid params: a member has the wrong type",
+                               message->id,         "invalid_request",
+                               message->method,     message->params};
     }
     const auto* error = std::get_if<jsonrpc::DecodeError>(&decoded);
     // The parser's message may quote the ill-formed bytes: serialised with replacements.
     const json refused = ErrorResponse(error->id, error->code, error->message);
     std::lock_guard lock(mutex);
-    shared.refusals.Record(Context(), jsonrpc::RefusalOf(*error), jsonrpc::ArgumentsOf(*error));  // never waits
-    if (!error->is_response) ToClient(jsonrpc::Error(error->id, error->code, error->message), refused);
+    shared.refusals.Record(Context(), jsonrpc::RefusalOf(*error),
+                           jsonrpc::ArgumentsOf(*error));  // never waits
+    if (!error->is_response)
+      ToClient(jsonrpc::Error(error->id, error->code, error->message), refused);
   }
 
   void Receive(std::string_view text, const MessageContext& context) {
@@ -611,7 +675,8 @@ struct UpstreamSession::State {
     // once), never the bytes: an upstream that reads a duplicate key otherwise
     // could run another tool than the one checked and recorded.
     std::string line = message.dump(-1, ' ', false, json::error_handler_t::replace);
-    const bool is_request = message.is_object() && message.contains("method") && message.contains("id");
+    const bool is_request =
+        message.is_object() && message.contains("method") && message.contains("id");
     std::unique_lock lock(mutex);
     if (is_request && gone && !finished && restarts < options.max_restarts && started) {
       lock.unlock();
@@ -622,7 +687,8 @@ struct UpstreamSession::State {
       const std::string method = jsonrpc::StringMember(message, "method");
       const json params = message.value("params", json::object());
       if (method == "notifications/cancelled" && params.is_object()) {
-        // The client gave up on a call: recorded as such; the upstream may still answer, dropped then.
+        // The client gave up on a call: recorded as such; the upstream may still answer, dropped
+        // then.
         const json id = params.value("requestId", json());
         if (auto it = pending.find(id.dump()); it != pending.end()) {
           CallRecord record = RecordOf(it->second);
@@ -638,8 +704,10 @@ struct UpstreamSession::State {
       }
       if (method == "initialize" && params.is_object()) {
         protocol_version = jsonrpc::StringMember(params, "protocolVersion");
-        if (const auto client_info = params.find("clientInfo"); client_info != params.end() && client_info->is_object())
-          client = {jsonrpc::StringMember(*client_info, "name"), jsonrpc::StringMember(*client_info, "version")};
+        if (const auto client_info = params.find("clientInfo");
+            client_info != params.end() && client_info->is_object())
+          client = {jsonrpc::StringMember(*client_info, "name"),
+                    jsonrpc::StringMember(*client_info, "version")};
         initialize_line = line;
         if (is_request) initialize_key = message["id"].dump();
       }
@@ -647,12 +715,13 @@ struct UpstreamSession::State {
         const std::string key = message["id"].dump();
         if (std::ranges::find(open_requests, key) != open_requests.end()) {
           // Two requests with one id: the second would be answered and recorded as the first.
-          const RefusedRequest refusal =
-              jsonrpc::RefusalOf({rpc::kInvalidRequest, "Invalid Request: id " + key + " is already in use",
-                                  message["id"], "duplicate_id", method, params});
+          const RefusedRequest refusal = jsonrpc::RefusalOf(
+              {rpc::kInvalidRequest, "Invalid Request: id " + key + " is already in use",
+               message["id"], "duplicate_id", method, params});
           shared.refusals.Record(Context(), refusal);  // never waits
-          const json refused = ErrorResponse(message["id"], refusal.code, refusal.message);
-          ToClient(refused.dump(), refused);
+          // Sent past Route: the request open under this id stays open for its own answer.
+          send({ErrorResponse(message["id"], refusal.code, refusal.message).dump(), key, true,
+                false});
           return;
         }
         open_requests.push_back(key);
@@ -676,7 +745,8 @@ struct UpstreamSession::State {
             call.resources = {uri};
           } else {
             call.tool = params.is_object() ? jsonrpc::StringMember(params, "name") : "";
-            call.params = params.is_object() ? params.value("arguments", json::object()) : json::object();
+            call.params =
+                params.is_object() ? params.value("arguments", json::object()) : json::object();
           }
           std::optional<Refusal> refusal;
           if (method == "tools/call") refusal = Check(call, params);
@@ -689,7 +759,8 @@ struct UpstreamSession::State {
       }
     }
     const bool upstream_gone = gone;
-    const bool initialized = message.is_object() && jsonrpc::StringMember(message, "method") == "notifications/initialized";
+    const bool initialized = message.is_object() && jsonrpc::StringMember(message, "method") ==
+                                                        "notifications/initialized";
     lock.unlock();
     if (!upstream_gone && SendUpstream(line)) {
       if (initialized) (void)SendUpstream(ToolsRequest());  // learn which parameters are sensitive
@@ -702,7 +773,8 @@ struct UpstreamSession::State {
     if (auto it = pending.find(id.dump()); it != pending.end()) {
       FailCall(it->first, it->second, "the MCP server behind this proxy has ended");
       pending.erase(it);
-    } else if (std::find(open_requests.begin(), open_requests.end(), id.dump()) != open_requests.end()) {
+    } else if (std::find(open_requests.begin(), open_requests.end(), id.dump()) !=
+               open_requests.end()) {
       const json failed = ErrorResponse(id, -32603, "the MCP server behind this proxy has ended");
       ToClient(failed.dump(), failed);
     }
@@ -727,7 +799,8 @@ void UpstreamSession::Receive(std::string_view message, const MessageContext& co
     state_->RefuseUnreadable(message, e.what());
   }
   // The memory of a huge message (its text and its JSON) goes back to the system.
-  if (message.size() > kLargeMessageBytes) ReleaseFreeMemory(/*often_at_most=*/true);  // may be an I/O thread
+  if (message.size() > kLargeMessageBytes)
+    ReleaseFreeMemory(/*often_at_most=*/true);  // may be an I/O thread
 }
 
 void UpstreamSession::Drain() {

@@ -51,9 +51,10 @@ struct ProxyOptions {
   std::chrono::milliseconds call_timeout{std::chrono::minutes(5)};
   // Run before a tools/call is forwarded (rate limits, …).
   std::vector<MiddlewarePtr> middleware;
-  size_t max_restarts = 3;  // per session; then its requests get errors
-  size_t max_message_bytes = 4 * 1024 * 1024;            // a longer client message is refused
-  size_t max_upstream_message_bytes = 16 * 1024 * 1024;  // a longer one from the upstream is dropped
+  size_t max_restarts = 3;                     // per session; then its requests get errors
+  size_t max_message_bytes = 4 * 1024 * 1024;  // a longer client message is refused
+  size_t max_upstream_message_bytes =
+      16 * 1024 * 1024;        // a longer one from the upstream is dropped
   size_t max_json_depth = 64;  // a message nested deeper is refused (client) or dropped (upstream)
   RefusalLimits refusals;
 };

@@ -14,18 +14,21 @@ namespace mcpaudit {
 namespace {
 
 // What the rollup triggers do for one row: count `new` in, count `old` out.
-#define MCPAUDIT_ROLLUP_COUNT_NEW \
-  " INSERT INTO audit_rollup VALUES (substr(new.timestamp, 1, 13), coalesce(new.tenant_id, '')," \
-  "  coalesce(new.tool, ''), new.event_type, new.outcome, coalesce(new.error_reason, ''), 1)" \
-  "  ON CONFLICT DO UPDATE SET n = n + 1;" \
-  " INSERT INTO audit_rollup_users VALUES (substr(new.timestamp, 1, 10), coalesce(new.tenant_id, '')," \
+#define MCPAUDIT_ROLLUP_COUNT_NEW                                                                  \
+  " INSERT INTO audit_rollup VALUES (substr(new.timestamp, 1, 13), coalesce(new.tenant_id, ''),"   \
+  "  coalesce(new.tool, ''), new.event_type, new.outcome, coalesce(new.error_reason, ''), 1)"      \
+  "  ON CONFLICT DO UPDATE SET n = n + 1;"                                                         \
+  " INSERT INTO audit_rollup_users VALUES (substr(new.timestamp, 1, 10), coalesce(new.tenant_id, " \
+  "''),"                                                                                           \
   "  coalesce(new.user_id, ''), new.outcome, 1) ON CONFLICT DO UPDATE SET n = n + 1;"
-#define MCPAUDIT_ROLLUP_UNCOUNT_OLD \
-  " UPDATE audit_rollup SET n = n - 1 WHERE hour = substr(old.timestamp, 1, 13)" \
-  "  AND tenant_id = coalesce(old.tenant_id, '') AND tool = coalesce(old.tool, '')" \
-  "  AND event_type = old.event_type AND outcome = old.outcome AND error_reason = coalesce(old.error_reason, '');" \
-  " UPDATE audit_rollup_users SET n = n - 1 WHERE day = substr(old.timestamp, 1, 10)" \
-  "  AND tenant_id = coalesce(old.tenant_id, '') AND user_id = coalesce(old.user_id, '') AND outcome = old.outcome;"
+#define MCPAUDIT_ROLLUP_UNCOUNT_OLD                                                            \
+  " UPDATE audit_rollup SET n = n - 1 WHERE hour = substr(old.timestamp, 1, 13)"               \
+  "  AND tenant_id = coalesce(old.tenant_id, '') AND tool = coalesce(old.tool, '')"            \
+  "  AND event_type = old.event_type AND outcome = old.outcome AND error_reason = "            \
+  "coalesce(old.error_reason, '');"                                                            \
+  " UPDATE audit_rollup_users SET n = n - 1 WHERE day = substr(old.timestamp, 1, 10)"          \
+  "  AND tenant_id = coalesce(old.tenant_id, '') AND user_id = coalesce(old.user_id, '') AND " \
+  "outcome = old.outcome;"
 
 constexpr Migration kMigrations[] = {
     {1,
@@ -76,22 +79,23 @@ constexpr Migration kMigrations[] = {
     // after an erasure, so that no erased user id stays behind.
     {3,
      "CREATE TABLE audit_rollup (hour TEXT NOT NULL, tenant_id TEXT NOT NULL, tool TEXT NOT NULL,"
-     " event_type TEXT NOT NULL, outcome TEXT NOT NULL, error_reason TEXT NOT NULL, n INTEGER NOT NULL,"
+     " event_type TEXT NOT NULL, outcome TEXT NOT NULL, error_reason TEXT NOT NULL, n INTEGER NOT "
+     "NULL,"
      " PRIMARY KEY (hour, tenant_id, tool, event_type, outcome, error_reason)) WITHOUT ROWID;"
-     "CREATE TABLE audit_rollup_users (day TEXT NOT NULL, tenant_id TEXT NOT NULL, user_id TEXT NOT NULL,"
-     " outcome TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (day, tenant_id, user_id, outcome)) WITHOUT ROWID;"
-     "CREATE TRIGGER audit_rollup_add AFTER INSERT ON audit_events BEGIN"
-     MCPAUDIT_ROLLUP_COUNT_NEW
+     "CREATE TABLE audit_rollup_users (day TEXT NOT NULL, tenant_id TEXT NOT NULL, user_id TEXT "
+     "NOT NULL,"
+     " outcome TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (day, tenant_id, user_id, outcome)) "
+     "WITHOUT ROWID;"
+     "CREATE TRIGGER audit_rollup_add AFTER INSERT ON audit_events BEGIN" MCPAUDIT_ROLLUP_COUNT_NEW
      "END;"
-     "CREATE TRIGGER audit_rollup_remove AFTER DELETE ON audit_events BEGIN"
-     MCPAUDIT_ROLLUP_UNCOUNT_OLD
-     "END;"
-     "CREATE TRIGGER audit_rollup_change AFTER UPDATE ON audit_events BEGIN"
-     MCPAUDIT_ROLLUP_UNCOUNT_OLD
-     MCPAUDIT_ROLLUP_COUNT_NEW
-     "END;"
-     "INSERT INTO audit_rollup SELECT substr(timestamp, 1, 13), coalesce(tenant_id, ''), coalesce(tool, ''),"
-     " event_type, outcome, coalesce(error_reason, ''), count(*) FROM audit_events GROUP BY 1, 2, 3, 4, 5, 6;"
+     "CREATE TRIGGER audit_rollup_remove AFTER DELETE ON audit_events "
+     "BEGIN" MCPAUDIT_ROLLUP_UNCOUNT_OLD "END;"
+     "CREATE TRIGGER audit_rollup_change AFTER UPDATE ON audit_events "
+     "BEGIN" MCPAUDIT_ROLLUP_UNCOUNT_OLD MCPAUDIT_ROLLUP_COUNT_NEW "END;"
+     "INSERT INTO audit_rollup SELECT substr(timestamp, 1, 13), coalesce(tenant_id, ''), "
+     "coalesce(tool, ''),"
+     " event_type, outcome, coalesce(error_reason, ''), count(*) FROM audit_events GROUP BY 1, 2, "
+     "3, 4, 5, 6;"
      "INSERT INTO audit_rollup_users SELECT substr(timestamp, 1, 10), coalesce(tenant_id, ''),"
      " coalesce(user_id, ''), outcome, count(*) FROM audit_events GROUP BY 1, 2, 3, 4;"},
     // A tool's denials (or failures): both filters on one index, the question
@@ -122,9 +126,12 @@ class RollupCounts {
   // Adds the counts to the tables, inside the caller's transaction.
   bool Apply(sqlite3* db) const {
     return Upsert(db,
-                  "INSERT INTO audit_rollup VALUES (?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+                  "INSERT INTO audit_rollup VALUES (?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET n = n "
+                  "+ excluded.n",
                   hours_) &&
-           Upsert(db, "INSERT INTO audit_rollup_users VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+           Upsert(db,
+                  "INSERT INTO audit_rollup_users VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE SET n = "
+                  "n + excluded.n",
                   days_);
   }
 
@@ -140,7 +147,9 @@ class RollupCounts {
       int column = 0;
       std::apply(
           [&](const auto&... part) {
-            (sqlite3_bind_text(statement, ++column, part.data(), static_cast<int>(part.size()), SQLITE_STATIC), ...);
+            (sqlite3_bind_text(statement, ++column, part.data(), static_cast<int>(part.size()),
+                               SQLITE_STATIC),
+             ...);
           },
           key);
       sqlite3_bind_int64(statement, ++column, n);
@@ -153,7 +162,8 @@ class RollupCounts {
     return ok;
   }
 
-  using Hour = std::tuple<std::string, std::string, std::string, std::string, std::string, std::string>;
+  using Hour =
+      std::tuple<std::string, std::string, std::string, std::string, std::string, std::string>;
   using Day = std::tuple<std::string, std::string, std::string, std::string>;
   std::map<Hour, int64_t> hours_;
   std::map<Day, int64_t> days_;
@@ -177,22 +187,27 @@ class SqliteSink final : public Sink {
     // secure_delete: the space of an overwritten (erased) record is zeroed, not left readable.
     // temp_store=MEMORY: the statement journal that each insert needs once the
     // rollup triggers exist stays in memory (on disk it tripled the cost of a batch).
-    for (const char* pragma : {"PRAGMA page_size=8192", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000", "PRAGMA cache_size=-16384", "PRAGMA wal_autocheckpoint=8192",
-                               "PRAGMA temp_store=MEMORY", "PRAGMA analysis_limit=1000",
-                               "PRAGMA secure_delete=ON"}) {
+    for (const char* pragma :
+         {"PRAGMA page_size=8192", "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
+          "PRAGMA busy_timeout=5000", "PRAGMA cache_size=-16384", "PRAGMA wal_autocheckpoint=8192",
+          "PRAGMA temp_store=MEMORY", "PRAGMA analysis_limit=1000", "PRAGMA secure_delete=ON"}) {
       if (Status s = Exec(pragma); !s) return s;
     }
-    if (Status s = Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-                        "applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))");
+    if (Status s =
+            Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                 "applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))");
         !s)
       return s;
     int current = 0;
-    if (Status s = QueryInt("SELECT coalesce(max(version), 0) FROM schema_migrations", current); !s) return s;
+    if (Status s = QueryInt("SELECT coalesce(max(version), 0) FROM schema_migrations", current); !s)
+      return s;
     for (const Migration& m : kMigrations) {
       if (m.version <= current) continue;
       Status applied = Exec("BEGIN IMMEDIATE");
       if (applied) applied = Exec(m.sql);
-      if (applied) applied = Exec("INSERT INTO schema_migrations(version) VALUES (" + std::to_string(m.version) + ")");
+      if (applied)
+        applied = Exec("INSERT INTO schema_migrations(version) VALUES (" +
+                       std::to_string(m.version) + ")");
       if (applied) applied = Exec("COMMIT");
       if (!applied) {
         (void)Exec("ROLLBACK");
@@ -205,21 +220,24 @@ class SqliteSink final : public Sink {
     rows_ = static_cast<uint64_t>(rows);
     if (Status s = Analyze(); !s) return s;
     const std::string insert =
-        "INSERT INTO audit_events(id, stream, seq, timestamp, event_type, tool, outcome, user_id, tenant_id,"
+        "INSERT INTO audit_events(id, stream, seq, timestamp, event_type, tool, outcome, user_id, "
+        "tenant_id,"
         " request_id, client_ip, duration_ms, record, session_id, phi, error_reason)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) ";
     const std::string replace =
         "DO UPDATE SET stream=excluded.stream, seq=excluded.seq, timestamp=excluded.timestamp,"
-        " event_type=excluded.event_type, tool=excluded.tool, outcome=excluded.outcome, user_id=excluded.user_id,"
-        " tenant_id=excluded.tenant_id, request_id=excluded.request_id, client_ip=excluded.client_ip,"
+        " event_type=excluded.event_type, tool=excluded.tool, outcome=excluded.outcome, "
+        "user_id=excluded.user_id,"
+        " tenant_id=excluded.tenant_id, request_id=excluded.request_id, "
+        "client_ip=excluded.client_ip,"
         " duration_ms=excluded.duration_ms, record=excluded.record, session_id=excluded.session_id,"
         " phi=excluded.phi, error_reason=excluded.error_reason";
-    if (sqlite3_prepare_v3(db_, (insert + "DO NOTHING").c_str(), -1, SQLITE_PREPARE_PERSISTENT, &insert_, nullptr) !=
-            SQLITE_OK ||
-        sqlite3_prepare_v3(db_, (insert + replace).c_str(), -1, SQLITE_PREPARE_PERSISTENT, &replace_, nullptr) !=
-            SQLITE_OK ||
-        sqlite3_prepare_v3(db_, "SELECT 1 FROM audit_events WHERE id = ?", -1, SQLITE_PREPARE_PERSISTENT, &exists_,
-                           nullptr) != SQLITE_OK)
+    if (sqlite3_prepare_v3(db_, (insert + "DO NOTHING").c_str(), -1, SQLITE_PREPARE_PERSISTENT,
+                           &insert_, nullptr) != SQLITE_OK ||
+        sqlite3_prepare_v3(db_, (insert + replace).c_str(), -1, SQLITE_PREPARE_PERSISTENT,
+                           &replace_, nullptr) != SQLITE_OK ||
+        sqlite3_prepare_v3(db_, "SELECT 1 FROM audit_events WHERE id = ?", -1,
+                           SQLITE_PREPARE_PERSISTENT, &exists_, nullptr) != SQLITE_OK)
       return Error("cannot prepare the insert");
     return {};
   }
@@ -230,7 +248,8 @@ class SqliteSink final : public Sink {
     // The batch is stored: statistics that cannot be taken now are taken at the next doubling.
     if (rows_ >= analyzed_at_ * 2 + 10000)
       if (Status analyzed = Analyze(); !analyzed)
-        OpsLog().warn("{}: the planner's statistics are not refreshed: {}", path_, analyzed.error().message);
+        OpsLog().warn("{}: the planner's statistics are not refreshed: {}", path_,
+                      analyzed.error().message);
     return {};
   }
 
@@ -244,8 +263,8 @@ class SqliteSink final : public Sink {
 
   Status Forget(std::string_view stream, uint64_t through_seq) override {
     sqlite3_stmt* statement = nullptr;
-    if (sqlite3_prepare_v2(db_, "DELETE FROM audit_events WHERE stream = ? AND seq <= ?", -1, &statement, nullptr) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(db_, "DELETE FROM audit_events WHERE stream = ? AND seq <= ?", -1,
+                           &statement, nullptr) != SQLITE_OK)
       return Error("cannot prepare the delete");
     sqlite3_bind_text(statement, 1, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
     sqlite3_bind_int64(statement, 2, static_cast<sqlite3_int64>(through_seq));
@@ -303,7 +322,8 @@ class SqliteSink final : public Sink {
     auto text = [&](std::string_view value, bool null_when_empty = true) {
       ++column;
       if (value.empty() && null_when_empty) return sqlite3_bind_null(statement, column);
-      return sqlite3_bind_text(statement, column, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+      return sqlite3_bind_text(statement, column, value.data(), static_cast<int>(value.size()),
+                               SQLITE_STATIC);
     };
     text(c.id, false);
     text(c.stream, false);
@@ -316,13 +336,16 @@ class SqliteSink final : public Sink {
     text(c.tenant_id);
     text(c.request_id);
     text(c.client_ip);
-    if (c.duration_ms) sqlite3_bind_double(statement, ++column, *c.duration_ms);
-    else sqlite3_bind_null(statement, ++column);
+    if (c.duration_ms)
+      sqlite3_bind_double(statement, ++column, *c.duration_ms);
+    else
+      sqlite3_bind_null(statement, ++column);
     text(record.line, false);
     text(c.session_id);
     sqlite3_bind_int(statement, ++column, c.phi ? 1 : 0);
     text(c.error_reason);
-    if (sqlite3_step(statement) != SQLITE_DONE) return Error("cannot insert record " + std::string(c.id));
+    if (sqlite3_step(statement) != SQLITE_DONE)
+      return Error("cannot insert record " + std::string(c.id));
     // DO NOTHING on a record already stored changes nothing.
     if (!existed && sqlite3_changes(db_) > 0) inserted.Add(c);
     return {};
@@ -351,8 +374,8 @@ class SqliteSink final : public Sink {
 
   sqlite3* db_;
   std::string path_;
-  uint64_t rows_ = 0;         // records stored (the largest rowid at open, then counted)
-  uint64_t analyzed_at_ = 0;  // rows_ at the last ANALYZE
+  uint64_t rows_ = 0;                // records stored (the largest rowid at open, then counted)
+  uint64_t analyzed_at_ = 0;         // rows_ at the last ANALYZE
   sqlite3_stmt* insert_ = nullptr;   // a record already stored stays as it is
   sqlite3_stmt* replace_ = nullptr;  // a record already stored is overwritten
   sqlite3_stmt* exists_ = nullptr;   // whether a record is stored (replace_ does not say)
@@ -375,7 +398,8 @@ Result<std::unique_ptr<Sink>> OpenSqliteSink(const std::filesystem::path& path) 
   if (!fd) return std::unexpected(fd.error());
   ::close(*fd);
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
+      SQLITE_OK) {
     std::string message = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
     return Fail(ErrorCode::kIo, "cannot open " + path.string() + ": " + message);
@@ -385,7 +409,8 @@ Result<std::unique_ptr<Sink>> OpenSqliteSink(const std::filesystem::path& path) 
   return sink;
 }
 
-Status RunSqliteQuery(const std::filesystem::path& path, const SqlText& query, const RowVisitor& visit) {
+Status RunSqliteQuery(const std::filesystem::path& path, const SqlText& query,
+                      const RowVisitor& visit) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
     std::string message = db ? sqlite3_errmsg(db) : "out of memory";

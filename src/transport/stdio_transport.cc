@@ -3,61 +3,38 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include "base/ops_log.h"
-
 #include <cerrno>
-#include <atomic>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "base/line_writer.h"
 #include "mcp/jsonrpc.h"
 
 namespace mcpaudit {
-namespace {
-
-// Writes all of `data`, retrying on EINTR and short writes.
-bool WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
-}  // namespace
 
 Status ServeStdio(Server& server, StdioOptions options, std::stop_token stop) {
   options.connection.transport = "stdio";
-  const int out_fd = options.output_fd;
-  auto write_mutex = std::make_shared<std::mutex>();
-  auto output_broken = std::make_shared<std::atomic<bool>>(false);
-  MessageSender send = [out_fd, write_mutex, output_broken](OutgoingMessage outgoing) {
+  // Written on a thread of its own: answers may be sent by the audit log's
+  // writer (durable mode), which must not wait for a client that reads slowly.
+  auto out = std::make_shared<LineWriter>(options.output_fd, "stdio: cannot write to the client");
+  MessageSender send = [out](OutgoingMessage outgoing) {
     if (outgoing.close_stream) return;  // there is only one stream, and it stays
     // MCP stdio framing: one message per line; messages never contain a raw newline.
-    std::string message = std::move(outgoing.text);
-    message.push_back('\n');
-    std::lock_guard lock(*write_mutex);
-    if (!WriteAll(out_fd, message) && !output_broken->exchange(true)) {
-      OpsLog().error("stdio: cannot write to the client: {}", std::strerror(errno));
-    }
+    out->Send(std::move(outgoing.text));
   };
   auto connection = server.Connect(options.connection, send);
 
-  std::string line;          // the message being assembled
-  bool oversized = false;    // the current line passed the limit: skip to its end
+  std::string line;        // the message being assembled
+  bool oversized = false;  // the current line passed the limit: skip to its end
   char buffer[64 * 1024];
   Status status;
   auto finish_line = [&] {
     if (oversized) {
       RefusedRequest refusal;
       refusal.code = rpc::kInvalidRequest;
-      refusal.message = "Invalid Request: message larger than " + std::to_string(options.max_message_bytes) + " bytes";
+      refusal.message = "Invalid Request: message larger than " +
+                        std::to_string(options.max_message_bytes) + " bytes";
       refusal.reason = "message_too_large";
       server.RecordRefusal(options.connection, refusal);
       send({jsonrpc::Error(nullptr, refusal.code, refusal.message), "", false, false});

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <set>
@@ -20,13 +22,16 @@ class ServerTest : public ::testing::Test {
     testing::RegisterEchoTool(toolkit_);
     ToolDefinition wait;
     wait.name = "wait_for_cancel";
-    EXPECT_TRUE(toolkit_.Register(wait, [](const RequestContext& ctx, const json&) -> Result<ToolResult> {
-      std::mutex m;
-      std::condition_variable_any cv;
-      std::unique_lock lock(m);
-      cv.wait(lock, ctx.cancelled, [] { return false; });
-      return ToolResult::Text("cancelled");
-    }).has_value());
+    EXPECT_TRUE(toolkit_
+                    .Register(wait,
+                              [](const RequestContext& ctx, const json&) -> Result<ToolResult> {
+                                std::mutex m;
+                                std::condition_variable_any cv;
+                                std::unique_lock lock(m);
+                                cv.wait(lock, ctx.cancelled, [] { return false; });
+                                return ToolResult::Text("cancelled");
+                              })
+                    .has_value());
     server_ = std::make_unique<Server>(ServerOptions{.name = "test", .version = "9.9"}, toolkit_);
     ConnectionInfo info;
     info.transport = "stdio";
@@ -54,13 +59,15 @@ class ServerTest : public ::testing::Test {
     return out;
   }
   json Request(int id, const std::string& method, const json& params = json::object()) {
-    auto replies = Send(json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}.dump());
+    auto replies =
+        Send(json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}.dump());
     EXPECT_EQ(replies.size(), 1u) << method;
     return replies.empty() ? json() : replies[0];
   }
   void Initialize(const std::string& version = "2025-06-18") {
     json reply = Request(0, "initialize",
-                         {{"protocolVersion", version}, {"capabilities", json::object()},
+                         {{"protocolVersion", version},
+                          {"capabilities", json::object()},
                           {"clientInfo", {{"name", "test-client"}, {"version", "3.1"}}}});
     ASSERT_TRUE(reply.contains("result")) << reply;
     EXPECT_TRUE(Send(R"({"jsonrpc":"2.0","method":"notifications/initialized"})").empty());
@@ -78,10 +85,14 @@ class ServerTest : public ::testing::Test {
 TEST_F(ServerTest, TheIdsOneAndQuotedOneAreTwoRequests) {
   Initialize();
   // Both in flight at once: neither is "already in use", and each is cancelled by its own id.
-  connection_->Receive(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"wait_for_cancel"}})");
-  connection_->Receive(R"({"jsonrpc":"2.0","id":"1","method":"tools/call","params":{"name":"wait_for_cancel"}})");
-  connection_->Receive(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}})");
-  auto replies = Send(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"1"}})");
+  connection_->Receive(
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"wait_for_cancel"}})");
+  connection_->Receive(
+      R"({"jsonrpc":"2.0","id":"1","method":"tools/call","params":{"name":"wait_for_cancel"}})");
+  connection_->Receive(
+      R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}})");
+  auto replies =
+      Send(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"1"}})");
   EXPECT_TRUE(replies.empty()) << replies[0];
   auto events = logger_.calls();
   ASSERT_EQ(events.size(), 2u);
@@ -102,8 +113,10 @@ TEST_F(ServerTest, SaysWhichRequestEachMessageAnswers) {
 }
 
 TEST_F(ServerTest, NegotiatesTheProtocolVersion) {
-  json reply = Request(1, "initialize", {{"protocolVersion", "2025-11-25"}, {"capabilities", json::object()},
-                                         {"clientInfo", {{"name", "c"}, {"version", "1"}}}});
+  json reply = Request(1, "initialize",
+                       {{"protocolVersion", "2025-11-25"},
+                        {"capabilities", json::object()},
+                        {"clientInfo", {{"name", "c"}, {"version", "1"}}}});
   EXPECT_EQ(reply["result"]["protocolVersion"], "2025-11-25");
   EXPECT_EQ(reply["result"]["serverInfo"]["name"], "test");
   EXPECT_EQ(reply["result"]["serverInfo"]["version"], "9.9");
@@ -114,8 +127,10 @@ TEST_F(ServerTest, AnswersAnOlderKnownVersionWithItAndAnUnknownOneWithTheNewest)
   Initialize("2025-06-18");
   // A second connection asks for a version we do not know.
   std::vector<json> replies;
-  auto other = server_->Connect({}, [&](OutgoingMessage m) { replies.push_back(json::parse(m.text)); });
-  other->Receive(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"1999-01-01","capabilities":{},"clientInfo":{"name":"c","version":"1"}}})");
+  auto other =
+      server_->Connect({}, [&](OutgoingMessage m) { replies.push_back(json::parse(m.text)); });
+  other->Receive(
+      R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"1999-01-01","capabilities":{},"clientInfo":{"name":"c","version":"1"}}})");
   other->Drain();
   ASSERT_EQ(replies.size(), 1u);
   EXPECT_EQ(replies[0]["result"]["protocolVersion"], "2025-11-25");
@@ -144,7 +159,8 @@ TEST_F(ServerTest, ASessionsStartAndEndAreRecordedAroundItsCalls) {
 class SlowSessionStartLogger final : public AuditLogger {
  public:
   Status Log(const AuditEvent& event) override {
-    if (event.event_type == "session_start") std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (event.event_type == "session_start")
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     std::lock_guard lock(mutex_);
     types_.push_back(event.event_type);
     return {};
@@ -167,12 +183,86 @@ TEST(ServerSessionTest, CallsSentBeforeInitializeIsAnsweredAreRecordedAfterTheSe
   Server server(ServerOptions{.name = "test", .version = "1", .workers = 4}, toolkit);
   auto connection = server.Connect({}, [](OutgoingMessage) {});
   // A client that does not wait (as a shell pipe does).
-  connection->Receive(R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}})");
+  connection->Receive(
+      R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}})");
   connection->Receive(R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
-  connection->Receive(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}})");
+  connection->Receive(
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}})");
   connection->Drain();
   connection.reset();
-  EXPECT_EQ(logger.types(), (std::vector<std::string>{"session_start", "tool_call", "session_end"}));
+  EXPECT_EQ(logger.types(),
+            (std::vector<std::string>{"session_start", "tool_call", "session_end"}));
+}
+
+// A logger that holds each LogThen's record until the test lets it go, as a
+// durable pipeline does until its sync (on another thread).
+class HeldLogger final : public AuditLogger {
+ public:
+  Status Log(const AuditEvent&) override { return {}; }
+  void LogThen(const AuditEvent& event, Done done) override {
+    std::lock_guard lock(mutex_);
+    held_.emplace_back(event.event_type, std::move(done));
+    changed_.notify_all();
+  }
+  // Waits until `n` records are held.
+  bool WaitFor(size_t n) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, std::chrono::seconds(10), [&] { return held_.size() >= n; });
+  }
+  void ReleaseAll() {
+    std::vector<std::pair<std::string, Done>> held;
+    {
+      std::lock_guard lock(mutex_);
+      held.swap(held_);
+    }
+    for (auto& [type, done] : held) done(Status{});
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::pair<std::string, Done>> held_;
+};
+
+TEST(ServerSessionTest, InDurableModeAWorkerGoesOnWhileAnswersWaitForTheirRecords) {
+  HeldLogger logger;
+  Toolkit toolkit(logger, {.fail_closed = true});
+  testing::RegisterEchoTool(toolkit);
+  Server server(ServerOptions{.name = "test", .version = "1", .workers = 1}, toolkit);
+  std::vector<json> sent;
+  std::mutex mutex;
+  auto connection = server.Connect({}, [&](OutgoingMessage message) {
+    std::lock_guard lock(mutex);
+    sent.push_back(json::parse(message.text));
+  });
+  connection->Receive(
+      R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"c","version":"1"}}})");
+  connection->Receive(R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
+  for (int id = 1; id <= 3; ++id)
+    connection->Receive(json{{"jsonrpc", "2.0"},
+                             {"id", id},
+                             {"method", "tools/call"},
+                             {"params", {{"name", "echo"}, {"arguments", {{"text", "hi"}}}}}}
+                            .dump());
+  // One worker ran all three tools: none of them waited for its record.
+  ASSERT_TRUE(logger.WaitFor(3));
+  {
+    std::lock_guard lock(mutex);
+    ASSERT_EQ(sent.size(),
+              1u);  // initialize's answer only: no call is answered before its record is kept
+  }
+  std::atomic<bool> drained = false;
+  std::thread drain([&] {
+    connection->Drain();  // shutdown waits for the answers still waiting for their records
+    drained = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(drained);
+  logger.ReleaseAll();
+  drain.join();
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(sent.size(), 4u);
+  for (size_t i = 1; i < sent.size(); ++i) EXPECT_TRUE(sent[i].contains("result")) << sent[i];
 }
 
 TEST(ServerSessionTest, InDurableModeNoSessionStartsWithoutItsRecord) {
@@ -194,8 +284,10 @@ TEST(ServerSessionTest, InDurableModeNoSessionStartsWithoutItsRecord) {
   connection->Drain();
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0]["error"]["code"], rpc::kInternalError) << sent[0];
-  EXPECT_NE(sent[0]["error"]["message"].get<std::string>().find("audit_unavailable"), std::string::npos);
-  // Not initialized: calls are refused; once the journal takes records again, the client can start over.
+  EXPECT_NE(sent[0]["error"]["message"].get<std::string>().find("audit_unavailable"),
+            std::string::npos);
+  // Not initialized: calls are refused; once the journal takes records again, the client can start
+  // over.
   connection->Receive(R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})");
   logger.set_refuse(false);
   connection->Receive(initialize);
@@ -225,7 +317,8 @@ TEST_F(ServerTest, RefusesASecondInitialize) {
 }
 
 TEST_F(ServerTest, InitializeWithoutAVersionIsInvalidParams) {
-  EXPECT_EQ(Request(1, "initialize", {{"capabilities", json::object()}})["error"]["code"], rpc::kInvalidParams);
+  EXPECT_EQ(Request(1, "initialize", {{"capabilities", json::object()}})["error"]["code"],
+            rpc::kInvalidParams);
 }
 
 TEST_F(ServerTest, ListsAndCallsToolsAndRecordsTheCallWithSessionAndClient) {
@@ -256,7 +349,8 @@ TEST_F(ServerTest, AToolsCallWithoutANameIsInvalidParamsAndStillRecorded) {
   json reply = Request(4, "tools/call", {{"arguments", {{"text", "x"}}}});
   EXPECT_EQ(reply["error"]["code"], rpc::kInvalidParams);
   connection_.reset();
-  server_.reset();  // recorded as a refusal, off the caller's thread (never waiting for the disk): by now
+  server_.reset();  // recorded as a refusal, off the caller's thread (never waiting for the disk):
+                    // by now
   auto events = logger_.calls();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].outcome, Outcome::kDenied);
@@ -272,7 +366,8 @@ TEST_F(ServerTest, UnknownMethodsAreMethodNotFound) {
 
 TEST_F(ServerTest, GarbageGetsErrorsAndTheSessionGoesOn) {
   Initialize();
-  for (const char* garbage : {"not json", "[1,2,3]", "{}", R"({"jsonrpc":"2.0","id":[],"method":"x"})"}) {
+  for (const char* garbage :
+       {"not json", "[1,2,3]", "{}", R"({"jsonrpc":"2.0","id":[],"method":"x"})"}) {
     auto replies = Send(garbage);
     ASSERT_EQ(replies.size(), 1u) << garbage;
     EXPECT_TRUE(replies[0].contains("error")) << garbage;
@@ -288,8 +383,10 @@ TEST_F(ServerTest, UnknownNotificationsAreIgnoredSilently) {
 
 TEST_F(ServerTest, CancellationStopsTheCallWithoutAResponseAndRecordsIt) {
   Initialize();
-  connection_->Receive(R"({"jsonrpc":"2.0","id":"c-1","method":"tools/call","params":{"name":"wait_for_cancel"}})");
-  auto replies = Send(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"c-1","reason":"user"}})");
+  connection_->Receive(
+      R"({"jsonrpc":"2.0","id":"c-1","method":"tools/call","params":{"name":"wait_for_cancel"}})");
+  auto replies = Send(
+      R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"c-1","reason":"user"}})");
   EXPECT_TRUE(replies.empty());  // no response to a cancelled request
   auto events = logger_.calls();
   ASSERT_EQ(events.size(), 1u);
@@ -302,9 +399,12 @@ TEST_F(ServerTest, CancellationStopsTheCallWithoutAResponseAndRecordsIt) {
 TEST_F(ServerTest, ManyConcurrentCallsEachGetOneResponseAndOneRecord) {
   Initialize();
   for (int i = 0; i < 200; ++i)
-    connection_->Receive(json{{"jsonrpc", "2.0"}, {"id", 100 + i}, {"method", "tools/call"},
-                              {"params", {{"name", "echo"}, {"arguments", {{"text", std::to_string(i)}}}}}}
-                             .dump());
+    connection_->Receive(
+        json{{"jsonrpc", "2.0"},
+             {"id", 100 + i},
+             {"method", "tools/call"},
+             {"params", {{"name", "echo"}, {"arguments", {{"text", std::to_string(i)}}}}}}
+            .dump());
   auto replies = Send(R"({"jsonrpc":"2.0","id":"last","method":"ping"})");
   ASSERT_EQ(replies.size(), 201u);
   std::set<int> ids;

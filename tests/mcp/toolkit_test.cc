@@ -15,18 +15,25 @@ using testing::RecordingLogger;
 
 class ToolkitTest : public ::testing::Test {
  protected:
-  ToolkitTest() : toolkit_(logger_, {{"test-server", "1.0", "host:1"}, &clock_, testing::CountingRandom()}) {
+  ToolkitTest()
+      : toolkit_(logger_, {{"test-server", "1.0", "host:1"}, &clock_, testing::CountingRandom()}) {
     ToolDefinition echo;
     echo.name = "echo";
-    echo.input_schema = {{"type", "object"},
-                         {"properties", {{"text", {{"type", "string"}}}, {"times", {{"type", "integer"}, {"minimum", 1}}}}},
-                         {"required", {"text"}}};
-    EXPECT_TRUE(toolkit_.Register(echo, [this](const RequestContext&, const json& args) -> Result<ToolResult> {
-      clock_.Advance(std::chrono::milliseconds(150));
-      ToolResult result = ToolResult::Text(args["text"].get<std::string>());
-      result.resources = {"urn:test:" + args["text"].get<std::string>()};
-      return result;
-    }).has_value());
+    echo.input_schema = {
+        {"type", "object"},
+        {"properties",
+         {{"text", {{"type", "string"}}}, {"times", {{"type", "integer"}, {"minimum", 1}}}}},
+        {"required", {"text"}}};
+    EXPECT_TRUE(
+        toolkit_
+            .Register(echo,
+                      [this](const RequestContext&, const json& args) -> Result<ToolResult> {
+                        clock_.Advance(std::chrono::milliseconds(150));
+                        ToolResult result = ToolResult::Text(args["text"].get<std::string>());
+                        result.resources = {"urn:test:" + args["text"].get<std::string>()};
+                        return result;
+                      })
+            .has_value());
   }
 
   RequestContext Context() {
@@ -108,16 +115,16 @@ TEST_F(ToolkitTest, ArgumentsThatAreNotAnObjectAreDenied) {
 
 TEST_F(ToolkitTest, HandlerErrorsThrowsAndIsErrorResultsAreFailures) {
   ASSERT_TRUE(Register("fails", [](const RequestContext&, const json&) -> Result<ToolResult> {
-    return Fail(ErrorCode::kNotFound, "no such dataset");
-  }).has_value());
+                return Fail(ErrorCode::kNotFound, "no such dataset");
+              }).has_value());
   ASSERT_TRUE(Register("throws", [](const RequestContext&, const json&) -> Result<ToolResult> {
-    throw std::runtime_error("boom with secret detail");
-  }).has_value());
+                throw std::runtime_error("boom with secret detail");
+              }).has_value());
   ASSERT_TRUE(Register("reports", [](const RequestContext&, const json&) -> Result<ToolResult> {
-    ToolResult r = ToolResult::Text("quota exceeded");
-    r.is_error = true;
-    return r;
-  }).has_value());
+                ToolResult r = ToolResult::Text("quota exceeded");
+                r.is_error = true;
+                return r;
+              }).has_value());
   for (const char* name : {"fails", "throws", "reports"}) {
     RequestContext ctx = Context();
     ToolCallResponse response = toolkit_.Call(ctx, name, json::object());
@@ -166,7 +173,8 @@ TEST_F(ToolkitTest, MiddlewareRunsBeforeInOrderAndAfterInReverse) {
   toolkit_.Use(std::make_shared<TracingMiddleware>("policy", trace));
   RequestContext ctx = Context();
   toolkit_.Call(ctx, "echo", {{"text", "x"}});
-  EXPECT_EQ(trace, (std::vector<std::string>{"before:auth", "before:policy", "after:policy:ok", "after:auth:ok"}));
+  EXPECT_EQ(trace, (std::vector<std::string>{"before:auth", "before:policy", "after:policy:ok",
+                                             "after:auth:ok"}));
   // What a Before hook learned (here: the tenant) is in the record.
   EXPECT_EQ(logger_.events().at(0).user.tenant_id, "tenant-from-policy");
 }
@@ -182,8 +190,8 @@ TEST_F(ToolkitTest, ABeforeHookRefusalIsRecordedAsDeniedAndTheHandlerNeverRuns) 
   ASSERT_TRUE(response.rpc_error.has_value());
   EXPECT_EQ(response.rpc_error->code, rpc::kAccessDenied);
   EXPECT_EQ(response.rpc_error->message, "Rate limit exceeded");
-  EXPECT_EQ(trace, (std::vector<std::string>{"before:auth", "before:ratelimit", "after:ratelimit:denied",
-                                             "after:auth:denied"}));
+  EXPECT_EQ(trace, (std::vector<std::string>{"before:auth", "before:ratelimit",
+                                             "after:ratelimit:denied", "after:auth:denied"}));
   auto events = logger_.events();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].outcome, Outcome::kDenied);
@@ -195,9 +203,9 @@ TEST_F(ToolkitTest, ABeforeHookRefusalIsRecordedAsDeniedAndTheHandlerNeverRuns) 
 TEST_F(ToolkitTest, ACancelledCallIsRecordedAsFailureAndNotAnswered) {
   std::stop_source cancel;
   ASSERT_TRUE(Register("slow", [&](const RequestContext&, const json&) -> Result<ToolResult> {
-    cancel.request_stop();  // the client's cancellation arrives while the tool runs
-    return ToolResult::Text("late");
-  }).has_value());
+                cancel.request_stop();  // the client's cancellation arrives while the tool runs
+                return ToolResult::Text("late");
+              }).has_value());
   RequestContext ctx = Context();
   ctx.cancelled = cancel.get_token();
   ToolCallResponse response = toolkit_.Call(ctx, "slow", json::object());
@@ -218,12 +226,15 @@ TEST_F(ToolkitTest, ARefusedAuditRecordIsCounted) {
 // A toolkit in fail-closed mode (durable audit) with one tool that counts its runs.
 class FailClosedToolkitTest : public ::testing::Test {
  protected:
-  FailClosedToolkitTest() : toolkit_(logger_, {.fail_closed = true}) { EXPECT_TRUE(RegisterAct(toolkit_).has_value()); }
+  FailClosedToolkitTest() : toolkit_(logger_, {.fail_closed = true}) {
+    EXPECT_TRUE(RegisterAct(toolkit_).has_value());
+  }
   Status RegisterAct(Toolkit& toolkit) {
-    return toolkit.Register({.name = "act"}, [this](const RequestContext&, const json&) -> Result<ToolResult> {
-      ++runs_;
-      return ToolResult::Text("done");
-    });
+    return toolkit.Register({.name = "act"},
+                            [this](const RequestContext&, const json&) -> Result<ToolResult> {
+                              ++runs_;
+                              return ToolResult::Text("done");
+                            });
   }
   RecordingLogger logger_;
   Toolkit toolkit_;
@@ -270,8 +281,10 @@ TEST(CallThenTest, TheAnswerWaitsForTheLoggerAndNoRecordWithholdsTheResult) {
                   .has_value());
   std::vector<ToolCallResponse> answers;
   RequestContext ctx;
-  toolkit.CallThen(ctx, "act", json::object(), [&](ToolCallResponse r) { answers.push_back(std::move(r)); });
-  toolkit.CallThen(ctx, "act", json::object(), [&](ToolCallResponse r) { answers.push_back(std::move(r)); });
+  toolkit.CallThen(ctx, "act", json::object(),
+                   [&](ToolCallResponse r) { answers.push_back(std::move(r)); });
+  toolkit.CallThen(ctx, "act", json::object(),
+                   [&](ToolCallResponse r) { answers.push_back(std::move(r)); });
   EXPECT_EQ(runs, 2);  // the tools ran; their records are made ...
   ASSERT_EQ(logger.events.size(), 2u);
   EXPECT_EQ(logger.events[0].outcome, Outcome::kSuccess);
@@ -333,8 +346,9 @@ TEST(AuditPolicyTest, GlobsAndFirstMatchWins) {
   EXPECT_TRUE(GlobMatch("get_?", "get_x"));
   EXPECT_FALSE(GlobMatch("get_?", "get_xy"));
   EXPECT_FALSE(GlobMatch("catalog_*", "xcatalog_search"));
-  AuditPolicy policy{.levels = {{{"catalog_get_*"}, AuditLevel::kFull}, {{"catalog_*"}, AuditLevel::kMetadata}},
-                     .default_level = AuditLevel::kRequest};
+  AuditPolicy policy{
+      .levels = {{{"catalog_get_*"}, AuditLevel::kFull}, {{"catalog_*"}, AuditLevel::kMetadata}},
+      .default_level = AuditLevel::kRequest};
   EXPECT_EQ(policy.LevelFor("catalog_get_entity"), AuditLevel::kFull);
   EXPECT_EQ(policy.LevelFor("catalog_search"), AuditLevel::kMetadata);
   EXPECT_EQ(policy.LevelFor("other"), AuditLevel::kRequest);
@@ -344,12 +358,15 @@ TEST(AuditPolicyTest, GlobsAndFirstMatchWins) {
 TEST(AuditPolicyTest, ToolAccessPerRoleAllowsOnlyWhatARuleForTheCallerAllows) {
   AuditPolicy open;
   EXPECT_TRUE(open.Permits({}, "anything")) << "no access rules: no restriction";
-  AuditPolicy policy{.access = {{.roles = {"analyst", "admin"}, .allow = {"catalog_*"}, .deny = {"catalog_get_schema"}},
-                                {.roles = {"admin"}, .allow = {"admin_*"}},
-                                {.roles = {"*"}, .allow = {"ping_tool"}}}};
+  AuditPolicy policy{
+      .access = {
+          {.roles = {"analyst", "admin"}, .allow = {"catalog_*"}, .deny = {"catalog_get_schema"}},
+          {.roles = {"admin"}, .allow = {"admin_*"}},
+          {.roles = {"*"}, .allow = {"ping_tool"}}}};
   EXPECT_TRUE(policy.Permits({"analyst"}, "catalog_search"));
   EXPECT_FALSE(policy.Permits({"analyst"}, "catalog_get_schema")) << "deny wins";
-  EXPECT_FALSE(policy.Permits({"admin"}, "catalog_get_schema")) << "deny wins for every role the rule names";
+  EXPECT_FALSE(policy.Permits({"admin"}, "catalog_get_schema"))
+      << "deny wins for every role the rule names";
   EXPECT_FALSE(policy.Permits({"analyst"}, "admin_reset")) << "no rule for analysts allows it";
   EXPECT_TRUE(policy.Permits({"viewer", "admin"}, "admin_reset")) << "any of the caller's roles";
   EXPECT_TRUE(policy.Permits({}, "ping_tool")) << "\"*\" names callers without roles too";
@@ -375,7 +392,8 @@ TEST(AuditPolicyTest, AToolTheCallersRolesDoNotAllowIsRefusedBeforeItRunsAndReco
   const auto refused = toolkit.Call(analyst, "delete_report", {{"id", 7}});
   ASSERT_TRUE(refused.rpc_error.has_value());
   EXPECT_EQ(refused.rpc_error->code, rpc::kAccessDenied);
-  EXPECT_NE(refused.rpc_error->message.find("do not allow the tool delete_report"), std::string::npos);
+  EXPECT_NE(refused.rpc_error->message.find("do not allow the tool delete_report"),
+            std::string::npos);
   EXPECT_EQ(runs, 1) << "the refused call never ran";
   // Nor is it offered: tools/list shows a caller what its roles may call.
   ASSERT_EQ(toolkit.ListTools({"analyst"}).size(), 1u);
@@ -432,10 +450,14 @@ TEST(SamplingTest, KeepsOneInNSuccessesAllFailuresAndCountsTheRest) {
     options.policy.sampling = {{.tools = {"hot_*"}, .keep_one_in = 4}};
     Toolkit toolkit(logger, options);
     for (const char* name : {"hot_read", "cold"})
-      ASSERT_TRUE(toolkit.Register({.name = name}, [](const RequestContext&, const json& args) -> Result<ToolResult> {
-        if (args.value("fail", false)) return Fail(ErrorCode::kNotFound, "no");
-        return ToolResult::Text("ok");
-      }).has_value());
+      ASSERT_TRUE(toolkit
+                      .Register({.name = name},
+                                [](const RequestContext&, const json& args) -> Result<ToolResult> {
+                                  if (args.value("fail", false))
+                                    return Fail(ErrorCode::kNotFound, "no");
+                                  return ToolResult::Text("ok");
+                                })
+                      .has_value());
     RequestContext ctx;
     for (int i = 0; i < 10; ++i) toolkit.Call(ctx, "hot_read", json::object());
     for (int i = 0; i < 2; ++i) toolkit.Call(ctx, "hot_read", {{"fail", true}});
@@ -465,19 +487,26 @@ class AccessReasonTest : public ::testing::Test {
  protected:
   AccessReasonTest() : toolkit_(logger_, Options()) {
     for (const char* name : {"read_chart", "lookup"}) {
-      EXPECT_TRUE(toolkit_.Register({.name = name}, [this](const RequestContext&, const json& args) -> Result<ToolResult> {
-        ++runs_;
-        ToolResult result = ToolResult::Text("data");
-        result.resources = {args.value("urn", "urn:none")};
-        return result;
-      }).has_value());
+      EXPECT_TRUE(
+          toolkit_
+              .Register({.name = name},
+                        [this](const RequestContext&, const json& args) -> Result<ToolResult> {
+                          ++runs_;
+                          ToolResult result = ToolResult::Text("data");
+                          result.resources = {args.value("urn", "urn:none")};
+                          return result;
+                        })
+              .has_value());
     }
   }
   static ToolkitOptions Options() {
     ToolkitOptions options;
-    options.policy.classify = {{.tools = {"read_chart"}, .sensitivity = "restricted", .phi = true,
-                                .require_access_reason = true},
-                               {.resources = {"urn:clinic:*"}, .phi = true, .require_access_reason = true}};
+    options.policy.classify = {
+        {.tools = {"read_chart"},
+         .sensitivity = "restricted",
+         .phi = true,
+         .require_access_reason = true},
+        {.resources = {"urn:clinic:*"}, .phi = true, .require_access_reason = true}};
     return options;
   }
   RecordingLogger logger_;
@@ -528,7 +557,9 @@ TEST_F(AccessReasonTest, AResultThatTouchedProtectedResourcesIsWithheldWithoutAR
 }
 
 TEST_F(ToolkitTest, RegistrationRefusesBadToolsWithAReason) {
-  auto handler = [](const RequestContext&, const json&) -> Result<ToolResult> { return ToolResult{}; };
+  auto handler = [](const RequestContext&, const json&) -> Result<ToolResult> {
+    return ToolResult{};
+  };
   auto duplicate = Register("echo", handler);
   ASSERT_FALSE(duplicate.has_value());
   EXPECT_NE(duplicate.error().message.find("already registered"), std::string::npos);
@@ -553,9 +584,12 @@ TEST_F(ToolkitTest, ListsToolsWithSchemasAndAnnotations) {
   d.description = "desc";
   d.output_schema = json{{"type", "object"}};
   d.annotations.read_only_hint = true;
-  ASSERT_TRUE(toolkit_.Register(d, [](const RequestContext&, const json&) -> Result<ToolResult> {
-    return ToolResult{};
-  }).has_value());
+  ASSERT_TRUE(toolkit_
+                  .Register(d,
+                            [](const RequestContext&, const json&) -> Result<ToolResult> {
+                              return ToolResult{};
+                            })
+                  .has_value());
   json tools = toolkit_.ListTools();
   ASSERT_EQ(tools.size(), 2u);
   EXPECT_EQ(tools[0]["name"], "echo");

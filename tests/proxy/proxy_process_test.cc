@@ -2,15 +2,14 @@
 // (the conformance fixtures served by `mcp-audit serve --stdio` as a separate
 // process with its own journal, or a few lines of shell), over stdio and over
 // Streamable HTTP, and reads the records it leaves.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -37,9 +36,11 @@ using testing::ServerProcess;
 // mcp-audit proxy in front of an MCP server it did not write: here the
 // conformance fixtures served by `mcp-audit serve --stdio`, a separate process
 // with its own journal, so that the two can be compared.
-std::vector<std::string> ProxyArgs(const std::filesystem::path& dir, std::vector<std::string> upstream,
+std::vector<std::string> ProxyArgs(const std::filesystem::path& dir,
+                                   std::vector<std::string> upstream,
                                    std::vector<std::string> proxy_options = {}) {
-  std::vector<std::string> args = {"proxy", "--audit-dir", (dir / "audit").string(), "--user", "dana"};
+  std::vector<std::string> args = {"proxy", "--audit-dir", (dir / "audit").string(), "--user",
+                                   "dana"};
   args.insert(args.end(), proxy_options.begin(), proxy_options.end());
   args.push_back("--");
   args.insert(args.end(), upstream.begin(), upstream.end());
@@ -48,7 +49,8 @@ std::vector<std::string> ProxyArgs(const std::filesystem::path& dir, std::vector
 
 // The conformance fixtures over stdio, with a journal of their own in <dir>/upstream.
 std::vector<std::string> FixtureUpstream(const std::filesystem::path& dir) {
-  return {MCP_AUDIT_BINARY, "serve", "--toolkit", "conformance", "--stdio", "--audit-dir", (dir / "upstream").string()};
+  return {MCP_AUDIT_BINARY,           "serve", "--toolkit", "conformance", "--stdio", "--audit-dir",
+          (dir / "upstream").string()};
 }
 
 std::string ErrorText(const json& answer) { return answer["error"].value("message", ""); }
@@ -57,7 +59,8 @@ TEST(ProxyTest, RelaysEveryMessageUnchangedAndRecordsEachCallWithItsOutcome) {
   testing::TempDir dir;
   const std::vector<std::string> upstream = FixtureUpstream(dir.path());
   // The same server called directly (its own journal: one server per journal).
-  ServerProcess direct({"serve", "--toolkit", "conformance", "--stdio", "--audit-dir", (dir.path() / "direct").string()},
+  ServerProcess direct({"serve", "--toolkit", "conformance", "--stdio", "--audit-dir",
+                        (dir.path() / "direct").string()},
                        dir.path() / "direct.txt");
   ServerProcess proxy(ProxyArgs(dir.path(), upstream), dir.path() / "proxy.txt");
   direct.Initialize();
@@ -67,10 +70,13 @@ TEST(ProxyTest, RelaysEveryMessageUnchangedAndRecordsEachCallWithItsOutcome) {
   EXPECT_EQ(proxy.Request(2, "tools/call", text), direct.Request(2, "tools/call", text));
   const json failing = {{"name", "test_error_handling"}, {"arguments", json::object()}};
   EXPECT_EQ(proxy.Request(3, "tools/call", failing)["result"]["isError"], true);
-  EXPECT_EQ(proxy.Request(4, "tools/call", {{"name", "no_such_tool"}, {"arguments", json::object()}})["error"]["code"],
-            -32602);
+  EXPECT_EQ(
+      proxy.Request(4, "tools/call",
+                    {{"name", "no_such_tool"}, {"arguments", json::object()}})["error"]["code"],
+      -32602);
   const json resource = {{"uri", "test://static-text"}};
-  EXPECT_EQ(proxy.Request(5, "resources/read", resource), direct.Request(5, "resources/read", resource));
+  EXPECT_EQ(proxy.Request(5, "resources/read", resource),
+            direct.Request(5, "resources/read", resource));
   const json prompt = {{"name", "test_simple_prompt"}};
   EXPECT_EQ(proxy.Request(6, "prompts/get", prompt), direct.Request(6, "prompts/get", prompt));
   EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
@@ -88,7 +94,8 @@ TEST(ProxyTest, RelaysEveryMessageUnchangedAndRecordsEachCallWithItsOutcome) {
   EXPECT_EQ(calls[0].request.id, "2");
   EXPECT_EQ(calls[0].request.client.name, "pipe-test");
   EXPECT_NE(calls[0].params.dump().find("password"), std::string::npos);
-  EXPECT_EQ(calls[0].params.dump().find("hunter2"), std::string::npos) << "secrets redacted before the record is written";
+  EXPECT_EQ(calls[0].params.dump().find("hunter2"), std::string::npos)
+      << "secrets redacted before the record is written";
   EXPECT_EQ(calls[1].outcome, Outcome::kFailure);
   EXPECT_EQ(calls[1].error->reason, "tool_error");
   EXPECT_EQ(calls[2].outcome, Outcome::kDenied);
@@ -112,7 +119,8 @@ TEST(ProxyTest, RelaysEveryMessageUnchangedAndRecordsEachCallWithItsOutcome) {
   EXPECT_EQ(reads[1].event_type, "prompt_get");
   EXPECT_EQ(reads[1].tool, "test_simple_prompt");
   EXPECT_EQ(AllBytes(dir.path() / "audit").find("hunter2"), std::string::npos);
-  auto [verify_code, verify_out] = RunCommand("verify --audit-dir " + (dir.path() / "audit").string());
+  auto [verify_code, verify_out] =
+      RunCommand("verify --audit-dir " + (dir.path() / "audit").string());
   EXPECT_EQ(verify_code, 0) << verify_out;
 }
 
@@ -121,15 +129,18 @@ TEST(ProxyTest, AnUpstreamThatDiesFailsItsPendingCallAndIsRecorded) {
   // An "MCP server" that reads one message and dies without answering.
   ServerProcess proxy(ProxyArgs(dir.path(), {"/bin/sh", "-c", "head -n 1 >/dev/null; exit 3"}),
                       dir.path() / "proxy.txt");
-  const json answer = proxy.Request(7, "tools/call", {{"name", "anything"}, {"arguments", json::object()}});
+  const json answer =
+      proxy.Request(7, "tools/call", {{"name", "anything"}, {"arguments", json::object()}});
   EXPECT_EQ(answer["id"], 7);
   EXPECT_EQ(answer["error"]["code"], -32603) << answer;
-  EXPECT_NE(answer["error"]["message"].get<std::string>().find("ended"), std::string::npos) << answer;
+  EXPECT_NE(answer["error"]["message"].get<std::string>().find("ended"), std::string::npos)
+      << answer;
   EXPECT_EQ(proxy.CloseAndWait(), 1);
   EXPECT_NE(proxy.Stderr().find("exit code 3"), std::string::npos) << proxy.Stderr();
   const std::vector<AuditEvent> events = Records(dir.path() / "audit", /*all=*/true);
   auto find = [&](const std::string& type) {
-    return std::find_if(events.begin(), events.end(), [&](const auto& e) { return e.event_type == type; });
+    return std::find_if(events.begin(), events.end(),
+                        [&](const auto& e) { return e.event_type == type; });
   };
   ASSERT_NE(find("tool_call"), events.end());
   EXPECT_EQ(find("tool_call")->outcome, Outcome::kFailure);
@@ -156,7 +167,8 @@ TEST(ProxyTest, InDurableModeAnAnswerWhoseRecordCannotBeWrittenIsWithheld) {
   EXPECT_TRUE(proxy.Request(2, "tools/call", call).contains("result"));
   disk.Fill();
   // A record bigger than what the journal's last page may still hold.
-  const json big = {{"name", "test_simple_text"}, {"arguments", {{"note", std::string(64 * 1024, 'n')}}}};
+  const json big = {{"name", "test_simple_text"},
+                    {"arguments", {{"note", std::string(64 * 1024, 'n')}}}};
   const json withheld = proxy.Request(3, "tools/call", big);
   EXPECT_FALSE(withheld.contains("result")) << withheld;
   EXPECT_EQ(withheld["error"]["code"], -32603) << withheld;
@@ -176,16 +188,19 @@ TEST(ProxyTest, OversizedMessagesEitherWayAreRefusedWithoutHoldingThem) {
   const std::string server =
       "read line; head -c 17000000 /dev/zero | tr '\\0' a; echo; "
       "echo '{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"ok\":true}}'; cat > /dev/null";
-  ServerProcess proxy(ProxyArgs(dir.path(), {"/bin/sh", "-c", server}, {"--max-message-bytes", "1000"}),
-                      dir.path() / "proxy.txt");
+  ServerProcess proxy(
+      ProxyArgs(dir.path(), {"/bin/sh", "-c", server}, {"--max-message-bytes", "1000"}),
+      dir.path() / "proxy.txt");
   proxy.Write(std::string(5000, ' ') + "\n");  // longer than the client's limit
   const json refused = proxy.Read();
   EXPECT_EQ(refused["error"]["code"], -32600) << refused;
   EXPECT_NE(ErrorText(refused).find("larger than 1000 bytes"), std::string::npos) << refused;
   const json answer = proxy.Request(1, "ping");
-  EXPECT_EQ(answer["result"]["ok"], true) << "the oversized answer was dropped, the next one relayed: " << answer;
+  EXPECT_EQ(answer["result"]["ok"], true)
+      << "the oversized answer was dropped, the next one relayed: " << answer;
   EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
-  EXPECT_NE(proxy.Stderr().find("sent a message larger than 16777216 bytes; dropped"), std::string::npos)
+  EXPECT_NE(proxy.Stderr().find("sent a message larger than 16777216 bytes; dropped"),
+            std::string::npos)
       << proxy.Stderr();
 }
 
@@ -193,8 +208,9 @@ TEST(ProxyTest, TheConfigsListenAddressServesHttpWithoutTheFlag) {
   testing::TempDir dir;
   const auto config = dir.path() / "mcp-audit.toml";
   std::ofstream(config) << "[http]\nlisten = \"127.0.0.1:0\"\n";
-  ServerProcess proxy(ProxyArgs(dir.path(), FixtureUpstream(dir.path()), {"--config", config.string()}),
-                      dir.path() / "proxy.txt");
+  ServerProcess proxy(
+      ProxyArgs(dir.path(), FixtureUpstream(dir.path()), {"--config", config.string()}),
+      dir.path() / "proxy.txt");
   EXPECT_NE(testing::WaitForEndpoint(proxy).port, 0) << proxy.Stderr();
   EXPECT_EQ(proxy.Signal(SIGTERM), 0) << proxy.Stderr();
 }
@@ -203,7 +219,8 @@ TEST(ProxyTest, ARateLimitedCallIsRefusedByTheProxyAndNeverReachesTheUpstream) {
   testing::TempDir dir;
   const auto config = dir.path() / "mcp-audit.toml";
   std::ofstream(config) << "[[rate_limits]]\ntools = [\"*\"]\nper_minute = 1\nburst = 1\n";
-  const auto args = ProxyArgs(dir.path(), FixtureUpstream(dir.path()), {"--config", config.string()});
+  const auto args =
+      ProxyArgs(dir.path(), FixtureUpstream(dir.path()), {"--config", config.string()});
   ServerProcess proxy(args, dir.path() / "proxy.txt");
   proxy.Initialize();
   const json call = {{"name", "test_simple_text"}, {"arguments", json::object()}};
@@ -215,7 +232,8 @@ TEST(ProxyTest, ARateLimitedCallIsRefusedByTheProxyAndNeverReachesTheUpstream) {
   ASSERT_EQ(recorded.size(), 2u);
   EXPECT_EQ(recorded[1].outcome, Outcome::kDenied);
   EXPECT_EQ(recorded[1].error->reason, "rate_limited");
-  EXPECT_EQ(Records(dir.path() / "upstream").size(), 1u) << "the refused call never reached the server";
+  EXPECT_EQ(Records(dir.path() / "upstream").size(), 1u)
+      << "the refused call never reached the server";
 }
 
 // A new API key from `mcp-audit apikey OPTIONS`, and its [[auth.api_keys]] entry.
@@ -235,7 +253,8 @@ std::pair<std::string, std::string> NewApiKey(const std::string& options) {
 // The child processes of `pid` (the upstreams of a proxy's sessions).
 std::vector<pid_t> ChildrenOf(pid_t pid) {
   std::vector<pid_t> children;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
     std::ifstream in(task.path() / "children");
     for (pid_t child; in >> child;) children.push_back(child);
   }
@@ -249,10 +268,12 @@ TEST(ProxyHttpTest, EachSessionHasItsOwnUpstreamAndTheRolesDecideWhichToolsReach
   const auto audit = dir.path() / "audit";
   const auto [key, entry] = NewApiKey("--user ann --role analyst");
   const auto config = dir.path() / "mcp-audit.toml";
-  std::ofstream(config) << entry << "[[policy.access]]\nroles = [\"analyst\"]\nallow = [\"test_simple_text\"]\n";
-  ServerProcess proxy({"proxy", "--http", "127.0.0.1:0", "--config", config.string(), "--audit-dir", audit.string(),
-                       "--", "/bin/sh", "-c",
-                       "exec \"$0\" serve --toolkit conformance --stdio --mode durable --audit-dir \"$(mktemp -d \"$1/upstream-XXXXXX\")\"",
+  std::ofstream(config)
+      << entry << "[[policy.access]]\nroles = [\"analyst\"]\nallow = [\"test_simple_text\"]\n";
+  ServerProcess proxy({"proxy", "--http", "127.0.0.1:0", "--config", config.string(), "--audit-dir",
+                       audit.string(), "--", "/bin/sh", "-c",
+                       "exec \"$0\" serve --toolkit conformance --stdio --mode durable --audit-dir "
+                       "\"$(mktemp -d \"$1/upstream-XXXXXX\")\"",
                        MCP_AUDIT_BINARY, dir.path().string()},
                       dir.path() / "proxy.txt");
   const unsigned short port = testing::WaitForEndpoint(proxy).port;
@@ -266,27 +287,42 @@ TEST(ProxyHttpTest, EachSessionHasItsOwnUpstreamAndTheRolesDecideWhichToolsReach
   };
   auto body_of = [](const testing::HttpReply& reply) {  // JSON, or the last SSE data line
     const auto data = reply.body.rfind("data: ");
-    return json::parse(data == std::string::npos ? reply.body : reply.body.substr(data + 6), nullptr, false);
+    return json::parse(data == std::string::npos ? reply.body : reply.body.substr(data + 6),
+                       nullptr, false);
   };
   std::vector<std::string> sessions;
   for (int s = 0; s < 2; ++s) {
-    const auto init = post("", {{"jsonrpc", "2.0"}, {"id", 0}, {"method", "initialize"},
-                                {"params", {{"protocolVersion", "2025-06-18"}, {"capabilities", json::object()},
-                                            {"clientInfo", {{"name", "http-proxy-test"}, {"version", "1"}}}}}});
+    const auto init =
+        post("", {{"jsonrpc", "2.0"},
+                  {"id", 0},
+                  {"method", "initialize"},
+                  {"params",
+                   {{"protocolVersion", "2025-06-18"},
+                    {"capabilities", json::object()},
+                    {"clientInfo", {{"name", "http-proxy-test"}, {"version", "1"}}}}}});
     ASSERT_EQ(init.status, 200) << init.body;
     sessions.push_back(init.header("mcp-session-id"));
-    EXPECT_EQ(post(sessions.back(), {{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}}).status, 202);
+    EXPECT_EQ(
+        post(sessions.back(), {{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}}).status,
+        202);
   }
   // The upstream's tools/list, as the caller's roles see it.
-  const json listed = body_of(post(sessions[0], {{"jsonrpc", "2.0"}, {"id", 9}, {"method", "tools/list"}}));
+  const json listed =
+      body_of(post(sessions[0], {{"jsonrpc", "2.0"}, {"id", 9}, {"method", "tools/list"}}));
   ASSERT_EQ(listed["result"]["tools"].size(), 1u) << listed;
   EXPECT_EQ(listed["result"]["tools"][0]["name"], "test_simple_text");
   for (const auto& session : sessions) {
-    const json allowed = body_of(post(session, {{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tools/call"},
-                                                {"params", {{"name", "test_simple_text"}, {"arguments", json::object()}}}}));
+    const json allowed = body_of(
+        post(session, {{"jsonrpc", "2.0"},
+                       {"id", 1},
+                       {"method", "tools/call"},
+                       {"params", {{"name", "test_simple_text"}, {"arguments", json::object()}}}}));
     EXPECT_TRUE(allowed.contains("result")) << allowed;
-    const json refused = body_of(post(session, {{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/call"},
-                                                {"params", {{"name", "test_error_handling"}, {"arguments", json::object()}}}}));
+    const json refused = body_of(post(
+        session, {{"jsonrpc", "2.0"},
+                  {"id", 2},
+                  {"method", "tools/call"},
+                  {"params", {{"name", "test_error_handling"}, {"arguments", json::object()}}}}));
     EXPECT_EQ(refused["error"]["code"], -32001) << refused;
   }
   // Without a key: 401, and a record of the refusal.
@@ -299,15 +335,21 @@ TEST(ProxyHttpTest, EachSessionHasItsOwnUpstreamAndTheRolesDecideWhichToolsReach
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   size_t answered = 0;
   for (const auto& session : sessions) {
-    const json again = body_of(post(session, {{"jsonrpc", "2.0"}, {"id", 3}, {"method", "tools/call"},
-                                              {"params", {{"name", "test_simple_text"}, {"arguments", json::object()}}}}));
+    const json again = body_of(
+        post(session, {{"jsonrpc", "2.0"},
+                       {"id", 3},
+                       {"method", "tools/call"},
+                       {"params", {{"name", "test_simple_text"}, {"arguments", json::object()}}}}));
     answered += again.contains("result");
   }
   EXPECT_EQ(answered, 2u) << proxy.Stderr();
-  // The auditor's console is on the proxy's listener too: its pages for anyone, the log for auditors only.
+  // The auditor's console is on the proxy's listener too: its pages for anyone, the log for
+  // auditors only.
   EXPECT_EQ(http.Send("GET", "/console/", "", {}).status, 200);
-  EXPECT_EQ(http.Send("GET", "/api/v1/events", "", {{"X-API-Key", key}}).status, 403) << "an analyst reads nothing";
-  EXPECT_NE(proxy.Stderr().find("/console/"), std::string::npos) << "the banner says where the console is";
+  EXPECT_EQ(http.Send("GET", "/api/v1/events", "", {{"X-API-Key", key}}).status, 403)
+      << "an analyst reads nothing";
+  EXPECT_NE(proxy.Stderr().find("/console/"), std::string::npos)
+      << "the banner says where the console is";
   EXPECT_EQ(proxy.Signal(SIGTERM), 0) << proxy.Stderr();
 
   std::map<std::string, int> kinds;
@@ -369,7 +411,8 @@ done
 // wrong type.
 std::filesystem::path WriteRecordingServer(const std::filesystem::path& dir) {
   const auto script = dir / "recording-server.sh";
-  std::ofstream(script) << "#!/bin/sh\nreceived='" << (dir / "received.txt").string() << "'\n" << R"SH(
+  std::ofstream(script) << "#!/bin/sh\nreceived='" << (dir / "received.txt").string() << "'\n"
+                        << R"SH(
 while IFS= read -r line; do
   printf '%s\n' "$line" >> "$received"
   id=$(printf '%s' "$line" | sed -n 's/^{"id":\([^,}]*\).*/\1/p')
@@ -390,34 +433,42 @@ done
 
 TEST(ProxyTest, ASecondRequestWithTheIdOfOneInFlightIsRefusedAndRecorded) {
   testing::TempDir dir;
-  ServerProcess proxy(ProxyArgs(dir.path(), {WriteRecordingServer(dir.path()).string()}), dir.path() / "proxy.txt");
+  ServerProcess proxy(ProxyArgs(dir.path(), {WriteRecordingServer(dir.path()).string()}),
+                      dir.path() / "proxy.txt");
   proxy.Initialize();
-  proxy.Send({{"jsonrpc", "2.0"}, {"id", 5}, {"method", "tools/call"}, {"params", {{"name", "hang"}}}});
+  proxy.Send(
+      {{"jsonrpc", "2.0"}, {"id", 5}, {"method", "tools/call"}, {"params", {{"name", "hang"}}}});
   // Answered and recorded as the first call otherwise: a tool run without its own record.
-  const json second = proxy.Request(5, "tools/call", {{"name", "read_records"}, {"arguments", json::object()}});
+  const json second =
+      proxy.Request(5, "tools/call", {{"name", "read_records"}, {"arguments", json::object()}});
   EXPECT_EQ(second["error"]["code"], -32600) << second;
   EXPECT_NE(ErrorText(second).find("already in use"), std::string::npos) << second;
-  EXPECT_EQ(proxy.Request(6, "tools/call", {{"name", "other"}})["result"]["content"][0]["text"], "done");
+  EXPECT_EQ(proxy.Request(6, "tools/call", {{"name", "other"}})["result"]["content"][0]["text"],
+            "done");
   EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
   const std::string received = ReadFile(dir.path() / "received.txt");
   EXPECT_EQ(received.find("read_records"), std::string::npos) << "never reached the upstream";
   bool refused = false;
   for (const auto& e : Records(dir.path() / "audit"))
-    refused = refused || (e.tool == "read_records" && e.outcome == Outcome::kDenied && e.error->reason == "duplicate_id");
+    refused = refused || (e.tool == "read_records" && e.outcome == Outcome::kDenied &&
+                          e.error->reason == "duplicate_id");
   EXPECT_TRUE(refused);
 }
 
 TEST(ProxyTest, TheUpstreamGetsTheMessageAsThePolicyReadItAndOddAnswersDoNotStopTheProxy) {
   testing::TempDir dir;
-  ServerProcess proxy(ProxyArgs(dir.path(), {WriteRecordingServer(dir.path()).string()}), dir.path() / "proxy.txt");
+  ServerProcess proxy(ProxyArgs(dir.path(), {WriteRecordingServer(dir.path()).string()}),
+                      dir.path() / "proxy.txt");
   proxy.Initialize();
   // Two "name" keys: a parser that keeps the first would run another tool than the one recorded.
-  proxy.Write(R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"read_secret","name":"harmless"}})"
-              "\n");
+  proxy.Write(
+      R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"read_secret","name":"harmless"}})"
+      "\n");
   EXPECT_EQ(proxy.Read()["result"]["content"][0]["text"], "done");
   // Members of types the proxy does not expect, in the answer.
   EXPECT_TRUE(proxy.Request(8, "tools/call", {{"name", "odd"}}).contains("result"));
-  EXPECT_EQ(proxy.Request(9, "tools/call", {{"name", "other"}})["result"]["content"][0]["text"], "done");
+  EXPECT_EQ(proxy.Request(9, "tools/call", {{"name", "other"}})["result"]["content"][0]["text"],
+            "done");
   EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
   const std::string received = ReadFile(dir.path() / "received.txt");
   EXPECT_EQ(received.find("read_secret"), std::string::npos) << received;
@@ -427,16 +478,19 @@ TEST(ProxyTest, TheUpstreamGetsTheMessageAsThePolicyReadItAndOddAnswersDoNotStop
   EXPECT_EQ(tools, (std::vector<std::string>{"harmless", "odd", "other"}));
 }
 
-TEST(ProxyTest, ParametersTheUpstreamsSchemaMarksSensitiveAreRedactedAndSamplingCountsWhatItLeavesOut) {
+TEST(ProxyTest,
+     ParametersTheUpstreamsSchemaMarksSensitiveAreRedactedAndSamplingCountsWhatItLeavesOut) {
   testing::TempDir dir;
   const auto config = dir.path() / "mcp-audit.toml";
   std::ofstream(config) << "[[policy.sampling]]\ntools = [\"probe\"]\nkeep_one_in = 3\n";
-  const auto args = ProxyArgs(dir.path(), {WriteProbeServer(dir.path()).string()}, {"--config", config.string()});
+  const auto args =
+      ProxyArgs(dir.path(), {WriteProbeServer(dir.path()).string()}, {"--config", config.string()});
   ServerProcess proxy(args, dir.path() / "proxy.txt");
   proxy.Initialize();
   for (int i = 1; i <= 7; ++i) {
-    const json answer =
-        proxy.Request(i, "tools/call", {{"name", "probe"}, {"arguments", {{"user", "ann"}, {"pin", "4711-secret"}}}});
+    const json answer = proxy.Request(
+        i, "tools/call",
+        {{"name", "probe"}, {"arguments", {{"user", "ann"}, {"pin", "4711-secret"}}}});
     EXPECT_EQ(answer["result"]["content"][0]["text"], "probed") << answer;
   }
   EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
@@ -459,10 +513,12 @@ TEST(ProxyTest, ParametersTheUpstreamsSchemaMarksSensitiveAreRedactedAndSampling
 TEST(ProxyTest, ThePolicysLevelsDecideHowMuchOfEachCallTheRecordKeeps) {
   testing::TempDir dir;
   const auto config = dir.path() / "mcp-audit.toml";
-  std::ofstream(config) << "[[policy.levels]]\ntools = [\"test_simple_text\"]\nlevel = \"full\"\n"
-                           "[[policy.levels]]\ntools = [\"test_tool_with_logging\"]\nlevel = \"none\"\n"
-                           "[[policy.levels]]\ntools = [\"test_error_handling\"]\nlevel = \"metadata\"\n";
-  const auto args = ProxyArgs(dir.path(), FixtureUpstream(dir.path()), {"--config", config.string()});
+  std::ofstream(config)
+      << "[[policy.levels]]\ntools = [\"test_simple_text\"]\nlevel = \"full\"\n"
+         "[[policy.levels]]\ntools = [\"test_tool_with_logging\"]\nlevel = \"none\"\n"
+         "[[policy.levels]]\ntools = [\"test_error_handling\"]\nlevel = \"metadata\"\n";
+  const auto args =
+      ProxyArgs(dir.path(), FixtureUpstream(dir.path()), {"--config", config.string()});
   ServerProcess proxy(args, dir.path() / "proxy.txt");
   proxy.Initialize();
   for (const char* tool : {"test_simple_text", "test_tool_with_logging", "test_error_handling"})
@@ -472,26 +528,33 @@ TEST(ProxyTest, ThePolicysLevelsDecideHowMuchOfEachCallTheRecordKeeps) {
   for (const auto& e : Records(dir.path() / "audit")) recorded[e.tool] = e;
   ASSERT_TRUE(recorded.contains("test_simple_text"));
   EXPECT_EQ(recorded["test_simple_text"].params["note"], "kept?");
-  EXPECT_NE(recorded["test_simple_text"].details["result"]["text"].get<std::string>().find("simple text"),
-            std::string::npos);
-  EXPECT_FALSE(recorded.contains("test_tool_with_logging")) << "level none: a success leaves no record";
-  ASSERT_TRUE(recorded.contains("test_error_handling")) << "level none or metadata: failures are always recorded";
+  EXPECT_NE(
+      recorded["test_simple_text"].details["result"]["text"].get<std::string>().find("simple text"),
+      std::string::npos);
+  EXPECT_FALSE(recorded.contains("test_tool_with_logging"))
+      << "level none: a success leaves no record";
+  ASSERT_TRUE(recorded.contains("test_error_handling"))
+      << "level none or metadata: failures are always recorded";
   EXPECT_TRUE(recorded["test_error_handling"].params.is_null()) << "metadata: no parameters";
 }
 
 TEST(ProxyTest, APhiToolCalledWithoutAnAccessReasonIsRefusedBeforeItIsForwarded) {
   testing::TempDir dir;
   const auto config = dir.path() / "mcp-audit.toml";
-  std::ofstream(config) << "[[policy.classify]]\ntools = [\"test_simple_text\"]\nsensitivity = \"restricted\"\n"
-                           "phi = true\nrequire_access_reason = true\n";
-  const auto args = ProxyArgs(dir.path(), FixtureUpstream(dir.path()), {"--config", config.string()});
+  std::ofstream(config)
+      << "[[policy.classify]]\ntools = [\"test_simple_text\"]\nsensitivity = \"restricted\"\n"
+         "phi = true\nrequire_access_reason = true\n";
+  const auto args =
+      ProxyArgs(dir.path(), FixtureUpstream(dir.path()), {"--config", config.string()});
   ServerProcess proxy(args, dir.path() / "proxy.txt");
   proxy.Initialize();
-  const json refused = proxy.Request(1, "tools/call", {{"name", "test_simple_text"}, {"arguments", json::object()}});
+  const json refused =
+      proxy.Request(1, "tools/call", {{"name", "test_simple_text"}, {"arguments", json::object()}});
   EXPECT_EQ(refused["error"]["code"], rpc::kAccessDenied) << refused;
-  const json allowed = proxy.Request(2, "tools/call", {{"name", "test_simple_text"},
-                                                       {"arguments", json::object()},
-                                                       {"_meta", {{"access_reason", "treatment"}}}});
+  const json allowed = proxy.Request(2, "tools/call",
+                                     {{"name", "test_simple_text"},
+                                      {"arguments", json::object()},
+                                      {"_meta", {{"access_reason", "treatment"}}}});
   EXPECT_TRUE(allowed.contains("result")) << allowed;
   EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
   const std::vector<AuditEvent> calls = Records(dir.path() / "audit");
@@ -507,14 +570,18 @@ TEST(ProxyTest, APhiToolCalledWithoutAnAccessReasonIsRefusedBeforeItIsForwarded)
 TEST(ProxyTest, AHungUpstreamGivesTheCallerATimeoutErrorAndAFailureRecord) {
   testing::TempDir dir;
   // An "MCP server" that takes every message and never answers.
-  const auto args = ProxyArgs(dir.path(), {"/bin/sh", "-c", "cat > /dev/null"}, {"--call-timeout-seconds", "1"});
+  const auto args =
+      ProxyArgs(dir.path(), {"/bin/sh", "-c", "cat > /dev/null"}, {"--call-timeout-seconds", "1"});
   ServerProcess proxy(args, dir.path() / "proxy.txt");
   const auto started = std::chrono::steady_clock::now();
-  const json answer = proxy.Request(9, "tools/call", {{"name", "slow_tool"}, {"arguments", json::object()}});
+  const json answer =
+      proxy.Request(9, "tools/call", {{"name", "slow_tool"}, {"arguments", json::object()}});
   EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(900));
   EXPECT_EQ(answer["id"], 9);
   EXPECT_EQ(answer["error"]["code"], -32603) << answer;
-  EXPECT_NE(answer["error"]["message"].get<std::string>().find("did not answer within"), std::string::npos) << answer;
+  EXPECT_NE(answer["error"]["message"].get<std::string>().find("did not answer within"),
+            std::string::npos)
+      << answer;
   proxy.CloseAndWait();
   const auto calls = Records(dir.path() / "audit");
   ASSERT_EQ(calls.size(), 1u);
@@ -524,10 +591,14 @@ TEST(ProxyTest, AHungUpstreamGivesTheCallerATimeoutErrorAndAFailureRecord) {
 
 TEST(ProxyTest, ACallTheClientCancelsIsRecordedAsCancelled) {
   testing::TempDir dir;
-  ServerProcess proxy(ProxyArgs(dir.path(), {"/bin/sh", "-c", "cat > /dev/null"}), dir.path() / "proxy.txt");
-  proxy.Send({{"jsonrpc", "2.0"}, {"id", 3}, {"method", "tools/call"},
+  ServerProcess proxy(ProxyArgs(dir.path(), {"/bin/sh", "-c", "cat > /dev/null"}),
+                      dir.path() / "proxy.txt");
+  proxy.Send({{"jsonrpc", "2.0"},
+              {"id", 3},
+              {"method", "tools/call"},
               {"params", {{"name", "long_report"}, {"arguments", json::object()}}}});
-  proxy.Send({{"jsonrpc", "2.0"}, {"method", "notifications/cancelled"}, {"params", {{"requestId", 3}}}});
+  proxy.Send(
+      {{"jsonrpc", "2.0"}, {"method", "notifications/cancelled"}, {"params", {{"requestId", 3}}}});
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
   EXPECT_EQ(proxy.RemainingStdout(), "") << "a cancelled call gets no answer";
@@ -543,7 +614,8 @@ TEST(ProxyTest, ACallTheClientCancelsIsRecordedAsCancelled) {
 // HTTP, with a journal of its own in <dir>/upstream.
 class HttpFixtureUpstream {
  public:
-  explicit HttpFixtureUpstream(const std::filesystem::path& dir, unsigned short port = testing::FreePort())
+  explicit HttpFixtureUpstream(const std::filesystem::path& dir,
+                               unsigned short port = testing::FreePort())
       : dir_(dir), port_(port) {
     std::tie(key_, entry_) = NewApiKey("--user proxy-svc --role service");
     Start();
@@ -551,10 +623,11 @@ class HttpFixtureUpstream {
   void Start() {
     const auto config = dir_ / "upstream.toml";
     std::ofstream(config) << entry_;
-    server_.emplace(std::vector<std::string>{"serve", "--toolkit", "conformance", "--http",
-                                             "127.0.0.1:" + std::to_string(port_), "--config", config.string(),
-                                             "--audit-dir", (dir_ / "upstream").string()},
-                    dir_ / ("upstream-" + std::to_string(++starts_) + ".txt"));
+    server_.emplace(
+        std::vector<std::string>{"serve", "--toolkit", "conformance", "--http",
+                                 "127.0.0.1:" + std::to_string(port_), "--config", config.string(),
+                                 "--audit-dir", (dir_ / "upstream").string()},
+        dir_ / ("upstream-" + std::to_string(++starts_) + ".txt"));
     for (int i = 0; i < 200 && server_->Stderr().find("stop:") == std::string::npos; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     ASSERT_NE(server_->Stderr().find("stop:"), std::string::npos) << server_->Stderr();
@@ -573,10 +646,10 @@ class HttpFixtureUpstream {
 };
 
 // `mcp-audit proxy` over stdio in front of `url`, with `token` for it in $MCP_AUDIT_UPSTREAM_TOKEN.
-ServerProcess ProxyToUrl(const std::filesystem::path& dir, const std::string& url, const std::string& token,
-                         std::vector<std::string> options = {}) {
-  std::vector<std::string> args = {"proxy", "--audit-dir", (dir / "audit").string(), "--user", "dana",
-                                   "--upstream-url", url};
+ServerProcess ProxyToUrl(const std::filesystem::path& dir, const std::string& url,
+                         const std::string& token, std::vector<std::string> options = {}) {
+  std::vector<std::string> args = {
+      "proxy", "--audit-dir", (dir / "audit").string(), "--user", "dana", "--upstream-url", url};
   args.insert(args.end(), options.begin(), options.end());
   return ServerProcess(args, dir / "proxy.txt", {"MCP_AUDIT_UPSTREAM_TOKEN=" + token});
 }
@@ -584,7 +657,8 @@ ServerProcess ProxyToUrl(const std::filesystem::path& dir, const std::string& ur
 TEST(ProxyToHttpTest, CallsReachTheServerWithTheProxysTokenAndAreRecordedOnBothSides) {
   testing::TempDir dir;
   HttpFixtureUpstream upstream(dir.path());
-  ServerProcess direct({"serve", "--toolkit", "conformance", "--stdio", "--audit-dir", (dir.path() / "direct").string()},
+  ServerProcess direct({"serve", "--toolkit", "conformance", "--stdio", "--audit-dir",
+                        (dir.path() / "direct").string()},
                        dir.path() / "direct.txt");
   ServerProcess proxy = ProxyToUrl(dir.path(), upstream.url(), upstream.key());
   direct.Initialize();
@@ -593,20 +667,26 @@ TEST(ProxyToHttpTest, CallsReachTheServerWithTheProxysTokenAndAreRecordedOnBothS
   const json text = {{"name", "test_simple_text"}, {"arguments", {{"password", "hunter2"}}}};
   EXPECT_EQ(proxy.Request(2, "tools/call", text), direct.Request(2, "tools/call", text));
   // Progress travels on the call's SSE stream, ahead of its answer.
-  proxy.Send({{"jsonrpc", "2.0"}, {"id", 3}, {"method", "tools/call"},
-              {"params", {{"name", "test_tool_with_progress"}, {"arguments", json::object()},
-                          {"_meta", {{"progressToken", "p-3"}}}}}});
+  proxy.Send({{"jsonrpc", "2.0"},
+              {"id", 3},
+              {"method", "tools/call"},
+              {"params",
+               {{"name", "test_tool_with_progress"},
+                {"arguments", json::object()},
+                {"_meta", {{"progressToken", "p-3"}}}}}});
   json message = proxy.Read();
   EXPECT_EQ(message["method"], "notifications/progress") << message;
   EXPECT_EQ(message["params"]["progressToken"], "p-3");
   while (message.contains("method")) message = proxy.Read();
   EXPECT_EQ(message["id"], 3);
   EXPECT_EQ(message["result"]["content"][0]["text"], "Tool with progress executed successfully");
-  EXPECT_EQ(proxy.Request(4, "tools/call", {{"name", "test_error_handling"}, {"arguments", json::object()}})["result"]
-                ["isError"],
+  EXPECT_EQ(proxy.Request(4, "tools/call",
+                          {{"name", "test_error_handling"},
+                           {"arguments", json::object()}})["result"]["isError"],
             true);
   const json resource = {{"uri", "test://static-text"}};
-  EXPECT_EQ(proxy.Request(5, "resources/read", resource), direct.Request(5, "resources/read", resource));
+  EXPECT_EQ(proxy.Request(5, "resources/read", resource),
+            direct.Request(5, "resources/read", resource));
   EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
   EXPECT_EQ(direct.CloseAndWait(), 0);
   EXPECT_EQ(upstream.Stop(), 0);
@@ -633,7 +713,8 @@ TEST(ProxyToHttpTest, CallsReachTheServerWithTheProxysTokenAndAreRecordedOnBothS
   EXPECT_EQ(served[0].user.id, "proxy-svc");
   EXPECT_EQ(served[0].user.auth_method, "api_key");
   for (const auto& where : {dir.path() / "audit", dir.path() / "upstream"})
-    EXPECT_EQ(AllBytes(where).find(upstream.key()), std::string::npos) << "the token is written nowhere";
+    EXPECT_EQ(AllBytes(where).find(upstream.key()), std::string::npos)
+        << "the token is written nowhere";
   EXPECT_EQ(proxy.Stderr().find(upstream.key()), std::string::npos);
 }
 
@@ -641,17 +722,24 @@ TEST(ProxyToHttpTest, ASamplingRequestFromTheServerReachesTheClientAndItsAnswerG
   testing::TempDir dir;
   HttpFixtureUpstream upstream(dir.path());
   ServerProcess proxy = ProxyToUrl(dir.path(), upstream.url(), upstream.key());
-  const json init = proxy.Request(0, "initialize", {{"protocolVersion", "2025-06-18"},
-                                                     {"capabilities", {{"sampling", json::object()}}},
-                                                     {"clientInfo", {{"name", "pipe-test"}, {"version", "1"}}}});
+  const json init = proxy.Request(0, "initialize",
+                                  {{"protocolVersion", "2025-06-18"},
+                                   {"capabilities", {{"sampling", json::object()}}},
+                                   {"clientInfo", {{"name", "pipe-test"}, {"version", "1"}}}});
   ASSERT_TRUE(init.contains("result")) << init;
   proxy.Send({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
-  proxy.Send({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tools/call"},
+  proxy.Send({{"jsonrpc", "2.0"},
+              {"id", 1},
+              {"method", "tools/call"},
               {"params", {{"name", "test_sampling"}, {"arguments", {{"prompt", "Say hi"}}}}}});
   const json asked = proxy.Read();
   ASSERT_EQ(asked["method"], "sampling/createMessage") << asked;
-  proxy.Send({{"jsonrpc", "2.0"}, {"id", asked["id"]},
-              {"result", {{"role", "assistant"}, {"model", "test"}, {"content", {{"type", "text"}, {"text", "hi"}}}}}});
+  proxy.Send({{"jsonrpc", "2.0"},
+              {"id", asked["id"]},
+              {"result",
+               {{"role", "assistant"},
+                {"model", "test"},
+                {"content", {{"type", "text"}, {"text", "hi"}}}}}});
   const json answer = proxy.Read();
   EXPECT_EQ(answer["id"], 1);
   EXPECT_EQ(answer["result"]["content"][0]["text"], "LLM response: hi") << answer;
@@ -662,13 +750,15 @@ TEST(ProxyToHttpTest, AStreamTheServerClosesMidCallIsResumedWithLastEventId) {
   testing::TempDir dir;
   HttpFixtureUpstream upstream(dir.path());
   ServerProcess proxy = ProxyToUrl(dir.path(), upstream.url(), upstream.key());
-  const json init = proxy.Request(0, "initialize", {{"protocolVersion", "2025-11-25"},
-                                                     {"capabilities", json::object()},
-                                                     {"clientInfo", {{"name", "pipe-test"}, {"version", "1"}}}});
+  const json init = proxy.Request(0, "initialize",
+                                  {{"protocolVersion", "2025-11-25"},
+                                   {"capabilities", json::object()},
+                                   {"clientInfo", {{"name", "pipe-test"}, {"version", "1"}}}});
   ASSERT_EQ(init["result"]["protocolVersion"], "2025-11-25") << init;
   proxy.Send({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
   // The tool closes its SSE stream after the server's priming event, and answers later.
-  const json answer = proxy.Request(1, "tools/call", {{"name", "test_reconnection"}, {"arguments", json::object()}});
+  const json answer = proxy.Request(1, "tools/call",
+                                    {{"name", "test_reconnection"}, {"arguments", json::object()}});
   ASSERT_TRUE(answer.is_object() && answer.contains("result")) << answer;
   EXPECT_EQ(answer["result"]["content"][0]["text"], "Reconnection test completed") << answer;
   EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
@@ -682,11 +772,14 @@ TEST(ProxyToHttpTest, RefusedCredentialsAndAnUnreachableServerAreClearErrorsAndF
   HttpFixtureUpstream upstream(dir.path());
   {
     ServerProcess proxy = ProxyToUrl(dir.path() / "wrong", upstream.url(), "mcpa_1_not-a-key");
-    const json init = proxy.Request(0, "initialize", {{"protocolVersion", "2025-06-18"},
-                                                       {"capabilities", json::object()},
-                                                       {"clientInfo", {{"name", "pipe-test"}, {"version", "1"}}}});
-    EXPECT_NE(ErrorText(init).find("refused the proxy's credentials (HTTP 401)"), std::string::npos) << init;
-    const json call = proxy.Request(1, "tools/call", {{"name", "test_simple_text"}, {"arguments", json::object()}});
+    const json init = proxy.Request(0, "initialize",
+                                    {{"protocolVersion", "2025-06-18"},
+                                     {"capabilities", json::object()},
+                                     {"clientInfo", {{"name", "pipe-test"}, {"version", "1"}}}});
+    EXPECT_NE(ErrorText(init).find("refused the proxy's credentials (HTTP 401)"), std::string::npos)
+        << init;
+    const json call = proxy.Request(1, "tools/call",
+                                    {{"name", "test_simple_text"}, {"arguments", json::object()}});
     EXPECT_NE(ErrorText(call).find("HTTP 401"), std::string::npos) << call;
     proxy.CloseAndWait();
     const auto calls = Records(dir.path() / "wrong" / "audit");
@@ -701,9 +794,11 @@ TEST(ProxyToHttpTest, RefusedCredentialsAndAnUnreachableServerAreClearErrorsAndF
   {
     const std::string nowhere = "http://127.0.0.1:" + std::to_string(testing::FreePort()) + "/mcp";
     ServerProcess proxy = ProxyToUrl(dir.path() / "down", nowhere, "");
-    const json call = proxy.Request(1, "tools/call", {{"name", "test_simple_text"}, {"arguments", json::object()}});
+    const json call = proxy.Request(1, "tools/call",
+                                    {{"name", "test_simple_text"}, {"arguments", json::object()}});
     EXPECT_NE(ErrorText(call).find("could not be reached"), std::string::npos) << call;
-    EXPECT_NE(ErrorText(call).find(nowhere), std::string::npos) << "the message names the server: " << call;
+    EXPECT_NE(ErrorText(call).find(nowhere), std::string::npos)
+        << "the message names the server: " << call;
     proxy.CloseAndWait();
     const auto calls = Records(dir.path() / "down" / "audit");
     ASSERT_EQ(calls.size(), 1u);
@@ -723,21 +818,28 @@ TEST(ProxyToHttpTest, EachWayAServerCanAnswerBadlyIsAClearErrorForThatCallAlone)
     const std::string method = message.value("method", "");
     const std::string tool = method == "tools/call" ? message["params"].value("name", "") : "";
     if (method == "initialize") {
-      reply.body = json{{"jsonrpc", "2.0"}, {"id", message["id"]},
-                        {"result", {{"protocolVersion", "2025-06-18"}, {"capabilities", json::object()},
-                                    {"serverInfo", {{"name", "stand-in"}, {"version", "0"}}}}}}.dump();
+      reply.body = json{{"jsonrpc", "2.0"},
+                        {"id", message["id"]},
+                        {"result",
+                         {{"protocolVersion", "2025-06-18"},
+                          {"capabilities", json::object()},
+                          {"serverInfo", {{"name", "stand-in"}, {"version", "0"}}}}}}
+                       .dump();
       reply.headers = {{"Mcp-Session-Id", "s-42"}};
     } else if (!message.contains("id") || tool == "silent") {
       reply.status = 202;
       reply.body.clear();
     } else if (tool == "broken") {
       reply.status = 500;
-      reply.body = R"({"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"database offline"}})";
+      reply.body =
+          R"({"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"database offline"}})";
     } else if (tool == "confused") {
       reply.body = "<html>oops</html>";
       reply.headers = {{"Content-Type", "text/html"}};
     } else {
-      reply.body = json{{"jsonrpc", "2.0"}, {"id", message["id"]}, {"result", {{"content", json::array()}}}}.dump();
+      reply.body =
+          json{{"jsonrpc", "2.0"}, {"id", message["id"]}, {"result", {{"content", json::array()}}}}
+              .dump();
     }
     return reply;
   });
@@ -747,24 +849,30 @@ TEST(ProxyToHttpTest, EachWayAServerCanAnswerBadlyIsAClearErrorForThatCallAlone)
     return proxy.Request(id, "tools/call", {{"name", tool}, {"arguments", json::object()}});
   };
   EXPECT_TRUE(call(1, "fine").contains("result"));
-  EXPECT_NE(ErrorText(call(2, "broken")).find("answered HTTP 500: database offline"), std::string::npos);
+  EXPECT_NE(ErrorText(call(2, "broken")).find("answered HTTP 500: database offline"),
+            std::string::npos);
   EXPECT_NE(ErrorText(call(3, "confused")).find("not its JSON-RPC response"), std::string::npos);
-  EXPECT_NE(ErrorText(call(4, "silent")).find("accepted the request but sent no answer"), std::string::npos);
+  EXPECT_NE(ErrorText(call(4, "silent")).find("accepted the request but sent no answer"),
+            std::string::npos);
   EXPECT_TRUE(call(5, "fine").contains("result")) << "the session goes on";
   EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
 
   std::vector<std::string> outcomes;
-  for (const auto& e : Records(dir.path() / "audit")) outcomes.push_back(e.tool + ":" + std::string(ToString(e.outcome)));
-  EXPECT_EQ(outcomes, (std::vector<std::string>{"fine:success", "broken:failure", "confused:failure",
-                                                "silent:failure", "fine:success"}));
-  // What the proxy sent: its credentials, the session and version once known, and the session's end.
+  for (const auto& e : Records(dir.path() / "audit"))
+    outcomes.push_back(e.tool + ":" + std::string(ToString(e.outcome)));
+  EXPECT_EQ(outcomes,
+            (std::vector<std::string>{"fine:success", "broken:failure", "confused:failure",
+                                      "silent:failure", "fine:success"}));
+  // What the proxy sent: its credentials, the session and version once known, and the session's
+  // end.
   const auto requests = server.requests();
   ASSERT_FALSE(requests.empty());
   EXPECT_EQ(requests[0].header("authorization"), "Bearer t0ken");
   EXPECT_EQ(requests[0].header("mcp-session-id"), "") << "initialize opens the session";
   EXPECT_EQ(requests[0].header("accept"), "application/json, text/event-stream");
   bool deleted = false;
-  for (const auto& request : std::vector<testing::ReceivedRequest>(requests.begin() + 1, requests.end())) {
+  for (const auto& request :
+       std::vector<testing::ReceivedRequest>(requests.begin() + 1, requests.end())) {
     EXPECT_EQ(request.header("mcp-session-id"), "s-42") << request.method << " " << request.body;
     EXPECT_EQ(request.header("mcp-protocol-version"), "2025-06-18") << request.method;
     deleted = deleted || request.method == "DELETE";
@@ -783,9 +891,13 @@ TEST(ProxyToHttpTest, TheClientsCredentialsAreNeverPassedOnOnlyTheProxysOwn) {
       reply.body.clear();
       return reply;
     }
-    reply.body = json{{"jsonrpc", "2.0"}, {"id", message["id"]},
-                      {"result", {{"protocolVersion", "2025-06-18"}, {"capabilities", json::object()},
-                                  {"serverInfo", {{"name", "stand-in"}, {"version", "0"}}}}}}.dump();
+    reply.body = json{{"jsonrpc", "2.0"},
+                      {"id", message["id"]},
+                      {"result",
+                       {{"protocolVersion", "2025-06-18"},
+                        {"capabilities", json::object()},
+                        {"serverInfo", {{"name", "stand-in"}, {"version", "0"}}}}}}
+                     .dump();
     reply.headers = {{"Mcp-Session-Id", "s-7"}};
     return reply;
   });
@@ -797,9 +909,14 @@ TEST(ProxyToHttpTest, TheClientsCredentialsAreNeverPassedOnOnlyTheProxysOwn) {
   const testing::HttpClient http("127.0.0.1", port);
   testing::Headers headers = testing::McpPostHeaders();
   headers.emplace_back("X-API-Key", key);
-  const auto init = http.Post(json{{"jsonrpc", "2.0"}, {"id", 0}, {"method", "initialize"},
-                                   {"params", {{"protocolVersion", "2025-06-18"}, {"capabilities", json::object()},
-                                               {"clientInfo", {{"name", "t"}, {"version", "1"}}}}}}.dump(),
+  const auto init = http.Post(json{{"jsonrpc", "2.0"},
+                                   {"id", 0},
+                                   {"method", "initialize"},
+                                   {"params",
+                                    {{"protocolVersion", "2025-06-18"},
+                                     {"capabilities", json::object()},
+                                     {"clientInfo", {{"name", "t"}, {"version", "1"}}}}}}
+                                  .dump(),
                               headers);
   EXPECT_EQ(init.status, 200) << init.body;
   EXPECT_EQ(proxy.Signal(SIGTERM), 0) << proxy.Stderr();
@@ -838,10 +955,12 @@ TEST(ProxyToHttpTest, AServerThatForgetsTheSessionIsJoinedAgainAndBothEventsAreR
       EXPECT_EQ(e.details["url"], upstream.url());
     }
   }
-  EXPECT_EQ(ends, (std::vector<std::string>{"upstream_exited:failure", "upstream_restarted:success"}));
+  EXPECT_EQ(ends,
+            (std::vector<std::string>{"upstream_exited:failure", "upstream_restarted:success"}));
   const auto calls = Records(dir.path() / "audit");
   EXPECT_EQ(calls.back().outcome, Outcome::kSuccess);
-  EXPECT_EQ(Records(dir.path() / "upstream").size(), 2u) << "one call before the restart, one after";
+  EXPECT_EQ(Records(dir.path() / "upstream").size(), 2u)
+      << "one call before the restart, one after";
 }
 
 TEST(ProxyToHttpTest, AnHttpsServerIsReachedOnlyWhenItsCertificateIsTrusted) {
@@ -850,17 +969,21 @@ TEST(ProxyToHttpTest, AnHttpsServerIsReachedOnlyWhenItsCertificateIsTrusted) {
   testing::TlsProxy tls(upstream.port());
   {
     ServerProcess proxy = ProxyToUrl(dir.path() / "untrusted", tls.url() + "/mcp", upstream.key());
-    const json call = proxy.Request(1, "tools/call", {{"name", "test_simple_text"}, {"arguments", json::object()}});
+    const json call = proxy.Request(1, "tools/call",
+                                    {{"name", "test_simple_text"}, {"arguments", json::object()}});
     EXPECT_NE(ErrorText(call).find("certificate"), std::string::npos) << call;
     proxy.CloseAndWait();
   }
   const auto config = dir.path() / "proxy.toml";
-  std::ofstream(config) << "[upstream]\nurl = \"" << tls.url() << "/mcp\"\nca_file = \"" << tls.ca_file() << "\"\n"
+  std::ofstream(config) << "[upstream]\nurl = \"" << tls.url() << "/mcp\"\nca_file = \""
+                        << tls.ca_file() << "\"\n"
                         << "bearer_token_env = \"UPSTREAM_KEY\"\n";
-  ServerProcess proxy({"proxy", "--audit-dir", (dir.path() / "audit").string(), "--config", config.string()},
-                      dir.path() / "proxy.txt", {"UPSTREAM_KEY=" + upstream.key()});
+  ServerProcess proxy(
+      {"proxy", "--audit-dir", (dir.path() / "audit").string(), "--config", config.string()},
+      dir.path() / "proxy.txt", {"UPSTREAM_KEY=" + upstream.key()});
   proxy.Initialize();
-  const json answer = proxy.Request(1, "tools/call", {{"name", "test_simple_text"}, {"arguments", json::object()}});
+  const json answer =
+      proxy.Request(1, "tools/call", {{"name", "test_simple_text"}, {"arguments", json::object()}});
   EXPECT_TRUE(answer.contains("result")) << answer;
   EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
 }
@@ -876,13 +999,15 @@ TEST(ProxyToHttpTest, AnUpstreamThatCannotBeReachedSafelyIsRefusedBeforeAnything
       {"--upstream-url https://user:secret@mcp.example.com/mcp", "holds a password"},
       {"--upstream-url http://127.0.0.1:1/mcp -- /bin/cat", "not both"},
       {"", "name the MCP server to audit"},
-      {"--config " + config.string() + " --upstream-url http://127.0.0.1:1/mcp", "MCPAUDIT_TEST_NO_SUCH_TOKEN is not set"},
+      {"--config " + config.string() + " --upstream-url http://127.0.0.1:1/mcp",
+       "MCPAUDIT_TEST_NO_SUCH_TOKEN is not set"},
   };
   for (const auto& [options, expected] : cases) {
     auto [code, out] = RunCommand("proxy --audit-dir " + audit + " " + options + " </dev/null");
     EXPECT_EQ(code, 2) << options << ": " << out;
     EXPECT_NE(out.find(expected), std::string::npos) << options << ": " << out;
-    EXPECT_EQ(out.find("secret"), std::string::npos) << "a password in the URL is not repeated: " << out;
+    EXPECT_EQ(out.find("secret"), std::string::npos)
+        << "a password in the URL is not repeated: " << out;
   }
   EXPECT_FALSE(std::filesystem::exists(audit)) << "nothing was started";
 }

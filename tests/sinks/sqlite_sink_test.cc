@@ -27,10 +27,11 @@ SinkRecord Record(const std::string& id, nlohmann::json params, uint64_t seq) {
 
 std::vector<std::string> StoredLines(const std::filesystem::path& db) {
   std::vector<std::string> lines;
-  auto read = ForEachStoredLine({"test", "sqlite://" + db.string(), "", ""}, [&](size_t, const std::string& line) {
-    lines.push_back(line);
-    return true;
-  });
+  auto read = ForEachStoredLine({"test", "sqlite://" + db.string(), "", ""},
+                                [&](size_t, const std::string& line) {
+                                  lines.push_back(line);
+                                  return true;
+                                });
   EXPECT_TRUE(read.has_value()) << read.error().message;
   return lines;
 }
@@ -40,14 +41,15 @@ TEST(SqliteSinkTest, StoresEachRecordOnceHoweverOftenABatchIsSent) {
   const auto db = dir.path() / "audit.db";
   auto sink = OpenSqliteSink(db);
   ASSERT_TRUE(sink.has_value()) << sink.error().message;
-  std::vector<SinkRecord> batch = {Record("id-1", {{"q", "a"}}, 1), Record("id-2", {{"q", "b"}}, 2)};
+  std::vector<SinkRecord> batch = {Record("id-1", {{"q", "a"}}, 1),
+                                   Record("id-2", {{"q", "b"}}, 2)};
   ASSERT_TRUE((*sink)->Store(batch).has_value());
   ASSERT_TRUE((*sink)->Store(batch).has_value());  // a retry after a lost confirmation
   auto lines = StoredLines(db);
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0], batch[0].line);
   EXPECT_EQ(lines[1], batch[1].line);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(db.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
@@ -78,7 +80,8 @@ TEST(SqliteSinkTest, MigrationsRunOnceAndAreRecorded) {
   sqlite3* handle = nullptr;
   ASSERT_EQ(sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
   sqlite3_stmt* stmt = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(handle, "SELECT count(*), max(version) FROM schema_migrations", -1, &stmt, nullptr),
+  ASSERT_EQ(sqlite3_prepare_v2(handle, "SELECT count(*), max(version) FROM schema_migrations", -1,
+                               &stmt, nullptr),
             SQLITE_OK);
   ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(stmt, 0), 5);
@@ -102,21 +105,28 @@ TEST(SqliteSinkTest, AStoreOfTheFirstSchemaGainsTheConsoleColumnsFilledFromItsRe
     sqlite3* handle = nullptr;
     ASSERT_EQ(sqlite3_open(db.c_str(), &handle), SQLITE_OK);
     const std::string v1 =
-        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT 'x');"
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL "
+        "DEFAULT 'x');"
         "INSERT INTO schema_migrations(version) VALUES (1);"
-        "CREATE TABLE audit_events (id TEXT PRIMARY KEY, stream TEXT NOT NULL, seq INTEGER NOT NULL,"
-        " timestamp TEXT NOT NULL, event_type TEXT NOT NULL, tool TEXT, outcome TEXT NOT NULL, user_id TEXT,"
+        "CREATE TABLE audit_events (id TEXT PRIMARY KEY, stream TEXT NOT NULL, seq INTEGER NOT "
+        "NULL,"
+        " timestamp TEXT NOT NULL, event_type TEXT NOT NULL, tool TEXT, outcome TEXT NOT NULL, "
+        "user_id TEXT,"
         " tenant_id TEXT, request_id TEXT, client_ip TEXT, duration_ms REAL, record TEXT NOT NULL);"
         "CREATE INDEX audit_events_stream_seq ON audit_events(stream, seq);"
         "CREATE INDEX audit_events_timestamp ON audit_events(timestamp);"
         "CREATE INDEX audit_events_user ON audit_events(user_id, timestamp);"
         "CREATE INDEX audit_events_tenant ON audit_events(tenant_id, timestamp);"
         "CREATE INDEX audit_events_tool ON audit_events(tool, timestamp);"
-        "INSERT INTO audit_events VALUES ('" + e.id + "', 's1', 1, '" + FormatTimestamp(e.timestamp) +
-        "', 'tool_call', NULL, 'denied', NULL, NULL, NULL, NULL, NULL, '" + ToJsonLine(e) + "');"
-        "INSERT INTO audit_events VALUES ('x', 's1', 2, '" + FormatTimestamp(e.timestamp) +
+        "INSERT INTO audit_events VALUES ('" +
+        e.id + "', 's1', 1, '" + FormatTimestamp(e.timestamp) +
+        "', 'tool_call', NULL, 'denied', NULL, NULL, NULL, NULL, NULL, '" + ToJsonLine(e) +
+        "');"
+        "INSERT INTO audit_events VALUES ('x', 's1', 2, '" +
+        FormatTimestamp(e.timestamp) +
         "', 'tool_call', NULL, 'denied', NULL, NULL, NULL, NULL, NULL, 'not json');";
-    ASSERT_EQ(sqlite3_exec(handle, v1.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(handle);
+    ASSERT_EQ(sqlite3_exec(handle, v1.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(handle);
     sqlite3_close(handle);
   }
   auto sink = OpenSqliteSink(db);  // migrates: a record that is not JSON does not stop it
@@ -137,7 +147,8 @@ TEST(SqliteSinkTest, ReplaceOverwritesARecordAndLeavesNoCopyOfTheOldOne) {
   const auto db = dir.path() / "audit.db";
   auto sink = OpenSqliteSink(db);
   ASSERT_TRUE(sink.has_value());
-  ASSERT_TRUE((*sink)->Store(std::vector{Record("id-1", {{"q", "secret-value-42"}}, 1)}).has_value());
+  ASSERT_TRUE(
+      (*sink)->Store(std::vector{Record("id-1", {{"q", "secret-value-42"}}, 1)}).has_value());
   ASSERT_TRUE((*sink)->Replace(std::vector{Record("id-1", {{"q", "[erased]"}}, 1)}).has_value());
   auto lines = StoredLines(db);
   ASSERT_EQ(lines.size(), 1u);
@@ -151,10 +162,12 @@ TEST(SqliteSinkTest, ReplaceOverwritesARecordAndLeavesNoCopyOfTheOldOne) {
 }
 
 TEST(SqliteSinkTest, UrlsNameTheirFile) {
-  EXPECT_EQ(SqlitePathFromUrl("sqlite:///var/audit/audit.db"), std::filesystem::path("/var/audit/audit.db"));
+  EXPECT_EQ(SqlitePathFromUrl("sqlite:///var/audit/audit.db"),
+            std::filesystem::path("/var/audit/audit.db"));
   EXPECT_EQ(SqlitePathFromUrl("sqlite://audit.db"), std::filesystem::path("audit.db"));
   EXPECT_FALSE(SqlitePathFromUrl("postgres://db/audit").has_value());
-  EXPECT_EQ(RedactUrl("postgres://audit:hunter2@db:5432/audit"), "postgres://audit:***@db:5432/audit");
+  EXPECT_EQ(RedactUrl("postgres://audit:hunter2@db:5432/audit"),
+            "postgres://audit:***@db:5432/audit");
   EXPECT_EQ(RedactUrl("postgres://audit@db/audit"), "postgres://audit@db/audit");
   auto unknown = OpenSink({"x", "ftp://nowhere", "", ""});
   ASSERT_FALSE(unknown.has_value());
