@@ -67,29 +67,31 @@ ratio() {
     'BEGIN { printf "%-58s %5.2f   (target %s)\n", name, a / b, target }'
 }
 
-serve_mcp_audit() {  # $1: name, $2...: serve flags; $CONNECTIONS
-  local name=$1
-  shift
-  "$binary" serve --toolkit conformance --http 127.0.0.1:18555 --audit-dir "$work/audit-${name//[ ,-]/_}" "$@" \
-    2>"$work/$name.log" &
+# Starts the server "$3..." in the background, measures it on port $2 as the
+# row named $1 ($CONNECTIONS), and stops it.
+measure_server() {
+  local name=$1 port=$2
+  shift 2
+  "$@" 2>"$work/server-$port.log" &
   pid=$!
-  wait_port 18555
-  measure "mcp-audit ($name)" http://127.0.0.1:18555/mcp
+  wait_port "$port"
+  measure "$name" "http://127.0.0.1:$port/mcp"
   kill -TERM "$pid"
   wait "$pid" || true
   pid=
 }
 
+serve_mcp_audit() {  # $1: name, $2...: serve flags; $CONNECTIONS
+  local name=$1
+  shift
+  measure_server "mcp-audit ($name)" 18555 \
+    "$binary" serve --toolkit conformance --http 127.0.0.1:18555 --audit-dir "$work/audit-${name//[ ,-]/_}" "$@"
+}
+
 printf '# tools/call over HTTP, wrk -t2 -d%ss, one session, 16 connections unless said; %s cores\n' \
   "$seconds" "$(nproc)"
 printf '%-38s %12s %10s %10s   %s\n' "server" "calls/s" "p50" "p99" "errors"
-"$bare" 18557 &
-pid=$!
-wait_port 18557
-measure "bare Beast server (baseline)" http://127.0.0.1:18557/mcp
-kill -TERM "$pid"
-wait "$pid" || true
-pid=
+measure_server "bare Beast server (baseline)" 18557 "$bare" 18557
 printf 'default_level = "none"\n' >"$work/off.toml"
 sed -i '1i [policy]' "$work/off.toml"
 serve_mcp_audit "audit off" --config "$work/off.toml"
@@ -102,10 +104,7 @@ CONNECTIONS=256 serve_mcp_audit "durable, 256 connections" --mode durable
 # The SDK comes from the test clients' node_modules (tests/e2e, pinned).
 ln -s "$e2e/node_modules" "$work/node_modules"
 cp "$root/bench/ts_sdk_server.mjs" "$work/"
-node "$work/ts_sdk_server.mjs" 18556 "$work/ts-audit.jsonl" 2>"$work/ts.log" &
-pid=$!
-wait_port 18556
-measure "TypeScript SDK (JSON line/call)" http://127.0.0.1:18556/mcp
+measure_server "TypeScript SDK (JSON line/call)" 18556 node "$work/ts_sdk_server.mjs" 18556 "$work/ts-audit.jsonl"
 
 echo "# ratios"
 ratio "mcp-audit async / bare Beast server" "mcp-audit (async)" "bare Beast server (baseline)" ">= 0.50"

@@ -55,6 +55,17 @@ std::vector<std::string> FixtureUpstream(const std::filesystem::path& dir) {
 
 std::string ErrorText(const json& answer) { return answer["error"].value("message", ""); }
 
+// A stand-in MCP server's answer to initialize request `id`.
+std::string StandInInitialized(const json& id) {
+  return json{{"jsonrpc", "2.0"},
+              {"id", id},
+              {"result",
+               {{"protocolVersion", "2025-06-18"},
+                {"capabilities", json::object()},
+                {"serverInfo", {{"name", "stand-in"}, {"version", "0"}}}}}}
+      .dump();
+}
+
 TEST(ProxyTest, RelaysEveryMessageUnchangedAndRecordsEachCallWithItsOutcome) {
   testing::TempDir dir;
   const std::vector<std::string> upstream = FixtureUpstream(dir.path());
@@ -818,13 +829,7 @@ TEST(ProxyToHttpTest, EachWayAServerCanAnswerBadlyIsAClearErrorForThatCallAlone)
     const std::string method = message.value("method", "");
     const std::string tool = method == "tools/call" ? message["params"].value("name", "") : "";
     if (method == "initialize") {
-      reply.body = json{{"jsonrpc", "2.0"},
-                        {"id", message["id"]},
-                        {"result",
-                         {{"protocolVersion", "2025-06-18"},
-                          {"capabilities", json::object()},
-                          {"serverInfo", {{"name", "stand-in"}, {"version", "0"}}}}}}
-                       .dump();
+      reply.body = StandInInitialized(message["id"]);
       reply.headers = {{"Mcp-Session-Id", "s-42"}};
     } else if (!message.contains("id") || tool == "silent") {
       reply.status = 202;
@@ -891,13 +896,7 @@ TEST(ProxyToHttpTest, TheClientsCredentialsAreNeverPassedOnOnlyTheProxysOwn) {
       reply.body.clear();
       return reply;
     }
-    reply.body = json{{"jsonrpc", "2.0"},
-                      {"id", message["id"]},
-                      {"result",
-                       {{"protocolVersion", "2025-06-18"},
-                        {"capabilities", json::object()},
-                        {"serverInfo", {{"name", "stand-in"}, {"version", "0"}}}}}}
-                     .dump();
+    reply.body = StandInInitialized(message["id"]);
     reply.headers = {{"Mcp-Session-Id", "s-7"}};
     return reply;
   });
