@@ -15,6 +15,10 @@
 
 namespace mcpaudit {
 
+namespace jsonrpc {
+struct Message;  // src/mcp/jsonrpc.h
+}
+
 // Protocol revisions this server speaks, newest first.
 inline constexpr std::string_view kProtocolVersions[] = {"2025-11-25", "2025-06-18", "2025-03-26"};
 
@@ -78,6 +82,12 @@ class Connection {
   virtual void Receive(std::string_view message) { Receive(message, MessageContext{}); }
   // The same, with what the transport knows of this one message.
   virtual void Receive(std::string_view message, const MessageContext& context) = 0;
+  // The same, already decoded by the transport (which read it to route it):
+  // a message is decoded once. `text` is the message as received.
+  virtual void Receive(jsonrpc::Message&& decoded, std::string_view text, const MessageContext& context) {
+    (void)decoded;
+    Receive(text, context);
+  }
   // Waits until every call in flight has been answered (and recorded).
   virtual void Drain() = 0;
   // Stateless HTTP: each request stands alone, as if `initialize` had

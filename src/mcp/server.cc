@@ -65,17 +65,17 @@ class Session final : public std::enable_shared_from_this<Session> {
       : server_(std::move(server)), info_(std::move(info)), send_(std::move(send)) {}
 
   void Receive(std::string_view text, const MessageContext& context) {
-    receiving_ = &context;  // for MakeContext, while this message is handled
-    receiving_large_ = text.size() > kLargeMessageBytes;
-    const ReleaseFreeMemoryAfter release(receiving_large_,
-                                         /*often_at_most=*/true);  // may be an I/O thread
-    struct Done {
-      const MessageContext*& current;
-      ~Done() { current = nullptr; }
-    } done{receiving_};
     auto decoded = jsonrpc::Decode(text, server_->options.max_json_depth);
-    if (auto* error = std::get_if<jsonrpc::DecodeError>(&decoded)) return Refuse(*error);
-    auto& message = std::get<jsonrpc::Message>(decoded);
+    if (auto* error = std::get_if<jsonrpc::DecodeError>(&decoded)) {
+      const Receiving receiving(*this, text, context);
+      return Refuse(*error);
+    }
+    Receive(std::get<jsonrpc::Message>(decoded), text, context);
+  }
+
+  // A message the transport has decoded.
+  void Receive(jsonrpc::Message& message, std::string_view text, const MessageContext& context) {
+    const Receiving receiving(*this, text, context);
     try {
       switch (message.kind) {
         case jsonrpc::Message::Kind::kResponse:
@@ -104,6 +104,28 @@ class Session final : public std::enable_shared_from_this<Session> {
     std::unique_lock lock(mutex_);
     idle_.wait(lock, [&] { return in_flight_.empty(); });
   }
+
+ private:
+  // While a message is handled: what the transport knows of it (for
+  // MakeContext) and its size; its memory goes back after a huge one.
+  class Receiving {
+   public:
+    Receiving(Session& session, std::string_view text, const MessageContext& context)
+        : session_(session),
+          release_(text.size() > kLargeMessageBytes, /*often_at_most=*/true) {  // may be an I/O thread
+      session_.receiving_ = &context;
+      session_.receiving_large_ = text.size() > kLargeMessageBytes;
+    }
+    ~Receiving() { session_.receiving_ = nullptr; }
+    Receiving(const Receiving&) = delete;
+    Receiving& operator=(const Receiving&) = delete;
+
+   private:
+    Session& session_;
+    const ReleaseFreeMemoryAfter release_;
+  };
+
+ public:
 
   void AssumeInitialized(std::string protocol_version) {
     std::lock_guard lock(mutex_);
@@ -136,7 +158,7 @@ class Session final : public std::enable_shared_from_this<Session> {
     // unknown ones are ignored, as JSON-RPC asks.
   }
 
-  void OnRequest(const jsonrpc::Message& message) {
+  void OnRequest(jsonrpc::Message& message) {
     const json& id = message.id;
     const std::string& method = message.method;
     if (method == "initialize") return Initialize(message);
@@ -355,18 +377,19 @@ class Session final : public std::enable_shared_from_this<Session> {
     return ctx;
   }
 
-  void CallTool(const jsonrpc::Message& message) {
-    const json& params = message.params;
-    RequestContext ctx = MakeContext(message.id);
-    // Why the caller accesses the data (HIPAA), given in the request's _meta.
-    if (params.is_object() && params.contains("_meta") && params["_meta"].is_object()) {
-      const json& meta = params["_meta"];
-      if (auto reason = meta.find("access_reason"); reason != meta.end() && reason->is_string())
-        ctx.access_reason = reason->get<std::string>();
-    }
+  // The arguments are moved out of `message` to the tool (decoded once, never copied).
+  void CallTool(jsonrpc::Message& message) {
+    json& params = message.params;
     if (!params.is_object() || !params.contains("name") || !params["name"].is_string()) {
       // Still a tools/call that reached us: it is recorded as denied (as a
       // refusal: this may be the HTTP I/O thread, which never waits for the disk).
+      RequestContext ctx = MakeContext(message.id);
+      // Why the caller accesses the data (HIPAA), given in the request's _meta.
+      if (params.is_object() && params.contains("_meta") && params["_meta"].is_object()) {
+        const json& meta = params["_meta"];
+        if (auto reason = meta.find("access_reason"); reason != meta.end() && reason->is_string())
+          ctx.access_reason = reason->get<std::string>();
+      }
       const std::string text = "Invalid params: 'name' (a string) is required";
       CallRecord record;
       record.outcome = Outcome::kDenied;
@@ -379,7 +402,7 @@ class Session final : public std::enable_shared_from_this<Session> {
       return Answer(message.id, jsonrpc::Error(message.id, rpc::kInvalidParams, text));
     }
     std::string name = params["name"].get<std::string>();
-    json arguments = params.contains("arguments") ? params["arguments"] : json::object();
+    json arguments = params.contains("arguments") ? std::move(params["arguments"]) : json::object();
     RunOnPool(message,
               [name = std::move(name), arguments = std::move(arguments)](
                   const Toolkit& toolkit, RequestContext& ctx, const Toolkit::Answer& answer) {
@@ -623,6 +646,9 @@ class SessionConnection final : public Connection {
   }
   void Receive(std::string_view message, const MessageContext& context) override {
     session_->Receive(message, context);
+  }
+  void Receive(jsonrpc::Message&& decoded, std::string_view text, const MessageContext& context) override {
+    session_->Receive(decoded, text, context);
   }
   void Drain() override { session_->Drain(); }
   void AssumeInitialized(std::string version) override {

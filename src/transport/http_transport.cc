@@ -950,7 +950,7 @@ class HttpTransport {
       co_return co_await Write(stream, Json(request, http::status::bad_request,
                                             jsonrpc::Error(error->id, error->code, error->message)));
     }
-    const auto& message = std::get<jsonrpc::Message>(decoded);
+    auto& message = std::get<jsonrpc::Message>(decoded);
     const bool would_wait = message.kind == jsonrpc::Message::Kind::kRequest && server_.WouldWait(message.method);
     const bool is_initialize =
         message.kind == jsonrpc::Message::Kind::kRequest && message.method == "initialize";
@@ -987,7 +987,7 @@ class HttpTransport {
     }
 
     if (message.kind != jsonrpc::Message::Kind::kRequest) {
-      session->connection->Receive(request.body(), MessageContextOf(request));
+      session->connection->Receive(std::move(message), request.body(), MessageContextOf(request));
       if (options_.stateless) EndSession(session->key);
       co_return co_await Write(stream, Empty(request, http::status::accepted));
     }
@@ -1001,7 +1001,7 @@ class HttpTransport {
     auto reply = session->NewStream(io_.get_executor(), false);
     reply->awaiting.insert(request_id);
     session->by_request.emplace(request_id, reply);
-    session->connection->Receive(request.body(), MessageContextOf(request));
+    session->connection->Receive(std::move(message), request.body(), MessageContextOf(request));
     const bool keep_alive = co_await Reply(stream, request, *session, reply, true);
     if (options_.stateless) EndSession(session->key);
     co_return keep_alive;
