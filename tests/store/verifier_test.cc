@@ -269,6 +269,48 @@ TEST(VerifierFormatTest, ACallWhoseArgumentsLookErasedIsValid) {
   EXPECT_TRUE(report->valid()) << report->problems[0].detail;
 }
 
+// verify reads a segment in blocks and examines its lines in batches: a
+// segment of several megabytes has lines across both boundaries; it is valid
+// whole, and a byte changed in a line far into it is found at that record.
+TEST(VerifierBatchTest, ALargeSegmentIsReadWholeAndAChangeDeepInItIsFound) {
+  testing::TempDir dir;
+  PipelineOptions options;
+  options.directory = dir.path();
+  options.stream = "s";
+  options.admin_space_left_bytes = options.space_left_bytes = 0;
+  constexpr int kCalls = 10000;  // more lines than one batch, ~7 MB: several blocks
+  {
+    auto pipeline = Pipeline::Open(options);
+    ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
+    for (int i = 0; i < kCalls; ++i) {
+      AuditEvent e;
+      e.timestamp = std::chrono::system_clock::now();
+      e.id = NewUuidV7(e.timestamp, SecureRandom());
+      e.tool = "catalog_search";
+      e.params = {{"query", std::string(400 + i % 97, 'q')}, {"n", i}};
+      ASSERT_TRUE((*pipeline)->Log(e).has_value());
+    }
+  }
+  const auto segments = testing::SegmentPaths(dir.path());
+  ASSERT_EQ(segments.size(), 1u);
+  auto report = VerifyJournal(dir.path(), nullptr);
+  ASSERT_TRUE(report.has_value()) << report.error().message;
+  EXPECT_TRUE(report->problems.empty()) << report->problems.front().detail;
+  EXPECT_GE(report->records, static_cast<uint64_t>(kCalls));
+  auto lines = testing::ReadLines(segments.front());
+  const size_t at = lines.size() - 500;  // past the first batch and the first blocks
+  const uint64_t seq = json::parse(lines[at])["integrity"]["seq"];
+  const size_t n = lines[at].find("\"n\":");
+  ASSERT_NE(n, std::string::npos);
+  lines[at][n + 4] = lines[at][n + 4] == '1' ? '2' : '1';
+  testing::WriteLines(segments.front(), lines);
+  report = VerifyJournal(dir.path(), nullptr);
+  ASSERT_TRUE(report.has_value()) << report.error().message;
+  ASSERT_EQ(report->problems.size(), 1u);
+  EXPECT_EQ(report->problems[0].verdict, "modified");
+  EXPECT_EQ(report->problems[0].seq, seq);
+}
+
 TEST_F(VerifierTest, AJournalOfTheFirstFormatStaysValidAndGoesOnInTheSecond) {
   // The journal as the first format wrote it: no "v", H(N) over the hex of
   // H(N-1) and C(N) itself, checkpoints signed over those hashes.
