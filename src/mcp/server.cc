@@ -112,7 +112,8 @@ class Session final : public std::enable_shared_from_this<Session> {
    public:
     Receiving(Session& session, std::string_view text, const MessageContext& context)
         : session_(session),
-          release_(text.size() > kLargeMessageBytes, /*often_at_most=*/true) {  // may be an I/O thread
+          release_(text.size() > kLargeMessageBytes,
+                   /*often_at_most=*/true) {  // may be an I/O thread
       session_.receiving_ = &context;
       session_.receiving_large_ = text.size() > kLargeMessageBytes;
     }
@@ -126,7 +127,6 @@ class Session final : public std::enable_shared_from_this<Session> {
   };
 
  public:
-
   void AssumeInitialized(std::string protocol_version) {
     std::lock_guard lock(mutex_);
     protocol_version_ = std::move(protocol_version);
@@ -377,19 +377,31 @@ class Session final : public std::enable_shared_from_this<Session> {
     return ctx;
   }
 
+  // A request's _meta object, or nullptr.
+  static const json* MetaOf(const json& params) {
+    if (!params.is_object()) return nullptr;
+    auto meta = params.find("_meta");
+    return meta != params.end() && meta->is_object() ? &*meta : nullptr;
+  }
+
+  // MakeContext, with why the caller accesses the data (HIPAA) when the
+  // request's _meta says it (it wins over the transport's header).
+  RequestContext RequestContextOf(const jsonrpc::Message& message) {
+    RequestContext ctx = MakeContext(message.id);
+    if (const json* meta = MetaOf(message.params)) {
+      if (auto reason = meta->find("access_reason"); reason != meta->end() && reason->is_string())
+        ctx.access_reason = reason->get<std::string>();
+    }
+    return ctx;
+  }
+
   // The arguments are moved out of `message` to the tool (decoded once, never copied).
   void CallTool(jsonrpc::Message& message) {
     json& params = message.params;
     if (!params.is_object() || !params.contains("name") || !params["name"].is_string()) {
       // Still a tools/call that reached us: it is recorded as denied (as a
       // refusal: this may be the HTTP I/O thread, which never waits for the disk).
-      RequestContext ctx = MakeContext(message.id);
-      // Why the caller accesses the data (HIPAA), given in the request's _meta.
-      if (params.is_object() && params.contains("_meta") && params["_meta"].is_object()) {
-        const json& meta = params["_meta"];
-        if (auto reason = meta.find("access_reason"); reason != meta.end() && reason->is_string())
-          ctx.access_reason = reason->get<std::string>();
-      }
+      RequestContext ctx = RequestContextOf(message);
       const std::string text = "Invalid params: 'name' (a string) is required";
       CallRecord record;
       record.outcome = Outcome::kDenied;
@@ -418,15 +430,10 @@ class Session final : public std::enable_shared_from_this<Session> {
   // Runs a request that may take a while (a tool, a resource read, a prompt) on
   // the workers, with its context and a channel back to the client.
   void RunOnPool(const jsonrpc::Message& message, Work work) {
-    RequestContext ctx = MakeContext(message.id);
+    RequestContext ctx = RequestContextOf(message);
     json progress_token;
-    if (const json& params = message.params;
-        params.is_object() && params.contains("_meta") && params["_meta"].is_object()) {
-      const json& meta = params["_meta"];
-      // Why the caller accesses the data (HIPAA).
-      if (auto reason = meta.find("access_reason"); reason != meta.end() && reason->is_string())
-        ctx.access_reason = reason->get<std::string>();
-      if (auto token = meta.find("progressToken"); token != meta.end()) progress_token = *token;
+    if (const json* meta = MetaOf(message.params)) {
+      if (auto token = meta->find("progressToken"); token != meta->end()) progress_token = *token;
     }
     std::stop_source cancel;
     const std::string key = jsonrpc::IdKey(message.id);
@@ -647,7 +654,8 @@ class SessionConnection final : public Connection {
   void Receive(std::string_view message, const MessageContext& context) override {
     session_->Receive(message, context);
   }
-  void Receive(jsonrpc::Message&& decoded, std::string_view text, const MessageContext& context) override {
+  void Receive(jsonrpc::Message&& decoded, std::string_view text,
+               const MessageContext& context) override {
     session_->Receive(decoded, text, context);
   }
   void Drain() override { session_->Drain(); }
