@@ -25,7 +25,6 @@
 #include <vector>
 
 #include "audit/journal_format.h"
-#include "base/bounded_json.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
 #include "mcpaudit/sink.h"
@@ -126,7 +125,7 @@ double FullScan(const SinkConfig& store, const QueryFilter& filter) {
   size_t matched = 0;
   const auto start = Steady::now();
   auto read = ForEachStoredLine(store, [&](size_t, const std::string& line) {
-    auto event = AuditEventFromJson(ParseWithin(line, kMaxRecordDepth));
+    auto event = AuditEventFromLine(line);
     if (event && Matches(filter, *event)) ++matched;
     return true;
   });

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 what=${1:-build}
 packages=(cmake ninja-build g++ pkg-config ccache
   nlohmann-json3-dev libvalijson-dev libssl-dev libsqlite3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
-  libboost-dev libcurl4-openssl-dev libjwt-dev libpq-dev libmariadb-dev zlib1g-dev)
+  libboost-dev libcurl4-openssl-dev libjwt-dev libpq-dev libmariadb-dev zlib1g-dev libsimdjson-dev)
 [[ $what == fuzz ]] && packages+=(clang-16 libclang-rt-16-dev)
 if [[ $what == test || $what == bench ]]; then
   # The servers the sink tests start on loopback (tests/support/db-server.sh, rsyslog-server.sh,

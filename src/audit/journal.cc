@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -231,13 +230,6 @@ Status Journal::Append(std::string_view lines, const std::optional<journal::Time
 Status Journal::Sync() {
   if (::fdatasync(fd_) != 0) return std::unexpected(ErrnoError("cannot sync", segment_path_));
   return {};
-}
-
-Result<uint64_t> Journal::FreeBytes() const {
-  struct statvfs st{};
-  if (::statvfs(options_.directory.c_str(), &st) != 0)
-    return std::unexpected(ErrnoError("cannot stat the filesystem of", options_.directory));
-  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
 }  // namespace mcpaudit

@@ -64,8 +64,6 @@ class Journal {
   [[nodiscard]] Status Append(std::string_view lines, const std::optional<journal::TimeSpan>& span);
   // fdatasync of the active segment.
   [[nodiscard]] Status Sync();
-  // Free bytes on the journal's filesystem. Thread-safe (unlike the rest).
-  Result<uint64_t> FreeBytes() const;
   const std::filesystem::path& directory() const { return options_.directory; }
 
  private:

@@ -9,6 +9,7 @@
 
 #include "audit/canonical_json.h"
 #include "audit/chain.h"
+#include "audit/disk_space.h"
 #include "audit/journal.h"
 #include "audit/journal_format.h"
 #include "audit/record_writer.h"
@@ -105,19 +106,18 @@ struct Pipeline::State {
   Chain chain;
   RandomSource random = SecureRandom();
   BoundedQueue<Prepared> queue{options.queue_capacity};
+  DiskSpaceWatch space{options.directory, options.space_left_bytes, options.admin_space_left_bytes,
+                       options.admin_space_left_action};
   std::jthread writer;
 
   std::atomic<uint64_t> accepted{0}, dropped{0}, refused{0}, written{0}, failed{0}, syncs{0},
       checkpoints{0};
   std::atomic<uint64_t> unreported_drops{0};
-  std::atomic<bool> space_refusing{false};
   std::atomic<bool> write_failing{false};  // the last write or sync failed
 
   // Writer-thread state.
   Steady::time_point last_sync = Steady::now();
   bool unsynced = false;  // written since the last fdatasync
-  Steady::time_point last_space_check{};
-  bool space_warned = false;
   uint64_t failures_unreported = 0;
   std::string first_failure;
 
@@ -197,32 +197,6 @@ struct Pipeline::State {
     SealSystemEvent(e, out);
     chain.Checkpointed();
     checkpoints.fetch_add(1, std::memory_order_relaxed);
-  }
-
-  void CheckSpace() {
-    auto now = Steady::now();
-    if (now - last_space_check < std::chrono::seconds(1)) return;
-    last_space_check = now;
-    auto free = journal.FreeBytes();
-    if (!free) return;
-    const bool below_admin = *free < options.admin_space_left_bytes;
-    const bool refuse = below_admin && options.admin_space_left_action == SpaceAction::kRefuse;
-    if (refuse != space_refusing.exchange(refuse)) {
-      if (refuse) {
-        OpsLog().error(
-            "audit disk almost full ({} MiB free < admin_space_left {} MiB): refusing events",
-            *free >> 20, options.admin_space_left_bytes >> 20);
-      } else {
-        OpsLog().warn("audit disk space is back ({} MiB free): accepting events again",
-                      *free >> 20);
-      }
-    }
-    const bool low = *free < options.space_left_bytes;
-    if (low && !space_warned) {
-      OpsLog().warn("audit disk space low: {} MiB free < space_left {} MiB", *free >> 20,
-                    options.space_left_bytes >> 20);
-    }
-    space_warned = low;
   }
 
   // Writes one batch: the records of `items` plus whatever the pipeline itself
@@ -364,7 +338,7 @@ struct Pipeline::State {
 
   // Prepares `event` and queues it; `tell` says whom the writer tells.
   Status Queue(const AuditEvent& event, bool may_drop, const std::function<void(Prepared&)>& tell) {
-    if (space_refusing.load(std::memory_order_relaxed)) {
+    if (space.refusing()) {
       refused.fetch_add(1, std::memory_order_relaxed);
       return Fail(ErrorCode::kUnavailable,
                   "the audit disk is almost full (below admin_space_left): event refused");
@@ -404,7 +378,7 @@ struct Pipeline::State {
         closed = !queue.PopBatchFor(batch, options.queue_capacity - batch.size(),
                                     std::chrono::milliseconds(0));
       }
-      CheckSpace();
+      space.Check();
       const bool barrier =
           std::any_of(batch.begin(), batch.end(), [](const Prepared& p) { return p.flush_only; });
       auto [status, appended] =
@@ -565,15 +539,9 @@ void Pipeline::LogThen(const AuditEvent& event, Done done) {
 
 Status Pipeline::Ready() const {
   const State& s = *state_;
-  bool below_admin = s.space_refusing.load(std::memory_order_relaxed);
-  if (s.options.mode == DeliveryMode::kDurable &&
-      s.options.admin_space_left_action == SpaceAction::kRefuse) {
-    // Asked before a tool runs: the writer's last look at the disk may be from
-    // before it filled, and a durable call must not run if its record cannot be kept.
-    if (auto free = s.journal.FreeBytes(); free && *free < s.options.admin_space_left_bytes)
-      below_admin = true;
-  }
-  if (below_admin)
+  // In durable mode a call must not run if its record cannot be kept: the
+  // writer's last look at the disk may be from before it filled.
+  if (s.options.mode == DeliveryMode::kDurable ? s.space.RefusingNow() : s.space.refusing())
     return Fail(ErrorCode::kUnavailable, "the audit disk is almost full (below admin_space_left)");
   if (s.options.mode == DeliveryMode::kDurable && s.write_failing.load(std::memory_order_relaxed))
     return Fail(ErrorCode::kUnavailable, "the audit journal cannot be written at the moment");

@@ -4,11 +4,11 @@
 #include <charconv>
 #include <condition_variable>
 #include <fstream>
-#include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
+#include <stop_token>
 #include <thread>
 
 #include "audit/journal_format.h"
@@ -30,33 +30,6 @@ struct Cursor {
 
 fs::path CursorDir(const fs::path& journal_dir) { return journal_dir / "shippers"; }
 
-Result<AuditEvent> ParseLine(const std::string& line) {
-  auto json = ParseWithin(line, kMaxRecordDepth);
-  if (json.is_discarded()) return Fail(ErrorCode::kInvalidArgument, "not JSON");
-  return AuditEventFromJson(json);
-}
-
-// Parses every line, on up to four threads: reading JSON is most of a
-// shipper's own work, and a batch's lines do not depend on each other.
-std::vector<Result<AuditEvent>> ParseLines(const std::vector<std::string>& lines) {
-  std::vector<Result<AuditEvent>> events(lines.size());
-  auto parse = [&](size_t from, size_t to) {
-    for (size_t i = from; i < to; ++i) events[i] = ParseLine(lines[i]);
-  };
-  const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
-  const size_t chunk = (lines.size() + threads - 1) / threads;
-  if (lines.size() < 256 || threads == 1) {
-    parse(0, lines.size());
-    return events;
-  }
-  std::vector<std::future<void>> helpers;
-  for (size_t from = chunk; from < lines.size(); from += chunk)
-    helpers.push_back(
-        std::async(std::launch::async, parse, from, std::min(from + chunk, lines.size())));
-  parse(0, chunk);
-  for (auto& helper : helpers) helper.get();
-  return events;
-}
 }  // namespace
 
 fs::path DeadLetterPath(const fs::path& journal_dir, const std::string& name) {
@@ -128,6 +101,106 @@ Result<uint64_t> ReadLines(const fs::path& file, Cursor& cursor, size_t max,
   return bytes;
 }
 
+// Lines of a segment read and parsed: the batch a sink is sent.
+struct Batch {
+  Cursor from;  // where it starts (its offset found, if it was not known)
+  Cursor to;    // the cursor after it
+  std::vector<std::string> lines;
+  std::vector<Result<AuditEvent>> events;  // each line's record, or why it is not one
+  Status read;                             // a failure to read the segment
+};
+
+Batch ReadBatch(const fs::path& journal_dir, Cursor from, size_t max) {
+  Batch batch;
+  auto bytes = ReadLines(journal_dir / from.segment, from, max, batch.lines);
+  if (!bytes) {
+    batch.read = std::unexpected(bytes.error());
+    return batch;
+  }
+  batch.from = from;
+  batch.to = {from.segment, from.lines + batch.lines.size(), from.offset + *bytes};
+  batch.events.reserve(batch.lines.size());
+  for (const std::string& line : batch.lines) batch.events.push_back(AuditEventFromLine(line));
+  return batch;
+}
+
+// A thread of the shipper's own that reads and parses the next batch while
+// the sink stores the one before, and frees what a stored batch held: the
+// sink's round trip, not the shipper, sets the pace.
+class ReadAhead {
+ public:
+  ReadAhead() : thread_([this](std::stop_token stop) { Run(stop); }) {}
+
+  // Starts reading the batch at `from` (a cursor whose offset is known).
+  void Start(const fs::path& journal_dir, const Cursor& from, size_t max) {
+    std::unique_lock lock(mutex_);
+    done_.wait(lock, [&] { return !task_; });
+    task_ = Task{journal_dir, from, max};
+    ready_.reset();
+    wake_.notify_all();
+  }
+
+  // The batch at `from`, if it is the one read ahead (waits for it); nullopt
+  // otherwise (what was read ahead is dropped).
+  std::optional<Batch> Take(const Cursor& from) {
+    std::unique_lock lock(mutex_);
+    if (!task_ && !ready_) return std::nullopt;
+    const bool wanted = task_ ? SameStart(task_->from, from) : SameStart(ready_->from, from);
+    done_.wait(lock, [&] { return !task_; });
+    std::optional<Batch> batch = std::move(ready_);
+    ready_.reset();
+    if (!wanted) return std::nullopt;
+    return batch;
+  }
+
+  // Frees what `records` hold on this thread, once it is idle.
+  void Free(std::vector<SinkRecord>&& records) {
+    std::lock_guard lock(mutex_);
+    garbage_.push_back(std::move(records));
+    wake_.notify_all();
+  }
+
+ private:
+  struct Task {
+    fs::path journal_dir;
+    Cursor from;
+    size_t max;
+  };
+
+  static bool SameStart(const Cursor& a, const Cursor& b) {
+    return a.segment == b.segment && a.lines == b.lines && a.offset == b.offset;
+  }
+
+  void Run(std::stop_token stop) {
+    std::unique_lock lock(mutex_);
+    while (!stop.stop_requested()) {
+      wake_.wait(lock, stop, [&] { return task_.has_value() || !garbage_.empty(); });
+      if (task_) {
+        const Task task = *task_;
+        lock.unlock();
+        Batch batch = ReadBatch(task.journal_dir, task.from, task.max);
+        lock.lock();
+        ready_ = std::move(batch);
+        task_.reset();
+        done_.notify_all();
+      }
+      std::vector<std::vector<SinkRecord>> garbage = std::move(garbage_);
+      garbage_.clear();
+      lock.unlock();
+      garbage.clear();
+      lock.lock();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable_any wake_;
+  std::condition_variable done_;
+  std::optional<Task> task_;    // being read
+  std::optional<Batch> ready_;  // read, not taken yet
+  std::vector<std::vector<SinkRecord>> garbage_;
+  std::jthread thread_;  // last: starts once the rest is there
+};
+
 }  // namespace
 
 struct Shipper::State {
@@ -137,6 +210,7 @@ struct Shipper::State {
 
   std::mutex ship_mutex;  // one pass at a time (the thread, or ShipAll)
   Cursor cursor;          // guarded by ship_mutex
+  ReadAhead read_ahead;   // used under ship_mutex
 
   mutable std::mutex mutex;
   std::condition_variable wake;
@@ -165,10 +239,11 @@ struct Shipper::State {
                       cursor.segment, *next);
       cursor = {*next, 0, 0};
     }
-    std::vector<std::string> lines;
-    auto bytes =
-        ReadLines(options.journal_dir / cursor.segment, cursor, options.batch_records, lines);
-    if (!bytes) return std::unexpected(bytes.error());
+    std::optional<Batch> read = read_ahead.Take(cursor);
+    if (!read) read = ReadBatch(options.journal_dir, cursor, options.batch_records);
+    if (!read->read) return read->read;
+    cursor = read->from;
+    std::vector<std::string>& lines = read->lines;
     if (lines.empty()) {
       // Read to its end: if the writer has moved on to a newer segment, this one is complete.
       auto newer = std::upper_bound(segments.begin(), segments.end(), cursor.segment);
@@ -177,12 +252,15 @@ struct Shipper::State {
       more = true;
       return SaveCursor();
     }
+    // A full batch: the next one is read while the sink stores this one.
+    const bool full = lines.size() == options.batch_records;
+    if (full) read_ahead.Start(options.journal_dir, read->to, options.batch_records);
     huge = std::any_of(lines.begin(), lines.end(),
                        [](const std::string& l) { return l.size() > kLargeMessageBytes; });
     std::vector<SinkRecord> batch;
     batch.reserve(lines.size());
     uint64_t unreadable = 0;
-    std::vector<Result<AuditEvent>> events = ParseLines(lines);
+    std::vector<Result<AuditEvent>>& events = read->events;
     for (size_t i = 0; i < lines.size(); ++i) {
       if (!events[i]) {
         ++unreadable;
@@ -195,8 +273,7 @@ struct Shipper::State {
     if (!batch.empty()) {
       if (Status stored = sink->Store(batch); !stored) return stored;
     }
-    cursor.lines += lines.size();
-    cursor.offset += *bytes;
+    cursor = read->to;
     if (Status saved = SaveCursor(); !saved) return saved;
     {
       std::lock_guard lock(mutex);
@@ -204,10 +281,11 @@ struct Shipper::State {
       counters.unreadable += unreadable;
       ++counters.batches;
     }
+    if (!huge) read_ahead.Free(std::move(batch));  // a huge one goes now: its memory is given back
     // A short batch read all there is for now: the next waits for the poll
     // interval (a sink commit per few records would cost the server a core),
     // unless the writer has moved on to a newer segment.
-    more = lines.size() == options.batch_records || cursor.segment != segments.back();
+    more = full || cursor.segment != segments.back();
     return {};
   }
 

@@ -10,7 +10,6 @@
 #include <iostream>
 
 #include "audit/shipper.h"
-#include "base/bounded_json.h"
 #include "cli/commands.h"
 #include "sinks/sqlite_sink.h"
 #include "store/audit_reads.h"
@@ -63,7 +62,7 @@ Status ReplaceInStores(const std::vector<SinkConfig>& stores, const std::vector<
                        const std::function<void(const SinkConfig&, size_t)>& replaced) {
   std::vector<SinkRecord> records;
   for (const auto& line : lines) {
-    auto event = AuditEventFromJson(ParseWithin(line, kMaxRecordDepth));
+    auto event = AuditEventFromLine(line);
     if (event) records.push_back({line, std::move(*event)});
   }
   return ForEachStore(stores, [&](const SinkConfig& store, Sink& sink) -> Status {

@@ -5,7 +5,6 @@
 #include <iostream>
 #include <thread>
 
-#include "base/bounded_json.h"
 #include "cli/commands.h"
 #include "store/journal_reader.h"
 #include "store/query.h"
@@ -26,9 +25,7 @@ std::streamoff ReadNewRecords(const fs::path& file, std::streamoff offset,
   while (std::getline(in, line)) {
     if (in.eof()) break;  // no newline yet
     offset += static_cast<std::streamoff>(line.size()) + 1;
-    auto json = ParseWithin(line, kMaxRecordDepth);
-    if (json.is_discarded()) continue;
-    if (auto event = AuditEventFromJson(json)) visit(*event);
+    if (auto event = AuditEventFromLine(line)) visit(*event);
   }
   return offset;
 }

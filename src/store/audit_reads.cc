@@ -137,8 +137,7 @@ Status LogPendingReads(const fs::path& dir, Pipeline& pipeline) {
   if (!text) return std::unexpected(text.error());
   size_t start = 0, logged = 0;
   for (size_t end; (end = text->find('\n', start)) != std::string::npos; start = end + 1) {
-    auto event =
-        AuditEventFromJson(ParseWithin(std::string_view(*text).substr(start, end - start), kMaxRecordDepth));
+    auto event = AuditEventFromLine(std::string_view(*text).substr(start, end - start));
     if (!event || event->event_type != "audit_read") {
       OpsLog().error("{}: a line that is not an audit_read event was passed over", pending.string());
       continue;
@@ -259,7 +258,7 @@ struct AuditReadListener::State {
   }
 
   std::string Handle(const ucred& peer, std::string_view line) {
-    auto event = AuditEventFromJson(ParseWithin(line, kMaxRecordDepth));
+    auto event = AuditEventFromLine(line);
     if (!event) return "error: not an audit event";
     // Only reads come this way: nothing else may be written in the server's name.
     if (event->event_type != "audit_read") return "error: only audit_read events are accepted";

@@ -64,22 +64,11 @@ bool SegmentMayHold(const fs::path& file, const TimeWindow& window) {
   return !span || span->Meets(window.since, window.until);
 }
 
-namespace {
-
-// One line to a record, or why it is not one.
-Result<AuditEvent> ParseRecordLine(const std::string& line) {
-  nlohmann::json json = ParseWithin(line, kMaxRecordDepth);
-  if (json.is_discarded()) return Fail(ErrorCode::kInvalidArgument, "not valid JSON");
-  return AuditEventFromJson(json);
-}
-
-}  // namespace
-
 Status ForEachRecordLineIn(const fs::path& dir, const SinkConfig& store,
                            const std::function<bool(const AuditEvent&, const std::string&)>& visit,
                            const std::function<void(const BadLine&)>& on_bad_line, const TimeWindow& window) {
   auto record = [&](const fs::path& where, size_t number, const std::string& line) {
-    auto event = ParseRecordLine(line);
+    auto event = AuditEventFromLine(line);
     if (!event) {
       on_bad_line({where, number, event.error().message});
       return true;

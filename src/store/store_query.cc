@@ -4,7 +4,6 @@
 #include <charconv>
 #include <map>
 
-#include "base/bounded_json.h"
 #include "sinks/mysql_sink.h"
 #include "sinks/postgres_sink.h"
 #include "sinks/sqlite_sink.h"
@@ -180,7 +179,7 @@ Result<SelectedPage> SelectStoredRecords(const SinkConfig& store, const Selectio
       ++rows_of_chunk;
       RecordPosition position{std::string(row[1]), std::string(row[0])};
       line.assign(row[2]);
-      auto event = AuditEventFromJson(ParseWithin(line, kMaxRecordDepth));
+      auto event = AuditEventFromLine(line);
       if (!event) {
         on_bad_row(rows, event.error().message);
       } else if (Matches(selection.filter, *event)) {

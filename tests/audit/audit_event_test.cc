@@ -4,6 +4,7 @@
 
 #include <regex>
 
+#include "base/bounded_json.h"
 #include "mcpaudit/clock.h"
 #include "support/test_support.h"
 
@@ -111,6 +112,70 @@ TEST(AuditEventTest, RefusesRecordsOfAnotherSchema) {
   auto parsed = AuditEventFromJson(json);
   ASSERT_FALSE(parsed.has_value());
   EXPECT_NE(parsed.error().message.find("other/2"), std::string::npos);
+}
+
+// What a reader makes of a line: the record as written again, or the error.
+std::string ReadAs(const Result<AuditEvent>& event) {
+  return event ? ToJsonLine(*event) + " params:" + event->params.dump() + " details:" + event->details.dump()
+               : "error: " + event.error().message;
+}
+
+std::string ReadByTheGeneralPath(std::string_view line) {
+  const nlohmann::json json = ParseWithin(line, kMaxRecordDepth);
+  if (json.is_discarded()) return "error: not valid JSON";
+  return ReadAs(AuditEventFromJson(json));
+}
+
+TEST(AuditEventFromLineTest, ReadsEveryLineAsTheGeneralReaderDoes) {
+  AuditEvent full = SampleEvent();
+  full.error = AuditError{-32001, "no", "rate_limited"};
+  full.integrity = AuditIntegrity{"host-a", 42, "aa", "bb"};
+  full.details = {{"dropped", 12}, {"nested", {{"a", {1, -2, 3.5, nullptr, true}}}}};
+  full.params = {{"n", -7}, {"u", 18446744073709551615ull}, {"f", 0.1}, {"s", "caf\xC3\xA9 \"q\" \\"},
+                 {"a", nlohmann::json::array()}, {"o", nlohmann::json::object()}};
+  const std::string line = ToJsonLine(full);
+  const std::string head = R"({"schema":"mcp-audit/1","id":"x","timestamp":"2024-01-15T10:30:00.123Z","outcome":"success")";
+  auto with = [&](std::string_view member) { return head + "," + std::string(member) + "}"; };
+  std::string deep_params;
+  for (int i = 0; i < 600; ++i) deep_params += "[";
+  deep_params += std::string(600, ']');
+  const std::vector<std::string> readable = {
+      line, ToJsonLine(SampleEvent()), head + "}", "  " + line + " \r",
+      with(R"("params":{"a":1,"a":2})"), with(R"("\u0074ool":"t")"), with(R"("unknown":{"x":[1]})"),
+      with(R"("params":[0,-0,1e2,1.5E-3,-1,9223372036854775807,9223372036854775808])"),
+      with(R"("params":123456789012345678901234567890)"), with(R"("params":1e400)"),
+      with(R"("params":)" + deep_params), with(R"("tool":"a","tool":"b")"),
+      with(R"("integrity":{"stream":"s","seq":-1,"prev":"","hash":""})"),
+      with(R"("integrity":{"stream":"s","seq":1.5})"), with(R"("error":{"code":"x"})"),
+      with(R"("error":{"code":4294967297})"), with(R"("error":5)"), with(R"("user":[])"),
+      with(R"("user":{"roles":"analyst"})"), with(R"("response":{"duration_ms":true})"),
+      with(R"("response":{"bytes":-1,"result_count":1.5})"),
+      with(R"("response":{"result_count":9223372036854775809})"), with(R"("response":{"is_error":1})"),
+      with(R"("compliance":{"phi":"yes"})"), with(R"("resources":[1,"a"])"), with(R"("server":{"name":7})"),
+      with(R"("request":{"client":{"name":"c","name":"d"}})"), with(R"("event_type":null)")};
+  for (const std::string& text : readable) {
+    EXPECT_EQ(ReadAs(AuditEventFromLine(text)), ReadByTheGeneralPath(text)) << text.substr(0, 300);
+  }
+  // Most of them are records (the comparison is not between two errors).
+  EXPECT_EQ(ReadAs(AuditEventFromLine(line)), ReadAs(AuditEventFromJson(nlohmann::json::parse(line))));
+  EXPECT_TRUE(AuditEventFromLine(with(R"("params":{"a":1,"a":2})")).has_value());
+  EXPECT_EQ(AuditEventFromLine(with(R"("params":{"a":1,"a":2})"))->params, nlohmann::json({{"a", 2}}));
+}
+
+TEST(AuditEventFromLineTest, SaysWhyALineIsNotARecord) {
+  const std::string line = ToJsonLine(SampleEvent());
+  const std::vector<std::string> unreadable = {
+      "", "not json", "[]", "42", line + "x", line.substr(0, line.size() - 1),
+      std::string(R"({"schema":"mcp-audit/1","id":"caf)") + "\xC3" + R"(","timestamp":"2024-01-15T10:30:00Z","outcome":"success"})",
+      R"({"schema":"other/2","id":"x","timestamp":"2024-01-15T10:30:00Z","outcome":"success"})",
+      R"({"schema":"mcp-audit/1","id":"x","timestamp":"yesterday","outcome":"success"})",
+      R"({"schema":"mcp-audit/1","id":"x","timestamp":"2024-01-15T10:30:00Z","outcome":"maybe"})"};
+  for (const std::string& text : unreadable) {
+    const auto event = AuditEventFromLine(text);
+    EXPECT_FALSE(event.has_value()) << text;
+    EXPECT_EQ(ReadAs(event), ReadByTheGeneralPath(text)) << text;
+  }
+  EXPECT_EQ(AuditEventFromLine("not json").error().message, "not valid JSON");
 }
 
 TEST(UuidV7Test, IsVersion7VariantRfcAndTimeOrdered) {

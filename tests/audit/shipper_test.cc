@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <mutex>
 #include <set>
 
@@ -22,11 +23,14 @@ class InMemorySinkDouble final : public Sink {
     std::mutex mutex;
     std::vector<std::string> ids;  // in the order stored, with repeats
     bool down = false;
+    int batches = 0;   // Store calls so far
+    int fail_at = -1;  // the Store call (1, 2, ...) that fails once
   };
   explicit InMemorySinkDouble(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
   Status Store(std::span<const SinkRecord> batch) override {
     std::lock_guard lock(shared_->mutex);
-    if (shared_->down) return Fail(ErrorCode::kUnavailable, "connection refused");
+    if (shared_->down || ++shared_->batches == shared_->fail_at)
+      return Fail(ErrorCode::kUnavailable, "connection refused");
     for (const auto& record : batch) shared_->ids.push_back(record.event.id);
     return {};
   }
@@ -93,6 +97,26 @@ TEST(ShipperTest, ASinkThatIsDownLosesNothingAndGetsEachRecordOnceWhenItIsBack) 
   auto backlog = ReadShipperBacklogs(dir.path());
   ASSERT_TRUE(backlog.has_value());
   EXPECT_EQ((*backlog)[0].records_behind, 0u);
+}
+
+TEST(ShipperTest, ABatchThatFailsWhileTheNextIsReadAheadIsSentAgainInOrder) {
+  testing::TempDir dir;
+  const std::vector<std::string> logged = LogEvents(dir.path(), 60);
+  auto shared = std::make_shared<InMemorySinkDouble::Shared>();
+  shared->fail_at = 3;  // batches of 7: the fourth is being read when the third fails
+  auto shipper = Shipper::Start(Options(dir.path()), std::make_unique<InMemorySinkDouble>(shared));
+  ASSERT_TRUE(shipper.has_value()) << shipper.error().message;
+  ASSERT_FALSE((*shipper)->ShipAll().has_value());
+  EXPECT_EQ(shared->ids.size(), 14u);  // the first two batches
+  ASSERT_TRUE((*shipper)->ShipAll().has_value());
+  EXPECT_EQ((*shipper)->counters().shipped, shared->ids.size());
+  // Each record once, in the journal's order.
+  std::set<std::string> stored(shared->ids.begin(), shared->ids.end());
+  EXPECT_EQ(stored.size(), shared->ids.size()) << "a record was stored twice";
+  std::vector<std::string> calls;
+  for (const auto& id : shared->ids)
+    if (std::find(logged.begin(), logged.end(), id) != logged.end()) calls.push_back(id);
+  EXPECT_EQ(calls, logged);
 }
 
 TEST(ShipperTest, ARestartedShipperGoesOnFromItsCursor) {
