@@ -17,6 +17,10 @@
 namespace mcpaudit {
 namespace {
 
+#define MCPAUDIT_PG_COLUMNS                                                                            \
+  "id, stream, seq, \"timestamp\", event_type, tool, outcome, user_id, tenant_id, request_id, client_ip," \
+  " duration_ms, record, session_id, phi, error_reason"
+
 constexpr Migration kMigrations[] = {
     {1,
      "CREATE TABLE audit_events ("
@@ -94,7 +98,36 @@ constexpr Migration kMigrations[] = {
     // an auditor asks of a tool that is rarely refused (one filter alone walked
     // every record of the other).
     {4, "CREATE INDEX audit_events_tool_outcome ON audit_events (tool, outcome, \"timestamp\", id);"},
+    // The sink counts the records it inserts, per key and batch (kCountInserted,
+    // RollupCounts): the trigger's two upserts per row were most of an insert.
+    // Erasure (update) and retention (delete) keep it.
+    {5,
+     "DROP TRIGGER audit_rollup ON audit_events;"
+     "CREATE TRIGGER audit_rollup AFTER UPDATE OR DELETE ON audit_events"
+     " FOR EACH ROW EXECUTE FUNCTION audit_rollup_follow();"},
 };
+
+// Inserts the incoming records the table lacks and counts them in the rollups,
+// in one statement (rollup rows in key order: two writers lock them alike).
+constexpr const char* kInsertIncomingCounted =
+    "WITH inserted AS (INSERT INTO audit_events (" MCPAUDIT_PG_COLUMNS ") SELECT " MCPAUDIT_PG_COLUMNS
+    " FROM audit_events_incoming ON CONFLICT (id, \"timestamp\") DO NOTHING"
+    " RETURNING \"timestamp\", tenant_id, tool, event_type, outcome, error_reason, user_id),"
+    " hours AS (INSERT INTO audit_rollup SELECT to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24'),"
+    "  coalesce(tenant_id, ''), coalesce(tool, ''), event_type, outcome, coalesce(error_reason, ''), count(*)"
+    "  FROM inserted GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6"
+    "  ON CONFLICT (hour, tenant_id, tool, event_type, outcome, error_reason) DO UPDATE SET n = audit_rollup.n + EXCLUDED.n)"
+    " INSERT INTO audit_rollup_users SELECT to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD'),"
+    "  coalesce(tenant_id, ''), coalesce(user_id, ''), outcome, count(*) FROM inserted GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
+    "  ON CONFLICT (day, tenant_id, user_id, outcome) DO UPDATE SET n = audit_rollup_users.n + EXCLUDED.n";
+
+// Rewrites the stored versions of the incoming records (the trigger moves their counts).
+constexpr const char* kUpdateFromIncoming =
+    "UPDATE audit_events AS t SET stream = i.stream, seq = i.seq, event_type = i.event_type, tool = i.tool,"
+    " outcome = i.outcome, user_id = i.user_id, tenant_id = i.tenant_id, request_id = i.request_id,"
+    " client_ip = i.client_ip, duration_ms = i.duration_ms, record = i.record, session_id = i.session_id,"
+    " phi = i.phi, error_reason = i.error_reason"
+    " FROM audit_events_incoming AS i WHERE t.id = i.id AND t.\"timestamp\" = i.\"timestamp\"";
 
 // After an erasure or a retention run: counts that fell to 0 go, with the values in their key.
 constexpr const char* kDropEmptyCounts =
@@ -104,9 +137,8 @@ constexpr const char* kDropEmptyCounts =
 constexpr const char* kMigrationLock = "SELECT pg_advisory_lock(7216380117)";
 constexpr const char* kMigrationUnlock = "SELECT pg_advisory_unlock(7216380117)";
 
-constexpr const char* kColumns =
-    "id, stream, seq, \"timestamp\", event_type, tool, outcome, user_id, tenant_id, request_id, client_ip,"
-    " duration_ms, record, session_id, phi, error_reason";
+constexpr const char* kColumns = MCPAUDIT_PG_COLUMNS;
+#undef MCPAUDIT_PG_COLUMNS
 
 struct ConnectionCloser {
   void operator()(PGconn* conn) const { PQfinish(conn); }
@@ -276,24 +308,60 @@ class PostgresSink final : public Sink {
       // key; then the batch goes the careful way below.
       if (Status s = Exec("SAVEPOINT direct"); !s) return s;
       std::string sqlstate;
-      if (Copy(batch, "audit_events", &sqlstate)) return Exec("COMMIT");
+      if (Copy(batch, "audit_events", &sqlstate)) {
+        RollupCounts inserted;  // all of them
+        for (const SinkRecord& record : batch) inserted.Add(ColumnsOf(record));
+        if (Status s = AddCounts(inserted); !s) return s;
+        return Exec("COMMIT");
+      }
       if (sqlstate != "23505") return Error("COPY failed");
       if (Status s = Exec("ROLLBACK TO SAVEPOINT direct"); !s) return s;
     }
     if (Status s = Copy(batch, "audit_events_incoming"); !s) return s;
-    std::string insert = std::string("INSERT INTO audit_events (") + kColumns + ") SELECT " + kColumns +
-                         " FROM audit_events_incoming ON CONFLICT (id, \"timestamp\") ";
+    if (Status s = Exec(kInsertIncomingCounted); !s) return s;
     if (replace) {
-      insert += "DO UPDATE SET stream = EXCLUDED.stream, seq = EXCLUDED.seq, event_type = EXCLUDED.event_type,"
-                " tool = EXCLUDED.tool, outcome = EXCLUDED.outcome, user_id = EXCLUDED.user_id,"
-                " tenant_id = EXCLUDED.tenant_id, request_id = EXCLUDED.request_id,"
-                " client_ip = EXCLUDED.client_ip, duration_ms = EXCLUDED.duration_ms, record = EXCLUDED.record,"
-                " session_id = EXCLUDED.session_id, phi = EXCLUDED.phi, error_reason = EXCLUDED.error_reason";
-    } else {
-      insert += "DO NOTHING";
+      if (Status s = Exec(kUpdateFromIncoming); !s) return s;
     }
-    if (Status s = Exec(insert); !s) return s;
     return Exec("COMMIT");
+  }
+
+  // Adds `counts` to the rollup tables: one statement each, rows in key order.
+  Status AddCounts(const RollupCounts& counts) {
+    if (Status s = Upsert("audit_rollup", "hour, tenant_id, tool, event_type, outcome, error_reason", counts.hours());
+        !s)
+      return s;
+    return Upsert("audit_rollup_users", "day, tenant_id, user_id, outcome", counts.days());
+  }
+
+  // At most 1000 keys a statement (PostgreSQL takes 65535 parameters).
+  template <typename Key>
+  Status Upsert(const char* table, const char* key_columns, const std::map<Key, int64_t>& counts) {
+    constexpr size_t kKeysPerStatement = 1000;
+    auto next = counts.begin();
+    while (next != counts.end()) {
+      std::string sql = std::string("INSERT INTO ") + table + " VALUES ";
+      std::vector<std::string> numbers;  // the counts' text (reserved: the values point into it)
+      numbers.reserve(kKeysPerStatement);
+      std::vector<const char*> values;
+      int parameter = 0;
+      for (; next != counts.end() && numbers.size() < kKeysPerStatement; ++next) {
+        const auto& [key, n] = *next;
+        sql += parameter == 0 ? "(" : ",(";
+        std::apply(
+            [&](const auto&... part) {
+              ((values.push_back(part.c_str()), sql += "$" + std::to_string(++parameter) + ","), ...);
+            },
+            key);
+        numbers.push_back(std::to_string(n));
+        values.push_back(numbers.back().c_str());
+        sql += "$" + std::to_string(++parameter) + "::bigint)";
+      }
+      sql += std::string(" ON CONFLICT (") + key_columns + ") DO UPDATE SET n = " + table + ".n + EXCLUDED.n";
+      QueryResult result(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                      values.data(), nullptr, nullptr, 0));
+      if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) return Error("cannot count the records in the rollups");
+    }
+    return {};
   }
 
   // COPY of the batch into `table`; on failure `sqlstate` (when given) says why.

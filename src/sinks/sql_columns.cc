@@ -6,10 +6,20 @@
 
 namespace mcpaudit {
 
+void RollupCounts::Add(const RecordColumns& c) {
+  const std::string_view timestamp =
+      c.timestamp;  // RFC 3339: the hour and the day are its prefixes
+  ++hours_[{std::string(timestamp.substr(0, 13)), std::string(c.tenant_id), std::string(c.tool),
+            std::string(c.event_type), std::string(c.outcome), std::string(c.error_reason)}];
+  ++days_[{std::string(timestamp.substr(0, 10)), std::string(c.tenant_id), std::string(c.user_id),
+           std::string(c.outcome)}];
+}
+
 std::string SelectRecords(std::string_view table, StoredRecords which) {
   const std::string t(table);
   if (which == StoredRecords::kAll) return "SELECT record FROM " + t + " ORDER BY stream, seq";
-  return "SELECT record FROM " + t + " AS a WHERE seq = (SELECT max(seq) FROM " + t + " AS b WHERE b.stream = a.stream)";
+  return "SELECT record FROM " + t + " AS a WHERE seq = (SELECT max(seq) FROM " + t +
+         " AS b WHERE b.stream = a.stream)";
 }
 
 RecordColumns ColumnsOf(const SinkRecord& record) {
@@ -37,10 +47,12 @@ RecordColumns ColumnsOf(const SinkRecord& record) {
 
 Result<std::string> ReadSinkPassword(const SinkConfig& config) {
   if (RedactUrl(config.url) != config.url)
-    return Fail(ErrorCode::kInvalidArgument, "sink " + config.name +
-                                                 ": the URL holds a password; put it in password_env or "
-                                                 "password_file instead (URLs end up in logs and shell histories)");
-  return ReadSecret(config.password_env, config.password_file, "sink " + config.name, /*owner_only=*/false);
+    return Fail(ErrorCode::kInvalidArgument,
+                "sink " + config.name +
+                    ": the URL holds a password; put it in password_env or "
+                    "password_file instead (URLs end up in logs and shell histories)");
+  return ReadSecret(config.password_env, config.password_file, "sink " + config.name,
+                    /*owner_only=*/false);
 }
 
 bool IsLoopbackHost(std::string_view host) {
@@ -53,7 +65,8 @@ std::string_view TruncateUtf8(std::string_view text, size_t max_chars) {
   size_t chars = 0;
   for (size_t i = 0; i < text.size(); ++i) {
     // A character starts at every byte that is not a continuation byte (10xxxxxx).
-    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80 && chars++ == max_chars) return text.substr(0, i);
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80 && chars++ == max_chars)
+      return text.substr(0, i);
   }
   return text;
 }

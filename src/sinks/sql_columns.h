@@ -5,11 +5,13 @@
 
 #include <cstdint>
 #include <functional>
-#include <span>
-#include <vector>
+#include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <vector>
 
 #include "mcpaudit/sink.h"
 
@@ -41,6 +43,25 @@ struct RecordColumns {
   std::string_view error_reason;
 };
 RecordColumns ColumnsOf(const SinkRecord& record);
+
+// The rollup counts (the console reads them instead of the records) of the
+// records one write inserts, per key: by hour, tenant, tool, kind, outcome and
+// reason, and by day, tenant, user and outcome. A sink adds them to its
+// audit_rollup and audit_rollup_users tables when it commits the records
+// (its update and delete triggers count erasure and retention).
+class RollupCounts {
+ public:
+  using Hour =
+      std::tuple<std::string, std::string, std::string, std::string, std::string, std::string>;
+  using Day = std::tuple<std::string, std::string, std::string, std::string>;
+  void Add(const RecordColumns& c);
+  const std::map<Hour, int64_t>& hours() const { return hours_; }
+  const std::map<Day, int64_t>& days() const { return days_; }
+
+ private:
+  std::map<Hour, int64_t> hours_;
+  std::map<Day, int64_t> days_;
+};
 
 // Which stored records a reader asks a SQL store for.
 enum class StoredRecords {

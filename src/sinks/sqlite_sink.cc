@@ -111,63 +111,43 @@ constexpr Migration kMigrations[] = {
 #undef MCPAUDIT_ROLLUP_COUNT_NEW
 #undef MCPAUDIT_ROLLUP_UNCOUNT_OLD
 
-// The rollup counts of the records one transaction inserts, added per key at
-// its end (migration 5): the same keys the triggers count an update by.
-class RollupCounts {
- public:
-  void Add(const RecordColumns& c) {
-    const std::string_view timestamp = c.timestamp;
-    ++hours_[{std::string(timestamp.substr(0, 13)), std::string(c.tenant_id), std::string(c.tool),
-              std::string(c.event_type), std::string(c.outcome), std::string(c.error_reason)}];
-    ++days_[{std::string(timestamp.substr(0, 10)), std::string(c.tenant_id), std::string(c.user_id),
-             std::string(c.outcome)}];
-  }
-
-  // Adds the counts to the tables, inside the caller's transaction.
-  bool Apply(sqlite3* db) const {
-    return Upsert(db,
-                  "INSERT INTO audit_rollup VALUES (?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET n = n "
-                  "+ excluded.n",
-                  hours_) &&
-           Upsert(db,
-                  "INSERT INTO audit_rollup_users VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE SET n = "
-                  "n + excluded.n",
-                  days_);
-  }
-
- private:
-  template <typename Key>
-  static bool Upsert(sqlite3* db, const char* sql, const std::map<Key, int64_t>& counts) {
-    if (counts.empty()) return true;
-    sqlite3_stmt* statement = nullptr;
-    if (sqlite3_prepare_v2(db, sql, -1, &statement, nullptr) != SQLITE_OK) return false;
-    bool ok = true;
-    for (const auto& [key, n] : counts) {
-      sqlite3_reset(statement);
-      int column = 0;
-      std::apply(
-          [&](const auto&... part) {
-            (sqlite3_bind_text(statement, ++column, part.data(), static_cast<int>(part.size()),
-                               SQLITE_STATIC),
-             ...);
-          },
-          key);
-      sqlite3_bind_int64(statement, ++column, n);
-      if (sqlite3_step(statement) != SQLITE_DONE) {
-        ok = false;
-        break;
-      }
+// Adds `counts` to the rollup tables, inside the caller's transaction.
+template <typename Key>
+bool Upsert(sqlite3* db, const char* sql, const std::map<Key, int64_t>& counts) {
+  if (counts.empty()) return true;
+  sqlite3_stmt* statement = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &statement, nullptr) != SQLITE_OK) return false;
+  bool ok = true;
+  for (const auto& [key, n] : counts) {
+    sqlite3_reset(statement);
+    int column = 0;
+    std::apply(
+        [&](const auto&... part) {
+          (sqlite3_bind_text(statement, ++column, part.data(), static_cast<int>(part.size()),
+                             SQLITE_STATIC),
+           ...);
+        },
+        key);
+    sqlite3_bind_int64(statement, ++column, n);
+    if (sqlite3_step(statement) != SQLITE_DONE) {
+      ok = false;
+      break;
     }
-    sqlite3_finalize(statement);
-    return ok;
   }
+  sqlite3_finalize(statement);
+  return ok;
+}
 
-  using Hour =
-      std::tuple<std::string, std::string, std::string, std::string, std::string, std::string>;
-  using Day = std::tuple<std::string, std::string, std::string, std::string>;
-  std::map<Hour, int64_t> hours_;
-  std::map<Day, int64_t> days_;
-};
+bool ApplyCounts(sqlite3* db, const RollupCounts& counts) {
+  return Upsert(db,
+                "INSERT INTO audit_rollup VALUES (?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET n = n + "
+                "excluded.n",
+                counts.hours()) &&
+         Upsert(db,
+                "INSERT INTO audit_rollup_users VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE SET n = n + "
+                "excluded.n",
+                counts.days());
+}
 
 // After an erasure or a retention run: counts that fell to 0 go, with the values in their key.
 constexpr const char* kDropEmptyCounts =
@@ -293,7 +273,7 @@ class SqliteSink final : public Sink {
         return s;
       }
     }
-    if (!inserted.Apply(db_)) {
+    if (!ApplyCounts(db_, inserted)) {
       Status failed = Error("cannot count the records in the rollups");
       (void)Exec("ROLLBACK");
       return failed;

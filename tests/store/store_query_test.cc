@@ -288,14 +288,20 @@ TEST_P(StoreQueryTest, CountsPerBucketAndTheTopToolsUsersAndDenialsAreThoseOfThe
 }
 
 // The counts come from rollups the store keeps beside the records: they follow
-// an erasure (an erased user id leaves them too) and a retention run.
-TEST_P(StoreQueryTest, TheCountsFollowErasureAndRetentionAndKeepNoErasedUserId) {
+// a batch sent again (with records stored before and new ones), an erasure (an
+// erased user id leaves them too) and a retention run.
+TEST_P(StoreQueryTest, TheCountsFollowRetriesErasureAndRetentionAndKeepNoErasedUserId) {
   const auto start = std::chrono::system_clock::now() - 30h;
   LogVariedRecords(150, start);
   ShipAll();
-  std::vector<SinkRecord> erased;
-  ASSERT_TRUE(ForEachStoredLine(store_, [&](size_t, const std::string& line) {
+  std::vector<SinkRecord> erased, again;
+  ASSERT_TRUE(ForEachStoredLine(store_, [&](size_t index, const std::string& line) {
                 auto event = AuditEventFromJson(nlohmann::json::parse(line));
+                if (event && index % 7 == 3 && event->user.id != "user-3") {
+                  again.push_back({line, *event});  // stored already
+                  event->id += "-new";
+                  again.push_back({ToJsonLine(*event), *event});  // not yet
+                }
                 if (event && event->user.id == "user-3") {
                   event->user.id = "[erased]";
                   erased.push_back({ToJsonLine(*event), *event});
@@ -305,6 +311,7 @@ TEST_P(StoreQueryTest, TheCountsFollowErasureAndRetentionAndKeepNoErasedUserId) 
   ASSERT_FALSE(erased.empty());
   auto sink = OpenSink(store_);
   ASSERT_TRUE(sink.has_value());
+  ASSERT_TRUE((*sink)->Store(again).has_value());
   ASSERT_TRUE((*sink)->Replace(erased).has_value());
   ASSERT_TRUE((*sink)->Forget("s1", 40).has_value());
   sink->reset();
