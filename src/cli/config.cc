@@ -1,7 +1,5 @@
 #include "cli/config.h"
 
-#include "base/bounded_json.h"
-
 #include <curl/curl.h>
 #include <toml++/toml.h>
 
@@ -11,6 +9,7 @@
 #include <sstream>
 
 #include "base/audit_files.h"
+#include "base/bounded_json.h"
 #include "cli/commands.h"
 #include "mcpaudit/authenticators.h"
 #include "sinks/sql_columns.h"
@@ -43,7 +42,8 @@ class Reader {
       return Wrong(*node, key, "true or false");
     } else {
       auto v = node->value<int64_t>();
-      if (!v || !node->is_integer() || *v < 0) return Wrong(*node, key, "a whole number, 0 or more");
+      if (!v || !node->is_integer() || *v < 0)
+        return Wrong(*node, key, "a whole number, 0 or more");
       out = static_cast<T>(*v);
       return {};
     }
@@ -111,15 +111,16 @@ class Reader {
   Status Missing(const char* key, const std::string& what) const {
     const auto& where = table_.source().begin;
     return Fail(ErrorCode::kInvalidArgument, file_ + ":" + std::to_string(where.line) + ":" +
-                                                 std::to_string(where.column) + ": " + prefix_ + key +
-                                                 ": missing (" + what + ")");
+                                                 std::to_string(where.column) + ": " + prefix_ +
+                                                 key + ": missing (" + what + ")");
   }
 
   // Every key of the table must have been asked for: a typo is an error.
   Status NoUnknownKeys() const {
     for (const auto& [key, node] : table_) {
       if (!known_.contains(std::string(key.str())))
-        return Error(node, std::string(key.str()).c_str(), "unknown key (see `mcp-audit config example`)");
+        return Error(node, std::string(key.str()).c_str(),
+                     "unknown key (see `mcp-audit config example`)");
     }
     return {};
   }
@@ -127,7 +128,8 @@ class Reader {
   Status Error(const toml::node& node, const char* key, const std::string& what) const {
     const auto& where = node.source().begin;
     return Fail(ErrorCode::kInvalidArgument, file_ + ":" + std::to_string(where.line) + ":" +
-                                                 std::to_string(where.column) + ": " + prefix_ + key + ": " + what);
+                                                 std::to_string(where.column) + ": " + prefix_ +
+                                                 key + ": " + what);
   }
 
  private:
@@ -141,30 +143,13 @@ class Reader {
   std::set<std::string> known_;
 };
 
-#define MCPAUDIT_TRY(expr)                                        \
-  do {                                                            \
+#define MCPAUDIT_TRY(expr)                                                        \
+  do {                                                                            \
     if (auto status_ = (expr); !status_) return std::unexpected(status_.error()); \
   } while (0)
 
-}  // namespace
-
-Config::Config() { audit.directory = kDefaultAuditDir; }
-
-Result<Config> LoadConfig(const std::string& path) {
-  toml::table root;
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    return Fail(ErrorCode::kIo, "cannot read the configuration file " + path + ": no such file");
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    return Fail(ErrorCode::kInvalidArgument, path + ":" + std::to_string(where.line) + ":" +
-                                                 std::to_string(where.column) + ": " + std::string(e.description()));
-  }
-  Config config;
-  Reader top(path, root, "");
-
+// The [server] table: the toolkit, the local user and the nesting limit.
+Status ReadServer(Reader& top, const std::string& path, Config& config) {
   auto server = top.Table("server");
   if (!server) return std::unexpected(server.error());
   MCPAUDIT_TRY(server->GetChoice("toolkit", config.toolkit, {"catalog", "conformance"}));
@@ -172,10 +157,15 @@ Result<Config> LoadConfig(const std::string& path) {
   MCPAUDIT_TRY(server->Get("max_json_depth", config.max_json_depth));
   MCPAUDIT_TRY(server->NoUnknownKeys());
   if (config.max_json_depth < 4 || config.max_json_depth > kMaxMessageDepth) {
-    return Fail(ErrorCode::kInvalidArgument, path + ": server.max_json_depth: must be between 4 and " +
+    return Fail(ErrorCode::kInvalidArgument, path +
+                                                 ": server.max_json_depth: must be between 4 and " +
                                                  std::to_string(kMaxMessageDepth));
   }
+  return {};
+}
 
+// The [http] table: where and how the server listens.
+Status ReadHttp(Reader& top, const std::string& path, Config& config) {
   auto http = top.Table("http");
   if (!http) return std::unexpected(http.error());
   HttpOptions& h = config.http;
@@ -198,18 +188,24 @@ Result<Config> LoadConfig(const std::string& path) {
   MCPAUDIT_TRY(http->GetStrings("authorization_servers", h.authorization_servers));
   MCPAUDIT_TRY(http->NoUnknownKeys());
   if (!h.path.starts_with("/"))
-    return Fail(ErrorCode::kInvalidArgument, path + ": http.path: '" + h.path + "' must start with '/'");
+    return Fail(ErrorCode::kInvalidArgument,
+                path + ": http.path: '" + h.path + "' must start with '/'");
   h.request_timeout = std::chrono::seconds(request_timeout);
   h.idle_timeout = std::chrono::seconds(idle_timeout);
   h.session_timeout = std::chrono::seconds(session_timeout);
+  return {};
+}
 
+// The [auth] table: API keys and JWT verification, made into the HTTP authenticator.
+Status ReadAuth(Reader& top, const std::string& path, Config& config) {
   auto auth = top.Table("auth");
   if (!auth) return std::unexpected(auth.error());
   std::vector<ApiKeyEntry> api_keys;
   MCPAUDIT_TRY(auth->EachTable("api_keys", [&](Reader& entry) -> Status {
     ApiKeyEntry key;
     if (auto status = entry.Get("sha256", key.sha256); !status) return status;
-    if (key.sha256.empty()) return entry.Missing("sha256", "the key's SHA-256; `mcp-audit apikey` makes one");
+    if (key.sha256.empty())
+      return entry.Missing("sha256", "the key's SHA-256; `mcp-audit apikey` makes one");
     if (auto status = entry.Get("user_id", key.identity.user_id); !status) return status;
     if (key.identity.user_id.empty()) return entry.Missing("user_id", "who calls with this key");
     if (auto status = entry.Get("email", key.identity.email); !status) return status;
@@ -243,16 +239,24 @@ Result<Config> LoadConfig(const std::string& path) {
   std::shared_ptr<const Authenticator> key_auth, jwt_auth;
   if (!api_keys.empty()) {
     auto made = MakeApiKeyAuthenticator(std::move(api_keys));
-    if (!made) return Fail(ErrorCode::kInvalidArgument, path + ": auth.api_keys: " + made.error().message);
+    if (!made)
+      return Fail(ErrorCode::kInvalidArgument, path + ": auth.api_keys: " + made.error().message);
     key_auth = *made;
   }
-  if (!j.public_key_file.empty() || !j.secret_file.empty() || !j.jwks_file.empty() || !j.jwks_url.empty()) {
+  if (!j.public_key_file.empty() || !j.secret_file.empty() || !j.jwks_file.empty() ||
+      !j.jwks_url.empty()) {
     auto made = MakeJwtAuthenticator(std::move(j));
-    if (!made) return Fail(ErrorCode::kInvalidArgument, path + ": auth.jwt: " + made.error().message);
+    if (!made)
+      return Fail(ErrorCode::kInvalidArgument, path + ": auth.jwt: " + made.error().message);
     jwt_auth = *made;
   }
-  h.authenticator = ChainAuthenticators(key_auth, jwt_auth);
+  config.http.authenticator = ChainAuthenticators(key_auth, jwt_auth);
+  return {};
+}
 
+// The [[rate_limits]] rules.
+Status ReadRateLimits(Reader& top, const std::string& /*path: the reader names it*/,
+                      Config& config) {
   MCPAUDIT_TRY(top.EachTable("rate_limits", [&](Reader& rule) -> Status {
     RateLimitRule parsed;
     std::string per = "user";
@@ -269,15 +273,20 @@ Result<Config> LoadConfig(const std::string& path) {
     config.rate_limits.push_back(std::move(parsed));
     return {};
   }));
+  return {};
+}
 
+// The [[sinks]]: where records are shipped.
+Status ReadSinks(Reader& top, const std::string& /*path: the reader names it*/, Config& config) {
   MCPAUDIT_TRY(top.EachTable("sinks", [&](Reader& sink) -> Status {
     SinkConfig parsed;
     if (auto status = sink.Get("name", parsed.name); !status) return status;
     if (auto status = sink.Get("url", parsed.url); !status) return status;
     if (auto status = sink.Get("password_env", parsed.password_env); !status) return status;
     if (auto status = sink.Get("password_file", parsed.password_file); !status) return status;
-    if (auto status = sink.GetChoice("type", parsed.type, {"", "sqlite", "postgres", "mysql", "splunk", "datadog",
-                                                           "elastic", "otlp", "webhook", "syslog"});
+    if (auto status = sink.GetChoice("type", parsed.type,
+                                     {"", "sqlite", "postgres", "mysql", "splunk", "datadog",
+                                      "elastic", "otlp", "webhook", "syslog"});
         !status)
       return status;
     if (auto status = sink.Get("ca_file", parsed.ca_file); !status) return status;
@@ -288,7 +297,8 @@ Result<Config> LoadConfig(const std::string& path) {
     parsed.timeout = std::chrono::seconds(timeout_seconds);
     if (auto status = sink.GetStrings("tenants", parsed.tenants); !status) return status;
     if (auto status = sink.GetStrings("event_types", parsed.event_types); !status) return status;
-    for (const char* key : {"index", "source", "sourcetype", "service", "tags", "host", "facility"}) {
+    for (const char* key :
+         {"index", "source", "sourcetype", "service", "tags", "host", "facility"}) {
       std::string value;
       if (auto status = sink.Get(key, value); !status) return status;
       if (!value.empty()) parsed.options[key] = value;
@@ -297,18 +307,27 @@ Result<Config> LoadConfig(const std::string& path) {
     if (auto status = sink.Get("ack", ack); !status) return status;
     if (ack) parsed.options["ack"] = "true";
     if (parsed.url.empty() && parsed.type != "datadog")
-      return sink.Missing("url", "where to ship records: sqlite:///path, postgres://…, https://…, udp://host:port");
+      return sink.Missing(
+          "url", "where to ship records: sqlite:///path, postgres://…, https://…, udp://host:port");
     if (parsed.type.empty() && SinkType(parsed).empty())
-      return sink.Missing("type", "splunk, datadog, elastic, otlp, webhook or syslog for '" + RedactUrl(parsed.url) + "'");
-    if (parsed.name.empty()) parsed.name = parsed.type.empty() ? parsed.url.substr(0, parsed.url.find("://")) : parsed.type;
+      return sink.Missing("type", "splunk, datadog, elastic, otlp, webhook or syslog for '" +
+                                      RedactUrl(parsed.url) + "'");
+    if (parsed.name.empty())
+      parsed.name =
+          parsed.type.empty() ? parsed.url.substr(0, parsed.url.find("://")) : parsed.type;
     for (const auto& other : config.sinks) {
       if (other.name == parsed.name)
-        return sink.Missing("name", "a name no other sink has (two sinks named '" + parsed.name + "')");
+        return sink.Missing("name",
+                            "a name no other sink has (two sinks named '" + parsed.name + "')");
     }
     config.sinks.push_back(std::move(parsed));
     return {};
   }));
+  return {};
+}
 
+// The [audit] table: the journal, its segments, checkpoints and disk limits.
+Status ReadAudit(Reader& top, const std::string& path, Config& config) {
   auto audit = top.Table("audit");
   if (!audit) return std::unexpected(audit.error());
   PipelineOptions& a = config.audit;
@@ -325,7 +344,8 @@ Result<Config> LoadConfig(const std::string& path) {
   for (const auto& pointer : a.erasable) {
     if (!pointer.starts_with("/"))
       return Fail(ErrorCode::kInvalidArgument,
-                  path + ": audit.erasable: '" + pointer + "' is not a JSON pointer (they start with '/', e.g. /user/email)");
+                  path + ": audit.erasable: '" + pointer +
+                      "' is not a JSON pointer (they start with '/', e.g. /user/email)");
   }
   a.directory = dir;
   a.mode = mode == "durable" ? DeliveryMode::kDurable : DeliveryMode::kAsync;
@@ -351,7 +371,8 @@ Result<Config> LoadConfig(const std::string& path) {
 
   auto disk = audit->Table("disk");
   if (!disk) return std::unexpected(disk.error());
-  uint64_t space_left_mb = a.space_left_bytes >> 20, admin_space_left_mb = a.admin_space_left_bytes >> 20;
+  uint64_t space_left_mb = a.space_left_bytes >> 20,
+           admin_space_left_mb = a.admin_space_left_bytes >> 20;
   std::string action = "refuse";
   MCPAUDIT_TRY(disk->Get("space_left_mb", space_left_mb));
   MCPAUDIT_TRY(disk->Get("admin_space_left_mb", admin_space_left_mb));
@@ -361,18 +382,75 @@ Result<Config> LoadConfig(const std::string& path) {
   a.admin_space_left_bytes = admin_space_left_mb << 20;
   a.admin_space_left_action = action == "refuse" ? SpaceAction::kRefuse : SpaceAction::kKeepLogging;
   MCPAUDIT_TRY(audit->NoUnknownKeys());
+  return {};
+}
 
+// The [policy.redaction] table: how secrets and chosen values are hidden.
+Status ReadRedaction(Reader& policy, const std::string& path, Config& config) {
+  auto redaction = policy.Table("redaction");
+  if (!redaction) return std::unexpected(redaction.error());
+  RedactionOptions& r = config.redaction;
+  std::string secret_mode = "mask", hmac_key_file;
+  MCPAUDIT_TRY(redaction->GetChoice("mode", secret_mode, {"mask", "drop", "hmac"}));
+  MCPAUDIT_TRY(redaction->Get("hmac_key_file", hmac_key_file));
+  MCPAUDIT_TRY(redaction->GetStrings("key_patterns", r.key_patterns));
+  MCPAUDIT_TRY(redaction->Get("max_value_bytes", r.max_value_bytes));
+  r.mode = *ParseRedactionMode(secret_mode);
+  MCPAUDIT_TRY(redaction->EachTable("pointers", [&](Reader& rule) -> Status {
+    std::string pointer, rule_mode = "mask";
+    if (auto status = rule.Get("pointer", pointer); !status) return status;
+    if (pointer.empty())
+      return rule.Missing("pointer", "a JSON pointer into the parameters, e.g. /patient/ssn");
+    if (auto status = rule.GetChoice("mode", rule_mode, {"mask", "drop", "hmac", "truncate"});
+        !status)
+      return status;
+    PointerRule parsed;
+    try {
+      parsed.pointer = nlohmann::json::json_pointer(pointer);
+    } catch (const nlohmann::json::exception&) {
+      return rule.Error(
+          *rule.Node("pointer"), "pointer",
+          "'" + pointer +
+              "' is not a JSON pointer (RFC 6901: \"/a/b\", with ~0 for ~ and ~1 for /)");
+    }
+    parsed.mode = *ParseRedactionMode(rule_mode);
+    r.pointers.push_back(std::move(parsed));
+    return {};
+  }));
+  MCPAUDIT_TRY(redaction->NoUnknownKeys());
+  if (!hmac_key_file.empty()) {
+    auto owner_only = CheckOwnerOnly(hmac_key_file, "the HMAC key");
+    auto key = owner_only ? ReadWholeFile(hmac_key_file) : std::unexpected(owner_only.error());
+    if (!key) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  path + ": policy.redaction.hmac_key_file: " + key.error().message);
+    }
+    r.hmac_key = std::move(*key);
+  }
+  if (auto checked = CheckRedaction(r); !checked) {
+    return Fail(ErrorCode::kInvalidArgument,
+                path + ": policy.redaction: " + checked.error().message);
+  }
+  return {};
+}
+
+// The [policy] table: levels, classification, sampling, access and redaction.
+Status ReadPolicy(Reader& top, const std::string& path, Config& config) {
   auto policy = top.Table("policy");
   if (!policy) return std::unexpected(policy.error());
   std::string default_level = "request";
-  MCPAUDIT_TRY(policy->GetChoice("default_level", default_level, {"none", "metadata", "request", "full"}));
+  MCPAUDIT_TRY(
+      policy->GetChoice("default_level", default_level, {"none", "metadata", "request", "full"}));
   config.policy.default_level = *ParseAuditLevel(default_level);
   MCPAUDIT_TRY(policy->EachTable("levels", [&](Reader& rule) -> Status {
     LevelRule parsed;
     std::string level = "request";
     if (auto status = rule.GetStrings("tools", parsed.tools); !status) return status;
-    if (parsed.tools.empty()) return rule.Missing("tools", "a list of tool name patterns, e.g. [\"catalog_*\"]");
-    if (auto status = rule.GetChoice("level", level, {"none", "metadata", "request", "full"}); !status) return status;
+    if (parsed.tools.empty())
+      return rule.Missing("tools", "a list of tool name patterns, e.g. [\"catalog_*\"]");
+    if (auto status = rule.GetChoice("level", level, {"none", "metadata", "request", "full"});
+        !status)
+      return status;
     parsed.level = *ParseAuditLevel(level);
     config.policy.levels.push_back(std::move(parsed));
     return {};
@@ -385,7 +463,8 @@ Result<Config> LoadConfig(const std::string& path) {
       return rule.Missing("tools", "tool name patterns, or resources: URN patterns, or both");
     if (auto status = rule.Get("sensitivity", parsed.sensitivity); !status) return status;
     if (auto status = rule.Get("phi", parsed.phi); !status) return status;
-    if (auto status = rule.Get("require_access_reason", parsed.require_access_reason); !status) return status;
+    if (auto status = rule.Get("require_access_reason", parsed.require_access_reason); !status)
+      return status;
     config.policy.classify.push_back(std::move(parsed));
     return {};
   }));
@@ -401,7 +480,9 @@ Result<Config> LoadConfig(const std::string& path) {
   MCPAUDIT_TRY(policy->EachTable("access", [&](Reader& rule) -> Status {
     AccessRule parsed;
     if (auto status = rule.GetStrings("roles", parsed.roles); !status) return status;
-    if (parsed.roles.empty()) return rule.Missing("roles", "role patterns, e.g. [\"analyst\"], or [\"*\"] for every caller");
+    if (parsed.roles.empty())
+      return rule.Missing("roles",
+                          "role patterns, e.g. [\"analyst\"], or [\"*\"] for every caller");
     if (auto status = rule.GetStrings("allow", parsed.allow); !status) return status;
     if (auto status = rule.GetStrings("deny", parsed.deny); !status) return status;
     if (parsed.allow.empty() && parsed.deny.empty())
@@ -409,48 +490,18 @@ Result<Config> LoadConfig(const std::string& path) {
     config.policy.access.push_back(std::move(parsed));
     return {};
   }));
-  auto redaction = policy->Table("redaction");
-  if (!redaction) return std::unexpected(redaction.error());
-  RedactionOptions& r = config.redaction;
-  std::string secret_mode = "mask", hmac_key_file;
-  MCPAUDIT_TRY(redaction->GetChoice("mode", secret_mode, {"mask", "drop", "hmac"}));
-  MCPAUDIT_TRY(redaction->Get("hmac_key_file", hmac_key_file));
-  MCPAUDIT_TRY(redaction->GetStrings("key_patterns", r.key_patterns));
-  MCPAUDIT_TRY(redaction->Get("max_value_bytes", r.max_value_bytes));
-  r.mode = *ParseRedactionMode(secret_mode);
-  MCPAUDIT_TRY(redaction->EachTable("pointers", [&](Reader& rule) -> Status {
-    std::string pointer, rule_mode = "mask";
-    if (auto status = rule.Get("pointer", pointer); !status) return status;
-    if (pointer.empty()) return rule.Missing("pointer", "a JSON pointer into the parameters, e.g. /patient/ssn");
-    if (auto status = rule.GetChoice("mode", rule_mode, {"mask", "drop", "hmac", "truncate"}); !status) return status;
-    PointerRule parsed;
-    try {
-      parsed.pointer = nlohmann::json::json_pointer(pointer);
-    } catch (const nlohmann::json::exception&) {
-      return rule.Error(*rule.Node("pointer"), "pointer",
-                        "'" + pointer + "' is not a JSON pointer (RFC 6901: \"/a/b\", with ~0 for ~ and ~1 for /)");
-    }
-    parsed.mode = *ParseRedactionMode(rule_mode);
-    r.pointers.push_back(std::move(parsed));
-    return {};
-  }));
-  MCPAUDIT_TRY(redaction->NoUnknownKeys());
-  if (!hmac_key_file.empty()) {
-    auto owner_only = CheckOwnerOnly(hmac_key_file, "the HMAC key");
-    auto key = owner_only ? ReadWholeFile(hmac_key_file) : std::unexpected(owner_only.error());
-    if (!key) {
-      return Fail(ErrorCode::kInvalidArgument, path + ": policy.redaction.hmac_key_file: " + key.error().message);
-    }
-    r.hmac_key = std::move(*key);
-  }
-  if (auto checked = CheckRedaction(r); !checked) {
-    return Fail(ErrorCode::kInvalidArgument, path + ": policy.redaction: " + checked.error().message);
-  }
+  MCPAUDIT_TRY(ReadRedaction(*policy, path, config));
   MCPAUDIT_TRY(policy->NoUnknownKeys());
+  return {};
+}
 
+// The [retention] table: how long records are kept, per tenant too.
+Status ReadRetention(Reader& top, const std::string& /*path: the reader names it*/,
+                     Config& config) {
   auto retention = top.Table("retention");
   if (!retention) return std::unexpected(retention.error());
-  // Ages in days; 0 (or absent): never. Anonymising after deleting would be a policy that does not mean what it says.
+  // Ages in days; 0 (or absent): never. Anonymising after deleting would be a policy that does not
+  // mean what it says.
   auto ages = [](Reader& table, std::optional<std::chrono::days>& keep,
                  std::optional<std::chrono::days>& anonymize_after) -> Status {
     uint64_t keep_days = 0, anonymize_days = 0;
@@ -458,7 +509,8 @@ Result<Config> LoadConfig(const std::string& path) {
     if (auto status = table.Get("anonymize_after_days", anonymize_days); !status) return status;
     if (keep_days > 0 && anonymize_days >= keep_days)
       return table.Error(*table.Node("anonymize_after_days"), "anonymize_after_days",
-                         std::to_string(anonymize_days) + " is not less than keep_days (" + std::to_string(keep_days) +
+                         std::to_string(anonymize_days) + " is not less than keep_days (" +
+                             std::to_string(keep_days) +
                              "): records would be deleted before they are anonymised");
     if (keep_days > 0) keep = std::chrono::days(keep_days);
     if (anonymize_days > 0) anonymize_after = std::chrono::days(anonymize_days);
@@ -475,13 +527,18 @@ Result<Config> LoadConfig(const std::string& path) {
   MCPAUDIT_TRY(retention->EachTable("tenants", [&](Reader& rule) -> Status {
     RetentionRule parsed;
     if (auto status = rule.Get("tenant", parsed.tenant); !status) return status;
-    if (parsed.tenant.empty()) return rule.Missing("tenant", "a tenant id or pattern, e.g. \"shop-*\"");
+    if (parsed.tenant.empty())
+      return rule.Missing("tenant", "a tenant id or pattern, e.g. \"shop-*\"");
     if (auto status = ages(rule, parsed.keep, parsed.anonymize_after); !status) return status;
     rp.tenants.push_back(std::move(parsed));
     return {};
   }));
   MCPAUDIT_TRY(retention->NoUnknownKeys());
+  return {};
+}
 
+// The [upstream] table: the MCP server the proxy audits.
+Status ReadUpstream(Reader& top, const std::string& /*path: the reader names it*/, Config& config) {
   auto upstream = top.Table("upstream");
   if (!upstream) return std::unexpected(upstream.error());
   UpstreamConfig& u = config.upstream;
@@ -493,19 +550,47 @@ Result<Config> LoadConfig(const std::string& path) {
   MCPAUDIT_TRY(upstream->GetStrings("header_env", u.header_env));
   MCPAUDIT_TRY(upstream->Get("ca_file", u.ca_file));
   MCPAUDIT_TRY(upstream->Get("connect_timeout_seconds", connect_timeout));
-  if (connect_timeout == 0) MCPAUDIT_TRY(upstream->Missing("connect_timeout_seconds", "1 or more seconds"));
+  if (connect_timeout == 0)
+    MCPAUDIT_TRY(upstream->Missing("connect_timeout_seconds", "1 or more seconds"));
   u.connect_timeout = std::chrono::seconds(connect_timeout);
   for (const char* key : {"headers", "header_env"}) {
     std::vector<std::string> lines;
     MCPAUDIT_TRY(upstream->GetStrings(key, lines));
     for (const auto& line : lines) {
       const size_t colon = line.find(':');
-      if (colon == 0 || colon == std::string::npos || line.find_first_of("\r\n") != std::string::npos)
-        MCPAUDIT_TRY(upstream->Error(*upstream->Node(key), key,
-                                     "'" + line.substr(0, colon) + "…' is not \"Name: value\" on one line"));
+      if (colon == 0 || colon == std::string::npos ||
+          line.find_first_of("\r\n") != std::string::npos)
+        MCPAUDIT_TRY(
+            upstream->Error(*upstream->Node(key), key,
+                            "'" + line.substr(0, colon) + "…' is not \"Name: value\" on one line"));
     }
   }
   MCPAUDIT_TRY(upstream->NoUnknownKeys());
+  return {};
+}
+
+}  // namespace
+
+Config::Config() { audit.directory = kDefaultAuditDir; }
+
+Result<Config> LoadConfig(const std::string& path) {
+  toml::table root;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    return Fail(ErrorCode::kIo, "cannot read the configuration file " + path + ": no such file");
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return Fail(ErrorCode::kInvalidArgument, path + ":" + std::to_string(where.line) + ":" +
+                                                 std::to_string(where.column) + ": " +
+                                                 std::string(e.description()));
+  }
+  Config config;
+  Reader top(path, root, "");
+  for (auto read : {ReadServer, ReadHttp, ReadAuth, ReadRateLimits, ReadSinks, ReadAudit,
+                    ReadPolicy, ReadRetention, ReadUpstream})
+    MCPAUDIT_TRY(read(top, path, config));
   MCPAUDIT_TRY(top.NoUnknownKeys());
   return config;
 }
@@ -525,16 +610,22 @@ Result<HttpUpstream> ResolveUpstream(const UpstreamConfig& u) {
   curl_free(host);
   curl_url_cleanup(parsed);
   if (!valid || (scheme_text != "http" && scheme_text != "https"))
-    return Fail(ErrorCode::kInvalidArgument, "the upstream URL '" + RedactUrl(u.url) +
-                                                 "' is not an http:// or https:// URL (e.g. https://mcp.example.com/mcp)");
+    return Fail(ErrorCode::kInvalidArgument,
+                "the upstream URL '" + RedactUrl(u.url) +
+                    "' is not an http:// or https:// URL (e.g. https://mcp.example.com/mcp)");
   if (RedactUrl(u.url) != u.url)
-    return Fail(ErrorCode::kInvalidArgument, "the upstream URL holds a password; put the credentials in "
-                                             "[upstream] bearer_token_env, bearer_token_file or header_env instead");
+    return Fail(ErrorCode::kInvalidArgument,
+                "the upstream URL holds a password; put the credentials in "
+                "[upstream] bearer_token_env, bearer_token_file or header_env instead");
   if (scheme_text == "http" && !IsLoopbackHost(host_text))
-    return Fail(ErrorCode::kInvalidArgument, "the upstream " + u.url + " is not on this machine: use https:// "
-                                             "(the proxy's credentials and the calls must not cross the network in clear)");
+    return Fail(ErrorCode::kInvalidArgument,
+                "the upstream " + u.url +
+                    " is not on this machine: use https:// "
+                    "(the proxy's credentials and the calls must not cross the network in clear)");
   const bool configured = !u.bearer_token_env.empty() || !u.bearer_token_file.empty();
-  auto read = ReadSecret(configured ? u.bearer_token_env : std::getenv(kUpstreamTokenEnv) ? kUpstreamTokenEnv : "",
+  auto read = ReadSecret(configured                       ? u.bearer_token_env
+                         : std::getenv(kUpstreamTokenEnv) ? kUpstreamTokenEnv
+                                                          : "",
                          u.bearer_token_file, "the upstream's bearer token", /*owner_only=*/true);
   if (!read) return std::unexpected(read.error());
   const std::string token = std::move(*read);
@@ -547,7 +638,8 @@ Result<HttpUpstream> ResolveUpstream(const UpstreamConfig& u) {
     std::erase(variable, ' ');
     const char* value = std::getenv(variable.c_str());
     if (value == nullptr || std::string_view(value).find_first_of("\r\n") != std::string_view::npos)
-      return Fail(ErrorCode::kInvalidArgument, "upstream.header_env: the environment variable " + variable +
+      return Fail(ErrorCode::kInvalidArgument, "upstream.header_env: the environment variable " +
+                                                   variable +
                                                    (value ? " holds a line break" : " is not set"));
     resolved.headers.push_back(line.substr(0, colon) + ": " + value);
   }
@@ -561,195 +653,6 @@ std::vector<SinkConfig> SinksOrDefault(const Config& config) {
   sqlite.name = "sqlite";
   sqlite.url = "sqlite://" + (config.audit.directory / "audit.db").string();
   return {sqlite};
-}
-
-std::string ExampleConfig() {
-  return R"(# mcp-audit configuration (TOML). Flags given to `mcp-audit serve` override it;
-# every value below is the default.
-
-[server]
-toolkit = "catalog"            # the tools to serve
-user = ""                      # the stdio caller; empty: $MCP_AUDIT_USER, else the OS user
-max_json_depth = 64            # a message nested deeper is refused (-32600) and recorded as denied (too_deep)
-
-[http]
-listen = ""                    # HOST:PORT to serve Streamable HTTP on (like --http); empty: stdio
-path = "/mcp"                  # the MCP endpoint
-stateless = false              # true: no sessions; every POST stands alone (no GET stream)
-allowed_hosts = []             # Host names served; empty: localhost names when bound to loopback
-allowed_origins = []           # browser Origins served; empty: those whose host is an allowed Host
-max_body_bytes = 4194304       # a larger request body gets 413
-max_sessions = 10000           # in all; past it, initialize gets 503
-max_sessions_per_user = 256    # past it, the user's least recently used idle session ends
-max_connections = 4096         # past it, new connections wait in the kernel's backlog
-request_timeout_seconds = 30   # to receive one request
-idle_timeout_seconds = 120     # an idle keep-alive connection is closed
-session_timeout_seconds = 3600 # a session without requests ends
-trusted_proxies = []           # peers whose X-Forwarded-For names the client, e.g. ["10.0.0.5"]
-resource_url = ""              # this endpoint's public URL (OAuth metadata); empty: from listen
-authorization_servers = []     # OAuth authorization servers that issue tokens for it
-
-[auth]
-# Who may call over HTTP. Without any key or token source, HTTP serves loopback only.
-# API keys: the config holds the SHA-256 of each key, never the key
-# (`mcp-audit apikey --user alice` makes a key and prints its entry).
-# [[auth.api_keys]]
-# sha256 = "<64 hex digits, as printed by mcp-audit apikey>"
-# user_id = "alice"
-# email = "alice@example.com"
-# tenant_id = "acme"
-# roles = ["analyst"]
-
-[auth.jwt]
-algorithms = ["RS256", "ES256"]   # accepted "alg" values (HS256 needs secret_file); never "none"
-public_key_file = ""           # PEM public key (RS256/ES256)
-secret_file = ""               # shared secret for HS256 (mode 0600, 32 bytes or more)
-jwks_file = ""                 # a JSON Web Key Set on disk
-jwks_url = ""                  # or fetched over HTTPS and cached
-jwks_cache_seconds = 300
-issuer = ""                    # required "iss", when set
-audience = []                  # "aud" must name one of these, when set
-leeway_seconds = 60            # clock skew allowed for exp and nbf
-require_exp = true
-user_claim = "sub"             # the claims that name the caller
-email_claim = "email"
-tenant_claim = "tenant_id"
-roles_claim = "roles"
-
-# Rate limits: a token bucket per user (or tenant) for the tools a rule names; the first
-# matching rule applies. A call over the limit is refused before it runs (JSON-RPC error
-# -32029 saying when to retry) and recorded as denied / rate_limited.
-# [[rate_limits]]
-# tools = ["catalog_*"]
-# per = "user"                 # user | tenant
-# per_minute = 600
-# burst = 20
-
-# Sinks: where records are shipped from the journal (each from its own cursor; a sink that is
-# down only builds a backlog, see `mcp-audit status`). With none, records go to SQLite at
-# <audit dir>/audit.db. Passwords come from password_env or password_file, never the URL;
-# hosts other than loopback need verified TLS.
-# [[sinks]]
-# name = "sqlite"
-# url = "sqlite:///var/lib/mcp-audit/audit.db"
-# [[sinks]]
-# name = "warehouse"
-# url = "postgres://audit@db.example.com:5432/compliance"   # or mysql://audit@db:3306/compliance
-# password_env = "MCP_AUDIT_DB_PASSWORD"                     # or password_file = "/run/secrets/db"
-# SIEMs and collectors name their type: splunk, datadog, elastic, otlp, webhook or syslog.
-# [[sinks]]
-# name = "splunk"
-# type = "splunk"
-# url = "https://splunk.example.com:8088"
-# password_env = "SPLUNK_HEC_TOKEN"   # the token, API key or (webhook) HMAC key
-# index = "mcp_audit"                 # splunk, elastic; also source, sourcetype, ack = true (splunk),
-#                                     # service, tags (datadog, otlp), facility (syslog), host
-# tenants = []                        # only these tenants' records; empty: all (checkpoints: always)
-# event_types = []                    # only these event types; empty: all
-# ca_file = ""                        # TLS: trust this CA bundle instead of the system's
-# gzip = true
-# timeout_seconds = 30
-
-[audit]
-dir = "./var/audit"            # the journal (0700; segment files 0600)
-mode = "async"                 # async: a call waits for its record to be queued
-                               # durable: until it is fdatasync'ed; fail closed when it cannot be
-overflow = "block"             # a full queue: block the call, or drop the record (counted in the log)
-queue_capacity = 65536         # records
-flush_interval_ms = 1000       # async: fdatasync at least this often
-stream = ""                    # the chain's name; empty: the host name
-signing_key = ""               # Ed25519 private key (PEM, mode 0600) to sign checkpoints; see keygen
-erasable = ["/user/email", "/request/client_ip", "/params"]   # JSON pointers erasure may remove
-
-[audit.segments]
-max_bytes = 67108864           # start a new segment file past 64 MiB
-max_age_hours = 24             # or after a day
-
-[audit.checkpoints]
-every_records = 1000           # a (signed) checkpoint record after this many records
-every_seconds = 60             # or this often, when there were records
-
-[audit.disk]
-space_left_mb = 512            # below: a warning in the operational log
-admin_space_left_mb = 64       # below: the action
-admin_space_left_action = "refuse"   # refuse (durable calls fail) | keep_logging (until the disk is full)
-
-[policy]
-default_level = "request"      # none | metadata | request | full
-# Levels per tool: the first rule whose pattern matches the tool name wins.
-#   none      successful calls leave no record (refusals and failures always do)
-#   metadata  no parameters
-#   request   the parameters, secrets redacted
-#   full      and a summary of the result (details.result, at most 1 KiB)
-# [[policy.levels]]
-# tools = ["catalog_list_tags"]
-# level = "metadata"
-#
-# Classification: calls of these tools, or whose results touched these resource URNs, are
-# marked; with require_access_reason a call without _meta.access_reason is refused (tool
-# rules: before it runs; resource rules: its result is withheld).
-# [[policy.classify]]
-# resources = ["urn:li:dataset:(urn:li:dataPlatform:postgres,clinic.*"]
-# sensitivity = "restricted"
-# phi = true
-# require_access_reason = true
-#
-# Redaction, before anything is written. Secret-looking keys (key_patterns, at any depth) and
-# parameters a tool's schema marks sensitive become: mask ("[REDACTED]"), drop (left out) or
-# hmac ("hmac-sha256:<hex>" with the key in hmac_key_file: equal values still correlate; the
-# key is never stored with the records).
-# [policy.redaction]
-# mode = "mask"
-# hmac_key_file = ""           # 32 bytes or more, mode 0600
-# max_value_bytes = 0          # 0: no limit; longer strings: {"truncated_from": N, "value": "<prefix>"}
-# [[policy.redaction.pointers]]   # values named by JSON pointer into the parameters
-# pointer = "/patient/ssn"
-# mode = "hmac"                # mask | drop | hmac | truncate
-#
-# Tool access per role (least privilege): once any rule exists, a tool call is allowed only
-# when a rule for one of the caller's roles allows the tool and none denies it; a refused call
-# never runs (in proxy mode: never reaches the upstream) and is recorded as denied.
-# [[policy.access]]
-# roles = ["analyst"]          # patterns on the caller's roles; "*": every caller
-# allow = ["catalog_*"]
-# deny = ["catalog_get_schema"]
-#
-# Sampling of high-volume tools: 1 in keep_one_in successful calls is recorded; failures
-# and refusals always are, and sample_summary records count the skipped ones.
-# [[policy.sampling]]
-# tools = ["catalog_search"]
-# keep_one_in = 10
-
-# Retention: records older than keep_days are deleted, whole journal segments at a time from
-# the oldest, once every sink has shipped them (and from the SQL stores); records older than
-# anonymize_after_days lose their erasable fields. A signed `retention` record says what was
-# done, and `verify` stays valid. 0: never. The server applies it every run_every_hours;
-# `mcp-audit retention --config FILE` applies it while no server runs.
-[retention]
-keep_days = 0                  # records of tenants no rule names, and the audit system's own
-anonymize_after_days = 0
-run_every_hours = 24           # 0: only `mcp-audit retention`
-max_journal_mb = 0             # a disk budget for the journal (0: none): above it the server deletes
-                               # the oldest segments even before every sink has them, and records
-                               # how many records each sink will never receive
-# [[retention.tenants]]        # the first rule whose pattern matches user.tenant_id wins
-# tenant = "shop-*"
-# keep_days = 365              # PCI DSS 10.5.1: at least 12 months
-# anonymize_after_days = 90
-
-# `mcp-audit proxy` in front of a Streamable HTTP server (instead of `-- COMMAND`); --upstream-url
-# overrides url. Each client session gets its own session with it. https://, or http:// to this
-# machine only; TLS is verified. Credentials come from the environment or a file (mode 0600);
-# with neither bearer_token_env nor bearer_token_file set, $MCP_AUDIT_UPSTREAM_TOKEN is used if set.
-[upstream]
-url = ""
-bearer_token_env = ""          # Authorization: Bearer <the value of this environment variable>
-bearer_token_file = ""         # or <the content of this file>
-headers = []                   # sent as they are, e.g. ["X-Team: payments"]
-header_env = []                # values from the environment, e.g. ["X-API-Key: UPSTREAM_API_KEY"]
-ca_file = ""                   # trust this CA bundle instead of the system's
-connect_timeout_seconds = 10
-)";
 }
 
 }  // namespace mcpaudit::cli
