@@ -252,9 +252,10 @@ struct Shipper::State {
       more = true;
       return SaveCursor();
     }
-    // A full batch: the next one is read while the sink stores this one.
+    // A full batch: the next one is read while the sink stores this one (not
+    // while the sink is failing: a batch waiting in memory would be one more).
     const bool full = lines.size() == options.batch_records;
-    if (full) read_ahead.Start(options.journal_dir, read->to, options.batch_records);
+    if (full && !Failing()) read_ahead.Start(options.journal_dir, read->to, options.batch_records);
     huge = std::any_of(lines.begin(), lines.end(),
                        [](const std::string& l) { return l.size() > kLargeMessageBytes; });
     std::vector<SinkRecord> batch;
@@ -306,6 +307,11 @@ struct Shipper::State {
       }
     }
     return {};
+  }
+
+  bool Failing() const {
+    std::lock_guard lock(mutex);
+    return counters.failing;
   }
 
   // Where the shipper is, for counters() (the cursor itself is the shipping thread's).
