@@ -5,10 +5,8 @@
 #include "mcpaudit/http_transport.h"
 
 #include <algorithm>
-#include <charconv>
 #include <condition_variable>
 #include <future>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
@@ -26,6 +24,8 @@
 #include "mcp/jsonrpc.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/toolkit.h"
+#include "transport/http_guard.h"
+#include "transport/http_streams.h"
 
 namespace mcpaudit {
 namespace {
@@ -35,12 +35,22 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using nlohmann::json;
-using HttpRequest = http::request<http::string_body>;
-using HttpResponse = http::response<http::string_body>;
-using Clock = std::chrono::steady_clock;
+using httpd::AcceptsType;
+using httpd::Clock;
+using httpd::EventText;
+using httpd::Field;
+using httpd::HttpRequest;
+using httpd::HttpResponse;
+using httpd::Lower;
+using httpd::ParseEventId;
+using httpd::Reaper;
+using httpd::RequestGuard;
+using httpd::Session;
+using httpd::SseEvent;
+using httpd::Stream;
+using httpd::Sv;
 
 constexpr size_t kMaxHeaderBytes = 16 * 1024;
-constexpr size_t kReplayEvents = 256;           // sent events kept per stream for Last-Event-ID
 constexpr auto kKeepAliveComment = std::chrono::seconds(15);
 constexpr auto kWriteTimeout = std::chrono::seconds(30);
 
@@ -53,152 +63,6 @@ void ReportEscaped(std::exception_ptr error) {
     OpsLog().error("http: internal error: {}", e.what());
   }
 }
-
-std::string_view Sv(beast::string_view text) { return {text.data(), text.size()}; }
-
-template <typename Name>
-std::string_view Field(const HttpRequest& request, Name name) {
-  return Sv(request[name]);
-}
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  std::ranges::transform(out, out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
-// "localhost:8080" → "localhost", "[::1]:8080" → "[::1]".
-std::string HostName(std::string_view host) {
-  if (host.starts_with('[')) return Lower(host.substr(0, host.find(']') + 1));
-  return Lower(host.substr(0, host.find(':')));
-}
-
-bool AcceptsType(std::string_view accept, std::string_view type) {
-  const std::string value = Lower(accept);
-  return value.find(type) != std::string::npos || value.find("*/*") != std::string::npos;
-}
-
-// One message for an SSE stream, numbered within it.
-struct SseEvent {
-  uint64_t seq;
-  std::string data;
-};
-
-// Where the messages of some requests go: the reply to one POST (JSON or SSE),
-// or the session's GET stream. Lives on the I/O thread only.
-class Stream {
- public:
-  Stream(asio::any_io_executor executor, uint64_t id, bool standalone)
-      : id(id), standalone(standalone), signal_(executor, Clock::time_point::max()) {}
-
-  const uint64_t id;
-  const bool standalone;              // the GET stream: never finished by responses
-  std::deque<SseEvent> pending;       // not yet written
-  std::deque<SseEvent> sent;          // written, kept for a client that resumes
-  std::set<std::string> awaiting;     // requests whose responses belong here
-  bool attached = false;              // an HTTP response is writing this stream
-  bool close_requested = false;       // end the HTTP response; the client resumes with GET
-  bool ended = false;                 // the session or the server ended
-
-  void Push(std::string data) {
-    pending.push_back({next_seq_++, std::move(data)});
-    Wake();
-  }
-  void Wake() { signal_.cancel(); }
-  bool Finished() const { return ended || (!standalone && awaiting.empty() && pending.empty()); }
-  // Puts the sent events after `seq` back in front of the pending ones.
-  void ReplayAfter(uint64_t seq) {
-    while (!sent.empty() && sent.back().seq > seq) {
-      pending.push_front(std::move(sent.back()));
-      sent.pop_back();
-    }
-  }
-  void MarkSent(SseEvent event) {
-    sent.push_back(std::move(event));
-    if (sent.size() > kReplayEvents) sent.pop_front();
-  }
-  // Returns after Wake() or after `limit`.
-  asio::awaitable<void> Wait(Clock::duration limit) {
-    signal_.expires_after(limit);
-    beast::error_code ec;
-    co_await signal_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  }
-
- private:
-  uint64_t next_seq_ = 1;  // 0 is the priming event
-  asio::steady_timer signal_;
-};
-
-// One MCP session as HTTP sees it. Lives on the I/O thread only; its
-// Connection's messages are posted there.
-struct Session {
-  std::string key;  // in the transport's map: the id, or a private name in stateless mode
-  std::string id;   // Mcp-Session-Id; empty in stateless mode
-  std::string user_id;
-  std::string owner;  // whose sessions it counts among: the user, or an anonymous caller's address
-  std::unique_ptr<Connection> connection;
-  std::string protocol_version;  // as negotiated by initialize
-  std::map<std::string, std::shared_ptr<Stream>> by_request;
-  std::map<uint64_t, std::shared_ptr<Stream>> streams;
-  std::shared_ptr<Stream> standalone;
-  uint64_t next_stream = 1;
-  Clock::time_point last_active = Clock::now();
-
-  std::shared_ptr<Stream> NewStream(asio::any_io_executor executor, bool is_standalone) {
-    auto stream = std::make_shared<Stream>(executor, next_stream++, is_standalone);
-    streams.emplace(stream->id, stream);
-    return stream;
-  }
-  void Forget(const Stream& stream) {
-    for (const auto& request : stream.awaiting) by_request.erase(request);
-    if (standalone.get() == &stream) standalone.reset();
-    streams.erase(stream.id);
-  }
-  bool Busy() const {
-    return !by_request.empty() || std::ranges::any_of(streams, [](auto& s) { return s.second->attached; });
-  }
-  void End() {
-    for (auto& [id, stream] : streams) {
-      stream->ended = true;
-      stream->Wake();
-    }
-  }
-};
-
-// Connections whose calls in flight must finish before they are destroyed; that
-// may take a while, so it happens here and not on the I/O thread.
-class Reaper {
- public:
-  Reaper() : thread_([this](std::stop_token stop) { Run(stop); }) {}
-  ~Reaper() {
-    thread_.request_stop();
-    wake_.notify_all();
-  }
-  void Add(std::unique_ptr<Connection> connection) {
-    if (!connection) return;
-    std::lock_guard lock(mutex_);
-    queue_.push_back(std::move(connection));
-    wake_.notify_one();
-  }
-
- private:
-  void Run(std::stop_token stop) {
-    std::unique_lock lock(mutex_);
-    for (;;) {
-      wake_.wait(lock, [&] { return stop.stop_requested() || !queue_.empty(); });
-      if (queue_.empty()) return;
-      auto connection = std::move(queue_.front());
-      queue_.pop_front();
-      lock.unlock();
-      connection.reset();  // drains its calls
-      lock.lock();
-    }
-  }
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<std::unique_ptr<Connection>> queue_;
-  std::jthread thread_;  // last: stopped first
-};
 
 struct Peer {
   std::string ip;       // the socket's peer
@@ -416,7 +280,7 @@ class HttpTransport {
     refusal.http_status = static_cast<int>(status);
     refusal.message = message;
     refusal.reason = reason;
-    server_.RecordRefusal(CallerOf(request, ClientIp(request, peer_ip), identity), refusal);
+    server_.RecordRefusal(CallerOf(request, guard_.ClientIp(request, peer_ip), identity), refusal);
     return Refuse(request, status, message, status == http::status::not_found ? -32001 : rpc::kInvalidRequest);
   }
 
@@ -464,7 +328,7 @@ class HttpTransport {
   HttpResponse Empty(const HttpRequest& request, http::status status) {
     HttpResponse response(status, request.version());
     response.keep_alive(request.keep_alive());
-    AddCors(request, response);
+    RequestGuard::AddCors(request, response);
     response.prepare_payload();
     return response;
   }
@@ -477,76 +341,17 @@ class HttpTransport {
     co_return !ec && response.keep_alive();
   }
 
-  // Browsers may call from an allowed origin: let them read our headers.
-  template <typename Response>
-  static void AddCors(const HttpRequest& request, Response& response) {
-    auto origin = request.find(http::field::origin);
-    if (origin == request.end()) return;
-    response.set(http::field::access_control_allow_origin, origin->value());
-    response.set(http::field::access_control_expose_headers, "Mcp-Session-Id, WWW-Authenticate");
-    response.set(http::field::vary, "Origin");
-  }
-
-  bool HostAllowed(const HttpRequest& request) const {
-    if (options_.allowed_hosts.empty()) return true;
-    auto host = request.find(http::field::host);
-    if (host == request.end()) return false;
-    return std::ranges::find(options_.allowed_hosts, HostName(Sv(host->value()))) != options_.allowed_hosts.end();
-  }
-
-  bool OriginAllowed(const HttpRequest& request) const {
-    auto header = request.find(http::field::origin);
-    if (header == request.end()) return true;  // not a browser
-    const std::string origin = Lower(Sv(header->value()));
-    if (!options_.allowed_origins.empty()) {
-      return std::ranges::find(options_.allowed_origins, origin) != options_.allowed_origins.end();
-    }
-    const size_t scheme = origin.find("://");
-    if (scheme == std::string::npos) return false;  // "null" and the like
-    if (options_.allowed_hosts.empty()) return true;
-    return std::ranges::find(options_.allowed_hosts, HostName(std::string_view(origin).substr(scheme + 3))) !=
-           options_.allowed_hosts.end();
-  }
-
-  std::string ClientIp(const HttpRequest& request, const std::string& peer_ip) const {
-    if (std::ranges::find(options_.trusted_proxies, peer_ip) == options_.trusted_proxies.end()) return peer_ip;
-    auto forwarded = request.find("X-Forwarded-For");
-    if (forwarded == request.end()) return peer_ip;
-    // The nearest address not of a trusted proxy, reading from the right.
-    std::string_view list = Sv(forwarded->value());
-    while (!list.empty()) {
-      const size_t comma = list.rfind(',');
-      std::string_view item = comma == std::string_view::npos ? list : list.substr(comma + 1);
-      list = comma == std::string_view::npos ? std::string_view() : list.substr(0, comma);
-      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-      if (item.empty()) continue;
-      if (std::ranges::find(options_.trusted_proxies, item) == options_.trusted_proxies.end()) {
-        return std::string(item);
-      }
-    }
-    return peer_ip;
-  }
-
-  std::string ResourceMetadataUrl() const {
-    // RFC 9728 §3.1: the well-known path goes between the host and the resource's path.
-    const std::string& resource = options_.resource_url;
-    const size_t authority = resource.find("://");
-    const size_t path = resource.find('/', authority == std::string::npos ? 0 : authority + 3);
-    if (path == std::string::npos) return resource + "/.well-known/oauth-protected-resource";
-    return resource.substr(0, path) + "/.well-known/oauth-protected-resource" + resource.substr(path);
-  }
 
   // Handles one request; returns whether the connection can serve another.
   asio::awaitable<bool> Handle(beast::tcp_stream& stream, HttpRequest& request, const std::string& peer_ip) {
     std::string_view target = Sv(request.target());
     target = target.substr(0, target.find('?'));
-    if (!HostAllowed(request)) {
+    if (!guard_.HostAllowed(request)) {
       co_return co_await Write(stream, Refused(request, peer_ip, nullptr, http::status::forbidden,
                                                "Forbidden: Host header not allowed (DNS rebinding protection)",
                                                "host_not_allowed"));
     }
-    if (!OriginAllowed(request)) {
+    if (!guard_.OriginAllowed(request)) {
       co_return co_await Write(stream, Refused(request, peer_ip, nullptr, http::status::forbidden,
                                                "Forbidden: Origin not allowed", "origin_not_allowed"));
     }
@@ -557,7 +362,7 @@ class HttpTransport {
                        {"bearer_methods_supported", {"header"}}};
       co_return co_await Write(stream, Json(request, http::status::ok, metadata.dump()));
     }
-    const std::string client_ip = ClientIp(request, peer_ip);
+    const std::string client_ip = guard_.ClientIp(request, peer_ip);
     if (target == kMetricsPath && options_.metrics) {  // for callers the MCP endpoint would accept
       if (request.method() != http::verb::get)
         co_return co_await Write(stream, NotAllowed(request, "Method Not Allowed"));
@@ -579,7 +384,7 @@ class HttpTransport {
     }
     if ((target == "/console" || target.starts_with("/console/")) && options_.console) {
       // The pages hold no record; the sign-in checks its credential itself.
-      if (request.method() != http::verb::get && !FromThisOrigin(request, peer_ip)) {
+      if (request.method() != http::verb::get && !guard_.FromThisOrigin(request, peer_ip)) {
         co_return co_await Write(stream, Refused(request, peer_ip, nullptr, http::status::forbidden,
                                                  "Forbidden: the console's forms are sent from its own pages",
                                                  "origin_not_allowed"));
@@ -623,28 +428,7 @@ class HttpTransport {
                                Identity caller) const {
     return {std::string(request.method_string()), std::string(request.target()), std::move(caller), client_ip,
             request.body(),
-            std::string(Field(request, http::field::cookie)), ForwardedOverHttps(request, peer_ip)};
-  }
-
-  // Whether a trusted reverse proxy says the client reached it over HTTPS.
-  bool ForwardedOverHttps(const HttpRequest& request, const std::string& peer_ip) const {
-    return std::ranges::find(options_.trusted_proxies, peer_ip) != options_.trusted_proxies.end() &&
-           Lower(Field(request, "X-Forwarded-Proto")) == "https";
-  }
-
-  // Whether a browser sent this from a page of this very origin: its Origin is
-  // exactly scheme://Host of the request (scheme, host and port; behind a
-  // trusted proxy, the host it was asked for: X-Forwarded-Host), or it sends
-  // no Origin and says Sec-Fetch-Site: same-origin. Other ports of the same
-  // host are other origins (SameSite cookies do not tell them apart).
-  bool FromThisOrigin(const HttpRequest& request, const std::string& peer_ip) const {
-    const bool proxied = std::ranges::find(options_.trusted_proxies, peer_ip) != options_.trusted_proxies.end();
-    const std::string_view forwarded_host = proxied ? Field(request, "X-Forwarded-Host") : std::string_view();
-    const std::string_view host = forwarded_host.empty() ? Field(request, http::field::host) : forwarded_host;
-    auto origin = request.find(http::field::origin);
-    if (origin == request.end()) return Lower(Field(request, "Sec-Fetch-Site")) == "same-origin";
-    const std::string scheme = ForwardedOverHttps(request, peer_ip) ? "https://" : "http://";
-    return !host.empty() && Lower(Sv(origin->value())) == Lower(scheme + std::string(host));
+            std::string(Field(request, http::field::cookie)), guard_.ForwardedOverHttps(request, peer_ip)};
   }
 
   // Runs `call` on the read pool (a read waits for its database); nothing it
@@ -688,7 +472,7 @@ class HttpTransport {
     head.set(http::field::content_type, answer.content_type);
     head.set(http::field::cache_control, "no-store");
     for (const auto& [name, value] : answer.headers) head.insert(name, value);
-    AddCors(request, head);
+    RequestGuard::AddCors(request, head);
     head.keep_alive(false);
     head.chunked(true);
     http::response_serializer<http::empty_body> serializer(head);
@@ -748,7 +532,7 @@ class HttpTransport {
     if (!caller)
       return std::unexpected(
           Unauthorized(request, {"invalid_token", "the console session has ended: sign in again"}, client_ip));
-    if (request.method() != http::verb::get && !FromThisOrigin(request, peer_ip))
+    if (request.method() != http::verb::get && !guard_.FromThisOrigin(request, peer_ip))
       return std::unexpected(Refused(request, peer_ip, &*caller, http::status::forbidden,
                                      "Forbidden: a console session changes nothing from another origin",
                                      "origin_not_allowed"));
@@ -790,7 +574,7 @@ class HttpTransport {
     for (char c : failure.description)
       description.push_back(c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? c : '?');
     std::string challenge = "Bearer error=\"" + failure.error + "\", error_description=\"" + description +
-                            "\", resource_metadata=\"" + ResourceMetadataUrl() + "\"";
+                            "\", resource_metadata=\"" + guard_.ResourceMetadataUrl() + "\"";
     response.set(http::field::www_authenticate, challenge);
     return response;
   }
@@ -1063,28 +847,6 @@ class HttpTransport {
     co_return co_await Write(stream, Empty(request, http::status::ok));
   }
 
-  // "<stream>_<seq>", as EventText writes it.
-  static std::optional<std::pair<uint64_t, uint64_t>> ParseEventId(std::string_view text) {
-    const size_t sep = text.find('_');
-    if (sep == std::string_view::npos) return std::nullopt;
-    uint64_t stream = 0, seq = 0;
-    auto [end1, error1] = std::from_chars(text.data(), text.data() + sep, stream);
-    auto [end2, error2] = std::from_chars(text.data() + sep + 1, text.data() + text.size(), seq);
-    if (error1 != std::errc() || error2 != std::errc() || end1 != text.data() + sep ||
-        end2 != text.data() + text.size()) {
-      return std::nullopt;
-    }
-    return std::pair{stream, seq};
-  }
-
-  static std::string EventText(uint64_t stream, const SseEvent& event) {
-    std::string text = "id: " + std::to_string(stream) + "_" + std::to_string(event.seq) + "\nevent: message\n";
-    text += "data: ";
-    text += event.data;  // one line: JSON text never holds a raw newline
-    text += "\n\n";
-    return text;
-  }
-
   // Answers a request with the messages of `reply`: a single JSON response when
   // its first message is the response itself (and `json_allowed`), else an SSE
   // stream that ends once every awaited response has been written.
@@ -1111,7 +873,7 @@ class HttpTransport {
     head.set(http::field::content_type, "text/event-stream");
     head.set(http::field::cache_control, "no-cache");
     if (!session.id.empty()) head.set("Mcp-Session-Id", session.id);
-    AddCors(request, head);
+    RequestGuard::AddCors(request, head);
     head.keep_alive(request.keep_alive());
     head.chunked(true);
     http::response_serializer<http::empty_body> serializer(head);
@@ -1159,6 +921,7 @@ class HttpTransport {
 
   SessionHost& server_;
   HttpOptions options_;
+  RequestGuard guard_{options_};
   asio::io_context io_;
   tcp::acceptor acceptor_;
   asio::steady_timer sweep_;
