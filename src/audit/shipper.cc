@@ -178,7 +178,13 @@ class ReadAhead {
       if (task_) {
         const Task task = *task_;
         lock.unlock();
-        Batch batch = ReadBatch(task.journal_dir, task.from, task.max);
+        Batch batch;
+        try {
+          batch = ReadBatch(task.journal_dir, task.from, task.max);
+        } catch (const std::exception& e) {  // out of memory: the shipping thread reads it again
+          batch.from = task.from;
+          batch.read = Fail(ErrorCode::kIo, std::string("cannot read ahead: ") + e.what());
+        }
         lock.lock();
         ready_ = std::move(batch);
         task_.reset();
@@ -195,10 +201,11 @@ class ReadAhead {
   std::mutex mutex_;
   std::condition_variable_any wake_;
   std::condition_variable done_;
-  std::optional<Task> task_;    // being read
-  std::optional<Batch> ready_;  // read, not taken yet
-  std::vector<std::vector<SinkRecord>> garbage_;
-  std::jthread thread_;  // last: starts once the rest is there
+  // Guarded by mutex_:
+  std::optional<Task> task_;                      // being read
+  std::optional<Batch> ready_;                    // read, not taken yet
+  std::vector<std::vector<SinkRecord>> garbage_;  // to free
+  std::jthread thread_;                           // last: starts once the rest is there
 };
 
 }  // namespace
@@ -239,7 +246,11 @@ struct Shipper::State {
                       cursor.segment, *next);
       cursor = {*next, 0, 0};
     }
+    // What was read ahead, unless it found nothing: that may be from before the
+    // writer added lines and moved on to a newer segment (listed above), and
+    // only a read after the listing may say this segment is complete.
     std::optional<Batch> read = read_ahead.Take(cursor);
+    if (read && read->read && read->lines.empty()) read.reset();
     if (!read) read = ReadBatch(options.journal_dir, cursor, options.batch_records);
     if (!read->read) return read->read;
     cursor = read->from;

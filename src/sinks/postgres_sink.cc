@@ -17,8 +17,9 @@
 namespace mcpaudit {
 namespace {
 
-#define MCPAUDIT_PG_COLUMNS                                                                            \
-  "id, stream, seq, \"timestamp\", event_type, tool, outcome, user_id, tenant_id, request_id, client_ip," \
+#define MCPAUDIT_PG_COLUMNS                                                                     \
+  "id, stream, seq, \"timestamp\", event_type, tool, outcome, user_id, tenant_id, request_id, " \
+  "client_ip,"                                                                                  \
   " duration_ms, record, session_id, phi, error_reason"
 
 constexpr Migration kMigrations[] = {
@@ -48,7 +49,8 @@ constexpr Migration kMigrations[] = {
     // the order of a page, so that a filtered page is a walk of one index. The
     // backfill reads records jsonb can hold (not those with a \u0000 escape).
     {2,
-     "ALTER TABLE audit_events ADD COLUMN session_id text, ADD COLUMN phi boolean NOT NULL DEFAULT false,"
+     "ALTER TABLE audit_events ADD COLUMN session_id text, ADD COLUMN phi boolean NOT NULL DEFAULT "
+     "false,"
      "  ADD COLUMN error_reason text;"
      "UPDATE audit_events SET session_id = record::jsonb #>> '{request,session_id}',"
      "  phi = coalesce((record::jsonb #>> '{compliance,phi}')::boolean, false),"
@@ -68,65 +70,80 @@ constexpr Migration kMigrations[] = {
     // of 0 is deleted after an erasure, so that no erased user id stays behind.
     {3,
      "CREATE TABLE audit_rollup (hour text NOT NULL, tenant_id text NOT NULL, tool text NOT NULL,"
-     " event_type text NOT NULL, outcome text NOT NULL, error_reason text NOT NULL, n bigint NOT NULL,"
+     " event_type text NOT NULL, outcome text NOT NULL, error_reason text NOT NULL, n bigint NOT "
+     "NULL,"
      " PRIMARY KEY (hour, tenant_id, tool, event_type, outcome, error_reason));"
-     "CREATE TABLE audit_rollup_users (day text NOT NULL, tenant_id text NOT NULL, user_id text NOT NULL,"
+     "CREATE TABLE audit_rollup_users (day text NOT NULL, tenant_id text NOT NULL, user_id text "
+     "NOT NULL,"
      " outcome text NOT NULL, n bigint NOT NULL, PRIMARY KEY (day, tenant_id, user_id, outcome));"
-     "CREATE FUNCTION audit_rollup_count(at timestamptz, tenant text, tool_name text, kind text, result text,"
+     "CREATE FUNCTION audit_rollup_count(at timestamptz, tenant text, tool_name text, kind text, "
+     "result text,"
      " reason text, who text, d integer) RETURNS void LANGUAGE plpgsql AS $$ BEGIN"
-     " INSERT INTO audit_rollup VALUES (to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24'), coalesce(tenant, ''),"
+     " INSERT INTO audit_rollup VALUES (to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24'), "
+     "coalesce(tenant, ''),"
      "  coalesce(tool_name, ''), kind, result, coalesce(reason, ''), d)"
-     "  ON CONFLICT (hour, tenant_id, tool, event_type, outcome, error_reason) DO UPDATE SET n = audit_rollup.n + d;"
-     " INSERT INTO audit_rollup_users VALUES (to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), coalesce(tenant, ''),"
+     "  ON CONFLICT (hour, tenant_id, tool, event_type, outcome, error_reason) DO UPDATE SET n = "
+     "audit_rollup.n + d;"
+     " INSERT INTO audit_rollup_users VALUES (to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), "
+     "coalesce(tenant, ''),"
      "  coalesce(who, ''), result, d)"
      "  ON CONFLICT (day, tenant_id, user_id, outcome) DO UPDATE SET n = audit_rollup_users.n + d;"
      " END $$;"
      "CREATE FUNCTION audit_rollup_follow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-     " IF TG_OP <> 'INSERT' THEN PERFORM audit_rollup_count(OLD.\"timestamp\", OLD.tenant_id, OLD.tool,"
+     " IF TG_OP <> 'INSERT' THEN PERFORM audit_rollup_count(OLD.\"timestamp\", OLD.tenant_id, "
+     "OLD.tool,"
      "  OLD.event_type, OLD.outcome, OLD.error_reason, OLD.user_id, -1); END IF;"
-     " IF TG_OP <> 'DELETE' THEN PERFORM audit_rollup_count(NEW.\"timestamp\", NEW.tenant_id, NEW.tool,"
+     " IF TG_OP <> 'DELETE' THEN PERFORM audit_rollup_count(NEW.\"timestamp\", NEW.tenant_id, "
+     "NEW.tool,"
      "  NEW.event_type, NEW.outcome, NEW.error_reason, NEW.user_id, 1); END IF;"
      " RETURN NULL; END $$;"
      "CREATE TRIGGER audit_rollup AFTER INSERT OR UPDATE OR DELETE ON audit_events"
      " FOR EACH ROW EXECUTE FUNCTION audit_rollup_follow();"
-     "INSERT INTO audit_rollup SELECT to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24'),"
-     " coalesce(tenant_id, ''), coalesce(tool, ''), event_type, outcome, coalesce(error_reason, ''), count(*)"
+     "INSERT INTO audit_rollup SELECT to_char(\"timestamp\" AT TIME ZONE 'UTC', "
+     "'YYYY-MM-DD\"T\"HH24'),"
+     " coalesce(tenant_id, ''), coalesce(tool, ''), event_type, outcome, coalesce(error_reason, "
+     "''), count(*)"
      " FROM audit_events GROUP BY 1, 2, 3, 4, 5, 6;"
-     "INSERT INTO audit_rollup_users SELECT to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD'),"
-     " coalesce(tenant_id, ''), coalesce(user_id, ''), outcome, count(*) FROM audit_events GROUP BY 1, 2, 3, 4;"},
+     "INSERT INTO audit_rollup_users SELECT to_char(\"timestamp\" AT TIME ZONE 'UTC', "
+     "'YYYY-MM-DD'),"
+     " coalesce(tenant_id, ''), coalesce(user_id, ''), outcome, count(*) FROM audit_events GROUP "
+     "BY 1, 2, 3, 4;"},
     // A tool's denials (or failures): both filters on one index, the question
     // an auditor asks of a tool that is rarely refused (one filter alone walked
     // every record of the other).
-    {4, "CREATE INDEX audit_events_tool_outcome ON audit_events (tool, outcome, \"timestamp\", id);"},
-    // The sink counts the records it inserts, per key and batch (kCountInserted,
-    // RollupCounts): the trigger's two upserts per row were most of an insert.
-    // Erasure (update) and retention (delete) keep it.
+    {4,
+     "CREATE INDEX audit_events_tool_outcome ON audit_events (tool, outcome, \"timestamp\", id);"},
+    // The sink counts the records it inserts, per key and batch (RollupCounts),
+    // and says so in its transaction (kSinkCounts): the trigger's two upserts
+    // per row were most of an insert. Other writers (an older server) are
+    // still counted by the trigger; erasure (update) and retention (delete) too.
     {5,
      "DROP TRIGGER audit_rollup ON audit_events;"
      "CREATE TRIGGER audit_rollup AFTER UPDATE OR DELETE ON audit_events"
-     " FOR EACH ROW EXECUTE FUNCTION audit_rollup_follow();"},
+     " FOR EACH ROW EXECUTE FUNCTION audit_rollup_follow();"
+     "CREATE TRIGGER audit_rollup_insert AFTER INSERT ON audit_events FOR EACH ROW"
+     " WHEN (current_setting('mcpaudit.sink_counts', true) IS DISTINCT FROM 'on')"
+     " EXECUTE FUNCTION audit_rollup_follow();"},
 };
 
-// Inserts the incoming records the table lacks and counts them in the rollups,
-// in one statement (rollup rows in key order: two writers lock them alike).
-constexpr const char* kInsertIncomingCounted =
-    "WITH inserted AS (INSERT INTO audit_events (" MCPAUDIT_PG_COLUMNS ") SELECT " MCPAUDIT_PG_COLUMNS
+// In the sink's transactions: it counts what it inserts itself.
+constexpr const char* kSinkCounts = "SET LOCAL mcpaudit.sink_counts = on";
+
+// Inserts the incoming records the table lacks; returns the rollup keys of each.
+constexpr const char* kInsertIncoming =
+    "INSERT INTO audit_events (" MCPAUDIT_PG_COLUMNS ") SELECT " MCPAUDIT_PG_COLUMNS
     " FROM audit_events_incoming ON CONFLICT (id, \"timestamp\") DO NOTHING"
-    " RETURNING \"timestamp\", tenant_id, tool, event_type, outcome, error_reason, user_id),"
-    " hours AS (INSERT INTO audit_rollup SELECT to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24'),"
-    "  coalesce(tenant_id, ''), coalesce(tool, ''), event_type, outcome, coalesce(error_reason, ''), count(*)"
-    "  FROM inserted GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6"
-    "  ON CONFLICT (hour, tenant_id, tool, event_type, outcome, error_reason) DO UPDATE SET n = audit_rollup.n + EXCLUDED.n)"
-    " INSERT INTO audit_rollup_users SELECT to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD'),"
-    "  coalesce(tenant_id, ''), coalesce(user_id, ''), outcome, count(*) FROM inserted GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
-    "  ON CONFLICT (day, tenant_id, user_id, outcome) DO UPDATE SET n = audit_rollup_users.n + EXCLUDED.n";
+    " RETURNING to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24'),"
+    " to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD'), coalesce(tenant_id, ''), "
+    "coalesce(tool, ''),"
+    " event_type, outcome, coalesce(error_reason, ''), coalesce(user_id, '')";
 
 // Rewrites the stored versions of the incoming records (the trigger moves their counts).
 constexpr const char* kUpdateFromIncoming =
-    "UPDATE audit_events AS t SET stream = i.stream, seq = i.seq, event_type = i.event_type, tool = i.tool,"
-    " outcome = i.outcome, user_id = i.user_id, tenant_id = i.tenant_id, request_id = i.request_id,"
-    " client_ip = i.client_ip, duration_ms = i.duration_ms, record = i.record, session_id = i.session_id,"
-    " phi = i.phi, error_reason = i.error_reason"
+    "UPDATE audit_events AS t SET stream = i.stream, seq = i.seq, event_type = i.event_type,"
+    " tool = i.tool, outcome = i.outcome, user_id = i.user_id, tenant_id = i.tenant_id,"
+    " request_id = i.request_id, client_ip = i.client_ip, duration_ms = i.duration_ms,"
+    " record = i.record, session_id = i.session_id, phi = i.phi, error_reason = i.error_reason"
     " FROM audit_events_incoming AS i WHERE t.id = i.id AND t.\"timestamp\" = i.\"timestamp\"";
 
 // After an erasure or a retention run: counts that fell to 0 go, with the values in their key.
@@ -164,7 +181,8 @@ Result<Connection> Connect(const SinkConfig& config) {
   if (options == nullptr) {
     std::string message = parse_error ? parse_error : "out of memory";
     PQfreemem(parse_error);
-    return Fail(ErrorCode::kInvalidArgument, "sink " + config.name + ": " + RedactUrl(config.url) + ": " + message);
+    return Fail(ErrorCode::kInvalidArgument,
+                "sink " + config.name + ": " + RedactUrl(config.url) + ": " + message);
   }
   bool loopback = true, sslmode_given = false;
   for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
@@ -181,7 +199,8 @@ Result<Connection> Connect(const SinkConfig& config) {
     if (std::string_view(o->keyword) == "sslmode") sslmode_given = true;
   }
   PQconninfoFree(options);
-  // Later keywords override earlier ones, and the URL (dbname, expanded) overrides the defaults before it.
+  // Later keywords override earlier ones, and the URL (dbname, expanded) overrides the defaults
+  // before it.
   std::vector<const char*> keys, values;
   if (!loopback && !sslmode_given) keys.push_back("sslmode"), values.push_back("verify-full");
   keys.push_back("connect_timeout"), values.push_back("10");
@@ -191,11 +210,15 @@ Result<Connection> Connect(const SinkConfig& config) {
   if (!password->empty()) keys.push_back("password"), values.push_back(password->c_str());
   keys.push_back(nullptr), values.push_back(nullptr);
   Connection conn(PQconnectdbParams(keys.data(), values.data(), 1));
-  if (!conn) return Fail(ErrorCode::kUnavailable, "cannot connect to " + RedactUrl(config.url) + ": out of memory");
+  if (!conn)
+    return Fail(ErrorCode::kUnavailable,
+                "cannot connect to " + RedactUrl(config.url) + ": out of memory");
   if (PQstatus(conn.get()) != CONNECTION_OK)
-    return Fail(ErrorCode::kUnavailable, "cannot connect to " + RedactUrl(config.url) + ": " + LastError(conn.get()));
+    return Fail(ErrorCode::kUnavailable,
+                "cannot connect to " + RedactUrl(config.url) + ": " + LastError(conn.get()));
   // The server's notices ("relation already exists, skipping") are not for the operator.
-  PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn.get(), [](void*, const char*) {}, nullptr);
   return conn;
 }
 
@@ -209,10 +232,14 @@ void AppendCopyField(std::string& out, std::string_view value) {
     if (c != '\\' && c != '\t' && c != '\n' && c != '\r' && c != '\0') continue;
     out.append(value.substr(start, i - start));
     start = i + 1;
-    if (c == '\\') out += "\\\\";
-    else if (c == '\t') out += "\\t";
-    else if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\t')
+      out += "\\t";
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '\r')
+      out += "\\r";
   }
   out.append(value.substr(start));
 }
@@ -220,8 +247,10 @@ void AppendCopyField(std::string& out, std::string_view value) {
 void AppendCopyRow(std::string& out, const SinkRecord& record) {
   const RecordColumns c = ColumnsOf(record);
   auto field = [&](std::string_view value, bool null_when_empty = true) {
-    if (value.empty() && null_when_empty) out += "\\N";
-    else AppendCopyField(out, value);
+    if (value.empty() && null_when_empty)
+      out += "\\N";
+    else
+      AppendCopyField(out, value);
     out += '\t';
   };
   field(c.id, false);
@@ -248,8 +277,10 @@ void AppendCopyRow(std::string& out, const SinkRecord& record) {
   out += '\t';
   field(c.session_id);
   out += c.phi ? "t\t" : "f\t";
-  if (c.error_reason.empty()) out += "\\N";
-  else AppendCopyField(out, c.error_reason);
+  if (c.error_reason.empty())
+    out += "\\N";
+  else
+    AppendCopyField(out, c.error_reason);
   out += '\n';
 }
 
@@ -275,8 +306,8 @@ class PostgresSink final : public Sink {
 
   Status Forget(std::string_view stream, uint64_t through_seq) override {
     if (Status s = EnsureConnected(); !s) return s;
-    std::unique_ptr<char, decltype(&PQfreemem)> literal(PQescapeLiteral(conn_.get(), stream.data(), stream.size()),
-                                                         &PQfreemem);
+    std::unique_ptr<char, decltype(&PQfreemem)> literal(
+        PQescapeLiteral(conn_.get(), stream.data(), stream.size()), &PQfreemem);
     if (!literal) return Error("cannot quote the stream name");
     if (Status s = Exec("DELETE FROM audit_events WHERE stream = " + std::string(literal.get()) +
                         " AND seq <= " + std::to_string(through_seq));
@@ -293,8 +324,10 @@ class PostgresSink final : public Sink {
     Status written = WriteBatch(batch, replace);
     if (!written) {
       partitions_.clear();  // a partition may have been dropped (retention): look again
-      if (PQstatus(conn_.get()) == CONNECTION_OK) (void)Exec("ROLLBACK");
-      else conn_.reset();  // reconnect on the next batch
+      if (PQstatus(conn_.get()) == CONNECTION_OK)
+        (void)Exec("ROLLBACK");
+      else
+        conn_.reset();  // reconnect on the next batch
     }
     return written;
   }
@@ -302,6 +335,11 @@ class PostgresSink final : public Sink {
   Status WriteBatch(std::span<const SinkRecord> batch, bool replace) {
     if (Status s = EnsurePartitions(batch); !s) return s;
     if (Status s = Exec("BEGIN"); !s) return s;
+    if (Status s = Exec(kSinkCounts); !s) return s;
+    // What the batch inserts, counted in the rollups by this sink: rows in key
+    // order (std::map's, bytewise), hours then users, so that two writers take
+    // the rollup rows' locks alike. Columns leave out NUL, so do the keys.
+    RollupCounts inserted(/*without_nul=*/true);
     if (!replace) {
       // The common case, no record of the batch stored yet: COPY straight into
       // the table. A record sent before (a retry) makes it fail on the primary
@@ -309,8 +347,7 @@ class PostgresSink final : public Sink {
       if (Status s = Exec("SAVEPOINT direct"); !s) return s;
       std::string sqlstate;
       if (Copy(batch, "audit_events", &sqlstate)) {
-        RollupCounts inserted;  // all of them
-        for (const SinkRecord& record : batch) inserted.Add(ColumnsOf(record));
+        for (const SinkRecord& record : batch) inserted.Add(ColumnsOf(record));  // all of them
         if (Status s = AddCounts(inserted); !s) return s;
         return Exec("COMMIT");
       }
@@ -318,7 +355,16 @@ class PostgresSink final : public Sink {
       if (Status s = Exec("ROLLBACK TO SAVEPOINT direct"); !s) return s;
     }
     if (Status s = Copy(batch, "audit_events_incoming"); !s) return s;
-    if (Status s = Exec(kInsertIncomingCounted); !s) return s;
+    QueryResult added(PQexec(conn_.get(), kInsertIncoming));
+    if (PQresultStatus(added.get()) != PGRES_TUPLES_OK) return Error("cannot insert the batch");
+    for (int row = 0; row < PQntuples(added.get()); ++row) {
+      auto column = [&](int i) {
+        return std::string_view(PQgetvalue(added.get(), row, i), PQgetlength(added.get(), row, i));
+      };
+      inserted.Add(RollupCounts::Keys{column(0), column(1), column(2), column(3), column(4),
+                                      column(5), column(6), column(7)});
+    }
+    if (Status s = AddCounts(inserted); !s) return s;
     if (replace) {
       if (Status s = Exec(kUpdateFromIncoming); !s) return s;
     }
@@ -327,7 +373,9 @@ class PostgresSink final : public Sink {
 
   // Adds `counts` to the rollup tables: one statement each, rows in key order.
   Status AddCounts(const RollupCounts& counts) {
-    if (Status s = Upsert("audit_rollup", "hour, tenant_id, tool, event_type, outcome, error_reason", counts.hours());
+    if (Status s =
+            Upsert("audit_rollup", "hour, tenant_id, tool, event_type, outcome, error_reason",
+                   counts.hours());
         !s)
       return s;
     return Upsert("audit_rollup_users", "day, tenant_id, user_id, outcome", counts.days());
@@ -349,23 +397,27 @@ class PostgresSink final : public Sink {
         sql += parameter == 0 ? "(" : ",(";
         std::apply(
             [&](const auto&... part) {
-              ((values.push_back(part.c_str()), sql += "$" + std::to_string(++parameter) + ","), ...);
+              ((values.push_back(part.c_str()), sql += "$" + std::to_string(++parameter) + ","),
+               ...);
             },
             key);
         numbers.push_back(std::to_string(n));
         values.push_back(numbers.back().c_str());
         sql += "$" + std::to_string(++parameter) + "::bigint)";
       }
-      sql += std::string(" ON CONFLICT (") + key_columns + ") DO UPDATE SET n = " + table + ".n + EXCLUDED.n";
-      QueryResult result(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
-                                      values.data(), nullptr, nullptr, 0));
-      if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) return Error("cannot count the records in the rollups");
+      sql += std::string(" ON CONFLICT (") + key_columns + ") DO UPDATE SET n = " + table +
+             ".n + EXCLUDED.n";
+      QueryResult result(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()),
+                                      nullptr, values.data(), nullptr, nullptr, 0));
+      if (PQresultStatus(result.get()) != PGRES_COMMAND_OK)
+        return Error("cannot count the records in the rollups");
     }
     return {};
   }
 
   // COPY of the batch into `table`; on failure `sqlstate` (when given) says why.
-  Status Copy(std::span<const SinkRecord> batch, const std::string& table, std::string* sqlstate = nullptr) {
+  Status Copy(std::span<const SinkRecord> batch, const std::string& table,
+              std::string* sqlstate = nullptr) {
     const std::string copy = "COPY " + table + " (" + kColumns + ") FROM STDIN";
     QueryResult started(PQexec(conn_.get(), copy.c_str()));
     if (PQresultStatus(started.get()) != PGRES_COPY_IN) return Error("cannot start COPY");
@@ -379,7 +431,8 @@ class PostgresSink final : public Sink {
         buffer_.clear();
       }
     }
-    if (!buffer_.empty() && PQputCopyData(conn_.get(), buffer_.data(), static_cast<int>(buffer_.size())) != 1)
+    if (!buffer_.empty() &&
+        PQputCopyData(conn_.get(), buffer_.data(), static_cast<int>(buffer_.size())) != 1)
       return Error("COPY failed");
     if (PQputCopyEnd(conn_.get(), nullptr) != 1) return Error("COPY failed");
     QueryResult finished(PQgetResult(conn_.get()));
@@ -404,7 +457,8 @@ class PostgresSink final : public Sink {
       conn_.reset();
       return s;
     }
-    return Exec(std::string("CREATE TEMPORARY TABLE audit_events_incoming (LIKE audit_events) ON COMMIT DELETE ROWS"));
+    return Exec(std::string(
+        "CREATE TEMPORARY TABLE audit_events_incoming (LIKE audit_events) ON COMMIT DELETE ROWS"));
   }
 
   Status Migrate() {
@@ -419,18 +473,23 @@ class PostgresSink final : public Sink {
                         " applied_at timestamptz NOT NULL DEFAULT now())");
         !s)
       return s;
-    QueryResult current(PQexec(conn_.get(), "SELECT coalesce(max(version), 0) FROM schema_migrations"));
-    if (PQresultStatus(current.get()) != PGRES_TUPLES_OK) return Error("cannot read schema_migrations");
+    QueryResult current(
+        PQexec(conn_.get(), "SELECT coalesce(max(version), 0) FROM schema_migrations"));
+    if (PQresultStatus(current.get()) != PGRES_TUPLES_OK)
+      return Error("cannot read schema_migrations");
     const int version = std::atoi(PQgetvalue(current.get(), 0, 0));
     for (const Migration& m : kMigrations) {
       if (m.version <= version) continue;
       Status applied = Exec("BEGIN");
       if (applied) applied = Exec(m.sql);
-      if (applied) applied = Exec("INSERT INTO schema_migrations (version) VALUES (" + std::to_string(m.version) + ")");
+      if (applied)
+        applied = Exec("INSERT INTO schema_migrations (version) VALUES (" +
+                       std::to_string(m.version) + ")");
       if (applied) applied = Exec("COMMIT");
       if (!applied) {
         (void)Exec("ROLLBACK");
-        return Fail(ErrorCode::kIo, "migration " + std::to_string(m.version) + " of " + RedactUrl(config_.url) +
+        return Fail(ErrorCode::kIo, "migration " + std::to_string(m.version) + " of " +
+                                        RedactUrl(config_.url) +
                                         " failed: " + applied.error().message);
       }
     }
@@ -442,16 +501,20 @@ class PostgresSink final : public Sink {
     using std::chrono::months;
     std::set<std::chrono::year_month> needed;
     for (const SinkRecord& record : batch) {
-      if (const auto month = MonthOf(record.event); !partitions_.contains(month)) needed.insert(month);
+      if (const auto month = MonthOf(record.event); !partitions_.contains(month))
+        needed.insert(month);
     }
     for (const std::chrono::year_month month : needed) {
       const std::chrono::year_month next = month + months(1);
-      const int year = static_cast<int>(month.year()), number = static_cast<int>(unsigned(month.month()));
+      const int year = static_cast<int>(month.year()),
+                number = static_cast<int>(unsigned(month.month()));
       char sql[320];
       std::snprintf(sql, sizeof sql,
-                    "CREATE TABLE IF NOT EXISTS audit_events_y%04dm%02d PARTITION OF audit_events FOR VALUES FROM "
+                    "CREATE TABLE IF NOT EXISTS audit_events_y%04dm%02d PARTITION OF audit_events "
+                    "FOR VALUES FROM "
                     "('%04d-%02d-01 00:00:00+00') TO ('%04d-%02d-01 00:00:00+00')",
-                    year, number, year, number, static_cast<int>(next.year()), static_cast<int>(unsigned(next.month())));
+                    year, number, year, number, static_cast<int>(next.year()),
+                    static_cast<int>(unsigned(next.month())));
       if (Status s = Exec(sql); !s) return s;
       partitions_.insert(month);
     }
@@ -476,12 +539,14 @@ class PostgresSink final : public Sink {
   SinkConfig config_;
   Connection conn_;
   std::set<std::chrono::year_month> partitions_;  // months known to exist
-  std::string buffer_;                // COPY data, reused
+  std::string buffer_;                            // COPY data, reused
 };
 
 }  // namespace
 
-bool IsPostgresUrl(std::string_view url) { return url.starts_with("postgres://") || url.starts_with("postgresql://"); }
+bool IsPostgresUrl(std::string_view url) {
+  return url.starts_with("postgres://") || url.starts_with("postgresql://");
+}
 
 Result<std::unique_ptr<Sink>> OpenPostgresSink(const SinkConfig& config) {
   // Checked now (a wrong password source is a configuration error); the
@@ -517,7 +582,8 @@ class ReadConnections {
 
   // Keeps `conn` for the next read, when it is healthy and between transactions.
   void Give(const SinkConfig& config, Connection conn) {
-    if (PQstatus(conn.get()) != CONNECTION_OK || PQtransactionStatus(conn.get()) != PQTRANS_IDLE) return;
+    if (PQstatus(conn.get()) != CONNECTION_OK || PQtransactionStatus(conn.get()) != PQTRANS_IDLE)
+      return;
     std::lock_guard lock(mutex_);
     auto& idle = idle_[Key(config)];
     if (idle.size() < 4) idle.push_back(std::move(conn));
@@ -537,18 +603,21 @@ ReadConnections& Reads() {
 }
 
 // Runs `query` on `c`; `visited` counts the rows handed to `visit`.
-Status RunOn(PGconn* c, const SinkConfig& config, const SqlText& query, const RowVisitor& visit, size_t& visited) {
+Status RunOn(PGconn* c, const SinkConfig& config, const SqlText& query, const RowVisitor& visit,
+             size_t& visited) {
   // The placeholders as PostgreSQL numbers them; the values go apart from the text.
   std::string sql;
   int number = 0;
   for (char ch : query.sql) {
-    if (ch == '?') sql += "$" + std::to_string(++number);
-    else sql += ch;
+    if (ch == '?')
+      sql += "$" + std::to_string(++number);
+    else
+      sql += ch;
   }
   std::vector<const char*> values;
   for (const std::string& param : query.params) values.push_back(param.c_str());
-  if (PQsendQueryParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
-                        0) != 1 ||
+  if (PQsendQueryParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                        nullptr, nullptr, 0) != 1 ||
       PQsetSingleRowMode(c) != 1)
     return Fail(ErrorCode::kIo, RedactUrl(config.url) + ": " + LastError(c));
   Status status;
@@ -564,7 +633,8 @@ Status RunOn(PGconn* c, const SinkConfig& config, const SqlText& query, const Ro
       if (!more) continue;
       columns.clear();
       for (int i = 0; i < PQnfields(result.get()); ++i)
-        columns.emplace_back(PQgetvalue(result.get(), 0, i), static_cast<size_t>(PQgetlength(result.get(), 0, i)));
+        columns.emplace_back(PQgetvalue(result.get(), 0, i),
+                             static_cast<size_t>(PQgetlength(result.get(), 0, i)));
       ++visited;
       more = visit(columns);
     } else if (state != PGRES_TUPLES_OK && more && status) {

@@ -7,12 +7,22 @@
 namespace mcpaudit {
 
 void RollupCounts::Add(const RecordColumns& c) {
-  const std::string_view timestamp =
-      c.timestamp;  // RFC 3339: the hour and the day are its prefixes
-  ++hours_[{std::string(timestamp.substr(0, 13)), std::string(c.tenant_id), std::string(c.tool),
-            std::string(c.event_type), std::string(c.outcome), std::string(c.error_reason)}];
-  ++days_[{std::string(timestamp.substr(0, 10)), std::string(c.tenant_id), std::string(c.user_id),
-           std::string(c.outcome)}];
+  // RFC 3339: the hour and the day are prefixes of the timestamp.
+  const std::string_view timestamp = c.timestamp;
+  Add(Keys{timestamp.substr(0, 13), timestamp.substr(0, 10), c.tenant_id, c.tool, c.event_type,
+           c.outcome, c.error_reason, c.user_id});
+}
+
+void RollupCounts::Add(const Keys& k) {
+  ++hours_[{Text(k.hour), Text(k.tenant_id), Text(k.tool), Text(k.event_type), Text(k.outcome),
+            Text(k.error_reason)}];
+  ++days_[{Text(k.day), Text(k.tenant_id), Text(k.user_id), Text(k.outcome)}];
+}
+
+std::string RollupCounts::Text(std::string_view value) const {
+  std::string text(value);
+  if (without_nul_) std::erase(text, '\0');
+  return text;
 }
 
 std::string SelectRecords(std::string_view table, StoredRecords which) {

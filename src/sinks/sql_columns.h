@@ -51,14 +51,27 @@ RecordColumns ColumnsOf(const SinkRecord& record);
 // (its update and delete triggers count erasure and retention).
 class RollupCounts {
  public:
+  // `without_nul`: the keys leave out NUL characters, as a store that cannot
+  // hold them (PostgreSQL) writes its columns.
+  explicit RollupCounts(bool without_nul = false) : without_nul_(without_nul) {}
+
   using Hour =
       std::tuple<std::string, std::string, std::string, std::string, std::string, std::string>;
   using Day = std::tuple<std::string, std::string, std::string, std::string>;
+  // One record, by the keys of its columns.
   void Add(const RecordColumns& c);
+  // One record, by its keys as the store has them (hour: 2024-01-15T10; day: 2024-01-15).
+  struct Keys {
+    std::string_view hour, day, tenant_id, tool, event_type, outcome, error_reason, user_id;
+  };
+  void Add(const Keys& k);
   const std::map<Hour, int64_t>& hours() const { return hours_; }
   const std::map<Day, int64_t>& days() const { return days_; }
 
  private:
+  std::string Text(std::string_view value) const;
+
+  bool without_nul_;
   std::map<Hour, int64_t> hours_;
   std::map<Day, int64_t> days_;
 };

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
+#include <functional>
+#include <iterator>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -77,7 +80,8 @@ TEST(ShipperTest, ASinkThatIsDownLosesNothingAndGetsEachRecordOnceWhenItIsBack) 
   auto shared = std::make_shared<InMemorySinkDouble::Shared>();
   shared->down = true;
   {
-    auto shipper = Shipper::Start(Options(dir.path()), std::make_unique<InMemorySinkDouble>(shared));
+    auto shipper =
+        Shipper::Start(Options(dir.path()), std::make_unique<InMemorySinkDouble>(shared));
     ASSERT_TRUE(shipper.has_value()) << shipper.error().message;
     auto failed = (*shipper)->ShipAll();
     ASSERT_FALSE(failed.has_value());
@@ -88,7 +92,10 @@ TEST(ShipperTest, ASinkThatIsDownLosesNothingAndGetsEachRecordOnceWhenItIsBack) 
     ASSERT_EQ(backlog->size(), 1u);
     EXPECT_GE((*backlog)[0].records_behind, 60u);  // plus audit_started, audit_stopped, checkpoints
 
-    { std::lock_guard lock(shared->mutex); shared->down = false; }
+    {
+      std::lock_guard lock(shared->mutex);
+      shared->down = false;
+    }
     ASSERT_TRUE((*shipper)->ShipAll().has_value());
     EXPECT_FALSE((*shipper)->counters().failing);
   }
@@ -126,12 +133,84 @@ TEST(ShipperTest, ABatchThatFailsWhileTheNextIsReadAheadIsSentAgainInOrder) {
   EXPECT_EQ(calls, logged);
 }
 
+// The writer adds lines to a segment and moves on to a new one while the sink
+// stores a batch and the next is read ahead (and finds nothing yet): the lines
+// added are shipped before the shipper moves on.
+TEST(ShipperTest, LinesAddedWhileTheNextBatchIsReadAheadAreShippedBeforeTheNextSegment) {
+  testing::TempDir dir;
+  PipelineOptions options;
+  options.directory = dir.path();
+  options.stream = "s1";
+  options.max_segment_age = std::chrono::seconds(1);
+  options.space_left_bytes = options.admin_space_left_bytes = 0;
+  auto pipeline = Pipeline::Open(options);
+  ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
+  std::vector<std::string> logged;
+  auto log = [&] {
+    AuditEvent e;
+    e.timestamp = std::chrono::system_clock::now();
+    e.id = NewUuidV7(e.timestamp, SecureRandom());
+    e.tool = "catalog_search";
+    ASSERT_TRUE((*pipeline)->Log(e).has_value());
+    ASSERT_TRUE((*pipeline)->Flush().has_value());
+    logged.push_back(e.id);
+  };
+  for (int i = 0; i < 5; ++i) log();
+  std::vector<fs::path> segments;
+  for (const auto& entry : fs::directory_iterator(dir.path()))
+    if (entry.path().extension() == ".jsonl") segments.push_back(entry.path());
+  ASSERT_EQ(segments.size(), 1u);
+  std::ifstream in(segments[0]);
+  const size_t lines =
+      static_cast<size_t>(std::count(std::istreambuf_iterator<char>(in), {}, '\n'));
+
+  class SlowFirstBatch final : public Sink {
+   public:
+    SlowFirstBatch(std::shared_ptr<InMemorySinkDouble::Shared> shared,
+                   std::function<void()> meanwhile)
+        : shared_(std::move(shared)), meanwhile_(std::move(meanwhile)) {}
+    Status Store(std::span<const SinkRecord> batch) override {
+      if (meanwhile_) {
+        std::this_thread::sleep_for(
+            std::chrono::milliseconds(300));  // the read ahead finds nothing
+        std::exchange(meanwhile_, nullptr)();
+      }
+      std::lock_guard lock(shared_->mutex);
+      for (const auto& record : batch) shared_->ids.push_back(record.event.id);
+      return {};
+    }
+
+   private:
+    std::shared_ptr<InMemorySinkDouble::Shared> shared_;
+    std::function<void()> meanwhile_;
+  };
+  auto shared = std::make_shared<InMemorySinkDouble::Shared>();
+  auto meanwhile = [&] {
+    log();  // into the first segment
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    log();  // into a new one: the first has aged
+  };
+  ShipperOptions shipping = Options(dir.path());
+  shipping.batch_records = lines;  // the first batch is the whole segment as it is now
+  auto shipper = Shipper::Start(shipping, std::make_unique<SlowFirstBatch>(shared, meanwhile));
+  ASSERT_TRUE(shipper.has_value()) << shipper.error().message;
+  ASSERT_TRUE((*shipper)->ShipAll().has_value());  // after the thread's own first pass
+  size_t segments_now = 0;
+  for (const auto& entry : fs::directory_iterator(dir.path()))
+    segments_now += entry.path().extension() == ".jsonl";
+  EXPECT_EQ(segments_now, 2u);
+  std::lock_guard lock(shared->mutex);
+  std::set<std::string> stored(shared->ids.begin(), shared->ids.end());
+  for (const auto& id : logged) EXPECT_TRUE(stored.contains(id)) << id << " was not shipped";
+}
+
 TEST(ShipperTest, ARestartedShipperGoesOnFromItsCursor) {
   testing::TempDir dir;
   LogEvents(dir.path(), 20);
   auto shared = std::make_shared<InMemorySinkDouble::Shared>();
   {
-    auto shipper = Shipper::Start(Options(dir.path()), std::make_unique<InMemorySinkDouble>(shared));
+    auto shipper =
+        Shipper::Start(Options(dir.path()), std::make_unique<InMemorySinkDouble>(shared));
     ASSERT_TRUE(shipper.has_value());
     ASSERT_TRUE((*shipper)->ShipAll().has_value());
   }
@@ -150,7 +229,8 @@ TEST(ShipperTest, ASinkNameThatIsNotAPlainWordIsRefused) {
   testing::TempDir dir;
   auto options = Options(dir.path());
   options.name = "../escape";
-  auto shipper = Shipper::Start(options, std::make_unique<InMemorySinkDouble>(std::make_shared<InMemorySinkDouble::Shared>()));
+  auto shipper = Shipper::Start(options, std::make_unique<InMemorySinkDouble>(
+                                             std::make_shared<InMemorySinkDouble::Shared>()));
   ASSERT_FALSE(shipper.has_value());
   EXPECT_NE(shipper.error().message.find("plain word"), std::string::npos);
 }

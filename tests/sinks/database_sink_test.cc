@@ -301,6 +301,42 @@ INSTANTIATE_TEST_SUITE_P(RealServers, DatabaseSinkTest,
                            return info.param == DatabaseServer::Kind::kPostgres ? "PostgreSQL" : "MariaDB";
                          });
 
+// The sink counts what it inserts; the rollup keys are the columns as stored
+// (PostgreSQL text holds no NUL: names that differ only by one are one key).
+// A writer that does not count (an older server) is counted by the trigger.
+TEST(PostgresSinkTest, RollupCountsAreThoseOfTheStoredColumnsWhoeverInserts) {
+  DatabaseServer& server = DatabaseServer::Get(DatabaseServer::Kind::kPostgres);
+  server.UseNewDatabase();
+  auto sink = OpenSink(server.Config());
+  ASSERT_TRUE(sink.has_value());
+  std::vector<SinkRecord> batch;
+  for (const std::string tool : {std::string("zz"), std::string("zz\0a", 4), std::string("zz\0", 3),
+                                 std::string("zz\0b", 4)}) {
+    SinkRecord r;
+    r.event.id = "id-" + std::to_string(batch.size());
+    r.event.timestamp = *ParseTimestamp("2026-03-01T10:15:00.000Z");
+    r.event.tool = tool;
+    r.event.outcome = Outcome::kDenied;
+    r.event.integrity = AuditIntegrity{"s1", batch.size() + 1, "", ""};
+    r.line = ToJsonLine(r.event);
+    batch.push_back(std::move(r));
+  }
+  ASSERT_TRUE((*sink)->Store(batch).has_value());  // COPY straight in
+  batch.push_back(batch.back());
+  batch.back().event.id = "id-new";
+  batch.back().event.integrity->seq = 5;
+  batch.back().line = ToJsonLine(batch.back().event);
+  ASSERT_TRUE((*sink)->Store(batch).has_value());  // a retry with one record more
+  EXPECT_EQ(server.Sql("SELECT string_agg(tool || '=' || n, ',' ORDER BY tool) FROM audit_rollup"),
+            "zz=2,zza=1,zzb=2");
+  server.Sql("INSERT INTO audit_events (id, stream, seq, \"timestamp\", event_type, tool, outcome, record)"
+             " VALUES ('id-old', 's1', 6, '2026-03-01T10:20:00Z', 'tool_call', 'zz', 'denied', '{}')");
+  EXPECT_EQ(server.Sql("SELECT string_agg(tool || '=' || n, ',' ORDER BY tool) FROM audit_rollup"),
+            "zz=3,zza=1,zzb=2");
+  ASSERT_TRUE((*sink)->Forget("s1", 10).has_value());
+  EXPECT_EQ(server.Sql("SELECT count(*) FROM audit_rollup"), "0") << "counts left without records";
+}
+
 TEST(PostgresSinkTest, RecordsGoIntoOnePartitionPerMonth) {
   DatabaseServer& server = DatabaseServer::Get(DatabaseServer::Kind::kPostgres);
   server.UseNewDatabase();
