@@ -112,6 +112,7 @@ struct Batch {
 
 Batch ReadBatch(const fs::path& journal_dir, Cursor from, size_t max) {
   Batch batch;
+  batch.from = from;
   auto bytes = ReadLines(journal_dir / from.segment, from, max, batch.lines);
   if (!bytes) {
     batch.read = std::unexpected(bytes.error());
@@ -181,7 +182,7 @@ class ReadAhead {
         Batch batch;
         try {
           batch = ReadBatch(task.journal_dir, task.from, task.max);
-        } catch (const std::exception& e) {  // out of memory: the shipping thread reads it again
+        } catch (const std::exception& e) {  // out of memory: dropped, the shipping thread reads it
           batch.from = task.from;
           batch.read = Fail(ErrorCode::kIo, std::string("cannot read ahead: ") + e.what());
         }
@@ -218,6 +219,9 @@ struct Shipper::State {
   std::mutex ship_mutex;  // one pass at a time (the thread, or ShipAll)
   Cursor cursor;          // guarded by ship_mutex
   ReadAhead read_ahead;   // used under ship_mutex
+  // Whether the sink took the last batch (guarded by ship_mutex): while it
+  // fails, nothing is read ahead (one batch more in memory for nothing).
+  bool last_store_ok = true;
 
   mutable std::mutex mutex;
   std::condition_variable wake;
@@ -250,7 +254,7 @@ struct Shipper::State {
     // writer added lines and moved on to a newer segment (listed above), and
     // only a read after the listing may say this segment is complete.
     std::optional<Batch> read = read_ahead.Take(cursor);
-    if (read && read->read && read->lines.empty()) read.reset();
+    if (read && (!read->read || read->lines.empty())) read.reset();
     if (!read) read = ReadBatch(options.journal_dir, cursor, options.batch_records);
     if (!read->read) return read->read;
     cursor = read->from;
@@ -263,10 +267,10 @@ struct Shipper::State {
       more = true;
       return SaveCursor();
     }
-    // A full batch: the next one is read while the sink stores this one (not
-    // while the sink is failing: a batch waiting in memory would be one more).
+    // A full batch: the next one is read while the sink stores this one.
     const bool full = lines.size() == options.batch_records;
-    if (full && !Failing()) read_ahead.Start(options.journal_dir, read->to, options.batch_records);
+    if (full && last_store_ok)
+      read_ahead.Start(options.journal_dir, read->to, options.batch_records);
     huge = std::any_of(lines.begin(), lines.end(),
                        [](const std::string& l) { return l.size() > kLargeMessageBytes; });
     std::vector<SinkRecord> batch;
@@ -283,7 +287,9 @@ struct Shipper::State {
       batch.push_back({std::move(lines[i]), std::move(*events[i])});
     }
     if (!batch.empty()) {
-      if (Status stored = sink->Store(batch); !stored) return stored;
+      Status stored = sink->Store(batch);
+      last_store_ok = stored.has_value();
+      if (!stored) return stored;
     }
     cursor = read->to;
     if (Status saved = SaveCursor(); !saved) return saved;
@@ -318,11 +324,6 @@ struct Shipper::State {
       }
     }
     return {};
-  }
-
-  bool Failing() const {
-    std::lock_guard lock(mutex);
-    return counters.failing;
   }
 
   // Where the shipper is, for counters() (the cursor itself is the shipping thread's).

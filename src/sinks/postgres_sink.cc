@@ -126,6 +126,12 @@ constexpr Migration kMigrations[] = {
      " EXECUTE FUNCTION audit_rollup_follow();"},
 };
 
+// Taken by the writes whose triggers count row by row (erasure, retention):
+// the rollup rows are then locked in no order that another writer could
+// cross (a deadlock); the inserts of other writers wait for them.
+constexpr const char* kLockCounts =
+    "LOCK TABLE audit_rollup, audit_rollup_users IN SHARE ROW EXCLUSIVE MODE";
+
 // In the sink's transactions: it counts what it inserts itself.
 constexpr const char* kSinkCounts = "SET LOCAL mcpaudit.sink_counts = on";
 
@@ -244,6 +250,17 @@ void AppendCopyField(std::string& out, std::string_view value) {
   out.append(value.substr(start));
 }
 
+// The text a key column holds: at most kColumnChars characters (an index
+// entry must fit a btree page: a caller's 3 kB tool name must not stop the
+// sink for good; the record keeps it whole), without NUL (PostgreSQL text
+// holds none). The rollup keys are made the same way.
+constexpr size_t kColumnChars = 191;
+std::string ColumnText(std::string_view value) {
+  std::string text(TruncateUtf8(value, kColumnChars));
+  std::erase(text, '\0');
+  return text;
+}
+
 void AppendCopyRow(std::string& out, const SinkRecord& record) {
   const RecordColumns c = ColumnsOf(record);
   auto field = [&](std::string_view value, bool null_when_empty = true) {
@@ -258,13 +275,13 @@ void AppendCopyRow(std::string& out, const SinkRecord& record) {
   out += std::to_string(c.seq);
   out += '\t';
   field(c.timestamp, false);
-  field(c.event_type, false);
-  field(c.tool);
-  field(c.outcome, false);
-  field(c.user_id);
-  field(c.tenant_id);
-  field(c.request_id);
-  field(c.client_ip);
+  field(ColumnText(c.event_type), false);
+  field(ColumnText(c.tool));
+  field(ColumnText(c.outcome), false);
+  field(ColumnText(c.user_id));
+  field(ColumnText(c.tenant_id));
+  field(ColumnText(c.request_id));
+  field(ColumnText(c.client_ip));
   if (c.duration_ms) {
     char number[32];
     const auto end = std::to_chars(number, number + sizeof number, *c.duration_ms).ptr;
@@ -275,12 +292,13 @@ void AppendCopyRow(std::string& out, const SinkRecord& record) {
   }
   AppendCopyField(out, record.line);
   out += '\t';
-  field(c.session_id);
+  field(ColumnText(c.session_id));
   out += c.phi ? "t\t" : "f\t";
-  if (c.error_reason.empty())
+  const std::string error_reason = ColumnText(c.error_reason);
+  if (error_reason.empty())
     out += "\\N";
   else
-    AppendCopyField(out, c.error_reason);
+    AppendCopyField(out, error_reason);
   out += '\n';
 }
 
@@ -309,11 +327,17 @@ class PostgresSink final : public Sink {
     std::unique_ptr<char, decltype(&PQfreemem)> literal(
         PQescapeLiteral(conn_.get(), stream.data(), stream.size()), &PQfreemem);
     if (!literal) return Error("cannot quote the stream name");
-    if (Status s = Exec("DELETE FROM audit_events WHERE stream = " + std::string(literal.get()) +
-                        " AND seq <= " + std::to_string(through_seq));
-        !s)
-      return s;
-    if (Status s = Exec(kDropEmptyCounts); !s) return s;
+    Status deleted = Exec("BEGIN");
+    if (deleted) deleted = Exec(kLockCounts);
+    if (deleted)
+      deleted = Exec("DELETE FROM audit_events WHERE stream = " + std::string(literal.get()) +
+                     " AND seq <= " + std::to_string(through_seq));
+    if (deleted) deleted = Exec(kDropEmptyCounts);
+    if (deleted) deleted = Exec("COMMIT");
+    if (!deleted) {
+      (void)Exec("ROLLBACK");
+      return deleted;
+    }
     return Exec("VACUUM audit_events");
   }
 
@@ -338,8 +362,8 @@ class PostgresSink final : public Sink {
     if (Status s = Exec(kSinkCounts); !s) return s;
     // What the batch inserts, counted in the rollups by this sink: rows in key
     // order (std::map's, bytewise), hours then users, so that two writers take
-    // the rollup rows' locks alike. Columns leave out NUL, so do the keys.
-    RollupCounts inserted(/*without_nul=*/true);
+    // the rollup rows' locks alike; the keys are the columns' text.
+    RollupCounts inserted(ColumnText);
     if (!replace) {
       // The common case, no record of the batch stored yet: COPY straight into
       // the table. A record sent before (a retry) makes it fail on the primary
@@ -355,6 +379,12 @@ class PostgresSink final : public Sink {
       if (Status s = Exec("ROLLBACK TO SAVEPOINT direct"); !s) return s;
     }
     if (Status s = Copy(batch, "audit_events_incoming"); !s) return s;
+    if (replace) {
+      // The update trigger counts row by row (an hour, then a day, per row):
+      // no other writer takes a rollup row meanwhile (kLockCounts).
+      if (Status s = Exec(kLockCounts); !s) return s;
+      if (Status s = Exec(kUpdateFromIncoming); !s) return s;
+    }
     QueryResult added(PQexec(conn_.get(), kInsertIncoming));
     if (PQresultStatus(added.get()) != PGRES_TUPLES_OK) return Error("cannot insert the batch");
     for (int row = 0; row < PQntuples(added.get()); ++row) {
@@ -365,9 +395,6 @@ class PostgresSink final : public Sink {
                                       column(5), column(6), column(7)});
     }
     if (Status s = AddCounts(inserted); !s) return s;
-    if (replace) {
-      if (Status s = Exec(kUpdateFromIncoming); !s) return s;
-    }
     return Exec("COMMIT");
   }
 
@@ -457,8 +484,10 @@ class PostgresSink final : public Sink {
       conn_.reset();
       return s;
     }
-    return Exec(std::string(
-        "CREATE TEMPORARY TABLE audit_events_incoming (LIKE audit_events) ON COMMIT DELETE ROWS"));
+    Status created = Exec(
+        "CREATE TEMPORARY TABLE audit_events_incoming (LIKE audit_events) ON COMMIT DELETE ROWS");
+    if (!created) conn_.reset();  // the next batch connects again (and makes it)
+    return created;
   }
 
   Status Migrate() {

@@ -20,9 +20,7 @@ void RollupCounts::Add(const Keys& k) {
 }
 
 std::string RollupCounts::Text(std::string_view value) const {
-  std::string text(value);
-  if (without_nul_) std::erase(text, '\0');
-  return text;
+  return column_text_ ? column_text_(value) : std::string(value);
 }
 
 std::string SelectRecords(std::string_view table, StoredRecords which) {

@@ -51,9 +51,10 @@ RecordColumns ColumnsOf(const SinkRecord& record);
 // (its update and delete triggers count erasure and retention).
 class RollupCounts {
  public:
-  // `without_nul`: the keys leave out NUL characters, as a store that cannot
-  // hold them (PostgreSQL) writes its columns.
-  explicit RollupCounts(bool without_nul = false) : without_nul_(without_nul) {}
+  // `column_text`: what the store makes of a text value in its columns (the
+  // keys must be the same), e.g. PostgreSQL's, which holds no NUL; none: as is.
+  using ColumnText = std::string (*)(std::string_view);
+  explicit RollupCounts(ColumnText column_text = nullptr) : column_text_(column_text) {}
 
   using Hour =
       std::tuple<std::string, std::string, std::string, std::string, std::string, std::string>;
@@ -71,7 +72,7 @@ class RollupCounts {
  private:
   std::string Text(std::string_view value) const;
 
-  bool without_nul_;
+  ColumnText column_text_;
   std::map<Hour, int64_t> hours_;
   std::map<Day, int64_t> days_;
 };

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -320,6 +321,29 @@ TEST(PostgresSinkTest, RollupCountsAreThoseOfTheStoredColumnsWhoeverInserts) {
     r.event.integrity = AuditIntegrity{"s1", batch.size() + 1, "", ""};
     r.line = ToJsonLine(r.event);
     batch.push_back(std::move(r));
+  }
+  // A caller's tool name of 3,000 characters that do not compress: no index
+  // entry holds it whole (its column keeps the first 191, its record all).
+  std::string long_tool;
+  std::mt19937 random(7);
+  for (int i = 0; i < 3000; ++i) {
+    const uint32_t code = 0x4E00 + random() % 20000;  // CJK: three bytes each in UTF-8
+    long_tool += static_cast<char>(0xE0 | (code >> 12));
+    long_tool += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+    long_tool += static_cast<char>(0x80 | (code & 0x3F));
+  }
+  {
+    SinkRecord r = batch.front();
+    r.event.id = "id-long";
+    r.event.tool = long_tool;
+    r.event.integrity->seq = 4;
+    r.line = ToJsonLine(r.event);
+    ASSERT_TRUE((*sink)->Store({&r, 1}).has_value());
+    EXPECT_EQ(server.Sql("SELECT length(tool), n FROM audit_rollup WHERE tool LIKE '" + long_tool.substr(0, 30) + "%'"),
+              "191\t1");
+    EXPECT_EQ(server.Sql("SELECT octet_length(record) > 9000 FROM audit_events WHERE id = 'id-long'"), "t");
+    server.Sql("DELETE FROM audit_events WHERE id = 'id-long'; DELETE FROM audit_rollup WHERE n <= 0;"
+               " DELETE FROM audit_rollup_users WHERE n <= 0");
   }
   ASSERT_TRUE((*sink)->Store(batch).has_value());  // COPY straight in
   batch.push_back(batch.back());
