@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -514,13 +515,18 @@ class Batches {
       ~Closer() { ::close(fd); }
     } closer{fd};
     if (files_.empty() || files_.back() != file) files_.push_back(file);
-    text_.reserve(kBytes + 2 * kBlock);  // once: kept across batches
+    // Blocks as large as the file (a small one costs no megabyte buffer), up to
+    // kBlock; the text's capacity grows once and is kept across batches.
+    struct stat st {};
+    const size_t block = ::fstat(fd, &st) == 0
+                             ? std::clamp<size_t>(static_cast<size_t>(st.st_size) + 1, 4096, kBlock)
+                             : kBlock;
     size_t number = 0;
     size_t from = text_.size();  // where the next line starts
     while (true) {
       const size_t end = text_.size();
-      text_.resize(end + kBlock);
-      const ssize_t n = ::read(fd, text_.data() + end, kBlock);
+      text_.resize(end + block);
+      const ssize_t n = ::read(fd, text_.data() + end, block);
       text_.resize(end + static_cast<size_t>(std::max<ssize_t>(n, 0)));
       if (n < 0) {
         if (errno == EINTR) continue;
