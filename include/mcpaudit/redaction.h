@@ -54,7 +54,7 @@ class Redactor {
 
  private:
   void Replace(nlohmann::json& value, RedactionMode mode) const;
-  void Walk(nlohmann::json& value, const std::string& path, const std::set<std::string>& handled,
+  void Walk(nlohmann::json& value, std::string& path, const std::set<std::string>& handled,
             size_t depth = 1) const;
   std::vector<std::string> patterns_;  // normalised
   RedactionMode mode_;

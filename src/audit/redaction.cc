@@ -38,6 +38,21 @@ void CollectSensitive(const nlohmann::json& schema, const nlohmann::json::json_p
   }
 }
 
+// Appends "/" and `key` as a JSON pointer's reference token (RFC 6901: "~" is
+// "~0", "/" is "~1"), as json_pointer::to_string writes it.
+void AppendPointerToken(std::string& path, std::string_view key) {
+  path.push_back('/');
+  for (char c : key) {
+    if (c == '~') {
+      path += "~0";
+    } else if (c == '/') {
+      path += "~1";
+    } else {
+      path.push_back(c);
+    }
+  }
+}
+
 }  // namespace
 
 Redactor::Redactor(RedactionOptions options)
@@ -127,10 +142,11 @@ void Redactor::Apply(nlohmann::json& value, const std::vector<nlohmann::json::js
   for (const auto& pointer : sensitive) {
     if (handled.insert(pointer.to_string()).second) apply_at(pointer, mode_);
   }
-  Walk(value, "", handled);
+  std::string path;  // of the value walked, as JSON pointer text
+  Walk(value, path, handled);
 }
 
-void Redactor::Walk(nlohmann::json& value, const std::string& path, const std::set<std::string>& handled,
+void Redactor::Walk(nlohmann::json& value, std::string& path, const std::set<std::string>& handled,
                     size_t depth) const {
   if (!path.empty() && handled.contains(path)) return;  // already what a rule made it
   if (depth > kMaxRecordDepth) {
@@ -139,22 +155,29 @@ void Redactor::Walk(nlohmann::json& value, const std::string& path, const std::s
     value = "[nested too deep]";
     return;
   }
+  const size_t mark = path.size();  // `path` grows by a token per level and is cut back
   if (value.is_object()) {
     for (auto it = value.begin(); it != value.end();) {
-      const std::string child = (nlohmann::json::json_pointer(path) / it.key()).to_string();
-      if (IsSecretKey(it.key()) && !handled.contains(child)) {
+      AppendPointerToken(path, it.key());
+      if (IsSecretKey(it.key()) && !handled.contains(path)) {
+        path.resize(mark);
         if (mode_ == RedactionMode::kDrop) {
           it = value.erase(it);
           continue;
         }
         Replace(it.value(), mode_);
       } else {
-        Walk(it.value(), child, handled, depth + 1);
+        Walk(it.value(), path, handled, depth + 1);
+        path.resize(mark);
       }
       ++it;
     }
   } else if (value.is_array()) {
-    for (size_t i = 0; i < value.size(); ++i) Walk(value[i], path + "/" + std::to_string(i), handled, depth + 1);
+    for (size_t i = 0; i < value.size(); ++i) {
+      AppendPointerToken(path, std::to_string(i));
+      Walk(value[i], path, handled, depth + 1);
+      path.resize(mark);
+    }
   } else if (value.is_string() && max_value_bytes_ > 0) {
     Replace(value, RedactionMode::kTruncate);
   }

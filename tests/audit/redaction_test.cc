@@ -124,6 +124,20 @@ TEST(RedactionModesTest, PointerRulesNameValuesAnywhere) {
   EXPECT_EQ(params["query"], kRedacted);
 }
 
+// A rule's value keeps what the rule made it, wherever it is: under keys
+// with "/" and "~" (escaped in pointers) and in arrays.
+TEST(RedactionModesTest, AValueARuleNamesIsNotRedactedAgainByTheKeyPatterns) {
+  RedactionOptions options{
+      .hmac_key = kKey,
+      .pointers = {{json::json_pointer("/a~1b/1/api~0token"), RedactionMode::kHmac}},
+      .max_value_bytes = 0};
+  json params = {{"a/b", json::array({{{"api~token", "first"}}, {{"api~token", "second"}}})}};
+  Redactor(options).Apply(params);
+  EXPECT_EQ(params["a/b"][0]["api~token"], kRedacted) << "no rule: the key pattern masks it";
+  EXPECT_TRUE(params["a/b"][1]["api~token"].get<std::string>().starts_with("hmac-sha256:"))
+      << params.dump();
+}
+
 TEST(RedactionModesTest, LongValuesAreTruncatedWithTheirSizeRecorded) {
   json params = {{"text", std::string(5000, 'a')}, {"short", "ok"}, {"list", {std::string(300, 'b')}}};
   Redactor({.max_value_bytes = 256}).Apply(params);
