@@ -112,7 +112,9 @@ TEST(ShipperTest, ABatchThatFailsWhileTheNextIsReadAheadIsSentAgainInOrder) {
   const std::vector<std::string> logged = LogEvents(dir.path(), 60);
   auto shared = std::make_shared<InMemorySinkDouble::Shared>();
   shared->fail_at = 3;  // batches of 7: the fourth is being read when the third fails
-  auto shipper = Shipper::Start(Options(dir.path()), std::make_unique<InMemorySinkDouble>(shared));
+  ShipperOptions options = Options(dir.path());
+  options.min_backoff = options.max_backoff = std::chrono::hours(1);  // ShipAll sends it again
+  auto shipper = Shipper::Start(options, std::make_unique<InMemorySinkDouble>(shared));
   ASSERT_TRUE(shipper.has_value()) << shipper.error().message;
   // The shipping thread's first pass, at its start, meets the failure.
   for (int i = 0; i < 500 && (*shipper)->counters().failures == 0; ++i)
