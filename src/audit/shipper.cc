@@ -307,9 +307,17 @@ struct Shipper::State {
     return {};
   }
 
-  // Ships until nothing is left or a batch fails.
+  // Ships until nothing is left or a batch fails, and notes how it went
+  // (in the order of the passes: a pass's failure never shows after a later
+  // pass's success).
   Status ShipAvailable() {
     std::lock_guard lock(ship_mutex);
+    Status status = ShipPass();
+    Note(status);
+    return status;
+  }
+
+  Status ShipPass() {
     bool more = true;
     while (more) {
       bool huge =
@@ -355,7 +363,6 @@ struct Shipper::State {
     auto backoff = options.min_backoff;
     while (true) {
       Status status = ShipAvailable();
-      Note(status);
       std::chrono::milliseconds pause = options.poll_interval;
       if (status) {
         backoff = options.min_backoff;
@@ -375,7 +382,6 @@ struct Shipper::State {
     const auto deadline = std::chrono::steady_clock::now() + options.drain_timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       Status status = ShipAvailable();
-      Note(status);
       if (status) break;
       std::this_thread::sleep_for(options.min_backoff);
     }
@@ -424,11 +430,7 @@ Shipper::~Shipper() {
   if (state_->thread.joinable()) state_->thread.join();
 }
 
-Status Shipper::ShipAll() {
-  Status status = state_->ShipAvailable();
-  state_->Note(status);
-  return status;
-}
+Status Shipper::ShipAll() { return state_->ShipAvailable(); }
 
 ShipperCounters Shipper::counters() const {
   std::lock_guard lock(state_->mutex);

@@ -80,8 +80,9 @@ TEST(ShipperTest, ASinkThatIsDownLosesNothingAndGetsEachRecordOnceWhenItIsBack) 
   auto shared = std::make_shared<InMemorySinkDouble::Shared>();
   shared->down = true;
   {
-    auto shipper =
-        Shipper::Start(Options(dir.path()), std::make_unique<InMemorySinkDouble>(shared));
+    ShipperOptions options = Options(dir.path());
+    options.min_backoff = options.max_backoff = std::chrono::hours(1);  // ShipAll retries
+    auto shipper = Shipper::Start(options, std::make_unique<InMemorySinkDouble>(shared));
     ASSERT_TRUE(shipper.has_value()) << shipper.error().message;
     auto failed = (*shipper)->ShipAll();
     ASSERT_FALSE(failed.has_value());
@@ -143,16 +144,17 @@ TEST(ShipperTest, LinesAddedWhileTheNextBatchIsReadAheadAreShippedBeforeTheNextS
   PipelineOptions options;
   options.directory = dir.path();
   options.stream = "s1";
-  options.max_segment_age = std::chrono::seconds(1);
+  options.max_segment_bytes = 64 << 10;  // a large record starts a new segment
   options.space_left_bytes = options.admin_space_left_bytes = 0;
   auto pipeline = Pipeline::Open(options);
   ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
   std::vector<std::string> logged;
-  auto log = [&] {
+  auto log = [&](size_t param_bytes = 0) {
     AuditEvent e;
     e.timestamp = std::chrono::system_clock::now();
     e.id = NewUuidV7(e.timestamp, SecureRandom());
     e.tool = "catalog_search";
+    if (param_bytes > 0) e.params = {{"text", std::string(param_bytes, 'x')}};
     ASSERT_TRUE((*pipeline)->Log(e).has_value());
     ASSERT_TRUE((*pipeline)->Flush().has_value());
     logged.push_back(e.id);
@@ -188,9 +190,8 @@ TEST(ShipperTest, LinesAddedWhileTheNextBatchIsReadAheadAreShippedBeforeTheNextS
   };
   auto shared = std::make_shared<InMemorySinkDouble::Shared>();
   auto meanwhile = [&] {
-    log();  // into the first segment
-    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-    log();  // into a new one: the first has aged
+    log();          // into the first segment
+    log(70 << 10);  // into a new one: it does not fit in the first
   };
   ShipperOptions shipping = Options(dir.path());
   shipping.batch_records = lines;  // the first batch is the whole segment as it is now
