@@ -19,10 +19,11 @@ struct VerifyJobs::Job {
   bool finished = false;
   std::string finished_at;
   std::optional<Result<VerifyReport>> outcome;  // its problems: the first kProblemsShown
-  size_t problem_count = 0;                      // in all
+  size_t problem_count = 0;                     // in all
 };
 
-VerifyJobs::VerifyJobs(Run run, std::string what, std::function<void(const nlohmann::json&)> on_finished)
+VerifyJobs::VerifyJobs(Run run, std::string what,
+                       std::function<void(const nlohmann::json&)> on_finished)
     : run_(std::move(run)), what_(std::move(what)), on_finished_(std::move(on_finished)) {}
 
 VerifyJobs::~VerifyJobs() {
@@ -47,7 +48,8 @@ VerifyJobs::Started VerifyJobs::Start(const std::string& requested_by) {
 }
 
 void VerifyJobs::Execute(const std::shared_ptr<Job>& job) {
-  Result<VerifyReport> outcome = Fail(ErrorCode::kInternal, "the verify run ended without a verdict");
+  Result<VerifyReport> outcome =
+      Fail(ErrorCode::kInternal, "the verify run ended without a verdict");
   try {
     outcome = run_([&](uint64_t records) {
       job->records = records;
@@ -68,10 +70,13 @@ void VerifyJobs::Execute(const std::shared_ptr<Job>& job) {
     if (outcome) job->records = outcome->records;
     job->outcome = std::move(outcome);
     job->finished_at = FormatTimestamp(std::chrono::system_clock::now());
-    job->finished = true;
-    verdict = JobJson(*job);
+    verdict = JobJson(*job, /*finished=*/true);
   }
+  // The verdict is recorded before anyone can read it: whoever sees the run
+  // finished finds its record in the journal already.
   if (on_finished_) on_finished_(verdict);
+  std::lock_guard lock(mutex_);
+  job->finished = true;
 }
 
 namespace {
@@ -80,7 +85,8 @@ nlohmann::json ProblemsJson(const VerifyReport& report) {
   nlohmann::json problems = nlohmann::json::array();
   for (const VerifyProblem& p : report.problems) {
     if (problems.size() == kProblemsShown) break;
-    nlohmann::json problem = {{"stream", p.stream}, {"seq", p.seq}, {"verdict", p.verdict}, {"detail", p.detail}};
+    nlohmann::json problem = {
+        {"stream", p.stream}, {"seq", p.seq}, {"verdict", p.verdict}, {"detail", p.detail}};
     if (!p.file.empty()) {
       problem["file"] = p.file.filename().string();
       problem["line"] = p.line;
@@ -92,7 +98,7 @@ nlohmann::json ProblemsJson(const VerifyReport& report) {
 
 }  // namespace
 
-nlohmann::json VerifyJobs::JobJson(const Job& job) const {
+nlohmann::json VerifyJobs::JobJson(const Job& job, bool finished) const {
   nlohmann::json out = {{"id", job.id},
                         {"what", what_},
                         {"requested_by", job.requested_by},
@@ -104,7 +110,7 @@ nlohmann::json VerifyJobs::JobJson(const Job& job) const {
                         {"problems", nlohmann::json::array()},
                         {"notes", nlohmann::json::array()},
                         {"error", nullptr}};
-  if (!job.finished) return out;
+  if (!finished) return out;
   out["finished_at"] = job.finished_at;
   const auto& outcome = *job.outcome;
   if (!outcome) {
@@ -124,14 +130,14 @@ nlohmann::json VerifyJobs::JobJson(const Job& job) const {
 std::optional<nlohmann::json> VerifyJobs::Find(const std::string& id) const {
   std::lock_guard lock(mutex_);
   for (const auto& job : jobs_)
-    if (job->id == id) return JobJson(*job);
+    if (job->id == id) return JobJson(*job, job->finished);
   return std::nullopt;
 }
 
 std::optional<nlohmann::json> VerifyJobs::LastFinished() const {
   std::lock_guard lock(mutex_);
   for (auto it = jobs_.rbegin(); it != jobs_.rend(); ++it)
-    if ((*it)->finished) return JobJson(**it);
+    if ((*it)->finished) return JobJson(**it, true);
   return std::nullopt;
 }
 

@@ -23,7 +23,8 @@ class VerifyJobs {
   using Run = std::function<Result<VerifyReport>(const VerifyProgress&)>;
   // `what` names what is verified ("journal /var/audit", a store's URL);
   // `on_finished` is told each run's verdict (as Find shows it), on the run's thread.
-  VerifyJobs(Run run, std::string what, std::function<void(const nlohmann::json&)> on_finished = {});
+  VerifyJobs(Run run, std::string what,
+             std::function<void(const nlohmann::json&)> on_finished = {});
   ~VerifyJobs();  // stops a run in progress and waits for it
   VerifyJobs(const VerifyJobs&) = delete;
   VerifyJobs& operator=(const VerifyJobs&) = delete;
@@ -46,7 +47,8 @@ class VerifyJobs {
  private:
   struct Job;
   void Execute(const std::shared_ptr<Job>& job);
-  nlohmann::json JobJson(const Job& job) const;  // under mutex_
+  // The run as the API shows it, as if `finished` (under mutex_).
+  nlohmann::json JobJson(const Job& job, bool finished) const;
 
   Run run_;
   std::string what_;

@@ -343,7 +343,16 @@ TEST(ProxyHttpTest, EachSessionHasItsOwnUpstreamAndTheRolesDecideWhichToolsReach
   const std::vector<pid_t> upstreams = ChildrenOf(proxy.pid());
   ASSERT_EQ(upstreams.size(), 2u) << "one upstream process per session";
   ::kill(upstreams[0], SIGKILL);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The proxy has seen it go once it records its exit.
+  auto exited = [&] {
+    for (const auto& e : Records(audit, /*all=*/true))
+      if (e.event_type == "upstream_exited") return true;
+    return false;
+  };
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+       !exited() && std::chrono::steady_clock::now() < deadline;)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(exited()) << proxy.Stderr();
   size_t answered = 0;
   for (const auto& session : sessions) {
     const json again = body_of(
@@ -639,8 +648,8 @@ class HttpFixtureUpstream {
                                  "127.0.0.1:" + std::to_string(port_), "--config", config.string(),
                                  "--audit-dir", (dir_ / "upstream").string()},
         dir_ / ("upstream-" + std::to_string(++starts_) + ".txt"));
-    for (int i = 0; i < 200 && server_->Stderr().find("stop:") == std::string::npos; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    for (int i = 0; i < 1200 && server_->Stderr().find("stop:") == std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));  // up to 30 s
     ASSERT_NE(server_->Stderr().find("stop:"), std::string::npos) << server_->Stderr();
   }
   int Stop() { return server_->Signal(SIGTERM); }

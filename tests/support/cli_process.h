@@ -2,19 +2,18 @@
 // command with its output, and the records it leaves behind.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <thread>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/journal_reader.h"
@@ -105,8 +104,10 @@ class ServerProcess {
     return Read();
   }
   void Initialize() {
-    json reply = Request(0, "initialize", {{"protocolVersion", "2025-06-18"}, {"capabilities", json::object()},
-                                           {"clientInfo", {{"name", "pipe-test"}, {"version", "1"}}}});
+    json reply = Request(0, "initialize",
+                         {{"protocolVersion", "2025-06-18"},
+                          {"capabilities", json::object()},
+                          {"clientInfo", {{"name", "pipe-test"}, {"version", "1"}}}});
     ASSERT_EQ(reply["result"]["protocolVersion"], "2025-06-18") << reply;
     Send({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
   }
@@ -130,7 +131,8 @@ class ServerProcess {
   std::string RemainingStdout() {
     char chunk[4096];
     ssize_t n;
-    while ((n = ::read(from_server_, chunk, sizeof chunk)) > 0) buffer_.append(chunk, static_cast<size_t>(n));
+    while ((n = ::read(from_server_, chunk, sizeof chunk)) > 0)
+      buffer_.append(chunk, static_cast<size_t>(n));
     return buffer_;
   }
 
@@ -150,23 +152,26 @@ class ServerProcess {
 };
 
 // What `serve --http` or `proxy --http` printed once it listens (waiting up
-// to 5 s): its loopback port (0 if it did not say) and its dev API key (if any).
+// to 30 s: a loaded machine may start it slowly): its loopback port (0 if it did not say) and its
+// dev API key (if any).
 struct PrintedEndpoint {
   unsigned short port = 0;
   std::string dev_key;
 };
 inline PrintedEndpoint WaitForEndpoint(const ServerProcess& server) {
   std::string err;
-  for (int i = 0; i < 100 && err.find("stop:") == std::string::npos; ++i) {
+  for (int i = 0; i < 600 && err.find("stop:") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     err = server.Stderr();
   }
   PrintedEndpoint printed;
-  constexpr std::string_view kEndpoint = "endpoint:      http://127.0.0.1:", kKey = "dev API key:   ";
+  constexpr std::string_view kEndpoint = "endpoint:      http://127.0.0.1:",
+                             kKey = "dev API key:   ";
   if (const auto at = err.find(kEndpoint); at != std::string::npos)
     printed.port = static_cast<unsigned short>(std::stoi(err.substr(at + kEndpoint.size())));
   if (const auto at = err.find(kKey); at != std::string::npos)
-    printed.dev_key = err.substr(at + kKey.size(), err.find(' ', at + kKey.size()) - at - kKey.size());
+    printed.dev_key =
+        err.substr(at + kKey.size(), err.find(' ', at + kKey.size()) - at - kKey.size());
   return printed;
 }
 

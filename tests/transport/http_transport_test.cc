@@ -2,20 +2,18 @@
 // headers, body), and what each call leaves in the audit log.
 #include "mcpaudit/http_transport.h"
 
-#include <gtest/gtest.h>
-
-#include <atomic>
-#include <map>
-
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <future>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -43,7 +41,9 @@ std::string InitializeBody(const std::string& version = "2025-11-25") {
 }
 
 std::string CallBody(int id, const std::string& tool, const json& arguments = json::object()) {
-  return json{{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"},
+  return json{{"jsonrpc", "2.0"},
+              {"id", id},
+              {"method", "tools/call"},
               {"params", {{"name", tool}, {"arguments", arguments}}}}
       .dump();
 }
@@ -54,10 +54,12 @@ class OneKeyAuthenticator final : public Authenticator {
  public:
   std::expected<Identity, AuthFailure> Authenticate(const Credentials& credentials) const override {
     if (credentials.api_key.empty() && credentials.authorization.empty()) {
-      return std::unexpected(AuthFailure{"invalid_request", "no credentials: send an API key or a bearer token"});
+      return std::unexpected(
+          AuthFailure{"invalid_request", "no credentials: send an API key or a bearer token"});
     }
     if (credentials.api_key == "mallory-key") return Identity{"mallory", "", "evil", {}, "api_key"};
-    if (credentials.api_key != "good-key") return std::unexpected(AuthFailure{"invalid_token", "unknown API key"});
+    if (credentials.api_key != "good-key")
+      return std::unexpected(AuthFailure{"invalid_token", "unknown API key"});
     return Identity{"carol", "carol@example.com", "acme", {"analyst"}, "api_key"};
   }
 };
@@ -73,36 +75,51 @@ class HttpTransportTest : public ::testing::Test {
     testing::RegisterEchoTool(toolkit_);
     ToolDefinition slow;
     slow.name = "slow";
-    EXPECT_TRUE(toolkit_.Register(slow, [this](const RequestContext&, const json&) -> Result<ToolResult> {
-      slow_started_.set_value();
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
-      return ToolResult::Text("done");
-    }).has_value());
+    EXPECT_TRUE(toolkit_
+                    .Register(slow,
+                              [this](const RequestContext&, const json&) -> Result<ToolResult> {
+                                slow_started_.set_value();
+                                std::this_thread::sleep_for(std::chrono::milliseconds(300));
+                                return ToolResult::Text("done");
+                              })
+                    .has_value());
     ToolDefinition progress;
     progress.name = "progress";
-    EXPECT_TRUE(toolkit_.Register(progress, [](const RequestContext& ctx, const json&) -> Result<ToolResult> {
-      ctx.channel->Progress(50, 100);
-      return ToolResult::Text("done with progress");
-    }).has_value());
+    EXPECT_TRUE(toolkit_
+                    .Register(progress,
+                              [](const RequestContext& ctx, const json&) -> Result<ToolResult> {
+                                ctx.channel->Progress(50, 100);
+                                return ToolResult::Text("done with progress");
+                              })
+                    .has_value());
     ToolDefinition reason;
     reason.name = "reason";
-    EXPECT_TRUE(toolkit_.Register(reason, [](const RequestContext& ctx, const json&) -> Result<ToolResult> {
-      return ToolResult::Text("reason: " + ctx.access_reason);
-    }).has_value());
+    EXPECT_TRUE(toolkit_
+                    .Register(reason,
+                              [](const RequestContext& ctx, const json&) -> Result<ToolResult> {
+                                return ToolResult::Text("reason: " + ctx.access_reason);
+                              })
+                    .has_value());
     ToolDefinition limited;
     limited.name = "limited";
-    EXPECT_TRUE(toolkit_.Register(limited, [](const RequestContext&, const json&) -> Result<ToolResult> {
-      return ToolResult::Text("within the limit");
-    }).has_value());
+    EXPECT_TRUE(toolkit_
+                    .Register(limited,
+                              [](const RequestContext&, const json&) -> Result<ToolResult> {
+                                return ToolResult::Text("within the limit");
+                              })
+                    .has_value());
     toolkit_.Use(std::make_shared<RateLimiter>(std::vector<RateLimitRule>{
         {.tools = {"limited"}, .per = RateLimitRule::Per::kUser, .per_second = 0.01, .burst = 1}}));
     ToolDefinition reconnect;
     reconnect.name = "reconnect";
-    EXPECT_TRUE(toolkit_.Register(reconnect, [](const RequestContext& ctx, const json&) -> Result<ToolResult> {
-      ctx.channel->CloseStream();
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      return ToolResult::Text("answered after the stream closed");
-    }).has_value());
+    EXPECT_TRUE(toolkit_
+                    .Register(reconnect,
+                              [](const RequestContext& ctx, const json&) -> Result<ToolResult> {
+                                ctx.channel->CloseStream();
+                                std::this_thread::sleep_for(std::chrono::milliseconds(200));
+                                return ToolResult::Text("answered after the stream closed");
+                              })
+                    .has_value());
   }
   ~HttpTransportTest() override { Stop(); }
 
@@ -111,9 +128,8 @@ class HttpTransportTest : public ::testing::Test {
     std::promise<std::string> url;
     options.on_listening = [&](const std::string& u) { url.set_value(u); };
     server_ = std::make_unique<Server>(std::move(server), toolkit_);
-    thread_ = std::jthread([this, options] {
-      served_ = ServeHttp(*server_, options, stop_.get_token());
-    });
+    thread_ = std::jthread(
+        [this, options] { served_ = ServeHttp(*server_, options, stop_.get_token()); });
     const std::string endpoint = url.get_future().get();
     port_ = static_cast<unsigned short>(std::stoi(endpoint.substr(endpoint.rfind(':') + 1)));
     client_ = std::make_unique<HttpClient>("127.0.0.1", port_);
@@ -130,7 +146,9 @@ class HttpTransportTest : public ::testing::Test {
     HttpReply reply = client_->Post(InitializeBody(), McpPostHeaders());
     EXPECT_EQ(reply.status, 200) << reply.body;
     const std::string session = reply.header("mcp-session-id");
-    EXPECT_EQ(client_->Post(R"({"jsonrpc":"2.0","method":"notifications/initialized"})", McpPostHeaders(session))
+    EXPECT_EQ(client_
+                  ->Post(R"({"jsonrpc":"2.0","method":"notifications/initialized"})",
+                         McpPostHeaders(session))
                   .status,
               202);
     return session;
@@ -184,7 +202,8 @@ TEST_F(HttpTransportTest, RequestsOutsideASessionAreRefusedWithTheStatusTheSpeci
   HttpReply missing = client_->Post(CallBody(2, "echo"), McpPostHeaders());
   EXPECT_EQ(missing.status, 400);
   EXPECT_NE(missing.body.find("Mcp-Session-Id header is required"), std::string::npos);
-  HttpReply unknown = client_->Post(CallBody(2, "echo"), McpPostHeaders("0123456789abcdef0123456789abcdef"));
+  HttpReply unknown =
+      client_->Post(CallBody(2, "echo"), McpPostHeaders("0123456789abcdef0123456789abcdef"));
   EXPECT_EQ(unknown.status, 404);
   EXPECT_NE(unknown.body.find("unknown or ended session"), std::string::npos);
   EXPECT_TRUE(Events("tool_call").empty());  // never reached a tool
@@ -200,19 +219,22 @@ TEST_F(HttpTransportTest, DeleteEndsTheSession) {
 
 TEST_F(HttpTransportTest, EachSessionsEndIsRecordedWithWhyItEnded) {
   HttpOptions options;
-  options.session_timeout = std::chrono::seconds(1);
+  options.session_timeout = std::chrono::seconds(3);  // a loaded machine's pauses stay shorter
   Start(options);
   const std::string deleted = OpenSession(), idle = OpenSession(), open = OpenSession();
   ASSERT_EQ(client_->Send("DELETE", "/mcp", "", {{"Mcp-Session-Id", deleted}}).status, 200);
-  for (int i = 0; i < 30; ++i) {  // the idle one expires; the open one is kept busy meanwhile
-    EXPECT_EQ(client_->Post(CallBody(10 + i, "echo", {{"text", "x"}}), McpPostHeaders(open)).status, 200);
+  for (int i = 0; i < 100; ++i) {  // the idle one expires; the open one is kept busy meanwhile
+    EXPECT_EQ(client_->Post(CallBody(10 + i, "echo", {{"text", "x"}}), McpPostHeaders(open)).status,
+              200);
     if (Events("session_end").size() == 2) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   Stop();
   std::map<std::string, std::string> reasons;  // session id → reason
-  for (const auto& end : Events("session_end")) reasons[end.request.session_id] = end.details.value("reason", "");
-  EXPECT_EQ(reasons, (std::map<std::string, std::string>{{deleted, "closed"}, {idle, "expired"}, {open, "shutdown"}}));
+  for (const auto& end : Events("session_end"))
+    reasons[end.request.session_id] = end.details.value("reason", "");
+  EXPECT_EQ(reasons, (std::map<std::string, std::string>{
+                         {deleted, "closed"}, {idle, "expired"}, {open, "shutdown"}}));
   const auto starts = Events("session_start");
   ASSERT_EQ(starts.size(), 3u);
   EXPECT_EQ(starts[0].request.transport, "http");
@@ -246,15 +268,17 @@ TEST_F(HttpTransportTest, BadRequestsGetAClearStatusAndJsonRpcError) {
   HttpOptions options;
   options.max_body_bytes = 1024;
   Start(options);
-  HttpReply big = client_->Post(CallBody(2, "echo", {{"text", std::string(4096, 'x')}}), McpPostHeaders());
+  HttpReply big =
+      client_->Post(CallBody(2, "echo", {{"text", std::string(4096, 'x')}}), McpPostHeaders());
   EXPECT_EQ(big.status, 413);
   EXPECT_NE(big.body.find("larger than 1024 bytes"), std::string::npos);
 
-  HttpReply accept = client_->Post(InitializeBody(), {{"Content-Type", "application/json"},
-                                                      {"Accept", "application/json"}});
+  HttpReply accept = client_->Post(
+      InitializeBody(), {{"Content-Type", "application/json"}, {"Accept", "application/json"}});
   EXPECT_EQ(accept.status, 406);
-  HttpReply type = client_->Post(InitializeBody(), {{"Content-Type", "text/plain"},
-                                                    {"Accept", "application/json, text/event-stream"}});
+  HttpReply type = client_->Post(
+      InitializeBody(),
+      {{"Content-Type", "text/plain"}, {"Accept", "application/json, text/event-stream"}});
   EXPECT_EQ(type.status, 415);
 
   auto versioned = McpPostHeaders();
@@ -278,12 +302,13 @@ TEST_F(HttpTransportTest, GetOpensOneServerStreamPerSessionThatStartsWithAPrimin
   Start();
   const std::string session = OpenSession();
   std::future<HttpReply> first = std::async(std::launch::async, [&] {
-    return client_->Send("GET", "/mcp", "", {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session}},
+    return client_->Send("GET", "/mcp", "",
+                         {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session}},
                          std::chrono::milliseconds(800));
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  HttpReply second =
-      client_->Send("GET", "/mcp", "", {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session}});
+  HttpReply second = client_->Send("GET", "/mcp", "",
+                                   {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session}});
   EXPECT_EQ(second.status, 409);
   HttpReply stream = first.get();
   EXPECT_EQ(stream.status, 200);
@@ -309,22 +334,29 @@ TEST_F(HttpTransportTest, NotificationsDuringACallTurnTheReplyIntoAnSseStream) {
 TEST_F(HttpTransportTest, AStreamClosedByTheServerIsResumedWithLastEventId) {
   Start();
   const std::string session = OpenSession();
-  HttpReply closed = client_->Post(R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"reconnect"}})",
-                                   McpPostHeaders(session));
+  HttpReply closed = client_->Post(
+      R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"reconnect"}})",
+      McpPostHeaders(session));
   ASSERT_EQ(closed.status, 200);
   EXPECT_TRUE(testing::SseData(closed.body).empty()) << closed.body;  // only the priming event
   const size_t id_at = closed.body.find("id: ");
   ASSERT_NE(id_at, std::string::npos);
-  const std::string last_event = closed.body.substr(id_at + 4, closed.body.find('\n', id_at) - id_at - 4);
+  const std::string last_event =
+      closed.body.substr(id_at + 4, closed.body.find('\n', id_at) - id_at - 4);
   HttpReply resumed = client_->Send("GET", "/mcp", "",
-                                    {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session},
+                                    {{"Accept", "text/event-stream"},
+                                     {"Mcp-Session-Id", session},
                                      {"Last-Event-ID", last_event}});
   ASSERT_EQ(resumed.status, 200);
   auto messages = testing::SseData(resumed.body);
   ASSERT_EQ(messages.size(), 1u) << resumed.body;
-  EXPECT_EQ(json::parse(messages[0])["result"]["content"][0]["text"], "answered after the stream closed");
-  EXPECT_EQ(client_->Send("GET", "/mcp", "", {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session},
-                                              {"Last-Event-ID", "999_1"}})
+  EXPECT_EQ(json::parse(messages[0])["result"]["content"][0]["text"],
+            "answered after the stream closed");
+  EXPECT_EQ(client_
+                ->Send("GET", "/mcp", "",
+                       {{"Accept", "text/event-stream"},
+                        {"Mcp-Session-Id", session},
+                        {"Last-Event-ID", "999_1"}})
                 .status,
             404);
 }
@@ -398,7 +430,8 @@ TEST_F(HttpTransportTest, ThousandsOfIdleSseStreamsNeedNoThreadOfTheirOwn) {
   const int threads_before = ThreadCount();
   std::vector<int> sockets;
   for (int i = 0; i < streams; ++i) {
-    const std::string session = client_->Post(InitializeBody(), McpPostHeaders()).header("mcp-session-id");
+    const std::string session =
+        client_->Post(InitializeBody(), McpPostHeaders()).header("mcp-session-id");
     ASSERT_FALSE(session.empty()) << i;
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};
@@ -406,8 +439,10 @@ TEST_F(HttpTransportTest, ThousandsOfIdleSseStreamsNeedNoThreadOfTheirOwn) {
     address.sin_port = htons(port_);
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0) << i;
-    const std::string request = "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
-                                "Mcp-Session-Id: " + session + "\r\n\r\n";
+    const std::string request =
+        "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+        "Mcp-Session-Id: " +
+        session + "\r\n\r\n";
     ASSERT_EQ(::send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
     sockets.push_back(fd);
   }
@@ -432,7 +467,8 @@ TEST_F(HttpTransportTest, TheAccessReasonMayComeFromAHeader) {
   HttpReply from_meta = client_->Post(
       R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"reason","_meta":{"access_reason":"billing"}}})",
       headers);
-  EXPECT_EQ(json::parse(from_meta.body)["result"]["content"][0]["text"], "reason: billing");  // _meta wins
+  EXPECT_EQ(json::parse(from_meta.body)["result"]["content"][0]["text"],
+            "reason: billing");  // _meta wins
   auto calls = Events("tool_call");
   ASSERT_EQ(calls.size(), 2u);
   EXPECT_EQ(calls[0].compliance.access_reason, "treatment");
@@ -491,11 +527,14 @@ TEST_F(HttpTransportTest, WithEveryWorkerBusyACallIs503AtOnceAndOtherClientsAreN
   std::atomic<bool> first{true};
   ToolDefinition gated;
   gated.name = "gated";
-  ASSERT_TRUE(toolkit_.Register(gated, [&](const RequestContext&, const json&) -> Result<ToolResult> {
-    if (first.exchange(false)) started.set_value();
-    released.wait();
-    return ToolResult::Text("released");
-  }).has_value());
+  ASSERT_TRUE(toolkit_
+                  .Register(gated,
+                            [&](const RequestContext&, const json&) -> Result<ToolResult> {
+                              if (first.exchange(false)) started.set_value();
+                              released.wait();
+                              return ToolResult::Text("released");
+                            })
+                  .has_value());
   Start({}, {.name = "test", .version = "1.0", .workers = 1, .max_queued_calls = 1});
   const std::string session = OpenSession();
   auto call = [&](int id) {
@@ -513,7 +552,8 @@ TEST_F(HttpTransportTest, WithEveryWorkerBusyACallIs503AtOnceAndOtherClientsAreN
   int answered = -1;
   while (answered < 0 && std::chrono::steady_clock::now() < deadline)
     for (int i = 0; i < 2 && answered < 0; ++i)
-      if (calls[i].wait_for(std::chrono::milliseconds(10)) == std::future_status::ready) answered = i;
+      if (calls[i].wait_for(std::chrono::milliseconds(10)) == std::future_status::ready)
+        answered = i;
   ASSERT_GE(answered, 0) << "no call was answered while every worker was busy";
   const HttpReply busy = calls[answered].get();
   EXPECT_EQ(busy.status, 503) << busy.body;
@@ -521,10 +561,17 @@ TEST_F(HttpTransportTest, WithEveryWorkerBusyACallIs503AtOnceAndOtherClientsAreN
   EXPECT_EQ(json::parse(busy.body)["error"]["code"], rpc::kServerBusy);
   EXPECT_EQ(json::parse(busy.body)["id"], answered + 2);
   // What needs no worker is answered meanwhile, in this session and others.
-  const HttpReply ping = client_->Post(R"({"jsonrpc":"2.0","id":7,"method":"ping"})", McpPostHeaders(session));
+  const HttpReply ping =
+      client_->Post(R"({"jsonrpc":"2.0","id":7,"method":"ping"})", McpPostHeaders(session));
   EXPECT_EQ(ping.status, 200) << ping.body;
-  EXPECT_EQ(client_->Post(R"({"jsonrpc":"2.0","id":8,"method":"tools/list"})", McpPostHeaders(session)).status, 200);
-  EXPECT_EQ(client_->Send("GET", "/mcp", "", {{"Accept", "text/event-stream"}}, std::chrono::seconds(2)).status, 400);
+  EXPECT_EQ(
+      client_->Post(R"({"jsonrpc":"2.0","id":8,"method":"tools/list"})", McpPostHeaders(session))
+          .status,
+      200);
+  EXPECT_EQ(
+      client_->Send("GET", "/mcp", "", {{"Accept", "text/event-stream"}}, std::chrono::seconds(2))
+          .status,
+      400);
   // A call in a session that does not exist is still 404, not "busy".
   EXPECT_EQ(client_->Post(CallBody(9, "gated"), McpPostHeaders("feedc0de")).status, 404);
 
@@ -554,7 +601,8 @@ TEST_F(HttpTransportTest, RefusedAuthenticationIs401WithTheMetadataUrlAndAnAudit
   EXPECT_NE(challenge.find("Bearer error=\"invalid_request\""), std::string::npos) << challenge;
   const std::string metadata_url =
       "http://127.0.0.1:" + std::to_string(port_) + "/.well-known/oauth-protected-resource/mcp";
-  EXPECT_NE(challenge.find("resource_metadata=\"" + metadata_url + "\""), std::string::npos) << challenge;
+  EXPECT_NE(challenge.find("resource_metadata=\"" + metadata_url + "\""), std::string::npos)
+      << challenge;
 
   auto headers = McpPostHeaders();
   headers.emplace_back("X-API-Key", "wrong-key-123");
@@ -592,7 +640,8 @@ TEST_F(HttpTransportTest, RefusedAuthenticationIs401WithTheMetadataUrlAndAnAudit
     reasons.insert(failure.error->reason);
     EXPECT_EQ(failure.outcome, Outcome::kDenied);
     EXPECT_EQ(failure.request.client_ip, "127.0.0.1");
-    EXPECT_EQ(ToJsonLine(failure).find("wrong-key-123"), std::string::npos);  // never the credential
+    EXPECT_EQ(ToJsonLine(failure).find("wrong-key-123"),
+              std::string::npos);  // never the credential
   }
   EXPECT_EQ(reasons, (std::set<std::string>{"invalid_request", "invalid_token"}));
 }
@@ -606,21 +655,29 @@ TEST_F(HttpTransportTest, EveryRefusalOfAnIdentifiableCallerIsRecorded) {
   ASSERT_EQ(init.status, 200);
   const std::string carols = init.header("mcp-session-id");
 
-  // Another user who learnt carol's session id: to them it does not exist, and the attempt is on record.
-  const HttpReply stolen = client_->Post(CallBody(2, "echo", {{"text", "x"}}), WithKey(McpPostHeaders(carols), "mallory-key"));
+  // Another user who learnt carol's session id: to them it does not exist, and the attempt is on
+  // record.
+  const HttpReply stolen = client_->Post(CallBody(2, "echo", {{"text", "x"}}),
+                                         WithKey(McpPostHeaders(carols), "mallory-key"));
   EXPECT_EQ(stolen.status, 404);
-  EXPECT_EQ(client_->Post(CallBody(3, "echo"), WithKey(McpPostHeaders("feedc0de"), "mallory-key")).status, 404);
+  EXPECT_EQ(
+      client_->Post(CallBody(3, "echo"), WithKey(McpPostHeaders("feedc0de"), "mallory-key")).status,
+      404);
   // A body over the limit (refused before authentication: the record has the address).
-  EXPECT_EQ(client_->Post(CallBody(4, "echo", {{"text", std::string(5000, 'a')}}),
-                          WithKey(McpPostHeaders(carols), "good-key")).status,
+  EXPECT_EQ(client_
+                ->Post(CallBody(4, "echo", {{"text", std::string(5000, 'a')}}),
+                       WithKey(McpPostHeaders(carols), "good-key"))
+                .status,
             413);
   // Not JSON, and JSON over the budget: 400 with the JSON-RPC error, and a record of the caller.
-  const HttpReply garbled = client_->Post("{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"ping\",\"x\":\"\xff\"}",
-                                          WithKey(McpPostHeaders(carols), "mallory-key"));
+  const HttpReply garbled =
+      client_->Post("{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"ping\",\"x\":\"\xff\"}",
+                    WithKey(McpPostHeaders(carols), "mallory-key"));
   EXPECT_EQ(garbled.status, 400);
   EXPECT_EQ(json::parse(garbled.body)["error"]["code"], -32700);
-  const HttpReply deep = client_->Post(CallBody(6, "echo", json::parse(std::string(100, '[') + std::string(100, ']'))),
-                                       WithKey(McpPostHeaders(carols), "good-key"));
+  const HttpReply deep =
+      client_->Post(CallBody(6, "echo", json::parse(std::string(100, '[') + std::string(100, ']'))),
+                    WithKey(McpPostHeaders(carols), "good-key"));
   EXPECT_EQ(deep.status, 400);
   EXPECT_EQ(json::parse(deep.body)["id"], 6);
   // A browser page from another site.
@@ -631,10 +688,12 @@ TEST_F(HttpTransportTest, EveryRefusalOfAnIdentifiableCallerIsRecorded) {
   Stop();  // refusals are recorded off the I/O thread: all of them by now
   std::map<std::string, AuditEvent> by_reason;
   for (const auto& event : logger_.events())
-    if (event.outcome == Outcome::kDenied && event.error) by_reason.emplace(event.error->reason, event);
+    if (event.outcome == Outcome::kDenied && event.error)
+      by_reason.emplace(event.error->reason, event);
   ASSERT_TRUE(by_reason.contains("session_of_another_user"));
   EXPECT_EQ(by_reason["session_of_another_user"].user.id, "mallory");
-  EXPECT_EQ(by_reason["session_of_another_user"].request.session_id, carols);  // whose session was tried
+  EXPECT_EQ(by_reason["session_of_another_user"].request.session_id,
+            carols);  // whose session was tried
   EXPECT_EQ(by_reason["session_of_another_user"].details["http_status"], 404);
   ASSERT_TRUE(by_reason.contains("unknown_session"));
   ASSERT_TRUE(by_reason.contains("payload_too_large"));
@@ -656,7 +715,8 @@ TEST_F(HttpTransportTest, AFloodOfRefusalsIsSummarisedNotWrittenOneByOne) {
   uint64_t summarised = 0;
   for (const auto& event : logger_.events()) {
     if (event.event_type == "request_refused") ++one_by_one;
-    if (event.event_type == "refusal_summary") summarised += event.details["not_recorded"].get<uint64_t>();
+    if (event.event_type == "refusal_summary")
+      summarised += event.details["not_recorded"].get<uint64_t>();
   }
   EXPECT_EQ(one_by_one, 20u);
   EXPECT_EQ(summarised, 80u);
@@ -670,9 +730,12 @@ TEST_F(HttpTransportTest, ACallerWithTooManySessionsLosesItsLeastRecentlyUsedIdl
   std::vector<std::string> sessions;
   for (int i = 0; i < 4; ++i) sessions.push_back(OpenSession());
   // The first session ended to make room: its id is unknown now; the others serve.
-  EXPECT_EQ(client_->Post(CallBody(2, "echo", {{"text", "a"}}), McpPostHeaders(sessions[0])).status, 404);
-  EXPECT_EQ(client_->Post(CallBody(2, "echo", {{"text", "b"}}), McpPostHeaders(sessions[3])).status, 200);
-  // Past max_sessions in all (other addresses would count each on their own): 503 with a time to retry.
+  EXPECT_EQ(client_->Post(CallBody(2, "echo", {{"text", "a"}}), McpPostHeaders(sessions[0])).status,
+            404);
+  EXPECT_EQ(client_->Post(CallBody(2, "echo", {{"text", "b"}}), McpPostHeaders(sessions[3])).status,
+            200);
+  // Past max_sessions in all (other addresses would count each on their own): 503 with a time to
+  // retry.
   HttpOptions few;
   few.max_sessions = 1;
   Stop();
@@ -684,7 +747,8 @@ TEST_F(HttpTransportTest, ACallerWithTooManySessionsLosesItsLeastRecentlyUsedIdl
   Stop();
   bool evicted = false;
   for (const auto& event : logger_.events())
-    evicted = evicted || (event.event_type == "session_end" && event.details.value("reason", "") == "evicted");
+    evicted = evicted ||
+              (event.event_type == "session_end" && event.details.value("reason", "") == "evicted");
   EXPECT_TRUE(evicted);
 }
 
@@ -692,7 +756,8 @@ TEST_F(HttpTransportTest, OutOfFileDescriptorsTheServerWaitsInsteadOfSpinningAnd
   Start();
   rlimit saved{};
   ::getrlimit(RLIMIT_NOFILE, &saved);
-  // Leave the process a few descriptors more than it holds now, then take them all with connections.
+  // Leave the process a few descriptors more than it holds now, then take them all with
+  // connections.
   int open_now = 0;
   for (int fd = 0; fd < 4096; ++fd) open_now += ::fcntl(fd, F_GETFD) != -1;
   rlimit low = saved;
