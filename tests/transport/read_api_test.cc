@@ -4,6 +4,7 @@
 // each request leaves.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -41,7 +42,8 @@ Key MakeKey(const std::string& user, const std::string& role) {
   return key;
 }
 
-void SearchBy(const std::filesystem::path& audit, const std::string& user, const std::string& query) {
+void SearchBy(const std::filesystem::path& audit, const std::string& user,
+              const std::string& query) {
   ServerProcess server(audit, {"--user", user});
   server.Initialize();
   server.Request(1, "tools/call", {{"name", "catalog_search"}, {"arguments", {{"query", query}}}});
@@ -58,8 +60,8 @@ class ReadApiTest : public ::testing::Test {
     const auto config = dir_.path() / "mcp-audit.toml";
     std::ofstream(config) << auditor_.entry << "\n" << analyst_.entry << "\n";
     server_ = std::make_unique<ServerProcess>(
-        std::vector<std::string>{"serve", "--http", "127.0.0.1:0", "--config", config.string(), "--audit-dir",
-                                 audit_.string()},
+        std::vector<std::string>{"serve", "--http", "127.0.0.1:0", "--config", config.string(),
+                                 "--audit-dir", audit_.string()},
         dir_.path() / "serve.txt");
     const auto endpoint = testing::WaitForEndpoint(*server_);
     ASSERT_NE(endpoint.port, 0) << server_->Stderr();
@@ -70,7 +72,8 @@ class ReadApiTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 
-  testing::HttpReply Send(const std::string& target, const Key* key, const std::string& method = "GET") {
+  testing::HttpReply Send(const std::string& target, const Key* key,
+                          const std::string& method = "GET") {
     testing::Headers headers;
     if (key) headers.emplace_back("X-API-Key", key->key);
     return http_->Send(method, target, "", headers);
@@ -85,11 +88,21 @@ class ReadApiTest : public ::testing::Test {
 
   // Listens to a tail of `query` for `duration` on a thread of its own, open
   // once this returns: join the thread, then read `into`.
-  std::thread ListenToTail(const std::string& query, std::chrono::seconds duration, testing::HttpReply& into) {
+  std::thread ListenToTail(const std::string& query, std::chrono::seconds duration,
+                           testing::HttpReply& into) {
+    auto tails = [this] {  // the tails opened so far: each is recorded once its start is fixed
+      return std::ranges::count_if(testing::Records(audit_, /*all=*/true), [](const AuditEvent& e) {
+        return e.event_type == "audit_read" && e.tool == "tail";
+      });
+    };
+    const auto before = tails();
     std::thread reader([this, query, duration, &into] {
-      into = http_->Send("GET", "/api/v1/tail?" + query, "", {{"X-API-Key", auditor_.key}}, duration);
+      into =
+          http_->Send("GET", "/api/v1/tail?" + query, "", {{"X-API-Key", auditor_.key}}, duration);
     });
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+         tails() == before && std::chrono::steady_clock::now() < deadline;)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     return reader;
   }
 
@@ -114,7 +127,8 @@ TEST_F(ReadApiTest, OnlyAuditorsReadAndEveryRequestIsRecorded) {
   EXPECT_EQ(Send("/api/v1/events", nullptr).status, 401);
   auto refused = Send("/api/v1/events?user=carol", &analyst_);
   EXPECT_EQ(refused.status, 403);
-  EXPECT_NE(json::parse(refused.body)["error"].get<std::string>().find("auditor"), std::string::npos);
+  EXPECT_NE(json::parse(refused.body)["error"].get<std::string>().find("auditor"),
+            std::string::npos);
   EXPECT_EQ(Send("/api/v1/events", &auditor_, "POST").status, 405);
   EXPECT_EQ(Send("/api/v1/nothing", &auditor_).status, 404);
   Get("/api/v1/events?user=carol&tool=catalog_search");
@@ -126,17 +140,21 @@ TEST_F(ReadApiTest, OnlyAuditorsReadAndEveryRequestIsRecorded) {
     if (e.event_type == "audit_read" && e.request.transport == "http") reads.push_back(e);
   ASSERT_GE(reads.size(), 4u);  // the first: waiting for the store to catch up
   reads.erase(reads.begin(), reads.end() - 4);
-  const std::pair<std::string, std::string> expected[] = {
-      {"bob", "auditor_role_required"}, {"ann", "method_not_allowed"}, {"ann", "not_found"}, {"ann", ""}};
+  const std::pair<std::string, std::string> expected[] = {{"bob", "auditor_role_required"},
+                                                          {"ann", "method_not_allowed"},
+                                                          {"ann", "not_found"},
+                                                          {"ann", ""}};
   for (size_t i = 0; i < reads.size(); ++i) {
     EXPECT_EQ(reads[i].user.id, expected[i].first) << i;
-    EXPECT_EQ(reads[i].outcome, expected[i].second.empty() ? Outcome::kSuccess : Outcome::kDenied) << i;
+    EXPECT_EQ(reads[i].outcome, expected[i].second.empty() ? Outcome::kSuccess : Outcome::kDenied)
+        << i;
     EXPECT_EQ(reads[i].error ? reads[i].error->reason : "", expected[i].second) << i;
   }
   const AuditEvent& read = reads.back();
   EXPECT_EQ(read.details["endpoint"], "events");
   EXPECT_EQ(read.details["status"], 200);
-  EXPECT_EQ(read.details["request"]["filters"], json({{"user", "carol"}, {"tool", "catalog_search"}}));
+  EXPECT_EQ(read.details["request"]["filters"],
+            json({{"user", "carol"}, {"tool", "catalog_search"}}));
   EXPECT_EQ(read.request.client_ip, "127.0.0.1");
 }
 
@@ -145,7 +163,8 @@ TEST_F(ReadApiTest, EventsAreFilteredAndPagedNewestFirstWithACursor) {
   ASSERT_EQ(carol["events"].size(), 1u) << carol;
   EXPECT_EQ(carol["events"][0]["params"]["query"], "orders");
   EXPECT_TRUE(carol["next_cursor"].is_null());
-  EXPECT_EQ(Get("/api/v1/events?q=CATALOG&outcome=success&event_type=tool_call")["events"].size(), 2u);
+  EXPECT_EQ(Get("/api/v1/events?q=CATALOG&outcome=success&event_type=tool_call")["events"].size(),
+            2u);
   EXPECT_EQ(Get("/api/v1/events?tool=no_such_tool")["events"].size(), 0u);
 
   // One record per page, newest first, following the cursor to the end.
@@ -155,7 +174,8 @@ TEST_F(ReadApiTest, EventsAreFilteredAndPagedNewestFirstWithACursor) {
     const json body = Get(target);
     for (const auto& e : body["events"]) ids.push_back(e["id"]);
     if (body["next_cursor"].is_null()) break;
-    target = "/api/v1/events?event_type=tool_call&limit=1&cursor=" + body["next_cursor"].get<std::string>();
+    target = "/api/v1/events?event_type=tool_call&limit=1&cursor=" +
+             body["next_cursor"].get<std::string>();
   }
   ASSERT_EQ(ids.size(), 2u);
   const json all = Get("/api/v1/events?event_type=tool_call&order=oldest");
@@ -192,7 +212,8 @@ TEST_F(ReadApiTest, ARecordComesWithItsPlaceInTheChainAndTheCheckpointThatCovers
             one["integrity"]["seq"].get<uint64_t>() - 1);
   auto unknown = Send("/api/v1/events/0193a2b4-1c2d-7e3f-8a4b-5c6d7e8f9a0b", &auditor_);
   EXPECT_EQ(unknown.status, 404);
-  EXPECT_NE(json::parse(unknown.body)["error"].get<std::string>().find("no record"), std::string::npos);
+  EXPECT_NE(json::parse(unknown.body)["error"].get<std::string>().find("no record"),
+            std::string::npos);
 }
 
 TEST_F(ReadApiTest, StatsCountTheRecordsPerBucketWithTheTopToolsAndUsers) {
@@ -209,13 +230,15 @@ TEST_F(ReadApiTest, StatsCountTheRecordsPerBucketWithTheTopToolsAndUsers) {
   ExpectBadParameter("/api/v1/stats?bucket=week", "bucket");
   ExpectBadParameter("/api/v1/stats?q=x", "q");
   ExpectBadParameter("/api/v1/stats?limit=5", "limit");
-  ExpectBadParameter("/api/v1/stats?bucket=minute&since=2000-01-01", "bucket");  // millions of minutes: no
+  ExpectBadParameter("/api/v1/stats?bucket=minute&since=2000-01-01",
+                     "bucket");  // millions of minutes: no
   const json minutes = Get("/api/v1/stats?bucket=minute&event_type=tool_call");  // the last day
   EXPECT_EQ(minutes["totals"]["total"], 2) << minutes;
 }
 
 // A verify run started through the API, followed to its end.
-json RunVerify(const std::function<testing::HttpReply(const std::string&, const std::string&)>& send) {
+json RunVerify(
+    const std::function<testing::HttpReply(const std::string&, const std::string&)>& send) {
   auto started = send("/api/v1/integrity/verify", "POST");
   EXPECT_EQ(started.status, 202) << started.body;
   const std::string job = json::parse(started.body, nullptr, false).value("job", "");
@@ -230,21 +253,26 @@ json RunVerify(const std::function<testing::HttpReply(const std::string&, const 
   return nullptr;
 }
 
-TEST_F(ReadApiTest, IntegrityShowsEachChainHeadAndAVerifyRunTurnsTamperedWhenAJournalLineIsAltered) {
+TEST_F(ReadApiTest,
+       IntegrityShowsEachChainHeadAndAVerifyRunTurnsTamperedWhenAJournalLineIsAltered) {
   const json integrity = Get("/api/v1/integrity");
   ASSERT_EQ(integrity["streams"].size(), 1u) << integrity;
   const json& stream = integrity["streams"][0];
   EXPECT_GE(stream["head"]["seq"].get<uint64_t>(), 4u);
   EXPECT_EQ(stream["head"]["hash"].get<std::string>().size(), 64u);
-  ASSERT_TRUE(stream["checkpoint"].is_object()) << stream;  // the servers that wrote the calls sealed them
+  ASSERT_TRUE(stream["checkpoint"].is_object())
+      << stream;  // the servers that wrote the calls sealed them
   EXPECT_EQ(stream["checkpoint"]["signed"], false);
   EXPECT_TRUE(integrity["last_verify"].is_null());
   EXPECT_EQ(integrity["verify_available"], true);
-  EXPECT_EQ(Send("/api/v1/integrity/verify", &auditor_).status, 405) << "a verify run is started by POST";
+  EXPECT_EQ(Send("/api/v1/integrity/verify", &auditor_).status, 405)
+      << "a verify run is started by POST";
   EXPECT_EQ(Send("/api/v1/integrity/verify", &analyst_, "POST").status, 403);
   EXPECT_EQ(Send("/api/v1/integrity/verify/no-such-job", &auditor_).status, 404);
 
-  auto send = [&](const std::string& target, const std::string& method) { return Send(target, &auditor_, method); };
+  auto send = [&](const std::string& target, const std::string& method) {
+    return Send(target, &auditor_, method);
+  };
   const json valid = RunVerify(send);
   EXPECT_EQ(valid["state"], "valid") << valid;
   EXPECT_GE(valid["records"].get<uint64_t>(), 4u);
@@ -289,10 +317,13 @@ TEST_F(ReadApiTest, ReportsAreDownloadsInCsvHtmlAndJson) {
 
 TEST_F(ReadApiTest, AnExportStreamsEveryRecordOldestFirstPageAfterPage) {
   // More records than one page of the export holds: each read leaves one.
-  for (int i = 0; i < 1100; ++i) ASSERT_EQ(Send("/api/v1/events?limit=1&tool=none", &auditor_).status, 200);
+  for (int i = 0; i < 1100; ++i)
+    ASSERT_EQ(Send("/api/v1/events?limit=1&tool=none", &auditor_).status, 200);
   // The store follows the journal: wait until it holds them all.
   for (int i = 0; i < 100; ++i) {
-    if (Get("/api/v1/stats?bucket=day&event_type=audit_read&tool=events")["totals"]["total"] >= 1100) break;
+    if (Get("/api/v1/stats?bucket=day&event_type=audit_read&tool=events")["totals"]["total"] >=
+        1100)
+      break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   auto jsonl = Send("/api/v1/export?event_type=audit_read&tool=events", &auditor_);
@@ -323,7 +354,8 @@ TEST_F(ReadApiTest, AnExportStreamsEveryRecordOldestFirstPageAfterPage) {
 
 TEST_F(ReadApiTest, ATailSendsTheRecordsThatArriveAsServerSentEventsAndResumesAfterACursor) {
   testing::HttpReply tail;
-  std::thread reader = ListenToTail("event_type=audit_read&tool=stats", std::chrono::seconds(4), tail);
+  std::thread reader =
+      ListenToTail("event_type=audit_read&tool=stats", std::chrono::seconds(4), tail);
   Get("/api/v1/stats?bucket=day");
   Get("/api/v1/stats?bucket=hour");
   reader.join();
@@ -342,8 +374,9 @@ TEST_F(ReadApiTest, ATailSendsTheRecordsThatArriveAsServerSentEventsAndResumesAf
   ASSERT_EQ(ids.size(), 2u);
 
   // A client that lost the stream resumes after the last id it saw.
-  auto resumed = http_->Send("GET", "/api/v1/tail?event_type=audit_read&tool=stats&cursor=" + ids[0], "",
-                             {{"X-API-Key", auditor_.key}}, std::chrono::seconds(2));
+  auto resumed =
+      http_->Send("GET", "/api/v1/tail?event_type=audit_read&tool=stats&cursor=" + ids[0], "",
+                  {{"X-API-Key", auditor_.key}}, std::chrono::seconds(2));
   EXPECT_EQ(testing::SseData(resumed.body).size(), 1u) << resumed.body;
   EXPECT_NE(resumed.body.find(events[1]["id"].get<std::string>()), std::string::npos);
   ExpectBadParameter("/api/v1/tail?cursor=nonsense", "cursor");
@@ -356,7 +389,8 @@ TEST_F(ReadApiTest, ATailSendsARecordThatReachesTheStoreAfterNewerOnes) {
   std::thread reader = ListenToTail("tool=slow_call", std::chrono::seconds(5), tail);
   auto store = OpenSink({.name = "late", .url = "sqlite://" + (audit_ / "audit.db").string()});
   ASSERT_TRUE(store.has_value()) << store.error().message;
-  auto deliver = [&](const std::string& id, std::chrono::system_clock::time_point at, uint64_t seq) {
+  auto deliver = [&](const std::string& id, std::chrono::system_clock::time_point at,
+                     uint64_t seq) {
     AuditEvent e;
     e.id = id;
     e.timestamp = at;
@@ -384,7 +418,8 @@ TEST_F(ReadApiTest, TheConsoleSignsAnAuditorInWithASessionCookieAndNobodyElse) {
   EXPECT_NE(page.header("content-security-policy").find("script-src 'self'"), std::string::npos);
   EXPECT_EQ(page.body.find("<script>"), std::string::npos) << "no inline script";
   EXPECT_NE(page.body.find("name=\"credential\""), std::string::npos);
-  EXPECT_EQ(http_->Send("GET", "/console/console.js", "", {}).header("content-type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(http_->Send("GET", "/console/console.js", "", {}).header("content-type"),
+            "text/javascript; charset=utf-8");
   EXPECT_EQ(http_->Send("GET", "/console/%2e%2e/%2e%2e/etc/passwd", "", {}).status, 404);
   EXPECT_EQ(http_->Send("GET", "/console/login", "", {}).status, 405);
 
@@ -394,7 +429,8 @@ TEST_F(ReadApiTest, TheConsoleSignsAnAuditorInWithASessionCookieAndNobodyElse) {
     return http_->Send("POST", "/console/login", "credential=" + credential,
                        {{"Content-Type", "application/x-www-form-urlencoded"}, {"Origin", from}});
   };
-  EXPECT_EQ(sign_in(auditor_.key, "http://127.0.0.1:1").status, 403) << "another port is another origin";
+  EXPECT_EQ(sign_in(auditor_.key, "http://127.0.0.1:1").status, 403)
+      << "another port is another origin";
   EXPECT_EQ(sign_in(auditor_.key, "http://evil.example").status, 403);
   auto empty = sign_in("", origin);
   EXPECT_EQ(empty.header("location"), "/console/?login=failed");
@@ -416,22 +452,34 @@ TEST_F(ReadApiTest, TheConsoleSignsAnAuditorInWithASessionCookieAndNobodyElse) {
   const std::string cookie = cookie_header.substr(0, cookie_header.find(';'));
   auto read = http_->Send("GET", "/api/v1/events?user=carol", "", {{"Cookie", cookie}});
   EXPECT_EQ(read.status, 200) << read.body;
-  EXPECT_EQ(json::parse(http_->Send("GET", "/console/session", "", {{"Cookie", cookie}}).body)["user"], "ann");
+  EXPECT_EQ(
+      json::parse(http_->Send("GET", "/console/session", "", {{"Cookie", cookie}}).body)["user"],
+      "ann");
   // What changes anything, the session does only from this origin.
-  EXPECT_EQ(http_->Send("POST", "/api/v1/integrity/verify", "", {{"Cookie", cookie}, {"Origin", "http://127.0.0.1:1"}})
+  EXPECT_EQ(http_
+                ->Send("POST", "/api/v1/integrity/verify", "",
+                       {{"Cookie", cookie}, {"Origin", "http://127.0.0.1:1"}})
                 .status,
             403);
-  EXPECT_EQ(http_->Send("POST", "/api/v1/integrity/verify", "", {{"Cookie", cookie}}).status, 403) << "no Origin";
-  EXPECT_EQ(http_->Send("POST", "/api/v1/integrity/verify", "", {{"Cookie", cookie}, {"Origin", origin}}).status, 202);
+  EXPECT_EQ(http_->Send("POST", "/api/v1/integrity/verify", "", {{"Cookie", cookie}}).status, 403)
+      << "no Origin";
+  EXPECT_EQ(
+      http_->Send("POST", "/api/v1/integrity/verify", "", {{"Cookie", cookie}, {"Origin", origin}})
+          .status,
+      202);
   // Another application's cookie on this host is no session, and no refusal either.
   EXPECT_EQ(http_->Send("GET", "/api/v1/events", "", {{"Cookie", "theme=dark"}}).status, 401);
-  EXPECT_EQ(http_->Send("GET", "/api/v1/events", "", {{"Cookie", "mcpaudit_console=guessed"}}).status, 401);
-  EXPECT_EQ(http_->Send("GET", "/mcp", "", {{"Cookie", cookie}}).status, 401) << "a cookie is no MCP credential";
+  EXPECT_EQ(
+      http_->Send("GET", "/api/v1/events", "", {{"Cookie", "mcpaudit_console=guessed"}}).status,
+      401);
+  EXPECT_EQ(http_->Send("GET", "/mcp", "", {{"Cookie", cookie}}).status, 401)
+      << "a cookie is no MCP credential";
 
   auto out = http_->Send("POST", "/console/logout", "", {{"Cookie", cookie}, {"Origin", origin}});
   EXPECT_EQ(out.status, 303);
   EXPECT_NE(out.header("set-cookie").find("Max-Age=0"), std::string::npos);
-  EXPECT_EQ(http_->Send("GET", "/api/v1/events", "", {{"Cookie", cookie}}).status, 401) << "signed out";
+  EXPECT_EQ(http_->Send("GET", "/api/v1/events", "", {{"Cookie", cookie}}).status, 401)
+      << "signed out";
   ASSERT_EQ(server_->Signal(SIGTERM), 0) << server_->Stderr();
 
   // The sign-ins and the sign-out are in the log: no credential and the wrong one as
@@ -440,7 +488,8 @@ TEST_F(ReadApiTest, TheConsoleSignsAnAuditorInWithASessionCookieAndNobodyElse) {
   std::string read_by;
   for (const auto& e : testing::Records(audit_, /*all=*/true)) {
     if (e.tool == "console/login" || e.tool == "console/logout") sign_ins.push_back(e);
-    if (e.tool == "events" && e.user.id == "ann" && e.outcome == Outcome::kSuccess) read_by = e.user.auth_method;
+    if (e.tool == "events" && e.user.id == "ann" && e.outcome == Outcome::kSuccess)
+      read_by = e.user.auth_method;
   }
   ASSERT_EQ(sign_ins.size(), 5u);
   EXPECT_EQ(sign_ins[0].event_type, "auth_failure");
@@ -456,11 +505,12 @@ TEST_F(ReadApiTest, TheConsoleSignsAnAuditorInWithASessionCookieAndNobodyElse) {
 }
 
 // `mcp-audit serve --http` on a free port with `config`, its journal in `dir`.
-std::unique_ptr<ServerProcess> ServeHttpWith(const std::filesystem::path& dir, const std::filesystem::path& config) {
-  return std::make_unique<ServerProcess>(std::vector<std::string>{"serve", "--http", "127.0.0.1:0", "--config",
-                                                                  config.string(), "--audit-dir",
-                                                                  (dir / "audit").string()},
-                                         dir / "serve.txt");
+std::unique_ptr<ServerProcess> ServeHttpWith(const std::filesystem::path& dir,
+                                             const std::filesystem::path& config) {
+  return std::make_unique<ServerProcess>(
+      std::vector<std::string>{"serve", "--http", "127.0.0.1:0", "--config", config.string(),
+                               "--audit-dir", (dir / "audit").string()},
+      dir / "serve.txt");
 }
 
 // An HS256 token for `claims`, signed with `secret`.
@@ -469,7 +519,8 @@ std::string Hs256Token(const std::string& secret, const json& claims) {
       Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})") + "." + Base64UrlEncode(claims.dump());
   const std::string hex = HmacSha256Hex(secret, signing_input);
   std::string mac;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) mac.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  for (size_t i = 0; i + 1 < hex.size(); i += 2)
+    mac.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
   return signing_input + "." + Base64UrlEncode(mac);
 }
 
@@ -479,17 +530,20 @@ TEST(ConsoleSessionTest, ASessionSignedInWithATokenEndsWhenTheTokenExpires) {
   const auto secret_file = dir.path() / "jwt.secret";
   const std::string secret(40, 'k');
   std::ofstream(secret_file) << secret;
-  std::filesystem::permissions(secret_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::filesystem::permissions(
+      secret_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   const auto config = dir.path() / "mcp-audit.toml";
-  std::ofstream(config) << "[auth.jwt]\nalgorithms = [\"HS256\"]\nsecret_file = \"" << secret_file.string()
-                        << "\"\nleeway_seconds = 0\n";
+  std::ofstream(config) << "[auth.jwt]\nalgorithms = [\"HS256\"]\nsecret_file = \""
+                        << secret_file.string() << "\"\nleeway_seconds = 0\n";
   auto server = ServeHttpWith(dir.path(), config);
   const auto endpoint = testing::WaitForEndpoint(*server);
   ASSERT_NE(endpoint.port, 0) << server->Stderr();
   const testing::HttpClient http("127.0.0.1", endpoint.port);
-  const int64_t now =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  const std::string token = Hs256Token(secret, {{"sub", "ann"}, {"roles", {"auditor"}}, {"exp", now + 3}});
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const std::string token =
+      Hs256Token(secret, {{"sub", "ann"}, {"roles", {"auditor"}}, {"exp", now + 3}});
   auto signed_in = http.Send("POST", "/console/login", "credential=" + token,
                              {{"Content-Type", "application/x-www-form-urlencoded"},
                               {"Origin", "http://127.0.0.1:" + std::to_string(endpoint.port)}});
@@ -501,30 +555,36 @@ TEST(ConsoleSessionTest, ASessionSignedInWithATokenEndsWhenTheTokenExpires) {
   const std::string cookie = set_cookie.substr(0, set_cookie.find(';'));
   EXPECT_EQ(http.Send("GET", "/api/v1/events?limit=1", "", {{"Cookie", cookie}}).status, 200);
   std::this_thread::sleep_for(std::chrono::seconds(4));
-  EXPECT_EQ(http.Send("GET", "/api/v1/events?limit=1", "", {{"Cookie", cookie}}).status, 401) << "the token expired";
+  EXPECT_EQ(http.Send("GET", "/api/v1/events?limit=1", "", {{"Cookie", cookie}}).status, 401)
+      << "the token expired";
 }
 
 // Behind a TLS-terminating reverse proxy the server trusts: the console's forms
 // come from the public origin, and the session cookie is Secure.
-TEST(ConsoleSessionTest, BehindATrustedHttpsProxyTheSignInIsFromThePublicOriginAndTheCookieIsSecure) {
+TEST(ConsoleSessionTest,
+     BehindATrustedHttpsProxyTheSignInIsFromThePublicOriginAndTheCookieIsSecure) {
   testing::TempDir dir;
   const Key auditor = MakeKey("ann", "auditor");
   const auto config = dir.path() / "mcp-audit.toml";
-  std::ofstream(config) << "[http]\ntrusted_proxies = [\"127.0.0.1\"]\n"
-                        << "allowed_origins = [\"https://audit.example.com\", \"http://audit.example.com\"]\n\n"
-                        << auditor.entry;
+  std::ofstream(config)
+      << "[http]\ntrusted_proxies = [\"127.0.0.1\"]\n"
+      << "allowed_origins = [\"https://audit.example.com\", \"http://audit.example.com\"]\n\n"
+      << auditor.entry;
   auto server = ServeHttpWith(dir.path(), config);
   const auto endpoint = testing::WaitForEndpoint(*server);
   ASSERT_NE(endpoint.port, 0) << server->Stderr();
   const testing::HttpClient http("127.0.0.1", endpoint.port);
   auto sign_in = [&](const std::string& origin) {
     return http.Send("POST", "/console/login", "credential=" + auditor.key,
-                     {{"Content-Type", "application/x-www-form-urlencoded"}, {"Origin", origin},
-                      {"X-Forwarded-Host", "audit.example.com"}, {"X-Forwarded-Proto", "https"}});
+                     {{"Content-Type", "application/x-www-form-urlencoded"},
+                      {"Origin", origin},
+                      {"X-Forwarded-Host", "audit.example.com"},
+                      {"X-Forwarded-Proto", "https"}});
   };
   auto public_origin = sign_in("https://audit.example.com");
   EXPECT_EQ(public_origin.header("location"), "/console/") << public_origin.body;
-  EXPECT_NE(public_origin.header("set-cookie").find("; Secure"), std::string::npos) << public_origin.header("set-cookie");
+  EXPECT_NE(public_origin.header("set-cookie").find("; Secure"), std::string::npos)
+      << public_origin.header("set-cookie");
   EXPECT_EQ(sign_in("http://audit.example.com").status, 403) << "the scheme is part of the origin";
   EXPECT_EQ(sign_in("https://evil.example").status, 403);
 }
@@ -539,20 +599,22 @@ TEST(ConsoleTest, AnAuditorReadsASharedPostgresqlThroughTheConsoleAndTheReadsAre
   postgres.UseNewDatabase();
   const SinkConfig pg = postgres.Config("pg");
   const auto server_config = dir.path() / "server.toml";
-  std::ofstream(server_config) << "[[sinks]]\nname = \"pg\"\nurl = \"" << pg.url << "\"\npassword_file = \""
-                               << pg.password_file << "\"\n";
+  std::ofstream(server_config) << "[[sinks]]\nname = \"pg\"\nurl = \"" << pg.url
+                               << "\"\npassword_file = \"" << pg.password_file << "\"\n";
   {
     ServerProcess server(audit, {"--config", server_config.string(), "--user", "erin"});
     server.Initialize();
-    server.Request(1, "tools/call", {{"name", "catalog_search"}, {"arguments", {{"query", "ledger"}}}});
+    server.Request(1, "tools/call",
+                   {{"name", "catalog_search"}, {"arguments", {{"query", "ledger"}}}});
     EXPECT_EQ(server.CloseAndWait(), 0);
   }
   const Key auditor = MakeKey("ann", "auditor");
   const auto console_config = dir.path() / "console.toml";
   std::ofstream(console_config) << auditor.entry << "\n";
-  ServerProcess console({"console", "--http", "127.0.0.1:0", "--config", console_config.string(), "--store", pg.url,
-                         "--store-password-file", pg.password_file, "--audit-dir", audit.string()},
-                        dir.path() / "console.txt");
+  ServerProcess console(
+      {"console", "--http", "127.0.0.1:0", "--config", console_config.string(), "--store", pg.url,
+       "--store-password-file", pg.password_file, "--audit-dir", audit.string()},
+      dir.path() / "console.txt");
   const auto endpoint = testing::WaitForEndpoint(console);
   ASSERT_NE(endpoint.port, 0) << console.Stderr();
   const testing::HttpClient http("127.0.0.1", endpoint.port);
@@ -568,8 +630,9 @@ TEST(ConsoleTest, AnAuditorReadsASharedPostgresqlThroughTheConsoleAndTheReadsAre
   auto integrity = http.Send("GET", "/api/v1/integrity", "", key);
   ASSERT_EQ(integrity.status, 200) << integrity.body;
   EXPECT_EQ(json::parse(integrity.body)["streams"].size(), 1u) << integrity.body;
-  const json verdict =
-      RunVerify([&](const std::string& target, const std::string& method) { return http.Send(method, target, "", key); });
+  const json verdict = RunVerify([&](const std::string& target, const std::string& method) {
+    return http.Send(method, target, "", key);
+  });
   EXPECT_EQ(verdict["state"], "valid") << verdict;  // the store itself: it holds the records
   EXPECT_NE(verdict["what"].get<std::string>().find("postgres"), std::string::npos) << verdict;
   auto report = http.Send("GET", "/api/v1/reports/access-review?format=csv", "", key);
@@ -578,7 +641,8 @@ TEST(ConsoleTest, AnAuditorReadsASharedPostgresqlThroughTheConsoleAndTheReadsAre
   auto exported = http.Send("GET", "/api/v1/export?user=erin&event_type=tool_call", "", key);
   ASSERT_EQ(exported.status, 200) << exported.body;
   EXPECT_EQ(std::ranges::count(exported.body, '\n'), 1) << exported.body;
-  auto tail = http.Send("GET", "/api/v1/tail?user=nobody", "", key, std::chrono::milliseconds(1500));
+  auto tail =
+      http.Send("GET", "/api/v1/tail?user=nobody", "", key, std::chrono::milliseconds(1500));
   EXPECT_EQ(tail.status, 200);
   EXPECT_EQ(tail.header("content-type"), "text/event-stream");
   EXPECT_EQ(http.Send("GET", "/mcp", "", key).status, 404) << "the console serves no MCP";
@@ -587,15 +651,18 @@ TEST(ConsoleTest, AnAuditorReadsASharedPostgresqlThroughTheConsoleAndTheReadsAre
 
   // No server holds the journal: the reads wait for the next one, in order.
   std::vector<json> reads;
-  for (const auto& line : testing::ReadLines(audit / "pending-reads.jsonl")) reads.push_back(json::parse(line));
+  for (const auto& line : testing::ReadLines(audit / "pending-reads.jsonl"))
+    reads.push_back(json::parse(line));
   std::vector<std::string> endpoints;
   for (const auto& read : reads) endpoints.push_back(read["tool"]);
-  // The polls of the verify run, as many as it took; its verdict, recorded when it ended, among them.
+  // The polls of the verify run, as many as it took; its verdict, recorded when it ended, among
+  // them.
   const auto polls = std::ranges::count(endpoints, "integrity/verify/{job}");
   EXPECT_GE(polls, 1);
   std::erase(endpoints, "integrity/verify/{job}");
   EXPECT_EQ(endpoints, (std::vector<std::string>{"events", "stats", "integrity", "integrity/verify",
-                                                 "integrity/verify", "reports/{kind}", "export", "tail", "api"}));
+                                                 "integrity/verify", "reports/{kind}", "export",
+                                                 "tail", "api"}));
   EXPECT_EQ(reads[0]["user"]["id"], "ann");
   EXPECT_EQ(reads[0]["details"]["source"].get<std::string>().rfind("postgres", 0), 0u) << reads[0];
   EXPECT_EQ(reads.back()["outcome"], "denied");  // the wrong key
