@@ -12,12 +12,17 @@ using nlohmann::json;
 // read (the parser itself is iterative) but not built, and stands as one null.
 class BoundedSax {
  public:
-  BoundedSax(json& root, size_t max_depth) : dom_(root, /*allow_exceptions=*/false), max_depth_(max_depth) {}
+  BoundedSax(json& root, size_t max_depth)
+      : dom_(root, /*allow_exceptions=*/false), max_depth_(max_depth) {}
 
   bool null() { return Skipped() || dom_.null(); }
   bool boolean(bool value) { return Skipped() || dom_.boolean(value); }
-  bool number_integer(json::number_integer_t value) { return Skipped() || dom_.number_integer(value); }
-  bool number_unsigned(json::number_unsigned_t value) { return Skipped() || dom_.number_unsigned(value); }
+  bool number_integer(json::number_integer_t value) {
+    return Skipped() || dom_.number_integer(value);
+  }
+  bool number_unsigned(json::number_unsigned_t value) {
+    return Skipped() || dom_.number_unsigned(value);
+  }
   bool number_float(json::number_float_t value, const json::string_t& text) {
     if (Skipped()) return true;
     if (!std::isfinite(value)) {
@@ -35,8 +40,10 @@ class BoundedSax {
   bool start_array(size_t size) { return Enter() ? dom_.start_array(size) : true; }
   bool end_array() { return Leave() ? dom_.end_array() : true; }
 
-  bool parse_error(size_t position, const std::string& token, const nlohmann::detail::exception& error) {
-    if (error.id == kNumberOverflow) {  // nlohmann stops here; the caller patches the number out and reads again
+  bool parse_error(size_t position, const std::string& token,
+                   const nlohmann::detail::exception& error) {
+    if (error.id == kNumberOverflow) {  // nlohmann stops here; the caller patches the number out
+                                        // and reads again
       overflow_ = Overflow{position, token};
     } else {
       std::string what = error.what();
@@ -94,16 +101,28 @@ class BoundedSax {
 
 std::string_view FaultReason(JsonFault fault) {
   switch (fault) {
-    case JsonFault::kNone: return "";
-    case JsonFault::kSyntax: return "parse_error";
-    case JsonFault::kTooDeep: return "too_deep";
-    case JsonFault::kNumberOutOfRange: return "number_out_of_range";
+    case JsonFault::kNone:
+      return "";
+    case JsonFault::kSyntax:
+      return "parse_error";
+    case JsonFault::kTooDeep:
+      return "too_deep";
+    case JsonFault::kNumberOutOfRange:
+      return "number_out_of_range";
   }
   return "";
 }
 
 BoundedJson ParseBounded(std::string_view text, size_t max_depth) {
   BoundedJson parsed;
+  // No JSON text holds a NUL byte (a string escapes it), and nlohmann's reader
+  // takes one for the end of the input: whatever followed it would pass unread.
+  if (const size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    parsed.fault = JsonFault::kSyntax;
+    parsed.message = "a NUL byte at offset " + std::to_string(nul) + " (JSON text holds none)";
+    parsed.value = json(json::value_t::discarded);
+    return parsed;
+  }
   std::string patched;  // the text with the numbers out of range replaced by null, once one is met
   for (int attempt = 0;; ++attempt) {
     parsed.value = json();
@@ -121,7 +140,8 @@ BoundedJson ParseBounded(std::string_view text, size_t max_depth) {
       const size_t at = std::string_view(input).rfind(overflow->token, overflow->end);
       if (attempt < 8 && at != std::string_view::npos && overflow->token.size() >= 4) {
         if (patched.empty()) patched = std::string(text);
-        patched.replace(at, overflow->token.size(), "null" + std::string(overflow->token.size() - 4, ' '));
+        patched.replace(at, overflow->token.size(),
+                        "null" + std::string(overflow->token.size() - 4, ' '));
         continue;
       }
       parsed.value = json(json::value_t::discarded);

@@ -15,7 +15,8 @@ TEST(BoundedJsonTest, AValueWithinTheBudgetIsReadWhole) {
 }
 
 TEST(BoundedJsonTest, APartNestedTooDeepIsNullAndTheRestIsStillRead) {
-  const std::string text = R"({"id":7,"params":{"arguments":)" + Nested(1000000) + R"(,"name":"t"},"method":"m"})";
+  const std::string text =
+      R"({"id":7,"params":{"arguments":)" + Nested(1000000) + R"(,"name":"t"},"method":"m"})";
   const BoundedJson parsed = ParseBounded(text, 4);
   EXPECT_EQ(parsed.fault, JsonFault::kTooDeep);
   EXPECT_EQ(parsed.message, "nested deeper than 4 levels");
@@ -29,7 +30,8 @@ TEST(BoundedJsonTest, APartNestedTooDeepIsNullAndTheRestIsStillRead) {
 }
 
 TEST(BoundedJsonTest, ANumberNoDoubleHoldsIsOutOfRange) {
-  for (const char* text : {R"({"n":1e400})", R"({"n":-1e400})", R"({"n":1000000000000000000000000000000000000000e300})"}) {
+  for (const char* text : {R"({"n":1e400})", R"({"n":-1e400})",
+                           R"({"n":1000000000000000000000000000000000000000e300})"}) {
     const BoundedJson parsed = ParseBounded(text, 8);
     EXPECT_EQ(parsed.fault, JsonFault::kNumberOutOfRange) << text;
     EXPECT_TRUE(parsed.value["n"].is_null()) << text;
@@ -42,9 +44,21 @@ TEST(BoundedJsonTest, ANumberNoDoubleHoldsIsOutOfRange) {
   EXPECT_EQ(ParseBounded("1e-400", 8).fault, JsonFault::kNone);  // underflows to 0: still a number
 }
 
+TEST(BoundedJsonTest, ANulByteAnywhereIsASyntaxFaultNotTheEndOfTheText) {
+  const BoundedJson after = ParseBounded("{\"a\":1}" + std::string(1, '\0') + "{\"b\":2}", 8);
+  EXPECT_EQ(after.fault, JsonFault::kSyntax) << "what follows the NUL would go unread";
+  EXPECT_TRUE(after.value.is_discarded());
+  EXPECT_NE(after.message.find("NUL"), std::string::npos) << after.message;
+  EXPECT_EQ(ParseBounded("{\"a\":\"x" + std::string(1, '\0') + "y\"}", 8).fault,
+            JsonFault::kSyntax);
+  EXPECT_EQ(ParseBounded("{\"a\":\"x\\u0000y\"}", 8).value["a"], std::string("x\0y", 3))
+      << "an escaped NUL is a character like any other";
+}
+
 TEST(BoundedJsonTest, TextThatIsNotJsonIsASyntaxFault) {
-  for (const std::string& text : {std::string("{\"a\":"), std::string("\"\xc3\x28\""), std::string(R"("\ud800")"),
-                                 std::string("[1] [2]"), std::string("")}) {
+  for (const std::string& text :
+       {std::string("{\"a\":"), std::string("\"\xc3\x28\""), std::string(R"("\ud800")"),
+        std::string("[1] [2]"), std::string("")}) {
     const BoundedJson parsed = ParseBounded(text, 8);
     EXPECT_EQ(parsed.fault, JsonFault::kSyntax) << text;
     EXPECT_TRUE(parsed.value.is_discarded()) << text;

@@ -198,6 +198,16 @@ TEST_F(VerifierTest, ABytePatchedAnywhereInALineIsModified) {
   }
 }
 
+// JSON text holds no NUL byte; a reader that stopped at one would take the
+// record before it for the whole line and never see what follows.
+TEST_F(VerifierTest, BytesHiddenAfterANulInALineAreNotValid) {
+  auto lines = Lines();
+  const size_t at = LineOfSeq(lines, 7);
+  lines[at] += std::string(1, '\0') + "{\"hidden\":\"\xff\xfe tampered\"}";
+  Rewrite(lines);
+  EXPECT_EQ(Verdicts(&*pub_), (Verdict{{"modified", 0}, {"missing", 7}}));
+}
+
 TEST_F(VerifierTest, MembersAddedAfterIntegrityOrEscapedTwiceInItAreNotValid) {
   const auto original = Lines();
   const size_t at = LineOfSeq(original, 7);
