@@ -1,10 +1,9 @@
 #include "mcpaudit/redaction.h"
 
-#include "base/bounded_json.h"
-
 #include <cctype>
 #include <set>
 
+#include "base/bounded_json.h"
 #include "base/crypto.h"
 
 namespace mcpaudit {
@@ -28,7 +27,8 @@ void CollectSensitive(const nlohmann::json& schema, const nlohmann::json::json_p
     const nlohmann::json& property = it.value();
     if (!property.is_object()) continue;
     const nlohmann::json::json_pointer path = at / it.key();
-    const bool sensitive = property.value("writeOnly", false) == true || property.value("format", "") == "password" ||
+    const bool sensitive = property.value("writeOnly", false) == true ||
+                           property.value("format", "") == "password" ||
                            property.value("x-sensitive", false) == true;
     if (sensitive) {
       out.push_back(path);
@@ -68,17 +68,19 @@ Status CheckRedaction(const RedactionOptions& options) {
   for (const auto& rule : options.pointers) {
     hmac = hmac || rule.mode == RedactionMode::kHmac;
     if (rule.mode == RedactionMode::kTruncate && options.max_value_bytes == 0) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  "pointer " + rule.pointer.to_string() + ": truncate needs max_value_bytes (1 or more)");
+      return Fail(ErrorCode::kInvalidArgument, "pointer " + rule.pointer.to_string() +
+                                                   ": truncate needs max_value_bytes (1 or more)");
     }
   }
   if (options.mode == RedactionMode::kTruncate) {
-    return Fail(ErrorCode::kInvalidArgument, "mode: truncate shortens values; secrets need mask, drop or hmac");
+    return Fail(ErrorCode::kInvalidArgument,
+                "mode: truncate shortens values; secrets need mask, drop or hmac");
   }
   if (hmac && options.hmac_key.size() < 32) {
     return Fail(ErrorCode::kInvalidArgument,
-                options.hmac_key.empty() ? "hmac needs a key: set hmac_key_file (32 bytes or more, mode 0600)"
-                                         : "the HMAC key is shorter than 32 bytes");
+                options.hmac_key.empty()
+                    ? "hmac needs a key: set hmac_key_file (32 bytes or more, mode 0600)"
+                    : "the HMAC key is shorter than 32 bytes");
   }
   return {};
 }
@@ -88,8 +90,8 @@ Result<RedactionMode> ParseRedactionMode(std::string_view text) {
   if (text == "drop") return RedactionMode::kDrop;
   if (text == "hmac") return RedactionMode::kHmac;
   if (text == "truncate") return RedactionMode::kTruncate;
-  return Fail(ErrorCode::kInvalidArgument,
-              "unknown redaction mode '" + std::string(text) + "' (expected mask, drop, hmac, truncate)");
+  return Fail(ErrorCode::kInvalidArgument, "unknown redaction mode '" + std::string(text) +
+                                               "' (expected mask, drop, hmac, truncate)");
 }
 
 void Redactor::Replace(nlohmann::json& value, RedactionMode mode) const {
@@ -108,7 +110,8 @@ void Redactor::Replace(nlohmann::json& value, RedactionMode mode) const {
       const std::string& text = value.get_ref<const std::string&>();
       if (max_value_bytes_ == 0 || text.size() <= max_value_bytes_) return;
       size_t cut = max_value_bytes_;
-      while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // whole UTF-8 characters
+      while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
+        --cut;  // whole UTF-8 characters
       value = {{"truncated_from", text.size()}, {"value", text.substr(0, cut)}};
       return;
     }
@@ -122,7 +125,8 @@ bool Redactor::IsSecretKey(std::string_view key) const {
   return false;
 }
 
-void Redactor::Apply(nlohmann::json& value, const std::vector<nlohmann::json::json_pointer>& sensitive) const {
+void Redactor::Apply(nlohmann::json& value,
+                     const std::vector<nlohmann::json::json_pointer>& sensitive) const {
   // Rules by pointer first (the operator named them), then what the schema
   // marks, then secret-looking keys and the size limit everywhere else.
   auto apply_at = [&](const nlohmann::json::json_pointer& pointer, RedactionMode mode) {
@@ -134,10 +138,13 @@ void Redactor::Apply(nlohmann::json& value, const std::vector<nlohmann::json::js
       Replace(value[pointer], mode);
     }
   };
+  // What a rule replaced whole (mask, drop, hmac) is left as the rule made
+  // it. A truncate rule cuts strings only: below it, secret-looking keys and
+  // the size limit still apply (an object there is walked as any other).
   std::set<std::string> handled;
   for (const auto& rule : pointers_) {
     apply_at(rule.pointer, rule.mode);
-    handled.insert(rule.pointer.to_string());
+    if (rule.mode != RedactionMode::kTruncate) handled.insert(rule.pointer.to_string());
   }
   for (const auto& pointer : sensitive) {
     if (handled.insert(pointer.to_string()).second) apply_at(pointer, mode_);

@@ -35,7 +35,10 @@ TEST(RedactionTest, TheToolSchemaMarksWhatElseIsSensitive) {
     "query": {"type": "string"}}})");
   auto sensitive = SensitiveProperties(schema);
   EXPECT_EQ(sensitive.size(), 4u);
-  json params = {{"ssn", "123-45-6789"}, {"pin", "0000"}, {"note", "n"}, {"query", "q"},
+  json params = {{"ssn", "123-45-6789"},
+                 {"pin", "0000"},
+                 {"note", "n"},
+                 {"query", "q"},
                  {"patient", {{"dob", "1980-01-01"}, {"ward", "B"}}}};
   Redactor().Apply(params, sensitive);
   EXPECT_EQ(params["ssn"], kRedacted);
@@ -58,13 +61,15 @@ TEST(RedactionTest, TheToolGetsTheRealValueAndTheRecordTheMask) {
   testing::RecordingLogger logger;
   Toolkit toolkit(logger);
   std::string seen;
-  ASSERT_TRUE(toolkit.Register({.name = "login",
-                                .input_schema = json::parse(R"({"type": "object", "properties": {
+  ASSERT_TRUE(toolkit
+                  .Register({.name = "login",
+                             .input_schema = json::parse(R"({"type": "object", "properties": {
                                     "user": {"type": "string"}, "otp": {"type": "string", "x-sensitive": true}}})")},
-                               [&](const RequestContext&, const json& args) -> Result<ToolResult> {
-                                 seen = args["password"].get<std::string>() + "/" + args["otp"].get<std::string>();
-                                 return ToolResult::Text("ok");
-                               })
+                            [&](const RequestContext&, const json& args) -> Result<ToolResult> {
+                              seen = args["password"].get<std::string>() + "/" +
+                                     args["otp"].get<std::string>();
+                              return ToolResult::Text("ok");
+                            })
                   .has_value());
   RequestContext ctx;
   toolkit.Call(ctx, "login", {{"user", "bob"}, {"password", "hunter2"}, {"otp", "123456"}});
@@ -83,7 +88,8 @@ namespace {
 const std::string kKey(40, 'k');
 
 TEST(RedactionModesTest, DropLeavesSecretsOut) {
-  json params = {{"user", "bob"}, {"password", "hunter2"}, {"nested", {{"api_key", "abc"}, {"keep", 1}}}};
+  json params = {
+      {"user", "bob"}, {"password", "hunter2"}, {"nested", {{"api_key", "abc"}, {"keep", 1}}}};
   Redactor({.mode = RedactionMode::kDrop}).Apply(params);
   EXPECT_EQ(params, (json{{"user", "bob"}, {"nested", {{"keep", 1}}}}));
 }
@@ -111,12 +117,14 @@ TEST(RedactionModesTest, HmacKeepsEqualValuesEqualWithoutTheValue) {
 }
 
 TEST(RedactionModesTest, PointerRulesNameValuesAnywhere) {
-  RedactionOptions options{.hmac_key = kKey,
-                           .pointers = {{json::json_pointer("/patient/ssn"), RedactionMode::kHmac},
-                                        {json::json_pointer("/patient/notes"), RedactionMode::kDrop},
-                                        {json::json_pointer("/query"), RedactionMode::kMask}},
-                           .max_value_bytes = 0};
-  json params = {{"patient", {{"ssn", "123-45-6789"}, {"notes", "private"}, {"name", "Ann"}}}, {"query", "x"}};
+  RedactionOptions options{
+      .hmac_key = kKey,
+      .pointers = {{json::json_pointer("/patient/ssn"), RedactionMode::kHmac},
+                   {json::json_pointer("/patient/notes"), RedactionMode::kDrop},
+                   {json::json_pointer("/query"), RedactionMode::kMask}},
+      .max_value_bytes = 0};
+  json params = {{"patient", {{"ssn", "123-45-6789"}, {"notes", "private"}, {"name", "Ann"}}},
+                 {"query", "x"}};
   Redactor(options).Apply(params);
   EXPECT_TRUE(params["patient"]["ssn"].get<std::string>().starts_with("hmac-sha256:"));
   EXPECT_FALSE(params["patient"].contains("notes"));
@@ -138,8 +146,24 @@ TEST(RedactionModesTest, AValueARuleNamesIsNotRedactedAgainByTheKeyPatterns) {
       << params.dump();
 }
 
+// A truncate rule names a value to cut, not one to trust: a caller who sends
+// an object there still has its secrets masked and its strings cut.
+TEST(RedactionModesTest, WhatATruncateRuleNamesIsStillRedactedBelowIt) {
+  RedactionOptions options{
+      .pointers = {{json::json_pointer("/query"), RedactionMode::kTruncate},
+                   {json::json_pointer("/password"), RedactionMode::kTruncate}},
+      .max_value_bytes = 16};
+  json params = {{"query", {{"password", "hunter2"}, {"blob", std::string(49, 'a')}}},
+                 {"password", std::string(40, 's')}};
+  Redactor(options).Apply(params);
+  EXPECT_EQ(params["query"]["password"], kRedacted) << params.dump();
+  EXPECT_EQ(params["query"]["blob"]["truncated_from"], 49) << params.dump();
+  EXPECT_EQ(params["password"], kRedacted) << "a secret's first bytes are a secret too";
+}
+
 TEST(RedactionModesTest, LongValuesAreTruncatedWithTheirSizeRecorded) {
-  json params = {{"text", std::string(5000, 'a')}, {"short", "ok"}, {"list", {std::string(300, 'b')}}};
+  json params = {
+      {"text", std::string(5000, 'a')}, {"short", "ok"}, {"list", {std::string(300, 'b')}}};
   Redactor({.max_value_bytes = 256}).Apply(params);
   EXPECT_EQ(params["text"], (json{{"truncated_from", 5000}, {"value", std::string(256, 'a')}}));
   EXPECT_EQ(params["short"], "ok");
@@ -153,9 +177,12 @@ TEST(RedactionModesTest, LongValuesAreTruncatedWithTheirSizeRecorded) {
 TEST(RedactionModesTest, BadOptionsAreRefused) {
   EXPECT_NE(CheckRedaction({.mode = RedactionMode::kHmac}).error().message.find("hmac needs a key"),
             std::string::npos);
-  EXPECT_NE(CheckRedaction({.mode = RedactionMode::kHmac, .hmac_key = "short"}).error().message.find("shorter"),
+  EXPECT_NE(CheckRedaction({.mode = RedactionMode::kHmac, .hmac_key = "short"})
+                .error()
+                .message.find("shorter"),
             std::string::npos);
-  EXPECT_FALSE(CheckRedaction({.pointers = {{json::json_pointer("/a"), RedactionMode::kTruncate}}}).has_value());
+  EXPECT_FALSE(CheckRedaction({.pointers = {{json::json_pointer("/a"), RedactionMode::kTruncate}}})
+                   .has_value());
   EXPECT_TRUE(CheckRedaction({}).has_value());
 }
 
