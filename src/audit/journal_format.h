@@ -126,6 +126,12 @@ Result<std::string> CanonicalForHash(const Json& record, const nlohmann::json& s
 // The format the writer writes ("v" in "integrity").
 inline constexpr int kFormat = 2;
 
+// The longest line the writer writes (a record over half of it is refused:
+// its integrity and salts come on top), and so the longest a reader keeps: a
+// longer one is not a record of the journal. A request at the transports'
+// default limit (4 MiB) stays under it even if every character is escaped.
+inline constexpr size_t kMaxLineBytes = size_t{64} << 20;
+
 // Appends the integrity object as the writer lays it out (and verify expects
 // it, to hash a line's bytes as they are):
 //   {"v":2,"stream":S,"seq":N,"prev":"<hex>","hash":"<hex>"[,"salts":{…}]}

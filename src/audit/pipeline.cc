@@ -345,6 +345,13 @@ struct Pipeline::State {
     }
     const bool durable = options.mode == DeliveryMode::kDurable;
     Prepared prepared = Prepare(event);
+    // Its integrity and salts come on top: a few hundred bytes a field.
+    if (prepared.text.size() > journal::kMaxLineBytes / 2) {
+      refused.fetch_add(1, std::memory_order_relaxed);
+      return Fail(ErrorCode::kInvalidArgument, "the record is larger than a journal line may be (" +
+                                                   std::to_string(prepared.text.size()) +
+                                                   " bytes): event refused");
+    }
     if (tell) tell(prepared);
     // Async: the writer polls every kAsyncPoll, so a call need not wake it
     // (a system call) unless records pile up.

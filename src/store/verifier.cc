@@ -252,6 +252,14 @@ Examined Examine(std::string_view text) {
   return out;
 }
 
+// A line longer than any record the writer writes (its bytes were not kept).
+Examined TooLong() {
+  Examined out;
+  out.unreadable =
+      "a line longer than any record (over " + std::to_string(journal::kMaxLineBytes) + " bytes)";
+  return out;
+}
+
 class Verifier {
  public:
   // `segments`: the records come from journal segments, one file each, whose
@@ -523,6 +531,8 @@ class Batches {
                              : kBlock;
     size_t number = 0;
     size_t from = text_.size();  // where the next line starts
+    size_t scanned = from;       // the bytes before it hold no line break after `from`
+    bool skipping = false;       // the line at `from` is too long: its bytes are not kept
     while (true) {
       const size_t end = text_.size();
       text_.resize(end + block);
@@ -533,11 +543,24 @@ class Batches {
         return Fail(ErrorCode::kIo, "cannot read " + file.string() + ": " + std::strerror(errno));
       }
       if (n == 0) break;
-      const char* data = text_.data();
-      while (const void* newline = std::memchr(data + from, '\n', text_.size() - from)) {
-        const size_t at = static_cast<const char*>(newline) - data;
+      while (const void* newline =
+                 std::memchr(text_.data() + scanned, '\n', text_.size() - scanned)) {
+        const size_t at = static_cast<const char*>(newline) - text_.data();
+        if (skipping) {  // the end of a line longer than any record
+          lines_.push_back({from, 0, files_.size() - 1, ++number, /*too_long=*/true});
+          text_.erase(from, at + 1 - from);
+          skipping = false;
+          scanned = from;
+          continue;
+        }
         lines_.push_back({from, at - from, files_.size() - 1, ++number});
-        from = at + 1;
+        from = scanned = at + 1;
+      }
+      scanned = text_.size();
+      if (skipping || text_.size() - from > journal::kMaxLineBytes) {
+        skipping = true;
+        text_.resize(from);
+        scanned = from;
       }
       if (lines_.size() >= kLines || from >= kBytes) {
         // The start of a line still being read stays for the next batch.
@@ -548,10 +571,14 @@ class Batches {
         }
         text_.assign(tail);  // in the buffer already there
         from = 0;
+        scanned = text_.size();
       }
     }
-    if (from < text_.size())
+    if (skipping) {
+      lines_.push_back({from, 0, files_.size() - 1, ++number, /*too_long=*/true});
+    } else if (from < text_.size()) {
       lines_.push_back({from, text_.size() - from, files_.size() - 1, ++number});
+    }
     return {};
   }
 
@@ -560,7 +587,10 @@ class Batches {
     std::vector<Examined> examined(lines_.size());
     auto examine = [&](size_t from, size_t to) {
       for (size_t i = from; i < to; ++i)
-        examined[i] = Examine(std::string_view(text_).substr(lines_[i].offset, lines_[i].size));
+        examined[i] =
+            lines_[i].too_long
+                ? TooLong()
+                : Examine(std::string_view(text_).substr(lines_[i].offset, lines_[i].size));
     };
     const size_t half = lines_.size() / 2;
     if (lines_.size() >= 64) {
@@ -588,6 +618,7 @@ class Batches {
     size_t offset, size;  // in text_
     size_t file;          // index in files_
     size_t number;
+    bool too_long = false;  // longer than kMaxLineBytes: its bytes were not kept
   };
   Verifier& verifier_;
   VerifyReport& report_;

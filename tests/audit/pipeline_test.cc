@@ -43,7 +43,8 @@ PipelineOptions Options(const fs::path& dir, DeliveryMode mode = DeliveryMode::k
 VerifyReport Verify(const fs::path& dir, const SigningKey* key = nullptr) {
   auto report = VerifyJournal(dir, key);
   EXPECT_TRUE(report.has_value()) << report.error().message;
-  for (const auto& p : report->problems) ADD_FAILURE() << "seq " << p.seq << ": " << p.verdict << ": " << p.detail;
+  for (const auto& p : report->problems)
+    ADD_FAILURE() << "seq " << p.seq << ": " << p.verdict << ": " << p.detail;
   return *report;
 }
 
@@ -75,9 +76,31 @@ TEST(PipelineTest, WritesAHashChainedJournalFramedByStartStopAndACheckpoint) {
   }
   EXPECT_EQ(records.back()["details"]["covers"]["seq"], 102);
   for (const auto& file : testing::SegmentPaths(dir.path()))
-    EXPECT_EQ(fs::status(file).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+    EXPECT_EQ(fs::status(file).permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write);
   VerifyReport report = Verify(dir.path());
   EXPECT_EQ(report.records, 103u);
+}
+
+// Readers take no line longer than journal::kMaxLineBytes: the writer writes
+// none, and says so to the caller (durable: the call is refused with it).
+TEST(PipelineTest, ARecordTooLargeForAJournalLineIsRefusedAndTheChainGoesOn) {
+  testing::TempDir dir;
+  {
+    auto pipeline = Pipeline::Open(Options(dir.path(), DeliveryMode::kDurable));
+    ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
+    AuditEvent huge = ToolEvent(1);
+    huge.params = {{"text", std::string(journal::kMaxLineBytes / 2, 'x')}};
+    auto refused = (*pipeline)->Log(huge);
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_NE(refused.error().message.find("larger than a journal line may be"), std::string::npos)
+        << refused.error().message;
+    ASSERT_TRUE((*pipeline)->Log(ToolEvent(2)).has_value());
+  }
+  auto records = JournalRecords(dir.path());
+  EXPECT_EQ(Types(records), (std::vector<std::string>{"audit_started", "tool_call", "audit_stopped",
+                                                      "checkpoint"}));
+  Verify(dir.path());
 }
 
 TEST(PipelineTest, ErasableFieldsGetSaltsAndAnErasedValueStillVerifies) {
@@ -110,7 +133,8 @@ TEST(PipelineTest, ChecksumsEveryNRecordsAndSignsWithTheKey) {
   testing::TempDir dir;
   auto key = SigningKey::Generate();
   ASSERT_TRUE(key.has_value());
-  ASSERT_TRUE(key->Save((dir.path() / "k.key").string(), (dir.path() / "k.pub").string()).has_value());
+  ASSERT_TRUE(
+      key->Save((dir.path() / "k.key").string(), (dir.path() / "k.pub").string()).has_value());
   PipelineOptions options = Options(dir.path() / "journal");
   options.checkpoint_every_records = 10;
   options.signing_key = dir.path() / "k.key";
@@ -142,13 +166,15 @@ TEST(PipelineTest, ChecksumsEveryNRecordsAndSignsWithTheKey) {
 TEST(PipelineTest, ASigningKeyReadableByOthersIsRefused) {
   testing::TempDir dir;
   auto key = SigningKey::Generate();
-  ASSERT_TRUE(key->Save((dir.path() / "k.key").string(), (dir.path() / "k.pub").string()).has_value());
+  ASSERT_TRUE(
+      key->Save((dir.path() / "k.key").string(), (dir.path() / "k.pub").string()).has_value());
   fs::permissions(dir.path() / "k.key", fs::perms::group_read, fs::perm_options::add);
   PipelineOptions options = Options(dir.path() / "journal");
   options.signing_key = dir.path() / "k.key";
   auto pipeline = Pipeline::Open(options);
   ASSERT_FALSE(pipeline.has_value());
-  EXPECT_NE(pipeline.error().message.find("chmod 600"), std::string::npos) << pipeline.error().message;
+  EXPECT_NE(pipeline.error().message.find("chmod 600"), std::string::npos)
+      << pipeline.error().message;
 }
 
 TEST(PipelineTest, DurableLogReturnsWithTheRecordInTheFileAndGroupCommits) {
@@ -164,7 +190,8 @@ TEST(PipelineTest, DurableLogReturnsWithTheRecordInTheFileAndGroupCommits) {
   std::vector<std::jthread> callers;
   for (int t = 0; t < 8; ++t)
     callers.emplace_back([&, t] {
-      for (int i = 0; i < 100; ++i) EXPECT_TRUE((*pipeline)->Log(ToolEvent(t * 100 + i)).has_value());
+      for (int i = 0; i < 100; ++i)
+        EXPECT_TRUE((*pipeline)->Log(ToolEvent(t * 100 + i)).has_value());
     });
   callers.clear();
   const PipelineCounters counters = (*pipeline)->counters();
@@ -189,9 +216,11 @@ TEST(PipelineTest, AFullDiskRefusesDurableEventsAndLoggingResumesWhenSpaceReturn
     big.params["blob"] = std::string(64 * 1024, 'b');  // more than the few bytes left
     auto refused = (*pipeline)->Log(big);
     ASSERT_FALSE(refused.has_value());
-    EXPECT_NE(refused.error().message.find("No space left on device"), std::string::npos) << refused.error().message;
+    EXPECT_NE(refused.error().message.find("No space left on device"), std::string::npos)
+        << refused.error().message;
     EXPECT_GT((*pipeline)->counters().failed, 0u);
-    EXPECT_FALSE((*pipeline)->Ready().has_value());  // a fail-closed toolkit refuses calls up front now
+    EXPECT_FALSE(
+        (*pipeline)->Ready().has_value());  // a fail-closed toolkit refuses calls up front now
     disk.Free();
     ASSERT_TRUE((*pipeline)->Log(ToolEvent(3)).has_value());
     EXPECT_TRUE((*pipeline)->Ready().has_value());
@@ -216,7 +245,9 @@ TEST(PipelineTest, AFullDiskWhileASegmentIsClosedLosesNothingAndSealsItOnce) {
     disk.Fill();
     AuditEvent big = ToolEvent(2);
     big.params["blob"] = std::string(64 * 1024, 'b');
-    ASSERT_FALSE((*pipeline)->Log(big).has_value());  // its segment's seal, the next segment or the record: no room
+    ASSERT_FALSE((*pipeline)
+                     ->Log(big)
+                     .has_value());  // its segment's seal, the next segment or the record: no room
     disk.Free();
     ASSERT_TRUE((*pipeline)->Log(ToolEvent(3)).has_value());
   }
@@ -228,7 +259,8 @@ TEST(PipelineTest, AFullDiskWhileASegmentIsClosedLosesNothingAndSealsItOnce) {
   for (const auto& segment : segments) {
     const auto lines = testing::ReadLines(segment);
     if (lines.empty()) continue;
-    EXPECT_TRUE(journal::DeclaredSpan(json::parse(lines.back())).has_value()) << segment << ": " << lines.back();
+    EXPECT_TRUE(journal::DeclaredSpan(json::parse(lines.back())).has_value())
+        << segment << ": " << lines.back();
     for (size_t i = 1; i < lines.size(); ++i)
       EXPECT_FALSE(json::parse(lines[i - 1])["event_type"] == "checkpoint" &&
                    json::parse(lines[i])["event_type"] == "checkpoint")
@@ -257,8 +289,8 @@ TEST(PipelineTest, AsyncModeKeepsRecordsThroughAFullDiskAndReportsTheFailure) {
   }
   auto records = JournalRecords(journal_dir);
   auto types = Types(records);
-  ASSERT_EQ(types, (std::vector<std::string>{"audit_started", "audit_failed", "tool_call", "audit_stopped",
-                                              "checkpoint"}));
+  ASSERT_EQ(types, (std::vector<std::string>{"audit_started", "audit_failed", "tool_call",
+                                             "audit_stopped", "checkpoint"}));
   EXPECT_GT(records[1]["details"]["failed_attempts"], 0);
   Verify(journal_dir);
 }
@@ -300,8 +332,9 @@ TEST(PipelineTest, ATornLastLineIsSetAsideAndReportedAtTheNextStart) {
     ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
   }
   auto records = JournalRecords(dir.path());
-  ASSERT_EQ(Types(records), (std::vector<std::string>{"audit_started", "audit_stopped", "checkpoint",
-                                                       "audit_started", "audit_stopped", "checkpoint"}));
+  ASSERT_EQ(Types(records),
+            (std::vector<std::string>{"audit_started", "audit_stopped", "checkpoint",
+                                      "audit_started", "audit_stopped", "checkpoint"}));
   const json& recovered = records[3]["details"]["recovered"];
   EXPECT_EQ(recovered["torn_bytes"], torn.size());
   std::ifstream aside(dir.path() / recovered["set_aside"].get<std::string>());
@@ -355,7 +388,8 @@ TEST(PipelineTest, RotatesSegmentsBySizeNamedByTheirFirstSeq) {
     ASSERT_TRUE(pipeline.has_value());
     for (int i = 0; i < 60; ++i) {
       AuditEvent event = ToolEvent(i);
-      event.timestamp -= std::chrono::hours(60 - i);  // an hour apart: bounds that leave one out show
+      event.timestamp -=
+          std::chrono::hours(60 - i);  // an hour apart: bounds that leave one out show
       ASSERT_TRUE((*pipeline)->Log(event).has_value());
       ASSERT_TRUE((*pipeline)->Flush().has_value());
     }
@@ -365,7 +399,8 @@ TEST(PipelineTest, RotatesSegmentsBySizeNamedByTheirFirstSeq) {
   for (const auto& segment : segments) {
     const auto lines = testing::ReadLines(segment);
     auto first = json::parse(lines.front());
-    EXPECT_EQ(segment.filename().string(), journal::SegmentName(first["integrity"]["seq"].get<uint64_t>()));
+    EXPECT_EQ(segment.filename().string(),
+              journal::SegmentName(first["integrity"]["seq"].get<uint64_t>()));
     // Each segment ends with a checkpoint that says when its records were stamped.
     auto last = json::parse(lines.back());
     EXPECT_EQ(last["event_type"], "checkpoint") << segment;
@@ -377,7 +412,8 @@ TEST(PipelineTest, RotatesSegmentsBySizeNamedByTheirFirstSeq) {
       EXPECT_TRUE(span->earliest <= *time && *time <= span->latest) << line;
     }
     // Closed once full (by about one record more than the limit at most).
-    if (segment != segments.back()) EXPECT_LE(fs::file_size(segment), options.max_segment_bytes + 1024) << segment;
+    if (segment != segments.back())
+      EXPECT_LE(fs::file_size(segment), options.max_segment_bytes + 1024) << segment;
   }
   // started, 60 calls, stopped, the final checkpoint and one closing each other segment.
   EXPECT_EQ(Verify(dir.path()).records, 63u + segments.size() - 1);

@@ -2,7 +2,9 @@
 // and the verdict verify gives for each. Clean journals give none.
 #include "store/verifier.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <functional>
 #include <map>
@@ -206,6 +208,34 @@ TEST_F(VerifierTest, BytesHiddenAfterANulInALineAreNotValid) {
   lines[at] += std::string(1, '\0') + "{\"hidden\":\"\xff\xfe tampered\"}";
   Rewrite(lines);
   EXPECT_EQ(Verdicts(&*pub_), (Verdict{{"modified", 0}, {"missing", 7}}));
+}
+
+// A line longer than any record (here a sparse file's 65 MiB, no line break
+// in it) is one unreadable line: read once, its bytes not kept, the chain
+// around it intact.
+TEST_F(VerifierTest, ALineLongerThanAnyRecordIsModifiedAndTheRestIsRead) {
+  const auto lines = Lines();
+  const fs::path segment = home_.at(7);
+  std::string before, after;
+  bool past = false;
+  for (const auto& line : testing::ReadLines(segment)) {
+    (past ? after : before) += line + "\n";
+    past = past || json::parse(line)["integrity"]["seq"] == 7;
+  }
+  const int fd = ::open(segment.c_str(), O_WRONLY | O_TRUNC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, before.data(), before.size()), static_cast<ssize_t>(before.size()));
+  ASSERT_GE(::lseek(fd, static_cast<off_t>(journal::kMaxLineBytes + (1 << 20)), SEEK_CUR), 0);
+  const std::string rest = "\n" + after;
+  ASSERT_EQ(::write(fd, rest.data(), rest.size()), static_cast<ssize_t>(rest.size()));
+  ::close(fd);
+  auto report = VerifyJournal(journal_, &*pub_);
+  ASSERT_TRUE(report.has_value()) << report.error().message;
+  ASSERT_EQ(report->problems.size(), 1u);
+  EXPECT_EQ(report->problems[0].verdict, "modified");
+  EXPECT_NE(report->problems[0].detail.find("longer than any record"), std::string::npos)
+      << report->problems[0].detail;
+  EXPECT_EQ(report->records, lines.size()) << "every record around it read";
 }
 
 TEST_F(VerifierTest, MembersAddedAfterIntegrityOrEscapedTwiceInItAreNotValid) {
