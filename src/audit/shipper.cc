@@ -15,6 +15,7 @@
 #include "base/audit_files.h"
 #include "base/bounded_json.h"
 #include "base/free_memory.h"
+#include "base/line_reader.h"
 #include "base/ops_log.h"
 
 namespace mcpaudit {
@@ -78,10 +79,11 @@ Result<uint64_t> ReadLines(const fs::path& file, Cursor& cursor, size_t max,
     // Resuming from a persisted cursor: count the shipped lines to find the byte.
     std::string skipped;
     uint64_t counted = 0;
-    while (counted < cursor.lines && std::getline(in, skipped)) {
-      if (in.eof()) break;  // an unterminated tail is not a line yet
+    while (counted < cursor.lines) {
+      const LineRead read = ReadLineWithin(in, skipped, journal::kMaxLineBytes);
+      if (!read.complete) break;  // an unterminated tail is not a line yet
       ++counted;
-      cursor.offset += skipped.size() + 1;
+      cursor.offset += read.bytes;
     }
     if (counted < cursor.lines) {
       return Fail(ErrorCode::kInvalidArgument, file.string() + " has " + std::to_string(counted) +
@@ -93,9 +95,11 @@ Result<uint64_t> ReadLines(const fs::path& file, Cursor& cursor, size_t max,
   in.seekg(static_cast<std::streamoff>(cursor.offset));
   uint64_t bytes = 0;
   std::string line;
-  while (lines.size() < max && std::getline(in, line)) {
-    if (in.eof()) break;  // no '\n' yet: the writer is in the middle of it
-    bytes += line.size() + 1;
+  while (lines.size() < max) {
+    const LineRead read = ReadLineWithin(in, line, journal::kMaxLineBytes);
+    if (!read.complete) break;  // no '\n' yet: the writer is in the middle of it
+    bytes += read.bytes;
+    // A line longer than any record is not one (and is not kept): an empty one says so.
     lines.push_back(std::move(line));
   }
   return bytes;

@@ -5,6 +5,7 @@
 
 #include "audit/journal_format.h"
 #include "base/bounded_json.h"
+#include "base/line_reader.h"
 #include "store/record_store.h"
 
 namespace mcpaudit {
@@ -32,14 +33,20 @@ Result<std::vector<fs::path>> ListAuditFiles(const fs::path& dir) {
 }
 
 Status ForEachLine(const std::vector<fs::path>& files,
-                   const std::function<bool(const fs::path&, size_t, const std::string&)>& visit, bool empty_too) {
+                   const std::function<bool(const fs::path&, size_t, const std::string&)>& visit,
+                   bool empty_too) {
   for (const auto& file : files) {
     std::ifstream in(file, std::ios::binary);
     if (!in) return Fail(ErrorCode::kIo, "cannot read " + file.string());
     std::string line;
     size_t number = 0;
-    while (std::getline(in, line)) {
+    while (true) {
+      const LineRead read = ReadLineWithin(in, line, journal::kMaxLineBytes);
+      if (read.bytes == 0) break;
       ++number;
+      // A line longer than any record is not one: what it is takes its place.
+      if (read.too_long)
+        line = "(a line of " + std::to_string(read.bytes) + " bytes, longer than any record)";
       if ((empty_too || !line.empty()) && !visit(file, number, line)) return {};
     }
   }
@@ -59,14 +66,16 @@ bool SegmentMayHold(const fs::path& file, const TimeWindow& window) {
   in.seekg(from);
   if (tail.empty() || !in.read(tail.data(), static_cast<std::streamsize>(tail.size()))) return true;
   const std::string_view line = journal::LastLine(tail);
-  if (line.empty() || (from > 0 && line.size() + 1 == tail.size())) return true;  // perhaps cut by the window
+  if (line.empty() || (from > 0 && line.size() + 1 == tail.size()))
+    return true;  // perhaps cut by the window
   auto span = journal::DeclaredSpan(ParseWithin(line, kMaxRecordDepth));
   return !span || span->Meets(window.since, window.until);
 }
 
 Status ForEachRecordLineIn(const fs::path& dir, const SinkConfig& store,
                            const std::function<bool(const AuditEvent&, const std::string&)>& visit,
-                           const std::function<void(const BadLine&)>& on_bad_line, const TimeWindow& window) {
+                           const std::function<void(const BadLine&)>& on_bad_line,
+                           const TimeWindow& window) {
   auto record = [&](const fs::path& where, size_t number, const std::string& line) {
     auto event = AuditEventFromLine(line);
     if (!event) {
@@ -77,7 +86,8 @@ Status ForEachRecordLineIn(const fs::path& dir, const SinkConfig& store,
   };
   if (!store.url.empty()) {
     const fs::path where = RedactUrl(store.url);
-    return ForEachStoredLine(store, [&](size_t row, const std::string& line) { return record(where, row, line); });
+    return ForEachStoredLine(
+        store, [&](size_t row, const std::string& line) { return record(where, row, line); });
   }
   auto files = ListAuditFiles(dir);
   if (!files) return std::unexpected(files.error());
@@ -89,7 +99,8 @@ Status ForEachRecordIn(const fs::path& dir, const SinkConfig& store,
                        const std::function<bool(const AuditEvent&)>& visit,
                        const std::function<void(const BadLine&)>& on_bad_line) {
   return ForEachRecordLineIn(
-      dir, store, [&](const AuditEvent& event, const std::string&) { return visit(event); }, on_bad_line);
+      dir, store, [&](const AuditEvent& event, const std::string&) { return visit(event); },
+      on_bad_line);
 }
 
 Status ForEachRecord(const fs::path& dir, const std::function<bool(const AuditEvent&)>& visit,

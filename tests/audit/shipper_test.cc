@@ -1,6 +1,8 @@
 #include "audit/shipper.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -10,8 +12,10 @@
 #include <set>
 #include <thread>
 
+#include "audit/journal_format.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
+#include "support/journal_files.h"
 #include "support/temp_dir.h"
 
 namespace mcpaudit {
@@ -205,6 +209,33 @@ TEST(ShipperTest, LinesAddedWhileTheNextBatchIsReadAheadAreShippedBeforeTheNextS
   std::lock_guard lock(shared->mutex);
   std::set<std::string> stored(shared->ids.begin(), shared->ids.end());
   for (const auto& id : logged) EXPECT_TRUE(stored.contains(id)) << id << " was not shipped";
+}
+
+// A line longer than any record (here a sparse file's 65 MiB without a line
+// break) is passed over without being held in memory; the records after it go.
+TEST(ShipperTest, ALineLongerThanAnyRecordIsPassedOverAndTheRestIsShipped) {
+  testing::TempDir dir;
+  const std::vector<std::string> logged = LogEvents(dir.path(), 20);
+  const fs::path segment = testing::SegmentPaths(dir.path()).front();
+  const std::vector<std::string> lines = testing::ReadLines(segment);
+  ASSERT_GE(lines.size(), 2u);
+  std::string rest = "\n";
+  for (size_t i = 1; i < lines.size(); ++i) rest += lines[i] + "\n";
+  const std::string first = lines[0] + "\n";
+  const int fd = ::open(segment.c_str(), O_WRONLY | O_TRUNC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, first.data(), first.size()), static_cast<ssize_t>(first.size()));
+  ASSERT_GE(::lseek(fd, static_cast<off_t>(journal::kMaxLineBytes + (1 << 20)), SEEK_CUR), 0);
+  ASSERT_EQ(::write(fd, rest.data(), rest.size()), static_cast<ssize_t>(rest.size()));
+  ::close(fd);
+  auto shared = std::make_shared<InMemorySinkDouble::Shared>();
+  auto shipper = Shipper::Start(Options(dir.path()), std::make_unique<InMemorySinkDouble>(shared));
+  ASSERT_TRUE(shipper.has_value()) << shipper.error().message;
+  ASSERT_TRUE((*shipper)->ShipAll().has_value());
+  EXPECT_EQ((*shipper)->counters().unreadable, 1u);
+  std::lock_guard lock(shared->mutex);
+  const std::set<std::string> stored(shared->ids.begin(), shared->ids.end());
+  for (const auto& id : logged) EXPECT_TRUE(stored.contains(id)) << id;
 }
 
 TEST(ShipperTest, ARestartedShipperGoesOnFromItsCursor) {
