@@ -1,10 +1,11 @@
 #include "mcpaudit/audit_event.h"
 
-#include "audit/record_writer.h"
-
 #include <cctype>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
+
+#include "audit/record_writer.h"
+#include "base/bounded_json.h"
 
 namespace mcpaudit {
 namespace {
@@ -49,9 +50,12 @@ ojson RequestToJson(const AuditRequest& request) {
 
 std::string_view ToString(Outcome outcome) {
   switch (outcome) {
-    case Outcome::kSuccess: return "success";
-    case Outcome::kFailure: return "failure";
-    case Outcome::kDenied: return "denied";
+    case Outcome::kSuccess:
+      return "success";
+    case Outcome::kFailure:
+      return "failure";
+    case Outcome::kDenied:
+      return "denied";
   }
   return "failure";
 }
@@ -73,7 +77,8 @@ std::string FormatTimestamp(std::chrono::system_clock::time_point time) {
   const hh_mm_ss clock(ms - day);
   std::string out = "0000-00-00T00:00:00.000Z";
   auto put = [&](size_t at, unsigned value, int digits) {
-    for (int i = digits - 1; i >= 0; --i, value /= 10) out[at + i] = static_cast<char>('0' + value % 10);
+    for (int i = digits - 1; i >= 0; --i, value /= 10)
+      out[at + i] = static_cast<char>('0' + value % 10);
   };
   put(0, static_cast<unsigned>(static_cast<int>(date.year())), 4);
   put(5, static_cast<unsigned>(date.month()), 2);
@@ -123,8 +128,9 @@ Result<std::chrono::system_clock::time_point> ParseTimestamp(std::string_view te
   const std::string s(text);
   int consumed = 0;
   auto bad = [&] {
-    return Fail(ErrorCode::kInvalidArgument,
-                "invalid time '" + s + "' (expected RFC 3339 UTC, e.g. 2024-01-15T10:30:00Z, or a date)");
+    return Fail(
+        ErrorCode::kInvalidArgument,
+        "invalid time '" + s + "' (expected RFC 3339 UTC, e.g. 2024-01-15T10:30:00Z, or a date)");
   };
   if (std::sscanf(s.c_str(), "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &consumed) != 3)
     return bad();
@@ -137,7 +143,8 @@ Result<std::chrono::system_clock::time_point> ParseTimestamp(std::string_view te
     if (s[consumed] == '.') {
       int digits = 0;
       ++consumed;
-      while (consumed < static_cast<int>(s.size()) && std::isdigit(static_cast<unsigned char>(s[consumed]))) {
+      while (consumed < static_cast<int>(s.size()) &&
+             std::isdigit(static_cast<unsigned char>(s[consumed]))) {
         if (digits < 3) millis = millis * 10 + (s[consumed] - '0');
         ++digits, ++consumed;
       }
@@ -148,8 +155,8 @@ Result<std::chrono::system_clock::time_point> ParseTimestamp(std::string_view te
   }
   // Years 1-9999, as RFC 3339 writes them (and below, what a time_point holds).
   if (tm.tm_year < 1 || tm.tm_year > 9999 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
-      tm.tm_mday > 31 || tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 ||
-      tm.tm_sec > 60)
+      tm.tm_mday > 31 || tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 ||
+      tm.tm_sec < 0 || tm.tm_sec > 60)
     return bad();
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
@@ -174,7 +181,8 @@ ojson ToJson(const AuditEvent& event) {
     out["error"] = std::move(error);
   }
   if (ojson user = UserToJson(event.user); !user.empty()) out["user"] = std::move(user);
-  if (ojson request = RequestToJson(event.request); !request.empty()) out["request"] = std::move(request);
+  if (ojson request = RequestToJson(event.request); !request.empty())
+    out["request"] = std::move(request);
   ojson server = ojson::object();
   PutIfNotEmpty(server, "name", event.server.name);
   PutIfNotEmpty(server, "version", event.server.version);
@@ -190,7 +198,8 @@ ojson ToJson(const AuditEvent& event) {
     response["bytes"] = event.response->bytes;
     out["response"] = std::move(response);
   }
-  if (ojson compliance = ToJson(event.compliance); !compliance.empty()) out["compliance"] = std::move(compliance);
+  if (ojson compliance = ToJson(event.compliance); !compliance.empty())
+    out["compliance"] = std::move(compliance);
   if (!event.details.is_null()) out["details"] = ojson(event.details);
   if (event.integrity) out["integrity"] = ToJson(*event.integrity);
   return out;
@@ -205,7 +214,10 @@ ojson ToJson(const AuditCompliance& compliance) {
 }
 
 ojson ToJson(const AuditIntegrity& integrity) {
-  return {{"stream", integrity.stream}, {"seq", integrity.seq}, {"prev", integrity.prev}, {"hash", integrity.hash}};
+  return {{"stream", integrity.stream},
+          {"seq", integrity.seq},
+          {"prev", integrity.prev},
+          {"hash", integrity.hash}};
 }
 
 std::string ToJsonLine(const AuditEvent& event) {
@@ -238,15 +250,17 @@ Result<AuditEvent> ReadEvent(const json& in) {
   if (!outcome) return std::unexpected(outcome.error());
   event.outcome = *outcome;
   if (auto it = in.find("error"); it != in.end() && it->is_object()) {
-    event.error = AuditError{it->value("code", 0), GetString(*it, "message"), GetString(*it, "reason")};
+    event.error =
+        AuditError{it->value("code", 0), GetString(*it, "message"), GetString(*it, "reason")};
   }
   if (auto it = in.find("user"); it != in.end() && it->is_object()) {
     event.user = {GetString(*it, "id"), GetString(*it, "email"), GetString(*it, "tenant_id"),
                   it->value("roles", std::vector<std::string>{}), GetString(*it, "auth_method")};
   }
   if (auto it = in.find("request"); it != in.end() && it->is_object()) {
-    event.request = {GetString(*it, "id"), GetString(*it, "client_ip"), GetString(*it, "session_id"),
-                     GetString(*it, "transport"), GetString(*it, "user_agent"), {}};
+    event.request = {GetString(*it, "id"),         GetString(*it, "client_ip"),
+                     GetString(*it, "session_id"), GetString(*it, "transport"),
+                     GetString(*it, "user_agent"), {}};
     if (auto c = it->find("client"); c != it->end() && c->is_object())
       event.request.client = {GetString(*c, "name"), GetString(*c, "version")};
   }
@@ -272,7 +286,7 @@ Result<AuditEvent> ReadEvent(const json& in) {
   }
   if (auto it = in.find("details"); it != in.end()) event.details = *it;
   if (auto it = in.find("integrity"); it != in.end() && it->is_object()) {
-    event.integrity = AuditIntegrity{GetString(*it, "stream"), it->value("seq", uint64_t{0}),
+    event.integrity = AuditIntegrity{GetString(*it, "stream"), UnsignedMember(*it, "seq"),
                                      GetString(*it, "prev"), GetString(*it, "hash")};
   }
   return event;
@@ -281,14 +295,15 @@ Result<AuditEvent> ReadEvent(const json& in) {
 }  // namespace
 
 Result<AuditEvent> AuditEventFromJson(const json& in) {
-  if (!in.is_object()) return Fail(ErrorCode::kInvalidArgument, "an audit event must be a JSON object");
+  if (!in.is_object())
+    return Fail(ErrorCode::kInvalidArgument, "an audit event must be a JSON object");
   // A record comes from a file that anyone with access to it may have edited:
   // a member of the wrong type makes it unreadable, never a crash.
   try {
     return ReadEvent(in);
   } catch (const json::exception& e) {
-    return Fail(ErrorCode::kInvalidArgument, std::string("not an audit record: a member has the wrong type (") +
-                                                 e.what() + ")");
+    return Fail(ErrorCode::kInvalidArgument,
+                std::string("not an audit record: a member has the wrong type (") + e.what() + ")");
   }
 }
 

@@ -6,10 +6,9 @@
 
 #include <cstddef>
 #include <expected>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace mcpaudit {
 
@@ -33,7 +32,8 @@ enum class JsonFault {
 std::string_view FaultReason(JsonFault fault);
 
 struct BoundedJson {
-  nlohmann::json value;  // with kTooDeep or kNumberOutOfRange: what could be read, the fault's parts null
+  nlohmann::json
+      value;  // with kTooDeep or kNumberOutOfRange: what could be read, the fault's parts null
   JsonFault fault = JsonFault::kNone;
   std::string message;  // what is wrong, for the caller; empty when nothing is
 };
@@ -46,5 +46,13 @@ BoundedJson ParseBounded(std::string_view text, size_t max_depth);
 
 // The same, for callers that take only a whole, faultless value: discarded otherwise.
 nlohmann::json ParseWithin(std::string_view text, size_t max_depth);
+
+// Member `key` of `object` when it is a whole number from 0 up (as seq numbers
+// are written), else 0: nlohmann's value<uint64_t>() converts a float such as
+// 4e33 with undefined behaviour.
+inline uint64_t UnsignedMember(const nlohmann::json& object, std::string_view key) {
+  const auto it = object.find(key);
+  return it != object.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+}
 
 }  // namespace mcpaudit

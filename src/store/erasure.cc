@@ -84,14 +84,13 @@ std::vector<std::string> EraseRecord(json& record, const ErasureRequest& request
       if (pointer.starts_with("/integrity")) continue;
       if (result.elsewhere.size() < 100)
         result.elsewhere.push_back(
-            {record.value("id", ""), integrity.value("seq", uint64_t{0}), pointer});
+            {record.value("id", ""), UnsignedMember(integrity, "seq"), pointer});
       ++result.elsewhere_count;
     }
   }
   for (const auto& pointer : pointers) {
     if (request.user.empty() && result.erased.size() < 10000)
-      result.erased.push_back(
-          {record.value("id", ""), integrity.value("seq", uint64_t{0}), pointer});
+      result.erased.push_back({record.value("id", ""), UnsignedMember(integrity, "seq"), pointer});
     if (!request.dry_run) EraseField(record, salts, pointer);
   }
   if (!request.dry_run && salts.empty()) integrity.erase("salts");

@@ -217,8 +217,13 @@ void ExamineParsed(std::string_view text, Examined& out) {
     return;
   }
   const json& integrity = record["integrity"];
+  if (const auto seq = integrity.find("seq");
+      seq != integrity.end() && !seq->is_number_unsigned()) {
+    out.unreadable = "its seq is not a whole number";
+    return;
+  }
   out.stream = integrity.value("stream", "");
-  out.seq = integrity.value("seq", uint64_t{0});
+  out.seq = UnsignedMember(integrity, "seq");
   out.prev = integrity.value("prev", "");
   out.hash = integrity.value("hash", "");
   auto canonical = journal::CanonicalForHash(record, integrity.value("salts", json::object()));
@@ -402,7 +407,7 @@ class Verifier {
       if (!cut.is_object()) continue;
       Declaration declaration{false, false, seq, stream};
       const std::string cut_stream = cut.value("stream", ""), hash = cut.value("hash", "");
-      const uint64_t cut_seq = cut.value("seq", uint64_t{0});
+      const uint64_t cut_seq = UnsignedMember(cut, "seq");
       if (key_ && i < signatures.size() && signatures[i].is_string()) {
         const bool ours = details.value("key_id", "") == key_->KeyId();
         declaration.signed_by_key =
@@ -442,11 +447,11 @@ class Verifier {
   void Checkpoint(const std::string& stream, StreamState& state, const json& record,
                   const fs::path& file, size_t line) {
     ++report_.checkpoints;
-    const uint64_t seq = record["integrity"].value("seq", uint64_t{0});
+    const uint64_t seq = UnsignedMember(record["integrity"], "seq");
     state.last_checkpoint_seq = seq;
     const json details = record.value("details", json::object());
     const json covers = details.value("covers", json::object());
-    const uint64_t covered_seq = covers.value("seq", uint64_t{0});
+    const uint64_t covered_seq = UnsignedMember(covers, "seq");
     const std::string covered_hash = covers.value("hash", "");
     // A checkpoint whose covered record is missing is explained by that verdict.
     const bool covered_missing = state.absent.Contains(covered_seq);

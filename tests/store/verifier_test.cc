@@ -238,6 +238,22 @@ TEST_F(VerifierTest, ALineLongerThanAnyRecordIsModifiedAndTheRestIsRead) {
   EXPECT_EQ(report->records, lines.size()) << "every record around it read";
 }
 
+// The writer writes seq numbers as whole numbers; one written as a float
+// (which nlohmann would convert with undefined behaviour) is an edit.
+TEST_F(VerifierTest, ASeqThatIsNotAWholeNumberIsModified) {
+  auto lines = Lines();
+  const size_t at = LineOfSeq(lines, 7);
+  const size_t seq = lines[at].find("\"seq\":7,");
+  ASSERT_NE(seq, std::string::npos);
+  lines[at].replace(seq, 8, "\"seq\":4e33,");
+  Rewrite(lines);
+  auto report = VerifyJournal(journal_, &*pub_);
+  ASSERT_TRUE(report.has_value()) << report.error().message;
+  ASSERT_FALSE(report->problems.empty());
+  EXPECT_EQ(report->problems[0].verdict, "modified");
+  EXPECT_EQ(report->problems[0].detail, "its seq is not a whole number");
+}
+
 TEST_F(VerifierTest, MembersAddedAfterIntegrityOrEscapedTwiceInItAreNotValid) {
   const auto original = Lines();
   const size_t at = LineOfSeq(original, 7);
