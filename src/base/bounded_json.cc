@@ -42,8 +42,8 @@ class BoundedSax {
 
   bool parse_error(size_t position, const std::string& token,
                    const nlohmann::detail::exception& error) {
-    if (error.id == kNumberOverflow) {  // nlohmann stops here; the caller patches the number out
-                                        // and reads again
+    // nlohmann stops at a number out of range; the caller patches it out and reads again.
+    if (error.id == kNumberOverflow) {
       overflow_ = Overflow{position, token};
     } else {
       std::string what = error.what();

@@ -32,8 +32,8 @@ enum class JsonFault {
 std::string_view FaultReason(JsonFault fault);
 
 struct BoundedJson {
-  nlohmann::json
-      value;  // with kTooDeep or kNumberOutOfRange: what could be read, the fault's parts null
+  // With kTooDeep or kNumberOutOfRange: what could be read, the fault's parts null.
+  nlohmann::json value;
   JsonFault fault = JsonFault::kNone;
   std::string message;  // what is wrong, for the caller; empty when nothing is
 };
