@@ -52,7 +52,7 @@ struct PipelineOptions {
   OverflowPolicy overflow = OverflowPolicy::kBlock;
   size_t queue_capacity = 65536;
   std::chrono::milliseconds flush_interval{1000};
-  std::string stream;  // the chain's name; default: the host name
+  std::string stream;  // the chain's name; default: JournalStream(directory)
   uint64_t max_segment_bytes = 64ull << 20;
   std::chrono::seconds max_segment_age{24 * 3600};
   uint64_t checkpoint_every_records = 1000;
@@ -71,8 +71,15 @@ struct PipelineOptions {
   std::vector<JournalAnchor> anchors;
 };
 
-// The stream a pipeline writes when PipelineOptions::stream is empty: the host name.
-std::string DefaultStream();
+// The stream a pipeline writes when PipelineOptions::stream is empty: the name
+// the journal in `directory` keeps in its `stream` file. A journal's first
+// start writes the host name and a random suffix there ("db1-3f9a1c07"), so
+// that two journals on one host are two streams in one store; a journal begun
+// before the file existed goes on with the host name, its stream then.
+[[nodiscard]] Result<std::string> JournalStream(const std::filesystem::path& directory);
+// The same, read only (for commands that read a journal): the host name when
+// the journal has no `stream` file yet, or an unreadable one.
+std::string KnownJournalStream(const std::filesystem::path& directory);
 
 struct PipelineCounters {
   uint64_t accepted = 0;  // events taken into the queue

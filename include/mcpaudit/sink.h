@@ -52,6 +52,12 @@ class Sink {
   // After a failed Store: how long the destination asked to be left alone
   // (an HTTP Retry-After), if it did. The shipper waits at least that long.
   virtual std::optional<std::chrono::milliseconds> RetryAfter() const { return std::nullopt; }
+  // After a failed Store that got no answer (refused connection, timeout):
+  // whether the destination answers again, asked cheaply (an HTTP HEAD, a
+  // PostgreSQL ping) while the shipper backs off, so that it retries as soon
+  // as the destination is back. nullopt: the sink cannot tell, or its last
+  // failure was an answer (a refusal, a 5xx), which only the backoff waits out.
+  virtual std::optional<bool> Answers() { return std::nullopt; }
 };
 
 // Where a sink sends records and how it authenticates.

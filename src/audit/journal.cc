@@ -142,6 +142,7 @@ Result<Journal> Journal::Open(JournalOptions options, std::string_view stream) {
     }
   }
   journal.recovery_.clean_stop = !any_record || journal.head_.stopped;
+  journal.recovery_.first_start = !any_record;
 
   // Append to the newest segment, or start the first one.
   if (segments.empty()) {

@@ -34,6 +34,7 @@ struct Recovery {
   uint64_t torn_bytes = 0;               // bytes after the last complete line
   std::filesystem::path set_aside;       // where those bytes were moved
   bool clean_stop = true;                // the stream ended with a clean stop (or had no record)
+  bool first_start = false;              // the journal had no record of the stream
 };
 
 class Journal {

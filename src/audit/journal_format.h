@@ -62,6 +62,8 @@ namespace mcpaudit::journal {
 inline constexpr std::string_view kGenesisHash =
     "0000000000000000000000000000000000000000000000000000000000000000";
 inline constexpr std::string_view kLockFile = "journal.lock";
+// The journal's stream name (pipeline.h: JournalStream).
+inline constexpr std::string_view kStreamFile = "stream";
 inline constexpr std::string_view kErasedKey = "$erased";
 
 std::string SegmentName(uint64_t first_seq);

@@ -1,9 +1,12 @@
 #include "mcpaudit/pipeline.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -13,6 +16,7 @@
 #include "audit/journal.h"
 #include "audit/journal_format.h"
 #include "audit/record_writer.h"
+#include "base/audit_files.h"
 #include "base/bounded_queue.h"
 #include "base/crypto.h"
 #include "base/free_memory.h"
@@ -424,14 +428,81 @@ struct Pipeline::State {
   }
 };
 
-std::string DefaultStream() { return HostName(); }
+namespace {
+
+// A stream name as a `stream` file may hold: 1 to 64 printable ASCII
+// characters (MySQL's column is 64 wide), no spaces.
+bool IsStreamName(std::string_view name) {
+  return !name.empty() && name.size() <= 64 &&
+         std::ranges::all_of(name, [](char c) { return c > ' ' && c < 0x7f; });
+}
+
+Result<std::string> ReadStreamFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string name(66, '\0');
+  in.read(name.data(), static_cast<std::streamsize>(name.size()));
+  name.resize(static_cast<size_t>(in.gcount()));
+  if (name.ends_with('\n')) name.pop_back();
+  if (!IsStreamName(name))
+    return Fail(ErrorCode::kInvalidArgument,
+                path.string() +
+                    " holds no stream name (1 to 64 printable characters, no spaces): "
+                    "write the journal's stream name back, or set [audit] stream");
+  return name;
+}
+
+}  // namespace
+
+Result<std::string> JournalStream(const std::filesystem::path& directory) {
+  if (auto made = EnsureAuditDirectory(directory); !made) return std::unexpected(made.error());
+  const std::filesystem::path path = directory / journal::kStreamFile;
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) return ReadStreamFile(path);
+  std::string name = HostName().substr(0, 55);
+  std::erase_if(name, [](char c) { return c <= ' ' || c >= 0x7f; });
+  const bool has_segments =
+      std::ranges::any_of(std::filesystem::directory_iterator(directory, ec),
+                          [](const auto& entry) { return journal::IsSegmentFile(entry); });
+  if (!has_segments) {
+    uint8_t suffix[4];
+    SecureRandom()(suffix);
+    name += "-" + HexEncode(suffix);
+  }
+  // Written whole under another name, then linked: of two processes starting
+  // on one directory, the first name stays and both read it.
+  const std::filesystem::path draft =
+      directory / (std::string(journal::kStreamFile) + "." + std::to_string(::getpid()) + ".new");
+  auto fd = OpenAuditFile(draft, O_EXCL | O_TRUNC);
+  if (!fd) return std::unexpected(fd.error());
+  const std::string line = name + "\n";
+  const bool written = WriteAll(*fd, line) == line.size() && ::fsync(*fd) == 0;
+  ::close(*fd);
+  const bool linked = written && (::link(draft.c_str(), path.c_str()) == 0 || errno == EEXIST);
+  const int link_errno = errno;
+  std::filesystem::remove(draft, ec);
+  if (!linked) {
+    errno = link_errno;
+    return std::unexpected(ErrnoError("cannot write", path));
+  }
+  SyncDirectory(directory);
+  return ReadStreamFile(path);
+}
+
+std::string KnownJournalStream(const std::filesystem::path& directory) {
+  auto named = ReadStreamFile(directory / journal::kStreamFile);
+  return named ? *named : HostName();
+}
 
 Pipeline::Pipeline(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
 Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
   if (options.directory.empty())
     return Fail(ErrorCode::kInvalidArgument, "no audit directory given");
-  if (options.stream.empty()) options.stream = DefaultStream();
+  if (options.stream.empty()) {
+    auto stream = JournalStream(options.directory);
+    if (!stream) return std::unexpected(stream.error());
+    options.stream = std::move(*stream);
+  }
   // Each pointer once: a record's salts are an object.
   std::sort(options.erasable.begin(), options.erasable.end());
   options.erasable.erase(std::unique(options.erasable.begin(), options.erasable.end()),
@@ -485,12 +556,16 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
   started.details = {
       {"mode", pipeline->state_->options.mode == DeliveryMode::kDurable ? "durable" : "async"},
       {"stream", pipeline->state_->options.stream},
-      {"previous_stop", !behind.empty()       ? "truncated"
-                        : recovery.clean_stop ? "clean"
-                                              : "unclean"},
+      {"previous_stop", !behind.empty()        ? "truncated"
+                        : recovery.first_start ? "first_start"
+                        : recovery.clean_stop  ? "clean"
+                                               : "unclean"},
       {"signed_checkpoints", pipeline->state_->chain.key() != nullptr}};
   if (const SigningKey* key = pipeline->state_->chain.key())
     started.details["key_id"] = key->KeyId();
+  if (recovery.first_start && behind.empty())
+    OpsLog().info("audit journal: first start of stream {} in {}", pipeline->state_->options.stream,
+                  pipeline->state_->options.directory.string());
   if (recovery.torn_bytes > 0) {
     started.details["recovered"] = {{"torn_bytes", recovery.torn_bytes},
                                     {"set_aside", recovery.set_aside.filename().string()}};

@@ -213,6 +213,14 @@ class ReadAhead {
   std::jthread thread_;                           // last: starts once the rest is there
 };
 
+// A failure's kind: its message without the figures that change from one
+// attempt to the next ("after 10001 milliseconds").
+std::string FailureKind(std::string_view message) {
+  std::string kind(message);
+  std::erase_if(kind, [](char c) { return c >= '0' && c <= '9'; });
+  return kind;
+}
+
 }  // namespace
 
 struct Shipper::State {
@@ -354,12 +362,50 @@ struct Shipper::State {
       counters.failing = false;
       return;
     }
-    if (!counters.failing || counters.failures % 20 == 0)
+    // Every new kind of failure is logged (a timeout after refused connections,
+    // say), and a repeated one every 20th time.
+    if (!counters.failing ||
+        FailureKind(status.error().message) != FailureKind(counters.last_error) ||
+        counters.failures % 20 == 0)
       OpsLog().error("shipper {}: {} (records wait in the journal; retrying)", options.name,
                      status.error().message);
     ++counters.failures;
     counters.failing = true;
     counters.last_error = status.error().message;
+  }
+
+  // Waits `pause` before the next pass; while backing off from a destination
+  // that did not answer, asks every probe_interval whether it answers again
+  // and ends the wait if so (never before the destination's own Retry-After).
+  // True: the shipper is stopping.
+  bool WaitBeforeRetry(std::chrono::milliseconds pause,
+                       std::optional<std::chrono::milliseconds> asked) {
+    const auto now = std::chrono::steady_clock::now();
+    const auto end = now + pause;
+    const auto no_probe_before = now + asked.value_or(std::chrono::milliseconds(0));
+    std::unique_lock lock(mutex);
+    while (true) {
+      const auto slice = std::min(end, std::chrono::steady_clock::now() + options.probe_interval);
+      if (wake.wait_until(lock, slice, [&] { return stopping; })) return true;
+      if (slice >= end) return false;
+      if (slice < no_probe_before || !counters.failing) continue;
+      lock.unlock();
+      std::optional<bool> answers;
+      {
+        std::lock_guard ship(ship_mutex);  // the sink is used by one thread at a time
+        answers = sink->Answers();
+      }
+      lock.lock();
+      if (!answers) return WaitUntil(lock, end);
+      if (*answers) {
+        OpsLog().info("shipper {}: the destination answers again; retrying now", options.name);
+        return false;
+      }
+    }
+  }
+
+  bool WaitUntil(std::unique_lock<std::mutex>& lock, std::chrono::steady_clock::time_point end) {
+    return wake.wait_until(lock, end, [&] { return stopping; });
   }
 
   void Run() {
@@ -379,8 +425,7 @@ struct Shipper::State {
         // The destination said when to come back (HTTP 429/503 Retry-After): not before.
         if (auto asked = sink->RetryAfter(); asked && *asked > pause) pause = *asked;
       }
-      std::unique_lock lock(mutex);
-      if (wake.wait_for(lock, pause, [&] { return stopping; })) break;
+      if (WaitBeforeRetry(pause, status ? std::nullopt : sink->RetryAfter())) break;
     }
     // Stopping: ship what the journal holds, as long as the sink takes it.
     const auto deadline = std::chrono::steady_clock::now() + options.drain_timeout;

@@ -29,6 +29,9 @@ struct ShipperOptions {
   std::chrono::milliseconds poll_interval{200};  // how often to look for new records
   std::chrono::milliseconds min_backoff{100};    // after a failed batch; doubles up to max_backoff
   std::chrono::milliseconds max_backoff{30000};
+  // While backing off from a destination that did not answer: how often to
+  // ask whether it answers again (Sink::Answers), to retry at once if it does.
+  std::chrono::milliseconds probe_interval{1000};
   std::chrono::milliseconds drain_timeout{5000};  // at stop, how long to keep shipping what is left
 };
 

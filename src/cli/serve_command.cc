@@ -332,7 +332,14 @@ int Serve(const ServeFlags& flags) {
   }
   PipelineOptions pipeline_options = config.audit;
   pipeline_options.server = {"mcp-audit", MCPAUDIT_VERSION, InstanceName()};
-  if (pipeline_options.stream.empty()) pipeline_options.stream = DefaultStream();
+  if (pipeline_options.stream.empty()) {
+    auto stream = JournalStream(config.audit.directory);
+    if (!stream) {
+      std::cerr << "mcp-audit serve: " << stream.error().message << "\n";
+      return 2;
+    }
+    pipeline_options.stream = std::move(*stream);
+  }
   std::vector<CursorAhead> cursors_ahead;
   pipeline_options.anchors = JournalAnchors(config.audit.directory, SinksOrDefault(config),
                                             pipeline_options.stream, cursors_ahead);

@@ -22,7 +22,7 @@ void AddStatusCommand(CLI::App& app, int& exit_code) {
     if (backlogs->empty()) std::cout << "no sink has shipped from " << *audit_dir << " yet\n";
     // A cursor past the journal's end: the journal lost records that sink already has.
     std::map<std::string, uint64_t> ahead;
-    if (auto cursors = CursorsAhead(*audit_dir, DefaultStream()))
+    if (auto cursors = CursorsAhead(*audit_dir, KnownJournalStream(*audit_dir)))
       for (const auto& cursor : *cursors) ahead[cursor.name] = cursor.anchor.seq;
     for (const auto& b : *backlogs) {
       std::cout << "sink " << b.name << ": " << b.records_behind << " records to ship";

@@ -43,7 +43,8 @@ size_t ReadRetryAfter(char* data, size_t size, size_t count, void* out) {
 
 // What a failed request is: worth another try, or refused for good.
 bool Retryable(const HttpResponse& response) {
-  return response.status == 0 || response.status == 408 || response.status == 429 || response.status >= 500;
+  return response.status == 0 || response.status == 408 || response.status == 429 ||
+         response.status >= 500;
 }
 
 std::string Shorten(std::string text) {
@@ -72,7 +73,8 @@ std::string Gzip(std::string_view data) {
 }
 
 std::string JsonString(std::string_view text) {
-  return nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return nlohmann::json(std::string(text))
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string LocalHostname() {
@@ -89,8 +91,9 @@ Result<std::string> ReadSinkSecret(const SinkConfig& config, bool required) {
   auto secret = ReadSinkPassword(config);
   if (!secret) return secret;
   if (required && secret->empty())
-    return Fail(ErrorCode::kInvalidArgument, "sink " + config.name + " (" + config.type +
-                                                 ") needs its token or key: set password_env or password_file");
+    return Fail(ErrorCode::kInvalidArgument,
+                "sink " + config.name + " (" + config.type +
+                    ") needs its token or key: set password_env or password_file");
   return secret;
 }
 
@@ -137,11 +140,30 @@ HttpResponse HttpConnection::Post(const std::string& url, const std::vector<std:
   const CURLcode code = curl_easy_perform(curl);
   curl_slist_free_all(list);
   if (code != CURLE_OK) {
-    response.transport_error = detail[0] ? detail : curl_easy_strerror(code);  // the detail says which certificate
+    response.transport_error =
+        detail[0] ? detail : curl_easy_strerror(code);  // the detail says which certificate
     return response;
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   return response;
+}
+
+bool HttpConnection::Answers(const std::string& url) {
+  CURL* curl = static_cast<CURL*>(curl_);
+  if (curl == nullptr) return false;
+  curl_easy_reset(curl);
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https,http");
+  curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);  // HEAD
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 2000L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, "mcp-audit");
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!ca_file_.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file_.c_str());
+  long status = 0;
+  if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  return status > 0;
 }
 
 HttpSink::HttpSink(SinkConfig config, std::string secret)
@@ -155,16 +177,24 @@ std::string HttpSink::WithPath(std::string url, std::string_view path) {
 
 std::string HttpSink::Scrub(std::string text) const {
   if (secret_.size() < 4) return text;
-  for (size_t at; (at = text.find(secret_)) != std::string::npos;) text.replace(at, secret_.size(), "***");
+  for (size_t at; (at = text.find(secret_)) != std::string::npos;)
+    text.replace(at, secret_.size(), "***");
   return text;
+}
+
+std::optional<bool> HttpSink::Answers() {
+  if (!unanswered_) return std::nullopt;
+  return connection_.Answers(Endpoint());
 }
 
 Status HttpSink::Store(std::span<const SinkRecord> batch) {
   retry_after_.reset();
+  unanswered_ = false;
   if (batch.empty()) return {};
   // The same batch again after a failure part-way: skip the requests that went through.
   size_t skip = 0;
-  if (batch.front().event.id == partial_first_id_ && batch.size() == partial_size_) skip = partial_sent_;
+  if (batch.front().event.id == partial_first_id_ && batch.size() == partial_size_)
+    skip = partial_sent_;
   partial_first_id_ = batch.front().event.id;
   partial_size_ = batch.size();
   partial_sent_ = 0;
@@ -175,7 +205,8 @@ Status HttpSink::Store(std::span<const SinkRecord> batch) {
   size_t bytes = 0, first = 0;
   auto flush = [&](size_t end) -> Status {
     if (items.empty()) return {};
-    Status sent = request++ < skip ? Status{} : Send(batch.subspan(first, end - first), std::move(items));
+    Status sent =
+        request++ < skip ? Status{} : Send(batch.subspan(first, end - first), std::move(items));
     items.clear();
     bytes = 0;
     first = end;
@@ -184,7 +215,8 @@ Status HttpSink::Store(std::span<const SinkRecord> batch) {
   };
   for (size_t i = 0; i < batch.size(); ++i) {
     std::string item = Item(batch[i]);
-    if (!items.empty() && (items.size() >= shape.max_items || bytes + item.size() > shape.max_bytes)) {
+    if (!items.empty() &&
+        (items.size() >= shape.max_items || bytes + item.size() > shape.max_bytes)) {
       if (Status s = flush(i); !s) return s;
     }
     bytes += item.size() + shape.separator.size();
@@ -213,7 +245,8 @@ Status HttpSink::Send(std::span<const SinkRecord> records, std::vector<std::stri
       if (Status confirmed = Confirm(response); !confirmed)
         return Fail(ErrorCode::kUnavailable, where + ": " + Scrub(confirmed.error().message));
       auto verdicts = CheckItems(response, pending.size());
-      if (!verdicts) return Fail(ErrorCode::kUnavailable, where + ": " + Scrub(verdicts.error().message));
+      if (!verdicts)
+        return Fail(ErrorCode::kUnavailable, where + ": " + Scrub(verdicts.error().message));
       for (const auto& [item, why] : verdicts->refused) {
         if (Status s = SetAside(records.subspan(pending[item], 1), why); !s) return s;
       }
@@ -222,23 +255,26 @@ Status HttpSink::Send(std::span<const SinkRecord> records, std::vector<std::stri
       for (size_t item : verdicts->retry) again.push_back(pending[item]);
       pending = std::move(again);
       if (attempt >= 3)
-        return Fail(ErrorCode::kUnavailable,
-                    where + ": the receiver keeps refusing " + std::to_string(pending.size()) + " records for now");
+        return Fail(ErrorCode::kUnavailable, where + ": the receiver keeps refusing " +
+                                                 std::to_string(pending.size()) +
+                                                 " records for now");
       std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
       continue;
     }
     if (Retryable(response)) {
       retry_after_ = response.retry_after;
+      unanswered_ = response.status == 0;
       const std::string why = response.status == 0 ? response.transport_error
-                                                   : "HTTP " + std::to_string(response.status) + " " +
-                                                         Shorten(response.body);
+                                                   : "HTTP " + std::to_string(response.status) +
+                                                         " " + Shorten(response.body);
       return Fail(ErrorCode::kUnavailable, where + ": " + Scrub(why));
     }
     // Refused for good: these exact records cannot be taken. Set them aside (a
     // person must look at them) so that the records after them still flow.
     std::vector<SinkRecord> refused;
     for (size_t item : pending) refused.push_back(records[item]);
-    return SetAside(refused, "HTTP " + std::to_string(response.status) + " " + Scrub(Shorten(response.body)));
+    return SetAside(
+        refused, "HTTP " + std::to_string(response.status) + " " + Scrub(Shorten(response.body)));
   }
 }
 
@@ -246,7 +282,8 @@ Status HttpSink::SetAside(std::span<const SinkRecord> records, const std::string
   const std::string where = "sink " + config_.name;
   if (config_.dead_letter.empty())
     return Fail(ErrorCode::kIo, where + ": the receiver refused " + std::to_string(records.size()) +
-                                    " records (" + why + ") and there is no dead-letter file to set them aside in");
+                                    " records (" + why +
+                                    ") and there is no dead-letter file to set them aside in");
   if (Status s = EnsureAuditDirectory(config_.dead_letter.parent_path()); !s) return s;
   auto fd = OpenAuditFile(config_.dead_letter);
   if (!fd) return std::unexpected(fd.error());
@@ -256,8 +293,8 @@ Status HttpSink::SetAside(std::span<const SinkRecord> records, const std::string
   const Error error = written ? Error{} : ErrnoError("cannot write", config_.dead_letter);
   ::close(*fd);
   if (!written) return std::unexpected(error);
-  OpsLog().error("{}: the receiver refused {} records ({}); they are set aside in {}", where, records.size(), why,
-                 config_.dead_letter.string());
+  OpsLog().error("{}: the receiver refused {} records ({}); they are set aside in {}", where,
+                 records.size(), why, config_.dead_letter.string());
   return {};
 }
 

@@ -40,6 +40,9 @@ class HttpConnection {
   // POSTs `body` (gzipped when `gzip`) with these headers ("Name: value").
   HttpResponse Post(const std::string& url, const std::vector<std::string>& headers, const std::string& body,
                     bool gzip);
+  // Whether the receiver answers a HEAD request to `url` at all (any status)
+  // within two seconds.
+  bool Answers(const std::string& url);
 
  private:
   void* curl_;
@@ -65,6 +68,7 @@ class HttpSink : public Sink {
  public:
   Status Store(std::span<const SinkRecord> batch) override;
   std::optional<std::chrono::milliseconds> RetryAfter() const override { return retry_after_; }
+  std::optional<bool> Answers() override;
 
  protected:
   // How a request body is built from items: prefix, items joined, suffix; and
@@ -129,6 +133,7 @@ class HttpSink : public Sink {
   std::string secret_;
   HttpConnection connection_;
   std::optional<std::chrono::milliseconds> retry_after_;
+  bool unanswered_ = false;  // the last request got no response at all
   // The batch that failed part-way: its first id and size, and how many of its
   // requests the receiver confirmed.
   std::string partial_first_id_;

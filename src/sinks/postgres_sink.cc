@@ -314,6 +314,15 @@ class PostgresSink final : public Sink {
 
   Status Store(std::span<const SinkRecord> batch) override { return Write(batch, false); }
 
+  // Without a connection (the server did not answer, or dropped it): whether
+  // it accepts connections again, asked without logging in.
+  std::optional<bool> Answers() override {
+    if (conn_) return std::nullopt;
+    const char* keys[] = {"dbname", "connect_timeout", nullptr};
+    const char* values[] = {config_.url.c_str(), "2", nullptr};
+    return PQpingParams(keys, values, 1) == PQPING_OK;
+  }
+
   Status Replace(std::span<const SinkRecord> records) override {
     if (Status s = Write(records, true); !s) return s;
     if (Status s = Exec(kDropEmptyCounts); !s) return s;

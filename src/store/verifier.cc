@@ -672,7 +672,7 @@ Result<VerifyReport> VerifyLocalJournal(const fs::path& dir, const SigningKey* p
   CompareWithAnchors(
       *report, JournalAnchors(
                    dir, {store},
-                   report->newest_stream.empty() ? DefaultStream() : report->newest_stream, ahead));
+                   report->newest_stream.empty() ? KnownJournalStream(dir) : report->newest_stream, ahead));
   return report;
 }
 

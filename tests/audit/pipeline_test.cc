@@ -1,6 +1,7 @@
 #include "mcpaudit/pipeline.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -441,6 +442,54 @@ TEST(PipelineTest, DroppedEventsAreCountedAndTheCountIsInTheJournal) {
   EXPECT_EQ(reported, refused);
   EXPECT_EQ(tool_calls + refused, 5000u);
   Verify(dir.path());
+}
+
+TEST(PipelineTest, TheFirstStartOfAJournalSaysSoAndTheNextAClean) {
+  testing::TempDir dir;
+  { ASSERT_TRUE(Pipeline::Open(Options(dir.path())).has_value()); }
+  { ASSERT_TRUE(Pipeline::Open(Options(dir.path())).has_value()); }
+  auto records = JournalRecords(dir.path());
+  ASSERT_EQ(records.size(), 6u);
+  EXPECT_EQ(records[0]["details"]["previous_stop"], "first_start");
+  EXPECT_EQ(records[3]["details"]["previous_stop"], "clean");
+}
+
+TEST(PipelineTest, TwoJournalsOnOneHostAreTwoStreamsThatKeepTheirNames) {
+  testing::TempDir one, two;
+  auto stream_of = [](const fs::path& dir) {
+    PipelineOptions options = Options(dir);
+    options.stream.clear();  // the default
+    { EXPECT_TRUE(Pipeline::Open(options).has_value()); }
+    return JournalRecords(dir).back()["integrity"]["stream"].get<std::string>();
+  };
+  const std::string first = stream_of(one.path());
+  EXPECT_NE(first, stream_of(two.path()));
+  EXPECT_EQ(stream_of(one.path()), first);  // the same journal, the same stream
+  EXPECT_EQ(KnownJournalStream(one.path()), first);
+  EXPECT_EQ(fs::status(one.path() / "stream").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  Verify(one.path());
+}
+
+TEST(PipelineTest, AJournalBegunBeforeStreamFilesGoesOnWithTheHostName) {
+  testing::TempDir dir;
+  { ASSERT_TRUE(Pipeline::Open(Options(dir.path())).has_value()); }
+  auto stream = JournalStream(dir.path());
+  ASSERT_TRUE(stream.has_value()) << stream.error().message;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  EXPECT_EQ(*stream, std::string(host).substr(0, 55));
+}
+
+TEST(PipelineTest, AStreamFileWithoutANameIsRefusedWithWhatToDo) {
+  testing::TempDir dir;
+  testing::WriteLines(dir.path() / "stream", {"two words"});
+  PipelineOptions options = Options(dir.path());
+  options.stream.clear();
+  auto pipeline = Pipeline::Open(options);
+  ASSERT_FALSE(pipeline.has_value());
+  EXPECT_NE(pipeline.error().message.find("holds no stream name"), std::string::npos)
+      << pipeline.error().message;
 }
 
 TEST(PipelineTest, ASecondWriterOnTheSameDirectoryIsRefused) {

@@ -112,6 +112,70 @@ TEST(ShipperTest, ASinkThatIsDownLosesNothingAndGetsEachRecordOnceWhenItIsBack) 
   EXPECT_EQ((*backlog)[0].records_behind, 0u);
 }
 
+// A destination that does not answer while `down`, and says so when asked.
+class UnansweringSinkDouble final : public Sink {
+ public:
+  struct Shared {
+    std::mutex mutex;
+    bool down = true;
+    int attempts = 0;  // Store calls
+    int probes = 0;    // Answers calls
+    size_t stored = 0;
+  };
+  explicit UnansweringSinkDouble(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+  Status Store(std::span<const SinkRecord> batch) override {
+    std::lock_guard lock(shared_->mutex);
+    ++shared_->attempts;
+    if (shared_->down) return Fail(ErrorCode::kUnavailable, "Operation timed out after 10001 ms");
+    shared_->stored += batch.size();
+    return {};
+  }
+  std::optional<bool> Answers() override {
+    std::lock_guard lock(shared_->mutex);
+    ++shared_->probes;
+    return !shared_->down;
+  }
+
+ private:
+  std::shared_ptr<Shared> shared_;
+};
+
+template <typename Shared, typename Condition>
+bool WaitFor(Shared& shared, Condition condition) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(shared.mutex);
+      if (condition()) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+TEST(ShipperTest, ADestinationThatAnswersAgainIsRetriedAtOnceNotAfterTheBackoff) {
+  testing::TempDir dir;
+  const size_t logged = LogEvents(dir.path(), 30).size();
+  auto shared = std::make_shared<UnansweringSinkDouble::Shared>();
+  ShipperOptions options = Options(dir.path());
+  options.poll_interval = std::chrono::milliseconds(50);
+  options.min_backoff = options.max_backoff = std::chrono::hours(1);
+  options.probe_interval = std::chrono::milliseconds(20);
+  auto shipper = Shipper::Start(options, std::make_unique<UnansweringSinkDouble>(shared));
+  ASSERT_TRUE(shipper.has_value()) << shipper.error().message;
+  // Down: it is asked, again and again, and not sent the batch again meanwhile.
+  ASSERT_TRUE(WaitFor(*shared, [&] { return shared->probes >= 10; }));
+  {
+    std::lock_guard lock(shared->mutex);
+    EXPECT_EQ(shared->attempts, 1);
+    shared->down = false;
+  }
+  // Back: everything arrives, an hour of backoff notwithstanding.
+  EXPECT_TRUE(WaitFor(*shared, [&] { return shared->stored >= logged + 3; }))
+      << "stored " << shared->stored << " of " << logged + 3;
+  EXPECT_FALSE((*shipper)->counters().failing);
+}
+
 TEST(ShipperTest, ABatchThatFailsWhileTheNextIsReadAheadIsSentAgainInOrder) {
   testing::TempDir dir;
   const std::vector<std::string> logged = LogEvents(dir.path(), 60);
