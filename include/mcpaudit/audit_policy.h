@@ -3,6 +3,7 @@
 // Kubernetes audit policy.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <string>
@@ -87,7 +88,10 @@ nlohmann::json ResultSummary(const nlohmann::json& result);
 // log, and how many were left out since the last `sample_summary`. Thread-safe.
 class CallSampler {
  public:
-  explicit CallSampler(std::vector<SampleRule> rules = {}) : rules_(std::move(rules)) {}
+  explicit CallSampler(std::vector<SampleRule> rules = {})
+      : any_rule_(!rules.empty()), rules_(std::move(rules)) {}
+  // Samples by these rules from now on; what was left out is still counted.
+  void SetRules(std::vector<SampleRule> rules);
   // For a successful call of `tool`: true when it is left out (and counted).
   bool Skip(std::string_view tool);
   // How many calls of `tool` were left out since the last time this was asked.
@@ -100,8 +104,9 @@ class CallSampler {
     uint64_t seen = 0;
     uint64_t skipped = 0;  // since the last sample_summary
   };
-  std::vector<SampleRule> rules_;
+  std::atomic<bool> any_rule_;  // without rules, no call waits for the mutex
   mutable std::mutex mutex_;
+  std::vector<SampleRule> rules_;  // guarded by mutex_
   std::map<std::string, Count, std::less<>> counts_;  // guarded by mutex_
 };
 

@@ -43,6 +43,12 @@ struct ReadApiResponse {
   // cuts the transfer short (no last chunk): the client sees it incomplete.
   std::function<std::optional<std::string>()> next_chunk;
 };
+// What GET /readyz answers: 200 when ready, else 503, with this JSON body.
+struct Readiness {
+  bool ready = true;
+  std::string body;
+};
+
 inline constexpr const char* kReadApiPrefix = "/api/v1/";
 inline constexpr const char* kConsoleCookie = "mcpaudit_console";  // the console's session
 
@@ -106,11 +112,19 @@ struct HttpOptions {
   // read API's threads.
   std::function<ReadApiResponse(const ReadApiRequest&)> console;
 
+  // GET /healthz answers 200 while the server serves. Set: GET /readyz
+  // answers what this returns. Both are unauthenticated and exempt from the
+  // Host check (load balancers and orchestrators ask them by address): say
+  // nothing sensitive. Called on the I/O thread: keep it quick.
+  std::function<Readiness()> readiness;
+
   // Called once the socket listens, with the endpoint's URL.
   std::function<void(const std::string& url)> on_listening;
 };
 
 inline constexpr const char* kMetricsPath = "/metrics";
+inline constexpr const char* kHealthPath = "/healthz";
+inline constexpr const char* kReadyPath = "/readyz";
 
 // Serves until `stop` is requested, then stops accepting, lets the calls in
 // flight finish (their responses and audit records included, for at most

@@ -108,6 +108,8 @@ class Pipeline final : public AuditLogger {
   // Not ready below admin_space_left (action refuse), or in durable mode while
   // the last write or sync failed.
   [[nodiscard]] Status Ready() const override;
+  // Whether the writer's last write and sync succeeded (in either mode).
+  [[nodiscard]] Status Writable() const;
   // Waits until everything logged before is written and synced.
   [[nodiscard]] Status Flush();
 

@@ -4,6 +4,7 @@
 // `denied` with reason `rate_limited`.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -29,6 +30,8 @@ class RateLimiter final : public Middleware {
   // `clock` must outlive the limiter; null: the system clock.
   explicit RateLimiter(std::vector<RateLimitRule> rules, const Clock* clock = nullptr);
   std::optional<Refusal> Before(RequestContext& ctx, const ToolCall& call) override;
+  // Limits by these rules from now on; every caller starts with a full bucket.
+  void SetRules(std::vector<RateLimitRule> rules);
   // How many callers' buckets it holds now (those that filled up again are dropped).
   size_t buckets() const;
 
@@ -38,7 +41,8 @@ class RateLimiter final : public Middleware {
     std::chrono::steady_clock::time_point updated;
     const RateLimitRule* rule;
   };
-  std::vector<RateLimitRule> rules_;
+  std::atomic<bool> any_rule_;  // without rules, no call waits for the mutex
+  std::vector<RateLimitRule> rules_;  // guarded by mutex_
   SystemClock system_clock_;
   const Clock& clock_;
   mutable std::mutex mutex_;

@@ -85,6 +85,11 @@ struct SinkConfig {
   // Where batches the destination refuses for good (HTTP 4xx) are set aside,
   // one record per line; empty: such a batch fails like any other.
   std::filesystem::path dead_letter;
+  // GET /readyz says the sink is not ready while it fails with more than this
+  // still to ship; a sink that ships, or fails with less, is ready.
+  uint64_t ready_backlog_bytes = 256ull << 20;
+
+  bool operator==(const SinkConfig&) const = default;
 };
 
 // The type of `config`: its `type`, or else the scheme of its URL.

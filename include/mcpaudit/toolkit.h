@@ -212,6 +212,9 @@ class Toolkit {
   bool has_prompts() const { return !prompts_.empty(); }
   bool has_completion() const { return static_cast<bool>(completion_); }
   const Recorder& recorder() const { return recorder_; }
+  // Replaces the policy (levels, access, classification, sampling): calls that
+  // have begun finish under the policy they began with. Thread-safe.
+  void SetPolicy(AuditPolicy policy);
   // Durable mode: no call is answered without its record (ToolkitOptions::fail_closed).
   bool fail_closed() const { return fail_closed_; }
   const Redactor& redactor() const { return redactor_; }
@@ -226,14 +229,15 @@ class Toolkit {
   // Runs the call up to its record; false when the policy keeps none.
   bool Run(RequestContext& ctx, std::string_view name, const nlohmann::json& arguments,
            CallRecord& record, ToolCallResponse& response) const;
-  bool PrepareRecord(const RequestContext& ctx, std::string_view name, const RegisteredTool* tool,
-                     const nlohmann::json& arguments, std::chrono::steady_clock::time_point started,
-                     CallRecord& record, ToolCallResponse& response) const;
-  const ClassifyRule* ReasonRequiredByTool(std::string_view name) const;
+  bool PrepareRecord(const RequestContext& ctx, const AuditPolicy& policy, std::string_view name,
+                     const RegisteredTool* tool, const nlohmann::json& arguments,
+                     std::chrono::steady_clock::time_point started, CallRecord& record,
+                     ToolCallResponse& response) const;
+  static const ClassifyRule* ReasonRequiredByTool(const AuditPolicy& policy, std::string_view name);
   void EmitSampleSummary(const RequestContext& ctx, std::string_view tool) const;
 
-  void Classify(const RequestContext& ctx, std::string_view name, CallRecord& record,
-                ToolCallResponse& response) const;
+  static void Classify(const RequestContext& ctx, const AuditPolicy& policy, std::string_view name,
+                       CallRecord& record, ToolCallResponse& response);
   struct RegisteredResource {
     ResourceDefinition definition;
     ResourceHandler handler;
@@ -266,7 +270,8 @@ class Toolkit {
   AuditLogger& logger_;
   bool fail_closed_;
   Redactor redactor_;
-  AuditPolicy policy_;
+  // The policy calls begin with; each call keeps the one it began with.
+  std::atomic<std::shared_ptr<const AuditPolicy>> policy_;
   mutable CallSampler sampler_;  // 1-in-N sampling of successful calls, per tool
   mutable std::atomic<uint64_t> audit_failures_{0};
 };

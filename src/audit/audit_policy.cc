@@ -57,13 +57,20 @@ bool AuditPolicy::Permits(const std::vector<std::string>& roles, std::string_vie
   return allowed;
 }
 
+void CallSampler::SetRules(std::vector<SampleRule> rules) {
+  std::lock_guard lock(mutex_);
+  any_rule_.store(!rules.empty(), std::memory_order_relaxed);
+  rules_ = std::move(rules);
+}
+
 bool CallSampler::Skip(std::string_view tool) {
+  if (!any_rule_.load(std::memory_order_relaxed)) return false;
+  std::lock_guard lock(mutex_);
   const SampleRule* rule = nullptr;
   for (const auto& candidate : rules_)
     for (const auto& pattern : candidate.tools)
       if (!rule && GlobMatch(pattern, tool)) rule = &candidate;
   if (!rule || rule->keep_one_in <= 1) return false;
-  std::lock_guard lock(mutex_);
   Count& count = counts_[std::string(tool)];
   if (count.seen++ % rule->keep_one_in == 0) return false;
   ++count.skipped;

@@ -17,6 +17,7 @@
 #include "audit/journal_format.h"
 #include "base/audit_files.h"
 #include "base/bounded_json.h"
+#include "base/ops_log.h"
 #include "mcpaudit/audit_event.h"
 
 namespace mcpaudit {
@@ -72,6 +73,10 @@ Result<Journal> Journal::Open(JournalOptions options, std::string_view stream) {
     return Fail(ErrorCode::kUnavailable,
                 "another mcp-audit process is writing to " + dir.string() + " (it holds " + lock_path.string() + ")");
   }
+  // Who holds it: `mcp-audit reload` signals that process.
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(journal.lock_fd_, 0) != 0 || ::pwrite(journal.lock_fd_, pid.data(), pid.size(), 0) < 0)
+    OpsLog().warn("cannot write the process id into {}", lock_path.string());
 
   journal.head_.stream = std::string(stream);
   journal.head_.hash = std::string(journal::kGenesisHash);

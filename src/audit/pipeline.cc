@@ -630,6 +630,12 @@ Status Pipeline::Ready() const {
   return {};
 }
 
+Status Pipeline::Writable() const {
+  if (state_->write_failing.load(std::memory_order_relaxed))
+    return Fail(ErrorCode::kUnavailable, "the audit journal cannot be written at the moment");
+  return {};
+}
+
 Status Pipeline::Flush() {
   Completion completion;
   Prepared barrier;

@@ -55,4 +55,19 @@ inline uint64_t UnsignedMember(const nlohmann::json& object, std::string_view ke
   return it != object.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
 }
 
+// Member `key` of `object` when it is of that type, else an empty one (json's
+// value() throws on a member of another type: a record from disk may have one).
+inline std::string StringMember(const nlohmann::json& object, std::string_view key) {
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+inline nlohmann::json ArrayMember(const nlohmann::json& object, std::string_view key) {
+  const auto it = object.find(key);
+  return it != object.end() && it->is_array() ? *it : nlohmann::json::array();
+}
+inline nlohmann::json ObjectMember(const nlohmann::json& object, std::string_view key) {
+  const auto it = object.find(key);
+  return it != object.end() && it->is_object() ? *it : nlohmann::json::object();
+}
+
 }  // namespace mcpaudit

@@ -295,6 +295,9 @@ Status ReadSinks(Reader& top, const std::string& /*path: the reader names it*/, 
     if (auto status = sink.Get("timeout_seconds", timeout_seconds); !status) return status;
     if (timeout_seconds == 0) return sink.Missing("timeout_seconds", "1 or more seconds");
     parsed.timeout = std::chrono::seconds(timeout_seconds);
+    uint64_t ready_backlog_mb = parsed.ready_backlog_bytes >> 20;
+    if (auto status = sink.Get("ready_backlog_mb", ready_backlog_mb); !status) return status;
+    parsed.ready_backlog_bytes = std::min(ready_backlog_mb, uint64_t{1} << 40) << 20;
     if (auto status = sink.GetStrings("tenants", parsed.tenants); !status) return status;
     if (auto status = sink.GetStrings("event_types", parsed.event_types); !status) return status;
     for (const char* key :

@@ -90,6 +90,7 @@ roles_claim = "roles"
 # ca_file = ""                        # TLS: trust this CA bundle instead of the system's
 # gzip = true
 # timeout_seconds = 30
+# ready_backlog_mb = 256              # /readyz: not ready while failing with more than this to ship
 
 [audit]
 dir = "./var/audit"            # the journal (0700; segment files 0600)
@@ -98,7 +99,7 @@ mode = "async"                 # async: a call waits for its record to be queued
 overflow = "block"             # a full queue: block the call, or drop the record (counted in the log)
 queue_capacity = 65536         # records
 flush_interval_ms = 1000       # async: fdatasync at least this often
-stream = ""                    # the chain's name; empty: the host name
+stream = ""                    # the chain's name; empty: the journal's own (host-1a2b3c4d, in DIR/stream)
 signing_key = ""               # Ed25519 private key (PEM, mode 0600) to sign checkpoints; see keygen
 erasable = ["/user/email", "/request/client_ip", "/params"]   # JSON pointers erasure may remove
 

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   mcpaudit::cli::AddConsoleCommand(app, exit_code);
   mcpaudit::cli::AddRetentionCommand(app, exit_code);
   mcpaudit::cli::AddReportCommand(app, exit_code);
+  mcpaudit::cli::AddReloadCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

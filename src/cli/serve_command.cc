@@ -19,6 +19,8 @@
 #include "cli/commands.h"
 #include "cli/config.h"
 #include "cli/serving.h"
+#include "cli/reload.h"
+#include "cli/shipping.h"
 #include "conformance/conformance_toolkit.h"
 #include "console/console_site.h"
 #include "mcpaudit/authenticators.h"
@@ -191,7 +193,8 @@ Status ServeOverHttp(Server& server, HttpOptions http, const Config& config,
 // session), recording each call.
 int RunProxy(const ServeFlags& flags, const Config& config, HttpUpstream upstream,
              const HttpOptions& http, const std::string& dev_key, Pipeline& pipeline,
-             const AuditServer& server, const std::string& journal_line, std::stop_source stop) {
+             const AuditServer& server, const std::string& journal_line, std::stop_source stop,
+             std::function<void()> on_hangup) {
   static const SystemClock clock;
   Recorder recorder(pipeline, server, clock, SecureRandom());
   ProxyOptions options;
@@ -214,7 +217,7 @@ int RunProxy(const ServeFlags& flags, const Config& config, HttpUpstream upstrea
   options.http.request_timeout = options.call_timeout + std::chrono::seconds(30);
   if (!config.rate_limits.empty())
     options.middleware.push_back(std::make_shared<RateLimiter>(config.rate_limits));
-  SignalWatcher watcher(stop);
+  SignalWatcher watcher(stop, std::move(on_hangup));
   if (config.listen.empty()) {
     const Identity identity = StdioIdentity(config.user);
     std::cerr << "mcp-audit " << MCPAUDIT_VERSION << ": auditing the MCP server `" << upstream_name
@@ -353,26 +356,10 @@ int Serve(const ServeFlags& flags) {
     OpsLog().error("{}", moved.error().message);
   // Each sink is fed from the journal by its own shipper (stopped after the
   // pipeline, so that they ship the final records too).
-  std::vector<std::unique_ptr<Shipper>> shippers;
-  std::vector<std::string> sink_names;  // beside shippers
-  std::string stores_line;
-  for (SinkConfig sink_config : SinksOrDefault(config)) {
-    if (sink_config.dead_letter.empty())
-      sink_config.dead_letter = DeadLetterPath(config.audit.directory, sink_config.name);
-    auto sink = OpenSink(sink_config);
-    if (!sink) {
-      std::cerr << "mcp-audit serve: " << sink.error().message << "\n";
-      return 2;
-    }
-    auto shipper = Shipper::Start({.journal_dir = config.audit.directory, .name = sink_config.name},
-                                  std::move(*sink));
-    if (!shipper) {
-      std::cerr << "mcp-audit serve: " << shipper.error().message << "\n";
-      return 2;
-    }
-    shippers.push_back(std::move(*shipper));
-    sink_names.push_back(sink_config.name);
-    stores_line += "  shipped to:    " + sink_config.name + " " + RedactUrl(sink_config.url) + "\n";
+  auto shipping = Shipping::Start(config.audit.directory, SinksOrDefault(config));
+  if (!shipping) {
+    std::cerr << "mcp-audit serve: " << shipping.error().message << "\n";
+    return 2;
   }
   // Reads of the audit log by the CLI while the server holds the journal.
   auto reads =
@@ -388,7 +375,8 @@ int Serve(const ServeFlags& flags) {
   toolkit_options.policy = config.policy;
   toolkit_options.redaction = config.redaction;
   Toolkit toolkit(**pipeline, toolkit_options);
-  if (!config.rate_limits.empty()) toolkit.Use(std::make_shared<RateLimiter>(config.rate_limits));
+  auto limiter = std::make_shared<RateLimiter>(config.rate_limits);  // a reload may add rules
+  toolkit.Use(limiter);
   const bool catalog = config.toolkit == "catalog";
   if (auto registered =
           catalog ? RegisterCatalogTools(toolkit) : RegisterConformanceToolkit(toolkit);
@@ -416,17 +404,15 @@ int Serve(const ServeFlags& flags) {
       "  audit journal: " + records.string() + " (" + (durable ? "durable" : "async") + " mode, " +
       (config.audit.signing_key.empty() ? "unsigned" : "signed") + " checkpoints, files 0600)\n" +
       "  read it:       mcp-audit query --audit-dir " + records.string() +
-      "   verify it: mcp-audit verify --audit-dir " + records.string() + "\n" + stores_line;
+      "   verify it: mcp-audit verify --audit-dir " + records.string() + "\n" +
+      (*shipping)->Summary();
   // GET /metrics on the HTTP listener: the pipeline's and the shippers' counters.
-  http->metrics = [&pipeline = **pipeline, &shippers, &sink_names, dir = config.audit.directory] {
-    std::vector<SinkMetrics> sinks;
-    for (size_t i = 0; i < shippers.size(); ++i) {
-      SinkMetrics sink{sink_names[i], shippers[i]->counters(), std::nullopt};
-      if (sink.counters.position_known)
-        sink.backlog_bytes = JournalBytesAfter(dir, sink.counters.segment, sink.counters.offset);
-      sinks.push_back(std::move(sink));
-    }
-    return PrometheusText(pipeline.counters(), sinks);
+  http->metrics = [&pipeline = **pipeline, &shipping = **shipping] {
+    return PrometheusText(pipeline.counters(), shipping.Metrics());
+  };
+  // GET /readyz: whether a load balancer should send calls here.
+  http->readiness = [&pipeline = **pipeline, &shipping = **shipping, &audit = config.audit] {
+    return ReadinessOf(pipeline, audit, shipping);
   };
   // The auditor's console on the same listener, reading the first SQL store the server ships to.
   ReadApiOptions read_api;
@@ -450,11 +436,30 @@ int Serve(const ServeFlags& flags) {
   std::stop_source stop;
   Status served;
   int proxied = 0;
+  // SIGHUP (`mcp-audit reload`): the file read again, the flags applied again.
+  std::shared_ptr<SwappableAuthenticator> authenticator;
+  if (http->authenticator && dev_key.empty()) {
+    authenticator = std::make_shared<SwappableAuthenticator>(http->authenticator);
+    http->authenticator = authenticator;
+  }
+  LiveSettings live{**pipeline,    pipeline_options.server, **shipping, authenticator,
+                    flags.proxy ? nullptr : &toolkit, limiter};
+  Config running = config;
+  auto reload = [&] {
+    if (flags.config_file.empty()) {
+      (void)Reload(live, running,
+                   Fail(ErrorCode::kInvalidArgument,
+                        "serve was started without --config: there is no file to read again"),
+                   "");
+      return;
+    }
+    (void)Reload(live, running, Settings(flags), flags.config_file);
+  };
   if (flags.proxy) {
     proxied = RunProxy(flags, config, std::move(upstream), *http, dev_key, **pipeline,
-                       pipeline_options.server, journal_line, stop);
+                       pipeline_options.server, journal_line, stop, reload);
   } else {
-    SignalWatcher watcher(stop);
+    SignalWatcher watcher(stop, reload);
     Server server(server_options, toolkit);
     if (config.listen.empty()) {
       served = ServeOverStdio(server, config, flags, toolkit, journal_line, records, stop);
@@ -470,7 +475,7 @@ int Serve(const ServeFlags& flags) {
   OpsLog().info("stopping: {} audit records written, {} dropped, {} refused, {} failed writes",
                 counters.written, counters.dropped, counters.refused, counters.failed);
   pipeline->reset();  // audit_stopped and the final checkpoint
-  shippers.clear();   // each ships what is left while its sink takes it
+  shipping->reset();  // each shipper ships what is left while its sink takes it
   if (!served) {
     std::cerr << "mcp-audit serve: " << served.error().message << "\n";
     return 1;

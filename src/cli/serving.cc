@@ -16,13 +16,19 @@ sigset_t WatchedSignals() {
   return set;
 }
 
-SignalWatcher::SignalWatcher(std::stop_source stop) {
-  thread_ = std::jthread([set = WatchedSignals(), stop](std::stop_token done) mutable {
+SignalWatcher::SignalWatcher(std::stop_source stop, std::function<void()> on_hangup) {
+  thread_ = std::jthread([set = WatchedSignals(), stop, on_hangup = std::move(on_hangup)](
+                             std::stop_token done) mutable {
     const timespec tick{0, 200'000'000};
     while (!done.stop_requested()) {
       int signal = sigtimedwait(&set, nullptr, &tick);
       if (signal == SIGHUP) {
-        OpsLog().info("SIGHUP: nothing to reopen (the journal rotates its own segments)");
+        if (on_hangup) {
+          OpsLog().info("SIGHUP: reading the configuration again");
+          on_hangup();
+        } else {
+          OpsLog().info("SIGHUP: nothing to reload");
+        }
       } else if (signal == SIGINT || signal == SIGTERM) {
         OpsLog().info("stopping: finishing the calls in flight");
         stop.request_stop();

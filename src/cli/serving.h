@@ -3,6 +3,7 @@
 
 #include <signal.h>
 
+#include <functional>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -15,12 +16,13 @@ namespace mcpaudit::cli {
 // SIGINT, SIGTERM and SIGHUP: blocked in every thread, taken by a SignalWatcher.
 sigset_t WatchedSignals();
 
-// Handles SIGINT/SIGTERM (stop) on a thread of its own, so that no handler
-// runs in the middle of the server's work. The signals must be blocked before
-// any thread starts (pthread_sigmask with WatchedSignals()).
+// Handles SIGINT/SIGTERM (stop) and SIGHUP (`on_hangup`: a reload) on a
+// thread of its own, so that no handler runs in the middle of the server's
+// work. The signals must be blocked before any thread starts (pthread_sigmask
+// with WatchedSignals()).
 class SignalWatcher {
  public:
-  explicit SignalWatcher(std::stop_source stop);
+  explicit SignalWatcher(std::stop_source stop, std::function<void()> on_hangup = {});
 
  private:
   std::jthread thread_;

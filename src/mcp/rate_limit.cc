@@ -6,9 +6,18 @@
 namespace mcpaudit {
 
 RateLimiter::RateLimiter(std::vector<RateLimitRule> rules, const Clock* clock)
-    : rules_(std::move(rules)), clock_(clock ? *clock : system_clock_) {}
+    : any_rule_(!rules.empty()), rules_(std::move(rules)), clock_(clock ? *clock : system_clock_) {}
+
+void RateLimiter::SetRules(std::vector<RateLimitRule> rules) {
+  std::lock_guard lock(mutex_);
+  buckets_.clear();  // they point into the old rules
+  any_rule_.store(!rules.empty(), std::memory_order_relaxed);
+  rules_ = std::move(rules);
+}
 
 std::optional<Refusal> RateLimiter::Before(RequestContext& ctx, const ToolCall& call) {
+  if (!any_rule_.load(std::memory_order_relaxed)) return std::nullopt;
+  std::lock_guard lock(mutex_);
   size_t index = 0;
   const RateLimitRule* rule = nullptr;
   for (; index < rules_.size() && !rule; ++index) {
@@ -20,7 +29,6 @@ std::optional<Refusal> RateLimiter::Before(RequestContext& ctx, const ToolCall& 
   const std::string& who = per_tenant ? ctx.identity.tenant_id : ctx.identity.user_id;
   const std::string key = std::to_string(index) + (per_tenant ? "/tenant/" : "/user/") + who;
   const auto now = clock_.Monotonic();
-  std::lock_guard lock(mutex_);
   if (now - swept_ > std::chrono::seconds(10)) {
     swept_ = now;
     std::erase_if(buckets_, [&](const auto& entry) {

@@ -72,8 +72,13 @@ Toolkit::Toolkit(AuditLogger& logger, ToolkitOptions options)
       logger_(logger),
       fail_closed_(options.fail_closed),
       redactor_(std::move(options.redaction)),
-      policy_(std::move(options.policy)),
-      sampler_(policy_.sampling) {}
+      policy_(std::make_shared<const AuditPolicy>(std::move(options.policy))),
+      sampler_(policy_.load()->sampling) {}
+
+void Toolkit::SetPolicy(AuditPolicy policy) {
+  sampler_.SetRules(policy.sampling);
+  policy_.store(std::make_shared<const AuditPolicy>(std::move(policy)));
+}
 
 Toolkit::~Toolkit() {
   // What sampling skipped since the last summary is still told.
@@ -118,8 +123,9 @@ json Toolkit::ListTools() const {
 
 json Toolkit::ListTools(const std::vector<std::string>& roles) const {
   json tools = json::array();
+  const auto policy = policy_.load();
   for (const auto& tool : tools_)
-    if (policy_.Permits(roles, tool->definition.name)) tools.push_back(tool->listing);
+    if (policy->Permits(roles, tool->definition.name)) tools.push_back(tool->listing);
   return tools;
 }
 
@@ -156,13 +162,13 @@ void Toolkit::RunHandler(RequestContext& ctx, const RegisteredTool& tool, const 
 
 // Applies the policy (classification, level, redaction, sampling) to the
 // call's record; false when the policy keeps no record of it.
-bool Toolkit::PrepareRecord(const RequestContext& ctx, std::string_view name,
-                            const RegisteredTool* tool, const json& arguments,
-                            std::chrono::steady_clock::time_point started, CallRecord& record,
-                            ToolCallResponse& response) const {
-  Classify(ctx, name, record, response);
+bool Toolkit::PrepareRecord(const RequestContext& ctx, const AuditPolicy& policy,
+                            std::string_view name, const RegisteredTool* tool,
+                            const json& arguments, std::chrono::steady_clock::time_point started,
+                            CallRecord& record, ToolCallResponse& response) const {
+  Classify(ctx, policy, name, record, response);
   record.outcome = response.outcome;
-  const AuditLevel level = policy_.LevelFor(name);
+  const AuditLevel level = policy.LevelFor(name);
   if (level == AuditLevel::kNone && response.outcome == Outcome::kSuccess) return false;
   if (level >= AuditLevel::kRequest) {
     // Secrets never reach the record: names that look secret, and what the
@@ -219,16 +225,17 @@ void Toolkit::Settle(const Status& logged, std::string_view event_type, std::str
   }
 }
 
-const ClassifyRule* Toolkit::ReasonRequiredByTool(std::string_view name) const {
-  for (const auto& rule : policy_.classify)
-    if (rule.require_access_reason && policy_.MatchesTool(rule, name)) return &rule;
+const ClassifyRule* Toolkit::ReasonRequiredByTool(const AuditPolicy& policy,
+                                                  std::string_view name) {
+  for (const auto& rule : policy.classify)
+    if (rule.require_access_reason && policy.MatchesTool(rule, name)) return &rule;
   return nullptr;
 }
 
-void Toolkit::Classify(const RequestContext& ctx, std::string_view name, CallRecord& record,
-                       ToolCallResponse& response) const {
-  for (const auto& rule : policy_.classify) {
-    if (!policy_.MatchesTool(rule, name) && !policy_.MatchesResources(rule, record.resources))
+void Toolkit::Classify(const RequestContext& ctx, const AuditPolicy& policy, std::string_view name,
+                       CallRecord& record, ToolCallResponse& response) {
+  for (const auto& rule : policy.classify) {
+    if (!policy.MatchesTool(rule, name) && !policy.MatchesResources(rule, record.resources))
       continue;
     if (!rule.sensitivity.empty()) record.sensitivity = rule.sensitivity;
     record.phi = record.phi || rule.phi;
@@ -287,6 +294,7 @@ bool Toolkit::Run(RequestContext& ctx, std::string_view name, const json& argume
   const auto started = recorder_.clock().Monotonic();
   record.tool = std::string(name);
   const ToolCall call{name, arguments};
+  const std::shared_ptr<const AuditPolicy> policy = policy_.load();  // this call's, to its end
 
   auto deny = [&](int code, std::string message, std::string reason) {
     response.outcome = Outcome::kDenied;
@@ -311,9 +319,9 @@ bool Toolkit::Run(RequestContext& ctx, std::string_view name, const json& argume
     tool_error(Outcome::kDenied,
                "Invalid arguments for tool " + tool->definition.name + ":\n" + problems,
                "invalid_arguments");
-  } else if (!policy_.Permits(ctx.identity.roles, name)) {
+  } else if (!policy->Permits(ctx.identity.roles, name)) {
     deny(rpc::kAccessDenied, ToolNotAllowedMessage(name), kToolNotAllowedReason);
-  } else if (const ClassifyRule* rule = ReasonRequiredByTool(name);
+  } else if (const ClassifyRule* rule = ReasonRequiredByTool(*policy, name);
              rule && ctx.access_reason.empty()) {
     deny(rpc::kAccessDenied, kAccessReasonMessage, "access_reason_required");
   } else if (Status ready = fail_closed_ ? logger_.Ready() : Status{}; !ready) {
@@ -345,7 +353,7 @@ bool Toolkit::Run(RequestContext& ctx, std::string_view name, const json& argume
     }
   }
 
-  return PrepareRecord(ctx, name, tool, arguments, started, record, response);
+  return PrepareRecord(ctx, *policy, name, tool, arguments, started, record, response);
 }
 
 }  // namespace mcpaudit

@@ -118,7 +118,7 @@ json Toolkit::Complete(const json& ref, const std::string& argument, const std::
 
 void Toolkit::RecordContent(const RequestContext& ctx, CallRecord& record,
                             std::chrono::steady_clock::time_point started, ToolCallResponse& response) const {
-  Classify(ctx, record.tool, record, response);  // may withhold protected data read without a reason
+  Classify(ctx, *policy_.load(), record.tool, record, response);  // may withhold protected data read without a reason
   record.outcome = response.outcome;
   Finish(ctx, record, started, response);
 }

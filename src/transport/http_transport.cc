@@ -346,6 +346,19 @@ class HttpTransport {
   asio::awaitable<bool> Handle(beast::tcp_stream& stream, HttpRequest& request, const std::string& peer_ip) {
     std::string_view target = Sv(request.target());
     target = target.substr(0, target.find('?'));
+    if (target == kHealthPath || (target == kReadyPath && options_.readiness)) {
+      if (request.method() != http::verb::get) {
+        HttpResponse refused = NotAllowed(request, "Method Not Allowed");
+        refused.set(http::field::allow, "GET");
+        co_return co_await Write(stream, std::move(refused));
+      }
+      Readiness answer{true, R"({"status":"alive"})"};
+      if (target == kReadyPath) answer = options_.readiness();
+      HttpResponse response = Json(request, answer.ready ? http::status::ok : http::status::service_unavailable,
+                                   std::move(answer.body));
+      response.set(http::field::cache_control, "no-store");
+      co_return co_await Write(stream, std::move(response));
+    }
     if (!guard_.HostAllowed(request)) {
       co_return co_await Write(stream, Refused(request, peer_ip, nullptr, http::status::forbidden,
                                                "Forbidden: Host header not allowed (DNS rebinding protection)",
