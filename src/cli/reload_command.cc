@@ -59,7 +59,8 @@ std::optional<nlohmann::json> NewReloadRecord(const fs::path& dir,
       const LineRead read = ReadLineWithin(in, line, journal::kMaxLineBytes);
       if (read.bytes == 0 || !read.complete) break;
       auto record = ParseWithin(line, kMaxRecordDepth);
-      if (record.is_object() && StringMember(record, "event_type") == "config_reload") return record;
+      if (record.is_object() && StringMember(record, "event_type") == "config_reload")
+        return record;
     }
   }
   return std::nullopt;
@@ -71,8 +72,7 @@ void AddReloadCommand(CLI::App& app, int& exit_code) {
   auto audit_dir = std::make_shared<std::string>(kDefaultAuditDir);
   auto timeout = std::make_shared<unsigned>(30);
   CLI::App* cmd = app.add_subcommand(
-      "reload",
-      "Make the server writing a journal read its configuration again (as SIGHUP does)");
+      "reload", "Make the server writing a journal read its configuration again (as SIGHUP does)");
   cmd->add_option("--audit-dir", *audit_dir, "Directory of the server's journal")
       ->capture_default_str();
   cmd->add_option("--timeout", *timeout, "Seconds to wait for the server's answer")
@@ -111,8 +111,8 @@ void AddReloadCommand(CLI::App& app, int& exit_code) {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    std::cerr << "mcp-audit reload: process " << *pid << " was signalled but recorded no reload within "
-              << *timeout << " s\n";
+    std::cerr << "mcp-audit reload: process " << *pid
+              << " was signalled but recorded no reload within " << *timeout << " s\n";
     exit_code = 2;
   });
 }

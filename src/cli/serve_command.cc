@@ -18,8 +18,8 @@
 #include "catalog/catalog_toolkit.h"
 #include "cli/commands.h"
 #include "cli/config.h"
-#include "cli/serving.h"
 #include "cli/reload.h"
+#include "cli/serving.h"
 #include "cli/shipping.h"
 #include "conformance/conformance_toolkit.h"
 #include "console/console_site.h"
@@ -442,8 +442,8 @@ int Serve(const ServeFlags& flags) {
     authenticator = std::make_shared<SwappableAuthenticator>(http->authenticator);
     http->authenticator = authenticator;
   }
-  LiveSettings live{**pipeline,    pipeline_options.server, **shipping, authenticator,
-                    flags.proxy ? nullptr : &toolkit, limiter};
+  LiveSettings live{**pipeline,    pipeline_options.server,          **shipping,
+                    authenticator, flags.proxy ? nullptr : &toolkit, limiter};
   Config running = config;
   auto reload = [&] {
     if (flags.config_file.empty()) {

@@ -17,8 +17,8 @@ sigset_t WatchedSignals() {
 }
 
 SignalWatcher::SignalWatcher(std::stop_source stop, std::function<void()> on_hangup) {
-  thread_ = std::jthread([set = WatchedSignals(), stop, on_hangup = std::move(on_hangup)](
-                             std::stop_token done) mutable {
+  thread_ = std::jthread([set = WatchedSignals(), stop,
+                          on_hangup = std::move(on_hangup)](std::stop_token done) mutable {
     const timespec tick{0, 200'000'000};
     while (!done.stop_requested()) {
       int signal = sigtimedwait(&set, nullptr, &tick);
@@ -40,14 +40,17 @@ SignalWatcher::SignalWatcher(std::stop_source stop, std::function<void()> on_han
 Status ParseListen(const std::string& listen, HttpOptions& http) {
   const size_t colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) {
-    return Fail(ErrorCode::kInvalidArgument, "--http: '" + listen + "' is not HOST:PORT (e.g. 127.0.0.1:8080)");
+    return Fail(ErrorCode::kInvalidArgument,
+                "--http: '" + listen + "' is not HOST:PORT (e.g. 127.0.0.1:8080)");
   }
   std::string host = listen.substr(0, colon);
   if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
   unsigned port = 0;
-  auto [end, error] = std::from_chars(listen.data() + colon + 1, listen.data() + listen.size(), port);
+  auto [end, error] =
+      std::from_chars(listen.data() + colon + 1, listen.data() + listen.size(), port);
   if (error != std::errc() || end != listen.data() + listen.size() || port > 65535) {
-    return Fail(ErrorCode::kInvalidArgument, "--http: '" + listen.substr(colon + 1) + "' is not a port number");
+    return Fail(ErrorCode::kInvalidArgument,
+                "--http: '" + listen.substr(colon + 1) + "' is not a port number");
   }
   http.host = host;
   http.port = static_cast<uint16_t>(port);

@@ -27,8 +27,8 @@ Status Shipping::Reconfigure(std::vector<SinkConfig> sinks) {
   {
     std::lock_guard lock(mutex_);
     for (size_t i = 0; i < wanted.size(); ++i)
-      kept[i] = std::ranges::any_of(
-          running_, [&](const Running& r) { return r.config == wanted[i].config; });
+      kept[i] = std::ranges::any_of(running_,
+                                    [&](const Running& r) { return r.config == wanted[i].config; });
   }
   for (size_t i = 0; i < wanted.size(); ++i) {
     if (kept[i]) continue;

@@ -5,9 +5,8 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "audit/metrics.h"
 #include "audit/shipper.h"

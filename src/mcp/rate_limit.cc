@@ -33,7 +33,8 @@ std::optional<Refusal> RateLimiter::Before(RequestContext& ctx, const ToolCall& 
     swept_ = now;
     std::erase_if(buckets_, [&](const auto& entry) {
       const Bucket& idle = entry.second;
-      const double refilled = std::chrono::duration<double>(now - idle.updated).count() * idle.rule->per_second;
+      const double refilled =
+          std::chrono::duration<double>(now - idle.updated).count() * idle.rule->per_second;
       return idle.tokens + refilled >= idle.rule->burst;
     });
   }
@@ -48,8 +49,9 @@ std::optional<Refusal> RateLimiter::Before(RequestContext& ctx, const ToolCall& 
   }
   const auto wait_ms = static_cast<long>(std::ceil((1 - bucket.tokens) / rule->per_second * 1000));
   return Refusal{kRateLimitedCode,
-                 "Rate limit exceeded for " + std::string(per_tenant ? "tenant '" : "user '") + who + "' on '" +
-                     std::string(call.tool) + "': retry in " + std::to_string(wait_ms) + " ms",
+                 "Rate limit exceeded for " + std::string(per_tenant ? "tenant '" : "user '") +
+                     who + "' on '" + std::string(call.tool) + "': retry in " +
+                     std::to_string(wait_ms) + " ms",
                  "rate_limited"};
 }
 

@@ -5,17 +5,16 @@
 #include "mcpaudit/http_transport.h"
 
 #include <algorithm>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <condition_variable>
 #include <future>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
-
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <nlohmann/json.hpp>
 
 #include "base/bounded_json.h"
 #include "base/crypto.h"
@@ -34,7 +33,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-using nlohmann::json;
 using httpd::AcceptsType;
 using httpd::Clock;
 using httpd::EventText;
@@ -49,6 +47,7 @@ using httpd::Session;
 using httpd::SseEvent;
 using httpd::Stream;
 using httpd::Sv;
+using nlohmann::json;
 
 constexpr size_t kMaxHeaderBytes = 16 * 1024;
 constexpr auto kKeepAliveComment = std::chrono::seconds(15);
@@ -65,30 +64,37 @@ void ReportEscaped(std::exception_ptr error) {
 }
 
 struct Peer {
-  std::string ip;       // the socket's peer
-  std::string client;   // the client, through trusted proxies
+  std::string ip;      // the socket's peer
+  std::string client;  // the client, through trusted proxies
 };
 
 class HttpTransport {
  public:
   HttpTransport(SessionHost& server, HttpOptions options)
-      : server_(server), options_(std::move(options)), acceptor_(io_), sweep_(io_), random_(SecureRandom()) {}
+      : server_(server),
+        options_(std::move(options)),
+        acceptor_(io_),
+        sweep_(io_),
+        random_(SecureRandom()) {}
 
   Status Listen() {
     beast::error_code ec;
     auto address = asio::ip::make_address(options_.host, ec);
-    if (ec) return Fail(ErrorCode::kInvalidArgument, "--http: '" + options_.host + "' is not an IP address");
+    if (ec)
+      return Fail(ErrorCode::kInvalidArgument,
+                  "--http: '" + options_.host + "' is not an IP address");
     tcp::endpoint endpoint(address, options_.port);
     acceptor_.open(endpoint.protocol(), ec);
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      return Fail(ErrorCode::kIo, "cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
-                                      ": " + ec.message());
+      return Fail(ErrorCode::kIo, "cannot listen on " + options_.host + ":" +
+                                      std::to_string(options_.port) + ": " + ec.message());
     }
     loopback_ = address.is_loopback();
-    if (options_.allowed_hosts.empty() && loopback_) options_.allowed_hosts = {"localhost", "127.0.0.1", "[::1]"};
+    if (options_.allowed_hosts.empty() && loopback_)
+      options_.allowed_hosts = {"localhost", "127.0.0.1", "[::1]"};
     for (auto& host : options_.allowed_hosts) host = Lower(host);
     for (auto& origin : options_.allowed_origins) origin = Lower(origin);
     const uint16_t port = acceptor_.local_endpoint().port();
@@ -138,7 +144,9 @@ class HttpTransport {
     });
     while (Clock::now() < deadline) {
       bool idle = false;
-      RunOnIo([&] { idle = std::ranges::none_of(sessions_, [](auto& s) { return s.second->Busy(); }); });
+      RunOnIo([&] {
+        idle = std::ranges::none_of(sessions_, [](auto& s) { return s.second->Busy(); });
+      });
       if (idle) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -177,14 +185,16 @@ class HttpTransport {
         if (stopping_) co_return;
         continue;
       }
-      tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      tcp::socket socket =
+          co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (stopping_ || ec == asio::error::operation_aborted) co_return;
         // Out of descriptors (EMFILE) the listening socket stays ready: back off
         // instead of spinning, and say so once in a while, not on every attempt.
         ++failures;
         if (Clock::now() - last_warning > std::chrono::seconds(10)) {
-          OpsLog().warn("http: accept failed {} time(s) since the last warning: {}", failures, ec.message());
+          OpsLog().warn("http: accept failed {} time(s) since the last warning: {}", failures,
+                        ec.message());
           failures = 0;
           last_warning = Clock::now();
         }
@@ -199,17 +209,20 @@ class HttpTransport {
   // Ends sessions that saw no request for session_timeout.
   asio::awaitable<void> SweepIdleSessions() {
     for (;;) {
-      sweep_.expires_after(std::min<Clock::duration>(options_.session_timeout, std::chrono::seconds(60)));
+      sweep_.expires_after(
+          std::min<Clock::duration>(options_.session_timeout, std::chrono::seconds(60)));
       beast::error_code ec;
       co_await sweep_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (stopping_) co_return;
       const auto now = Clock::now();
       std::vector<std::string> idle;
       for (auto& [id, session] : sessions_) {
-        if (now - session->last_active > options_.session_timeout && !session->Busy()) idle.push_back(id);
+        if (now - session->last_active > options_.session_timeout && !session->Busy())
+          idle.push_back(id);
       }
       for (auto& id : idle) {
-        OpsLog().info("http: session {} ended after {} s without requests", id, options_.session_timeout.count());
+        OpsLog().info("http: session {} ended after {} s without requests", id,
+                      options_.session_timeout.count());
         EndSession(id, kEndExpired);
       }
     }
@@ -238,16 +251,19 @@ class HttpTransport {
       parser.header_limit(kMaxHeaderBytes);
       stream.expires_after(first ? options_.request_timeout : options_.idle_timeout);
       first = false;
-      co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      co_await http::async_read(stream, buffer, parser,
+                                asio::redirect_error(asio::use_awaitable, ec));
       if (ec == http::error::body_limit) {
-        co_await Write(stream, Refused(parser.get(), peer_ip, nullptr, http::status::payload_too_large,
-                                       "Request body larger than " + std::to_string(options_.max_body_bytes) +
-                                           " bytes",
-                                       "payload_too_large"));
+        co_await Write(
+            stream, Refused(parser.get(), peer_ip, nullptr, http::status::payload_too_large,
+                            "Request body larger than " + std::to_string(options_.max_body_bytes) +
+                                " bytes",
+                            "payload_too_large"));
         break;
       }
       if (ec == http::error::header_limit) {
-        co_await Write(stream, Refused(parser.get(), peer_ip, nullptr, http::status::request_header_fields_too_large,
+        co_await Write(stream, Refused(parser.get(), peer_ip, nullptr,
+                                       http::status::request_header_fields_too_large,
                                        "Request headers too large", "headers_too_large"));
         break;
       }
@@ -273,34 +289,37 @@ class HttpTransport {
 
   // The same, recorded as a refused request of the caller (`identity`, when
   // authenticated) with `reason`.
-  HttpResponse Refused(const HttpRequest& request, const std::string& peer_ip, const Identity* identity,
-                       http::status status, std::string_view message, std::string_view reason) {
+  HttpResponse Refused(const HttpRequest& request, const std::string& peer_ip,
+                       const Identity* identity, http::status status, std::string_view message,
+                       std::string_view reason) {
     RefusedRequest refusal;
     refusal.code = static_cast<int>(status);
     refusal.http_status = static_cast<int>(status);
     refusal.message = message;
     refusal.reason = reason;
     server_.RecordRefusal(CallerOf(request, guard_.ClientIp(request, peer_ip), identity), refusal);
-    return Refuse(request, status, message, status == http::status::not_found ? -32001 : rpc::kInvalidRequest);
+    return Refuse(request, status, message,
+                  status == http::status::not_found ? -32001 : rpc::kInvalidRequest);
   }
 
   // A request that would wait for a worker: the I/O thread answers it at once
   // (it never waits, so other clients are not held up), and the caller may
   // try again in a second. Recorded (floods summarised).
-  HttpResponse Busy(const HttpRequest& request, const std::string& client_ip, const Identity& identity,
-                    const jsonrpc::Message& message) {
+  HttpResponse Busy(const HttpRequest& request, const std::string& client_ip,
+                    const Identity& identity, const jsonrpc::Message& message) {
     constexpr std::string_view kText = "Service Unavailable: every worker is busy; retry after 1 s";
     RefusedRequest refusal = jsonrpc::RefusalOf(message, rpc::kServerBusy, kText, "server_busy");
     refusal.http_status = 503;
     server_.RecordRefusal(CallerOf(request, client_ip, &identity), refusal);
-    HttpResponse busy =
-        Json(request, http::status::service_unavailable, jsonrpc::Error(message.id, rpc::kServerBusy, kText));
+    HttpResponse busy = Json(request, http::status::service_unavailable,
+                             jsonrpc::Error(message.id, rpc::kServerBusy, kText));
     busy.set(http::field::retry_after, "1");
     return busy;
   }
 
   // What is known of the caller of `request` before (or after) authentication.
-  ConnectionInfo CallerOf(const HttpRequest& request, const std::string& client_ip, const Identity* identity) const {
+  ConnectionInfo CallerOf(const HttpRequest& request, const std::string& client_ip,
+                          const Identity* identity) const {
     ConnectionInfo info;
     info.transport = "http";
     info.client_ip = client_ip;
@@ -341,9 +360,9 @@ class HttpTransport {
     co_return !ec && response.keep_alive();
   }
 
-
   // Handles one request; returns whether the connection can serve another.
-  asio::awaitable<bool> Handle(beast::tcp_stream& stream, HttpRequest& request, const std::string& peer_ip) {
+  asio::awaitable<bool> Handle(beast::tcp_stream& stream, HttpRequest& request,
+                               const std::string& peer_ip) {
     std::string_view target = Sv(request.target());
     target = target.substr(0, target.find('?'));
     if (target == kHealthPath || (target == kReadyPath && options_.readiness)) {
@@ -354,19 +373,22 @@ class HttpTransport {
       }
       Readiness answer{true, R"({"status":"alive"})"};
       if (target == kReadyPath) answer = options_.readiness();
-      HttpResponse response = Json(request, answer.ready ? http::status::ok : http::status::service_unavailable,
-                                   std::move(answer.body));
+      HttpResponse response =
+          Json(request, answer.ready ? http::status::ok : http::status::service_unavailable,
+               std::move(answer.body));
       response.set(http::field::cache_control, "no-store");
       co_return co_await Write(stream, std::move(response));
     }
     if (!guard_.HostAllowed(request)) {
-      co_return co_await Write(stream, Refused(request, peer_ip, nullptr, http::status::forbidden,
-                                               "Forbidden: Host header not allowed (DNS rebinding protection)",
-                                               "host_not_allowed"));
+      co_return co_await Write(
+          stream, Refused(request, peer_ip, nullptr, http::status::forbidden,
+                          "Forbidden: Host header not allowed (DNS rebinding protection)",
+                          "host_not_allowed"));
     }
     if (!guard_.OriginAllowed(request)) {
-      co_return co_await Write(stream, Refused(request, peer_ip, nullptr, http::status::forbidden,
-                                               "Forbidden: Origin not allowed", "origin_not_allowed"));
+      co_return co_await Write(stream,
+                               Refused(request, peer_ip, nullptr, http::status::forbidden,
+                                       "Forbidden: Origin not allowed", "origin_not_allowed"));
     }
     if (target.starts_with("/.well-known/oauth-protected-resource") && options_.authenticator &&
         request.method() == http::verb::get) {
@@ -388,7 +410,8 @@ class HttpTransport {
       co_return co_await Write(stream, std::move(response));
     }
     if (target.starts_with(kReadApiPrefix) && options_.read_api) {
-      if (request.method() == http::verb::options) co_return co_await Write(stream, Preflight(request));
+      if (request.method() == http::verb::options)
+        co_return co_await Write(stream, Preflight(request));
       auto caller = ReadApiCaller(request, client_ip, peer_ip);
       if (!caller) co_return co_await Write(stream, std::move(caller.error()));
       const ReadApiRequest read = ReadRequestOf(request, client_ip, peer_ip, std::move(*caller));
@@ -398,9 +421,10 @@ class HttpTransport {
     if ((target == "/console" || target.starts_with("/console/")) && options_.console) {
       // The pages hold no record; the sign-in checks its credential itself.
       if (request.method() != http::verb::get && !guard_.FromThisOrigin(request, peer_ip)) {
-        co_return co_await Write(stream, Refused(request, peer_ip, nullptr, http::status::forbidden,
-                                                 "Forbidden: the console's forms are sent from its own pages",
-                                                 "origin_not_allowed"));
+        co_return co_await Write(
+            stream, Refused(request, peer_ip, nullptr, http::status::forbidden,
+                            "Forbidden: the console's forms are sent from its own pages",
+                            "origin_not_allowed"));
       }
       const ReadApiRequest read = ReadRequestOf(request, client_ip, peer_ip, Identity{});
       // A page is compiled in and answered at once; a form is recorded, off the I/O thread.
@@ -413,14 +437,16 @@ class HttpTransport {
       co_return co_await Answer(stream, request, answer);
     }
     if (!options_.serve_mcp) {
-      co_return co_await Write(stream, Refuse(request, http::status::not_found, "Not Found: this listener serves " +
-                                                                                     std::string(kReadApiPrefix)));
+      co_return co_await Write(
+          stream, Refuse(request, http::status::not_found,
+                         "Not Found: this listener serves " + std::string(kReadApiPrefix)));
     }
     if (target != options_.path) {
-      co_return co_await Write(stream, Refuse(request, http::status::not_found, "Not Found: the MCP endpoint is " +
-                                                                                     options_.path));
+      co_return co_await Write(stream, Refuse(request, http::status::not_found,
+                                              "Not Found: the MCP endpoint is " + options_.path));
     }
-    if (request.method() == http::verb::options) co_return co_await Write(stream, Preflight(request));
+    if (request.method() == http::verb::options)
+      co_return co_await Write(stream, Preflight(request));
     if (stopping_) {
       co_return co_await Write(stream, Refuse(request, http::status::service_unavailable,
                                               "Service Unavailable: the server is shutting down"));
@@ -429,26 +455,34 @@ class HttpTransport {
     if (!authenticated) co_return co_await Write(stream, std::move(authenticated.error()));
     const Identity identity = std::move(*authenticated);
     switch (request.method()) {
-      case http::verb::post: co_return co_await Post(stream, request, client_ip, identity);
-      case http::verb::get: co_return co_await Get(stream, request, client_ip, identity);
-      case http::verb::delete_: co_return co_await Delete(stream, request, client_ip, identity);
+      case http::verb::post:
+        co_return co_await Post(stream, request, client_ip, identity);
+      case http::verb::get:
+        co_return co_await Get(stream, request, client_ip, identity);
+      case http::verb::delete_:
+        co_return co_await Delete(stream, request, client_ip, identity);
       default:
         co_return co_await Write(stream, NotAllowed(request, "Method Not Allowed"));
     }
   }
 
-  ReadApiRequest ReadRequestOf(const HttpRequest& request, const std::string& client_ip, const std::string& peer_ip,
-                               Identity caller) const {
-    return {std::string(request.method_string()), std::string(request.target()), std::move(caller), client_ip,
+  ReadApiRequest ReadRequestOf(const HttpRequest& request, const std::string& client_ip,
+                               const std::string& peer_ip, Identity caller) const {
+    return {std::string(request.method_string()),
+            std::string(request.target()),
+            std::move(caller),
+            client_ip,
             request.body(),
-            std::string(Field(request, http::field::cookie)), guard_.ForwardedOverHttps(request, peer_ip)};
+            std::string(Field(request, http::field::cookie)),
+            guard_.ForwardedOverHttps(request, peer_ip)};
   }
 
   // Runs `call` on the read pool (a read waits for its database); nothing it
   // throws crosses back: `on_throw` is the answer then. (Coroutines here take
   // class parameters by reference: GCC 12 destroys a by-value one twice.)
   template <typename T>
-  asio::awaitable<T> OnReadPool(const std::string& what, const std::function<T()>& call, const T& on_throw) {
+  asio::awaitable<T> OnReadPool(const std::string& what, const std::function<T()>& call,
+                                const T& on_throw) {
     co_return co_await asio::co_spawn(
         read_pool_,
         [&]() -> asio::awaitable<T> {
@@ -463,15 +497,18 @@ class HttpTransport {
   }
 
   // `handler`'s answer to `read`, from the read pool.
-  asio::awaitable<ReadApiResponse> OffTheIoThread(const std::function<ReadApiResponse(const ReadApiRequest&)>& handler,
-                                                  const ReadApiRequest& read) {
+  asio::awaitable<ReadApiResponse> OffTheIoThread(
+      const std::function<ReadApiResponse(const ReadApiRequest&)>& handler,
+      const ReadApiRequest& read) {
     const std::function<ReadApiResponse()> call = [&] { return handler(read); };
-    const ReadApiResponse internal_error{500, "application/json", R"({"error":"internal error"})", {}, {}};
+    const ReadApiResponse internal_error{
+        500, "application/json", R"({"error":"internal error"})", {}, {}};
     co_return co_await OnReadPool(read.target, call, internal_error);
   }
 
   // Writes `answer`: whole, or its body streamed chunk by chunk (then the connection closes).
-  asio::awaitable<bool> Answer(beast::tcp_stream& stream, const HttpRequest& request, ReadApiResponse& answer) {
+  asio::awaitable<bool> Answer(beast::tcp_stream& stream, const HttpRequest& request,
+                               ReadApiResponse& answer) {
     if (!answer.next_chunk) {
       HttpResponse response = Empty(request, static_cast<http::status>(answer.status));
       response.set(http::field::content_type, answer.content_type);
@@ -481,7 +518,8 @@ class HttpTransport {
       response.prepare_payload();
       co_return co_await Write(stream, std::move(response));
     }
-    http::response<http::empty_body> head(static_cast<http::status>(answer.status), request.version());
+    http::response<http::empty_body> head(static_cast<http::status>(answer.status),
+                                          request.version());
     head.set(http::field::content_type, answer.content_type);
     head.set(http::field::cache_control, "no-store");
     for (const auto& [name, value] : answer.headers) head.insert(name, value);
@@ -491,7 +529,8 @@ class HttpTransport {
     http::response_serializer<http::empty_body> serializer(head);
     beast::error_code ec;
     stream.expires_after(kWriteTimeout);
-    co_await http::async_write_header(stream, serializer, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_write_header(stream, serializer,
+                                      asio::redirect_error(asio::use_awaitable, ec));
     std::string chunk = std::move(answer.body);
     auto quiet_since = std::chrono::steady_clock::now();
     bool ended = false;  // the body is whole: only then does the last chunk say so
@@ -516,7 +555,8 @@ class HttpTransport {
       }
       chunk = std::move(**next);
       if (!chunk.empty()) continue;
-      // Nothing yet (a tail): ask again in a second; now and then a comment finds a client that went away.
+      // Nothing yet (a tail): ask again in a second; now and then a comment finds a client that
+      // went away.
       asio::steady_timer pause(stream.get_executor(), std::chrono::seconds(1));
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       ec = {};
@@ -526,7 +566,8 @@ class HttpTransport {
     }
     if (!ec && ended) {
       stream.expires_after(kWriteTimeout);
-      co_await asio::async_write(stream, http::make_chunk_last(), asio::redirect_error(asio::use_awaitable, ec));
+      co_await asio::async_write(stream, http::make_chunk_last(),
+                                 asio::redirect_error(asio::use_awaitable, ec));
     }
     stream.expires_never();
     co_return false;
@@ -534,31 +575,38 @@ class HttpTransport {
 
   // The read API's caller: by the credential sent, else by the console's
   // session cookie; or the 401 that refuses them (recorded as auth_failure).
-  std::expected<Identity, HttpResponse> ReadApiCaller(const HttpRequest& request, const std::string& client_ip,
+  std::expected<Identity, HttpResponse> ReadApiCaller(const HttpRequest& request,
+                                                      const std::string& client_ip,
                                                       const std::string& peer_ip) {
-    const bool credential_sent =
-        request.find(http::field::authorization) != request.end() || request.find("X-API-Key") != request.end();
+    const bool credential_sent = request.find(http::field::authorization) != request.end() ||
+                                 request.find("X-API-Key") != request.end();
     const std::string_view cookie = Field(request, http::field::cookie);
-    if (credential_sent || !options_.session_caller || cookie.find(std::string(kConsoleCookie) + "=") == cookie.npos)
+    if (credential_sent || !options_.session_caller ||
+        cookie.find(std::string(kConsoleCookie) + "=") == cookie.npos)
       return Authenticate(request, client_ip);
     auto caller = options_.session_caller(cookie);
     if (!caller)
-      return std::unexpected(
-          Unauthorized(request, {"invalid_token", "the console session has ended: sign in again"}, client_ip));
+      return std::unexpected(Unauthorized(
+          request, {"invalid_token", "the console session has ended: sign in again"}, client_ip));
     if (request.method() != http::verb::get && !guard_.FromThisOrigin(request, peer_ip))
-      return std::unexpected(Refused(request, peer_ip, &*caller, http::status::forbidden,
-                                     "Forbidden: a console session changes nothing from another origin",
-                                     "origin_not_allowed"));
-    caller->auth_method = "console_session/" + caller->auth_method;  // the records tell it from the credential's own use
+      return std::unexpected(
+          Refused(request, peer_ip, &*caller, http::status::forbidden,
+                  "Forbidden: a console session changes nothing from another origin",
+                  "origin_not_allowed"));
+    caller->auth_method = "console_session/" +
+                          caller->auth_method;  // the records tell it from the credential's own use
     return std::move(*caller);
   }
 
   // Who is calling, or the 401 that refuses them (recorded as auth_failure).
-  std::expected<Identity, HttpResponse> Authenticate(const HttpRequest& request, const std::string& client_ip) {
+  std::expected<Identity, HttpResponse> Authenticate(const HttpRequest& request,
+                                                     const std::string& client_ip) {
     if (!options_.authenticator) return options_.anonymous;
-    Credentials credentials{Field(request, http::field::authorization), Field(request, "X-API-Key")};
+    Credentials credentials{Field(request, http::field::authorization),
+                            Field(request, "X-API-Key")};
     auto authenticated = options_.authenticator->Authenticate(credentials);
-    if (!authenticated) return std::unexpected(Unauthorized(request, authenticated.error(), client_ip));
+    if (!authenticated)
+      return std::unexpected(Unauthorized(request, authenticated.error(), client_ip));
     return std::move(*authenticated);
   }
 
@@ -572,7 +620,8 @@ class HttpTransport {
     return response;
   }
 
-  HttpResponse Unauthorized(const HttpRequest& request, const AuthFailure& failure, const std::string& client_ip) {
+  HttpResponse Unauthorized(const HttpRequest& request, const AuthFailure& failure,
+                            const std::string& client_ip) {
     RefusedRequest refusal;
     refusal.event_type = "auth_failure";
     refusal.code = 401;
@@ -580,20 +629,23 @@ class HttpTransport {
     refusal.message = failure.description;
     refusal.reason = failure.error;
     server_.RecordRefusal(CallerOf(request, client_ip, nullptr), refusal);
-    HttpResponse response = Refuse(request, http::status::unauthorized, "Unauthorized: " + failure.description);
+    HttpResponse response =
+        Refuse(request, http::status::unauthorized, "Unauthorized: " + failure.description);
     // The description may quote what the caller sent (a key id): only what a
     // quoted-string holds safely goes into the header (RFC 6750 §3).
     std::string description;
     for (char c : failure.description)
       description.push_back(c >= 0x20 && c < 0x7f && c != '"' && c != '\\' ? c : '?');
-    std::string challenge = "Bearer error=\"" + failure.error + "\", error_description=\"" + description +
-                            "\", resource_metadata=\"" + guard_.ResourceMetadataUrl() + "\"";
+    std::string challenge = "Bearer error=\"" + failure.error + "\", error_description=\"" +
+                            description + "\", resource_metadata=\"" +
+                            guard_.ResourceMetadataUrl() + "\"";
     response.set(http::field::www_authenticate, challenge);
     return response;
   }
 
   // The session named by the request's Mcp-Session-Id, or the response that refuses it.
-  std::variant<Session*, HttpResponse> FindSession(const HttpRequest& request, const std::string& client_ip,
+  std::variant<Session*, HttpResponse> FindSession(const HttpRequest& request,
+                                                   const std::string& client_ip,
                                                    const Identity& identity) {
     auto header = request.find("Mcp-Session-Id");
     if (header == request.end()) {
@@ -604,7 +656,8 @@ class HttpTransport {
     // A session belongs to the user who opened it: to anyone else it does not
     // exist (and someone else's session id in the record shows who tried).
     if (it == sessions_.end() || it->second->user_id != identity.user_id) {
-      return Refused(request, client_ip, &identity, http::status::not_found, "Not Found: unknown or ended session",
+      return Refused(request, client_ip, &identity, http::status::not_found,
+                     "Not Found: unknown or ended session",
                      it == sessions_.end() ? "unknown_session" : "session_of_another_user");
     }
     it->second->last_active = Clock::now();
@@ -617,8 +670,9 @@ class HttpTransport {
     for (std::string_view known : kProtocolVersions) {
       if (known == Sv(header->value())) return std::nullopt;
     }
-    return Refuse(request, http::status::bad_request,
-                  "Bad Request: unsupported MCP-Protocol-Version '" + std::string(Sv(header->value())) + "'");
+    return Refuse(
+        request, http::status::bad_request,
+        "Bad Request: unsupported MCP-Protocol-Version '" + std::string(Sv(header->value())) + "'");
   }
 
   static MessageContext MessageContextOf(const HttpRequest& request) {
@@ -647,7 +701,8 @@ class HttpTransport {
     }
     if (!target) target = session.standalone;
     if (!target) {
-      OpsLog().debug("http: session {}: no stream open for a server message; not delivered", session.id);
+      OpsLog().debug("http: session {}: no stream open for a server message; not delivered",
+                     session.id);
       return;
     }
     if (session.protocol_version.empty() && message.is_response) {
@@ -669,7 +724,8 @@ class HttpTransport {
 
   // Before a session opens: the user's least recently used idle session ends
   // when they hold too many; with too many in all, the refusal.
-  std::optional<HttpResponse> MakeRoomForSession(const HttpRequest& request, const std::string& client_ip,
+  std::optional<HttpResponse> MakeRoomForSession(const HttpRequest& request,
+                                                 const std::string& client_ip,
                                                  const Identity& identity) {
     size_t owned = 0;
     Session* oldest = nullptr;
@@ -677,20 +733,23 @@ class HttpTransport {
     for (auto& [key, session] : sessions_) {
       if (session->owner != owner || session->id.empty()) continue;
       ++owned;
-      if (!session->Busy() && (!oldest || session->last_active < oldest->last_active)) oldest = session.get();
+      if (!session->Busy() && (!oldest || session->last_active < oldest->last_active))
+        oldest = session.get();
     }
     if (owned >= options_.max_sessions_per_user) {
       if (!oldest) {
-        return Refused(request, client_ip, &identity, http::status::too_many_requests,
-                       "Too Many Requests: " + std::to_string(owned) + " sessions of this caller are busy",
-                       "too_many_sessions");
+        return Refused(
+            request, client_ip, &identity, http::status::too_many_requests,
+            "Too Many Requests: " + std::to_string(owned) + " sessions of this caller are busy",
+            "too_many_sessions");
       }
       OpsLog().info("http: session {} of {} ended to make room for a new one", oldest->id, owner);
       EndSession(oldest->key, kEndEvicted);
     }
     if (sessions_.size() >= options_.max_sessions) {
-      HttpResponse refused = Refused(request, client_ip, &identity, http::status::service_unavailable,
-                                     "Service Unavailable: too many sessions open; retry later", "too_many_sessions");
+      HttpResponse refused =
+          Refused(request, client_ip, &identity, http::status::service_unavailable,
+                  "Service Unavailable: too many sessions open; retry later", "too_many_sessions");
       refused.set(http::field::retry_after, "60");
       return refused;
     }
@@ -726,29 +785,35 @@ class HttpTransport {
     return session;
   }
 
-  asio::awaitable<bool> Post(beast::tcp_stream& stream, HttpRequest& request, const std::string& client_ip,
-                             const Identity& identity) {
+  asio::awaitable<bool> Post(beast::tcp_stream& stream, HttpRequest& request,
+                             const std::string& client_ip, const Identity& identity) {
     if (!AcceptsType(Field(request, http::field::accept), "application/json") ||
         !AcceptsType(Field(request, http::field::accept), "text/event-stream")) {
-      co_return co_await Write(stream, Refuse(request, http::status::not_acceptable,
-                                              "Not Acceptable: Accept must list application/json and "
-                                              "text/event-stream"));
+      co_return co_await Write(stream,
+                               Refuse(request, http::status::not_acceptable,
+                                      "Not Acceptable: Accept must list application/json and "
+                                      "text/event-stream"));
     }
-    if (Lower(Field(request, http::field::content_type)).find("application/json") == std::string::npos) {
-      co_return co_await Write(stream, Refuse(request, http::status::unsupported_media_type,
-                                              "Unsupported Media Type: Content-Type must be application/json"));
+    if (Lower(Field(request, http::field::content_type)).find("application/json") ==
+        std::string::npos) {
+      co_return co_await Write(
+          stream, Refuse(request, http::status::unsupported_media_type,
+                         "Unsupported Media Type: Content-Type must be application/json"));
     }
-    if (auto refused = CheckProtocolVersion(request)) co_return co_await Write(stream, std::move(*refused));
+    if (auto refused = CheckProtocolVersion(request))
+      co_return co_await Write(stream, std::move(*refused));
     auto decoded = jsonrpc::Decode(request.body(), options_.max_json_depth);
     if (auto* error = std::get_if<jsonrpc::DecodeError>(&decoded)) {
       RefusedRequest refusal = jsonrpc::RefusalOf(*error);
       refusal.http_status = 400;
       server_.RecordRefusal(CallerOf(request, client_ip, &identity), refusal);
-      co_return co_await Write(stream, Json(request, http::status::bad_request,
-                                            jsonrpc::Error(error->id, error->code, error->message)));
+      co_return co_await Write(stream,
+                               Json(request, http::status::bad_request,
+                                    jsonrpc::Error(error->id, error->code, error->message)));
     }
     auto& message = std::get<jsonrpc::Message>(decoded);
-    const bool would_wait = message.kind == jsonrpc::Message::Kind::kRequest && server_.WouldWait(message.method);
+    const bool would_wait =
+        message.kind == jsonrpc::Message::Kind::kRequest && server_.WouldWait(message.method);
     const bool is_initialize =
         message.kind == jsonrpc::Message::Kind::kRequest && message.method == "initialize";
 
@@ -761,15 +826,17 @@ class HttpTransport {
       if (!is_initialize) {
         // Nothing remembers an initialize: the session starts as if it had one.
         auto header = request.find("MCP-Protocol-Version");
-        session->protocol_version = header == request.end() ? std::string(std::end(kProtocolVersions)[-1])
-                                                            : std::string(Sv(header->value()));
+        session->protocol_version = header == request.end()
+                                        ? std::string(std::end(kProtocolVersions)[-1])
+                                        : std::string(Sv(header->value()));
         session->connection->AssumeInitialized(session->protocol_version);
       }
     } else if (is_initialize) {
       if (request.find("Mcp-Session-Id") != request.end()) {
-        co_return co_await Write(stream, Refuse(request, http::status::bad_request,
-                                                "Bad Request: initialize opens a new session; send it without "
-                                                "Mcp-Session-Id"));
+        co_return co_await Write(
+            stream, Refuse(request, http::status::bad_request,
+                           "Bad Request: initialize opens a new session; send it without "
+                           "Mcp-Session-Id"));
       }
       if (would_wait) co_return co_await Write(stream, Busy(request, client_ip, identity, message));
       if (auto refused = MakeRoomForSession(request, client_ip, identity)) {
@@ -778,7 +845,8 @@ class HttpTransport {
       session = NewSession(request, client_ip, identity, true);
     } else {
       auto found = FindSession(request, client_ip, identity);
-      if (auto* refused = std::get_if<HttpResponse>(&found)) co_return co_await Write(stream, std::move(*refused));
+      if (auto* refused = std::get_if<HttpResponse>(&found))
+        co_return co_await Write(stream, std::move(*refused));
       session = sessions_.at(std::get<Session*>(found)->id);
       if (would_wait) co_return co_await Write(stream, Busy(request, client_ip, identity, message));
     }
@@ -790,10 +858,11 @@ class HttpTransport {
     }
     const std::string request_id = jsonrpc::IdKey(message.id);
     if (session->by_request.contains(request_id)) {
-      co_return co_await Write(stream, Json(request, http::status::conflict,
-                                            jsonrpc::Error(message.id, rpc::kInvalidRequest,
-                                                           "Invalid Request: id " + request_id +
-                                                               " is already in use in this session")));
+      co_return co_await Write(stream,
+                               Json(request, http::status::conflict,
+                                    jsonrpc::Error(message.id, rpc::kInvalidRequest,
+                                                   "Invalid Request: id " + request_id +
+                                                       " is already in use in this session")));
     }
     auto reply = session->NewStream(io_.get_executor(), false);
     reply->awaiting.insert(request_id);
@@ -804,19 +873,24 @@ class HttpTransport {
     co_return keep_alive;
   }
 
-  asio::awaitable<bool> Get(beast::tcp_stream& stream, HttpRequest& request, const std::string& client_ip,
-                            const Identity& identity) {
+  asio::awaitable<bool> Get(beast::tcp_stream& stream, HttpRequest& request,
+                            const std::string& client_ip, const Identity& identity) {
     if (options_.stateless) {
-      co_return co_await Write(stream,
-                               NotAllowed(request, "Method Not Allowed: this server is stateless; it has no stream to GET"));
+      co_return co_await Write(
+          stream,
+          NotAllowed(request,
+                     "Method Not Allowed: this server is stateless; it has no stream to GET"));
     }
     if (!AcceptsType(Field(request, http::field::accept), "text/event-stream")) {
-      co_return co_await Write(stream, Refuse(request, http::status::not_acceptable,
-                                              "Not Acceptable: Accept must list text/event-stream"));
+      co_return co_await Write(stream,
+                               Refuse(request, http::status::not_acceptable,
+                                      "Not Acceptable: Accept must list text/event-stream"));
     }
-    if (auto refused = CheckProtocolVersion(request)) co_return co_await Write(stream, std::move(*refused));
+    if (auto refused = CheckProtocolVersion(request))
+      co_return co_await Write(stream, std::move(*refused));
     auto found = FindSession(request, client_ip, identity);
-    if (auto* refused = std::get_if<HttpResponse>(&found)) co_return co_await Write(stream, std::move(*refused));
+    if (auto* refused = std::get_if<HttpResponse>(&found))
+      co_return co_await Write(stream, std::move(*refused));
     std::shared_ptr<Session> session = sessions_.at(std::get<Session*>(found)->id);
 
     std::shared_ptr<Stream> target;
@@ -830,8 +904,9 @@ class HttpTransport {
         }
       }
       if (!target) {
-        co_return co_await Write(stream, Refuse(request, http::status::not_found,
-                                                "Not Found: no stream to resume after event '" + value + "'"));
+        co_return co_await Write(
+            stream, Refuse(request, http::status::not_found,
+                           "Not Found: no stream to resume after event '" + value + "'"));
       }
       if (target->attached) {
         co_return co_await Write(stream, Refuse(request, http::status::conflict,
@@ -839,8 +914,9 @@ class HttpTransport {
       }
     } else {
       if (session->standalone && session->standalone->attached) {
-        co_return co_await Write(stream, Refuse(request, http::status::conflict,
-                                                "Conflict: this session already has a GET stream open"));
+        co_return co_await Write(stream,
+                                 Refuse(request, http::status::conflict,
+                                        "Conflict: this session already has a GET stream open"));
       }
       if (!session->standalone) session->standalone = session->NewStream(io_.get_executor(), true);
       target = session->standalone;
@@ -848,14 +924,17 @@ class HttpTransport {
     co_return co_await Reply(stream, request, *session, target, false);
   }
 
-  asio::awaitable<bool> Delete(beast::tcp_stream& stream, HttpRequest& request, const std::string& client_ip,
-                               const Identity& identity) {
+  asio::awaitable<bool> Delete(beast::tcp_stream& stream, HttpRequest& request,
+                               const std::string& client_ip, const Identity& identity) {
     if (options_.stateless) {
       co_return co_await Write(
-          stream, NotAllowed(request, "Method Not Allowed: this server is stateless; there is no session to end"));
+          stream,
+          NotAllowed(request,
+                     "Method Not Allowed: this server is stateless; there is no session to end"));
     }
     auto found = FindSession(request, client_ip, identity);
-    if (auto* refused = std::get_if<HttpResponse>(&found)) co_return co_await Write(stream, std::move(*refused));
+    if (auto* refused = std::get_if<HttpResponse>(&found))
+      co_return co_await Write(stream, std::move(*refused));
     EndSession(std::get<Session*>(found)->key);
     co_return co_await Write(stream, Empty(request, http::status::ok));
   }
@@ -863,8 +942,8 @@ class HttpTransport {
   // Answers a request with the messages of `reply`: a single JSON response when
   // its first message is the response itself (and `json_allowed`), else an SSE
   // stream that ends once every awaited response has been written.
-  asio::awaitable<bool> Reply(beast::tcp_stream& stream, const HttpRequest& request, Session& session,
-                              std::shared_ptr<Stream> reply, bool json_allowed) {
+  asio::awaitable<bool> Reply(beast::tcp_stream& stream, const HttpRequest& request,
+                              Session& session, std::shared_ptr<Stream> reply, bool json_allowed) {
     reply->attached = true;
     auto detach = [&] {
       reply->attached = false;
@@ -875,7 +954,8 @@ class HttpTransport {
         co_await reply->Wait(std::chrono::hours(24));
       }
       if (reply->awaiting.empty() && reply->pending.size() == 1) {
-        HttpResponse response = Json(request, http::status::ok, std::move(reply->pending.front().data));
+        HttpResponse response =
+            Json(request, http::status::ok, std::move(reply->pending.front().data));
         reply->pending.clear();
         if (!session.id.empty()) response.set("Mcp-Session-Id", session.id);
         detach();
@@ -892,7 +972,8 @@ class HttpTransport {
     http::response_serializer<http::empty_body> serializer(head);
     beast::error_code ec;
     stream.expires_after(kWriteTimeout);
-    co_await http::async_write_header(stream, serializer, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_write_header(stream, serializer,
+                                      asio::redirect_error(asio::use_awaitable, ec));
     auto write_chunk = [&](const std::string& text) -> asio::awaitable<bool> {
       stream.expires_after(kWriteTimeout);
       co_await asio::async_write(stream, http::make_chunk(asio::buffer(text)),
@@ -918,7 +999,8 @@ class HttpTransport {
       if (reply->Finished() || reply->close_requested) {
         reply->close_requested = false;
         stream.expires_after(kWriteTimeout);
-        co_await asio::async_write(stream, http::make_chunk_last(), asio::redirect_error(asio::use_awaitable, ec));
+        co_await asio::async_write(stream, http::make_chunk_last(),
+                                   asio::redirect_error(asio::use_awaitable, ec));
         break;
       }
       stream.expires_never();
@@ -941,11 +1023,11 @@ class HttpTransport {
   RandomSource random_;
   std::string url_;
   bool loopback_ = false;
-  bool stopping_ = false;                                 // I/O thread only
-  uint64_t stateless_count_ = 0;                          // I/O thread only
+  bool stopping_ = false;                                     // I/O thread only
+  uint64_t stateless_count_ = 0;                              // I/O thread only
   std::map<std::string, std::shared_ptr<Session>> sessions_;  // I/O thread only
-  std::set<beast::tcp_stream*> open_;                     // I/O thread only
-  Reaper reaper_;  // after the sessions: joined before they go
+  std::set<beast::tcp_stream*> open_;                         // I/O thread only
+  Reaper reaper_;                   // after the sessions: joined before they go
   asio::thread_pool read_pool_{2};  // the read API's requests
 };
 

@@ -88,3 +88,32 @@ TEST(RateLimiterTest, CallersWhoseBucketsFilledUpAgainAreForgotten) {
 
 }  // namespace
 }  // namespace mcpaudit
+
+namespace mcpaudit {
+namespace {
+
+TEST(RateLimitReloadTest, RulesSetWhileServingApplyToTheNextCall) {
+  testing::FakeClock clock;
+  testing::RecordingLogger logger;
+  Toolkit toolkit(logger, {.clock = &clock});
+  ASSERT_TRUE(toolkit
+                  .Register({.name = "export"},
+                            [](auto&, auto&) -> Result<ToolResult> { return ToolResult::Text("ok"); })
+                  .has_value());
+  auto limiter = std::make_shared<RateLimiter>(std::vector<RateLimitRule>{}, &clock);
+  toolkit.Use(limiter);
+  RequestContext ctx;
+  ctx.identity.user_id = "ana";
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(toolkit.Call(ctx, "export", nlohmann::json::object()).rpc_error) << "no rules yet";
+  limiter->SetRules({{.tools = {"export"}, .per_second = 1, .burst = 2}});
+  EXPECT_FALSE(toolkit.Call(ctx, "export", nlohmann::json::object()).rpc_error);
+  EXPECT_FALSE(toolkit.Call(ctx, "export", nlohmann::json::object()).rpc_error);
+  const auto refused = toolkit.Call(ctx, "export", nlohmann::json::object());
+  ASSERT_TRUE(refused.rpc_error);
+  EXPECT_EQ(refused.rpc_error->code, kRateLimitedCode);
+  limiter->SetRules({});
+  EXPECT_FALSE(toolkit.Call(ctx, "export", nlohmann::json::object()).rpc_error) << "rules taken away";
+}
+
+}  // namespace
+}  // namespace mcpaudit

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <stdexcept>
+#include <thread>
 
 #include "support/test_support.h"
 
@@ -405,6 +407,46 @@ TEST(AuditPolicyTest, AToolTheCallersRolesDoNotAllowIsRefusedBeforeItRunsAndReco
   EXPECT_EQ(events[1].outcome, Outcome::kDenied);
   EXPECT_EQ(events[1].error->reason, "tool_not_allowed");
   EXPECT_EQ(events[1].params["id"], 7);
+}
+
+TEST(AuditPolicyTest, ANewPolicyReachesTheNextCallAndACallInFlightFinishesUnderItsOwn) {
+  RecordingLogger logger;
+  Toolkit toolkit(logger, {});
+  std::promise<void> started, release;
+  std::shared_future<void> released = release.get_future().share();
+  bool first = true;
+  auto handler = [&](const RequestContext&, const json&) -> Result<ToolResult> {
+    if (std::exchange(first, false)) {
+      started.set_value();
+      released.wait();
+    }
+    return ToolResult::Text("report");
+  };
+  ASSERT_TRUE(toolkit.Register({.name = "read_report"}, handler).has_value());
+  RequestContext analyst;
+  analyst.identity.user_id = "ann";
+  analyst.identity.roles = {"analyst"};
+  std::thread in_flight([&] {
+    RequestContext ctx = analyst;
+    EXPECT_TRUE(toolkit.Call(ctx, "read_report", {{"id", 1}}).result.has_value());
+  });
+  started.get_future().wait();
+  // Analysts may no longer read reports, and what is read is kept in metadata only.
+  AuditPolicy stricter;
+  stricter.access = {{.roles = {"auditor"}, .allow = {"*"}}};
+  stricter.levels = {{{"*"}, AuditLevel::kMetadata}};
+  toolkit.SetPolicy(stricter);
+  release.set_value();
+  in_flight.join();
+  const auto refused = toolkit.Call(analyst, "read_report", {{"id", 2}});
+  ASSERT_TRUE(refused.rpc_error.has_value());
+  EXPECT_EQ(refused.rpc_error->reason, "tool_not_allowed");
+  auto events = logger.events();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].outcome, Outcome::kSuccess);
+  EXPECT_EQ(events[0].params["id"], 1) << "recorded under the policy it began with";
+  EXPECT_EQ(events[1].outcome, Outcome::kDenied);
+  EXPECT_TRUE(events[1].params.is_null()) << "the new level keeps no parameters";
 }
 
 TEST(AuditLevelsTest, EachLevelKeepsWhatItSays) {
