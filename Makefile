@@ -9,7 +9,7 @@ LISTEN ?= 127.0.0.1:8080
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 CTEST_FLAGS ?= --output-on-failure -j2
 
-.PHONY: all deps build run test test-unit test-asan fuzz fuzz-build bench clean
+.PHONY: all deps build run test test-unit test-asan fuzz fuzz-build bench package clean
 
 all: build
 
@@ -56,6 +56,12 @@ test-asan: deps
 	@cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMCPAUDIT_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_DIR) --target unit_tests $(if $(ASAN_INTEGRATION),mcp-audit stdio_integration_tests http_integration_tests db_integration_tests siem_sink_integration_tests)
 	@ctest --test-dir $(ASAN_DIR) -L $(if $(ASAN_INTEGRATION),'unit|integration' -E find_package,unit) $(CTEST_FLAGS)
+
+# The Debian packages in $(BUILD_DIR): mcp-audit (the command, its systemd unit,
+# /etc/mcp-audit/config.toml, man page, completion) and mcp-audit-dev.
+package: build
+	@cd $(BUILD_DIR) && cpack -G DEB
+	@ls $(BUILD_DIR)/*.deb
 
 # Benchmarks print figures side by side with their baselines; they assert nothing.
 bench: build

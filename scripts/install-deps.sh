@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what mcp-audit needs on a Debian machine, skipping what is there.
-#   scripts/install-deps.sh build   compilers, CMake, Ninja and the -dev libraries
+#   scripts/install-deps.sh build   compilers, CMake, Ninja, the -dev libraries, help2man (the man page)
 #   scripts/install-deps.sh test    the above, GoogleTest, Node.js and the npm test clients
 #   scripts/install-deps.sh bench   the test set and wrk (the HTTP benchmark)
 #   scripts/install-deps.sh fuzz    the build set and clang 16 with libFuzzer
@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 what=${1:-build}
-packages=(cmake ninja-build g++ pkg-config ccache
+packages=(cmake ninja-build g++ pkg-config ccache help2man dpkg-dev
   nlohmann-json3-dev libvalijson-dev libssl-dev libsqlite3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   libboost-dev libcurl4-openssl-dev libjwt-dev libpq-dev libmariadb-dev zlib1g-dev libsimdjson-dev)
 [[ $what == fuzz ]] && packages+=(clang-16 libclang-rt-16-dev)
@@ -16,6 +16,8 @@ if [[ $what == test || $what == bench ]]; then
   # The servers the sink tests start on loopback (tests/support/db-server.sh, rsyslog-server.sh,
   # tls-proxy.sh).
   packages+=(libgtest-dev libgmock-dev postgresql mariadb-server rsyslog rsyslog-gnutls openssl stunnel4)
+  # The package test installs the .deb and calls the service it starts.
+  packages+=(curl)
   [[ $what == bench ]] && packages+=(wrk curl)
   # The browser the console's tests drive (puppeteer-core, tests/e2e).
   packages+=(chromium)

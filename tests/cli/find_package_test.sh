@@ -7,7 +7,7 @@ source_dir=$(cd "$(dirname "$0")/../.." && pwd)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
-cmake --install "$build_dir" --prefix "$scratch/prefix" >/dev/null
+cmake --install "$build_dir" --prefix "$scratch/prefix" --component dev >/dev/null
 cmake -S "$source_dir/examples/custom_server" -B "$scratch/build" -G Ninja \
   -DCMAKE_PREFIX_PATH="$scratch/prefix" >/dev/null
 cmake --build "$scratch/build" >/dev/null
