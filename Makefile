@@ -9,7 +9,7 @@ LISTEN ?= 127.0.0.1:8080
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 CTEST_FLAGS ?= --output-on-failure -j2
 
-.PHONY: all deps build run test test-unit test-asan fuzz fuzz-build bench package clean
+.PHONY: all deps build run test test-unit test-asan fuzz fuzz-build bench package soak clean
 
 all: build
 
@@ -30,7 +30,7 @@ run: build
 # then each fuzz target over its corpus and for a few seconds of new inputs.
 test: build fuzz-build
 	@scripts/install-deps.sh test
-	@cmake --build $(BUILD_DIR) --target unit_tests stdio_integration_tests http_integration_tests db_integration_tests siem_sink_integration_tests
+	@cmake --build $(BUILD_DIR) --target unit_tests stdio_integration_tests http_integration_tests db_integration_tests siem_sink_integration_tests soak
 	@ctest --test-dir $(BUILD_DIR) $(CTEST_FLAGS)
 	@tests/fuzz/run-fuzz.sh $(FUZZ_DIR) 10
 
@@ -62,6 +62,15 @@ test-asan: deps
 package: build
 	@cd $(BUILD_DIR) && cpack -G DEB
 	@ls $(BUILD_DIR)/*.deb
+
+# The soak: SOAK_MINUTES of 5,000 calls/s over HTTP into SQLite and a webhook
+# receiver that goes away for 60 s every 10 minutes; soak.csv and soak.png in
+# $(BUILD_DIR)/soak. `make test` runs a 2-minute form.
+SOAK_MINUTES ?= 60
+soak: build
+	@scripts/install-deps.sh soak
+	@cmake --build $(BUILD_DIR) --target soak
+	@bench/soak.sh $(BUILD_DIR)/soak $(BUILD_DIR)/mcp-audit $(BUILD_DIR)/soak $(SOAK_MINUTES)
 
 # Benchmarks print figures side by side with their baselines; they assert nothing.
 bench: build

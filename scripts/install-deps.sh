@@ -4,6 +4,7 @@
 #   scripts/install-deps.sh test    the above, GoogleTest, Node.js and the npm test clients
 #   scripts/install-deps.sh bench   the test set and wrk (the HTTP benchmark)
 #   scripts/install-deps.sh fuzz    the build set and clang 16 with libFuzzer
+#   scripts/install-deps.sh soak    the build set and gnuplot (the soak's chart)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,7 @@ packages=(cmake ninja-build g++ pkg-config ccache help2man dpkg-dev
   nlohmann-json3-dev libvalijson-dev libssl-dev libsqlite3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   libboost-dev libcurl4-openssl-dev libjwt-dev libpq-dev libmariadb-dev zlib1g-dev libsimdjson-dev)
 [[ $what == fuzz ]] && packages+=(clang-16 libclang-rt-16-dev)
+[[ $what == soak || $what == test ]] && packages+=(gnuplot-nox)  # the soak's chart
 if [[ $what == test || $what == bench ]]; then
   # The servers the sink tests start on loopback (tests/support/db-server.sh, rsyslog-server.sh,
   # tls-proxy.sh).
