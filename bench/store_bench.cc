@@ -3,11 +3,12 @@
 //   (a) by the sink, in batches of 2000 (what the Shipper sends);
 //   (b) by the Shipper from a journal on disk (read, parse, send, move the cursor);
 //   (c) by a naive writer that inserts one row per event in autocommit;
+//   and into PostgreSQL by 1, 2 and 3 shippers at once (scale-out instances);
 // events/s into each HTTP sink against a local receiver that answers at once
 // (tests/support/http_receiver.h), and the shipper's memory while its
 // destination is down and the backlog grows (it stays on disk).
 // Usage: store_bench [scale] [only] (`only`: just the rows of kind batched,
-// shipper, naive, http or backlog). PostgreSQL and MariaDB are measured when
+// shipper, instances, naive, http or backlog). PostgreSQL and MariaDB are measured when
 // MCPAUDIT_BENCH_POSTGRES_URL / MCPAUDIT_BENCH_MYSQL_URL (with *_PASSWORD_FILE)
 // are set, which bench/store_bench.sh does after starting both on loopback.
 #include <libpq-fe.h>
@@ -15,7 +16,9 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -93,23 +96,28 @@ void BatchedSink(const char* store, const SinkConfig& config, size_t count,
   Row(store, how, count, Steady::now() - start);
 }
 
+// A journal of `count` sample records in stream `stream`, written beforehand.
+Status WriteJournal(const fs::path& journal, const std::string& stream, size_t count) {
+  PipelineOptions options;
+  options.directory = journal;
+  options.stream = stream;
+  options.space_left_bytes = options.admin_space_left_bytes = 0;
+  auto pipeline = Pipeline::Open(options);
+  if (!pipeline) return std::unexpected(pipeline.error());
+  for (size_t i = 0; i < count; ++i) {
+    AuditEvent e = SampleEvent("shipped", i);
+    e.id = NewUuidV7(e.timestamp, SecureRandom());
+    e.integrity.reset();
+    (void)(*pipeline)->Log(e);
+  }
+  return {};
+}
+
 // (b) the shipper, from a journal written beforehand.
 void Shipping(const char* store, const SinkConfig& config, size_t count) {
   const fs::path journal = ScratchDir(std::string("journal-") + store);
-  {
-    PipelineOptions options;
-    options.directory = journal;
-    options.stream = std::string(store) + "-shipped";
-    options.space_left_bytes = options.admin_space_left_bytes = 0;
-    auto pipeline = Pipeline::Open(options);
-    if (!pipeline) return Failed(store, "shipper", pipeline.error().message);
-    for (size_t i = 0; i < count; ++i) {
-      AuditEvent e = SampleEvent("shipped", i);
-      e.id = NewUuidV7(e.timestamp, SecureRandom());
-      e.integrity.reset();
-      (void)(*pipeline)->Log(e);
-    }
-  }
+  if (Status written = WriteJournal(journal, std::string(store) + "-shipped", count); !written)
+    return Failed(store, "shipper", written.error().message);
   auto sink = OpenSink(config);
   if (!sink) return Failed(store, "shipper", sink.error().message);
   auto shipper = Shipper::Start({.journal_dir = journal, .name = store, .batch_records = kBatch,
@@ -119,6 +127,47 @@ void Shipping(const char* store, const SinkConfig& config, size_t count) {
   const auto start = Steady::now();
   if (auto s = (*shipper)->ShipAll(); !s) return Failed(store, "shipper", s.error().message);
   Row(store, "shipper: journal -> store, batches of 2000", (*shipper)->counters().shipped, Steady::now() - start);
+}
+
+// Scale-out: 1, 2 and 3 instances (each its journal, stream and shipper)
+// shipping into one store at once; the rows/s the store takes in all.
+void Instances(const char* store, const SinkConfig& config, size_t count) {
+  for (int instances = 1; instances <= 3; ++instances) {
+    std::vector<fs::path> journals;
+    for (int i = 0; i < instances; ++i) {
+      const std::string name = "instance" + std::to_string(instances) + "-" + std::to_string(i);
+      journals.push_back(ScratchDir(std::string("journal-") + store + "-" + name));
+      if (Status written = WriteJournal(journals.back(), name, count); !written)
+        return Failed(store, "instances", written.error().message);
+    }
+    // Timed from the first shipper's start: each begins shipping at once.
+    const auto start = Steady::now();
+    std::vector<std::unique_ptr<Shipper>> shippers;
+    for (const fs::path& journal : journals) {
+      auto sink = OpenSink(config);
+      if (!sink) return Failed(store, "instances", sink.error().message);
+      auto shipper =
+          Shipper::Start({.journal_dir = journal, .name = "store", .batch_records = kBatch,
+                          .poll_interval = std::chrono::hours(1), .drain_timeout = {}},
+                         std::move(*sink));
+      if (!shipper) return Failed(store, "instances", shipper.error().message);
+      shippers.push_back(std::move(*shipper));
+    }
+    std::vector<std::thread> threads;
+    std::atomic<bool> failed{false};
+    for (auto& shipper : shippers)
+      threads.emplace_back([&failed, &shipper] {
+        if (!shipper->ShipAll()) failed = true;
+      });
+    for (auto& t : threads) t.join();
+    const auto elapsed = Steady::now() - start;
+    if (failed) return Failed(store, "instances", "a shipper failed");
+    uint64_t shipped = 0;
+    for (const auto& shipper : shippers) shipped += shipper->counters().shipped;
+    const std::string how = std::to_string(instances) + " instance" + (instances > 1 ? "s" : "") +
+                            " shipping at once (journal -> store)";
+    Row(store, how.c_str(), shipped, elapsed);
+  }
 }
 
 // (c) the naive writer: one INSERT per event, each its own transaction.
@@ -321,6 +370,7 @@ int main(int argc, char** argv) {
   if (auto postgres = FromEnvironment("postgres", "MCPAUDIT_BENCH_POSTGRES_URL", "MCPAUDIT_BENCH_POSTGRES_PASSWORD_FILE")) {
     if (wanted("batched")) BatchedSink("postgres", *postgres, n(200000));
     if (wanted("shipper")) Shipping("postgres", *postgres, n(100000));
+    if (wanted("instances")) Instances("postgres", *postgres, n(100000));
     if (wanted("naive")) NaivePostgres(*postgres, 2000);
   } else if (wanted("batched") || wanted("shipper") || wanted("naive")) {
     std::printf("postgres   (not measured: MCPAUDIT_BENCH_POSTGRES_URL is not set; bench/store_bench.sh sets it)\n");

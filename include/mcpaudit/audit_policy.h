@@ -28,6 +28,8 @@ std::string_view ToString(AuditLevel level);
 struct LevelRule {
   std::vector<std::string> tools;  // glob patterns: "catalog_*", "*"
   AuditLevel level = AuditLevel::kRequest;
+
+  bool operator==(const LevelRule&) const = default;
 };
 
 // Classification (DESIGN.md §6): calls of matching tools, or calls whose
@@ -45,6 +47,8 @@ struct ClassifyRule {
   std::string sensitivity;             // e.g. "restricted"; empty: leave as is
   bool phi = false;
   bool require_access_reason = false;
+
+  bool operator==(const ClassifyRule&) const = default;
 };
 
 // Sampling of high-volume tools: 1 in `keep_one_in` successful calls is
@@ -53,6 +57,8 @@ struct ClassifyRule {
 struct SampleRule {
   std::vector<std::string> tools;  // glob patterns
   uint64_t keep_one_in = 1;
+
+  bool operator==(const SampleRule&) const = default;
 };
 
 // Which tools a caller's roles may call (least privilege). Once any rule is
@@ -63,6 +69,8 @@ struct AccessRule {
   std::vector<std::string> roles;  // glob patterns on the caller's roles; "*": every caller
   std::vector<std::string> allow;  // tool name patterns
   std::vector<std::string> deny;   // tool name patterns; deny wins
+
+  bool operator==(const AccessRule&) const = default;
 };
 
 struct AuditPolicy {
@@ -78,6 +86,8 @@ struct AuditPolicy {
   AuditLevel LevelFor(std::string_view tool) const;
   bool MatchesTool(const ClassifyRule& rule, std::string_view tool) const;
   bool MatchesResources(const ClassifyRule& rule, const std::vector<std::string>& resources) const;
+
+  bool operator==(const AuditPolicy&) const = default;
 };
 
 // What a record at level "full" keeps of a tools/call result: at most 1 KiB of

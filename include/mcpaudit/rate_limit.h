@@ -23,6 +23,8 @@ struct RateLimitRule {
   enum class Per { kUser, kTenant } per = Per::kUser;
   double per_second = 10;  // tokens added each second
   double burst = 20;       // the bucket's size
+
+  bool operator==(const RateLimitRule&) const = default;
 };
 
 class RateLimiter final : public Middleware {

@@ -28,6 +28,8 @@ enum class RedactionMode {
 struct PointerRule {
   nlohmann::json::json_pointer pointer;
   RedactionMode mode = RedactionMode::kMask;
+
+  bool operator==(const PointerRule&) const = default;
 };
 
 struct RedactionOptions {
@@ -40,6 +42,8 @@ struct RedactionOptions {
   std::vector<std::string> key_patterns = {"password", "passwd",     "secret",     "token",     "apikey",
                                            "authorization", "credential", "privatekey", "accesskey", "cookie",
                                            "sessionkey", "clientsecret"};
+
+  bool operator==(const RedactionOptions&) const = default;
 };
 
 class Redactor {

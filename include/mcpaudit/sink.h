@@ -57,6 +57,8 @@ class Sink {
   // PostgreSQL ping) while the shipper backs off, so that it retries as soon
   // as the destination is back. nullopt: the sink cannot tell, or its last
   // failure was an answer (a refusal, a 5xx), which only the backoff waits out.
+  // Called as Store is: by one thread at a time. When a retry it called early
+  // fails too, the shipper waits out that backoff whole before asking again.
   virtual std::optional<bool> Answers() { return std::nullopt; }
 };
 

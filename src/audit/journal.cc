@@ -17,7 +17,6 @@
 #include "audit/journal_format.h"
 #include "base/audit_files.h"
 #include "base/bounded_json.h"
-#include "base/ops_log.h"
 #include "mcpaudit/audit_event.h"
 
 namespace mcpaudit {
@@ -67,16 +66,12 @@ Result<Journal> Journal::Open(JournalOptions options, std::string_view stream) {
   journal.options_ = std::move(options);
   const fs::path dir = journal.options_.directory;
   const fs::path lock_path = dir / journal::kLockFile;
-  journal.lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  journal.lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (journal.lock_fd_ < 0) return std::unexpected(ErrnoError("cannot open", lock_path));
   if (::flock(journal.lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     return Fail(ErrorCode::kUnavailable,
                 "another mcp-audit process is writing to " + dir.string() + " (it holds " + lock_path.string() + ")");
   }
-  // Who holds it: `mcp-audit reload` signals that process.
-  const std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(journal.lock_fd_, 0) != 0 || ::pwrite(journal.lock_fd_, pid.data(), pid.size(), 0) < 0)
-    OpsLog().warn("cannot write the process id into {}", lock_path.string());
 
   journal.head_.stream = std::string(stream);
   journal.head_.hash = std::string(journal::kGenesisHash);

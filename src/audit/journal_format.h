@@ -61,7 +61,7 @@ namespace mcpaudit::journal {
 
 inline constexpr std::string_view kGenesisHash =
     "0000000000000000000000000000000000000000000000000000000000000000";
-inline constexpr std::string_view kLockFile = "journal.lock";  // held by the writer; holds its pid
+inline constexpr std::string_view kLockFile = "journal.lock";  // flock()ed by the writer
 // The journal's stream name (pipeline.h: JournalStream).
 inline constexpr std::string_view kStreamFile = "stream";
 inline constexpr std::string_view kErasedKey = "$erased";

@@ -1,6 +1,7 @@
 #include "mcpaudit/pipeline.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -438,10 +439,20 @@ bool IsStreamName(std::string_view name) {
 }
 
 Result<std::string> ReadStreamFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
+  // A regular file only: not a FIFO that would block the start, nor a link
+  // to somewhere else.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  struct stat st {};
+  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const int why = fd < 0 ? errno : EINVAL;
+    if (fd >= 0) ::close(fd);
+    errno = why;
+    return std::unexpected(ErrnoError("cannot read the stream name in", path));
+  }
   std::string name(66, '\0');
-  in.read(name.data(), static_cast<std::streamsize>(name.size()));
-  name.resize(static_cast<size_t>(in.gcount()));
+  const ssize_t got = ::read(fd, name.data(), name.size());
+  ::close(fd);
+  name.resize(got > 0 ? static_cast<size_t>(got) : 0);
   if (name.ends_with('\n')) name.pop_back();
   if (!IsStreamName(name))
     return Fail(ErrorCode::kInvalidArgument,
@@ -458,26 +469,28 @@ Result<std::string> JournalStream(const std::filesystem::path& directory) {
   const std::filesystem::path path = directory / journal::kStreamFile;
   std::error_code ec;
   if (std::filesystem::exists(path, ec)) return ReadStreamFile(path);
-  std::string name = HostName().substr(0, 55);
+  std::string name = HostName();
   std::erase_if(name, [](char c) { return c <= ' ' || c >= 0x7f; });
   const bool has_segments =
       std::ranges::any_of(std::filesystem::directory_iterator(directory, ec),
                           [](const auto& entry) { return journal::IsSegmentFile(entry); });
-  if (!has_segments) {
-    uint8_t suffix[4];
-    SecureRandom()(suffix);
-    name += "-" + HexEncode(suffix);
-  }
-  // Written whole under another name, then linked: of two processes starting
-  // on one directory, the first name stays and both read it.
+  uint8_t random[4];
+  SecureRandom()(random);
+  if (!has_segments) name = name.substr(0, 55) + "-" + HexEncode(random);
+  // Written whole under a name of its own, then linked: of two processes
+  // starting on one directory, the first name stays and both read it.
   const std::filesystem::path draft =
-      directory / (std::string(journal::kStreamFile) + "." + std::to_string(::getpid()) + ".new");
+      directory / (std::string(journal::kStreamFile) + "." + HexEncode(random) + ".new");
   auto fd = OpenAuditFile(draft, O_EXCL | O_TRUNC);
   if (!fd) return std::unexpected(fd.error());
   const std::string line = name + "\n";
   const bool written = WriteAll(*fd, line) == line.size() && ::fsync(*fd) == 0;
   ::close(*fd);
-  const bool linked = written && (::link(draft.c_str(), path.c_str()) == 0 || errno == EEXIST);
+  // A filesystem without hard links: a rename, which keeps no first name.
+  const bool linked =
+      written &&
+      (::link(draft.c_str(), path.c_str()) == 0 || errno == EEXIST ||
+       ((errno == EPERM || errno == ENOTSUP) && ::rename(draft.c_str(), path.c_str()) == 0));
   const int link_errno = errno;
   std::filesystem::remove(draft, ec);
   if (!linked) {

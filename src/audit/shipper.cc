@@ -214,10 +214,20 @@ class ReadAhead {
 };
 
 // A failure's kind: its message without the figures that change from one
-// attempt to the next ("after 10001 milliseconds").
+// attempt to the next ("after 10001 milliseconds"), but with its HTTP status
+// ("HTTP 401" is not "HTTP 503").
 std::string FailureKind(std::string_view message) {
-  std::string kind(message);
-  std::erase_if(kind, [](char c) { return c >= '0' && c <= '9'; });
+  std::string kind;
+  for (size_t i = 0; i < message.size();) {
+    const bool digit = message[i] >= '0' && message[i] <= '9';
+    if (!digit) {
+      kind += message[i++];
+      continue;
+    }
+    const size_t end = std::min(message.find_first_not_of("0123456789", i), message.size());
+    kind += kind.ends_with("HTTP ") ? message.substr(i, end - i) : "#";
+    i = end;
+  }
   return kind;
 }
 
@@ -374,20 +384,22 @@ struct Shipper::State {
     counters.last_error = status.error().message;
   }
 
-  // Waits `pause` before the next pass; while backing off from a destination
-  // that did not answer, asks every probe_interval whether it answers again
-  // and ends the wait if so (never before the destination's own Retry-After).
-  // True: the shipper is stopping.
-  bool WaitBeforeRetry(std::chrono::milliseconds pause,
-                       std::optional<std::chrono::milliseconds> asked) {
+  enum class Wait { kWaited, kAnswered, kStopping };
+  // Waits `pause` before the next pass; with `probe`, while backing off from a
+  // destination that did not answer, asks every probe_interval whether it
+  // answers again and ends the wait if so (kAnswered; never before the
+  // destination's own Retry-After).
+  Wait WaitBeforeRetry(std::chrono::milliseconds pause,
+                       std::optional<std::chrono::milliseconds> asked, bool probe) {
     const auto now = std::chrono::steady_clock::now();
     const auto end = now + pause;
     const auto no_probe_before = now + asked.value_or(std::chrono::milliseconds(0));
     std::unique_lock lock(mutex);
+    if (!probe) return WaitUntil(lock, end);
     while (true) {
       const auto slice = std::min(end, std::chrono::steady_clock::now() + options.probe_interval);
-      if (wake.wait_until(lock, slice, [&] { return stopping; })) return true;
-      if (slice >= end) return false;
+      if (wake.wait_until(lock, slice, [&] { return stopping; })) return Wait::kStopping;
+      if (slice >= end) return Wait::kWaited;
       if (slice < no_probe_before || !counters.failing) continue;
       lock.unlock();
       std::optional<bool> answers;
@@ -399,18 +411,19 @@ struct Shipper::State {
       if (!answers) return WaitUntil(lock, end);
       if (*answers) {
         OpsLog().info("shipper {}: the destination answers again; retrying now", options.name);
-        return false;
+        return Wait::kAnswered;
       }
     }
   }
 
-  bool WaitUntil(std::unique_lock<std::mutex>& lock, std::chrono::steady_clock::time_point end) {
-    return wake.wait_until(lock, end, [&] { return stopping; });
+  Wait WaitUntil(std::unique_lock<std::mutex>& lock, std::chrono::steady_clock::time_point end) {
+    return wake.wait_until(lock, end, [&] { return stopping; }) ? Wait::kStopping : Wait::kWaited;
   }
 
   void Run() {
     std::mt19937_64 jitter(std::random_device{}());
     auto backoff = options.min_backoff;
+    bool early = false;  // this pass is a retry a probe called early
     while (true) {
       Status status = ShipAvailable();
       std::chrono::milliseconds pause = options.poll_interval;
@@ -425,7 +438,13 @@ struct Shipper::State {
         // The destination said when to come back (HTTP 429/503 Retry-After): not before.
         if (auto asked = sink->RetryAfter(); asked && *asked > pause) pause = *asked;
       }
-      if (WaitBeforeRetry(pause, status ? std::nullopt : sink->RetryAfter())) break;
+      // A retry a probe called early that failed as well: this backoff is
+      // waited out whole (a receiver that answers a HEAD but not the batch).
+      const bool probe = !status && !early;
+      early = false;
+      const Wait waited = WaitBeforeRetry(pause, status ? std::nullopt : sink->RetryAfter(), probe);
+      if (waited == Wait::kStopping) break;
+      early = waited == Wait::kAnswered;
     }
     // Stopping: ship what the journal holds, as long as the sink takes it.
     const auto deadline = std::chrono::steady_clock::now() + options.drain_timeout;

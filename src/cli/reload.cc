@@ -11,28 +11,43 @@
 namespace mcpaudit::cli {
 namespace {
 
-// What differs between two configurations that a running server cannot take.
-std::vector<std::string> NeedingARestart(const Config& was, const Config& next, bool has_toolkit) {
+// What differs between the configuration the server started with and `next`
+// that a running server cannot take.
+std::vector<std::string> NeedingARestart(const Config& started, const Config& next,
+                                         bool has_toolkit) {
   std::vector<std::string> out;
   auto differs = [&](bool changed, const char* what) {
     if (changed) out.push_back(what);
   };
-  differs(was.listen != next.listen, "listen");
-  differs(was.toolkit != next.toolkit, "toolkit");
-  differs(was.user != next.user, "user");
-  differs(was.max_json_depth != next.max_json_depth, "max_json_depth");
-  differs(was.audit.directory != next.audit.directory, "audit.dir");
-  differs(was.audit.mode != next.audit.mode, "audit.mode");
-  differs(was.audit.stream != next.audit.stream, "audit.stream");
-  differs(was.audit.signing_key != next.audit.signing_key, "audit.signing_key");
-  differs(was.redaction.key_patterns != next.redaction.key_patterns ||
-              was.redaction.mode != next.redaction.mode ||
-              was.redaction.pointers.size() != next.redaction.pointers.size() ||
-              was.redaction.max_value_bytes != next.redaction.max_value_bytes ||
-              was.redaction.hmac_key != next.redaction.hmac_key,
-          "policy.redaction");
-  differs(was.upstream.url != next.upstream.url, "upstream");
-  differs(!has_toolkit && was.rate_limits.size() != next.rate_limits.size(), "rate_limits");
+  const PipelineOptions& was = started.audit;
+  const PipelineOptions& now = next.audit;
+  differs(started.listen != next.listen, "listen");
+  differs(started.toolkit != next.toolkit, "toolkit");
+  differs(started.user != next.user, "user");
+  differs(started.max_json_depth != next.max_json_depth, "max_json_depth");
+  differs(was.directory != now.directory || was.mode != now.mode || was.stream != now.stream ||
+              was.signing_key != now.signing_key || was.overflow != now.overflow ||
+              was.queue_capacity != now.queue_capacity ||
+              was.flush_interval != now.flush_interval ||
+              was.max_segment_bytes != now.max_segment_bytes ||
+              was.max_segment_age != now.max_segment_age ||
+              was.checkpoint_every_records != now.checkpoint_every_records ||
+              was.checkpoint_every != now.checkpoint_every || was.erasable != now.erasable ||
+              was.space_left_bytes != now.space_left_bytes ||
+              was.admin_space_left_bytes != now.admin_space_left_bytes ||
+              was.admin_space_left_action != now.admin_space_left_action,
+          "audit");
+  differs(started.http.path != next.http.path ||
+              started.http.allowed_hosts != next.http.allowed_hosts ||
+              started.http.allowed_origins != next.http.allowed_origins ||
+              started.http.trusted_proxies != next.http.trusted_proxies ||
+              started.http.max_body_bytes != next.http.max_body_bytes ||
+              started.http.stateless != next.http.stateless,
+          "http");
+  differs(!(started.redaction == next.redaction), "policy.redaction");
+  differs(started.upstream.url != next.upstream.url, "upstream");
+  differs(!has_toolkit && !(started.policy == next.policy), "policy");
+  differs(!has_toolkit && started.rate_limits != next.rate_limits, "rate_limits");
   return out;
 }
 
@@ -62,7 +77,8 @@ void RecordReload(LiveSettings& live, const std::string& file, const Status& sta
 
 }  // namespace
 
-Status Reload(LiveSettings& live, Config& current, Result<Config> next, const std::string& file) {
+Status Reload(LiveSettings& live, const Config& started, Result<Config> next,
+              const std::string& file) {
   if (!next) {
     OpsLog().error("reload refused, the running configuration stays: {}", next.error().message);
     RecordReload(live, file, std::unexpected(next.error()), nlohmann::json::object());
@@ -72,10 +88,10 @@ Status Reload(LiveSettings& live, Config& current, Result<Config> next, const st
   // turning authentication on or off takes a restart.
   const bool had_auth = live.authenticator != nullptr;
   const bool has_auth = next->http.authenticator != nullptr;
-  std::vector<std::string> restart = NeedingARestart(current, *next, live.toolkit != nullptr);
+  std::vector<std::string> restart = NeedingARestart(started, *next, live.toolkit != nullptr);
   if (had_auth != has_auth) restart.push_back("auth");
   // Sinks first: they are the part that can still fail (a sink that cannot
-  // open), and then nothing has changed.
+  // open or start), and then nothing has changed.
   if (Status shipped = live.shipping.Reconfigure(SinksOrDefault(*next)); !shipped) {
     OpsLog().error("reload refused, the running configuration stays: {}", shipped.error().message);
     RecordReload(live, file, shipped, nlohmann::json::object());
@@ -87,17 +103,23 @@ Status Reload(LiveSettings& live, Config& current, Result<Config> next, const st
     applied.push_back("auth");
   }
   if (live.toolkit) {
-    live.toolkit->SetPolicy(next->policy);
-    live.limiter->SetRules(next->rate_limits);
-    applied.push_back("policy");
-    applied.push_back("rate_limits");
+    // Only what changed: a new rule set refills every caller's bucket.
+    if (!(live.policy == next->policy)) {
+      live.toolkit->SetPolicy(next->policy);
+      live.policy = next->policy;
+      applied.push_back("policy");
+    }
+    if (live.rate_limits != next->rate_limits) {
+      live.limiter->SetRules(next->rate_limits);
+      live.rate_limits = next->rate_limits;
+      applied.push_back("rate_limits");
+    }
   }
   if (!restart.empty())
-    OpsLog().warn("reload: these settings changed and take effect at the next start: {}",
+    OpsLog().warn("reload: these settings differ from the start and take effect at the next: {}",
                   nlohmann::json(restart).dump());
   OpsLog().info("reload: {} applied from {}", applied.dump(), file);
   RecordReload(live, file, {}, {{"applied", applied}, {"restart_needed", restart}});
-  current = std::move(*next);
   return {};
 }
 

@@ -42,13 +42,18 @@ struct LiveSettings {
   // Null: a proxy, whose policy and rate limits take a restart.
   Toolkit* toolkit = nullptr;
   std::shared_ptr<RateLimiter> limiter;
+  // What the toolkit and the limiter run with now.
+  AuditPolicy policy;
+  std::vector<RateLimitRule> rate_limits;
 };
 
 // Applies `next` (the file read again, the flags applied) to `live` and
-// records `config_reload`: on success `current` becomes `next`; a `next` that
-// failed to load or whose sinks cannot open changes nothing and is recorded
-// as a failure. What only a restart changes (the listener, the journal, the
-// toolkit, redaction) is named in the record and the log.
-Status Reload(LiveSettings& live, Config& current, Result<Config> next, const std::string& file);
+// records `config_reload`; a `next` that failed to load, or whose sinks cannot
+// open or start, changes nothing and is recorded as a failure. What only a
+// restart changes (compared with `started`, the configuration the server
+// started with: the listener, the journal, the toolkit, redaction, [http]
+// limits) is named in the record and the log.
+Status Reload(LiveSettings& live, const Config& started, Result<Config> next,
+              const std::string& file);
 
 }  // namespace mcpaudit::cli

@@ -1,14 +1,20 @@
 // mcp-audit reload: asks the server writing a journal to read its
 // configuration again (SIGHUP), and says what came of it, from the
 // `config_reload` record the server writes.
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <sstream>
 #include <thread>
+#include <vector>
 
 #include "audit/journal_format.h"
 #include "base/bounded_json.h"
@@ -20,20 +26,38 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The process that holds the journal's lock, from the pid it wrote there.
-Result<pid_t> JournalWriter(const fs::path& dir) {
+// The server writing the journal in `dir`: the process the kernel says holds
+// the flock on its lock file (/proc/locks), if it is `mcp-audit serve` or
+// `proxy` (erase and retention hold it too, for a while, and a SIGHUP would
+// end them). Nothing a file in the directory says is taken on trust.
+Result<pid_t> JournalServer(const fs::path& dir) {
   const fs::path lock_path = dir / journal::kLockFile;
-  const int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Fail(ErrorCode::kNotFound, "no journal in " + dir.string());
-  const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0;
-  char text[32] = {};
-  const ssize_t got = ::pread(fd, text, sizeof text - 1, 0);
-  ::close(fd);
-  if (!held) return Fail(ErrorCode::kNotFound, "no server is writing to " + dir.string());
-  const long pid = got > 0 ? std::strtol(text, nullptr, 10) : 0;
-  if (pid <= 1)
-    return Fail(ErrorCode::kNotFound, lock_path.string() + " does not name the server's process");
-  return static_cast<pid_t>(pid);
+  struct stat lock {};
+  if (::lstat(lock_path.c_str(), &lock) != 0 || !S_ISREG(lock.st_mode))
+    return Fail(ErrorCode::kNotFound, "no journal in " + dir.string());
+  char device[32];
+  std::snprintf(device, sizeof device, "%02x:%02x:%lu", ::major(lock.st_dev), ::minor(lock.st_dev),
+                static_cast<unsigned long>(lock.st_ino));
+  std::ifstream locks("/proc/locks");
+  pid_t holder = 0;
+  for (std::string line; std::getline(locks, line);) {
+    std::istringstream fields(line);
+    std::string number, kind, mode, access, where;
+    long pid = 0;
+    fields >> number >> kind >> mode >> access >> pid >> where;
+    if (kind == "FLOCK" && access == "WRITE" && where == device && pid > 0)
+      holder = static_cast<pid_t>(pid);
+  }
+  if (holder == 0) return Fail(ErrorCode::kNotFound, "no server is writing to " + dir.string());
+  std::ifstream cmdline("/proc/" + std::to_string(holder) + "/cmdline");
+  std::vector<std::string> args;
+  for (std::string arg; std::getline(cmdline, arg, '\0');) args.push_back(arg);
+  if (args.size() < 2 || (args[1] != "serve" && args[1] != "proxy"))
+    return Fail(ErrorCode::kUnavailable,
+                "the journal in " + dir.string() + " is held by process " + std::to_string(holder) +
+                    (args.size() >= 2 ? " (mcp-audit " + args[1] + ")" : "") +
+                    ", which is not a server; try again when it is done");
+  return holder;
 }
 
 // Where each segment ends now: what is written after it is new.
@@ -78,16 +102,25 @@ void AddReloadCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--timeout", *timeout, "Seconds to wait for the server's answer")
       ->capture_default_str();
   cmd->callback([audit_dir, timeout, &exit_code] {
-    auto pid = JournalWriter(*audit_dir);
+    auto pid = JournalServer(*audit_dir);
     if (!pid) {
       std::cerr << "mcp-audit reload: " << pid.error().message << "\n";
       exit_code = 2;
       return;
     }
     const auto before = SegmentEnds(*audit_dir);
-    if (::kill(*pid, SIGHUP) != 0) {
+    // Signalled through a pidfd, checked to hold the journal still: a pid that
+    // was reused in between is not signalled.
+    // (By syscall: glibc 2.36's <sys/pidfd.h> declares them without extern "C".)
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, *pid, 0));
+    auto still = JournalServer(*audit_dir);
+    const bool signalled = pidfd >= 0 && still && *still == *pid &&
+                           ::syscall(SYS_pidfd_send_signal, pidfd, SIGHUP, nullptr, 0) == 0;
+    const int why = errno;
+    if (pidfd >= 0) ::close(pidfd);
+    if (!signalled) {
       std::cerr << "mcp-audit reload: cannot signal process " << *pid << ": "
-                << std::strerror(errno) << "\n";
+                << (still ? std::strerror(why) : still.error().message) << "\n";
       exit_code = 2;
       return;
     }

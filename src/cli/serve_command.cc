@@ -333,6 +333,13 @@ int Serve(const ServeFlags& flags) {
     std::cerr << "mcp-audit serve: " << http.error().message << "\n";
     return 2;
   }
+  // Who may call, as a reload replaces it: the MCP endpoint, the read API and
+  // the console's sign-in all ask this one.
+  std::shared_ptr<SwappableAuthenticator> authenticator;
+  if (http->authenticator && dev_key.empty()) {
+    authenticator = std::make_shared<SwappableAuthenticator>(http->authenticator);
+    http->authenticator = authenticator;
+  }
   PipelineOptions pipeline_options = config.audit;
   pipeline_options.server = {"mcp-audit", MCPAUDIT_VERSION, InstanceName()};
   if (pipeline_options.stream.empty()) {
@@ -410,9 +417,22 @@ int Serve(const ServeFlags& flags) {
   http->metrics = [&pipeline = **pipeline, &shipping = **shipping] {
     return PrometheusText(pipeline.counters(), shipping.Metrics());
   };
-  // GET /readyz: whether a load balancer should send calls here.
-  http->readiness = [&pipeline = **pipeline, &shipping = **shipping, &audit = config.audit] {
-    return ReadinessOf(pipeline, audit, shipping);
+  // GET /readyz: whether a load balancer should send calls here; looked at once
+  // a second at most, however often it is asked (it stats the journal's files).
+  struct ReadinessSeen {
+    std::mutex mutex;
+    std::chrono::steady_clock::time_point at;
+    Readiness answer;
+  };
+  http->readiness = [&pipeline = **pipeline, &shipping = **shipping, &audit = config.audit,
+                     seen = std::make_shared<ReadinessSeen>()] {
+    std::lock_guard lock(seen->mutex);
+    const auto now = std::chrono::steady_clock::now();
+    if (seen->answer.body.empty() || now - seen->at >= std::chrono::seconds(1)) {
+      seen->answer = ReadinessOf(pipeline, audit, shipping);
+      seen->at = now;
+    }
+    return seen->answer;
   };
   // The auditor's console on the same listener, reading the first SQL store the server ships to.
   ReadApiOptions read_api;
@@ -437,23 +457,17 @@ int Serve(const ServeFlags& flags) {
   Status served;
   int proxied = 0;
   // SIGHUP (`mcp-audit reload`): the file read again, the flags applied again.
-  std::shared_ptr<SwappableAuthenticator> authenticator;
-  if (http->authenticator && dev_key.empty()) {
-    authenticator = std::make_shared<SwappableAuthenticator>(http->authenticator);
-    http->authenticator = authenticator;
-  }
-  LiveSettings live{**pipeline,    pipeline_options.server,          **shipping,
-                    authenticator, flags.proxy ? nullptr : &toolkit, limiter};
-  Config running = config;
+  LiveSettings live{**pipeline, pipeline_options.server,          **shipping,    authenticator,
+                    flags.proxy ? nullptr : &toolkit, limiter, config.policy, config.rate_limits};
   auto reload = [&] {
     if (flags.config_file.empty()) {
-      (void)Reload(live, running,
+      (void)Reload(live, config,
                    Fail(ErrorCode::kInvalidArgument,
                         "serve was started without --config: there is no file to read again"),
                    "");
       return;
     }
-    (void)Reload(live, running, Settings(flags), flags.config_file);
+    (void)Reload(live, config, Settings(flags), flags.config_file);
   };
   if (flags.proxy) {
     proxied = RunProxy(flags, config, std::move(upstream), *http, dev_key, **pipeline,

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "audit/disk_space.h"
+#include "base/ops_log.h"
 
 namespace mcpaudit::cli {
 
@@ -15,60 +16,76 @@ Result<std::unique_ptr<Shipping>> Shipping::Start(std::filesystem::path journal_
   return shipping;
 }
 
-Status Shipping::Reconfigure(std::vector<SinkConfig> sinks) {
-  std::vector<Running> wanted;
-  for (SinkConfig& config : sinks) {
+Status Shipping::Reconfigure(std::vector<SinkConfig> wanted) {
+  for (SinkConfig& config : wanted)
     if (config.dead_letter.empty()) config.dead_letter = DeadLetterPath(journal_dir_, config.name);
-    wanted.push_back({std::move(config), nullptr});
-  }
   // Open the sinks that are new or changed (this checks their URL and secret).
   std::vector<std::unique_ptr<Sink>> opened(wanted.size());
-  std::vector<bool> kept(wanted.size(), false);
   {
     std::lock_guard lock(mutex_);
-    for (size_t i = 0; i < wanted.size(); ++i)
-      kept[i] = std::ranges::any_of(running_,
-                                    [&](const Running& r) { return r.config == wanted[i].config; });
+    for (size_t i = 0; i < wanted.size(); ++i) {
+      const bool kept =
+          std::ranges::any_of(running_, [&](const Running& r) { return r.config == wanted[i]; });
+      if (kept) continue;
+      auto sink = OpenSink(wanted[i]);
+      if (!sink) return std::unexpected(sink.error());
+      opened[i] = std::move(*sink);
+    }
   }
-  for (size_t i = 0; i < wanted.size(); ++i) {
-    if (kept[i]) continue;
-    auto sink = OpenSink(wanted[i].config);
-    if (!sink) return std::unexpected(sink.error());
-    opened[i] = std::move(*sink);
-  }
-  // Stop those that are gone or changed (two shippers never share a cursor),
-  // outside the lock: each ships what the journal holds first.
+  // Stop those that are gone or changed (two shippers never share a cursor):
+  // each ships what the journal holds first. Those that stay keep shipping.
   std::vector<Running> stopping;
   {
     std::lock_guard lock(mutex_);
+    std::vector<Running> staying;
     for (Running& running : running_) {
-      auto same = std::ranges::find_if(
-          wanted, [&](const Running& w) { return w.config == running.config; });
-      if (same != wanted.end()) {
-        same->shipper = std::move(running.shipper);
-      } else {
-        stopping.push_back(std::move(running));
-      }
+      const bool stays =
+          std::ranges::any_of(wanted, [&](const SinkConfig& w) { return w == running.config; });
+      (stays ? staying : stopping).push_back(std::move(running));
     }
-    running_.clear();
+    running_ = std::move(staying);
   }
+  std::vector<SinkConfig> stopped;
+  for (Running& running : stopping) stopped.push_back(std::move(running.config));
   stopping.clear();
+  // Start the new ones; if one cannot start, the old set ships again.
+  std::vector<Running> started;
   Status status;
-  for (size_t i = 0; i < wanted.size(); ++i) {
-    Running& running = wanted[i];
-    if (running.shipper) continue;
-    auto shipper = Shipper::Start({.journal_dir = journal_dir_, .name = running.config.name},
-                                  std::move(opened[i]));
+  for (size_t i = 0; i < wanted.size() && status; ++i) {
+    if (!opened[i]) continue;  // it stayed
+    auto shipper =
+        Shipper::Start({.journal_dir = journal_dir_, .name = wanted[i].name}, std::move(opened[i]));
     if (!shipper) {
       status = std::unexpected(shipper.error());
-      continue;
+      break;
     }
-    running.shipper = std::move(*shipper);
+    started.push_back({wanted[i], std::move(*shipper)});
   }
-  std::erase_if(wanted, [](const Running& r) { return r.shipper == nullptr; });
+  if (!status) {
+    started.clear();  // outside the lock: each ships what it read first
+    std::vector<Running> restored;
+    for (SinkConfig& config : stopped) {
+      auto sink = OpenSink(config);
+      auto shipper = sink ? Shipper::Start({.journal_dir = journal_dir_, .name = config.name},
+                                           std::move(*sink))
+                          : std::unexpected(sink.error());
+      if (!shipper) {
+        OpsLog().error("sink {} could not start again: {}", config.name, shipper.error().message);
+        continue;
+      }
+      restored.push_back({std::move(config), std::move(*shipper)});
+    }
+    std::lock_guard lock(mutex_);
+    for (Running& running : restored) running_.push_back(std::move(running));
+    return status;
+  }
   std::lock_guard lock(mutex_);
-  running_ = std::move(wanted);
-  return status;
+  for (Running& running : started) running_.push_back(std::move(running));
+  // In the order configured.
+  std::ranges::sort(running_, {}, [&](const Running& r) {
+    return std::ranges::find(wanted, r.config) - wanted.begin();
+  });
+  return {};
 }
 
 SinkMetrics Shipping::MetricsOf(const Running& running) const {

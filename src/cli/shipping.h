@@ -32,8 +32,10 @@ class Shipping {
   // Ships to `sinks` from now on: a sink that is new or changed starts anew
   // (from its cursor), one that is gone stops (shipping what the journal holds
   // first), one that is the same goes on. Every new sink is opened before any
-  // is stopped: a sink that cannot open fails it all and changes nothing.
-  [[nodiscard]] Status Reconfigure(std::vector<SinkConfig> sinks);
+  // is stopped: a sink that cannot open fails it all and changes nothing; one
+  // that cannot start fails it all and the sinks that were stopped start again.
+  // One call at a time.
+  [[nodiscard]] Status Reconfigure(std::vector<SinkConfig> wanted);
 
   std::vector<SinkMetrics> Metrics() const;
   // For /readyz: per sink whether it is up or its backlog within its

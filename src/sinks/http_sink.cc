@@ -154,7 +154,8 @@ bool HttpConnection::Answers(const std::string& url) {
   curl_easy_reset(curl);
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https,http");
-  curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);  // HEAD
+  curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);       // HEAD
+  curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L);  // the next POST gets a connection of its own
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 2000L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "mcp-audit");

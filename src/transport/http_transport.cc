@@ -373,10 +373,14 @@ class HttpTransport {
       }
       Readiness answer{true, R"({"status":"alive"})"};
       if (target == kReadyPath) answer = options_.readiness();
-      HttpResponse response =
-          Json(request, answer.ready ? http::status::ok : http::status::service_unavailable,
-               std::move(answer.body));
+      // No CORS headers: no web page reads these.
+      HttpResponse response(answer.ready ? http::status::ok : http::status::service_unavailable,
+                            request.version());
+      response.keep_alive(request.keep_alive());
+      response.set(http::field::content_type, "application/json");
       response.set(http::field::cache_control, "no-store");
+      response.body() = std::move(answer.body);
+      response.prepare_payload();
       co_return co_await Write(stream, std::move(response));
     }
     if (!guard_.HostAllowed(request)) {

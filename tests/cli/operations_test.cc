@@ -98,12 +98,25 @@ TEST(ReloadTest, ReloadSwapsTheApiKeysRefusesABrokenConfigAndRecordsBoth) {
   EXPECT_EQ(status_with(alice_key), 200);
   EXPECT_EQ(status_with(bob_key), 401);
 
-  std::ofstream(config) << http_table << bob_entry;  // alice leaves, bob joins
+  // Alice leaves, bob joins, and a second store joins the default one.
+  const auto extra = dir.path() / "extra.db";
+  const std::string sinks = "[[sinks]]\nname = \"sqlite\"\nurl = \"sqlite://" +
+                            (audit / "audit.db").string() + "\"\n[[sinks]]\nname = \"extra\"\n" +
+                            "url = \"sqlite://" + extra.string() + "\"\n";
+  std::ofstream(config) << http_table << bob_entry << sinks;
   auto [reloaded, said] = RunCommand("reload --audit-dir " + audit.string());
   EXPECT_EQ(reloaded, 0) << said << server.Stderr();
   EXPECT_NE(said.find("reloaded"), std::string::npos) << said;
   EXPECT_EQ(status_with(alice_key), 401);
   EXPECT_EQ(status_with(bob_key), 200);
+  std::string shipped;  // the new store gets the journal from its start, bob's call included
+  for (int i = 0; i < 200 && shipped.find("\"id\":\"bob\"") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    shipped = RunCommand("query --format json --event-type session_start --store sqlite://" +
+                         extra.string())
+                  .second;
+  }
+  EXPECT_NE(shipped.find("\"id\":\"bob\""), std::string::npos) << shipped;
 
   std::ofstream(config, std::ios::app) << "[[sinks]]\nurl = \"ftp://nowhere\"\n";
   auto [refused, why] = RunCommand("reload --audit-dir " + audit.string());

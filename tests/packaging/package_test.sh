@@ -10,8 +10,11 @@ if [[ $(id -u) != 0 ]]; then
   echo "SKIP: installing a package needs root" >&2
   exit 77
 fi
-if dpkg-query -W -f='${Status}' mcp-audit 2>/dev/null | grep -q installed; then
-  echo "SKIP: mcp-audit is installed on this machine; the test would replace it" >&2
+# Never on a machine where mcp-audit lives: the test removes what it installs.
+if dpkg-query -W -f='${Status}' mcp-audit 2>/dev/null | grep -q installed ||
+  [[ -e /var/lib/mcp-audit || -e /etc/mcp-audit || -d /run/systemd/system ]] ||
+  getent passwd mcp-audit >/dev/null; then
+  echo "SKIP: this machine has mcp-audit's user, files or a running systemd; the test would touch them" >&2
   exit 77
 fi
 fail() {

@@ -396,6 +396,34 @@ TEST_F(HttpSinkAgainstStandInReceiverTest,
   EXPECT_EQ(IdsOfLines(lines), IdsOfLines(journal)) << "every record once, in order";
 }
 
+TEST_F(HttpSinkAgainstStandInReceiverTest, AfterATimeoutTheRecordsGoAsSoonAsTheReceiverAnswersAgain) {
+  const auto journal = Journal(5);
+  std::atomic<int> posts = 0;
+  receiver_.SetHandler([&](const ReceivedRequest& request) {
+    if (request.method == "POST" && posts++ == 0)
+      return ReceiverReply{.delay = 3s};  // longer than the sink waits for an answer
+    return ReceiverReply{};
+  });
+  SinkConfig config = Config("webhook");
+  config.timeout = 1s;
+  auto sink = OpenSink(config);
+  ASSERT_TRUE(sink.has_value()) << sink.error().message;
+  auto options = FastShipping(dir_.path());
+  options.name = config.name;
+  options.min_backoff = options.max_backoff = 1h;  // the backoff alone would wait an hour
+  auto shipper = Shipper::Start(options, std::move(*sink));
+  ASSERT_TRUE(shipper.has_value()) << shipper.error().message;
+  const auto started = std::chrono::steady_clock::now();
+  for (auto deadline = started + 20s; (*shipper)->counters().shipped < journal.size() &&
+                                      std::chrono::steady_clock::now() < deadline;)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_EQ((*shipper)->counters().shipped, journal.size());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s) << "retried once the receiver answered";
+  EXPECT_EQ((*shipper)->counters().failures, 1u);
+  EXPECT_NE((*shipper)->counters().last_error.find("timed out"), std::string::npos)
+      << (*shipper)->counters().last_error;
+}
+
 TEST_F(HttpSinkAgainstStandInReceiverTest, TooManyRequestsWithRetryAfterIsHonoured) {
   Journal(5);
   std::atomic<int> calls = 0;
