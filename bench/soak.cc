@@ -15,9 +15,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <chrono>
 #include <climits>
 #include <cmath>
@@ -32,6 +29,12 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+// clang-format off: Boost.Asio 1.74 needs <utility> first
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+// clang-format on
 
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
