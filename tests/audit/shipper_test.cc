@@ -176,6 +176,49 @@ TEST(ShipperTest, ADestinationThatAnswersAgainIsRetriedAtOnceNotAfterTheBackoff)
   EXPECT_FALSE((*shipper)->counters().failing);
 }
 
+// A receiver that answers a probe but never takes the batch (it times out).
+class AnswersButFailsSinkDouble final : public Sink {
+ public:
+  struct Shared {
+    std::mutex mutex;
+    int attempts = 0;
+    int probes = 0;
+  };
+  explicit AnswersButFailsSinkDouble(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+  Status Store(std::span<const SinkRecord>) override {
+    std::lock_guard lock(shared_->mutex);
+    ++shared_->attempts;
+    return Fail(ErrorCode::kUnavailable, "Operation timed out after 5001 ms");
+  }
+  std::optional<bool> Answers() override {
+    std::lock_guard lock(shared_->mutex);
+    ++shared_->probes;
+    return true;
+  }
+
+ private:
+  std::shared_ptr<Shared> shared_;
+};
+
+TEST(ShipperTest, AnEarlyRetryThatFailsAgainWaitsOutTheBackoffWhole) {
+  testing::TempDir dir;
+  LogEvents(dir.path(), 5);
+  auto shared = std::make_shared<AnswersButFailsSinkDouble::Shared>();
+  ShipperOptions options = Options(dir.path());
+  options.poll_interval = std::chrono::milliseconds(50);
+  options.min_backoff = options.max_backoff = std::chrono::hours(1);
+  options.probe_interval = std::chrono::milliseconds(20);
+  auto shipper = Shipper::Start(options, std::make_unique<AnswersButFailsSinkDouble>(shared));
+  ASSERT_TRUE(shipper.has_value()) << shipper.error().message;
+  // The first failure, a probe that answers, the early retry, which fails too.
+  ASSERT_TRUE(WaitFor(*shared, [&] { return shared->attempts >= 2; }));
+  // Then no more probes and no more attempts: the hour of backoff is waited out.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::lock_guard lock(shared->mutex);
+  EXPECT_EQ(shared->attempts, 2);
+  EXPECT_EQ(shared->probes, 1);
+}
+
 TEST(ShipperTest, ABatchThatFailsWhileTheNextIsReadAheadIsSentAgainInOrder) {
   testing::TempDir dir;
   const std::vector<std::string> logged = LogEvents(dir.path(), 60);
