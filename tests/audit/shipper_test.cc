@@ -112,21 +112,24 @@ TEST(ShipperTest, ASinkThatIsDownLosesNothingAndGetsEachRecordOnceWhenItIsBack) 
   EXPECT_EQ((*backlog)[0].records_behind, 0u);
 }
 
-// A destination that does not answer while `down`, and says so when asked.
-class UnansweringSinkDouble final : public Sink {
+// A destination that does not answer while `down`, and says so when asked;
+// with `batches_time_out` it answers a probe but never takes a batch.
+class ProbedSinkDouble final : public Sink {
  public:
   struct Shared {
     std::mutex mutex;
     bool down = true;
+    bool batches_time_out = false;
     int attempts = 0;  // Store calls
     int probes = 0;    // Answers calls
     size_t stored = 0;
   };
-  explicit UnansweringSinkDouble(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+  explicit ProbedSinkDouble(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
   Status Store(std::span<const SinkRecord> batch) override {
     std::lock_guard lock(shared_->mutex);
     ++shared_->attempts;
-    if (shared_->down) return Fail(ErrorCode::kUnavailable, "Operation timed out after 10001 ms");
+    if (shared_->down || shared_->batches_time_out)
+      return Fail(ErrorCode::kUnavailable, "Operation timed out after 10001 ms");
     shared_->stored += batch.size();
     return {};
   }
@@ -139,6 +142,18 @@ class UnansweringSinkDouble final : public Sink {
  private:
   std::shared_ptr<Shared> shared_;
 };
+
+// A shipper of its own thread whose backoff is an hour: only a probe retries sooner.
+std::unique_ptr<Shipper> ProbingShipper(const fs::path& dir,
+                                        std::shared_ptr<ProbedSinkDouble::Shared> shared) {
+  ShipperOptions options = Options(dir);
+  options.poll_interval = std::chrono::milliseconds(50);
+  options.min_backoff = options.max_backoff = std::chrono::hours(1);
+  options.probe_interval = std::chrono::milliseconds(20);
+  auto shipper = Shipper::Start(options, std::make_unique<ProbedSinkDouble>(std::move(shared)));
+  EXPECT_TRUE(shipper.has_value()) << shipper.error().message;
+  return shipper ? std::move(*shipper) : nullptr;
+}
 
 template <typename Shared, typename Condition>
 bool WaitFor(Shared& shared, Condition condition) {
@@ -156,13 +171,9 @@ bool WaitFor(Shared& shared, Condition condition) {
 TEST(ShipperTest, ADestinationThatAnswersAgainIsRetriedAtOnceNotAfterTheBackoff) {
   testing::TempDir dir;
   const size_t logged = LogEvents(dir.path(), 30).size();
-  auto shared = std::make_shared<UnansweringSinkDouble::Shared>();
-  ShipperOptions options = Options(dir.path());
-  options.poll_interval = std::chrono::milliseconds(50);
-  options.min_backoff = options.max_backoff = std::chrono::hours(1);
-  options.probe_interval = std::chrono::milliseconds(20);
-  auto shipper = Shipper::Start(options, std::make_unique<UnansweringSinkDouble>(shared));
-  ASSERT_TRUE(shipper.has_value()) << shipper.error().message;
+  auto shared = std::make_shared<ProbedSinkDouble::Shared>();
+  auto shipper = ProbingShipper(dir.path(), shared);
+  ASSERT_NE(shipper, nullptr);
   // Down: it is asked, again and again, and not sent the batch again meanwhile.
   ASSERT_TRUE(WaitFor(*shared, [&] { return shared->probes >= 10; }));
   {
@@ -175,45 +186,19 @@ TEST(ShipperTest, ADestinationThatAnswersAgainIsRetriedAtOnceNotAfterTheBackoff)
       << "stored " << shared->stored << " of " << logged + 3;
   // The pass that stored them notes its success once it is over.
   bool failing = true;
-  for (int i = 0; i < 2000 && (failing = (*shipper)->counters().failing); ++i)
+  for (int i = 0; i < 2000 && (failing = shipper->counters().failing); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_FALSE(failing);
 }
 
-// A receiver that answers a probe but never takes the batch (it times out).
-class AnswersButFailsSinkDouble final : public Sink {
- public:
-  struct Shared {
-    std::mutex mutex;
-    int attempts = 0;
-    int probes = 0;
-  };
-  explicit AnswersButFailsSinkDouble(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
-  Status Store(std::span<const SinkRecord>) override {
-    std::lock_guard lock(shared_->mutex);
-    ++shared_->attempts;
-    return Fail(ErrorCode::kUnavailable, "Operation timed out after 5001 ms");
-  }
-  std::optional<bool> Answers() override {
-    std::lock_guard lock(shared_->mutex);
-    ++shared_->probes;
-    return true;
-  }
-
- private:
-  std::shared_ptr<Shared> shared_;
-};
-
 TEST(ShipperTest, AnEarlyRetryThatFailsAgainWaitsOutTheBackoffWhole) {
   testing::TempDir dir;
   LogEvents(dir.path(), 5);
-  auto shared = std::make_shared<AnswersButFailsSinkDouble::Shared>();
-  ShipperOptions options = Options(dir.path());
-  options.poll_interval = std::chrono::milliseconds(50);
-  options.min_backoff = options.max_backoff = std::chrono::hours(1);
-  options.probe_interval = std::chrono::milliseconds(20);
-  auto shipper = Shipper::Start(options, std::make_unique<AnswersButFailsSinkDouble>(shared));
-  ASSERT_TRUE(shipper.has_value()) << shipper.error().message;
+  auto shared = std::make_shared<ProbedSinkDouble::Shared>();
+  shared->down = false;             // it answers a probe...
+  shared->batches_time_out = true;  // ...but never takes a batch
+  auto shipper = ProbingShipper(dir.path(), shared);
+  ASSERT_NE(shipper, nullptr);
   // The first failure, a probe that answers, the early retry, which fails too.
   ASSERT_TRUE(WaitFor(*shared, [&] { return shared->attempts >= 2; }));
   // Then no more probes and no more attempts: the hour of backoff is waited out.
