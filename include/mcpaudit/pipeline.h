@@ -74,8 +74,9 @@ struct PipelineOptions {
 // The stream a pipeline writes when PipelineOptions::stream is empty: the name
 // the journal in `directory` keeps in its `stream` file. A journal's first
 // start writes the host name and a random suffix there ("db1-3f9a1c07"), so
-// that two journals on one host are two streams in one store; a journal begun
-// before the file existed goes on with the host name, its stream then.
+// that two journals on one host are two streams in one store; a journal
+// without the file (begun before it existed, or the file deleted) goes on with
+// the stream its newest record names.
 [[nodiscard]] Result<std::string> JournalStream(const std::filesystem::path& directory);
 // The same, read only (for commands that read a journal): the host name when
 // the journal has no `stream` file yet, or an unreadable one.

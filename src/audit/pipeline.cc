@@ -18,6 +18,7 @@
 #include "audit/journal_format.h"
 #include "audit/record_writer.h"
 #include "base/audit_files.h"
+#include "base/bounded_json.h"
 #include "base/bounded_queue.h"
 #include "base/crypto.h"
 #include "base/free_memory.h"
@@ -471,12 +472,24 @@ Result<std::string> JournalStream(const std::filesystem::path& directory) {
   if (std::filesystem::exists(path, ec)) return ReadStreamFile(path);
   std::string name = HostName();
   std::erase_if(name, [](char c) { return c <= ' ' || c >= 0x7f; });
-  const bool has_segments =
-      std::ranges::any_of(std::filesystem::directory_iterator(directory, ec),
-                          [](const auto& entry) { return journal::IsSegmentFile(entry); });
+  std::filesystem::path newest;
+  for (const auto& entry : std::filesystem::directory_iterator(directory, ec))
+    if (journal::IsSegmentFile(entry) && entry.path() > newest) newest = entry.path();
   uint8_t random[4];
   SecureRandom()(random);
-  if (!has_segments) name = name.substr(0, 55) + "-" + HexEncode(random);
+  if (newest.empty()) {
+    name = name.substr(0, 55) + "-" + HexEncode(random);
+  } else {
+    // A journal without the file (begun before it existed, or the file was
+    // deleted) goes on with the stream its newest record names.
+    std::ifstream in(newest, std::ios::binary);
+    const std::string content((std::istreambuf_iterator<char>(in)), {});
+    const auto last = ParseWithin(journal::LastLine(content), kMaxRecordDepth);
+    if (last.is_object())
+      if (std::string named = StringMember(ObjectMember(last, "integrity"), "stream");
+          IsStreamName(named))
+        name = std::move(named);
+  }
   // Written whole under a name of its own, then linked: of two processes
   // starting on one directory, the first name stays and both read it.
   const std::filesystem::path draft =

@@ -471,14 +471,20 @@ TEST(PipelineTest, TwoJournalsOnOneHostAreTwoStreamsThatKeepTheirNames) {
   Verify(one.path());
 }
 
-TEST(PipelineTest, AJournalBegunBeforeStreamFilesGoesOnWithTheHostName) {
+TEST(PipelineTest, AJournalWithoutItsStreamFileGoesOnWithTheStreamOfItsNewestRecord) {
   testing::TempDir dir;
+  // Begun before stream files existed (its stream set by hand here).
   { ASSERT_TRUE(Pipeline::Open(Options(dir.path())).has_value()); }
   auto stream = JournalStream(dir.path());
   ASSERT_TRUE(stream.has_value()) << stream.error().message;
-  char host[256] = {};
-  ::gethostname(host, sizeof host - 1);
-  EXPECT_EQ(*stream, std::string(host));
+  EXPECT_EQ(*stream, "test-stream");
+  // The file deleted by someone: the chain still goes on, not a new one.
+  fs::remove(dir.path() / "stream");
+  PipelineOptions options = Options(dir.path());
+  options.stream.clear();
+  { ASSERT_TRUE(Pipeline::Open(options).has_value()); }
+  EXPECT_EQ(JournalRecords(dir.path()).back()["integrity"]["stream"], "test-stream");
+  Verify(dir.path());
 }
 
 TEST(PipelineTest, AStreamFileWithoutANameIsRefusedWithWhatToDo) {
