@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "audit/shipper.h"
+#include "mcpaudit/shipper.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
 #include "mcpaudit/sink.h"

@@ -20,7 +20,7 @@
 #include "audit/journal_format.h"
 #include "mcpaudit/pipeline.h"
 #include "sample_event.h"
-#include "store/verifier.h"
+#include "mcpaudit/verifier.h"
 
 namespace {
 

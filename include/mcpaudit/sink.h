@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -100,9 +101,20 @@ std::string SinkType(const SinkConfig& config);
 // `url` fit to print: a password in it becomes "***".
 std::string RedactUrl(std::string_view url);
 
-// Opens the sink for `config.url` by its scheme (sqlite, postgres, mysql). A
-// database server is connected to by the first batch (a server may start while
-// its database is down); the URL and the password source are checked now.
+// Opens the sink of `config` by its type (SinkType). A database server is
+// connected to by the first batch (a server may start while its database is
+// down); the URL and the password source are checked now.
 [[nodiscard]] Result<std::unique_ptr<Sink>> OpenSink(const SinkConfig& config);
+
+// Opens a sink of one type.
+using SinkOpener = std::function<Result<std::unique_ptr<Sink>>(const SinkConfig& config)>;
+
+// Makes OpenSink open sinks of `type` with `open`: a destination of your own,
+// named by its type in [[sinks]]. The sinks of mcp-audit register themselves
+// when their component is linked: mcpaudit::sqlite (sqlite), mcpaudit::postgres
+// (postgres), mcpaudit::mysql (mysql) and mcpaudit::siem (splunk, datadog,
+// elastic, otlp, webhook, syslog). A type registered again is opened by the
+// newer opener.
+void RegisterSinkType(std::string type, SinkOpener open);
 
 }  // namespace mcpaudit

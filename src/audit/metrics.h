@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "audit/shipper.h"
+#include "mcpaudit/shipper.h"
 #include "mcpaudit/pipeline.h"
 
 namespace mcpaudit {

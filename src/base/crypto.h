@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "mcpaudit/result.h"
+#include "mcpaudit/signing_key.h"
 
 struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX
 
@@ -48,33 +49,5 @@ class Sha256 {
 };
 // HMAC-SHA256 of `message` under `key`, as 64 lowercase hex digits.
 std::string HmacSha256Hex(std::string_view key, std::string_view message);
-
-// An Ed25519 key: the private key signs checkpoints, the public key verifies them.
-class SigningKey {
- public:
-  ~SigningKey();
-  SigningKey(SigningKey&&) noexcept;
-  SigningKey& operator=(SigningKey&&) noexcept;
-
-  static Result<SigningKey> Generate();
-  // Reads a PEM private key (PKCS#8). Refuses a file that others can read.
-  static Result<SigningKey> LoadPrivate(const std::string& path);
-  // Reads a PEM public key (SubjectPublicKeyInfo).
-  static Result<SigningKey> LoadPublic(const std::string& path);
-
-  // Writes the private key (0600, refusing to overwrite) and the public key.
-  [[nodiscard]] Status Save(const std::string& private_path, const std::string& public_path) const;
-
-  // Base64 (standard alphabet) Ed25519 signature of `message`. Needs the private key.
-  Result<std::string> Sign(std::string_view message) const;
-  bool Verify(std::string_view message, std::string_view signature_base64) const;
-  // The first 16 hex digits of SHA-256 of the raw public key: names the key in records.
-  std::string KeyId() const;
-
- private:
-  struct Key;
-  explicit SigningKey(std::unique_ptr<Key> key);
-  std::unique_ptr<Key> key_;
-};
 
 }  // namespace mcpaudit

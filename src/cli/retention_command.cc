@@ -3,7 +3,7 @@
 // ships to; the server runs the same every retention.run_every_hours.
 #include <iostream>
 
-#include "audit/shipper.h"
+#include "mcpaudit/shipper.h"
 #include "base/ops_log.h"
 #include "cli/commands.h"
 #include "cli/config.h"

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "audit/metrics.h"
-#include "audit/shipper.h"
+#include "mcpaudit/shipper.h"
 #include "base/bounded_queue.h"
 #include "base/ops_log.h"
 #include "catalog/catalog_toolkit.h"

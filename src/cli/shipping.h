@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "audit/metrics.h"
-#include "audit/shipper.h"
+#include "mcpaudit/shipper.h"
 #include "mcpaudit/http_transport.h"
 #include "mcpaudit/pipeline.h"
 #include "mcpaudit/result.h"

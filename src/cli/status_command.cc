@@ -3,7 +3,7 @@
 #include <iostream>
 #include <map>
 
-#include "audit/shipper.h"
+#include "mcpaudit/shipper.h"
 #include "cli/commands.h"
 
 namespace mcpaudit::cli {

@@ -9,7 +9,7 @@
 
 #include <iostream>
 
-#include "audit/shipper.h"
+#include "mcpaudit/shipper.h"
 #include "cli/commands.h"
 #include "sinks/sqlite_sink.h"
 #include "store/audit_reads.h"

@@ -6,7 +6,7 @@
 #include "cli/commands.h"
 #include "store/query.h"
 #include "store/record_store.h"
-#include "store/verifier.h"
+#include "mcpaudit/verifier.h"
 
 namespace mcpaudit::cli {
 

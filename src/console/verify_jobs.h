@@ -14,7 +14,7 @@
 #include <string>
 #include <thread>
 
-#include "store/verifier.h"
+#include "mcpaudit/verifier.h"
 
 namespace mcpaudit {
 

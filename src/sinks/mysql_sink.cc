@@ -378,8 +378,6 @@ class MysqlSink final : public Sink {
 
 }  // namespace
 
-bool IsMysqlUrl(std::string_view url) { return url.starts_with("mysql://") || url.starts_with("mariadb://"); }
-
 Result<std::unique_ptr<Sink>> OpenMysqlSink(const SinkConfig& config) {
   if (auto url = ParseMysqlUrl(config); !url) return std::unexpected(url.error());
   if (auto password = ReadSinkPassword(config); !password) return std::unexpected(password.error());
@@ -422,5 +420,16 @@ Status RunMysqlQuery(const SinkConfig& config, const SqlText& query, const RowVi
   if (failed) return Fail(ErrorCode::kIo, "cannot read " + RedactUrl(config.url) + ": " + message);
   return {};
 }
+
+// Linking mcpaudit::mysql is enough to open mysql:// sinks and read them
+// back: its target has the linker keep this (CMakeLists.txt).
+namespace {
+bool RegisterMysqlSinks() {
+  RegisterSinkType("mysql", OpenMysqlSink);
+  RegisterStoreReader("mysql", RunMysqlQuery);
+  return true;
+}
+}  // namespace
+extern "C" const bool mcpaudit_mysql_sinks = RegisterMysqlSinks();
 
 }  // namespace mcpaudit

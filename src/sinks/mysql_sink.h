@@ -21,10 +21,6 @@
 
 namespace mcpaudit {
 
-inline constexpr const char* kMysqlAuditTable = "audit_log";
-
-bool IsMysqlUrl(std::string_view url);  // mysql:// or mariadb://
-
 [[nodiscard]] Result<std::unique_ptr<Sink>> OpenMysqlSink(const SinkConfig& config);
 
 // Runs `query` (see store/record_store.h RunStoreQuery): each `?` in its SQL

@@ -582,10 +582,6 @@ class PostgresSink final : public Sink {
 
 }  // namespace
 
-bool IsPostgresUrl(std::string_view url) {
-  return url.starts_with("postgres://") || url.starts_with("postgresql://");
-}
-
 Result<std::unique_ptr<Sink>> OpenPostgresSink(const SinkConfig& config) {
   // Checked now (a wrong password source is a configuration error); the
   // connection itself is made by the first batch.
@@ -701,5 +697,16 @@ Status RunPostgresQuery(const SinkConfig& config, const SqlText& query, const Ro
   if (status) Reads().Give(config, std::move(*conn));
   return status;
 }
+
+// Linking mcpaudit::postgres is enough to open postgres:// sinks and read
+// them back: its target has the linker keep this (CMakeLists.txt).
+namespace {
+bool RegisterPostgresSinks() {
+  RegisterSinkType("postgres", OpenPostgresSink);
+  RegisterStoreReader("postgres", RunPostgresQuery);
+  return true;
+}
+}  // namespace
+extern "C" const bool mcpaudit_postgres_sinks = RegisterPostgresSinks();
 
 }  // namespace mcpaudit

@@ -19,8 +19,6 @@
 
 namespace mcpaudit {
 
-bool IsPostgresUrl(std::string_view url);  // postgres:// or postgresql://
-
 [[nodiscard]] Result<std::unique_ptr<Sink>> OpenPostgresSink(const SinkConfig& config);
 
 // Runs `query` (see store/record_store.h RunStoreQuery): each `?` in its SQL

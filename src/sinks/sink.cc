@@ -1,12 +1,11 @@
-// The sinks by URL scheme: a new sink is one file pair and one line here.
+// The sinks by type: each component of sinks registers the types it opens
+// (and the stores it reads back) when it is linked.
 #include "mcpaudit/sink.h"
 
 #include <algorithm>
+#include <mutex>
 
-#include "sinks/http_sinks.h"
-#include "sinks/mysql_sink.h"
-#include "sinks/postgres_sink.h"
-#include "sinks/sqlite_sink.h"
+#include "sinks/sql_columns.h"
 
 namespace mcpaudit {
 
@@ -68,32 +67,72 @@ class RoutedSink final : public Sink {
   std::vector<std::string> tenants_, event_types_;
 };
 
+// What the linked components registered.
+struct Registry {
+  std::mutex mutex;
+  std::map<std::string, SinkOpener, std::less<>> openers;
+  std::map<std::string, StoreReader, std::less<>> readers;
+};
+Registry& Registered() {
+  static Registry registry;  // built on first use: components register before main runs
+  return registry;
+}
+
+// The types of sinks mcp-audit has, by the component that opens them.
+constexpr std::pair<std::string_view, std::string_view> kComponentOfType[] = {
+    {"sqlite", "sqlite"}, {"postgres", "postgres"}, {"mysql", "mysql"},  {"splunk", "siem"}, {"datadog", "siem"},
+    {"elastic", "siem"},  {"otlp", "siem"},         {"webhook", "siem"}, {"syslog", "siem"}};
+
 Result<std::unique_ptr<Sink>> OpenByType(const SinkConfig& config) {
   const std::string type = SinkType(config);
-  if (type == "sqlite") {
-    auto path = SqlitePathFromUrl(config.url);
-    if (!path) return Fail(ErrorCode::kInvalidArgument, "sink " + config.name + ": sqlite needs a sqlite:///path URL");
-    return OpenSqliteSink(*path);
-  }
-  if (type == "postgres") return OpenPostgresSink(config);
-  if (type == "mysql") return OpenMysqlSink(config);
-  if (type == "splunk") return OpenSplunkSink(config);
-  if (type == "datadog") return OpenDatadogSink(config);
-  if (type == "elastic") return OpenElasticSink(config);
-  if (type == "otlp") return OpenOtlpSink(config);
-  if (type == "webhook") return OpenWebhookSink(config);
-  if (type == "syslog") return OpenSyslogSink(config);
-  if (!type.empty())
+  if (type.empty())
     return Fail(ErrorCode::kInvalidArgument,
-                "sink " + config.name + ": unknown type '" + type +
-                    "' (sqlite, postgres, mysql, splunk, datadog, elastic, otlp, webhook, syslog)");
-  return Fail(ErrorCode::kInvalidArgument,
-              "sink " + config.name + ": '" + RedactUrl(config.url) +
-                  "' is not a store URL (sqlite:///path/audit.db, postgres://user@host/db, mysql://user@host/db); "
-                  "for other destinations give a type");
+                "sink " + config.name + ": '" + RedactUrl(config.url) +
+                    "' is not a store URL (sqlite:///path/audit.db, postgres://user@host/db, mysql://user@host/db); "
+                    "for other destinations give a type");
+  SinkOpener open;
+  {
+    Registry& registry = Registered();
+    std::lock_guard lock(registry.mutex);
+    if (auto found = registry.openers.find(type); found != registry.openers.end()) open = found->second;
+  }
+  if (!open) return Fail(ErrorCode::kInvalidArgument, "sink " + config.name + ": " + NoSuchSinkType(type));
+  return open(config);
 }
 
 }  // namespace
+
+void RegisterSinkType(std::string type, SinkOpener open) {
+  Registry& registry = Registered();
+  std::lock_guard lock(registry.mutex);
+  registry.openers[std::move(type)] = std::move(open);
+}
+
+void RegisterStoreReader(std::string type, StoreReader read) {
+  Registry& registry = Registered();
+  std::lock_guard lock(registry.mutex);
+  registry.readers[std::move(type)] = read;
+}
+
+StoreReader FindStoreReader(const std::string& type) {
+  Registry& registry = Registered();
+  std::lock_guard lock(registry.mutex);
+  auto found = registry.readers.find(type);
+  return found == registry.readers.end() ? nullptr : found->second;
+}
+
+std::string NoSuchSinkType(const std::string& type) {
+  for (const auto& [known, component] : kComponentOfType) {
+    if (known == type)
+      return "sinks of type '" + type + "' are in the component mcpaudit::" + std::string(component) +
+             ", which this program does not link";
+  }
+  std::string types;
+  Registry& registry = Registered();
+  std::lock_guard lock(registry.mutex);
+  for (const auto& [name, open] : registry.openers) types += (types.empty() ? "" : ", ") + name;
+  return "unknown type '" + type + "' (" + (types.empty() ? "no sink type is linked" : types) + ")";
+}
 
 Result<std::unique_ptr<Sink>> OpenSink(const SinkConfig& config) {
   auto sink = OpenByType(config);

@@ -6,6 +6,16 @@
 
 namespace mcpaudit {
 
+std::optional<std::filesystem::path> SqlitePathFromUrl(std::string_view url) {
+  constexpr std::string_view kScheme = "sqlite://";
+  if (!url.starts_with(kScheme) || url.size() == kScheme.size()) return std::nullopt;
+  return std::filesystem::path(url.substr(kScheme.size()));
+}
+
+bool IsPostgresUrl(std::string_view url) { return url.starts_with("postgres://") || url.starts_with("postgresql://"); }
+
+bool IsMysqlUrl(std::string_view url) { return url.starts_with("mysql://") || url.starts_with("mariadb://"); }
+
 void RollupCounts::Add(const RecordColumns& c) {
   // RFC 3339: the hour and the day are prefixes of the timestamp.
   const std::string_view timestamp = c.timestamp;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
@@ -16,6 +17,18 @@
 #include "mcpaudit/sink.h"
 
 namespace mcpaudit {
+
+// The table every SQL sink fills (and `--store` reads): the columns people
+// filter on, and the whole record as the journal holds it. MariaDB's is named
+// apart from the others.
+inline constexpr const char* kAuditTable = "audit_events";
+inline constexpr const char* kMysqlAuditTable = "audit_log";
+
+// The file of a sqlite:// URL: sqlite:///var/audit/audit.db is /var/audit/audit.db,
+// sqlite://audit.db is audit.db (relative). Empty for any other URL.
+std::optional<std::filesystem::path> SqlitePathFromUrl(std::string_view url);
+bool IsPostgresUrl(std::string_view url);  // postgres:// or postgresql://
+bool IsMysqlUrl(std::string_view url);     // mysql:// or mariadb://
 
 // A versioned schema migration: applied in order, each in its own transaction
 // and recorded in schema_migrations. Never edit one that has shipped: add another.
@@ -93,6 +106,17 @@ struct SqlText {
 };
 // Receives the text of each column of a row (NULL as empty); false stops the read.
 using RowVisitor = std::function<bool(std::span<const std::string_view>)>;
+
+// Runs a query on a store of one engine (see store/record_store.h RunStoreQuery).
+using StoreReader = Status (*)(const SinkConfig& store, const SqlText& query, const RowVisitor& visit);
+// Makes stores of the sink type `type` readable by `read`: the component of
+// that type's sinks registers it (see RegisterSinkType).
+void RegisterStoreReader(std::string type, StoreReader read);
+// The reader of stores of `type`; null when no linked component reads them.
+StoreReader FindStoreReader(const std::string& type);
+// Why a sink or store of `type` cannot be opened here: not a type, or the
+// component of that type is not linked into this program.
+std::string NoSuchSinkType(const std::string& type);
 
 // The password of `config`: from its environment variable or file (one line,
 // the line break dropped); empty when it names neither. Fails when the named

@@ -363,12 +363,6 @@ class SqliteSink final : public Sink {
 
 }  // namespace
 
-std::optional<std::filesystem::path> SqlitePathFromUrl(std::string_view url) {
-  constexpr std::string_view kScheme = "sqlite://";
-  if (!url.starts_with(kScheme) || url.size() == kScheme.size()) return std::nullopt;
-  return std::filesystem::path(url.substr(kScheme.size()));
-}
-
 Result<std::unique_ptr<Sink>> OpenSqliteSink(const std::filesystem::path& path) {
   if (path.has_parent_path()) {
     if (Status s = EnsureAuditDirectory(path.parent_path()); !s) return std::unexpected(s.error());
@@ -423,5 +417,24 @@ Status RunSqliteQuery(const std::filesystem::path& path, const SqlText& query,
   sqlite3_close(db);
   return status;
 }
+
+// Linking mcpaudit::sqlite is enough to open sqlite:// sinks and read them
+// back: its target has the linker keep this (CMakeLists.txt).
+namespace {
+bool RegisterSqliteSinks() {
+  RegisterSinkType("sqlite", [](const SinkConfig& config) -> Result<std::unique_ptr<Sink>> {
+    auto path = SqlitePathFromUrl(config.url);
+    if (!path) return Fail(ErrorCode::kInvalidArgument, "sink " + config.name + ": sqlite needs a sqlite:///path URL");
+    return OpenSqliteSink(*path);
+  });
+  RegisterStoreReader("sqlite", [](const SinkConfig& store, const SqlText& query, const RowVisitor& visit) -> Status {
+    auto path = SqlitePathFromUrl(store.url);
+    if (!path) return Fail(ErrorCode::kInvalidArgument, "store " + store.url + ": sqlite needs a sqlite:///path URL");
+    return RunSqliteQuery(*path, query, visit);
+  });
+  return true;
+}
+}  // namespace
+extern "C" const bool mcpaudit_sqlite_sinks = RegisterSqliteSinks();
 
 }  // namespace mcpaudit

@@ -14,14 +14,6 @@
 
 namespace mcpaudit {
 
-// The table every SQL sink fills (and `--store` reads): the columns people
-// filter on, and the whole record as the journal holds it.
-inline constexpr const char* kAuditTable = "audit_events";
-
-// The file of a sqlite:// URL: sqlite:///var/audit/audit.db is /var/audit/audit.db,
-// sqlite://audit.db is audit.db (relative). Empty for any other URL.
-std::optional<std::filesystem::path> SqlitePathFromUrl(std::string_view url);
-
 // Opens (creating and migrating) the database at `path`.
 [[nodiscard]] Result<std::unique_ptr<Sink>> OpenSqliteSink(const std::filesystem::path& path);
 

@@ -2,14 +2,8 @@
 
 #include "base/bounded_json.h"
 #include "base/ops_log.h"
-#include "sinks/mysql_sink.h"
-#include "sinks/postgres_sink.h"
-#include "sinks/sqlite_sink.h"
 
 namespace mcpaudit {
-namespace {
-
-}  // namespace
 
 Result<std::vector<JournalAnchor>> StoreHeads(const SinkConfig& store) {
   std::vector<JournalAnchor> heads;
@@ -58,11 +52,13 @@ std::vector<JournalAnchor> JournalAnchors(const std::filesystem::path& journal_d
 }
 
 Status RunStoreQuery(const SinkConfig& store, const SqlText& query, const RowVisitor& visit) {
-  if (auto path = SqlitePathFromUrl(store.url)) return RunSqliteQuery(*path, query, visit);
-  if (IsPostgresUrl(store.url)) return RunPostgresQuery(store, query, visit);
-  if (IsMysqlUrl(store.url)) return RunMysqlQuery(store, query, visit);
-  return Fail(ErrorCode::kInvalidArgument, "'" + RedactUrl(store.url) +
-                                               "' is not a store URL (sqlite:///path, postgres://…, mysql://…)");
+  const std::string type = SinkType(store);
+  if (type != "sqlite" && type != "postgres" && type != "mysql")
+    return Fail(ErrorCode::kInvalidArgument, "'" + RedactUrl(store.url) +
+                                                 "' is not a store URL (sqlite:///path, postgres://…, mysql://…)");
+  StoreReader read = FindStoreReader(type);
+  if (!read) return Fail(ErrorCode::kInvalidArgument, "store " + RedactUrl(store.url) + ": " + NoSuchSinkType(type));
+  return read(store, query, visit);
 }
 
 Status ForEachStoredLine(const SinkConfig& store, const std::function<bool(size_t, const std::string&)>& visit,

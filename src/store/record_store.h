@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "audit/shipper.h"
+#include "mcpaudit/shipper.h"
 #include "mcpaudit/pipeline.h"
 #include "mcpaudit/result.h"
 #include "mcpaudit/sink.h"

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "audit/journal_format.h"
-#include "audit/shipper.h"
+#include "mcpaudit/shipper.h"
 #include "base/audit_files.h"
 #include "base/bounded_json.h"
 #include "mcp/jsonrpc.h"

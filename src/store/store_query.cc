@@ -4,9 +4,6 @@
 #include <charconv>
 #include <map>
 
-#include "sinks/mysql_sink.h"
-#include "sinks/postgres_sink.h"
-#include "sinks/sqlite_sink.h"
 
 namespace mcpaudit {
 namespace {

@@ -1,4 +1,4 @@
-#include "store/verifier.h"
+#include "mcpaudit/verifier.h"
 
 #include <fcntl.h>
 #include <sys/file.h>

@@ -8,7 +8,7 @@
 #include "audit/journal_format.h"
 #include "base/crypto.h"
 #include "mcpaudit/clock.h"
-#include "store/verifier.h"
+#include "mcpaudit/verifier.h"
 #include "support/journal_files.h"
 #include "support/small_filesystem.h"
 #include "support/temp_dir.h"

@@ -1,4 +1,4 @@
-#include "audit/shipper.h"
+#include "mcpaudit/shipper.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

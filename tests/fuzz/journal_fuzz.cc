@@ -5,10 +5,10 @@
 #include <cstdint>
 #include <fstream>
 
-#include "audit/shipper.h"
+#include "mcpaudit/shipper.h"
 #include "fuzz_support.h"
 #include "store/journal_reader.h"
-#include "store/verifier.h"
+#include "mcpaudit/verifier.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace mcpaudit;

@@ -8,7 +8,7 @@
 #include <set>
 #include <thread>
 
-#include "audit/shipper.h"
+#include "mcpaudit/shipper.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
 #include "sinks/mysql_sink.h"
@@ -17,7 +17,7 @@
 #include "store/journal_reader.h"
 #include "store/record_store.h"
 #include "store/retention.h"
-#include "store/verifier.h"
+#include "mcpaudit/verifier.h"
 #include "support/database_server.h"
 #include "support/shipping.h"
 #include "support/temp_dir.h"

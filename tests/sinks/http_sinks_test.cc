@@ -9,7 +9,7 @@
 #include <set>
 #include <thread>
 
-#include "audit/shipper.h"
+#include "mcpaudit/shipper.h"
 #include "base/crypto.h"
 #include "mcpaudit/sink.h"
 #include "support/free_port.h"

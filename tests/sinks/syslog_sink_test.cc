@@ -5,7 +5,7 @@
 #include <fstream>
 #include <thread>
 
-#include "audit/shipper.h"
+#include "mcpaudit/shipper.h"
 #include "mcpaudit/sink.h"
 #include "support/free_port.h"
 #include "support/shell.h"

@@ -9,7 +9,7 @@
 #include "audit/journal_format.h"
 #include "mcpaudit/pipeline.h"
 #include "store/journal_reader.h"
-#include "store/verifier.h"
+#include "mcpaudit/verifier.h"
 #include "support/journal_files.h"
 #include "support/temp_dir.h"
 

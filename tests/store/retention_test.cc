@@ -8,7 +8,7 @@
 #include "audit/journal_format.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
-#include "store/verifier.h"
+#include "mcpaudit/verifier.h"
 #include "support/journal_files.h"
 #include "support/temp_dir.h"
 

@@ -8,7 +8,7 @@
 #include <set>
 #include <thread>
 
-#include "audit/shipper.h"
+#include "mcpaudit/shipper.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
 #include "store/journal_reader.h"

@@ -1,6 +1,6 @@
 // The tamper matrix: real journals, changed in each way an attacker could,
 // and the verdict verify gives for each. Clean journals give none.
-#include "store/verifier.h"
+#include "mcpaudit/verifier.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

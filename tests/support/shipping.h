@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "audit/shipper.h"
+#include "mcpaudit/shipper.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
 #include "support/journal_files.h"

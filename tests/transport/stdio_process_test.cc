@@ -25,7 +25,7 @@
 #include "mcpaudit/pipeline.h"
 #include "store/audit_reads.h"
 #include "store/journal_reader.h"
-#include "store/verifier.h"
+#include "mcpaudit/verifier.h"
 #include "support/child_process.h"
 #include "support/cli_process.h"
 #include "support/http_client.h"

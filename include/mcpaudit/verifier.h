@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "base/crypto.h"
 #include "mcpaudit/pipeline.h"
 #include "mcpaudit/result.h"
+#include "mcpaudit/signing_key.h"
 #include "mcpaudit/sink.h"
 
 namespace mcpaudit {

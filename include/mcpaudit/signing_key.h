@@ -1,0 +1,41 @@
+// The Ed25519 key that signs a journal's checkpoints (`mcp-audit keygen`
+// makes one) and the public key that verifies them.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "mcpaudit/result.h"
+
+namespace mcpaudit {
+
+// An Ed25519 key: the private key signs checkpoints, the public key verifies them.
+class SigningKey {
+ public:
+  ~SigningKey();
+  SigningKey(SigningKey&&) noexcept;
+  SigningKey& operator=(SigningKey&&) noexcept;
+
+  static Result<SigningKey> Generate();
+  // Reads a PEM private key (PKCS#8). Refuses a file that others can read.
+  static Result<SigningKey> LoadPrivate(const std::string& path);
+  // Reads a PEM public key (SubjectPublicKeyInfo).
+  static Result<SigningKey> LoadPublic(const std::string& path);
+
+  // Writes the private key (0600, refusing to overwrite) and the public key.
+  [[nodiscard]] Status Save(const std::string& private_path, const std::string& public_path) const;
+
+  // Base64 (standard alphabet) Ed25519 signature of `message`. Needs the private key.
+  Result<std::string> Sign(std::string_view message) const;
+  bool Verify(std::string_view message, std::string_view signature_base64) const;
+  // The first 16 hex digits of SHA-256 of the raw public key: names the key in records.
+  std::string KeyId() const;
+
+ private:
+  struct Key;
+  explicit SigningKey(std::unique_ptr<Key> key);
+  std::unique_ptr<Key> key_;
+};
+
+}  // namespace mcpaudit
