@@ -32,6 +32,13 @@ class SigningKey {
   // The first 16 hex digits of SHA-256 of the raw public key: names the key in records.
   std::string KeyId() const;
 
+  // The 32 bytes of the public key (RFC 8032), and a public key from them.
+  std::string PublicKeyBytes() const;
+  static Result<SigningKey> FromPublicKeyBytes(std::string_view raw);
+  // The 64 bytes of the Ed25519 signature of `message`, and their check.
+  Result<std::string> SignBytes(std::string_view message) const;
+  bool VerifyBytes(std::string_view message, std::string_view signature) const;
+
  private:
   struct Key;
   explicit SigningKey(std::unique_ptr<Key> key);

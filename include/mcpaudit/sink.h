@@ -113,8 +113,10 @@ using SinkOpener = std::function<Result<std::unique_ptr<Sink>>(const SinkConfig&
 // named by its type in [[sinks]]. The sinks of mcp-audit register themselves
 // when their component is linked: mcpaudit::sqlite (sqlite), mcpaudit::postgres
 // (postgres), mcpaudit::mysql (mysql) and mcpaudit::siem (splunk, datadog,
-// elastic, otlp, webhook, syslog). A type registered again is opened by the
-// newer opener.
+// elastic, otlp, webhook, syslog), before main runs; so call OpenSink from
+// main (or later), not from a static initializer of your own. A type
+// registered again is opened by the newer opener: register your own under a
+// name of its own.
 void RegisterSinkType(std::string type, SinkOpener open);
 
 }  // namespace mcpaudit

@@ -102,6 +102,34 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
   return out;
 }
 
+std::string Base64Encode(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::optional<std::string> Base64Decode(std::string_view text) {
+  const bool alphabet = std::ranges::all_of(text, [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=';
+  });
+  if (!alphabet || text.size() % 4 != 0 || text.size() > (size_t{1} << 30)) return std::nullopt;
+  const size_t pad = text.ends_with("==") ? 2 : text.ends_with('=') ? 1 : 0;
+  // '=' only as padding at the end.
+  if (text.find('=') < text.size() - pad) return std::nullopt;
+  std::string out(text.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  if (n < 0 || static_cast<size_t>(n) < pad) return std::nullopt;
+  out.resize(static_cast<size_t>(n) - pad);
+  // Canonical only: the bits padding leaves over must be zero.
+  if (Base64Encode(out) != text) return std::nullopt;
+  return out;
+}
+
 std::string HmacSha256Hex(std::string_view key, std::string_view message) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
@@ -273,6 +301,33 @@ bool SigningKey::Verify(std::string_view message, std::string_view signature_bas
                        message.size()) == 1;
   EVP_MD_CTX_free(ctx);
   return ok;
+}
+
+std::string SigningKey::PublicKeyBytes() const {
+  std::string raw(32, '\0');
+  size_t length = raw.size();
+  EVP_PKEY_get_raw_public_key(key_->pkey, reinterpret_cast<uint8_t*>(raw.data()), &length);
+  raw.resize(length);
+  return raw;
+}
+
+Result<SigningKey> SigningKey::FromPublicKeyBytes(std::string_view raw) {
+  if (raw.size() != 32) return Fail(ErrorCode::kInvalidArgument, "an Ed25519 public key is 32 bytes");
+  auto key = std::make_unique<Key>();
+  key->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
+                                          reinterpret_cast<const uint8_t*>(raw.data()), raw.size());
+  if (!key->pkey) return Fail(ErrorCode::kInvalidArgument, "not an Ed25519 public key");
+  return SigningKey(std::move(key));
+}
+
+Result<std::string> SigningKey::SignBytes(std::string_view message) const {
+  auto signature = Sign(message);
+  if (!signature) return signature;
+  return Base64Decode(*signature).value_or("");
+}
+
+bool SigningKey::VerifyBytes(std::string_view message, std::string_view signature) const {
+  return signature.size() == 64 && Verify(message, Base64Encode(signature));
 }
 
 std::string SigningKey::KeyId() const {

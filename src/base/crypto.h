@@ -27,6 +27,10 @@ bool HexDecodeTo(std::string_view hex, uint8_t* out);
 // RFC 4648 §5 base64url without padding, and back (nullopt for text that is not base64).
 std::string Base64UrlEncode(std::string_view bytes);
 std::optional<std::string> Base64UrlDecode(std::string_view text);
+// RFC 4648 §4 base64 with padding, and back (nullopt for anything else: no
+// line breaks, no missing padding).
+std::string Base64Encode(std::string_view bytes);
+std::optional<std::string> Base64Decode(std::string_view text);
 // SHA-256 of the concatenation of the parts, as 64 lowercase hex digits.
 std::string Sha256Hex(std::initializer_list<std::string_view> parts);
 using Sha256Digest = std::array<uint8_t, 32>;

@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "sinks/sql_columns.h"
-#include "sinks/sqlite_sink.h"
 
 namespace mcpaudit {
 namespace {

@@ -74,7 +74,7 @@ struct Registry {
   std::map<std::string, StoreReader, std::less<>> readers;
 };
 Registry& Registered() {
-  static Registry registry;  // built on first use: components register before main runs
+  static Registry registry;  // built on first use: by the first component that registers
   return registry;
 }
 

@@ -1,0 +1,131 @@
+#include "audit/signed_note.h"
+
+#include <algorithm>
+#include <charconv>
+
+namespace mcpaudit::note {
+namespace {
+
+constexpr char kEd25519 = 0x01;
+constexpr std::string_view kDash = "\xE2\x80\x94 ";  // U+2014 and a space
+constexpr size_t kMaxSignatures = 64;
+
+Error Refused(const std::string& why) { return {ErrorCode::kInvalidArgument, why}; }
+
+}  // namespace
+
+bool IsKeyName(std::string_view name) {
+  return !name.empty() && std::ranges::none_of(name, [](char c) {
+    return c == '+' || static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
+  });
+}
+
+std::string KeyId(std::string_view name, const SigningKey& key) {
+  Sha256 hash;
+  const char separator[2] = {'\n', kEd25519};
+  const Sha256Digest digest =
+      hash.Update(name).Update(std::string_view(separator, 2)).Update(key.PublicKeyBytes()).Digest();
+  return std::string(reinterpret_cast<const char*>(digest.data()), 4);
+}
+
+std::string VerifierKey(std::string_view name, const SigningKey& key) {
+  const std::string id = KeyId(name, key);
+  return std::string(name) + "+" + HexEncode({reinterpret_cast<const uint8_t*>(id.data()), id.size()}) + "+" +
+         Base64Encode(std::string(1, kEd25519) + key.PublicKeyBytes());
+}
+
+Result<Verifier> ParseVerifierKey(std::string_view vkey) {
+  while (!vkey.empty() && (vkey.back() == '\n' || vkey.back() == '\r')) vkey.remove_suffix(1);
+  const size_t first = vkey.find('+');
+  const size_t second = first == std::string_view::npos ? first : vkey.find('+', first + 1);
+  if (second == std::string_view::npos || vkey.find('+', second + 1) != std::string_view::npos)
+    return std::unexpected(Refused("a verifier key is <name>+<key id>+<key>"));
+  const std::string_view name = vkey.substr(0, first), id_hex = vkey.substr(first + 1, second - first - 1);
+  auto material = Base64Decode(vkey.substr(second + 1));
+  if (!IsKeyName(name)) return std::unexpected(Refused("the verifier key's name is empty or has spaces"));
+  uint8_t id[4];
+  if (id_hex.size() != 8 || !HexDecodeTo(id_hex, id))
+    return std::unexpected(Refused("the verifier key's id is not 8 hex digits"));
+  if (!material || material->size() != 33 || (*material)[0] != kEd25519)
+    return std::unexpected(Refused("the verifier key is not an Ed25519 key (type 0x01, 32 bytes)"));
+  auto key = SigningKey::FromPublicKeyBytes(std::string_view(*material).substr(1));
+  if (!key) return std::unexpected(key.error());
+  Verifier verifier{std::string(name), std::string(reinterpret_cast<const char*>(id), 4), std::move(*key)};
+  if (KeyId(name, verifier.key) != verifier.id)
+    return std::unexpected(Refused("the verifier key's id does not match its name and key"));
+  return verifier;
+}
+
+Result<std::string> Sign(std::string_view text, std::string_view name, const SigningKey& key) {
+  if (!IsKeyName(name)) return std::unexpected(Refused("a key name must not be empty or have spaces or '+'"));
+  if (text.empty() || text.back() != '\n') return std::unexpected(Refused("a note's text ends with a newline"));
+  auto signature = key.SignBytes(text);
+  if (!signature) return std::unexpected(signature.error());
+  return std::string(text) + "\n" + std::string(kDash) + std::string(name) + " " +
+         Base64Encode(KeyId(name, key) + *signature) + "\n";
+}
+
+Result<Opened> Open(std::string_view note, const std::vector<const Verifier*>& known) {
+  if (std::ranges::any_of(note, [](char c) { return static_cast<unsigned char>(c) < 0x20 && c != '\n'; }))
+    return std::unexpected(Refused("a note holds no control characters but newlines"));
+  if (!note.ends_with('\n')) return std::unexpected(Refused("a note ends with a newline"));
+  // The text ends at the last blank line.
+  const size_t blank = note.rfind("\n\n");
+  if (blank == std::string_view::npos) return std::unexpected(Refused("a note has no signatures"));
+  Opened opened{std::string(note.substr(0, blank + 1)), {}};
+  std::string_view signatures = note.substr(blank + 2);
+  size_t lines = 0;
+  bool known_failed = false;
+  while (!signatures.empty()) {
+    const size_t end = signatures.find('\n');
+    std::string_view line = signatures.substr(0, end);
+    signatures.remove_prefix(end + 1);
+    if (++lines > kMaxSignatures) return std::unexpected(Refused("a note with too many signatures"));
+    if (!line.starts_with(kDash)) return std::unexpected(Refused("a signature line starts with '— '"));
+    line.remove_prefix(kDash.size());
+    const size_t space = line.find(' ');
+    if (space == std::string_view::npos) return std::unexpected(Refused("a signature line is '— <name> <signature>'"));
+    const std::string_view name = line.substr(0, space);
+    auto signature = Base64Decode(line.substr(space + 1));
+    if (!IsKeyName(name) || !signature || signature->size() < 5)
+      return std::unexpected(Refused("a signature line is '— <name> <base64 signature>'"));
+    for (const Verifier* verifier : known) {
+      if (verifier->name != name || verifier->id != std::string_view(*signature).substr(0, 4)) continue;
+      if (verifier->key.VerifyBytes(opened.text, std::string_view(*signature).substr(4)))
+        opened.signed_by.push_back(verifier->name);
+      else
+        known_failed = true;
+    }
+  }
+  if (known_failed) return std::unexpected(Refused("a signature of a known key does not verify"));
+  if (opened.signed_by.empty()) return std::unexpected(Refused("no known key signed the note"));
+  return opened;
+}
+
+std::string CheckpointText(const Checkpoint& checkpoint) {
+  return checkpoint.origin + "\n" + std::to_string(checkpoint.size) + "\n" +
+         Base64Encode({reinterpret_cast<const char*>(checkpoint.root.data()), checkpoint.root.size()}) + "\n";
+}
+
+Result<Checkpoint> ParseCheckpoint(std::string_view text) {
+  std::vector<std::string_view> lines;
+  while (!text.empty()) {
+    const size_t end = text.find('\n');
+    if (end == std::string_view::npos) return std::unexpected(Refused("a checkpoint's lines end with newlines"));
+    lines.push_back(text.substr(0, end));
+    text.remove_prefix(end + 1);
+  }
+  if (lines.size() < 3 || lines[0].empty())
+    return std::unexpected(Refused("a checkpoint is an origin, a tree size and a root hash"));
+  Checkpoint checkpoint{std::string(lines[0]), 0, {}};
+  const std::string_view size = lines[1];
+  const auto [end, error] = std::from_chars(size.data(), size.data() + size.size(), checkpoint.size);
+  if (error != std::errc() || end != size.data() + size.size() || size.empty() || (size.size() > 1 && size[0] == '0'))
+    return std::unexpected(Refused("a checkpoint's tree size is a decimal number"));
+  auto root = Base64Decode(lines[2]);
+  if (!root || root->size() != 32) return std::unexpected(Refused("a checkpoint's root hash is 32 bytes in base64"));
+  std::copy(root->begin(), root->end(), reinterpret_cast<char*>(checkpoint.root.data()));
+  return checkpoint;
+}
+
+}  // namespace mcpaudit::note

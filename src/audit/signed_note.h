@@ -1,0 +1,61 @@
+// C2SP signed notes (c2sp.org/signed-note) with Ed25519 keys, and the
+// checkpoints they carry (c2sp.org/tlog-checkpoint): what a checkpoint record
+// signs so that any signed-note implementation can check it.
+//
+//   <origin>\n<tree size>\n<base64 root hash>\n        the note text
+//   \n
+//   — <key name> <base64(key id ‖ Ed25519 signature of the text)>\n
+//
+// key id = the first 4 bytes of SHA-256(key name ‖ 0x0A ‖ 0x01 ‖ public key);
+// a verifier key (vkey) is "<key name>+<8 hex key id>+<base64(0x01 ‖ public key)>".
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/crypto.h"
+#include "mcpaudit/result.h"
+
+namespace mcpaudit::note {
+
+// The 4 bytes that identify an Ed25519 key named `name`.
+std::string KeyId(std::string_view name, const SigningKey& key);
+// Whether `name` may name a key: not empty, no spaces, no '+'.
+bool IsKeyName(std::string_view name);
+
+// The verifier key of `key` under `name`.
+std::string VerifierKey(std::string_view name, const SigningKey& key);
+
+// A key that checks signatures.
+struct Verifier {
+  std::string name;
+  std::string id;  // 4 bytes
+  SigningKey key;
+};
+[[nodiscard]] Result<Verifier> ParseVerifierKey(std::string_view vkey);
+
+// `text` (ending in a newline) signed by `key` under `name`.
+[[nodiscard]] Result<std::string> Sign(std::string_view text, std::string_view name, const SigningKey& key);
+
+// A note opened with known keys: its text, and the names of the known keys
+// whose signatures verified. Refused when a known key's signature does not
+// verify, or when no known key signed it (c2sp.org/signed-note).
+struct Opened {
+  std::string text;
+  std::vector<std::string> signed_by;
+};
+[[nodiscard]] Result<Opened> Open(std::string_view note, const std::vector<const Verifier*>& known);
+
+// The body of a checkpoint.
+struct Checkpoint {
+  std::string origin;
+  uint64_t size = 0;
+  Sha256Digest root{};
+};
+std::string CheckpointText(const Checkpoint& checkpoint);
+[[nodiscard]] Result<Checkpoint> ParseCheckpoint(std::string_view text);
+
+}  // namespace mcpaudit::note

@@ -1,0 +1,76 @@
+#include "audit/signed_note.h"
+
+#include <gtest/gtest.h>
+
+namespace mcpaudit::note {
+namespace {
+
+// The example of c2sp.org/signed-note: a note signed elsewhere, checked here.
+constexpr std::string_view kSpecVkey = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k";
+constexpr std::string_view kSpecNote =
+    "This is an example message.\n"
+    "\n"
+    "\xE2\x80\x94 example.com/foo Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n";
+
+TEST(SignedNoteTest, TheSpecificationsExampleVerifies) {
+  auto verifier = ParseVerifierKey(kSpecVkey);
+  ASSERT_TRUE(verifier) << verifier.error().message;
+  EXPECT_EQ(verifier->name, "example.com/foo");
+  EXPECT_EQ(VerifierKey("example.com/foo", verifier->key), kSpecVkey);
+  auto opened = Open(kSpecNote, {&*verifier});
+  ASSERT_TRUE(opened) << opened.error().message;
+  EXPECT_EQ(opened->text, "This is an example message.\n");
+  EXPECT_EQ(opened->signed_by, std::vector<std::string>{"example.com/foo"});
+
+  std::string changed(kSpecNote);
+  changed[5] = 'I';
+  auto refused = Open(changed, {&*verifier});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message, "a signature of a known key does not verify");
+}
+
+TEST(SignedNoteTest, OurSignaturesVerifyAndUnknownKeysAreNotEnough) {
+  auto key = SigningKey::Generate();
+  auto other = SigningKey::Generate();
+  const Checkpoint checkpoint{"host/mcp-audit/host-1", 42, Sha256().Update("a root").Digest()};
+  auto note = Sign(CheckpointText(checkpoint), "host/mcp-audit", *key);
+  ASSERT_TRUE(note) << note.error().message;
+  auto verifier = ParseVerifierKey(VerifierKey("host/mcp-audit", *key));
+  ASSERT_TRUE(verifier);
+  auto opened = Open(*note, {&*verifier});
+  ASSERT_TRUE(opened) << opened.error().message;
+  auto parsed = ParseCheckpoint(opened->text);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->origin, checkpoint.origin);
+  EXPECT_EQ(parsed->size, 42u);
+  EXPECT_EQ(parsed->root, checkpoint.root);
+
+  // Another key under the same name is unknown: its signature is ignored, so nothing known signed.
+  auto stranger = ParseVerifierKey(VerifierKey("host/mcp-audit", *other));
+  auto unknown = Open(*note, {&*stranger});
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().message, "no known key signed the note");
+  // A cosignature by an unknown witness beside ours is ignored.
+  auto cosigned = Sign(opened->text, "witness.example", *other);
+  const std::string both = *note + cosigned->substr(cosigned->rfind("\n\n") + 2);
+  EXPECT_TRUE(Open(both, {&*verifier}));
+}
+
+TEST(SignedNoteTest, MalformedNotesKeysAndCheckpointsAreRefused) {
+  EXPECT_FALSE(ParseVerifierKey("example.com/foo+530d903a"));
+  EXPECT_FALSE(ParseVerifierKey("example.com/foo+530d903b+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k"));
+  EXPECT_FALSE(ParseVerifierKey("example.com/foo+530d903a+AqkyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k"));
+  auto verifier = ParseVerifierKey(kSpecVkey);
+  EXPECT_FALSE(Open("no signatures\n", {&*verifier}));
+  EXPECT_FALSE(Open("text\n\n- example.com/foo AAAA\n", {&*verifier}));
+  EXPECT_FALSE(Open("te\x01xt\n\n\xE2\x80\x94 example.com/foo Uw2QOkn8\n", {&*verifier}));
+  EXPECT_FALSE(ParseCheckpoint("origin\n042\nAAAA\n"));
+  EXPECT_FALSE(ParseCheckpoint("origin\n42\nAAAA\n"));
+  EXPECT_FALSE(ParseCheckpoint("\n42\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"));
+  auto ok = ParseCheckpoint("example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->size, 20852163u);
+}
+
+}  // namespace
+}  // namespace mcpaudit::note
