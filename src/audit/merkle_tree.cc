@@ -34,6 +34,15 @@ bool IsSafeNameChar(char c) {
          c == '_' || c == '.';
 }
 
+// RFC 9162's step for a node on the right edge of its tree: right-shift both
+// until fn is a right child or 0.
+void ClimbRightEdge(uint64_t& fn, uint64_t& sn) {
+  while (!(fn & 1) && fn != 0) {
+    fn >>= 1;
+    sn >>= 1;
+  }
+}
+
 Error TreeError(const std::string& what) { return {ErrorCode::kIo, "the Merkle tree: " + what}; }
 
 }  // namespace
@@ -72,11 +81,7 @@ bool VerifyInclusion(uint64_t index, uint64_t size, const Sha256Digest& leaf,
     if (sn == 0) return false;
     if ((fn & 1) || fn == sn) {
       r = NodeHash(p, r);
-      if (!(fn & 1))
-        while (!(fn & 1) && fn != 0) {
-          fn >>= 1;
-          sn >>= 1;
-        }
+      if (!(fn & 1)) ClimbRightEdge(fn, sn);
     } else {
       r = NodeHash(r, p);
     }
@@ -106,11 +111,7 @@ bool VerifyConsistency(uint64_t old_size, uint64_t size, const Sha256Digest& old
     if ((fn & 1) || fn == sn) {
       fr = NodeHash(c, fr);
       sr = NodeHash(c, sr);
-      if (!(fn & 1))
-        while (!(fn & 1) && fn != 0) {
-          fn >>= 1;
-          sn >>= 1;
-        }
+      if (!(fn & 1)) ClimbRightEdge(fn, sn);
     } else {
       sr = NodeHash(sr, c);
     }

@@ -38,7 +38,8 @@ Result<Verifier> ParseVerifierKey(std::string_view vkey) {
   while (!vkey.empty() && (vkey.back() == '\n' || vkey.back() == '\r')) vkey.remove_suffix(1);
   const size_t first = vkey.find('+');
   const size_t second = first == std::string_view::npos ? first : vkey.find('+', first + 1);
-  if (second == std::string_view::npos || vkey.find('+', second + 1) != std::string_view::npos)
+  // The key's base64 may hold '+' too: the name and id hold none.
+  if (second == std::string_view::npos)
     return std::unexpected(Refused("a verifier key is <name>+<key id>+<key>"));
   const std::string_view name = vkey.substr(0, first), id_hex = vkey.substr(first + 1, second - first - 1);
   auto material = Base64Decode(vkey.substr(second + 1));

@@ -56,6 +56,19 @@ TEST(SignedNoteTest, OurSignaturesVerifyAndUnknownKeysAreNotEnough) {
   EXPECT_TRUE(Open(both, {&*verifier}));
 }
 
+TEST(SignedNoteTest, EveryVerifierKeyWeWriteReadsBackThoughItsBase64HoldsPluses) {
+  int with_plus = 0;
+  for (int i = 0; i < 64; ++i) {
+    auto key = SigningKey::Generate();
+    const std::string vkey = VerifierKey("host/mcp-audit", *key);
+    with_plus += vkey.substr(24).find('+') != std::string::npos;  // after "host/mcp-audit+<8 hex>+"
+    auto parsed = ParseVerifierKey(vkey);
+    ASSERT_TRUE(parsed) << vkey << ": " << parsed.error().message;
+    EXPECT_EQ(parsed->key.PublicKeyBytes(), key->PublicKeyBytes());
+  }
+  EXPECT_GT(with_plus, 0);  // 44 base64 digits each: some of 64 keys hold a '+'
+}
+
 TEST(SignedNoteTest, MalformedNotesKeysAndCheckpointsAreRefused) {
   EXPECT_FALSE(ParseVerifierKey("example.com/foo+530d903a"));
   EXPECT_FALSE(ParseVerifierKey("example.com/foo+530d903b+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k"));
