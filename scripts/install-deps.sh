@@ -20,6 +20,9 @@ if [[ $what == test || $what == bench ]]; then
   packages+=(libgtest-dev libgmock-dev postgresql mariadb-server rsyslog rsyslog-gnutls openssl stunnel4)
   # The package test installs the .deb and calls the service it starts.
   packages+=(curl)
+  # An independent check of the checkpoints' notes and the Merkle proofs: Go's
+  # sumdb/note and sumdb/tlog (tests/support/tlog_check).
+  packages+=(golang-go golang-golang-x-mod-dev)
   [[ $what == bench ]] && packages+=(wrk curl)
   # The browser the console's tests drive (puppeteer-core, tests/e2e).
   packages+=(chromium)

@@ -58,6 +58,12 @@ struct PipelineOptions {
   uint64_t checkpoint_every_records = 1000;
   std::chrono::seconds checkpoint_every{60};
   std::filesystem::path signing_key;  // PEM Ed25519 private key (0600); empty: unsigned checkpoints
+  // The checkpoints' C2SP notes (mcp-audit checkpoint): their origin line
+  // (default <host>/mcp-audit/<stream>) and the name of the signing key in
+  // their signature line (default: the name in the .vkey file beside the
+  // signing key, which `mcp-audit keygen` writes; else <host>/mcp-audit).
+  std::string origin;
+  std::string key_name;
   std::vector<std::string> erasable = {"/user/email", "/request/client_ip", "/params"};
   uint64_t space_left_bytes = 512ull << 20;       // below: a warning
   uint64_t admin_space_left_bytes = 64ull << 20;  // below: admin_space_left_action

@@ -16,6 +16,8 @@
 #include "audit/disk_space.h"
 #include "audit/journal.h"
 #include "audit/journal_format.h"
+#include "audit/journal_tree.h"
+#include "audit/signed_note.h"
 #include "audit/record_writer.h"
 #include "base/audit_files.h"
 #include "base/bounded_json.h"
@@ -110,6 +112,7 @@ struct Pipeline::State {
   PipelineOptions options;
   Journal journal;
   Chain chain;
+  std::optional<merkle::StoredTree> tree;  // none: the stream's tree is not written
   RandomSource random = SecureRandom();
   BoundedQueue<Prepared> queue{options.queue_capacity};
   DiskSpaceWatch space{options.directory, options.space_left_bytes, options.admin_space_left_bytes,
@@ -130,7 +133,8 @@ struct Pipeline::State {
   State(PipelineOptions o, Journal j, std::optional<SigningKey> key)
       : options(std::move(o)),
         journal(std::move(j)),
-        chain(options.stream, journal.head().seq, journal.head().hash, std::move(key)) {}
+        chain(options.stream, journal.head().seq, journal.head().hash, std::move(key),
+              {options.origin, options.key_name}) {}
 
   Prepared Prepare(const AuditEvent& event) const {
     // Scratch space reused by each thread: only the finished record allocates.
@@ -185,7 +189,31 @@ struct Pipeline::State {
   // Gives `p` the next seq and appends its line to `out`.
   void Seal(const Prepared& p, std::string& out) {
     chain.Append(p.record(), p.leaf, p.salts_json(), out);
+    batch_leaves.push_back(p.leaf);
     journal::Widen(batch_span, p.time);
+  }
+
+  // The leaves of records now in the journal wait for its sync: the stored
+  // tree never gets ahead of what the journal has on disk, so that a tree
+  // longer than the journal means records were taken out of it (an anchor),
+  // not a crash.
+  void LeavesAppended() {
+    unsynced_leaves.insert(unsynced_leaves.end(), batch_leaves.begin(), batch_leaves.end());
+    batch_leaves.clear();
+  }
+  // The journal is synced: its leaves go to the stored tree. A tree that
+  // cannot be written is given up until the next start, which takes what it
+  // lacks from the journal; the notes go on (the chain's edge is in memory).
+  void LeavesSynced() {
+    if (tree && !unsynced_leaves.empty()) {
+      if (Status stored = tree->Append(unsynced_leaves); !stored) {
+        OpsLog().error("the Merkle tree of stream {} is not written from now on ({}); the next start "
+                       "completes it from the journal",
+                       options.stream, stored.error().message);
+        tree.reset();
+      }
+    }
+    unsynced_leaves.clear();
   }
 
   void SealSystemEvent(const AuditEvent& event, std::string& out) { Seal(Prepare(event), out); }
@@ -221,6 +249,7 @@ struct Pipeline::State {
       if (Status rotated = SealAndRotate(); !rotated) return Failed(rotated, /*appended=*/false);
     }
     const Chain::Mark before = chain.Where();
+    batch_leaves.clear();
     // Kept across batches: a fresh buffer this size would be mapped and unmapped
     // each time, and each unmap interrupts every core (TLB shootdown).
     std::string& out = batch_text;
@@ -262,6 +291,7 @@ struct Pipeline::State {
     Status status;
     if (!out.empty()) status = journal.Append(out, batch_span);
     if (status) {
+      LeavesAppended();
       // The records are in the file: the chain stands, whatever the sync says.
       written.fetch_add(records, std::memory_order_relaxed);
       unreported_drops_pending = 0;
@@ -271,6 +301,7 @@ struct Pipeline::State {
           syncs.fetch_add(1, std::memory_order_relaxed);
           last_sync = Steady::now();
           unsynced = false;
+          LeavesSynced();
         } else {
           return Failed(synced, /*appended=*/true);
         }
@@ -301,20 +332,26 @@ struct Pipeline::State {
       const Chain::Mark before = chain.Where();
       std::string seal;
       batch_span.reset();
+      batch_leaves.clear();
       SealCheckpoint(seal);
       if (Status appended = journal.Append(seal, batch_span); !appended) {
         chain.Restore(before);
         checkpoints.fetch_sub(1, std::memory_order_relaxed);
         return appended;
       }
+      LeavesAppended();
       written.fetch_add(1, std::memory_order_relaxed);
     }
-    return journal.Rotate(chain.seq() + 1);
+    Status rotated = journal.Rotate(chain.seq() + 1);  // syncs the segment it closes
+    if (rotated) LeavesSynced();
+    return rotated;
   }
   uint64_t unreported_drops_pending = 0;
   std::optional<journal::TimeSpan>
       batch_span;          // writer thread: when the records of batch_text were stamped
   std::string batch_text;  // writer thread: the lines of the batch being written
+  std::vector<Sha256Digest> batch_leaves;  // writer thread: the leaves of batch_text's records
+  std::vector<Sha256Digest> unsynced_leaves;  // writer thread: appended to the journal, not yet synced
 
   // Queues `event` (and in durable mode waits until it is on disk). The
   // pipeline's own events pass `may_drop = false`: they wait for room.
@@ -514,6 +551,27 @@ Result<std::string> JournalStream(const std::filesystem::path& directory) {
   return ReadStreamFile(path);
 }
 
+namespace {
+
+// The name the .vkey file beside the signing key gives it (`mcp-audit keygen`
+// writes both); empty when there is none, or it is another key's.
+std::string KeyNameBeside(std::filesystem::path signing_key, const SigningKey& key) {
+  signing_key.replace_extension(".vkey");
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(signing_key, ec) || std::filesystem::file_size(signing_key, ec) > 4096)
+    return "";
+  auto text = ReadWholeFile(signing_key);
+  if (!text) return "";
+  auto verifier = note::ParseVerifierKey(*text);
+  if (!verifier || verifier->key.PublicKeyBytes() != key.PublicKeyBytes()) {
+    OpsLog().warn("{} is not the verifier key of the signing key: its name is not used", signing_key.string());
+    return "";
+  }
+  return verifier->name;
+}
+
+}  // namespace
+
 std::string KnownJournalStream(const std::filesystem::path& directory) {
   auto named = ReadStreamFile(directory / journal::kStreamFile);
   return named ? *named : HostName();
@@ -547,6 +605,12 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
     if (!loaded) return std::unexpected(loaded.error());
     key.emplace(std::move(*loaded));
   }
+  if (options.origin.empty()) options.origin = note::DefaultOrigin(options.stream);
+  if (options.key_name.empty() && key) options.key_name = KeyNameBeside(options.signing_key, *key);
+  if (options.key_name.empty()) options.key_name = note::DefaultKeyName();
+  if (!note::IsKeyName(options.key_name))
+    return Fail(ErrorCode::kInvalidArgument,
+                "key name '" + options.key_name + "': a key name has no spaces and no '+'");
   auto journal = Journal::Open(
       {options.directory, options.max_segment_bytes, options.max_segment_age}, options.stream);
   if (!journal) return std::unexpected(journal.error());
@@ -557,6 +621,17 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
                     std::to_string(journal_head.seq) + " of stream " + options.stream +
                     ": beyond any real stream, so its last record was edited; "
                     "run mcp-audit verify, and move the journal aside to start a new one");
+  }
+  // The Merkle tree of the stream, brought up to the journal's head. A tree
+  // longer than the journal knows records the journal lost: an anchor.
+  std::optional<merkle::StoredTree> tree;
+  if (auto opened = OpenJournalTree(options.directory, options.stream, journal_head.seq)) {
+    if (opened->size() > journal_head.seq)
+      options.anchors.push_back({"the Merkle tree", options.stream, opened->size(), ""});
+    tree.emplace(std::move(*opened));
+  } else {
+    OpsLog().error("the Merkle tree of stream {} cannot be opened: {}; checkpoints carry no note",
+                   options.stream, opened.error().message);
   }
   // The anchors the journal is behind: it lost its newest records.
   nlohmann::json behind = nlohmann::json::array();
@@ -573,6 +648,16 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
   }
   auto state = std::make_unique<State>(std::move(options), std::move(*journal), std::move(key));
   state->chain.SkipTo(resume_after);
+  if (tree) {
+    auto edge = tree->Edge();
+    if (edge && state->chain.SetTree(std::move(*edge))) {
+      state->tree = std::move(tree);
+    } else {
+      OpsLog().error("the Merkle tree of stream {} ends at leaf {}, not at seq {}: checkpoints carry no note "
+                     "(its records are not all in the journal)",
+                     state->options.stream, tree->size(), state->chain.seq());
+    }
+  }
   const Recovery recovery = state->journal.recovery();
   State* raw = state.get();
   state->writer = std::jthread([raw] { raw->Run(); });

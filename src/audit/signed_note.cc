@@ -1,5 +1,7 @@
 #include "audit/signed_note.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 
@@ -12,7 +14,19 @@ constexpr size_t kMaxSignatures = 64;
 
 Error Refused(const std::string& why) { return {ErrorCode::kInvalidArgument, why}; }
 
+std::string HostName() {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  std::string name = host[0] ? host : "localhost";
+  std::erase_if(name, [](char c) { return c <= ' ' || c == '+' || c >= 0x7f; });
+  return name.empty() ? "localhost" : name;
+}
+
 }  // namespace
+
+std::string DefaultKeyName() { return HostName() + "/mcp-audit"; }
+
+std::string DefaultOrigin(std::string_view stream) { return HostName() + "/mcp-audit/" + std::string(stream); }
 
 bool IsKeyName(std::string_view name) {
   return !name.empty() && std::ranges::none_of(name, [](char c) {

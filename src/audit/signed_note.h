@@ -21,6 +21,11 @@
 
 namespace mcpaudit::note {
 
+// The names a journal's checkpoints use unless told others: the key's
+// <host>/mcp-audit, the log's <host>/mcp-audit/<stream>.
+std::string DefaultKeyName();
+std::string DefaultOrigin(std::string_view stream);
+
 // The 4 bytes that identify an Ed25519 key named `name`.
 std::string KeyId(std::string_view name, const SigningKey& key);
 // Whether `name` may name a key: not empty, no spaces, no '+'.

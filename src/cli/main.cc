@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   mcpaudit::cli::AddRetentionCommand(app, exit_code);
   mcpaudit::cli::AddReportCommand(app, exit_code);
   mcpaudit::cli::AddReloadCommand(app, exit_code);
+  mcpaudit::cli::AddCheckpointCommand(app, exit_code);
+  mcpaudit::cli::AddProveCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -3,25 +3,86 @@
 #include <iostream>
 #include <optional>
 
+#include "base/audit_files.h"
 #include "cli/commands.h"
+#include "store/tlog.h"
 #include "store/query.h"
 #include "store/record_store.h"
 #include "mcpaudit/verifier.h"
 
 namespace mcpaudit::cli {
 
+namespace {
+
+constexpr uintmax_t kMaxProofFileBytes = 16u << 20;
+
+// verify --proof FILE --vkey FILE…: 0 valid, 1 invalid, 2 unreadable.
+int VerifyProof(const std::string& proof_file, const std::vector<std::string>& vkey_files) {
+  if (proof_file.empty() || vkey_files.empty()) {
+    std::cerr << "mcp-audit verify: --proof FILE needs --vkey FILE (the key that signs the checkpoints)\n";
+    return 2;
+  }
+  std::vector<note::Verifier> verifiers;
+  for (const std::string& file : vkey_files) {
+    std::error_code ec;
+    if (std::filesystem::file_size(file, ec) > 4096) {
+      std::cerr << "mcp-audit verify: " << file << " is too large for a verifier key\n";
+      return 2;
+    }
+    auto text = ReadWholeFile(file);
+    auto verifier = text ? note::ParseVerifierKey(*text) : Result<note::Verifier>(std::unexpected(text.error()));
+    if (!verifier) {
+      std::cerr << "mcp-audit verify: " << file << ": " << verifier.error().message << "\n";
+      return 2;
+    }
+    verifiers.push_back(std::move(*verifier));
+  }
+  std::vector<const note::Verifier*> keys;
+  for (const auto& verifier : verifiers) keys.push_back(&verifier);
+  std::error_code ec;
+  if (std::filesystem::file_size(proof_file, ec) > kMaxProofFileBytes) {
+    std::cerr << "mcp-audit verify: " << proof_file << " is larger than any proof\n";
+    return 2;
+  }
+  auto text = ReadWholeFile(proof_file);
+  if (!text) {
+    std::cerr << "mcp-audit verify: " << text.error().message << "\n";
+    return 2;
+  }
+  auto checked = tlog::CheckProof(*text, keys);
+  if (!checked) {
+    std::cerr << "mcp-audit verify: " << proof_file << ": " << checked.error().message << "\n";
+    return 2;
+  }
+  std::cout << Printable(checked->summary) << "\n";
+  return checked->valid ? 0 : 1;
+}
+
+}  // namespace
+
 void AddVerifyCommand(CLI::App& app, int& exit_code) {
   struct Options {
     std::string audit_dir = kDefaultAuditDir;
     StoreFlags store;
     std::string pubkey;
+    std::string proof;
+    std::vector<std::string> vkeys;
   };
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("verify", "Prove that the audit journal was not changed, or say where it was");
   cmd->add_option("--audit-dir", options->audit_dir, "Directory of the journal (with --store: the journal that records this read)")->capture_default_str();
   AddStoreFlags(cmd, options->store, "Verify the copy in a database a sink fills");
   cmd->add_option("--pubkey", options->pubkey, "Ed25519 public key (PEM) that must have signed the checkpoints");
+  cmd->add_option("--proof", options->proof,
+                  "Check a proof from mcp-audit prove (JSON, or a .tlog-proof file) instead of a journal");
+  cmd->add_option("--vkey", options->vkeys,
+                  "With --proof: a file holding the C2SP verifier key that must have signed its checkpoint "
+                  "(audit-signing.vkey; repeat for more keys)");
   cmd->callback([options, &exit_code] {
+    if (!options->proof.empty() || !options->vkeys.empty()) {
+      exit_code = VerifyProof(options->proof, options->vkeys);
+      return;
+    }
     std::optional<SigningKey> key;
     if (!options->pubkey.empty()) {
       auto loaded = SigningKey::LoadPublic(options->pubkey);

@@ -6,6 +6,8 @@
 #include <thread>
 
 #include "audit/journal_format.h"
+#include "audit/merkle_tree.h"
+#include "audit/signed_note.h"
 #include "base/crypto.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/verifier.h"
@@ -47,6 +49,13 @@ VerifyReport Verify(const fs::path& dir, const SigningKey* key = nullptr) {
   for (const auto& p : report->problems)
     ADD_FAILURE() << "seq " << p.seq << ": " << p.verdict << ": " << p.detail;
   return *report;
+}
+
+// The Merkle tree's leaves cut to `leaves`, as a crash before the journal's
+// sync leaves them: the writer adds leaves to the tree only once their
+// records are synced, so the tree is never longer than the journal a crash left.
+void CutTree(const fs::path& dir, uint64_t leaves) {
+  fs::resize_file(merkle::TreeDirectory(dir, "test-stream") / "level-0", leaves * 32);
 }
 
 std::vector<std::string> Types(const std::vector<json>& records) {
@@ -352,6 +361,7 @@ TEST(PipelineTest, AnUncleanStopIsSaidAtTheNextStartAndTheChainGoesOn) {
   auto lines = testing::ReadLines(segment);
   lines.resize(1);
   testing::WriteLines(segment, lines);
+  CutTree(dir.path(), 1);
   { ASSERT_TRUE(Pipeline::Open(Options(dir.path())).has_value()); }
   auto records = JournalRecords(dir.path());
   ASSERT_EQ(records.size(), 4u);
@@ -376,8 +386,111 @@ TEST(PipelineTest, ACrashRightAfterACheckpointIsNoCleanStop) {
   ASSERT_EQ(json::parse(lines[2])["event_type"], "checkpoint");
   lines.resize(3);
   testing::WriteLines(segment, lines);
+  CutTree(dir.path(), 3);
   { ASSERT_TRUE(Pipeline::Open(options).has_value()); }
   EXPECT_EQ(JournalRecords(dir.path())[3]["details"]["previous_stop"], "unclean");
+}
+
+// The leaves of `records` (C(N) hashed as RFC 6962 leaves), in seq order.
+std::vector<Sha256Digest> LeavesOf(const std::vector<json>& records) {
+  std::vector<Sha256Digest> leaves;
+  for (const json& record : records)
+    leaves.push_back(journal::LeafHash(*journal::CanonicalForHash(record, record["integrity"].value("salts", json::object()))));
+  return leaves;
+}
+
+TEST(PipelineTest, CheckpointsSignANoteOfTheMerkleRootOfEveryRecordBeforeThem) {
+  testing::TempDir dir;
+  auto key = SigningKey::Generate();
+  ASSERT_TRUE(key->Save((dir.path() / "k.key").string(), (dir.path() / "k.pub").string()));
+  std::ofstream(dir.path() / "k.vkey") << note::VerifierKey("audit.example/log", *key) << "\n";
+  // Durable: each record is a batch of its own, so a checkpoint follows every 5th.
+  PipelineOptions options = Options(dir.path() / "audit", DeliveryMode::kDurable);
+  options.signing_key = dir.path() / "k.key";
+  options.checkpoint_every_records = 5;
+  for (int run = 0; run < 2; ++run) {  // a second start goes on with the tree the first left
+    auto pipeline = Pipeline::Open(options);
+    ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
+    for (int i = 0; i < 12; ++i) ASSERT_TRUE((*pipeline)->Log(ToolEvent(i)).has_value());
+  }
+  const auto records = JournalRecords(options.directory);
+  const auto leaves = LeavesOf(records);
+  auto verifier = note::ParseVerifierKey(note::VerifierKey("audit.example/log", *key));
+  int notes = 0;
+  for (const json& record : records) {
+    if (record["event_type"] != "checkpoint") continue;
+    ASSERT_TRUE(record["details"].contains("note")) << record.dump();
+    const uint64_t covers = record["details"]["covers"]["seq"];
+    auto opened = note::Open(record["details"]["note"].get<std::string>(), {&*verifier});
+    ASSERT_TRUE(opened) << opened.error().message;
+    auto checkpoint = note::ParseCheckpoint(opened->text);
+    ASSERT_TRUE(checkpoint);
+    EXPECT_EQ(checkpoint->origin, note::DefaultOrigin("test-stream"));
+    EXPECT_EQ(checkpoint->size, covers);
+    merkle::Frontier expected;
+    for (uint64_t i = 0; i < covers; ++i) expected.Append(leaves[i]);
+    EXPECT_EQ(checkpoint->root, expected.Root()) << "checkpoint after seq " << covers;
+    ++notes;
+  }
+  EXPECT_GE(notes, 6);
+  // The stored tree holds every record, the last checkpoint too.
+  auto tree = merkle::StoredTree::Open(merkle::TreeDirectory(options.directory, "test-stream"), false);
+  ASSERT_TRUE(tree);
+  EXPECT_EQ(tree->size(), records.size());
+  merkle::Frontier all;
+  for (const auto& leaf : leaves) all.Append(leaf);
+  EXPECT_EQ(*tree->Root(records.size()), all.Root());
+  Verify(options.directory);
+}
+
+TEST(PipelineTest, AMerkleTreeLostOrBehindIsBuiltAgainFromTheJournal) {
+  testing::TempDir dir;
+  { ASSERT_TRUE(Pipeline::Open(Options(dir.path())).has_value()); }
+  {
+    auto pipeline = Pipeline::Open(Options(dir.path()));
+    for (int i = 0; i < 7; ++i) ASSERT_TRUE((*pipeline)->Log(ToolEvent(i)).has_value());
+  }
+  fs::remove_all(dir.path() / "merkle");  // a journal begun before trees, or a tree deleted
+  {
+    auto pipeline = Pipeline::Open(Options(dir.path()));
+    ASSERT_TRUE(pipeline.has_value());
+  }
+  const auto records = JournalRecords(dir.path());
+  EXPECT_EQ(records[records.size() - 3]["details"]["previous_stop"], "clean");
+  auto tree = merkle::StoredTree::Open(merkle::TreeDirectory(dir.path(), "test-stream"), false);
+  merkle::Frontier all;
+  for (const auto& leaf : LeavesOf(records)) all.Append(leaf);
+  EXPECT_EQ(tree->size(), records.size());
+  EXPECT_EQ(*tree->Root(records.size()), all.Root());
+  // The last checkpoint's note signs that same root (unsigned here: no key).
+  auto checkpoint = note::ParseCheckpoint(records.back()["details"]["note"].get<std::string>());
+  ASSERT_TRUE(checkpoint);
+  EXPECT_EQ(checkpoint->size, records.size() - 1);
+}
+
+TEST(PipelineTest, AJournalCutBehindItsMerkleTreeIsTruncatedNotUnclean) {
+  testing::TempDir dir;
+  {
+    auto pipeline = Pipeline::Open(Options(dir.path()));
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE((*pipeline)->Log(ToolEvent(i)).has_value());
+  }
+  // Someone takes the newest records out of the journal (they were synced: the tree has them).
+  const fs::path segment = testing::SegmentPaths(dir.path()).back();
+  auto lines = testing::ReadLines(segment);
+  const size_t written = lines.size();
+  lines.resize(3);
+  testing::WriteLines(segment, lines);
+  { ASSERT_TRUE(Pipeline::Open(Options(dir.path())).has_value()); }
+  const auto records = JournalRecords(dir.path());
+  const json& started = records[3];
+  ASSERT_EQ(started["event_type"], "audit_started");
+  EXPECT_EQ(started["details"]["previous_stop"], "truncated");
+  // The numbering goes on after the seqs the tree knows: none is used twice, and
+  // the tree stays the one every earlier checkpoint signed.
+  EXPECT_EQ(started["integrity"]["seq"], written + 1);
+  auto report = VerifyJournal(dir.path(), nullptr);
+  ASSERT_TRUE(report);
+  EXPECT_FALSE(report->valid());
 }
 
 TEST(PipelineTest, RotatesSegmentsBySizeNamedByTheirFirstSeq) {

@@ -1,0 +1,310 @@
+#include "store/tlog.h"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <thread>
+
+#include "audit/journal_format.h"
+#include "audit/merkle_tree.h"
+#include "base/bounded_json.h"
+#include "store/journal_reader.h"
+
+namespace mcpaudit::tlog {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kTlogProofHeader = "c2sp.org/tlog-proof@v1";
+constexpr size_t kMaxProofHashes = 64;  // a path in a tree of 2^64 leaves
+
+std::string Base64Of(const Sha256Digest& digest) {
+  return Base64Encode({reinterpret_cast<const char*>(digest.data()), digest.size()});
+}
+
+std::optional<Sha256Digest> DigestOf(const json& value) {
+  if (!value.is_string()) return std::nullopt;
+  auto bytes = Base64Decode(value.get_ref<const std::string&>());
+  if (!bytes || bytes->size() != 32) return std::nullopt;
+  Sha256Digest digest;
+  std::copy(bytes->begin(), bytes->end(), reinterpret_cast<char*>(digest.data()));
+  return digest;
+}
+
+json Base64List(const std::vector<Sha256Digest>& hashes) {
+  json list = json::array();
+  for (const auto& hash : hashes) list.push_back(Base64Of(hash));
+  return list;
+}
+
+std::optional<std::vector<Sha256Digest>> DigestList(const json& list) {
+  if (!list.is_array() || list.size() > kMaxProofHashes) return std::nullopt;
+  std::vector<Sha256Digest> hashes;
+  for (const json& item : list) {
+    auto digest = DigestOf(item);
+    if (!digest) return std::nullopt;
+    hashes.push_back(*digest);
+  }
+  return hashes;
+}
+
+// The text of a note: what comes before its last blank line.
+std::string_view NoteText(std::string_view note) {
+  const size_t blank = note.rfind("\n\n");
+  return blank == std::string_view::npos ? note : note.substr(0, blank + 1);
+}
+
+// A record of the journal, found by its id.
+struct FoundRecord {
+  std::string stream;
+  uint64_t seq = 0;
+  std::string canonical;  // C(N)
+};
+
+Result<FoundRecord> FindRecord(const std::filesystem::path& dir, const std::string& id) {
+  if (id.empty() || id.size() > 128 || !std::ranges::all_of(id, [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+      }))
+    return Fail(ErrorCode::kInvalidArgument, "a record id is letters, digits, '-' and '_'");
+  auto files = ListAuditFiles(dir);
+  if (!files) return std::unexpected(files.error());
+  const std::string needle = "\"id\":\"" + id + "\"";
+  std::optional<FoundRecord> found;
+  Status failed;
+  Status read = ForEachLine(*files, [&](const std::filesystem::path&, size_t, const std::string& line) {
+    if (line.find(needle) == std::string::npos) return true;
+    const json record = ParseWithin(line, kMaxRecordDepth);
+    if (StringMember(record, "id") != id) return true;
+    const json integrity = ObjectMember(record, "integrity");
+    auto canonical = journal::CanonicalForHash(record, ObjectMember(integrity, "salts"));
+    if (!canonical || !integrity.contains("seq") || !integrity["seq"].is_number_unsigned()) {
+      failed = Fail(ErrorCode::kInvalidArgument, "record " + id + " is not a record of the journal (run verify)");
+      return false;
+    }
+    found = FoundRecord{StringMember(integrity, "stream"), integrity["seq"].get<uint64_t>(), std::move(*canonical)};
+    return false;
+  });
+  if (!read) return std::unexpected(read.error());
+  if (!failed) return std::unexpected(failed.error());
+  if (!found) return Fail(ErrorCode::kNotFound, "no record " + id + " in the journal in " + dir.string());
+  return *found;
+}
+
+// The stream's tree, holding at least `size` leaves. A running writer appends
+// a batch's leaves just after the batch, its checkpoint included: a moment's wait.
+Result<merkle::StoredTree> TreeOfSize(const std::filesystem::path& dir, const std::string& stream, uint64_t size) {
+  for (int attempt = 0;; ++attempt) {
+    auto tree = merkle::StoredTree::Open(merkle::TreeDirectory(dir, stream), false);
+    if (!tree) return tree;
+    if (tree->size() >= size) return tree;
+    if (attempt == 20)
+      return Fail(ErrorCode::kUnavailable,
+                  "the Merkle tree of stream " + stream + " holds " + std::to_string(tree->size()) +
+                      " leaves, fewer than its checkpoint signs (" + std::to_string(size) +
+                      "); the server completes it from the journal when it starts");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace
+
+Result<CheckpointNote> LatestCheckpoint(const std::filesystem::path& dir, const std::string& stream) {
+  auto files = ListAuditFiles(dir);
+  if (!files) return std::unexpected(files.error());
+  for (auto file = files->rbegin(); file != files->rend(); ++file) {
+    std::optional<CheckpointNote> newest;
+    Status read = ForEachLine({*file}, [&](const std::filesystem::path&, size_t, const std::string& line) {
+      if (line.find("\"event_type\":\"checkpoint\"") == std::string::npos) return true;
+      const json record = ParseWithin(line, kMaxRecordDepth);
+      const json details = ObjectMember(record, "details");
+      const std::string note = StringMember(details, "note");
+      if (StringMember(record, "event_type") != "checkpoint" ||
+          StringMember(ObjectMember(record, "integrity"), "stream") != stream || note.empty())
+        return true;
+      auto checkpoint = note::ParseCheckpoint(NoteText(note));
+      if (checkpoint) newest = CheckpointNote{checkpoint->size, note, StringMember(record, "id")};
+      return true;
+    });
+    if (!read) return std::unexpected(read.error());
+    if (newest) return *newest;
+  }
+  return Fail(ErrorCode::kNotFound, "no checkpoint of stream " + stream + " in " + dir.string() +
+                                        " carries a note yet (one is written every checkpoint_every)");
+}
+
+Result<json> ProveRecord(const std::filesystem::path& dir, const std::string& id) {
+  auto record = FindRecord(dir, id);
+  if (!record) return std::unexpected(record.error());
+  auto checkpoint = LatestCheckpoint(dir, record->stream);
+  if (!checkpoint) return std::unexpected(checkpoint.error());
+  if (checkpoint->size < record->seq)
+    return Fail(ErrorCode::kUnavailable, "record " + id + " (seq " + std::to_string(record->seq) +
+                                             ") is not signed by a checkpoint yet: the newest signs " +
+                                             std::to_string(checkpoint->size) + " records; ask again after the next");
+  auto tree = TreeOfSize(dir, record->stream, checkpoint->size);
+  if (!tree) return std::unexpected(tree.error());
+  const uint64_t index = record->seq - 1;
+  const Sha256Digest leaf = journal::LeafHash(record->canonical);
+  auto stored = tree->Leaf(index);
+  if (!stored) return std::unexpected(stored.error());
+  if (*stored != leaf)
+    return Fail(ErrorCode::kInvalidArgument, "record " + id + " is not the record the tree holds at seq " +
+                                                 std::to_string(record->seq) + ": it was changed (run mcp-audit verify)");
+  auto proof = tree->InclusionProof(index, checkpoint->size);
+  if (!proof) return std::unexpected(proof.error());
+  return json{{"stream", record->stream},
+              {"index", index},
+              {"tree_size", checkpoint->size},
+              {"leaf", Base64Encode(record->canonical)},
+              {"leaf_hash", Base64Of(leaf)},
+              {"proof", Base64List(*proof)},
+              {"checkpoint", checkpoint->note}};
+}
+
+Result<json> ProveConsistency(const std::filesystem::path& dir, const std::string& stream, uint64_t old_size) {
+  auto checkpoint = LatestCheckpoint(dir, stream);
+  if (!checkpoint) return std::unexpected(checkpoint.error());
+  if (old_size > checkpoint->size)
+    return Fail(ErrorCode::kInvalidArgument, "--old-size " + std::to_string(old_size) +
+                                                 " is larger than the newest checkpoint's tree (" +
+                                                 std::to_string(checkpoint->size) + " records)");
+  auto tree = TreeOfSize(dir, stream, checkpoint->size);
+  if (!tree) return std::unexpected(tree.error());
+  auto proof = tree->ConsistencyProof(old_size, checkpoint->size);
+  auto old_root = tree->Root(old_size);
+  auto root = tree->Root(checkpoint->size);
+  if (!proof) return std::unexpected(proof.error());
+  if (!old_root) return std::unexpected(old_root.error());
+  if (!root) return std::unexpected(root.error());
+  return json{{"stream", stream},
+              {"old_size", old_size},
+              {"old_root", Base64Of(*old_root)},
+              {"tree_size", checkpoint->size},
+              {"root", Base64Of(*root)},
+              {"proof", Base64List(*proof)},
+              {"checkpoint", checkpoint->note}};
+}
+
+std::string TlogProofFile(const json& inclusion) {
+  std::string file = std::string(kTlogProofHeader) + "\n";
+  file += "extra " + inclusion["leaf"].get<std::string>() + "\n";
+  file += "index " + std::to_string(inclusion["index"].get<uint64_t>()) + "\n";
+  for (const json& hash : inclusion["proof"]) file += hash.get<std::string>() + "\n";
+  file += "\n" + inclusion["checkpoint"].get<std::string>();
+  return file;
+}
+
+namespace {
+
+// A tlog-proof file as the JSON of an inclusion proof (nullopt: not one).
+std::optional<json> FromTlogProofFile(std::string_view text) {
+  std::vector<std::string_view> lines;
+  const size_t blank = text.find("\n\n");
+  if (blank == std::string_view::npos) return std::nullopt;
+  std::string_view head = text.substr(0, blank + 1);
+  while (!head.empty()) {
+    const size_t end = head.find('\n');
+    lines.push_back(head.substr(0, end));
+    head.remove_prefix(end + 1);
+  }
+  size_t at = 1;
+  json proof = {{"checkpoint", std::string(text.substr(blank + 2))}, {"proof", json::array()}};
+  if (at < lines.size() && lines[at].starts_with("extra ")) proof["leaf"] = std::string(lines[at++].substr(6));
+  if (at >= lines.size() || !lines[at].starts_with("index ")) return std::nullopt;
+  uint64_t index = 0;
+  const std::string_view digits = lines[at++].substr(6);
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
+  if (error != std::errc() || end != digits.data() + digits.size() || digits.empty() ||
+      (digits.size() > 1 && digits[0] == '0'))
+    return std::nullopt;
+  proof["index"] = index;
+  for (; at < lines.size(); ++at) proof["proof"].push_back(std::string(lines[at]));
+  return proof;
+}
+
+// A member of a proof, or null.
+const json& Get(const json& proof, const char* key) {
+  static const json kNull;
+  const auto found = proof.find(key);
+  return found == proof.end() ? kNull : *found;
+}
+
+std::string SignedBy(const std::vector<std::string>& names) {
+  std::string text;
+  for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
+  return text;
+}
+
+// What the leaf says of itself, for the auditor: its id, type and time.
+std::string Described(const std::string& leaf) {
+  const json record = ParseWithin(leaf, kMaxRecordDepth);
+  if (!record.is_object()) return "";
+  return "; the record: id " + StringMember(record, "id") + ", " + StringMember(record, "event_type") + " at " +
+         StringMember(record, "timestamp");
+}
+
+Checked CheckInclusion(const json& proof, const note::Opened& opened, const note::Checkpoint& checkpoint) {
+  if (!proof.contains("leaf") || !Get(proof, "leaf").is_string())
+    return {false, "invalid: the proof does not hold the record (no leaf, no extra line)"};
+  auto leaf = Base64Decode(Get(proof, "leaf").get_ref<const std::string&>());
+  if (!leaf) return {false, "invalid: the leaf is not base64"};
+  const Sha256Digest leaf_hash = journal::LeafHash(*leaf);
+  if (proof.contains("leaf_hash") && DigestOf(Get(proof, "leaf_hash")) != leaf_hash)
+    return {false, "invalid: leaf_hash is not the hash of the leaf"};
+  if (!proof.contains("index") || !Get(proof, "index").is_number_unsigned())
+    return {false, "invalid: the proof has no index"};
+  if (proof.contains("tree_size") && Get(proof, "tree_size") != checkpoint.size)
+    return {false, "invalid: tree_size is not the size the checkpoint signs"};
+  const auto path = DigestList(Get(proof, "proof"));
+  if (!path) return {false, "invalid: the proof's hashes are not 32 bytes each in base64"};
+  const uint64_t index = Get(proof, "index").get<uint64_t>();
+  if (!merkle::VerifyInclusion(index, checkpoint.size, leaf_hash, *path, checkpoint.root))
+    return {false, "invalid: the record is not leaf " + std::to_string(index) + " of the tree the checkpoint signs"};
+  return {true, "valid: leaf " + std::to_string(index) + " (seq " + std::to_string(index + 1) + ") of " +
+                    checkpoint.origin + ", in its tree of " + std::to_string(checkpoint.size) +
+                    " records signed by " + SignedBy(opened.signed_by) + Described(*leaf)};
+}
+
+Checked CheckConsistency(const json& proof, const note::Opened& opened, const note::Checkpoint& checkpoint) {
+  const auto old_root = DigestOf(Get(proof, "old_root"));
+  const auto path = DigestList(Get(proof, "proof"));
+  if (!Get(proof, "old_size").is_number_unsigned() || !old_root || !path)
+    return {false, "invalid: old_size, old_root or proof is missing or malformed"};
+  if (proof.contains("tree_size") && Get(proof, "tree_size") != checkpoint.size)
+    return {false, "invalid: tree_size is not the size the checkpoint signs"};
+  if (proof.contains("root") && DigestOf(Get(proof, "root")) != checkpoint.root)
+    return {false, "invalid: root is not the root the checkpoint signs"};
+  const uint64_t old_size = Get(proof, "old_size").get<uint64_t>();
+  if (!merkle::VerifyConsistency(old_size, checkpoint.size, *old_root, checkpoint.root, *path))
+    return {false, "invalid: the tree of " + std::to_string(old_size) + " records with root " +
+                       Get(proof, "old_root").get<std::string>() + " is not the start of the tree the checkpoint signs"};
+  return {true, "valid: the tree of " + std::to_string(old_size) + " records with root " +
+                    Get(proof, "old_root").get<std::string>() + " is the start of " + checkpoint.origin +
+                    "'s tree of " + std::to_string(checkpoint.size) + " records signed by " +
+                    SignedBy(opened.signed_by)};
+}
+
+}  // namespace
+
+Result<Checked> CheckProof(const std::string& text, const std::vector<const note::Verifier*>& keys) {
+  json proof;
+  if (text.starts_with(std::string(kTlogProofHeader) + "\n")) {
+    auto parsed = FromTlogProofFile(text);
+    if (!parsed) return Fail(ErrorCode::kInvalidArgument, "not a c2sp.org/tlog-proof@v1 file");
+    proof = std::move(*parsed);
+  } else {
+    proof = ParseWithin(text, 8);
+    if (!proof.is_object() || !proof.contains("checkpoint") || !proof["checkpoint"].is_string() ||
+        !proof.contains("proof") || (!proof.contains("leaf") && !proof.contains("old_size")))
+      return Fail(ErrorCode::kInvalidArgument,
+                  "not a proof: neither the JSON of mcp-audit prove nor a c2sp.org/tlog-proof@v1 file");
+  }
+  auto opened = note::Open(proof["checkpoint"].get_ref<const std::string&>(), keys);
+  if (!opened) return Checked{false, "invalid: the checkpoint: " + opened.error().message};
+  auto checkpoint = note::ParseCheckpoint(opened->text);
+  if (!checkpoint) return Checked{false, "invalid: the checkpoint: " + checkpoint.error().message};
+  return proof.contains("old_size") ? CheckConsistency(proof, *opened, *checkpoint)
+                                    : CheckInclusion(proof, *opened, *checkpoint);
+}
+
+}  // namespace mcpaudit::tlog

@@ -1,0 +1,51 @@
+// The journal as a transparency log: its signed checkpoints, and proofs
+// against them that anyone can check without the rest of the log (RFC 6962
+// inclusion and consistency proofs; C2SP signed notes and tlog-proof files).
+//
+// An inclusion proof (`mcp-audit prove --id`):
+//   {"stream", "index": seq - 1, "tree_size", "leaf": base64 C(N), "leaf_hash": base64 L(N),
+//    "proof": [base64 …], "checkpoint": "<signed note>"}
+// A consistency proof (`mcp-audit prove --old-size M`):
+//   {"stream", "old_size", "old_root", "tree_size", "root", "proof": [base64 …], "checkpoint"}
+// A tlog-proof file (c2sp.org/tlog-proof@v1) carries C(N) in its `extra` line.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "audit/signed_note.h"
+#include "mcpaudit/result.h"
+
+namespace mcpaudit::tlog {
+
+// The newest checkpoint of `stream` in the journal that carries a note.
+struct CheckpointNote {
+  uint64_t size = 0;  // the tree size it signs (the seq it covers)
+  std::string note;   // exactly as written (signed when the journal has a key)
+  std::string record_id;
+};
+[[nodiscard]] Result<CheckpointNote> LatestCheckpoint(const std::filesystem::path& journal_dir,
+                                                      const std::string& stream);
+
+// The inclusion proof of the record `id` against the newest checkpoint of its stream.
+[[nodiscard]] Result<nlohmann::json> ProveRecord(const std::filesystem::path& journal_dir, const std::string& id);
+// The consistency proof from `old_size` leaves to the newest checkpoint of `stream`.
+[[nodiscard]] Result<nlohmann::json> ProveConsistency(const std::filesystem::path& journal_dir,
+                                                      const std::string& stream, uint64_t old_size);
+// An inclusion proof (as ProveRecord makes it) as a c2sp.org/tlog-proof@v1 file.
+std::string TlogProofFile(const nlohmann::json& inclusion);
+
+// What checking a proof found.
+struct Checked {
+  bool valid = false;
+  std::string summary;  // what it proves, or why it does not
+};
+// Checks a proof of either kind, or a tlog-proof file, with the checkpoint's
+// signature by one of `keys`. Fails only when `text` is no proof at all.
+[[nodiscard]] Result<Checked> CheckProof(const std::string& text, const std::vector<const note::Verifier*>& keys);
+
+}  // namespace mcpaudit::tlog

@@ -1,0 +1,207 @@
+// The journal as a transparency log, as an auditor uses it: `mcp-audit
+// checkpoint` prints the signed note of the Merkle root, `prove` gives the
+// proof of one record (or of the log's growth), and `verify --proof` checks
+// it with the verifier key alone; Go's sumdb/note and sumdb/tlog (another
+// implementation of signed notes and RFC 6962) check the same proofs.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "base/crypto.h"
+#include "mcpaudit/clock.h"
+#include "mcpaudit/pipeline.h"
+#include "support/cli_process.h"
+#include "support/shell.h"
+#include "support/temp_dir.h"
+
+namespace mcpaudit {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::RunCommand;
+using testing::RunShell;
+using testing::ShellQuote;
+
+// The bytes of the journal's segments.
+std::string AllBytesOf(const fs::path& audit) {
+  std::string all;
+  for (const auto& entry : fs::directory_iterator(audit))
+    if (entry.path().filename().string().starts_with("segment-")) all += testing::ReadFile(entry.path());
+  return all;
+}
+
+class TransparencyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto [code, out] = RunCommand("keygen --out " + keys().string() + " --name audit.example/log");
+    ASSERT_EQ(code, 0) << out;
+    ASSERT_NE(out.find("audit.example/log+"), std::string::npos) << out;
+  }
+
+  fs::path keys() const { return dir_.path() / "keys"; }
+  fs::path audit() const { return dir_.path() / "audit"; }
+  std::string vkey() const { return (keys() / "audit-signing.vkey").string(); }
+
+  // Writes `count` calls of user `user` into the journal, signed; returns their ids.
+  std::vector<std::string> WriteCalls(int count, const std::string& user) {
+    PipelineOptions options;
+    options.directory = audit();
+    options.signing_key = keys() / "audit-signing.key";
+    options.checkpoint_every_records = 10;
+    options.admin_space_left_bytes = options.space_left_bytes = 0;
+    std::vector<std::string> ids;
+    auto pipeline = Pipeline::Open(options);
+    EXPECT_TRUE(pipeline.has_value()) << pipeline.error().message;
+    for (int i = 0; i < count; ++i) {
+      AuditEvent e;
+      e.timestamp = std::chrono::system_clock::now();
+      e.id = NewUuidV7(e.timestamp, SecureRandom());
+      e.tool = "patient_lookup";
+      e.user = {.id = user, .email = user + "@clinic.example"};
+      e.params = {{"patient", "Zebulon " + std::to_string(i)}};
+      EXPECT_TRUE((*pipeline)->Log(e).has_value());
+      ids.push_back(e.id);
+    }
+    return ids;
+  }
+
+  // Writes `text` to a file of the test's and returns its path.
+  std::string Saved(const std::string& name, const std::string& text) const {
+    const fs::path path = dir_.path() / name;
+    std::ofstream(path, std::ios::binary) << text;
+    return path.string();
+  }
+
+  // What Go's sumdb/note and sumdb/tlog make of a proof.
+  std::string GoCheck(const std::string& proof_file) const {
+    const fs::path checker = dir_.path() / "tlog_check";
+    if (!fs::exists(checker))
+      RunShell("cd " + ShellQuote(dir_.path().string()) + " && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=" +
+               ShellQuote((dir_.path() / "go-cache").string()) + " go build -o tlog_check " +
+               ShellQuote(MCPAUDIT_TLOG_CHECK_DIR "/main.go") + " 2>&1");
+    return RunShell(ShellQuote(checker.string()) + " " + ShellQuote(vkey()) + " " + ShellQuote(proof_file), true);
+  }
+
+  testing::TempDir dir_;
+};
+
+TEST_F(TransparencyTest, ARecordsInclusionProofChecksWithTheVerifierKeyAloneHereAndInGo) {
+  const auto ids = WriteCalls(25, "alice");
+
+  auto [checkpoint_code, checkpoint] = RunCommand("checkpoint --audit-dir " + audit().string());
+  ASSERT_EQ(checkpoint_code, 0) << checkpoint;
+  // origin, size, root; a blank line; the signature line of the key keygen named.
+  EXPECT_NE(checkpoint.find("/mcp-audit/"), std::string::npos) << checkpoint;
+  EXPECT_NE(checkpoint.find("\n\n\xE2\x80\x94 audit.example/log "), std::string::npos) << checkpoint;
+
+  auto [prove_code, proof_text] = RunCommand("prove --audit-dir " + audit().string() + " --id " + ids[7]);
+  ASSERT_EQ(prove_code, 0) << proof_text;
+  const json proof = json::parse(proof_text.substr(proof_text.find('{')));
+  EXPECT_EQ(proof["index"], 8u);  // seq 9: audit_started is seq 1
+  EXPECT_EQ(proof["checkpoint"], checkpoint);
+  const std::string leaf = *Base64Decode(proof["leaf"].get<std::string>());
+  EXPECT_NE(leaf.find(ids[7]), std::string::npos);
+  const std::string proof_file = Saved("inclusion.json", proof.dump());
+
+  auto [verify_code, verified] = RunCommand("verify --proof " + proof_file + " --vkey " + vkey());
+  EXPECT_EQ(verify_code, 0) << verified;
+  EXPECT_NE(verified.find("valid: leaf 8 (seq 9)"), std::string::npos) << verified;
+  EXPECT_NE(verified.find("signed by audit.example/log; the record: id " + ids[7]), std::string::npos) << verified;
+  EXPECT_EQ(GoCheck(proof_file), "ok");
+
+  // The same as a c2sp.org/tlog-proof@v1 file.
+  auto [tlog_code, tlog_proof] =
+      RunCommand("prove --audit-dir " + audit().string() + " --id " + ids[7] + " --format tlog-proof");
+  ASSERT_EQ(tlog_code, 0) << tlog_proof;
+  const std::string tlog_text = tlog_proof.substr(tlog_proof.find("c2sp.org/tlog-proof@v1\n"));
+  EXPECT_TRUE(tlog_text.starts_with("c2sp.org/tlog-proof@v1\nextra " + proof["leaf"].get<std::string>() +
+                                    "\nindex 8\n"))
+      << tlog_text;
+  auto [tlog_verify_code, tlog_verified] =
+      RunCommand("verify --proof " + Saved("record.tlog-proof", tlog_text) + " --vkey " + vkey());
+  EXPECT_EQ(tlog_verify_code, 0) << tlog_verified;
+
+  // A changed record, another index, or another key: not valid (exit 1), and Go agrees.
+  json changed = proof;
+  std::string other_leaf = leaf;
+  other_leaf.replace(other_leaf.find("patient_lookup"), 14, "patient_delete");
+  changed["leaf"] = Base64Encode(other_leaf);
+  changed.erase("leaf_hash");
+  const std::string changed_file = Saved("changed.json", changed.dump());
+  auto [changed_code, changed_out] = RunCommand("verify --proof " + changed_file + " --vkey " + vkey());
+  EXPECT_EQ(changed_code, 1) << changed_out;
+  EXPECT_NE(changed_out.find("invalid: the record is not leaf 8"), std::string::npos) << changed_out;
+  EXPECT_NE(GoCheck(changed_file), "ok");
+  json moved = proof;
+  moved["index"] = 9;
+  auto [moved_code, moved_out] = RunCommand("verify --proof " + Saved("moved.json", moved.dump()) + " --vkey " + vkey());
+  EXPECT_EQ(moved_code, 1) << moved_out;
+  auto [other_code, other_out] = RunCommand("keygen --out " + (dir_.path() / "other").string());
+  ASSERT_EQ(other_code, 0);
+  auto [stranger_code, stranger_out] = RunCommand("verify --proof " + proof_file + " --vkey " +
+                                                  (dir_.path() / "other" / "audit-signing.vkey").string());
+  EXPECT_EQ(stranger_code, 1) << stranger_out;
+  EXPECT_NE(stranger_out.find("no known key signed the note"), std::string::npos) << stranger_out;
+
+  // Not a proof at all: a usage error (exit 2), said as such.
+  auto [junk_code, junk_out] = RunCommand("verify --proof " + Saved("junk.json", "{\"a\":1}") + " --vkey " + vkey());
+  EXPECT_EQ(junk_code, 2) << junk_out;
+  EXPECT_NE(junk_out.find("not a proof"), std::string::npos) << junk_out;
+}
+
+TEST_F(TransparencyTest, AConsistencyProofShowsTheLogOnlyGrewAndAnErasureChangesNoLeaf) {
+  const auto first = WriteCalls(12, "alice");
+  auto [old_code, old_checkpoint] = RunCommand("checkpoint --audit-dir " + audit().string());
+  ASSERT_EQ(old_code, 0) << old_checkpoint;
+  const std::string old_size = old_checkpoint.substr(old_checkpoint.find('\n') + 1,
+                                                     old_checkpoint.find('\n', old_checkpoint.find('\n') + 1) -
+                                                         old_checkpoint.find('\n') - 1);
+  WriteCalls(30, "bob");
+
+  auto [prove_code, proof_text] =
+      RunCommand("prove --audit-dir " + audit().string() + " --old-size " + old_size);
+  ASSERT_EQ(prove_code, 0) << proof_text;
+  const json proof = json::parse(proof_text);
+  EXPECT_EQ(proof["old_size"], std::stoull(old_size));
+  // The old root is the one the auditor kept from the old checkpoint.
+  EXPECT_NE(old_checkpoint.find("\n" + proof["old_root"].get<std::string>() + "\n"), std::string::npos);
+  const std::string proof_file = Saved("consistency.json", proof.dump());
+  auto [verify_code, verified] = RunCommand("verify --proof " + proof_file + " --vkey " + vkey());
+  EXPECT_EQ(verify_code, 0) << verified;
+  EXPECT_NE(verified.find("is the start of"), std::string::npos) << verified;
+  EXPECT_EQ(GoCheck(proof_file), "ok");
+  json rewritten = proof;
+  rewritten["old_root"] = proof["root"];
+  const std::string rewritten_file = Saved("rewritten.json", rewritten.dump());
+  auto [rewritten_code, rewritten_out] = RunCommand("verify --proof " + rewritten_file + " --vkey " + vkey());
+  EXPECT_EQ(rewritten_code, 1) << rewritten_out;
+  EXPECT_NE(GoCheck(rewritten_file), "ok");
+
+  // alice's data erased: her record's proof still holds, with the same leaf
+  // (a leaf holds each erasable value's commitment, never the value).
+  auto [before_code, before_text] = RunCommand("prove --audit-dir " + audit().string() + " --id " + first[3]);
+  ASSERT_EQ(before_code, 0) << before_text;
+  const json before = json::parse(before_text.substr(before_text.find('{')));
+  EXPECT_NE(AllBytesOf(audit()).find("alice@clinic.example"), std::string::npos);
+  auto [erase_code, erase_out] = RunCommand("erase --audit-dir " + audit().string() +
+                                            " --user alice --reason ticket-42 --signing-key " +
+                                            (keys() / "audit-signing.key").string());
+  ASSERT_EQ(erase_code, 0) << erase_out;
+  auto [after_code, after_text] = RunCommand("prove --audit-dir " + audit().string() + " --id " + first[3]);
+  ASSERT_EQ(after_code, 0) << after_text;
+  const json after = json::parse(after_text.substr(after_text.find('{')));
+  EXPECT_EQ(AllBytesOf(audit()).find("alice@clinic.example"), std::string::npos);
+  EXPECT_EQ(after["leaf"], before["leaf"]);
+  const std::string leaf = *Base64Decode(after["leaf"].get<std::string>());
+  EXPECT_EQ(leaf.find("alice@clinic.example"), std::string::npos) << leaf;
+  EXPECT_NE(leaf.find("$erased"), std::string::npos) << leaf;
+  const std::string after_file = Saved("after-erasure.json", after.dump());
+  auto [after_verify_code, after_verified] = RunCommand("verify --proof " + after_file + " --vkey " + vkey());
+  EXPECT_EQ(after_verify_code, 0) << after_verified;
+  EXPECT_EQ(GoCheck(after_file), "ok");
+}
+
+}  // namespace
+}  // namespace mcpaudit
