@@ -8,6 +8,7 @@ Result<std::unique_ptr<ConsoleSite>> ConsoleSite::Create(ReadApiOptions api, con
                                                          const std::string& signing_key) {
   std::unique_ptr<ConsoleSite> site(new ConsoleSite());
   site->api_ = std::move(api);
+  site->api_.journal_dir = journal;  // the tlog endpoints prove on its Merkle trees
   if (!signing_key.empty()) {
     auto key = SigningKey::LoadPrivate(signing_key);
     if (!key) key = SigningKey::LoadPublic(signing_key);

@@ -8,12 +8,14 @@
 #include <sstream>
 
 #include "audit/canonical_json.h"
+#include "audit/merkle_tree.h"
 #include "base/bounded_json.h"
 #include "mcpaudit/clock.h"
 #include "store/query.h"
 #include "store/record_store.h"
 #include "store/report.h"
 #include "store/store_query.h"
+#include "store/tlog.h"
 
 namespace mcpaudit {
 
@@ -580,6 +582,53 @@ ReadApiResponse Tail(const ReadApiOptions& options, const Query& query) {
   return answer;
 }
 
+// The tlog endpoints (store/tlog.h), for a stream of this server's journal.
+ReadApiResponse TlogAnswer(const ReadApiOptions& options, const std::string& endpoint, const std::string& stream,
+                           const Query& query) {
+  if (options.journal_dir.empty()) return Problem(503, "this server has no journal: proofs come from the one that writes it");
+  std::error_code ec;
+  if (!std::filesystem::is_directory(merkle::TreeDirectory(options.journal_dir, stream), ec))
+    return Problem(404, "no Merkle tree of stream '" + stream +
+                            "' here: proofs of a stream come from the instance that writes it");
+  const auto answer = [](const Result<json>& proof) {
+    if (proof) return JsonAnswer(200, *proof);
+    const unsigned status = proof.error().code == ErrorCode::kNotFound         ? 404
+                            : proof.error().code == ErrorCode::kInvalidArgument ? 400
+                                                                                : 503;
+    return Problem(status, proof.error().message);
+  };
+  const auto parameter = [&](const char* name) {
+    auto found = query.parameters.find(name);
+    return found == query.parameters.end() ? std::string() : found->second;
+  };
+  if (endpoint == "tlog/{stream}/checkpoint") {
+    auto checkpoint = tlog::LatestCheckpoint(options.journal_dir, stream);
+    if (!checkpoint) return answer(Result<json>(std::unexpected(checkpoint.error())));
+    return {200, "text/plain; charset=utf-8", checkpoint->note, {}, {}};
+  }
+  if (endpoint == "tlog/{stream}/consistency") {
+    uint64_t old_size = 0;
+    const std::string text = parameter("old_size");
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), old_size);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size())
+      return Problem(400, "old_size is a number of records", "old_size");
+    return answer(tlog::ProveConsistency(options.journal_dir, stream, old_size));
+  }
+  const std::string id = parameter("id"), format = parameter("format");
+  if (id.empty()) return Problem(400, "id names the record to prove", "id");
+  if (!format.empty() && format != "json" && format != "tlog-proof")
+    return Problem(400, "format is json or tlog-proof", "format");
+  // Found by its id on the store's index, proved on the journal's tree.
+  auto line = FindStoredRecord(options.store, id);
+  if (!line) return Problem(503, "the store cannot be read: " + line.error().message);
+  if (!*line) return Problem(404, "no record with id '" + id + "'");
+  if (StringMember(ObjectMember(RecordJson(**line), "integrity"), "stream") != stream)
+    return Problem(404, "record '" + id + "' is not of stream '" + stream + "'");
+  auto proof = tlog::ProveLine(options.journal_dir, **line);
+  if (proof && format == "tlog-proof") return {200, "text/plain; charset=utf-8", tlog::TlogProofFile(*proof), {}, {}};
+  return answer(proof);
+}
+
 }  // namespace
 
 ReadApiResponse AnswerReadApi(const ReadApiOptions& options, const ReadApiRequest& request) {
@@ -604,6 +653,16 @@ ReadApiResponse AnswerReadApi(const ReadApiOptions& options, const ReadApiReques
       named = &n;
       endpoint = n.endpoint;
     }
+  // tlog/{stream}/<what>: the stream (URL-escaped) in the middle of the path.
+  std::string_view tlog_stream;
+  if (path.starts_with("tlog/")) {
+    const std::string_view rest = path.substr(5);
+    const size_t slash = rest.rfind('/');
+    if (slash != std::string_view::npos && slash > 0) {
+      tlog_stream = rest.substr(0, slash);
+      endpoint = "tlog/{stream}/" + std::string(rest.substr(slash + 1, 32));
+    }
+  }
   static const std::map<std::string, std::vector<std::string>> kParameters = {
       {"events", With(kFilterNames, {"limit", "cursor", "order"})},
       {"events/{id}", {}},
@@ -613,7 +672,10 @@ ReadApiResponse AnswerReadApi(const ReadApiOptions& options, const ReadApiReques
       {"integrity/verify/{job}", {}},
       {"reports/{kind}", {"since", "until", "tenant", "format"}},
       {"export", With(kFilterNames, {"format"})},
-      {"tail", With(kFilterNames, {"cursor"})}};
+      {"tail", With(kFilterNames, {"cursor"})},
+      {"tlog/{stream}/checkpoint", {}},
+      {"tlog/{stream}/proof", {"id", "format"}},
+      {"tlog/{stream}/consistency", {"old_size"}}};
   json filters = json::object();
   const auto answer = [&]() -> ReadApiResponse {
     const auto parameters = kParameters.find(endpoint);
@@ -635,6 +697,15 @@ ReadApiResponse AnswerReadApi(const ReadApiOptions& options, const ReadApiReques
         return Problem(400, "not a name: the last part of the path", "path");
       name = std::move(*unescaped);
       filters[named->parameter] = name;
+    }
+    if (!tlog_stream.empty()) {
+      auto unescaped = UrlDecode(tlog_stream);
+      if (!unescaped || unescaped->empty() || unescaped->size() > 64 ||
+          !std::ranges::all_of(*unescaped, [](char c) { return c > ' ' && c < 0x7f; }))
+        return Problem(400, "not a stream name: the part of the path after tlog/", "path");
+      name = std::move(*unescaped);
+      filters["stream"] = name;
+      return TlogAnswer(options, endpoint, name, *query);
     }
     if (endpoint == "events") return Events(options, *query);
     if (endpoint == "events/{id}") return OneEvent(options, name);

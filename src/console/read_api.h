@@ -19,6 +19,13 @@
 //       first, streamed a page at a time (a transfer cut short if the store fails)
 //   GET /api/v1/tail?…filters&cursor -> server-sent events: each record that
 //       arrives from now on (or after `cursor`), its id the cursor to resume from
+//   GET /api/v1/tlog/{stream}/checkpoint -> the stream's newest checkpoint, a C2SP
+//       signed note (text/plain), as `mcp-audit checkpoint` prints it
+//   GET /api/v1/tlog/{stream}/proof?id&format=json|tlog-proof -> the record's RFC 6962
+//       inclusion proof against it, as `mcp-audit prove --id` (store/tlog.h)
+//   GET /api/v1/tlog/{stream}/consistency?old_size -> the consistency proof from
+//       old_size records to it, as `mcp-audit prove --old-size`
+//       (the tlog endpoints answer for the streams of this server's own journal)
 //   GET /api/v1/openapi.json -> the OpenAPI 3.1 description (src/console/openapi.json)
 // Only callers with the auditor role may read (others get 403); a parameter
 // that is unknown or wrong gets 400 naming it. Every request but the one for
@@ -28,6 +35,7 @@
 #pragma once
 
 #include <atomic>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +54,7 @@ struct ReadApiOptions {
   AuditLogger* logger = nullptr;       // where each request's audit_read record goes
   AuditServer server;                  // names this server in those records
   VerifyJobs* verify = nullptr;        // runs verify for POST integrity/verify; null: none here
+  std::filesystem::path journal_dir;   // the journal whose Merkle trees the tlog endpoints read; empty: none
   size_t max_tails = 16;               // tails open at once (each polls the store every second)
   std::shared_ptr<std::atomic<size_t>> open_tails = std::make_shared<std::atomic<size_t>>(0);
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "audit/journal_format.h"
@@ -54,38 +55,45 @@ std::string_view NoteText(std::string_view note) {
   return blank == std::string_view::npos ? note : note.substr(0, blank + 1);
 }
 
-// A record of the journal, found by its id.
-struct FoundRecord {
+// A record as a leaf of its stream's tree.
+struct Leaf {
+  std::string id;
   std::string stream;
   uint64_t seq = 0;
   std::string canonical;  // C(N)
 };
 
-Result<FoundRecord> FindRecord(const std::filesystem::path& dir, const std::string& id) {
-  if (id.empty() || id.size() > 128 || !std::ranges::all_of(id, [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
-      }))
-    return Fail(ErrorCode::kInvalidArgument, "a record id is letters, digits, '-' and '_'");
+Result<Leaf> LeafOf(const std::string& line) {
+  const json record = ParseWithin(line, kMaxRecordDepth);
+  const json integrity = ObjectMember(record, "integrity");
+  const std::string id = StringMember(record, "id");
+  auto canonical = journal::CanonicalForHash(record, ObjectMember(integrity, "salts"));
+  if (!canonical || !integrity.contains("seq") || !integrity["seq"].is_number_unsigned() ||
+      integrity["seq"].get<uint64_t>() == 0)
+    return Fail(ErrorCode::kInvalidArgument, "record " + id + " is not a record of the journal (run verify)");
+  return Leaf{id, StringMember(integrity, "stream"), integrity["seq"].get<uint64_t>(), std::move(*canonical)};
+}
+
+bool IsRecordId(const std::string& id) {
+  return !id.empty() && id.size() <= 128 && std::ranges::all_of(id, [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
+
+// The line of the record `id` in the journal.
+Result<std::string> FindLine(const std::filesystem::path& dir, const std::string& id) {
+  if (!IsRecordId(id)) return Fail(ErrorCode::kInvalidArgument, "a record id is letters, digits, '-' and '_'");
   auto files = ListAuditFiles(dir);
   if (!files) return std::unexpected(files.error());
   const std::string needle = "\"id\":\"" + id + "\"";
-  std::optional<FoundRecord> found;
-  Status failed;
+  std::optional<std::string> found;
   Status read = ForEachLine(*files, [&](const std::filesystem::path&, size_t, const std::string& line) {
-    if (line.find(needle) == std::string::npos) return true;
-    const json record = ParseWithin(line, kMaxRecordDepth);
-    if (StringMember(record, "id") != id) return true;
-    const json integrity = ObjectMember(record, "integrity");
-    auto canonical = journal::CanonicalForHash(record, ObjectMember(integrity, "salts"));
-    if (!canonical || !integrity.contains("seq") || !integrity["seq"].is_number_unsigned()) {
-      failed = Fail(ErrorCode::kInvalidArgument, "record " + id + " is not a record of the journal (run verify)");
-      return false;
-    }
-    found = FoundRecord{StringMember(integrity, "stream"), integrity["seq"].get<uint64_t>(), std::move(*canonical)};
+    if (line.find(needle) == std::string::npos || StringMember(ParseWithin(line, kMaxRecordDepth), "id") != id)
+      return true;
+    found = line;
     return false;
   });
   if (!read) return std::unexpected(read.error());
-  if (!failed) return std::unexpected(failed.error());
   if (!found) return Fail(ErrorCode::kNotFound, "no record " + id + " in the journal in " + dir.string());
   return *found;
 }
@@ -106,35 +114,73 @@ Result<merkle::StoredTree> TreeOfSize(const std::filesystem::path& dir, const st
   }
 }
 
+// The checkpoint of `stream` with a note that `line` holds, if it holds one.
+std::optional<CheckpointNote> CheckpointIn(std::string_view line, const std::string& stream) {
+  if (line.find("\"event_type\":\"checkpoint\"") == std::string_view::npos) return std::nullopt;
+  const json record = ParseWithin(line, kMaxRecordDepth);
+  const std::string note = StringMember(ObjectMember(record, "details"), "note");
+  if (StringMember(record, "event_type") != "checkpoint" ||
+      StringMember(ObjectMember(record, "integrity"), "stream") != stream || note.empty())
+    return std::nullopt;
+  auto checkpoint = note::ParseCheckpoint(NoteText(note));
+  if (!checkpoint) return std::nullopt;
+  return CheckpointNote{checkpoint->size, note, StringMember(record, "id")};
+}
+
+// The newest checkpoint of `stream` with a note in `file`, read from its end
+// (a checkpoint is never far from it): a window that grows until one is found.
+Result<std::optional<CheckpointNote>> NewestCheckpointIn(const std::filesystem::path& file, const std::string& stream) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return Fail(ErrorCode::kIo, "cannot read " + file.string());
+  in.seekg(0, std::ios::end);
+  const uint64_t size = static_cast<uint64_t>(in.tellg());
+  for (uint64_t window = 256 << 10;; window *= 4) {
+    const uint64_t from = size > window ? size - window : 0;
+    std::string text(size - from, '\0');
+    in.seekg(static_cast<std::streamoff>(from));
+    if (!in.read(text.data(), static_cast<std::streamsize>(text.size())))
+      return Fail(ErrorCode::kIo, "cannot read " + file.string());
+    // Lines from the last; the first is whole only when the window starts the file.
+    std::string_view rest(text);
+    if (rest.ends_with('\n')) rest.remove_suffix(1);
+    for (;;) {
+      const size_t newline = rest.rfind('\n');
+      if (newline == std::string_view::npos) {
+        if (from == 0 && !rest.empty())
+          if (auto found = CheckpointIn(rest, stream)) return found;
+        break;
+      }
+      if (auto found = CheckpointIn(rest.substr(newline + 1), stream)) return found;
+      rest = rest.substr(0, newline);
+    }
+    if (from == 0) return std::nullopt;
+  }
+}
+
 }  // namespace
 
 Result<CheckpointNote> LatestCheckpoint(const std::filesystem::path& dir, const std::string& stream) {
   auto files = ListAuditFiles(dir);
   if (!files) return std::unexpected(files.error());
   for (auto file = files->rbegin(); file != files->rend(); ++file) {
-    std::optional<CheckpointNote> newest;
-    Status read = ForEachLine({*file}, [&](const std::filesystem::path&, size_t, const std::string& line) {
-      if (line.find("\"event_type\":\"checkpoint\"") == std::string::npos) return true;
-      const json record = ParseWithin(line, kMaxRecordDepth);
-      const json details = ObjectMember(record, "details");
-      const std::string note = StringMember(details, "note");
-      if (StringMember(record, "event_type") != "checkpoint" ||
-          StringMember(ObjectMember(record, "integrity"), "stream") != stream || note.empty())
-        return true;
-      auto checkpoint = note::ParseCheckpoint(NoteText(note));
-      if (checkpoint) newest = CheckpointNote{checkpoint->size, note, StringMember(record, "id")};
-      return true;
-    });
-    if (!read) return std::unexpected(read.error());
-    if (newest) return *newest;
+    auto newest = NewestCheckpointIn(*file, stream);
+    if (!newest) return std::unexpected(newest.error());
+    if (*newest) return **newest;
   }
   return Fail(ErrorCode::kNotFound, "no checkpoint of stream " + stream + " in " + dir.string() +
                                         " carries a note yet (one is written every checkpoint_every)");
 }
 
 Result<json> ProveRecord(const std::filesystem::path& dir, const std::string& id) {
-  auto record = FindRecord(dir, id);
+  auto line = FindLine(dir, id);
+  if (!line) return std::unexpected(line.error());
+  return ProveLine(dir, *line);
+}
+
+Result<json> ProveLine(const std::filesystem::path& dir, const std::string& line) {
+  auto record = LeafOf(line);
   if (!record) return std::unexpected(record.error());
+  const std::string& id = record->id;
   auto checkpoint = LatestCheckpoint(dir, record->stream);
   if (!checkpoint) return std::unexpected(checkpoint.error());
   if (checkpoint->size < record->seq)

@@ -31,8 +31,12 @@ struct CheckpointNote {
 [[nodiscard]] Result<CheckpointNote> LatestCheckpoint(const std::filesystem::path& journal_dir,
                                                       const std::string& stream);
 
-// The inclusion proof of the record `id` against the newest checkpoint of its stream.
+// The inclusion proof of the record `id` against the newest checkpoint of its
+// stream (the journal is searched for it: a store finds it faster, see ProveLine).
 [[nodiscard]] Result<nlohmann::json> ProveRecord(const std::filesystem::path& journal_dir, const std::string& id);
+// The same for a record given as its line (from the journal or a store that
+// the journal fills); the tree and checkpoint are the journal's.
+[[nodiscard]] Result<nlohmann::json> ProveLine(const std::filesystem::path& journal_dir, const std::string& line);
 // The consistency proof from `old_size` leaves to the newest checkpoint of `stream`.
 [[nodiscard]] Result<nlohmann::json> ProveConsistency(const std::filesystem::path& journal_dir,
                                                       const std::string& stream, uint64_t old_size);

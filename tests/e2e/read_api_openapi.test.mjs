@@ -26,7 +26,7 @@ test('the read API describes itself in valid OpenAPI 3.1 and answers as describe
   assert.equal(validator.version, '3.1');
 
   // Every documented operation is served (the dev key has the auditor role); nothing undocumented is.
-  const examples = { '{id}': 'no-such-record', '{job}': 'no-such-job', '{kind}': 'access-review' };
+  const examples = { '{id}': 'no-such-record', '{job}': 'no-such-job', '{kind}': 'access-review', '{stream}': 'no-such-stream' };
   for (const [path, operations] of Object.entries(document.paths)) {
     for (const [method, operation] of Object.entries(operations)) {
       const concrete = path.replace(/\{\w+\}/g, (name) => examples[name]);

@@ -11,6 +11,9 @@
 #include <sstream>
 #include <thread>
 
+#include "audit/journal_format.h"
+#include "audit/merkle_tree.h"
+#include "audit/signed_note.h"
 #include "base/crypto.h"
 #include "mcpaudit/sink.h"
 #include "support/cli_process.h"
@@ -214,6 +217,53 @@ TEST_F(ReadApiTest, ARecordComesWithItsPlaceInTheChainAndTheCheckpointThatCovers
   EXPECT_EQ(unknown.status, 404);
   EXPECT_NE(json::parse(unknown.body)["error"].get<std::string>().find("no record"),
             std::string::npos);
+}
+
+// The digest a proof gives in base64.
+Sha256Digest DigestOf(const json& text) {
+  const std::string bytes = Base64Decode(text.get<std::string>()).value_or("");
+  Sha256Digest digest{};
+  std::copy_n(bytes.begin(), std::min<size_t>(bytes.size(), 32), reinterpret_cast<char*>(digest.data()));
+  return digest;
+}
+
+TEST_F(ReadApiTest, TheTlogEndpointsServeTheCheckpointAndProofsThatCheckWithoutTheLog) {
+  const json carol = Get("/api/v1/events?user=carol&event_type=tool_call")["events"][0];
+  const std::string stream = carol["integrity"]["stream"], id = carol["id"];
+  const uint64_t seq = carol["integrity"]["seq"];
+  const std::string base = "/api/v1/tlog/" + stream;
+
+  auto checkpoint = Send(base + "/checkpoint", &auditor_);
+  ASSERT_EQ(checkpoint.status, 200) << checkpoint.body;
+  EXPECT_EQ(checkpoint.header("content-type"), "text/plain; charset=utf-8");
+  auto signed_tree = note::ParseCheckpoint(checkpoint.body);  // unsigned here: no key, the text alone
+  ASSERT_TRUE(signed_tree) << checkpoint.body;
+  EXPECT_EQ(signed_tree->origin, note::DefaultOrigin(stream));
+
+  const json proof = Get(base + "/proof?id=" + id);
+  EXPECT_EQ(proof["index"], seq - 1);
+  EXPECT_EQ(proof["checkpoint"], checkpoint.body);
+  std::vector<Sha256Digest> path;
+  for (const json& hash : proof["proof"]) path.push_back(DigestOf(hash));
+  const std::string leaf = *Base64Decode(proof["leaf"].get<std::string>());
+  EXPECT_TRUE(merkle::VerifyInclusion(seq - 1, signed_tree->size, journal::LeafHash(leaf), path, signed_tree->root));
+  EXPECT_NE(leaf.find(id), std::string::npos);
+  auto tlog_proof = Send(base + "/proof?id=" + id + "&format=tlog-proof", &auditor_);
+  EXPECT_EQ(tlog_proof.status, 200);
+  EXPECT_TRUE(tlog_proof.body.starts_with("c2sp.org/tlog-proof@v1\nextra ")) << tlog_proof.body;
+
+  const json growth = Get(base + "/consistency?old_size=2");
+  path.clear();
+  for (const json& hash : growth["proof"]) path.push_back(DigestOf(hash));
+  EXPECT_TRUE(merkle::VerifyConsistency(2, signed_tree->size, DigestOf(growth["old_root"]), signed_tree->root, path));
+
+  // What cannot be answered says why; a caller without the auditor role reads nothing.
+  EXPECT_EQ(Send("/api/v1/tlog/no-such-stream/checkpoint", &auditor_).status, 404);
+  ExpectBadParameter(base + "/consistency?old_size=many", "old_size");
+  ExpectBadParameter(base + "/proof", "id");
+  EXPECT_EQ(Send(base + "/proof?id=0193a2b4-1c2d-7e3f-8a4b-5c6d7e8f9a0b", &auditor_).status, 404);
+  EXPECT_EQ(Send(base + "/checkpoint", &analyst_).status, 403);
+  EXPECT_EQ(Send(base + "/checkpoint", nullptr).status, 401);
 }
 
 TEST_F(ReadApiTest, StatsCountTheRecordsPerBucketWithTheTopToolsAndUsers) {
