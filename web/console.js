@@ -257,6 +257,18 @@ function applyFilters(event) {
   location.hash = `#/events${query.toString() ? '?' + query : ''}`;
 }
 
+// What a checkpoint's C2SP note signs, for a person: "tree of N records,
+// signed by key K" (its text is origin, size, root; its signature lines
+// follow the last blank line, each "— <key name> <signature>").
+function noteSummary(note) {
+  const blank = note.lastIndexOf('\n\n');
+  const text = blank < 0 ? note : note.slice(0, blank + 1);
+  const keys = blank < 0 ? [] : note.slice(blank + 2).split('\n')
+    .filter((line) => line.startsWith('\u2014 ')).map((line) => line.split(' ')[1]);
+  const size = text.split('\n')[1];
+  return `tree of ${size} records, ` + (keys.length ? `signed by key ${keys.join(', ')}` : 'unsigned');
+}
+
 async function openRecord(id) {
   const answer = await api(`events/${encodeURIComponent(id)}`);
   const drawer = $('#drawer');
@@ -269,7 +281,9 @@ async function openRecord(id) {
     ['prev', integrity.prev], ['hash', integrity.hash],
     ['sealed by', checkpoint ? `checkpoint seq ${checkpoint.integrity?.seq} (${shortTime(checkpoint.timestamp)})`
       : 'no checkpoint yet'],
-    ['signed', checkpoint ? (checkpoint.details?.key_id ? `key ${checkpoint.details.key_id}` : 'unsigned') : '']]) {
+    ['signed', checkpoint ? (checkpoint.details?.key_id ? `key ${checkpoint.details.key_id}` : 'unsigned') : ''],
+    ['included in', checkpoint?.details?.note
+      ? `checkpoint ${checkpoint.integrity?.seq}: ${noteSummary(checkpoint.details.note)}` : '']]) {
     list.append(element('dt', name), element('dd', value ?? '', 'mono'));
   }
   $('#drawer-record').textContent = JSON.stringify(answer.event, null, 2);

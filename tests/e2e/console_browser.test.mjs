@@ -60,7 +60,8 @@ test('an auditor signs in, filters, opens a record and sees tampering turn the i
   const carol = makeApiKey('carol', 'analyst');
   const dave = makeApiKey('dave', 'analyst');
   const server = await startServer(t, dir, [auditor.entry, carol.entry, dave.entry,
-    '[[policy.access]]\nroles = ["analyst"]\nallow = ["catalog_*"]\ndeny = ["catalog_get_schema"]\n'].join('\n'));
+    '[[policy.access]]\nroles = ["analyst"]\nallow = ["catalog_*"]\ndeny = ["catalog_get_schema"]\n',
+    '[audit.checkpoints]\nevery_seconds = 1\n'].join('\n'));
   await callTool(server.mcp, carol.key, 'catalog_search', { query: 'orders' });
   await callTool(server.mcp, dave.key, 'catalog_search', { query: 'payroll' });
   await assert.rejects(callTool(server.mcp, dave.key, 'catalog_get_schema',
@@ -138,7 +139,15 @@ test('an auditor signs in, filters, opens a record and sees tampering turn the i
   assert.equal((await other.$$('table#events tr[data-event-id]')).length, 1);
   await other.close();
 
-  // A record opens from the keyboard, with its place in the chain.
+  // A record opens from the keyboard, with its place in the chain and the
+  // checkpoint that includes it (one follows within a second here).
+  const openId = await page.$eval('table#events tr[data-event-id]', (tr) => tr.dataset.eventId);
+  const apiUrl = new URL(`/api/v1/events/${openId}`, server.mcp);
+  for (let i = 0; i < 100; i++) {
+    const answer = await (await fetch(apiUrl, { headers: { 'X-API-Key': auditor.key } })).json();
+    if (answer.integrity?.checkpoint) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   await page.focus('table#events tr[data-event-id]');
   await page.keyboard.press('Enter');
   await page.waitForSelector('#drawer:not([hidden])');
@@ -147,6 +156,8 @@ test('an auditor signs in, filters, opens a record and sees tampering turn the i
   assert.equal(record.outcome, 'denied');
   assert.equal(record.user.id, 'dave');
   assert.match(await page.$eval('#drawer-integrity', (dl) => dl.textContent), /[0-9a-f]{64}/);
+  assert.match(await page.$eval('#drawer-integrity', (dl) => dl.textContent),
+    /included incheckpoint \d+: tree of \d+ records, unsigned/);
   assert.match(page.url(), /id=/, 'the open record is in the URL too');
   await shot(page, '04-record');
   await page.keyboard.press('Escape');
