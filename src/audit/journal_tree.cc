@@ -2,13 +2,16 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <string>
 #include <vector>
 
 #include "audit/journal_format.h"
 #include "base/bounded_json.h"
 #include "base/ops_log.h"
+#include "audit/signed_note.h"
 #include "store/journal_reader.h"
+#include "store/tlog.h"
 
 namespace mcpaudit {
 namespace {
@@ -25,7 +28,10 @@ uint64_t FirstSeqOf(const std::filesystem::path& segment) {
 
 }  // namespace
 
-Result<merkle::StoredTree> OpenJournalTree(const std::filesystem::path& journal_dir, std::string_view stream,
+namespace {
+
+// Opens the tree and appends what it lacks of the journal.
+Result<merkle::StoredTree> OpenAndComplete(const std::filesystem::path& journal_dir, std::string_view stream,
                                            uint64_t head_seq) {
   auto tree = merkle::StoredTree::Open(merkle::TreeDirectory(journal_dir, stream), true);
   if (!tree || tree->size() >= head_seq) return tree;
@@ -70,6 +76,50 @@ Result<merkle::StoredTree> OpenJournalTree(const std::filesystem::path& journal_
   if (added > 0)
     OpsLog().info("the Merkle tree of stream {} took {} leaves from the journal (it has {})", stream, added,
                   tree->size());
+  return tree;
+}
+
+// Whether `tree` has the root the newest checkpoint note of the journal signs
+// (true when there is none to compare with).
+Result<bool> AgreesWithNewestNote(const merkle::StoredTree& tree, const std::filesystem::path& journal_dir,
+                                  std::string_view stream) {
+  auto newest = tlog::LatestCheckpoint(journal_dir, std::string(stream));
+  if (!newest) return newest.error().code == ErrorCode::kNotFound ? Result<bool>(true) : std::unexpected(newest.error());
+  const size_t blank = newest->note.rfind("\n\n");
+  auto signed_tree = note::ParseCheckpoint(blank == std::string::npos ? newest->note : newest->note.substr(0, blank + 1));
+  if (!signed_tree || signed_tree->size > tree.size()) return true;
+  auto root = tree.Root(signed_tree->size);
+  if (!root) return std::unexpected(root.error());
+  return *root == signed_tree->root;
+}
+
+}  // namespace
+
+Result<merkle::StoredTree> OpenJournalTree(const std::filesystem::path& journal_dir, std::string_view stream,
+                                           uint64_t head_seq) {
+  auto tree = OpenAndComplete(journal_dir, stream, head_seq);
+  if (!tree) return tree;
+  auto agrees = AgreesWithNewestNote(*tree, journal_dir, stream);
+  if (!agrees) return std::unexpected(agrees.error());
+  if (*agrees) return tree;
+  // Its stored hashes were changed: set it aside and build it again from the
+  // journal, which the note's root must then match.
+  const auto dir = merkle::TreeDirectory(journal_dir, stream);
+  const auto aside = dir.string() + ".set-aside-" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+  OpsLog().error("the Merkle tree of stream {} does not have the root its newest checkpoint signs: set aside in {}, "
+                 "built again from the journal",
+                 stream, aside);
+  std::error_code ec;
+  tree = Result<merkle::StoredTree>(Fail(ErrorCode::kIo, ""));  // closes its files
+  std::filesystem::rename(dir, aside, ec);
+  if (ec) std::filesystem::remove_all(dir, ec);
+  tree = OpenAndComplete(journal_dir, stream, head_seq);
+  if (!tree) return tree;
+  agrees = AgreesWithNewestNote(*tree, journal_dir, stream);
+  if (!agrees) return std::unexpected(agrees.error());
+  if (!*agrees)
+    return Fail(ErrorCode::kInvalidArgument, "the records of the journal do not make the Merkle tree its newest "
+                                             "checkpoint signs: they were changed (run mcp-audit verify)");
   return tree;
 }
 

@@ -95,7 +95,7 @@ bool VerifyConsistency(uint64_t old_size, uint64_t size, const Sha256Digest& old
                        const Sha256Digest& root, std::span<const Sha256Digest> proof) {
   if (old_size > size) return false;
   if (old_size == size) return proof.empty() && old_root == root;
-  if (old_size == 0) return proof.empty();  // the empty tree is the start of every tree
+  if (old_size == 0) return proof.empty() && old_root == EmptyRoot();  // the start of every tree
   if (proof.empty()) return false;
   std::vector<Sha256Digest> path(proof.begin(), proof.end());
   if (std::has_single_bit(old_size)) path.insert(path.begin(), old_root);
@@ -173,15 +173,19 @@ Result<StoredTree> StoredTree::Open(const std::filesystem::path& dir, bool writa
   StoredTree tree;
   tree.dir_ = dir;
   tree.writable_ = writable;
-  if (writable)
+  if (writable) {
+    // merkle/ too, 0700 like the stream's own directory.
+    if (Status made = EnsureAuditDirectory(dir.parent_path()); !made) return std::unexpected(made.error());
     if (Status made = EnsureAuditDirectory(dir); !made) return std::unexpected(made.error());
+  }
   tree.fds_.assign(kLevels, -1);
   tree.counts_.assign(kLevels, 0);
   tree.tails_.assign(kLevels, {});
   for (size_t level = 0; level < kLevels; ++level) {
     const auto path = dir / ("level-" + std::to_string(level));
+    // O_NONBLOCK: a FIFO put in a level's place is refused below, not waited on.
     const int flags = writable ? O_RDWR | O_CREAT : O_RDONLY;
-    const int fd = ::open(path.c_str(), flags | O_CLOEXEC | O_NOFOLLOW, 0600);
+    const int fd = ::open(path.c_str(), flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
     if (fd < 0) {
       if (errno == ENOENT && !writable) continue;
       return std::unexpected(ErrnoError("cannot open", path));

@@ -72,16 +72,16 @@ class StoredTree {
   [[nodiscard]] Status Append(std::span<const Sha256Digest> leaves);
 
   // The hash of leaves [begin, end) as RFC 6962 defines it (end ≤ size()).
-  Result<Sha256Digest> RangeHash(uint64_t begin, uint64_t end) const;
-  Result<Sha256Digest> Root(uint64_t size) const { return size == 0 ? EmptyRoot() : RangeHash(0, size); }
-  Result<Sha256Digest> Leaf(uint64_t index) const { return RangeHash(index, index + 1); }
+  [[nodiscard]] Result<Sha256Digest> RangeHash(uint64_t begin, uint64_t end) const;
+  [[nodiscard]] Result<Sha256Digest> Root(uint64_t size) const { return size == 0 ? EmptyRoot() : RangeHash(0, size); }
+  [[nodiscard]] Result<Sha256Digest> Leaf(uint64_t index) const { return RangeHash(index, index + 1); }
   // The audit path of leaf `index` in the tree of `size` leaves, leaf's
   // sibling first (RFC 6962 §2.1.1).
-  Result<std::vector<Sha256Digest>> InclusionProof(uint64_t index, uint64_t size) const;
+  [[nodiscard]] Result<std::vector<Sha256Digest>> InclusionProof(uint64_t index, uint64_t size) const;
   // The consistency proof from `old_size` to `size` leaves (RFC 6962 §2.1.2).
-  Result<std::vector<Sha256Digest>> ConsistencyProof(uint64_t old_size, uint64_t size) const;
+  [[nodiscard]] Result<std::vector<Sha256Digest>> ConsistencyProof(uint64_t old_size, uint64_t size) const;
   // The right edge at size(), for the writer that goes on.
-  Result<Frontier> Edge() const;
+  [[nodiscard]] Result<Frontier> Edge() const;
 
  private:
   StoredTree() = default;

@@ -625,13 +625,13 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
   // The Merkle tree of the stream, brought up to the journal's head. A tree
   // longer than the journal knows records the journal lost: an anchor.
   std::optional<merkle::StoredTree> tree;
+  std::string no_tree;  // why checkpoints carry no note, when they do not
   if (auto opened = OpenJournalTree(options.directory, options.stream, journal_head.seq)) {
     if (opened->size() > journal_head.seq)
       options.anchors.push_back({"the Merkle tree", options.stream, opened->size(), ""});
     tree.emplace(std::move(*opened));
   } else {
-    OpsLog().error("the Merkle tree of stream {} cannot be opened: {}; checkpoints carry no note",
-                   options.stream, opened.error().message);
+    no_tree = opened.error().message;
   }
   // The anchors the journal is behind: it lost its newest records.
   nlohmann::json behind = nlohmann::json::array();
@@ -653,11 +653,12 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
     if (edge && state->chain.SetTree(std::move(*edge))) {
       state->tree = std::move(tree);
     } else {
-      OpsLog().error("the Merkle tree of stream {} ends at leaf {}, not at seq {}: checkpoints carry no note "
-                     "(its records are not all in the journal)",
-                     state->options.stream, tree->size(), state->chain.seq());
+      no_tree = "it ends at leaf " + std::to_string(tree->size()) + ", not at seq " +
+                std::to_string(state->chain.seq()) + " (records of the stream are not in the journal)";
     }
   }
+  if (!no_tree.empty())
+    OpsLog().error("the Merkle tree of stream {}: {}; its checkpoints carry no note", state->options.stream, no_tree);
   const Recovery recovery = state->journal.recovery();
   State* raw = state.get();
   state->writer = std::jthread([raw] { raw->Run(); });
@@ -674,6 +675,9 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
       {"signed_checkpoints", pipeline->state_->chain.key() != nullptr}};
   if (const SigningKey* key = pipeline->state_->chain.key())
     started.details["key_id"] = key->KeyId();
+  // Whether its checkpoints sign the stream's Merkle root (mcp-audit checkpoint, prove).
+  started.details["merkle_notes"] = no_tree.empty();
+  if (!no_tree.empty()) started.details["merkle_notes_off"] = no_tree;
   if (recovery.first_start && behind.empty())
     OpsLog().info("audit journal: first start of stream {} in {}", pipeline->state_->options.stream,
                   pipeline->state_->options.directory.string());

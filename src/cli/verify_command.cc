@@ -16,20 +16,27 @@ namespace {
 
 constexpr uintmax_t kMaxProofFileBytes = 16u << 20;
 
-// verify --proof FILE --vkey FILE…: 0 valid, 1 invalid, 2 unreadable.
-int VerifyProof(const std::string& proof_file, const std::vector<std::string>& vkey_files) {
+// The content of `file`, at most `limit` bytes; a FIFO, a directory or a
+// larger file is refused, said as such.
+Result<std::string> ReadSmallFile(const std::string& file, uintmax_t limit, const char* what) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec))
+    return Fail(ErrorCode::kInvalidArgument, file + ": not a file (" + (ec ? ec.message() : "not a regular file") + ")");
+  if (std::filesystem::file_size(file, ec) > limit)
+    return Fail(ErrorCode::kInvalidArgument, file + " is too large for " + what);
+  return ReadWholeFile(file);
+}
+
+// verify --proof FILE --vkey FILE… [--old-checkpoint FILE]: 0 valid, 1 invalid, 2 unreadable.
+int VerifyProof(const std::string& proof_file, const std::vector<std::string>& vkey_files,
+                const std::string& old_checkpoint_file) {
   if (proof_file.empty() || vkey_files.empty()) {
     std::cerr << "mcp-audit verify: --proof FILE needs --vkey FILE (the key that signs the checkpoints)\n";
     return 2;
   }
   std::vector<note::Verifier> verifiers;
   for (const std::string& file : vkey_files) {
-    std::error_code ec;
-    if (std::filesystem::file_size(file, ec) > 4096) {
-      std::cerr << "mcp-audit verify: " << file << " is too large for a verifier key\n";
-      return 2;
-    }
-    auto text = ReadWholeFile(file);
+    auto text = ReadSmallFile(file, 4096, "a verifier key");
     auto verifier = text ? note::ParseVerifierKey(*text) : Result<note::Verifier>(std::unexpected(text.error()));
     if (!verifier) {
       std::cerr << "mcp-audit verify: " << file << ": " << verifier.error().message << "\n";
@@ -39,17 +46,21 @@ int VerifyProof(const std::string& proof_file, const std::vector<std::string>& v
   }
   std::vector<const note::Verifier*> keys;
   for (const auto& verifier : verifiers) keys.push_back(&verifier);
-  std::error_code ec;
-  if (std::filesystem::file_size(proof_file, ec) > kMaxProofFileBytes) {
-    std::cerr << "mcp-audit verify: " << proof_file << " is larger than any proof\n";
-    return 2;
-  }
-  auto text = ReadWholeFile(proof_file);
+  auto text = ReadSmallFile(proof_file, kMaxProofFileBytes, "a proof");
   if (!text) {
     std::cerr << "mcp-audit verify: " << text.error().message << "\n";
     return 2;
   }
-  auto checked = tlog::CheckProof(*text, keys);
+  std::string kept;
+  if (!old_checkpoint_file.empty()) {
+    auto read = ReadSmallFile(old_checkpoint_file, 1 << 20, "a checkpoint");
+    if (!read) {
+      std::cerr << "mcp-audit verify: " << read.error().message << "\n";
+      return 2;
+    }
+    kept = std::move(*read);
+  }
+  auto checked = tlog::CheckProof(*text, keys, kept);
   if (!checked) {
     std::cerr << "mcp-audit verify: " << proof_file << ": " << checked.error().message << "\n";
     return 2;
@@ -67,6 +78,7 @@ void AddVerifyCommand(CLI::App& app, int& exit_code) {
     std::string pubkey;
     std::string proof;
     std::vector<std::string> vkeys;
+    std::string old_checkpoint;
   };
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("verify", "Prove that the audit journal was not changed, or say where it was");
@@ -78,9 +90,12 @@ void AddVerifyCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--vkey", options->vkeys,
                   "With --proof: a file holding the C2SP verifier key that must have signed its checkpoint "
                   "(audit-signing.vkey; repeat for more keys)");
+  cmd->add_option("--old-checkpoint", options->old_checkpoint,
+                  "With a consistency proof: the checkpoint you kept (as mcp-audit checkpoint printed it), "
+                  "whose tree the log must have grown from");
   cmd->callback([options, &exit_code] {
     if (!options->proof.empty() || !options->vkeys.empty()) {
-      exit_code = VerifyProof(options->proof, options->vkeys);
+      exit_code = VerifyProof(options->proof, options->vkeys, options->old_checkpoint);
       return;
     }
     std::optional<SigningKey> key;

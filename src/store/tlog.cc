@@ -178,17 +178,36 @@ Result<json> ProveRecord(const std::filesystem::path& dir, const std::string& id
 }
 
 Result<json> ProveLine(const std::filesystem::path& dir, const std::string& line) {
+  return Prover(dir).Prove(line);
+}
+
+struct Prover::Stream {
+  Stream(CheckpointNote c, merkle::StoredTree t) : checkpoint(std::move(c)), tree(std::move(t)) {}
+  CheckpointNote checkpoint;
+  merkle::StoredTree tree;
+};
+
+Prover::Prover(std::filesystem::path journal_dir) : dir_(std::move(journal_dir)) {}
+Prover::~Prover() = default;
+
+Result<json> Prover::Prove(const std::string& line) {
   auto record = LeafOf(line);
   if (!record) return std::unexpected(record.error());
   const std::string& id = record->id;
-  auto checkpoint = LatestCheckpoint(dir, record->stream);
-  if (!checkpoint) return std::unexpected(checkpoint.error());
+  auto known = streams_.find(record->stream);
+  if (known == streams_.end()) {
+    auto newest = LatestCheckpoint(dir_, record->stream);
+    if (!newest) return std::unexpected(newest.error());
+    auto opened = TreeOfSize(dir_, record->stream, newest->size);
+    if (!opened) return std::unexpected(opened.error());
+    known = streams_.emplace(record->stream, std::make_unique<Stream>(std::move(*newest), std::move(*opened))).first;
+  }
+  const CheckpointNote* checkpoint = &known->second->checkpoint;
+  const merkle::StoredTree* tree = &known->second->tree;
   if (checkpoint->size < record->seq)
     return Fail(ErrorCode::kUnavailable, "record " + id + " (seq " + std::to_string(record->seq) +
                                              ") is not signed by a checkpoint yet: the newest signs " +
                                              std::to_string(checkpoint->size) + " records; ask again after the next");
-  auto tree = TreeOfSize(dir, record->stream, checkpoint->size);
-  if (!tree) return std::unexpected(tree.error());
   const uint64_t index = record->seq - 1;
   const Sha256Digest leaf = journal::LeafHash(record->canonical);
   auto stored = tree->Leaf(index);
@@ -207,6 +226,25 @@ Result<json> ProveLine(const std::filesystem::path& dir, const std::string& line
               {"checkpoint", checkpoint->note}};
 }
 
+namespace {
+
+// The checkpoint note of `stream` that signs a tree of `size` records, if the journal still has one.
+Result<std::optional<std::string>> NoteOfSize(const std::filesystem::path& dir, const std::string& stream,
+                                              uint64_t size) {
+  auto files = ListAuditFiles(dir);
+  if (!files) return std::unexpected(files.error());
+  std::optional<std::string> found;
+  Status read = ForEachLine(*files, [&](const std::filesystem::path&, size_t, const std::string& line) {
+    auto checkpoint = CheckpointIn(line, stream);
+    if (checkpoint && checkpoint->size == size) found = checkpoint->note;
+    return !found;
+  });
+  if (!read) return std::unexpected(read.error());
+  return found;
+}
+
+}  // namespace
+
 Result<json> ProveConsistency(const std::filesystem::path& dir, const std::string& stream, uint64_t old_size) {
   auto checkpoint = LatestCheckpoint(dir, stream);
   if (!checkpoint) return std::unexpected(checkpoint.error());
@@ -222,13 +260,19 @@ Result<json> ProveConsistency(const std::filesystem::path& dir, const std::strin
   if (!proof) return std::unexpected(proof.error());
   if (!old_root) return std::unexpected(old_root.error());
   if (!root) return std::unexpected(root.error());
-  return json{{"stream", stream},
+  json answer{{"stream", stream},
               {"old_size", old_size},
               {"old_root", Base64Of(*old_root)},
               {"tree_size", checkpoint->size},
               {"root", Base64Of(*root)},
               {"proof", Base64List(*proof)},
               {"checkpoint", checkpoint->note}};
+  // The old checkpoint, as the journal has it: what signs old_root (an
+  // auditor compares it with the one they kept).
+  auto old_note = NoteOfSize(dir, stream, old_size);
+  if (!old_note) return std::unexpected(old_note.error());
+  if (*old_note) answer["old_checkpoint"] = **old_note;
+  return answer;
 }
 
 std::string TlogProofFile(const json& inclusion) {
@@ -311,7 +355,8 @@ Checked CheckInclusion(const json& proof, const note::Opened& opened, const note
                     " records signed by " + SignedBy(opened.signed_by) + Described(*leaf)};
 }
 
-Checked CheckConsistency(const json& proof, const note::Opened& opened, const note::Checkpoint& checkpoint) {
+Checked CheckConsistency(const json& proof, const note::Opened& opened, const note::Checkpoint& checkpoint,
+                         const std::vector<const note::Verifier*>& keys, const std::string& kept_checkpoint) {
   const auto old_root = DigestOf(Get(proof, "old_root"));
   const auto path = DigestList(Get(proof, "proof"));
   if (!Get(proof, "old_size").is_number_unsigned() || !old_root || !path)
@@ -321,6 +366,26 @@ Checked CheckConsistency(const json& proof, const note::Opened& opened, const no
   if (proof.contains("root") && DigestOf(Get(proof, "root")) != checkpoint.root)
     return {false, "invalid: root is not the root the checkpoint signs"};
   const uint64_t old_size = Get(proof, "old_size").get<uint64_t>();
+  // old_root must be what a checkpoint signed: the one the auditor kept, or
+  // the one the proof brings; a root the proof merely states proves nothing.
+  const std::string old_note = !kept_checkpoint.empty() ? kept_checkpoint
+                               : Get(proof, "old_checkpoint").is_string()
+                                   ? Get(proof, "old_checkpoint").get<std::string>()
+                                   : std::string();
+  if (old_size > 0) {
+    if (old_note.empty())
+      return {false, "not proved: nothing signed says what the tree of " + std::to_string(old_size) +
+                         " records was; give the checkpoint you kept (--old-checkpoint FILE)"};
+    auto old_opened = note::Open(old_note, keys);
+    if (!old_opened) return {false, "invalid: the old checkpoint: " + old_opened.error().message};
+    auto old_checkpoint = note::ParseCheckpoint(old_opened->text);
+    if (!old_checkpoint) return {false, "invalid: the old checkpoint: " + old_checkpoint.error().message};
+    if (old_checkpoint->origin != checkpoint.origin)
+      return {false, "invalid: the old checkpoint is of another log (" + old_checkpoint->origin + ")"};
+    if (old_checkpoint->size != old_size || old_checkpoint->root != *old_root)
+      return {false, "invalid: the old checkpoint signs a tree of " + std::to_string(old_checkpoint->size) +
+                         " records with another root than the proof's old_root"};
+  }
   if (!merkle::VerifyConsistency(old_size, checkpoint.size, *old_root, checkpoint.root, *path))
     return {false, "invalid: the tree of " + std::to_string(old_size) + " records with root " +
                        Get(proof, "old_root").get<std::string>() + " is not the start of the tree the checkpoint signs"};
@@ -332,7 +397,8 @@ Checked CheckConsistency(const json& proof, const note::Opened& opened, const no
 
 }  // namespace
 
-Result<Checked> CheckProof(const std::string& text, const std::vector<const note::Verifier*>& keys) {
+Result<Checked> CheckProof(const std::string& text, const std::vector<const note::Verifier*>& keys,
+                           const std::string& kept_checkpoint) {
   json proof;
   if (text.starts_with(std::string(kTlogProofHeader) + "\n")) {
     auto parsed = FromTlogProofFile(text);
@@ -349,7 +415,7 @@ Result<Checked> CheckProof(const std::string& text, const std::vector<const note
   if (!opened) return Checked{false, "invalid: the checkpoint: " + opened.error().message};
   auto checkpoint = note::ParseCheckpoint(opened->text);
   if (!checkpoint) return Checked{false, "invalid: the checkpoint: " + checkpoint.error().message};
-  return proof.contains("old_size") ? CheckConsistency(proof, *opened, *checkpoint)
+  return proof.contains("old_size") ? CheckConsistency(proof, *opened, *checkpoint, keys, kept_checkpoint)
                                     : CheckInclusion(proof, *opened, *checkpoint);
 }
 

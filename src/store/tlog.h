@@ -6,12 +6,15 @@
 //   {"stream", "index": seq - 1, "tree_size", "leaf": base64 C(N), "leaf_hash": base64 L(N),
 //    "proof": [base64 …], "checkpoint": "<signed note>"}
 // A consistency proof (`mcp-audit prove --old-size M`):
-//   {"stream", "old_size", "old_root", "tree_size", "root", "proof": [base64 …], "checkpoint"}
+//   {"stream", "old_size", "old_root", "tree_size", "root", "proof": [base64 …], "checkpoint",
+//    "old_checkpoint": the note that signed old_root, when the journal still has it}
 // A tlog-proof file (c2sp.org/tlog-proof@v1) carries C(N) in its `extra` line.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -40,6 +43,20 @@ struct CheckpointNote {
 // The consistency proof from `old_size` leaves to the newest checkpoint of `stream`.
 [[nodiscard]] Result<nlohmann::json> ProveConsistency(const std::filesystem::path& journal_dir,
                                                       const std::string& stream, uint64_t old_size);
+// Proves many records: each stream's newest checkpoint and tree are read once.
+class Prover {
+ public:
+  explicit Prover(std::filesystem::path journal_dir);
+  ~Prover();
+  // As ProveLine.
+  [[nodiscard]] Result<nlohmann::json> Prove(const std::string& line);
+
+ private:
+  struct Stream;
+  std::filesystem::path dir_;
+  std::map<std::string, std::unique_ptr<Stream>> streams_;
+};
+
 // An inclusion proof (as ProveRecord makes it) as a c2sp.org/tlog-proof@v1 file.
 std::string TlogProofFile(const nlohmann::json& inclusion);
 
@@ -49,7 +66,10 @@ struct Checked {
   std::string summary;  // what it proves, or why it does not
 };
 // Checks a proof of either kind, or a tlog-proof file, with the checkpoint's
-// signature by one of `keys`. Fails only when `text` is no proof at all.
-[[nodiscard]] Result<Checked> CheckProof(const std::string& text, const std::vector<const note::Verifier*>& keys);
+// signature by one of `keys`. A consistency proof's old root must be signed:
+// by `kept_checkpoint` (the note an auditor kept) if given, else by the old
+// checkpoint the proof brings. Fails only when `text` is no proof at all.
+[[nodiscard]] Result<Checked> CheckProof(const std::string& text, const std::vector<const note::Verifier*>& keys,
+                                         const std::string& kept_checkpoint = "");
 
 }  // namespace mcpaudit::tlog

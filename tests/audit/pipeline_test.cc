@@ -468,6 +468,33 @@ TEST(PipelineTest, AMerkleTreeLostOrBehindIsBuiltAgainFromTheJournal) {
   EXPECT_EQ(checkpoint->size, records.size() - 1);
 }
 
+TEST(PipelineTest, AMerkleTreeWhoseHashesWereChangedIsBuiltAgainSoNoteStaysConsistent) {
+  testing::TempDir dir;
+  {
+    auto pipeline = Pipeline::Open(Options(dir.path()));
+    for (int i = 0; i < 9; ++i) ASSERT_TRUE((*pipeline)->Log(ToolEvent(i)).has_value());
+  }
+  const auto before = JournalRecords(dir.path());
+  const auto signed_before = note::ParseCheckpoint(before.back()["details"]["note"].get<std::string>());
+  ASSERT_TRUE(signed_before);
+  // Someone overwrites leaf 3 of the stored tree.
+  {
+    std::fstream level0(merkle::TreeDirectory(dir.path(), "test-stream") / "level-0",
+                        std::ios::in | std::ios::out | std::ios::binary);
+    level0.seekp(3 * 32);
+    level0.write(std::string(32, 'x').data(), 32);
+  }
+  { ASSERT_TRUE(Pipeline::Open(Options(dir.path())).has_value()); }
+  const auto records = JournalRecords(dir.path());
+  EXPECT_EQ(records[before.size()]["details"]["merkle_notes"], true);
+  // The new checkpoint's tree starts with the tree the old one signed.
+  auto tree = merkle::StoredTree::Open(merkle::TreeDirectory(dir.path(), "test-stream"), false);
+  EXPECT_EQ(*tree->Root(signed_before->size), signed_before->root);
+  merkle::Frontier all;
+  for (const auto& leaf : LeavesOf(records)) all.Append(leaf);
+  EXPECT_EQ(*tree->Root(records.size()), all.Root());
+}
+
 TEST(PipelineTest, AJournalCutBehindItsMerkleTreeIsTruncatedNotUnclean) {
   testing::TempDir dir;
   {

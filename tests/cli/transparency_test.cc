@@ -167,16 +167,31 @@ TEST_F(TransparencyTest, AConsistencyProofShowsTheLogOnlyGrewAndAnErasureChanges
   EXPECT_EQ(proof["old_size"], std::stoull(old_size));
   // The old root is the one the auditor kept from the old checkpoint.
   EXPECT_NE(old_checkpoint.find("\n" + proof["old_root"].get<std::string>() + "\n"), std::string::npos);
+  EXPECT_EQ(proof["old_checkpoint"], old_checkpoint);  // the journal still has it
   const std::string proof_file = Saved("consistency.json", proof.dump());
   auto [verify_code, verified] = RunCommand("verify --proof " + proof_file + " --vkey " + vkey());
   EXPECT_EQ(verify_code, 0) << verified;
   EXPECT_NE(verified.find("is the start of"), std::string::npos) << verified;
   EXPECT_EQ(GoCheck(proof_file), "ok");
-  json rewritten = proof;
+  // Held against the checkpoint the auditor kept, without the one the proof brings.
+  json bare = proof;
+  bare.erase("old_checkpoint");
+  const std::string bare_file = Saved("bare.json", bare.dump());
+  const std::string kept = Saved("kept.checkpoint", old_checkpoint);
+  auto [kept_code, kept_out] =
+      RunCommand("verify --proof " + bare_file + " --vkey " + vkey() + " --old-checkpoint " + kept);
+  EXPECT_EQ(kept_code, 0) << kept_out;
+  // An old root nothing signed proves nothing; one other than the signed one is refused.
+  auto [unsigned_code, unsigned_out] = RunCommand("verify --proof " + bare_file + " --vkey " + vkey());
+  EXPECT_EQ(unsigned_code, 1) << unsigned_out;
+  EXPECT_NE(unsigned_out.find("not proved: nothing signed says what the tree"), std::string::npos) << unsigned_out;
+  json rewritten = bare;
   rewritten["old_root"] = proof["root"];
   const std::string rewritten_file = Saved("rewritten.json", rewritten.dump());
-  auto [rewritten_code, rewritten_out] = RunCommand("verify --proof " + rewritten_file + " --vkey " + vkey());
+  auto [rewritten_code, rewritten_out] =
+      RunCommand("verify --proof " + rewritten_file + " --vkey " + vkey() + " --old-checkpoint " + kept);
   EXPECT_EQ(rewritten_code, 1) << rewritten_out;
+  EXPECT_NE(rewritten_out.find("another root"), std::string::npos) << rewritten_out;
   EXPECT_NE(GoCheck(rewritten_file), "ok");
 
   // alice's data erased: her record's proof still holds, with the same leaf
