@@ -19,6 +19,8 @@
 #include <tuple>
 
 #include "audit/journal_format.h"
+#include "audit/merkle_tree.h"
+#include "audit/signed_note.h"
 #include "base/bounded_json.h"
 #include "base/json_text.h"
 #include "store/journal_reader.h"
@@ -80,6 +82,9 @@ struct StreamState {
   uint64_t last_checkpoint_seq = 0;
   uint64_t unsigned_checkpoints = 0;
   bool seen = false;
+  // The stream's Merkle tree from its first leaf, while every record so far
+  // was read in order (none: its beginning is gone, or a record was missing).
+  std::optional<merkle::Frontier> tree = merkle::Frontier();
   // The stream begins after seq `begins_after` (retention deleted its start),
   // whose hash the first record names as prev; a retention record must declare it.
   uint64_t begins_after = 0;
@@ -112,6 +117,7 @@ struct Examined {
   std::string stream, prev, hash, type;
   uint64_t seq = 0;
   bool content_ok = false;  // the record's content matches its hash
+  std::optional<Sha256Digest> leaf;  // L(N), when C(N) could be worked out
   std::optional<std::chrono::system_clock::time_point> timestamp;
   std::optional<json> record;  // checkpoints and retention records: their details are checked
 };
@@ -195,8 +201,9 @@ bool ExamineWritten(std::string_view text, Examined& out) {
   const auto plain_type = type ? json_text::PlainString(*type) : std::nullopt;
   const auto plain_stamp = stamp ? json_text::PlainString(*stamp) : std::nullopt;
   if (!plain_type || !plain_stamp) return false;
-  if (journal::ChainHash(*plain_prev, journal::LeafWithCommitments(record, salted)) != *plain_hash)
-    return false;
+  const Sha256Digest leaf = journal::LeafWithCommitments(record, salted);
+  if (journal::ChainHash(*plain_prev, leaf) != *plain_hash) return false;
+  out.leaf = leaf;
   out.stream = *plain_stream;
   out.seq = seq_number;
   out.prev = *plain_prev;
@@ -228,10 +235,11 @@ void ExamineParsed(std::string_view text, Examined& out) {
   out.hash = integrity.value("hash", "");
   auto canonical = journal::CanonicalForHash(record, integrity.value("salts", json::object()));
   const auto v = integrity.find("v");  // absent: the first format
+  if (canonical) out.leaf = journal::LeafHash(*canonical);
   if (canonical && v == integrity.end()) {
     out.content_ok = journal::ChainHashV1(out.prev, *canonical) == out.hash;
   } else if (canonical && *v == journal::kFormat) {
-    out.content_ok = journal::ChainHash(out.prev, journal::LeafHash(*canonical)) == out.hash;
+    out.content_ok = journal::ChainHash(out.prev, *out.leaf) == out.hash;
   }
   out.type = record.value("event_type", "");
   if (auto stamp = record.find("timestamp"); stamp != record.end() && stamp->is_string())
@@ -330,6 +338,11 @@ class Verifier {
     if (line.type == "checkpoint" && line.record)
       Checkpoint(stream, state, *line.record, file, number);
     if (line.type == "retention" && line.record) Retention(stream, seq, *line.record);
+    // A modified record gives its own verdict: the notes after it are not held to its leaf.
+    if (state.tree && line.leaf && line.content_ok && seq == state.tree->size() + 1)
+      state.tree->Append(*line.leaf);
+    else
+      state.tree.reset();
     state.last_seq = std::max(state.last_seq, seq);
     state.last_hash = line.hash;
     state.last_type = line.type;
@@ -463,6 +476,7 @@ class Verifier {
                   " with another hash than the chain has",
               file, line);
     }
+    if (details.contains("note")) CheckNote(stream, state, details, covered_seq, seq, file, line);
     if (!details.contains("signature")) {
       ++state.unsigned_checkpoints;
       return;
@@ -481,6 +495,47 @@ class Verifier {
       return;
     }
     ++report_.signed_checkpoints;
+  }
+
+  // A checkpoint's C2SP note must sign the Merkle root of every record before
+  // it (when verify has read them all) and, with a key, be signed by it.
+  void CheckNote(const std::string& stream, StreamState& state, const json& details, uint64_t covered_seq,
+                 uint64_t seq, const fs::path& file, size_t line) {
+    const std::string note = details["note"].is_string() ? details["note"].get<std::string>() : "";
+    const size_t blank = note.rfind("\n\n");
+    auto signed_tree = note::ParseCheckpoint(blank == std::string::npos ? note : note.substr(0, blank + 1));
+    if (!signed_tree || signed_tree->size != covered_seq) {
+      Problem(stream, seq, "modified", "its note is not a checkpoint of the " + std::to_string(covered_seq) +
+                                           " records it covers", file, line);
+      return;
+    }
+    if (state.tree && state.tree->size() == covered_seq && state.tree->Root() != signed_tree->root) {
+      // Once: every later note disagrees with the same changed record.
+      Problem(stream, seq, "modified",
+              "its note signs a Merkle root that is not the tree of the records before it: a record up to seq " +
+                  std::to_string(covered_seq) + " is not the one that was signed",
+              file, line);
+      state.tree.reset();
+    }
+    // Its signature, when the checkpoint has no other (one verdict per signature).
+    if (!key_ || blank == std::string::npos || details.contains("signature")) return;
+    bool verified = false, known = false;
+    std::string_view lines = std::string_view(note).substr(blank + 2);
+    while (!lines.empty() && !verified) {
+      const std::string_view signature_line = lines.substr(0, lines.find('\n'));
+      lines.remove_prefix(std::min(lines.size(), signature_line.size() + 1));
+      const size_t space = signature_line.rfind(' ');
+      if (space == std::string_view::npos || !signature_line.starts_with("\xE2\x80\x94 ")) continue;
+      const std::string name(signature_line.substr(4, space - 4));
+      auto signature = Base64Decode(signature_line.substr(space + 1));
+      if (!signature || signature->size() != 68 || signature->substr(0, 4) != note::KeyId(name, *key_)) continue;
+      known = true;
+      verified = key_->VerifyBytes(note.substr(0, blank + 1), signature->substr(4));
+    }
+    if (!known)
+      Problem(stream, seq, "unknown key", "its note is not signed by the given key " + key_->KeyId(), file, line);
+    else if (!verified)
+      Problem(stream, seq, "bad signature", "the Ed25519 signature of its note does not verify", file, line);
   }
 
   void Problem(const std::string& stream, uint64_t seq, std::string verdict, std::string detail,

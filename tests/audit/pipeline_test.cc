@@ -433,6 +433,7 @@ TEST(PipelineTest, CheckpointsSignANoteOfTheMerkleRootOfEveryRecordBeforeThem) {
     ++notes;
   }
   EXPECT_GE(notes, 6);
+  EXPECT_TRUE(Verify(options.directory, &*key).valid());
   // The stored tree holds every record, the last checkpoint too.
   auto tree = merkle::StoredTree::Open(merkle::TreeDirectory(options.directory, "test-stream"), false);
   ASSERT_TRUE(tree);
