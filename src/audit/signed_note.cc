@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "audit/canonical_json.h"
+
 namespace mcpaudit::note {
 namespace {
 
@@ -83,6 +85,7 @@ Result<std::string> Sign(std::string_view text, std::string_view name, const Sig
 Result<Opened> Open(std::string_view note, const std::vector<const Verifier*>& known) {
   if (std::ranges::any_of(note, [](char c) { return static_cast<unsigned char>(c) < 0x20 && c != '\n'; }))
     return std::unexpected(Refused("a note holds no control characters but newlines"));
+  if (WellFormedUtf8(note) != note) return std::unexpected(Refused("a note is UTF-8"));
   if (!note.ends_with('\n')) return std::unexpected(Refused("a note ends with a newline"));
   // The text ends at the last blank line.
   const size_t blank = note.rfind("\n\n");
@@ -106,10 +109,10 @@ Result<Opened> Open(std::string_view note, const std::vector<const Verifier*>& k
       return std::unexpected(Refused("a signature line is '— <name> <base64 signature>'"));
     for (const Verifier* verifier : known) {
       if (verifier->name != name || verifier->id != std::string_view(*signature).substr(0, 4)) continue;
-      if (verifier->key.VerifyBytes(opened.text, std::string_view(*signature).substr(4)))
-        opened.signed_by.push_back(verifier->name);
-      else
+      if (!verifier->key.VerifyBytes(opened.text, std::string_view(*signature).substr(4)))
         known_failed = true;
+      else if (std::ranges::find(opened.signed_by, verifier->name) == opened.signed_by.end())
+        opened.signed_by.push_back(verifier->name);
     }
   }
   if (known_failed) return std::unexpected(Refused("a signature of a known key does not verify"));
@@ -132,6 +135,8 @@ Result<Checkpoint> ParseCheckpoint(std::string_view text) {
   }
   if (lines.size() < 3 || lines[0].empty())
     return std::unexpected(Refused("a checkpoint is an origin, a tree size and a root hash"));
+  if (std::any_of(lines.begin() + 3, lines.end(), [](std::string_view line) { return line.empty(); }))
+    return std::unexpected(Refused("a checkpoint's extension lines are not empty"));
   Checkpoint checkpoint{std::string(lines[0]), 0, {}};
   const std::string_view size = lines[1];
   const auto [end, error] = std::from_chars(size.data(), size.data() + size.size(), checkpoint.size);

@@ -302,7 +302,7 @@ bool SigningKey::Verify(std::string_view message, std::string_view signature_bas
 std::string SigningKey::PublicKeyBytes() const {
   std::string raw(32, '\0');
   size_t length = raw.size();
-  EVP_PKEY_get_raw_public_key(key_->pkey, reinterpret_cast<uint8_t*>(raw.data()), &length);
+  if (EVP_PKEY_get_raw_public_key(key_->pkey, reinterpret_cast<uint8_t*>(raw.data()), &length) != 1) return "";
   raw.resize(length);
   return raw;
 }
@@ -319,7 +319,9 @@ Result<SigningKey> SigningKey::FromPublicKeyBytes(std::string_view raw) {
 Result<std::string> SigningKey::SignBytes(std::string_view message) const {
   auto signature = Sign(message);
   if (!signature) return signature;
-  return Base64Decode(*signature).value_or("");
+  auto bytes = Base64Decode(*signature);
+  if (!bytes) return Fail(ErrorCode::kInternal, "Ed25519 signing failed");
+  return *bytes;
 }
 
 bool SigningKey::VerifyBytes(std::string_view message, std::string_view signature) const {

@@ -29,7 +29,7 @@ Result<std::string> ReadSmallFile(const std::string& file, uintmax_t limit, cons
 
 // verify --proof FILE --vkey FILE… [--old-checkpoint FILE]: 0 valid, 1 invalid, 2 unreadable.
 int VerifyProof(const std::string& proof_file, const std::vector<std::string>& vkey_files,
-                const std::string& old_checkpoint_file) {
+                const std::string& old_checkpoint_file, const std::string& origin) {
   if (proof_file.empty() || vkey_files.empty()) {
     std::cerr << "mcp-audit verify: --proof FILE needs --vkey FILE (the key that signs the checkpoints)\n";
     return 2;
@@ -60,7 +60,7 @@ int VerifyProof(const std::string& proof_file, const std::vector<std::string>& v
     }
     kept = std::move(*read);
   }
-  auto checked = tlog::CheckProof(*text, keys, kept);
+  auto checked = tlog::CheckProof(*text, keys, kept, origin);
   if (!checked) {
     std::cerr << "mcp-audit verify: " << proof_file << ": " << checked.error().message << "\n";
     return 2;
@@ -79,6 +79,7 @@ void AddVerifyCommand(CLI::App& app, int& exit_code) {
     std::string proof;
     std::vector<std::string> vkeys;
     std::string old_checkpoint;
+    std::string origin;
   };
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("verify", "Prove that the audit journal was not changed, or say where it was");
@@ -93,9 +94,11 @@ void AddVerifyCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--old-checkpoint", options->old_checkpoint,
                   "With a consistency proof: the checkpoint you kept (as mcp-audit checkpoint printed it), "
                   "whose tree the log must have grown from");
+  cmd->add_option("--origin", options->origin,
+                  "With --proof: the log the checkpoint must be of (its first line, e.g. host/mcp-audit/stream)");
   cmd->callback([options, &exit_code] {
     if (!options->proof.empty() || !options->vkeys.empty()) {
-      exit_code = VerifyProof(options->proof, options->vkeys, options->old_checkpoint);
+      exit_code = VerifyProof(options->proof, options->vkeys, options->old_checkpoint, options->origin);
       return;
     }
     std::optional<SigningKey> key;

@@ -398,7 +398,7 @@ Checked CheckConsistency(const json& proof, const note::Opened& opened, const no
 }  // namespace
 
 Result<Checked> CheckProof(const std::string& text, const std::vector<const note::Verifier*>& keys,
-                           const std::string& kept_checkpoint) {
+                           const std::string& kept_checkpoint, const std::string& origin) {
   json proof;
   if (text.starts_with(std::string(kTlogProofHeader) + "\n")) {
     auto parsed = FromTlogProofFile(text);
@@ -415,6 +415,8 @@ Result<Checked> CheckProof(const std::string& text, const std::vector<const note
   if (!opened) return Checked{false, "invalid: the checkpoint: " + opened.error().message};
   auto checkpoint = note::ParseCheckpoint(opened->text);
   if (!checkpoint) return Checked{false, "invalid: the checkpoint: " + checkpoint.error().message};
+  if (!origin.empty() && checkpoint->origin != origin)
+    return Checked{false, "invalid: the checkpoint is of the log " + checkpoint->origin + ", not of " + origin};
   return proof.contains("old_size") ? CheckConsistency(proof, *opened, *checkpoint, keys, kept_checkpoint)
                                     : CheckInclusion(proof, *opened, *checkpoint);
 }

@@ -69,7 +69,8 @@ struct Checked {
 // signature by one of `keys`. A consistency proof's old root must be signed:
 // by `kept_checkpoint` (the note an auditor kept) if given, else by the old
 // checkpoint the proof brings. Fails only when `text` is no proof at all.
+// With `origin`, the checkpoint must be of that log (a key may sign several).
 [[nodiscard]] Result<Checked> CheckProof(const std::string& text, const std::vector<const note::Verifier*>& keys,
-                                         const std::string& kept_checkpoint = "");
+                                         const std::string& kept_checkpoint = "", const std::string& origin = "");
 
 }  // namespace mcpaudit::tlog

@@ -54,6 +54,9 @@ TEST(SignedNoteTest, OurSignaturesVerifyAndUnknownKeysAreNotEnough) {
   auto cosigned = Sign(opened->text, "witness.example", *other);
   const std::string both = *note + cosigned->substr(cosigned->rfind("\n\n") + 2);
   EXPECT_TRUE(Open(both, {&*verifier}));
+  // A signature line given twice names its key once.
+  const std::string twice = *note + note->substr(note->rfind("\n\n") + 2);
+  EXPECT_EQ(Open(twice, {&*verifier})->signed_by, std::vector<std::string>{"host/mcp-audit"});
 }
 
 TEST(SignedNoteTest, EveryVerifierKeyWeWriteReadsBackThoughItsBase64HoldsPluses) {
@@ -78,6 +81,9 @@ TEST(SignedNoteTest, MalformedNotesKeysAndCheckpointsAreRefused) {
   EXPECT_FALSE(Open("text\n\n- example.com/foo AAAA\n", {&*verifier}));
   EXPECT_FALSE(Open("te\x01xt\n\n\xE2\x80\x94 example.com/foo Uw2QOkn8\n", {&*verifier}));
   EXPECT_FALSE(ParseCheckpoint("origin\n042\nAAAA\n"));
+  EXPECT_FALSE(ParseCheckpoint("origin\n42\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n\nextension\n"));
+  EXPECT_EQ(Open("caf\xC3\n\n\xE2\x80\x94 example.com/foo Uw2QOkn8\n", {&*verifier}).error().message,
+            "a note is UTF-8");
   EXPECT_FALSE(ParseCheckpoint("origin\n42\nAAAA\n"));
   EXPECT_FALSE(ParseCheckpoint("\n42\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"));
   auto ok = ParseCheckpoint("example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n");

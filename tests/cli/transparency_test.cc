@@ -110,6 +110,13 @@ TEST_F(TransparencyTest, ARecordsInclusionProofChecksWithTheVerifierKeyAloneHere
   EXPECT_NE(verified.find("valid: leaf 8 (seq 9)"), std::string::npos) << verified;
   EXPECT_NE(verified.find("signed by audit.example/log; the record: id " + ids[7]), std::string::npos) << verified;
   EXPECT_EQ(GoCheck(proof_file), "ok");
+  // Of this log, and of no other the same key signs.
+  const std::string origin = checkpoint.substr(0, checkpoint.find('\n'));
+  EXPECT_EQ(RunCommand("verify --proof " + proof_file + " --vkey " + vkey() + " --origin " + origin).first, 0);
+  auto [origin_code, origin_out] =
+      RunCommand("verify --proof " + proof_file + " --vkey " + vkey() + " --origin other.example/log");
+  EXPECT_EQ(origin_code, 1) << origin_out;
+  EXPECT_NE(origin_out.find("not of other.example/log"), std::string::npos) << origin_out;
 
   // The same as a c2sp.org/tlog-proof@v1 file.
   auto [tlog_code, tlog_proof] =
