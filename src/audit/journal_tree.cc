@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <chrono>
 #include <string>
 #include <vector>
 
@@ -85,8 +84,7 @@ Result<bool> AgreesWithNewestNote(const merkle::StoredTree& tree, const std::fil
                                   std::string_view stream) {
   auto newest = tlog::LatestCheckpoint(journal_dir, std::string(stream));
   if (!newest) return newest.error().code == ErrorCode::kNotFound ? Result<bool>(true) : std::unexpected(newest.error());
-  const size_t blank = newest->note.rfind("\n\n");
-  auto signed_tree = note::ParseCheckpoint(blank == std::string::npos ? newest->note : newest->note.substr(0, blank + 1));
+  auto signed_tree = note::ParseCheckpoint(note::TextOf(newest->note));
   if (!signed_tree || signed_tree->size > tree.size()) return true;
   auto root = tree.Root(signed_tree->size);
   if (!root) return std::unexpected(root.error());
@@ -97,29 +95,32 @@ Result<bool> AgreesWithNewestNote(const merkle::StoredTree& tree, const std::fil
 
 Result<merkle::StoredTree> OpenJournalTree(const std::filesystem::path& journal_dir, std::string_view stream,
                                            uint64_t head_seq) {
+  {
+    auto tree = OpenAndComplete(journal_dir, stream, head_seq);
+    if (!tree) return tree;
+    auto agrees = AgreesWithNewestNote(*tree, journal_dir, stream);
+    if (!agrees) return std::unexpected(agrees.error());
+    if (*agrees) return tree;
+  }  // its files closed
+  // Its stored hashes were changed: set it aside (in place of any tree set
+  // aside before) and build it again from the journal, which the note's root
+  // must then match.
+  const auto dir = merkle::TreeDirectory(journal_dir, stream);
+  const std::filesystem::path aside = dir.string() + ".set-aside";
+  OpsLog().error("the Merkle tree of stream {} does not have the root its newest checkpoint signs: set aside in {}, "
+                 "built again from the journal",
+                 stream, aside.string());
+  std::error_code ec;
+  std::filesystem::remove_all(aside, ec);
+  std::filesystem::rename(dir, aside, ec);
+  if (ec) return Fail(ErrorCode::kIo, "cannot set aside " + dir.string() + ": " + ec.message());
   auto tree = OpenAndComplete(journal_dir, stream, head_seq);
   if (!tree) return tree;
   auto agrees = AgreesWithNewestNote(*tree, journal_dir, stream);
   if (!agrees) return std::unexpected(agrees.error());
-  if (*agrees) return tree;
-  // Its stored hashes were changed: set it aside and build it again from the
-  // journal, which the note's root must then match.
-  const auto dir = merkle::TreeDirectory(journal_dir, stream);
-  const auto aside = dir.string() + ".set-aside-" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
-  OpsLog().error("the Merkle tree of stream {} does not have the root its newest checkpoint signs: set aside in {}, "
-                 "built again from the journal",
-                 stream, aside);
-  std::error_code ec;
-  tree = Result<merkle::StoredTree>(Fail(ErrorCode::kIo, ""));  // closes its files
-  std::filesystem::rename(dir, aside, ec);
-  if (ec) std::filesystem::remove_all(dir, ec);
-  tree = OpenAndComplete(journal_dir, stream, head_seq);
-  if (!tree) return tree;
-  agrees = AgreesWithNewestNote(*tree, journal_dir, stream);
-  if (!agrees) return std::unexpected(agrees.error());
   if (!*agrees)
-    return Fail(ErrorCode::kInvalidArgument, "the records of the journal do not make the Merkle tree its newest "
-                                             "checkpoint signs: they were changed (run mcp-audit verify)");
+    return Fail(ErrorCode::kInternal, "the records of the journal do not make the Merkle tree its newest "
+                                      "checkpoint signs: they were changed (run mcp-audit verify)");
   return tree;
 }
 

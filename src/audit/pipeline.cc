@@ -650,7 +650,9 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
   state->chain.SkipTo(resume_after);
   if (tree) {
     auto edge = tree->Edge();
-    if (edge && state->chain.SetTree(std::move(*edge))) {
+    if (!edge) {
+      no_tree = edge.error().message;
+    } else if (state->chain.SetTree(std::move(*edge))) {
       state->tree = std::move(tree);
     } else {
       no_tree = "it ends at leaf " + std::to_string(tree->size()) + ", not at seq " +

@@ -82,6 +82,11 @@ Result<std::string> Sign(std::string_view text, std::string_view name, const Sig
          Base64Encode(KeyId(name, key) + *signature) + "\n";
 }
 
+std::string_view TextOf(std::string_view note) {
+  const size_t blank = note.rfind("\n\n");
+  return blank == std::string_view::npos ? note : note.substr(0, blank + 1);
+}
+
 Result<Opened> Open(std::string_view note, const std::vector<const Verifier*>& known) {
   if (std::ranges::any_of(note, [](char c) { return static_cast<unsigned char>(c) < 0x20 && c != '\n'; }))
     return std::unexpected(Refused("a note holds no control characters but newlines"));

@@ -45,6 +45,10 @@ struct Verifier {
 // `text` (ending in a newline) signed by `key` under `name`.
 [[nodiscard]] Result<std::string> Sign(std::string_view text, std::string_view name, const SigningKey& key);
 
+// The text of a note: what comes before its last blank line (the whole of
+// `note` when it has none, as an unsigned checkpoint's text).
+std::string_view TextOf(std::string_view note);
+
 // A note opened with known keys: its text, and the names of the known keys
 // whose signatures verified. Refused when a known key's signature does not
 // verify, or when no known key signed it (c2sp.org/signed-note).

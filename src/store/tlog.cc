@@ -49,12 +49,6 @@ std::optional<std::vector<Sha256Digest>> DigestList(const json& list) {
   return hashes;
 }
 
-// The text of a note: what comes before its last blank line.
-std::string_view NoteText(std::string_view note) {
-  const size_t blank = note.rfind("\n\n");
-  return blank == std::string_view::npos ? note : note.substr(0, blank + 1);
-}
-
 // A record as a leaf of its stream's tree.
 struct Leaf {
   std::string id;
@@ -122,7 +116,7 @@ std::optional<CheckpointNote> CheckpointIn(std::string_view line, const std::str
   if (StringMember(record, "event_type") != "checkpoint" ||
       StringMember(ObjectMember(record, "integrity"), "stream") != stream || note.empty())
     return std::nullopt;
-  auto checkpoint = note::ParseCheckpoint(NoteText(note));
+  auto checkpoint = note::ParseCheckpoint(note::TextOf(note));
   if (!checkpoint) return std::nullopt;
   return CheckpointNote{checkpoint->size, note, StringMember(record, "id")};
 }
@@ -213,7 +207,7 @@ Result<json> Prover::Prove(const std::string& line) {
   auto stored = tree->Leaf(index);
   if (!stored) return std::unexpected(stored.error());
   if (*stored != leaf)
-    return Fail(ErrorCode::kInvalidArgument, "record " + id + " is not the record the tree holds at seq " +
+    return Fail(ErrorCode::kInternal, "record " + id + " is not the record the tree holds at seq " +
                                                  std::to_string(record->seq) + ": it was changed (run mcp-audit verify)");
   auto proof = tree->InclusionProof(index, checkpoint->size);
   if (!proof) return std::unexpected(proof.error());

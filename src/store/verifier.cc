@@ -476,8 +476,11 @@ class Verifier {
                   " with another hash than the chain has",
               file, line);
     }
-    if (details.contains("note")) CheckNote(stream, state, details, covered_seq, seq, file, line);
+    const bool has_note = details.contains("note");
+    if (has_note) CheckNote(stream, state, details, covered_seq, seq, file, line);
     if (!details.contains("signature")) {
+      // A note is then its only signature.
+      if (has_note) CheckNoteSignature(stream, details, seq, file, line, false);
       ++state.unsigned_checkpoints;
       return;
     }
@@ -494,6 +497,8 @@ class Verifier {
       Problem(stream, seq, "bad signature", "the Ed25519 signature does not verify", file, line);
       return;
     }
+    // Signed by the key: so must its note be (one verdict per checkpoint).
+    if (has_note) CheckNoteSignature(stream, details, seq, file, line, true);
     ++report_.signed_checkpoints;
   }
 
@@ -502,8 +507,7 @@ class Verifier {
   void CheckNote(const std::string& stream, StreamState& state, const json& details, uint64_t covered_seq,
                  uint64_t seq, const fs::path& file, size_t line) {
     const std::string note = details["note"].is_string() ? details["note"].get<std::string>() : "";
-    const size_t blank = note.rfind("\n\n");
-    auto signed_tree = note::ParseCheckpoint(blank == std::string::npos ? note : note.substr(0, blank + 1));
+    auto signed_tree = note::ParseCheckpoint(note::TextOf(note));
     if (!signed_tree || signed_tree->size != covered_seq) {
       Problem(stream, seq, "modified", "its note is not a checkpoint of the " + std::to_string(covered_seq) +
                                            " records it covers", file, line);
@@ -517,8 +521,20 @@ class Verifier {
               file, line);
       state.tree.reset();
     }
-    // Its signature, when the checkpoint has no other (one verdict per signature).
-    if (!key_ || blank == std::string::npos || details.contains("signature")) return;
+  }
+
+  // With a key, a checkpoint's note signed by another is `unknown key`, one
+  // whose signature fails `bad signature`; an unsigned note is one only when
+  // `signed_checkpoint` (the rest of the checkpoint is signed).
+  void CheckNoteSignature(const std::string& stream, const json& details, uint64_t seq, const fs::path& file,
+                          size_t line, bool signed_checkpoint) {
+    const std::string note = details["note"].is_string() ? details["note"].get<std::string>() : "";
+    const size_t blank = note.rfind("\n\n");
+    if (!key_) return;
+    if (blank == std::string::npos) {
+      if (signed_checkpoint) Problem(stream, seq, "bad signature", "its note is not signed", file, line);
+      return;
+    }
     bool verified = false, known = false;
     std::string_view lines = std::string_view(note).substr(blank + 2);
     while (!lines.empty() && !verified) {
