@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -203,12 +202,7 @@ Status Journal::Rotate(uint64_t next_seq) {
 }
 
 std::optional<uint64_t> Journal::ActiveFirstSeq() const {
-  const std::string name = segment_path_.filename().string();
-  if (!journal::IsSegmentName(name)) return std::nullopt;
-  uint64_t seq = 0;
-  const auto digits = std::string_view(name).substr(8, 20);
-  if (std::from_chars(digits.data(), digits.data() + digits.size(), seq).ec != std::errc()) return std::nullopt;
-  return seq;
+  return journal::SegmentFirstSeq(segment_path_.filename().string());
 }
 
 Status Journal::Append(std::string_view lines, const std::optional<journal::TimeSpan>& span) {

@@ -1,6 +1,7 @@
 #include "audit/journal_format.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 
 #include "audit/canonical_json.h"
@@ -25,6 +26,14 @@ bool IsSegmentFile(const std::filesystem::directory_entry& entry) {
 
 bool IsSegmentName(std::string_view name) {
   return name.size() == 8 + 20 + 6 && name.starts_with("segment-") && name.ends_with(".jsonl");
+}
+
+std::optional<uint64_t> SegmentFirstSeq(std::string_view name) {
+  if (!IsSegmentName(name)) return std::nullopt;
+  uint64_t seq = 0;
+  const auto digits = name.substr(8, 20);
+  if (std::from_chars(digits.data(), digits.data() + digits.size(), seq).ec != std::errc()) return std::nullopt;
+  return seq;
 }
 
 nlohmann::json Commitment(std::string_view salt, const nlohmann::json& value) {

@@ -68,6 +68,8 @@ inline constexpr std::string_view kErasedKey = "$erased";
 
 std::string SegmentName(uint64_t first_seq);
 bool IsSegmentName(std::string_view name);
+// The first seq a segment's name gives; nullopt for any other name.
+std::optional<uint64_t> SegmentFirstSeq(std::string_view name);
 // A segment of the journal: a regular file (not a link, not a directory) with a segment's name.
 bool IsSegmentFile(const std::filesystem::directory_entry& entry);
 

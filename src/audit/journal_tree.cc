@@ -1,7 +1,6 @@
 #include "audit/journal_tree.h"
 
 #include <algorithm>
-#include <charconv>
 #include <string>
 #include <vector>
 
@@ -16,14 +15,6 @@ namespace mcpaudit {
 namespace {
 
 constexpr size_t kLeavesPerWrite = 4096;
-
-// The first seq a segment's name gives (segment-<20 digits>.jsonl).
-uint64_t FirstSeqOf(const std::filesystem::path& segment) {
-  const std::string name = segment.filename().string();
-  uint64_t seq = 0;
-  std::from_chars(name.data() + 8, name.data() + std::min<size_t>(name.size(), 28), seq);
-  return seq;
-}
 
 }  // namespace
 
@@ -43,7 +34,9 @@ Result<merkle::StoredTree> OpenAndComplete(const std::filesystem::path& journal_
   std::sort(segments.begin(), segments.end());
   const uint64_t from = tree->size() + 1;
   auto start = std::find_if(segments.rbegin(), segments.rend(),
-                            [&](const auto& segment) { return FirstSeqOf(segment) <= from; });
+                            [&](const auto& segment) {
+                              return journal::SegmentFirstSeq(segment.filename().string()).value_or(0) <= from;
+                            });
   segments.erase(segments.begin(), start == segments.rend() ? segments.begin() : std::prev(start.base()));
 
   std::vector<Sha256Digest> leaves;

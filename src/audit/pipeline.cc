@@ -189,18 +189,10 @@ struct Pipeline::State {
   // Gives `p` the next seq and appends its line to `out`.
   void Seal(const Prepared& p, std::string& out) {
     chain.Append(p.record(), p.leaf, p.salts_json(), out);
-    batch_leaves.push_back(p.leaf);
+    unsynced_leaves.push_back(p.leaf);
     journal::Widen(batch_span, p.time);
   }
 
-  // The leaves of records now in the journal wait for its sync: the stored
-  // tree never gets ahead of what the journal has on disk, so that a tree
-  // longer than the journal means records were taken out of it (an anchor),
-  // not a crash.
-  void LeavesAppended() {
-    unsynced_leaves.insert(unsynced_leaves.end(), batch_leaves.begin(), batch_leaves.end());
-    batch_leaves.clear();
-  }
   // The journal is synced: its leaves go to the stored tree. A tree that
   // cannot be written is given up until the next start, which takes what it
   // lacks from the journal; the notes go on (the chain's edge is in memory).
@@ -249,7 +241,7 @@ struct Pipeline::State {
       if (Status rotated = SealAndRotate(); !rotated) return Failed(rotated, /*appended=*/false);
     }
     const Chain::Mark before = chain.Where();
-    batch_leaves.clear();
+    const size_t leaves_before = unsynced_leaves.size();
     // Kept across batches: a fresh buffer this size would be mapped and unmapped
     // each time, and each unmap interrupts every core (TLB shootdown).
     std::string& out = batch_text;
@@ -291,7 +283,6 @@ struct Pipeline::State {
     Status status;
     if (!out.empty()) status = journal.Append(out, batch_span);
     if (status) {
-      LeavesAppended();
       // The records are in the file: the chain stands, whatever the sync says.
       written.fetch_add(records, std::memory_order_relaxed);
       unreported_drops_pending = 0;
@@ -311,6 +302,7 @@ struct Pipeline::State {
       return {status, true};
     }
     chain.Restore(before);
+    unsynced_leaves.resize(leaves_before);  // their records are not in the journal
     if (checkpoint_due) checkpoints.fetch_sub(1, std::memory_order_relaxed);
     unreported_drops.fetch_add(unreported_drops_pending, std::memory_order_relaxed);
     unreported_drops_pending = 0;
@@ -332,14 +324,14 @@ struct Pipeline::State {
       const Chain::Mark before = chain.Where();
       std::string seal;
       batch_span.reset();
-      batch_leaves.clear();
+      const size_t leaves_before = unsynced_leaves.size();
       SealCheckpoint(seal);
       if (Status appended = journal.Append(seal, batch_span); !appended) {
         chain.Restore(before);
+        unsynced_leaves.resize(leaves_before);
         checkpoints.fetch_sub(1, std::memory_order_relaxed);
         return appended;
       }
-      LeavesAppended();
       written.fetch_add(1, std::memory_order_relaxed);
     }
     Status rotated = journal.Rotate(chain.seq() + 1);  // syncs the segment it closes
@@ -350,8 +342,11 @@ struct Pipeline::State {
   std::optional<journal::TimeSpan>
       batch_span;          // writer thread: when the records of batch_text were stamped
   std::string batch_text;  // writer thread: the lines of the batch being written
-  std::vector<Sha256Digest> batch_leaves;  // writer thread: the leaves of batch_text's records
-  std::vector<Sha256Digest> unsynced_leaves;  // writer thread: appended to the journal, not yet synced
+  // Writer thread: the leaves of the records sealed since the last sync. They
+  // reach the stored tree only once the journal is synced, so that a tree
+  // longer than the journal means records were taken out of it (an anchor),
+  // not a crash.
+  std::vector<Sha256Digest> unsynced_leaves;
 
   // Queues `event` (and in durable mode waits until it is on disk). The
   // pipeline's own events pass `may_drop = false`: they wait for room.
