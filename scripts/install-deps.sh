@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 what=${1:-build}
 packages=(cmake ninja-build g++ pkg-config ccache help2man dpkg-dev
   nlohmann-json3-dev libvalijson-dev libssl-dev libsqlite3-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
-  libboost-dev libcurl4-openssl-dev libjwt-dev libpq-dev libmariadb-dev zlib1g-dev libsimdjson-dev)
+  libboost-dev libcurl4-openssl-dev libjwt-dev libpq-dev libmariadb-dev zlib1g-dev libsimdjson-dev
+  libarchive-dev)
 [[ $what == fuzz ]] && packages+=(clang-16 libclang-rt-16-dev)
 [[ $what == soak || $what == test ]] && packages+=(gnuplot-nox)  # the soak's chart
 if [[ $what == test || $what == bench ]]; then

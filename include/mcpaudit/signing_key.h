@@ -25,6 +25,8 @@ class SigningKey {
 
   // Writes the private key (0600, refusing to overwrite) and the public key.
   [[nodiscard]] Status Save(const std::string& private_path, const std::string& public_path) const;
+  // The private key as PEM (PKCS#8), to be written by the caller (0600).
+  Result<std::string> PrivateKeyPem() const;
 
   // Base64 (standard alphabet) Ed25519 signature of `message`. Needs the private key.
   Result<std::string> Sign(std::string_view message) const;

@@ -2,8 +2,8 @@
 // journal_format.h): the seq and hash of its head, the right edge of its
 // Merkle tree (merkle_tree.h), the records since the last checkpoint, and what
 // a checkpoint of the head says and signs. Owned by the
-// pipeline's writer thread (not thread-safe); only key(), which never changes,
-// may be read elsewhere.
+// pipeline's writer thread (not thread-safe); key() may be read elsewhere only
+// before the writer starts (a key rotation changes it).
 #pragma once
 
 #include <algorithm>
@@ -75,6 +75,9 @@ class Chain {
   uint64_t since_checkpoint() const { return since_checkpoint_; }
   std::chrono::steady_clock::time_point last_checkpoint() const { return last_checkpoint_; }
   const SigningKey* key() const { return key_ ? &*key_ : nullptr; }
+  // Signs the checkpoints from now on with `key` (a key rotation).
+  void SetKey(SigningKey key) { key_ = std::move(key); }
+  const NoteNames& names() const { return names_; }
 
  private:
   std::string stream_;

@@ -121,9 +121,7 @@ bool VerifyConsistency(uint64_t old_size, uint64_t size, const Sha256Digest& old
   return fr == old_root && sr == root && sn == 0;
 }
 
-std::filesystem::path TreeDirectory(const std::filesystem::path& journal_dir, std::string_view stream) {
-  // The stream's name, with what could make a path of it (a slash, a leading
-  // dot) written as %XX.
+std::string FileNameOf(std::string_view stream) {
   std::string name;
   static constexpr char kHex[] = "0123456789ABCDEF";
   for (size_t i = 0; i < stream.size(); ++i) {
@@ -136,7 +134,11 @@ std::filesystem::path TreeDirectory(const std::filesystem::path& journal_dir, st
       name += kHex[static_cast<uint8_t>(c) & 15];
     }
   }
-  return journal_dir / "merkle" / name;
+  return name;
+}
+
+std::filesystem::path TreeDirectory(const std::filesystem::path& journal_dir, std::string_view stream) {
+  return journal_dir / "merkle" / FileNameOf(stream);
 }
 
 StoredTree::StoredTree(StoredTree&& other) noexcept

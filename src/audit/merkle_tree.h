@@ -53,6 +53,9 @@ bool VerifyInclusion(uint64_t index, uint64_t size, const Sha256Digest& leaf,
 bool VerifyConsistency(uint64_t old_size, uint64_t size, const Sha256Digest& old_root,
                        const Sha256Digest& root, std::span<const Sha256Digest> proof);
 
+// `stream` as a file name: what could make a path of it (a slash, a leading
+// dot) written as %XX.
+std::string FileNameOf(std::string_view stream);
 // The name of the directory that keeps the tree of `stream` in `journal_dir`.
 std::filesystem::path TreeDirectory(const std::filesystem::path& journal_dir, std::string_view stream);
 

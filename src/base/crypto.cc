@@ -268,6 +268,21 @@ Status SigningKey::Save(const std::string& private_path, const std::string& publ
   return {};
 }
 
+Result<std::string> SigningKey::PrivateKeyPem() const {
+  if (!key_->has_private) return Fail(ErrorCode::kInvalidArgument, "a public key has no private part");
+  BIO* bio = BIO_new(BIO_s_secmem());
+  if (!bio) return Fail(ErrorCode::kInternal, "out of memory");
+  std::string pem;
+  if (PEM_write_bio_PrivateKey(bio, key_->pkey, nullptr, nullptr, 0, nullptr, nullptr) == 1) {
+    char* data = nullptr;
+    const long size = BIO_get_mem_data(bio, &data);
+    if (size > 0) pem.assign(data, static_cast<size_t>(size));
+  }
+  BIO_free(bio);
+  if (pem.empty()) return Fail(ErrorCode::kInternal, "cannot write a private key as PEM");
+  return pem;
+}
+
 Result<std::string> SigningKey::Sign(std::string_view message) const {
   if (!key_->has_private) return Fail(ErrorCode::kInvalidArgument, "a public key cannot sign");
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();

@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 
+#include "audit/signed_note.h"
 #include "mcpaudit/sink.h"
 #include "store/journal_reader.h"
 #include "store/query.h"
@@ -38,6 +39,7 @@ void AddConsoleCommand(CLI::App& app, int& exit_code);
 void AddReloadCommand(CLI::App& app, int& exit_code);
 void AddCheckpointCommand(CLI::App& app, int& exit_code);
 void AddProveCommand(CLI::App& app, int& exit_code);
+void AddEvidenceCommand(CLI::App& app, int& exit_code);
 
 // One retention run over the journal of `config` and the SQL stores it ships
 // to. `running`: the server's own pipeline, when the server runs it (it holds
@@ -120,6 +122,12 @@ bool IsSqlStore(const SinkConfig& sink);
 // Creates `path` for records or a report on them (personal data): mode 0600,
 // and never over an existing file (an earlier export is evidence).
 [[nodiscard]] Status CreatePrivateFile(const std::string& path);
+
+// The content of `file`, at most `limit` bytes; a FIFO, a directory or a
+// larger file is refused, said as such (`what`: what the file should hold).
+[[nodiscard]] Result<std::string> ReadSmallFile(const std::string& file, uintmax_t limit, const char* what);
+// The C2SP verifier keys (audit-signing.vkey) in `files`, one per file.
+[[nodiscard]] Result<std::vector<note::Verifier>> ReadVerifierKeys(const std::vector<std::string>& files);
 
 // Where records go when no --audit-dir is given.
 inline constexpr const char* kDefaultAuditDir = "./var/audit";

@@ -9,6 +9,7 @@
 
 #include <iostream>
 
+#include "base/audit_files.h"
 #include "mcpaudit/shipper.h"
 #include "cli/commands.h"
 #include "sinks/sqlite_sink.h"
@@ -70,6 +71,27 @@ Status ReplaceInStores(const std::vector<SinkConfig>& stores, const std::vector<
     if (replaced) replaced(store, records.size());
     return {};
   });
+}
+
+Result<std::string> ReadSmallFile(const std::string& file, uintmax_t limit, const char* what) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec))
+    return Fail(ErrorCode::kInvalidArgument, file + ": not a file (" + (ec ? ec.message() : "not a regular file") + ")");
+  if (std::filesystem::file_size(file, ec) > limit)
+    return Fail(ErrorCode::kInvalidArgument, file + " is too large for " + what);
+  return ReadWholeFile(file);
+}
+
+Result<std::vector<note::Verifier>> ReadVerifierKeys(const std::vector<std::string>& files) {
+  std::vector<note::Verifier> keys;
+  for (const std::string& file : files) {
+    auto text = ReadSmallFile(file, 4096, "a verifier key");
+    if (!text) return std::unexpected(text.error());
+    auto key = note::ParseVerifierKey(text->substr(0, text->find('\n')));
+    if (!key) return Fail(ErrorCode::kInvalidArgument, file + ": " + key.error().message);
+    keys.push_back(std::move(*key));
+  }
+  return keys;
 }
 
 Status CreatePrivateFile(const std::string& path) {

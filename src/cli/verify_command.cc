@@ -5,6 +5,7 @@
 
 #include "base/audit_files.h"
 #include "cli/commands.h"
+#include "store/evidence.h"
 #include "store/tlog.h"
 #include "store/query.h"
 #include "store/record_store.h"
@@ -16,17 +17,6 @@ namespace {
 
 constexpr uintmax_t kMaxProofFileBytes = 16u << 20;
 
-// The content of `file`, at most `limit` bytes; a FIFO, a directory or a
-// larger file is refused, said as such.
-Result<std::string> ReadSmallFile(const std::string& file, uintmax_t limit, const char* what) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(file, ec))
-    return Fail(ErrorCode::kInvalidArgument, file + ": not a file (" + (ec ? ec.message() : "not a regular file") + ")");
-  if (std::filesystem::file_size(file, ec) > limit)
-    return Fail(ErrorCode::kInvalidArgument, file + " is too large for " + what);
-  return ReadWholeFile(file);
-}
-
 // verify --proof FILE --vkey FILE… [--old-checkpoint FILE]: 0 valid, 1 invalid, 2 unreadable.
 int VerifyProof(const std::string& proof_file, const std::vector<std::string>& vkey_files,
                 const std::string& old_checkpoint_file, const std::string& origin) {
@@ -34,18 +24,13 @@ int VerifyProof(const std::string& proof_file, const std::vector<std::string>& v
     std::cerr << "mcp-audit verify: --proof FILE needs --vkey FILE (the key that signs the checkpoints)\n";
     return 2;
   }
-  std::vector<note::Verifier> verifiers;
-  for (const std::string& file : vkey_files) {
-    auto text = ReadSmallFile(file, 4096, "a verifier key");
-    auto verifier = text ? note::ParseVerifierKey(*text) : Result<note::Verifier>(std::unexpected(text.error()));
-    if (!verifier) {
-      std::cerr << "mcp-audit verify: " << file << ": " << verifier.error().message << "\n";
-      return 2;
-    }
-    verifiers.push_back(std::move(*verifier));
+  auto verifiers = ReadVerifierKeys(vkey_files);
+  if (!verifiers) {
+    std::cerr << "mcp-audit verify: " << verifiers.error().message << "\n";
+    return 2;
   }
   std::vector<const note::Verifier*> keys;
-  for (const auto& verifier : verifiers) keys.push_back(&verifier);
+  for (const auto& verifier : *verifiers) keys.push_back(&verifier);
   auto text = ReadSmallFile(proof_file, kMaxProofFileBytes, "a proof");
   if (!text) {
     std::cerr << "mcp-audit verify: " << text.error().message << "\n";
@@ -69,6 +54,28 @@ int VerifyProof(const std::string& proof_file, const std::vector<std::string>& v
   return checked->valid ? 0 : 1;
 }
 
+// verify --bundle FILE [--vkey FILE…]: 0 valid, 1 invalid, 2 unreadable.
+int VerifyBundle(const std::string& bundle, const std::vector<std::string>& vkey_files, const std::string& origin) {
+  auto keys = ReadVerifierKeys(vkey_files);
+  if (!keys) {
+    std::cerr << "mcp-audit verify: " << keys.error().message << "\n";
+    return 2;
+  }
+  auto report = evidence::CheckBundle(bundle, *keys, origin);
+  if (!report) {
+    std::cerr << "mcp-audit verify: " << report.error().message << "\n";
+    return 2;
+  }
+  for (const auto& problem : report->problems) std::cout << Printable(problem) << "\n";
+  for (const auto& note : report->notes) std::cout << "note: " << Printable(note) << "\n";
+  if (!report->valid()) {
+    std::cout << "INVALID: " << report->problems.size() << " problem(s) in the bundle " << bundle << "\n";
+    return 1;
+  }
+  std::cout << Printable(report->summary) << "\n";
+  return 0;
+}
+
 }  // namespace
 
 void AddVerifyCommand(CLI::App& app, int& exit_code) {
@@ -77,6 +84,7 @@ void AddVerifyCommand(CLI::App& app, int& exit_code) {
     StoreFlags store;
     std::string pubkey;
     std::string proof;
+    std::string bundle;
     std::vector<std::string> vkeys;
     std::string old_checkpoint;
     std::string origin;
@@ -88,15 +96,22 @@ void AddVerifyCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--pubkey", options->pubkey, "Ed25519 public key (PEM) that must have signed the checkpoints");
   cmd->add_option("--proof", options->proof,
                   "Check a proof from mcp-audit prove (JSON, or a .tlog-proof file) instead of a journal");
+  cmd->add_option("--bundle", options->bundle,
+                  "Check an evidence bundle from mcp-audit evidence (FILE.tar.gz) instead of a journal");
   cmd->add_option("--vkey", options->vkeys,
-                  "With --proof: a file holding the C2SP verifier key that must have signed its checkpoint "
-                  "(audit-signing.vkey; repeat for more keys)");
+                  "With --proof or --bundle: a file holding the C2SP verifier key that must have signed the "
+                  "checkpoint (audit-signing.vkey; repeat for more keys)");
   cmd->add_option("--old-checkpoint", options->old_checkpoint,
                   "With a consistency proof: the checkpoint you kept (as mcp-audit checkpoint printed it), "
                   "whose tree the log must have grown from");
   cmd->add_option("--origin", options->origin,
-                  "With --proof: the log the checkpoint must be of (its first line, e.g. host/mcp-audit/stream)");
+                  "With --proof or --bundle: the log the checkpoint must be of (its first line, e.g. "
+                  "host/mcp-audit/stream)");
   cmd->callback([options, &exit_code] {
+    if (!options->bundle.empty()) {
+      exit_code = VerifyBundle(options->bundle, options->vkeys, options->origin);
+      return;
+    }
     if (!options->proof.empty() || !options->vkeys.empty()) {
       exit_code = VerifyProof(options->proof, options->vkeys, options->old_checkpoint, options->origin);
       return;

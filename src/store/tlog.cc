@@ -68,12 +68,6 @@ Result<Leaf> LeafOf(const std::string& line) {
   return Leaf{id, StringMember(integrity, "stream"), integrity["seq"].get<uint64_t>(), std::move(*canonical)};
 }
 
-bool IsRecordId(const std::string& id) {
-  return !id.empty() && id.size() <= 128 && std::ranges::all_of(id, [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
-  });
-}
-
 // The line of the record `id` in the journal.
 Result<std::string> FindLine(const std::filesystem::path& dir, const std::string& id) {
   if (!IsRecordId(id)) return Fail(ErrorCode::kInvalidArgument, "a record id is letters, digits, '-' and '_'");
@@ -153,6 +147,12 @@ Result<std::optional<CheckpointNote>> NewestCheckpointIn(const std::filesystem::
 
 }  // namespace
 
+bool IsRecordId(std::string_view id) {
+  return !id.empty() && id.size() <= 128 && std::ranges::all_of(id, [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
+
 Result<CheckpointNote> LatestCheckpoint(const std::filesystem::path& dir, const std::string& stream) {
   auto files = ListAuditFiles(dir);
   if (!files) return std::unexpected(files.error());
@@ -184,20 +184,32 @@ struct Prover::Stream {
 Prover::Prover(std::filesystem::path journal_dir) : dir_(std::move(journal_dir)) {}
 Prover::~Prover() = default;
 
+Result<Prover::Stream*> Prover::Open(const std::string& stream) {
+  auto known = streams_.find(stream);
+  if (known == streams_.end()) {
+    auto newest = LatestCheckpoint(dir_, stream);
+    if (!newest) return std::unexpected(newest.error());
+    auto opened = TreeOfSize(dir_, stream, newest->size);
+    if (!opened) return std::unexpected(opened.error());
+    known = streams_.emplace(stream, std::make_unique<Stream>(std::move(*newest), std::move(*opened))).first;
+  }
+  return known->second.get();
+}
+
+Result<const CheckpointNote*> Prover::Checkpoint(const std::string& stream) {
+  auto opened = Open(stream);
+  if (!opened) return std::unexpected(opened.error());
+  return &(*opened)->checkpoint;
+}
+
 Result<json> Prover::Prove(const std::string& line) {
   auto record = LeafOf(line);
   if (!record) return std::unexpected(record.error());
   const std::string& id = record->id;
-  auto known = streams_.find(record->stream);
-  if (known == streams_.end()) {
-    auto newest = LatestCheckpoint(dir_, record->stream);
-    if (!newest) return std::unexpected(newest.error());
-    auto opened = TreeOfSize(dir_, record->stream, newest->size);
-    if (!opened) return std::unexpected(opened.error());
-    known = streams_.emplace(record->stream, std::make_unique<Stream>(std::move(*newest), std::move(*opened))).first;
-  }
-  const CheckpointNote* checkpoint = &known->second->checkpoint;
-  const merkle::StoredTree* tree = &known->second->tree;
+  auto stream = Open(record->stream);
+  if (!stream) return std::unexpected(stream.error());
+  const CheckpointNote* checkpoint = &(*stream)->checkpoint;
+  const merkle::StoredTree* tree = &(*stream)->tree;
   if (checkpoint->size < record->seq)
     return Fail(ErrorCode::kUnavailable, "record " + id + " (seq " + std::to_string(record->seq) +
                                              ") is not signed by a checkpoint yet: the newest signs " +
@@ -278,10 +290,8 @@ std::string TlogProofFile(const json& inclusion) {
   return file;
 }
 
-namespace {
-
-// A tlog-proof file as the JSON of an inclusion proof (nullopt: not one).
-std::optional<json> FromTlogProofFile(std::string_view text) {
+std::optional<json> ParseTlogProofFile(std::string_view text) {
+  if (!text.starts_with(std::string(kTlogProofHeader) + "\n")) return std::nullopt;
   std::vector<std::string_view> lines;
   const size_t blank = text.find("\n\n");
   if (blank == std::string_view::npos) return std::nullopt;
@@ -305,6 +315,8 @@ std::optional<json> FromTlogProofFile(std::string_view text) {
   for (; at < lines.size(); ++at) proof["proof"].push_back(std::string(lines[at]));
   return proof;
 }
+
+namespace {
 
 // A member of a proof, or null.
 const json& Get(const json& proof, const char* key) {
@@ -395,7 +407,7 @@ Result<Checked> CheckProof(const std::string& text, const std::vector<const note
                            const std::string& kept_checkpoint, const std::string& origin) {
   json proof;
   if (text.starts_with(std::string(kTlogProofHeader) + "\n")) {
-    auto parsed = FromTlogProofFile(text);
+    auto parsed = ParseTlogProofFile(text);
     if (!parsed) return Fail(ErrorCode::kInvalidArgument, "not a c2sp.org/tlog-proof@v1 file");
     proof = std::move(*parsed);
   } else {

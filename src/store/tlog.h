@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,15 +51,24 @@ class Prover {
   ~Prover();
   // As ProveLine.
   [[nodiscard]] Result<nlohmann::json> Prove(const std::string& line);
+  // The newest checkpoint of `stream`: what every proof of its records is against.
+  [[nodiscard]] Result<const CheckpointNote*> Checkpoint(const std::string& stream);
 
  private:
   struct Stream;
+  Result<Stream*> Open(const std::string& stream);
   std::filesystem::path dir_;
   std::map<std::string, std::unique_ptr<Stream>> streams_;
 };
 
 // An inclusion proof (as ProveRecord makes it) as a c2sp.org/tlog-proof@v1 file.
 std::string TlogProofFile(const nlohmann::json& inclusion);
+// A c2sp.org/tlog-proof@v1 file as the JSON of an inclusion proof ("leaf"
+// when it has an extra line, "index", "proof", "checkpoint"; nullopt: not one).
+std::optional<nlohmann::json> ParseTlogProofFile(std::string_view text);
+
+// Whether `id` is a record id as the journal writes them (letters, digits, '-', '_').
+bool IsRecordId(std::string_view id);
 
 // What checking a proof found.
 struct Checked {

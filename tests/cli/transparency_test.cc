@@ -84,6 +84,21 @@ class TransparencyTest : public ::testing::Test {
     return RunShell(ShellQuote(checker.string()) + " " + ShellQuote(vkey()) + " " + ShellQuote(proof_file), true);
   }
 
+  // Unpacks the bundle `name` into a directory of that name and returns it.
+  fs::path Unpacked(const std::string& name) const {
+    const fs::path into = dir_.path() / (name + ".d");
+    fs::create_directories(into);
+    RunShell("tar xzf " + ShellQuote((dir_.path() / name).string()) + " -C " + ShellQuote(into.string()));
+    return into;
+  }
+
+  // Packs the directory `from` (an unpacked bundle, changed) again as the bundle `name`.
+  std::string Repacked(const fs::path& from, const std::string& name) const {
+    const fs::path bundle = dir_.path() / name;
+    RunShell("tar czf " + ShellQuote(bundle.string()) + " -C " + ShellQuote(from.string()) + " .");
+    return bundle.string();
+  }
+
   testing::TempDir dir_;
 };
 
@@ -223,6 +238,133 @@ TEST_F(TransparencyTest, AConsistencyProofShowsTheLogOnlyGrewAndAnErasureChanges
   auto [after_verify_code, after_verified] = RunCommand("verify --proof " + after_file + " --vkey " + vkey());
   EXPECT_EQ(after_verify_code, 0) << after_verified;
   EXPECT_EQ(GoCheck(after_file), "ok");
+}
+
+TEST_F(TransparencyTest, AnEvidenceBundleProvesEachOfItsRecordsWithTheKeyAloneHereAndInGo) {
+  const auto alice = WriteCalls(25, "alice");
+  WriteCalls(15, "bob");
+  const std::string bundle = (dir_.path() / "alice.tar.gz").string();
+  auto [code, out] = RunCommand("evidence --audit-dir " + audit().string() + " --user alice --vkey " + vkey() +
+                                " --out " + bundle);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("wrote 25 records with their proofs"), std::string::npos) << out;
+  EXPECT_EQ(fs::status(bundle).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  // Never written over: an earlier bundle is evidence.
+  auto [again_code, again_out] = RunCommand("evidence --audit-dir " + audit().string() + " --user alice --vkey " +
+                                            vkey() + " --out " + bundle);
+  EXPECT_EQ(again_code, 2) << again_out;
+  EXPECT_NE(again_out.find("never written over a file"), std::string::npos) << again_out;
+
+  auto [verify_code, verified] = RunCommand("verify --bundle " + bundle + " --vkey " + vkey());
+  EXPECT_EQ(verify_code, 0) << verified;
+  EXPECT_NE(verified.find("valid: 25 records, each unchanged and in the tree its checkpoint signs"), std::string::npos)
+      << verified;
+  EXPECT_NE(verified.find("signed by audit.example/log"), std::string::npos) << verified;
+  // Without --vkey: the bundle's own key, with a note to compare it.
+  auto [own_code, own_out] = RunCommand("verify --bundle " + bundle);
+  EXPECT_EQ(own_code, 0) << own_out;
+  EXPECT_NE(own_out.find("note: checked with the key the bundle brings, audit.example/log"), std::string::npos)
+      << own_out;
+
+  // What it holds: alice's records as stored, one tlog-proof each that Go's
+  // sumdb/note and sumdb/tlog check, the checkpoint, the key, a README.
+  const fs::path unpacked = Unpacked("alice.tar.gz");
+  const std::string records = testing::ReadFile(unpacked / "records.jsonl");
+  EXPECT_EQ(std::count(records.begin(), records.end(), '\n'), 25);
+  EXPECT_EQ(records.find("\"bob\""), std::string::npos);
+  for (const std::string& id : alice) {
+    const fs::path proof = unpacked / "proofs" / (id + ".tlog-proof");
+    ASSERT_TRUE(fs::exists(proof)) << id;
+    EXPECT_EQ(GoCheck(proof.string()), "ok") << id;
+  }
+  EXPECT_NE(testing::ReadFile(unpacked / "README.md").find("mcp-audit verify --bundle"), std::string::npos);
+  const json manifest = json::parse(testing::ReadFile(unpacked / "manifest.json"));
+  EXPECT_EQ(manifest["records"], 25);
+  EXPECT_EQ(manifest["selection"]["user"], "alice");
+
+  // One record changed: refused, naming it.
+  fs::path changed = dir_.path() / "changed";
+  fs::copy(unpacked, changed, fs::copy_options::recursive);
+  std::string edited = records;
+  const size_t at = edited.find(alice[4]);
+  edited.replace(edited.find("patient_lookup", at), 14, "patient_delete");
+  std::ofstream(changed / "records.jsonl", std::ios::binary | std::ios::trunc) << edited;
+  auto [changed_code, changed_out] = RunCommand("verify --bundle " + Repacked(changed, "changed.tar.gz") +
+                                                " --vkey " + vkey());
+  EXPECT_EQ(changed_code, 1) << changed_out;
+  EXPECT_NE(changed_out.find("record " + alice[4] + " (records.jsonl line 5) is not the record its proof proves: "
+                             "it was changed"),
+            std::string::npos)
+      << changed_out;
+  EXPECT_NE(changed_out.find("INVALID: 1 problem(s)"), std::string::npos) << changed_out;
+
+  // The proof of another record in its place.
+  fs::path swapped = dir_.path() / "swapped";
+  fs::copy(unpacked, swapped, fs::copy_options::recursive);
+  fs::copy_file(unpacked / "proofs" / (alice[6] + ".tlog-proof"), swapped / "proofs" / (alice[5] + ".tlog-proof"),
+                fs::copy_options::overwrite_existing);
+  auto [swapped_code, swapped_out] = RunCommand("verify --bundle " + Repacked(swapped, "swapped.tar.gz") +
+                                                " --vkey " + vkey());
+  EXPECT_EQ(swapped_code, 1) << swapped_out;
+  EXPECT_NE(swapped_out.find("record " + alice[5]), std::string::npos) << swapped_out;
+
+  // A record taken out: its proof is left without one, and the manifest disagrees.
+  fs::path shortened = dir_.path() / "shortened";
+  fs::copy(unpacked, shortened, fs::copy_options::recursive);
+  std::string without = records;
+  const size_t line = without.rfind('\n', without.find(alice[9])) + 1;
+  without.erase(line, without.find('\n', line) + 1 - line);
+  std::ofstream(shortened / "records.jsonl", std::ios::binary | std::ios::trunc) << without;
+  auto [short_code, short_out] = RunCommand("verify --bundle " + Repacked(shortened, "shortened.tar.gz") +
+                                            " --vkey " + vkey());
+  EXPECT_EQ(short_code, 1) << short_out;
+  EXPECT_NE(short_out.find("manifest.json says 25 records; records.jsonl holds 24"), std::string::npos) << short_out;
+
+  // A checkpoint signed by another key (a forger's), and a file that is no bundle.
+  auto [other_code, other_out] = RunCommand("keygen --out " + (dir_.path() / "other").string() + " --name forger");
+  ASSERT_EQ(other_code, 0) << other_out;
+  auto [stranger_code, stranger_out] = RunCommand("verify --bundle " + bundle + " --vkey " +
+                                                  (dir_.path() / "other" / "audit-signing.vkey").string());
+  EXPECT_EQ(stranger_code, 1) << stranger_out;
+  EXPECT_NE(stranger_out.find("no known key signed the note"), std::string::npos) << stranger_out;
+  auto [junk_code, junk_out] = RunCommand("verify --bundle " + Saved("junk.tar.gz", "not an archive"));
+  EXPECT_EQ(junk_code, 2) << junk_out;
+  EXPECT_NE(junk_out.find("is not a tar.gz archive"), std::string::npos) << junk_out;
+}
+
+TEST_F(TransparencyTest, ABundleEndsAtTheNewestCheckpointAndKeepsErasedValuesErased) {
+  WriteCalls(12, "alice");
+  auto [erase_code, erase_out] = RunCommand("erase --audit-dir " + audit().string() +
+                                            " --user alice --reason ticket-42 --signing-key " +
+                                            (keys() / "audit-signing.key").string());
+  ASSERT_EQ(erase_code, 0) << erase_out;
+  // Written after the newest checkpoint: not signed yet.
+  RunCommand("query --audit-dir " + audit().string() + " --limit 1");
+
+  const std::string bundle = (dir_.path() / "erased.tar.gz").string();
+  auto [code, out] = RunCommand("evidence --audit-dir " + audit().string() + " --tool patient_lookup --vkey " +
+                                vkey() + " --out " + bundle);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("wrote 12 records"), std::string::npos) << out;
+  auto [verify_code, verified] = RunCommand("verify --bundle " + bundle + " --vkey " + vkey());
+  EXPECT_EQ(verify_code, 0) << verified;
+  const fs::path unpacked = Unpacked("erased.tar.gz");
+  EXPECT_EQ(RunShell("grep -r -l -e alice@clinic.example -e Zebulon " + ShellQuote(unpacked.string()), true), "");
+  EXPECT_NE(testing::ReadFile(unpacked / "records.jsonl").find("$erased"), std::string::npos);
+
+  // With no --until, what no checkpoint signs yet is left out, said; with an
+  // --until that asks for it, nothing is written.
+  auto [all_code, all_out] = RunCommand("evidence --audit-dir " + audit().string() + " --vkey " + vkey() +
+                                        " --out " + (dir_.path() / "all.tar.gz").string());
+  EXPECT_EQ(all_code, 0) << all_out;
+  EXPECT_NE(all_out.find("newer records are not signed by a checkpoint yet and are left out"), std::string::npos)
+      << all_out;
+  const std::string until = FormatTimestamp(std::chrono::system_clock::now() + std::chrono::hours(1));
+  auto [until_code, until_out] = RunCommand("evidence --audit-dir " + audit().string() + " --until " + until +
+                                            " --vkey " + vkey() + " --out " + (dir_.path() / "until.tar.gz").string());
+  EXPECT_EQ(until_code, 2) << until_out;
+  EXPECT_NE(until_out.find("is not signed by a checkpoint yet"), std::string::npos) << until_out;
+  EXPECT_FALSE(fs::exists(dir_.path() / "until.tar.gz"));
 }
 
 }  // namespace

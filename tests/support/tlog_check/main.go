@@ -1,5 +1,5 @@
-// tlog_check VKEY_FILE PROOF_FILE: checks a proof of `mcp-audit prove` (JSON)
-// with Go's golang.org/x/mod/sumdb/note and sumdb/tlog: implementations of
+// tlog_check VKEY_FILE PROOF_FILE: checks a proof of `mcp-audit prove` (JSON,
+// or a c2sp.org/tlog-proof@v1 file as evidence bundles hold) with Go's golang.org/x/mod/sumdb/note and sumdb/tlog: implementations of
 // signed notes and RFC 6962 that mcp-audit does not share. Prints "ok" and
 // exits 0, or says what failed and exits 1.
 package main
@@ -41,6 +41,29 @@ func hashOf(text string) tlog.Hash {
 	return h
 }
 
+// A c2sp.org/tlog-proof@v1 file: "extra" (the leaf), "index", the path's
+// hashes, a blank line, the checkpoint. Its tree size is the checkpoint's.
+func parseTlogProof(text string) proof {
+	head, checkpoint, found := strings.Cut(strings.TrimPrefix(text, "c2sp.org/tlog-proof@v1\n"), "\n\n")
+	if !found {
+		fail("tlog-proof: no blank line before the checkpoint")
+	}
+	p := proof{Checkpoint: checkpoint, TreeSize: -1}
+	for _, line := range strings.Split(head, "\n") {
+		if strings.HasPrefix(line, "extra ") {
+			p.Leaf = strings.TrimPrefix(line, "extra ")
+		} else if strings.HasPrefix(line, "index ") {
+			var err error
+			if p.Index, err = strconv.ParseInt(strings.TrimPrefix(line, "index "), 10, 64); err != nil {
+				fail("tlog-proof: %q", line)
+			}
+		} else {
+			p.Proof = append(p.Proof, line)
+		}
+	}
+	return p
+}
+
 func main() {
 	vkey, err := os.ReadFile(os.Args[1])
 	if err != nil {
@@ -51,7 +74,9 @@ func main() {
 		fail("%v", err)
 	}
 	var p proof
-	if err := json.Unmarshal(text, &p); err != nil {
+	if strings.HasPrefix(string(text), "c2sp.org/tlog-proof@v1\n") {
+		p = parseTlogProof(string(text))
+	} else if err := json.Unmarshal(text, &p); err != nil {
 		fail("%v", err)
 	}
 	verifier, err := note.NewVerifier(strings.TrimSpace(string(vkey)))
@@ -67,6 +92,9 @@ func main() {
 		fail("checkpoint: %q is not origin, size and root", n.Text)
 	}
 	size, err := strconv.ParseInt(lines[1], 10, 64)
+	if p.TreeSize == -1 {
+		p.TreeSize = size
+	}
 	if err != nil || size != p.TreeSize {
 		fail("checkpoint: size %q, proof says %d", lines[1], p.TreeSize)
 	}

@@ -1,0 +1,44 @@
+// Forward-secure signing keys (`[integrity] key_epoch_hours`): a journal's
+// signing key changes each epoch. The key_rotation record that begins an epoch
+// names the new key and is signed by the old one, which is then destroyed; a
+// verifier that starts from the first public key follows the rotations, and a
+// key stolen in one epoch cannot sign a checkpoint of an earlier one.
+//
+// The details of a key_rotation record at seq S of stream T:
+//   {"previous_key": the old key's vkey, "key": the new key's vkey,
+//    "previous_key_id", "key_id": their KeyId()s,
+//    "note": a C2SP signed note by the old key of the text
+//            "mcp-audit key rotation\n<T>\n<S>\n<the new key's vkey>\n"}
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "base/crypto.h"
+#include "mcpaudit/result.h"
+
+namespace mcpaudit::key_rotation {
+
+// The details of the key_rotation record at `seq` of `stream`, from `old` to
+// `fresh`, both under the key name `name`.
+[[nodiscard]] Result<nlohmann::json> Details(std::string_view stream, uint64_t seq, std::string_view name,
+                                             const SigningKey& old, const SigningKey& fresh);
+
+// The public key that the key_rotation record (its `details`, at `seq` of
+// `stream`) hands over to, when `current` signed it. kNotFound: another key
+// signed it; kInvalidArgument: its note does not verify or says another thing.
+[[nodiscard]] Result<SigningKey> Follow(const nlohmann::json& details, std::string_view stream, uint64_t seq,
+                                        const SigningKey& current);
+
+// Where the next epoch's private key waits, beside the signing key, until the
+// journal has the record that names it.
+std::filesystem::path NextKeyPath(const std::filesystem::path& signing_key);
+
+// Destroys the private key in `key_file` (overwritten with random bytes and
+// synced) and puts the key in `next` in its place.
+[[nodiscard]] Status DestroyAndReplace(const std::filesystem::path& key_file, const std::filesystem::path& next);
+
+}  // namespace mcpaudit::key_rotation
