@@ -64,6 +64,10 @@ struct PipelineOptions {
   // signing key, which `mcp-audit keygen` writes; else <host>/mcp-audit).
   std::string origin;
   std::string key_name;
+  // Forward-secure signing: each key_epoch a new key signs, named in a
+  // key_rotation record the old key signs, and the old key is destroyed
+  // (overwritten, synced, replaced in the signing_key file). 0: one key.
+  std::chrono::seconds key_epoch{0};
   std::vector<std::string> erasable = {"/user/email", "/request/client_ip", "/params"};
   uint64_t space_left_bytes = 512ull << 20;       // below: a warning
   uint64_t admin_space_left_bytes = 64ull << 20;  // below: admin_space_left_action

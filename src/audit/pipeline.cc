@@ -17,6 +17,7 @@
 #include "audit/journal.h"
 #include "audit/journal_format.h"
 #include "audit/journal_tree.h"
+#include "audit/key_rotation.h"
 #include "audit/signed_note.h"
 #include "audit/record_writer.h"
 #include "base/audit_files.h"
@@ -27,6 +28,7 @@
 #include "base/json_text.h"
 #include "base/ops_log.h"
 #include "mcpaudit/clock.h"
+#include "store/tlog.h"
 
 namespace mcpaudit {
 namespace {
@@ -235,6 +237,7 @@ struct Pipeline::State {
     bool appended;  // the records are in the file (only a sync may have failed)
   };
   BatchResult WriteBatch(std::vector<Prepared>& items, bool sync, bool final_checkpoint) {
+    if (KeyEpochDue()) RotateKey();
     size_t incoming = 0;
     for (const auto& item : items) incoming += item.LineBytes();
     if (incoming > 0 && journal.RotationDue(incoming)) {
@@ -316,6 +319,73 @@ struct Pipeline::State {
     return {std::move(status), appended};
   }
 
+  bool KeyEpochDue() const {
+    return options.key_epoch.count() > 0 && chain.key() && std::chrono::system_clock::now() >= next_key_epoch;
+  }
+
+  // Begins a key epoch (key_rotation.h): the old epoch closed by a checkpoint
+  // the old key signs; the new key on disk; a key_rotation record that names
+  // it, signed by the old key, written and synced; only then is the old key
+  // destroyed. What fails is tried again a minute later, with the old key
+  // signing meanwhile; a crash midway is finished or undone at the next start.
+  void RotateKey() {
+    const auto retry = [this](const std::string& why) {
+      OpsLog().error("signing key rotation of stream {}: {}; tried again in a minute", options.stream, why);
+      next_key_epoch = std::chrono::system_clock::now() + std::chrono::minutes(1);
+    };
+    const std::filesystem::path next = key_rotation::NextKeyPath(options.signing_key);
+    auto fresh = SigningKey::Generate();
+    auto pem = fresh ? fresh->PrivateKeyPem() : Result<std::string>(std::unexpected(fresh.error()));
+    if (!pem) return retry(pem.error().message);
+    if (Status saved = ReplaceFileDurably(next, *pem); !saved) return retry(saved.error().message);
+    const Chain::Mark before = chain.Where();
+    const size_t leaves_before = unsynced_leaves.size();
+    std::string out;
+    batch_span.reset();
+    const bool closes_epoch = chain.since_checkpoint() > 0;
+    if (closes_epoch) SealCheckpoint(out);
+    auto details =
+        key_rotation::Details(options.stream, chain.seq() + 1, chain.names().key_name, *chain.key(), *fresh);
+    Status appended = details ? Status{} : Status(std::unexpected(details.error()));
+    if (appended) {
+      AuditEvent e = SystemEvent("key_rotation");
+      e.details = std::move(*details);
+      SealSystemEvent(e, out);
+      appended = journal.Append(out, batch_span);
+    }
+    if (!appended) {
+      chain.Restore(before);
+      unsynced_leaves.resize(leaves_before);
+      if (closes_epoch) checkpoints.fetch_sub(1, std::memory_order_relaxed);
+      std::error_code ignored;
+      std::filesystem::remove(next, ignored);
+      return retry(appended.error().message);
+    }
+    written.fetch_add(closes_epoch ? 2 : 1, std::memory_order_relaxed);
+    unsynced = true;
+    // The journal now says the new key signs: so it does, whatever follows.
+    chain.SetKey(std::move(*fresh));
+    next_key_epoch = std::chrono::system_clock::now() + options.key_epoch;
+    if (Status synced = journal.Sync(); !synced) {
+      // The old key stays until a start finds the record on disk.
+      OpsLog().error("signing key rotation of stream {}: the journal is not synced ({}); the previous key is "
+                     "destroyed at the next start",
+                     options.stream, synced.error().message);
+      return;
+    }
+    syncs.fetch_add(1, std::memory_order_relaxed);
+    last_sync = Steady::now();
+    unsynced = false;
+    LeavesSynced();
+    if (Status destroyed = key_rotation::DestroyAndReplace(options.signing_key, next); !destroyed)
+      OpsLog().error("signing key rotation of stream {}: the previous key is not destroyed ({}); the next start "
+                     "tries again",
+                     options.stream, destroyed.error().message);
+    else
+      OpsLog().info("signing key rotated: key {} signs the checkpoints of stream {} from seq {}",
+                    chain.key()->KeyId(), options.stream, chain.seq());
+  }
+
   // Ends the active segment with a checkpoint that declares its time bounds
   // (unless its last record is one, or the bounds are not known), then starts
   // the next segment.
@@ -338,6 +408,7 @@ struct Pipeline::State {
     if (rotated) LeavesSynced();
     return rotated;
   }
+  std::chrono::system_clock::time_point next_key_epoch;  // writer thread: when the key is rotated
   uint64_t unreported_drops_pending = 0;
   std::optional<journal::TimeSpan>
       batch_span;          // writer thread: when the records of batch_text were stamped
@@ -549,8 +620,9 @@ Result<std::string> JournalStream(const std::filesystem::path& directory) {
 namespace {
 
 // The name the .vkey file beside the signing key gives it (`mcp-audit keygen`
-// writes both); empty when there is none, or it is another key's.
-std::string KeyNameBeside(std::filesystem::path signing_key, const SigningKey& key) {
+// writes both); empty when there is none, or it is another key's (unless the
+// key is `rotated`: the .vkey is then the first key's, and names its successors).
+std::string KeyNameBeside(std::filesystem::path signing_key, const SigningKey& key, bool rotated) {
   signing_key.replace_extension(".vkey");
   std::error_code ec;
   if (!std::filesystem::is_regular_file(signing_key, ec) || std::filesystem::file_size(signing_key, ec) > 4096)
@@ -558,11 +630,30 @@ std::string KeyNameBeside(std::filesystem::path signing_key, const SigningKey& k
   auto text = ReadWholeFile(signing_key);
   if (!text) return "";
   auto verifier = note::ParseVerifierKey(*text);
-  if (!verifier || verifier->key.PublicKeyBytes() != key.PublicKeyBytes()) {
+  if (!verifier || (!rotated && verifier->key.PublicKeyBytes() != key.PublicKeyBytes())) {
     OpsLog().warn("{} is not the verifier key of the signing key: its name is not used", signing_key.string());
     return "";
   }
   return verifier->name;
+}
+
+// A key rotation an earlier run began (key_rotation.h): finished when the
+// journal has the record that names the new key, else undone.
+Status FinishKeyRotation(const std::filesystem::path& dir, const std::string& stream,
+                         const std::filesystem::path& signing_key) {
+  const std::filesystem::path next = key_rotation::NextKeyPath(signing_key);
+  std::error_code ec;
+  if (!std::filesystem::exists(next, ec)) return {};
+  auto fresh = SigningKey::LoadPrivate(next.string());
+  auto rotation = tlog::NewestRecord(dir, stream, "key_rotation");
+  if (!rotation) return std::unexpected(rotation.error());
+  if (fresh && *rotation && StringMember(ObjectMember(**rotation, "details"), "key_id") == fresh->KeyId()) {
+    OpsLog().warn("the signing key rotation of the last run is finished: the previous key is destroyed");
+    return key_rotation::DestroyAndReplace(signing_key, next);
+  }
+  OpsLog().warn("a signing key rotation that did not reach the journal is undone: {} removed", next.string());
+  std::filesystem::remove(next, ec);
+  return {};
 }
 
 }  // namespace
@@ -594,21 +685,28 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
                   "erasable field '" + pointer + "' is not a JSON pointer (e.g. /user/email)");
     }
   }
+  auto journal = Journal::Open(
+      {options.directory, options.max_segment_bytes, options.max_segment_age}, options.stream);
+  if (!journal) return std::unexpected(journal.error());
   std::optional<SigningKey> key;
+  std::chrono::system_clock::time_point key_since = std::chrono::system_clock::now();
   if (!options.signing_key.empty()) {
+    if (Status finished = FinishKeyRotation(options.directory, options.stream, options.signing_key); !finished)
+      return std::unexpected(finished.error());
     auto loaded = SigningKey::LoadPrivate(options.signing_key.string());
     if (!loaded) return std::unexpected(loaded.error());
     key.emplace(std::move(*loaded));
+    // The key's epoch began when its file was written.
+    struct stat info {};
+    if (::stat(options.signing_key.c_str(), &info) == 0)
+      key_since = std::chrono::system_clock::from_time_t(info.st_mtime);
   }
   if (options.origin.empty()) options.origin = note::DefaultOrigin(options.stream);
-  if (options.key_name.empty() && key) options.key_name = KeyNameBeside(options.signing_key, *key);
+  if (options.key_name.empty() && key) options.key_name = KeyNameBeside(options.signing_key, *key, options.key_epoch.count() > 0);
   if (options.key_name.empty()) options.key_name = note::DefaultKeyName();
   if (!note::IsKeyName(options.key_name))
     return Fail(ErrorCode::kInvalidArgument,
                 "key name '" + options.key_name + "': a key name has no spaces and no '+'");
-  auto journal = Journal::Open(
-      {options.directory, options.max_segment_bytes, options.max_segment_age}, options.stream);
-  if (!journal) return std::unexpected(journal.error());
   const ChainHead journal_head = journal->head();
   if (journal_head.seq >= kMaxSeq) {
     return Fail(ErrorCode::kInvalidArgument,
@@ -642,6 +740,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
     if (anchor.seq < kMaxSeq) resume_after = std::max(resume_after, anchor.seq);
   }
   auto state = std::make_unique<State>(std::move(options), std::move(*journal), std::move(key));
+  state->next_key_epoch = key_since + state->options.key_epoch;
   state->chain.SkipTo(resume_after);
   if (tree) {
     auto edge = tree->Edge();

@@ -499,6 +499,19 @@ Status ReadPolicy(Reader& top, const std::string& path, Config& config) {
 }
 
 // The [retention] table: how long records are kept, per tenant too.
+// The [integrity] table: the checkpoints' notes and forward-secure signing keys.
+Status ReadIntegrity(Reader& top, const std::string& /*path: the reader names it*/, Config& config) {
+  auto integrity = top.Table("integrity");
+  if (!integrity) return std::unexpected(integrity.error());
+  uint64_t epoch_hours = static_cast<uint64_t>(config.audit.key_epoch.count() / 3600);
+  MCPAUDIT_TRY(integrity->Get("origin", config.audit.origin));
+  MCPAUDIT_TRY(integrity->Get("key_name", config.audit.key_name));
+  MCPAUDIT_TRY(integrity->Get("key_epoch_hours", epoch_hours));
+  MCPAUDIT_TRY(integrity->NoUnknownKeys());
+  config.audit.key_epoch = std::chrono::hours(epoch_hours);
+  return {};
+}
+
 Status ReadRetention(Reader& top, const std::string& /*path: the reader names it*/,
                      Config& config) {
   auto retention = top.Table("retention");
@@ -591,7 +604,7 @@ Result<Config> LoadConfig(const std::string& path) {
   }
   Config config;
   Reader top(path, root, "");
-  for (auto read : {ReadServer, ReadHttp, ReadAuth, ReadRateLimits, ReadSinks, ReadAudit,
+  for (auto read : {ReadServer, ReadHttp, ReadAuth, ReadRateLimits, ReadSinks, ReadAudit, ReadIntegrity,
                     ReadPolicy, ReadRetention, ReadUpstream})
     MCPAUDIT_TRY(read(top, path, config));
   MCPAUDIT_TRY(top.NoUnknownKeys());

@@ -116,6 +116,11 @@ space_left_mb = 512            # below: a warning in the operational log
 admin_space_left_mb = 64       # below: the action
 admin_space_left_action = "refuse"   # refuse (durable calls fail) | keep_logging (until the disk is full)
 
+[integrity]
+origin = ""                    # the checkpoints' notes: their log (default <host>/mcp-audit/<stream>)
+key_name = ""                  # and their key's name (default: the name in audit-signing.vkey, else <host>/mcp-audit)
+key_epoch_hours = 0            # > 0: a new signing key every so many hours, the old one destroyed (forward security)
+
 [policy]
 default_level = "request"      # none | metadata | request | full
 # Levels per tool: the first rule whose pattern matches the tool name wins.

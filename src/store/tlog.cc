@@ -4,6 +4,7 @@
 #include <charconv>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include "audit/journal_format.h"
@@ -115,9 +116,10 @@ std::optional<CheckpointNote> CheckpointIn(std::string_view line, const std::str
   return CheckpointNote{checkpoint->size, note, StringMember(record, "id")};
 }
 
-// The newest checkpoint of `stream` with a note in `file`, read from its end
-// (a checkpoint is never far from it): a window that grows until one is found.
-Result<std::optional<CheckpointNote>> NewestCheckpointIn(const std::filesystem::path& file, const std::string& stream) {
+// The newest line of `file` that `match` takes, read from its end (what is
+// looked for is never far from it): a window that grows until one is found.
+Result<std::optional<std::string>> NewestLineIn(const std::filesystem::path& file,
+                                                const std::function<bool(std::string_view)>& match) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return Fail(ErrorCode::kIo, "cannot read " + file.string());
   in.seekg(0, std::ios::end);
@@ -134,15 +136,26 @@ Result<std::optional<CheckpointNote>> NewestCheckpointIn(const std::filesystem::
     for (;;) {
       const size_t newline = rest.rfind('\n');
       if (newline == std::string_view::npos) {
-        if (from == 0 && !rest.empty())
-          if (auto found = CheckpointIn(rest, stream)) return found;
+        if (from == 0 && !rest.empty() && match(rest)) return std::string(rest);
         break;
       }
-      if (auto found = CheckpointIn(rest.substr(newline + 1), stream)) return found;
+      if (match(rest.substr(newline + 1))) return std::string(rest.substr(newline + 1));
       rest = rest.substr(0, newline);
     }
     if (from == 0) return std::nullopt;
   }
+}
+
+// The same in the journal in `dir`, its newest segment first.
+Result<std::optional<std::string>> NewestLine(const std::filesystem::path& dir,
+                                              const std::function<bool(std::string_view)>& match) {
+  auto files = ListAuditFiles(dir);
+  if (!files) return std::unexpected(files.error());
+  for (auto file = files->rbegin(); file != files->rend(); ++file) {
+    auto newest = NewestLineIn(*file, match);
+    if (!newest || *newest) return newest;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -154,15 +167,25 @@ bool IsRecordId(std::string_view id) {
 }
 
 Result<CheckpointNote> LatestCheckpoint(const std::filesystem::path& dir, const std::string& stream) {
-  auto files = ListAuditFiles(dir);
-  if (!files) return std::unexpected(files.error());
-  for (auto file = files->rbegin(); file != files->rend(); ++file) {
-    auto newest = NewestCheckpointIn(*file, stream);
-    if (!newest) return std::unexpected(newest.error());
-    if (*newest) return **newest;
-  }
+  auto newest = NewestLine(dir, [&](std::string_view line) { return CheckpointIn(line, stream).has_value(); });
+  if (!newest) return std::unexpected(newest.error());
+  if (*newest) return *CheckpointIn(**newest, stream);
   return Fail(ErrorCode::kNotFound, "no checkpoint of stream " + stream + " in " + dir.string() +
                                         " carries a note yet (one is written every checkpoint_every)");
+}
+
+Result<std::optional<json>> NewestRecord(const std::filesystem::path& dir, const std::string& stream,
+                                         const std::string& event_type) {
+  const std::string type = "\"event_type\":\"" + event_type + "\"";
+  auto newest = NewestLine(dir, [&](std::string_view line) {
+    if (line.find(type) == std::string_view::npos) return false;
+    const json record = ParseWithin(line, kMaxRecordDepth);
+    return StringMember(record, "event_type") == event_type &&
+           StringMember(ObjectMember(record, "integrity"), "stream") == stream;
+  });
+  if (!newest) return std::unexpected(newest.error());
+  if (!*newest) return std::nullopt;
+  return ParseWithin(**newest, kMaxRecordDepth);
 }
 
 Result<json> ProveRecord(const std::filesystem::path& dir, const std::string& id) {

@@ -35,6 +35,11 @@ struct CheckpointNote {
 [[nodiscard]] Result<CheckpointNote> LatestCheckpoint(const std::filesystem::path& journal_dir,
                                                       const std::string& stream);
 
+// The newest record of `stream` in the journal whose event_type is `event_type`.
+[[nodiscard]] Result<std::optional<nlohmann::json>> NewestRecord(const std::filesystem::path& journal_dir,
+                                                                 const std::string& stream,
+                                                                 const std::string& event_type);
+
 // The inclusion proof of the record `id` against the newest checkpoint of its
 // stream (the journal is searched for it: a store finds it faster, see ProveLine).
 [[nodiscard]] Result<nlohmann::json> ProveRecord(const std::filesystem::path& journal_dir, const std::string& id);

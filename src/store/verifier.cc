@@ -10,6 +10,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,7 @@
 #include <tuple>
 
 #include "audit/journal_format.h"
+#include "audit/key_rotation.h"
 #include "audit/merkle_tree.h"
 #include "audit/signed_note.h"
 #include "base/bounded_json.h"
@@ -91,6 +93,10 @@ struct StreamState {
   std::string begins_after_hash;
   fs::path first_file;
   size_t first_line = 0;
+  // The key that signs this epoch: the given key until a key_rotation record
+  // it signed names the next (none: signatures are not checked).
+  const SigningKey* key = nullptr;
+  uint64_t key_rotations = 0;
 };
 
 // A retention record's declaration that a stream begins after (seq, hash).
@@ -124,7 +130,7 @@ struct Examined {
 
 // The record of `text` when it is one whose details verify checks.
 std::optional<json> KeptRecord(const std::string& type, std::string_view text) {
-  if (type != "checkpoint" && type != "retention") return std::nullopt;
+  if (type != "checkpoint" && type != "retention" && type != "key_rotation") return std::nullopt;
   return ParseWithin(text, kMaxRecordDepth);
 }
 
@@ -244,7 +250,8 @@ void ExamineParsed(std::string_view text, Examined& out) {
   out.type = record.value("event_type", "");
   if (auto stamp = record.find("timestamp"); stamp != record.end() && stamp->is_string())
     if (auto time = ParseTimestamp(stamp->get_ref<const std::string&>())) out.timestamp = *time;
-  if (out.type == "checkpoint" || out.type == "retention") out.record = std::move(record);
+  if (out.type == "checkpoint" || out.type == "retention" || out.type == "key_rotation")
+    out.record = std::move(record);
 }
 
 Examined Examine(std::string_view text) {
@@ -303,6 +310,7 @@ class Verifier {
     StreamState& state = streams_[stream];
     if (!state.seen) {
       state.seen = true;
+      state.key = key_;
       if (seq > 1) {  // the beginning is gone: retention must have declared it
         state.begins_after = state.last_seq = seq - 1;
         state.begins_after_hash = state.last_hash = line.prev;
@@ -337,7 +345,8 @@ class Verifier {
     }
     if (line.type == "checkpoint" && line.record)
       Checkpoint(stream, state, *line.record, file, number);
-    if (line.type == "retention" && line.record) Retention(stream, seq, *line.record);
+    if (line.type == "retention" && line.record) Retention(stream, state, seq, *line.record);
+    if (line.type == "key_rotation" && line.record) KeyRotation(stream, state, seq, *line.record, file, number);
     // A modified record gives its own verdict: the notes after it are not held to its leaf.
     if (state.tree && line.leaf && line.content_ok && seq == state.tree->size() + 1)
       state.tree->Append(*line.leaf);
@@ -371,6 +380,10 @@ class Verifier {
                     "writer crashed and has not restarted",
                 {}, 0);
       }
+      if (state.key_rotations > 0)
+        report_.notes.push_back("stream " + stream + ": " + std::to_string(state.key_rotations) +
+                                " key rotations followed from the given key; key " + state.key->KeyId() +
+                                " signs its newest epoch");
       if (state.unsigned_checkpoints > 0)
         report_.notes.push_back("stream " + stream + ": " +
                                 std::to_string(state.unsigned_checkpoints) +
@@ -411,7 +424,8 @@ class Verifier {
 
   // Collects the cuts a retention record declares; checked at the end, since
   // the record comes after the stream's first remaining records.
-  void Retention(const std::string& stream, uint64_t seq, const json& record) {
+  void Retention(const std::string& stream, const StreamState& state, uint64_t seq, const json& record) {
+    const SigningKey* key = state.key;
     const json details = record.value("details", json::object());
     const json cuts = details.value("cuts", json::array());
     const json signatures = details.value("signatures", json::array());
@@ -421,10 +435,10 @@ class Verifier {
       Declaration declaration{false, false, seq, stream};
       const std::string cut_stream = cut.value("stream", ""), hash = cut.value("hash", "");
       const uint64_t cut_seq = UnsignedMember(cut, "seq");
-      if (key_ && i < signatures.size() && signatures[i].is_string()) {
-        const bool ours = details.value("key_id", "") == key_->KeyId();
+      if (key && i < signatures.size() && signatures[i].is_string()) {
+        const bool ours = details.value("key_id", "") == key->KeyId();
         declaration.signed_by_key =
-            ours && key_->Verify(journal::RetentionMessage(cut_stream, cut_seq, hash),
+            ours && key->Verify(journal::RetentionMessage(cut_stream, cut_seq, hash),
                                  signatures[i].get<std::string>());
         declaration.signature_bad = !declaration.signed_by_key;
       }
@@ -480,25 +494,26 @@ class Verifier {
     if (has_note) CheckNote(stream, state, details, covered_seq, seq, file, line);
     if (!details.contains("signature")) {
       // A note is then its only signature.
-      if (has_note) CheckNoteSignature(stream, details, seq, file, line, false);
+      if (has_note) CheckNoteSignature(stream, state, details, seq, file, line, false);
       ++state.unsigned_checkpoints;
       return;
     }
-    if (!key_) return;
-    if (details.value("key_id", "") != key_->KeyId()) {
+    const SigningKey* key = state.key;
+    if (!key) return;
+    if (details.value("key_id", "") != key->KeyId()) {
       Problem(stream, seq, "unknown key",
-              "signed by key " + details.value("key_id", std::string("?")) +
-                  ", not by the given key " + key_->KeyId(),
+              "signed by key " + details.value("key_id", std::string("?")) + ", not by the key of its epoch " +
+                  key->KeyId() + (state.key_rotations > 0 ? " (named by the last key_rotation)" : " (the given key)"),
               file, line);
       return;
     }
-    if (!key_->Verify(journal::CheckpointMessage(stream, covered_seq, covered_hash),
+    if (!key->Verify(journal::CheckpointMessage(stream, covered_seq, covered_hash),
                       details.value("signature", ""))) {
       Problem(stream, seq, "bad signature", "the Ed25519 signature does not verify", file, line);
       return;
     }
     // Signed by the key: so must its note be (one verdict per checkpoint).
-    if (has_note) CheckNoteSignature(stream, details, seq, file, line, true);
+    if (has_note) CheckNoteSignature(stream, state, details, seq, file, line, true);
     ++report_.signed_checkpoints;
   }
 
@@ -526,11 +541,12 @@ class Verifier {
   // With a key, a checkpoint's note signed by another is `unknown key`, one
   // whose signature fails `bad signature`; an unsigned note is one only when
   // `signed_checkpoint` (the rest of the checkpoint is signed).
-  void CheckNoteSignature(const std::string& stream, const json& details, uint64_t seq, const fs::path& file,
-                          size_t line, bool signed_checkpoint) {
+  void CheckNoteSignature(const std::string& stream, const StreamState& state, const json& details, uint64_t seq,
+                          const fs::path& file, size_t line, bool signed_checkpoint) {
     const std::string note = details["note"].is_string() ? details["note"].get<std::string>() : "";
     const size_t blank = note.rfind("\n\n");
-    if (!key_) return;
+    const SigningKey* key = state.key;
+    if (!key) return;
     if (blank == std::string::npos) {
       if (signed_checkpoint) Problem(stream, seq, "bad signature", "its note is not signed", file, line);
       return;
@@ -544,14 +560,32 @@ class Verifier {
       if (space == std::string_view::npos || !signature_line.starts_with("\xE2\x80\x94 ")) continue;
       const std::string name(signature_line.substr(4, space - 4));
       auto signature = Base64Decode(signature_line.substr(space + 1));
-      if (!signature || signature->size() != 68 || signature->substr(0, 4) != note::KeyId(name, *key_)) continue;
+      if (!signature || signature->size() != 68 || signature->substr(0, 4) != note::KeyId(name, *key)) continue;
       known = true;
-      verified = key_->VerifyBytes(note.substr(0, blank + 1), signature->substr(4));
+      verified = key->VerifyBytes(note.substr(0, blank + 1), signature->substr(4));
     }
     if (!known)
-      Problem(stream, seq, "unknown key", "its note is not signed by the given key " + key_->KeyId(), file, line);
+      Problem(stream, seq, "unknown key", "its note is not signed by the key of its epoch " + key->KeyId(), file, line);
     else if (!verified)
       Problem(stream, seq, "bad signature", "the Ed25519 signature of its note does not verify", file, line);
+  }
+
+  // A key_rotation record hands the signing over to the key it names, when
+  // the key of the epoch it ends signed it (key_rotation.h). One that key did
+  // not sign hands over nothing: what the named key signs later is then
+  // `unknown key` too.
+  void KeyRotation(const std::string& stream, StreamState& state, uint64_t seq, const json& record,
+                   const fs::path& file, size_t line) {
+    if (!state.key) return;
+    auto next = key_rotation::Follow(ObjectMember(record, "details"), stream, seq, *state.key);
+    if (!next) {
+      Problem(stream, seq, next.error().code == ErrorCode::kNotFound ? "unknown key" : "bad signature",
+              "a key rotation that does not hold: " + next.error().message, file, line);
+      return;
+    }
+    rotated_keys_.push_back(std::move(*next));
+    state.key = &rotated_keys_.back();
+    ++state.key_rotations;
   }
 
   void Problem(const std::string& stream, uint64_t seq, std::string verdict, std::string detail,
@@ -560,6 +594,7 @@ class Verifier {
   }
 
   const SigningKey* key_;
+  std::deque<SigningKey> rotated_keys_;  // the keys key_rotation records handed over to
   VerifyReport& report_;
   const bool segments_;
   fs::path span_file_;  // the segment being read, and when its records so far were stamped

@@ -8,6 +8,8 @@
 
 #include <functional>
 #include <map>
+#include <set>
+#include <thread>
 
 #include "audit/canonical_json.h"
 #include "audit/journal_format.h"
@@ -576,6 +578,134 @@ TEST_F(VerifierTest, AnEmptyDirectoryIsAnErrorNotAVerdict) {
   auto report = VerifyJournal(empty.path(), nullptr);
   ASSERT_FALSE(report.has_value());
   EXPECT_EQ(report.error().code, ErrorCode::kNotFound);
+}
+
+// Forward-secure keys: the journal above goes on with a new key each second.
+class KeyEpochTest : public VerifierTest {
+ protected:
+  PipelineOptions Options(std::chrono::seconds epoch = std::chrono::seconds(1)) {
+    PipelineOptions options = testing::SmallSignedJournal(journal_, dir_.path());
+    options.key_epoch = epoch;
+    return options;
+  }
+
+  // Logs a call every 250 ms for `seconds`.
+  void Run(int seconds, std::chrono::seconds epoch = std::chrono::seconds(1)) {
+    auto pipeline = Pipeline::Open(Options(epoch));
+    ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
+    for (int i = 0; i < 4 * seconds; ++i) {
+      AuditEvent e;
+      e.timestamp = std::chrono::system_clock::now();
+      e.id = NewUuidV7(e.timestamp, SecureRandom());
+      e.tool = "catalog_get_entity";
+      e.user.id = "user" + std::to_string(i);
+      EXPECT_TRUE((*pipeline)->Log(e).has_value());
+      EXPECT_TRUE((*pipeline)->Flush().has_value());
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  }
+
+  // The seqs of the key_rotation records.
+  std::vector<uint64_t> Rotations() {
+    std::vector<uint64_t> seqs;
+    for (const auto& line : Lines()) {
+      const json record = json::parse(line);
+      if (record["event_type"] == "key_rotation") seqs.push_back(record["integrity"]["seq"]);
+    }
+    return seqs;
+  }
+};
+
+TEST_F(KeyEpochTest, VerifyFollowsTheRotationsFromTheFirstKeyAndEachOldKeyIsDestroyed) {
+  Run(3);
+  const auto rotations = Rotations();
+  ASSERT_GE(rotations.size(), 2u);
+  // The key file holds the newest epoch's key: the first is gone from it.
+  const fs::path key_file = Options().signing_key;
+  auto current = SigningKey::LoadPrivate(key_file.string());
+  ASSERT_TRUE(current.has_value()) << current.error().message;
+  EXPECT_NE(current->KeyId(), key_.KeyId());
+  EXPECT_FALSE(fs::exists(key_file.string() + ".next"));
+  EXPECT_EQ(fs::status(key_file).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+
+  auto report = VerifyJournal(journal_, &*pub_);
+  ASSERT_TRUE(report.has_value()) << report.error().message;
+  for (const auto& p : report->problems) ADD_FAILURE() << p.verdict << " at seq " << p.seq << ": " << p.detail;
+  const std::string followed = std::to_string(rotations.size()) + " key rotations followed from the given key; key " +
+                               current->KeyId() + " signs its newest epoch";
+  EXPECT_TRUE(std::ranges::any_of(report->notes, [&](const std::string& n) { return n.ends_with(followed); }));
+  // From the newest key alone, every checkpoint before it is another key's.
+  auto public_now = SigningKey::FromPublicKeyBytes(current->PublicKeyBytes());
+  auto from_newest = VerifyJournal(journal_, &*public_now);
+  ASSERT_TRUE(from_newest.has_value());
+  EXPECT_FALSE(from_newest->valid());
+}
+
+TEST_F(KeyEpochTest, AKeyStolenInALaterEpochCannotSignACheckpointOfAnEarlierOne) {
+  Run(3);
+  const auto rotations = Rotations();
+  ASSERT_GE(rotations.size(), 2u);
+  auto stolen = SigningKey::LoadPrivate(Options().signing_key.string());
+  ASSERT_TRUE(stolen.has_value());
+  // The thief changes seq 3, recomputes every hash after it, and signs every
+  // checkpoint again with the key it stole (notes dropped: their signature
+  // alone would need the same key).
+  auto lines = Lines();
+  std::string prev;
+  std::vector<uint64_t> resigned;
+  for (auto& line : lines) {
+    json record = json::parse(line);
+    json& integrity = record["integrity"];
+    const uint64_t seq = integrity["seq"];
+    if (seq == 3) record["user"]["id"] = "nobody";
+    if (seq >= 3) {
+      if (record["event_type"] == "checkpoint") {
+        json& details = record["details"];
+        details["covers"]["hash"] = prev;
+        details["key_id"] = stolen->KeyId();
+        details["signature"] =
+            *stolen->Sign(journal::CheckpointMessage("s", details["covers"]["seq"].get<uint64_t>(), prev));
+        details.erase("note");
+        resigned.push_back(seq);
+      }
+      integrity["prev"] = prev;
+      integrity["hash"] = journal::ChainHash(
+          prev, journal::LeafHash(*journal::CanonicalForHash(record, integrity.value("salts", json::object()))));
+    }
+    prev = integrity["hash"];
+    line = record.dump();
+  }
+  Rewrite(lines);
+  const auto verdicts = Verdicts(&*pub_);
+  std::set<uint64_t> unknown_key;
+  for (const auto& [verdict, seq] : verdicts)
+    if (verdict == "unknown key") unknown_key.insert(seq);
+  // Each checkpoint of an earlier epoch is refused; those of the thief's own
+  // epoch (after the last rotation) are signed by its key, as they would be.
+  for (uint64_t seq : resigned) EXPECT_EQ(unknown_key.contains(seq), seq < rotations.back()) << "seq " << seq;
+}
+
+TEST_F(KeyEpochTest, ARotationCutShortIsFinishedWhenTheJournalNamesTheNewKeyElseUndone) {
+  const fs::path key_file = Options().signing_key;
+  const fs::path next = key_file.string() + ".next";
+  // The new key was written, the record naming it was not: undone.
+  auto stray = SigningKey::Generate();
+  ASSERT_TRUE(stray->Save(next.string(), (dir_.path() / "stray.pub").string()).has_value());
+  Run(0, std::chrono::seconds(0));
+  EXPECT_FALSE(fs::exists(next));
+  EXPECT_EQ(SigningKey::LoadPrivate(key_file.string())->KeyId(), key_.KeyId());
+
+  // The record was written, the old key not destroyed yet: finished.
+  Run(2);
+  ASSERT_FALSE(Rotations().empty());
+  const std::string newest = SigningKey::LoadPrivate(key_file.string())->KeyId();
+  fs::rename(key_file, next);
+  auto old = SigningKey::Generate();
+  ASSERT_TRUE(old->Save(key_file.string(), (dir_.path() / "old.pub").string()).has_value());
+  auto pipeline = Pipeline::Open(Options(std::chrono::seconds(0)));
+  ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
+  EXPECT_FALSE(fs::exists(next));
+  EXPECT_EQ(SigningKey::LoadPrivate(key_file.string())->KeyId(), newest);
 }
 
 }  // namespace
