@@ -11,6 +11,7 @@ namespace mcpaudit::note {
 namespace {
 
 constexpr char kEd25519 = 0x01;
+constexpr char kCosignatureV1 = 0x04;
 constexpr std::string_view kDash = "\xE2\x80\x94 ";  // U+2014 and a space
 constexpr size_t kMaxSignatures = 64;
 
@@ -36,18 +37,48 @@ bool IsKeyName(std::string_view name) {
   });
 }
 
-std::string KeyId(std::string_view name, const SigningKey& key) {
+namespace {
+
+std::string TypedKeyId(std::string_view name, const SigningKey& key, char type) {
   Sha256 hash;
-  const char separator[2] = {'\n', kEd25519};
+  const char separator[2] = {'\n', type};
   const Sha256Digest digest =
       hash.Update(name).Update(std::string_view(separator, 2)).Update(key.PublicKeyBytes()).Digest();
   return std::string(reinterpret_cast<const char*>(digest.data()), 4);
 }
 
-std::string VerifierKey(std::string_view name, const SigningKey& key) {
-  const std::string id = KeyId(name, key);
+std::string TypedVerifierKey(std::string_view name, const SigningKey& key, char type) {
+  const std::string id = TypedKeyId(name, key, type);
   return std::string(name) + "+" + HexEncode({reinterpret_cast<const uint8_t*>(id.data()), id.size()}) + "+" +
-         Base64Encode(std::string(1, kEd25519) + key.PublicKeyBytes());
+         Base64Encode(std::string(1, type) + key.PublicKeyBytes());
+}
+
+// What a cosignature/v1 signs: a header, the time, the note's text.
+std::string CosignedMessage(std::string_view text, uint64_t timestamp) {
+  return "cosignature/v1\ntime " + std::to_string(timestamp) + "\n" + std::string(text);
+}
+
+}  // namespace
+
+std::string KeyId(std::string_view name, const SigningKey& key) { return TypedKeyId(name, key, kEd25519); }
+
+std::string VerifierKey(std::string_view name, const SigningKey& key) {
+  return TypedVerifierKey(name, key, kEd25519);
+}
+
+std::string CosignerKey(std::string_view name, const SigningKey& key) {
+  return TypedVerifierKey(name, key, kCosignatureV1);
+}
+
+Result<std::string> Cosign(std::string_view text, std::string_view name, const SigningKey& key, uint64_t timestamp) {
+  if (!IsKeyName(name)) return std::unexpected(Refused("a key name must not be empty or have spaces or '+'"));
+  if (timestamp >= (uint64_t{1} << 63)) return std::unexpected(Refused("a cosignature's time is below 2^63"));
+  auto signature = key.SignBytes(CosignedMessage(text, timestamp));
+  if (!signature) return std::unexpected(signature.error());
+  std::string stamp(8, '\0');
+  for (int i = 0; i < 8; ++i) stamp[i] = static_cast<char>(timestamp >> (56 - 8 * i));
+  return std::string(kDash) + std::string(name) + " " +
+         Base64Encode(TypedKeyId(name, key, kCosignatureV1) + stamp + *signature) + "\n";
 }
 
 Result<Verifier> ParseVerifierKey(std::string_view vkey) {
@@ -63,12 +94,15 @@ Result<Verifier> ParseVerifierKey(std::string_view vkey) {
   uint8_t id[4];
   if (id_hex.size() != 8 || !HexDecodeTo(id_hex, id))
     return std::unexpected(Refused("the verifier key's id is not 8 hex digits"));
-  if (!material || material->size() != 33 || (*material)[0] != kEd25519)
-    return std::unexpected(Refused("the verifier key is not an Ed25519 key (type 0x01, 32 bytes)"));
+  if (!material || material->size() != 33 || ((*material)[0] != kEd25519 && (*material)[0] != kCosignatureV1))
+    return std::unexpected(Refused(
+        "the verifier key is not an Ed25519 key (type 0x01, or 0x04 for cosignature/v1; 32 bytes)"));
   auto key = SigningKey::FromPublicKeyBytes(std::string_view(*material).substr(1));
   if (!key) return std::unexpected(key.error());
-  Verifier verifier{std::string(name), std::string(reinterpret_cast<const char*>(id), 4), std::move(*key)};
-  if (KeyId(name, verifier.key) != verifier.id)
+  const char type = (*material)[0];
+  Verifier verifier{std::string(name), std::string(reinterpret_cast<const char*>(id), 4), std::move(*key),
+                    type == kCosignatureV1};
+  if (TypedKeyId(name, verifier.key, type) != verifier.id)
     return std::unexpected(Refused("the verifier key's id does not match its name and key"));
   return verifier;
 }
@@ -95,7 +129,7 @@ Result<Opened> Open(std::string_view note, const std::vector<const Verifier*>& k
   // The text ends at the last blank line.
   const size_t blank = note.rfind("\n\n");
   if (blank == std::string_view::npos) return std::unexpected(Refused("a note has no signatures"));
-  Opened opened{std::string(note.substr(0, blank + 1)), {}};
+  Opened opened{std::string(note.substr(0, blank + 1)), {}, {}};
   std::string_view signatures = note.substr(blank + 2);
   size_t lines = 0;
   bool known_failed = false;
@@ -114,10 +148,21 @@ Result<Opened> Open(std::string_view note, const std::vector<const Verifier*>& k
       return std::unexpected(Refused("a signature line is '— <name> <base64 signature>'"));
     for (const Verifier* verifier : known) {
       if (verifier->name != name || verifier->id != std::string_view(*signature).substr(0, 4)) continue;
-      if (!verifier->key.VerifyBytes(opened.text, std::string_view(*signature).substr(4)))
+      const std::string_view rest = std::string_view(*signature).substr(4);
+      bool verified = false;
+      if (!verifier->cosigner) {
+        verified = verifier->key.VerifyBytes(opened.text, rest);
+      } else if (rest.size() == 8 + 64) {
+        uint64_t timestamp = 0;
+        for (int i = 0; i < 8; ++i) timestamp = timestamp << 8 | static_cast<uint8_t>(rest[i]);
+        verified = timestamp < (uint64_t{1} << 63) &&
+                   verifier->key.VerifyBytes(CosignedMessage(opened.text, timestamp), rest.substr(8));
+      }
+      std::vector<std::string>& names = verifier->cosigner ? opened.cosigned_by : opened.signed_by;
+      if (!verified)
         known_failed = true;
-      else if (std::ranges::find(opened.signed_by, verifier->name) == opened.signed_by.end())
-        opened.signed_by.push_back(verifier->name);
+      else if (std::ranges::find(names, verifier->name) == names.end())
+        names.push_back(verifier->name);
     }
   }
   if (known_failed) return std::unexpected(Refused("a signature of a known key does not verify"));

@@ -33,12 +33,16 @@ bool IsKeyName(std::string_view name);
 
 // The verifier key of `key` under `name`.
 std::string VerifierKey(std::string_view name, const SigningKey& key);
+// The same for a witness that cosigns with `key` (cosignature/v1).
+std::string CosignerKey(std::string_view name, const SigningKey& key);
 
-// A key that checks signatures.
+// A key that checks signatures: a log's (vkey type 0x01), or a witness's
+// whose signatures are c2sp.org/tlog-cosignature cosignature/v1 (type 0x04).
 struct Verifier {
   std::string name;
   std::string id;  // 4 bytes
   SigningKey key;
+  bool cosigner = false;
 };
 [[nodiscard]] Result<Verifier> ParseVerifierKey(std::string_view vkey);
 
@@ -49,12 +53,18 @@ struct Verifier {
 // `note` when it has none, as an unsigned checkpoint's text).
 std::string_view TextOf(std::string_view note);
 
+// The signature line by which the witness `name` cosigns the note text
+// `text` at `timestamp` (POSIX seconds): c2sp.org/tlog-cosignature.
+[[nodiscard]] Result<std::string> Cosign(std::string_view text, std::string_view name, const SigningKey& key,
+                                         uint64_t timestamp);
 // A note opened with known keys: its text, and the names of the known keys
-// whose signatures verified. Refused when a known key's signature does not
-// verify, or when no known key signed it (c2sp.org/signed-note).
+// whose signatures verified (cosigners apart). Refused when a known key's
+// signature does not verify, or when no known key but cosigners signed it
+// (c2sp.org/signed-note).
 struct Opened {
   std::string text;
   std::vector<std::string> signed_by;
+  std::vector<std::string> cosigned_by;
 };
 [[nodiscard]] Result<Opened> Open(std::string_view note, const std::vector<const Verifier*>& known);
 

@@ -40,6 +40,7 @@ void AddReloadCommand(CLI::App& app, int& exit_code);
 void AddCheckpointCommand(CLI::App& app, int& exit_code);
 void AddProveCommand(CLI::App& app, int& exit_code);
 void AddEvidenceCommand(CLI::App& app, int& exit_code);
+void AddWitnessCommand(CLI::App& app, int& exit_code);
 
 // One retention run over the journal of `config` and the SQL stores it ships
 // to. `running`: the server's own pipeline, when the server runs it (it holds

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   mcpaudit::cli::AddCheckpointCommand(app, exit_code);
   mcpaudit::cli::AddProveCommand(app, exit_code);
   mcpaudit::cli::AddEvidenceCommand(app, exit_code);
+  mcpaudit::cli::AddWitnessCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

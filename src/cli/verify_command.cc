@@ -1,5 +1,6 @@
 // mcp-audit verify: exit 0 when the journal is intact, 1 when tampered, 2 on
 // usage or I/O errors; one line per problem.
+#include <algorithm>
 #include <iostream>
 #include <optional>
 
@@ -86,6 +87,7 @@ void AddVerifyCommand(CLI::App& app, int& exit_code) {
     std::string proof;
     std::string bundle;
     std::vector<std::string> vkeys;
+    std::vector<std::string> witness_vkeys;
     std::string old_checkpoint;
     std::string origin;
   };
@@ -101,6 +103,9 @@ void AddVerifyCommand(CLI::App& app, int& exit_code) {
   cmd->add_option("--vkey", options->vkeys,
                   "With --proof or --bundle: a file holding the C2SP verifier key that must have signed the "
                   "checkpoint (audit-signing.vkey; repeat for more keys)");
+  cmd->add_option("--witness-vkey", options->witness_vkeys,
+                  "With --proof or --bundle: a file holding a witness's cosigner key (type 0x04): the "
+                  "checkpoint must carry its cosignature (c2sp.org/tlog-cosignature; repeat for more witnesses)");
   cmd->add_option("--old-checkpoint", options->old_checkpoint,
                   "With a consistency proof: the checkpoint you kept (as mcp-audit checkpoint printed it), "
                   "whose tree the log must have grown from");
@@ -108,6 +113,17 @@ void AddVerifyCommand(CLI::App& app, int& exit_code) {
                   "With --proof or --bundle: the log the checkpoint must be of (its first line, e.g. "
                   "host/mcp-audit/stream)");
   cmd->callback([options, &exit_code] {
+    if (!options->witness_vkeys.empty()) {
+      auto witnesses = ReadVerifierKeys(options->witness_vkeys);
+      if (!witnesses || !std::ranges::all_of(*witnesses, [](const note::Verifier& key) { return key.cosigner; })) {
+        std::cerr << "mcp-audit verify: "
+                  << (witnesses ? "--witness-vkey takes cosigner keys (type 0x04)" : witnesses.error().message)
+                  << "\n";
+        exit_code = 2;
+        return;
+      }
+      options->vkeys.insert(options->vkeys.end(), options->witness_vkeys.begin(), options->witness_vkeys.end());
+    }
     if (!options->bundle.empty()) {
       exit_code = VerifyBundle(options->bundle, options->vkeys, options->origin);
       return;

@@ -9,6 +9,7 @@
 
 #include "audit/journal_format.h"
 #include "audit/merkle_tree.h"
+#include "base/audit_files.h"
 #include "base/bounded_json.h"
 #include "store/journal_reader.h"
 
@@ -166,10 +167,24 @@ bool IsRecordId(std::string_view id) {
   });
 }
 
+std::filesystem::path CosignedCheckpointPath(const std::filesystem::path& dir, const std::string& stream) {
+  return dir / "witness" / (merkle::FileNameOf(stream) + ".checkpoint");
+}
+
 Result<CheckpointNote> LatestCheckpoint(const std::filesystem::path& dir, const std::string& stream) {
   auto newest = NewestLine(dir, [&](std::string_view line) { return CheckpointIn(line, stream).has_value(); });
   if (!newest) return std::unexpected(newest.error());
-  if (*newest) return *CheckpointIn(**newest, stream);
+  if (*newest) {
+    CheckpointNote checkpoint = *CheckpointIn(**newest, stream);
+    // The same checkpoint with the witnesses' cosignatures, when they gave them.
+    const std::filesystem::path cosigned = CosignedCheckpointPath(dir, stream);
+    std::error_code error;
+    if (std::filesystem::is_regular_file(cosigned, error) && std::filesystem::file_size(cosigned, error) < (64 << 10))
+      if (auto text = ReadWholeFile(cosigned); text && text->size() > checkpoint.note.size() &&
+                                                text->starts_with(checkpoint.note))
+        checkpoint.note = std::move(*text);
+    return checkpoint;
+  }
   return Fail(ErrorCode::kNotFound, "no checkpoint of stream " + stream + " in " + dir.string() +
                                         " carries a note yet (one is written every checkpoint_every)");
 }
@@ -348,10 +363,15 @@ const json& Get(const json& proof, const char* key) {
   return found == proof.end() ? kNull : *found;
 }
 
-std::string SignedBy(const std::vector<std::string>& names) {
+std::string Listed(const std::vector<std::string>& names) {
   std::string text;
   for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
   return text;
+}
+
+// Who signed an opened checkpoint, and which witnesses cosigned it.
+std::string SignedBy(const note::Opened& opened) {
+  return Listed(opened.signed_by) + (opened.cosigned_by.empty() ? "" : ", cosigned by " + Listed(opened.cosigned_by));
 }
 
 // What the leaf says of itself, for the auditor: its id, type and time.
@@ -381,7 +401,7 @@ Checked CheckInclusion(const json& proof, const note::Opened& opened, const note
     return {false, "invalid: the record is not leaf " + std::to_string(index) + " of the tree the checkpoint signs"};
   return {true, "valid: leaf " + std::to_string(index) + " (seq " + std::to_string(index + 1) + ") of " +
                     checkpoint.origin + ", in its tree of " + std::to_string(checkpoint.size) +
-                    " records signed by " + SignedBy(opened.signed_by) + Described(*leaf)};
+                    " records signed by " + SignedBy(opened) + Described(*leaf)};
 }
 
 Checked CheckConsistency(const json& proof, const note::Opened& opened, const note::Checkpoint& checkpoint,
@@ -421,7 +441,7 @@ Checked CheckConsistency(const json& proof, const note::Opened& opened, const no
   return {true, "valid: the tree of " + std::to_string(old_size) + " records with root " +
                     Get(proof, "old_root").get<std::string>() + " is the start of " + checkpoint.origin +
                     "'s tree of " + std::to_string(checkpoint.size) + " records signed by " +
-                    SignedBy(opened.signed_by)};
+                    SignedBy(opened)};
 }
 
 }  // namespace
@@ -446,6 +466,10 @@ Result<Checked> CheckProof(const std::string& text, const std::vector<const note
   if (!checkpoint) return Checked{false, "invalid: the checkpoint: " + checkpoint.error().message};
   if (!origin.empty() && checkpoint->origin != origin)
     return Checked{false, "invalid: the checkpoint is of the log " + checkpoint->origin + ", not of " + origin};
+  // A witness whose key is given must have cosigned it (c2sp.org/tlog-cosignature).
+  for (const note::Verifier* key : keys)
+    if (key->cosigner && std::ranges::find(opened->cosigned_by, key->name) == opened->cosigned_by.end())
+      return Checked{false, "not witnessed: witness " + key->name + " did not cosign the checkpoint"};
   return proof.contains("old_size") ? CheckConsistency(proof, *opened, *checkpoint, keys, kept_checkpoint)
                                     : CheckInclusion(proof, *opened, *checkpoint);
 }

@@ -35,6 +35,11 @@ struct CheckpointNote {
 [[nodiscard]] Result<CheckpointNote> LatestCheckpoint(const std::filesystem::path& journal_dir,
                                                       const std::string& stream);
 
+// Where `mcp-audit witness` keeps the newest checkpoint of `stream` with the
+// cosignatures witnesses gave it; LatestCheckpoint gives that note while it
+// is of the newest checkpoint.
+std::filesystem::path CosignedCheckpointPath(const std::filesystem::path& journal_dir, const std::string& stream);
+
 // The newest record of `stream` in the journal whose event_type is `event_type`.
 [[nodiscard]] Result<std::optional<nlohmann::json>> NewestRecord(const std::filesystem::path& journal_dir,
                                                                  const std::string& stream,

@@ -5,12 +5,17 @@
 // implementation of signed notes and RFC 6962) check the same proofs.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+
 #include <fstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "base/crypto.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
+#include "support/child_process.h"
 #include "support/cli_process.h"
 #include "support/shell.h"
 #include "support/temp_dir.h"
@@ -44,10 +49,13 @@ class TransparencyTest : public ::testing::Test {
   fs::path audit() const { return dir_.path() / "audit"; }
   std::string vkey() const { return (keys() / "audit-signing.vkey").string(); }
 
-  // Writes `count` calls of user `user` into the journal, signed; returns their ids.
-  std::vector<std::string> WriteCalls(int count, const std::string& user) {
+  // Writes `count` calls of user `user` into the journal (or into `other`, a
+  // journal of the stream `stream`), signed; returns their ids.
+  std::vector<std::string> WriteCalls(int count, const std::string& user, const fs::path& other = {},
+                                      const std::string& stream = "") {
     PipelineOptions options;
-    options.directory = audit();
+    options.directory = other.empty() ? audit() : other;
+    options.stream = stream;
     options.signing_key = keys() / "audit-signing.key";
     options.checkpoint_every_records = 10;
     options.admin_space_left_bytes = options.space_left_bytes = 0;
@@ -76,12 +84,18 @@ class TransparencyTest : public ::testing::Test {
 
   // What Go's sumdb/note and sumdb/tlog make of a proof.
   std::string GoCheck(const std::string& proof_file) const {
-    const fs::path checker = dir_.path() / "tlog_check";
-    if (!fs::exists(checker))
+    const std::string checker = GoProgram("tlog_check", MCPAUDIT_TLOG_CHECK_DIR);
+    return RunShell(ShellQuote(checker) + " " + ShellQuote(vkey()) + " " + ShellQuote(proof_file), true);
+  }
+
+  // Builds the Go program in tests/support/`name` (once) and returns its path.
+  std::string GoProgram(const std::string& name, const std::string& source_dir) const {
+    const fs::path program = dir_.path() / name;
+    if (!fs::exists(program))
       RunShell("cd " + ShellQuote(dir_.path().string()) + " && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE=" +
-               ShellQuote((dir_.path() / "go-cache").string()) + " go build -o tlog_check " +
-               ShellQuote(MCPAUDIT_TLOG_CHECK_DIR "/main.go") + " 2>&1");
-    return RunShell(ShellQuote(checker.string()) + " " + ShellQuote(vkey()) + " " + ShellQuote(proof_file), true);
+               ShellQuote((dir_.path() / "go-cache").string()) + " go build -o " + name + " " +
+               ShellQuote(source_dir + "/main.go") + " 2>&1");
+    return program.string();
   }
 
   // Unpacks the bundle `name` into a directory of that name and returns it.
@@ -365,6 +379,83 @@ TEST_F(TransparencyTest, ABundleEndsAtTheNewestCheckpointAndKeepsErasedValuesEra
   EXPECT_EQ(until_code, 2) << until_out;
   EXPECT_NE(until_out.find("is not signed by a checkpoint yet"), std::string::npos) << until_out;
   EXPECT_FALSE(fs::exists(dir_.path() / "until.tar.gz"));
+}
+
+// A witness (tests/support/tlog_witness: Go's sumdb/note and sumdb/tlog, not
+// our code) on a loopback port, trusting the log's verifier key.
+class Witness {
+ public:
+  Witness(const std::string& program, const std::string& log_vkey, const fs::path& dir) {
+    const fs::path ready = dir / "witness.ready";
+    pid_ = testing::SpawnWithPipes({program, log_vkey, ready.string()}, (dir / "witness.err").string()).pid;
+    for (int i = 0; i < 600 && !fs::exists(ready); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const std::string line = testing::ReadFile(ready);
+    url_ = "http://127.0.0.1:" + line.substr(0, line.find(' '));
+    std::ofstream(dir / "witness.vkey") << line.substr(line.find(' ') + 1);
+    vkey_ = (dir / "witness.vkey").string();
+  }
+  ~Witness() {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  const std::string& url() const { return url_; }
+  const std::string& vkey() const { return vkey_; }
+
+ private:
+  pid_t pid_;
+  std::string url_, vkey_;
+};
+
+TEST_F(TransparencyTest, AWitnessCosignsOnlyACheckpointThatExtendsWhatItSaw) {
+  const auto ids = WriteCalls(12, "alice");
+  Witness witness(GoProgram("tlog_witness", MCPAUDIT_TLOG_WITNESS_DIR), vkey(), dir_.path());
+  ASSERT_FALSE(witness.url().ends_with(":")) << "the witness did not start";
+  const std::string ask = "witness --audit-dir " + audit().string() + " --url " + witness.url() +
+                          " --witness-vkey " + witness.vkey() + " --vkey " + vkey();
+  auto [first_code, first_out] = RunCommand(ask);
+  ASSERT_EQ(first_code, 0) << first_out;
+  EXPECT_NE(first_out.find("cosigned by witness.example/w1: the checkpoint of"), std::string::npos) << first_out;
+  auto [checkpoint_code, checkpoint] = RunCommand("checkpoint --audit-dir " + audit().string());
+  EXPECT_NE(checkpoint.find("\n\xE2\x80\x94 witness.example/w1 "), std::string::npos) << checkpoint;
+
+  // A proof against it holds with the witness's key too (its cosignature checked).
+  auto [prove_code, proof] = RunCommand("prove --audit-dir " + audit().string() + " --id " + ids[3]);
+  ASSERT_EQ(prove_code, 0) << proof;
+  const std::string proof_file = Saved("witnessed.json", proof.substr(proof.find('{')));
+  auto [verify_code, verified] =
+      RunCommand("verify --proof " + proof_file + " --vkey " + vkey() + " --witness-vkey " + witness.vkey());
+  EXPECT_EQ(verify_code, 0) << verified;
+  EXPECT_NE(verified.find("signed by audit.example/log, cosigned by witness.example/w1"), std::string::npos)
+      << verified;
+  EXPECT_EQ(GoCheck(proof_file), "ok");
+
+  // The log grew: cosigned again, from the size the witness saw.
+  WriteCalls(8, "bob");
+  auto [second_code, second_out] = RunCommand(ask);
+  EXPECT_EQ(second_code, 0) << second_out;
+
+  // The operator rewrites history: a log of the same name and key with other
+  // records, longer than what the witness saw. The witness refuses it (its
+  // consistency proof does not hold), and a proof of it is not witnessed.
+  std::string stream = testing::ReadFile(audit() / "stream");
+  stream = stream.substr(0, stream.find('\n'));
+  const fs::path fork = dir_.path() / "fork";
+  const auto forged = WriteCalls(40, "mallory", fork, stream);
+  auto [fork_code, fork_out] = RunCommand("witness --audit-dir " + fork.string() + " --stream " + stream + " --url " +
+                                          witness.url() + " --witness-vkey " + witness.vkey() + " --vkey " + vkey());
+  EXPECT_EQ(fork_code, 1) << fork_out;
+  EXPECT_NE(fork_out.find("the witness did not cosign the checkpoint"), std::string::npos) << fork_out;
+  EXPECT_NE(fork_out.find("HTTP 422"), std::string::npos) << fork_out;
+  auto [forged_code, forged_proof] = RunCommand("prove --audit-dir " + fork.string() + " --id " + forged[3]);
+  ASSERT_EQ(forged_code, 0) << forged_proof;
+  const std::string forged_file = Saved("forged.json", forged_proof.substr(forged_proof.find('{')));
+  EXPECT_EQ(RunCommand("verify --proof " + forged_file + " --vkey " + vkey()).first, 0);  // the key alone: valid
+  auto [unwitnessed_code, unwitnessed] =
+      RunCommand("verify --proof " + forged_file + " --vkey " + vkey() + " --witness-vkey " + witness.vkey());
+  EXPECT_EQ(unwitnessed_code, 1) << unwitnessed;
+  EXPECT_NE(unwitnessed.find("not witnessed: witness witness.example/w1 did not cosign the checkpoint"),
+            std::string::npos)
+      << unwitnessed;
 }
 
 }  // namespace

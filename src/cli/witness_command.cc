@@ -1,0 +1,144 @@
+// mcp-audit witness: the client side of c2sp.org/tlog-witness. It sends the
+// newest signed checkpoint to a witness with the consistency proof from the
+// last size that witness cosigned; a witness cosigns only a checkpoint that
+// extends what it saw, so a log rewritten after the fact gets no cosignature.
+// The cosigned note is kept beside the journal (tlog::CosignedCheckpointPath):
+// `checkpoint`, `prove` and `evidence` give it while it is the newest.
+#include <charconv>
+#include <iostream>
+
+#include "audit/merkle_tree.h"
+#include "base/audit_files.h"
+#include "cli/commands.h"
+#include "mcpaudit/pipeline.h"
+#include "sinks/http_sink.h"
+#include "store/tlog.h"
+
+namespace mcpaudit::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The tree size the witness cosigned last for this log, as kept (0: none yet).
+fs::path SizeFile(const fs::path& dir, const std::string& stream, const note::Verifier& witness) {
+  return dir / "witness" / (merkle::FileNameOf(stream) + "." + merkle::FileNameOf(witness.name) + ".size");
+}
+
+std::optional<uint64_t> ParseSize(std::string_view text) {
+  while (text.ends_with('\n')) text.remove_suffix(1);
+  uint64_t size = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), size);
+  if (error != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return size;
+}
+
+struct Cosigned {
+  uint64_t size = 0;
+  std::string lines;  // the witness's signature lines
+};
+
+// Asks the witness at `url` to cosign `checkpoint`. A witness that saw
+// another size than `old_size` says which (409): asked again once from there.
+Result<Cosigned> AddCheckpoint(const fs::path& dir, const std::string& stream, const tlog::CheckpointNote& checkpoint,
+                               uint64_t old_size, const std::string& url, const std::string& ca_file) {
+  SinkConfig config;
+  config.url = url;
+  config.ca_file = ca_file;
+  config.timeout = std::chrono::seconds(30);
+  HttpConnection connection(config);
+  auto tree = merkle::StoredTree::Open(merkle::TreeDirectory(dir, stream), false);
+  if (!tree) return std::unexpected(tree.error());
+  for (int attempt = 0;; ++attempt) {
+    if (old_size > checkpoint.size)
+      return Fail(ErrorCode::kInvalidArgument, "the witness cosigned a tree of " + std::to_string(old_size) +
+                                                   " records, larger than the newest checkpoint's " +
+                                                   std::to_string(checkpoint.size) +
+                                                   ": records the witness saw are gone from this log");
+    auto proof = tree->ConsistencyProof(old_size, checkpoint.size);
+    if (!proof) return std::unexpected(proof.error());
+    std::string body = "old " + std::to_string(old_size) + "\n";
+    for (const auto& hash : *proof)
+      body += Base64Encode({reinterpret_cast<const char*>(hash.data()), hash.size()}) + "\n";
+    body += "\n" + checkpoint.note;  // with the cosignatures other witnesses gave, if any
+    const std::string endpoint = (url.ends_with('/') ? url.substr(0, url.size() - 1) : url) + "/add-checkpoint";
+    const HttpResponse response = connection.Post(endpoint, {"Content-Type: text/plain"}, body, false);
+    if (response.status == 200) return Cosigned{checkpoint.size, response.body};
+    if (response.status == 409 && attempt == 0)
+      if (auto seen = ParseSize(response.body)) {
+        old_size = *seen;
+        continue;
+      }
+    const std::string why = response.status == 0 ? response.transport_error
+                                                  : "HTTP " + std::to_string(response.status) + ": " +
+                                                        response.body.substr(0, 300);
+    return Fail(ErrorCode::kUnavailable, "the witness did not cosign the checkpoint of " +
+                                             std::to_string(checkpoint.size) + " records (from " +
+                                             std::to_string(old_size) + "): " + why);
+  }
+}
+
+}  // namespace
+
+void AddWitnessCommand(CLI::App& app, int& exit_code) {
+  struct Options {
+    std::string audit_dir = kDefaultAuditDir;
+    std::string stream;
+    std::string url;
+    std::string witness_vkey;
+    std::vector<std::string> vkeys;
+    std::string ca_file;
+  };
+  auto options = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand(
+      "witness", "Ask a witness (c2sp.org/tlog-witness) to cosign the newest checkpoint: it does only when the "
+                 "log grew from what it saw");
+  cmd->add_option("--audit-dir", options->audit_dir, "Directory of the journal")->capture_default_str();
+  cmd->add_option("--stream", options->stream, "The stream (default: the journal's own)");
+  cmd->add_option("--url", options->url, "The witness's submission prefix (https://…; POST …/add-checkpoint)")
+      ->required();
+  cmd->add_option("--witness-vkey", options->witness_vkey,
+                  "A file holding the witness's cosigner key (a vkey of type 0x04)")
+      ->required();
+  cmd->add_option("--vkey", options->vkeys, "A file holding the log's verifier key (audit-signing.vkey)")->required();
+  cmd->add_option("--ca-file", options->ca_file, "Trust this CA bundle for the witness instead of the system's");
+  cmd->callback([options, &exit_code] {
+    auto fail = [&](const std::string& message, int code) {
+      std::cerr << "mcp-audit witness: " << message << "\n";
+      exit_code = code;
+    };
+    auto witness = ReadVerifierKeys({options->witness_vkey});
+    if (!witness) return fail(witness.error().message, 2);
+    if (!witness->front().cosigner)
+      return fail(options->witness_vkey + " is not a cosigner key (type 0x04, cosignature/v1)", 2);
+    auto keys = ReadVerifierKeys(options->vkeys);
+    if (!keys) return fail(keys.error().message, 2);
+    const fs::path dir = options->audit_dir;
+    const std::string stream = options->stream.empty() ? KnownJournalStream(dir) : options->stream;
+    auto checkpoint = tlog::LatestCheckpoint(dir, stream);
+    if (!checkpoint) return fail(checkpoint.error().message, 2);
+    const fs::path size_file = SizeFile(dir, stream, witness->front());
+    uint64_t old_size = 0;
+    if (auto kept = ReadSmallFile(size_file.string(), 64, "a tree size"))
+      old_size = ParseSize(*kept).value_or(0);
+    auto cosigned = AddCheckpoint(dir, stream, *checkpoint, old_size, options->url, options->ca_file);
+    if (!cosigned) return fail(cosigned.error().message, 1);
+    // Only what the witness's key verifiably signed is kept.
+    std::vector<const note::Verifier*> known{&witness->front()};
+    for (const auto& key : *keys) known.push_back(&key);
+    const std::string note = checkpoint->note + cosigned->lines;
+    auto opened = note::Open(note, known);
+    if (!opened || opened->cosigned_by.empty())
+      return fail("the witness's answer is no cosignature of the checkpoint by " + witness->front().name +
+                      (opened ? "" : ": " + opened.error().message),
+                  1);
+    Status kept = EnsureAuditDirectory(dir / "witness");
+    if (kept) kept = ReplaceFileDurably(size_file, std::to_string(cosigned->size) + "\n");
+    if (kept) kept = ReplaceFileDurably(tlog::CosignedCheckpointPath(dir, stream), note);
+    if (!kept) return fail(kept.error().message, 2);
+    std::cout << "cosigned by " << witness->front().name << ": the checkpoint of " << cosigned->size
+              << " records of " << stream << "\n";
+    exit_code = 0;
+  });
+}
+
+}  // namespace mcpaudit::cli
