@@ -35,7 +35,7 @@ void AddEvidenceCommand(CLI::App& app, int& exit_code) {
       ->required();
   cmd->callback([options, &exit_code] {
     auto fail = [&](const std::string& message) {
-      std::cerr << "mcp-audit evidence: " << message << "\n";
+      std::cerr << "mcp-audit evidence: " << Printable(message) << "\n";
       exit_code = 2;
     };
     auto filter = options->filters.Filter();
@@ -81,11 +81,12 @@ void AddEvidenceCommand(CLI::App& app, int& exit_code) {
     }
     if ((*bundle)->records() == 0) return fail("no signed record matches the filters (no bundle written)");
     if (Status finished = (*bundle)->Finish(FiltersJson(options->filters)); !finished) return fail(finished.error().message);
+    const auto records = [](size_t n) { return std::to_string(n) + (n == 1 ? " record" : " records"); };
     if (unsigned_records > 0)
-      std::cerr << "mcp-audit evidence: " << unsigned_records
-                << " newer records are not signed by a checkpoint yet and are left out\n";
-    std::cerr << "wrote " << (*bundle)->records() << " records with their proofs to " << options->output
-              << " (check it: mcp-audit verify --bundle " << options->output << ")\n";
+      std::cerr << "mcp-audit evidence: " << records(unsigned_records)
+                << " newer than the newest checkpoint left out (not signed yet)\n";
+    std::cerr << "wrote " << records((*bundle)->records()) << " with their proofs to " << options->output
+              << " (check it: mcp-audit verify --bundle " << options->output << " --vkey KEY)\n";
     exit_code = bad == 0 ? 0 : 1;
   });
 }

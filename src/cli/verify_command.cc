@@ -57,6 +57,11 @@ int VerifyProof(const std::string& proof_file, const std::vector<std::string>& v
 
 // verify --bundle FILE [--vkey FILE…]: 0 valid, 1 invalid, 2 unreadable.
 int VerifyBundle(const std::string& bundle, const std::vector<std::string>& vkey_files, const std::string& origin) {
+  if (vkey_files.empty()) {
+    std::cerr << "mcp-audit verify: --bundle FILE needs --vkey FILE: the verifier key the log's operator published "
+                 "to you (a bundle's own keys/ are copies, never trusted)\n";
+    return 2;
+  }
   auto keys = ReadVerifierKeys(vkey_files);
   if (!keys) {
     std::cerr << "mcp-audit verify: " << keys.error().message << "\n";
@@ -68,9 +73,9 @@ int VerifyBundle(const std::string& bundle, const std::vector<std::string>& vkey
     return 2;
   }
   for (const auto& problem : report->problems) std::cout << Printable(problem) << "\n";
-  for (const auto& note : report->notes) std::cout << "note: " << Printable(note) << "\n";
   if (!report->valid()) {
-    std::cout << "INVALID: " << report->problems.size() << " problem(s) in the bundle " << bundle << "\n";
+    const size_t problems = report->problems.size() + report->unlisted - (report->unlisted > 0 ? 1 : 0);
+    std::cout << "INVALID: " << problems << " problem(s) in the bundle " << Printable(bundle) << "\n";
     return 1;
   }
   std::cout << Printable(report->summary) << "\n";
@@ -94,24 +99,27 @@ void AddVerifyCommand(CLI::App& app, int& exit_code) {
   auto options = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("verify", "Prove that the audit journal was not changed, or say where it was");
   cmd->add_option("--audit-dir", options->audit_dir, "Directory of the journal (with --store: the journal that records this read)")->capture_default_str();
-  AddStoreFlags(cmd, options->store, "Verify the copy in a database a sink fills");
-  cmd->add_option("--pubkey", options->pubkey, "Ed25519 public key (PEM) that must have signed the checkpoints");
-  cmd->add_option("--proof", options->proof,
+  auto* store = AddStoreFlags(cmd, options->store, "Verify the copy in a database a sink fills");
+  auto* pubkey =
+      cmd->add_option("--pubkey", options->pubkey, "Ed25519 public key (PEM) that must have signed the checkpoints");
+  auto* proof = cmd->add_option("--proof", options->proof,
                   "Check a proof from mcp-audit prove (JSON, or a .tlog-proof file) instead of a journal");
-  cmd->add_option("--bundle", options->bundle,
-                  "Check an evidence bundle from mcp-audit evidence (FILE.tar.gz) instead of a journal");
+  auto* bundle = cmd->add_option("--bundle", options->bundle,
+                                 "Check an evidence bundle from mcp-audit evidence (FILE.tar.gz) instead of a journal");
   cmd->add_option("--vkey", options->vkeys,
                   "With --proof or --bundle: a file holding the C2SP verifier key that must have signed the "
                   "checkpoint (audit-signing.vkey; repeat for more keys)");
   cmd->add_option("--witness-vkey", options->witness_vkeys,
                   "With --proof or --bundle: a file holding a witness's cosigner key (type 0x04): the "
                   "checkpoint must carry its cosignature (c2sp.org/tlog-cosignature; repeat for more witnesses)");
-  cmd->add_option("--old-checkpoint", options->old_checkpoint,
+  auto* old_checkpoint = cmd->add_option("--old-checkpoint", options->old_checkpoint,
                   "With a consistency proof: the checkpoint you kept (as mcp-audit checkpoint printed it), "
                   "whose tree the log must have grown from");
   cmd->add_option("--origin", options->origin,
                   "With --proof or --bundle: the log the checkpoint must be of (its first line, e.g. "
                   "host/mcp-audit/stream)");
+  // A bundle is checked with its verifier key alone: nothing else applies.
+  bundle->excludes(store)->excludes(pubkey)->excludes(proof)->excludes(old_checkpoint);
   cmd->callback([options, &exit_code] {
     if (!options->witness_vkeys.empty()) {
       auto witnesses = ReadVerifierKeys(options->witness_vkeys);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -33,9 +34,10 @@ constexpr std::string_view kFormat = "mcp-audit-evidence/1";
 constexpr std::string_view kRecordsFile = "records.jsonl";
 // A proof is its record's canonical form in base64, a path and a checkpoint.
 constexpr size_t kMaxProofBytes = journal::kMaxLineBytes / 3 * 4 + (64 << 10);
-// The manifest, a checkpoint, a key, the README.
+// The manifest, a checkpoint, a key, the README: each, and all of them.
 constexpr size_t kMaxSmallFileBytes = 1 << 20;
 constexpr size_t kMaxSmallFiles = 4096;
+constexpr size_t kMaxSmallBytes = 16 << 20;
 // What a bundle checked in memory may hold (about 100 bytes of each record
 // are kept until its proof is read).
 constexpr size_t kMaxBundleRecords = 4'000'000;
@@ -70,40 +72,48 @@ std::string HexId(const note::Verifier& key) {
   return HexEncode({reinterpret_cast<const uint8_t*>(key.id.data()), key.id.size()});
 }
 
+// The README of a bundle: what its manifest says, and how to check it.
 std::string Readme(const json& manifest) {
   std::string keys, origins;
-  for (const json& key : manifest["keys"])
-    keys += "  " + key["file"].get<std::string>() + ": " + key["name"].get<std::string>() + ", key id " +
-            key["id"].get<std::string>() + "\n";
-  for (const json& stream : manifest["streams"])
-    origins += "  " + stream["checkpoint"].get<std::string>() + ": " + stream["origin"].get<std::string>() +
-               ", a tree of " + std::to_string(stream["tree_size"].get<uint64_t>()) + " records\n";
+  for (const json& key : ArrayMember(manifest, "keys"))
+    keys += "  " + StringMember(key, "file") + ": " + StringMember(key, "name") + ", key id " +
+            StringMember(key, "id") + "\n";
+  for (const json& stream : ArrayMember(manifest, "streams"))
+    origins += "  " + StringMember(stream, "checkpoint") + ": " + StringMember(stream, "origin") + ", a tree of " +
+               std::to_string(UnsignedMember(stream, "tree_size")) + " records\n";
   return "# Evidence from an audit log\n\n"
-         "This bundle holds " + std::to_string(manifest["records"].get<uint64_t>()) +
+         "This bundle holds " + std::to_string(UnsignedMember(manifest, "records")) +
          " records of an mcp-audit log (records.jsonl, as stored; erased values stay\n"
          "erased), each with a proof that it is in the log as a signed checkpoint of the log\n"
          "states it. manifest.json says what was selected (\"selection\"). The checkpoints:\n\n" +
          origins +
-         "\nThe keys that sign them:\n\n" + keys +
-         "\nCompare these key ids with the verifier key the log's operator published to you.\n\n"
-         "## Check it with mcp-audit\n\n"
-         "    mcp-audit verify --bundle THIS_FILE.tar.gz --vkey THE_KEY_YOU_WERE_GIVEN.vkey\n\n"
-         "Exit 0: every record is in the log, unchanged, and the checkpoint is signed by the key.\n"
+         "\nCopies of the keys that sign them (never trust a key because a bundle brings it):\n\n" + keys +
+         "\n## Check it with mcp-audit\n\n"
+         "    mcp-audit verify --bundle THIS_FILE.tar.gz --vkey THE_KEY_YOU_WERE_GIVEN.vkey --origin THE_LOG\n\n"
+         "The verifier key is the whole line its operator published to you (audit-signing.vkey),\n"
+         "not a key id. Exit 0: every record is in the tree the checkpoint signs, unchanged, and\n"
+         "the checkpoint is signed by that key (and cosigned by each --witness-vkey given).\n"
          "Exit 1: what failed is named, record by record. Exit 2: the file is not readable.\n\n"
          "## Check it with any RFC 6962 and signed-note implementation\n\n"
          "Each proofs/<record id>.tlog-proof is a c2sp.org/tlog-proof@v1 file:\n"
-         "- its `extra` line is the base64 of d, the record's canonical form (its JSON with\n"
-         "  sorted keys, without the `integrity` member; a salted value is written as\n"
-         "  {\"$erased\": SHA-256 hex of salt and value}, so an erasure never changes d);\n"
+         "- its `extra` line is the base64 of d, the record the proof proves: the record's\n"
+         "  JSON without its `integrity` member in RFC 8785 (JCS) form, where each value that\n"
+         "  integrity.salts names is {\"$erased\": hex SHA-256 of the salt's 32 hex digits\n"
+         "  followed by the value's JCS form} (an erasure thus changes nothing in d);\n"
+         "  compare d with the line of records.jsonl;\n"
          "- its `index` is the record's integrity.seq - 1, its leaf hash SHA-256(0x00 || d);\n"
          "- the hashes that follow are its RFC 6962 inclusion path in the tree that the\n"
          "  checkpoint after the blank line signs: a c2sp.org/tlog-checkpoint signed note\n"
          "  (c2sp.org/signed-note, Ed25519), the same as in checkpoints/.\n"
-         "Go's golang.org/x/mod/sumdb/note (note.Open with a key of keys/) and sumdb/tlog\n"
-         "(CheckRecord) check them, for instance.\n\n"
+         "Go's golang.org/x/mod/sumdb/note (note.Open with the key you were given) and\n"
+         "sumdb/tlog (CheckRecord) check them, for instance.\n\n"
          "## What a bundle does not prove\n\n"
-         "That it holds every record of the log the selection matches: that takes the log\n"
-         "itself (mcp-audit verify on the journal).\n";
+         "- That it holds every record of the log the selection matches: that takes the log\n"
+         "  itself (mcp-audit verify on the journal).\n"
+         "- That the log shows everyone the same tree: whoever holds the key can sign another.\n"
+         "  Compare the checkpoint with one you kept (mcp-audit prove --old-size, verify\n"
+         "  --old-checkpoint), or ask for witnesses' cosignatures (verify --witness-vkey).\n"
+         "- The members of integrity other than seq and salts: the proofs do not cover them.\n";
 }
 
 }  // namespace
@@ -168,6 +178,8 @@ Result<std::unique_ptr<BundleWriter>> BundleWriter::Create(const std::filesystem
                                                            std::filesystem::path journal_dir,
                                                            std::vector<std::string> vkeys) {
   auto state = std::make_unique<State>();
+  std::ranges::sort(vkeys);
+  vkeys.erase(std::unique(vkeys.begin(), vkeys.end()), vkeys.end());
   for (const std::string& vkey : vkeys) {
     auto key = note::ParseVerifierKey(vkey);
     if (!key) return Fail(ErrorCode::kInvalidArgument, "a verifier key: " + key.error().message);
@@ -300,13 +312,16 @@ Result<std::optional<EntryHead>> NextEntry(archive* reader) {
   archive_entry* entry = nullptr;
   const int status = archive_read_next_header(reader, &entry);
   if (status == ARCHIVE_EOF) return std::nullopt;
-  if (status != ARCHIVE_OK && status != ARCHIVE_WARN)
-    return Fail(ErrorCode::kInvalidArgument, ErrorOf(reader));
+  // A warning is a header libarchive read otherwise than tar would (a pax
+  // record it dropped): what verify checks would not be what tar extracts.
+  if (status != ARCHIVE_OK) return Fail(ErrorCode::kInvalidArgument, ErrorOf(reader));
   const char* path = archive_entry_pathname(entry);
   std::string_view name = path ? path : "";
   while (name.starts_with("./")) name.remove_prefix(2);  // as `tar -C DIR .` names them
-  return EntryHead{std::string(name), archive_entry_filetype(entry) == AE_IFREG,
-                   archive_entry_filetype(entry) == AE_IFDIR};
+  // A hard link names another entry's content: tar extracts that, not its own.
+  const bool link = archive_entry_hardlink(entry) != nullptr || archive_entry_symlink(entry) != nullptr;
+  return EntryHead{std::string(name), !link && archive_entry_filetype(entry) == AE_IFREG,
+                   !link && archive_entry_filetype(entry) == AE_IFDIR};
 }
 
 // The current entry's data: at most `limit` bytes, else nullopt.
@@ -356,9 +371,10 @@ class BundleCheck {
 
   Result<BundleReport> Run() {
     if (Status read = Inventory(); !read) return std::unexpected(read.error());
-    if (report_.valid() && CheckManifest() && OpenKeys() && OpenCheckpoints())
+    if (report_.valid() && CheckManifest() && CheckKeyFiles() && OpenCheckpoints() && CheckReadme())
       if (Status paired = CheckRecords(); !paired) Problem("the archive is damaged: " + paired.error().message);
     if (dropped_ > 0) report_.problems.push_back("… and " + std::to_string(dropped_) + " more problems");
+    report_.unlisted = dropped_;
     if (report_.valid()) Summarize();
     return std::move(report_);
   }
@@ -400,8 +416,9 @@ class BundleCheck {
         Problem(name + " is in the archive twice");
       } else if (name == kRecordsFile) {
         has_records_ = true;
-      } else if (name == "manifest.json" || name.starts_with("checkpoints/") || name.starts_with("keys/")) {
-        if (small_.size() == kMaxSmallFiles) {
+      } else if (name == "manifest.json" || name == "README.md" || name.starts_with("checkpoints/") ||
+                 name.starts_with("keys/")) {
+        if (small_.size() == kMaxSmallFiles || small_bytes_ > kMaxSmallBytes) {
           Problem("too many files in the bundle");
           break;
         }
@@ -410,10 +427,15 @@ class BundleCheck {
           Problem("the archive is damaged: " + data.error().message);
           break;
         }
-        if (!*data) Problem(name + " is larger than a bundle's " + name.substr(0, name.find('/')) + " can be");
-        else small_.emplace(name, std::move(**data));
-      } else if (name != "README.md") {
+        if (!*data) {
+          Problem(name + " is larger than a bundle's " + name.substr(0, name.find('/')) + " can be");
+          break;
+        }
+        small_bytes_ += (*data)->size();
+        small_.emplace(name, std::move(**data));
+      } else {
         Problem("an unexpected file in the bundle: " + name);
+        break;
       }
     }
     if (!small_.contains("manifest.json")) Problem("no manifest.json: not an mcp-audit evidence bundle");
@@ -434,24 +456,35 @@ class BundleCheck {
     return true;
   }
 
-  bool OpenKeys() {
-    if (!given_keys_.empty()) return true;
-    for (const auto& [name, text] : small_) {
-      if (!name.starts_with("keys/")) continue;
-      auto key = note::ParseVerifierKey(text.ends_with('\n') ? text.substr(0, text.size() - 1) : text);
-      if (!key) {
-        Problem(name + ": " + key.error().message);
-        continue;
-      }
-      report_.notes.push_back("checked with the key the bundle brings, " + key->name + " (key id " + HexId(*key) +
-                              "): compare it with the key the log's operator published, or pass --vkey");
-      bundled_keys_.push_back(std::move(*key));
+  // keys/: each file the manifest lists, a verifier key of the name and id it
+  // says, and no other file (the bundle's copies: verify trusts the keys given).
+  bool CheckKeyFiles() {
+    std::set<std::string> listed;
+    for (const json& key : ArrayMember(manifest_, "keys")) {
+      const std::string file = StringMember(key, "file");
+      const auto text = small_.find(file);
+      auto parsed = text == small_.end() || !file.starts_with("keys/")
+                        ? Result<note::Verifier>(Fail(ErrorCode::kNotFound, "not in the bundle"))
+                        : note::ParseVerifierKey(text->second);
+      if (!parsed || parsed->name != StringMember(key, "name") || HexId(*parsed) != StringMember(key, "id"))
+        Problem("manifest.json lists the key " + file + ", which is not the key it says" +
+                (parsed ? "" : ": " + parsed.error().message));
+      listed.insert(file);
     }
-    if (bundled_keys_.empty()) Problem("no verifier key: the bundle brings none; pass --vkey FILE");
+    for (const auto& [name, text] : small_)
+      if (name.starts_with("keys/") && !listed.contains(name)) Problem(name + " is a key manifest.json does not list");
     return report_.valid();
   }
 
-  const std::vector<note::Verifier>& Keys() const { return given_keys_.empty() ? bundled_keys_ : given_keys_; }
+  // The README says what the manifest says, nothing else.
+  bool CheckReadme() {
+    const auto readme = small_.find("README.md");
+    if (readme == small_.end() || readme->second != Readme(manifest_))
+      Problem("README.md is not the one mcp-audit writes for this manifest.json");
+    return report_.valid();
+  }
+
+  const std::vector<note::Verifier>& Keys() const { return given_keys_; }
 
   bool OpenCheckpoints() {
     for (const json& stream : ArrayMember(manifest_, "streams")) {
@@ -475,10 +508,19 @@ class BundleCheck {
         Problem(file + " is a checkpoint of the log " + checkpoint->origin + ", not of " + origin_);
         continue;
       }
+      if (StringMember(stream, "origin") != checkpoint->origin || !stream.contains("tree_size") ||
+          stream["tree_size"] != checkpoint->size) {
+        Problem("manifest.json says another origin or tree size of stream " + name + " than " + file);
+        continue;
+      }
       if (!streams_.emplace(name, Stream{file, text->second, std::move(*checkpoint), opened->signed_by}).second)
         Problem("manifest.json names stream " + name + " twice");
     }
     if (streams_.empty()) Problem("manifest.json names no stream with a checkpoint");
+    for (const auto& [name, text] : small_)
+      if (name.starts_with("checkpoints/") &&
+          std::ranges::none_of(streams_, [&](const auto& stream) { return stream.second.file == name; }))
+        Problem(name + " is a checkpoint manifest.json does not name");
     return report_.valid();
   }
 
@@ -495,8 +537,11 @@ class BundleCheck {
       if (!*proof) break;
       CheckProof(**proof);
     }
+    std::map<size_t, std::string> unproved;  // by line: the same report each time
     for (const auto& [id, record] : records_)
-      if (!record.proved) Problem(Label(id, record.line) + " has no proof");
+      if (!record.proved) unproved.emplace(record.line, id);
+    for (const auto& [line, id] : unproved) Problem(Label(id, line) + " has no proof");
+    if (report_.records == 0) Problem("records.jsonl holds no record");
     if (manifest_["records"].get<uint64_t>() != report_.records)
       Problem("manifest.json says " + std::to_string(manifest_["records"].get<uint64_t>()) +
               " records; records.jsonl holds " + std::to_string(report_.records));
@@ -552,6 +597,11 @@ class BundleCheck {
     if (stream == streams_.end()) return Problem(Label(id, number) + ": no checkpoint of its stream " + stream_name);
     const uint64_t seq = UnsignedMember(integrity, "seq");
     if (seq == 0) return Problem(Label(id, number) + " has no seq");
+    // As the writer wrote it: no member repeated, reordered or spelled
+    // otherwise, so that every reader reads the record the proof proves.
+    if (journal::RecordLine(record) != line)
+      return Problem(Label(id, number) + " is not written as the journal writes records (a member repeated, "
+                                         "moved or spelled otherwise)");
     auto canonical = journal::CanonicalForHash(record, ObjectMember(integrity, "salts"));
     if (!canonical) return Problem(Label(id, number) + ": " + canonical.error().message);
     const Expected expected{number, &stream->second, seq - 1, Sha256().Update(*canonical).Digest(), false};
@@ -616,7 +666,6 @@ class BundleCheck {
 
   Opener open_;
   const std::vector<note::Verifier>& given_keys_;
-  std::vector<note::Verifier> bundled_keys_;
   std::string origin_;
   std::map<std::string, std::string> small_;
   json manifest_;
@@ -624,6 +673,7 @@ class BundleCheck {
   std::unordered_map<std::string, Expected> records_;
   bool has_records_ = false;
   size_t dropped_ = 0;
+  size_t small_bytes_ = 0;
   BundleReport report_;
 };
 
@@ -631,6 +681,7 @@ class BundleCheck {
 
 Result<BundleReport> CheckBundle(const std::filesystem::path& file, const std::vector<note::Verifier>& keys,
                                  const std::string& origin) {
+  if (keys.empty()) return Fail(ErrorCode::kInvalidArgument, "a bundle is checked with the key you were given");
   return BundleCheck(
              [&file]() -> Result<ReadArchive> {
                std::error_code error;
@@ -648,6 +699,7 @@ Result<BundleReport> CheckBundle(const std::filesystem::path& file, const std::v
 
 Result<BundleReport> CheckBundleBytes(std::string_view bytes, const std::vector<note::Verifier>& keys,
                                       const std::string& origin) {
+  if (keys.empty()) return Fail(ErrorCode::kInvalidArgument, "a bundle is checked with the key you were given");
   return BundleCheck(
              [bytes]() -> Result<ReadArchive> {
                auto reader = NewReader();

@@ -53,15 +53,16 @@ class BundleWriter {
 struct BundleReport {
   size_t records = 0;
   std::vector<std::string> problems;  // each names the record or file and what failed
-  std::vector<std::string> notes;     // what the auditor should know
+  size_t unlisted = 0;                // problems past the listed ones (counted only)
   std::string summary;                // what a valid bundle proves
   bool valid() const { return problems.empty(); }
 };
 
 // Checks every record of a bundle against its proof, and every proof against
-// its checkpoint signed by one of `keys` (none given: the keys the bundle
-// brings, which a note then asks to compare). With `origin`, the checkpoints
-// must be of that log. Fails only when the file is no tar.gz archive.
+// its checkpoint signed by one of `keys` (the bundle's own keys/ are copies,
+// never trusted) and cosigned by each witness key among them. With `origin`,
+// the checkpoints must be of that log. Fails when no key is given, or when
+// the file is no tar.gz archive.
 [[nodiscard]] Result<BundleReport> CheckBundle(const std::filesystem::path& file,
                                                const std::vector<note::Verifier>& keys, const std::string& origin);
 // The same for a bundle held in memory.

@@ -229,6 +229,14 @@ Result<Prover::Stream*> Prover::Open(const std::string& stream) {
     if (!newest) return std::unexpected(newest.error());
     auto opened = TreeOfSize(dir_, stream, newest->size);
     if (!opened) return std::unexpected(opened.error());
+    // The tree must be the one the checkpoint signs, or every proof from it is false.
+    auto root = opened->Root(newest->size);
+    if (!root) return std::unexpected(root.error());
+    auto signed_tree = note::ParseCheckpoint(note::TextOf(newest->note));
+    if (!signed_tree || signed_tree->root != *root)
+      return Fail(ErrorCode::kInternal, "the Merkle tree of stream " + stream + " does not give the root its "
+                                        "newest checkpoint signs: it was changed (the server sets it aside and "
+                                        "builds it again from the journal when it starts)");
     known = streams_.emplace(stream, std::make_unique<Stream>(std::move(*newest), std::move(*opened))).first;
   }
   return known->second.get();
