@@ -75,9 +75,10 @@ soak: build
 # Benchmarks print figures side by side with their baselines; they assert nothing.
 bench: build
 	@scripts/install-deps.sh bench
-	@cmake --build $(BUILD_DIR) --target journal_bench policy_bench store_bench proxy_bench console_bench verify_bench bare_http_server
+	@cmake --build $(BUILD_DIR) --target journal_bench policy_bench store_bench proxy_bench console_bench verify_bench tlog_bench bare_http_server
 	@./$(BUILD_DIR)/journal_bench
 	@./$(BUILD_DIR)/verify_bench
+	@./$(BUILD_DIR)/tlog_bench
 	@./$(BUILD_DIR)/policy_bench
 	@bench/store_bench.sh $(BUILD_DIR)/store_bench
 	@bench/store_bench.sh $(BUILD_DIR)/console_bench
