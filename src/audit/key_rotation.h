@@ -8,30 +8,44 @@
 //   {"previous_key": the old key's vkey, "key": the new key's vkey,
 //    "previous_key_id", "key_id": their KeyId()s,
 //    "note": a C2SP signed note by the old key of the text
-//            "mcp-audit key rotation\n<T>\n<S>\n<the new key's vkey>\n"}
+//            "mcp-audit key rotation\n<T>\n<S>\n<prev>\n<the new key's vkey>\n"}
+// where prev is the chain's hash of record S - 1: the old key vouches for
+// every record before the rotation, so a thief of a later key who rewrites
+// them cannot make the rotation hold.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "audit/signed_note.h"
 #include "base/crypto.h"
 #include "mcpaudit/result.h"
 
 namespace mcpaudit::key_rotation {
 
-// The details of the key_rotation record at `seq` of `stream`, from `old` to
-// `fresh`, both under the key name `name`.
-[[nodiscard]] Result<nlohmann::json> Details(std::string_view stream, uint64_t seq, std::string_view name,
-                                             const SigningKey& old, const SigningKey& fresh);
+// The details of the key_rotation record at `seq` of `stream` (after the
+// record whose hash is `prev`), from `old` to `fresh`, both named `name`.
+[[nodiscard]] Result<nlohmann::json> Details(std::string_view stream, uint64_t seq, std::string_view prev,
+                                             std::string_view name, const SigningKey& old, const SigningKey& fresh);
 
 // The public key that the key_rotation record (its `details`, at `seq` of
-// `stream`) hands over to, when `current` signed it. kNotFound: another key
-// signed it; kInvalidArgument: its note does not verify or says another thing.
+// `stream`, after the record whose hash is `prev`) hands over to, when
+// `current` signed it. kNotFound: another key signed it; kInvalidArgument:
+// its note does not verify or says another thing.
 [[nodiscard]] Result<SigningKey> Follow(const nlohmann::json& details, std::string_view stream, uint64_t seq,
-                                        const SigningKey& current);
+                                        std::string_view prev, const SigningKey& current);
+
+// The keys of the epoch that signs a checkpoint of `size` records: `first`
+// (the keys an auditor trusts), handed on by each key rotation in `notes`
+// (the records' details.note, oldest first) at a seq up to `size`. Refused,
+// naming it, when a rotation is not signed by the key of the epoch before it.
+[[nodiscard]] Result<std::vector<note::Verifier>> EpochKeys(const std::vector<const note::Verifier*>& first,
+                                                            const std::vector<std::string>& notes, uint64_t size);
 
 // Where the next epoch's private key waits, beside the signing key, until the
 // journal has the record that names it.

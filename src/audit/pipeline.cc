@@ -334,6 +334,16 @@ struct Pipeline::State {
       next_key_epoch = std::chrono::system_clock::now() + std::chrono::minutes(1);
     };
     const std::filesystem::path next = key_rotation::NextKeyPath(options.signing_key);
+    // The last rotation not finished: its key (the one signing) is only in
+    // `next`. It is finished first; a new key never takes its place there.
+    std::error_code ec;
+    if (std::filesystem::exists(next, ec)) {
+      auto pending = SigningKey::LoadPrivate(next.string());
+      if (!pending || pending->KeyId() != chain.key()->KeyId())
+        return retry(next.string() + " holds another key than the one signing: left as it is");
+      if (Status destroyed = key_rotation::DestroyAndReplace(options.signing_key, next); !destroyed)
+        return retry("the previous key is not destroyed yet (" + destroyed.error().message + ")");
+    }
     auto fresh = SigningKey::Generate();
     auto pem = fresh ? fresh->PrivateKeyPem() : Result<std::string>(std::unexpected(fresh.error()));
     if (!pem) return retry(pem.error().message);
@@ -344,8 +354,8 @@ struct Pipeline::State {
     batch_span.reset();
     const bool closes_epoch = chain.since_checkpoint() > 0;
     if (closes_epoch) SealCheckpoint(out);
-    auto details =
-        key_rotation::Details(options.stream, chain.seq() + 1, chain.names().key_name, *chain.key(), *fresh);
+    auto details = key_rotation::Details(options.stream, chain.seq() + 1, chain.head(), chain.names().key_name,
+                                         *chain.key(), *fresh);
     Status appended = details ? Status{} : Status(std::unexpected(details.error()));
     if (appended) {
       AuditEvent e = SystemEvent("key_rotation");
@@ -644,12 +654,17 @@ Status FinishKeyRotation(const std::filesystem::path& dir, const std::string& st
   const std::filesystem::path next = key_rotation::NextKeyPath(signing_key);
   std::error_code ec;
   if (!std::filesystem::exists(next, ec)) return {};
+  // Never removed unread: it may be the only copy of the key the journal names.
   auto fresh = SigningKey::LoadPrivate(next.string());
+  if (!fresh)
+    return Fail(ErrorCode::kInvalidArgument, "a signing key rotation of the last run is not finished, and its new "
+                                             "key cannot be read: " + fresh.error().message);
   auto rotation = tlog::NewestRecord(dir, stream, "key_rotation");
   if (!rotation) return std::unexpected(rotation.error());
-  if (fresh && *rotation && StringMember(ObjectMember(**rotation, "details"), "key_id") == fresh->KeyId()) {
+  if (*rotation && StringMember(ObjectMember(**rotation, "details"), "key_id") == fresh->KeyId()) {
+    if (Status destroyed = key_rotation::DestroyAndReplace(signing_key, next); !destroyed) return destroyed;
     OpsLog().warn("the signing key rotation of the last run is finished: the previous key is destroyed");
-    return key_rotation::DestroyAndReplace(signing_key, next);
+    return {};
   }
   OpsLog().warn("a signing key rotation that did not reach the journal is undone: {} removed", next.string());
   std::filesystem::remove(next, ec);
@@ -691,6 +706,11 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
   std::optional<SigningKey> key;
   std::chrono::system_clock::time_point key_since = std::chrono::system_clock::now();
   if (!options.signing_key.empty()) {
+    std::error_code ec;
+    if (options.key_epoch.count() > 0 && std::filesystem::is_symlink(options.signing_key, ec))
+      return Fail(ErrorCode::kInvalidArgument,
+                  options.signing_key.string() + " is a symlink: a signing key that rotates (key_epoch_hours) is "
+                  "replaced in its directory, so name the file itself");
     if (Status finished = FinishKeyRotation(options.directory, options.stream, options.signing_key); !finished)
       return std::unexpected(finished.error());
     auto loaded = SigningKey::LoadPrivate(options.signing_key.string());
@@ -757,6 +777,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
     OpsLog().error("the Merkle tree of stream {}: {}; its checkpoints carry no note", state->options.stream, no_tree);
   const Recovery recovery = state->journal.recovery();
   State* raw = state.get();
+  // Read before the writer starts: a key rotation changes the chain's key.
+  const std::string key_id = state->chain.key() ? state->chain.key()->KeyId() : "";
   state->writer = std::jthread([raw] { raw->Run(); });
   auto pipeline = std::unique_ptr<Pipeline>(new Pipeline(std::move(state)));
 
@@ -768,9 +790,8 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
                         : recovery.first_start ? "first_start"
                         : recovery.clean_stop  ? "clean"
                                                : "unclean"},
-      {"signed_checkpoints", pipeline->state_->chain.key() != nullptr}};
-  if (const SigningKey* key = pipeline->state_->chain.key())
-    started.details["key_id"] = key->KeyId();
+      {"signed_checkpoints", !key_id.empty()}};
+  if (!key_id.empty()) started.details["key_id"] = key_id;
   // Whether its checkpoints sign the stream's Merkle root (mcp-audit checkpoint, prove).
   started.details["merkle_notes"] = no_tree.empty();
   if (!no_tree.empty()) started.details["merkle_notes_off"] = no_tree;

@@ -107,6 +107,11 @@ Result<Verifier> ParseVerifierKey(std::string_view vkey) {
   return verifier;
 }
 
+Verifier CopyOf(const Verifier& verifier) {
+  return {verifier.name, verifier.id, *SigningKey::FromPublicKeyBytes(verifier.key.PublicKeyBytes()),
+          verifier.cosigner};
+}
+
 Result<std::string> Sign(std::string_view text, std::string_view name, const SigningKey& key) {
   if (!IsKeyName(name)) return std::unexpected(Refused("a key name must not be empty or have spaces or '+'"));
   if (text.empty() || text.back() != '\n') return std::unexpected(Refused("a note's text ends with a newline"));
@@ -155,7 +160,8 @@ Result<Opened> Open(std::string_view note, const std::vector<const Verifier*>& k
       } else if (rest.size() == 8 + 64) {
         uint64_t timestamp = 0;
         for (int i = 0; i < 8; ++i) timestamp = timestamp << 8 | static_cast<uint8_t>(rest[i]);
-        verified = timestamp < (uint64_t{1} << 63) &&
+        // A cosignature always says when (tlog-witness): 0 is none.
+        verified = timestamp > 0 && timestamp < (uint64_t{1} << 63) &&
                    verifier->key.VerifyBytes(CosignedMessage(opened.text, timestamp), rest.substr(8));
       }
       std::vector<std::string>& names = verifier->cosigner ? opened.cosigned_by : opened.signed_by;

@@ -45,6 +45,8 @@ struct Verifier {
   bool cosigner = false;
 };
 [[nodiscard]] Result<Verifier> ParseVerifierKey(std::string_view vkey);
+// Another Verifier of the same key (keys are not copied otherwise).
+Verifier CopyOf(const Verifier& verifier);
 
 // `text` (ending in a newline) signed by `key` under `name`.
 [[nodiscard]] Result<std::string> Sign(std::string_view text, std::string_view name, const SigningKey& key);

@@ -508,6 +508,9 @@ Status ReadIntegrity(Reader& top, const std::string& /*path: the reader names it
   MCPAUDIT_TRY(integrity->Get("key_name", config.audit.key_name));
   MCPAUDIT_TRY(integrity->Get("key_epoch_hours", epoch_hours));
   MCPAUDIT_TRY(integrity->NoUnknownKeys());
+  if (epoch_hours > 24 * 365 * 100)
+    return integrity->Error(*integrity->Node("key_epoch_hours"), "key_epoch_hours",
+                            std::to_string(epoch_hours) + " is more than a century: give 0 for one key");
   config.audit.key_epoch = std::chrono::hours(epoch_hours);
   return {};
 }

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <iostream>
 
+#include "audit/key_rotation.h"
 #include "audit/merkle_tree.h"
 #include "base/audit_files.h"
 #include "cli/commands.h"
@@ -21,7 +22,8 @@ namespace fs = std::filesystem;
 
 // The tree size the witness cosigned last for this log, as kept (0: none yet).
 fs::path SizeFile(const fs::path& dir, const std::string& stream, const note::Verifier& witness) {
-  return dir / "witness" / (merkle::FileNameOf(stream) + "." + merkle::FileNameOf(witness.name) + ".size");
+  const std::string id = HexEncode({reinterpret_cast<const uint8_t*>(witness.id.data()), witness.id.size()});
+  return dir / "witness" / (merkle::FileNameOf(stream) + "." + merkle::FileNameOf(witness.name) + "." + id + ".size");
 }
 
 std::optional<uint64_t> ParseSize(std::string_view text) {
@@ -31,6 +33,9 @@ std::optional<uint64_t> ParseSize(std::string_view text) {
   if (error != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
   return size;
 }
+
+// A witness answers a few signature lines.
+constexpr size_t kMaxResponseBytes = 64 << 10;
 
 struct Cosigned {
   uint64_t size = 0;
@@ -46,6 +51,7 @@ Result<Cosigned> AddCheckpoint(const fs::path& dir, const std::string& stream, c
   config.ca_file = ca_file;
   config.timeout = std::chrono::seconds(30);
   HttpConnection connection(config);
+  connection.set_max_response_bytes(kMaxResponseBytes);
   auto tree = merkle::StoredTree::Open(merkle::TreeDirectory(dir, stream), false);
   if (!tree) return std::unexpected(tree.error());
   for (int attempt = 0;; ++attempt) {
@@ -70,11 +76,43 @@ Result<Cosigned> AddCheckpoint(const fs::path& dir, const std::string& stream, c
       }
     const std::string why = response.status == 0 ? response.transport_error
                                                   : "HTTP " + std::to_string(response.status) + ": " +
-                                                        response.body.substr(0, 300);
+                                                        Printable(response.body.substr(0, 300));
     return Fail(ErrorCode::kUnavailable, "the witness did not cosign the checkpoint of " +
                                              std::to_string(checkpoint.size) + " records (from " +
                                              std::to_string(old_size) + "): " + why);
   }
+}
+
+// `note` without the signature lines of `name` (an earlier cosignature of
+// the same witness: replaced, never piled up).
+std::string WithoutSignaturesOf(const std::string& note, const std::string& name) {
+  const size_t blank = note.find("\n\n");
+  std::string kept = note.substr(0, blank + 2);
+  const std::string prefix = "\xE2\x80\x94 " + name + " ";
+  for (size_t at = blank + 2; at < note.size();) {
+    const size_t end = note.find('\n', at);
+    const std::string line = note.substr(at, end == std::string::npos ? std::string::npos : end - at + 1);
+    if (!line.starts_with(prefix)) kept += line;
+    at = end == std::string::npos ? note.size() : end + 1;
+  }
+  return kept;
+}
+
+// The lines of `answer` that are cosignatures of `note` by `witness`, and nothing else.
+std::string VerifiedCosignatures(const std::string& note, const std::string& answer, const note::Verifier& witness,
+                                 const std::vector<note::Verifier>& log_keys) {
+  std::vector<const note::Verifier*> known{&witness};
+  for (const auto& key : log_keys) known.push_back(&key);
+  std::string kept;
+  for (size_t at = 0; at < answer.size();) {
+    const size_t end = answer.find('\n', at);
+    if (end == std::string::npos) break;
+    const std::string line = answer.substr(at, end - at + 1);
+    at = end + 1;
+    auto opened = note::Open(note + line, known);
+    if (opened && !opened->cosigned_by.empty() && kept.find(line) == std::string::npos) kept += line;
+  }
+  return kept;
 }
 
 }  // namespace
@@ -116,21 +154,25 @@ void AddWitnessCommand(CLI::App& app, int& exit_code) {
     const std::string stream = options->stream.empty() ? KnownJournalStream(dir) : options->stream;
     auto checkpoint = tlog::LatestCheckpoint(dir, stream);
     if (!checkpoint) return fail(checkpoint.error().message, 2);
+    // The log's key of the checkpoint's epoch: the one given, handed on by the key rotations.
+    auto rotations = tlog::KeyRotationNotes(dir, stream, checkpoint->size);
+    if (!rotations) return fail(rotations.error().message, 2);
+    std::vector<const note::Verifier*> first;
+    for (const auto& key : *keys) first.push_back(&key);
+    auto epoch = key_rotation::EpochKeys(first, *rotations, checkpoint->size);
+    if (!epoch) return fail(epoch.error().message, 1);
     const fs::path size_file = SizeFile(dir, stream, witness->front());
     uint64_t old_size = 0;
     if (auto kept = ReadSmallFile(size_file.string(), 64, "a tree size"))
       old_size = ParseSize(*kept).value_or(0);
     auto cosigned = AddCheckpoint(dir, stream, *checkpoint, old_size, options->url, options->ca_file);
     if (!cosigned) return fail(cosigned.error().message, 1);
-    // Only what the witness's key verifiably signed is kept.
-    std::vector<const note::Verifier*> known{&witness->front()};
-    for (const auto& key : *keys) known.push_back(&key);
-    const std::string note = checkpoint->note + cosigned->lines;
-    auto opened = note::Open(note, known);
-    if (!opened || opened->cosigned_by.empty())
-      return fail("the witness's answer is no cosignature of the checkpoint by " + witness->front().name +
-                      (opened ? "" : ": " + opened.error().message),
-                  1);
+    // Only what the witness's key verifiably signed is kept, in place of what it signed before.
+    const std::string base = WithoutSignaturesOf(checkpoint->note, witness->front().name);
+    const std::string lines = VerifiedCosignatures(base, cosigned->lines, witness->front(), *epoch);
+    if (lines.empty())
+      return fail("the witness's answer holds no cosignature of the checkpoint by " + witness->front().name, 1);
+    const std::string note = base + lines;
     Status kept = EnsureAuditDirectory(dir / "witness");
     if (kept) kept = ReplaceFileDurably(size_file, std::to_string(cosigned->size) + "\n");
     if (kept) kept = ReplaceFileDurably(tlog::CosignedCheckpointPath(dir, stream), note);

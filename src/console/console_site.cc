@@ -10,7 +10,12 @@ Result<std::unique_ptr<ConsoleSite>> ConsoleSite::Create(ReadApiOptions api, con
   site->api_ = std::move(api);
   site->api_.journal_dir = journal;  // the tlog endpoints prove on its Merkle trees
   if (!signing_key.empty()) {
-    auto key = SigningKey::LoadPrivate(signing_key);
+    // Verify starts from the first key: its public half, which keygen writes
+    // beside it and a key rotation never replaces; else the key itself.
+    const std::filesystem::path first = std::filesystem::path(signing_key).replace_extension(".pub");
+    std::error_code missing;
+    auto key = std::filesystem::is_regular_file(first, missing) ? SigningKey::LoadPublic(first.string())
+                                                                : SigningKey::LoadPrivate(signing_key);
     if (!key) key = SigningKey::LoadPublic(signing_key);
     if (!key) return std::unexpected(key.error());
     site->key_.emplace(std::move(*key));

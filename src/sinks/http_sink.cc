@@ -15,8 +15,15 @@
 namespace mcpaudit {
 namespace {
 
+// A response body, kept up to a bound (beyond it the transfer is ended).
+struct Body {
+  std::string* text;
+  size_t max;
+};
 size_t AppendBody(char* data, size_t size, size_t count, void* out) {
-  static_cast<std::string*>(out)->append(data, size * count);
+  Body* body = static_cast<Body*>(out);
+  if (body->text->size() + size * count > body->max) return 0;
+  body->text->append(data, size * count);
   return size * count;
 }
 
@@ -123,8 +130,9 @@ HttpResponse HttpConnection::Post(const std::string& url, const std::vector<std:
   const std::string& sent = gzip ? compressed : body;
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, sent.data());
   curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(sent.size()));
+  Body received{&response.body, max_response_bytes_};
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &received);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, ReadRetryAfter);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response.retry_after);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);

@@ -43,11 +43,14 @@ class HttpConnection {
   // Whether the receiver answers a HEAD request to `url` at all (any status)
   // within two seconds.
   bool Answers(const std::string& url);
+  // A longer response body ends the request (no response: transport_error).
+  void set_max_response_bytes(size_t max) { max_response_bytes_ = max; }
 
  private:
   void* curl_;
   std::string ca_file_;
   std::chrono::milliseconds timeout_;
+  size_t max_response_bytes_ = 64 << 20;
 };
 
 // The body as gzip (RFC 1952).

@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "audit/journal_format.h"
+#include "audit/key_rotation.h"
 #include "audit/merkle_tree.h"
 #include "base/bounded_json.h"
 #include "base/line_reader.h"
@@ -122,6 +123,7 @@ struct BundleWriter::State {
   struct Stream {
     std::string note;
     note::Checkpoint checkpoint;
+    std::vector<std::string> key_rotations;
   };
 
   ~State() {
@@ -221,14 +223,15 @@ Result<bool> BundleWriter::Add(const std::string& line) {
   if (!newest) return std::unexpected(newest.error());
   if (UnsignedMember(integrity, "seq") > (*newest)->size) return false;
   if (!s.streams.contains(stream)) {
-    auto opened = note::Open((*newest)->note, PointersTo(s.keys));
+    auto epoch = key_rotation::EpochKeys(PointersTo(s.keys), (*newest)->key_rotations, (*newest)->size);
+    auto opened = epoch ? note::Open((*newest)->note, PointersTo(*epoch)) : Result<note::Opened>(std::unexpected(epoch.error()));
     if (!opened)
       return Fail(ErrorCode::kInvalidArgument, "the checkpoint of stream " + stream +
                                                    " is not signed by the verifier keys given: " +
                                                    opened.error().message);
     auto checkpoint = note::ParseCheckpoint(opened->text);
     if (!checkpoint) return std::unexpected(checkpoint.error());
-    s.streams.emplace(stream, State::Stream{(*newest)->note, std::move(*checkpoint)});
+    s.streams.emplace(stream, State::Stream{(*newest)->note, std::move(*checkpoint), (*newest)->key_rotations});
   }
   auto proof = s.prover->Prove(line);
   if (!proof) return std::unexpected(proof.error());
@@ -269,7 +272,8 @@ Status BundleWriter::Finish(const json& selection) {
     manifest["streams"].push_back({{"stream", stream},
                                    {"origin", known.checkpoint.origin},
                                    {"tree_size", known.checkpoint.size},
-                                   {"checkpoint", file}});
+                                   {"checkpoint", file},
+                                   {"key_rotations", known.key_rotations}});
   }
   for (size_t i = 0; i < s.keys.size(); ++i) {
     const std::string file = "keys/" + HexId(s.keys[i]) + ".vkey";
@@ -385,6 +389,7 @@ class BundleCheck {
     std::string note;
     note::Checkpoint checkpoint;
     std::vector<std::string> signed_by;
+    std::vector<note::Verifier> keys;  // the epoch's that signs it, and the witnesses'
   };
 
   void Problem(std::string text) {
@@ -494,7 +499,21 @@ class BundleCheck {
         Problem("the checkpoint of stream " + name + " is not in the bundle");
         continue;
       }
-      auto opened = note::Open(text->second, PointersTo(Keys()));
+      // The keys given, handed on by the key rotations up to the checkpoint.
+      std::vector<std::string> rotations;
+      for (const json& rotation : ArrayMember(stream, "key_rotations"))
+        if (rotation.is_string()) rotations.push_back(rotation.get<std::string>());
+      std::vector<const note::Verifier*> first;
+      std::vector<note::Verifier> keys;
+      for (const auto& key : Keys()) (key.cosigner ? keys.push_back(note::CopyOf(key)) : first.push_back(&key));
+      auto stated = note::ParseCheckpoint(note::TextOf(text->second));
+      auto epoch = key_rotation::EpochKeys(first, rotations, stated ? stated->size : 0);
+      if (!epoch) {
+        Problem(file + ": " + epoch.error().message);
+        continue;
+      }
+      for (auto& key : *epoch) keys.push_back(std::move(key));
+      auto opened = note::Open(text->second, PointersTo(keys));
       if (!opened) {
         Problem(file + ": " + opened.error().message);
         continue;
@@ -513,7 +532,8 @@ class BundleCheck {
         Problem("manifest.json says another origin or tree size of stream " + name + " than " + file);
         continue;
       }
-      if (!streams_.emplace(name, Stream{file, text->second, std::move(*checkpoint), opened->signed_by}).second)
+      if (!streams_.emplace(name, Stream{file, text->second, std::move(*checkpoint), opened->signed_by, std::move(keys)})
+               .second)
         Problem("manifest.json names stream " + name + " twice");
     }
     if (streams_.empty()) Problem("manifest.json names no stream with a checkpoint");
@@ -647,7 +667,7 @@ class BundleCheck {
     if ((*parsed)["index"] != record.index)
       return Problem(label + ": its seq " + std::to_string(record.index + 1) +
                      " is not the place its proof proves (index " + (*parsed)["index"].dump() + ")");
-    auto checked = tlog::CheckProof(*proof.text, PointersTo(Keys()), "", origin_);
+    auto checked = tlog::CheckProof(*proof.text, PointersTo(record.stream->keys), "", origin_);
     if (!checked) return Problem(label + ": " + checked.error().message);
     if (!checked->valid) Problem(label + ": " + checked->summary);
   }

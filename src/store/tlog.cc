@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "audit/journal_format.h"
+#include "audit/key_rotation.h"
 #include "audit/merkle_tree.h"
 #include "base/audit_files.h"
 #include "base/bounded_json.h"
@@ -20,6 +21,7 @@ using nlohmann::json;
 
 constexpr std::string_view kTlogProofHeader = "c2sp.org/tlog-proof@v1";
 constexpr size_t kMaxProofHashes = 64;  // a path in a tree of 2^64 leaves
+constexpr size_t kMaxKeyRotations = 1 << 20;  // a key an hour for a century
 
 std::string Base64Of(const Sha256Digest& digest) {
   return Base64Encode({reinterpret_cast<const char*>(digest.data()), digest.size()});
@@ -213,6 +215,25 @@ Result<json> ProveLine(const std::filesystem::path& dir, const std::string& line
   return Prover(dir).Prove(line);
 }
 
+Result<std::vector<std::string>> KeyRotationNotes(const std::filesystem::path& dir, const std::string& stream,
+                                                  uint64_t size) {
+  auto files = ListAuditFiles(dir);
+  if (!files) return std::unexpected(files.error());
+  std::vector<std::string> notes;
+  Status read = ForEachLine(*files, [&](const std::filesystem::path&, size_t, const std::string& line) {
+    if (line.find("\"event_type\":\"key_rotation\"") == std::string::npos) return true;
+    const json record = ParseWithin(line, kMaxRecordDepth);
+    const json integrity = ObjectMember(record, "integrity");
+    if (StringMember(record, "event_type") != "key_rotation" || StringMember(integrity, "stream") != stream)
+      return true;
+    if (UnsignedMember(integrity, "seq") > size) return false;
+    notes.push_back(StringMember(ObjectMember(record, "details"), "note"));
+    return true;
+  });
+  if (!read) return std::unexpected(read.error());
+  return notes;
+}
+
 struct Prover::Stream {
   Stream(CheckpointNote c, merkle::StoredTree t) : checkpoint(std::move(c)), tree(std::move(t)) {}
   CheckpointNote checkpoint;
@@ -237,6 +258,9 @@ Result<Prover::Stream*> Prover::Open(const std::string& stream) {
       return Fail(ErrorCode::kInternal, "the Merkle tree of stream " + stream + " does not give the root its "
                                         "newest checkpoint signs: it was changed (the server sets it aside and "
                                         "builds it again from the journal when it starts)");
+    auto rotations = KeyRotationNotes(dir_, stream, newest->size);
+    if (!rotations) return std::unexpected(rotations.error());
+    newest->key_rotations = std::move(*rotations);
     known = streams_.emplace(stream, std::make_unique<Stream>(std::move(*newest), std::move(*opened))).first;
   }
   return known->second.get();
@@ -269,13 +293,15 @@ Result<json> Prover::Prove(const std::string& line) {
                                                  std::to_string(record->seq) + ": it was changed (run mcp-audit verify)");
   auto proof = tree->InclusionProof(index, checkpoint->size);
   if (!proof) return std::unexpected(proof.error());
-  return json{{"stream", record->stream},
+  json answer{{"stream", record->stream},
               {"index", index},
               {"tree_size", checkpoint->size},
               {"leaf", Base64Encode(record->canonical)},
               {"leaf_hash", Base64Of(leaf)},
               {"proof", Base64List(*proof)},
               {"checkpoint", checkpoint->note}};
+  if (!checkpoint->key_rotations.empty()) answer["key_rotations"] = checkpoint->key_rotations;
+  return answer;
 }
 
 namespace {
@@ -312,6 +338,8 @@ Result<json> ProveConsistency(const std::filesystem::path& dir, const std::strin
   if (!proof) return std::unexpected(proof.error());
   if (!old_root) return std::unexpected(old_root.error());
   if (!root) return std::unexpected(root.error());
+  auto rotations = KeyRotationNotes(dir, stream, checkpoint->size);
+  if (!rotations) return std::unexpected(rotations.error());
   json answer{{"stream", stream},
               {"old_size", old_size},
               {"old_root", Base64Of(*old_root)},
@@ -324,6 +352,7 @@ Result<json> ProveConsistency(const std::filesystem::path& dir, const std::strin
   auto old_note = NoteOfSize(dir, stream, old_size);
   if (!old_note) return std::unexpected(old_note.error());
   if (*old_note) answer["old_checkpoint"] = **old_note;
+  if (!rotations->empty()) answer["key_rotations"] = *rotations;
   return answer;
 }
 
@@ -412,8 +441,27 @@ Checked CheckInclusion(const json& proof, const note::Opened& opened, const note
                     " records signed by " + SignedBy(opened) + Described(*leaf)};
 }
 
+// The keys that sign a checkpoint of `size` records: the log keys given,
+// handed on by the proof's key rotations, and the witnesses' as given.
+struct EpochKeys {
+  std::vector<note::Verifier> owned;
+  std::vector<const note::Verifier*> keys;
+};
+Result<EpochKeys> KeysAt(const std::vector<const note::Verifier*>& given, const std::vector<std::string>& rotations,
+                         uint64_t size) {
+  std::vector<const note::Verifier*> first;
+  EpochKeys epoch;
+  for (const note::Verifier* key : given) (key->cosigner ? epoch.keys : first).push_back(key);
+  auto handed_on = key_rotation::EpochKeys(first, rotations, size);
+  if (!handed_on) return std::unexpected(handed_on.error());
+  epoch.owned = std::move(*handed_on);
+  for (const auto& key : epoch.owned) epoch.keys.push_back(&key);
+  return epoch;
+}
+
 Checked CheckConsistency(const json& proof, const note::Opened& opened, const note::Checkpoint& checkpoint,
-                         const std::vector<const note::Verifier*>& keys, const std::string& kept_checkpoint) {
+                         const std::vector<const note::Verifier*>& given, const std::vector<std::string>& rotations,
+                         const std::string& kept_checkpoint) {
   const auto old_root = DigestOf(Get(proof, "old_root"));
   const auto path = DigestList(Get(proof, "proof"));
   if (!Get(proof, "old_size").is_number_unsigned() || !old_root || !path)
@@ -433,7 +481,9 @@ Checked CheckConsistency(const json& proof, const note::Opened& opened, const no
     if (old_note.empty())
       return {false, "not proved: nothing signed says what the tree of " + std::to_string(old_size) +
                          " records was; give the checkpoint you kept (--old-checkpoint FILE)"};
-    auto old_opened = note::Open(old_note, keys);
+    auto old_keys = KeysAt(given, rotations, old_size);
+    if (!old_keys) return {false, "invalid: " + old_keys.error().message};
+    auto old_opened = note::Open(old_note, old_keys->keys);
     if (!old_opened) return {false, "invalid: the old checkpoint: " + old_opened.error().message};
     auto old_checkpoint = note::ParseCheckpoint(old_opened->text);
     if (!old_checkpoint) return {false, "invalid: the old checkpoint: " + old_checkpoint.error().message};
@@ -468,17 +518,37 @@ Result<Checked> CheckProof(const std::string& text, const std::vector<const note
       return Fail(ErrorCode::kInvalidArgument,
                   "not a proof: neither the JSON of mcp-audit prove nor a c2sp.org/tlog-proof@v1 file");
   }
-  auto opened = note::Open(proof["checkpoint"].get_ref<const std::string&>(), keys);
+  std::vector<std::string> rotations;
+  if (proof.contains("key_rotations")) {
+    const json& list = proof["key_rotations"];
+    if (!list.is_array() || list.size() > kMaxKeyRotations ||
+        !std::ranges::all_of(list, [](const json& note) { return note.is_string(); }))
+      return Fail(ErrorCode::kInvalidArgument, "not a proof: key_rotations is not a list of signed notes");
+    for (const json& note : list) rotations.push_back(note.get<std::string>());
+  }
+  const std::string& note = proof["checkpoint"].get_ref<const std::string&>();
+  auto stated = note::ParseCheckpoint(note::TextOf(note));
+  if (!stated) return Checked{false, "invalid: the checkpoint: " + stated.error().message};
+  auto epoch = KeysAt(keys, rotations, stated->size);
+  if (!epoch) return Checked{false, "invalid: " + epoch.error().message};
+  auto opened = note::Open(note, epoch->keys);
   if (!opened) return Checked{false, "invalid: the checkpoint: " + opened.error().message};
   auto checkpoint = note::ParseCheckpoint(opened->text);
   if (!checkpoint) return Checked{false, "invalid: the checkpoint: " + checkpoint.error().message};
   if (!origin.empty() && checkpoint->origin != origin)
     return Checked{false, "invalid: the checkpoint is of the log " + checkpoint->origin + ", not of " + origin};
-  // A witness whose key is given must have cosigned it (c2sp.org/tlog-cosignature).
-  for (const note::Verifier* key : keys)
-    if (key->cosigner && std::ranges::find(opened->cosigned_by, key->name) == opened->cosigned_by.end())
+  // A witness whose key is given must have cosigned it (c2sp.org/tlog-cosignature):
+  // each key on its own (two witnesses may share a name).
+  for (const note::Verifier* key : keys) {
+    if (!key->cosigner) continue;
+    std::vector<const note::Verifier*> alone{key};
+    for (const note::Verifier* log_key : epoch->keys)
+      if (!log_key->cosigner) alone.push_back(log_key);
+    auto cosigned = note::Open(note, alone);
+    if (!cosigned || cosigned->cosigned_by.empty())
       return Checked{false, "not witnessed: witness " + key->name + " did not cosign the checkpoint"};
-  return proof.contains("old_size") ? CheckConsistency(proof, *opened, *checkpoint, keys, kept_checkpoint)
+  }
+  return proof.contains("old_size") ? CheckConsistency(proof, *opened, *checkpoint, keys, rotations, kept_checkpoint)
                                     : CheckInclusion(proof, *opened, *checkpoint);
 }
 

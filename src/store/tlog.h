@@ -4,7 +4,9 @@
 //
 // An inclusion proof (`mcp-audit prove --id`):
 //   {"stream", "index": seq - 1, "tree_size", "leaf": base64 C(N), "leaf_hash": base64 L(N),
-//    "proof": [base64 …], "checkpoint": "<signed note>"}
+//    "proof": [base64 …], "checkpoint": "<signed note>"[, "key_rotations": [notes]]}
+// "key_rotations" (when the signing key changed since the first) lead from the
+// first key to the one that signed the checkpoint (key_rotation.h).
 // A consistency proof (`mcp-audit prove --old-size M`):
 //   {"stream", "old_size", "old_root", "tree_size", "root", "proof": [base64 …], "checkpoint",
 //    "old_checkpoint": the note that signed old_root, when the journal still has it}
@@ -31,6 +33,9 @@ struct CheckpointNote {
   uint64_t size = 0;  // the tree size it signs (the seq it covers)
   std::string note;   // exactly as written (signed when the journal has a key)
   std::string record_id;
+  // The notes of the key rotations up to it (a Prover's; key_rotation.h):
+  // how the first key hands on to the key that signs it.
+  std::vector<std::string> key_rotations;
 };
 [[nodiscard]] Result<CheckpointNote> LatestCheckpoint(const std::filesystem::path& journal_dir,
                                                       const std::string& stream);
@@ -39,6 +44,11 @@ struct CheckpointNote {
 // cosignatures witnesses gave it; LatestCheckpoint gives that note while it
 // is of the newest checkpoint.
 std::filesystem::path CosignedCheckpointPath(const std::filesystem::path& journal_dir, const std::string& stream);
+
+// The notes of the key_rotation records of `stream` up to seq `size`, oldest
+// first (the whole journal is read).
+[[nodiscard]] Result<std::vector<std::string>> KeyRotationNotes(const std::filesystem::path& journal_dir,
+                                                                const std::string& stream, uint64_t size);
 
 // The newest record of `stream` in the journal whose event_type is `event_type`.
 [[nodiscard]] Result<std::optional<nlohmann::json>> NewestRecord(const std::filesystem::path& journal_dir,

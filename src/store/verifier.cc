@@ -346,7 +346,8 @@ class Verifier {
     if (line.type == "checkpoint" && line.record)
       Checkpoint(stream, state, *line.record, file, number);
     if (line.type == "retention" && line.record) Retention(stream, state, seq, *line.record);
-    if (line.type == "key_rotation" && line.record) KeyRotation(stream, state, seq, *line.record, file, number);
+    if (line.type == "key_rotation" && line.record)
+      KeyRotation(stream, state, seq, line.prev, *line.record, file, number);
     // A modified record gives its own verdict: the notes after it are not held to its leaf.
     if (state.tree && line.leaf && line.content_ok && seq == state.tree->size() + 1)
       state.tree->Append(*line.leaf);
@@ -574,10 +575,10 @@ class Verifier {
   // the key of the epoch it ends signed it (key_rotation.h). One that key did
   // not sign hands over nothing: what the named key signs later is then
   // `unknown key` too.
-  void KeyRotation(const std::string& stream, StreamState& state, uint64_t seq, const json& record,
-                   const fs::path& file, size_t line) {
+  void KeyRotation(const std::string& stream, StreamState& state, uint64_t seq, const std::string& prev,
+                   const json& record, const fs::path& file, size_t line) {
     if (!state.key) return;
-    auto next = key_rotation::Follow(ObjectMember(record, "details"), stream, seq, *state.key);
+    auto next = key_rotation::Follow(ObjectMember(record, "details"), stream, seq, prev, *state.key);
     if (!next) {
       Problem(stream, seq, next.error().code == ErrorCode::kNotFound ? "unknown key" : "bad signature",
               "a key rotation that does not hold: " + next.error().message, file, line);

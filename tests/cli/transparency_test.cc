@@ -447,8 +447,12 @@ TEST_F(TransparencyTest, AWitnessCosignsOnlyACheckpointThatExtendsWhatItSaw) {
   auto [first_code, first_out] = RunCommand(ask);
   ASSERT_EQ(first_code, 0) << first_out;
   EXPECT_NE(first_out.find("cosigned by witness.example/w1: the checkpoint of"), std::string::npos) << first_out;
+  // Asked again for the same checkpoint: its cosignature is replaced, not piled up.
+  EXPECT_EQ(RunCommand(ask).first, 0);
   auto [checkpoint_code, checkpoint] = RunCommand("checkpoint --audit-dir " + audit().string());
-  EXPECT_NE(checkpoint.find("\n\xE2\x80\x94 witness.example/w1 "), std::string::npos) << checkpoint;
+  const std::string cosignature = "\n\xE2\x80\x94 witness.example/w1 ";
+  ASSERT_NE(checkpoint.find(cosignature), std::string::npos) << checkpoint;
+  EXPECT_EQ(checkpoint.find(cosignature, checkpoint.find(cosignature) + 1), std::string::npos) << checkpoint;
 
   // A proof against it holds with the witness's key too (its cosignature checked).
   auto [prove_code, proof] = RunCommand("prove --audit-dir " + audit().string() + " --id " + ids[3]);

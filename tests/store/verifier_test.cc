@@ -677,12 +677,19 @@ TEST_F(KeyEpochTest, AKeyStolenInALaterEpochCannotSignACheckpointOfAnEarlierOne)
   }
   Rewrite(lines);
   const auto verdicts = Verdicts(&*pub_);
-  std::set<uint64_t> unknown_key;
-  for (const auto& [verdict, seq] : verdicts)
+  std::set<uint64_t> unknown_key, refused_rotations;
+  for (const auto& [verdict, seq] : verdicts) {
     if (verdict == "unknown key") unknown_key.insert(seq);
-  // Each checkpoint of an earlier epoch is refused; those of the thief's own
-  // epoch (after the last rotation) are signed by its key, as they would be.
-  for (uint64_t seq : resigned) EXPECT_EQ(unknown_key.contains(seq), seq < rotations.back()) << "seq " << seq;
+    if (std::ranges::find(rotations, seq) != rotations.end()) refused_rotations.insert(seq);
+  }
+  // Each rotation vouched for the records before it with the key it ended:
+  // the first no longer holds ("bad signature"), so no later key is handed
+  // the signing (the later rotations are another key's), and every
+  // checkpoint the thief signed is another key's than its epoch's.
+  EXPECT_EQ(refused_rotations, std::set<uint64_t>(rotations.begin(), rotations.end()));
+  EXPECT_TRUE(std::ranges::find(verdicts, std::pair<std::string, uint64_t>("bad signature", rotations[0])) !=
+              verdicts.end());
+  for (uint64_t seq : resigned) EXPECT_TRUE(unknown_key.contains(seq)) << "seq " << seq;
 }
 
 TEST_F(KeyEpochTest, ARotationCutShortIsFinishedWhenTheJournalNamesTheNewKeyElseUndone) {
@@ -694,6 +701,16 @@ TEST_F(KeyEpochTest, ARotationCutShortIsFinishedWhenTheJournalNamesTheNewKeyElse
   Run(0, std::chrono::seconds(0));
   EXPECT_FALSE(fs::exists(next));
   EXPECT_EQ(SigningKey::LoadPrivate(key_file.string())->KeyId(), key_.KeyId());
+
+  // A new key that cannot be read is never removed (it may be the only copy
+  // of the key the journal names): the start is refused, saying why.
+  ASSERT_TRUE(stray->Save(next.string(), (dir_.path() / "stray2.pub").string()).has_value());
+  fs::permissions(next, fs::perms::group_read, fs::perm_options::add);
+  auto refused = Pipeline::Open(Options(std::chrono::seconds(0)));
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("its new key cannot be read"), std::string::npos) << refused.error().message;
+  EXPECT_TRUE(fs::exists(next));
+  fs::remove(next);
 
   // The record was written, the old key not destroyed yet: finished.
   Run(2);
