@@ -494,5 +494,70 @@ TEST_F(TransparencyTest, AWitnessCosignsOnlyACheckpointThatExtendsWhatItSaw) {
       << unwitnessed;
 }
 
+TEST_F(TransparencyTest, ProofsAndBundlesCarryTheKeyRotationsFromTheFirstKey) {
+  const fs::path key = keys() / "audit-signing.key";
+  // The key's epoch began an hour ago: the first batch rotates it, and so
+  // does each second after.
+  fs::last_write_time(key, fs::file_time_type::clock::now() - std::chrono::hours(1));
+  PipelineOptions options;
+  options.directory = audit();
+  options.signing_key = key;
+  options.checkpoint_every_records = 4;
+  options.key_epoch = std::chrono::seconds(1);
+  options.admin_space_left_bytes = options.space_left_bytes = 0;
+  std::vector<std::string> ids;
+  {
+    auto pipeline = Pipeline::Open(options);
+    ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
+    for (int i = 0; i < 8; ++i) {
+      AuditEvent e;
+      e.timestamp = std::chrono::system_clock::now();
+      e.id = NewUuidV7(e.timestamp, SecureRandom());
+      e.tool = "patient_lookup";
+      e.user = {.id = "alice"};
+      ASSERT_TRUE((*pipeline)->Log(e).has_value());
+      ASSERT_TRUE((*pipeline)->Flush().has_value());
+      ids.push_back(e.id);
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+  }
+  // The journal, from the first public key: every rotation followed.
+  auto [journal_code, journal_out] =
+      RunCommand("verify --audit-dir " + audit().string() + " --pubkey " + (keys() / "audit-signing.pub").string());
+  EXPECT_EQ(journal_code, 0) << journal_out;
+  EXPECT_NE(journal_out.find("key rotations followed from the given key"), std::string::npos) << journal_out;
+
+  // A proof carries the rotations: the first verifier key checks it.
+  auto [prove_code, proof_text] = RunCommand("prove --audit-dir " + audit().string() + " --id " + ids[1]);
+  ASSERT_EQ(prove_code, 0) << proof_text;
+  json proof = json::parse(proof_text.substr(proof_text.find('{')));
+  ASSERT_TRUE(proof.contains("key_rotations")) << proof_text;
+  EXPECT_GE(proof["key_rotations"].size(), 2u);
+  auto [verify_code, verified] = RunCommand("verify --proof " + Saved("rotated.json", proof.dump()) + " --vkey " + vkey());
+  EXPECT_EQ(verify_code, 0) << verified;
+  // Without them the first key signed nothing of it; with one left out, the chain breaks.
+  json bare = proof;
+  bare.erase("key_rotations");
+  auto [bare_code, bare_out] = RunCommand("verify --proof " + Saved("bare.json", bare.dump()) + " --vkey " + vkey());
+  EXPECT_EQ(bare_code, 1) << bare_out;
+  EXPECT_NE(bare_out.find("no known key signed the note"), std::string::npos) << bare_out;
+  json skipped = proof;
+  skipped["key_rotations"].erase(0);
+  auto [skipped_code, skipped_out] =
+      RunCommand("verify --proof " + Saved("skipped.json", skipped.dump()) + " --vkey " + vkey());
+  EXPECT_EQ(skipped_code, 1) << skipped_out;
+  EXPECT_NE(skipped_out.find("invalid: key rotation 1: no known key signed the note"), std::string::npos)
+      << skipped_out;
+
+  // A bundle carries them in its manifest.
+  const std::string bundle = (dir_.path() / "rotated.tar.gz").string();
+  auto [evidence_code, evidence_out] =
+      RunCommand("evidence --audit-dir " + audit().string() + " --user alice --vkey " + vkey() + " --out " + bundle);
+  ASSERT_EQ(evidence_code, 0) << evidence_out;
+  auto [bundle_code, bundle_out] = RunCommand("verify --bundle " + bundle + " --vkey " + vkey());
+  EXPECT_EQ(bundle_code, 0) << bundle_out;
+  EXPECT_NE(bundle_out.find("valid: 8 records"), std::string::npos) << bundle_out;
+}
+
 }  // namespace
 }  // namespace mcpaudit
