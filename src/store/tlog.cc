@@ -116,7 +116,7 @@ std::optional<CheckpointNote> CheckpointIn(std::string_view line, const std::str
     return std::nullopt;
   auto checkpoint = note::ParseCheckpoint(note::TextOf(note));
   if (!checkpoint) return std::nullopt;
-  return CheckpointNote{checkpoint->size, note, StringMember(record, "id")};
+  return CheckpointNote{checkpoint->size, note, StringMember(record, "id"), {}};
 }
 
 // The newest line of `file` that `match` takes, read from its end (what is
