@@ -6,14 +6,21 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "store/evidence.h"
 
 namespace {
 
+std::vector<mcpaudit::note::Verifier> ParsedCorpusKey() {
+  std::vector<mcpaudit::note::Verifier> keys;
+  keys.push_back(
+      *mcpaudit::note::ParseVerifierKey("audit.example/log+9b4fa334+Ad721NIYZ7swVA6iPpMJS1dyyIgG71xlhGunv9Tt9J+q"));
+  return keys;
+}
+
 const std::vector<mcpaudit::note::Verifier>& CorpusKey() {
-  static const std::vector<mcpaudit::note::Verifier> keys = {
-      *mcpaudit::note::ParseVerifierKey("audit.example/log+9b4fa334+Ad721NIYZ7swVA6iPpMJS1dyyIgG71xlhGunv9Tt9J+q")};
+  static const std::vector<mcpaudit::note::Verifier> keys = ParsedCorpusKey();
   return keys;
 }
 
