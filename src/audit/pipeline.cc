@@ -705,6 +705,9 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
   if (!journal) return std::unexpected(journal.error());
   std::optional<SigningKey> key;
   std::chrono::system_clock::time_point key_since = std::chrono::system_clock::now();
+  if (options.key_epoch.count() > 0 && options.signing_key.empty())
+    return Fail(ErrorCode::kInvalidArgument,
+                "key epochs ([integrity] key_epoch_hours) rotate the signing key, but no signing key is given");
   if (!options.signing_key.empty()) {
     std::error_code ec;
     if (options.key_epoch.count() > 0 && std::filesystem::is_symlink(options.signing_key, ec))

@@ -692,6 +692,14 @@ TEST_F(KeyEpochTest, AKeyStolenInALaterEpochCannotSignACheckpointOfAnEarlierOne)
   for (uint64_t seq : resigned) EXPECT_TRUE(unknown_key.contains(seq)) << "seq " << seq;
 }
 
+TEST_F(KeyEpochTest, EpochsWithoutASigningKeyAreRefusedAtTheStart) {
+  PipelineOptions options = Options();
+  options.signing_key.clear();
+  auto refused = Pipeline::Open(options);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("no signing key is given"), std::string::npos) << refused.error().message;
+}
+
 TEST_F(KeyEpochTest, ARotationCutShortIsFinishedWhenTheJournalNamesTheNewKeyElseUndone) {
   const fs::path key_file = Options().signing_key;
   const fs::path next = key_file.string() + ".next";
