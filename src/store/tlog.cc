@@ -5,6 +5,7 @@
 #include <chrono>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <thread>
 
 #include "audit/journal_format.h"
@@ -215,22 +216,45 @@ Result<json> ProveLine(const std::filesystem::path& dir, const std::string& line
   return Prover(dir).Prove(line);
 }
 
+namespace {
+
+// The key rotations of a stream read so far: those up to seq `through`. A
+// journal only grows, so each is read once per process, not once per proof
+// (the read API proves on every request).
+struct KnownRotations {
+  uint64_t through = 0;
+  std::vector<std::pair<uint64_t, std::string>> notes;  // seq, note
+};
+std::mutex known_rotations_mutex;
+std::map<std::pair<std::string, std::string>, KnownRotations> known_rotations;
+
+}  // namespace
+
 Result<std::vector<std::string>> KeyRotationNotes(const std::filesystem::path& dir, const std::string& stream,
                                                   uint64_t size) {
-  auto files = ListAuditFiles(dir);
-  if (!files) return std::unexpected(files.error());
-  std::vector<std::string> notes;
-  Status read = ForEachLine(*files, [&](const std::filesystem::path&, size_t, const std::string& line) {
-    if (line.find("\"event_type\":\"key_rotation\"") == std::string::npos) return true;
-    const json record = ParseWithin(line, kMaxRecordDepth);
-    const json integrity = ObjectMember(record, "integrity");
-    if (StringMember(record, "event_type") != "key_rotation" || StringMember(integrity, "stream") != stream)
+  std::lock_guard lock(known_rotations_mutex);
+  KnownRotations& known = known_rotations[{dir.string(), stream}];
+  if (known.through < size) {
+    auto files = ListAuditFiles(dir);
+    if (!files) return std::unexpected(files.error());
+    KnownRotations read_now{size, {}};
+    Status read = ForEachLine(*files, [&](const std::filesystem::path&, size_t, const std::string& line) {
+      if (line.find("\"event_type\":\"key_rotation\"") == std::string::npos) return true;
+      const json record = ParseWithin(line, kMaxRecordDepth);
+      const json integrity = ObjectMember(record, "integrity");
+      if (StringMember(record, "event_type") != "key_rotation" || StringMember(integrity, "stream") != stream)
+        return true;
+      const uint64_t seq = UnsignedMember(integrity, "seq");
+      if (seq > size) return false;
+      read_now.notes.emplace_back(seq, StringMember(ObjectMember(record, "details"), "note"));
       return true;
-    if (UnsignedMember(integrity, "seq") > size) return false;
-    notes.push_back(StringMember(ObjectMember(record, "details"), "note"));
-    return true;
-  });
-  if (!read) return std::unexpected(read.error());
+    });
+    if (!read) return std::unexpected(read.error());
+    known = std::move(read_now);
+  }
+  std::vector<std::string> notes;
+  for (const auto& [seq, note] : known.notes)
+    if (seq <= size) notes.push_back(note);
   return notes;
 }
 

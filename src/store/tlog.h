@@ -46,7 +46,7 @@ struct CheckpointNote {
 std::filesystem::path CosignedCheckpointPath(const std::filesystem::path& journal_dir, const std::string& stream);
 
 // The notes of the key_rotation records of `stream` up to seq `size`, oldest
-// first (the whole journal is read).
+// first (the whole journal is read the first time a size is asked for).
 [[nodiscard]] Result<std::vector<std::string>> KeyRotationNotes(const std::filesystem::path& journal_dir,
                                                                 const std::string& stream, uint64_t size);
 
