@@ -72,6 +72,36 @@ TEST(SignedNoteTest, EveryVerifierKeyWeWriteReadsBackThoughItsBase64HoldsPluses)
   EXPECT_GT(with_plus, 0);  // 44 base64 digits each: some of 64 keys hold a '+'
 }
 
+TEST(SignedNoteTest, AWitnessCosignatureCountsAsOneOnlyWithItsOwnKeyTypeAndTime) {
+  auto log = SigningKey::Generate(), witness = SigningKey::Generate();
+  ASSERT_TRUE(log.has_value() && witness.has_value());
+  const std::string text = "example.com/log\n7\n" + std::string(44, 'A') + "\n";
+  auto note = Sign(text, "example.com/log", *log);
+  auto cosignature = Cosign(text, "witness.example/w1", *witness, 1700000000);
+  ASSERT_TRUE(note.has_value() && cosignature.has_value());
+  auto log_key = ParseVerifierKey(VerifierKey("example.com/log", *log));
+  auto cosigner = ParseVerifierKey(CosignerKey("witness.example/w1", *witness));
+  ASSERT_TRUE(log_key.has_value() && cosigner.has_value());
+  EXPECT_TRUE(cosigner->cosigner);
+  EXPECT_FALSE(log_key->cosigner);
+
+  auto opened = Open(*note + *cosignature, {&*log_key, &*cosigner});
+  ASSERT_TRUE(opened.has_value()) << opened.error().message;
+  EXPECT_EQ(opened->signed_by, std::vector<std::string>{"example.com/log"});
+  EXPECT_EQ(opened->cosigned_by, std::vector<std::string>{"witness.example/w1"});
+  // A cosignature alone is no log's signature.
+  EXPECT_FALSE(Open(*note + *cosignature, {&*cosigner}).has_value());
+  // The same key as a log's key (type 0x01) has another key id: the line is not its.
+  auto as_log_key = ParseVerifierKey(VerifierKey("witness.example/w1", *witness));
+  auto confused = Open(*note + *cosignature, {&*log_key, &*as_log_key});
+  ASSERT_TRUE(confused.has_value());
+  EXPECT_EQ(confused->signed_by, std::vector<std::string>{"example.com/log"});
+  // Without a time (0) it is refused as a known key's bad signature.
+  auto timeless = Cosign(text, "witness.example/w1", *witness, 0);
+  ASSERT_TRUE(timeless.has_value());
+  EXPECT_FALSE(Open(*note + *timeless, {&*log_key, &*cosigner}).has_value());
+}
+
 TEST(SignedNoteTest, MalformedNotesKeysAndCheckpointsAreRefused) {
   EXPECT_FALSE(ParseVerifierKey("example.com/foo+530d903a"));
   EXPECT_FALSE(ParseVerifierKey("example.com/foo+530d903b+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k"));
