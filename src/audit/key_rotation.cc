@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "audit/signed_note.h"
@@ -18,6 +19,28 @@ namespace {
 std::string RotationText(std::string_view stream, uint64_t seq, std::string_view prev, std::string_view vkey) {
   return "mcp-audit key rotation\n" + std::string(stream) + "\n" + std::to_string(seq) + "\n" + std::string(prev) +
          "\n" + std::string(vkey) + "\n";
+}
+
+// What a rotation note's text says.
+struct Rotation {
+  std::string stream;
+  uint64_t seq = 0;
+  std::string vkey;  // the new key's
+};
+std::optional<Rotation> ParseRotation(std::string_view text) {
+  std::vector<std::string_view> lines;
+  while (!text.empty() && lines.size() < 6) {
+    const size_t end = text.find('\n');
+    if (end == std::string_view::npos) return std::nullopt;
+    lines.push_back(text.substr(0, end));
+    text.remove_prefix(end + 1);
+  }
+  if (lines.size() != 5 || lines[0] != "mcp-audit key rotation" || lines[2].empty() || lines[2].size() >= 20 ||
+      !std::ranges::all_of(lines[2], [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  const uint64_t seq = std::stoull(std::string(lines[2]));
+  if (seq == 0) return std::nullopt;
+  return Rotation{std::string(lines[1]), seq, std::string(lines[4])};
 }
 
 }  // namespace
@@ -63,29 +86,82 @@ Result<std::vector<note::Verifier>> EpochKeys(const std::vector<const note::Veri
     auto opened = note::Open(notes[i], current);
     const std::string which = "key rotation " + std::to_string(i + 1);
     if (!opened) return Fail(ErrorCode::kInvalidArgument, which + ": " + opened.error().message);
-    // "mcp-audit key rotation", the stream, the seq, prev, the new key's vkey.
-    std::vector<std::string> lines;
-    for (size_t at = 0; at < opened->text.size();) {
-      const size_t end = opened->text.find('\n', at);
-      lines.push_back(opened->text.substr(at, end - at));
-      at = end + 1;
-    }
-    const uint64_t seq = lines.size() == 5 && lines[0] == "mcp-audit key rotation" &&
-                                 !lines[2].empty() && lines[2].size() < 20 &&
-                                 std::ranges::all_of(lines[2], [](char c) { return c >= '0' && c <= '9'; })
-                             ? std::stoull(lines[2])
-                             : 0;
-    if (seq == 0 || seq <= last_seq)
+    auto rotation = ParseRotation(opened->text);
+    if (!rotation || rotation->seq <= last_seq)
       return Fail(ErrorCode::kInvalidArgument, which + " is not a key rotation after the one before it");
-    if (seq > size) break;  // a later epoch's: not the checkpoint's
-    auto next = note::ParseVerifierKey(lines[4]);
+    if (rotation->seq > size) break;  // a later epoch's: not the checkpoint's
+    auto next = note::ParseVerifierKey(rotation->vkey);
     if (!next || next->cosigner)
       return Fail(ErrorCode::kInvalidArgument, which + " names no log key");
     keys.clear();
     keys.push_back(std::move(*next));
-    last_seq = seq;
+    last_seq = rotation->seq;
   }
   return keys;
+}
+
+Result<SigningKey> FollowNotes(const SigningKey& first, const std::vector<std::string>& notes,
+                               std::string_view stream, uint64_t through) {
+  auto current = SigningKey::FromPublicKeyBytes(first.PublicKeyBytes());
+  if (!current) return std::unexpected(current.error());
+  uint64_t last_seq = 0;
+  for (size_t i = 0; i < notes.size(); ++i) {
+    const std::string which = "key rotation " + std::to_string(i + 1);
+    auto name = note::SignerName(notes[i], *current);
+    if (!name)
+      return Fail(ErrorCode::kNotFound, which + " is not signed by the key " + current->KeyId() +
+                                            " of the epoch before it");
+    const note::Verifier signer = note::VerifierOf(std::move(*name), *current);
+    auto opened = note::Open(notes[i], {&signer});
+    if (!opened) return Fail(ErrorCode::kInvalidArgument, which + ": " + opened.error().message);
+    auto rotation = ParseRotation(opened->text);
+    if (!rotation || rotation->stream != stream || rotation->seq <= last_seq)
+      return Fail(ErrorCode::kInvalidArgument,
+                  which + " is not a key rotation of stream " + std::string(stream) + " after the one before it");
+    if (rotation->seq > through) break;
+    auto next = note::ParseVerifierKey(rotation->vkey);
+    if (!next || next->cosigner) return Fail(ErrorCode::kInvalidArgument, which + " names no log key");
+    current = std::move(next->key);
+    last_seq = rotation->seq;
+  }
+  return current;
+}
+
+bool History::MayTell(std::string_view line) {
+  return line.find("\"event_type\":\"key_rotation\"") != std::string_view::npos ||
+         line.find("\"event_type\":\"retention\"") != std::string_view::npos;
+}
+
+void History::Add(const nlohmann::json& record) {
+  const std::string type = StringMember(record, "event_type");
+  if (type == "key_rotation") {
+    const nlohmann::json integrity = ObjectMember(record, "integrity");
+    const uint64_t seq = UnsignedMember(integrity, "seq");
+    const std::string note = StringMember(ObjectMember(record, "details"), "note");
+    if (seq > 0 && !note.empty()) notes_[StringMember(integrity, "stream")].emplace(seq, note);
+    return;
+  }
+  if (type != "retention") return;
+  // A retention record carries, per stream it cut, the rotations up to its cut.
+  for (const nlohmann::json& cut : ArrayMember(ObjectMember(record, "details"), "cuts")) {
+    const std::string stream = StringMember(cut, "stream");
+    const uint64_t cut_seq = UnsignedMember(cut, "seq");
+    for (const nlohmann::json& carried : ArrayMember(cut, "key_rotations")) {
+      if (!carried.is_string()) continue;
+      auto rotation = ParseRotation(note::TextOf(carried.get<std::string>()));
+      if (rotation && rotation->stream == stream && rotation->seq <= cut_seq)
+        notes_[stream].emplace(rotation->seq, carried.get<std::string>());
+    }
+  }
+}
+
+std::vector<std::string> History::Notes(const std::string& stream, uint64_t through) const {
+  std::vector<std::string> notes;
+  auto known = notes_.find(stream);
+  if (known == notes_.end()) return notes;
+  for (auto it = known->second.begin(); it != known->second.end() && it->first <= through; ++it)
+    notes.push_back(it->second);
+  return notes;
 }
 
 std::filesystem::path NextKeyPath(const std::filesystem::path& signing_key) {

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,31 @@ namespace mcpaudit::key_rotation {
 // naming it, when a rotation is not signed by the key of the epoch before it.
 [[nodiscard]] Result<std::vector<note::Verifier>> EpochKeys(const std::vector<const note::Verifier*>& first,
                                                             const std::vector<std::string>& notes, uint64_t size);
+
+// The key that signs stream `stream` after seq `through`: `first` handed on
+// by each note of `notes` (rotations of that stream, oldest first, up to
+// `through`), each signed by the key of the epoch before it. Refused, naming
+// the rotation, when one does not hold. A verifier of a stream whose
+// beginning retention deleted starts from it (the History below).
+[[nodiscard]] Result<SigningKey> FollowNotes(const SigningKey& first, const std::vector<std::string>& notes,
+                                             std::string_view stream, uint64_t through);
+
+// The key rotations a journal's records tell of, per stream and by seq: the
+// notes of key_rotation records, and those a retention record carries for the
+// rotations it deleted (details.cuts[].key_rotations), so that the key of a
+// stream's first remaining epoch can still be followed from the first key.
+class History {
+ public:
+  // Whether the record in `line` may tell of one (a test before parsing it).
+  static bool MayTell(std::string_view line);
+  // Takes what the parsed `record` tells; other records are passed over.
+  void Add(const nlohmann::json& record);
+  // The notes of `stream`'s rotations at a seq up to `through`, oldest first.
+  std::vector<std::string> Notes(const std::string& stream, uint64_t through) const;
+
+ private:
+  std::map<std::string, std::map<uint64_t, std::string>> notes_;  // stream -> seq -> note
+};
 
 // Where the next epoch's private key waits, beside the signing key, until the
 // journal has the record that names it.

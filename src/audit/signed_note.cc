@@ -176,6 +176,30 @@ Result<Opened> Open(std::string_view note, const std::vector<const Verifier*>& k
   return opened;
 }
 
+std::optional<std::string> SignerName(std::string_view note, const SigningKey& key) {
+  const size_t blank = note.rfind("\n\n");
+  if (blank == std::string_view::npos) return std::nullopt;
+  std::string_view signatures = note.substr(blank + 2);
+  while (!signatures.empty()) {
+    std::string_view line = signatures.substr(0, signatures.find('\n'));
+    signatures.remove_prefix(std::min(signatures.size(), line.size() + 1));
+    if (!line.starts_with(kDash)) continue;
+    line.remove_prefix(kDash.size());
+    const size_t space = line.find(' ');
+    if (space == std::string_view::npos) continue;
+    const std::string_view name = line.substr(0, space);
+    auto signature = Base64Decode(line.substr(space + 1));
+    if (IsKeyName(name) && signature && signature->size() == 4 + 64 && signature->substr(0, 4) == KeyId(name, key))
+      return std::string(name);
+  }
+  return std::nullopt;
+}
+
+Verifier VerifierOf(std::string name, const SigningKey& key) {
+  std::string id = KeyId(name, key);
+  return {std::move(name), std::move(id), *SigningKey::FromPublicKeyBytes(key.PublicKeyBytes()), false};
+}
+
 std::string CheckpointText(const Checkpoint& checkpoint) {
   return checkpoint.origin + "\n" + std::to_string(checkpoint.size) + "\n" +
          Base64Encode({reinterpret_cast<const char*>(checkpoint.root.data()), checkpoint.root.size()}) + "\n";

@@ -70,6 +70,13 @@ struct Opened {
 };
 [[nodiscard]] Result<Opened> Open(std::string_view note, const std::vector<const Verifier*>& known);
 
+// The name under which `key` signed `note`, found by the key id of a
+// signature line (the signature itself is not checked: Open does that).
+std::optional<std::string> SignerName(std::string_view note, const SigningKey& key);
+
+// A Verifier of `key` under `name`.
+Verifier VerifierOf(std::string name, const SigningKey& key);
+
 // The body of a checkpoint.
 struct Checkpoint {
   std::string origin;

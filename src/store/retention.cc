@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "audit/journal_format.h"
+#include "audit/key_rotation.h"
 #include "mcpaudit/shipper.h"
 #include "base/audit_files.h"
 #include "base/bounded_json.h"
@@ -85,6 +86,7 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
 
   RetentionPlan plan;
   std::map<std::string, RetentionCut> cuts;
+  key_rotation::History rotations;
   bool deleting = true;  // still in the prefix of deletable segments
   for (size_t i = 0; i < segments.size(); ++i) {
     const std::string& segment = segments[i];
@@ -101,12 +103,13 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
       json record = ParseWithin(lines[n], kMaxRecordDepth);
       if (!record.is_object() || !record.contains("integrity") || !record["integrity"].is_object())
         continue;  // verify reports it; it goes with its segment
+      rotations.Add(record);
       const json& integrity = record["integrity"];
       const std::string stream = jsonrpc::StringMember(integrity, "stream");
       const uint64_t seq = integrity.contains("seq") && integrity["seq"].is_number_unsigned()
                                ? integrity["seq"].get<uint64_t>()
                                : 0;
-      last[stream] = {stream, seq, jsonrpc::StringMember(integrity, "hash")};
+      last[stream] = {stream, seq, jsonrpc::StringMember(integrity, "hash"), {}};
       auto time = ParseTimestamp(jsonrpc::StringMember(record, "timestamp"));
       if (!time) {
         ++kept;  // an age cannot be told: it stays
@@ -179,7 +182,10 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
     if (Status replaced = ReplaceFileDurably(dir / segment, content); !replaced)
       return std::unexpected(replaced.error());
   }
-  for (auto& [stream, cut] : cuts) plan.cuts.push_back(std::move(cut));
+  for (auto& [stream, cut] : cuts) {
+    cut.key_rotations = rotations.Notes(stream, cut.seq);
+    plan.cuts.push_back(std::move(cut));
+  }
   return plan;
 }
 
@@ -192,6 +198,7 @@ Result<AuditEvent> RetentionEvent(const RetentionPlan& plan, const SigningKey* k
   json cuts = json::array(), signatures = json::array();
   for (const RetentionCut& cut : plan.cuts) {
     cuts.push_back({{"stream", cut.stream}, {"seq", cut.seq}, {"hash", cut.hash}});
+    if (!cut.key_rotations.empty()) cuts.back()["key_rotations"] = cut.key_rotations;
     if (!key) continue;
     auto signature = key->Sign(journal::RetentionMessage(cut.stream, cut.seq, cut.hash));
     if (!signature) return std::unexpected(signature.error());

@@ -223,7 +223,7 @@ namespace {
 // (the read API proves on every request).
 struct KnownRotations {
   uint64_t through = 0;
-  std::vector<std::pair<uint64_t, std::string>> notes;  // seq, note
+  key_rotation::History history;
 };
 std::mutex known_rotations_mutex;
 std::map<std::pair<std::string, std::string>, KnownRotations> known_rotations;
@@ -237,25 +237,17 @@ Result<std::vector<std::string>> KeyRotationNotes(const std::filesystem::path& d
   if (known.through < size) {
     auto files = ListAuditFiles(dir);
     if (!files) return std::unexpected(files.error());
+    // Read to the end: a retention record after later rotations may carry
+    // the ones it deleted.
     KnownRotations read_now{size, {}};
     Status read = ForEachLine(*files, [&](const std::filesystem::path&, size_t, const std::string& line) {
-      if (line.find("\"event_type\":\"key_rotation\"") == std::string::npos) return true;
-      const json record = ParseWithin(line, kMaxRecordDepth);
-      const json integrity = ObjectMember(record, "integrity");
-      if (StringMember(record, "event_type") != "key_rotation" || StringMember(integrity, "stream") != stream)
-        return true;
-      const uint64_t seq = UnsignedMember(integrity, "seq");
-      if (seq > size) return false;
-      read_now.notes.emplace_back(seq, StringMember(ObjectMember(record, "details"), "note"));
+      if (key_rotation::History::MayTell(line)) read_now.history.Add(ParseWithin(line, kMaxRecordDepth));
       return true;
     });
     if (!read) return std::unexpected(read.error());
     known = std::move(read_now);
   }
-  std::vector<std::string> notes;
-  for (const auto& [seq, note] : known.notes)
-    if (seq <= size) notes.push_back(note);
-  return notes;
+  return known.history.Notes(stream, size);
 }
 
 struct Prover::Stream {

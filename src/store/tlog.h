@@ -45,8 +45,9 @@ struct CheckpointNote {
 // is of the newest checkpoint.
 std::filesystem::path CosignedCheckpointPath(const std::filesystem::path& journal_dir, const std::string& stream);
 
-// The notes of the key_rotation records of `stream` up to seq `size`, oldest
-// first (the whole journal is read the first time a size is asked for).
+// The notes of `stream`'s key rotations up to seq `size`, oldest first: of
+// its key_rotation records, and those retention records carry for the ones
+// they deleted (the whole journal is read the first time a size is asked for).
 [[nodiscard]] Result<std::vector<std::string>> KeyRotationNotes(const std::filesystem::path& journal_dir,
                                                                 const std::string& stream, uint64_t size);
 

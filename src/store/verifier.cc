@@ -27,6 +27,7 @@
 #include "base/json_text.h"
 #include "store/journal_reader.h"
 #include "store/record_store.h"
+#include "store/store_query.h"
 
 namespace mcpaudit {
 namespace {
@@ -96,7 +97,9 @@ struct StreamState {
   // The key that signs this epoch: the given key until a key_rotation record
   // it signed names the next (none: signatures are not checked).
   const SigningKey* key = nullptr;
+  const SigningKey* previous_key = nullptr;  // of the epoch before (none: it is the first known)
   uint64_t key_rotations = 0;
+  uint64_t carried_rotations = 0;  // of those, the ones a retention record carried
 };
 
 // A retention record's declaration that a stream begins after (seq, hash).
@@ -284,8 +287,10 @@ class Verifier {
  public:
   // `segments`: the records come from journal segments, one file each, whose
   // checkpoints' time bounds are checked (a store's rows have no segments).
-  Verifier(const SigningKey* key, VerifyReport& report, bool segments)
-      : key_(key), report_(report), segments_(segments) {}
+  // `rotations`: what the retention records tell of the key rotations they
+  // deleted, read before (a stream's first remaining records come before them).
+  Verifier(const SigningKey* key, key_rotation::History rotations, VerifyReport& report, bool segments)
+      : key_(key), rotations_(std::move(rotations)), report_(report), segments_(segments) {}
 
   void Apply(const Examined& line, const fs::path& file, size_t number) {
     try {
@@ -316,6 +321,7 @@ class Verifier {
         state.begins_after_hash = state.last_hash = line.prev;
         state.first_file = file;
         state.first_line = number;
+        if (key_) StartAfterCut(stream, state, seq - 1, file, number);
       }
     }
     if (!line.content_ok)
@@ -381,10 +387,13 @@ class Verifier {
                     "writer crashed and has not restarted",
                 {}, 0);
       }
-      if (state.key_rotations > 0)
+      if (state.key_rotations > 0 && state.key)
         report_.notes.push_back("stream " + stream + ": " + std::to_string(state.key_rotations) +
-                                " key rotations followed from the given key; key " + state.key->KeyId() +
-                                " signs its newest epoch");
+                                " key rotations followed from the given key" +
+                                (state.carried_rotations > 0 ? " (" + std::to_string(state.carried_rotations) +
+                                                                   " carried by retention records)"
+                                                             : "") +
+                                "; key " + state.key->KeyId() + " signs its newest epoch");
       if (state.unsigned_checkpoints > 0)
         report_.notes.push_back("stream " + stream + ": " +
                                 std::to_string(state.unsigned_checkpoints) +
@@ -426,8 +435,14 @@ class Verifier {
   // Collects the cuts a retention record declares; checked at the end, since
   // the record comes after the stream's first remaining records.
   void Retention(const std::string& stream, const StreamState& state, uint64_t seq, const json& record) {
-    const SigningKey* key = state.key;
     const json details = record.value("details", json::object());
+    // Signed by the key of its epoch, or by the one before it: a retention
+    // run loads the key from its file, and the writer may rotate it before
+    // the record is written. Either key's signature is vouched for by the
+    // checkpoints after it, which only the key of the epoch signs.
+    const SigningKey* key = state.key;
+    if (key && state.previous_key && details.value("key_id", "") == state.previous_key->KeyId())
+      key = state.previous_key;
     const json cuts = details.value("cuts", json::array());
     const json signatures = details.value("signatures", json::array());
     for (size_t i = 0; i < cuts.size(); ++i) {
@@ -545,30 +560,43 @@ class Verifier {
   void CheckNoteSignature(const std::string& stream, const StreamState& state, const json& details, uint64_t seq,
                           const fs::path& file, size_t line, bool signed_checkpoint) {
     const std::string note = details["note"].is_string() ? details["note"].get<std::string>() : "";
-    const size_t blank = note.rfind("\n\n");
     const SigningKey* key = state.key;
     if (!key) return;
-    if (blank == std::string::npos) {
+    if (note.rfind("\n\n") == std::string::npos) {
       if (signed_checkpoint) Problem(stream, seq, "bad signature", "its note is not signed", file, line);
       return;
     }
-    bool verified = false, known = false;
-    std::string_view lines = std::string_view(note).substr(blank + 2);
-    while (!lines.empty() && !verified) {
-      const std::string_view signature_line = lines.substr(0, lines.find('\n'));
-      lines.remove_prefix(std::min(lines.size(), signature_line.size() + 1));
-      const size_t space = signature_line.rfind(' ');
-      if (space == std::string_view::npos || !signature_line.starts_with("\xE2\x80\x94 ")) continue;
-      const std::string name(signature_line.substr(4, space - 4));
-      auto signature = Base64Decode(signature_line.substr(space + 1));
-      if (!signature || signature->size() != 68 || signature->substr(0, 4) != note::KeyId(name, *key)) continue;
-      known = true;
-      verified = key->VerifyBytes(note.substr(0, blank + 1), signature->substr(4));
-    }
-    if (!known)
+    auto name = note::SignerName(note, *key);
+    if (!name) {
       Problem(stream, seq, "unknown key", "its note is not signed by the key of its epoch " + key->KeyId(), file, line);
-    else if (!verified)
-      Problem(stream, seq, "bad signature", "the Ed25519 signature of its note does not verify", file, line);
+      return;
+    }
+    const note::Verifier signer = note::VerifierOf(std::move(*name), *key);
+    if (auto opened = note::Open(note, {&signer}); !opened)
+      Problem(stream, seq, "bad signature", "the Ed25519 signature of its note does not verify (" +
+                                                opened.error().message + ")", file, line);
+  }
+
+  // A stream whose beginning retention deleted: the key of its first
+  // remaining epoch is the given key handed on by the rotations it deleted,
+  // which the retention record carries (key_rotation.h).
+  void StartAfterCut(const std::string& stream, StreamState& state, uint64_t cut, const fs::path& file,
+                     size_t line) {
+    const std::vector<std::string> notes = rotations_.Notes(stream, cut);
+    if (notes.empty()) return;
+    auto key = key_rotation::FollowNotes(*key_, notes, stream, cut);
+    if (!key) {
+      Problem(stream, cut + 1, key.error().code == ErrorCode::kNotFound ? "unknown key" : "bad signature",
+              "the key rotations of the deleted seq 1-" + std::to_string(cut) +
+                  " that a retention record carries do not hold: " + key.error().message,
+              file, line);
+      state.key = nullptr;  // one verdict: what the epochs after sign cannot be told
+      return;
+    }
+    rotated_keys_.push_back(std::move(*key));
+    state.key = &rotated_keys_.back();
+    state.previous_key = nullptr;  // a run's record follows the rotation it raced, which it never deletes
+    state.key_rotations = state.carried_rotations = notes.size();
   }
 
   // A key_rotation record hands the signing over to the key it names, when
@@ -585,6 +613,7 @@ class Verifier {
       return;
     }
     rotated_keys_.push_back(std::move(*next));
+    state.previous_key = state.key;
     state.key = &rotated_keys_.back();
     ++state.key_rotations;
   }
@@ -595,6 +624,7 @@ class Verifier {
   }
 
   const SigningKey* key_;
+  const key_rotation::History rotations_;
   std::deque<SigningKey> rotated_keys_;  // the keys key_rotation records handed over to
   VerifyReport& report_;
   const bool segments_;
@@ -749,12 +779,20 @@ Result<VerifyReport> VerifyJournal(const fs::path& dir, const SigningKey* public
   auto files = ListAuditFiles(dir);
   if (!files) return std::unexpected(files.error());
   const bool writer_running = WriterRunning(dir);
-  VerifyReport report;
-  Verifier verifier(public_key, report, /*segments=*/true);
   std::erase_if(*files, [](const fs::path& file) {
     return !journal::IsSegmentName(file.filename().string());
   });
   if (files->empty()) return Fail(ErrorCode::kNotFound, "no journal segments in " + dir.string());
+  key_rotation::History rotations;
+  if (public_key) {
+    Status read = ForEachLine(*files, [&](const fs::path&, size_t, const std::string& line) {
+      if (key_rotation::History::MayTell(line)) rotations.Add(ParseWithin(line, kMaxRecordDepth));
+      return true;
+    });
+    if (!read) return std::unexpected(read.error());
+  }
+  VerifyReport report;
+  Verifier verifier(public_key, std::move(rotations), report, /*segments=*/true);
   // Empty lines too: the writer never writes one, so one stands where a record was.
   Batches batches(verifier, report, progress);
   bool stopped = false;
@@ -785,8 +823,22 @@ Result<VerifyReport> VerifyLocalJournal(const fs::path& dir, const SigningKey* p
 
 Result<VerifyReport> VerifyStore(const SinkConfig& store, const SigningKey* public_key,
                                  const VerifyProgress& progress) {
+  key_rotation::History rotations;
+  if (public_key) {
+    Selection retention_records;
+    retention_records.filter.event_type = "retention";
+    retention_records.newest_first = false;
+    auto read = SelectStoredRecords(
+        store, retention_records,
+        [&](const AuditEvent&, const std::string& line) {
+          rotations.Add(ParseWithin(line, kMaxRecordDepth));
+          return true;
+        },
+        [](size_t, const std::string&) {});
+    if (!read) return std::unexpected(read.error());
+  }
   VerifyReport report;
-  Verifier verifier(public_key, report, /*segments=*/false);
+  Verifier verifier(public_key, std::move(rotations), report, /*segments=*/false);
   const std::string url = RedactUrl(store.url);
   const fs::path where = url;
   Batches batches(verifier, report, progress);

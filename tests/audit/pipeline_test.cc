@@ -554,8 +554,9 @@ TEST(PipelineTest, RotatesSegmentsBySizeNamedByTheirFirstSeq) {
       EXPECT_TRUE(span->earliest <= *time && *time <= span->latest) << line;
     }
     // Closed once full (by about one record more than the limit at most).
-    if (segment != segments.back())
+    if (segment != segments.back()) {
       EXPECT_LE(fs::file_size(segment), options.max_segment_bytes + 1024) << segment;
+    }
   }
   // started, 60 calls, stopped, the final checkpoint and one closing each other segment.
   EXPECT_EQ(Verify(dir.path()).records, 63u + segments.size() - 1);

@@ -15,8 +15,11 @@
 #include "base/crypto.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
+#include "mcpaudit/shipper.h"
+#include "mcpaudit/sink.h"
 #include "support/child_process.h"
 #include "support/cli_process.h"
+#include "support/journal_files.h"
 #include "support/shell.h"
 #include "support/temp_dir.h"
 
@@ -557,6 +560,92 @@ TEST_F(TransparencyTest, ProofsAndBundlesCarryTheKeyRotationsFromTheFirstKey) {
   auto [bundle_code, bundle_out] = RunCommand("verify --bundle " + bundle + " --vkey " + vkey());
   EXPECT_EQ(bundle_code, 0) << bundle_out;
   EXPECT_NE(bundle_out.find("valid: 8 records"), std::string::npos) << bundle_out;
+}
+
+TEST_F(TransparencyTest, RetentionCarriesTheKeyRotationsItDeletesSoTheFirstKeyStillChecksWhatRemains) {
+  const fs::path key = keys() / "audit-signing.key";
+  fs::last_write_time(key, fs::file_time_type::clock::now() - std::chrono::hours(1));
+  PipelineOptions options;
+  options.directory = audit();
+  options.signing_key = key;
+  options.checkpoint_every_records = 4;
+  options.max_segment_bytes = 2048;
+  options.key_epoch = std::chrono::seconds(1);
+  options.admin_space_left_bytes = options.space_left_bytes = 0;
+  // Calls stamped 400 days ago across several epochs, then three of today.
+  std::vector<std::string> recent;
+  {
+    auto pipeline = Pipeline::Open(options);
+    ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
+    for (int i = 0; i < 11; ++i) {
+      AuditEvent e;
+      e.timestamp = std::chrono::system_clock::now() - (i < 8 ? std::chrono::days(400) : std::chrono::days(0));
+      e.id = NewUuidV7(e.timestamp, SecureRandom());
+      e.tool = "patient_lookup";
+      e.user = {.id = "alice", .tenant_id = "shop"};
+      ASSERT_TRUE((*pipeline)->Log(e).has_value());
+      ASSERT_TRUE((*pipeline)->Flush().has_value());
+      if (i >= 8) recent.push_back(e.id);
+      if (i < 8) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+  }
+  auto rotations_in_journal = [&] {
+    return std::ranges::count_if(testing::JournalRecords(audit()),
+                                 [](const json& r) { return r["event_type"] == "key_rotation"; });
+  };
+  const auto rotations = rotations_in_journal();
+  ASSERT_GE(rotations, 2);
+  // The default store has every record: retention waits for it.
+  SinkConfig store{.name = "sqlite", .url = "sqlite://" + (audit() / "audit.db").string()};
+  {
+    auto sink = OpenSink(store);
+    ASSERT_TRUE(sink.has_value()) << sink.error().message;
+    auto shipper = Shipper::Start({.journal_dir = audit(), .name = store.name}, std::move(*sink));
+    ASSERT_TRUE(shipper.has_value()) << shipper.error().message;
+    ASSERT_TRUE((*shipper)->ShipAll().has_value());
+  }
+  const std::string config = Saved("retention.toml", "[audit]\ndir = \"" + audit().string() +
+                                                         "\"\nsigning_key = \"" + key.string() +
+                                                         "\"\n\n[integrity]\nkey_epoch_hours = 24\n\n"
+                                                         "[retention]\n[[retention.tenants]]\ntenant = \"shop\"\n"
+                                                         "keep_days = 365\n");
+  auto [retention_code, retention_out] = RunCommand("retention --config " + config);
+  ASSERT_EQ(retention_code, 0) << retention_out;
+  ASSERT_NE(retention_out.find("now begins after seq"), std::string::npos) << retention_out;
+  // Rotations went with the old segments; the retention record carries them.
+  ASSERT_LT(rotations_in_journal(), rotations) << retention_out;
+  json run;
+  for (const json& r : testing::JournalRecords(audit()))
+    if (r["event_type"] == "retention") run = r;
+  ASSERT_TRUE(run.is_object());
+  EXPECT_EQ(run["details"]["cuts"][0]["key_rotations"].size(), rotations - rotations_in_journal()) << run.dump();
+
+  // From the first public key, the journal and the store still verify.
+  const std::string pub = (keys() / "audit-signing.pub").string();
+  auto [journal_code, journal_out] = RunCommand("verify --audit-dir " + audit().string() + " --pubkey " + pub);
+  EXPECT_EQ(journal_code, 0) << journal_out;
+  EXPECT_NE(journal_out.find("carried by retention records"), std::string::npos) << journal_out;
+  auto [store_code, store_out] = RunCommand("verify --store " + store.url + " --pubkey " + pub);
+  EXPECT_EQ(store_code, 0) << store_out;
+  // Another first key does not make them hold.
+  ASSERT_EQ(RunCommand("keygen --out " + (dir_.path() / "other").string()).first, 0);
+  auto [other_code, other_out] =
+      RunCommand("verify --audit-dir " + audit().string() + " --pubkey " + (dir_.path() / "other" / "audit-signing.pub").string());
+  EXPECT_EQ(other_code, 1) << other_out;
+  EXPECT_NE(other_out.find("that a retention record carries do not hold"), std::string::npos) << other_out;
+
+  // A proof of a remaining record, and a bundle, check with the first verifier key.
+  auto [prove_code, proof_text] = RunCommand("prove --audit-dir " + audit().string() + " --id " + recent[0]);
+  ASSERT_EQ(prove_code, 0) << proof_text;
+  const std::string proof = Saved("after-retention.json", proof_text.substr(proof_text.find('{')));
+  auto [verify_code, verified] = RunCommand("verify --proof " + proof + " --vkey " + vkey());
+  EXPECT_EQ(verify_code, 0) << verified;
+  const std::string bundle = (dir_.path() / "after-retention.tar.gz").string();
+  auto [evidence_code, evidence_out] =
+      RunCommand("evidence --audit-dir " + audit().string() + " --user alice --vkey " + vkey() + " --out " + bundle);
+  ASSERT_EQ(evidence_code, 0) << evidence_out;
+  auto [bundle_code, bundle_out] = RunCommand("verify --bundle " + bundle + " --vkey " + vkey());
+  EXPECT_EQ(bundle_code, 0) << bundle_out;
 }
 
 }  // namespace

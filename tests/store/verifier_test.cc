@@ -15,6 +15,7 @@
 #include "audit/journal_format.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
+#include "store/retention.h"
 #include "support/journal_files.h"
 #include "support/temp_dir.h"
 
@@ -731,6 +732,45 @@ TEST_F(KeyEpochTest, ARotationCutShortIsFinishedWhenTheJournalNamesTheNewKeyElse
   ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
   EXPECT_FALSE(fs::exists(next));
   EXPECT_EQ(SigningKey::LoadPrivate(key_file.string())->KeyId(), newest);
+}
+
+TEST_F(KeyEpochTest, ARetentionRunThatRacedARotationStillDeclaresItsCut) {
+  Run(3);
+  // The run loads the key of the epoch, which ends before its record is
+  // written: the writer rotates first, so the key of the epoch before signs it.
+  auto loaded = SigningKey::LoadPrivate(Options().signing_key.string());
+  ASSERT_TRUE(loaded.has_value());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  RetentionPolicy everything;
+  everything.keep = std::chrono::days(0);
+  auto plan = PlanRetention(journal_, {everything, std::chrono::system_clock::now(), {}, false, false});
+  ASSERT_TRUE(plan.has_value()) << plan.error().message;
+  ASSERT_EQ(plan->cuts.size(), 1u);
+  EXPECT_FALSE(plan->cuts[0].key_rotations.empty());
+  auto event = RetentionEvent(*plan, &*loaded, std::chrono::system_clock::now());
+  ASSERT_TRUE(event.has_value());
+  {
+    auto pipeline = Pipeline::Open(Options());
+    ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
+    ASSERT_TRUE((*pipeline)->Log(*event).has_value());
+  }
+  ASSERT_TRUE(DeleteExpiredSegments(journal_, *plan).has_value());
+  const auto records = testing::JournalRecords(journal_);
+  auto run = std::ranges::find_if(records, [](const json& r) { return r["event_type"] == "retention"; });
+  ASSERT_NE(run, records.end());
+  EXPECT_EQ((*run)["details"]["key_id"], loaded->KeyId());
+  // The epoch of the record is the next one: the key that signed it was rotated out just before.
+  auto rotation = std::find_if(std::make_reverse_iterator(run), records.rend(),
+                               [](const json& r) { return r["event_type"] == "key_rotation"; });
+  ASSERT_NE(rotation, records.rend());
+  EXPECT_EQ((*rotation)["details"]["previous_key_id"], loaded->KeyId());
+
+  auto report = VerifyJournal(journal_, &*pub_);
+  ASSERT_TRUE(report.has_value()) << report.error().message;
+  for (const auto& p : report->problems) ADD_FAILURE() << p.verdict << " at seq " << p.seq << ": " << p.detail;
+  EXPECT_TRUE(std::ranges::any_of(report->notes, [](const std::string& n) {
+    return n.find("were deleted by retention") != std::string::npos;
+  }));
 }
 
 }  // namespace
