@@ -68,6 +68,10 @@ struct PipelineOptions {
   // key_rotation record the old key signs, and the old key is destroyed
   // (overwritten, synced, replaced in the signing_key file). 0: one key.
   std::chrono::seconds key_epoch{0};
+  // With key epochs: how many upcoming epochs' keys are made ahead, their
+  // vkeys in <signing_key stem>.upcoming.vkey for witnesses (key_rotation.h).
+  // 0: each key is made at its rotation.
+  size_t upcoming_keys = 0;
   std::vector<std::string> erasable = {"/user/email", "/request/client_ip", "/params"};
   uint64_t space_left_bytes = 512ull << 20;       // below: a warning
   uint64_t admin_space_left_bytes = 64ull << 20;  // below: admin_space_left_action

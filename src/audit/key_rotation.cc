@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cstdio>
 #include <optional>
 #include <vector>
 
@@ -168,7 +170,10 @@ std::filesystem::path NextKeyPath(const std::filesystem::path& signing_key) {
   return signing_key.string() + ".next";
 }
 
-Status DestroyAndReplace(const std::filesystem::path& key_file, const std::filesystem::path& next) {
+namespace {
+
+// Overwrites the private key in `key_file` with random bytes and syncs it.
+Status Overwrite(const std::filesystem::path& key_file) {
   const int fd = ::open(key_file.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return std::unexpected(ErrnoError("cannot open", key_file));
   struct stat info {};
@@ -182,9 +187,88 @@ Status DestroyAndReplace(const std::filesystem::path& key_file, const std::files
   const Error error = ok ? Error{} : ErrnoError("cannot overwrite", key_file);
   ::close(fd);
   if (!ok) return std::unexpected(error);
+  return {};
+}
+
+// The ring's key files, oldest first.
+Result<std::vector<std::filesystem::path>> RingFiles(const std::filesystem::path& signing_key) {
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  const std::filesystem::path dir = RingDirectory(signing_key);
+  if (!std::filesystem::exists(dir, ec)) return files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+    if (entry.path().extension() == ".key") files.push_back(entry.path());
+  if (ec) return Fail(ErrorCode::kIo, "cannot read " + dir.string() + ": " + ec.message());
+  std::ranges::sort(files);
+  return files;
+}
+
+}  // namespace
+
+Status DestroyAndReplace(const std::filesystem::path& key_file, const std::filesystem::path& next) {
+  if (Status overwritten = Overwrite(key_file); !overwritten) return overwritten;
   if (::rename(next.c_str(), key_file.c_str()) != 0) return std::unexpected(ErrnoError("cannot replace", key_file));
   SyncDirectory(key_file.parent_path());
   return {};
+}
+
+Status Destroy(const std::filesystem::path& file) {
+  if (Status overwritten = Overwrite(file); !overwritten) return overwritten;
+  if (::unlink(file.c_str()) != 0) return std::unexpected(ErrnoError("cannot remove", file));
+  SyncDirectory(file.parent_path());
+  return {};
+}
+
+std::filesystem::path RingDirectory(const std::filesystem::path& signing_key) {
+  return signing_key.string() + ".ring";
+}
+
+std::filesystem::path UpcomingKeysPath(const std::filesystem::path& signing_key) {
+  return std::filesystem::path(signing_key).replace_extension(".upcoming.vkey");
+}
+
+Status FillRing(const std::filesystem::path& signing_key, size_t count, std::string_view name,
+                const SigningKey& current) {
+  const std::filesystem::path dir = RingDirectory(signing_key);
+  if (Status made = EnsureAuditDirectory(dir); !made) return made;
+  auto files = RingFiles(signing_key);
+  if (!files) return std::unexpected(files.error());
+  std::string vkeys;
+  std::vector<std::filesystem::path> kept;
+  for (const auto& file : *files) {
+    auto key = SigningKey::LoadPrivate(file.string());
+    if (!key) return std::unexpected(key.error());
+    if (key->KeyId() == current.KeyId()) {
+      if (Status destroyed = Destroy(file); !destroyed) return destroyed;
+      continue;
+    }
+    vkeys += note::VerifierKey(name, *key) + "\n";
+    kept.push_back(file);
+  }
+  uint64_t serial = 0;
+  if (!files->empty()) {
+    const std::string last = files->back().stem().string();
+    std::from_chars(last.data(), last.data() + last.size(), serial);
+  }
+  for (size_t have = kept.size(); have < count; ++have) {
+    auto fresh = SigningKey::Generate();
+    auto pem = fresh ? fresh->PrivateKeyPem() : Result<std::string>(std::unexpected(fresh.error()));
+    if (!pem) return std::unexpected(pem.error());
+    char file_name[32];
+    std::snprintf(file_name, sizeof file_name, "%020llu.key", static_cast<unsigned long long>(++serial));
+    if (Status saved = ReplaceFileDurably(dir / file_name, *pem); !saved) return saved;
+    vkeys += note::VerifierKey(name, *fresh) + "\n";
+  }
+  return ReplaceFileDurably(UpcomingKeysPath(signing_key), vkeys);
+}
+
+Result<std::optional<SigningKey>> OldestRingKey(const std::filesystem::path& signing_key) {
+  auto files = RingFiles(signing_key);
+  if (!files) return std::unexpected(files.error());
+  if (files->empty()) return std::optional<SigningKey>();
+  auto key = SigningKey::LoadPrivate(files->front().string());
+  if (!key) return std::unexpected(key.error());
+  return std::optional<SigningKey>(std::move(*key));
 }
 
 }  // namespace mcpaudit::key_rotation

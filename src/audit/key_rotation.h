@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,5 +81,29 @@ std::filesystem::path NextKeyPath(const std::filesystem::path& signing_key);
 // Destroys the private key in `key_file` (overwritten with random bytes and
 // synced) and puts the key in `next` in its place.
 [[nodiscard]] Status DestroyAndReplace(const std::filesystem::path& key_file, const std::filesystem::path& next);
+
+// The keys of the upcoming epochs, made ahead (`[integrity] upcoming_keys`)
+// so that witnesses can be given their vkeys before they sign: a witness
+// (c2sp.org/tlog-witness) trusts the log keys it is configured with and has
+// no notion of rotation. Making keys ahead takes nothing from forward
+// security: whoever holds the current key can already name any next key.
+//
+// They wait in <signing_key>.ring/<serial>.key (0700 / 0600), oldest first;
+// their vkeys, in that order, are in UpcomingKeysPath(signing_key).
+std::filesystem::path RingDirectory(const std::filesystem::path& signing_key);
+std::filesystem::path UpcomingKeysPath(const std::filesystem::path& signing_key);
+
+// Makes keys until the ring holds `count`, after destroying any that is
+// `current` (a rotation cut short after it took the key), and writes the
+// vkeys (named `name`) of the ring's keys.
+[[nodiscard]] Status FillRing(const std::filesystem::path& signing_key, size_t count, std::string_view name,
+                              const SigningKey& current);
+
+// The ring's oldest key (nullopt: the ring is empty). Its file stays until
+// FillRing is told it is the current key.
+[[nodiscard]] Result<std::optional<SigningKey>> OldestRingKey(const std::filesystem::path& signing_key);
+
+// Overwrites the private key in `file` with random bytes, syncs and removes it.
+[[nodiscard]] Status Destroy(const std::filesystem::path& file);
 
 }  // namespace mcpaudit::key_rotation

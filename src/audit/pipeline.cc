@@ -344,7 +344,18 @@ struct Pipeline::State {
       if (Status destroyed = key_rotation::DestroyAndReplace(options.signing_key, next); !destroyed)
         return retry("the previous key is not destroyed yet (" + destroyed.error().message + ")");
     }
-    auto fresh = SigningKey::Generate();
+    // The ring's oldest key when keys are made ahead (never the one signing:
+    // FillRing destroys a copy a rotation cut short left), else a new one.
+    std::optional<SigningKey> ahead;
+    if (options.upcoming_keys > 0) {
+      Status filled = key_rotation::FillRing(options.signing_key, options.upcoming_keys, chain.names().key_name,
+                                             *chain.key());
+      auto ring = filled ? key_rotation::OldestRingKey(options.signing_key)
+                         : Result<std::optional<SigningKey>>(std::unexpected(filled.error()));
+      if (!ring) return retry("the upcoming keys: " + ring.error().message);
+      ahead = std::move(*ring);
+    }
+    auto fresh = ahead ? Result<SigningKey>(std::move(*ahead)) : SigningKey::Generate();
     auto pem = fresh ? fresh->PrivateKeyPem() : Result<std::string>(std::unexpected(fresh.error()));
     if (!pem) return retry(pem.error().message);
     if (Status saved = ReplaceFileDurably(next, *pem); !saved) return retry(saved.error().message);
@@ -394,6 +405,14 @@ struct Pipeline::State {
     else
       OpsLog().info("signing key rotated: key {} signs the checkpoints of stream {} from seq {}",
                     chain.key()->KeyId(), options.stream, chain.seq());
+    // The ring's copy goes (FillRing destroys it), and a key is made for the epoch at its end.
+    if (options.upcoming_keys > 0)
+      if (Status filled = key_rotation::FillRing(options.signing_key, options.upcoming_keys,
+                                                 chain.names().key_name, *chain.key());
+          !filled)
+        OpsLog().error("signing key rotation of stream {}: the upcoming keys are not made ({}); the next rotation "
+                       "makes its key itself",
+                       options.stream, filled.error().message);
   }
 
   // Ends the active segment with a checkpoint that declares its time bounds
@@ -730,6 +749,10 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Open(PipelineOptions options) {
   if (!note::IsKeyName(options.key_name))
     return Fail(ErrorCode::kInvalidArgument,
                 "key name '" + options.key_name + "': a key name has no spaces and no '+'");
+  if (options.key_epoch.count() > 0 && options.upcoming_keys > 0)
+    if (Status filled = key_rotation::FillRing(options.signing_key, options.upcoming_keys, options.key_name, *key);
+        !filled)
+      return Fail(filled.error().code, "the upcoming signing keys: " + filled.error().message);
   const ChainHead journal_head = journal->head();
   if (journal_head.seq >= kMaxSeq) {
     return Fail(ErrorCode::kInvalidArgument,

@@ -507,11 +507,20 @@ Status ReadIntegrity(Reader& top, const std::string& /*path: the reader names it
   MCPAUDIT_TRY(integrity->Get("origin", config.audit.origin));
   MCPAUDIT_TRY(integrity->Get("key_name", config.audit.key_name));
   MCPAUDIT_TRY(integrity->Get("key_epoch_hours", epoch_hours));
+  uint64_t upcoming = config.audit.upcoming_keys;
+  MCPAUDIT_TRY(integrity->Get("upcoming_keys", upcoming));
   MCPAUDIT_TRY(integrity->NoUnknownKeys());
   if (epoch_hours > 24 * 365 * 100)
     return integrity->Error(*integrity->Node("key_epoch_hours"), "key_epoch_hours",
                             std::to_string(epoch_hours) + " is more than a century: give 0 for one key");
+  if (upcoming > 0 && epoch_hours == 0)
+    return integrity->Error(*integrity->Node("upcoming_keys"), "upcoming_keys",
+                            "keys made ahead are for key epochs: set key_epoch_hours too");
+  if (upcoming > 10000)
+    return integrity->Error(*integrity->Node("upcoming_keys"), "upcoming_keys",
+                            std::to_string(upcoming) + " keys made ahead: at most 10000");
   config.audit.key_epoch = std::chrono::hours(epoch_hours);
+  config.audit.upcoming_keys = static_cast<size_t>(upcoming);
   return {};
 }
 

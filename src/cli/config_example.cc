@@ -120,6 +120,7 @@ admin_space_left_action = "refuse"   # refuse (durable calls fail) | keep_loggin
 origin = ""                    # the checkpoints' notes: their log (default <host>/mcp-audit/<stream>)
 key_name = ""                  # and their key's name (default: the name in audit-signing.vkey, else <host>/mcp-audit)
 key_epoch_hours = 0            # > 0: a new signing key every so many hours, the old one destroyed (forward security)
+upcoming_keys = 0              # with epochs: keys made ahead, their vkeys in <key>.upcoming.vkey for witnesses
 
 [policy]
 default_level = "request"      # none | metadata | request | full

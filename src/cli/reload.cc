@@ -37,7 +37,9 @@ std::vector<std::string> NeedingARestart(const Config& started, const Config& ne
               was.admin_space_left_bytes != now.admin_space_left_bytes ||
               was.admin_space_left_action != now.admin_space_left_action,
           "audit");
-  differs(was.origin != now.origin || was.key_name != now.key_name || was.key_epoch != now.key_epoch, "integrity");
+  differs(was.origin != now.origin || was.key_name != now.key_name || was.key_epoch != now.key_epoch ||
+              was.upcoming_keys != now.upcoming_keys,
+          "integrity");
   differs(started.http.path != next.http.path ||
               started.http.allowed_hosts != next.http.allowed_hosts ||
               started.http.allowed_origins != next.http.allowed_origins ||

@@ -44,8 +44,10 @@ struct Cosigned {
 
 // Asks the witness at `url` to cosign `checkpoint`. A witness that saw
 // another size than `old_size` says which (409): asked again once from there.
+// A refusal for the log's signature (403) says `untrusted_key` too.
 Result<Cosigned> AddCheckpoint(const fs::path& dir, const std::string& stream, const tlog::CheckpointNote& checkpoint,
-                               uint64_t old_size, const std::string& url, const std::string& ca_file) {
+                               uint64_t old_size, const std::string& url, const std::string& ca_file,
+                               const std::string& untrusted_key) {
   SinkConfig config;
   config.url = url;
   config.ca_file = ca_file;
@@ -79,7 +81,8 @@ Result<Cosigned> AddCheckpoint(const fs::path& dir, const std::string& stream, c
                                                         Printable(response.body.substr(0, 300));
     return Fail(ErrorCode::kUnavailable, "the witness did not cosign the checkpoint of " +
                                              std::to_string(checkpoint.size) + " records (from " +
-                                             std::to_string(old_size) + "): " + why);
+                                             std::to_string(old_size) + "): " + why +
+                                             (response.status == 403 ? untrusted_key : ""));
   }
 }
 
@@ -165,7 +168,16 @@ void AddWitnessCommand(CLI::App& app, int& exit_code) {
     uint64_t old_size = 0;
     if (auto kept = ReadSmallFile(size_file.string(), 64, "a tree size"))
       old_size = ParseSize(*kept).value_or(0);
-    auto cosigned = AddCheckpoint(dir, stream, *checkpoint, old_size, options->url, options->ca_file);
+    // A witness has no notion of key rotation: it must have been given the key of this epoch.
+    const std::string untrusted_key =
+        rotations->empty() ? ""
+                           : "\nthe checkpoint is signed by the key of a later epoch than the first, which the witness "
+                             "checks only if it was given it: " +
+                                 note::VerifierKey(epoch->front().name, epoch->front().key) +
+                                 " (keys made ahead, [integrity] upcoming_keys, are in the <signing key>.upcoming.vkey "
+                                 "file to give witnesses before their epochs)";
+    auto cosigned =
+        AddCheckpoint(dir, stream, *checkpoint, old_size, options->url, options->ca_file, untrusted_key);
     if (!cosigned) return fail(cosigned.error().message, 1);
     // Only what the witness's key verifiably signed is kept, in place of what it signed before.
     const std::string base = WithoutSignaturesOf(checkpoint->note, witness->front().name);

@@ -179,6 +179,21 @@ TEST_F(ConfigTest, ReadsRetentionPerTenantAndSaysWhatIsWrongWithIt) {
             std::string::npos);
 }
 
+TEST_F(ConfigTest, ReadsKeyEpochsAndTheKeysMadeAheadAndSaysWhatIsWrongWithThem) {
+  auto config = Load("[integrity]\nkey_name = \"audit.example/log\"\nkey_epoch_hours = 24\nupcoming_keys = 30\n");
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  EXPECT_EQ(config->audit.key_name, "audit.example/log");
+  EXPECT_EQ(config->audit.key_epoch, std::chrono::hours(24));
+  EXPECT_EQ(config->audit.upcoming_keys, 30u);
+  EXPECT_NE(ErrorOf("[integrity]\nupcoming_keys = 30\n")
+                .find("integrity.upcoming_keys: keys made ahead are for key epochs: set key_epoch_hours too"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[integrity]\nkey_epoch_hours = 1\nupcoming_keys = 10001\n")
+                .find("integrity.upcoming_keys: 10001 keys made ahead: at most 10000"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[integrity]\nkey_epoch_hours = 876001\n").find("is more than a century"), std::string::npos);
+}
+
 TEST_F(ConfigTest, ReadsTheUpstreamAndResolvesItsCredentials) {
   const auto token = dir_.path() / "upstream-token";
   std::ofstream(token) << "file-token\n";

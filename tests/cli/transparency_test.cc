@@ -497,6 +497,67 @@ TEST_F(TransparencyTest, AWitnessCosignsOnlyACheckpointThatExtendsWhatItSaw) {
       << unwitnessed;
 }
 
+TEST_F(TransparencyTest, AWitnessGivenTheUpcomingKeysCosignsACheckpointOfALaterEpoch) {
+  const fs::path key = keys() / "audit-signing.key";
+  PipelineOptions options;
+  options.directory = audit();
+  options.signing_key = key;
+  options.checkpoint_every_records = 4;
+  options.key_epoch = std::chrono::seconds(1);
+  options.upcoming_keys = 3;
+  options.admin_space_left_bytes = options.space_left_bytes = 0;
+  std::string upcoming;
+  {
+    auto pipeline = Pipeline::Open(options);
+    ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
+    // Made at the start, before the first rotation (a second away): what the operator gives witnesses.
+    upcoming = testing::ReadFile(keys() / "audit-signing.upcoming.vkey");
+    for (int i = 0; i < 8; ++i) {
+      AuditEvent e;
+      e.timestamp = std::chrono::system_clock::now();
+      e.id = NewUuidV7(e.timestamp, SecureRandom());
+      e.tool = "patient_lookup";
+      e.user = {.id = "alice"};
+      ASSERT_TRUE((*pipeline)->Log(e).has_value());
+      ASSERT_TRUE((*pipeline)->Flush().has_value());
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+  }
+  ASSERT_EQ(std::ranges::count(upcoming, '\n'), 3) << upcoming;
+  // The keys made ahead wait owner-only; those used are gone from the ring and its list.
+  const fs::path ring = keys() / "audit-signing.key.ring";
+  EXPECT_EQ(fs::status(ring).permissions() & fs::perms::all, fs::perms::owner_all);
+  size_t waiting = 0;
+  for (const auto& entry : fs::directory_iterator(ring)) {
+    ++waiting;
+    EXPECT_EQ(entry.status().permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  }
+  EXPECT_EQ(waiting, 3u);
+  const std::string current = SigningKey::LoadPrivate(key.string())->KeyId();
+  EXPECT_NE(current, SigningKey::LoadPublic((keys() / "audit-signing.pub").string())->KeyId());
+
+  // A witness given the first key and the upcoming ones cosigns the newest checkpoint.
+  fs::create_directories(dir_.path() / "w-all");
+  const std::string all_keys = Saved("all-keys.vkey", testing::ReadFile(vkey()) + upcoming);
+  Witness trusting(GoProgram("tlog_witness", MCPAUDIT_TLOG_WITNESS_DIR), all_keys, dir_.path() / "w-all");
+  auto [code, out] = RunCommand("witness --audit-dir " + audit().string() + " --url " + trusting.url() +
+                                " --witness-vkey " + trusting.vkey() + " --vkey " + vkey());
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("cosigned by witness.example/w1"), std::string::npos) << out;
+
+  // One given the first key alone refuses it, and `witness` says which key it lacks.
+  fs::create_directories(dir_.path() / "w-first");
+  Witness first_only(GoProgram("tlog_witness", MCPAUDIT_TLOG_WITNESS_DIR), vkey(), dir_.path() / "w-first");
+  auto [refused_code, refused] = RunCommand("witness --audit-dir " + audit().string() + " --url " +
+                                            first_only.url() + " --witness-vkey " + first_only.vkey() + " --vkey " +
+                                            vkey());
+  EXPECT_EQ(refused_code, 1) << refused;
+  EXPECT_NE(refused.find("HTTP 403"), std::string::npos) << refused;
+  const std::string epoch_vkey = refused.substr(refused.find("audit.example/log+"), upcoming.find('\n'));
+  EXPECT_NE(upcoming.find(epoch_vkey), std::string::npos) << refused;
+  EXPECT_NE(refused.find("upcoming_keys"), std::string::npos) << refused;
+}
+
 TEST_F(TransparencyTest, ProofsAndBundlesCarryTheKeyRotationsFromTheFirstKey) {
   const fs::path key = keys() / "audit-signing.key";
   // The key's epoch began an hour ago: the first batch rotates it, and so

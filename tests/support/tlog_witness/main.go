@@ -1,8 +1,9 @@
-// tlog_witness LOG_VKEY_FILE READY_FILE: a witness of c2sp.org/tlog-witness
+// tlog_witness LOG_VKEYS_FILE READY_FILE: a witness of c2sp.org/tlog-witness
 // for the tests, written with Go's sumdb/note and sumdb/tlog (not mcp-audit's
 // code). It listens on a loopback port, writes "<port> <its cosigner vkey>" to
 // READY_FILE, and answers POST /add-checkpoint: it cosigns (cosignature/v1,
-// c2sp.org/tlog-cosignature) a checkpoint the log's key signed only when the
+// c2sp.org/tlog-cosignature) a checkpoint one of the log's keys (a vkey per
+// line of LOG_VKEYS_FILE) signed only when the
 // consistency proof shows it extends the last one it cosigned for that origin.
 package main
 
@@ -50,9 +51,17 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
-	logKey, err := note.NewVerifier(strings.TrimSpace(string(vkey)))
-	if err != nil {
-		panic(err)
+	// One log key per line: the keys of the log's epochs it was given.
+	var logKeys []note.Verifier
+	for _, line := range strings.Split(strings.TrimSpace(string(vkey)), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		logKey, err := note.NewVerifier(strings.TrimSpace(line))
+		if err != nil {
+			panic(err)
+		}
+		logKeys = append(logKeys, logKey)
 	}
 	public, private, _ := ed25519.GenerateKey(rand.Reader)
 	id := sha256.Sum256(append([]byte(name+"\n\x04"), public...))
@@ -86,7 +95,7 @@ func main() {
 			}
 			proof = append(proof, h)
 		}
-		n, err := note.Open(checkpoint, note.VerifierList(logKey))
+		n, err := note.Open(checkpoint, note.VerifierList(logKeys...))
 		if err != nil {
 			http.Error(w, "not signed by the log: "+err.Error(), http.StatusForbidden)
 			return
