@@ -15,12 +15,14 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "mcpaudit/audit_logger.h"
 #include "mcpaudit/result.h"
+#include "mcpaudit/signing_key.h"
 
 namespace mcpaudit {
 
@@ -120,6 +122,12 @@ class Pipeline final : public AuditLogger {
   // Durable: `done` runs on the writer thread after the sync (group commit
   // for every call in flight). Async: at once.
   void LogThen(const AuditEvent& event, Done done) override;
+  // Logs `event` signed by `sign` with the key of the epoch the writer writes
+  // it in (none: unsigned), and waits until it is written and synced, in
+  // either mode. For the records whose signatures must be the epoch's own
+  // (retention's cuts): a key rotation may come between the call and the write.
+  using Signer = std::function<void(AuditEvent& event, const SigningKey& key)>;
+  [[nodiscard]] Status LogSigned(const AuditEvent& event, Signer sign);
   // Not ready below admin_space_left (action refuse), or in durable mode while
   // the last write or sync failed.
   [[nodiscard]] Status Ready() const override;

@@ -57,6 +57,13 @@ struct Completion {
   }
 };
 
+// An event the writer signs with the key of the epoch it writes it in
+// (Pipeline::LogSigned): a key rotation may come after it was logged.
+struct SignedAtWrite {
+  AuditEvent event;
+  Pipeline::Signer sign;
+};
+
 // An event made ready for the chain: everything but seq/prev/hash, which only
 // the writer can know. Callers prepare their own records (in parallel, on
 // every core); the one writer only links them and writes.
@@ -73,6 +80,7 @@ struct Prepared {
   AuditLogger::Done then;      // or a durable LogThen is told
 
   bool flush_only = false;  // a barrier: no record, just "sync and tell me"
+  std::shared_ptr<const SignedAtWrite> sign_at_write;  // its text is then made again when written
 
   // Tells the caller how its record fared.
   void Finish(const Status& status) {
@@ -272,7 +280,13 @@ struct Pipeline::State {
     }
     for (auto& item : items) {
       if (item.flush_only) continue;
-      Seal(item, out);
+      if (item.sign_at_write) {
+        AuditEvent e = item.sign_at_write->event;
+        if (chain.key()) item.sign_at_write->sign(e, *chain.key());
+        SealSystemEvent(e, out);
+      } else {
+        Seal(item, out);
+      }
       ++records;
     }
     const bool checkpoint_due =
@@ -871,6 +885,18 @@ Pipeline::~Pipeline() {
 
 Status Pipeline::Log(const AuditEvent& event) {
   return state_->Submit(event, state_->options.overflow == OverflowPolicy::kDrop);
+}
+
+Status Pipeline::LogSigned(const AuditEvent& event, Signer sign) {
+  auto at_write = std::make_shared<const SignedAtWrite>(SignedAtWrite{event, std::move(sign)});
+  Completion completion;
+  Status queued = state_->Queue(event, /*may_drop=*/false, [&](Prepared& p) {
+    p.sign_at_write = at_write;
+    p.done = &completion;
+  });
+  if (!queued) return queued;
+  if (Status written = completion.Wait(); !written) return written;
+  return Flush();
 }
 
 void Pipeline::LogThen(const AuditEvent& event, Done done) {

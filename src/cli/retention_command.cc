@@ -26,13 +26,6 @@ std::vector<std::string> SinkNames(const Config& config) {
   return names;
 }
 
-Result<std::optional<SigningKey>> LoadSigningKey(const Config& config) {
-  if (config.audit.signing_key.empty()) return std::optional<SigningKey>();
-  auto key = SigningKey::LoadPrivate(config.audit.signing_key.string());
-  if (!key) return std::unexpected(key.error());
-  return std::optional<SigningKey>(std::move(*key));
-}
-
 Status ForgetInStores(const std::vector<SinkConfig>& stores, const RetentionPlan& plan) {
   return ForEachStore(stores, [&](const SinkConfig&, Sink& sink) -> Status {
     for (const RetentionCut& cut : plan.cuts)
@@ -62,8 +55,6 @@ void PrintPlan(const RetentionPlan& plan, bool dry_run) {
 }  // namespace
 
 Result<RetentionPlan> RunRetention(const Config& config, Pipeline* running, bool dry_run) {
-  auto key = LoadSigningKey(config);
-  if (!key) return std::unexpected(key.error());
   const auto now = std::chrono::system_clock::now();
   RetentionOptions options{config.retention, now, SinkNames(config), dry_run, running != nullptr};
   auto plan = PlanRetention(config.audit.directory, options);
@@ -73,13 +64,13 @@ Result<RetentionPlan> RunRetention(const Config& config, Pipeline* running, bool
   if (Status anonymised = plan->anonymised_lines.empty() ? Status{} : ReplaceInStores(stores, plan->anonymised_lines);
       !anonymised)
     return std::unexpected(anonymised.error());
-  auto event = RetentionEvent(*plan, *key ? &**key : nullptr, now);
+  // The writer signs the cuts, with the key of the epoch it writes them in.
+  auto event = RetentionEvent(*plan, nullptr, now);
   if (!event) return std::unexpected(event.error());
   if (running) {
     event->server = {"mcp-audit", MCPAUDIT_VERSION, ""};
-    Status logged = running->Log(*event);
-    if (logged) logged = running->Flush();
-    if (!logged) return std::unexpected(logged.error());
+    if (Status logged = running->LogSigned(*event, SignRetentionCuts); !logged)
+      return std::unexpected(logged.error());
   } else {
     PipelineOptions pipeline_options = config.audit;
     pipeline_options.mode = DeliveryMode::kDurable;
@@ -88,7 +79,8 @@ Result<RetentionPlan> RunRetention(const Config& config, Pipeline* running, bool
     event->server = pipeline_options.server;
     auto pipeline = Pipeline::Open(pipeline_options);
     if (!pipeline) return std::unexpected(pipeline.error());
-    if (Status logged = (*pipeline)->Log(*event); !logged) return std::unexpected(logged.error());
+    if (Status logged = (*pipeline)->LogSigned(*event, SignRetentionCuts); !logged)
+      return std::unexpected(logged.error());
     pipeline->reset();
     // The declaration goes to the stores before their rows go: `verify --store` needs it.
     for (const SinkConfig& store : stores) {

@@ -195,14 +195,10 @@ Result<AuditEvent> RetentionEvent(const RetentionPlan& plan, const SigningKey* k
   event.timestamp = now;
   event.id = NewUuidV7(now, SecureRandom());
   event.event_type = "retention";
-  json cuts = json::array(), signatures = json::array();
+  json cuts = json::array();
   for (const RetentionCut& cut : plan.cuts) {
     cuts.push_back({{"stream", cut.stream}, {"seq", cut.seq}, {"hash", cut.hash}});
     if (!cut.key_rotations.empty()) cuts.back()["key_rotations"] = cut.key_rotations;
-    if (!key) continue;
-    auto signature = key->Sign(journal::RetentionMessage(cut.stream, cut.seq, cut.hash));
-    if (!signature) return std::unexpected(signature.error());
-    signatures.push_back(*signature);
   }
   event.details = {{"cuts", cuts},
                    {"segments_deleted", plan.segments_to_delete.size()},
@@ -215,10 +211,23 @@ Result<AuditEvent> RetentionEvent(const RetentionPlan& plan, const SigningKey* k
     event.details["disk_budget"] = {{"segments_forced", plan.segments_forced}, {"records_given_up", plan.given_up}};
   }
   if (key) {
-    event.details["key_id"] = key->KeyId();
-    event.details["signatures"] = std::move(signatures);
+    SignRetentionCuts(event, *key);
+    if (!event.details.contains("signatures"))
+      return Fail(ErrorCode::kInternal, "the retention record cannot be signed");
   }
   return event;
+}
+
+void SignRetentionCuts(AuditEvent& event, const SigningKey& key) {
+  json signatures = json::array();
+  for (const json& cut : ArrayMember(event.details, "cuts")) {
+    auto signature = key.Sign(
+        journal::RetentionMessage(StringMember(cut, "stream"), UnsignedMember(cut, "seq"), StringMember(cut, "hash")));
+    if (!signature) return;
+    signatures.push_back(*signature);
+  }
+  event.details["key_id"] = key.KeyId();
+  event.details["signatures"] = std::move(signatures);
 }
 
 uint64_t JournalBytes(const fs::path& dir) {

@@ -88,9 +88,15 @@ struct RetentionPlan {
 [[nodiscard]] Result<RetentionPlan> PlanRetention(const std::filesystem::path& dir,
                                                   const RetentionOptions& options);
 
-// The `retention` record of a plan: what was given up, and the signed cuts.
+// The `retention` record of a plan: what was given up, and the cuts, signed
+// when a key is given.
 [[nodiscard]] Result<AuditEvent> RetentionEvent(const RetentionPlan& plan, const SigningKey* key,
                                                 std::chrono::system_clock::time_point now);
+
+// Signs the cuts of a retention record with `key` (its key_id and
+// signatures): the writer does, with the key of the epoch it writes it in
+// (Pipeline::LogSigned). A signature that cannot be made leaves it unsigned.
+void SignRetentionCuts(AuditEvent& event, const SigningKey& key);
 
 // The bytes the journal's segments take.
 uint64_t JournalBytes(const std::filesystem::path& dir);

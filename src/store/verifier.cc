@@ -97,7 +97,6 @@ struct StreamState {
   // The key that signs this epoch: the given key until a key_rotation record
   // it signed names the next (none: signatures are not checked).
   const SigningKey* key = nullptr;
-  const SigningKey* previous_key = nullptr;  // of the epoch before (none: it is the first known)
   uint64_t key_rotations = 0;
   uint64_t carried_rotations = 0;  // of those, the ones a retention record carried
 };
@@ -435,14 +434,8 @@ class Verifier {
   // Collects the cuts a retention record declares; checked at the end, since
   // the record comes after the stream's first remaining records.
   void Retention(const std::string& stream, const StreamState& state, uint64_t seq, const json& record) {
-    const json details = record.value("details", json::object());
-    // Signed by the key of its epoch, or by the one before it: a retention
-    // run loads the key from its file, and the writer may rotate it before
-    // the record is written. Either key's signature is vouched for by the
-    // checkpoints after it, which only the key of the epoch signs.
     const SigningKey* key = state.key;
-    if (key && state.previous_key && details.value("key_id", "") == state.previous_key->KeyId())
-      key = state.previous_key;
+    const json details = record.value("details", json::object());
     const json cuts = details.value("cuts", json::array());
     const json signatures = details.value("signatures", json::array());
     for (size_t i = 0; i < cuts.size(); ++i) {
@@ -595,7 +588,6 @@ class Verifier {
     }
     rotated_keys_.push_back(std::move(*key));
     state.key = &rotated_keys_.back();
-    state.previous_key = nullptr;  // a run's record follows the rotation it raced, which it never deletes
     state.key_rotations = state.carried_rotations = notes.size();
   }
 
@@ -613,7 +605,6 @@ class Verifier {
       return;
     }
     rotated_keys_.push_back(std::move(*next));
-    state.previous_key = state.key;
     state.key = &rotated_keys_.back();
     ++state.key_rotations;
   }
