@@ -190,15 +190,28 @@ Status Overwrite(const std::filesystem::path& key_file) {
   return {};
 }
 
-// The ring's key files, oldest first.
+// A ring key's file name: its serial, 20 digits, then ".key".
+bool IsRingKeyName(const std::string& name) {
+  return name.size() == 24 && name.ends_with(".key") &&
+         std::all_of(name.begin(), name.begin() + 20, [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// The ring's key files, oldest first. Anything else in it (a temporary file
+// a crash left, holding a key) is destroyed.
 Result<std::vector<std::filesystem::path>> RingFiles(const std::filesystem::path& signing_key) {
   std::vector<std::filesystem::path> files;
   std::error_code ec;
   const std::filesystem::path dir = RingDirectory(signing_key);
+  if (std::filesystem::is_symlink(dir, ec))
+    return Fail(ErrorCode::kInvalidArgument, dir.string() + " is a symlink: the upcoming keys are kept in a "
+                                             "directory of their own");
   if (!std::filesystem::exists(dir, ec)) return files;
+  std::vector<std::filesystem::path> strays;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
-    if (entry.path().extension() == ".key") files.push_back(entry.path());
+    (IsRingKeyName(entry.path().filename().string()) ? files : strays).push_back(entry.path());
   if (ec) return Fail(ErrorCode::kIo, "cannot read " + dir.string() + ": " + ec.message());
+  for (const auto& stray : strays)
+    if (Status destroyed = Destroy(stray); !destroyed) return std::unexpected(destroyed.error());
   std::ranges::sort(files);
   return files;
 }
@@ -236,9 +249,9 @@ Status FillRing(const std::filesystem::path& signing_key, size_t count, std::str
   std::string vkeys;
   std::vector<std::filesystem::path> kept;
   for (const auto& file : *files) {
+    // One a crash left half destroyed is no key; nor is the one signing now.
     auto key = SigningKey::LoadPrivate(file.string());
-    if (!key) return std::unexpected(key.error());
-    if (key->KeyId() == current.KeyId()) {
+    if (!key || key->KeyId() == current.KeyId()) {
       if (Status destroyed = Destroy(file); !destroyed) return destroyed;
       continue;
     }
@@ -248,7 +261,8 @@ Status FillRing(const std::filesystem::path& signing_key, size_t count, std::str
   uint64_t serial = 0;
   if (!files->empty()) {
     const std::string last = files->back().stem().string();
-    std::from_chars(last.data(), last.data() + last.size(), serial);
+    if (std::from_chars(last.data(), last.data() + last.size(), serial).ec != std::errc())
+      return Fail(ErrorCode::kInternal, "ring key name " + last);
   }
   for (size_t have = kept.size(); have < count; ++have) {
     auto fresh = SigningKey::Generate();
@@ -262,12 +276,16 @@ Status FillRing(const std::filesystem::path& signing_key, size_t count, std::str
   return ReplaceFileDurably(UpcomingKeysPath(signing_key), vkeys);
 }
 
-Result<std::optional<SigningKey>> OldestRingKey(const std::filesystem::path& signing_key) {
+Result<std::optional<SigningKey>> TakeRingKey(const std::filesystem::path& signing_key,
+                                               const std::filesystem::path& to) {
   auto files = RingFiles(signing_key);
   if (!files) return std::unexpected(files.error());
   if (files->empty()) return std::optional<SigningKey>();
   auto key = SigningKey::LoadPrivate(files->front().string());
   if (!key) return std::unexpected(key.error());
+  if (::rename(files->front().c_str(), to.c_str()) != 0) return std::unexpected(ErrnoError("cannot move", files->front()));
+  SyncDirectory(files->front().parent_path());
+  SyncDirectory(to.parent_path());
   return std::optional<SigningKey>(std::move(*key));
 }
 

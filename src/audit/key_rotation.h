@@ -88,20 +88,25 @@ std::filesystem::path NextKeyPath(const std::filesystem::path& signing_key);
 // no notion of rotation. Making keys ahead takes nothing from forward
 // security: whoever holds the current key can already name any next key.
 //
-// They wait in <signing_key>.ring/<serial>.key (0700 / 0600), oldest first;
-// their vkeys, in that order, are in UpcomingKeysPath(signing_key).
+// They wait in RingDirectory, oldest first; a rotation moves the oldest to
+// NextKeyPath (TakeRingKey), and FillRing makes one more.
+//
+// <signing_key>.ring/<20-digit serial>.key: the directory 0700, the keys 0600.
 std::filesystem::path RingDirectory(const std::filesystem::path& signing_key);
+// The vkeys of the ring's keys, oldest first, one a line: the signing key's
+// path with the extension .upcoming.vkey (audit-signing.upcoming.vkey).
 std::filesystem::path UpcomingKeysPath(const std::filesystem::path& signing_key);
 
-// Makes keys until the ring holds `count`, after destroying any that is
-// `current` (a rotation cut short after it took the key), and writes the
-// vkeys (named `name`) of the ring's keys.
+// Makes keys until the ring holds `count` (never fewer than it holds), after
+// destroying those that are no key or `current`, and writes the vkeys (named
+// `name`) of the ring's keys.
 [[nodiscard]] Status FillRing(const std::filesystem::path& signing_key, size_t count, std::string_view name,
                               const SigningKey& current);
 
-// The ring's oldest key (nullopt: the ring is empty). Its file stays until
-// FillRing is told it is the current key.
-[[nodiscard]] Result<std::optional<SigningKey>> OldestRingKey(const std::filesystem::path& signing_key);
+// Moves the ring's oldest key to the file `to` (NextKeyPath) and gives it
+// (nullopt: the ring is empty): no copy of it stays in the ring.
+[[nodiscard]] Result<std::optional<SigningKey>> TakeRingKey(const std::filesystem::path& signing_key,
+                                                            const std::filesystem::path& to);
 
 // Overwrites the private key in `file` with random bytes, syncs and removes it.
 [[nodiscard]] Status Destroy(const std::filesystem::path& file);

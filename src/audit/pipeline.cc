@@ -358,21 +358,17 @@ struct Pipeline::State {
       if (Status destroyed = key_rotation::DestroyAndReplace(options.signing_key, next); !destroyed)
         return retry("the previous key is not destroyed yet (" + destroyed.error().message + ")");
     }
-    // The ring's oldest key when keys are made ahead (never the one signing:
-    // FillRing destroys a copy a rotation cut short left), else a new one.
-    std::optional<SigningKey> ahead;
-    if (options.upcoming_keys > 0) {
-      Status filled = key_rotation::FillRing(options.signing_key, options.upcoming_keys, chain.names().key_name,
-                                             *chain.key());
-      auto ring = filled ? key_rotation::OldestRingKey(options.signing_key)
-                         : Result<std::optional<SigningKey>>(std::unexpected(filled.error()));
-      if (!ring) return retry("the upcoming keys: " + ring.error().message);
-      ahead = std::move(*ring);
+    // The ring's oldest key, moved to `next`, when keys are made ahead; else a new one.
+    auto ahead = options.upcoming_keys > 0 ? key_rotation::TakeRingKey(options.signing_key, next)
+                                           : Result<std::optional<SigningKey>>();
+    if (!ahead) return retry("the upcoming keys: " + ahead.error().message);
+    auto fresh = *ahead ? Result<SigningKey>(std::move(**ahead)) : SigningKey::Generate();
+    if (!fresh) return retry(fresh.error().message);
+    if (!*ahead) {
+      auto pem = fresh->PrivateKeyPem();
+      if (!pem) return retry(pem.error().message);
+      if (Status saved = ReplaceFileDurably(next, *pem); !saved) return retry(saved.error().message);
     }
-    auto fresh = ahead ? Result<SigningKey>(std::move(*ahead)) : SigningKey::Generate();
-    auto pem = fresh ? fresh->PrivateKeyPem() : Result<std::string>(std::unexpected(fresh.error()));
-    if (!pem) return retry(pem.error().message);
-    if (Status saved = ReplaceFileDurably(next, *pem); !saved) return retry(saved.error().message);
     const Chain::Mark before = chain.Where();
     const size_t leaves_before = unsynced_leaves.size();
     std::string out;
@@ -419,13 +415,13 @@ struct Pipeline::State {
     else
       OpsLog().info("signing key rotated: key {} signs the checkpoints of stream {} from seq {}",
                     chain.key()->KeyId(), options.stream, chain.seq());
-    // The ring's copy goes (FillRing destroys it), and a key is made for the epoch at its end.
+    // A key is made for the epoch at the ring's end.
     if (options.upcoming_keys > 0)
       if (Status filled = key_rotation::FillRing(options.signing_key, options.upcoming_keys,
                                                  chain.names().key_name, *chain.key());
           !filled)
         OpsLog().error("signing key rotation of stream {}: the upcoming keys are not made ({}); the next rotation "
-                       "makes its key itself",
+                       "takes one left, or makes its key itself",
                        options.stream, filled.error().message);
   }
 

@@ -527,14 +527,15 @@ TEST_F(TransparencyTest, AWitnessGivenTheUpcomingKeysCosignsACheckpointOfALaterE
   // The keys made ahead wait owner-only; those used are gone from the ring and its list.
   const fs::path ring = keys() / "audit-signing.key.ring";
   EXPECT_EQ(fs::status(ring).permissions() & fs::perms::all, fs::perms::owner_all);
+  const std::string current = SigningKey::LoadPrivate(key.string())->KeyId();
+  EXPECT_NE(current, SigningKey::LoadPublic((keys() / "audit-signing.pub").string())->KeyId());
   size_t waiting = 0;
   for (const auto& entry : fs::directory_iterator(ring)) {
     ++waiting;
     EXPECT_EQ(entry.status().permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+    EXPECT_NE(SigningKey::LoadPrivate(entry.path().string())->KeyId(), current) << "a copy of the key signing now";
   }
   EXPECT_EQ(waiting, 3u);
-  const std::string current = SigningKey::LoadPrivate(key.string())->KeyId();
-  EXPECT_NE(current, SigningKey::LoadPublic((keys() / "audit-signing.pub").string())->KeyId());
 
   // A witness given the first key and the upcoming ones cosigns the newest checkpoint.
   fs::create_directories(dir_.path() / "w-all");

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
@@ -13,6 +14,7 @@
 
 #include "audit/canonical_json.h"
 #include "audit/journal_format.h"
+#include "audit/key_rotation.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/pipeline.h"
 #include "store/retention.h"
@@ -769,6 +771,36 @@ TEST_F(KeyEpochTest, TheWriterSignsARetentionRecordWithTheKeyOfTheEpochItWritesI
   EXPECT_TRUE(std::ranges::any_of(report->notes, [](const std::string& n) {
     return n.find("were deleted by retention") != std::string::npos;
   }));
+}
+
+TEST_F(KeyEpochTest, TheRingOfUpcomingKeysDestroysWhatIsNoKeyAndNeverKeepsTheKeySigningNow) {
+  const fs::path key_file = Options().signing_key;
+  const fs::path ring = key_rotation::RingDirectory(key_file);
+  ASSERT_TRUE(key_rotation::FillRing(key_file, 2, "audit.example/log", key_).has_value());
+  // A crash left: a key half destroyed (noise), a temporary file, and a copy of the key signing now.
+  std::ofstream(ring / "00000000000000000007.key") << "noise";
+  std::ofstream(ring / "00000000000000000003.key.tmp") << "-----BEGIN PRIVATE KEY-----";
+  ASSERT_TRUE(key_.Save((ring / "00000000000000000005.key").string(), (dir_.path() / "copy.pub").string()).has_value());
+  ASSERT_TRUE(key_rotation::FillRing(key_file, 3, "audit.example/log", key_).has_value());
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(ring)) {
+    names.push_back(entry.path().filename().string());
+    auto kept = SigningKey::LoadPrivate(entry.path().string());
+    ASSERT_TRUE(kept.has_value()) << entry.path();
+    EXPECT_NE(kept->KeyId(), key_.KeyId());
+  }
+  std::ranges::sort(names);
+  EXPECT_EQ(names, (std::vector<std::string>{"00000000000000000001.key", "00000000000000000002.key",
+                                             "00000000000000000008.key"}));
+  std::ifstream vkeys(key_rotation::UpcomingKeysPath(key_file));
+  const std::string upcoming((std::istreambuf_iterator<char>(vkeys)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(std::ranges::count(upcoming, '\n'), 3) << upcoming;
+  // A rotation moves the oldest out: no copy stays.
+  const fs::path next = key_rotation::NextKeyPath(key_file);
+  auto taken = key_rotation::TakeRingKey(key_file, next);
+  ASSERT_TRUE(taken.has_value() && taken->has_value());
+  EXPECT_FALSE(fs::exists(ring / "00000000000000000001.key"));
+  EXPECT_EQ(SigningKey::LoadPrivate(next.string())->KeyId(), (*taken)->KeyId());
 }
 
 }  // namespace
