@@ -77,56 +77,83 @@ Result<SigningKey> Follow(const nlohmann::json& details, std::string_view stream
   return std::move(next->key);
 }
 
-Result<std::vector<note::Verifier>> EpochKeys(const std::vector<const note::Verifier*>& first,
-                                              const std::vector<std::string>& notes, uint64_t size) {
-  std::vector<note::Verifier> keys;
-  for (const note::Verifier* key : first) keys.push_back(note::CopyOf(*key));
+namespace {
+
+// Hands `keys` on along `notes` (oldest first) up to seq `size`. A seq may
+// have several notes (one planted beside the real one): the one the keys of
+// its epoch signed is taken. `stream`, when not empty, must be the one each
+// names. kNotFound: a rotation no key of its epoch signed.
+Result<std::vector<note::Verifier>> HandOn(std::vector<note::Verifier> keys, const std::vector<std::string>& notes,
+                                           std::string_view stream, uint64_t size) {
   uint64_t last_seq = 0;
-  for (size_t i = 0; i < notes.size(); ++i) {
+  size_t rotation = 0;
+  for (size_t i = 0; i < notes.size();) {
+    const std::string which = "key rotation " + std::to_string(++rotation);
+    const auto stated = ParseRotation(note::TextOf(notes[i]));
+    if (!stated || stated->seq <= last_seq || (!stream.empty() && stated->stream != stream))
+      return Fail(ErrorCode::kInvalidArgument, which + " is not a key rotation" +
+                                                   (stream.empty() ? "" : " of stream " + std::string(stream)) +
+                                                   " after the one before it");
+    if (stated->seq > size) break;
+    size_t end = i + 1;
+    while (end < notes.size()) {
+      const auto also = ParseRotation(note::TextOf(notes[end]));
+      if (!also || also->seq != stated->seq) break;
+      ++end;
+    }
     std::vector<const note::Verifier*> current;
     for (const auto& key : keys) current.push_back(&key);
-    auto opened = note::Open(notes[i], current);
-    const std::string which = "key rotation " + std::to_string(i + 1);
-    if (!opened) return Fail(ErrorCode::kInvalidArgument, which + ": " + opened.error().message);
-    auto rotation = ParseRotation(opened->text);
-    if (!rotation || rotation->seq <= last_seq)
-      return Fail(ErrorCode::kInvalidArgument, which + " is not a key rotation after the one before it");
-    if (rotation->seq > size) break;  // a later epoch's: not the checkpoint's
-    auto next = note::ParseVerifierKey(rotation->vkey);
-    if (!next || next->cosigner)
-      return Fail(ErrorCode::kInvalidArgument, which + " names no log key");
+    std::optional<note::Verifier> next;
+    Error why{ErrorCode::kNotFound, which + ": no known key signed the note"};
+    for (size_t c = i; c < end && !next; ++c) {
+      auto opened = note::Open(notes[c], current);
+      if (!opened) {
+        const bool known = std::ranges::any_of(
+            current, [&](const note::Verifier* key) { return note::SignerName(notes[c], key->key) == key->name; });
+        if (known || why.code == ErrorCode::kNotFound)
+          why = {known ? ErrorCode::kInvalidArgument : ErrorCode::kNotFound, which + ": " + opened.error().message};
+        continue;
+      }
+      const auto named = ParseRotation(opened->text);
+      auto key = named && named->stream == stated->stream ? note::ParseVerifierKey(named->vkey)
+                                                           : Result<note::Verifier>(std::unexpected(Error{}));
+      if (!key || key->cosigner) {
+        why = {ErrorCode::kInvalidArgument, which + " names no log key"};
+        continue;
+      }
+      next = std::move(*key);
+    }
+    if (!next) return std::unexpected(why);
     keys.clear();
     keys.push_back(std::move(*next));
-    last_seq = rotation->seq;
+    last_seq = stated->seq;
+    i = end;
   }
   return keys;
 }
 
+}  // namespace
+
+Result<std::vector<note::Verifier>> EpochKeys(const std::vector<const note::Verifier*>& first,
+                                              const std::vector<std::string>& notes, uint64_t size) {
+  std::vector<note::Verifier> keys;
+  for (const note::Verifier* key : first) keys.push_back(note::CopyOf(*key));
+  return HandOn(std::move(keys), notes, "", size);
+}
+
 Result<SigningKey> FollowNotes(const SigningKey& first, const std::vector<std::string>& notes,
                                std::string_view stream, uint64_t through) {
-  auto current = SigningKey::FromPublicKeyBytes(first.PublicKeyBytes());
-  if (!current) return std::unexpected(current.error());
-  uint64_t last_seq = 0;
-  for (size_t i = 0; i < notes.size(); ++i) {
-    const std::string which = "key rotation " + std::to_string(i + 1);
-    auto name = note::SignerName(notes[i], *current);
-    if (!name)
-      return Fail(ErrorCode::kNotFound, which + " is not signed by the key " + current->KeyId() +
-                                            " of the epoch before it");
-    const note::Verifier signer = note::VerifierOf(std::move(*name), *current);
-    auto opened = note::Open(notes[i], {&signer});
-    if (!opened) return Fail(ErrorCode::kInvalidArgument, which + ": " + opened.error().message);
-    auto rotation = ParseRotation(opened->text);
-    if (!rotation || rotation->stream != stream || rotation->seq <= last_seq)
-      return Fail(ErrorCode::kInvalidArgument,
-                  which + " is not a key rotation of stream " + std::string(stream) + " after the one before it");
-    if (rotation->seq > through) break;
-    auto next = note::ParseVerifierKey(rotation->vkey);
-    if (!next || next->cosigner) return Fail(ErrorCode::kInvalidArgument, which + " names no log key");
-    current = std::move(next->key);
-    last_seq = rotation->seq;
-  }
-  return current;
+  // The first key is known by its bytes alone: its name is the one it signed under.
+  std::optional<std::string> name;
+  for (size_t i = 0; i < notes.size() && !name; ++i) name = note::SignerName(notes[i], first);
+  if (!name && !notes.empty())
+    return Fail(ErrorCode::kNotFound, "key rotation 1 is not signed by the key " + first.KeyId() +
+                                          " of the epoch before it");
+  std::vector<note::Verifier> keys;
+  keys.push_back(note::VerifierOf(name.value_or(""), first));
+  auto handed_on = HandOn(std::move(keys), notes, stream, through);
+  if (!handed_on) return std::unexpected(handed_on.error());
+  return std::move(handed_on->front().key);
 }
 
 bool History::MayTell(std::string_view line) {
@@ -136,25 +163,27 @@ bool History::MayTell(std::string_view line) {
 
 void History::Add(const nlohmann::json& record) {
   const std::string type = StringMember(record, "event_type");
+  // Each note is filed under the stream and seq its own signed text names.
+  auto file = [&](const std::string& note, const std::string& stream, uint64_t up_to) {
+    const auto rotation = ParseRotation(note::TextOf(note));
+    if (!rotation || rotation->stream != stream || rotation->seq > up_to || held_ >= kMaxNotes) return;
+    std::vector<std::string>& candidates = notes_[stream][rotation->seq];
+    if (candidates.size() < kMaxCandidates && std::ranges::find(candidates, note) == candidates.end()) {
+      candidates.push_back(note);
+      ++held_;
+    }
+  };
   if (type == "key_rotation") {
     const nlohmann::json integrity = ObjectMember(record, "integrity");
-    const uint64_t seq = UnsignedMember(integrity, "seq");
-    const std::string note = StringMember(ObjectMember(record, "details"), "note");
-    if (seq > 0 && !note.empty()) notes_[StringMember(integrity, "stream")].emplace(seq, note);
+    file(StringMember(ObjectMember(record, "details"), "note"), StringMember(integrity, "stream"),
+         UnsignedMember(integrity, "seq"));
     return;
   }
   if (type != "retention") return;
   // A retention record carries, per stream it cut, the rotations up to its cut.
-  for (const nlohmann::json& cut : ArrayMember(ObjectMember(record, "details"), "cuts")) {
-    const std::string stream = StringMember(cut, "stream");
-    const uint64_t cut_seq = UnsignedMember(cut, "seq");
-    for (const nlohmann::json& carried : ArrayMember(cut, "key_rotations")) {
-      if (!carried.is_string()) continue;
-      auto rotation = ParseRotation(note::TextOf(carried.get<std::string>()));
-      if (rotation && rotation->stream == stream && rotation->seq <= cut_seq)
-        notes_[stream].emplace(rotation->seq, carried.get<std::string>());
-    }
-  }
+  for (const nlohmann::json& cut : ArrayMember(ObjectMember(record, "details"), "cuts"))
+    for (const nlohmann::json& carried : ArrayMember(cut, "key_rotations"))
+      if (carried.is_string()) file(carried.get<std::string>(), StringMember(cut, "stream"), UnsignedMember(cut, "seq"));
 }
 
 std::vector<std::string> History::Notes(const std::string& stream, uint64_t through) const {
@@ -162,7 +191,7 @@ std::vector<std::string> History::Notes(const std::string& stream, uint64_t thro
   auto known = notes_.find(stream);
   if (known == notes_.end()) return notes;
   for (auto it = known->second.begin(); it != known->second.end() && it->first <= through; ++it)
-    notes.push_back(it->second);
+    notes.insert(notes.end(), it->second.begin(), it->second.end());
   return notes;
 }
 

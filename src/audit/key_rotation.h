@@ -52,7 +52,7 @@ namespace mcpaudit::key_rotation {
 // The key that signs stream `stream` after seq `through`: `first` handed on
 // by each note of `notes` (rotations of that stream, oldest first, up to
 // `through`), each signed by the key of the epoch before it. Refused, naming
-// the rotation, when one does not hold. A verifier of a stream whose
+// the rotation, when one does not hold (kNotFound: no key of its epoch signed it). A verifier of a stream whose
 // beginning retention deleted starts from it (the History below).
 [[nodiscard]] Result<SigningKey> FollowNotes(const SigningKey& first, const std::vector<std::string>& notes,
                                              std::string_view stream, uint64_t through);
@@ -67,11 +67,16 @@ class History {
   static bool MayTell(std::string_view line);
   // Takes what the parsed `record` tells; other records are passed over.
   void Add(const nlohmann::json& record);
-  // The notes of `stream`'s rotations at a seq up to `through`, oldest first.
+  // The notes of `stream`'s rotations at a seq up to `through`, oldest
+  // first. A seq may have several (a planted one beside the real one):
+  // EpochKeys and FollowNotes take the one the key of its epoch signed.
   std::vector<std::string> Notes(const std::string& stream, uint64_t through) const;
 
  private:
-  std::map<std::string, std::map<uint64_t, std::string>> notes_;  // stream -> seq -> note
+  static constexpr size_t kMaxCandidates = 4;   // notes kept per seq
+  static constexpr size_t kMaxNotes = 1 << 20;  // a key an hour for a century
+  std::map<std::string, std::map<uint64_t, std::vector<std::string>>> notes_;  // stream -> seq -> notes
+  size_t held_ = 0;
 };
 
 // Where the next epoch's private key waits, beside the signing key, until the

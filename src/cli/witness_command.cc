@@ -174,8 +174,8 @@ void AddWitnessCommand(CLI::App& app, int& exit_code) {
                            : "\nthe checkpoint is signed by the key of a later epoch than the first, which the witness "
                              "checks only if it was given it: " +
                                  note::VerifierKey(epoch->front().name, epoch->front().key) +
-                                 " (keys made ahead, [integrity] upcoming_keys, are in the <signing key>.upcoming.vkey "
-                                 "file to give witnesses before their epochs)";
+                                 " (keys made ahead, [integrity] upcoming_keys, are listed in the .upcoming.vkey file "
+                                 "beside the signing key, to give witnesses before their epochs)";
     auto cosigned =
         AddCheckpoint(dir, stream, *checkpoint, old_size, options->url, options->ca_file, untrusted_key);
     if (!cosigned) return fail(cosigned.error().message, 1);

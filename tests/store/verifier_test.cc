@@ -803,5 +803,37 @@ TEST_F(KeyEpochTest, TheRingOfUpcomingKeysDestroysWhatIsNoKeyAndNeverKeepsTheKey
   EXPECT_EQ(SigningKey::LoadPrivate(next.string())->KeyId(), (*taken)->KeyId());
 }
 
+TEST_F(KeyEpochTest, ANotePlantedBesideARealRotationIsPassedOver) {
+  Run(2);
+  key_rotation::History history;
+  std::string stream;
+  uint64_t first_rotation = 0;
+  for (const std::string& line : Lines()) {
+    const json record = json::parse(line);
+    if (record["event_type"] != "key_rotation") continue;
+    stream = record["integrity"]["stream"];
+    if (first_rotation == 0) {
+      // A forger's note for the same seq, filed first: signed by a key of its own.
+      first_rotation = record["integrity"]["seq"];
+      auto forger = SigningKey::Generate(), next = SigningKey::Generate();
+      auto planted = key_rotation::Details(stream, first_rotation, "x", "audit.example/log", *forger, *next);
+      ASSERT_TRUE(planted.has_value());
+      history.Add({{"event_type", "key_rotation"},
+                   {"integrity", {{"stream", stream}, {"seq", first_rotation}}},
+                   {"details", *planted}});
+    }
+    history.Add(record);
+  }
+  ASSERT_GT(first_rotation, 0u);
+  const auto notes = history.Notes(stream, UINT64_MAX);
+  auto followed = key_rotation::FollowNotes(*pub_, notes, stream, UINT64_MAX);
+  ASSERT_TRUE(followed.has_value()) << followed.error().message;
+  EXPECT_EQ(followed->KeyId(), SigningKey::LoadPrivate(Options().signing_key.string())->KeyId());
+  // Alone, it hands on nothing: no key of its epoch signed it.
+  auto alone = key_rotation::FollowNotes(*pub_, {notes.front()}, stream, UINT64_MAX);
+  ASSERT_FALSE(alone.has_value());
+  EXPECT_EQ(alone.error().code, ErrorCode::kNotFound) << alone.error().message;
+}
+
 }  // namespace
 }  // namespace mcpaudit
