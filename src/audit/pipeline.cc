@@ -80,7 +80,7 @@ struct Prepared {
   AuditLogger::Done then;      // or a durable LogThen is told
 
   bool flush_only = false;  // a barrier: no record, just "sync and tell me"
-  std::shared_ptr<const SignedAtWrite> sign_at_write;  // its text is then made again when written
+  std::unique_ptr<const SignedAtWrite> sign_at_write;  // its text is then made again when written
 
   // Tells the caller how its record fared.
   void Finish(const Status& status) {
@@ -884,10 +884,9 @@ Status Pipeline::Log(const AuditEvent& event) {
 }
 
 Status Pipeline::LogSigned(const AuditEvent& event, Signer sign) {
-  auto at_write = std::make_shared<const SignedAtWrite>(SignedAtWrite{event, std::move(sign)});
   Completion completion;
   Status queued = state_->Queue(event, /*may_drop=*/false, [&](Prepared& p) {
-    p.sign_at_write = at_write;
+    p.sign_at_write = std::make_unique<const SignedAtWrite>(SignedAtWrite{event, std::move(sign)});
     p.done = &completion;
   });
   if (!queued) return queued;

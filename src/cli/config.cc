@@ -498,7 +498,6 @@ Status ReadPolicy(Reader& top, const std::string& path, Config& config) {
   return {};
 }
 
-// The [retention] table: how long records are kept, per tenant too.
 // The [integrity] table: the checkpoints' notes and forward-secure signing keys.
 Status ReadIntegrity(Reader& top, const std::string& /*path: the reader names it*/, Config& config) {
   auto integrity = top.Table("integrity");
@@ -524,6 +523,7 @@ Status ReadIntegrity(Reader& top, const std::string& /*path: the reader names it
   return {};
 }
 
+// The [retention] table: how long records are kept, per tenant too.
 Status ReadRetention(Reader& top, const std::string& /*path: the reader names it*/,
                      Config& config) {
   auto retention = top.Table("retention");

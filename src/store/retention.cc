@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "audit/journal_format.h"
@@ -86,7 +87,9 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
 
   RetentionPlan plan;
   std::map<std::string, RetentionCut> cuts;
-  key_rotation::History rotations;
+  // The key rotations the journal tells of, and those its kept retention
+  // records carry already: a run carries only the ones that would be lost.
+  key_rotation::History rotations, carried;
   bool deleting = true;  // still in the prefix of deletable segments
   for (size_t i = 0; i < segments.size(); ++i) {
     const std::string& segment = segments[i];
@@ -99,11 +102,13 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
     uint64_t expired = 0, kept = 0;
     std::map<std::string, RetentionCut> last;  // per stream, the segment's last record
     std::vector<std::pair<size_t, json>> to_anonymise;  // line number, parsed record
+    std::vector<json> retention_records;                // of this segment
     for (size_t n = 0; n < lines.size(); ++n) {
       json record = ParseWithin(lines[n], kMaxRecordDepth);
       if (!record.is_object() || !record.contains("integrity") || !record["integrity"].is_object())
         continue;  // verify reports it; it goes with its segment
       rotations.Add(record);
+      if (StringMember(record, "event_type") == "retention") retention_records.push_back(record);
       const json& integrity = record["integrity"];
       const std::string stream = jsonrpc::StringMember(integrity, "stream");
       const uint64_t seq = integrity.contains("seq") && integrity["seq"].is_number_unsigned()
@@ -145,6 +150,7 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
       for (auto& [stream, cut] : last) cuts[stream] = std::move(cut);
       continue;
     }
+    for (const json& kept : retention_records) carried.Add(kept);
     deleting = false;
     if (expired > 0) {
       plan.expired_kept += expired;
@@ -183,7 +189,10 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
       return std::unexpected(replaced.error());
   }
   for (auto& [stream, cut] : cuts) {
-    cut.key_rotations = rotations.Notes(stream, cut.seq);
+    const std::vector<std::string> kept = carried.Notes(stream, cut.seq);
+    const std::set<std::string> already(kept.begin(), kept.end());
+    for (std::string& note : rotations.Notes(stream, cut.seq))
+      if (!already.contains(note)) cut.key_rotations.push_back(std::move(note));
     plan.cuts.push_back(std::move(cut));
   }
   return plan;

@@ -62,8 +62,9 @@ struct RetentionCut {
   std::string stream;
   uint64_t seq = 0;
   std::string hash;
-  // The notes of the stream's key rotations up to `seq` (key_rotation.h),
-  // which the retention record carries: verify follows them from the first key.
+  // The notes of the stream's key rotations up to `seq` (key_rotation.h) that
+  // no retention record the run keeps carries already: verify follows them
+  // all, from the first key.
   std::vector<std::string> key_rotations;
 };
 

@@ -78,6 +78,29 @@ class TransparencyTest : public ::testing::Test {
     return ids;
   }
 
+  // A journal whose signing key changes every second.
+  PipelineOptions RotatingOptions() const {
+    PipelineOptions options;
+    options.directory = audit();
+    options.signing_key = keys() / "audit-signing.key";
+    options.checkpoint_every_records = 4;
+    options.key_epoch = std::chrono::seconds(1);
+    options.admin_space_left_bytes = options.space_left_bytes = 0;
+    return options;
+  }
+
+  // Logs a call of alice (tenant shop) stamped `age` ago, flushed; returns its id.
+  static std::string LogCall(Pipeline& pipeline, std::chrono::days age = std::chrono::days(0)) {
+    AuditEvent e;
+    e.timestamp = std::chrono::system_clock::now() - age;
+    e.id = NewUuidV7(e.timestamp, SecureRandom());
+    e.tool = "patient_lookup";
+    e.user = {.id = "alice", .tenant_id = "shop"};
+    EXPECT_TRUE(pipeline.Log(e).has_value());
+    EXPECT_TRUE(pipeline.Flush().has_value());
+    return e.id;
+  }
+
   // Writes `text` to a file of the test's and returns its path.
   std::string Saved(const std::string& name, const std::string& text) const {
     const fs::path path = dir_.path() / name;
@@ -499,13 +522,8 @@ TEST_F(TransparencyTest, AWitnessCosignsOnlyACheckpointThatExtendsWhatItSaw) {
 
 TEST_F(TransparencyTest, AWitnessGivenTheUpcomingKeysCosignsACheckpointOfALaterEpoch) {
   const fs::path key = keys() / "audit-signing.key";
-  PipelineOptions options;
-  options.directory = audit();
-  options.signing_key = key;
-  options.checkpoint_every_records = 4;
-  options.key_epoch = std::chrono::seconds(1);
+  PipelineOptions options = RotatingOptions();
   options.upcoming_keys = 3;
-  options.admin_space_left_bytes = options.space_left_bytes = 0;
   std::string upcoming;
   {
     auto pipeline = Pipeline::Open(options);
@@ -513,13 +531,7 @@ TEST_F(TransparencyTest, AWitnessGivenTheUpcomingKeysCosignsACheckpointOfALaterE
     // Made at the start, before the first rotation (a second away): what the operator gives witnesses.
     upcoming = testing::ReadFile(keys() / "audit-signing.upcoming.vkey");
     for (int i = 0; i < 8; ++i) {
-      AuditEvent e;
-      e.timestamp = std::chrono::system_clock::now();
-      e.id = NewUuidV7(e.timestamp, SecureRandom());
-      e.tool = "patient_lookup";
-      e.user = {.id = "alice"};
-      ASSERT_TRUE((*pipeline)->Log(e).has_value());
-      ASSERT_TRUE((*pipeline)->Flush().has_value());
+      LogCall(**pipeline);
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
     }
   }
@@ -560,29 +572,15 @@ TEST_F(TransparencyTest, AWitnessGivenTheUpcomingKeysCosignsACheckpointOfALaterE
 }
 
 TEST_F(TransparencyTest, ProofsAndBundlesCarryTheKeyRotationsFromTheFirstKey) {
-  const fs::path key = keys() / "audit-signing.key";
   // The key's epoch began an hour ago: the first batch rotates it, and so
   // does each second after.
-  fs::last_write_time(key, fs::file_time_type::clock::now() - std::chrono::hours(1));
-  PipelineOptions options;
-  options.directory = audit();
-  options.signing_key = key;
-  options.checkpoint_every_records = 4;
-  options.key_epoch = std::chrono::seconds(1);
-  options.admin_space_left_bytes = options.space_left_bytes = 0;
+  fs::last_write_time(keys() / "audit-signing.key", fs::file_time_type::clock::now() - std::chrono::hours(1));
   std::vector<std::string> ids;
   {
-    auto pipeline = Pipeline::Open(options);
+    auto pipeline = Pipeline::Open(RotatingOptions());
     ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
     for (int i = 0; i < 8; ++i) {
-      AuditEvent e;
-      e.timestamp = std::chrono::system_clock::now();
-      e.id = NewUuidV7(e.timestamp, SecureRandom());
-      e.tool = "patient_lookup";
-      e.user = {.id = "alice"};
-      ASSERT_TRUE((*pipeline)->Log(e).has_value());
-      ASSERT_TRUE((*pipeline)->Flush().has_value());
-      ids.push_back(e.id);
+      ids.push_back(LogCall(**pipeline));
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
     }
   }
@@ -627,29 +625,18 @@ TEST_F(TransparencyTest, ProofsAndBundlesCarryTheKeyRotationsFromTheFirstKey) {
 TEST_F(TransparencyTest, RetentionCarriesTheKeyRotationsItDeletesSoTheFirstKeyStillChecksWhatRemains) {
   const fs::path key = keys() / "audit-signing.key";
   fs::last_write_time(key, fs::file_time_type::clock::now() - std::chrono::hours(1));
-  PipelineOptions options;
-  options.directory = audit();
-  options.signing_key = key;
-  options.checkpoint_every_records = 4;
+  PipelineOptions options = RotatingOptions();
   options.max_segment_bytes = 2048;
-  options.key_epoch = std::chrono::seconds(1);
-  options.admin_space_left_bytes = options.space_left_bytes = 0;
   // Calls stamped 400 days ago across several epochs, then three of today.
   std::vector<std::string> recent;
   {
     auto pipeline = Pipeline::Open(options);
     ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
-    for (int i = 0; i < 11; ++i) {
-      AuditEvent e;
-      e.timestamp = std::chrono::system_clock::now() - (i < 8 ? std::chrono::days(400) : std::chrono::days(0));
-      e.id = NewUuidV7(e.timestamp, SecureRandom());
-      e.tool = "patient_lookup";
-      e.user = {.id = "alice", .tenant_id = "shop"};
-      ASSERT_TRUE((*pipeline)->Log(e).has_value());
-      ASSERT_TRUE((*pipeline)->Flush().has_value());
-      if (i >= 8) recent.push_back(e.id);
-      if (i < 8) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    for (int i = 0; i < 8; ++i) {
+      LogCall(**pipeline, std::chrono::days(400));
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
     }
+    for (int i = 0; i < 3; ++i) recent.push_back(LogCall(**pipeline));
   }
   auto rotations_in_journal = [&] {
     return std::ranges::count_if(testing::JournalRecords(audit()),

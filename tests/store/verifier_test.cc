@@ -608,6 +608,38 @@ class KeyEpochTest : public VerifierTest {
     }
   }
 
+  // Runs retention with every record expired, as a running server does: each
+  // segment but the newest goes, and the writer signs the run's record.
+  // `before_logging` runs between the plan and the record. Returns the plan.
+  RetentionPlan DeleteAllButTheNewestSegment(const std::function<void()>& before_logging = [] {}) {
+    auto pipeline = Pipeline::Open(Options());
+    EXPECT_TRUE(pipeline.has_value()) << pipeline.error().message;
+    if (!pipeline) return {};
+    EXPECT_TRUE((*pipeline)->Flush().has_value());
+    RetentionPolicy everything;
+    everything.keep = std::chrono::days(0);
+    auto plan = PlanRetention(journal_, {everything, std::chrono::system_clock::now(), {}, false, true});
+    EXPECT_TRUE(plan.has_value()) << plan.error().message;
+    if (!plan) return {};
+    auto event = RetentionEvent(*plan, nullptr, std::chrono::system_clock::now());
+    EXPECT_TRUE(event.has_value());
+    before_logging();
+    EXPECT_TRUE((*pipeline)->LogSigned(*event, SignRetentionCuts).has_value());
+    pipeline->reset();
+    EXPECT_TRUE(DeleteExpiredSegments(journal_, *plan).has_value());
+    return *plan;
+  }
+
+  // The problems verify reports from the first public key.
+  void ExpectValidFromTheFirstKey() {
+    auto report = VerifyJournal(journal_, &*pub_);
+    ASSERT_TRUE(report.has_value()) << report.error().message;
+    for (const auto& p : report->problems) ADD_FAILURE() << p.verdict << " at seq " << p.seq << ": " << p.detail;
+    EXPECT_TRUE(std::ranges::any_of(report->notes, [](const std::string& n) {
+      return n.find("were deleted by retention") != std::string::npos;
+    }));
+  }
+
   // The seqs of the key_rotation records.
   std::vector<uint64_t> Rotations() {
     std::vector<uint64_t> seqs;
@@ -740,37 +772,41 @@ TEST_F(KeyEpochTest, TheWriterSignsARetentionRecordWithTheKeyOfTheEpochItWritesI
   Run(3);
   // The run plans with the key of one epoch, which ends before its record is
   // written: the writer rotates first, then signs the cuts with the new key.
-  const std::string planned_under = SigningKey::LoadPrivate(Options().signing_key.string())->KeyId();
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  RetentionPolicy everything;
-  everything.keep = std::chrono::days(0);
-  auto plan = PlanRetention(journal_, {everything, std::chrono::system_clock::now(), {}, false, false});
-  ASSERT_TRUE(plan.has_value()) << plan.error().message;
-  ASSERT_EQ(plan->cuts.size(), 1u);
-  EXPECT_FALSE(plan->cuts[0].key_rotations.empty());
-  auto event = RetentionEvent(*plan, nullptr, std::chrono::system_clock::now());
-  ASSERT_TRUE(event.has_value());
-  {
-    auto pipeline = Pipeline::Open(Options());
-    ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
-    ASSERT_TRUE((*pipeline)->LogSigned(*event, SignRetentionCuts).has_value());
-  }
-  ASSERT_TRUE(DeleteExpiredSegments(journal_, *plan).has_value());
+  std::string planned_under;
+  const RetentionPlan plan = DeleteAllButTheNewestSegment([&] {
+    planned_under = SigningKey::LoadPrivate(Options().signing_key.string())->KeyId();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  });
+  ASSERT_EQ(plan.cuts.size(), 1u);
+  EXPECT_FALSE(plan.cuts[0].key_rotations.empty());
   const auto records = testing::JournalRecords(journal_);
   auto run = std::ranges::find_if(records, [](const json& r) { return r["event_type"] == "retention"; });
   ASSERT_NE(run, records.end());
   auto rotation = std::find_if(std::make_reverse_iterator(run), records.rend(),
                                [](const json& r) { return r["event_type"] == "key_rotation"; });
   ASSERT_NE(rotation, records.rend());
-  EXPECT_EQ((*rotation)["details"]["previous_key_id"], planned_under);
+  // The writer rotated (once or more, polling) after the run was logged.
+  EXPECT_NE((*run)["details"]["key_id"], planned_under);
   EXPECT_EQ((*run)["details"]["key_id"], (*rotation)["details"]["key_id"]);
+  ExpectValidFromTheFirstKey();
+}
 
-  auto report = VerifyJournal(journal_, &*pub_);
-  ASSERT_TRUE(report.has_value()) << report.error().message;
-  for (const auto& p : report->problems) ADD_FAILURE() << p.verdict << " at seq " << p.seq << ": " << p.detail;
-  EXPECT_TRUE(std::ranges::any_of(report->notes, [](const std::string& n) {
-    return n.find("were deleted by retention") != std::string::npos;
-  }));
+TEST_F(KeyEpochTest, ARunThatDeletesAnEarlierRetentionRecordCarriesItsRotationsOn) {
+  Run(3);
+  const RetentionPlan first = DeleteAllButTheNewestSegment();
+  ASSERT_EQ(first.cuts.size(), 1u);
+  const std::vector<std::string> carried_first = first.cuts[0].key_rotations;
+  ASSERT_FALSE(carried_first.empty());
+  Run(3);
+  const RetentionPlan second = DeleteAllButTheNewestSegment();
+  ASSERT_EQ(second.cuts.size(), 1u);
+  // The first run's record went with its segment: the second carries its rotations on, then the newer ones.
+  const auto records = testing::JournalRecords(journal_);
+  ASSERT_EQ(std::ranges::count_if(records, [](const json& r) { return r["event_type"] == "retention"; }), 1);
+  const std::vector<std::string>& carried = second.cuts[0].key_rotations;
+  ASSERT_GT(carried.size(), carried_first.size());
+  EXPECT_TRUE(std::equal(carried_first.begin(), carried_first.end(), carried.begin()));
+  ExpectValidFromTheFirstKey();
 }
 
 TEST_F(KeyEpochTest, TheRingOfUpcomingKeysDestroysWhatIsNoKeyAndNeverKeepsTheKeySigningNow) {
