@@ -388,8 +388,7 @@ class BundleCheck {
     std::string file;
     std::string note;
     note::Checkpoint checkpoint;
-    std::vector<std::string> signed_by;
-    std::vector<note::Verifier> keys;  // the epoch's that signs it, and the witnesses'
+    note::Opened opened;  // with the key of its epoch, and the witnesses' given
   };
 
   void Problem(std::string text) {
@@ -532,8 +531,11 @@ class BundleCheck {
         Problem("manifest.json says another origin or tree size of stream " + name + " than " + file);
         continue;
       }
-      if (!streams_.emplace(name, Stream{file, text->second, std::move(*checkpoint), opened->signed_by, std::move(keys)})
-               .second)
+      if (Status witnessed = tlog::CheckWitnessed(text->second, PointersTo(keys)); !witnessed) {
+        Problem(file + ": " + witnessed.error().message);
+        continue;
+      }
+      if (!streams_.emplace(name, Stream{file, text->second, std::move(*checkpoint), std::move(*opened)}).second)
         Problem("manifest.json names stream " + name + " twice");
     }
     if (streams_.empty()) Problem("manifest.json names no stream with a checkpoint");
@@ -667,19 +669,16 @@ class BundleCheck {
     if ((*parsed)["index"] != record.index)
       return Problem(label + ": its seq " + std::to_string(record.index + 1) +
                      " is not the place its proof proves (index " + (*parsed)["index"].dump() + ")");
-    auto checked = tlog::CheckProof(*proof.text, PointersTo(record.stream->keys), "", origin_);
-    if (!checked) return Problem(label + ": " + checked.error().message);
-    if (!checked->valid) Problem(label + ": " + checked->summary);
+    // Its checkpoint is the stream's, opened once with the keys of its epoch.
+    const tlog::Checked checked = tlog::CheckInclusion(*parsed, record.stream->opened, record.stream->checkpoint);
+    if (!checked.valid) Problem(label + ": " + checked.summary);
   }
 
   void Summarize() {
     std::string of;
-    for (const auto& [name, stream] : streams_) {
-      std::string keys;
-      for (const auto& key : stream.signed_by) keys += (keys.empty() ? "" : ", ") + key;
+    for (const auto& [name, stream] : streams_)
       of += (of.empty() ? "" : "; ") + stream.checkpoint.origin + "'s tree of " +
-            std::to_string(stream.checkpoint.size) + " records, signed by " + keys;
-    }
+            std::to_string(stream.checkpoint.size) + " records, signed by " + tlog::SignedBy(stream.opened);
     report_.summary = "valid: " + std::to_string(report_.records) +
                       " records, each unchanged and in the tree its checkpoint signs: " + of;
   }

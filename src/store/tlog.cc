@@ -422,10 +422,6 @@ std::string Listed(const std::vector<std::string>& names) {
   return text;
 }
 
-// Who signed an opened checkpoint, and which witnesses cosigned it.
-std::string SignedBy(const note::Opened& opened) {
-  return Listed(opened.signed_by) + (opened.cosigned_by.empty() ? "" : ", cosigned by " + Listed(opened.cosigned_by));
-}
 
 // What the leaf says of itself, for the auditor: its id, type and time.
 std::string Described(const std::string& leaf) {
@@ -433,6 +429,12 @@ std::string Described(const std::string& leaf) {
   if (!record.is_object()) return "";
   return "; the record: id " + StringMember(record, "id") + ", " + StringMember(record, "event_type") + " at " +
          StringMember(record, "timestamp");
+}
+
+}  // namespace
+
+std::string SignedBy(const note::Opened& opened) {
+  return Listed(opened.signed_by) + (opened.cosigned_by.empty() ? "" : ", cosigned by " + Listed(opened.cosigned_by));
 }
 
 Checked CheckInclusion(const json& proof, const note::Opened& opened, const note::Checkpoint& checkpoint) {
@@ -456,6 +458,24 @@ Checked CheckInclusion(const json& proof, const note::Opened& opened, const note
                     checkpoint.origin + ", in its tree of " + std::to_string(checkpoint.size) +
                     " records signed by " + SignedBy(opened) + Described(*leaf)};
 }
+
+Status CheckWitnessed(const std::string& note, const std::vector<const note::Verifier*>& keys) {
+  std::vector<const note::Verifier*> log_keys;
+  for (const note::Verifier* key : keys)
+    if (!key->cosigner) log_keys.push_back(key);
+  // Each witness on its own (two witnesses may share a name).
+  for (const note::Verifier* key : keys) {
+    if (!key->cosigner) continue;
+    std::vector<const note::Verifier*> alone = log_keys;
+    alone.push_back(key);
+    auto cosigned = note::Open(note, alone);
+    if (!cosigned || cosigned->cosigned_by.empty())
+      return Fail(ErrorCode::kNotFound, "not witnessed: witness " + key->name + " did not cosign the checkpoint");
+  }
+  return {};
+}
+
+namespace {
 
 // The keys that sign a checkpoint of `size` records: the log keys given,
 // handed on by the proof's key rotations, and the witnesses' as given.
@@ -553,17 +573,8 @@ Result<Checked> CheckProof(const std::string& text, const std::vector<const note
   if (!checkpoint) return Checked{false, "invalid: the checkpoint: " + checkpoint.error().message};
   if (!origin.empty() && checkpoint->origin != origin)
     return Checked{false, "invalid: the checkpoint is of the log " + checkpoint->origin + ", not of " + origin};
-  // A witness whose key is given must have cosigned it (c2sp.org/tlog-cosignature):
-  // each key on its own (two witnesses may share a name).
-  for (const note::Verifier* key : keys) {
-    if (!key->cosigner) continue;
-    std::vector<const note::Verifier*> alone{key};
-    for (const note::Verifier* log_key : epoch->keys)
-      if (!log_key->cosigner) alone.push_back(log_key);
-    auto cosigned = note::Open(note, alone);
-    if (!cosigned || cosigned->cosigned_by.empty())
-      return Checked{false, "not witnessed: witness " + key->name + " did not cosign the checkpoint"};
-  }
+  // A witness whose key is given must have cosigned it (c2sp.org/tlog-cosignature).
+  if (Status witnessed = CheckWitnessed(note, epoch->keys); !witnessed) return Checked{false, witnessed.error().message};
   return proof.contains("old_size") ? CheckConsistency(proof, *opened, *checkpoint, keys, rotations, kept_checkpoint)
                                     : CheckInclusion(proof, *opened, *checkpoint);
 }

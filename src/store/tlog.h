@@ -104,4 +104,16 @@ struct Checked {
 [[nodiscard]] Result<Checked> CheckProof(const std::string& text, const std::vector<const note::Verifier*>& keys,
                                          const std::string& kept_checkpoint = "", const std::string& origin = "");
 
+// Who signed an opened checkpoint, and which witnesses cosigned it.
+std::string SignedBy(const note::Opened& opened);
+
+// The witnesses among `keys` (cosigner keys) must each have cosigned `note`,
+// a checkpoint one of the log keys among `keys` signed; the first that did
+// not is named.
+[[nodiscard]] Status CheckWitnessed(const std::string& note, const std::vector<const note::Verifier*>& keys);
+
+// An inclusion proof (ParseTlogProofFile's form) against a checkpoint already
+// opened with the keys of its epoch: a bundle opens each of its checkpoints once.
+Checked CheckInclusion(const nlohmann::json& proof, const note::Opened& opened, const note::Checkpoint& checkpoint);
+
 }  // namespace mcpaudit::tlog

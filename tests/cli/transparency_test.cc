@@ -569,6 +569,22 @@ TEST_F(TransparencyTest, AWitnessGivenTheUpcomingKeysCosignsACheckpointOfALaterE
   const std::string epoch_vkey = refused.substr(refused.find("audit.example/log+"), upcoming.find('\n'));
   EXPECT_NE(upcoming.find(epoch_vkey), std::string::npos) << refused;
   EXPECT_NE(refused.find("upcoming_keys"), std::string::npos) << refused;
+
+  // A bundle against the cosigned checkpoint holds with the witness that cosigned it, not with the other.
+  const std::string bundle = (dir_.path() / "witnessed.tar.gz").string();
+  auto [evidence_code, evidence_out] =
+      RunCommand("evidence --audit-dir " + audit().string() + " --user alice --vkey " + vkey() + " --out " + bundle);
+  ASSERT_EQ(evidence_code, 0) << evidence_out;
+  auto [bundle_code, bundle_out] =
+      RunCommand("verify --bundle " + bundle + " --vkey " + vkey() + " --witness-vkey " + trusting.vkey());
+  EXPECT_EQ(bundle_code, 0) << bundle_out;
+  EXPECT_NE(bundle_out.find("cosigned by witness.example/w1"), std::string::npos) << bundle_out;
+  auto [unwitnessed_code, unwitnessed] =
+      RunCommand("verify --bundle " + bundle + " --vkey " + vkey() + " --witness-vkey " + first_only.vkey());
+  EXPECT_EQ(unwitnessed_code, 1) << unwitnessed;
+  EXPECT_NE(unwitnessed.find("not witnessed: witness witness.example/w1 did not cosign the checkpoint"),
+            std::string::npos)
+      << unwitnessed;
 }
 
 TEST_F(TransparencyTest, ProofsAndBundlesCarryTheKeyRotationsFromTheFirstKey) {
