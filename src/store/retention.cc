@@ -108,7 +108,9 @@ Result<RetentionPlan> PlanRetention(const fs::path& dir, const RetentionOptions&
       if (!record.is_object() || !record.contains("integrity") || !record["integrity"].is_object())
         continue;  // verify reports it; it goes with its segment
       rotations.Add(record);
-      if (StringMember(record, "event_type") == "retention") retention_records.push_back(record);
+      // A carrier for later runs, unless erasure or anonymisation could empty its notes.
+      if (StringMember(record, "event_type") == "retention" && ObjectMember(record["integrity"], "salts").empty())
+        retention_records.push_back(record);
       const json& integrity = record["integrity"];
       const std::string stream = jsonrpc::StringMember(integrity, "stream");
       const uint64_t seq = integrity.contains("seq") && integrity["seq"].is_number_unsigned()
