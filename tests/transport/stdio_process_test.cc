@@ -137,10 +137,17 @@ TEST(StdioServerTest, MalformedInputGetsJsonRpcErrorsAndTheServerKeepsServing) {
   json ok = server.Request(9, "tools/call", {{"name", "catalog_search"}, {"arguments", {{"query", "orders"}}}});
   EXPECT_GE(ok["result"]["structuredContent"]["total"], 1);
   EXPECT_EQ(server.CloseAndWait(), 0);
+  // A refusal is written by the refusal recorder's own thread, so its place
+  // among the records of later calls varies; its timestamp is when it arrived.
   auto events = Records(dir.path() / "audit");
   ASSERT_EQ(events.size(), 2u);
+  std::ranges::sort(events, {}, [](const AuditEvent& e) { return e.outcome != Outcome::kDenied; });
   EXPECT_EQ(events[0].outcome, Outcome::kDenied);
+  ASSERT_TRUE(events[0].error.has_value());
+  EXPECT_EQ(events[0].error->reason, "invalid_request");
   EXPECT_EQ(events[1].outcome, Outcome::kSuccess);
+  EXPECT_EQ(events[1].tool, "catalog_search");
+  EXPECT_LE(events[0].timestamp, events[1].timestamp);
 }
 
 TEST(StdioServerTest, SigtermStopsCleanlyWithRecordsWritten) {
