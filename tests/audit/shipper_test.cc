@@ -68,6 +68,21 @@ std::vector<std::string> LogEvents(const fs::path& dir, int count) {
   return ids;
 }
 
+// The records in the first `count` batches of at most `size` the shipper
+// reads from the journal in `dir`: a batch ends where its segment ends, and
+// how many records a segment holds depends on how the writer grouped them.
+size_t FirstBatches(const fs::path& dir, size_t count, size_t size) {
+  size_t records = 0;
+  for (const auto& segment : testing::SegmentPaths(dir)) {
+    for (size_t lines = testing::ReadLines(segment).size(); lines > 0 && count > 0; --count) {
+      const size_t batch = std::min(lines, size);
+      records += batch;
+      lines -= batch;
+    }
+  }
+  return records;
+}
+
 ShipperOptions Options(const fs::path& dir) {
   ShipperOptions options;
   options.journal_dir = dir;
@@ -223,7 +238,7 @@ TEST(ShipperTest, ABatchThatFailsWhileTheNextIsReadAheadIsSentAgainInOrder) {
   ASSERT_EQ((*shipper)->counters().failures, 1u);
   {
     std::lock_guard lock(shared->mutex);
-    EXPECT_EQ(shared->ids.size(), 14u);  // the first two batches
+    EXPECT_EQ(shared->ids.size(), FirstBatches(dir.path(), 2, 7));  // the first two batches
   }
   ASSERT_TRUE((*shipper)->ShipAll().has_value());
   EXPECT_EQ((*shipper)->counters().shipped, shared->ids.size());
