@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <iterator>
 #include <optional>
 #include <vector>
 
@@ -184,6 +185,12 @@ void History::Add(const nlohmann::json& record) {
   for (const nlohmann::json& cut : ArrayMember(ObjectMember(record, "details"), "cuts"))
     for (const nlohmann::json& carried : ArrayMember(cut, "key_rotations"))
       if (carried.is_string()) file(carried.get<std::string>(), StringMember(cut, "stream"), UnsignedMember(cut, "seq"));
+}
+
+size_t History::Rotations(const std::string& stream, uint64_t through) const {
+  auto known = notes_.find(stream);
+  return known == notes_.end() ? 0 : static_cast<size_t>(std::distance(known->second.begin(),
+                                                                         known->second.upper_bound(through)));
 }
 
 std::vector<std::string> History::Notes(const std::string& stream, uint64_t through) const {

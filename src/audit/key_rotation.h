@@ -71,6 +71,8 @@ class History {
   // first. A seq may have several (a planted one beside the real one):
   // EpochKeys and FollowNotes take the one the key of its epoch signed.
   std::vector<std::string> Notes(const std::string& stream, uint64_t through) const;
+  // How many rotations (seqs) of `stream` up to `through` it tells of.
+  size_t Rotations(const std::string& stream, uint64_t through) const;
 
  private:
   static constexpr size_t kMaxCandidates = 4;   // notes kept per seq

@@ -588,7 +588,7 @@ class Verifier {
     }
     rotated_keys_.push_back(std::move(*key));
     state.key = &rotated_keys_.back();
-    state.key_rotations = state.carried_rotations = notes.size();
+    state.key_rotations = state.carried_rotations = rotations_.Rotations(stream, cut);
   }
 
   // A key_rotation record hands the signing over to the key it names, when
