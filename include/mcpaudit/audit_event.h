@@ -38,6 +38,7 @@ struct AuditUser {
 struct AuditClient {
   std::string name;
   std::string version;
+  std::vector<std::string> capabilities;  // the capabilities it declared (their names)
 };
 
 struct AuditRequest {
@@ -47,6 +48,14 @@ struct AuditRequest {
   std::string transport;
   std::string user_agent;
   AuditClient client;
+  std::string protocol_version;  // the MCP revision the request was served in
+  std::string traceparent;       // W3C trace context the request carried in its _meta
+  std::string tracestate;
+  // Multi round-trip requests (2026-07-28): the SHA-256 (hex) of the
+  // requestState the request was retried with (never the state itself), and
+  // which round of its logical call it was (1 the first; 0 for a call of one round).
+  std::string request_state_digest;
+  uint32_t round = 0;
 };
 
 struct AuditServer {

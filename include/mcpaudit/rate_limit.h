@@ -17,6 +17,8 @@
 namespace mcpaudit {
 
 inline constexpr int kRateLimitedCode = -32029;  // server-defined JSON-RPC error
+// The same for 2026-07-28 requests: that revision reserves -32020..-32099 for its own codes.
+inline constexpr int kRateLimitedModernCode = -31029;
 
 struct RateLimitRule {
   std::vector<std::string> tools = {"*"};  // glob patterns; the first matching rule applies

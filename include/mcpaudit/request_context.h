@@ -38,6 +38,18 @@ class ClientChannel {
   // Streamable HTTP: ends the HTTP response that carries this request's
   // messages; the client resumes it with GET and Last-Event-ID. No-op on stdio.
   virtual void CloseStream() = 0;
+
+  // 2026-07-28 has no requests from the server: Request() answers from what the
+  // client's retry carries, and a request it did not carry ends the round. The
+  // round's answer is then an InputRequiredResult, which the client answers by
+  // retrying with the input asked for (multi round-trip requests).
+  struct InputRequired {
+    nlohmann::json result;             // {"resultType": "input_required", "inputRequests", "requestState"}
+    nlohmann::json requests;           // [{"key", "method"}]: what was asked, for the record
+    std::string request_state_digest;  // SHA-256 (hex) of the requestState issued
+  };
+  // The input this round asked for and did not get; nullopt when it lacks nothing.
+  virtual std::optional<InputRequired> TakeInputRequired() { return std::nullopt; }
 };
 
 // Who the caller is. auth_method says how that was established
@@ -65,6 +77,14 @@ struct RequestContext {
   std::string user_agent;
   std::string protocol_version;
   ClientInfo client;
+  std::vector<std::string> client_capabilities;  // the names of those the client declared
+  std::string traceparent;  // W3C trace context from the request's _meta (2026-07-28 and later)
+  std::string tracestate;
+  // Multi round-trip requests (2026-07-28): which round of its logical call
+  // this request is (1 the first, 0 while none asked for input) and the
+  // SHA-256 (hex) of the requestState it carried.
+  uint32_t round = 0;
+  std::string request_state_digest;
   Identity identity;
   std::string access_reason;   // why the caller accesses the data (HIPAA), if given
   std::stop_token cancelled;   // requested when the client cancels the call

@@ -15,6 +15,9 @@ enum class ErrorCode {
   kIo,               // the operating system refused a read or write
   kUnavailable,      // shut down, or a bounded queue refused the item
   kInternal,         // a bug: an invariant did not hold
+  // 2026-07-28: the client's input is needed; the handler stops here and the
+  // request's answer asks for it (ClientChannel::Request).
+  kInputRequired,
 };
 
 struct Error {

@@ -115,6 +115,9 @@ struct RefusedRequest {
   std::string message;     // what the caller was told; never a credential
   std::string reason;      // invalid_token, parse_error, too_deep, payload_too_large, unknown_session, ...
   int http_status = 0;     // the HTTP status answered; 0 on stdio
+  // 2026-07-28: what the request's _meta said, when it could be read.
+  std::string protocol_version;
+  ClientInfo client;
 };
 
 // What a transport serves: client sessions. The Server answers them itself;
@@ -134,6 +137,9 @@ class SessionHost {
   // "busy" instead. Exact only for the one thread that hands this host its
   // requests (the HTTP I/O thread): nothing else fills the queue meanwhile.
   virtual bool WouldWait(std::string_view /*method*/) const { return false; }
+  // Whether requests of the stateless revision (2026-07-28) are served; a host
+  // that serves sessions only has them refused with the versions it serves.
+  virtual bool ServesStateless() const { return true; }
 };
 
 // The context of a request on the connection `info`: who calls, from where,

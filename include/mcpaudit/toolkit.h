@@ -108,6 +108,10 @@ inline constexpr int kAccessDenied = -32001;  // server-defined: refused by poli
 inline constexpr int kServerBusy = -31001;  // server-defined: every worker is busy; try again later
 }  // namespace rpc
 
+// The record of a round of a multi round-trip request (2026-07-28) that ended
+// asking the client for input; the call itself is recorded in its last round.
+inline constexpr std::string_view kInputRequestedEvent = "input_requested";
+
 // A Before hook's refusal: the call is not run, the client gets a JSON-RPC error
 // with `code` and `message`, and the record says `denied` with `reason`.
 struct Refusal {

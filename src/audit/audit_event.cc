@@ -42,7 +42,13 @@ ojson RequestToJson(const AuditRequest& request) {
   ojson client = ojson::object();
   PutIfNotEmpty(client, "name", request.client.name);
   PutIfNotEmpty(client, "version", request.client.version);
+  if (!request.client.capabilities.empty()) client["capabilities"] = request.client.capabilities;
   if (!client.empty()) out["client"] = std::move(client);
+  PutIfNotEmpty(out, "protocol_version", request.protocol_version);
+  PutIfNotEmpty(out, "traceparent", request.traceparent);
+  PutIfNotEmpty(out, "tracestate", request.tracestate);
+  PutIfNotEmpty(out, "request_state_digest", request.request_state_digest);
+  if (request.round > 0) out["round"] = request.round;
   return out;
 }
 
@@ -258,11 +264,23 @@ Result<AuditEvent> ReadEvent(const json& in) {
                   it->value("roles", std::vector<std::string>{}), GetString(*it, "auth_method")};
   }
   if (auto it = in.find("request"); it != in.end() && it->is_object()) {
-    event.request = {GetString(*it, "id"),         GetString(*it, "client_ip"),
-                     GetString(*it, "session_id"), GetString(*it, "transport"),
-                     GetString(*it, "user_agent"), {}};
-    if (auto c = it->find("client"); c != it->end() && c->is_object())
-      event.request.client = {GetString(*c, "name"), GetString(*c, "version")};
+    AuditRequest& request = event.request;
+    request.id = GetString(*it, "id");
+    request.client_ip = GetString(*it, "client_ip");
+    request.session_id = GetString(*it, "session_id");
+    request.transport = GetString(*it, "transport");
+    request.user_agent = GetString(*it, "user_agent");
+    if (auto c = it->find("client"); c != it->end() && c->is_object()) {
+      request.client = {GetString(*c, "name"), GetString(*c, "version"),
+                        c->value("capabilities", std::vector<std::string>{})};
+    }
+    request.protocol_version = GetString(*it, "protocol_version");
+    request.traceparent = GetString(*it, "traceparent");
+    request.tracestate = GetString(*it, "tracestate");
+    request.request_state_digest = GetString(*it, "request_state_digest");
+    if (auto rounds = it->find("round"); rounds != it->end() && rounds->is_number_unsigned() &&
+                                          rounds->get<uint64_t>() <= UINT32_MAX)
+      request.round = rounds->get<uint32_t>();
   }
   if (auto it = in.find("server"); it != in.end() && it->is_object())
     event.server = {GetString(*it, "name"), GetString(*it, "version"), GetString(*it, "instance")};

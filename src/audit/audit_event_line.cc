@@ -159,6 +159,7 @@ bool ReadClient(dom::element value, AuditClient& client) {
   return members.ok() && members.Each([&](std::string_view key, dom::element v) {
     if (key == "name") return Slot(ReadString(v, client.name), 1);
     if (key == "version") return Slot(ReadString(v, client.version), 2);
+    if (key == "capabilities") return Slot(ReadStrings(v, client.capabilities), 3);
     return 0;
   });
 }
@@ -172,6 +173,17 @@ bool ReadRequest(dom::element value, AuditRequest& request) {
     if (key == "transport") return Slot(ReadString(v, request.transport), 4);
     if (key == "user_agent") return Slot(ReadString(v, request.user_agent), 5);
     if (key == "client") return Slot(ReadClient(v, request.client), 6);
+    if (key == "protocol_version") return Slot(ReadString(v, request.protocol_version), 7);
+    if (key == "traceparent") return Slot(ReadString(v, request.traceparent), 8);
+    if (key == "tracestate") return Slot(ReadString(v, request.tracestate), 9);
+    if (key == "request_state_digest")
+      return Slot(ReadString(v, request.request_state_digest), 10);
+    if (key == "round") {
+      uint64_t rounds = 0;
+      if (!ReadUnsigned(v, rounds) || rounds > UINT32_MAX) return -1;
+      request.round = static_cast<uint32_t>(rounds);
+      return 11;
+    }
     return 0;
   });
 }

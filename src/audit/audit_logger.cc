@@ -9,8 +9,17 @@ void FillFromContext(const RequestContext& ctx, AuditEvent& event) {
   event.timestamp = ctx.received_at;
   event.user = {ctx.identity.user_id, ctx.identity.email, ctx.identity.tenant_id,
                 ctx.identity.roles, ctx.identity.auth_method};
-  event.request = {ctx.request_id, ctx.client_ip,  ctx.session_id, ctx.transport,
-                   ctx.user_agent, {ctx.client.name, ctx.client.version}};
+  event.request.id = ctx.request_id;
+  event.request.client_ip = ctx.client_ip;
+  event.request.session_id = ctx.session_id;
+  event.request.transport = ctx.transport;
+  event.request.user_agent = ctx.user_agent;
+  event.request.client = {ctx.client.name, ctx.client.version, ctx.client_capabilities};
+  event.request.protocol_version = ctx.protocol_version;
+  event.request.traceparent = ctx.traceparent;
+  event.request.tracestate = ctx.tracestate;
+  event.request.round = ctx.round;
+  event.request.request_state_digest = ctx.request_state_digest;
   event.compliance.access_reason = ctx.access_reason;
 }
 

@@ -43,6 +43,10 @@ void RefusalRecorder::Record(const ConnectionInfo& info, const RefusedRequest& r
 
 void RefusalRecorder::Record(RequestContext ctx, const RefusedRequest& refusal, nlohmann::json params) {
   if (!refusal.request_id.empty()) ctx.request_id = refusal.request_id;
+  if (!refusal.protocol_version.empty()) {
+    ctx.protocol_version = refusal.protocol_version;
+    ctx.client = refusal.client;
+  }
   CallRecord record;
   record.event_type = refusal.event_type;
   record.tool = refusal.tool;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "mcp/modern.h"
+
 namespace mcpaudit {
 
 RateLimiter::RateLimiter(std::vector<RateLimitRule> rules, const Clock* clock)
@@ -48,7 +50,7 @@ std::optional<Refusal> RateLimiter::Before(RequestContext& ctx, const ToolCall& 
     return std::nullopt;
   }
   const auto wait_ms = static_cast<long>(std::ceil((1 - bucket.tokens) / rule->per_second * 1000));
-  return Refusal{kRateLimitedCode,
+  return Refusal{modern::IsVersion(ctx.protocol_version) ? kRateLimitedModernCode : kRateLimitedCode,
                  "Rate limit exceeded for " + std::string(per_tenant ? "tenant '" : "user '") +
                      who + "' on '" + std::string(call.tool) + "': retry in " +
                      std::to_string(wait_ms) + " ms",

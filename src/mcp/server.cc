@@ -8,9 +8,12 @@
 #include <set>
 
 #include "audit/refusal_recorder.h"
+#include "base/crypto.h"
 #include "base/free_memory.h"
 #include "base/ops_log.h"
+#include "mcp/input_rounds.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/modern.h"
 #include "mcp/worker_pool.h"
 
 namespace mcpaudit {
@@ -22,10 +25,17 @@ struct Server::Impl {
       : options(std::move(o)),
         toolkit(t),
         refusals(t.recorder(), t.redactor(), options.refusals),
+        state_key(NewStateKey()),
         pool(options.workers, options.max_queued_calls) {}
+  static std::string NewStateKey() {
+    std::array<uint8_t, 32> key;
+    SecureRandom()(key);
+    return HexEncode(key);
+  }
   ServerOptions options;
   const Toolkit& toolkit;
   RefusalRecorder refusals;
+  const std::string state_key;  // seals the requestState of multi round-trip requests
   // Calls whose tools have run and whose answers wait for their records (in
   // durable mode, for the sync): beyond kMaxAnswersWaiting the server is busy.
   static constexpr size_t kMaxAnswersWaiting = 1024;
@@ -40,21 +50,43 @@ class Session;
 // The way back to the client for one request being served.
 class RequestChannel final : public ClientChannel {
  public:
-  RequestChannel(std::weak_ptr<Session> session, std::string request_id, json progress_token)
+  // A request of 2026-07-28: its own _meta says the client's capabilities
+  // and log level instead of the session; and a request that may ask the
+  // client for input has its round (multi round-trip requests).
+  struct Modern {
+    modern::RequestMeta meta;
+    std::optional<input_rounds::Round> round;
+    input_rounds::Binding binding;
+    std::string state_key;
+    const Clock* clock = nullptr;
+  };
+
+  RequestChannel(std::weak_ptr<Session> session, std::string request_id, json progress_token,
+                 std::optional<Modern> modern)
       : session_(std::move(session)),
         request_id_(std::move(request_id)),
-        token_(std::move(progress_token)) {}
+        token_(std::move(progress_token)),
+        modern_(std::move(modern)) {}
   json capabilities() const override;
   void Progress(double progress, std::optional<double> total, std::string_view message) override;
   void Log(std::string_view level, const json& data, std::string_view logger) override;
   Result<json> Request(std::string_view method, const json& params,
                        std::chrono::milliseconds timeout) override;
   void CloseStream() override;
+  std::optional<InputRequired> TakeInputRequired() override;
 
  private:
+  // Request() in a round of a multi round-trip request: the Nth question of
+  // the handler is answered by the Nth answer the client's retries brought.
+  Result<json> Ask(std::string_view method, const json& params);
+
   std::weak_ptr<Session> session_;
   std::string request_id_;
   json token_;  // null: the request asked for no progress
+  const std::optional<Modern> modern_;
+  std::mutex mutex_;
+  uint32_t asked_ = 0;                  // guarded by mutex_
+  json unanswered_ = json::object();    // guarded by mutex_; key → {method, params}
 };
 
 // The protocol state of one session. Shared with the tasks of its calls in
@@ -100,7 +132,9 @@ class Session final : public std::enable_shared_from_this<Session> {
     }
   }
 
+  // Subscriptions never end by themselves: they are answered first.
   void Drain() {
+    EndSubscriptions();
     std::unique_lock lock(mutex_);
     idle_.wait(lock, [&] { return in_flight_.empty(); });
   }
@@ -149,10 +183,11 @@ class Session final : public std::enable_shared_from_this<Session> {
     if (message.method == "notifications/cancelled") {
       const json& params = message.params;
       if (!params.is_object() || !params.contains("requestId")) return;
+      const std::string key = jsonrpc::IdKey(params["requestId"]);
       std::lock_guard lock(mutex_);
-      if (auto it = in_flight_.find(jsonrpc::IdKey(params["requestId"])); it != in_flight_.end()) {
-        it->second.request_stop();
-      }
+      if (auto it = in_flight_.find(key); it != in_flight_.end()) it->second.request_stop();
+      // A subscription the client cancels ends without an answer.
+      if (listening_.erase(key) > 0) EndInFlight(key);
     }
     // Other notifications (initialized, progress, ...) need no action here;
     // unknown ones are ignored, as JSON-RPC asks.
@@ -161,6 +196,8 @@ class Session final : public std::enable_shared_from_this<Session> {
   void OnRequest(jsonrpc::Message& message) {
     const json& id = message.id;
     const std::string& method = message.method;
+    if (modern::Declares(message.params) || method == "server/discover")
+      return OnModernRequest(message);
     if (method == "initialize") return Initialize(message);
     if (method == "ping") return Answer(id, jsonrpc::Result(id, json::object()));
     {
@@ -170,45 +207,181 @@ class Session final : public std::enable_shared_from_this<Session> {
                                          "Server not initialized: send 'initialize' first"));
       }
     }
+    const json& params = message.params;
+    if (method == "logging/setLevel") return SetLogLevel(message);
+    if (server_->toolkit.has_resources() &&
+        (method == "resources/subscribe" || method == "resources/unsubscribe")) {
+      if (!params.is_object() || !params.contains("uri") || !params["uri"].is_string()) {
+        return Answer(id, jsonrpc::Error(id, rpc::kInvalidParams,
+                                         "Invalid params: 'uri' (a string) is required"));
+      }
+      {
+        std::lock_guard lock(mutex_);
+        if (method == "resources/subscribe")
+          subscriptions_.insert(params["uri"].get<std::string>());
+        else
+          subscriptions_.erase(params["uri"].get<std::string>());
+      }
+      return Answer(id, jsonrpc::Result(id, json::object()));
+    }
+    Dispatch(message);
+  }
+
+  // A request of the stateless revision: it says in its _meta what a session
+  // would have said (version, client, capabilities); the session has no part in it.
+  void OnModernRequest(jsonrpc::Message& message) {
+    auto meta = modern::ReadRequestMeta(message.params);
+    if (!meta) {
+      const modern::MetaError& error = meta.error();
+      Answer(message.id, jsonrpc::Error(message.id, error.code, error.message, error.data));
+      RequestContext ctx = MakeContext(message.id);
+      ctx.protocol_version.clear();  // the session's, if any, is not this request's
+      ctx.client = {};
+      ctx.client_capabilities.clear();
+      return server_->refusals.Record(
+          ctx, jsonrpc::RefusalOf(message, error.code, error.message, error.reason));
+    }
+    modern_ = &*meta;
+    struct Reset {
+      const modern::RequestMeta*& meta;
+      ~Reset() { meta = nullptr; }
+    } reset{modern_};
+    if (message.method == "server/discover")
+      return AnswerResult(message.id, Discover(), Cache::kPublic);
+    if (message.method == "subscriptions/listen") return Listen(message);
+    Dispatch(message);
+  }
+
+  // subscriptions/listen: a stream of the change notifications the client
+  // opts in to, until it cancels (stdio: notifications/cancelled; HTTP: it
+  // closes the stream) or the connection ends, which answers it. This server's
+  // tools, prompts and resources do not change while it runs, so it agrees to
+  // send none of them and the stream carries only its acknowledgement.
+  void Listen(const jsonrpc::Message& message) {
+    const json& params = message.params;
+    if (params.contains("notifications") && !params["notifications"].is_object()) {
+      return Answer(message.id, jsonrpc::Error(message.id, rpc::kInvalidParams,
+                                               "Invalid params: 'notifications' must be an object"));
+    }
+    const std::string key = jsonrpc::IdKey(message.id);
+    {
+      std::lock_guard lock(mutex_);
+      if (listening_.size() >= kMaxSubscriptions) {
+        return Answer(message.id,
+                      jsonrpc::Error(message.id, rpc::kInvalidRequest,
+                                     "Invalid Request: this connection holds " +
+                                         std::to_string(kMaxSubscriptions) + " subscriptions already"));
+      }
+      if (!in_flight_.emplace(key, std::stop_source()).second) {
+        return Answer(message.id, jsonrpc::Error(message.id, rpc::kInvalidRequest,
+                                                 "Invalid Request: id " + jsonrpc::IdToString(message.id) +
+                                                     " is already in use"));
+      }
+      listening_.emplace(key, message.id);
+    }
+    SendRelated(jsonrpc::Notification(
+                    "notifications/subscriptions/acknowledged",
+                    {{"_meta", {{"io.modelcontextprotocol/subscriptionId", message.id}}},
+                     {"notifications", json::object()}}),
+                key);
+  }
+
+  static constexpr size_t kMaxSubscriptions = 64;  // open subscriptions/listen per connection
+
+  // The connection ends: each subscription gets its answer (a graceful end).
+  void EndSubscriptions() {
+    std::map<std::string, json> listening;
+    {
+      std::lock_guard lock(mutex_);
+      listening.swap(listening_);
+    }
+    for (const auto& [key, id] : listening) {
+      json result = {{"resultType", "complete"},
+                     {"_meta", {{"io.modelcontextprotocol/subscriptionId", id},
+                                {std::string(modern::kServerInfoKey), ServerInfo()}}}};
+      Answer(id, jsonrpc::Result(id, result));
+      Finished(key);
+    }
+  }
+
+  // How a client may cache a result of the stateless revision (CacheableResult).
+  enum class Cache { kNone, kPublic, kPrivate };
+  static constexpr int64_t kListTtlMs = 60000;  // lists change only with a reload
+
+  // Answers request `id` with `result`, in the form of the request's revision.
+  void AnswerResult(const json& id, json result, Cache cache = Cache::kNone) {
+    if (modern_) Modernise(result, cache);
+    Answer(id, jsonrpc::Result(id, result));
+  }
+
+  void Modernise(json& result, Cache cache) const {
+    modern::Complete(result, ServerInfo());
+    if (cache == Cache::kNone) return;
+    result["ttlMs"] = cache == Cache::kPublic ? kListTtlMs : 0;
+    result["cacheScope"] = cache == Cache::kPublic ? "public" : "private";
+  }
+
+  json ServerInfo() const {
+    const ServerOptions& options = server_->options;
+    json info = {{"name", options.name}, {"version", options.version}};
+    if (!options.title.empty()) info["title"] = options.title;
+    return info;
+  }
+
+  json Capabilities(bool modern) const {
+    const Toolkit& toolkit = server_->toolkit;
+    json capabilities = {{"tools", {{"listChanged", false}}}, {"logging", json::object()}};
+    // 2026-07-28 has no resources/subscribe (subscriptions/listen instead).
+    if (toolkit.has_resources())
+      capabilities["resources"] = {{"subscribe", !modern}, {"listChanged", false}};
+    if (toolkit.has_prompts()) capabilities["prompts"] = {{"listChanged", false}};
+    if (toolkit.has_completion()) capabilities["completions"] = json::object();
+    return capabilities;
+  }
+
+  json Discover() const {
+    json result = {{"supportedVersions", modern::SupportedVersions()},
+                   {"capabilities", Capabilities(true)}};
+    if (!server_->options.instructions.empty()) result["instructions"] = server_->options.instructions;
+    return result;
+  }
+
+  // The requests both revisions serve.
+  void Dispatch(jsonrpc::Message& message) {
+    const json& id = message.id;
+    const std::string& method = message.method;
     const Toolkit& toolkit = server_->toolkit;
     const json& params = message.params;
-    if (method == "tools/list")
-      return Answer(id, jsonrpc::Result(id, {{"tools", toolkit.ListTools(info_.identity.roles)}}));
+    // Tools are listed by the caller's roles: a cache is the caller's own.
+    if (method == "tools/list") {
+      return AnswerResult(id, {{"tools", toolkit.ListTools(info_.identity.roles)}},
+                          Cache::kPrivate);
+    }
     if (method == "tools/call") return CallTool(message);
-    if (method == "logging/setLevel") return SetLogLevel(message);
     if (toolkit.has_resources()) {
       if (method == "resources/list")
-        return Answer(id, jsonrpc::Result(id, {{"resources", toolkit.ListResources()}}));
+        return AnswerResult(id, {{"resources", toolkit.ListResources()}}, Cache::kPrivate);
       if (method == "resources/templates/list") {
-        return Answer(
-            id, jsonrpc::Result(id, {{"resourceTemplates", toolkit.ListResourceTemplates()}}));
+        return AnswerResult(id, {{"resourceTemplates", toolkit.ListResourceTemplates()}},
+                            Cache::kPrivate);
       }
-      if (method == "resources/read" || method == "resources/subscribe" ||
-          method == "resources/unsubscribe") {
+      if (method == "resources/read") {
         if (!params.is_object() || !params.contains("uri") || !params["uri"].is_string()) {
           return Answer(id, jsonrpc::Error(id, rpc::kInvalidParams,
                                            "Invalid params: 'uri' (a string) is required"));
         }
         const std::string uri = params["uri"].get<std::string>();
-        if (method == "resources/read") {
-          return RunOnPool(
-              message, [uri](const Toolkit& t, RequestContext& ctx, const Toolkit::Answer& answer) {
-                answer(t.ReadResource(ctx, uri));
-              });
-        }
-        {
-          std::lock_guard lock(mutex_);
-          if (method == "resources/subscribe")
-            subscriptions_.insert(uri);
-          else
-            subscriptions_.erase(uri);
-        }
-        return Answer(id, jsonrpc::Result(id, json::object()));
+        return RunOnPool(
+            message,
+            [uri](const Toolkit& t, RequestContext& ctx, const Toolkit::Answer& answer) {
+              answer(t.ReadResource(ctx, uri));
+            },
+            Cache::kPrivate);
       }
     }
     if (toolkit.has_prompts()) {
       if (method == "prompts/list")
-        return Answer(id, jsonrpc::Result(id, {{"prompts", toolkit.ListPrompts()}}));
+        return AnswerResult(id, {{"prompts", toolkit.ListPrompts()}}, Cache::kPrivate);
       if (method == "prompts/get") {
         if (!params.is_object() || !params.contains("name") || !params["name"].is_string()) {
           return Answer(id, jsonrpc::Error(id, rpc::kInvalidParams,
@@ -229,10 +402,8 @@ class Session final : public std::enable_shared_from_this<Session> {
                                          "Invalid params: 'ref' and 'argument' are required"));
       }
       const json& argument = params["argument"];
-      return Answer(id,
-                    jsonrpc::Result(
-                        id, toolkit.Complete(params["ref"], jsonrpc::StringMember(argument, "name"),
-                                             jsonrpc::StringMember(argument, "value"))));
+      return AnswerResult(id, toolkit.Complete(params["ref"], jsonrpc::StringMember(argument, "name"),
+                                               jsonrpc::StringMember(argument, "value")));
     }
     Answer(id, jsonrpc::Error(id, rpc::kMethodNotFound, "Method not found: " + method));
   }
@@ -266,17 +437,9 @@ class Session final : public std::enable_shared_from_this<Session> {
         client_capabilities_ = *it;
     }
     const ServerOptions& options = server_->options;
-    json server_info = {{"name", options.name}, {"version", options.version}};
-    if (!options.title.empty()) server_info["title"] = options.title;
-    const Toolkit& toolkit = server_->toolkit;
-    json capabilities = {{"tools", {{"listChanged", false}}}, {"logging", json::object()}};
-    if (toolkit.has_resources())
-      capabilities["resources"] = {{"subscribe", true}, {"listChanged", false}};
-    if (toolkit.has_prompts()) capabilities["prompts"] = {{"listChanged", false}};
-    if (toolkit.has_completion()) capabilities["completions"] = json::object();
     json result = {{"protocolVersion", version},
-                   {"capabilities", std::move(capabilities)},
-                   {"serverInfo", std::move(server_info)}};
+                   {"capabilities", Capabilities(false)},
+                   {"serverInfo", ServerInfo()}};
     if (!options.instructions.empty()) result["instructions"] = options.instructions;
     // The session's start is recorded before the client learns it has one (so
     // before any of its calls), on a worker: in durable mode that waits for the disk.
@@ -371,6 +534,10 @@ class Session final : public std::enable_shared_from_this<Session> {
     RequestContext ctx = ContextOf(info_, server_->toolkit.recorder().clock().Now());
     ctx.request_id = jsonrpc::IdToString(id);
     if (receiving_) ctx.access_reason = receiving_->access_reason;
+    if (modern_) {
+      modern::Apply(*modern_, ctx);
+      return ctx;
+    }
     std::lock_guard lock(mutex_);
     ctx.protocol_version = protocol_version_;
     ctx.client = client_;
@@ -415,11 +582,38 @@ class Session final : public std::enable_shared_from_this<Session> {
     }
     std::string name = params["name"].get<std::string>();
     json arguments = params.contains("arguments") ? std::move(params["arguments"]) : json::object();
-    RunOnPool(message,
-              [name = std::move(name), arguments = std::move(arguments)](
-                  const Toolkit& toolkit, RequestContext& ctx, const Toolkit::Answer& answer) {
-                toolkit.CallThen(ctx, name, arguments, answer);
-              });
+    std::optional<input_rounds::Round> round;
+    input_rounds::Binding binding;
+    if (modern_) {
+      // Multi round-trip requests: a retry carries the state of its round.
+      const Identity& who = info_.identity;
+      binding = {"tools/call", name,
+                 Sha256Hex({arguments.dump(-1, ' ', false, json::error_handler_t::replace)}),
+                 json::array({who.user_id, who.tenant_id, who.auth_method}).dump()};
+      auto resumed =
+          input_rounds::Resume(params, binding, server_->state_key,
+                               server_->toolkit.recorder().clock().Now(), server_->options.max_json_depth);
+      if (!resumed) {
+        // Recorded without the arguments: the tool's audit level and schema,
+        // which say what of them a record may keep, were not consulted.
+        const std::string text = "Invalid params: " + resumed.error();
+        RequestContext ctx = RequestContextOf(message);
+        CallRecord record;
+        record.tool = name;
+        record.outcome = Outcome::kDenied;
+        record.error = AuditError{rpc::kInvalidParams, text, "invalid_request_state"};
+        server_->refusals.Record(ctx, std::move(record));
+        return Answer(message.id, jsonrpc::Error(message.id, rpc::kInvalidParams, text));
+      }
+      round = std::move(*resumed);
+    }
+    RunOnPool(
+        message,
+        [name = std::move(name), arguments = std::move(arguments)](
+            const Toolkit& toolkit, RequestContext& ctx, const Toolkit::Answer& answer) {
+          toolkit.CallThen(ctx, name, arguments, answer);
+        },
+        Cache::kNone, std::move(round), std::move(binding));
   }
 
   // Serves a request and hands its response to `answer`, now or later: a tool
@@ -429,8 +623,14 @@ class Session final : public std::enable_shared_from_this<Session> {
 
   // Runs a request that may take a while (a tool, a resource read, a prompt) on
   // the workers, with its context and a channel back to the client.
-  void RunOnPool(const jsonrpc::Message& message, Work work) {
+  void RunOnPool(const jsonrpc::Message& message, Work work, Cache cache = Cache::kNone,
+                 std::optional<input_rounds::Round> round = std::nullopt,
+                 input_rounds::Binding binding = {}) {
     RequestContext ctx = RequestContextOf(message);
+    if (round && round->number > 1) {
+      ctx.round = round->number;
+      ctx.request_state_digest = round->received_digest;
+    }
     json progress_token;
     if (const json* meta = MetaOf(message.params)) {
       if (auto token = meta->find("progressToken"); token != meta->end()) progress_token = *token;
@@ -446,23 +646,41 @@ class Session final : public std::enable_shared_from_this<Session> {
       }
     }
     ctx.cancelled = cancel.get_token();
-    ctx.channel =
-        std::make_shared<RequestChannel>(weak_from_this(), key, std::move(progress_token));
+    std::optional<RequestChannel::Modern> modern;
+    if (modern_) {
+      modern = RequestChannel::Modern{*modern_, std::move(round), std::move(binding),
+                                      server_->state_key, &server_->toolkit.recorder().clock()};
+    }
+    ctx.channel = std::make_shared<RequestChannel>(weak_from_this(), key, std::move(progress_token),
+                                                   std::move(modern));
     auto self = shared_from_this();
     auto task = [self, ctx = std::move(ctx), id = message.id, work = std::move(work),
-                 large = receiving_large_]() mutable {
+                 large = receiving_large_, modern = modern_ != nullptr, cache]() mutable {
       const ReleaseFreeMemoryAfter release(large);  // after a huge message, once its call has run
       self->WaitForSessionStart();
       self->server_->answers_waiting.fetch_add(1, std::memory_order_relaxed);
-      work(self->server_->toolkit, ctx, [self, id](ToolCallResponse response) {
+      work(self->server_->toolkit, ctx, [self, id, modern, cache](ToolCallResponse response) {
         self->server_->answers_waiting.fetch_sub(1, std::memory_order_relaxed);
         if (!response.cancelled) {
           if (response.rpc_error) {
             self->Answer(id,
                          jsonrpc::Error(id, response.rpc_error->code, response.rpc_error->message));
+          } else if (modern && (cache != Cache::kNone || response.result_json.empty() ||
+                                !modern::Spliceable(response.result))) {
+            json result = response.result ? std::move(*response.result)
+                                          : json::parse(response.result_json);
+            if (!result.is_object()) {
+              OpsLog().error("a handler's result is not a JSON object; answered as an internal error");
+              self->Answer(id, jsonrpc::Error(id, rpc::kInternalError, "Internal error"));
+            } else {
+              self->Modernise(result, cache);
+              self->Answer(id, jsonrpc::Result(id, result));
+            }
           } else if (!response.result_json.empty()) {
+            // Serialised once, by the toolkit.
             self->Answer(id, jsonrpc::RawResult(
-                                 id, response.result_json));  // serialised once, by the toolkit
+                                 id, modern ? modern::Complete(response.result_json, self->ServerInfo())
+                                            : std::move(response.result_json)));
           } else {
             self->Answer(id, jsonrpc::Result(id, *response.result));
           }
@@ -491,7 +709,7 @@ class Session final : public std::enable_shared_from_this<Session> {
 
   bool LogEnabled(std::string_view level) {
     std::lock_guard lock(mutex_);
-    return LogRank(level) >= LogRank(log_level_);
+    return modern::LogRank(level) >= modern::LogRank(log_level_);
   }
 
   Result<json> RequestClient(std::string_view method, const json& params,
@@ -519,6 +737,7 @@ class Session final : public std::enable_shared_from_this<Session> {
 
   // The connection is going away: requests to the client will not be answered.
   void AbandonClientRequests() {
+    EndSubscriptions();
     std::map<std::string, std::promise<Result<json>>> waiting;
     {
       std::lock_guard lock(mutex_);
@@ -529,20 +748,11 @@ class Session final : public std::enable_shared_from_this<Session> {
       promise.set_value(Fail(ErrorCode::kUnavailable, "the session ended"));
   }
 
-  // RFC 5424 severities as MCP names them, lowest first.
-  static int LogRank(std::string_view level) {
-    static constexpr std::string_view kLevels[] = {"debug", "info",     "notice", "warning",
-                                                   "error", "critical", "alert",  "emergency"};
-    for (size_t i = 0; i < std::size(kLevels); ++i)
-      if (kLevels[i] == level) return static_cast<int>(i);
-    return -1;
-  }
-
  private:
   void SetLogLevel(const jsonrpc::Message& message) {
     const json& params = message.params;
     if (!params.is_object() || !params.contains("level") || !params["level"].is_string() ||
-        LogRank(params["level"].get<std::string>()) < 0) {
+        modern::LogRank(params["level"].get<std::string>()) < 0) {
       return Answer(message.id,
                     jsonrpc::Error(message.id, rpc::kInvalidParams,
                                    "Invalid params: 'level' must be one of debug, info, notice, "
@@ -582,6 +792,11 @@ class Session final : public std::enable_shared_from_this<Session> {
 
   void Finished(const std::string& request_id) {
     std::lock_guard lock(mutex_);
+    EndInFlight(request_id);
+  }
+
+  // With mutex_ held.
+  void EndInFlight(const std::string& request_id) {
     in_flight_.erase(request_id);
     if (in_flight_.empty()) idle_.notify_all();
   }
@@ -590,6 +805,7 @@ class Session final : public std::enable_shared_from_this<Session> {
   const ConnectionInfo info_;
   const MessageSender send_;
   const MessageContext* receiving_ = nullptr;  // the message being received (one reader at a time)
+  const modern::RequestMeta* modern_ = nullptr;  // its _meta, when it is a request of 2026-07-28
   bool receiving_large_ = false;               // it is over kLargeMessageBytes
 
   std::mutex mutex_;
@@ -600,6 +816,7 @@ class Session final : public std::enable_shared_from_this<Session> {
   json client_capabilities_ = json::object();          // guarded by mutex_
   std::string log_level_ = "info";                     // guarded by mutex_; set by logging/setLevel
   std::set<std::string> subscriptions_;                // guarded by mutex_; resources/subscribe
+  std::map<std::string, json> listening_;  // guarded by mutex_; subscriptions/listen: id key → id
   uint64_t next_request_ = 0;                          // guarded by mutex_
   bool closing_ = false;                               // guarded by mutex_
   std::optional<std::chrono::steady_clock::time_point>
@@ -621,7 +838,12 @@ void RequestChannel::Progress(double progress, std::optional<double> total,
 
 void RequestChannel::Log(std::string_view level, const json& data, std::string_view logger) {
   auto session = session_.lock();
-  if (!session || Session::LogRank(level) < 0 || !session->LogEnabled(level)) return;
+  if (!session || modern::LogRank(level) < 0) return;
+  // 2026-07-28: only a request that named a log level gets log messages.
+  if (modern_ ? modern_->meta.log_level.empty() ||
+                    modern::LogRank(level) < modern::LogRank(modern_->meta.log_level)
+              : !session->LogEnabled(level))
+    return;
   json params = {{"level", level}, {"data", data}};
   if (!logger.empty()) params["logger"] = logger;
   session->SendRelated(jsonrpc::Notification("notifications/message", params), request_id_);
@@ -629,9 +851,58 @@ void RequestChannel::Log(std::string_view level, const json& data, std::string_v
 
 Result<json> RequestChannel::Request(std::string_view method, const json& params,
                                      std::chrono::milliseconds timeout) {
+  if (modern_) return Ask(method, params);
   auto session = session_.lock();
   if (!session) return Fail(ErrorCode::kUnavailable, "the session has ended");
   return session->RequestClient(method, params, request_id_, timeout);
+}
+
+Result<json> RequestChannel::Ask(std::string_view method, const json& params) {
+  if (!modern_->round)
+    return Fail(ErrorCode::kUnavailable, "this server asks the client for input in tools/call only");
+  const std::string_view capability = method == "elicitation/create"       ? "elicitation"
+                                      : method == "sampling/createMessage" ? "sampling"
+                                      : method == "roots/list"             ? "roots"
+                                                                           : "";
+  if (capability.empty())
+    return Fail(ErrorCode::kInvalidArgument, "'" + std::string(method) + "' is not asked of a client");
+  std::lock_guard lock(mutex_);
+  const std::string key = "input-" + std::to_string(++asked_);
+  const std::string question = input_rounds::QuestionDigest(method, params);
+  if (auto answer = modern_->round->answers.find(key);
+      answer != modern_->round->answers.end() && (*answer)["q"] == question)
+    return (*answer)["a"];
+  if (!modern_->meta.capabilities.contains(capability)) {
+    return Fail(ErrorCode::kUnavailable,
+                "the client did not declare the capability '" + std::string(capability) + "'");
+  }
+  if (modern_->round->number >= input_rounds::kMaxRounds ||
+      unanswered_.size() >= input_rounds::kMaxQuestions) {
+    return Fail(ErrorCode::kUnavailable,
+                "the call asked for more input than one call may (" +
+                    std::to_string(input_rounds::kMaxRounds) + " rounds of " +
+                    std::to_string(input_rounds::kMaxQuestions) + " questions)");
+  }
+  unanswered_[key] = {{"method", method}, {"params", params}};
+  return Fail(ErrorCode::kInputRequired, "the client's input is required: the request ends this round");
+}
+
+std::optional<ClientChannel::InputRequired> RequestChannel::TakeInputRequired() {
+  if (!modern_ || !modern_->round) return std::nullopt;
+  std::lock_guard lock(mutex_);
+  if (unanswered_.empty()) return std::nullopt;
+  const std::string state = input_rounds::Seal(*modern_->round, unanswered_, modern_->binding,
+                                               modern_->state_key, modern_->clock->Now());
+  InputRequired input;
+  input.requests = json::array();
+  for (const auto& [key, request] : unanswered_.items())
+    input.requests.push_back({{"key", key}, {"method", request["method"]}});
+  input.request_state_digest = Sha256Hex({state});
+  input.result = {{"resultType", "input_required"},
+                  {"inputRequests", std::move(unanswered_)},
+                  {"requestState", state}};
+  unanswered_ = json::object();
+  return input;
 }
 
 void RequestChannel::CloseStream() {
@@ -639,6 +910,7 @@ void RequestChannel::CloseStream() {
 }
 
 json RequestChannel::capabilities() const {
+  if (modern_) return modern_->meta.capabilities;
   auto session = session_.lock();
   return session ? session->ClientCapabilities() : json::object();
 }

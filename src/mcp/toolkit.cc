@@ -1,5 +1,6 @@
 #include "mcpaudit/toolkit.h"
 
+#include <algorithm>
 #include <cctype>
 #include <exception>
 
@@ -147,6 +148,17 @@ void Toolkit::RunHandler(RequestContext& ctx, const RegisteredTool& tool, const 
     response.cancelled = true;
     return tool_error("Cancelled by the client", "cancelled");
   }
+  if (auto input = ctx.channel ? ctx.channel->TakeInputRequired() : std::nullopt) {
+    // 2026-07-28: the tool asked for input the request did not carry. This
+    // round is recorded as such (the call is recorded once, in its last
+    // round); the next round's record names the state issued here.
+    ctx.round = std::max<uint32_t>(ctx.round, 1);
+    record.event_type = std::string(kInputRequestedEvent);
+    record.details = {{"input_requests", std::move(input->requests)},
+                      {"issued_request_state_digest", std::move(input->request_state_digest)}};
+    response.result = std::move(input->result);
+    return;
+  }
   if (!result) return tool_error(result.error().message, std::string(kToolErrorReason));
   response.outcome = result->is_error ? Outcome::kFailure : Outcome::kSuccess;
   if (result->is_error) record.error = ToolReportedError(result->content);
@@ -177,11 +189,15 @@ bool Toolkit::PrepareRecord(const RequestContext& ctx, const AuditPolicy& policy
     redactor_.Apply(record.params,
                     tool ? tool->sensitive : std::vector<nlohmann::json::json_pointer>{});
   }
-  if (level == AuditLevel::kFull && response.result)
+  const bool input_requested = record.event_type == kInputRequestedEvent;
+  if (level == AuditLevel::kFull && response.result && !input_requested)
     record.details = {{"result", ResultSummary(*response.result)}};
   // Sampling keeps 1 in N successful calls of high-volume tools; failures and
   // refusals are always recorded, and the skipped ones are counted in the log.
-  if (response.outcome == Outcome::kSuccess && sampler_.Skip(name)) return false;
+  // A call of several rounds is never sampled away: its earlier rounds are recorded.
+  if (response.outcome == Outcome::kSuccess && !input_requested && ctx.round == 0 &&
+      sampler_.Skip(name))
+    return false;
   EmitSampleSummary(ctx, name);
   CloseRecord(record, started, response);
   return true;

@@ -1,6 +1,7 @@
 // Resources, resource templates, prompts and completions: served like tools,
 // and each read or get leaves its audit record (resource_read, prompt_get).
 #include "base/ops_log.h"
+#include "mcp/modern.h"
 #include "mcpaudit/toolkit.h"
 
 namespace mcpaudit {
@@ -143,7 +144,9 @@ ToolCallResponse Toolkit::ReadResource(RequestContext& ctx, const std::string& u
   }
   if (!found) {
     response.outcome = Outcome::kDenied;
-    response.rpc_error = AuditError{-32002, "Resource not found: " + uri, "unknown_resource"};
+    // -32002 until 2025-11-25; 2026-07-28 says Invalid params.
+    const int code = modern::IsVersion(ctx.protocol_version) ? rpc::kInvalidParams : -32002;
+    response.rpc_error = AuditError{code, "Resource not found: " + uri, "unknown_resource"};
   } else if (fail_closed_ && !logger_.Ready()) {
     response.outcome = Outcome::kDenied;
     response.rpc_error = AuditError{rpc::kInternalError, "Audit log unavailable: the read is refused",

@@ -16,6 +16,9 @@ class ProxyHost final : public SessionHost {
 
   std::unique_ptr<Connection> Connect(ConnectionInfo info, MessageSender send) override;
   void RecordRefusal(const ConnectionInfo& info, const RefusedRequest& refusal) override;
+  // 2026-07-28 requests are not relayed yet: a client of both revisions falls
+  // back to a session.
+  bool ServesStateless() const override { return false; }
 
  private:
   ProxyShared shared_;

@@ -15,6 +15,7 @@
 #include "base/free_memory.h"
 #include "base/ops_log.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/modern.h"
 #include "mcp/tool_outcome.h"
 
 namespace mcpaudit {
@@ -686,6 +687,21 @@ struct UpstreamSession::State {
     if (message.is_object() && message.contains("method")) {
       const std::string method = jsonrpc::StringMember(message, "method");
       const json params = message.value("params", json::object());
+      if (is_request && (method == "server/discover" || modern::Declares(params))) {
+        // 2026-07-28 requests are not relayed yet: a client of both revisions
+        // falls back to initialize with a version named here.
+        const modern::MetaError refused = modern::SessionsOnly(params);
+        shared.refusals.Record(Context(), jsonrpc::RefusalOf(jsonrpc::DecodeError{
+                                              refused.code, refused.message, message["id"],
+                                              refused.reason, method, params}));
+        const json answer = {{"jsonrpc", "2.0"},
+                             {"id", message["id"]},
+                             {"error", {{"code", refused.code},
+                                        {"message", refused.message},
+                                        {"data", refused.data}}}};
+        ToClient(answer.dump(), answer);
+        return;
+      }
       if (method == "notifications/cancelled" && params.is_object()) {
         // The client gave up on a call: recorded as such; the upstream may still answer, dropped
         // then.

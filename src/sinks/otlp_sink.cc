@@ -1,7 +1,11 @@
 // OpenTelemetry OTLP/HTTP logs, JSON encoding: one log record per audit record,
 // its body the record as the journal holds it, its attributes named after the
 // semantic conventions where they exist (gen_ai.tool.name, mcp.method.name,
-// mcp.session.id, user.id, client.address) and mcp_audit.* otherwise.
+// mcp.session.id, user.id, client.address) and mcp_audit.* otherwise; a
+// request's W3C trace context becomes the log record's traceId and spanId.
+#include <optional>
+
+#include "base/crypto.h"
 #include "sinks/http_sink.h"
 #include "sinks/http_sinks.h"
 
@@ -32,6 +36,21 @@ class OtlpSink final : public HttpSink {
     return shape;
   }
 
+  // ",traceId,spanId,flags" (OTLP/JSON: ids in hex) from "00-<trace>-<span>-<flags>";
+  // nullopt for anything else (a record is text anyone with the files may have edited).
+  static std::optional<std::string> TraceContext(std::string_view traceparent) {
+    if (traceparent.size() != 55 || traceparent[2] != '-' || traceparent[35] != '-' ||
+        traceparent[52] != '-')
+      return std::nullopt;
+    const std::string_view trace = traceparent.substr(3, 32), span = traceparent.substr(36, 16),
+                           flags = traceparent.substr(53, 2);
+    uint8_t flag_bits[1];
+    if (!IsLowerHex(trace, 32) || !IsLowerHex(span, 16) || !HexDecodeTo(flags, flag_bits))
+      return std::nullopt;
+    return ",\"traceId\":\"" + std::string(trace) + "\",\"spanId\":\"" + std::string(span) +
+           "\",\"flags\":" + std::to_string(flag_bits[0]);
+  }
+
   std::string Item(const SinkRecord& record) const override {
     const AuditEvent& e = record.event;
     // SeverityNumber: 9 INFO, 13 WARN (a denial), 17 ERROR (a failure).
@@ -46,6 +65,7 @@ class OtlpSink final : public HttpSink {
       Attribute(item, "mcp.method.name", "tools/call");
     }
     Attribute(item, "mcp.session.id", e.request.session_id);
+    Attribute(item, "mcp.protocol.version", e.request.protocol_version);
     Attribute(item, "jsonrpc.request.id", e.request.id);
     Attribute(item, "user.id", e.user.id);
     Attribute(item, "client.address", e.request.client_ip);
@@ -53,7 +73,10 @@ class OtlpSink final : public HttpSink {
     Attribute(item, "mcp_audit.outcome", ToString(e.outcome));
     Attribute(item, "mcp_audit.event_id", e.id);
     if (e.error) Attribute(item, "error.type", e.error->reason);
-    item += "]}";
+    item += "]";
+    // The request's W3C trace context: the record joins the caller's trace.
+    if (auto trace = TraceContext(e.request.traceparent)) item += *trace;
+    item += "}";
     return item;
   }
 

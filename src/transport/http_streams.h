@@ -90,7 +90,9 @@ struct Session {
   std::string user_id;
   std::string owner;  // whose sessions it counts among: the user, or an anonymous caller's address
   std::unique_ptr<Connection> connection;
-  std::string protocol_version;  // as negotiated by initialize
+  std::string protocol_version;  // as negotiated by initialize, or named by a stateless request
+  bool modern = false;           // serves one request of the stateless revision (2026-07-28)
+  bool listening = false;        // that request is a subscriptions/listen
   std::map<std::string, std::shared_ptr<Stream>> by_request;
   std::map<uint64_t, std::shared_ptr<Stream>> streams;
   std::shared_ptr<Stream> standalone;

@@ -21,6 +21,7 @@
 #include "base/free_memory.h"
 #include "base/ops_log.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/modern.h"
 #include "mcpaudit/clock.h"
 #include "mcpaudit/toolkit.h"
 #include "transport/http_guard.h"
@@ -231,9 +232,12 @@ class HttpTransport {
   void EndSession(const std::string& id, std::string_view reason = kEndClosed) {
     auto it = sessions_.find(id);
     if (it == sessions_.end()) return;
-    it->second->connection->Ending(reason);
-    it->second->End();
-    reaper_.Add(std::move(it->second->connection));
+    // At shutdown the connections are taken (and ended) first; their sessions go after.
+    if (auto& connection = it->second->connection) {
+      connection->Ending(reason);
+      it->second->End();
+      reaper_.Add(std::move(connection));
+    }
     sessions_.erase(it);
   }
 
@@ -804,8 +808,6 @@ class HttpTransport {
           stream, Refuse(request, http::status::unsupported_media_type,
                          "Unsupported Media Type: Content-Type must be application/json"));
     }
-    if (auto refused = CheckProtocolVersion(request))
-      co_return co_await Write(stream, std::move(*refused));
     auto decoded = jsonrpc::Decode(request.body(), options_.max_json_depth);
     if (auto* error = std::get_if<jsonrpc::DecodeError>(&decoded)) {
       RefusedRequest refusal = jsonrpc::RefusalOf(*error);
@@ -816,6 +818,12 @@ class HttpTransport {
                                     jsonrpc::Error(error->id, error->code, error->message)));
     }
     auto& message = std::get<jsonrpc::Message>(decoded);
+    if (message.kind != jsonrpc::Message::Kind::kResponse &&
+        (modern::Declares(message.params) || message.method == "server/discover" ||
+         modern::IsVersion(Field(request, "MCP-Protocol-Version"))))
+      co_return co_await PostModern(stream, request, client_ip, identity, message);
+    if (auto refused = CheckProtocolVersion(request))
+      co_return co_await Write(stream, std::move(*refused));
     const bool would_wait =
         message.kind == jsonrpc::Message::Kind::kRequest && server_.WouldWait(message.method);
     const bool is_initialize =
@@ -875,6 +883,100 @@ class HttpTransport {
     const bool keep_alive = co_await Reply(stream, request, *session, reply, true);
     if (options_.stateless) EndSession(session->key);
     co_return keep_alive;
+  }
+
+  // A request of the stateless revision (2026-07-28): its headers must say
+  // what its body says; it is served by a session of its own that ends with it.
+  asio::awaitable<bool> PostModern(beast::tcp_stream& stream, HttpRequest& request,
+                                   const std::string& client_ip, const Identity& identity,
+                                   jsonrpc::Message& message) {
+    if (message.kind == jsonrpc::Message::Kind::kNotification)  // none is defined over HTTP
+      co_return co_await Write(stream, Empty(request, http::status::accepted));
+    ConnectionInfo caller = CallerOf(request, client_ip, &identity);
+    caller.session_id.clear();  // Mcp-Session-Id means nothing in this revision
+    auto refuse = [&](int code, const std::string& text, const json& data, std::string reason,
+                      const modern::RequestMeta* meta) {
+      RefusedRequest refusal = jsonrpc::RefusalOf(message, code, text, std::move(reason));
+      refusal.http_status = 400;
+      if (meta) {
+        refusal.protocol_version = meta->protocol_version;
+        refusal.client = meta->client;
+      }
+      server_.RecordRefusal(caller, refusal);
+      return Json(request, http::status::bad_request, jsonrpc::Error(message.id, code, text, data));
+    };
+    if (!server_.ServesStateless()) {
+      const modern::MetaError refused = modern::SessionsOnly(message.params);
+      co_return co_await Write(
+          stream, refuse(refused.code, refused.message, refused.data, refused.reason, nullptr));
+    }
+    auto meta = modern::ReadRequestMeta(message.params);
+    if (!meta) {
+      const modern::MetaError& error = meta.error();
+      co_return co_await Write(stream,
+                               refuse(error.code, error.message, error.data, error.reason, nullptr));
+    }
+    const auto header = [&](const char* name) -> std::optional<std::string_view> {
+      auto it = request.find(name);
+      return it == request.end() ? std::nullopt : std::optional(Sv(it->value()));
+    };
+    std::optional<std::string> mismatch;
+    // A header sent twice has no one value: an intermediary may have read the other.
+    for (const char* name : {"MCP-Protocol-Version", "Mcp-Method", "Mcp-Name"}) {
+      if (!mismatch && request.count(name) > 1)
+        mismatch = "Header mismatch: the " + std::string(name) + " header is sent more than once";
+    }
+    if (!mismatch) {
+      mismatch = modern::HeaderMismatch(message, header("MCP-Protocol-Version"),
+                                        header("Mcp-Method"), header("Mcp-Name"));
+    }
+    if (mismatch) {
+      co_return co_await Write(
+          stream, refuse(modern::kHeaderMismatch, *mismatch, nullptr, "header_mismatch", &*meta));
+    }
+    if (server_.WouldWait(message.method))
+      co_return co_await Write(stream, Busy(request, client_ip, identity, message));
+    const bool listen = message.method == "subscriptions/listen";
+    if (listen) {
+      // Subscriptions stay open: a caller holds as many as it may hold sessions.
+      const std::string owner = OwnerOf(identity, client_ip);
+      const auto held = std::ranges::count_if(sessions_, [&](const auto& entry) {
+        return entry.second->listening && entry.second->owner == owner;
+      });
+      if (static_cast<size_t>(held) >= options_.max_sessions_per_user) {
+        co_return co_await Write(
+            stream, Refused(request, client_ip, &identity, http::status::too_many_requests,
+                            "Too Many Requests: this caller holds " + std::to_string(held) +
+                                " subscriptions already",
+                            "too_many_subscriptions"));
+      }
+    }
+    std::shared_ptr<Session> session = NewSession(request, client_ip, identity, false);
+    session->protocol_version = meta->protocol_version;
+    session->modern = true;
+    session->listening = listen;
+    const std::string request_id = jsonrpc::IdKey(message.id);
+    auto reply = session->NewStream(io_.get_executor(), false);
+    reply->awaiting.insert(request_id);
+    session->by_request.emplace(request_id, reply);
+    session->connection->Receive(std::move(message), request.body(), MessageContextOf(request));
+    const bool keep_alive = co_await Reply(stream, request, *session, reply, true);
+    EndSession(session->key);
+    co_return keep_alive;
+  }
+
+  // The HTTP status of a stateless request's JSON answer: its error's, as
+  // 2026-07-28 asks (an unknown method is a 404, a request it cannot serve a 400).
+  static http::status ModernStatus(std::string_view answer) {
+    if (!answer.starts_with("{\"error\":")) return http::status::ok;  // errors are written sorted
+    const json response = ParseWithin(answer, kMaxMessageDepth);
+    const int code = response.is_object() && response["error"].is_object()
+                         ? jsonrpc::IntMember(response["error"], "code")
+                         : 0;
+    if (code == rpc::kMethodNotFound) return http::status::not_found;
+    if (code == modern::kHeaderMismatch || code == modern::kUnsupportedProtocolVersion)
+      return http::status::bad_request;
+    return http::status::ok;
   }
 
   asio::awaitable<bool> Get(beast::tcp_stream& stream, HttpRequest& request,
@@ -958,8 +1060,9 @@ class HttpTransport {
         co_await reply->Wait(std::chrono::hours(24));
       }
       if (reply->awaiting.empty() && reply->pending.size() == 1) {
-        HttpResponse response =
-            Json(request, http::status::ok, std::move(reply->pending.front().data));
+        const http::status status =
+            session.modern ? ModernStatus(reply->pending.front().data) : http::status::ok;
+        HttpResponse response = Json(request, status, std::move(reply->pending.front().data));
         reply->pending.clear();
         if (!session.id.empty()) response.set("Mcp-Session-Id", session.id);
         detach();

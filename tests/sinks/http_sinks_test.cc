@@ -325,6 +325,37 @@ TEST_F(HttpSinkAgainstStandInReceiverTest, OtlpLogsCarryTheSemanticConventionAtt
           std::chrono::duration_cast<std::chrono::nanoseconds>(when.time_since_epoch()).count()));
 }
 
+// A 2026-07-28 request's W3C trace context becomes the log record's traceId and
+// spanId, so the record joins the caller's trace; a traceparent that is not one
+// (the journal is text anyone with the files may edit) is left out.
+TEST_F(HttpSinkAgainstStandInReceiverTest, OtlpLogsJoinTheTraceTheRequestCarried) {
+  {
+    auto journal = OpenJournal(dir_.path());
+    for (const char* traceparent : {"00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01",
+                                    "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-\"}"}) {
+      AuditEvent e;
+      e.timestamp = std::chrono::system_clock::now();
+      e.id = NewUuidV7(e.timestamp, SecureRandom());
+      e.tool = "catalog_search";
+      e.request.protocol_version = "2026-07-28";
+      e.request.traceparent = traceparent;
+      ASSERT_TRUE(journal->Log(e).has_value());
+    }
+  }
+  ASSERT_TRUE(StartShipper(Config("otlp"))->ShipAll().has_value());
+  const auto body = nlohmann::json::parse(receiver_.requests().at(0).body);
+  const auto& records = body["resourceLogs"][0]["scopeLogs"][0]["logRecords"];
+  ASSERT_GE(records.size(), 3u);  // audit_started first
+  const auto& traced = records[1];
+  EXPECT_EQ(traced["traceId"], "0af7651916cd43dd8448eb211c80319c");
+  EXPECT_EQ(traced["spanId"], "00f067aa0ba902b7");
+  EXPECT_EQ(traced["flags"], 1);
+  std::map<std::string, std::string> attributes;
+  for (const auto& a : traced["attributes"]) attributes[a["key"]] = a["value"]["stringValue"];
+  EXPECT_EQ(attributes["mcp.protocol.version"], "2026-07-28");
+  EXPECT_FALSE(records[2].contains("traceId")) << records[2];
+}
+
 TEST_F(HttpSinkAgainstStandInReceiverTest,
        WebhookBatchesAreSignedSoTheReceiverCanAuthenticateThem) {
   const auto journal = Journal(10);

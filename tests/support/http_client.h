@@ -2,6 +2,7 @@
 // under the test's control, so that each refusal can be provoked exactly.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <string>
@@ -48,7 +49,17 @@ class HttpClient {
     stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address(host_), port_));
     http::request<http::string_body> request(http::string_to_verb(method), target, 11);
     request.set(http::field::host, host_ + ":" + std::to_string(port_));
-    for (const auto& [name, value] : headers) request.set(name, value);
+    // A name listed twice is sent twice (a client that repeats a header); the
+    // first time it replaces a default (Host).
+    std::vector<std::string> seen;
+    for (const auto& [name, value] : headers) {
+      if (std::ranges::find(seen, name) == seen.end()) {
+        request.set(name, value);
+        seen.push_back(name);
+      } else {
+        request.insert(name, value);
+      }
+    }
     request.body() = body;
     request.prepare_payload();
     http::write(stream, request);

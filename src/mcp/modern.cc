@@ -1,0 +1,216 @@
+#include "mcp/modern.h"
+
+#include <algorithm>
+
+#include "base/crypto.h"
+#include "mcpaudit/server.h"
+
+namespace mcpaudit::modern {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr size_t kMaxClientField = 256;     // a longer client name or version is cut
+constexpr size_t kMaxCapabilityNames = 32;  // capability names kept for the record
+constexpr size_t kMaxTraceState = 512;      // W3C Trace Context's limit
+
+constexpr std::string_view kLevels[] = {"debug",  "info",     "notice", "warning",
+                                        "error",  "critical", "alert",  "emergency"};
+constexpr std::string_view kUnsupportedText = "Unsupported protocol version";
+
+MetaError Invalid(std::string message) {
+  return MetaError{rpc::kInvalidParams, "Invalid params: " + std::move(message), nullptr,
+                   "invalid_meta"};
+}
+
+std::string Cut(std::string text) {
+  if (text.size() > kMaxClientField) text.resize(kMaxClientField);
+  return text;
+}
+
+bool IsHex(std::string_view text) {
+  return std::ranges::all_of(text, [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// W3C Trace Context version 00: "00-<32 hex>-<16 hex>-<2 hex>", ids not all zero.
+bool IsTraceparent(std::string_view text) {
+  if (text.size() != 55 || text[2] != '-' || text[35] != '-' || text[52] != '-') return false;
+  const std::string_view version = text.substr(0, 2), trace = text.substr(3, 32),
+                         parent = text.substr(36, 16), flags = text.substr(53, 2);
+  const auto zero = [](std::string_view s) { return s.find_first_not_of('0') == s.npos; };
+  return IsHex(version) && version != "ff" && IsHex(trace) && !zero(trace) && IsHex(parent) &&
+         !zero(parent) && IsHex(flags);
+}
+
+bool IsTraceState(std::string_view text) {
+  return text.size() <= kMaxTraceState &&
+         std::ranges::all_of(text, [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
+// "=?base64?…?=" decoded; any other value as it is; nullopt for a sentinel that does not decode.
+std::optional<std::string> HeaderValue(std::string_view value) {
+  constexpr std::string_view kPrefix = "=?base64?", kSuffix = "?=";
+  if (value.size() < kPrefix.size() + kSuffix.size() || !value.starts_with(kPrefix) ||
+      !value.ends_with(kSuffix))
+    return std::string(value);
+  return Base64Decode(value.substr(kPrefix.size(), value.size() - kPrefix.size() - kSuffix.size()));
+}
+
+}  // namespace
+
+bool IsVersion(std::string_view version) {
+  return std::ranges::find(kVersions, version) != std::end(kVersions);
+}
+
+int LogRank(std::string_view level) {
+  const auto it = std::ranges::find(kLevels, level);
+  return it == std::end(kLevels) ? -1 : static_cast<int>(it - std::begin(kLevels));
+}
+
+json SupportedVersions(bool modern) {
+  json versions = json::array();
+  if (modern)
+    for (std::string_view version : kVersions) versions.push_back(version);
+  for (std::string_view version : kProtocolVersions) versions.push_back(version);
+  return versions;
+}
+
+MetaError SessionsOnly(const json& params) {
+  std::string requested;
+  if (params.is_object()) {
+    if (auto meta = params.find("_meta"); meta != params.end() && meta->is_object())
+      requested = Cut(jsonrpc::StringMember(*meta, kVersionKey));
+  }
+  return MetaError{kUnsupportedProtocolVersion,
+                   std::string(kUnsupportedText) + ": this endpoint serves sessions (initialize) only",
+                   json{{"supported", SupportedVersions(false)}, {"requested", requested}},
+                   "unsupported_protocol_version"};
+}
+
+bool Declares(const json& params) {
+  if (!params.is_object()) return false;
+  auto meta = params.find("_meta");
+  return meta != params.end() && meta->is_object() && meta->contains(kVersionKey);
+}
+
+std::expected<RequestMeta, MetaError> ReadRequestMeta(const json& params) {
+  const json* meta = nullptr;
+  if (params.is_object()) {
+    if (auto it = params.find("_meta"); it != params.end() && it->is_object()) meta = &*it;
+  }
+  if (!meta || !meta->contains(kVersionKey))
+    return std::unexpected(Invalid("_meta must name the protocol version ('" +
+                                   std::string(kVersionKey) + "')"));
+  const json& version = (*meta)[std::string(kVersionKey)];
+  if (!version.is_string()) return std::unexpected(Invalid("'" + std::string(kVersionKey) + "' must be a string"));
+  RequestMeta out;
+  out.protocol_version = version.get<std::string>();
+  if (!IsVersion(out.protocol_version)) {
+    return std::unexpected(MetaError{
+        kUnsupportedProtocolVersion, std::string(kUnsupportedText),
+        json{{"supported", SupportedVersions()}, {"requested", Cut(out.protocol_version)}},
+        "unsupported_protocol_version"});
+  }
+  auto capabilities = meta->find(kCapabilitiesKey);
+  if (capabilities == meta->end() || !capabilities->is_object())
+    return std::unexpected(Invalid("_meta '" + std::string(kCapabilitiesKey) + "' (an object) is required"));
+  out.capabilities = *capabilities;
+  if (auto client = meta->find(kClientInfoKey); client != meta->end()) {
+    if (!client->is_object()) return std::unexpected(Invalid("'" + std::string(kClientInfoKey) + "' must be an object"));
+    out.client.name = Cut(jsonrpc::StringMember(*client, "name"));
+    out.client.version = Cut(jsonrpc::StringMember(*client, "version"));
+  }
+  if (auto level = meta->find(kLogLevelKey); level != meta->end()) {
+    if (!level->is_string() || LogRank(level->get<std::string>()) < 0)
+      return std::unexpected(Invalid("'" + std::string(kLogLevelKey) +
+                                     "' must be one of debug, info, notice, warning, error, "
+                                     "critical, alert, emergency"));
+    out.log_level = level->get<std::string>();
+  }
+  // Trace context that does not follow W3C's format is ignored, as W3C asks.
+  if (std::string traceparent = jsonrpc::StringMember(*meta, "traceparent"); IsTraceparent(traceparent)) {
+    out.traceparent = std::move(traceparent);
+    if (std::string state = jsonrpc::StringMember(*meta, "tracestate"); IsTraceState(state))
+      out.tracestate = std::move(state);
+  }
+  return out;
+}
+
+std::vector<std::string> CapabilityNames(const json& capabilities) {
+  std::vector<std::string> names;
+  if (!capabilities.is_object()) return names;
+  for (const auto& [name, value] : capabilities.items()) {
+    if (names.size() == kMaxCapabilityNames) break;
+    names.push_back(Cut(name));
+  }
+  return names;
+}
+
+void Apply(const RequestMeta& meta, RequestContext& ctx) {
+  ctx.protocol_version = meta.protocol_version;
+  ctx.client = meta.client;
+  ctx.client_capabilities = CapabilityNames(meta.capabilities);
+  ctx.traceparent = meta.traceparent;
+  ctx.tracestate = meta.tracestate;
+}
+
+void Complete(json& result, const json& server_info) {
+  if (!result.contains("resultType")) result["resultType"] = "complete";
+  if (!result["_meta"].is_object()) result["_meta"] = json::object();
+  result["_meta"][std::string(kServerInfoKey)] = server_info;
+}
+
+std::string Complete(std::string_view result_json, const json& server_info) {
+  std::string out = R"({"resultType":"complete","_meta":{")";
+  out += kServerInfoKey;
+  out += "\":";
+  out += server_info.dump(-1, ' ', false, json::error_handler_t::replace);
+  out += "}";
+  // result_json is an object's text: what follows its '{' joins ours.
+  std::string_view rest = result_json.substr(std::min<size_t>(1, result_json.size()));
+  const size_t first = rest.find_first_not_of(" \t\r\n");
+  if (first != rest.npos && rest[first] != '}') out += ',';
+  out += rest;
+  return out;
+}
+
+bool Spliceable(const std::optional<json>& result) {
+  return result && result->is_object() && !result->contains("_meta") && !result->contains("resultType");
+}
+
+std::optional<std::string> HeaderMismatch(const jsonrpc::Message& message,
+                                          std::optional<std::string_view> protocol_version,
+                                          std::optional<std::string_view> method,
+                                          std::optional<std::string_view> name) {
+  const json* meta = nullptr;
+  if (auto it = message.params.is_object() ? message.params.find("_meta") : message.params.end();
+      message.params.is_object() && it != message.params.end() && it->is_object())
+    meta = &*it;
+  const std::string body_version = meta ? jsonrpc::StringMember(*meta, kVersionKey) : "";
+  if (!protocol_version) return "Header mismatch: the MCP-Protocol-Version header is required";
+  if (*protocol_version != body_version) {
+    return "Header mismatch: MCP-Protocol-Version header value '" + std::string(*protocol_version) +
+           "' does not match body value '" + body_version + "'";
+  }
+  if (!method) return "Header mismatch: the Mcp-Method header is required";
+  if (*method != message.method) {
+    return "Header mismatch: Mcp-Method header value '" + std::string(*method) +
+           "' does not match body value '" + message.method + "'";
+  }
+  const char* source = message.method == "tools/call" || message.method == "prompts/get" ? "name"
+                       : message.method == "resources/read"                              ? "uri"
+                                                                                         : nullptr;
+  if (!source) return std::nullopt;
+  if (!name) return "Header mismatch: the Mcp-Name header is required for " + message.method;
+  const std::string body_name = jsonrpc::StringMember(message.params, source);
+  const std::optional<std::string> header_name = HeaderValue(*name);
+  if (!header_name) return "Header mismatch: the Mcp-Name header is not valid base64";
+  if (*header_name != body_name) {
+    return "Header mismatch: Mcp-Name header value '" + *header_name +
+           "' does not match body value '" + body_name + "'";
+  }
+  return std::nullopt;
+}
+
+}  // namespace mcpaudit::modern

@@ -1,0 +1,89 @@
+// The stateless revision of MCP (2026-07-28, "modern"): no session and no
+// initialize; every request names its protocol version, client and client
+// capabilities in its _meta, and every result says its resultType. What the
+// server and the HTTP transport share of it.
+#pragma once
+
+#include <expected>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "mcp/jsonrpc.h"
+#include "mcpaudit/request_context.h"
+
+namespace mcpaudit::modern {
+
+// Protocol revisions served statelessly, newest first.
+inline constexpr std::string_view kVersions[] = {"2026-07-28"};
+
+inline constexpr std::string_view kVersionKey = "io.modelcontextprotocol/protocolVersion";
+inline constexpr std::string_view kClientInfoKey = "io.modelcontextprotocol/clientInfo";
+inline constexpr std::string_view kCapabilitiesKey = "io.modelcontextprotocol/clientCapabilities";
+inline constexpr std::string_view kLogLevelKey = "io.modelcontextprotocol/logLevel";
+inline constexpr std::string_view kServerInfoKey = "io.modelcontextprotocol/serverInfo";
+
+// Error codes the revision defines (the MCP range -32020..-32099).
+inline constexpr int kHeaderMismatch = -32020;
+inline constexpr int kUnsupportedProtocolVersion = -32022;
+
+bool IsVersion(std::string_view version);
+
+// The rank of an RFC 5424 severity as MCP names it (debug 0 … emergency 7); -1 for another word.
+int LogRank(std::string_view level);
+// Every revision served, modern first, then those that open a session;
+// without `modern`, only those.
+nlohmann::json SupportedVersions(bool modern = true);
+
+// Whether a request with these params is a modern one: its _meta names a protocol version.
+bool Declares(const nlohmann::json& params);
+
+// What a modern request's _meta says about it.
+struct RequestMeta {
+  std::string protocol_version;
+  ClientInfo client;
+  nlohmann::json capabilities = nlohmann::json::object();
+  std::string log_level;  // empty: the request wants no log messages
+  std::string traceparent;
+  std::string tracestate;
+};
+
+// Why a modern request's _meta is refused: the JSON-RPC error, and the word its record says.
+struct MetaError {
+  int code;
+  std::string message;
+  nlohmann::json data;
+  std::string reason;  // invalid_meta, unsupported_protocol_version
+};
+
+std::expected<RequestMeta, MetaError> ReadRequestMeta(const nlohmann::json& params);
+
+// The refusal of a modern request by a host that serves sessions only (the
+// proxy): the client falls back to initialize with one of the versions named.
+MetaError SessionsOnly(const nlohmann::json& params);
+
+// The names of the capabilities declared (at most 32 of them), for records.
+std::vector<std::string> CapabilityNames(const nlohmann::json& capabilities);
+
+// Fills what a modern request's _meta says into its context.
+void Apply(const RequestMeta& meta, RequestContext& ctx);
+
+// A result of this revision: `result` with resultType "complete" (unless it
+// says another) and the server's identity in _meta. `server_info` is {"name":…, "version":…}.
+void Complete(nlohmann::json& result, const nlohmann::json& server_info);
+// The same for a result serialised already, when Spliceable(its value): an
+// object the members are added to without parsing it again.
+std::string Complete(std::string_view result_json, const nlohmann::json& server_info);
+bool Spliceable(const std::optional<nlohmann::json>& result);
+
+// Streamable HTTP: the error when the request's Mcp-Method, Mcp-Name or
+// MCP-Protocol-Version header (nullopt: absent) does not say what its body
+// says; nullopt when they agree. Mcp-Name may be "=?base64?…?=".
+std::optional<std::string> HeaderMismatch(const jsonrpc::Message& message,
+                                          std::optional<std::string_view> protocol_version,
+                                          std::optional<std::string_view> method,
+                                          std::optional<std::string_view> name);
+
+}  // namespace mcpaudit::modern

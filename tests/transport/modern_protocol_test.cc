@@ -1,0 +1,502 @@
+// MCP 2026-07-28, the stateless revision, as its clients meet `mcp-audit
+// serve`: over stdio and Streamable HTTP, next to the 2025 revisions on the
+// same process and endpoint. Every message the server sends is checked
+// against the revision's JSON Schema, and every record field by field.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "support/cli_process.h"
+#include "support/modern_client.h"
+#include "support/temp_dir.h"
+
+namespace mcpaudit {
+namespace {
+
+using nlohmann::json;
+using testing::AnswerOf;
+using testing::HttpClient;
+using testing::HttpReply;
+using testing::ModernHeaders;
+using testing::ModernMeta;
+using testing::ModernRequest;
+using testing::ServerProcess;
+
+constexpr char kTraceparent[] = "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01";
+
+// All records of `dir` but the pipeline's own (start, stop, checkpoints).
+std::vector<AuditEvent> CallRecords(const std::filesystem::path& dir) {
+  std::vector<AuditEvent> calls;
+  for (AuditEvent& event : testing::Records(dir, true)) {
+    if (event.event_type != "audit_started" && event.event_type != "audit_stopped" &&
+        event.event_type != "checkpoint")
+      calls.push_back(std::move(event));
+  }
+  return calls;
+}
+
+const AuditEvent* FindRecord(const std::vector<AuditEvent>& records, std::string_view request_id) {
+  for (const AuditEvent& event : records)
+    if (event.request.id == request_id) return &event;
+  return nullptr;
+}
+
+void ExpectVerifies(const std::filesystem::path& dir) {
+  auto [code, output] = testing::RunCommand("verify --audit-dir " + dir.string());
+  EXPECT_EQ(code, 0) << output;
+  EXPECT_NE(output.find("valid:"), std::string::npos) << output;
+}
+
+TEST(ModernProtocolTest, StdioServesTheStatelessRevisionBesideAnInitializedSession) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  {
+    ServerProcess server(audit, {"--toolkit", "conformance"});
+    auto ask = [&](const json& request) {
+      server.Send(request);
+      return server.Read();
+    };
+
+    // No initialize: the first request is served.
+    json discover = ask(ModernRequest("d", "server/discover"));
+    EXPECT_VALID(discover, "DiscoverResultResponse");
+    EXPECT_EQ(discover["result"]["resultType"], "complete");
+    const json versions = discover["result"]["supportedVersions"];
+    EXPECT_EQ(versions[0], "2026-07-28") << versions;
+    EXPECT_NE(std::ranges::find(versions, json("2025-11-25")), versions.end()) << versions;
+    EXPECT_EQ(discover["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "mcp-audit");
+    EXPECT_EQ(discover["result"]["capabilities"]["resources"]["subscribe"], false);
+
+    json tools = ask(ModernRequest(1, "tools/list"));
+    EXPECT_VALID(tools, "ListToolsResultResponse");
+    EXPECT_EQ(tools["result"]["cacheScope"], "private");
+
+    const json traced = ModernMeta({{"sampling", json::object()}, {"roots", json::object()}},
+                                   {{"traceparent", kTraceparent}, {"tracestate", "vendor=opaque"}});
+    json call = ask(ModernRequest(2, "tools/call", {{"name", "test_simple_text"}}, traced));
+    EXPECT_VALID(call, "CallToolResultResponse");
+    EXPECT_EQ(call["result"]["content"][0]["text"], "This is a simple text response for testing.");
+    EXPECT_EQ(call["result"]["resultType"], "complete");
+
+    // Log messages only for a request that names a log level.
+    json quiet = ask(ModernRequest(3, "tools/call", {{"name", "test_tool_with_logging"}}));
+    EXPECT_EQ(quiet["id"], 3) << "a notification came first: " << quiet;
+    EXPECT_VALID(quiet, "CallToolResultResponse");
+    server.Send(ModernRequest(4, "tools/call", {{"name", "test_tool_with_logging"}},
+                              ModernMeta({}, {{"io.modelcontextprotocol/logLevel", "info"}})));
+    for (int i = 0; i < 3; ++i) {
+      json message = server.Read();
+      EXPECT_EQ(message["method"], "notifications/message") << message;
+      EXPECT_VALID(message, "LoggingMessageNotification");
+    }
+    EXPECT_VALID(server.Read(), "CallToolResultResponse");
+
+    json unknown_version = ask(ModernRequest(
+        5, "tools/list", json::object(),
+        {{"io.modelcontextprotocol/protocolVersion", "2099-01-01"},
+         {"io.modelcontextprotocol/clientCapabilities", json::object()}}));
+    EXPECT_VALID(unknown_version, "UnsupportedProtocolVersionError");
+    EXPECT_EQ(unknown_version["error"]["data"]["requested"], "2099-01-01");
+    EXPECT_EQ(unknown_version["error"]["data"]["supported"], versions);
+
+    json no_capabilities = ask(ModernRequest(
+        6, "tools/list", json::object(), {{"io.modelcontextprotocol/protocolVersion", "2026-07-28"}}));
+    EXPECT_VALID_ERROR(no_capabilities, "InvalidParamsError");
+
+    // What 2026-07-28 removed is not served to its requests.
+    EXPECT_VALID_ERROR(ask(ModernRequest(7, "ping")), "MethodNotFoundError");
+    EXPECT_VALID_ERROR(ask(ModernRequest(8, "initialize")), "MethodNotFoundError");
+    json missing = ask(ModernRequest(9, "resources/read", {{"uri", "test://nowhere"}}));
+    EXPECT_VALID_ERROR(missing, "InvalidParamsError");
+
+    // subscriptions/listen: acknowledged at once; cancelled without an answer;
+    // one still open when the connection ends is answered then (a graceful end).
+    server.Send(ModernRequest("listen-1", "subscriptions/listen",
+                              {{"notifications", {{"toolsListChanged", true}}}}));
+    json ack = server.Read();
+    EXPECT_VALID(ack, "SubscriptionsAcknowledgedNotification");
+    EXPECT_EQ(ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], "listen-1");
+    EXPECT_EQ(ack["params"]["notifications"], json::object()) << "its lists never change: nothing is promised";
+    server.Send({{"jsonrpc", "2.0"}, {"method", "notifications/cancelled"}, {"params", {{"requestId", "listen-1"}}}});
+    server.Send(ModernRequest("listen-2", "subscriptions/listen", json::object()));
+    EXPECT_VALID(server.Read(), "SubscriptionsAcknowledgedNotification");
+    EXPECT_VALID(ask(ModernRequest(11, "tools/list")), "ListToolsResultResponse");
+
+    // A 2025 client on the same process still initializes and gets 2025 answers.
+    server.Initialize();
+    json legacy = server.Request(10, "tools/list");
+    EXPECT_TRUE(legacy["result"].contains("tools")) << legacy;
+    EXPECT_FALSE(legacy["result"].contains("resultType")) << legacy;
+    EXPECT_EQ(server.CloseAndWait(), 0);
+    const std::string rest = server.RemainingStdout();
+    const json closed = json::parse(rest.substr(0, rest.find('\n')), nullptr, false);
+    EXPECT_VALID(closed, "SubscriptionsListenResultResponse");
+    EXPECT_EQ(closed["id"], "listen-2");
+    EXPECT_EQ(rest.find("listen-1"), std::string::npos) << "a cancelled subscription is not answered";
+  }
+
+  const std::vector<AuditEvent> records = CallRecords(audit);
+  const AuditEvent* call = FindRecord(records, "2");
+  ASSERT_NE(call, nullptr);
+  EXPECT_EQ(call->event_type, "tool_call");
+  EXPECT_EQ(call->tool, "test_simple_text");
+  EXPECT_EQ(call->outcome, Outcome::kSuccess);
+  EXPECT_EQ(call->request.protocol_version, "2026-07-28");
+  EXPECT_EQ(call->request.client.name, "modern-test-client");
+  EXPECT_EQ(call->request.client.version, "2.6");
+  EXPECT_EQ(call->request.client.capabilities, (std::vector<std::string>{"roots", "sampling"}));
+  EXPECT_EQ(call->request.traceparent, kTraceparent);
+  EXPECT_EQ(call->request.tracestate, "vendor=opaque");
+  EXPECT_EQ(call->request.transport, "stdio");
+
+  const AuditEvent* unsupported = FindRecord(records, "5");
+  ASSERT_NE(unsupported, nullptr);
+  EXPECT_EQ(unsupported->event_type, "request_refused");
+  EXPECT_EQ(unsupported->outcome, Outcome::kDenied);
+  ASSERT_TRUE(unsupported->error);
+  EXPECT_EQ(unsupported->error->code, -32022);
+  EXPECT_EQ(unsupported->error->reason, "unsupported_protocol_version");
+  const AuditEvent* malformed = FindRecord(records, "6");
+  ASSERT_NE(malformed, nullptr);
+  EXPECT_EQ(malformed->error->reason, "invalid_meta");
+  const AuditEvent* unread = FindRecord(records, "9");
+  ASSERT_NE(unread, nullptr);
+  EXPECT_EQ(unread->event_type, "resource_read");
+  EXPECT_EQ(unread->error->code, -32602) << "2026-07-28 answers an unknown resource with Invalid params";
+
+  // The session of the 2025 client is recorded as before; the stateless requests open none.
+  const auto starts = std::ranges::count_if(records, [](const AuditEvent& e) { return e.event_type == "session_start"; });
+  EXPECT_EQ(starts, 1);
+  const AuditEvent* legacy = FindRecord(records, "10");
+  EXPECT_EQ(legacy, nullptr) << "tools/list is not recorded";
+  ExpectVerifies(audit);
+}
+
+// A tool that asks the user (elicitation) answers a 2026-07-28 request with
+// an InputRequiredResult; the retry with the user's answer completes it. The
+// call is recorded once, in its last round, linked to the round that asked by
+// the digest of the state; the state itself is never recorded.
+TEST(ModernProtocolTest, AToolAsksForInputAcrossRoundsAndTheCallIsRecordedOnce) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  std::string state;
+  {
+    ServerProcess server(audit, {"--toolkit", "conformance"});
+    auto ask = [&](const json& request) {
+      server.Send(request);
+      return server.Read();
+    };
+    const json meta = ModernMeta({{"elicitation", json::object()}});
+    const json arguments = {{"message", "Who are you?"}};
+    json first = ask(ModernRequest(1, "tools/call", {{"name", "test_elicitation"}, {"arguments", arguments}}, meta));
+    EXPECT_VALID(first, "JSONRPCResultResponse");
+    EXPECT_VALID(first["result"], "InputRequiredResult");
+    ASSERT_EQ(first["result"]["resultType"], "input_required") << first;
+    const json requests = first["result"]["inputRequests"];
+    ASSERT_EQ(requests.size(), 1u) << first;
+    const std::string key = requests.begin().key();
+    EXPECT_EQ(requests[key]["method"], "elicitation/create");
+    EXPECT_EQ(requests[key]["params"]["message"], "Who are you?");
+    state = first["result"]["requestState"];
+
+    const json answer = {{key, {{"action", "accept"}, {"content", {{"username", "ada"}, {"email", "ada@example.com"}}}}}};
+    json retry = ask(ModernRequest(2, "tools/call",
+                                   {{"name", "test_elicitation"}, {"arguments", arguments},
+                                    {"inputResponses", answer}, {"requestState", state}},
+                                   meta));
+    EXPECT_VALID(retry, "CallToolResultResponse");
+    EXPECT_EQ(retry["result"]["resultType"], "complete");
+    EXPECT_NE(retry["result"]["content"][0]["text"].get<std::string>().find("ada@example.com"), std::string::npos)
+        << retry;
+
+    // A state the server did not seal, or sealed for other arguments, is refused.
+    std::string forged = state;
+    forged[forged.size() / 3] = forged[forged.size() / 3] == 'A' ? 'B' : 'A';
+    json tampered = ask(ModernRequest(3, "tools/call",
+                                      {{"name", "test_elicitation"}, {"arguments", arguments},
+                                       {"inputResponses", answer}, {"requestState", forged}},
+                                      meta));
+    EXPECT_VALID_ERROR(tampered, "InvalidParamsError");
+    json elsewhere = ask(ModernRequest(4, "tools/call",
+                                       {{"name", "test_elicitation"}, {"arguments", {{"message", "other"}}},
+                                        {"inputResponses", answer}, {"requestState", state}},
+                                       meta));
+    EXPECT_VALID_ERROR(elsewhere, "InvalidParamsError");
+    EXPECT_NE(elsewhere["error"]["message"].get<std::string>().find("another request"), std::string::npos);
+
+    // A client that cannot answer an elicitation is not asked one.
+    json unable = ask(ModernRequest(5, "tools/call", {{"name", "test_elicitation"}, {"arguments", arguments}}));
+    EXPECT_VALID(unable, "CallToolResultResponse");
+    EXPECT_EQ(unable["result"]["isError"], true);
+    EXPECT_EQ(server.CloseAndWait(), 0);
+  }
+  const std::vector<AuditEvent> records = CallRecords(audit);
+  const AuditEvent* asked = FindRecord(records, "1");
+  ASSERT_NE(asked, nullptr);
+  EXPECT_EQ(asked->event_type, "input_requested");
+  EXPECT_EQ(asked->tool, "test_elicitation");
+  EXPECT_EQ(asked->request.round, 1u);
+  EXPECT_EQ(asked->params, json({{"message", "Who are you?"}}));
+  ASSERT_TRUE(asked->details.is_object());
+  EXPECT_EQ(asked->details["input_requests"][0]["method"], "elicitation/create");
+  const std::string issued = asked->details["issued_request_state_digest"];
+  EXPECT_EQ(issued, Sha256Hex({state}));
+
+  const AuditEvent* done = FindRecord(records, "2");
+  ASSERT_NE(done, nullptr);
+  EXPECT_EQ(done->event_type, "tool_call");
+  EXPECT_EQ(done->outcome, Outcome::kSuccess);
+  EXPECT_EQ(done->request.round, 2u);
+  EXPECT_EQ(done->request.request_state_digest, issued);
+  const auto calls = std::ranges::count_if(records, [](const AuditEvent& e) {
+    return e.event_type == "tool_call" && e.outcome == Outcome::kSuccess && e.tool == "test_elicitation";
+  });
+  EXPECT_EQ(calls, 1) << "the logical call is recorded once";
+
+  for (const char* id : {"3", "4"}) {
+    const AuditEvent* refused = FindRecord(records, id);
+    ASSERT_NE(refused, nullptr) << id;
+    EXPECT_EQ(refused->event_type, "tool_call");
+    EXPECT_EQ(refused->outcome, Outcome::kDenied);
+    EXPECT_EQ(refused->error->reason, "invalid_request_state");
+  }
+  EXPECT_EQ(testing::AllBytes(audit).find(state.substr(0, 40)), std::string::npos)
+      << "the requestState itself is never recorded";
+  ExpectVerifies(audit);
+}
+
+// The proxy relays 2025 sessions only, for now: a 2026-07-28 request is refused
+// with the versions it serves (recorded), so that a client of both revisions
+// falls back to initialize, which works.
+TEST(ModernProtocolTest, TheProxyRefusesTheStatelessRevisionSoThatItsClientFallsBack) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  {
+    ServerProcess proxy({"proxy", "--audit-dir", audit.string(), "--user", "dana", "--", MCP_AUDIT_BINARY,
+                         "serve", "--toolkit", "conformance", "--stdio", "--audit-dir",
+                         (dir.path() / "upstream").string()},
+                        dir.path() / "proxy.txt");
+    proxy.Send(ModernRequest("probe", "server/discover"));
+    const json refused = proxy.Read();
+    EXPECT_VALID(refused, "UnsupportedProtocolVersionError");
+    EXPECT_EQ(refused["error"]["data"]["supported"][0], "2025-11-25") << refused;
+    EXPECT_EQ(refused["error"]["data"]["requested"], "2026-07-28");
+    proxy.Initialize();
+    const json tools = proxy.Request(1, "tools/list");
+    EXPECT_FALSE(tools["result"]["tools"].empty()) << tools;
+    EXPECT_EQ(proxy.CloseAndWait(), 0);
+  }
+  const std::vector<AuditEvent> records = CallRecords(audit);
+  const AuditEvent* probe = FindRecord(records, "probe");
+  ASSERT_NE(probe, nullptr);
+  EXPECT_EQ(probe->outcome, Outcome::kDenied);
+  EXPECT_EQ(probe->error->reason, "unsupported_protocol_version");
+}
+
+class ModernHttpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_.emplace(std::vector<std::string>{"serve", "--toolkit", "conformance", "--http", "127.0.0.1:0",
+                                             "--dev-api-key", "--audit-dir", audit().string()},
+                    dir_.path() / "serve.txt");
+    const testing::PrintedEndpoint endpoint = testing::WaitForEndpoint(*server_);
+    ASSERT_NE(endpoint.port, 0) << server_->Stderr();
+    key_ = endpoint.dev_key;
+    http_.emplace("127.0.0.1", endpoint.port);
+  }
+  std::filesystem::path audit() const { return dir_.path() / "audit"; }
+  HttpReply Post(const json& body) const { return http_->Post(body.dump(), ModernHeaders(body, key_)); }
+  HttpReply Post(const json& body, const testing::Headers& headers) const {
+    testing::Headers all = headers;
+    all.emplace_back("X-API-Key", key_);
+    return http_->Post(body.dump(), all);
+  }
+  void Stop() { EXPECT_EQ(server_->Signal(SIGTERM), 0); }
+
+  testing::TempDir dir_;
+  std::optional<ServerProcess> server_;
+  std::optional<HttpClient> http_;
+  std::string key_;
+};
+
+testing::Headers Without(testing::Headers headers, const std::string& name) {
+  std::erase_if(headers, [&](const auto& header) { return header.first == name; });
+  return headers;
+}
+testing::Headers With(testing::Headers headers, const std::string& name, const std::string& value) {
+  headers = Without(std::move(headers), name);
+  headers.emplace_back(name, value);
+  return headers;
+}
+
+TEST_F(ModernHttpTest, ServesStatelessRequestsBesideSessionsAndRefusesHeadersThatDisagree) {
+  HttpReply discover = Post(ModernRequest("d", "server/discover"));
+  EXPECT_EQ(discover.status, 200) << discover.body;
+  EXPECT_EQ(discover.header("mcp-session-id"), "") << "the revision has no sessions";
+  EXPECT_VALID(AnswerOf(discover), "DiscoverResultResponse");
+
+  const json call = ModernRequest(1, "tools/call", {{"name", "test_simple_text"}},
+                                  ModernMeta({}, {{"traceparent", kTraceparent}}));
+  HttpReply called = Post(call);
+  EXPECT_EQ(called.status, 200) << called.body;
+  EXPECT_VALID(AnswerOf(called), "CallToolResultResponse");
+
+  // Mcp-Name in Base64 when the client chooses so.
+  HttpReply encoded = Post(call, With(ModernHeaders(call), "Mcp-Name", "=?base64?" + Base64Encode("test_simple_text") + "?="));
+  EXPECT_EQ(encoded.status, 200) << encoded.body;
+
+  // Headers that say something else than the body: refused, the tool not run.
+  const json disguised = ModernRequest(2, "tools/call", {{"name", "test_error_handling"}});
+  HttpReply mismatch = Post(disguised, With(ModernHeaders(disguised), "Mcp-Name", "test_simple_text"));
+  EXPECT_EQ(mismatch.status, 400);
+  EXPECT_VALID(AnswerOf(mismatch), "HeaderMismatchError");
+  const json unnamed = ModernRequest(3, "tools/call", {{"name", "test_simple_text"}});
+  HttpReply no_method = Post(unnamed, Without(ModernHeaders(unnamed), "Mcp-Method"));
+  EXPECT_EQ(no_method.status, 400);
+  EXPECT_VALID(AnswerOf(no_method), "HeaderMismatchError");
+  testing::Headers twice = ModernHeaders(unnamed);
+  twice.emplace_back("Mcp-Name", "test_error_handling");
+  HttpReply repeated = Post(unnamed, twice);
+  EXPECT_EQ(repeated.status, 400) << "a header sent twice has no one value";
+  EXPECT_VALID(AnswerOf(repeated), "HeaderMismatchError");
+  const json listing = ModernRequest(4, "tools/list");
+  HttpReply other_version = Post(listing, With(ModernHeaders(listing), "MCP-Protocol-Version", "2025-11-25"));
+  EXPECT_EQ(other_version.status, 400);
+  EXPECT_VALID(AnswerOf(other_version), "HeaderMismatchError");
+
+  const json future = ModernRequest(5, "tools/list", json::object(),
+                                    {{"io.modelcontextprotocol/protocolVersion", "2099-01-01"},
+                                     {"io.modelcontextprotocol/clientCapabilities", json::object()}});
+  HttpReply unsupported = Post(future);
+  EXPECT_EQ(unsupported.status, 400);
+  EXPECT_VALID(AnswerOf(unsupported), "UnsupportedProtocolVersionError");
+
+  HttpReply unknown = Post(ModernRequest(6, "tools/frobnicate"));
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_VALID_ERROR(AnswerOf(unknown), "MethodNotFoundError");
+
+  const json bare = ModernRequest(7, "tools/list", json::object(), {{"io.modelcontextprotocol/protocolVersion", "2026-07-28"}});
+  HttpReply malformed = Post(bare);
+  EXPECT_EQ(malformed.status, 400);
+  EXPECT_VALID_ERROR(AnswerOf(malformed), "InvalidParamsError");
+
+  // Multi round-trip over HTTP: every round is a request of its own.
+  const json meta = ModernMeta({{"sampling", json::object()}});
+  HttpReply first = Post(ModernRequest(8, "tools/call", {{"name", "test_sampling"}, {"arguments", {{"prompt", "Capital of France?"}}}}, meta));
+  const json input = AnswerOf(first);
+  EXPECT_VALID(input["result"], "InputRequiredResult");
+  ASSERT_EQ(input["result"]["resultType"], "input_required") << first.body;
+  const std::string key = input["result"]["inputRequests"].begin().key();
+  const json sampled = {{key, {{"role", "assistant"}, {"content", {{"type", "text"}, {"text", "Paris"}}}, {"model", "test-model"}}}};
+  HttpReply second = Post(ModernRequest(9, "tools/call",
+                                        {{"name", "test_sampling"},
+                                         {"arguments", {{"prompt", "Capital of France?"}}},
+                                         {"inputResponses", sampled},
+                                         {"requestState", input["result"]["requestState"]}},
+                                        meta));
+  const json completed = AnswerOf(second);
+  EXPECT_VALID(completed, "CallToolResultResponse");
+  EXPECT_EQ(completed["result"]["content"][0]["text"], "LLM response: Paris");
+
+  // A 2025 session on the same endpoint.
+  const json initialize = {{"jsonrpc", "2.0"}, {"id", 0}, {"method", "initialize"},
+                           {"params", {{"protocolVersion", "2025-11-25"}, {"capabilities", json::object()},
+                                       {"clientInfo", {{"name", "legacy", }, {"version", "1"}}}}}};
+  HttpReply opened = Post(initialize, testing::McpPostHeaders());
+  ASSERT_EQ(opened.status, 200) << opened.body;
+  const std::string session = opened.header("mcp-session-id");
+  EXPECT_FALSE(session.empty());
+  testing::Headers legacy = testing::McpPostHeaders(session);
+  legacy.emplace_back("MCP-Protocol-Version", "2025-11-25");
+  HttpReply tools = Post({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tools/list"}}, legacy);
+  EXPECT_EQ(tools.status, 200) << tools.body;
+  EXPECT_FALSE(AnswerOf(tools)["result"].contains("resultType"));
+  Stop();
+
+  const std::vector<AuditEvent> records = CallRecords(audit());
+  const auto denied = std::ranges::find_if(records, [](const AuditEvent& e) {
+    return e.error && e.error->reason == "header_mismatch" && e.request.id == "2";
+  });
+  ASSERT_NE(denied, records.end());
+  EXPECT_EQ(denied->event_type, "tool_call");
+  EXPECT_EQ(denied->tool, "test_error_handling") << "the record names the body's tool";
+  EXPECT_EQ(denied->outcome, Outcome::kDenied);
+  EXPECT_EQ(denied->error->code, -32020);
+  EXPECT_EQ(denied->details["http_status"], 400);
+  EXPECT_EQ(denied->request.protocol_version, "2026-07-28");
+  EXPECT_EQ(denied->request.client.name, "modern-test-client");
+  EXPECT_TRUE(denied->request.session_id.empty());
+  EXPECT_EQ(std::ranges::count_if(records, [](const AuditEvent& e) { return e.tool == "test_error_handling"; }), 1)
+      << "the disguised tool never ran";
+
+  const AuditEvent* traced = FindRecord(records, "1");
+  ASSERT_NE(traced, nullptr);
+  EXPECT_EQ(traced->request.traceparent, kTraceparent);
+  EXPECT_EQ(traced->request.transport, "http");
+  EXPECT_TRUE(traced->request.session_id.empty());
+  const auto sampling = std::ranges::find_if(records, [](const AuditEvent& e) {
+    return e.tool == "test_sampling" && e.event_type == "tool_call";
+  });
+  ASSERT_NE(sampling, records.end());
+  EXPECT_EQ(sampling->request.round, 2u);
+  EXPECT_EQ(std::ranges::count_if(records, [](const AuditEvent& e) { return e.event_type == "session_start"; }), 1);
+  ExpectVerifies(audit());
+}
+
+// Every example request of the specification that a server answers gets a
+// response of its type (or, for a name this server does not have, an error).
+TEST_F(ModernHttpTest, AnswersEveryExampleRequestOfTheSpecification) {
+  const std::vector<std::string> served = {"DiscoverRequest",      "ListToolsRequest",
+                                           "CallToolRequest",      "ListPromptsRequest",
+                                           "GetPromptRequest",     "ListResourcesRequest",
+                                           "ListResourceTemplatesRequest", "ReadResourceRequest",
+                                           "CompleteRequest"};
+  size_t answered = 0;
+  for (const std::string& type : served) {
+    const auto folder = testing::SpecDir() / "examples" / type;
+    ASSERT_TRUE(std::filesystem::is_directory(folder)) << folder;
+    for (const auto& file : std::filesystem::directory_iterator(folder)) {
+      std::ifstream in(file.path());
+      const json request = json::parse(in);
+      const HttpReply reply = Post(request);
+      const json answer = AnswerOf(reply);
+      SCOPED_TRACE(file.path().string() + ": " + reply.body);
+      EXPECT_EQ(answer["id"], request["id"]);
+      if (answer.contains("result")) {
+        EXPECT_EQ(reply.status, 200);
+        const std::string response_type = type.substr(0, type.size() - std::string("Request").size()) + "ResultResponse";
+        EXPECT_VALID(answer, response_type);
+      } else {
+        // The examples name tools, prompts and resources of their own.
+        EXPECT_VALID_ERROR(answer, "InvalidParamsError");
+      }
+      ++answered;
+    }
+  }
+  EXPECT_GE(answered, served.size());
+
+  // subscriptions/listen stays open: its stream starts with the acknowledgement.
+  for (const auto& file : std::filesystem::directory_iterator(testing::SpecDir() / "examples" / "SubscriptionsListenRequest")) {
+    std::ifstream in(file.path());
+    const json request = json::parse(in);
+    const HttpReply reply = http_->Send("POST", "/mcp", request.dump(), ModernHeaders(request, key_),
+                                        std::chrono::milliseconds(1500));
+    EXPECT_EQ(reply.status, 200);
+    EXPECT_EQ(reply.header("content-type"), "text/event-stream");
+    std::vector<json> before;
+    const json ack = AnswerOf(reply, &before);
+    EXPECT_TRUE(before.empty()) << reply.body;
+    EXPECT_VALID(ack, "SubscriptionsAcknowledgedNotification");
+    EXPECT_EQ(ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], request["id"]);
+  }
+  Stop();
+  ExpectVerifies(audit());
+}
+
+}  // namespace
+}  // namespace mcpaudit
