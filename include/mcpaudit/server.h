@@ -40,6 +40,9 @@ struct ServerOptions {
   size_t workers = 4;            // threads that run tool calls
   size_t max_queued_calls = 256; // further calls wait for a place (back-pressure)
   size_t max_json_depth = 64;    // a message nested deeper is refused (-32600) and recorded (too_deep)
+  // Seals the requestState of 2026-07-28 multi round-trip requests (HMAC-SHA256):
+  // the same secret on every instance a retry may reach; empty: a random key.
+  std::string request_state_key;
   RefusalLimits refusals;
 };
 

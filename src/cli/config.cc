@@ -155,6 +155,7 @@ Status ReadServer(Reader& top, const std::string& path, Config& config) {
   MCPAUDIT_TRY(server->GetChoice("toolkit", config.toolkit, {"catalog", "conformance"}));
   MCPAUDIT_TRY(server->Get("user", config.user));
   MCPAUDIT_TRY(server->Get("max_json_depth", config.max_json_depth));
+  MCPAUDIT_TRY(server->Get("request_state_key_file", config.request_state_key_file));
   MCPAUDIT_TRY(server->NoUnknownKeys());
   if (config.max_json_depth < 4 || config.max_json_depth > kMaxMessageDepth) {
     return Fail(ErrorCode::kInvalidArgument, path +

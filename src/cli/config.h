@@ -38,6 +38,10 @@ struct Config {
   std::string user;        // the stdio caller; empty: $MCP_AUDIT_USER, else the OS user
   std::string listen;      // HOST:PORT to serve Streamable HTTP on; empty: stdio
   size_t max_json_depth = 64;  // messages nested deeper are refused, over stdio and HTTP, in serve and proxy
+  // A secret (0600, at least 32 bytes) that seals the requestState of 2026-07-28
+  // multi round-trip requests, shared by the instances behind one load
+  // balancer; empty: a random key of the process (a retry must reach it).
+  std::string request_state_key_file;
   HttpOptions http;        // path, Host/Origin allow-lists, limits, timeouts, proxies
   PipelineOptions audit;   // directory, mode, queue, segments, checkpoints, key, disk thresholds
   AuditPolicy policy;      // levels per tool

@@ -12,6 +12,8 @@ std::string ExampleConfig() {
 toolkit = "catalog"            # the tools to serve
 user = ""                      # the stdio caller; empty: $MCP_AUDIT_USER, else the OS user
 max_json_depth = 64            # a message nested deeper is refused (-32600) and recorded as denied (too_deep)
+request_state_key_file = ""    # 0600, >= 32 bytes, the same for every instance behind one load balancer: seals the
+                               # requestState of 2026-07-28 multi round-trip calls; empty: a random key per process
 
 [http]
 listen = ""                    # HOST:PORT to serve Streamable HTTP on (like --http); empty: stdio

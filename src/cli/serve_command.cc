@@ -13,6 +13,7 @@
 
 #include "audit/metrics.h"
 #include "mcpaudit/shipper.h"
+#include "base/audit_files.h"
 #include "base/bounded_queue.h"
 #include "base/ops_log.h"
 #include "catalog/catalog_toolkit.h"
@@ -397,6 +398,18 @@ int Serve(const ServeFlags& flags) {
   // same few workers serve both modes.
   server_options.workers = flags.workers;
   server_options.max_json_depth = config.max_json_depth;
+  if (!config.request_state_key_file.empty()) {
+    auto key = ReadSecret("", config.request_state_key_file, "server.request_state_key_file",
+                          /*owner_only=*/true);
+    if (key && key->size() < 32)
+      key = Fail(ErrorCode::kInvalidArgument,
+                 "server.request_state_key_file: the key must hold at least 32 bytes");
+    if (!key) {
+      std::cerr << "mcp-audit serve: " << key.error().message << "\n";
+      return 2;
+    }
+    server_options.request_state_key = std::move(*key);
+  }
   if (catalog) {
     server_options.title = "mcp-audit (catalog demo)";
     server_options.instructions =

@@ -25,7 +25,7 @@ struct Server::Impl {
       : options(std::move(o)),
         toolkit(t),
         refusals(t.recorder(), t.redactor(), options.refusals),
-        state_key(NewStateKey()),
+        state_key(options.request_state_key.empty() ? NewStateKey() : options.request_state_key),
         pool(options.workers, options.max_queued_calls) {}
   static std::string NewStateKey() {
     std::array<uint8_t, 32> key;
@@ -304,8 +304,10 @@ class Session final : public std::enable_shared_from_this<Session> {
     }
   }
 
-  // How a client may cache a result of the stateless revision (CacheableResult).
-  enum class Cache { kNone, kPublic, kPrivate };
+  // How a client may cache a result of the stateless revision (CacheableResult):
+  // not at all (no such result), for anyone, for this caller, or never reused
+  // (a read: what it reads may change at any time).
+  enum class Cache { kNone, kPublic, kPrivate, kStale };
   static constexpr int64_t kListTtlMs = 60000;  // lists change only with a reload
 
   // Answers request `id` with `result`, in the form of the request's revision.
@@ -317,7 +319,7 @@ class Session final : public std::enable_shared_from_this<Session> {
   void Modernise(json& result, Cache cache) const {
     modern::Complete(result, ServerInfo());
     if (cache == Cache::kNone) return;
-    result["ttlMs"] = cache == Cache::kPublic ? kListTtlMs : 0;
+    result["ttlMs"] = cache == Cache::kStale ? 0 : kListTtlMs;
     result["cacheScope"] = cache == Cache::kPublic ? "public" : "private";
   }
 
@@ -376,7 +378,7 @@ class Session final : public std::enable_shared_from_this<Session> {
             [uri](const Toolkit& t, RequestContext& ctx, const Toolkit::Answer& answer) {
               answer(t.ReadResource(ctx, uri));
             },
-            Cache::kPrivate);
+            Cache::kStale);
       }
     }
     if (toolkit.has_prompts()) {
@@ -655,17 +657,17 @@ class Session final : public std::enable_shared_from_this<Session> {
                                                    std::move(modern));
     auto self = shared_from_this();
     auto task = [self, ctx = std::move(ctx), id = message.id, work = std::move(work),
-                 large = receiving_large_, modern = modern_ != nullptr, cache]() mutable {
+                 large = receiving_large_, stateless = modern_ != nullptr, cache]() mutable {
       const ReleaseFreeMemoryAfter release(large);  // after a huge message, once its call has run
       self->WaitForSessionStart();
       self->server_->answers_waiting.fetch_add(1, std::memory_order_relaxed);
-      work(self->server_->toolkit, ctx, [self, id, modern, cache](ToolCallResponse response) {
+      work(self->server_->toolkit, ctx, [self, id, stateless, cache](ToolCallResponse response) {
         self->server_->answers_waiting.fetch_sub(1, std::memory_order_relaxed);
         if (!response.cancelled) {
           if (response.rpc_error) {
             self->Answer(id,
                          jsonrpc::Error(id, response.rpc_error->code, response.rpc_error->message));
-          } else if (modern && (cache != Cache::kNone || response.result_json.empty() ||
+          } else if (stateless && (cache != Cache::kNone || response.result_json.empty() ||
                                 !modern::Spliceable(response.result))) {
             json result = response.result ? std::move(*response.result)
                                           : json::parse(response.result_json);
@@ -679,7 +681,7 @@ class Session final : public std::enable_shared_from_this<Session> {
           } else if (!response.result_json.empty()) {
             // Serialised once, by the toolkit.
             self->Answer(id, jsonrpc::RawResult(
-                                 id, modern ? modern::Complete(response.result_json, self->ServerInfo())
+                                 id, stateless ? modern::Complete(response.result_json, self->ServerInfo())
                                             : std::move(response.result_json)));
           } else {
             self->Answer(id, jsonrpc::Result(id, *response.result));

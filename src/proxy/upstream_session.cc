@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -12,6 +13,7 @@
 
 #include "audit/canonical_json.h"
 #include "base/bounded_json.h"
+#include "base/crypto.h"
 #include "base/free_memory.h"
 #include "base/ops_log.h"
 #include "mcp/jsonrpc.h"
@@ -169,6 +171,12 @@ struct UpstreamSession::State {
   std::map<std::string, std::vector<json::json_pointer>> sensitive;
   std::set<std::string> tools_list_requests;  // the client's tools/list requests, by id key
   std::vector<std::string> outbox;            // the proxy's own messages for the upstream
+  // 2026-07-28 (stateless) clients: the version the proxy's own tools/list
+  // names (empty: the session's), and the round of each requestState the
+  // upstream issued (its SHA-256), for the record of the retry; oldest first.
+  std::string modern_version;
+  std::deque<std::pair<std::string, uint32_t>> rounds;
+  static constexpr size_t kMaxRoundsKept = 1024;
 
   // Answers waiting for their records: in durable mode the logger's writer
   // sends them after its sync. A lock of their own: the writer must never
@@ -199,11 +207,44 @@ struct UpstreamSession::State {
     }
   }
 
-  // The proxy's own tools/list (a page of it), answered to the proxy only.
-  static std::string ToolsRequest(const std::string& cursor = {}) {
-    json request = {{"jsonrpc", "2.0"}, {"id", kToolsListId}, {"method", "tools/list"}};
-    if (!cursor.empty()) request["params"] = {{"cursor", cursor}};
+  // The proxy's own tools/list (a page of it), answered to the proxy only. Mutex held.
+  std::string ToolsRequest(const std::string& cursor = {}) const {
+    json request = {{"jsonrpc", "2.0"}, {"id", kToolsListId}, {"method", "tools/list"},
+                    {"params", json::object()}};
+    if (!cursor.empty()) request["params"]["cursor"] = cursor;
+    if (!modern_version.empty()) {
+      request["params"]["_meta"] = {{std::string(modern::kVersionKey), modern_version},
+                                    {std::string(modern::kCapabilitiesKey), json::object()}};
+    }
     return request.dump();
+  }
+
+  // The round a retry of a multi round-trip call is, from the requestState it
+  // carries (the upstream's, opaque to the proxy): one more than the round that
+  // was given it; 0 when the proxy did not see that round. Mutex held.
+  uint32_t RoundAfter(const std::string& state_digest) const {
+    for (const auto& [digest, round] : rounds)
+      if (digest == state_digest) return round + 1;
+    return 0;
+  }
+
+  // The upstream answered a round of a multi round-trip call with
+  // input_required: recorded as that, not as the call. Mutex held.
+  void RecordInputRequested(PendingCall& call, const json& result, CallRecord& record) {
+    call.ctx.round = std::max<uint32_t>(call.ctx.round, 1);
+    record.event_type = std::string(kInputRequestedEvent);
+    json requests = json::array();
+    if (const auto asked = result.find("inputRequests"); asked != result.end() && asked->is_object()) {
+      for (const auto& [key, request] : asked->items())
+        requests.push_back({{"key", key}, {"method", jsonrpc::StringMember(request, "method")}});
+    }
+    record.details = {{"input_requests", std::move(requests)}};
+    if (const std::string state = jsonrpc::StringMember(result, "requestState"); !state.empty()) {
+      const std::string digest = Sha256Hex({state});
+      record.details["issued_request_state_digest"] = digest;
+      rounds.emplace_back(digest, call.ctx.round);
+      if (rounds.size() > kMaxRoundsKept) rounds.pop_front();
+    }
   }
   // The same, sent by the watchdog. Mutex held.
   void QueueToolsRequest(const std::string& cursor = {}) {
@@ -280,6 +321,10 @@ struct UpstreamSession::State {
                   const std::optional<std::string>& related = {}) {
     CallRecord record = FromAnswer(call, answer, line.size());
     record.params = Redacted(call);
+    const auto result = answer.find("result");
+    const bool input_required = result != answer.end() && result->is_object() &&
+                                jsonrpc::StringMember(*result, "resultType") == "input_required";
+    if (input_required) RecordInputRequested(call, *result, record);
     for (const auto& rule :
          options.policy.classify) {  // classification by the resources the result names
       if (!options.policy.MatchesResources(rule, record.resources)) continue;
@@ -293,7 +338,7 @@ struct UpstreamSession::State {
       if (level == AuditLevel::kNone && record.outcome == Outcome::kSuccess)
         return send(Route(std::move(line), answer, related));
       if (level < AuditLevel::kRequest) record.params = nullptr;
-      if (level == AuditLevel::kFull && answer.contains("result"))
+      if (level == AuditLevel::kFull && answer.contains("result") && !input_required)
         record.details = {{"result", ResultSummary(answer["result"])}};
     }
     std::shared_ptr<void> waiting =
@@ -553,10 +598,11 @@ struct UpstreamSession::State {
     if (!initialize_line.empty()) {
       json initialize = json::parse(initialize_line, nullptr, false);
       initialize["id"] = kRestartId;
+      const std::string tools = ToolsRequest();
       lock.unlock();
       (void)SendUpstream(initialize.dump());
       (void)SendUpstream(json{{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}}.dump());
-      (void)SendUpstream(ToolsRequest());
+      (void)SendUpstream(tools);
       lock.lock();
     }
     CallRecord record;
@@ -687,10 +733,19 @@ struct UpstreamSession::State {
     if (message.is_object() && message.contains("method")) {
       const std::string method = jsonrpc::StringMember(message, "method");
       const json params = message.value("params", json::object());
-      if (is_request && (method == "server/discover" || modern::Declares(params))) {
-        // 2026-07-28 requests are not relayed yet: a client of both revisions
-        // falls back to initialize with a version named here.
-        const modern::MetaError refused = modern::SessionsOnly(params);
+      const bool stateless = is_request && (method == "server/discover" || modern::Declares(params));
+      // 2026-07-28 over stdio: relayed to an upstream that speaks it too (a
+      // child process); each record says what the request's _meta says.
+      std::optional<std::expected<modern::RequestMeta, modern::MetaError>> meta;
+      if (stateless) {
+        meta = options.http.url.empty() ? modern::ReadRequestMeta(params)
+                                        : std::unexpected(modern::SessionsOnly(params));
+      }
+      if (meta && !*meta) {
+        // Not relayed: a _meta the upstream would refuse too, or an HTTP
+        // upstream, which the proxy speaks sessions to only (a client of both
+        // revisions then falls back to initialize with a version named here).
+        const modern::MetaError& refused = meta->error();
         shared.refusals.Record(Context(), jsonrpc::RefusalOf(jsonrpc::DecodeError{
                                               refused.code, refused.message, message["id"],
                                               refused.reason, method, params}));
@@ -701,6 +756,12 @@ struct UpstreamSession::State {
                                         {"data", refused.data}}}};
         ToClient(answer.dump(), answer);
         return;
+      }
+      if (stateless && modern_version.empty()) {
+        // Learn which parameters are sensitive, in the revision the upstream is spoken to.
+        modern_version = (*meta)->protocol_version;
+        outbox.push_back(ToolsRequest());
+        changed.notify_all();
       }
       if (method == "notifications/cancelled" && params.is_object()) {
         // The client gave up on a call: recorded as such; the upstream may still answer, dropped
@@ -751,6 +812,13 @@ struct UpstreamSession::State {
           call.started = Steady::now();
           call.ctx = Context();
           call.ctx.request_id = IdText(message["id"]);
+          if (stateless) {
+            modern::Apply(**meta, call.ctx);
+            if (const std::string state = jsonrpc::StringMember(params, "requestState"); !state.empty()) {
+              call.ctx.request_state_digest = Sha256Hex({state});
+              call.ctx.round = RoundAfter(call.ctx.request_state_digest);
+            }
+          }
           call.ctx.access_reason = context.access_reason;
           if (params.is_object() && params.contains("_meta") && params["_meta"].is_object() &&
               !jsonrpc::StringMember(params["_meta"], "access_reason").empty())
@@ -777,9 +845,10 @@ struct UpstreamSession::State {
     const bool upstream_gone = gone;
     const bool initialized = message.is_object() && jsonrpc::StringMember(message, "method") ==
                                                         "notifications/initialized";
+    const std::string tools = initialized ? ToolsRequest() : std::string();
     lock.unlock();
     if (!upstream_gone && SendUpstream(line)) {
-      if (initialized) (void)SendUpstream(ToolsRequest());  // learn which parameters are sensitive
+      if (initialized) (void)SendUpstream(tools);  // learn which parameters are sensitive
       return;
     }
     if (!is_request) return;

@@ -74,7 +74,9 @@ TEST(ModernProtocolTest, StdioServesTheStatelessRevisionBesideAnInitializedSessi
 
     json tools = ask(ModernRequest(1, "tools/list"));
     EXPECT_VALID(tools, "ListToolsResultResponse");
-    EXPECT_EQ(tools["result"]["cacheScope"], "private");
+    EXPECT_EQ(tools["result"]["cacheScope"], "private") << "tools are listed by the caller's roles";
+    EXPECT_EQ(tools["result"]["ttlMs"], 60000);
+    EXPECT_EQ(discover["result"]["cacheScope"], "public");
 
     const json traced = ModernMeta({{"sampling", json::object()}, {"roots", json::object()}},
                                    {{"traceparent", kTraceparent}, {"tracestate", "vendor=opaque"}});
@@ -270,32 +272,152 @@ TEST(ModernProtocolTest, AToolAsksForInputAcrossRoundsAndTheCallIsRecordedOnce) 
   ExpectVerifies(audit);
 }
 
-// The proxy relays 2025 sessions only, for now: a 2026-07-28 request is refused
-// with the versions it serves (recorded), so that a client of both revisions
-// falls back to initialize, which works.
-TEST(ModernProtocolTest, TheProxyRefusesTheStatelessRevisionSoThatItsClientFallsBack) {
+// Behind a load balancer the retry of a multi round-trip call may reach
+// another instance: instances that share [server] request_state_key_file
+// accept each other's requestState; one with another key refuses it.
+TEST(ModernProtocolTest, InstancesThatShareTheStateKeyCompleteEachOthersRounds) {
+  testing::TempDir dir;
+  const auto key_file = dir.path() / "request-state.key";
+  std::ofstream(key_file) << "a shared secret of the instances, 32 bytes or more\n";
+  std::filesystem::permissions(key_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  const auto config = dir.path() / "serve.toml";
+  std::ofstream(config) << "[server]\nrequest_state_key_file = \"" << key_file.string() << "\"\n";
+  auto instance = [&](const std::string& name, bool shared) {
+    std::vector<std::string> args = {"--toolkit", "conformance"};
+    if (shared) args.insert(args.end(), {"--config", config.string()});
+    return std::make_unique<ServerProcess>(dir.path() / name, args);
+  };
+  auto first = instance("a", true), second = instance("b", true), stranger = instance("c", false);
+  const json meta = ModernMeta({{"elicitation", json::object()}});
+  const json call = {{"name", "test_elicitation"}, {"arguments", {{"message", "Who?"}}}};
+  first->Send(ModernRequest(1, "tools/call", call, meta));
+  const json input = first->Read();
+  ASSERT_EQ(input["result"]["resultType"], "input_required") << input;
+  json retry = call;
+  retry["inputResponses"] = {{input["result"]["inputRequests"].begin().key(),
+                              {{"action", "accept"}, {"content", {{"username", "ada"}, {"email", "a@b.c"}}}}}};
+  retry["requestState"] = input["result"]["requestState"];
+  stranger->Send(ModernRequest(2, "tools/call", retry, meta));
+  EXPECT_VALID_ERROR(stranger->Read(), "InvalidParamsError");
+  second->Send(ModernRequest(3, "tools/call", retry, meta));
+  const json done = second->Read();
+  EXPECT_VALID(done, "CallToolResultResponse");
+  EXPECT_NE(done["result"]["content"][0]["text"].get<std::string>().find("ada"), std::string::npos) << done;
+  for (auto* server : {first.get(), second.get(), stranger.get()}) EXPECT_EQ(server->CloseAndWait(), 0);
+  const std::vector<AuditEvent> on_first = CallRecords(dir.path() / "a"),
+                                on_second = CallRecords(dir.path() / "b");
+  const AuditEvent* asked = FindRecord(on_first, "1");
+  const AuditEvent* completed = FindRecord(on_second, "3");
+  ASSERT_NE(asked, nullptr);
+  ASSERT_NE(completed, nullptr);
+  EXPECT_EQ(asked->event_type, "input_requested");
+  EXPECT_EQ(completed->request.round, 2u);
+  EXPECT_EQ(completed->request.request_state_digest, asked->details["issued_request_state_digest"])
+      << "the two instances' records are linked";
+}
+
+// The stdio proxy relays 2026-07-28 to an upstream that speaks it (here
+// `serve --stdio`) and audits it as serve does: each record says the
+// request's revision, client and trace; a call of two rounds is recorded once,
+// linked to the round that asked. Both journals verify.
+TEST(ModernProtocolTest, TheStdioProxyRelaysAndAuditsTheStatelessRevision) {
   testing::TempDir dir;
   const auto audit = dir.path() / "audit";
+  std::string state;
   {
     ServerProcess proxy({"proxy", "--audit-dir", audit.string(), "--user", "dana", "--", MCP_AUDIT_BINARY,
                          "serve", "--toolkit", "conformance", "--stdio", "--audit-dir",
                          (dir.path() / "upstream").string()},
                         dir.path() / "proxy.txt");
-    proxy.Send(ModernRequest("probe", "server/discover"));
-    const json refused = proxy.Read();
-    EXPECT_VALID(refused, "UnsupportedProtocolVersionError");
-    EXPECT_EQ(refused["error"]["data"]["supported"][0], "2025-11-25") << refused;
-    EXPECT_EQ(refused["error"]["data"]["requested"], "2026-07-28");
-    proxy.Initialize();
-    const json tools = proxy.Request(1, "tools/list");
-    EXPECT_FALSE(tools["result"]["tools"].empty()) << tools;
+    auto ask = [&](const json& request) {
+      proxy.Send(request);
+      return proxy.Read();
+    };
+    const json discover = ask(ModernRequest("probe", "server/discover"));
+    EXPECT_VALID(discover, "DiscoverResultResponse");
+    const json meta = ModernMeta({{"elicitation", json::object()}}, {{"traceparent", kTraceparent}});
+    EXPECT_VALID(ask(ModernRequest(1, "tools/call", {{"name", "test_simple_text"}}, meta)), "CallToolResultResponse");
+    const json call = {{"name", "test_elicitation"}, {"arguments", {{"message", "Who?"}}}};
+    const json input = ask(ModernRequest(2, "tools/call", call, meta));
+    EXPECT_VALID(input["result"], "InputRequiredResult");
+    ASSERT_EQ(input["result"]["resultType"], "input_required") << input;
+    state = input["result"]["requestState"];
+    json retry = call;
+    retry["inputResponses"] = {{input["result"]["inputRequests"].begin().key(),
+                                {{"action", "accept"}, {"content", {{"username", "ada"}, {"email", "a@b.c"}}}}}};
+    retry["requestState"] = state;
+    EXPECT_VALID(ask(ModernRequest(3, "tools/call", retry, meta)), "CallToolResultResponse");
+    const json malformed = ask(ModernRequest(4, "tools/list", json::object(),
+                                             {{"io.modelcontextprotocol/protocolVersion", "2099-01-01"},
+                                              {"io.modelcontextprotocol/clientCapabilities", json::object()}}));
+    EXPECT_VALID(malformed, "UnsupportedProtocolVersionError");
     EXPECT_EQ(proxy.CloseAndWait(), 0);
   }
   const std::vector<AuditEvent> records = CallRecords(audit);
-  const AuditEvent* probe = FindRecord(records, "probe");
-  ASSERT_NE(probe, nullptr);
-  EXPECT_EQ(probe->outcome, Outcome::kDenied);
-  EXPECT_EQ(probe->error->reason, "unsupported_protocol_version");
+  const AuditEvent* simple = FindRecord(records, "1");
+  ASSERT_NE(simple, nullptr);
+  EXPECT_EQ(simple->event_type, "tool_call");
+  EXPECT_EQ(simple->user.id, "dana");
+  EXPECT_EQ(simple->request.protocol_version, "2026-07-28");
+  EXPECT_EQ(simple->request.client.name, "modern-test-client");
+  EXPECT_EQ(simple->request.client.capabilities, std::vector<std::string>{"elicitation"});
+  EXPECT_EQ(simple->request.traceparent, kTraceparent);
+  const AuditEvent* asked = FindRecord(records, "2");
+  const AuditEvent* done = FindRecord(records, "3");
+  ASSERT_NE(asked, nullptr);
+  ASSERT_NE(done, nullptr);
+  EXPECT_EQ(asked->event_type, "input_requested");
+  EXPECT_EQ(asked->request.round, 1u);
+  EXPECT_EQ(asked->details["input_requests"][0]["method"], "elicitation/create");
+  EXPECT_EQ(asked->details["issued_request_state_digest"], Sha256Hex({state}));
+  EXPECT_EQ(done->event_type, "tool_call");
+  EXPECT_EQ(done->outcome, Outcome::kSuccess);
+  EXPECT_EQ(done->request.round, 2u);
+  EXPECT_EQ(done->request.request_state_digest, Sha256Hex({state}));
+  const AuditEvent* refused = FindRecord(records, "4");
+  ASSERT_NE(refused, nullptr);
+  EXPECT_EQ(refused->error->reason, "unsupported_protocol_version");
+  // The upstream recorded the same calls in its own journal.
+  const std::vector<AuditEvent> upstream = CallRecords(dir.path() / "upstream");
+  const AuditEvent* upstream_done = FindRecord(upstream, "3");
+  ASSERT_NE(upstream_done, nullptr);
+  EXPECT_EQ(upstream_done->request.request_state_digest, done->request.request_state_digest);
+  ExpectVerifies(audit);
+  ExpectVerifies(dir.path() / "upstream");
+}
+
+// The HTTP proxy serves sessions only, for now: a 2026-07-28 request is
+// refused with the revisions it serves (and recorded), so that a client of
+// both falls back to initialize, which works.
+TEST(ModernProtocolTest, TheHttpProxyRefusesTheStatelessRevisionSoThatItsClientFallsBack) {
+  testing::TempDir dir;
+  ServerProcess proxy({"proxy", "--http", "127.0.0.1:0", "--dev-api-key", "--audit-dir", (dir.path() / "audit").string(),
+                       "--", MCP_AUDIT_BINARY, "serve", "--toolkit", "conformance", "--stdio", "--audit-dir",
+                       (dir.path() / "upstream").string()},
+                      dir.path() / "proxy.txt");
+  const auto [port, key] = testing::WaitForEndpoint(proxy);
+  ASSERT_NE(port, 0) << proxy.Stderr();
+  const HttpClient http("127.0.0.1", port);
+  const json probe = ModernRequest("probe", "server/discover");
+  const HttpReply refused = http.Post(probe.dump(), ModernHeaders(probe, key));
+  EXPECT_EQ(refused.status, 400);
+  const json answer = AnswerOf(refused);
+  EXPECT_VALID(answer, "UnsupportedProtocolVersionError");
+  EXPECT_EQ(answer["error"]["data"]["supported"][0], "2025-11-25") << answer;
+  testing::Headers headers = testing::McpPostHeaders();
+  headers.emplace_back("X-API-Key", key);
+  const HttpReply opened = http.Post(json{{"jsonrpc", "2.0"}, {"id", 0}, {"method", "initialize"},
+                                          {"params", {{"protocolVersion", "2025-11-25"}, {"capabilities", json::object()},
+                                                      {"clientInfo", {{"name", "both"}, {"version", "1"}}}}}}
+                                         .dump(),
+                                     headers);
+  EXPECT_EQ(opened.status, 200) << opened.body;
+  EXPECT_EQ(proxy.Signal(SIGTERM), 0);
+  const std::vector<AuditEvent> records = CallRecords(dir.path() / "audit");
+  const AuditEvent* probed = FindRecord(records, "probe");
+  ASSERT_NE(probed, nullptr);
+  EXPECT_EQ(probed->outcome, Outcome::kDenied);
+  EXPECT_EQ(probed->error->reason, "unsupported_protocol_version");
 }
 
 class ModernHttpTest : public ::testing::Test {
