@@ -44,8 +44,8 @@ class ClientChannel {
   // round's answer is then an InputRequiredResult, which the client answers by
   // retrying with the input asked for (multi round-trip requests).
   struct InputRequired {
-    nlohmann::json result;             // {"resultType": "input_required", "inputRequests", "requestState"}
-    nlohmann::json requests;           // [{"key", "method"}]: what was asked, for the record
+    nlohmann::json result;    // {"resultType": "input_required", "inputRequests", "requestState"}
+    nlohmann::json requests;  // [{"key", "method"}]: what was asked, for the record
     std::string request_state_digest;  // SHA-256 (hex) of the requestState issued
   };
   // The input this round asked for and did not get; nullopt when it lacks nothing.

@@ -279,7 +279,7 @@ Result<AuditEvent> ReadEvent(const json& in) {
     request.tracestate = GetString(*it, "tracestate");
     request.request_state_digest = GetString(*it, "request_state_digest");
     if (auto rounds = it->find("round"); rounds != it->end() && rounds->is_number_unsigned() &&
-                                          rounds->get<uint64_t>() <= UINT32_MAX)
+                                         rounds->get<uint64_t>() <= UINT32_MAX)
       request.round = rounds->get<uint32_t>();
   }
   if (auto it = in.find("server"); it != in.end() && it->is_object())

@@ -176,8 +176,7 @@ bool ReadRequest(dom::element value, AuditRequest& request) {
     if (key == "protocol_version") return Slot(ReadString(v, request.protocol_version), 7);
     if (key == "traceparent") return Slot(ReadString(v, request.traceparent), 8);
     if (key == "tracestate") return Slot(ReadString(v, request.tracestate), 9);
-    if (key == "request_state_digest")
-      return Slot(ReadString(v, request.request_state_digest), 10);
+    if (key == "request_state_digest") return Slot(ReadString(v, request.request_state_digest), 10);
     if (key == "round") {
       uint64_t rounds = 0;
       if (!ReadUnsigned(v, rounds) || rounds > UINT32_MAX) return -1;

@@ -37,11 +37,14 @@ void StringList(std::string& out, const std::vector<std::string>& items) {
 bool HasUser(const AuditUser& u) {
   return !u.id.empty() || !u.email.empty() || !u.tenant_id.empty() || !u.roles.empty() || !u.auth_method.empty();
 }
-bool HasClient(const AuditClient& c) { return !c.name.empty() || !c.version.empty() || !c.capabilities.empty(); }
+bool HasClient(const AuditClient& c) {
+  return !c.name.empty() || !c.version.empty() || !c.capabilities.empty();
+}
 bool HasRequest(const AuditRequest& r) {
   return !r.id.empty() || !r.client_ip.empty() || !r.session_id.empty() || !r.transport.empty() ||
-         !r.user_agent.empty() || HasClient(r.client) || !r.protocol_version.empty() || !r.traceparent.empty() ||
-         !r.tracestate.empty() || !r.request_state_digest.empty() || r.round > 0;
+         !r.user_agent.empty() || HasClient(r.client) || !r.protocol_version.empty() ||
+         !r.traceparent.empty() || !r.tracestate.empty() || !r.request_state_digest.empty() ||
+         r.round > 0;
 }
 bool HasServer(const AuditServer& s) { return !s.name.empty() || !s.version.empty() || !s.instance.empty(); }
 bool HasCompliance(const AuditCompliance& c) { return !c.sensitivity.empty() || c.phi || !c.access_reason.empty(); }
@@ -117,13 +120,15 @@ void AppendRecordPrefix(std::string& out, const AuditEvent& e) {
       Members client(request.Key("client"));
       if (!r.client.name.empty()) Str(client.Key("name"), r.client.name);
       if (!r.client.version.empty()) Str(client.Key("version"), r.client.version);
-      if (!r.client.capabilities.empty()) StringList(client.Key("capabilities"), r.client.capabilities);
+      if (!r.client.capabilities.empty())
+        StringList(client.Key("capabilities"), r.client.capabilities);
       client.Close();
     }
     if (!r.protocol_version.empty()) Str(request.Key("protocol_version"), r.protocol_version);
     if (!r.traceparent.empty()) Str(request.Key("traceparent"), r.traceparent);
     if (!r.tracestate.empty()) Str(request.Key("tracestate"), r.tracestate);
-    if (!r.request_state_digest.empty()) Str(request.Key("request_state_digest"), r.request_state_digest);
+    if (!r.request_state_digest.empty())
+      Str(request.Key("request_state_digest"), r.request_state_digest);
     if (r.round > 0) request.Key("round") += std::to_string(r.round);
     request.Close();
   }
@@ -196,7 +201,8 @@ void AppendRecordCanonical(std::string& out, const AuditEvent& e, const nlohmann
     Members request(m.Key("request"));
     if (HasClient(r.client)) {
       Members client(request.Key("client"));
-      if (!r.client.capabilities.empty()) StringList(client.Key("capabilities"), r.client.capabilities);
+      if (!r.client.capabilities.empty())
+        StringList(client.Key("capabilities"), r.client.capabilities);
       if (!r.client.name.empty()) Str(client.Key("name"), r.client.name);
       if (!r.client.version.empty()) Str(client.Key("version"), r.client.version);
       client.Close();
@@ -207,7 +213,8 @@ void AppendRecordCanonical(std::string& out, const AuditEvent& e, const nlohmann
     }
     if (!r.id.empty()) Str(request.Key("id"), r.id);
     if (!r.protocol_version.empty()) Str(request.Key("protocol_version"), r.protocol_version);
-    if (!r.request_state_digest.empty()) Str(request.Key("request_state_digest"), r.request_state_digest);
+    if (!r.request_state_digest.empty())
+      Str(request.Key("request_state_digest"), r.request_state_digest);
     if (r.round > 0) request.Key("round") += std::to_string(r.round);
     if (!r.session_id.empty()) Str(request.Key("session_id"), r.session_id);
     if (!r.traceparent.empty()) Str(request.Key("traceparent"), r.traceparent);

@@ -25,6 +25,7 @@ std::vector<std::string> NeedingARestart(const Config& started, const Config& ne
   differs(started.toolkit != next.toolkit, "toolkit");
   differs(started.user != next.user, "user");
   differs(started.max_json_depth != next.max_json_depth, "max_json_depth");
+  differs(started.request_state_key_file != next.request_state_key_file, "request_state_key_file");
   differs(was.directory != now.directory || was.mode != now.mode || was.stream != now.stream ||
               was.signing_key != now.signing_key || was.overflow != now.overflow ||
               was.queue_capacity != now.queue_capacity ||

@@ -12,7 +12,6 @@
 #include <thread>
 
 #include "audit/metrics.h"
-#include "mcpaudit/shipper.h"
 #include "base/audit_files.h"
 #include "base/bounded_queue.h"
 #include "base/ops_log.h"
@@ -29,6 +28,7 @@
 #include "mcpaudit/http_transport.h"
 #include "mcpaudit/pipeline.h"
 #include "mcpaudit/server.h"
+#include "mcpaudit/shipper.h"
 #include "mcpaudit/sink.h"
 #include "mcpaudit/stdio_transport.h"
 #include "proxy/proxy_host.h"

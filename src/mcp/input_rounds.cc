@@ -33,7 +33,8 @@ std::expected<Round, std::string> Resume(const json& params, const Binding& bind
   if (!state->is_string()) return std::unexpected("'requestState' must be a string");
   const std::string& text = state->get_ref<const std::string&>();
   const size_t dot = text.rfind('.');
-  const std::string_view payload_text = std::string_view(text).substr(0, dot == text.npos ? 0 : dot);
+  const std::string_view payload_text =
+      std::string_view(text).substr(0, dot == text.npos ? 0 : dot);
   const std::string expected = HmacSha256Hex(key, payload_text);
   if (dot == text.npos || text.size() - dot - 1 != expected.size() ||
       CRYPTO_memcmp(text.data() + dot + 1, expected.data(), expected.size()) != 0)
@@ -46,7 +47,8 @@ std::expected<Round, std::string> Resume(const json& params, const Binding& bind
   if (payload["m"] != binding.method || payload["n"] != binding.name ||
       payload["a"] != binding.arguments)
     return std::unexpected("'requestState' belongs to another request");
-  if (payload["c"] != binding.caller) return std::unexpected("'requestState' belongs to another caller");
+  if (payload["c"] != binding.caller)
+    return std::unexpected("'requestState' belongs to another caller");
   round.expires = payload["exp"].get<int64_t>();
   if (round.expires < Seconds(now)) return std::unexpected("'requestState' has expired");
   round.number = payload["r"].get<uint32_t>() + 1;

@@ -8,9 +8,8 @@
 #include <chrono>
 #include <cstdint>
 #include <expected>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace mcpaudit::input_rounds {
 

@@ -15,8 +15,8 @@ constexpr size_t kMaxClientField = 256;     // a longer client name or version i
 constexpr size_t kMaxCapabilityNames = 32;  // capability names kept for the record
 constexpr size_t kMaxTraceState = 512;      // W3C Trace Context's limit
 
-constexpr std::string_view kLevels[] = {"debug",  "info",     "notice", "warning",
-                                        "error",  "critical", "alert",  "emergency"};
+constexpr std::string_view kLevels[] = {"debug", "info",     "notice", "warning",
+                                        "error", "critical", "alert",  "emergency"};
 constexpr std::string_view kUnsupportedText = "Unsupported protocol version";
 
 MetaError Invalid(std::string message) {
@@ -30,7 +30,8 @@ std::string Cut(std::string text) {
 }
 
 bool IsHex(std::string_view text) {
-  return std::ranges::all_of(text, [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  return std::ranges::all_of(
+      text, [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 // W3C Trace Context version 00: "00-<32 hex>-<16 hex>-<2 hex>", ids not all zero.
@@ -82,10 +83,11 @@ MetaError SessionsOnly(const json& params) {
     if (auto meta = params.find("_meta"); meta != params.end() && meta->is_object())
       requested = Cut(jsonrpc::StringMember(*meta, kVersionKey));
   }
-  return MetaError{kUnsupportedProtocolVersion,
-                   std::string(kUnsupportedText) + ": this endpoint serves sessions (initialize) only",
-                   json{{"supported", SupportedVersions(false)}, {"requested", requested}},
-                   "unsupported_protocol_version"};
+  return MetaError{
+      kUnsupportedProtocolVersion,
+      std::string(kUnsupportedText) + ": this endpoint serves sessions (initialize) only",
+      json{{"supported", SupportedVersions(false)}, {"requested", requested}},
+      "unsupported_protocol_version"};
 }
 
 bool Declares(const json& params) {
@@ -100,10 +102,11 @@ std::expected<RequestMeta, MetaError> ReadRequestMeta(const json& params) {
     if (auto it = params.find("_meta"); it != params.end() && it->is_object()) meta = &*it;
   }
   if (!meta || !meta->contains(kVersionKey))
-    return std::unexpected(Invalid("_meta must name the protocol version ('" +
-                                   std::string(kVersionKey) + "')"));
+    return std::unexpected(
+        Invalid("_meta must name the protocol version ('" + std::string(kVersionKey) + "')"));
   const json& version = (*meta)[std::string(kVersionKey)];
-  if (!version.is_string()) return std::unexpected(Invalid("'" + std::string(kVersionKey) + "' must be a string"));
+  if (!version.is_string())
+    return std::unexpected(Invalid("'" + std::string(kVersionKey) + "' must be a string"));
   RequestMeta out;
   out.protocol_version = version.get<std::string>();
   if (!IsVersion(out.protocol_version)) {
@@ -114,10 +117,12 @@ std::expected<RequestMeta, MetaError> ReadRequestMeta(const json& params) {
   }
   auto capabilities = meta->find(kCapabilitiesKey);
   if (capabilities == meta->end() || !capabilities->is_object())
-    return std::unexpected(Invalid("_meta '" + std::string(kCapabilitiesKey) + "' (an object) is required"));
+    return std::unexpected(
+        Invalid("_meta '" + std::string(kCapabilitiesKey) + "' (an object) is required"));
   out.capabilities = *capabilities;
   if (auto client = meta->find(kClientInfoKey); client != meta->end()) {
-    if (!client->is_object()) return std::unexpected(Invalid("'" + std::string(kClientInfoKey) + "' must be an object"));
+    if (!client->is_object())
+      return std::unexpected(Invalid("'" + std::string(kClientInfoKey) + "' must be an object"));
     out.client.name = Cut(jsonrpc::StringMember(*client, "name"));
     out.client.version = Cut(jsonrpc::StringMember(*client, "version"));
   }
@@ -129,7 +134,8 @@ std::expected<RequestMeta, MetaError> ReadRequestMeta(const json& params) {
     out.log_level = level->get<std::string>();
   }
   // Trace context that does not follow W3C's format is ignored, as W3C asks.
-  if (std::string traceparent = jsonrpc::StringMember(*meta, "traceparent"); IsTraceparent(traceparent)) {
+  if (std::string traceparent = jsonrpc::StringMember(*meta, "traceparent");
+      IsTraceparent(traceparent)) {
     out.traceparent = std::move(traceparent);
     if (std::string state = jsonrpc::StringMember(*meta, "tracestate"); IsTraceState(state))
       out.tracestate = std::move(state);
@@ -175,8 +181,38 @@ std::string Complete(std::string_view result_json, const json& server_info) {
   return out;
 }
 
+namespace {
+
+// Visible ASCII and inner spaces: what a header value carries as it is.
+bool PlainHeaderValue(std::string_view value) {
+  return !value.empty() && value.front() != ' ' && value.back() != ' ' &&
+         std::ranges::all_of(value, [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
+}  // namespace
+
+std::optional<std::vector<std::string>> MirroredHeaders(const json& request) {
+  const std::string method = jsonrpc::StringMember(request, "method");
+  const json& params = request.contains("params") ? request["params"] : request;
+  const json* meta = params.is_object() && params.contains("_meta") ? &params["_meta"] : nullptr;
+  const std::string version = meta ? jsonrpc::StringMember(*meta, kVersionKey) : "";
+  if (!PlainHeaderValue(method) || !PlainHeaderValue(version)) return std::nullopt;
+  std::vector<std::string> headers = {"MCP-Protocol-Version: " + version, "Mcp-Method: " + method};
+  const char* source = method == "tools/call" || method == "prompts/get" ? "name"
+                       : method == "resources/read"                      ? "uri"
+                                                                         : nullptr;
+  if (source) {
+    const std::string name = jsonrpc::StringMember(params, source);
+    const bool plain =
+        PlainHeaderValue(name) && !(name.starts_with("=?base64?") && name.ends_with("?="));
+    headers.push_back("Mcp-Name: " + (plain ? name : "=?base64?" + Base64Encode(name) + "?="));
+  }
+  return headers;
+}
+
 bool Spliceable(const std::optional<json>& result) {
-  return result && result->is_object() && !result->contains("_meta") && !result->contains("resultType");
+  return result && result->is_object() && !result->contains("_meta") &&
+         !result->contains("resultType");
 }
 
 std::optional<std::string> HeaderMismatch(const jsonrpc::Message& message,

@@ -5,11 +5,10 @@
 #pragma once
 
 #include <expected>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "mcp/jsonrpc.h"
 #include "mcpaudit/request_context.h"
@@ -77,6 +76,11 @@ void Complete(nlohmann::json& result, const nlohmann::json& server_info);
 // object the members are added to without parsing it again.
 std::string Complete(std::string_view result_json, const nlohmann::json& server_info);
 bool Spliceable(const std::optional<nlohmann::json>& result);
+
+// Streamable HTTP, as a client (the proxy to its upstream): the headers that
+// mirror a request's body ("Name: value" lines; Mcp-Name Base64-encoded when it
+// is not plain ASCII); nullopt when its version or method cannot be a header value.
+std::optional<std::vector<std::string>> MirroredHeaders(const nlohmann::json& request);
 
 // Streamable HTTP: the error when the request's Mcp-Method, Mcp-Name or
 // MCP-Protocol-Version header (nullopt: absent) does not say what its body

@@ -50,11 +50,11 @@ std::optional<Refusal> RateLimiter::Before(RequestContext& ctx, const ToolCall& 
     return std::nullopt;
   }
   const auto wait_ms = static_cast<long>(std::ceil((1 - bucket.tokens) / rule->per_second * 1000));
-  return Refusal{modern::IsVersion(ctx.protocol_version) ? kRateLimitedModernCode : kRateLimitedCode,
-                 "Rate limit exceeded for " + std::string(per_tenant ? "tenant '" : "user '") +
-                     who + "' on '" + std::string(call.tool) + "': retry in " +
-                     std::to_string(wait_ms) + " ms",
-                 "rate_limited"};
+  return Refusal{
+      modern::IsVersion(ctx.protocol_version) ? kRateLimitedModernCode : kRateLimitedCode,
+      "Rate limit exceeded for " + std::string(per_tenant ? "tenant '" : "user '") + who +
+          "' on '" + std::string(call.tool) + "': retry in " + std::to_string(wait_ms) + " ms",
+      "rate_limited"};
 }
 
 size_t RateLimiter::buckets() const {

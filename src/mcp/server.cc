@@ -85,8 +85,8 @@ class RequestChannel final : public ClientChannel {
   json token_;  // null: the request asked for no progress
   const std::optional<Modern> modern_;
   std::mutex mutex_;
-  uint32_t asked_ = 0;                  // guarded by mutex_
-  json unanswered_ = json::object();    // guarded by mutex_; key → {method, params}
+  uint32_t asked_ = 0;                // guarded by mutex_
+  json unanswered_ = json::object();  // guarded by mutex_; key → {method, params}
 };
 
 // The protocol state of one session. Shared with the tasks of its calls in
@@ -260,30 +260,32 @@ class Session final : public std::enable_shared_from_this<Session> {
   void Listen(const jsonrpc::Message& message) {
     const json& params = message.params;
     if (params.contains("notifications") && !params["notifications"].is_object()) {
-      return Answer(message.id, jsonrpc::Error(message.id, rpc::kInvalidParams,
-                                               "Invalid params: 'notifications' must be an object"));
+      return Answer(message.id,
+                    jsonrpc::Error(message.id, rpc::kInvalidParams,
+                                   "Invalid params: 'notifications' must be an object"));
     }
     const std::string key = jsonrpc::IdKey(message.id);
     {
       std::lock_guard lock(mutex_);
       if (listening_.size() >= kMaxSubscriptions) {
-        return Answer(message.id,
-                      jsonrpc::Error(message.id, rpc::kInvalidRequest,
-                                     "Invalid Request: this connection holds " +
-                                         std::to_string(kMaxSubscriptions) + " subscriptions already"));
+        return Answer(message.id, jsonrpc::Error(message.id, rpc::kInvalidRequest,
+                                                 "Invalid Request: this connection holds " +
+                                                     std::to_string(kMaxSubscriptions) +
+                                                     " subscriptions already"));
       }
       if (!in_flight_.emplace(key, std::stop_source()).second) {
-        return Answer(message.id, jsonrpc::Error(message.id, rpc::kInvalidRequest,
-                                                 "Invalid Request: id " + jsonrpc::IdToString(message.id) +
-                                                     " is already in use"));
+        return Answer(message.id,
+                      jsonrpc::Error(message.id, rpc::kInvalidRequest,
+                                     "Invalid Request: id " + jsonrpc::IdToString(message.id) +
+                                         " is already in use"));
       }
       listening_.emplace(key, message.id);
     }
-    SendRelated(jsonrpc::Notification(
-                    "notifications/subscriptions/acknowledged",
-                    {{"_meta", {{"io.modelcontextprotocol/subscriptionId", message.id}}},
-                     {"notifications", json::object()}}),
-                key);
+    SendRelated(
+        jsonrpc::Notification("notifications/subscriptions/acknowledged",
+                              {{"_meta", {{"io.modelcontextprotocol/subscriptionId", message.id}}},
+                               {"notifications", json::object()}}),
+        key);
   }
 
   static constexpr size_t kMaxSubscriptions = 64;  // open subscriptions/listen per connection
@@ -297,8 +299,9 @@ class Session final : public std::enable_shared_from_this<Session> {
     }
     for (const auto& [key, id] : listening) {
       json result = {{"resultType", "complete"},
-                     {"_meta", {{"io.modelcontextprotocol/subscriptionId", id},
-                                {std::string(modern::kServerInfoKey), ServerInfo()}}}};
+                     {"_meta",
+                      {{"io.modelcontextprotocol/subscriptionId", id},
+                       {std::string(modern::kServerInfoKey), ServerInfo()}}}};
       Answer(id, jsonrpc::Result(id, result));
       Finished(key);
     }
@@ -344,7 +347,8 @@ class Session final : public std::enable_shared_from_this<Session> {
   json Discover() const {
     json result = {{"supportedVersions", modern::SupportedVersions()},
                    {"capabilities", Capabilities(true)}};
-    if (!server_->options.instructions.empty()) result["instructions"] = server_->options.instructions;
+    if (!server_->options.instructions.empty())
+      result["instructions"] = server_->options.instructions;
     return result;
   }
 
@@ -404,8 +408,9 @@ class Session final : public std::enable_shared_from_this<Session> {
                                          "Invalid params: 'ref' and 'argument' are required"));
       }
       const json& argument = params["argument"];
-      return AnswerResult(id, toolkit.Complete(params["ref"], jsonrpc::StringMember(argument, "name"),
-                                               jsonrpc::StringMember(argument, "value")));
+      return AnswerResult(id,
+                          toolkit.Complete(params["ref"], jsonrpc::StringMember(argument, "name"),
+                                           jsonrpc::StringMember(argument, "value")));
     }
     Answer(id, jsonrpc::Error(id, rpc::kMethodNotFound, "Method not found: " + method));
   }
@@ -592,9 +597,9 @@ class Session final : public std::enable_shared_from_this<Session> {
       binding = {"tools/call", name,
                  Sha256Hex({arguments.dump(-1, ' ', false, json::error_handler_t::replace)}),
                  json::array({who.user_id, who.tenant_id, who.auth_method}).dump()};
-      auto resumed =
-          input_rounds::Resume(params, binding, server_->state_key,
-                               server_->toolkit.recorder().clock().Now(), server_->options.max_json_depth);
+      auto resumed = input_rounds::Resume(params, binding, server_->state_key,
+                                          server_->toolkit.recorder().clock().Now(),
+                                          server_->options.max_json_depth);
       if (!resumed) {
         // Recorded without the arguments: the tool's audit level and schema,
         // which say what of them a record may keep, were not consulted.
@@ -668,11 +673,12 @@ class Session final : public std::enable_shared_from_this<Session> {
             self->Answer(id,
                          jsonrpc::Error(id, response.rpc_error->code, response.rpc_error->message));
           } else if (stateless && (cache != Cache::kNone || response.result_json.empty() ||
-                                !modern::Spliceable(response.result))) {
-            json result = response.result ? std::move(*response.result)
-                                          : json::parse(response.result_json);
+                                   !modern::Spliceable(response.result))) {
+            json result =
+                response.result ? std::move(*response.result) : json::parse(response.result_json);
             if (!result.is_object()) {
-              OpsLog().error("a handler's result is not a JSON object; answered as an internal error");
+              OpsLog().error(
+                  "a handler's result is not a JSON object; answered as an internal error");
               self->Answer(id, jsonrpc::Error(id, rpc::kInternalError, "Internal error"));
             } else {
               self->Modernise(result, cache);
@@ -680,9 +686,10 @@ class Session final : public std::enable_shared_from_this<Session> {
             }
           } else if (!response.result_json.empty()) {
             // Serialised once, by the toolkit.
-            self->Answer(id, jsonrpc::RawResult(
-                                 id, stateless ? modern::Complete(response.result_json, self->ServerInfo())
-                                            : std::move(response.result_json)));
+            self->Answer(
+                id, jsonrpc::RawResult(
+                        id, stateless ? modern::Complete(response.result_json, self->ServerInfo())
+                                      : std::move(response.result_json)));
           } else {
             self->Answer(id, jsonrpc::Result(id, *response.result));
           }
@@ -861,13 +868,15 @@ Result<json> RequestChannel::Request(std::string_view method, const json& params
 
 Result<json> RequestChannel::Ask(std::string_view method, const json& params) {
   if (!modern_->round)
-    return Fail(ErrorCode::kUnavailable, "this server asks the client for input in tools/call only");
+    return Fail(ErrorCode::kUnavailable,
+                "this server asks the client for input in tools/call only");
   const std::string_view capability = method == "elicitation/create"       ? "elicitation"
                                       : method == "sampling/createMessage" ? "sampling"
                                       : method == "roots/list"             ? "roots"
                                                                            : "";
   if (capability.empty())
-    return Fail(ErrorCode::kInvalidArgument, "'" + std::string(method) + "' is not asked of a client");
+    return Fail(ErrorCode::kInvalidArgument,
+                "'" + std::string(method) + "' is not asked of a client");
   std::lock_guard lock(mutex_);
   const std::string key = "input-" + std::to_string(++asked_);
   const std::string question = input_rounds::QuestionDigest(method, params);
@@ -886,7 +895,8 @@ Result<json> RequestChannel::Ask(std::string_view method, const json& params) {
                     std::to_string(input_rounds::kMaxQuestions) + " questions)");
   }
   unanswered_[key] = {{"method", method}, {"params", params}};
-  return Fail(ErrorCode::kInputRequired, "the client's input is required: the request ends this round");
+  return Fail(ErrorCode::kInputRequired,
+              "the client's input is required: the request ends this round");
 }
 
 std::optional<ClientChannel::InputRequired> RequestChannel::TakeInputRequired() {

@@ -21,6 +21,7 @@
 #include "base/bounded_json.h"
 #include "base/ops_log.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/modern.h"
 #include "proxy/sse_reader.h"
 #include "proxy/upstream_link.h"
 
@@ -56,6 +57,7 @@ struct Transfer {
   std::string body;                    // what is POSTed
   std::optional<std::string> request;  // the id key of the client request it carries
   std::string method;                  // of the POSTed message
+  bool stateless = false;              // a 2026-07-28 request: no session, its headers mirror it
   int resumes = 0;                     // a GET resuming a broken POST stream: which attempt
   // The answer.
   std::string session_id;    // Mcp-Session-Id
@@ -189,7 +191,9 @@ class HttpLink final : public UpstreamLink {
   }
 
   // A request with the headers every request carries.
-  Transfer* NewTransfer(Transfer::Kind kind, std::initializer_list<std::string> extra) {
+  // A 2026-07-28 request (`in_session` false) names no session and its own version.
+  Transfer* NewTransfer(Transfer::Kind kind, const std::vector<std::string>& extra,
+                        bool in_session = true) {
     auto transfer = std::make_unique<Transfer>();
     Transfer* t = transfer.get();
     t->kind = kind;
@@ -197,8 +201,9 @@ class HttpLink final : public UpstreamLink {
     t->easy = curl_easy_init();
     if (t->easy == nullptr) return nullptr;
     for (const auto& header : extra) t->headers = curl_slist_append(t->headers, header.c_str());
-    if (!session_id_.empty()) t->headers = curl_slist_append(t->headers, ("Mcp-Session-Id: " + session_id_).c_str());
-    if (!protocol_version_.empty())
+    if (in_session && !session_id_.empty())
+      t->headers = curl_slist_append(t->headers, ("Mcp-Session-Id: " + session_id_).c_str());
+    if (in_session && !protocol_version_.empty())
       t->headers = curl_slist_append(t->headers, ("MCP-Protocol-Version: " + protocol_version_).c_str());
     for (const auto& header : upstream_.headers) t->headers = curl_slist_append(t->headers, header.c_str());
     t->headers = curl_slist_append(t->headers, "Expect:");
@@ -260,12 +265,25 @@ class HttpLink final : public UpstreamLink {
       method = jsonrpc::StringMember(parsed, "method");
       if (parsed.contains("method") && parsed.contains("id")) request = parsed["id"].dump();
     }
-    Transfer* t = NewTransfer(Transfer::Kind::kPost,
-                              {"Content-Type: application/json", "Accept: application/json, text/event-stream"});
+    std::vector<std::string> headers = {"Content-Type: application/json",
+                                        "Accept: application/json, text/event-stream"};
+    const bool stateless =
+        parsed.is_object() && parsed.contains("params") && modern::Declares(parsed["params"]);
+    if (stateless) {
+      auto mirrored = modern::MirroredHeaders(parsed);
+      if (!mirrored) {
+        if (request)
+          Answer(*request, "cannot be sent a method or version that is not a header value", {});
+        return;
+      }
+      headers.insert(headers.end(), mirrored->begin(), mirrored->end());
+    }
+    Transfer* t = NewTransfer(Transfer::Kind::kPost, headers, !stateless);
     if (t == nullptr) {
       if (request) Answer(*request, "libcurl could not start a request", {});
       return;
     }
+    t->stateless = stateless;
     t->request = std::move(request);
     t->method = std::move(method);
     t->body = std::move(message);
@@ -352,6 +370,13 @@ class HttpLink final : public UpstreamLink {
     events_.message(std::move(text), t.request.value_or(""));
   }
 
+  // Whether `body` is the JSON-RPC response to the request `t` carries.
+  static bool IsAnswerTo(const Transfer& t, std::string_view body) {
+    const json answer = ParseWithin(body, kMaxMessageDepth);
+    return answer.is_object() && answer.contains("id") && answer.contains("error") &&
+           answer["id"].dump() == *t.request;
+  }
+
   // A JSON-RPC error in place of the upstream's answer to `request`.
   void Answer(const std::string& request, const std::string& what, const std::string& body) {
     std::string message = "the MCP server behind this proxy (" + upstream_.url + ") " + what;
@@ -413,6 +438,10 @@ class HttpLink final : public UpstreamLink {
         want_get_ = true;  // the session is ready: open the stream for what the server sends on its own
         next_get_ = Steady::now();
       }
+    } else if (t.stateless && t.request && status >= 400 && status < 500 && IsAnswerTo(t, t.data)) {
+      // 2026-07-28 answers a request it refuses with its JSON-RPC error and a 4xx
+      // (-32020, -32022, -32601, ...): the client gets that error as it is.
+      Deliver(t, Trimmed(t.data));
     } else if (status == 401 || status == 403) {
       failure = "refused the proxy's credentials (HTTP " + std::to_string(status) +
                 "); see [upstream] bearer_token_env or headers";

@@ -35,6 +35,7 @@ struct PendingCall {
   std::vector<std::string> resources;
   std::string sensitivity;  // from the policy's classification
   bool phi = false;
+  bool stateless = false;  // a 2026-07-28 request: its answer may ask for input (input_required)
   Steady::time_point started;
 };
 
@@ -118,8 +119,9 @@ ProxyShared::~ProxyShared() {
 
 void ProxyShared::RecordSampled(const RequestContext& ctx, const CallRecord& record,
                                 AuditLogger::Done done) {
-  if (record.event_type == "tool_call" && record.outcome == Outcome::kSuccess &&
-      sampler_.Skip(record.tool))
+  // A call of several rounds is never sampled away: its earlier rounds are recorded.
+  if (record.event_type == "tool_call" && record.outcome == Outcome::kSuccess && ctx.round == 0 &&
+      ctx.request_state_digest.empty() && sampler_.Skip(record.tool))
     return done(Status{});
   if (record.event_type == "tool_call") EmitSampleSummary(ctx, record.tool);
   recorder.RecordThen(ctx, record, std::move(done));
@@ -177,6 +179,9 @@ struct UpstreamSession::State {
   std::string modern_version;
   std::deque<std::pair<std::string, uint32_t>> rounds;
   static constexpr size_t kMaxRoundsKept = 1024;
+  static constexpr size_t kMaxQuestionsRecorded = 16;  // inputRequests named in a record
+  std::set<std::string>
+      listening;  // open subscriptions/listen (id keys): never answered by themselves
 
   // Answers waiting for their records: in durable mode the logger's writer
   // sends them after its sync. A lock of their own: the writer must never
@@ -209,7 +214,9 @@ struct UpstreamSession::State {
 
   // The proxy's own tools/list (a page of it), answered to the proxy only. Mutex held.
   std::string ToolsRequest(const std::string& cursor = {}) const {
-    json request = {{"jsonrpc", "2.0"}, {"id", kToolsListId}, {"method", "tools/list"},
+    json request = {{"jsonrpc", "2.0"},
+                    {"id", kToolsListId},
+                    {"method", "tools/list"},
                     {"params", json::object()}};
     if (!cursor.empty()) request["params"]["cursor"] = cursor;
     if (!modern_version.empty()) {
@@ -231,19 +238,32 @@ struct UpstreamSession::State {
   // The upstream answered a round of a multi round-trip call with
   // input_required: recorded as that, not as the call. Mutex held.
   void RecordInputRequested(PendingCall& call, const json& result, CallRecord& record) {
-    call.ctx.round = std::max<uint32_t>(call.ctx.round, 1);
+    // The first round, unless it was a retry of a round the proxy did not see
+    // (its number then unknown: 0).
+    if (call.ctx.request_state_digest.empty()) call.ctx.round = 1;
     record.event_type = std::string(kInputRequestedEvent);
     json requests = json::array();
-    if (const auto asked = result.find("inputRequests"); asked != result.end() && asked->is_object()) {
-      for (const auto& [key, request] : asked->items())
-        requests.push_back({{"key", key}, {"method", jsonrpc::StringMember(request, "method")}});
+    size_t more = 0;
+    if (const auto asked = result.find("inputRequests");
+        asked != result.end() && asked->is_object()) {
+      for (const auto& [key, request] : asked->items()) {
+        if (requests.size() == kMaxQuestionsRecorded) {
+          ++more;
+          continue;
+        }
+        requests.push_back({{"key", key.substr(0, 256)},
+                            {"method", jsonrpc::StringMember(request, "method").substr(0, 256)}});
+      }
     }
     record.details = {{"input_requests", std::move(requests)}};
+    if (more > 0) record.details["more_input_requests"] = more;
     if (const std::string state = jsonrpc::StringMember(result, "requestState"); !state.empty()) {
       const std::string digest = Sha256Hex({state});
       record.details["issued_request_state_digest"] = digest;
-      rounds.emplace_back(digest, call.ctx.round);
-      if (rounds.size() > kMaxRoundsKept) rounds.pop_front();
+      if (call.ctx.round > 0) {
+        rounds.emplace_back(digest, call.ctx.round);
+        if (rounds.size() > kMaxRoundsKept) rounds.pop_front();
+      }
     }
   }
   // The same, sent by the watchdog. Mutex held.
@@ -296,6 +316,7 @@ struct UpstreamSession::State {
       out.request_id = message["id"].dump();
       out.is_response = true;
       std::erase(open_requests, out.request_id);
+      listening.erase(out.request_id);
       for (auto it = progress_tokens.begin(); it != progress_tokens.end();)
         it = it->second == out.request_id ? progress_tokens.erase(it) : std::next(it);
       changed.notify_all();
@@ -322,7 +343,10 @@ struct UpstreamSession::State {
     CallRecord record = FromAnswer(call, answer, line.size());
     record.params = Redacted(call);
     const auto result = answer.find("result");
-    const bool input_required = result != answer.end() && result->is_object() &&
+    // Only a 2026-07-28 tools/call may be asked for input; anything else an
+    // upstream says of itself is recorded as what was asked.
+    const bool input_required = call.stateless && call.event_type == "tool_call" &&
+                                result != answer.end() && result->is_object() &&
                                 jsonrpc::StringMember(*result, "resultType") == "input_required";
     if (input_required) RecordInputRequested(call, *result, record);
     for (const auto& rule :
@@ -730,39 +754,40 @@ struct UpstreamSession::State {
       (void)Restart();
       lock.lock();
     }
+    std::string tools_first;  // the proxy's own tools/list, to go before this message
     if (message.is_object() && message.contains("method")) {
       const std::string method = jsonrpc::StringMember(message, "method");
       const json params = message.value("params", json::object());
-      const bool stateless = is_request && (method == "server/discover" || modern::Declares(params));
-      // 2026-07-28 over stdio: relayed to an upstream that speaks it too (a
-      // child process); each record says what the request's _meta says.
+      const bool stateless =
+          is_request && (method == "server/discover" || modern::Declares(params));
+      // 2026-07-28: relayed to an upstream that speaks it too; each record
+      // says what the request's _meta says.
       std::optional<std::expected<modern::RequestMeta, modern::MetaError>> meta;
-      if (stateless) {
-        meta = options.http.url.empty() ? modern::ReadRequestMeta(params)
-                                        : std::unexpected(modern::SessionsOnly(params));
-      }
+      if (stateless) meta = modern::ReadRequestMeta(params);
       if (meta && !*meta) {
-        // Not relayed: a _meta the upstream would refuse too, or an HTTP
-        // upstream, which the proxy speaks sessions to only (a client of both
-        // revisions then falls back to initialize with a version named here).
+        // Not relayed: a _meta the upstream would refuse too.
         const modern::MetaError& refused = meta->error();
-        shared.refusals.Record(Context(), jsonrpc::RefusalOf(jsonrpc::DecodeError{
-                                              refused.code, refused.message, message["id"],
-                                              refused.reason, method, params}));
-        const json answer = {{"jsonrpc", "2.0"},
-                             {"id", message["id"]},
-                             {"error", {{"code", refused.code},
-                                        {"message", refused.message},
-                                        {"data", refused.data}}}};
+        RequestContext ctx = Context();
+        ctx.protocol_version.clear();  // the session's, if any, is not this request's
+        ctx.client = {};
+        shared.refusals.Record(ctx, jsonrpc::RefusalOf(jsonrpc::DecodeError{
+                                        refused.code, refused.message, message["id"],
+                                        refused.reason, method, params}));
+        const json answer = {
+            {"jsonrpc", "2.0"},
+            {"id", message["id"]},
+            {"error",
+             {{"code", refused.code}, {"message", refused.message}, {"data", refused.data}}}};
         ToClient(answer.dump(), answer);
         return;
       }
       if (stateless && modern_version.empty()) {
-        // Learn which parameters are sensitive, in the revision the upstream is spoken to.
+        // Learn which parameters are sensitive, in the revision the upstream is
+        // spoken to, before the first call is relayed (its answer may come first still).
         modern_version = (*meta)->protocol_version;
-        outbox.push_back(ToolsRequest());
-        changed.notify_all();
+        tools_first = ToolsRequest();
       }
+      if (stateless && method == "subscriptions/listen") listening.insert(message["id"].dump());
       if (method == "notifications/cancelled" && params.is_object()) {
         // The client gave up on a call: recorded as such; the upstream may still answer, dropped
         // then.
@@ -777,6 +802,7 @@ struct UpstreamSession::State {
           pending.erase(it);
         }
         std::erase(open_requests, id.dump());
+        listening.erase(id.dump());
         changed.notify_all();
       }
       if (method == "initialize" && params.is_object()) {
@@ -813,8 +839,10 @@ struct UpstreamSession::State {
           call.ctx = Context();
           call.ctx.request_id = IdText(message["id"]);
           if (stateless) {
+            call.stateless = true;
             modern::Apply(**meta, call.ctx);
-            if (const std::string state = jsonrpc::StringMember(params, "requestState"); !state.empty()) {
+            if (const std::string state = jsonrpc::StringMember(params, "requestState");
+                !state.empty()) {
               call.ctx.request_state_digest = Sha256Hex({state});
               call.ctx.round = RoundAfter(call.ctx.request_state_digest);
             }
@@ -847,6 +875,7 @@ struct UpstreamSession::State {
                                                         "notifications/initialized";
     const std::string tools = initialized ? ToolsRequest() : std::string();
     lock.unlock();
+    if (!upstream_gone && !tools_first.empty()) (void)SendUpstream(tools_first);
     if (!upstream_gone && SendUpstream(line)) {
       if (initialized) (void)SendUpstream(tools);  // learn which parameters are sensitive
       return;
@@ -890,8 +919,12 @@ void UpstreamSession::Receive(std::string_view message, const MessageContext& co
 
 void UpstreamSession::Drain() {
   std::unique_lock lock(state_->mutex);
-  state_->changed.wait_for(lock, state_->options.call_timeout + std::chrono::seconds(1),
-                           [&] { return state_->open_requests.empty() || state_->gone; });
+  // A subscription never ends by itself: it is not waited for (its upstream ends it).
+  state_->changed.wait_for(lock, state_->options.call_timeout + std::chrono::seconds(1), [&] {
+    return state_->gone || std::ranges::all_of(state_->open_requests, [&](const std::string& key) {
+             return state_->listening.contains(key);
+           });
+  });
   lock.unlock();
   state_->WaitForAnswers();
 }

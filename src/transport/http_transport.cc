@@ -913,8 +913,8 @@ class HttpTransport {
     auto meta = modern::ReadRequestMeta(message.params);
     if (!meta) {
       const modern::MetaError& error = meta.error();
-      co_return co_await Write(stream,
-                               refuse(error.code, error.message, error.data, error.reason, nullptr));
+      co_return co_await Write(
+          stream, refuse(error.code, error.message, error.data, error.reason, nullptr));
     }
     const auto header = [&](const char* name) -> std::optional<std::string_view> {
       auto it = request.find(name);

@@ -24,17 +24,21 @@ mcpaudit::Toolkit& FuzzToolkit() {
     (void)t->Register(echo, [](const RequestContext&, const nlohmann::json& arguments) -> Result<ToolResult> {
       return ToolResult::Text(arguments.value("text", ""));
     });
-    // Asks the client (2025: a request it answers; 2026-07-28: a round of a multi round-trip request).
+    // Asks the client (2025: a request it answers; 2026-07-28: a round of a multi round-trip
+    // request).
     ToolDefinition ask;
     ask.name = "ask";
     ask.input_schema = nlohmann::json{{"type", "object"}};
-    (void)t->Register(ask, [](const RequestContext& ctx, const nlohmann::json&) -> Result<ToolResult> {
-      auto first = ctx.channel->Request("elicitation/create", {{"message", "who?"}}, std::chrono::milliseconds(1));
-      if (!first) return std::unexpected(first.error());
-      auto second = ctx.channel->Request("sampling/createMessage", {{"maxTokens", 1}}, std::chrono::milliseconds(1));
-      if (!second) return std::unexpected(second.error());
-      return ToolResult::Text(first->dump() + second->dump());
-    });
+    (void)t->Register(
+        ask, [](const RequestContext& ctx, const nlohmann::json&) -> Result<ToolResult> {
+          auto first = ctx.channel->Request("elicitation/create", {{"message", "who?"}},
+                                            std::chrono::milliseconds(1));
+          if (!first) return std::unexpected(first.error());
+          auto second = ctx.channel->Request("sampling/createMessage", {{"maxTokens", 1}},
+                                             std::chrono::milliseconds(1));
+          if (!second) return std::unexpected(second.error());
+          return ToolResult::Text(first->dump() + second->dump());
+        });
     return t;
   }();
   return *toolkit;

@@ -54,18 +54,21 @@ class SpecSchema {
 #define EXPECT_VALID(message, definition) \
   EXPECT_EQ(::mcpaudit::testing::SpecSchema::Get().Check(message, definition), "") << (message)
 // An error response whose error object is a `definition` (InvalidParamsError, MethodNotFoundError).
-#define EXPECT_VALID_ERROR(message, definition)      \
-  do {                                               \
-    const auto& checked = (message);                 \
-    EXPECT_VALID(checked, "JSONRPCErrorResponse");   \
+#define EXPECT_VALID_ERROR(message, definition)                         \
+  do {                                                                  \
+    const auto& checked = (message);                                    \
+    EXPECT_VALID(checked, "JSONRPCErrorResponse");                      \
     EXPECT_VALID(checked.value("error", nlohmann::json()), definition); \
   } while (false)
 
 // The _meta every request of the revision carries.
-inline json ModernMeta(const json& capabilities = json::object(), const json& extra = json::object()) {
-  json meta = {{"io.modelcontextprotocol/protocolVersion", kModernVersion},
-               {"io.modelcontextprotocol/clientInfo", {{"name", "modern-test-client"}, {"version", "2.6"}}},
-               {"io.modelcontextprotocol/clientCapabilities", capabilities.is_null() ? json::object() : capabilities}};
+inline json ModernMeta(const json& capabilities = json::object(),
+                       const json& extra = json::object()) {
+  json meta = {
+      {"io.modelcontextprotocol/protocolVersion", kModernVersion},
+      {"io.modelcontextprotocol/clientInfo", {{"name", "modern-test-client"}, {"version", "2.6"}}},
+      {"io.modelcontextprotocol/clientCapabilities",
+       capabilities.is_null() ? json::object() : capabilities}};
   if (extra.is_object()) meta.update(extra);
   return meta;
 }
@@ -81,16 +84,19 @@ inline json ModernRequest(const json& id, const std::string& method, json params
 inline Headers ModernHeaders(const json& body, const std::string& api_key = {}) {
   Headers headers = McpPostHeaders();
   const json& params = body.value("params", json::object());
-  if (params.contains("_meta") && params["_meta"].contains("io.modelcontextprotocol/protocolVersion"))
-    headers.emplace_back("MCP-Protocol-Version", params["_meta"]["io.modelcontextprotocol/protocolVersion"]);
+  if (params.contains("_meta") &&
+      params["_meta"].contains("io.modelcontextprotocol/protocolVersion"))
+    headers.emplace_back("MCP-Protocol-Version",
+                         params["_meta"]["io.modelcontextprotocol/protocolVersion"]);
   headers.emplace_back("Mcp-Method", body.value("method", ""));
   const std::string method = body.value("method", "");
-  const char* source = method == "resources/read" ? "uri"
+  const char* source = method == "resources/read"                          ? "uri"
                        : method == "tools/call" || method == "prompts/get" ? "name"
                                                                            : nullptr;
   if (source && params.contains(source)) {
     const std::string name = params[source];
-    bool plain = !name.empty() && name.front() != ' ' && name.back() != ' ' && !name.starts_with("=?base64?");
+    bool plain = !name.empty() && name.front() != ' ' && name.back() != ' ' &&
+                 !name.starts_with("=?base64?");
     for (unsigned char c : name) plain = plain && c >= 0x20 && c < 0x7f;
     headers.emplace_back("Mcp-Name", plain ? name : "=?base64?" + Base64Encode(name) + "?=");
   }
@@ -101,7 +107,8 @@ inline Headers ModernHeaders(const json& body, const std::string& api_key = {}) 
 // The one JSON-RPC message of an HTTP answer: the body of a JSON answer, or
 // the last event of an SSE stream (the response; notifications come before it).
 inline json AnswerOf(const HttpReply& reply, std::vector<json>* before = nullptr) {
-  if (reply.header("content-type").starts_with("application/json")) return json::parse(reply.body, nullptr, false);
+  if (reply.header("content-type").starts_with("application/json"))
+    return json::parse(reply.body, nullptr, false);
   json last;
   size_t at = 0;
   while ((at = reply.body.find("data: ", at)) != std::string::npos) {

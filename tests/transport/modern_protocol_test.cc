@@ -69,7 +69,8 @@ TEST(ModernProtocolTest, StdioServesTheStatelessRevisionBesideAnInitializedSessi
     const json versions = discover["result"]["supportedVersions"];
     EXPECT_EQ(versions[0], "2026-07-28") << versions;
     EXPECT_NE(std::ranges::find(versions, json("2025-11-25")), versions.end()) << versions;
-    EXPECT_EQ(discover["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "mcp-audit");
+    EXPECT_EQ(discover["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+              "mcp-audit");
     EXPECT_EQ(discover["result"]["capabilities"]["resources"]["subscribe"], false);
 
     json tools = ask(ModernRequest(1, "tools/list"));
@@ -78,8 +79,9 @@ TEST(ModernProtocolTest, StdioServesTheStatelessRevisionBesideAnInitializedSessi
     EXPECT_EQ(tools["result"]["ttlMs"], 60000);
     EXPECT_EQ(discover["result"]["cacheScope"], "public");
 
-    const json traced = ModernMeta({{"sampling", json::object()}, {"roots", json::object()}},
-                                   {{"traceparent", kTraceparent}, {"tracestate", "vendor=opaque"}});
+    const json traced =
+        ModernMeta({{"sampling", json::object()}, {"roots", json::object()}},
+                   {{"traceparent", kTraceparent}, {"tracestate", "vendor=opaque"}});
     json call = ask(ModernRequest(2, "tools/call", {{"name", "test_simple_text"}}, traced));
     EXPECT_VALID(call, "CallToolResultResponse");
     EXPECT_EQ(call["result"]["content"][0]["text"], "This is a simple text response for testing.");
@@ -98,16 +100,17 @@ TEST(ModernProtocolTest, StdioServesTheStatelessRevisionBesideAnInitializedSessi
     }
     EXPECT_VALID(server.Read(), "CallToolResultResponse");
 
-    json unknown_version = ask(ModernRequest(
-        5, "tools/list", json::object(),
-        {{"io.modelcontextprotocol/protocolVersion", "2099-01-01"},
-         {"io.modelcontextprotocol/clientCapabilities", json::object()}}));
+    json unknown_version =
+        ask(ModernRequest(5, "tools/list", json::object(),
+                          {{"io.modelcontextprotocol/protocolVersion", "2099-01-01"},
+                           {"io.modelcontextprotocol/clientCapabilities", json::object()}}));
     EXPECT_VALID(unknown_version, "UnsupportedProtocolVersionError");
     EXPECT_EQ(unknown_version["error"]["data"]["requested"], "2099-01-01");
     EXPECT_EQ(unknown_version["error"]["data"]["supported"], versions);
 
-    json no_capabilities = ask(ModernRequest(
-        6, "tools/list", json::object(), {{"io.modelcontextprotocol/protocolVersion", "2026-07-28"}}));
+    json no_capabilities =
+        ask(ModernRequest(6, "tools/list", json::object(),
+                          {{"io.modelcontextprotocol/protocolVersion", "2026-07-28"}}));
     EXPECT_VALID_ERROR(no_capabilities, "InvalidParamsError");
 
     // What 2026-07-28 removed is not served to its requests.
@@ -123,8 +126,11 @@ TEST(ModernProtocolTest, StdioServesTheStatelessRevisionBesideAnInitializedSessi
     json ack = server.Read();
     EXPECT_VALID(ack, "SubscriptionsAcknowledgedNotification");
     EXPECT_EQ(ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], "listen-1");
-    EXPECT_EQ(ack["params"]["notifications"], json::object()) << "its lists never change: nothing is promised";
-    server.Send({{"jsonrpc", "2.0"}, {"method", "notifications/cancelled"}, {"params", {{"requestId", "listen-1"}}}});
+    EXPECT_EQ(ack["params"]["notifications"], json::object())
+        << "its lists never change: nothing is promised";
+    server.Send({{"jsonrpc", "2.0"},
+                 {"method", "notifications/cancelled"},
+                 {"params", {{"requestId", "listen-1"}}}});
     server.Send(ModernRequest("listen-2", "subscriptions/listen", json::object()));
     EXPECT_VALID(server.Read(), "SubscriptionsAcknowledgedNotification");
     EXPECT_VALID(ask(ModernRequest(11, "tools/list")), "ListToolsResultResponse");
@@ -139,7 +145,8 @@ TEST(ModernProtocolTest, StdioServesTheStatelessRevisionBesideAnInitializedSessi
     const json closed = json::parse(rest.substr(0, rest.find('\n')), nullptr, false);
     EXPECT_VALID(closed, "SubscriptionsListenResultResponse");
     EXPECT_EQ(closed["id"], "listen-2");
-    EXPECT_EQ(rest.find("listen-1"), std::string::npos) << "a cancelled subscription is not answered";
+    EXPECT_EQ(rest.find("listen-1"), std::string::npos)
+        << "a cancelled subscription is not answered";
   }
 
   const std::vector<AuditEvent> records = CallRecords(audit);
@@ -169,10 +176,12 @@ TEST(ModernProtocolTest, StdioServesTheStatelessRevisionBesideAnInitializedSessi
   const AuditEvent* unread = FindRecord(records, "9");
   ASSERT_NE(unread, nullptr);
   EXPECT_EQ(unread->event_type, "resource_read");
-  EXPECT_EQ(unread->error->code, -32602) << "2026-07-28 answers an unknown resource with Invalid params";
+  EXPECT_EQ(unread->error->code, -32602)
+      << "2026-07-28 answers an unknown resource with Invalid params";
 
   // The session of the 2025 client is recorded as before; the stateless requests open none.
-  const auto starts = std::ranges::count_if(records, [](const AuditEvent& e) { return e.event_type == "session_start"; });
+  const auto starts = std::ranges::count_if(
+      records, [](const AuditEvent& e) { return e.event_type == "session_start"; });
   EXPECT_EQ(starts, 1);
   const AuditEvent* legacy = FindRecord(records, "10");
   EXPECT_EQ(legacy, nullptr) << "tools/list is not recorded";
@@ -195,7 +204,8 @@ TEST(ModernProtocolTest, AToolAsksForInputAcrossRoundsAndTheCallIsRecordedOnce) 
     };
     const json meta = ModernMeta({{"elicitation", json::object()}});
     const json arguments = {{"message", "Who are you?"}};
-    json first = ask(ModernRequest(1, "tools/call", {{"name", "test_elicitation"}, {"arguments", arguments}}, meta));
+    json first = ask(ModernRequest(1, "tools/call",
+                                   {{"name", "test_elicitation"}, {"arguments", arguments}}, meta));
     EXPECT_VALID(first, "JSONRPCResultResponse");
     EXPECT_VALID(first["result"], "InputRequiredResult");
     ASSERT_EQ(first["result"]["resultType"], "input_required") << first;
@@ -206,33 +216,44 @@ TEST(ModernProtocolTest, AToolAsksForInputAcrossRoundsAndTheCallIsRecordedOnce) 
     EXPECT_EQ(requests[key]["params"]["message"], "Who are you?");
     state = first["result"]["requestState"];
 
-    const json answer = {{key, {{"action", "accept"}, {"content", {{"username", "ada"}, {"email", "ada@example.com"}}}}}};
+    const json answer = {
+        {key,
+         {{"action", "accept"}, {"content", {{"username", "ada"}, {"email", "ada@example.com"}}}}}};
     json retry = ask(ModernRequest(2, "tools/call",
-                                   {{"name", "test_elicitation"}, {"arguments", arguments},
-                                    {"inputResponses", answer}, {"requestState", state}},
+                                   {{"name", "test_elicitation"},
+                                    {"arguments", arguments},
+                                    {"inputResponses", answer},
+                                    {"requestState", state}},
                                    meta));
     EXPECT_VALID(retry, "CallToolResultResponse");
     EXPECT_EQ(retry["result"]["resultType"], "complete");
-    EXPECT_NE(retry["result"]["content"][0]["text"].get<std::string>().find("ada@example.com"), std::string::npos)
+    EXPECT_NE(retry["result"]["content"][0]["text"].get<std::string>().find("ada@example.com"),
+              std::string::npos)
         << retry;
 
     // A state the server did not seal, or sealed for other arguments, is refused.
     std::string forged = state;
     forged[forged.size() / 3] = forged[forged.size() / 3] == 'A' ? 'B' : 'A';
     json tampered = ask(ModernRequest(3, "tools/call",
-                                      {{"name", "test_elicitation"}, {"arguments", arguments},
-                                       {"inputResponses", answer}, {"requestState", forged}},
+                                      {{"name", "test_elicitation"},
+                                       {"arguments", arguments},
+                                       {"inputResponses", answer},
+                                       {"requestState", forged}},
                                       meta));
     EXPECT_VALID_ERROR(tampered, "InvalidParamsError");
     json elsewhere = ask(ModernRequest(4, "tools/call",
-                                       {{"name", "test_elicitation"}, {"arguments", {{"message", "other"}}},
-                                        {"inputResponses", answer}, {"requestState", state}},
+                                       {{"name", "test_elicitation"},
+                                        {"arguments", {{"message", "other"}}},
+                                        {"inputResponses", answer},
+                                        {"requestState", state}},
                                        meta));
     EXPECT_VALID_ERROR(elsewhere, "InvalidParamsError");
-    EXPECT_NE(elsewhere["error"]["message"].get<std::string>().find("another request"), std::string::npos);
+    EXPECT_NE(elsewhere["error"]["message"].get<std::string>().find("another request"),
+              std::string::npos);
 
     // A client that cannot answer an elicitation is not asked one.
-    json unable = ask(ModernRequest(5, "tools/call", {{"name", "test_elicitation"}, {"arguments", arguments}}));
+    json unable = ask(
+        ModernRequest(5, "tools/call", {{"name", "test_elicitation"}, {"arguments", arguments}}));
     EXPECT_VALID(unable, "CallToolResultResponse");
     EXPECT_EQ(unable["result"]["isError"], true);
     EXPECT_EQ(server.CloseAndWait(), 0);
@@ -256,7 +277,8 @@ TEST(ModernProtocolTest, AToolAsksForInputAcrossRoundsAndTheCallIsRecordedOnce) 
   EXPECT_EQ(done->request.round, 2u);
   EXPECT_EQ(done->request.request_state_digest, issued);
   const auto calls = std::ranges::count_if(records, [](const AuditEvent& e) {
-    return e.event_type == "tool_call" && e.outcome == Outcome::kSuccess && e.tool == "test_elicitation";
+    return e.event_type == "tool_call" && e.outcome == Outcome::kSuccess &&
+           e.tool == "test_elicitation";
   });
   EXPECT_EQ(calls, 1) << "the logical call is recorded once";
 
@@ -279,7 +301,8 @@ TEST(ModernProtocolTest, InstancesThatShareTheStateKeyCompleteEachOthersRounds) 
   testing::TempDir dir;
   const auto key_file = dir.path() / "request-state.key";
   std::ofstream(key_file) << "a shared secret of the instances, 32 bytes or more\n";
-  std::filesystem::permissions(key_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::filesystem::permissions(
+      key_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   const auto config = dir.path() / "serve.toml";
   std::ofstream(config) << "[server]\nrequest_state_key_file = \"" << key_file.string() << "\"\n";
   auto instance = [&](const std::string& name, bool shared) {
@@ -294,16 +317,19 @@ TEST(ModernProtocolTest, InstancesThatShareTheStateKeyCompleteEachOthersRounds) 
   const json input = first->Read();
   ASSERT_EQ(input["result"]["resultType"], "input_required") << input;
   json retry = call;
-  retry["inputResponses"] = {{input["result"]["inputRequests"].begin().key(),
-                              {{"action", "accept"}, {"content", {{"username", "ada"}, {"email", "a@b.c"}}}}}};
+  retry["inputResponses"] = {
+      {input["result"]["inputRequests"].begin().key(),
+       {{"action", "accept"}, {"content", {{"username", "ada"}, {"email", "a@b.c"}}}}}};
   retry["requestState"] = input["result"]["requestState"];
   stranger->Send(ModernRequest(2, "tools/call", retry, meta));
   EXPECT_VALID_ERROR(stranger->Read(), "InvalidParamsError");
   second->Send(ModernRequest(3, "tools/call", retry, meta));
   const json done = second->Read();
   EXPECT_VALID(done, "CallToolResultResponse");
-  EXPECT_NE(done["result"]["content"][0]["text"].get<std::string>().find("ada"), std::string::npos) << done;
-  for (auto* server : {first.get(), second.get(), stranger.get()}) EXPECT_EQ(server->CloseAndWait(), 0);
+  EXPECT_NE(done["result"]["content"][0]["text"].get<std::string>().find("ada"), std::string::npos)
+      << done;
+  for (auto* server : {first.get(), second.get(), stranger.get()})
+    EXPECT_EQ(server->CloseAndWait(), 0);
   const std::vector<AuditEvent> on_first = CallRecords(dir.path() / "a"),
                                 on_second = CallRecords(dir.path() / "b");
   const AuditEvent* asked = FindRecord(on_first, "1");
@@ -316,44 +342,42 @@ TEST(ModernProtocolTest, InstancesThatShareTheStateKeyCompleteEachOthersRounds) 
       << "the two instances' records are linked";
 }
 
-// The stdio proxy relays 2026-07-28 to an upstream that speaks it (here
-// `serve --stdio`) and audits it as serve does: each record says the
-// request's revision, client and trace; a call of two rounds is recorded once,
-// linked to the round that asked. Both journals verify.
-TEST(ModernProtocolTest, TheStdioProxyRelaysAndAuditsTheStatelessRevision) {
-  testing::TempDir dir;
-  const auto audit = dir.path() / "audit";
-  std::string state;
-  {
-    ServerProcess proxy({"proxy", "--audit-dir", audit.string(), "--user", "dana", "--", MCP_AUDIT_BINARY,
-                         "serve", "--toolkit", "conformance", "--stdio", "--audit-dir",
-                         (dir.path() / "upstream").string()},
-                        dir.path() / "proxy.txt");
-    auto ask = [&](const json& request) {
-      proxy.Send(request);
-      return proxy.Read();
-    };
-    const json discover = ask(ModernRequest("probe", "server/discover"));
-    EXPECT_VALID(discover, "DiscoverResultResponse");
-    const json meta = ModernMeta({{"elicitation", json::object()}}, {{"traceparent", kTraceparent}});
-    EXPECT_VALID(ask(ModernRequest(1, "tools/call", {{"name", "test_simple_text"}}, meta)), "CallToolResultResponse");
-    const json call = {{"name", "test_elicitation"}, {"arguments", {{"message", "Who?"}}}};
-    const json input = ask(ModernRequest(2, "tools/call", call, meta));
-    EXPECT_VALID(input["result"], "InputRequiredResult");
-    ASSERT_EQ(input["result"]["resultType"], "input_required") << input;
-    state = input["result"]["requestState"];
-    json retry = call;
-    retry["inputResponses"] = {{input["result"]["inputRequests"].begin().key(),
-                                {{"action", "accept"}, {"content", {{"username", "ada"}, {"email", "a@b.c"}}}}}};
-    retry["requestState"] = state;
-    EXPECT_VALID(ask(ModernRequest(3, "tools/call", retry, meta)), "CallToolResultResponse");
-    const json malformed = ask(ModernRequest(4, "tools/list", json::object(),
-                                             {{"io.modelcontextprotocol/protocolVersion", "2099-01-01"},
-                                              {"io.modelcontextprotocol/clientCapabilities", json::object()}}));
-    EXPECT_VALID(malformed, "UnsupportedProtocolVersionError");
-    EXPECT_EQ(proxy.CloseAndWait(), 0);
+// A 2026-07-28 client's exchanges through `mcp-audit proxy` over stdio: a
+// discover, a call, a call of two rounds (elicitation), a request the
+// upstream refuses and one the proxy refuses. Returns the requestState.
+std::string ExchangeThroughProxy(ServerProcess& proxy) {
+  auto ask = [&](const json& request) {
+    proxy.Send(request);
+    return proxy.Read();
+  };
+  EXPECT_VALID(ask(ModernRequest("probe", "server/discover")), "DiscoverResultResponse");
+  const json meta = ModernMeta({{"elicitation", json::object()}}, {{"traceparent", kTraceparent}});
+  EXPECT_VALID(ask(ModernRequest(1, "tools/call", {{"name", "test_simple_text"}}, meta)),
+               "CallToolResultResponse");
+  const json call = {{"name", "test_elicitation"}, {"arguments", {{"message", "Who?"}}}};
+  const json input = ask(ModernRequest(2, "tools/call", call, meta));
+  EXPECT_VALID(input["result"], "InputRequiredResult");
+  if (input["result"]["resultType"] != "input_required") {
+    ADD_FAILURE() << input;
+    return {};
   }
-  const std::vector<AuditEvent> records = CallRecords(audit);
+  json retry = call;
+  retry["inputResponses"] = {
+      {input["result"]["inputRequests"].begin().key(),
+       {{"action", "accept"}, {"content", {{"username", "ada"}, {"email", "a@b.c"}}}}}};
+  retry["requestState"] = input["result"]["requestState"];
+  EXPECT_VALID(ask(ModernRequest(3, "tools/call", retry, meta)), "CallToolResultResponse");
+  EXPECT_VALID(ask(ModernRequest(4, "tools/list", json::object(),
+                                 {{"io.modelcontextprotocol/protocolVersion", "2099-01-01"},
+                                  {"io.modelcontextprotocol/clientCapabilities", json::object()}})),
+               "UnsupportedProtocolVersionError");
+  EXPECT_VALID_ERROR(ask(ModernRequest(5, "tools/frobnicate")), "MethodNotFoundError");
+  return input["result"]["requestState"];
+}
+
+// What the proxy's journal says of ExchangeThroughProxy, and that both journals verify.
+void ExpectProxyRecords(const std::filesystem::path& dir, const std::string& state) {
+  const std::vector<AuditEvent> records = CallRecords(dir / "audit");
   const AuditEvent* simple = FindRecord(records, "1");
   ASSERT_NE(simple, nullptr);
   EXPECT_EQ(simple->event_type, "tool_call");
@@ -377,13 +401,52 @@ TEST(ModernProtocolTest, TheStdioProxyRelaysAndAuditsTheStatelessRevision) {
   const AuditEvent* refused = FindRecord(records, "4");
   ASSERT_NE(refused, nullptr);
   EXPECT_EQ(refused->error->reason, "unsupported_protocol_version");
-  // The upstream recorded the same calls in its own journal.
-  const std::vector<AuditEvent> upstream = CallRecords(dir.path() / "upstream");
+  // The upstream recorded the same call in its own journal.
+  const std::vector<AuditEvent> upstream = CallRecords(dir / "upstream");
   const AuditEvent* upstream_done = FindRecord(upstream, "3");
   ASSERT_NE(upstream_done, nullptr);
   EXPECT_EQ(upstream_done->request.request_state_digest, done->request.request_state_digest);
-  ExpectVerifies(audit);
-  ExpectVerifies(dir.path() / "upstream");
+  ExpectVerifies(dir / "audit");
+  ExpectVerifies(dir / "upstream");
+}
+
+// The stdio proxy relays 2026-07-28 to an upstream that speaks it and audits
+// it as serve does: each record says the request's revision, client and
+// trace; a call of two rounds is recorded once, linked to the round that asked.
+TEST(ModernProtocolTest, TheStdioProxyRelaysAndAuditsTheStatelessRevision) {
+  testing::TempDir dir;
+  std::string state;
+  {
+    ServerProcess proxy({"proxy", "--audit-dir", (dir.path() / "audit").string(), "--user", "dana",
+                         "--", MCP_AUDIT_BINARY, "serve", "--toolkit", "conformance", "--stdio",
+                         "--audit-dir", (dir.path() / "upstream").string()},
+                        dir.path() / "proxy.txt");
+    state = ExchangeThroughProxy(proxy);
+    EXPECT_EQ(proxy.CloseAndWait(), 0);
+  }
+  ExpectProxyRecords(dir.path(), state);
+}
+
+// The same to an upstream over Streamable HTTP: each request its own POST,
+// its headers mirroring its body, no session; the upstream's refusals (a 4xx
+// with a JSON-RPC error) reach the client as they are.
+TEST(ModernProtocolTest, TheProxyRelaysTheStatelessRevisionToAnHttpUpstream) {
+  testing::TempDir dir;
+  ServerProcess upstream({"serve", "--toolkit", "conformance", "--http", "127.0.0.1:0",
+                          "--dev-api-key", "--audit-dir", (dir.path() / "upstream").string()},
+                         dir.path() / "upstream.txt");
+  const auto [port, key] = testing::WaitForEndpoint(upstream);
+  ASSERT_NE(port, 0) << upstream.Stderr();
+  std::string state;
+  {
+    ServerProcess proxy({"proxy", "--audit-dir", (dir.path() / "audit").string(), "--user", "dana",
+                         "--upstream-url", "http://127.0.0.1:" + std::to_string(port) + "/mcp"},
+                        dir.path() / "proxy.txt", {"MCP_AUDIT_UPSTREAM_TOKEN=" + key});
+    state = ExchangeThroughProxy(proxy);
+    EXPECT_EQ(proxy.CloseAndWait(), 0);
+  }
+  EXPECT_EQ(upstream.Signal(SIGTERM), 0);
+  ExpectProxyRecords(dir.path(), state);
 }
 
 // The HTTP proxy serves sessions only, for now: a 2026-07-28 request is
@@ -391,10 +454,11 @@ TEST(ModernProtocolTest, TheStdioProxyRelaysAndAuditsTheStatelessRevision) {
 // both falls back to initialize, which works.
 TEST(ModernProtocolTest, TheHttpProxyRefusesTheStatelessRevisionSoThatItsClientFallsBack) {
   testing::TempDir dir;
-  ServerProcess proxy({"proxy", "--http", "127.0.0.1:0", "--dev-api-key", "--audit-dir", (dir.path() / "audit").string(),
-                       "--", MCP_AUDIT_BINARY, "serve", "--toolkit", "conformance", "--stdio", "--audit-dir",
-                       (dir.path() / "upstream").string()},
-                      dir.path() / "proxy.txt");
+  ServerProcess proxy(
+      {"proxy", "--http", "127.0.0.1:0", "--dev-api-key", "--audit-dir",
+       (dir.path() / "audit").string(), "--", MCP_AUDIT_BINARY, "serve", "--toolkit", "conformance",
+       "--stdio", "--audit-dir", (dir.path() / "upstream").string()},
+      dir.path() / "proxy.txt");
   const auto [port, key] = testing::WaitForEndpoint(proxy);
   ASSERT_NE(port, 0) << proxy.Stderr();
   const HttpClient http("127.0.0.1", port);
@@ -406,9 +470,13 @@ TEST(ModernProtocolTest, TheHttpProxyRefusesTheStatelessRevisionSoThatItsClientF
   EXPECT_EQ(answer["error"]["data"]["supported"][0], "2025-11-25") << answer;
   testing::Headers headers = testing::McpPostHeaders();
   headers.emplace_back("X-API-Key", key);
-  const HttpReply opened = http.Post(json{{"jsonrpc", "2.0"}, {"id", 0}, {"method", "initialize"},
-                                          {"params", {{"protocolVersion", "2025-11-25"}, {"capabilities", json::object()},
-                                                      {"clientInfo", {{"name", "both"}, {"version", "1"}}}}}}
+  const HttpReply opened = http.Post(json{{"jsonrpc", "2.0"},
+                                          {"id", 0},
+                                          {"method", "initialize"},
+                                          {"params",
+                                           {{"protocolVersion", "2025-11-25"},
+                                            {"capabilities", json::object()},
+                                            {"clientInfo", {{"name", "both"}, {"version", "1"}}}}}}
                                          .dump(),
                                      headers);
   EXPECT_EQ(opened.status, 200) << opened.body;
@@ -423,16 +491,19 @@ TEST(ModernProtocolTest, TheHttpProxyRefusesTheStatelessRevisionSoThatItsClientF
 class ModernHttpTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_.emplace(std::vector<std::string>{"serve", "--toolkit", "conformance", "--http", "127.0.0.1:0",
-                                             "--dev-api-key", "--audit-dir", audit().string()},
-                    dir_.path() / "serve.txt");
+    server_.emplace(
+        std::vector<std::string>{"serve", "--toolkit", "conformance", "--http", "127.0.0.1:0",
+                                 "--dev-api-key", "--audit-dir", audit().string()},
+        dir_.path() / "serve.txt");
     const testing::PrintedEndpoint endpoint = testing::WaitForEndpoint(*server_);
     ASSERT_NE(endpoint.port, 0) << server_->Stderr();
     key_ = endpoint.dev_key;
     http_.emplace("127.0.0.1", endpoint.port);
   }
   std::filesystem::path audit() const { return dir_.path() / "audit"; }
-  HttpReply Post(const json& body) const { return http_->Post(body.dump(), ModernHeaders(body, key_)); }
+  HttpReply Post(const json& body) const {
+    return http_->Post(body.dump(), ModernHeaders(body, key_));
+  }
   HttpReply Post(const json& body, const testing::Headers& headers) const {
     testing::Headers all = headers;
     all.emplace_back("X-API-Key", key_);
@@ -469,12 +540,14 @@ TEST_F(ModernHttpTest, ServesStatelessRequestsBesideSessionsAndRefusesHeadersTha
   EXPECT_VALID(AnswerOf(called), "CallToolResultResponse");
 
   // Mcp-Name in Base64 when the client chooses so.
-  HttpReply encoded = Post(call, With(ModernHeaders(call), "Mcp-Name", "=?base64?" + Base64Encode("test_simple_text") + "?="));
+  HttpReply encoded = Post(call, With(ModernHeaders(call), "Mcp-Name",
+                                      "=?base64?" + Base64Encode("test_simple_text") + "?="));
   EXPECT_EQ(encoded.status, 200) << encoded.body;
 
   // Headers that say something else than the body: refused, the tool not run.
   const json disguised = ModernRequest(2, "tools/call", {{"name", "test_error_handling"}});
-  HttpReply mismatch = Post(disguised, With(ModernHeaders(disguised), "Mcp-Name", "test_simple_text"));
+  HttpReply mismatch =
+      Post(disguised, With(ModernHeaders(disguised), "Mcp-Name", "test_simple_text"));
   EXPECT_EQ(mismatch.status, 400);
   EXPECT_VALID(AnswerOf(mismatch), "HeaderMismatchError");
   const json unnamed = ModernRequest(3, "tools/call", {{"name", "test_simple_text"}});
@@ -487,13 +560,15 @@ TEST_F(ModernHttpTest, ServesStatelessRequestsBesideSessionsAndRefusesHeadersTha
   EXPECT_EQ(repeated.status, 400) << "a header sent twice has no one value";
   EXPECT_VALID(AnswerOf(repeated), "HeaderMismatchError");
   const json listing = ModernRequest(4, "tools/list");
-  HttpReply other_version = Post(listing, With(ModernHeaders(listing), "MCP-Protocol-Version", "2025-11-25"));
+  HttpReply other_version =
+      Post(listing, With(ModernHeaders(listing), "MCP-Protocol-Version", "2025-11-25"));
   EXPECT_EQ(other_version.status, 400);
   EXPECT_VALID(AnswerOf(other_version), "HeaderMismatchError");
 
-  const json future = ModernRequest(5, "tools/list", json::object(),
-                                    {{"io.modelcontextprotocol/protocolVersion", "2099-01-01"},
-                                     {"io.modelcontextprotocol/clientCapabilities", json::object()}});
+  const json future =
+      ModernRequest(5, "tools/list", json::object(),
+                    {{"io.modelcontextprotocol/protocolVersion", "2099-01-01"},
+                     {"io.modelcontextprotocol/clientCapabilities", json::object()}});
   HttpReply unsupported = Post(future);
   EXPECT_EQ(unsupported.status, 400);
   EXPECT_VALID(AnswerOf(unsupported), "UnsupportedProtocolVersionError");
@@ -502,19 +577,25 @@ TEST_F(ModernHttpTest, ServesStatelessRequestsBesideSessionsAndRefusesHeadersTha
   EXPECT_EQ(unknown.status, 404);
   EXPECT_VALID_ERROR(AnswerOf(unknown), "MethodNotFoundError");
 
-  const json bare = ModernRequest(7, "tools/list", json::object(), {{"io.modelcontextprotocol/protocolVersion", "2026-07-28"}});
+  const json bare = ModernRequest(7, "tools/list", json::object(),
+                                  {{"io.modelcontextprotocol/protocolVersion", "2026-07-28"}});
   HttpReply malformed = Post(bare);
   EXPECT_EQ(malformed.status, 400);
   EXPECT_VALID_ERROR(AnswerOf(malformed), "InvalidParamsError");
 
   // Multi round-trip over HTTP: every round is a request of its own.
   const json meta = ModernMeta({{"sampling", json::object()}});
-  HttpReply first = Post(ModernRequest(8, "tools/call", {{"name", "test_sampling"}, {"arguments", {{"prompt", "Capital of France?"}}}}, meta));
+  HttpReply first = Post(ModernRequest(
+      8, "tools/call",
+      {{"name", "test_sampling"}, {"arguments", {{"prompt", "Capital of France?"}}}}, meta));
   const json input = AnswerOf(first);
   EXPECT_VALID(input["result"], "InputRequiredResult");
   ASSERT_EQ(input["result"]["resultType"], "input_required") << first.body;
   const std::string key = input["result"]["inputRequests"].begin().key();
-  const json sampled = {{key, {{"role", "assistant"}, {"content", {{"type", "text"}, {"text", "Paris"}}}, {"model", "test-model"}}}};
+  const json sampled = {{key,
+                         {{"role", "assistant"},
+                          {"content", {{"type", "text"}, {"text", "Paris"}}},
+                          {"model", "test-model"}}}};
   HttpReply second = Post(ModernRequest(9, "tools/call",
                                         {{"name", "test_sampling"},
                                          {"arguments", {{"prompt", "Capital of France?"}}},
@@ -526,9 +607,18 @@ TEST_F(ModernHttpTest, ServesStatelessRequestsBesideSessionsAndRefusesHeadersTha
   EXPECT_EQ(completed["result"]["content"][0]["text"], "LLM response: Paris");
 
   // A 2025 session on the same endpoint.
-  const json initialize = {{"jsonrpc", "2.0"}, {"id", 0}, {"method", "initialize"},
-                           {"params", {{"protocolVersion", "2025-11-25"}, {"capabilities", json::object()},
-                                       {"clientInfo", {{"name", "legacy", }, {"version", "1"}}}}}};
+  const json initialize = {{"jsonrpc", "2.0"},
+                           {"id", 0},
+                           {"method", "initialize"},
+                           {"params",
+                            {{"protocolVersion", "2025-11-25"},
+                             {"capabilities", json::object()},
+                             {"clientInfo",
+                              {{
+                                   "name",
+                                   "legacy",
+                               },
+                               {"version", "1"}}}}}};
   HttpReply opened = Post(initialize, testing::McpPostHeaders());
   ASSERT_EQ(opened.status, 200) << opened.body;
   const std::string session = opened.header("mcp-session-id");
@@ -553,7 +643,9 @@ TEST_F(ModernHttpTest, ServesStatelessRequestsBesideSessionsAndRefusesHeadersTha
   EXPECT_EQ(denied->request.protocol_version, "2026-07-28");
   EXPECT_EQ(denied->request.client.name, "modern-test-client");
   EXPECT_TRUE(denied->request.session_id.empty());
-  EXPECT_EQ(std::ranges::count_if(records, [](const AuditEvent& e) { return e.tool == "test_error_handling"; }), 1)
+  EXPECT_EQ(std::ranges::count_if(
+                records, [](const AuditEvent& e) { return e.tool == "test_error_handling"; }),
+            1)
       << "the disguised tool never ran";
 
   const AuditEvent* traced = FindRecord(records, "1");
@@ -566,17 +658,23 @@ TEST_F(ModernHttpTest, ServesStatelessRequestsBesideSessionsAndRefusesHeadersTha
   });
   ASSERT_NE(sampling, records.end());
   EXPECT_EQ(sampling->request.round, 2u);
-  EXPECT_EQ(std::ranges::count_if(records, [](const AuditEvent& e) { return e.event_type == "session_start"; }), 1);
+  EXPECT_EQ(std::ranges::count_if(
+                records, [](const AuditEvent& e) { return e.event_type == "session_start"; }),
+            1);
   ExpectVerifies(audit());
 }
 
 // Every example request of the specification that a server answers gets a
 // response of its type (or, for a name this server does not have, an error).
 TEST_F(ModernHttpTest, AnswersEveryExampleRequestOfTheSpecification) {
-  const std::vector<std::string> served = {"DiscoverRequest",      "ListToolsRequest",
-                                           "CallToolRequest",      "ListPromptsRequest",
-                                           "GetPromptRequest",     "ListResourcesRequest",
-                                           "ListResourceTemplatesRequest", "ReadResourceRequest",
+  const std::vector<std::string> served = {"DiscoverRequest",
+                                           "ListToolsRequest",
+                                           "CallToolRequest",
+                                           "ListPromptsRequest",
+                                           "GetPromptRequest",
+                                           "ListResourcesRequest",
+                                           "ListResourceTemplatesRequest",
+                                           "ReadResourceRequest",
                                            "CompleteRequest"};
   size_t answered = 0;
   for (const std::string& type : served) {
@@ -591,7 +689,8 @@ TEST_F(ModernHttpTest, AnswersEveryExampleRequestOfTheSpecification) {
       EXPECT_EQ(answer["id"], request["id"]);
       if (answer.contains("result")) {
         EXPECT_EQ(reply.status, 200);
-        const std::string response_type = type.substr(0, type.size() - std::string("Request").size()) + "ResultResponse";
+        const std::string response_type =
+            type.substr(0, type.size() - std::string("Request").size()) + "ResultResponse";
         EXPECT_VALID(answer, response_type);
       } else {
         // The examples name tools, prompts and resources of their own.
@@ -603,11 +702,13 @@ TEST_F(ModernHttpTest, AnswersEveryExampleRequestOfTheSpecification) {
   EXPECT_GE(answered, served.size());
 
   // subscriptions/listen stays open: its stream starts with the acknowledgement.
-  for (const auto& file : std::filesystem::directory_iterator(testing::SpecDir() / "examples" / "SubscriptionsListenRequest")) {
+  for (const auto& file : std::filesystem::directory_iterator(testing::SpecDir() / "examples" /
+                                                              "SubscriptionsListenRequest")) {
     std::ifstream in(file.path());
     const json request = json::parse(in);
-    const HttpReply reply = http_->Send("POST", "/mcp", request.dump(), ModernHeaders(request, key_),
-                                        std::chrono::milliseconds(1500));
+    const HttpReply reply =
+        http_->Send("POST", "/mcp", request.dump(), ModernHeaders(request, key_),
+                    std::chrono::milliseconds(1500));
     EXPECT_EQ(reply.status, 200);
     EXPECT_EQ(reply.header("content-type"), "text/event-stream");
     std::vector<json> before;
