@@ -29,19 +29,14 @@ std::string Cut(std::string text) {
   return text;
 }
 
-bool IsHex(std::string_view text) {
-  return std::ranges::all_of(
-      text, [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
 // W3C Trace Context version 00: "00-<32 hex>-<16 hex>-<2 hex>", ids not all zero.
 bool IsTraceparent(std::string_view text) {
   if (text.size() != 55 || text[2] != '-' || text[35] != '-' || text[52] != '-') return false;
   const std::string_view version = text.substr(0, 2), trace = text.substr(3, 32),
                          parent = text.substr(36, 16), flags = text.substr(53, 2);
   const auto zero = [](std::string_view s) { return s.find_first_not_of('0') == s.npos; };
-  return IsHex(version) && version != "ff" && IsHex(trace) && !zero(trace) && IsHex(parent) &&
-         !zero(parent) && IsHex(flags);
+  return IsLowerHex(version, 2) && version != "ff" && IsLowerHex(trace, 32) && !zero(trace) &&
+         IsLowerHex(parent, 16) && !zero(parent) && IsLowerHex(flags, 2);
 }
 
 bool IsTraceState(std::string_view text) {

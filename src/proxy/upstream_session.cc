@@ -180,8 +180,8 @@ struct UpstreamSession::State {
   std::deque<std::pair<std::string, uint32_t>> rounds;
   static constexpr size_t kMaxRoundsKept = 1024;
   static constexpr size_t kMaxQuestionsRecorded = 16;  // inputRequests named in a record
-  std::set<std::string>
-      listening;  // open subscriptions/listen (id keys): never answered by themselves
+  // Open subscriptions/listen requests (id keys): they are never answered by themselves.
+  std::set<std::string> listening;
 
   // Answers waiting for their records: in durable mode the logger's writer
   // sends them after its sync. A lock of their own: the writer must never
