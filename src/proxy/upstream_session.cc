@@ -171,6 +171,10 @@ struct UpstreamSession::State {
 
   // What each tool's input schema marks sensitive, from the upstream's tools/list.
   std::map<std::string, std::vector<json::json_pointer>> sensitive;
+  // The proxy's own tools/list has been answered to its last page: until then
+  // a call's record masks every argument (its schema is not known yet).
+  bool tools_learnt = false;
+  bool tools_asked = false;  // the proxy's own tools/list has gone out
   std::set<std::string> tools_list_requests;  // the client's tools/list requests, by id key
   std::vector<std::string> outbox;            // the proxy's own messages for the upstream
   // 2026-07-28 (stateless) clients: the version the proxy's own tools/list
@@ -273,13 +277,19 @@ struct UpstreamSession::State {
   }
 
   // The parameters as the record keeps them: secrets and what the tool's
-  // schema marks sensitive redacted. Mutex held.
+  // schema marks sensitive redacted (every argument, before the schemas are
+  // known). Mutex held.
   json Redacted(const PendingCall& call) const {
     json params = call.params;
-    auto it = sensitive.find(call.tool);
-    redactor.Apply(params, it == sensitive.end() || call.event_type != "tool_call"
-                               ? std::vector<json::json_pointer>{}
-                               : it->second);
+    std::vector<json::json_pointer> masked;
+    if (call.event_type == "tool_call" && !tools_learnt && params.is_object()) {
+      for (const auto& [name, value] : params.items())
+        masked.push_back(json::json_pointer() / name);
+    } else if (auto it = sensitive.find(call.tool);
+               it != sensitive.end() && call.event_type == "tool_call") {
+      masked = it->second;
+    }
+    redactor.Apply(params, masked);
     return params;
   }
 
@@ -490,6 +500,8 @@ struct UpstreamSession::State {
         // input.
         if (result.is_object() && !jsonrpc::StringMember(result, "nextCursor").empty())
           QueueToolsRequest(jsonrpc::StringMember(result, "nextCursor"));
+        else
+          tools_learnt = true;  // an error too: the upstream has no schema to tell
         return;
       }
       if (abandoned.erase(message["id"].dump()) > 0) {
@@ -781,11 +793,12 @@ struct UpstreamSession::State {
         ToClient(answer.dump(), answer);
         return;
       }
-      if (stateless && modern_version.empty()) {
+      if (stateless && modern_version.empty()) modern_version = (*meta)->protocol_version;
+      if ((stateless || method == "tools/call") && !tools_asked) {
         // Learn which parameters are sensitive, in the revision the upstream is
         // spoken to, before the first call is relayed (its answer may come first still).
-        modern_version = (*meta)->protocol_version;
         tools_first = ToolsRequest();
+        tools_asked = true;
       }
       if (stateless && method == "subscriptions/listen") listening.insert(message["id"].dump());
       if (method == "notifications/cancelled" && params.is_object()) {
@@ -873,11 +886,12 @@ struct UpstreamSession::State {
     const bool upstream_gone = gone;
     const bool initialized = message.is_object() && jsonrpc::StringMember(message, "method") ==
                                                         "notifications/initialized";
-    const std::string tools = initialized ? ToolsRequest() : std::string();
+    const std::string tools = initialized && !tools_asked ? ToolsRequest() : std::string();
+    tools_asked = tools_asked || initialized;
     lock.unlock();
     if (!upstream_gone && !tools_first.empty()) (void)SendUpstream(tools_first);
     if (!upstream_gone && SendUpstream(line)) {
-      if (initialized) (void)SendUpstream(tools);  // learn which parameters are sensitive
+      if (!tools.empty()) (void)SendUpstream(tools);  // learn which parameters are sensitive
       return;
     }
     if (!is_request) return;

@@ -406,19 +406,25 @@ TEST(ProxyHttpTest, EachSessionHasItsOwnUpstreamAndTheRolesDecideWhichToolsReach
 }
 
 // An upstream in a few lines of shell: one tool, `probe`, whose input schema
-// marks `pin` writeOnly (a secret, as a tool author declares it).
-std::filesystem::path WriteProbeServer(const std::filesystem::path& dir) {
+// marks `pin` writeOnly (a secret, as a tool author declares it). With
+// `list_late`, its tools/list is answered only after the call that follows it.
+std::filesystem::path WriteProbeServer(const std::filesystem::path& dir, bool list_late = false) {
   const auto script = dir / "probe-server.sh";
-  std::ofstream(script) << R"SH(#!/bin/sh
+  std::ofstream(script) << "#!/bin/sh\nlist_late=" << (list_late ? "1" : "") << R"SH(
+list() {
+  echo "{\"jsonrpc\":\"2.0\",\"id\":$1,\"result\":{\"tools\":[{\"name\":\"probe\",\"inputSchema\":{\"type\":\"object\",\"properties\":{\"user\":{\"type\":\"string\"},\"pin\":{\"type\":\"string\",\"writeOnly\":true}}}}]}}"
+}
+held=
 while IFS= read -r line; do
   id=$(printf '%s' "$line" | sed -n 's/^{"id":\([^,}]*\).*/\1/p')
   case "$line" in
     *'"method":"initialize"'*)
       echo "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{\"tools\":{}},\"serverInfo\":{\"name\":\"probe\",\"version\":\"1\"}}}" ;;
     *'"method":"tools/list"'*)
-      echo "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"tools\":[{\"name\":\"probe\",\"inputSchema\":{\"type\":\"object\",\"properties\":{\"user\":{\"type\":\"string\"},\"pin\":{\"type\":\"string\",\"writeOnly\":true}}}}]}}" ;;
+      if [ -n "$list_late" ]; then held=$id; else list "$id"; fi ;;
     *'"method":"tools/call"'*)
-      echo "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"probed\"}]}}" ;;
+      echo "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"probed\"}]}}"
+      if [ -n "$held" ]; then list "$held"; held=; fi ;;
   esac
 done
 )SH";
@@ -527,6 +533,34 @@ TEST(ProxyTest,
     EXPECT_EQ(call.params["user"], "ann");
     EXPECT_EQ(call.params["pin"], "[REDACTED]") << "the upstream's schema marks it writeOnly";
   }
+  EXPECT_EQ(AllBytes(dir.path() / "audit").find("4711-secret"), std::string::npos);
+}
+
+TEST(ProxyTest, ACallAnsweredBeforeTheUpstreamsSchemasAreKnownKeepsNoArgumentInItsRecord) {
+  testing::TempDir dir;
+  ServerProcess proxy(ProxyArgs(dir.path(), {WriteProbeServer(dir.path(), /*list_late=*/true).string()}),
+                      dir.path() / "proxy.txt");
+  // No notifications/initialized: the proxy asks for the schemas before the first call.
+  ASSERT_TRUE(proxy
+                  .Request(0, "initialize",
+                           {{"protocolVersion", "2025-06-18"},
+                            {"capabilities", json::object()},
+                            {"clientInfo", {{"name", "eager"}, {"version", "1"}}}})
+                  .contains("result"));
+  for (int i = 1; i <= 2; ++i) {
+    const json answer = proxy.Request(
+        i, "tools/call",
+        {{"name", "probe"}, {"arguments", {{"user", "ann"}, {"pin", "4711-secret"}}}});
+    EXPECT_EQ(answer["result"]["content"][0]["text"], "probed") << answer;
+  }
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+  std::vector<AuditEvent> calls;
+  for (const auto& e : Records(dir.path() / "audit"))
+    if (e.event_type == "tool_call") calls.push_back(e);
+  ASSERT_EQ(calls.size(), 2u);
+  // The first answer came before the tools/list's: its schema, and so what is secret, unknown.
+  EXPECT_EQ(calls[0].params, (json{{"user", "[REDACTED]"}, {"pin", "[REDACTED]"}}));
+  EXPECT_EQ(calls[1].params, (json{{"user", "ann"}, {"pin", "[REDACTED]"}}));
   EXPECT_EQ(AllBytes(dir.path() / "audit").find("4711-secret"), std::string::npos);
 }
 
