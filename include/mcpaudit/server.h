@@ -161,6 +161,12 @@ class Server final : public SessionHost {
   void RecordRefusal(const ConnectionInfo& info, const RefusedRequest& refusal) override;
   bool WouldWait(std::string_view method) const override;
 
+  // Tells the clients that the tools they may list have changed (the
+  // toolkit's policy was replaced): `notifications/tools/list_changed` to
+  // each initialized 2025 session and to each 2026-07-28 subscription that
+  // asked for `toolsListChanged`.
+  void ToolsListChanged();
+
   struct Impl;  // internal: the protocol engine shared with the connections
 
  private:

@@ -112,6 +112,7 @@ Status Reload(LiveSettings& live, const Config& started, Result<Config> next,
       live.toolkit->SetPolicy(next->policy);
       live.policy = next->policy;
       applied.push_back("policy");
+      if (live.tools_changed) live.tools_changed();  // the roles may see other tools now
     }
     if (live.rate_limits != next->rate_limits) {
       live.limiter->SetRules(next->rate_limits);

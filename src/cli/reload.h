@@ -4,6 +4,7 @@
 // not check is refused and the old one stays; each reload is a record.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -45,6 +46,8 @@ struct LiveSettings {
   // What the toolkit and the limiter run with now.
   AuditPolicy policy;
   std::vector<RateLimitRule> rate_limits;
+  // Tells the clients their tools' list changed, after a new policy (none: no server yet).
+  std::function<void()> tools_changed;
 };
 
 // Applies `next` (the file read again, the flags applied) to `live` and

@@ -470,8 +470,15 @@ int Serve(const ServeFlags& flags) {
   Status served;
   int proxied = 0;
   // SIGHUP (`mcp-audit reload`): the file read again, the flags applied again.
-  LiveSettings live{**pipeline, pipeline_options.server,          **shipping,    authenticator,
-                    flags.proxy ? nullptr : &toolkit, limiter, config.policy, config.rate_limits};
+  LiveSettings live{**pipeline,
+                    pipeline_options.server,
+                    **shipping,
+                    authenticator,
+                    flags.proxy ? nullptr : &toolkit,
+                    limiter,
+                    config.policy,
+                    config.rate_limits,
+                    nullptr};
   auto reload = [&] {
     if (flags.config_file.empty()) {
       (void)Reload(live, config,
@@ -486,8 +493,9 @@ int Serve(const ServeFlags& flags) {
     proxied = RunProxy(flags, config, std::move(upstream), *http, dev_key, **pipeline,
                        pipeline_options.server, journal_line, stop, reload);
   } else {
-    SignalWatcher watcher(stop, reload);
     Server server(server_options, toolkit);
+    live.tools_changed = [&server] { server.ToolsListChanged(); };
+    SignalWatcher watcher(stop, reload);  // before the server goes: it may reach it
     if (config.listen.empty()) {
       served = ServeOverStdio(server, config, flags, toolkit, journal_line, records, stop);
     } else {

@@ -20,6 +20,10 @@ namespace mcpaudit {
 
 using nlohmann::json;
 
+namespace {
+class Session;
+}  // namespace
+
 struct Server::Impl {
   Impl(ServerOptions o, const Toolkit& t)
       : options(std::move(o)),
@@ -40,12 +44,23 @@ struct Server::Impl {
   // durable mode, for the sync): beyond kMaxAnswersWaiting the server is busy.
   static constexpr size_t kMaxAnswersWaiting = 1024;
   std::atomic<size_t> answers_waiting{0};
+  // The sessions to tell when the tools change: 2025 sessions once
+  // initialized, 2026 subscriptions that asked for toolsListChanged.
+  std::mutex told_mutex;
+  std::vector<std::weak_ptr<Session>> told;  // guarded by told_mutex
+  size_t purge_told_at = 64;                 // guarded by told_mutex
+  void TellOfChanges(std::weak_ptr<Session> session) {
+    std::lock_guard lock(told_mutex);
+    if (told.size() >= purge_told_at) {
+      std::erase_if(told, [](const auto& s) { return s.expired(); });
+      purge_told_at = std::max<size_t>(64, 2 * told.size());
+    }
+    told.push_back(std::move(session));
+  }
   WorkerPool pool;  // last: joined first, while the members above still live
 };
 
 namespace {
-
-class Session;
 
 // The way back to the client for one request being served.
 class RequestChannel final : public ClientChannel {
@@ -254,16 +269,20 @@ class Session final : public std::enable_shared_from_this<Session> {
 
   // subscriptions/listen: a stream of the change notifications the client
   // opts in to, until it cancels (stdio: notifications/cancelled; HTTP: it
-  // closes the stream) or the connection ends, which answers it. This server's
-  // tools, prompts and resources do not change while it runs, so it agrees to
-  // send none of them and the stream carries only its acknowledgement.
+  // closes the stream) or the connection ends, which answers it. Of them, only
+  // the tools' list changes while the server runs (a reload of the policy
+  // that decides which tools each caller sees); prompts and resources do not,
+  // so nothing is promised of them.
   void Listen(const jsonrpc::Message& message) {
     const json& params = message.params;
-    if (params.contains("notifications") && !params["notifications"].is_object()) {
-      return Answer(message.id,
-                    jsonrpc::Error(message.id, rpc::kInvalidParams,
-                                   "Invalid params: 'notifications' must be an object"));
+    const json filter = params.value("notifications", json::object());
+    if (!filter.is_object() ||
+        (filter.contains("toolsListChanged") && !filter["toolsListChanged"].is_boolean())) {
+      return Answer(message.id, jsonrpc::Error(message.id, rpc::kInvalidParams,
+                                               "Invalid params: 'notifications' must be an object "
+                                               "whose 'toolsListChanged' is a boolean"));
     }
+    const bool tools = filter.value("toolsListChanged", false);
     const std::string key = jsonrpc::IdKey(message.id);
     {
       std::lock_guard lock(mutex_);
@@ -279,30 +298,59 @@ class Session final : public std::enable_shared_from_this<Session> {
                                      "Invalid Request: id " + jsonrpc::IdToString(message.id) +
                                          " is already in use"));
       }
-      listening_.emplace(key, message.id);
+      listening_.emplace(key, Listener{message.id, tools});
+      // Acknowledged before any notification can be sent on it (the lock).
+      json agreed = json::object();
+      if (tools) agreed["toolsListChanged"] = true;
+      SendRelated(jsonrpc::Notification("notifications/subscriptions/acknowledged",
+                                        {{"_meta", SubscriptionMeta(message.id)},
+                                         {"notifications", std::move(agreed)}}),
+                  key);
     }
-    SendRelated(
-        jsonrpc::Notification("notifications/subscriptions/acknowledged",
-                              {{"_meta", {{"io.modelcontextprotocol/subscriptionId", message.id}}},
-                               {"notifications", json::object()}}),
-        key);
+    if (tools) TellOfChanges();
   }
 
+  // From now on ToolsListChanged reaches this session.
+  void TellOfChanges() {
+    if (!told_of_changes_.exchange(true)) server_->TellOfChanges(weak_from_this());
+  }
+
+  static json SubscriptionMeta(const json& id) {
+    return {{"io.modelcontextprotocol/subscriptionId", id}};
+  }
+
+ public:
+  // The tools a caller may list have changed (a reload of the policy): a 2025
+  // session is told on its own stream, each subscription that asked on its
+  // stream. Under the lock: never after a subscription's last answer.
+  void ToolsListChanged() {
+    std::lock_guard lock(mutex_);
+    if (closing_) return;
+    if (!protocol_version_.empty())
+      SendRelated(jsonrpc::Notification("notifications/tools/list_changed", json::object()), "");
+    for (const auto& [key, listener] : listening_) {
+      if (!listener.tools) continue;
+      SendRelated(jsonrpc::Notification("notifications/tools/list_changed",
+                                        {{"_meta", SubscriptionMeta(listener.id)}}),
+                  key);
+    }
+  }
+
+ private:
   static constexpr size_t kMaxSubscriptions = 64;  // open subscriptions/listen per connection
 
   // The connection ends: each subscription gets its answer (a graceful end).
   void EndSubscriptions() {
-    std::map<std::string, json> listening;
+    std::map<std::string, Listener> listening;
     {
       std::lock_guard lock(mutex_);
       listening.swap(listening_);
     }
-    for (const auto& [key, id] : listening) {
-      json result = {{"resultType", "complete"},
-                     {"_meta",
-                      {{"io.modelcontextprotocol/subscriptionId", id},
-                       {std::string(modern::kServerInfoKey), ServerInfo()}}}};
-      Answer(id, jsonrpc::Result(id, result));
+    for (const auto& [key, listener] : listening) {
+      json meta = SubscriptionMeta(listener.id);
+      meta[std::string(modern::kServerInfoKey)] = ServerInfo();
+      const json result = {{"resultType", "complete"}, {"_meta", std::move(meta)}};
+      Answer(listener.id, jsonrpc::Result(listener.id, result));
       Finished(key);
     }
   }
@@ -335,7 +383,8 @@ class Session final : public std::enable_shared_from_this<Session> {
 
   json Capabilities(bool modern) const {
     const Toolkit& toolkit = server_->toolkit;
-    json capabilities = {{"tools", {{"listChanged", false}}}, {"logging", json::object()}};
+    // The tools' list changes with a reload of the policy (ToolsListChanged).
+    json capabilities = {{"tools", {{"listChanged", true}}}, {"logging", json::object()}};
     // 2026-07-28 has no resources/subscribe (subscriptions/listen instead).
     if (toolkit.has_resources())
       capabilities["resources"] = {{"subscribe", !modern}, {"listChanged", false}};
@@ -443,6 +492,7 @@ class Session final : public std::enable_shared_from_this<Session> {
       if (auto it = params.find("capabilities"); it != params.end() && it->is_object())
         client_capabilities_ = *it;
     }
+    TellOfChanges();
     const ServerOptions& options = server_->options;
     json result = {{"protocolVersion", version},
                    {"capabilities", Capabilities(false)},
@@ -816,6 +866,7 @@ class Session final : public std::enable_shared_from_this<Session> {
   const MessageContext* receiving_ = nullptr;  // the message being received (one reader at a time)
   const modern::RequestMeta* modern_ = nullptr;  // its _meta, when it is a request of 2026-07-28
   bool receiving_large_ = false;               // it is over kLargeMessageBytes
+  std::atomic<bool> told_of_changes_ = false;  // ToolsListChanged reaches it
 
   std::mutex mutex_;
   std::condition_variable idle_;
@@ -825,7 +876,11 @@ class Session final : public std::enable_shared_from_this<Session> {
   json client_capabilities_ = json::object();          // guarded by mutex_
   std::string log_level_ = "info";                     // guarded by mutex_; set by logging/setLevel
   std::set<std::string> subscriptions_;                // guarded by mutex_; resources/subscribe
-  std::map<std::string, json> listening_;  // guarded by mutex_; subscriptions/listen: id key → id
+  struct Listener {
+    json id;     // of its subscriptions/listen request
+    bool tools;  // it asked for notifications/tools/list_changed
+  };
+  std::map<std::string, Listener> listening_;  // guarded by mutex_; subscriptions/listen by id key
   uint64_t next_request_ = 0;                          // guarded by mutex_
   bool closing_ = false;                               // guarded by mutex_
   std::optional<std::chrono::steady_clock::time_point>
@@ -973,6 +1028,17 @@ RequestContext ContextOf(const ConnectionInfo& info,
 
 void Server::RecordRefusal(const ConnectionInfo& info, const RefusedRequest& refusal) {
   impl_->refusals.Record(info, refusal);
+}
+
+void Server::ToolsListChanged() {
+  std::vector<std::weak_ptr<Session>> told;
+  {
+    std::lock_guard lock(impl_->told_mutex);
+    std::erase_if(impl_->told, [](const auto& s) { return s.expired(); });
+    told = impl_->told;
+  }
+  for (const auto& weak : told)
+    if (auto session = weak.lock()) session->ToolsListChanged();
 }
 
 bool Server::WouldWait(std::string_view method) const {

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -50,6 +52,63 @@ void ExpectVerifies(const std::filesystem::path& dir) {
   auto [code, output] = testing::RunCommand("verify --audit-dir " + dir.string());
   EXPECT_EQ(code, 0) << output;
   EXPECT_NE(output.find("valid:"), std::string::npos) << output;
+}
+
+// Tools listed by role change with a reload of the policy: whoever asked to be
+// told is, on its own stream, and no one else.
+TEST(ModernProtocolTest, AReloadedPolicyTellsTheSubscriptionsAndSessionsThatAskedOfIt) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  const auto config = dir.path() / "mcp-audit.toml";
+  const std::string allow_all = "[[policy.access]]\nroles = [\"*\"]\nallow = [\"*\"]\n";
+  std::ofstream(config) << allow_all;
+  ServerProcess server(audit, {"--toolkit", "conformance", "--config", config.string()});
+  auto reload = [&](const std::string& policy) {
+    std::ofstream(config) << policy;
+    auto [code, said] = testing::RunCommand("reload --audit-dir " + audit.string());
+    EXPECT_EQ(code, 0) << said;
+  };
+  auto listed = [&](const json& id) {
+    server.Send(ModernRequest(id, "tools/list"));
+    const json answer = server.Read();
+    std::set<std::string> names;
+    for (const auto& tool : answer["result"]["tools"]) names.insert(tool["name"]);
+    return names;
+  };
+
+  server.Send(ModernRequest("watch", "subscriptions/listen",
+                            {{"notifications", {{"toolsListChanged", true}}}}));
+  json ack = server.Read();
+  EXPECT_VALID(ack, "SubscriptionsAcknowledgedNotification");
+  EXPECT_EQ(ack["params"]["notifications"], (json{{"toolsListChanged", true}}));
+  server.Send(ModernRequest("quiet", "subscriptions/listen", {{"notifications", json::object()}}));
+  EXPECT_EQ(server.Read()["params"]["notifications"], json::object());
+  EXPECT_TRUE(listed(1).contains("test_simple_text"));
+
+  reload(allow_all + "deny = [\"test_simple_text\"]\n");
+  const json changed = server.Read();
+  EXPECT_VALID(changed, "ToolListChangedNotification");
+  EXPECT_EQ(changed["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], "watch");
+  EXPECT_FALSE(listed(2).contains("test_simple_text"));
+
+  // A 2025 session on the same process is told too, on its own stream (no subscription).
+  server.Initialize();
+  reload(allow_all);
+  std::vector<json> told = {server.Read(), server.Read()};
+  EXPECT_EQ(told[0], (json{{"jsonrpc", "2.0"},
+                           {"method", "notifications/tools/list_changed"},
+                           {"params", json::object()}}));
+  EXPECT_EQ(told[1]["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], "watch");
+  EXPECT_TRUE(listed(3).contains("test_simple_text"));
+
+  EXPECT_EQ(server.CloseAndWait(), 0);
+  // The rest is the subscriptions' graceful ends; "quiet" was told nothing.
+  std::vector<json> rest;
+  std::istringstream lines(server.RemainingStdout());
+  for (std::string line; std::getline(lines, line);) rest.push_back(json::parse(line));
+  ASSERT_EQ(rest.size(), 2u) << server.RemainingStdout();
+  for (const json& end : rest) EXPECT_VALID(end, "SubscriptionsListenResultResponse");
+  ExpectVerifies(audit);
 }
 
 TEST(ModernProtocolTest, StdioServesTheStatelessRevisionBesideAnInitializedSession) {
@@ -126,8 +185,7 @@ TEST(ModernProtocolTest, StdioServesTheStatelessRevisionBesideAnInitializedSessi
     json ack = server.Read();
     EXPECT_VALID(ack, "SubscriptionsAcknowledgedNotification");
     EXPECT_EQ(ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], "listen-1");
-    EXPECT_EQ(ack["params"]["notifications"], json::object())
-        << "its lists never change: nothing is promised";
+    EXPECT_EQ(ack["params"]["notifications"], (json{{"toolsListChanged", true}}));
     server.Send({{"jsonrpc", "2.0"},
                  {"method", "notifications/cancelled"},
                  {"params", {{"requestId", "listen-1"}}}});
