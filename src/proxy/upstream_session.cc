@@ -36,8 +36,17 @@ struct PendingCall {
   std::string sensitivity;  // from the policy's classification
   bool phi = false;
   bool stateless = false;  // a 2026-07-28 request: its answer may ask for input (input_required)
+  std::string task_id;     // the upstream made it a task (the tasks extension)
   Steady::time_point started;
 };
+
+// The tasks extension (io.modelcontextprotocol/tasks) of 2026-07-28: an
+// upstream may answer a call with a task (resultType "task"), whose state the
+// client then polls with tasks/get until it is completed, failed or cancelled.
+constexpr std::string_view kTaskCreatedEvent = "task_created";
+bool IsFinalTaskStatus(std::string_view status) {
+  return status == "completed" || status == "failed" || status == "cancelled";
+}
 
 std::string IdText(const json& id) { return id.is_string() ? id.get<std::string>() : id.dump(); }
 
@@ -119,9 +128,10 @@ ProxyShared::~ProxyShared() {
 
 void ProxyShared::RecordSampled(const RequestContext& ctx, const CallRecord& record,
                                 AuditLogger::Done done) {
-  // A call of several rounds is never sampled away: its earlier rounds are recorded.
+  // A call of several rounds, or a task, is never sampled away: its earlier records are kept.
+  const bool task = record.details.is_object() && record.details.contains("task_id");
   if (record.event_type == "tool_call" && record.outcome == Outcome::kSuccess && ctx.round == 0 &&
-      ctx.request_state_digest.empty() && sampler_.Skip(record.tool))
+      ctx.request_state_digest.empty() && !task && sampler_.Skip(record.tool))
     return done(Status{});
   if (record.event_type == "tool_call") EmitSampleSummary(ctx, record.tool);
   recorder.RecordThen(ctx, record, std::move(done));
@@ -186,6 +196,17 @@ struct UpstreamSession::State {
   static constexpr size_t kMaxQuestionsRecorded = 16;  // inputRequests named in a record
   // Open subscriptions/listen requests (id keys): they are never answered by themselves.
   std::set<std::string> listening;
+  // Tasks the upstream created (by task id; the call that made each, and the
+  // input requests last recorded of it), oldest first; and the open tasks/get
+  // requests (id key -> task id).
+  struct Task {
+    PendingCall call;
+    std::string inputs_recorded;
+  };
+  std::map<std::string, Task> tasks;
+  std::deque<std::string> task_order;
+  static constexpr size_t kMaxTasksKept = 1024;
+  std::map<std::string, std::string> task_polls;
 
   // Answers waiting for their records: in durable mode the logger's writer
   // sends them after its sync. A lock of their own: the writer must never
@@ -270,6 +291,65 @@ struct UpstreamSession::State {
       }
     }
   }
+  // The upstream answered a call with a task: recorded as its creation, and
+  // remembered for the record of its end (when a tasks/get shows it). Mutex held.
+  void TaskCreated(PendingCall& call, const json& result, CallRecord& record) {
+    call.task_id = jsonrpc::StringMember(result, "taskId").substr(0, 256);
+    record.event_type = std::string(kTaskCreatedEvent);
+    record.details = {{"status", jsonrpc::StringMember(result, "status").substr(0, 64)}};
+    if (call.task_id.empty() || tasks.contains(call.task_id)) return;
+    tasks[call.task_id] = Task{call, {}};
+    task_order.push_back(call.task_id);
+    if (task_order.size() > kMaxTasksKept) {
+      tasks.erase(task_order.front());
+      task_order.pop_front();
+    }
+  }
+
+  // A tasks/get answered: a task that asks for input is recorded as that (once
+  // for each set of questions), and one that has ended as the call it was,
+  // once, before the client sees its end. Mutex held.
+  void TaskPolled(const std::string& task_id, const json& message, std::string line,
+                  const std::optional<std::string>& related) {
+    auto it = tasks.find(task_id);
+    const json result = message.value("result", json::object());
+    const std::string status =
+        result.is_object() ? jsonrpc::StringMember(result, "status") : std::string();
+    if (it == tasks.end() || !result.is_object())
+      return ToClient(std::move(line), message, related);
+    Task& task = it->second;
+    if (status == "input_required" && result.contains("inputRequests")) {
+      const std::string asked = Sha256Hex({result["inputRequests"].dump()});
+      if (asked != task.inputs_recorded) {
+        task.inputs_recorded = asked;
+        PendingCall asking = task.call;  // its round stays the call's
+        CallRecord record = RecordOf(asking);
+        record.params = Redacted(asking);
+        RecordInputRequested(asking, result, record);
+        record.details["task_id"] = task_id;
+        Record(asking.ctx, record, "a task's input request");
+      }
+      return ToClient(std::move(line), message, related);
+    }
+    if (!IsFinalTaskStatus(status)) return ToClient(std::move(line), message, related);
+    // The call's outcome, as if the upstream had answered it so.
+    json outcome = {{"jsonrpc", "2.0"}, {"id", message["id"]}};
+    if (status == "completed")
+      outcome["result"] = result.value("result", json::object());
+    else if (status == "failed")
+      outcome["error"] = result.value("error", json{{"code", -32603}, {"message", "failed"}});
+    else
+      outcome["error"] = {{"code", -32603}, {"message", "the task was cancelled"}};
+    std::optional<CallRecord> record = RecordOfAnswer(task.call, outcome, line.size());
+    if (record && status == "cancelled")
+      record->error = AuditError{0, "the task was cancelled", "cancelled"};
+    const RequestContext ctx = task.call.ctx;
+    tasks.erase(it);
+    std::erase(task_order, task_id);
+    if (!record) return ToClient(std::move(line), message, related);
+    SendOnceRecorded(ctx, *record, message["id"], std::move(line), message, related);
+  }
+
   // The same, sent by the watchdog. Mutex held.
   void QueueToolsRequest(const std::string& cursor = {}) {
     outbox.push_back(ToolsRequest(cursor));
@@ -350,15 +430,26 @@ struct UpstreamSession::State {
   // taken, or (fail closed, no record) an error in its place. Mutex held.
   void AnswerCall(PendingCall& call, const json& id, const json& answer, std::string line,
                   const std::optional<std::string>& related = {}) {
-    CallRecord record = FromAnswer(call, answer, line.size());
+    std::optional<CallRecord> record = RecordOfAnswer(call, answer, line.size());
+    if (!record) return send(Route(std::move(line), answer, related));
+    SendOnceRecorded(call.ctx, *record, id, std::move(line), answer, related);
+  }
+
+  // The record of a call's answer (none: the policy keeps no record of it). Mutex held.
+  std::optional<CallRecord> RecordOfAnswer(PendingCall& call, const json& answer, size_t bytes) {
+    CallRecord record = FromAnswer(call, answer, bytes);
     record.params = Redacted(call);
     const auto result = answer.find("result");
+    const std::string result_type = result != answer.end() && result->is_object()
+                                        ? jsonrpc::StringMember(*result, "resultType")
+                                        : "";
     // Only a 2026-07-28 tools/call may be asked for input; anything else an
     // upstream says of itself is recorded as what was asked.
-    const bool input_required = call.stateless && call.event_type == "tool_call" &&
-                                result != answer.end() && result->is_object() &&
-                                jsonrpc::StringMember(*result, "resultType") == "input_required";
+    const bool input_required =
+        call.stateless && call.event_type == "tool_call" && result_type == "input_required";
     if (input_required) RecordInputRequested(call, *result, record);
+    const bool task = call.stateless && result_type == "task";
+    if (task) TaskCreated(call, *result, record);
     for (const auto& rule :
          options.policy.classify) {  // classification by the resources the result names
       if (!options.policy.MatchesResources(rule, record.resources)) continue;
@@ -369,16 +460,25 @@ struct UpstreamSession::State {
       // The policy's level for the tool: none (successes unrecorded), metadata (no
       // parameters), request (redacted parameters), full (and a summary of the result).
       const AuditLevel level = options.policy.LevelFor(call.tool);
-      if (level == AuditLevel::kNone && record.outcome == Outcome::kSuccess)
-        return send(Route(std::move(line), answer, related));
+      if (level == AuditLevel::kNone && record.outcome == Outcome::kSuccess && !task)
+        return std::nullopt;
       if (level < AuditLevel::kRequest) record.params = nullptr;
-      if (level == AuditLevel::kFull && answer.contains("result") && !input_required)
+      if (level == AuditLevel::kFull && answer.contains("result") && !input_required && !task)
         record.details = {{"result", ResultSummary(answer["result"])}};
     }
+    if (!call.task_id.empty()) record.details["task_id"] = call.task_id;
+    return record;
+  }
+
+  // Sends `line` (the answer `answer` to request `id`) once `record` is
+  // taken, or (fail closed, no record) an error in its place. Mutex held.
+  void SendOnceRecorded(const RequestContext& ctx, const CallRecord& record, const json& id,
+                        std::string line, const json& answer,
+                        const std::optional<std::string>& related) {
     std::shared_ptr<void> waiting =
         AnswerWaiting();  // counted before Route closes the request (Drain)
     OutgoingMessage out = Route(std::move(line), answer, related);
-    shared.RecordSampled(call.ctx, record,
+    shared.RecordSampled(ctx, record,
                          [this, id, waiting = std::move(waiting),
                           out = std::move(out)](const Status& recorded) mutable {
                            if (!recorded) {
@@ -550,6 +650,11 @@ struct UpstreamSession::State {
         pending.erase(it);
         return;
       }
+      if (auto poll = task_polls.find(message["id"].dump()); poll != task_polls.end()) {
+        const std::string task_id = std::move(poll->second);
+        task_polls.erase(poll);
+        return TaskPolled(task_id, message, std::move(line), related);
+      }
     }
     if (message.is_object() &&
         jsonrpc::StringMember(message, "method") == "notifications/tools/list_changed")
@@ -603,6 +708,7 @@ struct UpstreamSession::State {
     for (auto& [key, call] : pending)
       FailCall(key, call, "the MCP server behind this proxy ended before it answered" + why);
     pending.clear();
+    task_polls.clear();
     // Other requests it will not answer either.
     for (const std::string& key : std::vector<std::string>(open_requests)) {
       const json failed = ErrorResponse(json::parse(key), -32603,
@@ -731,6 +837,7 @@ struct UpstreamSession::State {
         std::erase(open_requests, key);
         pending.erase(key);
         tools_list_requests.erase(key);
+        task_polls.erase(key);
         changed.notify_all();
       }
       decoded =
@@ -816,6 +923,7 @@ struct UpstreamSession::State {
         }
         std::erase(open_requests, id.dump());
         listening.erase(id.dump());
+        task_polls.erase(id.dump());
         changed.notify_all();
       }
       if (method == "initialize" && params.is_object()) {
@@ -842,6 +950,8 @@ struct UpstreamSession::State {
         }
         open_requests.push_back(key);
         if (method == "tools/list") tools_list_requests.insert(key);
+        if (stateless && method == "tasks/get" && params.is_object())
+          task_polls[key] = jsonrpc::StringMember(params, "taskId").substr(0, 256);
         if (params.is_object() && params.contains("_meta") && params["_meta"].is_object() &&
             params["_meta"].contains("progressToken"))
           progress_tokens[params["_meta"]["progressToken"].dump()] = key;

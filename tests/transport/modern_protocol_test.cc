@@ -471,6 +471,104 @@ void ExpectProxyRecords(const std::filesystem::path& dir, const std::string& sta
 // The stdio proxy relays 2026-07-28 to an upstream that speaks it and audits
 // it as serve does: each record says the request's revision, client and
 // trace; a call of two rounds is recorded once, linked to the round that asked.
+// No public MCP server speaks the tasks extension yet: a stand-in upstream in
+// shell makes each call of `probe` a task, which asks for input once and then
+// completes.
+std::filesystem::path WriteTaskServer(const std::filesystem::path& dir) {
+  const auto script = dir / "task-server.sh";
+  std::ofstream(script) << R"SH(#!/bin/sh
+polls=0
+answer() { echo "{\"jsonrpc\":\"2.0\",\"id\":$1,\"result\":$2}"; }
+task() {
+  echo "{\"resultType\":\"complete\",\"taskId\":\"$1\",\"status\":\"$2\",\"createdAt\":\"2026-07-28T10:00:00Z\",\"lastUpdatedAt\":\"2026-07-28T10:00:01Z\",\"pollIntervalMs\":10$3}"
+}
+while IFS= read -r line; do
+  id=$(printf '%s' "$line" | sed -n 's/^{"id":\([^,}]*\).*/\1/p')
+  case "$line" in
+    *'"method":"tools/list"'*)
+      answer "$id" '{"resultType":"complete","tools":[{"name":"probe","inputSchema":{"type":"object","properties":{"user":{"type":"string"},"pin":{"type":"string","writeOnly":true}}}}]}' ;;
+    *'"method":"tools/call"'*)
+      answer "$id" '{"resultType":"task","taskId":"t-1","status":"working","createdAt":"2026-07-28T10:00:00Z","lastUpdatedAt":"2026-07-28T10:00:00Z","pollIntervalMs":10}' ;;
+    *'"method":"tasks/update"'*)
+      answer "$id" '{"resultType":"complete"}' ;;
+    *'"taskId":"t-other"'*)
+      answer "$id" "$(task t-other completed ',"result":{"content":[]}')" ;;
+    *'"method":"tasks/get"'*)
+      polls=$((polls + 1))
+      case $polls in
+        1) answer "$id" "$(task t-1 working)" ;;
+        2|3) answer "$id" "$(task t-1 input_required ',"inputRequests":{"input-1":{"method":"elicitation/create","params":{"message":"Which account?","requestedSchema":{"type":"object","properties":{}}}}}')" ;;
+        *) answer "$id" "$(task t-1 completed ',"result":{"content":[{"type":"text","text":"probed"}]}')" ;;
+      esac ;;
+  esac
+done
+)SH";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  return script;
+}
+
+TEST(ModernProtocolTest, TheProxyRecordsAStandInUpstreamsTaskFromCreationToResult) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  {
+    ServerProcess proxy({"proxy", "--audit-dir", audit.string(), "--user", "dana", "--",
+                         WriteTaskServer(dir.path()).string()},
+                        dir.path() / "proxy.txt");
+    const json tasks_capable =
+        ModernMeta({{"elicitation", json::object()},
+                    {"extensions", {{"io.modelcontextprotocol/tasks", json::object()}}}});
+    auto ask = [&](const json& id, const std::string& method, const json& params) {
+      proxy.Send(ModernRequest(id, method, params, tasks_capable));
+      return proxy.Read();
+    };
+    const json created = ask(
+        "c1", "tools/call", {{"name", "probe"}, {"arguments", {{"user", "ann"}, {"pin", "4711"}}}});
+    EXPECT_EQ(created["result"]["resultType"], "task") << created;
+    EXPECT_EQ(created["result"]["taskId"], "t-1");
+    // Polled until it ends; the question it asks twice is recorded once.
+    std::vector<std::string> statuses;
+    for (int poll = 1; poll <= 4; ++poll) {
+      const json state = ask("g" + std::to_string(poll), "tasks/get", {{"taskId", "t-1"}});
+      statuses.push_back(state["result"]["status"]);
+      if (poll == 2) {
+        const json updated =
+            ask("u1", "tasks/update",
+                {{"taskId", "t-1"}, {"inputResponses", {{"input-1", {{"action", "decline"}}}}}});
+        EXPECT_TRUE(updated.contains("result")) << updated;
+      }
+    }
+    EXPECT_EQ(statuses, (std::vector<std::string>{"working", "input_required", "input_required",
+                                                  "completed"}));
+    // A task this proxy did not see created is relayed, not recorded.
+    EXPECT_EQ(ask("g9", "tasks/get", {{"taskId", "t-other"}})["result"]["status"], "completed");
+    EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+  }
+  std::vector<AuditEvent> records;
+  for (AuditEvent& e : CallRecords(audit))
+    if (e.event_type != "session_end") records.push_back(std::move(e));
+  ASSERT_EQ(records.size(), 3u);
+  const json params = {{"user", "ann"}, {"pin", "[REDACTED]"}};
+  EXPECT_EQ(records[0].event_type, "task_created");
+  EXPECT_EQ(records[0].details["task_id"], "t-1");
+  EXPECT_EQ(records[0].details["status"], "working");
+  EXPECT_EQ(records[1].event_type, "input_requested");
+  EXPECT_EQ(records[1].details["task_id"], "t-1");
+  EXPECT_EQ(records[1].details["input_requests"],
+            (json::array({{{"key", "input-1"}, {"method", "elicitation/create"}}})));
+  EXPECT_EQ(records[2].event_type, "tool_call");
+  EXPECT_EQ(records[2].outcome, Outcome::kSuccess);
+  EXPECT_EQ(records[2].details["task_id"], "t-1");
+  ASSERT_TRUE(records[2].response.has_value());
+  EXPECT_EQ(records[2].response->result_count, 1);
+  for (const AuditEvent& e : records) {
+    EXPECT_EQ(e.request.id, "c1") << "each record is of the call that made the task";
+    EXPECT_EQ(e.tool, "probe");
+    EXPECT_EQ(e.params, params);
+    EXPECT_EQ(e.request.protocol_version, "2026-07-28");
+  }
+  ExpectVerifies(audit);
+}
+
 TEST(ModernProtocolTest, TheStdioProxyRelaysAndAuditsTheStatelessRevision) {
   testing::TempDir dir;
   std::string state;
