@@ -53,6 +53,9 @@ struct ConnectionInfo {
   std::string client_ip;
   std::string user_agent;
   Identity identity;
+  // One request of the stateless revision (2026-07-28 over HTTP): the
+  // connection lives for that request alone, with no session around it.
+  bool stateless_request = false;
 };
 
 // What a transport knows about one received message beyond its text.
@@ -140,9 +143,6 @@ class SessionHost {
   // "busy" instead. Exact only for the one thread that hands this host its
   // requests (the HTTP I/O thread): nothing else fills the queue meanwhile.
   virtual bool WouldWait(std::string_view /*method*/) const { return false; }
-  // Whether requests of the stateless revision (2026-07-28) are served; a host
-  // that serves sessions only has them refused with the versions it serves.
-  virtual bool ServesStateless() const { return true; }
 };
 
 // The context of a request on the connection `info`: who calls, from where,

@@ -64,25 +64,11 @@ int LogRank(std::string_view level) {
   return it == std::end(kLevels) ? -1 : static_cast<int>(it - std::begin(kLevels));
 }
 
-json SupportedVersions(bool modern) {
+json SupportedVersions() {
   json versions = json::array();
-  if (modern)
-    for (std::string_view version : kVersions) versions.push_back(version);
+  for (std::string_view version : kVersions) versions.push_back(version);
   for (std::string_view version : kProtocolVersions) versions.push_back(version);
   return versions;
-}
-
-MetaError SessionsOnly(const json& params) {
-  std::string requested;
-  if (params.is_object()) {
-    if (auto meta = params.find("_meta"); meta != params.end() && meta->is_object())
-      requested = Cut(jsonrpc::StringMember(*meta, kVersionKey));
-  }
-  return MetaError{
-      kUnsupportedProtocolVersion,
-      std::string(kUnsupportedText) + ": this endpoint serves sessions (initialize) only",
-      json{{"supported", SupportedVersions(false)}, {"requested", requested}},
-      "unsupported_protocol_version"};
 }
 
 bool Declares(const json& params) {

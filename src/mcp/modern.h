@@ -32,9 +32,8 @@ bool IsVersion(std::string_view version);
 
 // The rank of an RFC 5424 severity as MCP names it (debug 0 … emergency 7); -1 for another word.
 int LogRank(std::string_view level);
-// Every revision served, modern first, then those that open a session;
-// without `modern`, only those.
-nlohmann::json SupportedVersions(bool modern = true);
+// Every revision served, modern first, then those that open a session.
+nlohmann::json SupportedVersions();
 
 // Whether a request with these params is a modern one: its _meta names a protocol version.
 bool Declares(const nlohmann::json& params);
@@ -58,10 +57,6 @@ struct MetaError {
 };
 
 std::expected<RequestMeta, MetaError> ReadRequestMeta(const nlohmann::json& params);
-
-// The refusal of a modern request by a host that serves sessions only (the
-// proxy): the client falls back to initialize with one of the versions named.
-MetaError SessionsOnly(const nlohmann::json& params);
 
 // The names of the capabilities declared (at most 32 of them), for records.
 std::vector<std::string> CapabilityNames(const nlohmann::json& capabilities);

@@ -110,17 +110,63 @@ CallRecord FromAnswer(const PendingCall& call, const json& answer, size_t bytes)
   return record;
 }
 
+// A task the upstream created: the call that made it, and the input requests
+// last recorded of it.
+struct Task {
+  PendingCall call;
+  std::string inputs_recorded;
+};
+
 constexpr const char* kRestartId = "mcp-audit-restart";  // the id of a replayed initialize
 constexpr const char* kToolsListId = "mcp-audit-tools";  // the proxy's own tools/list
 
 }  // namespace
+
+// What outlives one request of the stateless revision (over the HTTP front
+// each is a session of its own): the round of each requestState the upstream
+// issued (its SHA-256), for the record of the retry, and the tasks it created
+// (by task id), for the records of their questions and end; oldest first.
+struct ProxyShared::Spanning {
+  static constexpr size_t kMaxRoundsKept = 1024;
+  static constexpr size_t kMaxTasksKept = 1024;
+  std::mutex mutex;  // taken with a session's mutex held, never the other way
+  std::deque<std::pair<std::string, uint32_t>> rounds;  // guarded by mutex
+  std::map<std::string, Task> tasks;                    // guarded by mutex
+  std::deque<std::string> task_order;                   // guarded by mutex
+};
 
 ProxyShared::ProxyShared(ProxyOptions o, const Recorder& r)
     : options(std::move(o)),
       recorder(r),
       redactor(options.redaction),
       refusals(r, redactor, options.refusals),
+      spanning(std::make_unique<Spanning>()),
+      stateless_child_(options.command.empty()
+                           ? nullptr
+                           : MakeSharedChild(options.command, options.max_upstream_message_bytes,
+                                             options.max_json_depth)),
       sampler_(options.policy.sampling) {}
+
+std::unique_ptr<UpstreamLink> ProxyShared::StatelessLink() {
+  return stateless_child_ ? ViewOf(*stateless_child_) : MakeHttpLink(options.http);
+}
+
+std::optional<ProxyShared::SensitiveByTool> ProxyShared::LearntTools() const {
+  std::lock_guard lock(learnt_mutex_);
+  if (!learnt_ || Steady::now() - learnt_at_ > kLearntToolsFresh) return std::nullopt;
+  return learnt_;
+}
+
+void ProxyShared::KeepLearntTools(SensitiveByTool learnt) {
+  std::lock_guard lock(learnt_mutex_);
+  learnt_ = std::move(learnt);
+  learnt_at_ = Steady::now();
+}
+
+void ProxyShared::ForgetLearntTools() {
+  std::lock_guard lock(learnt_mutex_);
+  learnt_.reset();
+}
 
 ProxyShared::~ProxyShared() {
   for (const auto& tool : sampler_.ToolsWithSkipped()) EmitSampleSummary(RequestContext{}, tool);
@@ -180,7 +226,7 @@ struct UpstreamSession::State {
   std::thread watchdog;
 
   // What each tool's input schema marks sensitive, from the upstream's tools/list.
-  std::map<std::string, std::vector<json::json_pointer>> sensitive;
+  ProxyShared::SensitiveByTool sensitive;
   // The proxy's own tools/list has been answered to its last page: until then
   // a call's record masks every argument (its schema is not known yet).
   bool tools_learnt = false;
@@ -188,24 +234,12 @@ struct UpstreamSession::State {
   std::set<std::string> tools_list_requests;  // the client's tools/list requests, by id key
   std::vector<std::string> outbox;            // the proxy's own messages for the upstream
   // 2026-07-28 (stateless) clients: the version the proxy's own tools/list
-  // names (empty: the session's), and the round of each requestState the
-  // upstream issued (its SHA-256), for the record of the retry; oldest first.
+  // names (empty: the session's).
   std::string modern_version;
-  std::deque<std::pair<std::string, uint32_t>> rounds;
-  static constexpr size_t kMaxRoundsKept = 1024;
   static constexpr size_t kMaxQuestionsRecorded = 16;  // inputRequests named in a record
   // Open subscriptions/listen requests (id keys): they are never answered by themselves.
   std::set<std::string> listening;
-  // Tasks the upstream created (by task id; the call that made each, and the
-  // input requests last recorded of it), oldest first; and the open tasks/get
-  // requests (id key -> task id).
-  struct Task {
-    PendingCall call;
-    std::string inputs_recorded;
-  };
-  std::map<std::string, Task> tasks;
-  std::deque<std::string> task_order;
-  static constexpr size_t kMaxTasksKept = 1024;
+  // The open tasks/get requests (id key -> task id).
   std::map<std::string, std::string> task_polls;
 
   // Answers waiting for their records: in durable mode the logger's writer
@@ -223,9 +257,18 @@ struct UpstreamSession::State {
         redactor(s.redactor),
         info(std::move(i)),
         send(std::move(sender)),
-        link(options.http.url.empty()
+        link(info.stateless_request ? shared.StatelessLink()
+             : options.http.url.empty()
                  ? MakeChildLink(options.command, options.max_upstream_message_bytes)
-                 : MakeHttpLink(options.http)) {}
+                 : MakeHttpLink(options.http)) {
+    // A request of the stateless revision over HTTP: what another taught is used while fresh.
+    if (info.stateless_request) {
+      if (auto learnt = shared.LearntTools()) {
+        sensitive = std::move(*learnt);
+        tools_learnt = tools_asked = true;
+      }
+    }
+  }
 
   // Learns the tools' sensitive parameters from a tools/list result. Mutex held.
   void LearnTools(const json& result) {
@@ -255,7 +298,8 @@ struct UpstreamSession::State {
   // carries (the upstream's, opaque to the proxy): one more than the round that
   // was given it; 0 when the proxy did not see that round. Mutex held.
   uint32_t RoundAfter(const std::string& state_digest) const {
-    for (const auto& [digest, round] : rounds)
+    std::lock_guard lock(shared.spanning->mutex);
+    for (const auto& [digest, round] : shared.spanning->rounds)
       if (digest == state_digest) return round + 1;
     return 0;
   }
@@ -286,8 +330,10 @@ struct UpstreamSession::State {
       const std::string digest = Sha256Hex({state});
       record.details["issued_request_state_digest"] = digest;
       if (call.ctx.round > 0) {
-        rounds.emplace_back(digest, call.ctx.round);
-        if (rounds.size() > kMaxRoundsKept) rounds.pop_front();
+        ProxyShared::Spanning& spanning = *shared.spanning;
+        std::lock_guard lock(spanning.mutex);
+        spanning.rounds.emplace_back(digest, call.ctx.round);
+        if (spanning.rounds.size() > spanning.kMaxRoundsKept) spanning.rounds.pop_front();
       }
     }
   }
@@ -297,12 +343,14 @@ struct UpstreamSession::State {
     call.task_id = jsonrpc::StringMember(result, "taskId").substr(0, 256);
     record.event_type = std::string(kTaskCreatedEvent);
     record.details = {{"status", jsonrpc::StringMember(result, "status").substr(0, 64)}};
-    if (call.task_id.empty() || tasks.contains(call.task_id)) return;
-    tasks[call.task_id] = Task{call, {}};
-    task_order.push_back(call.task_id);
-    if (task_order.size() > kMaxTasksKept) {
-      tasks.erase(task_order.front());
-      task_order.pop_front();
+    ProxyShared::Spanning& spanning = *shared.spanning;
+    std::lock_guard lock(spanning.mutex);
+    if (call.task_id.empty() || spanning.tasks.contains(call.task_id)) return;
+    spanning.tasks[call.task_id] = Task{call, {}};
+    spanning.task_order.push_back(call.task_id);
+    if (spanning.task_order.size() > spanning.kMaxTasksKept) {
+      spanning.tasks.erase(spanning.task_order.front());
+      spanning.task_order.pop_front();
     }
   }
 
@@ -311,27 +359,38 @@ struct UpstreamSession::State {
   // once, before the client sees its end. Mutex held.
   void TaskPolled(const std::string& task_id, const json& message, std::string line,
                   const std::optional<std::string>& related) {
-    auto it = tasks.find(task_id);
     const json result = message.value("result", json::object());
     const std::string status =
         result.is_object() ? jsonrpc::StringMember(result, "status") : std::string();
-    if (it == tasks.end() || !result.is_object())
-      return ToClient(std::move(line), message, related);
-    Task& task = it->second;
-    if (status == "input_required" && result.contains("inputRequests")) {
-      const std::string asked = Sha256Hex({result["inputRequests"].dump()});
-      if (asked != task.inputs_recorded) {
-        task.inputs_recorded = asked;
-        PendingCall asking = task.call;  // its round stays the call's
-        CallRecord record = RecordOf(asking);
-        record.params = Redacted(asking);
-        RecordInputRequested(asking, result, record);
-        record.details["task_id"] = task_id;
-        Record(asking.ctx, record, "a task's input request");
+    const bool asks = status == "input_required" && result.contains("inputRequests");
+    const std::string asked = asks ? Sha256Hex({result["inputRequests"].dump()}) : "";
+    // The task as it was created (taken when it ends; a copy when it asks for input anew).
+    std::optional<Task> task;
+    {
+      ProxyShared::Spanning& spanning = *shared.spanning;
+      std::lock_guard lock(spanning.mutex);
+      auto it = spanning.tasks.find(task_id);
+      if (it != spanning.tasks.end() && result.is_object()) {
+        if (IsFinalTaskStatus(status)) {
+          task = std::move(it->second);
+          spanning.tasks.erase(it);
+          std::erase(spanning.task_order, task_id);
+        } else if (asks && asked != it->second.inputs_recorded) {
+          it->second.inputs_recorded = asked;
+          task = it->second;
+        }
       }
+    }
+    if (!task) return ToClient(std::move(line), message, related);
+    if (asks) {
+      PendingCall& asking = task->call;  // a copy: its round stays the call's
+      CallRecord record = RecordOf(asking);
+      record.params = Redacted(asking);
+      RecordInputRequested(asking, result, record);
+      record.details["task_id"] = task_id;
+      Record(asking.ctx, record, "a task's input request");
       return ToClient(std::move(line), message, related);
     }
-    if (!IsFinalTaskStatus(status)) return ToClient(std::move(line), message, related);
     // The call's outcome, as if the upstream had answered it so.
     json outcome = {{"jsonrpc", "2.0"}, {"id", message["id"]}};
     if (status == "completed")
@@ -340,12 +399,10 @@ struct UpstreamSession::State {
       outcome["error"] = result.value("error", json{{"code", -32603}, {"message", "failed"}});
     else
       outcome["error"] = {{"code", -32603}, {"message", "the task was cancelled"}};
-    std::optional<CallRecord> record = RecordOfAnswer(task.call, outcome, line.size());
+    std::optional<CallRecord> record = RecordOfAnswer(task->call, outcome, line.size());
     if (record && status == "cancelled")
       record->error = AuditError{0, "the task was cancelled", "cancelled"};
-    const RequestContext ctx = task.call.ctx;
-    tasks.erase(it);
-    std::erase(task_order, task_id);
+    const RequestContext& ctx = task->call.ctx;
     if (!record) return ToClient(std::move(line), message, related);
     SendOnceRecorded(ctx, *record, message["id"], std::move(line), message, related);
   }
@@ -602,6 +659,7 @@ struct UpstreamSession::State {
           QueueToolsRequest(jsonrpc::StringMember(result, "nextCursor"));
         else
           tools_learnt = true;  // an error too: the upstream has no schema to tell
+        if (tools_learnt && info.stateless_request) shared.KeepLearntTools(sensitive);
         return;
       }
       if (abandoned.erase(message["id"].dump()) > 0) {
@@ -657,8 +715,10 @@ struct UpstreamSession::State {
       }
     }
     if (message.is_object() &&
-        jsonrpc::StringMember(message, "method") == "notifications/tools/list_changed")
+        jsonrpc::StringMember(message, "method") == "notifications/tools/list_changed") {
       QueueToolsRequest();
+      shared.ForgetLearntTools();
+    }
     ToClient(std::move(line), message, related);
   }
 

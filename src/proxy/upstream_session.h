@@ -26,7 +26,10 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,7 +80,24 @@ class ProxyShared {
   const Redactor redactor;
   RefusalRecorder refusals;  // requests refused before a session took them, and unreadable messages
 
+  // The stateless revision over the HTTP front (each request a session of its
+  // own): one child process for all of them (a child upstream), and what the
+  // upstream's tools/list taught one of them, for the others (while fresh).
+  std::unique_ptr<UpstreamLink> StatelessLink();
+  using SensitiveByTool = std::map<std::string, std::vector<nlohmann::json::json_pointer>>;
+  std::optional<SensitiveByTool> LearntTools() const;
+  void KeepLearntTools(SensitiveByTool learnt);
+  void ForgetLearntTools();
+  static constexpr std::chrono::seconds kLearntToolsFresh{60};
+  struct Spanning;
+  const std::unique_ptr<Spanning> spanning;  // rounds and tasks, seen by every session
+
  private:
+  std::shared_ptr<SharedChild> stateless_child_;  // started with its first request
+  mutable std::mutex learnt_mutex_;
+  std::optional<SensitiveByTool> learnt_;            // guarded by learnt_mutex_
+  std::chrono::steady_clock::time_point learnt_at_;  // guarded by learnt_mutex_
+
   void EmitSampleSummary(const RequestContext& ctx, const std::string& tool);
   CallSampler sampler_;
 };

@@ -770,7 +770,8 @@ class HttpTransport {
   }
 
   std::shared_ptr<Session> NewSession(const HttpRequest& request, const std::string& client_ip,
-                                      const Identity& identity, bool registered) {
+                                      const Identity& identity, bool registered,
+                                      bool stateless_request = false) {
     auto session = std::make_shared<Session>();
     if (registered) {
       std::array<uint8_t, 16> bytes;
@@ -788,6 +789,7 @@ class HttpTransport {
     info.client_ip = client_ip;
     info.user_agent = Field(request, http::field::user_agent);
     info.identity = identity;
+    info.stateless_request = stateless_request;
     session->connection = server_.Connect(std::move(info), SenderFor(session));
     sessions_.emplace(session->key, session);
     return session;
@@ -905,11 +907,6 @@ class HttpTransport {
       server_.RecordRefusal(caller, refusal);
       return Json(request, http::status::bad_request, jsonrpc::Error(message.id, code, text, data));
     };
-    if (!server_.ServesStateless()) {
-      const modern::MetaError refused = modern::SessionsOnly(message.params);
-      co_return co_await Write(
-          stream, refuse(refused.code, refused.message, refused.data, refused.reason, nullptr));
-    }
     auto meta = modern::ReadRequestMeta(message.params);
     if (!meta) {
       const modern::MetaError& error = meta.error();
@@ -951,7 +948,8 @@ class HttpTransport {
                             "too_many_subscriptions"));
       }
     }
-    std::shared_ptr<Session> session = NewSession(request, client_ip, identity, false);
+    std::shared_ptr<Session> session =
+        NewSession(request, client_ip, identity, false, /*stateless_request=*/true);
     session->protocol_version = meta->protocol_version;
     session->modern = true;
     session->listening = listen;

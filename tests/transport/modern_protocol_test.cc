@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/cli_process.h"
@@ -403,11 +405,8 @@ TEST(ModernProtocolTest, InstancesThatShareTheStateKeyCompleteEachOthersRounds) 
 // A 2026-07-28 client's exchanges through `mcp-audit proxy` over stdio: a
 // discover, a call, a call of two rounds (elicitation), a request the
 // upstream refuses and one the proxy refuses. Returns the requestState.
-std::string ExchangeThroughProxy(ServerProcess& proxy) {
-  auto ask = [&](const json& request) {
-    proxy.Send(request);
-    return proxy.Read();
-  };
+// `ask` sends one request and returns its answer.
+std::string ExchangeThroughProxy(const std::function<json(const json&)>& ask) {
   EXPECT_VALID(ask(ModernRequest("probe", "server/discover")), "DiscoverResultResponse");
   const json meta = ModernMeta({{"elicitation", json::object()}}, {{"traceparent", kTraceparent}});
   EXPECT_VALID(ask(ModernRequest(1, "tools/call", {{"name", "test_simple_text"}}, meta)),
@@ -433,13 +432,28 @@ std::string ExchangeThroughProxy(ServerProcess& proxy) {
   return input["result"]["requestState"];
 }
 
+// Asks over HTTP: one POST per request, its answer (JSON or the stream's last message).
+std::function<json(const json&)> AskOver(const HttpClient& http, const std::string& key) {
+  return [&http, key](const json& request) {
+    return AnswerOf(http.Post(request.dump(), ModernHeaders(request, key)));
+  };
+}
+
+std::string ExchangeThroughProxy(ServerProcess& proxy) {
+  return ExchangeThroughProxy([&](const json& request) {
+    proxy.Send(request);
+    return proxy.Read();
+  });
+}
+
 // What the proxy's journal says of ExchangeThroughProxy, and that both journals verify.
-void ExpectProxyRecords(const std::filesystem::path& dir, const std::string& state) {
+void ExpectProxyRecords(const std::filesystem::path& dir, const std::string& state,
+                        const std::string& user = "dana") {
   const std::vector<AuditEvent> records = CallRecords(dir / "audit");
   const AuditEvent* simple = FindRecord(records, "1");
   ASSERT_NE(simple, nullptr);
   EXPECT_EQ(simple->event_type, "tool_call");
-  EXPECT_EQ(simple->user.id, "dana");
+  EXPECT_EQ(simple->user.id, user);
   EXPECT_EQ(simple->request.protocol_version, "2026-07-28");
   EXPECT_EQ(simple->request.client.name, "modern-test-client");
   EXPECT_EQ(simple->request.client.capabilities, std::vector<std::string>{"elicitation"});
@@ -608,7 +622,10 @@ TEST(ModernProtocolTest, TheProxyRelaysTheStatelessRevisionToAnHttpUpstream) {
 // The HTTP proxy serves sessions only, for now: a 2026-07-28 request is
 // refused with the revisions it serves (and recorded), so that a client of
 // both falls back to initialize, which works.
-TEST(ModernProtocolTest, TheHttpProxyRefusesTheStatelessRevisionSoThatItsClientFallsBack) {
+// Over HTTP each request of the stateless revision is a session of its own:
+// they share one child upstream, each with its own ids (a second request
+// with the id of one still open elsewhere is answered as itself).
+TEST(ModernProtocolTest, TheHttpProxyRelaysTheStatelessRevisionToOneChildForAllItsRequests) {
   testing::TempDir dir;
   ServerProcess proxy(
       {"proxy", "--http", "127.0.0.1:0", "--dev-api-key", "--audit-dir",
@@ -618,30 +635,66 @@ TEST(ModernProtocolTest, TheHttpProxyRefusesTheStatelessRevisionSoThatItsClientF
   const auto [port, key] = testing::WaitForEndpoint(proxy);
   ASSERT_NE(port, 0) << proxy.Stderr();
   const HttpClient http("127.0.0.1", port);
-  const json probe = ModernRequest("probe", "server/discover");
-  const HttpReply refused = http.Post(probe.dump(), ModernHeaders(probe, key));
-  EXPECT_EQ(refused.status, 400);
-  const json answer = AnswerOf(refused);
-  EXPECT_VALID(answer, "UnsupportedProtocolVersionError");
-  EXPECT_EQ(answer["error"]["data"]["supported"][0], "2025-11-25") << answer;
-  testing::Headers headers = testing::McpPostHeaders();
-  headers.emplace_back("X-API-Key", key);
-  const HttpReply opened = http.Post(json{{"jsonrpc", "2.0"},
-                                          {"id", 0},
-                                          {"method", "initialize"},
-                                          {"params",
-                                           {{"protocolVersion", "2025-11-25"},
-                                            {"capabilities", json::object()},
-                                            {"clientInfo", {{"name", "both"}, {"version", "1"}}}}}}
-                                         .dump(),
-                                     headers);
-  EXPECT_EQ(opened.status, 200) << opened.body;
-  EXPECT_EQ(proxy.Signal(SIGTERM), 0);
+  auto ask = AskOver(http, key);
+  const std::string state = ExchangeThroughProxy(ask);
+
+  // A subscription held open under the id "same" while a call uses it too.
+  json listen_ack;
+  std::thread listening([&] {
+    const json listen = ModernRequest("same", "subscriptions/listen",
+                                      {{"notifications", {{"toolsListChanged", true}}}});
+    const HttpReply reply = http.Send("POST", "/mcp", listen.dump(), ModernHeaders(listen, key),
+                                      std::chrono::milliseconds(1500));
+    listen_ack = AnswerOf(reply);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const json same = ask(ModernRequest("same", "tools/call", {{"name", "test_simple_text"}}));
+  EXPECT_VALID(same, "CallToolResultResponse");
+  EXPECT_EQ(same["id"], "same");
+  listening.join();
+  EXPECT_VALID(listen_ack, "SubscriptionsAcknowledgedNotification");
+  EXPECT_EQ(listen_ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], "same");
+
+  EXPECT_EQ(proxy.Signal(SIGTERM), 0) << proxy.Stderr();
+
+  size_t children = 0;
+  for (const AuditEvent& e : testing::Records(dir.path() / "upstream", true))
+    children += e.event_type == "audit_started" ? 1 : 0;
+  EXPECT_EQ(children, 1u) << "one child for every stateless request";
   const std::vector<AuditEvent> records = CallRecords(dir.path() / "audit");
-  const AuditEvent* probed = FindRecord(records, "probe");
-  ASSERT_NE(probed, nullptr);
-  EXPECT_EQ(probed->outcome, Outcome::kDenied);
-  EXPECT_EQ(probed->error->reason, "unsupported_protocol_version");
+  size_t same_calls = 0;
+  for (const AuditEvent& e : records)
+    same_calls += e.request.id == "same" && e.event_type == "tool_call" ? 1 : 0;
+  EXPECT_EQ(same_calls, 1u);
+  // The upstream saw the call's id tagged: its subscription held "same" then.
+  bool tagged = false;
+  for (const AuditEvent& e : CallRecords(dir.path() / "upstream"))
+    tagged = tagged || (e.tool == "test_simple_text" && e.request.id.starts_with("mcp-audit:") &&
+                        e.request.id.ends_with("/\"same\""));
+  EXPECT_TRUE(tagged);
+  ExpectProxyRecords(dir.path(), state, records.front().user.id);
+}
+
+TEST(ModernProtocolTest, TheHttpProxyRelaysTheStatelessRevisionToAnHttpUpstream) {
+  testing::TempDir dir;
+  ServerProcess upstream({"serve", "--toolkit", "conformance", "--http", "127.0.0.1:0",
+                          "--dev-api-key", "--audit-dir", (dir.path() / "upstream").string()},
+                         dir.path() / "upstream.txt");
+  const auto [upstream_port, upstream_key] = testing::WaitForEndpoint(upstream);
+  ASSERT_NE(upstream_port, 0) << upstream.Stderr();
+  ServerProcess proxy({"proxy", "--http", "127.0.0.1:0", "--dev-api-key", "--audit-dir",
+                       (dir.path() / "audit").string(), "--upstream-url",
+                       "http://127.0.0.1:" + std::to_string(upstream_port) + "/mcp"},
+                      dir.path() / "proxy.txt", {"MCP_AUDIT_UPSTREAM_TOKEN=" + upstream_key});
+  const auto [port, key] = testing::WaitForEndpoint(proxy);
+  ASSERT_NE(port, 0) << proxy.Stderr();
+  const HttpClient http("127.0.0.1", port);
+  const std::string state = ExchangeThroughProxy(AskOver(http, key));
+  EXPECT_EQ(proxy.Signal(SIGTERM), 0) << proxy.Stderr();
+  EXPECT_EQ(upstream.Signal(SIGTERM), 0);
+  const std::vector<AuditEvent> records = CallRecords(dir.path() / "audit");
+  ASSERT_FALSE(records.empty());
+  ExpectProxyRecords(dir.path(), state, records.front().user.id);
 }
 
 class ModernHttpTest : public ::testing::Test {
