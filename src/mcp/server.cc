@@ -322,18 +322,23 @@ class Session final : public std::enable_shared_from_this<Session> {
  public:
   // The tools a caller may list have changed (a reload of the policy): a 2025
   // session is told on its own stream, each subscription that asked on its
-  // stream. Under the lock: never after a subscription's last answer.
+  // stream. Sent after the lock: a client that does not read holds up only
+  // this (the reload's thread), never the session.
   void ToolsListChanged() {
-    std::lock_guard lock(mutex_);
-    if (closing_) return;
-    if (!protocol_version_.empty())
-      SendRelated(jsonrpc::Notification("notifications/tools/list_changed", json::object()), "");
-    for (const auto& [key, listener] : listening_) {
-      if (!listener.tools) continue;
-      SendRelated(jsonrpc::Notification("notifications/tools/list_changed",
-                                        {{"_meta", SubscriptionMeta(listener.id)}}),
-                  key);
+    std::vector<std::pair<std::string, std::string>> told;  // request id, message
+    {
+      std::lock_guard lock(mutex_);
+      if (closing_) return;
+      if (!protocol_version_.empty())
+        told.emplace_back(
+            "", jsonrpc::Notification("notifications/tools/list_changed", json::object()));
+      for (const auto& [key, listener] : listening_) {
+        if (!listener.tools) continue;
+        told.emplace_back(key, jsonrpc::Notification("notifications/tools/list_changed",
+                                                     {{"_meta", SubscriptionMeta(listener.id)}}));
+      }
     }
+    for (auto& [key, text] : told) SendRelated(std::move(text), key);
   }
 
  private:

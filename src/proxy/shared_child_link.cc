@@ -1,9 +1,10 @@
 // One child process shared by the sessions of the stateless revision: over the
 // HTTP front each 2026-07-28 request is a session of its own, and a process
 // started for each would cost more than the request. Each session sees its
-// own link (a view) with its own ids. A request goes up with its own id unless
-// another view's request holds that id, when it is tagged with the view's
-// number; progress tokens are always tagged. On the way down an answer (or a
+// own link (a view) with its own ids. Every request goes up under an id of the
+// child's own, never used twice ("mcp-audit:<n>/<the view's id>"), so that a
+// late answer to a request its view gave up on reaches no one; progress tokens
+// are tagged with the view's number. On the way down an answer (or a
 // subscription's notification) finds its view by the id it answers, a
 // progress notification by its tag, and goes to the view as the view knows it.
 #include <charconv>
@@ -21,27 +22,27 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kTag = "mcp-audit:";  // "mcp-audit:<view>/<the value as JSON>"
+constexpr std::string_view kTag = "mcp-audit:";
 constexpr std::string_view kSubscriptionKey = "io.modelcontextprotocol/subscriptionId";
 
-json Tagged(uint64_t view, const json& value) {
-  return std::string(kTag) + std::to_string(view) + "/" + value.dump();
+json Tagged(uint64_t number, const json& value) {
+  return std::string(kTag) + std::to_string(number) + "/" + value.dump();
 }
 
-// The view a tagged value belongs to, and the value as the view knows it.
+// The number a tagged value carries, and the value as its view knows it.
 std::optional<std::pair<uint64_t, json>> Untagged(const json& value) {
   if (!value.is_string()) return std::nullopt;
   const std::string& text = value.get_ref<const std::string&>();
   const size_t slash = text.find('/', kTag.size());
   if (!text.starts_with(kTag) || slash == std::string::npos) return std::nullopt;
-  uint64_t view = 0;
+  uint64_t number = 0;
   const char* end = text.data() + slash;
-  if (auto [at, error] = std::from_chars(text.data() + kTag.size(), end, view);
+  if (auto [at, error] = std::from_chars(text.data() + kTag.size(), end, number);
       error != std::errc() || at != end)
     return std::nullopt;
   json original = json::parse(text.substr(slash + 1), nullptr, false);
   if (original.is_discarded()) return std::nullopt;
-  return std::pair{view, std::move(original)};
+  return std::pair{number, std::move(original)};
 }
 
 // The member `key` of `object` when `object` is an object that has it.
@@ -55,19 +56,23 @@ json* MemberOf(json& object, std::string_view key) {
 
 class SharedChild : public std::enable_shared_from_this<SharedChild> {
  public:
-  SharedChild(std::vector<std::string> command, size_t max_message_bytes, size_t max_json_depth)
+  SharedChild(std::vector<std::string> command, size_t max_message_bytes, size_t max_json_depth,
+              SharedChildEvents events)
       : child_(MakeChildLink(std::move(command), max_message_bytes)),
-        max_json_depth_(max_json_depth) {}
+        max_json_depth_(max_json_depth),
+        events_(std::move(events)) {}
   ~SharedChild() { child_->Stop(); }
 
   std::unique_ptr<UpstreamLink> View();
 
   // The view's events from now on; the child is started when it is not running.
-  bool Attach(uint64_t view, UpstreamLink::Events events) {
+  bool Attach(uint64_t number, UpstreamLink::Events events) {
     std::lock_guard starting(start_mutex_);
+    auto view = std::make_shared<Attached>();
+    view->events = std::move(events);
     {
       std::lock_guard lock(mutex_);
-      views_[view] = Attached{std::move(events), {}};
+      views_[number] = view;
       if (running_) return true;
       running_ = true;
     }
@@ -78,63 +83,73 @@ class SharedChild : public std::enable_shared_from_this<SharedChild> {
     if (!started) {
       std::lock_guard lock(mutex_);
       running_ = false;
-      views_.erase(view);
+      views_.erase(number);
+      return false;
     }
-    return started;
+    if (starts_++ > 0 && events_.restarted) events_.restarted(starts_ - 1);
+    return true;
   }
 
   // No event reaches the view after this; what it left unanswered is cancelled.
-  void Detach(uint64_t view) {
+  void Detach(uint64_t number) {
+    std::shared_ptr<Attached> view;
     std::vector<std::string> open;
     {
       std::lock_guard lock(mutex_);
-      auto it = views_.find(view);
+      auto it = views_.find(number);
       if (it == views_.end()) return;
-      for (const auto& [own, upstream] : it->second.open) {
+      view = std::move(it->second);
+      views_.erase(it);
+      for (const auto& [own, upstream] : view->open) {
         in_flight_.erase(upstream);
         open.push_back(upstream);
       }
-      views_.erase(it);
+    }
+    {
+      std::lock_guard told(view->mutex);  // a message being told to it is told first
+      view->detached = true;
     }
     for (const std::string& id : open) {
-      const json cancel = {
-          {"jsonrpc", "2.0"},
-          {"method", "notifications/cancelled"},
-          {"params", {{"requestId", json::parse(id)}, {"reason", "the client has gone"}}}};
+      const json cancel = {{"jsonrpc", "2.0"},
+                           {"method", "notifications/cancelled"},
+                           {"params", {{"requestId", id}, {"reason", "the client has gone"}}}};
       (void)child_->Send(cancel.dump());
     }
   }
 
-  // One message of `view` (a single JSON-RPC message, as its session wrote it).
-  bool Send(uint64_t view, const std::string& message) {
+  // One message of view `number` (a single JSON-RPC message, as its session wrote it).
+  bool Send(uint64_t number, const std::string& message) {
     json parsed = json::parse(message, nullptr, false);
-    if (!parsed.is_object()) return child_->Send(message);
+    if (!parsed.is_object()) return false;
     const std::string method = jsonrpc::StringMember(parsed, "method");
     json* params = MemberOf(parsed, "params");
     {
       std::lock_guard lock(mutex_);
-      auto attached = views_.find(view);
-      if (attached == views_.end()) return false;  // the child it was attached to has ended
+      auto it = views_.find(number);
+      if (it == views_.end()) return false;  // the child it was attached to has ended
+      Attached& view = *it->second;
       if (json* id = MemberOf(parsed, "id"); id && !method.empty()) {
-        const json own = *id;
-        if (in_flight_.contains(id->dump())) *id = Tagged(view, own);
-        in_flight_[id->dump()] = InFlight{view, own};
-        attached->second.open[own.dump()] = id->dump();
-      }
-      json* cancelled = params ? MemberOf(*params, "requestId") : nullptr;
-      if (cancelled && method == "notifications/cancelled") {
-        if (auto it = attached->second.open.find(cancelled->dump());
-            it != attached->second.open.end()) {
-          *cancelled = json::parse(it->second);
-          in_flight_.erase(it->second);
-          attached->second.open.erase(it);
-        }
+        const std::string own = id->dump();
+        *id = Tagged(++next_id_, *id);
+        in_flight_[id->get<std::string>()] = InFlight{number, json::parse(own)};
+        view.open[own] = id->get<std::string>();
+      } else if (json* cancelled = params ? MemberOf(*params, "requestId") : nullptr;
+                 cancelled && method == "notifications/cancelled") {
+        // Only a request of its own that is still open: the child's id of one
+        // answered meanwhile may never name another's.
+        auto open = view.open.find(cancelled->dump());
+        if (open == view.open.end()) return true;
+        *cancelled = open->second;
+        in_flight_.erase(open->second);
+        view.open.erase(open);
+      } else if (method.empty()) {
+        return true;  // an answer to a request of the child's: those reach no view
       }
     }
     if (params) {
-      if (json* token = MemberOf(*params, "progressToken")) *token = Tagged(view, *token);
+      if (json* token = MemberOf(*params, "progressToken")) *token = Tagged(number, *token);
       if (json* meta = MemberOf(*params, "_meta"))
-        if (json* token = MemberOf(*meta, "progressToken")) *token = Tagged(view, *token);
+        if (json* token = MemberOf(*meta, "progressToken")) *token = Tagged(number, *token);
     }
     return child_->Send(parsed.dump(-1, ' ', false, json::error_handler_t::replace));
   }
@@ -144,8 +159,10 @@ class SharedChild : public std::enable_shared_from_this<SharedChild> {
  private:
   struct Attached {
     UpstreamLink::Events events;
-    // Its requests not answered yet: its own id -> the child's (both as JSON text).
-    std::map<std::string, std::string> open;
+    // Its requests not answered yet: its own id (as JSON text) -> the child's.
+    std::map<std::string, std::string> open;  // guarded by SharedChild::mutex_
+    std::mutex mutex;                         // held while it is told anything
+    bool detached = false;                    // guarded by mutex; nothing is told after
   };
   struct InFlight {
     uint64_t view;
@@ -161,8 +178,8 @@ class SharedChild : public std::enable_shared_from_this<SharedChild> {
       repaired = WellFormedUtf8(line);  // as the session itself repairs it
       parsed = ParseBounded(repaired, max_json_depth_);
     }
-    if (parsed.fault != JsonFault::kNone || !parsed.value.is_object()) {
-      OpsLog().warn("proxy: a message from the upstream {} belongs to no request; dropped", name());
+    if (parsed.fault == JsonFault::kSyntax || !parsed.value.is_object()) {
+      OpsLog().warn("proxy: a line from the upstream {} that is not JSON-RPC was dropped", name());
       return;
     }
     json& message = parsed.value;
@@ -171,49 +188,79 @@ class SharedChild : public std::enable_shared_from_this<SharedChild> {
     json* answered = message.contains("method") ? nullptr : MemberOf(message, "id");
     json* subscription = meta ? MemberOf(*meta, kSubscriptionKey) : nullptr;
     json* token = params ? MemberOf(*params, "progressToken") : nullptr;
-    std::lock_guard lock(mutex_);  // the view is not detached while it is told
-    std::optional<uint64_t> view;
-    if (json* request = answered ? answered : subscription) {
-      if (auto it = in_flight_.find(request->dump()); it != in_flight_.end()) {
-        view = it->second.view;
-        *request = it->second.id;
-        if (answered) {
-          if (auto attached = views_.find(*view); attached != views_.end())
-            attached->second.open.erase(request->dump());
-          in_flight_.erase(it);
+    std::shared_ptr<Attached> view;
+    {
+      std::lock_guard lock(mutex_);
+      std::optional<uint64_t> number;
+      if (json* request = answered ? answered : subscription; request && request->is_string()) {
+        if (auto it = in_flight_.find(request->get<std::string>()); it != in_flight_.end()) {
+          number = it->second.view;
+          *request = it->second.id;
+          if (answered) {
+            if (auto found = views_.find(*number); found != views_.end())
+              found->second->open.erase(request->dump());
+            in_flight_.erase(it);
+          }
         }
+      } else if (auto route = token ? Untagged(*token) : std::nullopt) {
+        number = route->first;
+        *token = std::move(route->second);
       }
-    } else if (auto route = token ? Untagged(*token) : std::nullopt) {
-      view = route->first;
-      *token = std::move(route->second);
+      if (auto found = number ? views_.find(*number) : views_.end(); found != views_.end())
+        view = found->second;
     }
-    auto attached = view ? views_.find(*view) : views_.end();
-    if (attached == views_.end()) {
-      OpsLog().debug("proxy: a message from the upstream {} belongs to no request open; dropped",
+    if (!view) {
+      if (jsonrpc::StringMember(message, "method") == "notifications/tools/list_changed" &&
+          events_.tools_changed)
+        events_.tools_changed();
+      OpsLog().debug("proxy: a message from the upstream {} belongs to no open request; dropped",
                      name());
       return;
     }
-    attached->second.events.message(message.dump(-1, ' ', false, json::error_handler_t::replace),
-                                    std::nullopt);
+    std::string text;
+    if (parsed.fault != JsonFault::kNone) {
+      // Not relayed (the client's parser may not survive it either): its call fails.
+      if (!answered) return;
+      text = jsonrpc::Error(
+          *answered, -32603,
+          "the MCP server's answer was refused by mcp-audit proxy: " + parsed.message);
+    } else {
+      text = message.dump(-1, ' ', false, json::error_handler_t::replace);
+    }
+    std::lock_guard told(view->mutex);
+    if (!view->detached) view->events.message(std::move(text), std::nullopt);
   }
 
-  // The child has ended: every view is told, and the next Attach starts another.
+  // The child has ended: told once (to the owner), then to every view; the
+  // next Attach starts another.
   void Ended(UpstreamEnd end) {
-    std::lock_guard lock(mutex_);
-    running_ = false;
-    for (auto& [view, attached] : views_) attached.events.ended(end);
-    views_.clear();
-    in_flight_.clear();
+    std::map<uint64_t, std::shared_ptr<Attached>> views;
+    {
+      std::lock_guard lock(mutex_);
+      running_ = false;
+      views.swap(views_);
+      in_flight_.clear();
+    }
+    if (end.failure && events_.ended) events_.ended(end);
+    end.recorded = true;
+    for (auto& [number, view] : views) {
+      std::lock_guard told(view->mutex);
+      if (!view->detached) view->events.ended(end);
+      view->detached = true;
+    }
   }
 
   const std::unique_ptr<UpstreamLink> child_;
   const size_t max_json_depth_;
+  const SharedChildEvents events_;
   std::mutex start_mutex_;  // one Attach starts the child at a time
-  std::mutex mutex_;        // guards what follows; held while a view is told anything
-  std::map<uint64_t, Attached> views_;
-  std::map<std::string, InFlight> in_flight_;  // by the id the child knows (as JSON text)
+  size_t starts_ = 0;       // guarded by start_mutex_
+  std::mutex mutex_;        // guards what follows; never held while a view is told anything
+  std::map<uint64_t, std::shared_ptr<Attached>> views_;
+  std::map<std::string, InFlight> in_flight_;  // by the child's id
   bool running_ = false;
   uint64_t next_view_ = 0;
+  uint64_t next_id_ = 0;  // the child's ids are never used twice
 };
 
 namespace {
@@ -247,8 +294,10 @@ std::unique_ptr<UpstreamLink> SharedChild::View() {
 }
 
 std::shared_ptr<SharedChild> MakeSharedChild(std::vector<std::string> command,
-                                             size_t max_message_bytes, size_t max_json_depth) {
-  return std::make_shared<SharedChild>(std::move(command), max_message_bytes, max_json_depth);
+                                             size_t max_message_bytes, size_t max_json_depth,
+                                             SharedChildEvents events) {
+  return std::make_shared<SharedChild>(std::move(command), max_message_bytes, max_json_depth,
+                                       std::move(events));
 }
 
 std::unique_ptr<UpstreamLink> ViewOf(SharedChild& child) { return child.View(); }

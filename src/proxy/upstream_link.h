@@ -31,6 +31,7 @@ struct UpstreamEnd {
   bool failure = false;  // it ended by itself (not when asked to): recorded as upstream_exited
   nlohmann::json details;  // for the record: the command and exit code, or the URL and HTTP status
   std::string description;  // for the log and the client: "<upstream> ended (exit code 3)"
+  bool recorded = false;    // a shared child's end, recorded once already by its owner
 };
 
 class UpstreamLink {
@@ -74,9 +75,16 @@ std::unique_ptr<UpstreamLink> MakeHttpLink(HttpUpstream upstream);
 // untagged on the way down, so views never see each other's messages. The
 // child starts with the first view (and again after it ended); Stop() on a
 // view cancels what it left unanswered and leaves the child running.
+// What the owner of a shared child hears of it (once, not once per view).
+struct SharedChildEvents {
+  std::function<void(const UpstreamEnd& end)> ended;  // it ended by itself
+  std::function<void(size_t restarts)> restarted;     // it started again after an end
+  std::function<void()> tools_changed;  // it said its tools changed, to no subscription
+};
 class SharedChild;
 std::shared_ptr<SharedChild> MakeSharedChild(std::vector<std::string> command,
-                                             size_t max_message_bytes, size_t max_json_depth);
+                                             size_t max_message_bytes, size_t max_json_depth,
+                                             SharedChildEvents events);
 std::unique_ptr<UpstreamLink> ViewOf(SharedChild& child);
 
 }  // namespace mcpaudit

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -110,12 +111,33 @@ CallRecord FromAnswer(const PendingCall& call, const json& answer, size_t bytes)
   return record;
 }
 
-// A task the upstream created: the call that made it, and the input requests
-// last recorded of it.
+// A task the upstream created: the call that made it (its parameters as
+// recorded, not as sent), the input requests last recorded of it, and whether
+// the record of its end is being written.
 struct Task {
   PendingCall call;
+  json recorded_params;
   std::string inputs_recorded;
+  bool ending = false;
 };
+
+// Whose a task is: a task id means something only to the caller that made it.
+std::string TaskCaller(const RequestContext& ctx) {
+  const Identity& who = ctx.identity;
+  return json::array({who.user_id, who.tenant_id, who.auth_method}).dump() + "\n";
+}
+
+// The proxy's own request ids: a client's request under one of them is refused.
+bool IsReservedId(const json& id) {
+  return id.is_string() && id.get_ref<const std::string&>().starts_with("mcp-audit");
+}
+
+// What 2026-07-28 removed, which an upstream shared by every stateless
+// request must never see from one of them (it would change it for all).
+bool IsSessionMethod(std::string_view method) {
+  return method == "initialize" || method == "ping" || method == "logging/setLevel" ||
+         method == "resources/subscribe" || method == "resources/unsubscribe";
+}
 
 constexpr const char* kRestartId = "mcp-audit-restart";  // the id of a replayed initialize
 constexpr const char* kToolsListId = "mcp-audit-tools";  // the proxy's own tools/list
@@ -128,11 +150,31 @@ constexpr const char* kToolsListId = "mcp-audit-tools";  // the proxy's own tool
 // (by task id), for the records of their questions and end; oldest first.
 struct ProxyShared::Spanning {
   static constexpr size_t kMaxRoundsKept = 1024;
-  static constexpr size_t kMaxTasksKept = 1024;
+  static constexpr size_t kMaxTasksKept = 4096;      // then the oldest is forgotten,
+  static constexpr size_t kMaxTasksPerCaller = 256;  // or the caller's own oldest
   std::mutex mutex;  // taken with a session's mutex held, never the other way
   std::deque<std::pair<std::string, uint32_t>> rounds;  // guarded by mutex
-  std::map<std::string, Task> tasks;                    // guarded by mutex
+  std::map<std::string, Task> tasks;                    // guarded by mutex; by TaskKey
   std::deque<std::string> task_order;                   // guarded by mutex
+
+  // Keeps `task` of `caller` (TaskCaller) as `caller` + its id, within the bounds. Mutex held.
+  void Keep(const std::string& caller, const std::string& task_id, Task task) {
+    const std::string key = caller + task_id;
+    if (tasks.contains(key)) return;
+    size_t callers = 0;
+    for (const std::string& kept : task_order) callers += kept.starts_with(caller) ? 1 : 0;
+    if (callers >= kMaxTasksPerCaller) {
+      auto own =
+          std::ranges::find_if(task_order, [&](const auto& k) { return k.starts_with(caller); });
+      tasks.erase(*own);
+      task_order.erase(own);
+    } else if (task_order.size() >= kMaxTasksKept) {
+      tasks.erase(task_order.front());
+      task_order.pop_front();
+    }
+    tasks.emplace(key, std::move(task));
+    task_order.push_back(key);
+  }
 };
 
 ProxyShared::ProxyShared(ProxyOptions o, const Recorder& r)
@@ -144,8 +186,37 @@ ProxyShared::ProxyShared(ProxyOptions o, const Recorder& r)
       stateless_child_(options.command.empty()
                            ? nullptr
                            : MakeSharedChild(options.command, options.max_upstream_message_bytes,
-                                             options.max_json_depth)),
+                                             options.max_json_depth, ChildEvents())),
       sampler_(options.policy.sampling) {}
+
+SharedChildEvents ProxyShared::ChildEvents() {
+  // Recorded once, by no caller's session: the child serves them all.
+  auto record = [this](CallRecord record) {
+    RequestContext ctx;
+    ctx.received_at = recorder.clock().Now();
+    ctx.transport = "http";
+    if (Status recorded = recorder.Record(ctx, record); !recorded)
+      OpsLog().error("proxy: the record of {} could not be written: {}", record.event_type,
+                     recorded.error().message);
+  };
+  SharedChildEvents events;
+  events.ended = [record](const UpstreamEnd& end) {
+    CallRecord exited;
+    exited.event_type = "upstream_exited";
+    exited.outcome = Outcome::kFailure;
+    exited.details = end.details;
+    record(std::move(exited));
+    OpsLog().error("proxy: the upstream shared by stateless requests {}", end.description);
+  };
+  events.restarted = [this, record](size_t restarts) {
+    CallRecord restarted;
+    restarted.event_type = "upstream_restarted";
+    restarted.details = {{"upstream", options.command.front()}, {"restarts", restarts}};
+    record(std::move(restarted));
+  };
+  events.tools_changed = [this] { ForgetLearntTools(); };
+  return events;
+}
 
 std::unique_ptr<UpstreamLink> ProxyShared::StatelessLink() {
   return stateless_child_ ? ViewOf(*stateless_child_) : MakeHttpLink(options.http);
@@ -343,20 +414,17 @@ struct UpstreamSession::State {
     call.task_id = jsonrpc::StringMember(result, "taskId").substr(0, 256);
     record.event_type = std::string(kTaskCreatedEvent);
     record.details = {{"status", jsonrpc::StringMember(result, "status").substr(0, 64)}};
+    if (call.task_id.empty()) return;
+    Task task{call, record.params, {}, false};
+    task.call.params = json::object();  // kept as recorded, not as sent
     ProxyShared::Spanning& spanning = *shared.spanning;
     std::lock_guard lock(spanning.mutex);
-    if (call.task_id.empty() || spanning.tasks.contains(call.task_id)) return;
-    spanning.tasks[call.task_id] = Task{call, {}};
-    spanning.task_order.push_back(call.task_id);
-    if (spanning.task_order.size() > spanning.kMaxTasksKept) {
-      spanning.tasks.erase(spanning.task_order.front());
-      spanning.task_order.pop_front();
-    }
+    spanning.Keep(TaskCaller(call.ctx), call.task_id, std::move(task));
   }
 
-  // A tasks/get answered: a task that asks for input is recorded as that (once
-  // for each set of questions), and one that has ended as the call it was,
-  // once, before the client sees its end. Mutex held.
+  // A tasks/get answered: a task of the caller's own that asks for input is
+  // recorded as that (once for each set of questions), and one that has ended
+  // as the call it was, once, before the client sees its end. Mutex held.
   void TaskPolled(const std::string& task_id, const json& message, std::string line,
                   const std::optional<std::string>& related) {
     const json result = message.value("result", json::object());
@@ -364,17 +432,16 @@ struct UpstreamSession::State {
         result.is_object() ? jsonrpc::StringMember(result, "status") : std::string();
     const bool asks = status == "input_required" && result.contains("inputRequests");
     const std::string asked = asks ? Sha256Hex({result["inputRequests"].dump()}) : "";
-    // The task as it was created (taken when it ends; a copy when it asks for input anew).
-    std::optional<Task> task;
+    const std::string key = TaskCaller(Context()) + task_id;
+    ProxyShared::Spanning& spanning = *shared.spanning;
+    std::optional<Task> task;  // a copy of the task as it was created, when there is a record
     {
-      ProxyShared::Spanning& spanning = *shared.spanning;
       std::lock_guard lock(spanning.mutex);
-      auto it = spanning.tasks.find(task_id);
-      if (it != spanning.tasks.end() && result.is_object()) {
+      auto it = spanning.tasks.find(key);
+      if (it != spanning.tasks.end() && result.is_object() && !it->second.ending) {
         if (IsFinalTaskStatus(status)) {
-          task = std::move(it->second);
-          spanning.tasks.erase(it);
-          std::erase(spanning.task_order, task_id);
+          it->second.ending = true;  // until its record is written
+          task = it->second;
         } else if (asks && asked != it->second.inputs_recorded) {
           it->second.inputs_recorded = asked;
           task = it->second;
@@ -383,10 +450,11 @@ struct UpstreamSession::State {
     }
     if (!task) return ToClient(std::move(line), message, related);
     if (asks) {
-      PendingCall& asking = task->call;  // a copy: its round stays the call's
+      PendingCall& asking = task->call;
       CallRecord record = RecordOf(asking);
-      record.params = Redacted(asking);
+      record.params = task->recorded_params;
       RecordInputRequested(asking, result, record);
+      asking.ctx.round = 0;  // a task's questions are not rounds of its call
       record.details["task_id"] = task_id;
       Record(asking.ctx, record, "a task's input request");
       return ToClient(std::move(line), message, related);
@@ -400,11 +468,26 @@ struct UpstreamSession::State {
     else
       outcome["error"] = {{"code", -32603}, {"message", "the task was cancelled"}};
     std::optional<CallRecord> record = RecordOfAnswer(task->call, outcome, line.size());
-    if (record && status == "cancelled")
-      record->error = AuditError{0, "the task was cancelled", "cancelled"};
-    const RequestContext& ctx = task->call.ctx;
-    if (!record) return ToClient(std::move(line), message, related);
-    SendOnceRecorded(ctx, *record, message["id"], std::move(line), message, related);
+    // Forgotten once its end is on record; polled again for it otherwise.
+    auto ended = [&spanning, key](bool recorded) {
+      std::lock_guard lock(spanning.mutex);
+      auto it = spanning.tasks.find(key);
+      if (it == spanning.tasks.end()) return;
+      if (!recorded) {
+        it->second.ending = false;
+        return;
+      }
+      spanning.tasks.erase(it);
+      std::erase(spanning.task_order, key);
+    };
+    if (!record) {
+      ended(true);
+      return ToClient(std::move(line), message, related);
+    }
+    if (!record->params.is_null()) record->params = task->recorded_params;
+    if (status == "cancelled") record->error = AuditError{0, "the task was cancelled", "cancelled"};
+    SendOnceRecorded(task->call.ctx, *record, message["id"], std::move(line), message, related,
+                     std::move(ended));
   }
 
   // The same, sent by the watchdog. Mutex held.
@@ -414,17 +497,18 @@ struct UpstreamSession::State {
   }
 
   // The parameters as the record keeps them: secrets and what the tool's
-  // schema marks sensitive redacted (every argument, before the schemas are
-  // known). Mutex held.
+  // schema marks sensitive redacted (every argument of a tool whose schema is
+  // not known, or not yet). Mutex held.
   json Redacted(const PendingCall& call) const {
     json params = call.params;
     std::vector<json::json_pointer> masked;
-    if (call.event_type == "tool_call" && !tools_learnt && params.is_object()) {
-      for (const auto& [name, value] : params.items())
-        masked.push_back(json::json_pointer() / name);
-    } else if (auto it = sensitive.find(call.tool);
-               it != sensitive.end() && call.event_type == "tool_call") {
-      masked = it->second;
+    if (call.event_type == "tool_call") {
+      if (auto it = sensitive.find(call.tool); tools_learnt && it != sensitive.end()) {
+        masked = it->second;
+      } else if (params.is_object()) {  // its schema is not known (yet)
+        for (const auto& [name, value] : params.items())
+          masked.push_back(json::json_pointer() / name);
+      }
     }
     redactor.Apply(params, masked);
     return params;
@@ -531,13 +615,15 @@ struct UpstreamSession::State {
   // taken, or (fail closed, no record) an error in its place. Mutex held.
   void SendOnceRecorded(const RequestContext& ctx, const CallRecord& record, const json& id,
                         std::string line, const json& answer,
-                        const std::optional<std::string>& related) {
+                        const std::optional<std::string>& related,
+                        std::function<void(bool recorded)> after = {}) {
     std::shared_ptr<void> waiting =
         AnswerWaiting();  // counted before Route closes the request (Drain)
     OutgoingMessage out = Route(std::move(line), answer, related);
     shared.RecordSampled(ctx, record,
-                         [this, id, waiting = std::move(waiting),
-                          out = std::move(out)](const Status& recorded) mutable {
+                         [this, id, waiting = std::move(waiting), out = std::move(out),
+                          after = std::move(after)](const Status& recorded) mutable {
+                           if (after) after(recorded.has_value());
                            if (!recorded) {
                              OpsLog().error("proxy: the record of call {} could not be written: {}",
                                             IdText(id), recorded.error().message);
@@ -658,8 +744,9 @@ struct UpstreamSession::State {
         if (result.is_object() && !jsonrpc::StringMember(result, "nextCursor").empty())
           QueueToolsRequest(jsonrpc::StringMember(result, "nextCursor"));
         else
-          tools_learnt = true;  // an error too: the upstream has no schema to tell
-        if (tools_learnt && info.stateless_request) shared.KeepLearntTools(sensitive);
+          tools_learnt = true;  // an error too: then no tool's schema is known
+        if (tools_learnt && info.stateless_request && !message.contains("error"))
+          shared.KeepLearntTools(sensitive);
         return;
       }
       if (abandoned.erase(message["id"].dump()) > 0) {
@@ -777,7 +864,7 @@ struct UpstreamSession::State {
     }
     gone = true;
     clean_end = !end.failure;
-    if (end.failure) {
+    if (end.failure && !end.recorded) {
       // The upstream's own end is part of the trail.
       CallRecord record;
       record.event_type = "upstream_exited";
@@ -807,6 +894,7 @@ struct UpstreamSession::State {
       (void)SendUpstream(tools);
       lock.lock();
     }
+    if (info.stateless_request) return true;  // a shared child: its owner records that
     CallRecord record;
     record.event_type = "upstream_restarted";
     record.details = {{"upstream", link->name()}, {"restarts", restarts}};
@@ -997,6 +1085,32 @@ struct UpstreamSession::State {
       }
       if (is_request) {
         const std::string key = message["id"].dump();
+        // The proxy's own ids (its tools/list, its replayed initialize), or a
+        // method of sessions sent to the upstream every stateless request shares.
+        std::optional<jsonrpc::DecodeError> refused;
+        if (IsReservedId(message["id"]))
+          refused = jsonrpc::DecodeError{rpc::kInvalidRequest,
+                                         "Invalid Request: ids that begin with 'mcp-audit' are "
+                                         "the proxy's own",
+                                         message["id"],
+                                         "reserved_id",
+                                         method,
+                                         params};
+        else if (info.stateless_request && IsSessionMethod(method))
+          refused = jsonrpc::DecodeError{
+              rpc::kMethodNotFound,
+              "Method not found: " + method + " is not in " + std::string(modern::kVersions[0]),
+              message["id"],
+              "unknown_method",
+              method,
+              params};
+        if (refused) {
+          shared.refusals.Record(Context(), jsonrpc::RefusalOf(*refused));  // never waits
+          // Past Route: a request open under this id (ping's, say) stays open.
+          send({ErrorResponse(message["id"], refused->code, refused->message).dump(), key, true,
+                false});
+          return;
+        }
         if (std::ranges::find(open_requests, key) != open_requests.end()) {
           // Two requests with one id: the second would be answered and recorded as the first.
           const RefusedRequest refusal = jsonrpc::RefusalOf(

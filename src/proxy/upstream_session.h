@@ -93,6 +93,7 @@ class ProxyShared {
   const std::unique_ptr<Spanning> spanning;  // rounds and tasks, seen by every session
 
  private:
+  SharedChildEvents ChildEvents();  // the stateless child's end and restarts recorded once
   std::shared_ptr<SharedChild> stateless_child_;  // started with its first request
   mutable std::mutex learnt_mutex_;
   std::optional<SensitiveByTool> learnt_;            // guarded by learnt_mutex_

@@ -473,9 +473,14 @@ void ExpectProxyRecords(const std::filesystem::path& dir, const std::string& sta
   const AuditEvent* refused = FindRecord(records, "4");
   ASSERT_NE(refused, nullptr);
   EXPECT_EQ(refused->error->reason, "unsupported_protocol_version");
-  // The upstream recorded the same call in its own journal.
+  // The upstream recorded the same call in its own journal (a child shared by
+  // requests over HTTP knows it as "mcp-audit:<n>/3").
   const std::vector<AuditEvent> upstream = CallRecords(dir / "upstream");
-  const AuditEvent* upstream_done = FindRecord(upstream, "3");
+  const AuditEvent* upstream_done = nullptr;
+  for (const AuditEvent& e : upstream)
+    if (e.request.id == "3" ||
+        (e.request.id.starts_with("mcp-audit:") && e.request.id.ends_with("/3")))
+      upstream_done = &e;
   ASSERT_NE(upstream_done, nullptr);
   EXPECT_EQ(upstream_done->request.request_state_digest, done->request.request_state_digest);
   ExpectVerifies(dir / "audit");
@@ -673,6 +678,63 @@ TEST(ModernProtocolTest, TheHttpProxyRelaysTheStatelessRevisionToOneChildForAllI
                         e.request.id.ends_with("/\"same\""));
   EXPECT_TRUE(tagged);
   ExpectProxyRecords(dir.path(), state, records.front().user.id);
+}
+
+// A stand-in child upstream in shell: each tool answers with its own name,
+// `slow` two seconds later (on its own, whatever happens meanwhile), anything
+// else at once; a subscription is acknowledged and stays open.
+std::filesystem::path WriteSlowServer(const std::filesystem::path& dir) {
+  const auto script = dir / "slow-server.sh";
+  std::ofstream(script) << R"SH(#!/bin/sh
+while IFS= read -r line; do
+  id=$(printf '%s' "$line" | sed -n 's/^{"id":\([^,}]*\).*/\1/p')
+  name=$(printf '%s' "$line" | sed -n 's/.*"name":"\([a-z]*\)".*/\1/p')
+  case "$line" in
+    *'"method":"tools/list"'*)
+      echo "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"resultType\":\"complete\",\"tools\":[{\"name\":\"slow\",\"inputSchema\":{\"type\":\"object\"}},{\"name\":\"fast\",\"inputSchema\":{\"type\":\"object\"}}]}}" ;;
+    *'"method":"tools/call"'*)
+      answer="{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"resultType\":\"complete\",\"content\":[{\"type\":\"text\",\"text\":\"$name\"}]}}"
+      if [ "$name" = slow ]; then (sleep 2; echo "$answer") & else echo "$answer"; fi ;;
+    *'"method":"subscriptions/listen"'*)
+      echo "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/subscriptions/acknowledged\",\"params\":{\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":$id},\"notifications\":{}}}" ;;
+  esac
+done
+)SH";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  return script;
+}
+
+// Clients of the shared child never get each other's answers: a late answer
+// to a request whose client has gone reaches no one, even when another
+// client's request uses the same id by then; the proxy's own ids are its own.
+TEST(ModernProtocolTest, TheHttpProxyGivesEachClientOnlyItsOwnAnswersFromAStandInChild) {
+  testing::TempDir dir;
+  ServerProcess proxy({"proxy", "--http", "127.0.0.1:0", "--dev-api-key", "--audit-dir",
+                       (dir.path() / "audit").string(), "--call-timeout-seconds", "1", "--",
+                       WriteSlowServer(dir.path()).string()},
+                      dir.path() / "proxy.txt");
+  const auto [port, key] = testing::WaitForEndpoint(proxy);
+  ASSERT_NE(port, 0) << proxy.Stderr();
+  const HttpClient http("127.0.0.1", port);
+  const json gave_up = AskOver(http, key)(ModernRequest(1, "tools/call", {{"name", "slow"}}));
+  EXPECT_NE(gave_up.dump().find("did not answer within 1 s"), std::string::npos) << gave_up;
+  // Open, under the same id, when the slow answer comes.
+  const json listen = ModernRequest(1, "subscriptions/listen", {{"notifications", json::object()}});
+  const HttpReply listened = http.Send("POST", "/mcp", listen.dump(), ModernHeaders(listen, key),
+                                       std::chrono::milliseconds(2500));
+  EXPECT_NE(listened.body.find("notifications/subscriptions/acknowledged"), std::string::npos)
+      << listened.body;
+  EXPECT_EQ(listened.body.find("slow"), std::string::npos) << listened.body;
+  const json fast = AskOver(http, key)(ModernRequest(1, "tools/call", {{"name", "fast"}}));
+  EXPECT_EQ(fast["result"]["content"][0]["text"], "fast") << fast;
+  const json reserved = AskOver(http, key)(ModernRequest("mcp-audit-tools", "tools/list"));
+  EXPECT_VALID_ERROR(reserved, "InvalidRequestError");
+  EXPECT_EQ(proxy.Signal(SIGTERM), 0) << proxy.Stderr();
+  bool refused = false;
+  for (const AuditEvent& e : CallRecords(dir.path() / "audit"))
+    refused = refused || (e.outcome == Outcome::kDenied && e.error->reason == "reserved_id");
+  EXPECT_TRUE(refused);
+  ExpectVerifies(dir.path() / "audit");
 }
 
 TEST(ModernProtocolTest, TheHttpProxyRelaysTheStatelessRevisionToAnHttpUpstream) {
