@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "mcpaudit/request_context.h"
 #include "mcpaudit/toolkit.h"
@@ -61,6 +63,9 @@ struct ConnectionInfo {
 // What a transport knows about one received message beyond its text.
 struct MessageContext {
   std::string access_reason;  // HTTP: the X-Access-Reason header (HIPAA); _meta.access_reason wins
+  // HTTP: the Mcp-Param-* headers (name as sent, value), which a 2026-07-28
+  // tools/call carries for its x-mcp-header parameters.
+  std::vector<std::pair<std::string, std::string>> param_headers;
 };
 
 // One JSON-RPC message (without framing) for the client, and the client request
@@ -143,6 +148,16 @@ class SessionHost {
   // "busy" instead. Exact only for the one thread that hands this host its
   // requests (the HTTP I/O thread): nothing else fills the queue meanwhile.
   virtual bool WouldWait(std::string_view /*method*/) const { return false; }
+  // A 2026-07-28 tools/call over HTTP: where its Mcp-Param-* headers
+  // disagree with its arguments (Toolkit::ParamHeaderMismatch); nullopt when
+  // they agree, or when the host checks them elsewhere (the proxy: once the
+  // upstream's tools/list is known).
+  virtual std::optional<std::string> ParamHeaderMismatch(
+      std::string_view /*tool*/, const nlohmann::json& /*arguments*/,
+      const std::function<std::optional<std::string_view>(const std::string& name)>& /*header*/)
+      const {
+    return std::nullopt;
+  }
 };
 
 // The context of a request on the connection `info`: who calls, from where,
@@ -160,6 +175,10 @@ class Server final : public SessionHost {
   std::unique_ptr<Connection> Connect(ConnectionInfo info, MessageSender send) override;
   void RecordRefusal(const ConnectionInfo& info, const RefusedRequest& refusal) override;
   bool WouldWait(std::string_view method) const override;
+  std::optional<std::string> ParamHeaderMismatch(
+      std::string_view tool, const nlohmann::json& arguments,
+      const std::function<std::optional<std::string_view>(const std::string& name)>& header)
+      const override;
 
   // Tells the clients that the tools they may list have changed (the
   // toolkit's policy was replaced): `notifications/tools/list_changed` to

@@ -171,8 +171,9 @@ class Toolkit {
   Toolkit& operator=(const Toolkit&) = delete;
 
   // Registration happens before serving starts (not thread-safe with Call).
-  // Fails on a duplicate or invalid name, or an input schema that is not a valid
-  // JSON Schema object.
+  // Fails on a duplicate or invalid name, an input schema that is not a valid
+  // JSON Schema object, or x-mcp-header annotations that break the rules of
+  // 2026-07-28 (see modern::ParamHeaders).
   [[nodiscard]] Status Register(ToolDefinition definition, ToolHandler handler);
   void Use(MiddlewarePtr middleware);
 
@@ -206,6 +207,13 @@ class Toolkit {
 
   // The tools/list entries, in registration order.
   nlohmann::json ListTools() const;
+  // A 2026-07-28 tools/call over HTTP: where its Mcp-Param-* headers
+  // (`header`: a value by name; nullopt when absent) disagree with `arguments`
+  // for the parameters the tool's input schema marks `x-mcp-header`; nullopt
+  // when they agree, or for a tool it does not have.
+  std::optional<std::string> ParamHeaderMismatch(
+      std::string_view tool, const nlohmann::json& arguments,
+      const std::function<std::optional<std::string_view>(const std::string& name)>& header) const;
   // Those a caller with `roles` may call ([[policy.access]]): a tool the
   // policy refuses is not offered either.
   nlohmann::json ListTools(const std::vector<std::string>& roles) const;

@@ -146,8 +146,13 @@ Status RegisterSearch(Toolkit& toolkit, std::shared_ptr<Catalog> catalog) {
       "names contain the query (case-insensitive). Returns URNs to pass to the other catalog tools.";
   d.input_schema = ObjectSchema(
       {{"query", {{"type", "string"}, {"description", "Text to look for; empty lists everything"}}},
+       // Mirrored into the Mcp-Param-Entity-Type header (2026-07-28 over HTTP): a gateway may route
+       // on it.
        {"entity_type",
-        {{"type", "string"}, {"enum", {"DATASET", "DASHBOARD", "GLOSSARY_TERM"}}, {"description", "Only this kind of entity"}}},
+        {{"type", "string"},
+         {"enum", {"DATASET", "DASHBOARD", "GLOSSARY_TERM"}},
+         {"description", "Only this kind of entity"},
+         {"x-mcp-header", "Entity-Type"}}},
        {"limit", {{"type", "integer"}, {"minimum", 1}, {"maximum", 100}, {"default", 10}}},
        {"offset", {{"type", "integer"}, {"minimum", 0}, {"default", 0}}}},
       {"query"});

@@ -1,6 +1,10 @@
 #include "mcp/modern.h"
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <set>
 
 #include "base/crypto.h"
 #include "mcpaudit/server.h"
@@ -170,9 +174,186 @@ bool PlainHeaderValue(std::string_view value) {
          std::ranges::all_of(value, [](char c) { return c >= 0x20 && c < 0x7f; });
 }
 
+// A value as a header carries it: as it is when plain (and not shaped like the
+// sentinel), else "=?base64?…?=".
+std::string Encoded(const std::string& value) {
+  const bool plain =
+      PlainHeaderValue(value) && !(value.starts_with("=?base64?") && value.ends_with("?="));
+  return plain ? value : "=?base64?" + Base64Encode(value) + "?=";
+}
+
+// An HTTP field-name token (RFC 9110 tchar).
+bool IsToken(std::string_view text) {
+  constexpr std::string_view kMarks = "!#$%&'*+-.^_`|~";
+  return !text.empty() && std::ranges::all_of(text, [&](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || kMarks.find(c) != std::string_view::npos;
+  });
+}
+
+constexpr std::string_view kParamHeaderKey = "x-mcp-header";
+constexpr size_t kMaxSchemaDepth = 64;
+constexpr int64_t kMaxSafeInteger = (int64_t{1} << 53) - 1;  // JavaScript's, as the spec says
+
+std::string PathText(const std::vector<std::string>& path) {
+  std::string text;
+  for (const std::string& name : path) text += "/" + name;
+  return text;
+}
+
+std::string Lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// Finds the x-mcp-header annotations under `schema`; `path` is set while the
+// chain from the root is `properties` alone. The first rule broken, in `error`.
+void CollectParamHeaders(const json& schema, const std::optional<std::vector<std::string>>& path,
+                         size_t depth, std::vector<ParamHeader>& found,
+                         std::set<std::string>& names, std::string& error) {
+  if (!error.empty() || !schema.is_object()) return;
+  if (depth > kMaxSchemaDepth) {
+    // Too deep to walk: refused only when an annotation may be in there.
+    if (schema.dump().find("\"x-mcp-header\"") != std::string::npos)
+      error = "x-mcp-header is nested too deep in the input schema";
+    return;
+  }
+  if (auto annotation = schema.find(kParamHeaderKey); annotation != schema.end()) {
+    const std::string type = jsonrpc::StringMember(schema, "type");
+    if (!path || path->empty()) {
+      error = "x-mcp-header is allowed only on a property reached through 'properties' alone";
+    } else if (!annotation->is_string() || !IsToken(annotation->get<std::string>())) {
+      error = "x-mcp-header of '" + PathText(*path) + "' is not an HTTP header-name token";
+    } else if (type != "string" && type != "integer" && type != "boolean") {
+      error = "x-mcp-header of '" + PathText(*path) +
+              "' is on a property whose type is not string, integer or boolean";
+    } else if (!names.insert(Lower(annotation->get<std::string>())).second) {
+      error = "x-mcp-header '" + annotation->get<std::string>() + "' is declared twice";
+    } else {
+      found.push_back({annotation->get<std::string>(), *path});
+    }
+  }
+  for (const auto& [key, child] : schema.items()) {
+    if (key == "enum" || key == "const" || key == "default" || key == "examples") continue;  // data
+    if (key == "properties" && child.is_object()) {
+      for (const auto& [name, property] : child.items()) {
+        std::optional<std::vector<std::string>> below = path;
+        if (below) below->push_back(name);
+        CollectParamHeaders(property, below, depth + 1, found, names, error);
+      }
+    } else if (child.is_object()) {
+      CollectParamHeaders(child, std::nullopt, depth + 1, found, names, error);
+    } else if (child.is_array()) {
+      for (const auto& item : child)
+        CollectParamHeaders(item, std::nullopt, depth + 1, found, names, error);
+    }
+  }
+}
+
+// An integer within the safe range: what an integer parameter may hold
+// (42.0 included); nullopt for anything else.
+std::optional<int64_t> SafeInteger(const json& value) {
+  if (value.is_number_integer()) {
+    if (value.is_number_unsigned() && value.get<uint64_t>() > uint64_t{kMaxSafeInteger})
+      return std::nullopt;
+    const int64_t number = value.get<int64_t>();
+    if (number > kMaxSafeInteger || number < -kMaxSafeInteger) return std::nullopt;
+    return number;
+  }
+  if (value.is_number_float()) {
+    const double number = value.get<double>();
+    if (std::trunc(number) == number && std::abs(number) <= static_cast<double>(kMaxSafeInteger))
+      return static_cast<int64_t>(number);
+  }
+  return std::nullopt;
+}
+
+// The same for a header's decimal text: "42", "-7", "42.0".
+std::optional<int64_t> SafeIntegerText(std::string_view text) {
+  if (const size_t point = text.find('.'); point != std::string_view::npos) {
+    const std::string_view fraction = text.substr(point + 1);
+    if (fraction.empty() || fraction.find_first_not_of('0') != std::string_view::npos)
+      return std::nullopt;
+    text = text.substr(0, point);
+  }
+  int64_t number = 0;
+  auto [at, failed] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (failed != std::errc() || at != text.data() + text.size() || text.empty()) return std::nullopt;
+  if (number > kMaxSafeInteger || number < -kMaxSafeInteger) return std::nullopt;
+  return number;
+}
+
+// A parameter's value as its header says it (before encoding); nullopt for
+// another type than string, integer (within the safe range) or boolean.
+std::optional<std::string> ParamText(const json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
+  if (const std::optional<int64_t> number = SafeInteger(value)) return std::to_string(*number);
+  return std::nullopt;
+}
+
+// The value at `path` of `arguments`, through objects only; null when there is none.
+json ParamValue(const json& arguments, const std::vector<std::string>& path) {
+  const json* at = &arguments;
+  for (const std::string& name : path) {
+    if (!at->is_object()) return nullptr;
+    auto it = at->find(name);
+    if (it == at->end()) return nullptr;
+    at = &*it;
+  }
+  return *at;
+}
+
+std::string Quoted(std::string_view text) {
+  return "'" + std::string(text.substr(0, 128)) + (text.size() > 128 ? "…'" : "'");
+}
+
 }  // namespace
 
-std::optional<std::vector<std::string>> MirroredHeaders(const json& request) {
+std::expected<std::vector<ParamHeader>, std::string> ParamHeaders(const json& input_schema) {
+  std::vector<ParamHeader> found;
+  std::set<std::string> names;
+  std::string error;
+  CollectParamHeaders(input_schema, std::vector<std::string>{}, 0, found, names, error);
+  if (!error.empty()) return std::unexpected(error);
+  return found;
+}
+
+std::optional<std::string> ParamHeaderMismatch(
+    const std::vector<ParamHeader>& annotated, const json& arguments,
+    const std::function<std::optional<std::string_view>(const std::string& name)>& header) {
+  for (const ParamHeader& param : annotated) {
+    const std::string name = "Mcp-Param-" + param.name;
+    const json value = ParamValue(arguments, param.path);
+    const std::optional<std::string_view> sent = header(name);
+    if (value.is_null() && !sent) continue;
+    if (value.is_null())
+      return "Header mismatch: the " + name + " header is sent without its parameter in the body";
+    if (!sent)
+      return "Header mismatch: the " + name + " header is required (the body has its parameter)";
+    if (!std::ranges::all_of(*sent, [](char c) { return c == '\t' || (c >= 0x20 && c < 0x7f); }))
+      return "Header mismatch: the " + name + " header holds characters a header value may not";
+    const std::optional<std::string> decoded = HeaderValue(*sent);
+    if (!decoded) return "Header mismatch: the " + name + " header is not valid base64";
+    bool same = false;
+    if (value.is_number()) {  // compared as integers, exactly: 42 and 42.0 agree
+      const std::optional<int64_t> body = SafeInteger(value);
+      if (!body)
+        return "Header mismatch: the body value of " + name +
+               " is not an integer in the safe range";
+      same = SafeIntegerText(*decoded) == body;
+    } else if (const std::optional<std::string> text = ParamText(value)) {
+      same = *decoded == *text;
+    }
+    if (!same) {
+      return "Header mismatch: " + name + " header value " + Quoted(*decoded) +
+             " does not match body value " + Quoted(value.dump());
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::vector<std::string>> MirroredHeaders(
+    const json& request, const std::vector<ParamHeader>& params_annotated) {
   const std::string method = jsonrpc::StringMember(request, "method");
   const json& params = request.contains("params") ? request["params"] : request;
   const json* meta = params.is_object() && params.contains("_meta") ? &params["_meta"] : nullptr;
@@ -183,10 +364,14 @@ std::optional<std::vector<std::string>> MirroredHeaders(const json& request) {
                        : method == "resources/read"                      ? "uri"
                                                                          : nullptr;
   if (source) {
-    const std::string name = jsonrpc::StringMember(params, source);
-    const bool plain =
-        PlainHeaderValue(name) && !(name.starts_with("=?base64?") && name.ends_with("?="));
-    headers.push_back("Mcp-Name: " + (plain ? name : "=?base64?" + Base64Encode(name) + "?="));
+    headers.push_back("Mcp-Name: " + Encoded(jsonrpc::StringMember(params, source)));
+  }
+  if (method == "tools/call" && params.is_object()) {
+    const json arguments = params.value("arguments", json::object());
+    for (const ParamHeader& param : params_annotated) {
+      if (auto text = ParamText(ParamValue(arguments, param.path)))
+        headers.push_back("Mcp-Param-" + param.name + ": " + Encoded(*text));
+    }
   }
   return headers;
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <expected>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -72,10 +73,26 @@ void Complete(nlohmann::json& result, const nlohmann::json& server_info);
 std::string Complete(std::string_view result_json, const nlohmann::json& server_info);
 bool Spliceable(const std::optional<nlohmann::json>& result);
 
+// A tool parameter that a Streamable HTTP request mirrors into the header
+// `Mcp-Param-{name}` (the `x-mcp-header` annotation of its input schema).
+struct ParamHeader {
+  std::string name;
+  std::vector<std::string> path;  // the property's names from the arguments' root
+};
+
+// The x-mcp-header annotations of a tool's input schema; the error when one
+// breaks the rules: empty or not an HTTP token, repeated (case-insensitively),
+// on a property whose type is not string, integer or boolean, or not reachable
+// from the root through `properties` alone.
+[[nodiscard]] std::expected<std::vector<ParamHeader>, std::string> ParamHeaders(
+    const nlohmann::json& input_schema);
+
 // Streamable HTTP, as a client (the proxy to its upstream): the headers that
-// mirror a request's body ("Name: value" lines; Mcp-Name Base64-encoded when it
-// is not plain ASCII); nullopt when its version or method cannot be a header value.
-std::optional<std::vector<std::string>> MirroredHeaders(const nlohmann::json& request);
+// mirror a request's body ("Name: value" lines; Mcp-Name and Mcp-Param-*
+// Base64-encoded when not plain ASCII), with `params` the tools/call's
+// annotated parameters; nullopt when its version or method cannot be a header value.
+std::optional<std::vector<std::string>> MirroredHeaders(
+    const nlohmann::json& request, const std::vector<ParamHeader>& params = {});
 
 // Streamable HTTP: the error when the request's Mcp-Method, Mcp-Name or
 // MCP-Protocol-Version header (nullopt: absent) does not say what its body
@@ -84,5 +101,14 @@ std::optional<std::string> HeaderMismatch(const jsonrpc::Message& message,
                                           std::optional<std::string_view> protocol_version,
                                           std::optional<std::string_view> method,
                                           std::optional<std::string_view> name);
+
+// The same for a tools/call's Mcp-Param-* headers, given the tool's
+// annotated parameters and `header` (a header's value by name; nullopt:
+// absent): each annotated parameter in the arguments needs its header, with
+// the same value (decoded; integers compared exactly, within the safe range,
+// 42 and 42.0 alike), and a header needs its parameter.
+[[nodiscard]] std::optional<std::string> ParamHeaderMismatch(
+    const std::vector<ParamHeader>& annotated, const nlohmann::json& arguments,
+    const std::function<std::optional<std::string_view>(const std::string& name)>& header);
 
 }  // namespace mcpaudit::modern

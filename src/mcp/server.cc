@@ -1046,6 +1046,12 @@ void Server::ToolsListChanged() {
     if (auto session = weak.lock()) session->ToolsListChanged();
 }
 
+std::optional<std::string> Server::ParamHeaderMismatch(
+    std::string_view tool, const json& arguments,
+    const std::function<std::optional<std::string_view>(const std::string& name)>& header) const {
+  return impl_->toolkit.ParamHeaderMismatch(tool, arguments, header);
+}
+
 bool Server::WouldWait(std::string_view method) const {
   // The requests a worker answers (RunOnPool, Initialize); the others are answered at once.
   const bool on_a_worker = method == "initialize" || method == "tools/call" ||

@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "base/ops_log.h"
+#include "mcp/modern.h"
 #include "mcp/schema_validator.h"
 #include "mcp/tool_outcome.h"
 
@@ -17,6 +18,7 @@ struct Toolkit::RegisteredTool {
   ToolHandler handler;
   std::unique_ptr<SchemaValidator> validator;
   std::vector<nlohmann::json::json_pointer> sensitive;  // from the input schema: masked in records
+  std::vector<modern::ParamHeader> param_headers;       // x-mcp-header: mirrored into headers
   json listing;                                         // the tools/list entry, built once
 };
 
@@ -103,7 +105,13 @@ Status Toolkit::Register(ToolDefinition definition, ToolHandler handler) {
   if (!validator)
     return Fail(ErrorCode::kInvalidArgument,
                 "tool '" + definition.name + "': " + validator.error().message);
+  // Streamable HTTP clients drop a tool whose x-mcp-header annotations break the rules.
+  auto param_headers = modern::ParamHeaders(definition.input_schema);
+  if (!param_headers)
+    return Fail(ErrorCode::kInvalidArgument,
+                "tool '" + definition.name + "': " + param_headers.error());
   auto tool = std::make_unique<RegisteredTool>();
+  tool->param_headers = std::move(*param_headers);
   tool->listing = BuildListing(definition);
   tool->definition = std::move(definition);
   tool->handler = std::move(handler);
@@ -120,6 +128,14 @@ json Toolkit::ListTools() const {
   json tools = json::array();
   for (const auto& tool : tools_) tools.push_back(tool->listing);
   return tools;
+}
+
+std::optional<std::string> Toolkit::ParamHeaderMismatch(
+    std::string_view tool, const json& arguments,
+    const std::function<std::optional<std::string_view>(const std::string& name)>& header) const {
+  auto it = by_name_.find(tool);
+  if (it == by_name_.end()) return std::nullopt;
+  return modern::ParamHeaderMismatch(it->second->param_headers, arguments, header);
 }
 
 json Toolkit::ListTools(const std::vector<std::string>& roles) const {

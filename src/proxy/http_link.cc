@@ -270,7 +270,10 @@ class HttpLink final : public UpstreamLink {
     const bool stateless =
         parsed.is_object() && parsed.contains("params") && modern::Declares(parsed["params"]);
     if (stateless) {
-      auto mirrored = modern::MirroredHeaders(parsed);
+      const std::vector<modern::ParamHeader> params =
+          method == "tools/call" ? ParamHeadersOf(jsonrpc::StringMember(parsed["params"], "name"))
+                                 : std::vector<modern::ParamHeader>{};
+      auto mirrored = modern::MirroredHeaders(parsed, params);
       if (!mirrored) {
         if (request)
           Answer(*request, "cannot be sent a method or version that is not a header value", {});
@@ -355,6 +358,24 @@ class HttpLink final : public UpstreamLink {
     return fits;
   }
 
+  // Which parameters each listed tool mirrors into Mcp-Param-* headers.
+  void LearnParamHeaders(const json& result) {
+    if (!result.is_object() || !result.contains("tools") || !result["tools"].is_array()) return;
+    for (const json& tool : result["tools"]) {
+      const std::string name = jsonrpc::StringMember(tool, "name");
+      if (name.empty() || !tool.contains("inputSchema")) continue;
+      param_headers_[name] =
+          modern::ParamHeaders(tool["inputSchema"]).value_or(std::vector<modern::ParamHeader>{});
+    }
+  }
+
+  // The parameters tool `name` mirrors: as listed to this link, else as known elsewhere.
+  std::vector<modern::ParamHeader> ParamHeadersOf(const std::string& name) const {
+    if (auto it = param_headers_.find(name); it != param_headers_.end()) return it->second;
+    return upstream_.param_headers ? upstream_.param_headers(name)
+                                   : std::vector<modern::ParamHeader>{};
+  }
+
   // A message from the upstream, on its way to the session.
   void Deliver(Transfer& t, std::string text) {
     const json message = ParseWithin(text, kMaxMessageDepth);
@@ -366,6 +387,7 @@ class HttpLink final : public UpstreamLink {
         if (result.is_object()) protocol_version_ = jsonrpc::StringMember(result, "protocolVersion");
         if (!t.session_id.empty()) session_id_ = t.session_id;
       }
+      if (t.method == "tools/list") LearnParamHeaders(message.value("result", json::object()));
     }
     events_.message(std::move(text), t.request.value_or(""));
   }
@@ -540,6 +562,7 @@ class HttpLink final : public UpstreamLink {
   bool want_get_ = false;
   Transfer* get_ = nullptr;
   std::string get_last_event_id_;
+  std::map<std::string, std::vector<modern::ParamHeader>> param_headers_;  // by tool, as listed
   int get_failures_ = 0;
   Steady::time_point next_get_;
 };

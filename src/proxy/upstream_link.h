@@ -7,11 +7,12 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "mcp/modern.h"
 
 namespace mcpaudit {
 
@@ -24,6 +25,9 @@ struct HttpUpstream {
   size_t max_message_bytes = 16 * 1024 * 1024;  // a longer answer is refused
   // A POST not answered by then is given up (its call has long failed); 0: never.
   std::chrono::milliseconds request_timeout{0};
+  // The parameters tool `name` mirrors into Mcp-Param-* headers, as known
+  // elsewhere, for a tool the link has not seen listed itself.
+  std::function<std::vector<modern::ParamHeader>(const std::string& name)> param_headers;
 };
 
 // How an upstream ended.

@@ -219,16 +219,25 @@ SharedChildEvents ProxyShared::ChildEvents() {
 }
 
 std::unique_ptr<UpstreamLink> ProxyShared::StatelessLink() {
-  return stateless_child_ ? ViewOf(*stateless_child_) : MakeHttpLink(options.http);
+  if (stateless_child_) return ViewOf(*stateless_child_);
+  // What another request learnt of the tools' Mcp-Param-* headers, for this one's call.
+  HttpUpstream http = options.http;
+  http.param_headers = [this](const std::string& tool) -> std::vector<modern::ParamHeader> {
+    const std::shared_ptr<const Learnt> learnt = LearntTools();
+    if (!learnt) return {};
+    auto it = learnt->params.find(tool);
+    return it == learnt->params.end() ? std::vector<modern::ParamHeader>{} : it->second;
+  };
+  return MakeHttpLink(std::move(http));
 }
 
-std::optional<ProxyShared::SensitiveByTool> ProxyShared::LearntTools() const {
+std::shared_ptr<const ProxyShared::Learnt> ProxyShared::LearntTools() const {
   std::lock_guard lock(learnt_mutex_);
-  if (!learnt_ || Steady::now() - learnt_at_ > kLearntToolsFresh) return std::nullopt;
+  if (!learnt_ || Steady::now() - learnt_at_ > kLearntToolsFresh) return nullptr;
   return learnt_;
 }
 
-void ProxyShared::KeepLearntTools(SensitiveByTool learnt) {
+void ProxyShared::KeepLearntTools(std::shared_ptr<const Learnt> learnt) {
   std::lock_guard lock(learnt_mutex_);
   learnt_ = std::move(learnt);
   learnt_at_ = Steady::now();
@@ -296,8 +305,17 @@ struct UpstreamSession::State {
   bool clean_end = true;               // it did not end by itself
   std::thread watchdog;
 
-  // What each tool's input schema marks sensitive, from the upstream's tools/list.
-  ProxyShared::SensitiveByTool sensitive;
+  // What each tool's input schema marks sensitive and mirrors into Mcp-Param-*
+  // headers, as far as known (shared by the requests of the stateless revision).
+  std::shared_ptr<const ProxyShared::Learnt> known = std::make_shared<ProxyShared::Learnt>();
+  // 2026-07-28 tools/call held until the tools are learnt (their records and
+  // headers need the schemas): each with its id key, its line and its headers.
+  struct Held {
+    std::string key;
+    std::string line;
+    std::vector<std::pair<std::string, std::string>> headers;
+  };
+  std::vector<Held> held;
   // The proxy's own tools/list has been answered to its last page: until then
   // a call's record masks every argument (its schema is not known yet).
   bool tools_learnt = false;
@@ -335,20 +353,52 @@ struct UpstreamSession::State {
     // A request of the stateless revision over HTTP: what another taught is used while fresh.
     if (info.stateless_request) {
       if (auto learnt = shared.LearntTools()) {
-        sensitive = std::move(*learnt);
+        known = std::move(learnt);
         tools_learnt = tools_asked = true;
       }
     }
   }
 
-  // Learns the tools' sensitive parameters from a tools/list result. Mutex held.
+  // Learns the tools' sensitive and mirrored parameters from a tools/list
+  // result. A tool whose x-mcp-header annotations break the rules is not
+  // learnt: it is left out of what the client is given (DropInvalidTools).
+  // Mutex held.
   void LearnTools(const json& result) {
     if (!result.is_object() || !result.contains("tools") || !result["tools"].is_array()) return;
+    auto next = std::make_shared<ProxyShared::Learnt>(*known);
     for (const auto& tool : result["tools"]) {
       if (!tool.is_object() || !tool.contains("name") || !tool["name"].is_string()) continue;
-      sensitive[tool["name"].get<std::string>()] =
-          SensitiveProperties(tool.value("inputSchema", json::object()));
+      const std::string name = tool["name"].get<std::string>();
+      const json schema = tool.value("inputSchema", json::object());
+      auto mirrored = modern::ParamHeaders(schema);
+      if (!mirrored) continue;
+      next->sensitive[name] = SensitiveProperties(schema);
+      next->params[name] = std::move(*mirrored);
     }
+    known = std::move(next);
+  }
+
+  // Streamable HTTP: a tool whose x-mcp-header annotations break the rules is
+  // left out of the tools/list `message` the client gets, and the log says why.
+  // Whether any was. Mutex held.
+  static bool DropInvalidTools(json& message) {
+    if (!message.contains("result") || !message["result"].is_object()) return false;
+    json& result = message["result"];
+    if (!result.contains("tools") || !result["tools"].is_array()) return false;
+    json kept = json::array();
+    for (auto& tool : result["tools"]) {
+      auto mirrored = modern::ParamHeaders(
+          tool.is_object() ? tool.value("inputSchema", json::object()) : json::object());
+      if (mirrored) {
+        kept.push_back(std::move(tool));
+        continue;
+      }
+      OpsLog().warn("proxy: the upstream's tool {} is left out of tools/list: {}",
+                    jsonrpc::StringMember(tool, "name").substr(0, 128), mirrored.error());
+    }
+    const bool dropped = kept.size() != result["tools"].size();
+    result["tools"] = std::move(kept);
+    return dropped;
   }
 
   // The proxy's own tools/list (a page of it), answered to the proxy only. Mutex held.
@@ -490,6 +540,46 @@ struct UpstreamSession::State {
                      std::move(ended));
   }
 
+  // A call over HTTP whose Mcp-Param-* headers disagree with its arguments,
+  // for a tool whose schema is known. Mutex held.
+  std::optional<Refusal> ParamRefusal(
+      const PendingCall& call,
+      const std::vector<std::pair<std::string, std::string>>& headers) const {
+    if (info.transport != "http") return std::nullopt;  // headers are HTTP's
+    auto annotated = known->params.find(call.tool);
+    if (annotated == known->params.end()) return std::nullopt;
+    auto mismatch = modern::ParamHeaderMismatch(
+        annotated->second, call.params,
+        [&](const std::string& name) -> std::optional<std::string_view> {
+          for (const auto& [sent, value] : headers)
+            if (std::ranges::equal(sent, name, [](char a, char b) {
+                  return std::tolower(static_cast<unsigned char>(a)) ==
+                         std::tolower(static_cast<unsigned char>(b));
+                }))
+              return value;
+          return std::nullopt;
+        });
+    if (!mismatch) return std::nullopt;
+    return Refusal{modern::kHeaderMismatch, *mismatch, "header_mismatch"};
+  }
+
+  // The tools are learnt: the calls held for them go on (from the watchdog:
+  // this thread never waits on the upstream's input), or are refused when
+  // their Mcp-Param-* headers disagree with their arguments. Mutex held.
+  void ReleaseHeld() {
+    for (Held& waiting : std::exchange(held, {})) {
+      auto it = pending.find(waiting.key);
+      if (it == pending.end()) continue;  // failed or cancelled meanwhile
+      if (auto refusal = ParamRefusal(it->second, waiting.headers)) {
+        Refuse(json::parse(waiting.key), *refusal, &it->second);
+        pending.erase(it);
+        continue;
+      }
+      outbox.push_back(std::move(waiting.line));
+    }
+    changed.notify_all();
+  }
+
   // The same, sent by the watchdog. Mutex held.
   void QueueToolsRequest(const std::string& cursor = {}) {
     outbox.push_back(ToolsRequest(cursor));
@@ -503,7 +593,8 @@ struct UpstreamSession::State {
     json params = call.params;
     std::vector<json::json_pointer> masked;
     if (call.event_type == "tool_call") {
-      if (auto it = sensitive.find(call.tool); tools_learnt && it != sensitive.end()) {
+      if (auto it = known->sensitive.find(call.tool);
+          tools_learnt && it != known->sensitive.end()) {
         masked = it->second;
       } else if (params.is_object()) {  // its schema is not known (yet)
         for (const auto& [name, value] : params.items())
@@ -745,8 +836,9 @@ struct UpstreamSession::State {
           QueueToolsRequest(jsonrpc::StringMember(result, "nextCursor"));
         else
           tools_learnt = true;  // an error too: then no tool's schema is known
+        if (tools_learnt) ReleaseHeld();
         if (tools_learnt && info.stateless_request && !message.contains("error"))
-          shared.KeepLearntTools(sensitive);
+          shared.KeepLearntTools(known);
         return;
       }
       if (abandoned.erase(message["id"].dump()) > 0) {
@@ -773,6 +865,8 @@ struct UpstreamSession::State {
       }
       if (tools_list_requests.erase(message["id"].dump()) > 0) {
         LearnTools(message.value("result", json::object()));
+        if (DropInvalidTools(message))
+          line = message.dump(-1, ' ', false, json::error_handler_t::replace);
         // A tool the caller's roles may not call is not offered either.
         if (!options.policy.access.empty() && message.contains("result") &&
             message["result"].is_object() && message["result"].contains("tools") &&
@@ -856,6 +950,7 @@ struct UpstreamSession::State {
       FailCall(key, call, "the MCP server behind this proxy ended before it answered" + why);
     pending.clear();
     task_polls.clear();
+    held.clear();
     // Other requests it will not answer either.
     for (const std::string& key : std::vector<std::string>(open_requests)) {
       const json failed = ErrorResponse(json::parse(key), -32603,
@@ -932,6 +1027,7 @@ struct UpstreamSession::State {
                                  {"reason", "timed out in mcp-audit proxy"}}}};
           outgoing.push_back(cancel.dump());
           abandoned.insert(it->first);
+          std::erase_if(held, [&](const Held& h) { return h.key == it->first; });
           it = pending.erase(it);
         }
       }
@@ -1022,6 +1118,7 @@ struct UpstreamSession::State {
       lock.lock();
     }
     std::string tools_first;  // the proxy's own tools/list, to go before this message
+    bool hold = false;        // this message waits for the tools/list (ReleaseHeld)
     if (message.is_object() && message.contains("method")) {
       const std::string method = jsonrpc::StringMember(message, "method");
       const json params = message.value("params", json::object());
@@ -1067,6 +1164,7 @@ struct UpstreamSession::State {
           record.error = AuditError{0, "cancelled by the client", "cancelled"};
           Record(it->second.ctx, record, "a cancelled call");
           abandoned.insert(it->first);
+          std::erase_if(held, [&](const Held& h) { return h.key == it->first; });
           pending.erase(it);
         }
         std::erase(open_requests, id.dump());
@@ -1159,11 +1257,18 @@ struct UpstreamSession::State {
           }
           std::optional<Refusal> refusal;
           if (method == "tools/call") refusal = Check(call, params);
+          if (!refusal && stateless && method == "tools/call" && tools_learnt)
+            refusal = ParamRefusal(call, context.param_headers);
           if (refusal) {
             Refuse(message["id"], *refusal, &call);
             return;
           }
           pending[key] = std::move(call);
+          if (stateless && method == "tools/call" && !tools_learnt && !gone) {
+            // Its record and its headers need the schemas: it goes once they are in.
+            held.push_back({key, line, context.param_headers});
+            hold = true;
+          }
         }
       }
     }
@@ -1174,6 +1279,7 @@ struct UpstreamSession::State {
     tools_asked = tools_asked || initialized;
     lock.unlock();
     if (!upstream_gone && !tools_first.empty()) (void)SendUpstream(tools_first);
+    if (hold) return;
     if (!upstream_gone && SendUpstream(line)) {
       if (!tools.empty()) (void)SendUpstream(tools);  // learn which parameters are sensitive
       return;

@@ -85,8 +85,13 @@ class ProxyShared {
   // upstream's tools/list taught one of them, for the others (while fresh).
   std::unique_ptr<UpstreamLink> StatelessLink();
   using SensitiveByTool = std::map<std::string, std::vector<nlohmann::json::json_pointer>>;
-  std::optional<SensitiveByTool> LearntTools() const;
-  void KeepLearntTools(SensitiveByTool learnt);
+  using ParamHeadersByTool = std::map<std::string, std::vector<modern::ParamHeader>, std::less<>>;
+  struct Learnt {  // by tool: its sensitive parameters and those mirrored into headers
+    SensitiveByTool sensitive;
+    ParamHeadersByTool params;
+  };
+  std::shared_ptr<const Learnt> LearntTools() const;  // null when nothing fresh is known
+  void KeepLearntTools(std::shared_ptr<const Learnt> learnt);
   void ForgetLearntTools();
   static constexpr std::chrono::seconds kLearntToolsFresh{60};
   struct Spanning;
@@ -96,7 +101,7 @@ class ProxyShared {
   SharedChildEvents ChildEvents();  // the stateless child's end and restarts recorded once
   std::shared_ptr<SharedChild> stateless_child_;  // started with its first request
   mutable std::mutex learnt_mutex_;
-  std::optional<SensitiveByTool> learnt_;            // guarded by learnt_mutex_
+  std::shared_ptr<const Learnt> learnt_;             // guarded by learnt_mutex_
   std::chrono::steady_clock::time_point learnt_at_;  // guarded by learnt_mutex_
 
   void EmitSampleSummary(const RequestContext& ctx, const std::string& tool);

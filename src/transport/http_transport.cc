@@ -684,7 +684,13 @@ class HttpTransport {
   }
 
   static MessageContext MessageContextOf(const HttpRequest& request) {
-    return MessageContext{std::string(Field(request, "X-Access-Reason"))};
+    MessageContext context{std::string(Field(request, "X-Access-Reason")), {}};
+    for (const auto& field : request) {
+      const beast::string_view name = field.name_string();
+      if (name.size() > 10 && beast::iequals(name.substr(0, 10), "Mcp-Param-"))
+        context.param_headers.emplace_back(Sv(name), Sv(field.value()));
+    }
+    return context;
   }
 
   MessageSender SenderFor(std::weak_ptr<Session> session) {
@@ -926,6 +932,21 @@ class HttpTransport {
     if (!mismatch) {
       mismatch = modern::HeaderMismatch(message, header("MCP-Protocol-Version"),
                                         header("Mcp-Method"), header("Mcp-Name"));
+    }
+    if (!mismatch && message.method == "tools/call") {
+      // The parameters its tool mirrors into Mcp-Param-* headers (x-mcp-header).
+      for (const auto& field : request) {
+        const std::string name(Sv(field.name_string()));
+        if (!mismatch && name.size() > 10 && beast::iequals(name.substr(0, 10), "Mcp-Param-") &&
+            request.count(name) > 1)
+          mismatch = "Header mismatch: the " + name + " header is sent more than once";
+      }
+      if (!mismatch) {
+        mismatch = server_.ParamHeaderMismatch(
+            jsonrpc::StringMember(message.params, "name"),
+            message.params.value("arguments", json::object()),
+            [&](const std::string& name) { return header(name.c_str()); });
+      }
     }
     if (mismatch) {
       co_return co_await Write(

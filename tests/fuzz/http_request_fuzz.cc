@@ -26,6 +26,16 @@ uint16_t StartTransport() {
   static bool registered = [] {
     ToolDefinition echo;
     echo.name = "echo";
+    // Parameters mirrored into Mcp-Param-* headers (2026-07-28), checked against the body.
+    echo.input_schema = {
+        {"type", "object"},
+        {"properties",
+         {{"region", {{"type", "string"}, {"x-mcp-header", "Region"}}},
+          {"n", {{"type", "integer"}, {"x-mcp-header", "N"}}},
+          {"flag", {{"type", "boolean"}, {"x-mcp-header", "Flag"}}},
+          {"at",
+           {{"type", "object"},
+            {"properties", {{"zone", {{"type", "string"}, {"x-mcp-header", "Zone"}}}}}}}}}};
     return toolkit
         .Register(echo,
                   [](const RequestContext&, const nlohmann::json& arguments) -> Result<ToolResult> {

@@ -759,6 +759,92 @@ TEST(ModernProtocolTest, TheHttpProxyRelaysTheStatelessRevisionToAnHttpUpstream)
   ExpectProxyRecords(dir.path(), state, records.front().user.id);
 }
 
+// x-mcp-header: the catalog mirrors catalog_search's entity_type into
+// Mcp-Param-Entity-Type, so that a gateway may route on it; a header that
+// does not say what the body says is refused before the tool runs, by serve
+// and by the proxy in front of it, which mirrors the header itself upstream.
+TEST(ModernProtocolTest, ParametersMirroredIntoHeadersMustSayWhatTheBodySays) {
+  testing::TempDir dir;
+  ServerProcess upstream({"serve", "--toolkit", "catalog", "--http", "127.0.0.1:0", "--dev-api-key",
+                          "--audit-dir", (dir.path() / "upstream").string()},
+                         dir.path() / "upstream.txt");
+  const auto [upstream_port, upstream_key] = testing::WaitForEndpoint(upstream);
+  ASSERT_NE(upstream_port, 0) << upstream.Stderr();
+  ServerProcess proxy({"proxy", "--http", "127.0.0.1:0", "--dev-api-key", "--audit-dir",
+                       (dir.path() / "audit").string(), "--upstream-url",
+                       "http://127.0.0.1:" + std::to_string(upstream_port) + "/mcp"},
+                      dir.path() / "proxy.txt", {"MCP_AUDIT_UPSTREAM_TOKEN=" + upstream_key});
+  const auto [proxy_port, proxy_key] = testing::WaitForEndpoint(proxy);
+  ASSERT_NE(proxy_port, 0) << proxy.Stderr();
+  const HttpClient direct("127.0.0.1", upstream_port), through("127.0.0.1", proxy_port);
+
+  const json search = ModernRequest("s", "tools/call",
+                                    {{"name", "catalog_search"},
+                                     {"arguments",
+                                      {{
+                                           "query",
+                                           "",
+                                       },
+                                       {"entity_type", "DATASET"}}}});
+  auto post = [&](const HttpClient& http, const std::string& key, const json& body,
+                  const std::vector<std::string>& param_headers) {
+    testing::Headers headers = ModernHeaders(body, key);
+    for (const std::string& value : param_headers)
+      headers.emplace_back("Mcp-Param-Entity-Type", value);
+    return http.Post(body.dump(), headers);
+  };
+
+  const json listed =
+      AnswerOf(direct.Post(ModernRequest("l", "tools/list").dump(),
+                           ModernHeaders(ModernRequest("l", "tools/list"), upstream_key)));
+  EXPECT_VALID(listed, "ListToolsResultResponse");
+  bool annotated = false;
+  for (const json& tool : listed["result"]["tools"])
+    annotated = annotated || tool["inputSchema"]["properties"]
+                                     .value("entity_type", json::object())
+                                     .value("x-mcp-header", "") == "Entity-Type";
+  EXPECT_TRUE(annotated) << listed;
+
+  // The proxy's first call waits for the upstream's tools/list, and is checked then.
+  const HttpReply first = post(through, proxy_key, search, {"GLOSSARY_TERM"});
+  EXPECT_EQ(first.status, 400) << first.body;
+  EXPECT_VALID(AnswerOf(first), "HeaderMismatchError");
+  for (const HttpClient* http : {&direct, &through}) {
+    const std::string& key = http == &direct ? upstream_key : proxy_key;
+    SCOPED_TRACE(http == &direct ? "serve" : "proxy");
+    // Through the proxy the header goes on to serve as the proxy mirrors it itself.
+    const HttpReply plain = post(*http, key, search, {"DATASET"});
+    EXPECT_EQ(plain.status, 200) << plain.body;
+    EXPECT_VALID(AnswerOf(plain), "CallToolResultResponse");
+    const HttpReply encoded = post(*http, key, search, {"=?base64?REFUQVNFVA==?="});
+    EXPECT_EQ(encoded.status, 200) << encoded.body;
+    for (const auto& headers : {std::vector<std::string>{"DASHBOARD"}, std::vector<std::string>{},
+                                std::vector<std::string>{"DATASET", "DATASET"}}) {
+      const HttpReply refused = post(*http, key, search, headers);
+      EXPECT_EQ(refused.status, 400) << refused.body;
+      EXPECT_VALID(AnswerOf(refused), "HeaderMismatchError");
+    }
+    json without = search;
+    without["params"]["arguments"].erase("entity_type");
+    EXPECT_EQ(post(*http, key, without, {"DATASET"}).status, 400);
+  }
+  EXPECT_EQ(proxy.Signal(SIGTERM), 0) << proxy.Stderr();
+  EXPECT_EQ(upstream.Signal(SIGTERM), 0) << upstream.Stderr();
+  for (const char* journal : {"upstream", "audit"}) {
+    SCOPED_TRACE(journal);
+    size_t mismatches = 0, searches = 0;
+    for (const AuditEvent& e : CallRecords(dir.path() / journal)) {
+      if (e.tool != "catalog_search") continue;
+      if (e.outcome == Outcome::kSuccess) ++searches;
+      if (e.outcome == Outcome::kDenied && e.error->reason == "header_mismatch") ++mismatches;
+    }
+    // serve: its own four refusals; the proxy: its own five, none relayed.
+    EXPECT_EQ(mismatches, std::string(journal) == "upstream" ? 4u : 5u);
+    EXPECT_EQ(searches, std::string(journal) == "upstream" ? 4u : 2u);
+    ExpectVerifies(dir.path() / journal);
+  }
+}
+
 class ModernHttpTest : public ::testing::Test {
  protected:
   void SetUp() override {
