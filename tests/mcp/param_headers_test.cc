@@ -27,6 +27,15 @@ const json kSchema = {
 // The headers of a request, looked up as a server does.
 struct Sent {
   std::map<std::string, std::string> headers;
+  // The same headers but `name`'s, which says `value` (nullopt: is left out).
+  Sent With(const std::string& name, std::optional<std::string> value) const {
+    Sent changed = *this;
+    if (value)
+      changed.headers[name] = *value;
+    else
+      changed.headers.erase(name);
+    return changed;
+  }
   std::optional<std::string> Mismatch(const json& arguments) const {
     return ParamHeaderMismatch(*ParamHeaders(kSchema), arguments,
                                [&](const std::string& name) -> std::optional<std::string_view> {
@@ -91,45 +100,30 @@ TEST(ParamHeadersTest, AServerRefusesHeadersThatDoNotSayWhatTheBodySays) {
              {"Mcp-Param-Zone", "=?base64?WsO8cmljaA==?="}}};
   EXPECT_EQ(sent.Mismatch(arguments), std::nullopt);
 
-  Sent other = sent;
-  other.headers["Mcp-Param-Region"] = "eu-west1";
-  EXPECT_NE(other.Mismatch(arguments).value_or("").find("'eu-west1' does not match"),
+  EXPECT_NE(sent.With("Mcp-Param-Region", "eu-west1")
+                .Mismatch(arguments)
+                .value_or("")
+                .find("'eu-west1' does not match"),
             std::string::npos);
-  Sent missing = sent;
-  missing.headers.erase("Mcp-Param-Zone");
-  EXPECT_TRUE(missing.Mismatch(arguments));
-  Sent forged = sent;
-  forged.headers["Mcp-Param-Zone"] = "=?base64?not base64?=";
-  EXPECT_TRUE(forged.Mismatch(arguments));
-  Sent control = sent;
-  control.headers["Mcp-Param-Region"] = "us-west1\x01";
-  EXPECT_TRUE(control.Mismatch(arguments));
+  EXPECT_TRUE(sent.With("Mcp-Param-Zone", std::nullopt).Mismatch(arguments));
+  EXPECT_TRUE(sent.With("Mcp-Param-Zone", "=?base64?not base64?=").Mismatch(arguments));
+  EXPECT_TRUE(sent.With("Mcp-Param-Region", "us-west1\x01").Mismatch(arguments));
   // Integers are compared exactly, within the range a JavaScript client can say.
   json big = arguments;
   big["limit"] = 9007199254740993;  // 2^53 + 1: the same double as 2^53
-  Sent near = sent;
-  near.headers["Mcp-Param-Limit"] = "9007199254740992";
-  EXPECT_TRUE(near.Mismatch(big));
-  Sent fraction = sent;
-  fraction.headers["Mcp-Param-Limit"] = "42.5";
-  EXPECT_TRUE(fraction.Mismatch(arguments));
-  Sent text = sent;
-  text.headers["Mcp-Param-Limit"] = "42abc";
-  EXPECT_TRUE(text.Mismatch(arguments));
+  EXPECT_TRUE(sent.With("Mcp-Param-Limit", "9007199254740992").Mismatch(big));
+  EXPECT_TRUE(sent.With("Mcp-Param-Limit", "42.5").Mismatch(arguments));
+  EXPECT_TRUE(sent.With("Mcp-Param-Limit", "42abc").Mismatch(arguments));
   // A property path never reaches into an array, whatever its names look like.
   json odd = arguments;
   odd["target"] = json::array({"Zürich"});
-  Sent no_zone = sent;
-  no_zone.headers.erase("Mcp-Param-Zone");
-  EXPECT_EQ(no_zone.Mismatch(odd), std::nullopt);
+  EXPECT_EQ(sent.With("Mcp-Param-Zone", std::nullopt).Mismatch(odd), std::nullopt);
   // A header for a parameter the body does not have (or has null) is refused too.
   json without = arguments;
   without["region"] = nullptr;
   EXPECT_TRUE(sent.Mismatch(without));
   without.erase("region");
-  Sent none = sent;
-  none.headers.erase("Mcp-Param-Region");
-  EXPECT_EQ(none.Mismatch(without), std::nullopt);
+  EXPECT_EQ(sent.With("Mcp-Param-Region", std::nullopt).Mismatch(without), std::nullopt);
 }
 
 TEST(ParamHeadersTest, AClientMirrorsEachAnnotatedValueEncodedWhenItIsNotPlain) {

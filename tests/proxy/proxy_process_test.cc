@@ -19,6 +19,7 @@
 #include "support/free_port.h"
 #include "support/http_client.h"
 #include "support/http_receiver.h"
+#include "support/shell.h"
 #include "support/small_filesystem.h"
 #include "support/temp_dir.h"
 #include "support/tls_proxy.h"
@@ -409,8 +410,9 @@ TEST(ProxyHttpTest, EachSessionHasItsOwnUpstreamAndTheRolesDecideWhichToolsReach
 // marks `pin` writeOnly (a secret, as a tool author declares it). With
 // `list_late`, its tools/list is answered only after the call that follows it.
 std::filesystem::path WriteProbeServer(const std::filesystem::path& dir, bool list_late = false) {
-  const auto script = dir / "probe-server.sh";
-  std::ofstream(script) << "#!/bin/sh\nlist_late=" << (list_late ? "1" : "") << R"SH(
+  return testing::WriteScript(dir / "probe-server.sh", std::string("#!/bin/sh\nlist_late=") +
+                                                           (list_late ? "1" : "") +
+                                                           R"SH(
 list() {
   echo "{\"jsonrpc\":\"2.0\",\"id\":$1,\"result\":{\"tools\":[{\"name\":\"probe\",\"inputSchema\":{\"type\":\"object\",\"properties\":{\"user\":{\"type\":\"string\"},\"pin\":{\"type\":\"string\",\"writeOnly\":true}}}}]}}"
 }
@@ -427,18 +429,16 @@ while IFS= read -r line; do
       if [ -n "$held" ]; then list "$held"; held=; fi ;;
   esac
 done
-)SH";
-  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
-  return script;
+)SH");
 }
 
 // An upstream that keeps every line it receives in <dir>/received.txt, never
 // answers a call of the tool `hang`, and answers `odd` with members of the
 // wrong type.
 std::filesystem::path WriteRecordingServer(const std::filesystem::path& dir) {
-  const auto script = dir / "recording-server.sh";
-  std::ofstream(script) << "#!/bin/sh\nreceived='" << (dir / "received.txt").string() << "'\n"
-                        << R"SH(
+  return testing::WriteScript(dir / "recording-server.sh",
+                              "#!/bin/sh\nreceived='" + (dir / "received.txt").string() + "'\n" +
+                                  R"SH(
 while IFS= read -r line; do
   printf '%s\n' "$line" >> "$received"
   id=$(printf '%s' "$line" | sed -n 's/^{"id":\([^,}]*\).*/\1/p')
@@ -452,9 +452,7 @@ while IFS= read -r line; do
       echo "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"done\"}]}}" ;;
   esac
 done
-)SH";
-  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
-  return script;
+)SH");
 }
 
 TEST(ProxyTest, ASecondRequestWithTheIdOfOneInFlightIsRefusedAndRecorded) {

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 
@@ -27,6 +29,15 @@ inline std::string RunShell(const std::string& command, bool may_fail = false) {
   if (status != 0 && !may_fail) throw std::runtime_error(command + " failed: " + output);
   while (!output.empty() && output.back() == '\n') output.pop_back();
   return output;
+}
+
+// A script the tests run (a stand-in server, say): `text` in `path`, which
+// only its owner may read, write and run.
+inline std::filesystem::path WriteScript(const std::filesystem::path& path,
+                                         const std::string& text) {
+  std::ofstream(path) << text;
+  std::filesystem::permissions(path, std::filesystem::perms::owner_all);
+  return path;
 }
 
 }  // namespace mcpaudit::testing

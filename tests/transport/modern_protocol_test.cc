@@ -17,6 +17,7 @@
 
 #include "support/cli_process.h"
 #include "support/modern_client.h"
+#include "support/shell.h"
 #include "support/temp_dir.h"
 
 namespace mcpaudit {
@@ -494,8 +495,7 @@ void ExpectProxyRecords(const std::filesystem::path& dir, const std::string& sta
 // shell makes each call of `probe` a task, which asks for input once and then
 // completes.
 std::filesystem::path WriteTaskServer(const std::filesystem::path& dir) {
-  const auto script = dir / "task-server.sh";
-  std::ofstream(script) << R"SH(#!/bin/sh
+  return testing::WriteScript(dir / "task-server.sh", R"SH(#!/bin/sh
 polls=0
 answer() { echo "{\"jsonrpc\":\"2.0\",\"id\":$1,\"result\":$2}"; }
 task() {
@@ -521,9 +521,7 @@ while IFS= read -r line; do
       esac ;;
   esac
 done
-)SH";
-  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
-  return script;
+)SH");
 }
 
 TEST(ModernProtocolTest, TheProxyRecordsAStandInUpstreamsTaskFromCreationToResult) {
@@ -684,8 +682,7 @@ TEST(ModernProtocolTest, TheHttpProxyRelaysTheStatelessRevisionToOneChildForAllI
 // `slow` two seconds later (on its own, whatever happens meanwhile), anything
 // else at once; a subscription is acknowledged and stays open.
 std::filesystem::path WriteSlowServer(const std::filesystem::path& dir) {
-  const auto script = dir / "slow-server.sh";
-  std::ofstream(script) << R"SH(#!/bin/sh
+  return testing::WriteScript(dir / "slow-server.sh", R"SH(#!/bin/sh
 while IFS= read -r line; do
   id=$(printf '%s' "$line" | sed -n 's/^{"id":\([^,}]*\).*/\1/p')
   name=$(printf '%s' "$line" | sed -n 's/.*"name":"\([a-z]*\)".*/\1/p')
@@ -699,9 +696,7 @@ while IFS= read -r line; do
       echo "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/subscriptions/acknowledged\",\"params\":{\"_meta\":{\"io.modelcontextprotocol/subscriptionId\":$id},\"notifications\":{}}}" ;;
   esac
 done
-)SH";
-  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
-  return script;
+)SH");
 }
 
 // Clients of the shared child never get each other's answers: a late answer
