@@ -732,23 +732,36 @@ TEST(ModernProtocolTest, TheHttpProxyGivesEachClientOnlyItsOwnAnswersFromAStandI
   ExpectVerifies(dir.path() / "audit");
 }
 
+// `serve --toolkit <toolkit>` over HTTP (its journal in <dir>/upstream), and
+// the HTTP proxy in front of it (<dir>/audit), each with a key of its own.
+struct ProxiedHttpServe {
+  ProxiedHttpServe(const std::filesystem::path& dir, const std::string& toolkit)
+      : upstream({"serve", "--toolkit", toolkit, "--http", "127.0.0.1:0", "--dev-api-key",
+                  "--audit-dir", (dir / "upstream").string()},
+                 dir / "upstream.txt"),
+        upstream_at(testing::WaitForEndpoint(upstream)),
+        proxy({"proxy", "--http", "127.0.0.1:0", "--dev-api-key", "--audit-dir",
+               (dir / "audit").string(), "--upstream-url",
+               "http://127.0.0.1:" + std::to_string(upstream_at.port) + "/mcp"},
+              dir / "proxy.txt", {"MCP_AUDIT_UPSTREAM_TOKEN=" + upstream_at.dev_key}),
+        proxy_at(testing::WaitForEndpoint(proxy)) {}
+  void Stop() {
+    EXPECT_EQ(proxy.Signal(SIGTERM), 0) << proxy.Stderr();
+    EXPECT_EQ(upstream.Signal(SIGTERM), 0) << upstream.Stderr();
+  }
+  ServerProcess upstream;
+  const testing::PrintedEndpoint upstream_at;
+  ServerProcess proxy;
+  const testing::PrintedEndpoint proxy_at;
+};
+
 TEST(ModernProtocolTest, TheHttpProxyRelaysTheStatelessRevisionToAnHttpUpstream) {
   testing::TempDir dir;
-  ServerProcess upstream({"serve", "--toolkit", "conformance", "--http", "127.0.0.1:0",
-                          "--dev-api-key", "--audit-dir", (dir.path() / "upstream").string()},
-                         dir.path() / "upstream.txt");
-  const auto [upstream_port, upstream_key] = testing::WaitForEndpoint(upstream);
-  ASSERT_NE(upstream_port, 0) << upstream.Stderr();
-  ServerProcess proxy({"proxy", "--http", "127.0.0.1:0", "--dev-api-key", "--audit-dir",
-                       (dir.path() / "audit").string(), "--upstream-url",
-                       "http://127.0.0.1:" + std::to_string(upstream_port) + "/mcp"},
-                      dir.path() / "proxy.txt", {"MCP_AUDIT_UPSTREAM_TOKEN=" + upstream_key});
-  const auto [port, key] = testing::WaitForEndpoint(proxy);
-  ASSERT_NE(port, 0) << proxy.Stderr();
-  const HttpClient http("127.0.0.1", port);
-  const std::string state = ExchangeThroughProxy(AskOver(http, key));
-  EXPECT_EQ(proxy.Signal(SIGTERM), 0) << proxy.Stderr();
-  EXPECT_EQ(upstream.Signal(SIGTERM), 0);
+  ProxiedHttpServe servers(dir.path(), "conformance");
+  ASSERT_NE(servers.proxy_at.port, 0) << servers.proxy.Stderr() << servers.upstream.Stderr();
+  const HttpClient http("127.0.0.1", servers.proxy_at.port);
+  const std::string state = ExchangeThroughProxy(AskOver(http, servers.proxy_at.dev_key));
+  servers.Stop();
   const std::vector<AuditEvent> records = CallRecords(dir.path() / "audit");
   ASSERT_FALSE(records.empty());
   ExpectProxyRecords(dir.path(), state, records.front().user.id);
@@ -760,18 +773,12 @@ TEST(ModernProtocolTest, TheHttpProxyRelaysTheStatelessRevisionToAnHttpUpstream)
 // and by the proxy in front of it, which mirrors the header itself upstream.
 TEST(ModernProtocolTest, ParametersMirroredIntoHeadersMustSayWhatTheBodySays) {
   testing::TempDir dir;
-  ServerProcess upstream({"serve", "--toolkit", "catalog", "--http", "127.0.0.1:0", "--dev-api-key",
-                          "--audit-dir", (dir.path() / "upstream").string()},
-                         dir.path() / "upstream.txt");
-  const auto [upstream_port, upstream_key] = testing::WaitForEndpoint(upstream);
-  ASSERT_NE(upstream_port, 0) << upstream.Stderr();
-  ServerProcess proxy({"proxy", "--http", "127.0.0.1:0", "--dev-api-key", "--audit-dir",
-                       (dir.path() / "audit").string(), "--upstream-url",
-                       "http://127.0.0.1:" + std::to_string(upstream_port) + "/mcp"},
-                      dir.path() / "proxy.txt", {"MCP_AUDIT_UPSTREAM_TOKEN=" + upstream_key});
-  const auto [proxy_port, proxy_key] = testing::WaitForEndpoint(proxy);
-  ASSERT_NE(proxy_port, 0) << proxy.Stderr();
-  const HttpClient direct("127.0.0.1", upstream_port), through("127.0.0.1", proxy_port);
+  ProxiedHttpServe servers(dir.path(), "catalog");
+  ASSERT_NE(servers.proxy_at.port, 0) << servers.proxy.Stderr() << servers.upstream.Stderr();
+  const std::string &upstream_key = servers.upstream_at.dev_key,
+                    &proxy_key = servers.proxy_at.dev_key;
+  const HttpClient direct("127.0.0.1", servers.upstream_at.port),
+      through("127.0.0.1", servers.proxy_at.port);
 
   const json search = ModernRequest("s", "tools/call",
                                     {{"name", "catalog_search"},
@@ -823,8 +830,7 @@ TEST(ModernProtocolTest, ParametersMirroredIntoHeadersMustSayWhatTheBodySays) {
     without["params"]["arguments"].erase("entity_type");
     EXPECT_EQ(post(*http, key, without, {"DATASET"}).status, 400);
   }
-  EXPECT_EQ(proxy.Signal(SIGTERM), 0) << proxy.Stderr();
-  EXPECT_EQ(upstream.Signal(SIGTERM), 0) << upstream.Stderr();
+  servers.Stop();
   for (const char* journal : {"upstream", "audit"}) {
     SCOPED_TRACE(journal);
     size_t mismatches = 0, searches = 0;
