@@ -213,7 +213,7 @@ void CollectParamHeaders(const json& schema, const std::optional<std::vector<std
   if (!error.empty() || !schema.is_object()) return;
   if (depth > kMaxSchemaDepth) {
     // Too deep to walk: refused only when an annotation may be in there.
-    if (schema.dump().find("\"x-mcp-header\"") != std::string::npos)
+    if (schema.dump().find("\"" + std::string(kParamHeaderKey) + "\"") != std::string::npos)
       error = "x-mcp-header is nested too deep in the input schema";
     return;
   }
@@ -322,7 +322,7 @@ std::optional<std::string> ParamHeaderMismatch(
     const std::vector<ParamHeader>& annotated, const json& arguments,
     const std::function<std::optional<std::string_view>(const std::string& name)>& header) {
   for (const ParamHeader& param : annotated) {
-    const std::string name = "Mcp-Param-" + param.name;
+    const std::string name = std::string(kParamHeaderPrefix) + param.name;
     const json value = ParamValue(arguments, param.path);
     const std::optional<std::string_view> sent = header(name);
     if (value.is_null() && !sent) continue;
@@ -346,14 +346,15 @@ std::optional<std::string> ParamHeaderMismatch(
     }
     if (!same) {
       return "Header mismatch: " + name + " header value " + Quoted(*decoded) +
-             " does not match body value " + Quoted(value.dump());
+             " does not match body value " +
+             Quoted(value.is_string() ? value.get<std::string>() : value.dump());
     }
   }
   return std::nullopt;
 }
 
-std::optional<std::vector<std::string>> MirroredHeaders(
-    const json& request, const std::vector<ParamHeader>& params_annotated) {
+std::optional<std::vector<std::string>> MirroredHeaders(const json& request,
+                                                        const std::vector<ParamHeader>& annotated) {
   const std::string method = jsonrpc::StringMember(request, "method");
   const json& params = request.contains("params") ? request["params"] : request;
   const json* meta = params.is_object() && params.contains("_meta") ? &params["_meta"] : nullptr;
@@ -368,9 +369,9 @@ std::optional<std::vector<std::string>> MirroredHeaders(
   }
   if (method == "tools/call" && params.is_object()) {
     const json arguments = params.value("arguments", json::object());
-    for (const ParamHeader& param : params_annotated) {
+    for (const ParamHeader& param : annotated) {
       if (auto text = ParamText(ParamValue(arguments, param.path)))
-        headers.push_back("Mcp-Param-" + param.name + ": " + Encoded(*text));
+        headers.push_back(std::string(kParamHeaderPrefix) + param.name + ": " + Encoded(*text));
     }
   }
   return headers;

@@ -27,6 +27,8 @@ inline constexpr std::string_view kServerInfoKey = "io.modelcontextprotocol/serv
 
 // Error codes the revision defines (the MCP range -32020..-32099).
 inline constexpr int kHeaderMismatch = -32020;
+// The headers a tools/call carries for its x-mcp-header parameters.
+inline constexpr std::string_view kParamHeaderPrefix = "Mcp-Param-";
 inline constexpr int kUnsupportedProtocolVersion = -32022;
 
 bool IsVersion(std::string_view version);
@@ -89,10 +91,10 @@ struct ParamHeader {
 
 // Streamable HTTP, as a client (the proxy to its upstream): the headers that
 // mirror a request's body ("Name: value" lines; Mcp-Name and Mcp-Param-*
-// Base64-encoded when not plain ASCII), with `params` the tools/call's
-// annotated parameters; nullopt when its version or method cannot be a header value.
+// Base64-encoded when not plain ASCII), with `annotated` the tools/call's
+// x-mcp-header parameters; nullopt when its version or method cannot be a header value.
 std::optional<std::vector<std::string>> MirroredHeaders(
-    const nlohmann::json& request, const std::vector<ParamHeader>& params = {});
+    const nlohmann::json& request, const std::vector<ParamHeader>& annotated = {});
 
 // Streamable HTTP: the error when the request's Mcp-Method, Mcp-Name or
 // MCP-Protocol-Version header (nullopt: absent) does not say what its body

@@ -46,16 +46,16 @@ struct Server::Impl {
   std::atomic<size_t> answers_waiting{0};
   // The sessions to tell when the tools change: 2025 sessions once
   // initialized, 2026 subscriptions that asked for toolsListChanged.
-  std::mutex told_mutex;
-  std::vector<std::weak_ptr<Session>> told;  // guarded by told_mutex
-  size_t purge_told_at = 64;                 // guarded by told_mutex
-  void TellOfChanges(std::weak_ptr<Session> session) {
-    std::lock_guard lock(told_mutex);
-    if (told.size() >= purge_told_at) {
-      std::erase_if(told, [](const auto& s) { return s.expired(); });
-      purge_told_at = std::max<size_t>(64, 2 * told.size());
+  std::mutex listeners_mutex;
+  std::vector<std::weak_ptr<Session>> tools_listeners;  // guarded by listeners_mutex
+  size_t purge_listeners_at = 64;                       // guarded by listeners_mutex
+  void AddToolsListener(std::weak_ptr<Session> session) {
+    std::lock_guard lock(listeners_mutex);
+    if (tools_listeners.size() >= purge_listeners_at) {
+      std::erase_if(tools_listeners, [](const auto& s) { return s.expired(); });
+      purge_listeners_at = std::max<size_t>(64, 2 * tools_listeners.size());
     }
-    told.push_back(std::move(session));
+    tools_listeners.push_back(std::move(session));
   }
   WorkerPool pool;  // last: joined first, while the members above still live
 };
@@ -307,12 +307,12 @@ class Session final : public std::enable_shared_from_this<Session> {
                                          {"notifications", std::move(agreed)}}),
                   key);
     }
-    if (tools) TellOfChanges();
+    if (tools) ListenForToolsChanges();
   }
 
   // From now on ToolsListChanged reaches this session.
-  void TellOfChanges() {
-    if (!told_of_changes_.exchange(true)) server_->TellOfChanges(weak_from_this());
+  void ListenForToolsChanges() {
+    if (!tools_listener_.exchange(true)) server_->AddToolsListener(weak_from_this());
   }
 
   static json SubscriptionMeta(const json& id) {
@@ -325,20 +325,21 @@ class Session final : public std::enable_shared_from_this<Session> {
   // stream. Sent after the lock: a client that does not read holds up only
   // this (the reload's thread), never the session.
   void ToolsListChanged() {
-    std::vector<std::pair<std::string, std::string>> told;  // request id, message
+    std::vector<std::pair<std::string, std::string>> messages;  // request id, message
     {
       std::lock_guard lock(mutex_);
       if (closing_) return;
       if (!protocol_version_.empty())
-        told.emplace_back(
+        messages.emplace_back(
             "", jsonrpc::Notification("notifications/tools/list_changed", json::object()));
       for (const auto& [key, listener] : listening_) {
         if (!listener.tools) continue;
-        told.emplace_back(key, jsonrpc::Notification("notifications/tools/list_changed",
-                                                     {{"_meta", SubscriptionMeta(listener.id)}}));
+        messages.emplace_back(key,
+                              jsonrpc::Notification("notifications/tools/list_changed",
+                                                    {{"_meta", SubscriptionMeta(listener.id)}}));
       }
     }
-    for (auto& [key, text] : told) SendRelated(std::move(text), key);
+    for (auto& [key, text] : messages) SendRelated(std::move(text), key);
   }
 
  private:
@@ -497,7 +498,7 @@ class Session final : public std::enable_shared_from_this<Session> {
       if (auto it = params.find("capabilities"); it != params.end() && it->is_object())
         client_capabilities_ = *it;
     }
-    TellOfChanges();
+    ListenForToolsChanges();
     const ServerOptions& options = server_->options;
     json result = {{"protocolVersion", version},
                    {"capabilities", Capabilities(false)},
@@ -871,7 +872,7 @@ class Session final : public std::enable_shared_from_this<Session> {
   const MessageContext* receiving_ = nullptr;  // the message being received (one reader at a time)
   const modern::RequestMeta* modern_ = nullptr;  // its _meta, when it is a request of 2026-07-28
   bool receiving_large_ = false;               // it is over kLargeMessageBytes
-  std::atomic<bool> told_of_changes_ = false;  // ToolsListChanged reaches it
+  std::atomic<bool> tools_listener_ = false;   // ToolsListChanged reaches it
 
   std::mutex mutex_;
   std::condition_variable idle_;
@@ -1036,13 +1037,13 @@ void Server::RecordRefusal(const ConnectionInfo& info, const RefusedRequest& ref
 }
 
 void Server::ToolsListChanged() {
-  std::vector<std::weak_ptr<Session>> told;
+  std::vector<std::weak_ptr<Session>> listeners;
   {
-    std::lock_guard lock(impl_->told_mutex);
-    std::erase_if(impl_->told, [](const auto& s) { return s.expired(); });
-    told = impl_->told;
+    std::lock_guard lock(impl_->listeners_mutex);
+    std::erase_if(impl_->tools_listeners, [](const auto& s) { return s.expired(); });
+    listeners = impl_->tools_listeners;
   }
-  for (const auto& weak : told)
+  for (const auto& weak : listeners)
     if (auto session = weak.lock()) session->ToolsListChanged();
 }
 

@@ -96,6 +96,7 @@ class HttpLink final : public UpstreamLink {
     waiting_.clear();
     resumptions_.clear();
     get_last_event_id_.clear();
+    param_headers_.clear();
     get_failures_ = 0;
     {
       std::lock_guard lock(mutex_);
@@ -364,6 +365,7 @@ class HttpLink final : public UpstreamLink {
     for (const json& tool : result["tools"]) {
       const std::string name = jsonrpc::StringMember(tool, "name");
       if (name.empty() || !tool.contains("inputSchema")) continue;
+      if (param_headers_.size() >= kMaxToolsKnown && !param_headers_.contains(name)) return;
       param_headers_[name] =
           modern::ParamHeaders(tool["inputSchema"]).value_or(std::vector<modern::ParamHeader>{});
     }
@@ -562,6 +564,7 @@ class HttpLink final : public UpstreamLink {
   bool want_get_ = false;
   Transfer* get_ = nullptr;
   std::string get_last_event_id_;
+  static constexpr size_t kMaxToolsKnown = 4096;  // tools whose Mcp-Param-* headers are kept
   std::map<std::string, std::vector<modern::ParamHeader>> param_headers_;  // by tool, as listed
   int get_failures_ = 0;
   Steady::time_point next_get_;

@@ -25,6 +25,7 @@ using nlohmann::json;
 constexpr std::string_view kTag = "mcp-audit:";
 constexpr std::string_view kSubscriptionKey = "io.modelcontextprotocol/subscriptionId";
 
+// `value` marked with `number` (a view's, or a request's counter).
 json Tagged(uint64_t number, const json& value) {
   return std::string(kTag) + std::to_string(number) + "/" + value.dump();
 }
@@ -86,7 +87,8 @@ class SharedChild : public std::enable_shared_from_this<SharedChild> {
       views_.erase(number);
       return false;
     }
-    if (starts_++ > 0 && events_.restarted) events_.restarted(starts_ - 1);
+    ++starts_;
+    if (starts_ > 1 && events_.restarted) events_.restarted(starts_ - 1);
     return true;
   }
 
@@ -129,10 +131,10 @@ class SharedChild : public std::enable_shared_from_this<SharedChild> {
       if (it == views_.end()) return false;  // the child it was attached to has ended
       Attached& view = *it->second;
       if (json* id = MemberOf(parsed, "id"); id && !method.empty()) {
-        const std::string own = id->dump();
-        *id = Tagged(++next_id_, *id);
-        in_flight_[id->get<std::string>()] = InFlight{number, json::parse(own)};
-        view.open[own] = id->get<std::string>();
+        json own = *id;
+        *id = Tagged(++next_id_, own);  // the child's own id, never used twice
+        view.open[own.dump()] = id->get<std::string>();
+        in_flight_[id->get<std::string>()] = InFlight{number, std::move(own)};
       } else if (json* cancelled = params ? MemberOf(*params, "requestId") : nullptr;
                  cancelled && method == "notifications/cancelled") {
         // Only a request of its own that is still open: the child's id of one
@@ -147,6 +149,7 @@ class SharedChild : public std::enable_shared_from_this<SharedChild> {
       }
     }
     if (params) {
+      // Tagged with the view's number: the child's progress notifications find it by that.
       if (json* token = MemberOf(*params, "progressToken")) *token = Tagged(number, *token);
       if (json* meta = MemberOf(*params, "_meta"))
         if (json* token = MemberOf(*meta, "progressToken")) *token = Tagged(number, *token);

@@ -73,18 +73,20 @@ std::unique_ptr<UpstreamLink> MakeChildLink(std::vector<std::string> command, si
 // is deleted at the end. A session the server no longer knows (404) ends the link.
 std::unique_ptr<UpstreamLink> MakeHttpLink(HttpUpstream upstream);
 
-// One child process `command` shared by many links (views), for the requests
-// of the stateless revision that the HTTP front makes sessions of their own:
-// each view's request ids and progress tokens are tagged on the way up and
-// untagged on the way down, so views never see each other's messages. The
-// child starts with the first view (and again after it ended); Stop() on a
-// view cancels what it left unanswered and leaves the child running.
 // What the owner of a shared child hears of it (once, not once per view).
 struct SharedChildEvents {
   std::function<void(const UpstreamEnd& end)> ended;  // it ended by itself
   std::function<void(size_t restarts)> restarted;     // it started again after an end
   std::function<void()> tools_changed;  // it said its tools changed, to no subscription
 };
+
+// One child process `command` shared by many links (views), for the requests
+// of the stateless revision that the HTTP front makes sessions of their own:
+// each request goes up under an id of the child's own (never used twice) and
+// each progress token tagged with its view, and both are given back on the
+// way down, so views never see each other's messages. The child starts with
+// the first view (and again after it ended); Stop() on a view cancels what it
+// left unanswered and leaves the child running.
 class SharedChild;
 std::shared_ptr<SharedChild> MakeSharedChild(std::vector<std::string> command,
                                              size_t max_message_bytes, size_t max_json_depth,

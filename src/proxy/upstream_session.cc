@@ -127,6 +127,11 @@ std::string TaskCaller(const RequestContext& ctx) {
   return json::array({who.user_id, who.tenant_id, who.auth_method}).dump() + "\n";
 }
 
+// A task as the proxy keeps it: its caller's, then its id.
+std::string TaskKey(const RequestContext& ctx, const std::string& task_id) {
+  return TaskCaller(ctx) + task_id;
+}
+
 // The proxy's own request ids: a client's request under one of them is refused.
 bool IsReservedId(const json& id) {
   return id.is_string() && id.get_ref<const std::string&>().starts_with("mcp-audit");
@@ -148,7 +153,7 @@ constexpr const char* kToolsListId = "mcp-audit-tools";  // the proxy's own tool
 // each is a session of its own): the round of each requestState the upstream
 // issued (its SHA-256), for the record of the retry, and the tasks it created
 // (by task id), for the records of their questions and end; oldest first.
-struct ProxyShared::Spanning {
+struct ProxyShared::RoundsAndTasks {
   static constexpr size_t kMaxRoundsKept = 1024;
   static constexpr size_t kMaxTasksKept = 4096;      // then the oldest is forgotten,
   static constexpr size_t kMaxTasksPerCaller = 256;  // or the caller's own oldest
@@ -157,9 +162,10 @@ struct ProxyShared::Spanning {
   std::map<std::string, Task> tasks;                    // guarded by mutex; by TaskKey
   std::deque<std::string> task_order;                   // guarded by mutex
 
-  // Keeps `task` of `caller` (TaskCaller) as `caller` + its id, within the bounds. Mutex held.
-  void Keep(const std::string& caller, const std::string& task_id, Task task) {
-    const std::string key = caller + task_id;
+  // Keeps `task` (its call's caller's), within the bounds. Mutex held.
+  void Keep(Task task) {
+    const std::string caller = TaskCaller(task.call.ctx);
+    const std::string key = TaskKey(task.call.ctx, task.call.task_id);
     if (tasks.contains(key)) return;
     size_t callers = 0;
     for (const std::string& kept : task_order) callers += kept.starts_with(caller) ? 1 : 0;
@@ -182,12 +188,12 @@ ProxyShared::ProxyShared(ProxyOptions o, const Recorder& r)
       recorder(r),
       redactor(options.redaction),
       refusals(r, redactor, options.refusals),
-      spanning(std::make_unique<Spanning>()),
+      rounds_and_tasks(std::make_unique<RoundsAndTasks>()),
+      sampler_(options.policy.sampling),
       stateless_child_(options.command.empty()
                            ? nullptr
                            : MakeSharedChild(options.command, options.max_upstream_message_bytes,
-                                             options.max_json_depth, ChildEvents())),
-      sampler_(options.policy.sampling) {}
+                                             options.max_json_depth, ChildEvents())) {}
 
 SharedChildEvents ProxyShared::ChildEvents() {
   // Recorded once, by no caller's session: the child serves them all.
@@ -225,8 +231,8 @@ std::unique_ptr<UpstreamLink> ProxyShared::StatelessLink() {
   http.param_headers = [this](const std::string& tool) -> std::vector<modern::ParamHeader> {
     const std::shared_ptr<const Learnt> learnt = LearntTools();
     if (!learnt) return {};
-    auto it = learnt->params.find(tool);
-    return it == learnt->params.end() ? std::vector<modern::ParamHeader>{} : it->second;
+    auto it = learnt->param_headers.find(tool);
+    return it == learnt->param_headers.end() ? std::vector<modern::ParamHeader>{} : it->second;
   };
   return MakeHttpLink(std::move(http));
 }
@@ -373,14 +379,14 @@ struct UpstreamSession::State {
       auto mirrored = modern::ParamHeaders(schema);
       if (!mirrored) continue;
       next->sensitive[name] = SensitiveProperties(schema);
-      next->params[name] = std::move(*mirrored);
+      next->param_headers[name] = std::move(*mirrored);
     }
     known = std::move(next);
   }
 
   // Streamable HTTP: a tool whose x-mcp-header annotations break the rules is
   // left out of the tools/list `message` the client gets, and the log says why.
-  // Whether any was. Mutex held.
+  // Whether any was.
   static bool DropInvalidTools(json& message) {
     if (!message.contains("result") || !message["result"].is_object()) return false;
     json& result = message["result"];
@@ -419,8 +425,8 @@ struct UpstreamSession::State {
   // carries (the upstream's, opaque to the proxy): one more than the round that
   // was given it; 0 when the proxy did not see that round. Mutex held.
   uint32_t RoundAfter(const std::string& state_digest) const {
-    std::lock_guard lock(shared.spanning->mutex);
-    for (const auto& [digest, round] : shared.spanning->rounds)
+    std::lock_guard lock(shared.rounds_and_tasks->mutex);
+    for (const auto& [digest, round] : shared.rounds_and_tasks->rounds)
       if (digest == state_digest) return round + 1;
     return 0;
   }
@@ -451,10 +457,10 @@ struct UpstreamSession::State {
       const std::string digest = Sha256Hex({state});
       record.details["issued_request_state_digest"] = digest;
       if (call.ctx.round > 0) {
-        ProxyShared::Spanning& spanning = *shared.spanning;
-        std::lock_guard lock(spanning.mutex);
-        spanning.rounds.emplace_back(digest, call.ctx.round);
-        if (spanning.rounds.size() > spanning.kMaxRoundsKept) spanning.rounds.pop_front();
+        ProxyShared::RoundsAndTasks& kept = *shared.rounds_and_tasks;
+        std::lock_guard lock(kept.mutex);
+        kept.rounds.emplace_back(digest, call.ctx.round);
+        if (kept.rounds.size() > kept.kMaxRoundsKept) kept.rounds.pop_front();
       }
     }
   }
@@ -467,9 +473,9 @@ struct UpstreamSession::State {
     if (call.task_id.empty()) return;
     Task task{call, record.params, {}, false};
     task.call.params = json::object();  // kept as recorded, not as sent
-    ProxyShared::Spanning& spanning = *shared.spanning;
-    std::lock_guard lock(spanning.mutex);
-    spanning.Keep(TaskCaller(call.ctx), call.task_id, std::move(task));
+    ProxyShared::RoundsAndTasks& kept = *shared.rounds_and_tasks;
+    std::lock_guard lock(kept.mutex);
+    kept.Keep(std::move(task));
   }
 
   // A tasks/get answered: a task of the caller's own that asks for input is
@@ -482,13 +488,13 @@ struct UpstreamSession::State {
         result.is_object() ? jsonrpc::StringMember(result, "status") : std::string();
     const bool asks = status == "input_required" && result.contains("inputRequests");
     const std::string asked = asks ? Sha256Hex({result["inputRequests"].dump()}) : "";
-    const std::string key = TaskCaller(Context()) + task_id;
-    ProxyShared::Spanning& spanning = *shared.spanning;
+    const std::string key = TaskKey(Context(), task_id);
+    ProxyShared::RoundsAndTasks& kept = *shared.rounds_and_tasks;
     std::optional<Task> task;  // a copy of the task as it was created, when there is a record
     {
-      std::lock_guard lock(spanning.mutex);
-      auto it = spanning.tasks.find(key);
-      if (it != spanning.tasks.end() && result.is_object() && !it->second.ending) {
+      std::lock_guard lock(kept.mutex);
+      auto it = kept.tasks.find(key);
+      if (it != kept.tasks.end() && result.is_object() && !it->second.ending) {
         if (IsFinalTaskStatus(status)) {
           it->second.ending = true;  // until its record is written
           task = it->second;
@@ -519,16 +525,16 @@ struct UpstreamSession::State {
       outcome["error"] = {{"code", -32603}, {"message", "the task was cancelled"}};
     std::optional<CallRecord> record = RecordOfAnswer(task->call, outcome, line.size());
     // Forgotten once its end is on record; polled again for it otherwise.
-    auto ended = [&spanning, key](bool recorded) {
-      std::lock_guard lock(spanning.mutex);
-      auto it = spanning.tasks.find(key);
-      if (it == spanning.tasks.end()) return;
+    auto ended = [&kept, key](bool recorded) {
+      std::lock_guard lock(kept.mutex);
+      auto it = kept.tasks.find(key);
+      if (it == kept.tasks.end()) return;
       if (!recorded) {
         it->second.ending = false;
         return;
       }
-      spanning.tasks.erase(it);
-      std::erase(spanning.task_order, key);
+      kept.tasks.erase(it);
+      std::erase(kept.task_order, key);
     };
     if (!record) {
       ended(true);
@@ -546,8 +552,8 @@ struct UpstreamSession::State {
       const PendingCall& call,
       const std::vector<std::pair<std::string, std::string>>& headers) const {
     if (info.transport != "http") return std::nullopt;  // headers are HTTP's
-    auto annotated = known->params.find(call.tool);
-    if (annotated == known->params.end()) return std::nullopt;
+    auto annotated = known->param_headers.find(call.tool);
+    if (annotated == known->param_headers.end()) return std::nullopt;
     auto mismatch = modern::ParamHeaderMismatch(
         annotated->second, call.params,
         [&](const std::string& name) -> std::optional<std::string_view> {
@@ -667,7 +673,9 @@ struct UpstreamSession::State {
     SendOnceRecorded(call.ctx, *record, id, std::move(line), answer, related);
   }
 
-  // The record of a call's answer (none: the policy keeps no record of it). Mutex held.
+  // The record of a call's answer (none: the policy keeps no record of it).
+  // What the answer starts is kept for the requests after it: the round it
+  // asked input in, the task it made (with `call` its creator). Mutex held.
   std::optional<CallRecord> RecordOfAnswer(PendingCall& call, const json& answer, size_t bytes) {
     CallRecord record = FromAnswer(call, answer, bytes);
     record.params = Redacted(call);
@@ -680,7 +688,7 @@ struct UpstreamSession::State {
     const bool input_required =
         call.stateless && call.event_type == "tool_call" && result_type == "input_required";
     if (input_required) RecordInputRequested(call, *result, record);
-    const bool task = call.stateless && result_type == "task";
+    const bool task = call.stateless && call.event_type == "tool_call" && result_type == "task";
     if (task) TaskCreated(call, *result, record);
     for (const auto& rule :
          options.policy.classify) {  // classification by the resources the result names
@@ -1025,9 +1033,11 @@ struct UpstreamSession::State {
                                {"params",
                                 {{"requestId", json::parse(it->first)},
                                  {"reason", "timed out in mcp-audit proxy"}}}};
-          outgoing.push_back(cancel.dump());
-          abandoned.insert(it->first);
-          std::erase_if(held, [&](const Held& h) { return h.key == it->first; });
+          // A call still held never reached the upstream: nothing to cancel there.
+          if (std::erase_if(held, [&](const Held& h) { return h.key == it->first; }) == 0) {
+            outgoing.push_back(cancel.dump());
+            abandoned.insert(it->first);
+          }
           it = pending.erase(it);
         }
       }
@@ -1148,7 +1158,7 @@ struct UpstreamSession::State {
       if (stateless && modern_version.empty()) modern_version = (*meta)->protocol_version;
       if ((stateless || method == "tools/call") && !tools_asked) {
         // Learn which parameters are sensitive, in the revision the upstream is
-        // spoken to, before the first call is relayed (its answer may come first still).
+        // spoken to, before the first call is relayed (a 2026-07-28 call waits for it).
         tools_first = ToolsRequest();
         tools_asked = true;
       }
@@ -1204,9 +1214,11 @@ struct UpstreamSession::State {
               params};
         if (refused) {
           shared.refusals.Record(Context(), jsonrpc::RefusalOf(*refused));  // never waits
-          // Past Route: a request open under this id (ping's, say) stays open.
-          send({ErrorResponse(message["id"], refused->code, refused->message).dump(), key, true,
-                false});
+          // Not through Route, which would close the request open under this id
+          // (another's, still waiting for its own answer).
+          send({.text = ErrorResponse(message["id"], refused->code, refused->message).dump(),
+                .request_id = key,
+                .is_response = true});
           return;
         }
         if (std::ranges::find(open_requests, key) != open_requests.end()) {
@@ -1281,7 +1293,7 @@ struct UpstreamSession::State {
     if (!upstream_gone && !tools_first.empty()) (void)SendUpstream(tools_first);
     if (hold) return;
     if (!upstream_gone && SendUpstream(line)) {
-      if (!tools.empty()) (void)SendUpstream(tools);  // learn which parameters are sensitive
+      if (!tools.empty()) (void)SendUpstream(tools);  // learn the tools' schemas
       return;
     }
     if (!is_request) return;

@@ -1,8 +1,10 @@
 // One client session relayed to its own upstream MCP server: a child process
 // speaking stdio, or its own session with a Streamable HTTP server (so sessions
-// are isolated from each other, and ids need no remapping). Every JSON-RPC
-// message is relayed unchanged in both directions (requests, responses,
-// notifications, the server's own requests), and each tools/call,
+// are isolated from each other). A request of the stateless revision over the
+// HTTP front is a session of its own; those share one child (whose ids are
+// the proxy's: SharedChild) or reach an HTTP upstream one POST each. JSON-RPC
+// messages are relayed as the policy read them in both directions (requests,
+// responses, notifications, the server's own requests), and each tools/call,
 // resources/read and prompts/get is recorded when its answer comes back:
 // outcome and duration from the upstream's response, parameters redacted as
 // the policy says. A child's stderr goes to the operational log.
@@ -20,9 +22,13 @@
 // request of the session starts the upstream again (replaying the session's
 // initialize), recorded as `upstream_restarted`.
 //
-// The proxy asks the upstream for its tools/list when a session starts (and
-// when the list changes), so that the parameters a tool's input schema marks
-// sensitive are redacted as in serve (schema-driven redaction).
+// The proxy asks the upstream for its tools/list when a session starts, before
+// its first call (and when the list changes): until it is answered a call's
+// record masks every argument; then the parameters a tool's input schema marks
+// sensitive are redacted as in serve (schema-driven redaction). A 2026-07-28
+// call waits for that list: its Mcp-Param-* headers are checked against the
+// tool's x-mcp-header parameters, and mirrored to an HTTP upstream. Tasks
+// (io.modelcontextprotocol/tasks) are recorded from creation to their end.
 #pragma once
 
 #include <chrono>
@@ -88,24 +94,25 @@ class ProxyShared {
   using ParamHeadersByTool = std::map<std::string, std::vector<modern::ParamHeader>, std::less<>>;
   struct Learnt {  // by tool: its sensitive parameters and those mirrored into headers
     SensitiveByTool sensitive;
-    ParamHeadersByTool params;
+    ParamHeadersByTool param_headers;
   };
   std::shared_ptr<const Learnt> LearntTools() const;  // null when nothing fresh is known
   void KeepLearntTools(std::shared_ptr<const Learnt> learnt);
   void ForgetLearntTools();
   static constexpr std::chrono::seconds kLearntToolsFresh{60};
-  struct Spanning;
-  const std::unique_ptr<Spanning> spanning;  // rounds and tasks, seen by every session
+  struct RoundsAndTasks;
+  const std::unique_ptr<RoundsAndTasks> rounds_and_tasks;  // seen by every session
 
  private:
   SharedChildEvents ChildEvents();  // the stateless child's end and restarts recorded once
-  std::shared_ptr<SharedChild> stateless_child_;  // started with its first request
   mutable std::mutex learnt_mutex_;
   std::shared_ptr<const Learnt> learnt_;             // guarded by learnt_mutex_
   std::chrono::steady_clock::time_point learnt_at_;  // guarded by learnt_mutex_
 
   void EmitSampleSummary(const RequestContext& ctx, const std::string& tool);
   CallSampler sampler_;
+  // Last: stopped first, while what its events reach (ForgetLearntTools) lives.
+  std::shared_ptr<SharedChild> stateless_child_;  // started with its first request
 };
 
 class UpstreamSession final : public Connection {

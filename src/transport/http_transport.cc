@@ -683,12 +683,19 @@ class HttpTransport {
         "Bad Request: unsupported MCP-Protocol-Version '" + std::string(Sv(header->value())) + "'");
   }
 
+  // An Mcp-Param-* header (x-mcp-header, 2026-07-28), whatever its case.
+  static bool IsParamHeader(std::string_view name) {
+    const std::string_view prefix = modern::kParamHeaderPrefix;
+    return name.size() > prefix.size() &&
+           beast::iequals(beast::string_view(name.data(), prefix.size()),
+                          beast::string_view(prefix.data(), prefix.size()));
+  }
+
   static MessageContext MessageContextOf(const HttpRequest& request) {
     MessageContext context{std::string(Field(request, "X-Access-Reason")), {}};
     for (const auto& field : request) {
-      const beast::string_view name = field.name_string();
-      if (name.size() > 10 && beast::iequals(name.substr(0, 10), "Mcp-Param-"))
-        context.param_headers.emplace_back(Sv(name), Sv(field.value()));
+      if (IsParamHeader(Sv(field.name_string())))
+        context.param_headers.emplace_back(Sv(field.name_string()), Sv(field.value()));
     }
     return context;
   }
@@ -937,8 +944,7 @@ class HttpTransport {
       // The parameters its tool mirrors into Mcp-Param-* headers (x-mcp-header).
       for (const auto& field : request) {
         const std::string name(Sv(field.name_string()));
-        if (!mismatch && name.size() > 10 && beast::iequals(name.substr(0, 10), "Mcp-Param-") &&
-            request.count(name) > 1)
+        if (!mismatch && IsParamHeader(name) && request.count(name) > 1)
           mismatch = "Header mismatch: the " + name + " header is sent more than once";
       }
       if (!mismatch) {
