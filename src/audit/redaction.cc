@@ -1,8 +1,8 @@
 #include "mcpaudit/redaction.h"
 
-#include <cctype>
 #include <set>
 
+#include "base/ascii.h"
 #include "base/bounded_json.h"
 #include "base/crypto.h"
 
@@ -13,7 +13,7 @@ std::string Normalise(std::string_view text) {
   std::string out;
   for (char c : text) {
     if (c == '-' || c == '_' || c == ' ') continue;
-    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    out.push_back(AsciiLower(c));
   }
   return out;
 }

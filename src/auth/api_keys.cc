@@ -9,6 +9,7 @@
 #include <map>
 
 #include "auth/credentials.h"
+#include "base/ascii.h"
 #include "base/crypto.h"
 #include "mcpaudit/authenticators.h"
 #include "mcpaudit/clock.h"
@@ -70,8 +71,7 @@ class ChainAuthenticator final : public Authenticator {
 Result<std::shared_ptr<const Authenticator>> MakeApiKeyAuthenticator(std::vector<ApiKeyEntry> keys) {
   std::map<std::string, Identity> by_hash;
   for (auto& entry : keys) {
-    std::string hash = entry.sha256;
-    std::ranges::transform(hash, hash.begin(), [](unsigned char c) { return std::tolower(c); });
+    const std::string hash = AsciiLower(entry.sha256);
     if (hash.size() != 64 || hash.find_first_not_of("0123456789abcdef") != std::string::npos) {
       return Fail(ErrorCode::kInvalidArgument, "API key of user '" + entry.identity.user_id +
                                                    "': sha256 must be 64 hex digits (see `mcp-audit apikey`)");

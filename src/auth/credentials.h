@@ -1,8 +1,9 @@
 // Reading credentials out of HTTP header values, shared by the authenticators.
 #pragma once
 
-#include <cctype>
 #include <string_view>
+
+#include "base/ascii.h"
 
 namespace mcpaudit {
 
@@ -15,9 +16,7 @@ inline std::string_view Trim(std::string_view text) {
 // The value of "Authorization: Bearer <value>" (scheme in any case), or empty.
 inline std::string_view BearerValue(std::string_view authorization) {
   authorization = Trim(authorization);
-  if (authorization.size() < 7) return {};
-  for (size_t i = 0; i < 7; ++i)
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) != "bearer "[i]) return {};
+  if (!StartsWithIgnoringCase(authorization, "bearer ")) return {};
   return Trim(authorization.substr(7));
 }
 

@@ -1,12 +1,17 @@
 // Lines for a reader at the other end of a pipe (a stdio client), written on a
 // thread of their own: whoever sends (a worker, or the audit log's writer
 // telling a durable call that its record is on disk) never waits for a reader
-// that is slow, unless kMaxQueuedLines are already waiting for it.
+// that is slow, unless kMaxQueuedLines are already waiting for it. A reader
+// that takes nothing for kStopGrace once the server stops (or the writer goes)
+// is given up on, so that it cannot keep the server from stopping.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
+#include <stop_token>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "base/bounded_queue.h"
@@ -16,27 +21,41 @@ namespace mcpaudit {
 class LineWriter {
  public:
   static constexpr size_t kMaxQueuedLines = 4096;
+  static constexpr std::chrono::seconds kStopGrace{5};
 
   // `fd` stays open while the writer lives; `failure` is logged, once, when the
-  // reader is gone.
-  LineWriter(int fd, std::string failure);
-  // Writes what is queued (while the reader takes it), then stops.
+  // reader is gone. Once `stopping` is requested, a reader that takes nothing
+  // for kStopGrace is given up on: what is queued is dropped, and Send no
+  // longer waits.
+  LineWriter(int fd, std::string failure, std::stop_token stopping = {});
+  // Writes what is queued (while the reader takes it, kStopGrace at most
+  // without progress), then stops.
   ~LineWriter();
   LineWriter(const LineWriter&) = delete;
   LineWriter& operator=(const LineWriter&) = delete;
 
   // Queues `text` and a newline. Thread-safe.
   void Send(std::string text);
+  // What is still sent ends the conversation (its input has ended): from now
+  // on, as once `stopping` is requested, a reader that takes nothing for
+  // kStopGrace is given up on.
+  void Closing() { closing_.store(true, std::memory_order_relaxed); }
   // The reader is gone: nothing more is written.
   bool broken() const { return broken_.load(std::memory_order_relaxed); }
 
  private:
   void Run();
+  // Writes `text` as the reader takes it; false when it cannot (logged).
+  bool Write(std::string_view text);
+  // Nothing more is written, and senders waiting for room go on.
+  void GiveUp();
 
   const int fd_;
   const std::string failure_;
+  const std::stop_token stopping_;
   BoundedQueue<std::string> queue_{kMaxQueuedLines};
   std::atomic<bool> broken_{false};
+  std::atomic<bool> closing_{false};  // Closing() or the destructor: as `stopping_`
   std::jthread thread_;  // last: started once the rest is ready
 };
 

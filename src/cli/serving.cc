@@ -17,15 +17,28 @@ sigset_t WatchedSignals() {
 }
 
 SignalWatcher::SignalWatcher(std::stop_source stop, std::function<void()> on_hangup) {
-  thread_ = std::jthread([set = WatchedSignals(), stop,
-                          on_hangup = std::move(on_hangup)](std::stop_token done) mutable {
+  if (on_hangup) {
+    reloads_ = std::jthread([this, on_hangup = std::move(on_hangup)](std::stop_token done) {
+      std::unique_lock lock(mutex_);
+      while (hangup_.wait(lock, done, [this] { return hangup_pending_; })) {
+        hangup_pending_ = false;
+        lock.unlock();
+        OpsLog().info("SIGHUP: reading the configuration again");
+        on_hangup();
+        lock.lock();
+      }
+    });
+  }
+  signals_ = std::jthread([this, set = WatchedSignals(), stop,
+                           reloads = reloads_.joinable()](std::stop_token done) mutable {
     const timespec tick{0, 200'000'000};
     while (!done.stop_requested()) {
       int signal = sigtimedwait(&set, nullptr, &tick);
       if (signal == SIGHUP) {
-        if (on_hangup) {
-          OpsLog().info("SIGHUP: reading the configuration again");
-          on_hangup();
+        if (reloads) {
+          std::lock_guard lock(mutex_);
+          hangup_pending_ = true;
+          hangup_.notify_one();
         } else {
           OpsLog().info("SIGHUP: nothing to reload");
         }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <set>
 
+#include "base/ascii.h"
 #include "base/crypto.h"
 #include "mcpaudit/server.h"
 
@@ -200,11 +201,6 @@ std::string PathText(const std::vector<std::string>& path) {
   return text;
 }
 
-std::string Lower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
 // Finds the x-mcp-header annotations under `schema`; `path` is set while the
 // chain from the root is `properties` alone. The first rule broken, in `error`.
 void CollectParamHeaders(const json& schema, const std::optional<std::vector<std::string>>& path,
@@ -226,7 +222,7 @@ void CollectParamHeaders(const json& schema, const std::optional<std::vector<std
     } else if (type != "string" && type != "integer" && type != "boolean") {
       error = "x-mcp-header of '" + PathText(*path) +
               "' is on a property whose type is not string, integer or boolean";
-    } else if (!names.insert(Lower(annotation->get<std::string>())).second) {
+    } else if (!names.insert(AsciiLower(annotation->get<std::string>())).second) {
       error = "x-mcp-header '" + annotation->get<std::string>() + "' is declared twice";
     } else {
       found.push_back({annotation->get<std::string>(), *path});

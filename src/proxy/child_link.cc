@@ -149,17 +149,34 @@ class ChildLink final : public UpstreamLink {
     return status;
   }
 
+  // Writes to the child's input fail from now on. A write that waits for a
+  // child that reads nothing holds the input: after kStopGrace the child is
+  // killed, which ends the write.
   void CloseInput() {
-    std::lock_guard lock(input_mutex_);
+    std::unique_lock lock(input_mutex_, std::defer_lock);
+    if (!lock.try_lock_for(kStopGrace)) {
+      {
+        std::lock_guard running(mutex_);
+        if (running_ && child_ > 0) {
+          OpsLog().error("proxy: the upstream {} took no input for {} s; killed", name_,
+                         kStopGrace.count());
+          stopping_ = true;
+          ::kill(child_, SIGKILL);
+        }
+      }
+      lock.lock();
+    }
     if (input_ >= 0) ::close(input_);
     input_ = -1;
   }
+
+  static constexpr std::chrono::seconds kStopGrace{5};
 
   const std::vector<std::string> command_;
   const std::string name_;
   const size_t max_message_bytes_;
   Events events_;
-  std::mutex input_mutex_;  // the child's input
+  std::timed_mutex input_mutex_;  // the child's input
   int input_ = -1;
   std::mutex mutex_;
   std::condition_variable ended_;

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/ascii.h"
 #include "base/bounded_json.h"
 #include "base/ops_log.h"
 #include "mcp/jsonrpc.h"
@@ -33,12 +34,6 @@ using Steady = std::chrono::steady_clock;
 
 constexpr int kMaxResumes = 3;  // attempts to resume one broken POST stream
 constexpr auto kEndGrace = std::chrono::seconds(5);  // at Stop(): for answers still on their way
-
-bool StartsWithNoCase(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), text.begin(), [](char a, char b) {
-           return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-         });
-}
 
 std::string Trimmed(std::string_view text) {
   while (!text.empty() && (text.back() == '\r' || text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
@@ -323,9 +318,9 @@ class HttpLink final : public UpstreamLink {
     if (line.starts_with("HTTP/")) {  // a new response (after an interim one)
       t->session_id.clear();
       t->content_type.clear();
-    } else if (StartsWithNoCase(line, "mcp-session-id:")) {
+    } else if (StartsWithIgnoringCase(line, "mcp-session-id:")) {
       t->session_id = Trimmed(line.substr(15));
-    } else if (StartsWithNoCase(line, "content-type:")) {
+    } else if (StartsWithIgnoringCase(line, "content-type:")) {
       t->content_type = Trimmed(line.substr(13));
     }
     return size * count;
@@ -342,7 +337,7 @@ class HttpLink final : public UpstreamLink {
     if (!t->decided) {
       long status = 0;
       curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-      t->sse = status == 200 && StartsWithNoCase(t->content_type, "text/event-stream");
+      t->sse = status == 200 && StartsWithIgnoringCase(t->content_type, "text/event-stream");
       t->decided = true;
     }
     if (!t->sse) {

@@ -10,9 +10,12 @@
 #include <charconv>
 #include <map>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include "audit/canonical_json.h"
 #include "base/bounded_json.h"
+#include "base/bounded_queue.h"
 #include "base/ops_log.h"
 #include "mcp/jsonrpc.h"
 #include "proxy/upstream_link.h"
@@ -61,8 +64,13 @@ class SharedChild : public std::enable_shared_from_this<SharedChild> {
               SharedChildEvents events)
       : child_(MakeChildLink(std::move(command), max_message_bytes)),
         max_json_depth_(max_json_depth),
-        events_(std::move(events)) {}
-  ~SharedChild() { child_->Stop(); }
+        events_(std::move(events)),
+        refuser_([this] { SendRefusals(); }) {}
+  ~SharedChild() {
+    refusals_.Close();
+    child_->Stop();  // ends a refusal that waits for a child that reads nothing
+    refuser_.join();
+  }
 
   std::unique_ptr<UpstreamLink> View();
 
@@ -173,7 +181,8 @@ class SharedChild : public std::enable_shared_from_this<SharedChild> {
   };
 
   // A message of the child, to the view it belongs to. What belongs to none
-  // (a notification of no request, a request of the server's own) is dropped.
+  // (a notification of no request) is dropped; a request of the child's own
+  // is refused.
   void Deliver(std::string_view line) {
     BoundedJson parsed = ParseBounded(line, max_json_depth_);
     std::string repaired;
@@ -186,6 +195,10 @@ class SharedChild : public std::enable_shared_from_this<SharedChild> {
       return;
     }
     json& message = parsed.value;
+    if (message.contains("method") && message.contains("id")) {
+      Refuse(message["id"]);
+      return;
+    }
     json* params = MemberOf(message, "params");
     json* meta = params ? MemberOf(*params, "_meta") : nullptr;
     json* answered = message.contains("method") ? nullptr : MemberOf(message, "id");
@@ -234,6 +247,27 @@ class SharedChild : public std::enable_shared_from_this<SharedChild> {
     if (!view->detached) view->events.message(std::move(text), std::nullopt);
   }
 
+  // A request of the child's own, which no view can answer: 2026-07-28 has
+  // none (a server asks for input by rounds). Answered on a thread of its own:
+  // the reader that found it must not wait for a child that waits to be read.
+  void Refuse(const json& id) {
+    const std::string refusal =
+        jsonrpc::Error(id, rpc::kMethodNotFound,
+                       "Method not found: mcp-audit proxy relays no request of the MCP server to "
+                       "2026-07-28 clients (a server asks them for input by rounds)");
+    if (refusals_.Push(refusal, /*wait=*/false) != PushResult::kOk)
+      OpsLog().warn("proxy: the upstream {} sent more requests than can be refused; dropped",
+                    name());
+  }
+
+  void SendRefusals() {
+    std::vector<std::string> batch;
+    while (refusals_.PopBatch(batch, 64)) {
+      for (const std::string& refusal : batch) (void)child_->Send(refusal);
+      batch.clear();
+    }
+  }
+
   // The child has ended: told once (to the owner), then to every view; the
   // next Attach starts another.
   void Ended(UpstreamEnd end) {
@@ -264,6 +298,8 @@ class SharedChild : public std::enable_shared_from_this<SharedChild> {
   bool running_ = false;
   uint64_t next_view_ = 0;
   uint64_t next_id_ = 0;  // the child's ids are never used twice
+  BoundedQueue<std::string> refusals_{256};  // to the child's own requests
+  std::thread refuser_;                      // last: sends them
 };
 
 namespace {

@@ -17,7 +17,8 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
   info.identity = identity_;
   // Written on a thread of its own: answers may be sent by the audit log's
   // writer (durable mode), which must not wait for a client that reads slowly.
-  LineWriter out(client_out, "proxy: the client is gone");
+  // A client that reads nothing while the proxy stops is given up on.
+  LineWriter out(client_out, "proxy: cannot write to the client", stop);
   UpstreamSession session(shared_, info, [&out](OutgoingMessage message) {
     if (message.text.empty()) return;  // nothing to write (a stream to close: HTTP only)
     out.Send(std::move(message.text));
@@ -38,6 +39,7 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
     }
     session.Receive(line, MessageContext{});
   }
+  out.Closing();
   if (stop.stop_requested()) session.Ending(kEndShutdown);
   return session.Finish();
 }

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "audit/canonical_json.h"
+#include "base/ascii.h"
 #include "base/bounded_json.h"
 #include "base/crypto.h"
 #include "base/free_memory.h"
@@ -112,13 +113,15 @@ CallRecord FromAnswer(const PendingCall& call, const json& answer, size_t bytes)
 }
 
 // A task the upstream created: the call that made it (its parameters as
-// recorded, not as sent), the input requests last recorded of it, and whether
-// the record of its end is being written.
+// recorded, not as sent), the input requests last recorded of it, whether
+// the record of its end is being written, and the polls that saw its end
+// meanwhile (answered once that record is written).
 struct Task {
   PendingCall call;
   json recorded_params;
   std::string inputs_recorded;
   bool ending = false;
+  std::vector<std::function<void(bool recorded)>> held;
 };
 
 // Whose a task is: a task id means something only to the caller that made it.
@@ -162,24 +165,31 @@ struct ProxyShared::RoundsAndTasks {
   std::map<std::string, Task> tasks;                    // guarded by mutex; by TaskKey
   std::deque<std::string> task_order;                   // guarded by mutex
 
-  // Keeps `task` (its call's caller's), within the bounds. Mutex held.
-  void Keep(Task task) {
+  // Keeps `task` (its call's caller's), within the bounds. Returns the polls
+  // held by a task forgotten for it, to be answered (as unrecorded) once the
+  // mutex is let go. Mutex held.
+  [[nodiscard]] std::vector<std::function<void(bool recorded)>> Keep(Task task) {
     const std::string caller = TaskCaller(task.call.ctx);
     const std::string key = TaskKey(task.call.ctx, task.call.task_id);
-    if (tasks.contains(key)) return;
+    if (tasks.contains(key)) return {};
     size_t callers = 0;
     for (const std::string& kept : task_order) callers += kept.starts_with(caller) ? 1 : 0;
-    if (callers >= kMaxTasksPerCaller) {
-      auto own =
+    auto forgotten = task_order.end();
+    if (callers >= kMaxTasksPerCaller)
+      forgotten =
           std::ranges::find_if(task_order, [&](const auto& k) { return k.starts_with(caller); });
-      tasks.erase(*own);
-      task_order.erase(own);
-    } else if (task_order.size() >= kMaxTasksKept) {
-      tasks.erase(task_order.front());
-      task_order.pop_front();
+    else if (task_order.size() >= kMaxTasksKept)
+      forgotten = task_order.begin();
+    std::vector<std::function<void(bool recorded)>> held;
+    if (forgotten != task_order.end()) {
+      auto it = tasks.find(*forgotten);
+      held.swap(it->second.held);
+      tasks.erase(it);
+      task_order.erase(forgotten);
     }
     tasks.emplace(key, std::move(task));
     task_order.push_back(key);
+    return held;
   }
 };
 
@@ -471,11 +481,15 @@ struct UpstreamSession::State {
     record.event_type = std::string(kTaskCreatedEvent);
     record.details = {{"status", jsonrpc::StringMember(result, "status").substr(0, 64)}};
     if (call.task_id.empty()) return;
-    Task task{call, record.params, {}, false};
+    Task task{call, record.params, {}, false, {}};
     task.call.params = json::object();  // kept as recorded, not as sent
     ProxyShared::RoundsAndTasks& kept = *shared.rounds_and_tasks;
-    std::lock_guard lock(kept.mutex);
-    kept.Keep(std::move(task));
+    std::vector<std::function<void(bool recorded)>> held;
+    {
+      std::lock_guard lock(kept.mutex);
+      held = kept.Keep(std::move(task));
+    }
+    for (auto& answer : held) answer(false);
   }
 
   // A tasks/get answered: a task of the caller's own that asks for input is
@@ -490,10 +504,19 @@ struct UpstreamSession::State {
     const std::string asked = asks ? Sha256Hex({result["inputRequests"].dump()}) : "";
     const std::string key = TaskKey(Context(), task_id);
     ProxyShared::RoundsAndTasks& kept = *shared.rounds_and_tasks;
+    // Taken before the lock: it may wait for answers that need the lock.
+    std::shared_ptr<void> waiting = IsFinalTaskStatus(status) ? AnswerWaiting() : nullptr;
     std::optional<Task> task;  // a copy of the task as it was created, when there is a record
     {
       std::lock_guard lock(kept.mutex);
       auto it = kept.tasks.find(key);
+      if (it != kept.tasks.end() && result.is_object() && it->second.ending &&
+          IsFinalTaskStatus(status)) {
+        // Another poll's answer is writing the task's end: this one waits for that record.
+        it->second.held.push_back(
+            WhenRecorded(message["id"], Route(std::move(line), message, related), waiting));
+        return;
+      }
       if (it != kept.tasks.end() && result.is_object() && !it->second.ending) {
         if (IsFinalTaskStatus(status)) {
           it->second.ending = true;  // until its record is written
@@ -525,16 +548,22 @@ struct UpstreamSession::State {
       outcome["error"] = {{"code", -32603}, {"message", "the task was cancelled"}};
     std::optional<CallRecord> record = RecordOfAnswer(task->call, outcome, line.size());
     // Forgotten once its end is on record; polled again for it otherwise.
+    // The polls held meanwhile are answered as this one is.
     auto ended = [&kept, key](bool recorded) {
-      std::lock_guard lock(kept.mutex);
-      auto it = kept.tasks.find(key);
-      if (it == kept.tasks.end()) return;
-      if (!recorded) {
-        it->second.ending = false;
-        return;
+      std::vector<std::function<void(bool)>> held;
+      {
+        std::lock_guard lock(kept.mutex);
+        auto it = kept.tasks.find(key);
+        if (it == kept.tasks.end()) return;
+        held.swap(it->second.held);
+        if (recorded) {
+          kept.tasks.erase(it);
+          std::erase(kept.task_order, key);
+        } else {
+          it->second.ending = false;
+        }
       }
-      kept.tasks.erase(it);
-      std::erase(kept.task_order, key);
+      for (auto& answer : held) answer(recorded);
     };
     if (!record) {
       ended(true);
@@ -558,11 +587,7 @@ struct UpstreamSession::State {
         annotated->second, call.params,
         [&](const std::string& name) -> std::optional<std::string_view> {
           for (const auto& [sent, value] : headers)
-            if (std::ranges::equal(sent, name, [](char a, char b) {
-                  return std::tolower(static_cast<unsigned char>(a)) ==
-                         std::tolower(static_cast<unsigned char>(b));
-                }))
-              return value;
+            if (EqualsIgnoringCase(sent, name)) return value;
           return std::nullopt;
         });
     if (!mismatch) return std::nullopt;
@@ -718,23 +743,31 @@ struct UpstreamSession::State {
                         std::function<void(bool recorded)> after = {}) {
     std::shared_ptr<void> waiting =
         AnswerWaiting();  // counted before Route closes the request (Drain)
-    OutgoingMessage out = Route(std::move(line), answer, related);
+    auto send_answer = WhenRecorded(id, Route(std::move(line), answer, related), std::move(waiting));
     shared.RecordSampled(ctx, record,
-                         [this, id, waiting = std::move(waiting), out = std::move(out),
+                         [id, send_answer = std::move(send_answer),
                           after = std::move(after)](const Status& recorded) mutable {
                            if (after) after(recorded.has_value());
-                           if (!recorded) {
+                           if (!recorded)
                              OpsLog().error("proxy: the record of call {} could not be written: {}",
                                             IdText(id), recorded.error().message);
-                             if (options.fail_closed)
-                               out.text = ErrorResponse(
-                                              id, -32603,
-                                              "the audit record of this call could not be written; "
-                                              "its result is withheld")
-                                              .dump();
-                           }
-                           send(std::move(out));
+                           send_answer(recorded.has_value());
                          });
+  }
+
+  // Sends `out` once the record it waits for is written; withheld (fail
+  // closed) when that record could not be. `waiting` (AnswerWaiting) lives
+  // until then.
+  std::function<void(bool recorded)> WhenRecorded(const json& id, OutgoingMessage out,
+                                                  std::shared_ptr<void> waiting) {
+    return [this, id, out = std::move(out), waiting = std::move(waiting)](bool recorded) mutable {
+      if (!recorded && options.fail_closed)
+        out.text = ErrorResponse(id, -32603,
+                                 "the audit record of this call could not be written; "
+                                 "its result is withheld")
+                       .dump();
+      send(std::move(out));
+    };
   }
 
   // Counts an answer as waiting for its record while the token lives (its

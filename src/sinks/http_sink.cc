@@ -8,6 +8,7 @@
 #include <charconv>
 #include <thread>
 
+#include "base/ascii.h"
 #include "base/audit_files.h"
 #include "base/ops_log.h"
 #include "sinks/sql_columns.h"
@@ -33,9 +34,7 @@ size_t ReadRetryAfter(char* data, size_t size, size_t count, void* out) {
   std::string_view line(data, size * count);
   constexpr std::string_view kName = "retry-after:";
   if (line.size() > kName.size()) {
-    std::string lower(line.substr(0, kName.size()));
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (lower == kName) {
+    if (StartsWithIgnoringCase(line, kName)) {
       std::string_view value = line.substr(kName.size());
       while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
       unsigned seconds = 0;

@@ -685,10 +685,8 @@ class HttpTransport {
 
   // An Mcp-Param-* header (x-mcp-header, 2026-07-28), whatever its case.
   static bool IsParamHeader(std::string_view name) {
-    const std::string_view prefix = modern::kParamHeaderPrefix;
-    return name.size() > prefix.size() &&
-           beast::iequals(beast::string_view(name.data(), prefix.size()),
-                          beast::string_view(prefix.data(), prefix.size()));
+    return name.size() > modern::kParamHeaderPrefix.size() &&
+           StartsWithIgnoringCase(name, modern::kParamHeaderPrefix);
   }
 
   static MessageContext MessageContextOf(const HttpRequest& request) {

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/ascii.h"
+
 namespace mcpaudit::httpd {
 
 namespace beast = boost::beast;
@@ -24,11 +26,7 @@ std::string_view Field(const HttpRequest& request, Name name) {
   return Sv(request[name]);
 }
 
-inline std::string Lower(std::string_view text) {
-  std::string out(text);
-  std::ranges::transform(out, out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
+inline std::string Lower(std::string_view text) { return AsciiLower(text); }
 
 // "localhost:8080" → "localhost", "[::1]:8080" → "[::1]".
 inline std::string HostName(std::string_view host) {

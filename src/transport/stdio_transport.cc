@@ -17,7 +17,9 @@ Status ServeStdio(Server& server, StdioOptions options, std::stop_token stop) {
   options.connection.transport = "stdio";
   // Written on a thread of its own: answers may be sent by the audit log's
   // writer (durable mode), which must not wait for a client that reads slowly.
-  auto out = std::make_shared<LineWriter>(options.output_fd, "stdio: cannot write to the client");
+  // A client that reads nothing while the server stops is given up on.
+  auto out =
+      std::make_shared<LineWriter>(options.output_fd, "stdio: cannot write to the client", stop);
   MessageSender send = [out](OutgoingMessage outgoing) {
     if (outgoing.close_stream) return;  // there is only one stream, and it stays
     // MCP stdio framing: one message per line; messages never contain a raw newline.
@@ -79,6 +81,7 @@ Status ServeStdio(Server& server, StdioOptions options, std::stop_token stop) {
     }
   }
   if (!line.empty() || oversized) finish_line();  // a last message without its newline
+  out->Closing();
   if (stop.stop_requested()) connection->Ending(kEndShutdown);
   connection->Drain();
   return status;

@@ -3,16 +3,21 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -67,6 +72,19 @@ class ServerProcess {
     }
   }
   void Send(const json& message) { Write(message.dump() + "\n"); }
+  // Writes as much of `bytes` as the server takes until it has taken nothing
+  // for `patience` (a server that stopped reading); returns how much it took.
+  size_t WriteWhileTaken(std::string_view bytes, std::chrono::milliseconds patience) {
+    const size_t total = bytes.size();
+    while (!bytes.empty()) {
+      pollfd pfd{to_server_, POLLOUT, 0};
+      if (::poll(&pfd, 1, static_cast<int>(patience.count())) <= 0) break;
+      const ssize_t n = ::write(to_server_, bytes.data(), std::min<size_t>(bytes.size(), PIPE_BUF));
+      if (n <= 0) break;
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return total - bytes.size();
+  }
 
   // The next line on stdout (waiting up to 20 s).
   std::string ReadLine() {
@@ -121,6 +139,19 @@ class ServerProcess {
   int Signal(int sig, bool wait = true) {
     ::kill(pid_, sig);
     return wait ? Wait() : 0;
+  }
+  // The exit status, or nothing if the process still runs after `limit`.
+  std::optional<int> WaitFor(std::chrono::seconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return std::nullopt;
   }
   pid_t pid() const { return pid_; }
   std::string Stderr() const {

@@ -688,7 +688,13 @@ while IFS= read -r line; do
   name=$(printf '%s' "$line" | sed -n 's/.*"name":"\([a-z]*\)".*/\1/p')
   case "$line" in
     *'"method":"tools/list"'*)
-      echo "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"resultType\":\"complete\",\"tools\":[{\"name\":\"slow\",\"inputSchema\":{\"type\":\"object\"}},{\"name\":\"fast\",\"inputSchema\":{\"type\":\"object\"}}]}}" ;;
+      echo "{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"resultType\":\"complete\",\"tools\":[{\"name\":\"slow\",\"inputSchema\":{\"type\":\"object\"}},{\"name\":\"fast\",\"inputSchema\":{\"type\":\"object\"}},{\"name\":\"asks\",\"inputSchema\":{\"type\":\"object\"}}]}}" ;;
+    *'"method":"tools/call"'*'"name":"asks"'*)
+      asking=$id
+      echo '{"jsonrpc":"2.0","id":"roots-1","method":"roots/list"}' ;;
+    *'"id":"roots-1"'*)
+      code=$(printf '%s' "$line" | sed -n 's/.*"code":\(-[0-9]*\).*/\1/p')
+      echo "{\"jsonrpc\":\"2.0\",\"id\":$asking,\"result\":{\"resultType\":\"complete\",\"content\":[{\"type\":\"text\",\"text\":\"roots/list: $code\"}]}}" ;;
     *'"method":"tools/call"'*)
       answer="{\"jsonrpc\":\"2.0\",\"id\":$id,\"result\":{\"resultType\":\"complete\",\"content\":[{\"type\":\"text\",\"text\":\"$name\"}]}}"
       if [ "$name" = slow ]; then (sleep 2; echo "$answer") & else echo "$answer"; fi ;;
@@ -702,6 +708,8 @@ done
 // Clients of the shared child never get each other's answers: a late answer
 // to a request whose client has gone reaches no one, even when another
 // client's request uses the same id by then; the proxy's own ids are its own.
+// A request of the child's own, which no 2026 client could answer, is refused
+// by the proxy rather than left waiting.
 TEST(ModernProtocolTest, TheHttpProxyGivesEachClientOnlyItsOwnAnswersFromAStandInChild) {
   testing::TempDir dir;
   ServerProcess proxy({"proxy", "--http", "127.0.0.1:0", "--dev-api-key", "--audit-dir",
@@ -722,6 +730,8 @@ TEST(ModernProtocolTest, TheHttpProxyGivesEachClientOnlyItsOwnAnswersFromAStandI
   EXPECT_EQ(listened.body.find("slow"), std::string::npos) << listened.body;
   const json fast = AskOver(http, key)(ModernRequest(1, "tools/call", {{"name", "fast"}}));
   EXPECT_EQ(fast["result"]["content"][0]["text"], "fast") << fast;
+  const json asks = AskOver(http, key)(ModernRequest(2, "tools/call", {{"name", "asks"}}));
+  EXPECT_EQ(asks["result"]["content"][0]["text"], "roots/list: -32601") << asks;
   const json reserved = AskOver(http, key)(ModernRequest("mcp-audit-tools", "tools/list"));
   EXPECT_VALID_ERROR(reserved, "InvalidRequestError");
   EXPECT_EQ(proxy.Signal(SIGTERM), 0) << proxy.Stderr();

@@ -200,6 +200,44 @@ TEST(StdioServerTest, ASessionEndedByTheServersStopSaysSo) {
   EXPECT_EQ(reasons, std::vector<std::string>{"shutdown"});
 }
 
+TEST(StdioServerTest, AClientThatStopsReadingCannotKeepTheServerFromStopping) {
+  testing::TempDir dir;
+  const auto audit = dir.path() / "audit";
+  const auto config = dir.path() / "mcp-audit.toml";
+  std::ofstream(config) << "[[policy.access]]\nroles = [\"*\"]\nallow = [\"*\"]\n";
+  ServerProcess server(audit, {"--config", config.string()});
+  server.Initialize();
+  // Pings until the answers, which this client never reads, fill everything
+  // between the server and it, and the server stops reading too.
+  std::string pings;
+  for (int i = 0; i < 20000; ++i)
+    pings += json{{"jsonrpc", "2.0"}, {"id", i}, {"method", "ping"}}.dump() + "\n";
+  const size_t taken = server.WriteWhileTaken(pings, std::chrono::seconds(2));
+  ASSERT_LT(taken, pings.size()) << "the server should have stopped reading";
+  // A reload tells the session that its tools may have changed, and waits for room as well.
+  ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+
+  ASSERT_EQ(::kill(server.pid(), SIGTERM), 0);
+  const std::optional<int> status = server.WaitFor(std::chrono::seconds(30));
+  ASSERT_TRUE(status.has_value()) << "still running 30 s after SIGTERM\n" << server.Stderr();
+  EXPECT_EQ(*status, 0) << server.Stderr();
+  EXPECT_NE(server.Stderr().find("stdio: cannot write to the client: it took nothing for 5 s "
+                                 "while the server stops; what is left is dropped"),
+            std::string::npos)
+      << server.Stderr();
+  std::map<std::string, std::string> seen;  // event type: outcome or reason
+  for (const auto& e : Records(audit, /*all=*/true)) {
+    if (e.event_type == "config_reload")
+      seen[e.event_type] = e.outcome == Outcome::kSuccess ? "success" : "failure";
+    if (e.event_type == "session_end") seen[e.event_type] = e.details.value("reason", "");
+  }
+  EXPECT_EQ(seen, (std::map<std::string, std::string>{{"config_reload", "success"},
+                                                      {"session_end", "shutdown"}}));
+  auto [verified, report] = RunCommand("verify --audit-dir " + audit.string());
+  EXPECT_EQ(verified, 0) << report;
+}
+
 TEST(StdioServerTest, ASecondServerOnTheSameJournalIsRefused) {
   testing::TempDir dir;
   ServerProcess first(dir.path() / "audit");
