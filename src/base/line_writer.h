@@ -2,8 +2,8 @@
 // thread of their own: whoever sends (a worker, or the audit log's writer
 // telling a durable call that its record is on disk) never waits for a reader
 // that is slow, unless kMaxQueuedLines are already waiting for it. A reader
-// that takes nothing for kStopGrace once the server stops (or the writer goes)
-// is given up on, so that it cannot keep the server from stopping.
+// that takes nothing for kStopGrace once the server stops is given up on, so
+// that it cannot keep the server from stopping.
 #pragma once
 
 #include <atomic>
@@ -28,18 +28,13 @@ class LineWriter {
   // for kStopGrace is given up on: what is queued is dropped, and Send no
   // longer waits.
   LineWriter(int fd, std::string failure, std::stop_token stopping = {});
-  // Writes what is queued (while the reader takes it, kStopGrace at most
-  // without progress), then stops.
+  // Writes what is queued (while the reader takes it), then stops.
   ~LineWriter();
   LineWriter(const LineWriter&) = delete;
   LineWriter& operator=(const LineWriter&) = delete;
 
   // Queues `text` and a newline. Thread-safe.
   void Send(std::string text);
-  // What is still sent ends the conversation (its input has ended): from now
-  // on, as once `stopping` is requested, a reader that takes nothing for
-  // kStopGrace is given up on.
-  void Closing() { closing_.store(true, std::memory_order_relaxed); }
   // The reader is gone: nothing more is written.
   bool broken() const { return broken_.load(std::memory_order_relaxed); }
 
@@ -55,7 +50,6 @@ class LineWriter {
   const std::stop_token stopping_;
   BoundedQueue<std::string> queue_{kMaxQueuedLines};
   std::atomic<bool> broken_{false};
-  std::atomic<bool> closing_{false};  // Closing() or the destructor: as `stopping_`
   std::jthread thread_;  // last: started once the rest is ready
 };
 

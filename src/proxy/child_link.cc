@@ -67,6 +67,7 @@ class ChildLink final : public UpstreamLink {
     {
       std::lock_guard lock(input_mutex_);
       input_ = to_child[1];
+      closing_input_ = false;
     }
     const int out_fd = from_child[0], err_fd = child_err[0];
     errors_ = std::thread([err_fd] {
@@ -82,7 +83,7 @@ class ChildLink final : public UpstreamLink {
     std::lock_guard lock(input_mutex_);  // one whole line at a time
     if (input_ < 0) return false;
     std::string line = message + '\n';
-    return WriteAll(input_, line) == line.size();
+    return WriteAsTaken(input_, line, [this] { return closing_input_.load(); }) == line.size();
   }
 
   void Stop() override {
@@ -149,35 +150,22 @@ class ChildLink final : public UpstreamLink {
     return status;
   }
 
-  // Writes to the child's input fail from now on. A write that waits for a
-  // child that reads nothing holds the input: after kStopGrace the child is
-  // killed, which ends the write.
+  // Writes to the child's input fail from now on; one that waits for a child
+  // that reads nothing gives up.
   void CloseInput() {
-    std::unique_lock lock(input_mutex_, std::defer_lock);
-    if (!lock.try_lock_for(kStopGrace)) {
-      {
-        std::lock_guard running(mutex_);
-        if (running_ && child_ > 0) {
-          OpsLog().error("proxy: the upstream {} took no input for {} s; killed", name_,
-                         kStopGrace.count());
-          stopping_ = true;
-          ::kill(child_, SIGKILL);
-        }
-      }
-      lock.lock();
-    }
+    closing_input_ = true;
+    std::lock_guard lock(input_mutex_);
     if (input_ >= 0) ::close(input_);
     input_ = -1;
   }
-
-  static constexpr std::chrono::seconds kStopGrace{5};
 
   const std::vector<std::string> command_;
   const std::string name_;
   const size_t max_message_bytes_;
   Events events_;
-  std::timed_mutex input_mutex_;  // the child's input
+  std::mutex input_mutex_;  // the child's input
   int input_ = -1;
+  std::atomic<bool> closing_input_ = false;
   std::mutex mutex_;
   std::condition_variable ended_;
   pid_t child_ = -1;

@@ -39,7 +39,6 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
     }
     session.Receive(line, MessageContext{});
   }
-  out.Closing();
   if (stop.stop_requested()) session.Ending(kEndShutdown);
   return session.Finish();
 }

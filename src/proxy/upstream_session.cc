@@ -121,7 +121,7 @@ struct Task {
   json recorded_params;
   std::string inputs_recorded;
   bool ending = false;
-  std::vector<std::function<void(bool recorded)>> held;
+  std::vector<std::function<void(bool recorded)>> polls_waiting;
 };
 
 // Whose a task is: a task id means something only to the caller that made it.
@@ -165,31 +165,27 @@ struct ProxyShared::RoundsAndTasks {
   std::map<std::string, Task> tasks;                    // guarded by mutex; by TaskKey
   std::deque<std::string> task_order;                   // guarded by mutex
 
-  // Keeps `task` (its call's caller's), within the bounds. Returns the polls
-  // held by a task forgotten for it, to be answered (as unrecorded) once the
-  // mutex is let go. Mutex held.
-  [[nodiscard]] std::vector<std::function<void(bool recorded)>> Keep(Task task) {
+  // Keeps `task` (its call's caller's), within the bounds: the oldest task
+  // (the caller's own, when the caller has its share) is forgotten, unless
+  // the record of its end is being written. Mutex held.
+  void Keep(Task task) {
     const std::string caller = TaskCaller(task.call.ctx);
     const std::string key = TaskKey(task.call.ctx, task.call.task_id);
-    if (tasks.contains(key)) return {};
+    if (tasks.contains(key)) return;
     size_t callers = 0;
     for (const std::string& kept : task_order) callers += kept.starts_with(caller) ? 1 : 0;
-    auto forgotten = task_order.end();
-    if (callers >= kMaxTasksPerCaller)
-      forgotten =
-          std::ranges::find_if(task_order, [&](const auto& k) { return k.starts_with(caller); });
-    else if (task_order.size() >= kMaxTasksKept)
-      forgotten = task_order.begin();
-    std::vector<std::function<void(bool recorded)>> held;
-    if (forgotten != task_order.end()) {
-      auto it = tasks.find(*forgotten);
-      held.swap(it->second.held);
-      tasks.erase(it);
-      task_order.erase(forgotten);
+    const bool own = callers >= kMaxTasksPerCaller;
+    if (own || task_order.size() >= kMaxTasksKept) {
+      auto forgotten = std::ranges::find_if(task_order, [&](const std::string& kept) {
+        return (!own || kept.starts_with(caller)) && !tasks.at(kept).ending;
+      });
+      if (forgotten != task_order.end()) {
+        tasks.erase(*forgotten);
+        task_order.erase(forgotten);
+      }
     }
     tasks.emplace(key, std::move(task));
     task_order.push_back(key);
-    return held;
   }
 };
 
@@ -484,12 +480,8 @@ struct UpstreamSession::State {
     Task task{call, record.params, {}, false, {}};
     task.call.params = json::object();  // kept as recorded, not as sent
     ProxyShared::RoundsAndTasks& kept = *shared.rounds_and_tasks;
-    std::vector<std::function<void(bool recorded)>> held;
-    {
-      std::lock_guard lock(kept.mutex);
-      held = kept.Keep(std::move(task));
-    }
-    for (auto& answer : held) answer(false);
+    std::lock_guard lock(kept.mutex);
+    kept.Keep(std::move(task));
   }
 
   // A tasks/get answered: a task of the caller's own that asks for input is
@@ -513,7 +505,7 @@ struct UpstreamSession::State {
       if (it != kept.tasks.end() && result.is_object() && it->second.ending &&
           IsFinalTaskStatus(status)) {
         // Another poll's answer is writing the task's end: this one waits for that record.
-        it->second.held.push_back(
+        it->second.polls_waiting.push_back(
             WhenRecorded(message["id"], Route(std::move(line), message, related), waiting));
         return;
       }
@@ -550,12 +542,12 @@ struct UpstreamSession::State {
     // Forgotten once its end is on record; polled again for it otherwise.
     // The polls held meanwhile are answered as this one is.
     auto ended = [&kept, key](bool recorded) {
-      std::vector<std::function<void(bool)>> held;
+      std::vector<std::function<void(bool)>> polls_waiting;
       {
         std::lock_guard lock(kept.mutex);
         auto it = kept.tasks.find(key);
         if (it == kept.tasks.end()) return;
-        held.swap(it->second.held);
+        polls_waiting.swap(it->second.polls_waiting);
         if (recorded) {
           kept.tasks.erase(it);
           std::erase(kept.task_order, key);
@@ -563,7 +555,7 @@ struct UpstreamSession::State {
           it->second.ending = false;
         }
       }
-      for (auto& answer : held) answer(recorded);
+      for (auto& answer : polls_waiting) answer(recorded);
     };
     if (!record) {
       ended(true);
@@ -572,7 +564,7 @@ struct UpstreamSession::State {
     if (!record->params.is_null()) record->params = task->recorded_params;
     if (status == "cancelled") record->error = AuditError{0, "the task was cancelled", "cancelled"};
     SendOnceRecorded(task->call.ctx, *record, message["id"], std::move(line), message, related,
-                     std::move(ended));
+                     std::move(ended), std::move(waiting));
   }
 
   // A call over HTTP whose Mcp-Param-* headers disagree with its arguments,
@@ -736,13 +728,14 @@ struct UpstreamSession::State {
   }
 
   // Sends `line` (the answer `answer` to request `id`) once `record` is
-  // taken, or (fail closed, no record) an error in its place. Mutex held.
+  // taken, or (fail closed, no record) an error in its place; `after` is told
+  // first. `waiting`: the answer's AnswerWaiting, when already taken. Mutex held.
   void SendOnceRecorded(const RequestContext& ctx, const CallRecord& record, const json& id,
                         std::string line, const json& answer,
                         const std::optional<std::string>& related,
-                        std::function<void(bool recorded)> after = {}) {
-    std::shared_ptr<void> waiting =
-        AnswerWaiting();  // counted before Route closes the request (Drain)
+                        std::function<void(bool recorded)> after = {},
+                        std::shared_ptr<void> waiting = nullptr) {
+    if (!waiting) waiting = AnswerWaiting();  // counted before Route closes the request (Drain)
     auto send_answer = WhenRecorded(id, Route(std::move(line), answer, related), std::move(waiting));
     shared.RecordSampled(ctx, record,
                          [id, send_answer = std::move(send_answer),

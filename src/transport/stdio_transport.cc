@@ -81,7 +81,6 @@ Status ServeStdio(Server& server, StdioOptions options, std::stop_token stop) {
     }
   }
   if (!line.empty() || oversized) finish_line();  // a last message without its newline
-  out->Closing();
   if (stop.stop_requested()) connection->Ending(kEndShutdown);
   connection->Drain();
   return status;

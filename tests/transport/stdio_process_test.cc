@@ -214,7 +214,10 @@ TEST(StdioServerTest, AClientThatStopsReadingCannotKeepTheServerFromStopping) {
     pings += json{{"jsonrpc", "2.0"}, {"id", i}, {"method", "ping"}}.dump() + "\n";
   const size_t taken = server.WriteWhileTaken(pings, std::chrono::seconds(2));
   ASSERT_LT(taken, pings.size()) << "the server should have stopped reading";
-  // A reload tells the session that its tools may have changed, and waits for room as well.
+  // A reload of another policy tells the session that its tools changed, and
+  // waits for room as well.
+  std::ofstream(config) << "[[policy.access]]\nroles = [\"*\"]\nallow = [\"*\"]\n"
+                        << "deny = [\"catalog_search\"]\n";
   ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
 
