@@ -1,8 +1,6 @@
 #include "base/audit_files.h"
 
 #include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,24 +44,6 @@ size_t WriteAll(int fd, std::string_view data) {
       break;
     }
     done += static_cast<size_t>(n);
-  }
-  return done;
-}
-
-size_t WriteAsTaken(int fd, std::string_view data, const std::function<bool()>& give_up) {
-  size_t done = 0;
-  while (done < data.size()) {
-    pollfd room{fd, POLLOUT, 0};
-    const int polled = ::poll(&room, 1, 200);
-    if (polled < 0 && errno != EINTR) break;
-    if (polled <= 0) {
-      if (give_up()) break;
-      continue;
-    }
-    const std::string_view chunk = data.substr(done, PIPE_BUF);
-    const size_t written = WriteAll(fd, chunk);
-    done += written;
-    if (written != chunk.size()) break;
   }
   return done;
 }

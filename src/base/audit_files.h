@@ -4,7 +4,6 @@
 #pragma once
 
 #include <filesystem>
-#include <functional>
 #include <string>
 #include <string_view>
 
@@ -22,13 +21,6 @@ namespace mcpaudit {
 // Writes all of `data`, retrying short writes and EINTR. Returns how many bytes
 // were written: fewer than data.size() means failure, with errno telling why.
 size_t WriteAll(int fd, std::string_view data);
-
-// As WriteAll, for a pipe or socket whose reader may stop taking anything:
-// PIPE_BUF bytes at a time once poll says there is room (a write that does
-// not block there; on a terminal it may), and `give_up` is asked after each
-// 200 ms without room. Fewer bytes than data.size() means failure (errno set)
-// or given up.
-size_t WriteAsTaken(int fd, std::string_view data, const std::function<bool()>& give_up);
 
 // fsync of a directory, so that a file created or renamed in it survives a crash.
 void SyncDirectory(const std::filesystem::path& dir);

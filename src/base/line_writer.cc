@@ -1,5 +1,8 @@
 #include "base/line_writer.h"
 
+#include <limits.h>
+#include <poll.h>
+
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -46,20 +49,32 @@ void LineWriter::Run() {
 bool LineWriter::Write(std::string_view text) {
   using Clock = std::chrono::steady_clock;
   std::optional<Clock::time_point> idle_since;  // stopping, and the reader took nothing
-  bool given_up = false;
-  const size_t written = WriteAsTaken(fd_, text, [&] {
-    if (!stopping_.stop_requested()) return false;
-    if (!idle_since) idle_since = Clock::now();
-    given_up = Clock::now() - *idle_since >= kStopGrace;
-    return given_up;
-  });
-  if (written == text.size()) return true;
-  if (given_up)
-    OpsLog().error("{}: it took nothing for {} s while the server stops; what is left is dropped",
-                   failure_, kStopGrace.count());
-  else
-    OpsLog().error("{}: {}", failure_, std::strerror(errno));
-  return false;
+  while (!text.empty()) {
+    pollfd room{fd_, POLLOUT, 0};
+    const int polled = ::poll(&room, 1, 200);
+    if (polled < 0 && errno != EINTR) {
+      OpsLog().error("{}: {}", failure_, std::strerror(errno));
+      return false;
+    }
+    if (polled <= 0) {
+      if (!stopping_.stop_requested()) continue;
+      if (!idle_since) idle_since = Clock::now();
+      if (Clock::now() - *idle_since < kStopGrace) continue;
+      OpsLog().error("{}: it took nothing for {} s while stopping; what is left is dropped",
+                     failure_, kStopGrace.count());
+      return false;
+    }
+    // At most PIPE_BUF bytes once a pipe or socket has room: a write that
+    // does not block (on a terminal it may).
+    const std::string_view chunk = text.substr(0, PIPE_BUF);
+    if (WriteAll(fd_, chunk) != chunk.size()) {
+      OpsLog().error("{}: {}", failure_, std::strerror(errno));
+      return false;
+    }
+    text.remove_prefix(chunk.size());
+    idle_since.reset();
+  }
+  return true;
 }
 
 void LineWriter::GiveUp() {

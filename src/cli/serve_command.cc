@@ -201,6 +201,7 @@ int RunProxy(const ServeFlags& flags, const Config& config, HttpUpstream upstrea
   ProxyOptions options;
   options.command = flags.upstream;
   options.http = std::move(upstream);
+  options.stopping = stop.get_token();
   const bool over_http = !options.http.url.empty();
   const std::string upstream_name = over_http ? options.http.url : flags.upstream.front();
   options.fail_closed = config.audit.mode == DeliveryMode::kDurable;

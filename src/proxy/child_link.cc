@@ -1,5 +1,9 @@
 // The upstream as a child process on pipes: one JSON-RPC message per line on
-// its stdin and stdout, its stderr to the operational log.
+// its stdin and stdout, its stderr to the operational log. Its stdin is
+// written on a thread of its own (a LineWriter), so that a sender waits for a
+// child that reads nothing only once kMaxQueuedLines wait for it, and not at
+// all once the link closes or the proxy stops and the child has taken
+// nothing for kStopGrace.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -8,10 +12,14 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <mutex>
+#include <stop_token>
 #include <thread>
+#include <utility>
 
-#include "base/audit_files.h"
+#include "base/line_writer.h"
 #include "base/ops_log.h"
 #include "proxy/line_reader.h"
 #include "proxy/upstream_link.h"
@@ -21,8 +29,11 @@ namespace {
 
 class ChildLink final : public UpstreamLink {
  public:
-  ChildLink(std::vector<std::string> command, size_t max_message_bytes)
-      : command_(std::move(command)), name_(command_.front()), max_message_bytes_(max_message_bytes) {}
+  ChildLink(std::vector<std::string> command, size_t max_message_bytes, std::stop_token stopping)
+      : command_(std::move(command)),
+        name_(command_.front()),
+        max_message_bytes_(max_message_bytes),
+        stopping_proxy_(std::move(stopping)) {}
   ~ChildLink() override { Stop(); }
 
   bool Start(Events events) override {
@@ -66,8 +77,12 @@ class ChildLink final : public UpstreamLink {
     }
     {
       std::lock_guard lock(input_mutex_);
-      input_ = to_child[1];
-      closing_input_ = false;
+      closing_ = std::stop_source();
+      on_proxy_stop_ = std::make_unique<std::stop_callback<std::function<void()>>>(
+          stopping_proxy_, [closing = closing_]() mutable { closing.request_stop(); });
+      input_fd_ = to_child[1];
+      input_ = std::make_unique<LineWriter>(
+          input_fd_, "proxy: cannot write to the upstream " + name_, closing_.get_token());
     }
     const int out_fd = from_child[0], err_fd = child_err[0];
     errors_ = std::thread([err_fd] {
@@ -80,10 +95,10 @@ class ChildLink final : public UpstreamLink {
   }
 
   bool Send(const std::string& message) override {
-    std::lock_guard lock(input_mutex_);  // one whole line at a time
-    if (input_ < 0) return false;
-    std::string line = message + '\n';
-    return WriteAsTaken(input_, line, [this] { return closing_input_.load(); }) == line.size();
+    std::lock_guard lock(input_mutex_);
+    if (!input_ || input_->broken()) return false;
+    input_->Send(message);
+    return true;
   }
 
   void Stop() override {
@@ -150,22 +165,34 @@ class ChildLink final : public UpstreamLink {
     return status;
   }
 
-  // Writes to the child's input fail from now on; one that waits for a child
-  // that reads nothing gives up.
+  // Sends fail from now on; what is queued is written while the child takes
+  // it (kStopGrace at most without progress), then its input is closed.
   void CloseInput() {
-    closing_input_ = true;
-    std::lock_guard lock(input_mutex_);
-    if (input_ >= 0) ::close(input_);
-    input_ = -1;
+    closing_.request_stop();  // first: a Send waiting for room holds input_mutex_
+    std::unique_ptr<LineWriter> input;
+    int fd = -1;
+    {
+      std::lock_guard lock(input_mutex_);
+      input = std::move(input_);
+      fd = std::exchange(input_fd_, -1);
+      on_proxy_stop_.reset();
+    }
+    input.reset();
+    if (fd >= 0) ::close(fd);
   }
 
   const std::vector<std::string> command_;
   const std::string name_;
   const size_t max_message_bytes_;
   Events events_;
-  std::mutex input_mutex_;  // the child's input
-  int input_ = -1;
-  std::atomic<bool> closing_input_ = false;
+  const std::stop_token stopping_proxy_;
+  std::mutex input_mutex_;  // guards what follows up to mutex_
+  // Requested by CloseInput, or when the proxy stops: the input gives up on a
+  // child that takes nothing.
+  std::stop_source closing_;
+  std::unique_ptr<std::stop_callback<std::function<void()>>> on_proxy_stop_;
+  int input_fd_ = -1;
+  std::unique_ptr<LineWriter> input_;  // the child's input
   std::mutex mutex_;
   std::condition_variable ended_;
   pid_t child_ = -1;
@@ -176,8 +203,9 @@ class ChildLink final : public UpstreamLink {
 
 }  // namespace
 
-std::unique_ptr<UpstreamLink> MakeChildLink(std::vector<std::string> command, size_t max_message_bytes) {
-  return std::make_unique<ChildLink>(std::move(command), max_message_bytes);
+std::unique_ptr<UpstreamLink> MakeChildLink(std::vector<std::string> command,
+                                            size_t max_message_bytes, std::stop_token stopping) {
+  return std::make_unique<ChildLink>(std::move(command), max_message_bytes, std::move(stopping));
 }
 
 }  // namespace mcpaudit

@@ -61,8 +61,8 @@ json* MemberOf(json& object, std::string_view key) {
 class SharedChild : public std::enable_shared_from_this<SharedChild> {
  public:
   SharedChild(std::vector<std::string> command, size_t max_message_bytes, size_t max_json_depth,
-              SharedChildEvents events)
-      : child_(MakeChildLink(std::move(command), max_message_bytes)),
+              SharedChildEvents events, std::stop_token stopping)
+      : child_(MakeChildLink(std::move(command), max_message_bytes, std::move(stopping))),
         max_json_depth_(max_json_depth),
         events_(std::move(events)),
         refuser_([this] { SendRefusals(); }) {}
@@ -334,9 +334,9 @@ std::unique_ptr<UpstreamLink> SharedChild::View() {
 
 std::shared_ptr<SharedChild> MakeSharedChild(std::vector<std::string> command,
                                              size_t max_message_bytes, size_t max_json_depth,
-                                             SharedChildEvents events) {
+                                             SharedChildEvents events, std::stop_token stopping) {
   return std::make_shared<SharedChild>(std::move(command), max_message_bytes, max_json_depth,
-                                       std::move(events));
+                                       std::move(events), std::move(stopping));
 }
 
 std::unique_ptr<UpstreamLink> ViewOf(SharedChild& child) { return child.View(); }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -54,7 +55,8 @@ class UpstreamLink {
   // (then `ended` is not called).
   virtual bool Start(Events events) = 0;
   // Sends one message (a single line of JSON); false when the upstream is gone.
-  // Safe from any thread; never waits for the upstream to read it.
+  // Safe from any thread; waits for the upstream to read only when it is far
+  // behind (a child: LineWriter::kMaxQueuedLines messages).
   virtual bool Send(const std::string& message) = 0;
   // Ends the upstream (a child's input closed, then signals; an HTTP session
   // deleted) and waits until `ended` has been called. Never call it from an event.
@@ -65,8 +67,12 @@ class UpstreamLink {
 
 // The upstream `command` (program and arguments), started as a child process;
 // its stderr goes to the operational log. A line it writes longer than
-// `max_message_bytes` is dropped (and logged).
-std::unique_ptr<UpstreamLink> MakeChildLink(std::vector<std::string> command, size_t max_message_bytes);
+// `max_message_bytes` is dropped (and logged). Once `stopping` is requested (or
+// the link stops), a child that takes no input for LineWriter::kStopGrace is
+// given up on: what waits for it is dropped, and Send no longer waits.
+std::unique_ptr<UpstreamLink> MakeChildLink(std::vector<std::string> command,
+                                            size_t max_message_bytes,
+                                            std::stop_token stopping = {});
 
 // The Streamable HTTP server `upstream`: every message is POSTed (JSON or SSE
 // answers), a GET stream carries what the server sends on its own, the session
@@ -90,7 +96,8 @@ struct SharedChildEvents {
 class SharedChild;
 std::shared_ptr<SharedChild> MakeSharedChild(std::vector<std::string> command,
                                              size_t max_message_bytes, size_t max_json_depth,
-                                             SharedChildEvents events);
+                                             SharedChildEvents events,
+                                             std::stop_token stopping = {});
 std::unique_ptr<UpstreamLink> ViewOf(SharedChild& child);
 
 }  // namespace mcpaudit

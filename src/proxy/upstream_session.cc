@@ -199,7 +199,8 @@ ProxyShared::ProxyShared(ProxyOptions o, const Recorder& r)
       stateless_child_(options.command.empty()
                            ? nullptr
                            : MakeSharedChild(options.command, options.max_upstream_message_bytes,
-                                             options.max_json_depth, ChildEvents())) {}
+                                             options.max_json_depth, ChildEvents(),
+                                             options.stopping)) {}
 
 SharedChildEvents ProxyShared::ChildEvents() {
   // Recorded once, by no caller's session: the child serves them all.
@@ -360,7 +361,8 @@ struct UpstreamSession::State {
         send(std::move(sender)),
         link(info.stateless_request ? shared.StatelessLink()
              : options.http.url.empty()
-                 ? MakeChildLink(options.command, options.max_upstream_message_bytes)
+                 ? MakeChildLink(options.command, options.max_upstream_message_bytes,
+                                 options.stopping)
                  : MakeHttpLink(options.http)) {
     // A request of the stateless revision over HTTP: what another taught is used while fresh.
     if (info.stateless_request) {
@@ -521,15 +523,31 @@ struct UpstreamSession::State {
     }
     if (!task) return ToClient(std::move(line), message, related);
     if (asks) {
-      PendingCall& asking = task->call;
-      CallRecord record = RecordOf(asking);
-      record.params = task->recorded_params;
-      RecordInputRequested(asking, result, record);
-      asking.ctx.round = 0;  // a task's questions are not rounds of its call
-      record.details["task_id"] = task_id;
-      Record(asking.ctx, record, "a task's input request");
+      RecordTaskQuestions(*task, task_id, result);
       return ToClient(std::move(line), message, related);
     }
+    RecordTaskEnd(*task, key, status, message, std::move(line), related, std::move(waiting));
+  }
+
+  // A task's questions, as an input_requested record of the call that made it.
+  void RecordTaskQuestions(Task& task, const std::string& task_id, const json& result) {
+    PendingCall& asking = task.call;
+    CallRecord record = RecordOf(asking);
+    record.params = task.recorded_params;
+    RecordInputRequested(asking, result, record);
+    asking.ctx.round = 0;  // a task's questions are not rounds of its call
+    record.details["task_id"] = task_id;
+    Record(asking.ctx, record, "a task's input request");
+  }
+
+  // A task's end (`status`, shown by the poll `message`), as the record of the
+  // call that made it; the poll is answered once that record is written, and
+  // so are the polls held meanwhile. The task (`key`) is forgotten once its
+  // end is on record; polled again for it otherwise. Mutex held.
+  void RecordTaskEnd(Task& task, const std::string& key, const std::string& status,
+                     const json& message, std::string line,
+                     const std::optional<std::string>& related, std::shared_ptr<void> waiting) {
+    const json result = message.value("result", json::object());
     // The call's outcome, as if the upstream had answered it so.
     json outcome = {{"jsonrpc", "2.0"}, {"id", message["id"]}};
     if (status == "completed")
@@ -538,9 +556,8 @@ struct UpstreamSession::State {
       outcome["error"] = result.value("error", json{{"code", -32603}, {"message", "failed"}});
     else
       outcome["error"] = {{"code", -32603}, {"message", "the task was cancelled"}};
-    std::optional<CallRecord> record = RecordOfAnswer(task->call, outcome, line.size());
-    // Forgotten once its end is on record; polled again for it otherwise.
-    // The polls held meanwhile are answered as this one is.
+    std::optional<CallRecord> record = RecordOfAnswer(task.call, outcome, line.size());
+    ProxyShared::RoundsAndTasks& kept = *shared.rounds_and_tasks;
     auto ended = [&kept, key](bool recorded) {
       std::vector<std::function<void(bool)>> polls_waiting;
       {
@@ -561,9 +578,9 @@ struct UpstreamSession::State {
       ended(true);
       return ToClient(std::move(line), message, related);
     }
-    if (!record->params.is_null()) record->params = task->recorded_params;
+    if (!record->params.is_null()) record->params = task.recorded_params;
     if (status == "cancelled") record->error = AuditError{0, "the task was cancelled", "cancelled"};
-    SendOnceRecorded(task->call.ctx, *record, message["id"], std::move(line), message, related,
+    SendOnceRecorded(task.call.ctx, *record, message["id"], std::move(line), message, related,
                      std::move(ended), std::move(waiting));
   }
 

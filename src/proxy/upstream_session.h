@@ -36,6 +36,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,9 @@ struct ProxyOptions {
       16 * 1024 * 1024;        // a longer one from the upstream is dropped
   size_t max_json_depth = 64;  // a message nested deeper is refused (client) or dropped (upstream)
   RefusalLimits refusals;
+  // The proxy stops: a child upstream that takes no input is given up on
+  // (LineWriter::kStopGrace), so that it cannot keep the proxy from stopping.
+  std::stop_token stopping;
 };
 
 // What the sessions of one proxy share: its settings, where the records go,

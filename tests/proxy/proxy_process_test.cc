@@ -641,6 +641,30 @@ TEST(ProxyTest, AHungUpstreamGivesTheCallerATimeoutErrorAndAFailureRecord) {
   EXPECT_EQ(calls[0].outcome, Outcome::kFailure);
 }
 
+TEST(ProxyTest, AnUpstreamThatTakesNoInputCannotKeepTheProxyFromStopping) {
+  testing::TempDir dir;
+  // An "MCP server" that never reads its input.
+  ServerProcess proxy(ProxyArgs(dir.path(), {"/bin/sh", "-c", "exec sleep 600"}),
+                      dir.path() / "proxy.txt");
+  // Notifications for it until everything between the proxy and it is full,
+  // and the proxy stops reading its client too.
+  std::string notes;
+  for (int i = 0; i < 20000; ++i)
+    notes += json{{"jsonrpc", "2.0"}, {"method", "notifications/roots/list_changed"}}.dump() + "\n";
+  ASSERT_LT(proxy.WriteWhileTaken(notes, std::chrono::seconds(2)), notes.size())
+      << "the proxy should have stopped reading";
+
+  ASSERT_EQ(::kill(proxy.pid(), SIGTERM), 0);
+  const std::optional<int> status = proxy.WaitFor(std::chrono::seconds(40));
+  ASSERT_TRUE(status.has_value()) << "still running 40 s after SIGTERM\n" << proxy.Stderr();
+  EXPECT_NE(proxy.Stderr().find("proxy: cannot write to the upstream /bin/sh: it took nothing for "
+                                "5 s while stopping; what is left is dropped"),
+            std::string::npos)
+      << proxy.Stderr();
+  auto [verified, report] = RunCommand("verify --audit-dir " + (dir.path() / "audit").string());
+  EXPECT_EQ(verified, 0) << report;
+}
+
 TEST(ProxyTest, ACallTheClientCancelsIsRecordedAsCancelled) {
   testing::TempDir dir;
   ServerProcess proxy(ProxyArgs(dir.path(), {"/bin/sh", "-c", "cat > /dev/null"}),

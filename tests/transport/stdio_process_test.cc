@@ -226,7 +226,7 @@ TEST(StdioServerTest, AClientThatStopsReadingCannotKeepTheServerFromStopping) {
   ASSERT_TRUE(status.has_value()) << "still running 30 s after SIGTERM\n" << server.Stderr();
   EXPECT_EQ(*status, 0) << server.Stderr();
   EXPECT_NE(server.Stderr().find("stdio: cannot write to the client: it took nothing for 5 s "
-                                 "while the server stops; what is left is dropped"),
+                                 "while stopping; what is left is dropped"),
             std::string::npos)
       << server.Stderr();
   std::map<std::string, std::string> seen;  // event type: outcome or reason
