@@ -24,10 +24,10 @@ LineWriter::~LineWriter() {
   thread_.join();
 }
 
-void LineWriter::Send(std::string text) {
-  if (broken()) return;
+bool LineWriter::Send(std::string text) {
+  if (broken()) return false;
   text.push_back('\n');
-  (void)queue_.Push(std::move(text), /*wait=*/true);
+  return queue_.Push(std::move(text), /*wait=*/true) == PushResult::kOk;
 }
 
 void LineWriter::Run() {

@@ -96,9 +96,7 @@ class ChildLink final : public UpstreamLink {
 
   bool Send(const std::string& message) override {
     std::lock_guard lock(input_mutex_);
-    if (!input_ || input_->broken()) return false;
-    input_->Send(message);
-    return true;
+    return input_ && input_->Send(message);
   }
 
   void Stop() override {
@@ -186,10 +184,11 @@ class ChildLink final : public UpstreamLink {
   const size_t max_message_bytes_;
   Events events_;
   const std::stop_token stopping_proxy_;
-  std::mutex input_mutex_;  // guards what follows up to mutex_
-  // Requested by CloseInput, or when the proxy stops: the input gives up on a
-  // child that takes nothing.
+  // Assigned by Start only (before the answers thread exists); requested from
+  // any thread by CloseInput, or when the proxy stops: the input gives up on
+  // a child that takes nothing.
   std::stop_source closing_;
+  std::mutex input_mutex_;  // guards what follows up to mutex_
   std::unique_ptr<std::stop_callback<std::function<void()>>> on_proxy_stop_;
   int input_fd_ = -1;
   std::unique_ptr<LineWriter> input_;  // the child's input

@@ -21,7 +21,7 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
   LineWriter out(client_out, "proxy: cannot write to the client", stop);
   UpstreamSession session(shared_, info, [&out](OutgoingMessage message) {
     if (message.text.empty()) return;  // nothing to write (a stream to close: HTTP only)
-    out.Send(std::move(message.text));
+    (void)out.Send(std::move(message.text));  // a client that is gone gets nothing more
   });
   const size_t max_bytes = shared_.options.max_message_bytes;
   LineReader reader(client_in, stop, max_bytes);
@@ -34,7 +34,7 @@ int StdioProxy::Run(int client_in, int client_out, std::stop_token stop) {
           "Invalid Request: message larger than " + std::to_string(max_bytes) + " bytes";
       refusal.reason = "message_too_large";
       shared_.refusals.Record(info, refusal);
-      out.Send(jsonrpc::Error(nullptr, refusal.code, refusal.message));
+      (void)out.Send(jsonrpc::Error(nullptr, refusal.code, refusal.message));
       continue;
     }
     session.Receive(line, MessageContext{});

@@ -526,10 +526,12 @@ struct UpstreamSession::State {
       RecordTaskQuestions(*task, task_id, result);
       return ToClient(std::move(line), message, related);
     }
-    RecordTaskEnd(*task, key, status, message, std::move(line), related, std::move(waiting));
+    RecordTaskEnd(*task, key, status, result, message, std::move(line), related,
+                  std::move(waiting));
   }
 
-  // A task's questions, as an input_requested record of the call that made it.
+  // A task's questions, as an input_requested record of the call that made
+  // it. Mutex held.
   void RecordTaskQuestions(Task& task, const std::string& task_id, const json& result) {
     PendingCall& asking = task.call;
     CallRecord record = RecordOf(asking);
@@ -540,14 +542,13 @@ struct UpstreamSession::State {
     Record(asking.ctx, record, "a task's input request");
   }
 
-  // A task's end (`status`, shown by the poll `message`), as the record of the
-  // call that made it; the poll is answered once that record is written, and
+  // A task's end (`status` and `result`, shown by the poll `message`), as the
+  // record of the call that made it; the poll is answered once that record is written, and
   // so are the polls held meanwhile. The task (`key`) is forgotten once its
   // end is on record; polled again for it otherwise. Mutex held.
   void RecordTaskEnd(Task& task, const std::string& key, const std::string& status,
-                     const json& message, std::string line,
+                     const json& result, const json& message, std::string line,
                      const std::optional<std::string>& related, std::shared_ptr<void> waiting) {
-    const json result = message.value("result", json::object());
     // The call's outcome, as if the upstream had answered it so.
     json outcome = {{"jsonrpc", "2.0"}, {"id", message["id"]}};
     if (status == "completed")

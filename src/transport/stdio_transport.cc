@@ -23,7 +23,7 @@ Status ServeStdio(Server& server, StdioOptions options, std::stop_token stop) {
   MessageSender send = [out](OutgoingMessage outgoing) {
     if (outgoing.close_stream) return;  // there is only one stream, and it stays
     // MCP stdio framing: one message per line; messages never contain a raw newline.
-    out->Send(std::move(outgoing.text));
+    (void)out->Send(std::move(outgoing.text));  // a client that is gone gets nothing more
   };
   auto connection = server.Connect(options.connection, send);
 

@@ -657,12 +657,29 @@ TEST(ProxyTest, AnUpstreamThatTakesNoInputCannotKeepTheProxyFromStopping) {
   ASSERT_EQ(::kill(proxy.pid(), SIGTERM), 0);
   const std::optional<int> status = proxy.WaitFor(std::chrono::seconds(40));
   ASSERT_TRUE(status.has_value()) << "still running 40 s after SIGTERM\n" << proxy.Stderr();
+  EXPECT_EQ(*status, 0) << "stopped by the proxy, the upstream did not fail\n" << proxy.Stderr();
   EXPECT_NE(proxy.Stderr().find("proxy: cannot write to the upstream /bin/sh: it took nothing for "
                                 "5 s while stopping; what is left is dropped"),
             std::string::npos)
       << proxy.Stderr();
   auto [verified, report] = RunCommand("verify --audit-dir " + (dir.path() / "audit").string());
   EXPECT_EQ(verified, 0) << report;
+}
+
+// The upstream's input is written on a thread of its own: all that the
+// client sent reaches an upstream that reads, before its input ends.
+TEST(ProxyTest, AnUpstreamThatReadsGetsEveryMessageBeforeItsInputEnds) {
+  testing::TempDir dir;
+  const auto count = dir.path() / "count";
+  ServerProcess proxy(
+      ProxyArgs(dir.path(), {"/bin/sh", "-c", "grep -c roots/list_changed > " + count.string()}),
+      dir.path() / "proxy.txt");
+  std::string notes;
+  for (int i = 0; i < 20000; ++i)
+    notes += json{{"jsonrpc", "2.0"}, {"method", "notifications/roots/list_changed"}}.dump() + "\n";
+  proxy.Write(notes);
+  EXPECT_EQ(proxy.CloseAndWait(), 0) << proxy.Stderr();
+  EXPECT_EQ(testing::ReadFile(count), "20000\n");
 }
 
 TEST(ProxyTest, ACallTheClientCancelsIsRecordedAsCancelled) {
