@@ -7,6 +7,7 @@
 // are tagged with the view's number. On the way down an answer (or a
 // subscription's notification) finds its view by the id it answers, a
 // progress notification by its tag, and goes to the view as the view knows it.
+#include <atomic>
 #include <charconv>
 #include <map>
 #include <mutex>
@@ -255,9 +256,12 @@ class SharedChild : public std::enable_shared_from_this<SharedChild> {
         jsonrpc::Error(id, rpc::kMethodNotFound,
                        "Method not found: mcp-audit proxy relays no request of the MCP server to "
                        "2026-07-28 clients (a server asks them for input by rounds)");
-    if (refusals_.Push(refusal, /*wait=*/false) != PushResult::kOk)
-      OpsLog().warn("proxy: the upstream {} sent more requests than can be refused; dropped",
-                    name());
+    if (refusals_.Push(refusal, /*wait=*/false) == PushResult::kOk) return;
+    // Logged at the 1st, 2nd, 4th, 8th… drop: a child that floods cannot flood the log.
+    const uint64_t dropped = ++refusals_dropped_;
+    if ((dropped & (dropped - 1)) == 0)
+      OpsLog().warn("proxy: the upstream {} sent more requests than can be refused; {} dropped",
+                    name(), dropped);
   }
 
   void SendRefusals() {
@@ -299,6 +303,7 @@ class SharedChild : public std::enable_shared_from_this<SharedChild> {
   uint64_t next_view_ = 0;
   uint64_t next_id_ = 0;  // the child's ids are never used twice
   BoundedQueue<std::string> refusals_{256};  // to the child's own requests
+  std::atomic<uint64_t> refusals_dropped_ = 0;
   std::thread refuser_;                      // last: sends them
 };
 
