@@ -24,9 +24,13 @@ for fuzzer in "$build"/tests/fuzz/*_fuzz; do
     echo "fuzz $name: an input of the corpus fails:" >&2; tail -40 "$log" >&2; rm -rf "$scratch"; exit 1
   fi
   replayed=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+  # A bundle of a few records fits in 20 KiB; larger inputs only slow the
+  # search down (about 400 instead of 8000 executions a second).
+  fuzz_flags=()
+  [[ $name == evidence_bundle ]] && fuzz_flags=(-max_len=20480)
   dirs=("$scratch" "$corpus")
   [[ $grow == grow ]] && dirs=("$corpus")
-  if ! "$fuzzer" "${flags[@]}" -max_total_time="$seconds" "${dirs[@]}" >"$log" 2>&1; then
+  if ! "$fuzzer" "${flags[@]}" "${fuzz_flags[@]}" -max_total_time="$seconds" "${dirs[@]}" >"$log" 2>&1; then
     echo "fuzz $name: crash (input in $artifacts):" >&2; tail -60 "$log" >&2; rm -rf "$scratch"; exit 1
   fi
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
