@@ -3,7 +3,10 @@
 // written on a thread of its own (a LineWriter), so that a sender waits for a
 // child that reads nothing only once kMaxQueuedLines wait for it, and not at
 // all once the link closes or the proxy stops and the child has taken
-// nothing for kStopGrace.
+// nothing for kStopGrace. The child leads a process group of its own, so that
+// stopping it also stops what it started (an `npx` or `sh -c` wrapper's
+// server), and the proxy stops even if something it started keeps the
+// child's output open.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -16,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <stop_token>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -51,6 +55,7 @@ class ChildLink final : public UpstreamLink {
       sigset_t none;
       sigemptyset(&none);
       ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      ::setpgid(0, 0);
       ::dup2(to_child[0], 0);
       ::dup2(from_child[1], 1);
       ::dup2(child_err[1], 2);
@@ -61,6 +66,8 @@ class ChildLink final : public UpstreamLink {
       std::fprintf(stderr, "cannot start %s: %s\n", argv[0], std::strerror(errno));
       ::_exit(127);
     }
+    if (pid > 0)
+      ::setpgid(pid, pid);  // as the child does, so that no signal to the group misses it
     ::close(to_child[0]);
     ::close(from_child[1]);
     ::close(child_err[1]);
@@ -72,7 +79,9 @@ class ChildLink final : public UpstreamLink {
     {
       std::lock_guard lock(mutex_);
       child_ = pid;
+      reading_ = std::stop_source();
       running_ = true;
+      errors_open_ = true;
       stopping_ = false;
     }
     {
@@ -85,12 +94,16 @@ class ChildLink final : public UpstreamLink {
           input_fd_, "proxy: cannot write to the upstream " + name_, closing_.get_token());
     }
     const int out_fd = from_child[0], err_fd = child_err[0];
-    errors_ = std::thread([err_fd] {
-      LineReader reader(err_fd);
+    errors_ = std::thread([this, err_fd, reading = reading_.get_token()] {
+      LineReader reader(err_fd, reading);
       for (std::string line; reader.Next(line);) OpsLog().info("upstream: {}", line);
       ::close(err_fd);
+      std::lock_guard lock(mutex_);
+      errors_open_ = false;
+      ended_.notify_all();
     });
-    answers_ = std::thread([this, out_fd, pid] { Answers(out_fd, pid); });
+    answers_ = std::thread(
+        [this, out_fd, pid, reading = reading_.get_token()] { Answers(out_fd, pid, reading); });
     return true;
   }
 
@@ -103,22 +116,44 @@ class ChildLink final : public UpstreamLink {
     CloseInput();
     {
       std::unique_lock lock(mutex_);
-      if (!ended_.wait_for(lock, std::chrono::seconds(5), [&] { return !running_; }) && child_ > 0) {
+      const auto ended = [&] { return !running_; };
+      if (!ended_.wait_for(lock, std::chrono::seconds(5), ended) && child_ > 0) {
         stopping_ = true;  // its end by our signal is not a failure of its own
-        ::kill(child_, SIGTERM);
-        if (!ended_.wait_for(lock, std::chrono::seconds(2), [&] { return !running_; })) ::kill(child_, SIGKILL);
+        ::kill(-child_, SIGTERM);
+        if (!ended_.wait_for(lock, std::chrono::seconds(2), ended)) {
+          ::kill(-child_, SIGKILL);
+          // What left the group (setsid) can still hold the child's output open.
+          if (!ended_.wait_for(lock, std::chrono::seconds(2), ended)) GiveUpReading("output");
+        }
       }
     }
     if (answers_.joinable()) answers_.join();
+    {
+      // What the child wrote to its stderr is read; what it started can hold that open too.
+      std::unique_lock lock(mutex_);
+      if (!ended_.wait_for(lock, std::chrono::seconds(2), [&] { return !errors_open_; }))
+        GiveUpReading("stderr");
+    }
     if (errors_.joinable()) errors_.join();
   }
 
   const std::string& name() const override { return name_; }
 
  private:
-  // Upstream to session, until the child closes its output; then its end.
-  void Answers(int fd, pid_t pid) {
-    LineReader reader(fd, {}, max_message_bytes_);
+  // Something the child started and that left its process group (setsid) holds
+  // the child's `what` open: it is no longer read.
+  void GiveUpReading(std::string_view what) {
+    OpsLog().warn(
+        "proxy: the upstream {} was stopped, but a process it started still holds its {} open; "
+        "no longer read",
+        name_, what);
+    reading_.request_stop();
+  }
+
+  // Upstream to session, until the child closes its output (or Stop gives up
+  // on it); then its end.
+  void Answers(int fd, pid_t pid, std::stop_token reading) {
+    LineReader reader(fd, std::move(reading), max_message_bytes_);
     for (std::string line; reader.Next(line);) {
       if (reader.oversized()) {
         OpsLog().error("proxy: the upstream {} sent a message larger than {} bytes; dropped", name_,
@@ -145,7 +180,7 @@ class ChildLink final : public UpstreamLink {
     ended_.notify_all();
   }
 
-  // Waits for the child to exit: a few seconds, then asks it to stop, then makes it.
+  // Waits for the child to exit: a few seconds, then asks its group to stop, then makes it.
   static int Reap(pid_t pid) {
     int status = 0;
     auto wait_for = [&](int steps) {
@@ -156,9 +191,9 @@ class ChildLink final : public UpstreamLink {
       return false;
     };
     if (wait_for(100)) return status;
-    ::kill(pid, SIGTERM);
+    ::kill(-pid, SIGTERM);
     if (wait_for(40)) return status;
-    ::kill(pid, SIGKILL);
+    ::kill(-pid, SIGKILL);
     ::waitpid(pid, &status, 0);
     return status;
   }
@@ -195,7 +230,9 @@ class ChildLink final : public UpstreamLink {
   std::mutex mutex_;
   std::condition_variable ended_;
   pid_t child_ = -1;
+  std::stop_source reading_;  // requested by Stop only: the threads give up on the child's output
   bool running_ = false;  // the answers thread has not reported the end yet
+  bool errors_open_ = false;  // the child's stderr is being read
   std::atomic<bool> stopping_ = false;
   std::thread answers_, errors_;
 };

@@ -666,6 +666,58 @@ TEST(ProxyTest, AnUpstreamThatTakesNoInputCannotKeepTheProxyFromStopping) {
   EXPECT_EQ(verified, 0) << report;
 }
 
+// Whether process `pid` runs (a zombie no longer does).
+bool Runs(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  const size_t name_end = line.rfind(')');
+  return name_end != std::string::npos && line.compare(name_end, 4, ") Z ") != 0;
+}
+
+// The child leads a process group of its own: stopping it stops what it
+// started too, and what left the group (setsid) and keeps the child's output
+// open cannot keep the proxy from stopping.
+TEST(ProxyTest, WhatTheUpstreamStartedCannotKeepTheProxyFromStopping) {
+  testing::TempDir dir;
+  const auto started = dir.path() / "started.pid", escaped = dir.path() / "escaped.pid";
+  // A wrapper that reads nothing, with a server of its own in the background
+  // and a process that leaves its group; both hold its output and stderr.
+  const std::string wrapper = "sleep 600 & echo $! > " + started.string() +
+                              "; setsid sh -c 'echo $$ > " + escaped.string() +
+                              "; exec sleep 600' & exec sleep 600";
+  ServerProcess proxy(ProxyArgs(dir.path(), {"/bin/sh", "-c", wrapper}), dir.path() / "proxy.txt");
+  auto pid_in = [](const std::filesystem::path& file) {
+    for (int i = 0; i < 100; ++i, std::this_thread::sleep_for(std::chrono::milliseconds(100))) {
+      std::ifstream in(file);
+      pid_t pid = 0;
+      if (in >> pid && pid > 0) return pid;
+    }
+    return pid_t{0};
+  };
+  const pid_t in_group = pid_in(started), left_group = pid_in(escaped);
+  ASSERT_GT(in_group, 0);
+  ASSERT_GT(left_group, 0);
+  struct Reaper {
+    pid_t pid;
+    ~Reaper() { ::kill(pid, SIGKILL); }
+  } reaper{left_group};
+
+  ASSERT_EQ(::kill(proxy.pid(), SIGTERM), 0);
+  const std::optional<int> status = proxy.WaitFor(std::chrono::seconds(30));
+  ASSERT_TRUE(status.has_value()) << "still running 30 s after SIGTERM\n" << proxy.Stderr();
+  EXPECT_EQ(*status, 0) << proxy.Stderr();
+  EXPECT_FALSE(Runs(in_group)) << "the server the wrapper started is stopped with it";
+  EXPECT_TRUE(Runs(left_group)) << "what left the group is not the proxy's to stop";
+  EXPECT_NE(proxy.Stderr().find(
+                "proxy: the upstream /bin/sh was stopped, but a process it started still holds "
+                "its output open; no longer read"),
+            std::string::npos)
+      << proxy.Stderr();
+  auto [verified, report] = RunCommand("verify --audit-dir " + (dir.path() / "audit").string());
+  EXPECT_EQ(verified, 0) << report;
+}
+
 // The upstream's input is written on a thread of its own: all that the
 // client sent reaches an upstream that reads, before its input ends.
 TEST(ProxyTest, AnUpstreamThatReadsGetsEveryMessageBeforeItsInputEnds) {
