@@ -22,6 +22,7 @@
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "base/line_writer.h"
 #include "base/ops_log.h"
@@ -30,6 +31,10 @@
 
 namespace mcpaudit {
 namespace {
+
+// For the child to end once its input is closed, and for each signal to its group.
+constexpr auto kEndGrace = std::chrono::seconds(5);
+constexpr auto kSignalGrace = std::chrono::seconds(2);
 
 class ChildLink final : public UpstreamLink {
  public:
@@ -55,10 +60,14 @@ class ChildLink final : public UpstreamLink {
       sigset_t none;
       sigemptyset(&none);
       ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      ::setpgid(0, 0);
       ::dup2(to_child[0], 0);
       ::dup2(from_child[1], 1);
       ::dup2(child_err[1], 2);
+      if (::setpgid(0, 0) != 0) {
+        std::fprintf(stderr, "cannot start %s: no process group of its own: %s\n",
+                     command[0].c_str(), std::strerror(errno));
+        ::_exit(127);
+      }
       std::vector<char*> argv;
       for (auto& arg : command) argv.push_back(arg.data());
       argv.push_back(nullptr);
@@ -79,7 +88,8 @@ class ChildLink final : public UpstreamLink {
     {
       std::lock_guard lock(mutex_);
       child_ = pid;
-      reading_ = std::stop_source();
+      output_reading_ = std::stop_source();
+      errors_reading_ = std::stop_source();
       running_ = true;
       errors_open_ = true;
       stopping_ = false;
@@ -94,7 +104,7 @@ class ChildLink final : public UpstreamLink {
           input_fd_, "proxy: cannot write to the upstream " + name_, closing_.get_token());
     }
     const int out_fd = from_child[0], err_fd = child_err[0];
-    errors_ = std::thread([this, err_fd, reading = reading_.get_token()] {
+    errors_ = std::thread([this, err_fd, reading = errors_reading_.get_token()] {
       LineReader reader(err_fd, reading);
       for (std::string line; reader.Next(line);) OpsLog().info("upstream: {}", line);
       ::close(err_fd);
@@ -102,8 +112,9 @@ class ChildLink final : public UpstreamLink {
       errors_open_ = false;
       ended_.notify_all();
     });
-    answers_ = std::thread(
-        [this, out_fd, pid, reading = reading_.get_token()] { Answers(out_fd, pid, reading); });
+    answers_ = std::thread([this, out_fd, pid, reading = output_reading_.get_token()] {
+      Answers(out_fd, pid, reading);
+    });
     return true;
   }
 
@@ -114,40 +125,59 @@ class ChildLink final : public UpstreamLink {
 
   void Stop() override {
     CloseInput();
+    std::vector<std::string_view> held;  // what a process the child started still holds open
     {
       std::unique_lock lock(mutex_);
       const auto ended = [&] { return !running_; };
-      if (!ended_.wait_for(lock, std::chrono::seconds(5), ended) && child_ > 0) {
+      if (child_ > 0 && !ended_.wait_for(lock, kEndGrace, ended)) {
         stopping_ = true;  // its end by our signal is not a failure of its own
-        ::kill(-child_, SIGTERM);
-        if (!ended_.wait_for(lock, std::chrono::seconds(2), ended)) {
-          ::kill(-child_, SIGKILL);
-          // What left the group (setsid) can still hold the child's output open.
-          if (!ended_.wait_for(lock, std::chrono::seconds(2), ended)) GiveUpReading("output");
+        // What left the group (setsid) can still hold the child's output open.
+        if (!SignalGroupUntil(lock, ended)) {
+          output_reading_.request_stop();
+          held.push_back("output");
         }
       }
     }
     if (answers_.joinable()) answers_.join();
     {
-      // What the child wrote to its stderr is read; what it started can hold that open too.
+      // The child has ended, unreaped, so its group's number is still its
+      // own: what it left in the group is stopped once its stderr is read.
       std::unique_lock lock(mutex_);
-      if (!ended_.wait_for(lock, std::chrono::seconds(2), [&] { return !errors_open_; }))
-        GiveUpReading("stderr");
+      if (child_ > 0) {
+        if (!SignalGroupUntil(lock, [&] { return !errors_open_; })) {
+          errors_reading_.request_stop();
+          held.push_back("stderr");
+        }
+        ::waitpid(child_, nullptr, 0);
+        child_ = -1;
+      }
     }
+    for (const std::string_view what : held)
+      OpsLog().warn(
+          "proxy: the upstream {} was stopped, but a process it started still holds its {} open; "
+          "no longer read",
+          name_, what);
     if (errors_.joinable()) errors_.join();
   }
 
   const std::string& name() const override { return name_; }
 
  private:
-  // Something the child started and that left its process group (setsid) holds
-  // the child's `what` open: it is no longer read.
-  void GiveUpReading(std::string_view what) {
-    OpsLog().warn(
-        "proxy: the upstream {} was stopped, but a process it started still holds its {} open; "
-        "no longer read",
-        name_, what);
-    reading_.request_stop();
+  // The child's process group and the child (in case it left the group).
+  // Only while the child is unreaped: its number cannot name another process.
+  static void SignalGroup(pid_t child, int signal) {
+    ::kill(-child, signal);
+    ::kill(child, signal);
+  }
+
+  // SIGTERM, then SIGKILL, to the child's group until `done` (mutex_ held);
+  // false if it still is not.
+  bool SignalGroupUntil(std::unique_lock<std::mutex>& lock, const std::function<bool()>& done) {
+    for (const int signal : {SIGTERM, SIGKILL}) {
+      SignalGroup(child_, signal);
+      if (ended_.wait_for(lock, kSignalGrace, done)) return true;
+    }
+    return false;
   }
 
   // Upstream to session, until the child closes its output (or Stop gives up
@@ -164,38 +194,41 @@ class ChildLink final : public UpstreamLink {
     }
     ::close(fd);
     CloseInput();  // writes to it fail from now on (the session sees the upstream gone)
-    const int status = Reap(pid);
+    const siginfo_t status = AwaitEnd(pid);
+    const bool exited = status.si_code == CLD_EXITED;
     UpstreamEnd end;
-    end.failure = !(WIFEXITED(status) && WEXITSTATUS(status) == 0) && !(stopping_ && WIFSIGNALED(status));
+    end.failure = exited ? status.si_status != 0 : !stopping_;
     end.details = {{"command", name_},
-                   {"exit_code", WIFEXITED(status) ? WEXITSTATUS(status) : -1},
-                   {"signal", WIFSIGNALED(status) ? WTERMSIG(status) : 0}};
-    end.description = name_ + " ended (" +
-                      (WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
-                                         : "signal " + std::to_string(WTERMSIG(status))) +
-                      ")";
+                   {"exit_code", exited ? status.si_status : -1},
+                   {"signal", exited ? 0 : status.si_status}};
+    end.description = name_ + " ended (" + (exited ? "exit code " : "signal ") +
+                      std::to_string(status.si_status) + ")";
     events_.ended(std::move(end));
     std::lock_guard lock(mutex_);
     running_ = false;
     ended_.notify_all();
   }
 
-  // Waits for the child to exit: a few seconds, then asks its group to stop, then makes it.
-  static int Reap(pid_t pid) {
-    int status = 0;
-    auto wait_for = [&](int steps) {
+  // Waits for the child to end: a few seconds, then asks its group to stop,
+  // then makes it. The child is left unreaped (Stop reaps it).
+  static siginfo_t AwaitEnd(pid_t pid) {
+    siginfo_t end{};
+    auto ended_within = [&](int steps) {
       for (int i = 0; i < steps; ++i) {
-        if (::waitpid(pid, &status, WNOHANG) == pid) return true;
+        end.si_pid = 0;
+        if (::waitid(P_PID, static_cast<id_t>(pid), &end, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+            end.si_pid == pid)
+          return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
       return false;
     };
-    if (wait_for(100)) return status;
-    ::kill(-pid, SIGTERM);
-    if (wait_for(40)) return status;
-    ::kill(-pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-    return status;
+    if (ended_within(100)) return end;
+    SignalGroup(pid, SIGTERM);
+    if (ended_within(40)) return end;
+    SignalGroup(pid, SIGKILL);
+    ::waitid(P_PID, static_cast<id_t>(pid), &end, WEXITED | WNOWAIT);
+    return end;
   }
 
   // Sends fail from now on; what is queued is written while the child takes
@@ -229,8 +262,10 @@ class ChildLink final : public UpstreamLink {
   std::unique_ptr<LineWriter> input_;  // the child's input
   std::mutex mutex_;
   std::condition_variable ended_;
-  pid_t child_ = -1;
-  std::stop_source reading_;  // requested by Stop only: the threads give up on the child's output
+  pid_t child_ = -1;  // until Stop reaps it
+  // Requested by Stop only, when what the child started holds its output
+  // (stderr) open after the child was made to stop: it is no longer read.
+  std::stop_source output_reading_, errors_reading_;
   bool running_ = false;  // the answers thread has not reported the end yet
   bool errors_open_ = false;  // the child's stderr is being read
   std::atomic<bool> stopping_ = false;

@@ -677,43 +677,55 @@ bool Runs(pid_t pid) {
 
 // The child leads a process group of its own: stopping it stops what it
 // started too, and what left the group (setsid) and keeps the child's output
-// open cannot keep the proxy from stopping.
+// or stderr open cannot keep the proxy from stopping.
 TEST(ProxyTest, WhatTheUpstreamStartedCannotKeepTheProxyFromStopping) {
   testing::TempDir dir;
-  const auto started = dir.path() / "started.pid", escaped = dir.path() / "escaped.pid";
+  const auto pid_file = [&](const std::string& name) { return (dir.path() / name).string(); };
   // A wrapper that reads nothing, with a server of its own in the background
-  // and a process that leaves its group; both hold its output and stderr.
-  const std::string wrapper = "sleep 600 & echo $! > " + started.string() +
-                              "; setsid sh -c 'echo $$ > " + escaped.string() +
-                              "; exec sleep 600' & exec sleep 600";
+  // and two processes that leave its group, one holding its output, the other
+  // its stderr.
+  const std::string wrapper =
+      "sleep 60 & echo $! > " + pid_file("started") + "; setsid sh -c 'echo $$ > " +
+      pid_file("output") + "; exec sleep 60' 2>/dev/null &" + " setsid sh -c 'echo $$ > " +
+      pid_file("stderr") + "; exec sleep 60' >/dev/null &" + " exec sleep 60";
   ServerProcess proxy(ProxyArgs(dir.path(), {"/bin/sh", "-c", wrapper}), dir.path() / "proxy.txt");
-  auto pid_in = [](const std::filesystem::path& file) {
+  auto pid_in = [&](const std::string& name) {
     for (int i = 0; i < 100; ++i, std::this_thread::sleep_for(std::chrono::milliseconds(100))) {
-      std::ifstream in(file);
+      std::ifstream in(pid_file(name));
       pid_t pid = 0;
       if (in >> pid && pid > 0) return pid;
     }
     return pid_t{0};
   };
-  const pid_t in_group = pid_in(started), left_group = pid_in(escaped);
+  const pid_t in_group = pid_in("started"), holds_output = pid_in("output"),
+              holds_stderr = pid_in("stderr");
+  struct Reaper {  // whatever the outcome, nothing is left running
+    pid_t group;
+    std::vector<pid_t> pids;
+    ~Reaper() {
+      if (group > 0) ::kill(-group, SIGKILL);
+      for (pid_t pid : pids)
+        if (pid > 0) ::kill(pid, SIGKILL);
+    }
+  } reaper{in_group > 0 ? ::getpgid(in_group) : 0, {in_group, holds_output, holds_stderr}};
   ASSERT_GT(in_group, 0);
-  ASSERT_GT(left_group, 0);
-  struct Reaper {
-    pid_t pid;
-    ~Reaper() { ::kill(pid, SIGKILL); }
-  } reaper{left_group};
+  ASSERT_GT(holds_output, 0);
+  ASSERT_GT(holds_stderr, 0);
 
   ASSERT_EQ(::kill(proxy.pid(), SIGTERM), 0);
-  const std::optional<int> status = proxy.WaitFor(std::chrono::seconds(30));
-  ASSERT_TRUE(status.has_value()) << "still running 30 s after SIGTERM\n" << proxy.Stderr();
+  const std::optional<int> status = proxy.WaitFor(std::chrono::seconds(40));
+  ASSERT_TRUE(status.has_value()) << "still running 40 s after SIGTERM\n" << proxy.Stderr();
   EXPECT_EQ(*status, 0) << proxy.Stderr();
   EXPECT_FALSE(Runs(in_group)) << "the server the wrapper started is stopped with it";
-  EXPECT_TRUE(Runs(left_group)) << "what left the group is not the proxy's to stop";
-  EXPECT_NE(proxy.Stderr().find(
-                "proxy: the upstream /bin/sh was stopped, but a process it started still holds "
-                "its output open; no longer read"),
-            std::string::npos)
-      << proxy.Stderr();
+  EXPECT_TRUE(Runs(holds_output) && Runs(holds_stderr))
+      << "what left the group is not the proxy's to stop";
+  for (const std::string what : {"output", "stderr"})
+    EXPECT_NE(proxy.Stderr().find(
+                  "proxy: the upstream /bin/sh was stopped, but a process it started still holds "
+                  "its " +
+                  what + " open; no longer read"),
+              std::string::npos)
+        << proxy.Stderr();
   auto [verified, report] = RunCommand("verify --audit-dir " + (dir.path() / "audit").string());
   EXPECT_EQ(verified, 0) << report;
 }
