@@ -13,12 +13,16 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stop_token>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
@@ -47,10 +51,13 @@ class ChildLink final : public UpstreamLink {
 
   bool Start(Events events) override {
     events_ = std::move(events);
-    int to_child[2], from_child[2], child_err[2];
+    int to_child[2] = {-1, -1}, from_child[2] = {-1, -1}, child_err[2] = {-1, -1};
     if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(from_child, O_CLOEXEC) != 0 ||
         ::pipe2(child_err, O_CLOEXEC) != 0) {
       OpsLog().error("proxy: cannot make pipes: {}", std::strerror(errno));
+      for (int fd :
+           {to_child[0], to_child[1], from_child[0], from_child[1], child_err[0], child_err[1]})
+        if (fd >= 0) ::close(fd);
       return false;
     }
     std::vector<std::string> command = command_;
@@ -60,6 +67,7 @@ class ChildLink final : public UpstreamLink {
       sigset_t none;
       sigemptyset(&none);
       ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      ::signal(SIGPIPE, SIG_DFL);  // ignored by the proxy; a pipeline in the server expects it
       ::dup2(to_child[0], 0);
       ::dup2(from_child[1], 1);
       ::dup2(child_err[1], 2);
@@ -91,6 +99,7 @@ class ChildLink final : public UpstreamLink {
       output_reading_ = std::stop_source();
       errors_reading_ = std::stop_source();
       running_ = true;
+      output_open_ = true;
       errors_open_ = true;
       stopping_ = false;
     }
@@ -128,11 +137,11 @@ class ChildLink final : public UpstreamLink {
     std::vector<std::string_view> held;  // what a process the child started still holds open
     {
       std::unique_lock lock(mutex_);
-      const auto ended = [&] { return !running_; };
-      if (child_ > 0 && !ended_.wait_for(lock, kEndGrace, ended)) {
+      const auto read = [&] { return !output_open_; };
+      if (child_ > 0 && !ended_.wait_for(lock, kEndGrace, read)) {
         stopping_ = true;  // its end by our signal is not a failure of its own
         // What left the group (setsid) can still hold the child's output open.
-        if (!SignalGroupUntil(lock, ended)) {
+        if (!SignalGroupUntil(lock, read)) {
           output_reading_.request_stop();
           held.push_back("output");
         }
@@ -141,7 +150,8 @@ class ChildLink final : public UpstreamLink {
     if (answers_.joinable()) answers_.join();
     {
       // The child has ended, unreaped, so its group's number is still its
-      // own: what it left in the group is stopped once its stderr is read.
+      // own: what it left in the group is asked to stop, and made to if it
+      // holds the child's stderr open.
       std::unique_lock lock(mutex_);
       if (child_ > 0) {
         if (!SignalGroupUntil(lock, [&] { return !errors_open_; })) {
@@ -191,6 +201,11 @@ class ChildLink final : public UpstreamLink {
         continue;
       }
       events_.message(std::move(line), std::nullopt);
+    }
+    {
+      std::lock_guard lock(mutex_);
+      output_open_ = false;
+      ended_.notify_all();
     }
     ::close(fd);
     CloseInput();  // writes to it fail from now on (the session sees the upstream gone)
@@ -260,13 +275,14 @@ class ChildLink final : public UpstreamLink {
   std::unique_ptr<std::stop_callback<std::function<void()>>> on_proxy_stop_;
   int input_fd_ = -1;
   std::unique_ptr<LineWriter> input_;  // the child's input
-  std::mutex mutex_;
+  std::mutex mutex_;                   // guards what follows up to stopping_
   std::condition_variable ended_;
   pid_t child_ = -1;  // until Stop reaps it
   // Requested by Stop only, when what the child started holds its output
   // (stderr) open after the child was made to stop: it is no longer read.
   std::stop_source output_reading_, errors_reading_;
-  bool running_ = false;  // the answers thread has not reported the end yet
+  bool running_ = false;      // the answers thread has not reported the end yet
+  bool output_open_ = false;  // the child's output is being read
   bool errors_open_ = false;  // the child's stderr is being read
   std::atomic<bool> stopping_ = false;
   std::thread answers_, errors_;

@@ -699,13 +699,13 @@ TEST(ProxyTest, WhatTheUpstreamStartedCannotKeepTheProxyFromStopping) {
   };
   const pid_t in_group = pid_in("started"), holds_output = pid_in("output"),
               holds_stderr = pid_in("stderr");
-  struct Reaper {  // whatever the outcome, nothing is left running
+  struct Reaper {  // whatever the outcome, nothing is left running (nor another process signalled)
     pid_t group;
     std::vector<pid_t> pids;
     ~Reaper() {
-      if (group > 0) ::kill(-group, SIGKILL);
+      if (group > 0 && Runs(group)) ::kill(-group, SIGKILL);
       for (pid_t pid : pids)
-        if (pid > 0) ::kill(pid, SIGKILL);
+        if (pid > 0 && Runs(pid)) ::kill(pid, SIGKILL);
     }
   } reaper{in_group > 0 ? ::getpgid(in_group) : 0, {in_group, holds_output, holds_stderr}};
   ASSERT_GT(in_group, 0);
