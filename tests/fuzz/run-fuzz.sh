@@ -25,7 +25,7 @@ for fuzzer in "$build"/tests/fuzz/*_fuzz; do
   fi
   replayed=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
   # A bundle of a few records fits in 20 KiB; larger inputs only slow the
-  # search down (about 400 instead of 8000 executions a second).
+  # search down (a few hundred executions a second instead of about 8000).
   fuzz_flags=()
   [[ $name == evidence_bundle ]] && fuzz_flags=(-max_len=20480)
   dirs=("$scratch" "$corpus")
