@@ -227,20 +227,21 @@ class ChildLink final : public UpstreamLink {
   // Waits for the child to end: a few seconds, then asks its group to stop,
   // then makes it. The child is left unreaped (Stop reaps it).
   static siginfo_t AwaitEnd(pid_t pid) {
+    constexpr auto kStep = std::chrono::milliseconds(50);
     siginfo_t end{};
-    auto ended_within = [&](int steps) {
-      for (int i = 0; i < steps; ++i) {
+    auto ended_within = [&](std::chrono::milliseconds limit) {
+      for (std::chrono::milliseconds waited{0}; waited < limit; waited += kStep) {
         end.si_pid = 0;
         if (::waitid(P_PID, static_cast<id_t>(pid), &end, WEXITED | WNOHANG | WNOWAIT) == 0 &&
             end.si_pid == pid)
           return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        std::this_thread::sleep_for(kStep);
       }
       return false;
     };
-    if (ended_within(100)) return end;
+    if (ended_within(kEndGrace)) return end;
     SignalGroup(pid, SIGTERM);
-    if (ended_within(40)) return end;
+    if (ended_within(kSignalGrace)) return end;
     SignalGroup(pid, SIGKILL);
     ::waitid(P_PID, static_cast<id_t>(pid), &end, WEXITED | WNOWAIT);
     return end;

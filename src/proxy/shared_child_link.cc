@@ -8,6 +8,7 @@
 // subscription's notification) finds its view by the id it answers, a
 // progress notification by its tag, and goes to the view as the view knows it.
 #include <atomic>
+#include <bit>
 #include <charconv>
 #include <map>
 #include <mutex>
@@ -259,7 +260,7 @@ class SharedChild : public std::enable_shared_from_this<SharedChild> {
     if (refusals_.Push(refusal, /*wait=*/false) == PushResult::kOk) return;
     // Logged at the 1st, 2nd, 4th, 8th… drop: a child that floods cannot flood the log.
     const uint64_t dropped = ++refusals_dropped_;
-    if ((dropped & (dropped - 1)) == 0)
+    if (std::has_single_bit(dropped))
       OpsLog().warn("proxy: the upstream {} sent more requests than can be refused; {} dropped",
                     name(), dropped);
   }
